@@ -1,0 +1,136 @@
+"""Command line: parse arguments, then call into the package. Nothing else lives here.
+
+Exit codes follow sysexits: 0 ok, 64 usage, 69 unavailable, 75 temporary
+failure (``once``), 78 configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from watcher import __version__
+
+EX_OK, EX_USAGE, EX_UNAVAILABLE, EX_TEMPFAIL, EX_CONFIG = 0, 64, 69, 75, 78
+DEFAULT_CONFIG = "/etc/watcher/watcher.toml"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EX_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="watcher", description="Watch workflow runs on SaaS platforms and "
+                "turn their status changes into events.")
+    p.add_argument("--version", action="version", version=f"watcher {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def with_config(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("-c", "--config", metavar="FILE",
+                        help=f"config file (default: $WATCHER_CONFIG, else {DEFAULT_CONFIG})")
+
+    d = sub.add_parser("demo", help="watch the built-in simulator (no credentials needed)")
+    d.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    with_config(sub.add_parser("run", help="run the daemon"))
+    with_config(sub.add_parser("check", help="validate the config and print it resolved"))
+    with_config(sub.add_parser("once", help="poll every source once, deliver, exit"))
+    s = sub.add_parser("simulate", help="run only the simulator, for trying configs")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8765)
+    s.add_argument("--quiet-world", action="store_true",
+                   help="no scripted activity: runs change only through /_sim")
+    t = sub.add_parser("tail", help="follow a running daemon's event stream")
+    t.add_argument("--url", default=None, help="daemon base URL (default from http_listen)")
+    t.add_argument("--token", default=None, help="bearer token (or $WATCHER_HTTP_TOKEN)")
+    t.add_argument("--type", action="append", default=[], help="event type (repeatable)")
+    t.add_argument("--status", action="append", default=[], help="canonical status")
+    t.add_argument("--source", action="append", default=[], help="source name")
+    t.add_argument("--since-id", type=int, default=None, metavar="SEQ",
+                   help="resume after this journal sequence number")
+    dl = sub.add_parser("deadletters", help="list or re-send events a sink gave up on")
+    dl.add_argument("action", choices=["list", "retry"])
+    dl.add_argument("--sink", default=None)
+    with_config(dl)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        return EX_OK
+
+
+def _config_path(args: argparse.Namespace) -> str:
+    return args.config or os.environ.get("WATCHER_CONFIG") or DEFAULT_CONFIG
+
+
+def _load(args: argparse.Namespace) -> object:
+    from watcher import config as config_mod
+    from watcher.errors import ConfigError
+
+    try:
+        return config_mod.load(_config_path(args))
+    except ConfigError as e:
+        print(str(e), file=sys.stderr)
+        n = len(e.problems)
+        print(f"watcher: {n} configuration problem{'s' if n != 1 else ''}", file=sys.stderr)
+        raise SystemExit(EX_CONFIG) from None
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from watcher import logs
+
+    cmd = args.command
+    if cmd == "demo":
+        from watcher.daemon import run_sync
+        from watcher.demo import demo
+
+        logs.configure(level="info", fmt="auto")
+        return run_sync(lambda: demo(duration=args.duration))
+    if cmd == "simulate":
+        from watcher.daemon import run_sync
+        from watcher.simulator.serve import serve
+
+        logs.configure(level="info", fmt="auto")
+        return run_sync(lambda: serve(host=args.host, port=args.port,
+                                      scenario=not args.quiet_world))
+    if cmd == "tail":
+        from watcher.daemon import run_sync
+        from watcher.tail import tail
+
+        logs.configure(level="warning", fmt="auto")
+        return run_sync(lambda: tail(args))
+
+    from watcher.config import Config
+
+    config = _load(args)
+    assert isinstance(config, Config)
+    w = config.watcher
+    logs.configure(level=w.log_level, fmt=w.log_format, secrets=config.secrets)
+    if cmd == "check":
+        from watcher.resolved import render
+
+        sys.stdout.write(render(config))
+        return EX_OK
+    if cmd == "deadletters":
+        from watcher.deadletters import command
+
+        return command(config, args.action, sink=args.sink)
+
+    from watcher.daemon import Daemon, run_sync
+    from watcher.errors import StoreUnavailable
+
+    daemon = Daemon(config)
+    try:
+        return run_sync(daemon.once if cmd == "once" else daemon.run)
+    except StoreUnavailable as e:
+        print(f"watcher: {e}", file=sys.stderr)
+        return EX_UNAVAILABLE

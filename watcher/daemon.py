@@ -1,0 +1,342 @@
+"""The daemon: wires providers, pollers, the journal and sink runners in one task group.
+
+Every poller and sink runner lives in its own cancel scope inside one anyio
+task group, so a reload (SIGHUP) can stop, add or restart one of them
+without touching the others, and the state of a source survives its
+poller being replaced.  Stopping (SIGTERM/SIGINT) cancels the pollers
+first, gives the sinks a deadline to deliver what is journaled, then exits.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import IO, Any
+
+import aiohttp
+import anyio
+import structlog
+from anyio.abc import TaskGroup
+
+from watcher import config as config_mod
+from watcher.clock import Clock, wall
+from watcher.config import Config, SinkConfig, SourceConfig
+from watcher.delivery import SinkRunner
+from watcher.errors import ConfigError
+from watcher.journal import Journal
+from watcher.logs import redactor
+from watcher.notify import Notifier
+from watcher.poller import Poller, SourceState
+from watcher.providers import provider_class
+from watcher.sinks import sink_class
+from watcher.sinks.base import SinkContext
+from watcher.store import SourceRow, Store
+
+log = structlog.get_logger("watcher.daemon")
+
+#: how long sinks may keep delivering after a stop was asked for
+DRAIN_DEADLINE = 10.0
+HOUSEKEEPING_EVERY = 600.0
+STATUS_EVERY = 10.0
+
+
+class _Child:
+    """A task with its own cancel scope, so it can be stopped alone."""
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+        self.scope = anyio.CancelScope()
+        self.done = anyio.Event()
+
+    def start(self, tg: TaskGroup, fn: Callable[[], Awaitable[None]]) -> None:
+        async def body() -> None:
+            try:
+                with self.scope:
+                    await fn()
+            finally:
+                self.done.set()
+        tg.start_soon(body)
+
+    async def stop(self) -> None:
+        self.scope.cancel()
+        await self.done.wait()
+
+
+class Daemon:
+    def __init__(self, config: Config, *, stdout: IO[bytes] | None = None,
+                 clock: Clock = wall, notifier: Notifier | None = None) -> None:
+        self.config = config
+        self.stdout = stdout
+        self.clock = clock
+        self.notifier = notifier or Notifier()
+        self.store: Store | None = None
+        self.journal: Journal | None = None
+        self.session: aiohttp.ClientSession | None = None
+        self.states: dict[str, SourceState] = {}
+        self.pollers: dict[str, _Child] = {}
+        self.runners: dict[str, _Child] = {}
+        self.stopping = False
+        self.started_at = clock()
+        self._rows: dict[str, SourceRow] = {}
+        self._tg: TaskGroup | None = None
+        self._stop = anyio.Event()
+        self._http: Any = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def _open(self) -> None:
+        self.store = await Store.open(self.config.watcher.state_path)
+        self.journal = Journal(self.store)
+        await self.journal.start()
+        self._rows = await self.store.load()
+
+    async def run(self) -> int:
+        """Run until SIGTERM/SIGINT; StoreUnavailable propagates (exit 69)."""
+        await self._open()
+        assert self.journal is not None
+        log.info("watcher starting", sources=len(self.config.sources),
+                 sinks=len(self.config.sinks), state=self.config.watcher.state_path,
+                 journal_head=self.journal.head)
+        async with aiohttp.ClientSession() as self.session, anyio.create_task_group() as tg:
+            self._tg = tg
+            for sink in self.config.sinks:
+                await self._start_sink(sink)
+            for source in self.config.sources:
+                self._start_source(source)
+            tg.start_soon(self._signals)
+            tg.start_soon(self._housekeeping)
+            await self._start_http(tg)
+            self.notifier.ready(self.status_line())
+            if self.notifier.watchdog_interval:
+                tg.start_soon(self._watchdog, self.notifier.watchdog_interval)
+            tg.start_soon(self._report_status)
+            log.info("watcher running")
+            await self._stop.wait()
+            await self._shutdown()
+            tg.cancel_scope.cancel()
+        await self._close()
+        log.info("watcher stopped")
+        return 0
+
+    async def once(self) -> int:
+        """One poll cycle of every source, delivered; 75 if any source failed."""
+        await self._open()
+        results: dict[str, bool] = {}
+        async with aiohttp.ClientSession() as self.session:
+            sinks = [self._make_runner(s) for s in self.config.sinks]
+            for r in sinks:
+                await r.journal.attach(r.name)
+            pollers = [self._make_poller(s) for s in self.config.sources]
+
+            async def poll(p: Poller) -> None:
+                results[p.config.name] = await p.poll_once()
+            async with anyio.create_task_group() as tg:
+                for p in pollers:
+                    tg.start_soon(poll, p)
+            with anyio.move_on_after(max(DRAIN_DEADLINE, 60.0)):
+                async with anyio.create_task_group() as tg:
+                    for r in sinks:
+                        tg.start_soon(partial(r.run, until_idle=True))
+            for r in sinks:
+                await r.sink.aclose()
+        await self._close()
+        failed = [name for name, ok in results.items() if not ok]
+        if failed:
+            log.error("some sources failed to poll", sources=failed)
+            return 75
+        return 0
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def _shutdown(self) -> None:
+        self.stopping = True
+        self.notifier.stopping()
+        log.info("stopping: polling halted, delivering what is journaled",
+                 deadline_s=DRAIN_DEADLINE)
+        for child in list(self.pollers.values()):
+            await child.stop()
+        assert self.journal is not None
+        with anyio.move_on_after(DRAIN_DEADLINE) as scope:
+            while any(self.journal.cursors.get(n, 0) < self.journal.head for n in self.runners):
+                await self.journal.wait_acked()
+        if scope.cancelled_caught:
+            log.warning("stop deadline reached; undelivered events stay journaled",
+                        backlog={n: self.journal.backlog(n) for n in self.runners})
+        for child in list(self.runners.values()):
+            await child.stop()
+            await child.obj.sink.aclose()
+        if self._http is not None:
+            await self._http.stop()
+
+    async def _close(self) -> None:
+        if self.store is not None:
+            await self.store.close()
+
+    # -- sources and sinks -------------------------------------------------------------
+
+    def _make_poller(self, cfg: SourceConfig) -> Poller:
+        assert self.journal is not None and self.session is not None
+        cls = provider_class(cfg.provider)
+        assert cls is not None, cfg.provider  # config validation guarantees it
+        state = self.states.get(cfg.name)
+        if state is None:
+            state = self.states[cfg.name] = SourceState(self._rows.pop(cfg.name, None))
+        return Poller(cfg, cls(cfg, self.session), state, self.journal,
+                      retention=self.config.watcher.retention,
+                      emit_baseline=self.config.watcher.baseline == "emit", clock=self.clock)
+
+    def _start_source(self, cfg: SourceConfig) -> None:
+        assert self._tg is not None
+        poller = self._make_poller(cfg)
+        child = self.pollers[cfg.name] = _Child(poller)
+        child.start(self._tg, poller.run)
+
+    def _make_runner(self, cfg: SinkConfig) -> SinkRunner:
+        assert self.journal is not None
+        cls = sink_class(cfg.type)
+        assert cls is not None, cfg.type
+        ctx = SinkContext(stdout=self.stdout, session=self.session, clock=self.clock,
+                          extra={"store": self.store})
+        return SinkRunner(cls(cfg, ctx), cfg, self.journal, clock=self.clock)
+
+    async def _start_sink(self, cfg: SinkConfig) -> None:
+        assert self._tg is not None and self.journal is not None
+        runner = self._make_runner(cfg)
+        await self.journal.attach(cfg.name)  # before any event, so none is skipped
+        child = self.runners[cfg.name] = _Child(runner)
+        child.start(self._tg, runner.run)
+
+    # -- signals and reload ------------------------------------------------------------
+
+    async def _signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
+            async for sig in sigs:
+                if sig == signal.SIGHUP:
+                    await self.reload()
+                elif not self._stop.is_set():
+                    log.info("stop requested", signal=signal.Signals(sig).name)
+                    self._stop.set()
+                else:
+                    log.warning("second stop signal: exiting now")
+                    raise SystemExit(0)
+
+    async def reload(self) -> None:
+        """Re-read the config; an invalid one is refused and the old one kept."""
+        path = self.config.path
+        self.notifier.reloading()
+        try:
+            if path is None:
+                log.warning("reload asked, but the config has no file to re-read")
+                return
+            try:
+                new = config_mod.load(path)
+            except ConfigError as e:
+                log.error("reload refused: invalid config, keeping the running one",
+                          problems=e.problems)
+                return
+            await self._apply(new)
+        finally:
+            self.notifier.ready(self.status_line())
+
+    async def _apply(self, new: Config) -> None:
+        old = self.config
+        redactor.update(new.secrets | old.secrets)
+        if new.watcher != old.watcher:
+            log.warning("[watcher] settings change on restart only; kept the running ones")
+        new = Config(watcher=old.watcher, sources=new.sources, sinks=new.sinks, path=new.path,
+                     secrets=new.secrets, raw=new.raw)
+        old_src = {s.name: s for s in old.sources}
+        new_src = {s.name: s for s in new.sources}
+        for name in old_src.keys() - new_src.keys():
+            await self.pollers.pop(name).stop()
+            self.states.pop(name, None)
+            log.info("source removed", source=name)
+        for name, cfg in new_src.items():
+            before = old_src.get(name)
+            if before == cfg:
+                continue
+            if before is not None:
+                await self.pollers.pop(name).stop()
+                if (before.provider, before.base_url) != (cfg.provider, cfg.base_url):
+                    # another API entirely: its runs are not these runs
+                    self.states.pop(name, None)
+                    assert self.store is not None
+                    await self.store.forget_source(name)
+            self._start_source(cfg)
+            log.info("source changed" if before else "source added", source=name)
+        old_sink = {s.name: s for s in old.sinks}
+        new_sink = {s.name: s for s in new.sinks}
+        for name in old_sink.keys() - new_sink.keys():
+            child = self.runners.pop(name)
+            await child.stop()
+            await child.obj.sink.aclose()
+            assert self.journal is not None
+            await self.journal.detach(name)
+            log.info("sink removed", sink=name)
+        for name, scfg in new_sink.items():
+            if old_sink.get(name) == scfg:
+                self.runners[name].obj.sink.reopen()
+                continue
+            if name in self.runners:
+                child = self.runners.pop(name)
+                await child.stop()
+                await child.obj.sink.aclose()
+            await self._start_sink(scfg)
+            log.info("sink changed" if name in old_sink else "sink added", sink=name)
+        self.config = new
+        log.info("config reloaded", sources=len(new.sources), sinks=len(new.sinks))
+
+    # -- background chores -------------------------------------------------------------
+
+    async def _housekeeping(self) -> None:
+        assert self.journal is not None
+        while True:
+            await anyio.sleep(HOUSEKEEPING_EVERY)
+            keep = self.config.watcher.retention if self.store and self.store.persistent else 600
+            try:
+                n = await self.journal.prune(before=self.clock() - keep)
+                if n:
+                    log.debug("journal pruned", entries=n)
+            except Exception as e:
+                log.warning("journal pruning failed", error=str(e))
+
+    async def _watchdog(self, every: float) -> None:
+        while True:
+            self.notifier.watchdog()
+            await anyio.sleep(every)
+
+    async def _report_status(self) -> None:
+        while True:
+            await anyio.sleep(STATUS_EVERY)
+            self.notifier.status(self.status_line())
+
+    def status_line(self) -> str:
+        pollers = [c.obj for c in self.pollers.values()]
+        failing = sum(1 for p in pollers if not p.healthy)
+        runs = sum(len(s.runs) for s in self.states.values())
+        sent = sum(c.obj.stats.delivered for c in self.runners.values())
+        return (f"{len(pollers) - failing}/{len(pollers)} sources ok"
+                + (f", {failing} failing" if failing else "")
+                + f"; {runs} runs tracked; {sent} events delivered")
+
+    async def _start_http(self, tg: TaskGroup) -> None:
+        listen = self.config.watcher.http_listen
+        if listen:
+            from watcher import api
+
+            self._http = await api.start(self, listen)
+
+
+def run_sync(coro_fn: Callable[[], Awaitable[int]]) -> int:
+    """Run on uvloop when it is installed (faster loop, same behaviour)."""
+    try:
+        import uvloop  # noqa: F401
+
+        opts: dict[str, Any] = {"use_uvloop": True}
+    except ImportError:
+        opts = {}
+    return anyio.run(coro_fn, backend_options=opts)
+
+

@@ -1,0 +1,39 @@
+"""``watcher deadletters list|retry``: events a sink gave up on, read from the state file."""
+
+from __future__ import annotations
+
+import sys
+
+import orjson
+
+from watcher.clock import format_ts
+from watcher.config import Config
+from watcher.errors import StoreUnavailable
+from watcher.store import Store
+
+
+def command(config: Config, action: str, *, sink: str | None = None) -> int:
+    path = config.watcher.state_path
+    if path == ":memory:":
+        print("watcher: state_path is \":memory:\": dead letters live only inside the "
+              "running daemon", file=sys.stderr)
+        return 69
+    try:
+        store = Store.open_sync(path)
+    except StoreUnavailable as e:
+        print(f"watcher: {e}", file=sys.stderr)
+        return 69
+    if action == "list":
+        for d in store.dead_letters_sync(sink):
+            ent = d.entry
+            sys.stdout.buffer.write(orjson.dumps({
+                "sink": d.sink, "seq": ent.seq, "id": ent.id, "type": ent.type,
+                "source": ent.source, "run_id": ent.run_id, "status": ent.status,
+                "reason": d.reason,
+                "attempts": d.attempts, "failed_at": format_ts(d.time),
+                "retry_requested": d.retry}) + b"\n")
+        return 0
+    n = store.mark_retry_sync(sink)
+    print(f"{n} dead letter{'s' if n != 1 else ''} queued for delivery again "
+          "(the running daemon picks them up within seconds)", file=sys.stderr)
+    return 0

@@ -1,0 +1,112 @@
+"""Delivery: one runner per sink moves events from the journal to the sink.
+
+Each runner has its own task, cursor and retry state, so a sink that hangs
+or fails holds back only itself; its backlog waits in the journal.  The
+cursor moves only after the sink returned for a whole batch (delivered or
+given up into dead letters), which is what makes delivery at-least-once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import anyio
+import structlog
+
+from watcher.backoff import Backoff
+from watcher.clock import Clock, wall
+from watcher.config import SinkConfig
+from watcher.errors import Retryable
+from watcher.journal import Journal
+from watcher.sinks.base import Rejected, Sink
+from watcher.store import Entry, StoreError
+
+BATCH = 1000
+
+
+class DeliveryStats:
+    __slots__ = ("dead", "delivered", "failures", "retries")
+
+    def __init__(self) -> None:
+        self.delivered = 0
+        self.retries = 0
+        self.dead = 0
+        self.failures = 0
+
+
+class SinkRunner:
+    def __init__(self, sink: Sink, config: SinkConfig, journal: Journal, *,
+                 clock: Clock = wall, batch: int = BATCH) -> None:
+        self.sink = sink
+        self.config = config
+        self.name = config.name
+        self.journal = journal
+        self.clock = clock
+        self.batch = batch
+        self.stats = DeliveryStats()
+        self.cursor = 0
+        self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
+        self._backoff = Backoff(1.0, 60.0)
+        self._failing = False
+
+    async def run(self, *, until_idle: bool = False) -> None:
+        """Deliver forever (or, with ``until_idle``, until caught up with the journal)."""
+        self.cursor = await self.journal.attach(self.name)
+        while True:
+            if until_idle and self.cursor >= self.journal.head:
+                return
+            await self.journal.wait(self.cursor)
+            entries = await self.journal.read(self.cursor, self.batch)
+            if not entries:
+                continue
+            match = self.config.match
+            wanted = entries if match.everything else [e for e in entries if match(e)]
+            if wanted and not await self._deliver(wanted):
+                continue
+            await self._ack(entries[-1].seq)
+
+    async def _deliver(self, batch: Sequence[Entry]) -> bool:
+        try:
+            rejected = await self.sink.deliver(batch)
+        except Exception as e:  # any sink failure: nothing acknowledged, retry the batch
+            self.stats.failures += 1
+            delay = self._backoff.next()
+            if isinstance(e, Retryable) and e.retry_after:
+                delay = max(delay, e.retry_after)
+            if not self._failing:
+                self._failing = True
+                self.log.error("sink delivery failing, will retry", error=str(e) or repr(e),
+                               backlog=self.journal.backlog(self.name))
+            else:
+                self.log.debug("sink delivery failed again", error=str(e), retry_in=delay)
+            self.stats.retries += 1
+            await anyio.sleep(delay)
+            return False
+        if self._failing:
+            self._failing = False
+            self.log.info("sink delivery recovered")
+        self._backoff.reset()
+        if rejected:
+            await self._dead(rejected)
+        self.stats.delivered += len(batch) - len(rejected)
+        return True
+
+    async def _dead(self, rejected: Sequence[Rejected]) -> None:
+        self.stats.dead += len(rejected)
+        for entry, reason, attempts in rejected:
+            self.log.warning("gave up delivering an event, kept as dead letter",
+                             event_id=entry.id, run_id=entry.run_id, reason=reason,
+                             attempts=attempts)
+        try:
+            await self.journal.store.add_dead(self.name, rejected, self.clock())
+        except StoreError as e:
+            self.log.error("could not record dead letters", error=str(e))
+
+    async def _ack(self, seq: int) -> None:
+        self.cursor = seq
+        try:
+            await self.journal.ack(self.name, seq)
+        except StoreError as e:
+            # Delivered but not recorded: after a restart these are sent again (same ids).
+            self.journal.cursors[self.name] = seq
+            self.log.error("could not save the delivery cursor", error=str(e))

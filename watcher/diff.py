@@ -1,0 +1,145 @@
+"""The diff: last known state + one poll's observations -> events and state changes.
+
+Pure: no I/O, no clock reads (``now`` is a parameter), no logging, and it never
+mutates the state it is given.  It returns a :class:`Changeset` that the
+poller commits to the journal together with its events in one transaction
+and only then applies to memory, so a failed commit leaves state untouched
+and the next poll reproduces the same events with the same ids.
+
+Rules, following SPEC §3-§5:
+
+* absence from a poll is never a transition (runs are only ever *seen*);
+* a run seen twice in one poll counts once: the newer version wins, and
+  without versions a terminal status wins over a live one, else the later read;
+* a run seen for the first time gets ``run.created`` (silent in a ``silent``
+  baseline), whatever its status; a terminal run last changed before the
+  retention horizon is treated as already forgotten rather than new;
+* a change of canonical status gets ``run.status_changed``; a new version
+  stamp or raw value with the same canonical status is recorded silently;
+* a live run that stays in one status past ``stuck_after`` gets ``run.stuck``
+  once per episode (a new status starts a new episode), baseline included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any
+
+from watcher.clock import parse_ts
+from watcher.events import RUN_CREATED, RUN_STATUS_CHANGED, RUN_STUCK, run_event
+from watcher.model import TERMINAL, Event, Observation, RunDetails, RunState, Status
+
+Describe = Callable[[Any], RunDetails]
+
+
+class Policy:
+    """Per-source settings the diff needs."""
+
+    __slots__ = ("emit_baseline", "horizon", "provider", "source", "stuck_after")
+
+    def __init__(self, *, source: str, provider: str, stuck_after: float | None = None,
+                 horizon: float = 7 * 86400.0, emit_baseline: bool = False) -> None:
+        self.source = source
+        self.provider = provider
+        self.stuck_after = stuck_after
+        #: terminal runs last changed longer ago than this are forgotten
+        self.horizon = horizon
+        self.emit_baseline = emit_baseline
+
+
+class Changeset:
+    """What one poll changes: events to journal, run states to write."""
+
+    __slots__ = ("events", "upserts")
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.upserts: dict[str, RunState] = {}
+
+
+def diff(runs: Mapping[str, RunState], live: Collection[str],
+         observations: Iterable[Observation], *, now: float, policy: Policy,
+         describe: Describe, baseline: bool = False) -> Changeset:
+    """Compare one poll's observations with the known ``runs`` (``live`` = non-terminal ids)."""
+    out = Changeset()
+    latest = _collapse(observations)
+    emit_new = not baseline or policy.emit_baseline
+    forget_before = now - policy.horizon
+    upserts = out.upserts
+    for rid, raw, status, version, item in latest.values():
+        st = runs.get(rid)
+        if st is not None and st.status is status:
+            # The common case on a busy source: nothing new about this run.
+            if st.version != version or st.raw_status != raw:
+                upserts[rid] = RunState(status, raw, version, st.since, st.stuck, st.detail)
+            continue
+        details = describe(item)
+        since = details.changed_at if details.changed_at is not None else now
+        live_now = status not in TERMINAL
+        if st is None:
+            if not live_now and since < forget_before:
+                continue
+            upserts[rid] = RunState(status, raw, version, since, False,
+                                    details if live_now else None)
+            if emit_new:
+                out.events.append(run_event(
+                    RUN_CREATED, source=policy.source, provider=policy.provider, run_id=rid,
+                    status=status, raw_status=raw, previous=None, details=details,
+                    now=now, id_key=version or ""))
+            continue
+        upserts[rid] = RunState(status, raw, version, since, False, details if live_now else None)
+        out.events.append(run_event(
+            RUN_STATUS_CHANGED, source=policy.source, provider=policy.provider, run_id=rid,
+            status=status, raw_status=raw, previous=(st.status, st.raw_status), details=details,
+            now=now, id_key=version if version is not None else st.since))
+    if policy.stuck_after is not None:
+        _stuck(runs, live, out, now=now, policy=policy, stuck_after=policy.stuck_after)
+    return out
+
+
+def expired(runs: Mapping[str, RunState], *, now: float, horizon: float) -> list[str]:
+    """Terminal runs whose last change is older than ``horizon``: safe to forget."""
+    before = now - horizon
+    return [rid for rid, st in runs.items() if st.since < before and st.status in TERMINAL]
+
+
+def _collapse(observations: Iterable[Observation]) -> dict[str, Observation]:
+    obs = observations if isinstance(observations, list) else list(observations)
+    latest = {o[0]: o for o in obs}
+    if len(latest) == len(obs):
+        return latest
+    # Rare: the same run on two pages (offset paging shifting under inserts).
+    latest = {}
+    for o in obs:
+        seen = latest.get(o[0])
+        latest[o[0]] = o if seen is None else _prefer(seen, o)
+    return latest
+
+
+def _prefer(first: Observation, later: Observation) -> Observation:
+    a, b = first[3], later[3]
+    if a is not None and b is not None and a != b:
+        ta, tb = parse_ts(a), parse_ts(b)
+        if ta is not None and tb is not None:
+            return first if ta > tb else later
+    if (first[2] in TERMINAL) != (later[2] in TERMINAL):
+        # runs never leave a terminal status, so the terminal copy is the newer one
+        return first if first[2] in TERMINAL else later
+    return later
+
+
+def _stuck(runs: Mapping[str, RunState], live: Collection[str], out: Changeset, *,
+           now: float, policy: Policy, stuck_after: float) -> None:
+    upserts = out.upserts
+    candidates = set(live)
+    candidates.update(upserts)
+    for rid in candidates:
+        st = upserts.get(rid) or runs.get(rid)
+        if (st is None or st.stuck or st.status in TERMINAL or st.status is Status.UNKNOWN
+                or now - st.since < stuck_after):
+            continue
+        upserts[rid] = RunState(st.status, st.raw_status, st.version, st.since, True, st.detail)
+        out.events.append(run_event(
+            RUN_STUCK, source=policy.source, provider=policy.provider, run_id=rid,
+            status=st.status, raw_status=st.raw_status, previous=None, details=st.detail,
+            now=now, id_key=st.since, extra={"stuck_for_s": int(now - st.since)}))

@@ -1,0 +1,93 @@
+"""Events: deterministic ids, construction from run state, CloudEvents 1.0 JSON.
+
+An id is a hash of what was observed (source, run, type, statuses and the
+vendor's version stamp, or for vendors without one the time the previous
+status began), so the same observation gets the same id after a restart or a
+retried delivery, and a consumer can drop duplicates by id alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+from watcher.clock import format_ts
+from watcher.model import TERMINAL, Event, RunDetails, Status
+
+RUN_CREATED = "watcher.run.created"
+RUN_STATUS_CHANGED = "watcher.run.status_changed"
+RUN_STUCK = "watcher.run.stuck"
+SOURCE_FAILING = "watcher.source.failing"
+SOURCE_RECOVERED = "watcher.source.recovered"
+
+EVENT_TYPES = (RUN_CREATED, RUN_STATUS_CHANGED, RUN_STUCK, SOURCE_FAILING, SOURCE_RECOVERED)
+
+
+def full_type(name: str) -> str | None:
+    """``run.failed``-style short names and full names to the full type, else ``None``."""
+    full = name if name.startswith("watcher.") else f"watcher.{name}"
+    return full if full in EVENT_TYPES else None
+
+
+def event_id(*parts: object) -> str:
+    raw = "\x1f".join("" if p is None else str(p) for p in parts)
+    return hashlib.blake2b(raw.encode(), digest_size=8).hexdigest()
+
+
+def run_event(type_: str, *, source: str, provider: str, run_id: str, status: Status,
+              raw_status: str, previous: tuple[Status, str] | None, details: RunDetails | None,
+              now: float, id_key: object, extra: dict[str, Any] | None = None) -> Event:
+    """An event about one run; ``id_key`` is the version stamp that makes the id unique."""
+    d = details or RunDetails()
+    data: dict[str, Any] = {
+        "source": source,
+        "provider": provider,
+        "run_id": run_id,
+        "workflow_id": d.workflow_id,
+        "workflow_name": d.workflow_name,
+        "status": status.value,
+        "previous_status": previous[0].value if previous else None,
+        "raw_status": raw_status,
+        "previous_raw_status": previous[1] if previous else None,
+        "terminal": status in TERMINAL,
+        "created_at": d.created_at,
+        "updated_at": d.updated_at,
+        "url": d.url,
+        "error": d.error,
+        "run": d.run if d.run is not None else {},
+    }
+    if extra:
+        data.update(extra)
+    prev_status = previous[0].value if previous else ""
+    return Event(
+        id=event_id(source, run_id, type_, prev_status, status.value, id_key),
+        type=type_, source=source, subject=run_id, time=now, data=data,
+    )
+
+
+def source_event(type_: str, *, source: str, provider: str, now: float, since: float,
+                 data: dict[str, Any]) -> Event:
+    """``source.failing`` / ``source.recovered``: one per outage, keyed by its start."""
+    body = {"source": source, "provider": provider, **data}
+    return Event(id=event_id(source, "", type_, since), type=type_, source=source,
+                 subject=source, time=now, data=body)
+
+
+def to_cloudevent(event: Event) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": event.id,
+        "source": f"/watcher/sources/{event.source}",
+        "type": event.type,
+        "subject": event.subject,
+        "time": format_ts(event.time),
+        "datacontenttype": "application/json",
+        "data": event.data,
+    }
+
+
+def to_json(event: Event) -> bytes:
+    """The event as one line of CloudEvents structured JSON (no trailing newline)."""
+    return orjson.dumps(to_cloudevent(event))

@@ -1,0 +1,133 @@
+"""The event journal: the one ordered, durable stream every sink reads from.
+
+A poll cycle's events are appended with its state changes in one store
+transaction and given consecutive sequence numbers.  Each sink keeps a
+cursor (the last sequence it acknowledged), persisted in the store, and
+resumes from it after a restart; so delivery is at-least-once and a
+duplicate carries the same event id.  Recent entries are also kept in
+memory, so a sink that keeps up never touches the disk to read.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+import anyio
+
+from watcher.events import to_json
+from watcher.model import Event, RunState
+from watcher.store import Commit, Entry, SourceRow, Store
+
+#: entries kept in memory beyond the slowest sink's cursor
+TAIL_KEEP = 10_000
+
+
+def entry_of(event: Event) -> Entry:
+    d = event.data
+    return Entry(0, event.id, event.time, event.type, event.source, d.get("run_id"),
+                 d.get("status"), d.get("workflow_id"), d.get("workflow_name"), to_json(event))
+
+
+class Journal:
+    def __init__(self, store: Store, *, tail_keep: int = TAIL_KEEP) -> None:
+        self.store = store
+        self.head = 0
+        self.cursors: dict[str, int] = {}
+        self._tail: list[Entry] = []
+        self._tail_keep = tail_keep
+        self._lock = anyio.Lock()
+        self._changed = anyio.Event()
+        self._acked = anyio.Event()
+        #: events journaled by this process, per type (for metrics)
+        self.counts: Counter[str] = Counter()
+
+    async def start(self) -> None:
+        self.head = await self.store.head()
+        self.cursors = await self.store.cursors()
+
+    async def commit(self, source: str, row: SourceRow, *, events: Sequence[Event] = (),
+                     upserts: Mapping[str, RunState] | None = None,
+                     removals: Sequence[str] = ()) -> list[Entry]:
+        """Write a cycle's state changes and events atomically; returns the new entries.
+
+        Raises :class:`~watcher.store.StoreError` if nothing could be written; memory
+        is then unchanged, so the caller simply tries the cycle again.
+        """
+        entries = [entry_of(e) for e in events]
+        async with self._lock:
+            for i, e in enumerate(entries, self.head + 1):
+                e.seq = i
+            await self.store.commit(Commit(source, row, upserts or {}, removals, entries))
+            if entries:
+                self.counts.update(e.type for e in entries)
+                self.head = entries[-1].seq
+                self._tail.extend(entries)
+                self._trim()
+                self._notify()
+        return entries
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def wait(self, after: int) -> None:
+        """Return once there is an entry with a sequence above ``after``."""
+        while self.head <= after:
+            await self._changed.wait()
+
+    async def read(self, after: int, limit: int = 1000) -> list[Entry]:
+        """Entries with sequence above ``after``, oldest first, at most ``limit``."""
+        if after >= self.head:
+            return []
+        tail = self._tail
+        if tail and after >= tail[0].seq - 1:
+            i = after - tail[0].seq + 1
+            return tail[i:i + limit]
+        return await self.store.read(after, limit)
+
+    # -- sink cursors ----------------------------------------------------------------
+
+    async def attach(self, sink: str) -> int:
+        """A sink's cursor; a new sink starts at the head (it gets events from now on)."""
+        if sink not in self.cursors:
+            await self.store.set_cursor(sink, self.head)
+            self.cursors[sink] = self.head
+        return self.cursors[sink]
+
+    async def detach(self, sink: str) -> None:
+        self.cursors.pop(sink, None)
+        await self.store.drop_cursor(sink)
+
+    async def ack(self, sink: str, seq: int) -> None:
+        """``sink`` has everything up to ``seq``: persist, then let go of what all have."""
+        self.cursors[sink] = seq
+        self._acked.set()
+        self._acked = anyio.Event()
+        self._trim()
+        await self.store.set_cursor(sink, seq)
+
+    async def wait_acked(self) -> None:
+        """Return at the next acknowledgement by any sink."""
+        await self._acked.wait()
+
+    def backlog(self, sink: str) -> int:
+        return self.head - self.cursors.get(sink, self.head)
+
+    def _trim(self) -> None:
+        """Bound the in-memory tail: drop what every sink has passed, but keep the last
+        ``tail_keep`` for late readers (``/events``), and never more than twice that (a sink
+        further behind reads from the store)."""
+        tail = self._tail
+        if len(tail) < 2 * self._tail_keep:
+            return
+        low = min(self.cursors.values(), default=self.head)
+        keep_from = max(min(low + 1, self.head - self._tail_keep + 1),
+                        self.head - 2 * self._tail_keep + 1)
+        del tail[:max(0, keep_from - tail[0].seq)]
+
+    async def prune(self, *, before: float) -> int:
+        """Forget entries every sink has passed and that are older than ``before``."""
+        upto = min(self.cursors.values(), default=self.head)
+        return await self.store.prune_journal(upto=upto, before=before)
+

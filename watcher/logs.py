@@ -1,0 +1,102 @@
+"""Logging: structlog to stderr, JSON lines under systemd or off a TTY, console on a TTY.
+
+Every line passes :class:`Redactor`, which replaces any configured secret
+(tokens, webhook URLs, signing secrets) wherever it appears, so a secret
+cannot leak through an error message that happens to quote it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterable, MutableMapping
+from typing import IO, Any, TextIO, cast
+
+import orjson
+import structlog
+
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+          "error": logging.ERROR}
+
+
+class Redactor:
+    """A structlog processor that masks secrets in every string value."""
+
+    def __init__(self) -> None:
+        self._pattern: re.Pattern[str] | None = None
+
+    def update(self, secrets: Iterable[str]) -> None:
+        vals = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, vals))) if vals else None
+
+    def redact(self, text: str) -> str:
+        return self._pattern.sub("***", text) if self._pattern else text
+
+    def __call__(self, _logger: Any, _name: str, event: MutableMapping[str, Any]
+                 ) -> MutableMapping[str, Any]:
+        if self._pattern is None:
+            return event
+        for k, v in event.items():
+            if isinstance(v, str):
+                event[k] = self._pattern.sub("***", v)
+            elif v is not None and not isinstance(v, int | float | bool):
+                text = str(v)
+                red = self._pattern.sub("***", text)
+                if red != text:
+                    event[k] = red
+        return event
+
+
+redactor = Redactor()
+
+
+def wants_json(fmt: str, stream: IO[str]) -> bool:
+    if fmt != "auto":
+        return fmt == "json"
+    if os.environ.get("JOURNAL_STREAM"):
+        return True
+    return not stream.isatty()
+
+
+def _json(obj: Any, **_: Any) -> str:
+    return orjson.dumps(obj, default=str).decode()
+
+
+def configure(*, level: str = "info", fmt: str = "auto", stream: IO[str] | None = None,
+              secrets: Iterable[str] = ()) -> None:
+    out = stream or sys.stderr
+    redactor.update(secrets)
+    as_json = wants_json(fmt, out)
+    renderer: Any = (structlog.processors.JSONRenderer(serializer=_json) if as_json else
+                     structlog.dev.ConsoleRenderer(colors=out.isatty()))
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+            structlog.processors.format_exc_info if as_json else _noop,
+            redactor,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(LEVELS.get(level, logging.INFO)),
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, out)),
+        cache_logger_on_first_use=False,
+    )
+    # aiohttp and asyncio log through the standard library: keep them on stderr, quiet.
+    logging.basicConfig(level=logging.WARNING, stream=out, force=True,
+                        format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_StdlibRedact())
+
+
+def _noop(_l: Any, _n: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    return event
+
+
+class _StdlibRedact(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redactor.redact(record.getMessage())
+        record.args = None
+        return True

@@ -1,0 +1,107 @@
+"""The few shared types every stage speaks: canonical statuses, run state, events.
+
+Hot-path note: a provider turns each vendor item into an *observation*, a
+plain tuple ``(run_id, raw_status, status, version, item)``.  Tuples cost a
+fraction of an object with attributes, and on a poll where nothing changed
+they are all the diff ever looks at; the richer :class:`RunDetails` is built
+only for runs that produce an event.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, TypeAlias
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    PAUSED = "paused"
+    NEEDS_REVIEW = "needs_review"
+    CANCELLING = "cancelling"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    SKIPPED = "skipped"
+    UNKNOWN = "unknown"
+
+
+TERMINAL: frozenset[Status] = frozenset(
+    {Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.REJECTED, Status.SKIPPED}
+)
+
+#: ``(run_id, raw_status, status, version, item)``: one vendor item as the diff sees it.
+#: ``version`` is the vendor's last-update stamp (``updatedAt``) or ``None`` when the
+#: vendor has none; ``item`` is the parsed vendor object, described only on change.
+Observation: TypeAlias = tuple[str, str, Status, "str | None", Any]
+
+
+class RunDetails:
+    """What an event says about a run beyond its status, built only on change."""
+
+    __slots__ = ("changed_at", "created_at", "error", "run", "updated_at", "url",
+                 "workflow_id", "workflow_name")
+
+    def __init__(self, *, workflow_id: str | None = None, workflow_name: str | None = None,
+                 created_at: str | None = None, updated_at: str | None = None,
+                 url: str | None = None, error: str | None = None,
+                 run: dict[str, Any] | None = None, changed_at: float | None = None) -> None:
+        self.workflow_id = workflow_id
+        self.workflow_name = workflow_name
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.url = url
+        self.error = error
+        self.run = run
+        #: vendor time of the last change (epoch seconds), when the vendor gives one
+        self.changed_at = changed_at
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunDetails:
+        return cls(**{k: d.get(k) for k in cls.__slots__})
+
+
+class RunState:
+    """The last known state of one run; one per tracked run, so kept small.
+
+    ``since`` is when the run entered ``status`` (vendor time when known, else
+    when first observed); ``detail`` is kept only while the run is live, so
+    stuck events can describe a run the current poll did not return.
+    """
+
+    __slots__ = ("detail", "raw_status", "since", "status", "stuck", "version")
+
+    def __init__(self, status: Status, raw_status: str, version: str | None, since: float,
+                 stuck: bool = False, detail: RunDetails | None = None) -> None:
+        self.status = status
+        self.raw_status = raw_status
+        self.version = version
+        self.since = since
+        self.stuck = stuck
+        self.detail = detail
+
+    def __repr__(self) -> str:
+        return (f"RunState({self.status.value!r}, {self.raw_status!r}, {self.version!r}, "
+                f"since={self.since}, stuck={self.stuck})")
+
+
+class Event:
+    """One event, before it is given a journal sequence number."""
+
+    __slots__ = ("data", "id", "source", "subject", "time", "type")
+
+    def __init__(self, *, id: str, type: str, source: str, subject: str, time: float,
+                 data: dict[str, Any]) -> None:
+        self.id = id
+        self.type = type
+        self.source = source
+        self.subject = subject
+        self.time = time
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"Event({self.type}, {self.subject}, {self.data.get('status')!r})"

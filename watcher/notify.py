@@ -1,0 +1,57 @@
+"""sd_notify: tell systemd we are ready, alive, or stopping (``Type=notify``).
+
+A datagram to ``$NOTIFY_SOCKET`` (a path, or ``@name`` for the abstract
+namespace).  Without the variable every call is a no-op, so the daemon runs
+the same outside systemd.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+
+
+class Notifier:
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        env = os.environ if env is None else env
+        addr = env.get("NOTIFY_SOCKET", "")
+        self.address = "\0" + addr[1:] if addr.startswith("@") else addr
+        usec = env.get("WATCHDOG_USEC", "")
+        pid = env.get("WATCHDOG_PID", "")
+        ours = not pid or pid == str(os.getpid())
+        self.watchdog_usec = int(usec) if usec.isdigit() and ours else 0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.address)
+
+    @property
+    def watchdog_interval(self) -> float | None:
+        """How often to send WATCHDOG=1: half the timeout systemd gave us, or None."""
+        return self.watchdog_usec / 2e6 if self.watchdog_usec else None
+
+    def send(self, *fields: str) -> bool:
+        if not self.address:
+            return False
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+                s.sendto("\n".join(fields).encode(), self.address)
+            return True
+        except OSError:
+            return False
+
+    def ready(self, status: str = "") -> bool:
+        return self.send("READY=1", *([f"STATUS={status}"] if status else []))
+
+    def status(self, text: str) -> bool:
+        return self.send(f"STATUS={text}")
+
+    def watchdog(self) -> bool:
+        return self.send("WATCHDOG=1")
+
+    def stopping(self) -> bool:
+        return self.send("STOPPING=1")
+
+    def reloading(self) -> bool:
+        return self.send("RELOADING=1")

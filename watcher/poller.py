@@ -1,0 +1,218 @@
+"""The poller: one source's cadence, its failure policy, and the commit of each cycle.
+
+A cycle is: provider.poll -> diff -> (enrich) -> journal.commit -> apply to memory.
+Nothing reaches memory before the commit succeeded, so a failed poll, a
+discarded payload or a full disk leaves state exactly as it was and the
+next cycle reproduces the same events with the same ids.
+
+Cadence is drift-free (the next poll is due ``interval`` after the last was
+due, however long the request took), with a random initial phase so many
+sources do not fire together.  Errors back off from ``interval`` doubling to
+``max_backoff`` with jitter, never sooner than a vendor's ``Retry-After``.
+Health is logged when it *changes* (first failure, failing, recovered), not
+on every failed poll.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import anyio
+import structlog
+
+from watcher.backoff import Backoff
+from watcher.clock import Clock, format_ts, wall
+from watcher.config import SourceConfig
+from watcher.diff import Policy, diff, expired
+from watcher.errors import ProviderError, RateLimited
+from watcher.events import SOURCE_FAILING, SOURCE_RECOVERED, source_event
+from watcher.journal import Journal
+from watcher.model import TERMINAL, Event, RunState, Status
+from watcher.providers.base import PollView, Provider
+from watcher.store import SourceRow, StoreError
+
+#: how often terminal runs past the retention horizon are forgotten
+PRUNE_EVERY = 600.0
+
+
+class SourceState:
+    """One source's runs in memory (the working set) and its persisted poll state."""
+
+    __slots__ = ("counts", "live", "row", "runs")
+
+    def __init__(self, row: SourceRow | None = None) -> None:
+        self.row = row or SourceRow()
+        self.runs: dict[str, RunState] = self.row.runs
+        self.row.runs = {}  # the row carries runs only while loading
+        self.live: set[str] = {rid for rid, st in self.runs.items() if st.status not in TERMINAL}
+        self.counts: Counter[Status] = Counter(st.status for st in self.runs.values())
+
+    def apply(self, upserts: Mapping[str, RunState], removals: Sequence[str]) -> None:
+        runs, live, counts = self.runs, self.live, self.counts
+        for rid, st in upserts.items():
+            old = runs.get(rid)
+            if old is not None:
+                counts[old.status] -= 1
+            counts[st.status] += 1
+            runs[rid] = st
+            if st.status in TERMINAL:
+                live.discard(rid)
+            else:
+                live.add(rid)
+        for rid in removals:
+            old = runs.pop(rid, None)
+            if old is not None:
+                counts[old.status] -= 1
+                live.discard(rid)
+
+
+class PollStats:
+    __slots__ = ("errors", "last_duration", "last_error", "last_success", "polls")
+
+    def __init__(self) -> None:
+        self.polls = 0
+        self.errors: Counter[str] = Counter()
+        self.last_success: float | None = None
+        self.last_duration = 0.0
+        self.last_error: str | None = None
+
+
+class Poller:
+    def __init__(self, config: SourceConfig, provider: Provider, state: SourceState,
+                 journal: Journal, *, retention: float, emit_baseline: bool,
+                 clock: Clock = wall) -> None:
+        self.config = config
+        self.provider = provider
+        self.state = state
+        self.journal = journal
+        self.clock = clock
+        self.policy = Policy(source=config.name, provider=config.provider,
+                             stuck_after=config.stuck_after,
+                             horizon=max(retention, config.lookback), emit_baseline=emit_baseline)
+        self.stats = PollStats()
+        self.log = structlog.get_logger("watcher.poller").bind(source=config.name)
+        self._backoff = Backoff(config.interval, config.max_backoff)
+        self._retry_after: float | None = None
+        self._next_prune = 0.0
+
+    @property
+    def healthy(self) -> bool:
+        return self.state.row.failures == 0
+
+    async def run(self) -> None:
+        """Poll forever on the source's cadence."""
+        cfg = self.config
+        await anyio.sleep(random.uniform(0, min(1.0, cfg.interval / 10)))
+        due = time.monotonic()
+        while True:
+            if await self.poll_once():
+                self._backoff.reset()
+                due += cfg.interval
+                delay = due - time.monotonic()
+                if delay < 0:  # fell behind: start a fresh cadence rather than burst
+                    due, delay = time.monotonic(), 0.0
+            else:
+                delay = self._backoff.next()
+                if self._retry_after:
+                    delay = max(delay, self._retry_after)
+                due = time.monotonic() + delay
+            await anyio.sleep(delay)
+
+    async def poll_once(self) -> bool:
+        """One cycle; True if it polled and committed."""
+        st = self.state
+        now = self.clock()
+        started = time.monotonic()
+        self.stats.polls += 1
+        view = PollView(runs=st.runs, live=st.live, cursor=st.row.cursor,
+                        baseline=not st.row.baselined, now=now)
+        try:
+            result = await self.provider.poll(view)
+        except ProviderError as e:
+            await self._failed(e, now)
+            return False
+        changes = diff(st.runs, st.live, result.observations, now=now, policy=self.policy,
+                       describe=self.provider.describe, baseline=view.baseline)
+        events = changes.events
+        if events:
+            try:
+                await self.provider.enrich(events)
+            except ProviderError as e:
+                self.log.debug("enrichment failed", error=str(e))
+        row = st.row
+        if row.failures >= self.config.failure_threshold and row.failing_since is not None:
+            events.append(self._recovered(now, row))
+        removals: list[str] = []
+        if now >= self._next_prune:
+            removals = [r for r in expired(st.runs, now=now, horizon=self.policy.horizon)
+                        if r not in changes.upserts]
+        new_row = SourceRow(cursor=result.cursor, baselined=True)
+        try:
+            await self.journal.commit(self.config.name, new_row, events=events,
+                                      upserts=changes.upserts, removals=removals)
+        except StoreError as e:
+            self.log.error("could not save poll results; will poll again", error=str(e))
+            return False
+        if removals or now >= self._next_prune:
+            self._next_prune = now + PRUNE_EVERY
+        st.apply(changes.upserts, removals)
+        st.row = new_row
+        if row.failures:
+            if row.failures >= self.config.failure_threshold:
+                self.log.info("source recovered", failures=row.failures)
+            else:
+                self.log.info("poll succeeded again", failures=row.failures)
+        if view.baseline:
+            self.log.info("baseline recorded", runs=len(st.runs), live=len(st.live))
+        self.stats.last_success = now
+        self.stats.last_duration = time.monotonic() - started
+        self._retry_after = None
+        return True
+
+    async def _failed(self, e: ProviderError, now: float) -> None:
+        st = self.state
+        old = st.row
+        failures = old.failures + 1
+        self.stats.errors[e.kind] += 1
+        self.stats.last_error = str(e)
+        self._retry_after = e.retry_after if isinstance(e, RateLimited) else None
+        since = old.failing_since if old.failing_since is not None else now
+        events: list[Event] = []
+        threshold = self.config.failure_threshold
+        if failures == 1:
+            self.log.warning("poll failed", kind=e.kind, error=str(e))
+        elif failures == threshold:
+            self.log.error("source failing", kind=e.kind, error=str(e), failures=failures)
+        else:
+            self.log.debug("poll failed again", kind=e.kind, error=str(e), failures=failures)
+        if failures == threshold:
+            events.append(source_event(
+                SOURCE_FAILING, source=self.config.name, provider=self.config.provider, now=now,
+                since=since, data={"error": str(e), "kind": e.kind,
+                                   "consecutive_failures": failures,
+                                   "failing_since": format_ts(since)}))
+        row = SourceRow(cursor=old.cursor, baselined=old.baselined, failures=failures,
+                        failing_since=since)
+        try:
+            await self.journal.commit(self.config.name, row, events=events)
+        except StoreError as err:
+            self.log.error("could not save poll failure", error=str(err))
+            if events:
+                return  # keep the old count so the failing event is attempted again
+        st.row = row
+
+    def _recovered(self, now: float, row: SourceRow) -> Event:
+        since = row.failing_since if row.failing_since is not None else now
+        return source_event(SOURCE_RECOVERED, source=self.config.name,
+                            provider=self.config.provider, now=now, since=since,
+                            data={"failing_since": format_ts(since),
+                                  "consecutive_failures": row.failures,
+                                  "down_for_s": int(now - since)})
+
+    def status_line(self) -> dict[str, Any]:
+        return {"source": self.config.name, "healthy": self.healthy,
+                "runs": len(self.state.runs), "live": len(self.state.live)}

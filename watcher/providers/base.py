@@ -1,0 +1,182 @@
+"""The Provider protocol and what providers share.
+
+A provider knows one vendor's HTTP API and nothing about events.  Each poll
+it returns *observations* (see :mod:`watcher.model`) and a new ``cursor``, a
+small JSON-able dict of its own that the poller persists with the run state
+and hands back on the next poll (watermarks, last full scan, ...).  It may
+read the source's tracked runs (``PollView``) to decide how far to page or
+which lingering runs to re-fetch, but never changes them.
+
+To add a vendor: write a class with the attributes and methods of
+:class:`Provider` (subclassing :class:`BaseProvider` gives the shared
+helpers), then register it in :mod:`watcher.providers` or, from another
+package, under the ``watcher.providers`` entry-point group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import structlog
+
+from watcher.errors import BadPayload
+from watcher.model import Event, Observation, RunDetails, RunState, Status
+from watcher.ratelimit import RateLimiter, shared
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from watcher.config import SourceConfig
+    from watcher.providers.http import VendorHttp
+    from watcher.schema import Field
+
+
+class PollView:
+    """What a provider may know of its source when it polls (read-only by contract)."""
+
+    __slots__ = ("baseline", "cursor", "live", "now", "runs")
+
+    def __init__(self, *, runs: Mapping[str, RunState], live: Collection[str],
+                 cursor: Mapping[str, Any], baseline: bool, now: float) -> None:
+        self.runs = runs
+        self.live = live
+        self.cursor = cursor
+        self.baseline = baseline
+        self.now = now
+
+
+class PollResult:
+    __slots__ = ("cursor", "observations")
+
+    def __init__(self, observations: list[Observation], cursor: dict[str, Any]) -> None:
+        self.observations = observations
+        self.cursor = cursor
+
+
+class Provider(Protocol):
+    """What the poller needs from a vendor integration."""
+
+    #: registry name, the ``provider`` config value
+    kind: ClassVar[str]
+    default_base_url: ClassVar[str]
+    #: provider-specific config keys
+    options: ClassVar[Mapping[str, Field]]
+
+    def __init__(self, source: SourceConfig, session: aiohttp.ClientSession) -> None: ...
+
+    async def poll(self, view: PollView) -> PollResult:
+        """One cycle: observations of every run whose status may have changed.
+
+        Raises a :class:`~watcher.errors.ProviderError` when the cycle cannot be
+        trusted as a whole (it is then discarded); a single bad item is skipped
+        with a warning instead.
+        """
+        ...
+
+    def describe(self, item: Any) -> RunDetails:
+        """Event fields of one vendor item; called only for runs that changed."""
+        ...
+
+    async def enrich(self, events: list[Event]) -> None:
+        """Optionally add what the listing lacks (e.g. an error message) to new events."""
+        ...
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent so far."""
+        ...
+
+
+class BaseProvider:
+    """Shared helpers: status mapping with unknown-value warnings, trimming, bad items."""
+
+    kind: ClassVar[str] = ""
+    default_base_url: ClassVar[str] = ""
+    options: ClassVar[Mapping[str, Field]] = {}
+    #: the vendor's status strings -> canonical status
+    statuses: ClassVar[Mapping[str, Status]] = {}
+    #: top-level fields dropped from ``data.run`` (bulky or sensitive)
+    trim: ClassVar[frozenset[str]] = frozenset()
+    #: requests per second allowed for the vendor, shared by all its sources
+    rate: ClassVar[float] = 10.0
+    burst: ClassVar[float | None] = None
+
+    def __init__(self, source: SourceConfig, session: aiohttp.ClientSession) -> None:
+        self.source = source
+        self.session = session
+        self.log = structlog.get_logger("watcher.provider").bind(source=source.name,
+                                                                 provider=self.kind)
+        self._keep = frozenset(source.keep_fields)
+        self._folded = {k.lower(): v for k, v in self.statuses.items()}
+        self._warned: set[str] = set()
+        self.http: VendorHttp = self._http()
+
+    def _http(self) -> VendorHttp:
+        from watcher.providers.http import VendorHttp
+
+        return VendorHttp(self.session, base_url=self.source.base_url, headers=self.headers(),
+                          timeout=self.source.timeout, limiter=self.limiter(),
+                          error_message=self.error_message)
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.source.token}", "Accept": "application/json"}
+
+    def limiter(self) -> RateLimiter:
+        return shared(self.kind, self.rate, self.burst)
+
+    @staticmethod
+    def error_message(body: Any) -> str | None:
+        from watcher.providers.http import default_error_message
+
+        return default_error_message(body)
+
+    @property
+    def requests(self) -> int:
+        return self.http.requests
+
+    async def enrich(self, events: list[Event]) -> None:
+        return None
+
+    def status_of(self, raw: object) -> Status:
+        """Slow path of status mapping: case-insensitive match, else ``unknown`` (warned once)."""
+        if isinstance(raw, str):
+            st = self._folded.get(raw.lower())
+            if st is not None:
+                return st
+        key = repr(raw)
+        if key not in self._warned:
+            self._warned.add(key)
+            self.log.warning("unknown vendor status, kept as raw_status", raw_status=raw)
+        return Status.UNKNOWN
+
+    def bad_item(self, item: object, problem: str) -> None:
+        ident = item.get("id") if isinstance(item, dict) else None
+        self.log.warning("skipped a malformed run item", run_id=ident, problem=problem)
+
+    def trimmed(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        drop = self.trim - self._keep
+        return {k: v for k, v in item.items() if k not in drop}
+
+    @staticmethod
+    def items_of(body: Any, key: str | None) -> list[Any]:
+        """The list of run items of a page, or BadPayload naming what is wrong."""
+        items = body.get(key) if key is not None and isinstance(body, dict) else body
+        if not isinstance(items, list):
+            where = f'"{key}"' if key else "the body"
+            raise BadPayload(f"{where} is not a list of runs")
+        return items
+
+
+def observe_all(provider: BaseProvider, items: Iterable[Any], *, id_key: str, status_key: str,
+                version_key: str | None, out: list[Observation]) -> None:
+    """Observations of plain vendor items: the hot loop for most vendors."""
+    table = provider.statuses
+    status_of = provider.status_of
+    for item in items:
+        try:
+            raw = item[status_key]
+            out.append((item[id_key], raw, table.get(raw) or status_of(raw),
+                        item[version_key] if version_key else None, item))
+        except (KeyError, TypeError) as e:
+            provider.bad_item(item, f"missing field {e}")

@@ -1,0 +1,128 @@
+"""The HTTP edge of every provider: auth headers, rate limit, timeout, and
+classification of every failure into one :class:`~watcher.errors.ProviderError`
+kind, decided here once so the poller's policy is a small table.
+
+A short retry happens here, inside a poll cycle, for 429 and 5xx answers and
+dropped connections, so one hiccup does not discard a multi-page scan; what
+keeps failing is raised for the poller to back off from.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
+import anyio
+import orjson
+
+from watcher.clock import wall
+from watcher.errors import AuthError, BadPayload, ProviderError, RateLimited, TransientError
+from watcher.ratelimit import RateLimiter
+
+#: vendor error body -> human message
+ErrorMessage = Callable[[Any], "str | None"]
+
+#: never sleep longer than this inside a cycle; longer waits belong to the poller
+MAX_INLINE_WAIT = 30.0
+
+
+def default_error_message(body: Any) -> str | None:
+    if isinstance(body, dict):
+        for key in ("message", "detail", "error"):
+            val = body.get(key)
+            if isinstance(val, str):
+                return val
+            if val is not None:
+                return orjson.dumps(val).decode()[:300]
+    return None
+
+
+def retry_after(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date)."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    val = headers.get("Retry-After")
+    if not val:
+        return None
+    try:
+        return max(0.0, float(val))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(val).timestamp() - now)
+    except (TypeError, ValueError):
+        return None
+
+
+class VendorHttp:
+    """GETs against one source's vendor API."""
+
+    def __init__(self, session: aiohttp.ClientSession, *, base_url: str,
+                 headers: Mapping[str, str], timeout: float, limiter: RateLimiter,
+                 error_message: ErrorMessage = default_error_message, retries: int = 2) -> None:
+        self.session = session
+        self.base_url = base_url.rstrip("/")
+        self.headers = dict(headers)
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.timeout_s = timeout
+        self.limiter = limiter
+        self.error_message = error_message
+        self.retries = retries
+        #: requests sent, for metrics and the idle-cost benchmark
+        self.requests = 0
+
+    async def get(self, path: str, params: Mapping[str, Any] | list[tuple[str, str]] | None = None
+                  ) -> tuple[Any, Mapping[str, str]]:
+        """GET ``path``; returns the parsed JSON body and the response headers."""
+        attempt = 0
+        while True:
+            try:
+                return await self._get_once(path, params)
+            except (RateLimited, TransientError) as e:
+                attempt += 1
+                wait = getattr(e, "retry_after", None)
+                if wait is None:
+                    wait = random.uniform(0.5, 1.0) * 2 ** (attempt - 1)
+                if attempt > self.retries or wait > MAX_INLINE_WAIT or "timed out" in str(e):
+                    raise
+                await anyio.sleep(wait)
+
+    async def _get_once(self, path: str, params: Any) -> tuple[Any, Mapping[str, str]]:
+        await self.limiter.acquire()
+        self.requests += 1
+        try:
+            async with self.session.get(self.base_url + path, params=params, headers=self.headers,
+                                        timeout=self.timeout, allow_redirects=False) as resp:
+                body = await resp.read()
+                status, reason, headers = resp.status, resp.reason or "", resp.headers
+        except TimeoutError:
+            raise TransientError(f"request timed out after {self.timeout_s:g}s") from None
+        except aiohttp.ClientError as e:
+            raise TransientError(f"connection failed: {type(e).__name__}: {e}") from None
+        if status == 200:
+            try:
+                return orjson.loads(body), headers
+            except orjson.JSONDecodeError as e:
+                raise BadPayload(f"200 OK but the body is not JSON: {e}", status=status) from None
+        try:
+            detail = self.error_message(orjson.loads(body)) if body else None
+        except orjson.JSONDecodeError:
+            detail = None
+        msg = f"{status} {reason}" + (f": {detail}" if detail else "")
+        if status in (401, 403):
+            raise AuthError(msg, status=status)
+        if status == 429:
+            ra = retry_after(headers, wall())
+            if ra:
+                self.limiter.hold(ra)
+            raise RateLimited(msg, retry_after=ra)
+        if status >= 500 or status == 408:
+            raise TransientError(msg, status=status)
+        raise ProviderError(msg, status=status)

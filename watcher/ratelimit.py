@@ -1,0 +1,49 @@
+"""Token buckets shared by every source of one vendor in the process.
+
+Vendors limit per organisation, IP or environment, not per source, so two
+sources of the same vendor draw from one bucket.  A 429 with ``Retry-After``
+holds the whole bucket, so sibling sources back off too.
+"""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+
+
+class RateLimiter:
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate)
+        self._tokens = self.burst
+        self._stamp = time.monotonic()
+        self._held_until = 0.0
+
+    async def acquire(self) -> None:
+        while True:
+            now = time.monotonic()
+            if now < self._held_until:
+                await anyio.sleep(self._held_until - now)
+                continue
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return
+            await anyio.sleep((1.0 - self._tokens) / self.rate)
+
+    def hold(self, seconds: float) -> None:
+        """Let no request through for ``seconds`` (a vendor said so)."""
+        self._held_until = max(self._held_until, time.monotonic() + seconds)
+
+
+_shared: dict[str, RateLimiter] = {}
+
+
+def shared(key: str, rate: float, burst: float | None = None) -> RateLimiter:
+    """The process-wide limiter for ``key`` (e.g. ``"knock"``), created on first use."""
+    lim = _shared.get(key)
+    if lim is None:
+        lim = _shared[key] = RateLimiter(rate, burst)
+    return lim

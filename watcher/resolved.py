@@ -1,0 +1,66 @@
+"""``watcher check``: the configuration as watcher will use it, as TOML, secrets masked."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from watcher.config import SINK_FIELDS, SOURCE_FIELDS, WATCHER_FIELDS, Config
+from watcher.providers import provider_class
+from watcher.schema import Field, format_duration
+from watcher.sinks import sink_class
+
+MASK = "***"
+
+
+def render(config: Config) -> str:
+    w = config.watcher
+    out = ["[watcher]"]
+    out += _table({k: getattr(w, k) for k in WATCHER_FIELDS}, WATCHER_FIELDS)
+    for s in config.sources:
+        cls = provider_class(s.provider)
+        fields: dict[str, Field] = {**SOURCE_FIELDS, **(cls.options if cls else {})}
+        values = {k: getattr(s, k) for k in SOURCE_FIELDS if hasattr(s, k)}
+        values.update(s.options)
+        out += ["", "[[sources]]", *_table(values, fields)]
+    for k in config.sinks:
+        scls = sink_class(k.type)
+        sfields: dict[str, Field] = {**SINK_FIELDS, **(scls.options if scls else {})}
+        values = {"name": k.name, "type": k.type, **k.options}
+        match = k.match.as_dict()
+        if match:
+            values["match"] = match
+        out += ["", "[[sinks]]", *_table(values, sfields)]
+    return "\n".join(out) + "\n"
+
+
+def _table(values: Mapping[str, Any], fields: Mapping[str, Field]) -> list[str]:
+    lines = []
+    for key, val in values.items():
+        if val is None or val == () or val == {}:
+            continue
+        f = fields.get(key)
+        if f is not None and f.secret:
+            val = {k: MASK for k in val} if isinstance(val, dict) else MASK
+        elif f is not None and f.kind == "duration":
+            val = format_duration(val)
+        lines.append(f"{key} = {_toml(val)}")
+    return lines
+
+
+def _toml(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_toml(x)}" for k, x in v.items()) + " }"
+    return _toml(str(v))
+
+
+def _key(k: str) -> str:
+    return k if k.replace("_", "").replace("-", "").isalnum() else _toml(k)

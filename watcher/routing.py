@@ -1,0 +1,106 @@
+"""Routing: which events a sink receives (``match`` in a sink's config).
+
+Keys are ANDed, the values of one key ORed, an absent key matches all.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from watcher.events import full_type
+from watcher.model import Status
+from watcher.schema import Problems
+
+MATCH_KEYS = ("types", "status", "sources", "workflows")
+
+
+class Routable(Protocol):
+    @property
+    def type(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def status(self) -> str | None: ...
+    @property
+    def workflow_id(self) -> str | None: ...
+    @property
+    def workflow_name(self) -> str | None: ...
+
+
+class Match:
+    __slots__ = ("sources", "statuses", "types", "workflows")
+
+    def __init__(self, *, types: frozenset[str] | None = None,
+                 statuses: frozenset[str] | None = None, sources: frozenset[str] | None = None,
+                 workflows: frozenset[str] | None = None) -> None:
+        self.types = types
+        self.statuses = statuses
+        self.sources = sources
+        self.workflows = workflows
+
+    @property
+    def everything(self) -> bool:
+        return not (self.types or self.statuses or self.sources or self.workflows)
+
+    def __call__(self, e: Routable) -> bool:
+        if self.types is not None and e.type not in self.types:
+            return False
+        if self.statuses is not None and e.status not in self.statuses:
+            return False
+        if self.sources is not None and e.source not in self.sources:
+            return False
+        return self.workflows is None or (e.workflow_id in self.workflows
+                                          or e.workflow_name in self.workflows)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Match) and self.as_dict() == other.as_dict()
+
+    def __hash__(self) -> int:
+        return hash(tuple((k, tuple(v)) for k, v in self.as_dict().items()))
+
+    def as_dict(self) -> dict[str, list[str]]:
+        out = {}
+        for key, attr in zip(MATCH_KEYS, ("types", "statuses", "sources", "workflows"),
+                             strict=True):
+            val = getattr(self, attr)
+            if val is not None:
+                out[key] = sorted(val)
+        return out
+
+
+ALL = Match()
+
+
+def parse_match(raw: object, path: str, problems: Problems) -> Match:
+    """Validate a ``match`` table; a typo'd key or value is an error, never ignored."""
+    if raw is None:
+        return ALL
+    if not isinstance(raw, dict):
+        problems.add(path, "must be a table")
+        return ALL
+    values: dict[str, frozenset[str]] = {}
+    for key, val in raw.items():
+        kpath = f"{path}.{key}"
+        if key not in MATCH_KEYS:
+            problems.add(kpath, f"unknown key (expected one of {', '.join(MATCH_KEYS)})")
+            continue
+        items = [val] if isinstance(val, str) else val
+        if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+            problems.add(kpath, "must be a string or a list of strings")
+            continue
+        if key == "types":
+            full = []
+            for t in items:
+                ft = full_type(t)
+                if ft is None:
+                    problems.add(kpath, f'"{t}" is not an event type')
+                else:
+                    full.append(ft)
+            items = full
+        elif key == "status":
+            for s in items:
+                if s not in Status.__members__.values():
+                    problems.add(kpath, f'"{s}" is not a canonical status')
+        values[key] = frozenset(items)
+    return Match(types=values.get("types"), statuses=values.get("status"),
+                 sources=values.get("sources"), workflows=values.get("workflows"))

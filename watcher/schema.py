@@ -1,0 +1,212 @@
+"""A small declarative schema for configuration tables.
+
+Providers and sinks declare their own keys as ``{name: Field}``; ``config``
+validates every table against its fields, collecting *every* problem with
+its key path instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+REQUIRED: Any = object()
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def parse_duration(value: object) -> float | None:
+    """``"500ms"``, ``"15s"``, ``"1h30m"``, ``"7d"`` or a number of seconds; ``None`` if invalid."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if value >= 0 else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    pos, total = 0, 0.0
+    for m in _DURATION_PART.finditer(text):
+        if m.start() != pos:
+            return None
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    return total if pos == len(text) and text else None
+
+
+def format_duration(seconds: float) -> str:
+    for unit in ("d", "h", "m", "s"):
+        n = seconds / _UNITS[unit]
+        if n >= 1 and n == int(n):
+            return f"{int(n)}{unit}"
+    return f"{int(seconds * 1000)}ms"
+
+
+class Problems:
+    """Collects ``key.path: what is wrong`` lines."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.items.append(f"{path}: {message}")
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One configuration key: its kind, default and bounds.
+
+    Kinds: ``str``, ``secret`` (a string never shown or logged), ``duration``,
+    ``int``, ``bool``, ``enum``, ``table`` (string keys to scalar values),
+    ``secret_table`` (same, values secret), ``strlist``.
+    """
+
+    kind: str
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    min: float | None = None
+    doc: str = ""
+    check: Callable[[Any], str | None] | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    @property
+    def secret(self) -> bool:
+        return self.kind in ("secret", "secret_table")
+
+
+class Resolver:
+    """Turns raw TOML values into typed ones, expanding ``${VAR}`` from ``env``."""
+
+    def __init__(self, env: Mapping[str, str], problems: Problems) -> None:
+        self.env = env
+        self.problems = problems
+        self.secrets: set[str] = set()
+
+    def expand(self, value: str, path: str) -> str | None:
+        missing = [m.group(1) for m in _VAR.finditer(value) if m.group(1) not in self.env]
+        if missing:
+            for name in missing:
+                self.problems.add(path, f"${{{name}}} is not set in the environment")
+            return None
+        return _VAR.sub(lambda m: self.env[m.group(1)], value)
+
+    def table(self, raw: object, fields: Mapping[str, Field], path: str,
+              *, ignore: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Validate a table: unknown keys, required keys, each value's kind."""
+        out: dict[str, Any] = {}
+        if not isinstance(raw, dict):
+            self.problems.add(path, "must be a table")
+            return out
+        for key in raw:
+            if key not in fields and key not in ignore:
+                hint = _closest(key, fields)
+                self.problems.add(f"{path}.{key}" if path else key,
+                                  "unknown key" + (f" (did you mean {hint!r}?)" if hint else ""))
+        for key, field in fields.items():
+            kpath = f"{path}.{key}" if path else key
+            if key not in raw:
+                if field.required:
+                    self.problems.add(kpath, "is required")
+                out[key] = None if field.required else field.default
+                continue
+            out[key] = self.value(raw[key], field, kpath)
+        return out
+
+    def value(self, raw: object, field: Field, path: str) -> Any:
+        v = self._coerce(raw, field, path)
+        if v is not None and field.check is not None:
+            msg = field.check(v)
+            if msg:
+                self.problems.add(path, msg)
+        return v
+
+    def _coerce(self, raw: object, field: Field, path: str) -> Any:
+        kind = field.kind
+        if kind in ("str", "secret", "enum"):
+            if not isinstance(raw, str):
+                self.problems.add(path, f"{_show(raw)} must be a string")
+                return None
+            s = self.expand(raw, path)
+            if s is None:
+                return None
+            if kind == "secret" and s:
+                self.secrets.add(s)
+            if kind == "enum" and s not in field.choices:
+                self.problems.add(path, f"{_show(raw)} must be one of {', '.join(field.choices)}")
+                return None
+            return s
+        if kind == "duration":
+            d = parse_duration(self.expand(raw, path) if isinstance(raw, str) else raw)
+            if d is None:
+                self.problems.add(path, f"{_show(raw)} is not a duration")
+                return None
+            if field.min is not None and d < field.min:
+                self.problems.add(path, f"{_show(raw)} is below the minimum of "
+                                        f"{format_duration(field.min)}")
+                return None
+            return d
+        if kind == "int":
+            if isinstance(raw, bool) or not isinstance(raw, int):
+                self.problems.add(path, f"{_show(raw)} must be an integer")
+                return None
+            if field.min is not None and raw < field.min:
+                self.problems.add(path, f"{raw} must be at least {int(field.min)}")
+                return None
+            return raw
+        if kind == "bool":
+            if not isinstance(raw, bool):
+                self.problems.add(path, f"{_show(raw)} must be true or false")
+                return None
+            return raw
+        if kind in ("table", "secret_table"):
+            if not isinstance(raw, dict):
+                self.problems.add(path, "must be a table")
+                return None
+            table: dict[str, str] = {}
+            for k, v in raw.items():
+                if isinstance(v, bool):
+                    v = "true" if v else "false"
+                if not isinstance(v, str | int | float):
+                    self.problems.add(f"{path}.{k}", f"{_show(v)} must be a string or number")
+                    continue
+                s = self.expand(v, f"{path}.{k}") if isinstance(v, str) else str(v)
+                if s is not None:
+                    table[str(k)] = s
+                    if kind == "secret_table" and s:
+                        self.secrets.add(s)
+            return table
+        if kind == "strlist":
+            if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+                self.problems.add(path, "must be a list of strings")
+                return None
+            return tuple(raw)
+        raise AssertionError(f"unknown field kind {kind}")
+
+
+def _show(v: object) -> str:
+    return f'"{v}"' if isinstance(v, str) else repr(v)
+
+
+def _closest(key: str, fields: Mapping[str, Field]) -> str | None:
+    import difflib
+
+    m = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.75)
+    return m[0] if m else None
+
+
+def state_dir_default() -> str:
+    """``$STATE_DIRECTORY/state.db`` under systemd, else ``./watcher-state.db``."""
+    sd = os.environ.get("STATE_DIRECTORY")
+    if sd:
+        return os.path.join(sd.split(":")[0], "state.db")
+    return "watcher-state.db"

@@ -1,0 +1,142 @@
+"""What every simulated vendor API shares: request log, rate limit, request faults,
+auth, and the page faults applied to listings.
+
+A vendor module subclasses :class:`VendorApi`, says how its errors look and
+how it authenticates, and adds its routes; this base does the rest the same
+way for all four vendors.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+import anyio
+import orjson
+from aiohttp import web
+
+from watcher.simulator.faults import PAGE_KINDS, REQUEST_KINDS
+from watcher.simulator.world import Request, SimRun, World
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
+                  ) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, headers=headers,
+                        content_type="application/json")
+
+
+class VendorApi:
+    vendor: ClassVar[str] = ""
+    #: canonical stage -> the vendor's raw status (and extra run fields), for scenarios;
+    #: a stage the vendor does not have is absent
+    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {}
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._bucket: tuple[float, float] = (0.0, time.monotonic())
+        #: last item served per listing, for the ``duplicate`` fault
+        self._last_item: dict[str, Any] | None = None
+
+    # -- to override -------------------------------------------------------------
+
+    def add_routes(self, app: web.Application) -> None:
+        raise NotImplementedError
+
+    def error(self, status: int, message: str, *, code: str = "") -> web.Response:
+        raise NotImplementedError
+
+    def authorized(self, request: web.Request) -> bool:
+        auth = request.headers.get("Authorization", "")
+        return auth == f"Bearer {self.world.tokens[self.vendor]}"
+
+    def move_to_head(self, run: SimRun) -> None:
+        """``shift`` fault: make ``run`` move to the first page (vendor-specific)."""
+        self.world.touch(run)
+
+    # -- shared --------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        sub = web.Application(middlewares=[self._middleware])
+        self.add_routes(sub)
+        return sub
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        world = self.world
+        rec = Request(self.vendor, request.method, request.path, request.query_string,
+                      world.clock())
+        world.requests.append(rec)
+        resp = await self._serve(request, handler)
+        rec.status = resp.status
+        return resp
+
+    async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not self._within_rate():
+            return self.rate_limited(1.0)
+        fault = self.world.faults.take(self.vendor, request.path, REQUEST_KINDS)
+        if fault is not None:
+            if fault.kind == "slow":
+                await anyio.sleep(fault.delay)
+            elif fault.kind == "malformed":
+                return web.Response(body=b'{"data": [{"id": "trunc', status=200,
+                                    content_type="application/json")
+            elif fault.status == 429:
+                return self.rate_limited(fault.retry_after)
+            else:
+                resp = self.error(fault.status, "Simulated failure")
+                if fault.retry_after is not None:
+                    resp.headers["Retry-After"] = f"{fault.retry_after:g}"
+                return resp
+        if not self.authorized(request):
+            return self.error(401, "Invalid or missing API key", code="UNAUTHORIZED")
+        return await handler(request)
+
+    def rate_limited(self, retry_after: float | None) -> web.Response:
+        resp = self.error(429, "Too many requests. Back off and retry.",
+                          code="RATE_LIMIT_EXCEEDED")
+        if retry_after is not None:
+            resp.headers["Retry-After"] = f"{retry_after:g}"
+        return resp
+
+    def _within_rate(self) -> bool:
+        rate = self.world.rate_limits.get(self.vendor)
+        if not rate:
+            return True
+        tokens, stamp = self._bucket
+        now = time.monotonic()
+        tokens = min(rate, tokens + (now - stamp) * rate)
+        if tokens < 1.0:
+            self._bucket = (tokens, now)
+            return False
+        self._bucket = (tokens - 1.0, now)
+        return True
+
+    def page(self, request: web.Request, order: Callable[[], tuple[list[SimRun], int]],
+             size: int, render: Callable[[SimRun], dict[str, Any]]
+             ) -> tuple[list[dict[str, Any]], list[SimRun], int]:
+        """One listing page with any due page fault applied.
+
+        ``order()`` returns the current ordered listing and the index where the
+        requested page starts; it is called again if a ``shift`` fault changed the
+        world.  Returns the rendered items, the listing and the start index.
+        """
+        ordered, start = order()
+        fault = self.world.faults.take(self.vendor, request.path, PAGE_KINDS)
+        if fault is not None and fault.kind == "shift" and start < len(ordered):
+            # The first run of the requested page moves to the head before we answer:
+            # the reader, who already has the first page, never sees it this time.
+            self.move_to_head(ordered[start])
+            ordered, start = order()
+        items = [render(r) for r in ordered[start:start + size]]
+        if fault is not None and items:
+            if fault.kind == "missing_field":
+                items[0] = {k: v for k, v in items[0].items() if k != fault.field}
+            elif fault.kind == "unknown_status":
+                items[0] = {**items[0], "status": fault.value}
+            elif fault.kind == "duplicate" and self._last_item is not None:
+                items.insert(0, self._last_item)
+        self._last_item = items[-1] if items else None
+        return items, ordered, start

@@ -1,0 +1,138 @@
+"""The simulator server: every vendor API under its own prefix, plus ``/_sim`` admin.
+
+``http://HOST:PORT/extend`` is an Extend base URL, ``/noxus``, ``/cortex`` and
+``/knock`` the others'.  ``/_sim`` lets a test or a person drive the world
+over HTTP: add and change runs, inject faults, read the request log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from watcher.simulator.api import VendorApi, json_response
+from watcher.simulator.faults import Fault
+from watcher.simulator.world import VENDORS, World
+
+APIS = {
+    "extend": "watcher.simulator.extend:ExtendApi",
+}
+
+
+def api_class(vendor: str) -> type[VendorApi]:
+    module, _, attr = APIS[vendor].partition(":")
+    cls: type[VendorApi] = getattr(importlib.import_module(module), attr)
+    return cls
+
+
+def available_vendors() -> tuple[str, ...]:
+    return tuple(v for v in VENDORS if v in APIS)
+
+
+def make_app(world: World) -> web.Application:
+    app = web.Application()
+    apis = {v: api_class(v)(world) for v in available_vendors()}
+    for vendor, api in apis.items():
+        app.add_subapp(f"/{vendor}", api.app())
+    admin = _Admin(world, apis)
+    app.router.add_get("/_sim/info", admin.info)
+    app.router.add_get("/_sim/requests", admin.requests)
+    app.router.add_get("/_sim/transitions", admin.transitions)
+    app.router.add_post("/_sim/faults", admin.add_fault)
+    app.router.add_delete("/_sim/faults", admin.clear_faults)
+    app.router.add_post("/_sim/runs", admin.add_run)
+    app.router.add_post("/_sim/runs/{id}", admin.update_run)
+    app["apis"] = apis
+    return app
+
+
+class _Admin:
+    def __init__(self, world: World, apis: dict[str, VendorApi]) -> None:
+        self.world = world
+        self.apis = apis
+
+    async def info(self, request: web.Request) -> web.Response:
+        base = f"{request.scheme}://{request.host}"
+        return json_response({"vendors": {v: {"base_url": f"{base}/{v}",
+                                              "token": self.world.tokens[v]} for v in self.apis},
+                              "runs": {v: len(r) for v, r in self.world.runs.items()}})
+
+    async def requests(self, request: web.Request) -> web.Response:
+        return json_response([dataclasses.asdict(r) for r in self.world.requests])
+
+    async def transitions(self, request: web.Request) -> web.Response:
+        return json_response([dataclasses.asdict(t) for t in self.world.transitions])
+
+    async def add_fault(self, request: web.Request) -> web.Response:
+        body = orjson.loads(await request.read())
+        vendor = body.pop("vendor", None)
+        if vendor not in self.apis:
+            return json_response({"error": f"unknown vendor {vendor!r}"}, status=400)
+        try:
+            fault = self.world.faults.add(vendor, Fault(**body))
+        except (TypeError, ValueError) as e:
+            return json_response({"error": str(e)}, status=400)
+        return json_response(dataclasses.asdict(fault), status=201)
+
+    async def clear_faults(self, request: web.Request) -> web.Response:
+        self.world.faults.clear(request.query.get("vendor"))
+        return json_response({"ok": True})
+
+    async def add_run(self, request: web.Request) -> web.Response:
+        body: dict[str, Any] = orjson.loads(await request.read())
+        vendor = body.pop("vendor", None)
+        if vendor not in self.apis:
+            return json_response({"error": f"unknown vendor {vendor!r}"}, status=400)
+        wf = self.world.workflow(vendor, body.pop("workflow", "Invoice Processing"))
+        run = self.world.add_run(vendor, body.pop("status"), workflow=wf, **body)
+        return json_response({"id": run.id, "vendor": vendor, "status": run.status}, status=201)
+
+    async def update_run(self, request: web.Request) -> web.Response:
+        body: dict[str, Any] = orjson.loads(await request.read())
+        try:
+            run = self.world.get(request.match_info["id"])
+        except KeyError:
+            return json_response({"error": "no such run"}, status=404)
+        if "status" in body:
+            self.world.set_status(run, body["status"], error=body.get("error"),
+                                  error_count=body.get("error_count"))
+        else:
+            self.world.touch(run)
+        return json_response({"id": run.id, "status": run.status})
+
+
+class Simulator:
+    """The simulator as a server on loopback; ``async with Simulator() as sim``."""
+
+    def __init__(self, world: World | None = None, *, host: str = "127.0.0.1",
+                 port: int = 0) -> None:
+        self.world = world or World()
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(make_app(self.world), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Simulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def url(self, vendor: str) -> str:
+        return f"http://{self.host}:{self.port}/{vendor}"

@@ -1,0 +1,199 @@
+"""Simulated Extend API (version 2026-02-09): ``GET /workflow_runs`` and ``/{id}``.
+
+Faithful where watcher and the official SDK depend on it: Bearer auth, the
+``x-extend-api-version`` header (400 without it), ``maxPageSize`` 1-1000
+(default 10), ``sortBy``/``sortDir`` (default updatedAt desc), filters, and an
+opaque keyset ``nextPageToken`` (base64 with ``+/=``) that is bound to the
+query: reusing it with other parameters is a 400, as the docs warn.  A run
+updated while a client pages jumps to the head and is not on later pages,
+exactly the pitfall of the real listing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import hashlib
+from typing import Any, ClassVar
+
+import orjson
+from aiohttp import web
+
+from watcher.clock import format_ts
+from watcher.simulator.api import VendorApi, json_response
+from watcher.simulator.world import SimRun
+
+API_VERSION = "2026-02-09"
+STATUSES = ("PENDING", "PROCESSING", "NEEDS_REVIEW", "CANCELLING", "PROCESSED", "FAILED",
+            "CANCELLED", "REJECTED")
+
+
+_FILTERS = ("status", "workflowId", "batchId", "fileNameContains")
+
+
+class ExtendApi(VendorApi):
+    vendor = "extend"
+    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {
+        "pending": ("PENDING", {}), "running": ("PROCESSING", {}),
+        "needs_review": ("NEEDS_REVIEW", {}), "cancelling": ("CANCELLING", {}),
+        "succeeded": ("PROCESSED", {}), "failed": ("FAILED", {}),
+        "cancelled": ("CANCELLED", {}), "rejected": ("REJECTED", {}),
+    }
+
+    def __init__(self, world: Any) -> None:
+        super().__init__(world)
+        self._sorted: dict[str, tuple[int, list[SimRun], list[tuple[float, str]]]] = {}
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/workflow_runs", self.list_runs)
+        app.router.add_get("/workflow_runs/{id}", self.get_run)
+
+    def error(self, status: int, message: str, *, code: str = "") -> web.Response:
+        codes = {400: "INVALID_REQUEST", 401: "UNAUTHORIZED", 404: "NOT_FOUND",
+                 429: "RATE_LIMIT_EXCEEDED"}
+        code = code or codes.get(status, "INTERNAL_SERVER_ERROR")
+        return json_response({"code": code, "message": message,
+                              "retryable": status == 429 or status >= 500,
+                              "requestId": f"req_{self.world.rng.getrandbits(40):010x}"},
+                             status=status)
+
+    async def list_runs(self, request: web.Request) -> web.Response:
+        if request.headers.get("x-extend-api-version") != API_VERSION:
+            return self.error(400, "Missing or unsupported x-extend-api-version header",
+                              code="INVALID_API_VERSION")
+        q = request.query
+        try:
+            size = int(q.get("maxPageSize", "10"))
+        except ValueError:
+            size = 0
+        if not 1 <= size <= 1000:
+            return self.error(400, "maxPageSize must be between 1 and 1000")
+        sort_by, sort_dir = q.get("sortBy", "updatedAt"), q.get("sortDir", "desc")
+        if sort_by not in ("updatedAt", "createdAt") or sort_dir not in ("asc", "desc"):
+            return self.error(400, "Invalid sortBy or sortDir")
+        status = q.get("status")
+        if status is not None and status not in STATUSES:
+            return self.error(400, f"Invalid status: {status}")
+        query_id = _query_id(q, size)
+        after: tuple[float, str] | None = None
+        token = q.get("nextPageToken")
+        if token:
+            after = _decode(token, query_id)
+            if after is None:
+                return self.error(400, "nextPageToken is invalid or does not match this query")
+
+        def order() -> tuple[list[SimRun], int]:
+            runs, keys = self._ordered(sort_by, q)
+            if sort_dir == "desc":
+                end = len(keys) if after is None else bisect.bisect_left(keys, after)
+                return runs[:end][::-1], 0
+            begin = 0 if after is None else bisect.bisect_right(keys, after)
+            return runs[begin:], 0
+
+        items, ordered, _ = self.page(request, order, size, self.render)
+        body: dict[str, Any] = {"object": "list", "data": items}
+        if len(ordered) > size and items:
+            last = ordered[size - 1]
+            body["nextPageToken"] = _encode(query_id, (_key(last, sort_by)))
+        return json_response(body)
+
+    def _ordered(self, sort_by: str, q: Any) -> tuple[list[SimRun], list[tuple[float, str]]]:
+        filters = tuple((f, q[f]) for f in _FILTERS if f in q)
+        cache_key = f"{sort_by}|{filters}"
+        hit = self._sorted.get(cache_key)
+        if hit is not None and hit[0] == self.world.version:
+            return hit[1], hit[2]
+        runs = [r for r in self.world.runs[self.vendor].values() if _matches(r, filters)]
+        runs.sort(key=lambda r: _key(r, sort_by))
+        keys = [_key(r, sort_by) for r in runs]
+        if len(self._sorted) > 32:
+            self._sorted.clear()
+        self._sorted[cache_key] = (self.world.version, runs, keys)
+        return runs, keys
+
+    async def get_run(self, request: web.Request) -> web.Response:
+        if request.headers.get("x-extend-api-version") != API_VERSION:
+            return self.error(400, "Missing or unsupported x-extend-api-version header",
+                              code="INVALID_API_VERSION")
+        run = self.world.runs[self.vendor].get(request.match_info["id"])
+        if run is None:
+            return self.error(404, "Workflow run not found")
+        body = self.render(run)
+        body.pop("usage", None)
+        body.update({
+            "metadata": {"customer": "acme"},
+            "reviewed": run.extra.get("reviewed", False),
+            "stepRuns": [{"object": "step_run", "id": f"step_run_{i}", "status": "PROCESSED",
+                          "output": {"rows": list(range(20))}} for i in range(3)],
+        })
+        if run.status == "FAILED":
+            body["failureReason"] = run.extra.get("failureReason", "PROCESSING_ERROR")
+            body["failureMessage"] = run.error or "The document could not be processed"
+        return json_response(body)
+
+    def render(self, run: SimRun) -> dict[str, Any]:
+        wf = run.workflow
+        created = format_ts(run.created)
+        return {
+            "object": "workflow_run",
+            "id": run.id,
+            "status": run.status,
+            "workflow": {"object": "workflow", "id": wf.id, "name": wf.name,
+                         "createdAt": "2026-01-05T10:00:00Z", "updatedAt": "2026-01-06T09:00:00Z"},
+            "workflowVersion": {"object": "workflow_version", "id": f"workflow_version_{wf.id[9:]}",
+                                "version": "3", "name": "Prod v3",
+                                "createdAt": "2026-01-06T09:00:00Z"},
+            "dashboardUrl": f"https://dashboard.extend.ai/workflows/{run.id}",
+            "files": [{"object": "file", "id": f"file_{run.id[13:21]}", "name": "document.pdf",
+                       "metadata": {}, "createdAt": created, "updatedAt": created}],
+            "batchId": run.extra.get("batchId"),
+            "initialRunAt": created,
+            "startTime": format_ts(run.started) if run.started else None,
+            "endTime": format_ts(run.finished) if run.finished else None,
+            "reviewedByUser": None,
+            "reviewedAt": None,
+            "rejectionNote": run.error if run.status == "REJECTED" else None,
+            "createdAt": created,
+            "updatedAt": format_ts(run.updated),
+            "usage": {"credits": 9, "totalCredits": 9},
+        }
+
+
+def _key(run: SimRun, sort_by: str) -> tuple[float, str]:
+    return (run.updated if sort_by == "updatedAt" else run.created, run.id)
+
+
+def _matches(run: SimRun, filters: tuple[tuple[str, str], ...]) -> bool:
+    for name, value in filters:
+        if name == "status" and run.status != value:
+            return False
+        if name == "workflowId" and run.workflow.id != value:
+            return False
+        if name == "batchId" and run.extra.get("batchId") != value:
+            return False
+        if name == "fileNameContains" and value not in "document.pdf":
+            return False
+    return True
+
+
+def _query_id(q: Any, size: int) -> str:
+    parts = [(k, q[k]) for k in sorted(q) if k != "nextPageToken"]
+    parts.append(("maxPageSize", str(size)))
+    return hashlib.sha1(orjson.dumps(parts)).digest()[:16].hex()
+
+
+def _encode(query_id: str, key: tuple[float, str]) -> str:
+    head = base64.b64encode(bytes.fromhex(query_id)).decode()
+    return head + ":" + base64.b64encode(orjson.dumps(list(key))).decode()
+
+
+def _decode(token: str, query_id: str) -> tuple[float, str] | None:
+    head, _, tail = token.partition(":")
+    try:
+        if base64.b64decode(head).hex() != query_id:
+            return None
+        t, rid = orjson.loads(base64.b64decode(tail))
+        return (float(t), str(rid))
+    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
+        return None

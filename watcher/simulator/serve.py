@@ -1,0 +1,35 @@
+"""``watcher simulate``: the simulator alone, with a lively world, until interrupted."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import anyio
+import structlog
+
+from watcher.simulator.app import Simulator, available_vendors
+from watcher.simulator.scenario import Scenario
+from watcher.simulator.world import World
+
+
+async def serve(*, host: str = "127.0.0.1", port: int = 8765, scenario: bool = True) -> int:
+    world = World(seed=7)
+    play = Scenario(world, vendors=available_vendors())
+    if scenario:
+        play.setup()
+    async with Simulator(world, host=host, port=port) as sim:
+        log = structlog.get_logger("watcher.simulator")
+        for vendor in available_vendors():
+            log.info("serving", vendor=vendor, base_url=sim.url(vendor),
+                     token=world.tokens[vendor])
+        print(f"simulator listening on http://{host}:{sim.port} (admin: /_sim/info)",
+              file=sys.stderr, flush=True)
+        async with anyio.create_task_group() as tg:
+            if scenario:
+                tg.start_soon(play.run)
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as sigs:
+                async for _ in sigs:
+                    break
+            tg.cancel_scope.cancel()
+    return 0

@@ -1,0 +1,204 @@
+"""The simulated world: workflows and runs, vendor-neutral, on an injectable clock.
+
+A run's ``status`` is the vendor's own raw string (each vendor module knows
+its vocabulary); the world only stores, orders and changes runs, and keeps a
+log of every status change it made so tests can check that watcher saw
+each one.  ``version`` increases on every change, so vendor modules can cache
+their sorted listings between changes.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from watcher.clock import Clock, wall
+from watcher.simulator.faults import Faults
+
+VENDORS = ("extend", "noxus", "cortex", "knock")
+
+DEFAULT_TOKENS = {
+    "extend": "sim-extend-key",
+    "noxus": "sim-noxus-key",
+    "cortex": "sim-cortex-key",
+    "knock": "sk_test_sim_knock_key",
+}
+
+
+@dataclass
+class Workflow:
+    vendor: str
+    id: str
+    name: str
+    #: Knock identifies workflows by key, Cortex by id within an app
+    key: str = ""
+
+
+class SimRun:
+    __slots__ = ("created", "error", "error_count", "extra", "finished", "id", "rev", "started",
+                 "status", "updated", "vendor", "workflow")
+
+    def __init__(self, *, id: str, vendor: str, workflow: Workflow, status: str, created: float,
+                 updated: float | None = None) -> None:
+        self.id = id
+        self.vendor = vendor
+        self.workflow = workflow
+        self.status = status
+        self.created = created
+        self.updated = created if updated is None else updated
+        self.started: float | None = None
+        self.finished: float | None = None
+        self.error: str | None = None
+        self.error_count = 0
+        self.extra: dict[str, Any] = {}
+        #: bumped on every change, so renderings can be cached
+        self.rev = 0
+
+    def __repr__(self) -> str:
+        return f"SimRun({self.vendor}:{self.id} {self.status})"
+
+
+@dataclass
+class Request:
+    vendor: str
+    method: str
+    path: str
+    query: str
+    time: float
+    status: int = 0
+
+
+@dataclass
+class Transition:
+    """A status change the world made: what watcher must report."""
+
+    vendor: str
+    run_id: str
+    previous: str | None
+    status: str
+    time: float
+
+
+class World:
+    def __init__(self, *, clock: Clock = wall, seed: int = 0,
+                 tokens: dict[str, str] | None = None) -> None:
+        self.clock = clock
+        self.rng = random.Random(seed)
+        self.tokens = dict(DEFAULT_TOKENS if tokens is None else tokens)
+        self.runs: dict[str, dict[str, SimRun]] = {v: {} for v in VENDORS}
+        self.workflows: dict[str, list[Workflow]] = {v: [] for v in VENDORS}
+        self.faults = Faults()
+        self.requests: list[Request] = []
+        self.transitions: list[Transition] = []
+        self.version = 0
+        #: per-vendor request budget (requests/second) the simulator enforces with 429s
+        self.rate_limits: dict[str, float] = {}
+        self.listeners: list[Callable[[SimRun], None]] = []
+
+    # -- building --------------------------------------------------------------------
+
+    def workflow(self, vendor: str, name: str, *, id: str | None = None,
+                 key: str | None = None) -> Workflow:
+        for wf in self.workflows[vendor]:
+            if wf.name == name:
+                return wf
+        wf = Workflow(vendor, id or self.new_workflow_id(vendor),
+                      name, key or name.lower().replace(" ", "-"))
+        self.workflows[vendor].append(wf)
+        return wf
+
+    def new_workflow_id(self, vendor: str) -> str:
+        if vendor == "extend":
+            return "workflow_" + self._token(12)
+        if vendor == "cortex":
+            return "wf_" + self._token(8).lower()
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def new_run_id(self, vendor: str) -> str:
+        if vendor == "extend":
+            return "workflow_run_" + self._token(21)
+        if vendor == "cortex":
+            return "run_" + self._token(10).lower()
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def _token(self, n: int) -> str:
+        return "".join(self.rng.choices(string.ascii_letters + string.digits, k=n))
+
+    def add_run(self, vendor: str, status: str, *, workflow: Workflow | None = None,
+                created: float | None = None, updated: float | None = None,
+                id: str | None = None, **extra: Any) -> SimRun:
+        now = self.clock()
+        wf = workflow or (self.workflows[vendor][0] if self.workflows[vendor]
+                          else self.workflow(vendor, "Invoice Processing"))
+        run = SimRun(id=id or self.new_run_id(vendor), vendor=vendor, workflow=wf,
+                     status=status, created=now if created is None else created, updated=updated)
+        for k, v in extra.items():
+            if k in ("error", "error_count", "started", "finished"):
+                setattr(run, k, v)
+            else:
+                run.extra[k] = v
+        self.runs[vendor][run.id] = run
+        self.transitions.append(Transition(vendor, run.id, None, status, run.updated))
+        self._changed(run)
+        return run
+
+    def set_status(self, run: SimRun | str, status: str, *, at: float | None = None,
+                   error: str | None = None, error_count: int | None = None) -> SimRun:
+        r = self.get(run)
+        now = self.clock() if at is None else at
+        prev = r.status
+        r.status = status
+        r.updated = now
+        if error is not None:
+            r.error = error
+        if error_count is not None:
+            r.error_count = error_count
+        if prev != status:
+            self.transitions.append(Transition(r.vendor, r.id, prev, status, now))
+        self._changed(r)
+        return r
+
+    def touch(self, run: SimRun | str, *, at: float | None = None) -> SimRun:
+        """Bump a run's updated time without a status change."""
+        r = self.get(run)
+        r.updated = self.clock() if at is None else at
+        self._changed(r)
+        return r
+
+    def delete(self, run: SimRun | str) -> None:
+        r = self.get(run)
+        del self.runs[r.vendor][r.id]
+        self.version += 1
+
+    def get(self, run: SimRun | str) -> SimRun:
+        if isinstance(run, SimRun):
+            return run
+        for runs in self.runs.values():
+            if run in runs:
+                return runs[run]
+        raise KeyError(run)
+
+    def _changed(self, run: SimRun) -> None:
+        self.version += 1
+        run.rev += 1
+        for fn in self.listeners:
+            fn(run)
+
+    # -- observing -------------------------------------------------------------------
+
+    def count(self, vendor: str, path_part: str = "") -> int:
+        """Requests served for ``vendor`` whose path contains ``path_part``."""
+        return sum(1 for r in self.requests if r.vendor == vendor and path_part in r.path)
+
+
+@dataclass
+class Snapshot:
+    """A cached, ordered listing of one vendor's runs, valid for one world version."""
+
+    version: int
+    key: Any
+    runs: list[SimRun] = field(default_factory=list)

@@ -1,0 +1,38 @@
+"""stdout: one CloudEvent JSON object per line, flushed per batch.
+
+Writes happen in a worker thread so a reader that stops reading (a full
+pipe) stalls this sink alone, never the event loop.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import IO
+
+import anyio.to_thread
+
+from watcher.sinks.base import BaseSink, Rejected
+from watcher.store import Entry
+
+
+def lines(batch: Sequence[Entry]) -> bytes:
+    return b"\n".join([e.body for e in batch]) + b"\n"
+
+
+class StdoutSink(BaseSink):
+    kind = "stdout"
+
+    @property
+    def stream(self) -> IO[bytes]:
+        return self.context.stdout or sys.stdout.buffer
+
+    async def deliver(self, batch: Sequence[Entry]) -> Sequence[Rejected]:
+        data = lines(batch)
+        stream = self.stream
+
+        def write() -> None:
+            stream.write(data)
+            stream.flush()
+        await anyio.to_thread.run_sync(write)
+        return ()

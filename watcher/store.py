@@ -1,0 +1,341 @@
+"""SQLite state: run state per source, the event journal, sink cursors, dead letters.
+
+One connection in WAL mode, used from worker threads one call at a time
+(a capacity limiter of 1), so the event loop never blocks on disk.  A poll
+cycle's run changes, its events and its cursor are written in ONE
+transaction: after a crash, either all of a cycle is there or none of it.
+With ``:memory:`` nothing survives the process and run rows are not written
+at all (memory holds them already); the journal still works, so sinks behave
+the same.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+import orjson
+
+from watcher.errors import StoreUnavailable, WatcherError
+from watcher.model import RunDetails, RunState, Status
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    source TEXT NOT NULL, run_id TEXT NOT NULL, status TEXT NOT NULL, raw_status TEXT NOT NULL,
+    version TEXT, since REAL NOT NULL, stuck INTEGER NOT NULL DEFAULT 0, detail BLOB,
+    PRIMARY KEY (source, run_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sources (
+    source TEXT PRIMARY KEY, cursor BLOB, baselined INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0, failing_since REAL);
+CREATE TABLE IF NOT EXISTS journal (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL, time REAL NOT NULL, type TEXT NOT NULL,
+    source TEXT NOT NULL, run_id TEXT, status TEXT, workflow_id TEXT, workflow_name TEXT,
+    body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS cursors (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS deadletters (
+    sink TEXT NOT NULL, seq INTEGER NOT NULL, reason TEXT NOT NULL, attempts INTEGER NOT NULL,
+    time REAL NOT NULL, retry INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (sink, seq));
+"""
+
+
+class StoreError(WatcherError):
+    """A write failed at runtime (disk full, I/O error); nothing of it was kept."""
+
+
+class Entry:
+    """One journaled event: its sequence number, routing fields and JSON body."""
+
+    __slots__ = ("body", "id", "run_id", "seq", "source", "status", "time", "type",
+                 "workflow_id", "workflow_name")
+
+    def __init__(self, seq: int, id: str, time: float, type: str, source: str,
+                 run_id: str | None, status: str | None, workflow_id: str | None,
+                 workflow_name: str | None, body: bytes) -> None:
+        self.seq = seq
+        self.id = id
+        self.time = time
+        self.type = type
+        self.source = source
+        self.run_id = run_id
+        self.status = status
+        self.workflow_id = workflow_id
+        self.workflow_name = workflow_name
+        self.body = body
+
+    def row(self) -> tuple[Any, ...]:
+        return (self.seq, self.id, self.time, self.type, self.source, self.run_id, self.status,
+                self.workflow_id, self.workflow_name, self.body)
+
+    def __repr__(self) -> str:
+        return f"Entry({self.seq}, {self.type}, {self.run_id}, {self.status})"
+
+
+_ENTRY_COLS = "seq, id, time, type, source, run_id, status, workflow_id, workflow_name, body"
+
+
+@dataclass
+class SourceRow:
+    """A source's persisted poll state."""
+
+    cursor: dict[str, Any] = field(default_factory=dict)
+    baselined: bool = False
+    failures: int = 0
+    failing_since: float | None = None
+    runs: dict[str, RunState] = field(default_factory=dict)
+
+
+@dataclass
+class Commit:
+    """Everything one poll cycle changes, written atomically."""
+
+    source: str
+    row: SourceRow
+    upserts: Mapping[str, RunState] = field(default_factory=dict)
+    removals: Sequence[str] = ()
+    entries: Sequence[Entry] = ()
+
+
+@dataclass
+class DeadLetter:
+    sink: str
+    entry: Entry
+    reason: str
+    attempts: int
+    time: float
+    retry: bool
+
+
+class Store:
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self._conn = conn
+        self.path = path
+        self.persistent = path != ":memory:"
+        self._limiter = anyio.CapacityLimiter(1)
+
+    @classmethod
+    async def open(cls, path: str) -> Store:
+        """Open or create the store; StoreUnavailable (exit 69) if that is impossible."""
+        return await anyio.to_thread.run_sync(cls.open_sync, path)
+
+    @classmethod
+    def open_sync(cls, path: str) -> Store:
+        try:
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                   timeout=10.0)
+            if path != ":memory:":
+                conn.execute("PRAGMA journal_mode=WAL")
+                # WAL + NORMAL: a committed cycle survives kill -9 (not a power cut).
+                conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(SCHEMA)
+            row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise StoreUnavailable(f"{path}: written by a newer watcher (schema {row[0]})")
+            conn.execute("BEGIN IMMEDIATE")  # fails now, not later, if we cannot write
+            conn.execute("COMMIT")
+        except (sqlite3.Error, OSError) as e:
+            raise StoreUnavailable(f"cannot open state file {path}: {e}") from None
+        return cls(conn, path)
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+
+    async def close(self) -> None:
+        await self._run(self._conn.close)
+
+    # -- sources and runs --------------------------------------------------------------
+
+    async def load(self) -> dict[str, SourceRow]:
+        return await self._run(self.load_sync)
+
+    def load_sync(self) -> dict[str, SourceRow]:
+        out: dict[str, SourceRow] = {}
+        for name, cur, baselined, failures, failing_since in self._conn.execute(
+                "SELECT source, cursor, baselined, failures, failing_since FROM sources"):
+            out[name] = SourceRow(orjson.loads(cur) if cur else {}, bool(baselined), failures,
+                                  failing_since)
+        statuses = {s.value: s for s in Status}
+        interned: dict[str, str] = {}
+        for source, rid, status, raw, version, since, stuck, detail in self._conn.execute(
+                "SELECT source, run_id, status, raw_status, version, since, stuck, detail "
+                "FROM runs"):
+            row = out.get(source)
+            if row is None:
+                row = out[source] = SourceRow()
+            raw = interned.setdefault(raw, raw)
+            row.runs[rid] = RunState(statuses.get(status, Status.UNKNOWN), raw, version, since,
+                                     bool(stuck),
+                                     RunDetails.from_dict(orjson.loads(detail)) if detail else None)
+        return out
+
+    async def commit(self, c: Commit) -> None:
+        await self._run(self._commit_sync, c)
+
+    def _commit_sync(self, c: Commit) -> None:
+        db = self._conn
+        try:
+            db.execute("BEGIN")
+            try:
+                if self.persistent:
+                    if c.upserts:
+                        db.executemany(
+                            "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?)",
+                            [(c.source, rid, st.status.value, st.raw_status, st.version, st.since,
+                              int(st.stuck),
+                              orjson.dumps(st.detail.to_dict()) if st.detail else None)
+                             for rid, st in c.upserts.items()])
+                    if c.removals:
+                        db.executemany("DELETE FROM runs WHERE source=? AND run_id=?",
+                                       [(c.source, rid) for rid in c.removals])
+                r = c.row
+                db.execute("INSERT OR REPLACE INTO sources VALUES (?,?,?,?,?)",
+                           (c.source, orjson.dumps(r.cursor), int(r.baselined), r.failures,
+                            r.failing_since))
+                if c.entries:
+                    db.executemany(f"INSERT INTO journal ({_ENTRY_COLS}) VALUES "
+                                   "(?,?,?,?,?,?,?,?,?,?)", [e.row() for e in c.entries])
+                    # the head survives pruning, so sequence numbers are never reused
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('head', ?)",
+                               (str(c.entries[-1].seq),))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as e:
+            raise StoreError(f"could not write {self.path}: {e}") from e
+
+    async def forget_source(self, source: str) -> None:
+        def run() -> None:
+            with self._tx():
+                self._conn.execute("DELETE FROM runs WHERE source=?", (source,))
+                self._conn.execute("DELETE FROM sources WHERE source=?", (source,))
+        await self._run(run)
+
+    # -- journal -------------------------------------------------------------------------
+
+    async def head(self) -> int:
+        return await self._run(self.head_sync)
+
+    def head_sync(self) -> int:
+        row = self._conn.execute("SELECT MAX(seq) FROM journal").fetchone()
+        meta = self._conn.execute("SELECT value FROM meta WHERE key='head'").fetchone()
+        return max(row[0] or 0, int(meta[0]) if meta else 0)
+
+    async def read(self, after: int, limit: int) -> list[Entry]:
+        return await self._run(self.read_sync, after, limit)
+
+    def read_sync(self, after: int, limit: int) -> list[Entry]:
+        return [Entry(*r) for r in self._conn.execute(
+            f"SELECT {_ENTRY_COLS} FROM journal WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, limit))]
+
+    async def prune_journal(self, *, upto: int, before: float) -> int:
+        """Drop entries every sink has passed (``seq <= upto``) that are older than ``before``."""
+        def run() -> int:
+            with self._tx():
+                cur = self._conn.execute("DELETE FROM journal WHERE seq <= ? AND time < ? AND "
+                                         "seq NOT IN (SELECT seq FROM deadletters)",
+                                         (upto, before))
+            return cur.rowcount
+        return await self._run(run)
+
+    # -- sink cursors and dead letters ---------------------------------------------------
+
+    async def cursors(self) -> dict[str, int]:
+        return await self._run(self.cursors_sync)
+
+    def cursors_sync(self) -> dict[str, int]:
+        return dict(self._conn.execute("SELECT sink, seq FROM cursors").fetchall())
+
+    async def set_cursor(self, sink: str, seq: int) -> None:
+        await self._run(self._set_cursor_sync, sink, seq)
+
+    def _set_cursor_sync(self, sink: str, seq: int) -> None:
+        try:
+            self._conn.execute("INSERT OR REPLACE INTO cursors VALUES (?, ?)", (sink, seq))
+        except sqlite3.Error as e:
+            raise StoreError(f"could not write {self.path}: {e}") from e
+
+    async def drop_cursor(self, sink: str) -> None:
+        await self._run(lambda: self._conn.execute("DELETE FROM cursors WHERE sink=?", (sink,)))
+
+    async def add_dead(self, sink: str, items: Iterable[tuple[Entry, str, int]],
+                       now: float) -> None:
+        rows = [(sink, e.seq, reason, attempts, now) for e, reason, attempts in items]
+
+        def run() -> None:
+            with self._tx():
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO deadletters (sink, seq, reason, attempts, time) "
+                    "VALUES (?,?,?,?,?)", rows)
+        await self._run(run)
+
+    async def dead_letters(self, sink: str | None = None, *, retry_only: bool = False
+                           ) -> list[DeadLetter]:
+        return await self._run(self.dead_letters_sync, sink, retry_only)
+
+    def dead_letters_sync(self, sink: str | None = None, retry_only: bool = False
+                          ) -> list[DeadLetter]:
+        q = (f"SELECT d.sink, d.reason, d.attempts, d.time, d.retry, "
+             f"{', '.join('j.' + c for c in _ENTRY_COLS.split(', '))} "
+             "FROM deadletters d JOIN journal j ON j.seq = d.seq WHERE 1=1")
+        args: list[Any] = []
+        if sink is not None:
+            q += " AND d.sink = ?"
+            args.append(sink)
+        if retry_only:
+            q += " AND d.retry = 1"
+        return [DeadLetter(r[0], Entry(*r[5:]), r[1], r[2], r[3], bool(r[4]))
+                for r in self._conn.execute(q + " ORDER BY d.seq", args)]
+
+    def mark_retry_sync(self, sink: str | None) -> int:
+        with self._tx():
+            if sink is None:
+                cur = self._conn.execute("UPDATE deadletters SET retry = 1")
+            else:
+                cur = self._conn.execute("UPDATE deadletters SET retry = 1 WHERE sink = ?",
+                                         (sink,))
+        return cur.rowcount
+
+    async def resolve_dead(self, sink: str, seqs: Sequence[int]) -> None:
+        def run() -> None:
+            with self._tx():
+                self._conn.executemany("DELETE FROM deadletters WHERE sink=? AND seq=?",
+                                       [(sink, s) for s in seqs])
+        await self._run(run)
+
+    def _tx(self) -> _Tx:
+        return _Tx(self._conn, self.path)
+
+
+class _Tx:
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self.conn = conn
+        self.path = path
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN")
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            try:
+                self.conn.execute("COMMIT")
+                return
+            except sqlite3.Error as e:
+                self.conn.execute("ROLLBACK")
+                raise StoreError(f"could not write {self.path}: {e}") from e
+        self.conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"could not write {self.path}: {exc}") from exc
