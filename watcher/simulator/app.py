@@ -23,6 +23,9 @@ APIS = {
 }
 
 
+APIS_KEY = web.AppKey("apis", dict)
+
+
 def api_class(vendor: str) -> type[VendorApi]:
     module, _, attr = APIS[vendor].partition(":")
     cls: type[VendorApi] = getattr(importlib.import_module(module), attr)
@@ -46,7 +49,7 @@ def make_app(world: World) -> web.Application:
     app.router.add_delete("/_sim/faults", admin.clear_faults)
     app.router.add_post("/_sim/runs", admin.add_run)
     app.router.add_post("/_sim/runs/{id}", admin.update_run)
-    app["apis"] = apis
+    app[APIS_KEY] = apis
     return app
 
 

@@ -45,6 +45,11 @@ class ExtendApi(VendorApi):
         super().__init__(world)
         self._sorted: dict[str, tuple[int, list[SimRun], list[tuple[float, str]]]] = {}
 
+    def move_to_head(self, run: SimRun) -> None:
+        # an update is what moves a run to the head of an updatedAt-desc listing
+        newest = max(r.updated for r in self.world.runs[self.vendor].values())
+        self.world.touch(run, at=max(self.world.clock(), newest + 0.001))
+
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/workflow_runs", self.list_runs)
         app.router.add_get("/workflow_runs/{id}", self.get_run)

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from tests.support import SimThread
+from watcher.clock import FrozenClock
+from watcher.simulator import Simulator, World
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(1_800_000_000.0)
+
+
+@pytest.fixture
+def world(clock: FrozenClock) -> World:
+    return World(clock=clock, seed=1)
+
+
+@pytest.fixture
+async def sim(world: World) -> AsyncIterator[Simulator]:
+    async with Simulator(world) as s:
+        yield s
+
+
+@pytest.fixture
+def sim_thread() -> Iterator[SimThread]:
+    """The simulator on a real clock in a background thread, for daemon subprocesses."""
+    st = SimThread().start()
+    try:
+        yield st
+    finally:
+        st.stop()

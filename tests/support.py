@@ -1,0 +1,292 @@
+"""Test support: build configs, drive a source in-process, run the daemon for real.
+
+Three ways to exercise watcher, from cheapest to most real:
+
+* :class:`Harness`: one source's provider + poller + journal in the test's own
+  event loop, on a frozen clock, against an in-process simulator;
+* :class:`SimThread`: the simulator in a background thread, so a daemon
+  *subprocess* can poll it while the test blocks on the process;
+* :class:`DaemonProc`: ``python -m watcher run`` as a real subprocess, with its
+  stdout collected line by line and real signals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+import orjson
+
+from watcher import config as config_mod
+from watcher.clock import FrozenClock
+from watcher.config import Config, SourceConfig
+from watcher.journal import Journal
+from watcher.model import Event
+from watcher.poller import Poller, SourceState
+from watcher.providers import provider_class
+from watcher.simulator import Simulator, World
+from watcher.store import Entry, Store
+
+ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+EXTRA_KEYS = {"cortex": ("app_id", "workflow_id")}
+
+
+def toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return orjson.dumps(v).decode()
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{orjson.dumps(k).decode()} = {toml_value(x)}"
+                                for k, x in v.items()) + " }"
+    raise TypeError(v)
+
+
+def toml(watcher: Mapping[str, Any] | None = None, sources: Sequence[Mapping[str, Any]] = (),
+         sinks: Sequence[Mapping[str, Any]] = ()) -> str:
+    """A config file's text from plain dicts."""
+    out = ["[watcher]"] + [f"{k} = {toml_value(v)}" for k, v in (watcher or {}).items()]
+    for s in sources:
+        out += ["", "[[sources]]"] + [f"{k} = {toml_value(v)}" for k, v in s.items()]
+    for k in sinks:
+        out += ["", "[[sinks]]"] + [f"{key} = {toml_value(v)}" for key, v in k.items()]
+    return "\n".join(out) + "\n"
+
+
+def sim_source(sim_url: Callable[[str], str], world: World, vendor: str, *,
+               name: str | None = None, **kw: Any) -> dict[str, Any]:
+    """A ``[[sources]]`` table pointing at the simulator for ``vendor``."""
+    src: dict[str, Any] = {"name": name or f"{vendor}-test", "provider": vendor,
+                           "token": world.tokens[vendor], "base_url": sim_url(vendor),
+                           "interval": "1s"}
+    if vendor == "cortex" and "workflow_id" not in kw:
+        wf = world.workflows["cortex"][0] if world.workflows["cortex"] else \
+            world.workflow("cortex", "Invoice Processing")
+        src.update(app_id="app_sim", workflow_id=wf.id)
+    src.update(kw)
+    return src
+
+
+def parse_config(text: str, env: Mapping[str, str] | None = None) -> Config:
+    return config_mod.loads(text, env=env or {})
+
+
+class Harness:
+    """One source polled in-process: ``events = await h.poll()``.
+
+    The poller and the simulator's world share ``clock`` (frozen): move time
+    with ``h.clock.advance(s)``.  The journal is a real store (``:memory:``
+    unless ``state_path`` is given).
+    """
+
+    def __init__(self, sim: Simulator, vendor: str = "extend", *, clock: FrozenClock,
+                 state_path: str = ":memory:", baseline: str = "silent",
+                 retention: float = 7 * 86400.0, **source: Any) -> None:
+        self.sim = sim
+        self.vendor = vendor
+        self.clock = clock
+        self.state_path = state_path
+        self.baseline = baseline
+        self.retention = retention
+        self.source_kw = source
+        self.entries: list[Entry] = []
+        self.poller: Poller | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def world(self) -> World:
+        return self.sim.world
+
+    def source_config(self) -> SourceConfig:
+        text = toml({"state_path": self.state_path, "baseline": self.baseline},
+                    [sim_source(self.sim.url, self.world, self.vendor, **self.source_kw)])
+        return parse_config(text).sources[0]
+
+    async def __aenter__(self) -> Harness:
+        self._session = aiohttp.ClientSession()
+        self.store = await Store.open(self.state_path)
+        self.journal = Journal(self.store)
+        await self.journal.start()
+        rows = await self.store.load()
+        cfg = self.source_config()
+        cls = provider_class(cfg.provider)
+        assert cls is not None
+        self.provider = cls(cfg, self._session)
+        self.state = SourceState(rows.get(cfg.name))
+        self.poller = Poller(cfg, self.provider, self.state, self.journal,
+                             retention=self.retention, emit_baseline=self.baseline == "emit",
+                             clock=self.clock)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+        await self.store.close()
+
+    async def poll(self) -> list[dict[str, Any]]:
+        """One cycle; returns the CloudEvents it journaled (parsed)."""
+        assert self.poller is not None
+        before = self.journal.head
+        self.ok = await self.poller.poll_once()
+        new = await self.journal.read(before, 1_000_000)
+        self.entries.extend(new)
+        return [orjson.loads(e.body) for e in new]
+
+    @property
+    def requests(self) -> int:
+        return self.provider.requests
+
+
+def statuses(events: list[dict[str, Any]]) -> list[tuple[str, str, str | None]]:
+    """``(short type, status, previous)`` of each event, for compact assertions."""
+    return [(e["type"].removeprefix("watcher."), e["data"].get("status"),
+             e["data"].get("previous_status")) for e in events]
+
+
+def event_types(events: list[Event] | list[dict[str, Any]]) -> list[str]:
+    return [(e["type"] if isinstance(e, dict) else e.type).removeprefix("watcher.")
+            for e in events]
+
+
+class SimThread:
+    """The simulator served from a background thread (for daemon subprocesses).
+
+    Touch the world only through :meth:`call`, which runs a function in the
+    simulator's loop, so the server never sees a half-made change.
+    """
+
+    def __init__(self, world: World | None = None) -> None:
+        self.world = world or World(seed=3)
+        self.sim = Simulator(self.world)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def start(self) -> SimThread:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.sim.start(), self._loop).result(10)
+        return self
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.sim.stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def call(self, fn: Callable[[World], T]) -> T:
+        async def run() -> T:
+            return fn(self.world)
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
+
+    def url(self, vendor: str) -> str:
+        return self.sim.url(vendor)
+
+
+class DaemonProc:
+    """``python -m watcher <args>`` as a subprocess; stdout lines are collected."""
+
+    def __init__(self, *args: str, env: Mapping[str, str] | None = None,
+                 cwd: str | Path | None = None) -> None:
+        full_env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+        full_env.pop("NOTIFY_SOCKET", None)  # never talk to a real systemd by accident
+        full_env.update(env or {})
+        self.proc = subprocess.Popen([sys.executable, "-m", "watcher", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=full_env, cwd=cwd)
+        self.lines: queue.Queue[bytes] = queue.Queue()
+        self.stdout: list[bytes] = []
+        self.stderr: list[bytes] = []
+        self._threads = [threading.Thread(target=self._pump, args=(self.proc.stdout, True),
+                                          daemon=True),
+                         threading.Thread(target=self._pump, args=(self.proc.stderr, False),
+                                          daemon=True)]
+        for t in self._threads:
+            t.start()
+
+    def _pump(self, stream: Any, is_out: bool) -> None:
+        for line in iter(stream.readline, b""):
+            if is_out:
+                self.stdout.append(line)
+                self.lines.put(line)
+            else:
+                self.stderr.append(line)
+
+    def events(self) -> list[dict[str, Any]]:
+        return [orjson.loads(line) for line in list(self.stdout)]
+
+    def wait_for(self, pred: Callable[[list[dict[str, Any]]], bool], timeout: float = 20.0
+                 ) -> list[dict[str, Any]]:
+        """Wait until ``pred(events so far)`` holds; the events, or AssertionError."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            evs = self.events()
+            if pred(evs):
+                return evs
+            if self.proc.poll() is not None:
+                time.sleep(0.2)
+                evs = self.events()
+                if pred(evs):
+                    return evs
+                raise AssertionError(f"daemon exited {self.proc.returncode}:\n{self.err_text()}")
+            time.sleep(0.05)
+        raise AssertionError(f"timed out; {len(self.events())} events; stderr:\n"
+                             f"{self.err_text()[-3000:]}")
+
+    def wait_stderr(self, text: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.err_text():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not in stderr:\n{self.err_text()[-3000:]}")
+
+    def err_text(self) -> str:
+        return b"".join(self.stderr).decode(errors="replace")
+
+    def send(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        for t in self._threads:
+            t.join(5)
+        return code
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        for t in self._threads:
+            t.join(5)
+
+
+def run_cli(*args: str, env: Mapping[str, str] | None = None, timeout: float = 60,
+            cwd: str | Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "watcher", *args], capture_output=True,
+                          env=full_env, timeout=timeout, cwd=cwd)
+
+
+def lines_of(data: bytes) -> Iterator[dict[str, Any]]:
+    for line in data.splitlines():
+        if line.strip():
+            yield orjson.loads(line)
