@@ -1,0 +1,155 @@
+"""Configuration: typed, validated once, every problem reported with its 0-based key path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support import parse_config, run_cli, toml
+from watcher.errors import ConfigError
+from watcher.schema import parse_duration
+
+EXTEND = {"name": "a", "provider": "extend", "token": "t0ken-value"}
+
+
+def problems(text: str, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as exc:
+        parse_config(text, env)
+    return exc.value.problems
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("500ms", 0.5), ("15s", 15), ("10m", 600), ("2h", 7200), ("7d", 604800), ("1h30m", 5400),
+    (30, 30), (1.5, 1.5)])
+def test_durations_parse(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["15x", "", "s", "-1s", "1s2", True, None, [1]])
+def test_bad_durations_are_rejected(text: object) -> None:
+    assert parse_duration(text) is None
+
+
+def test_defaults_fill_every_key() -> None:
+    cfg = parse_config(toml({}, [EXTEND]))
+    s = cfg.sources[0]
+    assert (s.interval, s.lookback, s.timeout, s.max_backoff, s.failure_threshold) == \
+        (15.0, 86400.0, 30.0, 300.0, 3)
+    assert s.base_url == "https://api.extend.ai"
+    assert s.options["api_version"] == "2026-02-09"
+    assert cfg.watcher.baseline == "silent" and cfg.watcher.retention == 7 * 86400
+
+
+def test_env_vars_expand_and_secrets_are_collected() -> None:
+    cfg = parse_config(toml({}, [{**EXTEND, "token": "${KEY}"}]), {"KEY": "s3cr3t-token"})
+    assert cfg.sources[0].token == "s3cr3t-token"
+    assert "s3cr3t-token" in cfg.secrets
+
+
+def test_every_problem_is_listed_with_its_key_path() -> None:
+    text = toml({"baseline": "loud", "colour": "red"}, [
+        EXTEND,
+        {**EXTEND, "name": "b", "interval": "15x", "token": "${MISSING}", "intervall": "1s"},
+        {**EXTEND, "name": "a", "provider": "extnd"},
+    ], [{"name": "out", "type": "stdout", "match": {"statuz": ["failed"]}},
+        {"name": "w", "type": "carrier-pigeon"}])
+    got = problems(text)
+    expected = [
+        'watcher.baseline: "loud" must be one of silent, emit',
+        "watcher.colour: unknown key",
+        "sources[1].intervall: unknown key (did you mean 'interval'?)",
+        'sources[1].interval: "15x" is not a duration',
+        "sources[1].token: ${MISSING} is not set in the environment",
+        'sources[2].provider: "extnd" is not a known provider',
+        'sources[2].name: "a" is already used by another entry',
+        "sinks[0].match.statuz: unknown key",
+        'sinks[1].type: "carrier-pigeon" is not a known sink type',
+    ]
+    for line in expected:
+        assert any(p.startswith(line) for p in got), (line, got)
+
+
+def test_interval_below_one_second_is_rejected() -> None:
+    assert problems(toml({}, [{**EXTEND, "interval": "500ms"}])) == \
+        ['sources[0].interval: "500ms" is below the minimum of 1s']
+
+
+def test_token_or_token_file_is_required() -> None:
+    src = {k: v for k, v in EXTEND.items() if k != "token"}
+    assert problems(toml({}, [src])) == ["sources[0].token: is required (or token_file)"]
+
+
+def test_token_file_resolves_under_credentials_directory(tmp_path: Path) -> None:
+    (tmp_path / "extend.key").write_text("from-a-credential\n")
+    src = {k: v for k, v in EXTEND.items() if k != "token"} | {"token_file": "extend.key"}
+    cfg = parse_config(toml({}, [src]), {"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    assert cfg.sources[0].token == "from-a-credential"
+
+
+def test_match_values_are_validated() -> None:
+    got = problems(toml({}, [EXTEND], [{"name": "o", "type": "stdout",
+                                        "match": {"types": ["run.explode"], "status": ["broke"]}}]))
+    assert got == ['sinks[0].match.types: "run.explode" is not an event type',
+                   'sinks[0].match.status: "broke" is not a canonical status']
+
+
+def test_extend_page_size_is_bounded() -> None:
+    assert problems(toml({}, [{**EXTEND, "page_size": 5000}])) == \
+        ["sources[0].page_size: 5000 exceeds Extend's maximum page size of 1000"]
+
+
+# -- through the command line --------------------------------------------------------
+
+
+def test_check_prints_resolved_config_with_secrets_masked(tmp_path: Path) -> None:
+    path = tmp_path / "w.toml"
+    path.write_text(toml({}, [{**EXTEND, "token": "${KEY}"}], [{"name": "o", "type": "stdout"}]))
+    r = run_cli("check", "-c", str(path), env={"KEY": "very-secret-token"})
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode()
+    assert 'token = "***"' in out and 'interval = "15s"' in out
+    assert b"very-secret-token" not in r.stdout + r.stderr
+
+
+def test_bad_config_exits_78_listing_every_problem_without_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "w.toml"
+    path.write_text(toml({}, [{**EXTEND, "interval": "15x"}, {**EXTEND, "token": "${NOPE}"}]))
+    r = run_cli("check", "-c", str(path))
+    err = r.stderr.decode()
+    assert r.returncode == 78
+    assert f'{path}: sources[0].interval: "15x" is not a duration' in err
+    assert f"{path}: sources[1].token: ${{NOPE}} is not set in the environment" in err
+    assert f'{path}: sources[1].name: "a" is already used by another entry' in err
+    assert "Traceback" not in err
+    assert r.stdout == b""
+
+
+@pytest.mark.parametrize("command", ["run", "once", "check"])
+def test_every_config_command_refuses_a_bad_config_with_78(tmp_path: Path, command: str) -> None:
+    path = tmp_path / "w.toml"
+    path.write_text("[watcher]\nbaseline = 3\n")
+    r = run_cli(command, "-c", str(path))
+    assert r.returncode == 78 and b"watcher.baseline" in r.stderr
+
+
+def test_unreadable_or_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
+    r = run_cli("check", "-c", str(tmp_path / "absent.toml"))
+    assert r.returncode == 78 and b"cannot read" in r.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[watcher\n")
+    r = run_cli("check", "-c", str(bad))
+    assert r.returncode == 78 and b"invalid TOML" in r.stderr
+
+
+def test_config_path_comes_from_watcher_config_env(tmp_path: Path) -> None:
+    path = tmp_path / "w.toml"
+    path.write_text(toml({}, [EXTEND]))
+    assert run_cli("check", env={"WATCHER_CONFIG": str(path)}).returncode == 0
+
+
+@pytest.mark.parametrize("args", [[], ["frobnicate"], ["run", "--bogus"], ["demo", "--duration"]])
+def test_usage_errors_exit_64(args: list[str]) -> None:
+    r = run_cli(*args)
+    assert r.returncode == 64, r.stderr
+    assert b"usage:" in r.stderr
