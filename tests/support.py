@@ -13,6 +13,7 @@ Three ways to exercise watcher, from cheapest to most real:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import queue
 import signal
@@ -20,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -195,6 +196,10 @@ class SimThread:
     def url(self, vendor: str) -> str:
         return self.sim.url(vendor)
 
+    def spawn(self, fn: Callable[[], Awaitable[Any]]) -> concurrent.futures.Future[Any]:
+        """Run a coroutine (e.g. a Scenario) in the simulator's loop; cancel the future to stop."""
+        return asyncio.run_coroutine_threadsafe(fn(), self._loop)
+
 
 class DaemonProc:
     """``python -m watcher <args>`` as a subprocess; stdout lines are collected."""
@@ -253,6 +258,29 @@ class DaemonProc:
                 return
             time.sleep(0.05)
         raise AssertionError(f"{text!r} not in stderr:\n{self.err_text()[-3000:]}")
+
+    def logs(self) -> list[dict[str, Any]]:
+        """stderr as parsed JSON log lines (logs are JSON off a TTY)."""
+        out = []
+        for line in list(self.stderr):
+            try:
+                out.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                continue
+        return out
+
+    def wait_log(self, event: str, timeout: float = 20.0, **fields: Any) -> dict[str, Any]:
+        """Wait for a log line with this ``event`` text and these fields."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for entry in self.logs():
+                if entry.get("event") == event and all(entry.get(k) == v
+                                                       for k, v in fields.items()):
+                    return entry
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"no log {event!r} {fields}:\n{self.err_text()[-3000:]}")
 
     def err_text(self) -> str:
         return b"".join(self.stderr).decode(errors="replace")

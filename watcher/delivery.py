@@ -49,6 +49,11 @@ class SinkRunner:
         self._backoff = Backoff(1.0, 60.0)
         self._failing = False
 
+    @property
+    def failing(self) -> bool:
+        """The last delivery attempt failed and the runner is backing off."""
+        return self._failing
+
     async def run(self, *, until_idle: bool = False) -> None:
         """Deliver forever (or, with ``until_idle``, until caught up with the journal)."""
         self.cursor = await self.journal.attach(self.name)

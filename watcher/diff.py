@@ -17,7 +17,9 @@ Rules, following SPEC §3-§5:
 * a change of canonical status gets ``run.status_changed``; a new version
   stamp or raw value with the same canonical status is recorded silently;
 * a live run that stays in one status past ``stuck_after`` gets ``run.stuck``
-  once per episode (a new status starts a new episode), baseline included.
+  once per episode (a new status starts a new episode), baseline included;
+* a poll's transitions come out oldest change first (vendors list newest
+  first), then its stuck events.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ def diff(runs: Mapping[str, RunState], live: Collection[str],
     emit_new = not baseline or policy.emit_baseline
     forget_before = now - policy.horizon
     upserts = out.upserts
+    changed: list[tuple[float, int, Event]] = []
     for rid, raw, status, version, item in latest.values():
         st = runs.get(rid)
         if st is not None and st.status is status:
@@ -82,16 +85,18 @@ def diff(runs: Mapping[str, RunState], live: Collection[str],
             upserts[rid] = RunState(status, raw, version, since, False,
                                     details if live_now else None)
             if emit_new:
-                out.events.append(run_event(
+                changed.append((since, len(changed), run_event(
                     RUN_CREATED, source=policy.source, provider=policy.provider, run_id=rid,
                     status=status, raw_status=raw, previous=None, details=details,
-                    now=now, id_key=version or ""))
+                    now=now, id_key=version or "")))
             continue
         upserts[rid] = RunState(status, raw, version, since, False, details if live_now else None)
-        out.events.append(run_event(
+        changed.append((since, len(changed), run_event(
             RUN_STATUS_CHANGED, source=policy.source, provider=policy.provider, run_id=rid,
             status=status, raw_status=raw, previous=(st.status, st.raw_status), details=details,
-            now=now, id_key=version if version is not None else st.since))
+            now=now, id_key=version if version is not None else st.since)))
+    changed.sort()
+    out.events = [e for _, _, e in changed]
     if policy.stuck_after is not None:
         _stuck(runs, live, out, now=now, policy=policy, stuck_after=policy.stuck_after)
     return out

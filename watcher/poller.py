@@ -97,6 +97,8 @@ class Poller:
         self.log = structlog.get_logger("watcher.poller").bind(source=config.name)
         self._backoff = Backoff(config.interval, config.max_backoff)
         self._retry_after: float | None = None
+        #: the last cycle failed to save (disk full...): the vendor is fine, keep the cadence
+        self._store_failed = False
         self._next_prune = 0.0
 
     @property
@@ -109,8 +111,9 @@ class Poller:
         await anyio.sleep(random.uniform(0, min(1.0, cfg.interval / 10)))
         due = time.monotonic()
         while True:
-            if await self.poll_once():
-                self._backoff.reset()
+            if await self.poll_once() or self._store_failed:
+                if not self._store_failed:
+                    self._backoff.reset()
                 due += cfg.interval
                 delay = due - time.monotonic()
                 if delay < 0:  # fell behind: start a fresh cadence rather than burst
@@ -151,16 +154,26 @@ class Poller:
             removals = [r for r in expired(st.runs, now=now, horizon=self.policy.horizon)
                         if r not in changes.upserts]
         new_row = SourceRow(cursor=result.cursor, baselined=True)
-        try:
-            await self.journal.commit(self.config.name, new_row, events=events,
-                                      upserts=changes.upserts, removals=removals)
-        except StoreError as e:
-            self.log.error("could not save poll results; will poll again", error=str(e))
-            return False
+        # Shielded: a cycle that reached the journal must reach memory too, or a reload
+        # cancelling us here would make the next poll journal the same events again.
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.journal.commit(self.config.name, new_row, events=events,
+                                          upserts=changes.upserts, removals=removals)
+            except StoreError as e:
+                if not self._store_failed:
+                    self.log.error("STATE STORE WRITE FAILED: events are not being recorded; "
+                                   "polling continues and will record them once it can write",
+                                   error=str(e), state=self.journal.store.path)
+                self._store_failed = True
+                return False
+            st.apply(changes.upserts, removals)
+            st.row = new_row
+        if self._store_failed:
+            self._store_failed = False
+            self.log.warning("state store writable again; recorded the pending changes")
         if removals or now >= self._next_prune:
             self._next_prune = now + PRUNE_EVERY
-        st.apply(changes.upserts, removals)
-        st.row = new_row
         if row.failures:
             if row.failures >= self.config.failure_threshold:
                 self.log.info("source recovered", failures=row.failures)
@@ -197,13 +210,14 @@ class Poller:
                                    "failing_since": format_ts(since)}))
         row = SourceRow(cursor=old.cursor, baselined=old.baselined, failures=failures,
                         failing_since=since)
-        try:
-            await self.journal.commit(self.config.name, row, events=events)
-        except StoreError as err:
-            self.log.error("could not save poll failure", error=str(err))
-            if events:
-                return  # keep the old count so the failing event is attempted again
-        st.row = row
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.journal.commit(self.config.name, row, events=events)
+            except StoreError as err:
+                self.log.error("could not save poll failure", error=str(err))
+                if events:
+                    return  # keep the old count so the failing event is attempted again
+            st.row = row
 
     def _recovered(self, now: float, row: SourceRow) -> Event:
         since = row.failing_since if row.failing_since is not None else now

@@ -9,11 +9,13 @@ their sorted listings between changes.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import string
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from time import monotonic
 from typing import Any
 
 from watcher.clock import Clock, wall
@@ -70,6 +72,8 @@ class Request:
     query: str
     time: float
     status: int = 0
+    #: real monotonic time it arrived, to measure gaps when the world clock is frozen
+    mono: float = dataclasses.field(default_factory=monotonic)
 
 
 @dataclass

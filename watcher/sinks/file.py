@@ -2,7 +2,9 @@
 
 A path that cannot be opened or written raises, which makes the runner back
 off and retry the same batch: events wait in the journal until the file is
-writable again, none is skipped.
+writable again, none is skipped.  A last line torn by a crash mid-write is
+cut off when the file is opened again (that event is re-delivered whole), so
+the file stays valid JSON lines for ``jq``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class FileSink(BaseSink):
         try:
             if self._fh is None:
                 self._fh = open(path, "ab")  # noqa: SIM115 - kept open between batches
+                _heal_torn_line(self._fh)
             self._fh.write(data)
             self._fh.flush()
         except OSError as e:
@@ -52,3 +55,20 @@ class FileSink(BaseSink):
 
     async def aclose(self) -> None:
         self._close()
+
+
+def _heal_torn_line(fh: IO[bytes]) -> None:
+    """Truncate a trailing partial line (no newline) left by a crash mid-write."""
+    size = fh.seek(0, 2)
+    if size == 0:
+        return
+    with open(fh.name, "rb") as r:
+        r.seek(max(0, size - 65536))
+        tail = r.read()
+    if tail.endswith(b"\n"):
+        return
+    cut = tail.rfind(b"\n")
+    keep = size - len(tail) + cut + 1 if cut >= 0 else (0 if size <= 65536 else size)
+    if keep != size:
+        fh.truncate(keep)
+        fh.seek(keep)

@@ -1,0 +1,274 @@
+"""Durability (SPEC §5): kill -9, catch-up, sink outages, reloads and a full disk.
+
+Real daemon subprocesses, real SIGKILL/SIGTERM/SIGHUP, real SQLite files, the
+simulator on loopback with a scripted world changing underneath.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.support import DaemonProc, SimThread, sim_source, toml
+from watcher.simulator.scenario import Scenario
+from watcher.simulator.world import World
+
+
+def write_config(path: Path, sim: SimThread, state: Path, out: Path,
+                 sources: list[dict[str, Any]] | None = None) -> Path:
+    path.write_text(toml({"state_path": str(state), "http_listen": ""},
+                         sources or [sim_source(sim.url, sim.world, "extend", lookback="2h")],
+                         [{"name": "archive", "type": "file", "path": str(out)}]))
+    return path
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line]
+
+
+def wait_until(pred: Any, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def history(world: World) -> dict[str, list[str]]:
+    h: dict[str, list[str]] = defaultdict(list)
+    for t in world.transitions:
+        h[t.run_id].append(t.status)
+    return h
+
+
+def check_consistent(events: list[dict[str, Any]], world: World) -> list[dict[str, Any]]:
+    """Nothing invented, chains unbroken, duplicates share ids; returns events deduped by id."""
+    by_key: dict[tuple[Any, ...], set[str]] = defaultdict(set)
+    unique: dict[str, dict[str, Any]] = {}
+    for e in events:
+        d = e["data"]
+        by_key[(e["subject"], e["type"], d["previous_raw_status"], d["raw_status"])].add(e["id"])
+        unique.setdefault(e["id"], e)
+    assert all(len(ids) == 1 for ids in by_key.values()), "a repeated event changed its id"
+    hist = history(world)
+    chains: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e in unique.values():
+        if e["type"] in ("watcher.run.created", "watcher.run.status_changed"):
+            chains[e["subject"]].append(e)
+    for run_id, chain in chains.items():
+        statuses = hist[run_id]
+        pos = -1
+        prev: str | None = None
+        for i, e in enumerate(chain):
+            d = e["data"]
+            if i == 0 and e["type"] == "watcher.run.created":
+                assert d["previous_raw_status"] is None
+            elif i == 0:
+                assert d["previous_raw_status"] in statuses[:max(pos, 0) + len(statuses)]
+            else:
+                assert d["previous_raw_status"] == prev, f"broken chain for {run_id}"
+            nxt = statuses.index(d["raw_status"], pos + 1)  # ValueError = invented status
+            pos, prev = nxt, d["raw_status"]
+    return list(unique.values())
+
+
+def test_kill_9_twenty_times_loses_and_invents_nothing(tmp_path: Path,
+                                                       sim_thread: SimThread) -> None:
+    """Every run's final status is reached through a chain of real transitions, once each."""
+    world = sim_thread.world
+    play = Scenario(world, vendors=["extend"], spawn_every=0.4, step=(0.3, 1.2), history=10)
+    sim_thread.call(lambda w: play.setup())
+    churn = sim_thread.spawn(play.run)
+    state, out = tmp_path / "state.db", tmp_path / "events.jsonl"
+    cfg = write_config(tmp_path / "w.toml", sim_thread, state, out)
+    rng = random.Random(20261122)
+    try:
+        for _ in range(20):
+            d = DaemonProc("run", "-c", str(cfg))
+            time.sleep(rng.uniform(0.3, 1.6))
+            d.kill()
+    finally:
+        churn.cancel()
+    time.sleep(0.3)
+    final = sim_thread.call(lambda w: {r.id: r.status for r in w.runs["extend"].values()})
+    d = DaemonProc("run", "-c", str(cfg))
+
+    def caught_up() -> bool:
+        with sqlite3.connect(state) as db:
+            known = dict(db.execute("SELECT run_id, raw_status FROM runs"))
+        return known == final
+    wait_until(caught_up, 30, "the daemon to know every final status")
+    wait_until(lambda: len(read_events(out)) and _delivered_all(state), 15, "delivery")
+    assert d.stop() == 0
+    events = read_events(out)  # every line parses: torn lines were healed
+    unique = check_consistent(events, world)
+    with sqlite3.connect(state) as db:
+        journal_ids = [r[0] for r in db.execute("SELECT id FROM journal")]
+    assert len(journal_ids) == len(set(journal_ids)), "the journal holds an event twice"
+    assert {e["id"] for e in unique} == set(journal_ids)
+    assert sum(1 for e in unique if e["data"]["raw_status"] == "FAILED") > 0
+
+
+def _delivered_all(state: Path) -> bool:
+    with sqlite3.connect(state) as db:
+        head = db.execute("SELECT MAX(seq) FROM journal").fetchone()[0] or 0
+        cursor = db.execute("SELECT seq FROM cursors WHERE sink='archive'").fetchone()
+    return cursor is not None and cursor[0] >= head
+
+
+@pytest.mark.parametrize("stop", ["sigterm", "kill -9"])
+def test_changes_made_while_down_are_emitted_at_restart(tmp_path: Path, sim_thread: SimThread,
+                                                        stop: str) -> None:
+    ids = sim_thread.call(lambda w: [w.add_run("extend", "PROCESSING").id for _ in range(3)])
+    state, out = tmp_path / "state.db", tmp_path / "events.jsonl"
+    cfg = write_config(tmp_path / "w.toml", sim_thread, state, out)
+    d = DaemonProc("run", "-c", str(cfg))
+    d.wait_log("baseline recorded")
+    time.sleep(1.2)  # a steady-state cycle too, so the watermark is saved
+    if stop == "sigterm":
+        assert d.stop() == 0
+    else:
+        d.kill()
+
+    def while_down(w: World) -> str:
+        w.set_status(ids[0], "FAILED")
+        w.set_status(ids[1], "NEEDS_REVIEW")
+        w.set_status(ids[1], "PROCESSED")
+        return w.add_run("extend", "FAILED").id
+    new = sim_thread.call(while_down)
+    d = DaemonProc("run", "-c", str(cfg))
+    wait_until(lambda: len(read_events(out)) >= 3, 20, "catch-up events")
+    time.sleep(1.5)
+    assert d.stop() == 0
+    got = {(e["subject"], e["type"].removeprefix("watcher."), e["data"]["status"],
+            e["data"]["previous_status"]) for e in read_events(out)}
+    assert got == {(ids[0], "run.status_changed", "failed", "running"),
+                   (ids[1], "run.status_changed", "succeeded", "running"),
+                   (new, "run.created", "failed", None)}
+
+
+def test_a_sink_that_cannot_write_gets_everything_later_across_a_restart(
+        tmp_path: Path, sim_thread: SimThread) -> None:
+    state, out = tmp_path / "state.db", tmp_path / "logs" / "events.jsonl"  # logs/ is missing
+    cfg = write_config(tmp_path / "w.toml", sim_thread, state, out)
+    d = DaemonProc("run", "-c", str(cfg))
+    d.wait_log("baseline recorded")
+    before = sim_thread.call(lambda w: [w.add_run("extend", "FAILED").id for _ in range(3)])
+    d.wait_log("sink delivery failing, will retry", sink="archive")
+    started = time.monotonic()
+    assert d.stop() == 0
+    assert time.monotonic() - started < 5, "a failing sink must not hold up the stop"
+    during = sim_thread.call(lambda w: [w.add_run("extend", "FAILED").id for _ in range(2)])
+    (tmp_path / "logs").mkdir()
+    d = DaemonProc("run", "-c", str(cfg))
+    wait_until(lambda: len(read_events(out)) >= 5, 20, "the backlog")
+    after = sim_thread.call(lambda w: w.add_run("extend", "FAILED").id)
+    wait_until(lambda: len(read_events(out)) >= 6, 20, "new events")
+    assert d.stop() == 0
+    subjects = [e["subject"] for e in read_events(out)]
+    # in order batch by batch (runs made in one batch share a timestamp)
+    assert len(subjects) == 6
+    assert set(subjects[:3]) == set(before) and set(subjects[3:5]) == set(during)
+    assert subjects[5] == after
+
+
+def test_sighup_adds_and_removes_sources_and_keeps_the_others_state(
+        tmp_path: Path, sim_thread: SimThread) -> None:
+    def wf_ids(w: World) -> dict[str, str]:
+        return {k: w.workflow("extend", name).id for k, name in
+                (("a", "Invoice Processing"), ("b", "Contract Review"), ("c", "Onboarding"))}
+    wf = sim_thread.call(wf_ids)
+
+    def source(key: str, **kw: Any) -> dict[str, Any]:
+        return sim_source(sim_thread.url, sim_thread.world, "extend", name=f"src-{key}",
+                          params={"workflowId": wf[key]}, **kw)
+
+    def add(key: str, status: str = "PENDING") -> str:
+        return sim_thread.call(lambda w: w.add_run(
+            "extend", status, workflow=next(x for x in w.workflows["extend"]
+                                            if x.id == wf[key])).id)
+    existing = {k: add(k, "PROCESSING") for k in "abc"}
+    state, out = tmp_path / "state.db", tmp_path / "events.jsonl"
+    cfg = write_config(tmp_path / "w.toml", sim_thread, state, out, [source("a"), source("b")])
+    d = DaemonProc("run", "-c", str(cfg))
+    d.wait_log("baseline recorded", source="src-a")
+    d.wait_log("baseline recorded", source="src-b")
+    a1 = add("a")
+    wait_until(lambda: any(e["subject"] == a1 for e in read_events(out)), 15, "a1")
+
+    write_config(cfg, sim_thread, state, out, [source("a", interval="2s"), source("c")])
+    d.send(signal.SIGHUP)
+    d.wait_log("config reloaded")
+    d.wait_log("baseline recorded", source="src-c")
+    news = {k: add(k) for k in "abc"}
+    wait_until(lambda: {news["a"], news["c"]} <= {e["subject"] for e in read_events(out)}, 15,
+               "events from the kept and the added source")
+    cfg.write_text("[watcher]\nbaseline = 42\n")  # an invalid config is refused
+    d.send(signal.SIGHUP)
+    d.wait_log("reload refused: invalid config, keeping the running one")
+    a2 = add("a")
+    wait_until(lambda: any(e["subject"] == a2 for e in read_events(out)), 15, "a2")
+    assert d.stop() == 0
+    subjects = [e["subject"] for e in read_events(out)]
+    assert sorted(subjects) == sorted([a1, news["a"], news["c"], a2])  # each once
+    assert existing["c"] not in subjects  # the added source baselined silently
+    assert news["b"] not in subjects  # the removed source stopped
+
+
+def _mount_tmpfs(where: Path, size: str) -> bool:
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        return False
+    where.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                       capture_output=True)
+    return r.returncode == 0
+
+
+def test_a_full_disk_is_logged_loudly_and_nothing_is_lost(tmp_path: Path,
+                                                          sim_thread: SimThread) -> None:
+    disk = tmp_path / "disk"
+    if not _mount_tmpfs(disk, "4m"):
+        pytest.skip("needs root and tmpfs to make a real full disk")
+    try:
+        state, out = disk / "state.db", tmp_path / "events.jsonl"
+        cfg = write_config(tmp_path / "w.toml", sim_thread, state, out)
+        d = DaemonProc("run", "-c", str(cfg))
+        d.wait_log("baseline recorded")
+        first = sim_thread.call(lambda w: w.add_run("extend", "FAILED").id)
+        wait_until(lambda: any(e["subject"] == first for e in read_events(out)), 15, "first")
+        filler = disk / "filler"
+        with open(filler, "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        during = sim_thread.call(lambda w: [w.add_run("extend", "FAILED").id for _ in range(3)])
+        d.wait_log("STATE STORE WRITE FAILED: events are not being recorded; polling continues "
+                   "and will record them once it can write")
+        time.sleep(2.5)  # it keeps polling (and does not log the failure again)
+        assert d.proc.poll() is None
+        assert sum(1 for entry in d.logs() if "STATE STORE" in entry.get("event", "")) == 1
+        filler.unlink()
+        wait_until(lambda: set(during) <= {e["subject"] for e in read_events(out)}, 20,
+                   "the changes made while the disk was full")
+        assert d.stop() == 0
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+    subjects = [e["subject"] for e in read_events(out)]
+    assert subjects[0] == first and sorted(subjects[1:]) == sorted(during)
