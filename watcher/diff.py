@@ -15,7 +15,8 @@ Rules, following SPEC §3-§5:
   baseline), whatever its status; a terminal run last changed before the
   retention horizon is treated as already forgotten rather than new;
 * a change of canonical status gets ``run.status_changed``; a new version
-  stamp or raw value with the same canonical status is recorded silently;
+  stamp or raw value with the same canonical status is recorded silently
+  (for live runs: a terminal run keeps no version, see below);
 * a live run that stays in one status past ``stuck_after`` gets ``run.stuck``
   once per episode (a new status starts a new episode), baseline included;
 * a poll's transitions come out oldest change first (vendors list newest
@@ -32,6 +33,10 @@ from watcher.events import RUN_CREATED, RUN_STATUS_CHANGED, RUN_STUCK, run_event
 from watcher.model import TERMINAL, Event, Observation, RunDetails, RunState, Status
 
 Describe = Callable[[Any], RunDetails]
+
+#: raw statuses shared by every run holding them (a parsed string per run would cost
+#: ~60 bytes each across a million tracked runs)
+_RAW: dict[str, str] = {}
 
 
 class Policy:
@@ -72,25 +77,28 @@ def diff(runs: Mapping[str, RunState], live: Collection[str],
     for rid, raw, status, version, item in latest.values():
         st = runs.get(rid)
         if st is not None and st.status is status:
-            # The common case on a busy source: nothing new about this run.
-            if st.version != version or st.raw_status != raw:
-                upserts[rid] = RunState(status, raw, version, st.since, st.stuck, st.detail)
+            # The common case on a busy source: nothing new about this run.  A terminal
+            # run never changes again, so its version stamp is not even kept (memory).
+            if (st.version != version or st.raw_status != raw) and status not in TERMINAL:
+                upserts[rid] = RunState(status, _RAW.setdefault(raw, raw), version, st.since,
+                                        st.stuck, st.detail)
             continue
         details = describe(item)
         since = details.changed_at if details.changed_at is not None else now
         live_now = status not in TERMINAL
+        raw = _RAW.setdefault(raw, raw)
+        kept = version if live_now else None
         if st is None:
             if not live_now and since < forget_before:
                 continue
-            upserts[rid] = RunState(status, raw, version, since, False,
-                                    details if live_now else None)
+            upserts[rid] = RunState(status, raw, kept, since, False, details if live_now else None)
             if emit_new:
                 changed.append((since, len(changed), run_event(
                     RUN_CREATED, source=policy.source, provider=policy.provider, run_id=rid,
                     status=status, raw_status=raw, previous=None, details=details,
                     now=now, id_key=version or "")))
             continue
-        upserts[rid] = RunState(status, raw, version, since, False, details if live_now else None)
+        upserts[rid] = RunState(status, raw, kept, since, False, details if live_now else None)
         changed.append((since, len(changed), run_event(
             RUN_STATUS_CHANGED, source=policy.source, provider=policy.provider, run_id=rid,
             status=status, raw_status=raw, previous=(st.status, st.raw_status), details=details,
