@@ -9,6 +9,7 @@ first, gives the sinks a deadline to deliver what is journaled, then exits.
 
 from __future__ import annotations
 
+import gc
 import signal
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -86,10 +87,14 @@ class Daemon:
     # -- lifecycle -------------------------------------------------------------------
 
     async def _open(self) -> None:
+        tune_gc()
         self.store = await Store.open(self.config.watcher.state_path)
         self.journal = Journal(self.store)
         await self.journal.start()
         self._rows = await self.store.load()
+        # The loaded state lives as long as the process and holds no cycles: keep the
+        # collector from walking it on every full pass.
+        gc.freeze()
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT; StoreUnavailable propagates (exit 69)."""
@@ -329,6 +334,16 @@ class Daemon:
             from watcher import api
 
             self._http = await api.start(self, listen)
+
+
+def tune_gc() -> None:
+    """Fewer cyclic-GC passes: tracked state is acyclic (run states, parsed JSON).
+
+    Default thresholds make the collector walk the whole heap again and again
+    while a first sync grows it by a hundred thousand runs, about a third of
+    that poll's CPU; objects are still freed by reference counting as usual.
+    """
+    gc.set_threshold(50_000, 20, 100)
 
 
 def run_sync(coro_fn: Callable[[], Awaitable[int]]) -> int:

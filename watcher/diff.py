@@ -33,6 +33,8 @@ from watcher.events import RUN_CREATED, RUN_STATUS_CHANGED, RUN_STUCK, run_event
 from watcher.model import TERMINAL, Event, Observation, RunDetails, RunState, Status
 
 Describe = Callable[[Any], RunDetails]
+#: the vendor time of an item's last change, without describing it (cheap)
+ChangedAt = Callable[[Any], "float | None"]
 
 #: raw statuses shared by every run holding them (a parsed string per run would cost
 #: ~60 bytes each across a million tracked runs)
@@ -64,50 +66,113 @@ class Changeset:
         self.upserts: dict[str, RunState] = {}
 
 
+class Session:
+    """One poll's diff, fed page by page.
+
+    Feeding each page as it arrives lets the page's parsed items be dropped
+    once it is processed instead of holding a whole multi-page scan in memory.
+    A run met again on a later page is resolved by the same rule as within a
+    page (see :func:`_prefer`): its earlier outcome is replaced, never doubled.
+    """
+
+    def __init__(self, runs: Mapping[str, RunState], live: Collection[str], *, now: float,
+                 policy: Policy, describe: Describe, changed_at: ChangedAt | None = None,
+                 baseline: bool = False) -> None:
+        self.runs = runs
+        self.live = live
+        self.now = now
+        self.policy = policy
+        self.describe = describe
+        self.changed_at = changed_at or (lambda item: describe(item).changed_at)
+        self.emit_new = not baseline or policy.emit_baseline
+        self.forget_before = now - policy.horizon
+        self.upserts: dict[str, RunState] = {}
+        #: run id -> (sort key, event): at most one transition per run per poll
+        self._events: dict[str, tuple[float, int, Event]] = {}
+        #: run id -> (status, version) of what was used, for duplicates across pages
+        self._seen: dict[str, tuple[Status, str | None]] = {}
+
+    def feed(self, observations: Iterable[Observation]) -> None:
+        latest = _collapse(observations)
+        seen = self._seen
+        if seen:
+            for rid in [r for r in latest if r in seen]:
+                status, version = seen[rid]
+                used: Observation = (rid, "", status, version, None)
+                if _prefer(used, latest[rid]) is used:
+                    del latest[rid]  # the copy already used is the newer one
+                else:
+                    self.upserts.pop(rid, None)
+                    self._events.pop(rid, None)
+        for o in latest.values():
+            seen[o[0]] = (o[2], o[3])
+        self._observe(latest.values())
+
+    def _observe(self, observations: Iterable[Observation]) -> None:
+        runs, upserts, events = self.runs, self.upserts, self._events
+        policy, now = self.policy, self.now
+        for rid, raw, status, version, item in observations:
+            st = runs.get(rid)
+            if st is not None and st.status is status:
+                # The common case on a busy source: nothing new about this run.  A terminal
+                # run never changes again, so its version stamp is not even kept (memory).
+                if (st.version != version or st.raw_status != raw) and status not in TERMINAL:
+                    upserts[rid] = RunState(status, _RAW.setdefault(raw, raw), version,
+                                            st.since, st.stuck, st.detail)
+                continue
+            live_now = status not in TERMINAL
+            raw = _RAW.setdefault(raw, raw)
+            kept = version if live_now else None
+            if st is None and not live_now and not self.emit_new:
+                # a silent baseline of a finished run needs nothing but when it changed
+                at = self.changed_at(item)
+                since = at if at is not None else now
+                if since >= self.forget_before:
+                    upserts[rid] = RunState(status, raw, None, since)
+                continue
+            details = self.describe(item)
+            since = details.changed_at if details.changed_at is not None else now
+            if st is None:
+                if not live_now and since < self.forget_before:
+                    continue
+                upserts[rid] = RunState(status, raw, kept, since, False,
+                                        details if live_now else None)
+                if self.emit_new:
+                    events[rid] = (since, len(events), run_event(
+                        RUN_CREATED, source=policy.source, provider=policy.provider, run_id=rid,
+                        status=status, raw_status=raw, previous=None, details=details,
+                        now=now, id_key=version or ""))
+                continue
+            upserts[rid] = RunState(status, raw, kept, since, False,
+                                    details if live_now else None)
+            events[rid] = (since, len(events), run_event(
+                RUN_STATUS_CHANGED, source=policy.source, provider=policy.provider, run_id=rid,
+                status=status, raw_status=raw, previous=(st.status, st.raw_status),
+                details=details, now=now, id_key=version if version is not None else st.since))
+
+    def finish(self) -> Changeset:
+        out = Changeset()
+        out.upserts = self.upserts
+        out.events = [e for _, _, e in sorted(self._events.values(), key=_by_time)]
+        if self.policy.stuck_after is not None:
+            _stuck(self.runs, self.live, out, now=self.now, policy=self.policy,
+                   stuck_after=self.policy.stuck_after)
+        return out
+
+
+def _by_time(entry: tuple[float, int, Event]) -> tuple[float, int]:
+    return entry[0], entry[1]
+
+
 def diff(runs: Mapping[str, RunState], live: Collection[str],
          observations: Iterable[Observation], *, now: float, policy: Policy,
-         describe: Describe, baseline: bool = False) -> Changeset:
+         describe: Describe, changed_at: ChangedAt | None = None,
+         baseline: bool = False) -> Changeset:
     """Compare one poll's observations with the known ``runs`` (``live`` = non-terminal ids)."""
-    out = Changeset()
-    latest = _collapse(observations)
-    emit_new = not baseline or policy.emit_baseline
-    forget_before = now - policy.horizon
-    upserts = out.upserts
-    changed: list[tuple[float, int, Event]] = []
-    for rid, raw, status, version, item in latest.values():
-        st = runs.get(rid)
-        if st is not None and st.status is status:
-            # The common case on a busy source: nothing new about this run.  A terminal
-            # run never changes again, so its version stamp is not even kept (memory).
-            if (st.version != version or st.raw_status != raw) and status not in TERMINAL:
-                upserts[rid] = RunState(status, _RAW.setdefault(raw, raw), version, st.since,
-                                        st.stuck, st.detail)
-            continue
-        details = describe(item)
-        since = details.changed_at if details.changed_at is not None else now
-        live_now = status not in TERMINAL
-        raw = _RAW.setdefault(raw, raw)
-        kept = version if live_now else None
-        if st is None:
-            if not live_now and since < forget_before:
-                continue
-            upserts[rid] = RunState(status, raw, kept, since, False, details if live_now else None)
-            if emit_new:
-                changed.append((since, len(changed), run_event(
-                    RUN_CREATED, source=policy.source, provider=policy.provider, run_id=rid,
-                    status=status, raw_status=raw, previous=None, details=details,
-                    now=now, id_key=version or "")))
-            continue
-        upserts[rid] = RunState(status, raw, kept, since, False, details if live_now else None)
-        changed.append((since, len(changed), run_event(
-            RUN_STATUS_CHANGED, source=policy.source, provider=policy.provider, run_id=rid,
-            status=status, raw_status=raw, previous=(st.status, st.raw_status), details=details,
-            now=now, id_key=version if version is not None else st.since)))
-    changed.sort()
-    out.events = [e for _, _, e in changed]
-    if policy.stuck_after is not None:
-        _stuck(runs, live, out, now=now, policy=policy, stuck_after=policy.stuck_after)
-    return out
+    session = Session(runs, live, now=now, policy=policy, describe=describe,
+                      changed_at=changed_at, baseline=baseline)
+    session.feed(observations)
+    return session.finish()
 
 
 def expired(runs: Mapping[str, RunState], *, now: float, horizon: float) -> list[str]:

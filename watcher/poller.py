@@ -27,7 +27,7 @@ import structlog
 from watcher.backoff import Backoff
 from watcher.clock import Clock, format_ts, wall
 from watcher.config import SourceConfig
-from watcher.diff import Policy, diff, expired
+from watcher.diff import Policy, Session, expired
 from watcher.errors import ProviderError, RateLimited
 from watcher.events import SOURCE_FAILING, SOURCE_RECOVERED, source_event
 from watcher.journal import Journal
@@ -131,15 +131,20 @@ class Poller:
         now = self.clock()
         started = time.monotonic()
         self.stats.polls += 1
-        view = PollView(runs=st.runs, live=st.live, cursor=st.row.cursor,
-                        baseline=not st.row.baselined, now=now)
+        baseline = not st.row.baselined
+        session = Session(st.runs, st.live, now=now, policy=self.policy,
+                          describe=self.provider.describe, changed_at=self.provider.changed_at,
+                          baseline=baseline)
+        view = PollView(runs=st.runs, live=st.live, cursor=st.row.cursor, baseline=baseline,
+                        now=now, feed=session.feed)
         try:
             result = await self.provider.poll(view)
         except ProviderError as e:
             await self._failed(e, now)
             return False
-        changes = diff(st.runs, st.live, result.observations, now=now, policy=self.policy,
-                       describe=self.provider.describe, baseline=view.baseline)
+        if result.observations:
+            session.feed(result.observations)
+        changes = session.finish()
         events = changes.events
         if events:
             try:

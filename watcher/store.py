@@ -190,10 +190,11 @@ class Store:
             try:
                 if self.persistent:
                     if c.upserts:
+                        # Status is a str and stuck a bool (an int): sqlite binds them as is.
+                        src = c.source
                         db.executemany(
                             "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?)",
-                            [(c.source, rid, st.status.value, st.raw_status, st.version, st.since,
-                              int(st.stuck),
+                            [(src, rid, st.status, st.raw_status, st.version, st.since, st.stuck,
                               orjson.dumps(st.detail.to_dict()) if st.detail else None)
                              for rid, st in c.upserts.items()])
                     if c.removals:

@@ -15,7 +15,7 @@ package, under the ``watcher.providers`` entry-point group.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import structlog
@@ -33,23 +33,35 @@ if TYPE_CHECKING:
 
 
 class PollView:
-    """What a provider may know of its source when it polls (read-only by contract)."""
+    """What a provider may know of its source when it polls (read-only by contract).
 
-    __slots__ = ("baseline", "cursor", "live", "now", "runs")
+    ``feed(observations)`` hands one page's observations to the diff as soon as
+    the page is parsed, so the page can be dropped; a provider may instead
+    return them all in :class:`PollResult`.
+    """
+
+    __slots__ = ("baseline", "cursor", "feed", "live", "now", "runs")
 
     def __init__(self, *, runs: Mapping[str, RunState], live: Collection[str],
-                 cursor: Mapping[str, Any], baseline: bool, now: float) -> None:
+                 cursor: Mapping[str, Any], baseline: bool, now: float,
+                 feed: Callable[[list[Observation]], None] | None = None) -> None:
         self.runs = runs
         self.live = live
         self.cursor = cursor
         self.baseline = baseline
         self.now = now
+        self.feed: Callable[[list[Observation]], None] = feed or _discard
+
+
+def _discard(observations: list[Observation]) -> None:
+    return None
 
 
 class PollResult:
     __slots__ = ("cursor", "observations")
 
     def __init__(self, observations: list[Observation], cursor: dict[str, Any]) -> None:
+        #: observations not already given to ``PollView.feed``
         self.observations = observations
         self.cursor = cursor
 
@@ -76,6 +88,10 @@ class Provider(Protocol):
 
     def describe(self, item: Any) -> RunDetails:
         """Event fields of one vendor item; called only for runs that changed."""
+        ...
+
+    def changed_at(self, item: Any) -> float | None:
+        """Vendor time (epoch s) of the item's last change, without describing it."""
         ...
 
     async def enrich(self, events: list[Event]) -> None:
@@ -137,6 +153,10 @@ class BaseProvider:
 
     async def enrich(self, events: list[Event]) -> None:
         return None
+
+    def changed_at(self, item: Any) -> float | None:
+        # correct for every provider; override with a cheap field read where there is one
+        return self.describe(item).changed_at  # type: ignore[attr-defined, no-any-return]
 
     def status_of(self, raw: object) -> Status:
         """Slow path of status mapping: case-insensitive match, else ``unknown`` (warned once)."""

@@ -78,9 +78,9 @@ class ExtendProvider(BaseProvider):
             size = min(max_size, max(100, 2 * int(cur.get("recent", 0)) + 50))
         params: dict[str, Any] = {**self.source.params, "sortBy": "updatedAt",
                                   "sortDir": "desc", "maxPageSize": size}
-        obs: list[Observation] = []
         newest = hw
         token: str | None = None
+        recent, counting = 0, True
         while True:
             body, _ = await self.http.get("/workflow_runs", {**params, "nextPageToken": token}
                                           if token else params)
@@ -89,23 +89,29 @@ class ExtendProvider(BaseProvider):
                 top = parse_ts(items[0].get("updatedAt") if isinstance(items[0], dict) else None)
                 if top is not None and (newest is None or top > newest):
                     newest = top
+            obs: list[Observation] = []
             observe_all(self, items, id_key="id", status_key="status", version_key="updatedAt",
                         out=obs)
+            if counting:  # runs the next cycle's overlap re-reads (the listing is newest first)
+                threshold = (newest or now) - OVERLAP
+                for o in obs:
+                    t = parse_ts(o[3])
+                    if t is None or t < threshold:
+                        counting = False
+                        break
+                    recent += 1
+            view.feed(obs)
             token = body.get("nextPageToken")
             if not token or not items:
                 break
             last = parse_ts(items[-1].get("updatedAt") if isinstance(items[-1], dict) else None)
             if last is not None and last < floor:
                 break
-        # Runs the next cycle's overlap will re-read (the listing is newest first).
-        recent, threshold = 0, (newest or now) - OVERLAP
-        for o in obs:
-            t = parse_ts(o[3])
-            if t is None or t < threshold:
-                break
-            recent += 1
         cursor = {"hw": newest, "full": now if full else cur.get("full", now), "recent": recent}
-        return PollResult(obs, cursor)
+        return PollResult([], cursor)
+
+    def changed_at(self, item: Any) -> float | None:
+        return parse_ts(item.get("updatedAt"))
 
     def describe(self, item: Any) -> RunDetails:
         wf = item.get("workflow") or {}

@@ -48,6 +48,7 @@ def make_app(world: World) -> web.Application:
     app.router.add_post("/_sim/faults", admin.add_fault)
     app.router.add_delete("/_sim/faults", admin.clear_faults)
     app.router.add_post("/_sim/runs", admin.add_run)
+    app.router.add_post("/_sim/seed", admin.seed)
     app.router.add_post("/_sim/runs/{id}", admin.update_run)
     app[APIS_KEY] = apis
     return app
@@ -93,6 +94,23 @@ class _Admin:
         wf = self.world.workflow(vendor, body.pop("workflow", "Invoice Processing"))
         run = self.world.add_run(vendor, body.pop("status"), workflow=wf, **body)
         return json_response({"id": run.id, "vendor": vendor, "status": run.status}, status=201)
+
+    async def seed(self, request: web.Request) -> web.Response:
+        """Many runs at once: ``{"vendor", "count", "status", "spread_s", "workflows"}``."""
+        body: dict[str, Any] = orjson.loads(await request.read())
+        vendor = body.get("vendor")
+        if vendor not in self.apis:
+            return json_response({"error": f"unknown vendor {vendor!r}"}, status=400)
+        count, spread = int(body.get("count", 1000)), float(body.get("spread_s", 3600))
+        names = body.get("workflows") or ["Invoice Processing"]
+        wfs = [self.world.workflow(vendor, n) for n in names]
+        now = self.world.clock()
+        for i in range(count):
+            t = now - spread * (count - i) / count
+            self.world.add_run(vendor, body.get("status", "PROCESSED"), workflow=wfs[i % len(wfs)],
+                               created=t, updated=t)
+        return json_response({"vendor": vendor, "runs": len(self.world.runs[vendor])},
+                             status=201)
 
     async def update_run(self, request: web.Request) -> web.Response:
         body: dict[str, Any] = orjson.loads(await request.read())
