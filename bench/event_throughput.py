@@ -56,9 +56,9 @@ async def stdout_rate(n: int, batch: int) -> float:
     store = await Store.open(":memory:")
     journal = Journal(store, tail_keep=n)
     await journal.start()
-    for i in range(0, n, batch):
+    for _ in range(0, n, batch):
         await journal.commit("bench", SourceRow(baselined=True), events=events(batch))
-    with open("/dev/null", "wb") as devnull:
+    with open("/dev/null", "wb") as devnull:  # noqa: ASYNC230 - /dev/null never blocks
         cfg = SinkConfig(name="out", type="stdout")
         runner = SinkRunner(StdoutSink(cfg, SinkContext(stdout=devnull)), cfg, journal,
                             batch=batch)
