@@ -6,8 +6,9 @@ discarded payload or a full disk leaves state exactly as it was and the
 next cycle reproduces the same events with the same ids.
 
 Cadence is drift-free (the next poll is due ``interval`` after the last was
-due, however long the request took), with a random initial phase so many
-sources do not fire together.  Errors back off from ``interval`` doubling to
+due, however long the request took).  Each source starts at a random phase
+within its interval: sources of one vendor share its rate limit, and a
+hundred of them firing together would queue behind it for seconds.  Errors back off from ``interval`` doubling to
 ``max_backoff`` with jitter, never sooner than a vendor's ``Retry-After``.
 Health is logged when it *changes* (first failure, failing, recovered), not
 on every failed poll.
@@ -108,7 +109,7 @@ class Poller:
     async def run(self) -> None:
         """Poll forever on the source's cadence."""
         cfg = self.config
-        await anyio.sleep(random.uniform(0, min(1.0, cfg.interval / 10)))
+        await anyio.sleep(random.uniform(0, cfg.interval))
         due = time.monotonic()
         while True:
             if await self.poll_once() or self._store_failed:
@@ -159,6 +160,10 @@ class Poller:
             removals = [r for r in expired(st.runs, now=now, horizon=self.policy.horizon)
                         if r not in changes.upserts]
         new_row = SourceRow(cursor=result.cursor, baselined=True)
+        if not (events or changes.upserts or removals) and new_row == row:
+            # Nothing to record: the usual idle cycle costs no write at all.
+            self._succeeded(now, started, baseline=False)
+            return True
         # Shielded: a cycle that reached the journal must reach memory too, or a reload
         # cancelling us here would make the next poll journal the same events again.
         with anyio.CancelScope(shield=True):
@@ -184,12 +189,16 @@ class Poller:
                 self.log.info("source recovered", failures=row.failures)
             else:
                 self.log.info("poll succeeded again", failures=row.failures)
-        if view.baseline:
-            self.log.info("baseline recorded", runs=len(st.runs), live=len(st.live))
+        self._succeeded(now, started, baseline=baseline)
+        return True
+
+    def _succeeded(self, now: float, started: float, *, baseline: bool) -> None:
+        if baseline:
+            self.log.info("baseline recorded", runs=len(self.state.runs),
+                          live=len(self.state.live))
         self.stats.last_success = now
         self.stats.last_duration = time.monotonic() - started
         self._retry_after = None
-        return True
 
     async def _failed(self, e: ProviderError, now: float) -> None:
         st = self.state

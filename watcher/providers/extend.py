@@ -6,7 +6,7 @@ the last cycle minus a safety overlap; with nothing changed that is one
 request.  A run updated while we page jumps to the head and is read next
 cycle (its updatedAt is above the watermark).  The first poll, and once an
 hour as a safety net, reaches back ``lookback``.  The page size adapts to
-how many runs the overlap held last time, so an idle cycle parses ~100
+how many runs the overlap held last time, so an idle cycle parses ~20
 runs, not 1,000.
 """
 
@@ -75,7 +75,9 @@ class ExtendProvider(BaseProvider):
             floor, size = lookback_floor, max_size
         else:
             floor = max(hw - OVERLAP, lookback_floor)
-            size = min(max_size, max(100, 2 * int(cur.get("recent", 0)) + 50))
+            # big enough for what the overlap held last time, small when idle: an idle
+            # cycle then parses a few dozen runs, not a thousand
+            size = min(max_size, 2 * int(cur.get("recent", 0)) + 20)
         params: dict[str, Any] = {**self.source.params, "sortBy": "updatedAt",
                                   "sortDir": "desc", "maxPageSize": size}
         newest = hw

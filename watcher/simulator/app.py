@@ -44,9 +44,12 @@ def make_app(world: World) -> web.Application:
     admin = _Admin(world, apis)
     app.router.add_get("/_sim/info", admin.info)
     app.router.add_get("/_sim/requests", admin.requests)
+    app.router.add_get("/_sim/requests/count", admin.request_count)
+    app.router.add_get("/_sim/workflows", admin.workflows)
     app.router.add_get("/_sim/transitions", admin.transitions)
     app.router.add_post("/_sim/faults", admin.add_fault)
     app.router.add_delete("/_sim/faults", admin.clear_faults)
+    app.router.add_get("/_sim/runs", admin.list_runs)
     app.router.add_post("/_sim/runs", admin.add_run)
     app.router.add_post("/_sim/seed", admin.seed)
     app.router.add_post("/_sim/runs/{id}", admin.update_run)
@@ -68,6 +71,15 @@ class _Admin:
     async def requests(self, request: web.Request) -> web.Response:
         return json_response([dataclasses.asdict(r) for r in self.world.requests])
 
+    async def request_count(self, request: web.Request) -> web.Response:
+        vendor = request.query.get("vendor")
+        return json_response({"count": sum(1 for r in self.world.requests
+                                           if vendor is None or r.vendor == vendor)})
+
+    async def workflows(self, request: web.Request) -> web.Response:
+        vendor = request.query.get("vendor", "extend")
+        return json_response([dataclasses.asdict(w) for w in self.world.workflows.get(vendor, [])])
+
     async def transitions(self, request: web.Request) -> web.Response:
         return json_response([dataclasses.asdict(t) for t in self.world.transitions])
 
@@ -85,6 +97,11 @@ class _Admin:
     async def clear_faults(self, request: web.Request) -> web.Response:
         self.world.faults.clear(request.query.get("vendor"))
         return json_response({"ok": True})
+
+    async def list_runs(self, request: web.Request) -> web.Response:
+        vendor = request.query.get("vendor", "extend")
+        return json_response([{"id": r.id, "status": r.status, "workflow": r.workflow.name}
+                              for r in self.world.runs.get(vendor, {}).values()])
 
     async def add_run(self, request: web.Request) -> web.Response:
         body: dict[str, Any] = orjson.loads(await request.read())
