@@ -10,6 +10,7 @@ from typing import Any
 BUILTIN = {
     "stdout": "watcher.sinks.stdout:StdoutSink",
     "file": "watcher.sinks.file:FileSink",
+    "webhook": "watcher.sinks.webhook:WebhookSink",
 }
 
 GROUP = "watcher.sinks"
