@@ -4,6 +4,10 @@ Each runner has its own task, cursor and retry state, so a sink that hangs
 or fails holds back only itself; its backlog waits in the journal.  The
 cursor moves only after the sink returned for a whole batch (delivered or
 given up into dead letters), which is what makes delivery at-least-once.
+
+A sink with a ``linger`` (Slack's ``group_wait``) gets its batch that long
+after the batch's first event, so events arriving together are delivered
+together.
 """
 
 from __future__ import annotations
@@ -48,10 +52,16 @@ class SinkRunner:
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
         self._backoff = Backoff(1.0, 60.0)
         self._failing = False
+        #: seconds a batch gathers before delivery (the sink's optional ``linger``)
+        self.linger = float(getattr(sink, "linger", 0.0) or 0.0)
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Deliver forever (or, with ``until_idle``, until caught up with the journal)."""
         self.cursor = await self.journal.attach(self.name)
+        await self._follow(until_idle=until_idle)
+
+    async def _follow(self, *, until_idle: bool) -> None:
+        lingered = 0  # the first entry of the batch we already let gather
         while True:
             if until_idle and self.cursor >= self.journal.head:
                 return
@@ -61,6 +71,14 @@ class SinkRunner:
                 continue
             match = self.config.match
             wanted = entries if match.everything else [e for e in entries if match(e)]
+            if (wanted and self.linger > 0 and wanted[0].seq != lingered
+                    and len(entries) < self.batch):
+                lingered = wanted[0].seq
+                # from the event's time, so a backlog after a restart is not held again
+                wait = min(self.linger, wanted[0].time + self.linger - self.clock())
+                if wait > 0:
+                    await anyio.sleep(wait)
+                    continue  # read again: the batch now holds what arrived meanwhile
             if wanted and not await self._deliver(wanted):
                 continue
             await self._ack(entries[-1].seq)

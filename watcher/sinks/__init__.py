@@ -11,6 +11,7 @@ BUILTIN = {
     "stdout": "watcher.sinks.stdout:StdoutSink",
     "file": "watcher.sinks.file:FileSink",
     "webhook": "watcher.sinks.webhook:WebhookSink",
+    "slack": "watcher.sinks.slack:SlackSink",
 }
 
 GROUP = "watcher.sinks"
