@@ -144,11 +144,12 @@ class SinkRunner:
         store = self.journal.store
         try:
             letters = await store.dead_letters(self.name, retry_only=True)
-        except StoreError as e:
+        except Exception as e:  # a state file in trouble must not stop new deliveries
             self.log.error("could not read dead letters", error=str(e))
             return 0
         if not letters:
             return 0
+        letters = letters[:self.batch]  # the rest on the next pass
         before = {d.entry.seq: d.attempts for d in letters}
         batch = [d.entry for d in letters]
         self.log.info("re-delivering dead letters", count=len(batch))
@@ -166,7 +167,7 @@ class SinkRunner:
                 await store.resolve_dead(self.name, delivered)
             if again:
                 await store.add_dead(self.name, again, self.clock())
-        except StoreError as e:
+        except Exception as e:  # kept queued: they are offered again on the next pass
             self.log.error("could not update dead letters", error=str(e))
         self.stats.delivered += len(delivered)
         self.stats.dead += len(again)

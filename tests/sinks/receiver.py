@@ -9,6 +9,7 @@ headers, body); it can be swapped while the receiver runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -87,10 +88,9 @@ class Receiver:
         try:
             r = self.reply(hit)
             assert self._stopping is not None
-            if r.delay is None:
-                await self._stopping.wait()
-            elif r.delay:
-                await asyncio.sleep(r.delay)
+            if r.delay is None or r.delay > 0:  # a wait, cut short when the receiver stops
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), r.delay)
             hit.status = r.status
             return web.Response(status=r.status, body=r.body, headers=r.headers)
         finally:
@@ -101,9 +101,14 @@ class Receiver:
             assert self._stopping is not None and self._runner is not None
             self._stopping.set()
             await self._runner.cleanup()
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in rest:
+                t.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        self._loop.close()
 
     def __enter__(self) -> Receiver:
         return self.start()

@@ -90,8 +90,8 @@ class SlackSink(BaseSink):
             if outcome.ok:
                 self.sent += 1
                 return None, attempt
-            if outcome.status == 429:
-                self.pace.hold(outcome.retry_after or 1.0)
+            if outcome.status == 429:  # capped: a bogus "wait a year" must not stall the sink
+                self.pace.hold(min(outcome.retry_after or 1.0, self.policy.max_age))
             delay = self.policy.delay(attempt, outcome.retry_after)
             why = self.policy.give_up(outcome, attempt, self.context.clock() - started, delay)
             if why is not None:

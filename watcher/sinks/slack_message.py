@@ -120,11 +120,11 @@ def _run(ev: dict[str, Any]) -> dict[str, Any]:
     status = d.get("status") or "unknown"
     stuck = ev.get("type") == RUN_STUCK
     head = _headline(ev, 1)
-    run_id = str(d.get("run_id") or ev.get("subject") or "?")
+    run_id = _run_id(ev)
     url = safe_url(d.get("url"))
     prev = d.get("previous_status")
     fields = [
-        ("Status", f"`{esc(status)}`" + (f" (was `{esc(prev)}`)" if prev else "")),
+        ("Status", f"`{esc(str(status))}`" + (f" (was `{esc(str(prev))}`)" if prev else "")),
         ("Workflow", esc(_workflow(d) or "unknown")),
         ("Run", link(url, run_id) if url else f"`{esc(run_id)}`"),
         ("Source", esc(f"{d.get('source', '?')} ({d.get('provider', '?')})")),
@@ -164,8 +164,9 @@ def _runs(events: Sequence[dict[str, Any]]) -> dict[str, Any]:
         blocks.append(section(cut(f"…and {len(rest)} more: "
                                   + ", ".join(f"`{esc(_run_id(ev))}`" for ev in rest),
                                   SECTION_MAX)))
-    blocks.append(context(f"watcher · {when(events[0].get('time'))} to "
-                          f"{when(events[-1].get('time'))}"))
+    first, last = events[0].get("time"), events[-1].get("time")
+    span = when(first) if first == last else f"{when(first)} to {when(last)}"
+    blocks.append(context(f"watcher · {span}"))
     shown = ", ".join(ids[:LISTED]) + (f" and {len(rest)} more" if rest else "")
     return {"text": cut(esc(f"{head}: {shown}"), FALLBACK), "blocks": blocks}
 
@@ -177,7 +178,7 @@ def _run_line(ev: dict[str, Any]) -> str:
     parts = [link(url, run_id) if url else f"`{esc(run_id)}`", esc(str(d.get("source", "?")))]
     ran = run_duration(ev)
     if ran is not None:
-        parts.append(f"ran {duration(ran)}" if d.get("terminal") else f"running for {duration(ran)}")
+        parts.append(("ran " if d.get("terminal") else "running for ") + duration(ran))
     if ev.get("type") == RUN_STUCK and isinstance(d.get("stuck_for_s"), int | float):
         parts.append(f"stuck for {duration(d['stuck_for_s'])} in `{esc(str(d.get('status')))}`")
     line = " · ".join(parts)

@@ -105,7 +105,9 @@ class WebhookSink(BaseSink):
         self.concurrency: int = opts.get("concurrency") or 8
         self.timeout = aiohttp.ClientTimeout(total=opts.get("timeout") or 10.0)
         self.policy = RetryPolicy.from_options(opts)
-        self.secrets = tuple(s for s in (self.url, secret) if s)
+        #: scrubbed from failure reasons, which are stored with dead letters
+        self.secrets = tuple(s for s in (self.url, secret, *(opts.get("headers") or {}).values())
+                             if s and len(s) >= 4)
         self.gate = Gate()
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
         self._session: aiohttp.ClientSession | None = None
@@ -155,8 +157,8 @@ class WebhookSink(BaseSink):
                     self.log.info("webhook receiver recovered")
                 return None
             delay = self.policy.delay(attempt, outcome.retry_after)
-            if outcome.retry_after:
-                self.gate.hold(outcome.retry_after)
+            if outcome.retry_after:  # capped: a bogus "wait a year" must not stall the sink
+                self.gate.hold(min(outcome.retry_after, self.policy.max_age))
             why = self.policy.give_up(outcome, attempt, self.context.clock() - started, delay)
             if why is not None:
                 return (e, why, attempt)
