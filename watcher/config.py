@@ -183,6 +183,7 @@ def parse(data: Mapping[str, Any], *, env: Mapping[str, str], path: str | None =
             params=common["params"] or {}, keep_fields=common["keep_fields"] or (),
             options=options))
 
+    source_names = set(seen)  # every named source, so a sink's match can be checked
     sinks: list[SinkConfig] = []
     raw_sinks = data.get("sinks", [])
     if not isinstance(raw_sinks, list):
@@ -203,7 +204,7 @@ def parse(data: Mapping[str, Any], *, env: Mapping[str, str], path: str | None =
         options = r.table({k: v for k, v in raw.items() if k in sfields}, sfields, kpath
                           ) if scls and isinstance(raw, dict) else {}
         match = parse_match(raw.get("match") if isinstance(raw, dict) else None,
-                            f"{kpath}.match", problems)
+                            f"{kpath}.match", problems, sources=source_names)
         _check_name(common.get("name"), f"{kpath}.name", seen, problems)
         if scls is None or common.get("name") is None:
             continue

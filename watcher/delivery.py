@@ -4,6 +4,14 @@ Each runner has its own task, cursor and retry state, so a sink that hangs
 or fails holds back only itself; its backlog waits in the journal.  The
 cursor moves only after the sink returned for a whole batch (delivered or
 given up into dead letters), which is what makes delivery at-least-once.
+
+A sink with a ``linger`` (Slack's ``group_wait``) gets its batch that long
+after the batch's first event, so events arriving together are delivered
+together.  Every few seconds the runner also looks for dead letters an
+operator queued again (``watcher deadletters retry``) and re-delivers them:
+delivered ones are resolved, the others stay with the retry flag cleared and
+their attempts added up (so a receiver still refusing them is not hammered).
+Both paths share one lock: a sink never sees two ``deliver`` calls at once.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ from watcher.sinks.base import Rejected, Sink
 from watcher.store import Entry, StoreError
 
 BATCH = 1000
+#: how often queued dead letters are looked for
+DEAD_RETRY_EVERY = 2.0
 
 
 class DeliveryStats:
@@ -48,6 +58,9 @@ class SinkRunner:
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
         self._backoff = Backoff(1.0, 60.0)
         self._failing = False
+        self._delivering = anyio.Lock()
+        #: seconds a batch gathers before delivery (the sink's optional ``linger``)
+        self.linger = float(getattr(sink, "linger", 0.0) or 0.0)
 
     @property
     def failing(self) -> bool:
@@ -57,6 +70,16 @@ class SinkRunner:
     async def run(self, *, until_idle: bool = False) -> None:
         """Deliver forever (or, with ``until_idle``, until caught up with the journal)."""
         self.cursor = await self.journal.attach(self.name)
+        if until_idle:
+            await self.retry_dead()
+            await self._follow(until_idle=True)
+            return
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._retry_dead_every, DEAD_RETRY_EVERY)
+            await self._follow(until_idle=False)
+
+    async def _follow(self, *, until_idle: bool) -> None:
+        lingered = 0  # the first entry of the batch we already let gather
         while True:
             if until_idle and self.cursor >= self.journal.head:
                 return
@@ -66,13 +89,22 @@ class SinkRunner:
                 continue
             match = self.config.match
             wanted = entries if match.everything else [e for e in entries if match(e)]
+            if (wanted and self.linger > 0 and wanted[0].seq != lingered
+                    and len(entries) < self.batch):
+                lingered = wanted[0].seq
+                # from the event's time, so a backlog after a restart is not held again
+                wait = min(self.linger, wanted[0].time + self.linger - self.clock())
+                if wait > 0:
+                    await anyio.sleep(wait)
+                    continue  # read again: the batch now holds what arrived meanwhile
             if wanted and not await self._deliver(wanted):
                 continue
             await self._ack(entries[-1].seq)
 
     async def _deliver(self, batch: Sequence[Entry]) -> bool:
         try:
-            rejected = await self.sink.deliver(batch)
+            async with self._delivering:
+                rejected = await self.sink.deliver(batch)
         except Exception as e:  # any sink failure: nothing acknowledged, retry the batch
             self.stats.failures += 1
             delay = self._backoff.next()
@@ -106,6 +138,46 @@ class SinkRunner:
             await self.journal.store.add_dead(self.name, rejected, self.clock())
         except StoreError as e:
             self.log.error("could not record dead letters", error=str(e))
+
+    async def _retry_dead_every(self, every: float) -> None:
+        while True:
+            await anyio.sleep(every)
+            await self.retry_dead()
+
+    async def retry_dead(self) -> int:
+        """Re-deliver dead letters queued for retry; returns how many were delivered."""
+        store = self.journal.store
+        try:
+            letters = await store.dead_letters(self.name, retry_only=True)
+        except Exception as e:  # a state file in trouble must not stop new deliveries
+            self.log.error("could not read dead letters", error=str(e))
+            return 0
+        if not letters:
+            return 0
+        letters = letters[:self.batch]  # the rest on the next pass
+        before = {d.entry.seq: d.attempts for d in letters}
+        batch = [d.entry for d in letters]
+        self.log.info("re-delivering dead letters", count=len(batch))
+        try:
+            async with self._delivering:
+                rejected = list(await self.sink.deliver(batch))
+        except Exception as e:  # nothing delivered: keep them all, flag cleared
+            rejected = [(entry, str(e) or repr(e), 1) for entry in batch]
+        kept = {entry.seq for entry, _, _ in rejected}
+        delivered = [entry.seq for entry in batch if entry.seq not in kept]
+        again = [(entry, reason, before[entry.seq] + attempts)
+                 for entry, reason, attempts in rejected]
+        try:
+            if delivered:
+                await store.resolve_dead(self.name, delivered)
+            if again:
+                await store.add_dead(self.name, again, self.clock())
+        except Exception as e:  # kept queued: they are offered again on the next pass
+            self.log.error("could not update dead letters", error=str(e))
+        self.stats.delivered += len(delivered)
+        self.stats.dead += len(again)
+        self.log.info("dead letters re-delivered", delivered=len(delivered), kept=len(again))
+        return len(delivered)
 
     async def _ack(self, seq: int) -> None:
         self.cursor = seq

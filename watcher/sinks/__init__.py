@@ -10,6 +10,8 @@ from typing import Any
 BUILTIN = {
     "stdout": "watcher.sinks.stdout:StdoutSink",
     "file": "watcher.sinks.file:FileSink",
+    "webhook": "watcher.sinks.webhook:WebhookSink",
+    "slack": "watcher.sinks.slack:SlackSink",
 }
 
 GROUP = "watcher.sinks"

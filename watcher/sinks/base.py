@@ -8,13 +8,34 @@ or given up on:
 
 * entries not listed in the returned sequence were delivered (acknowledged);
 * each ``(entry, reason, attempts)`` returned is given up on: it goes to the
-  dead-letter store and is counted;
+  dead-letter store and is counted; ``watcher deadletters retry`` later hands
+  it to ``deliver`` again, in a batch of its own;
 * raising :class:`~watcher.errors.Retryable` (or any error) acknowledges
   nothing: the runner backs off and hands the same batch again.
 
-To add a sink: write a class with these attributes and methods, then register
-it in :mod:`watcher.sinks` or, from another package, under the ``watcher.sinks``
-entry-point group (``type = "my-sink"`` in the config).
+The runner never calls ``deliver`` twice at once for one sink, and each sink
+has its own runner task: a ``deliver`` that waits (retries, a slow
+receiver) holds back only its own sink, never polling or other sinks.
+
+A sink class has:
+
+* ``kind``: its ``type`` name in the config;
+* ``options``: its own config keys as ``{name: Field}`` (kinds ``secret`` and
+  ``secret_table`` are masked by ``watcher check`` and redacted from logs);
+  the validated values arrive in ``config.options``;
+* ``__init__(config, context)``; ``deliver``; ``reopen()`` (SIGHUP); ``aclose()``;
+* optionally ``linger`` (seconds, default 0): the runner lets a batch gather
+  that long after its first event before handing it over (Slack groups what
+  arrives together).
+
+:class:`BaseSink` provides the defaults.  To add a sink: write such a class,
+then register it in :mod:`watcher.sinks` or, from another package, under the
+``watcher.sinks`` entry-point group::
+
+    [project.entry-points."watcher.sinks"]
+    my-sink = "my_package.sink:MySink"
+
+and configure it with ``type = "my-sink"``.
 """
 
 from __future__ import annotations
@@ -63,6 +84,8 @@ class Sink(Protocol):
 class BaseSink:
     kind: ClassVar[str] = ""
     options: ClassVar[Mapping[str, Field]] = {}
+    #: seconds a batch gathers before delivery (see the module docstring)
+    linger: float = 0.0
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None:
         self.config = config

@@ -1,0 +1,185 @@
+"""POSTing to one HTTP destination, shared by the webhook and Slack sinks.
+
+One POST's outcome is classified here once, so each sink's retry loop is a
+small table:
+
+* 2xx: delivered;
+* 408, 429, 5xx, a refused or dropped connection, a timeout: temporary, retry
+  after a backoff and never sooner than the receiver's ``Retry-After``;
+* anything else (400, 401, 403, 404, 410, 422, a 3xx...): permanent, retrying
+  cannot help, the event becomes a dead letter at once.
+
+Redirects are not followed: a signed event must reach the configured URL and
+nowhere else.  Failure reasons never quote the URL (it is a secret: Slack's
+and most webhook URLs carry their credential in the path) and the receiver's
+answer is quoted only after the sink's own secrets are scrubbed from it,
+because reasons are stored with dead letters, outside the log redactor's reach.
+
+Backoff is exponential with *full* jitter (a uniform draw in ``[0, nominal]``):
+many events failing together against one receiver spread their retries out
+instead of returning in waves.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+import aiohttp
+import anyio
+
+from watcher import __version__
+from watcher.schema import Field
+
+USER_AGENT = f"watcher/{__version__}"
+
+#: how much of a receiver's error answer a reason quotes
+QUOTE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one POST came to."""
+
+    ok: bool
+    reason: str = ""
+    retryable: bool = False
+    retry_after: float | None = None
+    status: int | None = None
+
+
+DELIVERED = Outcome(True)
+
+
+def check_http_url(value: str) -> str | None:
+    """Config check for a destination URL; the message never repeats the (secret) value."""
+    if not value.startswith(("http://", "https://")) or len(value) < 10:
+        return "must be an http:// or https:// URL"
+    return None
+
+
+#: the retry keys every HTTP sink shares (kept in one place so they read the same)
+RETRY_OPTIONS: dict[str, Field] = {
+    "timeout": Field("duration", 10.0, min=0.1, doc="per request"),
+    "max_attempts": Field("int", 10, min=1, doc="give up after this many attempts"),
+    "max_age": Field("duration", 3600.0, min=0.01,
+                     doc="give up this long after an event's first attempt"),
+    "backoff": Field("duration", 1.0, min=0.001, doc="first retry delay (then doubling)"),
+    "max_backoff": Field("duration", 300.0, min=0.001, doc="cap of the retry delay"),
+}
+
+
+def parse_retry_after(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds to wait from ``Retry-After`` (delta-seconds or an HTTP date), else ``None``."""
+    val = headers.get("Retry-After")
+    if not val:
+        return None
+    try:
+        return max(0.0, float(val))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(val).timestamp() - now)
+    except (TypeError, ValueError):
+        return None
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    for s in secrets:
+        if s:
+            text = text.replace(s, "***")
+    return text
+
+
+def classify(status: int, reason: str, body: bytes, headers: Mapping[str, str], *,
+             secrets: Iterable[str] = ()) -> Outcome:
+    """The outcome of an HTTP answer (see the module docstring for the table)."""
+    if 200 <= status < 300:
+        return DELIVERED
+    said = " ".join(body[:QUOTE * 2].decode("utf-8", "replace").split())[:QUOTE]
+    text = f"{status} {reason}".strip() + (f": {scrub(said, secrets)}" if said else "")
+    retryable = status in (408, 429) or status >= 500
+    ra = parse_retry_after(headers, time.time()) if retryable else None
+    return Outcome(False, text, retryable, ra, status)
+
+
+def describe(e: BaseException) -> str:
+    """A connection failure in words that cannot contain the URL."""
+    if isinstance(e, aiohttp.ClientConnectorError):
+        return f"cannot connect: {e.os_error.strerror or type(e.os_error).__name__}"
+    if isinstance(e, aiohttp.ServerDisconnectedError):
+        return "server disconnected"
+    if isinstance(e, aiohttp.InvalidURL):
+        return "invalid URL"
+    return f"connection failed: {type(e).__name__}"
+
+
+async def post(session: aiohttp.ClientSession, url: str, body: bytes,
+               headers: Mapping[str, str], *, limits: aiohttp.ClientTimeout,
+               secrets: Iterable[str] = ()) -> Outcome:
+    """POST once; every failure comes back as an :class:`Outcome`, never raised."""
+    try:
+        async with session.post(url, data=body, headers=headers, timeout=limits,
+                                allow_redirects=False) as resp:
+            answer = await resp.read()
+            return classify(resp.status, resp.reason or "", answer, resp.headers,
+                            secrets=secrets)
+    except TimeoutError:
+        return Outcome(False, f"timed out after {limits.total:g}s", True)
+    except aiohttp.ClientError as e:
+        return Outcome(False, describe(e), True)
+
+
+class RetryPolicy:
+    """When to try again and when to give up: attempts, age and full-jitter backoff."""
+
+    def __init__(self, *, backoff: float, max_backoff: float, max_attempts: int,
+                 max_age: float, rng: random.Random | None = None) -> None:
+        self.backoff = backoff
+        self.max_backoff = max(backoff, max_backoff)
+        self.max_attempts = max_attempts
+        self.max_age = max_age
+        self._rng = rng or random.Random()
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, object]) -> RetryPolicy:
+        def num(key: str) -> float:
+            val = options.get(key)
+            default = RETRY_OPTIONS[key].default
+            return float(val) if isinstance(val, int | float) else float(default)
+        return cls(backoff=num("backoff"), max_backoff=num("max_backoff"),
+                   max_attempts=int(num("max_attempts")), max_age=num("max_age"))
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        nominal = min(self.max_backoff, self.backoff * 2 ** min(attempt - 1, 60))
+        return max(self._rng.uniform(0, nominal), retry_after or 0.0)
+
+    def give_up(self, outcome: Outcome, attempt: int, age: float, delay: float) -> str | None:
+        """Why this failure is final, or ``None`` to retry after ``delay``."""
+        if not outcome.retryable:
+            return outcome.reason
+        if attempt >= self.max_attempts:
+            return f"{outcome.reason} (gave up after {attempt} attempts)"
+        if age + delay > self.max_age:
+            return f"{outcome.reason} (gave up after {attempt} attempts: max_age reached)"
+        return None
+
+
+class Gate:
+    """A pause every sender to one destination observes: a receiver's ``Retry-After``
+    (429/503) speaks for the whole endpoint, not just the request it answered."""
+
+    def __init__(self) -> None:
+        self._until = 0.0
+
+    def hold(self, seconds: float) -> None:
+        self._until = max(self._until, time.monotonic() + seconds)
+
+    async def wait(self) -> None:
+        # a loop, not one sleep: another answer may extend the hold meanwhile
+        while (left := self._until - time.monotonic()) > 0:  # noqa: ASYNC110
+            await anyio.sleep(left)

@@ -1,0 +1,359 @@
+"""What a Slack alert says: events grouped into messages, rendered as Block Kit with a
+plain ``text`` fallback, always within Slack's limits.
+
+Grouping: events that say the same thing about one workflow (runs now in one
+status, stuck runs) or about sources (failing, recovered) become one message,
+"7 runs failed in Invoice Processing", detailing the first :data:`LISTED`
+runs and naming the rest, so a storm of failures is one notification rather
+than a wall of them.  A lone event gets a detailed message of its own.
+
+Limits (Slack's Block Kit reference): 50 blocks a message, a header's text
+150 characters, a section's text 3000, a field 2000 and 10 fields, a
+button's text 75, a URL 3000.  ``text`` may hold 40,000 characters, but
+notifications show far less, so the fallback is kept to :data:`FALLBACK`.
+Text is cut to its limit *after* escaping, so an error message full of ``<``
+cannot push a block over.  This module is pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from watcher.clock import parse_ts
+from watcher.events import RUN_STUCK, SOURCE_FAILING, SOURCE_RECOVERED
+from watcher.store import Entry
+
+#: runs a summary message details; the rest are named in one line
+LISTED = 10
+HEADER_MAX = 150
+SECTION_MAX = 3000
+FIELD_MAX = 2000
+BUTTON_MAX = 75
+URL_MAX = 3000
+#: the fallback ``text``: what a phone notification shows, well under Slack's 40,000
+FALLBACK = 3000
+ERROR_MAX = 2800
+ERROR_LINE_MAX = 280
+
+EMOJI = {
+    "failed": ":x:",
+    "rejected": ":no_entry:",
+    "cancelled": ":no_entry_sign:",
+    "succeeded": ":white_check_mark:",
+    "skipped": ":fast_forward:",
+    "running": ":arrow_forward:",
+    "pending": ":hourglass_flowing_sand:",
+    "paused": ":double_vertical_bar:",
+    "needs_review": ":eyes:",
+    "cancelling": ":octagonal_sign:",
+    "unknown": ":grey_question:",
+}
+STUCK_EMOJI = ":hourglass:"
+FAILING_EMOJI = ":rotating_light:"
+RECOVERED_EMOJI = ":large_green_circle:"
+
+#: status -> (one run ..., several runs ...)
+VERBS = {
+    "failed": ("failed", "failed"),
+    "rejected": ("was rejected", "were rejected"),
+    "cancelled": ("was cancelled", "were cancelled"),
+    "succeeded": ("succeeded", "succeeded"),
+    "skipped": ("was skipped", "were skipped"),
+    "running": ("is running", "are running"),
+    "pending": ("is pending", "are pending"),
+    "paused": ("is paused", "are paused"),
+    "needs_review": ("needs review", "need review"),
+    "cancelling": ("is cancelling", "are cancelling"),
+    "unknown": ("is in an unknown status", "are in an unknown status"),
+}
+
+Block = dict[str, Any]
+
+
+@dataclass
+class Message:
+    """One Slack message and the journal entries it carries."""
+
+    entries: list[Entry]
+    payload: dict[str, Any]
+
+
+def compose(batch: Sequence[Entry]) -> list[Message]:
+    """Group a batch into messages, in the order each group first appears."""
+    groups: dict[tuple[str | None, ...], list[tuple[Entry, dict[str, Any]]]] = {}
+    for e in batch:
+        ev = orjson.loads(e.body)
+        groups.setdefault(group_key(ev), []).append((e, ev))
+    return [Message([e for e, _ in items], render([ev for _, ev in items]))
+            for items in groups.values()]
+
+
+def group_key(ev: dict[str, Any]) -> tuple[str | None, ...]:
+    t = ev.get("type", "")
+    d = ev.get("data") or {}
+    if not t.startswith("watcher.run."):
+        return (t,)
+    workflow = d.get("workflow_id") or d.get("workflow_name")
+    if t == RUN_STUCK:
+        return ("stuck", workflow)
+    return ("status", d.get("status"), workflow)
+
+
+def render(events: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The payload (``text`` + ``blocks``) for events of one group."""
+    t = events[0].get("type", "")
+    if t in (SOURCE_FAILING, SOURCE_RECOVERED):
+        return _source(events[0]) if len(events) == 1 else _sources(events)
+    if t.startswith("watcher.run."):
+        return _run(events[0]) if len(events) == 1 else _runs(events)
+    return _other(events)
+
+
+# -- runs -------------------------------------------------------------------------------
+
+def _run(ev: dict[str, Any]) -> dict[str, Any]:
+    d = ev.get("data") or {}
+    status = d.get("status") or "unknown"
+    stuck = ev.get("type") == RUN_STUCK
+    head = _headline(ev, 1)
+    run_id = _run_id(ev)
+    url = safe_url(d.get("url"))
+    prev = d.get("previous_status")
+    fields = [
+        ("Status", f"`{esc(str(status))}`" + (f" (was `{esc(str(prev))}`)" if prev else "")),
+        ("Workflow", esc(_workflow(d) or "unknown")),
+        ("Run", link(url, run_id) if url else f"`{esc(run_id)}`"),
+        ("Source", esc(f"{d.get('source', '?')} ({d.get('provider', '?')})")),
+    ]
+    ran = run_duration(ev)
+    if ran is not None:
+        fields.append(("Duration" if d.get("terminal") else "Running for", duration(ran)))
+    if stuck and isinstance(d.get("stuck_for_s"), int | float):
+        fields.append(("Stuck for", duration(d["stuck_for_s"])))
+    if d.get("raw_status"):
+        fields.append(("Vendor status", f"`{esc(str(d['raw_status']))}`"))
+    blocks = [header(head), section_fields(fields)]
+    error = d.get("error")
+    if error:
+        blocks.append(section(f"*Error*\n{code_block(str(error))}"))
+    if url:
+        blocks.append({"type": "actions", "elements": [button("Open run", url)]})
+    event_id = esc(str(ev.get("id", "")))
+    blocks.append(context(f"watcher · {when(ev.get('time'))} · event `{event_id}`"))
+    text = f"{head}: {run_id} ({d.get('source', '?')}"
+    text += f", {duration(ran)})" if ran is not None else ")"
+    if error:
+        text += f": {error}"
+    return {"text": cut(esc(text), FALLBACK), "blocks": blocks}
+
+
+def _runs(events: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    head = _headline(events[0], len(events))
+    sources = sorted({str((e.get("data") or {}).get("source", "?")) for e in events})
+    blocks: list[Block] = [header(head),
+                           context(esc(f"{'Source' if len(sources) == 1 else 'Sources'}: "
+                                       + ", ".join(sources)))]
+    blocks += [section(_run_line(ev)) for ev in events[:LISTED]]
+    rest = events[LISTED:]
+    ids = [_run_id(ev) for ev in events]
+    if rest:
+        blocks.append(section(cut(f"…and {len(rest)} more: "
+                                  + ", ".join(f"`{esc(_run_id(ev))}`" for ev in rest),
+                                  SECTION_MAX)))
+    first, last = events[0].get("time"), events[-1].get("time")
+    span = when(first) if first == last else f"{when(first)} to {when(last)}"
+    blocks.append(context(f"watcher · {span}"))
+    shown = ", ".join(ids[:LISTED]) + (f" and {len(rest)} more" if rest else "")
+    return {"text": cut(esc(f"{head}: {shown}"), FALLBACK), "blocks": blocks}
+
+
+def _run_line(ev: dict[str, Any]) -> str:
+    d = ev.get("data") or {}
+    run_id = _run_id(ev)
+    url = safe_url(d.get("url"))
+    parts = [link(url, run_id) if url else f"`{esc(run_id)}`", esc(str(d.get("source", "?")))]
+    ran = run_duration(ev)
+    if ran is not None:
+        parts.append(("ran " if d.get("terminal") else "running for ") + duration(ran))
+    if ev.get("type") == RUN_STUCK and isinstance(d.get("stuck_for_s"), int | float):
+        parts.append(f"stuck for {duration(d['stuck_for_s'])} in `{esc(str(d.get('status')))}`")
+    line = " · ".join(parts)
+    error = d.get("error")
+    if error:
+        line += "\n> " + cut(esc(" ".join(str(error).split())), ERROR_LINE_MAX)
+    return cut(line, SECTION_MAX)
+
+
+def _headline(ev: dict[str, Any], n: int) -> str:
+    d = ev.get("data") or {}
+    workflow = _workflow(d)
+    where = f" in {workflow}" if workflow else ""
+    if ev.get("type") == RUN_STUCK:
+        return (f"{STUCK_EMOJI} Run is stuck{where}" if n == 1
+                else f"{STUCK_EMOJI} {n} runs are stuck{where}")
+    status = d.get("status") or "unknown"
+    one, many = VERBS.get(status, (f"is {status}", f"are {status}"))
+    emoji = EMOJI.get(status, EMOJI["unknown"])
+    return f"{emoji} Run {one}{where}" if n == 1 else f"{emoji} {n} runs {many}{where}"
+
+
+def _workflow(d: dict[str, Any]) -> str | None:
+    wf = d.get("workflow_name") or d.get("workflow_id")
+    return str(wf) if wf else None
+
+
+def _run_id(ev: dict[str, Any]) -> str:
+    return str((ev.get("data") or {}).get("run_id") or ev.get("subject") or "?")
+
+
+def run_duration(ev: dict[str, Any]) -> float | None:
+    """How long the run has been going: created_at to its end (the vendor's updated_at of a
+    finished run) or to when the watcher saw it."""
+    d = ev.get("data") or {}
+    start = parse_ts(d.get("created_at"))
+    if start is None:
+        return None
+    end = (parse_ts(d.get("updated_at")) if d.get("terminal") else None) or parse_ts(ev.get("time"))
+    if end is None or end < start:
+        return None
+    return end - start
+
+
+# -- sources ----------------------------------------------------------------------------
+
+def _source(ev: dict[str, Any]) -> dict[str, Any]:
+    d = ev.get("data") or {}
+    name = str(d.get("source") or ev.get("subject") or "?")
+    failing = ev.get("type") == SOURCE_FAILING
+    head = (f"{FAILING_EMOJI} Source {name} is failing" if failing
+            else f"{RECOVERED_EMOJI} Source {name} recovered")
+    fields = [("Source", esc(name)), ("Provider", esc(str(d.get("provider", "?"))))]
+    if d.get("failing_since"):
+        fields.append(("Failing since", esc(str(d["failing_since"]))))
+    if failing and d.get("consecutive_failures") is not None:
+        fields.append(("Failed polls", esc(str(d["consecutive_failures"]))))
+    if not failing and isinstance(d.get("down_for_s"), int | float):
+        fields.append(("Down for", duration(d["down_for_s"])))
+    blocks = [header(head), section_fields(fields)]
+    error = d.get("error")
+    if error:
+        blocks.append(section(f"*Error*\n{code_block(str(error))}"))
+    note = ("Watching this source is broken: its runs are not being checked. "
+            "Polling retries with backoff; a message follows when it recovers."
+            if failing else "Runs that changed meanwhile are caught up on this poll.")
+    blocks.append(context(note))
+    text = head + (f": {error}" if error else "")
+    return {"text": cut(esc(text), FALLBACK), "blocks": blocks}
+
+
+def _sources(events: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    failing = events[0].get("type") == SOURCE_FAILING
+    n = len(events)
+    head = (f"{FAILING_EMOJI} {n} sources are failing" if failing
+            else f"{RECOVERED_EMOJI} {n} sources recovered")
+    blocks: list[Block] = [header(head)]
+    for ev in events[:LISTED]:
+        d = ev.get("data") or {}
+        line = f"*{esc(str(d.get('source', '?')))}* ({esc(str(d.get('provider', '?')))})"
+        if d.get("error"):
+            line += "\n> " + cut(esc(" ".join(str(d["error"]).split())), ERROR_LINE_MAX)
+        blocks.append(section(cut(line, SECTION_MAX)))
+    names = [str((ev.get("data") or {}).get("source", "?")) for ev in events]
+    if n > LISTED:
+        blocks.append(section(cut(f"…and {n - LISTED} more: " + esc(", ".join(names[LISTED:])),
+                                  SECTION_MAX)))
+    return {"text": cut(esc(f"{head}: {', '.join(names)}"), FALLBACK), "blocks": blocks}
+
+
+def _other(events: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """An event type this module does not know yet: still a readable message."""
+    t = str(events[0].get("type", "event"))
+    subjects = [str(ev.get("subject", "?")) for ev in events]
+    head = f":information_source: {t}" + (f" ({len(events)})" if len(events) > 1 else "")
+    blocks = [header(head), section(cut(esc(", ".join(subjects)), SECTION_MAX))]
+    return {"text": cut(esc(f"{head}: {', '.join(subjects)}"), FALLBACK), "blocks": blocks}
+
+
+# -- Block Kit pieces, each within its limit -----------------------------------------------
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": {"type": "plain_text", "text": cut(text, HEADER_MAX),
+                                       "emoji": True}}
+
+
+def section(mrkdwn: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(mrkdwn, SECTION_MAX)}}
+
+
+def section_fields(pairs: Sequence[tuple[str, str]]) -> Block:
+    return {"type": "section", "fields": [
+        {"type": "mrkdwn", "text": cut(f"*{label}*\n{value}", FIELD_MAX)}
+        for label, value in pairs[:10]]}
+
+
+def context(mrkdwn: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(mrkdwn, SECTION_MAX)}]}
+
+
+def button(label: str, url: str) -> Block:
+    return {"type": "button", "text": {"type": "plain_text", "text": cut(label, BUTTON_MAX)},
+            "url": url}
+
+
+def code_block(text: str) -> str:
+    """Preformatted text; a fence inside it would end the block early, so it is defused."""
+    return "```" + cut(esc(text.replace("```", "\u02cb\u02cb\u02cb")), ERROR_MAX) + "```"
+
+
+def when(ts: object) -> str:
+    """An event time shown in the reader's own time zone (Slack date formatting), with the
+    UTC timestamp as the fallback."""
+    epoch = parse_ts(ts)
+    if epoch is None:
+        return esc(str(ts or ""))
+    return f"<!date^{int(epoch)}^{{date_short_pretty}} {{time_secs}}|{esc(str(ts))}>"
+
+
+def link(url: str, label: str) -> str:
+    return f"<{esc(url)}|{esc(label).replace('|', '¦')}>"
+
+
+def safe_url(value: object) -> str | None:
+    """A URL fit for a link or a button, else ``None`` (no link rather than a broken one)."""
+    if (isinstance(value, str) and value.startswith(("https://", "http://"))
+            and len(value) <= URL_MAX and not any(c.isspace() or c in "|<>" for c in value)):
+        return value
+    return None
+
+
+def esc(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn reserves."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, with an ellipsis when shortened; never ends
+    inside an ``&amp;``-style escape."""
+    if len(text) <= limit:
+        return text
+    text = text[:limit - 1]
+    amp = text.rfind("&")
+    if amp > text.rfind(";"):
+        text = text[:amp]
+    return text + "…"
+
+
+def duration(seconds: float) -> str:
+    """``45s``, ``4m 41s``, ``1h 5m``, ``2d 3h``."""
+    s = int(max(0, seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"

@@ -1,0 +1,186 @@
+"""webhook: one POST per event, signed (Standard Webhooks), retried until delivered or given up.
+
+Why it is shaped this way:
+
+* **Per-run order.** A batch is split by run (source + run id; source events
+  by source).  A run's events go one after another, each retried to the end
+  before the next is sent, so a receiver never gets a run's ``failed`` before
+  its ``running``.  Different runs go concurrently, at most ``concurrency``
+  at a time.
+* **Own connection pool** of ``concurrency`` keep-alive connections: a
+  receiver that hangs holds only these, never the pool the pollers share.
+* **Signing** follows Standard Webhooks (``webhook-id`` = event id,
+  ``webhook-timestamp``, ``webhook-signature: v1,<base64 HMAC-SHA256 of
+  "id.timestamp.body">``).  Each attempt is signed afresh: receivers refuse
+  timestamps older than a few minutes and a retry may come an hour later;
+  the id stays the event id, so a receiver drops duplicates by it.
+* **Retries** follow :mod:`watcher.sinks.http`; a ``Retry-After`` pauses every
+  request to the receiver, not just the one it answered.  ``deliver`` returns
+  once each event is delivered or given up; those given up are returned and
+  become dead letters.  Waiting here holds back only this sink: its runner
+  has its own task, and its backlog waits in the journal.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Sequence
+from typing import ClassVar
+
+import aiohttp
+import anyio
+import structlog
+
+from watcher.config import SinkConfig
+from watcher.schema import REQUIRED, Field
+from watcher.sinks.base import BaseSink, Rejected, SinkContext
+from watcher.sinks.http import (
+    RETRY_OPTIONS,
+    USER_AGENT,
+    Gate,
+    Outcome,
+    RetryPolicy,
+    check_http_url,
+    post,
+)
+from watcher.store import Entry
+
+CONTENT_TYPE = "application/cloudevents+json"
+#: headers the sink sets itself; a configured header of the same name is an error
+OWN_HEADERS = ("content-type", "webhook-id", "webhook-timestamp", "webhook-signature")
+
+
+def signing_key(secret: str) -> bytes | None:
+    """The HMAC key of a ``whsec_<base64>`` secret (the prefix is optional), else ``None``."""
+    raw = secret.removeprefix("whsec_")
+    try:  # padding is optional, as in the reference implementation
+        key = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return key or None
+
+
+def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value for one attempt."""
+    signed = b"%s.%d.%s" % (msg_id.encode(), timestamp, body)
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def _check_secret(value: str) -> str | None:
+    if signing_key(value) is None:
+        return "must be a Standard Webhooks secret: whsec_ followed by base64"
+    return None
+
+
+def _check_headers(value: dict[str, str]) -> str | None:
+    clash = sorted(k for k in value if k.lower() in OWN_HEADERS)
+    if clash:
+        return f"{', '.join(clash)}: set by the sink itself, cannot be configured"
+    return None
+
+
+class WebhookSink(BaseSink):
+    kind = "webhook"
+    options: ClassVar[dict[str, Field]] = {
+        "url": Field("secret", REQUIRED, check=check_http_url, doc="receiver URL (a secret)"),
+        "secret": Field("secret", None, check=_check_secret,
+                        doc="Standard Webhooks secret (whsec_...); unset = unsigned"),
+        # values often carry credentials (Authorization), hence secret: masked everywhere
+        "headers": Field("secret_table", {}, check=_check_headers, doc="extra headers"),
+        "concurrency": Field("int", 8, min=1, doc="runs delivered at once"),
+        **RETRY_OPTIONS,
+    }
+
+    def __init__(self, config: SinkConfig, context: SinkContext) -> None:
+        super().__init__(config, context)
+        opts = config.options
+        self.url: str = opts["url"]
+        secret = opts.get("secret")
+        self.key = signing_key(secret) if secret else None
+        self.headers = {"User-Agent": USER_AGENT, **(opts.get("headers") or {}),
+                        "Content-Type": CONTENT_TYPE}
+        self.concurrency: int = opts.get("concurrency") or 8
+        self.timeout = aiohttp.ClientTimeout(total=opts.get("timeout") or 10.0)
+        self.policy = RetryPolicy.from_options(opts)
+        #: scrubbed from failure reasons, which are stored with dead letters
+        self.secrets = tuple(s for s in (self.url, secret, *(opts.get("headers") or {}).values())
+                             if s and len(s) >= 4)
+        self.gate = Gate()
+        self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
+        self._session: aiohttp.ClientSession | None = None
+        self._failing = False
+        #: POSTs sent, for metrics and the benchmark
+        self.requests = 0
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.concurrency),
+                auto_decompress=False)
+        return self._session
+
+    async def deliver(self, batch: Sequence[Entry]) -> Sequence[Rejected]:
+        runs: dict[tuple[str, str | None], list[Entry]] = {}
+        for e in batch:
+            runs.setdefault((e.source, e.run_id), []).append(e)
+        queue = iter(runs.values())
+        rejected: list[Rejected] = []
+
+        async def worker() -> None:
+            for events in queue:  # each worker takes the next run; a run stays with one worker
+                for e in events:
+                    gave_up = await self._send(e)
+                    if gave_up is not None:
+                        rejected.append(gave_up)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(min(self.concurrency, len(runs))):
+                tg.start_soon(worker)
+        rejected.sort(key=lambda r: r[0].seq)
+        return rejected
+
+    async def _send(self, e: Entry) -> Rejected | None:
+        """Deliver one event; ``None`` once delivered, else why it was given up."""
+        session = self._client()
+        started = self.context.clock()
+        attempt = 0
+        while True:
+            await self.gate.wait()
+            attempt += 1
+            outcome = await self._post_once(session, e)
+            if outcome.ok:
+                if self._failing:
+                    self._failing = False
+                    self.log.info("webhook receiver recovered")
+                return None
+            delay = self.policy.delay(attempt, outcome.retry_after)
+            if outcome.retry_after:  # capped: a bogus "wait a year" must not stall the sink
+                self.gate.hold(min(outcome.retry_after, self.policy.max_age))
+            why = self.policy.give_up(outcome, attempt, self.context.clock() - started, delay)
+            if why is not None:
+                return (e, why, attempt)
+            if not self._failing:
+                self._failing = True
+                self.log.warning("webhook receiver failing, retrying", reason=outcome.reason)
+            self.log.debug("webhook attempt failed", event_id=e.id, attempt=attempt,
+                           reason=outcome.reason, retry_in=round(delay, 3))
+            await anyio.sleep(delay)
+
+    async def _post_once(self, session: aiohttp.ClientSession, e: Entry) -> Outcome:
+        headers = self.headers
+        if self.key is not None:
+            ts = int(self.context.clock())
+            headers = {**headers, "webhook-id": e.id, "webhook-timestamp": str(ts),
+                       "webhook-signature": sign(self.key, e.id, ts, e.body)}
+        self.requests += 1
+        return await post(session, self.url, e.body, headers, limits=self.timeout,
+                          secrets=self.secrets)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
