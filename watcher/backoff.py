@@ -1,8 +1,15 @@
-"""Exponential backoff with a start, a cap, a factor and jitter; reset after success."""
+"""How long to wait: exponential backoff with jitter, and what a server asks for.
+
+``Backoff`` has a start, a cap, a factor and jitter, and is reset after
+success; :func:`retry_after` reads a server's own request to wait, which
+every retry loop honours as a floor.
+"""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
 
 
 class Backoff:
@@ -23,3 +30,24 @@ class Backoff:
 
     def reset(self) -> None:
         self.failures = 0
+
+
+def retry_after(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    val = headers.get("Retry-After")
+    if not val:
+        return None
+    try:
+        return max(0.0, float(val))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(val).timestamp() - now)
+    except (TypeError, ValueError):
+        return None

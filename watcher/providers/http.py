@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
 import anyio
 import orjson
 
+from watcher.backoff import retry_after
 from watcher.clock import wall
 from watcher.errors import AuthError, BadPayload, ProviderError, RateLimited, TransientError
 from watcher.ratelimit import RateLimiter
@@ -38,27 +38,6 @@ def default_error_message(body: Any) -> str | None:
             if val is not None:
                 return orjson.dumps(val).decode()[:300]
     return None
-
-
-def retry_after(headers: Mapping[str, str], now: float) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date)."""
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    val = headers.get("Retry-After")
-    if not val:
-        return None
-    try:
-        return max(0.0, float(val))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(val).timestamp() - now)
-    except (TypeError, ValueError):
-        return None
 
 
 class VendorHttp:

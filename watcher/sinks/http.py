@@ -26,12 +26,12 @@ import random
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 
 import aiohttp
 import anyio
 
 from watcher import __version__
+from watcher.backoff import retry_after
 from watcher.schema import Field
 
 USER_AGENT = f"watcher/{__version__}"
@@ -72,21 +72,6 @@ RETRY_OPTIONS: dict[str, Field] = {
 }
 
 
-def parse_retry_after(headers: Mapping[str, str], now: float) -> float | None:
-    """Seconds to wait from ``Retry-After`` (delta-seconds or an HTTP date), else ``None``."""
-    val = headers.get("Retry-After")
-    if not val:
-        return None
-    try:
-        return max(0.0, float(val))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(val).timestamp() - now)
-    except (TypeError, ValueError):
-        return None
-
-
 def scrub(text: str, secrets: Iterable[str]) -> str:
     for s in secrets:
         if s:
@@ -102,7 +87,7 @@ def classify(status: int, reason: str, body: bytes, headers: Mapping[str, str], 
     said = " ".join(body[:QUOTE * 2].decode("utf-8", "replace").split())[:QUOTE]
     text = f"{status} {reason}".strip() + (f": {scrub(said, secrets)}" if said else "")
     retryable = status in (408, 429) or status >= 500
-    ra = parse_retry_after(headers, time.time()) if retryable else None
+    ra = retry_after(headers, time.time()) if retryable else None
     return Outcome(False, text, retryable, ra, status)
 
 
