@@ -35,6 +35,7 @@ from watcher.journal import Journal
 from watcher.model import Event
 from watcher.poller import Poller, SourceState
 from watcher.providers import provider_class
+from watcher.resolved import toml_value
 from watcher.simulator import Simulator, World
 from watcher.store import Entry, Store
 
@@ -42,21 +43,6 @@ ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
 EXTRA_KEYS = {"cortex": ("app_id", "workflow_id")}
-
-
-def toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        return repr(v)
-    if isinstance(v, str):
-        return orjson.dumps(v).decode()
-    if isinstance(v, list | tuple):
-        return "[" + ", ".join(toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{orjson.dumps(k).decode()} = {toml_value(x)}"
-                                for k, x in v.items()) + " }"
-    raise TypeError(v)
 
 
 def toml(watcher: Mapping[str, Any] | None = None, sources: Sequence[Mapping[str, Any]] = (),

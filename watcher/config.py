@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,27 +150,12 @@ def parse(data: Mapping[str, Any], *, env: Mapping[str, str], path: str | None =
     watcher = WatcherConfig(**{k: v for k, v in w.items() if v is not None or k == "http_token"})
 
     sources: list[SourceConfig] = []
-    raw_sources = data.get("sources", [])
-    if not isinstance(raw_sources, list):
-        problems.add("sources", "must be an array of tables ([[sources]])")
-        raw_sources = []
-    seen: set[str] = set()
-    for i, raw in enumerate(raw_sources):
-        spath = f"sources[{i}]"
-        cls = None
-        if isinstance(raw, dict) and isinstance(raw.get("provider"), str):
-            cls = provider_class(raw["provider"])
-            if cls is None:
-                problems.add(f"{spath}.provider", f'"{raw["provider"]}" is not a known provider '
-                                                  f"(known: {', '.join(provider_names())})")
-        opts_fields: Mapping[str, Field] = cls.options if cls else {}
-        common = r.table(raw, SOURCE_FIELDS, spath, ignore=tuple(opts_fields) if cls else
-                         tuple(raw) if isinstance(raw, dict) else ())
-        options = r.table({k: v for k, v in raw.items() if k in opts_fields}, opts_fields, spath
-                          ) if cls and isinstance(raw, dict) else {}
-        _check_name(common.get("name"), f"{spath}.name", seen, problems)
+    source_names: set[str] = set()  # every named source, so a sink's match can be checked
+    for spath, raw, cls, common, options in _entries(
+            data, "sources", r, kind_key="provider", lookup=provider_class,
+            known=provider_names, what="provider", fields=SOURCE_FIELDS, names=source_names):
         token = _token(common, spath, r, env, base_dir,
-                       given=isinstance(raw, dict) and ("token" in raw or "token_file" in raw))
+                       given="token" in raw or "token_file" in raw)
         if cls is None or common.get("name") is None:
             continue
         sources.append(SourceConfig(
@@ -183,29 +168,11 @@ def parse(data: Mapping[str, Any], *, env: Mapping[str, str], path: str | None =
             params=common["params"] or {}, keep_fields=common["keep_fields"] or (),
             options=options))
 
-    source_names = set(seen)  # every named source, so a sink's match can be checked
     sinks: list[SinkConfig] = []
-    raw_sinks = data.get("sinks", [])
-    if not isinstance(raw_sinks, list):
-        problems.add("sinks", "must be an array of tables ([[sinks]])")
-        raw_sinks = []
-    seen = set()
-    for i, raw in enumerate(raw_sinks):
-        kpath = f"sinks[{i}]"
-        scls = None
-        if isinstance(raw, dict) and isinstance(raw.get("type"), str):
-            scls = sink_class(raw["type"])
-            if scls is None:
-                problems.add(f"{kpath}.type", f'"{raw["type"]}" is not a known sink type '
-                                              f"(known: {', '.join(sink_names())})")
-        sfields: Mapping[str, Field] = scls.options if scls else {}
-        common = r.table(raw, SINK_FIELDS, kpath, ignore=("match", *sfields) if scls else
-                         tuple(raw) if isinstance(raw, dict) else ())
-        options = r.table({k: v for k, v in raw.items() if k in sfields}, sfields, kpath
-                          ) if scls and isinstance(raw, dict) else {}
-        match = parse_match(raw.get("match") if isinstance(raw, dict) else None,
-                            f"{kpath}.match", problems, sources=source_names)
-        _check_name(common.get("name"), f"{kpath}.name", seen, problems)
+    for kpath, raw, scls, common, options in _entries(
+            data, "sinks", r, kind_key="type", lookup=sink_class, known=sink_names,
+            what="sink type", fields=SINK_FIELDS, names=set(), also=("match",)):
+        match = parse_match(raw.get("match"), f"{kpath}.match", problems, sources=source_names)
         if scls is None or common.get("name") is None:
             continue
         sinks.append(SinkConfig(name=common["name"], type=common["type"], match=match,
@@ -215,6 +182,35 @@ def parse(data: Mapping[str, Any], *, env: Mapping[str, str], path: str | None =
         raise ConfigError(problems.items, path=path)
     return Config(watcher=watcher, sources=tuple(sources), sinks=tuple(sinks), path=path,
                   secrets=frozenset(r.secrets), raw=data)
+
+
+def _entries(data: Mapping[str, Any], key: str, r: Resolver, *, kind_key: str,
+             lookup: Callable[[str], Any], known: Callable[[], list[str]], what: str,
+             fields: Mapping[str, Field], names: set[str], also: tuple[str, ...] = ()
+             ) -> Iterator[tuple[str, dict[str, Any], Any, dict[str, Any], dict[str, Any]]]:
+    """Each ``[[key]]`` table: its path, raw table, plugin class (``None`` if unknown),
+    common keys and the plugin's own keys, validated; names must be unique."""
+    raw_list = data.get(key, [])
+    if not isinstance(raw_list, list):
+        r.problems.add(key, f"must be an array of tables ([[{key}]])")
+        return
+    for i, raw in enumerate(raw_list):
+        path = f"{key}[{i}]"
+        if not isinstance(raw, dict):
+            r.problems.add(path, "must be a table")
+            continue
+        cls = None
+        if isinstance(raw.get(kind_key), str):
+            cls = lookup(raw[kind_key])
+            if cls is None:
+                r.problems.add(f"{path}.{kind_key}", f'"{raw[kind_key]}" is not a known {what} '
+                                                     f"(known: {', '.join(known())})")
+        own: Mapping[str, Field] = cls.options if cls else {}
+        # with an unknown plugin its keys cannot be judged: report the plugin, not them
+        common = r.table(raw, fields, path, ignore=(*also, *own) if cls else tuple(raw))
+        options = r.table({k: v for k, v in raw.items() if k in own}, own, path) if cls else {}
+        _check_name(common.get("name"), f"{path}.name", names, r.problems)
+        yield path, raw, cls, common, options
 
 
 def _check_name(name: object, path: str, seen: set[str], problems: Problems) -> None:

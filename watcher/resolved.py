@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from watcher.config import SINK_FIELDS, SOURCE_FIELDS, WATCHER_FIELDS, Config
 from watcher.providers import provider_class
 from watcher.schema import Field, format_duration
@@ -44,23 +46,24 @@ def _table(values: Mapping[str, Any], fields: Mapping[str, Field]) -> list[str]:
             val = {k: MASK for k in val} if isinstance(val, dict) else MASK
         elif f is not None and f.kind == "duration":
             val = format_duration(val)
-        lines.append(f"{key} = {_toml(val)}")
+        lines.append(f"{key} = {toml_value(val)}")
     return lines
 
 
-def _toml(v: Any) -> str:
+def toml_value(v: Any) -> str:
+    """A TOML value: JSON string escapes are valid TOML basic-string escapes."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int | float):
         return repr(v)
     if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return orjson.dumps(v).decode()
     if isinstance(v, list | tuple):
-        return "[" + ", ".join(_toml(x) for x in v) + "]"
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {_toml(x)}" for k, x in v.items()) + " }"
-    return _toml(str(v))
+        return "{ " + ", ".join(f"{_key(k)} = {toml_value(x)}" for k, x in v.items()) + " }"
+    return toml_value(str(v))
 
 
 def _key(k: str) -> str:
-    return k if k.replace("_", "").replace("-", "").isalnum() else _toml(k)
+    return k if k.replace("_", "").replace("-", "").isalnum() else toml_value(k)
