@@ -109,3 +109,31 @@ def _wait_file(path: Path, text: str, timeout: float = 15) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"{text} never reached {path}")
+
+
+def test_a_second_stop_signal_cuts_the_drain_short_and_exits_cleanly(
+        tmp_path: Path, sim_thread: SimThread) -> None:
+    import socket
+    import time
+
+    hang = socket.socket()  # accepts connections, never answers: deliveries hang
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(16)
+    url = f"http://127.0.0.1:{hang.getsockname()[1]}/hook"
+    path = config_file(tmp_path, sim_thread, state=str(tmp_path / "state.db"),
+                       sinks=[{"name": "hook", "type": "webhook", "url": url, "timeout": "60s"}])
+    d = DaemonProc("run", "-c", str(path))
+    try:
+        d.wait_log("baseline recorded")
+        sim_thread.call(lambda w: w.add_run("extend", "FAILED"))
+        time.sleep(2)  # the webhook is now waiting on the silent receiver
+        d.send(signal.SIGTERM)
+        d.wait_log("stopping: polling halted, delivering what is journaled")
+        started = time.monotonic()
+        d.send(signal.SIGTERM)
+        assert d.stop(timeout=10) == 0
+        assert time.monotonic() - started < 5  # not the 10 s drain deadline
+        assert "Traceback" not in d.err_text()
+        d.wait_log("second stop signal: not waiting for sinks any longer", timeout=1)
+    finally:
+        hang.close()

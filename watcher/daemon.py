@@ -82,6 +82,8 @@ class Daemon:
         self._rows: dict[str, SourceRow] = {}
         self._tg: TaskGroup | None = None
         self._stop = anyio.Event()
+        #: the wait for sinks while stopping; a second stop signal cancels it
+        self._drain: anyio.CancelScope | None = None
         self._http: Any = None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -163,12 +165,12 @@ class Daemon:
         for child in list(self.pollers.values()):
             await child.stop()
         assert self.journal is not None
-        with anyio.move_on_after(DRAIN_DEADLINE) as scope:
+        with anyio.move_on_after(DRAIN_DEADLINE) as self._drain:
             # A sink that is failing keeps its backlog in the journal; do not wait for it.
             while any(self.journal.cursors.get(n, 0) < self.journal.head and not c.obj.failing
                       for n, c in self.runners.items()):
                 await self.journal.wait_acked()
-        if scope.cancelled_caught:
+        if self._drain.cancelled_caught:
             log.warning("stop deadline reached; undelivered events stay journaled",
                         backlog={n: self.journal.backlog(n) for n in self.runners})
         for child in list(self.runners.values()):
@@ -226,8 +228,9 @@ class Daemon:
                     log.info("stop requested", signal=signal.Signals(sig).name)
                     self._stop.set()
                 else:
-                    log.warning("second stop signal: exiting now")
-                    raise SystemExit(0)
+                    log.warning("second stop signal: not waiting for sinks any longer")
+                    if self._drain is not None:
+                        self._drain.cancel()
 
     async def reload(self) -> None:
         """Re-read the config; an invalid one is refused and the old one kept."""
