@@ -71,7 +71,14 @@ class SourceState:
 
 
 class PollStats:
-    __slots__ = ("errors", "last_duration", "last_error", "last_success", "polls")
+    """Counters read by /metrics at scrape time; durations kept as a fixed-bucket
+    histogram so a scrape costs the same however many polls there were."""
+
+    __slots__ = ("duration_buckets", "duration_count", "duration_sum", "errors",
+                 "last_duration", "last_error", "last_success", "polls")
+
+    #: upper bounds (seconds) of the poll duration histogram; +Inf is ``duration_count``
+    BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
     def __init__(self) -> None:
         self.polls = 0
@@ -79,6 +86,19 @@ class PollStats:
         self.last_success: float | None = None
         self.last_duration = 0.0
         self.last_error: str | None = None
+        self.duration_buckets = [0] * len(self.BUCKETS)  # non-cumulative counts
+        self.duration_count = 0
+        self.duration_sum = 0.0
+
+    def observe(self, seconds: float) -> None:
+        """Record one poll's duration, failed or not (a timeout is worth seeing)."""
+        self.last_duration = seconds
+        self.duration_count += 1
+        self.duration_sum += seconds
+        for i, bound in enumerate(self.BUCKETS):
+            if seconds <= bound:
+                self.duration_buckets[i] += 1
+                break
 
 
 class Poller:
@@ -133,6 +153,7 @@ class Poller:
         try:
             result = await self.provider.poll(view)
         except ProviderError as e:
+            self.stats.observe(time.monotonic() - started)
             await self._failed(e, now)
             return False
         changes = diff(st.runs, st.live, result.observations, now=now, policy=self.policy,
@@ -169,7 +190,7 @@ class Poller:
         if view.baseline:
             self.log.info("baseline recorded", runs=len(st.runs), live=len(st.live))
         self.stats.last_success = now
-        self.stats.last_duration = time.monotonic() - started
+        self.stats.observe(time.monotonic() - started)
         self._retry_after = None
         return True
 
