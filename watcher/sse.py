@@ -17,6 +17,7 @@ dropped and can resume from its last id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 from collections.abc import Callable
 
@@ -102,6 +103,7 @@ class EventStream:
         self._journal = journal
         self.token = token
         self.clients: set[asyncio.Task[object]] = set()
+        self.closing = False
 
     def count(self) -> int:
         return len(self.clients)
@@ -168,6 +170,13 @@ class EventStream:
         except (ConnectionError, TimeoutError) as e:
             log.info("events client gone", peer=peer, after=after,
                      reason=type(e).__name__)
+        except asyncio.CancelledError:
+            if not self.closing:
+                raise
+            # The daemon is stopping: finish the response, so the client sees a clean end
+            # of stream (and resumes from its last id) rather than a broken transfer.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(resp.write_eof(), 1.0)
         return resp
 
     async def _write(self, resp: web.StreamResponse, data: bytes) -> None:
@@ -176,6 +185,7 @@ class EventStream:
 
     async def close(self) -> None:
         """End every stream (the daemon is stopping); clients resume from their last id."""
+        self.closing = True
         tasks = list(self.clients)
         for task in tasks:
             task.cancel()
