@@ -10,8 +10,9 @@ unit under test as its only unit, and exposes ``systemctl`` through
 
 What the test copy of the unit changes, and why:
 
-* ``ExecStart`` runs this checkout with the test's interpreter (bind-mounted
-  at ``/opt/python``, since ``ProtectHome=`` hides ``/root`` and ``/home``);
+* ``ExecStart`` runs this checkout (bind-mounted at ``/opt/src``) with the
+  test's interpreter (at ``/opt/python``, its virtualenv's packages at
+  ``/opt/site*``), since ``ProtectHome=`` may hide where they really are;
 * the config and credential live under ``/opt`` (a tmpfs here) instead of
   ``/etc/watcher``;
 * a drop-in adds ``DefaultDependencies=no`` (the container has no
@@ -126,7 +127,7 @@ StandardError=append:/opt/test/stderr
                 and not Path(p).is_relative_to(base)]
 
     def _pythonpath(self) -> str:
-        return ":".join([str(ROOT)] + [f"/opt/site{i}" for i in range(len(self._site_dirs()))])
+        return ":".join(["/opt/src"] + [f"/opt/site{i}" for i in range(len(self._site_dirs()))])
 
     def _inner_script(self, console: str) -> str:
         binds = "\n".join(f"mkdir -p /opt/site{i}; mount --bind {p} /opt/site{i}"
@@ -142,6 +143,7 @@ mount -t tmpfs -o mode=755 tmpfs /opt
 mkdir -p /opt/python /opt/test /opt/etc
 mount --bind {sys.base_prefix} /opt/python
 mount --bind {self.dir} /opt/test
+mkdir -p /opt/src; mount --bind {ROOT} /opt/src
 {binds}
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t tmpfs -o mode=1777 tmpfs /var/tmp

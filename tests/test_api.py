@@ -39,6 +39,14 @@ class Daemon:
                 for fam in text_string_to_metric_families(body.decode())
                 for s in fam.samples}
 
+    def metrics_when(self, name: str, labels: tuple[tuple[str, str], ...], value: float
+                     ) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """The metrics once the sample ``name{labels}`` reads ``value`` (polled)."""
+        def check() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+            m = self.metrics()
+            return m if m.get((name, labels)) == value else None
+        return eventually(check, what=f"{name}{dict(labels)} == {value}")
+
     def ready(self) -> tuple[int, dict[str, Any]]:
         status, body = self.get("/readyz")
         return status, orjson.loads(body) if body else {}
@@ -73,11 +81,7 @@ def test_metrics_parse_and_their_counters_follow_the_simulated_runs(
     daemon.proc.wait_for(lambda evs: "run.created" in event_types(evs))
     sim_thread.call(lambda w: w.set_status(run, "FAILED", error="boom"))
     daemon.proc.wait_for(lambda evs: "run.status_changed" in event_types(evs))
-
-    def both_delivered() -> dict[Any, float] | None:
-        m = daemon.metrics()
-        return m if m[("watcher_sink_deliveries_total", (("sink", "out"),))] == 2 else None
-    m = eventually(both_delivered, what="both events delivered")
+    m = daemon.metrics_when("watcher_sink_deliveries_total", (("sink", "out"),), 2)
 
     assert m[("watcher_events_total", (("type", "watcher.run.created"),))] == 1
     assert m[("watcher_events_total", (("type", "watcher.run.status_changed"),))] == 1
@@ -110,8 +114,8 @@ def test_readyz_turns_503_naming_the_failing_source_and_200_once_it_recovers(
     body = eventually(not_ready, what="readyz 503 with the error")
     assert body["not_ready"] == ["extend-test"]
     assert "500 Internal Server Error" in body["sources"]["extend-test"]["last_error"]
-    m = daemon.metrics()
-    assert m[("watcher_source_failing", src())] == 1
+    # the failure's count is recorded when it is journaled, a moment after the error itself
+    m = daemon.metrics_when("watcher_source_failing", src(), 1)
     assert m[("watcher_poll_errors_total", src(kind="transient"))] >= 1
     assert daemon.get("/healthz")[0] == 200  # failing upstream is not a dead daemon
     daemon.proc.wait_for(lambda evs: "source.failing" in event_types(evs))
@@ -119,4 +123,4 @@ def test_readyz_turns_503_naming_the_failing_source_and_200_once_it_recovers(
     sim_thread.call(lambda w: w.faults.clear())
     eventually(lambda: daemon.ready()[0] == 200, what="readyz 200 again")
     daemon.proc.wait_for(lambda evs: "source.recovered" in event_types(evs))
-    assert daemon.metrics()[("watcher_source_failing", src())] == 0
+    daemon.metrics_when("watcher_source_failing", src(), 0)
