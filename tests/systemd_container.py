@@ -139,6 +139,7 @@ set -euo pipefail
 mount --make-rshared /
 mount -t tmpfs -o mode=755 tmpfs /run
 mount -t tmpfs -o mode=755 tmpfs /var/lib
+mount -t tmpfs -o mode=755 tmpfs /var/log
 mount -t tmpfs -o mode=755 tmpfs /opt
 mkdir -p /opt/python /opt/test /opt/etc
 mount --bind {sys.base_prefix} /opt/python
