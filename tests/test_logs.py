@@ -91,6 +91,9 @@ def test_no_secret_reaches_logs_stdout_check_metrics_events_or_the_state_file(
     source_token = "sk_live_" + secrets.token_hex(12)  # read from a credentials file
     wrong_token = "sk_live_" + secrets.token_hex(12)  # a second source whose key is refused
     http_token = "http_" + secrets.token_hex(12)
+    # a key the vendor's refusal quotes back ("401 ... Invalid or missing API key"), as
+    # some vendors echo the key they refused: it must be masked in the failing event too
+    echoed_token = "missing API key"
     sim_thread.call(lambda w: w.tokens.__setitem__("extend", source_token))
     creds = tmp_path / "credentials"  # what LoadCredential= gives a service
     creds.mkdir()
@@ -106,10 +109,12 @@ def test_no_secret_reaches_logs_stdout_check_metrics_events_or_the_state_file(
         {"state_path": str(tmp_path / "state.db"), "http_listen": f"127.0.0.1:{port}",
          "http_token": "${WATCHER_HTTP_TOKEN}", "log_level": "debug"},
         [good, sim_source(sim_thread.url, sim_thread.world, "extend", name="refused",
-                          token="${OTHER_KEY}", failure_threshold=2, max_backoff="1s")],
+                          token="${OTHER_KEY}", failure_threshold=2, max_backoff="1s"),
+         sim_source(sim_thread.url, sim_thread.world, "extend", name="echoed",
+                    token="${ECHOED_KEY}", failure_threshold=1)],
         [{"name": "out", "type": "stdout"}]))
     env = {"CREDENTIALS_DIRECTORY": str(creds), "WATCHER_HTTP_TOKEN": http_token,
-           "OTHER_KEY": wrong_token}
+           "OTHER_KEY": wrong_token, "ECHOED_KEY": echoed_token}
 
     daemon = DaemonProc("run", "-c", str(cfg), env=env)
     tail = DaemonProc("tail", "--url", url, "--since-id", "0", env=env)
@@ -120,7 +125,7 @@ def test_no_secret_reaches_logs_stdout_check_metrics_events_or_the_state_file(
         sim_thread.call(lambda w: w.set_status(run, "FAILED", error="boom"))
         # rotate the key at the vendor: the good source now fails auth too
         sim_thread.call(lambda w: w.tokens.__setitem__("extend", "rotated-" + source_token[::-1]))
-        evs = daemon.wait_for(lambda evs: event_types(evs).count("source.failing") == 2)
+        evs = daemon.wait_for(lambda evs: event_types(evs).count("source.failing") == 3)
         tail.wait_for(lambda t: len(t) == len(evs))
         daemon.send(signal.SIGHUP)
         daemon.wait_stderr("config reloaded")
@@ -147,7 +152,9 @@ def test_no_secret_reaches_logs_stdout_check_metrics_events_or_the_state_file(
     assert b"watcher_polls_total" in surfaces["metrics"]
     assert b'http_token = "***"' in surfaces["check stdout"]
     assert b"watcher.source.failing" in surfaces["state.db"]
+    echoed = next(e for e in evs if e["subject"] == "echoed")
+    assert echoed["data"]["error"] == "401 Unauthorized: Invalid or ***"
     assert surfaces["tail stdout"] == surfaces["daemon stdout"]
     for name, blob in surfaces.items():
-        for secret in (source_token, wrong_token, http_token):
+        for secret in (source_token, wrong_token, http_token, echoed_token):
             assert secret.encode() not in blob, f"a secret leaked into {name}"

@@ -31,6 +31,7 @@ from watcher.diff import Policy, diff, expired
 from watcher.errors import ProviderError, RateLimited
 from watcher.events import SOURCE_FAILING, SOURCE_RECOVERED, source_event
 from watcher.journal import Journal
+from watcher.logs import redactor
 from watcher.model import TERMINAL, Event, RunState, Status
 from watcher.providers.base import PollView, Provider
 from watcher.store import SourceRow, StoreError
@@ -211,9 +212,11 @@ class Poller:
         else:
             self.log.debug("poll failed again", kind=e.kind, error=str(e), failures=failures)
         if failures == threshold:
+            # the vendor's message goes into an event that leaves the process: some
+            # vendors quote the key they refused, so mask secrets as logs do
             events.append(source_event(
                 SOURCE_FAILING, source=self.config.name, provider=self.config.provider, now=now,
-                since=since, data={"error": str(e), "kind": e.kind,
+                since=since, data={"error": redactor.redact(str(e)), "kind": e.kind,
                                    "consecutive_failures": failures,
                                    "failing_since": format_ts(since)}))
         row = SourceRow(cursor=old.cursor, baselined=old.baselined, failures=failures,
