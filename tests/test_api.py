@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -124,3 +125,29 @@ def test_readyz_turns_503_naming_the_failing_source_and_200_once_it_recovers(
     eventually(lambda: daemon.ready()[0] == 200, what="readyz 200 again")
     daemon.proc.wait_for(lambda evs: "source.recovered" in event_types(evs))
     daemon.metrics_when("watcher_source_failing", src(), 0)
+
+
+def test_a_client_that_stops_reading_events_does_not_hold_back_the_daemon(
+        start_daemon: Callable[..., Daemon], sim_thread: SimThread) -> None:
+    daemon = start_daemon()
+    eventually(lambda: daemon.ready()[0] == 200, what="first poll")
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)  # a tiny window, soon full
+    stalled.connect(("127.0.0.1", daemon.port))
+    stalled.sendall(b"GET /events?since=0 HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert stalled.recv(256).startswith(b"HTTP/1.1 200")  # ...and it never reads again
+    try:
+        # ~600 KB of events: far more than the socket buffers can hold for it
+        sim_thread.call(lambda w: [w.add_run("extend", "PROCESSING") for _ in range(400)])
+        daemon.proc.wait_for(lambda evs: len(evs) == 400)
+        run = sim_thread.call(lambda w: w.add_run("extend", "PENDING"))
+        sim_thread.call(lambda w: w.set_status(run, "FAILED"))
+        daemon.proc.wait_for(lambda evs: evs[-1]["subject"] == run.id  # still polling and
+                             and evs[-1]["data"]["status"] == "failed")  # delivering
+        started = time.monotonic()
+        m = daemon.metrics()
+        assert time.monotonic() - started < 2
+        assert m[("watcher_sse_clients", ())] == 1  # the stalled client is still there
+        assert m[("watcher_sink_backlog", (("sink", "out"),))] == 0
+    finally:
+        stalled.close()
