@@ -102,8 +102,6 @@ class SystemdContainer:
             elif line.startswith("LoadCredential="):
                 name = line.split("=", 1)[1].split(":", 1)[0]
                 line = f"LoadCredential={name}:/opt/test/credentials/{name}"
-            elif line.startswith("Environment=WATCHER_CONFIG="):
-                line = "Environment=WATCHER_CONFIG=/opt/etc/watcher.toml"
             lines.append(line)
         units = self.dir / "units"
         (units / "watcher.service.d").mkdir(parents=True, exist_ok=True)
@@ -250,7 +248,8 @@ exec env -i container=watcher-test SYSTEMD_UNIT_PATH=/opt/test/units \
         if self.proc is not None:
             self.proc.kill()  # unshare --kill-child takes systemd, and so the namespace, along
             self.proc.wait(10)
-        os.close(self._console_fd) if hasattr(self, "_console_fd") else None
+        if hasattr(self, "_console_fd"):
+            os.close(self._console_fd)
         deadline = time.monotonic() + 10
         while self.cgroup.exists() and time.monotonic() < deadline:
             try:

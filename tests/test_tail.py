@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.http_support import eventually, free_port, http_get
-from tests.support import DaemonProc, SimThread, event_types, run_cli, sim_source, toml
+from tests.support import ROOT, DaemonProc, SimThread, event_types, run_cli, sim_source, toml
 
 TOKEN = "tail-test-token-6f1d2a"
 
@@ -125,3 +128,25 @@ def test_tail_filters_by_status_type_and_source_and_finds_the_daemon_from_its_co
     assert bad.returncode == 64
     assert b"exploded" in bad.stderr and b"not a canonical status" in bad.stderr
     assert orjson.loads(daemon.stdout[-1])["data"]["status"] == "failed"
+
+
+def test_tail_exits_0_quietly_when_whoever_reads_its_output_goes_away(
+        setup: Setup, sim_thread: SimThread) -> None:
+    """``watcher tail | head -1``: the first write after head exits ends tail, cleanly."""
+    setup.daemon()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "WATCHER_HTTP_TOKEN": TOKEN}
+    tail = subprocess.Popen([sys.executable, "-m", "watcher", "tail", "--url", setup.url],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        eventually(lambda: setup.sse_clients() == 1, what="tail connected")
+        sim_thread.call(lambda w: w.add_run("extend", "PROCESSING"))
+        assert tail.stdout is not None
+        assert b"run.created" in tail.stdout.readline()
+        tail.stdout.close()  # the reader is gone
+        sim_thread.call(lambda w: w.add_run("extend", "PROCESSING"))
+        assert tail.wait(15) == 0
+        assert tail.stderr is not None and tail.stderr.read() == b""
+    finally:
+        if tail.poll() is None:
+            tail.kill()
+            tail.wait()

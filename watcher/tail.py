@@ -35,6 +35,13 @@ DEFAULT_CONFIG = "/etc/watcher/watcher.toml"
 READ_TIMEOUT = 3 * KEEPALIVE
 
 
+class StdoutClosed(Exception):
+    """Whoever read our stdout is gone (``watcher tail | head``): time to stop.
+
+    Not a ConnectionError (as BrokenPipeError is), so it is never mistaken for a
+    dropped stream and retried."""
+
+
 class TailError(Exception):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
@@ -167,8 +174,11 @@ class Follower:
 
     def _print(self, f: Frame) -> None:
         if f.event.startswith("watcher.") or f.event == "message":
-            self.out.write(f.data + b"\n")
-            self.out.flush()  # line by line, so a pipe into jq sees each event at once
+            try:
+                self.out.write(f.data + b"\n")
+                self.out.flush()  # line by line, so a pipe into jq sees each event at once
+            except BrokenPipeError:
+                raise StdoutClosed from None
         if f.id is not None:
             self.last_id = f.id
 
@@ -189,7 +199,7 @@ async def tail(args: argparse.Namespace) -> int:
     except TailError as e:
         print(f"watcher tail: {e}", file=sys.stderr)
         return e.code
-    except BrokenPipeError:  # `watcher tail | head`: the reader is done, so are we
+    except StdoutClosed:  # `watcher tail | head`: the reader is done, so are we
         # stdout is gone; point it at /dev/null so the exit-time flush cannot complain
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EX_OK
