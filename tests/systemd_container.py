@@ -26,8 +26,10 @@ Every hardening directive is used verbatim.  Requires root, systemd, util-linux
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -70,6 +72,12 @@ def unavailable() -> str | None:
     if base is None or not os.access(base, os.W_OK):
         return "no writable cgroup2 hierarchy"
     return None
+
+
+def _die_with_parent() -> None:
+    """If pytest itself is killed, take unshare (and so systemd, --kill-child) along."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class SystemdContainer:
@@ -169,7 +177,7 @@ exec env -i container=watcher-test SYSTEMD_UNIT_PATH=/opt/test/units \
         outer = (f"echo $$ > {self.cgroup}/cgroup.procs && exec unshare --pid --fork "
                  f"--mount --cgroup --propagation private --mount-proc --kill-child {inner}")
         self.proc = subprocess.Popen(["bash", "-c", outer], stdin=subprocess.DEVNULL,
-                                     stdout=slave, stderr=slave)
+                                     stdout=slave, stderr=slave, preexec_fn=_die_with_parent)
         os.close(slave)
         threading.Thread(target=self._read_console, daemon=True).start()
 
