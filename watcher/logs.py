@@ -55,9 +55,23 @@ redactor = Redactor()
 def wants_json(fmt: str, stream: IO[str]) -> bool:
     if fmt != "auto":
         return fmt == "json"
-    if os.environ.get("JOURNAL_STREAM"):
+    if _is_journal(stream):
         return True
     return not stream.isatty()
+
+
+def _is_journal(stream: IO[str]) -> bool:
+    """Is ``stream`` the journal connection systemd made? ``JOURNAL_STREAM`` names it
+    by ``device:inode``; a command run from a service's shell inherits the variable
+    while its stderr may be a terminal, so the variable alone is not enough."""
+    dev, _, ino = os.environ.get("JOURNAL_STREAM", "").partition(":")
+    if not (dev.isdigit() and ino.isdigit()):
+        return False
+    try:
+        st = os.fstat(stream.fileno())
+    except (OSError, ValueError):  # no file behind it (a StringIO in tests)
+        return True
+    return (st.st_dev, st.st_ino) == (int(dev), int(ino))
 
 
 def _json(obj: Any, **_: Any) -> str:

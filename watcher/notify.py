@@ -36,6 +36,9 @@ class Notifier:
             return False
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+                # Called from the event loop: if systemd's queue is full, drop this
+                # datagram (the next ping follows) rather than block the loop.
+                s.setblocking(False)
                 s.sendto("\n".join(fields).encode(), self.address)
             return True
         except OSError:

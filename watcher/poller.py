@@ -32,6 +32,7 @@ from watcher.diff import Policy, Session, expired
 from watcher.errors import ProviderError, RateLimited
 from watcher.events import SOURCE_FAILING, SOURCE_RECOVERED, source_event
 from watcher.journal import Journal
+from watcher.logs import redactor
 from watcher.model import TERMINAL, Event, RunState, Status
 from watcher.providers.base import PollView, Provider
 from watcher.store import SourceRow, StoreError
@@ -72,7 +73,14 @@ class SourceState:
 
 
 class PollStats:
-    __slots__ = ("errors", "last_duration", "last_error", "last_success", "polls")
+    """Counters read by /metrics at scrape time; durations kept as a fixed-bucket
+    histogram so a scrape costs the same however many polls there were."""
+
+    __slots__ = ("duration_buckets", "duration_count", "duration_sum", "errors",
+                 "last_duration", "last_error", "last_success", "polls")
+
+    #: upper bounds (seconds) of the poll duration histogram; +Inf is ``duration_count``
+    BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
     def __init__(self) -> None:
         self.polls = 0
@@ -80,6 +88,19 @@ class PollStats:
         self.last_success: float | None = None
         self.last_duration = 0.0
         self.last_error: str | None = None
+        self.duration_buckets = [0] * len(self.BUCKETS)  # non-cumulative counts
+        self.duration_count = 0
+        self.duration_sum = 0.0
+
+    def observe(self, seconds: float) -> None:
+        """Record one poll's duration, failed or not (a timeout is worth seeing)."""
+        self.last_duration = seconds
+        self.duration_count += 1
+        self.duration_sum += seconds
+        for i, bound in enumerate(self.BUCKETS):
+            if seconds <= bound:
+                self.duration_buckets[i] += 1
+                break
 
 
 class Poller:
@@ -141,6 +162,7 @@ class Poller:
         try:
             result = await self.provider.poll(view)
         except ProviderError as e:
+            self.stats.observe(time.monotonic() - started)
             await self._failed(e, now)
             return False
         if result.observations:
@@ -197,7 +219,7 @@ class Poller:
             self.log.info("baseline recorded", runs=len(self.state.runs),
                           live=len(self.state.live))
         self.stats.last_success = now
-        self.stats.last_duration = time.monotonic() - started
+        self.stats.observe(time.monotonic() - started)
         self._retry_after = None
 
     async def _failed(self, e: ProviderError, now: float) -> None:
@@ -217,9 +239,11 @@ class Poller:
         else:
             self.log.debug("poll failed again", kind=e.kind, error=str(e), failures=failures)
         if failures == threshold:
+            # the vendor's message goes into an event that leaves the process: some
+            # vendors quote the key they refused, so mask secrets as logs do
             events.append(source_event(
                 SOURCE_FAILING, source=self.config.name, provider=self.config.provider, now=now,
-                since=since, data={"error": str(e), "kind": e.kind,
+                since=since, data={"error": redactor.redact(str(e)), "kind": e.kind,
                                    "consecutive_failures": failures,
                                    "failing_since": format_ts(since)}))
         row = SourceRow(cursor=old.cursor, baselined=old.baselined, failures=failures,

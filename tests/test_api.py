@@ -1,0 +1,153 @@
+"""The HTTP listener of a daemon subprocess: /metrics, /healthz, /readyz, /events."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.http_support import eventually, free_port, http_get
+from tests.support import DaemonProc, SimThread, event_types, sim_source, toml
+
+
+class Daemon:
+    """A daemon subprocess watching the simulator's Extend API, with its listener."""
+
+    def __init__(self, sim: SimThread, tmp_path: Path, **source: Any) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        cfg = tmp_path / "watcher.toml"
+        cfg.write_text(toml({"state_path": str(tmp_path / "state.db"),
+                             "http_listen": f"127.0.0.1:{self.port}"},
+                            [sim_source(sim.url, sim.world, "extend", **source)],
+                            [{"name": "out", "type": "stdout"}]))
+        self.proc = DaemonProc("run", "-c", str(cfg))
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        return http_get(self.base + path)
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """Every sample as ``{(name, sorted labels): value}``, parsed the way Prometheus would."""
+        status, body = self.get("/metrics")
+        assert status == 200
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for fam in text_string_to_metric_families(body.decode())
+                for s in fam.samples}
+
+    def metrics_when(self, name: str, labels: tuple[tuple[str, str], ...], value: float
+                     ) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """The metrics once the sample ``name{labels}`` reads ``value`` (polled)."""
+        def check() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+            m = self.metrics()
+            return m if m.get((name, labels)) == value else None
+        return eventually(check, what=f"{name}{dict(labels)} == {value}")
+
+    def ready(self) -> tuple[int, dict[str, Any]]:
+        status, body = self.get("/readyz")
+        return status, orjson.loads(body) if body else {}
+
+
+@pytest.fixture
+def start_daemon(sim_thread: SimThread, tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    """A factory: ``start_daemon(**source keys)``; each daemon must stop cleanly (exit 0)."""
+    started: list[Daemon] = []
+
+    def start(**source: Any) -> Daemon:
+        started.append(Daemon(sim_thread, tmp_path, **source))
+        return started[-1]
+    yield start
+    for d in started:
+        assert d.proc.stop() == 0, d.proc.err_text()[-2000:]
+
+
+def src(**labels: str) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted({"source": "extend-test", **labels}.items()))
+
+
+def test_metrics_parse_and_their_counters_follow_the_simulated_runs(
+        start_daemon: Callable[..., Daemon], sim_thread: SimThread) -> None:
+    daemon = start_daemon()
+    eventually(lambda: daemon.ready()[0] == 200, what="first poll")
+    first = daemon.metrics()
+    assert first[("watcher_events_total", (("type", "watcher.run.created"),))] == 0
+    assert first[("watcher_polls_total", src())] >= 1
+
+    run = sim_thread.call(lambda w: w.add_run("extend", "PROCESSING"))
+    daemon.proc.wait_for(lambda evs: "run.created" in event_types(evs))
+    sim_thread.call(lambda w: w.set_status(run, "FAILED", error="boom"))
+    daemon.proc.wait_for(lambda evs: "run.status_changed" in event_types(evs))
+    m = daemon.metrics_when("watcher_sink_deliveries_total", (("sink", "out"),), 2)
+
+    assert m[("watcher_events_total", (("type", "watcher.run.created"),))] == 1
+    assert m[("watcher_events_total", (("type", "watcher.run.status_changed"),))] == 1
+    assert m[("watcher_runs_tracked", src(status="failed"))] == 1
+    assert m[("watcher_runs_tracked", src(status="running"))] == 0
+    assert m[("watcher_polls_total", src())] > first[("watcher_polls_total", src())]
+    count = m[("watcher_poll_duration_seconds_count", src())]
+    assert count >= m[("watcher_polls_total", src())] - 1  # one may be in flight
+    assert m[("watcher_poll_duration_seconds_bucket", src(le="+Inf"))] == count
+    assert m[("watcher_sink_backlog", (("sink", "out"),))] == 0
+    assert m[("watcher_sink_dead_letters_total", (("sink", "out"),))] == 0
+    assert m[("watcher_journal_head_sequence", ())] == 2
+    assert m[("watcher_source_failing", src())] == 0
+    assert abs(m[("watcher_last_successful_poll_timestamp_seconds", src())] - time.time()) < 5
+    assert ("process_resident_memory_bytes", ()) in m
+    assert daemon.get("/healthz")[0] == 200
+
+
+def test_readyz_turns_503_naming_the_failing_source_and_200_once_it_recovers(
+        start_daemon: Callable[..., Daemon], sim_thread: SimThread) -> None:
+    daemon = start_daemon(failure_threshold=1, max_backoff="1s")
+    eventually(lambda: daemon.ready()[0] == 200, what="first poll")
+    sim_thread.call(lambda w: w.faults.add("extend", kind="status", status=500, times=1000))
+
+    # not ready once 3 intervals pass without a good poll; the error shows once a poll
+    # has given up (the provider retries a 500 twice inside one poll first)
+    def not_ready() -> dict[str, Any] | None:
+        status, body = daemon.ready()
+        return body if status == 503 and "last_error" in body["sources"]["extend-test"] else None
+    body = eventually(not_ready, what="readyz 503 with the error")
+    assert body["not_ready"] == ["extend-test"]
+    assert "500 Internal Server Error" in body["sources"]["extend-test"]["last_error"]
+    # the failure's count is recorded when it is journaled, a moment after the error itself
+    m = daemon.metrics_when("watcher_source_failing", src(), 1)
+    assert m[("watcher_poll_errors_total", src(kind="transient"))] >= 1
+    assert daemon.get("/healthz")[0] == 200  # failing upstream is not a dead daemon
+    daemon.proc.wait_for(lambda evs: "source.failing" in event_types(evs))
+
+    sim_thread.call(lambda w: w.faults.clear())
+    eventually(lambda: daemon.ready()[0] == 200, what="readyz 200 again")
+    daemon.proc.wait_for(lambda evs: "source.recovered" in event_types(evs))
+    daemon.metrics_when("watcher_source_failing", src(), 0)
+
+
+def test_a_client_that_stops_reading_events_does_not_hold_back_the_daemon(
+        start_daemon: Callable[..., Daemon], sim_thread: SimThread) -> None:
+    daemon = start_daemon()
+    eventually(lambda: daemon.ready()[0] == 200, what="first poll")
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)  # a tiny window, soon full
+    stalled.connect(("127.0.0.1", daemon.port))
+    stalled.sendall(b"GET /events?since=0 HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert stalled.recv(256).startswith(b"HTTP/1.1 200")  # ...and it never reads again
+    try:
+        # ~600 KB of events: far more than the socket buffers can hold for it
+        sim_thread.call(lambda w: [w.add_run("extend", "PROCESSING") for _ in range(400)])
+        daemon.proc.wait_for(lambda evs: len(evs) == 400)
+        run = sim_thread.call(lambda w: w.add_run("extend", "PENDING"))
+        sim_thread.call(lambda w: w.set_status(run, "FAILED"))
+        daemon.proc.wait_for(lambda evs: evs[-1]["subject"] == run.id  # still polling and
+                             and evs[-1]["data"]["status"] == "failed")  # delivering
+        started = time.monotonic()
+        m = daemon.metrics()
+        assert time.monotonic() - started < 2
+        assert m[("watcher_sse_clients", ())] == 1  # the stalled client is still there
+        assert m[("watcher_sink_backlog", (("sink", "out"),))] == 0
+    finally:
+        stalled.close()

@@ -1,0 +1,167 @@
+"""Prometheus metrics, read from the daemon's own state at scrape time.
+
+Nothing in the hot path knows about Prometheus: pollers, sink runners and
+the journal keep plain counters (``PollStats``, ``DeliveryStats``,
+``Journal.counts``) and this collector turns them into metric families
+when ``/metrics`` is scraped.  A per-daemon registry (not the global one)
+keeps two daemons in one process, e.g. in tests, from sharing series.
+
+Counters restart from zero when the daemon restarts, and a source's or
+sink's counters when a reload replaces its poller or runner; Prometheus'
+``rate()``/``increase()`` treat both as ordinary counter resets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import ProcessCollector
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import CollectorRegistry
+
+from watcher import __version__
+from watcher.events import EVENT_TYPES
+from watcher.model import Status
+from watcher.poller import PollStats
+
+if TYPE_CHECKING:
+    from watcher.daemon import Daemon
+
+#: the classic text format every Prometheus version reads
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class DaemonCollector:
+    """One scrape = one walk over the daemon's sources, sinks and journal."""
+
+    def __init__(self, daemon: Daemon, *,
+                 sse_clients: Callable[[], int] | None = None) -> None:
+        self.daemon = daemon
+        #: how many clients follow /events right now (None: no listener to ask)
+        self.sse_clients = sse_clients
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._sources()
+        yield from self._sinks()
+        yield from self._journal()
+
+    def _sources(self) -> Iterator[Metric]:
+        d = self.daemon
+        polls = CounterMetricFamily("watcher_polls", "Polls attempted, per source.",
+                                    labels=["source"])
+        errors = CounterMetricFamily("watcher_poll_errors",
+                                     "Failed polls, per source and error kind "
+                                     "(auth, rate_limited, transient, bad_payload, error).",
+                                     labels=["source", "kind"])
+        duration = HistogramMetricFamily("watcher_poll_duration_seconds",
+                                         "Duration of polls (failed ones too), per source.",
+                                         labels=["source"])
+        last_ok = GaugeMetricFamily("watcher_last_successful_poll_timestamp_seconds",
+                                    "Unix time of the last successful poll, per source.",
+                                    labels=["source"])
+        failing = GaugeMetricFamily("watcher_source_failing",
+                                    "1 while a source is failing (failure_threshold "
+                                    "consecutive failed polls, as watcher.source.failing).",
+                                    labels=["source"])
+        consecutive = GaugeMetricFamily("watcher_source_consecutive_failures",
+                                        "Failed polls in a row, per source.", labels=["source"])
+        runs = GaugeMetricFamily("watcher_runs_tracked",
+                                 "Runs held in memory, per source and canonical status.",
+                                 labels=["source", "status"])
+        for name, child in list(d.pollers.items()):
+            poller = child.obj
+            st = poller.stats
+            polls.add_metric([name], st.polls)
+            for kind, n in sorted(st.errors.items()):
+                errors.add_metric([name, kind], n)
+            duration.add_metric([name], _buckets(st), st.duration_sum)
+            if st.last_success is not None:
+                last_ok.add_metric([name], st.last_success)
+            row = poller.state.row
+            failing.add_metric([name], 1.0 if row.failures >= poller.config.failure_threshold
+                               else 0.0)
+            consecutive.add_metric([name], row.failures)
+        for name, state in list(d.states.items()):
+            for status in Status:
+                runs.add_metric([name, status.value], state.counts.get(status, 0))
+        yield from (polls, errors, duration, last_ok, failing, consecutive, runs)
+
+    def _sinks(self) -> Iterator[Metric]:
+        d = self.daemon
+        delivered = CounterMetricFamily("watcher_sink_deliveries",
+                                        "Events delivered (acknowledged), per sink.",
+                                        labels=["sink"])
+        retries = CounterMetricFamily("watcher_sink_retries",
+                                      "Failed delivery attempts that will be retried, per sink.",
+                                      labels=["sink"])
+        dead = CounterMetricFamily("watcher_sink_dead_letters",
+                                   "Events given up on and kept as dead letters, per sink.",
+                                   labels=["sink"])
+        backlog = GaugeMetricFamily("watcher_sink_backlog",
+                                    "Journaled events a sink has not acknowledged yet.",
+                                    labels=["sink"])
+        for name, child in list(d.runners.items()):
+            st = child.obj.stats
+            delivered.add_metric([name], st.delivered)
+            retries.add_metric([name], st.retries)
+            dead.add_metric([name], st.dead)
+            if d.journal is not None:
+                backlog.add_metric([name], d.journal.backlog(name))
+        yield from (delivered, retries, dead, backlog)
+
+    def _journal(self) -> Iterator[Metric]:
+        d = self.daemon
+        events = CounterMetricFamily("watcher_events",
+                                     "Events journaled by this process, per type.",
+                                     labels=["type"])
+        head = GaugeMetricFamily("watcher_journal_head_sequence",
+                                 "Sequence number of the newest journaled event "
+                                 "(the SSE id of /events).")
+        if d.journal is not None:
+            counts = d.journal.counts
+            for t in EVENT_TYPES:  # every type present from the start, so rate() works
+                events.add_metric([t], counts.get(t, 0))
+            head.add_metric([], d.journal.head)
+        info = GaugeMetricFamily("watcher_build_info", "Always 1; the version as a label.",
+                                 labels=["version"])
+        info.add_metric([__version__], 1)
+        started = GaugeMetricFamily("watcher_start_time_seconds",
+                                    "Unix time the daemon started.")
+        started.add_metric([], d.started_at)
+        yield from (events, head, info, started)
+        if self.sse_clients is not None:
+            clients = GaugeMetricFamily("watcher_sse_clients",
+                                        "Clients connected to /events.")
+            clients.add_metric([], self.sse_clients())
+            yield clients
+
+
+def _buckets(st: PollStats) -> list[tuple[str, float]]:
+    out: list[tuple[str, float]] = []
+    total = 0
+    for bound, n in zip(st.BUCKETS, st.duration_buckets, strict=True):
+        total += n
+        out.append((f"{bound:g}", total))
+    out.append(("+Inf", st.duration_count))
+    return out
+
+
+def registry_for(daemon: Daemon, *,
+                 sse_clients: Callable[[], int] | None = None) -> CollectorRegistry:
+    """A registry with the daemon's metrics and the process' own (CPU, memory, fds)."""
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(DaemonCollector(daemon, sse_clients=sse_clients))
+    ProcessCollector(registry=reg)
+    return reg
+
+
+def render(registry: CollectorRegistry) -> bytes:
+    out: bytes = generate_latest(registry)
+    return out
