@@ -152,8 +152,8 @@ class OrderTrust:
         elif result.full and self.left > 0:
             self.left -= 1
             if self.left == 0:
-                self.log.info("the run listing is newest-created first again; back to reading "
-                              "recent pages only")
+                self.log.info("the run listing's newest-first order held for every page "
+                              "again; back to reading recent pages only")
 
     def cursor(self) -> dict[str, int]:
         return {"reverify": self.left}
