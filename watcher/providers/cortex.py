@@ -149,7 +149,7 @@ class CortexProvider(BaseProvider):
             items, total = await self._page(page, take, status=status)
             start = len(obs)
             self._observe(items, obs)
-            lingering.seen([o[0] for o in obs[start:]])
+            lingering.seen(obs, start)
             window.forget_old(obs, start, view.runs, "created_at")
             if len(items) < take or (total is not None and page * take >= total):
                 return

@@ -131,7 +131,7 @@ class KnockProvider(BaseProvider):
             items = self.items_of(body, "items")
             start = len(obs)
             self._observe(items, obs)
-            lingering.seen([o[0] for o in obs[start:]])
+            lingering.seen(obs, start)
             newest = None
             for o in obs[start:]:
                 ts = parse_ts(o[4].get("inserted_at"))

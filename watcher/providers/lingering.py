@@ -14,10 +14,11 @@ remembered in the cursor so that it is not fetched again every cycle.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from watcher.errors import ProviderError
+from watcher.model import Observation
 
 if TYPE_CHECKING:
     from watcher.providers.base import BaseProvider, PollView
@@ -36,11 +37,13 @@ class Lingering:
         #: live runs not seen yet this cycle
         self.wanted: set[str] = set(live) - self.gone if self.gone else set(live)
 
-    def seen(self, ids: Iterable[str]) -> None:
-        if self.wanted:
-            self.wanted.difference_update(ids)
-        if self.gone:
-            self.gone.difference_update(ids)
+    def seen(self, obs: Sequence[Observation], start: int = 0) -> None:
+        """Runs ``obs[start:]`` were listed: they need no re-read (and are not gone)."""
+        if not (self.wanted or self.gone):
+            return  # the common idle case: nothing to look for
+        ids = [o[0] for o in obs[start:]]
+        self.wanted.difference_update(ids)
+        self.gone.difference_update(ids)
 
     async def fetch(self, provider: BaseProvider, path: Callable[[str], str],
                     unwrap: Callable[[Any], Any] | None = None) -> list[Any]:

@@ -95,7 +95,7 @@ async def scan(fetch: FetchPage, *, size: int, created_key: str, observe: Observ
         items, total = await fetch(page)
         start = len(obs)
         observe(items, obs)
-        lingering.seen([o[0] for o in obs[start:]])
+        lingering.seen(obs, start)
         newest = None
         for item in items:
             ts = parse_ts(item.get(created_key)) if isinstance(item, dict) else None
