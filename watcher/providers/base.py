@@ -184,7 +184,11 @@ class BaseProvider:
     @staticmethod
     def items_of(body: Any, key: str | None) -> list[Any]:
         """The list of run items of a page, or BadPayload naming what is wrong."""
-        items = body.get(key) if key is not None and isinstance(body, dict) else body
+        if key is not None and not isinstance(body, dict):
+            # callers read the page's other fields next (cursor, totals) and may not crash
+            raise BadPayload(f"the body is a {type(body).__name__}, not an object with "
+                             f'"{key}"')
+        items = body.get(key) if key is not None else body
         if not isinstance(items, list):
             where = f'"{key}"' if key else "the body"
             raise BadPayload(f"{where} is not a list of runs")
