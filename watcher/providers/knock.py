@@ -28,7 +28,7 @@ import math
 from typing import Any, ClassVar
 
 from watcher.clock import format_ts, parse_ts
-from watcher.errors import ProviderError
+from watcher.errors import BadPayload, ProviderError
 from watcher.model import Event, Observation, RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
 from watcher.providers.lingering import Lingering
@@ -139,9 +139,12 @@ class KnockProvider(BaseProvider):
                     newest = ts
             window.saw(newest)
             info = body.get("page_info")
-            after = info.get("after") if isinstance(info, dict) else None
-            if not after or not items:
+            cursor = info.get("after") if isinstance(info, dict) else None
+            if not cursor or not items:
                 return
+            if cursor == after:
+                raise BadPayload("the run listing returned the same page cursor twice")
+            after = cursor
 
     async def poll(self, view: PollView) -> PollResult:
         window = RecentWindow(view.cursor, now=view.now, lookback=self.source.lookback,

@@ -28,12 +28,15 @@ from typing import Any
 import structlog
 
 from watcher.clock import parse_ts
+from watcher.errors import BadPayload
 from watcher.model import Observation
 from watcher.providers.lingering import Lingering
 from watcher.providers.window import RecentWindow
 
 #: ordered full scans in a row before the cheap scan is trusted again
 REVERIFY = 3
+#: a listing that has not ended after this many pages is not to be trusted
+MAX_PAGES = 5000
 
 #: page number -> (items, total number of runs listed, if the vendor says)
 FetchPage = Callable[[int], Awaitable[tuple[list[Any], "int | None"]]]
@@ -123,6 +126,8 @@ async def scan(fetch: FetchPage, *, size: int, created_key: str, observe: Observ
                 and page_on(Progress(page=page, size=size, total=total, top=top, last=last,
                                      scanned=scanned))):
             page += 1
+            if page > MAX_PAGES:
+                raise BadPayload(f"the run listing did not end after {MAX_PAGES} pages")
             continue
         return ScanResult(obs, ordered=ordered, full=False, shrank=shrank)
 
