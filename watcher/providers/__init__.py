@@ -9,6 +9,9 @@ from typing import Any
 
 BUILTIN = {
     "extend": "watcher.providers.extend:ExtendProvider",
+    "noxus": "watcher.providers.noxus:NoxusProvider",
+    "cortex": "watcher.providers.cortex:CortexProvider",
+    "knock": "watcher.providers.knock:KnockProvider",
 }
 
 GROUP = "watcher.providers"

@@ -11,6 +11,29 @@ To add a vendor: write a class with the attributes and methods of
 :class:`Provider` (subclassing :class:`BaseProvider` gives the shared
 helpers), then register it in :mod:`watcher.providers` or, from another
 package, under the ``watcher.providers`` entry-point group.
+
+The protocol, in short:
+
+``kind``, ``default_base_url``, ``options``
+    the ``provider`` name in the config, the base URL when a source sets
+    none, and the provider's own config keys (``{name: Field}``, validated
+    with every other key; values arrive in ``source.options``).
+``__init__(source, session)``
+    a validated :class:`~watcher.config.SourceConfig` and the shared
+    ``aiohttp`` session; one instance per source, kept across polls.
+``await poll(view) -> PollResult``
+    one cycle: observations ``(run_id, raw_status, status, version, item)``
+    of every run whose status may have changed (more is fine: the diff drops
+    what did not change, counts duplicates once and never reads absence as
+    a change) and the next ``cursor``.  Raise a
+    :class:`~watcher.errors.ProviderError` kind when the cycle cannot be
+    trusted as a whole: nothing of it is kept.
+``describe(item) -> RunDetails``
+    event fields of one item, called only for runs that produce an event.
+``await enrich(events)``
+    optionally add what the listing lacks (an error message) to new events.
+``requests``
+    HTTP requests sent so far, for metrics and benchmarks.
 """
 
 from __future__ import annotations
@@ -181,7 +204,11 @@ class BaseProvider:
     @staticmethod
     def items_of(body: Any, key: str | None) -> list[Any]:
         """The list of run items of a page, or BadPayload naming what is wrong."""
-        items = body.get(key) if key is not None and isinstance(body, dict) else body
+        if key is not None and not isinstance(body, dict):
+            # callers read the page's other fields next (cursor, totals) and may not crash
+            raise BadPayload(f"the body is a {type(body).__name__}, not an object with "
+                             f'"{key}"')
+        items = body.get(key) if key is not None else body
         if not isinstance(items, list):
             where = f'"{key}"' if key else "the body"
             raise BadPayload(f"{where} is not a list of runs")

@@ -138,5 +138,7 @@ class VendorApi:
                 items[0] = {**items[0], "status": fault.value}
             elif fault.kind == "duplicate" and self._last_item is not None:
                 items.insert(0, self._last_item)
+            elif fault.kind == "reorder":
+                items.reverse()
         self._last_item = items[-1] if items else None
         return items, ordered, start

@@ -20,6 +20,9 @@ from watcher.simulator.world import VENDORS, World
 
 APIS = {
     "extend": "watcher.simulator.extend:ExtendApi",
+    "noxus": "watcher.simulator.noxus:NoxusApi",
+    "cortex": "watcher.simulator.cortex:CortexApi",
+    "knock": "watcher.simulator.knock:KnockApi",
 }
 
 

@@ -129,13 +129,26 @@ class ExtendApi(VendorApi):
         body.update({
             "metadata": {"customer": "acme"},
             "reviewed": run.extra.get("reviewed", False),
-            "stepRuns": [{"object": "step_run", "id": f"step_run_{i}", "status": "PROCESSED",
-                          "output": {"rows": list(range(20))}} for i in range(3)],
+            "stepRuns": [self._step_run(run, i, kind) for i, kind in
+                         enumerate(("PARSE", "EXTRACT", "RULE_VALIDATION"))],
         })
         if run.status == "FAILED":
             body["failureReason"] = run.extra.get("failureReason", "PROCESSING_ERROR")
             body["failureMessage"] = run.error or "The document could not be processed"
         return json_response(body)
+
+    @staticmethod
+    def _step_run(run: SimRun, i: int, kind: str) -> dict[str, Any]:
+        """A step run as the SDK's ``StepRun`` union parses it (discriminated by ``stepType``)."""
+        created = format_ts(run.created)
+        return {"object": "workflow_step_run", "id": f"step_run_{run.id[13:21]}_{i}",
+                "workflowRunId": run.id, "status": "PROCESSED", "stepType": kind,
+                "step": {"object": "workflow_step", "id": f"step_{i}", "name": kind.title(),
+                         "type": kind},
+                "files": [{"object": "file", "id": f"file_{run.id[13:21]}",
+                           "name": "document.pdf", "metadata": {}, "createdAt": created,
+                           "updatedAt": created}],
+                "result": None}
 
     def render(self, run: SimRun) -> dict[str, Any]:
         wf = run.workflow

@@ -5,8 +5,10 @@ Request faults answer instead of the API: ``status`` (any code, optional
 (a 200 whose body is not JSON).  Page faults alter a listing page:
 ``missing_field`` (drop ``field`` from one item), ``unknown_status`` (one
 item's status becomes ``value``), ``duplicate`` (the previous page's last
-item again at the top of this page) and ``shift`` (between two page requests
-a run from a later page moves to the head).  Each fault fires ``times``
+item again at the top of this page), ``shift`` (between two page requests
+a run from a later page moves to the head; see each vendor's ``move_to_head``)
+and ``reorder`` (one page comes in the opposite order, as if the vendor's
+undocumented ordering had changed).  Each fault fires ``times``
 times after letting ``after`` matching requests through; ``path`` narrows it
 to requests whose path contains that text.
 """
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 REQUEST_KINDS = ("status", "slow", "malformed")
-PAGE_KINDS = ("missing_field", "unknown_status", "duplicate", "shift")
+PAGE_KINDS = ("missing_field", "unknown_status", "duplicate", "shift", "reorder")
 
 
 @dataclass

@@ -30,6 +30,10 @@ PATHS: list[tuple[float, tuple[str, ...]]] = [
 OPENING = (("pending", "running", "failed"), ("pending", "running"),
            ("pending", "running", "needs_review", "succeeded"))
 
+#: a final stage a vendor lacks becomes this one, so every such run still ends
+#: (a vendor without human review cannot reject; its run fails instead)
+STAND_IN = {"rejected": "failed"}
+
 WORKFLOWS = ("Invoice Processing", "Contract Review", "Onboarding Emails")
 ERRORS = ("Extraction failed: page 3 is unreadable", "Upstream model timed out after 120s",
           "Validation failed: total does not match line items")
@@ -90,7 +94,9 @@ class Scenario:
         n = self._spawned.get(vendor, 0)
         self._spawned[vendor] = n + 1
         path = OPENING[n] if n < len(OPENING) else self._pick()
-        path = tuple(s for s in path if s in self._stages(vendor))
+        stages = self._stages(vendor)
+        path = tuple(s if s in stages else STAND_IN.get(s, "") for s in path)
+        path = tuple(s for s in path if s in stages)
         wf = self.world.workflow(vendor, WORKFLOWS[n % len(WORKFLOWS)])
         raw, extra = self._stages(vendor)[path[0]]
         run = self.world.add_run(vendor, raw, workflow=wf, created=at, **extra)

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import pytest
+
+from watcher import ratelimit
+from watcher.ratelimit import RateLimiter
+
+VENDORS = ("extend", "noxus", "cortex", "knock")
+
+
+@pytest.fixture(autouse=True)
+def vendor_rate_limits(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh process-wide limiter registry per test, so a 429 hold or spent burst
+    never leaks into the next test; fast limiters unless the test is marked
+    ``real_rate_limits`` (the vendors' documented budgets make a 600-run
+    baseline take seconds, and most tests are about what is requested, not when)."""
+    registry: dict[str, RateLimiter] = {}
+    if request.node.get_closest_marker("real_rate_limits") is None:
+        registry.update({v: RateLimiter(10_000.0, 10_000.0) for v in VENDORS})
+    monkeypatch.setattr(ratelimit, "_shared", registry)

@@ -1,0 +1,269 @@
+"""Cortex provider against the simulator over loopback: head scan, status listings, faults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from tests.support import Harness, parse_config, statuses, toml
+from watcher.clock import FrozenClock
+from watcher.errors import ConfigError
+from watcher.simulator import Fault, Simulator, World
+
+pytestmark = pytest.mark.anyio
+
+V = "cortex"
+
+
+def seed(world: World, n: int, *, status: str = "COMPLETED", age: float = 600.0,
+         gap: float = 30.0) -> list[str]:
+    """``n`` runs of the first workflow, newest ``age`` seconds old, ``gap`` seconds apart."""
+    now = world.clock()
+    return [world.add_run(V, status, created=now - age - i * gap).id for i in range(n)]
+
+
+def snapshot(h: Harness) -> tuple[dict[str, Any], dict[str, Any]]:
+    runs = {rid: (st.status, st.raw_status, st.version) for rid, st in h.state.runs.items()}
+    return runs, dict(h.state.row.cursor)
+
+
+def cost(world: World, before: int) -> int:
+    return world.count(V) - before
+
+
+async def test_first_poll_pages_through_every_run_within_lookback(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    seed(world, 250)
+    seed(world, 60, age=3 * 86400)
+    async with Harness(sim, V, clock=clock, baseline="emit", lookback="1d") as h:
+        events = await h.poll()
+    assert len(events) == len({e["subject"] for e in events}) == 250
+    assert world.count(V, "/runs") == 3
+    assert "take=100" in world.requests[0].query and "origin=ALL" in world.requests[0].query
+
+
+async def test_only_the_configured_workflow_is_watched(sim: Simulator, world: World,
+                                                       clock: FrozenClock) -> None:
+    mine = world.add_run(V, "RUNNING")
+    other = world.workflow(V, "Contract Review")
+    world.add_run(V, "RUNNING", workflow=other)
+    async with Harness(sim, V, clock=clock, baseline="emit") as h:
+        events = await h.poll()
+    assert [e["subject"] for e in events] == [mine.id]
+
+
+async def test_new_runs_are_seen_even_if_created_and_finished_between_polls(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    seed(world, 300)
+    async with Harness(sim, V, clock=clock) as h:
+        assert await h.poll() == []
+        clock.advance(15)
+        pending = world.add_run(V, "PENDING", created=clock() - 10)
+        flash = world.add_run(V, "RUNNING", created=clock() - 8)
+        world.set_status(flash, "SKIPPED")
+        events = await h.poll()
+    assert {(e["subject"], e["data"]["status"]) for e in events} == {
+        (pending.id, "pending"), (flash.id, "skipped")}
+
+
+async def test_live_run_behind_500_newer_runs_is_seen_to_change(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    old = world.add_run(V, "RUNNING", created=clock() - 3 * 86400)
+    seed(world, 600)
+    async with Harness(sim, V, clock=clock, lookback="7d") as h:
+        await h.poll()
+        clock.advance(15)
+        world.set_status(old, "FAILED", error="Step STEP_1 timed out")
+        before = world.count(V)
+        events = await h.poll()
+    assert statuses(events) == [("run.status_changed", "failed", "running")]
+    assert events[0]["data"]["error"] == "Step STEP_1 timed out"
+    assert cost(world, before) == 2  # the head page, then one GET (cheaper than a listing)
+    assert world.requests[-1].path.endswith(f"/runs/{old.id}")
+
+
+async def test_steady_state_costs_the_head_page_plus_one_listing_per_live_status(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    for i in range(3):
+        world.add_run(V, "RUNNING", created=clock() - 86400 - i)
+    world.add_run(V, "PENDING", created=clock() - 86400 - 9)
+    seed(world, 600)
+    async with Harness(sim, V, clock=clock, lookback="7d") as h:
+        await h.poll()
+        for _ in range(5):
+            clock.advance(15)
+            before = world.count(V)
+            assert await h.poll() == []
+            assert cost(world, before) == 1 + 2  # head, status=RUNNING, status=PENDING
+    assert world.count(V, "/runs/") == 0
+
+
+async def test_lingering_run_missing_from_the_live_listings_is_read_by_id(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    olds = [world.add_run(V, "RUNNING", created=clock() - 86400 - i) for i in range(3)]
+    seed(world, 600)
+    async with Harness(sim, V, clock=clock, lookback="7d") as h:
+        await h.poll()
+        clock.advance(15)
+        world.set_status(olds[1], "CANCELLED")
+        before = world.count(V)
+        events = await h.poll()
+    assert statuses(events) == [("run.status_changed", "cancelled", "running")]
+    assert cost(world, before) == 3  # head, status=RUNNING, GET of the one not in it
+    assert "status=RUNNING" in world.requests[-2].query
+
+
+async def test_tracked_run_sliding_onto_a_page_already_read_is_still_seen_once(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    ids = seed(world, 250, status="RUNNING")
+    async with Harness(sim, V, clock=clock, lookback="7d") as h:
+        await h.poll()
+        clock.advance(15)
+        for rid in ids:
+            world.set_status(rid, "COMPLETED")
+        shift = world.faults.add(V, Fault("shift", after=1, path="/runs"))
+        first = await h.poll()
+        assert shift.fired == 1
+        clock.advance(15)
+        second = await h.poll()
+    subjects = [e["subject"] for e in first + second]
+    assert len(subjects) == len(set(subjects)) == 250
+    assert second == []
+
+
+async def test_new_run_skipped_by_a_shift_is_seen_next_cycle(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    seed(world, 10)
+    async with Harness(sim, V, clock=clock) as h:
+        await h.poll()
+        clock.advance(15)
+        new = {world.add_run(V, "COMPLETED", created=clock() - 14 + i * 0.05).id
+               for i in range(250)}
+        shift = world.faults.add(V, Fault("shift", after=1, path="/runs"))
+        first = await h.poll()
+        assert shift.fired == 1
+        clock.advance(15)
+        second = await h.poll()
+    subjects = [e["subject"] for e in first + second]
+    assert len(subjects) == len(set(subjects))
+    assert set(subjects) == new
+    assert len(first) == 249 and len(second) == 1
+
+
+async def test_duplicate_item_across_pages_produces_one_event(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    ids = seed(world, 250, status="RUNNING")
+    async with Harness(sim, V, clock=clock, lookback="7d") as h:
+        await h.poll()
+        clock.advance(15)
+        for rid in ids:
+            world.set_status(rid, "FAILED")
+        dup = world.faults.add(V, Fault("duplicate", after=1, path="/runs"))
+        events = await h.poll()
+        assert dup.fired == 1
+    assert len(events) == len({e["subject"] for e in events}) == 250
+
+
+async def test_unknown_status_maps_to_unknown_and_keeps_the_raw_value(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    run = world.add_run(V, "RUNNING")
+    async with Harness(sim, V, clock=clock) as h:
+        await h.poll()
+        clock.advance(15)
+        world.faults.add(V, Fault("unknown_status", value="THROTTLED", path="/runs"))
+        events = await h.poll()
+        assert h.ok
+    assert statuses(events) == [("run.status_changed", "unknown", "running")]
+    assert events[0]["subject"] == run.id and events[0]["data"]["raw_status"] == "THROTTLED"
+
+
+async def test_broken_order_is_warned_once_and_scanned_in_full(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    old = world.add_run(V, "RUNNING", created=clock() - 86400)
+    seed(world, 600)
+    with capture_logs() as logs:
+        async with Harness(sim, V, clock=clock, lookback="7d") as h:
+            world.faults.add(V, Fault("reorder", times=1000, path="/runs"))
+            await h.poll()
+            costs = []
+            for _ in range(2):
+                clock.advance(15)
+                before = world.count(V)
+                assert await h.poll() == []
+                costs.append(cost(world, before))
+            clock.advance(15)
+            world.set_status(old, "COMPLETED")
+            new = world.add_run(V, "PENDING")
+            changed = await h.poll()
+    assert [e["log_level"] for e in logs if "order" in e["event"]] == ["warning"]
+    assert costs == [7, 7]  # every page: 601 runs, 100 a page
+    assert {(e["subject"], e["data"]["status"]) for e in changed} == {
+        (old.id, "succeeded"), (new.id, "pending")}
+
+
+async def test_run_without_timestamps_is_still_tracked(sim: Simulator, world: World,
+                                                       clock: FrozenClock) -> None:
+    run = world.add_run(V, "RUNNING")
+    async with Harness(sim, V, clock=clock, baseline="emit") as h:
+        world.faults.add(V, Fault("missing_field", field="created_at", path="/runs"))
+        events = await h.poll()
+    assert [e["subject"] for e in events] == [run.id]
+    assert events[0]["data"]["created_at"] is None
+
+
+@pytest.mark.parametrize("fault", [
+    Fault("status", status=429, retry_after=0.01, times=3),
+    Fault("status", status=502, times=3),
+    Fault("malformed"),
+    Fault("slow", delay=0.5),
+], ids=["429", "502", "malformed", "timeout"])
+async def test_failed_poll_emits_nothing_and_changes_no_state(
+        sim: Simulator, world: World, clock: FrozenClock, fault: Fault) -> None:
+    ids = seed(world, 150, status="RUNNING")
+    async with Harness(sim, V, clock=clock, lookback="7d", timeout="0.3s") as h:
+        await h.poll()
+        clock.advance(15)
+        for rid in ids:
+            world.set_status(rid, "COMPLETED")
+        before = snapshot(h)
+        world.faults.add(V, fault)
+        assert await h.poll() == []
+        assert not h.ok
+        assert snapshot(h) == before
+        clock.advance(15)
+        events = await h.poll()
+    assert len(events) == 150
+
+
+async def test_event_describes_the_run_and_trims_bulky_fields(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    run = world.add_run(V, "RUNNING", created=clock() - 60)
+    async with Harness(sim, V, clock=clock) as h:
+        await h.poll()
+        clock.advance(15)
+        world.set_status(run, "COMPLETED")
+        [event] = await h.poll()
+    data = event["data"]
+    assert (data["workflow_id"], data["workflow_name"]) == (run.workflow.id, run.workflow.name)
+    assert data["updated_at"] == data["run"]["updated_at"] and data["created_at"]
+    assert not {"input", "output", "result", "workflow_version", "usage"} & set(data["run"])
+
+
+def test_app_and_workflow_are_required(world: World) -> None:
+    text = toml({}, [{"name": "c", "provider": "cortex", "token": "t"}])
+    with pytest.raises(ConfigError) as e:
+        parse_config(text)
+    assert sorted(e.value.problems) == ["sources[0].app_id: is required",
+                                        "sources[0].workflow_id: is required"]
+
+
+@pytest.mark.real_rate_limits
+async def test_shares_the_documented_per_ip_budget(sim: Simulator, world: World,
+                                                   clock: FrozenClock) -> None:
+    async with Harness(sim, V, clock=clock) as h:
+        await h.poll()
+        assert h.ok
+        limiter = h.provider.http.limiter
+    assert limiter.rate * 60 + (limiter.burst or 0) <= 500

@@ -1,0 +1,297 @@
+"""Knock provider against the simulator over loopback: window, live listing, failure rule."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from tests.support import Harness, statuses
+from watcher.clock import FrozenClock
+from watcher.simulator import Fault, Simulator, World
+
+pytestmark = pytest.mark.anyio
+
+V = "knock"
+
+
+def seed(world: World, n: int, *, status: str = "completed", age: float = 600.0,
+         gap: float = 30.0) -> list[str]:
+    """``n`` runs, newest ``age`` seconds old, one every ``gap`` seconds before that."""
+    now = world.clock()
+    return [world.add_run(V, status, created=now - age - i * gap).id for i in range(n)]
+
+
+def snapshot(h: Harness) -> tuple[dict[str, Any], dict[str, Any]]:
+    runs = {rid: (st.status, st.raw_status, st.version) for rid, st in h.state.runs.items()}
+    return runs, dict(h.state.row.cursor)
+
+
+def cost(world: World, before: int) -> int:
+    return world.count(V) - before
+
+
+async def test_first_poll_pages_through_every_run_within_lookback(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    seed(world, 130)
+    seed(world, 40, age=3 * 86400)
+    async with Harness(sim, V, clock=clock, baseline="emit", lookback="1d") as h:
+        events = await h.poll()
+    assert len(events) == len({e["subject"] for e in events}) == 130
+    assert world.count(V) == 3  # 50 + 50 + 30: starting_at keeps older runs out
+    assert "starting_at=" in world.requests[0].query and "page_size=50" in world.requests[0].query
+    assert "after=" in world.requests[1].query
+
+
+async def test_new_runs_are_seen_even_if_created_and_finished_between_polls(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    seed(world, 300)
+    async with Harness(sim, V, clock=clock) as h:
+        assert await h.poll() == []
+        clock.advance(15)
+        queued = world.add_run(V, "queued", created=clock() - 10)
+        flash = world.add_run(V, "processing", created=clock() - 8)
+        world.set_status(flash, "completed", error_count=1)
+        events = await h.poll()
+    assert {(e["subject"], e["data"]["status"]) for e in events} == {
+        (queued.id, "pending"), (flash.id, "failed")}
+
+
+async def test_live_run_behind_500_newer_runs_is_seen_to_change(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    old = world.add_run(V, "paused", created=clock() - 3 * 86400)
+    seed(world, 600)
+    async with Harness(sim, V, clock=clock, lookback="7d") as h:
+        await h.poll()
+        clock.advance(15)
+        world.set_status(old, "completed")
+        before = world.count(V)
+        events = await h.poll()
+    assert statuses(events) == [("run.status_changed", "succeeded", "paused")]
+    assert cost(world, before) == 2  # the window page, then one GET (cheaper than a listing)
+    assert world.requests[-1].path == f"/knock/v1/workflow_recipient_runs/{old.id}"
+
+
+async def test_steady_state_costs_the_window_plus_one_live_listing_page(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    for i, status in enumerate(("queued", "processing", "paused")):
+        world.add_run(V, status, created=clock() - 86400 - i)
+    seed(world, 600)
+    async with Harness(sim, V, clock=clock, lookback="7d") as h:
+        await h.poll()
+        for _ in range(5):
+            clock.advance(15)
+            before = world.count(V)
+            assert await h.poll() == []
+            assert cost(world, before) == 2
+    last = world.requests[-1].query
+    assert all(f"status[]={s}" in last for s in ("queued", "processing", "paused"))
+
+
+async def test_idle_source_with_no_live_runs_costs_one_request(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    seed(world, 600)
+    async with Harness(sim, V, clock=clock, lookback="7d") as h:
+        await h.poll()
+        for _ in range(3):
+            clock.advance(15)
+            before = world.count(V)
+            assert await h.poll() == []
+            assert cost(world, before) == 1
+
+
+async def test_lingering_run_missing_from_the_live_listing_is_read_by_id(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    olds = [world.add_run(V, "processing", created=clock() - 86400 - i) for i in range(3)]
+    seed(world, 600)
+    async with Harness(sim, V, clock=clock, lookback="7d") as h:
+        await h.poll()
+        clock.advance(15)
+        world.set_status(olds[2], "cancelled")
+        before = world.count(V)
+        events = await h.poll()
+    assert statuses(events) == [("run.status_changed", "cancelled", "running")]
+    assert cost(world, before) == 3  # window, live listing, GET of the one not in it
+
+
+async def test_completed_with_errors_is_failed_and_keeps_the_raw_status(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    run = world.add_run(V, "processing", created=clock() - 30)
+    async with Harness(sim, V, clock=clock) as h:
+        await h.poll()
+        clock.advance(15)
+        world.set_status(run, "completed", error_count=2, error="Mailgun rejected the message")
+        events = await h.poll()
+    assert statuses(events) == [("run.status_changed", "failed", "running")]
+    data = events[0]["data"]
+    assert (data["raw_status"], data["run"]["error_count"]) == ("completed", 2)
+    # the listing only counts errors; what failed comes from the run's events
+    assert data["error"] == "message.send_failed at step email_1: Mailgun rejected the message"
+    assert "events" not in data["run"]
+
+
+async def test_errors_while_still_running_are_not_a_transition(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    run = world.add_run(V, "processing", created=clock() - 30)
+    async with Harness(sim, V, clock=clock) as h:
+        await h.poll()
+        for n in (1, 3):
+            clock.advance(15)
+            world.set_status(run, "processing", error_count=n)
+            assert await h.poll() == []
+        clock.advance(15)
+        world.set_status(run, "completed")
+        events = await h.poll()
+    assert statuses(events) == [("run.status_changed", "failed", "running")]
+
+
+async def test_completed_without_errors_is_succeeded(sim: Simulator, world: World,
+                                                     clock: FrozenClock) -> None:
+    run = world.add_run(V, "paused", created=clock() - 30)
+    async with Harness(sim, V, clock=clock) as h:
+        await h.poll()
+        clock.advance(15)
+        world.set_status(run, "completed")
+        events = await h.poll()
+    assert statuses(events) == [("run.status_changed", "succeeded", "paused")]
+    assert events[0]["data"]["error"] is None
+
+
+async def test_errors_can_be_told_not_to_mean_failed(sim: Simulator, world: World,
+                                                     clock: FrozenClock) -> None:
+    world.add_run(V, "completed", created=clock() - 30, error_count=4)
+    async with Harness(sim, V, clock=clock, baseline="emit", failed_on_errors=False) as h:
+        events = await h.poll()
+    assert statuses(events) == [("run.created", "succeeded", None)]
+
+
+async def test_many_new_runs_across_pages_with_a_shift_are_each_seen_once(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    seed(world, 10)
+    async with Harness(sim, V, clock=clock) as h:
+        await h.poll()
+        clock.advance(15)
+        new = {world.add_run(V, "completed", created=clock() - 14 + i * 0.05).id
+               for i in range(150)}
+        shift = world.faults.add(V, Fault("shift", after=1))
+        first = await h.poll()
+        assert shift.fired == 1
+        clock.advance(15)
+        second = await h.poll()
+    subjects = [e["subject"] for e in first + second]
+    # keyset cursors: the deletion ahead of the reader moves nothing, nothing is skipped
+    assert len(subjects) == len(set(subjects)) == 150 and set(subjects) == new
+    assert second == []
+
+
+async def test_tracked_runs_changing_while_paging_the_live_listing_are_each_seen_once(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    olds = [world.add_run(V, "processing", created=clock() - 86400 - i * 60).id
+            for i in range(160)]
+    async with Harness(sim, V, clock=clock, lookback="7d") as h:
+        await h.poll()
+        clock.advance(15)
+        done = set(olds[::2])
+        for rid in done:
+            world.set_status(rid, "completed")
+        # the live listing's second page: a run on its first page is deleted meanwhile
+        shift = world.faults.add(V, Fault("shift", after=2, path="/workflow_recipient_runs"))
+        first = await h.poll()
+        assert shift.fired == 1
+        clock.advance(15)
+        second = await h.poll()
+    subjects = [e["subject"] for e in first + second]
+    assert len(subjects) == len(set(subjects)) and set(subjects) == done
+    assert sum("status[]=" in r.query for r in world.requests) >= 2  # it was paged
+
+
+async def test_duplicate_item_across_pages_produces_one_event(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    seed(world, 5)
+    async with Harness(sim, V, clock=clock) as h:
+        await h.poll()
+        clock.advance(15)
+        for i in range(120):
+            world.add_run(V, "queued", created=clock() - 10 + i * 0.01)
+        dup = world.faults.add(V, Fault("duplicate", after=1))
+        events = await h.poll()
+        assert dup.fired == 1
+    assert len(events) == len({e["subject"] for e in events}) == 120
+
+
+async def test_unknown_status_maps_to_unknown_and_keeps_the_raw_value(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    run = world.add_run(V, "processing")
+    async with Harness(sim, V, clock=clock) as h:
+        await h.poll()
+        clock.advance(15)
+        world.set_status(run, "archived")
+        events = await h.poll()
+        assert h.ok
+    assert statuses(events) == [("run.status_changed", "unknown", "running")]
+    assert events[0]["data"]["raw_status"] == "archived"
+
+
+async def test_listing_order_does_not_matter(sim: Simulator, world: World,
+                                             clock: FrozenClock) -> None:
+    old = world.add_run(V, "processing", created=clock() - 86400)
+    seed(world, 300)
+    with capture_logs() as logs:
+        async with Harness(sim, V, clock=clock, lookback="7d") as h:
+            world.faults.add(V, Fault("reorder", times=1000))
+            await h.poll()
+            clock.advance(15)
+            world.set_status(old, "completed", error_count=1)
+            new = world.add_run(V, "queued")
+            before = world.count(V)
+            events = await h.poll()
+    assert {(e["subject"], e["data"]["status"]) for e in events} == {
+        (old.id, "failed"), (new.id, "pending")}
+    assert cost(world, before) == 2  # window, then a GET whose events say what failed
+    assert not [e for e in logs if e["log_level"] == "warning"]
+
+
+@pytest.mark.parametrize("fault", [
+    Fault("status", status=429, retry_after=0.01, times=3),
+    Fault("status", status=500, times=3),
+    Fault("malformed"),
+    Fault("slow", delay=0.5),
+], ids=["429", "500", "malformed", "timeout"])
+async def test_failed_poll_emits_nothing_and_changes_no_state(
+        sim: Simulator, world: World, clock: FrozenClock, fault: Fault) -> None:
+    ids = seed(world, 120, status="processing")
+    async with Harness(sim, V, clock=clock, lookback="7d", timeout="0.3s") as h:
+        await h.poll()
+        clock.advance(15)
+        for rid in ids:
+            world.set_status(rid, "cancelled")
+        before = snapshot(h)
+        world.faults.add(V, fault)
+        assert await h.poll() == []
+        assert not h.ok
+        assert snapshot(h) == before
+        clock.advance(15)
+        events = await h.poll()
+    assert len(events) == 120
+
+
+async def test_branch_is_sent_as_the_knock_branch_header(sim: Simulator, world: World,
+                                                         clock: FrozenClock) -> None:
+    async with Harness(sim, V, clock=clock, branch="feature-x") as h:
+        await h.poll()
+        assert h.ok
+        assert h.provider.http.headers["X-Knock-Branch"] == "feature-x"
+
+
+@pytest.mark.real_rate_limits
+async def test_stays_within_five_requests_a_second(sim: Simulator, world: World,
+                                                  clock: FrozenClock) -> None:
+    seed(world, 300)
+    async with Harness(sim, V, clock=clock, lookback="7d") as h:
+        started = time.monotonic()
+        await h.poll()
+        took = time.monotonic() - started
+    assert world.count(V) == 6
+    assert took >= 5 / 5  # the first request at once, then one every 200 ms

@@ -1,0 +1,116 @@
+"""Providers are plugins: the built-ins by name, third parties through the
+``watcher.providers`` entry-point group, found like any installed package's."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT, Harness, parse_config, run_cli, statuses, toml
+from watcher.clock import FrozenClock
+from watcher.providers import BUILTIN, provider_class, provider_names
+from watcher.simulator import Simulator, World
+
+#: a complete third-party provider, written against the documented protocol only
+TOY = '''
+from typing import Any, ClassVar
+
+from watcher.model import Observation, RunDetails, Status
+from watcher.providers.base import PollResult, PollView
+
+
+class ToyProvider:
+    """Reads the simulated Extend listing under another name, in one request."""
+
+    kind: ClassVar[str] = "toy"
+    default_base_url: ClassVar[str] = "http://127.0.0.1:9"
+    options: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, source: Any, session: Any) -> None:
+        self.source = source
+        self.session = session
+        self.requests = 0
+
+    async def poll(self, view: PollView) -> PollResult:
+        headers = {"Authorization": f"Bearer {self.source.token}",
+                   "x-extend-api-version": "2026-02-09"}
+        self.requests += 1
+        async with self.session.get(self.source.base_url + "/workflow_runs",
+                                    params={"maxPageSize": "1000"}, headers=headers) as r:
+            body = await r.json()
+        obs: list[Observation] = [
+            (i["id"], i["status"],
+             Status.SUCCEEDED if i["status"] == "PROCESSED" else Status.RUNNING,
+             i["updatedAt"], i) for i in body["data"]]
+        return PollResult(obs, {})
+
+    def describe(self, item: Any) -> RunDetails:
+        return RunDetails(workflow_name=item["workflow"]["name"], run=item)
+
+    async def enrich(self, events: list[Any]) -> None:
+        return None
+'''
+
+
+@pytest.fixture
+def toy_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``toy-watcher-provider`` installed into a directory on ``sys.path``."""
+    (tmp_path / "toy_watcher_provider.py").write_text(TOY)
+    dist = tmp_path / "toy_watcher_provider-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-watcher-provider\n"
+                                   "Version: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[watcher.providers]\ntoy = toy_watcher_provider:ToyProvider\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def test_the_four_vendors_are_built_in() -> None:
+    assert set(BUILTIN) == {"extend", "noxus", "cortex", "knock"}
+    assert all(provider_class(name).kind == name for name in BUILTIN)  # type: ignore[union-attr]
+
+
+def test_an_installed_plugin_is_listed_and_loaded(toy_package: Path) -> None:
+    assert "toy" in provider_names()
+    cls = provider_class("toy")
+    assert cls is not None and cls.kind == "toy"
+
+
+def test_check_accepts_a_plugin_provider(toy_package: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "watcher.toml"
+    cfg.write_text(toml({"state_path": ":memory:"},
+                        [{"name": "mine", "provider": "toy", "token": "t"}],
+                        [{"name": "out", "type": "stdout"}]))
+    env = {"PYTHONPATH": os.pathsep.join([str(ROOT), str(toy_package)])}
+    ok = run_cli("check", "-c", str(cfg), env=env)
+    assert ok.returncode == 0, ok.stderr.decode()
+    assert b'provider = "toy"' in ok.stdout
+    assert b'base_url = "http://127.0.0.1:9"' in ok.stdout  # the plugin's own default
+    without = run_cli("check", "-c", str(cfg))
+    assert without.returncode == 78 and b'"toy" is not a known provider' in without.stderr
+
+
+@pytest.mark.anyio
+async def test_a_plugin_provider_polls_like_a_built_in(toy_package: Path, sim: Simulator,
+                                                       world: World, clock: FrozenClock) -> None:
+    run = world.add_run("extend", "PROCESSING")
+    async with Harness(sim, "extend", clock=clock, provider="toy") as h:
+        assert await h.poll() == []
+        clock.advance(15)
+        world.set_status(run, "PROCESSED")
+        events = await h.poll()
+    assert statuses(events) == [("run.status_changed", "succeeded", "running")]
+    assert events[0]["data"]["provider"] == "toy"
+
+
+def test_the_example_config_shows_a_valid_source_of_every_built_in_provider() -> None:
+    text = (ROOT / "config" / "watcher.example.toml").read_text()
+    # the vendors other than the first are commented out, as an operator would find them
+    text = re.sub(r"^# (\[\[sources\]\]|[a-z_]+ = .*)$", r"\1", text, flags=re.M)
+    env = dict.fromkeys(re.findall(r"\$\{([A-Z_]+)\}", text), "x")
+    sources = parse_config(text, env=env).sources
+    assert {s.provider for s in sources} == set(BUILTIN)

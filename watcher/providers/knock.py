@@ -1,0 +1,192 @@
+"""Knock (knock.app): ``GET /v1/workflow_recipient_runs``, ``after`` cursor paging.
+
+Knock has no ``failed`` status: a run that failed ends ``completed`` with
+``error_count > 0``; that maps to ``failed`` (``raw_status`` stays
+``completed``; source option ``failed_on_errors = false`` turns it off).  A
+rise of ``error_count`` alone is not a transition.
+
+Strategy, which depends on no ordering at all (Knock documents none):
+
+1. a recent-window listing, ``starting_at`` = the window's floor
+   (:mod:`watcher.providers.window`), paged to the end: every new run,
+   also one created and finished between two polls;
+2. for tracked live runs that listing did not show, either one
+   ``status[]=queued&status[]=processing&status[]=paused`` listing, paged to
+   the end (a run still live is in it), or a GET per run, whichever costs
+   fewer requests; a lingering run absent from the live listing has ended
+   (or is gone) and is read by id.
+
+Idle cost: 1 request, plus 1 when live runs older than the window exist (a
+single GET or a page of the live listing per 50 live runs).  Knock allows 5
+requests/s per endpoint and environment, shared by every Knock source: the
+limiter spaces requests 200 ms apart rather than allow a burst above it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from watcher.clock import format_ts, parse_ts
+from watcher.errors import BadPayload, ProviderError
+from watcher.model import Event, Observation, RunDetails, Status
+from watcher.providers.base import BaseProvider, PollResult, PollView
+from watcher.providers.lingering import Lingering
+from watcher.providers.window import RecentWindow
+from watcher.schema import Field
+
+MAX_PAGE = 50
+LIVE = ("queued", "processing", "paused")
+#: at most this many single-run GETs per cycle to fetch what a failure was
+ENRICH_LIMIT = 10
+
+
+def _page_size(v: int) -> str | None:
+    return None if v <= MAX_PAGE else f"{v} exceeds Knock's maximum page size of {MAX_PAGE}"
+
+
+def _error_of(events: Any) -> str | None:
+    """What went wrong, from a run detail's ``events[]``."""
+    if not isinstance(events, list):
+        return None
+    for ev in events:
+        if isinstance(ev, dict) and ev.get("status") == "error":
+            data = ev.get("data")
+            why = (data.get("error") or data.get("message") or data.get("reason")
+                   if isinstance(data, dict) else None)
+            where = f" at step {ev['step_ref']}" if ev.get("step_ref") else ""
+            what = ev.get("event") or "error"
+            return f"{what}{where}: {why}" if isinstance(why, str) else f"{what}{where}"
+    return None
+
+
+class KnockProvider(BaseProvider):
+    kind = "knock"
+    default_base_url = "https://api.knock.app"
+    options: ClassVar[dict[str, Field]] = {
+        "branch": Field("str", None, doc="X-Knock-Branch: the branch environment to watch"),
+        "page_size": Field("int", MAX_PAGE, min=1, check=_page_size),
+        "failed_on_errors": Field("bool", True,
+                                  doc="completed with error_count > 0 counts as failed"),
+    }
+    statuses: ClassVar[dict[str, Status]] = {
+        "queued": Status.PENDING,
+        "processing": Status.RUNNING,
+        "paused": Status.PAUSED,
+        "completed": Status.SUCCEEDED,
+        "cancelled": Status.CANCELLED,
+    }
+    trim = frozenset({"events"})
+    rate = 5.0  # tier 2: 5 requests/s per endpoint per environment
+    burst = 1.0
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._errors_fail = self.source.options.get("failed_on_errors", True) is not False
+
+    def headers(self) -> dict[str, str]:
+        h = super().headers()
+        branch = self.source.options.get("branch")
+        if branch:
+            h["X-Knock-Branch"] = branch
+        return h
+
+    @staticmethod
+    def error_message(body: Any) -> str | None:
+        if not isinstance(body, dict):
+            return None
+        msg, code = body.get("message"), body.get("code")
+        if isinstance(msg, str):
+            return f"{msg} ({code})" if isinstance(code, str) else msg
+        errors = body.get("errors")  # unrouted paths answer {"errors": {"detail": ...}}
+        detail = errors.get("detail") if isinstance(errors, dict) else None
+        return detail if isinstance(detail, str) else None
+
+    def _observe(self, items: list[Any], out: list[Observation]) -> None:
+        """The hot loop, with Knock's failure rule (``completed`` + errors = ``failed``)."""
+        table = self.statuses
+        status_of = self.status_of
+        errors_fail = self._errors_fail
+        for item in items:
+            try:
+                raw = item["status"]
+                status = table.get(raw) or status_of(raw)
+                if status is Status.SUCCEEDED and errors_fail:
+                    n = item.get("error_count")
+                    if isinstance(n, int) and n > 0:
+                        status = Status.FAILED
+                out.append((item["id"], raw, status, item["updated_at"], item))
+            except (KeyError, TypeError, AttributeError) as e:
+                self.bad_item(item, f"missing field {e}")
+
+    async def _list(self, params: dict[str, Any] | list[tuple[str, str]], obs: list[Observation],
+                    lingering: Lingering, window: RecentWindow) -> None:
+        """Page a listing to its end (Knock cursors need the same query on every page)."""
+        after: str | None = None
+        while True:
+            query = params if after is None else (
+                [*params, ("after", after)] if isinstance(params, list)
+                else {**params, "after": after})
+            body, _ = await self.http.get("/v1/workflow_recipient_runs", query)
+            items = self.items_of(body, "items")
+            start = len(obs)
+            self._observe(items, obs)
+            lingering.seen(obs, start)
+            newest = None
+            for o in obs[start:]:
+                ts = parse_ts(o[4].get("inserted_at"))
+                if ts is not None and (newest is None or ts > newest):
+                    newest = ts
+            window.saw(newest)
+            info = body.get("page_info")
+            cursor = info.get("after") if isinstance(info, dict) else None
+            if not cursor or not items:
+                return
+            if cursor == after:
+                raise BadPayload("the run listing returned the same page cursor twice")
+            after = cursor
+
+    async def poll(self, view: PollView) -> PollResult:
+        window = RecentWindow(view.cursor, now=view.now, lookback=self.source.lookback,
+                              baseline=view.baseline)
+        lingering = Lingering(view)
+        size = self.source.options.get("page_size") or MAX_PAGE
+        base = {**self.source.params, "page_size": str(size)}
+        obs: list[Observation] = []
+        await self._list({**base, "starting_at": format_ts(window.floor)}, obs, lingering,
+                         window)
+        if lingering.wanted and math.ceil(len(view.live) / size) < len(lingering.wanted):
+            start = len(obs)
+            query = [*base.items(), *(("status[]", s) for s in LIVE)]
+            await self._list(query, obs, lingering, window)
+            window.forget_old(obs, start, view.runs, "inserted_at")
+        if lingering.wanted:
+            self._observe(await lingering.fetch(
+                self, lambda rid: f"/v1/workflow_recipient_runs/{rid}"), obs)
+        return PollResult(obs, {**window.cursor(), **lingering.cursor()})
+
+    def describe(self, item: Any) -> RunDetails:
+        updated = item.get("updated_at")
+        key = item.get("workflow")
+        return RunDetails(
+            # Knock names workflows by key; runs carry no display name
+            workflow_id=key, workflow_name=key, created_at=item.get("inserted_at"),
+            updated_at=updated, url=None, error=_error_of(item.get("events")),
+            run=self.trimmed(item), changed_at=parse_ts(updated))
+
+    async def enrich(self, events: list[Event]) -> None:
+        """The listing says how many errors, not which: read the first few failures' events."""
+        failed = [e for e in events if e.data.get("status") == "failed"
+                  and not e.data.get("error")]
+        for i, e in enumerate(failed):
+            detail = None
+            if i < ENRICH_LIMIT:
+                try:
+                    body, _ = await self.http.get(f"/v1/workflow_recipient_runs/{e.subject}")
+                    detail = _error_of(body.get("events")) if isinstance(body, dict) else None
+                except ProviderError as err:
+                    self.log.debug("could not fetch failure details", run_id=e.subject,
+                                   error=str(err))
+            run = e.data.get("run") or {}
+            n = run.get("error_count") if isinstance(run, dict) else None
+            e.data["error"] = detail or f"{n or 'some'} errors during the run"

@@ -1,0 +1,164 @@
+"""Scanning an offset-paged run listing whose order is undocumented (Noxus, Cortex).
+
+Both vendors page with a page number and list runs, by all appearances,
+newest ``created_at`` first - but neither documents it.  The cheap scan
+relies on it: page from the head and stop after the page that ends before
+the recent window's floor (:mod:`watcher.providers.window`).  So the scan
+checks the order from the timestamps it receives (``created_at`` never
+increases along the whole scan).  When it does increase, the order is not
+what we assumed: :class:`OrderTrust` warns once, this cycle carries on to
+the last page, and every cycle scans every page until :data:`REVERIFY`
+full scans in a row came back ordered.
+
+Offset pages shift under the reader.  A run inserted at the head repeats
+one run on the next page (the diff counts it once); a run deleted ahead of
+the reader slides the next page's first run onto a page already read, so it
+is skipped.  A skipped *new* run is caught because the window is read by two
+cycles, and again in full when the listing's total shrank during the scan; a
+skipped *tracked* run is re-read by id (:mod:`watcher.providers.lingering`).
+Absence is never taken for a change.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import structlog
+
+from watcher.clock import parse_ts
+from watcher.errors import BadPayload
+from watcher.model import Observation
+from watcher.providers.lingering import Lingering
+from watcher.providers.window import RecentWindow
+
+#: ordered full scans in a row before the cheap scan is trusted again
+REVERIFY = 3
+#: a listing that has not ended after this many pages is not to be trusted
+MAX_PAGES = 5000
+
+#: page number -> (items, total number of runs listed, if the vendor says)
+FetchPage = Callable[[int], Awaitable[tuple[list[Any], "int | None"]]]
+#: vendor items -> observations appended to the list
+Observe = Callable[[list[Any], list[Observation]], None]
+
+
+class Progress:
+    """Where a scan stands, for a provider deciding whether paging on is worth it."""
+
+    __slots__ = ("last", "page", "scanned", "size", "top", "total")
+
+    def __init__(self, *, page: int, size: int, total: int | None, top: float | None,
+                 last: float, scanned: int) -> None:
+        self.page = page
+        self.size = size
+        self.total = total
+        #: newest and last ``created_at`` read so far
+        self.top = top
+        self.last = last
+        self.scanned = scanned
+
+    @property
+    def pages_left(self) -> int | None:
+        return None if self.total is None else max(0, math.ceil(self.total / self.size)
+                                                   - self.page)
+
+
+#: given the scan's progress, should it read another page for the lingering runs?
+PageOn = Callable[[Progress], bool]
+
+
+class ScanResult:
+    __slots__ = ("full", "observations", "ordered", "shrank")
+
+    def __init__(self, observations: list[Observation], *, ordered: bool, full: bool,
+                 shrank: bool) -> None:
+        self.observations = observations
+        #: created_at never increased along the scan
+        self.ordered = ordered
+        #: the scan read every page
+        self.full = full
+        #: the listing's total went down while we paged: a run may have been skipped
+        self.shrank = shrank
+
+
+async def scan(fetch: FetchPage, *, size: int, created_key: str, observe: Observe,
+               window: RecentWindow, lingering: Lingering, known: Mapping[str, Any],
+               full: bool, page_on: PageOn | None = None) -> ScanResult:
+    """Page from the head until past ``window.floor`` (or every page when ``full``
+    or the order breaks); ``page_on`` may ask for more pages for lingering runs."""
+    obs: list[Observation] = []
+    floor = window.floor
+    page, last, top = 1, math.inf, None
+    ordered, shrank = True, False
+    scanned = 0
+    total_before: int | None = None
+    while True:
+        items, total = await fetch(page)
+        start = len(obs)
+        observe(items, obs)
+        lingering.seen(obs, start)
+        newest = None
+        for item in items:
+            ts = parse_ts(item.get(created_key)) if isinstance(item, dict) else None
+            if ts is None:
+                continue
+            if ts > last:
+                ordered = False
+            last = ts
+            if newest is None or ts > newest:
+                newest = ts
+        window.saw(newest)
+        if last < window.horizon:
+            window.forget_old(obs, start, known, created_key)
+        if top is None:
+            top = newest
+        scanned += len(items)
+        if total is not None:
+            if total_before is not None and total < total_before:
+                shrank = True
+            total_before = total
+        if len(items) < size or (total is not None and page * size >= total):
+            return ScanResult(obs, ordered=ordered, full=True, shrank=shrank)
+        if full or not ordered or last >= floor or (
+                lingering.wanted and page_on is not None
+                and page_on(Progress(page=page, size=size, total=total, top=top, last=last,
+                                     scanned=scanned))):
+            page += 1
+            if page > MAX_PAGES:
+                raise BadPayload(f"the run listing did not end after {MAX_PAGES} pages")
+            continue
+        return ScanResult(obs, ordered=ordered, full=False, shrank=shrank)
+
+
+class OrderTrust:
+    """Whether the cheap scan may rely on newest-first order; kept in the cursor."""
+
+    __slots__ = ("left", "log")
+
+    def __init__(self, cursor: Mapping[str, Any], log: structlog.typing.FilteringBoundLogger
+                 ) -> None:
+        self.log = log
+        #: full scans still to do before trusting the order again
+        self.left = int(cursor.get("reverify", 0))
+
+    @property
+    def full(self) -> bool:
+        return self.left > 0
+
+    def judge(self, result: ScanResult) -> None:
+        if not result.ordered:
+            if self.left == 0:
+                self.log.warning("the run listing is not newest-created first as assumed; "
+                                 "reading every page until the order holds again",
+                                 reverify_after=REVERIFY)
+            self.left = REVERIFY
+        elif result.full and self.left > 0:
+            self.left -= 1
+            if self.left == 0:
+                self.log.info("the run listing's newest-first order held for every page "
+                              "again; back to reading recent pages only")
+
+    def cursor(self) -> dict[str, int]:
+        return {"reverify": self.left}

@@ -1,0 +1,252 @@
+"""Simulated Knock API: ``GET /v1/workflow_recipient_runs`` and ``/{id}``.
+
+Faithful where watcher and the official ``knockapi`` SDK depend on it:
+Bearer ``sk_`` auth (``X-Knock-Branch`` accepted), ``items`` plus
+``page_info`` (``__typename``, ``after``, ``before``, ``page_size``) with
+every field the SDK's models require, ``page_size`` 1-50 (default 50),
+opaque ``after``/``before`` cursors, the ``status[]`` (repeatable),
+``workflow``, ``tenant``, ``has_errors``, ``recipient``, ``starting_at`` and
+``ending_at`` filters, no ``failed`` status (a failed run is ``completed``
+with ``error_count``), the detail's ``events[]``, and Knock's error body
+``{code, message, status, type}``.
+
+Choices where Knock documents nothing: the listing is newest ``inserted_at``
+first; cursors are keyset cursors (the last run's ``inserted_at`` and id,
+wrapped like Knock's own ``g3QAAAAB...`` Erlang-term cursors), so a deletion
+ahead of the reader moves nothing and the ``shift`` fault (which deletes the
+run before the next page's first, see :mod:`watcher.simulator.listing`)
+leaves later pages intact, as with the real keyset paging; ``starting_at``
+and ``ending_at`` bound ``inserted_at`` inclusively; a bad parameter is a
+422 ``invalid_params``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import struct
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from aiohttp import web
+
+from watcher.clock import parse_ts
+from watcher.simulator.api import VendorApi, json_response
+from watcher.simulator.listing import NewestFirst
+from watcher.simulator.world import SimRun, World
+
+MAX_PAGE_SIZE = 50
+STATUSES = ("queued", "processing", "paused", "completed", "cancelled")
+_ERROR_KINDS = {400: ("invalid_params", "invalid_request_error"),
+                401: ("api_key_missing", "authentication_error"),
+                403: ("insufficient_permissions", "authentication_error"),
+                404: ("resource_missing", "invalid_request_error"),
+                422: ("invalid_params", "invalid_request_error"),
+                429: ("rate_limit_exceeded", "rate_limit_error")}
+
+
+def _ts(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _uuid(seed: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, seed))
+
+
+def _term(key: tuple[float, str]) -> bytes:
+    """``%{"k" => "<created>|<id>"}`` in Erlang's external term format."""
+    value = f"{key[0]!r}|{key[1]}".encode()
+    return (b"\x83t" + struct.pack(">I", 1) + b"m" + struct.pack(">I", 1) + b"k"
+            + b"m" + struct.pack(">I", len(value)) + value)
+
+
+def _encode(key: tuple[float, str]) -> str:
+    return base64.urlsafe_b64encode(_term(key)).decode()
+
+
+def _decode(cursor: str) -> tuple[float, str] | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        if not raw.startswith(b"\x83t\x00\x00\x00\x01m\x00\x00\x00\x01km"):
+            return None
+        created, _, rid = raw[17:].decode().partition("|")
+        return (float(created), rid)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _sort_key(run: SimRun) -> tuple[float, str]:
+    return (run.created, run.id)
+
+
+class KnockApi(VendorApi):
+    vendor = "knock"
+    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {
+        "pending": ("queued", {}), "running": ("processing", {}), "paused": ("paused", {}),
+        "succeeded": ("completed", {}), "failed": ("completed", {"error_count": 2}),
+        "cancelled": ("cancelled", {}),
+    }
+
+    def __init__(self, world: World) -> None:
+        super().__init__(world)
+        self.runs = NewestFirst(world, self.vendor)
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/v1/workflow_recipient_runs", self.list_runs)
+        app.router.add_get("/v1/workflow_recipient_runs/{id}", self.get_run)
+
+    def error(self, status: int, message: str, *, code: str = "") -> web.Response:
+        default_code, kind = _ERROR_KINDS.get(status, ("internal_server_error", "api_error"))
+        # codes are snake_case at Knock; the shared middleware passes other vendors' spelling
+        code = code if code.islower() else default_code
+        if status == 401:
+            message = "No valid API key provided"  # Knock's documented wording
+        return json_response({"code": code, "message": message, "status": status,
+                              "type": kind}, status=status)
+
+    def move_to_head(self, run: SimRun) -> None:
+        self.runs.drop_before(run)
+
+    async def list_runs(self, request: web.Request) -> web.Response:
+        q = request.query
+        try:
+            size = int(q.get("page_size", "50"))
+        except ValueError:
+            size = 0
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            return self.error(422, f"page_size must be between 1 and {MAX_PAGE_SIZE}",
+                              code="invalid_params")
+        statuses = tuple(q.getall("status[]", []) + q.getall("status", []))
+        if any(s not in STATUSES for s in statuses):
+            return self.error(422, "status must be one of: " + ", ".join(STATUSES),
+                              code="invalid_params")
+        bounds: list[float | None] = []
+        for name in ("starting_at", "ending_at"):
+            raw = q.get(name)
+            t = parse_ts(raw) if raw is not None else None
+            if raw is not None and t is None:
+                return self.error(422, f"{name} must be an ISO 8601 date-time",
+                                  code="invalid_params")
+            bounds.append(t)
+        after = before = None
+        for name in ("after", "before"):
+            raw = q.get(name)
+            if raw is not None:
+                key = _decode(raw)
+                if key is None:
+                    return self.error(422, f"{name} is not a valid cursor", code="invalid_params")
+                after, before = (key, before) if name == "after" else (after, key)
+        filters = (statuses, q.get("workflow"), q.get("tenant"), q.get("has_errors"),
+                   q.get("recipient"), q.get("recipient[id]"), bounds[0], bounds[1])
+        keep = _filter(*filters)
+        listing: list[SimRun] = []
+
+        def order() -> tuple[list[SimRun], int]:
+            nonlocal listing
+            listing = self.runs.listing(filters, keep)
+            if after is not None:
+                return listing[_first_below(listing, after, strict=True):], 0
+            if before is not None:
+                end = _first_below(listing, before, strict=False)
+                return listing[max(0, end - size):end], 0
+            return listing, 0
+
+        items, ordered, _ = self.page(request, order, size, self.render)
+        served = ordered[:size]
+        more = len(ordered) > size
+        first_index = listing.index(served[0]) if served else 0
+        page_info = {
+            "__typename": "PageInfo",
+            "after": _encode(_sort_key(served[-1])) if served and more else None,
+            "before": _encode(_sort_key(served[0])) if served and first_index > 0 else None,
+            "page_size": size,
+        }
+        return json_response({"items": items, "page_info": page_info})
+
+    async def get_run(self, request: web.Request) -> web.Response:
+        run = self.world.runs[self.vendor].get(request.match_info["id"])
+        if run is None:
+            return self.error(404, "The resource you requested does not exist",
+                              code="resource_missing")
+        body = self.render(run)
+        body["events"] = self.events(run)
+        return json_response(body)
+
+    def render(self, run: SimRun) -> dict[str, Any]:
+        wf = run.workflow
+        # some recipients are objects, not users, as in Knock
+        recipient: str | dict[str, str] = run.extra.get("recipient") or (
+            {"id": f"project_{run.id[:4]}", "collection": "projects"}
+            if run.id[0] in "0123" else f"user_{run.id[:8]}")
+        return {
+            "__typename": "WorkflowRecipientRun",
+            "id": run.id,
+            "workflow_run_id": run.extra.get("workflow_run_id") or _uuid("trigger:" + run.id),
+            "workflow": wf.key,
+            "status": run.status,
+            "recipient": recipient,
+            "actor": run.extra.get("actor"),
+            "tenant": run.extra.get("tenant"),
+            "trigger_source": {"type": run.extra.get("trigger", "api"),
+                               "cancellation_key": f"{wf.key}-{run.id[:8]}"},
+            "error_count": run.error_count,
+            "inserted_at": _ts(run.created),
+            "updated_at": _ts(run.updated),
+        }
+
+    def events(self, run: SimRun) -> list[dict[str, Any]]:
+        def event(i: int, name: str, status: str = "ok", at: float = run.created,
+                  **extra: Any) -> dict[str, Any]:
+            return {"__typename": "WorkflowRecipientRunEvent", "id": _uuid(f"{run.id}:{i}"),
+                    "event": name, "status": status, "inserted_at": _ts(at), "attempt": 1,
+                    "data": extra.pop("data", {}), "step_ref": extra.get("step_ref"),
+                    "step_type": extra.get("step_type")}
+
+        out = [event(0, "workflow_recipient_run.started")]
+        for i in range(run.error_count):
+            out.append(event(1 + i, "message.send_failed", "error", run.updated,
+                             step_ref="email_1", step_type="channel",
+                             data={"error": run.error or "The channel provider rejected the "
+                                                         "message (HTTP 422)"}))
+        if run.status in ("completed", "cancelled"):
+            out.append(event(1 + run.error_count, f"workflow_recipient_run.{run.status}",
+                             at=run.updated))
+        return out
+
+
+def _first_below(listing: list[SimRun], key: tuple[float, str], *, strict: bool) -> int:
+    """Index of the first run (newest first) whose key is below ``key`` (or equal, if not strict)."""
+    lo, hi = 0, len(listing)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        k = _sort_key(listing[mid])
+        if k < key or (not strict and k == key):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _filter(statuses: tuple[str, ...], workflow: str | None, tenant: str | None,
+            has_errors: str | None, recipient: str | None, recipient_id: str | None,
+            start: float | None, end: float | None) -> Any:
+    want_errors = None if has_errors is None else has_errors.lower() == "true"
+    who = recipient or recipient_id
+
+    def keep(r: SimRun) -> bool:
+        if statuses and r.status not in statuses:
+            return False
+        if workflow is not None and r.workflow.key != workflow:
+            return False
+        if tenant is not None and r.extra.get("tenant") != tenant:
+            return False
+        if want_errors is not None and (r.error_count > 0) != want_errors:
+            return False
+        if who is not None and who not in (f"user_{r.id[:8]}", f"project_{r.id[:4]}"):
+            return False
+        if start is not None and r.created < start:
+            return False
+        return end is None or r.created <= end
+
+    return keep
