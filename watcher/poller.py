@@ -155,7 +155,9 @@ class Poller:
         self.stats.polls += 1
         baseline = not st.row.baselined
         session = Session(st.runs, st.live, now=now, policy=self.policy,
-                          describe=self.provider.describe, changed_at=self.provider.changed_at,
+                          describe=self.provider.describe,
+                          # optional for plugins: the diff falls back to describe()
+                          changed_at=getattr(self.provider, "changed_at", None),
                           baseline=baseline)
         view = PollView(runs=st.runs, live=st.live, cursor=st.row.cursor, baseline=baseline,
                         now=now, feed=session.feed)

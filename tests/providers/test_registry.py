@@ -107,10 +107,19 @@ async def test_a_plugin_provider_polls_like_a_built_in(toy_package: Path, sim: S
     assert events[0]["data"]["provider"] == "toy"
 
 
+def plausible(var: str) -> str:
+    """A value of the kind the variable names (sinks validate URLs and signing secrets)."""
+    if var.endswith("URL"):
+        return "https://hooks.example.com/services/T000/B000/x"
+    if "SECRET" in var:
+        return "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    return "x"
+
+
 def test_the_example_config_shows_a_valid_source_of_every_built_in_provider() -> None:
     text = (ROOT / "config" / "watcher.example.toml").read_text()
     # the vendors other than the first are commented out, as an operator would find them
     text = re.sub(r"^# (\[\[sources\]\]|[a-z_]+ = .*)$", r"\1", text, flags=re.M)
-    env = dict.fromkeys(re.findall(r"\$\{([A-Z_]+)\}", text), "x")
+    env = {name: plausible(name) for name in re.findall(r"\$\{([A-Z_]+)\}", text)}
     sources = parse_config(text, env=env).sources
     assert {s.provider for s in sources} == set(BUILTIN)

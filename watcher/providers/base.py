@@ -113,9 +113,9 @@ class Provider(Protocol):
         """Event fields of one vendor item; called only for runs that changed."""
         ...
 
-    def changed_at(self, item: Any) -> float | None:
-        """Vendor time (epoch s) of the item's last change, without describing it."""
-        ...
+    # Optional: ``changed_at(item) -> float | None``, the vendor time of the item's last
+    # change read without describing it. A silent baseline of a finished run needs only
+    # that, so it makes a first sync cheaper; without it the diff uses ``describe``.
 
     async def enrich(self, events: list[Event]) -> None:
         """Optionally add what the listing lacks (e.g. an error message) to new events."""
