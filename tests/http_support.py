@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 import urllib.error
@@ -13,11 +14,21 @@ T = TypeVar("T")
 
 
 def free_port() -> int:
-    """A loopback port nobody listens on right now (the daemon binds it a moment later)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
+    """A loopback port nobody uses right now, for a daemon to bind a moment later.
+
+    Picked below the kernel's ephemeral range (32768-60999 by default): a port from
+    bind(0) is one the kernel also hands to outgoing connections, so while a test
+    restarts a daemon, some other connection of a parallel test could take it.
+    """
+    rng = random.SystemRandom()
+    while True:
+        port = rng.randrange(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
 
 
 def http_get(url: str, headers: Mapping[str, str] | None = None, timeout: float = 5.0

@@ -192,7 +192,9 @@ class DaemonProc:
 
     def __init__(self, *args: str, env: Mapping[str, str] | None = None,
                  cwd: str | Path | None = None) -> None:
-        full_env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+        # faulthandler: a hung daemon dumps every thread's stack when stop() gives up on it
+        full_env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
+                    "PYTHONFAULTHANDLER": "1"}
         full_env.pop("NOTIFY_SOCKET", None)  # never talk to a real systemd by accident
         full_env.update(env or {})
         self.proc = subprocess.Popen([sys.executable, "-m", "watcher", *args],
@@ -280,8 +282,13 @@ class DaemonProc:
         try:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            self.proc.send_signal(signal.SIGABRT)  # faulthandler prints where it hangs
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
             code = self.proc.wait()
+            print(f"daemon did not stop within {timeout}s; its stderr:\n{self.err_text()[-8000:]}")
         for t in self._threads:
             t.join(5)
         return code

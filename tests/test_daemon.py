@@ -114,11 +114,20 @@ def _wait_file(path: Path, text: str, timeout: float = 15) -> None:
 def test_a_second_stop_signal_cuts_the_drain_short_and_exits_cleanly(
         tmp_path: Path, sim_thread: SimThread) -> None:
     import socket
+    import threading
     import time
 
-    hang = socket.socket()  # accepts connections, never answers: deliveries hang
+    hang = socket.socket()  # reads requests, never answers: deliveries hang
     hang.bind(("127.0.0.1", 0))
     hang.listen(16)
+    got_request = threading.Event()
+
+    def swallow() -> None:
+        conn, _ = hang.accept()
+        if conn.recv(65536):
+            got_request.set()
+        time.sleep(30)
+    threading.Thread(target=swallow, daemon=True).start()
     url = f"http://127.0.0.1:{hang.getsockname()[1]}/hook"
     path = config_file(tmp_path, sim_thread, state=str(tmp_path / "state.db"),
                        sinks=[{"name": "hook", "type": "webhook", "url": url, "timeout": "60s"}])
@@ -126,12 +135,13 @@ def test_a_second_stop_signal_cuts_the_drain_short_and_exits_cleanly(
     try:
         d.wait_log("baseline recorded")
         sim_thread.call(lambda w: w.add_run("extend", "FAILED"))
-        time.sleep(2)  # the webhook is now waiting on the silent receiver
+        assert got_request.wait(15)  # the delivery is in flight, waiting for an answer
         d.send(signal.SIGTERM)
         d.wait_log("stopping: polling halted, delivering what is journaled")
         started = time.monotonic()
         d.send(signal.SIGTERM)
-        assert d.stop(timeout=10) == 0
+        code = d.proc.wait(10)  # no third signal: the second must be enough
+        assert code == 0, d.err_text()[-3000:]
         assert time.monotonic() - started < 5  # not the 10 s drain deadline
         assert "Traceback" not in d.err_text()
         d.wait_log("second stop signal: not waiting for sinks any longer", timeout=1)

@@ -106,6 +106,7 @@ def test_kill_9_twenty_times_loses_and_invents_nothing(tmp_path: Path,
     time.sleep(0.3)
     final = sim_thread.call(lambda w: {r.id: r.status for r in w.runs["extend"].values()})
     d = DaemonProc("run", "-c", str(cfg))
+    d.wait_log("watcher running")  # its predecessors may have caught up already
 
     def caught_up() -> bool:
         with sqlite3.connect(state) as db:

@@ -82,8 +82,11 @@ class Daemon:
         self._rows: dict[str, SourceRow] = {}
         self._tg: TaskGroup | None = None
         self._stop = anyio.Event()
+        #: set once every source is scheduled (when READY=1 goes to systemd)
+        self.started = anyio.Event()
         #: the wait for sinks while stopping; a second stop signal cancels it
         self._drain: anyio.CancelScope | None = None
+        self._hurry = False
         self._http: Any = None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -115,6 +118,7 @@ class Daemon:
             tg.start_soon(self._housekeeping)
             await self._start_http(tg)
             self.notifier.ready(self.status_line())
+            self.started.set()
             if self.notifier.watchdog_interval:
                 tg.start_soon(self._watchdog, self.notifier.watchdog_interval)
             tg.start_soon(self._report_status)
@@ -122,6 +126,9 @@ class Daemon:
             await self._stop.wait()
             await self._shutdown()
             tg.cancel_scope.cancel()
+        # The signal receiver is gone: a late stop signal must not kill the final close.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
         await self._close()
         log.info("watcher stopped")
         return 0
@@ -154,6 +161,11 @@ class Daemon:
             return 75
         return 0
 
+    async def wait_watching(self) -> None:
+        """Return once every source has polled successfully at least once."""
+        for child in list(self.pollers.values()):
+            await child.obj.watching.wait()
+
     def request_stop(self) -> None:
         self._stop.set()
 
@@ -165,7 +177,7 @@ class Daemon:
         for child in list(self.pollers.values()):
             await child.stop()
         assert self.journal is not None
-        with anyio.move_on_after(DRAIN_DEADLINE) as self._drain:
+        with anyio.move_on_after(0 if self._hurry else DRAIN_DEADLINE) as self._drain:
             # A sink that is failing keeps its backlog in the journal; do not wait for it.
             while any(self.journal.cursors.get(n, 0) < self.journal.head and not c.obj.failing
                       for n, c in self.runners.items()):
@@ -229,6 +241,7 @@ class Daemon:
                     self._stop.set()
                 else:
                     log.warning("second stop signal: not waiting for sinks any longer")
+                    self._hurry = True
                     if self._drain is not None:
                         self._drain.cancel()
 

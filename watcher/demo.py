@@ -63,8 +63,16 @@ async def demo(*, duration: float | None = None, stdout: IO[bytes] | None = None
     async with Simulator(world) as sim:
         daemon = Daemon(demo_config(sim), stdout=stdout)
         code = 0
+        async def play_once_watched() -> None:
+            # New runs begin only once every source has its baseline, so none of them
+            # is recorded silently by a baseline that happened to be slow.
+            await daemon.started.wait()
+            await daemon.wait_watching()
+            scenario.begin()
+            await scenario.run()
+
         async with anyio.create_task_group() as tg:
-            tg.start_soon(scenario.run)
+            tg.start_soon(play_once_watched)
             if duration is not None:
                 async def stop_later() -> None:
                     await anyio.sleep(duration)

@@ -116,6 +116,8 @@ class Poller:
                              stuck_after=config.stuck_after,
                              horizon=max(retention, config.lookback), emit_baseline=emit_baseline)
         self.stats = PollStats()
+        #: set at the first successful poll (the baseline, for a new source)
+        self.watching = anyio.Event()
         self.log = structlog.get_logger("watcher.poller").bind(source=config.name)
         self._backoff = Backoff(config.interval, config.max_backoff)
         self._retry_after: float | None = None
@@ -217,6 +219,7 @@ class Poller:
         return True
 
     def _succeeded(self, now: float, started: float, *, baseline: bool) -> None:
+        self.watching.set()
         if baseline:
             self.log.info("baseline recorded", runs=len(self.state.runs),
                           live=len(self.state.live))

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tomllib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -195,7 +196,7 @@ async def tail(args: argparse.Namespace) -> int:
         token = args.token or os.environ.get("WATCHER_HTTP_TOKEN") or None
         follower = Follower(url, token=token, query=_query(args), last_id=args.since_id,
                             out=sys.stdout.buffer)
-        return await follower.run()
+        return await _until_signalled(follower.run)
     except TailError as e:
         print(f"watcher tail: {e}", file=sys.stderr)
         return e.code
@@ -203,3 +204,34 @@ async def tail(args: argparse.Namespace) -> int:
         # stdout is gone; point it at /dev/null so the exit-time flush cannot complain
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EX_OK
+
+
+async def _until_signalled(run: Callable[[], Awaitable[int]]) -> int:
+    """``run()``, or EX_OK once SIGINT/SIGTERM arrives.
+
+    The stop goes through an anyio cancel scope, which cancels again at every
+    checkpoint: the one-shot task cancellation asyncio's default SIGINT
+    handling sends can be swallowed inside a connection attempt (and turned
+    into a connection error the reconnect loop retries), leaving tail running.
+    """
+    code = EX_OK
+    failure: BaseException | None = None
+    async with anyio.create_task_group() as tg:
+        async def stop_on_signal() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    tg.cancel_scope.cancel()
+                    return
+
+        async def follow() -> None:
+            nonlocal code, failure
+            try:
+                code = await run()
+            except (TailError, StdoutClosed) as e:  # raised as is, not in an exception group
+                failure = e
+            tg.cancel_scope.cancel()
+        tg.start_soon(stop_on_signal)
+        tg.start_soon(follow)
+    if failure is not None:
+        raise failure
+    return code

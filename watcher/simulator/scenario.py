@@ -71,11 +71,18 @@ class Scenario:
             raw, extra = stages["running"]
             self.world.add_run(vendor, raw, workflow=wfs[1], created=now - 900, updated=now - 890,
                                started=now - 890, **extra)
+
+    def begin(self) -> None:
+        """Start the clock of new runs now: the first comes about a second later."""
+        now = self.world.clock()
+        for i, vendor in enumerate(self.vendors):
             # staggered so the vendors do not all speak at once
-            self._next_spawn[vendor] = now + 1.0 + 0.4 * self.vendors.index(vendor)
+            self._next_spawn[vendor] = now + 1.0 + 0.4 * i
 
     def tick(self) -> None:
         """Apply every step that is due and spawn runs that are due."""
+        if not self._next_spawn:
+            self.begin()
         now = self.world.clock()
         for vendor in self.vendors:
             while self._next_spawn[vendor] <= now:
