@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import anyio
+import orjson
 
 from watcher.config import SinkConfig
 from watcher.delivery import SinkRunner
@@ -71,10 +72,13 @@ async def stdout_rate(n: int, batch: int) -> float:
     return n / elapsed
 
 
-async def main_async(n: int, batch: int) -> None:
+async def main_async(n: int, batch: int, as_json: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         j = await journal_rate(n, batch, str(Path(tmp) / "state.db"))
     s = await stdout_rate(n, batch)
+    if as_json:
+        print(orjson.dumps({"journal": j, "stdout": s}).decode())
+        return
     print(f"journal (SQLite file, WAL, {batch}/commit): {j:>10,.0f} events/s   (target >= 20,000)")
     print(f"stdout sink (to /dev/null):              {s:>10,.0f} events/s   (target >= 100,000)")
 
@@ -83,8 +87,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    anyio.run(main_async, a.events, a.batch)
+    anyio.run(main_async, a.events, a.batch, a.json)
 
 
 if __name__ == "__main__":

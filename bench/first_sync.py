@@ -67,7 +67,7 @@ async def watcher_first_poll(sim: SimProcess, token: str, state: str) -> tuple[f
     return elapsed[0], elapsed[1], len(st.runs)
 
 
-async def main_async(runs: int) -> None:
+async def main_async(runs: int, as_json: bool = False) -> None:
     tune_gc()  # as the daemon does
     with SimProcess() as sim, tempfile.TemporaryDirectory() as tmp:
         sim.admin("POST", "/_sim/seed", {"vendor": "extend", "count": runs, "spread_s": 3600})
@@ -76,6 +76,10 @@ async def main_async(runs: int) -> None:
         bw, bc, bn = min([await bare(sim, token) for _ in range(3)])
         ww, wc, wn = min([await watcher_first_poll(sim, token, str(Path(tmp) / f"s{i}.db"))
                           for i in range(3)])
+    if as_json:
+        print(orjson.dumps({"runs": wn, "bare_wall": bw, "bare_cpu": bc, "wall": ww, "cpu": wc,
+                            "wall_ratio": ww / bw, "cpu_ratio": wc / bc}).decode())
+        return
     print(f"{'':>12} {'runs':>8} {'wall s':>8} {'cpu s':>8}")
     print(f"{'fetch+parse':>12} {bn:>8,} {bw:>8.2f} {bc:>8.2f}")
     print(f"{'watcher':>12} {wn:>8,} {ww:>8.2f} {wc:>8.2f}")
@@ -85,7 +89,9 @@ async def main_async(runs: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=100_000)
-    anyio.run(main_async, ap.parse_args().runs)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    anyio.run(main_async, a.runs, a.json)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import orjson
+
 from bench._daemon import Daemon, source
 from bench._sim import SimProcess
 
@@ -47,8 +49,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sources", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     r = measure(a.sources, a.seconds)
+    if a.json:
+        print(orjson.dumps(r).decode())
+        return
     print(f"{a.sources} sources, 15 s interval, nothing changing: CPU {r['cpu_pct']:.2f}% of a "
           f"core, RSS {r['rss_mb']:.0f} MB, {r['requests_per_cycle']:.2f} requests per source "
           f"per cycle, {r['events']} events   (target <= 1%, <= 80 MB)")

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import anyio
+import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -75,6 +76,15 @@ async def measure(vendor: str, live: int) -> tuple[int, list[int]]:
 async def main() -> None:
     configure(level="warning", stream=sys.stderr)
     ratelimit._shared.update({v: ratelimit.RateLimiter(1e6, 1e6) for v in STATUSES})
+    if "--json" in sys.argv:
+        out = {}
+        for vendor in STATUSES:
+            first, none = await measure(vendor, 0)
+            _, some = await measure(vendor, len(LIVE_AT))
+            out[vendor] = {"first": first, "idle": max(none), "idle_live": max(some),
+                           "live": len(LIVE_AT)}
+        print(orjson.dumps(out).decode())
+        return
     print(f"{RUNS:,} runs over {SPAN / 3600:g} h, interval {INTERVAL:g}s, "
           f"{CYCLES} idle cycles after the first poll\n")
     print(f"{'vendor':<8} {'first poll':>10} {'idle, 0 live':>13} "

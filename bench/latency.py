@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import orjson
+
 from bench._daemon import Daemon, source
 from bench._sim import SimProcess
 
@@ -59,8 +61,12 @@ def main() -> None:
     ap.add_argument("--sources", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=90)
     ap.add_argument("--interval", type=float, default=15)
+    ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     r = measure(a.sources, a.seconds, a.interval)
+    if a.json:
+        print(orjson.dumps({**r, "interval": a.interval}).decode())
+        return
     print(f"{a.sources} sources every {a.interval:g} s, {r['samples']} changes "
           f"({r['missed']} missed): p50 {r['p50']:.2f} s, p99 {r['p99']:.2f} s, "
           f"max {r['max']:.2f} s   (target p99 <= {a.interval + 0.25:.2f} s)")

@@ -20,7 +20,6 @@ from watcher.config import SourceConfig
 from watcher.diff import Policy, diff
 from watcher.model import Observation
 from watcher.poller import SourceState
-from watcher.providers.base import observe_all
 from watcher.providers.extend import ExtendProvider
 
 PAGE = 1000
@@ -56,8 +55,7 @@ def measure(runs: int, live_ratio: float) -> dict[str, float]:
     for n, start in enumerate(range(0, runs, PAGE)):
         st = states[n % SOURCES]
         obs: list[Observation] = []
-        observe_all(provider, orjson.loads(page(start, live_every))["data"], id_key="id",
-                    status_key="status", version_key="updatedAt", out=obs)
+        provider.observe(orjson.loads(page(start, live_every))["data"], obs)
         ch = diff(st.runs, st.live, obs, now=1_800_000_000.0, policy=policies[n % SOURCES],
                   describe=provider.describe, baseline=True)
         st.apply(ch.upserts, [])
@@ -72,8 +70,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=1_000_000)
     ap.add_argument("--live", type=float, default=0.02, help="share of runs still live")
+    ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     r = measure(a.runs, a.live)
+    if a.json:
+        print(orjson.dumps(r).decode())
+        return
     print(f"{r['runs']:,} runs tracked ({r['live']:,} live) across {SOURCES} sources: "
           f"RSS +{r['bytes'] / 2**20:.0f} MiB = {r['per_run']:.0f} bytes per run")
 

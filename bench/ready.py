@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import orjson
+
 from bench._daemon import source
 from bench._sim import ROOT, SimProcess
 
@@ -51,9 +53,13 @@ def once(sim: SimProcess, tmp: Path, i: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     with SimProcess() as sim, tempfile.TemporaryDirectory() as tmp:
         times = [once(sim, Path(tmp), i) for i in range(a.runs)]
+    if a.json:
+        print(orjson.dumps({"median": statistics.median(times), "max": max(times)}).decode())
+        return
     print(f"start to READY=1: median {statistics.median(times):.2f} s, "
           f"max {max(times):.2f} s over {a.runs} starts   (target <= 1 s)")
 

@@ -89,23 +89,27 @@ class Session:
         self.upserts: dict[str, RunState] = {}
         #: run id -> (sort key, event): at most one transition per run per poll
         self._events: dict[str, tuple[float, int, Event]] = {}
-        #: run id -> (status, version) of what was used, for duplicates across pages
-        self._seen: dict[str, tuple[Status, str | None]] = {}
+        #: run id -> the observation used (item dropped after the first page), so a run
+        #: met again on a later page can be resolved
+        self._seen: dict[str, Observation] | None = None
 
     def feed(self, observations: Iterable[Observation]) -> None:
         latest = _collapse(observations)
         seen = self._seen
-        if seen:
+        if seen is None:
+            # The usual poll has one page: its collapsed dict is the record, at no cost.
+            self._seen = latest
+        else:
             for rid in [r for r in latest if r in seen]:
-                status, version = seen[rid]
-                used: Observation = (rid, "", status, version, None)
+                used = seen[rid]
                 if _prefer(used, latest[rid]) is used:
                     del latest[rid]  # the copy already used is the newer one
                 else:
                     self.upserts.pop(rid, None)
                     self._events.pop(rid, None)
-        for o in latest.values():
-            seen[o[0]] = (o[2], o[3])
+            # later pages keep no items alive: a long scan holds one page at a time
+            for o in latest.values():
+                seen[o[0]] = (o[0], o[1], o[2], o[3], None)
         self._observe(latest.values())
 
     def _observe(self, observations: Iterable[Observation]) -> None:

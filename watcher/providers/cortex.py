@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 from watcher.clock import parse_ts
 from watcher.model import Observation, RunDetails, Status
-from watcher.providers.base import BaseProvider, PollResult, PollView, observe_all
+from watcher.providers.base import BaseProvider, PollResult, PollView
 from watcher.providers.lingering import Lingering
 from watcher.providers.newest_first import OrderTrust, scan
 from watcher.providers.window import RecentWindow
@@ -68,6 +68,7 @@ class CortexProvider(BaseProvider):
         "CANCELLED": Status.CANCELLED,
         "SKIPPED": Status.SKIPPED,
     }
+    version_key = "updated_at"
     trim = frozenset({"input", "output", "result", "workflow_version", "workflow_version_draft",
                       "usage"})
     rate = 8.0  # 500/minute per IP, with room for the burst
@@ -91,10 +92,6 @@ class CortexProvider(BaseProvider):
             return f"{text or 'error'} ({'; '.join(details)})"
         return text
 
-    def _observe(self, items: list[Any], out: list[Observation]) -> None:
-        observe_all(self, items, id_key="id", status_key="status", version_key="updated_at",
-                    out=out)
-
     async def _page(self, page: int, take: int, **filters: str) -> tuple[list[Any], int | None]:
         params = {"origin": "ALL", **self.source.params, **filters, "page": page, "take": take}
         body, headers = await self.http.get(self._runs_path, params)
@@ -110,7 +107,7 @@ class CortexProvider(BaseProvider):
         async def fetch(page: int) -> tuple[list[Any], int | None]:
             return await self._page(page, take)
 
-        result = await scan(fetch, size=take, created_key="created_at", observe=self._observe,
+        result = await scan(fetch, size=take, created_key="created_at", observe=self.observe,
                             window=window, lingering=lingering, known=view.runs,
                             full=trust.full)
         trust.judge(result)
@@ -119,7 +116,7 @@ class CortexProvider(BaseProvider):
             listings = self._listings_worth_it(view, lingering.wanted, take)
             for status in listings:
                 await self._list_status(status, take, obs, lingering, window, view)
-            self._observe(await lingering.fetch(self, lambda rid: f"{self._runs_path}/{rid}"),
+            self.observe(await lingering.fetch(self, lambda rid: f"{self._runs_path}/{rid}"),
                           obs)
         cursor = {**window.cursor(again=result.shrank), **trust.cursor(), **lingering.cursor()}
         return PollResult(obs, cursor)
@@ -148,7 +145,7 @@ class CortexProvider(BaseProvider):
         while lingering.wanted:
             items, total = await self._page(page, take, status=status)
             start = len(obs)
-            self._observe(items, obs)
+            self.observe(items, obs)
             lingering.seen(obs, start)
             window.forget_old(obs, start, view.runs, "created_at")
             if len(items) < take or (total is not None and page * take >= total):

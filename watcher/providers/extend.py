@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from watcher.clock import parse_ts
 from watcher.errors import ProviderError
 from watcher.model import Event, Observation, RunDetails, Status
-from watcher.providers.base import BaseProvider, PollResult, PollView, observe_all
+from watcher.providers.base import BaseProvider, PollResult, PollView
 from watcher.schema import Field
 
 API_VERSION = "2026-02-09"
@@ -53,6 +53,7 @@ class ExtendProvider(BaseProvider):
         "REJECTED": Status.REJECTED,
         "REVIEWED": Status.SUCCEEDED,  # legacy 2024-12-23 API version
     }
+    version_key = "updatedAt"
     trim = frozenset({"stepRuns", "metadata", "workflowVersion", "outputs", "files"})
     rate = 10.0  # GET category, PAYG plan
 
@@ -92,8 +93,7 @@ class ExtendProvider(BaseProvider):
                 if top is not None and (newest is None or top > newest):
                     newest = top
             obs: list[Observation] = []
-            observe_all(self, items, id_key="id", status_key="status", version_key="updatedAt",
-                        out=obs)
+            self.observe(items, obs)
             if counting:  # runs the next cycle's overlap re-reads (the listing is newest first)
                 threshold = (newest or now) - OVERLAP
                 for o in obs:

@@ -45,6 +45,11 @@ def _page_size(v: int) -> str | None:
     return None if v <= MAX_PAGE else f"{v} exceeds Knock's maximum page size of {MAX_PAGE}"
 
 
+def _errors(item: Any) -> bool:
+    n = item.get("error_count")
+    return isinstance(n, int) and n > 0
+
+
 def _error_of(events: Any) -> str | None:
     """What went wrong, from a run detail's ``events[]``."""
     if not isinstance(events, list):
@@ -76,6 +81,7 @@ class KnockProvider(BaseProvider):
         "completed": Status.SUCCEEDED,
         "cancelled": Status.CANCELLED,
     }
+    version_key = "updated_at"
     trim = frozenset({"events"})
     rate = 5.0  # tier 2: 5 requests/s per endpoint per environment
     burst = 1.0
@@ -102,22 +108,30 @@ class KnockProvider(BaseProvider):
         detail = errors.get("detail") if isinstance(errors, dict) else None
         return detail if isinstance(detail, str) else None
 
-    def _observe(self, items: list[Any], out: list[Observation]) -> None:
-        """The hot loop, with Knock's failure rule (``completed`` + errors = ``failed``)."""
-        table = self.statuses
-        status_of = self.status_of
-        errors_fail = self._errors_fail
-        for item in items:
-            try:
-                raw = item["status"]
-                status = table.get(raw) or status_of(raw)
-                if status is Status.SUCCEEDED and errors_fail:
-                    n = item.get("error_count")
-                    if isinstance(n, int) and n > 0:
-                        status = Status.FAILED
-                out.append((item["id"], raw, status, item["updated_at"], item))
-            except (KeyError, TypeError, AttributeError) as e:
-                self.bad_item(item, f"missing field {e}")
+    def observe(self, items: list[Any], out: list[Observation]) -> None:
+        """The hot loop with Knock's failure rule (``completed`` + errors = ``failed``).
+
+        One comprehension for the page; a malformed item sends the page through the
+        shared careful loop (which skips it) and the rule is then applied after.
+        """
+        if not self._errors_fail:
+            super().observe(items, out)
+            return
+        table, status_of, failed = self.statuses, self.status_of, Status.FAILED
+        try:
+            out.extend([(it["id"], r,
+                         failed if r == "completed" and _errors(it) else
+                         table.get(r) or status_of(r), it["updated_at"], it)
+                        for it in items for r in (it["status"],)])
+            return
+        except (KeyError, TypeError):
+            pass
+        start = len(out)
+        super().observe(items, out)
+        for i in range(start, len(out)):
+            o = out[i]
+            if o[1] == "completed" and _errors(o[4]):
+                out[i] = (o[0], o[1], failed, o[3], o[4])
 
     async def _list(self, params: dict[str, Any] | list[tuple[str, str]], obs: list[Observation],
                     lingering: Lingering, window: RecentWindow) -> None:
@@ -130,7 +144,7 @@ class KnockProvider(BaseProvider):
             body, _ = await self.http.get("/v1/workflow_recipient_runs", query)
             items = self.items_of(body, "items")
             start = len(obs)
-            self._observe(items, obs)
+            self.observe(items, obs)
             lingering.seen(obs, start)
             newest = None
             for o in obs[start:]:
@@ -161,7 +175,7 @@ class KnockProvider(BaseProvider):
             await self._list(query, obs, lingering, window)
             window.forget_old(obs, start, view.runs, "inserted_at")
         if lingering.wanted:
-            self._observe(await lingering.fetch(
+            self.observe(await lingering.fetch(
                 self, lambda rid: f"/v1/workflow_recipient_runs/{rid}"), obs)
         return PollResult(obs, {**window.cursor(), **lingering.cursor()})
 

@@ -27,8 +27,8 @@ from typing import Any, ClassVar
 import orjson
 
 from watcher.clock import parse_ts
-from watcher.model import Observation, RunDetails, Status
-from watcher.providers.base import BaseProvider, PollResult, PollView, observe_all
+from watcher.model import RunDetails, Status
+from watcher.providers.base import BaseProvider, PollResult, PollView
 from watcher.providers.lingering import Lingering
 from watcher.providers.newest_first import OrderTrust, PageOn, Progress, scan
 from watcher.providers.window import RecentWindow
@@ -55,6 +55,7 @@ class NoxusProvider(BaseProvider):
         "failed": Status.FAILED,
         "stopped": Status.CANCELLED,
     }
+    version_key = "finished_at"
     trim = frozenset({"input", "definitions", "output", "progress_details"})
     rate = 5.0
     burst = 5.0
@@ -76,10 +77,6 @@ class NoxusProvider(BaseProvider):
             return "; ".join(parts) or orjson.dumps(detail).decode()[:300]
         return detail if isinstance(detail, str) else None
 
-    def _observe(self, items: list[Any], out: list[Observation]) -> None:
-        observe_all(self, items, id_key="id", status_key="status", version_key="finished_at",
-                    out=out)
-
     async def poll(self, view: PollView) -> PollResult:
         window = RecentWindow(view.cursor, now=view.now, lookback=self.source.lookback,
                               baseline=view.baseline)
@@ -94,14 +91,14 @@ class NoxusProvider(BaseProvider):
             total = body.get("total")
             return items, total if isinstance(total, int) else None
 
-        result = await scan(fetch, size=size, created_key="created_at", observe=self._observe,
+        result = await scan(fetch, size=size, created_key="created_at", observe=self.observe,
                             window=window, lingering=lingering, known=view.runs,
                             full=trust.full, page_on=self._page_on(view, lingering))
         trust.judge(result)
         obs = result.observations
         if lingering.wanted:
             self._learn_names(view, lingering.wanted)
-            self._observe(await lingering.fetch(self, lambda rid: f"/v1/runs/{rid}"), obs)
+            self.observe(await lingering.fetch(self, lambda rid: f"/v1/runs/{rid}"), obs)
         cursor = {**window.cursor(again=result.shrank), **trust.cursor(), **lingering.cursor()}
         return PollResult(obs, cursor)
 
