@@ -113,14 +113,15 @@ class Session:
         self._observe(latest.values())
 
     def _observe(self, observations: Iterable[Observation]) -> None:
-        runs, upserts, events = self.runs, self.upserts, self._events
+        upserts, events = self.upserts, self._events
         policy, now = self.policy, self.now
+        known, terminal = self.runs.get, TERMINAL  # locals: this loop runs once per run
         for rid, raw, status, version, item in observations:
-            st = runs.get(rid)
+            st = known(rid)
             if st is not None and st.status is status:
                 # The common case on a busy source: nothing new about this run.  A terminal
                 # run never changes again, so its version stamp is not even kept (memory).
-                if (st.version != version or st.raw_status != raw) and status not in TERMINAL:
+                if (st.version != version or st.raw_status != raw) and status not in terminal:
                     upserts[rid] = RunState(status, _RAW.setdefault(raw, raw), version,
                                             st.since, st.stuck, st.detail)
                 continue

@@ -24,6 +24,9 @@ SOURCE_RECOVERED = "watcher.source.recovered"
 
 EVENT_TYPES = (RUN_CREATED, RUN_STATUS_CHANGED, RUN_STUCK, SOURCE_FAILING, SOURCE_RECOVERED)
 
+#: plain-str values of the statuses (Enum's ``.value`` is a slow descriptor)
+_VALUE: dict[Status, str] = {s: s.value for s in Status}
+
 
 def full_type(name: str) -> str | None:
     """``run.failed``-style short names and full names to the full type, else ``None``."""
@@ -47,8 +50,8 @@ def run_event(type_: str, *, source: str, provider: str, run_id: str, status: St
         "run_id": run_id,
         "workflow_id": d.workflow_id,
         "workflow_name": d.workflow_name,
-        "status": status.value,
-        "previous_status": previous[0].value if previous else None,
+        "status": _VALUE[status],
+        "previous_status": _VALUE[previous[0]] if previous else None,
         "raw_status": raw_status,
         "previous_raw_status": previous[1] if previous else None,
         "terminal": status in TERMINAL,
@@ -60,9 +63,9 @@ def run_event(type_: str, *, source: str, provider: str, run_id: str, status: St
     }
     if extra:
         data.update(extra)
-    prev_status = previous[0].value if previous else ""
+    prev_status = _VALUE[previous[0]] if previous else ""
     return Event(
-        id=event_id(source, run_id, type_, prev_status, status.value, id_key),
+        id=event_id(source, run_id, type_, prev_status, _VALUE[status], id_key),
         type=type_, source=source, subject=run_id, time=now, data=data,
     )
 

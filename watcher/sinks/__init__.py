@@ -3,9 +3,7 @@ group (``my-sink = "my_pkg.module:MySink"``)."""
 
 from __future__ import annotations
 
-import importlib
-from importlib.metadata import entry_points
-from typing import Any
+from watcher.plugins import Plugins
 
 BUILTIN = {
     "stdout": "watcher.sinks.stdout:StdoutSink",
@@ -15,17 +13,6 @@ BUILTIN = {
 }
 
 GROUP = "watcher.sinks"
-
-
-def sink_class(name: str) -> Any | None:
-    if name in BUILTIN:
-        module, _, attr = BUILTIN[name].partition(":")
-        return getattr(importlib.import_module(module), attr)
-    for ep in entry_points(group=GROUP):
-        if ep.name == name:
-            return ep.load()
-    return None
-
-
-def sink_names() -> list[str]:
-    return sorted({*BUILTIN, *(ep.name for ep in entry_points(group=GROUP))})
+SINKS = Plugins(GROUP, BUILTIN)
+sink_class = SINKS.get
+sink_names = SINKS.names
