@@ -153,3 +153,16 @@ async def test_fewer_failures_than_the_threshold_emit_nothing(
             clock.advance(15)
             events += await h.poll()
     assert events == []
+
+
+async def test_a_threshold_of_one_reports_failing_at_the_first_failed_poll(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    running(world, 1)
+    async with Harness(sim, clock=clock, failure_threshold=1) as h:
+        await h.poll()
+        world.tokens["extend"] = "revoked"
+        clock.advance(15)
+        with structlog.testing.capture_logs() as logs:
+            events = await h.poll()
+    assert event_types(events) == ["source.failing"]
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["source failing"]

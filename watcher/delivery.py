@@ -148,13 +148,13 @@ class SinkRunner:
         """Re-deliver dead letters queued for retry; returns how many were delivered."""
         store = self.journal.store
         try:
-            letters = await store.dead_letters(self.name, retry_only=True)
+            # a pass takes one batch; the rest wait for the next pass
+            letters = await store.dead_letters(self.name, retry_only=True, limit=self.batch)
         except Exception as e:  # a state file in trouble must not stop new deliveries
             self.log.error("could not read dead letters", error=str(e))
             return 0
         if not letters:
             return 0
-        letters = letters[:self.batch]  # the rest on the next pass
         before = {d.entry.seq: d.attempts for d in letters}
         batch = [d.entry for d in letters]
         self.log.info("re-delivering dead letters", count=len(batch))

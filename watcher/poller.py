@@ -237,10 +237,10 @@ class Poller:
         since = old.failing_since if old.failing_since is not None else now
         events: list[Event] = []
         threshold = self.config.failure_threshold
-        if failures == 1:
-            self.log.warning("poll failed", kind=e.kind, error=str(e))
-        elif failures == threshold:
+        if failures == threshold:  # first, so a threshold of 1 still says "failing"
             self.log.error("source failing", kind=e.kind, error=str(e), failures=failures)
+        elif failures == 1:
+            self.log.warning("poll failed", kind=e.kind, error=str(e))
         else:
             self.log.debug("poll failed again", kind=e.kind, error=str(e), failures=failures)
         if failures == threshold:

@@ -290,12 +290,13 @@ class Store:
                     "VALUES (?,?,?,?,?)", rows)
         await self._run(run)
 
-    async def dead_letters(self, sink: str | None = None, *, retry_only: bool = False
-                           ) -> list[DeadLetter]:
-        return await self._run(self.dead_letters_sync, sink, retry_only)
+    async def dead_letters(self, sink: str | None = None, *, retry_only: bool = False,
+                           limit: int = -1) -> list[DeadLetter]:
+        return await self._run(self.dead_letters_sync, sink, retry_only, limit)
 
-    def dead_letters_sync(self, sink: str | None = None, retry_only: bool = False
-                          ) -> list[DeadLetter]:
+    def dead_letters_sync(self, sink: str | None = None, retry_only: bool = False,
+                          limit: int = -1) -> list[DeadLetter]:
+        """Dead letters oldest first; at most ``limit`` of them (-1: all)."""
         q = (f"SELECT d.sink, d.reason, d.attempts, d.time, d.retry, "
              f"{', '.join('j.' + c for c in _ENTRY_COLS.split(', '))} "
              "FROM deadletters d JOIN journal j ON j.seq = d.seq WHERE 1=1")
@@ -306,7 +307,7 @@ class Store:
         if retry_only:
             q += " AND d.retry = 1"
         return [DeadLetter(r[0], Entry(*r[5:]), r[1], r[2], r[3], bool(r[4]))
-                for r in self._conn.execute(q + " ORDER BY d.seq", args)]
+                for r in self._conn.execute(q + " ORDER BY d.seq LIMIT ?", [*args, limit])]
 
     def mark_retry_sync(self, sink: str | None) -> int:
         with self._tx():

@@ -104,10 +104,13 @@ class ExtendProvider(BaseProvider):
                     recent += 1
             view.feed(obs)
             token = body.get("nextPageToken")
-            if not token or not items:
-                break
-            last = parse_ts(items[-1].get("updatedAt") if isinstance(items[-1], dict) else None)
-            if last is not None and last < floor:
+            last = parse_ts(items[-1].get("updatedAt")
+                            if items and isinstance(items[-1], dict) else None)
+            more = bool(token and items) and (last is None or last >= floor)
+            # Let go of this page before the next is parsed: the allocator then reuses
+            # its memory, still warm in cache, instead of taking fresh memory.
+            del body, items, obs
+            if not more:
                 break
         cursor = {"hw": newest, "full": now if full else cur.get("full", now), "recent": recent}
         return PollResult([], cursor)
