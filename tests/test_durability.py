@@ -17,12 +17,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import anyio
 import orjson
 import pytest
 
 from tests.support import DaemonProc, SimThread, sim_source, toml
 from watcher.simulator.scenario import Scenario
 from watcher.simulator.world import World
+from watcher.store import SourceRow, Store
 
 
 def write_config(path: Path, sim: SimThread, state: Path, out: Path,
@@ -109,9 +111,12 @@ def test_kill_9_twenty_times_loses_and_invents_nothing(tmp_path: Path,
     d.wait_log("watcher running")  # its predecessors may have caught up already
 
     def caught_up() -> bool:
-        with sqlite3.connect(state) as db:
-            known = dict(db.execute("SELECT run_id, raw_status FROM runs"))
-        return known == final
+        store = Store.open_sync(str(state))
+        try:
+            runs = store.load_sync().get("extend-test", SourceRow()).runs
+        finally:
+            anyio.run(store.close)
+        return {rid: st.raw_status for rid, st in runs.items()} == final
     wait_until(caught_up, 30, "the daemon to know every final status")
     wait_until(lambda: len(read_events(out)) and _delivered_all(state), 15, "delivery")
     assert d.stop() == 0
@@ -131,15 +136,25 @@ def _delivered_all(state: Path) -> bool:
     return cursor is not None and cursor[0] >= head
 
 
-@pytest.mark.parametrize("stop", ["sigterm", "kill -9"])
+@pytest.mark.parametrize(("stop", "history"), [("sigterm", 0), ("kill -9", 0),
+                                               ("kill -9", 1500)])
 def test_changes_made_while_down_are_emitted_at_restart(tmp_path: Path, sim_thread: SimThread,
-                                                        stop: str) -> None:
-    ids = sim_thread.call(lambda w: [w.add_run("extend", "PROCESSING").id for _ in range(3)])
+                                                        stop: str, history: int) -> None:
+    """``history``: finished runs already there, enough that the state is a snapshot."""
+    def setup(w: World) -> list[str]:
+        for i in range(history):
+            t = w.clock() - 3600 + i
+            w.add_run("extend", "PROCESSED", created=t, updated=t)
+        return [w.add_run("extend", "PROCESSING").id for _ in range(3)]
+    ids = sim_thread.call(setup)
     state, out = tmp_path / "state.db", tmp_path / "events.jsonl"
     cfg = write_config(tmp_path / "w.toml", sim_thread, state, out)
     d = DaemonProc("run", "-c", str(cfg))
     d.wait_log("baseline recorded")
     time.sleep(1.2)  # a steady-state cycle too, so the watermark is saved
+    with sqlite3.connect(state) as db:
+        snapshot = db.execute("SELECT COALESCE(SUM(count), 0) FROM snapshots").fetchone()[0]
+    assert snapshot == (history + 3 if history else 0)
     if stop == "sigterm":
         assert d.stop() == 0
     else:

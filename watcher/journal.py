@@ -48,8 +48,12 @@ class Journal:
 
     async def commit(self, source: str, row: SourceRow, *, events: Sequence[Event] = (),
                      upserts: Mapping[str, RunState] | None = None,
-                     removals: Sequence[str] = ()) -> list[Entry]:
+                     removals: Sequence[str] = (),
+                     base: Mapping[str, RunState] | None = None) -> list[Entry]:
         """Write a cycle's state changes and events atomically; returns the new entries.
+
+        ``base`` is the source's runs before this cycle, as stored: with it the store
+        may write the whole state as a snapshot instead of a row per change.
 
         Raises :class:`~watcher.store.StoreError` if nothing could be written; memory
         is then unchanged, so the caller simply tries the cycle again.
@@ -58,7 +62,8 @@ class Journal:
         async with self._lock:
             for i, e in enumerate(entries, self.head + 1):
                 e.seq = i
-            await self.store.commit(Commit(source, row, upserts or {}, removals, entries))
+            await self.store.commit(Commit(source, row, upserts or {}, removals, entries,
+                                          base))
             if entries:
                 self.counts.update(e.type for e in entries)
                 self.head = entries[-1].seq

@@ -195,7 +195,8 @@ class Poller:
         with anyio.CancelScope(shield=True):
             try:
                 await self.journal.commit(self.config.name, new_row, events=events,
-                                          upserts=changes.upserts, removals=removals)
+                                          upserts=changes.upserts, removals=removals,
+                                          base=st.runs)
             except StoreError as e:
                 if not self._store_failed:
                     self.log.error("STATE STORE WRITE FAILED: events are not being recorded; "

@@ -4,6 +4,14 @@ One connection in WAL mode, used from worker threads one call at a time
 (a capacity limiter of 1), so the event loop never blocks on disk.  A poll
 cycle's run changes, its events and its cursor are written in ONE
 transaction: after a crash, either all of a cycle is there or none of it.
+
+A source's runs are stored as a snapshot (its whole state as a few JSON
+blobs of up to 20,000 runs) plus one row per run changed since (a removal
+is a row with an empty status).  A commit whose changes, with the rows
+already there, would outnumber the snapshot writes a new snapshot instead
+(the poller passes its state as ``Commit.base``): a first sync of 100,000
+runs is then ~0.1 s of CPU instead of ~0.8 s of row inserts, and the rows
+never grow past the size of the state they amend.
 With ``:memory:`` nothing survives the process and run rows are not written
 at all (memory holds them already); the journal still works, so sinks behave
 the same.
@@ -33,6 +41,9 @@ CREATE TABLE IF NOT EXISTS runs (
     source TEXT NOT NULL, run_id TEXT NOT NULL, status TEXT NOT NULL, raw_status TEXT NOT NULL,
     version TEXT, since REAL NOT NULL, stuck INTEGER NOT NULL DEFAULT 0, detail BLOB,
     PRIMARY KEY (source, run_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (
+    source TEXT NOT NULL, part INTEGER NOT NULL, count INTEGER NOT NULL, runs BLOB NOT NULL,
+    PRIMARY KEY (source, part));
 CREATE TABLE IF NOT EXISTS sources (
     source TEXT PRIMARY KEY, cursor BLOB, baselined INTEGER NOT NULL DEFAULT 0,
     failures INTEGER NOT NULL DEFAULT 0, failing_since REAL);
@@ -45,6 +56,14 @@ CREATE TABLE IF NOT EXISTS deadletters (
     sink TEXT NOT NULL, seq INTEGER NOT NULL, reason TEXT NOT NULL, attempts INTEGER NOT NULL,
     time REAL NOT NULL, retry INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (sink, seq));
 """
+
+
+#: runs per snapshot blob (bounds the memory a snapshot write or load holds at once)
+SNAPSHOT_PART = 20_000
+#: run rows a source may collect before its next commit writes a snapshot instead
+SNAPSHOT_MIN = 1_000
+#: a run row with this status records that the run was forgotten
+_GONE = ""
 
 
 class StoreError(WatcherError):
@@ -102,6 +121,8 @@ class Commit:
     upserts: Mapping[str, RunState] = field(default_factory=dict)
     removals: Sequence[str] = ()
     entries: Sequence[Entry] = ()
+    #: the source's runs before this commit, exactly as stored (None: never snapshot)
+    base: Mapping[str, RunState] | None = None
 
 
 @dataclass
@@ -120,6 +141,8 @@ class Store:
         self.path = path
         self.persistent = path != ":memory:"
         self._limiter = anyio.CapacityLimiter(1)
+        #: source -> (runs in its snapshot, run rows written since), read on first use
+        self._sizes: dict[str, tuple[int, int]] = {}
 
     @classmethod
     async def open(cls, path: str) -> Store:
@@ -171,16 +194,37 @@ class Store:
                                   failing_since)
         statuses = {s.value: s for s in Status}
         interned: dict[str, str] = {}
-        for source, rid, status, raw, version, since, stuck, detail in self._conn.execute(
-                "SELECT source, run_id, status, raw_status, version, since, stuck, detail "
-                "FROM runs"):
+
+        def runs_of(source: str) -> dict[str, RunState]:
             row = out.get(source)
             if row is None:
                 row = out[source] = SourceRow()
-            raw = interned.setdefault(raw, raw)
-            row.runs[rid] = RunState(statuses.get(status, Status.UNKNOWN), raw, version, since,
-                                     bool(stuck),
-                                     RunDetails.from_dict(orjson.loads(detail)) if detail else None)
+            return row.runs
+
+        def state(status: str, raw: str, version: str | None, since: float, stuck: int,
+                  detail: Any) -> RunState:
+            return RunState(statuses.get(status, Status.UNKNOWN), interned.setdefault(raw, raw),
+                            version, since, bool(stuck),
+                            RunDetails.from_dict(detail) if detail else None)
+
+        sizes: dict[str, list[int]] = {}
+        for source, count, blob in self._conn.execute(
+                "SELECT source, count, runs FROM snapshots ORDER BY source, part"):
+            runs = runs_of(source)
+            for rid, status, raw, version, since, stuck, detail in orjson.loads(blob):
+                runs[rid] = state(status, raw, version, since, stuck, detail)
+            sizes.setdefault(source, [0, 0])[0] += count
+        for source, rid, status, raw, version, since, stuck, detail in self._conn.execute(
+                "SELECT source, run_id, status, raw_status, version, since, stuck, detail "
+                "FROM runs"):
+            runs = runs_of(source)
+            sizes.setdefault(source, [0, 0])[1] += 1
+            if status == _GONE:
+                runs.pop(rid, None)
+            else:
+                runs[rid] = state(status, raw, version, since, stuck,
+                                  orjson.loads(detail) if detail else None)
+        self._sizes = {source: (snap, rows) for source, (snap, rows) in sizes.items()}
         return out
 
     async def commit(self, c: Commit) -> None:
@@ -188,25 +232,12 @@ class Store:
 
     def _commit_sync(self, c: Commit) -> None:
         db = self._conn
+        sizes = None
         try:
             db.execute("BEGIN")
             try:
-                if self.persistent:
-                    if c.upserts:
-                        # Status is a str and stuck a bool (an int): sqlite binds them as is.
-                        # A big batch goes in key order: the B-tree then appends instead of
-                        # splitting pages all over (a third less time for a first sync).
-                        src = c.source
-                        items = (sorted(c.upserts.items()) if len(c.upserts) > 1000
-                                 else c.upserts.items())
-                        db.executemany(
-                            "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?)",
-                            [(src, rid, st.status, st.raw_status, st.version, st.since, st.stuck,
-                              orjson.dumps(st.detail.to_dict()) if st.detail else None)
-                             for rid, st in items])
-                    if c.removals:
-                        db.executemany("DELETE FROM runs WHERE source=? AND run_id=?",
-                                       [(c.source, rid) for rid in c.removals])
+                if self.persistent and (c.upserts or c.removals):
+                    sizes = self._write_runs(c)
                 r = c.row
                 db.execute("INSERT OR REPLACE INTO sources VALUES (?,?,?,?,?)",
                            (c.source, orjson.dumps(r.cursor), int(r.baselined), r.failures,
@@ -223,12 +254,66 @@ class Store:
                 raise
         except sqlite3.Error as e:
             raise StoreError(f"could not write {self.path}: {e}") from e
+        if sizes is not None:
+            self._sizes[c.source] = sizes
+
+    def _write_runs(self, c: Commit) -> tuple[int, int]:
+        """A commit's run changes, as rows or as a new snapshot; returns the new sizes."""
+        db, src = self._conn, c.source
+        snap, rows = self._sizes_of(src)
+        changed = len(c.upserts) + len(c.removals)
+        if c.base is not None and rows + changed > max(SNAPSHOT_MIN, snap):
+            runs = {**c.base, **c.upserts}
+            for rid in c.removals:
+                runs.pop(rid, None)
+            self._write_snapshot(src, runs)
+            return len(runs), 0
+        if c.upserts:
+            # Status is a str and stuck a bool (an int): sqlite binds them as is.
+            db.executemany(
+                "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?)",
+                [(src, rid, st.status, st.raw_status, st.version, st.since, st.stuck,
+                  orjson.dumps(st.detail.to_dict()) if st.detail else None)
+                 for rid, st in c.upserts.items()])
+        if c.removals:
+            if snap:  # the snapshot still holds them: record that they are gone
+                db.executemany("INSERT OR REPLACE INTO runs VALUES (?,?,?,'',NULL,0,0,NULL)",
+                               [(src, rid, _GONE) for rid in c.removals])
+            else:
+                db.executemany("DELETE FROM runs WHERE source=? AND run_id=?",
+                               [(src, rid) for rid in c.removals])
+        return snap, rows + changed  # an upper bound: a run may be rewritten in place
+
+    def _write_snapshot(self, source: str, runs: Mapping[str, RunState]) -> None:
+        db = self._conn
+        db.execute("DELETE FROM snapshots WHERE source=?", (source,))
+        db.execute("DELETE FROM runs WHERE source=?", (source,))
+        items = list(runs.items())
+        for part, i in enumerate(range(0, len(items), SNAPSHOT_PART)):
+            chunk = items[i:i + SNAPSHOT_PART]
+            # orjson writes a Status as its value and a bool as true/false
+            blob = orjson.dumps([(rid, st.status, st.raw_status, st.version, st.since,
+                                  st.stuck, st.detail.to_dict() if st.detail else None)
+                                 for rid, st in chunk])
+            db.execute("INSERT INTO snapshots VALUES (?,?,?,?)", (source, part, len(chunk), blob))
+
+    def _sizes_of(self, source: str) -> tuple[int, int]:
+        sizes = self._sizes.get(source)
+        if sizes is None:
+            snap = self._conn.execute("SELECT COALESCE(SUM(count), 0) FROM snapshots "
+                                      "WHERE source=?", (source,)).fetchone()[0]
+            rows = self._conn.execute("SELECT COUNT(*) FROM runs WHERE source=?",
+                                      (source,)).fetchone()[0]
+            sizes = self._sizes[source] = (snap, rows)
+        return sizes
 
     async def forget_source(self, source: str) -> None:
         def run() -> None:
             with self._tx():
                 self._conn.execute("DELETE FROM runs WHERE source=?", (source,))
+                self._conn.execute("DELETE FROM snapshots WHERE source=?", (source,))
                 self._conn.execute("DELETE FROM sources WHERE source=?", (source,))
+            self._sizes.pop(source, None)
         await self._run(run)
 
     # -- journal -------------------------------------------------------------------------
