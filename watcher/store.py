@@ -22,6 +22,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -263,9 +264,11 @@ class Store:
         snap, rows = self._sizes_of(src)
         changed = len(c.upserts) + len(c.removals)
         if c.base is not None and rows + changed > max(SNAPSHOT_MIN, snap):
-            runs = {**c.base, **c.upserts}
-            for rid in c.removals:
-                runs.pop(rid, None)
+            runs: Mapping[str, RunState] = c.upserts  # a first sync: nothing to merge
+            if c.base:
+                runs = {**c.base, **c.upserts}
+                for rid in c.removals:
+                    runs.pop(rid, None)
             self._write_snapshot(src, runs)
             return len(runs), 0
         if c.upserts:
@@ -288,14 +291,15 @@ class Store:
         db = self._conn
         db.execute("DELETE FROM snapshots WHERE source=?", (source,))
         db.execute("DELETE FROM runs WHERE source=?", (source,))
-        items = list(runs.items())
-        for part, i in enumerate(range(0, len(items), SNAPSHOT_PART)):
-            chunk = items[i:i + SNAPSHOT_PART]
+        items = iter(runs.items())
+        part = 0
+        while chunk := list(islice(items, SNAPSHOT_PART)):
             # orjson writes a Status as its value and a bool as true/false
             blob = orjson.dumps([(rid, st.status, st.raw_status, st.version, st.since,
                                   st.stuck, st.detail.to_dict() if st.detail else None)
                                  for rid, st in chunk])
             db.execute("INSERT INTO snapshots VALUES (?,?,?,?)", (source, part, len(chunk), blob))
+            part += 1
 
     def _sizes_of(self, source: str) -> tuple[int, int]:
         sizes = self._sizes.get(source)
