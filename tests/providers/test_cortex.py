@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
 
 import pytest
 from structlog.testing import capture_logs
 
+from tests.providers.vendors import request_cost, seed_runs
 from tests.support import Harness, parse_config, statuses, toml
 from watcher.clock import FrozenClock
 from watcher.errors import ConfigError
@@ -15,22 +16,8 @@ from watcher.simulator import Fault, Simulator, World
 pytestmark = pytest.mark.anyio
 
 V = "cortex"
-
-
-def seed(world: World, n: int, *, status: str = "COMPLETED", age: float = 600.0,
-         gap: float = 30.0) -> list[str]:
-    """``n`` runs of the first workflow, newest ``age`` seconds old, ``gap`` seconds apart."""
-    now = world.clock()
-    return [world.add_run(V, status, created=now - age - i * gap).id for i in range(n)]
-
-
-def snapshot(h: Harness) -> tuple[dict[str, Any], dict[str, Any]]:
-    runs = {rid: (st.status, st.raw_status, st.version) for rid, st in h.state.runs.items()}
-    return runs, dict(h.state.row.cursor)
-
-
-def cost(world: World, before: int) -> int:
-    return world.count(V) - before
+seed = partial(seed_runs, vendor=V, status="COMPLETED")
+cost = partial(request_cost, vendor=V)
 
 
 async def test_first_poll_pages_through_every_run_within_lookback(
@@ -115,70 +102,6 @@ async def test_lingering_run_missing_from_the_live_listings_is_read_by_id(
     assert "status=RUNNING" in world.requests[-2].query
 
 
-async def test_tracked_run_sliding_onto_a_page_already_read_is_still_seen_once(
-        sim: Simulator, world: World, clock: FrozenClock) -> None:
-    ids = seed(world, 250, status="RUNNING")
-    async with Harness(sim, V, clock=clock, lookback="7d") as h:
-        await h.poll()
-        clock.advance(15)
-        for rid in ids:
-            world.set_status(rid, "COMPLETED")
-        shift = world.faults.add(V, Fault("shift", after=1, path="/runs"))
-        first = await h.poll()
-        assert shift.fired == 1
-        clock.advance(15)
-        second = await h.poll()
-    subjects = [e["subject"] for e in first + second]
-    assert len(subjects) == len(set(subjects)) == 250
-    assert second == []
-
-
-async def test_new_run_skipped_by_a_shift_is_seen_next_cycle(
-        sim: Simulator, world: World, clock: FrozenClock) -> None:
-    seed(world, 10)
-    async with Harness(sim, V, clock=clock) as h:
-        await h.poll()
-        clock.advance(15)
-        new = {world.add_run(V, "COMPLETED", created=clock() - 14 + i * 0.05).id
-               for i in range(250)}
-        shift = world.faults.add(V, Fault("shift", after=1, path="/runs"))
-        first = await h.poll()
-        assert shift.fired == 1
-        clock.advance(15)
-        second = await h.poll()
-    subjects = [e["subject"] for e in first + second]
-    assert len(subjects) == len(set(subjects))
-    assert set(subjects) == new
-    assert len(first) == 249 and len(second) == 1
-
-
-async def test_duplicate_item_across_pages_produces_one_event(
-        sim: Simulator, world: World, clock: FrozenClock) -> None:
-    ids = seed(world, 250, status="RUNNING")
-    async with Harness(sim, V, clock=clock, lookback="7d") as h:
-        await h.poll()
-        clock.advance(15)
-        for rid in ids:
-            world.set_status(rid, "FAILED")
-        dup = world.faults.add(V, Fault("duplicate", after=1, path="/runs"))
-        events = await h.poll()
-        assert dup.fired == 1
-    assert len(events) == len({e["subject"] for e in events}) == 250
-
-
-async def test_unknown_status_maps_to_unknown_and_keeps_the_raw_value(
-        sim: Simulator, world: World, clock: FrozenClock) -> None:
-    run = world.add_run(V, "RUNNING")
-    async with Harness(sim, V, clock=clock) as h:
-        await h.poll()
-        clock.advance(15)
-        world.faults.add(V, Fault("unknown_status", value="THROTTLED", path="/runs"))
-        events = await h.poll()
-        assert h.ok
-    assert statuses(events) == [("run.status_changed", "unknown", "running")]
-    assert events[0]["subject"] == run.id and events[0]["data"]["raw_status"] == "THROTTLED"
-
-
 async def test_broken_order_is_warned_once_and_scanned_in_full(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
     old = world.add_run(V, "RUNNING", created=clock() - 86400)
@@ -211,30 +134,6 @@ async def test_run_without_timestamps_is_still_tracked(sim: Simulator, world: Wo
         events = await h.poll()
     assert [e["subject"] for e in events] == [run.id]
     assert events[0]["data"]["created_at"] is None
-
-
-@pytest.mark.parametrize("fault", [
-    Fault("status", status=429, retry_after=0.01, times=3),
-    Fault("status", status=502, times=3),
-    Fault("malformed"),
-    Fault("slow", delay=0.5),
-], ids=["429", "502", "malformed", "timeout"])
-async def test_failed_poll_emits_nothing_and_changes_no_state(
-        sim: Simulator, world: World, clock: FrozenClock, fault: Fault) -> None:
-    ids = seed(world, 150, status="RUNNING")
-    async with Harness(sim, V, clock=clock, lookback="7d", timeout="0.3s") as h:
-        await h.poll()
-        clock.advance(15)
-        for rid in ids:
-            world.set_status(rid, "COMPLETED")
-        before = snapshot(h)
-        world.faults.add(V, fault)
-        assert await h.poll() == []
-        assert not h.ok
-        assert snapshot(h) == before
-        clock.advance(15)
-        events = await h.poll()
-    assert len(events) == 150
 
 
 async def test_event_describes_the_run_and_trims_bulky_fields(

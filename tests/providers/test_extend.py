@@ -131,19 +131,6 @@ async def test_duplicate_item_across_pages_produces_one_event(sim: Simulator, wo
     assert len(events) == len({e["subject"] for e in events}) == 1500
 
 
-async def test_unknown_status_maps_to_unknown_and_keeps_the_raw_value(
-        sim: Simulator, world: World, clock: FrozenClock) -> None:
-    run = world.add_run("extend", "PROCESSING")
-    async with Harness(sim, clock=clock) as h:
-        await h.poll()
-        clock.advance(15)
-        world.set_status(run, "ARCHIVED")
-        events = await h.poll()
-        assert h.ok
-    assert statuses(events) == [("run.status_changed", "unknown", "running")]
-    assert events[0]["data"]["raw_status"] == "ARCHIVED"
-
-
 async def test_stuck_fires_once(sim: Simulator, world: World, clock: FrozenClock) -> None:
     world.add_run("extend", "PROCESSING")
     async with Harness(sim, clock=clock, stuck_after="10m") as h:

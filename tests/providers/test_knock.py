@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from functools import partial
 
 import pytest
 from structlog.testing import capture_logs
 
+from tests.providers.vendors import request_cost, seed_runs
 from tests.support import Harness, statuses
 from watcher.clock import FrozenClock
 from watcher.simulator import Fault, Simulator, World
@@ -15,22 +16,8 @@ from watcher.simulator import Fault, Simulator, World
 pytestmark = pytest.mark.anyio
 
 V = "knock"
-
-
-def seed(world: World, n: int, *, status: str = "completed", age: float = 600.0,
-         gap: float = 30.0) -> list[str]:
-    """``n`` runs, newest ``age`` seconds old, one every ``gap`` seconds before that."""
-    now = world.clock()
-    return [world.add_run(V, status, created=now - age - i * gap).id for i in range(n)]
-
-
-def snapshot(h: Harness) -> tuple[dict[str, Any], dict[str, Any]]:
-    runs = {rid: (st.status, st.raw_status, st.version) for rid, st in h.state.runs.items()}
-    return runs, dict(h.state.row.cursor)
-
-
-def cost(world: World, before: int) -> int:
-    return world.count(V) - before
+seed = partial(seed_runs, vendor=V, status="completed")
+cost = partial(request_cost, vendor=V)
 
 
 async def test_first_poll_pages_through_every_run_within_lookback(
@@ -221,19 +208,6 @@ async def test_duplicate_item_across_pages_produces_one_event(
     assert len(events) == len({e["subject"] for e in events}) == 120
 
 
-async def test_unknown_status_maps_to_unknown_and_keeps_the_raw_value(
-        sim: Simulator, world: World, clock: FrozenClock) -> None:
-    run = world.add_run(V, "processing")
-    async with Harness(sim, V, clock=clock) as h:
-        await h.poll()
-        clock.advance(15)
-        world.set_status(run, "archived")
-        events = await h.poll()
-        assert h.ok
-    assert statuses(events) == [("run.status_changed", "unknown", "running")]
-    assert events[0]["data"]["raw_status"] == "archived"
-
-
 async def test_listing_order_does_not_matter(sim: Simulator, world: World,
                                              clock: FrozenClock) -> None:
     old = world.add_run(V, "processing", created=clock() - 86400)
@@ -251,30 +225,6 @@ async def test_listing_order_does_not_matter(sim: Simulator, world: World,
         (old.id, "failed"), (new.id, "pending")}
     assert cost(world, before) == 2  # window, then a GET whose events say what failed
     assert not [e for e in logs if e["log_level"] == "warning"]
-
-
-@pytest.mark.parametrize("fault", [
-    Fault("status", status=429, retry_after=0.01, times=3),
-    Fault("status", status=500, times=3),
-    Fault("malformed"),
-    Fault("slow", delay=0.5),
-], ids=["429", "500", "malformed", "timeout"])
-async def test_failed_poll_emits_nothing_and_changes_no_state(
-        sim: Simulator, world: World, clock: FrozenClock, fault: Fault) -> None:
-    ids = seed(world, 120, status="processing")
-    async with Harness(sim, V, clock=clock, lookback="7d", timeout="0.3s") as h:
-        await h.poll()
-        clock.advance(15)
-        for rid in ids:
-            world.set_status(rid, "cancelled")
-        before = snapshot(h)
-        world.faults.add(V, fault)
-        assert await h.poll() == []
-        assert not h.ok
-        assert snapshot(h) == before
-        clock.advance(15)
-        events = await h.poll()
-    assert len(events) == 120
 
 
 async def test_branch_is_sent_as_the_knock_branch_header(sim: Simulator, world: World,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
 
 import pytest
 from structlog.testing import capture_logs
 
+from tests.providers.vendors import seed_runs
 from tests.support import Harness, statuses
 from watcher.clock import FrozenClock
 from watcher.simulator import Fault, Simulator, World
@@ -14,18 +15,7 @@ from watcher.simulator import Fault, Simulator, World
 pytestmark = pytest.mark.anyio
 
 V = "noxus"
-
-
-def seed(world: World, n: int, *, status: str = "completed", age: float = 600.0,
-         gap: float = 30.0) -> list[str]:
-    """``n`` runs, newest ``age`` seconds old, one every ``gap`` seconds before that."""
-    now = world.clock()
-    return [world.add_run(V, status, created=now - age - i * gap).id for i in range(n)]
-
-
-def snapshot(h: Harness) -> tuple[dict[str, Any], dict[str, Any]]:
-    runs = {rid: (st.status, st.raw_status, st.version) for rid, st in h.state.runs.items()}
-    return runs, dict(h.state.row.cursor)
+seed = partial(seed_runs, vendor=V, status="completed")
 
 
 async def test_first_poll_pages_through_every_run_within_lookback(
@@ -99,72 +89,6 @@ async def test_many_lingering_live_runs_are_paged_to_rather_than_fetched_one_by_
     assert world.count(V, "/v1/runs/") == 0
 
 
-async def test_tracked_run_sliding_onto_a_page_already_read_is_still_seen_once(
-        sim: Simulator, world: World, clock: FrozenClock) -> None:
-    ids = seed(world, 250, status="running")
-    async with Harness(sim, V, clock=clock, lookback="7d") as h:
-        await h.poll()
-        clock.advance(15)
-        for rid in ids:
-            world.set_status(rid, "completed")
-        shift = world.faults.add(V, Fault("shift", after=1, path="/v1/runs"))
-        first = await h.poll()
-        assert shift.fired == 1
-        clock.advance(15)
-        second = await h.poll()
-    subjects = [e["subject"] for e in first + second]
-    assert len(subjects) == len(set(subjects)) == 250  # the deleted run had been read already
-    assert second == []
-
-
-async def test_new_run_skipped_by_a_shift_is_seen_next_cycle(
-        sim: Simulator, world: World, clock: FrozenClock) -> None:
-    seed(world, 10)
-    async with Harness(sim, V, clock=clock) as h:
-        await h.poll()
-        clock.advance(15)
-        new = {world.add_run(V, "completed", created=clock() - 14 + i * 0.05).id
-               for i in range(250)}
-        shift = world.faults.add(V, Fault("shift", after=1, path="/v1/runs"))
-        first = await h.poll()
-        assert shift.fired == 1
-        clock.advance(15)
-        second = await h.poll()
-    subjects = [e["subject"] for e in first + second]
-    assert len(subjects) == len(set(subjects))
-    # every new run, the deleted one included (it was read before it went), and the
-    # one that slid onto page 1 after it was read is found by the next cycle's window
-    assert set(subjects) == new
-    assert len(first) == 249 and len(second) == 1
-
-
-async def test_duplicate_item_across_pages_produces_one_event(
-        sim: Simulator, world: World, clock: FrozenClock) -> None:
-    ids = seed(world, 250, status="running")
-    async with Harness(sim, V, clock=clock, lookback="7d") as h:
-        await h.poll()
-        clock.advance(15)
-        for rid in ids:
-            world.set_status(rid, "failed")
-        dup = world.faults.add(V, Fault("duplicate", after=1, path="/v1/runs"))
-        events = await h.poll()
-        assert dup.fired == 1
-    assert len(events) == len({e["subject"] for e in events}) == 250
-
-
-async def test_unknown_status_maps_to_unknown_and_keeps_the_raw_value(
-        sim: Simulator, world: World, clock: FrozenClock) -> None:
-    run = world.add_run(V, "running")
-    async with Harness(sim, V, clock=clock) as h:
-        await h.poll()
-        clock.advance(15)
-        world.set_status(run, "archived")
-        events = await h.poll()
-        assert h.ok
-    assert statuses(events) == [("run.status_changed", "unknown", "running")]
-    assert events[0]["data"]["raw_status"] == "archived"
-
-
 async def test_awaiting_human_feedback_is_needs_review(sim: Simulator, world: World,
                                                        clock: FrozenClock) -> None:
     run = world.add_run(V, "running")
@@ -224,30 +148,6 @@ async def test_live_run_deleted_at_the_vendor_is_fetched_once_then_left_alone(
             costs.append(world.count(V) - before)
         assert old.id in h.state.live  # absence is not a transition
     assert costs == [2, 1, 1]
-
-
-@pytest.mark.parametrize("fault", [
-    Fault("status", status=429, retry_after=0.01, times=3),
-    Fault("status", status=503, retry_after=0.01, times=3),
-    Fault("malformed"),
-    Fault("slow", delay=0.5),
-], ids=["429", "503", "malformed", "timeout"])
-async def test_failed_poll_emits_nothing_and_changes_no_state(
-        sim: Simulator, world: World, clock: FrozenClock, fault: Fault) -> None:
-    ids = seed(world, 150, status="running")
-    async with Harness(sim, V, clock=clock, lookback="7d", timeout="0.3s") as h:
-        await h.poll()
-        clock.advance(15)
-        for rid in ids:
-            world.set_status(rid, "completed")
-        before = snapshot(h)
-        world.faults.add(V, fault)
-        assert await h.poll() == []
-        assert not h.ok
-        assert snapshot(h) == before
-        clock.advance(15)
-        events = await h.poll()
-    assert len(events) == 150
 
 
 async def test_event_describes_the_run_and_trims_bulky_fields(

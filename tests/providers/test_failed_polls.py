@@ -1,0 +1,50 @@
+"""A poll that fails part-way (429s, 5xx, a malformed page, a timeout) emits nothing
+and changes no state; the next good poll sees every change."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.providers.vendors import SHAPES, seed_runs, snapshot
+from tests.support import Harness
+from watcher.clock import FrozenClock
+from watcher.simulator import Fault, Simulator, World
+
+pytestmark = pytest.mark.anyio
+
+
+#: vendor -> (tracked runs, enough for more than one page; a 5xx it answers with)
+CASES = {"noxus": (150, {"status": 503, "retry_after": 0.01}),
+         "cortex": (150, {"status": 502}),
+         "knock": (120, {"status": 500})}
+
+
+def fault_of(kind: str, vendor: str) -> Fault:
+    """A fresh fault per test: a fault counts how often it fired."""
+    if kind == "429":
+        return Fault("status", status=429, retry_after=0.01, times=3)
+    if kind == "5xx":
+        return Fault("status", times=3, **CASES[vendor][1])
+    return Fault("slow", delay=0.5) if kind == "timeout" else Fault(kind)
+
+
+@pytest.mark.parametrize("vendor", list(CASES))
+@pytest.mark.parametrize("kind", ["429", "5xx", "malformed", "timeout"])
+async def test_failed_poll_emits_nothing_and_changes_no_state(
+        vendor: str, sim: Simulator, world: World, clock: FrozenClock, kind: str) -> None:
+    live, done = SHAPES[vendor][:2]
+    n = CASES[vendor][0]
+    ids = seed_runs(world, n, vendor=vendor, status=live)
+    async with Harness(sim, vendor, clock=clock, lookback="7d", timeout="0.3s") as h:
+        await h.poll()
+        clock.advance(15)
+        for rid in ids:
+            world.set_status(rid, done)
+        before = snapshot(h)
+        world.faults.add(vendor, fault_of(kind, vendor))
+        assert await h.poll() == []
+        assert not h.ok
+        assert snapshot(h) == before
+        clock.advance(15)
+        events = await h.poll()
+    assert len(events) == n
