@@ -20,7 +20,9 @@ from typing import Any
 import anyio
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from tests.http_support import free_port, http_get
 from tests.support import DaemonProc, SimThread, sim_source, toml
 from watcher.simulator.scenario import Scenario
 from watcher.simulator.world import World
@@ -28,8 +30,8 @@ from watcher.store import SourceRow, Store
 
 
 def write_config(path: Path, sim: SimThread, state: Path, out: Path,
-                 sources: list[dict[str, Any]] | None = None) -> Path:
-    path.write_text(toml({"state_path": str(state), "http_listen": ""},
+                 sources: list[dict[str, Any]] | None = None, listen: str = "") -> Path:
+    path.write_text(toml({"state_path": str(state), "http_listen": listen},
                          sources or [sim_source(sim.url, sim.world, "extend", lookback="2h")],
                          [{"name": "archive", "type": "file", "path": str(out)}]))
     return path
@@ -261,9 +263,17 @@ def test_a_full_disk_is_logged_loudly_and_nothing_is_lost(tmp_path: Path,
         pytest.skip("needs root and tmpfs to make a real full disk")
     try:
         state, out = disk / "state.db", tmp_path / "events.jsonl"
-        cfg = write_config(tmp_path / "w.toml", sim_thread, state, out)
+        port = free_port()
+        cfg = write_config(tmp_path / "w.toml", sim_thread, state, out,
+                           listen=f"127.0.0.1:{port}")
         d = DaemonProc("run", "-c", str(cfg))
         d.wait_log("baseline recorded")
+
+        def metric(name: str) -> float:
+            _, body = http_get(f"http://127.0.0.1:{port}/metrics")
+            return next(s.value for fam in text_string_to_metric_families(body.decode())
+                        for s in fam.samples if s.name == name)
+        assert metric("watcher_state_write_failing") == 0
         first = sim_thread.call(lambda w: w.add_run("extend", "FAILED").id)
         wait_until(lambda: any(e["subject"] == first for e in read_events(out)), 15, "first")
         filler = disk / "filler"
@@ -280,9 +290,12 @@ def test_a_full_disk_is_logged_loudly_and_nothing_is_lost(tmp_path: Path,
         time.sleep(2.5)  # it keeps polling (and does not log the failure again)
         assert d.proc.poll() is None
         assert sum(1 for entry in d.logs() if "STATE STORE" in entry.get("event", "")) == 1
+        assert metric("watcher_state_write_failing") == 1
+        assert metric("watcher_state_write_failures_total") >= 1
         filler.unlink()
         wait_until(lambda: set(during) <= {e["subject"] for e in read_events(out)}, 20,
                    "the changes made while the disk was full")
+        assert metric("watcher_state_write_failing") == 0
         assert d.stop() == 0
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)

@@ -72,6 +72,14 @@ class DaemonCollector:
                                     labels=["source"])
         consecutive = GaugeMetricFamily("watcher_source_consecutive_failures",
                                         "Failed polls in a row, per source.", labels=["source"])
+        store_failures = CounterMetricFamily(
+            "watcher_state_write_failures",
+            "Poll cycles whose changes could not be saved to the state file (a full disk, "
+            "an I/O error); they are saved by the next cycle that can write.",
+            labels=["source"])
+        store_failing = GaugeMetricFamily("watcher_state_write_failing",
+                                          "1 while a source's last save to the state file "
+                                          "failed.", labels=["source"])
         runs = GaugeMetricFamily("watcher_runs_tracked",
                                  "Runs held in memory, per source and canonical status.",
                                  labels=["source", "status"])
@@ -88,10 +96,13 @@ class DaemonCollector:
             failing.add_metric([name], 1.0 if row.failures >= poller.config.failure_threshold
                                else 0.0)
             consecutive.add_metric([name], row.failures)
+            store_failures.add_metric([name], st.store_failures)
+            store_failing.add_metric([name], 1.0 if poller.store_failing else 0.0)
         for name, state in list(d.states.items()):
             for status in Status:
                 runs.add_metric([name, status.value], state.counts.get(status, 0))
-        yield from (polls, errors, duration, last_ok, failing, consecutive, runs)
+        yield from (polls, errors, duration, last_ok, failing, consecutive, store_failures,
+                    store_failing, runs)
 
     def _sinks(self) -> Iterator[Metric]:
         d = self.daemon

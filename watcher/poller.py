@@ -77,7 +77,7 @@ class PollStats:
     histogram so a scrape costs the same however many polls there were."""
 
     __slots__ = ("duration_buckets", "duration_count", "duration_sum", "errors",
-                 "last_duration", "last_error", "last_success", "polls")
+                 "last_duration", "last_error", "last_success", "polls", "store_failures")
 
     #: upper bounds (seconds) of the poll duration histogram; +Inf is ``duration_count``
     BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -91,6 +91,8 @@ class PollStats:
         self.duration_buckets = [0] * len(self.BUCKETS)  # non-cumulative counts
         self.duration_count = 0
         self.duration_sum = 0.0
+        #: cycles whose commit to the state store failed (a full disk, an I/O error)
+        self.store_failures = 0
 
     def observe(self, seconds: float) -> None:
         """Record one poll's duration, failed or not (a timeout is worth seeing)."""
@@ -122,7 +124,7 @@ class Poller:
         self._backoff = Backoff(config.interval, config.max_backoff)
         self._retry_after: float | None = None
         #: the last cycle failed to save (disk full...): the vendor is fine, keep the cadence
-        self._store_failed = False
+        self.store_failing = False
         self._next_prune = 0.0
 
     @property
@@ -135,8 +137,8 @@ class Poller:
         await anyio.sleep(random.uniform(0, cfg.interval))
         due = time.monotonic()
         while True:
-            if await self.poll_once() or self._store_failed:
-                if not self._store_failed:
+            if await self.poll_once() or self.store_failing:
+                if not self.store_failing:
                     self._backoff.reset()
                 due += cfg.interval
                 delay = due - time.monotonic()
@@ -198,16 +200,17 @@ class Poller:
                                           upserts=changes.upserts, removals=removals,
                                           base=st.runs)
             except StoreError as e:
-                if not self._store_failed:
+                if not self.store_failing:
                     self.log.error("STATE STORE WRITE FAILED: events are not being recorded; "
                                    "polling continues and will record them once it can write",
                                    error=str(e), state=self.journal.store.path)
-                self._store_failed = True
+                self.store_failing = True
+                self.stats.store_failures += 1
                 return False
             st.apply(changes.upserts, removals)
             st.row = new_row
-        if self._store_failed:
-            self._store_failed = False
+        if self.store_failing:
+            self.store_failing = False
             self.log.warning("state store writable again; recorded the pending changes")
         if removals or now >= self._next_prune:
             self._next_prune = now + PRUNE_EVERY
@@ -259,6 +262,7 @@ class Poller:
                 await self.journal.commit(self.config.name, row, events=events)
             except StoreError as err:
                 self.log.error("could not save poll failure", error=str(err))
+                self.stats.store_failures += 1
                 if events:
                     return  # keep the old count so the failing event is attempted again
             st.row = row
