@@ -32,7 +32,7 @@ from watcher.clock import parse_ts
 from watcher.model import Observation, RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
 from watcher.providers.lingering import Lingering
-from watcher.providers.newest_first import OrderTrust, scan
+from watcher.providers.newest_first import HeadScan
 from watcher.providers.window import RecentWindow
 from watcher.schema import REQUIRED, Field
 
@@ -98,28 +98,21 @@ class CortexProvider(BaseProvider):
         return self.items_of(body, None), _count(headers)
 
     async def poll(self, view: PollView) -> PollResult:
-        window = RecentWindow(view.cursor, now=view.now, lookback=self.source.lookback,
-                              baseline=view.baseline)
-        trust = OrderTrust(view.cursor, self.log)
-        lingering = Lingering(view)
+        head = HeadScan(view, lookback=self.source.lookback, log=self.log)
+        lingering = head.lingering
         take = self.source.options.get("page_size") or DEFAULT_TAKE
 
         async def fetch(page: int) -> tuple[list[Any], int | None]:
             return await self._page(page, take)
 
-        result = await scan(fetch, size=take, created_key="created_at", observe=self.observe,
-                            window=window, lingering=lingering, known=view.runs,
-                            full=trust.full)
-        trust.judge(result)
-        obs = result.observations
+        obs = await head.scan(fetch, size=take, observe=self.observe)
         if lingering.wanted:
             listings = self._listings_worth_it(view, lingering.wanted, take)
             for status in listings:
-                await self._list_status(status, take, obs, lingering, window, view)
+                await self._list_status(status, take, obs, lingering, head.window, view)
             self.observe(await lingering.fetch(self, lambda rid: f"{self._runs_path}/{rid}"),
                           obs)
-        cursor = {**window.cursor(again=result.shrank), **trust.cursor(), **lingering.cursor()}
-        return PollResult(obs, cursor)
+        return PollResult(obs, head.cursor())
 
     def _listings_worth_it(self, view: PollView, wanted: set[str], take: int) -> list[str]:
         """The status listings to read, if they cost fewer requests than a GET per run."""

@@ -30,6 +30,7 @@ import structlog
 from watcher.clock import parse_ts
 from watcher.errors import BadPayload
 from watcher.model import Observation
+from watcher.providers.base import PollView
 from watcher.providers.lingering import Lingering
 from watcher.providers.window import RecentWindow
 
@@ -162,3 +163,33 @@ class OrderTrust:
 
     def cursor(self) -> dict[str, int]:
         return {"reverify": self.left}
+
+
+class HeadScan:
+    """One poll of such a listing: the recent window, the order check and the lingering
+    runs it needs, and the cursor they leave for the next poll."""
+
+    __slots__ = ("lingering", "shrank", "trust", "view", "window")
+
+    def __init__(self, view: PollView, *, lookback: float,
+                 log: structlog.typing.FilteringBoundLogger) -> None:
+        self.view = view
+        self.window = RecentWindow(view.cursor, now=view.now, lookback=lookback,
+                                   baseline=view.baseline)
+        self.trust = OrderTrust(view.cursor, log)
+        self.lingering = Lingering(view)
+        self.shrank = False
+
+    async def scan(self, fetch: FetchPage, *, size: int, observe: Observe,
+                   page_on: PageOn | None = None) -> list[Observation]:
+        """The head scan (see :func:`scan`); its observations, the order judged."""
+        result = await scan(fetch, size=size, created_key="created_at", observe=observe,
+                            window=self.window, lingering=self.lingering, known=self.view.runs,
+                            full=self.trust.full, page_on=page_on)
+        self.trust.judge(result)
+        self.shrank = result.shrank
+        return result.observations
+
+    def cursor(self) -> dict[str, Any]:
+        return {**self.window.cursor(again=self.shrank), **self.trust.cursor(),
+                **self.lingering.cursor()}

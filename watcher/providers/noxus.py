@@ -30,8 +30,7 @@ from watcher.clock import parse_ts
 from watcher.model import RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
 from watcher.providers.lingering import Lingering
-from watcher.providers.newest_first import OrderTrust, PageOn, Progress, scan
-from watcher.providers.window import RecentWindow
+from watcher.providers.newest_first import HeadScan, PageOn, Progress
 from watcher.schema import Field
 
 MAX_SIZE = 100
@@ -78,10 +77,8 @@ class NoxusProvider(BaseProvider):
         return detail if isinstance(detail, str) else None
 
     async def poll(self, view: PollView) -> PollResult:
-        window = RecentWindow(view.cursor, now=view.now, lookback=self.source.lookback,
-                              baseline=view.baseline)
-        trust = OrderTrust(view.cursor, self.log)
-        lingering = Lingering(view)
+        head = HeadScan(view, lookback=self.source.lookback, log=self.log)
+        lingering = head.lingering
         size = self.source.options.get("page_size") or MAX_SIZE
 
         async def fetch(page: int) -> tuple[list[Any], int | None]:
@@ -91,16 +88,12 @@ class NoxusProvider(BaseProvider):
             total = body.get("total")
             return items, total if isinstance(total, int) else None
 
-        result = await scan(fetch, size=size, created_key="created_at", observe=self.observe,
-                            window=window, lingering=lingering, known=view.runs,
-                            full=trust.full, page_on=self._page_on(view, lingering))
-        trust.judge(result)
-        obs = result.observations
+        obs = await head.scan(fetch, size=size, observe=self.observe,
+                              page_on=self._page_on(view, lingering))
         if lingering.wanted:
             self._learn_names(view, lingering.wanted)
             self.observe(await lingering.fetch(self, lambda rid: f"/v1/runs/{rid}"), obs)
-        cursor = {**window.cursor(again=result.shrank), **trust.cursor(), **lingering.cursor()}
-        return PollResult(obs, cursor)
+        return PollResult(obs, head.cursor())
 
     def _page_on(self, view: PollView, lingering: Lingering) -> PageOn:
         def created(rid: str) -> float | None:
