@@ -46,7 +46,7 @@ class BodyTooLarge(Exception):
         super().__init__(length)
 
 
-async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytearray:
+async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     """The body, or :class:`BodyTooLarge` when it is larger than ``limit`` bytes.
 
     Refusing reads no further than the cap and closes the connection (a half-read
@@ -57,13 +57,17 @@ async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytearray:
     if length is not None and length > limit:
         resp.close()
         raise BodyTooLarge(length)
-    body = bytearray()  # orjson parses it as is: no copy of a large page
+    # chunks joined once at the end, not a growing buffer: refusing then holds at most the
+    # cap, where each regrowth of one buffer briefly holds its old and new copies
+    chunks: list[bytes] = []
+    size = 0
     async for chunk in resp.content.iter_any():
-        if len(body) + len(chunk) > limit:
+        size += len(chunk)
+        if size > limit:
             resp.close()
             raise BodyTooLarge(None)
-        body += chunk
-    return body
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def default_error_message(body: Any) -> str | None:
@@ -125,7 +129,7 @@ class VendorHttp:
                 except BodyTooLarge as e:
                     if status == 200:
                         raise self._too_large(e) from None
-                    body = bytearray()  # an error too long to quote: its status says enough
+                    body = b""  # an error too long to quote: its status says enough
         except TimeoutError:
             raise TransientError(f"request timed out after {self.timeout_s:g}s") from None
         except aiohttp.ClientError as e:
