@@ -8,7 +8,10 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+import structlog
 
+from tests.support import Harness, statuses
+from watcher.clock import FrozenClock
 from watcher.errors import BadPayload, TransientError
 from watcher.providers.http import VendorHttp
 from watcher.ratelimit import RateLimiter
@@ -97,3 +100,21 @@ async def test_an_error_answer_with_an_endless_body_keeps_its_status_kind(
     http.retries = 0
     with pytest.raises(TransientError, match=r"^503 Service Unavailable$"):
         await http.get(LIST)
+
+
+async def test_a_single_run_get_is_capped_too(sim: Simulator, world: World,
+                                              clock: FrozenClock) -> None:
+    """An endless answer to enrichment's single-run GET is cut off; the event goes out without it."""
+    run = world.add_run("extend", "PROCESSING")
+    async with Harness(sim, clock=clock, max_response_size="1MiB", timeout="5s") as h:
+        await h.poll()
+        clock.advance(15)
+        world.set_status(run, "FAILED", error="boom")
+        fault = world.faults.add("extend", Fault("endless", path=f"{LIST}/{run.id}"))
+        with structlog.testing.capture_logs() as logs:
+            events = await h.poll()
+    assert h.ok and fault.fired == 1
+    assert statuses(events) == [("run.status_changed", "failed", "running")]
+    assert events[0]["data"].get("error") is None
+    [skipped] = [e for e in logs if e["event"] == "could not fetch failure details"]
+    assert skipped["error"] == "response larger than max_response_size (1MiB)"
