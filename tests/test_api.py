@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -151,3 +152,48 @@ def test_a_client_that_stops_reading_events_does_not_hold_back_the_daemon(
         assert m[("watcher_sink_backlog", (("sink", "out"),))] == 0
     finally:
         stalled.close()
+
+
+def status_of(port: int, head: bytes, *, chunks: int = 0) -> int:
+    """The status a raw request gets; ``chunks`` pieces of a chunked body (64 KiB each)
+    are sent meanwhile, as from a client that would send one without end."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(head)
+
+        def feed() -> None:
+            try:
+                for _ in range(chunks):
+                    s.sendall(b"10000\r\n" + b"x" * 0x10000 + b"\r\n")
+            except OSError:
+                pass  # refused and closed: what should happen
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        line = s.recv(64)
+        s.shutdown(socket.SHUT_RDWR)
+    feeder.join(10)
+    assert line.startswith(b"HTTP/1."), line
+    return int(line.split()[1])
+
+
+@pytest.mark.parametrize("path", [b"/events", b"/metrics"])
+def test_oversize_requests_get_a_4xx_and_the_daemon_keeps_serving(
+        path: bytes, start_daemon: Callable[..., Daemon], sim_thread: SimThread) -> None:
+    """A long request line, a long header, too many headers or a body get 4xx; nothing else."""
+    daemon = start_daemon()
+    eventually(lambda: daemon.ready()[0] == 200, what="first poll")
+    get = b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n"
+    long_line = b"GET " + path + b"?source=" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    codes = {
+        "long request line": status_of(daemon.port, long_line),
+        "long header": status_of(daemon.port, get + b"X-Big: " + b"a" * 20_000 + b"\r\n\r\n"),
+        "100 headers": status_of(daemon.port, get + b"X-N: 1\r\n" * 100 + b"\r\n"),
+        "1 GB body": status_of(daemon.port, get + b"Content-Length: 1000000000\r\n\r\n"
+                               + b"x" * 0x10000),
+        "endless body": status_of(daemon.port, get + b"Transfer-Encoding: chunked\r\n\r\n",
+                                  chunks=1000),
+    }
+    assert all(400 <= c < 500 for c in codes.values()), codes
+    assert codes["1 GB body"] == codes["endless body"] == 413
+    assert daemon.get("/metrics")[0] == 200 and daemon.ready()[0] == 200
+    sim_thread.call(lambda w: w.add_run("extend", "PROCESSING"))
+    daemon.proc.wait_for(lambda evs: "run.created" in event_types(evs))

@@ -8,7 +8,8 @@ import pytest
 
 from tests.support import parse_config, run_cli, toml
 from watcher.errors import ConfigError
-from watcher.schema import parse_duration
+from watcher.resolved import render
+from watcher.schema import parse_duration, parse_size
 
 EXTEND = {"name": "a", "provider": "extend", "token": "t0ken-value"}
 
@@ -29,6 +30,41 @@ def test_durations_parse(text: object, seconds: float) -> None:
 @pytest.mark.parametrize("text", ["15x", "", "s", "-1s", "1s2", True, None, [1]])
 def test_bad_durations_are_rejected(text: object) -> None:
     assert parse_duration(text) is None
+
+
+@pytest.mark.parametrize(("text", "size"), [
+    ("64MB", 64_000_000), ("64MiB", 64 * 1024**2), ("512KB", 512_000), ("512 KiB", 524_288),
+    ("1GiB", 1024**3), ("2gb", 2_000_000_000), ("1.5MB", 1_500_000), ("100B", 100),
+    ("4096", 4096), (4096, 4096)])
+def test_sizes_parse(text: object, size: int) -> None:
+    """Sizes are SI (1000s) or IEC (1024s) units, any case, or a plain number of bytes."""
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["64XB", "", "MB", "-1MB", "1MB2", True, None, 1.5, [1]])
+def test_bad_sizes_are_rejected(text: object) -> None:
+    """Anything but a non-negative number with a known unit is not a size."""
+    assert parse_size(text) is None
+
+
+def test_max_response_size_defaults_to_64mib_and_errors_list_the_accepted_forms() -> None:
+    """An unparsable max_response_size is a config problem that says what would parse."""
+    assert parse_config(toml({}, [EXTEND])).sources[0].max_response_size == 64 * 1024**2
+    got = problems(toml({}, [{**EXTEND, "max_response_size": "lots"}]))
+    assert len(got) == 1 and got[0].startswith('sources[0].max_response_size: "lots" is not a '
+                                               "size: bytes as an integer, or a number with B, "
+                                               "KB, MB, GB")
+    assert "KiB, MiB, GiB" in got[0]
+    assert problems(toml({}, [{**EXTEND, "max_response_size": 10}])) == \
+        ["sources[0].max_response_size: 10 is below the minimum of 1KiB"]
+
+
+def test_check_shows_max_response_size_in_a_form_that_parses_back() -> None:
+    """`watcher check` prints a size as a unit string that reads back to the same bytes."""
+    for given, shown in (("2MB", '"2MB"'), ("3MiB", '"3MiB"'), (1500, '"1500B"')):
+        out = render(parse_config(toml({}, [{**EXTEND, "max_response_size": given}])))
+        assert f"max_response_size = {shown}" in out
+        assert parse_config(out).sources[0].max_response_size == parse_size(given)
 
 
 def test_defaults_fill_every_key() -> None:

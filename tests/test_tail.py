@@ -14,6 +14,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.http_support import eventually, free_port, http_get
+from tests.procfs import PeakMemory
+from tests.sinks.receiver import Receiver, Reply
 from tests.support import ROOT, DaemonProc, SimThread, event_types, run_cli, sim_source, toml
 
 TOKEN = "tail-test-token-6f1d2a"
@@ -150,3 +152,33 @@ def test_tail_exits_0_quietly_when_whoever_reads_its_output_goes_away(
         if tail.poll() is None:
             tail.kill()
             tail.wait()
+
+
+def test_tail_exits_76_on_a_line_without_end_and_its_memory_stays_flat() -> None:
+    """A stream that sends one endless line is refused at 16 MiB with a clear error, exit 76."""
+    sse = {"Content-Type": "text/event-stream"}
+    with Receiver(lambda hit: Reply(200, b"data: " + b"x" * 4096, sse, endless=True)) as fake:
+        tail = DaemonProc("tail", "--url", f"http://127.0.0.1:{fake.port}")
+        with PeakMemory(tail.proc.pid) as mem:
+            code = tail.proc.wait(60)
+        tail.stop()
+        assert fake.hits[0].path == "/events" and fake.hits[0].sent > 16 * 1024**2
+    assert code == 76, tail.err_text()
+    assert "a line or an event larger than 16MiB; is this a watcher daemon's /events?" in \
+        tail.err_text()
+    assert "Traceback" not in tail.err_text()
+    assert mem.samples and mem.peak_mib < 150  # an interpreter, aiohttp and one 16 MiB line
+
+
+def test_tail_prints_a_megabyte_event_whole() -> None:
+    """An event far larger than aiohttp's line buffer reaches stdout as one intact line."""
+    event = orjson.dumps({"type": "watcher.run.created", "data": {"run": {"note": "n" * 2**20}}})
+    frame = b"id: 1\nevent: watcher.run.created\ndata: " + event + b"\n\n"
+    sse = {"Content-Type": "text/event-stream"}
+    with Receiver(lambda hit: Reply(200, frame, sse)) as fake:
+        tail = DaemonProc("tail", "--url", f"http://127.0.0.1:{fake.port}")
+        try:
+            first = tail.lines.get(timeout=20)
+        finally:
+            tail.stop(signal.SIGINT)
+    assert first == event + b"\n"

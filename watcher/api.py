@@ -4,10 +4,17 @@ It runs in the daemon's own event loop and only reads daemon state, so a
 scrape or a health check sees exactly what the daemon sees and costs it
 nothing when nobody asks.  Access logs are off: probes every few seconds
 would drown the lines an operator cares about.
+
+What a client may send is bounded, since anyone who reaches the port can
+send: every endpoint is a GET, so a request body over a few KB (or one of
+unknown length) is answered 413 without being read, and the request line,
+each header and the number of headers are capped by aiohttp's parser (an
+over-long one is answered 4xx). The daemon's memory does not depend on them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -24,6 +31,11 @@ log = structlog.get_logger("watcher.api")
 
 #: a source is ready when its last good poll is at most this many intervals old
 READY_INTERVALS = 3
+#: request bodies accepted: our endpoints are GETs and never need one
+MAX_REQUEST_BODY = 4096
+#: request line and each header line: a bearer token or a long /events filter fits
+MAX_LINE = 8190
+MAX_HEADERS = 64
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -60,17 +72,33 @@ def readiness(daemon: Daemon) -> tuple[bool, dict[str, Any]]:
     return ready, body
 
 
+@web.middleware
+async def refuse_bodies(request: web.Request,
+                        handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                        ) -> web.StreamResponse:
+    """413 for a body over :data:`MAX_REQUEST_BODY` or of unknown length, before reading it."""
+    length = request.content_length
+    if request.body_exists and (length is None or length > MAX_REQUEST_BODY):
+        resp = web.json_response({"error": f"request bodies are limited to {MAX_REQUEST_BODY} "
+                                           "bytes; these endpoints take none"}, status=413)
+        resp.force_close()  # the unread body must not be parsed as the next request
+        return resp
+    return await handler(request)
+
+
 class HttpListener:
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
         self.events = EventStream(lambda: daemon.journal, token=daemon.config.watcher.http_token)
         self.registry = metrics.registry_for(daemon, sse_clients=self.events.count)
-        self.app = web.Application()
+        self.app = web.Application(client_max_size=MAX_REQUEST_BODY, middlewares=[refuse_bodies])
         self.app.router.add_get("/metrics", self.metrics)
         self.app.router.add_get("/healthz", self.healthz)
         self.app.router.add_get("/readyz", self.readyz)
         self.app.router.add_get("/events", self.events.handle)
-        self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
+                                    max_line_size=MAX_LINE, max_field_size=MAX_LINE,
+                                    max_headers=MAX_HEADERS)
 
     async def start(self, host: str, port: int) -> None:
         await self.runner.setup()

@@ -19,6 +19,11 @@ from watcher.errors import ConfigError
 from watcher.routing import ALL, Match, parse_match
 from watcher.schema import REQUIRED, Field, Problems, Resolver, state_dir_default
 
+#: The largest legitimate answer we know is a page of 100 Cortex runs with their inputs and
+#: outputs (a few MB; 1000 Extend run summaries are about 2 MB). 64 MiB is a generous multiple
+#: of that, yet it bounds what one hostile or broken peer can make a source hold in memory.
+MAX_RESPONSE_SIZE = 64 * 1024**2
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -53,6 +58,8 @@ SOURCE_FIELDS: dict[str, Field] = {
     "timeout": Field("duration", 30.0, min=0.1),
     "max_backoff": Field("duration", 300.0, min=1.0),
     "failure_threshold": Field("int", 3, min=1),
+    "max_response_size": Field("size", MAX_RESPONSE_SIZE, min=1024,
+                               doc="a larger vendor answer fails the poll as a bad payload"),
     "params": Field("table", {}),
     "keep_fields": Field("strlist", ()),
 }
@@ -86,6 +93,7 @@ class SourceConfig:
     timeout: float = 30.0
     max_backoff: float = 300.0
     failure_threshold: int = 3
+    max_response_size: int = MAX_RESPONSE_SIZE
     params: Mapping[str, str] = field(default_factory=dict)
     keep_fields: tuple[str, ...] = ()
     #: provider-specific keys, validated by the provider's own ``options``
@@ -165,6 +173,7 @@ def parse(data: Mapping[str, Any], *, env: Mapping[str, str], path: str | None =
             stuck_after=common["stuck_after"], timeout=common["timeout"] or 30.0,
             max_backoff=common["max_backoff"] or 300.0,
             failure_threshold=common["failure_threshold"] or 3,
+            max_response_size=common["max_response_size"] or MAX_RESPONSE_SIZE,
             params=common["params"] or {}, keep_fields=common["keep_fields"] or (),
             options=options))
 

@@ -9,7 +9,7 @@ import orjson
 
 from watcher.config import SINK_FIELDS, SOURCE_FIELDS, WATCHER_FIELDS, Config
 from watcher.providers import provider_class
-from watcher.schema import Field, format_duration
+from watcher.schema import Field, format_duration, format_size
 from watcher.sinks import sink_class
 
 MASK = "***"
@@ -46,6 +46,8 @@ def _table(values: Mapping[str, Any], fields: Mapping[str, Field]) -> list[str]:
             val = {k: MASK for k in val} if isinstance(val, dict) else MASK
         elif f is not None and f.kind == "duration":
             val = format_duration(val)
+        elif f is not None and f.kind == "size":
+            val = format_size(val)
         lines.append(f"{key} = {toml_value(val)}")
     return lines
 

@@ -18,6 +18,14 @@ REQUIRED: Any = object()
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# SI units count in 1000s and IEC units in 1024s, as their standards say: "64MB" and
+# "64MiB" are both accepted, and each means what it says.
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)")
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
+               "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+#: what a size may look like, for error messages
+SIZE_FORMS = ('bytes as an integer, or a number with B, KB, MB, GB (powers of 1000) '
+              'or KiB, MiB, GiB (powers of 1024), e.g. "64MB", "512KiB"')
 
 
 def parse_duration(value: object) -> float | None:
@@ -36,6 +44,29 @@ def parse_duration(value: object) -> float | None:
         total += float(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
     return total if pos == len(text) and text else None
+
+
+def parse_size(value: object) -> int | None:
+    """``"64MB"``, ``"512KiB"``, ``"1GiB"`` or an integer of bytes; ``None`` if invalid."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if not isinstance(value, str):
+        return None
+    m = _SIZE.fullmatch(value.strip().lower())
+    if m is None or m.group(2) not in _SIZE_UNITS:
+        return None
+    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
+
+
+def format_size(n: int) -> str:
+    """The largest unit that states ``n`` exactly, so ``check`` prints what parses back."""
+    for unit, factor in (("GiB", 1024**3), ("GB", 1000**3), ("MiB", 1024**2), ("MB", 1000**2),
+                         ("KiB", 1024), ("KB", 1000)):
+        if n >= factor and n % factor == 0:
+            return f"{n // factor}{unit}"
+    return f"{n}B"
 
 
 def format_duration(seconds: float) -> str:
@@ -64,7 +95,7 @@ class Field:
     """One configuration key: its kind, default and bounds.
 
     Kinds: ``str``, ``secret`` (a string never shown or logged), ``duration``,
-    ``int``, ``bool``, ``enum``, ``table`` (string keys to scalar values),
+    ``size`` (bytes, from ``"64MB"`` or an integer), ``int``, ``bool``, ``enum``, ``table`` (string keys to scalar values),
     ``secret_table`` (same, values secret), ``strlist``.
     """
 
@@ -155,6 +186,16 @@ class Resolver:
                                         f"{format_duration(field.min)}")
                 return None
             return d
+        if kind == "size":
+            n = parse_size(self.expand(raw, path) if isinstance(raw, str) else raw)
+            if n is None:
+                self.problems.add(path, f"{_show(raw)} is not a size: {SIZE_FORMS}")
+                return None
+            if field.min is not None and n < field.min:
+                self.problems.add(path, f"{_show(raw)} is below the minimum of "
+                                        f"{format_size(int(field.min))}")
+                return None
+            return n
         if kind == "int":
             if isinstance(raw, bool) or not isinstance(raw, int):
                 self.problems.add(path, f"{_show(raw)} must be an integer")

@@ -6,6 +6,10 @@ SSE id seen is the resume point: when the daemon restarts (or a proxy cuts
 the stream) tail reconnects with backoff and ``Last-Event-ID``, and the
 daemon replays what was journaled meanwhile, so nothing is skipped.  A
 refused token is not retried: it exits 77 (EX_NOPERM) with a message.
+
+A line or an event larger than :data:`MAX_EVENT` (a line without end from a
+proxy gone wrong, or a URL that is not a watcher daemon) is not buffered on:
+tail exits 76 (EX_PROTOCOL) saying so, since resuming would meet it again.
 """
 
 from __future__ import annotations
@@ -25,15 +29,19 @@ import anyio
 import structlog
 
 from watcher.backoff import Backoff
+from watcher.schema import format_size
 from watcher.sse import KEEPALIVE
 
 log = structlog.get_logger("watcher.tail")
 
-EX_OK, EX_USAGE, EX_NOPERM, EX_CONFIG = 0, 64, 77, 78
+EX_OK, EX_USAGE, EX_PROTOCOL, EX_NOPERM, EX_CONFIG = 0, 64, 76, 77, 78
 DEFAULT_URL = "http://127.0.0.1:9464"
 DEFAULT_CONFIG = "/etc/watcher/watcher.toml"
 #: no byte (not even a keepalive comment) for this long means the stream is dead
 READ_TIMEOUT = 3 * KEEPALIVE
+#: the largest line or event read: an event is one CloudEvent, a few KB, larger only with
+#: vendor fields kept in ``data.run``; far beyond that it is not a watcher stream
+MAX_EVENT = 16 * 1024**2
 
 
 class StdoutClosed(Exception):
@@ -41,6 +49,10 @@ class StdoutClosed(Exception):
 
     Not a ConnectionError (as BrokenPipeError is), so it is never mistaken for a
     dropped stream and retried."""
+
+
+class EventTooLarge(Exception):
+    """A line or an event of the stream is larger than :data:`MAX_EVENT`."""
 
 
 class TailError(Exception):
@@ -85,20 +97,35 @@ def default_url(env: Mapping[str, str] = os.environ) -> str:
     return url_from_listen(listen)
 
 
-async def frames(content: aiohttp.StreamReader) -> AsyncIterator[Frame]:
+async def lines(content: aiohttp.StreamReader, limit: int = MAX_EVENT) -> AsyncIterator[bytes]:
+    """The body's lines (without ``\\n``), none longer than ``limit``: EventTooLarge instead."""
+    buf = bytearray()
+    while chunk := await content.readany():
+        scan = len(buf)  # what is already in buf holds no newline: do not search it again
+        buf += chunk
+        start = 0
+        while (end := buf.find(b"\n", scan)) != -1:
+            yield bytes(buf[start:end])
+            start = scan = end + 1
+        del buf[:start]
+        if len(buf) > limit:
+            raise EventTooLarge
+    if buf:
+        yield bytes(buf)
+
+
+async def frames(content: aiohttp.StreamReader, limit: int = MAX_EVENT) -> AsyncIterator[Frame]:
     """Parse a ``text/event-stream`` body (the subset the daemon sends, robustly)."""
     seq: int | None = None
     event = "message"
     data: list[bytes] = []
-    while True:
-        raw = await content.readline()
-        if not raw:
-            return
-        line = raw.rstrip(b"\r\n")
+    size = 0
+    async for raw in lines(content, limit):
+        line = raw.rstrip(b"\r")
         if not line:
             if data:
                 yield Frame(seq, event, b"\n".join(data))
-            seq, event, data = None, "message", []
+            seq, event, data, size = None, "message", [], 0
             continue
         if line.startswith(b":"):
             _comment(line[1:].strip().decode(errors="replace"))
@@ -106,6 +133,9 @@ async def frames(content: aiohttp.StreamReader) -> AsyncIterator[Frame]:
         name, _, value = line.partition(b":")
         value = value.removeprefix(b" ")
         if name == b"data":
+            size += len(value) + 1
+            if size > limit:  # data lines without the blank line that ends an event
+                raise EventTooLarge
             data.append(value)
         elif name == b"id":
             seq = int(value) if value.isdigit() else None
@@ -169,8 +199,13 @@ class Follower:
                 return f"{resp.status} {resp.reason}"
             self.backoff.reset()  # reached: the next interruption starts the backoff afresh
             log.info("following", url=self.url, last_event_id=self.last_id)
-            async for f in frames(resp.content):
-                self._print(f)
+            try:
+                async for f in frames(resp.content):
+                    self._print(f)
+            except EventTooLarge:
+                raise TailError(f"{self.url}: the stream sent a line or an event larger than "
+                                f"{format_size(MAX_EVENT)}; is this a watcher daemon's /events?",
+                                EX_PROTOCOL) from None
         return "the daemon closed the stream"
 
     def _print(self, f: Frame) -> None:
@@ -190,7 +225,8 @@ def _query(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 
 async def tail(args: argparse.Namespace) -> int:
-    """Follow until interrupted; 77 when the token is refused, 64 for a bad filter."""
+    """Follow until interrupted; 77 when the token is refused, 64 for a bad filter,
+    76 when the stream is not one tail can read."""
     try:
         url = args.url or default_url()
         token = args.token or os.environ.get("WATCHER_HTTP_TOKEN") or None

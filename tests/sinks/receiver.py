@@ -25,6 +25,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     #: seconds to wait before answering; ``None`` = hang until the receiver stops
     delay: float | None = 0.0
+    #: stream ``body`` over and over without end (chunked), like a broken or hostile peer
+    endless: bool = False
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Hit:
     body: bytes
     connection: int  # one value per TCP connection
     status: int = 0  # what it was answered (0 while pending)
+    sent: int = 0  # bytes of an endless answer written before the client hung up
 
 
 def ok(_hit: Hit) -> Reply:
@@ -79,7 +82,7 @@ class Receiver:
         assert server is not None
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         hit = Hit(len(self.hits) + 1, time.monotonic(), request.method, request.path,
                   dict(request.headers), await request.read(), id(request.transport))
         self.hits.append(hit)
@@ -92,9 +95,25 @@ class Receiver:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), r.delay)
             hit.status = r.status
+            if r.endless:
+                return await self._endless(request, hit, r)
             return web.Response(status=r.status, body=r.body, headers=r.headers)
         finally:
             self.in_flight -= 1
+
+    async def _endless(self, request: web.Request, hit: Hit, r: Reply) -> web.StreamResponse:
+        resp = web.StreamResponse(status=r.status, headers=r.headers)
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        chunk = r.body * max(1, 65536 // max(1, len(r.body)))
+        assert self._stopping is not None
+        try:
+            while not self._stopping.is_set():
+                await resp.write(chunk)
+                hit.sent += len(chunk)
+        except ConnectionError:
+            pass  # the client stopped reading: what an endless answer is for
+        return resp
 
     def stop(self) -> None:
         async def stop() -> None:

@@ -190,6 +190,21 @@ async def test_server_errors_are_retried_then_delivered(sim: Simulator, clock: F
     assert runner.stats.dead == 0
 
 
+async def test_a_server_error_that_never_ends_is_retried_then_delivered(
+        sim: Simulator, clock: FrozenClock) -> None:
+    """A 500 whose body streams forever neither hangs the sink nor loses the message."""
+    def reply(hit: Hit) -> Reply:
+        return Reply(500, b"error ", endless=True) if hit.n == 1 else Reply(200, b"ok")
+    with Receiver(reply) as receiver:
+        async with Harness(sim, clock=clock) as h:
+            runner = await sink_runner(h, slack(receiver.url, timeout="3s"),
+                                       clock=FrozenClock(clock()))
+            await failures(h, 2)
+            await run_until_idle(runner)
+    assert [hit.status for hit in receiver.hits] == [500, 200]
+    assert runner.stats.dead == 0 and len(messages(receiver)) == 1
+
+
 async def test_source_failing_recovered_and_stuck_runs_read_sensibly(
         sim: Simulator, clock: FrozenClock) -> None:
     async with Harness(sim, clock=clock, failure_threshold=1, stuck_after="10m") as h:

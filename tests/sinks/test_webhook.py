@@ -7,6 +7,7 @@ import itertools
 import os
 import socket
 import time
+import tracemalloc
 from collections import defaultdict
 from pathlib import Path
 
@@ -228,6 +229,41 @@ async def test_concurrency_is_bounded_and_connections_are_reused(
     assert len(receiver.delivered()) == 24
     assert receiver.max_in_flight == 4
     assert len({hit.connection for hit in receiver.hits}) <= 4
+
+
+async def test_a_2xx_answer_that_never_ends_is_delivered_without_reading_it(
+        sim: Simulator, clock: FrozenClock) -> None:
+    """A 200 whose body streams forever is delivered at its status line; memory stays flat."""
+    with Receiver(lambda hit: Reply(200, b"ok ", endless=True)) as receiver:
+        async with Harness(sim, clock=clock) as h:
+            runner = await sink_runner(h, webhook(receiver.url, timeout="3s", concurrency=1))
+            await failures(h, 3)
+            tracemalloc.start()
+            try:
+                await runner.run(until_idle=True)
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            await runner.sink.aclose()
+    assert [hit.status for hit in receiver.hits] == [200, 200, 200]  # none retried
+    assert runner.stats.delivered == 3 and runner.stats.dead == 0
+    assert peak < 8 * 1024**2
+
+
+async def test_an_error_answer_that_never_ends_is_retried_and_quoted_truncated(
+        sim: Simulator, clock: FrozenClock) -> None:
+    """A 503 whose body streams forever is a temporary failure; the reason quotes ~200 chars."""
+    with Receiver(lambda hit: Reply(503, b"overloaded ", endless=True)) as receiver:
+        async with Harness(sim, clock=clock) as h:
+            runner = await sink_runner(h, webhook(receiver.url, timeout="3s", max_attempts=2))
+            await failures(h, 1)
+            await runner.run(until_idle=True)
+            await runner.sink.aclose()
+            dead = await h.store.dead_letters("under-test")
+    assert len(receiver.hits) == 2 and all(hit.status == 503 for hit in receiver.hits)
+    reason = dead[0].reason
+    assert reason.startswith("503 Service Unavailable: overloaded overloaded ")
+    assert reason.endswith(" (gave up after 2 attempts)") and len(reason) < 300
 
 
 def test_check_masks_the_url_the_secret_and_header_values(tmp_path: Path) -> None:

@@ -160,7 +160,8 @@ class BaseProvider:
 
         return VendorHttp(self.session, base_url=self.source.base_url, headers=self.headers(),
                           timeout=self.source.timeout, limiter=self.limiter(),
-                          error_message=self.error_message)
+                          error_message=self.error_message,
+                          max_size=self.source.max_response_size)
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.source.token}", "Accept": "application/json"}

@@ -2,6 +2,11 @@
 classification of every failure into one :class:`~watcher.errors.ProviderError`
 kind, decided here once so the poller's policy is a small table.
 
+Every body is read in chunks against a cap (the source's ``max_response_size``;
+a few KB for an error answer, which is only quoted): a peer that streams without
+end, or announces more than the cap, is cut off at the cap with its connection
+closed, so a broken proxy or a hostile host costs a poll, not the daemon's memory.
+
 A short retry happens here, inside a poll cycle, for 429 and 5xx answers and
 dropped connections, so one hiccup does not discard a multi-page scan; what
 keeps failing is raised for the poller to back off from.
@@ -19,14 +24,50 @@ import orjson
 
 from watcher.backoff import retry_after
 from watcher.clock import wall
+from watcher.config import MAX_RESPONSE_SIZE
 from watcher.errors import AuthError, BadPayload, ProviderError, RateLimited, TransientError
 from watcher.ratelimit import RateLimiter
+from watcher.schema import format_size
 
 #: vendor error body -> human message
 ErrorMessage = Callable[[Any], "str | None"]
 
 #: never sleep longer than this inside a cycle; longer waits belong to the poller
 MAX_INLINE_WAIT = 30.0
+#: an error answer is read this far at most: its message is all we use of it
+ERROR_BODY_LIMIT = 64 * 1024
+
+
+class BodyTooLarge(Exception):
+    """A peer's answer is over the cap; ``length`` is its Content-Length when it gave one."""
+
+    def __init__(self, length: int | None) -> None:
+        self.length = length
+        super().__init__(length)
+
+
+async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, or :class:`BodyTooLarge` when it is larger than ``limit`` bytes.
+
+    Refusing reads no further than the cap and closes the connection (a half-read
+    body must not be handed to the next request on a pooled connection). A
+    ``Content-Length`` over the cap is refused before any of the body is read.
+    """
+    length = resp.content_length
+    if length is not None and length > limit:
+        resp.close()
+        raise BodyTooLarge(length)
+    # chunks joined once at the end, not a growing buffer: refusing then holds at most the
+    # cap, where each regrowth of one buffer briefly holds its old and new copies
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            resp.close()
+            raise BodyTooLarge(None)
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def default_error_message(body: Any) -> str | None:
@@ -45,7 +86,8 @@ class VendorHttp:
 
     def __init__(self, session: aiohttp.ClientSession, *, base_url: str,
                  headers: Mapping[str, str], timeout: float, limiter: RateLimiter,
-                 error_message: ErrorMessage = default_error_message, retries: int = 2) -> None:
+                 error_message: ErrorMessage = default_error_message, retries: int = 2,
+                 max_size: int = MAX_RESPONSE_SIZE) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
         self.headers = dict(headers)
@@ -54,6 +96,7 @@ class VendorHttp:
         self.limiter = limiter
         self.error_message = error_message
         self.retries = retries
+        self.max_size = max_size
         #: requests sent, for metrics and the idle-cost benchmark
         self.requests = 0
 
@@ -79,8 +122,14 @@ class VendorHttp:
         try:
             async with self.session.get(self.base_url + path, params=params, headers=self.headers,
                                         timeout=self.timeout, allow_redirects=False) as resp:
-                body = await resp.read()
                 status, reason, headers = resp.status, resp.reason or "", resp.headers
+                try:
+                    body = await read_capped(resp, self.max_size if status == 200
+                                             else ERROR_BODY_LIMIT)
+                except BodyTooLarge as e:
+                    if status == 200:
+                        raise self._too_large(e) from None
+                    body = b""  # an error too long to quote: its status says enough
         except TimeoutError:
             raise TransientError(f"request timed out after {self.timeout_s:g}s") from None
         except aiohttp.ClientError as e:
@@ -105,3 +154,8 @@ class VendorHttp:
         if status >= 500 or status == 408:
             raise TransientError(msg, status=status)
         raise ProviderError(msg, status=status)
+
+    def _too_large(self, e: BodyTooLarge) -> BadPayload:
+        said = f": Content-Length is {e.length}" if e.length is not None else ""
+        return BadPayload(f"response larger than max_response_size "
+                          f"({format_size(self.max_size)}){said}", status=200)

@@ -16,7 +16,13 @@ import anyio
 import orjson
 from aiohttp import web
 
-from watcher.simulator.faults import PAGE_KINDS, REQUEST_KINDS
+from watcher.simulator.faults import (
+    PAGE_KINDS,
+    REQUEST_KINDS,
+    Fault,
+    endless_listing,
+    sized_listing,
+)
 from watcher.simulator.world import Request, SimRun, World
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -39,6 +45,8 @@ class VendorApi:
         self._bucket: tuple[float, float] = (0.0, time.monotonic())
         #: last item served per listing, for the ``duplicate`` fault
         self._last_item: dict[str, Any] | None = None
+        #: set when the server stops, so an ``endless`` body ends instead of holding it up
+        self._closing = False
 
     # -- to override -------------------------------------------------------------
 
@@ -61,7 +69,11 @@ class VendorApi:
     def app(self) -> web.Application:
         sub = web.Application(middlewares=[self._middleware])
         self.add_routes(sub)
+        sub.on_shutdown.append(self._on_shutdown)
         return sub
+
+    async def _on_shutdown(self, _app: web.Application) -> None:
+        self._closing = True
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -83,16 +95,39 @@ class VendorApi:
             elif fault.kind == "malformed":
                 return web.Response(body=b'{"data": [{"id": "trunc', status=200,
                                     content_type="application/json")
+            elif fault.kind in ("endless", "huge"):
+                return await self._flood(request, fault)
             elif fault.status == 429:
                 return self.rate_limited(fault.retry_after)
             else:
-                resp = self.error(fault.status, "Simulated failure")
+                resp = self.error(fault.status or 500, "Simulated failure")
                 if fault.retry_after is not None:
                     resp.headers["Retry-After"] = f"{fault.retry_after:g}"
                 return resp
         if not self.authorized(request):
             return self.error(401, "Invalid or missing API key", code="UNAUTHORIZED")
         return await handler(request)
+
+    async def _flood(self, request: web.Request, fault: Fault) -> web.StreamResponse:
+        """``endless`` / ``huge``: stream a listing until it is done or the client hangs up."""
+        resp = web.StreamResponse(status=fault.status or 200,
+                                  headers={"Content-Type": "application/json"})
+        if fault.kind == "huge":
+            resp.content_length = fault.size
+            chunks = sized_listing(fault.size)
+        else:
+            resp.enable_chunked_encoding()
+            chunks = endless_listing()
+        await resp.prepare(request)
+        try:
+            for chunk in chunks:
+                if self._closing:
+                    break
+                await resp.write(chunk)
+                fault.sent += len(chunk)
+        except ConnectionError:
+            pass  # the client refused the rest: exactly what the fault is for
+        return resp
 
     def rate_limited(self, retry_after: float | None) -> web.Response:
         resp = self.error(429, "Too many requests. Back off and retry.",

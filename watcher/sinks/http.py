@@ -9,6 +9,12 @@ small table:
 * anything else (400, 401, 403, 404, 410, 422, a 3xx...): permanent, retrying
   cannot help, the event becomes a dead letter at once.
 
+A receiver's answer is read to a few KB at most (only a 200-character quote of
+an error is used): a 2xx is delivered once its status line says so, without
+waiting for its body, and an error answer that never ends is cut off and
+quoted truncated; a connection whose answer was not read to its end is closed,
+never reused.
+
 Redirects are not followed: a signed event must reach the configured URL and
 nowhere else.  Failure reasons never quote the URL (it is a secret: Slack's
 and most webhook URLs carry their credential in the path) and the receiver's
@@ -38,6 +44,8 @@ USER_AGENT = f"watcher/{__version__}"
 
 #: how much of a receiver's error answer a reason quotes
 QUOTE = 200
+#: how much of any answer is read: enough to quote, never an endless body
+ANSWER_LIMIT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +117,38 @@ async def post(session: aiohttp.ClientSession, url: str, body: bytes,
     try:
         async with session.post(url, data=body, headers=headers, timeout=limits,
                                 allow_redirects=False) as resp:
-            answer = await resp.read()
+            answer = await read_answer(resp)
             return classify(resp.status, resp.reason or "", answer, resp.headers,
                             secrets=secrets)
     except TimeoutError:
         return Outcome(False, f"timed out after {limits.total:g}s", True)
     except aiohttp.ClientError as e:
         return Outcome(False, describe(e), True)
+
+
+async def read_answer(resp: aiohttp.ClientResponse) -> bytes:
+    """At most :data:`ANSWER_LIMIT` bytes of an answer, never failing once the status is in.
+
+    A 2xx takes only what already arrived with its headers: it is delivered whatever
+    follows. An error answer is read up to the limit; if its body then stalls or
+    breaks, what was read is quoted (the status decides the outcome, not the body).
+    """
+    content = resp.content
+    answer = bytearray()
+    try:
+        if 200 <= resp.status < 300:
+            answer += content.read_nowait(ANSWER_LIMIT)
+        else:
+            while len(answer) < ANSWER_LIMIT:
+                chunk = await content.read(ANSWER_LIMIT - len(answer))
+                if not chunk:
+                    break
+                answer += chunk
+    except (TimeoutError, aiohttp.ClientError):
+        pass
+    if not content.at_eof():
+        resp.close()
+    return bytes(answer)
 
 
 class RetryPolicy:

@@ -1,0 +1,120 @@
+"""The vendor HTTP edge reads at most ``max_response_size`` of any answer: a peer that
+announces or streams more is cut off at the cap and the poll fails as a bad payload."""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+import structlog
+
+from tests.support import Harness, statuses
+from watcher.clock import FrozenClock
+from watcher.errors import BadPayload, TransientError
+from watcher.providers.http import VendorHttp
+from watcher.ratelimit import RateLimiter
+from watcher.simulator import Fault, Simulator, World
+
+pytestmark = pytest.mark.anyio
+LIST = "/workflow_runs"
+CAP = 1024**2
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+def edge(sim: Simulator, world: World, session: aiohttp.ClientSession) -> VendorHttp:
+    return VendorHttp(session, base_url=sim.url("extend"),
+                      headers={"Authorization": f"Bearer {world.tokens['extend']}",
+                               "x-extend-api-version": "2026-02-09"},
+                      timeout=20.0, limiter=RateLimiter(1000.0), max_size=CAP)
+
+
+async def test_a_content_length_over_the_cap_is_refused_before_reading_the_body(
+        sim: Simulator, world: World, session: aiohttp.ClientSession) -> None:
+    """A 100 MB Content-Length fails at the headers, naming the limit and the length."""
+    fault = world.faults.add("extend", Fault("huge", size=100 * 1000**2, path=LIST))
+    with pytest.raises(BadPayload) as exc:
+        await edge(sim, world, session).get(LIST)
+    assert str(exc.value) == ("response larger than max_response_size (1MiB): "
+                              "Content-Length is 100000000")
+    # what the server got written is what loopback socket buffers take, not the body
+    assert fault.fired == 1 and fault.sent < fault.size // 4
+
+
+async def test_an_endless_chunked_body_is_cut_off_at_the_cap_with_flat_memory(
+        sim: Simulator, world: World, session: aiohttp.ClientSession) -> None:
+    """A body streamed without end is refused once the cap is read; memory never exceeds it much."""
+    world.faults.add("extend", Fault("endless", path=LIST))
+    tracemalloc.start()
+    try:
+        with pytest.raises(BadPayload) as exc:
+            await edge(sim, world, session).get(LIST)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert str(exc.value) == "response larger than max_response_size (1MiB)"
+    assert peak < 3 * CAP
+
+
+async def test_a_refused_connection_is_not_reused_for_the_next_request(
+        sim: Simulator, world: World, session: aiohttp.ClientSession) -> None:
+    """After a cut-off the next GET on the same session gets a clean, parseable answer."""
+    world.add_run("extend", "PROCESSING")
+    world.faults.add("extend", Fault("endless", path=LIST))
+    http = edge(sim, world, session)
+    with pytest.raises(BadPayload):
+        await http.get(LIST)
+    body, _ = await http.get(LIST)
+    assert [run["status"] for run in body["data"]] == ["PROCESSING"]
+
+
+@pytest.mark.parametrize("size", [CAP, CAP - 1])
+async def test_a_body_up_to_the_cap_is_accepted(
+        size: int, sim: Simulator, world: World, session: aiohttp.ClientSession) -> None:
+    """A legitimate page as large as the cap is read and parsed whole."""
+    world.faults.add("extend", Fault("huge", size=size, path=LIST))
+    body, headers = await edge(sim, world, session).get(LIST)
+    assert int(headers["Content-Length"]) == size
+    assert len(body["data"]) > 10_000 and body["data"][0]["id"] == "run_flood"
+
+
+async def test_one_byte_over_the_cap_is_refused(
+        sim: Simulator, world: World, session: aiohttp.ClientSession) -> None:
+    """The cap is inclusive: a body of cap + 1 bytes is a bad payload."""
+    world.faults.add("extend", Fault("huge", size=CAP + 1, path=LIST))
+    with pytest.raises(BadPayload, match=r"max_response_size \(1MiB\)"):
+        await edge(sim, world, session).get(LIST)
+
+
+async def test_an_error_answer_with_an_endless_body_keeps_its_status_kind(
+        sim: Simulator, world: World, session: aiohttp.ClientSession) -> None:
+    """A 5xx whose body never ends is still a transient failure, not a hang or a bad payload."""
+    world.faults.add("extend", Fault("endless", status=503, times=3, path=LIST))
+    http = edge(sim, world, session)
+    http.retries = 0
+    with pytest.raises(TransientError, match=r"^503 Service Unavailable$"):
+        await http.get(LIST)
+
+
+async def test_a_single_run_get_is_capped_too(sim: Simulator, world: World,
+                                              clock: FrozenClock) -> None:
+    """An endless answer to enrichment's single-run GET is cut off; the event goes out without it."""
+    run = world.add_run("extend", "PROCESSING")
+    async with Harness(sim, clock=clock, max_response_size="1MiB", timeout="5s") as h:
+        await h.poll()
+        clock.advance(15)
+        world.set_status(run, "FAILED", error="boom")
+        fault = world.faults.add("extend", Fault("endless", path=f"{LIST}/{run.id}"))
+        with structlog.testing.capture_logs() as logs:
+            events = await h.poll()
+    assert h.ok and fault.fired == 1
+    assert statuses(events) == [("run.status_changed", "failed", "running")]
+    assert events[0]["data"].get("error") is None
+    [skipped] = [e for e in logs if e["event"] == "could not fetch failure details"]
+    assert skipped["error"] == "response larger than max_response_size (1MiB)"
