@@ -38,8 +38,9 @@ async def test_a_server_error_discards_the_cycle_and_state_stays(
         await h.poll()
         clock.advance(15)
         world.set_status(ids[0], "FAILED")
-        world.faults.add("extend", Fault("status", status=503, times=3, path=LIST))
+        fault = world.faults.add("extend", Fault("status", status=503, times=3, path=LIST))
         assert await h.poll() == [] and not h.ok
+        assert fault.fired == 3  # the provider's retries inside the cycle all met the 503
         assert h.state.runs[ids[0]].status.value == "running"
         clock.advance(15)
         events = await h.poll()
@@ -108,8 +109,10 @@ async def test_a_failure_in_the_middle_of_paging_discards_the_whole_cycle(
         clock.advance(15)
         for rid in ids:
             world.set_status(rid, "PROCESSED")
-        world.faults.add("extend", Fault("status", status=500, times=3, after=1, path=LIST))
+        fault = world.faults.add("extend", Fault("status", status=500, times=3, after=1,
+                                                 path=LIST))
         assert await h.poll() == [] and not h.ok
+        assert fault.fired == 3  # the first page was served, the second never was
         assert all(s.status.value == "running" for s in h.state.runs.values())
         clock.advance(15)
         events = await h.poll()
@@ -147,11 +150,16 @@ async def test_fewer_failures_than_the_threshold_emit_nothing(
     running(world, 1)
     async with Harness(sim, clock=clock, failure_threshold=3) as h:
         await h.poll()
-        world.faults.add("extend", Fault("malformed", times=2, path=LIST))
-        events = []
+        fault = world.faults.add("extend", Fault("malformed", times=2, path=LIST))
+        events, outcomes = [], []
         for _ in range(4):
             clock.advance(15)
             events += await h.poll()
+            outcomes.append((h.ok, h.state.row.failures))
+        assert h.poller is not None and h.poller.stats.errors["bad_payload"] == 2
+    assert fault.fired == 2
+    # two polls really failed (one short of the threshold), then the streak was reset
+    assert outcomes == [(False, 1), (False, 2), (True, 0), (True, 0)]
     assert events == []
 
 
