@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
 from typing import Any
 
 from hypothesis import given, settings
@@ -175,12 +177,34 @@ def test_terminal_runs_past_the_horizon_expire_and_are_not_reborn() -> None:
     assert [e for e in ch.events if e.subject == "old"] == []
 
 
+def by_value(runs: Mapping[str, RunState]) -> dict[str, tuple[Any, ...]]:
+    """Every field of every state, copied (RunState has no ``__eq__``: it is a hot-path slot
+    class, so tests compare its fields)."""
+    return {rid: (s.status, s.raw_status, s.version, s.since, s.stuck,
+                  copy.deepcopy(s.detail.to_dict()) if s.detail else None)
+            for rid, s in runs.items()}
+
+
 def test_diff_does_not_mutate_its_input() -> None:
-    state = RunState(Status.RUNNING, "PROCESSING", "v1", NOW - 10)
-    runs = {"a": state}
-    diff(runs, {"a"}, [obs("a", Status.FAILED, "v2")], now=NOW, policy=POLICY,
-         describe=describe)
-    assert runs == {"a": state} and state.status is Status.RUNNING
+    """A status change, a new version, a stuck run: each is a new state, never an edit."""
+    detail = RunDetails(workflow_id="wf", workflow_name="Invoices", run={"id": "a"})
+    runs = {"changed": RunState(Status.RUNNING, "PROCESSING", "v1", NOW - 10, False, detail),
+            "bumped": RunState(Status.RUNNING, "PROCESSING", "v1", NOW - 10),
+            "stuck": RunState(Status.RUNNING, "PROCESSING", "v1", NOW - 3600, False, detail),
+            "done": RunState(Status.SUCCEEDED, "PROCESSED", None, NOW - 60)}
+    live = {"changed", "bumped", "stuck"}
+    before, originals, live_before = by_value(runs), dict(runs), set(live)
+    ch = diff(runs, live, [obs("changed", Status.FAILED, "v2", raw="FAILED"),
+                           obs("bumped", Status.RUNNING, "v2", raw="QUEUED")],
+              now=NOW, policy=POLICY, describe=describe)
+    # the diff did find what it could have written in place...
+    assert set(ch.upserts) == {"changed", "bumped", "stuck"}
+    assert sorted(e.type for e in ch.events) == ["watcher.run.status_changed",
+                                                 "watcher.run.stuck"]
+    # ...and every input is as it was, field by field
+    assert by_value(runs) == before and live == live_before
+    assert all(runs[rid] is state for rid, state in originals.items())
+    assert all(ch.upserts[rid] is not runs[rid] for rid in ch.upserts)
 
 
 statuses = st.sampled_from(list(Status))
