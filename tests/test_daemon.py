@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import warnings
 from pathlib import Path
 
 import orjson
@@ -19,25 +18,6 @@ def config_file(tmp_path: Path, sim: SimThread, *, sinks: list[dict[str, object]
                          [sim_source(sim.url, sim.world, "extend", **source)],
                          sinks if sinks is not None else [{"name": "out", "type": "stdout"}]))
     return path
-
-
-def test_demo_prints_a_failure_as_valid_cloudevents() -> None:
-    """The README's first command: a failure within 20 s, every line a CloudEvent."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from cloudevents.v1.http import from_json
-    r = run_cli("demo", "--duration", "20", timeout=60)
-    assert r.returncode == 0, r.stderr.decode()[-2000:]
-    events = list(lines_of(r.stdout))
-    assert any(e["type"] == "watcher.run.status_changed" and e["data"]["status"] == "failed"
-               for e in events)
-    assert any(e["type"] == "watcher.run.stuck" for e in events)
-    assert {e["data"]["provider"] for e in events} >= {"extend"}
-    for line in r.stdout.splitlines():
-        ce = from_json(line)
-        assert ce["specversion"] == "1.0"
-        assert ce["id"] == orjson.loads(line)["id"]
-        assert ce["source"].startswith("/watcher/sources/")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
