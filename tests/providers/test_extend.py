@@ -151,6 +151,7 @@ async def test_sends_version_header_and_workspace(sim: Simulator, world: World,
     async with Harness(sim, clock=clock, workspace_id="ws_123", params={"workflowId": "x"}) as h:
         await h.poll()
         assert h.ok  # the simulator answers 400 without x-extend-api-version
+        assert h.provider.http.headers["x-extend-workspace-id"] == "ws_123"
     query = world.requests[0].query
     assert "workflowId=x" in query and "maxPageSize=1000" in query and "sortBy=updatedAt" in query
 

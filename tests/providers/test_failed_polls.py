@@ -19,6 +19,11 @@ CASES = {"noxus": (150, {"status": 503, "retry_after": 0.01}),
          "knock": (120, {"status": 500})}
 
 
+#: the error kind each fault makes a poll fail with
+ERROR_KIND = {"429": "rate_limited", "5xx": "transient", "malformed": "bad_payload",
+              "timeout": "transient"}
+
+
 def fault_of(kind: str, vendor: str) -> Fault:
     """A fresh fault per test: a fault counts how often it fired."""
     if kind == "429":
@@ -41,9 +46,10 @@ async def test_failed_poll_emits_nothing_and_changes_no_state(
         for rid in ids:
             world.set_status(rid, done)
         before = snapshot(h)
-        world.faults.add(vendor, fault_of(kind, vendor))
+        fault = world.faults.add(vendor, fault_of(kind, vendor))
         assert await h.poll() == []
-        assert not h.ok
+        assert not h.ok and fault.fired >= 1
+        assert h.poller is not None and h.poller.stats.errors == {ERROR_KIND[kind]: 1}
         assert snapshot(h) == before
         clock.advance(15)
         events = await h.poll()

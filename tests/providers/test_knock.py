@@ -214,13 +214,14 @@ async def test_listing_order_does_not_matter(sim: Simulator, world: World,
     seed(world, 300)
     with capture_logs() as logs:
         async with Harness(sim, V, clock=clock, lookback="7d") as h:
-            world.faults.add(V, Fault("reorder", times=1000))
+            reorder = world.faults.add(V, Fault("reorder", times=1000))
             await h.poll()
             clock.advance(15)
             world.set_status(old, "completed", error_count=1)
             new = world.add_run(V, "queued")
             before = world.count(V)
             events = await h.poll()
+    assert reorder.fired >= 2  # both polls read shuffled pages
     assert {(e["subject"], e["data"]["status"]) for e in events} == {
         (old.id, "failed"), (new.id, "pending")}
     assert cost(world, before) == 2  # window, then a GET whose events say what failed
