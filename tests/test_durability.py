@@ -153,7 +153,11 @@ def test_changes_made_while_down_are_emitted_at_restart(tmp_path: Path, sim_thre
     cfg = write_config(tmp_path / "w.toml", sim_thread, state, out)
     d = DaemonProc("run", "-c", str(cfg))
     d.wait_log("baseline recorded")
-    time.sleep(1.2)  # a steady-state cycle too, so the watermark is saved
+    # a steady-state cycle too, so the watermark is saved: a cycle commits before the
+    # next one sends its request, so two more requests mean one more cycle is on disk
+    served = sim_thread.call(lambda w: w.count("extend", "/workflow_runs"))
+    wait_until(lambda: sim_thread.call(lambda w: w.count("extend", "/workflow_runs"))
+               >= served + 2, 15, "a steady-state cycle")
     with sqlite3.connect(state) as db:
         snapshot = db.execute("SELECT COALESCE(SUM(count), 0) FROM snapshots").fetchone()[0]
     assert snapshot == (history + 3 if history else 0)

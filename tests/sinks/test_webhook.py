@@ -271,8 +271,7 @@ def test_a_hanging_receiver_delays_neither_stdout_nor_polling(tmp_path: Path) ->
                               "timeout": "30s"}]))
         d = DaemonProc("run", "-c", str(cfg))
         try:
-            d.wait_stderr("watcher running")
-            time.sleep(1.5)  # past the silent baseline poll
+            d.wait_stderr("baseline recorded")  # the run below must not be part of it
             run = st.call(lambda w: w.add_run("extend", "PROCESSING"))
             d.wait_for(lambda evs: len(evs) >= 1, timeout=5)
             hang.wait_for(lambda r: len(r.hits) >= 1, timeout=5)  # the webhook now hangs
