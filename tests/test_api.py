@@ -144,9 +144,7 @@ def test_a_client_that_stops_reading_events_does_not_hold_back_the_daemon(
         sim_thread.call(lambda w: w.set_status(run, "FAILED"))
         daemon.proc.wait_for(lambda evs: evs[-1]["subject"] == run.id  # still polling and
                              and evs[-1]["data"]["status"] == "failed")  # delivering
-        started = time.monotonic()
-        m = daemon.metrics()
-        assert time.monotonic() - started < 2
+        m = daemon.metrics()  # the listener still answers (a request gives up after 5 s)
         assert m[("watcher_sse_clients", ())] == 1  # the stalled client is still there
         assert m[("watcher_sink_backlog", (("sink", "out"),))] == 0
     finally:

@@ -210,10 +210,10 @@ async def test_a_slow_answer_times_out_and_is_retried(sim: Simulator, clock: Fro
         async with Harness(sim, clock=clock) as h:
             runner = await sink_runner(h, webhook(receiver.url, timeout="200ms"))
             await failures(h, 1)
-            started = time.monotonic()
             await runner.run(until_idle=True)
             await runner.sink.aclose()
-    assert time.monotonic() - started < 1.5
+    # had the first attempt waited for its answer (200, two seconds later), it would
+    # have been the only one
     assert len(receiver.hits) == 2 and receiver.hits[1].body == receiver.hits[0].body
 
 
