@@ -23,6 +23,7 @@ def config_file(tmp_path: Path, sim: SimThread, *, sinks: list[dict[str, object]
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_stop_signals_exit_zero_and_stdout_carries_only_events(
         tmp_path: Path, sim_thread: SimThread, sig: int) -> None:
+    """SIGTERM and SIGINT stop the daemon with exit 0, and stdout holds only CloudEvents."""
     sim_thread.call(lambda w: w.add_run("extend", "PROCESSING"))
     d = DaemonProc("run", "-c", str(config_file(tmp_path, sim_thread)))
     d.wait_stderr("baseline recorded")
@@ -35,6 +36,7 @@ def test_stop_signals_exit_zero_and_stdout_carries_only_events(
 
 
 def test_once_polls_delivers_and_exits(tmp_path: Path, sim_thread: SimThread) -> None:
+    """once baselines silently, then reports what changed since, delivers it and exits 0."""
     sim_thread.call(lambda w: w.add_run("extend", "PROCESSING"))
     state = str(tmp_path / "state.db")
     path = config_file(tmp_path, sim_thread, state=state)
@@ -47,6 +49,7 @@ def test_once_polls_delivers_and_exits(tmp_path: Path, sim_thread: SimThread) ->
 
 
 def test_once_exits_75_when_a_source_fails(tmp_path: Path, sim_thread: SimThread) -> None:
+    """once exits 75, logging the vendor's error, when a source's poll fails."""
     path = config_file(tmp_path, sim_thread, token="wrong-key")
     r = run_cli("once", "-c", str(path))
     assert r.returncode == 75
@@ -54,6 +57,7 @@ def test_once_exits_75_when_a_source_fails(tmp_path: Path, sim_thread: SimThread
 
 
 def test_unwritable_state_file_exits_69(tmp_path: Path, sim_thread: SimThread) -> None:
+    """A state file that cannot be created exits 69 with a message, not a traceback."""
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     path = config_file(tmp_path, sim_thread, state=str(blocker / "state.db"))
@@ -63,6 +67,7 @@ def test_unwritable_state_file_exits_69(tmp_path: Path, sim_thread: SimThread) -
 
 
 def test_file_sink_appends_and_reopens_on_sighup(tmp_path: Path, sim_thread: SimThread) -> None:
+    """After logrotate moves its file, SIGHUP makes the file sink write to a new one."""
     out = tmp_path / "events.jsonl"
     path = config_file(tmp_path, sim_thread, sinks=[{"name": "f", "type": "file",
                                                      "path": str(out)}])
@@ -93,6 +98,7 @@ def _wait_file(path: Path, text: str, timeout: float = 15) -> None:
 
 def test_a_second_stop_signal_cuts_the_drain_short_and_exits_cleanly(
         tmp_path: Path, sim_thread: SimThread) -> None:
+    """A second stop signal ends the wait for a hung sink at once, and the exit is clean."""
     import socket
     import threading
     import time

@@ -11,8 +11,7 @@ from watcher.simulator import available_vendors
 
 
 def test_demo_prints_a_failure_as_valid_cloudevents_from_all_four_platforms() -> None:
-    """The README's first command: within 20 s a failure and a stuck run, every line a
-    CloudEvent, and events from every simulated vendor."""
+    """watcher demo prints failed and stuck runs of all four vendors, each a valid CloudEvent."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         from cloudevents.v1.http import from_json

@@ -21,6 +21,7 @@ def running(world: World, n: int) -> list[str]:
 
 async def test_429_retry_after_is_honoured_before_the_next_request(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A 429's Retry-After is waited out inside the cycle before the request is repeated."""
     running(world, 3)
     world.faults.add("extend", Fault("status", status=429, retry_after=1.5, path=LIST))
     async with Harness(sim, clock=clock) as h:
@@ -33,6 +34,7 @@ async def test_429_retry_after_is_honoured_before_the_next_request(
 
 async def test_a_server_error_discards_the_cycle_and_state_stays(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A cycle that ends in 5xx moves no state; the next good cycle reports the change."""
     ids = running(world, 5)
     async with Harness(sim, clock=clock) as h:
         await h.poll()
@@ -49,6 +51,7 @@ async def test_a_server_error_discards_the_cycle_and_state_stays(
 
 async def test_a_response_slower_than_the_timeout_is_a_failed_poll(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A response slower than the source's timeout fails the poll, and no baseline is taken."""
     running(world, 2)
     world.faults.add("extend", Fault("slow", delay=2.0, path=LIST))
     async with Harness(sim, clock=clock, timeout="0.3s") as h:
@@ -60,6 +63,7 @@ async def test_a_response_slower_than_the_timeout_is_a_failed_poll(
 
 
 async def test_an_unreachable_api_is_a_transient_failure(world: World, clock: FrozenClock) -> None:
+    """A refused connection fails the poll as a transient error."""
     async with Simulator(world) as dead:
         pass  # started and stopped: its port now refuses connections
     async with Harness(dead, clock=clock) as h:
@@ -70,6 +74,7 @@ async def test_an_unreachable_api_is_a_transient_failure(world: World, clock: Fr
 
 async def test_a_malformed_body_discards_the_cycle(sim: Simulator, world: World,
                                                    clock: FrozenClock) -> None:
+    """A malformed body fails the poll as a bad payload; the change is reported next cycle."""
     ids = running(world, 3)
     async with Harness(sim, clock=clock) as h:
         await h.poll()
@@ -84,6 +89,7 @@ async def test_a_malformed_body_discards_the_cycle(sim: Simulator, world: World,
 
 async def test_an_item_missing_a_field_is_skipped_with_a_warning_naming_it(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """An item without a status is skipped with one warning naming it; the others go through."""
     ids = running(world, 3)
     async with Harness(sim, clock=clock) as h:
         await h.poll()
@@ -103,6 +109,7 @@ async def test_an_item_missing_a_field_is_skipped_with_a_warning_naming_it(
 
 async def test_a_failure_in_the_middle_of_paging_discards_the_whole_cycle(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A failure on a later page discards the pages read before it too: nothing half-applied."""
     ids = running(world, 2500)
     async with Harness(sim, clock=clock, lookback="7d") as h:
         await h.poll()
@@ -121,6 +128,7 @@ async def test_a_failure_in_the_middle_of_paging_discards_the_whole_cycle(
 
 async def test_failing_and_recovered_are_emitted_once_per_outage(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """An outage gives one source.failing at the threshold and one source.recovered after it."""
     running(world, 2)
     async with Harness(sim, clock=clock, failure_threshold=3) as h:
         await h.poll()
@@ -147,6 +155,7 @@ async def test_failing_and_recovered_are_emitted_once_per_outage(
 
 async def test_fewer_failures_than_the_threshold_emit_nothing(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """Failed polls below failure_threshold, then a success, emit neither failing nor recovered."""
     running(world, 1)
     async with Harness(sim, clock=clock, failure_threshold=3) as h:
         await h.poll()
@@ -165,6 +174,7 @@ async def test_fewer_failures_than_the_threshold_emit_nothing(
 
 async def test_a_threshold_of_one_reports_failing_at_the_first_failed_poll(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """With failure_threshold = 1, the first failed poll emits source.failing and logs an error."""
     running(world, 1)
     async with Harness(sim, clock=clock, failure_threshold=1) as h:
         await h.poll()

@@ -70,6 +70,7 @@ class Model:
 
 
 def test_a_first_sync_is_written_as_a_snapshot_and_loads_back(tmp_path: Path) -> None:
+    """A first sync of thousands of runs is written as a snapshot, not rows, and loads back."""
     m = Model(tmp_path / "s.db")
     m.commit({f"r{i}": state(i, STATUSES[i % 4]) for i in range(2500)})
     assert m.count("SELECT COUNT(*) FROM runs") == 0
@@ -78,6 +79,7 @@ def test_a_first_sync_is_written_as_a_snapshot_and_loads_back(tmp_path: Path) ->
 
 
 def test_changes_after_a_snapshot_are_rows_and_a_removal_is_remembered(tmp_path: Path) -> None:
+    """Changes after a snapshot are rows, a removal a tombstone row, and all load back."""
     m = Model(tmp_path / "s.db", **SMALL)
     m.commit({f"r{i}": state(i, Status.RUNNING) for i in range(30)})  # snapshot, 5 parts
     assert m.count("SELECT COUNT(*) FROM snapshots") == 5
@@ -92,6 +94,7 @@ def test_changes_after_a_snapshot_are_rows_and_a_removal_is_remembered(tmp_path:
 
 
 def test_rows_are_folded_into_a_new_snapshot_once_they_outnumber_it(tmp_path: Path) -> None:
+    """Once rows would outnumber the snapshot's runs, they are folded into a new snapshot."""
     m = Model(tmp_path / "s.db", **SMALL)
     m.commit({f"r{i}": state(i, Status.RUNNING) for i in range(12)})
     for i in range(12):
@@ -103,6 +106,7 @@ def test_rows_are_folded_into_a_new_snapshot_once_they_outnumber_it(tmp_path: Pa
 
 
 def test_a_small_source_keeps_plain_rows_and_deletes_them(tmp_path: Path) -> None:
+    """A source below the snapshot threshold keeps plain rows and deletes removed ones."""
     m = Model(tmp_path / "s.db")
     m.commit({f"r{i}": state(i, Status.SUCCEEDED) for i in range(5)})
     m.commit({}, removals=["r0"])
@@ -112,6 +116,7 @@ def test_a_small_source_keeps_plain_rows_and_deletes_them(tmp_path: Path) -> Non
 
 
 def test_a_store_that_never_loaded_reads_the_sizes_from_the_file(tmp_path: Path) -> None:
+    """A store opened without a load reads the snapshot's size from the file: removals stick."""
     m = Model(tmp_path / "s.db", **SMALL)
     m.commit({f"r{i}": state(i, Status.RUNNING) for i in range(20)})
     m.store = m.open()  # a fresh process, before any load
@@ -120,6 +125,7 @@ def test_a_store_that_never_loaded_reads_the_sizes_from_the_file(tmp_path: Path)
 
 
 def test_forgetting_a_source_drops_its_snapshot(tmp_path: Path) -> None:
+    """Forgetting a source drops its snapshot and rows only, and it can start afresh."""
     m = Model(tmp_path / "s.db")
     m.commit({f"r{i}": state(i, Status.SUCCEEDED) for i in range(1500)})
     other = Model(tmp_path / "s.db", source="other")
@@ -143,6 +149,7 @@ commits = st.lists(st.tuples(
 @given(commits)
 def test_any_sequence_of_commits_loads_back_as_committed(
         sequence: list[tuple[dict[int, tuple[Status, bool]], list[int]]]) -> None:
+    """Any sequence of upserts and removals loads back exactly as committed."""
     with tempfile.TemporaryDirectory() as tmp:
         m = Model(Path(tmp) / "s.db", snapshot_min=6, snapshot_part=4)
         for upserts, removals in sequence:
