@@ -37,6 +37,7 @@ def fault_of(kind: str, vendor: str) -> Fault:
 @pytest.mark.parametrize("kind", ["429", "5xx", "malformed", "timeout"])
 async def test_failed_poll_emits_nothing_and_changes_no_state(
         vendor: str, sim: Simulator, world: World, clock: FrozenClock, kind: str) -> None:
+    """A poll that fails part-way emits nothing and changes no state; the next sees every change."""
     live, done = SHAPES[vendor][:2]
     n = CASES[vendor][0]
     ids = seed_runs(world, n, vendor=vendor, status=live)
