@@ -24,11 +24,13 @@ def problems(text: str, env: dict[str, str] | None = None) -> list[str]:
     ("500ms", 0.5), ("15s", 15), ("10m", 600), ("2h", 7200), ("7d", 604800), ("1h30m", 5400),
     (30, 30), (1.5, 1.5)])
 def test_durations_parse(text: object, seconds: float) -> None:
+    """Durations parse from unit strings, compound strings and plain seconds."""
     assert parse_duration(text) == seconds
 
 
 @pytest.mark.parametrize("text", ["15x", "", "s", "-1s", "1s2", True, None, [1]])
 def test_bad_durations_are_rejected(text: object) -> None:
+    """Unknown units, empty or negative strings and non-numbers are not durations."""
     assert parse_duration(text) is None
 
 
@@ -68,6 +70,7 @@ def test_check_shows_max_response_size_in_a_form_that_parses_back() -> None:
 
 
 def test_defaults_fill_every_key() -> None:
+    """A source given only name, provider and token gets every documented default."""
     cfg = parse_config(toml({}, [EXTEND]))
     s = cfg.sources[0]
     assert (s.interval, s.lookback, s.timeout, s.max_backoff, s.failure_threshold) == \
@@ -78,12 +81,14 @@ def test_defaults_fill_every_key() -> None:
 
 
 def test_env_vars_expand_and_secrets_are_collected() -> None:
+    """${VAR} expands from the environment, and the value is recorded as a secret."""
     cfg = parse_config(toml({}, [{**EXTEND, "token": "${KEY}"}]), {"KEY": "s3cr3t-token"})
     assert cfg.sources[0].token == "s3cr3t-token"
     assert "s3cr3t-token" in cfg.secrets
 
 
 def test_every_problem_is_listed_with_its_key_path() -> None:
+    """Every problem in a config is reported at once, each with its 0-based key path."""
     text = toml({"baseline": "loud", "colour": "red"}, [
         EXTEND,
         {**EXTEND, "name": "b", "interval": "15x", "token": "${MISSING}", "intervall": "1s"},
@@ -107,16 +112,19 @@ def test_every_problem_is_listed_with_its_key_path() -> None:
 
 
 def test_interval_below_one_second_is_rejected() -> None:
+    """An interval under one second is refused, naming the minimum."""
     assert problems(toml({}, [{**EXTEND, "interval": "500ms"}])) == \
         ['sources[0].interval: "500ms" is below the minimum of 1s']
 
 
 def test_token_or_token_file_is_required() -> None:
+    """A source with neither token nor token_file is refused."""
     src = {k: v for k, v in EXTEND.items() if k != "token"}
     assert problems(toml({}, [src])) == ["sources[0].token: is required (or token_file)"]
 
 
 def test_token_file_resolves_under_credentials_directory(tmp_path: Path) -> None:
+    """A relative token_file is read from $CREDENTIALS_DIRECTORY, without its newline."""
     (tmp_path / "extend.key").write_text("from-a-credential\n")
     src = {k: v for k, v in EXTEND.items() if k != "token"} | {"token_file": "extend.key"}
     cfg = parse_config(toml({}, [src]), {"CREDENTIALS_DIRECTORY": str(tmp_path)})
@@ -124,6 +132,7 @@ def test_token_file_resolves_under_credentials_directory(tmp_path: Path) -> None
 
 
 def test_match_values_are_validated() -> None:
+    """A sink's match may name only real event types and canonical statuses."""
     got = problems(toml({}, [EXTEND], [{"name": "o", "type": "stdout",
                                         "match": {"types": ["run.explode"], "status": ["broke"]}}]))
     assert got == ['sinks[0].match.types: "run.explode" is not an event type',
@@ -131,6 +140,7 @@ def test_match_values_are_validated() -> None:
 
 
 def test_extend_page_size_is_bounded() -> None:
+    """An Extend page_size above the vendor's maximum of 1000 is refused."""
     assert problems(toml({}, [{**EXTEND, "page_size": 5000}])) == \
         ["sources[0].page_size: 5000 exceeds Extend's maximum page size of 1000"]
 
@@ -139,6 +149,7 @@ def test_extend_page_size_is_bounded() -> None:
 
 
 def test_check_prints_resolved_config_with_secrets_masked(tmp_path: Path) -> None:
+    """check prints the resolved config, defaults filled in and secrets shown as ***."""
     path = tmp_path / "w.toml"
     path.write_text(toml({}, [{**EXTEND, "token": "${KEY}"}], [{"name": "o", "type": "stdout"}]))
     r = run_cli("check", "-c", str(path), env={"KEY": "very-secret-token"})
@@ -149,6 +160,7 @@ def test_check_prints_resolved_config_with_secrets_masked(tmp_path: Path) -> Non
 
 
 def test_bad_config_exits_78_listing_every_problem_without_traceback(tmp_path: Path) -> None:
+    """A bad config exits 78, listing every problem with file and key path, no traceback."""
     path = tmp_path / "w.toml"
     path.write_text(toml({}, [{**EXTEND, "interval": "15x"}, {**EXTEND, "token": "${NOPE}"}]))
     r = run_cli("check", "-c", str(path))
@@ -163,6 +175,7 @@ def test_bad_config_exits_78_listing_every_problem_without_traceback(tmp_path: P
 
 @pytest.mark.parametrize("command", ["run", "once", "check"])
 def test_every_config_command_refuses_a_bad_config_with_78(tmp_path: Path, command: str) -> None:
+    """run, once and check all refuse a bad config with exit 78."""
     path = tmp_path / "w.toml"
     path.write_text("[watcher]\nbaseline = 3\n")
     r = run_cli(command, "-c", str(path))
@@ -170,6 +183,7 @@ def test_every_config_command_refuses_a_bad_config_with_78(tmp_path: Path, comma
 
 
 def test_unreadable_or_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
+    """A missing file or broken TOML is a config error (exit 78), not a crash."""
     r = run_cli("check", "-c", str(tmp_path / "absent.toml"))
     assert r.returncode == 78 and b"cannot read" in r.stderr
     bad = tmp_path / "bad.toml"
@@ -179,6 +193,7 @@ def test_unreadable_or_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_config_path_comes_from_watcher_config_env(tmp_path: Path) -> None:
+    """Without -c, the config path comes from $WATCHER_CONFIG."""
     path = tmp_path / "w.toml"
     path.write_text(toml({}, [EXTEND]))
     assert run_cli("check", env={"WATCHER_CONFIG": str(path)}).returncode == 0
@@ -186,6 +201,7 @@ def test_config_path_comes_from_watcher_config_env(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args", [[], ["frobnicate"], ["run", "--bogus"], ["demo", "--duration"]])
 def test_usage_errors_exit_64(args: list[str]) -> None:
+    """No command, an unknown command or a bad option exits 64 with usage."""
     r = run_cli(*args)
     assert r.returncode == 64, r.stderr
     assert b"usage:" in r.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import warnings
 from pathlib import Path
 
 import orjson
@@ -21,28 +20,10 @@ def config_file(tmp_path: Path, sim: SimThread, *, sinks: list[dict[str, object]
     return path
 
 
-def test_demo_prints_a_failure_as_valid_cloudevents() -> None:
-    """The README's first command: a failure within 20 s, every line a CloudEvent."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from cloudevents.v1.http import from_json
-    r = run_cli("demo", "--duration", "20", timeout=60)
-    assert r.returncode == 0, r.stderr.decode()[-2000:]
-    events = list(lines_of(r.stdout))
-    assert any(e["type"] == "watcher.run.status_changed" and e["data"]["status"] == "failed"
-               for e in events)
-    assert any(e["type"] == "watcher.run.stuck" for e in events)
-    assert {e["data"]["provider"] for e in events} >= {"extend"}
-    for line in r.stdout.splitlines():
-        ce = from_json(line)
-        assert ce["specversion"] == "1.0"
-        assert ce["id"] == orjson.loads(line)["id"]
-        assert ce["source"].startswith("/watcher/sources/")
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_stop_signals_exit_zero_and_stdout_carries_only_events(
         tmp_path: Path, sim_thread: SimThread, sig: int) -> None:
+    """SIGTERM and SIGINT stop the daemon with exit 0, and stdout holds only CloudEvents."""
     sim_thread.call(lambda w: w.add_run("extend", "PROCESSING"))
     d = DaemonProc("run", "-c", str(config_file(tmp_path, sim_thread)))
     d.wait_stderr("baseline recorded")
@@ -55,6 +36,7 @@ def test_stop_signals_exit_zero_and_stdout_carries_only_events(
 
 
 def test_once_polls_delivers_and_exits(tmp_path: Path, sim_thread: SimThread) -> None:
+    """once baselines silently, then reports what changed since, delivers it and exits 0."""
     sim_thread.call(lambda w: w.add_run("extend", "PROCESSING"))
     state = str(tmp_path / "state.db")
     path = config_file(tmp_path, sim_thread, state=state)
@@ -67,6 +49,7 @@ def test_once_polls_delivers_and_exits(tmp_path: Path, sim_thread: SimThread) ->
 
 
 def test_once_exits_75_when_a_source_fails(tmp_path: Path, sim_thread: SimThread) -> None:
+    """once exits 75, logging the vendor's error, when a source's poll fails."""
     path = config_file(tmp_path, sim_thread, token="wrong-key")
     r = run_cli("once", "-c", str(path))
     assert r.returncode == 75
@@ -74,6 +57,7 @@ def test_once_exits_75_when_a_source_fails(tmp_path: Path, sim_thread: SimThread
 
 
 def test_unwritable_state_file_exits_69(tmp_path: Path, sim_thread: SimThread) -> None:
+    """A state file that cannot be created exits 69 with a message, not a traceback."""
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     path = config_file(tmp_path, sim_thread, state=str(blocker / "state.db"))
@@ -83,6 +67,7 @@ def test_unwritable_state_file_exits_69(tmp_path: Path, sim_thread: SimThread) -
 
 
 def test_file_sink_appends_and_reopens_on_sighup(tmp_path: Path, sim_thread: SimThread) -> None:
+    """After logrotate moves its file, SIGHUP makes the file sink write to a new one."""
     out = tmp_path / "events.jsonl"
     path = config_file(tmp_path, sim_thread, sinks=[{"name": "f", "type": "file",
                                                      "path": str(out)}])
@@ -113,6 +98,7 @@ def _wait_file(path: Path, text: str, timeout: float = 15) -> None:
 
 def test_a_second_stop_signal_cuts_the_drain_short_and_exits_cleanly(
         tmp_path: Path, sim_thread: SimThread) -> None:
+    """A second stop signal ends the wait for a hung sink at once, and the exit is clean."""
     import socket
     import threading
     import time

@@ -28,6 +28,7 @@ def accept(hit: Hit) -> Reply:
 @pytest.mark.anyio
 async def test_queued_dead_letters_are_resolved_once_delivered_and_kept_otherwise(
         sim: Simulator, clock: FrozenClock) -> None:
+    """Only queued dead letters are re-sent; refused again they stay, delivered they go."""
     with Receiver(refuse) as receiver:
         async with Harness(sim, clock=clock) as h:
             runner = await sink_runner(h, {"type": "webhook", "url": receiver.url})
@@ -66,8 +67,7 @@ def wait(pred: Any, timeout: float = 15.0) -> None:
 
 
 def test_list_and_retry_against_a_running_daemon(tmp_path: Path, sim_thread: SimThread) -> None:
-    """The CLI and the daemon share only the state file: list what was given up, queue it
-    again, and the daemon re-sends it within seconds."""
+    """The CLI lists a running daemon's dead letters and queues them; the daemon re-sends them."""
     st = sim_thread
     with Receiver(refuse) as receiver:
         cfg = tmp_path / "watcher.toml"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
 from typing import Any
 
 from hypothesis import given, settings
@@ -42,6 +44,7 @@ def kinds(ch: Changeset) -> list[tuple[str, str, str | None]]:
 
 
 def test_silent_baseline_records_runs_without_events() -> None:
+    """A silent baseline records every run it sees and emits nothing."""
     runs: dict[str, RunState] = {}
     ch = step(runs, [obs("a", Status.RUNNING, "v1", NOW - 5), obs("b", Status.SUCCEEDED, "v1")],
               baseline=True)
@@ -50,6 +53,7 @@ def test_silent_baseline_records_runs_without_events() -> None:
 
 
 def test_emit_baseline_reports_every_existing_run_as_created() -> None:
+    """With baseline = emit, every run present at the first poll is reported as created."""
     runs: dict[str, RunState] = {}
     policy = Policy(source="s", provider="extend", emit_baseline=True)
     ch = step(runs, [obs("a", Status.RUNNING), obs("b", Status.FAILED)], baseline=True,
@@ -58,6 +62,7 @@ def test_emit_baseline_reports_every_existing_run_as_created() -> None:
 
 
 def test_new_run_after_baseline_is_created_once_even_when_already_failed() -> None:
+    """A run first seen after the baseline is created once, in its status, even if failed."""
     runs: dict[str, RunState] = {}
     step(runs, [obs("a", Status.RUNNING, "v1")], baseline=True)
     ch = step(runs, [obs("a", Status.RUNNING, "v1"), obs("b", Status.FAILED, "v1")])
@@ -66,6 +71,7 @@ def test_new_run_after_baseline_is_created_once_even_when_already_failed() -> No
 
 
 def test_status_change_carries_both_statuses_and_raw_values() -> None:
+    """A status change carries the old and new status, both raw values, terminal and workflow."""
     runs = {"a": RunState(Status.RUNNING, "PROCESSING", "v1", NOW - 10)}
     ch = step(runs, [obs("a", Status.FAILED, "v2", raw="FAILED")])
     (e,) = ch.events
@@ -77,6 +83,7 @@ def test_status_change_carries_both_statuses_and_raw_values() -> None:
 
 
 def test_new_version_with_same_status_is_recorded_silently() -> None:
+    """A new version in the same status is stored silently, and the episode keeps its start."""
     runs = {"a": RunState(Status.RUNNING, "PROCESSING", "v1", NOW - 10)}
     ch = step(runs, [obs("a", Status.RUNNING, "v2", raw="PROCESSING")])
     assert ch.events == []
@@ -85,18 +92,21 @@ def test_new_version_with_same_status_is_recorded_silently() -> None:
 
 
 def test_absence_from_a_poll_is_never_a_transition() -> None:
+    """A run missing from a poll keeps its state and emits nothing."""
     runs = {"a": RunState(Status.RUNNING, "PROCESSING", "v1", NOW - 10)}
     assert step(runs, []).events == []
     assert runs["a"].status is Status.RUNNING
 
 
 def test_duplicate_item_in_one_poll_counts_once() -> None:
+    """A run listed twice in one poll yields one event."""
     runs = {"a": RunState(Status.RUNNING, "PROCESSING", "v1", NOW - 10)}
     ch = step(runs, [obs("a", Status.FAILED, "v2"), obs("a", Status.FAILED, "v2")])
     assert kinds(ch) == [("run.status_changed", "failed", "running")]
 
 
 def test_duplicate_with_an_older_copy_later_in_the_poll_keeps_the_newer() -> None:
+    """Of two copies of a run in one poll, the newer version wins, even when listed first."""
     runs = {"a": RunState(Status.RUNNING, "PROCESSING", "2026-01-01T00:00:01Z", NOW - 10)}
     ch = step(runs, [obs("a", Status.FAILED, "2026-01-01T00:00:09Z"),
                      obs("a", Status.RUNNING, "2026-01-01T00:00:01Z")])
@@ -104,12 +114,14 @@ def test_duplicate_with_an_older_copy_later_in_the_poll_keeps_the_newer() -> Non
 
 
 def test_duplicate_without_versions_prefers_the_terminal_copy() -> None:
+    """Of two unversioned copies of a run in one poll, the terminal one wins."""
     runs = {"a": RunState(Status.RUNNING, "running", None, NOW - 10)}
     ch = step(runs, [obs("a", Status.SUCCEEDED), obs("a", Status.RUNNING)])
     assert kinds(ch) == [("run.status_changed", "succeeded", "running")]
 
 
 def test_unknown_status_is_kept_raw_and_is_not_terminal() -> None:
+    """An unknown status is reported as unknown, not terminal, with the raw value kept."""
     runs = {"a": RunState(Status.RUNNING, "PROCESSING", "v1", NOW - 10)}
     ch = step(runs, [obs("a", Status.UNKNOWN, "v2", raw="ARCHIVED")])
     (e,) = ch.events
@@ -118,6 +130,7 @@ def test_unknown_status_is_kept_raw_and_is_not_terminal() -> None:
 
 
 def test_stuck_fires_once_per_episode() -> None:
+    """A live run in one status past stuck_after gets one run.stuck, not one per poll."""
     runs: dict[str, RunState] = {}
     step(runs, [obs("a", Status.RUNNING, "v1", NOW)], baseline=True)
     assert step(runs, [], now=NOW + 599).events == []
@@ -128,6 +141,7 @@ def test_stuck_fires_once_per_episode() -> None:
 
 
 def test_a_new_non_terminal_status_starts_a_new_stuck_episode() -> None:
+    """A stuck run that moves to another live status can be reported stuck again."""
     runs: dict[str, RunState] = {}
     step(runs, [obs("a", Status.RUNNING, "v1", NOW)], baseline=True)
     assert len(step(runs, [], now=NOW + 700).events) == 1
@@ -137,18 +151,21 @@ def test_a_new_non_terminal_status_starts_a_new_stuck_episode() -> None:
 
 
 def test_runs_already_stuck_at_a_silent_baseline_are_reported() -> None:
+    """A run already stuck at a silent baseline is reported stuck at once."""
     runs: dict[str, RunState] = {}
     ch = step(runs, [obs("a", Status.RUNNING, "v1", NOW - 3600)], baseline=True)
     assert kinds(ch) == [("run.stuck", "running", None)]
 
 
 def test_terminal_runs_are_never_stuck() -> None:
+    """A finished run is never reported stuck, however old."""
     runs: dict[str, RunState] = {}
     ch = step(runs, [obs("a", Status.FAILED, "v1", NOW - 3600)], baseline=True)
     assert ch.events == []
 
 
 def test_event_ids_are_deterministic_and_distinct() -> None:
+    """The same change always gets the same event id; another version gets another id."""
     def changed(version: str) -> str:
         runs = {"a": RunState(Status.RUNNING, "PROCESSING", "v1", NOW - 10)}
         return step(runs, [obs("a", Status.FAILED, version)]).events[0].id
@@ -157,6 +174,7 @@ def test_event_ids_are_deterministic_and_distinct() -> None:
 
 
 def test_vendor_without_versions_gets_distinct_ids_for_repeated_transitions() -> None:
+    """Without versions, a run going back and forth gets a new event id for every transition."""
     runs: dict[str, RunState] = {}
     step(runs, [obs("a", Status.RUNNING)], baseline=True, now=NOW)
     ids = []
@@ -167,6 +185,7 @@ def test_vendor_without_versions_gets_distinct_ids_for_repeated_transitions() ->
 
 
 def test_terminal_runs_past_the_horizon_expire_and_are_not_reborn() -> None:
+    """Finished runs past the horizon expire, and seeing them again does not create them anew."""
     runs = {"old": RunState(Status.SUCCEEDED, "PROCESSED", "v1", NOW - 8 * 86400),
             "live": RunState(Status.RUNNING, "PROCESSING", "v1", NOW - 8 * 86400)}
     assert expired(runs, now=NOW, horizon=7 * 86400) == ["old"]
@@ -175,12 +194,34 @@ def test_terminal_runs_past_the_horizon_expire_and_are_not_reborn() -> None:
     assert [e for e in ch.events if e.subject == "old"] == []
 
 
+def by_value(runs: Mapping[str, RunState]) -> dict[str, tuple[Any, ...]]:
+    """Every field of every state, copied (RunState has no ``__eq__``: it is a hot-path slot
+    class, so tests compare its fields)."""
+    return {rid: (s.status, s.raw_status, s.version, s.since, s.stuck,
+                  copy.deepcopy(s.detail.to_dict()) if s.detail else None)
+            for rid, s in runs.items()}
+
+
 def test_diff_does_not_mutate_its_input() -> None:
-    state = RunState(Status.RUNNING, "PROCESSING", "v1", NOW - 10)
-    runs = {"a": state}
-    diff(runs, {"a"}, [obs("a", Status.FAILED, "v2")], now=NOW, policy=POLICY,
-         describe=describe)
-    assert runs == {"a": state} and state.status is Status.RUNNING
+    """A status change, a new version, a stuck run: each is a new state, never an edit."""
+    detail = RunDetails(workflow_id="wf", workflow_name="Invoices", run={"id": "a"})
+    runs = {"changed": RunState(Status.RUNNING, "PROCESSING", "v1", NOW - 10, False, detail),
+            "bumped": RunState(Status.RUNNING, "PROCESSING", "v1", NOW - 10),
+            "stuck": RunState(Status.RUNNING, "PROCESSING", "v1", NOW - 3600, False, detail),
+            "done": RunState(Status.SUCCEEDED, "PROCESSED", None, NOW - 60)}
+    live = {"changed", "bumped", "stuck"}
+    before, originals, live_before = by_value(runs), dict(runs), set(live)
+    ch = diff(runs, live, [obs("changed", Status.FAILED, "v2", raw="FAILED"),
+                           obs("bumped", Status.RUNNING, "v2", raw="QUEUED")],
+              now=NOW, policy=POLICY, describe=describe)
+    # the diff did find what it could have written in place...
+    assert set(ch.upserts) == {"changed", "bumped", "stuck"}
+    assert sorted(e.type for e in ch.events) == ["watcher.run.status_changed",
+                                                 "watcher.run.stuck"]
+    # ...and every input is as it was, field by field
+    assert by_value(runs) == before and live == live_before
+    assert all(runs[rid] is state for rid, state in originals.items())
+    assert all(ch.upserts[rid] is not runs[rid] for rid in ch.upserts)
 
 
 statuses = st.sampled_from(list(Status))

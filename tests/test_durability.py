@@ -142,7 +142,8 @@ def _delivered_all(state: Path) -> bool:
                                                ("kill -9", 1500)])
 def test_changes_made_while_down_are_emitted_at_restart(tmp_path: Path, sim_thread: SimThread,
                                                         stop: str, history: int) -> None:
-    """``history``: finished runs already there, enough that the state is a snapshot."""
+    """What changed while the daemon was down (stopped or killed) is emitted once at restart."""
+    # history: finished runs already there, enough that the state is a snapshot
     def setup(w: World) -> list[str]:
         for i in range(history):
             t = w.clock() - 3600 + i
@@ -153,7 +154,11 @@ def test_changes_made_while_down_are_emitted_at_restart(tmp_path: Path, sim_thre
     cfg = write_config(tmp_path / "w.toml", sim_thread, state, out)
     d = DaemonProc("run", "-c", str(cfg))
     d.wait_log("baseline recorded")
-    time.sleep(1.2)  # a steady-state cycle too, so the watermark is saved
+    # a steady-state cycle too, so the watermark is saved: a cycle commits before the
+    # next one sends its request, so two more requests mean one more cycle is on disk
+    served = sim_thread.call(lambda w: w.count("extend", "/workflow_runs"))
+    wait_until(lambda: sim_thread.call(lambda w: w.count("extend", "/workflow_runs"))
+               >= served + 2, 15, "a steady-state cycle")
     with sqlite3.connect(state) as db:
         snapshot = db.execute("SELECT COALESCE(SUM(count), 0) FROM snapshots").fetchone()[0]
     assert snapshot == (history + 3 if history else 0)
@@ -181,6 +186,7 @@ def test_changes_made_while_down_are_emitted_at_restart(tmp_path: Path, sim_thre
 
 def test_a_sink_that_cannot_write_gets_everything_later_across_a_restart(
         tmp_path: Path, sim_thread: SimThread) -> None:
+    """A sink that cannot write gets every event, in order, once it can, even across a restart."""
     state, out = tmp_path / "state.db", tmp_path / "logs" / "events.jsonl"  # logs/ is missing
     cfg = write_config(tmp_path / "w.toml", sim_thread, state, out)
     d = DaemonProc("run", "-c", str(cfg))
@@ -206,6 +212,7 @@ def test_a_sink_that_cannot_write_gets_everything_later_across_a_restart(
 
 def test_sighup_adds_and_removes_sources_and_keeps_the_others_state(
         tmp_path: Path, sim_thread: SimThread) -> None:
+    """SIGHUP adds and removes sources, keeps the others' state, and refuses an invalid config."""
     def wf_ids(w: World) -> dict[str, str]:
         return {k: w.workflow("extend", name).id for k, name in
                 (("a", "Invoice Processing"), ("b", "Contract Review"), ("c", "Onboarding"))}
@@ -258,6 +265,7 @@ def _mount_tmpfs(where: Path, size: str) -> bool:
 
 def test_a_full_disk_is_logged_loudly_and_nothing_is_lost(tmp_path: Path,
                                                           sim_thread: SimThread) -> None:
+    """A full disk is logged once and shown in /metrics; polling goes on and nothing is lost."""
     disk = tmp_path / "disk"
     if not _mount_tmpfs(disk, "4m"):
         pytest.skip("needs root and tmpfs to make a real full disk")

@@ -21,6 +21,7 @@ def running(world: World, n: int) -> list[str]:
 
 async def test_429_retry_after_is_honoured_before_the_next_request(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A 429's Retry-After is waited out inside the cycle before the request is repeated."""
     running(world, 3)
     world.faults.add("extend", Fault("status", status=429, retry_after=1.5, path=LIST))
     async with Harness(sim, clock=clock) as h:
@@ -33,13 +34,15 @@ async def test_429_retry_after_is_honoured_before_the_next_request(
 
 async def test_a_server_error_discards_the_cycle_and_state_stays(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A cycle that ends in 5xx moves no state; the next good cycle reports the change."""
     ids = running(world, 5)
     async with Harness(sim, clock=clock) as h:
         await h.poll()
         clock.advance(15)
         world.set_status(ids[0], "FAILED")
-        world.faults.add("extend", Fault("status", status=503, times=3, path=LIST))
+        fault = world.faults.add("extend", Fault("status", status=503, times=3, path=LIST))
         assert await h.poll() == [] and not h.ok
+        assert fault.fired == 3  # the provider's retries inside the cycle all met the 503
         assert h.state.runs[ids[0]].status.value == "running"
         clock.advance(15)
         events = await h.poll()
@@ -48,6 +51,7 @@ async def test_a_server_error_discards_the_cycle_and_state_stays(
 
 async def test_a_response_slower_than_the_timeout_is_a_failed_poll(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A response slower than the source's timeout fails the poll, and no baseline is taken."""
     running(world, 2)
     world.faults.add("extend", Fault("slow", delay=2.0, path=LIST))
     async with Harness(sim, clock=clock, timeout="0.3s") as h:
@@ -59,6 +63,7 @@ async def test_a_response_slower_than_the_timeout_is_a_failed_poll(
 
 
 async def test_an_unreachable_api_is_a_transient_failure(world: World, clock: FrozenClock) -> None:
+    """A refused connection fails the poll as a transient error."""
     async with Simulator(world) as dead:
         pass  # started and stopped: its port now refuses connections
     async with Harness(dead, clock=clock) as h:
@@ -69,6 +74,7 @@ async def test_an_unreachable_api_is_a_transient_failure(world: World, clock: Fr
 
 async def test_a_malformed_body_discards_the_cycle(sim: Simulator, world: World,
                                                    clock: FrozenClock) -> None:
+    """A malformed body fails the poll as a bad payload; the change is reported next cycle."""
     ids = running(world, 3)
     async with Harness(sim, clock=clock) as h:
         await h.poll()
@@ -83,6 +89,7 @@ async def test_a_malformed_body_discards_the_cycle(sim: Simulator, world: World,
 
 async def test_an_item_missing_a_field_is_skipped_with_a_warning_naming_it(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """An item without a status is skipped with one warning naming it; the others go through."""
     ids = running(world, 3)
     async with Harness(sim, clock=clock) as h:
         await h.poll()
@@ -102,14 +109,17 @@ async def test_an_item_missing_a_field_is_skipped_with_a_warning_naming_it(
 
 async def test_a_failure_in_the_middle_of_paging_discards_the_whole_cycle(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A failure on a later page discards the pages read before it too: nothing half-applied."""
     ids = running(world, 2500)
     async with Harness(sim, clock=clock, lookback="7d") as h:
         await h.poll()
         clock.advance(15)
         for rid in ids:
             world.set_status(rid, "PROCESSED")
-        world.faults.add("extend", Fault("status", status=500, times=3, after=1, path=LIST))
+        fault = world.faults.add("extend", Fault("status", status=500, times=3, after=1,
+                                                 path=LIST))
         assert await h.poll() == [] and not h.ok
+        assert fault.fired == 3  # the first page was served, the second never was
         assert all(s.status.value == "running" for s in h.state.runs.values())
         clock.advance(15)
         events = await h.poll()
@@ -118,6 +128,7 @@ async def test_a_failure_in_the_middle_of_paging_discards_the_whole_cycle(
 
 async def test_failing_and_recovered_are_emitted_once_per_outage(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """An outage gives one source.failing at the threshold and one source.recovered after it."""
     running(world, 2)
     async with Harness(sim, clock=clock, failure_threshold=3) as h:
         await h.poll()
@@ -144,19 +155,26 @@ async def test_failing_and_recovered_are_emitted_once_per_outage(
 
 async def test_fewer_failures_than_the_threshold_emit_nothing(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """Failed polls below failure_threshold, then a success, emit neither failing nor recovered."""
     running(world, 1)
     async with Harness(sim, clock=clock, failure_threshold=3) as h:
         await h.poll()
-        world.faults.add("extend", Fault("malformed", times=2, path=LIST))
-        events = []
+        fault = world.faults.add("extend", Fault("malformed", times=2, path=LIST))
+        events, outcomes = [], []
         for _ in range(4):
             clock.advance(15)
             events += await h.poll()
+            outcomes.append((h.ok, h.state.row.failures))
+        assert h.poller is not None and h.poller.stats.errors["bad_payload"] == 2
+    assert fault.fired == 2
+    # two polls really failed (one short of the threshold), then the streak was reset
+    assert outcomes == [(False, 1), (False, 2), (True, 0), (True, 0)]
     assert events == []
 
 
 async def test_a_threshold_of_one_reports_failing_at_the_first_failed_poll(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """With failure_threshold = 1, the first failed poll emits source.failing and logs an error."""
     running(world, 1)
     async with Harness(sim, clock=clock, failure_threshold=1) as h:
         await h.poll()

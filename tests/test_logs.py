@@ -59,6 +59,7 @@ def stderr_on_a_tty(cfg: Path, env: dict[str, str] | None = None) -> str:
 
 def test_logs_are_coloured_console_on_a_tty_and_json_lines_on_the_journal_stream(
         sim_thread: SimThread, tmp_path: Path) -> None:
+    """Logs are coloured text on a terminal and JSON lines when stderr is journald's stream."""
     cfg = once_config(sim_thread, tmp_path)
 
     console = stderr_on_a_tty(cfg)
@@ -88,6 +89,7 @@ def test_logs_are_coloured_console_on_a_tty_and_json_lines_on_the_journal_stream
 
 def test_no_secret_reaches_logs_stdout_check_metrics_events_or_the_state_file(
         sim_thread: SimThread, tmp_path: Path) -> None:
+    """No token or key reaches logs, stdout, check, HTTP, events or the state file, even echoed."""
     source_token = "sk_live_" + secrets.token_hex(12)  # read from a credentials file
     wrong_token = "sk_live_" + secrets.token_hex(12)  # a second source whose key is refused
     http_token = "http_" + secrets.token_hex(12)

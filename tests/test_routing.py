@@ -54,10 +54,12 @@ def routed(match: dict[str, Any] | None) -> list[Entry]:
         "source", "workflow-by-name", "workflow-by-id", "keys-and", "and-excludes-all"])
 def test_match_routes_only_what_it_names(match: dict[str, Any] | None,
                                          expected: list[Entry]) -> None:
+    """A sink's match passes only the events it names: values OR within a key, keys AND."""
     assert routed(match) == expected
 
 
 def test_typos_in_match_are_config_errors_naming_the_key_path(tmp_path: Path) -> None:
+    """Typos in match are config errors naming the key path and suggesting the right word."""
     cfg = tmp_path / "w.toml"
     cfg.write_text(toml({"state_path": ":memory:"}, SOURCES, [
         {"name": "out", "type": "stdout"},
@@ -81,6 +83,7 @@ def test_typos_in_match_are_config_errors_naming_the_key_path(tmp_path: Path) ->
 
 def test_each_sink_gets_only_its_matching_events_from_a_real_poll(
         tmp_path: Path, sim_thread: SimThread) -> None:
+    """In a real poll, each sink receives exactly the events its match selects."""
     st = sim_thread
     failed = st.call(lambda w: w.add_run("extend", "FAILED", error="boom")).id
     running = st.call(lambda w: w.add_run("extend", "PROCESSING")).id

@@ -32,6 +32,7 @@ def directives(text: str) -> dict[str, list[str]]:
 
 
 def test_the_unit_is_a_notify_service_with_watchdog_restart_policy_and_credentials() -> None:
+    """The unit is Type=notify with a watchdog and credentials, and no restart on exit 78."""
     d = directives(UNIT.read_text())
     assert d["Type"] == ["notify"]
     assert d["WatchdogSec"] and d["NotifyAccess"] == ["main"]
@@ -47,6 +48,7 @@ def test_the_unit_is_a_notify_service_with_watchdog_restart_policy_and_credentia
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze missing")
 def test_the_unit_verifies_and_systemd_rates_its_exposure_2_0_or_lower(tmp_path: Path) -> None:
+    """systemd-analyze verifies the unit and rates its exposure 2.0 or lower."""
     # verify insists that ExecStart exists: check a copy pointing at an executable here
     exe = tmp_path / "watcher"
     exe.write_text("#!/bin/sh\nexec python3 -m watcher \"$@\"\n")
@@ -96,6 +98,7 @@ def proc_status(pid: int) -> dict[str, str]:
 
 def test_the_daemon_runs_under_systemd_with_every_hardening_option_of_the_unit(
         container: tuple[SystemdContainer, str], sim_thread: SimThread) -> None:
+    """Under systemd with all its hardening, the daemon watches, reloads, restarts and stops."""
     c, base = container
     try:
         exercise(c, base, sim_thread)

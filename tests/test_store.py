@@ -10,11 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import watcher.store
 from watcher.model import RunDetails, RunState, Status
 from watcher.store import Commit, SourceRow, Store
 
@@ -34,17 +32,27 @@ def plain(runs: Mapping[str, RunState]) -> dict[str, tuple[Any, ...]]:
                   s.detail.to_dict() if s.detail else None) for rid, s in runs.items()}
 
 
-class Model:
-    """The poller's side: memory holds the state, each commit passes it as ``base``."""
+#: snapshot thresholds small enough that a few dozen runs reach every layout
+SMALL = {"snapshot_min": 10, "snapshot_part": 7}
 
-    def __init__(self, path: Path, source: str = "src") -> None:
-        self.path, self.source = path, source
-        self.store = Store.open_sync(str(path))
+
+class Model:
+    """The poller's side: memory holds the state, each commit passes it as ``base``.
+
+    ``thresholds``: the store's snapshot thresholds (its defaults unless given).
+    """
+
+    def __init__(self, path: Path, source: str = "src", **thresholds: int) -> None:
+        self.path, self.source, self.thresholds = path, source, thresholds
+        self.store = self.open()
         self.runs: dict[str, RunState] = {}
 
+    def open(self) -> Store:
+        return Store.open_sync(str(self.path), **self.thresholds)
+
     def commit(self, upserts: Mapping[str, RunState], removals: Sequence[str] = ()) -> None:
-        self.store._commit_sync(Commit(self.source, SourceRow(baselined=True), upserts,
-                                       removals, base=self.runs))
+        anyio.run(self.store.commit, Commit(self.source, SourceRow(baselined=True), upserts,
+                                            removals, base=self.runs))
         self.runs = {**self.runs, **upserts}
         for rid in removals:
             self.runs.pop(rid, None)
@@ -61,13 +69,8 @@ class Model:
             return int(db.execute(sql).fetchone()[0])
 
 
-@pytest.fixture
-def small_snapshots(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(watcher.store, "SNAPSHOT_MIN", 10)
-    monkeypatch.setattr(watcher.store, "SNAPSHOT_PART", 7)
-
-
 def test_a_first_sync_is_written_as_a_snapshot_and_loads_back(tmp_path: Path) -> None:
+    """A first sync of thousands of runs is written as a snapshot, not rows, and loads back."""
     m = Model(tmp_path / "s.db")
     m.commit({f"r{i}": state(i, STATUSES[i % 4]) for i in range(2500)})
     assert m.count("SELECT COUNT(*) FROM runs") == 0
@@ -75,9 +78,9 @@ def test_a_first_sync_is_written_as_a_snapshot_and_loads_back(tmp_path: Path) ->
     assert plain(m.reloaded()) == plain(m.runs)
 
 
-def test_changes_after_a_snapshot_are_rows_and_a_removal_is_remembered(
-        tmp_path: Path, small_snapshots: None) -> None:
-    m = Model(tmp_path / "s.db")
+def test_changes_after_a_snapshot_are_rows_and_a_removal_is_remembered(tmp_path: Path) -> None:
+    """Changes after a snapshot are rows, a removal a tombstone row, and all load back."""
+    m = Model(tmp_path / "s.db", **SMALL)
     m.commit({f"r{i}": state(i, Status.RUNNING) for i in range(30)})  # snapshot, 5 parts
     assert m.count("SELECT COUNT(*) FROM snapshots") == 5
     m.commit({"r1": state(1, Status.FAILED), "r2": state(2, Status.RUNNING, stuck=True)},
@@ -90,9 +93,9 @@ def test_changes_after_a_snapshot_are_rows_and_a_removal_is_remembered(
     assert plain(reloaded) == plain(m.runs)
 
 
-def test_rows_are_folded_into_a_new_snapshot_once_they_outnumber_it(
-        tmp_path: Path, small_snapshots: None) -> None:
-    m = Model(tmp_path / "s.db")
+def test_rows_are_folded_into_a_new_snapshot_once_they_outnumber_it(tmp_path: Path) -> None:
+    """Once rows would outnumber the snapshot's runs, they are folded into a new snapshot."""
+    m = Model(tmp_path / "s.db", **SMALL)
     m.commit({f"r{i}": state(i, Status.RUNNING) for i in range(12)})
     for i in range(12):
         m.commit({f"r{i}": state(i, Status.SUCCEEDED)})
@@ -103,6 +106,7 @@ def test_rows_are_folded_into_a_new_snapshot_once_they_outnumber_it(
 
 
 def test_a_small_source_keeps_plain_rows_and_deletes_them(tmp_path: Path) -> None:
+    """A source below the snapshot threshold keeps plain rows and deletes removed ones."""
     m = Model(tmp_path / "s.db")
     m.commit({f"r{i}": state(i, Status.SUCCEEDED) for i in range(5)})
     m.commit({}, removals=["r0"])
@@ -111,16 +115,17 @@ def test_a_small_source_keeps_plain_rows_and_deletes_them(tmp_path: Path) -> Non
     assert plain(m.reloaded()) == plain(m.runs)
 
 
-def test_a_store_that_never_loaded_reads_the_sizes_from_the_file(
-        tmp_path: Path, small_snapshots: None) -> None:
-    m = Model(tmp_path / "s.db")
+def test_a_store_that_never_loaded_reads_the_sizes_from_the_file(tmp_path: Path) -> None:
+    """A store opened without a load reads the snapshot's size from the file: removals stick."""
+    m = Model(tmp_path / "s.db", **SMALL)
     m.commit({f"r{i}": state(i, Status.RUNNING) for i in range(20)})
-    m.store = Store.open_sync(str(m.path))  # a fresh process, before any load
+    m.store = m.open()  # a fresh process, before any load
     m.commit({}, removals=["r0"])  # must be a tombstone: the snapshot still holds r0
     assert plain(m.reloaded()) == plain(m.runs)
 
 
 def test_forgetting_a_source_drops_its_snapshot(tmp_path: Path) -> None:
+    """Forgetting a source drops its snapshot and rows only, and it can start afresh."""
     m = Model(tmp_path / "s.db")
     m.commit({f"r{i}": state(i, Status.SUCCEEDED) for i in range(1500)})
     other = Model(tmp_path / "s.db", source="other")
@@ -144,14 +149,10 @@ commits = st.lists(st.tuples(
 @given(commits)
 def test_any_sequence_of_commits_loads_back_as_committed(
         sequence: list[tuple[dict[int, tuple[Status, bool]], list[int]]]) -> None:
+    """Any sequence of upserts and removals loads back exactly as committed."""
     with tempfile.TemporaryDirectory() as tmp:
-        old = watcher.store.SNAPSHOT_MIN, watcher.store.SNAPSHOT_PART
-        watcher.store.SNAPSHOT_MIN, watcher.store.SNAPSHOT_PART = 6, 4
-        try:
-            m = Model(Path(tmp) / "s.db")
-            for upserts, removals in sequence:
-                m.commit({f"r{i}": state(i, s, stuck) for i, (s, stuck) in upserts.items()},
-                         [f"r{i}" for i in removals if i not in upserts])
-                assert plain(m.reloaded()) == plain(m.runs)
-        finally:
-            watcher.store.SNAPSHOT_MIN, watcher.store.SNAPSHOT_PART = old
+        m = Model(Path(tmp) / "s.db", snapshot_min=6, snapshot_part=4)
+        for upserts, removals in sequence:
+            m.commit({f"r{i}": state(i, s, stuck) for i, (s, stuck) in upserts.items()},
+                     [f"r{i}" for i in removals if i not in upserts])
+            assert plain(m.reloaded()) == plain(m.runs)

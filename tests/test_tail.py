@@ -67,6 +67,7 @@ def count(n: int) -> Callable[[list[object]], bool]:
 
 def test_tail_prints_what_the_stdout_sink_printed_and_resumes_after_a_restart_without_gaps(
         setup: Setup, sim_thread: SimThread) -> None:
+    """tail prints byte for byte what the stdout sink printed, resuming across a restart."""
     first = setup.daemon()
     tail = setup.tail("--url", setup.url, "--since-id", "0")  # the token from the environment
     one = sim_thread.call(lambda w: w.add_run("extend", "PROCESSING"))
@@ -92,6 +93,7 @@ def test_tail_prints_what_the_stdout_sink_printed_and_resumes_after_a_restart_wi
 
 
 def test_tail_without_the_right_token_is_refused_with_exit_77(setup: Setup) -> None:
+    """tail without the right token is refused: exit 77, a hint, nothing on stdout."""
     setup.daemon()
     missing = run_cli("tail", "--url", setup.url, timeout=20)
     wrong = run_cli("tail", "--url", setup.url, "--token", "not-the-token", timeout=20)
@@ -106,6 +108,7 @@ def test_tail_without_the_right_token_is_refused_with_exit_77(setup: Setup) -> N
 
 def test_tail_filters_by_status_type_and_source_and_finds_the_daemon_from_its_config(
         setup: Setup, sim_thread: SimThread) -> None:
+    """tail filters by status, type and source, and finds the daemon's URL in its config."""
     daemon = setup.daemon()
     failed = setup.tail("--url", setup.url, "--status", "failed")
     # no --url: read from the config's http_listen; short type names work

@@ -47,3 +47,20 @@ def shared(key: str, rate: float, burst: float | None = None) -> RateLimiter:
     if lim is None:
         lim = _shared[key] = RateLimiter(rate, burst)
     return lim
+
+
+class isolated:  # lower case: used as a context manager, like contextlib.suppress
+    """``with isolated(limiters):`` :func:`shared` uses a fresh registry holding only
+    ``limiters``; for tests, so one test's 429 hold or spent burst never slows the next."""
+
+    def __init__(self, limiters: dict[str, RateLimiter] | None = None) -> None:
+        self.registry = dict(limiters or {})
+        self.saved: dict[str, RateLimiter] = {}
+
+    def __enter__(self) -> None:
+        global _shared
+        self.saved, _shared = _shared, self.registry
+
+    def __exit__(self, *exc: object) -> None:
+        global _shared
+        _shared = self.saved

@@ -22,6 +22,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
@@ -137,21 +138,28 @@ class DeadLetter:
 
 
 class Store:
-    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: str, *,
+                 snapshot_min: int = SNAPSHOT_MIN, snapshot_part: int = SNAPSHOT_PART) -> None:
         self._conn = conn
         self.path = path
+        #: the snapshot thresholds (see the module docstring); tests make them small
+        self.snapshot_min = snapshot_min
+        self.snapshot_part = snapshot_part
         self.persistent = path != ":memory:"
         self._limiter = anyio.CapacityLimiter(1)
         #: source -> (runs in its snapshot, run rows written since), read on first use
         self._sizes: dict[str, tuple[int, int]] = {}
 
     @classmethod
-    async def open(cls, path: str) -> Store:
+    async def open(cls, path: str, *, snapshot_min: int = SNAPSHOT_MIN,
+                   snapshot_part: int = SNAPSHOT_PART) -> Store:
         """Open or create the store; StoreUnavailable (exit 69) if that is impossible."""
-        return await anyio.to_thread.run_sync(cls.open_sync, path)
+        return await anyio.to_thread.run_sync(partial(
+            cls.open_sync, path, snapshot_min=snapshot_min, snapshot_part=snapshot_part))
 
     @classmethod
-    def open_sync(cls, path: str) -> Store:
+    def open_sync(cls, path: str, *, snapshot_min: int = SNAPSHOT_MIN,
+                  snapshot_part: int = SNAPSHOT_PART) -> Store:
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -174,7 +182,7 @@ class Store:
             conn.execute("COMMIT")
         except (sqlite3.Error, OSError) as e:
             raise StoreUnavailable(f"cannot open state file {path}: {e}") from None
-        return cls(conn, path)
+        return cls(conn, path, snapshot_min=snapshot_min, snapshot_part=snapshot_part)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
@@ -263,7 +271,7 @@ class Store:
         db, src = self._conn, c.source
         snap, rows = self._sizes_of(src)
         changed = len(c.upserts) + len(c.removals)
-        if c.base is not None and rows + changed > max(SNAPSHOT_MIN, snap):
+        if c.base is not None and rows + changed > max(self.snapshot_min, snap):
             runs: Mapping[str, RunState] = c.upserts  # a first sync: nothing to merge
             if c.base:
                 runs = {**c.base, **c.upserts}
@@ -293,7 +301,7 @@ class Store:
         db.execute("DELETE FROM runs WHERE source=?", (source,))
         items = iter(runs.items())
         part = 0
-        while chunk := list(islice(items, SNAPSHOT_PART)):
+        while chunk := list(islice(items, self.snapshot_part)):
             # orjson writes a Status as its value and a bool as true/false
             blob = orjson.dumps([(rid, st.status, st.raw_status, st.version, st.since,
                                   st.stuck, st.detail.to_dict() if st.detail else None)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from watcher import ratelimit
@@ -9,12 +11,13 @@ VENDORS = ("extend", "noxus", "cortex", "knock")
 
 
 @pytest.fixture(autouse=True)
-def vendor_rate_limits(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+def vendor_rate_limits(request: pytest.FixtureRequest) -> Iterator[None]:
     """A fresh process-wide limiter registry per test, so a 429 hold or spent burst
     never leaks into the next test; fast limiters unless the test is marked
     ``real_rate_limits`` (the vendors' documented budgets make a 600-run
     baseline take seconds, and most tests are about what is requested, not when)."""
-    registry: dict[str, RateLimiter] = {}
+    fast: dict[str, RateLimiter] = {}
     if request.node.get_closest_marker("real_rate_limits") is None:
-        registry.update({v: RateLimiter(10_000.0, 10_000.0) for v in VENDORS})
-    monkeypatch.setattr(ratelimit, "_shared", registry)
+        fast = {v: RateLimiter(10_000.0, 10_000.0) for v in VENDORS}
+    with ratelimit.isolated(fast):
+        yield

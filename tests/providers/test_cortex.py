@@ -22,6 +22,7 @@ cost = partial(request_cost, vendor=V)
 
 async def test_first_poll_pages_through_every_run_within_lookback(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """The first poll pages 100 at a time through every run within lookback, and no further."""
     seed(world, 250)
     seed(world, 60, age=3 * 86400)
     async with Harness(sim, V, clock=clock, baseline="emit", lookback="1d") as h:
@@ -33,6 +34,7 @@ async def test_first_poll_pages_through_every_run_within_lookback(
 
 async def test_only_the_configured_workflow_is_watched(sim: Simulator, world: World,
                                                        clock: FrozenClock) -> None:
+    """Runs of workflows other than the configured one are not reported."""
     mine = world.add_run(V, "RUNNING")
     other = world.workflow(V, "Contract Review")
     world.add_run(V, "RUNNING", workflow=other)
@@ -43,6 +45,7 @@ async def test_only_the_configured_workflow_is_watched(sim: Simulator, world: Wo
 
 async def test_new_runs_are_seen_even_if_created_and_finished_between_polls(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """Runs created between polls are reported, even one that finished before the next poll."""
     seed(world, 300)
     async with Harness(sim, V, clock=clock) as h:
         assert await h.poll() == []
@@ -57,6 +60,7 @@ async def test_new_runs_are_seen_even_if_created_and_finished_between_polls(
 
 async def test_live_run_behind_500_newer_runs_is_seen_to_change(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A live run behind 600 newer runs is seen to fail for one head page and one GET."""
     old = world.add_run(V, "RUNNING", created=clock() - 3 * 86400)
     seed(world, 600)
     async with Harness(sim, V, clock=clock, lookback="7d") as h:
@@ -73,6 +77,7 @@ async def test_live_run_behind_500_newer_runs_is_seen_to_change(
 
 async def test_steady_state_costs_the_head_page_plus_one_listing_per_live_status(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A quiet cycle costs the head page plus one listing per live status, and no GET."""
     for i in range(3):
         world.add_run(V, "RUNNING", created=clock() - 86400 - i)
     world.add_run(V, "PENDING", created=clock() - 86400 - 9)
@@ -89,6 +94,7 @@ async def test_steady_state_costs_the_head_page_plus_one_listing_per_live_status
 
 async def test_lingering_run_missing_from_the_live_listings_is_read_by_id(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A tracked live run absent from the status listing is read by id, its change reported."""
     olds = [world.add_run(V, "RUNNING", created=clock() - 86400 - i) for i in range(3)]
     seed(world, 600)
     async with Harness(sim, V, clock=clock, lookback="7d") as h:
@@ -104,6 +110,7 @@ async def test_lingering_run_missing_from_the_live_listings_is_read_by_id(
 
 async def test_broken_order_is_warned_once_and_scanned_in_full(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A listing out of order is warned about once and scanned in full, missing no change."""
     old = world.add_run(V, "RUNNING", created=clock() - 86400)
     seed(world, 600)
     with capture_logs() as logs:
@@ -128,6 +135,7 @@ async def test_broken_order_is_warned_once_and_scanned_in_full(
 
 async def test_run_without_timestamps_is_still_tracked(sim: Simulator, world: World,
                                                        clock: FrozenClock) -> None:
+    """A run without created_at is still reported, with created_at null."""
     run = world.add_run(V, "RUNNING")
     async with Harness(sim, V, clock=clock, baseline="emit") as h:
         world.faults.add(V, Fault("missing_field", field="created_at", path="/runs"))
@@ -138,6 +146,7 @@ async def test_run_without_timestamps_is_still_tracked(sim: Simulator, world: Wo
 
 async def test_event_describes_the_run_and_trims_bulky_fields(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """An event names the run's workflow and times, and leaves out inputs, outputs and usage."""
     run = world.add_run(V, "RUNNING", created=clock() - 60)
     async with Harness(sim, V, clock=clock) as h:
         await h.poll()
@@ -151,6 +160,7 @@ async def test_event_describes_the_run_and_trims_bulky_fields(
 
 
 def test_app_and_workflow_are_required(world: World) -> None:
+    """A Cortex source without app_id and workflow_id is refused, naming both."""
     text = toml({}, [{"name": "c", "provider": "cortex", "token": "t"}])
     with pytest.raises(ConfigError) as e:
         parse_config(text)
@@ -161,6 +171,7 @@ def test_app_and_workflow_are_required(world: World) -> None:
 @pytest.mark.real_rate_limits
 async def test_shares_the_documented_per_ip_budget(sim: Simulator, world: World,
                                                    clock: FrozenClock) -> None:
+    """The Cortex limiter allows no more than the documented 500 requests a minute."""
     async with Harness(sim, V, clock=clock) as h:
         await h.poll()
         assert h.ok

@@ -20,6 +20,7 @@ def seed(world: World, n: int, *, status: str = "PROCESSED", age: float = 600.0)
 
 async def test_first_poll_pages_through_everything_within_lookback(sim: Simulator, world: World,
                                                                    clock: FrozenClock) -> None:
+    """The first poll pages 1000 at a time through all 2500 runs, each reported once."""
     seed(world, 2500)
     async with Harness(sim, clock=clock, baseline="emit") as h:
         events = await h.poll()
@@ -30,6 +31,7 @@ async def test_first_poll_pages_through_everything_within_lookback(sim: Simulato
 
 async def test_first_poll_stops_at_lookback(sim: Simulator, world: World,
                                             clock: FrozenClock) -> None:
+    """The first poll stops at the page that crosses lookback."""
     seed(world, 1500, age=600)
     seed(world, 1500, age=3 * 86400)
     async with Harness(sim, clock=clock, baseline="emit", lookback="1d") as h:
@@ -40,6 +42,7 @@ async def test_first_poll_stops_at_lookback(sim: Simulator, world: World,
 
 async def test_steady_state_costs_one_request_per_cycle(sim: Simulator, world: World,
                                                         clock: FrozenClock) -> None:
+    """With 3000 runs tracked, a quiet cycle costs one request."""
     seed(world, 3000)
     async with Harness(sim, clock=clock) as h:
         await h.poll()
@@ -52,6 +55,7 @@ async def test_steady_state_costs_one_request_per_cycle(sim: Simulator, world: W
 
 async def test_baseline_is_silent_then_new_run_is_created(sim: Simulator, world: World,
                                                           clock: FrozenClock) -> None:
+    """The baseline emits nothing; a run added after it is reported created."""
     seed(world, 5)
     async with Harness(sim, clock=clock) as h:
         assert await h.poll() == []
@@ -64,7 +68,7 @@ async def test_baseline_is_silent_then_new_run_is_created(sim: Simulator, world:
 
 async def test_old_run_that_changes_is_detected(sim: Simulator, world: World,
                                                 clock: FrozenClock) -> None:
-    """A run created days ago, still running, deep behind thousands of newer runs."""
+    """A run days old, live behind 3000 newer runs, is seen to fail for one list and one GET."""
     now = clock()
     old = world.add_run("extend", "PROCESSING", created=now - 3 * 86400,
                         updated=now - 3 * 86400)
@@ -84,6 +88,7 @@ async def test_old_run_that_changes_is_detected(sim: Simulator, world: World,
 
 async def test_every_transition_of_a_busy_world_is_seen_once(sim: Simulator, world: World,
                                                              clock: FrozenClock) -> None:
+    """Every transition of 200 runs over three busy cycles is reported exactly once."""
     ids = seed(world, 200, status="PENDING")
     async with Harness(sim, clock=clock) as h:
         await h.poll()
@@ -101,6 +106,7 @@ async def test_every_transition_of_a_busy_world_is_seen_once(sim: Simulator, wor
 
 async def test_run_moving_to_the_head_while_paging_is_seen_next_cycle(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A run that moves to the head while later pages are read is reported next cycle, once."""
     ids = seed(world, 2500, status="PROCESSING")
     async with Harness(sim, clock=clock, lookback="7d") as h:
         await h.poll()
@@ -119,6 +125,7 @@ async def test_run_moving_to_the_head_while_paging_is_seen_next_cycle(
 
 async def test_duplicate_item_across_pages_produces_one_event(sim: Simulator, world: World,
                                                               clock: FrozenClock) -> None:
+    """A run listed on two pages of one poll produces one event."""
     ids = seed(world, 1500, status="PROCESSING")
     async with Harness(sim, clock=clock, lookback="7d") as h:
         await h.poll()
@@ -132,6 +139,7 @@ async def test_duplicate_item_across_pages_produces_one_event(sim: Simulator, wo
 
 
 async def test_stuck_fires_once(sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A run live past stuck_after is reported stuck once, not at later polls."""
     world.add_run("extend", "PROCESSING")
     async with Harness(sim, clock=clock, stuck_after="10m") as h:
         assert await h.poll() == []
@@ -147,16 +155,19 @@ async def test_stuck_fires_once(sim: Simulator, world: World, clock: FrozenClock
 
 async def test_sends_version_header_and_workspace(sim: Simulator, world: World,
                                                   clock: FrozenClock) -> None:
+    """Requests carry the API version and workspace headers and the configured query."""
     world.add_run("extend", "PENDING")
     async with Harness(sim, clock=clock, workspace_id="ws_123", params={"workflowId": "x"}) as h:
         await h.poll()
         assert h.ok  # the simulator answers 400 without x-extend-api-version
+        assert h.provider.http.headers["x-extend-workspace-id"] == "ws_123"
     query = world.requests[0].query
     assert "workflowId=x" in query and "maxPageSize=1000" in query and "sortBy=updatedAt" in query
 
 
 async def test_wrong_key_is_an_auth_error_and_emits_nothing(sim: Simulator, world: World,
                                                             clock: FrozenClock) -> None:
+    """A refused key fails the poll as an auth error naming the 401, and emits nothing."""
     world.add_run("extend", "PENDING")
     async with Harness(sim, clock=clock) as h:
         world.tokens["extend"] = "a-rotated-key"

@@ -19,6 +19,11 @@ CASES = {"noxus": (150, {"status": 503, "retry_after": 0.01}),
          "knock": (120, {"status": 500})}
 
 
+#: the error kind each fault makes a poll fail with
+ERROR_KIND = {"429": "rate_limited", "5xx": "transient", "malformed": "bad_payload",
+              "timeout": "transient"}
+
+
 def fault_of(kind: str, vendor: str) -> Fault:
     """A fresh fault per test: a fault counts how often it fired."""
     if kind == "429":
@@ -32,6 +37,7 @@ def fault_of(kind: str, vendor: str) -> Fault:
 @pytest.mark.parametrize("kind", ["429", "5xx", "malformed", "timeout"])
 async def test_failed_poll_emits_nothing_and_changes_no_state(
         vendor: str, sim: Simulator, world: World, clock: FrozenClock, kind: str) -> None:
+    """A poll that fails part-way emits nothing and changes no state; the next sees every change."""
     live, done = SHAPES[vendor][:2]
     n = CASES[vendor][0]
     ids = seed_runs(world, n, vendor=vendor, status=live)
@@ -41,9 +47,10 @@ async def test_failed_poll_emits_nothing_and_changes_no_state(
         for rid in ids:
             world.set_status(rid, done)
         before = snapshot(h)
-        world.faults.add(vendor, fault_of(kind, vendor))
+        fault = world.faults.add(vendor, fault_of(kind, vendor))
         assert await h.poll() == []
-        assert not h.ok
+        assert not h.ok and fault.fired >= 1
+        assert h.poller is not None and h.poller.stats.errors == {ERROR_KIND[kind]: 1}
         assert snapshot(h) == before
         clock.advance(15)
         events = await h.poll()

@@ -22,6 +22,7 @@ cost = partial(request_cost, vendor=V)
 
 async def test_first_poll_pages_through_every_run_within_lookback(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """The first poll pages 50 at a time from starting_at: runs older than lookback are not read."""
     seed(world, 130)
     seed(world, 40, age=3 * 86400)
     async with Harness(sim, V, clock=clock, baseline="emit", lookback="1d") as h:
@@ -34,6 +35,7 @@ async def test_first_poll_pages_through_every_run_within_lookback(
 
 async def test_new_runs_are_seen_even_if_created_and_finished_between_polls(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """Runs created between polls are reported, one that also completed with errors as failed."""
     seed(world, 300)
     async with Harness(sim, V, clock=clock) as h:
         assert await h.poll() == []
@@ -48,6 +50,7 @@ async def test_new_runs_are_seen_even_if_created_and_finished_between_polls(
 
 async def test_live_run_behind_500_newer_runs_is_seen_to_change(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A paused run behind 600 newer runs is seen to finish for one window page and one GET."""
     old = world.add_run(V, "paused", created=clock() - 3 * 86400)
     seed(world, 600)
     async with Harness(sim, V, clock=clock, lookback="7d") as h:
@@ -63,6 +66,7 @@ async def test_live_run_behind_500_newer_runs_is_seen_to_change(
 
 async def test_steady_state_costs_the_window_plus_one_live_listing_page(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A quiet cycle costs the window page plus one live-listing page for all live statuses."""
     for i, status in enumerate(("queued", "processing", "paused")):
         world.add_run(V, status, created=clock() - 86400 - i)
     seed(world, 600)
@@ -79,6 +83,7 @@ async def test_steady_state_costs_the_window_plus_one_live_listing_page(
 
 async def test_idle_source_with_no_live_runs_costs_one_request(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A source with no live runs costs one request a cycle."""
     seed(world, 600)
     async with Harness(sim, V, clock=clock, lookback="7d") as h:
         await h.poll()
@@ -91,6 +96,7 @@ async def test_idle_source_with_no_live_runs_costs_one_request(
 
 async def test_lingering_run_missing_from_the_live_listing_is_read_by_id(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A tracked live run absent from the live listing is read by id, its change reported."""
     olds = [world.add_run(V, "processing", created=clock() - 86400 - i) for i in range(3)]
     seed(world, 600)
     async with Harness(sim, V, clock=clock, lookback="7d") as h:
@@ -105,6 +111,7 @@ async def test_lingering_run_missing_from_the_live_listing_is_read_by_id(
 
 async def test_completed_with_errors_is_failed_and_keeps_the_raw_status(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """Completed with errors is failed, keeping the raw status and the error from its events."""
     run = world.add_run(V, "processing", created=clock() - 30)
     async with Harness(sim, V, clock=clock) as h:
         await h.poll()
@@ -121,6 +128,7 @@ async def test_completed_with_errors_is_failed_and_keeps_the_raw_status(
 
 async def test_errors_while_still_running_are_not_a_transition(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """Errors on a run still processing emit nothing; once it completes it is failed."""
     run = world.add_run(V, "processing", created=clock() - 30)
     async with Harness(sim, V, clock=clock) as h:
         await h.poll()
@@ -136,6 +144,7 @@ async def test_errors_while_still_running_are_not_a_transition(
 
 async def test_completed_without_errors_is_succeeded(sim: Simulator, world: World,
                                                      clock: FrozenClock) -> None:
+    """Completed without errors is succeeded, with no error."""
     run = world.add_run(V, "paused", created=clock() - 30)
     async with Harness(sim, V, clock=clock) as h:
         await h.poll()
@@ -148,6 +157,7 @@ async def test_completed_without_errors_is_succeeded(sim: Simulator, world: Worl
 
 async def test_errors_can_be_told_not_to_mean_failed(sim: Simulator, world: World,
                                                      clock: FrozenClock) -> None:
+    """With failed_on_errors = false, a run completed with errors is succeeded."""
     world.add_run(V, "completed", created=clock() - 30, error_count=4)
     async with Harness(sim, V, clock=clock, baseline="emit", failed_on_errors=False) as h:
         events = await h.poll()
@@ -156,6 +166,7 @@ async def test_errors_can_be_told_not_to_mean_failed(sim: Simulator, world: Worl
 
 async def test_many_new_runs_across_pages_with_a_shift_are_each_seen_once(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """Keyset paging sees every new run once in one poll, though a deletion shifts the listing."""
     seed(world, 10)
     async with Harness(sim, V, clock=clock) as h:
         await h.poll()
@@ -175,6 +186,7 @@ async def test_many_new_runs_across_pages_with_a_shift_are_each_seen_once(
 
 async def test_tracked_runs_changing_while_paging_the_live_listing_are_each_seen_once(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """Tracked runs finishing while the live listing shifts under paging are each reported once."""
     olds = [world.add_run(V, "processing", created=clock() - 86400 - i * 60).id
             for i in range(160)]
     async with Harness(sim, V, clock=clock, lookback="7d") as h:
@@ -196,6 +208,7 @@ async def test_tracked_runs_changing_while_paging_the_live_listing_are_each_seen
 
 async def test_duplicate_item_across_pages_produces_one_event(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A run listed on two pages of one poll produces one event."""
     seed(world, 5)
     async with Harness(sim, V, clock=clock) as h:
         await h.poll()
@@ -210,17 +223,19 @@ async def test_duplicate_item_across_pages_produces_one_event(
 
 async def test_listing_order_does_not_matter(sim: Simulator, world: World,
                                              clock: FrozenClock) -> None:
+    """A shuffled listing misses no change and warns of nothing: the window needs no order."""
     old = world.add_run(V, "processing", created=clock() - 86400)
     seed(world, 300)
     with capture_logs() as logs:
         async with Harness(sim, V, clock=clock, lookback="7d") as h:
-            world.faults.add(V, Fault("reorder", times=1000))
+            reorder = world.faults.add(V, Fault("reorder", times=1000))
             await h.poll()
             clock.advance(15)
             world.set_status(old, "completed", error_count=1)
             new = world.add_run(V, "queued")
             before = world.count(V)
             events = await h.poll()
+    assert reorder.fired >= 2  # both polls read shuffled pages
     assert {(e["subject"], e["data"]["status"]) for e in events} == {
         (old.id, "failed"), (new.id, "pending")}
     assert cost(world, before) == 2  # window, then a GET whose events say what failed
@@ -229,6 +244,7 @@ async def test_listing_order_does_not_matter(sim: Simulator, world: World,
 
 async def test_branch_is_sent_as_the_knock_branch_header(sim: Simulator, world: World,
                                                          clock: FrozenClock) -> None:
+    """A configured branch is sent as the X-Knock-Branch header."""
     async with Harness(sim, V, clock=clock, branch="feature-x") as h:
         await h.poll()
         assert h.ok
@@ -238,6 +254,7 @@ async def test_branch_is_sent_as_the_knock_branch_header(sim: Simulator, world: 
 @pytest.mark.real_rate_limits
 async def test_stays_within_five_requests_a_second(sim: Simulator, world: World,
                                                   clock: FrozenClock) -> None:
+    """With the real limiter, six requests take at least a second: five a second at most."""
     seed(world, 300)
     async with Harness(sim, V, clock=clock, lookback="7d") as h:
         started = time.monotonic()

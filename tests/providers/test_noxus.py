@@ -20,6 +20,7 @@ seed = partial(seed_runs, vendor=V, status="completed")
 
 async def test_first_poll_pages_through_every_run_within_lookback(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """The first poll pages 100 at a time up to the page crossing lookback, each run once."""
     seed(world, 250)
     seed(world, 60, age=3 * 86400)
     async with Harness(sim, V, clock=clock, baseline="emit", lookback="1d") as h:
@@ -30,6 +31,7 @@ async def test_first_poll_pages_through_every_run_within_lookback(
 
 async def test_new_runs_are_seen_even_if_created_and_finished_between_polls(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """Runs created between polls are reported, one that already failed as created once."""
     seed(world, 300)
     async with Harness(sim, V, clock=clock) as h:
         assert await h.poll() == []
@@ -45,6 +47,7 @@ async def test_new_runs_are_seen_even_if_created_and_finished_between_polls(
 
 async def test_live_run_behind_500_newer_runs_is_seen_to_change(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A live run behind 600 newer runs is seen to fail for one head page and one GET."""
     old = world.add_run(V, "running", created=clock() - 3 * 86400)
     seed(world, 600)
     async with Harness(sim, V, clock=clock, lookback="7d") as h:
@@ -62,6 +65,7 @@ async def test_live_run_behind_500_newer_runs_is_seen_to_change(
 
 async def test_steady_state_costs_one_page_plus_one_get_per_live_run_below_it(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A quiet cycle costs the head page plus one GET per live run below it."""
     for i in range(3):
         world.add_run(V, "running", created=clock() - 86400 - i)
     seed(world, 600)
@@ -76,6 +80,7 @@ async def test_steady_state_costs_one_page_plus_one_get_per_live_run_below_it(
 
 async def test_many_lingering_live_runs_are_paged_to_rather_than_fetched_one_by_one(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """Many live runs below the head are paged to, not fetched with one GET each."""
     ids = seed(world, 400, status="running")
     async with Harness(sim, V, clock=clock, lookback="7d") as h:
         await h.poll()
@@ -91,6 +96,7 @@ async def test_many_lingering_live_runs_are_paged_to_rather_than_fetched_one_by_
 
 async def test_awaiting_human_feedback_is_needs_review(sim: Simulator, world: World,
                                                        clock: FrozenClock) -> None:
+    """awaiting_human_feedback is reported as needs_review."""
     run = world.add_run(V, "running")
     async with Harness(sim, V, clock=clock) as h:
         await h.poll()
@@ -102,6 +108,7 @@ async def test_awaiting_human_feedback_is_needs_review(sim: Simulator, world: Wo
 
 async def test_broken_order_is_warned_once_scanned_in_full_and_trusted_again_later(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """An out-of-order listing is warned once and scanned in full until three scans are ordered."""
     old = world.add_run(V, "running", created=clock() - 86400)
     seed(world, 600)
     with capture_logs() as logs:
@@ -135,6 +142,7 @@ async def test_broken_order_is_warned_once_scanned_in_full_and_trusted_again_lat
 
 async def test_live_run_deleted_at_the_vendor_is_fetched_once_then_left_alone(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A live run deleted at the vendor is fetched once, then left alone, and stays tracked."""
     old = world.add_run(V, "running", created=clock() - 86400)
     seed(world, 300)
     async with Harness(sim, V, clock=clock, lookback="7d") as h:
@@ -152,6 +160,7 @@ async def test_live_run_deleted_at_the_vendor_is_fetched_once_then_left_alone(
 
 async def test_event_describes_the_run_and_trims_bulky_fields(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """An event names the workflow, maps stopped to cancelled, and drops input and definitions."""
     wf = world.workflow(V, "Contract Review")
     run = world.add_run(V, "running", workflow=wf, created=clock() - 60)
     async with Harness(sim, V, clock=clock) as h:
@@ -170,6 +179,7 @@ async def test_event_describes_the_run_and_trims_bulky_fields(
 @pytest.mark.real_rate_limits
 async def test_requests_carry_the_api_key_and_the_page_size_within_the_rate_limit(
         sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """Requests carry the API key and page size, under the documented 5 requests a second."""
     world.add_run(V, "queued")
     async with Harness(sim, V, clock=clock) as h:
         await h.poll()

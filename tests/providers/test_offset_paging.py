@@ -34,6 +34,7 @@ async def finish_behind(fault: str, vendor: str, sim: Simulator, world: World,
 
 async def test_tracked_run_sliding_onto_a_page_already_read_is_still_seen_once(
         vendor: str, sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A tracked run shifted onto a page already read is still reported, once."""
     first, second = await finish_behind("shift", vendor, sim, world, clock, status=1)
     subjects = [e["subject"] for e in first + second]
     assert len(subjects) == len(set(subjects)) == 250  # the deleted run had been read already
@@ -42,6 +43,7 @@ async def test_tracked_run_sliding_onto_a_page_already_read_is_still_seen_once(
 
 async def test_duplicate_item_across_pages_produces_one_event(
         vendor: str, sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A run read twice across offset pages produces one event."""
     first, second = await finish_behind("duplicate", vendor, sim, world, clock, status=2)
     assert len(first) == len({e["subject"] for e in first}) == 250
     assert second == []
@@ -49,6 +51,7 @@ async def test_duplicate_item_across_pages_produces_one_event(
 
 async def test_new_run_skipped_by_a_shift_is_seen_next_cycle(
         vendor: str, sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A new run skipped by a shift is reported next cycle, and every new run exactly once."""
     done, path = SHAPES[vendor][1], SHAPES[vendor][3]
     seed_runs(world, 10, vendor=vendor, status=done)
     async with Harness(sim, vendor, clock=clock) as h:

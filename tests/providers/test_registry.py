@@ -70,17 +70,20 @@ def toy_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_the_four_vendors_are_built_in() -> None:
+    """Extend, Noxus, Cortex and Knock are built in, each under its own name."""
     assert set(BUILTIN) == {"extend", "noxus", "cortex", "knock"}
     assert all(provider_class(name).kind == name for name in BUILTIN)  # type: ignore[union-attr]
 
 
 def test_an_installed_plugin_is_listed_and_loaded(toy_package: Path) -> None:
+    """A provider installed under the watcher.providers entry point is listed and loaded."""
     assert "toy" in provider_names()
     cls = provider_class("toy")
     assert cls is not None and cls.kind == "toy"
 
 
 def test_check_accepts_a_plugin_provider(toy_package: Path, tmp_path: Path) -> None:
+    """check accepts a plugin's source with the plugin's defaults, and refuses it uninstalled."""
     cfg = tmp_path / "watcher.toml"
     cfg.write_text(toml({"state_path": ":memory:"},
                         [{"name": "mine", "provider": "toy", "token": "t"}],
@@ -97,6 +100,7 @@ def test_check_accepts_a_plugin_provider(toy_package: Path, tmp_path: Path) -> N
 @pytest.mark.anyio
 async def test_a_plugin_provider_polls_like_a_built_in(toy_package: Path, sim: Simulator,
                                                        world: World, clock: FrozenClock) -> None:
+    """A plugin provider's polls turn into events like a built-in's."""
     run = world.add_run("extend", "PROCESSING")
     async with Harness(sim, "extend", clock=clock, provider="toy") as h:
         assert await h.poll() == []
@@ -117,6 +121,7 @@ def plausible(var: str) -> str:
 
 
 def test_the_example_config_shows_a_valid_source_of_every_built_in_provider() -> None:
+    """The example config holds a valid source for every built-in provider."""
     text = (ROOT / "config" / "watcher.example.toml").read_text()
     # the vendors other than the first are commented out, as an operator would find them
     text = re.sub(r"^# (\[\[sources\]\]|[a-z_]+ = .*)$", r"\1", text, flags=re.M)

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.anyio
                                              ("cortex", "THROTTLED"), ("knock", "archived")])
 async def test_unknown_status_maps_to_unknown_and_keeps_the_raw_value(
         vendor: str, raw: str, sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """Each vendor's unknown status maps to unknown, keeps the raw value, and the poll succeeds."""
     run = world.add_run(vendor, SHAPES[vendor][0])
     async with Harness(sim, vendor, clock=clock) as h:
         await h.poll()

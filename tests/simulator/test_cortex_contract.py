@@ -66,6 +66,7 @@ def run_problems(item: dict[str, Any], where: str) -> list[str]:
 
 
 async def test_listing_is_a_bare_array_with_paging_headers(get: Any, world: World) -> None:
+    """A run listing is a bare array of RunSchema items, newest first, with pagination headers."""
     path, ids = seed(world)
     status, body, headers = await get(path, page=1, take=3)
     assert status == 200 and isinstance(body, list)
@@ -76,6 +77,7 @@ async def test_listing_is_a_bare_array_with_paging_headers(get: Any, world: Worl
 
 
 async def test_pages_cover_every_run_once(get: Any, world: World) -> None:
+    """The pages of a listing hold every run once, newest first."""
     path, ids = seed(world, 7)
     seen = []
     for page in (1, 2, 3, 4):
@@ -85,6 +87,7 @@ async def test_pages_cover_every_run_once(get: Any, world: World) -> None:
 
 
 async def test_take_defaults_to_100_and_status_filters_one_value(get: Any, world: World) -> None:
+    """take defaults to 100, and status filters to that one status with a matching count."""
     path, _ = seed(world, 130)
     _, body, headers = await get(path)
     assert len(body) == 100 and headers["pagination-take"] == "100"
@@ -94,6 +97,7 @@ async def test_take_defaults_to_100_and_status_filters_one_value(get: Any, world
 
 
 async def test_single_run_has_the_run_schema(get: Any, world: World) -> None:
+    """A single run has the RunSchema shape; an unknown id is a 404 with the error body."""
     path, ids = seed(world)
     status, run, _ = await get(f"{path}/{ids[3]}")
     assert status == 200 and run_problems(run, "") == []
@@ -105,6 +109,7 @@ async def test_single_run_has_the_run_schema(get: Any, world: World) -> None:
                                     {"status": "DONE"}])
 async def test_bad_parameters_are_a_400_with_the_error_body(get: Any, world: World,
                                                             params: dict[str, Any]) -> None:
+    """An out-of-range or malformed parameter is a 400 whose error body names it."""
     path, _ = seed(world, 1)
     status, body, _ = await get(path, **params)
     assert status == 400 and problems(body, {**ERROR, "errors": list}) == []
@@ -112,6 +117,7 @@ async def test_bad_parameters_are_a_400_with_the_error_body(get: Any, world: Wor
 
 
 async def test_wrong_key_unknown_app_and_workflow_are_refused(get: Any, world: World) -> None:
+    """A wrong key is a 401 with the error body; an unknown app or workflow is a 404."""
     path, _ = seed(world, 1)
     status, body, _ = await get(path, key="nope")
     assert status == 401 and problems(body, ERROR) == []

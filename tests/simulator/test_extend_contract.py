@@ -40,6 +40,7 @@ def seed(world: World) -> list[str]:
 
 
 def test_sdk_lists_runs_across_pages_with_next_page_token(sim_thread: SimThread) -> None:
+    """The SDK lists every run across pages by next_page_token, each page strictly valid."""
     ids = sim_thread.call(seed)
     bodies: list[Any] = []
     extend = client(sim_thread, bodies)
@@ -60,6 +61,7 @@ def test_sdk_lists_runs_across_pages_with_next_page_token(sim_thread: SimThread)
 
 
 def test_sdk_reads_a_failed_run(sim_thread: SimThread) -> None:
+    """The SDK reads a failed run's message, and the body validates strictly with its step runs."""
     ids = sim_thread.call(seed)
     bodies: list[Any] = []
     run = client(sim_thread, bodies).workflow_runs.retrieve(ids[5])

@@ -35,6 +35,7 @@ def seed(world: World) -> list[str]:
 
 
 def test_sdk_lists_runs_across_pages_and_parses_every_field(sim_thread: SimThread) -> None:
+    """The SDK pages through every run once, and every model field is present and parses."""
     ids = sim_thread.call(seed)
     page = client(sim_thread).workflow_recipient_runs.list(page_size=5)
     runs = list(page)
@@ -56,6 +57,7 @@ def test_sdk_lists_runs_across_pages_and_parses_every_field(sim_thread: SimThrea
 
 
 def test_sdk_filters_by_status_and_start_time(sim_thread: SimThread) -> None:
+    """The SDK's status and starting_at filters return exactly the matching runs."""
     sim_thread.call(seed)
     now = sim_thread.world.clock()
     knock = client(sim_thread)
@@ -72,6 +74,7 @@ def test_sdk_filters_by_status_and_start_time(sim_thread: SimThread) -> None:
 
 
 def test_sdk_reads_a_run_with_its_events(sim_thread: SimThread) -> None:
+    """The SDK reads one run with its events, errors included."""
     ids = sim_thread.call(seed)
     detail = client(sim_thread).workflow_recipient_runs.get(ids[3])
     assert detail.status == "completed" and detail.error_count == 2
@@ -80,6 +83,7 @@ def test_sdk_reads_a_run_with_its_events(sim_thread: SimThread) -> None:
 
 
 def test_sdk_sees_knock_errors(sim_thread: SimThread) -> None:
+    """A bad page size, a wrong key and an unknown run are Knock's documented errors."""
     knock = client(sim_thread)
     with pytest.raises(knockapi.UnprocessableEntityError) as too_big:
         list(knock.workflow_recipient_runs.list(page_size=51))

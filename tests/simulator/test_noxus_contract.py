@@ -64,6 +64,7 @@ def run_problems(item: dict[str, Any], where: str) -> list[str]:
 
 
 async def test_listing_has_the_documented_page_and_run_shape(get: Any, world: World) -> None:
+    """A run listing has the documented page fields and run shape, newest first."""
     ids = seed(world)
     status, body = await get("/v1/runs", page=1, size=3)
     assert status == 200
@@ -77,6 +78,7 @@ async def test_listing_has_the_documented_page_and_run_shape(get: Any, world: Wo
 
 async def test_pages_cover_every_run_once_and_a_page_past_the_end_is_empty(
         get: Any, world: World) -> None:
+    """The pages hold every run once, and a page past the end is empty."""
     ids = seed(world, 7)
     seen = []
     for page in (1, 2, 3):
@@ -88,6 +90,7 @@ async def test_pages_cover_every_run_once_and_a_page_past_the_end_is_empty(
 
 
 async def test_page_and_size_default_to_1_and_50(get: Any, world: World) -> None:
+    """Without paging parameters a listing is page 1 of size 50."""
     seed(world, 60)
     _, body = await get("/v1/runs")
     assert (body["page"], body["size"], len(body["items"])) == (1, 50, 50)
@@ -99,6 +102,7 @@ async def test_page_and_size_default_to_1_and_50(get: Any, world: World) -> None
 ])
 async def test_out_of_range_paging_is_a_fastapi_422(get: Any, params: dict[str, Any],
                                                     loc: list[str]) -> None:
+    """An out-of-range page or size is a 422 whose FastAPI detail names the parameter."""
     status, body = await get("/v1/runs", **params)
     assert status == 422
     [problem] = body["detail"]
@@ -106,6 +110,7 @@ async def test_out_of_range_paging_is_a_fastapi_422(get: Any, params: dict[str, 
 
 
 async def test_single_runs_have_the_documented_shapes(get: Any, world: World) -> None:
+    """Both single-run endpoints have their documented shapes; an unknown id is a 404."""
     [rid] = seed(world, 1)
     status, run = await get(f"/v1/runs/{rid}")
     assert status == 200 and problems(run, RUN_NO_IO) == []
@@ -119,6 +124,7 @@ async def test_single_runs_have_the_documented_shapes(get: Any, world: World) ->
 
 
 async def test_a_wrong_key_is_refused_with_a_fastapi_detail(get: Any) -> None:
+    """A wrong or missing key is a 401 with a FastAPI detail."""
     status, body = await get("/v1/runs", key="not-the-key")
     assert status == 401 and isinstance(body["detail"], str)
     status, body = await get("/v1/runs", key=None)

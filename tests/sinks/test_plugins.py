@@ -50,6 +50,7 @@ def install_plugin(site: Path) -> dict[str, str]:
 
 def test_a_plugin_sink_from_an_installed_package_gets_routed_events(
         tmp_path: Path, sim_thread: SimThread) -> None:
+    """A sink installed under the watcher.sinks entry point gets the events its match selects."""
     site = tmp_path / "site"
     site.mkdir()
     env = install_plugin(site)
@@ -74,6 +75,7 @@ def test_a_plugin_sink_from_an_installed_package_gets_routed_events(
 
 
 def test_plugin_options_are_validated_and_unknown_types_name_the_plugins(tmp_path: Path) -> None:
+    """A plugin sink's own fields validate its options; an unknown type's error lists the plugin."""
     site = tmp_path / "site"
     site.mkdir()
     env = install_plugin(site)

@@ -76,6 +76,7 @@ async def run_until_idle(runner: SinkRunner) -> None:
 
 async def test_a_burst_of_20_failures_inside_group_wait_is_one_message_naming_every_run(
         sim: Simulator, clock: FrozenClock) -> None:
+    """Twenty failures of one workflow within group_wait are one valid message naming each run."""
     fake = FakeSlack()
     with Receiver(fake) as receiver:
         async with Harness(sim, clock=clock) as h:
@@ -109,6 +110,7 @@ async def test_a_burst_of_20_failures_inside_group_wait_is_one_message_naming_ev
 
 async def test_a_single_failure_shows_status_workflow_run_source_duration_error_and_link(
         sim: Simulator, clock: FrozenClock) -> None:
+    """A single failure's message shows status, workflow, run, source, duration, error and link."""
     with Receiver(FakeSlack()) as receiver:
         async with Harness(sim, clock=clock) as h:
             runner = await sink_runner(h, slack(receiver.url), clock=FrozenClock(clock()))
@@ -148,6 +150,7 @@ async def test_fake_slack_enforcing_one_message_a_second_never_has_to_answer_429
 
 
 async def test_429_retry_after_is_honoured(sim: Simulator, clock: FrozenClock) -> None:
+    """After a 429, the same message is sent again no sooner than its Retry-After."""
     def reply(hit: Hit) -> Reply:
         return Reply(429, b"rate_limited", {"Retry-After": "2"}) if hit.n == 1 else Reply()
     with Receiver(reply) as receiver:
@@ -165,6 +168,7 @@ async def test_429_retry_after_is_honoured(sim: Simulator, clock: FrozenClock) -
     (404, "no_service"), (410, "channel_is_archived")])
 async def test_slack_refusals_are_logged_with_the_reason_and_dead_lettered(
         sim: Simulator, clock: FrozenClock, status: int, reason: str) -> None:
+    """A refusal from Slack is not retried: logged with its reason, every event dead-lettered."""
     with Receiver(lambda hit: Reply(status, reason.encode())) as receiver:
         async with Harness(sim, clock=clock) as h:
             runner = await sink_runner(h, slack(receiver.url), clock=FrozenClock(clock()))
@@ -181,6 +185,7 @@ async def test_slack_refusals_are_logged_with_the_reason_and_dead_lettered(
 
 async def test_server_errors_are_retried_then_delivered(sim: Simulator, clock: FrozenClock
                                                          ) -> None:
+    """A 5xx from Slack is retried, and the message then delivered."""
     with Receiver(lambda hit: Reply(503) if hit.n == 1 else Reply()) as receiver:
         async with Harness(sim, clock=clock) as h:
             runner = await sink_runner(h, slack(receiver.url), clock=FrozenClock(clock()))
@@ -207,6 +212,7 @@ async def test_a_server_error_that_never_ends_is_retried_then_delivered(
 
 async def test_source_failing_recovered_and_stuck_runs_read_sensibly(
         sim: Simulator, clock: FrozenClock) -> None:
+    """Stuck, failing and recovered events become messages saying so, with their durations."""
     async with Harness(sim, clock=clock, failure_threshold=1, stuck_after="10m") as h:
         run = h.world.add_run("extend", "PROCESSING")
         await h.poll()
@@ -280,6 +286,7 @@ def events(draw: st.DrawFn) -> dict[str, Any]:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(events(), min_size=1, max_size=120))
 def test_every_payload_passes_block_kit_models_and_limits(evs: list[dict[str, Any]]) -> None:
+    """Any batch of events, however odd, becomes messages within Block Kit's models and limits."""
     batch = [Entry(i, ev["id"], 0.0, ev["type"], ev["data"]["source"], ev["data"].get("run_id"),
                    ev["data"].get("status"), "wf", None, orjson.dumps(ev))
              for i, ev in enumerate(evs, 1)]
