@@ -17,7 +17,7 @@ import pytest
 
 from watcher.clock import Clock
 from watcher.config import SinkConfig, SourceConfig
-from watcher.model import Event, RunDetails, Status
+from watcher.model import Event, Observation, RunDetails, Status
 from watcher.providers import PROVIDERS
 from watcher.providers.base import PollResult, PollView
 from watcher.sinks import SINKS
@@ -55,8 +55,8 @@ class ScriptedProvider:
         self.requests += 1
         if self.takes:
             await self.clock.sleep(self.takes)
-        observations = [(rid, st, Status(st), None, {"id": rid, "status": st})
-                        for rid, st in self.runs.items()]
+        observations: list[Observation] = [(rid, st, Status(st), None, {"id": rid, "status": st})
+                                           for rid, st in self.runs.items()]
         error = self.answers.popleft() if self.answers else self.fails_with
         if error is not None:
             if self.feed_first:

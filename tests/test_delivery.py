@@ -69,6 +69,7 @@ async def rig(monkeypatch: pytest.MonkeyPatch, clock: FakeClock, *names: str
     runners = []
     for sc in cfg.sinks:
         cls = sink_class(sc.type)
+        assert cls is not None
         await journal.attach(sc.name)
         runners.append(SinkRunner(cls(sc, SinkContext(clock=clock)), sc, journal, clock=clock))
     try:
