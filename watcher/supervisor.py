@@ -95,5 +95,6 @@ async def supervise(boundary: Boundary, body: Callable[[], Awaitable[None]], *,
         if clock.monotonic() - started >= HEALTHY_RUN:
             backoff.reset()
         delay = backoff.next()
-        boundary.log.warning("task restarting after an internal error", retry_in=round(delay, 3))
+        # caught() said it once already; a task dying every minute must not say it every minute
+        boundary.log.debug("task restarting after an internal error", retry_in=round(delay, 3))
         await clock.sleep(delay)
