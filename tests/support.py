@@ -35,6 +35,7 @@ from watcher.journal import Journal
 from watcher.model import Event
 from watcher.poller import Poller, SourceState
 from watcher.providers import provider_class
+from watcher.providers.base import build
 from watcher.resolved import toml_value
 from watcher.simulator import Simulator, World
 from watcher.store import Entry, Store
@@ -114,7 +115,7 @@ class Harness:
         cfg = self.source_config()
         cls = provider_class(cfg.provider)
         assert cls is not None
-        self.provider = cls(cfg, self._session)
+        self.provider = build(cls, cfg, self._session, clock=self.clock)
         self.state = SourceState(rows.get(cfg.name))
         self.poller = Poller(cfg, self.provider, self.state, self.journal,
                              retention=self.retention, emit_baseline=self.baseline == "emit",

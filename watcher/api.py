@@ -29,13 +29,12 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("watcher.api")
 
-#: a source is ready when its last good poll is at most this many intervals old
-READY_INTERVALS = 3
 #: request bodies accepted: our endpoints are GETs and never need one
 MAX_REQUEST_BODY = 4096
 #: request line and each header line: a bearer token or a long /events filter fits
 MAX_LINE = 8190
 MAX_HEADERS = 64
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -45,24 +44,35 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
 
 def readiness(daemon: Daemon) -> tuple[bool, dict[str, Any]]:
-    """Every source polled successfully within ``READY_INTERVALS`` of its interval."""
+    """Every source has polled successfully and is not failing.
+
+    Failing means what ``watcher.source.failing`` and ``watcher_source_failing``
+    mean (``failure_threshold`` failed polls in a row); a source with fewer is
+    retrying and stays ready, with its failures and last error shown.
+    """
     now = daemon.clock()
     sources: dict[str, Any] = {}
     ready = not daemon.stopping
     for name, child in list(daemon.pollers.items()):
         p = child.obj
         last = p.stats.last_success
-        limit = READY_INTERVALS * p.config.interval
+        failures = p.state.row.failures
         info: dict[str, Any] = {"ready": True, "last_success_age_s": None}
         if last is not None:
             info["last_success_age_s"] = round(now - last, 3)
-        if last is None or now - last > limit:
-            info["ready"] = False
-            info["reason"] = ("no successful poll yet" if last is None else
-                              f"no successful poll for {now - last:.0f}s (limit {limit:g}s)")
-            if p.stats.last_error:
-                info["last_error"] = redactor.redact(p.stats.last_error)
-            ready = False
+        if p.failing:
+            info["reason"] = (f"failing: {failures} polls in a row failed "
+                              f"(failure_threshold {p.config.failure_threshold})")
+        elif last is None:
+            info["reason"] = "no successful poll yet"
+        elif failures:
+            info["retrying"] = True
+        if failures:
+            info["consecutive_failures"] = failures
+        if "reason" in info:
+            info["ready"] = ready = False
+        if p.stats.last_error and (failures or not info["ready"]):
+            info["last_error"] = redactor.redact(p.stats.last_error)
         sources[name] = info
     body: dict[str, Any] = {"ready": ready, "sources": sources}
     if daemon.stopping:
@@ -92,6 +102,7 @@ class HttpListener:
         self.events = EventStream(lambda: daemon.journal, token=daemon.config.watcher.http_token)
         self.registry = metrics.registry_for(daemon, sse_clients=self.events.count)
         self.app = web.Application(client_max_size=MAX_REQUEST_BODY, middlewares=[refuse_bodies])
+        self.app.middlewares.append(self._contain)
         self.app.router.add_get("/metrics", self.metrics)
         self.app.router.add_get("/healthz", self.healthz)
         self.app.router.add_get("/readyz", self.readyz)
@@ -99,6 +110,17 @@ class HttpListener:
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                     max_line_size=MAX_LINE, max_field_size=MAX_LINE,
                                     max_headers=MAX_HEADERS)
+
+    @web.middleware
+    async def _contain(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """A handler's bug is one 500 answer, counted and logged once like any task's."""
+        try:
+            return await handler(request)
+        except (web.HTTPException, ConnectionError):  # answers and gone clients, not bugs
+            raise
+        except Exception as e:
+            self.daemon.chores["http"].caught(e, path=request.path)
+            return web.json_response({"error": "internal error"}, status=500)
 
     async def start(self, host: str, port: int) -> None:
         await self.runner.setup()

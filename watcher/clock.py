@@ -1,24 +1,83 @@
-"""Time: the one place that reads the wall clock and converts timestamps.
+"""Time: the one place that reads the clock, sleeps, draws jitter and converts timestamps.
 
-Everything that decides on time takes a ``Clock`` so tests can freeze it.
+Everything that decides on time takes a :class:`Clock`: wall time
+(``clock()``, epoch seconds, for what leaves the process and for ages of
+vendor timestamps), ``clock.monotonic()`` (for intervals: immune to NTP
+steps), ``await clock.sleep(s)`` and ``clock.random`` (jitter).  One object
+carries all four so a test swaps them together:
+
+* :data:`wall` (a :class:`SystemClock`) is the real thing and the default;
+* :class:`FakeClock` is virtual time: a sleeping task stays parked until the
+  test advances time past its deadline, so hours of cadence, backoff and
+  retries run in milliseconds, in a reproducible order, with seeded jitter;
+* :class:`FrozenClock` freezes only wall time (``advance()`` moves it) and
+  sleeps for real, for tests whose waits are short real ones (a receiver on
+  loopback answering a retry).
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from random import Random
+from typing import Protocol
 
-#: returns the current time as epoch seconds
-Clock = Callable[[], float]
+import anyio
+import anyio.lowlevel
+import sniffio
 
-wall: Clock = time.time
+
+class Clock(Protocol):
+    """What a component that decides on time is given."""
+
+    #: the source of jitter (seeded in tests, so a schedule is reproducible)
+    random: Random
+
+    def __call__(self) -> float:
+        """Wall time, epoch seconds."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that only moves forward; only differences mean anything."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` (zero or less: just let other tasks run)."""
+        ...
 
 
-class FrozenClock:
-    """A clock for tests: stands still until told to move."""
+class SystemClock:
+    """The machine's clocks and the event loop's sleep."""
 
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
+    __slots__ = ("random",)
+
+    def __init__(self, *, seed: int | None = None) -> None:
+        self.random = Random(seed)
+
+    def __call__(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(max(0.0, seconds))
+
+
+#: the default clock of everything: real time
+wall: Clock = SystemClock()
+
+
+class FrozenClock(SystemClock):
+    """Wall time that stands still until told to move; monotonic time and sleeps are real."""
+
+    __slots__ = ("now",)
+
+    def __init__(self, start: float = 1_800_000_000.0, *, seed: int | None = 0) -> None:
+        super().__init__(seed=seed)
         self.now = start
 
     def __call__(self) -> float:
@@ -26,6 +85,146 @@ class FrozenClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class FakeClock:
+    """Virtual time for tests: it moves only when the test says so.
+
+    ``await clock.sleep(s)`` parks the task.  ``await clock.advance(s)`` and
+    ``await clock.run_until(done)`` wake parked tasks one at a time in
+    deadline order (ties in the order they went to sleep), setting the time
+    to each deadline and letting every task run until it blocks again (on
+    this clock, an event, a socket, a worker thread's result) before the next
+    one: what a task does after waking happens at its deadline, however long
+    it took for real.  Wall time and monotonic time move together.
+
+    A task waiting on a socket counts as blocked: a test that needs a
+    reply to have arrived waits for it (``await clock.parked(n)``) first.
+    """
+
+    def __init__(self, start: float = 1_800_000_000.0, *, seed: int = 0) -> None:
+        #: wall time, epoch seconds
+        self.now = start
+        self.random = Random(seed)
+        self._mono = 0.0
+        self._sleepers: list[tuple[float, int, anyio.Event]] = []
+        self._order = itertools.count()
+        self._parked: anyio.Event | None = None  # made in the loop, on first use
+
+    def __call__(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await anyio.lowlevel.checkpoint()
+            return
+        item = (self._mono + seconds, next(self._order), anyio.Event())
+        heapq.heappush(self._sleepers, item)
+        if self._parked is not None:
+            self._parked.set()
+            self._parked = None
+        try:
+            await item[2].wait()
+        finally:
+            if not item[2].is_set():  # cancelled while parked
+                self._sleepers.remove(item)
+                heapq.heapify(self._sleepers)
+
+    # -- what tests call ----------------------------------------------------------------
+
+    @property
+    def sleeping(self) -> int:
+        """How many tasks are parked in :meth:`sleep`."""
+        return len(self._sleepers)
+
+    def deadlines(self) -> list[float]:
+        """Seconds from now until each parked task wakes, soonest first."""
+        return sorted(d - self._mono for d, _, _ in self._sleepers)
+
+    async def parked(self, n: int = 1) -> None:
+        """Return once at least ``n`` tasks are parked in :meth:`sleep`."""
+        while len(self._sleepers) < n:
+            if self._parked is None:
+                self._parked = anyio.Event()
+            await self._parked.wait()
+
+    async def advance(self, seconds: float) -> None:
+        """Move time ``seconds`` forward, waking every sleeper due meanwhile, in order."""
+        target = self._mono + max(0.0, seconds)
+        await settle()
+        while self._sleepers and self._sleepers[0][0] <= target:
+            await self._wake_next()
+        self._move_to(target)
+        await settle()
+
+    async def run_until(self, done: Callable[[], bool], *, within: float = 86_400.0) -> None:
+        """Wake sleepers one by one until ``done()`` holds.
+
+        Raises ``AssertionError`` if it does not hold within ``within`` seconds of
+        virtual time, or when no task is left asleep to make it true.
+        """
+        limit = self._mono + within
+        await settle()
+        while not done():
+            if not self._sleepers:
+                raise AssertionError("nothing is asleep, so nothing can make it true")
+            if self._sleepers[0][0] > limit:
+                raise AssertionError(f"not true within {within:g}s of virtual time")
+            await self._wake_next()
+
+    async def _wake_next(self) -> None:
+        deadline, _, event = heapq.heappop(self._sleepers)
+        self._move_to(deadline)
+        event.set()
+        await settle()
+
+    def _move_to(self, mono: float) -> None:
+        if mono > self._mono:
+            self.now += mono - self._mono
+            self._mono = mono
+
+
+async def settle() -> None:
+    """Return once every other task is blocked and no worker thread is busy.
+
+    anyio's ``wait_all_tasks_blocked`` polls every 0.1 s of real time and does
+    not see a task waiting for a worker thread (every store call) as busy; on
+    asyncio this checks between loop iterations instead, so a step costs what
+    the woken tasks cost and nothing more.
+    """
+    if sniffio.current_async_library() != "asyncio":
+        await anyio.wait_all_tasks_blocked()
+        return
+    quiet = 0
+    while quiet < 2:  # twice in a row: a callback queued by I/O runs in between
+        await anyio.lowlevel.checkpoint()
+        quiet = quiet + 1 if _asyncio_quiet() else 0
+
+
+def _asyncio_quiet() -> bool:
+    import asyncio
+
+    this = asyncio.current_task()
+    for task in asyncio.all_tasks():
+        waiter = getattr(task, "_fut_waiter", None)
+        if task is not this and (waiter is None or waiter.done()):
+            return False
+    return _threads_idle()
+
+
+def _threads_idle() -> bool:
+    """No anyio worker thread is running a call (a worker is idle once it reported)."""
+    try:
+        from anyio._backends._asyncio import _threadpool_idle_workers, _threadpool_workers
+    except ImportError:  # another anyio layout: tasks waiting on threads look blocked
+        return True
+    try:
+        return len(_threadpool_workers.get()) <= len(_threadpool_idle_workers.get())
+    except LookupError:  # no thread started in this loop yet
+        return True
 
 
 def parse_ts(value: object) -> float | None:

@@ -5,6 +5,13 @@ task group, so a reload (SIGHUP) can stop, add or restart one of them
 without touching the others, and the state of a source survives its
 poller being replaced.  Stopping (SIGTERM/SIGINT) cancels the pollers
 first, gives the sinks a deadline to deliver what is journaled, then exits.
+
+Each of those tasks, and the daemon's own chores (signals, housekeeping,
+status, watchdog, the HTTP listener), runs under a
+:func:`~watcher.supervisor.supervise` boundary: a bug in one is counted,
+logged once and retried or restarted with backoff, and never ends the
+process.  Only a bad config or an unusable store at start, and signals, do.
+All time comes from the daemon's clock.
 """
 
 from __future__ import annotations
@@ -30,9 +37,11 @@ from watcher.logs import redactor
 from watcher.notify import Notifier
 from watcher.poller import Poller, SourceState
 from watcher.providers import provider_class
+from watcher.providers.base import build
 from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
 from watcher.store import SourceRow, Store
+from watcher.supervisor import Boundary, supervise
 
 log = structlog.get_logger("watcher.daemon")
 
@@ -43,18 +52,18 @@ STATUS_EVERY = 10.0
 
 
 class _Child:
-    """A task with its own cancel scope, so it can be stopped alone."""
+    """A supervised task with its own cancel scope, so it can be stopped alone."""
 
     def __init__(self, obj: Any) -> None:
         self.obj = obj
         self.scope = anyio.CancelScope()
         self.done = anyio.Event()
 
-    def start(self, tg: TaskGroup, fn: Callable[[], Awaitable[None]]) -> None:
+    def start(self, tg: TaskGroup, fn: Callable[[], Awaitable[None]], *, clock: Clock) -> None:
         async def body() -> None:
             try:
                 with self.scope:
-                    await fn()
+                    await supervise(self.obj.boundary, fn, clock=clock)
             finally:
                 self.done.set()
         tg.start_soon(body)
@@ -88,6 +97,9 @@ class Daemon:
         self._drain: anyio.CancelScope | None = None
         self._hurry = False
         self._http: Any = None
+        #: the boundaries of the daemon's own tasks, by ``task`` label (for /metrics)
+        self.chores = {name: Boundary(name) for name in
+                       ("signals", "housekeeping", "status", "watchdog", "http")}
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -114,14 +126,15 @@ class Daemon:
                 await self._start_sink(sink)
             for source in self.config.sources:
                 self._start_source(source)
-            tg.start_soon(self._signals)
-            tg.start_soon(self._housekeeping)
+            self._chore(tg, "signals", self._signals)
+            self._chore(tg, "housekeeping", self._housekeeping)
             await self._start_http(tg)
             self.notifier.ready(self.status_line())
             self.started.set()
             if self.notifier.watchdog_interval:
-                tg.start_soon(self._watchdog, self.notifier.watchdog_interval)
-            tg.start_soon(self._report_status)
+                self._chore(tg, "watchdog", partial(self._watchdog,
+                                                    self.notifier.watchdog_interval))
+            self._chore(tg, "status", self._report_status)
             log.info("watcher running")
             await self._stop.wait()
             await self._shutdown()
@@ -153,7 +166,7 @@ class Daemon:
                     for r in sinks:
                         tg.start_soon(partial(r.run, until_idle=True))
             for r in sinks:
-                await r.sink.aclose()
+                await _close_sink(r)
         await self._close()
         failed = [name for name, ok in results.items() if not ok]
         if failed:
@@ -187,7 +200,7 @@ class Daemon:
                         backlog={n: self.journal.backlog(n) for n in self.runners})
         for child in list(self.runners.values()):
             await child.stop()
-            await child.obj.sink.aclose()
+            await _close_sink(child.obj)
         if self._http is not None:
             await self._http.stop()
 
@@ -204,7 +217,8 @@ class Daemon:
         state = self.states.get(cfg.name)
         if state is None:
             state = self.states[cfg.name] = SourceState(self._rows.pop(cfg.name, None))
-        return Poller(cfg, cls(cfg, self.session), state, self.journal,
+        provider = build(cls, cfg, self.session, clock=self.clock)
+        return Poller(cfg, provider, state, self.journal,
                       retention=self.config.watcher.retention,
                       emit_baseline=self.config.watcher.baseline == "emit", clock=self.clock)
 
@@ -212,7 +226,7 @@ class Daemon:
         assert self._tg is not None
         poller = self._make_poller(cfg)
         child = self.pollers[cfg.name] = _Child(poller)
-        child.start(self._tg, poller.run)
+        child.start(self._tg, poller.run, clock=self.clock)
 
     def _make_runner(self, cfg: SinkConfig) -> SinkRunner:
         assert self.journal is not None
@@ -227,7 +241,7 @@ class Daemon:
         runner = self._make_runner(cfg)
         await self.journal.attach(cfg.name)  # before any event, so none is skipped
         child = self.runners[cfg.name] = _Child(runner)
-        child.start(self._tg, runner.run)
+        child.start(self._tg, runner.run, clock=self.clock)
 
     # -- signals and reload ------------------------------------------------------------
 
@@ -235,7 +249,10 @@ class Daemon:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
             async for sig in sigs:
                 if sig == signal.SIGHUP:
-                    await self.reload()
+                    try:
+                        await self.reload()
+                    except Exception as e:  # half applied at worst; the next reload retries
+                        self.chores["signals"].caught(e)
                 elif not self._stop.is_set():
                     log.info("stop requested", signal=signal.Signals(sig).name)
                     self._stop.set()
@@ -294,18 +311,18 @@ class Daemon:
         for name in old_sink.keys() - new_sink.keys():
             child = self.runners.pop(name)
             await child.stop()
-            await child.obj.sink.aclose()
+            await _close_sink(child.obj)
             assert self.journal is not None
             await self.journal.detach(name)
             log.info("sink removed", sink=name)
         for name, scfg in new_sink.items():
             if old_sink.get(name) == scfg:
-                self.runners[name].obj.sink.reopen()
+                _reopen_sink(self.runners[name].obj)
                 continue
             if name in self.runners:
                 child = self.runners.pop(name)
                 await child.stop()
-                await child.obj.sink.aclose()
+                await _close_sink(child.obj)
             await self._start_sink(scfg)
             log.info("sink changed" if name in old_sink else "sink added", sink=name)
         self.config = new
@@ -313,10 +330,13 @@ class Daemon:
 
     # -- background chores -------------------------------------------------------------
 
+    def _chore(self, tg: TaskGroup, name: str, fn: Callable[[], Awaitable[None]]) -> None:
+        tg.start_soon(partial(supervise, self.chores[name], fn, clock=self.clock))
+
     async def _housekeeping(self) -> None:
         assert self.journal is not None
         while True:
-            await anyio.sleep(HOUSEKEEPING_EVERY)
+            await self.clock.sleep(HOUSEKEEPING_EVERY)
             keep = self.config.watcher.retention if self.store and self.store.persistent else 600
             try:
                 n = await self.journal.prune(before=self.clock() - keep)
@@ -328,19 +348,22 @@ class Daemon:
     async def _watchdog(self, every: float) -> None:
         while True:
             self.notifier.watchdog()
-            await anyio.sleep(every)
+            await self.clock.sleep(every)
 
     async def _report_status(self) -> None:
         while True:
-            await anyio.sleep(STATUS_EVERY)
+            await self.clock.sleep(STATUS_EVERY)
             self.notifier.status(self.status_line())
 
     def status_line(self) -> str:
+        """``3/4 sources ok, 1 retrying; ...``: failing means what ``source.failing`` means."""
         pollers = [c.obj for c in self.pollers.values()]
-        failing = sum(1 for p in pollers if not p.healthy)
+        failing = sum(1 for p in pollers if p.failing)
+        retrying = sum(1 for p in pollers if p.retrying)
         runs = sum(len(s.runs) for s in self.states.values())
         sent = sum(c.obj.stats.delivered for c in self.runners.values())
-        return (f"{len(pollers) - failing}/{len(pollers)} sources ok"
+        return (f"{len(pollers) - failing - retrying}/{len(pollers)} sources ok"
+                + (f", {retrying} retrying" if retrying else "")
                 + (f", {failing} failing" if failing else "")
                 + f"; {runs} runs tracked; {sent} events delivered")
 
@@ -349,7 +372,24 @@ class Daemon:
         if listen:
             from watcher import api
 
-            self._http = await api.start(self, listen)
+            try:
+                self._http = await api.start(self, listen)
+            except Exception as e:  # watching matters more than the listener
+                self.chores["http"].caught(e)
+
+
+async def _close_sink(runner: SinkRunner) -> None:
+    try:
+        await runner.sink.aclose()
+    except Exception as e:  # a plugin's bug must not stop a reload or a clean exit
+        runner.boundary.caught(e)
+
+
+def _reopen_sink(runner: SinkRunner) -> None:
+    try:
+        runner.sink.reopen()
+    except Exception as e:
+        runner.boundary.caught(e)
 
 
 def tune_gc() -> None:

@@ -12,6 +12,14 @@ operator queued again (``watcher deadletters retry``) and re-delivers them:
 delivered ones are resolved, the others stay with the retry flag cleared and
 their attempts added up (so a receiver still refusing them is not hammered).
 Both paths share one lock: a sink never sees two ``deliver`` calls at once.
+
+A sink raising something other than a :class:`~watcher.errors.DeliveryError`
+(a bug, a plugin) is an internal error: counted and logged once with its
+traceback by the runner's :class:`~watcher.supervisor.Boundary`, then the
+batch is retried with backoff like any failed delivery.  So is an error
+anywhere else in the loop (matching, reading, acknowledging): the runner
+never dies of it.  Waits (backoff, linger, the dead-letter timer) are on the
+injected clock.
 """
 
 from __future__ import annotations
@@ -24,10 +32,11 @@ import structlog
 from watcher.backoff import Backoff
 from watcher.clock import Clock, wall
 from watcher.config import SinkConfig
-from watcher.errors import Retryable
+from watcher.errors import DeliveryError, Retryable
 from watcher.journal import Journal
 from watcher.sinks.base import Rejected, Sink
 from watcher.store import Entry, StoreError
+from watcher.supervisor import Boundary, describe
 
 BATCH = 1000
 #: how often queued dead letters are looked for
@@ -56,7 +65,9 @@ class SinkRunner:
         self.stats = DeliveryStats()
         self.cursor = 0
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
-        self._backoff = Backoff(1.0, 60.0)
+        self._backoff = Backoff(1.0, 60.0, rng=clock.random)
+        #: counts and logs this sink's internal errors (``task`` = ``sink:<name>``)
+        self.boundary = Boundary(f"sink:{self.name}")
         self._failing = False
         self._delivering = anyio.Lock()
         #: seconds a batch gathers before delivery (the sink's optional ``linger``)
@@ -84,49 +95,67 @@ class SinkRunner:
             if until_idle and self.cursor >= self.journal.head:
                 return
             await self.journal.wait(self.cursor)
-            entries = await self.journal.read(self.cursor, self.batch)
-            if not entries:
-                continue
-            match = self.config.match
-            wanted = entries if match.everything else [e for e in entries if match(e)]
-            if (wanted and self.linger > 0 and wanted[0].seq != lingered
-                    and len(entries) < self.batch):
-                lingered = wanted[0].seq
-                # from the event's time, so a backlog after a restart is not held again
-                wait = min(self.linger, wanted[0].time + self.linger - self.clock())
-                if wait > 0:
-                    await anyio.sleep(wait)
-                    continue  # read again: the batch now holds what arrived meanwhile
-            if wanted and not await self._deliver(wanted):
-                continue
-            await self._ack(entries[-1].seq)
+            try:
+                lingered = await self._step(lingered)
+            except Exception as e:  # a bug around the sink: contained, retried like a failure
+                self.boundary.caught(e)
+                await self._retry_later(e, internal=True)
+
+    async def _step(self, lingered: int) -> int:
+        """Deliver and acknowledge the next batch (or let it gather); the entry lingered on."""
+        entries = await self.journal.read(self.cursor, self.batch)
+        if not entries:
+            return lingered
+        match = self.config.match
+        wanted = entries if match.everything else [e for e in entries if match(e)]
+        if (wanted and self.linger > 0 and wanted[0].seq != lingered
+                and len(entries) < self.batch):
+            lingered = wanted[0].seq
+            # from the event's time, so a backlog after a restart is not held again
+            wait = min(self.linger, wanted[0].time + self.linger - self.clock())
+            if wait > 0:
+                await self.clock.sleep(wait)
+                return lingered  # read again: the batch now holds what arrived meanwhile
+        if wanted and not await self._deliver(wanted):
+            return lingered
+        await self._ack(entries[-1].seq)
+        return lingered
 
     async def _deliver(self, batch: Sequence[Entry]) -> bool:
         try:
             async with self._delivering:
                 rejected = await self.sink.deliver(batch)
         except Exception as e:  # any sink failure: nothing acknowledged, retry the batch
-            self.stats.failures += 1
-            delay = self._backoff.next()
-            if isinstance(e, Retryable) and e.retry_after:
-                delay = max(delay, e.retry_after)
-            if not self._failing:
-                self._failing = True
-                self.log.error("sink delivery failing, will retry", error=str(e) or repr(e),
-                               backlog=self.journal.backlog(self.name))
-            else:
-                self.log.debug("sink delivery failed again", error=str(e), retry_in=delay)
-            self.stats.retries += 1
-            await anyio.sleep(delay)
+            internal = not isinstance(e, DeliveryError)
+            if internal:
+                self.boundary.caught(e, events=len(batch))
+            await self._retry_later(e, internal=internal)
             return False
         if self._failing:
             self._failing = False
             self.log.info("sink delivery recovered")
         self._backoff.reset()
+        self.boundary.cleared()
         if rejected:
             await self._dead(rejected)
         self.stats.delivered += len(batch) - len(rejected)
         return True
+
+    async def _retry_later(self, e: Exception, *, internal: bool) -> None:
+        """Count a failed attempt and back off before the batch is tried again."""
+        self.stats.failures += 1
+        delay = self._backoff.next()
+        if isinstance(e, Retryable) and e.retry_after:
+            delay = max(delay, e.retry_after)
+        error = describe(e) if internal else str(e) or repr(e)
+        if not self._failing:
+            self._failing = True
+            self.log.error("sink delivery failing, will retry", error=error,
+                           backlog=self.journal.backlog(self.name))
+        else:
+            self.log.debug("sink delivery failed again", error=error, retry_in=delay)
+        self.stats.retries += 1
+        await self.clock.sleep(delay)
 
     async def _dead(self, rejected: Sequence[Rejected]) -> None:
         self.stats.dead += len(rejected)
@@ -141,8 +170,11 @@ class SinkRunner:
 
     async def _retry_dead_every(self, every: float) -> None:
         while True:
-            await anyio.sleep(every)
-            await self.retry_dead()
+            await self.clock.sleep(every)
+            try:
+                await self.retry_dead()
+            except Exception as e:  # the next pass tries again; new events keep flowing
+                self.boundary.caught(e)
 
     async def retry_dead(self) -> int:
         """Re-deliver dead letters queued for retry; returns how many were delivered."""
@@ -162,6 +194,8 @@ class SinkRunner:
             async with self._delivering:
                 rejected = list(await self.sink.deliver(batch))
         except Exception as e:  # nothing delivered: keep them all, flag cleared
+            if not isinstance(e, DeliveryError):
+                self.boundary.caught(e, events=len(batch))
             rejected = [(entry, str(e) or repr(e), 1) for entry in batch]
         kept = {entry.seq for entry, _, _ in rejected}
         delivered = [entry.seq for entry in batch if entry.seq not in kept]

@@ -9,7 +9,8 @@ The tree::
     │   ├── AuthError                  401/403: credentials or permissions
     │   ├── RateLimited(retry_after)   429: wait at least ``retry_after`` seconds
     │   ├── TransientError             5xx, resets, timeouts: back off and retry
-    │   └── BadPayload                 the vendor answered something we cannot trust
+    │   ├── BadPayload                 the vendor answered something we cannot trust
+    │   └── InternalError              not the vendor: a bug, or a plugin that raised
     └── DeliveryError                  a sink could not deliver
         ├── Permanent                  never retry (dead-letter it)
         └── Retryable(retry_after)     try again later
@@ -65,6 +66,13 @@ class TransientError(ProviderError):
 
 class BadPayload(ProviderError):
     kind = "bad_payload"
+
+
+class InternalError(ProviderError):
+    """A poll cycle ended in an unexpected exception (see :mod:`watcher.supervisor`);
+    its message starts ``internal error:``."""
+
+    kind = "internal"
 
 
 class DeliveryError(WatcherError):

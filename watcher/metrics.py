@@ -51,6 +51,7 @@ class DaemonCollector:
         yield from self._sources()
         yield from self._sinks()
         yield from self._journal()
+        yield from self._internal_errors()
 
     def _sources(self) -> Iterator[Metric]:
         d = self.daemon
@@ -58,7 +59,7 @@ class DaemonCollector:
                                     labels=["source"])
         errors = CounterMetricFamily("watcher_poll_errors",
                                      "Failed polls, per source and error kind "
-                                     "(auth, rate_limited, transient, bad_payload, error).",
+                                     "(auth, rate_limited, transient, bad_payload, internal, error).",
                                      labels=["source", "kind"])
         duration = HistogramMetricFamily("watcher_poll_duration_seconds",
                                          "Duration of polls (failed ones too), per source.",
@@ -93,8 +94,7 @@ class DaemonCollector:
             if st.last_success is not None:
                 last_ok.add_metric([name], st.last_success)
             row = poller.state.row
-            failing.add_metric([name], 1.0 if row.failures >= poller.config.failure_threshold
-                               else 0.0)
+            failing.add_metric([name], 1.0 if poller.failing else 0.0)
             consecutive.add_metric([name], row.failures)
             store_failures.add_metric([name], st.store_failures)
             store_failing.add_metric([name], 1.0 if poller.store_failing else 0.0)
@@ -152,6 +152,20 @@ class DaemonCollector:
                                         "Clients connected to /events.")
             clients.add_metric([], self.sse_clients())
             yield clients
+
+
+    def _internal_errors(self) -> Iterator[Metric]:
+        d = self.daemon
+        errors = CounterMetricFamily(
+            "watcher_internal_errors",
+            "Unexpected exceptions (a bug, a plugin that raised) contained by a task, which "
+            "carried on with backoff; task is source:<name>, sink:<name>, http, signals, "
+            "housekeeping, status or watchdog.", labels=["task"])
+        boundaries = [c.obj.boundary for c in (*list(d.pollers.values()),
+                                                 *list(d.runners.values()))]
+        for b in (*boundaries, *d.chores.values()):
+            errors.add_metric([b.task], b.errors)
+        yield errors
 
 
 def _buckets(st: PollStats) -> list[tuple[str, float]]:

@@ -11,13 +11,20 @@ within its interval: sources of one vendor share its rate limit, and a
 hundred of them firing together would queue behind it for seconds.  Errors back off from ``interval`` doubling to
 ``max_backoff`` with jitter, never sooner than a vendor's ``Retry-After``.
 Health is logged when it *changes* (first failure, failing, recovered), not
-on every failed poll.
+on every failed poll.  A source is *failing* after ``failure_threshold``
+failed polls in a row, the one meaning the event, the metric, ``/readyz`` and
+systemd's ``STATUS=`` share; fewer failures are a retry.
+
+A cycle that ends in an unexpected exception (a bug, a provider plugin that
+raised) is a failed poll of kind ``internal``: discarded like any other,
+logged once with its traceback by the source's :class:`~watcher.supervisor.Boundary`,
+and after ``failure_threshold`` of them the source is failing with an error
+starting ``internal error:``.  All time (cadence, phase, jitter) comes from
+the injected clock.
 """
 
 from __future__ import annotations
 
-import random
-import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -29,13 +36,14 @@ from watcher.backoff import Backoff
 from watcher.clock import Clock, format_ts, wall
 from watcher.config import SourceConfig
 from watcher.diff import Policy, Session, expired
-from watcher.errors import ProviderError, RateLimited
+from watcher.errors import InternalError, ProviderError, RateLimited
 from watcher.events import SOURCE_FAILING, SOURCE_RECOVERED, source_event
 from watcher.journal import Journal
 from watcher.logs import redactor
 from watcher.model import TERMINAL, Event, RunState, Status
 from watcher.providers.base import PollView, Provider
 from watcher.store import SourceRow, StoreError
+from watcher.supervisor import Boundary
 
 #: how often terminal runs past the retention horizon are forgotten
 PRUNE_EVERY = 600.0
@@ -121,42 +129,63 @@ class Poller:
         #: set at the first successful poll (the baseline, for a new source)
         self.watching = anyio.Event()
         self.log = structlog.get_logger("watcher.poller").bind(source=config.name)
-        self._backoff = Backoff(config.interval, config.max_backoff)
+        self._backoff = Backoff(config.interval, config.max_backoff, rng=clock.random)
+        #: counts and logs this source's internal errors (``task`` = ``source:<name>``)
+        self.boundary = Boundary(f"source:{config.name}")
         self._retry_after: float | None = None
         #: the last cycle failed to save (disk full...): the vendor is fine, keep the cadence
         self.store_failing = False
         self._next_prune = 0.0
 
     @property
+    def failing(self) -> bool:
+        """``failure_threshold`` polls in a row failed (``watcher.source.failing`` holds)."""
+        return self.state.row.failures >= self.config.failure_threshold
+
+    @property
+    def retrying(self) -> bool:
+        """The last poll failed, but not yet ``failure_threshold`` in a row."""
+        return 0 < self.state.row.failures < self.config.failure_threshold
+
+    @property
     def healthy(self) -> bool:
-        return self.state.row.failures == 0
+        return not self.failing
 
     async def run(self) -> None:
         """Poll forever on the source's cadence."""
-        cfg = self.config
-        await anyio.sleep(random.uniform(0, cfg.interval))
-        due = time.monotonic()
+        cfg, clock = self.config, self.clock
+        await clock.sleep(clock.random.uniform(0, cfg.interval))
+        due = clock.monotonic()
         while True:
             if await self.poll_once() or self.store_failing:
                 if not self.store_failing:
                     self._backoff.reset()
                 due += cfg.interval
-                delay = due - time.monotonic()
+                delay = due - clock.monotonic()
                 if delay < 0:  # fell behind: start a fresh cadence rather than burst
-                    due, delay = time.monotonic(), 0.0
+                    due, delay = clock.monotonic(), 0.0
             else:
                 delay = self._backoff.next()
                 if self._retry_after:
                     delay = max(delay, self._retry_after)
-                due = time.monotonic() + delay
-            await anyio.sleep(delay)
+                due = clock.monotonic() + delay
+            await clock.sleep(delay)
 
     async def poll_once(self) -> bool:
         """One cycle; True if it polled and committed."""
-        st = self.state
         now = self.clock()
-        started = time.monotonic()
+        started = self.clock.monotonic()
         self.stats.polls += 1
+        try:
+            return await self._cycle(now, started)
+        except Exception as e:  # a bug or a plugin: this cycle failed, the source carries on
+            self.stats.observe(self.clock.monotonic() - started)
+            what = self.boundary.caught(e)
+            await self._failed(InternalError(what), now)
+            return False
+
+    async def _cycle(self, now: float, started: float) -> bool:
+        st = self.state
         baseline = not st.row.baselined
         session = Session(st.runs, st.live, now=now, policy=self.policy,
                           describe=self.provider.describe,
@@ -168,7 +197,7 @@ class Poller:
         try:
             result = await self.provider.poll(view)
         except ProviderError as e:
-            self.stats.observe(time.monotonic() - started)
+            self.stats.observe(self.clock.monotonic() - started)
             await self._failed(e, now)
             return False
         if result.observations:
@@ -228,8 +257,9 @@ class Poller:
             self.log.info("baseline recorded", runs=len(self.state.runs),
                           live=len(self.state.live))
         self.stats.last_success = now
-        self.stats.observe(time.monotonic() - started)
+        self.stats.observe(self.clock.monotonic() - started)
         self._retry_after = None
+        self.boundary.cleared()
 
     async def _failed(self, e: ProviderError, now: float) -> None:
         st = self.state
@@ -243,7 +273,7 @@ class Poller:
         threshold = self.config.failure_threshold
         if failures == threshold:  # first, so a threshold of 1 still says "failing"
             self.log.error("source failing", kind=e.kind, error=str(e), failures=failures)
-        elif failures == 1:
+        elif failures == 1 and not isinstance(e, InternalError):  # the boundary said it
             self.log.warning("poll failed", kind=e.kind, error=str(e))
         else:
             self.log.debug("poll failed again", kind=e.kind, error=str(e), failures=failures)

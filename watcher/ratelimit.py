@@ -7,45 +7,49 @@ holds the whole bucket, so sibling sources back off too.
 
 from __future__ import annotations
 
-import time
-
-import anyio
+from watcher.clock import Clock, wall
 
 
 class RateLimiter:
-    def __init__(self, rate: float, burst: float | None = None) -> None:
+    def __init__(self, rate: float, burst: float | None = None, *, clock: Clock = wall) -> None:
         self.rate = rate
         self.burst = burst if burst is not None else max(1.0, rate)
+        self.clock = clock
         self._tokens = self.burst
-        self._stamp = time.monotonic()
+        self._stamp = clock.monotonic()
         self._held_until = 0.0
 
     async def acquire(self) -> None:
+        clock = self.clock
         while True:
-            now = time.monotonic()
+            now = clock.monotonic()
             if now < self._held_until:
-                await anyio.sleep(self._held_until - now)
+                await clock.sleep(self._held_until - now)
                 continue
             self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
             self._stamp = now
             if self._tokens >= 1.0:
                 self._tokens -= 1.0
                 return
-            await anyio.sleep((1.0 - self._tokens) / self.rate)
+            await clock.sleep((1.0 - self._tokens) / self.rate)
 
     def hold(self, seconds: float) -> None:
         """Let no request through for ``seconds`` (a vendor said so)."""
-        self._held_until = max(self._held_until, time.monotonic() + seconds)
+        self._held_until = max(self._held_until, self.clock.monotonic() + seconds)
 
 
 _shared: dict[str, RateLimiter] = {}
 
 
-def shared(key: str, rate: float, burst: float | None = None) -> RateLimiter:
-    """The process-wide limiter for ``key`` (e.g. ``"knock"``), created on first use."""
+def shared(key: str, rate: float, burst: float | None = None, *,
+           clock: Clock = wall) -> RateLimiter:
+    """The process-wide limiter for ``key`` (e.g. ``"knock"``), created on first use.
+
+    It keeps the clock of its first user: in a daemon every user passes the same one.
+    """
     lim = _shared.get(key)
     if lim is None:
-        lim = _shared[key] = RateLimiter(rate, burst)
+        lim = _shared[key] = RateLimiter(rate, burst, clock=clock)
     return lim
 
 

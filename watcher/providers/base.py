@@ -20,7 +20,9 @@ The protocol, in short:
     with every other key; values arrive in ``source.options``).
 ``__init__(source, session)``
     a validated :class:`~watcher.config.SourceConfig` and the shared
-    ``aiohttp`` session; one instance per source, kept across polls.
+    ``aiohttp`` session; one instance per source, kept across polls.  A
+    provider that also takes a ``clock`` keyword (:class:`BaseProvider`
+    does) gets the daemon's :class:`~watcher.clock.Clock` for its waits.
 ``await poll(view) -> PollResult``
     one cycle: observations ``(run_id, raw_status, status, version, item)``
     of every run whose status may have changed (more is fine: the diff drops
@@ -38,11 +40,13 @@ The protocol, in short:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import structlog
 
+from watcher.clock import Clock, wall
 from watcher.errors import BadPayload
 from watcher.model import Event, Observation, RunDetails, RunState, Status
 from watcher.ratelimit import RateLimiter, shared
@@ -127,6 +131,15 @@ class Provider(Protocol):
         ...
 
 
+def build(cls: Any, source: SourceConfig, session: aiohttp.ClientSession, *,
+          clock: Clock) -> Provider:
+    """An instance of provider class ``cls``, given ``clock`` if it takes one."""
+    if (isinstance(cls, type) and issubclass(cls, BaseProvider)) or \
+            "clock" in inspect.signature(cls).parameters:
+        return cls(source, session, clock=clock)  # type: ignore[no-any-return]
+    return cls(source, session)  # type: ignore[no-any-return]
+
+
 class BaseProvider:
     """Shared helpers: status mapping with unknown-value warnings, trimming, bad items."""
 
@@ -145,9 +158,11 @@ class BaseProvider:
     rate: ClassVar[float] = 10.0
     burst: ClassVar[float | None] = None
 
-    def __init__(self, source: SourceConfig, session: aiohttp.ClientSession) -> None:
+    def __init__(self, source: SourceConfig, session: aiohttp.ClientSession, *,
+                 clock: Clock = wall) -> None:
         self.source = source
         self.session = session
+        self.clock = clock
         self.log = structlog.get_logger("watcher.provider").bind(source=source.name,
                                                                  provider=self.kind)
         self._keep = frozenset(source.keep_fields)
@@ -160,14 +175,14 @@ class BaseProvider:
 
         return VendorHttp(self.session, base_url=self.source.base_url, headers=self.headers(),
                           timeout=self.source.timeout, limiter=self.limiter(),
-                          error_message=self.error_message,
+                          error_message=self.error_message, clock=self.clock,
                           max_size=self.source.max_response_size)
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.source.token}", "Accept": "application/json"}
 
     def limiter(self) -> RateLimiter:
-        return shared(self.kind, self.rate, self.burst)
+        return shared(self.kind, self.rate, self.burst, clock=self.clock)
 
     @staticmethod
     def error_message(body: Any) -> str | None:

@@ -14,16 +14,14 @@ keeps failing is raised for the poller to back off from.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
-import anyio
 import orjson
 
 from watcher.backoff import retry_after
-from watcher.clock import wall
+from watcher.clock import Clock, wall
 from watcher.config import MAX_RESPONSE_SIZE
 from watcher.errors import AuthError, BadPayload, ProviderError, RateLimited, TransientError
 from watcher.ratelimit import RateLimiter
@@ -87,7 +85,7 @@ class VendorHttp:
     def __init__(self, session: aiohttp.ClientSession, *, base_url: str,
                  headers: Mapping[str, str], timeout: float, limiter: RateLimiter,
                  error_message: ErrorMessage = default_error_message, retries: int = 2,
-                 max_size: int = MAX_RESPONSE_SIZE) -> None:
+                 max_size: int = MAX_RESPONSE_SIZE, clock: Clock = wall) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
         self.headers = dict(headers)
@@ -97,6 +95,7 @@ class VendorHttp:
         self.error_message = error_message
         self.retries = retries
         self.max_size = max_size
+        self.clock = clock
         #: requests sent, for metrics and the idle-cost benchmark
         self.requests = 0
 
@@ -111,10 +110,10 @@ class VendorHttp:
                 attempt += 1
                 wait = getattr(e, "retry_after", None)
                 if wait is None:
-                    wait = random.uniform(0.5, 1.0) * 2 ** (attempt - 1)
+                    wait = self.clock.random.uniform(0.5, 1.0) * 2 ** (attempt - 1)
                 if attempt > self.retries or wait > MAX_INLINE_WAIT or "timed out" in str(e):
                     raise
-                await anyio.sleep(wait)
+                await self.clock.sleep(wait)
 
     async def _get_once(self, path: str, params: Any) -> tuple[Any, Mapping[str, str]]:
         await self.limiter.acquire()
@@ -147,7 +146,7 @@ class VendorHttp:
         if status in (401, 403):
             raise AuthError(msg, status=status)
         if status == 429:
-            ra = retry_after(headers, wall())
+            ra = retry_after(headers, self.clock())
             if ra:
                 self.limiter.hold(ra)
             raise RateLimited(msg, retry_after=ra)

@@ -11,7 +11,9 @@ or given up on:
   dead-letter store and is counted; ``watcher deadletters retry`` later hands
   it to ``deliver`` again, in a batch of its own;
 * raising :class:`~watcher.errors.Retryable` (or any error) acknowledges
-  nothing: the runner backs off and hands the same batch again.
+  nothing: the runner backs off and hands the same batch again; an error that
+  is not a :class:`~watcher.errors.DeliveryError` is also counted and logged
+  with its traceback as an internal error (a bug).
 
 The runner never calls ``deliver`` twice at once for one sink, and each sink
 has its own runner task: a ``deliver`` that waits (retries, a slow
@@ -63,6 +65,7 @@ class SinkContext:
 
     stdout: IO[bytes] | None = None
     session: aiohttp.ClientSession | None = None
+    #: the daemon's clock: every wait, timestamp and jitter of a sink comes from it
     clock: Clock = wall
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -28,16 +28,14 @@ instead of returning in waves.
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import aiohttp
-import anyio
 
 from watcher import __version__
 from watcher.backoff import retry_after
+from watcher.clock import Clock, wall
 from watcher.schema import Field
 
 USER_AGENT = f"watcher/{__version__}"
@@ -88,14 +86,14 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
 
 
 def classify(status: int, reason: str, body: bytes, headers: Mapping[str, str], *,
-             secrets: Iterable[str] = ()) -> Outcome:
+             secrets: Iterable[str] = (), now: float | None = None) -> Outcome:
     """The outcome of an HTTP answer (see the module docstring for the table)."""
     if 200 <= status < 300:
         return DELIVERED
     said = " ".join(body[:QUOTE * 2].decode("utf-8", "replace").split())[:QUOTE]
     text = f"{status} {reason}".strip() + (f": {scrub(said, secrets)}" if said else "")
     retryable = status in (408, 429) or status >= 500
-    ra = retry_after(headers, time.time()) if retryable else None
+    ra = retry_after(headers, wall() if now is None else now) if retryable else None
     return Outcome(False, text, retryable, ra, status)
 
 
@@ -112,14 +110,14 @@ def describe(e: BaseException) -> str:
 
 async def post(session: aiohttp.ClientSession, url: str, body: bytes,
                headers: Mapping[str, str], *, limits: aiohttp.ClientTimeout,
-               secrets: Iterable[str] = ()) -> Outcome:
+               secrets: Iterable[str] = (), clock: Clock = wall) -> Outcome:
     """POST once; every failure comes back as an :class:`Outcome`, never raised."""
     try:
         async with session.post(url, data=body, headers=headers, timeout=limits,
                                 allow_redirects=False) as resp:
             answer = await read_answer(resp)
             return classify(resp.status, resp.reason or "", answer, resp.headers,
-                            secrets=secrets)
+                            secrets=secrets, now=clock())
     except TimeoutError:
         return Outcome(False, f"timed out after {limits.total:g}s", True)
     except aiohttp.ClientError as e:
@@ -155,26 +153,26 @@ class RetryPolicy:
     """When to try again and when to give up: attempts, age and full-jitter backoff."""
 
     def __init__(self, *, backoff: float, max_backoff: float, max_attempts: int,
-                 max_age: float, rng: random.Random | None = None) -> None:
+                 max_age: float, clock: Clock = wall) -> None:
         self.backoff = backoff
         self.max_backoff = max(backoff, max_backoff)
         self.max_attempts = max_attempts
         self.max_age = max_age
-        self._rng = rng or random.Random()
+        self.clock = clock
 
     @classmethod
-    def from_options(cls, options: Mapping[str, object]) -> RetryPolicy:
+    def from_options(cls, options: Mapping[str, object], *, clock: Clock = wall) -> RetryPolicy:
         def num(key: str) -> float:
             val = options.get(key)
             default = RETRY_OPTIONS[key].default
             return float(val) if isinstance(val, int | float) else float(default)
         return cls(backoff=num("backoff"), max_backoff=num("max_backoff"),
-                   max_attempts=int(num("max_attempts")), max_age=num("max_age"))
+                   max_attempts=int(num("max_attempts")), max_age=num("max_age"), clock=clock)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         nominal = min(self.max_backoff, self.backoff * 2 ** min(attempt - 1, 60))
-        return max(self._rng.uniform(0, nominal), retry_after or 0.0)
+        return max(self.clock.random.uniform(0, nominal), retry_after or 0.0)
 
     def give_up(self, outcome: Outcome, attempt: int, age: float, delay: float) -> str | None:
         """Why this failure is final, or ``None`` to retry after ``delay``."""
@@ -191,13 +189,14 @@ class Gate:
     """A pause every sender to one destination observes: a receiver's ``Retry-After``
     (429/503) speaks for the whole endpoint, not just the request it answered."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = wall) -> None:
+        self.clock = clock
         self._until = 0.0
 
     def hold(self, seconds: float) -> None:
-        self._until = max(self._until, time.monotonic() + seconds)
+        self._until = max(self._until, self.clock.monotonic() + seconds)
 
     async def wait(self) -> None:
         # a loop, not one sleep: another answer may extend the hold meanwhile
-        while (left := self._until - time.monotonic()) > 0:  # noqa: ASYNC110
-            await anyio.sleep(left)
+        while (left := self._until - self.clock.monotonic()) > 0:
+            await self.clock.sleep(left)

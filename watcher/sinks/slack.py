@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 import aiohttp
-import anyio
 import orjson
 import structlog
 
@@ -59,8 +58,9 @@ class SlackSink(BaseSink):
         #: read by the runner: how long a batch gathers before it is handed over
         self.linger: float = 10.0 if group_wait is None else float(group_wait)
         self.timeout = aiohttp.ClientTimeout(total=opts.get("timeout") or 10.0)
-        self.policy = RetryPolicy.from_options(opts)
-        self.pace = ratelimit.shared(f"slack-webhook {self.url}", MESSAGES_PER_SECOND, 1.0)
+        self.policy = RetryPolicy.from_options(opts, clock=context.clock)
+        self.pace = ratelimit.shared(f"slack-webhook {self.url}", MESSAGES_PER_SECOND, 1.0,
+                                     clock=context.clock)
         self.headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
         self._session: aiohttp.ClientSession | None = None
@@ -86,7 +86,8 @@ class SlackSink(BaseSink):
             await self.pace.acquire()
             attempt += 1
             outcome = await post(self._session, self.url, body, self.headers,
-                                 limits=self.timeout, secrets=(self.url,))
+                                 limits=self.timeout, secrets=(self.url,),
+                                 clock=self.context.clock)
             if outcome.ok:
                 self.sent += 1
                 return None, attempt
@@ -102,7 +103,7 @@ class SlackSink(BaseSink):
                 return why, attempt
             self.log.warning("slack message not delivered, retrying", reason=outcome.reason,
                              attempt=attempt, retry_in=round(delay, 3))
-            await anyio.sleep(delay)
+            await self.context.clock.sleep(delay)
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -12,6 +12,7 @@ from typing import IO
 
 import anyio.to_thread
 
+from watcher.errors import Retryable
 from watcher.sinks.base import BaseSink, Rejected
 from watcher.store import Entry
 
@@ -34,5 +35,8 @@ class StdoutSink(BaseSink):
         def write() -> None:
             stream.write(data)
             stream.flush()
-        await anyio.to_thread.run_sync(write)
+        try:
+            await anyio.to_thread.run_sync(write)
+        except OSError as e:  # a closed or broken pipe is an outage, not a bug
+            raise Retryable(f"cannot write to stdout: {e.strerror or e}") from None
         return ()

@@ -104,11 +104,11 @@ class WebhookSink(BaseSink):
                         "Content-Type": CONTENT_TYPE}
         self.concurrency: int = opts.get("concurrency") or 8
         self.timeout = aiohttp.ClientTimeout(total=opts.get("timeout") or 10.0)
-        self.policy = RetryPolicy.from_options(opts)
+        self.policy = RetryPolicy.from_options(opts, clock=context.clock)
         #: scrubbed from failure reasons, which are stored with dead letters
         self.secrets = tuple(s for s in (self.url, secret, *(opts.get("headers") or {}).values())
                              if s and len(s) >= 4)
-        self.gate = Gate()
+        self.gate = Gate(context.clock)
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
         self._session: aiohttp.ClientSession | None = None
         self._failing = False
@@ -167,7 +167,7 @@ class WebhookSink(BaseSink):
                 self.log.warning("webhook receiver failing, retrying", reason=outcome.reason)
             self.log.debug("webhook attempt failed", event_id=e.id, attempt=attempt,
                            reason=outcome.reason, retry_in=round(delay, 3))
-            await anyio.sleep(delay)
+            await self.context.clock.sleep(delay)
 
     async def _post_once(self, session: aiohttp.ClientSession, e: Entry) -> Outcome:
         headers = self.headers
@@ -177,7 +177,7 @@ class WebhookSink(BaseSink):
                        "webhook-signature": sign(self.key, e.id, ts, e.body)}
         self.requests += 1
         return await post(session, self.url, e.body, headers, limits=self.timeout,
-                          secrets=self.secrets)
+                          secrets=self.secrets, clock=self.context.clock)
 
     async def aclose(self) -> None:
         if self._session is not None:

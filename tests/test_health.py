@@ -1,0 +1,120 @@
+""""Failing" means one thing: systemd's ``STATUS=`` line, ``/readyz``, the
+``watcher_source_failing`` metric and the ``watcher.source.failing`` event all say
+failing after ``failure_threshold`` failed polls in a row, and call fewer a retry.
+
+The daemon runs in-process on a fake clock (the whole daemon: pollers, sinks, the
+status reporter), with a scripted provider plugin failing on cue, and systemd's
+side is a real notify socket.
+"""
+
+from __future__ import annotations
+
+import gc
+import signal
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.scripted import ScriptedProvider, register
+from tests.support import parse_config, toml
+from watcher import api, metrics
+from watcher.clock import FakeClock
+from watcher.daemon import STATUS_EVERY, Daemon
+from watcher.errors import TransientError
+from watcher.notify import Notifier
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def process_state() -> Iterator[None]:
+    """What an in-process daemon changes for the whole process, restored afterwards."""
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    threshold = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
+    for s, h in handlers.items():
+        signal.signal(s, h)
+
+
+@pytest.fixture
+def systemd(tmp_path: Path) -> Iterator[tuple[socket.socket, Notifier]]:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify.sock"))
+    sock.setblocking(False)
+    try:
+        yield sock, Notifier({"NOTIFY_SOCKET": str(tmp_path / "notify.sock")})
+    finally:
+        sock.close()
+
+
+def last_status(sock: socket.socket) -> str:
+    """The newest ``STATUS=`` systemd received."""
+    status = ""
+    while True:
+        try:
+            msg = sock.recv(4096).decode()
+        except BlockingIOError:
+            return status
+        for line in msg.split("\n"):
+            if line.startswith("STATUS="):
+                status = line.removeprefix("STATUS=")
+
+
+def failing_gauge(daemon: Daemon) -> float:
+    text = metrics.render(metrics.registry_for(daemon)).decode()
+    return next(s.value for fam in text_string_to_metric_families(text)
+                for s in fam.samples if s.name == "watcher_source_failing")
+
+
+async def test_status_readyz_metric_and_event_agree_on_retrying_and_failing(
+        monkeypatch: pytest.MonkeyPatch, process_state: None,
+        systemd: tuple[socket.socket, Notifier]) -> None:
+    """One failed poll of failure_threshold=3 is "retrying" in STATUS=, ready in /readyz,
+    0 in the metric and no event; the third is "failing" in all four; the first good
+    poll brings all four back."""
+    register(monkeypatch)
+    sock, notifier = systemd
+    fake = FakeClock(seed=3)
+    cfg = parse_config(toml({"state_path": ":memory:", "http_listen": ""},
+                            [{"name": "src", "provider": "scripted", "token": "t",
+                              "interval": "10s", "max_backoff": "10s",
+                              "failure_threshold": 3}],
+                            [{"name": "out", "type": "scripted"}]))
+    daemon = Daemon(cfg, clock=fake, notifier=notifier)
+    seen: dict[str, tuple[str, bool, float, int]] = {}
+
+    async def look(when: str) -> None:
+        await fake.advance(STATUS_EVERY)  # the reporter's next STATUS=
+        ready, _ = api.readiness(daemon)
+        failing_events = daemon.journal.counts["watcher.source.failing"]  # type: ignore[union-attr]
+        seen[when] = (last_status(sock), ready, failing_gauge(daemon), failing_events)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(daemon.run)
+        await daemon.started.wait()
+        poller = daemon.pollers["src"].obj
+        provider: ScriptedProvider = poller.provider
+        await fake.run_until(lambda: poller.stats.last_success is not None)
+        await look("ok")
+        provider.fails_with = TransientError("503 Service Unavailable")
+        await fake.run_until(lambda: poller.state.row.failures == 1)
+        await look("one failure")
+        await fake.run_until(lambda: poller.state.row.failures == 3)
+        await look("threshold")
+        provider.fails_with = None
+        await fake.run_until(lambda: poller.state.row.failures == 0)
+        await look("recovered")
+        daemon.request_stop()
+    runs = "; 0 runs tracked"
+    assert seen["ok"] == ("1/1 sources ok" + runs + "; 0 events delivered", True, 0.0, 0)
+    assert seen["one failure"] == ("0/1 sources ok, 1 retrying" + runs + "; 0 events delivered",
+                                   True, 0.0, 0)
+    assert seen["threshold"] == ("0/1 sources ok, 1 failing" + runs + "; 1 events delivered",
+                                 False, 1.0, 1)
+    assert seen["recovered"] == ("1/1 sources ok" + runs + "; 2 events delivered", True, 0.0, 1)
