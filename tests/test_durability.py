@@ -6,9 +6,7 @@ simulator on loopback with a scripted world changing underneath.
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -23,7 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.http_support import free_port, http_get
-from tests.support import DaemonProc, SimThread, sim_source, toml
+from tests.support import DaemonProc, SimThread, mount_tmpfs, sim_source, toml
 from watcher.simulator.scenario import Scenario
 from watcher.simulator.world import World
 from watcher.store import SourceRow, Store
@@ -247,19 +245,10 @@ def test_sighup_adds_and_removes_sources_and_keeps_the_others_state(
     assert news["b"] not in subjects  # the removed source stopped
 
 
-def _mount_tmpfs(where: Path, size: str) -> bool:
-    if os.geteuid() != 0 or not shutil.which("mount"):
-        return False
-    where.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                       capture_output=True)
-    return r.returncode == 0
-
-
 def test_a_full_disk_is_logged_loudly_and_nothing_is_lost(tmp_path: Path,
                                                           sim_thread: SimThread) -> None:
     disk = tmp_path / "disk"
-    if not _mount_tmpfs(disk, "4m"):
+    if not mount_tmpfs(disk, "4m"):
         pytest.skip("needs root and tmpfs to make a real full disk")
     try:
         state, out = disk / "state.db", tmp_path / "events.jsonl"
