@@ -4,9 +4,8 @@ exactly what was committed.  Real SQLite files throughout."""
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 import tempfile
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import watcher.store
-from tests.support import fill_disk, mount_tmpfs
 from watcher.model import RunDetails, RunState, Status
-from watcher.store import Commit, Entry, SourceRow, Store, StoreError
+from watcher.store import Commit, SourceRow, Store
 
 STATUSES = [Status.RUNNING, Status.NEEDS_REVIEW, Status.SUCCEEDED, Status.FAILED]
 
@@ -158,74 +156,3 @@ def test_any_sequence_of_commits_loads_back_as_committed(
         finally:
             watcher.store.SNAPSHOT_MIN, watcher.store.SNAPSHOT_PART = old
 
-
-def entry(seq: int, size: int = 100) -> Entry:
-    return Entry(seq, f"id{seq}", 1.8e9 + seq, "watcher.run.created", "src", f"r{seq}",
-                 "running", None, None, b"{" + b"x" * size + b"}")
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 2 MB file system (tmpfs), unmounted afterwards."""
-    disk = tmp_path / "disk"
-    if not mount_tmpfs(disk, "2m"):
-        pytest.skip("needs root and tmpfs to make a real full disk")
-    try:
-        yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
-
-
-@pytest.mark.anyio
-async def test_a_full_disk_is_reported_as_a_full_disk_not_as_the_rollback_after_it(
-        small_disk: Path) -> None:
-    """SQLite has already rolled back when a commit finds the disk full: the StoreError
-    still says "disk is full", each retry says so again, and writing resumes with room."""
-    store = await Store.open(str(small_disk / "state.db"))
-    row = SourceRow(baselined=True)
-    await store.commit(Commit("src", row, entries=[entry(1)]))
-    fill_disk(small_disk / "filler")
-    big = [entry(seq, 20_000) for seq in range(2, 42)]
-    for _ in range(2):
-        with pytest.raises(StoreError, match="database or disk is full") as failed:
-            await store.commit(Commit("src", row, entries=big))
-        assert store.write_error == str(failed.value)
-        assert str(small_disk / "state.db") in str(failed.value)
-    (small_disk / "filler").unlink()
-    await store.commit(Commit("src", row, entries=big))
-    assert store.write_error is None and store.last_write_error == str(failed.value)
-    assert [e.seq for e in await store.read(0, 1000)] == list(range(1, 42))
-    await store.close()
-
-
-@pytest.mark.anyio
-async def test_every_store_call_on_a_damaged_file_raises_store_error(tmp_path: Path) -> None:
-    """With its tables dropped underneath, every read and write (journal, cursors, dead
-    letters, prune, load) raises StoreError naming the file and SQLite's reason."""
-    path = tmp_path / "state.db"
-    store = await Store.open(str(path))
-    await store.commit(Commit("src", SourceRow(baselined=True), {"r1": state(1, Status.RUNNING)},
-                              entries=[entry(1)]))
-    await store.set_cursor("sink", 1)
-    with sqlite3.connect(path) as other:
-        for table in ("journal", "cursors", "deadletters", "sources", "runs", "snapshots"):
-            other.execute(f"DROP TABLE {table}")
-    calls: dict[str, Callable[[], Awaitable[object]]] = {
-        "load": store.load, "head": store.head, "read": lambda: store.read(0, 10),
-        "cursors": store.cursors, "set_cursor": lambda: store.set_cursor("sink", 2),
-        "drop_cursor": lambda: store.drop_cursor("sink"),
-        "add_dead": lambda: store.add_dead("sink", [(entry(1), "410 Gone", 1)], 1.8e9),
-        "dead_letters": store.dead_letters, "resolve_dead": lambda: store.resolve_dead("s", [1]),
-        "prune": lambda: store.prune_journal(upto=1, before=2e9),
-        "forget_source": lambda: store.forget_source("src"),
-        "commit": lambda: store.commit(Commit("src", SourceRow(), entries=[entry(2)])),
-    }
-    for name, call in calls.items():
-        with pytest.raises(StoreError, match=f"{path}: no such table") as raised:
-            await call()
-        assert isinstance(raised.value.__cause__, sqlite3.Error), name
-    with pytest.raises(StoreError, match="no such table"):
-        store.mark_retry_sync(None)
-    with pytest.raises(StoreError, match="no such table"):
-        store.dead_letters_sync()
-    await store.close()
