@@ -24,7 +24,7 @@ from watcher import config as config_mod
 from watcher.clock import Clock, wall
 from watcher.config import Config, SinkConfig, SourceConfig
 from watcher.delivery import SinkRunner
-from watcher.errors import ConfigError
+from watcher.errors import ConfigError, StoreUnavailable
 from watcher.journal import Journal
 from watcher.logs import redactor
 from watcher.notify import Notifier
@@ -32,7 +32,8 @@ from watcher.poller import Poller, SourceState
 from watcher.providers import provider_class
 from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
-from watcher.store import SourceRow, Store
+from watcher.statelock import StateLock
+from watcher.store import SourceRow, Store, StoreError
 
 log = structlog.get_logger("watcher.daemon")
 
@@ -88,22 +89,34 @@ class Daemon:
         self._drain: anyio.CancelScope | None = None
         self._hurry = False
         self._http: Any = None
+        self._lock: StateLock | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
-    async def _open(self) -> None:
+    async def _open(self, command: str) -> None:
+        """Lock the state file for this process, then open and load it; StoreUnavailable
+        (StateHeld if another process has it) when that is impossible."""
         tune_gc()
-        self.store = await Store.open(self.config.watcher.state_path)
-        self.journal = Journal(self.store)
-        await self.journal.start()
-        self._rows = await self.store.load()
+        path = self.config.watcher.state_path
+        self._lock = StateLock.acquire(path, command=command)
+        try:
+            self.store = await Store.open(path)
+            self.journal = Journal(self.store)
+            await self.journal.start()
+            self._rows = await self.store.load()
+        except StoreError as e:
+            await self._close()
+            raise StoreUnavailable(str(e)) from e
+        except BaseException:
+            await self._close()
+            raise
         # The loaded state lives as long as the process and holds no cycles: keep the
         # collector from walking it on every full pass.
         gc.freeze()
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT; StoreUnavailable propagates (exit 69)."""
-        await self._open()
+        await self._open("watcher run")
         assert self.journal is not None
         log.info("watcher starting", sources=len(self.config.sources),
                  sinks=len(self.config.sinks), state=self.config.watcher.state_path,
@@ -134,8 +147,11 @@ class Daemon:
         return 0
 
     async def once(self) -> int:
-        """One poll cycle of every source, delivered; 75 if any source failed."""
-        await self._open()
+        """One poll cycle of every source, delivered; 75 if any source failed.
+
+        StateHeld if a daemon (or another ``once``) has the state file: two writers
+        would number journal entries from two different heads."""
+        await self._open("watcher once")
         results: dict[str, bool] = {}
         async with aiohttp.ClientSession() as self.session:
             sinks = [self._make_runner(s) for s in self.config.sinks]
@@ -192,8 +208,12 @@ class Daemon:
             await self._http.stop()
 
     async def _close(self) -> None:
-        if self.store is not None:
-            await self.store.close()
+        try:
+            if self.store is not None:
+                await self.store.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     # -- sources and sinks -------------------------------------------------------------
 
@@ -225,7 +245,11 @@ class Daemon:
     async def _start_sink(self, cfg: SinkConfig) -> None:
         assert self._tg is not None and self.journal is not None
         runner = self._make_runner(cfg)
-        await self.journal.attach(cfg.name)  # before any event, so none is skipped
+        try:
+            await self.journal.attach(cfg.name)  # before any event, so none is skipped
+        except StoreError as e:
+            log.error("could not save a new sink's cursor; it starts anyway", sink=cfg.name,
+                      error=str(e))
         child = self.runners[cfg.name] = _Child(runner)
         child.start(self._tg, runner.run)
 
@@ -286,7 +310,11 @@ class Daemon:
                     # another API entirely: its runs are not these runs
                     self.states.pop(name, None)
                     assert self.store is not None
-                    await self.store.forget_source(name)
+                    try:
+                        await self.store.forget_source(name)
+                    except StoreError as e:
+                        log.error("could not forget the replaced source's runs", source=name,
+                                  error=str(e))
             self._start_source(cfg)
             log.info("source changed" if before else "source added", source=name)
         old_sink = {s.name: s for s in old.sinks}
@@ -296,7 +324,10 @@ class Daemon:
             await child.stop()
             await child.obj.sink.aclose()
             assert self.journal is not None
-            await self.journal.detach(name)
+            try:
+                await self.journal.detach(name)
+            except StoreError as e:  # its cursor stays on file until the next restart
+                log.error("could not drop a removed sink's cursor", sink=name, error=str(e))
             log.info("sink removed", sink=name)
         for name, scfg in new_sink.items():
             if old_sink.get(name) == scfg:
