@@ -33,10 +33,13 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
 
 def readiness(daemon: Daemon) -> tuple[bool, dict[str, Any]]:
-    """Every source polled successfully within ``READY_INTERVALS`` of its interval."""
+    """Every source polled successfully within ``READY_INTERVALS`` of its interval, and
+    the state file takes writes (a daemon that cannot journal is not doing its job)."""
     now = daemon.clock()
     sources: dict[str, Any] = {}
-    ready = not daemon.stopping
+    store = daemon.store_failing()
+    store_reason = f"state store writes failing: {redactor.redact(store)}" if store else None
+    ready = not daemon.stopping and not store
     for name, child in list(daemon.pollers.items()):
         p = child.obj
         last = p.stats.last_success
@@ -44,7 +47,10 @@ def readiness(daemon: Daemon) -> tuple[bool, dict[str, Any]]:
         info: dict[str, Any] = {"ready": True, "last_success_age_s": None}
         if last is not None:
             info["last_success_age_s"] = round(now - last, 3)
-        if last is None or now - last > limit:
+        if p.store_failing and store_reason:  # it polls fine: do not blame the vendor
+            info["ready"] = False
+            info["reason"] = store_reason
+        elif last is None or now - last > limit:
             info["ready"] = False
             info["reason"] = ("no successful poll yet" if last is None else
                               f"no successful poll for {now - last:.0f}s (limit {limit:g}s)")
@@ -56,6 +62,8 @@ def readiness(daemon: Daemon) -> tuple[bool, dict[str, Any]]:
     if daemon.stopping:
         body["reason"] = "stopping"
     else:
+        if store_reason:
+            body["reason"] = store_reason
         body["not_ready"] = sorted(n for n, i in sources.items() if not i["ready"])
     return ready, body
 

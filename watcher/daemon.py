@@ -41,6 +41,8 @@ log = structlog.get_logger("watcher.daemon")
 DRAIN_DEADLINE = 10.0
 HOUSEKEEPING_EVERY = 600.0
 STATUS_EVERY = 10.0
+#: how often the state store's health is looked at for an early STATUS= update
+STATUS_CHECK = 1.0
 
 
 class _Child:
@@ -362,18 +364,38 @@ class Daemon:
             await anyio.sleep(every)
 
     async def _report_status(self) -> None:
+        # every STATUS_EVERY, and at once when state writes start or stop failing
+        waited, store = 0.0, self.store_failing()
         while True:
-            await anyio.sleep(STATUS_EVERY)
-            self.notifier.status(self.status_line())
+            await anyio.sleep(STATUS_CHECK)
+            waited += STATUS_CHECK
+            if waited >= STATUS_EVERY or self.store_failing() != store:
+                waited, store = 0.0, self.store_failing()
+                self.notifier.status(self.status_line())
 
     def status_line(self) -> str:
         pollers = [c.obj for c in self.pollers.values()]
         failing = sum(1 for p in pollers if not p.healthy)
         runs = sum(len(s.runs) for s in self.states.values())
         sent = sum(c.obj.stats.delivered for c in self.runners.values())
+        store = self.store_failing()
         return (f"{len(pollers) - failing}/{len(pollers)} sources ok"
                 + (f", {failing} failing" if failing else "")
-                + f"; {runs} runs tracked; {sent} events delivered")
+                + f"; {runs} runs tracked; {sent} events delivered"
+                + (f"; state store writes failing: {store}" if store else ""))
+
+    def store_failing(self) -> str | None:
+        """Why writes to the state file are failing, whatever the cause (a full disk,
+        an I/O error, another writer), or None: the last write failed, or a source's
+        last cycle could not be saved and none of its cycles has been since."""
+        store = self.store
+        if store is None:
+            return None
+        if store.write_error:
+            return store.write_error
+        if any(c.obj.store_failing for c in self.pollers.values()):
+            return store.last_write_error or "a poll cycle could not be saved"
+        return None
 
     async def _start_http(self, tg: TaskGroup) -> None:
         listen = self.config.watcher.http_listen
