@@ -260,7 +260,10 @@ class Daemon:
     async def _signals(self) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
             async for sig in sigs:
-                if sig == signal.SIGHUP:
+                if sig == signal.SIGHUP and self._stop.is_set():
+                    # a reload now would start sources and sinks in the middle of the drain
+                    log.info("reload ignored: the daemon is stopping", signal="SIGHUP")
+                elif sig == signal.SIGHUP:
                     await self.reload()
                 elif not self._stop.is_set():
                     log.info("stop requested", signal=signal.Signals(sig).name)
@@ -287,7 +290,8 @@ class Daemon:
                 return
             await self._apply(new)
         finally:
-            self.notifier.ready(self.status_line())
+            if not self._stop.is_set():  # never READY=1 once a stop has begun
+                self.notifier.ready(self.status_line())
 
     async def _apply(self, new: Config) -> None:
         old = self.config
