@@ -47,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet-world", action="store_true",
                    help="no scripted activity: runs change only through /_sim")
     t = sub.add_parser("tail", help="follow a running daemon's event stream")
-    t.add_argument("--url", default=None, help="daemon base URL (default from http_listen)")
+    t.add_argument("--url", default=None,
+                   help="daemon base URL or its /events URL (default from http_listen)")
     t.add_argument("--token", default=None, help="bearer token (or $WATCHER_HTTP_TOKEN)")
     t.add_argument("--type", action="append", default=[], help="event type (repeatable)")
     t.add_argument("--status", action="append", default=[], help="canonical status")
