@@ -42,9 +42,9 @@ def wait(pred: object, timeout: float = 20.0) -> None:
 
 def test_once_and_a_second_run_are_refused_and_the_daemon_delivers_each_event_once(
         tmp_path: Path, sim_thread: SimThread) -> None:
-    """``once`` exits 75 and a second ``run`` 69, both naming the state file and the
-    daemon's pid; ``deadletters list`` and ``retry`` work meanwhile, and every later
-    transition reaches the daemon's stdout exactly once."""
+    """``once`` exits 75 and a second ``run`` (even through a symlink) 69, naming the
+    state file and the daemon's pid; ``deadletters list`` and ``retry`` work meanwhile,
+    and every later transition reaches the daemon's stdout exactly once."""
     st = sim_thread
     with Receiver(refuse) as receiver:
         cfg, state = config(tmp_path, st, receiver.url)
@@ -59,7 +59,11 @@ def test_once_and_a_second_run_are_refused_and_the_daemon_delivers_each_event_on
             said = once.stderr.decode()
             assert f"{state} is in use by another watcher process: pid {d.proc.pid}" in said
             assert "`watcher run`" in said and once.stdout == b""
-            second = run_cli("run", "-c", str(cfg), timeout=30)
+            # the same file by another name (a symlink) is the same state
+            (tmp_path / "alias.db").symlink_to(state)
+            alias = tmp_path / "alias.toml"
+            alias.write_text(cfg.read_text().replace(str(state), str(tmp_path / "alias.db")))
+            second = run_cli("run", "-c", str(alias), timeout=30)
             assert second.returncode == 69, second.stderr
             assert "state store unusable at start" in second.stderr.decode()
             assert f"pid {d.proc.pid}" in second.stderr.decode()

@@ -73,12 +73,14 @@ class StateLock:
         if the lock file cannot be opened."""
         if state_path == ":memory:":
             return None
-        path = Path(state_path + ".lock")
+        # beside the real file, so two spellings of it (a symlink) share one lock
+        real = Path(state_path).resolve()
+        path = real.with_name(real.name + ".lock")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as e:
-            raise StoreUnavailable(f"cannot lock state file {state_path}: "
+            raise StoreUnavailable(f"cannot open state file {state_path}: cannot lock "
                                    f"{path}: {e.strerror or e}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -87,7 +89,7 @@ class StateLock:
             raise StateHeld(state_path, read_holder(path)) from None
         except OSError as e:
             os.close(fd)
-            raise StoreUnavailable(f"cannot lock state file {state_path}: "
+            raise StoreUnavailable(f"cannot open state file {state_path}: cannot lock "
                                    f"{path}: {e.strerror or e}") from None
         me = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
               "since": format_ts(time.time())}
