@@ -155,4 +155,3 @@ def test_any_sequence_of_commits_loads_back_as_committed(
                 assert plain(m.reloaded()) == plain(m.runs)
         finally:
             watcher.store.SNAPSHOT_MIN, watcher.store.SNAPSHOT_PART = old
-
