@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -312,3 +313,25 @@ def lines_of(data: bytes) -> Iterator[dict[str, Any]]:
     for line in data.splitlines():
         if line.strip():
             yield orjson.loads(line)
+
+
+def mount_tmpfs(where: Path, size: str) -> bool:
+    """A real small file system at ``where`` (root only); False where that is impossible."""
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        return False
+    where.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                       capture_output=True)
+    return r.returncode == 0
+
+
+def fill_disk(path: Path) -> None:
+    """Write zeros to ``path`` until its file system is full."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        while True:
+            os.write(fd, b"\0" * 65536)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -6,10 +6,9 @@ simulator on loopback with a scripted world changing underneath.
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import time
@@ -23,7 +22,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.http_support import free_port, http_get
-from tests.support import DaemonProc, SimThread, sim_source, toml
+from tests.support import DaemonProc, SimThread, fill_disk, mount_tmpfs, sim_source, toml
 from watcher.simulator.scenario import Scenario
 from watcher.simulator.world import World
 from watcher.store import SourceRow, Store
@@ -254,58 +253,77 @@ def test_sighup_adds_and_removes_sources_and_keeps_the_others_state(
     assert news["b"] not in subjects  # the removed source stopped
 
 
-def _mount_tmpfs(where: Path, size: str) -> bool:
-    if os.geteuid() != 0 or not shutil.which("mount"):
-        return False
-    where.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                       capture_output=True)
-    return r.returncode == 0
-
-
 def test_a_full_disk_is_logged_loudly_and_nothing_is_lost(tmp_path: Path,
                                                           sim_thread: SimThread) -> None:
-    """A full disk is logged once and shown in /metrics; polling goes on and nothing is lost."""
+    """A full disk is logged once as "disk is full", shown in /metrics, /readyz and the
+    STATUS= line as the state store failing, and what changed meanwhile is journaled
+    once there is room again."""
     disk = tmp_path / "disk"
-    if not _mount_tmpfs(disk, "4m"):
+    if not mount_tmpfs(disk, "4m"):
         pytest.skip("needs root and tmpfs to make a real full disk")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(0.1)
     try:
         state, out = disk / "state.db", tmp_path / "events.jsonl"
         port = free_port()
         cfg = write_config(tmp_path / "w.toml", sim_thread, state, out,
                            listen=f"127.0.0.1:{port}")
-        d = DaemonProc("run", "-c", str(cfg))
+        d = DaemonProc("run", "-c", str(cfg), env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock")})
         d.wait_log("baseline recorded")
 
         def metric(name: str) -> float:
             _, body = http_get(f"http://127.0.0.1:{port}/metrics")
             return next(s.value for fam in text_string_to_metric_families(body.decode())
                         for s in fam.samples if s.name == name)
+
+        def readyz() -> tuple[int, dict[str, Any]]:
+            code, body = http_get(f"http://127.0.0.1:{port}/readyz")
+            return code, orjson.loads(body)
         assert metric("watcher_state_write_failing") == 0
         first = sim_thread.call(lambda w: w.add_run("extend", "FAILED").id)
         wait_until(lambda: any(e["subject"] == first for e in read_events(out)), 15, "first")
+        assert readyz()[0] == 200
         filler = disk / "filler"
-        with open(filler, "wb") as f:
-            try:
-                while True:
-                    f.write(b"\0" * 65536)
-                    f.flush()
-            except OSError:
-                pass
+        fill_disk(filler)
         during = sim_thread.call(lambda w: [w.add_run("extend", "FAILED").id for _ in range(3)])
-        d.wait_log("STATE STORE WRITE FAILED: events are not being recorded; polling continues "
-                   "and will record them once it can write")
+        failed = d.wait_log("STATE STORE WRITE FAILED: events are not being recorded; polling "
+                            "continues and will record them once it can write")
+        assert failed["error"] == f"could not write {state}: database or disk is full"
+        reason = f"state store writes failing: {failed['error']}"
+        status = status_lines(notify, until=lambda line: "state store" in line)
+        assert status.endswith(f"; {reason}")
         time.sleep(2.5)  # it keeps polling (and does not log the failure again)
         assert d.proc.poll() is None
         assert sum(1 for entry in d.logs() if "STATE STORE" in entry.get("event", "")) == 1
         assert metric("watcher_state_write_failing") == 1
         assert metric("watcher_state_write_failures_total") >= 1
+        code, body = readyz()
+        assert code == 503 and body["reason"] == reason
+        assert body["sources"]["extend-test"]["reason"] == reason
         filler.unlink()
         wait_until(lambda: set(during) <= {e["subject"] for e in read_events(out)}, 20,
                    "the changes made while the disk was full")
         assert metric("watcher_state_write_failing") == 0
+        assert readyz()[0] == 200
+        assert "state store" not in status_lines(notify, until=lambda line: "state" not in line)
         assert d.stop() == 0
     finally:
+        notify.close()
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
     subjects = [e["subject"] for e in read_events(out)]
     assert subjects[0] == first and sorted(subjects[1:]) == sorted(during)
+
+
+def status_lines(sock: socket.socket, *, until: Any, timeout: float = 15.0) -> str:
+    """The first ``STATUS=`` text received on ``sock`` for which ``until`` holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            msg = sock.recv(4096).decode()
+        except TimeoutError:
+            continue
+        for line in msg.split("\n"):
+            if line.startswith("STATUS=") and until(line):
+                return line.removeprefix("STATUS=")
+    raise AssertionError("no such STATUS= line")

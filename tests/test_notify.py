@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.sinks.receiver import Receiver, Reply
 from tests.support import DaemonProc, SimThread, sim_source, toml
 from watcher.notify import Notifier
 
@@ -91,3 +92,45 @@ def test_systemd_hears_ready_then_steady_watchdog_pings_then_stopping(
         assert d.proc.wait(20) == 0
     finally:
         d.stop()
+
+
+def test_sighup_while_draining_is_ignored_and_ready_never_follows_stopping(
+        sim_thread: SimThread, tmp_path: Path) -> None:
+    """A SIGHUP during the stop drain (a slow webhook holds it open) is logged as ignored:
+    no reload, no READY=1 after STOPPING=1, and the stop still ends with exit 0."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify.sock"))
+    sock.settimeout(0.1)
+    slow = Receiver(lambda hit: Reply(204, b"", delay=4.0)).start()
+    cfg = tmp_path / "watcher.toml"
+
+    def write(*sources: str) -> None:
+        cfg.write_text(toml({"state_path": str(tmp_path / "state.db"), "http_listen": ""},
+                            [sim_source(sim_thread.url, sim_thread.world, "extend", name=name)
+                             for name in sources],
+                            [{"name": "hook", "type": "webhook", "url": slow.url}]))
+    write("one")
+    d = DaemonProc("run", "-c", str(cfg), env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock")})
+    try:
+        wait_for(sock, "READY=1")
+        d.wait_log("baseline recorded", source="one")
+        sim_thread.call(lambda w: w.add_run("extend", "FAILED"))
+        slow.wait_for(lambda r: r.in_flight == 1)  # the drain will wait for this one
+        d.send(signal.SIGTERM)
+        d.wait_log("stopping: polling halted, delivering what is journaled")
+        write("one", "two")  # what a reload would apply
+        d.send(signal.SIGHUP)
+        d.wait_log("reload ignored: the daemon is stopping", signal="SIGHUP")
+        assert d.proc.poll() is None and slow.in_flight == 1  # still draining
+        assert d.proc.wait(20) == 0
+        after = receive(sock, time.monotonic() + 0.3)
+    finally:
+        d.stop()
+        slow.stop()
+        sock.close()
+    assert len(slow.delivered()) == 1
+    fields = [line for msg in after for line in msg.split("\n")]
+    assert "STOPPING=1" in fields
+    assert "READY=1" not in fields[fields.index("STOPPING=1"):]
+    events = [entry.get("event") for entry in d.logs()]
+    assert "config reloaded" not in events and "source added" not in events

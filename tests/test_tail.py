@@ -185,3 +185,22 @@ def test_tail_prints_a_megabyte_event_whole() -> None:
         finally:
             tail.stop(signal.SIGINT)
     assert first == event + b"\n"
+
+
+def test_tail_takes_the_base_url_or_the_events_url_with_or_without_a_slash(
+        setup: Setup, sim_thread: SimThread) -> None:
+    """``--url`` works with what users paste: the daemon's base URL or its stream URL,
+    each with or without a trailing slash (a pasted filter query is kept)."""
+    daemon = setup.daemon()
+    forms = [setup.url, setup.url + "/", setup.url + "/events", setup.url + "/events/"]
+    tails = [setup.tail("--url", url) for url in forms]
+    failed = setup.tail("--url", setup.url + "/events?status=failed")
+    eventually(lambda: setup.sse_clients() == len(forms) + 1, what="every tail connected")
+    one = sim_thread.call(lambda w: w.add_run("extend", "PROCESSING"))
+    daemon.wait_for(count(1))
+    sim_thread.call(lambda w: w.set_status(one, "FAILED"))
+    everything = daemon.wait_for(count(2))
+    for tail in tails:
+        assert tail.wait_for(count(2)) == everything
+    assert failed.wait_for(count(1)) == everything[1:]
+    assert all(t.proc.poll() is None for t in [*tails, failed])

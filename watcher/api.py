@@ -49,10 +49,14 @@ def readiness(daemon: Daemon) -> tuple[bool, dict[str, Any]]:
     Failing means what ``watcher.source.failing`` and ``watcher_source_failing``
     mean (``failure_threshold`` failed polls in a row); a source with fewer is
     retrying and stays ready, with its failures and last error shown.
+    The state file must take writes too: a daemon that cannot journal is not
+    doing its job, whatever its polls say.
     """
     now = daemon.clock()
     sources: dict[str, Any] = {}
-    ready = not daemon.stopping
+    store = daemon.store_failing()
+    store_reason = f"state store writes failing: {redactor.redact(store)}" if store else None
+    ready = not daemon.stopping and not store
     for name, child in list(daemon.pollers.items()):
         p = child.obj
         last = p.stats.last_success
@@ -60,7 +64,9 @@ def readiness(daemon: Daemon) -> tuple[bool, dict[str, Any]]:
         info: dict[str, Any] = {"ready": True, "last_success_age_s": None}
         if last is not None:
             info["last_success_age_s"] = round(now - last, 3)
-        if p.failing:
+        if p.store_failing and store_reason:  # it polls fine: do not blame the vendor
+            info["reason"] = store_reason
+        elif p.failing:
             info["reason"] = (f"failing: {failures} polls in a row failed "
                               f"(failure_threshold {p.config.failure_threshold})")
         elif last is None:
@@ -78,6 +84,8 @@ def readiness(daemon: Daemon) -> tuple[bool, dict[str, Any]]:
     if daemon.stopping:
         body["reason"] = "stopping"
     else:
+        if store_reason:
+            body["reason"] = store_reason
         body["not_ready"] = sorted(n for n, i in sources.items() if not i["ready"])
     return ready, body
 

@@ -1,7 +1,8 @@
 """Command line: parse arguments, then call into the package. Nothing else lives here.
 
 Exit codes follow sysexits: 0 ok, 64 usage, 69 unavailable, 75 temporary
-failure (``once``), 78 configuration.
+failure (``once``: a source failed, or another process holds the state file),
+78 configuration.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet-world", action="store_true",
                    help="no scripted activity: runs change only through /_sim")
     t = sub.add_parser("tail", help="follow a running daemon's event stream")
-    t.add_argument("--url", default=None, help="daemon base URL (default from http_listen)")
+    t.add_argument("--url", default=None,
+                   help="daemon base URL or its /events URL (default from http_listen)")
     t.add_argument("--token", default=None, help="bearer token (or $WATCHER_HTTP_TOKEN)")
     t.add_argument("--type", action="append", default=[], help="event type (repeatable)")
     t.add_argument("--status", action="append", default=[], help="canonical status")
@@ -127,10 +129,22 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     from watcher.daemon import Daemon, run_sync
     from watcher.errors import StoreUnavailable
+    from watcher.statelock import StateHeld
+    from watcher.store import StoreError
 
     daemon = Daemon(config)
     try:
         return run_sync(daemon.once if cmd == "once" else daemon.run)
+    except StateHeld as e:
+        if cmd == "once":  # temporary: it can run once that process is gone
+            print(f"watcher: not polling: {e}; `once` must not write the state file "
+                  "alongside it (a running daemon already polls every source)", file=sys.stderr)
+            return EX_TEMPFAIL
+        print(f"watcher: state store unusable at start: {e}", file=sys.stderr)
+        return EX_UNAVAILABLE
     except StoreUnavailable as e:
         print(f"watcher: {e}", file=sys.stderr)
         return EX_UNAVAILABLE
+    except StoreError as e:  # `once` only: the daemon itself rides out store errors
+        print(f"watcher: {e}", file=sys.stderr)
+        return EX_TEMPFAIL

@@ -31,7 +31,7 @@ from watcher import config as config_mod
 from watcher.clock import Clock, wall
 from watcher.config import Config, SinkConfig, SourceConfig
 from watcher.delivery import SinkRunner
-from watcher.errors import ConfigError
+from watcher.errors import ConfigError, StoreUnavailable
 from watcher.journal import Journal
 from watcher.logs import redactor
 from watcher.notify import Notifier
@@ -40,7 +40,8 @@ from watcher.providers import provider_class
 from watcher.providers.base import build
 from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
-from watcher.store import SourceRow, Store
+from watcher.statelock import StateLock
+from watcher.store import SourceRow, Store, StoreError
 from watcher.supervisor import Boundary, supervise
 
 log = structlog.get_logger("watcher.daemon")
@@ -49,6 +50,8 @@ log = structlog.get_logger("watcher.daemon")
 DRAIN_DEADLINE = 10.0
 HOUSEKEEPING_EVERY = 600.0
 STATUS_EVERY = 10.0
+#: how often the state store's health is looked at for an early STATUS= update
+STATUS_CHECK = 1.0
 
 
 class _Child:
@@ -100,22 +103,34 @@ class Daemon:
         #: the boundaries of the daemon's own tasks, by ``task`` label (for /metrics)
         self.chores = {name: Boundary(name) for name in
                        ("signals", "housekeeping", "status", "watchdog", "http")}
+        self._lock: StateLock | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
-    async def _open(self) -> None:
+    async def _open(self, command: str) -> None:
+        """Lock the state file for this process, then open and load it; StoreUnavailable
+        (StateHeld if another process has it) when that is impossible."""
         tune_gc()
-        self.store = await Store.open(self.config.watcher.state_path)
-        self.journal = Journal(self.store)
-        await self.journal.start()
-        self._rows = await self.store.load()
+        path = self.config.watcher.state_path
+        self._lock = StateLock.acquire(path, command=command)
+        try:
+            self.store = await Store.open(path)
+            self.journal = Journal(self.store)
+            await self.journal.start()
+            self._rows = await self.store.load()
+        except StoreError as e:
+            await self._close()
+            raise StoreUnavailable(str(e)) from e
+        except BaseException:
+            await self._close()
+            raise
         # The loaded state lives as long as the process and holds no cycles: keep the
         # collector from walking it on every full pass.
         gc.freeze()
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT; StoreUnavailable propagates (exit 69)."""
-        await self._open()
+        await self._open("watcher run")
         assert self.journal is not None
         log.info("watcher starting", sources=len(self.config.sources),
                  sinks=len(self.config.sinks), state=self.config.watcher.state_path,
@@ -147,8 +162,11 @@ class Daemon:
         return 0
 
     async def once(self) -> int:
-        """One poll cycle of every source, delivered; 75 if any source failed."""
-        await self._open()
+        """One poll cycle of every source, delivered; 75 if any source failed.
+
+        StateHeld if a daemon (or another ``once``) has the state file: two writers
+        would number journal entries from two different heads."""
+        await self._open("watcher once")
         results: dict[str, bool] = {}
         async with aiohttp.ClientSession() as self.session:
             sinks = [self._make_runner(s) for s in self.config.sinks]
@@ -205,8 +223,12 @@ class Daemon:
             await self._http.stop()
 
     async def _close(self) -> None:
-        if self.store is not None:
-            await self.store.close()
+        try:
+            if self.store is not None:
+                await self.store.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     # -- sources and sinks -------------------------------------------------------------
 
@@ -239,7 +261,11 @@ class Daemon:
     async def _start_sink(self, cfg: SinkConfig) -> None:
         assert self._tg is not None and self.journal is not None
         runner = self._make_runner(cfg)
-        await self.journal.attach(cfg.name)  # before any event, so none is skipped
+        try:
+            await self.journal.attach(cfg.name)  # before any event, so none is skipped
+        except StoreError as e:
+            log.error("could not save a new sink's cursor; it starts anyway", sink=cfg.name,
+                      error=str(e))
         child = self.runners[cfg.name] = _Child(runner)
         child.start(self._tg, runner.run, clock=self.clock)
 
@@ -248,7 +274,10 @@ class Daemon:
     async def _signals(self) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
             async for sig in sigs:
-                if sig == signal.SIGHUP:
+                if sig == signal.SIGHUP and self._stop.is_set():
+                    # a reload now would start sources and sinks in the middle of the drain
+                    log.info("reload ignored: the daemon is stopping", signal="SIGHUP")
+                elif sig == signal.SIGHUP:
                     try:
                         await self.reload()
                     except Exception as e:  # half applied at worst; the next reload retries
@@ -278,7 +307,8 @@ class Daemon:
                 return
             await self._apply(new)
         finally:
-            self.notifier.ready(self.status_line())
+            if not self._stop.is_set():  # never READY=1 once a stop has begun
+                self.notifier.ready(self.status_line())
 
     async def _apply(self, new: Config) -> None:
         old = self.config
@@ -303,7 +333,11 @@ class Daemon:
                     # another API entirely: its runs are not these runs
                     self.states.pop(name, None)
                     assert self.store is not None
-                    await self.store.forget_source(name)
+                    try:
+                        await self.store.forget_source(name)
+                    except StoreError as e:
+                        log.error("could not forget the replaced source's runs", source=name,
+                                  error=str(e))
             self._start_source(cfg)
             log.info("source changed" if before else "source added", source=name)
         old_sink = {s.name: s for s in old.sinks}
@@ -313,7 +347,10 @@ class Daemon:
             await child.stop()
             await _close_sink(child.obj)
             assert self.journal is not None
-            await self.journal.detach(name)
+            try:
+                await self.journal.detach(name)
+            except StoreError as e:  # its cursor stays on file until the next restart
+                log.error("could not drop a removed sink's cursor", sink=name, error=str(e))
             log.info("sink removed", sink=name)
         for name, scfg in new_sink.items():
             if old_sink.get(name) == scfg:
@@ -351,9 +388,14 @@ class Daemon:
             await self.clock.sleep(every)
 
     async def _report_status(self) -> None:
+        # every STATUS_EVERY, and at once when state writes start or stop failing
+        waited, store = 0.0, self.store_failing()
         while True:
-            await self.clock.sleep(STATUS_EVERY)
-            self.notifier.status(self.status_line())
+            await self.clock.sleep(STATUS_CHECK)
+            waited += STATUS_CHECK
+            if waited >= STATUS_EVERY or self.store_failing() != store:
+                waited, store = 0.0, self.store_failing()
+                self.notifier.status(self.status_line())
 
     def status_line(self) -> str:
         """``3/4 sources ok, 1 retrying; ...``: failing means what ``source.failing`` means."""
@@ -362,10 +404,25 @@ class Daemon:
         retrying = sum(1 for p in pollers if p.retrying)
         runs = sum(len(s.runs) for s in self.states.values())
         sent = sum(c.obj.stats.delivered for c in self.runners.values())
+        store = self.store_failing()
         return (f"{len(pollers) - failing - retrying}/{len(pollers)} sources ok"
                 + (f", {retrying} retrying" if retrying else "")
                 + (f", {failing} failing" if failing else "")
-                + f"; {runs} runs tracked; {sent} events delivered")
+                + f"; {runs} runs tracked; {sent} events delivered"
+                + (f"; state store writes failing: {store}" if store else ""))
+
+    def store_failing(self) -> str | None:
+        """Why writes to the state file are failing, whatever the cause (a full disk,
+        an I/O error, another writer), or None: the last write failed, or a source's
+        last cycle could not be saved and none of its cycles has been since."""
+        store = self.store
+        if store is None:
+            return None
+        if store.write_error:
+            return store.write_error
+        if any(c.obj.store_failing for c in self.pollers.values()):
+            return store.last_write_error or "a poll cycle could not be saved"
+        return None
 
     async def _start_http(self, tg: TaskGroup) -> None:
         listen = self.config.watcher.http_listen

@@ -9,7 +9,7 @@ import orjson
 from watcher.clock import format_ts
 from watcher.config import Config
 from watcher.errors import StoreUnavailable
-from watcher.store import Store
+from watcher.store import Store, StoreError
 
 
 def command(config: Config, action: str, *, sink: str | None = None) -> int:
@@ -19,10 +19,15 @@ def command(config: Config, action: str, *, sink: str | None = None) -> int:
               "running daemon", file=sys.stderr)
         return 69
     try:
-        store = Store.open_sync(path)
-    except StoreUnavailable as e:
+        return _act(Store.open_sync(path), action, sink)
+    except (StoreUnavailable, StoreError) as e:
         print(f"watcher: {e}", file=sys.stderr)
         return 69
+
+
+def _act(store: Store, action: str, sink: str | None) -> int:
+    # No state lock: listing only reads, and a retry only raises a flag on rows the
+    # running daemon (the one writer of journal, state and cursors) acts on.
     if action == "list":
         for d in store.dead_letters_sync(sink):
             ent = d.entry

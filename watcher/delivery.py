@@ -69,14 +69,15 @@ class SinkRunner:
         #: counts and logs this sink's internal errors (``task`` = ``sink:<name>``)
         self.boundary = Boundary(f"sink:{self.name}")
         self._failing = False
+        self._read_failing = False
         self._delivering = anyio.Lock()
         #: seconds a batch gathers before delivery (the sink's optional ``linger``)
         self.linger = float(getattr(sink, "linger", 0.0) or 0.0)
 
     @property
     def failing(self) -> bool:
-        """The last delivery attempt failed and the runner is backing off."""
-        return self._failing
+        """The last delivery attempt (or journal read) failed and the runner is backing off."""
+        return self._failing or self._read_failing
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Deliver forever (or, with ``until_idle``, until caught up with the journal)."""
@@ -103,7 +104,15 @@ class SinkRunner:
 
     async def _step(self, lingered: int) -> int:
         """Deliver and acknowledge the next batch (or let it gather); the entry lingered on."""
-        entries = await self.journal.read(self.cursor, self.batch)
+        try:
+            entries = await self.journal.read(self.cursor, self.batch)
+        except StoreError as e:
+            await self._read_failed(e)
+            return lingered
+        if self._read_failing:
+            self._read_failing = False
+            self._backoff.reset()
+            self.log.info("journal readable again")
         if not entries:
             return lingered
         match = self.config.match
@@ -120,6 +129,15 @@ class SinkRunner:
             return lingered
         await self._ack(entries[-1].seq)
         return lingered
+
+    async def _read_failed(self, e: StoreError) -> None:
+        """The journal could not be read (a damaged or vanished state file): nothing to
+        deliver, so back off and read again; the cursor stays where it was."""
+        if not self._read_failing:
+            self._read_failing = True
+            self.log.error("could not read the journal, will retry", error=str(e),
+                           backlog=self.journal.backlog(self.name))
+        await self.clock.sleep(self._backoff.next())
 
     async def _deliver(self, batch: Sequence[Entry]) -> bool:
         try:

@@ -5,6 +5,7 @@ The tree::
     WatcherError
     ├── ConfigError(problems)          bad configuration, exit 78
     ├── StoreUnavailable               state file cannot be opened, exit 69
+    ├── StoreError (watcher.store)     a read or write of the state file failed at runtime
     ├── ProviderError(message, status) a poll went wrong; the poller's policy is a table on the kind
     │   ├── AuthError                  401/403: credentials or permissions
     │   ├── RateLimited(retry_after)   429: wait at least ``retry_after`` seconds

@@ -94,10 +94,13 @@ class Journal:
     # -- sink cursors ----------------------------------------------------------------
 
     async def attach(self, sink: str) -> int:
-        """A sink's cursor; a new sink starts at the head (it gets events from now on)."""
+        """A sink's cursor; a new sink starts at the head (it gets events from now on).
+
+        The cursor is in memory before it is written: if the write fails (StoreError)
+        the sink still starts, and its first acknowledgement saves the cursor."""
         if sink not in self.cursors:
-            await self.store.set_cursor(sink, self.head)
             self.cursors[sink] = self.head
+            await self.store.set_cursor(sink, self.head)
         return self.cursors[sink]
 
     async def detach(self, sink: str) -> None:

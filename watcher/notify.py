@@ -2,7 +2,9 @@
 
 A datagram to ``$NOTIFY_SOCKET`` (a path, or ``@name`` for the abstract
 namespace).  Without the variable every call is a no-op, so the daemon runs
-the same outside systemd.
+the same outside systemd.  Once ``STOPPING=1`` is sent, ``READY=1`` and
+``RELOADING=1`` never are: systemd would take the stopping service for a
+running one again.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class Notifier:
         pid = env.get("WATCHDOG_PID", "")
         ours = not pid or pid == str(os.getpid())
         self.watchdog_usec = int(usec) if usec.isdigit() and ours else 0
+        self._stopping = False
 
     @property
     def enabled(self) -> bool:
@@ -45,6 +48,8 @@ class Notifier:
             return False
 
     def ready(self, status: str = "") -> bool:
+        if self._stopping:
+            return False
         return self.send("READY=1", *([f"STATUS={status}"] if status else []))
 
     def status(self, text: str) -> bool:
@@ -54,7 +59,10 @@ class Notifier:
         return self.send("WATCHDOG=1")
 
     def stopping(self) -> bool:
+        self._stopping = True
         return self.send("STOPPING=1")
 
     def reloading(self) -> bool:
+        if self._stopping:
+            return False
         return self.send("RELOADING=1")

@@ -19,13 +19,15 @@ the same.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -35,6 +37,7 @@ from watcher.errors import StoreUnavailable, WatcherError
 from watcher.model import RunDetails, RunState, Status
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -69,7 +72,29 @@ _GONE = ""
 
 
 class StoreError(WatcherError):
-    """A write failed at runtime (disk full, I/O error); nothing of it was kept."""
+    """A read or write of the state file failed at runtime (disk full, I/O error, a
+    damaged file); a failed write kept nothing of itself.  Every ``sqlite3.Error``
+    leaves the store as this, so callers handle one kind."""
+
+
+def _edge(verb: str) -> Callable[[Callable[Concatenate[Store, P], T]],
+                                 Callable[Concatenate[Store, P], T]]:
+    """Turn sqlite3 errors into StoreError; a write also records the store's health."""
+    def wrap(fn: Callable[Concatenate[Store, P], T]) -> Callable[Concatenate[Store, P], T]:
+        @functools.wraps(fn)
+        def call(store: Store, /, *args: P.args, **kwargs: P.kwargs) -> T:
+            try:
+                out = fn(store, *args, **kwargs)
+            except sqlite3.Error as e:
+                err = StoreError(f"could not {verb} {store.path}: {e}")
+                if verb == "write":
+                    store.write_error = store.last_write_error = str(err)
+                raise err from e
+            if verb == "write":
+                store.write_error = None
+            return out
+        return call
+    return wrap
 
 
 class Entry:
@@ -149,6 +174,10 @@ class Store:
         self._limiter = anyio.CapacityLimiter(1)
         #: source -> (runs in its snapshot, run rows written since), read on first use
         self._sizes: dict[str, tuple[int, int]] = {}
+        #: why the last write failed; None once a write succeeds (for /readyz, STATUS=)
+        self.write_error: str | None = None
+        #: why the most recent failed write failed, kept after writes succeed again
+        self.last_write_error: str | None = None
 
     @classmethod
     async def open(cls, path: str, *, snapshot_min: int = SNAPSHOT_MIN,
@@ -188,13 +217,40 @@ class Store:
         return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
 
     async def close(self) -> None:
-        await self._run(self._conn.close)
+        await self._run(self._close_sync)
+
+    @_edge("close")
+    def _close_sync(self) -> None:
+        self._conn.close()
+
+    def _begin(self) -> None:
+        """Start a write transaction, taking the write lock now.
+
+        IMMEDIATE: a deferred transaction that read first and then found another
+        connection had written meanwhile (``deadletters retry``) fails at once with
+        "database is locked" instead of waiting its turn.  A transaction a failed
+        rollback left open is ended first, or every later BEGIN would fail too.
+        """
+        if self._conn.in_transaction:
+            self._rollback()
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def _rollback(self) -> None:
+        """Undo what a failed transaction wrote; never raises, so the error that made
+        us roll back stays the one reported.  SQLite has often rolled back already
+        (a full disk does), and a second ROLLBACK would only say "no transaction is
+        active"."""
+        if self._conn.in_transaction:
+            # if this fails too, the next _begin finds the transaction open and retries
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
 
     # -- sources and runs --------------------------------------------------------------
 
     async def load(self) -> dict[str, SourceRow]:
         return await self._run(self.load_sync)
 
+    @_edge("read")
     def load_sync(self) -> dict[str, SourceRow]:
         out: dict[str, SourceRow] = {}
         for name, cur, baselined, failures, failing_since in self._conn.execute(
@@ -239,30 +295,23 @@ class Store:
     async def commit(self, c: Commit) -> None:
         await self._run(self._commit_sync, c)
 
+    @_edge("write")
     def _commit_sync(self, c: Commit) -> None:
         db = self._conn
         sizes = None
-        try:
-            db.execute("BEGIN")
-            try:
-                if self.persistent and (c.upserts or c.removals):
-                    sizes = self._write_runs(c)
-                r = c.row
-                db.execute("INSERT OR REPLACE INTO sources VALUES (?,?,?,?,?)",
-                           (c.source, orjson.dumps(r.cursor), int(r.baselined), r.failures,
-                            r.failing_since))
-                if c.entries:
-                    db.executemany(f"INSERT INTO journal ({_ENTRY_COLS}) VALUES "
-                                   "(?,?,?,?,?,?,?,?,?,?)", [e.row() for e in c.entries])
-                    # the head survives pruning, so sequence numbers are never reused
-                    db.execute("INSERT OR REPLACE INTO meta VALUES ('head', ?)",
-                               (str(c.entries[-1].seq),))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as e:
-            raise StoreError(f"could not write {self.path}: {e}") from e
+        with self._tx():
+            if self.persistent and (c.upserts or c.removals):
+                sizes = self._write_runs(c)
+            r = c.row
+            db.execute("INSERT OR REPLACE INTO sources VALUES (?,?,?,?,?)",
+                       (c.source, orjson.dumps(r.cursor), int(r.baselined), r.failures,
+                        r.failing_since))
+            if c.entries:
+                db.executemany(f"INSERT INTO journal ({_ENTRY_COLS}) VALUES "
+                               "(?,?,?,?,?,?,?,?,?,?)", [e.row() for e in c.entries])
+                # the head survives pruning, so sequence numbers are never reused
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('head', ?)",
+                           (str(c.entries[-1].seq),))
         if sizes is not None:
             self._sizes[c.source] = sizes
 
@@ -320,19 +369,22 @@ class Store:
         return sizes
 
     async def forget_source(self, source: str) -> None:
-        def run() -> None:
-            with self._tx():
-                self._conn.execute("DELETE FROM runs WHERE source=?", (source,))
-                self._conn.execute("DELETE FROM snapshots WHERE source=?", (source,))
-                self._conn.execute("DELETE FROM sources WHERE source=?", (source,))
-            self._sizes.pop(source, None)
-        await self._run(run)
+        await self._run(self._forget_source_sync, source)
+
+    @_edge("write")
+    def _forget_source_sync(self, source: str) -> None:
+        with self._tx():
+            self._conn.execute("DELETE FROM runs WHERE source=?", (source,))
+            self._conn.execute("DELETE FROM snapshots WHERE source=?", (source,))
+            self._conn.execute("DELETE FROM sources WHERE source=?", (source,))
+        self._sizes.pop(source, None)
 
     # -- journal -------------------------------------------------------------------------
 
     async def head(self) -> int:
         return await self._run(self.head_sync)
 
+    @_edge("read")
     def head_sync(self) -> int:
         row = self._conn.execute("SELECT MAX(seq) FROM journal").fetchone()
         meta = self._conn.execute("SELECT value FROM meta WHERE key='head'").fetchone()
@@ -341,6 +393,7 @@ class Store:
     async def read(self, after: int, limit: int) -> list[Entry]:
         return await self._run(self.read_sync, after, limit)
 
+    @_edge("read")
     def read_sync(self, after: int, limit: int) -> list[Entry]:
         return [Entry(*r) for r in self._conn.execute(
             f"SELECT {_ENTRY_COLS} FROM journal WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -348,49 +401,57 @@ class Store:
 
     async def prune_journal(self, *, upto: int, before: float) -> int:
         """Drop entries every sink has passed (``seq <= upto``) that are older than ``before``."""
-        def run() -> int:
-            with self._tx():
-                cur = self._conn.execute("DELETE FROM journal WHERE seq <= ? AND time < ? AND "
-                                         "seq NOT IN (SELECT seq FROM deadletters)",
-                                         (upto, before))
-            return cur.rowcount
-        return await self._run(run)
+        return await self._run(self._prune_sync, upto, before)
+
+    @_edge("write")
+    def _prune_sync(self, upto: int, before: float) -> int:
+        with self._tx():
+            cur = self._conn.execute("DELETE FROM journal WHERE seq <= ? AND time < ? AND "
+                                     "seq NOT IN (SELECT seq FROM deadletters)", (upto, before))
+        return cur.rowcount
 
     # -- sink cursors and dead letters ---------------------------------------------------
 
     async def cursors(self) -> dict[str, int]:
         return await self._run(self.cursors_sync)
 
+    @_edge("read")
     def cursors_sync(self) -> dict[str, int]:
         return dict(self._conn.execute("SELECT sink, seq FROM cursors").fetchall())
 
     async def set_cursor(self, sink: str, seq: int) -> None:
         await self._run(self._set_cursor_sync, sink, seq)
 
+    @_edge("write")
     def _set_cursor_sync(self, sink: str, seq: int) -> None:
-        try:
+        with self._tx():
             self._conn.execute("INSERT OR REPLACE INTO cursors VALUES (?, ?)", (sink, seq))
-        except sqlite3.Error as e:
-            raise StoreError(f"could not write {self.path}: {e}") from e
 
     async def drop_cursor(self, sink: str) -> None:
-        await self._run(lambda: self._conn.execute("DELETE FROM cursors WHERE sink=?", (sink,)))
+        await self._run(self._drop_cursor_sync, sink)
+
+    @_edge("write")
+    def _drop_cursor_sync(self, sink: str) -> None:
+        with self._tx():
+            self._conn.execute("DELETE FROM cursors WHERE sink=?", (sink,))
 
     async def add_dead(self, sink: str, items: Iterable[tuple[Entry, str, int]],
                        now: float) -> None:
         rows = [(sink, e.seq, reason, attempts, now) for e, reason, attempts in items]
+        await self._run(self._add_dead_sync, rows)
 
-        def run() -> None:
-            with self._tx():
-                self._conn.executemany(
-                    "INSERT OR REPLACE INTO deadletters (sink, seq, reason, attempts, time) "
-                    "VALUES (?,?,?,?,?)", rows)
-        await self._run(run)
+    @_edge("write")
+    def _add_dead_sync(self, rows: list[tuple[str, int, str, int, float]]) -> None:
+        with self._tx():
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO deadletters (sink, seq, reason, attempts, time) "
+                "VALUES (?,?,?,?,?)", rows)
 
     async def dead_letters(self, sink: str | None = None, *, retry_only: bool = False,
                            limit: int = -1) -> list[DeadLetter]:
         return await self._run(self.dead_letters_sync, sink, retry_only, limit)
 
+    @_edge("read")
     def dead_letters_sync(self, sink: str | None = None, retry_only: bool = False,
                           limit: int = -1) -> list[DeadLetter]:
         """Dead letters oldest first; at most ``limit`` of them (-1: all)."""
@@ -406,6 +467,7 @@ class Store:
         return [DeadLetter(r[0], Entry(*r[5:]), r[1], r[2], r[3], bool(r[4]))
                 for r in self._conn.execute(q + " ORDER BY d.seq LIMIT ?", [*args, limit])]
 
+    @_edge("write")
     def mark_retry_sync(self, sink: str | None) -> int:
         with self._tx():
             if sink is None:
@@ -416,32 +478,34 @@ class Store:
         return cur.rowcount
 
     async def resolve_dead(self, sink: str, seqs: Sequence[int]) -> None:
-        def run() -> None:
-            with self._tx():
-                self._conn.executemany("DELETE FROM deadletters WHERE sink=? AND seq=?",
-                                       [(sink, s) for s in seqs])
-        await self._run(run)
+        await self._run(self._resolve_dead_sync, sink, seqs)
+
+    @_edge("write")
+    def _resolve_dead_sync(self, sink: str, seqs: Sequence[int]) -> None:
+        with self._tx():
+            self._conn.executemany("DELETE FROM deadletters WHERE sink=? AND seq=?",
+                                   [(sink, s) for s in seqs])
 
     def _tx(self) -> _Tx:
-        return _Tx(self._conn, self.path)
+        return _Tx(self)
 
 
 class _Tx:
-    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
-        self.conn = conn
-        self.path = path
+    """One write transaction: committed if the block succeeds, else rolled back, and
+    the error that caused it is the one that propagates (see ``Store._rollback``)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def __enter__(self) -> None:
-        self.conn.execute("BEGIN")
+        self.store._begin()
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is None:
             try:
-                self.conn.execute("COMMIT")
-                return
-            except sqlite3.Error as e:
-                self.conn.execute("ROLLBACK")
-                raise StoreError(f"could not write {self.path}: {e}") from e
-        self.conn.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.Error):
-            raise StoreError(f"could not write {self.path}: {exc}") from exc
+                self.store._conn.execute("COMMIT")
+            except BaseException:
+                self.store._rollback()
+                raise
+            return
+        self.store._rollback()

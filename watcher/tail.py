@@ -27,6 +27,7 @@ from typing import IO
 import aiohttp
 import anyio
 import structlog
+import yarl
 
 from watcher.backoff import Backoff
 from watcher.schema import format_size
@@ -149,12 +150,23 @@ def _comment(text: str) -> None:
         log.warning("event stream discontinuity", detail=text)
 
 
+def stream_url(url: str) -> tuple[str, list[tuple[str, str]]]:
+    """The ``/events`` URL and its query, from what users paste: the daemon's base URL
+    or the stream URL itself, with or without a trailing slash (a path prefix behind a
+    proxy is kept, and filters in a pasted query too)."""
+    u = yarl.URL(url)
+    path = u.path.rstrip("/")
+    if not path.endswith("/events"):
+        path += "/events"
+    return str(u.with_path(path).with_query(None)), list(u.query.items())
+
+
 class Follower:
     def __init__(self, base_url: str, *, token: str | None, query: list[tuple[str, str]],
                  last_id: int | None, out: IO[bytes]) -> None:
-        self.url = base_url.rstrip("/") + "/events"
+        self.url, pasted = stream_url(base_url)
         self.token = token
-        self.query = query
+        self.query = pasted + query
         self.last_id = last_id
         self.out = out
         self.backoff = Backoff(0.5, 30.0)

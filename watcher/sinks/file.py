@@ -1,32 +1,51 @@
-"""file: appends JSON lines, flushed per batch; reopened on SIGHUP for logrotate.
+"""file: appends JSON lines, one write per batch; reopened on SIGHUP for logrotate.
 
 A path that cannot be opened or written raises, which makes the runner back
 off and retry the same batch: events wait in the journal until the file is
-writable again, none is skipped.  A last line torn by a crash mid-write is
-cut off when the file is opened again (that event is re-delivered whole), so
-the file stays valid JSON lines for ``jq``.
+writable again, none is skipped.  What a failed batch did write is cut off
+again (the retry writes it whole), and a last line torn by a crash mid-write
+is cut off when the file is opened again (that event is re-delivered whole),
+so the file stays valid JSON lines for ``jq``, each line once.
+
+Writes run in a worker thread; ``reopen`` comes from the event loop.  One
+lock orders them: a reopen never closes the file under a write, it takes
+effect between two batches (at once when none is being written, else just
+before the next), and after ``aclose`` nothing is written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
+import os
+import threading
 from collections.abc import Sequence
-from typing import IO, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import anyio.to_thread
 
 from watcher.errors import Retryable
 from watcher.schema import REQUIRED, Field
-from watcher.sinks.base import BaseSink, Rejected
+from watcher.sinks.base import BaseSink, Rejected, SinkContext
 from watcher.sinks.stdout import lines
 from watcher.store import Entry
+
+if TYPE_CHECKING:
+    from watcher.config import SinkConfig
 
 
 class FileSink(BaseSink):
     kind = "file"
     options: ClassVar[dict[str, Field]] = {"path": Field("str", REQUIRED)}
 
-    _fh: IO[bytes] | None = None
+    def __init__(self, config: SinkConfig, context: SinkContext) -> None:
+        super().__init__(config, context)
+        self._fh: io.FileIO | None = None
+        self._lock = threading.Lock()
+        #: a reopen was asked for while a batch was being written
+        self._reopen = False
+        self._closed = False
 
     async def deliver(self, batch: Sequence[Entry]) -> Sequence[Rejected]:
         await anyio.to_thread.run_sync(self._write, lines(batch))
@@ -34,15 +53,21 @@ class FileSink(BaseSink):
 
     def _write(self, data: bytes) -> None:
         path = self.config.options["path"]
-        try:
-            if self._fh is None:
-                self._fh = open(path, "ab")  # noqa: SIM115 - kept open between batches
-                _heal_torn_line(self._fh)
-            self._fh.write(data)
-            self._fh.flush()
-        except OSError as e:
-            self._close()
-            raise Retryable(f"cannot write {path}: {e.strerror or e}") from None
+        with self._lock:
+            if self._closed:
+                raise Retryable(f"{path}: the sink is closed")
+            if self._reopen:
+                self._reopen = False  # before the open: a request made now is honoured
+                self._close()
+            try:
+                if self._fh is None:
+                    # read too: _heal_torn_line reads the tail through this descriptor
+                    self._fh = open(path, "a+b", buffering=0)  # noqa: SIM115 - kept open
+                    _heal_torn_line(self._fh)
+                _append(self._fh, data)
+            except OSError as e:
+                self._close()
+                raise Retryable(f"cannot write {path}: {e.strerror or e}") from None
 
     def _close(self) -> None:
         fh, self._fh = self._fh, None
@@ -51,20 +76,53 @@ class FileSink(BaseSink):
                 fh.close()
 
     def reopen(self) -> None:
-        self._close()
+        # From the event loop, which must not wait for a slow disk: close now if no
+        # batch is being written, else let the writer reopen before its next batch.
+        self._reopen = True
+        if self._lock.acquire(blocking=False):
+            try:
+                self._reopen = False
+                self._close()
+            finally:
+                self._lock.release()
 
     async def aclose(self) -> None:
-        self._close()
+        def close() -> None:
+            with self._lock:  # after the batch being written, if any
+                self._closed = True
+                self._close()
+        await anyio.to_thread.run_sync(close)
 
 
-def _heal_torn_line(fh: IO[bytes]) -> None:
-    """Truncate a trailing partial line (no newline) left by a crash mid-write."""
+def _append(fh: io.FileIO, data: bytes) -> None:
+    """Write all of ``data``, or raise having written none of it: the batch is retried
+    whole, and lines it had already written would be there twice."""
+    fd = fh.fileno()
+    before = os.fstat(fd).st_size
+    view = memoryview(data)
+    try:
+        while view:
+            written = fh.write(view)
+            if not written:  # a regular file never does this; do not spin if one does
+                raise OSError(errno.EIO, "nothing written")
+            view = view[written:]
+    except OSError:
+        with contextlib.suppress(OSError):
+            if os.fstat(fd).st_size > before:
+                os.ftruncate(fd, before)
+        raise
+
+
+def _heal_torn_line(fh: io.FileIO) -> None:
+    """Truncate a trailing partial line (no newline) left by a crash mid-write.
+
+    Read through the descriptor just opened, not the path: logrotate may have
+    renamed the file away since."""
     size = fh.seek(0, 2)
     if size == 0:
         return
-    with open(fh.name, "rb") as r:
-        r.seek(max(0, size - 65536))
-        tail = r.read()
+    start = max(0, size - 65536)
+    tail = os.pread(fh.fileno(), size - start, start)
     if tail.endswith(b"\n"):
         return
     cut = tail.rfind(b"\n")

@@ -1,0 +1,120 @@
+"""One writer per state file: an exclusive ``flock`` on ``<state_path>.lock``.
+
+The daemon numbers journal entries from the head it holds in memory, so a
+second process committing to the same file (``watcher once`` while the
+service runs, a second ``watcher run``) makes both assign the same sequence
+numbers: from then on every commit of one of them fails and events are
+delivered twice.  So ``run`` and ``once`` take this lock before opening the
+store and keep it until they exit; whoever comes second is refused at once,
+with the holder named.  Read-only commands (``deadletters list``) take no
+lock, and ``deadletters retry`` only raises a flag the running daemon acts on.
+
+Why a file beside the state rather than the database file itself: SQLite
+locks the database with POSIX locks, which a process loses as soon as it
+closes *any* descriptor on that file; a descriptor of our own on it would be
+one more way to get that wrong.  ``flock`` on a separate file cannot touch
+SQLite's locks, and the kernel drops it when the process dies, ``kill -9``
+included.  The file holds the holder's pid, host and command, for the refusal
+message only: it is rewritten by each holder and never deleted (deleting a
+lock file lets two processes lock two different files).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from watcher.clock import format_ts
+from watcher.errors import StoreUnavailable
+
+#: how long a refusal waits for a new holder to finish writing its name
+_READ_HOLDER_FOR = 0.5
+
+
+class StateHeld(StoreUnavailable):
+    """Another process holds the state file's lock."""
+
+    def __init__(self, state_path: str, holder: dict[str, Any] | None) -> None:
+        self.state_path = state_path
+        self.holder = holder
+        super().__init__(f"{state_path} is in use by {describe(holder)}")
+
+    @property
+    def pid(self) -> int | None:
+        pid = (self.holder or {}).get("pid")
+        return pid if isinstance(pid, int) else None
+
+
+def describe(holder: dict[str, Any] | None) -> str:
+    if not holder:
+        return "another watcher process (its pid is not recorded)"
+    return (f"another watcher process: pid {holder.get('pid')} on {holder.get('host')} "
+            f"(`{holder.get('command')}`, since {holder.get('since')})")
+
+
+class StateLock:
+    """Held from :meth:`acquire` until :meth:`release` or the process ends."""
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self._fd: int | None = fd
+        self.path = path
+
+    @classmethod
+    def acquire(cls, state_path: str, *, command: str) -> StateLock | None:
+        """Lock ``state_path`` for this process (None for ``:memory:``, which no other
+        process can open).  Raises StateHeld if another process has it, StoreUnavailable
+        if the lock file cannot be opened."""
+        if state_path == ":memory:":
+            return None
+        # beside the real file, so two spellings of it (a symlink) share one lock
+        real = Path(state_path).resolve()
+        path = real.with_name(real.name + ".lock")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as e:
+            raise StoreUnavailable(f"cannot open state file {state_path}: cannot lock "
+                                   f"{path}: {e.strerror or e}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StateHeld(state_path, read_holder(path)) from None
+        except OSError as e:
+            os.close(fd)
+            raise StoreUnavailable(f"cannot open state file {state_path}: cannot lock "
+                                   f"{path}: {e.strerror or e}") from None
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
+              "since": format_ts(time.time())}
+        with contextlib.suppress(OSError):  # the name is a courtesy; the lock is what counts
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, orjson.dumps(me) + b"\n", 0)
+        return cls(fd, path)
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the only descriptor drops the flock
+
+
+def read_holder(path: Path) -> dict[str, Any] | None:
+    """The holder's record; None if unreadable (a holder that has only just locked may
+    not have written it yet, so an empty or partial file is read again for a moment)."""
+    deadline = time.monotonic() + _READ_HOLDER_FOR
+    while True:
+        try:
+            data = orjson.loads(path.read_bytes())
+            if isinstance(data, dict):
+                return data
+        except (OSError, orjson.JSONDecodeError):
+            pass
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.02)
