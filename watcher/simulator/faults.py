@@ -7,8 +7,9 @@ Request faults answer instead of the API: ``status`` (any code, optional
 item's status becomes ``value``), ``duplicate`` (the previous page's last
 item again at the top of this page), ``shift`` (between two page requests
 a run from a later page moves to the head; see each vendor's ``move_to_head``)
-and ``reorder`` (one page comes in the opposite order, as if the vendor's
-undocumented ordering had changed).  Each fault fires ``times``
+``reorder`` (one page comes in the opposite order, as if the vendor's
+undocumented ordering had changed) and ``hostile`` (one item is replaced by
+``value``, any JSON: an object of other fields, a string, null).  Each fault fires ``times``
 times after letting ``after`` matching requests through; ``path`` narrows it
 to requests whose path contains that text.
 """
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 REQUEST_KINDS = ("status", "slow", "malformed")
-PAGE_KINDS = ("missing_field", "unknown_status", "duplicate", "shift", "reorder")
+PAGE_KINDS = ("missing_field", "unknown_status", "duplicate", "shift", "reorder", "hostile")
 
 
 @dataclass
