@@ -59,9 +59,9 @@ def bounded(run: dict[str, Any]) -> dict[str, Any]:
     """``run`` as ``data.run`` may hold it: whole when its JSON is small, else a copy with
     long strings cut, deep nesting dropped and the rest cut off past :data:`MAX_RUN`."""
     try:
-        # Nested eight deeper than itself: events, stored details and snapshots wrap the
-        # run a few levels down, and orjson refuses to write more than 254 levels.
-        if len(orjson.dumps([[[[[[[[run]]]]]]]])) <= MAX_RUN:
+        # Written four levels deeper than itself: an event in a batch and a state snapshot
+        # hold the run three levels down, and orjson refuses to write more than 254.
+        if len(orjson.dumps([[[[run]]]])) <= MAX_RUN:
             return run
     except orjson.JSONEncodeError:
         pass
