@@ -214,3 +214,15 @@ def test_a_bad_item_is_warned_once_per_run_and_field_and_counted_every_time(
                                                (None, "id", "bad_id"),
                                                (None, "item", "not_an_object")], key=repr)
     assert p.skipped == {"bad_status": 3, "bad_id": 3, "not_an_object": 3}
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+@settings(max_examples=200, deadline=None)
+@given(body=values | st.dictionaries(st.sampled_from(["detail", "message", "errors", "error",
+                                                      "code"]), values | st.lists(values)))
+def test_any_error_body_gives_a_message_or_none(vendor: str, body: Any) -> None:
+    """A vendor's error body, whatever its JSON, reads as a message or nothing, never raises."""
+    cls = provider_class(vendor)
+    assert cls is not None
+    msg = cls.error_message(body)  # type: ignore[attr-defined]
+    assert msg is None or isinstance(msg, str)

@@ -209,7 +209,10 @@ class BaseProvider:
     def error_message(body: Any) -> str | None:
         from watcher.providers.http import default_error_message
 
-        return default_error_message(body)
+        try:
+            return default_error_message(body)
+        except TypeError:  # orjson will not write a body nested deeper than 254 levels
+            return None
 
     @property
     def requests(self) -> int:

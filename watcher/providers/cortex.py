@@ -31,7 +31,15 @@ from typing import Any, ClassVar
 from watcher.clock import parse_ts
 from watcher.model import Observation, RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
-from watcher.providers.items import MAX_ERROR, MAX_ID, MAX_NAME, MAX_STAMP, short, text
+from watcher.providers.items import (
+    MAX_ERROR,
+    MAX_ID,
+    MAX_NAME,
+    MAX_STAMP,
+    dotted,
+    short,
+    text,
+)
 from watcher.providers.lingering import Lingering
 from watcher.providers.newest_first import HeadScan
 from watcher.providers.window import RecentWindow
@@ -86,7 +94,7 @@ class CortexProvider(BaseProvider):
             return None
         msg = body.get("message")
         errors = body.get("errors")
-        details = [f"{'.'.join(map(str, e.get('path', ())))}: {e.get('message')}"
+        details = [f"{dotted(e.get('path'))}: {e.get('message')}"
                    for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
         text = msg if isinstance(msg, str) else None
         if details:

@@ -106,6 +106,14 @@ class _Budget:
         return value
 
 
+def dotted(path: Any) -> str:
+    """A validation error's location (``["query", "size"]``) as ``query.size``, whatever
+    the vendor put there."""
+    if isinstance(path, list):
+        return ".".join(map(str, path))
+    return "" if path is None else str(path)
+
+
 def preview(value: Any) -> str:
     """A short ``repr`` of an unusable value, for a log line."""
     r = repr(value) if not isinstance(value, str | list | dict) or len(value) <= 40 else (

@@ -29,7 +29,15 @@ import orjson
 from watcher.clock import parse_ts
 from watcher.model import RunDetails, Status
 from watcher.providers.base import MAX_WARNED, BaseProvider, PollResult, PollView
-from watcher.providers.items import MAX_ID, MAX_NAME, MAX_STAMP, short, text
+from watcher.providers.items import (
+    MAX_ID,
+    MAX_NAME,
+    MAX_STAMP,
+    dotted,
+    preview,
+    short,
+    text,
+)
 from watcher.providers.lingering import Lingering
 from watcher.providers.newest_first import HeadScan, PageOn, Progress
 from watcher.schema import Field
@@ -72,9 +80,14 @@ class NoxusProvider(BaseProvider):
     def error_message(body: Any) -> str | None:
         detail = body.get("detail") if isinstance(body, dict) else None
         if isinstance(detail, list):  # FastAPI validation errors
-            parts = [f"{'.'.join(map(str, d.get('loc', ())))}: {d.get('msg')}"
+            parts = [f"{dotted(d.get('loc'))}: {d.get('msg')}"
                      for d in detail if isinstance(d, dict)]
-            return "; ".join(parts) or orjson.dumps(detail).decode()[:300]
+            if parts:
+                return "; ".join(parts)
+            try:
+                return orjson.dumps(detail).decode()[:300]
+            except TypeError:  # nested deeper than orjson writes
+                return preview(detail)
         return detail if isinstance(detail, str) else None
 
     async def poll(self, view: PollView) -> PollResult:
