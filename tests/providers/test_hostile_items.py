@@ -15,7 +15,7 @@ import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support import parse_config, sim_source, toml
+from tests.support import Harness, parse_config, sim_source, toml
 from watcher.clock import FrozenClock, parse_ts
 from watcher.diff import Changeset, Policy, diff
 from watcher.events import to_json
@@ -23,6 +23,7 @@ from watcher.model import TERMINAL, Observation, RunState, Status
 from watcher.providers import provider_class
 from watcher.providers.base import BaseProvider
 from watcher.providers.items import MAX_ID, MAX_STATUS
+from watcher.simulator import Simulator
 from watcher.simulator.app import api_class
 from watcher.simulator.world import World
 
@@ -226,3 +227,20 @@ def test_any_error_body_gives_a_message_or_none(vendor: str, body: Any) -> None:
     assert cls is not None
     msg = cls.error_message(body)  # type: ignore[attr-defined]
     assert msg is None or isinstance(msg, str)
+
+
+@pytest.mark.anyio
+async def test_a_far_future_updated_at_does_not_lift_extends_watermark(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A run stamped year 9999 once at the head: a burst of updates bigger than an idle
+    page is still read to its end, not cut at the first page."""
+    ids = [world.add_run("extend", "PROCESSING", created=clock() - 1000 - i).id
+           for i in range(40)]
+    world.add_run("extend", "PROCESSING", overrides={"updatedAt": "9999-12-30T00:00:00Z"})
+    async with Harness(sim, clock=clock) as h:
+        await h.poll()
+        clock.advance(15)
+        for rid in ids[:30]:
+            world.set_status(rid, "PROCESSED")
+        events = await h.poll()
+    assert sorted(e["subject"] for e in events) == sorted(ids[:30])
