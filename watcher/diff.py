@@ -20,7 +20,9 @@ Rules, following SPEC §3-§5:
 * a live run that stays in one status past ``stuck_after`` gets ``run.stuck``
   once per episode (a new status starts a new episode), baseline included;
 * a poll's transitions come out oldest change first (vendors list newest
-  first), then its stuck events.
+  first), then its stuck events;
+* a run whose item ``describe`` refuses (:class:`~watcher.model.SkipItem`) is
+  left as it was; a version stamp that is no short string counts as none.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 
 from watcher.clock import parse_ts
 from watcher.events import RUN_CREATED, RUN_STATUS_CHANGED, RUN_STUCK, run_event
-from watcher.model import TERMINAL, Event, Observation, RunDetails, RunState, Status
+from watcher.model import TERMINAL, Event, Observation, RunDetails, RunState, SkipItem, Status
 
 Describe = Callable[[Any], RunDetails]
 #: the vendor time of an item's last change, without describing it (cheap)
@@ -39,6 +41,16 @@ ChangedAt = Callable[[Any], "float | None"]
 #: raw statuses shared by every run holding them (a parsed string per run would cost
 #: ~60 bytes each across a million tracked runs)
 _RAW: dict[str, str] = {}
+#: a version stamp longer than this is no stamp (timestamps are ~30 characters)
+MAX_VERSION = 128
+
+
+def _stamp(version: Any) -> str | None:
+    """The version as kept and hashed into event ids: a short string, else none.
+
+    Checked here, where a run changes, rather than per item in the hot loop.
+    """
+    return version if isinstance(version, str) and len(version) <= MAX_VERSION else None
 
 
 class Policy:
@@ -122,20 +134,26 @@ class Session:
                 # The common case on a busy source: nothing new about this run.  A terminal
                 # run never changes again, so its version stamp is not even kept (memory).
                 if (st.version != version or st.raw_status != raw) and status not in terminal:
-                    upserts[rid] = RunState(status, _RAW.setdefault(raw, raw), version,
-                                            st.since, st.stuck, st.detail)
+                    version = _stamp(version)
+                    if st.version != version or st.raw_status != raw:
+                        upserts[rid] = RunState(status, _RAW.setdefault(raw, raw), version,
+                                                st.since, st.stuck, st.detail)
                 continue
             live_now = status not in TERMINAL
             raw = _RAW.setdefault(raw, raw)
+            version = _stamp(version)
             kept = version if live_now else None
-            if st is None and not live_now and not self.emit_new:
-                # a silent baseline of a finished run needs nothing but when it changed
-                at = self.changed_at(item)
-                since = at if at is not None else now
-                if since >= self.forget_before:
-                    upserts[rid] = RunState(status, raw, None, since)
+            try:
+                if st is None and not live_now and not self.emit_new:
+                    # a silent baseline of a finished run needs nothing but when it changed
+                    at = self.changed_at(item)
+                    since = at if at is not None else now
+                    if since >= self.forget_before:
+                        upserts[rid] = RunState(status, raw, None, since)
+                    continue
+                details = self.describe(item)
+            except SkipItem:
                 continue
-            details = self.describe(item)
             since = details.changed_at if details.changed_at is not None else now
             if st is None:
                 if not live_now and since < self.forget_before:

@@ -81,6 +81,10 @@ class DaemonCollector:
         store_failing = GaugeMetricFamily("watcher_state_write_failing",
                                           "1 while a source's last save to the state file "
                                           "failed.", labels=["source"])
+        skipped = CounterMetricFamily("watcher_items_skipped",
+                                      "Vendor run items skipped as unusable, per source and "
+                                      "reason (not_an_object, bad_id, bad_status, "
+                                      "undescribable).", labels=["source", "reason"])
         runs = GaugeMetricFamily("watcher_runs_tracked",
                                  "Runs held in memory, per source and canonical status.",
                                  labels=["source", "status"])
@@ -98,11 +102,14 @@ class DaemonCollector:
             consecutive.add_metric([name], row.failures)
             store_failures.add_metric([name], st.store_failures)
             store_failing.add_metric([name], 1.0 if poller.store_failing else 0.0)
+            # a plugin provider may keep no such counter
+            for reason, n in sorted(getattr(poller.provider, "skipped", {}).items()):
+                skipped.add_metric([name, reason], n)
         for name, state in list(d.states.items()):
             for status in Status:
                 runs.add_metric([name, status.value], state.counts.get(status, 0))
         yield from (polls, errors, duration, last_ok, failing, consecutive, store_failures,
-                    store_failing, runs)
+                    store_failing, skipped, runs)
 
     def _sinks(self) -> Iterator[Metric]:
         d = self.daemon

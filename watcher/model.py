@@ -37,6 +37,12 @@ TERMINAL: frozenset[Status] = frozenset(
 Observation: TypeAlias = tuple[str, str, Status, "str | None", Any]
 
 
+class SkipItem(Exception):
+    """Raised by a provider's ``describe`` (or ``changed_at``) for an item that is no
+    usable run after all: the diff skips it, and the run's state does not move.
+    The provider has logged and counted it."""
+
+
 class RunDetails:
     """What an event says about a run beyond its status, built only on change."""
 

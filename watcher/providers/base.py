@@ -31,16 +31,36 @@ The protocol, in short:
     :class:`~watcher.errors.ProviderError` kind when the cycle cannot be
     trusted as a whole: nothing of it is kept.
 ``describe(item) -> RunDetails``
-    event fields of one item, called only for runs that produce an event.
+    event fields of one item, called only for runs that produce an event;
+    it may raise :class:`~watcher.model.SkipItem` to have the diff skip it.
 ``await enrich(events)``
     optionally add what the listing lacks (an error message) to new events.
 ``requests``
     HTTP requests sent so far, for metrics and benchmarks.
+
+Hostile items.  Any field of a vendor item may be missing, have any JSON type
+or be a megabyte long, and an item may not be an object at all.  What
+:class:`BaseProvider` does with each, never raising:
+
+* not an object, or no usable run id (a non-empty string of at most
+  :data:`~watcher.providers.items.MAX_ID` characters; an integer id is *not*
+  taken as its string, so a run is never known under two ids), or no usable
+  status (a non-empty string of at most ``MAX_STATUS`` characters; a list or
+  a number is *not* mapped to ``unknown``, which would invent a transition
+  and another one back when the vendor recovers): the item is skipped with
+  one warning per run and field, counted in ``skipped`` by reason, and the
+  rest of the page is processed.  A skipped run's state does not move.  A
+  status string nobody knows is still ``unknown`` (SPEC §3).
+* an unusable version stamp: no stamp (the diff keeps only a short string).
+* any other field: ``describe`` gives ``None`` for it (a string where an
+  object is documented, a number for a timestamp) and cuts long text (see
+  :mod:`watcher.providers.items`).
 """
 
 from __future__ import annotations
 
 import inspect
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -48,7 +68,8 @@ import structlog
 
 from watcher.clock import Clock, wall
 from watcher.errors import BadPayload
-from watcher.model import Event, Observation, RunDetails, RunState, Status
+from watcher.model import Event, Observation, RunDetails, RunState, SkipItem, Status
+from watcher.providers.items import MAX_ID, MAX_STATUS, bounded, preview
 from watcher.ratelimit import RateLimiter, shared
 
 if TYPE_CHECKING:
@@ -114,7 +135,11 @@ class Provider(Protocol):
         ...
 
     def describe(self, item: Any) -> RunDetails:
-        """Event fields of one vendor item; called only for runs that changed."""
+        """Event fields of one vendor item; called only for runs that changed.
+
+        Raises :class:`~watcher.model.SkipItem` for an item that is no usable run:
+        the diff then leaves that run as it was.
+        """
         ...
 
     # Optional: ``changed_at(item) -> float | None``, the vendor time of the item's last
@@ -140,8 +165,16 @@ def build(cls: Any, source: SourceConfig, session: aiohttp.ClientSession, *,
     return cls(source, session)  # type: ignore[no-any-return]
 
 
+#: distinct warnings remembered per source before starting over (a hostile vendor
+#: could otherwise grow the set without end)
+MAX_WARNED = 10_000
+
+
 class BaseProvider:
-    """Shared helpers: status mapping with unknown-value warnings, trimming, bad items."""
+    """Shared helpers: status mapping with unknown-value warnings, trimming, bad items.
+
+    A subclass implements ``details(item)``; :meth:`describe` wraps it.
+    """
 
     kind: ClassVar[str] = ""
     default_base_url: ClassVar[str] = ""
@@ -168,6 +201,10 @@ class BaseProvider:
         self._keep = frozenset(source.keep_fields)
         self._folded = {k.lower(): v for k, v in self.statuses.items()}
         self._warned: set[str] = set()
+        #: (run id or problem, field) already warned about as unusable
+        self._warned_items: set[tuple[str | None, str]] = set()
+        #: items skipped as unusable, by reason (``watcher_items_skipped_total``)
+        self.skipped: Counter[str] = Counter()
         self.http: VendorHttp = self._http()
 
     def _http(self) -> VendorHttp:
@@ -188,7 +225,10 @@ class BaseProvider:
     def error_message(body: Any) -> str | None:
         from watcher.providers.http import default_error_message
 
-        return default_error_message(body)
+        try:
+            return default_error_message(body)
+        except TypeError:  # orjson will not write a body nested deeper than 254 levels
+            return None
 
     @property
     def requests(self) -> int:
@@ -197,56 +237,115 @@ class BaseProvider:
     async def enrich(self, events: list[Event]) -> None:
         return None
 
+    def describe(self, item: Any) -> RunDetails:
+        """Event fields of one item (``details``); :class:`SkipItem` when it is no run.
+
+        Only runs new to the diff or with a new status get here, so this completes
+        the hot loop's cheap id check (a string) with the rest (not empty, not absurd).
+        A ``details`` that raises on some strange item skips that run, not the source.
+        """
+        rid = self.run_id_of(item)
+        try:
+            return self.details(item)
+        except Exception:
+            self.skip(rid, "item", "undescribable", exc_info=True)
+            raise SkipItem(rid) from None
+
+    def details(self, item: Any) -> RunDetails:
+        raise NotImplementedError
+
+    def run_id_of(self, item: Any) -> str:
+        """The item's run id, or :class:`SkipItem` (logged, counted) when unusable."""
+        rid = item.get(self.id_key) if isinstance(item, dict) else None
+        if not isinstance(rid, str) or not 0 < len(rid) <= MAX_ID:
+            self.skip(None, self.id_key, "bad_id", rid)
+            raise SkipItem(None)
+        return rid
+
     def changed_at(self, item: Any) -> float | None:
         # correct for every provider; override with a cheap field read where there is one
-        return self.describe(item).changed_at  # type: ignore[attr-defined, no-any-return]
+        return self.describe(item).changed_at
 
     def observe(self, items: list[Any], out: list[Observation]) -> None:
         """Observations of a page's items: the hot loop (a tuple per item, nothing more).
 
-        A comprehension builds the page's tuples a third faster than a loop; a page
-        with a malformed item goes through the careful loop, which skips just that item.
+        A comprehension builds the page's tuples a third faster than a loop.  Its
+        only checks are free or nearly so: ``id + ""`` fails unless the id is a
+        string, and ``status_of`` (reached only by a status the table lacks) fails
+        unless the status is a string; an item that is not an object fails at its
+        first lookup.  A page with such an item goes through the careful loop,
+        which skips just that item.
         """
         table = self.statuses
         status_of = self.status_of
         id_key, status_key, version_key = self.id_key, self.status_key, self.version_key
         try:
             if version_key:
-                out.extend([(it[id_key], r, table.get(r) or status_of(r), it[version_key], it)
-                            for it in items for r in (it[status_key],)])
+                out.extend([(it[id_key] + "", r, table.get(r) or status_of(r), it[version_key],
+                             it) for it in items for r in (it[status_key],)])
             else:
-                out.extend([(it[id_key], r, table.get(r) or status_of(r), None, it)
+                out.extend([(it[id_key] + "", r, table.get(r) or status_of(r), None, it)
                             for it in items for r in (it[status_key],)])
             return
         except (KeyError, TypeError):
             pass
         for item in items:
-            try:
-                raw = item[status_key]
-                out.append((item[id_key], raw, table.get(raw) or status_of(raw),
-                            item[version_key] if version_key else None, item))
-            except (KeyError, TypeError) as e:
-                self.bad_item(item, f"missing field {e}")
+            obs = self.checked(item)
+            if obs is not None:
+                out.append(obs)
+
+    def checked(self, item: Any) -> Observation | None:
+        """The careful loop's step: one item's observation, or ``None`` (skipped, warned)."""
+        if not isinstance(item, dict):
+            self.skip(None, "item", "not_an_object", item)
+            return None
+        rid = item.get(self.id_key)
+        if not isinstance(rid, str) or not 0 < len(rid) <= MAX_ID:
+            self.skip(None, self.id_key, "bad_id", rid)
+            return None
+        raw = item.get(self.status_key)
+        if not isinstance(raw, str) or not 0 < len(raw) <= MAX_STATUS:
+            self.skip(rid, self.status_key, "bad_status", raw)
+            return None
+        version = item.get(self.version_key) if self.version_key else None
+        return rid, raw, self.statuses.get(raw) or self.status_of(raw), version, item
 
     def status_of(self, raw: object) -> Status:
-        """Slow path of status mapping: case-insensitive match, else ``unknown`` (warned once)."""
-        if isinstance(raw, str):
-            st = self._folded.get(raw.lower())
-            if st is not None:
-                return st
-        key = repr(raw)
-        if key not in self._warned:
-            self._warned.add(key)
+        """Slow path of status mapping: case-insensitive match, else ``unknown`` (warned once).
+
+        Raises TypeError for what is no status at all (not a string, empty, too
+        long): the hot loop then sends the page through the careful loop.
+        """
+        if not isinstance(raw, str) or not 0 < len(raw) <= MAX_STATUS:
+            raise TypeError("not a usable status")
+        st = self._folded.get(raw.lower())
+        if st is not None:
+            return st
+        if raw not in self._warned:
+            if len(self._warned) >= MAX_WARNED:
+                self._warned.clear()
+            self._warned.add(raw)
             self.log.warning("unknown vendor status, kept as raw_status", raw_status=raw)
         return Status.UNKNOWN
 
-    def bad_item(self, item: object, problem: str) -> None:
-        ident = item.get("id") if isinstance(item, dict) else None
-        self.log.warning("skipped a malformed run item", run_id=ident, problem=problem)
+    def skip(self, rid: str | None, field: str, reason: str, value: Any = None, *,
+             exc_info: bool = False) -> None:
+        """Count a skipped item; warn once per run and field (items with no usable id:
+        once per field and kind of value)."""
+        self.skipped[reason] += 1
+        key = (rid, field) if rid is not None else (None, f"{field}:{type(value).__name__}")
+        if key in self._warned_items:
+            return
+        if len(self._warned_items) >= MAX_WARNED:
+            self._warned_items.clear()
+        self._warned_items.add(key)
+        self.log.warning("skipped a malformed run item", run_id=rid, field=field,
+                         reason=reason, value=preview(value), exc_info=exc_info)
 
     def trimmed(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        """``data.run``: the item without its bulky fields, cut down if still huge."""
         drop = self.trim - self._keep
-        return {k: v for k, v in item.items() if k not in drop}
+        return bounded({k: v for k, v in item.items() if k not in drop})
 
     @staticmethod
     def items_of(body: Any, key: str | None) -> list[Any]:

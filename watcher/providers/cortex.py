@@ -31,6 +31,15 @@ from typing import Any, ClassVar
 from watcher.clock import parse_ts
 from watcher.model import Observation, RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
+from watcher.providers.items import (
+    MAX_ERROR,
+    MAX_ID,
+    MAX_NAME,
+    MAX_STAMP,
+    dotted,
+    short,
+    text,
+)
 from watcher.providers.lingering import Lingering
 from watcher.providers.newest_first import HeadScan
 from watcher.providers.window import RecentWindow
@@ -85,7 +94,7 @@ class CortexProvider(BaseProvider):
             return None
         msg = body.get("message")
         errors = body.get("errors")
-        details = [f"{'.'.join(map(str, e.get('path', ())))}: {e.get('message')}"
+        details = [f"{dotted(e.get('path'))}: {e.get('message')}"
                    for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
         text = msg if isinstance(msg, str) else None
         if details:
@@ -145,17 +154,18 @@ class CortexProvider(BaseProvider):
                 return
             page += 1
 
-    def describe(self, item: Any) -> RunDetails:
+    def details(self, item: Any) -> RunDetails:
         version = item.get("workflow_version")
         name = version.get("name") if isinstance(version, dict) else None
         updated = item.get("updated_at")
         changed = parse_ts(updated)
         if changed is None:  # nullable at Cortex
             changed = parse_ts(item.get("ended_at"))
-        error = item.get("error")
         return RunDetails(
-            workflow_id=item.get("workflow_id") or self.source.options.get("workflow_id"),
-            workflow_name=name if isinstance(name, str) else None,
-            created_at=item.get("created_at"), updated_at=updated, url=None,
-            error=error if isinstance(error, str) else None, run=self.trimmed(item),
+            workflow_id=short(item.get("workflow_id"), MAX_ID)
+            or self.source.options.get("workflow_id"),
+            workflow_name=text(name, MAX_NAME),
+            created_at=short(item.get("created_at"), MAX_STAMP),
+            updated_at=short(updated, MAX_STAMP), url=None,
+            error=text(item.get("error"), MAX_ERROR), run=self.trimmed(item),
             changed_at=changed)

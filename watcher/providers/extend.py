@@ -13,11 +13,22 @@ runs, not 1,000.
 from __future__ import annotations
 
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from watcher.clock import parse_ts
-from watcher.errors import ProviderError
+from watcher.errors import BadPayload, ProviderError
 from watcher.model import Event, Observation, RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
+from watcher.providers.items import (
+    MAX_ERROR,
+    MAX_ID,
+    MAX_NAME,
+    MAX_STAMP,
+    MAX_URL,
+    first_text,
+    short,
+    text,
+)
 from watcher.schema import Field
 
 API_VERSION = "2026-02-09"
@@ -91,7 +102,9 @@ class ExtendProvider(BaseProvider):
             if items and token is None:
                 top = parse_ts(items[0].get("updatedAt") if isinstance(items[0], dict) else None)
                 if top is not None and (newest is None or top > newest):
-                    newest = top
+                    # never past our own now: a run stamped in the future would raise the
+                    # floor above every real update until then (a lower floor only reads more)
+                    newest = min(top, now)
             obs: list[Observation] = []
             self.observe(items, obs)
             if counting:  # runs the next cycle's overlap re-reads (the listing is newest first)
@@ -104,6 +117,8 @@ class ExtendProvider(BaseProvider):
                     recent += 1
             view.feed(obs)
             token = body.get("nextPageToken")
+            if token is not None and not isinstance(token, str):
+                raise BadPayload("nextPageToken is not a string")
             last = parse_ts(items[-1].get("updatedAt")
                             if items and isinstance(items[-1], dict) else None)
             more = bool(token and items) and (last is None or last >= floor)
@@ -116,18 +131,21 @@ class ExtendProvider(BaseProvider):
         return PollResult([], cursor)
 
     def changed_at(self, item: Any) -> float | None:
+        self.run_id_of(item)
         return parse_ts(item.get("updatedAt"))
 
-    def describe(self, item: Any) -> RunDetails:
-        wf = item.get("workflow") or {}
+    def details(self, item: Any) -> RunDetails:
+        wf = item.get("workflow")
+        if not isinstance(wf, dict):
+            wf = {}
         updated = item.get("updatedAt")
-        run = self.trimmed(item)
         return RunDetails(
-            workflow_id=wf.get("id"), workflow_name=wf.get("name"),
-            created_at=item.get("createdAt"), updated_at=updated, url=item.get("dashboardUrl"),
-            error=item.get("failureMessage") or item.get("failureReason")
-            or item.get("rejectionNote"),
-            run=run, changed_at=parse_ts(updated))
+            workflow_id=short(wf.get("id"), MAX_ID), workflow_name=text(wf.get("name"), MAX_NAME),
+            created_at=short(item.get("createdAt"), MAX_STAMP),
+            updated_at=short(updated, MAX_STAMP), url=short(item.get("dashboardUrl"), MAX_URL),
+            error=first_text(item, ("failureMessage", "failureReason", "rejectionNote"),
+                             MAX_ERROR),
+            run=self.trimmed(item), changed_at=parse_ts(updated))
 
     async def enrich(self, events: list[Event]) -> None:
         """The listing has no failure message: fetch it for the first few failures."""
@@ -135,12 +153,12 @@ class ExtendProvider(BaseProvider):
                   and not e.data.get("error")][:ENRICH_LIMIT]
         for e in wanted:
             try:
-                body, _ = await self.http.get(f"/workflow_runs/{e.subject}")
+                body, _ = await self.http.get(f"/workflow_runs/{quote(e.subject, safe='')}")
             except ProviderError as err:
                 self.log.debug("could not fetch failure details", run_id=e.subject, error=str(err))
                 continue
             run = body.get("workflowRun", body) if isinstance(body, dict) else None
             if isinstance(run, dict):
-                msg = run.get("failureMessage") or run.get("failureReason")
-                if isinstance(msg, str):
+                msg = first_text(run, ("failureMessage", "failureReason"), MAX_ERROR)
+                if msg is not None:
                     e.data["error"] = msg

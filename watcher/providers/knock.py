@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import math
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from watcher.clock import format_ts, parse_ts
 from watcher.errors import BadPayload, ProviderError
 from watcher.model import Event, Observation, RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
+from watcher.providers.items import MAX_ERROR, MAX_NAME, MAX_STAMP, short, text
 from watcher.providers.lingering import Lingering
 from watcher.providers.window import RecentWindow
 from watcher.schema import Field
@@ -57,11 +59,12 @@ def _error_of(events: Any) -> str | None:
     for ev in events:
         if isinstance(ev, dict) and ev.get("status") == "error":
             data = ev.get("data")
-            why = (data.get("error") or data.get("message") or data.get("reason")
-                   if isinstance(data, dict) else None)
-            where = f" at step {ev['step_ref']}" if ev.get("step_ref") else ""
-            what = ev.get("event") or "error"
-            return f"{what}{where}: {why}" if isinstance(why, str) else f"{what}{where}"
+            why = next((v for v in (data.get(k) for k in ("error", "message", "reason"))
+                        if isinstance(v, str) and v), None) if isinstance(data, dict) else None
+            step = text(ev.get("step_ref"), MAX_NAME)
+            where = f" at step {step}" if step else ""
+            what = text(ev.get("event"), MAX_NAME) or "error"
+            return text(f"{what}{where}: {why}" if why else f"{what}{where}", MAX_ERROR)
     return None
 
 
@@ -111,15 +114,16 @@ class KnockProvider(BaseProvider):
     def observe(self, items: list[Any], out: list[Observation]) -> None:
         """The hot loop with Knock's failure rule (``completed`` + errors = ``failed``).
 
-        One comprehension for the page; a malformed item sends the page through the
-        shared careful loop (which skips it) and the rule is then applied after.
+        One comprehension for the page, with the shared loop's cheap checks; a malformed
+        item sends the page through the shared careful loop (which skips it) and the
+        rule is then applied after.
         """
         if not self._errors_fail:
             super().observe(items, out)
             return
         table, status_of, failed = self.statuses, self.status_of, Status.FAILED
         try:
-            out.extend([(it["id"], r,
+            out.extend([(it["id"] + "", r,
                          failed if r == "completed" and _errors(it) else
                          table.get(r) or status_of(r), it["updated_at"], it)
                         for it in items for r in (it["status"],)])
@@ -154,6 +158,8 @@ class KnockProvider(BaseProvider):
             window.saw(newest)
             info = body.get("page_info")
             cursor = info.get("after") if isinstance(info, dict) else None
+            if cursor is not None and not isinstance(cursor, str):
+                raise BadPayload("page_info.after is not a string")
             if not cursor or not items:
                 return
             if cursor == after:
@@ -179,14 +185,16 @@ class KnockProvider(BaseProvider):
                 self, lambda rid: f"/v1/workflow_recipient_runs/{rid}"), obs)
         return PollResult(obs, {**window.cursor(), **lingering.cursor()})
 
-    def describe(self, item: Any) -> RunDetails:
+    def details(self, item: Any) -> RunDetails:
         updated = item.get("updated_at")
-        key = item.get("workflow")
+        # Knock names workflows by key; runs carry no display name
+        key = short(item.get("workflow"), MAX_NAME)
         return RunDetails(
-            # Knock names workflows by key; runs carry no display name
-            workflow_id=key, workflow_name=key, created_at=item.get("inserted_at"),
-            updated_at=updated, url=None, error=_error_of(item.get("events")),
-            run=self.trimmed(item), changed_at=parse_ts(updated))
+            workflow_id=key, workflow_name=key,
+            created_at=short(item.get("inserted_at"), MAX_STAMP),
+            updated_at=short(updated, MAX_STAMP), url=None,
+            error=_error_of(item.get("events")), run=self.trimmed(item),
+            changed_at=parse_ts(updated))
 
     async def enrich(self, events: list[Event]) -> None:
         """The listing says how many errors, not which: read the first few failures' events."""
@@ -196,11 +204,13 @@ class KnockProvider(BaseProvider):
             detail = None
             if i < ENRICH_LIMIT:
                 try:
-                    body, _ = await self.http.get(f"/v1/workflow_recipient_runs/{e.subject}")
+                    body, _ = await self.http.get(
+                        f"/v1/workflow_recipient_runs/{quote(e.subject, safe='')}")
                     detail = _error_of(body.get("events")) if isinstance(body, dict) else None
                 except ProviderError as err:
                     self.log.debug("could not fetch failure details", run_id=e.subject,
                                    error=str(err))
             run = e.data.get("run") or {}
             n = run.get("error_count") if isinstance(run, dict) else None
-            e.data["error"] = detail or f"{n or 'some'} errors during the run"
+            count = n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else "some"
+            e.data["error"] = detail or f"{count} errors during the run"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from watcher.errors import ProviderError
 from watcher.model import Observation
@@ -51,7 +52,8 @@ class Lingering:
         items: list[Any] = []
         for rid in sorted(self.wanted):
             try:
-                body, _ = await provider.http.get(path(rid))
+                # quoted: an id is vendor data, and must not reach another path
+                body, _ = await provider.http.get(path(quote(rid, safe="")))
             except ProviderError as e:
                 if e.status not in _SKIPPABLE:
                     raise  # auth, rate limit, outage: the cycle cannot be trusted

@@ -28,7 +28,16 @@ import orjson
 
 from watcher.clock import parse_ts
 from watcher.model import RunDetails, Status
-from watcher.providers.base import BaseProvider, PollResult, PollView
+from watcher.providers.base import MAX_WARNED, BaseProvider, PollResult, PollView
+from watcher.providers.items import (
+    MAX_ID,
+    MAX_NAME,
+    MAX_STAMP,
+    dotted,
+    preview,
+    short,
+    text,
+)
 from watcher.providers.lingering import Lingering
 from watcher.providers.newest_first import HeadScan, PageOn, Progress
 from watcher.schema import Field
@@ -71,9 +80,14 @@ class NoxusProvider(BaseProvider):
     def error_message(body: Any) -> str | None:
         detail = body.get("detail") if isinstance(body, dict) else None
         if isinstance(detail, list):  # FastAPI validation errors
-            parts = [f"{'.'.join(map(str, d.get('loc', ())))}: {d.get('msg')}"
+            parts = [f"{dotted(d.get('loc'))}: {d.get('msg')}"
                      for d in detail if isinstance(d, dict)]
-            return "; ".join(parts) or orjson.dumps(detail).decode()[:300]
+            if parts:
+                return "; ".join(parts)
+            try:
+                return orjson.dumps(detail).decode()[:300]
+            except TypeError:  # nested deeper than orjson writes
+                return preview(detail)
         return detail if isinstance(detail, str) else None
 
     async def poll(self, view: PollView) -> PollResult:
@@ -123,22 +137,26 @@ class NoxusProvider(BaseProvider):
             if d is not None and d.workflow_id and d.workflow_name:
                 self._names.setdefault(d.workflow_id, d.workflow_name)
 
-    def describe(self, item: Any) -> RunDetails:
-        wf = item.get("workflow") if isinstance(item.get("workflow"), dict) else {}
-        wid = item.get("workflow_id") or wf.get("id")
-        name = wf.get("name")
-        if wid and isinstance(name, str):
+    def details(self, item: Any) -> RunDetails:
+        wf = item.get("workflow")
+        if not isinstance(wf, dict):
+            wf = {}
+        wid = short(item.get("workflow_id"), MAX_ID) or short(wf.get("id"), MAX_ID)
+        name = text(wf.get("name"), MAX_NAME)
+        if wid and name:
+            if len(self._names) >= MAX_WARNED:  # bounded, whatever ids a vendor invents
+                self._names.clear()
             self._names[wid] = name
-        run = self.trimmed(item)
         if wf and "workflow" not in self._keep:
             # the embedded workflow carries its whole definition
-            run["workflow"] = {k: wf[k] for k in ("id", "name", "type") if k in wf}
+            item = {**item, "workflow": {k: wf[k] for k in ("id", "name", "type") if k in wf}}
         finished = item.get("finished_at")
         changed = parse_ts(finished)
         if changed is None and item.get("status") == "queued":
             changed = parse_ts(item.get("created_at"))  # queued since creation
         return RunDetails(
             workflow_id=wid, workflow_name=name or self._names.get(wid or ""),
-            created_at=item.get("created_at"), updated_at=finished,
+            created_at=short(item.get("created_at"), MAX_STAMP),
+            updated_at=short(finished, MAX_STAMP),
             # Noxus exposes no run-level error message; details live per node
-            url=None, error=None, run=run, changed_at=changed)
+            url=None, error=None, run=self.trimmed(item), changed_at=changed)

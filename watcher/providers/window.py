@@ -34,10 +34,11 @@ OVERLAP = 120.0
 class RecentWindow:
     """This cycle's window, and the cursor fields that place the next one."""
 
-    __slots__ = ("_known", "floor", "horizon", "newest")
+    __slots__ = ("_known", "_now", "floor", "horizon", "newest")
 
     def __init__(self, cursor: Mapping[str, Any], *, now: float, lookback: float,
                  baseline: bool) -> None:
+        self._now = now
         horizon = self.horizon = now - lookback
         self._known: float | None = None if baseline else cursor.get("newest")
         saved: float | None = None if baseline else cursor.get("floor")
@@ -48,7 +49,9 @@ class RecentWindow:
 
     def saw(self, created: float | None) -> None:
         if created is not None and (self.newest is None or created > self.newest):
-            self.newest = created
+            # never past our own now: a run "created" in the future would lift the next
+            # floor above every real run until then (a lower floor only reads more)
+            self.newest = min(created, self._now)
 
     def forget_old(self, obs: list[Observation], start: int, known: Mapping[str, Any],
                    created_key: str) -> None:

@@ -7,6 +7,7 @@ scripts a lively world; ``Fault`` makes a vendor misbehave on purpose.
 
 from watcher.simulator.app import Simulator, available_vendors, make_app
 from watcher.simulator.faults import Fault
-from watcher.simulator.world import SimRun, World
+from watcher.simulator.world import KEEP, Hostile, SimRun, World
 
-__all__ = ["Fault", "SimRun", "Simulator", "World", "available_vendors", "make_app"]
+__all__ = ["KEEP", "Fault", "Hostile", "SimRun", "Simulator", "World", "available_vendors",
+           "make_app"]

@@ -44,7 +44,7 @@ class VendorApi:
         self.world = world
         self._bucket: tuple[float, float] = (0.0, time.monotonic())
         #: last item served per listing, for the ``duplicate`` fault
-        self._last_item: dict[str, Any] | None = None
+        self._last_item: Any = None
         #: set when the server stops, so an ``endless`` body ends instead of holding it up
         self._closing = False
 
@@ -149,9 +149,14 @@ class VendorApi:
         self._bucket = (tokens - 1.0, now)
         return True
 
+    @staticmethod
+    def served(run: SimRun, item: dict[str, Any]) -> Any:
+        """``item`` as served: mangled if the run was made hostile (see ``World.override``)."""
+        return item if run.hostile is None else run.hostile.apply(item)
+
     def page(self, request: web.Request, order: Callable[[], tuple[list[SimRun], int]],
              size: int, render: Callable[[SimRun], dict[str, Any]]
-             ) -> tuple[list[dict[str, Any]], list[SimRun], int]:
+             ) -> tuple[list[Any], list[SimRun], int]:
         """One listing page with any due page fault applied.
 
         ``order()`` returns the current ordered listing and the index where the
@@ -165,12 +170,15 @@ class VendorApi:
             # the reader, who already has the first page, never sees it this time.
             self.move_to_head(ordered[start])
             ordered, start = order()
-        items = [render(r) for r in ordered[start:start + size]]
+        items = [self.served(r, render(r)) for r in ordered[start:start + size]]
         if fault is not None and items:
-            if fault.kind == "missing_field":
-                items[0] = {k: v for k, v in items[0].items() if k != fault.field}
-            elif fault.kind == "unknown_status":
-                items[0] = {**items[0], "status": fault.value}
+            first = items[0]
+            if fault.kind == "missing_field" and isinstance(first, dict):
+                items[0] = {k: v for k, v in first.items() if k != fault.field}
+            elif fault.kind == "unknown_status" and isinstance(first, dict):
+                items[0] = {**first, "status": fault.value}
+            elif fault.kind == "hostile":
+                items[0] = fault.value
             elif fault.kind == "duplicate" and self._last_item is not None:
                 items.insert(0, self._last_item)
             elif fault.kind == "reorder":

@@ -2,7 +2,11 @@
 
 ``http://HOST:PORT/extend`` is an Extend base URL, ``/noxus``, ``/cortex`` and
 ``/knock`` the others'.  ``/_sim`` lets a test or a person drive the world
-over HTTP: add and change runs, inject faults, read the request log.
+over HTTP: add and change runs, inject faults, read the request log, and make
+a run hostile: ``POST /_sim/runs/{id}/hostile`` with ``{"overrides": {field:
+any JSON}, "drop": [field, ...], "replace": any JSON}`` (each optional; an
+empty body serves the run as it is again); ``POST /_sim/runs`` takes the same
+keys.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from aiohttp import web
 
 from watcher.simulator.api import VendorApi, json_response
 from watcher.simulator.faults import Fault
-from watcher.simulator.world import VENDORS, World
+from watcher.simulator.world import KEEP, VENDORS, World
 
 APIS = {
     "extend": "watcher.simulator.extend:ExtendApi",
@@ -56,6 +60,7 @@ def make_app(world: World) -> web.Application:
     app.router.add_post("/_sim/runs", admin.add_run)
     app.router.add_post("/_sim/seed", admin.seed)
     app.router.add_post("/_sim/runs/{id}", admin.update_run)
+    app.router.add_post("/_sim/runs/{id}/hostile", admin.hostile)
     app[APIS_KEY] = apis
     return app
 
@@ -112,7 +117,8 @@ class _Admin:
         if vendor not in self.apis:
             return json_response({"error": f"unknown vendor {vendor!r}"}, status=400)
         wf = self.world.workflow(vendor, body.pop("workflow", "Invoice Processing"))
-        run = self.world.add_run(vendor, body.pop("status"), workflow=wf, **body)
+        run = self.world.add_run(vendor, body.pop("status"), workflow=wf,
+                                 **_hostile(body), **body)
         return json_response({"id": run.id, "vendor": vendor, "status": run.status}, status=201)
 
     async def seed(self, request: web.Request) -> web.Response:
@@ -132,6 +138,15 @@ class _Admin:
         return json_response({"vendor": vendor, "runs": len(self.world.runs[vendor])},
                              status=201)
 
+    async def hostile(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        body: dict[str, Any] = orjson.loads(raw) if raw.strip() else {}
+        try:
+            run = self.world.override(request.match_info["id"], **_hostile(body))
+        except KeyError:
+            return json_response({"error": "no such run"}, status=404)
+        return json_response({"id": run.id, "hostile": run.hostile is not None})
+
     async def update_run(self, request: web.Request) -> web.Response:
         body: dict[str, Any] = orjson.loads(await request.read())
         try:
@@ -144,6 +159,13 @@ class _Admin:
         else:
             self.world.touch(run)
         return json_response({"id": run.id, "status": run.status})
+
+
+def _hostile(body: dict[str, Any]) -> dict[str, Any]:
+    """Pops the hostile-run keys of a request body, as ``World.override`` arguments
+    (a ``replace`` key replaces the item even when its value is null)."""
+    return {"overrides": body.pop("overrides", None) or {}, "drop": body.pop("drop", None) or (),
+            "replace": body.pop("replace") if "replace" in body else KEEP}
 
 
 class Simulator:

@@ -130,8 +130,8 @@ class CortexApi(VendorApi):
         run = self.world.runs[self.vendor].get(request.match_info["run_id"])
         if run is None or run.workflow.id != wid:
             return self.error(404, "Run not found")
-        return json_response(self.render(run, verbose="all" in request.query.getall("verbose",
-                                                                                      [])))
+        body = self.render(run, verbose="all" in request.query.getall("verbose", []))
+        return json_response(self.served(run, body))
 
     def render(self, run: SimRun, *, verbose: bool = False) -> dict[str, Any]:
         wf = run.workflow

@@ -135,7 +135,7 @@ class ExtendApi(VendorApi):
         if run.status == "FAILED":
             body["failureReason"] = run.extra.get("failureReason", "PROCESSING_ERROR")
             body["failureMessage"] = run.error or "The document could not be processed"
-        return json_response(body)
+        return json_response(self.served(run, body))
 
     @staticmethod
     def _step_run(run: SimRun, i: int, kind: str) -> dict[str, Any]:

@@ -10,8 +10,9 @@ valid JSON, streamed: over a client's cap it must be refused, under it parsed). 
 item's status becomes ``value``), ``duplicate`` (the previous page's last
 item again at the top of this page), ``shift`` (between two page requests
 a run from a later page moves to the head; see each vendor's ``move_to_head``)
-and ``reorder`` (one page comes in the opposite order, as if the vendor's
-undocumented ordering had changed).  Each fault fires ``times``
+``reorder`` (one page comes in the opposite order, as if the vendor's
+undocumented ordering had changed) and ``hostile`` (one item is replaced by
+``value``, any JSON: an object of other fields, a string, null).  Each fault fires ``times``
 times after letting ``after`` matching requests through; ``path`` narrows it
 to requests whose path contains that text.
 """
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 REQUEST_KINDS = ("status", "slow", "malformed", "endless", "huge")
-PAGE_KINDS = ("missing_field", "unknown_status", "duplicate", "shift", "reorder")
+PAGE_KINDS = ("missing_field", "unknown_status", "duplicate", "shift", "reorder", "hostile")
 
 
 @dataclass

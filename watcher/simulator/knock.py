@@ -171,7 +171,7 @@ class KnockApi(VendorApi):
                               code="resource_missing")
         body = self.render(run)
         body["events"] = self.events(run)
-        return json_response(body)
+        return json_response(self.served(run, body))
 
     def render(self, run: SimRun) -> dict[str, Any]:
         wf = run.workflow

@@ -117,7 +117,7 @@ class NoxusApi(VendorApi):
         for key in ("definitions", "workflow", "source"):
             del body[key]
         body["workflow_version_id"] = None
-        return json_response(body)
+        return json_response(self.served(run, body))
 
     async def get_workflow_run(self, request: web.Request) -> web.Response:
         """The cookbook's poll endpoint: the run plus output and progress details."""
@@ -138,7 +138,7 @@ class NoxusApi(VendorApi):
                 "per_node_progress": {}, "run_logs": [],
             },
         })
-        return json_response(body)
+        return json_response(self.served(run, body))
 
     def render(self, run: SimRun) -> dict[str, Any]:
         wf = run.workflow

@@ -5,6 +5,13 @@ its vocabulary); the world only stores, orders and changes runs, and keeps a
 log of every status change it made so tests can check that watcher saw
 each one.  ``version`` increases on every change, so vendor modules can cache
 their sorted listings between changes.
+
+A run can be made *hostile* (:meth:`World.override`, or ``overrides=`` and
+friends on :meth:`World.add_run`): wherever its vendor serves it, in listings
+and single-run GETs, its item gets fields replaced by any JSON, fields
+dropped, or is replaced whole by something that is not an object.  The run
+keeps its place in listings and its real status changes, so a test can check
+what watcher makes of a vendor sending nonsense about a real run.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import dataclasses
 import random
 import string
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from time import monotonic
 from typing import Any
@@ -40,9 +47,37 @@ class Workflow:
     key: str = ""
 
 
+class _Keep:
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+#: "no replacement" for :attr:`Hostile.replace` (``None`` replaces the item with null)
+KEEP: Any = _Keep()
+
+
+@dataclass
+class Hostile:
+    """How one run's item is mangled wherever the simulator serves it."""
+
+    #: fields set to these values (any JSON, null included)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    #: fields left out
+    drop: tuple[str, ...] = ()
+    #: the whole item replaced by this (e.g. a string), unless :data:`KEEP`
+    replace: Any = KEEP
+
+    def apply(self, item: Any) -> Any:
+        if self.replace is not KEEP:
+            return self.replace
+        out = {k: v for k, v in item.items() if k not in self.drop}
+        out.update(self.overrides)
+        return out
+
+
 class SimRun:
-    __slots__ = ("created", "error", "error_count", "extra", "finished", "id", "rev", "started",
-                 "status", "updated", "vendor", "workflow")
+    __slots__ = ("created", "error", "error_count", "extra", "finished", "hostile", "id", "rev",
+                 "started", "status", "updated", "vendor", "workflow")
 
     def __init__(self, *, id: str, vendor: str, workflow: Workflow, status: str, created: float,
                  updated: float | None = None) -> None:
@@ -57,6 +92,7 @@ class SimRun:
         self.error: str | None = None
         self.error_count = 0
         self.extra: dict[str, Any] = {}
+        self.hostile: Hostile | None = None
         #: bumped on every change, so renderings can be cached
         self.rev = 0
 
@@ -134,7 +170,10 @@ class World:
 
     def add_run(self, vendor: str, status: str, *, workflow: Workflow | None = None,
                 created: float | None = None, updated: float | None = None,
-                id: str | None = None, **extra: Any) -> SimRun:
+                id: str | None = None, overrides: dict[str, Any] | None = None,
+                drop: Iterable[str] = (), replace: Any = KEEP, **extra: Any) -> SimRun:
+        """A new run; ``overrides``, ``drop`` and ``replace`` make it hostile at once
+        (see :meth:`override`)."""
         now = self.clock()
         wf = workflow or (self.workflows[vendor][0] if self.workflows[vendor]
                           else self.workflow(vendor, "Invoice Processing"))
@@ -145,6 +184,8 @@ class World:
                 setattr(run, k, v)
             else:
                 run.extra[k] = v
+        if overrides or drop or replace is not KEEP:
+            run.hostile = Hostile(dict(overrides or {}), tuple(drop), replace)
         self.runs[vendor][run.id] = run
         self.transitions.append(Transition(vendor, run.id, None, status, run.updated))
         self._changed(run)
@@ -164,6 +205,17 @@ class World:
         if prev != status:
             self.transitions.append(Transition(r.vendor, r.id, prev, status, now))
         self._changed(r)
+        return r
+
+    def override(self, run: SimRun | str, overrides: dict[str, Any] | None = None, *,
+                 drop: Iterable[str] = (), replace: Any = KEEP) -> SimRun:
+        """Serve ``run``'s item mangled from now on: ``overrides`` set fields to any
+        JSON, ``drop`` leaves fields out, ``replace`` serves this instead of the item.
+        With none of them, the run is served as it is again.  Not a change of the run."""
+        r = self.get(run)
+        hostile = Hostile(dict(overrides or {}), tuple(drop), replace)
+        r.hostile = None if hostile == Hostile() else hostile
+        self.version += 1
         return r
 
     def touch(self, run: SimRun | str, *, at: float | None = None) -> SimRun:
