@@ -12,7 +12,7 @@ import structlog
 
 from tests.support import Harness, statuses
 from watcher.clock import FrozenClock
-from watcher.errors import BadPayload, TransientError
+from watcher.errors import BadPayload, ProviderError, TransientError
 from watcher.providers.http import VendorHttp
 from watcher.ratelimit import RateLimiter
 from watcher.simulator import Fault, Simulator, World
@@ -118,3 +118,14 @@ async def test_a_single_run_get_is_capped_too(sim: Simulator, world: World,
     assert events[0]["data"].get("error") is None
     [skipped] = [e for e in logs if e["event"] == "could not fetch failure details"]
     assert skipped["error"] == "response larger than max_response_size (1MiB)"
+
+
+async def test_a_long_vendor_error_message_is_quoted_short(
+        sim: Simulator, world: World, session: aiohttp.ClientSession) -> None:
+    """A 400 whose message is 50 KB long fails the poll with a message of a few hundred
+    characters, so logs and ``source.failing`` stay readable."""
+    world.faults.add("extend", Fault("status", status=400, message="m" * 50_000, path=LIST))
+    with pytest.raises(ProviderError) as exc:
+        await edge(sim, world, session).get(LIST)
+    assert str(exc.value).startswith("400 Bad Request: mmm")
+    assert len(str(exc.value)) < 600

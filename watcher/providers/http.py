@@ -68,6 +68,10 @@ async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+#: how much of a vendor's error message is quoted in logs and events
+MAX_MESSAGE = 500
+
+
 def default_error_message(body: Any) -> str | None:
     if isinstance(body, dict):
         for key in ("message", "detail", "error"):
@@ -140,8 +144,10 @@ class VendorHttp:
                 raise BadPayload(f"200 OK but the body is not JSON: {e}", status=status) from None
         try:
             detail = self.error_message(orjson.loads(body)) if body else None
-        except orjson.JSONDecodeError:
+        except (orjson.JSONDecodeError, TypeError, ValueError):  # deep or odd: say nothing
             detail = None
+        if detail and len(detail) > MAX_MESSAGE:  # it ends up in logs and source.failing
+            detail = detail[:MAX_MESSAGE] + "..."
         msg = f"{status} {reason}" + (f": {detail}" if detail else "")
         if status in (401, 403):
             raise AuthError(msg, status=status)

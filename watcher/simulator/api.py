@@ -100,7 +100,7 @@ class VendorApi:
             elif fault.status == 429:
                 return self.rate_limited(fault.retry_after)
             else:
-                resp = self.error(fault.status or 500, "Simulated failure")
+                resp = self.error(fault.status or 500, fault.message)
                 if fault.retry_after is not None:
                     resp.headers["Retry-After"] = f"{fault.retry_after:g}"
                 return resp

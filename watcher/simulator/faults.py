@@ -40,6 +40,8 @@ class Fault:
     delay: float = 0.0
     field: str = "status"
     value: Any = "ARCHIVED_SOMEHOW"
+    #: the error message a ``status`` fault answers with
+    message: str = "Simulated failure"
     #: bytes of a ``huge`` body (its Content-Length)
     size: int = 100 * 1000**2
     #: how many times it fired
