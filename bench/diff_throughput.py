@@ -17,15 +17,15 @@ from typing import Any
 
 import orjson
 
-from watcher.clock import FrozenClock
-from watcher.config import SourceConfig
-from watcher.daemon import tune_gc
-from watcher.diff import Policy, diff
+from watcher.config.settings import SourceConfig
+from watcher.core.diff import Policy, diff
 from watcher.model import TERMINAL, Observation, RunState
 from watcher.providers import provider_class
 from watcher.providers.base import BaseProvider
+from watcher.runtime.daemon import tune_gc
 from watcher.simulator.app import api_class
 from watcher.simulator.world import World
+from watcher.testing import FrozenClock
 
 RUNS = 1000
 ROUNDS = 9

@@ -18,14 +18,14 @@ from pathlib import Path
 import anyio
 import orjson
 
-from watcher.config import SinkConfig
-from watcher.delivery import SinkRunner
-from watcher.events import RUN_STATUS_CHANGED, run_event
-from watcher.journal import Journal
+from watcher.config.settings import SinkConfig
+from watcher.core.events import RUN_STATUS_CHANGED, run_event
 from watcher.model import Event, RunDetails, Status
+from watcher.runtime.delivery import SinkRunner
 from watcher.sinks.base import SinkContext
 from watcher.sinks.stdout import StdoutSink
-from watcher.store import SourceRow, Store
+from watcher.state.journal import Journal
+from watcher.state.sqlite import SourceRow, Store
 
 
 def events(n: int) -> list[Event]:

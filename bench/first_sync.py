@@ -23,14 +23,14 @@ import anyio
 import orjson
 
 from bench._sim import SimProcess
-from watcher.clock import wall
-from watcher.config import SourceConfig
-from watcher.daemon import tune_gc
-from watcher.journal import Journal
-from watcher.poller import Poller, SourceState
+from watcher.config.settings import SourceConfig
+from watcher.infra.clock import wall
+from watcher.infra.ratelimit import RateLimiter
 from watcher.providers.extend import API_VERSION, ExtendProvider
-from watcher.ratelimit import RateLimiter
-from watcher.store import Store
+from watcher.runtime.daemon import tune_gc
+from watcher.runtime.poller import Poller, SourceState
+from watcher.state.journal import Journal
+from watcher.state.sqlite import Store
 
 
 async def bare(sim: SimProcess, token: str, paced: bool = False) -> tuple[float, float, int]:

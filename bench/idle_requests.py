@@ -25,10 +25,10 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support import Harness
-from watcher import ratelimit
-from watcher.clock import FrozenClock
-from watcher.logs import configure
+from watcher.infra import ratelimit
+from watcher.server.logs import configure
 from watcher.simulator import Simulator, World
+from watcher.testing import FrozenClock
 
 RUNS = 10_000
 SPAN = 23 * 3600.0

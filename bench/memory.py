@@ -16,11 +16,11 @@ import os
 
 import orjson
 
-from watcher.config import SourceConfig
-from watcher.diff import Policy, diff
+from watcher.config.settings import SourceConfig
+from watcher.core.diff import Policy, diff
 from watcher.model import Observation
-from watcher.poller import SourceState
 from watcher.providers.extend import ExtendProvider
+from watcher.runtime.poller import SourceState
 
 PAGE = 1000
 SOURCES = 10

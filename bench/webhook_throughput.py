@@ -27,15 +27,18 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from watcher.config import SinkConfig  # noqa: E402
-from watcher.daemon import run_sync  # noqa: E402
-from watcher.events import RUN_STATUS_CHANGED, run_event  # noqa: E402
-from watcher.journal import entry_of  # noqa: E402
-from watcher.model import RunDetails, Status  # noqa: E402
+from watcher.config.settings import SinkConfig  # noqa: E402
+from watcher.core.events import RUN_STATUS_CHANGED, run_event  # noqa: E402
+from watcher.model import (  # noqa: E402
+    JournalEntry,
+    RunDetails,
+    Status,
+)
+from watcher.runtime.daemon import run_sync  # noqa: E402
 from watcher.sinks.base import SinkContext  # noqa: E402
 from watcher.sinks.http import RETRY_OPTIONS  # noqa: E402
 from watcher.sinks.webhook import WebhookSink  # noqa: E402
-from watcher.store import Entry  # noqa: E402
+from watcher.state.journal import entry_of  # noqa: E402
 
 SECRET = "whsec_" + base64.b64encode(b"bench-secret-bench-secret-bench!").decode()
 BATCH = 1000
@@ -64,7 +67,7 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print
 """
 
 
-def entries(n: int) -> list[Entry]:
+def entries(n: int) -> list[JournalEntry]:
     details = RunDetails(workflow_id="workflow_BMdfq_yWM3sT", workflow_name="Invoice Processing",
                          created_at="2026-11-22T13:58:10Z", updated_at="2026-11-22T14:02:51Z",
                          url="https://dashboard.extend.ai/workflows/x",
@@ -91,7 +94,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def deliver_all(url: str, batch: list[Entry], *, concurrency: int, signed: bool
+async def deliver_all(url: str, batch: list[JournalEntry], *, concurrency: int, signed: bool
                       ) -> tuple[float, float]:
     """Deliveries per wall-clock second, and per CPU second of this process."""
     options = {k: f.default for k, f in RETRY_OPTIONS.items()}

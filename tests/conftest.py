@@ -5,8 +5,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from tests.support import SimThread
-from watcher.clock import FrozenClock
 from watcher.simulator import Simulator, World
+from watcher.testing import FrozenClock
 
 
 @pytest.fixture

@@ -15,14 +15,13 @@ from typing import Any, ClassVar
 
 import pytest
 
-from watcher.clock import Clock
-from watcher.config import SinkConfig, SourceConfig
-from watcher.model import Event, Observation, RunDetails, Status
+from watcher.config.settings import SinkConfig, SourceConfig
+from watcher.infra.clock import Clock
+from watcher.model import Event, JournalEntry, Observation, RunDetails, Status
 from watcher.providers import PROVIDERS
 from watcher.providers.base import PollResult, PollView
 from watcher.sinks import SINKS
 from watcher.sinks.base import Rejected, SinkContext
-from watcher.store import Entry
 
 
 class ScriptedProvider:
@@ -87,7 +86,7 @@ class ScriptedSink:
         #: sequence numbers delivered, in order
         self.delivered: list[int] = []
 
-    async def deliver(self, batch: Sequence[Entry]) -> Sequence[Rejected]:
+    async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
         seqs = [e.seq for e in batch]
         self.calls.append((self.clock.monotonic(), seqs))
         if self.fails_with is not None:

@@ -29,17 +29,17 @@ from typing import Any, TypeVar
 import aiohttp
 import orjson
 
-from watcher import config as config_mod
-from watcher.clock import FrozenClock
-from watcher.config import Config, SourceConfig
-from watcher.journal import Journal
-from watcher.model import Event
-from watcher.poller import Poller, SourceState
+from watcher.config import settings as config_mod
+from watcher.config.render import toml_value
+from watcher.config.settings import Config, SourceConfig
+from watcher.model import Event, JournalEntry
 from watcher.providers import provider_class
 from watcher.providers.base import build
-from watcher.resolved import toml_value
+from watcher.runtime.poller import Poller, SourceState
 from watcher.simulator import Simulator, World
-from watcher.store import Entry, Store
+from watcher.state.journal import Journal
+from watcher.state.sqlite import Store
+from watcher.testing import FrozenClock
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -94,7 +94,7 @@ class Harness:
         self.baseline = baseline
         self.retention = retention
         self.source_kw = source
-        self.entries: list[Entry] = []
+        self.entries: list[JournalEntry] = []
         self.poller: Poller | None = None
         self._session: aiohttp.ClientSession | None = None
 

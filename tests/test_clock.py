@@ -6,7 +6,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from watcher.clock import FakeClock
+from watcher.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
 

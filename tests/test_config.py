@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.support import parse_config, run_cli, toml
+from watcher.config.render import render
+from watcher.config.schema import parse_duration, parse_size
 from watcher.errors import ConfigError
-from watcher.resolved import render
-from watcher.schema import parse_duration, parse_size
 
 EXTEND = {"name": "a", "provider": "extend", "token": "t0ken-value"}
 

@@ -13,8 +13,8 @@ import pytest
 from tests.sinks.receiver import Hit, Receiver, Reply
 from tests.sinks.runs import failures, sink_runner
 from tests.support import DaemonProc, Harness, SimThread, lines_of, run_cli, sim_source, toml
-from watcher.clock import FrozenClock
 from watcher.simulator import Simulator
+from watcher.testing import FrozenClock
 
 
 def refuse(hit: Hit) -> Reply:

@@ -17,15 +17,15 @@ import structlog
 
 from tests.scripted import ScriptedSink, register
 from tests.support import parse_config, toml
-from watcher.clock import FakeClock
-from watcher.delivery import DEAD_RETRY_EVERY, SinkRunner
+from watcher.core.events import RUN_STATUS_CHANGED, run_event
 from watcher.errors import Retryable
-from watcher.events import RUN_STATUS_CHANGED, run_event
-from watcher.journal import Journal
 from watcher.model import Event, Status
+from watcher.runtime.delivery import DEAD_RETRY_EVERY, SinkRunner
 from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
-from watcher.store import SourceRow, Store
+from watcher.state.journal import Journal
+from watcher.state.sqlite import SourceRow, Store
+from watcher.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watcher.diff import Changeset, Policy, diff, expired
+from watcher.core.diff import Changeset, Policy, diff, expired
 from watcher.model import TERMINAL, Observation, RunDetails, RunState, Status
 
 NOW = 1_800_000_000.0

@@ -25,7 +25,7 @@ from tests.http_support import free_port, http_get
 from tests.support import DaemonProc, SimThread, fill_disk, mount_tmpfs, sim_source, toml
 from watcher.simulator.scenario import Scenario
 from watcher.simulator.world import World
-from watcher.store import SourceRow, Store
+from watcher.state.sqlite import SourceRow, Store
 
 
 def write_config(path: Path, sim: SimThread, state: Path, out: Path,

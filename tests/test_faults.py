@@ -6,8 +6,8 @@ import pytest
 import structlog
 
 from tests.support import Harness, event_types, statuses
-from watcher.clock import FrozenClock
 from watcher.simulator import Fault, Simulator, World
+from watcher.testing import FrozenClock
 
 pytestmark = pytest.mark.anyio
 LIST = "/workflow_runs"

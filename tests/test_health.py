@@ -21,11 +21,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.scripted import ScriptedProvider, register
 from tests.support import parse_config, toml
-from watcher import api, metrics
-from watcher.clock import FakeClock
-from watcher.daemon import STATUS_EVERY, Daemon
 from watcher.errors import TransientError
-from watcher.notify import Notifier
+from watcher.runtime.daemon import STATUS_EVERY, Daemon
+from watcher.server import listener as api
+from watcher.server import metrics
+from watcher.server.notify import Notifier
+from watcher.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import anyio
 import pytest
 
-from watcher.clock import FakeClock
-from watcher.events import RUN_STATUS_CHANGED, run_event
-from watcher.journal import Journal
+from watcher.core.events import RUN_STATUS_CHANGED, run_event
 from watcher.model import Event, Status
-from watcher.store import SourceRow, Store
+from watcher.state.journal import Journal
+from watcher.state.sqlite import SourceRow, Store
+from watcher.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
 

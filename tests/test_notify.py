@@ -13,7 +13,7 @@ import pytest
 
 from tests.sinks.receiver import Receiver, Reply
 from tests.support import DaemonProc, SimThread, sim_source, toml
-from watcher.notify import Notifier
+from watcher.server.notify import Notifier
 
 #: systemd's watchdog timeout for the test: the daemon must ping every 0.2 s
 WATCHDOG_USEC = 400_000

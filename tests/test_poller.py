@@ -2,7 +2,7 @@
 what a bug in a poll does to the cycle.
 
 A scripted provider plugin answers what each test says, the journal is a real one
-(SQLite), and the clock is a :class:`~watcher.clock.FakeClock`: hours of schedule run
+(SQLite), and the clock is a :class:`~watcher.testing.FakeClock`: hours of schedule run
 with no real wait, and every time asserted is exact virtual time.
 """
 
@@ -20,14 +20,14 @@ import structlog
 
 from tests.scripted import ScriptedProvider, register
 from tests.support import parse_config, toml
-from watcher.clock import FakeClock
 from watcher.errors import AuthError, RateLimited, TransientError
-from watcher.journal import Journal
 from watcher.model import Status
-from watcher.poller import Poller, SourceState
 from watcher.providers import provider_class
 from watcher.providers.base import build
-from watcher.store import Store
+from watcher.runtime.poller import Poller, SourceState
+from watcher.state.journal import Journal
+from watcher.state.sqlite import Store
+from watcher.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
 

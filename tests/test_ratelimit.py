@@ -6,8 +6,8 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from watcher.clock import FakeClock
-from watcher.ratelimit import RateLimiter
+from watcher.infra.ratelimit import RateLimiter
+from watcher.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
 

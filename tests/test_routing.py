@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 
 from tests.support import SimThread, lines_of, parse_config, run_cli, sim_source, toml
-from watcher.store import Entry
+from watcher.model import JournalEntry
 
 SOURCES = [{"name": n, "provider": "extend", "token": "t"} for n in ("extend-prod", "extend-eu")]
 
 
 def entry(type_: str, *, status: str | None = "failed", source: str = "extend-prod",
-          wf: tuple[str, str] | None = ("workflow_abc", "Invoice Processing")) -> Entry:
-    return Entry(0, "id", 0.0, f"watcher.{type_}", source, "run" if status else None, status,
+          wf: tuple[str, str] | None = ("workflow_abc", "Invoice Processing")) -> JournalEntry:
+    return JournalEntry(0, "id", 0.0, f"watcher.{type_}", source, "run" if status else None, status,
                  wf[0] if wf else None, wf[1] if wf else None, b"{}")
 
 
@@ -29,7 +29,7 @@ ALL = [CREATED_FAILED, CHANGED_FAILED, CHANGED_REJECTED, CHANGED_OK_EU, STUCK_OT
        SOURCE_FAILING]
 
 
-def routed(match: dict[str, Any] | None) -> list[Entry]:
+def routed(match: dict[str, Any] | None) -> list[JournalEntry]:
     sink: dict[str, Any] = {"name": "s", "type": "stdout"}
     if match is not None:
         sink["match"] = match
@@ -53,7 +53,7 @@ def routed(match: dict[str, Any] | None) -> list[Entry]:
 ], ids=["absent", "short-type", "full-and-short-types", "statuses-or", "status-string",
         "source", "workflow-by-name", "workflow-by-id", "keys-and", "and-excludes-all"])
 def test_match_routes_only_what_it_names(match: dict[str, Any] | None,
-                                         expected: list[Entry]) -> None:
+                                         expected: list[JournalEntry]) -> None:
     """A sink's match passes only the events it names: values OR within a key, keys AND."""
     assert routed(match) == expected
 

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from watcher.model import RunDetails, RunState, Status
-from watcher.store import Commit, SourceRow, Store
+from watcher.state.sqlite import Commit, SourceRow, Store
 
 STATUSES = [Status.RUNNING, Status.NEEDS_REVIEW, Status.SUCCEEDED, Status.FAILED]
 

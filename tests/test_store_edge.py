@@ -17,17 +17,17 @@ from structlog.testing import capture_logs
 from tests.sinks.runs import sink_config
 from tests.support import fill_disk, mount_tmpfs
 from tests.test_store import state
-from watcher.delivery import SinkRunner
-from watcher.journal import Journal
-from watcher.model import Status
+from watcher.model import JournalEntry, Status
+from watcher.runtime.delivery import SinkRunner
 from watcher.sinks.base import SinkContext
 from watcher.sinks.file import FileSink
-from watcher.store import Commit, Entry, SourceRow, Store, StoreError
+from watcher.state.journal import Journal
+from watcher.state.sqlite import Commit, SourceRow, Store, StoreError
 
 
-def entry(seq: int, size: int = 100) -> Entry:
+def entry(seq: int, size: int = 100) -> JournalEntry:
     body = b'{"seq":%d,"pad":"%s"}' % (seq, b"x" * size)
-    return Entry(seq, f"id{seq}", 1.8e9 + seq, "watcher.run.created", "src", f"r{seq}",
+    return JournalEntry(seq, f"id{seq}", 1.8e9 + seq, "watcher.run.created", "src", f"r{seq}",
                  "running", None, None, body)
 
 

@@ -10,8 +10,8 @@ import anyio
 import pytest
 import structlog
 
-from watcher.clock import FakeClock
-from watcher.supervisor import Boundary, supervise
+from watcher.runtime.supervisor import Boundary, supervise
+from watcher.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
 

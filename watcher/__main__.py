@@ -1,3 +1,3 @@
-from watcher.cli import main
+from watcher.cli.main import main
 
 raise SystemExit(main())

@@ -5,7 +5,7 @@ The tree::
     WatcherError
     ├── ConfigError(problems)          bad configuration, exit 78
     ├── StoreUnavailable               state file cannot be opened, exit 69
-    ├── StoreError (watcher.store)     a read or write of the state file failed at runtime
+    ├── StoreError (watcher.state)     a read or write of the state file failed at runtime
     ├── ProviderError(message, status) a poll went wrong; the poller's policy is a table on the kind
     │   ├── AuthError                  401/403: credentials or permissions
     │   ├── RateLimited(retry_after)   429: wait at least ``retry_after`` seconds
@@ -70,7 +70,7 @@ class BadPayload(ProviderError):
 
 
 class InternalError(ProviderError):
-    """A poll cycle ended in an unexpected exception (see :mod:`watcher.supervisor`);
+    """A poll cycle ended in an unexpected exception (see :mod:`watcher.runtime.supervisor`);
     its message starts ``internal error:``."""
 
     kind = "internal"

@@ -111,3 +111,31 @@ class Event:
 
     def __repr__(self) -> str:
         return f"Event({self.type}, {self.subject}, {self.data.get('status')!r})"
+
+
+class JournalEntry:
+    """One journaled event: its sequence number, routing fields and JSON body."""
+
+    __slots__ = ("body", "id", "run_id", "seq", "source", "status", "time", "type",
+                 "workflow_id", "workflow_name")
+
+    def __init__(self, seq: int, id: str, time: float, type: str, source: str,
+                 run_id: str | None, status: str | None, workflow_id: str | None,
+                 workflow_name: str | None, body: bytes) -> None:
+        self.seq = seq
+        self.id = id
+        self.time = time
+        self.type = type
+        self.source = source
+        self.run_id = run_id
+        self.status = status
+        self.workflow_id = workflow_id
+        self.workflow_name = workflow_name
+        self.body = body
+
+    def row(self) -> tuple[Any, ...]:
+        return (self.seq, self.id, self.time, self.type, self.source, self.run_id, self.status,
+                self.workflow_id, self.workflow_name, self.body)
+
+    def __repr__(self) -> str:
+        return f"JournalEntry({self.seq}, {self.type}, {self.run_id}, {self.status})"

@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from watcher import ratelimit
-from watcher.ratelimit import RateLimiter
+from watcher.infra import ratelimit
+from watcher.infra.ratelimit import RateLimiter
 
 VENDORS = ("extend", "noxus", "cortex", "knock")
 

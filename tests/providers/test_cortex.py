@@ -9,9 +9,9 @@ from structlog.testing import capture_logs
 
 from tests.providers.vendors import request_cost, seed_runs
 from tests.support import Harness, parse_config, statuses, toml
-from watcher.clock import FrozenClock
 from watcher.errors import ConfigError
 from watcher.simulator import Fault, Simulator, World
+from watcher.testing import FrozenClock
 
 pytestmark = pytest.mark.anyio
 

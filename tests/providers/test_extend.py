@@ -6,8 +6,8 @@ import orjson
 import pytest
 
 from tests.support import Harness, statuses
-from watcher.clock import FrozenClock
 from watcher.simulator import Fault, Simulator, World
+from watcher.testing import FrozenClock
 
 pytestmark = pytest.mark.anyio
 

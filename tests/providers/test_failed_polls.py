@@ -7,8 +7,8 @@ import pytest
 
 from tests.providers.vendors import SHAPES, seed_runs, snapshot
 from tests.support import Harness
-from watcher.clock import FrozenClock
 from watcher.simulator import Fault, Simulator, World
+from watcher.testing import FrozenClock
 
 pytestmark = pytest.mark.anyio
 

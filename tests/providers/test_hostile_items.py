@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support import Harness, parse_config, sim_source, toml
-from watcher.clock import FrozenClock, parse_ts
-from watcher.diff import Changeset, Policy, diff
-from watcher.events import to_json
+from watcher.core.diff import Changeset, Policy, diff
+from watcher.core.events import to_json
+from watcher.core.timestamps import parse_ts
 from watcher.model import TERMINAL, Observation, RunState, Status
 from watcher.providers import provider_class
 from watcher.providers.base import BaseProvider
@@ -26,6 +26,7 @@ from watcher.providers.items import MAX_ID, MAX_STATUS
 from watcher.simulator import Simulator
 from watcher.simulator.app import api_class
 from watcher.simulator.world import World
+from watcher.testing import FrozenClock
 
 VENDORS = ("extend", "noxus", "cortex", "knock")
 NOW = 1_800_000_000.0

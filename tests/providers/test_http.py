@@ -11,11 +11,11 @@ import pytest
 import structlog
 
 from tests.support import Harness, statuses
-from watcher.clock import FrozenClock
 from watcher.errors import BadPayload, ProviderError, TransientError
+from watcher.infra.ratelimit import RateLimiter
 from watcher.providers.http import VendorHttp
-from watcher.ratelimit import RateLimiter
 from watcher.simulator import Fault, Simulator, World
+from watcher.testing import FrozenClock
 
 pytestmark = pytest.mark.anyio
 LIST = "/workflow_runs"

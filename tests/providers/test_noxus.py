@@ -9,8 +9,8 @@ from structlog.testing import capture_logs
 
 from tests.providers.vendors import seed_runs
 from tests.support import Harness, statuses
-from watcher.clock import FrozenClock
 from watcher.simulator import Fault, Simulator, World
+from watcher.testing import FrozenClock
 
 pytestmark = pytest.mark.anyio
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.support import ROOT, Harness, parse_config, run_cli, statuses, toml
-from watcher.clock import FrozenClock
 from watcher.providers import BUILTIN, provider_class, provider_names
 from watcher.simulator import Simulator, World
+from watcher.testing import FrozenClock
 
 #: a complete third-party provider, written against the documented protocol only
 TOY = '''

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from watcher.clock import parse_ts
+from watcher.core.timestamps import parse_ts
 
 #: a JSON type, or a tuple of the types allowed
 Shape = Mapping[str, "type | tuple[type | None, ...] | None"]

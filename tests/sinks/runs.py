@@ -7,12 +7,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tests.support import Harness, parse_config, toml
-from watcher.clock import Clock, FrozenClock, wall
-from watcher.config import SinkConfig
-from watcher.delivery import SinkRunner
+from watcher.config.settings import SinkConfig
+from watcher.infra.clock import Clock, wall
+from watcher.model import JournalEntry
+from watcher.runtime.delivery import SinkRunner
 from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
-from watcher.store import Entry
+from watcher.testing import FrozenClock
 
 
 def sink_config(table: Mapping[str, Any]) -> SinkConfig:
@@ -38,7 +39,7 @@ async def sink_runner(h: Harness, table: Mapping[str, Any], *, clock: Clock = wa
 
 async def run_changes(h: Harness, steps: Sequence[Sequence[str]], *, runs: int,
                       workflow: str = "Invoice Processing", error: str | None = None,
-                      initial: str = "PENDING") -> list[Entry]:
+                      initial: str = "PENDING") -> list[JournalEntry]:
     """``runs`` Extend runs created before the baseline, then moved through ``steps``
     (one vendor status per run per poll); returns the journaled entries."""
     wf = h.world.workflow("extend", workflow)
@@ -56,7 +57,7 @@ async def run_changes(h: Harness, steps: Sequence[Sequence[str]], *, runs: int,
 
 
 async def failures(h: Harness, n: int, *, workflow: str = "Invoice Processing",
-                   error: str = "Document could not be parsed") -> list[Entry]:
+                   error: str = "Document could not be parsed") -> list[JournalEntry]:
     """``n`` runs of one workflow failing in one poll."""
     return await run_changes(h, [["FAILED"] * n], runs=n, workflow=workflow, error=error,
                              initial="PROCESSING")

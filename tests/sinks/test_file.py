@@ -12,18 +12,18 @@ import pytest
 
 from tests.sinks.runs import sink_config
 from watcher.errors import Retryable
+from watcher.model import JournalEntry
 from watcher.sinks.base import SinkContext
 from watcher.sinks.file import FileSink
-from watcher.store import Entry
 
 pytestmark = pytest.mark.anyio
 
 BATCH, BATCHES = 400, 60
 
 
-def entry(seq: int) -> Entry:
+def entry(seq: int) -> JournalEntry:
     body = orjson.dumps({"seq": seq, "pad": "x" * 200})
-    return Entry(seq, f"id{seq}", 1.8e9, "watcher.run.created", "src", f"r{seq}", "running",
+    return JournalEntry(seq, f"id{seq}", 1.8e9, "watcher.run.created", "src", f"r{seq}", "running",
                  None, None, body)
 
 

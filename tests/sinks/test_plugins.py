@@ -13,7 +13,7 @@ from tests.support import ROOT, SimThread, lines_of, run_cli, sim_source, toml
 #: a plugin written against the protocol alone (no watcher base class), as a third
 #: party might: the protocol is all a sink needs
 PLUGIN = '''
-from watcher.schema import REQUIRED, Field
+from watcher.config.schema import REQUIRED, Field
 
 
 class MySink:

@@ -16,13 +16,12 @@ from slack_sdk.models.blocks import Block
 from tests.sinks.receiver import Hit, Receiver, Reply
 from tests.sinks.runs import failures, run_changes, sink_runner
 from tests.support import Harness
-from watcher.clock import FrozenClock
-from watcher.delivery import SinkRunner
-from watcher.events import EVENT_TYPES, RUN_STUCK, SOURCE_FAILING, SOURCE_RECOVERED
-from watcher.model import Status
+from watcher.core.events import EVENT_TYPES, RUN_STUCK, SOURCE_FAILING, SOURCE_RECOVERED
+from watcher.model import JournalEntry, Status
+from watcher.runtime.delivery import SinkRunner
 from watcher.simulator import Simulator
 from watcher.sinks.slack_message import compose
-from watcher.store import Entry
+from watcher.testing import FrozenClock
 
 pytestmark = pytest.mark.anyio
 
@@ -287,7 +286,7 @@ def events(draw: st.DrawFn) -> dict[str, Any]:
 @given(st.lists(events(), min_size=1, max_size=120))
 def test_every_payload_passes_block_kit_models_and_limits(evs: list[dict[str, Any]]) -> None:
     """Any batch of events, however odd, becomes messages within Block Kit's models and limits."""
-    batch = [Entry(i, ev["id"], 0.0, ev["type"], ev["data"]["source"], ev["data"].get("run_id"),
+    batch = [JournalEntry(i, ev["id"], 0.0, ev["type"], ev["data"]["source"], ev["data"].get("run_id"),
                    ev["data"].get("status"), "wf", None, orjson.dumps(ev))
              for i, ev in enumerate(evs, 1)]
     out = compose(batch)

@@ -25,8 +25,8 @@ from tests.support import (
     sim_source,
     toml,
 )
-from watcher.clock import FrozenClock
 from watcher.simulator import Simulator
+from watcher.testing import FrozenClock
 
 pytestmark = pytest.mark.anyio
 

@@ -3,7 +3,7 @@ entry-point group (``my-vendor = "my_pkg.module:MyProvider"``)."""
 
 from __future__ import annotations
 
-from watcher.plugins import Plugins
+from watcher.infra.plugins import Plugins
 
 BUILTIN = {
     "extend": "watcher.providers.extend:ExtendProvider",

@@ -22,7 +22,7 @@ The protocol, in short:
     a validated :class:`~watcher.config.SourceConfig` and the shared
     ``aiohttp`` session; one instance per source, kept across polls.  A
     provider that also takes a ``clock`` keyword (:class:`BaseProvider`
-    does) gets the daemon's :class:`~watcher.clock.Clock` for its waits.
+    does) gets the daemon's :class:`~watcher.infra.clock.Clock` for its waits.
 ``await poll(view) -> PollResult``
     one cycle: observations ``(run_id, raw_status, status, version, item)``
     of every run whose status may have changed (more is fine: the diff drops
@@ -66,18 +66,18 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import structlog
 
-from watcher.clock import Clock, wall
 from watcher.errors import BadPayload
+from watcher.infra.clock import Clock, wall
+from watcher.infra.ratelimit import RateLimiter, shared
 from watcher.model import Event, Observation, RunDetails, RunState, SkipItem, Status
 from watcher.providers.items import MAX_ID, MAX_STATUS, bounded, preview
-from watcher.ratelimit import RateLimiter, shared
 
 if TYPE_CHECKING:
     import aiohttp
 
-    from watcher.config import SourceConfig
+    from watcher.config.schema import Field
+    from watcher.config.settings import SourceConfig
     from watcher.providers.http import VendorHttp
-    from watcher.schema import Field
 
 
 class PollView:

@@ -28,22 +28,14 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from watcher.clock import parse_ts
+from watcher.config.schema import REQUIRED, Field
+from watcher.core.timestamps import parse_ts
 from watcher.model import Observation, RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
-from watcher.providers.items import (
-    MAX_ERROR,
-    MAX_ID,
-    MAX_NAME,
-    MAX_STAMP,
-    dotted,
-    short,
-    text,
-)
-from watcher.providers.lingering import Lingering
-from watcher.providers.newest_first import HeadScan
-from watcher.providers.window import RecentWindow
-from watcher.schema import REQUIRED, Field
+from watcher.providers.items import MAX_ERROR, MAX_ID, MAX_NAME, MAX_STAMP, dotted, short, text
+from watcher.providers.scan.lingering import Lingering
+from watcher.providers.scan.newest_first import HeadScan
+from watcher.providers.scan.window import RecentWindow
 
 DEFAULT_TAKE = 100
 #: Cortex documents no maximum; beyond this a vendor is likely to refuse

@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from watcher.clock import parse_ts
+from watcher.config.schema import Field
+from watcher.core.timestamps import parse_ts
 from watcher.errors import BadPayload, ProviderError
 from watcher.model import Event, Observation, RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
@@ -29,7 +30,6 @@ from watcher.providers.items import (
     short,
     text,
 )
-from watcher.schema import Field
 
 API_VERSION = "2026-02-09"
 MAX_PAGE = 1000

@@ -20,12 +20,12 @@ from typing import Any
 import aiohttp
 import orjson
 
-from watcher.backoff import retry_after
-from watcher.clock import Clock, wall
-from watcher.config import MAX_RESPONSE_SIZE
+from watcher.config.schema import format_size
+from watcher.config.settings import MAX_RESPONSE_SIZE
+from watcher.core.backoff import retry_after
 from watcher.errors import AuthError, BadPayload, ProviderError, RateLimited, TransientError
-from watcher.ratelimit import RateLimiter
-from watcher.schema import format_size
+from watcher.infra.clock import Clock, wall
+from watcher.infra.ratelimit import RateLimiter
 
 #: vendor error body -> human message
 ErrorMessage = Callable[[Any], "str | None"]

@@ -28,14 +28,14 @@ import math
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from watcher.clock import format_ts, parse_ts
+from watcher.config.schema import Field
+from watcher.core.timestamps import format_ts, parse_ts
 from watcher.errors import BadPayload, ProviderError
 from watcher.model import Event, Observation, RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
 from watcher.providers.items import MAX_ERROR, MAX_NAME, MAX_STAMP, short, text
-from watcher.providers.lingering import Lingering
-from watcher.providers.window import RecentWindow
-from watcher.schema import Field
+from watcher.providers.scan.lingering import Lingering
+from watcher.providers.scan.window import RecentWindow
 
 MAX_PAGE = 50
 LIVE = ("queued", "processing", "paused")

@@ -26,21 +26,13 @@ from typing import Any, ClassVar
 
 import orjson
 
-from watcher.clock import parse_ts
+from watcher.config.schema import Field
+from watcher.core.timestamps import parse_ts
 from watcher.model import RunDetails, Status
 from watcher.providers.base import MAX_WARNED, BaseProvider, PollResult, PollView
-from watcher.providers.items import (
-    MAX_ID,
-    MAX_NAME,
-    MAX_STAMP,
-    dotted,
-    preview,
-    short,
-    text,
-)
-from watcher.providers.lingering import Lingering
-from watcher.providers.newest_first import HeadScan, PageOn, Progress
-from watcher.schema import Field
+from watcher.providers.items import MAX_ID, MAX_NAME, MAX_STAMP, dotted, preview, short, text
+from watcher.providers.scan.lingering import Lingering
+from watcher.providers.scan.newest_first import HeadScan, PageOn, Progress
 
 MAX_SIZE = 100
 

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
-from watcher.clock import format_ts
+from watcher.core.timestamps import format_ts
 from watcher.simulator.api import VendorApi, json_response
 from watcher.simulator.listing import NewestFirst
 from watcher.simulator.world import SimRun, World

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import orjson
 from aiohttp import web
 
-from watcher.clock import format_ts
+from watcher.core.timestamps import format_ts
 from watcher.simulator.api import VendorApi, json_response
 from watcher.simulator.world import SimRun
 

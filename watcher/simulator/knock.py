@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
-from watcher.clock import parse_ts
+from watcher.core.timestamps import parse_ts
 from watcher.simulator.api import VendorApi, json_response
 from watcher.simulator.listing import NewestFirst
 from watcher.simulator.world import SimRun, World

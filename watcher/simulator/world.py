@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from time import monotonic
 from typing import Any
 
-from watcher.clock import Clock, wall
+from watcher.infra.clock import Clock, wall
 from watcher.simulator.faults import Faults
 
 VENDORS = ("extend", "noxus", "cortex", "knock")

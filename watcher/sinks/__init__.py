@@ -3,7 +3,7 @@ group (``my-sink = "my_pkg.module:MySink"``)."""
 
 from __future__ import annotations
 
-from watcher.plugins import Plugins
+from watcher.infra.plugins import Plugins
 
 BUILTIN = {
     "stdout": "watcher.sinks.stdout:StdoutSink",

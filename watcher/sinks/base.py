@@ -1,7 +1,7 @@
 """The Sink protocol: deliver a batch of journal entries, say which were given up.
 
 A sink knows one destination and nothing about vendors.  The delivery runner
-(:mod:`watcher.delivery`) reads the journal, applies the sink's ``match``,
+(:mod:`watcher.runtime.delivery`) reads the journal, applies the sink's ``match``,
 calls :meth:`Sink.deliver` and moves the sink's cursor past the batch once it
 returns.  So ``deliver`` returns only when every entry is either delivered
 or given up on:
@@ -46,17 +46,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Protocol
 
-from watcher.clock import Clock, wall
-from watcher.store import Entry
+from watcher.infra.clock import Clock, wall
+from watcher.model import JournalEntry
 
 if TYPE_CHECKING:
     import aiohttp
 
-    from watcher.config import SinkConfig
-    from watcher.schema import Field
+    from watcher.config.schema import Field
+    from watcher.config.settings import SinkConfig
 
 #: ``(entry, reason, attempts)``: an entry the sink gave up on
-Rejected = tuple[Entry, str, int]
+Rejected = tuple[JournalEntry, str, int]
 
 
 @dataclass
@@ -76,7 +76,7 @@ class Sink(Protocol):
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None: ...
 
-    async def deliver(self, batch: Sequence[Entry]) -> Sequence[Rejected]: ...
+    async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]: ...
 
     def reopen(self) -> None:
         """Reopen files (SIGHUP, logrotate); a no-op for most sinks."""

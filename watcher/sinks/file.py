@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, ClassVar
 
 import anyio.to_thread
 
+from watcher.config.schema import REQUIRED, Field
 from watcher.errors import Retryable
-from watcher.schema import REQUIRED, Field
+from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
 from watcher.sinks.stdout import lines
-from watcher.store import Entry
 
 if TYPE_CHECKING:
-    from watcher.config import SinkConfig
+    from watcher.config.settings import SinkConfig
 
 
 class FileSink(BaseSink):
@@ -47,7 +47,7 @@ class FileSink(BaseSink):
         self._reopen = False
         self._closed = False
 
-    async def deliver(self, batch: Sequence[Entry]) -> Sequence[Rejected]:
+    async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
         await anyio.to_thread.run_sync(self._write, lines(batch))
         return ()
 

@@ -34,9 +34,9 @@ from dataclasses import dataclass
 import aiohttp
 
 from watcher import __version__
-from watcher.backoff import retry_after
-from watcher.clock import Clock, wall
-from watcher.schema import Field
+from watcher.config.schema import Field
+from watcher.core.backoff import retry_after
+from watcher.infra.clock import Clock, wall
 
 USER_AGENT = f"watcher/{__version__}"
 

@@ -27,13 +27,13 @@ import aiohttp
 import orjson
 import structlog
 
-from watcher import ratelimit
-from watcher.config import SinkConfig
-from watcher.schema import REQUIRED, Field
+from watcher.config.schema import REQUIRED, Field
+from watcher.config.settings import SinkConfig
+from watcher.infra import ratelimit
+from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
 from watcher.sinks.http import RETRY_OPTIONS, USER_AGENT, RetryPolicy, check_http_url, post
 from watcher.sinks.slack_message import Message, compose
-from watcher.store import Entry
 
 #: Slack allows one message a second per incoming webhook; a little under it, so requests
 #: that leave a second apart but arrive closer (network jitter) still stay within it
@@ -67,7 +67,7 @@ class SlackSink(BaseSink):
         #: messages posted successfully, for metrics and tests
         self.sent = 0
 
-    async def deliver(self, batch: Sequence[Entry]) -> Sequence[Rejected]:
+    async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
         rejected: list[Rejected] = []
         for message in compose(batch):  # in order, one at a time: one webhook, one pace
             why, attempts = await self._send(message)

@@ -23,9 +23,9 @@ from typing import Any
 
 import orjson
 
-from watcher.clock import parse_ts
-from watcher.events import RUN_STUCK, SOURCE_FAILING, SOURCE_RECOVERED
-from watcher.store import Entry
+from watcher.core.events import RUN_STUCK, SOURCE_FAILING, SOURCE_RECOVERED
+from watcher.core.timestamps import parse_ts
+from watcher.model import JournalEntry
 
 #: runs a summary message details; the rest are named in one line
 LISTED = 10
@@ -78,13 +78,13 @@ Block = dict[str, Any]
 class Message:
     """One Slack message and the journal entries it carries."""
 
-    entries: list[Entry]
+    entries: list[JournalEntry]
     payload: dict[str, Any]
 
 
-def compose(batch: Sequence[Entry]) -> list[Message]:
+def compose(batch: Sequence[JournalEntry]) -> list[Message]:
     """Group a batch into messages, in the order each group first appears."""
-    groups: dict[tuple[str | None, ...], list[tuple[Entry, dict[str, Any]]]] = {}
+    groups: dict[tuple[str | None, ...], list[tuple[JournalEntry, dict[str, Any]]]] = {}
     for e in batch:
         ev = orjson.loads(e.body)
         groups.setdefault(group_key(ev), []).append((e, ev))

@@ -13,11 +13,11 @@ from typing import IO
 import anyio.to_thread
 
 from watcher.errors import Retryable
+from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected
-from watcher.store import Entry
 
 
-def lines(batch: Sequence[Entry]) -> bytes:
+def lines(batch: Sequence[JournalEntry]) -> bytes:
     return b"\n".join([e.body for e in batch]) + b"\n"
 
 
@@ -28,7 +28,7 @@ class StdoutSink(BaseSink):
     def stream(self) -> IO[bytes]:
         return self.context.stdout or sys.stdout.buffer
 
-    async def deliver(self, batch: Sequence[Entry]) -> Sequence[Rejected]:
+    async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
         data = lines(batch)
         stream = self.stream
 

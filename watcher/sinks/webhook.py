@@ -34,8 +34,9 @@ import aiohttp
 import anyio
 import structlog
 
-from watcher.config import SinkConfig
-from watcher.schema import REQUIRED, Field
+from watcher.config.schema import REQUIRED, Field
+from watcher.config.settings import SinkConfig
+from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
 from watcher.sinks.http import (
     RETRY_OPTIONS,
@@ -46,7 +47,6 @@ from watcher.sinks.http import (
     check_http_url,
     post,
 )
-from watcher.store import Entry
 
 CONTENT_TYPE = "application/cloudevents+json"
 #: headers the sink sets itself; a configured header of the same name is an error
@@ -122,8 +122,8 @@ class WebhookSink(BaseSink):
                 auto_decompress=False)
         return self._session
 
-    async def deliver(self, batch: Sequence[Entry]) -> Sequence[Rejected]:
-        runs: dict[tuple[str, str | None], list[Entry]] = {}
+    async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
+        runs: dict[tuple[str, str | None], list[JournalEntry]] = {}
         for e in batch:
             runs.setdefault((e.source, e.run_id), []).append(e)
         queue = iter(runs.values())
@@ -142,7 +142,7 @@ class WebhookSink(BaseSink):
         rejected.sort(key=lambda r: r[0].seq)
         return rejected
 
-    async def _send(self, e: Entry) -> Rejected | None:
+    async def _send(self, e: JournalEntry) -> Rejected | None:
         """Deliver one event; ``None`` once delivered, else why it was given up."""
         session = self._client()
         started = self.context.clock()
@@ -169,7 +169,7 @@ class WebhookSink(BaseSink):
                            reason=outcome.reason, retry_in=round(delay, 3))
             await self.context.clock.sleep(delay)
 
-    async def _post_once(self, session: aiohttp.ClientSession, e: Entry) -> Outcome:
+    async def _post_once(self, session: aiohttp.ClientSession, e: JournalEntry) -> Outcome:
         headers = self.headers
         if self.key is not None:
             ts = int(self.context.clock())

@@ -34,7 +34,7 @@ import anyio.to_thread
 import orjson
 
 from watcher.errors import StoreUnavailable, WatcherError
-from watcher.model import RunDetails, RunState, Status
+from watcher.model import JournalEntry, RunDetails, RunState, Status
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -97,34 +97,6 @@ def _edge(verb: str) -> Callable[[Callable[Concatenate[Store, P], T]],
     return wrap
 
 
-class Entry:
-    """One journaled event: its sequence number, routing fields and JSON body."""
-
-    __slots__ = ("body", "id", "run_id", "seq", "source", "status", "time", "type",
-                 "workflow_id", "workflow_name")
-
-    def __init__(self, seq: int, id: str, time: float, type: str, source: str,
-                 run_id: str | None, status: str | None, workflow_id: str | None,
-                 workflow_name: str | None, body: bytes) -> None:
-        self.seq = seq
-        self.id = id
-        self.time = time
-        self.type = type
-        self.source = source
-        self.run_id = run_id
-        self.status = status
-        self.workflow_id = workflow_id
-        self.workflow_name = workflow_name
-        self.body = body
-
-    def row(self) -> tuple[Any, ...]:
-        return (self.seq, self.id, self.time, self.type, self.source, self.run_id, self.status,
-                self.workflow_id, self.workflow_name, self.body)
-
-    def __repr__(self) -> str:
-        return f"Entry({self.seq}, {self.type}, {self.run_id}, {self.status})"
-
-
 _ENTRY_COLS = "seq, id, time, type, source, run_id, status, workflow_id, workflow_name, body"
 
 
@@ -147,7 +119,7 @@ class Commit:
     row: SourceRow
     upserts: Mapping[str, RunState] = field(default_factory=dict)
     removals: Sequence[str] = ()
-    entries: Sequence[Entry] = ()
+    entries: Sequence[JournalEntry] = ()
     #: the source's runs before this commit, exactly as stored (None: never snapshot)
     base: Mapping[str, RunState] | None = None
 
@@ -155,7 +127,7 @@ class Commit:
 @dataclass
 class DeadLetter:
     sink: str
-    entry: Entry
+    entry: JournalEntry
     reason: str
     attempts: int
     time: float
@@ -390,12 +362,12 @@ class Store:
         meta = self._conn.execute("SELECT value FROM meta WHERE key='head'").fetchone()
         return max(row[0] or 0, int(meta[0]) if meta else 0)
 
-    async def read(self, after: int, limit: int) -> list[Entry]:
+    async def read(self, after: int, limit: int) -> list[JournalEntry]:
         return await self._run(self.read_sync, after, limit)
 
     @_edge("read")
-    def read_sync(self, after: int, limit: int) -> list[Entry]:
-        return [Entry(*r) for r in self._conn.execute(
+    def read_sync(self, after: int, limit: int) -> list[JournalEntry]:
+        return [JournalEntry(*r) for r in self._conn.execute(
             f"SELECT {_ENTRY_COLS} FROM journal WHERE seq > ? ORDER BY seq LIMIT ?",
             (after, limit))]
 
@@ -435,7 +407,7 @@ class Store:
         with self._tx():
             self._conn.execute("DELETE FROM cursors WHERE sink=?", (sink,))
 
-    async def add_dead(self, sink: str, items: Iterable[tuple[Entry, str, int]],
+    async def add_dead(self, sink: str, items: Iterable[tuple[JournalEntry, str, int]],
                        now: float) -> None:
         rows = [(sink, e.seq, reason, attempts, now) for e, reason, attempts in items]
         await self._run(self._add_dead_sync, rows)
@@ -464,7 +436,7 @@ class Store:
             args.append(sink)
         if retry_only:
             q += " AND d.retry = 1"
-        return [DeadLetter(r[0], Entry(*r[5:]), r[1], r[2], r[3], bool(r[4]))
+        return [DeadLetter(r[0], JournalEntry(*r[5:]), r[1], r[2], r[3], bool(r[4]))
                 for r in self._conn.execute(q + " ORDER BY d.seq LIMIT ?", [*args, limit])]
 
     @_edge("write")

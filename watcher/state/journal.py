@@ -15,17 +15,17 @@ from collections.abc import Mapping, Sequence
 
 import anyio
 
-from watcher.events import to_json
-from watcher.model import Event, RunState
-from watcher.store import Commit, Entry, SourceRow, Store
+from watcher.core.events import to_json
+from watcher.model import Event, JournalEntry, RunState
+from watcher.state.sqlite import Commit, SourceRow, Store
 
 #: entries kept in memory beyond the slowest sink's cursor
 TAIL_KEEP = 10_000
 
 
-def entry_of(event: Event) -> Entry:
+def entry_of(event: Event) -> JournalEntry:
     d = event.data
-    return Entry(0, event.id, event.time, event.type, event.source, d.get("run_id"),
+    return JournalEntry(0, event.id, event.time, event.type, event.source, d.get("run_id"),
                  d.get("status"), d.get("workflow_id"), d.get("workflow_name"), to_json(event))
 
 
@@ -34,7 +34,7 @@ class Journal:
         self.store = store
         self.head = 0
         self.cursors: dict[str, int] = {}
-        self._tail: list[Entry] = []
+        self._tail: list[JournalEntry] = []
         self._tail_keep = tail_keep
         self._lock = anyio.Lock()
         self._changed = anyio.Event()
@@ -49,13 +49,13 @@ class Journal:
     async def commit(self, source: str, row: SourceRow, *, events: Sequence[Event] = (),
                      upserts: Mapping[str, RunState] | None = None,
                      removals: Sequence[str] = (),
-                     base: Mapping[str, RunState] | None = None) -> list[Entry]:
+                     base: Mapping[str, RunState] | None = None) -> list[JournalEntry]:
         """Write a cycle's state changes and events atomically; returns the new entries.
 
         ``base`` is the source's runs before this cycle, as stored: with it the store
         may write the whole state as a snapshot instead of a row per change.
 
-        Raises :class:`~watcher.store.StoreError` if nothing could be written; memory
+        Raises :class:`~watcher.state.sqlite.StoreError` if nothing could be written; memory
         is then unchanged, so the caller simply tries the cycle again.
         """
         entries = [entry_of(e) for e in events]
@@ -81,7 +81,7 @@ class Journal:
         while self.head <= after:
             await self._changed.wait()
 
-    async def read(self, after: int, limit: int = 1000) -> list[Entry]:
+    async def read(self, after: int, limit: int = 1000) -> list[JournalEntry]:
         """Entries with sequence above ``after``, oldest first, at most ``limit``."""
         if after >= self.head:
             return []

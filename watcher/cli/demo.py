@@ -9,9 +9,9 @@ from typing import IO
 
 import anyio
 
-from watcher import config as config_mod
-from watcher.config import Config
-from watcher.daemon import Daemon
+from watcher.config import settings as config_mod
+from watcher.config.settings import Config
+from watcher.runtime.daemon import Daemon
 from watcher.simulator import Simulator, World, available_vendors
 from watcher.simulator.scenario import Scenario
 

@@ -8,7 +8,7 @@ first, gives the sinks a deadline to deliver what is journaled, then exits.
 
 Each of those tasks, and the daemon's own chores (signals, housekeeping,
 status, watchdog, the HTTP listener), runs under a
-:func:`~watcher.supervisor.supervise` boundary: a bug in one is counted,
+:func:`~watcher.runtime.supervisor.supervise` boundary: a bug in one is counted,
 logged once and retried or restarted with backoff, and never ends the
 process.  Only a bad config or an unusable store at start, and signals, do.
 All time comes from the daemon's clock.
@@ -27,22 +27,22 @@ import anyio
 import structlog
 from anyio.abc import TaskGroup
 
-from watcher import config as config_mod
-from watcher.clock import Clock, wall
-from watcher.config import Config, SinkConfig, SourceConfig
-from watcher.delivery import SinkRunner
+from watcher.config import settings as config_mod
+from watcher.config.settings import Config, SinkConfig, SourceConfig
 from watcher.errors import ConfigError, StoreUnavailable
-from watcher.journal import Journal
-from watcher.logs import redactor
-from watcher.notify import Notifier
-from watcher.poller import Poller, SourceState
+from watcher.infra.clock import Clock, wall
 from watcher.providers import provider_class
 from watcher.providers.base import build
+from watcher.runtime.delivery import SinkRunner
+from watcher.runtime.poller import Poller, SourceState
+from watcher.runtime.supervisor import Boundary, supervise
+from watcher.server.logs import redactor
+from watcher.server.notify import Notifier
 from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
-from watcher.statelock import StateLock
-from watcher.store import SourceRow, Store, StoreError
-from watcher.supervisor import Boundary, supervise
+from watcher.state.journal import Journal
+from watcher.state.lock import StateLock
+from watcher.state.sqlite import SourceRow, Store, StoreError
 
 log = structlog.get_logger("watcher.daemon")
 
@@ -427,7 +427,7 @@ class Daemon:
     async def _start_http(self, tg: TaskGroup) -> None:
         listen = self.config.watcher.http_listen
         if listen:
-            from watcher import api
+            from watcher.server import listener as api
 
             try:
                 self._http = await api.start(self, listen)

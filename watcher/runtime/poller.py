@@ -17,7 +17,7 @@ systemd's ``STATUS=`` share; fewer failures are a retry.
 
 A cycle that ends in an unexpected exception (a bug, a provider plugin that
 raised) is a failed poll of kind ``internal``: discarded like any other,
-logged once with its traceback by the source's :class:`~watcher.supervisor.Boundary`,
+logged once with its traceback by the source's :class:`~watcher.runtime.supervisor.Boundary`,
 and after ``failure_threshold`` of them the source is failing with an error
 starting ``internal error:``.  All time (cadence, phase, jitter) comes from
 the injected clock.
@@ -32,18 +32,19 @@ from typing import Any
 import anyio
 import structlog
 
-from watcher.backoff import Backoff
-from watcher.clock import Clock, format_ts, wall
-from watcher.config import SourceConfig
-from watcher.diff import Policy, Session, expired
+from watcher.config.settings import SourceConfig
+from watcher.core.backoff import Backoff
+from watcher.core.diff import Policy, Session, expired
+from watcher.core.events import SOURCE_FAILING, SOURCE_RECOVERED, source_event
+from watcher.core.timestamps import format_ts
 from watcher.errors import InternalError, ProviderError, RateLimited
-from watcher.events import SOURCE_FAILING, SOURCE_RECOVERED, source_event
-from watcher.journal import Journal
-from watcher.logs import redactor
+from watcher.infra.clock import Clock, wall
 from watcher.model import TERMINAL, Event, RunState, Status
 from watcher.providers.base import PollView, Provider
-from watcher.store import SourceRow, StoreError
-from watcher.supervisor import Boundary
+from watcher.runtime.supervisor import Boundary
+from watcher.server.logs import redactor
+from watcher.state.journal import Journal
+from watcher.state.sqlite import SourceRow, StoreError
 
 #: how often terminal runs past the retention horizon are forgotten
 PRUNE_EVERY = 600.0

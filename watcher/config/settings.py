@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from watcher.config.schema import REQUIRED, Field, Problems, Resolver, state_dir_default
+from watcher.core.routing import ALL, Match, parse_match
 from watcher.errors import ConfigError
-from watcher.routing import ALL, Match, parse_match
-from watcher.schema import REQUIRED, Field, Problems, Resolver, state_dir_default
 
 #: The largest legitimate answer we know is a page of 100 Cortex runs with their inputs and
 #: outputs (a few MB; 1000 Extend run summaries are about 2 MB). 64 MiB is a generous multiple

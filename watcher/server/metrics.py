@@ -27,12 +27,12 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from watcher import __version__
-from watcher.events import EVENT_TYPES
+from watcher.core.events import EVENT_TYPES
 from watcher.model import Status
-from watcher.poller import PollStats
+from watcher.runtime.poller import PollStats
 
 if TYPE_CHECKING:
-    from watcher.daemon import Daemon
+    from watcher.runtime.daemon import Daemon
 
 #: the classic text format every Prometheus version reads
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

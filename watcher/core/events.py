@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from watcher.clock import format_ts
+from watcher.core.timestamps import format_ts
 from watcher.model import TERMINAL, Event, RunDetails, Status
 
 RUN_CREATED = "watcher.run.created"

@@ -7,9 +7,9 @@ from typing import Any
 
 import orjson
 
-from watcher.config import SINK_FIELDS, SOURCE_FIELDS, WATCHER_FIELDS, Config
+from watcher.config.schema import Field, format_duration, format_size
+from watcher.config.settings import SINK_FIELDS, SOURCE_FIELDS, WATCHER_FIELDS, Config
 from watcher.providers import provider_class
-from watcher.schema import Field, format_duration, format_size
 from watcher.sinks import sink_class
 
 MASK = "***"

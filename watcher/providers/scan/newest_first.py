@@ -27,12 +27,12 @@ from typing import Any
 
 import structlog
 
-from watcher.clock import parse_ts
+from watcher.core.timestamps import parse_ts
 from watcher.errors import BadPayload
 from watcher.model import Observation
 from watcher.providers.base import PollView
-from watcher.providers.lingering import Lingering
-from watcher.providers.window import RecentWindow
+from watcher.providers.scan.lingering import Lingering
+from watcher.providers.scan.window import RecentWindow
 
 #: ordered full scans in a row before the cheap scan is trusted again
 REVERIFY = 3

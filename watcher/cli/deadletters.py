@@ -6,10 +6,10 @@ import sys
 
 import orjson
 
-from watcher.clock import format_ts
-from watcher.config import Config
+from watcher.config.settings import Config
+from watcher.core.timestamps import format_ts
 from watcher.errors import StoreUnavailable
-from watcher.store import Store, StoreError
+from watcher.state.sqlite import Store, StoreError
 
 
 def command(config: Config, action: str, *, sink: str | None = None) -> int:

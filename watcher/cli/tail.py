@@ -29,9 +29,9 @@ import anyio
 import structlog
 import yarl
 
-from watcher.backoff import Backoff
-from watcher.schema import format_size
-from watcher.sse import KEEPALIVE
+from watcher.config.schema import format_size
+from watcher.core.backoff import Backoff
+from watcher.server.sse import KEEPALIVE
 
 log = structlog.get_logger("watcher.tail")
 

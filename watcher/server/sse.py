@@ -25,11 +25,10 @@ import structlog
 from aiohttp import web
 from multidict import MultiMapping
 
-from watcher.events import full_type
-from watcher.journal import Journal
-from watcher.model import Status
-from watcher.routing import Match
-from watcher.store import Entry
+from watcher.core.events import full_type
+from watcher.core.routing import Match
+from watcher.model import JournalEntry, Status
+from watcher.state.journal import Journal
 
 log = structlog.get_logger("watcher.sse")
 
@@ -83,7 +82,7 @@ def resume_point(request: web.Request, head: int) -> int:
     return after
 
 
-def frame(entry: Entry) -> bytes:
+def frame(entry: JournalEntry) -> bytes:
     # The body is orjson output: one line, newlines inside strings are escaped.
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (entry.seq, entry.type.encode(), entry.body)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from watcher.clock import parse_ts
+from watcher.core.timestamps import parse_ts
 from watcher.model import Observation
 
 #: how far behind the newest known creation time a window starts: runs may show up

@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from watcher.clock import format_ts
+from watcher.core.timestamps import format_ts
 from watcher.errors import StoreUnavailable
 
 #: how long a refusal waits for a new holder to finish writing its name

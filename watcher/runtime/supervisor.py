@@ -24,11 +24,11 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from watcher.backoff import Backoff
-from watcher.clock import Clock, wall
-from watcher.logs import redactor
+from watcher.core.backoff import Backoff
+from watcher.infra.clock import Clock, wall
+from watcher.server.logs import redactor
 
-log = structlog.get_logger("watcher.supervisor")
+log = structlog.get_logger("watcher.runtime.supervisor")
 
 #: a task body that ran at least this long before dying starts its backoff afresh
 HEALTHY_RUN = 60.0

@@ -7,7 +7,7 @@ holds the whole bucket, so sibling sources back off too.
 
 from __future__ import annotations
 
-from watcher.clock import Clock, wall
+from watcher.infra.clock import Clock, wall
 
 
 class RateLimiter:

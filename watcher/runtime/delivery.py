@@ -15,7 +15,7 @@ Both paths share one lock: a sink never sees two ``deliver`` calls at once.
 
 A sink raising something other than a :class:`~watcher.errors.DeliveryError`
 (a bug, a plugin) is an internal error: counted and logged once with its
-traceback by the runner's :class:`~watcher.supervisor.Boundary`, then the
+traceback by the runner's :class:`~watcher.runtime.supervisor.Boundary`, then the
 batch is retried with backoff like any failed delivery.  So is an error
 anywhere else in the loop (matching, reading, acknowledging): the runner
 never dies of it.  Waits (backoff, linger, the dead-letter timer) are on the
@@ -29,14 +29,15 @@ from collections.abc import Sequence
 import anyio
 import structlog
 
-from watcher.backoff import Backoff
-from watcher.clock import Clock, wall
-from watcher.config import SinkConfig
+from watcher.config.settings import SinkConfig
+from watcher.core.backoff import Backoff
 from watcher.errors import DeliveryError, Retryable
-from watcher.journal import Journal
+from watcher.infra.clock import Clock, wall
+from watcher.model import JournalEntry
+from watcher.runtime.supervisor import Boundary, describe
 from watcher.sinks.base import Rejected, Sink
-from watcher.store import Entry, StoreError
-from watcher.supervisor import Boundary, describe
+from watcher.state.journal import Journal
+from watcher.state.sqlite import StoreError
 
 BATCH = 1000
 #: how often queued dead letters are looked for
@@ -139,7 +140,7 @@ class SinkRunner:
                            backlog=self.journal.backlog(self.name))
         await self.clock.sleep(self._backoff.next())
 
-    async def _deliver(self, batch: Sequence[Entry]) -> bool:
+    async def _deliver(self, batch: Sequence[JournalEntry]) -> bool:
         try:
             async with self._delivering:
                 rejected = await self.sink.deliver(batch)

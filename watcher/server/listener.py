@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from aiohttp import web
 
-from watcher import metrics
-from watcher.logs import redactor
-from watcher.sse import EventStream
+from watcher.server import metrics
+from watcher.server.logs import redactor
+from watcher.server.sse import EventStream
 
 if TYPE_CHECKING:
-    from watcher.daemon import Daemon
+    from watcher.runtime.daemon import Daemon
 
 log = structlog.get_logger("watcher.api")
 

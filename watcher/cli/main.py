@@ -75,7 +75,7 @@ def _config_path(args: argparse.Namespace) -> str:
 
 
 def _load(args: argparse.Namespace) -> object:
-    from watcher import config as config_mod
+    from watcher.config import settings as config_mod
     from watcher.errors import ConfigError
 
     try:
@@ -88,49 +88,49 @@ def _load(args: argparse.Namespace) -> object:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from watcher import logs
+    from watcher.server import logs
 
     cmd = args.command
     if cmd == "demo":
-        from watcher.daemon import run_sync
-        from watcher.demo import demo
+        from watcher.cli.demo import demo
+        from watcher.runtime.daemon import run_sync
 
         logs.configure(level="info", fmt="auto")
         return run_sync(lambda: demo(duration=args.duration))
     if cmd == "simulate":
-        from watcher.daemon import run_sync
+        from watcher.runtime.daemon import run_sync
         from watcher.simulator.serve import serve
 
         logs.configure(level="info", fmt="auto")
         return run_sync(lambda: serve(host=args.host, port=args.port,
                                       scenario=not args.quiet_world))
     if cmd == "tail":
-        from watcher.daemon import run_sync
-        from watcher.tail import tail
+        from watcher.cli.tail import tail
+        from watcher.runtime.daemon import run_sync
 
         logs.configure(level="warning", fmt="auto")
         return run_sync(lambda: tail(args))
 
-    from watcher.config import Config
+    from watcher.config.settings import Config
 
     config = _load(args)
     assert isinstance(config, Config)
     w = config.watcher
     logs.configure(level=w.log_level, fmt=w.log_format, secrets=config.secrets)
     if cmd == "check":
-        from watcher.resolved import render
+        from watcher.config.render import render
 
         sys.stdout.write(render(config))
         return EX_OK
     if cmd == "deadletters":
-        from watcher.deadletters import command
+        from watcher.cli.deadletters import command
 
         return command(config, args.action, sink=args.sink)
 
-    from watcher.daemon import Daemon, run_sync
     from watcher.errors import StoreUnavailable
-    from watcher.statelock import StateHeld
-    from watcher.store import StoreError
+    from watcher.runtime.daemon import Daemon, run_sync
+    from watcher.state.lock import StateHeld
+    from watcher.state.sqlite import StoreError
 
     daemon = Daemon(config)
     try:

@@ -1,74 +1,26 @@
-"""Time: the one place that reads the clock, sleeps, draws jitter and converts timestamps.
+"""What plugin authors and our own tests use to test against watcher.
 
-Everything that decides on time takes a :class:`Clock`: wall time
-(``clock()``, epoch seconds, for what leaves the process and for ages of
-vendor timestamps), ``clock.monotonic()`` (for intervals: immune to NTP
-steps), ``await clock.sleep(s)`` and ``clock.random`` (jitter).  One object
-carries all four so a test swaps them together:
-
-* :data:`wall` (a :class:`SystemClock`) is the real thing and the default;
-* :class:`FakeClock` is virtual time: a sleeping task stays parked until the
-  test advances time past its deadline, so hours of cadence, backoff and
-  retries run in milliseconds, in a reproducible order, with seeded jitter;
-* :class:`FrozenClock` freezes only wall time (``advance()`` moves it) and
-  sleeps for real, for tests whose waits are short real ones (a receiver on
-  loopback answering a retry).
+* :class:`FakeClock`: virtual time; hours of cadence, backoff and retries run
+  in milliseconds, in a reproducible order, with seeded jitter;
+* :class:`FrozenClock`: wall time that stands still (``advance()`` moves it)
+  while sleeps are real, for tests whose waits are short real ones;
+* :class:`CapturingSink`: a sink that keeps what it is given;
+* :func:`simulator`: the built-in vendor simulator on loopback, as an async
+  context manager.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from random import Random
-from typing import Protocol
 
 import anyio
 import anyio.lowlevel
 import sniffio
 
-
-class Clock(Protocol):
-    """What a component that decides on time is given."""
-
-    #: the source of jitter (seeded in tests, so a schedule is reproducible)
-    random: Random
-
-    def __call__(self) -> float:
-        """Wall time, epoch seconds."""
-        ...
-
-    def monotonic(self) -> float:
-        """Seconds on a clock that only moves forward; only differences mean anything."""
-        ...
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` (zero or less: just let other tasks run)."""
-        ...
-
-
-class SystemClock:
-    """The machine's clocks and the event loop's sleep."""
-
-    __slots__ = ("random",)
-
-    def __init__(self, *, seed: int | None = None) -> None:
-        self.random = Random(seed)
-
-    def __call__(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await anyio.sleep(max(0.0, seconds))
-
-
-#: the default clock of everything: real time
-wall: Clock = SystemClock()
+from watcher.infra.clock import SystemClock
 
 
 class FrozenClock(SystemClock):
@@ -227,38 +179,3 @@ def _threads_idle() -> bool:
         return True
 
 
-#: longer than any RFC 3339 timestamp (``2026-11-22T14:03:00.123456789+05:30`` is 35)
-_MAX_TS_LEN = 64
-#: the instants ``format_ts`` can render (years 1-9999 UTC)
-_TS_RANGE = (datetime(1, 1, 2, tzinfo=UTC).timestamp(),
-             datetime(9999, 12, 31, tzinfo=UTC).timestamp())
-
-
-def parse_ts(value: object) -> float | None:
-    """RFC 3339 / ISO 8601 (``Z`` or offset, date-only too) to epoch seconds, else ``None``.
-
-    Never raises: vendor timestamps arrive as numbers, megabyte strings or
-    ``9999-99-99`` too, and a time outside years 1-9999 is no time either (it
-    could not be formatted back).
-    """
-    if not isinstance(value, str) or not value or len(value) > _MAX_TS_LEN:
-        return None
-    try:
-        dt = datetime.fromisoformat(value)
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=UTC)
-        ts = dt.timestamp()
-    except (ValueError, OverflowError, OSError):
-        return None
-    return ts if _TS_RANGE[0] <= ts <= _TS_RANGE[1] else None
-
-
-def format_ts(epoch: float) -> str:
-    """Epoch seconds to ``2026-11-22T14:03:00.123Z``."""
-    dt = datetime.fromtimestamp(epoch, UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
-def format_ts_s(epoch: float) -> str:
-    """Epoch seconds to ``2026-11-22T14:03:00Z`` (vendor style, whole seconds)."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

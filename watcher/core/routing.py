@@ -9,9 +9,9 @@ import difflib
 from collections.abc import Collection
 from typing import Protocol
 
-from watcher.events import EVENT_TYPES, full_type
+from watcher.config.schema import Problems
+from watcher.core.events import EVENT_TYPES, full_type
 from watcher.model import Status
-from watcher.schema import Problems
 
 MATCH_KEYS = ("types", "status", "sources", "workflows")
 

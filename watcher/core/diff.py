@@ -30,8 +30,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
-from watcher.clock import parse_ts
-from watcher.events import RUN_CREATED, RUN_STATUS_CHANGED, RUN_STUCK, run_event
+from watcher.core.events import RUN_CREATED, RUN_STATUS_CHANGED, RUN_STUCK, run_event
+from watcher.core.timestamps import parse_ts
 from watcher.model import TERMINAL, Event, Observation, RunDetails, RunState, SkipItem, Status
 
 Describe = Callable[[Any], RunDetails]

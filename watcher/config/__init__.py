@@ -1,0 +1,1 @@
+"""Configuration: TOML validated once at the edge into typed, frozen objects."""

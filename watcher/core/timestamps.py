@@ -1,0 +1,39 @@
+"""Timestamps: vendor RFC 3339 strings to epoch seconds and back, never raising.
+
+Pure functions; reading the clock is :mod:`watcher.infra.clock`'s job.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+#: longer than any RFC 3339 timestamp (``2026-11-22T14:03:00.123456789+05:30`` is 35)
+_MAX_TS_LEN = 64
+#: the instants ``format_ts`` can render (years 1-9999 UTC)
+_TS_RANGE = (datetime(1, 1, 2, tzinfo=UTC).timestamp(),
+             datetime(9999, 12, 31, tzinfo=UTC).timestamp())
+
+
+def parse_ts(value: object) -> float | None:
+    """RFC 3339 / ISO 8601 (``Z`` or offset, date-only too) to epoch seconds, else ``None``.
+
+    Never raises: vendor timestamps arrive as numbers, megabyte strings or
+    ``9999-99-99`` too, and a time outside years 1-9999 is no time either (it
+    could not be formatted back).
+    """
+    if not isinstance(value, str) or not value or len(value) > _MAX_TS_LEN:
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        ts = dt.timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None
+    return ts if _TS_RANGE[0] <= ts <= _TS_RANGE[1] else None
+
+
+def format_ts(epoch: float) -> str:
+    """Epoch seconds to ``2026-11-22T14:03:00.123Z``."""
+    dt = datetime.fromtimestamp(epoch, UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"

@@ -1,0 +1,1 @@
+"""Infrastructure with no domain knowledge: the clock, rate limits, the plugin registry."""

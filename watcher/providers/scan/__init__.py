@@ -1,0 +1,1 @@
+"""Scanning strategies shared by providers whose listings lack a usable sort."""

@@ -1,0 +1,1 @@
+"""The running daemon: pollers, sink runners, supervision, reload."""
