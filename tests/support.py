@@ -29,12 +29,12 @@ from typing import Any, TypeVar
 import aiohttp
 import orjson
 
-from watcher.config import settings as config_mod
 from watcher.config.render import toml_value
 from watcher.config.settings import Config, SourceConfig
 from watcher.model import Event, JournalEntry
 from watcher.providers import provider_class
 from watcher.providers.base import build
+from watcher.runtime import configuration as config_mod
 from watcher.runtime.poller import Poller, SourceState
 from watcher.simulator import Simulator, World
 from watcher.state.journal import Journal

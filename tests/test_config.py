@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.support import parse_config, run_cli, toml
-from watcher.config.render import render
 from watcher.config.schema import parse_duration, parse_size
 from watcher.errors import ConfigError
+from watcher.runtime.configuration import resolved
 
 EXTEND = {"name": "a", "provider": "extend", "token": "t0ken-value"}
 
@@ -64,7 +64,7 @@ def test_max_response_size_defaults_to_64mib_and_errors_list_the_accepted_forms(
 def test_check_shows_max_response_size_in_a_form_that_parses_back() -> None:
     """`watcher check` prints a size as a unit string that reads back to the same bytes."""
     for given, shown in (("2MB", '"2MB"'), ("3MiB", '"3MiB"'), (1500, '"1500B"')):
-        out = render(parse_config(toml({}, [{**EXTEND, "max_response_size": given}])))
+        out = resolved(parse_config(toml({}, [{**EXTEND, "max_response_size": given}])))
         assert f"max_response_size = {shown}" in out
         assert parse_config(out).sources[0].max_response_size == parse_size(given)
 

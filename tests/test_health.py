@@ -23,8 +23,8 @@ from tests.scripted import ScriptedProvider, register
 from tests.support import parse_config, toml
 from watcher.errors import TransientError
 from watcher.runtime.daemon import STATUS_EVERY, Daemon
-from watcher.server import listener as api
 from watcher.server import metrics
+from watcher.server.health import readiness
 from watcher.server.notify import Notifier
 from watcher.testing import FakeClock
 
@@ -68,7 +68,7 @@ def last_status(sock: socket.socket) -> str:
 
 
 def failing_gauge(daemon: Daemon) -> float:
-    text = metrics.render(metrics.registry_for(daemon)).decode()
+    text = metrics.render(metrics.registry_for(daemon.snapshot)).decode()
     return next(s.value for fam in text_string_to_metric_families(text)
                 for s in fam.samples if s.name == "watcher_source_failing")
 
@@ -92,7 +92,7 @@ async def test_status_readyz_metric_and_event_agree_on_retrying_and_failing(
 
     async def look(when: str) -> None:
         await fake.advance(STATUS_EVERY)  # the reporter's next STATUS=
-        ready, _ = api.readiness(daemon)
+        ready, _ = readiness(daemon.snapshot())
         failing_events = daemon.journal.counts["watcher.source.failing"]  # type: ignore[union-attr]
         seen[when] = (last_status(sock), ready, failing_gauge(daemon), failing_events)
 

@@ -144,17 +144,17 @@ async def test_a_source_is_failing_only_after_failure_threshold_polls_then_recov
         monkeypatch: pytest.MonkeyPatch, fake: FakeClock) -> None:
     """Two failed polls of failure_threshold=3 are retries (no event, not failing); the
     third emits one source.failing; more add nothing; the first good poll emits
-    source.recovered and the source is healthy again."""
+    source.recovered and the source is neither failing nor retrying."""
     async with rig(monkeypatch, fake, interval="10s", failure_threshold=3) as r, \
             anyio.create_task_group() as tg:
         p = r.poller
         r.provider.fails_with = AuthError("401 Unauthorized: bad key", status=401)
         tg.start_soon(p.run)
         await fake.run_until(lambda: len(r.provider.started) == 2)
-        assert (p.retrying, p.failing, p.healthy) == (True, False, True)
+        assert (p.retrying, p.failing) == (True, False)
         assert await r.types() == []
         await fake.run_until(lambda: len(r.provider.started) == 5)
-        assert (p.retrying, p.failing, p.healthy) == (False, True, False)
+        assert (p.retrying, p.failing) == (False, True)
         [failing] = await r.events()
         r.provider.fails_with = None
         await fake.run_until(lambda: len(r.provider.started) == 6)
@@ -162,7 +162,7 @@ async def test_a_source_is_failing_only_after_failure_threshold_polls_then_recov
     assert await r.types() == ["source.failing", "source.recovered"]
     assert failing["data"]["error"] == "401 Unauthorized: bad key"
     assert failing["data"]["consecutive_failures"] == 3
-    assert (p.retrying, p.failing, p.healthy) == (False, False, True)
+    assert (p.retrying, p.failing) == (False, False)
 
 
 async def test_a_bug_in_a_poll_discards_the_cycle_and_fails_the_source_like_any_error(

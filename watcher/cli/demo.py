@@ -9,8 +9,8 @@ from typing import IO
 
 import anyio
 
-from watcher.config import settings as config_mod
 from watcher.config.settings import Config
+from watcher.runtime import configuration as config_mod
 from watcher.runtime.daemon import Daemon
 from watcher.simulator import Simulator, World, available_vendors
 from watcher.simulator.scenario import Scenario

@@ -75,8 +75,8 @@ def _config_path(args: argparse.Namespace) -> str:
 
 
 def _load(args: argparse.Namespace) -> object:
-    from watcher.config import settings as config_mod
     from watcher.errors import ConfigError
+    from watcher.runtime import configuration as config_mod
 
     try:
         return config_mod.load(_config_path(args))
@@ -118,9 +118,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     w = config.watcher
     logs.configure(level=w.log_level, fmt=w.log_format, secrets=config.secrets)
     if cmd == "check":
-        from watcher.config.render import render
+        from watcher.runtime.configuration import resolved
 
-        sys.stdout.write(render(config))
+        sys.stdout.write(resolved(config))
         return EX_OK
     if cmd == "deadletters":
         from watcher.cli.deadletters import command

@@ -7,26 +7,25 @@ from typing import Any
 
 import orjson
 
+from watcher.config.loader import Catalog
 from watcher.config.schema import Field, format_duration, format_size
 from watcher.config.settings import SINK_FIELDS, SOURCE_FIELDS, WATCHER_FIELDS, Config
-from watcher.providers import provider_class
-from watcher.sinks import sink_class
 
 MASK = "***"
 
 
-def render(config: Config) -> str:
+def render(config: Config, catalog: Catalog) -> str:
     w = config.watcher
     out = ["[watcher]"]
     out += _table({k: getattr(w, k) for k in WATCHER_FIELDS}, WATCHER_FIELDS)
     for s in config.sources:
-        cls = provider_class(s.provider)
+        cls = catalog.providers.get(s.provider)
         fields: dict[str, Field] = {**SOURCE_FIELDS, **(cls.options if cls else {})}
         values = {k: getattr(s, k) for k in SOURCE_FIELDS if hasattr(s, k)}
         values.update(s.options)
         out += ["", "[[sources]]", *_table(values, fields)]
     for k in config.sinks:
-        scls = sink_class(k.type)
+        scls = catalog.sinks.get(k.type)
         sfields: dict[str, Field] = {**SINK_FIELDS, **(scls.options if scls else {})}
         values = {"name": k.name, "type": k.type, **k.options}
         match = k.match.as_dict()

@@ -27,12 +27,13 @@ import anyio
 import structlog
 from anyio.abc import TaskGroup
 
-from watcher.config import settings as config_mod
 from watcher.config.settings import Config, SinkConfig, SourceConfig
+from watcher.core.status import DaemonStatus
 from watcher.errors import ConfigError, StoreUnavailable
 from watcher.infra.clock import Clock, wall
 from watcher.providers import provider_class
 from watcher.providers.base import build
+from watcher.runtime import configuration as config_mod
 from watcher.runtime.delivery import SinkRunner
 from watcher.runtime.poller import Poller, SourceState
 from watcher.runtime.supervisor import Boundary, supervise
@@ -397,19 +398,20 @@ class Daemon:
                 waited, store = 0.0, self.store_failing()
                 self.notifier.status(self.status_line())
 
+    def snapshot(self) -> DaemonStatus:
+        """The daemon as /metrics, /readyz and ``STATUS=`` show it, taken now."""
+        journal = self.journal
+        return DaemonStatus(
+            now=self.clock(), started_at=self.started_at, stopping=self.stopping,
+            store_failing=self.store_failing(),
+            journal_head=journal.head if journal is not None else 0,
+            events=journal.counts if journal is not None else {},
+            sources=[c.obj.status() for c in list(self.pollers.values())],
+            sinks=[c.obj.status() for c in list(self.runners.values())],
+            chores={name: b.errors for name, b in self.chores.items()})
+
     def status_line(self) -> str:
-        """``3/4 sources ok, 1 retrying; ...``: failing means what ``source.failing`` means."""
-        pollers = [c.obj for c in self.pollers.values()]
-        failing = sum(1 for p in pollers if p.failing)
-        retrying = sum(1 for p in pollers if p.retrying)
-        runs = sum(len(s.runs) for s in self.states.values())
-        sent = sum(c.obj.stats.delivered for c in self.runners.values())
-        store = self.store_failing()
-        return (f"{len(pollers) - failing - retrying}/{len(pollers)} sources ok"
-                + (f", {retrying} retrying" if retrying else "")
-                + (f", {failing} failing" if failing else "")
-                + f"; {runs} runs tracked; {sent} events delivered"
-                + (f"; state store writes failing: {store}" if store else ""))
+        return self.snapshot().line()
 
     def store_failing(self) -> str | None:
         """Why writes to the state file are failing, whatever the cause (a full disk,
@@ -430,7 +432,9 @@ class Daemon:
             from watcher.server import listener as api
 
             try:
-                self._http = await api.start(self, listen)
+                self._http = await api.start(
+                    listen, self.snapshot, lambda: self.journal,
+                    token=self.config.watcher.http_token, on_error=self.chores["http"].caught)
             except Exception as e:  # watching matters more than the listener
                 self.chores["http"].caught(e)
 

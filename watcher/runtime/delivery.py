@@ -31,6 +31,7 @@ import structlog
 
 from watcher.config.settings import SinkConfig
 from watcher.core.backoff import Backoff
+from watcher.core.status import DeliveryStats, SinkStatus
 from watcher.errors import DeliveryError, Retryable
 from watcher.infra.clock import Clock, wall
 from watcher.model import JournalEntry
@@ -42,16 +43,6 @@ from watcher.state.sqlite import StoreError
 BATCH = 1000
 #: how often queued dead letters are looked for
 DEAD_RETRY_EVERY = 2.0
-
-
-class DeliveryStats:
-    __slots__ = ("dead", "delivered", "failures", "retries")
-
-    def __init__(self) -> None:
-        self.delivered = 0
-        self.retries = 0
-        self.dead = 0
-        self.failures = 0
 
 
 class SinkRunner:
@@ -79,6 +70,12 @@ class SinkRunner:
     def failing(self) -> bool:
         """The last delivery attempt (or journal read) failed and the runner is backing off."""
         return self._failing or self._read_failing
+
+    def status(self) -> SinkStatus:
+        """This sink as /metrics and ``STATUS=`` show it."""
+        return SinkStatus(name=self.name, type=self.config.type, stats=self.stats,
+                          backlog=self.journal.backlog(self.name), failing=self.failing,
+                          internal_errors=self.boundary.errors)
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Deliver forever (or, with ``until_idle``, until caught up with the journal)."""

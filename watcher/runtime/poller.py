@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import anyio
 import structlog
@@ -36,6 +35,7 @@ from watcher.config.settings import SourceConfig
 from watcher.core.backoff import Backoff
 from watcher.core.diff import Policy, Session, expired
 from watcher.core.events import SOURCE_FAILING, SOURCE_RECOVERED, source_event
+from watcher.core.status import PollStats, SourceStatus
 from watcher.core.timestamps import format_ts
 from watcher.errors import InternalError, ProviderError, RateLimited
 from watcher.infra.clock import Clock, wall
@@ -81,39 +81,6 @@ class SourceState:
                 live.discard(rid)
 
 
-class PollStats:
-    """Counters read by /metrics at scrape time; durations kept as a fixed-bucket
-    histogram so a scrape costs the same however many polls there were."""
-
-    __slots__ = ("duration_buckets", "duration_count", "duration_sum", "errors",
-                 "last_duration", "last_error", "last_success", "polls", "store_failures")
-
-    #: upper bounds (seconds) of the poll duration histogram; +Inf is ``duration_count``
-    BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-
-    def __init__(self) -> None:
-        self.polls = 0
-        self.errors: Counter[str] = Counter()
-        self.last_success: float | None = None
-        self.last_duration = 0.0
-        self.last_error: str | None = None
-        self.duration_buckets = [0] * len(self.BUCKETS)  # non-cumulative counts
-        self.duration_count = 0
-        self.duration_sum = 0.0
-        #: cycles whose commit to the state store failed (a full disk, an I/O error)
-        self.store_failures = 0
-
-    def observe(self, seconds: float) -> None:
-        """Record one poll's duration, failed or not (a timeout is worth seeing)."""
-        self.last_duration = seconds
-        self.duration_count += 1
-        self.duration_sum += seconds
-        for i, bound in enumerate(self.BUCKETS):
-            if seconds <= bound:
-                self.duration_buckets[i] += 1
-                break
-
-
 class Poller:
     def __init__(self, config: SourceConfig, provider: Provider, state: SourceState,
                  journal: Journal, *, retention: float, emit_baseline: bool,
@@ -148,9 +115,16 @@ class Poller:
         """The last poll failed, but not yet ``failure_threshold`` in a row."""
         return 0 < self.state.row.failures < self.config.failure_threshold
 
-    @property
-    def healthy(self) -> bool:
-        return not self.failing
+    def status(self) -> SourceStatus:
+        """This source as /metrics, /readyz and ``STATUS=`` show it."""
+        cfg = self.config
+        return SourceStatus(
+            name=cfg.name, provider=cfg.provider, interval=cfg.interval,
+            failure_threshold=cfg.failure_threshold, stats=self.stats,
+            failures=self.state.row.failures, failing=self.failing,
+            store_failing=self.store_failing, runs=self.state.counts,
+            # a plugin provider may keep no such counter
+            skipped=getattr(self.provider, "skipped", {}), internal_errors=self.boundary.errors)
 
     async def run(self) -> None:
         """Poll forever on the source's cadence."""
@@ -305,7 +279,3 @@ class Poller:
                             data={"failing_since": format_ts(since),
                                   "consecutive_failures": row.failures,
                                   "down_for_s": int(now - since)})
-
-    def status_line(self) -> dict[str, Any]:
-        return {"source": self.config.name, "healthy": self.healthy,
-                "runs": len(self.state.runs), "live": len(self.state.live)}

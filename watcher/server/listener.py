@@ -15,17 +15,15 @@ over-long one is answered 4xx). The daemon's memory does not depend on them.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiohttp import web
 
+from watcher.core.status import DaemonStatus
 from watcher.server import metrics
-from watcher.server.logs import redactor
+from watcher.server.health import readiness
 from watcher.server.sse import EventStream
-
-if TYPE_CHECKING:
-    from watcher.runtime.daemon import Daemon
+from watcher.state.journal import Journal
 
 log = structlog.get_logger("watcher.api")
 
@@ -43,53 +41,6 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def readiness(daemon: Daemon) -> tuple[bool, dict[str, Any]]:
-    """Every source has polled successfully and is not failing.
-
-    Failing means what ``watcher.source.failing`` and ``watcher_source_failing``
-    mean (``failure_threshold`` failed polls in a row); a source with fewer is
-    retrying and stays ready, with its failures and last error shown.
-    The state file must take writes too: a daemon that cannot journal is not
-    doing its job, whatever its polls say.
-    """
-    now = daemon.clock()
-    sources: dict[str, Any] = {}
-    store = daemon.store_failing()
-    store_reason = f"state store writes failing: {redactor.redact(store)}" if store else None
-    ready = not daemon.stopping and not store
-    for name, child in list(daemon.pollers.items()):
-        p = child.obj
-        last = p.stats.last_success
-        failures = p.state.row.failures
-        info: dict[str, Any] = {"ready": True, "last_success_age_s": None}
-        if last is not None:
-            info["last_success_age_s"] = round(now - last, 3)
-        if p.store_failing and store_reason:  # it polls fine: do not blame the vendor
-            info["reason"] = store_reason
-        elif p.failing:
-            info["reason"] = (f"failing: {failures} polls in a row failed "
-                              f"(failure_threshold {p.config.failure_threshold})")
-        elif last is None:
-            info["reason"] = "no successful poll yet"
-        elif failures:
-            info["retrying"] = True
-        if failures:
-            info["consecutive_failures"] = failures
-        if "reason" in info:
-            info["ready"] = ready = False
-        if p.stats.last_error and (failures or not info["ready"]):
-            info["last_error"] = redactor.redact(p.stats.last_error)
-        sources[name] = info
-    body: dict[str, Any] = {"ready": ready, "sources": sources}
-    if daemon.stopping:
-        body["reason"] = "stopping"
-    else:
-        if store_reason:
-            body["reason"] = store_reason
-        body["not_ready"] = sorted(n for n, i in sources.items() if not i["ready"])
-    return ready, body
-
-
 @web.middleware
 async def refuse_bodies(request: web.Request,
                         handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -104,11 +55,19 @@ async def refuse_bodies(request: web.Request,
     return await handler(request)
 
 
+#: what the listener reads of the daemon: a snapshot, taken per request
+Snapshot = Callable[[], DaemonStatus]
+#: how the listener reports a handler's bug (counted and logged like any task's)
+OnError = Callable[..., object]
+
+
 class HttpListener:
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
-        self.events = EventStream(lambda: daemon.journal, token=daemon.config.watcher.http_token)
-        self.registry = metrics.registry_for(daemon, sse_clients=self.events.count)
+    def __init__(self, snapshot: Snapshot, journal: Callable[[], Journal | None], *,
+                 token: str | None, on_error: OnError) -> None:
+        self.snapshot = snapshot
+        self.on_error = on_error
+        self.events = EventStream(journal, token=token)
+        self.registry = metrics.registry_for(snapshot, sse_clients=self.events.count)
         self.app = web.Application(client_max_size=MAX_REQUEST_BODY, middlewares=[refuse_bodies])
         self.app.middlewares.append(self._contain)
         self.app.router.add_get("/metrics", self.metrics)
@@ -127,7 +86,7 @@ class HttpListener:
         except (web.HTTPException, ConnectionError):  # answers and gone clients, not bugs
             raise
         except Exception as e:
-            self.daemon.chores["http"].caught(e, path=request.path)
+            self.on_error(e, path=request.path)
             return web.json_response({"error": "internal error"}, status=500)
 
     async def start(self, host: str, port: int) -> None:
@@ -145,19 +104,20 @@ class HttpListener:
 
     async def healthz(self, _request: web.Request) -> web.Response:
         # Being answered at all is the proof: this runs on the daemon's event loop.
-        return web.json_response({"status": "ok",
-                                  "uptime_s": round(self.daemon.clock() - self.daemon.started_at)})
+        now = self.snapshot()
+        return web.json_response({"status": "ok", "uptime_s": round(now.now - now.started_at)})
 
     async def readyz(self, _request: web.Request) -> web.Response:
-        ready, body = readiness(self.daemon)
+        ready, body = readiness(self.snapshot())
         return web.json_response(body, status=200 if ready else 503)
 
 
-async def start(daemon: Daemon, listen: str) -> HttpListener | None:
+async def start(listen: str, snapshot: Snapshot, journal: Callable[[], Journal | None], *,
+                token: str | None, on_error: OnError) -> HttpListener | None:
     """Serve on ``listen``; a port that cannot be bound is logged, not fatal: watching
     and alerting matter more than the metrics endpoint, so the daemon carries on."""
     host, port = parse_listen(listen)
-    listener = HttpListener(daemon)
+    listener = HttpListener(snapshot, journal, token=token, on_error=on_error)
     try:
         await listener.start(host, port)
     except OSError as e:

@@ -14,7 +14,6 @@ sink's counters when a reload replaces its poller or runner; Prometheus'
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 from prometheus_client import ProcessCollector
 from prometheus_client.core import (
@@ -28,33 +27,30 @@ from prometheus_client.registry import CollectorRegistry
 
 from watcher import __version__
 from watcher.core.events import EVENT_TYPES
+from watcher.core.status import DaemonStatus, PollStats
 from watcher.model import Status
-from watcher.runtime.poller import PollStats
-
-if TYPE_CHECKING:
-    from watcher.runtime.daemon import Daemon
 
 #: the classic text format every Prometheus version reads
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class DaemonCollector:
-    """One scrape = one walk over the daemon's sources, sinks and journal."""
+    """One scrape = one walk over a snapshot of the daemon's sources, sinks and journal."""
 
-    def __init__(self, daemon: Daemon, *,
+    def __init__(self, snapshot: Callable[[], DaemonStatus], *,
                  sse_clients: Callable[[], int] | None = None) -> None:
-        self.daemon = daemon
+        self.snapshot = snapshot
         #: how many clients follow /events right now (None: no listener to ask)
         self.sse_clients = sse_clients
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._sources()
-        yield from self._sinks()
-        yield from self._journal()
-        yield from self._internal_errors()
+        d = self.snapshot()
+        yield from self._sources(d)
+        yield from self._sinks(d)
+        yield from self._journal(d)
+        yield from self._internal_errors(d)
 
-    def _sources(self) -> Iterator[Metric]:
-        d = self.daemon
+    def _sources(self, d: DaemonStatus) -> Iterator[Metric]:
         polls = CounterMetricFamily("watcher_polls", "Polls attempted, per source.",
                                     labels=["source"])
         errors = CounterMetricFamily("watcher_poll_errors",
@@ -88,31 +84,26 @@ class DaemonCollector:
         runs = GaugeMetricFamily("watcher_runs_tracked",
                                  "Runs held in memory, per source and canonical status.",
                                  labels=["source", "status"])
-        for name, child in list(d.pollers.items()):
-            poller = child.obj
-            st = poller.stats
+        for src in d.sources:
+            name, st = src.name, src.stats
             polls.add_metric([name], st.polls)
             for kind, n in sorted(st.errors.items()):
                 errors.add_metric([name, kind], n)
             duration.add_metric([name], _buckets(st), st.duration_sum)
             if st.last_success is not None:
                 last_ok.add_metric([name], st.last_success)
-            row = poller.state.row
-            failing.add_metric([name], 1.0 if poller.failing else 0.0)
-            consecutive.add_metric([name], row.failures)
+            failing.add_metric([name], 1.0 if src.failing else 0.0)
+            consecutive.add_metric([name], src.failures)
             store_failures.add_metric([name], st.store_failures)
-            store_failing.add_metric([name], 1.0 if poller.store_failing else 0.0)
-            # a plugin provider may keep no such counter
-            for reason, n in sorted(getattr(poller.provider, "skipped", {}).items()):
+            store_failing.add_metric([name], 1.0 if src.store_failing else 0.0)
+            for reason, n in sorted(src.skipped.items()):
                 skipped.add_metric([name, reason], n)
-        for name, state in list(d.states.items()):
             for status in Status:
-                runs.add_metric([name, status.value], state.counts.get(status, 0))
+                runs.add_metric([name, status.value], src.runs.get(status, 0))
         yield from (polls, errors, duration, last_ok, failing, consecutive, store_failures,
                     store_failing, skipped, runs)
 
-    def _sinks(self) -> Iterator[Metric]:
-        d = self.daemon
+    def _sinks(self, d: DaemonStatus) -> Iterator[Metric]:
         delivered = CounterMetricFamily("watcher_sink_deliveries",
                                         "Events delivered (acknowledged), per sink.",
                                         labels=["sink"])
@@ -125,28 +116,24 @@ class DaemonCollector:
         backlog = GaugeMetricFamily("watcher_sink_backlog",
                                     "Journaled events a sink has not acknowledged yet.",
                                     labels=["sink"])
-        for name, child in list(d.runners.items()):
-            st = child.obj.stats
+        for sink in d.sinks:
+            name, st = sink.name, sink.stats
             delivered.add_metric([name], st.delivered)
             retries.add_metric([name], st.retries)
             dead.add_metric([name], st.dead)
-            if d.journal is not None:
-                backlog.add_metric([name], d.journal.backlog(name))
+            backlog.add_metric([name], sink.backlog)
         yield from (delivered, retries, dead, backlog)
 
-    def _journal(self) -> Iterator[Metric]:
-        d = self.daemon
+    def _journal(self, d: DaemonStatus) -> Iterator[Metric]:
         events = CounterMetricFamily("watcher_events",
                                      "Events journaled by this process, per type.",
                                      labels=["type"])
         head = GaugeMetricFamily("watcher_journal_head_sequence",
                                  "Sequence number of the newest journaled event "
                                  "(the SSE id of /events).")
-        if d.journal is not None:
-            counts = d.journal.counts
-            for t in EVENT_TYPES:  # every type present from the start, so rate() works
-                events.add_metric([t], counts.get(t, 0))
-            head.add_metric([], d.journal.head)
+        for t in EVENT_TYPES:  # every type present from the start, so rate() works
+            events.add_metric([t], d.events.get(t, 0))
+        head.add_metric([], d.journal_head)
         info = GaugeMetricFamily("watcher_build_info", "Always 1; the version as a label.",
                                  labels=["version"])
         info.add_metric([__version__], 1)
@@ -161,17 +148,18 @@ class DaemonCollector:
             yield clients
 
 
-    def _internal_errors(self) -> Iterator[Metric]:
-        d = self.daemon
+    def _internal_errors(self, d: DaemonStatus) -> Iterator[Metric]:
         errors = CounterMetricFamily(
             "watcher_internal_errors",
             "Unexpected exceptions (a bug, a plugin that raised) contained by a task, which "
             "carried on with backoff; task is source:<name>, sink:<name>, http, signals, "
             "housekeeping, status or watchdog.", labels=["task"])
-        boundaries = [c.obj.boundary for c in (*list(d.pollers.values()),
-                                                 *list(d.runners.values()))]
-        for b in (*boundaries, *d.chores.values()):
-            errors.add_metric([b.task], b.errors)
+        for src in d.sources:
+            errors.add_metric([f"source:{src.name}"], src.internal_errors)
+        for sink in d.sinks:
+            errors.add_metric([f"sink:{sink.name}"], sink.internal_errors)
+        for task, n in d.chores.items():
+            errors.add_metric([task], n)
         yield errors
 
 
@@ -185,11 +173,11 @@ def _buckets(st: PollStats) -> list[tuple[str, float]]:
     return out
 
 
-def registry_for(daemon: Daemon, *,
+def registry_for(snapshot: Callable[[], DaemonStatus], *,
                  sse_clients: Callable[[], int] | None = None) -> CollectorRegistry:
     """A registry with the daemon's metrics and the process' own (CPU, memory, fds)."""
     reg = CollectorRegistry(auto_describe=False)
-    reg.register(DaemonCollector(daemon, sse_clients=sse_clients))
+    reg.register(DaemonCollector(snapshot, sse_clients=sse_clients))
     ProcessCollector(registry=reg)
     return reg
 

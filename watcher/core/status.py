@@ -1,0 +1,137 @@
+"""What the daemon tells the outside about itself: plain counters and a status snapshot.
+
+Pollers and sink runners keep plain counters (:class:`PollStats`,
+:class:`DeliveryStats`) that cost nothing on the hot path.  When someone
+asks (a Prometheus scrape, ``/readyz``, the ``STATUS=`` line), the runtime
+hands over a :class:`DaemonStatus`: a snapshot made of these counters and a
+few flags, which the HTTP server reads without knowing the daemon.  That is
+what keeps imports one way (server never imports runtime).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from watcher.model import Status
+
+
+class PollStats:
+    """A source's poll counters; durations kept as a fixed-bucket histogram so a scrape
+    costs the same however many polls there were."""
+
+    __slots__ = ("duration_buckets", "duration_count", "duration_sum", "errors",
+                 "last_error", "last_success", "polls", "store_failures")
+
+    #: upper bounds (seconds) of the poll duration histogram; +Inf is ``duration_count``
+    BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+    def __init__(self) -> None:
+        self.polls = 0
+        self.errors: Counter[str] = Counter()
+        self.last_success: float | None = None
+        self.last_error: str | None = None
+        self.duration_buckets = [0] * len(self.BUCKETS)  # non-cumulative counts
+        self.duration_count = 0
+        self.duration_sum = 0.0
+        #: cycles whose commit to the state store failed (a full disk, an I/O error)
+        self.store_failures = 0
+
+    def observe(self, seconds: float) -> None:
+        """Record one poll's duration, failed or not (a timeout is worth seeing)."""
+        self.duration_count += 1
+        self.duration_sum += seconds
+        for i, bound in enumerate(self.BUCKETS):
+            if seconds <= bound:
+                self.duration_buckets[i] += 1
+                break
+
+
+class DeliveryStats:
+    """A sink's delivery counters."""
+
+    __slots__ = ("dead", "delivered", "failures", "retries")
+
+    def __init__(self) -> None:
+        self.delivered = 0
+        self.retries = 0
+        self.dead = 0
+        self.failures = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """One source as the outside sees it."""
+
+    name: str
+    provider: str
+    interval: float
+    failure_threshold: int
+    stats: PollStats
+    #: failed polls in a row
+    failures: int
+    #: ``failure_threshold`` polls in a row failed: ``watcher.source.failing`` holds
+    failing: bool
+    #: the source's last cycle could not be saved to the state store
+    store_failing: bool
+    #: runs held, by canonical status
+    runs: Mapping[Status, int]
+    #: vendor items skipped as unusable, by reason
+    skipped: Mapping[str, int] = field(default_factory=dict)
+    internal_errors: int = 0
+
+    @property
+    def retrying(self) -> bool:
+        """The last poll failed, but not yet ``failure_threshold`` in a row."""
+        return 0 < self.failures < self.failure_threshold
+
+
+@dataclass(frozen=True, slots=True)
+class SinkStatus:
+    """One sink as the outside sees it."""
+
+    name: str
+    type: str
+    stats: DeliveryStats
+    #: journaled events the sink has not acknowledged yet
+    backlog: int
+    #: the last delivery attempt failed and the runner is backing off
+    failing: bool
+    internal_errors: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonStatus:
+    """A snapshot of the whole daemon, taken when someone asks."""
+
+    now: float
+    started_at: float
+    stopping: bool
+    #: why writes to the state store fail, or None
+    store_failing: str | None
+    journal_head: int
+    #: events journaled by this process, per type
+    events: Mapping[str, int]
+    sources: Sequence[SourceStatus]
+    sinks: Sequence[SinkStatus]
+    #: internal errors of the daemon's own tasks (http, signals, ...), by task
+    chores: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def runs(self) -> int:
+        return sum(sum(src.runs.values()) for src in self.sources)
+
+    def line(self) -> str:
+        """systemd's ``STATUS=``: ``3/4 sources ok, 1 retrying; ...``; failing means what
+        ``watcher.source.failing`` means."""
+        n = len(self.sources)
+        failing = sum(1 for s in self.sources if s.failing)
+        retrying = sum(1 for s in self.sources if s.retrying)
+        sent = sum(k.stats.delivered for k in self.sinks)
+        return (f"{n - failing - retrying}/{n} sources ok"
+                + (f", {retrying} retrying" if retrying else "")
+                + (f", {failing} failing" if failing else "")
+                + f"; {self.runs} runs tracked; {sent} events delivered"
+                + (f"; state store writes failing: {self.store_failing}"
+                   if self.store_failing else ""))
