@@ -13,7 +13,6 @@ The tree::
     │   ├── BadPayload                 the vendor answered something we cannot trust
     │   └── InternalError              not the vendor: a bug, or a plugin that raised
     └── DeliveryError                  a sink could not deliver
-        ├── Permanent                  never retry (dead-letter it)
         └── Retryable(retry_after)     try again later
 """
 
@@ -78,10 +77,6 @@ class InternalError(ProviderError):
 
 class DeliveryError(WatcherError):
     """A sink could not deliver."""
-
-
-class Permanent(DeliveryError):
-    """Retrying cannot help (e.g. a 4xx other than 408/429)."""
 
 
 class Retryable(DeliveryError):

@@ -15,8 +15,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from tests.sinks.runs import sink_config
-from tests.support import fill_disk, mount_tmpfs
 from tests.state.test_store import state
+from tests.support import fill_disk, mount_tmpfs
 from watcher.model import JournalEntry, Status
 from watcher.runtime.delivery import SinkRunner
 from watcher.sinks.base import SinkContext

@@ -26,10 +26,6 @@ class Notifier:
         self._stopping = False
 
     @property
-    def enabled(self) -> bool:
-        return bool(self.address)
-
-    @property
     def watchdog_interval(self) -> float | None:
         """How often to send WATCHDOG=1: half the timeout systemd gave us, or None."""
         return self.watchdog_usec / 2e6 if self.watchdog_usec else None

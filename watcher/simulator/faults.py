@@ -105,9 +105,6 @@ class Faults:
         else:
             self._by_vendor.pop(vendor, None)
 
-    def pending(self, vendor: str) -> list[Fault]:
-        return [f for f in self._by_vendor.get(vendor, []) if f.times > 0]
-
     def take(self, vendor: str, path: str, kinds: tuple[str, ...]) -> Fault | None:
         """The fault to apply to this request, if one is due (consumes one firing)."""
         for f in self._by_vendor.get(vendor, []):

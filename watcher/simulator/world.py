@@ -76,7 +76,7 @@ class Hostile:
 
 
 class SimRun:
-    __slots__ = ("created", "error", "error_count", "extra", "finished", "hostile", "id", "rev",
+    __slots__ = ("created", "error", "error_count", "extra", "finished", "hostile", "id",
                  "started", "status", "updated", "vendor", "workflow")
 
     def __init__(self, *, id: str, vendor: str, workflow: Workflow, status: str, created: float,
@@ -94,7 +94,6 @@ class SimRun:
         self.extra: dict[str, Any] = {}
         self.hostile: Hostile | None = None
         #: bumped on every change, so renderings can be cached
-        self.rev = 0
 
     def __repr__(self) -> str:
         return f"SimRun({self.vendor}:{self.id} {self.status})"
@@ -240,7 +239,6 @@ class World:
 
     def _changed(self, run: SimRun) -> None:
         self.version += 1
-        run.rev += 1
         for fn in self.listeners:
             fn(run)
 
