@@ -22,7 +22,7 @@ from watcher.core.diff import Policy, diff
 from watcher.model import TERMINAL, Observation, RunState
 from watcher.providers import provider_class
 from watcher.providers.base import BaseProvider
-from watcher.runtime.daemon import tune_gc
+from watcher.runtime.loop import tune_gc
 from watcher.simulator.app import api_class
 from watcher.simulator.world import World
 from watcher.testing import FrozenClock

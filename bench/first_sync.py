@@ -27,7 +27,7 @@ from watcher.config.settings import SourceConfig
 from watcher.infra.clock import wall
 from watcher.infra.ratelimit import RateLimiter
 from watcher.providers.extend import API_VERSION, ExtendProvider
-from watcher.runtime.daemon import tune_gc
+from watcher.runtime.loop import tune_gc
 from watcher.runtime.poller import Poller, SourceState
 from watcher.state.journal import Journal
 from watcher.state.sqlite import Store

@@ -30,7 +30,7 @@ CASES = [("extend", "0"), ("extend", "1"), ("knock", "0"), ("knock", "1")]
 SCRIPT = """
 import sys, orjson
 from bench.diff_throughput import make_pages, provider, warm_state, SHAPES
-from watcher.runtime.daemon import tune_gc
+from watcher.runtime.loop import tune_gc
 from watcher.core.diff import Policy, diff
 mode, vendor, changed, n = sys.argv[1], sys.argv[2], sys.argv[3] == "1", int(sys.argv[4])
 tune_gc()

@@ -34,7 +34,7 @@ from watcher.model import (  # noqa: E402
     RunDetails,
     Status,
 )
-from watcher.runtime.daemon import run_sync  # noqa: E402
+from watcher.runtime.loop import run_sync  # noqa: E402
 from watcher.sinks.base import SinkContext  # noqa: E402
 from watcher.sinks.http import RETRY_OPTIONS  # noqa: E402
 from watcher.sinks.webhook import WebhookSink  # noqa: E402

@@ -22,7 +22,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.scripted import ScriptedProvider, register
 from tests.support import parse_config, toml
 from watcher.errors import TransientError
-from watcher.runtime.daemon import STATUS_EVERY, Daemon
+from watcher.runtime.chores import STATUS_EVERY
+from watcher.runtime.daemon import Daemon
 from watcher.server import metrics
 from watcher.server.health import readiness
 from watcher.server.notify import Notifier
@@ -99,7 +100,7 @@ async def test_status_readyz_metric_and_event_agree_on_retrying_and_failing(
     async with anyio.create_task_group() as tg:
         tg.start_soon(daemon.run)
         await daemon.started.wait()
-        poller = daemon.pollers["src"].obj
+        poller = daemon.workers.pollers["src"].obj
         provider: ScriptedProvider = poller.provider
         await fake.run_until(lambda: poller.stats.last_success is not None)
         await look("ok")

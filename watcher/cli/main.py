@@ -93,12 +93,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     cmd = args.command
     if cmd == "demo":
         from watcher.cli.demo import demo
-        from watcher.runtime.daemon import run_sync
+        from watcher.runtime.loop import run_sync
 
         logs.configure(level="info", fmt="auto")
         return run_sync(lambda: demo(duration=args.duration))
     if cmd == "simulate":
-        from watcher.runtime.daemon import run_sync
+        from watcher.runtime.loop import run_sync
         from watcher.simulator.serve import serve
 
         logs.configure(level="info", fmt="auto")
@@ -106,7 +106,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                                       scenario=not args.quiet_world))
     if cmd == "tail":
         from watcher.cli.tail import tail
-        from watcher.runtime.daemon import run_sync
+        from watcher.runtime.loop import run_sync
 
         logs.configure(level="warning", fmt="auto")
         return run_sync(lambda: tail(args))
@@ -128,7 +128,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return command(config, args.action, sink=args.sink)
 
     from watcher.errors import StoreUnavailable
-    from watcher.runtime.daemon import Daemon, run_sync
+    from watcher.runtime.daemon import Daemon
+    from watcher.runtime.loop import run_sync
     from watcher.state.lock import StateHeld
     from watcher.state.sqlite import StoreError
 

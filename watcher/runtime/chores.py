@@ -1,0 +1,50 @@
+"""The daemon's own chores besides polling and delivering: journal pruning, the
+systemd watchdog and ``STATUS=`` line.  Each runs supervised, on the daemon's clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import structlog
+
+from watcher.infra.clock import Clock
+from watcher.server.notify import Notifier
+from watcher.state.journal import Journal
+
+log = structlog.get_logger("watcher.daemon")
+
+HOUSEKEEPING_EVERY = 600.0
+STATUS_EVERY = 10.0
+#: how often the state store's health is looked at for an early STATUS= update
+STATUS_CHECK = 1.0
+
+
+async def housekeeping(journal: Journal, *, keep: float, clock: Clock) -> None:
+    """Forget journal entries every sink has passed, once they are ``keep`` seconds old."""
+    while True:
+        await clock.sleep(HOUSEKEEPING_EVERY)
+        try:
+            n = await journal.prune(before=clock() - keep)
+            if n:
+                log.debug("journal pruned", entries=n)
+        except Exception as e:
+            log.warning("journal pruning failed", error=str(e))
+
+
+async def watchdog(notifier: Notifier, every: float, *, clock: Clock) -> None:
+    while True:
+        notifier.watchdog()
+        await clock.sleep(every)
+
+
+async def report_status(notifier: Notifier, line: Callable[[], str],
+                        store_failing: Callable[[], str | None], *, clock: Clock) -> None:
+    """``STATUS=`` every ``STATUS_EVERY``, and at once when state writes start or stop
+    failing (an operator looking at ``systemctl status`` sees it within a second)."""
+    waited, store = 0.0, store_failing()
+    while True:
+        await clock.sleep(STATUS_CHECK)
+        waited += STATUS_CHECK
+        if waited >= STATUS_EVERY or store_failing() != store:
+            waited, store = 0.0, store_failing()
+            notifier.status(line())

@@ -1,0 +1,197 @@
+"""The daemon's workers: one supervised poller per source, one sink runner per sink.
+
+Each worker runs in its own cancel scope inside the daemon's task group, so
+a reload can stop, add or restart one without touching the others, and a
+source's state (its runs in memory) outlives its poller being replaced.
+Every worker runs under a :func:`~watcher.runtime.supervisor.supervise`
+boundary: a bug in one is counted, logged once and retried with backoff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import IO, Generic, TypeVar
+
+import aiohttp
+import anyio
+import structlog
+from anyio.abc import TaskGroup
+
+from watcher.config.settings import Config, SinkConfig, SourceConfig
+from watcher.infra.clock import Clock
+from watcher.providers import provider_class
+from watcher.providers.base import build
+from watcher.runtime.delivery import SinkRunner
+from watcher.runtime.poller import Poller, SourceState
+from watcher.runtime.supervisor import Boundary, supervise
+from watcher.sinks import sink_class
+from watcher.sinks.base import SinkContext
+from watcher.state.journal import Journal
+from watcher.state.sqlite import SourceRow, Store, StoreError
+
+log = structlog.get_logger("watcher.daemon")
+
+W = TypeVar("W", Poller, SinkRunner)
+
+
+class Worker(Generic[W]):
+    """A supervised task with its own cancel scope, so it can be stopped alone."""
+
+    def __init__(self, obj: W) -> None:
+        self.obj: W = obj
+        self.scope = anyio.CancelScope()
+        self.done = anyio.Event()
+
+    def start(self, tg: TaskGroup, fn: Callable[[], Awaitable[None]], *, clock: Clock) -> None:
+        boundary: Boundary = self.obj.boundary
+
+        async def body() -> None:
+            try:
+                with self.scope:
+                    await supervise(boundary, fn, clock=clock)
+            finally:
+                self.done.set()
+        tg.start_soon(body)
+
+    async def stop(self) -> None:
+        self.scope.cancel()
+        await self.done.wait()
+
+
+class Workers:
+    """The pollers and sink runners of one daemon, and the run state they share."""
+
+    def __init__(self, config: Config, store: Store, journal: Journal, *,
+                 rows: dict[str, SourceRow], clock: Clock,
+                 stdout: IO[bytes] | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.journal = journal
+        self.clock = clock
+        self.stdout = stdout
+        self.session: aiohttp.ClientSession | None = None
+        self.tg: TaskGroup | None = None
+        #: source name -> its runs in memory; kept while its poller is replaced
+        self.states: dict[str, SourceState] = {}
+        self.pollers: dict[str, Worker[Poller]] = {}
+        self.runners: dict[str, Worker[SinkRunner]] = {}
+        self._rows = rows
+
+    # -- sources -----------------------------------------------------------------------
+
+    def make_poller(self, cfg: SourceConfig) -> Poller:
+        assert self.session is not None
+        cls = provider_class(cfg.provider)
+        assert cls is not None, cfg.provider  # config validation guarantees it
+        state = self.states.get(cfg.name)
+        if state is None:
+            state = self.states[cfg.name] = SourceState(self._rows.pop(cfg.name, None))
+        provider = build(cls, cfg, self.session, clock=self.clock)
+        return Poller(cfg, provider, state, self.journal,
+                      retention=self.config.watcher.retention,
+                      emit_baseline=self.config.watcher.baseline == "emit", clock=self.clock)
+
+    def start_source(self, cfg: SourceConfig) -> None:
+        assert self.tg is not None
+        poller = self.make_poller(cfg)
+        worker = self.pollers[cfg.name] = Worker(poller)
+        worker.start(self.tg, poller.run, clock=self.clock)
+
+    async def stop_source(self, name: str, *, forget: bool = False) -> None:
+        """Stop a source's poller; with ``forget`` its runs are dropped too (in memory, and
+        from the store when another API replaces it: its runs are not these runs)."""
+        worker = self.pollers.pop(name, None)
+        if worker is not None:
+            await worker.stop()
+        if forget:
+            self.states.pop(name, None)
+
+    async def forget_stored(self, name: str) -> None:
+        try:
+            await self.store.forget_source(name)
+        except StoreError as e:
+            log.error("could not forget the replaced source's runs", source=name, error=str(e))
+
+    # -- sinks ---------------------------------------------------------------------------
+
+    def make_runner(self, cfg: SinkConfig) -> SinkRunner:
+        cls = sink_class(cfg.type)
+        assert cls is not None, cfg.type
+        ctx = SinkContext(stdout=self.stdout, session=self.session, clock=self.clock)
+        return SinkRunner(cls(cfg, ctx), cfg, self.journal, clock=self.clock)
+
+    async def start_sink(self, cfg: SinkConfig) -> None:
+        assert self.tg is not None
+        runner = self.make_runner(cfg)
+        try:
+            await self.journal.attach(cfg.name)  # before any event, so none is skipped
+        except StoreError as e:
+            log.error("could not save a new sink's cursor; it starts anyway", sink=cfg.name,
+                      error=str(e))
+        worker = self.runners[cfg.name] = Worker(runner)
+        worker.start(self.tg, runner.run, clock=self.clock)
+
+    async def stop_sink(self, name: str, *, detach: bool = False) -> None:
+        """Stop a sink's runner and close the sink; with ``detach`` drop its cursor too."""
+        worker = self.runners.pop(name, None)
+        if worker is not None:
+            await worker.stop()
+            await close_sink(worker.obj)
+        if detach:
+            try:
+                await self.journal.detach(name)
+            except StoreError as e:  # its cursor stays on file until the next restart
+                log.error("could not drop a removed sink's cursor", sink=name, error=str(e))
+
+    # -- reload --------------------------------------------------------------------------
+
+    async def apply(self, new: Config) -> None:
+        """Bring the workers in line with ``new``: only what changed is touched."""
+        old, self.config = self.config, new
+        await self._apply_sources({s.name: s for s in old.sources},
+                                  {s.name: s for s in new.sources})
+        await self._apply_sinks({s.name: s for s in old.sinks}, {s.name: s for s in new.sinks})
+
+    async def _apply_sources(self, old: Mapping[str, SourceConfig],
+                             new: Mapping[str, SourceConfig]) -> None:
+        for name in old.keys() - new.keys():
+            await self.stop_source(name, forget=True)
+            log.info("source removed", source=name)
+        for name, cfg in new.items():
+            before = old.get(name)
+            if before == cfg:
+                continue
+            if before is not None:
+                elsewhere = (before.provider, before.base_url) != (cfg.provider, cfg.base_url)
+                await self.stop_source(name, forget=elsewhere)
+                if elsewhere:
+                    await self.forget_stored(name)
+            self.start_source(cfg)
+            log.info("source changed" if before else "source added", source=name)
+
+    async def _apply_sinks(self, old: Mapping[str, SinkConfig],
+                           new: Mapping[str, SinkConfig]) -> None:
+        for name in old.keys() - new.keys():
+            await self.stop_sink(name, detach=True)
+            log.info("sink removed", sink=name)
+        for name, cfg in new.items():
+            if old.get(name) == cfg:
+                reopen_sink(self.runners[name].obj)
+                continue
+            await self.stop_sink(name)
+            await self.start_sink(cfg)
+            log.info("sink changed" if name in old else "sink added", sink=name)
+
+
+async def close_sink(runner: SinkRunner) -> None:
+    try:
+        await runner.sink.aclose()
+    except Exception as e:  # a plugin's bug must not stop a reload or a clean exit
+        runner.boundary.caught(e)
+
+
+def reopen_sink(runner: SinkRunner) -> None:
+    try:
+        runner.sink.reopen()
+    except Exception as e:
+        runner.boundary.caught(e)
