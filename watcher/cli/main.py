@@ -10,10 +10,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NoReturn
 
 from watcher import __version__
+
+if TYPE_CHECKING:
+    from watcher.config.settings import Config
 
 EX_OK, EX_USAGE, EX_UNAVAILABLE, EX_TEMPFAIL, EX_CONFIG = 0, 64, 69, 75, 78
 DEFAULT_CONFIG = "/etc/watcher/watcher.toml"
@@ -88,56 +91,75 @@ def _load(args: argparse.Namespace) -> object:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    """Run the command: those without a config first, then those that read one."""
     from watcher.server import logs
 
-    cmd = args.command
-    if cmd == "demo":
-        from watcher.cli.demo import demo
-        from watcher.runtime.loop import run_sync
-
-        logs.configure(level="info", fmt="auto")
-        return run_sync(lambda: demo(duration=args.duration))
-    if cmd == "simulate":
-        from watcher.runtime.loop import run_sync
-        from watcher.simulator.serve import serve
-
-        logs.configure(level="info", fmt="auto")
-        return run_sync(lambda: serve(host=args.host, port=args.port,
-                                      scenario=not args.quiet_world))
-    if cmd == "tail":
-        from watcher.cli.tail import tail
-        from watcher.runtime.loop import run_sync
-
-        logs.configure(level="warning", fmt="auto")
-        return run_sync(lambda: tail(args))
-
+    plain = _PLAIN.get(args.command)
+    if plain is not None:
+        return plain(args)
     from watcher.config.settings import Config
 
     config = _load(args)
     assert isinstance(config, Config)
     w = config.watcher
     logs.configure(level=w.log_level, fmt=w.log_format, secrets=config.secrets)
-    if cmd == "check":
-        from watcher.runtime.configuration import resolved
+    return _WITH_CONFIG[args.command](args, config)
 
-        sys.stdout.write(resolved(config))
-        return EX_OK
-    if cmd == "deadletters":
-        from watcher.cli.deadletters import command
 
-        return command(config, args.action, sink=args.sink)
+def _demo(args: argparse.Namespace) -> int:
+    from watcher.cli.demo import demo
+    from watcher.runtime.loop import run_sync
+    from watcher.server import logs
 
+    logs.configure(level="info", fmt="auto")
+    return run_sync(lambda: demo(duration=args.duration))
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from watcher.runtime.loop import run_sync
+    from watcher.server import logs
+    from watcher.simulator.serve import serve
+
+    logs.configure(level="info", fmt="auto")
+    return run_sync(lambda: serve(host=args.host, port=args.port, scenario=not args.quiet_world))
+
+
+def _tail(args: argparse.Namespace) -> int:
+    from watcher.cli.tail import tail
+    from watcher.runtime.loop import run_sync
+    from watcher.server import logs
+
+    logs.configure(level="warning", fmt="auto")
+    return run_sync(lambda: tail(args))
+
+
+def _check(args: argparse.Namespace, config: Config) -> int:
+    from watcher.runtime.configuration import resolved
+
+    sys.stdout.write(resolved(config))
+    return EX_OK
+
+
+def _deadletters(args: argparse.Namespace, config: Config) -> int:
+    from watcher.cli.deadletters import command
+
+    return command(config, args.action, sink=args.sink)
+
+
+def _daemon(args: argparse.Namespace, config: Config) -> int:
+    """``run`` and ``once``: what each exits with when the state store is unusable."""
     from watcher.errors import StoreUnavailable
     from watcher.runtime.daemon import Daemon
     from watcher.runtime.loop import run_sync
     from watcher.state.lock import StateHeld
     from watcher.state.sqlite import StoreError
 
+    once = args.command == "once"
     daemon = Daemon(config)
     try:
-        return run_sync(daemon.once if cmd == "once" else daemon.run)
+        return run_sync(daemon.once if once else daemon.run)
     except StateHeld as e:
-        if cmd == "once":  # temporary: it can run once that process is gone
+        if once:  # temporary: it can run once that process is gone
             print(f"watcher: not polling: {e}; `once` must not write the state file "
                   "alongside it (a running daemon already polls every source)", file=sys.stderr)
             return EX_TEMPFAIL
@@ -149,3 +171,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     except StoreError as e:  # `once` only: the daemon itself rides out store errors
         print(f"watcher: {e}", file=sys.stderr)
         return EX_TEMPFAIL
+
+
+#: commands that need no config
+_PLAIN: dict[str, Callable[[argparse.Namespace], int]] = {
+    "demo": _demo, "simulate": _simulate, "tail": _tail}
+#: commands that read the config first (exit 78 when it is invalid)
+_WITH_CONFIG: dict[str, Callable[[argparse.Namespace, Config], int]] = {
+    "check": _check, "deadletters": _deadletters, "run": _daemon, "once": _daemon}

@@ -14,6 +14,7 @@ sink's counters when a reload replaces its poller or runner; Prometheus'
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import ProcessCollector
 from prometheus_client.core import (
@@ -51,39 +52,9 @@ class DaemonCollector:
         yield from self._internal_errors(d)
 
     def _sources(self, d: DaemonStatus) -> Iterator[Metric]:
-        polls = CounterMetricFamily("watcher_polls", "Polls attempted, per source.",
-                                    labels=["source"])
-        errors = CounterMetricFamily("watcher_poll_errors",
-                                     "Failed polls, per source and error kind "
-                                     "(auth, rate_limited, transient, bad_payload, internal, error).",
-                                     labels=["source", "kind"])
-        duration = HistogramMetricFamily("watcher_poll_duration_seconds",
-                                         "Duration of polls (failed ones too), per source.",
-                                         labels=["source"])
-        last_ok = GaugeMetricFamily("watcher_last_successful_poll_timestamp_seconds",
-                                    "Unix time of the last successful poll, per source.",
-                                    labels=["source"])
-        failing = GaugeMetricFamily("watcher_source_failing",
-                                    "1 while a source is failing (failure_threshold "
-                                    "consecutive failed polls, as watcher.source.failing).",
-                                    labels=["source"])
-        consecutive = GaugeMetricFamily("watcher_source_consecutive_failures",
-                                        "Failed polls in a row, per source.", labels=["source"])
-        store_failures = CounterMetricFamily(
-            "watcher_state_write_failures",
-            "Poll cycles whose changes could not be saved to the state file (a full disk, "
-            "an I/O error); they are saved by the next cycle that can write.",
-            labels=["source"])
-        store_failing = GaugeMetricFamily("watcher_state_write_failing",
-                                          "1 while a source's last save to the state file "
-                                          "failed.", labels=["source"])
-        skipped = CounterMetricFamily("watcher_items_skipped",
-                                      "Vendor run items skipped as unusable, per source and "
-                                      "reason (not_an_object, bad_id, bad_status, "
-                                      "undescribable).", labels=["source", "reason"])
-        runs = GaugeMetricFamily("watcher_runs_tracked",
-                                 "Runs held in memory, per source and canonical status.",
-                                 labels=["source", "status"])
+        families = _source_families()
+        (polls, errors, duration, last_ok, failing, consecutive, store_failures, store_failing,
+         skipped, runs) = families
         for src in d.sources:
             name, st = src.name, src.stats
             polls.add_metric([name], st.polls)
@@ -100,8 +71,8 @@ class DaemonCollector:
                 skipped.add_metric([name, reason], n)
             for status in Status:
                 runs.add_metric([name, status.value], src.runs.get(status, 0))
-        yield from (polls, errors, duration, last_ok, failing, consecutive, store_failures,
-                    store_failing, skipped, runs)
+        yield from families
+
 
     def _sinks(self, d: DaemonStatus) -> Iterator[Metric]:
         delivered = CounterMetricFamily("watcher_sink_deliveries",
@@ -161,6 +132,44 @@ class DaemonCollector:
         for task, n in d.chores.items():
             errors.add_metric([task], n)
         yield errors
+
+
+def _source_families() -> tuple[Any, ...]:  # prometheus_client's families are untyped
+    """The per-source families, empty."""
+    polls = CounterMetricFamily("watcher_polls", "Polls attempted, per source.",
+                                labels=["source"])
+    errors = CounterMetricFamily("watcher_poll_errors",
+                                 "Failed polls, per source and error kind "
+                                 "(auth, rate_limited, transient, bad_payload, internal, error).",
+                                 labels=["source", "kind"])
+    duration = HistogramMetricFamily("watcher_poll_duration_seconds",
+                                     "Duration of polls (failed ones too), per source.",
+                                     labels=["source"])
+    last_ok = GaugeMetricFamily("watcher_last_successful_poll_timestamp_seconds",
+                                "Unix time of the last successful poll, per source.",
+                                labels=["source"])
+    failing = GaugeMetricFamily("watcher_source_failing",
+                                "1 while a source is failing (failure_threshold "
+                                "consecutive failed polls, as watcher.source.failing).",
+                                labels=["source"])
+    consecutive = GaugeMetricFamily("watcher_source_consecutive_failures",
+                                    "Failed polls in a row, per source.", labels=["source"])
+    store_failures = CounterMetricFamily(
+        "watcher_state_write_failures",
+        "Poll cycles whose changes could not be saved to the state file (a full disk, "
+        "an I/O error); they are saved by the next cycle that can write.",
+        labels=["source"])
+    store_failing = GaugeMetricFamily("watcher_state_write_failing",
+                                      "1 while a source's last save to the state file "
+                                      "failed.", labels=["source"])
+    skipped = CounterMetricFamily("watcher_items_skipped",
+                                  "Vendor run items skipped as unusable, per source and "
+                                  "reason (not_an_object, bad_id, bad_status, "
+                                  "undescribable).", labels=["source", "reason"])
+    runs = GaugeMetricFamily("watcher_runs_tracked",
+                             "Runs held in memory, per source and canonical status.",
+                             labels=["source", "status"])
+    return (polls, errors, duration, last_ok, failing, consecutive, store_failures, store_failing, skipped, runs)
 
 
 def _buckets(st: PollStats) -> list[tuple[str, float]]:

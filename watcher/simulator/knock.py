@@ -109,36 +109,10 @@ class KnockApi(VendorApi):
         self.runs.drop_before(run)
 
     async def list_runs(self, request: web.Request) -> web.Response:
-        q = request.query
         try:
-            size = int(q.get("page_size", "50"))
-        except ValueError:
-            size = 0
-        if not 1 <= size <= MAX_PAGE_SIZE:
-            return self.error(422, f"page_size must be between 1 and {MAX_PAGE_SIZE}",
-                              code="invalid_params")
-        statuses = tuple(q.getall("status[]", []) + q.getall("status", []))
-        if any(s not in STATUSES for s in statuses):
-            return self.error(422, "status must be one of: " + ", ".join(STATUSES),
-                              code="invalid_params")
-        bounds: list[float | None] = []
-        for name in ("starting_at", "ending_at"):
-            raw = q.get(name)
-            t = parse_ts(raw) if raw is not None else None
-            if raw is not None and t is None:
-                return self.error(422, f"{name} must be an ISO 8601 date-time",
-                                  code="invalid_params")
-            bounds.append(t)
-        after = before = None
-        for name in ("after", "before"):
-            raw = q.get(name)
-            if raw is not None:
-                key = _decode(raw)
-                if key is None:
-                    return self.error(422, f"{name} is not a valid cursor", code="invalid_params")
-                after, before = (key, before) if name == "after" else (after, key)
-        filters = (statuses, q.get("workflow"), q.get("tenant"), q.get("has_errors"),
-                   q.get("recipient"), q.get("recipient[id]"), bounds[0], bounds[1])
+            size, filters, after, before = _listing_query(request.query)
+        except _Invalid as e:
+            return self.error(422, str(e), code="invalid_params")
         keep = _filter(*filters)
         listing: list[SimRun] = []
 
@@ -250,3 +224,38 @@ def _filter(statuses: tuple[str, ...], workflow: str | None, tenant: str | None,
         return end is None or r.created <= end
 
     return keep
+
+
+class _Invalid(ValueError):
+    """A query parameter Knock would answer 422 for."""
+
+
+def _listing_query(q: Any) -> tuple[int, tuple[Any, ...], Any, Any]:
+    """``page_size``, the filters and the ``after``/``before`` cursors of a listing."""
+    try:
+        size = int(q.get("page_size", "50"))
+    except ValueError:
+        size = 0
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise _Invalid(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+    statuses = tuple(q.getall("status[]", []) + q.getall("status", []))
+    if any(s not in STATUSES for s in statuses):
+        raise _Invalid("status must be one of: " + ", ".join(STATUSES))
+    bounds: list[float | None] = []
+    for name in ("starting_at", "ending_at"):
+        raw = q.get(name)
+        t = parse_ts(raw) if raw is not None else None
+        if raw is not None and t is None:
+            raise _Invalid(f"{name} must be an ISO 8601 date-time")
+        bounds.append(t)
+    cursors: dict[str, Any] = {}
+    for name in ("after", "before"):
+        raw = q.get(name)
+        if raw is not None:
+            key = _decode(raw)
+            if key is None:
+                raise _Invalid(f"{name} is not a valid cursor")
+            cursors[name] = key
+    filters = (statuses, q.get("workflow"), q.get("tenant"), q.get("has_errors"),
+               q.get("recipient"), q.get("recipient[id]"), bounds[0], bounds[1])
+    return size, filters, cursors.get("after"), cursors.get("before")
