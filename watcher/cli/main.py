@@ -130,7 +130,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     from watcher.errors import StoreUnavailable
     from watcher.runtime.daemon import Daemon, run_sync
     from watcher.state.lock import StateHeld
-    from watcher.state.sqlite import StoreError
+    from watcher.state.store import StoreError
 
     daemon = Daemon(config)
     try:

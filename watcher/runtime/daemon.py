@@ -41,9 +41,9 @@ from watcher.server.logs import redactor
 from watcher.server.notify import Notifier
 from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
+from watcher.state.backends import open_store
 from watcher.state.journal import Journal
-from watcher.state.lock import StateLock
-from watcher.state.sqlite import SourceRow, Store, StoreError
+from watcher.state.store import SourceRow, Store, StoreError
 
 log = structlog.get_logger("watcher.daemon")
 
@@ -104,18 +104,15 @@ class Daemon:
         #: the boundaries of the daemon's own tasks, by ``task`` label (for /metrics)
         self.chores = {name: Boundary(name) for name in
                        ("signals", "housekeeping", "status", "watchdog", "http")}
-        self._lock: StateLock | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
     async def _open(self, command: str) -> None:
-        """Lock the state file for this process, then open and load it; StoreUnavailable
-        (StateHeld if another process has it) when that is impossible."""
+        """Open the state with this process as its one writer, and load it;
+        StoreUnavailable (StateHeld if another process writes it) when impossible."""
         tune_gc()
-        path = self.config.watcher.state_path
-        self._lock = StateLock.acquire(path, command=command)
+        self.store = await open_store(self.config.watcher.state_path, writer=command)
         try:
-            self.store = await Store.open(path)
             self.journal = Journal(self.store)
             await self.journal.start()
             self._rows = await self.store.load()
@@ -166,7 +163,7 @@ class Daemon:
         """One poll cycle of every source, delivered; 75 if any source failed.
 
         StateHeld if a daemon (or another ``once``) has the state file: two writers
-        would number journal entries from two different heads."""
+        would journal the same changes twice."""
         await self._open("watcher once")
         results: dict[str, bool] = {}
         async with aiohttp.ClientSession() as self.session:
@@ -224,12 +221,8 @@ class Daemon:
             await self._http.stop()
 
     async def _close(self) -> None:
-        try:
-            if self.store is not None:
-                await self.store.close()
-        finally:
-            if self._lock is not None:
-                self._lock.release()
+        if self.store is not None:
+            await self.store.close()  # and with it the state's lock
 
     # -- sources and sinks -------------------------------------------------------------
 
