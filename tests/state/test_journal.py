@@ -136,3 +136,23 @@ async def test_pruning_forgets_only_what_every_sink_passed_and_is_old_enough(
     assert [e.seq for e in await store.read(0, 10)] == [4]
     await store.close()
 
+
+async def test_entries_another_writer_committed_meanwhile_are_numbered_and_read_in_order(
+        tmp_path: Path) -> None:
+    """The store, not the journal's memory, numbers entries: with another writer on the
+    same state in between, this journal's next entries come after that writer's, and a
+    read returns all of them in order."""
+    path = str(tmp_path / "state.db")
+    store = await open_store(path)
+    journal = Journal(store)
+    await journal.start()
+    assert await commit(journal, 1) == [1]
+    other = await open_store(path)
+    await Journal(other).commit("src", SourceRow(baselined=True),
+                                events=[event(n, 1.8e9) for n in (2, 3)])
+    await other.close()
+    assert await commit(journal, 4) == [4]
+    assert journal.head == 4
+    assert [e.run_id for e in await journal.read(0, 10)] == ["run-1", "run-2", "run-3", "run-4"]
+    assert [e.run_id for e in await journal.read(3, 10)] == ["run-4"]
+    await store.close()
