@@ -24,8 +24,9 @@ from watcher.model import Event, RunDetails, Status
 from watcher.runtime.delivery import SinkRunner
 from watcher.sinks.base import SinkContext
 from watcher.sinks.stdout import StdoutSink
+from watcher.state.backends import open_store
 from watcher.state.journal import Journal
-from watcher.state.sqlite import SourceRow, Store
+from watcher.state.store import SourceRow
 
 
 def events(n: int) -> list[Event]:
@@ -41,7 +42,7 @@ def events(n: int) -> list[Event]:
 
 
 async def journal_rate(n: int, batch: int, path: str) -> float:
-    store = await Store.open(path)
+    store = await open_store(path)
     journal = Journal(store)
     await journal.start()
     evs = events(n)
@@ -54,7 +55,7 @@ async def journal_rate(n: int, batch: int, path: str) -> float:
 
 
 async def stdout_rate(n: int, batch: int) -> float:
-    store = await Store.open(":memory:")
+    store = await open_store(":memory:")
     journal = Journal(store, tail_keep=n)
     await journal.start()
     for _ in range(0, n, batch):

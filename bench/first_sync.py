@@ -29,8 +29,8 @@ from watcher.infra.ratelimit import RateLimiter
 from watcher.providers.extend import API_VERSION, ExtendProvider
 from watcher.runtime.loop import tune_gc
 from watcher.runtime.poller import Poller, SourceState
+from watcher.state.backends import open_store
 from watcher.state.journal import Journal
-from watcher.state.sqlite import Store
 
 
 async def bare(sim: SimProcess, token: str, paced: bool = False) -> tuple[float, float, int]:
@@ -59,7 +59,7 @@ async def watcher_first_poll(sim: SimProcess, token: str, state: str) -> tuple[f
     cfg = SourceConfig(name="bench", provider="extend", token=token, base_url=sim.url("extend"),
                        lookback=7 * 86400, options={"api_version": API_VERSION,
                                                     "page_size": 1000})
-    store = await Store.open(state)
+    store = await open_store(state)
     journal = Journal(store)
     await journal.start()
     w, c = time.perf_counter(), time.process_time()

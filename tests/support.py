@@ -37,8 +37,8 @@ from watcher.providers.base import build
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.poller import Poller, SourceState
 from watcher.simulator import Simulator, World
+from watcher.state.backends import open_store
 from watcher.state.journal import Journal
-from watcher.state.sqlite import Store
 from watcher.testing import FrozenClock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,7 +109,7 @@ class Harness:
 
     async def __aenter__(self) -> Harness:
         self._session = aiohttp.ClientSession()
-        self.store = await Store.open(self.state_path)
+        self.store = await open_store(self.state_path)
         self.journal = Journal(self.store)
         await self.journal.start()
         rows = await self.store.load()

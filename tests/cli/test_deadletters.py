@@ -38,14 +38,14 @@ async def test_queued_dead_letters_are_resolved_once_delivered_and_kept_otherwis
             assert await runner.retry_dead() == 0  # nothing queued: nothing sent
             assert len(receiver.hits) == 2
 
-            h.store.mark_retry_sync("under-test")
+            await h.store.mark_retry("under-test")
             assert await runner.retry_dead() == 0  # still refused...
             kept = await h.store.dead_letters("under-test")
             assert [(d.attempts, d.retry) for d in kept] == [(2, False), (2, False)]
             assert len(receiver.hits) == 4
 
             receiver.reply = accept
-            h.store.mark_retry_sync("under-test")
+            await h.store.mark_retry("under-test")
             assert await runner.retry_dead() == 2  # ...until the receiver takes them
             assert await h.store.dead_letters("under-test") == []
             await runner.sink.aclose()

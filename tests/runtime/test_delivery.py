@@ -23,8 +23,9 @@ from watcher.model import Event, Status
 from watcher.runtime.delivery import DEAD_RETRY_EVERY, SinkRunner
 from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
+from watcher.state.backends import open_store
 from watcher.state.journal import Journal
-from watcher.state.sqlite import SourceRow, Store
+from watcher.state.store import SourceRow
 from watcher.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
@@ -63,7 +64,7 @@ async def rig(monkeypatch: pytest.MonkeyPatch, clock: FakeClock, *names: str
     register(monkeypatch)
     cfg = parse_config(toml({"state_path": ":memory:"},
                             sinks=[{"name": n, "type": "scripted"} for n in names or ["x"]]))
-    store = await Store.open(":memory:")
+    store = await open_store(":memory:")
     journal = Journal(store)
     await journal.start()
     runners = []
@@ -130,7 +131,7 @@ async def test_given_up_events_become_dead_letters_and_a_queued_retry_delivers_t
         assert (dead.entry.seq, dead.reason, dead.attempts) == (2, "410 Gone", 1)
         assert r.journal.cursors["x"] == 3 and r.runner.stats.dead == 1
         r.sink.answer = None
-        await anyio.to_thread.run_sync(store.mark_retry_sync, "x")
+        await store.mark_retry("x")
         await fake.advance(DEAD_RETRY_EVERY)
         assert await store.dead_letters("x") == []
         tg.cancel_scope.cancel()

@@ -25,7 +25,8 @@ from tests.http_support import free_port, http_get
 from tests.support import DaemonProc, SimThread, fill_disk, mount_tmpfs, sim_source, toml
 from watcher.simulator.scenario import Scenario
 from watcher.simulator.world import World
-from watcher.state.sqlite import SourceRow, Store
+from watcher.state.backends import open_store
+from watcher.state.store import SourceRow
 
 
 def write_config(path: Path, sim: SimThread, state: Path, out: Path,
@@ -111,12 +112,15 @@ def test_kill_9_twenty_times_loses_and_invents_nothing(tmp_path: Path,
     d = DaemonProc("run", "-c", str(cfg))
     d.wait_log("watcher running")  # its predecessors may have caught up already
 
-    def caught_up() -> bool:
-        store = Store.open_sync(str(state))
+    async def load() -> dict[str, SourceRow]:
+        store = await open_store(str(state))
         try:
-            runs = store.load_sync().get("extend-test", SourceRow()).runs
+            return await store.load(["extend-test"])
         finally:
-            anyio.run(store.close)
+            await store.close()
+
+    def caught_up() -> bool:
+        runs = anyio.run(load).get("extend-test", SourceRow()).runs
         return {rid: st.raw_status for rid, st in runs.items()} == final
     wait_until(caught_up, 30, "the daemon to know every final status")
     wait_until(lambda: len(read_events(out)) and _delivered_all(state), 15, "delivery")

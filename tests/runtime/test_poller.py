@@ -25,8 +25,8 @@ from watcher.model import Status
 from watcher.providers import provider_class
 from watcher.providers.base import build
 from watcher.runtime.poller import Poller, SourceState
+from watcher.state.backends import open_store
 from watcher.state.journal import Journal
-from watcher.state.sqlite import Store
 from watcher.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
@@ -60,7 +60,7 @@ async def rig(monkeypatch: pytest.MonkeyPatch, clock: FakeClock, *sources: dict[
     register(monkeypatch)
     tables = [{"provider": "scripted", "token": "t", **s} for s in sources or [{"name": "src"}]]
     cfg = parse_config(toml({"state_path": ":memory:"}, [{**t, **keys} for t in tables]))
-    store = await Store.open(":memory:")
+    store = await open_store(":memory:")
     journal = Journal(store)
     await journal.start()
     pollers = [Poller(src, build(provider_class("scripted"), src, None,  # type: ignore[arg-type]

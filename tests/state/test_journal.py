@@ -10,8 +10,9 @@ import pytest
 
 from watcher.core.events import RUN_STATUS_CHANGED, run_event
 from watcher.model import Event, Status
+from watcher.state.backends import open_store
 from watcher.state.journal import Journal
-from watcher.state.sqlite import SourceRow, Store
+from watcher.state.store import SourceRow
 from watcher.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
@@ -33,14 +34,14 @@ async def test_commits_get_consecutive_sequence_numbers_across_a_restart(tmp_pat
                                                                          ) -> None:
     """Each event gets the next number; a journal reopened on the same file carries on."""
     path = str(tmp_path / "state.db")
-    store = await Store.open(path)
+    store = await open_store(path)
     journal = Journal(store)
     await journal.start()
     assert await commit(journal, 1, 2) == [1, 2]
     assert await commit(journal) == []
     assert await commit(journal, 3) == [3]
     await store.close()
-    store = await Store.open(path)
+    store = await open_store(path)
     again = Journal(store)
     await again.start()
     assert again.head == 3
@@ -53,7 +54,7 @@ async def test_a_read_returns_the_same_entries_from_memory_or_from_the_file(tmp_
                                                                           ) -> None:
     """With a tail of 5 kept in memory, reads far behind (from the file) and near the head
     (from memory) return the same entries, in order, at most ``limit``."""
-    store = await Store.open(str(tmp_path / "state.db"))
+    store = await open_store(str(tmp_path / "state.db"))
     journal = Journal(store, tail_keep=5)
     await journal.start()
     await journal.attach("slow")  # never acknowledges: the tail must not grow for it
@@ -73,7 +74,7 @@ async def test_a_new_sink_starts_at_the_head_and_its_acknowledged_cursor_persist
     """A sink attached after two events gets only later ones; what it acknowledged is its
     cursor after a restart, and its backlog is what it has not."""
     path = str(tmp_path / "state.db")
-    store = await Store.open(path)
+    store = await open_store(path)
     journal = Journal(store)
     await journal.start()
     await commit(journal, 1, 2)
@@ -83,7 +84,7 @@ async def test_a_new_sink_starts_at_the_head_and_its_acknowledged_cursor_persist
     await journal.ack("late", 4)
     assert journal.backlog("late") == 1
     await store.close()
-    store = await Store.open(path)
+    store = await open_store(path)
     again = Journal(store)
     await again.start()
     assert await again.attach("late") == 4
@@ -95,7 +96,7 @@ async def test_a_new_sink_starts_at_the_head_and_its_acknowledged_cursor_persist
 async def test_wait_returns_at_the_commit_that_passes_the_cursor_and_not_before() -> None:
     """A sink waiting after the head wakes at the next commit, not at an empty one."""
     clock = FakeClock()
-    store = await Store.open(":memory:")
+    store = await open_store(":memory:")
     journal = Journal(store)
     await journal.start()
     woke: list[int] = []
@@ -119,7 +120,7 @@ async def test_pruning_forgets_only_what_every_sink_passed_and_is_old_enough(
         tmp_path: Path) -> None:
     """Entries older than the cut that every sink acknowledged go; an entry a sink still
     needs or a recent one stays readable."""
-    store = await Store.open(str(tmp_path / "state.db"))
+    store = await open_store(str(tmp_path / "state.db"))
     journal = Journal(store, tail_keep=1)
     await journal.start()
     await journal.attach("a")
@@ -133,4 +134,25 @@ async def test_pruning_forgets_only_what_every_sink_passed_and_is_old_enough(
     await journal.ack("b", 4)
     assert await journal.prune(before=2000.0) == 1
     assert [e.seq for e in await store.read(0, 10)] == [4]
+    await store.close()
+
+
+async def test_entries_another_writer_committed_meanwhile_are_numbered_and_read_in_order(
+        tmp_path: Path) -> None:
+    """The store, not the journal's memory, numbers entries: with another writer on the
+    same state in between, this journal's next entries come after that writer's, and a
+    read returns all of them in order."""
+    path = str(tmp_path / "state.db")
+    store = await open_store(path)
+    journal = Journal(store)
+    await journal.start()
+    assert await commit(journal, 1) == [1]
+    other = await open_store(path)
+    await Journal(other).commit("src", SourceRow(baselined=True),
+                                events=[event(n, 1.8e9) for n in (2, 3)])
+    await other.close()
+    assert await commit(journal, 4) == [4]
+    assert journal.head == 4
+    assert [e.run_id for e in await journal.read(0, 10)] == ["run-1", "run-2", "run-3", "run-4"]
+    assert [e.run_id for e in await journal.read(3, 10)] == ["run-4"]
     await store.close()

@@ -15,20 +15,15 @@ import pytest
 from structlog.testing import capture_logs
 
 from tests.sinks.runs import sink_config
-from tests.state.test_store import state
+from tests.state.runs import entry, state
 from tests.support import fill_disk, mount_tmpfs
-from watcher.model import JournalEntry, Status
+from watcher.model import Status
 from watcher.runtime.delivery import SinkRunner
 from watcher.sinks.base import SinkContext
 from watcher.sinks.file import FileSink
+from watcher.state.backends import open_store
 from watcher.state.journal import Journal
-from watcher.state.sqlite import Commit, SourceRow, Store, StoreError
-
-
-def entry(seq: int, size: int = 100) -> JournalEntry:
-    body = b'{"seq":%d,"pad":"%s"}' % (seq, b"x" * size)
-    return JournalEntry(seq, f"id{seq}", 1.8e9 + seq, "watcher.run.created", "src", f"r{seq}",
-                 "running", None, None, body)
+from watcher.state.store import Commit, SourceRow, StoreError
 
 
 @pytest.fixture
@@ -48,16 +43,17 @@ async def test_a_full_disk_is_reported_as_a_full_disk_not_as_the_rollback_after_
         small_disk: Path) -> None:
     """SQLite has already rolled back when a commit finds the disk full: the StoreError
     still says "disk is full", each retry says so again, and writing resumes with room."""
-    store = await Store.open(str(small_disk / "state.db"))
+    store = await open_store(str(small_disk / "state.db"))
     row = SourceRow(baselined=True)
     await store.commit(Commit("src", row, entries=[entry(1)]))
     fill_disk(small_disk / "filler")
-    big = [entry(seq, 20_000) for seq in range(2, 42)]
+    big = [entry(n, size=20_000) for n in range(2, 42)]
     for _ in range(2):
         with pytest.raises(StoreError, match="database or disk is full") as failed:
             await store.commit(Commit("src", row, entries=big))
         assert store.write_error == str(failed.value)
         assert str(small_disk / "state.db") in str(failed.value)
+    assert [e.seq for e in await store.read(0, 1000)] == [1]  # nothing of the failed ones
     (small_disk / "filler").unlink()
     await store.commit(Commit("src", row, entries=big))
     assert store.write_error is None and store.last_write_error == str(failed.value)
@@ -70,7 +66,7 @@ async def test_every_store_call_on_a_damaged_file_raises_store_error(tmp_path: P
     """With its tables dropped underneath, every read and write (journal, cursors, dead
     letters, prune, load) raises StoreError naming the file and SQLite's reason."""
     path = tmp_path / "state.db"
-    store = await Store.open(str(path))
+    store = await open_store(str(path))
     await store.commit(Commit("src", SourceRow(baselined=True), {"r1": state(1, Status.RUNNING)},
                               entries=[entry(1)]))
     await store.set_cursor("sink", 1)
@@ -83,6 +79,7 @@ async def test_every_store_call_on_a_damaged_file_raises_store_error(tmp_path: P
         "drop_cursor": lambda: store.drop_cursor("sink"),
         "add_dead": lambda: store.add_dead("sink", [(entry(1), "410 Gone", 1)], 1.8e9),
         "dead_letters": store.dead_letters, "resolve_dead": lambda: store.resolve_dead("s", [1]),
+        "mark_retry": lambda: store.mark_retry(None),
         "prune": lambda: store.prune_journal(upto=1, before=2e9),
         "forget_source": lambda: store.forget_source("src"),
         "commit": lambda: store.commit(Commit("src", SourceRow(), entries=[entry(2)])),
@@ -91,10 +88,6 @@ async def test_every_store_call_on_a_damaged_file_raises_store_error(tmp_path: P
         with pytest.raises(StoreError, match=f"{path}: no such table") as raised:
             await call()
         assert isinstance(raised.value.__cause__, sqlite3.Error), name
-    with pytest.raises(StoreError, match="no such table"):
-        store.mark_retry_sync(None)
-    with pytest.raises(StoreError, match="no such table"):
-        store.dead_letters_sync()
     await store.close()
 
 
@@ -105,10 +98,10 @@ async def test_a_sink_that_cannot_read_the_journal_retries_and_then_delivers_eve
     again with backoff, without ending the task; once it is back, each entry is
     delivered exactly once."""
     path, out = tmp_path / "state.db", tmp_path / "events.jsonl"
-    store = await Store.open(str(path))
+    store = await open_store(str(path))
     await Journal(store).attach("under-test")
     await store.commit(Commit("src", SourceRow(baselined=True),
-                              entries=[entry(seq) for seq in range(1, 6)]))
+                              entries=[entry(n) for n in range(1, 6)]))
     journal = Journal(store)  # as after a restart: nothing in memory, reads go to the file
     await journal.start()
     with sqlite3.connect(path) as other:
@@ -136,6 +129,6 @@ async def test_a_sink_that_cannot_read_the_journal_retries_and_then_delivers_eve
     await store.close()
     failed = [e for e in logs if e["event"] == "could not read the journal, will retry"]
     assert len(failed) == 1 and "no such table: journal" in failed[0]["error"]
-    assert [orjson.loads(line)["seq"] for line in out.read_bytes().splitlines()] == [
+    assert [orjson.loads(line)["n"] for line in out.read_bytes().splitlines()] == [
         1, 2, 3, 4, 5]
     assert not runner.failing

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sys
 
+import anyio
 import orjson
 
 from watcher.config.settings import Config
 from watcher.core.timestamps import format_ts
 from watcher.errors import StoreUnavailable
-from watcher.state.sqlite import Store, StoreError
+from watcher.state.backends import open_store
+from watcher.state.store import DeadLetter, StoreError
 
 
 def command(config: Config, action: str, *, sink: str | None = None) -> int:
@@ -19,26 +21,34 @@ def command(config: Config, action: str, *, sink: str | None = None) -> int:
               "running daemon", file=sys.stderr)
         return 69
     try:
-        return _act(Store.open_sync(path), action, sink)
+        return anyio.run(_act, path, action, sink)
     except (StoreUnavailable, StoreError) as e:
         print(f"watcher: {e}", file=sys.stderr)
         return 69
 
 
-def _act(store: Store, action: str, sink: str | None) -> int:
-    # No state lock: listing only reads, and a retry only raises a flag on rows the
+async def _act(path: str, action: str, sink: str | None) -> int:
+    # No writer: listing only reads, and a retry only raises a flag on rows the
     # running daemon (the one writer of journal, state and cursors) acts on.
-    if action == "list":
-        for d in store.dead_letters_sync(sink):
-            ent = d.entry
-            sys.stdout.buffer.write(orjson.dumps({
-                "sink": d.sink, "seq": ent.seq, "id": ent.id, "type": ent.type,
-                "source": ent.source, "run_id": ent.run_id, "status": ent.status,
-                "reason": d.reason,
-                "attempts": d.attempts, "failed_at": format_ts(d.time),
-                "retry_requested": d.retry}) + b"\n")
-        return 0
-    n = store.mark_retry_sync(sink)
+    store = await open_store(path)
+    try:
+        if action == "list":
+            _print(await store.dead_letters(sink))
+            return 0
+        n = await store.mark_retry(sink)
+    finally:
+        await store.close()
     print(f"{n} dead letter{'s' if n != 1 else ''} queued for delivery again "
           "(the running daemon picks them up within seconds)", file=sys.stderr)
     return 0
+
+
+def _print(letters: list[DeadLetter]) -> None:
+    for d in letters:
+        ent = d.entry
+        sys.stdout.buffer.write(orjson.dumps({
+            "sink": d.sink, "seq": ent.seq, "id": ent.id, "type": ent.type,
+            "source": ent.source, "run_id": ent.run_id, "status": ent.status,
+            "reason": d.reason,
+            "attempts": d.attempts, "failed_at": format_ts(d.time),
+            "retry_requested": d.retry}) + b"\n")

@@ -152,7 +152,7 @@ def _daemon(args: argparse.Namespace, config: Config) -> int:
     from watcher.runtime.daemon import Daemon
     from watcher.runtime.loop import run_sync
     from watcher.state.lock import StateHeld
-    from watcher.state.sqlite import StoreError
+    from watcher.state.store import StoreError
 
     once = args.command == "once"
     daemon = Daemon(config)

@@ -36,9 +36,9 @@ from watcher.runtime.workers import Workers
 from watcher.server import listener
 from watcher.server.logs import redactor
 from watcher.server.notify import Notifier
+from watcher.state.backends import open_store
 from watcher.state.journal import Journal
-from watcher.state.lock import StateLock
-from watcher.state.sqlite import Store, StoreError
+from watcher.state.store import Store, StoreError
 
 log = structlog.get_logger("watcher.daemon")
 
@@ -68,18 +68,15 @@ class Daemon:
         self._hurry = False
         self._http: listener.HttpListener | None = None
         self.chores = {name: Boundary(name) for name in CHORES}
-        self._lock: StateLock | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
     async def open(self, command: str) -> Workers:
-        """Lock the state file for this process, then open and load it; StoreUnavailable
-        (StateHeld if another process has it) when that is impossible."""
+        """Open the state with this process as its one writer, and load it;
+        StoreUnavailable (StateHeld if another process writes it) when impossible."""
         tune_gc()
-        path = self.config.watcher.state_path
-        self._lock = StateLock.acquire(path, command=command)
+        self.store = await open_store(self.config.watcher.state_path, writer=command)
         try:
-            self.store = await Store.open(path)
             self.journal = Journal(self.store)
             await self.journal.start()
             rows = await self.store.load()
@@ -97,12 +94,8 @@ class Daemon:
         return self.workers
 
     async def close(self) -> None:
-        try:
-            if self.store is not None:
-                await self.store.close()
-        finally:
-            if self._lock is not None:
-                self._lock.release()
+        if self.store is not None:
+            await self.store.close()  # and with it the state's lock
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT; StoreUnavailable propagates (exit 69)."""
@@ -136,7 +129,7 @@ class Daemon:
         """One poll cycle of every source, delivered; 75 if any source failed.
 
         StateHeld if a daemon (or another ``once``) has the state file: two writers
-        would number journal entries from two different heads."""
+        would journal the same changes twice."""
         workers = await self.open("watcher once")
         try:
             failed = await poll_and_deliver(workers)

@@ -38,7 +38,7 @@ from watcher.model import JournalEntry
 from watcher.runtime.supervisor import Boundary, describe
 from watcher.sinks.base import Rejected, Sink
 from watcher.state.journal import Journal
-from watcher.state.sqlite import StoreError
+from watcher.state.store import StoreError
 
 BATCH = 1000
 #: how often queued dead letters are looked for

@@ -44,7 +44,7 @@ from watcher.providers.base import PollView, Provider
 from watcher.runtime.supervisor import Boundary
 from watcher.server.logs import redactor
 from watcher.state.journal import Journal
-from watcher.state.sqlite import SourceRow, StoreError
+from watcher.state.store import SourceRow, StoreError
 
 #: how often terminal runs past the retention horizon are forgotten
 PRUNE_EVERY = 600.0

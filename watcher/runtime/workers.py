@@ -27,7 +27,7 @@ from watcher.runtime.supervisor import Boundary, supervise
 from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
 from watcher.state.journal import Journal
-from watcher.state.sqlite import SourceRow, Store, StoreError
+from watcher.state.store import SourceRow, Store, StoreError
 
 log = structlog.get_logger("watcher.daemon")
 

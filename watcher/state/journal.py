@@ -1,11 +1,12 @@
 """The event journal: the one ordered, durable stream every sink reads from.
 
 A poll cycle's events are appended with its state changes in one store
-transaction and given consecutive sequence numbers.  Each sink keeps a
-cursor (the last sequence it acknowledged), persisted in the store, and
-resumes from it after a restart; so delivery is at-least-once and a
+transaction, and the store gives them their sequence numbers.  Each sink
+keeps a cursor (the last sequence it acknowledged), persisted in the store,
+and resumes from it after a restart; so delivery is at-least-once and a
 duplicate carries the same event id.  Recent entries are also kept in
-memory, so a sink that keeps up never touches the disk to read.
+memory, so a sink that keeps up never touches the disk to read.  The journal
+speaks to the store only through :class:`~watcher.state.store.Store`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import anyio
 
 from watcher.core.events import to_json
 from watcher.model import Event, JournalEntry, RunState
-from watcher.state.sqlite import Commit, SourceRow, Store
+from watcher.state.store import Commit, SourceRow, Store
 
 #: entries kept in memory beyond the slowest sink's cursor
 TAIL_KEEP = 10_000
@@ -55,22 +56,28 @@ class Journal:
         ``base`` is the source's runs before this cycle, as stored: with it the store
         may write the whole state as a snapshot instead of a row per change.
 
-        Raises :class:`~watcher.state.sqlite.StoreError` if nothing could be written; memory
+        Raises :class:`~watcher.state.store.StoreError` if nothing could be written; memory
         is then unchanged, so the caller simply tries the cycle again.
         """
         entries = [entry_of(e) for e in events]
+        # held across the store's commit, so the tail grows in the order of the numbers
         async with self._lock:
-            for i, e in enumerate(entries, self.head + 1):
-                e.seq = i
-            await self.store.commit(Commit(source, row, upserts or {}, removals, entries,
-                                          base))
+            entries = await self.store.commit(Commit(source, row, upserts or {}, removals,
+                                                     entries, base))
             if entries:
-                self.counts.update(e.type for e in entries)
-                self.head = entries[-1].seq
-                self._tail.extend(entries)
-                self._trim()
-                self._notify()
+                self._append(entries)
         return entries
+
+    def _append(self, entries: list[JournalEntry]) -> None:
+        """Take in entries just numbered by the store; the tail stays gapless (another
+        writer's entries in between are read from the store)."""
+        self.counts.update(e.type for e in entries)
+        if self._tail and entries[0].seq != self._tail[-1].seq + 1:
+            self._tail.clear()
+        self.head = max(self.head, entries[-1].seq)
+        self._tail.extend(entries)
+        self._trim()
+        self._notify()
 
     def _notify(self) -> None:
         self._changed.set()

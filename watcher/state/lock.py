@@ -1,13 +1,15 @@
 """One writer per state file: an exclusive ``flock`` on ``<state_path>.lock``.
 
-The daemon numbers journal entries from the head it holds in memory, so a
-second process committing to the same file (``watcher once`` while the
-service runs, a second ``watcher run``) makes both assign the same sequence
-numbers: from then on every commit of one of them fails and events are
-delivered twice.  So ``run`` and ``once`` take this lock before opening the
-store and keep it until they exit; whoever comes second is refused at once,
-with the holder named.  Read-only commands (``deadletters list``) take no
-lock, and ``deadletters retry`` only raises a flag the running daemon acts on.
+A poller works from the runs it holds in memory, so a second process
+writing the same file (``watcher once`` while the service runs, a second
+``watcher run``) would poll the same sources from its own idea of them:
+both would journal the same changes, and each would deliver the other's
+events again.  So the SQLite store takes this lock for a command that
+writes (``open_store(..., writer=...)``: ``run`` and ``once``) before opening
+the file and keeps it until it is closed or the process exits; whoever
+comes second is refused at once, with the holder named.  Read-only commands
+(``deadletters list``) take no lock, and ``deadletters retry`` only raises a
+flag the running daemon acts on.
 
 Why a file beside the state rather than the database file itself: SQLite
 locks the database with POSIX locks, which a process loses as soon as it

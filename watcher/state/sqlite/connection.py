@@ -1,0 +1,121 @@
+"""One SQLite connection, used from worker threads one call at a time.
+
+A capacity limiter of 1 keeps calls in order and off the event loop, so it
+never blocks on disk.  A write runs in ONE ``BEGIN IMMEDIATE`` transaction,
+committed if it succeeds and rolled back otherwise; every ``sqlite3.Error``
+leaves as a :class:`~watcher.state.store.StoreError` naming the file, and a
+write also records the store's health (``write_error``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import anyio
+import anyio.to_thread
+
+from watcher.errors import StoreUnavailable
+from watcher.state.sqlite.schema import migrate
+from watcher.state.store import StoreError
+
+T = TypeVar("T")
+
+MEMORY = ":memory:"
+
+
+class Connection:
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self._conn = conn
+        self.path = path
+        self._limiter = anyio.CapacityLimiter(1)
+        #: why the last write failed; None once a write succeeds (for /readyz, STATUS=)
+        self.write_error: str | None = None
+        #: why the most recent failed write failed, kept after writes succeed again
+        self.last_write_error: str | None = None
+
+    @classmethod
+    def open(cls, path: str) -> Connection:
+        """Open or create the file, up to date; StoreUnavailable (exit 69) if impossible."""
+        try:
+            if path != MEMORY:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                   timeout=10.0)
+            if path != MEMORY:
+                conn.execute("PRAGMA journal_mode=WAL")
+                # WAL + NORMAL: a committed cycle survives kill -9 (not a power cut).
+                conn.execute("PRAGMA synchronous=NORMAL")
+                # 16 MB of page cache (default 2 MB): a first sync of 100k runs then
+                # rewrites far fewer pages; it is only filled as pages are touched.
+                conn.execute("PRAGMA cache_size=-16384")
+            migrate(conn, path)
+            conn.execute("BEGIN IMMEDIATE")  # fails now, not later, if we cannot write
+            conn.execute("COMMIT")
+        except (sqlite3.Error, OSError) as e:
+            raise StoreUnavailable(f"cannot open state file {path}: {e}") from None
+        return cls(conn, path)
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn(connection)`` in the worker thread, outside any transaction."""
+        return await anyio.to_thread.run_sync(self._read, fn, limiter=self._limiter)
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn(connection)`` in the worker thread, in one write transaction."""
+        return await anyio.to_thread.run_sync(self._write, fn, limiter=self._limiter)
+
+    async def close(self) -> None:
+        await anyio.to_thread.run_sync(self._close, limiter=self._limiter)
+
+    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return fn(self._conn)
+        except sqlite3.Error as e:
+            raise StoreError(f"could not read {self.path}: {e}") from e
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            self._begin()
+            try:
+                out = fn(self._conn)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        except sqlite3.Error as e:
+            err = StoreError(f"could not write {self.path}: {e}")
+            self.write_error = self.last_write_error = str(err)
+            raise err from e
+        self.write_error = None
+        return out
+
+    def _close(self) -> None:
+        try:
+            self._conn.close()
+        except sqlite3.Error as e:
+            raise StoreError(f"could not close {self.path}: {e}") from e
+
+    def _begin(self) -> None:
+        """Start a write transaction, taking the write lock now.
+
+        IMMEDIATE: a deferred transaction that read first and then found another
+        connection had written meanwhile (``deadletters retry``) fails at once with
+        "database is locked" instead of waiting its turn.  A transaction a failed
+        rollback left open is ended first, or every later BEGIN would fail too.
+        """
+        if self._conn.in_transaction:
+            self._rollback()
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def _rollback(self) -> None:
+        """Undo what a failed transaction wrote; never raises, so the error that made
+        us roll back stays the one reported.  SQLite has often rolled back already
+        (a full disk does), and a second ROLLBACK would only say "no transaction is
+        active"."""
+        if self._conn.in_transaction:
+            # if this fails too, the next _begin finds the transaction open and retries
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")

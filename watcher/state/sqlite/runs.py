@@ -1,0 +1,122 @@
+"""Sources and their runs in the file: the source rows, snapshots and run rows.
+
+What goes in a snapshot and what in a row is decided by
+:mod:`watcher.state.snapshots`; this module only stores and reads them back,
+and remembers each source's sizes (runs in its snapshot, rows written since)
+so a commit need not count them again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Iterator, Mapping
+from typing import Any
+
+import orjson
+
+from watcher.model import RunState
+from watcher.state.snapshots import GONE, Layout, Reader, run_row
+from watcher.state.store import Commit, SourceRow
+
+#: ``(runs in its snapshot, run rows written since)`` of one source
+Sizes = tuple[int, int]
+
+
+def _only(column: str, sources: Collection[str] | None) -> tuple[str, tuple[Any, ...]]:
+    """A WHERE clause keeping ``sources`` (all when None), and its arguments."""
+    if sources is None:
+        return "", ()
+    return (f" WHERE {column} IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(list(sources)).decode(),))
+
+
+class Runs:
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        #: source -> its sizes, read on first use; updated only once a write committed
+        self.sizes: dict[str, Sizes] = {}
+
+    def load(self, db: sqlite3.Connection, sources: Collection[str] | None
+             ) -> tuple[dict[str, SourceRow], dict[str, Sizes]]:
+        """The source rows with their runs, and the sizes they were read with."""
+        where, args = _only("source", sources)
+        out: dict[str, SourceRow] = {}
+        for name, cur, baselined, failures, failing_since in db.execute(
+                "SELECT source, cursor, baselined, failures, failing_since FROM sources"
+                + where, args):
+            out[name] = SourceRow(orjson.loads(cur) if cur else {}, bool(baselined), failures,
+                                  failing_since)
+        sizes: dict[str, list[int]] = {}
+        reader = Reader()
+        for source, count, blob in db.execute(
+                "SELECT source, count, runs FROM snapshots" + where + " ORDER BY source, part",
+                args):
+            reader.blob(_row(out, source).runs, blob)
+            sizes.setdefault(source, [0, 0])[0] += count
+        for source, rid, status, raw, version, since, stuck, detail in db.execute(
+                "SELECT source, run_id, status, raw_status, version, since, stuck, detail "
+                "FROM runs" + where, args):
+            reader.row(_row(out, source).runs, rid, status, raw, version, since, stuck, detail)
+            sizes.setdefault(source, [0, 0])[1] += 1
+        return out, {source: (snap, rows) for source, (snap, rows) in sizes.items()}
+
+    def save_row(self, db: sqlite3.Connection, source: str, r: SourceRow) -> None:
+        db.execute("INSERT OR REPLACE INTO sources VALUES (?,?,?,?,?)",
+                   (source, orjson.dumps(r.cursor), int(r.baselined), r.failures,
+                    r.failing_since))
+
+    def write(self, db: sqlite3.Connection, c: Commit) -> Sizes:
+        """A commit's run changes, as rows or as a new snapshot; returns the new sizes."""
+        src = c.source
+        snap, rows = self._sizes_of(db, src)
+        runs = self.layout.snapshot_of(c, snap, rows)
+        if runs is not None:
+            self._write_snapshot(db, src, runs)
+            return len(runs), 0
+        if c.upserts:
+            db.executemany("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?)",
+                           [(src, rid, *run_row(st)) for rid, st in c.upserts.items()])
+        if c.removals:
+            if snap:  # the snapshot still holds them: record that they are gone
+                db.executemany("INSERT OR REPLACE INTO runs VALUES (?,?,?,'',NULL,0,0,NULL)",
+                               [(src, rid, GONE) for rid in c.removals])
+            else:
+                db.executemany("DELETE FROM runs WHERE source=? AND run_id=?",
+                               [(src, rid) for rid in c.removals])
+        # an upper bound: a run may be rewritten in place
+        return snap, rows + len(c.upserts) + len(c.removals)
+
+    def forget(self, db: sqlite3.Connection, source: str) -> None:
+        for table in ("runs", "snapshots", "sources"):
+            db.execute(f"DELETE FROM {table} WHERE source=?", (source,))
+
+    def _write_snapshot(self, db: sqlite3.Connection, source: str,
+                        runs: Mapping[str, RunState]) -> None:
+        db.execute("DELETE FROM snapshots WHERE source=?", (source,))
+        db.execute("DELETE FROM runs WHERE source=?", (source,))
+        db.executemany("INSERT INTO snapshots VALUES (?,?,?,?)",
+                       _numbered(source, self.layout.parts(runs)))
+
+    def _sizes_of(self, db: sqlite3.Connection, source: str) -> Sizes:
+        sizes = self.sizes.get(source)
+        if sizes is None:
+            snap = db.execute("SELECT COALESCE(SUM(count), 0) FROM snapshots WHERE source=?",
+                              (source,)).fetchone()[0]
+            rows = db.execute("SELECT COUNT(*) FROM runs WHERE source=?",
+                              (source,)).fetchone()[0]
+            sizes = self.sizes[source] = (snap, rows)
+        return sizes
+
+
+def _row(out: dict[str, SourceRow], source: str) -> SourceRow:
+    """``source``'s row, made up if it has runs but no row of its own."""
+    row = out.get(source)
+    if row is None:
+        row = out[source] = SourceRow()
+    return row
+
+
+def _numbered(source: str, parts: Iterator[tuple[int, bytes]]
+              ) -> Iterator[tuple[str, int, int, bytes]]:
+    for part, (count, blob) in enumerate(parts):
+        yield source, part, count, blob

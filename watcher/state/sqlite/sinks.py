@@ -1,0 +1,58 @@
+"""What the file keeps per sink: its cursor, and the entries it gave up on (dead letters)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from watcher.model import JournalEntry
+from watcher.state.sqlite.journal import ENTRY_COLS
+from watcher.state.store import DeadLetter
+
+_DEAD = (f"SELECT d.sink, d.reason, d.attempts, d.time, d.retry, "
+         f"{', '.join('j.' + c for c in ENTRY_COLS)} "
+         "FROM deadletters d JOIN journal j ON j.seq = d.seq WHERE 1=1")
+
+
+def cursors(db: sqlite3.Connection) -> dict[str, int]:
+    return dict(db.execute("SELECT sink, seq FROM cursors").fetchall())
+
+
+def set_cursor(db: sqlite3.Connection, sink: str, seq: int) -> None:
+    db.execute("INSERT OR REPLACE INTO cursors VALUES (?, ?)", (sink, seq))
+
+
+def drop_cursor(db: sqlite3.Connection, sink: str) -> None:
+    db.execute("DELETE FROM cursors WHERE sink=?", (sink,))
+
+
+def add_dead(db: sqlite3.Connection, rows: Sequence[tuple[str, int, str, int, float]]
+             ) -> None:
+    """``(sink, seq, reason, attempts, time)`` rows; one that was queued for retry is not
+    any more."""
+    db.executemany("INSERT OR REPLACE INTO deadletters (sink, seq, reason, attempts, time) "
+                   "VALUES (?,?,?,?,?)", rows)
+
+
+def dead_letters(db: sqlite3.Connection, sink: str | None, retry_only: bool,
+                 limit: int | None) -> list[DeadLetter]:
+    q, args = _DEAD, list[Any]()
+    if sink is not None:
+        q += " AND d.sink = ?"
+        args.append(sink)
+    if retry_only:
+        q += " AND d.retry = 1"
+    args.append(-1 if limit is None else limit)
+    return [DeadLetter(r[0], JournalEntry(*r[5:]), r[1], r[2], r[3], bool(r[4]))
+            for r in db.execute(q + " ORDER BY d.seq LIMIT ?", args)]
+
+
+def mark_retry(db: sqlite3.Connection, sink: str | None) -> int:
+    if sink is None:
+        return db.execute("UPDATE deadletters SET retry = 1").rowcount
+    return db.execute("UPDATE deadletters SET retry = 1 WHERE sink = ?", (sink,)).rowcount
+
+
+def resolve_dead(db: sqlite3.Connection, sink: str, seqs: Sequence[int]) -> None:
+    db.executemany("DELETE FROM deadletters WHERE sink=? AND seq=?", [(sink, s) for s in seqs])

@@ -1,0 +1,138 @@
+"""The store on one SQLite file: the :class:`~watcher.state.store.Store` protocol."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Iterable, Sequence
+from functools import partial
+
+import anyio.to_thread
+
+from watcher.model import JournalEntry
+from watcher.state.lock import StateLock
+from watcher.state.snapshots import Layout
+from watcher.state.sqlite import journal, sinks
+from watcher.state.sqlite.connection import MEMORY, Connection
+from watcher.state.sqlite.runs import Runs, Sizes
+from watcher.state.store import Commit, DeadLetter, SourceRow
+
+
+class SqliteStore:
+    """Runs, journal, cursors and dead letters in one file; with ``:memory:`` nothing
+    survives the process and run rows are not written at all (memory holds them
+    already), while the journal still works, so sinks behave the same."""
+
+    def __init__(self, db: Connection, *, layout: Layout | None = None,
+                 lock: StateLock | None = None) -> None:
+        self._db = db
+        self._runs = Runs(layout or Layout())
+        self._lock = lock
+        self.persistent = db.path != MEMORY
+
+    @classmethod
+    async def open(cls, path: str, *, writer: str | None = None,
+                   layout: Layout | None = None) -> SqliteStore:
+        """Open or create the file; StoreUnavailable (exit 69) if that is impossible.
+
+        ``writer``: the command that will write it (``watcher run``); it takes the
+        one-writer lock first (:mod:`watcher.state.lock`), StateHeld if another
+        process has it, and keeps it until :meth:`close`."""
+        return await anyio.to_thread.run_sync(partial(cls._open, path, writer, layout))
+
+    @classmethod
+    def _open(cls, path: str, writer: str | None, layout: Layout | None) -> SqliteStore:
+        lock = StateLock.acquire(path, command=writer) if writer else None
+        try:
+            return cls(Connection.open(path), layout=layout, lock=lock)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+
+    @property
+    def path(self) -> str:
+        return self._db.path
+
+    @property
+    def write_error(self) -> str | None:
+        return self._db.write_error
+
+    @property
+    def last_write_error(self) -> str | None:
+        return self._db.last_write_error
+
+    async def close(self) -> None:
+        try:
+            await self._db.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+
+    # -- sources and runs --------------------------------------------------------------
+
+    async def load(self, sources: Collection[str] | None = None) -> dict[str, SourceRow]:
+        rows, sizes = await self._db.read(lambda db: self._runs.load(db, sources))
+        if sources is None:
+            self._runs.sizes = sizes
+        else:
+            for source in sources:
+                self._runs.sizes.pop(source, None)
+            self._runs.sizes.update(sizes)
+        return rows
+
+    async def commit(self, commit: Commit) -> list[JournalEntry]:
+        sizes = await self._db.write(lambda db: self._commit(db, commit))
+        # after the transaction, so a failed one leaves the sizes as stored; the
+        # journal's lock keeps two commits of one source from crossing here
+        if sizes is not None:
+            self._runs.sizes[commit.source] = sizes
+        return list(commit.entries)
+
+    def _commit(self, db: sqlite3.Connection, c: Commit) -> Sizes | None:
+        sizes = None
+        if self.persistent and (c.upserts or c.removals):
+            sizes = self._runs.write(db, c)
+        self._runs.save_row(db, c.source, c.row)
+        journal.append(db, c.entries)
+        return sizes
+
+    async def forget_source(self, source: str) -> None:
+        await self._db.write(lambda db: self._runs.forget(db, source))
+        self._runs.sizes.pop(source, None)
+
+    # -- journal -------------------------------------------------------------------------
+
+    async def head(self) -> int:
+        return await self._db.read(journal.head)
+
+    async def read(self, after: int, limit: int) -> list[JournalEntry]:
+        return await self._db.read(lambda db: journal.read(db, after, limit))
+
+    async def prune_journal(self, *, upto: int, before: float) -> int:
+        return await self._db.write(lambda db: journal.prune(db, upto, before))
+
+    # -- sink cursors and dead letters ---------------------------------------------------
+
+    async def cursors(self) -> dict[str, int]:
+        return await self._db.read(sinks.cursors)
+
+    async def set_cursor(self, sink: str, seq: int) -> None:
+        await self._db.write(lambda db: sinks.set_cursor(db, sink, seq))
+
+    async def drop_cursor(self, sink: str) -> None:
+        await self._db.write(lambda db: sinks.drop_cursor(db, sink))
+
+    async def add_dead(self, sink: str, items: Iterable[tuple[JournalEntry, str, int]],
+                       now: float) -> None:
+        rows = [(sink, e.seq, reason, attempts, now) for e, reason, attempts in items]
+        await self._db.write(lambda db: sinks.add_dead(db, rows))
+
+    async def dead_letters(self, sink: str | None = None, *, retry_only: bool = False,
+                           limit: int | None = None) -> list[DeadLetter]:
+        return await self._db.read(lambda db: sinks.dead_letters(db, sink, retry_only, limit))
+
+    async def mark_retry(self, sink: str | None) -> int:
+        return await self._db.write(lambda db: sinks.mark_retry(db, sink))
+
+    async def resolve_dead(self, sink: str, seqs: Sequence[int]) -> None:
+        await self._db.write(lambda db: sinks.resolve_dead(db, sink, seqs))

@@ -1,0 +1,147 @@
+"""The store seam: everything the runtime needs from durable state, as one protocol.
+
+The runtime (pollers, sink runners, the journal's memory, the CLI) speaks
+only :class:`Store`; an implementation keeps runs, the event journal, sink
+cursors and dead letters wherever it likes (:mod:`watcher.state.sqlite` in a
+file, a database server later) and must pass the same conformance tests
+(``tests/state/test_store_conformance.py``).  What an implementation owes:
+
+- **One transaction per poll.** :meth:`Store.commit` writes a cycle's run
+  changes, its source row and its journal entries together, or nothing.
+- **The store numbers the journal.** :meth:`Store.commit` gives the entries
+  the next sequence numbers inside that transaction, consecutive and in the
+  order of the commits: with several processes on one database only the
+  database can number the cluster's journal, and a reader whose cursor passed
+  a number must never see a smaller one appear later.
+- **The head never goes back.** Pruning never makes a number be used again.
+- **Every failure is a StoreError**, the backend's own error as its cause;
+  ``write_error`` / ``last_write_error`` say why writes fail (for ``/readyz``
+  and ``STATUS=``).
+
+Every call is async: a backend on a network (asyncpg) and one in worker
+threads (sqlite3) implement the same methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from watcher.errors import WatcherError
+from watcher.model import JournalEntry, RunState
+
+
+class StoreError(WatcherError):
+    """A read or write of the state failed at runtime (disk full, I/O error, a damaged
+    file, a lost connection); a failed write kept nothing of itself.  Every backend
+    error leaves the store as this, so callers handle one kind."""
+
+
+@dataclass
+class SourceRow:
+    """A source's persisted poll state."""
+
+    cursor: dict[str, Any] = field(default_factory=dict)
+    baselined: bool = False
+    failures: int = 0
+    failing_since: float | None = None
+    runs: dict[str, RunState] = field(default_factory=dict)
+
+
+@dataclass
+class Commit:
+    """Everything one poll cycle changes, written atomically."""
+
+    source: str
+    row: SourceRow
+    upserts: Mapping[str, RunState] = field(default_factory=dict)
+    removals: Sequence[str] = ()
+    #: new journal entries; their ``seq`` is assigned by the store
+    entries: Sequence[JournalEntry] = ()
+    #: the source's runs before this commit, exactly as stored (None: never snapshot)
+    base: Mapping[str, RunState] | None = None
+
+
+@dataclass
+class DeadLetter:
+    """A journal entry a sink gave up on, and why."""
+
+    sink: str
+    entry: JournalEntry
+    reason: str
+    attempts: int
+    time: float
+    #: an operator asked for it to be delivered again (``watcher deadletters retry``)
+    retry: bool
+
+
+class Store(Protocol):
+    """Durable state: runs per source, the journal, sink cursors, dead letters."""
+
+    @property
+    def path(self) -> str:
+        """Where the state lives, fit to show (no credentials)."""
+
+    @property
+    def persistent(self) -> bool:
+        """False when nothing survives the process (``:memory:``)."""
+
+    @property
+    def write_error(self) -> str | None:
+        """Why the last write failed; None once a write succeeds."""
+
+    @property
+    def last_write_error(self) -> str | None:
+        """Why the most recent failed write failed, kept after writes succeed again."""
+
+    async def load(self, sources: Collection[str] | None = None) -> dict[str, SourceRow]:
+        """The persisted rows, runs included, of every source (or only of ``sources``);
+        a source never committed is absent."""
+
+    async def commit(self, commit: Commit) -> list[JournalEntry]:
+        """Write a poll's changes, source row and entries atomically; returns the
+        entries as stored, numbered after the head.  On StoreError nothing was
+        written and the entries' numbers mean nothing."""
+
+    async def head(self) -> int:
+        """The highest sequence number ever given (0 for a new journal), pruned or not."""
+
+    async def read(self, after: int, limit: int) -> list[JournalEntry]:
+        """Entries numbered above ``after``, oldest first, at most ``limit``."""
+
+    async def prune_journal(self, *, upto: int, before: float) -> int:
+        """Drop entries numbered ``<= upto`` and older than ``before`` that no dead
+        letter refers to; returns how many went."""
+
+    async def cursors(self) -> dict[str, int]:
+        """Every sink's cursor: the last sequence number it acknowledged."""
+
+    async def set_cursor(self, sink: str, seq: int) -> None:
+        """Move ``sink``'s cursor to ``seq`` (creating it)."""
+
+    async def drop_cursor(self, sink: str) -> None:
+        """Forget ``sink``'s cursor (a sink removed from the config)."""
+
+    async def add_dead(self, sink: str, items: Iterable[tuple[JournalEntry, str, int]],
+                       now: float) -> None:
+        """Keep ``(entry, reason, attempts)`` as dead letters of ``sink``, replacing any
+        for the same entry (with its retry flag cleared)."""
+
+    async def dead_letters(self, sink: str | None = None, *, retry_only: bool = False,
+                           limit: int | None = None) -> list[DeadLetter]:
+        """Dead letters oldest first: of one sink or all, only those queued for retry
+        if asked, at most ``limit`` (None: all)."""
+
+    async def mark_retry(self, sink: str | None) -> int:
+        """Queue ``sink``'s dead letters (None: every sink's) for delivery again;
+        returns how many."""
+
+    async def resolve_dead(self, sink: str, seqs: Sequence[int]) -> None:
+        """Drop ``sink``'s dead letters for these entries (delivered at last)."""
+
+    async def forget_source(self, source: str) -> None:
+        """Drop a source's runs and row (its API changed: those runs are not its runs)."""
+
+    async def close(self) -> None:
+        """Release the store (and the right to write it, where the store holds one)."""
