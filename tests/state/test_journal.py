@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from watcher.core.events import RUN_STATUS_CHANGED, run_event
@@ -156,3 +157,32 @@ async def test_entries_another_writer_committed_meanwhile_are_numbered_and_read_
     assert [e.run_id for e in await journal.read(0, 10)] == ["run-1", "run-2", "run-3", "run-4"]
     assert [e.run_id for e in await journal.read(3, 10)] == ["run-4"]
     await store.close()
+
+
+async def test_a_reader_writing_back_wakes_sinks_and_resumes_where_it_committed(
+        tmp_path: Path) -> None:
+    """A reader's write-back numbers its events after the head, wakes waiting sinks, and
+    a reopened journal has its cursor and records as committed."""
+    path = str(tmp_path / "state.db")
+    store = await open_store(path)
+    journal = Journal(store)
+    await journal.start()
+    await commit(journal, 1, 2)
+    woke: list[int] = []
+
+    async def sink() -> None:
+        await journal.wait(2)
+        woke.append(journal.head)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(sink)
+        await anyio.lowlevel.checkpoint()
+        entries = await journal.write_back("rules", 2, events=[event(3, 1.8e9)],
+                                           records={("rules", "episode"): b"open"})
+    assert [e.seq for e in entries] == [3] and woke == [3]
+    assert journal.cursors["rules"] == 2
+    await store.close()
+    again = Journal(await open_store(path))
+    await again.start()
+    assert again.cursors["rules"] == 2 and again.head == 3
+    assert await again.store.records("rules") == {"episode": b"open"}
+    await again.store.close()

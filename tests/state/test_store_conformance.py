@@ -185,6 +185,47 @@ async def test_cursors_are_set_moved_and_dropped_and_reload(where: Backend,
         await again.close()
 
 
+async def test_records_are_written_read_per_namespace_deleted_and_reload(
+        where: Backend, store: Store) -> None:
+    """Records are kept per namespace, replaced by key, deleted by ``None``, and a
+    reopened store has them."""
+    assert await store.records("silences") == {}
+    await store.put_record("silences", "s1", b"one")
+    await store.put_record("silences", "s2", b"two")
+    await store.put_record("rules", "s1", b"other namespace")
+    await store.put_record("silences", "s1", b"one again")
+    await store.put_record("silences", "s2", None)
+    await store.put_record("silences", "never-set", None)
+    assert await store.records("silences") == {"s1": b"one again"}
+    assert await store.records("rules") == {"s1": b"other namespace"}
+    if where.durable:
+        again = await where.open()
+        assert await again.records("silences") == {"s1": b"one again"}
+        await again.close()
+
+
+async def test_a_reader_commits_its_events_records_and_cursor_together(
+        store: Store) -> None:
+    """A journal reader that writes back (health rules, reminders) commits its events,
+    its records and its cursor at once; a failed such commit keeps none of them."""
+    await journal(store, "src", 1, 2)
+    await store.put_record("rules", "gone", b"x")
+    stored = await store.commit(Commit(entries=[entry(3, source="rules")], cursor=("rules", 2),
+                                       records={("rules", "episode"): b"open",
+                                                ("rules", "gone"): None}))
+    assert [e.seq for e in stored] == [3]
+    assert (await store.cursors())["rules"] == 2
+    assert await store.records("rules") == {"episode": b"open"}
+    bad = JournalEntry(0, "bad", 1.8e9, "watcher.run.created", "src", "r3", "failed", None,
+                       None, cast(bytes, None))  # a journal body is NOT NULL
+    with pytest.raises(StoreError):
+        await store.commit(Commit(entries=[bad], cursor=("rules", 3),
+                                  records={("rules", "episode"): b"closed"}))
+    assert (await store.cursors())["rules"] == 2
+    assert await store.records("rules") == {"episode": b"open"}
+    assert await store.head() == 3
+
+
 async def test_dead_letters_are_kept_listed_queued_for_retry_and_resolved(
         store: Store) -> None:
     """Dead letters list oldest first per sink or for all, within a limit; a retry queues

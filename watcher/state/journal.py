@@ -68,6 +68,21 @@ class Journal:
                 self._append(entries)
         return entries
 
+    async def write_back(self, reader: str, seq: int, *, events: Sequence[Event] = (),
+                         records: Mapping[tuple[str, str], bytes | None] | None = None
+                         ) -> list[JournalEntry]:
+        """A journal reader that writes events back (health rules, reminders) has read up
+        to ``seq``: its new events, its records and its cursor, in one transaction, so a
+        restart neither repeats nor loses what it decided.  StoreError: none of it."""
+        entries = [entry_of(e) for e in events]
+        async with self._lock:
+            entries = await self.store.commit(Commit(entries=entries, cursor=(reader, seq),
+                                                     records=records or {}))
+            self.cursors[reader] = seq
+            if entries:
+                self._append(entries)
+        return entries
+
     def _append(self, entries: list[JournalEntry]) -> None:
         """Take in entries just numbered by the store; the tail stays gapless (another
         writer's entries in between are read from the store)."""

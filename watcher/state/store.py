@@ -7,7 +7,10 @@ file, a database server later) and must pass the same conformance tests
 (``tests/state/test_store_conformance.py``).  What an implementation owes:
 
 - **One transaction per poll.** :meth:`Store.commit` writes a cycle's run
-  changes, its source row and its journal entries together, or nothing.
+  changes, its source row and its journal entries together, or nothing; with
+  them, optionally, a journal reader's cursor and namespaced records (the
+  small state of silences, health rules, reminders), so a component that
+  reads the journal and writes events back commits what it decided at once.
 - **The store numbers the journal.** :meth:`Store.commit` gives the entries
   the next sequence numbers inside that transaction, consecutive and in the
   order of the commits: with several processes on one database only the
@@ -51,16 +54,27 @@ class SourceRow:
 
 @dataclass
 class Commit:
-    """Everything one poll cycle changes, written atomically."""
+    """Everything one cycle changes, written atomically.
 
-    source: str
-    row: SourceRow
+    A poll cycle writes its source's runs and row; a component that reads the
+    journal and writes events back (health rules, reminders) writes its events,
+    its records and its own cursor instead, so a restart neither repeats nor
+    loses what it decided.
+    """
+
+    #: the source whose runs and row this commit writes (None: no source)
+    source: str | None = None
+    row: SourceRow | None = None
     upserts: Mapping[str, RunState] = field(default_factory=dict)
     removals: Sequence[str] = ()
     #: new journal entries; their ``seq`` is assigned by the store
     entries: Sequence[JournalEntry] = ()
     #: the source's runs before this commit, exactly as stored (None: never snapshot)
     base: Mapping[str, RunState] | None = None
+    #: ``(consumer, seq)``: move that journal reader's cursor (as ``set_cursor`` does)
+    cursor: tuple[str, int] | None = None
+    #: ``(namespace, key) -> value`` records to write; ``None`` deletes the record
+    records: Mapping[tuple[str, str], bytes | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -142,6 +156,12 @@ class Store(Protocol):
 
     async def forget_source(self, source: str) -> None:
         """Drop a source's runs and row (its API changed: those runs are not its runs)."""
+
+    async def records(self, namespace: str) -> dict[str, bytes]:
+        """Every record of ``namespace`` (small state: silences, rule episodes, ...)."""
+
+    async def put_record(self, namespace: str, key: str, value: bytes | None) -> None:
+        """Write one record (``None`` deletes it), alone in its own transaction."""
 
     async def close(self) -> None:
         """Release the store (and the right to write it, where the store holds one)."""

@@ -68,6 +68,7 @@ class Runs:
     def write(self, db: sqlite3.Connection, c: Commit) -> Sizes:
         """A commit's run changes, as rows or as a new snapshot; returns the new sizes."""
         src = c.source
+        assert src is not None  # the store writes runs only for a source's commit
         snap, rows = self._sizes_of(db, src)
         runs = self.layout.snapshot_of(c, snap, rows)
         if runs is not None:

@@ -37,6 +37,12 @@ MIGRATIONS: tuple[str, ...] = (
         attempts INTEGER NOT NULL, time REAL NOT NULL, retry INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (sink, seq));
     """,
+    # records: small namespaced state (silences, rule episodes, reminders)
+    """
+    CREATE TABLE IF NOT EXISTS records (
+        namespace TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
+        PRIMARY KEY (namespace, key)) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

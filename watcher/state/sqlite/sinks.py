@@ -1,9 +1,10 @@
-"""What the file keeps per sink: its cursor, and the entries it gave up on (dead letters)."""
+"""What the file keeps per journal reader: its cursor, the entries a sink gave up on
+(dead letters), and the namespaced records of components that keep small state."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from watcher.model import JournalEntry
@@ -56,3 +57,17 @@ def mark_retry(db: sqlite3.Connection, sink: str | None) -> int:
 
 def resolve_dead(db: sqlite3.Connection, sink: str, seqs: Sequence[int]) -> None:
     db.executemany("DELETE FROM deadletters WHERE sink=? AND seq=?", [(sink, s) for s in seqs])
+
+
+def records(db: sqlite3.Connection, namespace: str) -> dict[str, bytes]:
+    return dict(db.execute("SELECT key, value FROM records WHERE namespace=?",
+                           (namespace,)).fetchall())
+
+
+def put_records(db: sqlite3.Connection,
+                records: Mapping[tuple[str, str], bytes | None]) -> None:
+    for (namespace, key), value in records.items():
+        if value is None:
+            db.execute("DELETE FROM records WHERE namespace=? AND key=?", (namespace, key))
+        else:
+            db.execute("INSERT OR REPLACE INTO records VALUES (?,?,?)", (namespace, key, value))

@@ -84,21 +84,33 @@ class SqliteStore:
         sizes = await self._db.write(lambda db: self._commit(db, commit))
         # after the transaction, so a failed one leaves the sizes as stored; the
         # journal's lock keeps two commits of one source from crossing here
-        if sizes is not None:
+        if sizes is not None and commit.source is not None:
             self._runs.sizes[commit.source] = sizes
         return list(commit.entries)
 
     def _commit(self, db: sqlite3.Connection, c: Commit) -> Sizes | None:
         sizes = None
-        if self.persistent and (c.upserts or c.removals):
-            sizes = self._runs.write(db, c)
-        self._runs.save_row(db, c.source, c.row)
+        if c.source is not None:
+            if self.persistent and (c.upserts or c.removals):
+                sizes = self._runs.write(db, c)
+            if c.row is not None:
+                self._runs.save_row(db, c.source, c.row)
         journal.append(db, c.entries)
+        if c.cursor is not None:
+            sinks.set_cursor(db, *c.cursor)
+        if c.records:
+            sinks.put_records(db, c.records)
         return sizes
 
     async def forget_source(self, source: str) -> None:
         await self._db.write(lambda db: self._runs.forget(db, source))
         self._runs.sizes.pop(source, None)
+
+    async def records(self, namespace: str) -> dict[str, bytes]:
+        return await self._db.read(lambda db: sinks.records(db, namespace))
+
+    async def put_record(self, namespace: str, key: str, value: bytes | None) -> None:
+        await self._db.write(lambda db: sinks.put_records(db, {(namespace, key): value}))
 
     # -- journal -------------------------------------------------------------------------
 
