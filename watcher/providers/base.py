@@ -70,6 +70,7 @@ from watcher.errors import BadPayload
 from watcher.infra.clock import Clock, wall
 from watcher.infra.ratelimit import RateLimiter, shared
 from watcher.model import Event, Observation, RunDetails, RunState, SkipItem, Status
+from watcher.providers.http import VendorHttp, default_error_message
 from watcher.providers.items import MAX_ID, MAX_STATUS, bounded, preview
 
 if TYPE_CHECKING:
@@ -77,7 +78,6 @@ if TYPE_CHECKING:
 
     from watcher.config.schema import Field
     from watcher.config.settings import SourceConfig
-    from watcher.providers.http import VendorHttp
 
 
 class PollView:
@@ -208,8 +208,6 @@ class BaseProvider:
         self.http: VendorHttp = self._http()
 
     def _http(self) -> VendorHttp:
-        from watcher.providers.http import VendorHttp
-
         return VendorHttp(self.session, base_url=self.source.base_url, headers=self.headers(),
                           timeout=self.source.timeout, limiter=self.limiter(),
                           error_message=self.error_message, clock=self.clock,
@@ -223,8 +221,6 @@ class BaseProvider:
 
     @staticmethod
     def error_message(body: Any) -> str | None:
-        from watcher.providers.http import default_error_message
-
         try:
             return default_error_message(body)
         except TypeError:  # orjson will not write a body nested deeper than 254 levels

@@ -255,8 +255,7 @@ class Daemon:
         assert self.journal is not None
         cls = sink_class(cfg.type)
         assert cls is not None, cfg.type
-        ctx = SinkContext(stdout=self.stdout, session=self.session, clock=self.clock,
-                          extra={"store": self.store})
+        ctx = SinkContext(stdout=self.stdout, session=self.session, clock=self.clock)
         return SinkRunner(cls(cfg, ctx), cfg, self.journal, clock=self.clock)
 
     async def _start_sink(self, cfg: SinkConfig) -> None:

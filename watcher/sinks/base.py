@@ -43,8 +43,8 @@ and configure it with ``type = "my-sink"``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, ClassVar, Protocol
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, ClassVar, Protocol
 
 from watcher.infra.clock import Clock, wall
 from watcher.model import JournalEntry
@@ -67,7 +67,6 @@ class SinkContext:
     session: aiohttp.ClientSession | None = None
     #: the daemon's clock: every wait, timestamp and jitter of a sink comes from it
     clock: Clock = wall
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Sink(Protocol):

@@ -64,8 +64,6 @@ class SlackSink(BaseSink):
         self.headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
         self._session: aiohttp.ClientSession | None = None
-        #: messages posted successfully, for metrics and tests
-        self.sent = 0
 
     async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
         rejected: list[Rejected] = []
@@ -89,7 +87,6 @@ class SlackSink(BaseSink):
                                  limits=self.timeout, secrets=(self.url,),
                                  clock=self.context.clock)
             if outcome.ok:
-                self.sent += 1
                 return None, attempt
             if outcome.status == 429:  # capped: a bogus "wait a year" must not stall the sink
                 self.pace.hold(min(outcome.retry_after or 1.0, self.policy.max_age))
