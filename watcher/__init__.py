@@ -1,3 +1,5 @@
 """watcher: turn workflow-run status changes on SaaS platforms into events."""
 
-__version__ = "0.1.0"
+from watcher.version import __version__
+
+__all__ = ["__version__"]

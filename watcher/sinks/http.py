@@ -33,10 +33,10 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from watcher import __version__
 from watcher.config.schema import Field
 from watcher.core.backoff import retry_after
 from watcher.infra.clock import Clock, wall
+from watcher.version import __version__
 
 USER_AGENT = f"watcher/{__version__}"
 
