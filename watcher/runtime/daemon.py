@@ -32,7 +32,7 @@ from watcher.core.status import DaemonStatus
 from watcher.errors import ConfigError, StoreUnavailable
 from watcher.infra.clock import Clock, wall
 from watcher.providers import provider_class
-from watcher.providers.base import build
+from watcher.providers.protocol import ProviderContext
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.delivery import SinkRunner
 from watcher.runtime.poller import Poller, SourceState
@@ -240,7 +240,7 @@ class Daemon:
         state = self.states.get(cfg.name)
         if state is None:
             state = self.states[cfg.name] = SourceState(self._rows.pop(cfg.name, None))
-        provider = build(cls, cfg, self.session, clock=self.clock)
+        provider = cls(cfg, ProviderContext(self.session, self.clock))
         return Poller(cfg, provider, state, self.journal,
                       retention=self.config.watcher.retention,
                       emit_baseline=self.config.watcher.baseline == "emit", clock=self.clock)
