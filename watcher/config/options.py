@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from watcher.config.schema import KINDS, REQUIRED, Field
+from watcher.errors import PluginError
 
 #: the metadata key under which :func:`option` keeps a field's :class:`Field`
 OPTION = "watcher.option"
@@ -81,6 +82,25 @@ class TableOptions(Mapping[str, Any]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._values!r})"
+
+
+def declared(cls: type, what: str) -> tuple[type[Any], bool]:
+    """The options type plugin class ``cls`` declares, and whether it declares them the
+    first way (an ``options`` table); :class:`PluginError` when it declares none usable."""
+    options = getattr(cls, "Options", None)
+    if options is not None:
+        try:
+            fields_of(options)
+        except TypeError as e:
+            raise PluginError(f"{cls.__qualname__}.Options: {e}") from None
+        return options, False
+    table = getattr(cls, "options", None)
+    if table is None:
+        raise PluginError(f"{cls.__qualname__} is no {what}: it declares no Options")
+    try:
+        return table_options(table), True
+    except TypeError as e:
+        raise PluginError(f"{cls.__qualname__}.options: {e}") from None
 
 
 def table_options(table: object) -> type[TableOptions]:

@@ -63,7 +63,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
-from watcher.config.options import fields_of, table_options
+from watcher.config.options import declared
 from watcher.errors import PluginError
 from watcher.infra.clock import Clock, wall
 from watcher.infra.plugins import completed, plugin_class
@@ -189,19 +189,10 @@ def accept(obj: object) -> type[Provider]:
     if not isinstance(getattr(cls, "default_base_url", None), str):
         raise PluginError(f"{cls.__qualname__} is no provider: it has no default_base_url "
                           "(a string)")
-    options = getattr(cls, "Options", None)
-    if options is not None:
-        try:
-            fields_of(options)
-        except TypeError as e:
-            raise PluginError(f"{cls.__qualname__}.Options: {e}") from None
+    options, first_form = declared(cls, "provider")
+    if not first_form:
         return cast("type[Provider]", completed(cls, ProviderDefaults))
-    try:  # the first form: an options table, built with the session
-        table = table_options(getattr(cls, "options", None))
-    except TypeError as e:
-        raise PluginError(f"{cls.__qualname__} is no provider: it declares no Options ({e})"
-                          ) from None
-    return cast("type[Provider]", completed(cls, ProviderDefaults, Options=table,
+    return cast("type[Provider]", completed(cls, ProviderDefaults, Options=options,
                                             __init__=_first_form_init(cls)))
 
 

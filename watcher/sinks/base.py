@@ -51,8 +51,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
-from watcher.config.options import NoOptions, ensure, fields_of, table_options
-from watcher.errors import PluginError
+from watcher.config.options import NoOptions, declared, ensure
 from watcher.infra.clock import Clock, wall
 from watcher.infra.plugins import completed, plugin_class
 from watcher.model import JournalEntry
@@ -130,16 +129,7 @@ def accept(obj: object) -> type[Sink]:
     protocol, is given as a subclass that completes it.
     """
     cls = plugin_class(obj, "sink", text=("kind",), methods=("deliver",))
-    options = getattr(cls, "Options", None)
-    if options is not None:
-        try:
-            fields_of(options)
-        except TypeError as e:
-            raise PluginError(f"{cls.__qualname__}.Options: {e}") from None
+    options, first_form = declared(cls, "sink")
+    if not first_form:
         return cast("type[Sink]", completed(cls, SinkDefaults))
-    try:  # the first form: an options table
-        table = table_options(getattr(cls, "options", None))
-    except TypeError as e:
-        raise PluginError(f"{cls.__qualname__} is no sink: it declares no Options ({e})"
-                          ) from None
-    return cast("type[Sink]", completed(cls, SinkDefaults, Options=table))
+    return cast("type[Sink]", completed(cls, SinkDefaults, Options=options))
