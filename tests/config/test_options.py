@@ -61,10 +61,12 @@ def problems(text: str) -> list[str]:
 
 
 def test_a_source_gets_its_providers_options_object_with_every_default() -> None:
-    """A source's options are an instance of its provider's dataclass, defaults filled in."""
-    options = parse_config(toml({}, [{**RADAR, "page_size": 10}])).sources[0].options
-    assert options == RadarOptions(region="eu", api_key="k3y-value", window=3600.0,
-                                   page_size=10, labels=())
+    """A source's options are an instance of its provider's dataclass, defaults filled in;
+    secrets stay out of its repr (and the source's), so out of tracebacks."""
+    source = parse_config(toml({}, [{**RADAR, "page_size": 10}])).sources[0]
+    assert source.options == RadarOptions(region="eu", api_key="k3y-value", window=3600.0,
+                                          page_size=10, labels=())
+    assert "k3y-value" not in repr(source) and "t0ken-value" not in repr(source)
 
 
 def test_option_kinds_bounds_and_checks_are_problems_at_their_key_path() -> None:

@@ -46,15 +46,15 @@ def option(kind: str, default: Any = REQUIRED, *, choices: tuple[str, ...] = (),
     works out the value of an absent key itself, so the field has no default of its own.
     """
     spec = Field(kind, default, choices=choices, min=min, check=check, factory=factory)
-    meta = {OPTION: spec}
+    # a secret stays out of the repr, so out of tracebacks and debug output
+    kw: dict[str, Any] = {"kw_only": True, "repr": not spec.secret, "metadata": {OPTION: spec}}
     if resolved or spec.required:
-        return dataclasses.field(kw_only=True, metadata=meta)
+        return dataclasses.field(**kw)
     if factory is not None:
-        return dataclasses.field(kw_only=True, default_factory=factory, metadata=meta)
+        return dataclasses.field(default_factory=factory, **kw)
     if isinstance(default, dict | list | set):  # a dataclass refuses a shared mutable default
-        return dataclasses.field(kw_only=True, default_factory=lambda: copy.copy(default),
-                                 metadata=meta)
-    return dataclasses.field(kw_only=True, default=default, metadata=meta)
+        return dataclasses.field(default_factory=lambda: copy.copy(default), **kw)
+    return dataclasses.field(default=default, **kw)
 
 
 @dataclasses.dataclass(frozen=True)
