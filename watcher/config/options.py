@@ -45,6 +45,8 @@ def option(kind: str, default: Any = REQUIRED, *, choices: tuple[str, ...] = (),
     the config is read (it depends on the environment).  ``resolved``: the loader
     works out the value of an absent key itself, so the field has no default of its own.
     """
+    if kind not in KINDS:  # at class definition, not when a config first names the plugin
+        raise ValueError(f"unknown option kind {kind!r} (kinds: {', '.join(KINDS)})")
     spec = Field(kind, default, choices=choices, min=min, check=check, factory=factory)
     # a secret stays out of the repr, so out of tracebacks and debug output
     kw: dict[str, Any] = {"kw_only": True, "repr": not spec.secret, "metadata": {OPTION: spec}}
@@ -81,7 +83,8 @@ class TableOptions(Mapping[str, Any]):
         return len(self._values)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._values!r})"
+        shown = {k: "***" if self.FIELDS[k].secret else v for k, v in self._values.items()}
+        return f"{type(self).__name__}({shown!r})"
 
 
 def declared(cls: type, what: str) -> tuple[type[Any], bool]:
