@@ -1,6 +1,7 @@
 """A small declarative schema for configuration tables.
 
-Providers and sinks declare their own keys as ``{name: Field}``; ``config``
+Every key is a :class:`Field` (kind, default, bounds, check), attached to a
+dataclass field with :func:`watcher.config.options.option`; the loader
 validates every table against its fields, collecting *every* problem with
 its key path instead of stopping at the first.
 """
