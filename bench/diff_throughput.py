@@ -21,7 +21,7 @@ from watcher.config.settings import SourceConfig
 from watcher.core.diff import Policy, diff
 from watcher.model import TERMINAL, Observation, RunState
 from watcher.providers import provider_class
-from watcher.providers.base import BaseProvider
+from watcher.providers.base import BaseProvider, ProviderContext
 from watcher.runtime.loop import tune_gc
 from watcher.simulator.app import api_class
 from watcher.simulator.world import World
@@ -37,7 +37,7 @@ SHAPES = {"extend": ("data", "PROCESSING", "FAILED"),
 def provider(vendor: str) -> BaseProvider:
     cls = provider_class(vendor)
     p: BaseProvider = cls(SourceConfig(name="bench", provider=vendor, token="x",
-                                       base_url="http://127.0.0.1:1"), None)
+                                       base_url="http://127.0.0.1:1"), ProviderContext(None))
     return p
 
 

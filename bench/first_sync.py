@@ -26,7 +26,8 @@ from bench._sim import SimProcess
 from watcher.config.settings import SourceConfig
 from watcher.infra.clock import wall
 from watcher.infra.ratelimit import RateLimiter
-from watcher.providers.extend import API_VERSION, ExtendProvider
+from watcher.providers.extend import API_VERSION, ExtendOptions, ExtendProvider
+from watcher.providers.protocol import ProviderContext
 from watcher.runtime.loop import tune_gc
 from watcher.runtime.poller import Poller, SourceState
 from watcher.state.backends import open_store
@@ -57,15 +58,15 @@ async def bare(sim: SimProcess, token: str, paced: bool = False) -> tuple[float,
 
 async def watcher_first_poll(sim: SimProcess, token: str, state: str) -> tuple[float, float, int]:
     cfg = SourceConfig(name="bench", provider="extend", token=token, base_url=sim.url("extend"),
-                       lookback=7 * 86400, options={"api_version": API_VERSION,
-                                                    "page_size": 1000})
+                       lookback=7 * 86400,
+                       options=ExtendOptions(api_version=API_VERSION, page_size=1000))
     store = await open_store(state)
     journal = Journal(store)
     await journal.start()
     w, c = time.perf_counter(), time.process_time()
     async with aiohttp.ClientSession() as s:
         st = SourceState()
-        poller = Poller(cfg, ExtendProvider(cfg, s), st, journal, retention=7 * 86400,
+        poller = Poller(cfg, ExtendProvider(cfg, ProviderContext(s)), st, journal, retention=7 * 86400,
                         emit_baseline=False, clock=wall)
         assert await poller.poll_once()
     elapsed = time.perf_counter() - w, time.process_time() - c

@@ -2,9 +2,9 @@
 do what the test scripts, on the injected clock, so cadence, backoff, retries and health
 run in virtual time with no real wait.
 
-Both are plugins through the public protocols only (the provider takes the daemon's
-clock through the ``clock`` keyword, as documented), registered by name with
-:func:`register` the way any plugin is found.
+Both are plugins through the public protocols only (no watcher base class: the
+provider takes the daemon's clock from its context, as documented), registered by
+name with :func:`register` the way any plugin is found.
 """
 
 from __future__ import annotations
@@ -15,13 +15,11 @@ from typing import Any, ClassVar
 
 import pytest
 
+from watcher import NoOptions, PollResult, PollView, ProviderContext, Rejected, SinkContext
 from watcher.config.settings import SinkConfig, SourceConfig
-from watcher.infra.clock import Clock
-from watcher.model import Event, JournalEntry, Observation, RunDetails, Status
+from watcher.model import JournalEntry, Observation, RunDetails, Status
 from watcher.providers import PROVIDERS
-from watcher.providers.base import PollResult, PollView
 from watcher.sinks import SINKS
-from watcher.sinks.base import Rejected, SinkContext
 
 
 class ScriptedProvider:
@@ -35,11 +33,11 @@ class ScriptedProvider:
 
     kind: ClassVar[str] = "scripted"
     default_base_url: ClassVar[str] = "http://127.0.0.1:9"
-    options: ClassVar[dict[str, Any]] = {}
+    Options = NoOptions
 
-    def __init__(self, source: SourceConfig, session: Any, *, clock: Clock) -> None:
+    def __init__(self, source: SourceConfig, context: ProviderContext) -> None:
         self.source = source
-        self.clock = clock
+        self.clock = context.clock
         self.runs: dict[str, str] = {}
         self.answers: deque[BaseException | None] = deque()
         self.fails_with: BaseException | None = None
@@ -66,16 +64,13 @@ class ScriptedProvider:
     def describe(self, item: Any) -> RunDetails:
         return RunDetails(workflow_name="Scripted", run=item)
 
-    async def enrich(self, events: list[Event]) -> None:
-        return None
-
 
 class ScriptedSink:
     """Records each batch handed to it with the clock's time; ``fails_with`` (while set)
     is raised instead, ``answer`` (while set) is returned instead of ``()``."""
 
     kind: ClassVar[str] = "scripted"
-    options: ClassVar[dict[str, Any]] = {}
+    Options = NoOptions
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None:
         self.clock = context.clock
@@ -95,12 +90,6 @@ class ScriptedSink:
             return self.answer  # type: ignore[no-any-return]
         self.delivered += seqs
         return ()
-
-    def reopen(self) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
 
 
 def register(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -33,7 +33,7 @@ from watcher.config.render import toml_value
 from watcher.config.settings import Config, SourceConfig
 from watcher.model import Event, JournalEntry
 from watcher.providers import provider_class
-from watcher.providers.base import build
+from watcher.providers.protocol import ProviderContext
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.poller import Poller, SourceState
 from watcher.simulator import Simulator, World
@@ -116,7 +116,7 @@ class Harness:
         cfg = self.source_config()
         cls = provider_class(cfg.provider)
         assert cls is not None
-        self.provider = build(cls, cfg, self._session, clock=self.clock)
+        self.provider = cls(cfg, ProviderContext(self._session, self.clock))
         self.state = SourceState(rows.get(cfg.name))
         self.poller = Poller(cfg, self.provider, self.state, self.journal,
                              retention=self.retention, emit_baseline=self.baseline == "emit",

@@ -1,12 +1,17 @@
-"""The fake clock every time-driven test stands on: sleepers wake at their deadlines, in
-order, each running until it blocks again before time moves on."""
+"""What watcher.testing gives plugin authors and our tests: the fake clock every
+time-driven test stands on (sleepers wake at their deadlines, in order, each running
+until it blocks again before time moves on), the capturing sink and the simulator."""
 
 from __future__ import annotations
 
 import anyio
 import pytest
 
-from watcher.testing import FakeClock
+from tests.support import parse_config, toml
+from watcher.model import JournalEntry
+from watcher.runtime.daemon import Daemon
+from watcher.sinks import SINKS
+from watcher.testing import CAPTURE, CapturingSink, FakeClock, simulator
 
 pytestmark = pytest.mark.anyio
 
@@ -70,3 +75,45 @@ async def test_run_until_says_when_nothing_can_make_the_condition_true() -> None
         with pytest.raises(AssertionError, match="within 10s"):
             await clock.run_until(lambda: False, within=10.0)
         tg.cancel_scope.cancel()
+
+
+async def test_a_capturing_sink_gets_what_a_daemon_polls_from_every_simulated_vendor(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One ``once`` over the simulator's four vendors (baseline emitted) hands the
+    capturing sink one event per run, each from the run's source."""
+    monkeypatch.setitem(SINKS.builtin, "capture", CAPTURE)
+    async with simulator() as sim:
+        runs = {vendor: sim.world.add_run(vendor, status).id for vendor, status in
+                (("extend", "FAILED"), ("noxus", "completed"), ("cortex", "RUNNING"),
+                 ("knock", "queued"))}
+        cfg = parse_config(toml({"state_path": ":memory:", "baseline": "emit"},
+                                [sim.source(vendor) for vendor in sorted(sim.vendors)],
+                                [{"name": "seen", "type": "capture"}]))
+        assert await Daemon(cfg).once() == 0
+    events = CapturingSink.named("seen").events
+    assert sorted((e["source"].rsplit("/", 1)[-1], e["subject"]) for e in events) == \
+        sorted(runs.items())
+
+
+async def test_wait_for_returns_once_the_nth_entry_has_arrived() -> None:
+    """wait_for(2) waits through the first delivered entry and returns with the second."""
+    sink = CapturingSink.named_new()
+    entries = _entries(2)
+    got: list[int] = []
+
+    async def waiter() -> None:
+        got.extend(e.seq for e in await sink.wait_for(2))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(waiter)
+        await anyio.wait_all_tasks_blocked()
+        assert await sink.deliver(entries[:1]) == ()
+        await anyio.wait_all_tasks_blocked()
+        assert got == []
+        await sink.deliver(entries[1:])
+    assert got == [1, 2]
+
+
+def _entries(n: int) -> list[JournalEntry]:
+    """``n`` journal entries, numbered from 1."""
+    return [JournalEntry(i, f"e{i}", 0.0, "run.status_changed", "s", f"r{i}", "failed",
+                         None, None, b"{}") for i in range(1, n + 1)]

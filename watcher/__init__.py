@@ -1,3 +1,110 @@
-"""watcher: turn workflow-run status changes on SaaS platforms into events."""
+"""watcher: turn workflow-run status changes on SaaS platforms into events.
 
-__version__ = "0.1.0"
+The names below are the plugin API: what a provider or sink package imports
+(``from watcher import BaseProvider, option``).  They load on first use, so
+``import watcher`` (every CLI start) costs nothing; :mod:`watcher.testing`
+has the test helpers.
+"""
+
+from __future__ import annotations
+
+from watcher.version import __version__
+
+TYPE_CHECKING = False  # typing itself costs a few ms at start; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from watcher.config.options import NoOptions, option
+    from watcher.config.schema import Field
+    from watcher.config.settings import SinkConfig, SourceConfig
+    from watcher.errors import (
+        AuthError,
+        BadPayload,
+        ConfigError,
+        DeliveryError,
+        PluginError,
+        ProviderError,
+        RateLimited,
+        Retryable,
+        TransientError,
+        WatcherError,
+    )
+    from watcher.infra.clock import Clock
+    from watcher.model import (
+        Event,
+        JournalEntry,
+        Observation,
+        RunDetails,
+        RunState,
+        SkipItem,
+        Status,
+    )
+    from watcher.providers.base import BaseProvider
+    from watcher.providers.protocol import PollResult, PollView, Provider, ProviderContext
+    from watcher.sinks.base import BaseSink, Rejected, Sink, SinkContext
+
+#: public name -> the module that defines it
+_WHERE = {
+    **dict.fromkeys(("NoOptions", "option"), "watcher.config.options"),
+    "Field": "watcher.config.schema",
+    **dict.fromkeys(("SinkConfig", "SourceConfig"), "watcher.config.settings"),
+    **dict.fromkeys(("AuthError", "BadPayload", "ConfigError", "DeliveryError", "PluginError",
+                     "ProviderError", "RateLimited", "Retryable", "TransientError",
+                     "WatcherError"), "watcher.errors"),
+    "Clock": "watcher.infra.clock",
+    **dict.fromkeys(("Event", "JournalEntry", "Observation", "RunDetails", "RunState",
+                     "SkipItem", "Status"), "watcher.model"),
+    "BaseProvider": "watcher.providers.base",
+    **dict.fromkeys(("PollResult", "PollView", "Provider", "ProviderContext"),
+                    "watcher.providers.protocol"),
+    **dict.fromkeys(("BaseSink", "Rejected", "Sink", "SinkContext"), "watcher.sinks.base"),
+}
+
+__all__ = [
+    "AuthError",
+    "BadPayload",
+    "BaseProvider",
+    "BaseSink",
+    "Clock",
+    "ConfigError",
+    "DeliveryError",
+    "Event",
+    "Field",
+    "JournalEntry",
+    "NoOptions",
+    "Observation",
+    "PluginError",
+    "PollResult",
+    "PollView",
+    "Provider",
+    "ProviderContext",
+    "ProviderError",
+    "RateLimited",
+    "Rejected",
+    "Retryable",
+    "RunDetails",
+    "RunState",
+    "Sink",
+    "SinkConfig",
+    "SinkContext",
+    "SkipItem",
+    "SourceConfig",
+    "Status",
+    "TransientError",
+    "WatcherError",
+    "__version__",
+    "option",
+]
+
+
+def __getattr__(name: str) -> object:
+    import importlib
+
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'watcher' has no attribute {name!r}")
+    value = vars(importlib.import_module(module))[name]
+    globals()[name] = value  # once: later lookups do not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

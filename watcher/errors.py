@@ -4,6 +4,7 @@ The tree::
 
     WatcherError
     ├── ConfigError(problems)          bad configuration, exit 78
+    ├── PluginError                    a plugin that cannot be loaded or is none: a config problem
     ├── StoreUnavailable               state file cannot be opened, exit 69
     ├── StoreError (watcher.state)     a read or write of the state file failed at runtime
     ├── ProviderError(message, status) a poll went wrong; the poller's policy is a table on the kind
@@ -31,6 +32,12 @@ class ConfigError(WatcherError):
         self.path = path
         head = f"{path}: " if path else ""
         super().__init__("\n".join(head + p for p in problems))
+
+
+class PluginError(WatcherError):
+    """What a provider or sink name loads is unusable: an import error, or not a class
+    with what the protocol requires.  The config loader reports it as a problem of the
+    key that named the plugin."""
 
 
 class StoreUnavailable(WatcherError):

@@ -76,7 +76,7 @@ def test_defaults_fill_every_key() -> None:
     assert (s.interval, s.lookback, s.timeout, s.max_backoff, s.failure_threshold) == \
         (15.0, 86400.0, 30.0, 300.0, 3)
     assert s.base_url == "https://api.extend.ai"
-    assert s.options["api_version"] == "2026-02-09"
+    assert s.options.api_version == "2026-02-09"  # type: ignore[attr-defined]
     assert cfg.watcher.baseline == "silent" and cfg.watcher.retention == 7 * 86400
 
 

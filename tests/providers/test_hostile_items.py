@@ -23,6 +23,7 @@ from watcher.model import TERMINAL, Observation, RunState, Status
 from watcher.providers import provider_class
 from watcher.providers.base import BaseProvider
 from watcher.providers.items import MAX_ID, MAX_STATUS
+from watcher.providers.protocol import ProviderContext
 from watcher.simulator import Simulator
 from watcher.simulator.app import api_class
 from watcher.simulator.world import World
@@ -59,11 +60,12 @@ class Vendor:
                 item["events"] = api.events(run)  # type: ignore[attr-defined]
         self.fields = sorted({k for i in self.items for k in i} | set(DETAIL_FIELDS[vendor]))
 
-    def provider(self) -> BaseProvider:
+    def provider(self) -> BaseProvider[Any]:
         cfg = parse_config(toml({}, [self.src])).sources[0]
         cls = provider_class(self.vendor)
         assert cls is not None
-        p: BaseProvider = cls(cfg, None)
+        p = cls(cfg, ProviderContext(None))  # type: ignore[arg-type]  # no request is sent
+        assert isinstance(p, BaseProvider)
         return p
 
 

@@ -55,16 +55,51 @@ class ToyProvider:
 '''
 
 
+#: the same, written against the typed API a package imports from ``watcher``
+TYPED = '''
+from dataclasses import dataclass
+from typing import Any
+
+from watcher import BaseProvider, PollResult, PollView, RunDetails, Status, option
+
+
+@dataclass(frozen=True)
+class TypedOptions:
+    page_size: int = option("int", 1000, min=1)
+
+
+class TypedProvider(BaseProvider[TypedOptions]):
+    kind = "typed"
+    default_base_url = "http://127.0.0.1:9"
+    Options = TypedOptions
+    statuses = {"PROCESSING": Status.RUNNING, "PROCESSED": Status.SUCCEEDED}
+
+    def headers(self) -> dict[str, str]:
+        return {**super().headers(), "x-extend-api-version": "2026-02-09"}
+
+    async def poll(self, view: PollView) -> PollResult:
+        body, _ = await self.http.get("/workflow_runs", {"maxPageSize": self.options.page_size})
+        observations = []
+        self.observe(self.items_of(body, "data"), observations)
+        return PollResult(observations, {})
+
+    def details(self, item: Any) -> RunDetails:
+        return RunDetails(workflow_name=item["workflow"]["name"], run=item)
+'''
+
+
 @pytest.fixture
 def toy_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """``toy-watcher-provider`` installed into a directory on ``sys.path``."""
+    """``toy-watcher-provider`` (both providers) installed into a directory on ``sys.path``."""
     (tmp_path / "toy_watcher_provider.py").write_text(TOY)
+    (tmp_path / "typed_watcher_provider.py").write_text(TYPED)
     dist = tmp_path / "toy_watcher_provider-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-watcher-provider\n"
                                    "Version: 0.1\n")
     (dist / "entry_points.txt").write_text(
-        "[watcher.providers]\ntoy = toy_watcher_provider:ToyProvider\n")
+        "[watcher.providers]\ntoy = toy_watcher_provider:ToyProvider\n"
+        "typed = typed_watcher_provider:TypedProvider\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     return tmp_path
 
@@ -109,6 +144,21 @@ async def test_a_plugin_provider_polls_like_a_built_in(toy_package: Path, sim: S
         events = await h.poll()
     assert statuses(events) == [("run.status_changed", "succeeded", "running")]
     assert events[0]["data"]["provider"] == "toy"
+
+
+@pytest.mark.anyio
+async def test_a_plugin_of_the_typed_api_polls_with_its_options(
+        toy_package: Path, sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A package's provider built on watcher's public API reads its typed options and
+    its polls turn into events like a built-in's."""
+    run = world.add_run("extend", "PROCESSING")
+    async with Harness(sim, "extend", clock=clock, provider="typed", page_size=7) as h:
+        assert await h.poll() == []
+        clock.advance(15)
+        world.set_status(run, "PROCESSED")
+        events = await h.poll()
+    assert statuses(events) == [("run.status_changed", "succeeded", "running")]
+    assert "maxPageSize=7" in world.requests[-1].query
 
 
 def plausible(var: str) -> str:

@@ -23,7 +23,7 @@ from tests.support import parse_config, toml
 from watcher.errors import AuthError, RateLimited, TransientError
 from watcher.model import Status
 from watcher.providers import provider_class
-from watcher.providers.base import build
+from watcher.providers.protocol import ProviderContext
 from watcher.runtime.poller import Poller, SourceState
 from watcher.state.backends import open_store
 from watcher.state.journal import Journal
@@ -63,8 +63,10 @@ async def rig(monkeypatch: pytest.MonkeyPatch, clock: FakeClock, *sources: dict[
     store = await open_store(":memory:")
     journal = Journal(store)
     await journal.start()
-    pollers = [Poller(src, build(provider_class("scripted"), src, None,  # type: ignore[arg-type]
-                                 clock=clock), SourceState(), journal,
+    cls = provider_class("scripted")
+    assert cls is not None
+    context = ProviderContext(None, clock)  # type: ignore[arg-type]  # it sends no request
+    pollers = [Poller(src, cls(src, context), SourceState(), journal,
                       retention=86400.0, emit_baseline=False, clock=clock)
                for src in cfg.sources]
     try:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from watcher import __version__
+from watcher.version import __version__
 
 if TYPE_CHECKING:
     from watcher.config.settings import Config

@@ -15,12 +15,12 @@ import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol, TypeVar
 
+from watcher.config import options as opts
 from watcher.config.match import parse_match
-from watcher.config.schema import Field, Problems, Resolver, state_dir_default
+from watcher.config.schema import Field, Problems, Resolver
 from watcher.config.settings import (
-    MAX_RESPONSE_SIZE,
     SINK_FIELDS,
     SOURCE_FIELDS,
     WATCHER_FIELDS,
@@ -29,18 +29,30 @@ from watcher.config.settings import (
     SourceConfig,
     WatcherConfig,
 )
-from watcher.errors import ConfigError
-from watcher.infra.plugins import Plugins
+from watcher.errors import ConfigError, PluginError
+from watcher.infra.plugins import Registry
+
+P = TypeVar("P", bound="Plugin")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class Plugin(Protocol):
+    """What the loader needs of a plugin class: the type of its options."""
+
+    Options: ClassVar[type[Any]]
+
+
+class SourcePlugin(Plugin, Protocol):
+    default_base_url: ClassVar[str]
 
 
 @dataclass(frozen=True)
 class Catalog:
     """The plugin registries a config is checked against."""
 
-    providers: Plugins
-    sinks: Plugins
+    providers: Registry[type[SourcePlugin]]
+    sinks: Registry[type[Plugin]]
 
 
 def load(path: str | os.PathLike[str], catalog: Catalog, *,
@@ -72,10 +84,7 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
         if key not in ("watcher", "sources", "sinks"):
             problems.add(key, "unknown key (expected [watcher], [[sources]], [[sinks]])")
 
-    w = r.table(data.get("watcher", {}), WATCHER_FIELDS, "watcher")
-    if w.get("state_path") is None:
-        w["state_path"] = state_dir_default()
-    watcher = WatcherConfig(**{k: v for k, v in w.items() if v is not None or k == "http_token"})
+    watcher = WatcherConfig(**r.table(data.get("watcher", {}), WATCHER_FIELDS, "watcher"))
 
     sources: list[SourceConfig] = []
     source_names: set[str] = set()  # every named source, so a sink's match can be checked
@@ -86,15 +95,10 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
                        given="token" in raw or "token_file" in raw)
         if cls is None or common.get("name") is None:
             continue
+        common.pop("token_file")
         sources.append(SourceConfig(
-            name=common["name"], provider=common["provider"], token=token or "",
-            base_url=(common["base_url"] or cls.default_base_url).rstrip("/"),
-            interval=common["interval"] or 15.0, lookback=common["lookback"] or 86400.0,
-            stuck_after=common["stuck_after"], timeout=common["timeout"] or 30.0,
-            max_backoff=common["max_backoff"] or 300.0,
-            failure_threshold=common["failure_threshold"] or 3,
-            max_response_size=common["max_response_size"] or MAX_RESPONSE_SIZE,
-            params=common["params"] or {}, keep_fields=common["keep_fields"] or (),
+            **common | {"token": token or "",
+                        "base_url": (common["base_url"] or cls.default_base_url).rstrip("/")},
             options=options))
 
     sinks: list[SinkConfig] = []
@@ -114,12 +118,13 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
                   secrets=frozenset(r.secrets), raw=data)
 
 
-def _entries(data: Mapping[str, Any], key: str, r: Resolver, *, kind_key: str,
-             lookup: Callable[[str], Any], known: Callable[[], list[str]], what: str,
-             fields: Mapping[str, Field], names: set[str], also: tuple[str, ...] = ()
-             ) -> Iterator[tuple[str, dict[str, Any], Any, dict[str, Any], dict[str, Any]]]:
+def _entries(
+        data: Mapping[str, Any], key: str, r: Resolver, *, kind_key: str,
+        lookup: Callable[[str], type[P] | None], known: Callable[[], list[str]], what: str,
+        fields: Mapping[str, Field], names: set[str], also: tuple[str, ...] = ()
+        ) -> Iterator[tuple[str, dict[str, Any], type[P] | None, dict[str, Any], object]]:
     """Each ``[[key]]`` table: its path, raw table, plugin class (``None`` if unknown),
-    common keys and the plugin's own keys, validated; names must be unique."""
+    common keys and the plugin's options object, validated; names must be unique."""
     raw_list = data.get(key, [])
     if not isinstance(raw_list, list):
         r.problems.add(key, f"must be an array of tables ([[{key}]])")
@@ -129,18 +134,43 @@ def _entries(data: Mapping[str, Any], key: str, r: Resolver, *, kind_key: str,
         if not isinstance(raw, dict):
             r.problems.add(path, "must be a table")
             continue
-        cls = None
-        if isinstance(raw.get(kind_key), str):
-            cls = lookup(raw[kind_key])
-            if cls is None:
-                r.problems.add(f"{path}.{kind_key}", f'"{raw[kind_key]}" is not a known {what} '
-                                                     f"(known: {', '.join(known())})")
-        own: Mapping[str, Field] = cls.options if cls else {}
+        cls = _plugin(raw.get(kind_key), f"{path}.{kind_key}", r.problems, lookup, known, what)
+        own = opts.fields_of(cls.Options) if cls else {}
         # with an unknown plugin its keys cannot be judged: report the plugin, not them
         common = r.table(raw, fields, path, ignore=(*also, *own) if cls else tuple(raw))
-        options = r.table({k: v for k, v in raw.items() if k in own}, own, path) if cls else {}
+        options = _options(cls, {k: v for k, v in raw.items() if k in own}, path, r) \
+            if cls else None
         _check_name(common.get("name"), f"{path}.name", names, r.problems)
         yield path, raw, cls, common, options
+
+
+def _plugin(name: object, path: str, problems: Problems,
+               lookup: Callable[[str], type[P] | None], known: Callable[[], list[str]],
+               what: str) -> type[P] | None:
+    """The plugin class a table names, or ``None`` (the problem reported)."""
+    if not isinstance(name, str):
+        return None
+    try:
+        cls = lookup(name)
+    except PluginError as e:
+        problems.add(path, f'"{name}" is not a usable {what}: {e}')
+        return None
+    if cls is None:
+        problems.add(path, f'"{name}" is not a known {what} (known: {", ".join(known())})')
+    return cls
+
+
+def _options(cls: type[Plugin], raw: dict[str, Any], path: str, r: Resolver) -> object:
+    """The plugin's options object, built from its validated keys (``None`` if any is bad)."""
+    before = len(r.problems.items)
+    values = r.table(raw, opts.fields_of(cls.Options), path)
+    if len(r.problems.items) > before:
+        return None
+    try:
+        return opts.build(cls.Options, values)
+    except Exception as e:  # the plugin's own checks, in its constructor
+        r.problems.add(path, f"{type(e).__name__}: {e}")
+        return None
 
 
 def _check_name(name: object, path: str, seen: set[str], problems: Problems) -> None:

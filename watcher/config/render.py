@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from watcher.config.loader import Catalog
+from watcher.config.options import fields_of, values_of
 from watcher.config.schema import Field, format_duration, format_size
 from watcher.config.settings import SINK_FIELDS, SOURCE_FIELDS, WATCHER_FIELDS, Config
 
@@ -15,23 +16,20 @@ MASK = "***"
 
 
 def render(config: Config, catalog: Catalog) -> str:
-    w = config.watcher
-    out = ["[watcher]"]
-    out += _table({k: getattr(w, k) for k in WATCHER_FIELDS}, WATCHER_FIELDS)
+    out = ["[watcher]", *_table(values_of(config.watcher), WATCHER_FIELDS)]
     for s in config.sources:
         cls = catalog.providers.get(s.provider)
-        fields: dict[str, Field] = {**SOURCE_FIELDS, **(cls.options if cls else {})}
-        values = {k: getattr(s, k) for k in SOURCE_FIELDS if hasattr(s, k)}
-        values.update(s.options)
-        out += ["", "[[sources]]", *_table(values, fields)]
+        own = fields_of(cls.Options) if cls else {}
+        values = {**values_of(s), **values_of(s.options)}
+        out += ["", "[[sources]]", *_table(values, {**SOURCE_FIELDS, **own})]
     for k in config.sinks:
         scls = catalog.sinks.get(k.type)
-        sfields: dict[str, Field] = {**SINK_FIELDS, **(scls.options if scls else {})}
-        values = {"name": k.name, "type": k.type, **k.options}
+        own = fields_of(scls.Options) if scls else {}
+        values = {**values_of(k), **values_of(k.options)}
         match = k.match.as_dict()
         if match:
             values["match"] = match
-        out += ["", "[[sinks]]", *_table(values, sfields)]
+        out += ["", "[[sinks]]", *_table(values, {**SINK_FIELDS, **own})]
     return "\n".join(out) + "\n"
 
 

@@ -1,6 +1,7 @@
 """A small declarative schema for configuration tables.
 
-Providers and sinks declare their own keys as ``{name: Field}``; ``config``
+Every key is a :class:`Field` (kind, default, bounds, check), attached to a
+dataclass field with :func:`watcher.config.options.option`; the loader
 validates every table against its fields, collecting *every* problem with
 its key path instead of stopping at the first.
 """
@@ -90,25 +91,39 @@ class Problems:
         return bool(self.items)
 
 
+#: what a :class:`Field` may hold
+KINDS = ("str", "secret", "duration", "size", "int", "bool", "enum", "table", "secret_table",
+         "strlist")
+
+
 @dataclass(frozen=True)
 class Field:
     """One configuration key: its kind, default and bounds.
 
     Kinds: ``str``, ``secret`` (a string never shown or logged), ``duration``,
-    ``size`` (bytes, from ``"64MB"`` or an integer), ``int``, ``bool``, ``enum``, ``table`` (string keys to scalar values),
-    ``secret_table`` (same, values secret), ``strlist``.
+    ``size`` (bytes, from ``"64MB"`` or an integer), ``int``, ``bool``, ``enum``,
+    ``table`` (string keys to scalar values), ``secret_table`` (same, values secret),
+    ``strlist``.  ``check(value)`` returns what is wrong with a well-formed value, or
+    ``None``; ``factory()``, when given, makes the default (one that depends on the
+    environment).
     """
 
     kind: str
     default: Any = None
     choices: tuple[str, ...] = ()
     min: float | None = None
-    doc: str = ""
     check: Callable[[Any], str | None] | None = None
+    factory: Callable[[], Any] | None = None
 
     @property
     def required(self) -> bool:
-        return self.default is REQUIRED
+        return self.default is REQUIRED and self.factory is None
+
+    def default_value(self) -> Any:
+        """The value of an absent key (``None`` when it is required)."""
+        if self.factory is not None:
+            return self.factory()
+        return None if self.default is REQUIRED else self.default
 
     @property
     def secret(self) -> bool:
@@ -148,7 +163,7 @@ class Resolver:
             if key not in raw:
                 if field.required:
                     self.problems.add(kpath, "is required")
-                out[key] = None if field.required else field.default
+                out[key] = field.default_value()
                 continue
             out[key] = self.value(raw[key], field, kpath)
         return out

@@ -11,14 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from watcher.config.schema import REQUIRED, Field
+from watcher.config.options import fields_of, option
+from watcher.config.schema import Field, state_dir_default
 from watcher.core.routing import ALL, Match
 
 #: The largest legitimate answer we know is a page of 100 Cortex runs with their inputs and
 #: outputs (a few MB; 1000 Extend run summaries are about 2 MB). 64 MiB is a generous multiple
 #: of that, yet it bounds what one hostile or broken peer can make a source hold in memory.
 MAX_RESPONSE_SIZE = 64 * 1024**2
-
 
 
 def _check_listen(v: str) -> str | None:
@@ -30,77 +30,60 @@ def _check_listen(v: str) -> str | None:
     return None
 
 
-WATCHER_FIELDS: dict[str, Field] = {
-    "state_path": Field("str", None, doc="SQLite state file; \":memory:\" = no persistence"),
-    "baseline": Field("enum", "silent", choices=("silent", "emit")),
-    "http_listen": Field("str", "127.0.0.1:9464", check=_check_listen),
-    "http_token": Field("secret", None),
-    "retention": Field("duration", 7 * 86400.0, min=60),
-    "log_level": Field("enum", "info", choices=("debug", "info", "warning", "error")),
-    "log_format": Field("enum", "auto", choices=("auto", "json", "console")),
-}
-
-SOURCE_FIELDS: dict[str, Field] = {
-    "name": Field("str", REQUIRED),
-    "provider": Field("str", REQUIRED),
-    "token": Field("secret", None),
-    "token_file": Field("str", None),
-    "base_url": Field("str", None),
-    "interval": Field("duration", 15.0, min=1.0),
-    "lookback": Field("duration", 86400.0, min=60.0),
-    "stuck_after": Field("duration", None, min=1.0),
-    "timeout": Field("duration", 30.0, min=0.1),
-    "max_backoff": Field("duration", 300.0, min=1.0),
-    "failure_threshold": Field("int", 3, min=1),
-    "max_response_size": Field("size", MAX_RESPONSE_SIZE, min=1024,
-                               doc="a larger vendor answer fails the poll as a bad payload"),
-    "params": Field("table", {}),
-    "keep_fields": Field("strlist", ()),
-}
-
-SINK_FIELDS: dict[str, Field] = {
-    "name": Field("str", REQUIRED),
-    "type": Field("str", REQUIRED),
-}
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WatcherConfig:
-    state_path: str = "watcher-state.db"
-    baseline: str = "silent"
-    http_listen: str = "127.0.0.1:9464"
-    http_token: str | None = None
-    retention: float = 7 * 86400.0
-    log_level: str = "info"
-    log_format: str = "auto"
+    """``[watcher]``."""
+
+    #: the SQLite state file; ``":memory:"`` keeps nothing
+    state_path: str = option("str", factory=state_dir_default)
+    baseline: str = option("enum", "silent", choices=("silent", "emit"))
+    http_listen: str = option("str", "127.0.0.1:9464", check=_check_listen)
+    http_token: str | None = option("secret", None)
+    retention: float = option("duration", 7 * 86400.0, min=60)
+    log_level: str = option("enum", "info", choices=("debug", "info", "warning", "error"))
+    log_format: str = option("enum", "auto", choices=("auto", "json", "console"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SourceConfig:
-    name: str
-    provider: str
-    token: str
-    base_url: str
-    interval: float = 15.0
-    lookback: float = 86400.0
-    stuck_after: float | None = None
-    timeout: float = 30.0
-    max_backoff: float = 300.0
-    failure_threshold: int = 3
-    max_response_size: int = MAX_RESPONSE_SIZE
-    params: Mapping[str, str] = field(default_factory=dict)
-    keep_fields: tuple[str, ...] = ()
-    #: provider-specific keys, validated by the provider's own ``options``
-    options: Mapping[str, Any] = field(default_factory=dict)
+    """``[[sources]]``: the keys every source has; the provider's own are in ``options``."""
+
+    name: str = option("str")
+    provider: str = option("str")
+    #: ``token``, or what ``token_file`` holds
+    token: str = option("secret", None, resolved=True)
+    #: the provider's ``default_base_url`` unless given
+    base_url: str = option("str", None, resolved=True)
+    interval: float = option("duration", 15.0, min=1.0)
+    lookback: float = option("duration", 86400.0, min=60.0)
+    stuck_after: float | None = option("duration", None, min=1.0)
+    timeout: float = option("duration", 30.0, min=0.1)
+    max_backoff: float = option("duration", 300.0, min=1.0)
+    failure_threshold: int = option("int", 3, min=1)
+    #: a larger vendor answer fails the poll as a bad payload
+    max_response_size: int = option("size", MAX_RESPONSE_SIZE, min=1024)
+    params: Mapping[str, str] = option("table", {})
+    keep_fields: tuple[str, ...] = option("strlist", ())
+    #: the provider's own keys: an instance of its ``Options`` (``None``: its defaults)
+    options: object = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SinkConfig:
-    name: str
-    type: str
+    """``[[sinks]]``: the keys every sink has; the sink's own are in ``options``."""
+
+    name: str = option("str")
+    type: str = option("str")
+    #: which events the sink gets (``match`` is parsed by :mod:`watcher.config.match`)
     match: Match = ALL
-    #: sink-specific keys, validated by the sink's own ``options``
-    options: Mapping[str, Any] = field(default_factory=dict)
+    #: the sink's own keys: an instance of its ``Options`` (``None``: its defaults)
+    options: object = None
+
+
+WATCHER_FIELDS = fields_of(WatcherConfig)
+#: ``token_file`` is read into ``token``, so it is a key but no attribute
+SOURCE_FIELDS = {**fields_of(SourceConfig), "token_file": Field("str", None)}
+SINK_FIELDS = fields_of(SinkConfig)
 
 
 @dataclass(frozen=True)

@@ -1,34 +1,90 @@
 """Plugins found by name: the built-ins, then the packages that declare an entry point.
 
-Providers and sinks are both looked up this way, each in its own group
-(``watcher.providers``, ``watcher.sinks``); a built-in is imported only when
-a config names it.
+Providers and sinks are both looked up this way, each in its own registry and
+entry-point group (``watcher.providers``, ``watcher.sinks``); a built-in is
+imported only when a config names it.  A registry knows nothing of what it
+holds: it is made with an ``accept`` function that checks what a name loads
+(``Registry[type[Provider]]`` in :mod:`watcher.providers`) and raises
+:class:`~watcher.errors.PluginError` saying what is wrong with it, which the
+config loader reports against the key that named the plugin.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+import types
+from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Generic, TypeVar
+
+from watcher.errors import PluginError
+
+T_co = TypeVar("T_co", covariant=True)
 
 
-class Plugins:
-    def __init__(self, group: str, builtin: Mapping[str, str]) -> None:
+class Registry(Generic[T_co]):
+    """Plugins of one kind by name; ``get`` gives them as ``accept`` made them."""
+
+    def __init__(self, group: str, builtin: Mapping[str, str],
+                 accept: Callable[[object], T_co]) -> None:
         self.group = group
         #: name -> "module:attribute"
         self.builtin = dict(builtin)
+        self._accept = accept
 
-    def get(self, name: str) -> Any | None:
-        """The class registered as ``name``, or ``None``."""
+    def get(self, name: str) -> T_co | None:
+        """The plugin registered as ``name``, or ``None``.
+
+        Raises :class:`PluginError` when an installed package's entry point cannot be
+        imported or names something that is no plugin of this kind.
+        """
         ref = self.builtin.get(name)
         if ref is not None:
             module, _, attr = ref.partition(":")
-            return getattr(importlib.import_module(module), attr)
-        for ep in entry_points(group=self.group):
-            if ep.name == name:
-                return ep.load()
+            return self._accept(vars(importlib.import_module(module))[attr])
+        for ep in entry_points(group=self.group, name=name):
+            try:
+                loaded = ep.load()
+            except Exception as e:  # any error of a third party's import is its own
+                raise PluginError(f"{ep.value} cannot be loaded: {type(e).__name__}: {e}") from e
+            return self._accept(loaded)
         return None
 
     def names(self) -> list[str]:
         return sorted({*self.builtin, *(ep.name for ep in entry_points(group=self.group))})
+
+
+def plugin_class(obj: object, what: str, *, text: tuple[str, ...] = (),
+                 methods: tuple[str, ...] = ()) -> type:
+    """``obj`` if it is a class with non-empty string class attributes ``text`` and
+    callable ``methods``; else :class:`PluginError` naming what it lacks."""
+    if not isinstance(obj, type):
+        raise PluginError(f"{obj!r} is not a class")
+    for name in text:
+        value = getattr(obj, name, None)
+        if not isinstance(value, str) or not value:
+            raise PluginError(f"{obj.__qualname__} is no {what}: it has no {name} (a string)")
+    for name in methods:
+        if not callable(getattr(obj, name, None)):
+            raise PluginError(f"{obj.__qualname__} is no {what}: it has no {name}() method")
+    return obj
+
+
+def completed(cls: type, defaults: type, **namespace: object) -> type:
+    """``cls``, or a subclass of it that takes from ``defaults`` what ``cls`` lacks
+    (and ``namespace``), made once per class."""
+    missing = [name for name in vars(defaults) if not name.startswith("__")
+               and not hasattr(cls, name)]
+    if not missing and not namespace:
+        return cls
+    key = (cls, defaults, tuple(sorted(namespace)))
+    made = _completed.get(key)
+    if made is None:
+        extra = {**{name: vars(defaults)[name] for name in missing}, **namespace,
+                 "__module__": cls.__module__, "__qualname__": cls.__qualname__}
+        made = types.new_class(cls.__name__, (cls,), exec_body=lambda ns: ns.update(extra))
+        _completed[key] = made
+    return made
+
+
+_completed: dict[tuple[type, type, tuple[str, ...]], type] = {}

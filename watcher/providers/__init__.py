@@ -3,7 +3,8 @@ entry-point group (``my-vendor = "my_pkg.module:MyProvider"``)."""
 
 from __future__ import annotations
 
-from watcher.infra.plugins import Plugins
+from watcher.infra.plugins import Registry
+from watcher.providers.protocol import Provider, accept
 
 BUILTIN = {
     "extend": "watcher.providers.extend:ExtendProvider",
@@ -13,6 +14,6 @@ BUILTIN = {
 }
 
 GROUP = "watcher.providers"
-PROVIDERS = Plugins(GROUP, BUILTIN)
+PROVIDERS: Registry[type[Provider]] = Registry(GROUP, BUILTIN, accept)
 provider_class = PROVIDERS.get
 provider_names = PROVIDERS.names

@@ -1,42 +1,11 @@
-"""The Provider protocol and what providers share.
+"""What providers share: :class:`BaseProvider`, the helpers of every built-in vendor.
 
-A provider knows one vendor's HTTP API and nothing about events.  Each poll
-it returns *observations* (see :mod:`watcher.model`) and a new ``cursor``, a
-small JSON-able dict of its own that the poller persists with the run state
-and hands back on the next poll (watermarks, last full scan, ...).  It may
-read the source's tracked runs (``PollView``) to decide how far to page or
-which lingering runs to re-fetch, but never changes them.
-
-To add a vendor: write a class with the attributes and methods of
-:class:`Provider` (subclassing :class:`BaseProvider` gives the shared
-helpers), then register it in :mod:`watcher.providers` or, from another
-package, under the ``watcher.providers`` entry-point group.
-
-The protocol, in short:
-
-``kind``, ``default_base_url``, ``options``
-    the ``provider`` name in the config, the base URL when a source sets
-    none, and the provider's own config keys (``{name: Field}``, validated
-    with every other key; values arrive in ``source.options``).
-``__init__(source, session)``
-    a validated :class:`~watcher.config.SourceConfig` and the shared
-    ``aiohttp`` session; one instance per source, kept across polls.  A
-    provider that also takes a ``clock`` keyword (:class:`BaseProvider`
-    does) gets the daemon's :class:`~watcher.infra.clock.Clock` for its waits.
-``await poll(view) -> PollResult``
-    one cycle: observations ``(run_id, raw_status, status, version, item)``
-    of every run whose status may have changed (more is fine: the diff drops
-    what did not change, counts duplicates once and never reads absence as
-    a change) and the next ``cursor``.  Raise a
-    :class:`~watcher.errors.ProviderError` kind when the cycle cannot be
-    trusted as a whole: nothing of it is kept.
-``describe(item) -> RunDetails``
-    event fields of one item, called only for runs that produce an event;
-    it may raise :class:`~watcher.model.SkipItem` to have the diff skip it.
-``await enrich(events)``
-    optionally add what the listing lacks (an error message) to new events.
-``requests``
-    HTTP requests sent so far, for metrics and benchmarks.
+The protocol a provider follows is in :mod:`watcher.providers.protocol`; its
+names are also importable from here.  Subclassing :class:`BaseProvider` gives
+every member of it: a subclass sets ``kind``, ``default_base_url``, ``Options``
+(typed by the class parameter: ``class MyProvider(BaseProvider[MyOptions])``
+reads ``self.options.page_size``), ``statuses`` and the item keys, and
+implements ``poll`` and ``details``.
 
 Hostile items.  Any field of a vendor item may be missing, have any JSON type
 or be a megabyte long, and an item may not be an object at all.  What
@@ -59,110 +28,27 @@ or be a megabyte long, and an item may not be an object at all.  What
 
 from __future__ import annotations
 
-import inspect
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import structlog
 
+from watcher.config.options import NoOptions, ensure
 from watcher.errors import BadPayload
-from watcher.infra.clock import Clock, wall
 from watcher.infra.ratelimit import RateLimiter, shared
-from watcher.model import Event, Observation, RunDetails, RunState, SkipItem, Status
+from watcher.model import Event, Observation, RunDetails, SkipItem, Status
+from watcher.providers.http import VendorHttp, default_error_message
 from watcher.providers.items import MAX_ID, MAX_STATUS, bounded, preview
+from watcher.providers.protocol import PollResult, PollView, Provider, ProviderContext
 
 if TYPE_CHECKING:
-    import aiohttp
-
-    from watcher.config.schema import Field
     from watcher.config.settings import SourceConfig
-    from watcher.providers.http import VendorHttp
 
+__all__ = ["MAX_WARNED", "BaseProvider", "PollResult", "PollView", "Provider", "ProviderContext"]
 
-class PollView:
-    """What a provider may know of its source when it polls (read-only by contract).
-
-    ``feed(observations)`` hands one page's observations to the diff as soon as
-    the page is parsed, so the page can be dropped; a provider may instead
-    return them all in :class:`PollResult`.
-    """
-
-    __slots__ = ("baseline", "cursor", "feed", "live", "now", "runs")
-
-    def __init__(self, *, runs: Mapping[str, RunState], live: Collection[str],
-                 cursor: Mapping[str, Any], baseline: bool, now: float,
-                 feed: Callable[[list[Observation]], None] | None = None) -> None:
-        self.runs = runs
-        self.live = live
-        self.cursor = cursor
-        self.baseline = baseline
-        self.now = now
-        self.feed: Callable[[list[Observation]], None] = feed or _discard
-
-
-def _discard(observations: list[Observation]) -> None:
-    return None
-
-
-class PollResult:
-    __slots__ = ("cursor", "observations")
-
-    def __init__(self, observations: list[Observation], cursor: dict[str, Any]) -> None:
-        #: observations not already given to ``PollView.feed``
-        self.observations = observations
-        self.cursor = cursor
-
-
-class Provider(Protocol):
-    """What the poller needs from a vendor integration."""
-
-    #: registry name, the ``provider`` config value
-    kind: ClassVar[str]
-    default_base_url: ClassVar[str]
-    #: provider-specific config keys
-    options: ClassVar[Mapping[str, Field]]
-
-    def __init__(self, source: SourceConfig, session: aiohttp.ClientSession) -> None: ...
-
-    async def poll(self, view: PollView) -> PollResult:
-        """One cycle: observations of every run whose status may have changed.
-
-        Raises a :class:`~watcher.errors.ProviderError` when the cycle cannot be
-        trusted as a whole (it is then discarded); a single bad item is skipped
-        with a warning instead.
-        """
-        ...
-
-    def describe(self, item: Any) -> RunDetails:
-        """Event fields of one vendor item; called only for runs that changed.
-
-        Raises :class:`~watcher.model.SkipItem` for an item that is no usable run:
-        the diff then leaves that run as it was.
-        """
-        ...
-
-    # Optional: ``changed_at(item) -> float | None``, the vendor time of the item's last
-    # change read without describing it. A silent baseline of a finished run needs only
-    # that, so it makes a first sync cheaper; without it the diff uses ``describe``.
-
-    async def enrich(self, events: list[Event]) -> None:
-        """Optionally add what the listing lacks (e.g. an error message) to new events."""
-        ...
-
-    @property
-    def requests(self) -> int:
-        """HTTP requests sent so far."""
-        ...
-
-
-def build(cls: Any, source: SourceConfig, session: aiohttp.ClientSession, *,
-          clock: Clock) -> Provider:
-    """An instance of provider class ``cls``, given ``clock`` if it takes one."""
-    if (isinstance(cls, type) and issubclass(cls, BaseProvider)) or \
-            "clock" in inspect.signature(cls).parameters:
-        return cls(source, session, clock=clock)  # type: ignore[no-any-return]
-    return cls(source, session)  # type: ignore[no-any-return]
+#: the options type of a :class:`BaseProvider` subclass
+OptionsT = TypeVar("OptionsT")
 
 
 #: distinct warnings remembered per source before starting over (a hostile vendor
@@ -170,7 +56,7 @@ def build(cls: Any, source: SourceConfig, session: aiohttp.ClientSession, *,
 MAX_WARNED = 10_000
 
 
-class BaseProvider:
+class BaseProvider(Generic[OptionsT]):
     """Shared helpers: status mapping with unknown-value warnings, trimming, bad items.
 
     A subclass implements ``details(item)``; :meth:`describe` wraps it.
@@ -178,7 +64,7 @@ class BaseProvider:
 
     kind: ClassVar[str] = ""
     default_base_url: ClassVar[str] = ""
-    options: ClassVar[Mapping[str, Field]] = {}
+    Options: ClassVar[type[Any]] = NoOptions
     #: the vendor's status strings -> canonical status
     statuses: ClassVar[Mapping[str, Status]] = {}
     #: top-level fields dropped from ``data.run`` (bulky or sensitive)
@@ -191,11 +77,12 @@ class BaseProvider:
     rate: ClassVar[float] = 10.0
     burst: ClassVar[float | None] = None
 
-    def __init__(self, source: SourceConfig, session: aiohttp.ClientSession, *,
-                 clock: Clock = wall) -> None:
+    def __init__(self, source: SourceConfig, context: ProviderContext) -> None:
         self.source = source
-        self.session = session
-        self.clock = clock
+        #: the provider's own keys (``source.options``; ``None`` there: the defaults)
+        self.options: OptionsT = ensure(self.Options, source.options)
+        self.session = context.session
+        self.clock = context.clock
         self.log = structlog.get_logger("watcher.provider").bind(source=source.name,
                                                                  provider=self.kind)
         self._keep = frozenset(source.keep_fields)
@@ -208,8 +95,6 @@ class BaseProvider:
         self.http: VendorHttp = self._http()
 
     def _http(self) -> VendorHttp:
-        from watcher.providers.http import VendorHttp
-
         return VendorHttp(self.session, base_url=self.source.base_url, headers=self.headers(),
                           timeout=self.source.timeout, limiter=self.limiter(),
                           error_message=self.error_message, clock=self.clock,
@@ -223,8 +108,6 @@ class BaseProvider:
 
     @staticmethod
     def error_message(body: Any) -> str | None:
-        from watcher.providers.http import default_error_message
-
         try:
             return default_error_message(body)
         except TypeError:  # orjson will not write a body nested deeper than 254 levels

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from watcher.config.schema import REQUIRED, Field
+from watcher.config.options import option
 from watcher.core.timestamps import parse_ts
 from watcher.model import Observation, RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
@@ -53,14 +54,19 @@ def _count(headers: Mapping[str, str]) -> int | None:
     return int(raw) if raw is not None and raw.isdigit() else None
 
 
-class CortexProvider(BaseProvider):
+@dataclass(frozen=True)
+class CortexOptions:
+    #: the app (organization) id
+    app_id: str = option("str")
+    #: the workflow whose runs this source watches
+    workflow_id: str = option("str")
+    page_size: int = option("int", DEFAULT_TAKE, min=1, check=_take)
+
+
+class CortexProvider(BaseProvider[CortexOptions]):
     kind = "cortex"
     default_base_url = "https://api.withcortex.ai"
-    options: ClassVar[dict[str, Field]] = {
-        "app_id": Field("str", REQUIRED, doc="the app (organization) id"),
-        "workflow_id": Field("str", REQUIRED, doc="the workflow whose runs this source watches"),
-        "page_size": Field("int", DEFAULT_TAKE, min=1, check=_take),
-    }
+    Options = CortexOptions
     statuses: ClassVar[dict[str, Status]] = {
         "PENDING": Status.PENDING,
         "RUNNING": Status.RUNNING,
@@ -77,8 +83,7 @@ class CortexProvider(BaseProvider):
 
     @property
     def _runs_path(self) -> str:
-        opts = self.source.options
-        return f"/apps/{opts['app_id']}/workflows/{opts['workflow_id']}/runs"
+        return f"/apps/{self.options.app_id}/workflows/{self.options.workflow_id}/runs"
 
     @staticmethod
     def error_message(body: Any) -> str | None:
@@ -101,7 +106,7 @@ class CortexProvider(BaseProvider):
     async def poll(self, view: PollView) -> PollResult:
         head = HeadScan(view, lookback=self.source.lookback, log=self.log)
         lingering = head.lingering
-        take = self.source.options.get("page_size") or DEFAULT_TAKE
+        take = self.options.page_size
 
         async def fetch(page: int) -> tuple[list[Any], int | None]:
             return await self._page(page, take)
@@ -155,7 +160,7 @@ class CortexProvider(BaseProvider):
             changed = parse_ts(item.get("ended_at"))
         return RunDetails(
             workflow_id=short(item.get("workflow_id"), MAX_ID)
-            or self.source.options.get("workflow_id"),
+            or self.options.workflow_id,
             workflow_name=text(name, MAX_NAME),
             created_at=short(item.get("created_at"), MAX_STAMP),
             updated_at=short(updated, MAX_STAMP), url=None,

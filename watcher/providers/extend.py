@@ -12,10 +12,11 @@ runs, not 1,000.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from watcher.config.schema import Field
+from watcher.config.options import option
 from watcher.core.timestamps import parse_ts
 from watcher.errors import BadPayload, ProviderError
 from watcher.model import Event, Observation, RunDetails, Status
@@ -45,14 +46,19 @@ def _page_size(v: int) -> str | None:
     return None if v <= MAX_PAGE else f"{v} exceeds Extend's maximum page size of {MAX_PAGE}"
 
 
-class ExtendProvider(BaseProvider):
+@dataclass(frozen=True)
+class ExtendOptions:
+    api_version: str = option("str", API_VERSION)
+    #: sent as x-extend-workspace-id when set
+    workspace_id: str | None = option("str", None)
+    #: the most runs a page may hold (an idle cycle asks for far fewer)
+    page_size: int = option("int", MAX_PAGE, min=1, check=_page_size)
+
+
+class ExtendProvider(BaseProvider[ExtendOptions]):
     kind = "extend"
     default_base_url = "https://api.extend.ai"
-    options: ClassVar[dict[str, Field]] = {
-        "api_version": Field("str", API_VERSION),
-        "workspace_id": Field("str", None),
-        "page_size": Field("int", MAX_PAGE, min=1, check=_page_size),
-    }
+    Options = ExtendOptions
     statuses: ClassVar[dict[str, Status]] = {
         "PENDING": Status.PENDING,
         "PROCESSING": Status.RUNNING,
@@ -70,10 +76,9 @@ class ExtendProvider(BaseProvider):
 
     def headers(self) -> dict[str, str]:
         h = super().headers()
-        h["x-extend-api-version"] = self.source.options.get("api_version") or API_VERSION
-        ws = self.source.options.get("workspace_id")
-        if ws:
-            h["x-extend-workspace-id"] = ws
+        h["x-extend-api-version"] = self.options.api_version
+        if self.options.workspace_id:
+            h["x-extend-workspace-id"] = self.options.workspace_id
         return h
 
     async def poll(self, view: PollView) -> PollResult:
@@ -81,7 +86,7 @@ class ExtendProvider(BaseProvider):
         now = view.now
         lookback_floor = now - self.source.lookback
         hw: float | None = cur.get("hw")
-        max_size = self.source.options.get("page_size") or MAX_PAGE
+        max_size = self.options.page_size
         full = view.baseline or hw is None or now - cur.get("full", 0.0) >= RESYNC
         if full or hw is None:
             floor, size = lookback_floor, max_size

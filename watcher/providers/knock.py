@@ -25,10 +25,11 @@ limiter spaces requests 200 ms apart rather than allow a burst above it.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from watcher.config.schema import Field
+from watcher.config.options import option
 from watcher.core.timestamps import format_ts, parse_ts
 from watcher.errors import BadPayload, ProviderError
 from watcher.model import Event, Observation, RunDetails, Status
@@ -68,15 +69,19 @@ def _error_of(events: Any) -> str | None:
     return None
 
 
-class KnockProvider(BaseProvider):
+@dataclass(frozen=True)
+class KnockOptions:
+    #: the branch environment to watch (X-Knock-Branch)
+    branch: str | None = option("str", None)
+    page_size: int = option("int", MAX_PAGE, min=1, check=_page_size)
+    #: a completed run with error_count > 0 counts as failed
+    failed_on_errors: bool = option("bool", True)
+
+
+class KnockProvider(BaseProvider[KnockOptions]):
     kind = "knock"
     default_base_url = "https://api.knock.app"
-    options: ClassVar[dict[str, Field]] = {
-        "branch": Field("str", None, doc="X-Knock-Branch: the branch environment to watch"),
-        "page_size": Field("int", MAX_PAGE, min=1, check=_page_size),
-        "failed_on_errors": Field("bool", True,
-                                  doc="completed with error_count > 0 counts as failed"),
-    }
+    Options = KnockOptions
     statuses: ClassVar[dict[str, Status]] = {
         "queued": Status.PENDING,
         "processing": Status.RUNNING,
@@ -89,15 +94,10 @@ class KnockProvider(BaseProvider):
     rate = 5.0  # tier 2: 5 requests/s per endpoint per environment
     burst = 1.0
 
-    def __init__(self, *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self._errors_fail = self.source.options.get("failed_on_errors", True) is not False
-
     def headers(self) -> dict[str, str]:
         h = super().headers()
-        branch = self.source.options.get("branch")
-        if branch:
-            h["X-Knock-Branch"] = branch
+        if self.options.branch:
+            h["X-Knock-Branch"] = self.options.branch
         return h
 
     @staticmethod
@@ -118,7 +118,7 @@ class KnockProvider(BaseProvider):
         item sends the page through the shared careful loop (which skips it) and the
         rule is then applied after.
         """
-        if not self._errors_fail:
+        if not self.options.failed_on_errors:
             super().observe(items, out)
             return
         table, status_of, failed = self.statuses, self.status_of, Status.FAILED
@@ -170,7 +170,7 @@ class KnockProvider(BaseProvider):
         window = RecentWindow(view.cursor, now=view.now, lookback=self.source.lookback,
                               baseline=view.baseline)
         lingering = Lingering(view)
-        size = self.source.options.get("page_size") or MAX_PAGE
+        size = self.options.page_size
         base = {**self.source.params, "page_size": str(size)}
         obs: list[Observation] = []
         await self._list({**base, "starting_at": format_ts(window.floor)}, obs, lingering,

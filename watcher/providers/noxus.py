@@ -22,11 +22,12 @@ limit but does answer 429s: 5 requests/s is the conservative default.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import orjson
 
-from watcher.config.schema import Field
+from watcher.config.options import option
 from watcher.core.timestamps import parse_ts
 from watcher.model import RunDetails, Status
 from watcher.providers.base import MAX_WARNED, BaseProvider, PollResult, PollView
@@ -41,12 +42,15 @@ def _page_size(v: int) -> str | None:
     return None if v <= MAX_SIZE else f"{v} exceeds Noxus's maximum page size of {MAX_SIZE}"
 
 
-class NoxusProvider(BaseProvider):
+@dataclass(frozen=True)
+class NoxusOptions:
+    page_size: int = option("int", MAX_SIZE, min=1, check=_page_size)
+
+
+class NoxusProvider(BaseProvider[NoxusOptions]):
     kind = "noxus"
     default_base_url = "https://backend.noxus.ai"
-    options: ClassVar[dict[str, Field]] = {
-        "page_size": Field("int", MAX_SIZE, min=1, check=_page_size),
-    }
+    Options = NoxusOptions
     statuses: ClassVar[dict[str, Status]] = {
         "queued": Status.PENDING,
         "running": Status.RUNNING,
@@ -85,7 +89,7 @@ class NoxusProvider(BaseProvider):
     async def poll(self, view: PollView) -> PollResult:
         head = HeadScan(view, lookback=self.source.lookback, log=self.log)
         lingering = head.lingering
-        size = self.source.options.get("page_size") or MAX_SIZE
+        size = self.options.page_size
 
         async def fetch(page: int) -> tuple[list[Any], int | None]:
             body, _ = await self.http.get("/v1/runs", {**self.source.params, "page": page,

@@ -63,8 +63,8 @@ class SinkRunner:
         self._failing = False
         self._read_failing = False
         self._delivering = anyio.Lock()
-        #: seconds a batch gathers before delivery (the sink's optional ``linger``)
-        self.linger = float(getattr(sink, "linger", 0.0) or 0.0)
+        #: seconds a batch gathers before delivery (the sink's ``linger``)
+        self.linger = sink.linger
 
     @property
     def failing(self) -> bool:

@@ -123,8 +123,7 @@ class Poller:
             failure_threshold=cfg.failure_threshold, stats=self.stats,
             failures=self.state.row.failures, failing=self.failing,
             store_failing=self.store_failing, runs=self.state.counts,
-            # a plugin provider may keep no such counter
-            skipped=getattr(self.provider, "skipped", {}), internal_errors=self.boundary.errors)
+            skipped=self.provider.skipped, internal_errors=self.boundary.errors)
 
     async def run(self) -> None:
         """Poll forever on the source's cadence."""
@@ -163,9 +162,7 @@ class Poller:
         st = self.state
         baseline = not st.row.baselined
         session = Session(st.runs, st.live, now=now, policy=self.policy,
-                          describe=self.provider.describe,
-                          # optional for plugins: the diff falls back to describe()
-                          changed_at=getattr(self.provider, "changed_at", None),
+                          describe=self.provider.describe, changed_at=self.provider.changed_at,
                           baseline=baseline)
         view = PollView(runs=st.runs, live=st.live, cursor=st.row.cursor, baseline=baseline,
                         now=now, feed=session.feed)

@@ -20,7 +20,7 @@ from anyio.abc import TaskGroup
 from watcher.config.settings import Config, SinkConfig, SourceConfig
 from watcher.infra.clock import Clock
 from watcher.providers import provider_class
-from watcher.providers.base import build
+from watcher.providers.protocol import ProviderContext
 from watcher.runtime.delivery import SinkRunner
 from watcher.runtime.poller import Poller, SourceState
 from watcher.runtime.supervisor import Boundary, supervise
@@ -86,7 +86,7 @@ class Workers:
         state = self.states.get(cfg.name)
         if state is None:
             state = self.states[cfg.name] = SourceState(self._rows.pop(cfg.name, None))
-        provider = build(cls, cfg, self.session, clock=self.clock)
+        provider = cls(cfg, ProviderContext(self.session, self.clock))
         return Poller(cfg, provider, state, self.journal,
                       retention=self.config.watcher.retention,
                       emit_baseline=self.config.watcher.baseline == "emit", clock=self.clock)

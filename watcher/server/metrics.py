@@ -26,10 +26,10 @@ from prometheus_client.core import (
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
-from watcher import __version__
 from watcher.core.events import EVENT_TYPES
 from watcher.core.status import DaemonStatus, PollStats
 from watcher.model import Status
+from watcher.version import __version__
 
 #: the classic text format every Prometheus version reads
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

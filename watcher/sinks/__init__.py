@@ -3,7 +3,8 @@ group (``my-sink = "my_pkg.module:MySink"``)."""
 
 from __future__ import annotations
 
-from watcher.infra.plugins import Plugins
+from watcher.infra.plugins import Registry
+from watcher.sinks.base import Sink, accept
 
 BUILTIN = {
     "stdout": "watcher.sinks.stdout:StdoutSink",
@@ -13,6 +14,6 @@ BUILTIN = {
 }
 
 GROUP = "watcher.sinks"
-SINKS = Plugins(GROUP, BUILTIN)
+SINKS: Registry[type[Sink]] = Registry(GROUP, BUILTIN, accept)
 sink_class = SINKS.get
 sink_names = SINKS.names

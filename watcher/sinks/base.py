@@ -22,41 +22,50 @@ receiver) holds back only its own sink, never polling or other sinks.
 A sink class has:
 
 * ``kind``: its ``type`` name in the config;
-* ``options``: its own config keys as ``{name: Field}`` (kinds ``secret`` and
-  ``secret_table`` are masked by ``watcher check`` and redacted from logs);
-  the validated values arrive in ``config.options``;
-* ``__init__(config, context)``; ``deliver``; ``reopen()`` (SIGHUP); ``aclose()``;
-* optionally ``linger`` (seconds, default 0): the runner lets a batch gather
-  that long after its first event before handing it over (Slack groups what
-  arrives together).
+* ``Options``: its own config keys, a frozen dataclass whose fields are declared
+  with :func:`~watcher.config.options.option` (kinds ``secret`` and
+  ``secret_table`` are masked by ``watcher check`` and redacted from logs;
+  ``NoOptions``: none); the validated instance arrives in ``config.options``;
+* ``__init__(config, context)``; ``deliver``;
+* optionally ``reopen()`` (SIGHUP), ``aclose()``, and ``linger`` (seconds,
+  default 0): the runner lets a batch gather that long after its first event
+  before handing it over (Slack groups what arrives together).  The registry
+  gives a class that lacks one the default of :class:`SinkDefaults`.
 
-:class:`BaseSink` provides the defaults.  To add a sink: write such a class,
-then register it in :mod:`watcher.sinks` or, from another package, under the
-``watcher.sinks`` entry-point group::
+:class:`BaseSink` provides the defaults and types ``self.options`` by its class
+parameter (``class MySink(BaseSink[MyOptions])``).  To add a sink: write such a
+class, then register it in :mod:`watcher.sinks` or, from another package, under
+the ``watcher.sinks`` entry-point group::
 
     [project.entry-points."watcher.sinks"]
     my-sink = "my_package.sink:MySink"
 
-and configure it with ``type = "my-sink"``.
+and configure it with ``type = "my-sink"``.  The first form of this protocol,
+with ``options = {name: Field}`` instead of ``Options`` (values read as
+``config.options[name]``), is still accepted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, ClassVar, Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
+from watcher.config.options import NoOptions, declared, ensure
 from watcher.infra.clock import Clock, wall
+from watcher.infra.plugins import completed, plugin_class
 from watcher.model import JournalEntry
 
 if TYPE_CHECKING:
     import aiohttp
 
-    from watcher.config.schema import Field
     from watcher.config.settings import SinkConfig
 
 #: ``(entry, reason, attempts)``: an entry the sink gave up on
 Rejected = tuple[JournalEntry, str, int]
+
+#: the options type of a :class:`BaseSink` subclass
+OptionsT = TypeVar("OptionsT")
 
 
 @dataclass
@@ -67,16 +76,21 @@ class SinkContext:
     session: aiohttp.ClientSession | None = None
     #: the daemon's clock: every wait, timestamp and jitter of a sink comes from it
     clock: Clock = wall
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Sink(Protocol):
     kind: ClassVar[str]
-    options: ClassVar[Mapping[str, Field]]
+    #: the sink's own config keys: a frozen dataclass of options
+    Options: ClassVar[type[Any]]
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None: ...
 
     async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]: ...
+
+    @property
+    def linger(self) -> float:
+        """Seconds a batch gathers after its first event before it is handed over."""
+        ...
 
     def reopen(self) -> None:
         """Reopen files (SIGHUP, logrotate); a no-op for most sinks."""
@@ -84,19 +98,38 @@ class Sink(Protocol):
     async def aclose(self) -> None: ...
 
 
-class BaseSink:
-    kind: ClassVar[str] = ""
-    options: ClassVar[Mapping[str, Field]] = {}
-    #: seconds a batch gathers before delivery (see the module docstring)
-    linger: float = 0.0
+class SinkDefaults:
+    """The optional members, for a sink class that lacks them."""
 
-    def __init__(self, config: SinkConfig, context: SinkContext) -> None:
-        self.config = config
-        self.name = config.name
-        self.context = context
+    linger: float = 0.0
 
     def reopen(self) -> None:
         return None
 
     async def aclose(self) -> None:
         return None
+
+
+class BaseSink(SinkDefaults, Generic[OptionsT]):
+    kind: ClassVar[str] = ""
+    Options: ClassVar[type[Any]] = NoOptions
+
+    def __init__(self, config: SinkConfig, context: SinkContext) -> None:
+        self.config = config
+        self.name = config.name
+        self.context = context
+        #: the sink's own keys (``config.options``; ``None`` there: the defaults)
+        self.options: OptionsT = ensure(self.Options, config.options)
+
+
+def accept(obj: object) -> type[Sink]:
+    """``obj`` as a sink class of this protocol, or :class:`PluginError` saying why not.
+
+    A class lacking an optional member, or written against the first form of the
+    protocol, is given as a subclass that completes it.
+    """
+    cls = plugin_class(obj, "sink", text=("kind",), methods=("deliver",))
+    options, first_form = declared(cls, "sink")
+    if not first_form:
+        return cast("type[Sink]", completed(cls, SinkDefaults))
+    return cast("type[Sink]", completed(cls, SinkDefaults, Options=options))

@@ -21,11 +21,12 @@ import io
 import os
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 
-from watcher.config.schema import REQUIRED, Field
+from watcher.config.options import option
 from watcher.errors import Retryable
 from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
@@ -35,9 +36,15 @@ if TYPE_CHECKING:
     from watcher.config.settings import SinkConfig
 
 
-class FileSink(BaseSink):
+@dataclass(frozen=True)
+class FileOptions:
+    #: appended to; reopened on SIGHUP
+    path: str = option("str")
+
+
+class FileSink(BaseSink[FileOptions]):
     kind = "file"
-    options: ClassVar[dict[str, Field]] = {"path": Field("str", REQUIRED)}
+    Options = FileOptions
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
@@ -52,7 +59,7 @@ class FileSink(BaseSink):
         return ()
 
     def _write(self, data: bytes) -> None:
-        path = self.config.options["path"]
+        path = self.options.path
         with self._lock:
             if self._closed:
                 raise Retryable(f"{path}: the sink is closed")

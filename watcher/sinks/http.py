@@ -33,10 +33,10 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from watcher import __version__
-from watcher.config.schema import Field
+from watcher.config.options import option
 from watcher.core.backoff import retry_after
 from watcher.infra.clock import Clock, wall
+from watcher.version import __version__
 
 USER_AGENT = f"watcher/{__version__}"
 
@@ -67,15 +67,20 @@ def check_http_url(value: str) -> str | None:
     return None
 
 
-#: the retry keys every HTTP sink shares (kept in one place so they read the same)
-RETRY_OPTIONS: dict[str, Field] = {
-    "timeout": Field("duration", 10.0, min=0.1, doc="per request"),
-    "max_attempts": Field("int", 10, min=1, doc="give up after this many attempts"),
-    "max_age": Field("duration", 3600.0, min=0.01,
-                     doc="give up this long after an event's first attempt"),
-    "backoff": Field("duration", 1.0, min=0.001, doc="first retry delay (then doubling)"),
-    "max_backoff": Field("duration", 300.0, min=0.001, doc="cap of the retry delay"),
-}
+@dataclass(frozen=True)
+class RetryOptions:
+    """The retry keys every HTTP sink shares (its options subclass this)."""
+
+    #: for one request
+    timeout: float = option("duration", 10.0, min=0.1)
+    #: give up after this many attempts
+    max_attempts: int = option("int", 10, min=1)
+    #: give up this long after an event's first attempt
+    max_age: float = option("duration", 3600.0, min=0.01)
+    #: the first retry delay (then doubling)
+    backoff: float = option("duration", 1.0, min=0.001)
+    #: the cap of the retry delay
+    max_backoff: float = option("duration", 300.0, min=0.001)
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
@@ -161,13 +166,9 @@ class RetryPolicy:
         self.clock = clock
 
     @classmethod
-    def from_options(cls, options: Mapping[str, object], *, clock: Clock = wall) -> RetryPolicy:
-        def num(key: str) -> float:
-            val = options.get(key)
-            default = RETRY_OPTIONS[key].default
-            return float(val) if isinstance(val, int | float) else float(default)
-        return cls(backoff=num("backoff"), max_backoff=num("max_backoff"),
-                   max_attempts=int(num("max_attempts")), max_age=num("max_age"), clock=clock)
+    def from_options(cls, options: RetryOptions, *, clock: Clock = wall) -> RetryPolicy:
+        return cls(backoff=options.backoff, max_backoff=options.max_backoff,
+                   max_attempts=options.max_attempts, max_age=options.max_age, clock=clock)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""

@@ -21,18 +21,18 @@ is how they get there:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from dataclasses import dataclass
 
 import aiohttp
 import orjson
 import structlog
 
-from watcher.config.schema import REQUIRED, Field
+from watcher.config.options import option
 from watcher.config.settings import SinkConfig
 from watcher.infra import ratelimit
 from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
-from watcher.sinks.http import RETRY_OPTIONS, USER_AGENT, RetryPolicy, check_http_url, post
+from watcher.sinks.http import USER_AGENT, RetryOptions, RetryPolicy, check_http_url, post
 from watcher.sinks.slack_message import Message, compose
 
 #: Slack allows one message a second per incoming webhook; a little under it, so requests
@@ -40,32 +40,30 @@ from watcher.sinks.slack_message import Message, compose
 MESSAGES_PER_SECOND = 1 / 1.1
 
 
-class SlackSink(BaseSink):
+@dataclass(frozen=True)
+class SlackOptions(RetryOptions):
+    #: the incoming webhook URL (a secret: its path is the credential)
+    webhook_url: str = option("secret", check=check_http_url)
+    #: events arriving within this window become one message
+    group_wait: float = option("duration", 10.0, min=0.0)
+
+
+class SlackSink(BaseSink[SlackOptions]):
     kind = "slack"
-    options: ClassVar[dict[str, Field]] = {
-        "webhook_url": Field("secret", REQUIRED, check=check_http_url,
-                             doc="incoming webhook URL (a secret)"),
-        "group_wait": Field("duration", 10.0, min=0.0,
-                            doc="events arriving within this window become one message"),
-        **RETRY_OPTIONS,
-    }
+    Options = SlackOptions
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
-        opts = config.options
-        self.url: str = opts["webhook_url"]
-        group_wait = opts.get("group_wait")
+        self.url = self.options.webhook_url
         #: read by the runner: how long a batch gathers before it is handed over
-        self.linger: float = 10.0 if group_wait is None else float(group_wait)
-        self.timeout = aiohttp.ClientTimeout(total=opts.get("timeout") or 10.0)
-        self.policy = RetryPolicy.from_options(opts, clock=context.clock)
+        self.linger = self.options.group_wait
+        self.timeout = aiohttp.ClientTimeout(total=self.options.timeout)
+        self.policy = RetryPolicy.from_options(self.options, clock=context.clock)
         self.pace = ratelimit.shared(f"slack-webhook {self.url}", MESSAGES_PER_SECOND, 1.0,
                                      clock=context.clock)
         self.headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
         self._session: aiohttp.ClientSession | None = None
-        #: messages posted successfully, for metrics and tests
-        self.sent = 0
 
     async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
         rejected: list[Rejected] = []
@@ -89,7 +87,6 @@ class SlackSink(BaseSink):
                                  limits=self.timeout, secrets=(self.url,),
                                  clock=self.context.clock)
             if outcome.ok:
-                self.sent += 1
                 return None, attempt
             if outcome.status == 429:  # capped: a bogus "wait a year" must not stall the sink
                 self.pace.hold(min(outcome.retry_after or 1.0, self.policy.max_age))

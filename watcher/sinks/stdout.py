@@ -12,6 +12,7 @@ from typing import IO
 
 import anyio.to_thread
 
+from watcher.config.options import NoOptions
 from watcher.errors import Retryable
 from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected
@@ -21,7 +22,7 @@ def lines(batch: Sequence[JournalEntry]) -> bytes:
     return b"\n".join([e.body for e in batch]) + b"\n"
 
 
-class StdoutSink(BaseSink):
+class StdoutSink(BaseSink[NoOptions]):
     kind = "stdout"
 
     @property

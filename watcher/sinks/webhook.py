@@ -27,22 +27,22 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import aiohttp
 import anyio
 import structlog
 
-from watcher.config.schema import REQUIRED, Field
+from watcher.config.options import option
 from watcher.config.settings import SinkConfig
 from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
 from watcher.sinks.http import (
-    RETRY_OPTIONS,
     USER_AGENT,
     Gate,
     Outcome,
+    RetryOptions,
     RetryPolicy,
     check_http_url,
     post,
@@ -82,38 +82,38 @@ def _check_headers(value: dict[str, str]) -> str | None:
     return None
 
 
-class WebhookSink(BaseSink):
+@dataclass(frozen=True)
+class WebhookOptions(RetryOptions):
+    #: the receiver (a secret: such a URL often carries a credential)
+    url: str = option("secret", check=check_http_url)
+    #: a Standard Webhooks secret (whsec_...); unset: events go unsigned
+    secret: str | None = option("secret", None, check=_check_secret)
+    #: extra headers; values often carry credentials (Authorization), hence secret
+    headers: Mapping[str, str] = option("secret_table", {}, check=_check_headers)
+    #: runs delivered at once
+    concurrency: int = option("int", 8, min=1)
+
+
+class WebhookSink(BaseSink[WebhookOptions]):
     kind = "webhook"
-    options: ClassVar[dict[str, Field]] = {
-        "url": Field("secret", REQUIRED, check=check_http_url, doc="receiver URL (a secret)"),
-        "secret": Field("secret", None, check=_check_secret,
-                        doc="Standard Webhooks secret (whsec_...); unset = unsigned"),
-        # values often carry credentials (Authorization), hence secret: masked everywhere
-        "headers": Field("secret_table", {}, check=_check_headers, doc="extra headers"),
-        "concurrency": Field("int", 8, min=1, doc="runs delivered at once"),
-        **RETRY_OPTIONS,
-    }
+    Options = WebhookOptions
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
-        opts = config.options
-        self.url: str = opts["url"]
-        secret = opts.get("secret")
-        self.key = signing_key(secret) if secret else None
-        self.headers = {"User-Agent": USER_AGENT, **(opts.get("headers") or {}),
-                        "Content-Type": CONTENT_TYPE}
-        self.concurrency: int = opts.get("concurrency") or 8
-        self.timeout = aiohttp.ClientTimeout(total=opts.get("timeout") or 10.0)
+        opts = self.options
+        self.url = opts.url
+        self.key = signing_key(opts.secret) if opts.secret else None
+        self.headers = {"User-Agent": USER_AGENT, **opts.headers, "Content-Type": CONTENT_TYPE}
+        self.concurrency = opts.concurrency
+        self.timeout = aiohttp.ClientTimeout(total=opts.timeout)
         self.policy = RetryPolicy.from_options(opts, clock=context.clock)
         #: scrubbed from failure reasons, which are stored with dead letters
-        self.secrets = tuple(s for s in (self.url, secret, *(opts.get("headers") or {}).values())
+        self.secrets = tuple(s for s in (opts.url, opts.secret, *opts.headers.values())
                              if s and len(s) >= 4)
         self.gate = Gate(context.clock)
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
         self._session: aiohttp.ClientSession | None = None
         self._failing = False
-        #: POSTs sent, for metrics and the benchmark
-        self.requests = 0
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -175,7 +175,6 @@ class WebhookSink(BaseSink):
             ts = int(self.context.clock())
             headers = {**headers, "webhook-id": e.id, "webhook-timestamp": str(ts),
                        "webhook-signature": sign(self.key, e.id, ts, e.body)}
-        self.requests += 1
         return await post(session, self.url, e.body, headers, limits=self.timeout,
                           secrets=self.secrets, clock=self.context.clock)
 

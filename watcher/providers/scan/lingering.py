@@ -46,7 +46,7 @@ class Lingering:
         self.wanted.difference_update(ids)
         self.gone.difference_update(ids)
 
-    async def fetch(self, provider: BaseProvider, path: Callable[[str], str],
+    async def fetch(self, provider: BaseProvider[Any], path: Callable[[str], str],
                     unwrap: Callable[[Any], Any] | None = None) -> list[Any]:
         """GET every wanted run; returns the parsed runs (``unwrap`` picks the run from a body)."""
         items: list[Any] = []

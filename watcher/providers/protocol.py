@@ -1,0 +1,210 @@
+"""The Provider protocol: what the poller needs from a vendor integration.
+
+A provider knows one vendor's HTTP API and nothing about events.  Each poll
+it returns *observations* (see :mod:`watcher.model`) and a new ``cursor``, a
+small JSON-able dict of its own that the poller persists with the run state
+and hands back on the next poll (watermarks, last full scan, ...).  It may
+read the source's tracked runs (``PollView``) to decide how far to page or
+which lingering runs to re-fetch, but never changes them.
+
+To add a vendor: write a class with the members of :class:`Provider`
+(subclassing :class:`~watcher.providers.base.BaseProvider` gives them all, and
+the shared helpers), then register it in :mod:`watcher.providers` or, from
+another package, under the ``watcher.providers`` entry-point group.
+
+The protocol, in short:
+
+``kind``, ``default_base_url``, ``Options``
+    the ``provider`` name in the config, the base URL when a source sets none,
+    and the provider's own config keys: a frozen dataclass whose fields are
+    declared with :func:`~watcher.config.options.option` (``NoOptions``: none).
+    They are validated with every other key; the instance arrives in
+    ``source.options``.
+``__init__(source, context)``
+    a validated :class:`~watcher.config.settings.SourceConfig` and a
+    :class:`ProviderContext`: the shared ``aiohttp`` session and the daemon's
+    :class:`~watcher.infra.clock.Clock`, which every wait must use.  One instance
+    per source, kept across polls.
+``await poll(view) -> PollResult``
+    one cycle: observations ``(run_id, raw_status, status, version, item)``
+    of every run whose status may have changed (more is fine: the diff drops
+    what did not change, counts duplicates once and never reads absence as
+    a change) and the next ``cursor``.  Raise a
+    :class:`~watcher.errors.ProviderError` kind when the cycle cannot be
+    trusted as a whole: nothing of it is kept.
+``describe(item) -> RunDetails``
+    event fields of one item, called only for runs that produce an event;
+    it may raise :class:`~watcher.model.SkipItem` to have the diff skip it.
+
+Optional (the registry gives a class that lacks one the default of
+:class:`ProviderDefaults`):
+
+``changed_at(item) -> float | None``
+    the vendor time of the item's last change, read without describing it: a
+    silent baseline of a finished run needs only that, so a first sync is
+    cheaper.  Default: ``describe(item).changed_at``.
+``await enrich(events)``
+    add what the listing lacks (an error message) to new events.  Default: nothing.
+``skipped``, ``requests``
+    items skipped as unusable by reason, and HTTP requests sent so far, for
+    metrics.  Default: none.
+
+The first form of this protocol is still accepted: a class with ``options`` (a
+table ``{name: Field}``, values read as ``source.options[name]``) instead of
+``Options``, built as ``cls(source, session)``, or ``cls(source, session,
+clock=clock)`` when its ``__init__`` takes a ``clock``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
+
+from watcher.config.options import declared
+from watcher.errors import PluginError
+from watcher.infra.clock import Clock, wall
+from watcher.infra.plugins import completed, plugin_class
+from watcher.model import Event, Observation, RunDetails, RunState
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from watcher.config.settings import SourceConfig
+
+
+class PollView:
+    """What a provider may know of its source when it polls (read-only by contract).
+
+    ``feed(observations)`` hands one page's observations to the diff as soon as
+    the page is parsed, so the page can be dropped; a provider may instead
+    return them all in :class:`PollResult`.
+    """
+
+    __slots__ = ("baseline", "cursor", "feed", "live", "now", "runs")
+
+    def __init__(self, *, runs: Mapping[str, RunState], live: Collection[str],
+                 cursor: Mapping[str, Any], baseline: bool, now: float,
+                 feed: Callable[[list[Observation]], None] | None = None) -> None:
+        self.runs = runs
+        self.live = live
+        self.cursor = cursor
+        self.baseline = baseline
+        self.now = now
+        self.feed: Callable[[list[Observation]], None] = feed or _discard
+
+
+def _discard(observations: list[Observation]) -> None:
+    return None
+
+
+class PollResult:
+    __slots__ = ("cursor", "observations")
+
+    def __init__(self, observations: list[Observation], cursor: dict[str, Any]) -> None:
+        #: observations not already given to ``PollView.feed``
+        self.observations = observations
+        self.cursor = cursor
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    """What the daemon lends a provider."""
+
+    #: the HTTP session every source shares
+    session: aiohttp.ClientSession
+    #: the daemon's clock: every wait, timestamp and jitter of a provider comes from it
+    clock: Clock = wall
+
+
+class Provider(Protocol):
+    """What the poller needs from a vendor integration (see the module docstring)."""
+
+    #: registry name, the ``provider`` config value
+    kind: ClassVar[str]
+    default_base_url: ClassVar[str]
+    #: the provider's own config keys: a frozen dataclass of options
+    Options: ClassVar[type[Any]]
+
+    def __init__(self, source: SourceConfig, context: ProviderContext) -> None: ...
+
+    async def poll(self, view: PollView) -> PollResult:
+        """One cycle: observations of every run whose status may have changed.
+
+        Raises a :class:`~watcher.errors.ProviderError` when the cycle cannot be
+        trusted as a whole (it is then discarded); a single bad item is skipped
+        with a warning instead.
+        """
+        ...
+
+    def describe(self, item: Any) -> RunDetails:
+        """Event fields of one vendor item; called only for runs that changed.
+
+        Raises :class:`~watcher.model.SkipItem` for an item that is no usable run:
+        the diff then leaves that run as it was.
+        """
+        ...
+
+    def changed_at(self, item: Any) -> float | None:
+        """The vendor time of the item's last change, without describing it."""
+        ...
+
+    async def enrich(self, events: list[Event]) -> None:
+        """Add what the listing lacks (e.g. an error message) to new events."""
+        ...
+
+    @property
+    def skipped(self) -> Mapping[str, int]:
+        """Items skipped as unusable so far, by reason."""
+        ...
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent so far."""
+        ...
+
+
+class ProviderDefaults:
+    """The optional members, for a provider class that lacks them."""
+
+    skipped: Mapping[str, int] = MappingProxyType({})
+    requests: int = 0
+
+    def changed_at(self, item: Any) -> float | None:
+        return cast(Provider, self).describe(item).changed_at
+
+    async def enrich(self, events: list[Event]) -> None:
+        return None
+
+
+def accept(obj: object) -> type[Provider]:
+    """``obj`` as a provider class of this protocol, or :class:`PluginError` saying why not.
+
+    A class lacking an optional member, or written against the first form of the
+    protocol, is given as a subclass that completes it.
+    """
+    cls = plugin_class(obj, "provider", text=("kind",), methods=("poll", "describe"))
+    if not isinstance(getattr(cls, "default_base_url", None), str):
+        raise PluginError(f"{cls.__qualname__} is no provider: it has no default_base_url "
+                          "(a string)")
+    options, first_form = declared(cls, "provider")
+    if not first_form:
+        return cast("type[Provider]", completed(cls, ProviderDefaults))
+    return cast("type[Provider]", completed(cls, ProviderDefaults, Options=options,
+                                            __init__=_first_form_init(cls)))
+
+
+def _first_form_init(cls: type) -> Callable[..., None]:
+    """``__init__(source, context)`` for a class built as ``cls(source, session[, clock=])``."""
+    takes_clock = "clock" in inspect.signature(cls).parameters
+    init: Callable[..., None] = cls.__init__  # type: ignore[misc]  # the class's own, unbound
+
+    def __init__(self: Any, source: SourceConfig, context: ProviderContext) -> None:
+        if takes_clock:
+            init(self, source, context.session, clock=context.clock)
+        else:
+            init(self, source, context.session)
+
+    return __init__
