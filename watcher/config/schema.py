@@ -177,76 +177,94 @@ class Resolver:
         return v
 
     def _coerce(self, raw: object, field: Field, path: str) -> Any:
-        kind = field.kind
-        if kind in ("str", "secret", "enum"):
-            if not isinstance(raw, str):
-                self.problems.add(path, f"{_show(raw)} must be a string")
-                return None
-            s = self.expand(raw, path)
-            if s is None:
-                return None
-            if kind == "secret" and s:
-                self.secrets.add(s)
-            if kind == "enum" and s not in field.choices:
-                self.problems.add(path, f"{_show(raw)} must be one of {', '.join(field.choices)}")
-                return None
-            return s
-        if kind == "duration":
-            d = parse_duration(self.expand(raw, path) if isinstance(raw, str) else raw)
-            if d is None:
-                self.problems.add(path, f"{_show(raw)} is not a duration")
-                return None
-            if field.min is not None and d < field.min:
-                self.problems.add(path, f"{_show(raw)} is below the minimum of "
-                                        f"{format_duration(field.min)}")
-                return None
-            return d
-        if kind == "size":
-            n = parse_size(self.expand(raw, path) if isinstance(raw, str) else raw)
-            if n is None:
-                self.problems.add(path, f"{_show(raw)} is not a size: {SIZE_FORMS}")
-                return None
-            if field.min is not None and n < field.min:
-                self.problems.add(path, f"{_show(raw)} is below the minimum of "
-                                        f"{format_size(int(field.min))}")
-                return None
-            return n
-        if kind == "int":
-            if isinstance(raw, bool) or not isinstance(raw, int):
-                self.problems.add(path, f"{_show(raw)} must be an integer")
-                return None
-            if field.min is not None and raw < field.min:
-                self.problems.add(path, f"{raw} must be at least {int(field.min)}")
-                return None
-            return raw
-        if kind == "bool":
-            if not isinstance(raw, bool):
-                self.problems.add(path, f"{_show(raw)} must be true or false")
-                return None
-            return raw
-        if kind in ("table", "secret_table"):
-            if not isinstance(raw, dict):
-                self.problems.add(path, "must be a table")
-                return None
-            table: dict[str, str] = {}
-            for k, v in raw.items():
-                if isinstance(v, bool):
-                    v = "true" if v else "false"
-                if not isinstance(v, str | int | float):
-                    self.problems.add(f"{path}.{k}", f"{_show(v)} must be a string or number")
-                    continue
-                s = self.expand(v, f"{path}.{k}") if isinstance(v, str) else str(v)
-                if s is not None:
-                    table[str(k)] = s
-                    if kind == "secret_table" and s:
-                        self.secrets.add(s)
-            return table
-        if kind == "strlist":
-            if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
-                self.problems.add(path, "must be a list of strings")
-                return None
-            return tuple(raw)
-        raise AssertionError(f"unknown field kind {kind}")
+        coerce = _COERCE.get(field.kind)
+        if coerce is None:
+            raise AssertionError(f"unknown field kind {field.kind}")
+        return coerce(self, raw, field, path)
+
+    def _string(self, raw: object, field: Field, path: str) -> str | None:
+        if not isinstance(raw, str):
+            self.problems.add(path, f"{_show(raw)} must be a string")
+            return None
+        s = self.expand(raw, path)
+        if s is None:
+            return None
+        if field.kind == "secret" and s:
+            self.secrets.add(s)
+        if field.kind == "enum" and s not in field.choices:
+            self.problems.add(path, f"{_show(raw)} must be one of {', '.join(field.choices)}")
+            return None
+        return s
+
+    def _duration(self, raw: object, field: Field, path: str) -> float | None:
+        d = parse_duration(self.expand(raw, path) if isinstance(raw, str) else raw)
+        if d is None:
+            self.problems.add(path, f"{_show(raw)} is not a duration")
+            return None
+        if field.min is not None and d < field.min:
+            self.problems.add(path, f"{_show(raw)} is below the minimum of "
+                                    f"{format_duration(field.min)}")
+            return None
+        return d
+
+    def _size(self, raw: object, field: Field, path: str) -> int | None:
+        n = parse_size(self.expand(raw, path) if isinstance(raw, str) else raw)
+        if n is None:
+            self.problems.add(path, f"{_show(raw)} is not a size: {SIZE_FORMS}")
+            return None
+        if field.min is not None and n < field.min:
+            self.problems.add(path, f"{_show(raw)} is below the minimum of "
+                                    f"{format_size(int(field.min))}")
+            return None
+        return n
+
+    def _int(self, raw: object, field: Field, path: str) -> int | None:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            self.problems.add(path, f"{_show(raw)} must be an integer")
+            return None
+        if field.min is not None and raw < field.min:
+            self.problems.add(path, f"{raw} must be at least {int(field.min)}")
+            return None
+        return raw
+
+    def _bool(self, raw: object, field: Field, path: str) -> bool | None:
+        if not isinstance(raw, bool):
+            self.problems.add(path, f"{_show(raw)} must be true or false")
+            return None
+        return raw
+
+    def _table(self, raw: object, field: Field, path: str) -> dict[str, str] | None:
+        if not isinstance(raw, dict):
+            self.problems.add(path, "must be a table")
+            return None
+        table: dict[str, str] = {}
+        for k, v in raw.items():
+            if isinstance(v, bool):
+                v = "true" if v else "false"
+            if not isinstance(v, str | int | float):
+                self.problems.add(f"{path}.{k}", f"{_show(v)} must be a string or number")
+                continue
+            s = self.expand(v, f"{path}.{k}") if isinstance(v, str) else str(v)
+            if s is not None:
+                table[str(k)] = s
+                if field.kind == "secret_table" and s:
+                    self.secrets.add(s)
+        return table
+
+    def _strlist(self, raw: object, field: Field, path: str) -> tuple[str, ...] | None:
+        if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+            self.problems.add(path, "must be a list of strings")
+            return None
+        return tuple(raw)
+
+
+#: how each field kind is read from TOML
+_COERCE: dict[str, Callable[[Resolver, object, Field, str], Any]] = {
+    "str": Resolver._string, "secret": Resolver._string, "enum": Resolver._string,
+    "duration": Resolver._duration, "size": Resolver._size, "int": Resolver._int,
+    "bool": Resolver._bool, "table": Resolver._table, "secret_table": Resolver._table,
+    "strlist": Resolver._strlist,
+}
 
 
 def _show(v: object) -> str:

@@ -193,26 +193,8 @@ class Poller:
             # Nothing to record: the usual idle cycle costs no write at all.
             self._succeeded(now, started, baseline=False)
             return True
-        # Shielded: a cycle that reached the journal must reach memory too, or a reload
-        # cancelling us here would make the next poll journal the same events again.
-        with anyio.CancelScope(shield=True):
-            try:
-                await self.journal.commit(self.config.name, new_row, events=events,
-                                          upserts=changes.upserts, removals=removals,
-                                          base=st.runs)
-            except StoreError as e:
-                if not self.store_failing:
-                    self.log.error("STATE STORE WRITE FAILED: events are not being recorded; "
-                                   "polling continues and will record them once it can write",
-                                   error=str(e), state=self.journal.store.path)
-                self.store_failing = True
-                self.stats.store_failures += 1
-                return False
-            st.apply(changes.upserts, removals)
-            st.row = new_row
-        if self.store_failing:
-            self.store_failing = False
-            self.log.warning("state store writable again; recorded the pending changes")
+        if not await self._record(new_row, events, changes.upserts, removals):
+            return False
         if removals or now >= self._next_prune:
             self._next_prune = now + PRUNE_EVERY
         if row.failures:
@@ -221,6 +203,32 @@ class Poller:
             else:
                 self.log.info("poll succeeded again", failures=row.failures)
         self._succeeded(now, started, baseline=baseline)
+        return True
+
+    async def _record(self, row: SourceRow, events: list[Event],
+                      upserts: Mapping[str, RunState], removals: Sequence[str]) -> bool:
+        """Commit a cycle, then apply it to memory; False (memory untouched) if the store
+        could not take it: the next cycle reproduces the same events with the same ids."""
+        st = self.state
+        # Shielded: a cycle that reached the journal must reach memory too, or a reload
+        # cancelling us here would make the next poll journal the same events again.
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.journal.commit(self.config.name, row, events=events,
+                                          upserts=upserts, removals=removals, base=st.runs)
+            except StoreError as e:
+                if not self.store_failing:
+                    self.log.error("STATE STORE WRITE FAILED: events are not being recorded; "
+                                   "polling continues and will record them once it can write",
+                                   error=str(e), state=self.journal.store.path)
+                self.store_failing = True
+                self.stats.store_failures += 1
+                return False
+            st.apply(upserts, removals)
+            st.row = row
+        if self.store_failing:
+            self.store_failing = False
+            self.log.warning("state store writable again; recorded the pending changes")
         return True
 
     def _succeeded(self, now: float, started: float, *, baseline: bool) -> None:
