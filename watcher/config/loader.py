@@ -84,7 +84,9 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
         if key not in ("watcher", "sources", "sinks"):
             problems.add(key, "unknown key (expected [watcher], [[sources]], [[sinks]])")
 
-    watcher = WatcherConfig(**r.table(data.get("watcher", {}), WATCHER_FIELDS, "watcher"))
+    wvalues = r.table(data.get("watcher", {}), WATCHER_FIELDS, "watcher")
+    wvalues["http_token"] = _http_token(wvalues, r, env, base_dir)
+    watcher = WatcherConfig(**wvalues)
 
     sources: list[SourceConfig] = []
     source_names: set[str] = set()  # every named source, so a sink's match can be checked
@@ -183,6 +185,39 @@ def _check_name(name: object, path: str, seen: set[str], problems: Problems) -> 
     seen.add(name)
 
 
+def read_secret_file(name: str, path: str, r: Resolver, env: Mapping[str, str],
+                     base_dir: Path) -> str | None:
+    """A secret held in a file; a relative name is under ``$CREDENTIALS_DIRECTORY`` (systemd's
+    ``LoadCredential=``) when set, else beside the config file."""
+    p = Path(name)
+    if not p.is_absolute():
+        creds = env.get("CREDENTIALS_DIRECTORY")
+        p = Path(creds) / p if creds else base_dir / p
+    try:
+        value = p.read_text(encoding="utf-8").strip()
+    except OSError as e:
+        r.problems.add(path, f"cannot read {p}: {e.strerror or e}")
+        return None
+    if value:
+        r.secrets.add(value)
+    return value
+
+
+def _http_token(values: dict[str, Any], r: Resolver, env: Mapping[str, str],
+                base_dir: Path) -> str | None:
+    token: str | None = values.get("http_token")
+    name: str | None = values.get("http_token_file")
+    if name is None:
+        return token
+    if token is not None:
+        r.problems.add("watcher", "set http_token or http_token_file, not both")
+        return None
+    token = read_secret_file(name, "watcher.http_token_file", r, env, base_dir)
+    if token == "":
+        r.problems.add("watcher.http_token_file", f"{name} is empty")
+    return token or None
+
+
 def _token(common: dict[str, Any], spath: str, r: Resolver, env: Mapping[str, str],
            base_dir: Path, *, given: bool) -> str | None:
     token: str | None = common.get("token")
@@ -191,17 +226,9 @@ def _token(common: dict[str, Any], spath: str, r: Resolver, env: Mapping[str, st
         r.problems.add(spath, "set token or token_file, not both")
         return None
     if token_file is not None:
-        p = Path(token_file)
-        if not p.is_absolute():
-            creds = env.get("CREDENTIALS_DIRECTORY")
-            p = Path(creds) / p if creds else base_dir / p
-        try:
-            token = p.read_text(encoding="utf-8").strip()
-        except OSError as e:
-            r.problems.add(f"{spath}.token_file", f"cannot read {p}: {e.strerror or e}")
+        token = read_secret_file(token_file, f"{spath}.token_file", r, env, base_dir)
+        if token is None:
             return None
-        if token:
-            r.secrets.add(token)
     if token is None:
         if not given:  # when given but unusable, that problem is already reported
             r.problems.add(f"{spath}.token", "is required (or token_file)")
