@@ -135,8 +135,13 @@ def _tail(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace, config: Config) -> int:
     from watcher.runtime.configuration import resolved
+    from watcher.server.auth import EXPOSED, is_loopback
+    from watcher.server.listener import parse_listen
 
     sys.stdout.write(resolved(config))
+    w = config.watcher
+    if w.http_listen and not w.http_token and not is_loopback(parse_listen(w.http_listen)[0]):
+        print(f"watcher: warning: {EXPOSED}", file=sys.stderr)
     return EX_OK
 
 

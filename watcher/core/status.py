@@ -59,19 +59,26 @@ class PollStats:
 class SyncProgress:
     """How far a first sync (a new source's baseline poll) has got: pages read, runs seen."""
 
-    __slots__ = ("base", "pages", "runs", "started_at")
+    __slots__ = ("base", "pages", "per_s", "runs", "started", "started_at")
 
-    def __init__(self, started_at: float, base: tuple[int, int] = (0, 0)) -> None:
+    def __init__(self, started_at: float, started: float, base: tuple[int, int] = (0, 0)
+                 ) -> None:
+        #: wall time the sync began, and monotonic time (for its rate)
         self.started_at = started_at
+        self.started = started
         #: the provider's (requests, items observed) counters when the sync began
         self.base = base
         self.pages = 0
         self.runs = 0
+        #: runs read per second so far
+        self.per_s = 0.0
 
-    def rate(self, now: float) -> float:
-        """Runs read per second so far."""
-        elapsed = now - self.started_at
-        return self.runs / elapsed if elapsed > 0 else 0.0
+    def update(self, requests: int, observed: int, monotonic: float) -> None:
+        """Progress from the provider's counters, now."""
+        self.pages = requests - self.base[0]
+        self.runs = observed - self.base[1]
+        elapsed = monotonic - self.started
+        self.per_s = self.runs / elapsed if elapsed > 0 else 0.0
 
 
 class DeliveryStats:

@@ -121,7 +121,7 @@ class Poller:
     def status(self, owner: str | None = None) -> SourceStatus:
         """This source as /metrics, /readyz, /status and ``STATUS=`` show it."""
         cfg, st = self.config, self.state
-        progress.sync_progress(self.provider, self.stats.sync)
+        progress.sync_progress(self.provider, self.stats.sync, self.clock)
         return SourceStatus(
             name=cfg.name, provider=cfg.provider, interval=cfg.interval,
             failure_threshold=cfg.failure_threshold, stats=self.stats,

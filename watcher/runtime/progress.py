@@ -42,28 +42,29 @@ def note_health(stats: PollStats, failures: int, threshold: int, now: float) -> 
         stats.health, stats.health_since = health, now
 
 
-def sync_progress(provider: Provider, sync: SyncProgress | None) -> None:
+def sync_progress(provider: Provider, sync: SyncProgress | None, clock: Clock) -> None:
     """Bring a first sync's progress (if one runs) up to date from the provider's counters."""
-    if sync is None:
-        return
-    sync.pages = provider.requests - sync.base[0]
-    sync.runs = provider.observed - sync.base[1]
+    if sync is not None:
+        sync.update(provider.requests, provider.observed, clock.monotonic())
 
 
 async def first_sync(poll: Callable[[], Awaitable[T]], provider: Provider, stats: PollStats,
-                     log: Any, *, clock: Clock, every: float = SYNC_PROGRESS_EVERY) -> T:
-    """``poll()`` while ``stats.sync`` shows its progress, logged every ``every`` seconds."""
-    sync = stats.sync = SyncProgress(clock(), (provider.requests, provider.observed))
+                     log: Any, *, clock: Clock, every: float | None = None) -> T:
+    """``poll()`` while ``stats.sync`` shows its progress, logged every ``every`` seconds
+    (:data:`SYNC_PROGRESS_EVERY` unless given)."""
+    every = every or SYNC_PROGRESS_EVERY
+    sync = stats.sync = SyncProgress(clock(), clock.monotonic(),
+                                     (provider.requests, provider.observed))
     outcome: list[T] = []
     failure: list[Exception] = []
 
     async def report() -> None:
         while True:
             await clock.sleep(every)
-            sync_progress(provider, sync)
+            sync_progress(provider, sync, clock)
             log.info("first sync in progress", pages=sync.pages, runs=sync.runs,
-                     runs_per_s=round(sync.rate(clock()), 1),
-                     elapsed_s=round(clock() - sync.started_at))
+                     runs_per_s=round(sync.per_s, 1),
+                     elapsed_s=round(clock.monotonic() - sync.started))
 
     async def run() -> None:
         try:

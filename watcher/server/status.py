@@ -33,7 +33,7 @@ def status_body(d: DaemonStatus) -> dict[str, Any]:
         "now": ts(d.now),
         "replica": replica,
         "replicas": [{**replica, "alive": not d.stopping, "self": True}],
-        "sources": [source_body(s, d.now) for s in d.sources],
+        "sources": [source_body(s) for s in d.sources],
         "sinks": [sink_body(k) for k in d.sinks],
         "store": {"journal_head": d.journal_head,
                   "writes_failing": redactor.redact(d.store_failing) if d.store_failing
@@ -49,7 +49,7 @@ def status_body(d: DaemonStatus) -> dict[str, Any]:
     }
 
 
-def source_body(s: SourceStatus, now: float) -> dict[str, Any]:
+def source_body(s: SourceStatus) -> dict[str, Any]:
     st = s.stats
     sync = st.sync
     return {
@@ -63,7 +63,7 @@ def source_body(s: SourceStatus, now: float) -> dict[str, Any]:
         "tracked": sum(s.runs.values()), "live": s.live, "stuck": s.stuck,
         "first_sync": None if sync is None else {
             "pages": sync.pages, "runs": sync.runs, "started_at": ts(sync.started_at),
-            "runs_per_s": round(sync.rate(now), 1)},
+            "runs_per_s": round(sync.per_s, 1)},
     }
 
 
