@@ -39,8 +39,14 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("-c", "--config", metavar="FILE",
                         help=f"config file (default: $WATCHER_CONFIG, else {DEFAULT_CONFIG})")
 
+    def with_format(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--format", choices=("auto", "json", "pretty"), default="auto",
+                        help="json: CloudEvents, one a line; pretty: one short line per event; "
+                        "auto (default): pretty on a terminal, json when piped")
+
     d = sub.add_parser("demo", help="watch the built-in simulator (no credentials needed)")
     d.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    with_format(d)
     with_config(sub.add_parser("run", help="run the daemon"))
     with_config(sub.add_parser("check", help="validate the config and print it resolved"))
     with_config(sub.add_parser("once", help="poll every source once, deliver, exit"))
@@ -49,10 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8765)
     s.add_argument("--quiet-world", action="store_true",
                    help="no scripted activity: runs change only through /_sim")
-    t = sub.add_parser("tail", help="follow a running daemon's event stream")
+    t = sub.add_parser("tail", help="follow a running daemon's event stream",
+                       allow_abbrev=False)  # so --token is not taken for --token-file
     t.add_argument("--url", default=None,
                    help="daemon base URL or its /events URL (default from http_listen)")
-    t.add_argument("--token", default=None, help="bearer token (or $WATCHER_HTTP_TOKEN)")
+    t.add_argument("--token-file", default=None, metavar="FILE",
+                   help="a file holding the bearer token (else $WATCHER_HTTP_TOKEN, else the "
+                   "config's http_token_file or http_token)")
+    with_config(t)
+    with_format(t)
     t.add_argument("--type", action="append", default=[], help="event type (repeatable)")
     t.add_argument("--status", action="append", default=[], help="canonical status")
     t.add_argument("--source", action="append", default=[], help="source name")
@@ -112,7 +123,7 @@ def _demo(args: argparse.Namespace) -> int:
     from watcher.server import logs
 
     logs.configure(level="info", fmt="auto")
-    return run_sync(lambda: demo(duration=args.duration))
+    return run_sync(lambda: demo(duration=args.duration, fmt=args.format))
 
 
 def _simulate(args: argparse.Namespace) -> int:
