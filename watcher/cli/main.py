@@ -173,7 +173,10 @@ def _daemon(args: argparse.Namespace, config: Config) -> int:
     once = args.command == "once"
     daemon = Daemon(config)
     try:
-        return run_sync(daemon.once if once else daemon.run)
+        code = run_sync(daemon.once if once else daemon.run)
+        for line in daemon.summary:
+            print(f"watcher once: {line}", file=sys.stderr)
+        return code
     except StateHeld as e:
         if once:  # temporary: it can run once that process is gone
             print(f"watcher: not polling: {e}; `once` must not write the state file "

@@ -9,6 +9,7 @@ in the layers instead of importing them.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -137,11 +138,14 @@ def _entries(
             r.problems.add(path, "must be a table")
             continue
         cls = _plugin(raw.get(kind_key), f"{path}.{kind_key}", r.problems, lookup, known, what)
-        own = opts.fields_of(cls.Options) if cls else {}
-        # with an unknown plugin its keys cannot be judged: report the plugin, not them
-        common = r.table(raw, fields, path, ignore=(*also, *own) if cls else tuple(raw))
-        options = _options(cls, {k: v for k, v in raw.items() if k in own}, path, r) \
-            if cls else None
+        # An unknown plugin (a typo) still gets every other key judged: against the plugin
+        # its name is closest to, else against the common keys alone.
+        judge = cls or _closest(raw.get(kind_key), lookup, known)
+        own = opts.fields_of(judge.Options) if judge else {}
+        ignore = (*also, *own) if judge else (*also, *(k for k in raw if k not in fields))
+        common = r.table(raw, fields, path, ignore=ignore)
+        options = _options(judge, {k: v for k, v in raw.items() if k in own}, path, r) \
+            if judge else None
         _check_name(common.get("name"), f"{path}.name", names, r.problems)
         yield path, raw, cls, common, options
 
@@ -158,8 +162,24 @@ def _plugin(name: object, path: str, problems: Problems,
         problems.add(path, f'"{name}" is not a usable {what}: {e}')
         return None
     if cls is None:
-        problems.add(path, f'"{name}" is not a known {what} (known: {", ".join(known())})')
+        hint = difflib.get_close_matches(name, known(), n=1, cutoff=0.6)
+        problems.add(path, f'"{name}" is not a known {what}'
+                     + (f" (did you mean {hint[0]!r}? " if hint else " (")
+                     + f'known: {", ".join(known())})')
     return cls
+
+
+def _closest(name: object, lookup: Callable[[str], type[P] | None],
+             known: Callable[[], list[str]]) -> type[P] | None:
+    """The plugin a misspelt name most likely meant, to judge the table's other keys by."""
+    if not isinstance(name, str):
+        return None
+    for guess in difflib.get_close_matches(name, known(), n=1, cutoff=0.6):
+        try:
+            return lookup(guess)
+        except PluginError:
+            return None
+    return None
 
 
 def _options(cls: type[Plugin], raw: dict[str, Any], path: str, r: Resolver) -> object:

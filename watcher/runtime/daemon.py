@@ -78,6 +78,8 @@ class Daemon:
         self.config_info = ConfigInfo(config_hash(config), True, self.started_at)
         #: failed runs per workflow over the last 24 h (the status page's chart)
         self.failures = FailureWindow()
+        #: what ``once`` did, a line per source
+        self.summary: list[str] = []
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -142,7 +144,7 @@ class Daemon:
         would journal the same changes twice."""
         workers = await self.open("watcher once")
         try:
-            failed = await poll_and_deliver(workers)
+            failed = await poll_and_deliver(workers, self.summary)
         finally:
             await self.close()
         if failed:
