@@ -7,6 +7,7 @@ import signal
 from pathlib import Path
 
 import anyio
+import orjson
 import pytest
 import structlog
 
@@ -99,3 +100,44 @@ def test_reload_metrics_say_whether_the_last_reload_was_taken_and_which_config_r
         assert taken["watcher_config_info"][0] != first_hash
     finally:
         assert d.stop() == 0, d.err_text()[-2000:]
+
+
+def test_failures_per_workflow_count_the_last_24_hours_of_the_journal_across_a_restart(
+        sim_thread: SimThread, tmp_path: Path) -> None:
+    """/status counts failed runs per workflow by hour; a restarted daemon counts the ones
+    journaled before it started again, read back from the journal."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    cfg = tmp_path / "watcher.toml"
+    cfg.write_text(toml({"state_path": str(tmp_path / "state.db"),
+                         "http_listen": f"127.0.0.1:{port}"},
+                        [sim_source(sim_thread.url, sim_thread.world, "extend")],
+                        [{"name": "out", "type": "stdout"}]))
+
+    def failures() -> dict[str, list[int]]:
+        code, body = http_get(base + "/status")
+        if code != 200:
+            return {}
+        return {w["workflow"]: w["counts"] for w in
+                orjson.loads(body)["failures_24h"]["workflows"]}
+
+    d = DaemonProc("run", "-c", str(cfg))
+    try:
+        eventually(lambda: http_get(base + "/readyz")[0] == 200, what="ready")
+        for _ in range(2):
+            run = sim_thread.call(lambda w: w.add_run("extend", "PROCESSING"))
+            d.wait_for(lambda evs, r=run: any(e["subject"] == r.id for e in evs))
+            sim_thread.call(lambda w, r=run: w.set_status(r, "FAILED"))
+        counted = eventually(lambda: sum(failures().get("Invoice Processing", [])) == 2
+                             and failures(), what="two failures counted")
+    finally:
+        assert d.stop() == 0
+    counts = counted["Invoice Processing"]
+    assert len(counts) == 24 and counts[-1] >= 1
+
+    again = DaemonProc("run", "-c", str(cfg))
+    try:
+        eventually(lambda: sum(failures().get("Invoice Processing", [])) == 2,
+                   what="the same two failures after a restart")
+    finally:
+        assert again.stop() == 0

@@ -174,8 +174,7 @@ def _daemon(args: argparse.Namespace, config: Config) -> int:
     daemon = Daemon(config)
     try:
         code = run_sync(daemon.once if once else daemon.run)
-        for line in daemon.summary:
-            print(f"watcher once: {line}", file=sys.stderr)
+        _tell_summary(daemon.summary, config.watcher.log_format)
         return code
     except StateHeld as e:
         if once:  # temporary: it can run once that process is gone
@@ -190,6 +189,27 @@ def _daemon(args: argparse.Namespace, config: Config) -> int:
     except StoreError as e:  # `once` only: the daemon itself rides out store errors
         print(f"watcher: {e}", file=sys.stderr)
         return EX_TEMPFAIL
+
+
+def _n(n: object, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def _tell_summary(summary: list[dict[str, object]], log_format: str) -> None:
+    """``once``: a line per source on a terminal; a log line each where logs are JSON."""
+    import structlog
+
+    from watcher.server import logs
+
+    as_json = logs.wants_json(log_format, sys.stderr)
+    for s in summary:
+        if as_json:
+            structlog.get_logger("watcher.once").info("once summary", **s)
+            continue
+        line = (f"watcher once: {s['source']}: {_n(s['polls'], 'poll')} ({s['failed_polls']} "
+                f"failed), {_n(s['new_runs'], 'new run')}, {_n(s['events'], 'event')} "
+                f"({_n(s['failed_runs'], 'run')} failed)")
+        print(line + (f"; error: {s['error']}" if s["error"] else ""), file=sys.stderr)
 
 
 #: commands that need no config

@@ -78,8 +78,8 @@ class Daemon:
         self.config_info = ConfigInfo(config_hash(config), True, self.started_at)
         #: failed runs per workflow over the last 24 h (the status page's chart)
         self.failures = FailureWindow()
-        #: what ``once`` did, a line per source
-        self.summary: list[str] = []
+        #: what ``once`` did, per source
+        self.summary: list[dict[str, object]] = []
 
     # -- lifecycle -------------------------------------------------------------------
 

@@ -17,25 +17,20 @@ from watcher.server.logs import redactor
 DELIVER_DEADLINE = 60.0
 
 
-def _n(n: int, what: str) -> str:
-    return f"{n} {what}{'' if n == 1 else 's'}"
-
-
-def summary(p: Poller, *, before: int, events: int, failed_runs: int) -> str:
-    """One line for ``once`` to print: what the cycle of this source did."""
+def summary(p: Poller, *, before: int, events: int, failed_runs: int) -> dict[str, object]:
+    """What the cycle of this source did, for ``once`` to tell."""
     st = p.stats
     errors = sum(st.errors.values())
-    line = (f"{p.config.name}: {_n(st.polls, 'poll')} ({errors} failed), "
-            f"{_n(len(p.state.runs) - before, 'new run')}, {_n(events, 'event')} "
-            f"({_n(failed_runs, 'run')} failed)")
-    if errors and st.last_error:
-        line += f"; error: {redactor.redact(st.last_error)}"
-    return line
+    return {"source": p.config.name, "polls": st.polls, "failed_polls": errors,
+            "new_runs": len(p.state.runs) - before, "events": events,
+            "failed_runs": failed_runs,
+            "error": redactor.redact(st.last_error) if errors and st.last_error else None}
 
 
-async def poll_and_deliver(workers: Workers, lines: list[str] | None = None) -> list[str]:
+async def poll_and_deliver(workers: Workers, lines: list[dict[str, object]] | None = None
+                           ) -> list[str]:
     """Poll every source once, deliver to every sink; the names of sources that failed.
-    ``lines`` gets a one-line summary per source."""
+    ``lines`` gets a summary per source."""
     results: dict[str, bool] = {}
     head = workers.journal.head
     async with aiohttp.ClientSession() as workers.session:
