@@ -92,7 +92,7 @@ def test_the_status_page_shows_every_source_and_sink_and_a_failure_arrives_in_it
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
             str(tmp_path / "profile"), executable_path=CHROMIUM, args=FLAGS, headless=True,
-            viewport={"width": 1400, "height": 900})
+            viewport={"width": 1280, "height": 860})
         try:
             page = context.pages[0] if context.pages else context.new_page()
             first = page.goto(watched.base + "/")
