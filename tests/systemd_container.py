@@ -108,8 +108,7 @@ class SystemdContainer:
                 args = line.split("/opt/watcher/bin/watcher", 1)[1]
                 line = f"ExecStart={py} -m watcher{args.replace('/etc/watcher/', '/opt/etc/')}"
             elif line.startswith("LoadCredential="):
-                name = line.split("=", 1)[1].split(":", 1)[0]
-                line = f"LoadCredential={name}:/opt/test/credentials/{name}"
+                line = line.replace("/etc/watcher/credentials", "/opt/test/credentials")
             lines.append(line)
         units = self.dir / "units"
         (units / "watcher.service.d").mkdir(parents=True, exist_ok=True)

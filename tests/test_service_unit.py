@@ -20,6 +20,7 @@ from tests.systemd_container import UNIT, SystemdContainer, unavailable
 
 #: the issue's bar: systemd-analyze's "OK" band starts at 1.0 and ends at 4.9
 MAX_EXPOSURE = 2.0
+HTTP_TOKEN = "unit-test-http-token-5d1e"
 
 
 def directives(text: str) -> dict[str, list[str]]:
@@ -41,7 +42,7 @@ def test_the_unit_is_a_notify_service_with_watchdog_restart_policy_and_credentia
     assert d["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
     assert d["DynamicUser"] == ["yes"] and d["StateDirectory"] == ["watcher"]
     assert d["ExecStart"][0].startswith("/opt/watcher/bin/watcher run -c ")
-    assert all(":" in c for c in d["LoadCredential"])
+    assert d["LoadCredential"] == ["watcher:/etc/watcher/credentials"]  # a whole directory
     # egress to vendor APIs stays open: no allow list, no deny of "any"
     assert "any" not in " ".join(d.get("IPAddressDeny", []))
 
@@ -76,11 +77,13 @@ def container(tmp_path: Path, sim_thread: SimThread) -> Iterator[tuple[SystemdCo
     port = free_port()
     source = sim_source(sim_thread.url, sim_thread.world, "extend")
     token = source.pop("token")
-    source["token_file"] = "extend-token"  # from LoadCredential=, as the README says
-    config = toml({"http_listen": f"127.0.0.1:{port}"}, [source],
+    # the unit loads the whole credentials directory: each file is watcher_<name>
+    source["token_file"] = "watcher_extend-token"
+    config = toml({"http_listen": f"127.0.0.1:{port}",
+                   "http_token_file": "watcher_http-token"}, [source],
                   [{"name": "out", "type": "stdout"}])
     c = SystemdContainer(tmp_path / "container", config=config,
-                         credentials={"extend-token": token},
+                         credentials={"extend-token": token, "http-token": HTTP_TOKEN},
                          dropin="WatchdogSec=2s\nRestartSec=200ms\nTimeoutAbortSec=1s\n")
     try:
         c.boot()
@@ -129,6 +132,9 @@ def exercise(c: SystemdContainer, base: str, sim_thread: SimThread) -> None:
     sim_thread.call(lambda w: w.set_status(run, "FAILED"))
     eventually(lambda: b'"status":"failed"' in c.stdout.read_bytes(), what="the failure event")
     assert b"watcher_polls_total" in http_get(base + "/metrics")[1]
+    # http_token_file came from the same credentials directory
+    assert http_get(base + "/status")[0] == 401
+    assert http_get(base + "/status", {"Authorization": f"Bearer {HTTP_TOKEN}"})[0] == 200
     state = Path(f"/proc/{pid}/root/var/lib/private/watcher")
     assert (state / "state.db").exists()  # StateDirectory=, via $STATE_DIRECTORY
 

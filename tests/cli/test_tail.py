@@ -28,9 +28,10 @@ class Setup:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config = tmp_path / "watcher.toml"
+        (tmp_path / "http-token").write_text(TOKEN + "\n")
         self.config.write_text(toml(
             {"state_path": str(tmp_path / "state.db"), "http_listen": f"127.0.0.1:{self.port}",
-             "http_token": "${WATCHER_HTTP_TOKEN}"},
+             "http_token_file": "http-token"},
             [sim_source(sim.url, sim.world, "extend")], [{"name": "out", "type": "stdout"}]))
         self.procs: list[DaemonProc] = []
 
@@ -92,15 +93,18 @@ def test_tail_prints_what_the_stdout_sink_printed_and_resumes_after_a_restart_wi
     assert tail.stop(signal.SIGINT) == 0
 
 
-def test_tail_without_the_right_token_is_refused_with_exit_77(setup: Setup) -> None:
+def test_tail_without_the_right_token_is_refused_with_exit_77(setup: Setup,
+                                                             tmp_path: Path) -> None:
     """tail without the right token is refused: exit 77, a hint, nothing on stdout."""
     setup.daemon()
+    (tmp_path / "wrong").write_text("not-the-token\n")
     missing = run_cli("tail", "--url", setup.url, timeout=20)
-    wrong = run_cli("tail", "--url", setup.url, "--token", "not-the-token", timeout=20)
+    wrong = run_cli("tail", "--url", setup.url, "--token-file", str(tmp_path / "wrong"),
+                    timeout=20)
     for refused in (missing, wrong):
         assert refused.returncode == 77
         assert b"401 Unauthorized" in refused.stderr
-        assert b"--token or $WATCHER_HTTP_TOKEN" in refused.stderr
+        assert b"--token-file, $WATCHER_HTTP_TOKEN" in refused.stderr
         assert refused.stdout == b""
     status, _ = http_get(setup.url + "/events")
     assert status == 401

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from tests.http_support import free_port, http_get
+from tests.http_support import eventually, free_port, http_get
 from tests.support import ROOT, DaemonProc, SimThread, event_types, run_cli, sim_source, toml
 
 
@@ -119,6 +119,7 @@ def test_no_secret_reaches_logs_stdout_check_metrics_events_or_the_state_file(
            "OTHER_KEY": wrong_token, "ECHOED_KEY": echoed_token}
 
     daemon = DaemonProc("run", "-c", str(cfg), env=env)
+    eventually(lambda: http_get(url + "/healthz")[0] == 200, what="listener up")
     tail = DaemonProc("tail", "--url", url, "--since-id", "0", env=env)
     try:
         daemon.wait_stderr("baseline recorded")  # the good source is watching

@@ -5,10 +5,12 @@ No credentials and no network beyond loopback; events go to stdout.
 
 from __future__ import annotations
 
-from typing import IO
+import sys
+from typing import IO, cast
 
 import anyio
 
+from watcher.cli import pretty
 from watcher.config.settings import Config
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.daemon import Daemon
@@ -56,7 +58,9 @@ def demo_config(sim: Simulator) -> Config:
 
 
 async def demo(*, duration: float | None = None, stdout: IO[bytes] | None = None,
-               seed: int = 7) -> int:
+               seed: int = 7, fmt: str = "json") -> int:
+    if stdout is None and fmt != "json":
+        stdout = cast(IO[bytes], pretty.writer_for(fmt, sys.stdout.buffer, sys.stdout))
     world = World(seed=seed)
     scenario = Scenario(world, vendors=available_vendors())
     scenario.setup()

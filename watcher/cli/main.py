@@ -39,8 +39,14 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("-c", "--config", metavar="FILE",
                         help=f"config file (default: $WATCHER_CONFIG, else {DEFAULT_CONFIG})")
 
+    def with_format(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--format", choices=("auto", "json", "pretty"), default="auto",
+                        help="json: CloudEvents, one a line; pretty: one short line per event; "
+                        "auto (default): pretty on a terminal, json when piped")
+
     d = sub.add_parser("demo", help="watch the built-in simulator (no credentials needed)")
     d.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    with_format(d)
     with_config(sub.add_parser("run", help="run the daemon"))
     with_config(sub.add_parser("check", help="validate the config and print it resolved"))
     with_config(sub.add_parser("once", help="poll every source once, deliver, exit"))
@@ -49,10 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8765)
     s.add_argument("--quiet-world", action="store_true",
                    help="no scripted activity: runs change only through /_sim")
-    t = sub.add_parser("tail", help="follow a running daemon's event stream")
+    t = sub.add_parser("tail", help="follow a running daemon's event stream",
+                       allow_abbrev=False)  # so --token is not taken for --token-file
     t.add_argument("--url", default=None,
                    help="daemon base URL or its /events URL (default from http_listen)")
-    t.add_argument("--token", default=None, help="bearer token (or $WATCHER_HTTP_TOKEN)")
+    t.add_argument("--token-file", default=None, metavar="FILE",
+                   help="a file holding the bearer token (else $WATCHER_HTTP_TOKEN, else the "
+                   "config's http_token_file or http_token)")
+    with_config(t)
+    with_format(t)
     t.add_argument("--type", action="append", default=[], help="event type (repeatable)")
     t.add_argument("--status", action="append", default=[], help="canonical status")
     t.add_argument("--source", action="append", default=[], help="source name")
@@ -112,7 +123,7 @@ def _demo(args: argparse.Namespace) -> int:
     from watcher.server import logs
 
     logs.configure(level="info", fmt="auto")
-    return run_sync(lambda: demo(duration=args.duration))
+    return run_sync(lambda: demo(duration=args.duration, fmt=args.format))
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -135,8 +146,13 @@ def _tail(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace, config: Config) -> int:
     from watcher.runtime.configuration import resolved
+    from watcher.server.auth import EXPOSED, is_loopback
+    from watcher.server.listener import parse_listen
 
     sys.stdout.write(resolved(config))
+    w = config.watcher
+    if w.http_listen and not w.http_token and not is_loopback(parse_listen(w.http_listen)[0]):
+        print(f"watcher: warning: {EXPOSED}", file=sys.stderr)
     return EX_OK
 
 
@@ -157,7 +173,9 @@ def _daemon(args: argparse.Namespace, config: Config) -> int:
     once = args.command == "once"
     daemon = Daemon(config)
     try:
-        return run_sync(daemon.once if once else daemon.run)
+        code = run_sync(daemon.once if once else daemon.run)
+        _tell_summary(daemon.summary, config.watcher.log_format)
+        return code
     except StateHeld as e:
         if once:  # temporary: it can run once that process is gone
             print(f"watcher: not polling: {e}; `once` must not write the state file "
@@ -171,6 +189,27 @@ def _daemon(args: argparse.Namespace, config: Config) -> int:
     except StoreError as e:  # `once` only: the daemon itself rides out store errors
         print(f"watcher: {e}", file=sys.stderr)
         return EX_TEMPFAIL
+
+
+def _n(n: object, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def _tell_summary(summary: list[dict[str, object]], log_format: str) -> None:
+    """``once``: a line per source on a terminal; a log line each where logs are JSON."""
+    import structlog
+
+    from watcher.server import logs
+
+    as_json = logs.wants_json(log_format, sys.stderr)
+    for s in summary:
+        if as_json:
+            structlog.get_logger("watcher.once").info("once summary", **s)
+            continue
+        line = (f"watcher once: {s['source']}: {_n(s['polls'], 'poll')} ({s['failed_polls']} "
+                f"failed), {_n(s['new_runs'], 'new run')}, {_n(s['events'], 'event')} "
+                f"({_n(s['failed_runs'], 'run')} failed)")
+        print(line + (f"; error: {s['error']}" if s["error"] else ""), file=sys.stderr)
 
 
 #: commands that need no config

@@ -18,8 +18,7 @@ import argparse
 import os
 import signal
 import sys
-import tomllib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -29,15 +28,14 @@ import anyio
 import structlog
 import yarl
 
+from watcher.cli import pretty, target
 from watcher.config.schema import format_size
 from watcher.core.backoff import Backoff
 from watcher.server.sse import KEEPALIVE
 
 log = structlog.get_logger("watcher.tail")
 
-EX_OK, EX_USAGE, EX_PROTOCOL, EX_NOPERM, EX_CONFIG = 0, 64, 76, 77, 78
-DEFAULT_URL = "http://127.0.0.1:9464"
-DEFAULT_CONFIG = "/etc/watcher/watcher.toml"
+EX_OK, EX_USAGE, EX_UNAVAILABLE, EX_PROTOCOL, EX_NOPERM = 0, 64, 69, 76, 77
 #: no byte (not even a keepalive comment) for this long means the stream is dead
 READ_TIMEOUT = 3 * KEEPALIVE
 #: the largest line or event read: an event is one CloudEvent, a few KB, larger only with
@@ -67,35 +65,6 @@ class Frame:
     id: int | None
     event: str
     data: bytes
-
-
-def url_from_listen(listen: str) -> str:
-    """``http_listen`` as the URL a local client dials (a wildcard bind means loopback)."""
-    host, _, port = listen.rpartition(":")
-    host = host.strip("[]")
-    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-def default_url(env: Mapping[str, str] = os.environ) -> str:
-    """From the config's ``http_listen`` when a config is readable, else the default port.
-
-    Only that one key is read (no validation, no ``${VAR}`` expansion): tail must work
-    for someone who may read the config but not the daemon's secrets.
-    """
-    path = env.get("WATCHER_CONFIG") or DEFAULT_CONFIG
-    try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return DEFAULT_URL
-    section = raw.get("watcher")
-    listen = section.get("http_listen", "127.0.0.1:9464") if isinstance(section, dict) else None
-    if listen == "":
-        raise TailError(f"{path}: http_listen is disabled, so there is no /events to "
-                        "follow; enable it or pass --url", EX_CONFIG)
-    if not isinstance(listen, str) or ":" not in listen:
-        return DEFAULT_URL
-    return url_from_listen(listen)
 
 
 async def lines(content: aiohttp.StreamReader, limit: int = MAX_EVENT) -> AsyncIterator[bytes]:
@@ -163,13 +132,15 @@ def stream_url(url: str) -> tuple[str, list[tuple[str, str]]]:
 
 class Follower:
     def __init__(self, base_url: str, *, token: str | None, query: list[tuple[str, str]],
-                 last_id: int | None, out: IO[bytes]) -> None:
+                 last_id: int | None, out: IO[bytes] | pretty.PrettyWriter) -> None:
         self.url, pasted = stream_url(base_url)
         self.token = token
         self.query = pasted + query
         self.last_id = last_id
         self.out = out
         self.backoff = Backoff(0.5, 30.0)
+        #: reached the daemon once: from then on an outage is a restart, waited out
+        self.connected = False
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream"}
@@ -189,27 +160,39 @@ class Follower:
                     log.warning("event stream ended; reconnecting", url=self.url, reason=reason,
                                 last_event_id=self.last_id)
                     unreachable_logged = False
+                except aiohttp.ClientConnectorError as e:
+                    if not self.connected:  # a typo or no daemon: say so rather than wait
+                        raise TailError(f"{self.url}: nothing answers there ({e.os_error}); is "
+                                        "the daemon running, with http_listen set? (--url, "
+                                        "-c FILE)", EX_UNAVAILABLE) from None
+                    unreachable_logged = self._unreachable(e, unreachable_logged)
                 except (aiohttp.ClientError, TimeoutError, ConnectionError) as e:
-                    if not unreachable_logged:  # once per outage, not once per attempt
-                        log.warning("event stream unavailable; retrying", url=self.url,
-                                    reason=str(e) or type(e).__name__,
-                                    last_event_id=self.last_id)
-                        unreachable_logged = True
+                    unreachable_logged = self._unreachable(e, unreachable_logged)
                 await anyio.sleep(self.backoff.next())
+
+    def _unreachable(self, e: Exception, logged: bool) -> bool:
+        if not logged:  # once per outage, not once per attempt
+            log.warning("event stream unavailable; retrying", url=self.url,
+                        reason=str(e) or type(e).__name__, last_event_id=self.last_id)
+        return True
 
     async def _stream(self, session: aiohttp.ClientSession) -> str:
         """One connection; returns why it ended, raises TailError on what retrying can't fix."""
         async with session.get(self.url, params=self.query, headers=self._headers()) as resp:
-            if resp.status == 401:
-                raise TailError(f"{self.url}: 401 Unauthorized: the daemon requires a bearer "
-                                "token (--token or $WATCHER_HTTP_TOKEN), and the one given was "
-                                "missing or wrong", EX_NOPERM)
+            if resp.status in (401, 403):
+                raise TailError(f"{self.url}: {resp.status} {resp.reason}: the daemon requires "
+                                "a bearer token (--token-file, $WATCHER_HTTP_TOKEN, or the "
+                                "config's http_token_file with -c), and the one given was "
+                                "missing or wrong" if resp.status == 401 else
+                                f"{self.url}: 403 Forbidden: {(await resp.text())[:400]}",
+                                EX_NOPERM)
             if resp.status in (400, 404):
                 detail = (await resp.text())[:300]
                 raise TailError(f"{self.url}: {resp.status} {resp.reason}: {detail}", EX_USAGE)
             if resp.status != 200:
                 return f"{resp.status} {resp.reason}"
             self.backoff.reset()  # reached: the next interruption starts the backoff afresh
+            self.connected = True
             log.info("following", url=self.url, last_event_id=self.last_id)
             try:
                 async for f in frames(resp.content):
@@ -240,18 +223,29 @@ async def tail(args: argparse.Namespace) -> int:
     """Follow until interrupted; 77 when the token is refused, 64 for a bad filter,
     76 when the stream is not one tail can read."""
     try:
-        url = args.url or default_url()
-        token = args.token or os.environ.get("WATCHER_HTTP_TOKEN") or None
+        url, token = _target(args)
+        out = pretty.writer_for(args.format, sys.stdout.buffer, sys.stdout)
         follower = Follower(url, token=token, query=_query(args), last_id=args.since_id,
-                            out=sys.stdout.buffer)
+                            out=out)
         return await _until_signalled(follower.run)
-    except TailError as e:
+    except (TailError, target.TargetError) as e:
         print(f"watcher tail: {e}", file=sys.stderr)
         return e.code
     except StdoutClosed:  # `watcher tail | head`: the reader is done, so are we
         # stdout is gone; point it at /dev/null so the exit-time flush cannot complain
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EX_OK
+
+
+def _target(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The daemon's URL (``--url``, else the config's ``http_listen``) and token
+    (``--token-file``, else ``$WATCHER_HTTP_TOKEN``, else the config's)."""
+    token = (target.read_token_file(args.token_file, base=Path.cwd(), env={})
+             if args.token_file else os.environ.get("WATCHER_HTTP_TOKEN") or None)
+    if args.url and token:
+        return args.url, token
+    url, configured = target.from_config(args.config, need_url=not args.url)
+    return args.url or url, token or configured
 
 
 async def _until_signalled(run: Callable[[], Awaitable[int]]) -> int:

@@ -9,6 +9,7 @@ in the layers instead of importing them.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -84,7 +85,9 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
         if key not in ("watcher", "sources", "sinks"):
             problems.add(key, "unknown key (expected [watcher], [[sources]], [[sinks]])")
 
-    watcher = WatcherConfig(**r.table(data.get("watcher", {}), WATCHER_FIELDS, "watcher"))
+    wvalues = r.table(data.get("watcher", {}), WATCHER_FIELDS, "watcher")
+    wvalues["http_token"] = _http_token(wvalues, r, env, base_dir)
+    watcher = WatcherConfig(**wvalues)
 
     sources: list[SourceConfig] = []
     source_names: set[str] = set()  # every named source, so a sink's match can be checked
@@ -135,11 +138,14 @@ def _entries(
             r.problems.add(path, "must be a table")
             continue
         cls = _plugin(raw.get(kind_key), f"{path}.{kind_key}", r.problems, lookup, known, what)
-        own = opts.fields_of(cls.Options) if cls else {}
-        # with an unknown plugin its keys cannot be judged: report the plugin, not them
-        common = r.table(raw, fields, path, ignore=(*also, *own) if cls else tuple(raw))
-        options = _options(cls, {k: v for k, v in raw.items() if k in own}, path, r) \
-            if cls else None
+        # An unknown plugin (a typo) still gets every other key judged: against the plugin
+        # its name is closest to, else against the common keys alone.
+        judge = cls or _closest(raw.get(kind_key), lookup, known)
+        own = opts.fields_of(judge.Options) if judge else {}
+        ignore = (*also, *own) if judge else (*also, *(k for k in raw if k not in fields))
+        common = r.table(raw, fields, path, ignore=ignore)
+        options = _options(judge, {k: v for k, v in raw.items() if k in own}, path, r) \
+            if judge else None
         _check_name(common.get("name"), f"{path}.name", names, r.problems)
         yield path, raw, cls, common, options
 
@@ -156,8 +162,24 @@ def _plugin(name: object, path: str, problems: Problems,
         problems.add(path, f'"{name}" is not a usable {what}: {e}')
         return None
     if cls is None:
-        problems.add(path, f'"{name}" is not a known {what} (known: {", ".join(known())})')
+        hint = difflib.get_close_matches(name, known(), n=1, cutoff=0.6)
+        problems.add(path, f'"{name}" is not a known {what}'
+                     + (f" (did you mean {hint[0]!r}? " if hint else " (")
+                     + f'known: {", ".join(known())})')
     return cls
+
+
+def _closest(name: object, lookup: Callable[[str], type[P] | None],
+             known: Callable[[], list[str]]) -> type[P] | None:
+    """The plugin a misspelt name most likely meant, to judge the table's other keys by."""
+    if not isinstance(name, str):
+        return None
+    for guess in difflib.get_close_matches(name, known(), n=1, cutoff=0.6):
+        try:
+            return lookup(guess)
+        except PluginError:
+            return None
+    return None
 
 
 def _options(cls: type[Plugin], raw: dict[str, Any], path: str, r: Resolver) -> object:
@@ -183,6 +205,39 @@ def _check_name(name: object, path: str, seen: set[str], problems: Problems) -> 
     seen.add(name)
 
 
+def read_secret_file(name: str, path: str, r: Resolver, env: Mapping[str, str],
+                     base_dir: Path) -> str | None:
+    """A secret held in a file; a relative name is under ``$CREDENTIALS_DIRECTORY`` (systemd's
+    ``LoadCredential=``) when set, else beside the config file."""
+    p = Path(name)
+    if not p.is_absolute():
+        creds = env.get("CREDENTIALS_DIRECTORY")
+        p = Path(creds) / p if creds else base_dir / p
+    try:
+        value = p.read_text(encoding="utf-8").strip()
+    except OSError as e:
+        r.problems.add(path, f"cannot read {p}: {e.strerror or e}")
+        return None
+    if value:
+        r.secrets.add(value)
+    return value
+
+
+def _http_token(values: dict[str, Any], r: Resolver, env: Mapping[str, str],
+                base_dir: Path) -> str | None:
+    token: str | None = values.get("http_token")
+    name: str | None = values.get("http_token_file")
+    if name is None:
+        return token
+    if token is not None:
+        r.problems.add("watcher", "set http_token or http_token_file, not both")
+        return None
+    token = read_secret_file(name, "watcher.http_token_file", r, env, base_dir)
+    if token == "":
+        r.problems.add("watcher.http_token_file", f"{name} is empty")
+    return token or None
+
+
 def _token(common: dict[str, Any], spath: str, r: Resolver, env: Mapping[str, str],
            base_dir: Path, *, given: bool) -> str | None:
     token: str | None = common.get("token")
@@ -191,17 +246,9 @@ def _token(common: dict[str, Any], spath: str, r: Resolver, env: Mapping[str, st
         r.problems.add(spath, "set token or token_file, not both")
         return None
     if token_file is not None:
-        p = Path(token_file)
-        if not p.is_absolute():
-            creds = env.get("CREDENTIALS_DIRECTORY")
-            p = Path(creds) / p if creds else base_dir / p
-        try:
-            token = p.read_text(encoding="utf-8").strip()
-        except OSError as e:
-            r.problems.add(f"{spath}.token_file", f"cannot read {p}: {e.strerror or e}")
+        token = read_secret_file(token_file, f"{spath}.token_file", r, env, base_dir)
+        if token is None:
             return None
-        if token:
-            r.secrets.add(token)
     if token is None:
         if not given:  # when given but unusable, that problem is already reported
             r.problems.add(f"{spath}.token", "is required (or token_file)")

@@ -24,6 +24,9 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)")
 _SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
                "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+#: what a duration may look like, for error messages
+DURATION_FORMS = ('a number of seconds, or numbers with a unit (ms, s, m, h, d), e.g. "500ms", '
+                  '"15s", "10m", "2h", "7d", "1h30m"')
 #: what a size may look like, for error messages
 SIZE_FORMS = ('bytes as an integer, or a number with B, KB, MB, GB (powers of 1000) '
               'or KiB, MiB, GiB (powers of 1024), e.g. "64MB", "512KiB"')
@@ -199,7 +202,7 @@ class Resolver:
     def _duration(self, raw: object, field: Field, path: str) -> float | None:
         d = parse_duration(self.expand(raw, path) if isinstance(raw, str) else raw)
         if d is None:
-            self.problems.add(path, f"{_show(raw)} is not a duration")
+            self.problems.add(path, f"{_show(raw)} is not a duration: {DURATION_FORMS}")
             return None
         if field.min is not None and d < field.min:
             self.problems.add(path, f"{_show(raw)} is below the minimum of "

@@ -39,6 +39,8 @@ class WatcherConfig:
     baseline: str = option("enum", "silent", choices=("silent", "emit"))
     http_listen: str = option("str", "127.0.0.1:9464", check=_check_listen)
     http_token: str | None = option("secret", None)
+    #: a file holding ``http_token`` (relative: under ``$CREDENTIALS_DIRECTORY``)
+    http_token_file: str | None = option("str", None)
     retention: float = option("duration", 7 * 86400.0, min=60)
     log_level: str = option("enum", "info", choices=("debug", "info", "warning", "error"))
     log_format: str = option("enum", "auto", choices=("auto", "json", "console"))

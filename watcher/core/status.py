@@ -21,8 +21,9 @@ class PollStats:
     """A source's poll counters; durations kept as a fixed-bucket histogram so a scrape
     costs the same however many polls there were."""
 
-    __slots__ = ("duration_buckets", "duration_count", "duration_sum", "errors",
-                 "last_error", "last_success", "polls", "store_failures")
+    __slots__ = ("duration_buckets", "duration_count", "duration_sum", "errors", "health",
+                 "health_since", "last_error", "last_success", "next_poll", "polls",
+                 "store_failures", "sync")
 
     #: upper bounds (seconds) of the poll duration histogram; +Inf is ``duration_count``
     BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -37,6 +38,13 @@ class PollStats:
         self.duration_sum = 0.0
         #: cycles whose commit to the state store failed (a full disk, an I/O error)
         self.store_failures = 0
+        #: ``waiting`` (no poll yet), ``ok``, ``retrying`` or ``failing``, and since when
+        self.health = "waiting"
+        self.health_since: float | None = None
+        #: wall time the next poll is due
+        self.next_poll: float | None = None
+        #: the first sync while it runs (the baseline poll of a new source), else None
+        self.sync: SyncProgress | None = None
 
     def observe(self, seconds: float) -> None:
         """Record one poll's duration, failed or not (a timeout is worth seeing)."""
@@ -48,16 +56,45 @@ class PollStats:
                 break
 
 
+class SyncProgress:
+    """How far a first sync (a new source's baseline poll) has got: pages read, runs seen."""
+
+    __slots__ = ("base", "pages", "per_s", "runs", "started", "started_at")
+
+    def __init__(self, started_at: float, started: float, base: tuple[int, int] = (0, 0)
+                 ) -> None:
+        #: wall time the sync began, and monotonic time (for its rate)
+        self.started_at = started_at
+        self.started = started
+        #: the provider's (requests, items observed) counters when the sync began
+        self.base = base
+        self.pages = 0
+        self.runs = 0
+        #: runs read per second so far
+        self.per_s = 0.0
+
+    def update(self, requests: int, observed: int, monotonic: float) -> None:
+        """Progress from the provider's counters, now."""
+        self.pages = requests - self.base[0]
+        self.runs = observed - self.base[1]
+        elapsed = monotonic - self.started
+        self.per_s = self.runs / elapsed if elapsed > 0 else 0.0
+
+
 class DeliveryStats:
     """A sink's delivery counters."""
 
-    __slots__ = ("dead", "delivered", "failures", "retries")
+    __slots__ = ("dead", "delivered", "failures", "last_delivery", "retries", "silenced")
 
     def __init__(self) -> None:
         self.delivered = 0
         self.retries = 0
         self.dead = 0
         self.failures = 0
+        #: wall time of the last batch the sink took (delivered or given up)
+        self.last_delivery: float | None = None
+        #: events held back by a silence (none until silences exist)
+        self.silenced = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +117,11 @@ class SourceStatus:
     #: vendor items skipped as unusable, by reason
     skipped: Mapping[str, int] = field(default_factory=dict)
     internal_errors: int = 0
+    #: live (non-terminal) runs, and those of them reported stuck
+    live: int = 0
+    stuck: int = 0
+    #: the replica polling this source (this process, with one replica)
+    owner: str | None = None
 
     @property
     def retrying(self) -> bool:
@@ -102,6 +144,25 @@ class SinkStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplicaInfo:
+    """One watcher process sharing the state (just this one with SQLite)."""
+
+    id: str
+    started_at: float
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigInfo:
+    """The running config: a hash of it, and how the last reload went."""
+
+    hash: str
+    #: whether the last load (at start, or SIGHUP) was taken, and when
+    last_reload_ok: bool = True
+    last_reload_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DaemonStatus:
     """A snapshot of the whole daemon, taken when someone asks."""
 
@@ -117,6 +178,10 @@ class DaemonStatus:
     sinks: Sequence[SinkStatus]
     #: internal errors of the daemon's own tasks (http, signals, ...), by task
     chores: Mapping[str, int] = field(default_factory=dict)
+    replica: ReplicaInfo | None = None
+    config: ConfigInfo | None = None
+    #: failed runs per workflow, per hour of the last 24 (oldest first)
+    failures: Mapping[str, Sequence[int]] = field(default_factory=dict)
 
     @property
     def runs(self) -> int:

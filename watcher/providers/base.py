@@ -92,6 +92,8 @@ class BaseProvider(Generic[OptionsT]):
         self._warned_items: set[tuple[str | None, str]] = set()
         #: items skipped as unusable, by reason (``watcher_items_skipped_total``)
         self.skipped: Counter[str] = Counter()
+        #: vendor items handed to :meth:`observe` (a first sync's progress)
+        self.observed = 0
         self.http: VendorHttp = self._http()
 
     def _http(self) -> VendorHttp:
@@ -159,6 +161,7 @@ class BaseProvider(Generic[OptionsT]):
         first lookup.  A page with such an item goes through the careful loop,
         which skips just that item.
         """
+        self.observed += len(items)  # once a page: the progress of a long first sync
         table = self.statuses
         status_of = self.status_of
         id_key, status_key, version_key = self.id_key, self.status_key, self.version_key

@@ -165,12 +165,18 @@ class Provider(Protocol):
         """HTTP requests sent so far."""
         ...
 
+    @property
+    def observed(self) -> int:
+        """Vendor items read so far (shown while a first sync runs)."""
+        ...
+
 
 class ProviderDefaults:
     """The optional members, for a provider class that lacks them."""
 
     skipped: Mapping[str, int] = MappingProxyType({})
     requests: int = 0
+    observed: int = 0
 
     def changed_at(self, item: Any) -> float | None:
         return cast(Provider, self).describe(item).changed_at

@@ -3,9 +3,13 @@ the built-in and installed providers and sinks."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
+
+import orjson
 
 from watcher.config import loader, render
 from watcher.config.settings import Config
@@ -29,3 +33,15 @@ def loads(text: str, *, env: Mapping[str, str] | None = None, path: str | None =
 def resolved(config: Config) -> str:
     """``watcher check``: the config as it will be used, as TOML, secrets masked."""
     return render.render(config, CATALOG)
+
+
+def config_hash(config: Config) -> str:
+    """A short hash of the config as written (``${VAR}`` unexpanded): tells which
+    config a daemon runs, and that a reload took, without showing any of it."""
+    text = orjson.dumps(config.raw, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
+def replica_id() -> str:
+    """This process among those sharing a state: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import partial
 from typing import IO
 
@@ -24,11 +25,13 @@ import structlog
 from anyio.abc import TaskGroup
 
 from watcher.config.settings import Config
-from watcher.core.status import DaemonStatus
+from watcher.core.failures import FailureWindow
+from watcher.core.status import ConfigInfo, DaemonStatus, ReplicaInfo
 from watcher.errors import ConfigError, StoreUnavailable
 from watcher.infra.clock import Clock, wall
-from watcher.runtime import chores
+from watcher.runtime import chores, tally
 from watcher.runtime import configuration as config_mod
+from watcher.runtime.configuration import config_hash, replica_id
 from watcher.runtime.loop import tune_gc
 from watcher.runtime.once import poll_and_deliver
 from watcher.runtime.supervisor import Boundary, supervise
@@ -39,13 +42,14 @@ from watcher.server.notify import Notifier
 from watcher.state.backends import open_store
 from watcher.state.journal import Journal
 from watcher.state.store import Store, StoreError
+from watcher.version import __version__
 
 log = structlog.get_logger("watcher.daemon")
 
 #: how long sinks may keep delivering after a stop was asked for
 DRAIN_DEADLINE = 10.0
 #: the daemon's own tasks, each with a boundary (the ``task`` label of internal errors)
-CHORES = ("signals", "housekeeping", "status", "watchdog", "http")
+CHORES = ("signals", "housekeeping", "status", "watchdog", "http", "failures")
 
 
 class Daemon:
@@ -68,6 +72,14 @@ class Daemon:
         self._hurry = False
         self._http: listener.HttpListener | None = None
         self.chores = {name: Boundary(name) for name in CHORES}
+        self.replica = ReplicaInfo(id=replica_id(), started_at=self.started_at,
+                                   version=__version__)
+        #: the config's hash and how the last (re)load went, for /status and /metrics
+        self.config_info = ConfigInfo(config_hash(config), True, self.started_at)
+        #: failed runs per workflow over the last 24 h (the status page's chart)
+        self.failures = FailureWindow()
+        #: what ``once`` did, per source
+        self.summary: list[dict[str, object]] = []
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -132,7 +144,7 @@ class Daemon:
         would journal the same changes twice."""
         workers = await self.open("watcher once")
         try:
-            failed = await poll_and_deliver(workers)
+            failed = await poll_and_deliver(workers, self.summary)
         finally:
             await self.close()
         if failed:
@@ -205,8 +217,11 @@ class Daemon:
             except ConfigError as e:
                 log.error("reload refused: invalid config, keeping the running one",
                           problems=e.problems)
+                self.config_info = replace(self.config_info, last_reload_ok=False,
+                                           last_reload_at=self.clock())
                 return
             await self._apply(new)
+            self.config_info = ConfigInfo(config_hash(new), True, self.clock())
         finally:
             if not self._stop.is_set():  # never READY=1 once a stop has begun
                 self.notifier.ready(self.status_line())
@@ -237,6 +252,8 @@ class Daemon:
             chore("watchdog", partial(chores.watchdog, self.notifier, every, clock=self.clock))
         chore("status", partial(chores.report_status, self.notifier, self.status_line,
                                 self.store_failing, clock=self.clock))
+        chore("failures", partial(tally.follow, workers.journal, self.failures,
+                                  clock=self.clock))
 
     async def _start_http(self) -> None:
         listen = self.config.watcher.http_listen
@@ -254,13 +271,15 @@ class Daemon:
         journal, workers = self.journal, self.workers
         pollers = list(workers.pollers.values()) if workers else []
         runners = list(workers.runners.values()) if workers else []
+        now, me = self.clock(), self.replica.id
         return DaemonStatus(
-            now=self.clock(), started_at=self.started_at, stopping=self.stopping,
+            now=now, started_at=self.started_at, stopping=self.stopping,
             store_failing=self.store_failing(),
             journal_head=journal.head if journal is not None else 0,
             events=journal.counts if journal is not None else {},
-            sources=[w.obj.status() for w in pollers], sinks=[w.obj.status() for w in runners],
-            chores={name: b.errors for name, b in self.chores.items()})
+            sources=[w.obj.status(me) for w in pollers], sinks=[w.obj.status() for w in runners],
+            chores={name: b.errors for name, b in self.chores.items()},
+            replica=self.replica, config=self.config_info, failures=self.failures.counts(now))
 
     def status_line(self) -> str:
         return self.snapshot().line()

@@ -155,6 +155,7 @@ class SinkRunner:
         if rejected:
             await self._dead(rejected)
         self.stats.delivered += len(batch) - len(rejected)
+        self.stats.last_delivery = self.clock()
         return True
 
     async def _retry_later(self, e: Exception, *, internal: bool) -> None:

@@ -8,8 +8,9 @@ next cycle reproduces the same events with the same ids.
 Cadence is drift-free (the next poll is due ``interval`` after the last was
 due, however long the request took).  Each source starts at a random phase
 within its interval: sources of one vendor share its rate limit, and a
-hundred of them firing together would queue behind it for seconds.  Errors back off from ``interval`` doubling to
-``max_backoff`` with jitter, never sooner than a vendor's ``Retry-After``.
+hundred of them firing together would queue behind it for seconds.  Errors back
+off from ``interval`` doubling to ``max_backoff`` with jitter, never sooner than
+a vendor's ``Retry-After``.
 Health is logged when it *changes* (first failure, failing, recovered), not
 on every failed poll.  A source is *failing* after ``failure_threshold``
 failed polls in a row, the one meaning the event, the metric, ``/readyz`` and
@@ -41,6 +42,7 @@ from watcher.errors import InternalError, ProviderError, RateLimited
 from watcher.infra.clock import Clock, wall
 from watcher.model import TERMINAL, Event, RunState, Status
 from watcher.providers.base import PollView, Provider
+from watcher.runtime import progress
 from watcher.runtime.supervisor import Boundary
 from watcher.server.logs import redactor
 from watcher.state.journal import Journal
@@ -94,6 +96,7 @@ class Poller:
                              stuck_after=config.stuck_after,
                              horizon=max(retention, config.lookback), emit_baseline=emit_baseline)
         self.stats = PollStats()
+        self.stats.health_since = clock()
         #: set at the first successful poll (the baseline, for a new source)
         self.watching = anyio.Event()
         self.log = structlog.get_logger("watcher.poller").bind(source=config.name)
@@ -115,20 +118,24 @@ class Poller:
         """The last poll failed, but not yet ``failure_threshold`` in a row."""
         return 0 < self.state.row.failures < self.config.failure_threshold
 
-    def status(self) -> SourceStatus:
-        """This source as /metrics, /readyz and ``STATUS=`` show it."""
-        cfg = self.config
+    def status(self, owner: str | None = None) -> SourceStatus:
+        """This source as /metrics, /readyz, /status and ``STATUS=`` show it."""
+        cfg, st = self.config, self.state
+        progress.sync_progress(self.provider, self.stats.sync, self.clock)
         return SourceStatus(
             name=cfg.name, provider=cfg.provider, interval=cfg.interval,
             failure_threshold=cfg.failure_threshold, stats=self.stats,
-            failures=self.state.row.failures, failing=self.failing,
-            store_failing=self.store_failing, runs=self.state.counts,
-            skipped=self.provider.skipped, internal_errors=self.boundary.errors)
+            failures=st.row.failures, failing=self.failing,
+            store_failing=self.store_failing, runs=st.counts,
+            skipped=self.provider.skipped, internal_errors=self.boundary.errors,
+            live=len(st.live), stuck=sum(1 for r in st.live if st.runs[r].stuck), owner=owner)
 
     async def run(self) -> None:
         """Poll forever on the source's cadence."""
         cfg, clock = self.config, self.clock
-        await clock.sleep(clock.random.uniform(0, cfg.interval))
+        phase = clock.random.uniform(0, cfg.interval)
+        self.stats.next_poll = clock() + phase
+        await clock.sleep(phase)
         due = clock.monotonic()
         while True:
             if await self.poll_once() or self.store_failing:
@@ -143,6 +150,7 @@ class Poller:
                 if self._retry_after:
                     delay = max(delay, self._retry_after)
                 due = clock.monotonic() + delay
+            self.stats.next_poll = clock() + delay
             await clock.sleep(delay)
 
     async def poll_once(self) -> bool:
@@ -151,12 +159,15 @@ class Poller:
         started = self.clock.monotonic()
         self.stats.polls += 1
         try:
-            return await self._cycle(now, started)
+            ok = await self._cycle(now, started)
         except Exception as e:  # a bug or a plugin: this cycle failed, the source carries on
             self.stats.observe(self.clock.monotonic() - started)
             what = self.boundary.caught(e)
             await self._failed(InternalError(what), now)
-            return False
+            ok = False
+        progress.note_health(self.stats, self.state.row.failures, self.config.failure_threshold,
+                             now)
+        return ok
 
     async def _cycle(self, now: float, started: float) -> bool:
         st = self.state
@@ -167,7 +178,8 @@ class Poller:
         view = PollView(runs=st.runs, live=st.live, cursor=st.row.cursor, baseline=baseline,
                         now=now, feed=session.feed)
         try:
-            result = await self.provider.poll(view)
+            result = await progress.poll(self.provider, view, self.stats, self.log,
+                                         clock=self.clock)
         except ProviderError as e:
             self.stats.observe(self.clock.monotonic() - started)
             await self._failed(e, now)

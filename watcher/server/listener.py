@@ -1,4 +1,5 @@
-"""HTTP listener (``http_listen``): /metrics, /healthz, /readyz, /events.
+"""HTTP listener (``http_listen``): /metrics, /healthz, /readyz, /events, /status and the
+status page at /.
 
 It runs in the daemon's own event loop and only reads daemon state, so a
 scrape or a health check sees exactly what the daemon sees and costs it
@@ -10,6 +11,7 @@ send: every endpoint is a GET, so a request body over a few KB (or one of
 unknown length) is answered 413 without being read, and the request line,
 each header and the number of headers are capped by aiohttp's parser (an
 over-long one is answered 4xx). The daemon's memory does not depend on them.
+Who may read events and status is :mod:`watcher.server.auth`'s rule.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from aiohttp import web
 
 from watcher.core.status import DaemonStatus
 from watcher.server import metrics
+from watcher.server.auth import Access
 from watcher.server.health import readiness
+from watcher.server.page import StatusPage
 from watcher.server.sse import EventStream
+from watcher.server.status import status_body
 from watcher.state.journal import Journal
 
 log = structlog.get_logger("watcher.api")
@@ -63,10 +68,11 @@ OnError = Callable[..., object]
 
 class HttpListener:
     def __init__(self, snapshot: Snapshot, journal: Callable[[], Journal | None], *,
-                 token: str | None, on_error: OnError) -> None:
+                 token: str | None, on_error: OnError, host: str = "127.0.0.1") -> None:
         self.snapshot = snapshot
         self.on_error = on_error
-        self.events = EventStream(journal, token=token)
+        self.access = Access(token, host=host)
+        self.events = EventStream(journal, access=self.access)
         self.registry = metrics.registry_for(snapshot, sse_clients=self.events.count)
         self.app = web.Application(client_max_size=MAX_REQUEST_BODY, middlewares=[refuse_bodies])
         self.app.middlewares.append(self._contain)
@@ -74,6 +80,8 @@ class HttpListener:
         self.app.router.add_get("/healthz", self.healthz)
         self.app.router.add_get("/readyz", self.readyz)
         self.app.router.add_get("/events", self.events.handle)
+        self.app.router.add_get("/status", self.status)
+        StatusPage(self.access).routes(self.app)
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                     max_line_size=MAX_LINE, max_field_size=MAX_LINE,
                                     max_headers=MAX_HEADERS)
@@ -111,13 +119,20 @@ class HttpListener:
         ready, body = readiness(self.snapshot())
         return web.json_response(body, status=200 if ready else 503)
 
+    async def status(self, request: web.Request) -> web.Response:
+        refused = self.access.refusal(request)
+        if refused is not None:
+            return refused
+        return web.json_response(status_body(self.snapshot()),
+                                 headers={"Cache-Control": "no-store"})
+
 
 async def start(listen: str, snapshot: Snapshot, journal: Callable[[], Journal | None], *,
                 token: str | None, on_error: OnError) -> HttpListener | None:
     """Serve on ``listen``; a port that cannot be bound is logged, not fatal: watching
     and alerting matter more than the metrics endpoint, so the daemon carries on."""
     host, port = parse_listen(listen)
-    listener = HttpListener(snapshot, journal, token=token, on_error=on_error)
+    listener = HttpListener(snapshot, journal, token=token, on_error=on_error, host=host)
     try:
         await listener.start(host, port)
     except OSError as e:
@@ -125,5 +140,8 @@ async def start(listen: str, snapshot: Snapshot, journal: Callable[[], Journal |
         log.error("http listener could not start; /metrics, /readyz and /events are "
                   "unavailable", http_listen=listen, error=str(e))
         return None
-    log.info("http listening", http_listen=listen, events_token=bool(listener.events.token))
+    log.info("http listening", http_listen=listen, token=bool(listener.access.token))
+    if listener.access.exposed and not listener.access.token:
+        log.warning("/, /status and /events are refused: bound beyond loopback without "
+                    "http_token", http_listen=listen)
     return listener

@@ -49,6 +49,7 @@ class DaemonCollector:
         yield from self._sources(d)
         yield from self._sinks(d)
         yield from self._journal(d)
+        yield from self._config(d)
         yield from self._internal_errors(d)
 
     def _sources(self, d: DaemonStatus) -> Iterator[Metric]:
@@ -119,12 +120,31 @@ class DaemonCollector:
             yield clients
 
 
+    def _config(self, d: DaemonStatus) -> Iterator[Metric]:
+        if d.config is None:
+            return
+        ok = GaugeMetricFamily("watcher_config_last_reload_success",
+                               "1 if the last load of the config (at start or SIGHUP) was "
+                               "taken, 0 if a reload was refused as invalid.")
+        ok.add_metric([], 1.0 if d.config.last_reload_ok else 0.0)
+        yield ok
+        if d.config.last_reload_at is not None:
+            at = GaugeMetricFamily("watcher_config_last_reload_timestamp_seconds",
+                                   "Unix time of the last load of the config, taken or not.")
+            at.add_metric([], d.config.last_reload_at)
+            yield at
+        info = GaugeMetricFamily("watcher_config_info",
+                                 "Always 1; a hash of the running config as a label.",
+                                 labels=["hash"])
+        info.add_metric([d.config.hash], 1)
+        yield info
+
     def _internal_errors(self, d: DaemonStatus) -> Iterator[Metric]:
         errors = CounterMetricFamily(
             "watcher_internal_errors",
             "Unexpected exceptions (a bug, a plugin that raised) contained by a task, which "
             "carried on with backoff; task is source:<name>, sink:<name>, http, signals, "
-            "housekeeping, status or watchdog.", labels=["task"])
+            "housekeeping, status, watchdog or failures.", labels=["task"])
         for src in d.sources:
             errors.add_metric([f"source:{src.name}"], src.internal_errors)
         for sink in d.sinks:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 from collections.abc import Callable
 
 import structlog
@@ -28,6 +27,7 @@ from multidict import MultiMapping
 from watcher.core.events import full_type
 from watcher.core.routing import Match
 from watcher.model import JournalEntry, Status
+from watcher.server.auth import Access
 from watcher.state.journal import Journal
 
 log = structlog.get_logger("watcher.sse")
@@ -87,20 +87,12 @@ def frame(entry: JournalEntry) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (entry.seq, entry.type.encode(), entry.body)
 
 
-def bearer_ok(request: web.Request, token: str | None) -> bool:
-    if not token:
-        return True
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
-                                                              token.encode())
-
-
 class EventStream:
     """The ``/events`` handler and the set of clients it is serving."""
 
-    def __init__(self, journal: Callable[[], Journal | None], *, token: str | None) -> None:
+    def __init__(self, journal: Callable[[], Journal | None], *, access: Access) -> None:
         self._journal = journal
-        self.token = token
+        self.access = access
         self.clients: set[asyncio.Task[object]] = set()
         self.closing = False
 
@@ -108,9 +100,9 @@ class EventStream:
         return len(self.clients)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        if not bearer_ok(request, self.token):
-            return web.json_response({"error": "a valid bearer token is required"}, status=401,
-                                     headers={"WWW-Authenticate": 'Bearer realm="watcher"'})
+        refused = self.access.refusal(request)
+        if refused is not None:
+            return refused
         journal = self._journal()
         if journal is None or len(self.clients) >= MAX_CLIENTS:
             return web.json_response({"error": "too many /events clients"}, status=503,

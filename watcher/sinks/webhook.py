@@ -69,9 +69,21 @@ def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
+#: the key sizes Standard Webhooks libraries accept (bytes, after base64 decoding)
+KEY_BYTES = (24, 64)
+
+
 def _check_secret(value: str) -> str | None:
-    if signing_key(value) is None:
-        return "must be a Standard Webhooks secret: whsec_ followed by base64"
+    """What receiving libraries check: ``whsec_`` then valid base64 of 24-64 bytes."""
+    what = ("must be a Standard Webhooks secret: whsec_ followed by the base64 of 24 to 64 "
+            "random bytes (e.g. whsec_$(openssl rand -base64 32))")
+    if not value.startswith("whsec_"):
+        return f"{what}; it does not start with whsec_"
+    key = signing_key(value)
+    if key is None:
+        return f"{what}; the part after whsec_ is not valid base64"
+    if not KEY_BYTES[0] <= len(key) <= KEY_BYTES[1]:
+        return f"{what}; it decodes to {len(key)} bytes"
     return None
 
 

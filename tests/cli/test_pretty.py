@@ -1,0 +1,110 @@
+"""Readable terminals: ``--format pretty|auto`` (TTY detection, NO_COLOR, one line per
+event) and ``watcher status``'s table."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from tests.support import ROOT
+from watcher.cli import pretty
+from watcher.cli.status_table import render_status_table
+
+ANSI = re.compile(rb"\x1b\[[0-9;]*m")
+FAILED = {"type": "watcher.run.status_changed", "time": "2026-11-22T14:03:00.123Z",
+          "data": {"source": "extend-prod", "workflow_name": "Invoice Processing",
+                   "run_id": "workflow_run_xKm9pNv3qWsYabcdefgh", "status": "failed",
+                   "previous_status": "running",
+                   "error": "The document\ncould not be processed " + "x" * 200}}
+
+
+def demo_on_a_terminal(*args: str, env: dict[str, str] | None = None) -> bytes:
+    """``watcher demo`` with its stdout on a pseudo-terminal; what the terminal showed."""
+    master, slave = os.openpty()
+    full_env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    full_env.update({"PYTHONPATH": str(ROOT), **(env or {})})
+    proc = subprocess.Popen([sys.executable, "-m", "watcher", "demo", *args], stdout=slave,
+                            stderr=subprocess.DEVNULL, env=full_env)
+    os.close(slave)
+    out = bytearray()
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the other end closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert proc.wait(60) == 0
+    return bytes(out)
+
+
+def test_a_pretty_line_is_one_short_coloured_line_with_the_transition_and_error() -> None:
+    """A failure is one line: time, source, workflow, run id shortened, previous -> status,
+    the error flattened and shortened; red when colour is on, plain when off."""
+    plain = pretty.line(FAILED, color=False)
+    assert "\n" not in plain and len(plain) < 170
+    assert "extend-prod" in plain and "Invoice Processing" in plain
+    assert "running -> failed" in plain and "The document could not be processed" in plain
+    assert "workflow_run_xKm9pNv3qWsYabcdefgh" not in plain and "…" in plain
+    assert pretty.line(FAILED, color=True) == f"{pretty.RED}{plain}{pretty.RESET}"
+    stuck = {**FAILED, "type": "watcher.run.stuck",
+             "data": {**FAILED["data"], "status": "running", "stuck_for_s": 890}}
+    assert pretty.line(stuck, color=True).startswith(pretty.YELLOW)
+    assert "stuck in running for 14m50s" in pretty.line(stuck)
+    ok = {**FAILED, "data": {**FAILED["data"], "status": "succeeded", "error": None}}
+    assert pretty.line(ok, color=True).startswith(pretty.GREEN)
+
+
+def test_auto_is_pretty_on_a_terminal_and_json_on_a_pipe_and_no_color_is_honoured(
+        tmp_path: Path) -> None:
+    """auto means pretty on a TTY and JSON on a pipe; colour needs a TTY and no NO_COLOR."""
+    master, slave = os.openpty()
+    with open(slave, "w") as tty, open(tmp_path / "file", "w") as file:
+        assert pretty.wants_pretty("auto", tty) and not pretty.wants_pretty("auto", file)
+        assert pretty.wants_pretty("pretty", file) and not pretty.wants_pretty("json", tty)
+        assert pretty.wants_color(tty, {}) and not pretty.wants_color(file, {})
+        assert not pretty.wants_color(tty, {"NO_COLOR": "1"})
+    os.close(master)
+
+
+def test_demo_on_a_terminal_prints_one_coloured_line_per_event() -> None:
+    """watcher demo on a terminal prints one pretty line per event, failures in red."""
+    out = demo_on_a_terminal("--duration", "7")
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    assert len(lines) >= 5
+    assert not any(ln.lstrip(b"\x1b[0123456789;m").startswith(b"{") for ln in lines)
+    assert any(ln.startswith(pretty.RED.encode()) and b"-> failed" in ln for ln in lines)
+    assert all(re.match(rb"\d\d:\d\d:\d\d  ", ANSI.sub(b"", ln)) for ln in lines)
+
+
+def test_demo_with_no_color_prints_pretty_lines_without_escape_codes() -> None:
+    """NO_COLOR keeps the pretty lines and drops every colour code."""
+    out = demo_on_a_terminal("--duration", "7", env={"NO_COLOR": "1"})
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    assert lines and not ANSI.search(out)
+    assert any(b"-> failed" in ln for ln in lines)
+
+
+def test_the_status_table_lists_sources_and_sinks_with_ages() -> None:
+    """render_status_table turns /status JSON into aligned rows with relative ages."""
+    status = {"now": "2026-11-22T14:03:00.000Z",
+              "replicas": [{"id": "host:1"}],
+              "sources": [{"name": "extend-prod", "provider": "extend", "health": "failing",
+                           "health_since": "2026-11-22T14:00:00.000Z",
+                           "last_success": "2026-11-22T13:59:30.000Z", "tracked": 1200,
+                           "live": 5, "stuck": 1, "owner": "host:1", "first_sync": None}],
+              "sinks": [{"name": "alerts", "type": "slack", "backlog": 3, "failing": True,
+                         "last_delivery": None, "dead_letters": 2, "silenced": 0}]}
+    text = render_status_table(orjson.loads(orjson.dumps(status)))
+    src, sink = text.splitlines()[1], text.splitlines()[4]
+    assert src.split()[:4] == ["extend-prod", "extend", "failing", "(3m"]
+    assert "4m ago" in src and "1200" in src and src.rstrip().endswith("host:1")
+    assert sink.split() == ["alerts", "slack", "failing", "3", "-", "2", "0"]
+    assert "replicas: host:1" in text

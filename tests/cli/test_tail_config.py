@@ -1,0 +1,50 @@
+"""``watcher tail -c FILE``: the daemon's address and token come from its config; a
+``--token-file`` instead of a secret on the command line; no endless retries when
+nothing listens; ``--format pretty``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cli.test_tail import TOKEN, Setup, count, setup
+from tests.http_support import eventually, free_port
+from tests.support import SimThread, run_cli
+
+__all__ = ["setup"]  # the fixture, shared with test_tail
+
+
+def test_tail_c_reads_http_listen_and_the_token_file_from_the_config(
+        setup: Setup, sim_thread: SimThread) -> None:
+    """With -c and nothing else (no --url, no token in the environment), tail finds the
+    daemon and its token through the config's http_listen and http_token_file."""
+    daemon = setup.daemon()
+    tail = setup.tail("-c", str(setup.config), env={"WATCHER_HTTP_TOKEN": ""})
+    eventually(lambda: setup.sse_clients() == 1, what="tail connected")
+    sim_thread.call(lambda w: w.add_run("extend", "PROCESSING"))
+    tail.wait_for(count(1))
+    daemon.wait_for(count(1))
+    assert tail.stdout == daemon.stdout
+
+
+def test_tail_token_file_is_read_and_the_token_never_needs_the_command_line(
+        setup: Setup, sim_thread: SimThread, tmp_path: Path) -> None:
+    """--token-file FILE reads the bearer token from a file; --token no longer exists."""
+    setup.daemon()
+    (tmp_path / "token").write_text(TOKEN + "\n")
+    tail = setup.tail("--url", setup.url, "--token-file", str(tmp_path / "token"),
+                      "--format", "pretty", env={"WATCHER_HTTP_TOKEN": ""})
+    eventually(lambda: setup.sse_clients() == 1, what="tail connected")
+    run = sim_thread.call(lambda w: w.add_run("extend", "PROCESSING"))
+    line = tail.lines.get(timeout=20).decode()
+    assert "extend-test" in line and "new -> running" in line and "{" not in line
+    assert run.id[-5:] in line
+    old = run_cli("tail", "--url", setup.url, "--token", TOKEN, timeout=20)
+    assert old.returncode == 64 and b"--token" in old.stderr
+
+
+def test_tail_says_so_and_exits_69_when_nothing_listens() -> None:
+    """Pointed at a port nobody listens on, tail exits 69 at once with a clear message."""
+    r = run_cli("tail", "--url", f"http://127.0.0.1:{free_port()}", timeout=30)
+    assert r.returncode == 69, r.stderr
+    assert b"nothing answers there" in r.stderr and b"is the daemon running" in r.stderr
+    assert r.stdout == b""

@@ -1,0 +1,91 @@
+"""What `watcher check` says: every problem of a source whose provider is misspelt, a
+webhook secret judged as receiving libraries judge it, and the duration forms."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from tests.support import parse_config, run_cli, toml
+from watcher.errors import ConfigError
+
+EXTEND = {"name": "a", "provider": "extend", "token": "t0ken-value"}
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as exc:
+        parse_config(text)
+    return exc.value.problems
+
+
+def secret(n: int) -> str:
+    return "whsec_" + base64.b64encode(bytes(range(7, 7 + n))).decode()
+
+
+def test_a_misspelt_provider_hides_none_of_the_sources_other_problems() -> None:
+    """provider = "extnd" is reported with a guess, and the source's other keys are still
+    judged: a bad interval, a typo'd key, a bad value of the guessed provider's own key."""
+    got = problems(toml({}, [{**EXTEND, "provider": "extnd", "interval": "15 seconds",
+                              "intervall": "1s", "page_size": 0}]))
+    assert got[0].startswith('sources[0].provider: "extnd" is not a known provider '
+                             "(did you mean 'extend'? known: ")
+    rest = sorted(got[1:])
+    assert rest[0].startswith('sources[0].interval: "15 seconds" is not a duration')
+    assert rest[1] == "sources[0].intervall: unknown key (did you mean 'interval'?)"
+    assert rest[2] == "sources[0].page_size: 0 must be at least 1"
+
+
+def test_an_unguessable_provider_still_gets_its_common_keys_checked() -> None:
+    """With no known provider near the name, the common keys are judged and the others,
+    which may be that provider's own, are left alone."""
+    got = problems(toml({}, [{**EXTEND, "provider": "acme-corp-internal",
+                              "interval": "fast", "acme_region": "eu"}]))
+    assert len(got) == 2, got
+    assert got[0].startswith('sources[0].provider: "acme-corp-internal" is not a known '
+                             "provider (known: cortex, extend")
+    assert got[1].startswith('sources[0].interval: "fast" is not a duration')
+
+
+def test_a_bad_duration_lists_the_forms_a_duration_takes() -> None:
+    """The duration message names the accepted forms, so the fix is in the message."""
+    got, = problems(toml({}, [{**EXTEND, "interval": "15 seconds"}]))
+    assert got == ('sources[0].interval: "15 seconds" is not a duration: a number of seconds, '
+                   'or numbers with a unit (ms, s, m, h, d), e.g. "500ms", "15s", "10m", "2h", '
+                   '"7d", "1h30m"')
+
+
+@pytest.mark.parametrize(("value", "why"), [
+    ("hunter2", "it does not start with whsec_"),
+    ("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0", "it does not start with whsec_"),
+    ("whsec_hunter2!", "the part after whsec_ is not valid base64"),
+    (secret(16), "it decodes to 16 bytes"),
+    (secret(65), "it decodes to 65 bytes"),
+])
+def test_a_webhook_secret_receiving_libraries_would_refuse_is_a_config_error(
+        value: str, why: str, tmp_path: Path) -> None:
+    """A webhook secret must be whsec_ + base64 of 24-64 bytes; check says which part is
+    wrong and never echoes the secret."""
+    cfg = tmp_path / "w.toml"
+    cfg.write_text(toml({"state_path": ":memory:"}, sinks=[{
+        "name": "ops", "type": "webhook", "url": "https://hooks.example.com/x",
+        "secret": value}]))
+    out = run_cli("check", "-c", str(cfg))
+    err = out.stderr.decode()
+    assert out.returncode == 78
+    assert "sinks[0].secret: must be a Standard Webhooks secret: whsec_ followed by the " \
+        "base64 of 24 to 64 random bytes" in err and why in err
+    assert value not in err
+
+
+@pytest.mark.parametrize("n", [24, 32, 64])
+def test_a_secret_receiving_libraries_accept_is_accepted(n: int) -> None:
+    """Secrets of 24 to 64 bytes pass check, and the Standard Webhooks library takes them."""
+    value = secret(n)
+    Webhook(value)  # the receiving side's constructor
+    cfg = parse_config(toml({"state_path": ":memory:"}, sinks=[{
+        "name": "ops", "type": "webhook", "url": "https://hooks.example.com/x",
+        "secret": value}]))
+    assert cfg.sinks[0].name == "ops"

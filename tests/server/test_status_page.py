@@ -1,0 +1,159 @@
+"""The status page in real headless Chromium (Debian's), driven by Playwright.
+
+A daemon subprocess watches all four simulated vendors while a scenario plays;
+the test logs in with the daemon's token, reads the sources and sinks, makes a
+run fail at the vendor and waits for it in the live feed.  It saves a
+screenshot (``$WATCHER_SCREENSHOT`` names a copy to keep, e.g. for the README).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.http_support import eventually, free_port, http_get
+from tests.support import DaemonProc, SimThread, sim_source, toml
+from watcher.simulator import World, available_vendors
+from watcher.simulator.scenario import Scenario
+
+CHROMIUM = "/usr/bin/chromium"
+#: no traffic beyond loopback: Chromium's own background connections are switched off
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TOKEN = "status-page-token-3b9c41d2"
+
+
+def browser_or_skip() -> Any:
+    """Playwright's sync API, or a skip (a failure under CI) saying what is missing."""
+    why = None
+    if not Path(CHROMIUM).exists():
+        why = f"{CHROMIUM} missing (apt-get install chromium)"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        why = "playwright is not installed (the dev extra)"
+    if why:
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)
+    return sync_playwright
+
+
+class Watched:
+    """A daemon with a token file, four sources, two sinks and a lively simulated world."""
+
+    def __init__(self, sim: SimThread, tmp_path: Path) -> None:
+        self.sim = sim
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        (tmp_path / "http-token").write_text(TOKEN + "\n")
+        self.sources = [sim_source(sim.url, sim.world, v, name=f"{v}-prod")
+                        for v in available_vendors()]
+        self.sinks = [{"name": "out", "type": "stdout"},
+                      {"name": "archive", "type": "file", "path": str(tmp_path / "ev.jsonl")}]
+        cfg = tmp_path / "watcher.toml"
+        cfg.write_text(toml({"state_path": str(tmp_path / "state.db"),
+                             "http_listen": f"127.0.0.1:{self.port}",
+                             "http_token_file": "http-token"}, self.sources, self.sinks))
+        self.proc = DaemonProc("run", "-c", str(cfg))
+        eventually(lambda: http_get(self.base + "/readyz")[0] == 200, what="daemon ready")
+
+
+@pytest.fixture
+def watched(tmp_path: Path) -> Iterator[Watched]:
+    world = World(seed=11)
+    scenario = Scenario(world, vendors=available_vendors(), spawn_every=2.0)
+    scenario.setup()
+    sim = SimThread(world).start()
+    w = Watched(sim, tmp_path)
+    scenario.begin()
+    play = sim.spawn(scenario.run)
+    try:
+        yield w
+    finally:
+        play.cancel()
+        code = w.proc.stop(signal.SIGTERM)
+        sim.stop()
+        assert code == 0, w.proc.err_text()[-2000:]
+
+
+def test_the_status_page_shows_every_source_and_sink_and_a_failure_arrives_in_its_feed(
+        watched: Watched, tmp_path: Path) -> None:
+    """Logged in with the token, the page lists every source and sink, and a run failing
+    at the vendor appears highlighted in the live feed within seconds, linked to its run."""
+    sync_playwright = browser_or_skip()
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, args=FLAGS, headless=True,
+            viewport={"width": 1280, "height": 860})
+        try:
+            page = context.pages[0] if context.pages else context.new_page()
+            first = page.goto(watched.base + "/")
+            assert first is not None and first.status == 401  # the login form, not the data
+            page.fill("#token", TOKEN)
+            page.click("button[type=submit]")
+            page.wait_for_selector("#sources tbody tr")
+
+            cookie, = context.cookies()
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+            assert TOKEN not in cookie["value"]
+
+            names = [s["name"] for s in watched.sources]
+            page.wait_for_function(
+                f"document.querySelectorAll('#sources tbody tr').length == {len(names)}")
+            text = page.inner_text("main")
+            for name in names + [k["name"] for k in watched.sinks]:
+                assert name in text
+
+            run = watched.sim.call(lambda w: w.add_run("extend", "PROCESSING"))
+            page.wait_for_selector(f"#feed a[title='{run.id}']", timeout=15_000)
+            watched.sim.call(lambda w: w.set_status(run, "FAILED",
+                                                    error="Extraction failed: page 3"))
+            failed = page.wait_for_selector(f"#feed li.bad a[title='{run.id}']",
+                                            timeout=10_000)
+            assert failed is not None
+            href = failed.get_attribute("href") or ""
+            assert href.startswith("https://") and run.id in href
+            item = page.inner_text(f"#feed li.bad:has(a[title='{run.id}'])")
+            assert "running → failed" in item and "Extraction failed: page 3" in item
+
+            page.wait_for_timeout(5500)  # one more /status refresh (every 5 s) for the screenshot
+            shot = tmp_path / "status-page.png"
+            page.screenshot(path=str(shot), full_page=False)
+            assert shot.stat().st_size > 10_000
+            keep = os.environ.get("WATCHER_SCREENSHOT")
+            if keep:
+                shutil.copy(shot, keep)
+        finally:
+            context.close()
+
+
+def test_status_json_says_what_the_page_shows_and_needs_the_token(watched: Watched) -> None:
+    """/status answers 401 without the token and, with it, every source's health, runs and
+    owner and every sink's backlog and deliveries."""
+    assert http_get(watched.base + "/status")[0] == 401
+    assert http_get(watched.base + "/")[0] == 401
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+
+    def settled() -> dict[str, Any] | None:
+        code, body = http_get(watched.base + "/status", auth)
+        st = orjson.loads(body) if code == 200 else {}
+        return st if st and all(s["health"] == "ok" for s in st["sources"]) else None
+    st = eventually(settled, what="every source ok")
+    me = st["replica"]
+    assert [r["id"] for r in st["replicas"]] == [me["id"]]
+    assert {s["name"] for s in st["sources"]} == {s["name"] for s in watched.sources}
+    for s in st["sources"]:
+        assert s["owner"] == me["id"] and s["last_success"] and s["next_poll"]
+        assert s["tracked"] == sum(s["runs"].values()) and s["first_sync"] is None
+    assert [k["name"] for k in st["sinks"]] == ["out", "archive"]
+    assert {"backlog", "last_delivery", "dead_letters", "silenced", "failing"} <= set(
+        st["sinks"][0])
+    assert len(st["failures_24h"]["hours"]) == 24

@@ -1,0 +1,85 @@
+"""Which daemon ``watcher tail`` follows, and with which token, read from its config.
+
+Only ``http_listen``, ``http_token`` and ``http_token_file`` are read (no
+validation of the rest, ``${VAR}`` expanded only where set): tail must work
+for someone who may read the config but not every secret the daemon uses.  A
+relative ``http_token_file`` is under ``$CREDENTIALS_DIRECTORY`` when set,
+else beside the config, as for the daemon.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+DEFAULT_URL = "http://127.0.0.1:9464"
+DEFAULT_CONFIG = "/etc/watcher/watcher.toml"
+EX_CONFIG, EX_NOINPUT = 78, 66
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class TargetError(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def url_from_listen(listen: str) -> str:
+    """``http_listen`` as the URL a local client dials (a wildcard bind means loopback)."""
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _section(path: str, *, explicit: bool) -> dict[str, object] | None:
+    """The config's ``[watcher]`` table; None when there is no readable config (an error
+    only when the file was named with ``-c``)."""
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        if explicit:
+            raise TargetError(f"{path}: cannot read the config: {e}", EX_CONFIG) from None
+        return None
+    section = raw.get("watcher")
+    return section if isinstance(section, dict) else {}
+
+
+def read_token_file(name: str, *, base: Path, env: Mapping[str, str]) -> str:
+    p = Path(name)
+    if not p.is_absolute():
+        creds = env.get("CREDENTIALS_DIRECTORY")
+        p = Path(creds) / p if creds else base / p
+    try:
+        token = p.read_text(encoding="utf-8").strip()
+    except OSError as e:
+        raise TargetError(f"cannot read the token file {p}: {e.strerror or e}",
+                          EX_NOINPUT) from None
+    if not token:
+        raise TargetError(f"the token file {p} is empty", EX_NOINPUT)
+    return token
+
+
+def from_config(config: str | None, env: Mapping[str, str] = os.environ, *,
+                need_url: bool = True) -> tuple[str, str | None]:
+    """The daemon's URL and token per its config (``-c``, else ``$WATCHER_CONFIG``, else
+    the default path); the default URL and no token when there is none."""
+    path = config or env.get("WATCHER_CONFIG") or DEFAULT_CONFIG
+    section = _section(path, explicit=bool(config or env.get("WATCHER_CONFIG")))
+    if section is None:
+        return DEFAULT_URL, None
+    listen = section.get("http_listen", "127.0.0.1:9464")
+    if listen == "" and need_url:
+        raise TargetError(f"{path}: http_listen is disabled, so there is no /events to "
+                          "follow; enable it or pass --url", EX_CONFIG)
+    url = url_from_listen(listen) if isinstance(listen, str) and ":" in listen else DEFAULT_URL
+    token_file = section.get("http_token_file")
+    if isinstance(token_file, str):
+        return url, read_token_file(token_file, base=Path(path).parent, env=env)
+    token = section.get("http_token")
+    if isinstance(token, str) and all(m.group(1) in env for m in _VAR.finditer(token)):
+        return url, _VAR.sub(lambda m: env[m.group(1)], token) or None
+    return url, None

@@ -1,0 +1,93 @@
+"""What a source looks like from outside while it runs: its health and since when, and
+the progress of a first sync, logged every ~10 s and shown on the status page.
+
+A first sync of a big source is minutes of paging; without this it would be
+minutes of silence.  Progress is read from counters the provider keeps anyway
+(requests sent, items observed, both bumped once a page), so the hot loop
+does no extra work per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio
+
+from watcher.core.status import PollStats, SyncProgress
+from watcher.infra.clock import Clock
+from watcher.providers.base import PollResult, PollView, Provider
+
+T = TypeVar("T")
+
+#: how often a first sync in progress is logged
+SYNC_PROGRESS_EVERY = 10.0
+
+
+def health_of(failures: int, threshold: int, *, polled: bool) -> str:
+    """``failing`` (``threshold`` failed polls in a row, as ``watcher.source.failing``),
+    ``retrying`` (fewer), ``ok``, or ``waiting`` for the first poll."""
+    if failures >= threshold:
+        return "failing"
+    if failures:
+        return "retrying"
+    return "ok" if polled else "waiting"
+
+
+def note_health(stats: PollStats, failures: int, threshold: int, now: float) -> None:
+    """Remember the source's health after a poll, and when it last changed."""
+    health = health_of(failures, threshold, polled=stats.last_success is not None)
+    if health != stats.health or stats.health_since is None:
+        stats.health, stats.health_since = health, now
+
+
+def sync_progress(provider: Provider, sync: SyncProgress | None, clock: Clock) -> None:
+    """Bring a first sync's progress (if one runs) up to date from the provider's counters."""
+    if sync is not None:
+        sync.update(provider.requests, provider.observed, clock.monotonic())
+
+
+async def first_sync(poll: Callable[[], Awaitable[T]], provider: Provider, stats: PollStats,
+                     log: Any, *, clock: Clock, every: float | None = None) -> T:
+    """``poll()`` while ``stats.sync`` shows its progress, logged every ``every`` seconds
+    (:data:`SYNC_PROGRESS_EVERY` unless given)."""
+    every = every or SYNC_PROGRESS_EVERY
+    sync = stats.sync = SyncProgress(clock(), clock.monotonic(),
+                                     (provider.requests, provider.observed))
+    outcome: list[T] = []
+    failure: list[Exception] = []
+
+    async def report() -> None:
+        while True:
+            await clock.sleep(every)
+            sync_progress(provider, sync, clock)
+            log.info("first sync in progress", pages=sync.pages, runs=sync.runs,
+                     runs_per_s=round(sync.per_s, 1),
+                     elapsed_s=round(clock.monotonic() - sync.started))
+
+    async def run() -> None:
+        try:
+            outcome.append(await poll())
+        except Exception as e:  # raised below, outside the task group (not as a group)
+            failure.append(e)
+        finally:
+            tg.cancel_scope.cancel()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(report)
+            tg.start_soon(run)
+    finally:
+        stats.sync = None
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
+async def poll(provider: Provider, view: PollView, stats: PollStats, log: Any, *,
+               clock: Clock) -> PollResult:
+    """One poll of ``provider``; a first sync (the baseline) with its progress shown."""
+    if not view.baseline:
+        return await provider.poll(view)
+    return await first_sync(partial(provider.poll, view), provider, stats, log, clock=clock)

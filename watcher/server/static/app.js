@@ -1,0 +1,161 @@
+// watcher's status page: /status every few seconds, /events as a live feed.
+// No framework, no build step; text goes in through textContent only.
+"use strict";
+(() => {
+  const MAX_FEED = 300;          // the feed stays this long however many events arrive
+  const BACKFILL = 100;          // events replayed from the journal when the page opens
+  const REFRESH_MS = 5000;
+  const BAD = new Set(["failed", "rejected"]);
+  const WARN = new Set(["needs_review", "paused"]);
+  let skew = 0;                  // browser clock minus daemon clock, in ms
+  let stream = null;
+
+  const $ = (id) => document.getElementById(id);
+  function el(tag, cls, ...kids) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    for (const k of kids) e.append(k instanceof Node ? k : String(k ?? ""));
+    return e;
+  }
+  function rel(iso) {
+    if (!iso) return "never";
+    const s = Math.round((Date.parse(iso) + skew - Date.now()) / 1000), a = Math.abs(s);
+    const t = a < 90 ? `${a} s` : a < 5400 ? `${Math.round(a / 60)} min`
+      : a < 172800 ? `${Math.round(a / 3600)} h` : `${Math.round(a / 86400)} d`;
+    return s <= 0 ? `${t} ago` : `in ${t}`;
+  }
+  const short = (id) => (id && id.length > 16 ? `${id.slice(0, 9)}…${id.slice(-5)}` : id || "");
+  const num = (n) => el("td", "num", (n ?? 0).toLocaleString());
+  function row(tbody, cells) {
+    const tr = el("tr");
+    for (const c of cells) tr.append(c instanceof Node ? c : el("td", "", c));
+    tbody.append(tr);
+  }
+
+  function sources(list) {
+    const tbody = $("sources").tBodies[0];
+    tbody.replaceChildren();
+    for (const s of list) {
+      const health = el("td", `h-${s.health}`, s.health);
+      if (s.health_since) health.append(el("span", "muted", ` ${rel(s.health_since)}`));
+      if (s.last_error) health.title = s.last_error;
+      if (s.first_sync) {
+        const f = s.first_sync;
+        health.append(el("div", "sync", `first sync: ${f.pages} pages, ${f.runs} runs, ${f.runs_per_s}/s`));
+      }
+      const runs = el("td", "num", s.tracked.toLocaleString());
+      runs.title = Object.entries(s.runs).map(([k, v]) => `${k}: ${v}`).join("\n");
+      row(tbody, [el("td", "", s.name), s.provider, health, rel(s.last_success), rel(s.next_poll),
+        runs, num(s.live), el("td", s.stuck ? "num warn" : "num", s.stuck), s.owner || ""]);
+    }
+  }
+
+  function sinks(list) {
+    const tbody = $("sinks").tBodies[0];
+    tbody.replaceChildren();
+    for (const k of list) {
+      row(tbody, [k.name, k.type, el("td", k.failing ? "h-failing" : "h-ok", k.failing ? "failing" : "ok"),
+        num(k.backlog), rel(k.last_delivery), num(k.delivered),
+        el("td", k.dead_letters ? "num bad" : "num", k.dead_letters), num(k.silenced)]);
+    }
+  }
+
+  function silences(list) {
+    $("silences-section").hidden = !list || list.length === 0;
+    const ul = $("silences");
+    ul.replaceChildren();
+    for (const s of list || []) {
+      const match = s.match && typeof s.match === "object"
+        ? Object.entries(s.match).map(([k, v]) => `${k}=${v}`).join(" ") : String(s.match ?? "");
+      const until = s.until || s.ends_at || s.expires_at;
+      ul.append(el("li", "", `${match}`, el("span", "muted",
+        `${until ? ` until ${new Date(until).toLocaleString()}` : ""}${s.comment ? ` — ${s.comment}` : ""}`)));
+    }
+  }
+
+  function chart(f) {
+    const box = $("chart");
+    box.replaceChildren();
+    const rows = (f.workflows || []).slice(0, 12);
+    if (!rows.length) { box.append(el("p", "muted", "No failed runs in the last 24 hours.")); return; }
+    const max = Math.max(1, ...rows.map((w) => Math.max(...w.counts)));
+    const NS = "http://www.w3.org/2000/svg", W = 10, H = 22;
+    for (const w of rows) {
+      const svg = document.createElementNS(NS, "svg");
+      svg.setAttribute("width", w.counts.length * W);
+      svg.setAttribute("height", H);
+      w.counts.forEach((n, i) => {
+        const r = document.createElementNS(NS, "rect"), h = n ? Math.max(2, (n / max) * H) : 1;
+        r.setAttribute("x", i * W + 1); r.setAttribute("width", W - 2);
+        r.setAttribute("y", H - h); r.setAttribute("height", h);
+        if (!n) r.setAttribute("class", "zero");
+        const t = document.createElementNS(NS, "title");
+        t.textContent = `${n} failed, hour from ${new Date(f.hours[i]).toLocaleTimeString()}`;
+        r.append(t); svg.append(r);
+      });
+      box.append(el("div", "chart-row", el("span", "", w.workflow), svg, el("span", "num bad", w.total)));
+    }
+  }
+
+  function render(st) {
+    skew = Date.now() - Date.parse(st.now);
+    const failing = st.sources.filter((s) => s.health === "failing").length;
+    $("summary").textContent = `${st.sources.length} sources, ${failing} failing; ${st.sinks.length} sinks; v${st.replica.version}`;
+    sources(st.sources); sinks(st.sinks); silences(st.silences); chart(st.failures_24h);
+    const reps = $("replicas");
+    reps.replaceChildren(...st.replicas.map((r) => el("li", "", `${r.id}${r.self ? " (this page)" : ""}`,
+      el("span", "muted", ` v${r.version}, up since ${rel(r.started_at)}${r.alive === false ? ", gone" : ""}`))));
+    $("store").textContent = `journal head ${st.store.journal_head}` +
+      (st.store.writes_failing ? `; STATE WRITES FAILING: ${st.store.writes_failing}` : "");
+    if (!stream) follow(st);
+  }
+
+  function feedItem(ev, type) {
+    const d = ev.data || {}, kind = type.replace(/^watcher\./, "");
+    let cls = BAD.has(d.status) || kind === "source.failing" ? "bad"
+      : kind === "run.stuck" || WARN.has(d.status) ? "warn" : d.status === "succeeded" || kind === "source.recovered" ? "ok" : "";
+    const li = el("li", cls, el("span", "t", new Date(ev.time).toLocaleTimeString()));
+    li.dataset.type = kind;
+    li.append(el("span", "", `${d.source || ""} `));
+    if (kind.startsWith("source.")) {
+      li.append(el("span", "st", kind === "source.failing" ? "source failing" : "source recovered"));
+    } else {
+      li.append(el("span", "", `${d.workflow_name || d.workflow_id || ""} `));
+      const run = el(d.url && /^https?:\/\//.test(d.url) ? "a" : "span", "run", short(d.run_id));
+      if (run.tagName === "A") { run.href = d.url; run.target = "_blank"; run.rel = "noopener noreferrer"; }
+      run.title = d.run_id || "";
+      li.append(run, " ", el("span", `st ${cls}`, kind === "run.stuck" ? `stuck in ${d.status}`
+        : d.previous_status ? `${d.previous_status} → ${d.status}` : `new, ${d.status}`));
+    }
+    if (d.error) li.append(el("span", "err", d.error.length > 200 ? `${d.error.slice(0, 200)}…` : d.error));
+    return li;
+  }
+
+  function follow(st) {
+    const since = Math.max(0, st.store.journal_head - BACKFILL);
+    stream = new EventSource(`events?since=${since}`);
+    const feed = $("feed");
+    const onEvent = (msg) => {
+      let ev;
+      try { ev = JSON.parse(msg.data); } catch { return; }
+      feed.prepend(feedItem(ev, msg.type));
+      while (feed.childElementCount > MAX_FEED) feed.lastElementChild.remove();
+    };
+    for (const t of st.event_types) stream.addEventListener(t, onEvent);
+    stream.onopen = () => { $("conn").textContent = "live"; };
+    stream.onerror = () => { $("conn").textContent = "reconnecting…"; };
+  }
+
+  async function refresh() {
+    try {
+      const resp = await fetch("status", { cache: "no-store", credentials: "same-origin" });
+      if (resp.status === 401) { location.reload(); return; }
+      if (!resp.ok) throw new Error(`${resp.status}`);
+      render(await resp.json());
+    } catch (e) {
+      $("conn").textContent = `cannot read /status (${e.message}); retrying`;
+    }
+  }
+  refresh();
+  setInterval(refresh, REFRESH_MS);
+})();

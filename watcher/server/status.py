@@ -1,0 +1,76 @@
+"""``/status``: the daemon as JSON, for the status page and ``watcher status --json``.
+
+Built from a :class:`~watcher.core.status.DaemonStatus` snapshot like
+``/metrics`` and ``/readyz``, so all three always agree.  Top-level keys:
+``replica`` (this process), ``replicas`` (every process sharing the state;
+one with SQLite), ``sources``, ``sinks``, ``store``, ``config``,
+``failures_24h``, ``event_types``.  Times are RFC 3339 UTC strings, or
+null for "never".  Vendor error texts are redacted like logs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from watcher.core.events import EVENT_TYPES
+from watcher.core.failures import HOUR, HOURS
+from watcher.core.status import DaemonStatus, ReplicaInfo, SinkStatus, SourceStatus
+from watcher.core.timestamps import format_ts
+from watcher.server.logs import redactor
+from watcher.version import __version__
+
+
+def ts(t: float | None) -> str | None:
+    return format_ts(t) if t is not None else None
+
+
+def status_body(d: DaemonStatus) -> dict[str, Any]:
+    """The ``/status`` document."""
+    me = d.replica or ReplicaInfo(id="local", started_at=d.started_at, version=__version__)
+    replica = {"id": me.id, "started_at": ts(me.started_at), "version": me.version}
+    first_hour = (int(d.now // HOUR) - HOURS + 1) * HOUR
+    return {
+        "now": ts(d.now),
+        "replica": replica,
+        "replicas": [{**replica, "alive": not d.stopping, "self": True}],
+        "sources": [source_body(s) for s in d.sources],
+        "sinks": [sink_body(k) for k in d.sinks],
+        "store": {"journal_head": d.journal_head,
+                  "writes_failing": redactor.redact(d.store_failing) if d.store_failing
+                  else None},
+        "config": None if d.config is None else {
+            "hash": d.config.hash, "last_reload_success": d.config.last_reload_ok,
+            "last_reload_at": ts(d.config.last_reload_at)},
+        "failures_24h": {
+            "hours": [ts(first_hour + i * HOUR) for i in range(HOURS)],
+            "workflows": [{"workflow": w, "counts": list(c), "total": sum(c)}
+                          for w, c in sorted(d.failures.items(), key=lambda x: -sum(x[1]))]},
+        "event_types": list(EVENT_TYPES),
+    }
+
+
+def source_body(s: SourceStatus) -> dict[str, Any]:
+    st = s.stats
+    sync = st.sync
+    return {
+        "name": s.name, "provider": s.provider, "owner": s.owner,
+        "health": st.health, "health_since": ts(st.health_since),
+        "last_success": ts(st.last_success), "next_poll": ts(st.next_poll),
+        "interval_s": s.interval, "consecutive_failures": s.failures,
+        "last_error": redactor.redact(st.last_error) if st.last_error and s.failures else None,
+        "store_failing": s.store_failing,
+        "runs": {str(k): v for k, v in sorted(s.runs.items()) if v},
+        "tracked": sum(s.runs.values()), "live": s.live, "stuck": s.stuck,
+        "first_sync": None if sync is None else {
+            "pages": sync.pages, "runs": sync.runs, "started_at": ts(sync.started_at),
+            "runs_per_s": round(sync.per_s, 1)},
+    }
+
+
+def sink_body(k: SinkStatus) -> dict[str, Any]:
+    st = k.stats
+    return {
+        "name": k.name, "type": k.type, "backlog": k.backlog,
+        "last_delivery": ts(st.last_delivery), "delivered": st.delivered,
+        "dead_letters": st.dead, "silenced": st.silenced, "failing": k.failing,
+    }
