@@ -7,9 +7,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 
+from tests.sinks.receiver import Receiver
+from tests.sinks.runs import failures, sink_config, sink_runner
 from tests.sinks.slack_cases import batches, digest
+from tests.support import Harness
+from watcher.errors import ConfigError
+from watcher.simulator import Simulator
 from watcher.sinks.slack_message import compose
+from watcher.sinks.templates import Template, TemplateError
+from watcher.testing import FrozenClock
+
+pytestmark = pytest.mark.anyio
 
 GOLDEN = Path(__file__).with_name("slack_golden.json")
 
@@ -20,3 +30,76 @@ def test_default_templates_give_exactly_the_messages_of_before() -> None:
     expected = orjson.loads(GOLDEN.read_bytes())
     got = [digest([m.payload for m in compose(b)]) for b in batches()]
     assert got == expected
+
+
+def config_problems(templates: dict[str, str]) -> list[str]:
+    with pytest.raises(ConfigError) as exc:
+        sink_config({"type": "slack", "webhook_url": "https://hooks.example/x",
+                     "templates": templates})
+    return exc.value.problems
+
+
+async def test_an_operators_template_is_the_headline_slack_receives(
+        sim: Simulator, clock: FrozenClock) -> None:
+    """A template for run.status_changed becomes the header and the start of the text of
+    the message a real receiver gets; the detail blocks stay."""
+    template = "{emoji} {data.workflow_name}: run {data.run_id} {data.status} ({type})"
+    with Receiver() as receiver:
+        async with Harness(sim, clock=clock) as h:
+            runner = await sink_runner(h, {"type": "slack", "webhook_url": receiver.url,
+                                           "group_wait": "0s",
+                                           "templates": {"run.status_changed": template}},
+                                       clock=FrozenClock(clock()))
+            [entry] = await failures(h, 1)
+            await runner.run(until_idle=True)
+            await runner.sink.aclose()
+    [message] = [orjson.loads(hit.body) for hit in receiver.delivered()]
+    run_id = entry.run_id
+    head = f":x: Invoice Processing: run {run_id} failed (watcher.run.status_changed)"
+    assert message["blocks"][0]["text"]["text"] == head
+    assert message["text"].startswith(head + ": ")
+    assert any("*Workflow*" in f["text"] for f in message["blocks"][1]["fields"])
+
+
+def test_an_unknown_placeholder_is_a_config_error_naming_the_key_path() -> None:
+    """A typo'd field is refused at load, at sinks[0].templates.<type>, with a suggestion."""
+    [problem] = config_problems({"run.status_changed": "{data.workflow_nme} failed"})
+    assert problem.startswith("sinks[0].templates.run.status_changed: {data.workflow_nme} "
+                              "is no field of this event (did you mean 'data.workflow_name'?)")
+
+
+def test_a_field_of_another_event_type_is_unknown_for_this_one() -> None:
+    """source.failing has no run: {data.run_id} in its template is refused."""
+    [problem] = config_problems({"source.failing": "{data.run_id}"})
+    assert problem.startswith("sinks[0].templates.source.failing: {data.run_id} is no field")
+
+
+@pytest.mark.parametrize("text", [
+    "{type!r}", "{type:>999999}", "{data[error]}", "{0}", "{data.error.__class__.__mro__}",
+    "{__import__('os')}", "{ data.error }x{", "}",
+])
+def test_format_tricks_and_attribute_paths_are_refused(text: str) -> None:
+    """Conversions, format specs, indexing, positional fields, dunder paths and lone braces
+    are config errors, never evaluated."""
+    [problem] = config_problems({"run.status_changed": text})
+    assert problem.startswith("sinks[0].templates.run.status_changed: ")
+
+
+def test_an_unknown_event_type_key_is_a_config_error() -> None:
+    """A template for a type that does not exist is refused, with a suggestion."""
+    [problem] = config_problems({"run.status_changd": "{type}"})
+    assert problem == ('sinks[0].templates.run.status_changd: "run.status_changd" is not an '
+                       "event type (did you mean 'run.status_changed'?)")
+
+
+def test_rendering_reads_only_the_events_json() -> None:
+    """Fields render as text (null and absent as nothing, tables as JSON, booleans as
+    true/false), vendor fields under data.run, and doubled braces as braces."""
+    t = Template("{{{data.status}}} {data.error}|{data.terminal} {data.run.batch} "
+                 "{data.run} {data.url}", "watcher.run.status_changed")
+    event = {"type": "watcher.run.status_changed",
+             "data": {"status": "failed", "error": None, "terminal": True,
+                      "run": {"batch": 7, "tags": ["a"]}}}
+    assert t.render(event) == '{failed} |true 7 {"batch":7,"tags":["a"]} '
+    with pytest.raises(TemplateError):
+        Template("{data.run_id}", "watcher.source.recovered")

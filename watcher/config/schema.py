@@ -78,6 +78,18 @@ def format_duration(seconds: float) -> str:
     return f"{int(seconds * 1000)}ms"
 
 
+class At(str):
+    """What a ``check`` returns about one entry inside the value (a table's key): the
+    problem is reported at ``path.key`` rather than at the table."""
+
+    key: str
+
+    def __new__(cls, key: str, message: str) -> At:
+        made = super().__new__(cls, message)
+        made.key = key
+        return made
+
+
 class Problems:
     """Collects ``key.path: what is wrong`` lines."""
 
@@ -173,7 +185,7 @@ class Resolver:
         if v is not None and field.check is not None:
             msg = field.check(v)
             if msg:
-                self.problems.add(path, msg)
+                self.problems.add(f"{path}.{msg.key}" if isinstance(msg, At) else path, msg)
         return v
 
     def _coerce(self, raw: object, field: Field, path: str) -> Any:
