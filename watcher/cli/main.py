@@ -134,9 +134,11 @@ def _tail(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace, config: Config) -> int:
+    import time
+
     from watcher.runtime.configuration import resolved
 
-    sys.stdout.write(resolved(config))
+    sys.stdout.write(resolved(config, now=time.time()))
     return EX_OK
 
 

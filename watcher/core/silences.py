@@ -60,7 +60,7 @@ def normalise(values: Mapping[str, Sequence[str]], *,
     for raw_key, vals in values.items():
         key = ALIASES.get(raw_key, raw_key)
         if key not in KEYS:
-            raise ValueError(f'"{raw_key}" is not a match key{hint(raw_key, KEYS)} '
+            raise ValueError(f'"{raw_key}" is not a match key{hint(raw_key, [*KEYS, *ALIASES])} '
                              f"(keys: {', '.join(KEYS)})")
         if not vals or any(not v for v in vals):
             raise ValueError(f"{key}: an empty value matches nothing")

@@ -217,7 +217,8 @@ class Daemon:
         if new.watcher != old.watcher:
             log.warning("[watcher] settings change on restart only; kept the running ones")
         self.config = Config(watcher=old.watcher, sources=new.sources, sinks=new.sinks,
-                             path=new.path, secrets=new.secrets, raw=new.raw)
+                             path=new.path, secrets=new.secrets, raw=new.raw,
+                             silences=new.silences)
         assert self.workers is not None
         await self.workers.apply(self.config)
         log.info("config reloaded", sources=len(new.sources), sinks=len(new.sinks))
