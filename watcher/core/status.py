@@ -51,13 +51,15 @@ class PollStats:
 class DeliveryStats:
     """A sink's delivery counters."""
 
-    __slots__ = ("dead", "delivered", "failures", "retries")
+    __slots__ = ("dead", "delivered", "failures", "retries", "silenced")
 
     def __init__(self) -> None:
         self.delivered = 0
         self.retries = 0
         self.dead = 0
         self.failures = 0
+        #: events held back, per silence (its id) or maintenance window (its name)
+        self.silenced: Counter[str] = Counter()
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,34 @@ class SinkStatus:
     #: the last delivery attempt failed and the runner is backing off
     failing: bool
     internal_errors: int = 0
+    #: a complete record of the journal (stdout, file, buses): never silenced
+    record: bool = False
+    #: seconds between reminders while a source fails / a run is stuck (None: none)
+    repeat_interval: float | None = None
+
+    @property
+    def silenced(self) -> Mapping[str, int]:
+        """Events held back from this sink by this process, per silence or window."""
+        return self.stats.silenced
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceStatus:
+    """A silence or maintenance window holding events back now."""
+
+    #: a silence's id, a window's name
+    label: str
+    #: ``silence`` (command line) or ``window`` (``[[silences]]`` in the config)
+    kind: str
+    #: key -> patterns
+    match: Mapping[str, Sequence[str]]
+    #: the sinks it holds events back from (empty: every notification sink)
+    sinks: Sequence[str]
+    #: this opening (a window's current one), epoch seconds
+    starts: float
+    ends: float
+    author: str = ""
+    comment: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +147,8 @@ class DaemonStatus:
     sinks: Sequence[SinkStatus]
     #: internal errors of the daemon's own tasks (http, signals, ...), by task
     chores: Mapping[str, int] = field(default_factory=dict)
+    #: silences and maintenance windows holding events back now
+    silences: Sequence[SilenceStatus] = ()
 
     @property
     def runs(self) -> int:

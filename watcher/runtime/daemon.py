@@ -45,7 +45,7 @@ log = structlog.get_logger("watcher.daemon")
 #: how long sinks may keep delivering after a stop was asked for
 DRAIN_DEADLINE = 10.0
 #: the daemon's own tasks, each with a boundary (the ``task`` label of internal errors)
-CHORES = ("signals", "housekeeping", "status", "watchdog", "http")
+CHORES = ("signals", "housekeeping", "status", "watchdog", "http", "silences", "reminders")
 
 
 class Daemon:
@@ -106,6 +106,7 @@ class Daemon:
         async with aiohttp.ClientSession() as workers.session, \
                 anyio.create_task_group() as tg:
             workers.tg = tg
+            await chores.first_look(workers.silencer, workers.reminders)
             for sink in self.config.sinks:
                 await workers.start_sink(sink)
             for source in self.config.sources:
@@ -231,6 +232,8 @@ class Daemon:
 
         keep = self.config.watcher.retention if workers.store.persistent else 600
         chore("signals", self._signals)
+        chore("silences", workers.silencer.run)
+        chore("reminders", workers.reminders.run)
         chore("housekeeping", partial(chores.housekeeping, workers.journal, keep=keep,
                                       clock=self.clock))
         every = self.notifier.watchdog_interval
@@ -261,7 +264,8 @@ class Daemon:
             journal_head=journal.head if journal is not None else 0,
             events=journal.counts if journal is not None else {},
             sources=[w.obj.status() for w in pollers], sinks=[w.obj.status() for w in runners],
-            chores={name: b.errors for name, b in self.chores.items()})
+            chores={name: b.errors for name, b in self.chores.items()},
+            silences=workers.silencer.active(self.clock()) if workers else ())
 
     def status_line(self) -> str:
         return self.snapshot().line()
