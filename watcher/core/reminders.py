@@ -84,11 +84,16 @@ def _interval_key(interval: float) -> str:
     return f"{interval:g}"
 
 
+#: a reminder due within this many seconds is due now (``start + n * interval``, summed
+#: in floating point, may land a hair after the instant a wait for it ended)
+EPSILON = 0.001
+
+
 def due(ep: Episode, intervals: Collection[float], now: float) -> list[tuple[float, int]]:
     """``(interval, n)`` of each reminder due at ``now`` and not made yet."""
     out = []
     for interval in sorted(intervals):
-        n = int((now - ep.start) // interval)
+        n = int((now - ep.start + EPSILON) // interval)
         if n >= 1 and n > ep.sent.get(_interval_key(interval), 0):
             out.append((interval, n))
     return out
