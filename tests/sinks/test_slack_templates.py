@@ -13,10 +13,22 @@ from tests.sinks.receiver import Receiver
 from tests.sinks.runs import failures, sink_config, sink_runner
 from tests.sinks.slack_cases import batches, digest
 from tests.support import Harness
+from watcher.core.events import (
+    DATA_KEYS,
+    EVENT_TYPES,
+    RUN_STUCK,
+    SOURCE_FAILING,
+    run_event,
+    source_event,
+    to_cloudevent,
+)
+from watcher.core.reminders import Episode, reminder, take
 from watcher.errors import ConfigError
+from watcher.model import RunDetails, Status
 from watcher.simulator import Simulator
 from watcher.sinks.slack_message import compose
 from watcher.sinks.templates import Template, TemplateError
+from watcher.state.journal import entry_of
 from watcher.testing import FrozenClock
 
 pytestmark = pytest.mark.anyio
@@ -103,3 +115,57 @@ def test_rendering_reads_only_the_events_json() -> None:
     assert t.render(event) == '{failed} |true 7 {"batch":7,"tags":["a"]} '
     with pytest.raises(TemplateError):
         Template("{data.run_id}", "watcher.source.recovered")
+
+
+async def test_templates_know_exactly_the_fields_real_events_carry(
+        sim: Simulator, clock: FrozenClock) -> None:
+    """Events of every type made by really polling the simulator (and reminders of the
+    failing and stuck ones) carry exactly the data fields templates are checked against."""
+    async with Harness(sim, clock=clock, baseline="emit", failure_threshold=1,
+                       stuck_after="10m") as h:
+        run = h.world.add_run("extend", "PROCESSING")
+        await h.poll()  # created
+        clock.advance(11 * 60)
+        await h.poll()  # stuck
+        h.world.set_status(run.id, "FAILED", error="boom")
+        clock.advance(15)
+        await h.poll()  # status_changed
+        token = h.world.tokens["extend"]
+        h.world.tokens["extend"] = "rotated"
+        clock.advance(15)
+        await h.poll()  # failing
+        h.world.tokens["extend"] = token
+        clock.advance(15)
+        await h.poll()  # recovered
+    episodes: dict[str, Episode] = {}
+    for e in h.entries:
+        if e.type in (RUN_STUCK, SOURCE_FAILING):
+            take(episodes, e)
+    events = [orjson.loads(e.body) for e in h.entries]
+    events += [to_cloudevent(reminder(ep, 60.0, 1, clock() + 60)) for ep in episodes.values()]
+    seen = {ev["type"]: set(ev["data"]) for ev in events}
+    assert set(seen) == set(EVENT_TYPES)
+    for t, keys in seen.items():
+        assert keys == set(DATA_KEYS[t]), t
+
+
+def test_reminders_read_as_reminders_in_slack() -> None:
+    """A source reminder and two run reminders of one workflow say "still failing" /
+    "still stuck" and for how long; the run reminders are one message."""
+    t0 = 1_800_000_000.0
+    failing = source_event(SOURCE_FAILING, source="extend-prod", provider="extend", now=t0,
+                           since=t0, data={"error": "401", "kind": "auth"})
+    stuck = [run_event(RUN_STUCK, source="extend-prod", provider="extend", run_id=f"r{i}",
+                       status=Status.RUNNING, raw_status="PROCESSING", previous=None,
+                       details=RunDetails(workflow_name="Invoice Processing"), now=t0,
+                       id_key=i, extra={"stuck_for_s": 600}) for i in (1, 2)]
+    entries = []
+    for ev in (failing, *stuck):
+        eps: dict[str, Episode] = {}
+        take(eps, entry_of(ev))
+        [ep] = eps.values()
+        entries.append(entry_of(reminder(ep, 3600.0, 2, t0 + 7200)))
+    heads = [m.payload["blocks"][0]["text"]["text"] for m in compose(entries)]
+    assert heads == [":alarm_clock: Reminder: Source extend-prod is still failing (2h 0m)",
+                     ":alarm_clock: Reminder: 2 runs are still stuck in Invoice Processing "
+                     "(2h 0m)"]
