@@ -5,7 +5,7 @@ runs fail on cue, a real HTTP receiver behind a webhook.
 ``daily 01:55 - 03:05`` that night opens at 01:55 CET (00:55 UTC) and closes at 03:05
 CEST (01:05 UTC): ten minutes, not seventy.  A failure before, two inside and one after
 show it: the receiver gets the first and the last, the window counts two, and the
-status snapshot names the window while it is open."""
+status snapshot and /metrics name the window while it is open."""
 
 from __future__ import annotations
 
@@ -19,11 +19,13 @@ from pathlib import Path
 import anyio
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.scripted import ScriptedProvider, register
 from tests.sinks.receiver import Receiver
 from tests.support import parse_config, toml
 from watcher.runtime.daemon import Daemon
+from watcher.server import metrics
 from watcher.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
@@ -67,7 +69,8 @@ async def test_a_window_opens_and_closes_at_local_times_across_spring_forward(
             [{"name": "src", "provider": "scripted", "token": "t", "interval": "10s"}],
             [{"name": "hook", "type": "webhook", "url": hook.url}]) + WINDOW)
         daemon = Daemon(cfg, clock=fake)
-        shown = []
+        shown: list[list[tuple[str, str, float, float]]] = []
+        active: list[float] = []
         async with anyio.create_task_group() as tg:
             tg.start_soon(daemon.run)
             await daemon.started.wait()
@@ -80,15 +83,25 @@ async def test_a_window_opens_and_closes_at_local_times_across_spring_forward(
                 await fake.advance(30)
                 shown.append([(s.label, s.kind, s.starts, s.ends)
                               for s in daemon.snapshot().silences])
+                active.append(windows_active(daemon))
             runner = daemon.workers.runners["hook"].obj
             deadline = time.monotonic() + 20
             while len(hook.delivered()) < 2:
                 assert time.monotonic() < deadline
                 await anyio.sleep(0.02)
             await anyio.sleep(0.3)
+            [sink] = daemon.snapshot().sinks
             daemon.request_stop()
     delivered = [orjson.loads(h.body) for h in hook.delivered()]
     assert [e["subject"] for e in delivered if e["data"]["status"] == "failed"] == ["r1", "r4"]
-    assert runner.stats.silenced == {"nightly-maintenance": 2}
+    assert runner.stats.silenced == sink.silenced == {"nightly-maintenance": 2}
     opening = ("nightly-maintenance", "window", utc("00:55"), utc("01:05"))
     assert shown == [[], [opening], [opening], []]
+    assert active == [0, 1, 1, 0]
+
+
+def windows_active(daemon: Daemon) -> float:
+    """``watcher_silences_active{kind="window"}`` as /metrics would say now."""
+    text = metrics.render(metrics.registry_for(daemon.snapshot)).decode()
+    return next(s.value for fam in text_string_to_metric_families(text) for s in fam.samples
+                if s.name == "watcher_silences_active" and s.labels["kind"] == "window")

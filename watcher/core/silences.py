@@ -103,11 +103,14 @@ class Matcher:
 
     def __init__(self, values: Mapping[str, Sequence[str]]) -> None:
         self.values = dict(values)
-        self._tests = tuple((key, tuple(_glob(p).fullmatch for p in pats))
-                            for key, pats in values.items())
+        #: per key: the exact values (a set lookup) and the globs (regular expressions)
+        self._tests = tuple(
+            (key, frozenset(p for p in pats if "*" not in p),
+             tuple(_glob(p).fullmatch for p in pats if "*" in p))
+            for key, pats in values.items())
 
     def __call__(self, e: Routable) -> bool:
-        for key, tests in self._tests:
+        for key, exact, globs in self._tests:
             if key == "type":
                 seen: tuple[str | None, ...] = (e.type, REMINDS.get(e.type))
             elif key == "status":
@@ -116,7 +119,8 @@ class Matcher:
                 seen = (e.source,)
             else:
                 seen = (e.workflow_id, e.workflow_name)
-            if not any(v is not None and test(v) for v in seen for test in tests):
+            if not any(v is not None and (v in exact or any(g(v) for g in globs))
+                       for v in seen):
                 return False
         return True
 
