@@ -25,7 +25,8 @@ from tests.support import parse_config, toml
 from watcher.config.settings import Config
 from watcher.errors import TransientError
 from watcher.runtime.daemon import Daemon
-from watcher.testing import FakeClock
+from watcher.simulator import Simulator
+from watcher.testing import FakeClock, FrozenClock
 
 pytestmark = pytest.mark.anyio
 
@@ -195,3 +196,23 @@ async def test_a_silenced_reminder_is_held_back_like_any_event(
         assert daemon.journal.counts["watcher.source.reminder"] == 2
         assert reminded.delivered() == []
         assert kinds(bodies(plain)) == [("source.failing", None)]
+
+
+async def test_once_makes_the_reminders_that_came_due_since_the_last_run_once(
+        tmp_path: Path, sim: Simulator, clock: FrozenClock, process_state: None) -> None:
+    """`watcher once` against a source refusing its token: the first run reports it
+    failing, one 61 s later sends reminder 1, one 90 s later nothing new."""
+    with Receiver() as hook:
+        source = {"name": "extend-test", "provider": "extend", "token": "wrong",
+                  "base_url": sim.url("extend"), "failure_threshold": 1}
+        cfg = parse_config(toml(
+            {"state_path": str(tmp_path / "state.db"), "http_listen": ""}, [source],
+            [{"name": "hook", "type": "webhook", "url": hook.url, "repeat_interval": "1m"}]))
+        seen = []
+        for wait in (0, 61, 29):
+            clock.advance(wait)
+            assert await Daemon(cfg, clock=clock).once() == 75
+            seen.append(kinds(bodies(hook)))
+    assert seen == [[("source.failing", None)],
+                    [("source.failing", None), ("source.reminder", 1)],
+                    [("source.failing", None), ("source.reminder", 1)]]

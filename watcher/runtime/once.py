@@ -30,7 +30,7 @@ async def poll_and_deliver(workers: Workers) -> list[str]:
                 tg.start_soon(poll, p)
         await workers.silencer.refresh()
         await workers.reminders.load()
-        await workers.reminders.step()  # what came due since the last run
+        await workers.reminders.step(save=True)  # what came due since the last run
         with anyio.move_on_after(DELIVER_DEADLINE):
             async with anyio.create_task_group() as tg:
                 for r in runners:

@@ -76,8 +76,9 @@ class Reminders:
         while True:
             await self._wait(await self.step())
 
-    async def step(self) -> float:
+    async def step(self, *, save: bool = False) -> float:
         """Read what is new, make what is due, commit; seconds until the next is due.
+        ``save``: write the cursor even if nothing changed (a process about to end).
         StoreError: nothing changed, in memory or stored (the next step does it again)."""
         now = self.clock()
         episodes = dict(self.episodes)
@@ -95,7 +96,8 @@ class Reminders:
         pos = entries[-1].seq if entries else pos
         changed |= _drop_gone(episodes, self.sources())
         events = self._due(episodes, changed, now)
-        if changed or (pos != self._saved[0] and now - self._saved[1] >= CURSOR_EVERY):
+        if changed or (pos != self._saved[0]
+                       and (save or now - self._saved[1] >= CURSOR_EVERY)):
             records = {(NAMESPACE, k): (episodes[k].encode() if k in episodes else None)
                        for k in changed}
             await self.journal.write_back(READER, pos, events=events, records=records)
