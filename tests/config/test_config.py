@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import parse_config, run_cli, toml
-from watcher.config.schema import parse_duration, parse_size
+from watcher.config.units import parse_duration, parse_size
 from watcher.errors import ConfigError
 from watcher.runtime.configuration import resolved
 

@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from watcher.version import __version__
 
@@ -73,7 +73,33 @@ def _parser() -> argparse.ArgumentParser:
     dl.add_argument("action", choices=["list", "retry"])
     dl.add_argument("--sink", default=None)
     with_config(dl)
+    _silence_parser(sub, with_config)
     return p
+
+
+def _silence_parser(sub: Any, with_config: Callable[[argparse.ArgumentParser], None]
+                    ) -> None:
+    """``silence add|list|expire`` under the main parser's subcommands."""
+    sp = sub.add_parser("silence", help="hold alerts back for a while: add, list, expire")
+    acts = sp.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    acts.required = True
+    a = acts.add_parser("add", help="add a silence; prints its id")
+    a.add_argument("--match", action="append", required=True, metavar="KEY=VALUE",
+                   help="type, status, source or workflow (id or name); * globs; repeatable")
+    until = a.add_mutually_exclusive_group(required=True)
+    until.add_argument("--for", dest="duration", metavar="DURATION", help="e.g. 2h, 30m")
+    until.add_argument("--until", metavar="TIME", help="RFC 3339, e.g. 2026-11-22T18:00+01:00")
+    a.add_argument("--sink", action="append", default=[], metavar="NAME",
+                   help="only these sinks (default: every notification sink); repeatable")
+    a.add_argument("--comment", required=True, help="why (shown by silence list)")
+    a.add_argument("--author", default=None, help="who (default: $USER@host)")
+    ls = acts.add_parser("list", help="active silences and what each held back")
+    ls.add_argument("--all", action="store_true", help="expired ones too")
+    ls.add_argument("--json", action="store_true", help="one JSON object per line")
+    ex = acts.add_parser("expire", help="end a silence now")
+    ex.add_argument("id")
+    for p in (a, ls, ex):
+        with_config(p)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -145,11 +171,13 @@ def _tail(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace, config: Config) -> int:
+    import time
+
     from watcher.runtime.configuration import resolved
     from watcher.server.auth import EXPOSED, is_loopback
     from watcher.server.listener import parse_listen
 
-    sys.stdout.write(resolved(config))
+    sys.stdout.write(resolved(config, now=time.time()))
     w = config.watcher
     if w.http_listen and not w.http_token and not is_loopback(parse_listen(w.http_listen)[0]):
         print(f"watcher: warning: {EXPOSED}", file=sys.stderr)
@@ -160,6 +188,14 @@ def _deadletters(args: argparse.Namespace, config: Config) -> int:
     from watcher.cli.deadletters import command
 
     return command(config, args.action, sink=args.sink)
+
+
+def _silence(args: argparse.Namespace, config: Config) -> int:
+    import time
+
+    from watcher.cli.silence import command
+
+    return command(args, config, time.time())
 
 
 def _daemon(args: argparse.Namespace, config: Config) -> int:
@@ -217,4 +253,5 @@ _PLAIN: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": _demo, "simulate": _simulate, "tail": _tail}
 #: commands that read the config first (exit 78 when it is invalid)
 _WITH_CONFIG: dict[str, Callable[[argparse.Namespace, Config], int]] = {
-    "check": _check, "deadletters": _deadletters, "run": _daemon, "once": _daemon}
+    "check": _check, "deadletters": _deadletters, "run": _daemon, "once": _daemon,
+    "silence": _silence}

@@ -29,7 +29,7 @@ import structlog
 import yarl
 
 from watcher.cli import pretty, target
-from watcher.config.schema import format_size
+from watcher.config.units import format_size
 from watcher.core.backoff import Backoff
 from watcher.server.sse import KEEPALIVE
 

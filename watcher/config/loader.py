@@ -30,6 +30,7 @@ from watcher.config.settings import (
     SourceConfig,
     WatcherConfig,
 )
+from watcher.config.silences import parse_windows
 from watcher.errors import ConfigError, PluginError
 from watcher.infra.plugins import Registry
 
@@ -82,8 +83,9 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
     problems = Problems()
     r = Resolver(env, problems)
     for key in data:
-        if key not in ("watcher", "sources", "sinks"):
-            problems.add(key, "unknown key (expected [watcher], [[sources]], [[sinks]])")
+        if key not in ("watcher", "sources", "sinks", "silences"):
+            problems.add(key, "unknown key (expected [watcher], [[sources]], [[sinks]], "
+                              "[[silences]])")
 
     wvalues = r.table(data.get("watcher", {}), WATCHER_FIELDS, "watcher")
     wvalues["http_token"] = _http_token(wvalues, r, env, base_dir)
@@ -104,21 +106,33 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
                         "base_url": (common["base_url"] or cls.default_base_url).rstrip("/")},
             options=options))
 
+    sinks = _sinks(data, r, catalog, source_names)
+    records = {s.name: bool(getattr(catalog.sinks.get(s.type), "record", False)) for s in sinks}
+    windows = parse_windows(data.get("silences"), r, sources=source_names, sinks=records)
+
+    if problems:
+        raise ConfigError(problems.items, path=path)
+    return Config(watcher=watcher, sources=tuple(sources), sinks=tuple(sinks), path=path,
+                  secrets=frozenset(r.secrets), raw=data, silences=windows)
+
+
+def _sinks(data: Mapping[str, Any], r: Resolver, catalog: Catalog,
+           source_names: set[str]) -> list[SinkConfig]:
     sinks: list[SinkConfig] = []
     for kpath, raw, scls, common, options in _entries(
             data, "sinks", r, kind_key="type", lookup=catalog.sinks.get,
             known=catalog.sinks.names,
             what="sink type", fields=SINK_FIELDS, names=set(), also=("match",)):
-        match = parse_match(raw.get("match"), f"{kpath}.match", problems, sources=source_names)
+        match = parse_match(raw.get("match"), f"{kpath}.match", r.problems,
+                            sources=source_names)
         if scls is None or common.get("name") is None:
             continue
+        if common["repeat_interval"] is not None and getattr(scls, "record", False):
+            r.problems.add(f"{kpath}.repeat_interval", f'a {common["type"]} sink is a complete '
+                           "record: it gets every reminder already")
         sinks.append(SinkConfig(name=common["name"], type=common["type"], match=match,
-                                options=options))
-
-    if problems:
-        raise ConfigError(problems.items, path=path)
-    return Config(watcher=watcher, sources=tuple(sources), sinks=tuple(sinks), path=path,
-                  secrets=frozenset(r.secrets), raw=data)
+                                repeat_interval=common["repeat_interval"], options=options))
+    return sinks
 
 
 def _entries(

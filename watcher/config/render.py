@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
 
 import orjson
 
 from watcher.config.loader import Catalog
 from watcher.config.options import fields_of, values_of
-from watcher.config.schema import Field, format_duration, format_size
+from watcher.config.schema import Field
 from watcher.config.settings import SINK_FIELDS, SOURCE_FIELDS, WATCHER_FIELDS, Config
+from watcher.config.silences import WINDOW_FIELDS, WindowConfig
+from watcher.config.units import format_duration, format_size
+from watcher.core.windows import local_text, next_opening
 
 MASK = "***"
 
 
-def render(config: Config, catalog: Catalog) -> str:
+def render(config: Config, catalog: Catalog, *, now: float | None = None) -> str:
+    """The config as TOML; with ``now``, each window's next opening as a comment."""
     out = ["[watcher]", *_table(values_of(config.watcher), WATCHER_FIELDS)]
     for s in config.sources:
         cls = catalog.providers.get(s.provider)
@@ -30,7 +35,32 @@ def render(config: Config, catalog: Catalog) -> str:
         if match:
             values["match"] = match
         out += ["", "[[sinks]]", *_table(values, {**SINK_FIELDS, **own})]
+    for w in config.silences:
+        values = values_of(w)
+        values["match"] = {k: list(v) for k, v in w.match.items()}
+        out += ["", "[[silences]]", *_table(values, WINDOW_FIELDS)]
+        if now is not None:
+            out.append(f"# {window_times(w, now)}")
     return "\n".join(out) + "\n"
+
+
+def window_times(w: WindowConfig, now: float) -> str:
+    """When a window is next open, in its own time zone: ``open now until ...``,
+    ``next: ... to ...`` or ``over (ended ...)``."""
+    tz = w.tz or UTC
+    if w.recurring is not None:
+        opening = next_opening(w.recurring, tz, now)
+        if opening is None:
+            return "never opens in the coming weeks"
+        start, end = opening
+    else:
+        assert w.span is not None
+        start, end = w.span
+    if end <= now:
+        return f"over (ended {local_text(end, tz)})"
+    if start <= now:
+        return f"open now, until {local_text(end, tz)}"
+    return f"next: {local_text(start, tz)} to {local_text(end, tz)}"
 
 
 def _table(values: Mapping[str, Any], fields: Mapping[str, Field]) -> list[str]:

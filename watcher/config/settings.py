@@ -13,6 +13,7 @@ from typing import Any
 
 from watcher.config.options import fields_of, option
 from watcher.config.schema import Field, state_dir_default
+from watcher.config.silences import WindowConfig
 from watcher.core.routing import ALL, Match
 
 #: The largest legitimate answer we know is a page of 100 Cortex runs with their inputs and
@@ -78,6 +79,8 @@ class SinkConfig:
     type: str = option("str")
     #: which events the sink gets (``match`` is parsed by :mod:`watcher.config.match`)
     match: Match = ALL
+    #: remind every so often while a source stays failing or a run stuck (None: never)
+    repeat_interval: float | None = option("duration", None, min=60.0)
     #: the sink's own keys: an instance of its ``Options`` (``None``: its defaults)
     options: object = None
 
@@ -94,6 +97,8 @@ class Config:
     sources: tuple[SourceConfig, ...]
     sinks: tuple[SinkConfig, ...]
     path: str | None = None
+    #: ``[[silences]]``: maintenance windows
+    silences: tuple[WindowConfig, ...] = ()
     #: every secret value, so logs and output can redact them
     secrets: frozenset[str] = frozenset()
     #: the raw (unexpanded) tables, for ``check`` and for reload comparisons

@@ -21,8 +21,33 @@ RUN_STATUS_CHANGED = "watcher.run.status_changed"
 RUN_STUCK = "watcher.run.stuck"
 SOURCE_FAILING = "watcher.source.failing"
 SOURCE_RECOVERED = "watcher.source.recovered"
+#: a sink's ``repeat_interval`` went by and the source is still failing / the run still stuck
+SOURCE_REMINDER = "watcher.source.reminder"
+RUN_REMINDER = "watcher.run.reminder"
 
-EVENT_TYPES = (RUN_CREATED, RUN_STATUS_CHANGED, RUN_STUCK, SOURCE_FAILING, SOURCE_RECOVERED)
+EVENT_TYPES = (RUN_CREATED, RUN_STATUS_CHANGED, RUN_STUCK, SOURCE_FAILING, SOURCE_RECOVERED,
+               SOURCE_REMINDER, RUN_REMINDER)
+#: reminder type -> the type it reminds of: routing and silences treat it as that type too
+REMINDS = {SOURCE_REMINDER: SOURCE_FAILING, RUN_REMINDER: RUN_STUCK}
+
+_RUN_DATA = ("source", "provider", "run_id", "workflow_id", "workflow_name", "status",
+             "previous_status", "raw_status", "previous_raw_status", "terminal", "created_at",
+             "updated_at", "url", "error", "run")
+_FAILING_DATA = ("source", "provider", "error", "kind", "consecutive_failures",
+                 "failing_since")
+#: what a reminder adds to the data of the event it reminds of
+REMINDER_DATA = ("reminds", "episode_id", "reminder", "repeat_interval_s", "open_for_s")
+#: the keys of ``data`` each event type has (templates are checked against them)
+DATA_KEYS: dict[str, tuple[str, ...]] = {
+    RUN_CREATED: _RUN_DATA,
+    RUN_STATUS_CHANGED: _RUN_DATA,
+    RUN_STUCK: (*_RUN_DATA, "stuck_for_s"),
+    SOURCE_FAILING: _FAILING_DATA,
+    SOURCE_RECOVERED: ("source", "provider", "failing_since", "consecutive_failures",
+                       "down_for_s"),
+    SOURCE_REMINDER: (*_FAILING_DATA, *REMINDER_DATA),
+    RUN_REMINDER: (*_RUN_DATA, "stuck_for_s", *REMINDER_DATA),
+}
 
 #: plain-str values of the statuses (Enum's ``.value`` is a slow descriptor)
 _VALUE: dict[Status, str] = {s: s.value for s in Status}

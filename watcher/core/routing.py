@@ -1,11 +1,15 @@
 """Routing: which events a sink receives (``match`` in a sink's config).
 
-Keys are ANDed, the values of one key ORed, an absent key matches all.
+Keys are ANDed, the values of one key ORed, an absent key matches all.  A
+reminder is routed as the event it reminds of too: ``types = ["source.failing"]``
+lets ``watcher.source.reminder`` through.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
+
+from watcher.core.events import REMINDS
 
 MATCH_KEYS = ("types", "status", "sources", "workflows")
 
@@ -41,7 +45,8 @@ class Match:
                 and self.workflows is None)
 
     def __call__(self, e: Routable) -> bool:
-        if self.types is not None and e.type not in self.types:
+        if (self.types is not None and e.type not in self.types
+                and REMINDS.get(e.type) not in self.types):
             return False
         if self.statuses is not None and e.status not in self.statuses:
             return False

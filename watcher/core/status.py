@@ -93,8 +93,8 @@ class DeliveryStats:
         self.failures = 0
         #: wall time of the last batch the sink took (delivered or given up)
         self.last_delivery: float | None = None
-        #: events held back by a silence (none until silences exist)
-        self.silenced = 0
+        #: events held back, per silence (its id) or maintenance window (its name)
+        self.silenced: Counter[str] = Counter()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +141,34 @@ class SinkStatus:
     #: the last delivery attempt failed and the runner is backing off
     failing: bool
     internal_errors: int = 0
+    #: a complete record of the journal (stdout, file, buses): never silenced
+    record: bool = False
+    #: seconds between reminders while a source fails / a run is stuck (None: none)
+    repeat_interval: float | None = None
+
+    @property
+    def silenced(self) -> Mapping[str, int]:
+        """Events held back from this sink by this process, per silence or window."""
+        return self.stats.silenced
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceStatus:
+    """A silence or maintenance window holding events back now."""
+
+    #: a silence's id, a window's name
+    label: str
+    #: ``silence`` (command line) or ``window`` (``[[silences]]`` in the config)
+    kind: str
+    #: key -> patterns
+    match: Mapping[str, Sequence[str]]
+    #: the sinks it holds events back from (empty: every notification sink)
+    sinks: Sequence[str]
+    #: this opening (a window's current one), epoch seconds
+    starts: float
+    ends: float
+    author: str = ""
+    comment: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +210,8 @@ class DaemonStatus:
     config: ConfigInfo | None = None
     #: failed runs per workflow, per hour of the last 24 (oldest first)
     failures: Mapping[str, Sequence[int]] = field(default_factory=dict)
+    #: silences and maintenance windows holding events back now
+    silences: Sequence[SilenceStatus] = ()
 
     @property
     def runs(self) -> int:

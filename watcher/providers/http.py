@@ -20,8 +20,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from watcher.config.schema import format_size
 from watcher.config.settings import MAX_RESPONSE_SIZE
+from watcher.config.units import format_size
 from watcher.core.backoff import retry_after
 from watcher.errors import AuthError, BadPayload, ProviderError, RateLimited, TransientError
 from watcher.infra.clock import Clock, wall

@@ -1,5 +1,6 @@
 """The daemon's own chores besides polling and delivering: journal pruning, the
-systemd watchdog and ``STATUS=`` line.  Each runs supervised, on the daemon's clock."""
+systemd watchdog and ``STATUS=`` line (silences and reminders have their own modules).
+Each runs supervised, on the daemon's clock."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from collections.abc import Callable
 import structlog
 
 from watcher.infra.clock import Clock
+from watcher.runtime.reminders import Reminders
+from watcher.runtime.silencing import Silencer
 from watcher.server.notify import Notifier
 from watcher.state.journal import Journal
+from watcher.state.store import StoreError
 
 log = structlog.get_logger("watcher.daemon")
 
@@ -17,6 +21,17 @@ HOUSEKEEPING_EVERY = 600.0
 STATUS_EVERY = 10.0
 #: how often the state store's health is looked at for an early STATUS= update
 STATUS_CHECK = 1.0
+
+
+async def first_look(silencer: Silencer, reminders: Reminders) -> None:
+    """Silences and reminder episodes as stored, before the first delivery: a silence
+    in force must hold back the first batch too.  A store that cannot be read now is
+    read again by their own chores."""
+    try:
+        await silencer.refresh()
+        await reminders.load()
+    except StoreError as e:
+        log.error("could not read silences or reminders at start; retrying", error=str(e))
 
 
 async def housekeeping(journal: Journal, *, keep: float, clock: Clock) -> None:

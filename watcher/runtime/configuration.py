@@ -30,9 +30,10 @@ def loads(text: str, *, env: Mapping[str, str] | None = None, path: str | None =
     return loader.loads(text, CATALOG, env=env, path=path, base_dir=base_dir)
 
 
-def resolved(config: Config) -> str:
-    """``watcher check``: the config as it will be used, as TOML, secrets masked."""
-    return render.render(config, CATALOG)
+def resolved(config: Config, *, now: float | None = None) -> str:
+    """``watcher check``: the config as it will be used, as TOML, secrets masked; with
+    ``now``, when each maintenance window opens next."""
+    return render.render(config, CATALOG, now=now)
 
 
 def config_hash(config: Config) -> str:

@@ -49,7 +49,8 @@ log = structlog.get_logger("watcher.daemon")
 #: how long sinks may keep delivering after a stop was asked for
 DRAIN_DEADLINE = 10.0
 #: the daemon's own tasks, each with a boundary (the ``task`` label of internal errors)
-CHORES = ("signals", "housekeeping", "status", "watchdog", "http", "failures")
+CHORES = ("signals", "housekeeping", "status", "watchdog", "http", "failures", "silences",
+          "reminders")
 
 
 class Daemon:
@@ -118,6 +119,7 @@ class Daemon:
         async with aiohttp.ClientSession() as workers.session, \
                 anyio.create_task_group() as tg:
             workers.tg = tg
+            await chores.first_look(workers.silencer, workers.reminders)
             for sink in self.config.sinks:
                 await workers.start_sink(sink)
             for source in self.config.sources:
@@ -232,7 +234,8 @@ class Daemon:
         if new.watcher != old.watcher:
             log.warning("[watcher] settings change on restart only; kept the running ones")
         self.config = Config(watcher=old.watcher, sources=new.sources, sinks=new.sinks,
-                             path=new.path, secrets=new.secrets, raw=new.raw)
+                             path=new.path, secrets=new.secrets, raw=new.raw,
+                             silences=new.silences)
         assert self.workers is not None
         await self.workers.apply(self.config)
         log.info("config reloaded", sources=len(new.sources), sinks=len(new.sinks))
@@ -245,6 +248,8 @@ class Daemon:
 
         keep = self.config.watcher.retention if workers.store.persistent else 600
         chore("signals", self._signals)
+        chore("silences", workers.silencer.run)
+        chore("reminders", workers.reminders.run)
         chore("housekeeping", partial(chores.housekeeping, workers.journal, keep=keep,
                                       clock=self.clock))
         every = self.notifier.watchdog_interval
@@ -279,20 +284,12 @@ class Daemon:
             events=journal.counts if journal is not None else {},
             sources=[w.obj.status(me) for w in pollers], sinks=[w.obj.status() for w in runners],
             chores={name: b.errors for name, b in self.chores.items()},
-            replica=self.replica, config=self.config_info, failures=self.failures.counts(now))
+            replica=self.replica, config=self.config_info, failures=self.failures.counts(now),
+            silences=workers.silencer.active(now) if workers else ())
 
     def status_line(self) -> str:
         return self.snapshot().line()
 
     def store_failing(self) -> str | None:
-        """Why writes to the state file are failing, whatever the cause (a full disk,
-        an I/O error, another writer), or None: the last write failed, or a source's
-        last cycle could not be saved and none of its cycles has been since."""
-        store = self.store
-        if store is None:
-            return None
-        if store.write_error:
-            return store.write_error
-        if self.workers and any(w.obj.store_failing for w in self.workers.pollers.values()):
-            return store.last_write_error or "a poll cycle could not be saved"
-        return None
+        """Why writes to the state store are failing, or None (see :meth:`Workers.store_failing`)."""
+        return self.workers.store_failing() if self.workers else None

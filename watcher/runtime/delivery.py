@@ -5,6 +5,12 @@ or fails holds back only itself; its backlog waits in the journal.  The
 cursor moves only after the sink returned for a whole batch (delivered or
 given up into dead letters), which is what makes delivery at-least-once.
 
+Before a batch is handed over, what an active silence holds back from this
+sink is taken out (judged by each event's own time; never for a sink that is
+a complete record) and counted per silence, and reminders meant for another
+``repeat_interval`` are passed over; the cursor moves past both as if they were
+delivered (:func:`~watcher.runtime.silencing.screen`).
+
 A sink with a ``linger`` (Slack's ``group_wait``) gets its batch that long
 after the batch's first event, so events arriving together are delivered
 together.  Every few seconds the runner also looks for dead letters an
@@ -35,6 +41,7 @@ from watcher.core.status import DeliveryStats, SinkStatus
 from watcher.errors import DeliveryError, Retryable
 from watcher.infra.clock import Clock, wall
 from watcher.model import JournalEntry
+from watcher.runtime.silencing import Silencer, screen
 from watcher.runtime.supervisor import Boundary, describe
 from watcher.sinks.base import Rejected, Sink
 from watcher.state.journal import Journal
@@ -47,8 +54,12 @@ DEAD_RETRY_EVERY = 2.0
 
 class SinkRunner:
     def __init__(self, sink: Sink, config: SinkConfig, journal: Journal, *,
-                 clock: Clock = wall, batch: int = BATCH) -> None:
+                 clock: Clock = wall, batch: int = BATCH,
+                 silencer: Silencer | None = None) -> None:
         self.sink = sink
+        #: a complete record of the journal: no silence applies, every reminder does
+        self.record = bool(getattr(sink, "record", False))
+        self.silencer = silencer
         self.config = config
         self.name = config.name
         self.journal = journal
@@ -75,7 +86,8 @@ class SinkRunner:
         """This sink as /metrics and ``STATUS=`` show it."""
         return SinkStatus(name=self.name, type=self.config.type, stats=self.stats,
                           backlog=self.journal.backlog(self.name), failing=self.failing,
-                          internal_errors=self.boundary.errors)
+                          internal_errors=self.boundary.errors, record=self.record,
+                          repeat_interval=self.config.repeat_interval)
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Deliver forever (or, with ``until_idle``, until caught up with the journal)."""
@@ -115,6 +127,9 @@ class SinkRunner:
             return lingered
         match = self.config.match
         wanted = entries if match.everything else [e for e in entries if match(e)]
+        holds = () if self.record or self.silencer is None else self.silencer.for_sink(self.name)
+        wanted, held = screen(wanted, holds, record=self.record,
+                              repeat=self.config.repeat_interval)
         if (wanted and self.linger > 0 and wanted[0].seq != lingered
                 and len(entries) < self.batch):
             lingered = wanted[0].seq
@@ -125,6 +140,7 @@ class SinkRunner:
                 return lingered  # read again: the batch now holds what arrived meanwhile
         if wanted and not await self._deliver(wanted):
             return lingered
+        self.stats.silenced.update(held)
         await self._ack(entries[-1].seq)
         return lingered
 

@@ -45,6 +45,9 @@ async def poll_and_deliver(workers: Workers, lines: list[dict[str, object]] | No
         async with anyio.create_task_group() as tg:
             for p in pollers:
                 tg.start_soon(poll, p)
+        await workers.silencer.refresh()
+        await workers.reminders.load()
+        await workers.reminders.step(save=True)  # what came due since the last run
         with anyio.move_on_after(DELIVER_DEADLINE):
             async with anyio.create_task_group() as tg:
                 for r in runners:

@@ -23,6 +23,8 @@ from watcher.providers import provider_class
 from watcher.providers.protocol import ProviderContext
 from watcher.runtime.delivery import SinkRunner
 from watcher.runtime.poller import Poller, SourceState
+from watcher.runtime.reminders import Reminders
+from watcher.runtime.silencing import Silencer
 from watcher.runtime.supervisor import Boundary, supervise
 from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
@@ -75,7 +77,25 @@ class Workers:
         self.states: dict[str, SourceState] = {}
         self.pollers: dict[str, Worker[Poller]] = {}
         self.runners: dict[str, Worker[SinkRunner]] = {}
+        #: the silences and maintenance windows every sink runner consults
+        self.silencer = Silencer(store, config.silences, clock=clock)
+        #: the reminder stream, for the sinks' ``repeat_interval``
+        self.reminders = Reminders(
+            journal, clock=clock,
+            intervals=lambda: {s.repeat_interval for s in self.config.sinks
+                               if s.repeat_interval is not None},
+            sources=lambda: {s.name for s in self.config.sources})
         self._rows = rows
+
+    def store_failing(self) -> str | None:
+        """Why writes to the state file are failing, whatever the cause (a full disk,
+        an I/O error, another writer), or None: the last write failed, or a source's
+        last cycle could not be saved and none of its cycles has been since."""
+        if self.store.write_error:
+            return self.store.write_error
+        if any(w.obj.store_failing for w in self.pollers.values()):
+            return self.store.last_write_error or "a poll cycle could not be saved"
+        return None
 
     # -- sources -----------------------------------------------------------------------
 
@@ -118,7 +138,8 @@ class Workers:
         cls = sink_class(cfg.type)
         assert cls is not None, cfg.type
         ctx = SinkContext(stdout=self.stdout, session=self.session, clock=self.clock)
-        return SinkRunner(cls(cfg, ctx), cfg, self.journal, clock=self.clock)
+        return SinkRunner(cls(cfg, ctx), cfg, self.journal, clock=self.clock,
+                          silencer=self.silencer)
 
     async def start_sink(self, cfg: SinkConfig) -> None:
         assert self.tg is not None
@@ -148,6 +169,7 @@ class Workers:
     async def apply(self, new: Config) -> None:
         """Bring the workers in line with ``new``: only what changed is touched."""
         old, self.config = self.config, new
+        self.silencer.set_windows(new.silences)
         await self._apply_sources({s.name: s for s in old.sources},
                                   {s.name: s for s in new.sources})
         await self._apply_sinks({s.name: s for s in old.sinks}, {s.name: s for s in new.sinks})

@@ -48,6 +48,7 @@ class DaemonCollector:
         d = self.snapshot()
         yield from self._sources(d)
         yield from self._sinks(d)
+        yield from self._silences(d)
         yield from self._journal(d)
         yield from self._config(d)
         yield from self._internal_errors(d)
@@ -95,6 +96,21 @@ class DaemonCollector:
             dead.add_metric([name], st.dead)
             backlog.add_metric([name], sink.backlog)
         yield from (delivered, retries, dead, backlog)
+
+    def _silences(self, d: DaemonStatus) -> Iterator[Metric]:
+        silenced = CounterMetricFamily(
+            "watcher_events_silenced",
+            "Events held back from a sink by a silence (its id) or maintenance window "
+            "(its name); journaled, never dead-lettered.", labels=["sink", "silence"])
+        for sink in d.sinks:
+            for label, n in sorted(sink.silenced.items()):
+                silenced.add_metric([sink.name, label], n)
+        active = GaugeMetricFamily("watcher_silences_active",
+                                   "Silences and maintenance windows holding events back "
+                                   "now, by kind (silence, window).", labels=["kind"])
+        for kind in ("silence", "window"):
+            active.add_metric([kind], sum(1 for s in d.silences if s.kind == kind))
+        yield from (silenced, active)
 
     def _journal(self, d: DaemonStatus) -> Iterator[Metric]:
         events = CounterMetricFamily("watcher_events",

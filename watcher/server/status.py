@@ -4,7 +4,7 @@ Built from a :class:`~watcher.core.status.DaemonStatus` snapshot like
 ``/metrics`` and ``/readyz``, so all three always agree.  Top-level keys:
 ``replica`` (this process), ``replicas`` (every process sharing the state;
 one with SQLite), ``sources``, ``sinks``, ``store``, ``config``,
-``failures_24h``, ``event_types``.  Times are RFC 3339 UTC strings, or
+``failures_24h``, ``event_types``, ``silences`` (active now).  Times are RFC 3339 UTC strings, or
 null for "never".  Vendor error texts are redacted like logs.
 """
 
@@ -46,6 +46,10 @@ def status_body(d: DaemonStatus) -> dict[str, Any]:
             "workflows": [{"workflow": w, "counts": list(c), "total": sum(c)}
                           for w, c in sorted(d.failures.items(), key=lambda x: -sum(x[1]))]},
         "event_types": list(EVENT_TYPES),
+        "silences": [{"id": x.label, "kind": x.kind, "match": {k: list(v) for k, v in
+                                                             x.match.items()},
+                      "sinks": list(x.sinks), "starts": ts(x.starts), "ends": ts(x.ends),
+                      "author": x.author, "comment": x.comment} for x in d.silences],
     }
 
 
@@ -72,5 +76,5 @@ def sink_body(k: SinkStatus) -> dict[str, Any]:
     return {
         "name": k.name, "type": k.type, "backlog": k.backlog,
         "last_delivery": ts(st.last_delivery), "delivered": st.delivered,
-        "dead_letters": st.dead, "silenced": st.silenced, "failing": k.failing,
+        "dead_letters": st.dead, "silenced": sum(st.silenced.values()), "failing": k.failing,
     }

@@ -27,10 +27,13 @@ A sink class has:
   ``secret_table`` are masked by ``watcher check`` and redacted from logs;
   ``NoOptions``: none); the validated instance arrives in ``config.options``;
 * ``__init__(config, context)``; ``deliver``;
-* optionally ``reopen()`` (SIGHUP), ``aclose()``, and ``linger`` (seconds,
+* optionally ``reopen()`` (SIGHUP), ``aclose()``, ``linger`` (seconds,
   default 0): the runner lets a batch gather that long after its first event
-  before handing it over (Slack groups what arrives together).  The registry
-  gives a class that lacks one the default of :class:`SinkDefaults`.
+  before handing it over (Slack groups what arrives together), and ``record``
+  (default False): True for a sink that keeps a complete record of the journal
+  (stdout, file, event buses), which silences never hold events back from and
+  which gets every reminder; False for a notification sink (Slack, webhook).
+  The registry gives a class that lacks one the default of :class:`SinkDefaults`.
 
 :class:`BaseSink` provides the defaults and types ``self.options`` by its class
 parameter (``class MySink(BaseSink[MyOptions])``).  To add a sink: write such a
@@ -82,6 +85,8 @@ class Sink(Protocol):
     kind: ClassVar[str]
     #: the sink's own config keys: a frozen dataclass of options
     Options: ClassVar[type[Any]]
+    #: a complete record of the journal: never silenced (stdout, file, buses)
+    record: ClassVar[bool]
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None: ...
 
@@ -102,6 +107,7 @@ class SinkDefaults:
     """The optional members, for a sink class that lacks them."""
 
     linger: float = 0.0
+    record: bool = False
 
     def reopen(self) -> None:
         return None

@@ -45,6 +45,7 @@ class FileOptions:
 class FileSink(BaseSink[FileOptions]):
     kind = "file"
     Options = FileOptions
+    record = True
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)

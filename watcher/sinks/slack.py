@@ -20,7 +20,7 @@ is how they get there:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -34,6 +34,8 @@ from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
 from watcher.sinks.http import USER_AGENT, RetryOptions, RetryPolicy, check_http_url, post
 from watcher.sinks.slack_message import Message, compose
+from watcher.sinks.slack_words import WORDS, Headlines
+from watcher.sinks.templates import check_templates
 
 #: Slack allows one message a second per incoming webhook; a little under it, so requests
 #: that leave a second apart but arrive closer (network jitter) still stay within it
@@ -46,6 +48,8 @@ class SlackOptions(RetryOptions):
     webhook_url: str = option("secret", check=check_http_url)
     #: events arriving within this window become one message
     group_wait: float = option("duration", 10.0, min=0.0)
+    #: event type -> headline template (see watcher.sinks.slack_words), over the defaults
+    templates: Mapping[str, str] = option("table", {}, check=check_templates(WORDS))
 
 
 class SlackSink(BaseSink[SlackOptions]):
@@ -63,11 +67,12 @@ class SlackSink(BaseSink[SlackOptions]):
                                      clock=context.clock)
         self.headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
+        self.headlines = Headlines(self.options.templates)
         self._session: aiohttp.ClientSession | None = None
 
     async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
         rejected: list[Rejected] = []
-        for message in compose(batch):  # in order, one at a time: one webhook, one pace
+        for message in compose(batch, self.headlines):  # in order, one at a time: one webhook, one pace
             why, attempts = await self._send(message)
             if why is not None:
                 rejected += [(e, why, attempts) for e in message.entries]

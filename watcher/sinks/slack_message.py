@@ -7,7 +7,9 @@ status, stuck runs) or about sources (failing, recovered) become one message,
 runs and naming the rest, so a storm of failures is one notification rather
 than a wall of them.  A lone event gets a detailed message of its own.
 
-The blocks themselves, each within Slack's limits, come from
+Each message's headline (its header and the start of its notification text)
+is a template per event type, :mod:`watcher.sinks.slack_words`, which the
+operator may override.  The blocks themselves, each within Slack's limits, come from
 :mod:`watcher.sinks.slack_blocks`.  ``text`` may hold 40,000 characters, but
 notifications show far less, so the fallback is kept to :data:`FALLBACK`.
 This module is pure: no I/O, no clock.
@@ -21,7 +23,13 @@ from typing import Any
 
 import orjson
 
-from watcher.core.events import RUN_STUCK, SOURCE_FAILING, SOURCE_RECOVERED
+from watcher.core.events import (
+    RUN_REMINDER,
+    RUN_STUCK,
+    SOURCE_FAILING,
+    SOURCE_RECOVERED,
+    SOURCE_REMINDER,
+)
 from watcher.core.timestamps import parse_ts
 from watcher.model import JournalEntry
 from watcher.sinks.slack_blocks import (
@@ -42,42 +50,13 @@ from watcher.sinks.slack_blocks import (
     section_fields,
     when,
 )
+from watcher.sinks.slack_words import DEFAULT, Headlines, workflow_of
 
 #: runs a summary message details; the rest are named in one line
 LISTED = 10
-
-EMOJI = {
-    "failed": ":x:",
-    "rejected": ":no_entry:",
-    "cancelled": ":no_entry_sign:",
-    "succeeded": ":white_check_mark:",
-    "skipped": ":fast_forward:",
-    "running": ":arrow_forward:",
-    "pending": ":hourglass_flowing_sand:",
-    "paused": ":double_vertical_bar:",
-    "needs_review": ":eyes:",
-    "cancelling": ":octagonal_sign:",
-    "unknown": ":grey_question:",
-}
-STUCK_EMOJI = ":hourglass:"
-FAILING_EMOJI = ":rotating_light:"
-RECOVERED_EMOJI = ":large_green_circle:"
-
-#: status -> (one run ..., several runs ...)
-VERBS = {
-    "failed": ("failed", "failed"),
-    "rejected": ("was rejected", "were rejected"),
-    "cancelled": ("was cancelled", "were cancelled"),
-    "succeeded": ("succeeded", "succeeded"),
-    "skipped": ("was skipped", "were skipped"),
-    "running": ("is running", "are running"),
-    "pending": ("is pending", "are pending"),
-    "paused": ("is paused", "are paused"),
-    "needs_review": ("needs review", "need review"),
-    "cancelling": ("is cancelling", "are cancelling"),
-    "unknown": ("is in an unknown status", "are in an unknown status"),
-}
-
+#: types whose messages read as a stuck run's / a failing or recovered source's
+STUCK_TYPES = (RUN_STUCK, RUN_REMINDER)
+SOURCE_TYPES = (SOURCE_FAILING, SOURCE_RECOVERED, SOURCE_REMINDER)
 
 
 @dataclass
@@ -88,13 +67,14 @@ class Message:
     payload: dict[str, Any]
 
 
-def compose(batch: Sequence[JournalEntry]) -> list[Message]:
-    """Group a batch into messages, in the order each group first appears."""
+def compose(batch: Sequence[JournalEntry], headlines: Headlines = DEFAULT) -> list[Message]:
+    """Group a batch into messages, in the order each group first appears; ``headlines``:
+    the sink's templates."""
     groups: dict[tuple[str | None, ...], list[tuple[JournalEntry, dict[str, Any]]]] = {}
     for e in batch:
         ev = orjson.loads(e.body)
         groups.setdefault(group_key(ev), []).append((e, ev))
-    return [Message([e for e, _ in items], render([ev for _, ev in items]))
+    return [Message([e for e, _ in items], render([ev for _, ev in items], headlines))
             for items in groups.values()]
 
 
@@ -104,34 +84,37 @@ def group_key(ev: dict[str, Any]) -> tuple[str | None, ...]:
     if not t.startswith("watcher.run."):
         return (t,)
     workflow = d.get("workflow_id") or d.get("workflow_name")
-    if t == RUN_STUCK:
-        return ("stuck", workflow)
+    if t in STUCK_TYPES:
+        return (t, workflow)
     return ("status", d.get("status"), workflow)
 
 
-def render(events: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def render(events: Sequence[dict[str, Any]], headlines: Headlines = DEFAULT
+           ) -> dict[str, Any]:
     """The payload (``text`` + ``blocks``) for events of one group."""
     t = events[0].get("type", "")
-    if t in (SOURCE_FAILING, SOURCE_RECOVERED):
-        return _source(events[0]) if len(events) == 1 else _sources(events)
+    head = headlines(events)
+    if head is None:
+        return _other(events)
+    if t in SOURCE_TYPES:
+        return _source(events[0], head) if len(events) == 1 else _sources(events, head)
     if t.startswith("watcher.run."):
-        return _run(events[0]) if len(events) == 1 else _runs(events)
+        return _run(events[0], head) if len(events) == 1 else _runs(events, head)
     return _other(events)
 
 
 # -- runs -------------------------------------------------------------------------------
 
-def _run(ev: dict[str, Any]) -> dict[str, Any]:
+def _run(ev: dict[str, Any], head: str) -> dict[str, Any]:
     d = ev.get("data") or {}
     status = d.get("status") or "unknown"
-    stuck = ev.get("type") == RUN_STUCK
-    head = _headline(ev, 1)
+    stuck = ev.get("type") in STUCK_TYPES
     run_id = _run_id(ev)
     url = safe_url(d.get("url"))
     prev = d.get("previous_status")
     fields = [
         ("Status", f"`{esc(str(status))}`" + (f" (was `{esc(str(prev))}`)" if prev else "")),
-        ("Workflow", esc(_workflow(d) or "unknown")),
+        ("Workflow", esc(workflow_of(d) or "unknown")),
         ("Run", link(url, run_id) if url else f"`{esc(run_id)}`"),
         ("Source", esc(f"{d.get('source', '?')} ({d.get('provider', '?')})")),
     ]
@@ -157,8 +140,7 @@ def _run(ev: dict[str, Any]) -> dict[str, Any]:
     return {"text": cut(esc(text), FALLBACK), "blocks": blocks}
 
 
-def _runs(events: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    head = _headline(events[0], len(events))
+def _runs(events: Sequence[dict[str, Any]], head: str) -> dict[str, Any]:
     sources = sorted({str((e.get("data") or {}).get("source", "?")) for e in events})
     blocks: list[Block] = [header(head),
                            context(esc(f"{'Source' if len(sources) == 1 else 'Sources'}: "
@@ -185,31 +167,13 @@ def _run_line(ev: dict[str, Any]) -> str:
     ran = run_duration(ev)
     if ran is not None:
         parts.append(("ran " if d.get("terminal") else "running for ") + duration(ran))
-    if ev.get("type") == RUN_STUCK and isinstance(d.get("stuck_for_s"), int | float):
+    if ev.get("type") in STUCK_TYPES and isinstance(d.get("stuck_for_s"), int | float):
         parts.append(f"stuck for {duration(d['stuck_for_s'])} in `{esc(str(d.get('status')))}`")
     line = " · ".join(parts)
     error = d.get("error")
     if error:
         line += "\n> " + cut(esc(" ".join(str(error).split())), ERROR_LINE_MAX)
     return cut(line, SECTION_MAX)
-
-
-def _headline(ev: dict[str, Any], n: int) -> str:
-    d = ev.get("data") or {}
-    workflow = _workflow(d)
-    where = f" in {workflow}" if workflow else ""
-    if ev.get("type") == RUN_STUCK:
-        return (f"{STUCK_EMOJI} Run is stuck{where}" if n == 1
-                else f"{STUCK_EMOJI} {n} runs are stuck{where}")
-    status = d.get("status") or "unknown"
-    one, many = VERBS.get(status, (f"is {status}", f"are {status}"))
-    emoji = EMOJI.get(status, EMOJI["unknown"])
-    return f"{emoji} Run {one}{where}" if n == 1 else f"{emoji} {n} runs {many}{where}"
-
-
-def _workflow(d: dict[str, Any]) -> str | None:
-    wf = d.get("workflow_name") or d.get("workflow_id")
-    return str(wf) if wf else None
 
 
 def _run_id(ev: dict[str, Any]) -> str:
@@ -231,12 +195,10 @@ def run_duration(ev: dict[str, Any]) -> float | None:
 
 # -- sources ----------------------------------------------------------------------------
 
-def _source(ev: dict[str, Any]) -> dict[str, Any]:
+def _source(ev: dict[str, Any], head: str) -> dict[str, Any]:
     d = ev.get("data") or {}
     name = str(d.get("source") or ev.get("subject") or "?")
-    failing = ev.get("type") == SOURCE_FAILING
-    head = (f"{FAILING_EMOJI} Source {name} is failing" if failing
-            else f"{RECOVERED_EMOJI} Source {name} recovered")
+    failing = ev.get("type") != SOURCE_RECOVERED
     fields = [("Source", esc(name)), ("Provider", esc(str(d.get("provider", "?"))))]
     if d.get("failing_since"):
         fields.append(("Failing since", esc(str(d["failing_since"]))))
@@ -256,11 +218,8 @@ def _source(ev: dict[str, Any]) -> dict[str, Any]:
     return {"text": cut(esc(text), FALLBACK), "blocks": blocks}
 
 
-def _sources(events: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    failing = events[0].get("type") == SOURCE_FAILING
+def _sources(events: Sequence[dict[str, Any]], head: str) -> dict[str, Any]:
     n = len(events)
-    head = (f"{FAILING_EMOJI} {n} sources are failing" if failing
-            else f"{RECOVERED_EMOJI} {n} sources recovered")
     blocks: list[Block] = [header(head)]
     for ev in events[:LISTED]:
         d = ev.get("data") or {}

@@ -24,6 +24,7 @@ def lines(batch: Sequence[JournalEntry]) -> bytes:
 
 class StdoutSink(BaseSink[NoOptions]):
     kind = "stdout"
+    record = True
 
     @property
     def stream(self) -> IO[bytes]:

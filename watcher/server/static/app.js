@@ -67,7 +67,7 @@
     for (const s of list || []) {
       const match = s.match && typeof s.match === "object"
         ? Object.entries(s.match).map(([k, v]) => `${k}=${v}`).join(" ") : String(s.match ?? "");
-      const until = s.until || s.ends_at || s.expires_at;
+      const until = s.ends || s.until;
       ul.append(el("li", "", `${match}`, el("span", "muted",
         `${until ? ` until ${new Date(until).toLocaleString()}` : ""}${s.comment ? ` — ${s.comment}` : ""}`)));
     }

@@ -1,0 +1,144 @@
+"""The reminder stream: a journal reader that writes reminders back into the journal.
+
+It follows the journal with its own cursor (:data:`READER`), keeps the open
+episodes (failing sources, stuck runs; :mod:`watcher.core.reminders`) as
+records of the store's ``reminders`` namespace, and when a reminder is due
+journals it.  Its reminders, the episodes they change and its cursor go in
+one transaction (:meth:`~watcher.state.journal.Journal.write_back`), so a
+restart neither repeats a reminder nor loses one.
+
+One stream serves every sink: reminders are made for each distinct
+``repeat_interval`` of the configured sinks, and a sink is handed those of its
+own interval (complete records get them all; see
+:func:`~watcher.runtime.silencing.screen`).  Two sinks reminded every 4h share
+one reminder event.  Episodes are kept whether or not any sink asks for
+reminders, so a ``repeat_interval`` added by a reload reminds of a source that
+was already failing.
+
+It wakes when the journal grows and when the next reminder is due.  A step
+that changes nothing writes nothing; its cursor is saved at least every
+:data:`CURSOR_EVERY` seconds (entries between the saved cursor and its position
+changed nothing, so reading them again after a restart changes nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+
+import anyio
+import structlog
+
+from watcher.core import reminders as core
+from watcher.core.reminders import Episode
+from watcher.infra.clock import Clock, wall
+from watcher.model import Event
+from watcher.state.journal import Journal
+
+log = structlog.get_logger("watcher.reminders")
+
+#: the reminder stream's journal cursor (no sink can have this name)
+READER = "@reminders"
+NAMESPACE = "reminders"
+#: the longest wait between two looks (a reload may bring new intervals)
+MAX_WAIT = 60.0
+CURSOR_EVERY = 60.0
+BATCH = 1000
+
+
+class Reminders:
+    def __init__(self, journal: Journal, *, intervals: Callable[[], Collection[float]],
+                 sources: Callable[[], Collection[str]], clock: Clock = wall) -> None:
+        self.journal = journal
+        self.intervals = intervals
+        self.sources = sources
+        self.clock = clock
+        self.episodes: dict[str, Episode] = {}
+        self.pos = 0
+        self._saved = (0, 0.0)  # (cursor, when) last written
+        self._loaded = False
+
+    async def load(self) -> None:
+        """Take up where the last process left off (a first start reads the journal)."""
+        self.pos = self.journal.cursors.get(READER, 0)
+        self._saved = (self.pos, self.clock())
+        self.episodes = {}
+        for key, raw in (await self.journal.store.records(NAMESPACE)).items():
+            try:
+                self.episodes[key] = Episode.decode(raw)
+            except (ValueError, TypeError):
+                log.warning("ignoring a damaged reminder record", episode=key)
+        self._loaded = True
+
+    async def run(self) -> None:
+        """Step forever: at each new journal entry and when a reminder is due."""
+        if not self._loaded:
+            await self.load()
+        while True:
+            await self._wait(await self.step())
+
+    async def step(self, *, save: bool = False) -> float:
+        """Read what is new, make what is due, commit; seconds until the next is due.
+        ``save``: write the cursor even if nothing changed (a process about to end).
+        StoreError: nothing changed, in memory or stored (the next step does it again)."""
+        now = self.clock()
+        episodes = dict(self.episodes)
+        changed: set[str] = set()
+        pos = self.pos
+        while True:
+            entries = await self.journal.read(pos, BATCH)
+            for e in entries:
+                key = core.take(episodes, e)
+                if key is not None:
+                    changed.add(key)
+            if len(entries) < BATCH:
+                break
+            pos = entries[-1].seq
+        pos = entries[-1].seq if entries else pos
+        changed |= _drop_gone(episodes, self.sources())
+        events = self._due(episodes, changed, now)
+        if changed or (pos != self._saved[0]
+                       and (save or now - self._saved[1] >= CURSOR_EVERY)):
+            records = {(NAMESPACE, k): (episodes[k].encode() if k in episodes else None)
+                       for k in changed}
+            await self.journal.write_back(READER, pos, events=events, records=records)
+            self._saved = (pos, now)
+        self.episodes, self.pos = episodes, pos
+        return self._next(now)
+
+    def _due(self, episodes: dict[str, Episode], changed: set[str], now: float) -> list[Event]:
+        intervals = self.intervals()
+        events: list[Event] = []
+        for key, ep in episodes.items():
+            made = core.due(ep, intervals, now)
+            if made:
+                events += [core.reminder(ep, i, n, now) for i, n in made]
+                episodes[key] = core.sent(ep, made)
+                changed.add(key)
+        return events
+
+    def _next(self, now: float) -> float:
+        intervals = self.intervals()
+        due = [d for ep in self.episodes.values()
+               if (d := core.next_due(ep, intervals)) is not None]
+        return max(0.0, min([*due, now + MAX_WAIT]) - now)
+
+    async def _wait(self, delay: float) -> None:
+        """Until the journal grows past our position or ``delay`` seconds passed."""
+        async with anyio.create_task_group() as tg:
+            async def sleep() -> None:
+                await self.clock.sleep(delay)
+                tg.cancel_scope.cancel()
+
+            async def grown() -> None:
+                await self.journal.wait(self.pos)
+                tg.cancel_scope.cancel()
+            tg.start_soon(sleep)
+            tg.start_soon(grown)
+
+
+def _drop_gone(episodes: dict[str, Episode], sources: Collection[str]) -> set[str]:
+    """Episodes of sources no longer configured end: nobody polls them any more."""
+    gone = {k for k, ep in episodes.items() if ep.source not in sources}
+    for k in gone:
+        del episodes[k]
+    return gone

@@ -1,0 +1,175 @@
+"""The silences in force, for the sink runners: the config's maintenance windows, and the
+command line's silences re-read from the store every second.
+
+``watcher silence add`` writes one small record to the store while the daemon
+runs (with SQLite, beside the daemon's one-writer lock, like ``deadletters
+retry``'s flag: a row the daemon only reads); the daemon sees it at its next
+read, within :data:`REFRESH_EVERY`, with no reload.  The read is one small
+query, and when the records have not changed nothing is rebuilt.  Silences
+that have ended are kept in the set: a backlog delivered late is judged by
+each event's own time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import orjson
+import structlog
+
+from watcher.config.silences import WindowConfig
+from watcher.core.events import REMINDS
+from watcher.core.silences import Hold, Matcher, Silence, held_by
+from watcher.core.status import SilenceStatus
+from watcher.core.windows import OpenAt, next_opening
+from watcher.infra.clock import Clock, wall
+from watcher.model import JournalEntry
+from watcher.state import silences as stored
+from watcher.state.store import Store
+
+log = structlog.get_logger("watcher.silences")
+
+#: how often the stored silences are read again
+REFRESH_EVERY = 1.0
+
+
+class Silencer:
+    def __init__(self, store: Store, windows: Sequence[WindowConfig], *,
+                 clock: Clock = wall) -> None:
+        self.store = store
+        self.clock = clock
+        self._windows = tuple(windows)
+        self._window_holds = [_window_hold(w) for w in self._windows]
+        self._records: dict[str, bytes] | None = None
+        self._silences: list[Silence] = []
+        self._holds: list[Hold] = list(self._window_holds)
+        self._per_sink: dict[str, tuple[Hold, ...]] = {}
+        self._failing = False
+
+    def set_windows(self, windows: Sequence[WindowConfig]) -> None:
+        """A reload's windows (what changed only: a window's cached openings stay)."""
+        if tuple(windows) == self._windows:
+            return
+        self._windows = tuple(windows)
+        self._window_holds = [_window_hold(w) for w in self._windows]
+        self._rebuild()
+
+    def for_sink(self, sink: str) -> tuple[Hold, ...]:
+        """The silences and windows that may hold events back from ``sink``."""
+        holds = self._per_sink.get(sink)
+        if holds is None:
+            holds = self._per_sink[sink] = tuple(h for h in self._holds if h.applies_to(sink))
+        return holds
+
+    def _rebuild(self) -> None:
+        self._holds = [*self._window_holds, *(_silence_hold(s) for s in self._silences)]
+        self._per_sink = {}
+
+    async def refresh(self) -> None:
+        """Read the stored silences again; StoreError propagates (the set stays)."""
+        records = await self.store.records(stored.NAMESPACE)
+        if records == self._records:
+            return
+        first = self._records is None
+        self._records = records
+        silences, damaged = stored.decode_all(records)
+        for key in damaged:
+            log.warning("ignoring a damaged silence record", silence=key)
+        before = {s.id: s for s in self._silences}
+        self._silences = silences
+        self._rebuild()
+        if not first:  # changes while running; the ones in force at start are no news
+            _log_changes(before, silences)
+
+    async def run(self) -> None:
+        """Refresh every :data:`REFRESH_EVERY` seconds; a failed read keeps the last set."""
+        while True:
+            try:
+                await self.refresh()
+                if self._failing:
+                    self._failing = False
+                    log.info("silences readable again")
+            except Exception as e:  # the set in force stays; delivery goes on
+                if not self._failing:
+                    self._failing = True
+                    log.error("could not read the silences, keeping the last ones",
+                              error=str(e))
+            await self.clock.sleep(REFRESH_EVERY)
+
+    def active(self, now: float) -> list[SilenceStatus]:
+        """The silences and windows holding events back at ``now``."""
+        out = []
+        for w in self._windows:
+            opening = _opening(w, now)
+            if opening is not None and opening[0] <= now < opening[1]:
+                out.append(SilenceStatus(w.name, "window", w.match, w.sinks, *opening,
+                                         comment=w.comment or ""))
+        out += [SilenceStatus(s.id, "silence", s.match, s.sinks, s.starts, s.ends,
+                              author=s.author, comment=s.comment)
+                for s in self._silences if s.active(now)]
+        return out
+
+
+def _window_hold(w: WindowConfig) -> Hold:
+    holds_at: Callable[[float], bool]
+    if w.recurring is not None and w.tz is not None:
+        holds_at = OpenAt(w.recurring, w.tz)
+    else:
+        assert w.span is not None
+        start, end = w.span
+        holds_at = lambda at: start <= at < end  # noqa: E731
+    return Hold(w.name, Matcher(w.match), w.sinks, holds_at, kind="window")
+
+
+def _silence_hold(s: Silence) -> Hold:
+    return Hold(s.id, Matcher(s.match), s.sinks, s.active)
+
+
+def _opening(w: WindowConfig, now: float) -> tuple[float, float] | None:
+    if w.recurring is not None and w.tz is not None:
+        return next_opening(w.recurring, w.tz, now)
+    return w.span
+
+
+def _log_changes(before: dict[str, Silence], after: Iterable[Silence]) -> None:
+    for s in after:
+        old = before.pop(s.id, None)
+        if old is None:
+            log.info("silence added", silence=s.id, match=s.match, ends=s.ends,
+                     author=s.author)
+        elif old.ends != s.ends:
+            log.info("silence expired" if s.expired is not None else "silence changed",
+                     silence=s.id)
+    for s in before.values():
+        log.info("silence removed", silence=s.id)
+
+
+def screen(entries: Sequence[JournalEntry], holds: Sequence[Hold], *, record: bool,
+           repeat: float | None) -> tuple[list[JournalEntry], list[str]]:
+    """What a sink is handed of ``entries`` (already through its ``match``), and the
+    labels of the silences that held each of the others back.
+
+    A reminder goes to a complete record, and to a notification sink whose
+    ``repeat_interval`` it was made for; any other sink passes over it."""
+    if record:
+        return list(entries), []
+    out: list[JournalEntry] = []
+    held: list[str] = []
+    for e in entries:
+        if e.type in REMINDS and (repeat is None or reminder_interval(e) != repeat):
+            continue
+        h = held_by(e, e.time, holds) if holds else None
+        if h is None:
+            out.append(e)
+        else:
+            held.append(h.label)
+    return out, held
+
+
+def reminder_interval(e: JournalEntry) -> float | None:
+    """The ``repeat_interval`` a reminder was made for (its body is read: reminders are few)."""
+    try:
+        value = orjson.loads(e.body)["data"]["repeat_interval_s"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return float(value) if isinstance(value, int | float) else None

@@ -1,0 +1,124 @@
+"""What a Slack message's headline says: a template per event type (see
+:mod:`watcher.sinks.templates`), and the words those templates use.
+
+The headline is the message's header and the start of its notification
+text; the detail blocks below it (status, workflow, run, error ...) stay as
+they are.  An operator overrides the headline of a type in the sink's config::
+
+    templates = { "run.status_changed" = "{emoji} {data.workflow_name}: run {data.run_id} {data.status}" }
+
+A message about several events (Slack groups them) renders the template with
+its first event's fields; the words count them.  The defaults below say
+exactly what the messages said before they were templates.  Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from watcher.core.events import (
+    RUN_CREATED,
+    RUN_REMINDER,
+    RUN_STATUS_CHANGED,
+    RUN_STUCK,
+    SOURCE_FAILING,
+    SOURCE_RECOVERED,
+    SOURCE_REMINDER,
+)
+from watcher.sinks.slack_blocks import duration
+from watcher.sinks.templates import Template, compile_templates
+
+EMOJI = {
+    "failed": ":x:",
+    "rejected": ":no_entry:",
+    "cancelled": ":no_entry_sign:",
+    "succeeded": ":white_check_mark:",
+    "skipped": ":fast_forward:",
+    "running": ":arrow_forward:",
+    "pending": ":hourglass_flowing_sand:",
+    "paused": ":double_vertical_bar:",
+    "needs_review": ":eyes:",
+    "cancelling": ":octagonal_sign:",
+    "unknown": ":grey_question:",
+}
+
+#: status -> (one run ..., several runs ...)
+VERBS = {
+    "failed": ("failed", "failed"),
+    "rejected": ("was rejected", "were rejected"),
+    "cancelled": ("was cancelled", "were cancelled"),
+    "succeeded": ("succeeded", "succeeded"),
+    "skipped": ("was skipped", "were skipped"),
+    "running": ("is running", "are running"),
+    "pending": ("is pending", "are pending"),
+    "paused": ("is paused", "are paused"),
+    "needs_review": ("needs review", "need review"),
+    "cancelling": ("is cancelling", "are cancelling"),
+    "unknown": ("is in an unknown status", "are in an unknown status"),
+}
+
+#: the words Slack's templates may use besides the event's fields
+WORDS = {
+    "count": "how many events the message is about",
+    "runs": '"Run", or "7 runs"',
+    "sources": '"Source extend-prod", or "3 sources"',
+    "are": '"is", or "are" for several',
+    "emoji": "the run status's emoji (:x: for failed ...)",
+    "verb": '"failed", "was rejected", "needs review" ... (plural for several)',
+    "workflow": "the workflow's name, else its id, else nothing",
+    "where": '" in <workflow>", or nothing when the run has no workflow',
+    "open_for": "a reminder: how long the source has failed / the run been stuck",
+}
+
+_RUN = "{emoji} {runs} {verb}{where}"
+DEFAULTS = {
+    RUN_CREATED: _RUN,
+    RUN_STATUS_CHANGED: _RUN,
+    RUN_STUCK: ":hourglass: {runs} {are} stuck{where}",
+    SOURCE_FAILING: ":rotating_light: {sources} {are} failing",
+    SOURCE_RECOVERED: ":large_green_circle: {sources} recovered",
+    RUN_REMINDER: ":alarm_clock: Reminder: {runs} {are} still stuck{where} ({open_for})",
+    SOURCE_REMINDER: ":alarm_clock: Reminder: {sources} {are} still failing ({open_for})",
+}
+
+
+def words(events: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """The words of a message about ``events`` (the first one's fields, and how many)."""
+    ev = events[0]
+    d = ev.get("data") or {}
+    n = len(events)
+    status = d.get("status") or "unknown"
+    one, many = VERBS.get(status, (f"is {status}", f"are {status}"))
+    workflow = workflow_of(d) or ""
+    name = str(d.get("source") or ev.get("subject") or "?")
+    open_for = d.get("open_for_s")
+    return {
+        "count": str(n), "runs": "Run" if n == 1 else f"{n} runs",
+        "sources": f"Source {name}" if n == 1 else f"{n} sources",
+        "are": "is" if n == 1 else "are", "emoji": EMOJI.get(status, EMOJI["unknown"]),
+        "verb": one if n == 1 else many, "workflow": workflow,
+        "where": f" in {workflow}" if workflow else "",
+        "open_for": duration(open_for) if isinstance(open_for, int | float) else "",
+    }
+
+
+def workflow_of(d: Mapping[str, Any]) -> str | None:
+    wf = d.get("workflow_name") or d.get("workflow_id")
+    return str(wf) if wf else None
+
+
+class Headlines:
+    """The headline templates of one sink: the defaults, with its own over them."""
+
+    def __init__(self, templates: Mapping[str, str] | None = None) -> None:
+        self.templates: dict[str, Template] = compile_templates(templates or {}, DEFAULTS,
+                                                                WORDS)
+
+    def __call__(self, events: Sequence[Mapping[str, Any]]) -> str | None:
+        """The headline of a message about ``events`` (None: no template for the type)."""
+        template = self.templates.get(str(events[0].get("type", "")))
+        return None if template is None else template.render(events[0], words(events))
+
+
+DEFAULT = Headlines()
