@@ -13,7 +13,7 @@ from watcher.config.settings import Config
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.daemon import Daemon
 from watcher.simulator import Simulator, World, available_vendors
-from watcher.simulator.scenario import Scenario
+from watcher.simulator.scenario import BURST_WORKFLOW, Scenario
 
 DEMO_CONFIG = """
 [watcher]
@@ -24,6 +24,15 @@ baseline = "silent"
 [[sinks]]
 name = "stdout"
 type = "stdout"
+
+# The scenario's "Payment Sync" fails in a burst, then recovers: one workflow.degraded,
+# then one workflow.recovered.
+[[rules]]
+name = "payment-sync-failures"
+match = {{ workflows = ["{burst}"] }}
+failure_rate_above = 0.5
+window = "30s"
+min_finished = 3
 """
 
 SOURCE = """
@@ -45,7 +54,7 @@ EXTRA = {
 
 
 def demo_config(sim: Simulator) -> Config:
-    text = DEMO_CONFIG
+    text = DEMO_CONFIG.format(burst=BURST_WORKFLOW)
     for vendor in available_vendors():
         extra = EXTRA.get(vendor, "")
         if "{workflow_id}" in extra:
@@ -58,7 +67,7 @@ def demo_config(sim: Simulator) -> Config:
 async def demo(*, duration: float | None = None, stdout: IO[bytes] | None = None,
                seed: int = 7) -> int:
     world = World(seed=seed)
-    scenario = Scenario(world, vendors=available_vendors())
+    scenario = Scenario(world, vendors=available_vendors(), burst=True)
     scenario.setup()
     async with Simulator(world) as sim:
         daemon = Daemon(demo_config(sim), stdout=stdout)

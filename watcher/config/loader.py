@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from watcher.config import options as opts
 from watcher.config.match import parse_match
+from watcher.config.rules import parse_rules
 from watcher.config.schema import Field, Problems, Resolver
 from watcher.config.settings import (
     SINK_FIELDS,
@@ -81,8 +82,9 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
     problems = Problems()
     r = Resolver(env, problems)
     for key in data:
-        if key not in ("watcher", "sources", "sinks"):
-            problems.add(key, "unknown key (expected [watcher], [[sources]], [[sinks]])")
+        if key not in ("watcher", "sources", "sinks", "rules"):
+            problems.add(key, "unknown key (expected [watcher], [[sources]], [[sinks]], "
+                              "[[rules]])")
 
     watcher = WatcherConfig(**r.table(data.get("watcher", {}), WATCHER_FIELDS, "watcher"))
 
@@ -112,10 +114,12 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
         sinks.append(SinkConfig(name=common["name"], type=common["type"], match=match,
                                 options=options))
 
+    rules = parse_rules(data, r, sources=source_names, check_name=_check_name)
+
     if problems:
         raise ConfigError(problems.items, path=path)
     return Config(watcher=watcher, sources=tuple(sources), sinks=tuple(sinks), path=path,
-                  secrets=frozenset(r.secrets), raw=data)
+                  secrets=frozenset(r.secrets), raw=data, rules=rules)
 
 
 def _entries(

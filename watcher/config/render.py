@@ -9,8 +9,10 @@ import orjson
 
 from watcher.config.loader import Catalog
 from watcher.config.options import fields_of, values_of
+from watcher.config.rules import RULE_FIELDS
 from watcher.config.schema import Field, format_duration, format_size
 from watcher.config.settings import SINK_FIELDS, SOURCE_FIELDS, WATCHER_FIELDS, Config
+from watcher.core.rules import FAILURE_RATE, NO_SUCCESS, STUCK_COUNT, Rule
 
 MASK = "***"
 
@@ -30,7 +32,28 @@ def render(config: Config, catalog: Catalog) -> str:
         if match:
             values["match"] = match
         out += ["", "[[sinks]]", *_table(values, {**SINK_FIELDS, **own})]
+    for rule in config.rules:
+        out += ["", "[[rules]]", *_table(_rule_values(rule), RULE_FIELDS)]
     return "\n".join(out) + "\n"
+
+
+def _rule_values(rule: Rule) -> dict[str, Any]:
+    """A rule as its keys, defaults filled in (what it will do, not what was typed)."""
+    threshold: float | int = rule.threshold if rule.kind != STUCK_COUNT \
+        else int(rule.threshold)
+    values: dict[str, Any] = {"name": rule.name, rule.kind: threshold}
+    if rule.kind == FAILURE_RATE:
+        values |= {"window": rule.window, "count_as_failed": sorted(rule.failed)}
+    if rule.kind != NO_SUCCESS:
+        values["recover_below"] = rule.recover_below if rule.kind == FAILURE_RATE \
+            else int(rule.recover_below)
+    if rule.kind != STUCK_COUNT:
+        values["min_finished"] = rule.min_finished
+    values["across_sources"] = rule.across_sources
+    match = rule.match.as_dict()
+    if match:
+        values["match"] = match
+    return values
 
 
 def _table(values: Mapping[str, Any], fields: Mapping[str, Field]) -> list[str]:
@@ -40,7 +63,8 @@ def _table(values: Mapping[str, Any], fields: Mapping[str, Field]) -> list[str]:
             continue
         f = fields.get(key)
         if f is not None and f.secret:
-            val = {k: MASK for k in val} if isinstance(val, dict) else MASK
+            val = ({k: MASK for k in val} if isinstance(val, dict) else
+                   [MASK] * len(val) if isinstance(val, tuple | list) else MASK)
         elif f is not None and f.kind == "duration":
             val = format_duration(val)
         elif f is not None and f.kind == "size":

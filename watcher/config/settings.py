@@ -14,6 +14,7 @@ from typing import Any
 from watcher.config.options import fields_of, option
 from watcher.config.schema import Field, state_dir_default
 from watcher.core.routing import ALL, Match
+from watcher.core.rules import Rule
 
 #: The largest legitimate answer we know is a page of 100 Cortex runs with their inputs and
 #: outputs (a few MB; 1000 Extend run summaries are about 2 MB). 64 MiB is a generous multiple
@@ -92,6 +93,8 @@ class Config:
     sources: tuple[SourceConfig, ...]
     sinks: tuple[SinkConfig, ...]
     path: str | None = None
+    #: ``[[rules]]``: workflow health rules
+    rules: tuple[Rule, ...] = ()
     #: every secret value, so logs and output can redact them
     secrets: frozenset[str] = frozenset()
     #: the raw (unexpanded) tables, for ``check`` and for reload comparisons

@@ -21,8 +21,12 @@ RUN_STATUS_CHANGED = "watcher.run.status_changed"
 RUN_STUCK = "watcher.run.stuck"
 SOURCE_FAILING = "watcher.source.failing"
 SOURCE_RECOVERED = "watcher.source.recovered"
+#: a workflow health rule's episode began / ended (:mod:`watcher.core.rules`)
+WORKFLOW_DEGRADED = "watcher.workflow.degraded"
+WORKFLOW_RECOVERED = "watcher.workflow.recovered"
 
-EVENT_TYPES = (RUN_CREATED, RUN_STATUS_CHANGED, RUN_STUCK, SOURCE_FAILING, SOURCE_RECOVERED)
+EVENT_TYPES = (RUN_CREATED, RUN_STATUS_CHANGED, RUN_STUCK, SOURCE_FAILING, SOURCE_RECOVERED,
+               WORKFLOW_DEGRADED, WORKFLOW_RECOVERED)
 
 #: plain-str values of the statuses (Enum's ``.value`` is a slow descriptor)
 _VALUE: dict[Status, str] = {s: s.value for s in Status}
