@@ -41,6 +41,7 @@ from watcher.core.rules import (
     Track,
     episode_event,
     record_key,
+    run_key,
     sample_of,
 )
 from watcher.model import TERMINAL, Event, JournalEntry
@@ -190,13 +191,14 @@ class _Pass:
 
     def unstick(self, key: Key, rule: Rule, e: JournalEntry) -> None:
         known = self.work.get(key) or self.tracks.get(key)
-        if known is None or e.run_id not in known.stuck:
+        run = run_key(e)
+        if known is None or run not in known.stuck:
             return
         track = self.get(key)
         assert track is not None
         t = self.catch_up(key, rule, track, e.time)
-        del track.stuck[e.run_id]
-        track.samples = [s for s in track.samples if s.get("run_id") != e.run_id]
+        del track.stuck[run]
+        track.forget(run)
         self.judge(key, rule, track, t)
 
     def decision(self) -> Decision:
@@ -218,7 +220,7 @@ def _counts(rule: Rule, e: JournalEntry) -> bool:
 
 
 def _rate(p: _Pass, key: Key, rule: Rule, track: Track, e: JournalEntry, t: float) -> None:
-    run = e.run_id or ""
+    run = run_key(e)
     failed = e.status in rule.failed
     # a run that finished again (retried) counts once, as it ended last
     track.outcomes = [o for o in track.outcomes if o[2] != run]
@@ -227,7 +229,7 @@ def _rate(p: _Pass, key: Key, rule: Rule, track: Track, e: JournalEntry, t: floa
     if failed:
         track.sample(sample_of(e, t))
     else:
-        track.samples = [s for s in track.samples if s.get("run_id") != run]
+        track.forget(run)
     p.judge(key, rule, track, t)
 
 
@@ -246,7 +248,7 @@ def _no_success(p: _Pass, key: Key, rule: Rule, track: Track, e: JournalEntry,
 
 
 def _stuck(p: _Pass, key: Key, rule: Rule, track: Track, e: JournalEntry, t: float) -> None:
-    track.stuck[e.run_id or ""] = t
+    track.stuck[run_key(e)] = t
     track.sample(sample_of(e, t))
     p.judge(key, rule, track, t)
 

@@ -103,14 +103,15 @@ class Track:
         self.at = 0.0
         #: when the open episode began, else None
         self.episode: float | None = None
-        #: failure_rate: ``[time, failed, run_id]`` of runs finished in the window, oldest first
+        #: failure_rate: ``[time, failed, run]`` of runs finished in the window, oldest first
+        #: (``run``: :func:`run_key`)
         self.outcomes: list[list[Any]] = []
         #: no_success: since when no run succeeded (the last success, or the first finish
         #: seen), how many finished meanwhile, and whether the anchor is a success
         self.anchor: float | None = None
         self.streak = 0
         self.succeeded = False
-        #: stuck_count: run id -> when it was reported stuck
+        #: stuck_count: run (:func:`run_key`) -> when it was reported stuck
         self.stuck: dict[str, float] = {}
         #: recent failed (or stuck) runs, oldest first, at most SAMPLES
         self.samples: list[dict[str, Any]] = []
@@ -132,9 +133,13 @@ class Track:
 
     def sample(self, run: dict[str, Any]) -> None:
         """Keep ``run`` as the newest sample (replacing an older one of the same run)."""
-        self.samples = [s for s in self.samples if s.get("run_id") != run.get("run_id")]
+        self.forget(f"{run['source']}/{run['run_id']}")
         self.samples.append(run)
         del self.samples[:-SAMPLES]
+
+    def forget(self, run: str) -> None:
+        """Drop the samples of ``run`` (a :func:`run_key`)."""
+        self.samples = [s for s in self.samples if f"{s['source']}/{s['run_id']}" != run]
 
     def to_bytes(self) -> bytes:
         return orjson.dumps({s: getattr(self, s) for s in self.__slots__})
@@ -147,6 +152,11 @@ class Track:
             if name in d:
                 setattr(t, name, d[name])
         return t
+
+
+def run_key(e: JournalEntry) -> str:
+    """One run among every source's: run ids are unique only within a vendor."""
+    return f"{e.source}/{e.run_id}"
 
 
 def record_key(key: Key) -> str:
