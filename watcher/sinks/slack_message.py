@@ -21,7 +21,13 @@ from typing import Any
 
 import orjson
 
-from watcher.core.events import RUN_STUCK, SOURCE_FAILING, SOURCE_RECOVERED
+from watcher.core.events import (
+    RUN_STUCK,
+    SOURCE_FAILING,
+    SOURCE_RECOVERED,
+    WORKFLOW_DEGRADED,
+    WORKFLOW_RECOVERED,
+)
 from watcher.core.timestamps import parse_ts
 from watcher.model import JournalEntry
 from watcher.sinks.slack_blocks import (
@@ -42,6 +48,7 @@ from watcher.sinks.slack_blocks import (
     section_fields,
     when,
 )
+from watcher.sinks.slack_health import health_payload
 
 #: runs a summary message details; the rest are named in one line
 LISTED = 10
@@ -116,6 +123,8 @@ def render(events: Sequence[dict[str, Any]]) -> dict[str, Any]:
         return _source(events[0]) if len(events) == 1 else _sources(events)
     if t.startswith("watcher.run."):
         return _run(events[0]) if len(events) == 1 else _runs(events)
+    if t in (WORKFLOW_DEGRADED, WORKFLOW_RECOVERED):
+        return health_payload(events)
     return _other(events)
 
 
