@@ -93,7 +93,7 @@ async def test_a_degraded_workflow_triggers_and_its_recovery_resolves_the_same_i
     trigger = pd.accepted[0]
     p = trigger["payload"]
     assert p["summary"] == ("Invoice Processing is degraded on prod: 3 of 3 runs failed in "
-                            "the last 30m 0s (100%, above 50%)")
+                            "the last 30m (100%, above 50%)")
     assert (p["source"], p["severity"], p["component"], p["class"]) == \
         ("prod", "error", "Invoice Processing", "workflow.degraded")
     assert p["timestamp"] == degraded.data["episode_started_at"]

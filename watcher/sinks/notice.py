@@ -23,6 +23,7 @@ _DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
 _LINK = re.compile(r"<([^|>]+)\|([^>]*)>")
 _BARE = re.compile(r"<(https?://[^>]+)>")
 _EMOJI = re.compile(r"^:[a-z0-9_+-]+: ")
+_LABEL = re.compile(r"\*([^*\n]+)\*\n")
 FAILING_STATUSES = ("failed", "rejected", "cancelled")
 
 
@@ -70,9 +71,9 @@ def plain(payload: dict[str, Any]) -> tuple[str, str]:
         if kind == "header" and not title:
             title = _EMOJI.sub("", block["text"]["text"])
         elif kind == "section" and "fields" in block:
-            lines += [": ".join(_text(f["text"]).split("\n", 1)) for f in block["fields"]]
+            lines += [_labelled(f["text"]) for f in block["fields"]]
         elif kind == "section":
-            lines.append(_text(block["text"]["text"]))
+            lines.append(_labelled(block["text"]["text"]))
         elif kind == "context":
             lines += [_text(el.get("text", "")) for el in block.get("elements", [])]
         elif kind == "actions":
@@ -81,6 +82,15 @@ def plain(payload: dict[str, Any]) -> tuple[str, str]:
     if not title:
         title = _text(str(payload.get("text", "")))[:250]
     return title, "\n".join(line for line in lines if line) or title
+
+
+def _labelled(mrkdwn: str) -> str:
+    """``*Label*\nvalue`` as ``Label: value``; anything else as text."""
+    m = _LABEL.match(mrkdwn)
+    if m is None:
+        return _text(mrkdwn)
+    value = _text(mrkdwn[m.end():])
+    return f"{m.group(1)}:{chr(10) if chr(10) in value else ' '}{value}"
 
 
 def _text(mrkdwn: str) -> str:

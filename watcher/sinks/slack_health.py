@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from watcher.config.schema import format_duration
 from watcher.core.events import WORKFLOW_DEGRADED
 from watcher.sinks.slack_blocks import (
     ERROR_LINE_MAX,
@@ -54,11 +55,11 @@ def health_line(ev: dict[str, Any]) -> str:
         bound = (f"above {_pct(d.get('threshold'))}" if degraded
                  else f"at or below {_pct(d.get('recover_below'))}")
         return (f"{d.get('failed')} of {d.get('finished')} runs failed in the last "
-                f"{duration(float(d.get('window_s') or 0))} ({_pct(d.get('rate'))}, {bound})")
+                f"{_span(d.get('window_s'))} ({_pct(d.get('rate'))}, {bound})")
     if kind == "no_success_for":
         if not degraded:
             return "a run succeeded again"
-        return (f"no run succeeded for {duration(float(d.get('without_success_s') or 0))}; "
+        return (f"no run succeeded for {_span(d.get('without_success_s'))}; "
                 f"{d.get('finished')} finished otherwise")
     bound = (f"more than {_count(d.get('threshold'))}" if degraded
              else f"at most {_count(d.get('recover_below'))}")
@@ -72,11 +73,13 @@ def health_payload(events: Sequence[dict[str, Any]]) -> dict[str, Any]:
     degraded = events[0].get("type") == WORKFLOW_DEGRADED
     head = (f"{DEGRADED_EMOJI} {len(events)} workflows degraded" if degraded
             else f"{RECOVERED_EMOJI} {len(events)} workflows recovered")
-    lines = [cut(f"*{esc(health_headline(ev).split(' ', 1)[1])}*: {esc(health_line(ev))}",
-                 SECTION_MAX) for ev in events]
-    blocks: list[Block] = [header(head), *(section(line) for line in lines[:20])]
-    return {"text": cut(esc(f"{head}: " + "; ".join(health_line(ev) for ev in events)),
-                        FALLBACK), "blocks": blocks[:50]}
+    said = [(health_headline(ev).split(" ", 1)[1], health_line(ev)) for ev in events]
+    blocks: list[Block] = [header(head), *(section(cut(f"*{esc(what)}*: {esc(line)}",
+                                                       SECTION_MAX)) for what, line in said[:20])]
+    if len(said) > 20:
+        blocks.append(context(f"…and {len(said) - 20} more"))
+    return {"text": cut(esc(f"{head}: " + "; ".join(f"{w}: {line}" for w, line in said)),
+                        FALLBACK), "blocks": blocks}
 
 
 def _one(ev: dict[str, Any]) -> dict[str, Any]:
@@ -104,6 +107,12 @@ def _sample(s: dict[str, Any]) -> str:
     if s.get("error"):
         line += " · " + cut(esc(" ".join(str(s["error"]).split())), ERROR_LINE_MAX)
     return cut(line, SECTION_MAX // 10)
+
+
+def _span(v: object) -> str:
+    """A rule's period as it was configured (``30m``), else as a duration (``1h 5m``)."""
+    seconds = float(v) if isinstance(v, int | float) else 0.0
+    return format_duration(seconds) if seconds == int(seconds) else duration(seconds)
 
 
 def _pct(v: object) -> str:
