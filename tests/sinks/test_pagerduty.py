@@ -94,8 +94,8 @@ async def test_a_degraded_workflow_triggers_and_its_recovery_resolves_the_same_i
     p = trigger["payload"]
     assert p["summary"] == ("Invoice Processing is degraded on prod: 3 of 3 runs failed in "
                             "the last 30m (100%, above 50%)")
-    assert (p["source"], p["severity"], p["component"], p["class"]) == \
-        ("prod", "error", "Invoice Processing", "workflow.degraded")
+    assert (p["source"], p["severity"], p["component"], p["group"], p["class"]) == \
+        ("prod", "error", "Invoice Processing", "extend", "workflow.degraded")
     assert p["timestamp"] == degraded.data["episode_started_at"]
     assert p["custom_details"]["rule"] == "invoices"
     assert p["custom_details"]["failed"] == 3 and p["custom_details"]["event_id"] == degraded.id

@@ -40,6 +40,7 @@ from watcher.core.rules import (
     Rule,
     Track,
     episode_event,
+    provider_of,
     record_key,
     run_key,
     sample_of,
@@ -147,8 +148,7 @@ class _Pass:
             if rule.kind == STUCK_COUNT and e.type != RUN_STUCK:
                 self.unstick(key, rule, e)  # whatever the match: the run moved on
             elif _counts(rule, e) and rule.match(e):
-                track = self.get(key) or self.work.setdefault(
-                    key, Track(rule.kind, key[1], e.workflow_id, e.workflow_name))
+                track = self.get(key) or self.work.setdefault(key, _new(rule, key, e))
                 if not rule.across_sources:
                     track.workflow_name = e.workflow_name or track.workflow_name
                 t = self.catch_up(key, rule, track, e.time)
@@ -210,6 +210,13 @@ class _Pass:
                 changed[key] = None
         events = sorted(self.events, key=lambda ev: ev.time)  # stable: ties keep their order
         return Decision(events, changed)
+
+
+def _new(rule: Rule, key: Key, e: JournalEntry) -> Track:
+    track = Track(rule.kind, key[1], e.workflow_id, e.workflow_name)
+    if not rule.across_sources:  # read once per workflow, not per run
+        track.provider = provider_of(e)
+    return track
 
 
 def _counts(rule: Rule, e: JournalEntry) -> bool:

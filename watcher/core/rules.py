@@ -90,8 +90,8 @@ class Rule:
 class Track:
     """What one rule remembers about one workflow (of one source, or of all)."""
 
-    __slots__ = ("anchor", "at", "episode", "kind", "outcomes", "samples", "source", "streak",
-                 "stuck", "succeeded", "workflow_id", "workflow_name")
+    __slots__ = ("anchor", "at", "episode", "kind", "outcomes", "provider", "samples", "source",
+                 "streak", "stuck", "succeeded", "workflow_id", "workflow_name")
 
     def __init__(self, kind: str, source: str, workflow_id: str | None,
                  workflow_name: str | None) -> None:
@@ -99,6 +99,8 @@ class Track:
         self.source = source
         self.workflow_id = workflow_id
         self.workflow_name = workflow_name
+        #: the source's provider (None across sources)
+        self.provider: str | None = None
         #: the last instant evaluated: time never goes back within a track
         self.at = 0.0
         #: when the open episode began, else None
@@ -124,7 +126,7 @@ class Track:
 
     def copy(self) -> Track:
         t = Track(self.kind, self.source, self.workflow_id, self.workflow_name)
-        t.at, t.episode, t.anchor = self.at, self.episode, self.anchor
+        t.at, t.episode, t.anchor, t.provider = self.at, self.episode, self.anchor, self.provider
         t.streak, t.succeeded = self.streak, self.succeeded
         t.outcomes = [list(o) for o in self.outcomes]
         t.stuck = dict(self.stuck)
@@ -184,12 +186,22 @@ def load_tracks(records: dict[str, bytes]) -> dict[Key, Track]:
     return out
 
 
+def _data(e: JournalEntry) -> dict[str, Any]:
+    try:
+        d = orjson.loads(e.body).get("data")
+    except (orjson.JSONDecodeError, AttributeError):
+        return {}
+    return d if isinstance(d, dict) else {}
+
+
+def provider_of(e: JournalEntry) -> str | None:
+    p = _data(e).get("provider")
+    return p if isinstance(p, str) else None
+
+
 def sample_of(e: JournalEntry, t: float) -> dict[str, Any]:
     """A failed or stuck run as an event's ``samples`` list shows it."""
-    try:
-        d = orjson.loads(e.body).get("data") or {}
-    except (orjson.JSONDecodeError, AttributeError):
-        d = {}
+    d = _data(e)
     error = d.get("error")
     return {"run_id": e.run_id, "source": e.source, "status": e.status,
             "error": str(error)[:ERROR_MAX] if error else None,
@@ -221,7 +233,7 @@ def episode_event(type_: str, key: Key, rule: Rule | None, track: Track, t: floa
     started = track.episode if track.episode is not None else t
     data: dict[str, Any] = {
         "rule": key[0], "kind": track.kind, "source": None if key[1] == ACROSS else key[1],
-        "workflow_id": track.workflow_id, "workflow_name": track.workflow_name,
+        "provider": track.provider, "workflow_id": track.workflow_id, "workflow_name": track.workflow_name,
         **(_figures(rule, track, t) if rule is not None else {}),
         "episode_started_at": format_ts(started),
     }
