@@ -21,6 +21,7 @@ import aiohttp
 import orjson
 
 from watcher.core.events import (
+    RUN_STATUS_CHANGED,
     RUN_STUCK,
     SOURCE_FAILING,
     SOURCE_RECOVERED,
@@ -67,7 +68,9 @@ def incident_of(e: JournalEntry, ev: Mapping[str, Any]) -> tuple[str, str] | Non
     key = dedup_key("run", e.source, e.run_id)
     if e.type == RUN_STUCK or e.status in ("failed", "rejected", "cancelled"):
         return "trigger", key
-    return ("resolve", key) if e.status == "succeeded" else None
+    # only a run that moved to succeeded can have had an incident to resolve
+    return ("resolve", key) if e.status == "succeeded" and e.type == RUN_STATUS_CHANGED \
+        else None
 
 
 def payload_of(e: JournalEntry, ev: Mapping[str, Any], *, severity: Mapping[str, str],
