@@ -9,7 +9,8 @@ error, warning, info), an ISO 8601 ``timestamp`` if any, ``custom_details`` an
 object; ``links`` objects with an ``href``; the whole body at most 512 KB.  It
 answers as PagerDuty does: 202 ``{"status": "success", "message": "Event
 processed", "dedup_key": ...}``, 400 ``{"status": "invalid event", "message":
-"Event object is invalid", "errors": [...]}``, and 429 when told to (``busy``).
+"Event object is invalid", "errors": [...]}``, and 429 or 500 when told to (``busy``,
+``errors``).
 """
 
 from __future__ import annotations
@@ -85,9 +86,10 @@ class FakePagerDuty(Receiver):
     def __init__(self) -> None:
         super().__init__(self._answer, path="/v2/enqueue")
         self.accepted: list[dict[str, Any]] = []
-        #: answer 429 to this many requests first
+        #: answer 429 to this many requests first, then 500 to this many
         self.busy = 0
         self.retry_after: str | None = None
+        self.errors = 0
 
     @property
     def base_url(self) -> str:
@@ -101,6 +103,9 @@ class FakePagerDuty(Receiver):
             headers = {"Retry-After": self.retry_after} if self.retry_after else {}
             return Reply(429, b'{"status":"throttle event","message":"Requests for this '
                               b'service are arriving too quickly."}', headers)
+        if self.errors > 0:
+            self.errors -= 1
+            return Reply(500, b'{"status":"error","message":"Internal Server Error"}')
         wrong = problems(hit.body)
         if wrong:
             return Reply(400, orjson.dumps({"status": "invalid event",

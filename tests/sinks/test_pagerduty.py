@@ -142,12 +142,13 @@ async def test_severity_is_configured_per_event_type_and_run_status(pd: FakePage
 
 async def test_a_429_is_waited_out_and_a_5xx_retried_until_pagerduty_takes_the_event(
         pd: FakePagerDuty) -> None:
-    """PagerDuty throttling (429, Retry-After) pauses the sink; the event then goes through."""
-    pd.busy, pd.retry_after = 2, "1"
+    """PagerDuty throttling (429, Retry-After) pauses the sink, a 500 is tried again, and
+    the event then goes through."""
+    pd.busy, pd.retry_after, pd.errors = 2, "1", 1
     s = sink(pd)
     assert await s.deliver(journaled(run("failed", "x"))) == []
     await s.aclose()
-    assert [h.status for h in pd.hits] == [429, 429, 202]
+    assert [h.status for h in pd.hits] == [429, 429, 500, 202]
     assert pd.hits[2].at - pd.hits[0].at >= 2.0
     assert len(pd.accepted) == 1
 

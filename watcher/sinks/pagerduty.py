@@ -1,17 +1,14 @@
 """pagerduty: incidents through PagerDuty's Events API v2, triggered and resolved.
 
-=====================================================  ========  ==================================
-event routed here                                      action    ``dedup_key``
-=====================================================  ========  ==================================
-``workflow.degraded``                                  trigger   ``watcher/workflow/<rule>/<source>/<workflow>``
-``workflow.recovered``                                 resolve   the same
-``source.failing``                                     trigger   ``watcher/source/<source>``
-``source.recovered``                                   resolve   the same
-a run now ``failed``/``rejected``/``cancelled``;       trigger   ``watcher/run/<source>/<run id>``
-``run.stuck``
-a run now ``succeeded`` (a stuck run that finished)    resolve   the same
-anything else                                          none: acknowledged, nothing sent
-=====================================================  ========  ==================================
+What each event routed here does, and its ``dedup_key``:
+
+- ``workflow.degraded`` triggers, ``workflow.recovered`` resolves
+  (``watcher/workflow/<rule>/<source>/<workflow>``);
+- ``source.failing`` triggers, ``source.recovered`` resolves (``watcher/source/<source>``);
+- a run now ``failed``, ``rejected`` or ``cancelled``, or ``run.stuck``, triggers; a run
+  that moved to ``succeeded`` (a stuck run that finished) resolves
+  (``watcher/run/<source>/<run id>``);
+- anything else is acknowledged, and nothing is sent.
 
 A ``dedup_key`` names the incident, not one episode of it: PagerDuty applies
 a trigger to the open alert of its key, and once that is resolved the next
