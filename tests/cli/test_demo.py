@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import subprocess
 import warnings
+from typing import Any
 
 import orjson
+import pytest
 
 from tests.support import lines_of, run_cli
+from watcher.core.timestamps import parse_ts
 from watcher.simulator import available_vendors
 
 
-def test_demo_prints_a_failure_as_valid_cloudevents_from_all_four_platforms() -> None:
+@pytest.fixture(scope="module")
+def demo() -> subprocess.CompletedProcess[bytes]:
+    """One demo run of 45 s, shared by the tests of what it shows."""
+    r = run_cli("demo", "--duration", "45", timeout=90)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    return r
+
+
+def test_demo_prints_a_failure_as_valid_cloudevents_from_all_four_platforms(
+        demo: subprocess.CompletedProcess[bytes]) -> None:
     """watcher demo prints failed and stuck runs of all four vendors, each a valid CloudEvent."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         from cloudevents.v1.http import from_json
-    r = run_cli("demo", "--duration", "20", timeout=60)
-    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    r = demo
     events = list(lines_of(r.stdout))
     assert any(e["type"] == "watcher.run.status_changed" and e["data"]["status"] == "failed"
                for e in events)
@@ -32,3 +44,19 @@ def test_demo_prints_a_failure_as_valid_cloudevents_from_all_four_platforms() ->
         assert ce["specversion"] == "1.0"
         assert ce["id"] == orjson.loads(line)["id"]
         assert ce["source"].startswith("/watcher/sources/")
+
+
+def test_demo_shows_a_workflow_degrade_and_recover_within_its_first_minute(
+        demo: subprocess.CompletedProcess[bytes]) -> None:
+    """The scripted burst of failures in "Payment Sync" is one workflow.degraded, then one
+    workflow.recovered of the same episode, both within a minute of the first event."""
+    events: list[dict[str, Any]] = list(lines_of(demo.stdout))
+    health = [e for e in events if e["type"].startswith("watcher.workflow.")]
+    assert [e["type"] for e in health] == ["watcher.workflow.degraded",
+                                           "watcher.workflow.recovered"]
+    degraded, recovered = health
+    assert degraded["data"]["workflow_name"] == "Payment Sync"
+    assert degraded["data"]["failed"] >= 3 and degraded["data"]["samples"]
+    assert recovered["data"]["episode_started_at"] == degraded["time"]
+    first = min(parse_ts(e["time"]) or 0.0 for e in events)
+    assert (parse_ts(recovered["time"]) or 0.0) - first < 60

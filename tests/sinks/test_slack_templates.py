@@ -18,6 +18,8 @@ from watcher.core.events import (
     EVENT_TYPES,
     RUN_STUCK,
     SOURCE_FAILING,
+    WORKFLOW_DEGRADED,
+    WORKFLOW_RECOVERED,
     run_event,
     source_event,
     to_cloudevent,
@@ -119,8 +121,9 @@ def test_rendering_reads_only_the_events_json() -> None:
 
 async def test_templates_know_exactly_the_fields_real_events_carry(
         sim: Simulator, clock: FrozenClock) -> None:
-    """Events of every type made by really polling the simulator (and reminders of the
-    failing and stuck ones) carry exactly the data fields templates are checked against."""
+    """Events of every type a poll makes, really polling the simulator (and reminders of
+    the failing and stuck ones), carry exactly the data fields templates are checked
+    against (health rules' events: tests/core/test_episodes.py)."""
     async with Harness(sim, clock=clock, baseline="emit", failure_threshold=1,
                        stuck_after="10m") as h:
         run = h.world.add_run("extend", "PROCESSING")
@@ -144,7 +147,7 @@ async def test_templates_know_exactly_the_fields_real_events_carry(
     events = [orjson.loads(e.body) for e in h.entries]
     events += [to_cloudevent(reminder(ep, 60.0, 1, clock() + 60)) for ep in episodes.values()]
     seen = {ev["type"]: set(ev["data"]) for ev in events}
-    assert set(seen) == set(EVENT_TYPES)
+    assert set(seen) == set(EVENT_TYPES) - {WORKFLOW_DEGRADED, WORKFLOW_RECOVERED}
     for t, keys in seen.items():
         assert keys == set(DATA_KEYS[t]), t
 

@@ -15,7 +15,7 @@ from watcher.config.settings import Config
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.daemon import Daemon
 from watcher.simulator import Simulator, World, available_vendors
-from watcher.simulator.scenario import Scenario
+from watcher.simulator.scenario import BURST_WORKFLOW, Scenario
 
 DEMO_CONFIG = """
 [watcher]
@@ -26,6 +26,15 @@ baseline = "silent"
 [[sinks]]
 name = "stdout"
 type = "stdout"
+
+# The scenario's "Payment Sync" fails in a burst, then recovers: one workflow.degraded,
+# then one workflow.recovered.
+[[rules]]
+name = "payment-sync-failures"
+match = {{ workflows = ["{burst}"] }}
+failure_rate_above = 0.5
+window = "30s"
+min_finished = 3
 """
 
 SOURCE = """
@@ -47,7 +56,7 @@ EXTRA = {
 
 
 def demo_config(sim: Simulator) -> Config:
-    text = DEMO_CONFIG
+    text = DEMO_CONFIG.format(burst=BURST_WORKFLOW)
     for vendor in available_vendors():
         extra = EXTRA.get(vendor, "")
         if "{workflow_id}" in extra:
@@ -62,7 +71,7 @@ async def demo(*, duration: float | None = None, stdout: IO[bytes] | None = None
     if stdout is None and fmt != "json":
         stdout = cast(IO[bytes], pretty.writer_for(fmt, sys.stdout.buffer, sys.stdout))
     world = World(seed=seed)
-    scenario = Scenario(world, vendors=available_vendors())
+    scenario = Scenario(world, vendors=available_vendors(), burst=True)
     scenario.setup()
     async with Simulator(world) as sim:
         daemon = Daemon(demo_config(sim), stdout=stdout)

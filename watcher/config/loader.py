@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from watcher.config import options as opts
 from watcher.config.match import parse_match
+from watcher.config.rules import parse_rules
 from watcher.config.schema import Field, Problems, Resolver
 from watcher.config.settings import (
     SINK_FIELDS,
@@ -83,9 +84,9 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
     problems = Problems()
     r = Resolver(env, problems)
     for key in data:
-        if key not in ("watcher", "sources", "sinks", "silences"):
+        if key not in ("watcher", "sources", "sinks", "silences", "rules"):
             problems.add(key, "unknown key (expected [watcher], [[sources]], [[sinks]], "
-                              "[[silences]])")
+                              "[[silences]], [[rules]])")
 
     wvalues = r.table(data.get("watcher", {}), WATCHER_FIELDS, "watcher")
     wvalues["http_token"] = _http_token(wvalues, r, env, base_dir)
@@ -109,11 +110,12 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
     sinks = _sinks(data, r, catalog, source_names)
     records = {s.name: bool(getattr(catalog.sinks.get(s.type), "record", False)) for s in sinks}
     windows = parse_windows(data.get("silences"), r, sources=source_names, sinks=records)
+    rules = parse_rules(data, r, sources=source_names, check_name=_check_name)
 
     if problems:
         raise ConfigError(problems.items, path=path)
     return Config(watcher=watcher, sources=tuple(sources), sinks=tuple(sinks), path=path,
-                  secrets=frozenset(r.secrets), raw=data, silences=windows)
+                  secrets=frozenset(r.secrets), raw=data, silences=windows, rules=rules)
 
 
 def _sinks(data: Mapping[str, Any], r: Resolver, catalog: Catalog,

@@ -10,10 +10,12 @@ import orjson
 
 from watcher.config.loader import Catalog
 from watcher.config.options import fields_of, values_of
+from watcher.config.rules import RULE_FIELDS
 from watcher.config.schema import Field
 from watcher.config.settings import SINK_FIELDS, SOURCE_FIELDS, WATCHER_FIELDS, Config
 from watcher.config.silences import WINDOW_FIELDS, WindowConfig
 from watcher.config.units import format_duration, format_size
+from watcher.core.rules import FAILURE_RATE, NO_SUCCESS, STUCK_COUNT, Rule
 from watcher.core.windows import local_text, next_opening
 
 MASK = "***"
@@ -41,6 +43,8 @@ def render(config: Config, catalog: Catalog, *, now: float | None = None) -> str
         out += ["", "[[silences]]", *_table(values, WINDOW_FIELDS)]
         if now is not None:
             out.append(f"# {window_times(w, now)}")
+    for rule in config.rules:
+        out += ["", "[[rules]]", *_table(_rule_values(rule), RULE_FIELDS)]
     return "\n".join(out) + "\n"
 
 
@@ -63,6 +67,25 @@ def window_times(w: WindowConfig, now: float) -> str:
     return f"next: {local_text(start, tz)} to {local_text(end, tz)}"
 
 
+def _rule_values(rule: Rule) -> dict[str, Any]:
+    """A rule as its keys, defaults filled in (what it will do, not what was typed)."""
+    threshold: float | int = rule.threshold if rule.kind != STUCK_COUNT \
+        else int(rule.threshold)
+    values: dict[str, Any] = {"name": rule.name, rule.kind: threshold}
+    if rule.kind == FAILURE_RATE:
+        values |= {"window": rule.window, "count_as_failed": sorted(rule.failed)}
+    if rule.kind != NO_SUCCESS:
+        values["recover_below"] = rule.recover_below if rule.kind == FAILURE_RATE \
+            else int(rule.recover_below)
+    if rule.kind != STUCK_COUNT:
+        values["min_finished"] = rule.min_finished
+    values["across_sources"] = rule.across_sources
+    match = rule.match.as_dict()
+    if match:
+        values["match"] = match
+    return values
+
+
 def _table(values: Mapping[str, Any], fields: Mapping[str, Field]) -> list[str]:
     lines = []
     for key, val in values.items():
@@ -70,7 +93,8 @@ def _table(values: Mapping[str, Any], fields: Mapping[str, Field]) -> list[str]:
             continue
         f = fields.get(key)
         if f is not None and f.secret:
-            val = {k: MASK for k in val} if isinstance(val, dict) else MASK
+            val = ({k: MASK for k in val} if isinstance(val, dict) else
+                   [MASK] * len(val) if isinstance(val, tuple | list) else MASK)
         elif f is not None and f.kind == "duration":
             val = format_duration(val)
         elif f is not None and f.kind == "size":

@@ -54,20 +54,20 @@ class Problems:
 
 
 #: what a :class:`Field` may hold
-KINDS = ("str", "secret", "duration", "size", "int", "bool", "enum", "table", "secret_table",
-         "strlist")
+KINDS = ("str", "secret", "duration", "size", "int", "float", "bool", "enum", "table",
+         "secret_table", "strlist", "secret_list")
 
 
 @dataclass(frozen=True)
 class Field:
     """One configuration key: its kind, default and bounds.
 
-    Kinds: ``str``, ``secret`` (a string never shown or logged), ``duration``,
-    ``size`` (bytes, from ``"64MB"`` or an integer), ``int``, ``bool``, ``enum``,
+    Kinds: ``str``, ``secret`` (a string never shown or logged), ``duration``, ``size``
+    (bytes, from ``"64MB"`` or an integer), ``int``, ``float``, ``bool``, ``enum``,
     ``table`` (string keys to scalar values), ``secret_table`` (same, values secret),
-    ``strlist``.  ``check(value)`` returns what is wrong with a well-formed value, or
-    ``None``; ``factory()``, when given, makes the default (one that depends on the
-    environment).
+    ``strlist``, ``secret_list`` (each item expanded and secret).  ``check(value)``
+    returns what is wrong with a well-formed value, or ``None``; ``factory()``, when
+    given, makes the default (one that depends on the environment).
     """
 
     kind: str
@@ -89,7 +89,7 @@ class Field:
 
     @property
     def secret(self) -> bool:
-        return self.kind in ("secret", "secret_table")
+        return self.kind in ("secret", "secret_table", "secret_list")
 
 
 class Resolver:
@@ -189,6 +189,15 @@ class Resolver:
             return None
         return raw
 
+    def _float(self, raw: object, field: Field, path: str) -> float | None:
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            self.problems.add(path, f"{_show(raw)} must be a number")
+            return None
+        if field.min is not None and raw < field.min:
+            self.problems.add(path, f"{raw} must be at least {field.min:g}")
+            return None
+        return float(raw)
+
     def _bool(self, raw: object, field: Field, path: str) -> bool | None:
         if not isinstance(raw, bool):
             self.problems.add(path, f"{_show(raw)} must be true or false")
@@ -217,15 +226,20 @@ class Resolver:
         if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
             self.problems.add(path, "must be a list of strings")
             return None
-        return tuple(raw)
+        if field.kind == "strlist":
+            return tuple(raw)
+        items = [self.expand(x, f"{path}[{i}]") for i, x in enumerate(raw)]
+        out = tuple(x for x in items if x is not None)
+        self.secrets.update(x for x in out if x)
+        return out if len(out) == len(items) else None
 
 
 #: how each field kind is read from TOML
 _COERCE: dict[str, Callable[[Resolver, object, Field, str], Any]] = {
     "str": Resolver._string, "secret": Resolver._string, "enum": Resolver._string,
     "duration": Resolver._duration, "size": Resolver._size, "int": Resolver._int,
-    "bool": Resolver._bool, "table": Resolver._table, "secret_table": Resolver._table,
-    "strlist": Resolver._strlist,
+    "float": Resolver._float, "bool": Resolver._bool, "table": Resolver._table,
+    "secret_table": Resolver._table, "strlist": Resolver._strlist, "secret_list": Resolver._strlist,
 }
 
 

@@ -15,6 +15,7 @@ from watcher.config.options import fields_of, option
 from watcher.config.schema import Field, state_dir_default
 from watcher.config.silences import WindowConfig
 from watcher.core.routing import ALL, Match
+from watcher.core.rules import Rule
 
 #: The largest legitimate answer we know is a page of 100 Cortex runs with their inputs and
 #: outputs (a few MB; 1000 Extend run summaries are about 2 MB). 64 MiB is a generous multiple
@@ -99,6 +100,8 @@ class Config:
     path: str | None = None
     #: ``[[silences]]``: maintenance windows
     silences: tuple[WindowConfig, ...] = ()
+    #: ``[[rules]]``: workflow health rules
+    rules: tuple[Rule, ...] = ()
     #: every secret value, so logs and output can redact them
     secrets: frozenset[str] = frozenset()
     #: the raw (unexpanded) tables, for ``check`` and for reload comparisons

@@ -24,9 +24,12 @@ SOURCE_RECOVERED = "watcher.source.recovered"
 #: a sink's ``repeat_interval`` went by and the source is still failing / the run still stuck
 SOURCE_REMINDER = "watcher.source.reminder"
 RUN_REMINDER = "watcher.run.reminder"
+#: a workflow health rule's episode began / ended (:mod:`watcher.core.rules`)
+WORKFLOW_DEGRADED = "watcher.workflow.degraded"
+WORKFLOW_RECOVERED = "watcher.workflow.recovered"
 
 EVENT_TYPES = (RUN_CREATED, RUN_STATUS_CHANGED, RUN_STUCK, SOURCE_FAILING, SOURCE_RECOVERED,
-               SOURCE_REMINDER, RUN_REMINDER)
+               SOURCE_REMINDER, RUN_REMINDER, WORKFLOW_DEGRADED, WORKFLOW_RECOVERED)
 #: reminder type -> the type it reminds of: routing and silences treat it as that type too
 REMINDS = {SOURCE_REMINDER: SOURCE_FAILING, RUN_REMINDER: RUN_STUCK}
 
@@ -37,6 +40,11 @@ _FAILING_DATA = ("source", "provider", "error", "kind", "consecutive_failures",
                  "failing_since")
 #: what a reminder adds to the data of the event it reminds of
 REMINDER_DATA = ("reminds", "episode_id", "reminder", "repeat_interval_s", "open_for_s")
+#: what a health rule's events say (the figures depend on the rule's kind)
+_WORKFLOW_DATA = ("rule", "kind", "source", "provider", "workflow_id", "workflow_name",
+                  "window_s", "finished", "failed", "rate", "threshold", "recover_below",
+                  "min_finished", "without_success_s", "last_success_at", "stuck",
+                  "episode_started_at", "samples")
 #: the keys of ``data`` each event type has (templates are checked against them)
 DATA_KEYS: dict[str, tuple[str, ...]] = {
     RUN_CREATED: _RUN_DATA,
@@ -47,6 +55,8 @@ DATA_KEYS: dict[str, tuple[str, ...]] = {
                        "down_for_s"),
     SOURCE_REMINDER: (*_FAILING_DATA, *REMINDER_DATA),
     RUN_REMINDER: (*_RUN_DATA, "stuck_for_s", *REMINDER_DATA),
+    WORKFLOW_DEGRADED: _WORKFLOW_DATA,
+    WORKFLOW_RECOVERED: (*_WORKFLOW_DATA, "degraded_for_s", "reason"),
 }
 
 #: plain-str values of the statuses (Enum's ``.value`` is a slow descriptor)

@@ -122,6 +122,7 @@ class Daemon:
             await chores.first_look(workers.silencer, workers.reminders)
             for sink in self.config.sinks:
                 await workers.start_sink(sink)
+            await workers.start_rules()
             for source in self.config.sources:
                 workers.start_source(source)
             self._start_chores(tg, workers)
@@ -170,6 +171,7 @@ class Daemon:
                  deadline_s=DRAIN_DEADLINE)
         for name in list(workers.pollers):
             await workers.stop_source(name)
+        await workers.stop_rules()  # what it had not committed, it works out again on start
         journal = workers.journal
         with anyio.move_on_after(0 if self._hurry else DRAIN_DEADLINE) as self._drain:
             # A sink that is failing keeps its backlog in the journal; do not wait for it.
@@ -235,7 +237,7 @@ class Daemon:
             log.warning("[watcher] settings change on restart only; kept the running ones")
         self.config = Config(watcher=old.watcher, sources=new.sources, sinks=new.sinks,
                              path=new.path, secrets=new.secrets, raw=new.raw,
-                             silences=new.silences)
+                             silences=new.silences, rules=new.rules)
         assert self.workers is not None
         await self.workers.apply(self.config)
         log.info("config reloaded", sources=len(new.sources), sinks=len(new.sinks))
@@ -283,7 +285,9 @@ class Daemon:
             journal_head=journal.head if journal is not None else 0,
             events=journal.counts if journal is not None else {},
             sources=[w.obj.status(me) for w in pollers], sinks=[w.obj.status() for w in runners],
-            chores={name: b.errors for name, b in self.chores.items()},
+            chores={**{name: b.errors for name, b in self.chores.items()},
+                    **({"rules": workers.rules.obj.boundary.errors}
+                       if workers and workers.rules else {})},
             replica=self.replica, config=self.config_info, failures=self.failures.counts(now),
             silences=workers.silencer.active(now) if workers else ())
 

@@ -10,11 +10,14 @@ import anyio
 
 from watcher.model import Status
 from watcher.runtime.poller import Poller
+from watcher.runtime.rules import READER, RuleEngine
 from watcher.runtime.workers import Workers, close_sink
 from watcher.server.logs import redactor
 
 #: how long ``once`` lets the sinks deliver before it gives up (events stay journaled)
 DELIVER_DEADLINE = 60.0
+#: how long ``once`` lets the health rules catch up (what they miss, a later run decides)
+RULES_DEADLINE = 10.0
 
 
 def summary(p: Poller, *, before: int, events: int, failed_runs: int) -> dict[str, object]:
@@ -37,6 +40,10 @@ async def poll_and_deliver(workers: Workers, lines: list[dict[str, object]] | No
         runners = [workers.make_runner(s) for s in workers.config.sinks]
         for r in runners:
             await r.journal.attach(r.name)
+        engine = RuleEngine(workers.config.rules, workers.journal, clock=workers.clock) \
+            if workers.config.rules else None
+        if engine is not None:
+            await workers.journal.attach(READER)
         pollers = [workers.make_poller(s) for s in workers.config.sources]
         before = {p.config.name: len(p.state.runs) for p in pollers}
 
@@ -45,6 +52,9 @@ async def poll_and_deliver(workers: Workers, lines: list[dict[str, object]] | No
         async with anyio.create_task_group() as tg:
             for p in pollers:
                 tg.start_soon(poll, p)
+        if engine is not None:  # its episodes are journaled before the sinks read
+            with anyio.move_on_after(RULES_DEADLINE):
+                await engine.run(until_idle=True)
         await workers.silencer.refresh()
         await workers.reminders.load()
         await workers.reminders.step(save=True)  # what came due since the last run

@@ -24,6 +24,7 @@ from watcher.providers.protocol import ProviderContext
 from watcher.runtime.delivery import SinkRunner
 from watcher.runtime.poller import Poller, SourceState
 from watcher.runtime.reminders import Reminders
+from watcher.runtime.rules import READER, RuleEngine
 from watcher.runtime.silencing import Silencer
 from watcher.runtime.supervisor import Boundary, supervise
 from watcher.sinks import sink_class
@@ -33,7 +34,7 @@ from watcher.state.store import SourceRow, Store, StoreError
 
 log = structlog.get_logger("watcher.daemon")
 
-W = TypeVar("W", Poller, SinkRunner)
+W = TypeVar("W", Poller, SinkRunner, RuleEngine)
 
 
 class Worker(Generic[W]):
@@ -85,6 +86,8 @@ class Workers:
             intervals=lambda: {s.repeat_interval for s in self.config.sinks
                                if s.repeat_interval is not None},
             sources=lambda: {s.name for s in self.config.sources})
+        #: the workflow health rules' engine, while there are rules (or episodes to end)
+        self.rules: Worker[RuleEngine] | None = None
         self._rows = rows
 
     def store_failing(self) -> str | None:
@@ -164,6 +167,28 @@ class Workers:
             except StoreError as e:  # its cursor stays on file until the next restart
                 log.error("could not drop a removed sink's cursor", sink=name, error=str(e))
 
+    # -- rules ---------------------------------------------------------------------------
+
+    async def start_rules(self) -> None:
+        """Start the rule engine, if there are rules or an earlier engine's cursor (its
+        open episodes end once the rules are gone)."""
+        assert self.tg is not None
+        if not self.config.rules and READER not in self.journal.cursors:
+            return
+        engine = RuleEngine(self.config.rules, self.journal, clock=self.clock)
+        try:
+            await self.journal.attach(READER)  # before any event, so none is skipped
+        except StoreError as e:
+            log.error("could not save the rule engine's cursor; it starts anyway",
+                      error=str(e))
+        worker = self.rules = Worker(engine)
+        worker.start(self.tg, engine.run, clock=self.clock)
+
+    async def stop_rules(self) -> None:
+        worker, self.rules = self.rules, None
+        if worker is not None:
+            await worker.stop()
+
     # -- reload --------------------------------------------------------------------------
 
     async def apply(self, new: Config) -> None:
@@ -173,6 +198,10 @@ class Workers:
         await self._apply_sources({s.name: s for s in old.sources},
                                   {s.name: s for s in new.sources})
         await self._apply_sinks({s.name: s for s in old.sinks}, {s.name: s for s in new.sinks})
+        if old.rules != new.rules:
+            await self.stop_rules()
+            await self.start_rules()
+            log.info("rules changed", rules=len(new.rules))
 
     async def _apply_sources(self, old: Mapping[str, SourceConfig],
                              new: Mapping[str, SourceConfig]) -> None:

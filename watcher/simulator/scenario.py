@@ -4,6 +4,9 @@ Runs appear every few seconds on each vendor and walk a path of canonical
 stages (mostly to success; some fail, some wait for review, one stays
 running long enough to be stuck), each step after a short random delay.
 The first runs are fixed so a demo shows a failure and a stuck run quickly.
+With ``burst``, one workflow of the first vendor fails in a burst soon after
+watching begins and then recovers, so a health rule reports it degraded and
+recovered within the demo's first minute.
 """
 
 from __future__ import annotations
@@ -35,13 +38,21 @@ OPENING = (("pending", "running", "failed"), ("pending", "running"),
 STAND_IN = {"rejected": "failed"}
 
 WORKFLOWS = ("Invoice Processing", "Contract Review", "Onboarding Emails")
+#: the workflow that fails in a burst, then recovers
+BURST_WORKFLOW = "Payment Sync"
+#: its runs: (seconds after watching begins, how the run ends); four failures, then enough
+#: successes to bring the failure rate well below half
+BURST = ((2.0, "failed"), (3.0, "failed"), (4.0, "failed"), (5.0, "failed"),
+         (12.0, "succeeded"), (14.0, "succeeded"), (16.0, "succeeded"), (18.0, "succeeded"),
+         (20.0, "succeeded"), (22.0, "succeeded"), (24.0, "succeeded"))
 ERRORS = ("Extraction failed: page 3 is unreadable", "Upstream model timed out after 120s",
           "Validation failed: total does not match line items")
 
 
 class Scenario:
     def __init__(self, world: World, *, vendors: Sequence[str], spawn_every: float = 3.0,
-                 step: tuple[float, float] = (1.0, 3.0), history: int = 20) -> None:
+                 step: tuple[float, float] = (1.0, 3.0), history: int = 20,
+                 burst: bool = False) -> None:
         self.world = world
         self.vendors = list(vendors)
         self.spawn_every = spawn_every
@@ -52,6 +63,8 @@ class Scenario:
         self._tie = itertools.count()
         self._next_spawn: dict[str, float] = {}
         self._spawned: dict[str, int] = {}
+        self.burst = burst
+        self._burst: list[tuple[float, str]] = []
 
     def _stages(self, vendor: str) -> dict[str, tuple[str, dict[str, Any]]]:
         return api_class(vendor).stages
@@ -78,6 +91,8 @@ class Scenario:
         for i, vendor in enumerate(self.vendors):
             # staggered so the vendors do not all speak at once
             self._next_spawn[vendor] = now + 1.0 + 0.4 * i
+        if self.burst and self.vendors:
+            self._burst = [(now + after, end) for after, end in BURST]
 
     def tick(self) -> None:
         """Apply every step that is due and spawn runs that are due."""
@@ -88,6 +103,9 @@ class Scenario:
             while self._next_spawn[vendor] <= now:
                 self._spawn(vendor, self._next_spawn[vendor])
                 self._next_spawn[vendor] += self.spawn_every * self.rng.uniform(0.6, 1.4)
+        while self._burst and self._burst[0][0] <= now:
+            at, end = self._burst.pop(0)
+            self._spawn_path(self.vendors[0], BURST_WORKFLOW, ("pending", "running", end), at)
         while self._queue and self._queue[0][0] <= now:
             at, _, run, path = heapq.heappop(self._queue)
             self._advance(run, path, at)
@@ -101,11 +119,14 @@ class Scenario:
         n = self._spawned.get(vendor, 0)
         self._spawned[vendor] = n + 1
         path = OPENING[n] if n < len(OPENING) else self._pick()
+        self._spawn_path(vendor, WORKFLOWS[n % len(WORKFLOWS)], path, at)
+
+    def _spawn_path(self, vendor: str, workflow: str, path: tuple[str, ...], at: float) -> None:
         stages = self._stages(vendor)
         path = tuple(s if s in stages else STAND_IN.get(s, "") for s in path)
         path = tuple(s for s in path if s in stages)
-        wf = self.world.workflow(vendor, WORKFLOWS[n % len(WORKFLOWS)])
-        raw, extra = self._stages(vendor)[path[0]]
+        wf = self.world.workflow(vendor, workflow)
+        raw, extra = stages[path[0]]
         run = self.world.add_run(vendor, raw, workflow=wf, created=at, **extra)
         self._schedule(run, path[1:], at)
 

@@ -11,6 +11,8 @@ BUILTIN = {
     "file": "watcher.sinks.file:FileSink",
     "webhook": "watcher.sinks.webhook:WebhookSink",
     "slack": "watcher.sinks.slack:SlackSink",
+    "pagerduty": "watcher.sinks.pagerduty:PagerDutySink",
+    "apprise": "watcher.sinks.apprise:AppriseSink",
 }
 
 GROUP = "watcher.sinks"

@@ -29,6 +29,8 @@ from watcher.core.events import (
     SOURCE_FAILING,
     SOURCE_RECOVERED,
     SOURCE_REMINDER,
+    WORKFLOW_DEGRADED,
+    WORKFLOW_RECOVERED,
 )
 from watcher.core.timestamps import parse_ts
 from watcher.model import JournalEntry
@@ -50,6 +52,7 @@ from watcher.sinks.slack_blocks import (
     section_fields,
     when,
 )
+from watcher.sinks.slack_health import health_payload
 from watcher.sinks.slack_words import DEFAULT, Headlines, workflow_of
 
 #: runs a summary message details; the rest are named in one line
@@ -93,6 +96,8 @@ def render(events: Sequence[dict[str, Any]], headlines: Headlines = DEFAULT
            ) -> dict[str, Any]:
     """The payload (``text`` + ``blocks``) for events of one group."""
     t = events[0].get("type", "")
+    if t in (WORKFLOW_DEGRADED, WORKFLOW_RECOVERED):
+        return health_payload(events)
     head = headlines(events)
     if head is None:
         return _other(events)
