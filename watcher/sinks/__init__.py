@@ -11,6 +11,8 @@ BUILTIN = {
     "file": "watcher.sinks.file:FileSink",
     "webhook": "watcher.sinks.webhook:WebhookSink",
     "slack": "watcher.sinks.slack:SlackSink",
+    "nats": "watcher.sinks.nats:NatsSink",
+    "redis": "watcher.sinks.redis:RedisSink",
 }
 
 GROUP = "watcher.sinks"

@@ -29,8 +29,16 @@ A sink class has:
 * ``__init__(config, context)``; ``deliver``;
 * optionally ``reopen()`` (SIGHUP), ``aclose()``, and ``linger`` (seconds,
   default 0): the runner lets a batch gather that long after its first event
-  before handing it over (Slack groups what arrives together).  The registry
-  gives a class that lacks one the default of :class:`SinkDefaults`.
+  before handing it over (Slack groups what arrives together);
+* optionally ``open()``: connect and check the destination before the first
+  batch, so a server that is down or a missing stream is reported at start;
+  the runner retries it with backoff until it returns;
+* optionally ``probe()`` for ``watcher check --connect``: reach the destination
+  *without sending an event* and return what was found (one line), or raise
+  with the server's own error; the default says it cannot be checked that way;
+* optionally ``bus``: a :class:`~watcher.core.status.BusStats` that ``/metrics``
+  shows (connection, publish round trips).  The registry gives a class that
+  lacks one of these the default of :class:`SinkDefaults`.
 
 :class:`BaseSink` provides the defaults and types ``self.options`` by its class
 parameter (``class MySink(BaseSink[MyOptions])``).  To add a sink: write such a
@@ -52,6 +60,7 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from watcher.config.options import NoOptions, declared, ensure
+from watcher.core.status import BusStats
 from watcher.infra.clock import Clock, wall
 from watcher.infra.plugins import completed, plugin_class
 from watcher.model import JournalEntry
@@ -97,14 +106,38 @@ class Sink(Protocol):
 
     async def aclose(self) -> None: ...
 
+    async def open(self) -> None:
+        """Connect and check the destination before the first batch (raise: retried)."""
+
+    async def probe(self) -> str:
+        """Reach the destination without sending; what was found, or raise
+        :class:`Unprobed` when that is impossible."""
+        ...
+
+    @property
+    def bus(self) -> BusStats | None:
+        """An event-bus sink's connection and publish timings, for /metrics."""
+        ...
+
+
+class Unprobed(Exception):
+    """``probe``: this sink cannot be checked without sending an event."""
+
 
 class SinkDefaults:
     """The optional members, for a sink class that lacks them."""
 
     linger: float = 0.0
+    bus: BusStats | None = None
 
     def reopen(self) -> None:
         return None
+
+    async def open(self) -> None:
+        return None
+
+    async def probe(self) -> str:
+        raise Unprobed("cannot be checked without sending an event")
 
     async def aclose(self) -> None:
         return None
