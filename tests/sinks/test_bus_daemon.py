@@ -17,7 +17,9 @@ from typing import Any
 
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from tests.http_support import free_port, http_get
 from tests.runtime.test_durability import read_events, wait_until
 from tests.sinks.buses import Bus, Message, NatsBus, Proxy, host_port, private_server, run
 from tests.support import DaemonProc, SimThread, sim_source, toml
@@ -27,13 +29,19 @@ from watcher.state.backends import open_store
 
 
 def config(tmp: Path, sim: SimThread, sinks: list[dict[str, Any]], *,
-           baseline: str = "silent", name: str = "extend-prod") -> Path:
+           baseline: str = "silent", name: str = "extend-prod", listen: str = "") -> Path:
     path = tmp / "w.toml"
-    path.write_text(toml({"state_path": str(tmp / "state.db"), "http_listen": "",
+    path.write_text(toml({"state_path": str(tmp / "state.db"), "http_listen": listen,
                           "baseline": baseline},
                          [sim_source(sim.url, sim.world, "extend", name=name, lookback="2h")],
                          sinks))
     return path
+
+
+def metric_values(text: bytes) -> dict[str, float]:
+    """The bus sink's samples, by name."""
+    return {s.name: s.value for f in text_string_to_metric_families(text.decode())
+            for s in f.samples if s.labels.get("sink") == "bus"}
 
 
 def journal_ids(state: Path) -> list[str]:
@@ -71,8 +79,9 @@ def test_every_event_on_stdout_reaches_the_bus_once_in_order(tmp_path: Path, bus
                     history=30)
     sim_thread.call(lambda w: play.setup())
     churn = sim_thread.spawn(play.run)
+    port = free_port()
     cfg = config(tmp_path, sim_thread, [{"name": "out", "type": "stdout"}, bus.sink()],
-                 baseline="emit", name="extend.prod")
+                 baseline="emit", name="extend.prod", listen=f"127.0.0.1:{port}")
     d = DaemonProc("run", "-c", str(cfg))
     try:
         d.wait_for(lambda evs: len(evs) >= 60, 30)
@@ -80,8 +89,13 @@ def test_every_event_on_stdout_reaches_the_bus_once_in_order(tmp_path: Path, bus
         churn.cancel()
     time.sleep(2)  # the last changes polled
     wait_until(lambda: run(bus.count()) >= len(d.events()), 20, "the bus to catch up")
+    metrics = metric_values(http_get(f"http://127.0.0.1:{port}/metrics")[1])
     assert d.stop() == 0
     printed = d.events()
+    assert metrics["watcher_bus_connected"] == 1.0
+    assert metrics["watcher_bus_publish_seconds_count"] >= 1
+    assert metrics["watcher_sink_deliveries_total"] == len(printed)
+    assert metrics["watcher_sink_failing"] == 0.0
     got = run(bus.read())
     check_once_in_order(got, printed)
     for m in got:
