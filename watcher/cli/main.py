@@ -42,7 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="watch the built-in simulator (no credentials needed)")
     d.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     with_config(sub.add_parser("run", help="run the daemon"))
-    with_config(sub.add_parser("check", help="validate the config and print it resolved"))
+    c = sub.add_parser("check", help="validate the config and print it resolved")
+    c.add_argument("--connect", action="store_true",
+                   help="instead, reach the state store, every source and every sink that "
+                        "can be checked without sending an event; one line each "
+                        "(exit 69 if any fails)")
+    with_config(c)
     with_config(sub.add_parser("once", help="poll every source once, deliver, exit"))
     s = sub.add_parser("simulate", help="run only the simulator, for trying configs")
     s.add_argument("--host", default="127.0.0.1")
@@ -136,6 +141,10 @@ def _tail(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace, config: Config) -> int:
     from watcher.runtime.configuration import resolved
 
+    if args.connect:
+        from watcher.cli.connect import command
+
+        return command(config)
     sys.stdout.write(resolved(config))
     return EX_OK
 

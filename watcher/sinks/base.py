@@ -35,7 +35,8 @@ A sink class has:
   the runner retries it with backoff until it returns;
 * optionally ``probe()`` for ``watcher check --connect``: reach the destination
   *without sending an event* and return what was found (one line), or raise
-  with the server's own error; the default says it cannot be checked that way;
+  with the server's own error; the default raises NotImplementedError: it cannot
+  be checked that way;
 * optionally ``bus``: a :class:`~watcher.core.status.BusStats` that ``/metrics``
   shows (connection, publish round trips).  The registry gives a class that
   lacks one of these the default of :class:`SinkDefaults`.
@@ -111,17 +112,13 @@ class Sink(Protocol):
 
     async def probe(self) -> str:
         """Reach the destination without sending; what was found, or raise
-        :class:`Unprobed` when that is impossible."""
+        NotImplementedError when that is impossible."""
         ...
 
     @property
     def bus(self) -> BusStats | None:
         """An event-bus sink's connection and publish timings, for /metrics."""
         ...
-
-
-class Unprobed(Exception):
-    """``probe``: this sink cannot be checked without sending an event."""
 
 
 class SinkDefaults:
@@ -137,7 +134,7 @@ class SinkDefaults:
         return None
 
     async def probe(self) -> str:
-        raise Unprobed("cannot be checked without sending an event")
+        raise NotImplementedError("cannot be checked without sending an event")
 
     async def aclose(self) -> None:
         return None

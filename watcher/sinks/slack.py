@@ -32,7 +32,7 @@ from watcher.config.settings import SinkConfig
 from watcher.infra import ratelimit
 from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
-from watcher.sinks.http import USER_AGENT, RetryOptions, RetryPolicy, check_http_url, post
+from watcher.sinks.http import USER_AGENT, RetryOptions, RetryPolicy, check_http_url, post, resolves
 from watcher.sinks.slack_message import Message, compose
 
 #: Slack allows one message a second per incoming webhook; a little under it, so requests
@@ -101,6 +101,9 @@ class SlackSink(BaseSink[SlackOptions]):
             self.log.warning("slack message not delivered, retrying", reason=outcome.reason,
                              attempt=attempt, retry_in=round(delay, 3))
             await self.context.clock.sleep(delay)
+
+    async def probe(self) -> str:
+        return await resolves(self.url)
 
     async def aclose(self) -> None:
         if self._session is not None:
