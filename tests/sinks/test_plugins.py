@@ -89,5 +89,5 @@ def test_plugin_options_are_validated_and_unknown_types_name_the_plugins(tmp_pat
     assert "sinks[0].colour: unknown key" in err
     assert "sinks[0].path: is required" in err
     assert ('sinks[1].type: "my-snk" is not a known sink type '
-            "(known: file, my-sink, slack, stdout, webhook)") in err
+            "(known: file, my-sink, nats, redis, slack, stdout, webhook)") in err
     assert list(lines_of(out.stdout)) == []
