@@ -3,13 +3,16 @@ names, what becomes a dead letter, replays, the stream, and the config's guard r
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from typing import Any
 from urllib.parse import unquote
 
+import nats
 import pytest
 import redis.asyncio as aioredis
 
-from tests.sinks.buses import NatsBus, RedisBus, reachable, run
+from tests.sinks.buses import NatsBus, RedisBus, free_port, reachable, run, wait_port
 from tests.support import parse_config, run_cli, toml
 from watcher.config.settings import SinkConfig
 from watcher.core.events import RUN_STATUS_CHANGED, SOURCE_FAILING
@@ -164,3 +167,46 @@ def test_watcher_check_masks_bus_secrets(tmp_path: Any) -> None:
     text = out.stdout.decode()
     assert 'token = "***"' in text and 'url = "***"' in text and 'password = "***"' in text
     assert "Secret" not in text
+
+
+def test_a_subject_the_account_may_not_publish_to_is_a_dead_letter(tmp_path: Any) -> None:
+    """A publish the server refuses for permissions can never succeed: that event is given
+    up with the server's words, at once, and the rest of the batch is stored."""
+    port = free_port()
+    conf = tmp_path / "nats.conf"
+    conf.write_text(f'port: {port}\nhost: "127.0.0.1"\njetstream {{ store_dir: "{tmp_path}/js" }}\n'
+                    'authorization { users = [ { user: "w", password: "w-Pass-4711", permissions: {'
+                    ' publish: { allow: ["ok.>", "$JS.API.>", "_INBOX.>"] },'
+                    ' subscribe: { allow: ["_INBOX.>"] } } } ] }\n')
+    binary = shutil.which("nats-server")
+    if binary is None:
+        pytest.skip("nats-server is not installed")
+    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        url = f"nats://127.0.0.1:{port}"
+        opts = NatsOptions(url=url, stream="S", subject="{workflow_id}.{type}",
+                           user="w", password="w-Pass-4711", timeout=5.0)
+        sink = NatsSink(SinkConfig(name="bus", type="nats", options=opts), SinkContext())
+
+        async def go() -> tuple[list[Any], int]:
+            nc = await nats.connect(url, user="w", password="w-Pass-4711")
+            js = nc.jetstream()
+            await js.add_stream(name="S", subjects=["ok.>", "no.>"])
+            try:
+                rejected = list(await sink.deliver([entry(1, workflow="ok"),
+                                                    entry(2, workflow="no"),
+                                                    entry(3, workflow="ok")]))
+                return rejected, (await js.stream_info("S")).state.messages
+            finally:
+                await sink.aclose()
+                await nc.close()
+        rejected, stored = run(go())
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert [(e.id, n) for e, _, n in rejected] == [("e2", 1)]
+    assert "permissions violation" in rejected[0][1].lower()
+    assert "w-Pass-4711" not in rejected[0][1]
+    assert stored == 2
