@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -210,3 +211,58 @@ def test_a_subject_the_account_may_not_publish_to_is_a_dead_letter(tmp_path: Any
     assert "permissions violation" in rejected[0][1].lower()
     assert "w-Pass-4711" not in rejected[0][1]
     assert stored == 2
+
+
+def make_certs(d: Path) -> None:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, by openssl."""
+    def ssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+        "-days", "1", "-subj", "/CN=watcher-test-ca")
+    for name, ext in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")):
+        (d / f"{name}.ext").write_text(ext + "\n")
+        ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out",
+            f"{name}.csr", "-subj", f"/CN={name}")
+        ssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", f"{name}.pem", "-days", "1", "-extfile", f"{name}.ext")
+
+
+def test_tls_with_a_client_certificate_connects_and_without_one_is_refused(
+        tmp_path: Path) -> None:
+    """Against a server that verifies clients, the sink's CA and client certificate get its
+    events stored; without the certificate the connection is refused with the reason."""
+    if shutil.which("openssl") is None or shutil.which("nats-server") is None:
+        pytest.skip("openssl and nats-server are needed")
+    make_certs(tmp_path)
+    port = free_port()
+    (tmp_path / "nats.conf").write_text(
+        f'port: {port}\nhost: "127.0.0.1"\njetstream {{ store_dir: "{tmp_path}/js" }}\n'
+        f'tls {{ cert_file: "{tmp_path}/server.pem", key_file: "{tmp_path}/server.key", '
+        f'ca_file: "{tmp_path}/ca.pem", verify: true }}\n')
+    proc = subprocess.Popen([str(shutil.which("nats-server")), "-c", str(tmp_path / "nats.conf")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def sink(**tls: str) -> NatsSink:
+        opts = NatsOptions(url=f"tls://127.0.0.1:{port}", stream="S", subject="s.{type}",
+                           create_stream=True, tls_ca=str(tmp_path / "ca.pem"), timeout=3.0, **tls)
+        return NatsSink(SinkConfig(name="bus", type="nats", options=opts), SinkContext())
+
+    async def go() -> tuple[str, int]:
+        bare = sink()
+        with pytest.raises(Retryable) as refused:
+            await bare.open()
+        await bare.aclose()
+        good = sink(tls_cert=str(tmp_path / "client.pem"), tls_key=str(tmp_path / "client.key"))
+        try:
+            assert await good.deliver([entry(1), entry(2)]) == []
+            return str(refused.value), int(good.bus.duplicates)
+        finally:
+            await good.aclose()
+    try:
+        wait_port(port)
+        reason, dupes = run(go())
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert reason.startswith("cannot connect to NATS"), reason
+    assert dupes == 0
