@@ -97,6 +97,8 @@ class Template:
             self._parts.append((False, text[pos:]))
         self.fixed = not any(is_field for is_field, _ in self._parts)
         self._needs_provider = "provider" in self.names
+        #: rendered subjects by their inputs: a batch's events mostly share them
+        self._seen: dict[tuple[str, str, str | None, str | None], str] = {}
 
     @property
     def names(self) -> list[str]:
@@ -105,6 +107,17 @@ class Template:
     def render(self, e: JournalEntry) -> str:
         if self.fixed:
             return self.text
+        if self._needs_provider:
+            return self._render(e)
+        key = (e.source, e.type, e.status, e.workflow_id)
+        out = self._seen.get(key)
+        if out is None:
+            if len(self._seen) >= 4096:  # bounded, whatever names a vendor invents
+                self._seen.clear()
+            out = self._seen[key] = self._render(e)
+        return out
+
+    def _render(self, e: JournalEntry) -> str:
         values = {"source": e.source, "status": e.status, "workflow_id": e.workflow_id}
         if self._needs_provider:  # not a journal column: read from the event itself
             values["provider"] = _provider(e.body)
@@ -125,12 +138,11 @@ class Template:
         """What a stream created for this template holds: its fixed leading tokens and
         ``>``; ``None`` when it starts with a placeholder (a stream on ``>`` would take
         every subject of the account, replies included)."""
-        tokens = self.text.split(".")
-        fixed = [t for t in tokens[:next((i for i, t in enumerate(tokens) if "{" in t),
-                                          len(tokens))]]
-        if len(fixed) == len(tokens):
+        if self.fixed:
             return self.text
-        return ".".join([*fixed, ">"]) if fixed else None
+        tokens = self.text.split(".")
+        first = next(i for i, t in enumerate(tokens) if "{" in t)
+        return ".".join([*tokens[:first], ">"]) if first else None
 
 
 def _provider(body: bytes) -> str | None:

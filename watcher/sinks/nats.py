@@ -136,8 +136,8 @@ class NatsSink(BaseSink[NatsOptions]):
         self._stream_ok = False
         #: why the last connection attempt failed (the server's own words)
         self._error: str | None = None
-        #: subject -> acknowledgements awaited, while a batch is in flight
-        self._inflight: dict[str, list[asyncio.Future[Any]]] = {}
+        #: ``(subject, acknowledgement)`` of the batch in flight
+        self._inflight: list[tuple[str, asyncio.Future[Any]]] = []
         self.secrets = tuple(s for s in (self.options.token, self.options.password) if s)
 
     # -- connection ----------------------------------------------------------------------
@@ -188,8 +188,8 @@ class NatsSink(BaseSink[NatsOptions]):
         self._error = self._scrub(str(e) or type(e).__name__)
         denied = _DENIED.search(self._error)
         if denied:  # no acknowledgement will come for these: fail them now
-            for fut in self._inflight.get(denied.group(1), ()):
-                if not fut.done():
+            for subject, fut in self._inflight:
+                if subject == denied.group(1) and not fut.done():
                     fut.set_exception(Denied(self._error))
 
     async def _on_disconnected(self) -> None:
@@ -239,13 +239,13 @@ class NatsSink(BaseSink[NatsOptions]):
                 fut = await js.publish_async(
                     subject, e.body, stream=self.options.stream,
                     headers={"Content-Type": CONTENT_TYPE, "Nats-Msg-Id": e.id})
-                self._inflight.setdefault(subject, []).append(fut)
+                self._inflight.append((subject, fut))
                 sent.append((e, fut))
             rejected += await self._acks(sent)
         except (nats.errors.Error, OSError) as e:
             raise Retryable(self._scrub(f"publish failed: {e or type(e).__name__}")) from None
         finally:
-            self._inflight.clear()
+            self._inflight = []
             for _, fut in sent:
                 fut.cancel()  # a no-op once done; frees the client's slot otherwise
         self.bus.observe(time.perf_counter() - started)
