@@ -84,17 +84,19 @@ def test_every_event_on_stdout_reaches_the_bus_once_in_order(tmp_path: Path, bus
                  baseline="emit", name="extend.prod", listen=f"127.0.0.1:{port}")
     d = DaemonProc("run", "-c", str(cfg))
     try:
-        d.wait_for(lambda evs: len(evs) >= 60, 30)
+        d.wait_for(lambda evs: len(evs) >= 60, 60)
     finally:
         churn.cancel()
     time.sleep(2)  # the last changes polled
     wait_until(lambda: run(bus.count()) >= len(d.events()), 20, "the bus to catch up")
+    on_bus = run(bus.count())
     metrics = metric_values(http_get(f"http://127.0.0.1:{port}/metrics")[1])
     assert d.stop() == 0
     printed = d.events()
     assert metrics["watcher_bus_connected"] == 1.0
     assert metrics["watcher_bus_publish_seconds_count"] >= 1
-    assert metrics["watcher_sink_deliveries_total"] == len(printed)
+    # a late poll may still add events between the count, the scrape and the stop
+    assert on_bus <= metrics["watcher_sink_deliveries_total"] <= len(printed)
     assert metrics["watcher_sink_failing"] == 0.0
     got = run(bus.read())
     check_once_in_order(got, printed)
