@@ -82,6 +82,13 @@ def main() -> None:
     row("webhook throughput", "signed, local receiver in another process, sink on 1 core",
         f"{wh['rate']:,.0f}/s", ">= 2,000/s", wh["rate"] >= 2000)
 
+    bus = run("bus_throughput", "--rounds", "1" if quick else "3")
+    for name, label in (("nats", "NATS JetStream"), ("redis", "Redis Streams")):
+        b = bus[name]
+        row("bus throughput", f"{label}, journal -> sink runner -> server ack, batches of 1,000, "
+            "vs a bare client", f"{b['sink']:,.0f}/s, {b['ratio']:.2f}x the bare client",
+            ">= 20,000/s, >= 0.7x", b["sink"] >= 20_000 and b["ratio"] >= 0.7)
+
     idle = run("idle", "--seconds", "20" if quick else "60")
     row("idle footprint", "100 sources every 15 s, nothing changing",
         f"{idle['cpu_pct']:.2f}% CPU, {idle['rss_mb']:.0f} MB", "<= 1%, <= 80 MB",

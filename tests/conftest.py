@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from tests.sinks.buses import Bus, NatsBus, RedisBus, reachable, run
 from tests.support import SimThread
 from watcher.simulator import Simulator, World
 from watcher.testing import FrozenClock
@@ -38,3 +39,27 @@ def sim_thread() -> Iterator[SimThread]:
         yield st
     finally:
         st.stop()
+
+
+@pytest.fixture(params=["nats", "redis"])
+def bus(request: pytest.FixtureRequest) -> Iterator[Bus]:
+    """A fresh stream (NATS, created here) or key prefix (Redis) on the shared server,
+    removed after; skipped (under CI: failed) when the server does not answer."""
+    b: Bus = NatsBus() if request.param == "nats" else RedisBus()
+    reachable(b)
+    run(b.create())
+    try:
+        yield b
+    finally:
+        run(b.cleanup())
+
+
+@pytest.fixture
+def nats_bus() -> Iterator[NatsBus]:
+    """A fresh stream name on the shared NATS server (not created), removed after."""
+    b = NatsBus()
+    reachable(b)
+    try:
+        yield b
+    finally:
+        run(b.cleanup())

@@ -80,6 +80,15 @@ class ScriptedSink:
         self.calls: list[tuple[float, list[int]]] = []
         #: sequence numbers delivered, in order
         self.delivered: list[int] = []
+        #: raised by ``open`` (while set), as a server that is down at start
+        self.open_fails_with: BaseException | None = None
+        #: monotonic time of every ``open`` call
+        self.opens: list[float] = []
+
+    async def open(self) -> None:
+        self.opens.append(self.clock.monotonic())
+        if self.open_fails_with is not None:
+            raise self.open_fails_with
 
     async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
         seqs = [e.seq for e in batch]

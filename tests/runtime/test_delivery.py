@@ -104,6 +104,24 @@ async def test_a_failed_batch_is_retried_whole_on_a_doubling_backoff_until_deliv
     assert (r.runner.stats.retries, r.runner.stats.delivered) == (6, 3)
 
 
+async def test_a_sink_that_cannot_connect_at_start_is_failing_and_retried_until_it_can(
+        monkeypatch: pytest.MonkeyPatch, fake: FakeClock) -> None:
+    """A sink whose open() fails (its server down, a missing stream) is reported failing
+    from the start, tried again on the backoff, and given its backlog once it opens."""
+    async with rig(monkeypatch, fake) as r, anyio.create_task_group() as tg:
+        r.sink.open_fails_with = Retryable("cannot connect to NATS: Connect call failed")
+        tg.start_soon(r.runner.run)
+        await r.journal_events(1, 2)
+        await fake.run_until(lambda: len(r.sink.opens) == 4)
+        assert r.runner.failing and r.sink.calls == []
+        r.sink.open_fails_with = None
+        await fake.run_until(lambda: r.sink.delivered == [1, 2])
+        tg.cancel_scope.cancel()
+    gaps = [b - a for a, b in pairwise(r.sink.opens)]
+    assert all(n / 2 <= g <= n for g, n in zip(gaps, [1.0, 2.0, 4.0, 8.0], strict=False))
+    assert not r.runner.failing and r.sink.opens[0] == 0.0
+
+
 async def test_a_sinks_retry_after_is_a_floor_for_the_next_attempt(
         monkeypatch: pytest.MonkeyPatch, fake: FakeClock) -> None:
     """A receiver asking for 120 s gets no attempt sooner, though the backoff says 1 s."""

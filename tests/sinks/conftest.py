@@ -12,3 +12,4 @@ def receiver() -> Iterator[Receiver]:
     """A real HTTP receiver on loopback answering 200 until told otherwise."""
     with Receiver() as r:
         yield r
+

@@ -89,5 +89,5 @@ def test_plugin_options_are_validated_and_unknown_types_name_the_plugins(tmp_pat
     assert "sinks[0].colour: unknown key" in err
     assert "sinks[0].path: is required" in err
     assert ('sinks[1].type: "my-snk" is not a known sink type '
-            "(did you mean 'my-sink'? known: apprise, file, my-sink, pagerduty, slack, stdout, webhook)") in err
+            "(did you mean 'my-sink'? known: apprise, file, my-sink, nats, pagerduty, redis, slack, stdout, webhook)") in err
     assert list(lines_of(out.stdout)) == []

@@ -28,33 +28,49 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EX_USAGE, f"{self.prog}: error: {message}\n")
 
 
+def _with_config(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("-c", "--config", metavar="FILE",
+                    help=f"config file (default: $WATCHER_CONFIG, else {DEFAULT_CONFIG})")
+
+
+def _with_format(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--format", choices=("auto", "json", "pretty"), default="auto",
+                    help="json: CloudEvents, one a line; pretty: one short line per event; "
+                    "auto (default): pretty on a terminal, json when piped")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="watcher", description="Watch workflow runs on SaaS platforms and "
                 "turn their status changes into events.")
     p.add_argument("--version", action="version", version=f"watcher {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-
-    def with_config(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("-c", "--config", metavar="FILE",
-                        help=f"config file (default: $WATCHER_CONFIG, else {DEFAULT_CONFIG})")
-
-    def with_format(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--format", choices=("auto", "json", "pretty"), default="auto",
-                        help="json: CloudEvents, one a line; pretty: one short line per event; "
-                        "auto (default): pretty on a terminal, json when piped")
-
     d = sub.add_parser("demo", help="watch the built-in simulator (no credentials needed)")
     d.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    with_format(d)
-    with_config(sub.add_parser("run", help="run the daemon"))
-    with_config(sub.add_parser("check", help="validate the config and print it resolved"))
-    with_config(sub.add_parser("once", help="poll every source once, deliver, exit"))
+    _with_format(d)
+    _with_config(sub.add_parser("run", help="run the daemon"))
+    c = sub.add_parser("check", help="validate the config and print it resolved")
+    c.add_argument("--connect", action="store_true",
+                   help="instead, reach the state store, every source and every sink that "
+                        "can be checked without sending an event; one line each "
+                        "(exit 69 if any fails)")
+    _with_config(c)
+    _with_config(sub.add_parser("once", help="poll every source once, deliver, exit"))
     s = sub.add_parser("simulate", help="run only the simulator, for trying configs")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8765)
     s.add_argument("--quiet-world", action="store_true",
                    help="no scripted activity: runs change only through /_sim")
+    _tail_parser(sub)
+    dl = sub.add_parser("deadletters", help="list or re-send events a sink gave up on")
+    dl.add_argument("action", choices=["list", "retry"])
+    dl.add_argument("--sink", default=None)
+    _with_config(dl)
+    _silence_parser(sub, _with_config)
+    return p
+
+
+def _tail_parser(sub: Any) -> None:
     t = sub.add_parser("tail", help="follow a running daemon's event stream",
                        allow_abbrev=False)  # so --token is not taken for --token-file
     t.add_argument("--url", default=None,
@@ -62,19 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--token-file", default=None, metavar="FILE",
                    help="a file holding the bearer token (else $WATCHER_HTTP_TOKEN, else the "
                    "config's http_token_file or http_token)")
-    with_config(t)
-    with_format(t)
+    _with_config(t)
+    _with_format(t)
     t.add_argument("--type", action="append", default=[], help="event type (repeatable)")
     t.add_argument("--status", action="append", default=[], help="canonical status")
     t.add_argument("--source", action="append", default=[], help="source name")
     t.add_argument("--since-id", type=int, default=None, metavar="SEQ",
                    help="resume after this journal sequence number")
-    dl = sub.add_parser("deadletters", help="list or re-send events a sink gave up on")
-    dl.add_argument("action", choices=["list", "retry"])
-    dl.add_argument("--sink", default=None)
-    with_config(dl)
-    _silence_parser(sub, with_config)
-    return p
 
 
 def _silence_parser(sub: Any, with_config: Callable[[argparse.ArgumentParser], None]
@@ -173,6 +183,10 @@ def _tail(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace, config: Config) -> int:
     import time
 
+    if args.connect:
+        from watcher.cli.connect import command
+
+        return command(config)
     from watcher.runtime.configuration import resolved
     from watcher.server.auth import EXPOSED, is_loopback
     from watcher.server.listener import parse_listen

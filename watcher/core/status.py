@@ -97,6 +97,31 @@ class DeliveryStats:
         self.silenced: Counter[str] = Counter()
 
 
+class BusStats:
+    """What an event-bus sink adds to its runner's counters: whether it is connected, how
+    long a batch takes from its first publish to its last acknowledgement (a fixed-bucket
+    histogram), and how many events the bus dropped as already held (a re-delivery)."""
+
+    __slots__ = ("buckets", "connected", "count", "duplicates", "sum")
+
+    BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+    def __init__(self) -> None:
+        self.connected = False
+        self.buckets = [0] * len(self.BUCKETS)  # non-cumulative counts
+        self.count = 0
+        self.sum = 0.0
+        self.duplicates = 0
+
+    def observe(self, seconds: float) -> None:
+        self.count += 1
+        self.sum += seconds
+        for i, bound in enumerate(self.BUCKETS):
+            if seconds <= bound:
+                self.buckets[i] += 1
+                break
+
+
 @dataclass(frozen=True, slots=True)
 class SourceStatus:
     """One source as the outside sees it."""
@@ -141,6 +166,8 @@ class SinkStatus:
     #: the last delivery attempt failed and the runner is backing off
     failing: bool
     internal_errors: int = 0
+    #: an event-bus sink's connection and publish timings (None: not a bus sink)
+    bus: BusStats | None = None
     #: a complete record of the journal (stdout, file, buses): never silenced
     record: bool = False
     #: seconds between reminders while a source fails / a run is stuck (None: none)

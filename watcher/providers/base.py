@@ -122,6 +122,15 @@ class BaseProvider(Generic[OptionsT]):
     async def enrich(self, events: list[Event]) -> None:
         return None
 
+    async def probe(self) -> str:
+        """``watcher check --connect``: a subclass asks for a one-run page (:meth:`probed`)."""
+        raise NotImplementedError("this provider has no credential check")
+
+    def probed(self, body: Any, key: str | None) -> str:
+        """What a probe's one-run page says: the credentials work, the page parses."""
+        n = len(self.items_of(body, key))
+        return f"credentials accepted ({n} run on a one-run page)"
+
     def describe(self, item: Any) -> RunDetails:
         """Event fields of one item (``details``); :class:`SkipItem` when it is no run.
 

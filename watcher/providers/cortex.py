@@ -151,6 +151,10 @@ class CortexProvider(BaseProvider[CortexOptions]):
                 return
             page += 1
 
+    async def probe(self) -> str:
+        items, _ = await self._page(1, 1)
+        return self.probed(items, None)
+
     def details(self, item: Any) -> RunDetails:
         version = item.get("workflow_version")
         name = version.get("name") if isinstance(version, dict) else None

@@ -143,6 +143,10 @@ class ExtendProvider(BaseProvider[ExtendOptions]):
         self.run_id_of(item)
         return parse_ts(item.get("updatedAt"))
 
+    async def probe(self) -> str:
+        body, _ = await self.http.get("/workflow_runs", {**self.source.params, "maxPageSize": 1})
+        return self.probed(body, "data")
+
     def details(self, item: Any) -> RunDetails:
         wf = item.get("workflow")
         if not isinstance(wf, dict):

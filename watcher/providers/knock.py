@@ -185,6 +185,11 @@ class KnockProvider(BaseProvider[KnockOptions]):
                 self, lambda rid: f"/v1/workflow_recipient_runs/{rid}"), obs)
         return PollResult(obs, {**window.cursor(), **lingering.cursor()})
 
+    async def probe(self) -> str:
+        body, _ = await self.http.get("/v1/workflow_recipient_runs",
+                                      {**self.source.params, "page_size": "1"})
+        return self.probed(body, "items")
+
     def details(self, item: Any) -> RunDetails:
         updated = item.get("updated_at")
         # Knock names workflows by key; runs carry no display name

@@ -133,6 +133,10 @@ class NoxusProvider(BaseProvider[NoxusOptions]):
             if d is not None and d.workflow_id and d.workflow_name:
                 self._names.setdefault(d.workflow_id, d.workflow_name)
 
+    async def probe(self) -> str:
+        body, _ = await self.http.get("/v1/runs", {**self.source.params, "page": 1, "size": 1})
+        return self.probed(body, "items")
+
     def details(self, item: Any) -> RunDetails:
         wf = item.get("workflow")
         if not isinstance(wf, dict):

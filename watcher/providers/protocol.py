@@ -48,6 +48,11 @@ Optional (the registry gives a class that lacks one the default of
 ``skipped``, ``requests``
     items skipped as unusable by reason, and HTTP requests sent so far, for
     metrics.  Default: none.
+``await probe() -> str``
+    ``watcher check --connect``: one cheap authenticated request (a one-run
+    page) that says whether the credentials work; returns what it found, or
+    raises the :class:`~watcher.errors.ProviderError` the vendor's answer gives.
+    Default: NotImplementedError (the source cannot be checked).
 
 The first form of this protocol is still accepted: a class with ``options`` (a
 table ``{name: Field}``, values read as ``source.options[name]``) instead of
@@ -168,6 +173,9 @@ class Provider(Protocol):
     @property
     def observed(self) -> int:
         """Vendor items read so far (shown while a first sync runs)."""
+
+    async def probe(self) -> str:
+        """One cheap authenticated request; what it found, or the vendor's error."""
         ...
 
 
@@ -183,6 +191,9 @@ class ProviderDefaults:
 
     async def enrich(self, events: list[Event]) -> None:
         return None
+
+    async def probe(self) -> str:
+        raise NotImplementedError("this provider has no credential check")
 
 
 def accept(obj: object) -> type[Provider]:

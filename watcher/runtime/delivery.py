@@ -87,11 +87,12 @@ class SinkRunner:
         return SinkStatus(name=self.name, type=self.config.type, stats=self.stats,
                           backlog=self.journal.backlog(self.name), failing=self.failing,
                           internal_errors=self.boundary.errors, record=self.record,
-                          repeat_interval=self.config.repeat_interval)
+                          repeat_interval=self.config.repeat_interval, bus=self.sink.bus)
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Deliver forever (or, with ``until_idle``, until caught up with the journal)."""
         self.cursor = await self.journal.attach(self.name)
+        await self._open()
         if until_idle:
             await self.retry_dead()
             await self._follow(until_idle=True)
@@ -99,6 +100,25 @@ class SinkRunner:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._retry_dead_every, DEAD_RETRY_EVERY)
             await self._follow(until_idle=False)
+
+    async def _open(self) -> None:
+        """Let the sink connect before the first batch, so a server that is down, wrong
+        credentials or a missing stream show at start; retried with backoff (the
+        backlog waits in the journal meanwhile)."""
+        while True:
+            try:
+                await self.sink.open()
+            except Exception as e:
+                internal = not isinstance(e, DeliveryError)
+                if internal:
+                    self.boundary.caught(e)
+                await self._retry_later(e, internal=internal)
+                continue
+            if self._failing:
+                self._failing = False
+                self.log.info("sink connected")
+            self._backoff.reset()
+            return
 
     async def _follow(self, *, until_idle: bool) -> None:
         lingered = 0  # the first entry of the batch we already let gather

@@ -49,6 +49,7 @@ class DaemonCollector:
         yield from self._sources(d)
         yield from self._sinks(d)
         yield from self._silences(d)
+        yield from self._buses(d)
         yield from self._journal(d)
         yield from self._config(d)
         yield from self._internal_errors(d)
@@ -89,13 +90,40 @@ class DaemonCollector:
         backlog = GaugeMetricFamily("watcher_sink_backlog",
                                     "Journaled events a sink has not acknowledged yet.",
                                     labels=["sink"])
+        failing = GaugeMetricFamily("watcher_sink_failing",
+                                    "1 while a sink's last delivery (or connection) attempt "
+                                    "failed and it is backing off.", labels=["sink"])
         for sink in d.sinks:
             name, st = sink.name, sink.stats
             delivered.add_metric([name], st.delivered)
             retries.add_metric([name], st.retries)
             dead.add_metric([name], st.dead)
             backlog.add_metric([name], sink.backlog)
-        yield from (delivered, retries, dead, backlog)
+            failing.add_metric([name], 1.0 if sink.failing else 0.0)
+        yield from (delivered, retries, dead, backlog, failing)
+
+    def _buses(self, d: DaemonStatus) -> Iterator[Metric]:
+        """The event-bus sinks (NATS, Redis): connection, publish round trips, duplicates."""
+        connected = GaugeMetricFamily("watcher_bus_connected",
+                                      "1 while an event-bus sink is connected to its server.",
+                                      labels=["sink"])
+        publish = HistogramMetricFamily("watcher_bus_publish_seconds",
+                                        "Time from a batch's first publish to its last "
+                                        "acknowledgement by the server, per bus sink.",
+                                        labels=["sink"])
+        dupes = CounterMetricFamily("watcher_bus_duplicates",
+                                    "Events the bus already held (a re-delivery after a crash "
+                                    "or a retried batch) and dropped, per bus sink.",
+                                    labels=["sink"])
+        for sink in d.sinks:
+            bus = sink.bus
+            if bus is None:
+                continue
+            connected.add_metric([sink.name], 1.0 if bus.connected else 0.0)
+            publish.add_metric([sink.name], _cumulative(bus.BUCKETS, bus.buckets, bus.count),
+                               bus.sum)
+            dupes.add_metric([sink.name], bus.duplicates)
+        yield from (connected, publish, dupes)
 
     def _silences(self, d: DaemonStatus) -> Iterator[Metric]:
         silenced = CounterMetricFamily(
@@ -209,12 +237,18 @@ def _source_families() -> tuple[Any, ...]:  # prometheus_client's families are u
 
 
 def _buckets(st: PollStats) -> list[tuple[str, float]]:
+    return _cumulative(st.BUCKETS, st.duration_buckets, st.duration_count)
+
+
+def _cumulative(bounds: tuple[float, ...], counts: list[int], total: int
+                ) -> list[tuple[str, float]]:
+    """Prometheus' cumulative buckets from non-cumulative counts."""
     out: list[tuple[str, float]] = []
-    total = 0
-    for bound, n in zip(st.BUCKETS, st.duration_buckets, strict=True):
-        total += n
-        out.append((f"{bound:g}", total))
-    out.append(("+Inf", st.duration_count))
+    running = 0
+    for bound, n in zip(bounds, counts, strict=True):
+        running += n
+        out.append((f"{bound:g}", running))
+    out.append(("+Inf", total))
     return out
 
 

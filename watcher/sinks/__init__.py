@@ -13,6 +13,8 @@ BUILTIN = {
     "slack": "watcher.sinks.slack:SlackSink",
     "pagerduty": "watcher.sinks.pagerduty:PagerDutySink",
     "apprise": "watcher.sinks.apprise:AppriseSink",
+    "nats": "watcher.sinks.nats:NatsSink",
+    "redis": "watcher.sinks.redis:RedisSink",
 }
 
 GROUP = "watcher.sinks"

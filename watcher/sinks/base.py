@@ -32,8 +32,17 @@ A sink class has:
   before handing it over (Slack groups what arrives together), and ``record``
   (default False): True for a sink that keeps a complete record of the journal
   (stdout, file, event buses), which silences never hold events back from and
-  which gets every reminder; False for a notification sink (Slack, webhook).
-  The registry gives a class that lacks one the default of :class:`SinkDefaults`.
+  which gets every reminder; False for a notification sink (Slack, webhook);
+* optionally ``open()``: connect and check the destination before the first
+  batch, so a server that is down or a missing stream is reported at start;
+  the runner retries it with backoff until it returns;
+* optionally ``probe()`` for ``watcher check --connect``: reach the destination
+  *without sending an event* and return what was found (one line), or raise
+  with the server's own error; the default raises NotImplementedError: it cannot
+  be checked that way;
+* optionally ``bus``: a :class:`~watcher.core.status.BusStats` that ``/metrics``
+  shows (connection, publish round trips).  The registry gives a class that
+  lacks one of these the default of :class:`SinkDefaults`.
 
 :class:`BaseSink` provides the defaults and types ``self.options`` by its class
 parameter (``class MySink(BaseSink[MyOptions])``).  To add a sink: write such a
@@ -55,6 +64,7 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from watcher.config.options import NoOptions, declared, ensure
+from watcher.core.status import BusStats
 from watcher.infra.clock import Clock, wall
 from watcher.infra.plugins import completed, plugin_class
 from watcher.model import JournalEntry
@@ -102,15 +112,35 @@ class Sink(Protocol):
 
     async def aclose(self) -> None: ...
 
+    async def open(self) -> None:
+        """Connect and check the destination before the first batch (raise: retried)."""
+
+    async def probe(self) -> str:
+        """Reach the destination without sending; what was found, or raise
+        NotImplementedError when that is impossible."""
+        ...
+
+    @property
+    def bus(self) -> BusStats | None:
+        """An event-bus sink's connection and publish timings, for /metrics."""
+        ...
+
 
 class SinkDefaults:
     """The optional members, for a sink class that lacks them."""
 
     linger: float = 0.0
     record: bool = False
+    bus: BusStats | None = None
 
     def reopen(self) -> None:
         return None
+
+    async def open(self) -> None:
+        return None
+
+    async def probe(self) -> str:
+        raise NotImplementedError("cannot be checked without sending an event")
 
     async def aclose(self) -> None:
         return None

@@ -28,8 +28,11 @@ instead of returning in waves.
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -201,3 +204,14 @@ class Gate:
         # a loop, not one sleep: another answer may extend the hold meanwhile
         while (left := self._until - self.clock.monotonic()) > 0:
             await self.clock.sleep(left)
+
+
+async def resolves(url: str) -> str:
+    """``watcher check --connect`` for an HTTP destination: its host name resolves (no
+    request is sent: a test POST would be an event to the receiver)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as e:
+        raise OSError(f"{host} does not resolve: {getattr(e, 'strerror', None) or e}") from None
+    return f"{host} resolves (no request sent)"

@@ -32,7 +32,7 @@ from watcher.config.settings import SinkConfig
 from watcher.infra import ratelimit
 from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
-from watcher.sinks.http import USER_AGENT, RetryOptions, RetryPolicy, check_http_url, post
+from watcher.sinks.http import USER_AGENT, RetryOptions, RetryPolicy, check_http_url, post, resolves
 from watcher.sinks.slack_message import Message, compose
 from watcher.sinks.slack_words import WORDS, Headlines
 from watcher.sinks.templates import check_templates
@@ -106,6 +106,9 @@ class SlackSink(BaseSink[SlackOptions]):
             self.log.warning("slack message not delivered, retrying", reason=outcome.reason,
                              attempt=attempt, retry_in=round(delay, 3))
             await self.context.clock.sleep(delay)
+
+    async def probe(self) -> str:
+        return await resolves(self.url)
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -46,6 +46,7 @@ from watcher.sinks.http import (
     RetryPolicy,
     check_http_url,
     post,
+    resolves,
 )
 
 CONTENT_TYPE = "application/cloudevents+json"
@@ -189,6 +190,9 @@ class WebhookSink(BaseSink[WebhookOptions]):
                        "webhook-signature": sign(self.key, e.id, ts, e.body)}
         return await post(session, self.url, e.body, headers, limits=self.timeout,
                           secrets=self.secrets, clock=self.context.clock)
+
+    async def probe(self) -> str:
+        return await resolves(self.url)
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -31,8 +31,13 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from watcher.errors import WatcherError
+from watcher.errors import StoreUnavailable, WatcherError
 from watcher.model import JournalEntry, RunState
+
+
+class StoreAbsent(StoreUnavailable):
+    """``open_store(..., create=False)``: there is no store there yet (``watcher run``
+    creates it)."""
 
 
 class StoreError(WatcherError):
@@ -165,3 +170,7 @@ class Store(Protocol):
 
     async def close(self) -> None:
         """Release the store (and the right to write it, where the store holds one)."""
+
+    async def probe(self) -> str:
+        """``watcher check --connect``: what the store is and its schema version, in one
+        line; StoreUnavailable when this watcher cannot use it (a newer schema)."""

@@ -14,13 +14,14 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import quote
 
 import anyio
 import anyio.to_thread
 
 from watcher.errors import StoreUnavailable
 from watcher.state.sqlite.schema import migrate
-from watcher.state.store import StoreError
+from watcher.state.store import StoreAbsent, StoreError
 
 T = TypeVar("T")
 
@@ -56,6 +57,22 @@ class Connection:
             conn.execute("BEGIN IMMEDIATE")  # fails now, not later, if we cannot write
             conn.execute("COMMIT")
         except (sqlite3.Error, OSError) as e:
+            raise StoreUnavailable(f"cannot open state file {path}: {e}") from None
+        return cls(conn, path)
+
+    @classmethod
+    def open_readonly(cls, path: str) -> Connection:
+        """Open an existing file to read only: nothing is created, migrated or written.
+        StoreAbsent when the file does not exist."""
+        if path == MEMORY:
+            return cls.open(path)
+        if not Path(path).exists():
+            raise StoreAbsent(f"{path} does not exist yet (watcher run creates it)")
+        try:
+            conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True,
+                                   check_same_thread=False, isolation_level=None, timeout=10.0)
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1")  # is it a database at all?
+        except sqlite3.Error as e:
             raise StoreUnavailable(f"cannot open state file {path}: {e}") from None
         return cls(conn, path)
 

@@ -47,6 +47,15 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def schema_version(db: sqlite3.Connection) -> int:
+    """The version a file was last migrated to (0: none recorded)."""
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+    except sqlite3.OperationalError:  # no meta table: older than versioning
+        return 0
+    return int(row[0]) if row else 0
+
+
 def migrate(db: sqlite3.Connection, path: str) -> None:
     """Bring the file to :data:`SCHEMA_VERSION`; StoreUnavailable if it is newer."""
     db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")

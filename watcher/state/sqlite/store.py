@@ -8,12 +8,14 @@ from functools import partial
 
 import anyio.to_thread
 
+from watcher.errors import StoreUnavailable
 from watcher.model import JournalEntry
 from watcher.state.lock import StateLock
 from watcher.state.snapshots import Layout
 from watcher.state.sqlite import journal, sinks
 from watcher.state.sqlite.connection import MEMORY, Connection
 from watcher.state.sqlite.runs import Runs, Sizes
+from watcher.state.sqlite.schema import SCHEMA_VERSION, schema_version
 from watcher.state.store import Commit, DeadLetter, SourceRow
 
 
@@ -31,19 +33,22 @@ class SqliteStore:
 
     @classmethod
     async def open(cls, path: str, *, writer: str | None = None,
-                   layout: Layout | None = None) -> SqliteStore:
+                   layout: Layout | None = None, create: bool = True) -> SqliteStore:
         """Open or create the file; StoreUnavailable (exit 69) if that is impossible.
 
         ``writer``: the command that will write it (``watcher run``); it takes the
         one-writer lock first (:mod:`watcher.state.lock`), StateHeld if another
-        process has it, and keeps it until :meth:`close`."""
-        return await anyio.to_thread.run_sync(partial(cls._open, path, writer, layout))
+        process has it, and keeps it until :meth:`close`.  ``create=False``: read only,
+        StoreAbsent when the file does not exist."""
+        return await anyio.to_thread.run_sync(partial(cls._open, path, writer, layout, create))
 
     @classmethod
-    def _open(cls, path: str, writer: str | None, layout: Layout | None) -> SqliteStore:
+    def _open(cls, path: str, writer: str | None, layout: Layout | None,
+              create: bool) -> SqliteStore:
         lock = StateLock.acquire(path, command=writer) if writer else None
         try:
-            return cls(Connection.open(path), layout=layout, lock=lock)
+            db = Connection.open(path) if create else Connection.open_readonly(path)
+            return cls(db, layout=layout, lock=lock)
         except BaseException:
             if lock is not None:
                 lock.release()
@@ -67,6 +72,17 @@ class SqliteStore:
         finally:
             if self._lock is not None:
                 self._lock.release()
+
+    async def probe(self) -> str:
+        if not self.persistent:
+            return "SQLite in memory: nothing is kept across restarts"
+        version = await self._db.read(schema_version)
+        if version > SCHEMA_VERSION:
+            raise StoreUnavailable(f"{self.path}: written by a newer watcher (schema {version})")
+        if version < SCHEMA_VERSION:
+            return (f"SQLite {self.path}, schema {version}: watcher run migrates it to "
+                    f"{SCHEMA_VERSION}")
+        return f"SQLite {self.path}, schema {version} (current)"
 
     # -- sources and runs --------------------------------------------------------------
 

@@ -1,0 +1,176 @@
+"""What the event-bus sinks (NATS JetStream, Redis Streams) share: where an event goes.
+
+A NATS subject or a Redis stream key is rendered from a template with the
+placeholders ``{source}``, ``{provider}``, ``{type}``, ``{status}`` and
+``{workflow_id}``.  ``{type}`` is the short type (``run.status_changed``), one of
+watcher's own names: its dot separates two subject tokens, so a consumer can
+subscribe to ``watcher.*.run.>``.  Every other value comes from outside (a
+source's name, a vendor's workflow id) and is escaped so that it is exactly one
+subject token whatever it holds, and can never send an event elsewhere:
+
+* ASCII letters, digits, ``-`` and ``_`` are kept;
+* every other character is written ``%XX`` per byte of its UTF-8 form: ``.`` is
+  ``%2E``, a space ``%20``, ``*`` ``%2A``, ``>`` ``%3E``, ``é`` ``%C3%A9``, and ``%``
+  itself ``%25``, so the escape can be undone;
+* an absent or empty value (a source event has no status) is ``~``, which no
+  escaped value can be.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import orjson
+
+from watcher.core.events import EVENT_TYPES
+from watcher.model import JournalEntry
+
+PLACEHOLDERS = ("source", "provider", "type", "status", "workflow_id")
+ABSENT = "~"
+_PART = re.compile(r"\{([^{}]*)\}")
+_PLAIN = re.compile(r"[A-Za-z0-9_-]+")
+#: stands for "any value" when a template is turned into a subject pattern
+_ANY = "\0"
+
+
+@lru_cache(maxsize=4096)
+def escape(value: str | None) -> str:
+    """One subject token for ``value`` (see the module docstring)."""
+    if not value:
+        return ABSENT
+    if _PLAIN.fullmatch(value):
+        return value
+    return "".join(c if _PLAIN.fullmatch(c) else
+                   "".join(f"%{b:02X}" for b in c.encode("utf-8", "surrogatepass"))
+                   for c in value)
+
+
+@lru_cache(maxsize=64)
+def short_type(full: str) -> str:
+    """``watcher.run.created`` -> ``run.created``, each part escaped (a type added later
+    by a plugin cannot break out of its tokens either)."""
+    return ".".join(escape(p) for p in full.removeprefix("watcher.").split("."))
+
+
+def check_template(value: str) -> str | None:
+    """What is wrong with a template's placeholders, or ``None``."""
+    if not value:
+        return "must not be empty"
+    names = _PART.findall(value)
+    unknown = sorted({n for n in names if n not in PLACEHOLDERS})
+    if unknown:
+        return (f"unknown placeholder {', '.join('{' + n + '}' for n in unknown)} "
+                f"(known: {', '.join('{' + n + '}' for n in PLACEHOLDERS)})")
+    if "{" in _PART.sub("", value) or "}" in _PART.sub("", value):
+        return "has an unmatched { or }"
+    return None
+
+
+def check_subject(value: str) -> str | None:
+    """A subject template: valid placeholders, and literal text that is valid subject
+    tokens (no empty token, no whitespace, no wildcard)."""
+    why = check_template(value)
+    if why:
+        return why
+    literal = _PART.sub("x", value)
+    if any(not token for token in literal.split(".")):
+        return "has an empty subject token (a leading, trailing or double dot)"
+    if re.search(r"[\s*>]", literal):
+        return "must not hold whitespace or the wildcards * and >"
+    return None
+
+
+class Template:
+    """A subject or key template, split once into literal text and placeholders."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._parts: list[tuple[bool, str]] = []  # (is a placeholder, text or its name)
+        pos = 0
+        for m in _PART.finditer(text):
+            if m.start() > pos:
+                self._parts.append((False, text[pos:m.start()]))
+            self._parts.append((True, m.group(1)))
+            pos = m.end()
+        if pos < len(text):
+            self._parts.append((False, text[pos:]))
+        self.fixed = not any(is_field for is_field, _ in self._parts)
+        self._needs_provider = "provider" in self.names
+        #: rendered subjects by their inputs: a batch's events mostly share them
+        self._seen: dict[tuple[str, str, str | None, str | None], str] = {}
+
+    @property
+    def names(self) -> list[str]:
+        return [name for is_field, name in self._parts if is_field]
+
+    def render(self, e: JournalEntry) -> str:
+        if self.fixed:
+            return self.text
+        if self._needs_provider:
+            return self._render(e)
+        key = (e.source, e.type, e.status, e.workflow_id)
+        out = self._seen.get(key)
+        if out is None:
+            if len(self._seen) >= 4096:  # bounded, whatever names a vendor invents
+                self._seen.clear()
+            out = self._seen[key] = self._render(e)
+        return out
+
+    def _render(self, e: JournalEntry) -> str:
+        values = {"source": e.source, "status": e.status, "workflow_id": e.workflow_id}
+        if self._needs_provider:  # not a journal column: read from the event itself
+            values["provider"] = _provider(e.body)
+        return "".join((short_type(e.type) if name == "type" else escape(values[name]))
+                       if is_field else name for is_field, name in self._parts)
+
+    def patterns(self) -> list[str]:
+        """The subjects this template can give, with ``*`` for any value: one pattern per
+        known event type (a NATS stream must hold them)."""
+        out: set[str] = set()
+        for t in EVENT_TYPES:
+            text = "".join((short_type(t) if name == "type" else _ANY) if is_field else name
+                           for is_field, name in self._parts)
+            out.add(".".join("*" if _ANY in token else token for token in text.split(".")))
+        return sorted(out)
+
+    def stream_subjects(self) -> str | None:
+        """What a stream created for this template holds: its fixed leading tokens and
+        ``>``; ``None`` when it starts with a placeholder (a stream on ``>`` would take
+        every subject of the account, replies included)."""
+        if self.fixed:
+            return self.text
+        tokens = self.text.split(".")
+        first = next(i for i, t in enumerate(tokens) if "{" in t)
+        return ".".join([*tokens[:first], ">"]) if first else None
+
+
+def _provider(body: bytes) -> str | None:
+    try:
+        value = orjson.loads(body)["data"]["provider"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def matches(filter_: str, subject: str) -> bool:
+    """Does every subject of ``subject`` (a pattern, ``*`` for any token) match
+    ``filter_`` (a stream's subject filter)?"""
+    f, s = filter_.split("."), subject.split(".")
+    for i, token in enumerate(f):
+        if token == ">":
+            return len(s) > i
+        if i >= len(s) or s[i] == ">" or (token != "*" and token != s[i]):
+            return False
+    return len(f) == len(s)
+
+
+def overlaps(a: str, b: str) -> bool:
+    """Can one subject match both patterns?"""
+    x, y = a.split("."), b.split(".")
+    for i in range(min(len(x), len(y))):
+        if ">" in (x[i], y[i]):
+            return True
+        if "*" not in (x[i], y[i]) and x[i] != y[i]:
+            return False
+    return len(x) == len(y)

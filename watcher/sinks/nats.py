@@ -1,0 +1,295 @@
+"""nats: every event published to a NATS JetStream stream, acknowledged before the cursor moves.
+
+* **What is sent.** The body is the CloudEvent exactly as on stdout, with
+  ``Content-Type: application/cloudevents+json`` and ``Nats-Msg-Id`` = the event
+  id, on a subject rendered from ``subject`` (:mod:`watcher.sinks.bus`).  Each
+  publish names the stream it must land in (``Nats-Expected-Stream``), so a
+  subject another stream captures is refused, not stored elsewhere.
+* **Once.** JetStream drops a message whose ``Nats-Msg-Id`` it stored within the
+  stream's duplicate window, so a batch sent again after a crash or a failed
+  acknowledgement adds nothing twice within that window.
+* **Throughput.** A batch is published pipelined (many messages in flight) and
+  its acknowledgements are awaited together; the runner moves the cursor only
+  once every one came back.  An acknowledgement missing after ``timeout`` fails
+  the batch: the runner backs off and sends it again (duplicates are dropped).
+* **The stream** must exist and hold the subjects; ``create_stream = true``
+  creates it (file storage, ``dedupe_window``) when absent.  Checked when the
+  sink starts and on every new connection: a missing stream is an error in the
+  log and in ``/metrics`` until it exists, while the backlog waits in the journal.
+* **Failures.** A server that is down, a reconnect, a stream that refuses for
+  now: the batch is retried with backoff.  Dead letters only for what can never
+  succeed: an event over the server's ``max_payload`` (or the stream's
+  ``max_msg_size``), a subject longer than a server accepts, or one the account
+  has no permission to publish to.  The client rides out a short server restart
+  itself; after a longer one the connection is closed and the next attempt
+  opens a new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+import nats.errors
+import nats.js.errors
+import structlog
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from watcher.config.options import option
+from watcher.config.settings import SinkConfig
+from watcher.config.units import format_duration
+from watcher.core.status import BusStats
+from watcher.errors import Retryable
+from watcher.model import JournalEntry
+from watcher.sinks.base import BaseSink, Rejected, SinkContext
+from watcher.sinks.bus import Template, check_subject
+from watcher.sinks.jetstream import MIN_WINDOW, Stream, describe
+
+CONTENT_TYPE = "application/cloudevents+json"
+#: JetStream's error code for a message over the stream's max_msg_size
+MSG_TOO_LARGE = 10054
+#: a longer subject would overflow the server's control line (4 KB by default): it
+#: would close the connection, so such an event can never be sent
+MAX_SUBJECT = 3072
+_DENIED = re.compile(r'permissions violation for publish to "([^"]*)"', re.I)
+
+
+class Denied(Exception):
+    """The account may not publish to this subject: no acknowledgement will ever come."""
+
+
+def _check_url(value: str) -> str | None:
+    for url in value.split(","):
+        if not re.match(r"^(nats|tls|ws|wss)://[^/]+", url.strip()):
+            return "must be nats://host:port (several: separated by commas)"
+        if "@" in url:
+            return "must not hold credentials: set token, user + password or creds_file"
+    return None
+
+
+def _check_stream(value: str) -> str | None:
+    ok = re.fullmatch(r"[^\s.*>/\\]{1,255}", value)
+    return None if ok else "must be a stream name: no spaces, '.', '*', '>', '/' or '\\'"
+
+
+@dataclass(frozen=True)
+class NatsOptions:
+    #: one server, or several separated by commas (as $NATS_URL)
+    url: str = option("str", "nats://127.0.0.1:4222", check=_check_url)
+    subject: str = option("str", "watcher.{source}.{type}", check=check_subject)
+    #: the JetStream stream that must hold the subjects
+    stream: str = option("str", "WATCHER", check=_check_stream)
+    #: create the stream (file storage, dedupe_window) when it is absent
+    create_stream: bool = option("bool", False)
+    #: the duplicate window of a stream this sink creates
+    dedupe_window: float = option("duration", 3600.0, min=MIN_WINDOW)
+    token: str | None = option("secret", None)
+    user: str | None = option("str", None)
+    password: str | None = option("secret", None)
+    #: a .creds file (JWT + NKey seed)
+    creds_file: str | None = option("str", None)
+    tls_ca: str | None = option("str", None)
+    tls_cert: str | None = option("str", None)
+    tls_key: str | None = option("str", None)
+    #: to connect, and for a batch's acknowledgements
+    timeout: float = option("duration", 10.0, min=0.1)
+
+    def __post_init__(self) -> None:
+        given = [k for k, v in (("token", self.token), ("user", self.user),
+                                ("creds_file", self.creds_file)) if v]
+        if len(given) > 1:
+            raise ValueError(f"set one of token, user + password, creds_file, "
+                             f"not {' and '.join(given)}")
+        if (self.user is None) != (self.password is None):
+            raise ValueError("set user and password together")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("set tls_cert and tls_key together")
+        if self.create_stream and Template(self.subject).stream_subjects() is None:
+            raise ValueError("create_stream needs a subject that starts with a fixed token "
+                             "(e.g. watcher.{source}.{type})")
+
+
+class NatsSink(BaseSink[NatsOptions]):
+    kind = "nats"
+    Options = NatsOptions
+    #: a complete record of the events, like stdout and file: never silenced
+    record = True
+    bus: BusStats
+
+    def __init__(self, config: SinkConfig, context: SinkContext) -> None:
+        super().__init__(config, context)
+        self.subject = Template(self.options.subject)
+        self.bus = BusStats()
+        self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
+        self.stream = Stream(self.options.stream, self.subject, scrub=self._scrub,
+                             window=self.options.dedupe_window, log=self.log)
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._stream_ok = False
+        #: why the last connection attempt failed (the server's own words)
+        self._error: str | None = None
+        #: ``(subject, acknowledgement)`` of the batch in flight
+        self._inflight: list[tuple[str, asyncio.Future[Any]]] = []
+        self.secrets = tuple(s for s in (self.options.token, self.options.password) if s)
+
+    # -- connection ----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        await self._ready()
+
+    async def _ready(self) -> JetStreamContext:
+        """Connected, with the stream checked on this connection; else Retryable why not."""
+        if self._nc is None or self._nc.is_closed:
+            self._nc, self._stream_ok = await self._connect(), False
+            self._js = self._nc.jetstream(timeout=self.options.timeout)
+        if not self._nc.is_connected:
+            raise Retryable("not connected to NATS: " + (self._error or "reconnecting"))
+        assert self._js is not None
+        if not self._stream_ok:
+            await self.stream.check(self._js, create=self.options.create_stream)
+            self._stream_ok = True
+        return self._js
+
+    async def _connect(self) -> Client:
+        o = self.options
+        self._error = None
+        try:
+            nc = await nats.connect(
+                servers=[u.strip() for u in o.url.split(",")], name=f"watcher sink {self.name}",
+                token=o.token, user=o.user, password=o.password, user_credentials=o.creds_file,
+                tls=self._tls(), connect_timeout=max(1, round(o.timeout)),
+                allow_reconnect=True, max_reconnect_attempts=3, reconnect_time_wait=1,
+                error_cb=self._on_error, disconnected_cb=self._on_disconnected,
+                reconnected_cb=self._on_reconnected, closed_cb=self._on_disconnected)
+        except (nats.errors.Error, OSError, ssl.SSLError, ValueError) as e:
+            raise Retryable(self._scrub(f"cannot connect to NATS: {self._error or e}")) from None
+        self.bus.connected = True
+        return nc
+
+    def _tls(self) -> ssl.SSLContext | None:
+        o = self.options
+        if not (o.tls_ca or o.tls_cert or any(u.strip().startswith("tls://")
+                                               for u in o.url.split(","))):
+            return None
+        ctx = ssl.create_default_context(cafile=o.tls_ca)
+        if o.tls_cert and o.tls_key:
+            ctx.load_cert_chain(o.tls_cert, o.tls_key)
+        return ctx
+
+    async def _on_error(self, e: Exception) -> None:
+        self._error = self._scrub(str(e) or type(e).__name__)
+        denied = _DENIED.search(self._error)
+        if denied:  # no acknowledgement will come for these: fail them now
+            for subject, fut in self._inflight:
+                if subject == denied.group(1) and not fut.done():
+                    fut.set_exception(Denied(self._error))
+
+    async def _on_disconnected(self) -> None:
+        self.bus.connected = False
+
+    async def _on_reconnected(self) -> None:
+        self.bus.connected = True
+        self._stream_ok = False  # the server may be another one, or restarted empty
+        self.log.info("reconnected to NATS")
+
+    def _scrub(self, text: str) -> str:
+        for s in self.secrets:
+            text = text.replace(s, "***")
+        return text
+
+    async def probe(self) -> str:
+        """``watcher check --connect``: connect, find the stream, never publish or create."""
+        try:
+            nc = await self._connect()
+            try:
+                info = await self.stream.check(nc.jetstream(timeout=self.options.timeout),
+                                               create=False)
+            finally:
+                await nc.close()
+        except Retryable as e:
+            if self.options.create_stream and "does not exist" in str(e):
+                return (f"connected; stream {self.options.stream} is absent and will be "
+                        "created at start (create_stream = true)")
+            raise
+        return describe(info)
+
+    # -- delivery ------------------------------------------------------------------------
+
+    async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
+        js = await self._ready()
+        assert self._nc is not None
+        limit = self._nc.max_payload
+        rejected: list[Rejected] = []
+        sent: list[tuple[JournalEntry, asyncio.Future[Any]]] = []
+        started = time.perf_counter()
+        try:
+            for e in batch:
+                subject = self.subject.render(e)
+                if len(e.body) > limit or len(subject) > MAX_SUBJECT:
+                    rejected.append((e, _too_large(e, subject, limit), 1))
+                    continue
+                fut = await js.publish_async(
+                    subject, e.body, stream=self.options.stream,
+                    headers={"Content-Type": CONTENT_TYPE, "Nats-Msg-Id": e.id})
+                self._inflight.append((subject, fut))
+                sent.append((e, fut))
+            rejected += await self._acks(sent)
+        except (nats.errors.Error, OSError) as e:
+            raise Retryable(self._scrub(f"publish failed: {e or type(e).__name__}")) from None
+        finally:
+            self._inflight = []
+            for _, fut in sent:
+                fut.cancel()  # a no-op once done; frees the client's slot otherwise
+        self.bus.observe(time.perf_counter() - started)
+        return rejected
+
+    async def _acks(self, sent: list[tuple[JournalEntry, asyncio.Future[Any]]]
+                    ) -> list[Rejected]:
+        """Wait for the batch's acknowledgements; the events refused for good.  Raises
+        Retryable when any is missing or refused for now (the batch is sent again)."""
+        if sent:
+            await asyncio.wait([f for _, f in sent], timeout=self.options.timeout)
+        rejected: list[Rejected] = []
+        retry: list[str] = []
+        for e, fut in sent:
+            if not fut.done():
+                retry.append(f"no acknowledgement within {format_duration(self.options.timeout)}")
+                continue
+            err = fut.exception()
+            if err is None:
+                self.bus.duplicates += fut.result().duplicate is True
+            elif isinstance(err, Denied | nats.errors.MaxPayloadError) or (
+                    isinstance(err, nats.js.errors.APIError) and err.err_code == MSG_TOO_LARGE):
+                rejected.append((e, self._scrub(f"refused by the server: {err}"), 1))
+            else:
+                retry.append(_reason(err))
+        if retry:
+            raise Retryable(f"{len(retry)} of {len(sent)} publishes failed: {retry[0]}")
+        return rejected
+
+    async def aclose(self) -> None:
+        nc, self._nc, self._js = self._nc, None, None
+        self.bus.connected = False
+        if nc is not None and not nc.is_closed:
+            with contextlib.suppress(nats.errors.Error, OSError):  # going away anyway
+                await nc.close()
+
+
+def _too_large(e: JournalEntry, subject: str, limit: int) -> str:
+    if len(e.body) > limit:
+        return f"the event is {len(e.body)} bytes, over the server's max_payload of {limit}"
+    return f"the subject is {len(subject)} bytes, over the {MAX_SUBJECT} a server accepts"
+
+
+def _reason(err: BaseException) -> str:
+    if isinstance(err, nats.js.errors.NoStreamResponseError):
+        return "no stream holds the subject (no responders)"
+    return str(err) or type(err).__name__
