@@ -7,12 +7,14 @@ instructions counted by callgrind (the same on a quiet or a busy machine);
 its timed ratio, the median of three processes, is shown beside it, since on
 a shared VM one process's ratio can drift by a fifth.  ``--quick`` shortens
 the long measurements for a smoke run.  The full run takes about eight
-minutes on two cores.
+minutes on two cores, plus about eight for the PostgreSQL replicas (which
+need a server: ``$WATCHER_BENCH_POSTGRES``, default the local one).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -28,7 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def run(module: str, *args: str) -> Any:
     out = subprocess.run([sys.executable, "-m", f"bench.{module}", "--json", *args],
                          cwd=ROOT, capture_output=True, check=True, timeout=900,
-                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
+                              **{k: v for k, v in os.environ.items()
+                                 if k == "WATCHER_BENCH_POSTGRES"}})
     return orjson.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -98,6 +102,26 @@ def main() -> None:
     row("detection latency", f"100 sources every {lat['interval']:g} s, {lat['samples']} changes",
         f"p50 {lat['p50']:.2f} s, p99 {lat['p99']:.2f} s",
         f"p99 <= {lat['interval'] + 0.25:.2f} s", lat["p99"] <= lat["interval"] + 0.25)
+
+    pg = run("pg_commit", *(["--commits", "100", "--events", "20000"] if quick else []))
+    row("PostgreSQL commit cost", "idle cycle (source row) / busy cycle (20 runs + events), "
+        "vs SQLite", f"{pg['idle_ratio']:.1f}x ({pg['pg_idle'] * 1e3:.2f} ms) / "
+        f"{pg['busy_ratio']:.1f}x ({pg['pg_busy'] * 1e3:.2f} ms)", "stated", None)
+    row("event throughput", "PostgreSQL journal, 1,000 per commit", f"{pg['journal']:,.0f}/s",
+        ">= 20,000/s", pg["journal"] >= 20_000)
+
+    rp = run("replicas", "--seconds", "30" if quick else "60")
+    three, one = rp["replicas"], rp["single"]
+    row("replicas idle", f"{rp['sources']} sources every 15 s on 3 replicas / on 1",
+        f"CPU {max(three['cpu_each']):.2f}% per replica ({three['cpu_sum']:.2f}% in all) / "
+        f"{one['cpu_sum']:.2f}%; {three['trips_per_source_cycle']:.3f} / "
+        f"{one['trips_per_source_cycle']:.3f} queries per source per cycle",
+        "upkeep < 1 query per source per lease_ttl", three["trips_per_source_cycle"] < 1)
+
+    fo = run("failover", *(["--kills", "3"] if quick else []))
+    row("failover", f"kill -9, {fo['kills']} kills, lease_ttl {fo['ttl']:g} s, "
+        f"interval {fo['interval']:g} s", f"p50 {fo['p50']:.2f} s, max {fo['max']:.2f} s",
+        f"max <= {fo['ttl'] + fo['interval']:g} s", fo["max"] <= fo["ttl"] + fo["interval"])
 
     rd = run("ready")
     row("start to READY", "process start to READY=1 (median of 5)", f"{rd['median']:.2f} s",

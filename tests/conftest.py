@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from tests import postgres
 from tests.sinks.buses import Bus, NatsBus, RedisBus, reachable, run
 from tests.support import SimThread
 from watcher.simulator import Simulator, World
@@ -63,3 +64,21 @@ def nats_bus() -> Iterator[NatsBus]:
         yield b
     finally:
         run(b.cleanup())
+
+
+@pytest.fixture(scope="module")
+def pg_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A PostgreSQL database of this test module's own (URL), dropped after it; skips
+    when no server answers (fails under CI=true)."""
+    name, url = postgres.create_database(request.module.__name__.rsplit(".", 1)[-1])
+    try:
+        yield url
+    finally:
+        postgres.drop_database(name)
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> str:
+    """A URL whose tables live in a fresh schema of the module's database: a state of
+    the test's own."""
+    return postgres.create_schema(pg_database)

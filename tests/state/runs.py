@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from watcher.model import JournalEntry, RunDetails, RunState, Status
 from watcher.state.backends import open_store
 from watcher.state.snapshots import Layout
@@ -20,9 +22,9 @@ STATUSES = [Status.RUNNING, Status.NEEDS_REVIEW, Status.SUCCEEDED, Status.FAILED
 #: snapshot thresholds small enough that a few dozen runs reach every layout
 SMALL = Layout(snapshot_min=10, snapshot_part=7)
 #: the implementations, by fixture id
-BACKENDS = ["sqlite-file", "sqlite-memory"]
+BACKENDS = ["sqlite-file", "sqlite-memory", "postgres"]
 #: those whose state outlives the store object (runs included)
-DURABLE = ["sqlite-file"]
+DURABLE = ["sqlite-file", "postgres"]
 
 
 @dataclass
@@ -38,7 +40,11 @@ class Backend:
         return await open_store(self.state_path, layout=layout)
 
 
-def backend(name: str, tmp_path: Path) -> Backend:
+def backend(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> Backend:
+    """Backend ``name`` with its state somewhere fresh (PostgreSQL: a schema of the
+    module's database, through the ``pg_url`` fixture)."""
+    if name == "postgres":
+        return Backend(name, request.getfixturevalue("pg_url"), durable=True)
     if name == "sqlite-file":
         return Backend(name, str(tmp_path / "state.db"), durable=True)
     if name == "sqlite-memory":

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture(params=BACKENDS)
 def where(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     """Each implementation of the seam, in a place of its own."""
-    return backend(request.param, tmp_path)
+    return backend(request.param, tmp_path, request)
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ async def store(where: Backend) -> AsyncIterator[Store]:
 @pytest.fixture(params=DURABLE)
 def durable(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     """Each implementation whose state outlives the store object."""
-    return backend(request.param, tmp_path)
+    return backend(request.param, tmp_path, request)
 
 
 def row(page: int = 0, *, failures: int = 0, failing_since: float | None = None) -> SourceRow:

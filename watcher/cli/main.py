@@ -1,8 +1,9 @@
 """Command line: parse arguments, then call into the package. Nothing else lives here.
 
 Exit codes follow sysexits: 0 ok, 64 usage, 69 unavailable, 75 temporary
-failure (``once``: a source failed, or another process holds the state file),
-78 configuration.
+failure (``once``: a source failed, or another process holds the state file or
+its leases), 78 configuration; ``migrate`` also 66 (no such file) and 73 (the
+database already holds a state).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     dl.add_argument("--sink", default=None)
     _with_config(dl)
     _silence_parser(sub, _with_config)
+    _replica_parsers(sub)
     return p
 
 
@@ -110,6 +112,18 @@ def _silence_parser(sub: Any, with_config: Callable[[argparse.ArgumentParser], N
     ex.add_argument("id")
     for p in (a, ls, ex):
         with_config(p)
+
+
+def _replica_parsers(sub: Any) -> None:
+    """``status`` and ``migrate``: what several replicas need."""
+    st = sub.add_parser("status", help="the replicas, and who polls and delivers what")
+    st.add_argument("--json", action="store_true", help="the document of GET /status")
+    _with_config(st)
+    m = sub.add_parser("migrate", help="copy an SQLite state into an empty PostgreSQL database")
+    m.add_argument("--from", dest="source", required=True, metavar="FILE",
+                   help="the SQLite state file (no daemon may be writing it)")
+    m.add_argument("--to", dest="target", required=True, metavar="URL",
+                   help="postgresql://user[:password]@host[:port]/database")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -180,6 +194,14 @@ def _tail(args: argparse.Namespace) -> int:
     return run_sync(lambda: tail(args))
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    from watcher.cli.migrate import command
+    from watcher.server import logs
+
+    logs.configure(level="warning", fmt="auto")
+    return command(args.source, args.target)
+
+
 def _check(args: argparse.Namespace, config: Config) -> int:
     import time
 
@@ -212,11 +234,18 @@ def _silence(args: argparse.Namespace, config: Config) -> int:
     return command(args, config, time.time())
 
 
+def _status(args: argparse.Namespace, config: Config) -> int:
+    from watcher.cli.status import command
+
+    return command(config, as_json=args.json)
+
+
 def _daemon(args: argparse.Namespace, config: Config) -> int:
     """``run`` and ``once``: what each exits with when the state store is unusable."""
     from watcher.errors import StoreUnavailable
     from watcher.runtime.daemon import Daemon
     from watcher.runtime.loop import run_sync
+    from watcher.runtime.once import LeasesHeld
     from watcher.state.lock import StateHeld
     from watcher.state.store import StoreError
 
@@ -226,6 +255,9 @@ def _daemon(args: argparse.Namespace, config: Config) -> int:
         code = run_sync(daemon.once if once else daemon.run)
         _tell_summary(daemon.summary, config.watcher.log_format)
         return code
+    except LeasesHeld as e:  # temporary: the replicas poll every source already
+        print(f"watcher: not polling: {e}", file=sys.stderr)
+        return EX_TEMPFAIL
     except StateHeld as e:
         if once:  # temporary: it can run once that process is gone
             print(f"watcher: not polling: {e}; `once` must not write the state file "
@@ -264,8 +296,8 @@ def _tell_summary(summary: list[dict[str, object]], log_format: str) -> None:
 
 #: commands that need no config
 _PLAIN: dict[str, Callable[[argparse.Namespace], int]] = {
-    "demo": _demo, "simulate": _simulate, "tail": _tail}
+    "demo": _demo, "simulate": _simulate, "tail": _tail, "migrate": _migrate}
 #: commands that read the config first (exit 78 when it is invalid)
 _WITH_CONFIG: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "check": _check, "deadletters": _deadletters, "run": _daemon, "once": _daemon,
-    "silence": _silence}
+    "silence": _silence, "status": _status}

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from watcher.config import options as opts
+from watcher.config import urls
 from watcher.config.match import parse_match
 from watcher.config.rules import parse_rules
 from watcher.config.schema import Field, Problems, Resolver
@@ -91,6 +92,7 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
     wvalues = r.table(data.get("watcher", {}), WATCHER_FIELDS, "watcher")
     wvalues["http_token"] = _http_token(wvalues, r, env, base_dir)
     watcher = WatcherConfig(**wvalues)
+    r.secrets.update(_database_secrets(watcher, env))
 
     sources: list[SourceConfig] = []
     source_names: set[str] = set()  # every named source, so a sink's match can be checked
@@ -252,6 +254,15 @@ def _http_token(values: dict[str, Any], r: Resolver, env: Mapping[str, str],
     if token == "":
         r.problems.add("watcher.http_token_file", f"{name} is empty")
     return token or None
+
+
+def _database_secrets(watcher: WatcherConfig, env: Mapping[str, str]) -> set[str]:
+    """A PostgreSQL state's password, from its URL or ``$PGPASSWORD``: a secret."""
+    path = watcher.state_path
+    if not (isinstance(path, str) and urls.is_postgres(path)):
+        return set()
+    found = {urls.password_of(path), env.get("PGPASSWORD")}
+    return {s for s in found if s}
 
 
 def _token(common: dict[str, Any], spath: str, r: Resolver, env: Mapping[str, str],

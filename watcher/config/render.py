@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from watcher.config import urls
 from watcher.config.loader import Catalog
 from watcher.config.options import fields_of, values_of
 from watcher.config.rules import RULE_FIELDS
@@ -99,6 +100,8 @@ def _table(values: Mapping[str, Any], fields: Mapping[str, Field]) -> list[str]:
             val = format_duration(val)
         elif f is not None and f.kind == "size":
             val = format_size(val)
+        elif isinstance(val, str):
+            val = urls.masked(val)  # a database URL's password is a secret
         lines.append(f"{key} = {toml_value(val)}")
     return lines
 

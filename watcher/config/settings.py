@@ -32,12 +32,26 @@ def _check_listen(v: str) -> str | None:
     return None
 
 
+def _check_replica(v: str) -> str | None:
+    if not v or len(v) > 100 or not v.isprintable() or v != v.strip():
+        return f'"{v}" must be 1-100 printable characters, no surrounding spaces'
+    return None
+
+
 @dataclass(frozen=True, kw_only=True)
 class WatcherConfig:
     """``[watcher]``."""
 
-    #: the SQLite state file; ``":memory:"`` keeps nothing
+    #: the SQLite state file (``":memory:"`` keeps nothing), or a ``postgresql://`` URL
+    #: that several replicas share (its password is a secret)
     state_path: str = option("str", factory=state_dir_default)
+    #: this process among replicas (PostgreSQL state); default ``<hostname>:<pid>``
+    replica: str | None = option("str", None, check=_check_replica)
+    #: how long a replica that stopped renewing keeps its leases (PostgreSQL state)
+    lease_ttl: float = option("duration", 20.0, min=3.0)
+    #: where replicas LISTEN for each other's events (a session, not PgBouncer in
+    #: transaction mode); default ``state_path``; ``""``: read the journal head every second
+    listen_url: str | None = option("secret", None)
     baseline: str = option("enum", "silent", choices=("silent", "emit"))
     http_listen: str = option("str", "127.0.0.1:9464", check=_check_listen)
     http_token: str | None = option("secret", None)

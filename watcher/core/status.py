@@ -81,6 +81,42 @@ class SyncProgress:
         self.per_s = self.runs / elapsed if elapsed > 0 else 0.0
 
 
+class RoundTrips:
+    """Round trips to a database server and how long they took (a fixed-bucket histogram,
+    as :class:`PollStats` keeps poll durations)."""
+
+    __slots__ = ("buckets", "count", "sum")
+
+    BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.sum = 0.0
+        self.buckets = [0] * len(self.BUCKETS)  # non-cumulative counts
+
+    def observe(self, seconds: float) -> None:
+        self.count += 1
+        self.sum += seconds
+        for i, bound in enumerate(self.BUCKETS):
+            if seconds <= bound:
+                self.buckets[i] += 1
+                break
+
+
+class LeaseStats:
+    """A replica's lease counters, by kind of lease (``source``, ``sink``)."""
+
+    __slots__ = ("fenced", "renew_failures", "takeovers")
+
+    def __init__(self) -> None:
+        #: leases taken over from a replica that stopped renewing them
+        self.takeovers: Counter[str] = Counter()
+        #: commits and cursor moves the store refused: the lease had moved on
+        self.fenced: Counter[str] = Counter()
+        #: upkeep rounds that could not renew (the database away or too slow)
+        self.renew_failures = 0
+
+
 class DeliveryStats:
     """A sink's delivery counters."""
 
@@ -239,6 +275,11 @@ class DaemonStatus:
     failures: Mapping[str, Sequence[int]] = field(default_factory=dict)
     #: silences and maintenance windows holding events back now
     silences: Sequence[SilenceStatus] = ()
+    #: leases held now, by kind, and the lease counters (None: no replicas)
+    leases_held: Mapping[str, int] | None = None
+    lease_stats: LeaseStats | None = None
+    #: round trips to the database server (None: a file)
+    db: RoundTrips | None = None
 
     @property
     def runs(self) -> int:

@@ -25,6 +25,7 @@ from watcher.config.units import format_size
 from watcher.core.backoff import retry_after
 from watcher.errors import AuthError, BadPayload, ProviderError, RateLimited, TransientError
 from watcher.infra.clock import Clock, wall
+from watcher.infra.permit import checkpoint
 from watcher.infra.ratelimit import RateLimiter
 
 #: vendor error body -> human message
@@ -120,6 +121,7 @@ class VendorHttp:
                 await self.clock.sleep(wait)
 
     async def _get_once(self, path: str, params: Any) -> tuple[Any, Mapping[str, str]]:
+        await checkpoint()  # not a request more once this replica lost the source
         await self.limiter.acquire()
         self.requests += 1
         try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -42,7 +41,3 @@ def config_hash(config: Config) -> str:
     text = orjson.dumps(config.raw, option=orjson.OPT_SORT_KEYS, default=str)
     return hashlib.sha256(text).hexdigest()[:16]
 
-
-def replica_id() -> str:
-    """This process among those sharing a state: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"

@@ -31,15 +31,16 @@ from watcher.errors import ConfigError, StoreUnavailable
 from watcher.infra.clock import Clock, wall
 from watcher.runtime import chores, tally
 from watcher.runtime import configuration as config_mod
-from watcher.runtime.configuration import config_hash, replica_id
+from watcher.runtime.configuration import config_hash
 from watcher.runtime.loop import tune_gc
-from watcher.runtime.once import poll_and_deliver
+from watcher.runtime.once import once
+from watcher.runtime.replicas import Replication, status_document, user_agent
 from watcher.runtime.supervisor import Boundary, supervise
 from watcher.runtime.workers import Workers
 from watcher.server import listener
 from watcher.server.logs import redactor
 from watcher.server.notify import Notifier
-from watcher.state.backends import open_store
+from watcher.state.backends import default_replica, open_store
 from watcher.state.journal import Journal
 from watcher.state.store import Store, StoreError
 from watcher.version import __version__
@@ -50,7 +51,7 @@ log = structlog.get_logger("watcher.daemon")
 DRAIN_DEADLINE = 10.0
 #: the daemon's own tasks, each with a boundary (the ``task`` label of internal errors)
 CHORES = ("signals", "housekeeping", "status", "watchdog", "http", "failures", "silences",
-          "reminders")
+          "reminders", "leases", "journal")
 
 
 class Daemon:
@@ -63,6 +64,8 @@ class Daemon:
         self.store: Store | None = None
         self.journal: Journal | None = None
         self.workers: Workers | None = None
+        #: this replica's part among several (None: the only process of its state)
+        self.replication: Replication | None = None
         self.stopping = False
         self.started_at = clock()
         self._stop = anyio.Event()
@@ -73,7 +76,7 @@ class Daemon:
         self._hurry = False
         self._http: listener.HttpListener | None = None
         self.chores = {name: Boundary(name) for name in CHORES}
-        self.replica = ReplicaInfo(id=replica_id(), started_at=self.started_at,
+        self.replica = ReplicaInfo(id=default_replica(), started_at=self.started_at,
                                    version=__version__)
         #: the config's hash and how the last (re)load went, for /status and /metrics
         self.config_info = ConfigInfo(config_hash(config), True, self.started_at)
@@ -84,15 +87,20 @@ class Daemon:
 
     # -- lifecycle -------------------------------------------------------------------
 
-    async def open(self, command: str) -> Workers:
-        """Open the state with this process as its one writer, and load it;
-        StoreUnavailable (StateHeld if another process writes it) when impossible."""
+    async def open(self, command: str, *, replica: str | None = None) -> Workers:
+        """Open the state with this process as its one writer (or one replica), and load
+        it; StoreUnavailable (StateHeld if another process writes it) when impossible."""
         tune_gc()
-        self.store = await open_store(self.config.watcher.state_path, writer=command)
+        w = self.config.watcher
+        replica = replica or w.replica or default_replica()
+        self.replica = replace(self.replica, id=replica)
+        self.store = await open_store(w.state_path, writer=command, replica=replica,
+                                      listen_url=w.listen_url)
         try:
             self.journal = Journal(self.store)
             await self.journal.start()
-            rows = await self.store.load()
+            # with replicas a source's state is loaded when its lease is taken
+            rows = await self.store.load() if self.store.cluster is None else {}
         except StoreError as e:
             await self.close()
             raise StoreUnavailable(str(e)) from e
@@ -103,7 +111,9 @@ class Daemon:
         # collector from walking it on every full pass.
         gc.freeze()
         self.workers = Workers(self.config, self.store, self.journal, rows=rows,
-                               clock=self.clock, stdout=self.stdout)
+                               clock=self.clock, stdout=self.stdout,
+                               replica=replica if self.store.cluster is not None else None)
+        self.replication = Replication.of(self.workers, ttl=w.lease_ttl, clock=self.clock)
         return self.workers
 
     async def close(self) -> None:
@@ -114,17 +124,19 @@ class Daemon:
         """Run until SIGTERM/SIGINT; StoreUnavailable propagates (exit 69)."""
         workers = await self.open("watcher run")
         log.info("watcher starting", sources=len(self.config.sources),
-                 sinks=len(self.config.sinks), state=self.config.watcher.state_path,
-                 journal_head=workers.journal.head)
-        async with aiohttp.ClientSession() as workers.session, \
+                 sinks=len(self.config.sinks), state=workers.store.path,
+                 replica=workers.replica, journal_head=workers.journal.head)
+        async with aiohttp.ClientSession(headers=user_agent(workers.replica)) as workers.session, \
                 anyio.create_task_group() as tg:
             workers.tg = tg
             await chores.first_look(workers.silencer, workers.reminders)
             for sink in self.config.sinks:
-                await workers.start_sink(sink)
-            await workers.start_rules()
-            for source in self.config.sources:
-                workers.start_source(source)
+                if workers.local(sink):  # the others once their lease is held
+                    await workers.start_sink(sink)
+            if self.replication is None:
+                await workers.start_rules()
+                for source in self.config.sources:
+                    workers.start_source(source)
             self._start_chores(tg, workers)
             await self._start_http()
             self.notifier.ready(self.status_line())
@@ -143,17 +155,14 @@ class Daemon:
     async def once(self) -> int:
         """One poll cycle of every source, delivered; 75 if any source failed.
 
-        StateHeld if a daemon (or another ``once``) has the state file: two writers
-        would journal the same changes twice."""
-        workers = await self.open("watcher once")
+        StateHeld if a daemon (or another ``once``) has the state file, LeasesHeld if live
+        replicas hold its leases: two writers would journal the same changes twice."""
+        workers = await self.open("watcher once", replica=f"{default_replica()} once")
         try:
-            failed = await poll_and_deliver(workers, self.summary)
+            return await once(workers, ttl=self.config.watcher.lease_ttl, clock=self.clock,
+                              lines=self.summary)
         finally:
             await self.close()
-        if failed:
-            log.error("some sources failed to poll", sources=failed)
-            return 75
-        return 0
 
     async def wait_watching(self) -> None:
         """Return once every source has polled successfully at least once."""
@@ -172,17 +181,23 @@ class Daemon:
         for name in list(workers.pollers):
             await workers.stop_source(name)
         await workers.stop_rules()  # what it had not committed, it works out again on start
+        if self.replication is not None:
+            await self.replication.stop_polling()
         journal = workers.journal
+        target = journal.head  # other replicas journal on: deliver what was there now
         with anyio.move_on_after(0 if self._hurry else DRAIN_DEADLINE) as self._drain:
             # A sink that is failing keeps its backlog in the journal; do not wait for it.
-            while any(journal.cursors.get(n, 0) < journal.head and not w.obj.failing
-                      for n, w in workers.runners.items()):
+            while any(journal.cursors.get(w.obj.consumer, 0) < target and not w.obj.failing
+                      for w in workers.runners.values()):
                 await journal.wait_acked()
         if self._drain.cancelled_caught:
             log.warning("stop deadline reached; undelivered events stay journaled",
-                        backlog={n: journal.backlog(n) for n in workers.runners})
+                        backlog={n: journal.backlog(w.obj.consumer)
+                                 for n, w in workers.runners.items()})
         for name in list(workers.runners):
             await workers.stop_sink(name)
+        if self.replication is not None:
+            await self.replication.stop_delivering()
         if self._http is not None:
             await self._http.stop()
 
@@ -240,6 +255,8 @@ class Daemon:
                              silences=new.silences, rules=new.rules)
         assert self.workers is not None
         await self.workers.apply(self.config)
+        if self.replication is not None:
+            self.replication.keeper.wake()  # take or give back what the change moved
         log.info("config reloaded", sources=len(new.sources), sinks=len(new.sinks))
 
     # -- chores and status -------------------------------------------------------------
@@ -261,6 +278,9 @@ class Daemon:
                                 self.store_failing, clock=self.clock))
         chore("failures", partial(tally.follow, workers.journal, self.failures,
                                   clock=self.clock))
+        if self.replication is not None:
+            chore("leases", self.replication.keeper.run)
+            chore("journal", self.replication.follow)
 
     async def _start_http(self) -> None:
         listen = self.config.watcher.http_listen
@@ -269,7 +289,8 @@ class Daemon:
         try:
             self._http = await listener.start(
                 listen, self.snapshot, lambda: self.journal,
-                token=self.config.watcher.http_token, on_error=self.chores["http"].caught)
+                token=self.config.watcher.http_token, on_error=self.chores["http"].caught,
+                status=lambda: status_document(self.workers, self.snapshot()))
         except Exception as e:  # watching matters more than the listener
             self.chores["http"].caught(e)
 
@@ -289,7 +310,8 @@ class Daemon:
                     **({"rules": workers.rules.obj.boundary.errors}
                        if workers and workers.rules else {})},
             replica=self.replica, config=self.config_info, failures=self.failures.counts(now),
-            silences=workers.silencer.active(now) if workers else ())
+            silences=workers.silencer.active(now) if workers else (),
+            **(self.replication.snapshot() if self.replication else {}))
 
     def status_line(self) -> str:
         return self.snapshot().line()

@@ -26,6 +26,12 @@ batch is retried with backoff like any failed delivery.  So is an error
 anywhere else in the loop (matching, reading, acknowledging): the runner
 never dies of it.  Waits (backoff, linger, the dead-letter timer) are on the
 injected clock.
+
+With several replicas a network sink is delivered under its lease (a
+:class:`~watcher.runtime.claim.Claim`): nothing is handed to the sink once the
+claim ran out, and the cursor moves only while the lease is held (fenced).
+A local sink (stdout, file) runs on every replica, with a cursor of its own
+per replica (``<sink>@<replica>``).
 """
 
 from __future__ import annotations
@@ -40,12 +46,14 @@ from watcher.core.backoff import Backoff
 from watcher.core.status import DeliveryStats, SinkStatus
 from watcher.errors import DeliveryError, Retryable
 from watcher.infra.clock import Clock, wall
+from watcher.infra.permit import checkpoint
 from watcher.model import JournalEntry
+from watcher.runtime.claim import Claim
 from watcher.runtime.silencing import Silencer, screen
 from watcher.runtime.supervisor import Boundary, describe
 from watcher.sinks.base import Rejected, Sink
 from watcher.state.journal import Journal
-from watcher.state.store import StoreError
+from watcher.state.store import Fenced, StoreError
 
 BATCH = 1000
 #: how often queued dead letters are looked for
@@ -54,14 +62,18 @@ DEAD_RETRY_EVERY = 2.0
 
 class SinkRunner:
     def __init__(self, sink: Sink, config: SinkConfig, journal: Journal, *,
-                 clock: Clock = wall, batch: int = BATCH,
-                 silencer: Silencer | None = None) -> None:
+                 clock: Clock = wall, batch: int = BATCH, claim: Claim | None = None,
+                 consumer: str | None = None, silencer: Silencer | None = None) -> None:
         self.sink = sink
         #: a complete record of the journal: no silence applies, every reminder does
         self.record = bool(getattr(sink, "record", False))
         self.silencer = silencer
         self.config = config
         self.name = config.name
+        #: the sink's lease (None: no other replica, or a local sink every replica runs)
+        self.claim = claim
+        #: whose cursor and dead letters in the journal: the sink's, or ``<sink>@<replica>``
+        self.consumer = consumer or config.name
         self.journal = journal
         self.clock = clock
         self.batch = batch
@@ -85,13 +97,13 @@ class SinkRunner:
     def status(self) -> SinkStatus:
         """This sink as /metrics and ``STATUS=`` show it."""
         return SinkStatus(name=self.name, type=self.config.type, stats=self.stats,
-                          backlog=self.journal.backlog(self.name), failing=self.failing,
+                          backlog=self.journal.backlog(self.consumer), failing=self.failing,
                           internal_errors=self.boundary.errors, record=self.record,
                           repeat_interval=self.config.repeat_interval, bus=self.sink.bus)
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Deliver forever (or, with ``until_idle``, until caught up with the journal)."""
-        self.cursor = await self.journal.attach(self.name)
+        self.cursor = await self.journal.attach(self.consumer)
         await self._open()
         if until_idle:
             await self.retry_dead()
@@ -170,10 +182,11 @@ class SinkRunner:
         if not self._read_failing:
             self._read_failing = True
             self.log.error("could not read the journal, will retry", error=str(e),
-                           backlog=self.journal.backlog(self.name))
+                           backlog=self.journal.backlog(self.consumer))
         await self.clock.sleep(self._backoff.next())
 
     async def _deliver(self, batch: Sequence[JournalEntry]) -> bool:
+        await checkpoint()  # past its claim this replica hands the sink nothing more
         try:
             async with self._delivering:
                 rejected = await self.sink.deliver(batch)
@@ -204,7 +217,7 @@ class SinkRunner:
         if not self._failing:
             self._failing = True
             self.log.error("sink delivery failing, will retry", error=error,
-                           backlog=self.journal.backlog(self.name))
+                           backlog=self.journal.backlog(self.consumer))
         else:
             self.log.debug("sink delivery failed again", error=error, retry_in=delay)
         self.stats.retries += 1
@@ -217,7 +230,7 @@ class SinkRunner:
                              event_id=entry.id, run_id=entry.run_id, reason=reason,
                              attempts=attempts)
         try:
-            await self.journal.store.add_dead(self.name, rejected, self.clock())
+            await self.journal.store.add_dead(self.consumer, rejected, self.clock())
         except StoreError as e:
             self.log.error("could not record dead letters", error=str(e))
 
@@ -234,12 +247,13 @@ class SinkRunner:
         store = self.journal.store
         try:
             # a pass takes one batch; the rest wait for the next pass
-            letters = await store.dead_letters(self.name, retry_only=True, limit=self.batch)
+            letters = await store.dead_letters(self.consumer, retry_only=True, limit=self.batch)
         except Exception as e:  # a state file in trouble must not stop new deliveries
             self.log.error("could not read dead letters", error=str(e))
             return 0
         if not letters:
             return 0
+        await checkpoint()
         before = {d.entry.seq: d.attempts for d in letters}
         batch = [d.entry for d in letters]
         self.log.info("re-delivering dead letters", count=len(batch))
@@ -256,9 +270,9 @@ class SinkRunner:
                  for entry, reason, attempts in rejected]
         try:
             if delivered:
-                await store.resolve_dead(self.name, delivered)
+                await store.resolve_dead(self.consumer, delivered)
             if again:
-                await store.add_dead(self.name, again, self.clock())
+                await store.add_dead(self.consumer, again, self.clock())
         except Exception as e:  # kept queued: they are offered again on the next pass
             self.log.error("could not update dead letters", error=str(e))
         self.stats.delivered += len(delivered)
@@ -269,8 +283,14 @@ class SinkRunner:
     async def _ack(self, seq: int) -> None:
         self.cursor = seq
         try:
-            await self.journal.ack(self.name, seq)
+            await self.journal.ack(self.consumer, seq, fence=self.claim)
+        except Fenced as e:  # delivered, and the new holder delivers them again (same ids)
+            self.log.warning("cursor move refused: another replica holds this sink now",
+                             error=str(e))
+            if self.claim is not None:
+                self.claim.lose("fenced")
+            await anyio.sleep_forever()  # the lease keeper stops this runner
         except StoreError as e:
             # Delivered but not recorded: after a restart these are sent again (same ids).
-            self.journal.cursors[self.name] = seq
+            self.journal.cursors[self.consumer] = seq
             self.log.error("could not save the delivery cursor", error=str(e))

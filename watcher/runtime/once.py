@@ -1,23 +1,78 @@
-"""``watcher once``: one poll cycle of every source, then deliver what it journaled."""
+"""``watcher once``: one poll cycle of every source, then deliver what it journaled.
+
+With several replicas (PostgreSQL) ``once`` is one more replica for a moment.
+It takes the lease of every source and network sink first, waiting a little
+for leases being handed over, and refuses (:class:`LeasesHeld`, exit 75) when
+a live replica holds any: two pollers of one source would journal the same
+changes twice.  It renews them while it works and gives them back at the end.
+Its stdout and file sinks print what it journaled, from a cursor of its own
+that it drops again.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from functools import partial
 
 import aiohttp
 import anyio
+import structlog
 
+from watcher.errors import StoreUnavailable
+from watcher.infra import permit
+from watcher.infra.clock import Clock
 from watcher.model import Status
-from watcher.runtime.poller import Poller
+from watcher.runtime.claim import Claim, deadline
+from watcher.runtime.delivery import SinkRunner
+from watcher.runtime.leases import ROUNDS, renew
+from watcher.runtime.poller import Poller, SourceState
+from watcher.runtime.replicas import user_agent
 from watcher.runtime.rules import READER, RuleEngine
 from watcher.runtime.workers import Workers, close_sink
 from watcher.server.logs import redactor
+from watcher.state.cluster import Cluster
+from watcher.state.store import StoreError
+
+log = structlog.get_logger("watcher.daemon")
 
 #: how long ``once`` lets the sinks deliver before it gives up (events stay journaled)
 DELIVER_DEADLINE = 60.0
 #: how long ``once`` lets the health rules catch up (what they miss, a later run decides)
 RULES_DEADLINE = 10.0
+#: how long ``once`` waits for leases another replica is handing over
+LEASE_WAIT = 2.0
+
+
+class LeasesHeld(StoreUnavailable):
+    """Live replicas hold leases ``once`` needs."""
+
+    def __init__(self, held: Mapping[str, str | None]) -> None:
+        self.held = dict(held)
+        who = ", ".join(f"{lease} ({holder or 'being handed over'})"
+                        for lease, holder in sorted(held.items()))
+        super().__init__(f"leases held by running replicas: {who}")
+
+
+async def once(workers: Workers, *, ttl: float, clock: Clock,
+               lines: list[dict[str, object]] | None = None) -> int:
+    """Poll every source once and deliver to every sink: 0, or 75 if a source failed."""
+    cluster = workers.store.cluster
+    if cluster is not None:
+        workers.claims.update(await take_all(cluster, workers, ttl=ttl, clock=clock))
+    try:
+        async with anyio.create_task_group() as tg:
+            if cluster is not None:
+                tg.start_soon(partial(renew, cluster, workers.claims, ttl=ttl, clock=clock))
+            failed = await poll_and_deliver(workers, lines)
+            tg.cancel_scope.cancel()
+    finally:
+        if cluster is not None:
+            await _give_back(cluster, workers)
+    if failed:
+        log.error("some sources failed to poll", sources=failed)
+        return 75
+    return 0
 
 
 def summary(p: Poller, *, before: int, events: int, failed_runs: int) -> dict[str, object]:
@@ -36,19 +91,33 @@ async def poll_and_deliver(workers: Workers, lines: list[dict[str, object]] | No
     ``lines`` gets a summary per source."""
     results: dict[str, bool] = {}
     head = workers.journal.head
-    async with aiohttp.ClientSession() as workers.session:
-        runners = [workers.make_runner(s) for s in workers.config.sinks]
+    claims = workers.claims
+    async with aiohttp.ClientSession(headers=user_agent(workers.replica)) as workers.session:
+        runners = [workers.make_runner(s, claims.get(f"sink:{s.name}"))
+                   for s in workers.config.sinks]
         for r in runners:
-            await r.journal.attach(r.name)
+            if r.claim is not None:
+                await r.journal.refresh(r.consumer)
+            await r.journal.attach(r.consumer)
+        if claims:  # with replicas, state is read when its lease is taken: now
+            rows = await workers.store.load([s.name for s in workers.config.sources])
+            for s in workers.config.sources:
+                workers.states[s.name] = SourceState(rows.get(s.name))
+        pollers = [workers.make_poller(s, claims.get(f"source:{s.name}"))
+                   for s in workers.config.sources]
+        before = {p.config.name: len(p.state.runs) for p in pollers}
         engine = RuleEngine(workers.config.rules, workers.journal, clock=workers.clock) \
             if workers.config.rules else None
         if engine is not None:
             await workers.journal.attach(READER)
-        pollers = [workers.make_poller(s) for s in workers.config.sources]
-        before = {p.config.name: len(p.state.runs) for p in pollers}
 
         async def poll(p: Poller) -> None:
+            permit.enter(p.claim)
             results[p.config.name] = await p.poll_once()
+
+        async def deliver(r: SinkRunner) -> None:
+            permit.enter(r.claim)
+            await r.run(until_idle=True)
         async with anyio.create_task_group() as tg:
             for p in pollers:
                 tg.start_soon(poll, p)
@@ -61,7 +130,7 @@ async def poll_and_deliver(workers: Workers, lines: list[dict[str, object]] | No
         with anyio.move_on_after(DELIVER_DEADLINE):
             async with anyio.create_task_group() as tg:
                 for r in runners:
-                    tg.start_soon(partial(r.run, until_idle=True))
+                    tg.start_soon(deliver, r)
         for r in runners:
             await close_sink(r)
         entries = await workers.journal.read(head, 10**9)
@@ -73,3 +142,38 @@ async def poll_and_deliver(workers: Workers, lines: list[dict[str, object]] | No
             lines.append(summary(p, before=before[name], events=events[name],
                                  failed_runs=failed[name]))
     return [name for name, ok in results.items() if not ok]
+
+
+async def take_all(cluster: Cluster, workers: Workers, *, ttl: float,
+                   clock: Clock) -> dict[str, Claim]:
+    """Every source's and network sink's lease, or LeasesHeld (none kept)."""
+    wanted = {f"source:{s.name}" for s in workers.config.sources}
+    wanted |= {f"sink:{k.name}" for k in workers.config.sinks if not workers.local(k)}
+    claims: dict[str, Claim] = {}
+    waited = 0.0
+    while True:
+        sent = clock.monotonic()
+        got = await cluster.acquire(wanted - claims.keys(), ttl)
+        claims.update({n: Claim(n, e, deadline(sent, ttl), clock=clock) for n, e in got.items()})
+        if claims.keys() >= wanted or waited >= LEASE_WAIT:
+            break
+        await clock.sleep(ttl / ROUNDS / 4)
+        waited += ttl / ROUNDS / 4
+    missing = wanted - claims.keys()
+    if missing:
+        await cluster.release({n: c.epoch for n, c in claims.items()})
+        up = await cluster.upkeep({}, ttl)
+        raise LeasesHeld({n: up.holders.get(n) for n in missing})
+    return claims
+
+
+async def _give_back(cluster: Cluster, workers: Workers) -> None:
+    """The leases, this process's own local cursors, and its place among replicas."""
+    try:
+        await cluster.release({n: c.epoch for n, c in workers.claims.items()})
+        for s in workers.config.sinks:
+            if workers.local(s) and workers.consumer(s) != s.name:
+                await workers.journal.detach(workers.consumer(s))
+        await cluster.leave()
+    except StoreError as e:  # the leases expire on their own
+        log.warning("could not give leases back", error=str(e))

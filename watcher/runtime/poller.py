@@ -43,10 +43,11 @@ from watcher.infra.clock import Clock, wall
 from watcher.model import TERMINAL, Event, RunState, Status
 from watcher.providers.base import PollView, Provider
 from watcher.runtime import progress
+from watcher.runtime.claim import Claim
 from watcher.runtime.supervisor import Boundary
 from watcher.server.logs import redactor
 from watcher.state.journal import Journal
-from watcher.state.store import SourceRow, StoreError
+from watcher.state.store import Fenced, SourceRow, StoreError
 
 #: how often terminal runs past the retention horizon are forgotten
 PRUNE_EVERY = 600.0
@@ -86,8 +87,11 @@ class SourceState:
 class Poller:
     def __init__(self, config: SourceConfig, provider: Provider, state: SourceState,
                  journal: Journal, *, retention: float, emit_baseline: bool,
-                 clock: Clock = wall) -> None:
+                 clock: Clock = wall, claim: Claim | None = None,
+                 phase: float | None = None) -> None:
         self.config = config
+        #: its lease (None: no other replica) and the wait before the first poll (None: random)
+        self.claim, self.phase = claim, phase
         self.provider = provider
         self.state = state
         self.journal = journal
@@ -133,7 +137,7 @@ class Poller:
     async def run(self) -> None:
         """Poll forever on the source's cadence."""
         cfg, clock = self.config, self.clock
-        phase = clock.random.uniform(0, cfg.interval)
+        phase = clock.random.uniform(0, cfg.interval) if self.phase is None else self.phase
         self.stats.next_poll = clock() + phase
         await clock.sleep(phase)
         due = clock.monotonic()
@@ -226,8 +230,10 @@ class Poller:
         # cancelling us here would make the next poll journal the same events again.
         with anyio.CancelScope(shield=True):
             try:
-                await self.journal.commit(self.config.name, row, events=events,
+                await self.journal.commit(self.config.name, row, events=events, fence=self.claim,
                                           upserts=upserts, removals=removals, base=st.runs)
+            except Fenced as e:
+                return self._fenced(e)
             except StoreError as e:
                 if not self.store_failing:
                     self.log.error("STATE STORE WRITE FAILED: events are not being recorded; "
@@ -242,6 +248,13 @@ class Poller:
             self.store_failing = False
             self.log.warning("state store writable again; recorded the pending changes")
         return True
+
+    def _fenced(self, e: Fenced) -> bool:
+        """Another replica took the source over: the cycle is discarded, the claim ends."""
+        self.log.warning("commit refused: another replica holds this source now", error=str(e))
+        if self.claim is not None:
+            self.claim.lose("fenced")
+        return False
 
     def _succeeded(self, now: float, started: float, *, baseline: bool) -> None:
         self.watching.set()
@@ -280,8 +293,8 @@ class Poller:
         row = SourceRow(cursor=old.cursor, baselined=old.baselined, failures=failures,
                         failing_since=since)
         with anyio.CancelScope(shield=True):
-            try:
-                await self.journal.commit(self.config.name, row, events=events)
+            try:  # refused under a lost lease (Fenced) like any failed write
+                await self.journal.commit(self.config.name, row, events=events, fence=self.claim)
             except StoreError as err:
                 self.log.error("could not save poll failure", error=str(err))
                 self.stats.store_failures += 1

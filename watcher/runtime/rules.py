@@ -30,6 +30,7 @@ from watcher.core.backoff import Backoff
 from watcher.core.episodes import Decision, evaluate, next_deadline, retire
 from watcher.core.rules import NAMESPACE, Key, Rule, Track, load_tracks
 from watcher.infra.clock import Clock, wall
+from watcher.runtime.claim import Claim
 from watcher.runtime.supervisor import Boundary
 from watcher.state.journal import Journal
 from watcher.state.store import StoreError
@@ -46,8 +47,10 @@ class RuleEngine:
     name = "rules"
 
     def __init__(self, rules: Sequence[Rule], journal: Journal, *, clock: Clock = wall,
-                 batch: int = BATCH) -> None:
+                 batch: int = BATCH, claim: Claim | None = None) -> None:
         self.rules = tuple(rules)
+        #: the ``reader:rules`` lease with several replicas (None: the only process)
+        self.claim = claim
         self.journal = journal
         self.clock = clock
         self.batch = batch

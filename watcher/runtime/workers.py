@@ -5,6 +5,13 @@ a reload can stop, add or restart one without touching the others, and a
 source's state (its runs in memory) outlives its poller being replaced.
 Every worker runs under a :func:`~watcher.runtime.supervisor.supervise`
 boundary: a bug in one is counted, logged once and retried with backoff.
+
+With several replicas (``replica`` given) a source's poller and a network
+sink's runner run only while this replica holds their lease
+(:mod:`watcher.runtime.leases` starts and stops them, with a
+:class:`~watcher.runtime.claim.Claim`); the worker's cancel scope ends at the
+claim's deadline, so a replica that could not renew stops on its own clock.
+Local sinks (stdout, file) run on every replica, each from a cursor of its own.
 """
 
 from __future__ import annotations
@@ -18,9 +25,11 @@ import structlog
 from anyio.abc import TaskGroup
 
 from watcher.config.settings import Config, SinkConfig, SourceConfig
+from watcher.infra import permit
 from watcher.infra.clock import Clock
 from watcher.providers import provider_class
 from watcher.providers.protocol import ProviderContext
+from watcher.runtime.claim import Claim
 from watcher.runtime.delivery import SinkRunner
 from watcher.runtime.poller import Poller, SourceState
 from watcher.runtime.reminders import Reminders
@@ -45,10 +54,15 @@ class Worker(Generic[W]):
         self.scope = anyio.CancelScope()
         self.done = anyio.Event()
 
+    def bound(self, claim: Claim) -> None:
+        """End the worker when ``claim`` runs out (moved on at each renewal)."""
+        self.scope.deadline = anyio.current_time() + claim.remaining()
+
     def start(self, tg: TaskGroup, fn: Callable[[], Awaitable[None]], *, clock: Clock) -> None:
         boundary: Boundary = self.obj.boundary
 
         async def body() -> None:
+            permit.enter(self.obj.claim)  # its HTTP requests check the lease first
             try:
                 with self.scope:
                     await supervise(boundary, fn, clock=clock)
@@ -66,7 +80,7 @@ class Workers:
 
     def __init__(self, config: Config, store: Store, journal: Journal, *,
                  rows: dict[str, SourceRow], clock: Clock,
-                 stdout: IO[bytes] | None = None) -> None:
+                 stdout: IO[bytes] | None = None, replica: str | None = None) -> None:
         self.config = config
         self.store = store
         self.journal = journal
@@ -89,6 +103,27 @@ class Workers:
         #: the workflow health rules' engine, while there are rules (or episodes to end)
         self.rules: Worker[RuleEngine] | None = None
         self._rows = rows
+        #: this replica's id among several; None: the only process, holding every lease
+        self.replica = replica
+        #: the leases this replica holds (kept by :mod:`watcher.runtime.leases`)
+        self.claims: dict[str, Claim] = {}
+
+    def leased(self, lease: str) -> bool:
+        """Whether this replica may run the worker of ``lease`` now."""
+        return self.replica is None or lease in self.claims
+
+    def local(self, cfg: SinkConfig) -> bool:
+        """Every replica delivers this sink (no lease), from a cursor of its own."""
+        cls = sink_class(cfg.type)
+        return self.replica is None or bool(cls is not None and cls.local)
+
+    def consumer(self, cfg: SinkConfig) -> str:
+        """The sink's cursor in the journal: ``<sink>@<replica>`` for a local sink of
+        one replica among several, else the sink's name."""
+        cls = sink_class(cfg.type)
+        if self.replica is not None and cls is not None and cls.local:
+            return f"{cfg.name}@{self.replica}"
+        return cfg.name
 
     def store_failing(self) -> str | None:
         """Why writes to the state file are failing, whatever the cause (a full disk,
@@ -102,7 +137,8 @@ class Workers:
 
     # -- sources -----------------------------------------------------------------------
 
-    def make_poller(self, cfg: SourceConfig) -> Poller:
+    def make_poller(self, cfg: SourceConfig, claim: Claim | None = None,
+                    phase: float | None = None) -> Poller:
         assert self.session is not None
         cls = provider_class(cfg.provider)
         assert cls is not None, cfg.provider  # config validation guarantees it
@@ -112,12 +148,20 @@ class Workers:
         provider = cls(cfg, ProviderContext(self.session, self.clock))
         return Poller(cfg, provider, state, self.journal,
                       retention=self.config.watcher.retention,
-                      emit_baseline=self.config.watcher.baseline == "emit", clock=self.clock)
+                      emit_baseline=self.config.watcher.baseline == "emit", clock=self.clock,
+                      claim=claim, phase=phase)
 
-    def start_source(self, cfg: SourceConfig) -> None:
+    def start_source(self, cfg: SourceConfig, *, claim: Claim | None = None,
+                     row: SourceRow | None = None, phase: float | None = None) -> None:
+        """Start polling ``cfg``; ``row``: its state as just loaded from the store (a
+        lease taken over: memory of an earlier holding is stale)."""
         assert self.tg is not None
-        poller = self.make_poller(cfg)
+        if row is not None:
+            self.states[cfg.name] = SourceState(row)
+        poller = self.make_poller(cfg, claim, phase)
         worker = self.pollers[cfg.name] = Worker(poller)
+        if claim is not None:
+            worker.bound(claim)
         worker.start(self.tg, poller.run, clock=self.clock)
 
     async def stop_source(self, name: str, *, forget: bool = False) -> None:
@@ -137,22 +181,28 @@ class Workers:
 
     # -- sinks ---------------------------------------------------------------------------
 
-    def make_runner(self, cfg: SinkConfig) -> SinkRunner:
+    def make_runner(self, cfg: SinkConfig, claim: Claim | None = None) -> SinkRunner:
         cls = sink_class(cfg.type)
         assert cls is not None, cfg.type
         ctx = SinkContext(stdout=self.stdout, session=self.session, clock=self.clock)
-        return SinkRunner(cls(cfg, ctx), cfg, self.journal, clock=self.clock,
-                          silencer=self.silencer)
+        return SinkRunner(cls(cfg, ctx), cfg, self.journal, clock=self.clock, claim=claim,
+                          consumer=self.consumer(cfg), silencer=self.silencer)
 
-    async def start_sink(self, cfg: SinkConfig) -> None:
+    async def start_sink(self, cfg: SinkConfig, *, claim: Claim | None = None) -> None:
+        """Start delivering ``cfg``; under a ``claim`` from the cursor as stored (another
+        replica may have moved it)."""
         assert self.tg is not None
-        runner = self.make_runner(cfg)
+        runner = self.make_runner(cfg, claim)
         try:
-            await self.journal.attach(cfg.name)  # before any event, so none is skipped
+            if claim is not None:
+                await self.journal.refresh(runner.consumer)
+            await self.journal.attach(runner.consumer)  # before any event, so none is skipped
         except StoreError as e:
             log.error("could not save a new sink's cursor; it starts anyway", sink=cfg.name,
                       error=str(e))
         worker = self.runners[cfg.name] = Worker(runner)
+        if claim is not None:
+            worker.bound(claim)
         worker.start(self.tg, runner.run, clock=self.clock)
 
     async def stop_sink(self, name: str, *, detach: bool = False) -> None:
@@ -161,9 +211,9 @@ class Workers:
         if worker is not None:
             await worker.stop()
             await close_sink(worker.obj)
-        if detach:
+        if detach and worker is not None:
             try:
-                await self.journal.detach(name)
+                await self.journal.detach(worker.obj.consumer)
             except StoreError as e:  # its cursor stays on file until the next restart
                 log.error("could not drop a removed sink's cursor", sink=name, error=str(e))
 
@@ -215,9 +265,10 @@ class Workers:
             if before is not None:
                 elsewhere = (before.provider, before.base_url) != (cfg.provider, cfg.base_url)
                 await self.stop_source(name, forget=elsewhere)
-                if elsewhere:
+                if elsewhere and self.leased(f"source:{name}"):
                     await self.forget_stored(name)
-            self.start_source(cfg)
+            if self.leased(f"source:{name}"):  # else the lease keeper starts it if it may
+                self.start_source(cfg, claim=self.claims.get(f"source:{name}"))
             log.info("source changed" if before else "source added", source=name)
 
     async def _apply_sinks(self, old: Mapping[str, SinkConfig],
@@ -227,10 +278,12 @@ class Workers:
             log.info("sink removed", sink=name)
         for name, cfg in new.items():
             if old.get(name) == cfg:
-                reopen_sink(self.runners[name].obj)
+                if name in self.runners:  # else another replica delivers it
+                    reopen_sink(self.runners[name].obj)
                 continue
             await self.stop_sink(name)
-            await self.start_sink(cfg)
+            if self.local(cfg) or self.leased(f"sink:{name}"):
+                await self.start_sink(cfg, claim=self.claims.get(f"sink:{name}"))
             log.info("sink changed" if name in old else "sink added", sink=name)
 
 

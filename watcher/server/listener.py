@@ -17,6 +17,7 @@ Who may read events and status is :mod:`watcher.server.auth`'s rule.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -27,8 +28,9 @@ from watcher.server.auth import Access
 from watcher.server.health import readiness
 from watcher.server.page import StatusPage
 from watcher.server.sse import EventStream
-from watcher.server.status import status_body
+from watcher.server.status import status_body, with_cluster
 from watcher.state.journal import Journal
+from watcher.state.store import StoreError
 
 log = structlog.get_logger("watcher.api")
 
@@ -64,13 +66,17 @@ async def refuse_bodies(request: web.Request,
 Snapshot = Callable[[], DaemonStatus]
 #: how the listener reports a handler's bug (counted and logged like any task's)
 OnError = Callable[..., object]
+#: the cluster's status document (:mod:`watcher.server.cluster`), made when asked
+Status = Callable[[], Awaitable[dict[str, Any]]]
 
 
 class HttpListener:
     def __init__(self, snapshot: Snapshot, journal: Callable[[], Journal | None], *,
-                 token: str | None, on_error: OnError, host: str = "127.0.0.1") -> None:
+                 token: str | None, on_error: OnError, host: str = "127.0.0.1",
+                 status: Status | None = None) -> None:
         self.snapshot = snapshot
         self.on_error = on_error
+        self.status_of = status
         self.access = Access(token, host=host)
         self.events = EventStream(journal, access=self.access)
         self.registry = metrics.registry_for(snapshot, sse_clients=self.events.count)
@@ -123,16 +129,23 @@ class HttpListener:
         refused = self.access.refusal(request)
         if refused is not None:
             return refused
-        return web.json_response(status_body(self.snapshot()),
-                                 headers={"Cache-Control": "no-store"})
+        body = status_body(self.snapshot())
+        if self.status_of is not None:
+            try:
+                body = with_cluster(body, await self.status_of())
+            except StoreError as e:  # the store is away: this replica's view, and why
+                body["store"]["cluster_error"] = f"state store unreadable: {e}"
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
 async def start(listen: str, snapshot: Snapshot, journal: Callable[[], Journal | None], *,
-                token: str | None, on_error: OnError) -> HttpListener | None:
+                token: str | None, on_error: OnError,
+                status: Status | None = None) -> HttpListener | None:
     """Serve on ``listen``; a port that cannot be bound is logged, not fatal: watching
     and alerting matter more than the metrics endpoint, so the daemon carries on."""
     host, port = parse_listen(listen)
-    listener = HttpListener(snapshot, journal, token=token, on_error=on_error, host=host)
+    listener = HttpListener(snapshot, journal, token=token, on_error=on_error, host=host,
+                            status=status)
     try:
         await listener.start(host, port)
     except OSError as e:

@@ -53,6 +53,7 @@ class DaemonCollector:
         yield from self._journal(d)
         yield from self._config(d)
         yield from self._internal_errors(d)
+        yield from self._replica(d)
 
     def _sources(self, d: DaemonStatus) -> Iterator[Metric]:
         families = _source_families()
@@ -196,6 +197,38 @@ class DaemonCollector:
         for task, n in d.chores.items():
             errors.add_metric([task], n)
         yield errors
+
+
+    def _replica(self, d: DaemonStatus) -> Iterator[Metric]:
+        """Leases and database round trips: only for a replica among several."""
+        stats = d.lease_stats
+        if stats is None or d.leases_held is None:
+            return
+        held = GaugeMetricFamily("watcher_leases_held",
+                                 "Leases this replica holds, per kind (source, sink).",
+                                 labels=["kind"])
+        takeovers = CounterMetricFamily(
+            "watcher_lease_takeovers",
+            "Leases taken over from a replica that stopped renewing them, per kind.",
+            labels=["kind"])
+        fenced = CounterMetricFamily(
+            "watcher_fenced_commits",
+            "Commits and cursor moves the store refused because another replica had taken "
+            "the lease over, per kind.", labels=["kind"])
+        for kind in ("source", "sink"):
+            held.add_metric([kind], d.leases_held.get(kind, 0))
+            takeovers.add_metric([kind], stats.takeovers[kind])
+            fenced.add_metric([kind], stats.fenced[kind])
+        renew = CounterMetricFamily("watcher_lease_renew_failures",
+                                    "Lease renewals that failed (the database away or slow).")
+        renew.add_metric([], stats.renew_failures)
+        yield from (held, takeovers, fenced, renew)
+        if d.db is not None:
+            trips = HistogramMetricFamily("watcher_db_round_trip_seconds",
+                                          "Round trips to the database server.")
+            trips.add_metric([], _cumulative(d.db.BUCKETS, d.db.buckets, d.db.count),
+                             d.db.sum)
+            yield trips
 
 
 def _source_families() -> tuple[Any, ...]:  # prometheus_client's families are untyped

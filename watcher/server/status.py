@@ -78,3 +78,28 @@ def sink_body(k: SinkStatus) -> dict[str, Any]:
         "last_delivery": ts(st.last_delivery), "delivered": st.delivered,
         "dead_letters": st.dead, "silenced": sum(st.silenced.values()), "failing": k.failing,
     }
+
+
+def with_cluster(body: dict[str, Any], cluster: dict[str, Any]) -> dict[str, Any]:
+    """This replica's ``/status`` completed by the cluster's document: every replica,
+    and every source and sink with its owner and lease, those another replica works on
+    with what their owner last reported."""
+    body = {**body, "replicas": cluster["replicas"]}
+    body["sources"] = _completed(body["sources"], cluster["sources"])
+    body["sinks"] = _completed(body["sinks"], cluster["sinks"])
+    return body
+
+
+def _completed(mine: list[dict[str, Any]], everyone: list[dict[str, Any]]
+               ) -> list[dict[str, Any]]:
+    here = {x["name"]: x for x in mine}
+    out = []
+    for x in everyone:
+        ours = here.get(x["name"])
+        if ours is None:
+            out.append(x)  # polled or delivered elsewhere: its owner's report
+            continue
+        lease: dict[str, Any] = {k: x[k] for k in ("owner", "epoch", "expires", "local")
+                                 if k in x}
+        out.append({**ours, **lease})
+    return out

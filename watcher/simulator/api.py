@@ -79,7 +79,7 @@ class VendorApi:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         world = self.world
         rec = Request(self.vendor, request.method, request.path, request.query_string,
-                      world.clock())
+                      world.clock(), agent=request.headers.get("User-Agent", ""))
         world.requests.append(rec)
         resp = await self._serve(request, handler)
         rec.status = resp.status

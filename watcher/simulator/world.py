@@ -109,6 +109,8 @@ class Request:
     status: int = 0
     #: real monotonic time it arrived, to measure gaps when the world clock is frozen
     mono: float = dataclasses.field(default_factory=monotonic)
+    #: the client's User-Agent (which replica polled)
+    agent: str = ""
 
 
 @dataclass

@@ -29,10 +29,13 @@ A sink class has:
 * ``__init__(config, context)``; ``deliver``;
 * optionally ``reopen()`` (SIGHUP), ``aclose()``, ``linger`` (seconds,
   default 0): the runner lets a batch gather that long after its first event
-  before handing it over (Slack groups what arrives together), and ``record``
+  before handing it over (Slack groups what arrives together); ``record``
   (default False): True for a sink that keeps a complete record of the journal
   (stdout, file, event buses), which silences never hold events back from and
   which gets every reminder; False for a notification sink (Slack, webhook);
+  and ``local`` (default False): with several replicas a local sink (stdout, a
+  file) is delivered by every replica from its own cursor, any other by the one
+  replica holding its lease;
 * optionally ``open()``: connect and check the destination before the first
   batch, so a server that is down or a missing stream is reported at start;
   the runner retries it with backoff until it returns;
@@ -107,6 +110,9 @@ class Sink(Protocol):
         """Seconds a batch gathers after its first event before it is handed over."""
         ...
 
+    #: every replica delivers it (stdout, a file), rather than the one holding its lease
+    local: ClassVar[bool]
+
     def reopen(self) -> None:
         """Reopen files (SIGHUP, logrotate); a no-op for most sinks."""
 
@@ -132,6 +138,8 @@ class SinkDefaults:
     linger: float = 0.0
     record: bool = False
     bus: BusStats | None = None
+    #: this process's own output (stdout, a file): every replica delivers the whole stream
+    local: ClassVar[bool] = False
 
     def reopen(self) -> None:
         return None

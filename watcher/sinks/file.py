@@ -46,6 +46,7 @@ class FileSink(BaseSink[FileOptions]):
     kind = "file"
     Options = FileOptions
     record = True
+    local = True
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)

@@ -39,6 +39,7 @@ import aiohttp
 from watcher.config.options import option
 from watcher.core.backoff import retry_after
 from watcher.infra.clock import Clock, wall
+from watcher.infra.permit import checkpoint
 from watcher.version import __version__
 
 USER_AGENT = f"watcher/{__version__}"
@@ -120,6 +121,7 @@ async def post(session: aiohttp.ClientSession, url: str, body: bytes,
                headers: Mapping[str, str], *, limits: aiohttp.ClientTimeout,
                secrets: Iterable[str] = (), clock: Clock = wall) -> Outcome:
     """POST once; every failure comes back as an :class:`Outcome`, never raised."""
+    await checkpoint()  # not a delivery more once this replica lost the sink
     try:
         async with session.post(url, data=body, headers=headers, timeout=limits,
                                 allow_redirects=False) as resp:

@@ -25,6 +25,7 @@ def lines(batch: Sequence[JournalEntry]) -> bytes:
 class StdoutSink(BaseSink[NoOptions]):
     kind = "stdout"
     record = True
+    local = True
 
     @property
     def stream(self) -> IO[bytes]:

@@ -7,6 +7,12 @@ and resumes from it after a restart; so delivery is at-least-once and a
 duplicate carries the same event id.  Recent entries are also kept in
 memory, so a sink that keeps up never touches the disk to read.  The journal
 speaks to the store only through :class:`~watcher.state.store.Store`.
+
+With several replicas on one store, others journal too: :meth:`Journal.learn`
+takes the head they reached (from the store's notifications) and wakes the
+readers, and :meth:`Journal.catch_up` reads their entries into the tail once
+for every reader of this process.  Commits and cursor moves made under a
+lease carry its :class:`~watcher.state.store.Fence`.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import anyio
 
 from watcher.core.events import to_json
 from watcher.model import Event, JournalEntry, RunState
-from watcher.state.store import Commit, SourceRow, Store
+from watcher.state.store import Commit, Fence, SourceRow, Store
 
 #: entries kept in memory beyond the slowest sink's cursor
 TAIL_KEEP = 10_000
@@ -36,6 +42,8 @@ class Journal:
         self.head = 0
         self.cursors: dict[str, int] = {}
         self._tail: list[JournalEntry] = []
+        #: the last sequence taken into the tail (or the head at start)
+        self._end = 0
         self._tail_keep = tail_keep
         self._lock = anyio.Lock()
         self._changed = anyio.Event()
@@ -44,17 +52,19 @@ class Journal:
         self.counts: Counter[str] = Counter()
 
     async def start(self) -> None:
-        self.head = await self.store.head()
+        self.head = self._end = await self.store.head()
         self.cursors = await self.store.cursors()
 
     async def commit(self, source: str, row: SourceRow, *, events: Sequence[Event] = (),
                      upserts: Mapping[str, RunState] | None = None,
                      removals: Sequence[str] = (),
-                     base: Mapping[str, RunState] | None = None) -> list[JournalEntry]:
+                     base: Mapping[str, RunState] | None = None,
+                     fence: Fence | None = None) -> list[JournalEntry]:
         """Write a cycle's state changes and events atomically; returns the new entries.
 
         ``base`` is the source's runs before this cycle, as stored: with it the store
-        may write the whole state as a snapshot instead of a row per change.
+        may write the whole state as a snapshot instead of a row per change.  ``fence``:
+        the source's lease, without which the store refuses the cycle (Fenced).
 
         Raises :class:`~watcher.state.store.StoreError` if nothing could be written; memory
         is then unchanged, so the caller simply tries the cycle again.
@@ -63,8 +73,9 @@ class Journal:
         # held across the store's commit, so the tail grows in the order of the numbers
         async with self._lock:
             entries = await self.store.commit(Commit(source, row, upserts or {}, removals,
-                                                     entries, base))
+                                                     entries, base, fence=fence))
             if entries:
+                self.counts.update(e.type for e in entries)
                 self._append(entries)
         return entries
 
@@ -80,15 +91,16 @@ class Journal:
                                                      records=records or {}))
             self.cursors[reader] = seq
             if entries:
+                self.counts.update(e.type for e in entries)
                 self._append(entries)
         return entries
 
     def _append(self, entries: list[JournalEntry]) -> None:
         """Take in entries just numbered by the store; the tail stays gapless (another
         writer's entries in between are read from the store)."""
-        self.counts.update(e.type for e in entries)
         if self._tail and entries[0].seq != self._tail[-1].seq + 1:
             self._tail.clear()
+        self._end = entries[-1].seq
         self.head = max(self.head, entries[-1].seq)
         self._tail.extend(entries)
         self._trim()
@@ -97,6 +109,23 @@ class Journal:
     def _notify(self) -> None:
         self._changed.set()
         self._changed = anyio.Event()
+
+    def learn(self, head: int) -> None:
+        """Another replica journaled up to ``head``: wake whoever waits for entries."""
+        if head > self.head:
+            self.head = head
+            self._notify()
+
+    async def catch_up(self, limit: int = 1000) -> bool:
+        """Read what other replicas journaled after the tail into it (once for every
+        reader of this process); True if there may be more to read."""
+        async with self._lock:
+            if self._end >= self.head:
+                return False
+            entries = await self.store.read(self._end, limit)
+            if entries:
+                self._append(entries)
+            return len(entries) == limit
 
     async def wait(self, after: int) -> None:
         """Return once there is an entry with a sequence above ``after``."""
@@ -108,7 +137,7 @@ class Journal:
         if after >= self.head:
             return []
         tail = self._tail
-        if tail and after >= tail[0].seq - 1:
+        if tail and tail[0].seq - 1 <= after < tail[-1].seq:
             i = after - tail[0].seq + 1
             return tail[i:i + limit]
         return await self.store.read(after, limit)
@@ -129,13 +158,24 @@ class Journal:
         self.cursors.pop(sink, None)
         await self.store.drop_cursor(sink)
 
-    async def ack(self, sink: str, seq: int) -> None:
-        """``sink`` has everything up to ``seq``: persist, then let go of what all have."""
+    async def refresh(self, sink: str) -> None:
+        """Read ``sink``'s cursor from the store again: another replica delivered to it
+        until this one took its lease."""
+        stored = (await self.store.cursors()).get(sink)
+        if stored is not None:
+            self.cursors[sink] = stored
+
+    async def ack(self, sink: str, seq: int, *, fence: Fence | None = None) -> None:
+        """``sink`` has everything up to ``seq``: persist, then let go of what all have.
+        ``fence``: the sink's lease, without which the store refuses the move (Fenced)."""
+        if fence is not None:  # refused: the cursor stays where the store has it
+            await self.store.commit(Commit(cursor=(sink, seq), fence=fence))
         self.cursors[sink] = seq
         self._acked.set()
         self._acked = anyio.Event()
         self._trim()
-        await self.store.set_cursor(sink, seq)
+        if fence is None:
+            await self.store.set_cursor(sink, seq)
 
     async def wait_acked(self) -> None:
         """Return at the next acknowledgement by any sink."""

@@ -17,6 +17,10 @@ file, a database server later) and must pass the same conformance tests
   database can number the cluster's journal, and a reader whose cursor passed
   a number must never see a smaller one appear later.
 - **The head never goes back.** Pruning never makes a number be used again.
+- **Writes under a lease are fenced.** A commit carrying a :class:`Fence` is
+  refused with :class:`Fenced` unless this replica still holds that lease at
+  that epoch, checked in the commit's own transaction (a store with one writer,
+  SQLite, holds every lease).
 - **Every failure is a StoreError**, the backend's own error as its cause;
   ``write_error`` / ``last_write_error`` say why writes fail (for ``/readyz``
   and ``STATUS=``).
@@ -33,6 +37,7 @@ from typing import Any, Protocol
 
 from watcher.errors import StoreUnavailable, WatcherError
 from watcher.model import JournalEntry, RunState
+from watcher.state.cluster import Cluster
 
 
 class StoreAbsent(StoreUnavailable):
@@ -44,6 +49,29 @@ class StoreError(WatcherError):
     """A read or write of the state failed at runtime (disk full, I/O error, a damaged
     file, a lost connection); a failed write kept nothing of itself.  Every backend
     error leaves the store as this, so callers handle one kind."""
+
+
+class Fenced(StoreError):
+    """A write made under a lease this replica no longer holds at its epoch (another
+    replica took it over): refused, nothing of it kept."""
+
+    def __init__(self, lease: str, message: str) -> None:
+        self.lease = lease
+        super().__init__(message)
+
+
+class Fence:
+    """The lease a write is made under: ``lease`` (``source:<name>``, ``sink:<name>``) as
+    this replica acquired it, at ``epoch`` (which grows at every takeover)."""
+
+    __slots__ = ("epoch", "lease")
+
+    def __init__(self, lease: str, epoch: int) -> None:
+        self.lease = lease
+        self.epoch = epoch
+
+    def __repr__(self) -> str:
+        return f"Fence({self.lease!r}, {self.epoch})"
 
 
 @dataclass
@@ -80,6 +108,8 @@ class Commit:
     cursor: tuple[str, int] | None = None
     #: ``(namespace, key) -> value`` records to write; ``None`` deletes the record
     records: Mapping[tuple[str, str], bytes | None] = field(default_factory=dict)
+    #: the lease this commit is made under (None: no lease needed)
+    fence: Fence | None = None
 
 
 @dataclass
@@ -113,6 +143,11 @@ class Store(Protocol):
     @property
     def last_write_error(self) -> str | None:
         """Why the most recent failed write failed, kept after writes succeed again."""
+
+    @property
+    def cluster(self) -> Cluster | None:
+        """The replicas' leases when several processes share this store (PostgreSQL);
+        None when the store has one writer, which holds every lease."""
 
     async def load(self, sources: Collection[str] | None = None) -> dict[str, SourceRow]:
         """The persisted rows, runs included, of every source (or only of ``sources``);

@@ -64,6 +64,11 @@ def records(db: sqlite3.Connection, namespace: str) -> dict[str, bytes]:
                            (namespace,)).fetchall())
 
 
+def all_records(db: sqlite3.Connection) -> dict[tuple[str, str], bytes]:
+    return {(ns, key): value for ns, key, value in db.execute(
+        "SELECT namespace, key, value FROM records")}
+
+
 def put_records(db: sqlite3.Connection,
                 records: Mapping[tuple[str, str], bytes | None]) -> None:
     for (namespace, key), value in records.items():

@@ -22,7 +22,10 @@ from watcher.state.store import Commit, DeadLetter, SourceRow
 class SqliteStore:
     """Runs, journal, cursors and dead letters in one file; with ``:memory:`` nothing
     survives the process and run rows are not written at all (memory holds them
-    already), while the journal still works, so sinks behave the same."""
+    already), while the journal still works, so sinks behave the same.  One process
+    writes the file, so it holds every lease: there is no cluster and no fencing."""
+
+    cluster: None = None
 
     def __init__(self, db: Connection, *, layout: Layout | None = None,
                  lock: StateLock | None = None) -> None:
@@ -124,6 +127,10 @@ class SqliteStore:
 
     async def records(self, namespace: str) -> dict[str, bytes]:
         return await self._db.read(lambda db: sinks.records(db, namespace))
+
+    async def all_records(self) -> dict[tuple[str, str], bytes]:
+        """Every record of every namespace (``watcher migrate``)."""
+        return await self._db.read(sinks.all_records)
 
     async def put_record(self, namespace: str, key: str, value: bytes | None) -> None:
         await self._db.write(lambda db: sinks.put_records(db, {(namespace, key): value}))

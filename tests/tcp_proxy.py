@@ -1,0 +1,70 @@
+"""A TCP proxy on loopback that a test can cut and restore: a database "lost" and "back"
+without touching the real server other tests share."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+
+
+class Proxy:
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._open = True
+
+    def start(self) -> Proxy:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        return self
+
+    async def _start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._open:
+            writer.close()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self._writers |= {writer, up_writer}
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        self._writers -= {writer, up_writer}
+
+    def cut(self) -> None:
+        """Drop every connection and refuse new ones (they are closed at once)."""
+        async def cut() -> None:
+            self._open = False
+            for w in list(self._writers):
+                w.transport.abort()
+        asyncio.run_coroutine_threadsafe(cut(), self._loop).result(10)
+
+    def restore(self) -> None:
+        self._open = True
+
+    def stop(self) -> None:
+        self.cut()
+
+        async def stop() -> None:
+            if self._server is not None:
+                self._server.close()
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError, OSError):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    writer.close()

@@ -1,0 +1,59 @@
+"""``watcher migrate --from FILE.db --to postgresql://...``: move a state to PostgreSQL.
+
+Exit codes (sysexits): 0 copied; 64 ``--to`` is no PostgreSQL URL; 66 no such
+file; 69 a store cannot be opened; 73 the database already holds a state;
+75 a daemon is writing the file (stop it first: the copy must be of a state
+nobody changes).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from watcher.config.urls import is_postgres, masked
+from watcher.errors import StoreUnavailable
+from watcher.runtime.loop import run_sync
+from watcher.state.lock import StateHeld
+from watcher.state.migration import TargetNotEmpty, migrate
+from watcher.state.postgres import PostgresStore
+from watcher.state.sqlite import SqliteStore
+from watcher.state.store import StoreError
+
+EX_OK, EX_USAGE, EX_NOINPUT, EX_UNAVAILABLE, EX_CANTCREAT, EX_TEMPFAIL = 0, 64, 66, 69, 73, 75
+
+
+def command(source: str, target: str) -> int:
+    if not is_postgres(target):
+        print(f"watcher: --to {masked(target)}: not a postgresql:// URL", file=sys.stderr)
+        return EX_USAGE
+    if source == ":memory:" or not Path(source).is_file():
+        print(f"watcher: --from {source}: no such state file", file=sys.stderr)
+        return EX_NOINPUT
+    try:
+        return run_sync(lambda: _copy(source, target))
+    except StateHeld as e:
+        print(f"watcher: not copying: {e}; stop it first", file=sys.stderr)
+        return EX_TEMPFAIL
+    except TargetNotEmpty as e:
+        print(f"watcher: not copying: {e}", file=sys.stderr)
+        return EX_CANTCREAT
+    except (StoreUnavailable, StoreError) as e:
+        print(f"watcher: {e}", file=sys.stderr)
+        return EX_UNAVAILABLE
+
+
+async def _copy(source: str, target: str) -> int:
+    sqlite = await SqliteStore.open(source, writer="watcher migrate")
+    try:
+        pg = await PostgresStore.open(target, replica="watcher migrate", listen_url="")
+        try:
+            done = await migrate(sqlite, pg)
+        finally:
+            await pg.close()
+    finally:
+        await sqlite.close()
+    print(f"copied {done.sources} sources ({done.runs} runs), {done.entries} journal entries, "
+          f"{done.cursors} cursors, {done.dead_letters} dead letters and {done.records} "
+          f"records from {source} to {masked(target)}", file=sys.stderr)
+    return EX_OK

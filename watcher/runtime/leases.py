@@ -1,0 +1,263 @@
+"""The lease keeper: which sources this replica polls and which network sinks it delivers.
+
+With several replicas on one PostgreSQL state, every source (``source:<name>``)
+and every sink that is not local (``sink:<name>``) has a lease (see
+:mod:`watcher.state.cluster`).  :class:`Keeper` runs one round every
+``lease_ttl / 3``:
+
+1. **Renew** every lease held, with the heartbeat, in one statement.  A lease
+   the database no longer gives this replica is dropped at once (its worker
+   stopped, its memory forgotten).  A replica that cannot renew keeps working
+   until its own deadline (:func:`~watcher.runtime.claim.deadline`), where each
+   worker's cancel scope ends it, before the database would let anyone else in.
+2. **Give back** and **take** what :func:`watcher.core.sharing.plan` says: a fair
+   share each, placed by rendezvous hashing.  Taking a source loads its
+   committed state from the store (runs, cursor) and polls from there: no
+   re-baseline, what changed meanwhile is caught up as after a restart.  A
+   source taken over from a replica that stopped renewing is polled at once,
+   others at a random phase of their interval.
+
+Between rounds the keeper wakes when a lease held by another replica is due
+to expire (so a dead replica's work moves within ``lease_ttl`` + the first
+poll), when a worker finds its lease gone (a fenced commit), and on reload.
+SIGTERM gives every lease back (:meth:`Keeper.release`), so a rolling restart
+hands over at once.  With SQLite there is no keeper: the one process holds
+every lease.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import anyio
+import orjson
+import structlog
+
+from watcher.config.settings import SinkConfig, SourceConfig
+from watcher.core.sharing import plan
+from watcher.core.status import LeaseStats
+from watcher.infra.clock import Clock
+from watcher.runtime.claim import Claim, deadline
+from watcher.runtime.workers import Worker, Workers
+from watcher.state.cluster import Cluster, Upkeep
+from watcher.state.store import SourceRow, StoreError
+
+log = structlog.get_logger("watcher.leases")
+
+#: renewals per ttl: a lease survives two missed rounds
+ROUNDS = 3
+#: after a lease of another replica expires, wait this much longer before taking it
+SETTLE = 0.05
+
+
+class Keeper:
+    def __init__(self, cluster: Cluster, workers: Workers, *, ttl: float, clock: Clock) -> None:
+        self.cluster = cluster
+        self.workers = workers
+        self.ttl = ttl
+        self.period = ttl / ROUNDS
+        self.clock = clock
+        self.stats = LeaseStats()
+        #: no more taking, and not counted live: the daemon is stopping
+        self.stopping = False
+        self._wake = anyio.Event()
+        #: one round or release at a time (SIGTERM's release runs beside the rounds)
+        self._busy = anyio.Lock()
+
+    @property
+    def claims(self) -> dict[str, Claim]:
+        return self.workers.claims
+
+    def held(self) -> dict[str, int]:
+        """Leases held now, by kind (for ``watcher_leases_held``)."""
+        out = {"source": 0, "sink": 0}
+        for claim in self.claims.values():
+            out[claim.kind] = out.get(claim.kind, 0) + 1
+        return out
+
+    def wanted(self) -> dict[str, SourceConfig | SinkConfig]:
+        """Every lease of the config: its sources and its sinks that are not local."""
+        config = self.workers.config
+        out: dict[str, SourceConfig | SinkConfig] = {f"source:{s.name}": s
+                                                      for s in config.sources}
+        out.update({f"sink:{k.name}": k for k in config.sinks if not self.workers.local(k)})
+        return out
+
+    def wake(self) -> None:
+        """Run a round now (a lease was lost, the config changed)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Keep this replica's leases until cancelled."""
+        while True:
+            wait = await self.round()
+            with anyio.move_on_after(wait):
+                await self._wake.wait()
+            self._wake = anyio.Event()
+
+    async def round(self) -> float:
+        """One round: renew, drop what was lost, give back and take; seconds to the next."""
+        async with self._busy:
+            return await self._round()
+
+    async def _round(self) -> float:
+        await self._drop_lost()
+        sent = self.clock.monotonic()
+        try:
+            with anyio.fail_after(self.period):  # a hung server must not hold the round up
+                up = await self.cluster.upkeep({n: c.epoch for n, c in self.claims.items()},
+                                               self.ttl, self._info(), leaving=self.stopping)
+        except (StoreError, TimeoutError) as e:
+            self.stats.renew_failures += 1
+            log.warning("could not renew leases; each stops at its own deadline unless "
+                        "renewed before", error=str(e) or "timed out", held=len(self.claims))
+            return min([self.period, *(c.remaining() for c in self.claims.values())])
+        await self._renewed(up, sent)
+        if not self.stopping:
+            todo = plan(self.cluster.replica, self.wanted(), list(self.claims), up.holders,
+                        up.live)
+            await self._give(todo.give)
+            await self._take(todo.take, up)
+        soon = self.period if up.expiring is None else up.expiring + SETTLE
+        return max(SETTLE, min(self.period, soon))
+
+    async def release(self, kind: str | None = None) -> None:
+        """Give back every lease (of ``kind``), workers stopped first: another replica may
+        take them at once."""
+        async with self._busy:
+            await self._give([n for n, c in self.claims.items() if kind in (None, c.kind)])
+
+    # -- what a round does -----------------------------------------------------------
+
+    async def _renewed(self, up: Upkeep, sent: float) -> None:
+        for name, claim in list(self.claims.items()):
+            if name in up.renewed:
+                claim.valid_until = deadline(sent, self.ttl)
+                worker = self._worker(name)
+                if worker is not None:
+                    worker.bound(claim)
+            else:
+                claim.lose("lost")
+        await self._drop_lost()
+
+    async def _drop_lost(self) -> None:
+        """Stop the workers of claims that ended (lost, fenced, out of time, or whose
+        worker ended with its deadline); their memory is forgotten."""
+        for name, claim in list(self.claims.items()):
+            worker = self._worker(name)
+            if claim.valid() and (worker is None or not worker.done.is_set()):
+                continue  # held (one whose source left the config is given back by plan)
+            claim.lose("expired")
+            log.warning("lease lost: stopped working on it", lease=name, why=claim.lost)
+            await self._stop(name)
+            self.claims.pop(name, None)
+
+    async def _give(self, names: Collection[str]) -> None:
+        given = {n: self.claims[n].epoch for n in names if n in self.claims}
+        for name in given:
+            await self._stop(name)
+            self.claims.pop(name, None)
+        if not given:
+            return
+        try:
+            await self.cluster.release(given)
+        except StoreError as e:  # they expire on their own
+            log.warning("could not give leases back", error=str(e), leases=len(given))
+        log.info("leases given back", leases=sorted(given))
+
+    async def _take(self, names: Collection[str], up: Upkeep) -> None:
+        if not names:
+            return
+        sent = self.clock.monotonic()
+        try:
+            got = await self.cluster.acquire(names, self.ttl)
+        except StoreError as e:
+            log.warning("could not take leases", error=str(e))
+            return
+        wanted = self.wanted()
+        for name, epoch in sorted(got.items()):
+            claim = Claim(name, epoch, deadline(sent, self.ttl), clock=self.clock,
+                          on_lost=self._on_lost)
+            self.claims[name] = claim
+            takeover = name in up.abandoned
+            if takeover:
+                self.stats.takeovers[claim.kind] += 1
+            if not await self._start(wanted[name], claim, takeover=takeover):
+                self.claims.pop(name, None)
+                await self._give_back_quietly({name: epoch})
+        if got:
+            log.info("leases taken", leases=sorted(got), takeovers=sorted(
+                n for n in got if n in up.abandoned))
+
+    async def _start(self, cfg: SourceConfig | SinkConfig, claim: Claim, *,
+                     takeover: bool) -> bool:
+        """Start the lease's worker from the state as committed; False if it cannot be
+        read (the lease is given back)."""
+        if isinstance(cfg, SinkConfig):
+            await self.workers.start_sink(cfg, claim=claim)
+            return True
+        try:
+            rows = await self.workers.store.load([cfg.name])
+        except StoreError as e:
+            log.warning("could not load a source's state; giving its lease back",
+                        source=cfg.name, error=str(e))
+            return False
+        self.workers.start_source(cfg, claim=claim, row=rows.get(cfg.name) or SourceRow(),
+                                  phase=0.0 if takeover else None)
+        return True
+
+    async def _give_back_quietly(self, held: Mapping[str, int]) -> None:
+        with contextlib.suppress(StoreError):  # else it expires on its own
+            await self.cluster.release(held)
+
+    async def _stop(self, name: str) -> None:
+        kind, _, what = name.partition(":")
+        if kind == "source":
+            await self.workers.stop_source(what, forget=True)
+        else:
+            await self.workers.stop_sink(what)
+
+    def _worker(self, name: str) -> Worker[Any] | None:
+        kind, _, what = name.partition(":")
+        if kind == "source":
+            return self.workers.pollers.get(what)
+        return self.workers.runners.get(what)
+
+    def _on_lost(self, claim: Claim) -> None:
+        if claim.lost == "fenced":
+            self.stats.fenced[claim.kind] += 1
+        self.wake()
+
+    def _info(self) -> dict[str, bytes]:
+        """What ``watcher status`` shows of each held lease, sent with the renewal."""
+        out: dict[str, bytes] = {}
+        for name, worker in self.workers.pollers.items():
+            st = worker.obj.state
+            out[f"source:{name}"] = orjson.dumps({
+                "last_success": worker.obj.stats.last_success, "runs": len(st.runs),
+                "live": len(st.live), "failing": worker.obj.failing})
+        for name, runner in self.workers.runners.items():
+            if f"sink:{name}" in self.claims:
+                out[f"sink:{name}"] = orjson.dumps({
+                    "delivered": runner.obj.stats.delivered, "failing": runner.obj.failing})
+        return out
+
+
+async def renew(cluster: Cluster, claims: Mapping[str, Claim], *, ttl: float,
+                clock: Clock) -> None:
+    """Keep ``claims`` renewed, and nothing else, until cancelled (``watcher once``)."""
+    while True:
+        await clock.sleep(ttl / ROUNDS)
+        sent = clock.monotonic()
+        try:
+            up = await cluster.upkeep({n: c.epoch for n, c in claims.items()}, ttl)
+        except StoreError as e:
+            log.warning("could not renew leases", error=str(e))
+            continue
+        for name, claim in claims.items():
+            if name in up.renewed:
+                claim.valid_until = deadline(sent, ttl)
+            else:
+                claim.lose("lost")

@@ -1,0 +1,122 @@
+"""The daemon as one replica among several: its lease keeper, the cluster's journal
+followed into this process, and everything handed over when it stops.
+
+Only a store with a cluster (PostgreSQL) has this part; with SQLite the
+daemon is the only process and runs every worker itself.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+import anyio
+import structlog
+
+from watcher.core.status import DaemonStatus, RoundTrips
+from watcher.infra.clock import Clock
+from watcher.runtime.leases import Keeper
+from watcher.runtime.workers import Workers
+from watcher.server import cluster as status
+from watcher.state.backends import default_replica
+from watcher.state.cluster import Cluster, ReplicaRow
+from watcher.state.journal import Journal
+from watcher.state.store import StoreError
+from watcher.state.view import ClusterView, read_view
+from watcher.version import __version__
+
+log = structlog.get_logger("watcher.leases")
+
+
+class Replication:
+    def __init__(self, cluster: Cluster, workers: Workers, *, ttl: float,
+                 clock: Clock) -> None:
+        self.cluster = cluster
+        self.workers = workers
+        self.journal: Journal = workers.journal
+        self.ttl = ttl
+        self.keeper = Keeper(cluster, workers, ttl=ttl, clock=clock)
+
+    @classmethod
+    def of(cls, workers: Workers, *, ttl: float, clock: Clock) -> Replication | None:
+        """The part of a daemon whose store has a cluster; None for one without."""
+        cluster = workers.store.cluster
+        return None if cluster is None else cls(cluster, workers, ttl=ttl, clock=clock)
+
+    async def follow(self) -> None:
+        """Learn the head the other replicas journaled up to, wake this process's readers,
+        and read their entries into the tail once for all of them."""
+        moved = anyio.Event()
+
+        def on_head(seq: int) -> None:
+            if seq > self.journal.head:
+                self.journal.learn(seq)
+                moved.set()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self.cluster.follow, on_head, self.keeper.wake)
+            while True:
+                await moved.wait()
+                moved = anyio.Event()
+                try:
+                    while await self.journal.catch_up():
+                        pass
+                except StoreError as e:  # readers read from the store themselves meanwhile
+                    log.debug("could not read other replicas' entries", error=str(e))
+
+    async def stop_polling(self) -> None:
+        """Leave the live replicas (the others then count without this one), stop
+        polling and give the sources back at once."""
+        self.keeper.stopping = True
+        await self._leave()
+        await self.keeper.release("source")
+
+    async def stop_delivering(self) -> None:
+        """Give the sinks back; a replica without a name of its own (``<host>:<pid>``,
+        never used again) drops its local sinks' cursors too."""
+        await self.keeper.release()
+        await self._leave()
+        workers = self.workers
+        if workers.config.watcher.replica is None:
+            for sink in workers.config.sinks:
+                if workers.consumer(sink) != sink.name:
+                    try:
+                        await self.journal.detach(workers.consumer(sink))
+                    except StoreError as e:  # pruned once the replica is long gone
+                        log.warning("could not drop a local sink's cursor", error=str(e))
+
+    async def _leave(self) -> None:
+        try:
+            await self.cluster.leave()
+        except StoreError as e:  # its heartbeat lapses within lease_ttl instead
+            log.warning("could not deregister this replica", error=str(e))
+
+    async def view(self) -> ClusterView:
+        return await read_view(self.workers.store, self.ttl)
+
+    def snapshot(self) -> dict[str, Any]:
+        """This replica's part of the daemon's status snapshot."""
+        trips = getattr(self.workers.store, "trips", None)
+        return {"leases_held": self.keeper.held(),
+                "lease_stats": self.keeper.stats,
+                "db": trips if isinstance(trips, RoundTrips) else None}
+
+
+async def status_document(workers: Workers | None, snapshot: DaemonStatus) -> dict[str, Any]:
+    """``GET /status``: what this replica works on from its snapshot, the rest (other
+    replicas, their leases, backlogs, dead letters) read from the store now."""
+    assert workers is not None
+    config, store = workers.config, workers.store
+    replica = workers.replica or default_replica()
+    view = await read_view(store, config.watcher.lease_ttl)
+    me = ReplicaRow(replica, socket.gethostname(), os.getpid(), __version__,
+                    snapshot.started_at, snapshot.now, True)
+    return status.document(config, view, snapshot=snapshot, replica=replica, replicas=[me],
+                           store={"kind": "postgresql" if view.clustered else "sqlite",
+                                  "path": store.path, "write_error": store.write_error})
+
+
+def user_agent(replica: str | None) -> dict[str, str]:
+    """The vendors see which replica polls them."""
+    agent = f"watcher/{__version__}" + (f" (replica {replica})" if replica else "")
+    return {"User-Agent": agent}

@@ -1,0 +1,202 @@
+"""A pool of connections to PostgreSQL (asyncpg), lent one read or one transaction at a time.
+
+Every failure leaves as a :class:`~watcher.state.store.StoreError` naming the
+server (its password masked); a failed write also records the store's health
+(``write_error``), as the SQLite store does.  A connection the server dropped
+(a restart, ``pg_terminate_backend``) fails the call that found it dead and
+is replaced by the pool: the next call connects again, so the store rides out
+an outage without restarting.  A read that finds its connection dead is
+tried once more on a fresh one; a write never is (it may have committed).
+
+Every statement is one round trip, counted and timed (:class:`RoundTrips`):
+``watcher_db_round_trip_seconds`` and the benchmarks read them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import anyio
+import asyncpg
+
+from watcher.config.urls import masked, password_of
+from watcher.core.status import RoundTrips
+from watcher.errors import StoreUnavailable
+from watcher.state.store import Fenced, StoreError
+
+T = TypeVar("T")
+
+#: errors of the connection itself: it is dropped, and a read is tried once more on a new one
+_GONE = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+         OSError)
+#: what a lost server, a dropped connection or a refused statement raises
+ERRORS = (asyncpg.PostgresError, TimeoutError, *_GONE)
+#: a server that does not answer a connection within this long is unreachable
+CONNECT_TIMEOUT = 5.0
+#: no statement of ours runs longer; one that does is a server in trouble
+COMMAND_TIMEOUT = 15.0
+#: connections per process: commits serialise on the journal head anyway
+POOL_SIZE = 4
+#: how long closing waits for connections still lent out
+CLOSE_TIMEOUT = 5.0
+
+
+class Conn:
+    """One connection lent for a read or a transaction; each call one timed round trip."""
+
+    __slots__ = ("_raw", "_trips")
+
+    def __init__(self, raw: Any, trips: RoundTrips) -> None:
+        self._raw = raw
+        self._trips = trips
+
+    async def _timed(self, call: Awaitable[T]) -> T:
+        started = time.perf_counter()
+        try:
+            return await call
+        finally:
+            self._trips.observe(time.perf_counter() - started)
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        return await self._timed(self._raw.fetch(query, *args))
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        return await self._timed(self._raw.fetchrow(query, *args))
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        return await self._timed(self._raw.fetchval(query, *args))
+
+    async def execute(self, query: str, *args: Any) -> str:
+        out: str = await self._timed(self._raw.execute(query, *args))
+        return out
+
+    async def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._timed(self._raw.executemany(query, rows))
+
+
+def redact(text: str, url: str) -> str:
+    """An error text with the URL's password masked, should a driver ever quote it."""
+    password = password_of(url)
+    return text.replace(password, "***") if password and len(password) >= 3 else text
+
+
+class Database:
+    """The pool, where it points (masked), and the store's write health."""
+
+    def __init__(self, pool: asyncpg.Pool, url: str) -> None:
+        self._pool = pool
+        self._url = url
+        #: the URL fit to show: its password masked
+        self.shown = masked(url)
+        self.trips = RoundTrips()
+        self.write_error: str | None = None
+        self.last_write_error: str | None = None
+
+    @classmethod
+    async def open(cls, url: str, *, application: str = "watcher", min_size: int = 1,
+                   max_size: int = POOL_SIZE) -> Database:
+        """Connect; StoreUnavailable (exit 69), its message free of the password.
+        ``application``: how the server lists these connections (``pg_stat_activity``)."""
+        try:
+            pool = await asyncpg.create_pool(
+                url, min_size=min_size, max_size=max_size, timeout=CONNECT_TIMEOUT,
+                command_timeout=COMMAND_TIMEOUT,
+                server_settings={"application_name": application[:63]})
+        except (*ERRORS, ValueError) as e:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL at {masked(url)}: "
+                                   f"{redact(_why(e), url)}") from None
+        return cls(pool, url)
+
+    def error(self, what: str, e: BaseException) -> StoreError:
+        return StoreError(f"could not {what} {self.shown}: {redact(_why(e), self._url)}")
+
+    async def read(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        """``fn(connection)`` outside any transaction (tried twice if the connection was dead)."""
+        try:
+            return await self._lend(fn)
+        except _GONE:
+            pass
+        except ERRORS as e:
+            raise self.error("read", e) from e
+        try:
+            return await self._lend(fn)
+        except ERRORS as e:
+            raise self.error("read", e) from e
+
+    async def statement(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        """``fn(connection)`` running ONE writing statement, its own transaction (one
+        round trip instead of three); never tried twice (it may have committed)."""
+        try:
+            out = await self._lend(fn)
+        except ERRORS as e:
+            raise self._failed(e) from e
+        self.write_error = None
+        return out
+
+    async def write(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        """``fn(connection)`` in one transaction, committed if it returns."""
+        try:
+            async with self._pool.acquire() as raw:
+                conn = Conn(raw, self.trips)
+                tx = raw.transaction()
+                try:
+                    await conn._timed(tx.start())
+                    try:
+                        out = await fn(conn)
+                    except BaseException:
+                        await _rollback(tx)
+                        raise
+                    await conn._timed(tx.commit())
+                except _GONE:
+                    raw.terminate()  # in an unknown state: the pool connects anew
+                    raise
+        except Fenced:
+            raise  # not the store's trouble: this replica lost a lease
+        except ERRORS as e:
+            raise self._failed(e) from e
+        self.write_error = None
+        return out
+
+    async def _lend(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        async with self._pool.acquire() as raw:
+            try:
+                return await fn(Conn(raw, self.trips))
+            except _GONE:
+                raw.terminate()  # in an unknown state: the pool connects anew
+                raise
+
+    def _failed(self, e: BaseException) -> StoreError:
+        err = self.error("write", e)
+        self.write_error = self.last_write_error = str(err)
+        return err
+
+    async def session(self, fn: Callable[[Any], Awaitable[T]]) -> T:
+        """``fn(raw connection)`` with a connection of the pool (for migrations)."""
+        try:
+            async with self._pool.acquire() as raw:
+                return await fn(raw)
+        except ERRORS as e:
+            raise self.error("prepare", e) from e
+
+    async def close(self) -> None:
+        """Close the connections; any still lent out after a few seconds are cut."""
+        try:
+            with anyio.fail_after(CLOSE_TIMEOUT):
+                await self._pool.close()
+        except (*ERRORS, TimeoutError):
+            self._pool.terminate()
+
+
+async def _rollback(tx: Any) -> None:
+    """Undo a failed transaction; never raises, so the error that made us roll back stays
+    the one reported (a dead connection cannot roll back, and need not: the server did)."""
+    with contextlib.suppress(*ERRORS):
+        await tx.rollback()
+
+
+def _why(e: BaseException) -> str:
+    text = str(e).strip()
+    return text or type(e).__name__

@@ -1,0 +1,138 @@
+"""Sources and their runs in the database: source rows, snapshots and run rows.
+
+What goes in a snapshot and what in a row is decided by
+:mod:`watcher.state.snapshots`, exactly as for SQLite (a first sync of
+100,000 runs is a few blob writes); this module only stores and reads them.
+Many rows go in one statement (``unnest`` of arrays): one round trip
+whatever their number.  Each source's sizes are remembered as in SQLite;
+only the replica holding a source's lease writes its runs, and it loads them
+(refreshing the sizes) when it takes the lease.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import orjson
+
+from watcher.model import RunState
+from watcher.state.postgres.connection import Conn
+from watcher.state.snapshots import GONE, Layout, Reader, run_row
+from watcher.state.store import Commit, SourceRow
+
+#: ``(runs in its snapshot, run rows written since)`` of one source
+Sizes = tuple[int, int]
+
+_UPSERT = """
+    INSERT INTO runs (source, run_id, status, raw_status, version, since, stuck, detail)
+    SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[],
+                             $6::float8[], $7::bool[], $8::bytea[])
+    ON CONFLICT (source, run_id) DO UPDATE SET status = EXCLUDED.status,
+        raw_status = EXCLUDED.raw_status, version = EXCLUDED.version,
+        since = EXCLUDED.since, stuck = EXCLUDED.stuck, detail = EXCLUDED.detail"""
+_SAVE_ROW = """
+    INSERT INTO sources VALUES ($1, $2, $3, $4, $5) ON CONFLICT (source) DO UPDATE SET
+        cursor = EXCLUDED.cursor, baselined = EXCLUDED.baselined,
+        failures = EXCLUDED.failures, failing_since = EXCLUDED.failing_since"""
+_SIZES = """SELECT (SELECT COALESCE(SUM(count), 0) FROM snapshots WHERE source = $1),
+                   (SELECT COUNT(*) FROM runs WHERE source = $1)"""
+
+
+def _only(sources: Collection[str] | None) -> tuple[str, tuple[Any, ...]]:
+    """A WHERE clause keeping ``sources`` (all when None), and its arguments."""
+    return ("", ()) if sources is None else (" WHERE source = ANY($1::text[])",
+                                              (list(sources),))
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as one list per column, for ``unnest``."""
+    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+class Runs:
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        #: source -> its sizes, read on first use; updated only once a write committed
+        self.sizes: dict[str, Sizes] = {}
+
+    async def load(self, db: Conn, sources: Collection[str] | None
+                   ) -> tuple[dict[str, SourceRow], dict[str, Sizes]]:
+        """The source rows with their runs, and the sizes they were read with."""
+        where, args = _only(sources)
+        out: dict[str, SourceRow] = {}
+        for name, cur, baselined, failures, failing_since in await db.fetch(
+                "SELECT source, cursor, baselined, failures, failing_since FROM sources"
+                + where, *args):
+            out[name] = SourceRow(orjson.loads(cur) if cur else {}, baselined, failures,
+                                  failing_since)
+        sizes: dict[str, list[int]] = {}
+        reader = Reader()
+        for source, count, blob in await db.fetch(
+                "SELECT source, count, runs FROM snapshots" + where + " ORDER BY source, part",
+                *args):
+            reader.blob(_row(out, source).runs, blob)
+            sizes.setdefault(source, [0, 0])[0] += count
+        for source, rid, status, raw, version, since, stuck, detail in await db.fetch(
+                "SELECT source, run_id, status, raw_status, version, since, stuck, detail "
+                "FROM runs" + where, *args):
+            reader.row(_row(out, source).runs, rid, status, raw, version, since, stuck, detail)
+            sizes.setdefault(source, [0, 0])[1] += 1
+        return out, {source: (snap, rows) for source, (snap, rows) in sizes.items()}
+
+    async def save_row(self, db: Conn, source: str, r: SourceRow) -> None:
+        await db.execute(_SAVE_ROW, source, orjson.dumps(r.cursor), r.baselined, r.failures,
+                         r.failing_since)
+
+    async def write(self, db: Conn, c: Commit) -> Sizes:
+        """A commit's run changes, as rows or as a new snapshot; returns the new sizes."""
+        src = c.source
+        assert src is not None  # the store writes runs only for a source's commit
+        snap, rows = await self._sizes_of(db, src)
+        runs = self.layout.snapshot_of(c, snap, rows)
+        if runs is not None:
+            await self._write_snapshot(db, src, runs)
+            return len(runs), 0
+        upserts = [(rid, *run_row(st)) for rid, st in c.upserts.items()]
+        removals = [rid for rid in dict.fromkeys(c.removals) if rid not in c.upserts]
+        if removals and snap:  # the snapshot still holds them: record that they are gone
+            gone = (GONE, "", None, 0.0, False, None)
+            upserts += [(rid, *gone) for rid in removals]
+        elif removals:
+            await db.execute("DELETE FROM runs WHERE source = $1 AND run_id = ANY($2::text[])",
+                             src, removals)
+        if upserts:
+            await db.execute(_UPSERT, src, *_columns(upserts, 7))
+        # an upper bound: a run may be rewritten in place
+        return snap, rows + len(c.upserts) + len(c.removals)
+
+    async def forget(self, db: Conn, source: str) -> None:
+        for table in ("runs", "snapshots", "sources"):
+            await db.execute(f"DELETE FROM {table} WHERE source = $1", source)
+
+    async def _write_snapshot(self, db: Conn, source: str,
+                              runs: Mapping[str, RunState]) -> None:
+        await db.execute("DELETE FROM snapshots WHERE source = $1", source)
+        await db.execute("DELETE FROM runs WHERE source = $1", source)
+        parts = [(part, count, blob) for part, (count, blob) in
+                 enumerate(self.layout.parts(runs))]
+        if parts:
+            await db.execute("INSERT INTO snapshots SELECT $1, * FROM "
+                             "unnest($2::int[], $3::int[], $4::bytea[])",
+                             source, *_columns(parts, 3))
+
+    async def _sizes_of(self, db: Conn, source: str) -> Sizes:
+        sizes = self.sizes.get(source)
+        if sizes is None:
+            row = await db.fetchrow(_SIZES, source)
+            assert row is not None
+            sizes = self.sizes[source] = (int(row[0]), int(row[1]))
+        return sizes
+
+
+def _row(out: dict[str, SourceRow], source: str) -> SourceRow:
+    """``source``'s row, made up if it has runs but no row of its own."""
+    row = out.get(source)
+    if row is None:
+        row = out[source] = SourceRow()
+    return row

@@ -1,0 +1,197 @@
+"""The store on a PostgreSQL database several replicas share: the Store protocol, and
+the :class:`~watcher.state.cluster.Cluster` of their leases."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
+
+from watcher.core.status import RoundTrips
+from watcher.errors import StoreUnavailable
+from watcher.model import JournalEntry
+from watcher.state.cluster import Cluster
+from watcher.state.postgres import journal, sinks
+from watcher.state.postgres.connection import Conn, Database
+from watcher.state.postgres.leases import PgCluster, check_fence
+from watcher.state.postgres.listen import Follower
+from watcher.state.postgres.runs import Runs, Sizes
+from watcher.state.postgres.schema import SCHEMA_VERSION, migrate, schema_version
+from watcher.state.snapshots import Layout
+from watcher.state.store import Commit, DeadLetter, SourceRow, StoreError
+
+#: the NOTIFY channel's prefix; the schema follows, so two states in one database differ
+CHANNEL = "watcher:"
+
+
+class PostgresStore:
+    """Runs, journal, cursors, dead letters, records and leases in one database."""
+
+    persistent = True
+
+    def __init__(self, db: Database, *, replica: str, channel: str,
+                 listen_url: str | None, layout: Layout | None = None) -> None:
+        self._db = db
+        self._runs = Runs(layout or Layout())
+        self._channel = channel
+        self._cluster = PgCluster(db, replica, Follower(db, listen_url, channel,
+                                                        application_name(replica)), channel)
+        self.replica = replica
+
+    @classmethod
+    async def open(cls, url: str, *, replica: str, listen_url: str | None = None,
+                   layout: Layout | None = None, create: bool = True) -> PostgresStore:
+        """Connect and bring the schema up to date; StoreUnavailable (exit 69) if either
+        is impossible.  ``listen_url``: where to LISTEN (None: ``url``; "": nowhere).
+        ``create=False``: connect only, migrating nothing (``check --connect``)."""
+        db = await Database.open(url, application=application_name(replica))
+        prepare = _prepare if create else _schema_of
+        try:
+            schema = await db.session(lambda conn: prepare(conn, db.shown))
+        except StoreError as e:
+            await db.close()
+            raise StoreUnavailable(str(e)) from None
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db, replica=replica, channel=(CHANNEL + schema)[:63],
+                   listen_url=url if listen_url is None else listen_url or None, layout=layout)
+
+    @property
+    def path(self) -> str:
+        return self._db.shown
+
+    async def probe(self) -> str:
+        version = await self._db.session(schema_version)
+        if version > SCHEMA_VERSION:
+            raise StoreUnavailable(f"{self.path}: written by a newer watcher (schema {version})")
+        if version < SCHEMA_VERSION:
+            return (f"PostgreSQL {self.path}, schema {version}: watcher run migrates it to "
+                    f"{SCHEMA_VERSION}")
+        return f"PostgreSQL {self.path}, schema {version} (current)"
+
+    @property
+    def write_error(self) -> str | None:
+        return self._db.write_error
+
+    @property
+    def last_write_error(self) -> str | None:
+        return self._db.last_write_error
+
+    @property
+    def cluster(self) -> Cluster:
+        return self._cluster
+
+    @property
+    def trips(self) -> RoundTrips:
+        """Round trips to the server so far, and their durations."""
+        return self._db.trips
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    # -- sources and runs --------------------------------------------------------------
+
+    async def load(self, sources: Collection[str] | None = None) -> dict[str, SourceRow]:
+        rows, sizes = await self._db.read(lambda db: self._runs.load(db, sources))
+        if sources is None:
+            self._runs.sizes = sizes
+        else:
+            for source in sources:
+                self._runs.sizes.pop(source, None)
+            self._runs.sizes.update(sizes)
+        return rows
+
+    async def commit(self, commit: Commit) -> list[JournalEntry]:
+        sizes = await self._db.write(lambda db: self._commit(db, commit))
+        if sizes is not None and commit.source is not None:
+            self._runs.sizes[commit.source] = sizes
+        return list(commit.entries)
+
+    async def _commit(self, db: Conn, c: Commit) -> Sizes | None:
+        if c.fence is not None:  # first: a fenced commit writes nothing
+            await check_fence(db, c.fence, self.replica)
+        sizes = None
+        if c.source is not None:
+            if c.upserts or c.removals:
+                sizes = await self._runs.write(db, c)
+            if c.row is not None:
+                await self._runs.save_row(db, c.source, c.row)
+        if c.cursor is not None:
+            await sinks.set_cursor(db, *c.cursor)
+        if c.records:
+            await sinks.put_records(db, c.records)
+        await journal.append(db, c.entries, self._channel)  # last: it holds the head's lock
+        return sizes
+
+    async def forget_source(self, source: str) -> None:
+        await self._db.write(lambda db: self._runs.forget(db, source))
+        self._runs.sizes.pop(source, None)
+
+    async def records(self, namespace: str) -> dict[str, bytes]:
+        return await self._db.read(lambda db: sinks.records(db, namespace))
+
+    async def put_record(self, namespace: str, key: str, value: bytes | None) -> None:
+        await self._db.write(lambda db: sinks.put_records(db, {(namespace, key): value}))
+
+    # -- journal -------------------------------------------------------------------------
+
+    async def head(self) -> int:
+        return await self._db.read(journal.head)
+
+    async def read(self, after: int, limit: int) -> list[JournalEntry]:
+        return await self._db.read(lambda db: journal.read(db, after, limit))
+
+    async def prune_journal(self, *, upto: int, before: float) -> int:
+        return await self._db.write(lambda db: journal.prune(db, upto, before))
+
+    async def import_journal(self, entries: Sequence[JournalEntry], head: int) -> None:
+        """Entries with their numbers kept, and the head (``watcher migrate``)."""
+        await self._db.write(lambda db: journal.insert(db, entries, head))
+
+    async def import_dead(self, letters: Sequence[DeadLetter]) -> None:
+        """Dead letters with their times and retry flags kept (``watcher migrate``)."""
+        await self._db.write(lambda db: sinks.insert_dead(db, letters))
+
+    # -- sink cursors and dead letters ---------------------------------------------------
+
+    async def cursors(self) -> dict[str, int]:
+        return await self._db.read(sinks.cursors)
+
+    async def set_cursor(self, sink: str, seq: int) -> None:
+        await self._db.statement(lambda db: sinks.set_cursor(db, sink, seq))
+
+    async def drop_cursor(self, sink: str) -> None:
+        await self._db.statement(lambda db: sinks.drop_cursor(db, sink))
+
+    async def add_dead(self, sink: str, items: Iterable[tuple[JournalEntry, str, int]],
+                       now: float) -> None:
+        rows = [(e.seq, reason, attempts, now) for e, reason, attempts in items]
+        await self._db.statement(lambda db: sinks.add_dead(db, sink, rows))
+
+    async def dead_letters(self, sink: str | None = None, *, retry_only: bool = False,
+                           limit: int | None = None) -> list[DeadLetter]:
+        return await self._db.read(lambda db: sinks.dead_letters(db, sink, retry_only, limit))
+
+    async def mark_retry(self, sink: str | None) -> int:
+        return await self._db.statement(lambda db: sinks.mark_retry(db, sink))
+
+    async def resolve_dead(self, sink: str, seqs: Sequence[int]) -> None:
+        await self._db.statement(lambda db: sinks.resolve_dead(db, sink, seqs))
+
+
+def application_name(replica: str) -> str:
+    """How the server lists a replica's connections: ``watcher <replica>``."""
+    return f"watcher {replica}"
+
+
+async def _schema_of(conn: Any, shown: str) -> str:
+    """The schema the tables would live in, touching nothing."""
+    schema: str = await conn.fetchval("SELECT current_schema()")
+    return schema
+
+
+async def _prepare(conn: Any, shown: str) -> str:
+    """Migrate; the schema the tables live in (it names the NOTIFY channel)."""
+    await migrate(conn, shown)
+    schema: str = await conn.fetchval("SELECT current_schema()")
+    return schema
