@@ -6,6 +6,7 @@ import pytest
 
 from tests import postgres
 from tests.sinks.buses import Bus, NatsBus, RedisBus, reachable, run
+from tests.sinks.receiver import Receiver
 from tests.support import SimThread
 from watcher.simulator import Simulator, World
 from watcher.testing import FrozenClock
@@ -82,3 +83,10 @@ def pg_url(pg_database: str) -> str:
     """A URL whose tables live in a fresh schema of the module's database: a state of
     the test's own."""
     return postgres.create_schema(pg_database)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP receiver on loopback answering 200 until told otherwise."""
+    with Receiver() as r:
+        yield r

@@ -4,24 +4,15 @@ on PostgreSQL (two replicas) and on SQLite (the one process)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
 from tests.http_support import free_port, http_get
 from tests.replicas import Cluster
 from tests.sinks.receiver import Receiver
 from tests.support import DaemonProc, SimThread, run_cli, sim_source, toml
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
 
 
 def status_json(config: Path, env: dict[str, str] | None = None) -> dict[str, Any]:

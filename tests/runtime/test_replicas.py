@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.http_support import free_port, http_get
@@ -20,13 +18,6 @@ from tests.replicas import Cluster
 from tests.sinks.receiver import Receiver
 from tests.support import DaemonProc, SimThread, run_cli, toml
 from tests.tcp_proxy import Proxy
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
 
 
 def wait_until(pred: object, timeout: float = 20.0, what: str = "condition") -> None:
@@ -150,7 +141,7 @@ def metrics(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def test_each_replica_counts_its_leases_takeovers_and_database_round_trips(
         tmp_path: Path, sim_thread: SimThread, receiver: Receiver, pg_url: str) -> None:
-    """Two replicas' leases held add up to every source and the webhook; each times its
+    """Two replicas' leases held add up to every source, the webhook and both readers; each times its
     round trips to the database; after one is killed the other counts the takeovers."""
     cluster = Cluster(tmp_path, sim_thread, receiver, pg_url, per_vendor=2,
                       vendors=("extend", "noxus"), http=True)
@@ -161,8 +152,10 @@ def test_each_replica_counts_its_leases_takeovers_and_database_round_trips(
 
     def held(kind: str) -> list[float]:
         return [metrics(p)[("watcher_leases_held", (("kind", kind),))] for p in ports.values()]
-    wait_until(lambda: sum(held("source")) == 4 and min(held("source")) >= 1
-               and sum(held("sink")) == 1, what="leases spread")
+    wait_until(lambda: sum(held("source")) == 4 and sum(held("sink")) == 1
+               and sum(held("reader")) == 2
+               and min(map(sum, zip(held("source"), held("sink"), held("reader"), strict=True))) >= 1,
+               what="leases spread")
     seen = metrics(ports["a"])
     assert seen[("watcher_db_round_trip_seconds_count", ())] > 0
     assert seen[("watcher_fenced_commits_total", (("kind", "source"),))] == 0
@@ -207,8 +200,8 @@ def test_a_source_added_by_reload_is_polled_by_one_replica_and_a_removed_one_let
     back."""
     cluster = Cluster(tmp_path, sim_thread, receiver, pg_url, per_vendor=2,
                       vendors=("extend",))
-    cluster.start("a")
-    cluster.start("b")
+    for name in ("a", "b"):  # a SIGHUP before its handler is in place would end it
+        cluster.start(name).wait_stderr("watcher running")
     cluster.wait_held()
     text = cluster.path.read_text()
     gone, added = cluster.sources[0]["name"], "extend-new"

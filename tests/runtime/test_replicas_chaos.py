@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests import postgres
 from tests.replica_checks import (
@@ -44,13 +41,6 @@ def settle(cluster: Cluster, timeout: float = 30.0) -> None:
             return
         time.sleep(0.3)
     raise AssertionError("the replicas did not catch up with the world")
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
 
 
 def test_three_replicas_lose_and_invent_nothing_through_kills_pauses_and_cut_connections(

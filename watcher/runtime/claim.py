@@ -37,7 +37,7 @@ class Claim(Fence):
 
     @property
     def kind(self) -> str:
-        """``source``, ``sink``: what the lease is for."""
+        """``source``, ``sink``, ``reader``: what the lease is for."""
         return self.lease.partition(":")[0]
 
     def valid(self) -> bool:

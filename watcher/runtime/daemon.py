@@ -29,7 +29,7 @@ from watcher.core.failures import FailureWindow
 from watcher.core.status import ConfigInfo, DaemonStatus, ReplicaInfo
 from watcher.errors import ConfigError, StoreUnavailable
 from watcher.infra.clock import Clock, wall
-from watcher.runtime import chores, tally
+from watcher.runtime import chores, signals, tally
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.configuration import config_hash
 from watcher.runtime.loop import tune_gc
@@ -51,7 +51,7 @@ log = structlog.get_logger("watcher.daemon")
 DRAIN_DEADLINE = 10.0
 #: the daemon's own tasks, each with a boundary (the ``task`` label of internal errors)
 CHORES = ("signals", "housekeeping", "status", "watchdog", "http", "failures", "silences",
-          "reminders", "leases", "journal")
+          "leases", "journal")
 
 
 class Daemon:
@@ -68,12 +68,10 @@ class Daemon:
         self.replication: Replication | None = None
         self.stopping = False
         self.started_at = clock()
-        self._stop = anyio.Event()
+        #: a stop asked for (SIGTERM/SIGINT), and whether to hurry the drain
+        self.stop = signals.Stop()
         #: set once every source is scheduled (when READY=1 goes to systemd)
         self.started = anyio.Event()
-        #: the wait for sinks while stopping; a second stop signal cancels it
-        self._drain: anyio.CancelScope | None = None
-        self._hurry = False
         self._http: listener.HttpListener | None = None
         self.chores = {name: Boundary(name) for name in CHORES}
         self.replica = ReplicaInfo(id=default_replica(), started_at=self.started_at,
@@ -133,8 +131,9 @@ class Daemon:
             for sink in self.config.sinks:
                 if workers.local(sink):  # the others once their lease is held
                     await workers.start_sink(sink)
-            if self.replication is None:
+            if self.replication is None:  # else the readers and sources that it leases
                 await workers.start_rules()
+                await workers.start_reminders()
                 for source in self.config.sources:
                     workers.start_source(source)
             self._start_chores(tg, workers)
@@ -142,7 +141,7 @@ class Daemon:
             self.notifier.ready(self.status_line())
             self.started.set()
             log.info("watcher running")
-            await self._stop.wait()
+            await self.stop.asked.wait()
             await self._shutdown(workers)
             tg.cancel_scope.cancel()
         # The signal receiver is gone: a late stop signal must not kill the final close.
@@ -171,7 +170,7 @@ class Daemon:
             await worker.obj.watching.wait()
 
     def request_stop(self) -> None:
-        self._stop.set()
+        self.stop.ask()
 
     async def _shutdown(self, workers: Workers) -> None:
         self.stopping = True
@@ -181,16 +180,17 @@ class Daemon:
         for name in list(workers.pollers):
             await workers.stop_source(name)
         await workers.stop_rules()  # what it had not committed, it works out again on start
+        await workers.stop_reminders()
         if self.replication is not None:
             await self.replication.stop_polling()
         journal = workers.journal
         target = journal.head  # other replicas journal on: deliver what was there now
-        with anyio.move_on_after(0 if self._hurry else DRAIN_DEADLINE) as self._drain:
+        with self.stop.draining(DRAIN_DEADLINE) as drain:
             # A sink that is failing keeps its backlog in the journal; do not wait for it.
             while any(journal.cursors.get(w.obj.consumer, 0) < target and not w.obj.failing
                       for w in workers.runners.values()):
                 await journal.wait_acked()
-        if self._drain.cancelled_caught:
+        if drain.cancelled_caught:
             log.warning("stop deadline reached; undelivered events stay journaled",
                         backlog={n: journal.backlog(w.obj.consumer)
                                  for n, w in workers.runners.items()})
@@ -202,26 +202,6 @@ class Daemon:
             await self._http.stop()
 
     # -- signals and reload ------------------------------------------------------------
-
-    async def _signals(self) -> None:
-        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
-            async for sig in sigs:
-                if sig == signal.SIGHUP and self._stop.is_set():
-                    # a reload now would start sources and sinks in the middle of the drain
-                    log.info("reload ignored: the daemon is stopping", signal="SIGHUP")
-                elif sig == signal.SIGHUP:
-                    try:
-                        await self.reload()
-                    except Exception as e:  # half applied at worst; the next reload retries
-                        self.chores["signals"].caught(e)
-                elif not self._stop.is_set():
-                    log.info("stop requested", signal=signal.Signals(sig).name)
-                    self._stop.set()
-                else:
-                    log.warning("second stop signal: not waiting for sinks any longer")
-                    self._hurry = True
-                    if self._drain is not None:
-                        self._drain.cancel()
 
     async def reload(self) -> None:
         """Re-read the config; an invalid one is refused and the old one kept."""
@@ -242,7 +222,7 @@ class Daemon:
             await self._apply(new)
             self.config_info = ConfigInfo(config_hash(new), True, self.clock())
         finally:
-            if not self._stop.is_set():  # never READY=1 once a stop has begun
+            if not self.stop.asked.is_set():  # never READY=1 once a stop has begun
                 self.notifier.ready(self.status_line())
 
     async def _apply(self, new: Config) -> None:
@@ -266,9 +246,9 @@ class Daemon:
             tg.start_soon(partial(supervise, self.chores[name], fn, clock=self.clock))
 
         keep = self.config.watcher.retention if workers.store.persistent else 600
-        chore("signals", self._signals)
+        chore("signals", partial(signals.follow, self.stop, self.reload,
+                                 on_error=self.chores["signals"].caught))
         chore("silences", workers.silencer.run)
-        chore("reminders", workers.reminders.run)
         chore("housekeeping", partial(chores.housekeeping, workers.journal, keep=keep,
                                       clock=self.clock))
         every = self.notifier.watchdog_interval
@@ -307,8 +287,7 @@ class Daemon:
             events=journal.counts if journal is not None else {},
             sources=[w.obj.status(me) for w in pollers], sinks=[w.obj.status() for w in runners],
             chores={**{name: b.errors for name, b in self.chores.items()},
-                    **({"rules": workers.rules.obj.boundary.errors}
-                       if workers and workers.rules else {})},
+                    **(workers.reader_errors() if workers else {})},
             replica=self.replica, config=self.config_info, failures=self.failures.counts(now),
             silences=workers.silencer.active(now) if workers else (),
             **(self.replication.snapshot() if self.replication else {}))

@@ -1,7 +1,8 @@
 """The lease keeper: which sources this replica polls and which network sinks it delivers.
 
-With several replicas on one PostgreSQL state, every source (``source:<name>``)
-and every sink that is not local (``sink:<name>``) has a lease (see
+With several replicas on one PostgreSQL state, every source (``source:<name>``),
+every sink that is not local (``sink:<name>``) and each journal reader that
+writes back (``reader:rules``, ``reader:reminders``) has a lease (see
 :mod:`watcher.state.cluster`).  :class:`Keeper` runs one round every
 ``lease_ttl / 3``:
 
@@ -40,7 +41,8 @@ from watcher.core.sharing import plan
 from watcher.core.status import LeaseStats
 from watcher.infra.clock import Clock
 from watcher.runtime.claim import Claim, deadline
-from watcher.runtime.workers import Worker, Workers
+from watcher.runtime.worker import Worker
+from watcher.runtime.workers import READERS, Workers
 from watcher.state.cluster import Cluster, Upkeep
 from watcher.state.store import SourceRow, StoreError
 
@@ -72,18 +74,15 @@ class Keeper:
 
     def held(self) -> dict[str, int]:
         """Leases held now, by kind (for ``watcher_leases_held``)."""
-        out = {"source": 0, "sink": 0}
+        out = {"source": 0, "sink": 0, "reader": 0}
         for claim in self.claims.values():
             out[claim.kind] = out.get(claim.kind, 0) + 1
         return out
 
-    def wanted(self) -> dict[str, SourceConfig | SinkConfig]:
-        """Every lease of the config: its sources and its sinks that are not local."""
-        config = self.workers.config
-        out: dict[str, SourceConfig | SinkConfig] = {f"source:{s.name}": s
-                                                      for s in config.sources}
-        out.update({f"sink:{k.name}": k for k in config.sinks if not self.workers.local(k)})
-        return out
+    def wanted(self) -> dict[str, SourceConfig | SinkConfig | None]:
+        """Every lease of the config: its sources, its sinks that are not local, and the
+        journal readers (None: no config of their own)."""
+        return wanted(self.workers)
 
     def wake(self) -> None:
         """Run a round now (a lease was lost, the config changed)."""
@@ -116,12 +115,27 @@ class Keeper:
             return min([self.period, *(c.remaining() for c in self.claims.values())])
         await self._renewed(up, sent)
         if not self.stopping:
-            todo = plan(self.cluster.replica, self.wanted(), list(self.claims), up.holders,
-                        up.live)
-            await self._give(todo.give)
-            await self._take(todo.take, up)
+            give, take = self._plan(up)
+            await self._give(give)
+            await self._take(take, up)
         soon = self.period if up.expiring is None else up.expiring + SETTLE
         return max(SETTLE, min(self.period, soon))
+
+    def _plan(self, up: Upkeep) -> tuple[list[str], list[str]]:
+        """What to give back and take: the sources and sinks are shared fairly, and the
+        journal readers fairly apart from them (they are light, and counted with the
+        sources they would leave a replica with fewer sources than the others)."""
+        give: list[str] = []
+        take: list[str] = []
+        wanted = self.wanted()
+        for readers in (False, True):
+            todo = plan(self.cluster.replica,
+                        [n for n in wanted if n.startswith("reader:") == readers],
+                        [n for n in self.claims if n.startswith("reader:") == readers],
+                        up.holders, up.live)
+            give += todo.give
+            take += todo.take
+        return give, take
 
     async def release(self, kind: str | None = None) -> None:
         """Give back every lease (of ``kind``), workers stopped first: another replica may
@@ -191,10 +205,13 @@ class Keeper:
             log.info("leases taken", leases=sorted(got), takeovers=sorted(
                 n for n in got if n in up.abandoned))
 
-    async def _start(self, cfg: SourceConfig | SinkConfig, claim: Claim, *,
+    async def _start(self, cfg: SourceConfig | SinkConfig | None, claim: Claim, *,
                      takeover: bool) -> bool:
         """Start the lease's worker from the state as committed; False if it cannot be
         read (the lease is given back)."""
+        if cfg is None:
+            await self._start_reader(claim)
+            return True
         if isinstance(cfg, SinkConfig):
             await self.workers.start_sink(cfg, claim=claim)
             return True
@@ -208,6 +225,12 @@ class Keeper:
                                   phase=0.0 if takeover else None)
         return True
 
+    async def _start_reader(self, claim: Claim) -> None:
+        if claim.lease == READERS[0]:
+            await self.workers.start_rules(claim=claim)
+        else:
+            await self.workers.start_reminders(claim=claim)
+
     async def _give_back_quietly(self, held: Mapping[str, int]) -> None:
         with contextlib.suppress(StoreError):  # else it expires on its own
             await self.cluster.release(held)
@@ -216,14 +239,20 @@ class Keeper:
         kind, _, what = name.partition(":")
         if kind == "source":
             await self.workers.stop_source(what, forget=True)
-        else:
+        elif kind == "sink":
             await self.workers.stop_sink(what)
+        elif what == "rules":
+            await self.workers.stop_rules()
+        else:
+            await self.workers.stop_reminders()
 
     def _worker(self, name: str) -> Worker[Any] | None:
         kind, _, what = name.partition(":")
         if kind == "source":
             return self.workers.pollers.get(what)
-        return self.workers.runners.get(what)
+        if kind == "sink":
+            return self.workers.runners.get(what)
+        return self.workers.rules if what == "rules" else self.workers.reminder_worker
 
     def _on_lost(self, claim: Claim) -> None:
         if claim.lost == "fenced":
@@ -245,19 +274,12 @@ class Keeper:
         return out
 
 
-async def renew(cluster: Cluster, claims: Mapping[str, Claim], *, ttl: float,
-                clock: Clock) -> None:
-    """Keep ``claims`` renewed, and nothing else, until cancelled (``watcher once``)."""
-    while True:
-        await clock.sleep(ttl / ROUNDS)
-        sent = clock.monotonic()
-        try:
-            up = await cluster.upkeep({n: c.epoch for n, c in claims.items()}, ttl)
-        except StoreError as e:
-            log.warning("could not renew leases", error=str(e))
-            continue
-        for name, claim in claims.items():
-            if name in up.renewed:
-                claim.valid_until = deadline(sent, ttl)
-            else:
-                claim.lose("lost")
+def wanted(workers: Workers) -> dict[str, SourceConfig | SinkConfig | None]:
+    """Every lease of ``workers``' config: its sources, its sinks that are not local,
+    and the journal readers (None: no config of their own)."""
+    config = workers.config
+    out: dict[str, SourceConfig | SinkConfig | None] = {f"source:{s.name}": s
+                                                         for s in config.sources}
+    out.update({f"sink:{k.name}": k for k in config.sinks if not workers.local(k)})
+    out.update(dict.fromkeys(READERS))
+    return out

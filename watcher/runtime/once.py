@@ -1,7 +1,7 @@
 """``watcher once``: one poll cycle of every source, then deliver what it journaled.
 
 With several replicas (PostgreSQL) ``once`` is one more replica for a moment.
-It takes the lease of every source and network sink first, waiting a little
+It takes the lease of every source, network sink and journal reader first, waiting a little
 for leases being handed over, and refuses (:class:`LeasesHeld`, exit 75) when
 a live replica holds any: two pollers of one source would journal the same
 changes twice.  It renews them while it works and gives them back at the end.
@@ -23,13 +23,16 @@ from watcher.errors import StoreUnavailable
 from watcher.infra import permit
 from watcher.infra.clock import Clock
 from watcher.model import Status
+from watcher.runtime import leases
 from watcher.runtime.claim import Claim, deadline
 from watcher.runtime.delivery import SinkRunner
-from watcher.runtime.leases import ROUNDS, renew
+from watcher.runtime.leases import ROUNDS
 from watcher.runtime.poller import Poller, SourceState
 from watcher.runtime.replicas import user_agent
-from watcher.runtime.rules import READER, RuleEngine
-from watcher.runtime.workers import Workers, close_sink
+from watcher.runtime.rules import READER as RULES
+from watcher.runtime.rules import RuleEngine
+from watcher.runtime.worker import close_sink
+from watcher.runtime.workers import READERS, Workers
 from watcher.server.logs import redactor
 from watcher.state.cluster import Cluster
 from watcher.state.store import StoreError
@@ -89,66 +92,86 @@ async def poll_and_deliver(workers: Workers, lines: list[dict[str, object]] | No
                            ) -> list[str]:
     """Poll every source once, deliver to every sink; the names of sources that failed.
     ``lines`` gets a summary per source."""
-    results: dict[str, bool] = {}
     head = workers.journal.head
-    claims = workers.claims
     async with aiohttp.ClientSession(headers=user_agent(workers.replica)) as workers.session:
-        runners = [workers.make_runner(s, claims.get(f"sink:{s.name}"))
-                   for s in workers.config.sinks]
-        for r in runners:
-            if r.claim is not None:
-                await r.journal.refresh(r.consumer)
-            await r.journal.attach(r.consumer)
-        if claims:  # with replicas, state is read when its lease is taken: now
-            rows = await workers.store.load([s.name for s in workers.config.sources])
-            for s in workers.config.sources:
-                workers.states[s.name] = SourceState(rows.get(s.name))
-        pollers = [workers.make_poller(s, claims.get(f"source:{s.name}"))
-                   for s in workers.config.sources]
+        runners = await _runners(workers)
+        pollers = await _pollers(workers)
         before = {p.config.name: len(p.state.runs) for p in pollers}
-        engine = RuleEngine(workers.config.rules, workers.journal, clock=workers.clock) \
-            if workers.config.rules else None
-        if engine is not None:
-            await workers.journal.attach(READER)
-
-        async def poll(p: Poller) -> None:
-            permit.enter(p.claim)
-            results[p.config.name] = await p.poll_once()
-
-        async def deliver(r: SinkRunner) -> None:
-            permit.enter(r.claim)
-            await r.run(until_idle=True)
-        async with anyio.create_task_group() as tg:
-            for p in pollers:
-                tg.start_soon(poll, p)
-        if engine is not None:  # its episodes are journaled before the sinks read
-            with anyio.move_on_after(RULES_DEADLINE):
-                await engine.run(until_idle=True)
-        await workers.silencer.refresh()
-        await workers.reminders.load()
-        await workers.reminders.step(save=True)  # what came due since the last run
+        results = await _poll(pollers)
+        await _read_back(workers)
         with anyio.move_on_after(DELIVER_DEADLINE):
             async with anyio.create_task_group() as tg:
                 for r in runners:
-                    tg.start_soon(deliver, r)
+                    tg.start_soon(_deliver, r)
         for r in runners:
             await close_sink(r)
         entries = await workers.journal.read(head, 10**9)
     events = Counter(e.source for e in entries)
     failed = Counter(e.source for e in entries if e.status == Status.FAILED)
-    for p in pollers:
-        name = p.config.name
-        if lines is not None:
-            lines.append(summary(p, before=before[name], events=events[name],
-                                 failed_runs=failed[name]))
+    if lines is not None:
+        lines += [summary(p, before=before[p.config.name], events=events[p.config.name],
+                          failed_runs=failed[p.config.name]) for p in pollers]
     return [name for name, ok in results.items() if not ok]
+
+
+async def _runners(workers: Workers) -> list[SinkRunner]:
+    """A runner per sink, each attached to its cursor (as stored, under a lease)."""
+    runners = [workers.make_runner(s, workers.claims.get(f"sink:{s.name}"))
+               for s in workers.config.sinks]
+    for r in runners:
+        if r.claim is not None:
+            await r.journal.refresh(r.consumer)
+        await r.journal.attach(r.consumer)
+    return runners
+
+
+async def _pollers(workers: Workers) -> list[Poller]:
+    claims = workers.claims
+    if claims:  # with replicas, state is read when its lease is taken: now
+        rows = await workers.store.load([s.name for s in workers.config.sources])
+        for s in workers.config.sources:
+            workers.states[s.name] = SourceState(rows.get(s.name))
+    return [workers.make_poller(s, claims.get(f"source:{s.name}"))
+            for s in workers.config.sources]
+
+
+async def _poll(pollers: list[Poller]) -> dict[str, bool]:
+    results: dict[str, bool] = {}
+
+    async def poll(p: Poller) -> None:
+        permit.enter(p.claim)
+        results[p.config.name] = await p.poll_once()
+    async with anyio.create_task_group() as tg:
+        for p in pollers:
+            tg.start_soon(poll, p)
+    return results
+
+
+async def _read_back(workers: Workers) -> None:
+    """The health rules, then the reminders, on what was journaled: their events are
+    journaled before the sinks read."""
+    rules, reminders = workers.claims.get(READERS[0]), workers.claims.get(READERS[1])
+    if workers.config.rules:
+        engine = RuleEngine(workers.config.rules, workers.journal, clock=workers.clock,
+                            claim=rules)
+        await workers.journal.attach(RULES)
+        with anyio.move_on_after(RULES_DEADLINE):  # what it misses, a later run decides
+            await engine.run(until_idle=True)
+    await workers.silencer.refresh()
+    workers.reminders.claim = reminders
+    await workers.reminders.load()
+    await workers.reminders.step(save=True)  # what came due since the last run
+
+
+async def _deliver(r: SinkRunner) -> None:
+    permit.enter(r.claim)
+    await r.run(until_idle=True)
 
 
 async def take_all(cluster: Cluster, workers: Workers, *, ttl: float,
                    clock: Clock) -> dict[str, Claim]:
-    """Every source's and network sink's lease, or LeasesHeld (none kept)."""
-    wanted = {f"source:{s.name}" for s in workers.config.sources}
-    wanted |= {f"sink:{k.name}" for k in workers.config.sinks if not workers.local(k)}
+    """Every lease (sources, network sinks, journal readers), or LeasesHeld (none kept)."""
+    wanted = set(leases.wanted(workers))
     claims: dict[str, Claim] = {}
     waited = 0.0
     while True:
@@ -177,3 +200,21 @@ async def _give_back(cluster: Cluster, workers: Workers) -> None:
         await cluster.leave()
     except StoreError as e:  # the leases expire on their own
         log.warning("could not give leases back", error=str(e))
+
+
+async def renew(cluster: Cluster, claims: Mapping[str, Claim], *, ttl: float,
+                clock: Clock) -> None:
+    """Keep ``claims`` renewed, and nothing else, until cancelled (``watcher once``)."""
+    while True:
+        await clock.sleep(ttl / ROUNDS)
+        sent = clock.monotonic()
+        try:
+            up = await cluster.upkeep({n: c.epoch for n, c in claims.items()}, ttl)
+        except StoreError as e:
+            log.warning("could not renew leases", error=str(e))
+            continue
+        for name, claim in claims.items():
+            if name in up.renewed:
+                claim.valid_until = deadline(sent, ttl)
+            else:
+                claim.lose("lost")

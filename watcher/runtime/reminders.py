@@ -19,6 +19,11 @@ It wakes when the journal grows and when the next reminder is due.  A step
 that changes nothing writes nothing; its cursor is saved at least every
 :data:`CURSOR_EVERY` seconds (entries between the saved cursor and its position
 changed nothing, so reading them again after a restart changes nothing).
+
+It is one worker, ``reminders``, started and stopped by
+:class:`~watcher.runtime.workers.Workers`.  With several replicas it runs under
+the ``reader:reminders`` lease, on one replica at a time, each write fenced by
+it, and takes up from the state as committed when the lease moves to it.
 """
 
 from __future__ import annotations
@@ -32,7 +37,10 @@ from watcher.core import reminders as core
 from watcher.core.reminders import Episode
 from watcher.infra.clock import Clock, wall
 from watcher.model import Event
+from watcher.runtime.claim import Claim
+from watcher.runtime.supervisor import Boundary
 from watcher.state.journal import Journal
+from watcher.state.store import Fenced
 
 log = structlog.get_logger("watcher.reminders")
 
@@ -46,6 +54,8 @@ BATCH = 1000
 
 
 class Reminders:
+    name = "reminders"
+
     def __init__(self, journal: Journal, *, intervals: Callable[[], Collection[float]],
                  sources: Callable[[], Collection[str]], clock: Clock = wall) -> None:
         self.journal = journal
@@ -56,6 +66,10 @@ class Reminders:
         self.pos = 0
         self._saved = (0, 0.0)  # (cursor, when) last written
         self._loaded = False
+        #: the ``reader:reminders`` lease with several replicas (None: the only process)
+        self.claim: Claim | None = None
+        #: counts and logs the stream's internal errors (``task`` = ``reminders``)
+        self.boundary = Boundary("reminders")
 
     async def load(self) -> None:
         """Take up where the last process left off (a first start reads the journal)."""
@@ -69,12 +83,24 @@ class Reminders:
                 log.warning("ignoring a damaged reminder record", episode=key)
         self._loaded = True
 
+    def unload(self) -> None:
+        """Forget what was loaded: the next :meth:`run` reads it from the store again."""
+        self._loaded = False
+
     async def run(self) -> None:
         """Step forever: at each new journal entry and when a reminder is due."""
         if not self._loaded:
             await self.load()
         while True:
-            await self._wait(await self.step())
+            try:
+                delay = await self.step()
+            except Fenced as e:
+                log.warning("commit refused: another replica keeps the reminders now",
+                            error=str(e))
+                if self.claim is not None:
+                    self.claim.lose("fenced")
+                await anyio.sleep_forever()  # the lease keeper stops this stream
+            await self._wait(delay)
 
     async def step(self, *, save: bool = False) -> float:
         """Read what is new, make what is due, commit; seconds until the next is due.
@@ -100,7 +126,8 @@ class Reminders:
                        and (save or now - self._saved[1] >= CURSOR_EVERY)):
             records = {(NAMESPACE, k): (episodes[k].encode() if k in episodes else None)
                        for k in changed}
-            await self.journal.write_back(READER, pos, events=events, records=records)
+            await self.journal.write_back(READER, pos, events=events, records=records,
+                                          fence=self.claim)
             self._saved = (pos, now)
         self.episodes, self.pos = episodes, pos
         return self._next(now)

@@ -15,8 +15,9 @@ deadlines and decided nothing is not written: it is a function of time and
 committed state, and is worked out again the same way after a restart.
 
 It is one worker, ``rules``, started and stopped by
-:class:`~watcher.runtime.workers.Workers` like a sink runner, so with several
-replicas one of them owns it at a time.
+:class:`~watcher.runtime.workers.Workers` like a sink runner.  With several
+replicas it runs under the ``reader:rules`` lease, on one replica at a time,
+and each commit is fenced by it: an engine that lost the lease decides nothing.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from watcher.infra.clock import Clock, wall
 from watcher.runtime.claim import Claim
 from watcher.runtime.supervisor import Boundary
 from watcher.state.journal import Journal
-from watcher.state.store import StoreError
+from watcher.state.store import Fenced, StoreError
 
 #: the engine's journal cursor: no sink can be called this (sink names start with a letter
 #: or digit), so a sink's cursor and the engine's never mix
@@ -129,6 +130,9 @@ class RuleEngine:
                 await self._commit(decision, seq)
             else:
                 decision.apply(self.tracks)
+        except Fenced as e:
+            await self._fenced(e)
+            return
         except StoreError as e:
             await self._retry_later("could not read or write the state", e)
             return
@@ -144,12 +148,20 @@ class RuleEngine:
 
     async def _commit(self, decision: Decision, seq: int) -> None:
         await self.journal.write_back(READER, seq, events=decision.events,
-                                      records=decision.records())
+                                      records=decision.records(), fence=self.claim)
         decision.apply(self.tracks)
         self.cursor = seq
         for e in decision.events:
             self.log.info("workflow " + e.type.rsplit(".", 1)[-1], rule=e.data["rule"],
                           workflow=e.data.get("workflow_name") or e.subject, source=e.source)
+
+    async def _fenced(self, e: Fenced) -> None:
+        """Another replica evaluates the rules now: nothing of this pass was kept."""
+        self.log.warning("commit refused: another replica evaluates the rules now",
+                         error=str(e))
+        if self.claim is not None:
+            self.claim.lose("fenced")
+        await anyio.sleep_forever()  # the lease keeper stops this engine
 
     async def _retry_later(self, what: str, e: Exception) -> None:
         if not self._failing:

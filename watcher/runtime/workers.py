@@ -16,26 +16,26 @@ Local sinks (stdout, file) run on every replica, each from a cursor of its own.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import IO, Generic, TypeVar
+from collections.abc import Mapping
+from typing import IO
 
 import aiohttp
-import anyio
 import structlog
 from anyio.abc import TaskGroup
 
 from watcher.config.settings import Config, SinkConfig, SourceConfig
-from watcher.infra import permit
 from watcher.infra.clock import Clock
 from watcher.providers import provider_class
 from watcher.providers.protocol import ProviderContext
 from watcher.runtime.claim import Claim
 from watcher.runtime.delivery import SinkRunner
 from watcher.runtime.poller import Poller, SourceState
+from watcher.runtime.reminders import READER as REMINDERS
 from watcher.runtime.reminders import Reminders
-from watcher.runtime.rules import READER, RuleEngine
+from watcher.runtime.rules import READER as RULES
+from watcher.runtime.rules import RuleEngine
 from watcher.runtime.silencing import Silencer
-from watcher.runtime.supervisor import Boundary, supervise
+from watcher.runtime.worker import Worker, close_sink, reopen_sink
 from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
 from watcher.state.journal import Journal
@@ -43,37 +43,8 @@ from watcher.state.store import SourceRow, Store, StoreError
 
 log = structlog.get_logger("watcher.daemon")
 
-W = TypeVar("W", Poller, SinkRunner, RuleEngine)
-
-
-class Worker(Generic[W]):
-    """A supervised task with its own cancel scope, so it can be stopped alone."""
-
-    def __init__(self, obj: W) -> None:
-        self.obj: W = obj
-        self.scope = anyio.CancelScope()
-        self.done = anyio.Event()
-
-    def bound(self, claim: Claim) -> None:
-        """End the worker when ``claim`` runs out (moved on at each renewal)."""
-        self.scope.deadline = anyio.current_time() + claim.remaining()
-
-    def start(self, tg: TaskGroup, fn: Callable[[], Awaitable[None]], *, clock: Clock) -> None:
-        boundary: Boundary = self.obj.boundary
-
-        async def body() -> None:
-            permit.enter(self.obj.claim)  # its HTTP requests check the lease first
-            try:
-                with self.scope:
-                    await supervise(boundary, fn, clock=clock)
-            finally:
-                self.done.set()
-        tg.start_soon(body)
-
-    async def stop(self) -> None:
-        self.scope.cancel()
-        await self.done.wait()
-
+#: the leases of the journal readers that write back, one replica running each
+READERS = ("reader:rules", "reader:reminders")
 
 class Workers:
     """The pollers and sink runners of one daemon, and the run state they share."""
@@ -102,6 +73,7 @@ class Workers:
             sources=lambda: {s.name for s in self.config.sources})
         #: the workflow health rules' engine, while there are rules (or episodes to end)
         self.rules: Worker[RuleEngine] | None = None
+        self.reminder_worker: Worker[Reminders] | None = None
         self._rows = rows
         #: this replica's id among several; None: the only process, holding every lease
         self.replica = replica
@@ -135,6 +107,11 @@ class Workers:
             return self.store.last_write_error or "a poll cycle could not be saved"
         return None
 
+    def reader_errors(self) -> dict[str, int]:
+        """The internal errors of the journal readers (by task), for ``/metrics``."""
+        return {"rules": self.rules.obj.boundary.errors if self.rules else 0,
+                "reminders": self.reminders.boundary.errors}
+
     # -- sources -----------------------------------------------------------------------
 
     def make_poller(self, cfg: SourceConfig, claim: Claim | None = None,
@@ -160,8 +137,6 @@ class Workers:
             self.states[cfg.name] = SourceState(row)
         poller = self.make_poller(cfg, claim, phase)
         worker = self.pollers[cfg.name] = Worker(poller)
-        if claim is not None:
-            worker.bound(claim)
         worker.start(self.tg, poller.run, clock=self.clock)
 
     async def stop_source(self, name: str, *, forget: bool = False) -> None:
@@ -201,8 +176,6 @@ class Workers:
             log.error("could not save a new sink's cursor; it starts anyway", sink=cfg.name,
                       error=str(e))
         worker = self.runners[cfg.name] = Worker(runner)
-        if claim is not None:
-            worker.bound(claim)
         worker.start(self.tg, runner.run, clock=self.clock)
 
     async def stop_sink(self, name: str, *, detach: bool = False) -> None:
@@ -219,18 +192,21 @@ class Workers:
 
     # -- rules ---------------------------------------------------------------------------
 
-    async def start_rules(self) -> None:
+    async def start_rules(self, *, claim: Claim | None = None) -> None:
         """Start the rule engine, if there are rules or an earlier engine's cursor (its
-        open episodes end once the rules are gone)."""
+        open episodes end once the rules are gone); under a ``claim`` from the cursor
+        as stored (another replica may have moved it)."""
         assert self.tg is not None
-        if not self.config.rules and READER not in self.journal.cursors:
-            return
-        engine = RuleEngine(self.config.rules, self.journal, clock=self.clock)
         try:
-            await self.journal.attach(READER)  # before any event, so none is skipped
+            if claim is not None:
+                await self.journal.refresh(RULES)
+            if not self.config.rules and RULES not in self.journal.cursors:
+                return
+            await self.journal.attach(RULES)  # before any event, so none is skipped
         except StoreError as e:
-            log.error("could not save the rule engine's cursor; it starts anyway",
+            log.error("could not read or save the rule engine's cursor; it starts anyway",
                       error=str(e))
+        engine = RuleEngine(self.config.rules, self.journal, clock=self.clock, claim=claim)
         worker = self.rules = Worker(engine)
         worker.start(self.tg, engine.run, clock=self.clock)
 
@@ -238,6 +214,28 @@ class Workers:
         worker, self.rules = self.rules, None
         if worker is not None:
             await worker.stop()
+
+    async def start_reminders(self, *, claim: Claim | None = None) -> None:
+        """Start the reminder stream; under a ``claim`` from its cursor and episodes as
+        stored (another replica may have moved them)."""
+        assert self.tg is not None
+        stream = self.reminders
+        stream.claim = claim
+        if claim is not None:
+            try:
+                await self.journal.refresh(REMINDERS)
+                await stream.load()
+            except StoreError as e:  # its run() loads them again
+                stream.unload()
+                log.error("could not read the reminders' state; retrying", error=str(e))
+        worker = self.reminder_worker = Worker(stream)
+        worker.start(self.tg, stream.run, clock=self.clock)
+
+    async def stop_reminders(self) -> None:
+        worker, self.reminder_worker = self.reminder_worker, None
+        if worker is not None:
+            await worker.stop()
+            self.reminders.unload()  # taken up again from the store if it comes back
 
     # -- reload --------------------------------------------------------------------------
 
@@ -250,7 +248,8 @@ class Workers:
         await self._apply_sinks({s.name: s for s in old.sinks}, {s.name: s for s in new.sinks})
         if old.rules != new.rules:
             await self.stop_rules()
-            await self.start_rules()
+            if self.leased(READERS[0]):  # else the replica holding the lease restarts it
+                await self.start_rules(claim=self.claims.get(READERS[0]))
             log.info("rules changed", rules=len(new.rules))
 
     async def _apply_sources(self, old: Mapping[str, SourceConfig],
@@ -286,16 +285,3 @@ class Workers:
                 await self.start_sink(cfg, claim=self.claims.get(f"sink:{name}"))
             log.info("sink changed" if name in old else "sink added", sink=name)
 
-
-async def close_sink(runner: SinkRunner) -> None:
-    try:
-        await runner.sink.aclose()
-    except Exception as e:  # a plugin's bug must not stop a reload or a clean exit
-        runner.boundary.caught(e)
-
-
-def reopen_sink(runner: SinkRunner) -> None:
-    try:
-        runner.sink.reopen()
-    except Exception as e:
-        runner.boundary.caught(e)

@@ -205,7 +205,7 @@ class DaemonCollector:
         if stats is None or d.leases_held is None:
             return
         held = GaugeMetricFamily("watcher_leases_held",
-                                 "Leases this replica holds, per kind (source, sink).",
+                                 "Leases this replica holds, per kind (source, sink, reader).",
                                  labels=["kind"])
         takeovers = CounterMetricFamily(
             "watcher_lease_takeovers",
@@ -215,7 +215,7 @@ class DaemonCollector:
             "watcher_fenced_commits",
             "Commits and cursor moves the store refused because another replica had taken "
             "the lease over, per kind.", labels=["kind"])
-        for kind in ("source", "sink"):
+        for kind in ("source", "sink", "reader"):
             held.add_metric([kind], d.leases_held.get(kind, 0))
             takeovers.add_metric([kind], stats.takeovers[kind])
             fenced.add_metric([kind], stats.fenced[kind])

@@ -80,15 +80,16 @@ class Journal:
         return entries
 
     async def write_back(self, reader: str, seq: int, *, events: Sequence[Event] = (),
-                         records: Mapping[tuple[str, str], bytes | None] | None = None
-                         ) -> list[JournalEntry]:
+                         records: Mapping[tuple[str, str], bytes | None] | None = None,
+                         fence: Fence | None = None) -> list[JournalEntry]:
         """A journal reader that writes events back (health rules, reminders) has read up
         to ``seq``: its new events, its records and its cursor, in one transaction, so a
-        restart neither repeats nor loses what it decided.  StoreError: none of it."""
+        restart neither repeats nor loses what it decided.  ``fence``: the reader's lease
+        with several replicas (Fenced: another replica holds it).  StoreError: none of it."""
         entries = [entry_of(e) for e in events]
         async with self._lock:
             entries = await self.store.commit(Commit(entries=entries, cursor=(reader, seq),
-                                                     records=records or {}))
+                                                     records=records or {}, fence=fence))
             self.cursors[reader] = seq
             if entries:
                 self.counts.update(e.type for e in entries)

@@ -1,0 +1,61 @@
+"""Signals: SIGTERM/SIGINT ask for a stop (a second one hurries it), SIGHUP reloads.
+
+A stop is asked once; the daemon then drains its sinks within a deadline
+(:meth:`Stop.draining`), which a second stop signal cuts short.  A SIGHUP that
+arrives while stopping is ignored: a reload then would start sources and sinks
+in the middle of the drain.  A reload that raises is reported to the signal
+task's boundary and the signals keep being followed.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Awaitable, Callable
+
+import anyio
+import structlog
+
+log = structlog.get_logger("watcher.daemon")
+
+
+class Stop:
+    """A stop asked for, and whether the drain that follows must hurry."""
+
+    def __init__(self) -> None:
+        self.asked = anyio.Event()
+        #: a second stop signal came: do not wait for sinks any longer
+        self.hurry = False
+        self._drain: anyio.CancelScope | None = None
+
+    def ask(self) -> None:
+        self.asked.set()
+
+    def draining(self, deadline: float) -> anyio.CancelScope:
+        """The scope of the wait for sinks: ``deadline`` seconds, none once hurried."""
+        self._drain = anyio.move_on_after(0 if self.hurry else deadline)
+        return self._drain
+
+    def hurry_up(self) -> None:
+        self.hurry = True
+        if self._drain is not None:
+            self._drain.cancel()
+
+
+async def follow(stop: Stop, reload: Callable[[], Awaitable[None]], *,
+                 on_error: Callable[[Exception], object]) -> None:
+    """Act on the process's signals until cancelled."""
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
+        async for sig in sigs:
+            if sig == signal.SIGHUP and stop.asked.is_set():
+                log.info("reload ignored: the daemon is stopping", signal="SIGHUP")
+            elif sig == signal.SIGHUP:
+                try:
+                    await reload()
+                except Exception as e:  # half applied at worst; the next reload retries
+                    on_error(e)
+            elif not stop.asked.is_set():
+                log.info("stop requested", signal=signal.Signals(sig).name)
+                stop.ask()
+            else:
+                log.warning("second stop signal: not waiting for sinks any longer")
+                stop.hurry_up()

@@ -1,0 +1,73 @@
+"""One supervised task of the daemon with its own cancel scope, so it can be stopped alone.
+
+A worker wraps a poller, a sink runner, the rule engine or the reminder
+stream: anything with a ``boundary`` (where its errors are counted) and a
+``claim`` (its lease with several replicas, None for the only process).  Its
+body runs under :func:`~watcher.runtime.supervisor.supervise`, and under a
+claim its cancel scope ends at the claim's deadline, so a replica that could
+not renew stops on its own clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+import anyio
+from anyio.abc import TaskGroup
+
+from watcher.infra import permit
+from watcher.infra.clock import Clock
+from watcher.runtime.claim import Claim
+from watcher.runtime.delivery import SinkRunner
+from watcher.runtime.poller import Poller
+from watcher.runtime.reminders import Reminders
+from watcher.runtime.rules import RuleEngine
+from watcher.runtime.supervisor import Boundary, supervise
+
+W = TypeVar("W", Poller, SinkRunner, RuleEngine, Reminders)
+
+
+class Worker(Generic[W]):
+    """A supervised task with its own cancel scope, so it can be stopped alone."""
+
+    def __init__(self, obj: W) -> None:
+        self.obj: W = obj
+        self.scope = anyio.CancelScope()
+        self.done = anyio.Event()
+
+    def bound(self, claim: Claim) -> None:
+        """End the worker when ``claim`` runs out (moved on at each renewal)."""
+        self.scope.deadline = anyio.current_time() + claim.remaining()
+
+    def start(self, tg: TaskGroup, fn: Callable[[], Awaitable[None]], *, clock: Clock) -> None:
+        boundary: Boundary = self.obj.boundary
+        if self.obj.claim is not None:
+            self.bound(self.obj.claim)
+
+        async def body() -> None:
+            permit.enter(self.obj.claim)  # its HTTP requests check the lease first
+            try:
+                with self.scope:
+                    await supervise(boundary, fn, clock=clock)
+            finally:
+                self.done.set()
+        tg.start_soon(body)
+
+    async def stop(self) -> None:
+        self.scope.cancel()
+        await self.done.wait()
+
+
+async def close_sink(runner: SinkRunner) -> None:
+    try:
+        await runner.sink.aclose()
+    except Exception as e:  # a plugin's bug must not stop a reload or a clean exit
+        runner.boundary.caught(e)
+
+
+def reopen_sink(runner: SinkRunner) -> None:
+    try:
+        runner.sink.reopen()
+    except Exception as e:
+        runner.boundary.caught(e)
