@@ -9,8 +9,6 @@ side is a real notify socket.
 
 from __future__ import annotations
 
-import gc
-import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,18 +28,6 @@ from watcher.server.notify import Notifier
 from watcher.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def process_state() -> Iterator[None]:
-    """What an in-process daemon changes for the whole process, restored afterwards."""
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    threshold = gc.get_threshold()
-    yield
-    gc.unfreeze()
-    gc.set_threshold(*threshold)
-    for s, h in handlers.items():
-        signal.signal(s, h)
 
 
 @pytest.fixture

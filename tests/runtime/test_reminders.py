@@ -7,10 +7,8 @@ hears of the outage twice (failing, recovered)."""
 
 from __future__ import annotations
 
-import gc
-import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -31,18 +29,6 @@ from watcher.testing import FakeClock, FrozenClock
 pytestmark = pytest.mark.anyio
 
 MINUTE = 60.0
-
-
-@pytest.fixture
-def process_state() -> Iterator[None]:
-    """What an in-process daemon changes for the whole process, restored afterwards."""
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    threshold = gc.get_threshold()
-    yield
-    gc.unfreeze()
-    gc.set_threshold(*threshold)
-    for s, h in handlers.items():
-        signal.signal(s, h)
 
 
 def config(tmp_path: Path, reminded: Receiver, plain: Receiver) -> Config:

@@ -8,19 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.replicas import Cluster
+from tests.runtime.test_rules_daemon import RULE, runs
 from tests.sinks.receiver import Receiver
 from tests.support import SimThread
-
-RULE = ('\n[[rules]]\nname = "invoices"\nfailure_rate_above = 0.5\nwindow = "1h"\n'
-        'min_finished = 3\n')
-
-
-def runs(sim: SimThread, status: str, n: int) -> None:
-    def make(w: Any) -> None:
-        wf = w.workflow("extend", "Invoice Processing")
-        for _ in range(n):
-            w.add_run("extend", status, workflow=wf)
-    sim.call(make)
 
 
 def health(cluster: Cluster) -> list[str]:

@@ -9,10 +9,7 @@ status snapshot and /metrics name the window while it is open."""
 
 from __future__ import annotations
 
-import gc
-import signal
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,18 +26,6 @@ from watcher.server import metrics
 from watcher.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def process_state() -> Iterator[None]:
-    """What an in-process daemon changes for the whole process, restored afterwards."""
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    threshold = gc.get_threshold()
-    yield
-    gc.unfreeze()
-    gc.set_threshold(*threshold)
-    for s, h in handlers.items():
-        signal.signal(s, h)
 
 
 def utc(hhmm: str) -> float:
