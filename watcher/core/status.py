@@ -17,15 +17,45 @@ from dataclasses import dataclass, field
 from watcher.model import Status
 
 
+class Histogram:
+    """Observations in fixed buckets, so a scrape costs the same however many there were."""
+
+    __slots__ = ("bounds", "buckets", "count", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        #: upper bounds, ascending; +Inf is ``count``
+        self.bounds = bounds
+        self.buckets = [0] * len(bounds)  # non-cumulative counts
+        self.count = 0
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.count += 1
+        self.sum += value
+        for i, bound in enumerate(self.bounds):
+            if value <= bound:
+                self.buckets[i] += 1
+                break
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        """Prometheus' cumulative buckets: (upper bound, observations at or below it)."""
+        out: list[tuple[str, float]] = []
+        running = 0
+        for bound, n in zip(self.bounds, self.buckets, strict=True):
+            running += n
+            out.append((f"{bound:g}", running))
+        out.append(("+Inf", self.count))
+        return out
+
+
 class PollStats:
     """A source's poll counters; durations kept as a fixed-bucket histogram so a scrape
     costs the same however many polls there were."""
 
-    __slots__ = ("duration_buckets", "duration_count", "duration_sum", "errors", "health",
-                 "health_since", "last_error", "last_success", "next_poll", "polls",
-                 "store_failures", "sync")
+    __slots__ = ("duration", "errors", "health", "health_since", "last_error", "last_success",
+                 "next_poll", "polls", "store_failures", "sync")
 
-    #: upper bounds (seconds) of the poll duration histogram; +Inf is ``duration_count``
+    #: upper bounds (seconds) of the poll duration histogram
     BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
     def __init__(self) -> None:
@@ -33,9 +63,7 @@ class PollStats:
         self.errors: Counter[str] = Counter()
         self.last_success: float | None = None
         self.last_error: str | None = None
-        self.duration_buckets = [0] * len(self.BUCKETS)  # non-cumulative counts
-        self.duration_count = 0
-        self.duration_sum = 0.0
+        self.duration = Histogram(self.BUCKETS)
         #: cycles whose commit to the state store failed (a full disk, an I/O error)
         self.store_failures = 0
         #: ``waiting`` (no poll yet), ``ok``, ``retrying`` or ``failing``, and since when
@@ -48,12 +76,7 @@ class PollStats:
 
     def observe(self, seconds: float) -> None:
         """Record one poll's duration, failed or not (a timeout is worth seeing)."""
-        self.duration_count += 1
-        self.duration_sum += seconds
-        for i, bound in enumerate(self.BUCKETS):
-            if seconds <= bound:
-                self.duration_buckets[i] += 1
-                break
+        self.duration.observe(seconds)
 
 
 class SyncProgress:
@@ -81,26 +104,15 @@ class SyncProgress:
         self.per_s = self.runs / elapsed if elapsed > 0 else 0.0
 
 
-class RoundTrips:
-    """Round trips to a database server and how long they took (a fixed-bucket histogram,
-    as :class:`PollStats` keeps poll durations)."""
+class RoundTrips(Histogram):
+    """Round trips to a database server and how long they took."""
 
-    __slots__ = ("buckets", "count", "sum")
+    __slots__ = ()
 
     BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
     def __init__(self) -> None:
-        self.count = 0
-        self.sum = 0.0
-        self.buckets = [0] * len(self.BUCKETS)  # non-cumulative counts
-
-    def observe(self, seconds: float) -> None:
-        self.count += 1
-        self.sum += seconds
-        for i, bound in enumerate(self.BUCKETS):
-            if seconds <= bound:
-                self.buckets[i] += 1
-                break
+        super().__init__(self.BUCKETS)
 
 
 class LeaseStats:
@@ -133,29 +145,19 @@ class DeliveryStats:
         self.silenced: Counter[str] = Counter()
 
 
-class BusStats:
+class BusStats(Histogram):
     """What an event-bus sink adds to its runner's counters: whether it is connected, how
-    long a batch takes from its first publish to its last acknowledgement (a fixed-bucket
+    long a batch takes from its first publish to its last acknowledgement (the
     histogram), and how many events the bus dropped as already held (a re-delivery)."""
 
-    __slots__ = ("buckets", "connected", "count", "duplicates", "sum")
+    __slots__ = ("connected", "duplicates")
 
     BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
     def __init__(self) -> None:
+        super().__init__(self.BUCKETS)
         self.connected = False
-        self.buckets = [0] * len(self.BUCKETS)  # non-cumulative counts
-        self.count = 0
-        self.sum = 0.0
         self.duplicates = 0
-
-    def observe(self, seconds: float) -> None:
-        self.count += 1
-        self.sum += seconds
-        for i, bound in enumerate(self.BUCKETS):
-            if seconds <= bound:
-                self.buckets[i] += 1
-                break
 
 
 @dataclass(frozen=True, slots=True)

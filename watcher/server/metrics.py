@@ -27,7 +27,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from watcher.core.events import EVENT_TYPES
-from watcher.core.status import DaemonStatus, PollStats
+from watcher.core.status import DaemonStatus
 from watcher.model import Status
 from watcher.version import __version__
 
@@ -64,7 +64,7 @@ class DaemonCollector:
             polls.add_metric([name], st.polls)
             for kind, n in sorted(st.errors.items()):
                 errors.add_metric([name, kind], n)
-            duration.add_metric([name], _buckets(st), st.duration_sum)
+            duration.add_metric([name], st.duration.cumulative(), st.duration.sum)
             if st.last_success is not None:
                 last_ok.add_metric([name], st.last_success)
             failing.add_metric([name], 1.0 if src.failing else 0.0)
@@ -121,8 +121,7 @@ class DaemonCollector:
             if bus is None:
                 continue
             connected.add_metric([sink.name], 1.0 if bus.connected else 0.0)
-            publish.add_metric([sink.name], _cumulative(bus.BUCKETS, bus.buckets, bus.count),
-                               bus.sum)
+            publish.add_metric([sink.name], bus.cumulative(), bus.sum)
             dupes.add_metric([sink.name], bus.duplicates)
         yield from (connected, publish, dupes)
 
@@ -226,8 +225,7 @@ class DaemonCollector:
         if d.db is not None:
             trips = HistogramMetricFamily("watcher_db_round_trip_seconds",
                                           "Round trips to the database server.")
-            trips.add_metric([], _cumulative(d.db.BUCKETS, d.db.buckets, d.db.count),
-                             d.db.sum)
+            trips.add_metric([], d.db.cumulative(), d.db.sum)
             yield trips
 
 
@@ -267,22 +265,6 @@ def _source_families() -> tuple[Any, ...]:  # prometheus_client's families are u
                              "Runs held in memory, per source and canonical status.",
                              labels=["source", "status"])
     return (polls, errors, duration, last_ok, failing, consecutive, store_failures, store_failing, skipped, runs)
-
-
-def _buckets(st: PollStats) -> list[tuple[str, float]]:
-    return _cumulative(st.BUCKETS, st.duration_buckets, st.duration_count)
-
-
-def _cumulative(bounds: tuple[float, ...], counts: list[int], total: int
-                ) -> list[tuple[str, float]]:
-    """Prometheus' cumulative buckets from non-cumulative counts."""
-    out: list[tuple[str, float]] = []
-    running = 0
-    for bound, n in zip(bounds, counts, strict=True):
-        running += n
-        out.append((f"{bound:g}", running))
-    out.append(("+Inf", total))
-    return out
 
 
 def registry_for(snapshot: Callable[[], DaemonStatus], *,
