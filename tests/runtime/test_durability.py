@@ -123,7 +123,7 @@ def test_kill_9_twenty_times_loses_and_invents_nothing(tmp_path: Path,
         runs = anyio.run(load).get("extend-test", SourceRow()).runs
         return {rid: st.raw_status for rid, st in runs.items()} == final
     wait_until(caught_up, 30, "the daemon to know every final status")
-    wait_until(lambda: len(read_events(out)) and _delivered_all(state), 15, "delivery")
+    wait_until(lambda: len(read_events(out)) and _delivered_all(state), 30, "delivery")
     assert d.stop() == 0
     events = read_events(out)  # every line parses: torn lines were healed
     unique = check_consistent(events, world)

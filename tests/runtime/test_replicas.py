@@ -146,8 +146,8 @@ def test_each_replica_counts_its_leases_takeovers_and_database_round_trips(
     cluster = Cluster(tmp_path, sim_thread, receiver, pg_url, per_vendor=2,
                       vendors=("extend", "noxus"), http=True)
     ports = {"a": free_port(), "b": free_port()}
-    for name, port in ports.items():
-        cluster.start(name, port=port)
+    for name, port in ports.items():  # listening once it says it runs
+        cluster.start(name, port=port).wait_stderr("watcher running")
     cluster.wait_held()
 
     def held(kind: str) -> list[float]:
