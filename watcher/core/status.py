@@ -14,38 +14,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from watcher.core.histogram import Histogram
 from watcher.model import Status
-
-
-class Histogram:
-    """Observations in fixed buckets, so a scrape costs the same however many there were."""
-
-    __slots__ = ("bounds", "buckets", "count", "sum")
-
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        #: upper bounds, ascending; +Inf is ``count``
-        self.bounds = bounds
-        self.buckets = [0] * len(bounds)  # non-cumulative counts
-        self.count = 0
-        self.sum = 0.0
-
-    def observe(self, value: float) -> None:
-        self.count += 1
-        self.sum += value
-        for i, bound in enumerate(self.bounds):
-            if value <= bound:
-                self.buckets[i] += 1
-                break
-
-    def cumulative(self) -> list[tuple[str, float]]:
-        """Prometheus' cumulative buckets: (upper bound, observations at or below it)."""
-        out: list[tuple[str, float]] = []
-        running = 0
-        for bound, n in zip(self.bounds, self.buckets, strict=True):
-            running += n
-            out.append((f"{bound:g}", running))
-        out.append(("+Inf", self.count))
-        return out
 
 
 class PollStats:

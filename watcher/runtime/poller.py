@@ -35,17 +35,14 @@ import structlog
 from watcher.config.settings import SourceConfig
 from watcher.core.backoff import Backoff
 from watcher.core.diff import Policy, Session, expired
-from watcher.core.events import SOURCE_FAILING, SOURCE_RECOVERED, source_event
 from watcher.core.status import PollStats, SourceStatus
-from watcher.core.timestamps import format_ts
 from watcher.errors import InternalError, ProviderError, RateLimited
 from watcher.infra.clock import Clock, wall
 from watcher.model import TERMINAL, Event, RunState, Status
 from watcher.providers.base import PollView, Provider
-from watcher.runtime import progress
+from watcher.runtime import poll_health, progress
 from watcher.runtime.claim import Claim
 from watcher.runtime.supervisor import Boundary
-from watcher.server.logs import redactor
 from watcher.state.journal import Journal
 from watcher.state.store import Fenced, SourceRow, StoreError
 
@@ -199,7 +196,7 @@ class Poller:
                 self.log.debug("enrichment failed", error=str(e))
         row = st.row
         if row.failures >= self.config.failure_threshold and row.failing_since is not None:
-            events.append(self._recovered(now, row))
+            events.append(poll_health.recovered(self.config, row, now=now))
         removals: list[str] = []
         if now >= self._next_prune:
             removals = [r for r in expired(st.runs, now=now, horizon=self.policy.horizon)
@@ -275,21 +272,9 @@ class Poller:
         self._retry_after = e.retry_after if isinstance(e, RateLimited) else None
         since = old.failing_since if old.failing_since is not None else now
         events: list[Event] = []
-        threshold = self.config.failure_threshold
-        if failures == threshold:  # first, so a threshold of 1 still says "failing"
-            self.log.error("source failing", kind=e.kind, error=str(e), failures=failures)
-        elif failures == 1 and not isinstance(e, InternalError):  # the boundary said it
-            self.log.warning("poll failed", kind=e.kind, error=str(e))
-        else:
-            self.log.debug("poll failed again", kind=e.kind, error=str(e), failures=failures)
-        if failures == threshold:
-            # the vendor's message goes into an event that leaves the process: some
-            # vendors quote the key they refused, so mask secrets as logs do
-            events.append(source_event(
-                SOURCE_FAILING, source=self.config.name, provider=self.config.provider, now=now,
-                since=since, data={"error": redactor.redact(str(e)), "kind": e.kind,
-                                   "consecutive_failures": failures,
-                                   "failing_since": format_ts(since)}))
+        poll_health.log_failure(self.log, e, failures, self.config.failure_threshold)
+        if failures == self.config.failure_threshold:
+            events.append(poll_health.failing(self.config, e, failures, since=since, now=now))
         row = SourceRow(cursor=old.cursor, baselined=old.baselined, failures=failures,
                         failing_since=since)
         with anyio.CancelScope(shield=True):
@@ -301,11 +286,3 @@ class Poller:
                 if events:
                     return  # keep the old count so the failing event is attempted again
             st.row = row
-
-    def _recovered(self, now: float, row: SourceRow) -> Event:
-        since = row.failing_since if row.failing_since is not None else now
-        return source_event(SOURCE_RECOVERED, source=self.config.name,
-                            provider=self.config.provider, now=now, since=since,
-                            data={"failing_since": format_ts(since),
-                                  "consecutive_failures": row.failures,
-                                  "down_for_s": int(now - since)})
