@@ -15,6 +15,8 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+from watcher.config.credentials import secret_path
+
 DEFAULT_URL = "http://127.0.0.1:9464"
 DEFAULT_CONFIG = "/etc/watcher/watcher.toml"
 EX_CONFIG, EX_NOINPUT = 78, 66
@@ -49,10 +51,7 @@ def _section(path: str, *, explicit: bool) -> dict[str, object] | None:
 
 
 def read_token_file(name: str, *, base: Path, env: Mapping[str, str]) -> str:
-    p = Path(name)
-    if not p.is_absolute():
-        creds = env.get("CREDENTIALS_DIRECTORY")
-        p = Path(creds) / p if creds else base / p
+    p = secret_path(name, base=base, env=env)
     try:
         token = p.read_text(encoding="utf-8").strip()
     except OSError as e:

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from watcher.config import options as opts
 from watcher.config import urls
+from watcher.config.credentials import secret_path
 from watcher.config.match import parse_match
 from watcher.config.rules import parse_rules
 from watcher.config.schema import Field, Problems, Resolver
@@ -225,12 +226,8 @@ def _check_name(name: object, path: str, seen: set[str], problems: Problems) -> 
 
 def read_secret_file(name: str, path: str, r: Resolver, env: Mapping[str, str],
                      base_dir: Path) -> str | None:
-    """A secret held in a file; a relative name is under ``$CREDENTIALS_DIRECTORY`` (systemd's
-    ``LoadCredential=``) when set, else beside the config file."""
-    p = Path(name)
-    if not p.is_absolute():
-        creds = env.get("CREDENTIALS_DIRECTORY")
-        p = Path(creds) / p if creds else base_dir / p
+    """A secret held in a file (see :func:`secret_path`)."""
+    p = secret_path(name, base=base_dir, env=env)
     try:
         value = p.read_text(encoding="utf-8").strip()
     except OSError as e:
