@@ -110,6 +110,10 @@ class RateLimiter:
         self._tat = tat + self._gap
         return slot
 
+    def held(self) -> float:
+        """Seconds until a vendor's hold on the bucket ends (0.0: none)."""
+        return max(0.0, self._held - self.clock.monotonic())
+
     def hold(self, seconds: float) -> None:
         """Let no request through for ``seconds`` (a vendor said so)."""
         now = self.clock.monotonic()
