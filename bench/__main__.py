@@ -8,7 +8,8 @@ its timed ratio, the median of three processes, is shown beside it, since on
 a shared VM one process's ratio can drift by a fifth.  ``--quick`` shortens
 the long measurements for a smoke run.  The full run takes about eight
 minutes on two cores, plus about eight for the PostgreSQL replicas (which
-need a server: ``$WATCHER_BENCH_POSTGRES``, default the local one).
+need a server: ``$WATCHER_BENCH_POSTGRES``, default the local one) and
+about twelve for the thousand-source figures (``bench/accounts.py``).
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from typing import Any
 
 import orjson
 
+from bench.accounts import rows as accounts_rows
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(module: str, *args: str) -> Any:
+def run(module: str, *args: str, timeout: float = 900) -> Any:
     out = subprocess.run([sys.executable, "-m", f"bench.{module}", "--json", *args],
-                         cwd=ROOT, capture_output=True, check=True, timeout=900,
+                         cwd=ROOT, capture_output=True, check=True, timeout=timeout,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
                               **{k: v for k, v in os.environ.items()
                                  if k == "WATCHER_BENCH_POSTGRES"}})
@@ -122,6 +125,11 @@ def main() -> None:
     row("failover", f"kill -9, {fo['kills']} kills, lease_ttl {fo['ttl']:g} s, "
         f"interval {fo['interval']:g} s", f"p50 {fo['p50']:.2f} s, max {fo['max']:.2f} s",
         f"max <= {fo['ttl'] + fo['interval']:g} s", fo["max"] <= fo["ttl"] + fo["interval"])
+
+    many = run("accounts", *(["--quick"] if quick else []), timeout=3600)
+    for figure, measured, target, ok in accounts_rows(many["after"]):
+        row(figure, "1,000 Extend sources every 15 s, nothing changing (first sync: 100,000 "
+            "runs)", measured, target, ok)
 
     rd = run("ready")
     row("start to READY", "process start to READY=1 (median of 5)", f"{rd['median']:.2f} s",

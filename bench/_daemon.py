@@ -29,14 +29,16 @@ def _table(d: dict[str, str]) -> str:
 
 
 class Daemon:
-    def __init__(self, config: str, workdir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, config: str, workdir: Path, env: dict[str, str] | None = None, *,
+                 root: Path = ROOT) -> None:
+        """``root``: the checkout whose daemon runs (another one: an earlier version)."""
         path = workdir / "watcher.toml"
         path.write_text(config)
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "watcher", "run", "-c", str(path)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=root,  # -m: cwd comes first
+            env={**os.environ, "PYTHONPATH": str(root), **(env or {})})
         #: (arrival time.time(), event)
         self.events: list[tuple[float, dict[str, Any]]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -75,7 +75,11 @@ async def measure(vendor: str, live: int) -> tuple[int, list[int]]:
 
 async def main() -> None:
     configure(level="warning", stream=sys.stderr)
-    ratelimit._shared.update({v: ratelimit.RateLimiter(1e6, 1e6) for v in STATUSES})
+    with ratelimit.isolated(limit=ratelimit.Limit(1e6, 1e6)):
+        await _main()
+
+
+async def _main() -> None:
     if "--json" in sys.argv:
         out = {}
         for vendor in STATUSES:

@@ -92,6 +92,6 @@ def test_check_shows_plugin_options_masked_and_formatted_like_the_built_ins() ->
     """check prints a plugin's options after the common keys: secrets as ***, durations
     as strings, defaults filled in."""
     out = resolved(parse_config(toml({}, [{**RADAR, "window": 7200}])))
-    table = out.split("[[sources]]\n")[1].splitlines()
+    table = out.split("[[sources]]\n")[1].split("\n\n# Rate limits")[0].splitlines()
     assert table[-4:] == ['region = "eu"', 'api_key = "***"', 'window = "2h"', "page_size = 50"]
     assert "k3y-value" not in out

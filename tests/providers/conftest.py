@@ -5,9 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from watcher.infra import ratelimit
-from watcher.infra.ratelimit import RateLimiter
-
-VENDORS = ("extend", "noxus", "cortex", "knock")
+from watcher.infra.ratelimit import Limit
 
 
 @pytest.fixture(autouse=True)
@@ -16,8 +14,8 @@ def vendor_rate_limits(request: pytest.FixtureRequest) -> Iterator[None]:
     never leaks into the next test; fast limiters unless the test is marked
     ``real_rate_limits`` (the vendors' documented budgets make a 600-run
     baseline take seconds, and most tests are about what is requested, not when)."""
-    fast: dict[str, RateLimiter] = {}
+    fast = None
     if request.node.get_closest_marker("real_rate_limits") is None:
-        fast = {v: RateLimiter(10_000.0, 10_000.0) for v in VENDORS}
-    with ratelimit.isolated(fast):
+        fast = Limit(10_000.0, 10_000.0)
+    with ratelimit.isolated(limit=fast):
         yield

@@ -106,14 +106,11 @@ def _check(args: argparse.Namespace, config: Config) -> int:
         from watcher.cli.connect import command
 
         return command(config)
-    from watcher.runtime.configuration import resolved
-    from watcher.server.auth import EXPOSED, is_loopback
-    from watcher.server.listener import parse_listen
+    from watcher.runtime.configuration import resolved, warnings
 
     sys.stdout.write(resolved(config, now=time.time()))
-    w = config.watcher
-    if w.http_listen and not w.http_token and not is_loopback(parse_listen(w.http_listen)[0]):
-        print(f"watcher: warning: {EXPOSED}", file=sys.stderr)
+    for warning in warnings(config):
+        print(f"watcher: warning: {warning}", file=sys.stderr)
     return EX_OK
 
 

@@ -100,6 +100,8 @@ def _table(values: Mapping[str, Any], fields: Mapping[str, Field]) -> list[str]:
             val = format_duration(val)
         elif f is not None and f.kind == "size":
             val = format_size(val)
+        elif f is not None and f.kind == "rate":
+            val = val.as_toml()
         elif isinstance(val, str):
             val = urls.masked(val)  # a database URL's password is a secret
         lines.append(f"{key} = {toml_value(val)}")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from watcher.config.rates import parse_rate
 from watcher.config.units import (
     DURATION_FORMS,
     SIZE_FORMS,
@@ -22,6 +23,7 @@ from watcher.config.units import (
     parse_duration,
     parse_size,
 )
+from watcher.infra.ratelimit import Limit
 
 REQUIRED: Any = object()
 
@@ -55,7 +57,7 @@ class Problems:
 
 #: what a :class:`Field` may hold
 KINDS = ("str", "secret", "duration", "size", "int", "float", "bool", "enum", "table",
-         "secret_table", "strlist", "secret_list")
+         "secret_table", "strlist", "secret_list", "rate")
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,9 @@ class Field:
     Kinds: ``str``, ``secret`` (a string never shown or logged), ``duration``, ``size``
     (bytes, from ``"64MB"`` or an integer), ``int``, ``float``, ``bool``, ``enum``,
     ``table`` (string keys to scalar values), ``secret_table`` (same, values secret),
-    ``strlist``, ``secret_list`` (each item expanded and secret).  ``check(value)``
+    ``strlist``, ``secret_list`` (each item expanded and secret), ``rate`` (requests per
+    second, or a table ``{rate, burst}``: a :class:`~watcher.infra.ratelimit.Limit`).
+    ``check(value)``
     returns what is wrong with a well-formed value, or ``None``; ``factory()``, when
     given, makes the default (one that depends on the environment).
     """
@@ -222,6 +226,9 @@ class Resolver:
                     self.secrets.add(s)
         return table
 
+    def _rate(self, raw: object, field: Field, path: str) -> Limit | None:
+        return parse_rate(raw, path, self.problems.add)
+
     def _strlist(self, raw: object, field: Field, path: str) -> tuple[str, ...] | None:
         if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
             self.problems.add(path, "must be a list of strings")
@@ -240,6 +247,7 @@ _COERCE: dict[str, Callable[[Resolver, object, Field, str], Any]] = {
     "duration": Resolver._duration, "size": Resolver._size, "int": Resolver._int,
     "float": Resolver._float, "bool": Resolver._bool, "table": Resolver._table,
     "secret_table": Resolver._table, "strlist": Resolver._strlist, "secret_list": Resolver._strlist,
+    "rate": Resolver._rate,
 }
 
 

@@ -16,6 +16,7 @@ from watcher.config.schema import Field, state_dir_default
 from watcher.config.silences import WindowConfig
 from watcher.core.routing import ALL, Match
 from watcher.core.rules import Rule
+from watcher.infra.ratelimit import Limit
 
 #: The largest legitimate answer we know is a page of 100 Cortex runs with their inputs and
 #: outputs (a few MB; 1000 Extend run summaries are about 2 MB). 64 MiB is a generous multiple
@@ -82,6 +83,9 @@ class SourceConfig:
     max_response_size: int = option("size", MAX_RESPONSE_SIZE, min=1024)
     params: Mapping[str, str] = option("table", {})
     keep_fields: tuple[str, ...] = option("strlist", ())
+    #: requests per second (and burst) this source's vendor account allows, where it allows
+    #: more than the vendor's documented default (``None``: that default)
+    rate_limit: Limit | None = option("rate", None)  # noqa: RUF009 (a field(), as above)
     #: the provider's own keys: an instance of its ``Options`` (``None``: its defaults)
     options: object = None
 

@@ -1,70 +1,224 @@
-"""Token buckets shared by every source of one vendor in the process.
+"""Token buckets, one per vendor account as the vendor counts it, with a fair queue.
 
-Vendors limit per organisation, IP or environment, not per source, so two
-sources of the same vendor draw from one bucket.  A 429 with ``Retry-After``
-holds the whole bucket, so sibling sources back off too.
+Scope.  Vendors limit per organisation (Extend), environment (Knock), key
+(Noxus) or IP (Cortex), not per source: every source of one account draws
+from one bucket and sources of other accounts never slow it.  Which account
+a source belongs to is its provider's business (``limit_scope``); here a
+bucket is a key with members: each source :func:`join` s its bucket with its
+own :class:`Limit` (its ``rate_limit``, or the vendor's documented default),
+and the bucket runs at the smallest of its members' limits.
+
+Waiting.  A bucket schedules requests on a timeline (GCRA, "virtual
+scheduling"): each :meth:`RateLimiter.acquire` reserves the next free slot,
+in arrival order, and sleeps once until it.  So waiters are served first
+come, first served; exactly one task wakes per token; and waiting costs one
+timer per request however many wait.  Sources of a saturated bucket thus
+take turns a request each (round-robin), and none starves.
+
+Holds.  A 429 with ``Retry-After`` holds the whole bucket (:meth:`hold`): no
+request before it ends.  Slots already handed out move back by the hold, in
+order; their waiters sleep once more.  A waiter cancelled before its slot
+(a reload, a lost lease) gives the slot to the next newcomer, so a bucket's
+timeline is never left booked by tasks that are gone.
 """
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from watcher.infra.clock import Clock, wall
+
+#: a slot this close is due (a fake clock lands on a deadline to within rounding)
+EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class Limit:
+    """Requests per second, and how many may go at once after a quiet spell (``None``:
+    the rate, at least one)."""
+
+    rate: float
+    burst: float | None = None
+
+    @property
+    def depth(self) -> float:
+        return self.burst if self.burst is not None else max(1.0, self.rate)
+
+    def as_toml(self) -> float | dict[str, float]:
+        """As written in a config: the rate alone, or ``{rate, burst}``."""
+        return self.rate if self.burst is None else {"rate": self.rate, "burst": self.burst}
 
 
 class RateLimiter:
+    """A token bucket whose waiters queue: first come, first served, one wake-up each."""
+
+    __slots__ = ("_gap", "_held", "_holes", "_shift", "_tat", "_tolerance", "burst", "clock",
+                 "rate", "waiting")
+
+    rate: float
+    burst: float
+    _gap: float
+    _tolerance: float
+
     def __init__(self, rate: float, burst: float | None = None, *, clock: Clock = wall) -> None:
-        self.rate = rate
-        self.burst = burst if burst is not None else max(1.0, rate)
         self.clock = clock
-        self._tokens = self.burst
-        self._stamp = clock.monotonic()
-        self._held_until = 0.0
+        #: the theoretical time of the next request with no burst credit (GCRA's TAT)
+        self._tat = clock.monotonic()
+        self._held = float("-inf")
+        #: how far holds have moved the timeline back since the start
+        self._shift = 0.0
+        #: slots given up by cancelled waiters (a heap), for the next newcomers
+        self._holes: list[float] = []
+        #: tasks asleep in :meth:`acquire`
+        self.waiting = 0
+        self.retune(rate, burst)
+
+    def retune(self, rate: float, burst: float | None = None) -> None:
+        """Run at another rate from now on (slots already handed out stay as they are)."""
+        self.rate, self.burst = rate, Limit(rate, burst).depth
+        self._gap, self._tolerance = 1.0 / rate, (self.burst - 1.0) / rate
 
     async def acquire(self) -> None:
+        """Return when a request may go: at once while the bucket holds a token."""
         clock = self.clock
-        while True:
-            now = clock.monotonic()
-            if now < self._held_until:
-                await clock.sleep(self._held_until - now)
-                continue
-            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-            self._stamp = now
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return
-            await clock.sleep((1.0 - self._tokens) / self.rate)
+        now = clock.monotonic()
+        slot = self._reserve(now)
+        if slot - now <= EPSILON:
+            return
+        shift = self._shift
+        self.waiting += 1
+        try:
+            while (wait := slot + self._shift - shift - clock.monotonic()) > EPSILON:
+                await clock.sleep(wait)  # more than once only when a hold moved the slot
+        except BaseException:  # cancelled: the slot goes to whoever asks next
+            heapq.heappush(self._holes, slot + self._shift - shift)
+            raise
+        finally:
+            self.waiting -= 1
+
+    def _reserve(self, now: float) -> float:
+        start = max(now, self._held)
+        tat = max(self._tat, start)
+        slot = max(start, tat - self._tolerance)
+        holes = self._holes
+        while holes and holes[0] < start:
+            heapq.heappop(holes)  # a gone waiter's slot that nobody took in time
+        if holes and slot > start and holes[0] < slot:
+            return heapq.heappop(holes)
+        self._tat = tat + self._gap
+        return slot
+
+    def held(self) -> float:
+        """Seconds until a vendor's hold on the bucket ends (0.0: none)."""
+        return max(0.0, self._held - self.clock.monotonic())
 
     def hold(self, seconds: float) -> None:
         """Let no request through for ``seconds`` (a vendor said so)."""
-        self._held_until = max(self._held_until, self.clock.monotonic() + seconds)
+        now = self.clock.monotonic()
+        start = max(now, self._held)
+        until = now + seconds
+        if until <= start:
+            return
+        # every slot handed out and not yet due is at or after ``start``: move them all
+        # back so the first is at ``until``, keeping their order and spacing
+        moved = until - start
+        self._shift += moved
+        if self._tat > start:
+            self._tat += moved
+        self._holes = [h + moved for h in self._holes]
+        self._held = until
 
 
-_shared: dict[str, RateLimiter] = {}
+class Buckets:
+    """A process's buckets: key -> limiter, and the members (sources) of each.
+
+    ``limit``, when given, is what every bucket made here runs at whatever its
+    members ask (tests lift the vendors' limits with it).
+    """
+
+    def __init__(self, limiters: dict[str, RateLimiter] | None = None, *,
+                 limit: Limit | None = None) -> None:
+        self.limiters = dict(limiters or {})
+        self.members: dict[str, dict[str, Limit]] = {}
+        self._bucket_of: dict[str, str] = {}
+        self.limit = limit
+
+    def get(self, key: str, rate: float, burst: float | None = None, *,
+            clock: Clock = wall) -> RateLimiter:
+        lim = self.limiters.get(key)
+        if lim is None:
+            own = self.limit or Limit(rate, burst)
+            lim = self.limiters[key] = RateLimiter(own.rate, own.burst, clock=clock)
+        return lim
+
+    def join(self, key: str, member: str, limit: Limit, *, clock: Clock = wall) -> RateLimiter:
+        """``member``'s bucket, now run at the smallest limit of its members."""
+        self.leave(member)
+        members = self.members.setdefault(key, {})
+        members[member] = limit
+        self._bucket_of[member] = key
+        lim = self.get(key, limit.rate, limit.burst, clock=clock)
+        if self.limit is None:
+            lim.retune(*smallest(members.values()))
+        return lim
+
+    def leave(self, member: str) -> None:
+        """``member`` draws from its bucket no more (its source stopped or moved)."""
+        key = self._bucket_of.pop(member, None)
+        if key is None:
+            return
+        members = self.members.get(key, {})
+        members.pop(member, None)
+        if members and self.limit is None:
+            self.limiters[key].retune(*smallest(members.values()))
+
+
+def smallest(limits: Iterable[Limit]) -> tuple[float, float]:
+    """The rate and burst a bucket shared by these limits runs at: the smaller of each."""
+    given = list(limits)
+    return min(x.rate for x in given), min(x.depth for x in given)
+
+
+_registry = Buckets()
 
 
 def shared(key: str, rate: float, burst: float | None = None, *,
            clock: Clock = wall) -> RateLimiter:
-    """The process-wide limiter for ``key`` (e.g. ``"knock"``), created on first use.
+    """The process-wide limiter for ``key``, created on first use (no members: a sink's
+    pace, say).  It keeps the clock of its first user: in a daemon all pass the same."""
+    return _registry.get(key, rate, burst, clock=clock)
 
-    It keeps the clock of its first user: in a daemon every user passes the same one.
-    """
-    lim = _shared.get(key)
-    if lim is None:
-        lim = _shared[key] = RateLimiter(rate, burst, clock=clock)
-    return lim
+
+def join(key: str, member: str, limit: Limit, *, clock: Clock = wall) -> RateLimiter:
+    """The process-wide bucket ``key`` with ``member`` in it (see :meth:`Buckets.join`)."""
+    return _registry.join(key, member, limit, clock=clock)
+
+
+def leave(member: str) -> None:
+    _registry.leave(member)
+
+
+def registry() -> Buckets:
+    return _registry
 
 
 class isolated:  # lower case: used as a context manager, like contextlib.suppress
-    """``with isolated(limiters):`` :func:`shared` uses a fresh registry holding only
-    ``limiters``; for tests, so one test's 429 hold or spent burst never slows the next."""
+    """``with isolated(limiters):`` the process-wide buckets are a fresh registry holding
+    only ``limiters`` (with ``limit=``, every bucket made in it runs at that limit); for
+    tests, so one test's 429 hold or spent burst never slows the next."""
 
-    def __init__(self, limiters: dict[str, RateLimiter] | None = None) -> None:
-        self.registry = dict(limiters or {})
-        self.saved: dict[str, RateLimiter] = {}
+    def __init__(self, limiters: dict[str, RateLimiter] | None = None, *,
+                 limit: Limit | None = None) -> None:
+        self.registry = Buckets(limiters, limit=limit)
+        self.saved = _registry
 
-    def __enter__(self) -> None:
-        global _shared
-        self.saved, _shared = _shared, self.registry
+    def __enter__(self) -> Buckets:
+        global _registry
+        self.saved, _registry = _registry, self.registry
+        return self.registry
 
     def __exit__(self, *exc: object) -> None:
-        global _shared
-        _shared = self.saved
+        global _registry
+        _registry = self.saved

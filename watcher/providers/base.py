@@ -36,10 +36,12 @@ import structlog
 
 from watcher.config.options import NoOptions, ensure
 from watcher.errors import BadPayload
-from watcher.infra.ratelimit import RateLimiter, shared
+from watcher.infra import ratelimit
+from watcher.infra.ratelimit import RateLimiter
 from watcher.model import Event, Observation, RunDetails, SkipItem, Status
 from watcher.providers.http import VendorHttp, default_error_message
 from watcher.providers.items import MAX_ID, MAX_STATUS, bounded, preview
+from watcher.providers.limits import bucket_key, source_limit
 from watcher.providers.protocol import PollResult, PollView, Provider, ProviderContext
 
 if TYPE_CHECKING:
@@ -73,9 +75,12 @@ class BaseProvider(Generic[OptionsT]):
     id_key: ClassVar[str] = "id"
     status_key: ClassVar[str] = "status"
     version_key: ClassVar[str | None] = None
-    #: requests per second allowed for the vendor, shared by all its sources
+    #: the vendor's documented limit, requests per second (and burst), shared by every
+    #: source of one account (:meth:`limit_scope`); a source's ``rate_limit`` overrides it
     rate: ClassVar[float] = 10.0
     burst: ClassVar[float | None] = None
+    #: requests an idle poll costs at least (what ``watcher check`` counts a source for)
+    idle_requests: ClassVar[float] = 1.0
 
     def __init__(self, source: SourceConfig, context: ProviderContext) -> None:
         self.source = source
@@ -105,8 +110,18 @@ class BaseProvider(Generic[OptionsT]):
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.source.token}", "Accept": "application/json"}
 
+    @classmethod
+    def limit_scope(cls, source: SourceConfig) -> tuple[str, ...]:
+        """What names the account the vendor counts requests against: the API host and
+        the key, unless a vendor says otherwise (sources with one scope share a bucket)."""
+        return source.base_url, source.token
+
     def limiter(self) -> RateLimiter:
-        return shared(self.kind, self.rate, self.burst, clock=self.clock)
+        """This source's bucket: that of its account, shared with its other sources."""
+        own = source_limit(type(self), self.source)
+        assert own is not None  # a BaseProvider has a rate
+        return ratelimit.join(bucket_key(type(self), self.source), self.source.name, own,
+                              clock=self.clock)
 
     @staticmethod
     def error_message(body: Any) -> str | None:

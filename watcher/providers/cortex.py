@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from watcher.config.options import option
+from watcher.config.settings import SourceConfig
 from watcher.core.timestamps import parse_ts
 from watcher.model import Observation, RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
@@ -80,6 +81,11 @@ class CortexProvider(BaseProvider[CortexOptions]):
                       "usage"})
     rate = 8.0  # 500/minute per IP, with room for the burst
     burst = 8.0
+
+    @classmethod
+    def limit_scope(cls, source: SourceConfig) -> tuple[str, ...]:
+        # per IP address: every Cortex source of this process, whatever its key
+        return (source.base_url,)
 
     @property
     def _runs_path(self) -> str:

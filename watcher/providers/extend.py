@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from watcher.config.options import option
+from watcher.config.options import ensure, option
+from watcher.config.settings import SourceConfig
 from watcher.core.timestamps import parse_ts
 from watcher.errors import BadPayload, ProviderError
 from watcher.model import Event, Observation, RunDetails, Status
@@ -72,7 +73,13 @@ class ExtendProvider(BaseProvider[ExtendOptions]):
     }
     version_key = "updatedAt"
     trim = frozenset({"stepRuns", "metadata", "workflowVersion", "outputs", "files"})
-    rate = 10.0  # GET category, PAYG plan
+    rate = 10.0  # GET category, PAYG plan; per organisation
+
+    @classmethod
+    def limit_scope(cls, source: SourceConfig) -> tuple[str, ...]:
+        # the organisation of the key; an org-scoped key names its workspace in a header
+        workspace = ensure(cls.Options, source.options).workspace_id
+        return source.base_url, source.token, workspace or ""
 
     def headers(self) -> dict[str, str]:
         h = super().headers()

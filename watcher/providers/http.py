@@ -9,7 +9,9 @@ closed, so a broken proxy or a hostile host costs a poll, not the daemon's memor
 
 A short retry happens here, inside a poll cycle, for 429 and 5xx answers and
 dropped connections, so one hiccup does not discard a multi-page scan; what
-keeps failing is raised for the poller to back off from.
+keeps failing is raised for the poller to back off from.  A 429's
+``Retry-After`` holds the source's bucket, so every source of the same vendor
+account waits it out, and only those.
 """
 
 from __future__ import annotations
@@ -121,8 +123,8 @@ class VendorHttp:
                 await self.clock.sleep(wait)
 
     async def _get_once(self, path: str, params: Any) -> tuple[Any, Mapping[str, str]]:
+        await self.limiter.acquire()  # a saturated bucket's queue may take a while
         await checkpoint()  # not a request more once this replica lost the source
-        await self.limiter.acquire()
         self.requests += 1
         try:
             async with self.session.get(self.base_url + path, params=params, headers=self.headers,

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from watcher.config.options import option
+from watcher.config.options import ensure, option
+from watcher.config.settings import SourceConfig
 from watcher.core.timestamps import format_ts, parse_ts
 from watcher.errors import BadPayload, ProviderError
 from watcher.model import Event, Observation, RunDetails, Status
@@ -93,6 +94,11 @@ class KnockProvider(BaseProvider[KnockOptions]):
     trim = frozenset({"events"})
     rate = 5.0  # tier 2: 5 requests/s per endpoint per environment
     burst = 1.0
+
+    @classmethod
+    def limit_scope(cls, source: SourceConfig) -> tuple[str, ...]:
+        # the environment of the key (and a branch of it); both endpoints in one budget
+        return source.base_url, source.token, ensure(cls.Options, source.options).branch or ""
 
     def headers(self) -> dict[str, str]:
         h = super().headers()

@@ -12,7 +12,7 @@ import orjson
 
 from watcher.config import loader, render
 from watcher.config.settings import Config
-from watcher.providers import PROVIDERS
+from watcher.providers import PROVIDERS, limits
 from watcher.sinks import SINKS
 
 CATALOG = loader.Catalog(providers=PROVIDERS, sinks=SINKS)
@@ -31,8 +31,25 @@ def loads(text: str, *, env: Mapping[str, str] | None = None, path: str | None =
 
 def resolved(config: Config, *, now: float | None = None) -> str:
     """``watcher check``: the config as it will be used, as TOML, secrets masked; with
-    ``now``, when each maintenance window opens next."""
-    return render.render(config, CATALOG, now=now)
+    ``now``, when each maintenance window opens next; then, as comments, each rate-limit
+    bucket with its rate and sources."""
+    buckets = limits.comments(config.sources, PROVIDERS.get)
+    return render.render(config, CATALOG, now=now) + "".join(f"{line}\n" for line in buckets)
+
+
+def warnings(config: Config) -> list[str]:
+    """What ``watcher check`` warns of: each rate-limit bucket too small for its sources'
+    intervals, and the HTTP listener exposed without a token."""
+    # here, not at the top: every command reads its config through this module
+    from watcher.server.auth import EXPOSED, is_loopback
+    from watcher.server.listener import parse_listen
+
+    out = [f"rate limit too low: {limits.verdict(b)}"
+           for b in limits.plan(config.sources, PROVIDERS.get) if b.over]
+    w = config.watcher
+    if w.http_listen and not w.http_token and not is_loopback(parse_listen(w.http_listen)[0]):
+        out.append(EXPOSED)
+    return out
 
 
 def config_hash(config: Config) -> str:

@@ -29,6 +29,7 @@ from watcher.core.failures import FailureWindow
 from watcher.core.status import ConfigInfo, DaemonStatus, ReplicaInfo
 from watcher.errors import ConfigError, StoreUnavailable
 from watcher.infra.clock import Clock, wall
+from watcher.providers import limits, provider_class
 from watcher.runtime import chores, signals, tally
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.configuration import config_hash
@@ -74,16 +75,13 @@ class Daemon:
         self.started = anyio.Event()
         self._http: listener.HttpListener | None = None
         self.chores = {name: Boundary(name) for name in CHORES}
-        self.replica = ReplicaInfo(id=default_replica(), started_at=self.started_at,
-                                   version=__version__)
+        self.replica = ReplicaInfo(default_replica(), self.started_at, __version__)
         #: the config's hash and how the last (re)load went, for /status and /metrics
         self.config_info = ConfigInfo(config_hash(config), True, self.started_at)
         #: failed runs per workflow over the last 24 h (the status page's chart)
         self.failures = FailureWindow()
         #: what ``once`` did, per source
         self.summary: list[dict[str, object]] = []
-
-    # -- lifecycle -------------------------------------------------------------------
 
     async def open(self, command: str, *, replica: str | None = None) -> Workers:
         """Open the state with this process as its one writer (or one replica), and load
@@ -124,6 +122,7 @@ class Daemon:
         log.info("watcher starting", sources=len(self.config.sources),
                  sinks=len(self.config.sinks), state=workers.store.path,
                  replica=workers.replica, journal_head=workers.journal.head)
+        limits.warn(self.config.sources, provider_class, log)
         async with aiohttp.ClientSession(headers=user_agent(workers.replica)) as workers.session, \
                 anyio.create_task_group() as tg:
             workers.tg = tg

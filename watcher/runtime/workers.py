@@ -24,6 +24,7 @@ import structlog
 from anyio.abc import TaskGroup
 
 from watcher.config.settings import Config, SinkConfig, SourceConfig
+from watcher.infra import ratelimit
 from watcher.infra.clock import Clock
 from watcher.providers import provider_class
 from watcher.providers.protocol import ProviderContext
@@ -145,6 +146,7 @@ class Workers:
         worker = self.pollers.pop(name, None)
         if worker is not None:
             await worker.stop()
+            ratelimit.leave(name)  # its account's bucket runs at the other sources' limits
         if forget:
             self.states.pop(name, None)
 

@@ -8,7 +8,7 @@ way for all four vendors.
 
 from __future__ import annotations
 
-import time
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
@@ -16,6 +16,7 @@ import anyio
 import orjson
 from aiohttp import web
 
+from watcher.simulator.accounts import Account
 from watcher.simulator.faults import (
     PAGE_KINDS,
     REQUEST_KINDS,
@@ -26,6 +27,8 @@ from watcher.simulator.faults import (
 from watcher.simulator.world import Request, SimRun, World
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: where a request keeps the account its key belongs to (None: no such key)
+ACCOUNT: web.RequestKey[Account | None] = web.RequestKey("account")
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
@@ -42,7 +45,6 @@ class VendorApi:
 
     def __init__(self, world: World) -> None:
         self.world = world
-        self._bucket: tuple[float, float] = (0.0, time.monotonic())
         #: last item served per listing, for the ``duplicate`` fault
         self._last_item: Any = None
         #: set when the server stops, so an ``endless`` body ends instead of holding it up
@@ -56,9 +58,10 @@ class VendorApi:
     def error(self, status: int, message: str, *, code: str = "") -> web.Response:
         raise NotImplementedError
 
-    def authorized(self, request: web.Request) -> bool:
+    def credential(self, request: web.Request) -> str:
+        """The key a request carries (which account it speaks for)."""
         auth = request.headers.get("Authorization", "")
-        return auth == f"Bearer {self.world.tokens[self.vendor]}"
+        return auth[7:] if auth.startswith("Bearer ") else ""
 
     def move_to_head(self, run: SimRun) -> None:
         """``shift`` fault: make ``run`` move to the first page (vendor-specific)."""
@@ -78,16 +81,26 @@ class VendorApi:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         world = self.world
+        account = request[ACCOUNT] = world.account(self.vendor, self.credential(request))
         rec = Request(self.vendor, request.method, request.path, request.query_string,
-                      world.clock(), agent=request.headers.get("User-Agent", ""))
+                      world.clock(), agent=request.headers.get("User-Agent", ""),
+                      account=account.name if account is not None else "")
         world.requests.append(rec)
         resp = await self._serve(request, handler)
         rec.status = resp.status
         return resp
 
+    def account_of(self, request: web.Request) -> Account:
+        """The account of an authorized request's key (its runs are all it sees)."""
+        account = request[ACCOUNT]
+        assert account is not None  # the middleware answered 401 otherwise
+        return account
+
     async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not self._within_rate():
-            return self.rate_limited(1.0)
+        account = request[ACCOUNT]
+        wait = account.admit(self.world.rate_limits.get(self.vendor)) if account else 0.0
+        if wait:  # whole seconds, as Retry-After says it
+            return self.rate_limited(float(max(1, math.ceil(wait))))
         fault = self.world.faults.take(self.vendor, request.path, REQUEST_KINDS)
         if fault is not None:
             if fault.kind == "slow":
@@ -104,7 +117,7 @@ class VendorApi:
                 if fault.retry_after is not None:
                     resp.headers["Retry-After"] = f"{fault.retry_after:g}"
                 return resp
-        if not self.authorized(request):
+        if account is None:
             return self.error(401, "Invalid or missing API key", code="UNAUTHORIZED")
         return await handler(request)
 
@@ -135,19 +148,6 @@ class VendorApi:
         if retry_after is not None:
             resp.headers["Retry-After"] = f"{retry_after:g}"
         return resp
-
-    def _within_rate(self) -> bool:
-        rate = self.world.rate_limits.get(self.vendor)
-        if not rate:
-            return True
-        tokens, stamp = self._bucket
-        now = time.monotonic()
-        tokens = min(rate, tokens + (now - stamp) * rate)
-        if tokens < 1.0:
-            self._bucket = (tokens, now)
-            return False
-        self._bucket = (tokens - 1.0, now)
-        return True
 
     @staticmethod
     def served(run: SimRun, item: dict[str, Any]) -> Any:

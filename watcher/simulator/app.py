@@ -6,7 +6,11 @@ over HTTP: add and change runs, inject faults, read the request log, and make
 a run hostile: ``POST /_sim/runs/{id}/hostile`` with ``{"overrides": {field:
 any JSON}, "drop": [field, ...], "replace": any JSON}`` (each optional; an
 empty body serves the run as it is again); ``POST /_sim/runs`` takes the same
-keys.
+keys.  Accounts: ``POST /_sim/accounts`` with ``{"vendor", "count",
+"rate_limit"}`` adds ``count`` accounts (each its own key, runs and limit) and
+returns their names and keys; ``POST /_sim/seed`` with ``"accounts": [key,
+...]`` spreads its runs over them; ``POST /_sim/rate_limits`` with
+``{"vendor", "rate"}`` sets the vendor's per-account limit (``null``: none).
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ def make_app(world: World) -> web.Application:
     app.router.add_get("/_sim/runs", admin.list_runs)
     app.router.add_post("/_sim/runs", admin.add_run)
     app.router.add_post("/_sim/seed", admin.seed)
+    app.router.add_post("/_sim/accounts", admin.add_accounts)
+    app.router.add_post("/_sim/rate_limits", admin.set_rate_limit)
     app.router.add_post("/_sim/runs/{id}", admin.update_run)
     app.router.add_post("/_sim/runs/{id}/hostile", admin.hostile)
     app[APIS_KEY] = apis
@@ -74,15 +80,18 @@ class _Admin:
         base = f"{request.scheme}://{request.host}"
         return json_response({"vendors": {v: {"base_url": f"{base}/{v}",
                                               "token": self.world.tokens[v]} for v in self.apis},
-                              "runs": {v: len(r) for v, r in self.world.runs.items()}})
+                              "runs": {v: len(r) for v, r in self.world.runs.items()},
+                              "accounts": {v: 1 + len(a)
+                                           for v, a in self.world.accounts.items()}})
 
     async def requests(self, request: web.Request) -> web.Response:
         return json_response([dataclasses.asdict(r) for r in self.world.requests])
 
     async def request_count(self, request: web.Request) -> web.Response:
-        vendor = request.query.get("vendor")
+        vendor, status = request.query.get("vendor"), request.query.get("status")
         return json_response({"count": sum(1 for r in self.world.requests
-                                           if vendor is None or r.vendor == vendor)})
+                                           if (vendor is None or r.vendor == vendor)
+                                           and (status is None or str(r.status) == status))})
 
     async def workflows(self, request: web.Request) -> web.Response:
         vendor = request.query.get("vendor", "extend")
@@ -130,13 +139,38 @@ class _Admin:
         count, spread = int(body.get("count", 1000)), float(body.get("spread_s", 3600))
         names = body.get("workflows") or ["Invoice Processing"]
         wfs = [self.world.workflow(vendor, n) for n in names]
+        keys = body.get("accounts") or []
+        accounts = [self.world.account(vendor, k) for k in keys] or [None]
+        if keys and None in accounts:
+            return json_response({"error": "unknown account key"}, status=400)
         now = self.world.clock()
         for i in range(count):
             t = now - spread * (count - i) / count
             self.world.add_run(vendor, body.get("status", "PROCESSED"), workflow=wfs[i % len(wfs)],
-                               created=t, updated=t)
+                               created=t, updated=t, account=accounts[i % len(accounts)])
         return json_response({"vendor": vendor, "runs": len(self.world.runs[vendor])},
                              status=201)
+
+    async def add_accounts(self, request: web.Request) -> web.Response:
+        """``{"vendor", "count", "rate_limit"}``: that many more accounts of the vendor."""
+        body: dict[str, Any] = orjson.loads(await request.read())
+        vendor = body.get("vendor")
+        if vendor not in self.apis:
+            return json_response({"error": f"unknown vendor {vendor!r}"}, status=400)
+        made = [self.world.add_account(vendor, rate_limit=body.get("rate_limit"))
+                for _ in range(int(body.get("count", 1)))]
+        return json_response([{"name": a.name, "token": a.token} for a in made], status=201)
+
+    async def set_rate_limit(self, request: web.Request) -> web.Response:
+        body: dict[str, Any] = orjson.loads(await request.read())
+        vendor, rate = body.get("vendor"), body.get("rate")
+        if vendor not in self.apis:
+            return json_response({"error": f"unknown vendor {vendor!r}"}, status=400)
+        if rate:
+            self.world.rate_limits[vendor] = float(rate)
+        else:
+            self.world.rate_limits.pop(vendor, None)
+        return json_response({"vendor": vendor, "rate": rate})
 
     async def hostile(self, request: web.Request) -> web.Response:
         raw = await request.read()

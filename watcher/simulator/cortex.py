@@ -109,13 +109,14 @@ class CortexApi(VendorApi):
             return self._bad_param("origin", f"Invalid enum value, received '{origin}'",
                                    "invalid_enum_value")
         verbose = "all" in request.query.getall("verbose", [])
+        account = self.account_of(request)
 
         def keep(r: SimRun) -> bool:
             return (r.workflow.id == wid and (status == "ALL" or r.status == status)
                     and (origin == "ALL" or r.extra.get("origin", "WORKFLOW") == origin))
 
         def order() -> tuple[list[SimRun], int]:
-            return self.runs.listing((wid, status, origin), keep), (page - 1) * take
+            return self.runs.listing(account, (wid, status, origin), keep), (page - 1) * take
 
         items, ordered, _ = self.page(request, order, take,
                                       lambda r: self.render(r, verbose=verbose))
@@ -127,7 +128,7 @@ class CortexApi(VendorApi):
         wid = self._workflow_of(request)
         if isinstance(wid, web.Response):
             return wid
-        run = self.world.runs[self.vendor].get(request.match_info["run_id"])
+        run = self.account_of(request).runs.get(request.match_info["run_id"])
         if run is None or run.workflow.id != wid:
             return self.error(404, "Run not found")
         body = self.render(run, verbose="all" in request.query.getall("verbose", []))

@@ -21,7 +21,9 @@ import orjson
 from aiohttp import web
 
 from watcher.core.timestamps import format_ts
+from watcher.simulator.accounts import Account
 from watcher.simulator.api import VendorApi, json_response
+from watcher.simulator.listing import CACHED
 from watcher.simulator.world import SimRun
 
 API_VERSION = "2026-02-09"
@@ -47,7 +49,7 @@ class ExtendApi(VendorApi):
 
     def move_to_head(self, run: SimRun) -> None:
         # an update is what moves a run to the head of an updatedAt-desc listing
-        newest = max(r.updated for r in self.world.runs[self.vendor].values())
+        newest = max(r.updated for r in run.account.runs.values())
         self.world.touch(run, at=max(self.world.clock(), newest + 0.001))
 
     def add_routes(self, app: web.Application) -> None:
@@ -88,8 +90,10 @@ class ExtendApi(VendorApi):
             if after is None:
                 return self.error(400, "nextPageToken is invalid or does not match this query")
 
+        account = self.account_of(request)
+
         def order() -> tuple[list[SimRun], int]:
-            runs, keys = self._ordered(sort_by, q)
+            runs, keys = self._ordered(account, sort_by, q)
             if sort_dir == "desc":
                 end = len(keys) if after is None else bisect.bisect_left(keys, after)
                 return runs[:end][::-1], 0
@@ -103,25 +107,26 @@ class ExtendApi(VendorApi):
             body["nextPageToken"] = _encode(query_id, (_key(last, sort_by)))
         return json_response(body)
 
-    def _ordered(self, sort_by: str, q: Any) -> tuple[list[SimRun], list[tuple[float, str]]]:
+    def _ordered(self, account: Account, sort_by: str, q: Any
+                 ) -> tuple[list[SimRun], list[tuple[float, str]]]:
         filters = tuple((f, q[f]) for f in _FILTERS if f in q)
-        cache_key = f"{sort_by}|{filters}"
+        cache_key = f"{account.name}|{sort_by}|{filters}"
         hit = self._sorted.get(cache_key)
-        if hit is not None and hit[0] == self.world.version:
+        if hit is not None and hit[0] == account.version:
             return hit[1], hit[2]
-        runs = [r for r in self.world.runs[self.vendor].values() if _matches(r, filters)]
+        runs = [r for r in account.runs.values() if _matches(r, filters)]
         runs.sort(key=lambda r: _key(r, sort_by))
         keys = [_key(r, sort_by) for r in runs]
-        if len(self._sorted) > 32:
+        if len(self._sorted) > CACHED:
             self._sorted.clear()
-        self._sorted[cache_key] = (self.world.version, runs, keys)
+        self._sorted[cache_key] = (account.version, runs, keys)
         return runs, keys
 
     async def get_run(self, request: web.Request) -> web.Response:
         if request.headers.get("x-extend-api-version") != API_VERSION:
             return self.error(400, "Missing or unsupported x-extend-api-version header",
                               code="INVALID_API_VERSION")
-        run = self.world.runs[self.vendor].get(request.match_info["id"])
+        run = self.account_of(request).runs.get(request.match_info["id"])
         if run is None:
             return self.error(404, "Workflow run not found")
         body = self.render(run)

@@ -114,11 +114,12 @@ class KnockApi(VendorApi):
         except _Invalid as e:
             return self.error(422, str(e), code="invalid_params")
         keep = _filter(*filters)
+        account = self.account_of(request)
         listing: list[SimRun] = []
 
         def order() -> tuple[list[SimRun], int]:
             nonlocal listing
-            listing = self.runs.listing(filters, keep)
+            listing = self.runs.listing(account, filters, keep)
             if after is not None:
                 return listing[_first_below(listing, after, strict=True):], 0
             if before is not None:
@@ -139,7 +140,7 @@ class KnockApi(VendorApi):
         return json_response({"items": items, "page_info": page_info})
 
     async def get_run(self, request: web.Request) -> web.Response:
-        run = self.world.runs[self.vendor].get(request.match_info["id"])
+        run = self.account_of(request).runs.get(request.match_info["id"])
         if run is None:
             return self.error(404, "The resource you requested does not exist",
                               code="resource_missing")

@@ -5,8 +5,8 @@ simulator picks the likely one, newest ``created`` first (ties: higher id
 first), so that a provider trusting it blindly would look right and only its
 own order check can tell otherwise (see the ``reorder`` fault).
 
-Each filtered listing is cached for one world version, so paging through
-10,000 runs sorts them once, not once per page.
+Each account's filtered listing is cached for one version of its runs, so
+paging through 10,000 runs sorts them once, not once per page.
 
 How runs move in such a listing: ``created`` never changes, so a run only
 changes place when runs *before* it come or go.  An insert slides everything
@@ -21,7 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 
+from watcher.simulator.accounts import Account
 from watcher.simulator.world import SimRun, World
+
+#: cached listings kept at most (a thousand accounts polled in turn each keep theirs)
+CACHED = 4096
 
 
 def _key(run: SimRun) -> tuple[float, str]:
@@ -38,18 +42,20 @@ class NewestFirst:
         #: the listing most recently served, for :meth:`drop_before`
         self.last: list[SimRun] = []
 
-    def listing(self, key: Hashable, keep: Callable[[SimRun], bool] | None = None
-                ) -> list[SimRun]:
-        """Runs that pass ``keep``, newest first; ``key`` names the filter for the cache."""
+    def listing(self, account: Account, key: Hashable,
+                keep: Callable[[SimRun], bool] | None = None) -> list[SimRun]:
+        """``account``'s runs that pass ``keep``, newest first; ``key`` names the filter for
+        the cache."""
+        key = (account.name, key)
         hit = self._cache.get(key)
-        if hit is not None and hit[0] == self.world.version:
+        if hit is not None and hit[0] == account.version:
             self.last = hit[1]
             return hit[1]
-        runs = self.world.runs[self.vendor].values()
+        runs = account.runs.values()
         out = sorted(runs if keep is None else filter(keep, runs), key=_key, reverse=True)
-        if len(self._cache) > 32:
+        if len(self._cache) > CACHED:
             self._cache.clear()
-        self._cache[key] = (self.world.version, out)
+        self._cache[key] = (account.version, out)
         self.last = out
         return out
 

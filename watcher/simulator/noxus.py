@@ -53,8 +53,8 @@ class NoxusApi(VendorApi):
         app.router.add_get("/v1/runs/{run_id}", self.get_run)
         app.router.add_get("/v1/workflows/{workflow_id}/runs/{run_id}", self.get_workflow_run)
 
-    def authorized(self, request: web.Request) -> bool:
-        return request.headers.get("X-API-Key") == self.world.tokens[self.vendor]
+    def credential(self, request: web.Request) -> str:
+        return request.headers.get("X-API-Key", "")
 
     def error(self, status: int, message: str, *, code: str = "") -> web.Response:
         return json_response({"detail": message}, status=status)
@@ -94,9 +94,10 @@ class NoxusApi(VendorApi):
         size = self._int_param(request, "size", 50, 1, MAX_SIZE)
         if isinstance(size, web.Response):
             return size
+        account = self.account_of(request)
 
         def order() -> tuple[list[SimRun], int]:
-            return self.runs.listing("all"), (page - 1) * size
+            return self.runs.listing(account, "all"), (page - 1) * size
 
         items, ordered, _ = self.page(request, order, size, self.render)
         total = len(ordered)
@@ -104,7 +105,7 @@ class NoxusApi(VendorApi):
                               "pages": math.ceil(total / size)})
 
     def _find(self, request: web.Request) -> SimRun | None:
-        run = self.world.runs[self.vendor].get(request.match_info["run_id"])
+        run = self.account_of(request).runs.get(request.match_info["run_id"])
         wid = request.match_info.get("workflow_id")
         return None if run is None or (wid is not None and run.workflow.id != wid) else run
 

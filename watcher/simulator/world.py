@@ -26,6 +26,7 @@ from time import monotonic
 from typing import Any
 
 from watcher.infra.clock import Clock, wall
+from watcher.simulator.accounts import MAIN, Account
 from watcher.simulator.faults import Faults
 
 VENDORS = ("extend", "noxus", "cortex", "knock")
@@ -76,12 +77,14 @@ class Hostile:
 
 
 class SimRun:
-    __slots__ = ("created", "error", "error_count", "extra", "finished", "hostile", "id",
-                 "started", "status", "updated", "vendor", "workflow")
+    __slots__ = ("account", "created", "error", "error_count", "extra", "finished", "hostile",
+                 "id", "started", "status", "updated", "vendor", "workflow")
 
     def __init__(self, *, id: str, vendor: str, workflow: Workflow, status: str, created: float,
-                 updated: float | None = None) -> None:
+                 updated: float | None = None, account: Account) -> None:
         self.id = id
+        #: the vendor account it belongs to (only that account's key sees it)
+        self.account = account
         self.vendor = vendor
         self.workflow = workflow
         self.status = status
@@ -111,6 +114,8 @@ class Request:
     mono: float = dataclasses.field(default_factory=monotonic)
     #: the client's User-Agent (which replica polled)
     agent: str = ""
+    #: the name of the account whose key it carried ("" when none matched)
+    account: str = ""
 
 
 @dataclass
@@ -130,17 +135,37 @@ class World:
         self.clock = clock
         self.rng = random.Random(seed)
         self.tokens = dict(DEFAULT_TOKENS if tokens is None else tokens)
+        #: every account's runs, per vendor
         self.runs: dict[str, dict[str, SimRun]] = {v: {} for v in VENDORS}
+        #: each vendor's main account (its key: ``tokens[vendor]``) and the others by key
+        self.main = {v: Account(v, MAIN, self.tokens.get(v, "")) for v in VENDORS}
+        self.accounts: dict[str, dict[str, Account]] = {v: {} for v in VENDORS}
         self.workflows: dict[str, list[Workflow]] = {v: [] for v in VENDORS}
         self.faults = Faults()
         self.requests: list[Request] = []
         self.transitions: list[Transition] = []
         self.version = 0
-        #: per-vendor request budget (requests/second) the simulator enforces with 429s
+        #: per-vendor request budget (requests/second) the simulator enforces with 429s,
+        #: on each account apart (an account's own ``rate_limit`` overrides it)
         self.rate_limits: dict[str, float] = {}
         self.listeners: list[Callable[[SimRun], None]] = []
 
     # -- building --------------------------------------------------------------------
+
+    def add_account(self, vendor: str, token: str | None = None, *, name: str | None = None,
+                    rate_limit: float | None = None) -> Account:
+        """Another customer of ``vendor``: its own key, runs and rate limit."""
+        n = len(self.accounts[vendor]) + 1
+        token = token or f"{self.tokens[vendor]}-{n}-{self._token(12)}"
+        acct = Account(vendor, name or f"account-{n}", token, rate_limit=rate_limit)
+        self.accounts[vendor][token] = acct
+        return acct
+
+    def account(self, vendor: str, token: str) -> Account | None:
+        """The account ``token`` is the key of, or None."""
+        if token and token == self.tokens.get(vendor):
+            return self.main[vendor]
+        return self.accounts[vendor].get(token)
 
     def workflow(self, vendor: str, name: str, *, id: str | None = None,
                  key: str | None = None) -> Workflow:
@@ -172,14 +197,16 @@ class World:
     def add_run(self, vendor: str, status: str, *, workflow: Workflow | None = None,
                 created: float | None = None, updated: float | None = None,
                 id: str | None = None, overrides: dict[str, Any] | None = None,
-                drop: Iterable[str] = (), replace: Any = KEEP, **extra: Any) -> SimRun:
-        """A new run; ``overrides``, ``drop`` and ``replace`` make it hostile at once
-        (see :meth:`override`)."""
+                drop: Iterable[str] = (), replace: Any = KEEP, account: Account | None = None,
+                **extra: Any) -> SimRun:
+        """A new run (of ``account``, default the main one); ``overrides``, ``drop`` and
+        ``replace`` make it hostile at once (see :meth:`override`)."""
         now = self.clock()
         wf = workflow or (self.workflows[vendor][0] if self.workflows[vendor]
                           else self.workflow(vendor, "Invoice Processing"))
         run = SimRun(id=id or self.new_run_id(vendor), vendor=vendor, workflow=wf,
-                     status=status, created=now if created is None else created, updated=updated)
+                     status=status, created=now if created is None else created, updated=updated,
+                     account=account or self.main[vendor])
         for k, v in extra.items():
             if k in ("error", "error_count", "started", "finished"):
                 setattr(run, k, v)
@@ -188,6 +215,7 @@ class World:
         if overrides or drop or replace is not KEEP:
             run.hostile = Hostile(dict(overrides or {}), tuple(drop), replace)
         self.runs[vendor][run.id] = run
+        run.account.runs[run.id] = run
         self.transitions.append(Transition(vendor, run.id, None, status, run.updated))
         self._changed(run)
         return run
@@ -217,6 +245,7 @@ class World:
         hostile = Hostile(dict(overrides or {}), tuple(drop), replace)
         r.hostile = None if hostile == Hostile() else hostile
         self.version += 1
+        r.account.version += 1
         return r
 
     def touch(self, run: SimRun | str, *, at: float | None = None) -> SimRun:
@@ -229,7 +258,9 @@ class World:
     def delete(self, run: SimRun | str) -> None:
         r = self.get(run)
         del self.runs[r.vendor][r.id]
+        r.account.runs.pop(r.id, None)
         self.version += 1
+        r.account.version += 1
 
     def get(self, run: SimRun | str) -> SimRun:
         if isinstance(run, SimRun):
@@ -241,6 +272,7 @@ class World:
 
     def _changed(self, run: SimRun) -> None:
         self.version += 1
+        run.account.version += 1
         for fn in self.listeners:
             fn(run)
 

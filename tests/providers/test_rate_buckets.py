@@ -1,0 +1,110 @@
+"""Rate limits where the vendors put them: a bucket per account as each vendor counts
+requests (Extend key and workspace, Knock key and branch, Noxus key, Cortex the process),
+``rate_limit`` overriding the documented default, and a 429 holding its own bucket only."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.support import Harness, parse_config, toml
+from watcher.infra.ratelimit import RateLimiter
+from watcher.providers import provider_class
+from watcher.providers.protocol import ProviderContext
+from watcher.simulator import Simulator, World
+from watcher.testing import FrozenClock
+
+pytestmark = pytest.mark.anyio
+
+CORTEX = {"app_id": "app", "workflow_id": "wf"}
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+def limiters(session: aiohttp.ClientSession, *sources: dict[str, Any]) -> list[RateLimiter]:
+    """The bucket each of these ``[[sources]]`` tables draws from, its provider built."""
+    tables = [{"name": f"s{i}", "token": "key-a", **s} for i, s in enumerate(sources)]
+    out = []
+    for cfg in parse_config(toml({}, tables)).sources:
+        cls = provider_class(cfg.provider)
+        assert cls is not None
+        out.append(cls(cfg, ProviderContext(session)).http.limiter)
+    return out
+
+
+async def test_extend_sources_share_a_bucket_only_when_they_share_a_key(
+        session: aiohttp.ClientSession) -> None:
+    """Two Extend sources with different keys draw from two buckets; two with the same key
+    (and workspace) from one, as Extend counts requests per organisation."""
+    a, b, c, d = limiters(session, {"provider": "extend"}, {"provider": "extend"},
+                          {"provider": "extend", "token": "key-b"},
+                          {"provider": "extend", "workspace_id": "ws-2"})
+    assert a is b
+    assert c is not a and d is not a and c is not d
+
+
+async def test_each_vendor_scopes_its_bucket_as_it_counts_requests(
+        session: aiohttp.ClientSession) -> None:
+    """Knock: per key and branch; Noxus: per key; Cortex: one bucket for the process
+    whatever the key (its limit is per IP); another API host is another bucket."""
+    k1, k2, k3 = limiters(session, {"provider": "knock"}, {"provider": "knock"},
+                          {"provider": "knock", "branch": "staging"})
+    n1, n2 = limiters(session, {"provider": "noxus"}, {"provider": "noxus", "token": "key-b"})
+    c1, c2, c3 = limiters(session, {"provider": "cortex", **CORTEX},
+                          {"provider": "cortex", "token": "key-b", **CORTEX},
+                          {"provider": "cortex", "base_url": "http://elsewhere", **CORTEX})
+    assert k1 is k2 and k3 is not k1
+    assert n1 is not n2
+    assert c1 is c2 and c3 is not c1
+
+
+@pytest.mark.real_rate_limits
+async def test_rate_limit_overrides_the_documented_default_and_the_smaller_one_wins(
+        session: aiohttp.ClientSession) -> None:
+    """A source on Extend's Scale plan says rate_limit = 25 and gets 25 GET/s (burst 25);
+    a second source on the same key saying 20 with a burst of 5 brings the shared bucket to
+    20/s, burst 5; a source of another key keeps the documented 10/s."""
+    alone, = limiters(session, {"provider": "extend", "rate_limit": 25})
+    assert (alone.rate, alone.burst) == (25.0, 25.0)
+    shared, _, other = limiters(
+        session, {"provider": "extend", "token": "key-s", "rate_limit": 25},
+        {"provider": "extend", "token": "key-s", "rate_limit": {"rate": 20, "burst": 5}},
+        {"provider": "extend", "token": "key-t"})
+    assert (shared.rate, shared.burst) == (20.0, 5.0)
+    assert (other.rate, other.burst) == (10.0, 10.0)
+
+
+@pytest.mark.real_rate_limits
+async def test_a_rate_limit_without_burst_keeps_the_vendors_burst(
+        session: aiohttp.ClientSession) -> None:
+    """Knock spaces requests (burst 1): a source raising its rate keeps that spacing."""
+    knock, = limiters(session, {"provider": "knock", "rate_limit": 20})
+    assert (knock.rate, knock.burst) == (20.0, 1.0)
+
+
+async def test_a_429_holds_only_the_bucket_of_its_account(sim: Simulator, world: World,
+                                                          clock: FrozenClock) -> None:
+    """Account A is over its limit at the vendor (429, Retry-After): its source's bucket is
+    held, while the source of account B polls at once, its bucket untouched."""
+    busy = world.add_account("extend", rate_limit=0.01)
+    assert busy.admit(None) == 0.0  # its one token, spent: the next comes in 100 s
+    calm = world.add_account("extend")
+    world.add_run("extend", "PROCESSED", account=calm)
+    async with Harness(sim, clock=clock, name="a", token=busy.token) as a, \
+            Harness(sim, clock=clock, name="b", token=calm.token) as b:
+        await a.poll()
+        assert a.poller is not None and not a.ok
+        assert (a.poller.stats.last_error or "").startswith("429")
+        assert a.provider.http.limiter.held() > 30
+        await b.poll()
+        assert b.ok and b.provider.http.limiter.held() == 0.0
+    assert a.provider.http.limiter is not b.provider.http.limiter
+    assert busy.refused == 1 and calm.refused == 0
+
