@@ -75,8 +75,8 @@ def main() -> None:
 
     fs = run("first_sync", *(["--runs", "20000"] if quick else []))
     row("first sync", f"first poll of {fs['runs']:,} runs vs fetch+parse",
-        f"CPU {fs['cpu_ratio']:.2f}x, wall {fs['paced_wall_ratio']:.2f}x at 10 GET/s "
-        f"({fs['wall_ratio']:.2f}x unpaced)", "<= 1.3x",
+        f"CPU {fs['cpu_ratio']:.2f}x ({fs['unpaced_cpu_ratio']:.2f}x both unpaced), wall "
+        f"{fs['paced_wall_ratio']:.2f}x at 10 GET/s", "<= 1.3x",
         fs["cpu_ratio"] <= 1.3 and fs["paced_wall_ratio"] <= 1.3)
 
     ev = run("event_throughput")

@@ -4,11 +4,15 @@
 
 The simulator runs in its own process.  "fetch+parse" is a bare aiohttp
 client paging the Extend listing (1,000 a page) and ``orjson.loads``-ing each
-page, once as fast as the simulator answers and once paced at Extend's
-documented 10 GET/s, as any client of the real API must be; "watcher" is the
-real first poll: the provider pages the same listing (at 10 GET/s), the diff
-records a silent baseline and the journal commits it to a SQLite file.  Wall
-and CPU (this process) are compared.
+page; "watcher" is the real first poll: the provider pages the same listing,
+the diff records a silent baseline and the journal commits it to a SQLite
+file.  Each runs three times paced at Extend's documented 10 GET/s, as any
+client of the real API must be, and three times as fast as the simulator
+answers, bare and watcher alternating; the least CPU (this process) of each
+is compared.  The headline ratio is paced watcher against unpaced bare, as
+it has always been measured; paced against paced and unpaced against
+unpaced are shown beside it (idling 0.1 s between pages costs watcher, with
+its larger working set, more CPU than the bare client).
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
 import anyio
@@ -24,8 +27,9 @@ import orjson
 
 from bench._sim import SimProcess
 from watcher.config.settings import SourceConfig
+from watcher.infra import ratelimit
 from watcher.infra.clock import wall
-from watcher.infra.ratelimit import RateLimiter
+from watcher.infra.ratelimit import Limit, RateLimiter
 from watcher.providers.extend import API_VERSION, ExtendOptions, ExtendProvider
 from watcher.providers.protocol import ProviderContext
 from watcher.runtime.loop import tune_gc
@@ -56,7 +60,13 @@ async def bare(sim: SimProcess, token: str, paced: bool = False) -> tuple[float,
     return time.perf_counter() - w, time.process_time() - c, n
 
 
-async def watcher_first_poll(sim: SimProcess, token: str, state: str) -> tuple[float, float, int]:
+async def watcher_first_poll(sim: SimProcess, token: str, state: str, paced: bool = True
+                             ) -> tuple[float, float, int]:
+    with ratelimit.isolated(limit=None if paced else Limit(1e6, 1e6)):
+        return await _first_poll(sim, token, state)
+
+
+async def _first_poll(sim: SimProcess, token: str, state: str) -> tuple[float, float, int]:
     cfg = SourceConfig(name="bench", provider="extend", token=token, base_url=sim.url("extend"),
                        lookback=7 * 86400,
                        options=ExtendOptions(api_version=API_VERSION, page_size=1000))
@@ -80,21 +90,34 @@ async def main_async(runs: int, as_json: bool = False) -> None:
         sim.admin("POST", "/_sim/seed", {"vendor": "extend", "count": runs, "spread_s": 3600})
         token = sim.token("extend")
         await bare(sim, token)  # warm the simulator's sorted listing
-        bw, bc, bn = min([await bare(sim, token) for _ in range(3)])
-        pw = min([await bare(sim, token, paced=True) for _ in range(2)])[0]
-        ww, wc, wn = min([await watcher_first_poll(sim, token, str(Path(tmp) / f"s{i}.db"))
-                          for i in range(3)])
+        # each the least CPU of three, bare and watcher alternating, so both see the same machine
+        bare_u, bare_p, mine_u, mine_p = [], [], [], []
+        for i in range(3):
+            bare_u.append(await bare(sim, token))
+            mine_u.append(await watcher_first_poll(sim, token, f"{tmp}/u{i}.db", paced=False))
+            bare_p.append(await bare(sim, token, paced=True))
+            mine_p.append(await watcher_first_poll(sim, token, f"{tmp}/p{i}.db"))
+    r = {"runs": mine_p[0][2], "bare_wall": min(bare_u)[0], "paced_wall": min(bare_p)[0],
+         "wall": min(mine_p)[0], "unpaced_wall": min(mine_u)[0]}
+    for name, runs in (("bare_cpu", bare_u), ("paced_bare_cpu", bare_p),
+                       ("unpaced_cpu", mine_u), ("cpu", mine_p)):
+        r[name] = min(c for _, c, _ in runs)
+    r |= {"cpu_ratio": r["cpu"] / r["bare_cpu"],
+          "unpaced_cpu_ratio": r["unpaced_cpu"] / r["bare_cpu"],
+          "paced_cpu_ratio": r["cpu"] / r["paced_bare_cpu"],
+          "paced_wall_ratio": r["wall"] / r["paced_wall"], "wall_ratio": r["wall"] / r["bare_wall"]}
     if as_json:
-        print(orjson.dumps({"runs": wn, "bare_wall": bw, "bare_cpu": bc, "paced_wall": pw,
-                            "wall": ww, "cpu": wc, "wall_ratio": ww / bw,
-                            "paced_wall_ratio": ww / pw, "cpu_ratio": wc / bc}).decode())
+        print(orjson.dumps(r).decode())
         return
-    print(f"{'':>12} {'runs':>8} {'wall s':>8} {'cpu s':>8}")
-    print(f"{'fetch+parse':>12} {bn:>8,} {bw:>8.2f} {bc:>8.2f}")
-    print(f"{'  at 10/s':>12} {bn:>8,} {pw:>8.2f}")
-    print(f"{'watcher':>12} {wn:>8,} {ww:>8.2f} {wc:>8.2f}")
-    print(f"ratio: cpu {wc / bc:.2f}x, wall {ww / pw:.2f}x at 10 GET/s ({ww / bw:.2f}x unpaced)"
-          "   (target <= 1.3x)")
+    print(f"{'':>20} {'wall s':>8} {'cpu s':>8}   ({r['runs']:,} runs)")
+    for label, wall_s, cpu in (("fetch+parse", r["bare_wall"], r["bare_cpu"]),
+                               ("watcher", r["unpaced_wall"], r["unpaced_cpu"]),
+                               ("fetch+parse 10/s", r["paced_wall"], r["paced_bare_cpu"]),
+                               ("watcher 10/s", r["wall"], r["cpu"])):
+        print(f"{label:>20} {wall_s:>8.2f} {cpu:>8.2f}")
+    print(f"cpu ratio {r['cpu_ratio']:.2f}x (watcher at 10 GET/s against bare unpaced; "
+          f"{r['unpaced_cpu_ratio']:.2f}x both unpaced, {r['paced_cpu_ratio']:.2f}x both paced); "
+          f"wall {r['paced_wall_ratio']:.2f}x at 10 GET/s   (target <= 1.3x)")
 
 
 def main() -> None:

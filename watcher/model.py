@@ -10,7 +10,8 @@ only for runs that produce an event.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, TypeAlias
+from operator import itemgetter
+from typing import Any, ClassVar, TypeAlias
 
 
 class Status(StrEnum):
@@ -26,6 +27,9 @@ class Status(StrEnum):
     SKIPPED = "skipped"
     UNKNOWN = "unknown"
 
+
+#: the longest run id kept: a longer "id" is no run (a hostile or broken vendor)
+MAX_RUN_ID = 256
 
 TERMINAL: frozenset[Status] = frozenset(
     {Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.REJECTED, Status.SKIPPED}
@@ -93,6 +97,37 @@ class RunState:
     def __repr__(self) -> str:
         return (f"RunState({self.status.value!r}, {self.raw_status!r}, {self.version!r}, "
                 f"since={self.since}, stuck={self.stuck})")
+
+
+class Settled(tuple[Status, str, float]):
+    """The state of a run in a terminal status, which keeps nothing else: a bare
+    ``(status, raw_status, since)`` tuple.
+
+    Most tracked runs are finished, and a finished run never changes again, so it
+    needs no version stamp, stuck flag or details.  As a tuple it costs 64 bytes
+    instead of a :class:`RunState`'s 80 and is made in two thirds of the time (a
+    first sync makes a hundred thousand); it reads like a :class:`RunState`.
+    """
+
+    __slots__ = ()
+    status: Status = property(itemgetter(0))  # type: ignore[assignment]
+    raw_status: str = property(itemgetter(1))  # type: ignore[assignment]
+    since: float = property(itemgetter(2))  # type: ignore[assignment]
+    version: ClassVar[None] = None
+    stuck: ClassVar[bool] = False
+    detail: ClassVar[None] = None
+
+    def __repr__(self) -> str:
+        return f"Settled({self[0].value!r}, {self[1]!r}, since={self[2]})"
+
+
+#: what a source keeps per tracked run: a finished run's :class:`Settled`, else a
+#: :class:`RunState`
+Tracked: TypeAlias = RunState | Settled
+
+
+def settled(status: Status, raw_status: str, since: float) -> Settled:
+    return Settled((status, raw_status, since))
 
 
 class Event:

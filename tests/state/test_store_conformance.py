@@ -24,7 +24,7 @@ from tests.state.runs import (
     plain,
     state,
 )
-from watcher.model import JournalEntry, RunState, Status
+from watcher.model import JournalEntry, RunState, Settled, Status, Tracked
 from watcher.state.snapshots import Layout
 from watcher.state.store import Commit, SourceRow, Store, StoreError
 
@@ -276,6 +276,26 @@ async def test_runs_and_source_rows_load_back_after_reopening(durable: Backend) 
     small = loaded["small"]
     assert plain(small.runs) == plain({"x": state(0, Status.RUNNING)})
     assert (small.cursor, small.failures, small.failing_since) == ({"page": 6}, 2, 1.7e9)
+
+
+async def test_finished_runs_load_back_as_bare_tuples(durable: Backend) -> None:
+    """Finished runs written as Settled tuples (a first sync), in a snapshot or as rows,
+    load back as Settled, as compact after a restart as before; stuck or detailed runs
+    stay RunStates."""
+    store = await durable.open(SMALL)
+    runs: dict[str, Tracked] = {f"s{i}": Settled((Status.SUCCEEDED, "PROCESSED", 1.8e9 + i))
+                                for i in range(30)}
+    runs["live"] = state(1, Status.RUNNING)
+    await store.commit(Commit("src", row(), runs, base={}))
+    await store.commit(Commit("src", row(), {"late": Settled((Status.FAILED, "FAILED", 1.9e9))},
+                              base=runs))
+    await store.close()
+    store = await durable.open(SMALL)
+    loaded = (await store.load())["src"].runs
+    await store.close()
+    assert plain(loaded) == plain({**runs, "late": Settled((Status.FAILED, "FAILED", 1.9e9))})
+    assert {type(v).__name__ for k, v in loaded.items() if k != "live"} == {"Settled"}
+    assert isinstance(loaded["live"], RunState)
 
 
 async def test_a_store_opened_without_loading_still_records_removals(durable: Backend) -> None:

@@ -30,9 +30,21 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
+from watcher.core.baseline import settle_page
 from watcher.core.events import RUN_CREATED, RUN_STATUS_CHANGED, RUN_STUCK, run_event
 from watcher.core.timestamps import parse_ts
-from watcher.model import TERMINAL, Event, Observation, RunDetails, RunState, SkipItem, Status
+from watcher.model import (
+    MAX_RUN_ID,
+    TERMINAL,
+    Event,
+    Observation,
+    RunDetails,
+    RunState,
+    Settled,
+    SkipItem,
+    Status,
+    Tracked,
+)
 
 Describe = Callable[[Any], RunDetails]
 #: the vendor time of an item's last change, without describing it (cheap)
@@ -75,7 +87,7 @@ class Changeset:
 
     def __init__(self) -> None:
         self.events: list[Event] = []
-        self.upserts: dict[str, RunState] = {}
+        self.upserts: dict[str, Tracked] = {}
 
 
 class Session:
@@ -87,9 +99,9 @@ class Session:
     page (see :func:`_prefer`): its earlier outcome is replaced, never doubled.
     """
 
-    def __init__(self, runs: Mapping[str, RunState], live: Collection[str], *, now: float,
+    def __init__(self, runs: Mapping[str, Tracked], live: Collection[str], *, now: float,
                  policy: Policy, describe: Describe, changed_at: ChangedAt | None = None,
-                 baseline: bool = False) -> None:
+                 baseline: bool = False, version_time: bool = False) -> None:
         self.runs = runs
         self.live = live
         self.now = now
@@ -98,31 +110,60 @@ class Session:
         self.changed_at = changed_at or (lambda item: describe(item).changed_at)
         self.emit_new = not baseline or policy.emit_baseline
         self.forget_before = now - policy.horizon
-        self.upserts: dict[str, RunState] = {}
+        self.upserts: dict[str, Tracked] = {}
+        #: observations' versions are their change times (the silent baseline reads those)
+        self.version_time = version_time
         #: run id -> (sort key, event): at most one transition per run per poll
         self._events: dict[str, tuple[float, int, Event]] = {}
-        #: run id -> the observation used (item dropped after the first page), so a run
-        #: met again on a later page can be resolved
-        self._seen: dict[str, Observation] | None = None
+        #: runs met on the pages fed so far, so one met again on a later page is resolved
+        #: against what was made of it (its upsert, else its known state)
+        self._seen: set[str] = set()
 
     def feed(self, observations: Iterable[Observation]) -> None:
         latest = _collapse(observations)
         seen = self._seen
-        if seen is None:
-            # The usual poll has one page: its collapsed dict is the record, at no cost.
-            self._seen = latest
-        else:
-            for rid in [r for r in latest if r in seen]:
-                used = seen[rid]
-                if _prefer(used, latest[rid]) is used:
-                    del latest[rid]  # the copy already used is the newer one
-                else:
-                    self.upserts.pop(rid, None)
-                    self._events.pop(rid, None)
-            # later pages keep no items alive: a long scan holds one page at a time
-            for o in latest.values():
-                seen[o[0]] = (o[0], o[1], o[2], o[3], None)
-        self._observe(latest.values())
+        for rid in latest.keys() & seen if seen else ():
+            used = self._used(rid)
+            if used is not None and _prefer(used, latest[rid]) is used:
+                del latest[rid]  # the copy already used is the newer one
+            else:
+                self.upserts.pop(rid, None)
+                self._events.pop(rid, None)
+        seen.update(latest)
+        self._observe(self._settle(latest.values()) if not self.emit_new else latest.values())
+
+    def _used(self, rid: str) -> Observation | None:
+        """The earlier page's copy of a run met again, as far as it is kept."""
+        st = self.upserts.get(rid) or self.runs.get(rid)
+        return None if st is None else (rid, st.raw_status, st.status, st.version, None)
+
+    def _settle(self, observations: Collection[Observation]) -> list[Observation]:
+        """A silent baseline's new finished runs: a :class:`Settled` each, from the time
+        they changed, at the cost of a tuple (a first sync is mostly these); a page of
+        them in bulk when nothing is known yet (:mod:`watcher.core.baseline`).  Returns
+        the other observations, for :meth:`_observe`."""
+        known, upserts, raws, terminal = self.runs, self.upserts, _RAW, TERMINAL
+        if not known and self.version_time:
+            page = list(observations)
+            live = settle_page(page, upserts, floor=self.forget_before, raws=raws)
+            if live is not None:
+                return live
+            observations = page
+        by_version, changed_at, floor = self.version_time, self.changed_at, self.forget_before
+        rest: list[Observation] = []
+        for o in observations:
+            rid, raw, status, version, item = o
+            if status not in terminal or rid in known or not 0 < len(rid) <= MAX_RUN_ID:
+                rest.append(o)
+                continue
+            try:
+                at = parse_ts(version) if by_version else changed_at(item)
+            except SkipItem:
+                continue
+            since = self.now if at is None else at
+            if since >= floor:
+                upserts[rid] = Settled((status, raws.setdefault(raw, raw), since))
+        return rest
 
     def _observe(self, observations: Iterable[Observation]) -> None:
         upserts, events = self.upserts, self._events
@@ -149,7 +190,7 @@ class Session:
                     at = self.changed_at(item)
                     since = at if at is not None else now
                     if since >= self.forget_before:
-                        upserts[rid] = RunState(status, raw, None, since)
+                        upserts[rid] = Settled((status, raw, since))
                     continue
                 details = self.describe(item)
             except SkipItem:
@@ -158,16 +199,16 @@ class Session:
             if st is None:
                 if not live_now and since < self.forget_before:
                     continue
-                upserts[rid] = RunState(status, raw, kept, since, False,
-                                        details if live_now else None)
+                upserts[rid] = RunState(status, raw, kept, since, False, details) if live_now \
+                    else Settled((status, raw, since))
                 if self.emit_new:
                     events[rid] = (since, len(events), run_event(
                         RUN_CREATED, source=policy.source, provider=policy.provider, run_id=rid,
                         status=status, raw_status=raw, previous=None, details=details,
                         now=now, id_key=version or ""))
                 continue
-            upserts[rid] = RunState(status, raw, kept, since, False,
-                                    details if live_now else None)
+            upserts[rid] = RunState(status, raw, kept, since, False, details) if live_now \
+                else Settled((status, raw, since))
             events[rid] = (since, len(events), run_event(
                 RUN_STATUS_CHANGED, source=policy.source, provider=policy.provider, run_id=rid,
                 status=status, raw_status=raw, previous=(st.status, st.raw_status),
@@ -187,7 +228,7 @@ def _by_time(entry: tuple[float, int, Event]) -> tuple[float, int]:
     return entry[0], entry[1]
 
 
-def diff(runs: Mapping[str, RunState], live: Collection[str],
+def diff(runs: Mapping[str, Tracked], live: Collection[str],
          observations: Iterable[Observation], *, now: float, policy: Policy,
          describe: Describe, changed_at: ChangedAt | None = None,
          baseline: bool = False) -> Changeset:
@@ -198,7 +239,7 @@ def diff(runs: Mapping[str, RunState], live: Collection[str],
     return session.finish()
 
 
-def expired(runs: Mapping[str, RunState], *, now: float, horizon: float) -> list[str]:
+def expired(runs: Mapping[str, Tracked], *, now: float, horizon: float) -> list[str]:
     """Terminal runs whose last change is older than ``horizon``: safe to forget."""
     before = now - horizon
     return [rid for rid, st in runs.items() if st.since < before and st.status in TERMINAL]
@@ -229,7 +270,7 @@ def _prefer(first: Observation, later: Observation) -> Observation:
     return later
 
 
-def _stuck(runs: Mapping[str, RunState], live: Collection[str], out: Changeset, *,
+def _stuck(runs: Mapping[str, Tracked], live: Collection[str], out: Changeset, *,
            now: float, policy: Policy, stuck_after: float) -> None:
     upserts = out.upserts
     candidates = set(live)

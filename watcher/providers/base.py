@@ -81,6 +81,9 @@ class BaseProvider(Generic[OptionsT]):
     burst: ClassVar[float | None] = None
     #: requests an idle poll costs at least (what ``watcher check`` counts a source for)
     idle_requests: ClassVar[float] = 1.0
+    #: an observation's version is the RFC 3339 time of the run's last change, as
+    #: :meth:`changed_at` reads it (the first sync then reads no item again)
+    versions_are_times: ClassVar[bool] = False
 
     def __init__(self, source: SourceConfig, context: ProviderContext) -> None:
         self.source = source

@@ -72,6 +72,7 @@ class ExtendProvider(BaseProvider[ExtendOptions]):
         "REVIEWED": Status.SUCCEEDED,  # legacy 2024-12-23 API version
     }
     version_key = "updatedAt"
+    versions_are_times = True
     trim = frozenset({"stepRuns", "metadata", "workflowVersion", "outputs", "files"})
     rate = 10.0  # GET category, PAYG plan; per organisation
 

@@ -15,8 +15,10 @@ from typing import Any
 
 import orjson
 
+from watcher.model import MAX_RUN_ID
+
 #: a run id or workflow id longer than this is not one (vendors' ids are 20-40 characters)
-MAX_ID = 256
+MAX_ID = MAX_RUN_ID
 #: a status string longer than this is not a status
 MAX_STATUS = 64
 #: timestamps as text (RFC 3339 needs 35)

@@ -72,7 +72,7 @@ from watcher.config.options import declared
 from watcher.errors import PluginError
 from watcher.infra.clock import Clock, wall
 from watcher.infra.plugins import completed, plugin_class
-from watcher.model import Event, Observation, RunDetails, RunState
+from watcher.model import Event, Observation, RunDetails, Tracked
 
 if TYPE_CHECKING:
     import aiohttp
@@ -90,7 +90,7 @@ class PollView:
 
     __slots__ = ("baseline", "cursor", "feed", "live", "now", "runs")
 
-    def __init__(self, *, runs: Mapping[str, RunState], live: Collection[str],
+    def __init__(self, *, runs: Mapping[str, Tracked], live: Collection[str],
                  cursor: Mapping[str, Any], baseline: bool, now: float,
                  feed: Callable[[list[Observation]], None] | None = None) -> None:
         self.runs = runs

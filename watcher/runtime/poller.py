@@ -26,7 +26,6 @@ the injected clock.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import anyio
@@ -38,48 +37,17 @@ from watcher.core.diff import Policy, Session, expired
 from watcher.core.status import PollStats, SourceStatus
 from watcher.errors import InternalError, ProviderError, RateLimited
 from watcher.infra.clock import Clock, wall
-from watcher.model import TERMINAL, Event, RunState, Status
+from watcher.model import Event, Tracked
 from watcher.providers.base import PollView, Provider
 from watcher.runtime import poll_health, progress
 from watcher.runtime.claim import Claim
 from watcher.runtime.supervisor import Boundary
+from watcher.runtime.tracking import SourceState as SourceState
 from watcher.state.journal import Journal
 from watcher.state.store import Fenced, SourceRow, StoreError
 
 #: how often terminal runs past the retention horizon are forgotten
 PRUNE_EVERY = 600.0
-
-
-class SourceState:
-    """One source's runs in memory (the working set) and its persisted poll state."""
-
-    __slots__ = ("counts", "live", "row", "runs")
-
-    def __init__(self, row: SourceRow | None = None) -> None:
-        self.row = row or SourceRow()
-        self.runs: dict[str, RunState] = self.row.runs
-        self.row.runs = {}  # the row carries runs only while loading
-        self.live: set[str] = {rid for rid, st in self.runs.items() if st.status not in TERMINAL}
-        self.counts: Counter[Status] = Counter(st.status for st in self.runs.values())
-
-    def apply(self, upserts: Mapping[str, RunState], removals: Sequence[str]) -> None:
-        runs, live, counts = self.runs, self.live, self.counts
-        for rid, st in upserts.items():
-            old = runs.get(rid)
-            if old is not None:
-                counts[old.status] -= 1
-            counts[st.status] += 1
-            runs[rid] = st
-            if st.status in TERMINAL:
-                live.discard(rid)
-            else:
-                live.add(rid)
-        for rid in removals:
-            old = runs.pop(rid, None)
-            if old is not None:
-                counts[old.status] -= 1
-                live.discard(rid)
-
 
 class Poller:
     def __init__(self, config: SourceConfig, provider: Provider, state: SourceState,
@@ -175,7 +143,8 @@ class Poller:
         baseline = not st.row.baselined
         session = Session(st.runs, st.live, now=now, policy=self.policy,
                           describe=self.provider.describe, changed_at=self.provider.changed_at,
-                          baseline=baseline)
+                          baseline=baseline,
+                          version_time=getattr(self.provider, "versions_are_times", False))
         view = PollView(runs=st.runs, live=st.live, cursor=st.row.cursor, baseline=baseline,
                         now=now, feed=session.feed)
         try:
@@ -219,7 +188,7 @@ class Poller:
         return True
 
     async def _record(self, row: SourceRow, events: list[Event],
-                      upserts: Mapping[str, RunState], removals: Sequence[str]) -> bool:
+                      upserts: Mapping[str, Tracked], removals: Sequence[str]) -> bool:
         """Commit a cycle, then apply it to memory; False (memory untouched) if the store
         could not take it: the next cycle reproduces the same events with the same ids."""
         st = self.state

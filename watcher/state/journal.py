@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 import anyio
 
 from watcher.core.events import to_json
-from watcher.model import Event, JournalEntry, RunState
+from watcher.model import Event, JournalEntry, Tracked
 from watcher.state.store import Commit, Fence, SourceRow, Store
 
 #: entries kept in memory beyond the slowest sink's cursor
@@ -56,9 +56,9 @@ class Journal:
         self.cursors = await self.store.cursors()
 
     async def commit(self, source: str, row: SourceRow, *, events: Sequence[Event] = (),
-                     upserts: Mapping[str, RunState] | None = None,
+                     upserts: Mapping[str, Tracked] | None = None,
                      removals: Sequence[str] = (),
-                     base: Mapping[str, RunState] | None = None,
+                     base: Mapping[str, Tracked] | None = None,
                      fence: Fence | None = None) -> list[JournalEntry]:
         """Write a cycle's state changes and events atomically; returns the new entries.
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from watcher.model import RunDetails, RunState, Status
+from watcher.model import TERMINAL, RunDetails, RunState, Settled, Status, Tracked
 from watcher.state.store import Commit
 
 #: runs per snapshot blob (bounds the memory a snapshot write or load holds at once)
@@ -43,7 +43,7 @@ class Layout:
     snapshot_min: int = SNAPSHOT_MIN
     snapshot_part: int = SNAPSHOT_PART
 
-    def snapshot_of(self, c: Commit, snap: int, rows: int) -> Mapping[str, RunState] | None:
+    def snapshot_of(self, c: Commit, snap: int, rows: int) -> Mapping[str, Tracked] | None:
         """The runs to write as the source's new snapshot, or None to write the commit's
         changes as rows; ``snap`` and ``rows`` are the source's sizes as stored."""
         changed = len(c.upserts) + len(c.removals)
@@ -56,17 +56,20 @@ class Layout:
             runs.pop(rid, None)
         return runs
 
-    def parts(self, runs: Mapping[str, RunState]) -> Iterator[tuple[int, bytes]]:
+    def parts(self, runs: Mapping[str, Tracked]) -> Iterator[tuple[int, bytes]]:
         """The snapshot's blobs, in order, each as ``(runs in it, blob)``."""
         items = iter(runs.items())
         while chunk := list(islice(items, self.snapshot_part)):
-            # orjson writes a Status as its value and a bool as true/false
+            # orjson writes a Status as its value and a bool as true/false; a finished
+            # run's Settled is read by index (most runs: a first sync's whole snapshot)
             yield len(chunk), orjson.dumps(
-                [(rid, st.status, st.raw_status, st.version, st.since, st.stuck,
-                  st.detail.to_dict() if st.detail else None) for rid, st in chunk])
+                [(rid, st[0], st[1], None, st[2], False, None) if st.__class__ is Settled
+                 else (rid, st.status, st.raw_status, st.version, st.since, st.stuck,
+                       st.detail.to_dict() if st.detail else None)
+                 for rid, st in chunk])
 
 
-def run_row(st: RunState) -> RunRow:
+def run_row(st: Tracked) -> RunRow:
     """One run as a row (a Status is a str, so a backend binds it as is)."""
     return (st.status, st.raw_status, st.version, st.since, st.stuck,
             orjson.dumps(st.detail.to_dict()) if st.detail else None)
@@ -83,18 +86,21 @@ class Reader:
         self._interned: dict[str, str] = {}
 
     def state(self, status: str, raw: str, version: str | None, since: float, stuck: Any,
-              detail: dict[str, Any] | None) -> RunState:
-        return RunState(self._statuses.get(status, Status.UNKNOWN),
-                        self._interned.setdefault(raw, raw), version, since, bool(stuck),
+              detail: dict[str, Any] | None) -> Tracked:
+        st = self._statuses.get(status, Status.UNKNOWN)
+        raw = self._interned.setdefault(raw, raw)
+        if st in TERMINAL and version is None and not stuck and not detail:
+            return Settled((st, raw, since))
+        return RunState(st, raw, version, since, bool(stuck),
                         RunDetails.from_dict(detail) if detail else None)
 
-    def blob(self, runs: dict[str, RunState], blob: bytes) -> None:
+    def blob(self, runs: dict[str, Tracked], blob: bytes) -> None:
         """Add a snapshot blob's runs to ``runs``."""
         state = self.state
         for rid, status, raw, version, since, stuck, detail in orjson.loads(blob):
             runs[rid] = state(status, raw, version, since, stuck, detail)
 
-    def row(self, runs: dict[str, RunState], rid: str, status: str, raw: str,
+    def row(self, runs: dict[str, Tracked], rid: str, status: str, raw: str,
             version: str | None, since: float, stuck: Any, detail: bytes | None) -> None:
         """Apply a run row (an upsert or a removal) to ``runs``."""
         if status == GONE:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from watcher.errors import StoreUnavailable, WatcherError
-from watcher.model import JournalEntry, RunState
+from watcher.model import JournalEntry, Tracked
 from watcher.state.cluster import Cluster
 
 
@@ -82,7 +82,7 @@ class SourceRow:
     baselined: bool = False
     failures: int = 0
     failing_since: float | None = None
-    runs: dict[str, RunState] = field(default_factory=dict)
+    runs: dict[str, Tracked] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,12 +98,12 @@ class Commit:
     #: the source whose runs and row this commit writes (None: no source)
     source: str | None = None
     row: SourceRow | None = None
-    upserts: Mapping[str, RunState] = field(default_factory=dict)
+    upserts: Mapping[str, Tracked] = field(default_factory=dict)
     removals: Sequence[str] = ()
     #: new journal entries; their ``seq`` is assigned by the store
     entries: Sequence[JournalEntry] = ()
     #: the source's runs before this commit, exactly as stored (None: never snapshot)
-    base: Mapping[str, RunState] | None = None
+    base: Mapping[str, Tracked] | None = None
     #: ``(consumer, seq)``: move that journal reader's cursor (as ``set_cursor`` does)
     cursor: tuple[str, int] | None = None
     #: ``(namespace, key) -> value`` records to write; ``None`` deletes the record

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from watcher.model import RunState
+from watcher.model import Tracked
 from watcher.state.postgres.connection import Conn
 from watcher.state.snapshots import GONE, Layout, Reader, run_row
 from watcher.state.store import Commit, SourceRow
@@ -111,7 +111,7 @@ class Runs:
             await db.execute(f"DELETE FROM {table} WHERE source = $1", source)
 
     async def _write_snapshot(self, db: Conn, source: str,
-                              runs: Mapping[str, RunState]) -> None:
+                              runs: Mapping[str, Tracked]) -> None:
         await db.execute("DELETE FROM snapshots WHERE source = $1", source)
         await db.execute("DELETE FROM runs WHERE source = $1", source)
         parts = [(part, count, blob) for part, (count, blob) in

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from watcher.model import RunState
+from watcher.model import Tracked
 from watcher.state.snapshots import GONE, Layout, Reader, run_row
 from watcher.state.store import Commit, SourceRow
 
@@ -92,7 +92,7 @@ class Runs:
             db.execute(f"DELETE FROM {table} WHERE source=?", (source,))
 
     def _write_snapshot(self, db: sqlite3.Connection, source: str,
-                        runs: Mapping[str, RunState]) -> None:
+                        runs: Mapping[str, Tracked]) -> None:
         db.execute("DELETE FROM snapshots WHERE source=?", (source,))
         db.execute("DELETE FROM runs WHERE source=?", (source,))
         db.executemany("INSERT INTO snapshots VALUES (?,?,?,?)",
