@@ -12,7 +12,7 @@ import pytest
 
 from tests.support import Harness, parse_config, toml
 from watcher.infra.ratelimit import RateLimiter
-from watcher.providers import provider_class
+from watcher.providers import limits, provider_class
 from watcher.providers.protocol import ProviderContext
 from watcher.simulator import Simulator, World
 from watcher.testing import FrozenClock
@@ -108,3 +108,20 @@ async def test_a_429_holds_only_the_bucket_of_its_account(sim: Simulator, world:
     assert a.provider.http.limiter is not b.provider.http.limiter
     assert busy.refused == 1 and calm.refused == 0
 
+
+
+def test_a_bucket_barely_over_its_rate_is_not_worth_a_warning() -> None:
+    """Ten Extend sources of one key every second need a hair over a rate_limit of 9.999:
+    no source would poll 0.1% later, so no warning; eleven every second need 11 of 10
+    GET/s, and the warning names every source and the 1.1 s they can get."""
+    def bucket(n: int, **keys: Any) -> limits.Bucket:
+        tables = [{"name": f"s{i:02d}", "provider": "extend", "token": "k", "interval": "1s",
+                   **keys} for i in range(n)]
+        buckets = limits.plan(parse_config(toml({}, tables)).sources, provider_class)
+        assert len(buckets) == 1
+        return buckets[0]
+    assert not bucket(10).over and not bucket(10, rate_limit=9.999).over
+    over = bucket(11)
+    assert over.over
+    assert "s00, s01, s02 (+8 more) can poll only every 1.1 s instead of every 1 s" in \
+        limits.verdict(over)

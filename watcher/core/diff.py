@@ -28,6 +28,7 @@ Rules, following SPEC §3-§5:
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from watcher.core.baseline import settle_page
@@ -117,19 +118,25 @@ class Session:
         self._events: dict[str, tuple[float, int, Event]] = {}
         #: runs met on the pages fed so far, so one met again on a later page is resolved
         #: against what was made of it (its upsert, else its known state)
-        self._seen: set[str] = set()
+        self._seen: AbstractSet[str] | None = None
 
     def feed(self, observations: Iterable[Observation]) -> None:
         latest = _collapse(observations)
         seen = self._seen
-        for rid in latest.keys() & seen if seen else ():
-            used = self._used(rid)
-            if used is not None and _prefer(used, latest[rid]) is used:
-                del latest[rid]  # the copy already used is the newer one
-            else:
-                self.upserts.pop(rid, None)
-                self._events.pop(rid, None)
-        seen.update(latest)
+        if seen is None:
+            # The usual poll has one page: its collapsed dict's keys are the record, free.
+            self._seen = latest.keys()
+        else:
+            if not isinstance(seen, set):  # a second page: ids only, the first page goes
+                seen = self._seen = set(seen)
+            for rid in latest.keys() & seen:
+                used = self._used(rid)
+                if used is not None and _prefer(used, latest[rid]) is used:
+                    del latest[rid]  # the copy already used is the newer one
+                else:
+                    self.upserts.pop(rid, None)
+                    self._events.pop(rid, None)
+            seen.update(latest)
         self._observe(self._settle(latest.values()) if not self.emit_new else latest.values())
 
     def _used(self, rid: str) -> Observation | None:

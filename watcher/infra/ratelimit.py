@@ -122,7 +122,7 @@ class RateLimiter:
         if until <= start:
             return
         # every slot handed out and not yet due is at or after ``start``: move them all
-        # back so the first is at ``until``, keeping their order and spacing
+        # back by the hold, so none is before ``until``, keeping their order and spacing
         moved = until - start
         self._shift += moved
         if self._tat > start:

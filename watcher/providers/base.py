@@ -122,7 +122,8 @@ class BaseProvider(Generic[OptionsT]):
     def limiter(self) -> RateLimiter:
         """This source's bucket: that of its account, shared with its other sources."""
         own = source_limit(type(self), self.source)
-        assert own is not None  # a BaseProvider has a rate
+        if own is None:  # a plugin that declares no rate (0) and a source that sets none
+            return RateLimiter(1e9, clock=self.clock)
         return ratelimit.join(bucket_key(type(self), self.source), self.source.name, own,
                               clock=self.clock)
 

@@ -28,6 +28,9 @@ from watcher.infra.ratelimit import Limit, smallest
 
 #: how many source names a bucket's label shows before "+N more"
 SHOWN = 3
+#: a bucket is too small when its sources need this much more than it allows (a source
+#: whose period would grow by less is not worth a warning)
+SLACK = 1.001
 
 
 def bucket_key(cls: Any, source: SourceConfig) -> str:
@@ -70,7 +73,9 @@ class Bucket:
 
     @property
     def over(self) -> bool:
-        return self.need > self.limit.rate * (1 + 1e-9)
+        # some source then polls at least SLACK times its interval: the sources cannot
+        # all get less than need/rate times theirs, or they would get more than the rate
+        return self.need > self.limit.rate * SLACK
 
     def periods(self) -> dict[str, float]:
         """Each source's poll period as the bucket can serve it (its interval if it can)."""
@@ -119,7 +124,7 @@ def verdict(bucket: Bucket) -> str:
             f"{'their intervals' if some else 'its interval'}")
     if not bucket.over:
         return head
-    slow = {k: p for k, p in bucket.periods().items() if p > bucket.needs[k][1] * 1.001}
+    slow = {k: p for k, p in bucket.periods().items() if p >= bucket.needs[k][1] * SLACK}
     return (f"{head}: too many, {names(sorted(slow))} can poll only every "
             f"{_seconds(slow.values())} instead of every "
             f"{_seconds(bucket.needs[k][1] for k in slow)} (raise rate_limit if the "
