@@ -4,6 +4,7 @@ with a warning when a bucket cannot serve its sources at their intervals."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,8 @@ def test_check_shows_each_bucket_its_rate_and_its_sources_but_no_key(tmp_path: P
 
 def test_check_warns_when_a_bucket_cannot_serve_its_sources(tmp_path: Path) -> None:
     """Thirty sources of one Extend key every second need 30 GET/s of a 10/s bucket: check
-    warns which bucket and sources, and the interval they can actually get (3 s)."""
+    warns which bucket and sources, and the interval they can actually get (3 s), and
+    lists every source of the bucket."""
     sources = [{**EXTEND, "name": f"s{i:02d}", "interval": "1s"} for i in range(30)]
     code, out, err = check(tmp_path, sources)
     assert code == 0
@@ -81,3 +83,6 @@ def test_check_warns_when_a_bucket_cannot_serve_its_sources(tmp_path: Path) -> N
                           "their intervals: too many, s00, s01, s02 (+27 more) can poll only "
                           "every 3 s instead of every 1 s")
     assert "too many" in out and "SECRET" not in out + err
+    listed = " ".join(line for line in out.splitlines()
+                      if line.startswith(("#     sources: ", "#       ")))
+    assert re.findall(r"\bs\d\d\b", listed) == [f"s{i:02d}" for i in range(30)]  # every one

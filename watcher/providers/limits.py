@@ -18,6 +18,7 @@ per process: replicas sharing an account each have their own buckets.
 from __future__ import annotations
 
 import hashlib
+import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -134,10 +135,13 @@ def verdict(bucket: Bucket) -> str:
 def comments(sources: Iterable[SourceConfig], lookup: Callable[[str], Any]) -> list[str]:
     """``watcher check``'s account of the buckets, as TOML comments."""
     buckets = plan(sources, lookup)
-    if not buckets:
-        return []
-    return ["", "# Rate limits (per process): a bucket per vendor account, as each vendor counts",
-            *(f"#   {verdict(b)}" for b in buckets)]
+    out = ["", "# Rate limits (per process): a bucket per vendor account, as each vendor counts"]
+    for b in buckets:
+        out.append(f"#   {verdict(b)}")
+        if len(b.needs) > SHOWN:  # the label named a few: every source, wrapped
+            out += textwrap.wrap(", ".join(b.sources), 96, initial_indent="#     sources: ",
+                                 subsequent_indent="#       ", break_on_hyphens=False)
+    return out if buckets else []
 
 
 def warn(sources: Iterable[SourceConfig], lookup: Callable[[str], Any], log: Any) -> None:

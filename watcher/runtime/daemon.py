@@ -29,7 +29,6 @@ from watcher.core.failures import FailureWindow
 from watcher.core.status import ConfigInfo, DaemonStatus, ReplicaInfo
 from watcher.errors import ConfigError, StoreUnavailable
 from watcher.infra.clock import Clock, wall
-from watcher.providers import limits, provider_class
 from watcher.runtime import chores, signals, tally
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.configuration import config_hash
@@ -122,7 +121,7 @@ class Daemon:
         log.info("watcher starting", sources=len(self.config.sources),
                  sinks=len(self.config.sinks), state=workers.store.path,
                  replica=workers.replica, journal_head=workers.journal.head)
-        limits.warn(self.config.sources, provider_class, log)
+        config_mod.warn_limits(self.config, log)
         async with aiohttp.ClientSession(headers=user_agent(workers.replica)) as workers.session, \
                 anyio.create_task_group() as tg:
             workers.tg = tg
