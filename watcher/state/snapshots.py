@@ -15,7 +15,7 @@ every backend makes the same decision and reads the others' blobs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -34,6 +34,31 @@ GONE = ""
 
 #: ``(status, raw_status, version, since, stuck, detail JSON)``: one run as a row
 RunRow = tuple[str, str, "str | None", float, bool, "bytes | None"]
+
+
+#: a source's sizes as stored: runs in its snapshot, rows written since
+Sizes = tuple[int, int]
+
+
+class SizeBook:
+    """Each source's sizes, read on first use and updated only once a write committed
+    (so a failed transaction leaves them as stored); what both stores' runs keep."""
+
+    def __init__(self) -> None:
+        self.sizes: dict[str, Sizes] = {}
+
+    def loaded(self, sources: Collection[str] | None, sizes: dict[str, Sizes]) -> None:
+        """The sizes ``sources`` (None: every source) were just read with."""
+        if sources is None:
+            self.sizes = sizes
+            return
+        for source in sources:
+            self.sizes.pop(source, None)
+        self.sizes.update(sizes)
+
+    def committed(self, source: str | None, sizes: Sizes | None) -> None:
+        if sizes is not None and source is not None:
+            self.sizes[source] = sizes
 
 
 @dataclass(frozen=True)

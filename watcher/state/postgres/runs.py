@@ -18,11 +18,10 @@ import orjson
 
 from watcher.model import Tracked
 from watcher.state.postgres.connection import Conn
-from watcher.state.snapshots import GONE, Layout, Reader, run_row
+from watcher.state.snapshots import GONE, Layout, Reader, SizeBook, Sizes, run_row
 from watcher.state.store import Commit, SourceRow
 
 #: ``(runs in its snapshot, run rows written since)`` of one source
-Sizes = tuple[int, int]
 
 _UPSERT = """
     INSERT INTO runs (source, run_id, status, raw_status, version, since, stuck, detail)
@@ -50,11 +49,10 @@ def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
-class Runs:
+class Runs(SizeBook):
     def __init__(self, layout: Layout) -> None:
+        super().__init__()
         self.layout = layout
-        #: source -> its sizes, read on first use; updated only once a write committed
-        self.sizes: dict[str, Sizes] = {}
 
     async def load(self, db: Conn, sources: Collection[str] | None
                    ) -> tuple[dict[str, SourceRow], dict[str, Sizes]]:

@@ -14,9 +14,9 @@ from watcher.state.postgres import journal, sinks
 from watcher.state.postgres.connection import Conn, Database
 from watcher.state.postgres.leases import PgCluster, check_fence
 from watcher.state.postgres.listen import Follower
-from watcher.state.postgres.runs import Runs, Sizes
+from watcher.state.postgres.runs import Runs
 from watcher.state.postgres.schema import SCHEMA_VERSION, migrate, schema_version
-from watcher.state.snapshots import Layout
+from watcher.state.snapshots import Layout, Sizes
 from watcher.state.store import Commit, DeadLetter, SourceRow, StoreError
 
 #: the NOTIFY channel's prefix; the schema follows, so two states in one database differ
@@ -93,18 +93,12 @@ class PostgresStore:
 
     async def load(self, sources: Collection[str] | None = None) -> dict[str, SourceRow]:
         rows, sizes = await self._db.read(lambda db: self._runs.load(db, sources))
-        if sources is None:
-            self._runs.sizes = sizes
-        else:
-            for source in sources:
-                self._runs.sizes.pop(source, None)
-            self._runs.sizes.update(sizes)
+        self._runs.loaded(sources, sizes)
         return rows
 
     async def commit(self, commit: Commit) -> list[JournalEntry]:
         sizes = await self._db.write(lambda db: self._commit(db, commit))
-        if sizes is not None and commit.source is not None:
-            self._runs.sizes[commit.source] = sizes
+        self._runs.committed(commit.source, sizes)
         return list(commit.entries)
 
     async def _commit(self, db: Conn, c: Commit) -> Sizes | None:

@@ -15,11 +15,10 @@ from typing import Any
 import orjson
 
 from watcher.model import Tracked
-from watcher.state.snapshots import GONE, Layout, Reader, run_row
+from watcher.state.snapshots import GONE, Layout, Reader, SizeBook, Sizes, run_row
 from watcher.state.store import Commit, SourceRow
 
 #: ``(runs in its snapshot, run rows written since)`` of one source
-Sizes = tuple[int, int]
 
 
 def _only(column: str, sources: Collection[str] | None) -> tuple[str, tuple[Any, ...]]:
@@ -30,11 +29,10 @@ def _only(column: str, sources: Collection[str] | None) -> tuple[str, tuple[Any,
             (orjson.dumps(list(sources)).decode(),))
 
 
-class Runs:
+class Runs(SizeBook):
     def __init__(self, layout: Layout) -> None:
+        super().__init__()
         self.layout = layout
-        #: source -> its sizes, read on first use; updated only once a write committed
-        self.sizes: dict[str, Sizes] = {}
 
     def load(self, db: sqlite3.Connection, sources: Collection[str] | None
              ) -> tuple[dict[str, SourceRow], dict[str, Sizes]]:

@@ -11,10 +11,10 @@ import anyio.to_thread
 from watcher.errors import StoreUnavailable
 from watcher.model import JournalEntry
 from watcher.state.lock import StateLock
-from watcher.state.snapshots import Layout
+from watcher.state.snapshots import Layout, Sizes
 from watcher.state.sqlite import journal, sinks
 from watcher.state.sqlite.connection import MEMORY, Connection
-from watcher.state.sqlite.runs import Runs, Sizes
+from watcher.state.sqlite.runs import Runs
 from watcher.state.sqlite.schema import SCHEMA_VERSION, schema_version
 from watcher.state.store import Commit, DeadLetter, SourceRow
 
@@ -91,20 +91,14 @@ class SqliteStore:
 
     async def load(self, sources: Collection[str] | None = None) -> dict[str, SourceRow]:
         rows, sizes = await self._db.read(lambda db: self._runs.load(db, sources))
-        if sources is None:
-            self._runs.sizes = sizes
-        else:
-            for source in sources:
-                self._runs.sizes.pop(source, None)
-            self._runs.sizes.update(sizes)
+        self._runs.loaded(sources, sizes)
         return rows
 
     async def commit(self, commit: Commit) -> list[JournalEntry]:
         sizes = await self._db.write(lambda db: self._commit(db, commit))
         # after the transaction, so a failed one leaves the sizes as stored; the
         # journal's lock keeps two commits of one source from crossing here
-        if sizes is not None and commit.source is not None:
-            self._runs.sizes[commit.source] = sizes
+        self._runs.committed(commit.source, sizes)
         return list(commit.entries)
 
     def _commit(self, db: sqlite3.Connection, c: Commit) -> Sizes | None:
