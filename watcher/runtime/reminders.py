@@ -34,13 +34,14 @@ import anyio
 import structlog
 
 from watcher.core import reminders as core
+from watcher.core.backoff import Backoff
 from watcher.core.reminders import Episode
 from watcher.infra.clock import Clock, wall
 from watcher.model import Event
 from watcher.runtime.claim import Claim
 from watcher.runtime.supervisor import Boundary
 from watcher.state.journal import Journal
-from watcher.state.store import Fenced
+from watcher.state.store import Fenced, StoreError
 
 log = structlog.get_logger("watcher.reminders")
 
@@ -88,11 +89,14 @@ class Reminders:
         self._loaded = False
 
     async def run(self) -> None:
-        """Step forever: at each new journal entry and when a reminder is due."""
-        if not self._loaded:
-            await self.load()
+        """Step forever: at each new journal entry and when a reminder is due.  A store
+        that cannot be read or written is tried again with backoff (not a bug)."""
+        backoff = Backoff(1.0, 60.0, rng=self.clock.random)
+        failing = False
         while True:
             try:
+                if not self._loaded:
+                    await self.load()
                 delay = await self.step()
             except Fenced as e:
                 log.warning("commit refused: another replica keeps the reminders now",
@@ -100,6 +104,17 @@ class Reminders:
                 if self.claim is not None:
                     self.claim.lose("fenced")
                 await anyio.sleep_forever()  # the lease keeper stops this stream
+            except StoreError as e:
+                if not failing:
+                    log.error("reminders failing (could not read or write the state), "
+                              "will retry", error=str(e))
+                failing = True
+                await self.clock.sleep(backoff.next())
+                continue
+            if failing:
+                log.info("reminders recovered")
+            failing = False
+            backoff.reset()
             await self._wait(delay)
 
     async def step(self, *, save: bool = False) -> float:
