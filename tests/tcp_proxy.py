@@ -1,11 +1,13 @@
 """A TCP proxy on loopback that a test can cut and restore: a database "lost" and "back"
-without touching the real server other tests share."""
+without touching the real server other tests share; or one reply lost on its way back
+(the server did what was asked, the client never hears so)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import threading
+from collections.abc import Callable
 
 
 class Proxy:
@@ -17,6 +19,8 @@ class Proxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._open = True
+        #: the next request holding these bytes reaches the server; its reply is dropped
+        self._doom: bytes | None = None
 
     def start(self) -> Proxy:
         self._thread.start()
@@ -37,8 +41,27 @@ class Proxy:
             writer.close()
             return
         self._writers |= {writer, up_writer}
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        doomed = asyncio.Event()
+
+        def ask(data: bytes) -> bool:
+            if self._doom is not None and self._doom in data:
+                self._doom = None
+                doomed.set()
+            return True
+
+        def answer(data: bytes) -> bool:
+            if doomed.is_set():  # the server answered the doomed request: cut instead
+                writer.transport.abort()
+                up_writer.transport.abort()
+                return False
+            return True
+        await asyncio.gather(_pipe(reader, up_writer, ask), _pipe(up_reader, writer, answer))
         self._writers -= {writer, up_writer}
+
+    def lose_reply(self, marker: bytes) -> None:
+        """The next request holding ``marker`` reaches the server, and the connection is
+        cut as its reply comes back: the client cannot know what the server did."""
+        self._doom = marker
 
     def cut(self) -> None:
         """Drop every connection and refuse new ones (they are closed at once)."""
@@ -62,9 +85,10 @@ class Proxy:
         self._thread.join(10)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                passes: Callable[[bytes], bool] = lambda data: True) -> None:
     with contextlib.suppress(ConnectionError, OSError):
-        while data := await reader.read(65536):
+        while (data := await reader.read(65536)) and passes(data):
             writer.write(data)
             await writer.drain()
     writer.close()

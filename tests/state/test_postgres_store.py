@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import anyio.lowlevel
 import pytest
 
 from tests import postgres
-from tests.state.runs import entry
+from tests.state.runs import SMALL, Status, entry, plain, state
+from tests.tcp_proxy import Proxy
 from watcher.errors import StoreUnavailable
 from watcher.state.backends import open_store
 from watcher.state.postgres.schema import SCHEMA_VERSION
@@ -140,3 +142,37 @@ async def test_a_terminated_connection_fails_one_write_and_the_store_carries_on(
             1 for s in outcomes if s is not None)))
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("lost", [b"COMMIT", b"BEGIN"])
+async def test_a_commit_whose_outcome_is_unknown_journals_each_event_once_when_tried_again(
+        pg_url: str, lost: bytes) -> None:
+    """The reply to COMMIT (or to BEGIN) is lost with the connection: the commit fails,
+    and the same cycle tried again, with one more event, journals every event exactly
+    once, numbered without gaps, and leaves the runs as the cycle made them."""
+    parts = urlsplit(pg_url)
+    proxy = Proxy(parts.hostname or "127.0.0.1", parts.port or 5432).start()
+    netloc = f"{parts.username}@127.0.0.1:{proxy.port}"
+    store = await open_store(urlunsplit(parts._replace(netloc=netloc)), replica="a",
+                             layout=SMALL)
+    try:
+        before = {f"r{i}": state(i, Status.SUCCEEDED) for i in range(12)}
+        await store.commit(Commit("s", SourceRow(), upserts=before, entries=[entry(1)]))
+        cycle = {"r0": state(0, Status.FAILED), "r20": state(20, Status.RUNNING)}
+        proxy.lose_reply(lost)
+        with pytest.raises(StoreError):
+            await store.commit(Commit("s", SourceRow(), upserts=cycle, base=before,
+                                      removals=["r1"], entries=[entry(2), entry(3)]))
+        stored = await store.commit(Commit("s", SourceRow(), upserts=cycle, base=before,
+                                           removals=["r1"],
+                                           entries=[entry(2), entry(3), entry(4)]))
+        journal = [(e.seq, e.id) for e in await store.read(0, 100)]
+        assert journal == [(1, "id1"), (2, "id2"), (3, "id3"), (4, "id4")]
+        assert [(e.seq, e.id) for e in stored] == (
+            [(4, "id4")] if lost == b"COMMIT" else journal[1:])
+        runs = (await store.load(["s"]))["s"].runs
+        after = {**{k: v for k, v in before.items() if k != "r1"}, **cycle}
+        assert plain(runs) == plain(after)
+    finally:
+        await store.close()
+        proxy.stop()

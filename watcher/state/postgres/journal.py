@@ -9,6 +9,10 @@ smaller one appear later.  The counter is taken last in the transaction, so
 it is held for one statement and the commit.  The same statement inserts the
 entries and notifies the replicas' listeners (``pg_notify``, delivered at
 commit) with the new head.  Pruning never lowers the counter.
+
+A commit whose connection is lost after COMMIT was sent may or may not have
+landed; the caller tries the cycle again with the same event ids, and
+:class:`Doubts` makes that retry journal only the events not already there.
 """
 
 from __future__ import annotations
@@ -38,15 +42,68 @@ async def head(db: Conn) -> int:
     return int(await db.fetchval("SELECT seq FROM journal_head"))
 
 
-async def append(db: Conn, entries: Sequence[JournalEntry], channel: str) -> None:
-    """Number ``entries`` after the head and insert them (inside a write transaction)."""
+#: ``(the head before it, its entries' ids)`` of a commit whose outcome is unknown
+Doubt = tuple[int, frozenset[str]]
+
+
+class Doubts:
+    """Commits that failed with their outcome unknown, per source (None: a reader's).
+
+    A connection lost after COMMIT was sent may have committed or not; the
+    caller tries the cycle again with the same event ids.  The retry looks up
+    those ids after the head as it was, and journals only the ones not there,
+    so an event is never journaled twice (nor lost)."""
+
+    __slots__ = ("_open", "seen")
+
+    def __init__(self) -> None:
+        self._open: dict[str | None, Doubt] = {}
+        #: the highest sequence this process has seen: a lower bound of any later entry's
+        self.seen = 0
+
+    def of(self, key: str | None) -> Doubt | None:
+        return self._open.get(key)
+
+    def failed(self, key: str | None, entries: Sequence[JournalEntry]) -> None:
+        if entries:
+            after, ids = self._open.get(key, (self.seen, frozenset()))
+            self._open[key] = (min(after, self.seen), ids | {e.id for e in entries})
+
+    def settled(self, key: str | None) -> None:
+        self._open.pop(key, None)
+
+    def saw(self, seq: int) -> None:
+        self.seen = max(self.seen, seq)
+
+
+async def append(db: Conn, entries: Sequence[JournalEntry], channel: str,
+                 doubt: Doubt | None = None) -> list[JournalEntry]:
+    """Number ``entries`` after the head and insert them (inside a write transaction);
+    the ones inserted: with a ``doubt``, those already journaled take their numbers and
+    are left out."""
+    if doubt is not None:
+        entries = await _unless_journaled(db, entries, doubt)
     if not entries:
-        return
+        return []
     n = len(entries)
     columns = [[getattr(e, c) for e in entries] for c in ENTRY_COLS[1:]]
     last = int(await db.fetchval(_APPEND, n, *columns, channel))
     for seq, e in enumerate(entries, last - n + 1):
         e.seq = seq
+    return list(entries)
+
+
+async def _unless_journaled(db: Conn, entries: Sequence[JournalEntry], doubt: Doubt
+                            ) -> Sequence[JournalEntry]:
+    after, ids = doubt
+    maybe = [e.id for e in entries if e.id in ids]
+    if not maybe:
+        return entries
+    found: dict[str, int] = {r[0]: r[1] for r in await db.fetch(
+        "SELECT id, seq FROM journal WHERE seq > $1 AND id = ANY($2::text[])", after, maybe)}
+    for e in entries:
+        e.seq = found.get(e.id, e.seq)
+    return [e for e in entries if e.id not in found]
 
 
 async def insert(db: Conn, entries: Sequence[JournalEntry], head_seq: int) -> None:

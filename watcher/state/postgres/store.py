@@ -32,6 +32,7 @@ class PostgresStore:
                  listen_url: str | None, layout: Layout | None = None) -> None:
         self._db = db
         self._runs = Runs(layout or Layout())
+        self._doubts = journal.Doubts()
         self._channel = channel
         self._cluster = PgCluster(db, replica, Follower(db, listen_url, channel,
                                                         application_name(replica)), channel)
@@ -97,11 +98,23 @@ class PostgresStore:
         return rows
 
     async def commit(self, commit: Commit) -> list[JournalEntry]:
-        sizes = await self._db.write(lambda db: self._commit(db, commit))
-        self._runs.committed(commit.source, sizes)
-        return list(commit.entries)
+        """The entries journaled: after a failure of unknown outcome, without those the
+        failed commit did journal (they are read from the journal like another's)."""
+        key, doubts = commit.source, self._doubts
+        try:
+            sizes, entries = await self._db.write(lambda db: self._commit(db, commit))
+        except StoreError:
+            doubts.failed(key, commit.entries)
+            if key is not None:  # it may have committed: ask the database next time
+                self._runs.sizes.pop(key, None)
+            raise
+        doubts.settled(key)
+        self._runs.committed(key, sizes)
+        if entries:
+            doubts.saw(entries[-1].seq)
+        return entries
 
-    async def _commit(self, db: Conn, c: Commit) -> Sizes | None:
+    async def _commit(self, db: Conn, c: Commit) -> tuple[Sizes | None, list[JournalEntry]]:
         if c.fence is not None:  # first: a fenced commit writes nothing
             await check_fence(db, c.fence, self.replica)
         sizes = None
@@ -114,8 +127,9 @@ class PostgresStore:
             await sinks.set_cursor(db, *c.cursor)
         if c.records:
             await sinks.put_records(db, c.records)
-        await journal.append(db, c.entries, self._channel)  # last: it holds the head's lock
-        return sizes
+        # last: it holds the head's lock
+        return sizes, await journal.append(db, c.entries, self._channel,
+                                           self._doubts.of(c.source))
 
     async def forget_source(self, source: str) -> None:
         await self._db.write(lambda db: self._runs.forget(db, source))
@@ -130,7 +144,9 @@ class PostgresStore:
     # -- journal -------------------------------------------------------------------------
 
     async def head(self) -> int:
-        return await self._db.read(journal.head)
+        seq = await self._db.read(journal.head)
+        self._doubts.saw(seq)
+        return seq
 
     async def read(self, after: int, limit: int) -> list[JournalEntry]:
         return await self._db.read(lambda db: journal.read(db, after, limit))
