@@ -236,6 +236,7 @@ class Daemon:
         if self.replication is not None:
             self.replication.keeper.wake()  # take or give back what the change moved
         log.info("config reloaded", sources=len(new.sources), sinks=len(new.sinks))
+        config_mod.warn_limits(self.config, log)  # the new sources' buckets, as at start
 
     # -- chores and status -------------------------------------------------------------
 
