@@ -17,7 +17,7 @@ landed; the caller tries the cycle again with the same event ids, and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from watcher.model import JournalEntry
 from watcher.state.postgres.connection import Conn
@@ -71,6 +71,13 @@ class Doubts:
 
     def settled(self, key: str | None) -> None:
         self._open.pop(key, None)
+
+    def loaded(self, sources: Collection[str] | None) -> None:
+        """Sources whose state was just read (None: all): memory now matches the store,
+        so a cycle from it cannot repeat what a doubtful commit did journal."""
+        for key in list(self._open) if sources is None else sources:
+            if key is not None:
+                self._open.pop(key, None)
 
     def saw(self, seq: int) -> None:
         self.seen = max(self.seen, seq)

@@ -95,6 +95,7 @@ class PostgresStore:
     async def load(self, sources: Collection[str] | None = None) -> dict[str, SourceRow]:
         rows, sizes = await self._db.read(lambda db: self._runs.load(db, sources))
         self._runs.loaded(sources, sizes)
+        self._doubts.loaded(sources)
         return rows
 
     async def commit(self, commit: Commit) -> list[JournalEntry]:
