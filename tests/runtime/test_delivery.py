@@ -174,6 +174,33 @@ async def test_a_sink_failing_every_batch_does_not_delay_another_sink(
     assert r.journal.cursors == {"good": 4, "bad": 0}
 
 
+async def test_a_failing_sink_is_logged_again_when_the_cause_changes_and_not_otherwise(
+        monkeypatch: pytest.MonkeyPatch, fake: FakeClock) -> None:
+    """A connection refused, then a server refusing the credentials: the failure is logged
+    at error level once, the new cause once as a warning, and neither cause again however
+    often it repeats or alternates; recovery is logged once."""
+    refused = Retryable("cannot connect to NATS: connection refused")
+    denied = Retryable("cannot connect to NATS: nats: 'Authorization Violation'")
+    with structlog.testing.capture_logs() as logs:
+        async with rig(monkeypatch, fake) as r, anyio.create_task_group() as tg:
+            r.sink.fails_with = refused
+            tg.start_soon(r.runner.run)
+            await r.journal_events(1)
+            await fake.run_until(lambda: len(r.sink.calls) == 3)
+            for n, cause in enumerate((denied, refused, denied, denied), start=4):
+                r.sink.fails_with = cause
+                await fake.run_until(lambda n=n: len(r.sink.calls) == n)  # type: ignore[misc]
+            r.sink.fails_with = None
+            await fake.run_until(lambda: r.sink.delivered == [1])
+            tg.cancel_scope.cancel()
+    said = [(e["log_level"], e["event"], e.get("error")) for e in logs
+            if e.get("sink") == "x" and e["log_level"] in ("error", "warning", "info")]
+    assert said == [
+        ("error", "sink delivery failing, will retry", str(refused)),
+        ("warning", "sink delivery still failing, for another reason", str(denied)),
+        ("info", "sink delivery recovered", None)]
+
+
 async def test_a_bug_in_a_sink_is_retried_with_backoff_counted_and_logged_once(
         monkeypatch: pytest.MonkeyPatch, fake: FakeClock) -> None:
     """A deliver raising KeyError (not a DeliveryError) is an internal error: the batch is

@@ -19,13 +19,12 @@ delivered ones are resolved, the others stay with the retry flag cleared and
 their attempts added up (so a receiver still refusing them is not hammered).
 Both paths share one lock: a sink never sees two ``deliver`` calls at once.
 
-A sink raising something other than a :class:`~watcher.errors.DeliveryError`
-(a bug, a plugin) is an internal error: counted and logged once with its
-traceback by the runner's :class:`~watcher.runtime.supervisor.Boundary`, then the
-batch is retried with backoff like any failed delivery.  So is an error
-anywhere else in the loop (matching, reading, acknowledging): the runner
-never dies of it.  Waits (backoff, linger, the dead-letter timer) are on the
-injected clock.
+A failing sink is logged once, then once for each new cause (a few at most),
+and once recovered.  A sink raising other than a ``DeliveryError`` (a bug, a
+plugin) is an internal error: counted and logged once with its traceback by
+the runner's :class:`~watcher.runtime.supervisor.Boundary`, then retried with
+backoff like any failed delivery; so is an error anywhere else in the loop:
+the runner never dies of it.  Waits are on the injected clock.
 
 With several replicas a network sink is delivered under its lease (a
 :class:`~watcher.runtime.claim.Claim`): nothing is handed to the sink once the
@@ -84,6 +83,8 @@ class SinkRunner:
         #: counts and logs this sink's internal errors (``task`` = ``sink:<name>``)
         self.boundary = Boundary(f"sink:{self.name}")
         self._failing = False
+        #: the reasons logged since delivery started failing (a changed one is logged too)
+        self._said: set[str] = set()
         self._read_failing = False
         self._delivering = anyio.Lock()
         #: seconds a batch gathers before delivery (the sink's ``linger``)
@@ -215,9 +216,12 @@ class SinkRunner:
             delay = max(delay, e.retry_after)
         error = describe(e) if internal else str(e) or repr(e)
         if not self._failing:
-            self._failing = True
+            self._failing, self._said = True, {error}
             self.log.error("sink delivery failing, will retry", error=error,
                            backlog=self.journal.backlog(self.consumer))
+        elif error not in self._said and len(self._said) < 5:  # a few causes, not a flood
+            self._said.add(error)
+            self.log.warning("sink delivery still failing, for another reason", error=error)
         else:
             self.log.debug("sink delivery failed again", error=error, retry_in=delay)
         self.stats.retries += 1
