@@ -30,7 +30,7 @@ def fault_of(kind: str, vendor: str) -> Fault:
         return Fault("status", status=429, retry_after=0.01, times=3)
     if kind == "5xx":
         return Fault("status", times=3, **CASES[vendor][1])
-    return Fault("slow", delay=0.5) if kind == "timeout" else Fault(kind)
+    return Fault("slow", delay=3.0) if kind == "timeout" else Fault(kind)
 
 
 @pytest.mark.parametrize("vendor", list(CASES))
@@ -41,7 +41,8 @@ async def test_failed_poll_emits_nothing_and_changes_no_state(
     live, done = SHAPES[vendor][:2]
     n = CASES[vendor][0]
     ids = seed_runs(world, n, vendor=vendor, status=live)
-    async with Harness(sim, vendor, clock=clock, lookback="7d", timeout="0.3s") as h:
+    # a timeout well clear of a loaded machine's page times, well below the slow fault's
+    async with Harness(sim, vendor, clock=clock, lookback="7d", timeout="1.5s") as h:
         await h.poll()
         clock.advance(15)
         for rid in ids:
