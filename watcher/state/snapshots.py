@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from watcher.model import TERMINAL, RunDetails, RunState, Settled, Status, Tracked
-from watcher.state.store import Commit
+from watcher.state.store import Commit, SourceRow
 
 #: runs per snapshot blob (bounds the memory a snapshot write or load holds at once)
 SNAPSHOT_PART = 20_000
@@ -92,6 +92,15 @@ class Layout:
                  else (rid, st.status, st.raw_status, st.version, st.since, st.stuck,
                        st.detail.to_dict() if st.detail else None)
                  for rid, st in chunk])
+
+
+def runs_of(rows: dict[str, SourceRow], source: str) -> dict[str, Tracked]:
+    """The runs of ``source``'s row in ``rows`` (a row is made up for a source that has
+    runs but no row of its own): where a backend's load puts what it reads."""
+    row = rows.get(source)
+    if row is None:
+        row = rows[source] = SourceRow()
+    return row.runs
 
 
 def run_row(st: Tracked) -> RunRow:

@@ -18,7 +18,7 @@ import orjson
 
 from watcher.model import Tracked
 from watcher.state.postgres.connection import Conn
-from watcher.state.snapshots import GONE, Layout, Reader, SizeBook, Sizes, run_row
+from watcher.state.snapshots import GONE, Layout, Reader, SizeBook, Sizes, run_row, runs_of
 from watcher.state.store import Commit, SourceRow
 
 #: ``(runs in its snapshot, run rows written since)`` of one source
@@ -69,12 +69,12 @@ class Runs(SizeBook):
         for source, count, blob in await db.fetch(
                 "SELECT source, count, runs FROM snapshots" + where + " ORDER BY source, part",
                 *args):
-            reader.blob(_row(out, source).runs, blob)
+            reader.blob(runs_of(out, source), blob)
             sizes.setdefault(source, [0, 0])[0] += count
         for source, rid, status, raw, version, since, stuck, detail in await db.fetch(
                 "SELECT source, run_id, status, raw_status, version, since, stuck, detail "
                 "FROM runs" + where, *args):
-            reader.row(_row(out, source).runs, rid, status, raw, version, since, stuck, detail)
+            reader.row(runs_of(out, source), rid, status, raw, version, since, stuck, detail)
             sizes.setdefault(source, [0, 0])[1] += 1
         return out, {source: (snap, rows) for source, (snap, rows) in sizes.items()}
 
@@ -126,11 +126,3 @@ class Runs(SizeBook):
             assert row is not None
             sizes = self.sizes[source] = (int(row[0]), int(row[1]))
         return sizes
-
-
-def _row(out: dict[str, SourceRow], source: str) -> SourceRow:
-    """``source``'s row, made up if it has runs but no row of its own."""
-    row = out.get(source)
-    if row is None:
-        row = out[source] = SourceRow()
-    return row
