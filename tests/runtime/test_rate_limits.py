@@ -46,7 +46,7 @@ def test_a_reload_that_oversubscribes_a_bucket_warns_as_the_start_would(
     _write(cfg, tmp_path, 9)
     d = DaemonProc("run", "-c", str(cfg))
     try:
-        d.wait_log("watcher starting")
+        d.wait_log("watcher running")  # its signals followed from here on
         _write(cfg, tmp_path, 12)
         d.proc.send_signal(signal.SIGHUP)
         entry = d.wait_log("rate limit below what the sources need")
