@@ -25,6 +25,10 @@ EX_OK, EX_USAGE, EX_UNAVAILABLE, EX_TEMPFAIL, EX_CONFIG = 0, 64, 69, 75, 78
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "run":  # from here on a SIGHUP while starting reloads, never kills
+        from watcher.runtime import signals
+
+        signals.hold()
     try:
         return _dispatch(args)
     except KeyboardInterrupt:

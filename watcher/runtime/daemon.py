@@ -142,8 +142,8 @@ class Daemon:
             await self.stop.asked.wait()
             await self._shutdown(workers)
             tg.cancel_scope.cancel()
-        # The signal receiver is gone: a late stop signal must not kill the final close.
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        # The signal receiver is gone: a late signal must not kill the final close.
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)
         await self.close()
         log.info("watcher stopped")

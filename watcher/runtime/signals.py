@@ -4,7 +4,10 @@ A stop is asked once; the daemon then drains its sinks within a deadline
 (:meth:`Stop.draining`), which a second stop signal cuts short.  A SIGHUP that
 arrives while stopping is ignored: a reload then would start sources and sinks
 in the middle of the drain.  A reload that raises is reported to the signal
-task's boundary and the signals keep being followed.
+task's boundary and the signals keep being followed.  A SIGHUP that arrives
+while the daemon starts (a slow state store, logrotate's timing) would end
+the process by default: :func:`hold` keeps it for :func:`follow` instead,
+which reloads once it runs (the config may have changed since it was read).
 """
 
 from __future__ import annotations
@@ -16,6 +19,14 @@ import anyio
 import structlog
 
 log = structlog.get_logger("watcher.daemon")
+
+#: SIGHUPs that came before :func:`follow` took the signals over
+_early: list[int] = []
+
+
+def hold() -> None:
+    """Until :func:`follow` runs, keep a SIGHUP for it rather than end the process."""
+    signal.signal(signal.SIGHUP, lambda sig, frame: _early.append(sig))
 
 
 class Stop:
@@ -44,15 +55,23 @@ class Stop:
 async def follow(stop: Stop, reload: Callable[[], Awaitable[None]], *,
                  on_error: Callable[[Exception], object]) -> None:
     """Act on the process's signals until cancelled."""
+    async def reloading() -> None:
+        if stop.asked.is_set():
+            log.info("reload ignored: the daemon is stopping", signal="SIGHUP")
+            return
+        try:
+            await reload()
+        except Exception as e:  # half applied at worst; the next reload retries
+            on_error(e)
+
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
+        if _early:
+            _early.clear()
+            log.info("reload asked while starting", signal="SIGHUP")
+            await reloading()
         async for sig in sigs:
-            if sig == signal.SIGHUP and stop.asked.is_set():
-                log.info("reload ignored: the daemon is stopping", signal="SIGHUP")
-            elif sig == signal.SIGHUP:
-                try:
-                    await reload()
-                except Exception as e:  # half applied at worst; the next reload retries
-                    on_error(e)
+            if sig == signal.SIGHUP:
+                await reloading()
             elif not stop.asked.is_set():
                 log.info("stop requested", signal=signal.Signals(sig).name)
                 stop.ask()

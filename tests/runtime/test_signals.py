@@ -1,0 +1,40 @@
+"""Signals in the process itself: a SIGHUP that comes while the daemon starts."""
+
+from __future__ import annotations
+
+import os
+import signal
+from functools import partial
+
+import anyio
+import pytest
+
+from watcher.runtime import signals
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_sighup_before_the_signals_are_followed_reloads_once_they_are() -> None:
+    """A SIGHUP that arrives while the daemon starts is held, not fatal, and the follower
+    reloads once when it takes the signals over (and for a later SIGHUP again)."""
+    previous = signal.getsignal(signal.SIGHUP)
+    reloaded = [anyio.Event(), anyio.Event()]
+    count = 0
+
+    async def reload() -> None:
+        nonlocal count
+        reloaded[count].set()
+        count += 1
+    try:
+        signals.hold()
+        os.kill(os.getpid(), signal.SIGHUP)  # before anything follows the signals
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(partial(signals.follow, signals.Stop(), reload, on_error=print))
+            with anyio.fail_after(5):
+                await reloaded[0].wait()
+                os.kill(os.getpid(), signal.SIGHUP)
+                await reloaded[1].wait()
+            tg.cancel_scope.cancel()
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    assert count == 2
