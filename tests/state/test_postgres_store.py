@@ -144,17 +144,43 @@ async def test_a_terminated_connection_fails_one_write_and_the_store_carries_on(
         await store.close()
 
 
+def _through(proxy: Proxy, url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
+
+
+def _proxy(url: str) -> Proxy:
+    parts = urlsplit(url)
+    return Proxy(parts.hostname or "127.0.0.1", parts.port or 5432).start()
+
+
+async def test_a_readers_doubtful_write_back_is_not_settled_by_another_readers_commit(
+        pg_url: str) -> None:
+    """The health rules' write-back is lost in doubt; the reminders' write-back commits in
+    between; the rules' retry still journals each of its events once."""
+    proxy = _proxy(pg_url)
+    store = await open_store(_through(proxy, pg_url), replica="a")
+    try:
+        proxy.lose_reply(b"COMMIT")
+        with pytest.raises(StoreError):
+            await store.commit(Commit(entries=[entry(1), entry(2)], cursor=("reader:rules", 0)))
+        await store.commit(Commit(entries=[entry(3)], cursor=("reader:reminders", 0)))
+        await store.commit(Commit(entries=[entry(1), entry(2)], cursor=("reader:rules", 0)))
+        assert [(e.seq, e.id) for e in await store.read(0, 100)] == [
+            (1, "id1"), (2, "id2"), (3, "id3")]
+    finally:
+        await store.close()
+        proxy.stop()
+
+
 @pytest.mark.parametrize("lost", [b"COMMIT", b"BEGIN"])
 async def test_a_commit_whose_outcome_is_unknown_journals_each_event_once_when_tried_again(
         pg_url: str, lost: bytes) -> None:
     """The reply to COMMIT (or to BEGIN) is lost with the connection: the commit fails,
     and the same cycle tried again, with one more event, journals every event exactly
     once, numbered without gaps, and leaves the runs as the cycle made them."""
-    parts = urlsplit(pg_url)
-    proxy = Proxy(parts.hostname or "127.0.0.1", parts.port or 5432).start()
-    netloc = f"{parts.username}@127.0.0.1:{proxy.port}"
-    store = await open_store(urlunsplit(parts._replace(netloc=netloc)), replica="a",
-                             layout=SMALL)
+    proxy = _proxy(pg_url)
+    store = await open_store(_through(proxy, pg_url), replica="a", layout=SMALL)
     try:
         before = {f"r{i}": state(i, Status.SUCCEEDED) for i in range(12)}
         await store.commit(Commit("s", SourceRow(), upserts=before, entries=[entry(1)]))

@@ -21,6 +21,7 @@ from collections.abc import Collection, Sequence
 
 from watcher.model import JournalEntry
 from watcher.state.postgres.connection import Conn
+from watcher.state.store import Commit
 
 ENTRY_COLS = ("seq", "id", "time", "type", "source", "run_id", "status", "workflow_id",
               "workflow_name", "body")
@@ -46,38 +47,46 @@ async def head(db: Conn) -> int:
 Doubt = tuple[int, frozenset[str]]
 
 
+def _writer(c: Commit) -> tuple[str, str | None]:
+    """Who makes a commit, and makes it again after a failure: a source's poller, or the
+    journal reader whose cursor it moves (health rules, reminders)."""
+    return ("source", c.source) if c.source is not None else (
+        "reader", c.cursor[0] if c.cursor is not None else None)
+
+
 class Doubts:
-    """Commits that failed with their outcome unknown, per source (None: a reader's).
+    """Commits that failed with their outcome unknown, per writer (see :func:`_writer`).
 
     A connection lost after COMMIT was sent may have committed or not; the
-    caller tries the cycle again with the same event ids.  The retry looks up
-    those ids after the head as it was, and journals only the ones not there,
-    so an event is never journaled twice (nor lost)."""
+    writer tries again with the same event ids.  The retry looks up those ids
+    after the head as it was, and journals only the ones not there, so an
+    event is never journaled twice (nor lost)."""
 
     __slots__ = ("_open", "seen")
 
     def __init__(self) -> None:
-        self._open: dict[str | None, Doubt] = {}
+        self._open: dict[tuple[str, str | None], Doubt] = {}
         #: the highest sequence this process has seen: a lower bound of any later entry's
         self.seen = 0
 
-    def of(self, key: str | None) -> Doubt | None:
-        return self._open.get(key)
+    def of(self, c: Commit) -> Doubt | None:
+        return self._open.get(_writer(c))
 
-    def failed(self, key: str | None, entries: Sequence[JournalEntry]) -> None:
-        if entries:
+    def failed(self, c: Commit) -> None:
+        if c.entries:
+            key = _writer(c)
             after, ids = self._open.get(key, (self.seen, frozenset()))
-            self._open[key] = (min(after, self.seen), ids | {e.id for e in entries})
+            self._open[key] = (min(after, self.seen), ids | {e.id for e in c.entries})
 
-    def settled(self, key: str | None) -> None:
-        self._open.pop(key, None)
+    def settled(self, c: Commit) -> None:
+        self._open.pop(_writer(c), None)
 
     def loaded(self, sources: Collection[str] | None) -> None:
         """Sources whose state was just read (None: all): memory now matches the store,
         so a cycle from it cannot repeat what a doubtful commit did journal."""
-        for key in list(self._open) if sources is None else sources:
-            if key is not None:
-                self._open.pop(key, None)
+        for key in list(self._open):
+            if key[0] == "source" and (sources is None or key[1] in sources):
+                del self._open[key]
 
     def saw(self, seq: int) -> None:
         self.seen = max(self.seen, seq)

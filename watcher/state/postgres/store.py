@@ -101,16 +101,16 @@ class PostgresStore:
     async def commit(self, commit: Commit) -> list[JournalEntry]:
         """The entries journaled: after a failure of unknown outcome, without those the
         failed commit did journal (they are read from the journal like another's)."""
-        key, doubts = commit.source, self._doubts
+        source, doubts = commit.source, self._doubts
         try:
             sizes, entries = await self._db.write(lambda db: self._commit(db, commit))
         except StoreError:
-            doubts.failed(key, commit.entries)
-            if key is not None:  # it may have committed: ask the database next time
-                self._runs.sizes.pop(key, None)
+            doubts.failed(commit)
+            if source is not None:  # it may have committed: ask the database next time
+                self._runs.sizes.pop(source, None)
             raise
-        doubts.settled(key)
-        self._runs.committed(key, sizes)
+        doubts.settled(commit)
+        self._runs.committed(source, sizes)
         if entries:
             doubts.saw(entries[-1].seq)
         return entries
@@ -129,8 +129,7 @@ class PostgresStore:
         if c.records:
             await sinks.put_records(db, c.records)
         # last: it holds the head's lock
-        return sizes, await journal.append(db, c.entries, self._channel,
-                                           self._doubts.of(c.source))
+        return sizes, await journal.append(db, c.entries, self._channel, self._doubts.of(c))
 
     async def forget_source(self, source: str) -> None:
         await self._db.write(lambda db: self._runs.forget(db, source))
