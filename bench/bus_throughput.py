@@ -1,7 +1,7 @@
 """Event-bus throughput: events/s from the journal to NATS JetStream and to Redis Streams,
 through the real sink runner, against a bare client sending the same bytes.
 
-    python bench/bus_throughput.py [--events 20000] [--rounds 3]
+    python -m bench.bus_throughput [--events 20000] [--rounds 3]
 
 sink: ``--events`` CloudEvents (~1.2 KB) journaled in a SQLite file (1,000 per
 commit, as poll cycles write them), then delivered by a :class:`SinkRunner`

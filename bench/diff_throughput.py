@@ -1,6 +1,6 @@
 """Hot-path cost: parse + normalise + diff of 1,000-run pages vs ``orjson.loads`` alone.
 
-    python bench/diff_throughput.py [--pages 200]
+    python -m bench.diff_throughput [--pages 200]
 
 Pages are rendered by the simulator in each vendor's real shape (Extend
 ~0.9 KB a run, Knock ~0.6 KB), state is warm (every run already known), and

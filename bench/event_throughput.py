@@ -1,6 +1,6 @@
 """Event throughput: events/s into the durable journal, and out through the stdout sink.
 
-    python bench/event_throughput.py [--events 200000] [--batch 1000]
+    python -m bench.event_throughput [--events 200000] [--batch 1000]
 
 journal: events appended to a SQLite file journal (WAL) in poll-sized
 commits, including their CloudEvent serialisation, as a poll cycle does.

@@ -1,6 +1,6 @@
 """Failover: from ``kill -9`` of a replica to the first poll of each of its sources by another.
 
-    python bench/failover.py [--kills 10] [--ttl 6] [--interval 3] [--sources 12]
+    python -m bench.failover [--kills 10] [--ttl 6] [--interval 3] [--sources 12]
 
 Three replicas on one PostgreSQL database poll 12 Extend sources (the
 simulator in a process of its own; each request carries the polling replica

@@ -1,6 +1,6 @@
 """First sync: the first poll of 100,000 runs, against fetching and parsing the same pages.
 
-    python bench/first_sync.py [--runs 100000]
+    python -m bench.first_sync [--runs 100000]
 
 The simulator runs in its own process.  "fetch+parse" is a bare aiohttp
 client paging the Extend listing (1,000 a page) and ``orjson.loads``-ing each

@@ -1,7 +1,7 @@
 """Hot-path cost in instructions: the same comparison as diff_throughput.py, counted
 by callgrind, so the ratio is the same on a quiet machine and a busy one.
 
-    python bench/hot_instructions.py [--pages 20]
+    python -m bench.hot_instructions [--pages 20]
 
 Each case runs three processes under ``valgrind --tool=callgrind``: the set-up
 alone (imports, pages, warm state), set-up + ``orjson.loads`` of every page,

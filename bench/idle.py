@@ -1,6 +1,6 @@
 """Idle footprint: CPU% and RSS of the daemon with many sources polling, nothing changing.
 
-    python bench/idle.py [--sources 100] [--seconds 60] [--keys one|distinct]
+    python -m bench.idle [--sources 100] [--seconds 60] [--keys one|distinct]
                          [--daemon-root DIR]
 
 Each source watches one Extend workflow of 100 runs (in the simulator, its own

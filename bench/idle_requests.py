@@ -6,7 +6,7 @@ through the listing, and nothing changing.  One source polls the simulator
 (in-process, loopback, frozen clock) through the real provider, poller and
 journal; the simulator's request log counts what each cycle costs.
 
-    python bench/idle_requests.py
+    python -m bench.idle_requests
 
 Rate limiters are lifted so the 10,000-run first polls take seconds, not
 minutes: this measures how many requests are sent, not when.

@@ -1,6 +1,6 @@
 """Detection latency: a status change in the simulator to its event on the daemon's stdout.
 
-    python bench/latency.py [--sources 100] [--seconds 90] [--interval 15]
+    python -m bench.latency [--sources 100] [--seconds 90] [--interval 15]
                             [--keys one|distinct] [--daemon-root DIR]
 
 Sources of one workflow of 100 runs each (``--keys distinct``: each in an

@@ -1,6 +1,6 @@
 """Memory per tracked run: RSS growth with 1,000,000 runs tracked across 10 sources.
 
-    python bench/memory.py [--runs 1000000] [--live 0.02]
+    python -m bench.memory [--runs 1000000] [--live 0.02]
 
 Runs go through the real path (Extend-shaped JSON pages parsed with orjson,
 observed by the provider, diffed as a baseline, applied to each source's

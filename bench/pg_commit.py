@@ -1,6 +1,6 @@
 """The PostgreSQL store against SQLite: what a poll cycle's commit costs, and journal rate.
 
-    python bench/pg_commit.py [--commits 500] [--events 100000]
+    python -m bench.pg_commit [--commits 500] [--events 100000]
 
 idle commit: a cycle that only moves its source's row (a new cursor), the
 smallest write a poll makes (an idle cycle with nothing new writes nothing at

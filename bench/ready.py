@@ -1,6 +1,6 @@
 """Start to READY: process start to the READY=1 datagram on $NOTIFY_SOCKET.
 
-    python bench/ready.py [--runs 5]
+    python -m bench.ready [--runs 5]
 
 A real unix datagram socket stands in for systemd; the daemon watches one
 source on the simulator (its own process) with a state file; the median of

@@ -1,6 +1,6 @@
 """Several replicas idle: CPU per replica and database round trips per source per cycle.
 
-    python bench/replicas.py [--sources 300] [--replicas 3] [--seconds 60]
+    python -m bench.replicas [--sources 300] [--replicas 3] [--seconds 60]
 
 300 sources polled every 15 s, nothing changing, by 3 replicas on one
 PostgreSQL database, then by 1 replica on a fresh one: of every vendor, as

@@ -1,6 +1,6 @@
 """Webhook throughput: signed deliveries/s from the webhook sink to a local receiver.
 
-    python bench/webhook_throughput.py [--events 20000] [--concurrency 8] [--unsigned]
+    python -m bench.webhook_throughput [--events 20000] [--concurrency 8] [--unsigned]
 
 The receiver (aiohttp, answers 204 after reading the body) runs in a separate
 process pinned to the other core, so the figure is the sink's: this process is
