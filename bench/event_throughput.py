@@ -26,7 +26,7 @@ from watcher.sinks.base import SinkContext
 from watcher.sinks.stdout import StdoutSink
 from watcher.state.backends import open_store
 from watcher.state.journal import Journal
-from watcher.state.store import SourceRow
+from watcher.state.store import SourceRow, Store
 
 
 def events(n: int) -> list[Event]:
@@ -43,15 +43,21 @@ def events(n: int) -> list[Event]:
 
 async def journal_rate(n: int, batch: int, path: str) -> float:
     store = await open_store(path)
+    try:
+        return await store_rate(store, n, batch)
+    finally:
+        await store.close()
+
+
+async def store_rate(store: Store, n: int, batch: int) -> float:
+    """Events per second journaled into ``store``, ``batch`` to a commit (any backend)."""
     journal = Journal(store)
     await journal.start()
     evs = events(n)
     t = time.perf_counter()
     for i in range(0, n, batch):
         await journal.commit("bench", SourceRow(baselined=True), events=evs[i:i + batch])
-    elapsed = time.perf_counter() - t
-    await store.close()
-    return n / elapsed
+    return n / (time.perf_counter() - t)
 
 
 async def stdout_rate(n: int, batch: int) -> float:

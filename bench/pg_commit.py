@@ -23,7 +23,7 @@ import anyio
 import orjson
 
 from bench._pg import database
-from bench.event_throughput import events
+from bench.event_throughput import events, store_rate
 from watcher.model import RunState, Status
 from watcher.state.backends import open_store
 from watcher.state.journal import Journal
@@ -60,16 +60,6 @@ async def cycles(store: Store, n: int) -> dict[str, float]:
     return out
 
 
-async def journal_rate(store: Store, n: int, batch: int) -> float:
-    journal = Journal(store)
-    await journal.start()
-    evs = events(n)
-    t = time.perf_counter()
-    for i in range(0, n, batch):
-        await journal.commit("bench", SourceRow(baselined=True), events=evs[i:i + batch])
-    return n / (time.perf_counter() - t)
-
-
 async def measure(commits: int, n_events: int, url: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = await open_store(str(Path(tmp) / "state.db"))
@@ -77,7 +67,7 @@ async def measure(commits: int, n_events: int, url: str) -> dict[str, float]:
         try:
             s = await cycles(sqlite, commits)
             p = await cycles(pg, commits)
-            rate = await journal_rate(pg, n_events, 1000)
+            rate = await store_rate(pg, n_events, 1000)
         finally:
             await sqlite.close()
             await pg.close()
