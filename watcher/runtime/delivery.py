@@ -82,8 +82,7 @@ class SinkRunner:
         self._backoff = Backoff(1.0, 60.0, rng=clock.random)
         #: counts and logs this sink's internal errors (``task`` = ``sink:<name>``)
         self.boundary = Boundary(f"sink:{self.name}")
-        self._failing = False
-        #: the reasons logged since delivery started failing (a changed one is logged too)
+        #: why delivery is failing, each cause logged so far (empty: it is not failing)
         self._said: set[str] = set()
         self._read_failing = False
         self._delivering = anyio.Lock()
@@ -93,7 +92,7 @@ class SinkRunner:
     @property
     def failing(self) -> bool:
         """The last delivery attempt (or journal read) failed and the runner is backing off."""
-        return self._failing or self._read_failing
+        return bool(self._said) or self._read_failing
 
     def status(self) -> SinkStatus:
         """This sink as /metrics and ``STATUS=`` show it."""
@@ -127,8 +126,8 @@ class SinkRunner:
                     self.boundary.caught(e)
                 await self._retry_later(e, internal=internal)
                 continue
-            if self._failing:
-                self._failing = False
+            if self._said:
+                self._said.clear()
                 self.log.info("sink connected")
             self._backoff.reset()
             return
@@ -197,8 +196,8 @@ class SinkRunner:
                 self.boundary.caught(e, events=len(batch))
             await self._retry_later(e, internal=internal)
             return False
-        if self._failing:
-            self._failing = False
+        if self._said:
+            self._said.clear()
             self.log.info("sink delivery recovered")
         self._backoff.reset()
         self.boundary.cleared()
@@ -215,8 +214,8 @@ class SinkRunner:
         if isinstance(e, Retryable) and e.retry_after:
             delay = max(delay, e.retry_after)
         error = describe(e) if internal else str(e) or repr(e)
-        if not self._failing:
-            self._failing, self._said = True, {error}
+        if not self._said:
+            self._said.add(error)
             self.log.error("sink delivery failing, will retry", error=error,
                            backlog=self.journal.backlog(self.consumer))
         elif error not in self._said and len(self._said) < 5:  # a few causes, not a flood
