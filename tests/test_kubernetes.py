@@ -275,3 +275,38 @@ def test_the_containerfile_installs_the_package_and_runs_watcher_as_a_user() -> 
         assert all((ROOT / p).exists() for p in copied.split()), copied
     assert image_user() != 0
     assert re.search(r'^ENTRYPOINT \["watcher", "run"\]$', text, re.M)
+
+
+def test_the_readme_creates_every_secret_the_manifests_reference_and_its_ingress_is_valid(
+        rendered: dict[str, str], tmp_path: Path) -> None:
+    """The README's Kubernetes section creates each Secret the rendered pods reference,
+    with the keys they read, and its Ingress passes the strict check and routes to the
+    Service's port."""
+    section = (ROOT / "README.md").read_text().split("\n## Kubernetes\n", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    created = {m.group(1): set(re.findall(r"--from-file=([\w-]+)=", m.group(2)))
+               for m in re.finditer(r"kubectl create secret generic ([\w-]+)((?:.*\\\n)*.*)",
+                                    section)}
+    for text in rendered.values():
+        spec, c = pod(text), container(text)
+        refs = {v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
+        refs |= {e["secretRef"]["name"] for e in c.get("envFrom", [])}
+        for e in c["env"]:
+            if "valueFrom" in e:
+                ref = e["valueFrom"]["secretKeyRef"]
+                refs.add(ref["name"])
+                assert ref["key"] in created[ref["name"]], ref
+        assert refs <= created.keys(), refs - created.keys()
+    files = set(re.findall(r'token_file = "([\w-]+)"', config_of(rendered["base"])))
+    assert files <= created["watcher-credentials"]
+    [ingress] = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    (tmp_path / "ingress.yaml").write_text(ingress)
+    r = subprocess.run([sys.executable, "-m", "kubernetes_validate", "--strict",
+                        str(tmp_path / "ingress.yaml")], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    [rule] = yaml.safe_load(ingress)["spec"]["rules"]
+    [path] = rule["http"]["paths"]
+    svc = only(rendered["base"], "Service")
+    assert path["backend"]["service"] == {"name": svc["metadata"]["name"],
+                                          "port": {"name": svc["spec"]["ports"][0]["name"]}}
