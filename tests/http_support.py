@@ -55,3 +55,11 @@ def eventually(fn: Callable[[], T | None], timeout: float = 20.0, what: str = "c
             return last
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+def polled(base: str, sources: int = 1) -> bool:
+    """Whether ``sources`` sources of the daemon listening at ``base`` have each polled
+    successfully (``/readyz`` does not say: it is about the process, not the vendors)."""
+    code, body = http_get(base + "/metrics")
+    return code == 200 and body.count(b"\nwatcher_last_successful_poll_timestamp_seconds{"
+                                      ) >= sources

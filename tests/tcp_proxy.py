@@ -1,6 +1,7 @@
 """A TCP proxy on loopback that a test can cut and restore: a database "lost" and "back"
-without touching the real server other tests share; or one reply lost on its way back
-(the server did what was asked, the client never hears so)."""
+without touching the real server other tests share; gone silent (connections stay open
+and nothing passes, as in a partition); or one reply lost on its way back (the server
+did what was asked, the client never hears so)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ class Proxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._open = True
+        #: cleared while stalled: nothing passes, new connections wait
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         #: the next request holding these bytes reaches the server; its reply is dropped
         self._doom: bytes | None = None
 
@@ -35,6 +39,7 @@ class Proxy:
         if not self._open:
             writer.close()
             return
+        await self._flowing.wait()
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
@@ -55,7 +60,8 @@ class Proxy:
                 up_writer.transport.abort()
                 return False
             return True
-        await asyncio.gather(_pipe(reader, up_writer, ask), _pipe(up_reader, writer, answer))
+        await asyncio.gather(_pipe(reader, up_writer, ask, self._flowing),
+                             _pipe(up_reader, writer, answer, self._flowing))
         self._writers -= {writer, up_writer}
 
     def lose_reply(self, marker: bytes) -> None:
@@ -71,8 +77,14 @@ class Proxy:
                 w.transport.abort()
         asyncio.run_coroutine_threadsafe(cut(), self._loop).result(10)
 
+    def stall(self) -> None:
+        """Keep every connection open but pass nothing either way, and hold new ones
+        unanswered: a server gone silent, where each call hangs instead of failing."""
+        self._loop.call_soon_threadsafe(self._flowing.clear)
+
     def restore(self) -> None:
         self._open = True
+        self._loop.call_soon_threadsafe(self._flowing.set)
 
     def stop(self) -> None:
         self.cut()
@@ -86,9 +98,12 @@ class Proxy:
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                passes: Callable[[bytes], bool] = lambda data: True) -> None:
+                passes: Callable[[bytes], bool] = lambda data: True,
+                flowing: asyncio.Event | None = None) -> None:
     with contextlib.suppress(ConnectionError, OSError):
         while (data := await reader.read(65536)) and passes(data):
+            if flowing is not None:
+                await flowing.wait()  # held, as a partition holds it, until restored
             writer.write(data)
             await writer.drain()
     writer.close()

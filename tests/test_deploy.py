@@ -16,7 +16,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.http_support import eventually, free_port, http_get
+from tests.http_support import eventually, free_port, http_get, polled
 from tests.support import ROOT, DaemonProc, SimThread, sim_source, toml
 
 RULES = ROOT / "deploy" / "prometheus" / "watcher-rules.yml"
@@ -68,7 +68,7 @@ def exposed(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     d = DaemonProc("run", "-c", str(cfg))
     try:
         base = f"http://127.0.0.1:{port}"
-        eventually(lambda: http_get(base + "/readyz")[0] == 200, what="daemon ready")
+        eventually(lambda: polled(base), what="first poll")
         body = http_get(base + "/metrics")[1].decode()
     finally:
         d.stop()

@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.http_support import eventually, free_port, http_get
+from tests.http_support import eventually, free_port, http_get, polled
 from tests.support import SimThread, sim_source, toml
 from tests.systemd_container import UNIT, SystemdContainer, unavailable
 
@@ -125,7 +125,7 @@ def exercise(c: SystemdContainer, base: str, sim_thread: SimThread) -> None:
                            Path(f"/proc/{pid}/maps").read_text().splitlines()) else "asyncio"
 
     # it watches: a run fails at the vendor, the event comes out of the service
-    eventually(lambda: http_get(base + "/readyz")[0] == 200, what="the baseline poll")
+    eventually(lambda: polled(base), what="the baseline poll")
     run = sim_thread.call(lambda w: w.add_run("extend", "PROCESSING"))
     eventually(lambda: c.stdout.exists() and b"run.created" in c.stdout.read_bytes(),
                what="run.created on the service's stdout")

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.http_support import eventually, free_port, http_get
+from tests.http_support import eventually, free_port, http_get, polled
 from tests.procfs import PeakMemory
 from tests.sinks.receiver import Receiver, Reply
 from tests.support import ROOT, DaemonProc, SimThread, event_types, run_cli, sim_source, toml
@@ -38,7 +38,7 @@ class Setup:
     def daemon(self) -> DaemonProc:
         d = DaemonProc("run", "-c", str(self.config), env={"WATCHER_HTTP_TOKEN": TOKEN})
         self.procs.append(d)
-        eventually(lambda: http_get(self.url + "/readyz")[0] == 200, what="daemon ready")
+        eventually(lambda: polled(self.url), what="first poll")
         return d
 
     def tail(self, *args: str, env: dict[str, str] | None = None) -> DaemonProc:

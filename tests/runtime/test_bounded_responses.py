@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.http_support import eventually, free_port, http_get
+from tests.http_support import eventually, free_port, http_get, polled
 from tests.procfs import PeakMemory, status_kib
 from tests.support import DaemonProc, SimThread, sim_source, toml
 from watcher.simulator import Fault
@@ -26,6 +26,12 @@ def bad_payloads(base: str) -> float:
                     and s.labels == {"source": "hostile", "kind": "bad_payload"}):
                 return s.value
     return 0.0
+
+
+def source_status(base: str, name: str) -> dict[str, Any]:
+    """The source as ``/status`` shows it (its last error while it fails)."""
+    _, body = http_get(base + "/status")
+    return next((s for s in orjson.loads(body)["sources"] if s["name"] == name), {})
 
 
 def created(events: list[dict[str, Any]], source: str) -> int:
@@ -49,7 +55,7 @@ def test_an_endless_vendor_body_fails_its_poll_with_flat_memory_while_others_rep
         [{"name": "out", "type": "stdout"}]))
     daemon = DaemonProc("run", "-c", str(cfg))
     try:
-        eventually(lambda: http_get(base + "/readyz")[0] == 200, what="both sources polled")
+        eventually(lambda: polled(base, 2), what="both sources polled")
         before = status_kib(daemon.proc.pid, "VmHWM")
         assert before is not None
         sim_thread.call(lambda w: w.faults.add("extend", Fault("endless", times=10**6)))
@@ -58,8 +64,8 @@ def test_an_endless_vendor_body_fails_its_poll_with_flat_memory_while_others_rep
                 sim_thread.call(lambda w: w.add_run("noxus", "running"))
                 daemon.wait_for(lambda evs, n=n: created(evs, "steady") >= n)
             eventually(lambda: bad_payloads(base) >= 5, what="several refused bodies")
-            hostile = eventually(lambda: orjson.loads(http_get(base + "/readyz")[1])
-                                 ["sources"]["hostile"].get("last_error"), what="readyz error")
+            hostile = eventually(lambda: source_status(base, "hostile").get("last_error"),
+                                 what="the error in /status")
         failed = daemon.wait_log("poll failed", source="hostile", kind="bad_payload")
         failing = daemon.wait_for(lambda evs: any(e["type"] == "watcher.source.failing"
                                                   for e in evs))

@@ -11,7 +11,7 @@ import orjson
 import pytest
 import structlog
 
-from tests.http_support import eventually, free_port, http_get
+from tests.http_support import eventually, free_port, http_get, polled
 from tests.support import DaemonProc, Harness, SimThread, sim_source, toml
 from watcher.runtime import progress
 from watcher.simulator import Fault, Simulator, World
@@ -123,7 +123,7 @@ def test_failures_per_workflow_count_the_last_24_hours_of_the_journal_across_a_r
 
     d = DaemonProc("run", "-c", str(cfg))
     try:
-        eventually(lambda: http_get(base + "/readyz")[0] == 200, what="ready")
+        eventually(lambda: polled(base), what="first poll")
         for _ in range(2):
             run = sim_thread.call(lambda w: w.add_run("extend", "PROCESSING"))
             d.wait_for(lambda evs, r=run: any(e["subject"] == r.id for e in evs))

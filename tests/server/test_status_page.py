@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.http_support import eventually, free_port, http_get
+from tests.http_support import eventually, free_port, http_get, polled
 from tests.support import DaemonProc, SimThread, sim_source, toml
 from watcher.simulator import World, available_vendors
 from watcher.simulator.scenario import Scenario
@@ -63,7 +63,7 @@ class Watched:
                              "http_listen": f"127.0.0.1:{self.port}",
                              "http_token_file": "http-token"}, self.sources, self.sinks))
         self.proc = DaemonProc("run", "-c", str(cfg))
-        eventually(lambda: http_get(self.base + "/readyz")[0] == 200, what="daemon ready")
+        eventually(lambda: polled(self.base, len(self.sources)), what="every source polled")
 
 
 @pytest.fixture

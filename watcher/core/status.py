@@ -252,6 +252,9 @@ class DaemonStatus:
     lease_stats: LeaseStats | None = None
     #: round trips to the database server (None: a file)
     db: RoundTrips | None = None
+    #: why this replica counts its database unreachable (no heartbeat within lease_ttl),
+    #: or None: it answers, or the state is a file
+    store_unreachable: str | None = None
 
     @property
     def runs(self) -> int:

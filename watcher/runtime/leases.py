@@ -64,6 +64,10 @@ class Keeper:
         self.stats = LeaseStats()
         #: no more taking, and not counted live: the daemon is stopping
         self.stopping = False
+        #: when (monotonic) a heartbeat last reached the database, and why the rounds
+        #: since failed; the store was just opened, so it answered a moment ago
+        self.heartbeat = clock.monotonic()
+        self.heartbeat_error: str | None = None
         self._wake = anyio.Event()
         #: one round or release at a time (SIGTERM's release runs beside the rounds)
         self._busy = anyio.Lock()
@@ -110,9 +114,11 @@ class Keeper:
                                                self.ttl, self._info(), leaving=self.stopping)
         except (StoreError, TimeoutError) as e:
             self.stats.renew_failures += 1
+            self.heartbeat_error = str(e) or "timed out"
             log.warning("could not renew leases; each stops at its own deadline unless "
                         "renewed before", error=str(e) or "timed out", held=len(self.claims))
             return min([self.period, *(c.remaining() for c in self.claims.values())])
+        self.heartbeat, self.heartbeat_error = sent, None
         await self._renewed(up, sent)
         if not self.stopping:
             give, take = self._plan(up)

@@ -13,8 +13,9 @@ off from ``interval`` doubling to ``max_backoff`` with jitter, never sooner than
 a vendor's ``Retry-After``.
 Health is logged when it *changes* (first failure, failing, recovered), not
 on every failed poll.  A source is *failing* after ``failure_threshold``
-failed polls in a row, the one meaning the event, the metric, ``/readyz`` and
-systemd's ``STATUS=`` share; fewer failures are a retry.
+failed polls in a row, the one meaning the event, the metric, ``/status`` and
+systemd's ``STATUS=`` share; fewer failures are a retry (``/readyz`` is about the
+process, never a vendor).
 
 A cycle that ends in an unexpected exception (a bug, a provider plugin that
 raised) is a failed poll of kind ``internal``: discarded like any other,
@@ -88,7 +89,7 @@ class Poller:
         return 0 < self.state.row.failures < self.config.failure_threshold
 
     def status(self, owner: str | None = None) -> SourceStatus:
-        """This source as /metrics, /readyz, /status and ``STATUS=`` show it."""
+        """This source as /metrics, /status and ``STATUS=`` show it."""
         cfg, st = self.config, self.state
         progress.sync_progress(self.provider, self.stats.sync, self.clock)
         return SourceStatus(

@@ -94,11 +94,23 @@ class Replication:
     async def view(self) -> ClusterView:
         return await read_view(self.workers.store, self.ttl)
 
+    def unreachable(self) -> str | None:
+        """Why this replica counts its database unreachable: no heartbeat reached it
+        within ``lease_ttl``, after which the other replicas count this one gone too
+        (None: one did).  ``/readyz`` says not ready then."""
+        keeper = self.keeper
+        silent = keeper.clock.monotonic() - keeper.heartbeat
+        if silent <= self.ttl:
+            return None
+        return (f"no heartbeat reached the database for {silent:.1f}s (lease_ttl "
+                f"{self.ttl:g}s): {keeper.heartbeat_error or 'no answer yet'}")
+
     def snapshot(self) -> dict[str, Any]:
         """This replica's part of the daemon's status snapshot."""
         trips = getattr(self.workers.store, "trips", None)
         return {"leases_held": self.keeper.held(),
                 "lease_stats": self.keeper.stats,
+                "store_unreachable": self.unreachable(),
                 "db": trips if isinstance(trips, RoundTrips) else None}
 
 
