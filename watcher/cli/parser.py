@@ -89,6 +89,8 @@ def _silence_parser(sub: Any) -> None:
     until = a.add_mutually_exclusive_group(required=True)
     until.add_argument("--for", dest="duration", metavar="DURATION", help="e.g. 2h, 30m")
     until.add_argument("--until", metavar="TIME", help="RFC 3339, e.g. 2026-11-22T18:00+01:00")
+    a.add_argument("--force", action="store_true",
+                   help="allow a silence longer than a year (366d)")
     a.add_argument("--sink", action="append", default=[], metavar="NAME",
                    help="only these sinks (default: every notification sink); repeatable")
     a.add_argument("--comment", required=True, help="why (shown by silence list)")
