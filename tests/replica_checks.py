@@ -1,4 +1,5 @@
-"""The invariants of several replicas (SPEC §8), checked on what a :class:`Cluster` did."""
+"""The invariants of several replicas (README: Running several replicas), checked on what
+a :class:`Cluster` did."""
 
 from __future__ import annotations
 

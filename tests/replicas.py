@@ -5,7 +5,8 @@ against the simulator (a background thread) and a webhook receiver, and
 reads back what happened: each replica's leases from its logs, the requests
 each made to the simulator (its User-Agent names the replica), the webhook
 deliveries (an ``X-Replica`` header from ``${REPLICA}``) and the journal in
-the database.  The checks are the invariants of SPEC §8.
+the database.  The checks are the invariants the README's "Running several
+replicas" promises.
 """
 
 from __future__ import annotations

@@ -29,8 +29,8 @@ from typing import Any, TypeVar
 import aiohttp
 import orjson
 
-from watcher.config.render import toml_value
 from watcher.config.settings import Config, SourceConfig
+from watcher.config.toml_text import toml_value
 from watcher.model import Event, JournalEntry
 from watcher.providers import provider_class
 from watcher.providers.protocol import ProviderContext

@@ -10,9 +10,11 @@ real HTTP receivers standing in for Slack and the webhook endpoint.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -127,8 +129,9 @@ def test_a_silence_survives_a_restart(tmp_path: Path, sim_thread: SimThread) -> 
     with rig(tmp_path, sim_thread) as r:
         d = start(r)
         d.stop()
+        until = (datetime.now(UTC) + timedelta(days=30)).isoformat(timespec="seconds")
         code, out, err = r.cli("add", "--match", "type=run.*", "--sink", "hook",
-                               "--until", "2999-01-01T00:00:00Z", "--comment", "quiet")
+                               "--until", until, "--comment", "quiet")
         assert code == 0, err
         silence = out.strip()
         d = start(r, first=False)
@@ -148,19 +151,34 @@ def test_a_silence_survives_a_restart(tmp_path: Path, sim_thread: SimThread) -> 
     (["--match", "status=failed", "--for", "2 hours"], 'is not a duration'),
     (["--match", "status=failed", "--until", "2001-01-01T00:00:00Z"], "is in the past"),
     (["--match", "status=failed", "--until", "tomorrow"], "is not an RFC 3339 time"),
+    (["--match", "status=failed", "--for", "999999d"], "longer than a year (366d); add --force"),
+    (["--match", "status=failed", "--until", "4764-01-01T00:00:00Z"],
+     "more than a year away (366d); add --force"),
     (["--match", "status=failed", "--for", "1h", "--sink", "out"], "is a complete record"),
     (["--match", "status=failed", "--for", "1h", "--sink", "hooks"], "is not a configured"),
     (["--match", "status=failed"], "one of the arguments --for --until is required"),
 ])
 def test_bad_silence_input_exits_64_saying_what_is_wrong(
         tmp_path: Path, sim_thread: SimThread, args: list[str], why: str) -> None:
-    """Unknown keys, bad durations, past or unreadable times, record or unknown sinks and
-    missing arguments exit 64 with the reason, and store nothing."""
+    """Unknown keys, bad durations, past, unreadable or over a year away times, record or
+    unknown sinks and missing arguments exit 64 with the reason, and store nothing."""
     with rig(tmp_path, sim_thread) as r:
         code, out, err = r.cli("add", *args, "--comment", "c")
         assert (code, out) == (64, "")
         assert why in err
         assert r.cli("list", "--all", "--json")[1] == ""
+
+
+def test_a_silence_longer_than_a_year_needs_force(tmp_path: Path,
+                                                  sim_thread: SimThread) -> None:
+    """With --force, a silence of more than a year is stored, ending when it says."""
+    with rig(tmp_path, sim_thread) as r:
+        code, out, err = r.cli("add", "--match", "status=failed", "--for", "400d", "--force",
+                               "--comment", "decommissioned for good")
+        assert code == 0, err
+        stored, = (json.loads(line) for line in r.cli("list", "--json")[1].splitlines())
+        ends = datetime.fromisoformat(stored["ends"]).timestamp()
+        assert stored["id"] == out.strip() and abs(ends - time.time() - 400 * 86400) < 3600
 
 
 def test_expiring_an_unknown_silence_exits_64(tmp_path: Path, sim_thread: SimThread) -> None:

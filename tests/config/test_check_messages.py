@@ -89,3 +89,49 @@ def test_a_secret_receiving_libraries_accept_is_accepted(n: int) -> None:
         "name": "ops", "type": "webhook", "url": "https://hooks.example.com/x",
         "secret": value}]))
     assert cfg.sinks[0].name == "ops"
+
+
+SOURCE = '[[sources]]\nname = "a"\nprovider = "extend"\ntoken = "t0ken-value"\n'
+
+
+@pytest.mark.parametrize(("line", "said"), [
+    ("interval = true", "sources[0].interval: true is not a duration: "),
+    ("lookback = false", "sources[0].lookback: false is not a duration: "),
+    ('timeout = [1, "s"]', 'sources[0].timeout: [1, "s"] is not a duration: '),
+    ("max_backoff = { s = 1 }", "sources[0].max_backoff: { s = 1 } is not a duration: "),
+    ("stuck_after = 1979-05-27T07:32:00Z",
+     "sources[0].stuck_after: 1979-05-27T07:32:00+00:00 is not a duration: "),
+    ("base_url = true", "sources[0].base_url: true must be a string"),
+    ("max_response_size = false", "sources[0].max_response_size: false is not a size: "),
+    ("rate_limit = true", "sources[0].rate_limit: true must be a number of requests per second"),
+    ("rate_limit = { rate = false }", "sources[0].rate_limit.rate: false must be a number"),
+    ('params = { a = ["x"] }', 'sources[0].params.a: ["x"] must be a string or number'),
+])
+def test_a_value_of_the_wrong_type_is_quoted_as_toml_spells_it(line: str, said: str) -> None:
+    """A problem quotes the value as the file has it: true, not Python's True; a list, a
+    table or a date-time in TOML's syntax."""
+    got, = problems(f"{SOURCE}{line}\n")
+    assert got.startswith(said), got
+
+
+@pytest.mark.parametrize(("line", "said"), [
+    ('interval = "2d"', 'sources[0].interval: "2d" is above the maximum of 1d'),
+    ('lookback = "999999d"', 'sources[0].lookback: "999999d" is above the maximum of 366d'),
+    ("lookback = 1e300", "sources[0].lookback: 1e+300 is above the maximum of 366d"),
+    ("timeout = inf", "sources[0].timeout: inf is above the maximum of 10m"),
+    ('max_backoff = "25h"', 'sources[0].max_backoff: "25h" is above the maximum of 1d'),
+    ('stuck_after = "400d"', 'sources[0].stuck_after: "400d" is above the maximum of 366d'),
+])
+def test_a_duration_past_its_sane_maximum_is_a_config_error(line: str, said: str) -> None:
+    """Durations have a maximum (a year unless the key says less), so a typo of a few
+    digits cannot set a poll to run once a millennium or overflow a timer."""
+    assert problems(f"{SOURCE}{line}\n") == [said]
+
+
+def test_a_plugin_duration_without_a_maximum_of_its_own_stops_at_a_year() -> None:
+    """A sink's duration key gets the same one-year bound; a year itself is accepted."""
+    sink = '[[sinks]]\nname = "ops"\ntype = "webhook"\nurl = "https://hooks.example.com/x"\n'
+    assert problems(f'{sink}max_age = "367d"\n') == [
+        'sinks[0].max_age: "367d" is above the maximum of 366d']
+    cfg = parse_config(f'{SOURCE}lookback = "366d"\n{sink}max_age = "366d"\n')
+    assert cfg.sources[0].lookback == 366 * 86400

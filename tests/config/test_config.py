@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from tests.support import parse_config, run_cli, toml
+from tests.support import ROOT, parse_config, run_cli, toml
 from watcher.config.units import parse_duration, parse_size
 from watcher.errors import ConfigError
 from watcher.runtime.configuration import resolved
@@ -205,3 +207,13 @@ def test_usage_errors_exit_64(args: list[str]) -> None:
     r = run_cli(*args)
     assert r.returncode == 64, r.stderr
     assert b"usage:" in r.stderr
+
+
+def test_the_example_config_says_each_thing_once() -> None:
+    """No passage of the example config's comments (eight words in a row) is repeated,
+    so a reader never wonders whether two explanations of one key differ."""
+    text = (ROOT / "config" / "watcher.example.toml").read_text()
+    words = [w for line in text.splitlines() if line.lstrip().startswith("#")
+             for w in re.findall(r"\S+", line.lstrip("# ").lower())]
+    runs = Counter(" ".join(words[i:i + 8]) for i in range(len(words) - 7))
+    assert [r for r, n in runs.items() if n > 1] == []

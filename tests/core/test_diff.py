@@ -1,4 +1,4 @@
-"""The pure diff: every rule of SPEC §3-§5 that does not need HTTP."""
+"""The pure diff: every rule of its module docstring that does not need HTTP."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Durability (SPEC §5): kill -9, catch-up, sink outages, reloads and a full disk.
+"""Durability (the README's Guarantees): kill -9, catch-up, sink outages, reloads and a full disk.
 
 Real daemon subprocesses, real SIGKILL/SIGTERM/SIGHUP, real SQLite files, the
 simulator on loopback with a scripted world changing underneath.

@@ -1,6 +1,7 @@
-"""Three replicas on PostgreSQL under trouble (SPEC §8), as real subprocesses against the
-simulator and a real webhook receiver, the world changing all the time: kill -9, SIGSTOP
-past the lease, pg_terminate_backend, stop all and start two.  Invariants, not timings:
+"""Three replicas on PostgreSQL under trouble (README: Running several replicas), as real
+subprocesses against the simulator and a real webhook receiver, the world changing all
+the time: kill -9, SIGSTOP past the lease, pg_terminate_backend, stop all and start two.
+Invariants, not timings:
 every transition journaled exactly once and delivered at least once (duplicates are the
 same event), the paused replica polls and delivers nothing it lost, a dead replica's
 sources polled again within lease_ttl + interval, one replica per source at a time."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import pytest
 
 from tests.http_support import eventually, free_port, http_get, polled
 from tests.support import DaemonProc, SimThread, sim_source, toml
+from watcher.core.timestamps import format_ts
 from watcher.simulator import World, available_vendors
 from watcher.simulator.scenario import Scenario
 
@@ -28,6 +31,8 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TOKEN = "status-page-token-3b9c41d2"
+#: a replica name as long as real ones get (a cloud host's FQDN and a pid)
+LONG_OWNER = "watcher-7f9c2b.eu-west-1.compute.internal.example.com:4194303"
 
 
 def browser_or_skip() -> Any:
@@ -133,6 +138,99 @@ def test_the_status_page_shows_every_source_and_sink_and_a_failure_arrives_in_it
                 shutil.copy(shot, keep)
         finally:
             context.close()
+
+
+def logged_in(watched: Watched, browser: Any,
+              edit: Callable[[dict[str, Any]], None] | None = None) -> Any:
+    """A page of ``browser`` logged in to the daemon, each ``/status`` document it reads
+    changed by ``edit`` first.  ``page.answers`` collects ``(url, status)`` of every
+    response from the browser's network log (Chromium's own, through CDP: Playwright's
+    events leave the favicon out, and with ``edit`` routing requests Chromium asks for
+    no favicon at all)."""
+    def edited(route: Any) -> None:
+        st = route.fetch().json()
+        edit(st)
+        route.fulfill(json=st)
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    page.answers = []
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.on("Network.responseReceived",
+           lambda e: page.answers.append((e["response"]["url"], e["response"]["status"])))
+    if edit is not None:
+        page.route("**/status", edited)
+    page.goto(watched.base + "/")
+    page.fill("#token", TOKEN)
+    page.click("button[type=submit]")
+    page.wait_for_selector(f"#sources tbody tr:nth-child({len(watched.sources)})")
+    return page
+
+
+def test_a_long_owner_stays_inside_its_card(watched: Watched) -> None:
+    """A replica name as long as a cloud host's wraps within the Sources card instead of
+    spilling out of it."""
+    sync_playwright = browser_or_skip()
+
+    def long_owner(st: dict[str, Any]) -> None:
+        for s in st["sources"]:
+            s["owner"] = LONG_OWNER
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = logged_in(watched, browser, long_owner)
+            owner = page.locator("#sources tbody tr td:last-child").first
+            assert owner.inner_text().replace("\n", "") == LONG_OWNER
+            fits = owner.evaluate("""td => {
+                const card = td.closest("section").getBoundingClientRect();
+                return td.scrollWidth <= td.clientWidth
+                    && td.getBoundingClientRect().right <= card.right
+                    && td.closest("table").getBoundingClientRect().right <= card.right;
+            }""")
+        finally:
+            browser.close()
+    assert fits, "the owner column spills out of the Sources card"
+
+
+def test_the_browser_gets_a_favicon_and_no_404(watched: Watched) -> None:
+    """The icon the browser asks for by itself is answered, and nothing the page loads is
+    a 404 or another error, in Chromium's own network log."""
+    sync_playwright = browser_or_skip()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = logged_in(watched, browser)
+            deadline = time.monotonic() + 15
+            while not any("favicon" in url for url, _ in page.answers):
+                assert time.monotonic() < deadline, f"no favicon asked for: {page.answers}"
+                page.wait_for_timeout(100)  # the browser asks for its icon after the page
+            answers = page.answers
+        finally:
+            browser.close()
+    assert [a for a in answers if a[1] >= 400 and a[1] != 401] == []
+
+
+def test_next_poll_says_due_or_in_so_long_never_ago(watched: Watched) -> None:
+    """A poll whose time has come reads "due" (one long past "overdue by"), a future one
+    "in N s": never "0 s ago", whatever the /status document says."""
+    sync_playwright = browser_or_skip()
+    offsets = {"extend-prod": -0.4, "noxus-prod": 0.3, "cortex-prod": -42.0,
+               "knock-prod": 42.0}
+
+    def shifted(st: dict[str, Any]) -> None:
+        now = datetime.fromisoformat(st["now"])
+        for s in st["sources"]:
+            s["next_poll"] = format_ts((now + timedelta(seconds=offsets[s["name"]]))
+                                       .timestamp())
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = logged_in(watched, browser, shifted)
+            shown = {row.locator("td").nth(0).inner_text(): row.locator("td").nth(4).inner_text()
+                     for row in page.locator("#sources tbody tr").all()}
+        finally:
+            browser.close()
+    assert shown == {"extend-prod": "due", "noxus-prod": "due", "cortex-prod": "overdue by 42 s",
+                     "knock-prod": "in 42 s"}
 
 
 def test_status_json_says_what_the_page_shows_and_needs_the_token(watched: Watched) -> None:

@@ -1,5 +1,5 @@
 """Event-bus sinks in a real daemon: every event once on the bus, through kill -9, an
-outage of the server and wrong credentials (SPEC §9).
+outage of the server and wrong credentials.
 
 Each test runs ``watcher run`` as a subprocess polling the simulator, with a
 stdout (or file) sink beside the bus sink, and reads the bus back with a real

@@ -177,7 +177,8 @@ async def test_a_huge_error_still_makes_a_summary_pagerduty_accepts(pd: FakePage
 
 
 def test_a_bad_severity_is_a_config_error_at_its_key(pd: FakePagerDuty) -> None:
-    """A severity PagerDuty does not have, or for an event it is not sent, is refused."""
+    """A severity PagerDuty does not have, or for an event it is not sent, is refused, the
+    value quoted as TOML writes it."""
     from tests.support import parse_config
     from watcher.errors import ConfigError
 
@@ -186,7 +187,7 @@ def test_a_bad_severity_is_a_config_error_at_its_key(pd: FakePagerDuty) -> None:
             "name": "oncall", "type": "pagerduty", "routing_key": KEY,
             "severity": {"failed": "loud"}}]))
     assert e.value.problems == [
-        "sinks[0].severity: failed: 'loud' is not one of critical, error, warning, info"]
+        'sinks[0].severity: failed: "loud" is not one of critical, error, warning, info']
 
 
 def test_a_daemon_pages_when_a_workflow_degrades_and_resolves_when_it_recovers(

@@ -11,6 +11,20 @@ from watcher.version import __version__
 
 EX_USAGE = 64
 
+SIMULATE = """\
+Serve only the simulator of the vendors' APIs (a lively world unless --quiet-world).
+Each vendor lives under its own base URL with a fixed token: GET /_sim/info lists them.
+
+Its admin API drives the world over HTTP (JSON bodies); GET /_sim/info lists every
+route with what it does. The ones most used:
+  POST /_sim/runs                  add a run: {"vendor": "extend", "status": "PROCESSING"}
+  POST /_sim/runs/{id}             change it: {"status": "FAILED", "error": "..."}
+  GET  /_sim/runs?vendor=extend    the runs, with their ids and statuses
+  GET  /_sim/workflows?vendor=...  the workflows (a Cortex source needs one's id)
+  POST /_sim/faults                make a vendor misbehave: {"vendor", "kind": "status", ...}
+e.g. curl -s -d '{"vendor":"extend","status":"FAILED"}' http://127.0.0.1:8765/_sim/runs
+"""
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
@@ -46,7 +60,8 @@ def parser() -> argparse.ArgumentParser:
                         "(exit 69 if any fails)")
     _with_config(c)
     _with_config(sub.add_parser("once", help="poll every source once, deliver, exit"))
-    s = sub.add_parser("simulate", help="run only the simulator, for trying configs")
+    s = sub.add_parser("simulate", help="run only the simulator, for trying configs",
+                       description=SIMULATE, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8765)
     s.add_argument("--quiet-world", action="store_true",
@@ -89,6 +104,8 @@ def _silence_parser(sub: Any) -> None:
     until = a.add_mutually_exclusive_group(required=True)
     until.add_argument("--for", dest="duration", metavar="DURATION", help="e.g. 2h, 30m")
     until.add_argument("--until", metavar="TIME", help="RFC 3339, e.g. 2026-11-22T18:00+01:00")
+    a.add_argument("--force", action="store_true",
+                   help="allow a silence longer than a year (366d)")
     a.add_argument("--sink", action="append", default=[], metavar="NAME",
                    help="only these sinks (default: every notification sink); repeatable")
     a.add_argument("--comment", required=True, help="why (shown by silence list)")

@@ -21,7 +21,7 @@ import anyio
 
 from watcher.cli.silence_view import held_counts, show
 from watcher.config.settings import Config
-from watcher.config.units import parse_duration
+from watcher.config.units import LONGEST, format_duration, parse_duration
 from watcher.core.silences import Silence, hint, parse_pairs
 from watcher.errors import StoreUnavailable
 from watcher.sinks import sink_class
@@ -90,6 +90,9 @@ def _ends(args: argparse.Namespace, now: float) -> float:
         d = parse_duration(args.duration)
         if d is None or d <= 0:
             raise Usage(f'--for: "{args.duration}" is not a duration (e.g. 2h, 30m, 1h30m)')
+        if d > LONGEST and not args.force:
+            raise Usage(f'--for: "{args.duration}" is longer than a year '
+                        f"({format_duration(LONGEST)}); add --force if you mean it")
         return now + d
     try:
         until = datetime.fromisoformat(args.until)
@@ -99,6 +102,9 @@ def _ends(args: argparse.Namespace, now: float) -> float:
     ends = (until if until.tzinfo else until.astimezone()).timestamp()
     if ends <= now:
         raise Usage(f'--until: "{args.until}" is in the past')
+    if ends - now > LONGEST and not args.force:
+        raise Usage(f'--until: "{args.until}" is more than a year away '
+                    f"({format_duration(LONGEST)}); add --force if you mean it")
     return ends
 
 

@@ -37,9 +37,11 @@ OPTION = "watcher.option"
 
 
 def option(kind: str, default: Any = REQUIRED, *, choices: tuple[str, ...] = (),
-           min: float | None = None, check: Callable[[Any], str | None] | None = None,
+           min: float | None = None, max: float | None = None,
+           check: Callable[[Any], str | None] | None = None,
            factory: Callable[[], Any] | None = None, resolved: bool = False) -> Any:
-    """A config key as a dataclass field: its kind (see :class:`Field`), default, bounds.
+    """A config key as a dataclass field: its kind (see :class:`Field`), default, bounds
+    (``min``; ``max`` for a duration, which is otherwise at most a year).
 
     ``default`` omitted: the key is required.  ``factory``: the default is made when
     the config is read (it depends on the environment).  ``resolved``: the loader
@@ -47,7 +49,8 @@ def option(kind: str, default: Any = REQUIRED, *, choices: tuple[str, ...] = (),
     """
     if kind not in KINDS:  # at class definition, not when a config first names the plugin
         raise ValueError(f"unknown option kind {kind!r} (kinds: {', '.join(KINDS)})")
-    spec = Field(kind, default, choices=choices, min=min, check=check, factory=factory)
+    spec = Field(kind, default, choices=choices, min=min, max=max, check=check,
+                 factory=factory)
     # a secret stays out of the repr, so out of tracebacks and debug output
     kw: dict[str, Any] = {"kw_only": True, "repr": not spec.secret, "metadata": {OPTION: spec}}
     if resolved or spec.required:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 
+from watcher.config.toml_text import toml_value
 from watcher.infra.ratelimit import Limit
 
 #: adds ``path: message`` to the problems of a config
@@ -25,7 +26,7 @@ def parse_rate(raw: object, path: str, report: Report) -> Limit | None:
     if isinstance(raw, dict):
         return _table(raw, path, report)
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        report(path, f"{_show(raw)} must be a number of requests per second, or a table "
+        report(path, f"{toml_value(raw)} must be a number of requests per second, or a table "
                      "{ rate = ..., burst = ... }")
         return None
     rate = _number(raw, path, report)
@@ -56,14 +57,10 @@ def _number(raw: object, path: str, report: Report, *, least: float = 0.0,
             unit: str = "requests per second") -> float | None:
     """Above zero (``least`` and up when given) and at most :data:`MOST`."""
     if isinstance(raw, bool) or not isinstance(raw, int | float) or raw != raw:
-        report(path, f"{_show(raw)} must be a number ({unit})")
+        report(path, f"{toml_value(raw)} must be a number ({unit})")
         return None
     if raw <= 0 or raw < least or raw > MOST:
         bound = f"at least {least:g}" if least else "above 0"
         report(path, f"{raw:g} must be {bound} and at most {MOST:.0f} ({unit})")
         return None
     return float(raw)
-
-
-def _show(v: object) -> str:
-    return f'"{v}"' if isinstance(v, str) else repr(v)

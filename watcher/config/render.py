@@ -6,8 +6,6 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
-import orjson
-
 from watcher.config import urls
 from watcher.config.loader import Catalog
 from watcher.config.options import fields_of, values_of
@@ -15,6 +13,7 @@ from watcher.config.rules import RULE_FIELDS
 from watcher.config.schema import Field
 from watcher.config.settings import SINK_FIELDS, SOURCE_FIELDS, WATCHER_FIELDS, Config
 from watcher.config.silences import WINDOW_FIELDS, WindowConfig
+from watcher.config.toml_text import toml_value
 from watcher.config.units import format_duration, format_size
 from watcher.core.rules import FAILURE_RATE, NO_SUCCESS, STUCK_COUNT, Rule
 from watcher.core.windows import local_text, next_opening
@@ -106,22 +105,3 @@ def _table(values: Mapping[str, Any], fields: Mapping[str, Field]) -> list[str]:
             val = urls.masked(val)  # a database URL's password is a secret
         lines.append(f"{key} = {toml_value(val)}")
     return lines
-
-
-def toml_value(v: Any) -> str:
-    """A TOML value: JSON string escapes are valid TOML basic-string escapes."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        return repr(v)
-    if isinstance(v, str):
-        return orjson.dumps(v).decode()
-    if isinstance(v, list | tuple):
-        return "[" + ", ".join(toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {toml_value(x)}" for k, x in v.items()) + " }"
-    return toml_value(str(v))
-
-
-def _key(k: str) -> str:
-    return k if k.replace("_", "").replace("-", "").isalnum() else toml_value(k)

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from watcher.config.rates import parse_rate
+from watcher.config.toml_text import toml_value
 from watcher.config.units import (
     DURATION_FORMS,
+    LONGEST,
     SIZE_FORMS,
     format_duration,
     format_size,
@@ -78,6 +80,8 @@ class Field:
     default: Any = None
     choices: tuple[str, ...] = ()
     min: float | None = None
+    #: a duration's maximum (default :data:`~watcher.config.units.LONGEST`)
+    max: float | None = None
     check: Callable[[Any], str | None] | None = None
     factory: Callable[[], Any] | None = None
 
@@ -150,7 +154,7 @@ class Resolver:
 
     def _string(self, raw: object, field: Field, path: str) -> str | None:
         if not isinstance(raw, str):
-            self.problems.add(path, f"{_show(raw)} must be a string")
+            self.problems.add(path, f"{toml_value(raw)} must be a string")
             return None
         s = self.expand(raw, path)
         if s is None:
@@ -158,35 +162,40 @@ class Resolver:
         if field.kind == "secret" and s:
             self.secrets.add(s)
         if field.kind == "enum" and s not in field.choices:
-            self.problems.add(path, f"{_show(raw)} must be one of {', '.join(field.choices)}")
+            self.problems.add(path, f"{toml_value(raw)} must be one of {', '.join(field.choices)}")
             return None
         return s
 
     def _duration(self, raw: object, field: Field, path: str) -> float | None:
         d = parse_duration(self.expand(raw, path) if isinstance(raw, str) else raw)
         if d is None:
-            self.problems.add(path, f"{_show(raw)} is not a duration: {DURATION_FORMS}")
+            self.problems.add(path, f"{toml_value(raw)} is not a duration: {DURATION_FORMS}")
             return None
         if field.min is not None and d < field.min:
-            self.problems.add(path, f"{_show(raw)} is below the minimum of "
+            self.problems.add(path, f"{toml_value(raw)} is below the minimum of "
                                     f"{format_duration(field.min)}")
+            return None
+        top = LONGEST if field.max is None else field.max
+        if d > top:
+            self.problems.add(path, f"{toml_value(raw)} is above the maximum of "
+                                    f"{format_duration(top)}")
             return None
         return d
 
     def _size(self, raw: object, field: Field, path: str) -> int | None:
         n = parse_size(self.expand(raw, path) if isinstance(raw, str) else raw)
         if n is None:
-            self.problems.add(path, f"{_show(raw)} is not a size: {SIZE_FORMS}")
+            self.problems.add(path, f"{toml_value(raw)} is not a size: {SIZE_FORMS}")
             return None
         if field.min is not None and n < field.min:
-            self.problems.add(path, f"{_show(raw)} is below the minimum of "
+            self.problems.add(path, f"{toml_value(raw)} is below the minimum of "
                                     f"{format_size(int(field.min))}")
             return None
         return n
 
     def _int(self, raw: object, field: Field, path: str) -> int | None:
         if isinstance(raw, bool) or not isinstance(raw, int):
-            self.problems.add(path, f"{_show(raw)} must be an integer")
+            self.problems.add(path, f"{toml_value(raw)} must be an integer")
             return None
         if field.min is not None and raw < field.min:
             self.problems.add(path, f"{raw} must be at least {int(field.min)}")
@@ -195,7 +204,7 @@ class Resolver:
 
     def _float(self, raw: object, field: Field, path: str) -> float | None:
         if isinstance(raw, bool) or not isinstance(raw, int | float):
-            self.problems.add(path, f"{_show(raw)} must be a number")
+            self.problems.add(path, f"{toml_value(raw)} must be a number")
             return None
         if field.min is not None and raw < field.min:
             self.problems.add(path, f"{raw} must be at least {field.min:g}")
@@ -204,7 +213,7 @@ class Resolver:
 
     def _bool(self, raw: object, field: Field, path: str) -> bool | None:
         if not isinstance(raw, bool):
-            self.problems.add(path, f"{_show(raw)} must be true or false")
+            self.problems.add(path, f"{toml_value(raw)} must be true or false")
             return None
         return raw
 
@@ -217,7 +226,7 @@ class Resolver:
             if isinstance(v, bool):
                 v = "true" if v else "false"
             if not isinstance(v, str | int | float):
-                self.problems.add(f"{path}.{k}", f"{_show(v)} must be a string or number")
+                self.problems.add(f"{path}.{k}", f"{toml_value(v)} must be a string or number")
                 continue
             s = self.expand(v, f"{path}.{k}") if isinstance(v, str) else str(v)
             if s is not None:
@@ -251,8 +260,6 @@ _COERCE: dict[str, Callable[[Resolver, object, Field, str], Any]] = {
 }
 
 
-def _show(v: object) -> str:
-    return f'"{v}"' if isinstance(v, str) else repr(v)
 
 
 def _closest(key: str, fields: Mapping[str, Field]) -> str | None:

@@ -49,7 +49,7 @@ class WatcherConfig:
     #: this process among replicas (PostgreSQL state); default ``<hostname>:<pid>``
     replica: str | None = option("str", None, check=_check_replica)
     #: how long a replica that stopped renewing keeps its leases (PostgreSQL state)
-    lease_ttl: float = option("duration", 20.0, min=3.0)
+    lease_ttl: float = option("duration", 20.0, min=3.0, max=600.0)
     #: where replicas LISTEN for each other's events (a session, not PgBouncer in
     #: transaction mode); default ``state_path``; ``""``: read the journal head every second
     listen_url: str | None = option("secret", None)
@@ -63,6 +63,9 @@ class WatcherConfig:
     log_format: str = option("enum", "auto", choices=("auto", "json", "console"))
 
 
+DAY = 86400.0
+
+
 @dataclass(frozen=True, kw_only=True)
 class SourceConfig:
     """``[[sources]]``: the keys every source has; the provider's own are in ``options``."""
@@ -73,11 +76,12 @@ class SourceConfig:
     token: str = option("secret", None, resolved=True)
     #: the provider's ``default_base_url`` unless given
     base_url: str = option("str", None, resolved=True)
-    interval: float = option("duration", 15.0, min=1.0)
+    #: at most a day: a source polled less often is better run by cron (``watcher once``)
+    interval: float = option("duration", 15.0, min=1.0, max=DAY)
     lookback: float = option("duration", 86400.0, min=60.0)
     stuck_after: float | None = option("duration", None, min=1.0)
-    timeout: float = option("duration", 30.0, min=0.1)
-    max_backoff: float = option("duration", 300.0, min=1.0)
+    timeout: float = option("duration", 30.0, min=0.1, max=600.0)
+    max_backoff: float = option("duration", 300.0, min=1.0, max=DAY)
     failure_threshold: int = option("int", 3, min=1)
     #: a larger vendor answer fails the poll as a bad payload
     max_response_size: int = option("size", MAX_RESPONSE_SIZE, min=1024)

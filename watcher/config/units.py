@@ -14,6 +14,10 @@ _SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
 #: what a duration may look like, for error messages
 DURATION_FORMS = ('a number of seconds, or numbers with a unit (ms, s, m, h, d), e.g. "500ms", '
                   '"15s", "10m", "2h", "7d", "1h30m"')
+#: the longest duration any key takes unless it says otherwise, and the longest silence
+#: without ``--force``: a year (a leap one).  Anything longer is a typo ("999999d" would
+#: end in the year 4764), and arithmetic on it would overflow dates and timers.
+LONGEST = 366 * 86400.0
 #: what a size may look like, for error messages
 SIZE_FORMS = ('bytes as an integer, or a number with B, KB, MB, GB (powers of 1000) '
               'or KiB, MiB, GiB (powers of 1024), e.g. "64MB", "512KiB"')

@@ -17,7 +17,11 @@ from aiohttp import web
 from watcher.server.auth import EXPOSED, Access
 
 #: files under static/ the listener serves, with their content types
-ASSETS = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
+ASSETS = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8",
+          "favicon.svg": "image/svg+xml"}
+#: what every page links, so a browser asks for this icon rather than /favicon.ico
+ICON = '<link rel="icon" href="static/favicon.svg" type="image/svg+xml">'
+
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
@@ -39,6 +43,9 @@ class StatusPage:
         app.router.add_get("/", self.page)
         app.router.add_post("/login", self.login)
         app.router.add_get("/static/{name}", self.asset)
+        # asked for by browsers on their own (viewing /status or /metrics): answered, so
+        # that no 404 shows in their console; pages link static/favicon.svg instead
+        app.router.add_get("/favicon.ico", self.no_icon)
 
     async def page(self, request: web.Request) -> web.Response:
         if self.access.allowed(request):
@@ -68,13 +75,16 @@ class StatusPage:
         return web.Response(body=self.assets[name], headers={**HEADERS,
                                                              "Content-Type": ASSETS[name]})
 
+    async def no_icon(self, _request: web.Request) -> web.Response:
+        return web.Response(status=204, headers={"Cache-Control": "max-age=86400"})
+
     def _login(self, message: str, status: int) -> web.Response:
         body = self.login_page.replace("{message}", html.escape(message))
         return web.Response(text=body, status=status, content_type="text/html",
                             headers=HEADERS)
 
     def _html(self, inner: str, status: int) -> web.Response:
-        body = (f"<!doctype html><meta charset=utf-8><title>watcher</title>"
+        body = (f"<!doctype html><meta charset=utf-8><title>watcher</title>{ICON}"
                 f"<link rel=stylesheet href=static/style.css><main>{inner}</main>")
         return web.Response(text=body, status=status, content_type="text/html",
                             headers=HEADERS)

@@ -2,15 +2,10 @@
 
 ``http://HOST:PORT/extend`` is an Extend base URL, ``/noxus``, ``/cortex`` and
 ``/knock`` the others'.  ``/_sim`` lets a test or a person drive the world
-over HTTP: add and change runs, inject faults, read the request log, and make
-a run hostile: ``POST /_sim/runs/{id}/hostile`` with ``{"overrides": {field:
-any JSON}, "drop": [field, ...], "replace": any JSON}`` (each optional; an
-empty body serves the run as it is again); ``POST /_sim/runs`` takes the same
-keys.  Accounts: ``POST /_sim/accounts`` with ``{"vendor", "count",
-"rate_limit"}`` adds ``count`` accounts (each its own key, runs and limit) and
-returns their names and keys; ``POST /_sim/seed`` with ``"accounts": [key,
-...]`` spreads its runs over them; ``POST /_sim/rate_limits`` with
-``{"vendor", "rate"}`` sets the vendor's per-account limit (``null``: none).
+over HTTP: add and change runs, make a run hostile, inject faults, add
+accounts, read the request log.  :data:`ADMIN` lists its routes with what
+each does, and ``GET /_sim/info`` serves that list, so it is found from the
+simulator itself.
 """
 
 from __future__ import annotations
@@ -23,7 +18,7 @@ import orjson
 from aiohttp import web
 
 from watcher.simulator.api import VendorApi, json_response
-from watcher.simulator.faults import Fault
+from watcher.simulator.faults import PAGE_KINDS, REQUEST_KINDS, Fault
 from watcher.simulator.world import KEEP, VENDORS, World
 
 APIS = {
@@ -35,6 +30,37 @@ APIS = {
 
 
 APIS_KEY = web.AppKey("apis", dict)
+
+#: the admin API: method, path, the handler of :class:`_Admin`, and what it does, which
+#: ``GET /_sim/info`` lists so that a person trying configs finds it
+ADMIN = (
+    ("GET", "/_sim/info", "info",
+     "each vendor's base_url and token, run and account counts, and this list"),
+    ("GET", "/_sim/workflows", "workflows", "the workflows of ?vendor= (default extend)"),
+    ("GET", "/_sim/runs", "list_runs", "the runs of ?vendor= (default extend): id, status, "
+     "workflow"),
+    ("POST", "/_sim/runs", "add_run", 'add a run: {"vendor", "status" (the vendor\'s raw '
+     'status, e.g. "PROCESSING"), "workflow" (a name), "id", and the keys of .../hostile}; '
+     "answers its id"),
+    ("POST", "/_sim/runs/{id}", "update_run", 'change a run: {"status", "error", '
+     '"error_count"}; an empty object only touches its update time'),
+    ("POST", "/_sim/runs/{id}/hostile", "hostile", 'serve a run mangled: {"overrides": '
+     '{field: any JSON}, "drop": [field, ...], "replace": any JSON}; {} serves it as it is'),
+    ("POST", "/_sim/seed", "seed", 'many runs at once: {"vendor", "count", "status", '
+     '"spread_s", "workflows", "accounts"}'),
+    ("POST", "/_sim/faults", "add_fault", 'make a vendor misbehave: {"vendor", "kind", '
+     '"times", "after", "path", "status", "retry_after", "delay", ...}; kinds: '
+     + ", ".join(REQUEST_KINDS + PAGE_KINDS)),
+    ("DELETE", "/_sim/faults", "clear_faults", "remove the pending faults (?vendor= for one)"),
+    ("POST", "/_sim/accounts", "add_accounts", 'more accounts: {"vendor", "count", '
+     '"rate_limit"}; answers their names and tokens'),
+    ("POST", "/_sim/rate_limits", "set_rate_limit", 'a vendor\'s per-account limit: '
+     '{"vendor", "rate"} (requests/s; null: none)'),
+    ("GET", "/_sim/requests", "requests", "every request the vendors were sent"),
+    ("GET", "/_sim/requests/count", "request_count",
+     "how many, of ?vendor= and ?status= (the answer's HTTP status)"),
+    ("GET", "/_sim/transitions", "transitions", "every status change the world made"),
+)
 
 
 def api_class(vendor: str) -> type[VendorApi]:
@@ -53,20 +79,8 @@ def make_app(world: World) -> web.Application:
     for vendor, api in apis.items():
         app.add_subapp(f"/{vendor}", api.app())
     admin = _Admin(world, apis)
-    app.router.add_get("/_sim/info", admin.info)
-    app.router.add_get("/_sim/requests", admin.requests)
-    app.router.add_get("/_sim/requests/count", admin.request_count)
-    app.router.add_get("/_sim/workflows", admin.workflows)
-    app.router.add_get("/_sim/transitions", admin.transitions)
-    app.router.add_post("/_sim/faults", admin.add_fault)
-    app.router.add_delete("/_sim/faults", admin.clear_faults)
-    app.router.add_get("/_sim/runs", admin.list_runs)
-    app.router.add_post("/_sim/runs", admin.add_run)
-    app.router.add_post("/_sim/seed", admin.seed)
-    app.router.add_post("/_sim/accounts", admin.add_accounts)
-    app.router.add_post("/_sim/rate_limits", admin.set_rate_limit)
-    app.router.add_post("/_sim/runs/{id}", admin.update_run)
-    app.router.add_post("/_sim/runs/{id}/hostile", admin.hostile)
+    for method, path, name, _ in ADMIN:
+        app.router.add_route(method, path, getattr(admin, name))
     app[APIS_KEY] = apis
     return app
 
@@ -82,7 +96,9 @@ class _Admin:
                                               "token": self.world.tokens[v]} for v in self.apis},
                               "runs": {v: len(r) for v, r in self.world.runs.items()},
                               "accounts": {v: 1 + len(a)
-                                           for v, a in self.world.accounts.items()}})
+                                           for v, a in self.world.accounts.items()},
+                              "admin": [{"method": m, "path": p, "does": does}
+                                        for m, p, _, does in ADMIN]})
 
     async def requests(self, request: web.Request) -> web.Response:
         return json_response([dataclasses.asdict(r) for r in self.world.requests])

@@ -34,6 +34,7 @@ import structlog
 
 from watcher.config.options import option
 from watcher.config.settings import SinkConfig
+from watcher.config.toml_text import toml_value
 from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
 from watcher.sinks.http import USER_AGENT, Gate, RetryOptions, RetryPolicy, check_http_url
@@ -51,7 +52,7 @@ def _check_severity(table: Mapping[str, str]) -> str | None:
         if key not in DEFAULT_SEVERITY:
             return f"{key}: not one of {', '.join(DEFAULT_SEVERITY)}"
         if value not in SEVERITIES:
-            return f"{key}: {value!r} is not one of {', '.join(SEVERITIES)}"
+            return f"{key}: {toml_value(value)} is not one of {', '.join(SEVERITIES)}"
     return None
 
 

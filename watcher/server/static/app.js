@@ -17,12 +17,22 @@
     for (const k of kids) e.append(k instanceof Node ? k : String(k ?? ""));
     return e;
   }
+  // seconds from the daemon's now to iso (negative: past), and how long that reads
+  const until = (iso) => Math.round((Date.parse(iso) + skew - Date.now()) / 1000);
+  const span = (a) => (a < 90 ? `${a} s` : a < 5400 ? `${Math.round(a / 60)} min`
+    : a < 172800 ? `${Math.round(a / 3600)} h` : `${Math.round(a / 86400)} d`);
   function rel(iso) {
     if (!iso) return "never";
-    const s = Math.round((Date.parse(iso) + skew - Date.now()) / 1000), a = Math.abs(s);
-    const t = a < 90 ? `${a} s` : a < 5400 ? `${Math.round(a / 60)} min`
-      : a < 172800 ? `${Math.round(a / 3600)} h` : `${Math.round(a / 86400)} d`;
-    return s <= 0 ? `${t} ago` : `in ${t}`;
+    const s = until(iso);
+    return s <= 0 ? `${span(-s)} ago` : `in ${span(s)}`;
+  }
+  // a poll's time is a deadline, not an event: "due" once reached (a poll takes a moment
+  // to start and answer), "overdue by" when the daemon is well behind it
+  const OVERDUE_S = 5;
+  function nextPoll(iso) {
+    if (!iso) return "";
+    const s = until(iso);
+    return s > 0 ? `in ${span(s)}` : -s < OVERDUE_S ? "due" : `overdue by ${span(-s)}`;
   }
   const short = (id) => (id && id.length > 16 ? `${id.slice(0, 9)}…${id.slice(-5)}` : id || "");
   const num = (n) => el("td", "num", (n ?? 0).toLocaleString());
@@ -45,8 +55,11 @@
       }
       const runs = el("td", "num", s.tracked.toLocaleString());
       runs.title = Object.entries(s.runs).map(([k, v]) => `${k}: ${v}`).join("\n");
-      row(tbody, [el("td", "", s.name), s.provider, health, rel(s.last_success), rel(s.next_poll),
-        runs, num(s.live), el("td", s.stuck ? "num warn" : "num", s.stuck), s.owner || ""]);
+      const owner = el("td", "owner", s.owner || "");
+      owner.title = s.owner || "";
+      row(tbody, [el("td", "", s.name), s.provider, health, rel(s.last_success),
+        nextPoll(s.next_poll), runs, num(s.live), el("td", s.stuck ? "num warn" : "num", s.stuck),
+        owner]);
     }
   }
 
