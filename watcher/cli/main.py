@@ -3,7 +3,8 @@
 Exit codes follow sysexits: 0 ok, 64 usage, 69 unavailable, 75 temporary
 failure (``once``: a source failed, or another process holds the state file or
 its leases), 78 configuration; ``migrate`` also 66 (no such file) and 73 (the
-database already holds a state).
+database already holds a state).  A closed stdout (``watcher check | head -2``)
+ends a command quietly with 0, as ``yes | head`` does.
 """
 
 from __future__ import annotations
@@ -24,15 +25,30 @@ EX_OK, EX_USAGE, EX_UNAVAILABLE, EX_TEMPFAIL, EX_CONFIG = 0, 64, 69, 75, 78
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    if args.command == "run":  # from here on a SIGHUP while starting reloads, never kills
-        from watcher.runtime import signals
-
-        signals.hold()
     try:
-        return _dispatch(args)
+        args = parser().parse_args(argv)
+        if args.command == "run":  # from here on a SIGHUP while starting reloads, never kills
+            from watcher.runtime import signals
+
+            signals.hold()
+        code = _dispatch(args)
     except KeyboardInterrupt:
-        return EX_OK
+        code = EX_OK
+    except BrokenPipeError:  # whoever read our stdout is done: so are we
+        code = EX_OK
+    return _flushed(code)
+
+
+def _flushed(code: int) -> int:
+    """``code``, once what stdout still buffers is written: a reader gone by now is not
+    an error either (left to the flush at exit, it would print a traceback)."""
+    from watcher.cli.pipes import stdout_gone
+
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        stdout_gone()
+    return code
 
 
 def _config_path(args: argparse.Namespace) -> str:
