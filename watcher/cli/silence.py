@@ -3,7 +3,8 @@ daemon (every replica, and after a restart) applies them within a second.
 
 Like ``deadletters retry``, these commands write beside a running daemon: a
 silence is one small record the daemon only reads.  Bad input is a usage
-error (exit 64) saying what is wrong; an unusable store exits 69.
+error (exit 64) saying what is wrong; an unusable store exits 69, and no state
+where the config points exits 66 (never creating one the daemon would not see).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import datetime
 
 import anyio
 
+from watcher.cli.daemon_state import absent
 from watcher.cli.silence_view import held_counts, show
 from watcher.config.settings import Config
 from watcher.config.units import parse_duration
@@ -27,7 +29,7 @@ from watcher.errors import StoreUnavailable
 from watcher.sinks import sink_class
 from watcher.state import silences as stored
 from watcher.state.backends import open_store
-from watcher.state.store import Store, StoreError
+from watcher.state.store import Store, StoreAbsent, StoreError
 
 EX_USAGE, EX_UNAVAILABLE = 64, 69
 
@@ -48,6 +50,8 @@ def command(args: argparse.Namespace, config: Config, now: float) -> int:
     except Usage as e:
         print(f"watcher silence {args.action}: {e}", file=sys.stderr)
         return EX_USAGE
+    except StoreAbsent as e:
+        return absent(config, e)
     except (StoreUnavailable, StoreError) as e:
         print(f"watcher: {e}", file=sys.stderr)
         return EX_UNAVAILABLE
@@ -55,7 +59,7 @@ def command(args: argparse.Namespace, config: Config, now: float) -> int:
 
 async def _act(args: argparse.Namespace, config: Config, now: float,
                silence: Silence | None) -> int:
-    store = await open_store(config.watcher.state_path)
+    store = await open_store(config.watcher.state_path, existing=True)
     try:
         if silence is not None:
             return await _add(store, silence, now, keep=config.watcher.retention)

@@ -19,6 +19,7 @@ from typing import Any
 import anyio
 import orjson
 
+from watcher.cli.daemon_state import absent
 from watcher.config.settings import Config
 from watcher.config.urls import is_postgres
 from watcher.core.timestamps import parse_ts
@@ -27,7 +28,7 @@ from watcher.server import cluster as status
 from watcher.state.backends import open_store
 from watcher.state.cluster import ReplicaRow
 from watcher.state.lock import read_holder
-from watcher.state.store import StoreError
+from watcher.state.store import StoreAbsent, StoreError
 from watcher.state.view import read_view
 
 
@@ -39,6 +40,8 @@ def command(config: Config, *, as_json: bool) -> int:
         return 69
     try:
         doc = anyio.run(_document, config)
+    except StoreAbsent as e:
+        return absent(config, e)
     except (StoreUnavailable, StoreError) as e:
         print(f"watcher: {e}", file=sys.stderr)
         return 69
@@ -51,7 +54,7 @@ def command(config: Config, *, as_json: bool) -> int:
 
 async def _document(config: Config) -> dict[str, Any]:
     path = config.watcher.state_path
-    store = await open_store(path)  # no writer: it only reads
+    store = await open_store(path, existing=True)  # no writer: it only reads
     try:
         view = await read_view(store, config.watcher.lease_ttl, runs=store.cluster is None)
         shown = store.path
