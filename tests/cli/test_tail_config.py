@@ -37,7 +37,7 @@ def test_tail_token_file_is_read_and_the_token_never_needs_the_command_line(
     run = sim_thread.call(lambda w: w.add_run("extend", "PROCESSING"))
     line = tail.lines.get(timeout=20).decode()
     assert "extend-test" in line and "new -> running" in line and "{" not in line
-    assert run.id[-5:] in line
+    assert f"workflow_run_{run.id[13:17]}…{run.id[-4:]}" in line  # the prefix kept whole
     old = run_cli("tail", "--url", setup.url, "--token", TOKEN, timeout=20)
     assert old.returncode == 64 and b"--token" in old.stderr
 
