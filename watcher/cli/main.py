@@ -60,7 +60,7 @@ def _load(args: argparse.Namespace) -> object:
     from watcher.runtime import configuration as config_mod
 
     try:
-        return config_mod.load(_config_path(args))
+        return config_mod.load(_config_path(args), needs=_NEEDS.get(args.command))
     except ConfigError as e:
         print(str(e), file=sys.stderr)
         n = len(e.problems)
@@ -211,6 +211,12 @@ def _tell_summary(summary: list[dict[str, object]], log_format: str) -> None:
 #: commands that need no config
 _PLAIN: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": _demo, "simulate": _simulate, "tail": _tail, "migrate": _migrate}
+#: what the commands beside a daemon read of the config: a ``${VAR}`` unset elsewhere
+#: (the unit's ``${WATCHER_REPLICA}``) does not stop them; the others need every key
+_NEEDS: dict[str, frozenset[str]] = {
+    "status": frozenset({"watcher.state_path", "watcher.lease_ttl"}),
+    "silence": frozenset({"watcher.state_path", "watcher.retention"}),
+    "deadletters": frozenset({"watcher.state_path"})}
 #: commands that read the config first (exit 78 when it is invalid)
 _WITH_CONFIG: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "check": _check, "deadletters": _deadletters, "run": _daemon, "once": _daemon,

@@ -22,6 +22,7 @@ from pathlib import Path
 import yarl
 
 from watcher.config.credentials import secret_path
+from watcher.config.schema import expand_vars, unset_vars
 
 DEFAULT_URL = "http://127.0.0.1:9464"
 DEFAULT_CONFIG = "/etc/watcher/watcher.toml"
@@ -30,7 +31,6 @@ EX_USAGE, EX_NOINPUT, EX_CONFIG = 64, 66, 78
 URL_FORMS = ("http://HOST:PORT[/path], https://HOST[:PORT][/path], or HOST:PORT "
              "(taken as http://HOST:PORT)")
 _HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):\d{1,5}(/.*)?$")
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class TargetError(Exception):
@@ -103,6 +103,6 @@ def from_config(config: str | None, env: Mapping[str, str] = os.environ, *,
     if isinstance(token_file, str):
         return url, read_token_file(token_file, base=Path(path).parent, env=env)
     token = section.get("http_token")
-    if isinstance(token, str) and all(m.group(1) in env for m in _VAR.finditer(token)):
-        return url, _VAR.sub(lambda m: env[m.group(1)], token) or None
+    if isinstance(token, str) and not unset_vars(token, env):
+        return url, expand_vars(token, env) or None
     return url, None

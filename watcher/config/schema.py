@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,20 @@ from watcher.infra.ratelimit import Limit
 
 REQUIRED: Any = object()
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+#: ``${VAR}``, or ``${VAR:-default}`` (the default when VAR is unset or empty, as in sh)
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def unset_vars(value: str, env: Mapping[str, str]) -> list[str]:
+    """The variables ``value`` names that are unset and have no default."""
+    return [m[1] for m in _VAR.finditer(value) if m[2] is None and m[1] not in env]
+
+
+def expand_vars(value: str, env: Mapping[str, str]) -> str:
+    """``value`` with each ``${VAR}`` and ``${VAR:-default}`` replaced (an unset VAR
+    without a default: empty; :func:`unset_vars` tells which those are)."""
+    return _VAR.sub(lambda m: (env.get(m[1]) or m[2]) if m[2] is not None
+                    else env.get(m[1], ""), value)
 
 
 class At(str):
@@ -97,20 +110,34 @@ class Field:
 
 
 class Resolver:
-    """Turns raw TOML values into typed ones, expanding ``${VAR}`` from ``env``."""
+    """Turns raw TOML values into typed ones, expanding ``${VAR}`` from ``env``.
 
-    def __init__(self, env: Mapping[str, str], problems: Problems) -> None:
+    ``needs``: the key paths the command at hand uses (None: every one, as ``run``
+    and ``check``).  A ``${VAR}`` left unset elsewhere is no problem then: that key
+    is taken as not given (``watcher status`` needs no ``replica``, whose variable
+    only the daemon's unit sets)."""
+
+    def __init__(self, env: Mapping[str, str], problems: Problems,
+                 needs: Collection[str] | None = None) -> None:
         self.env = env
         self.problems = problems
         self.secrets: set[str] = set()
+        self.needs = needs
+        #: the key paths left unexpanded, not needed by this command
+        self.deferred: set[str] = set()
 
     def expand(self, value: str, path: str) -> str | None:
-        missing = [m.group(1) for m in _VAR.finditer(value) if m.group(1) not in self.env]
-        if missing:
-            for name in missing:
-                self.problems.add(path, f"${{{name}}} is not set in the environment")
+        missing = unset_vars(value, self.env)
+        if missing and self.needs is not None and path not in self.needs:
+            self.deferred.add(path)
             return None
-        return _VAR.sub(lambda m: self.env[m.group(1)], value)
+        for name in missing:
+            self.problems.add(path, f"${{{name}}} is not set in the environment")
+        return None if missing else expand_vars(value, self.env)
+
+    def left_out(self, path: str) -> bool:
+        """Whether ``path`` or a key under it was left unexpanded (not needed)."""
+        return any(p == path or p.startswith((f"{path}.", f"{path}[")) for p in self.deferred)
 
     def table(self, raw: object, fields: Mapping[str, Field], path: str,
               *, ignore: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -132,6 +159,8 @@ class Resolver:
                 out[key] = field.default_value()
                 continue
             out[key] = self.value(raw[key], field, kpath)
+            if self.left_out(kpath):  # not needed by this command: as if not given
+                out[key] = field.default_value()
         return out
 
     def value(self, raw: object, field: Field, path: str) -> Any:
@@ -163,7 +192,10 @@ class Resolver:
         return s
 
     def _duration(self, raw: object, field: Field, path: str) -> float | None:
-        d = parse_duration(self.expand(raw, path) if isinstance(raw, str) else raw)
+        given = self.expand(raw, path) if isinstance(raw, str) else raw
+        if given is None:  # an unset variable: said already, or not needed here
+            return None
+        d = parse_duration(given)
         if d is None:
             self.problems.add(path, f"{_show(raw)} is not a duration: {DURATION_FORMS}")
             return None
@@ -174,7 +206,10 @@ class Resolver:
         return d
 
     def _size(self, raw: object, field: Field, path: str) -> int | None:
-        n = parse_size(self.expand(raw, path) if isinstance(raw, str) else raw)
+        given = self.expand(raw, path) if isinstance(raw, str) else raw
+        if given is None:  # an unset variable: said already, or not needed here
+            return None
+        n = parse_size(given)
         if n is None:
             self.problems.add(path, f"{_show(raw)} is not a size: {SIZE_FORMS}")
             return None
