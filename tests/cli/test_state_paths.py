@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
-from tests.support import run_cli, toml
+from tests.http_support import eventually, free_port, http_get
+from tests.support import DaemonProc, run_cli, toml
 
 SOURCE = {"name": "nowhere", "provider": "extend", "token": "t",
           "base_url": "http://127.0.0.1:9"}
@@ -46,3 +48,33 @@ def test_commands_beside_a_daemon_never_create_its_state(tmp_path: Path,
     assert "no daemon state at watcher-state.db" in err
     assert "state_path is not set" in err and "$STATE_DIRECTORY/state.db" in err
     assert list(here.iterdir()) == [] and r.stdout == b""
+
+
+def test_status_without_a_state_here_asks_the_running_daemon(tmp_path: Path) -> None:
+    """With state_path unset in a shell elsewhere than the daemon's directory, status shows
+    the daemon's own /status through http_listen (as amtool asks Alertmanager), saying so;
+    with --json, that document."""
+    port = free_port()
+    daemon_cfg = tmp_path / "daemon.toml"
+    daemon_cfg.write_text(toml({"state_path": str(tmp_path / "state.db"),
+                                "http_listen": f"127.0.0.1:{port}"}, [SOURCE],
+                               [{"name": "out", "type": "stdout"}]))
+    shell_cfg = tmp_path / "shell.toml"  # what an operator's shell reads: no state_path
+    shell_cfg.write_text(toml({"http_listen": f"127.0.0.1:{port}"}, [SOURCE],
+                              [{"name": "out", "type": "stdout"}]))
+    here = tmp_path / "cwd"
+    here.mkdir()
+    d = DaemonProc("run", "-c", str(daemon_cfg))
+    try:
+        eventually(lambda: http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200,
+                   what="daemon listening")
+        table = run_cli("status", "-c", str(shell_cfg), cwd=here, env={"STATE_DIRECTORY": ""})
+        assert table.returncode == 0, table.stderr.decode()
+        assert f"the daemon at http://127.0.0.1:{port}" in table.stderr.decode()
+        assert "nowhere" in table.stdout.decode() and "out" in table.stdout.decode()
+        doc = run_cli("status", "--json", "-c", str(shell_cfg), cwd=here,
+                      env={"STATE_DIRECTORY": ""})
+        assert orjson.loads(doc.stdout)["sources"][0]["name"] == "nowhere"
+        assert list(here.iterdir()) == []
+    finally:
+        assert d.stop() == 0

@@ -214,7 +214,8 @@ _PLAIN: dict[str, Callable[[argparse.Namespace], int]] = {
 #: what the commands beside a daemon read of the config: a ``${VAR}`` unset elsewhere
 #: (the unit's ``${WATCHER_REPLICA}``) does not stop them; the others need every key
 _NEEDS: dict[str, frozenset[str]] = {
-    "status": frozenset({"watcher.state_path", "watcher.lease_ttl"}),
+    "status": frozenset({"watcher.state_path", "watcher.lease_ttl", "watcher.http_listen",
+                         "watcher.http_token", "watcher.http_token_file"}),
     "silence": frozenset({"watcher.state_path", "watcher.retention"}),
     "deadletters": frozenset({"watcher.state_path"})}
 #: commands that read the config first (exit 78 when it is invalid)

@@ -1,0 +1,48 @@
+"""The running daemon reached through its HTTP API (``http_listen``), as ``amtool``
+reaches Alertmanager: when ``watcher status`` finds no state where its config points
+(``state_path`` unset in a shell elsewhere than the daemon's directory), the daemon
+still says what it really uses.
+
+The config's ``http_token`` is sent; proxies from the environment are not used (the
+daemon is local, or named by its config).
+"""
+
+from __future__ import annotations
+
+import sys
+import urllib.error
+import urllib.request
+from typing import Any
+
+import orjson
+
+from watcher.cli.target import url_from_listen
+from watcher.config.settings import Config
+
+#: a daemon answers its own listener within this, or is taken as not running
+TIMEOUT = 5.0
+#: the largest answer read (a /status of thousands of sources is a few MB)
+MAX_BODY = 64 * 1024**2
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def daemon_get(config: Config, path: str) -> tuple[str, Any] | None:
+    """``GET path`` from the daemon at the config's ``http_listen``: its URL and the
+    JSON it answered, or None when no daemon answers there (or it refused us: said on
+    stderr)."""
+    listen = config.watcher.http_listen
+    if not listen:
+        return None
+    base = url_from_listen(listen)
+    token = config.watcher.http_token
+    request = urllib.request.Request(base + path, headers={
+        "Accept": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})})
+    try:
+        with _DIRECT.open(request, timeout=TIMEOUT) as resp:
+            return base, orjson.loads(resp.read(MAX_BODY))
+    except urllib.error.HTTPError as e:
+        print(f"watcher: the daemon at {base} answered {path} with {e.code} {e.reason}; "
+              "reading the state store instead", file=sys.stderr)
+        return None
+    except (OSError, ValueError):  # nothing listens, a timeout, not JSON: no daemon there
+        return None
