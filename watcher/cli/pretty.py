@@ -63,7 +63,7 @@ def short_id(run_id: str, width: int = 9) -> str:
     head, rest = (run_id[:prefix.end()], run_id[prefix.end():]) if prefix else ("", run_id)
     if not head:
         width += 4
-    if len(rest) <= width:
+    if len(rest) <= width + 1:  # an ellipsis for one character would hide, not save
         return run_id
     tail = (width - 1) // 2
     return head + rest[:width - 1 - tail] + "…" + rest[-tail:]
