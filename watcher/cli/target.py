@@ -22,7 +22,7 @@ from pathlib import Path
 import yarl
 
 from watcher.config.credentials import secret_path
-from watcher.config.schema import expand_vars, unset_vars
+from watcher.config.variables import expand_vars, unset_vars
 
 DEFAULT_URL = "http://127.0.0.1:9464"
 DEFAULT_CONFIG = "/etc/watcher/watcher.toml"
