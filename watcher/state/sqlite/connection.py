@@ -39,7 +39,7 @@ def check_place(path: str, *, existing: bool) -> None:
         raise StoreAbsent(f"no daemon state at {path}: it does not exist yet (watcher run "
                           "creates it)")
     if not p.parent.is_dir():
-        raise StoreUnavailable(f"cannot create the state file {path}: the directory "
+        raise StoreUnavailable(f"cannot open state file {path}: the directory "
                                f"{p.parent} does not exist (watcher creates its state only "
                                "in an existing directory: create it, or correct state_path)")
 
