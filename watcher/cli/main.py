@@ -216,7 +216,8 @@ _PLAIN: dict[str, Callable[[argparse.Namespace], int]] = {
 _NEEDS: dict[str, frozenset[str]] = {
     "status": frozenset({"watcher.state_path", "watcher.lease_ttl", "watcher.http_listen",
                          "watcher.http_token", "watcher.http_token_file"}),
-    "silence": frozenset({"watcher.state_path", "watcher.retention"}),
+    "silence": frozenset({"watcher.state_path", "watcher.retention", "watcher.http_listen",
+                          "watcher.http_token", "watcher.http_token_file"}),
     "deadletters": frozenset({"watcher.state_path"})}
 #: commands that read the config first (exit 78 when it is invalid)
 _WITH_CONFIG: dict[str, Callable[[argparse.Namespace, Config], int]] = {
