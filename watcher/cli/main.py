@@ -3,8 +3,11 @@
 Exit codes follow sysexits: 0 ok, 64 usage, 69 unavailable, 75 temporary
 failure (``once``: a source failed, or another process holds the state file or
 its leases), 78 configuration; ``migrate`` also 66 (no such file) and 73 (the
-database already holds a state).  A closed stdout (``watcher check | head -2``)
-ends a command quietly with 0, as ``yes | head`` does.
+database already holds a state); ``silence``, ``status`` and ``deadletters``
+also 66 (no daemon state where the config points, and for the first two no
+daemon answering at ``http_listen``), ``silence`` 77 (the daemon refused its
+token).  A closed stdout (``watcher check | head -2``) ends a command quietly
+with 0, as ``yes | head`` does.
 """
 
 from __future__ import annotations

@@ -107,7 +107,7 @@ def _through_daemon(args: argparse.Namespace, config: Config, now: float,
             return 0
         silence = replace(found, ends=now, expired=now)
     daemon_put(config, url, f"/silences/{silence.id}", silence.encode())
-    _said(silence, now, added=args.action == "add")
+    _said(silence, added=args.action == "add")
     return 0
 
 
@@ -161,11 +161,11 @@ async def _add(store: Store, silence: Silence, now: float, *, keep: float) -> in
         if s.ends < now - keep:
             await stored.forget(store, s.id)
     await stored.save(store, silence)
-    _said(silence, now, added=True)
+    _said(silence, added=True)
     return 0
 
 
-def _said(silence: Silence, now: float, *, added: bool) -> None:
+def _said(silence: Silence, *, added: bool) -> None:
     """What ``add`` and ``expire`` tell: the new id on stdout, what it does on stderr."""
     if not added:
         print(f"silence {silence.id} expired (a running daemon lets events through within a "
@@ -188,7 +188,7 @@ async def _expire(store: Store, silence_id: str, now: float) -> int:
     if found is not None:
         ended = replace(found, ends=now, expired=now)
         await stored.save(store, ended)
-        _said(ended, now, added=False)
+        _said(ended, added=False)
     return 0
 
 
