@@ -108,3 +108,66 @@ def test_the_status_table_lists_sources_and_sinks_with_ages() -> None:
     assert "4m ago" in src and "1200" in src and src.rstrip().endswith("host:1")
     assert sink.split() == ["alerts", "slack", "failing", "3", "-", "2", "0"]
     assert "replicas: host:1" in text
+
+
+def _event(type_: str, **data: object) -> dict[str, object]:
+    return {"type": type_, "time": "2026-11-22T14:03:00Z", "data": data}
+
+
+DEGRADED = _event("watcher.workflow.degraded", rule="payment-failures", kind="failure_rate_above",
+                  source="extend-prod", workflow_name="Payment Sync", failed=3, finished=4,
+                  rate=0.75, window_s=1800)
+RECOVERED = _event("watcher.workflow.recovered", **{**DEGRADED["data"],  # type: ignore[dict-item]
+                                                    "failed": 0, "rate": 0.0,
+                                                    "degraded_for_s": 300})
+
+
+def test_health_events_are_coloured_and_told_apart_never_shown_as_new_runs() -> None:
+    """workflow.degraded is a red DEGRADED line with the rule's figures, workflow.recovered a
+    green RECOVERED one; neither reads as a new run (``new ->``)."""
+    bad, good = pretty.line(DEGRADED, color=True), pretty.line(RECOVERED, color=True)
+    assert bad.startswith(pretty.RED) and good.startswith(pretty.GREEN)
+    assert "DEGRADED (payment-failures): 3 of 4 failed (75%) in 30m" in bad
+    assert "RECOVERED (payment-failures) after 5m" in good
+    assert "Payment Sync" in bad and "new ->" not in bad + good
+    across = pretty.line(_event("watcher.workflow.degraded", rule="r", kind="no_success_for",
+                                source=None, without_success_s=3600))
+    assert "no success for 1h" in across and "None" not in across
+
+
+def test_reminders_are_marked_and_coloured_as_what_they_remind_of() -> None:
+    """A reminder says ``reminder #n`` before what it reminds of, in that event's colour."""
+    source = pretty.line(_event("watcher.source.reminder", source="extend-prod",
+                                reminds="watcher.source.failing", reminder=2,
+                                consecutive_failures=9, open_for_s=3600), color=True)
+    assert source.startswith(pretty.RED)
+    assert "reminder #2: source failing (9 polls), open 1h" in source
+    run = pretty.line(_event("watcher.run.reminder", source="s", reminds="watcher.run.stuck",
+                             reminder=1, status="running", stuck_for_s=1200, open_for_s=600,
+                             run_id="run_abc"), color=True)
+    assert run.startswith(pretty.YELLOW) and "reminder #1: stuck in running for 20m" in run
+
+
+def test_every_event_type_has_words_and_a_colour_of_its_own() -> None:
+    """Every type core/ emits but a run's own transitions gets its own words and a colour."""
+    from watcher.core.events import EVENT_TYPES
+
+    for type_ in EVENT_TYPES:
+        if type_ in ("watcher.run.created", "watcher.run.status_changed"):
+            continue
+        text = pretty.line(_event(type_, source="s", status="running",
+                                  reminds="watcher.source.failing"
+                                  if type_.startswith("watcher.source") else "watcher.run.stuck"),
+                           color=True)
+        assert "new ->" not in text and text.startswith((pretty.RED, pretty.GREEN,
+                                                         pretty.YELLOW)), type_
+
+
+def test_run_ids_keep_their_constant_prefix_and_shorten_the_rest() -> None:
+    """``workflow_run_`` stays whole; both ends of what follows it tell runs apart."""
+    assert pretty.short_id("workflow_run_xKm9pNv3qWsYabcdtmXHdg") == "workflow_run_xKm9…XHdg"
+    assert pretty.short_id("run_0123456789") == "run_0123456789"  # Cortex's, whole
+    assert pretty.short_id("run_0123456789abc") == "run_0123…9abc"
+    assert pretty.short_id("3f2a1b4c-0000-4000-8000-00000000c9d0") == "3f2a1b…00c9d0"
+    line = pretty.line(FAILED)
+    assert "workflow_run_xKm9…efgh" in line

@@ -184,5 +184,6 @@ def test_a_silence_longer_than_a_year_needs_force(tmp_path: Path,
 def test_expiring_an_unknown_silence_exits_64(tmp_path: Path, sim_thread: SimThread) -> None:
     """An id that names no silence is a usage error."""
     with rig(tmp_path, sim_thread) as r:
+        assert start(r).stop() == 0  # the daemon's state, which the silence would be in
         code, _, err = r.cli("expire", "0123456789ab")
         assert code == 64 and 'no silence "0123456789ab"' in err

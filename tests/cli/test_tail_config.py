@@ -37,7 +37,7 @@ def test_tail_token_file_is_read_and_the_token_never_needs_the_command_line(
     run = sim_thread.call(lambda w: w.add_run("extend", "PROCESSING"))
     line = tail.lines.get(timeout=20).decode()
     assert "extend-test" in line and "new -> running" in line and "{" not in line
-    assert run.id[-5:] in line
+    assert f"workflow_run_{run.id[13:17]}…{run.id[-4:]}" in line  # the prefix kept whole
     old = run_cli("tail", "--url", setup.url, "--token", TOKEN, timeout=20)
     assert old.returncode == 64 and b"--token" in old.stderr
 
@@ -48,3 +48,23 @@ def test_tail_says_so_and_exits_69_when_nothing_listens() -> None:
     assert r.returncode == 69, r.stderr
     assert b"nothing answers there" in r.stderr and b"is the daemon running" in r.stderr
     assert r.stdout == b""
+
+
+def test_a_malformed_url_is_a_usage_error_at_once_with_the_accepted_forms() -> None:
+    """--url notaurl, ftp://... or a port out of range: exit 64 at once, naming the forms
+    tail accepts, instead of retrying a mangled URL forever."""
+    for url in ("notaurl", "ftp://127.0.0.1:21", "http://127.0.0.1:99999", "http://"):
+        r = run_cli("tail", "--url", url, timeout=20)
+        assert r.returncode == 64, (url, r.stderr.decode())
+        err = r.stderr.decode()
+        assert f'--url "{url}" is not a daemon URL' in err and "http://HOST:PORT" in err
+
+
+def test_a_url_without_scheme_is_taken_as_http(setup: Setup, sim_thread: SimThread) -> None:
+    """--url 127.0.0.1:PORT follows the daemon at http://127.0.0.1:PORT (it was mangled to
+    127.0.0.1:/PORT/events and retried forever)."""
+    setup.daemon()
+    tail = setup.tail("--url", f"127.0.0.1:{setup.port}")
+    eventually(lambda: setup.sse_clients() == 1, what="tail connected")
+    sim_thread.call(lambda w: w.add_run("extend", "PROCESSING"))
+    assert tail.wait_for(count(1))

@@ -7,11 +7,12 @@ import sys
 import anyio
 import orjson
 
+from watcher.cli.daemon_state import absent
 from watcher.config.settings import Config
 from watcher.core.timestamps import format_ts
 from watcher.errors import StoreUnavailable
 from watcher.state.backends import open_store
-from watcher.state.store import DeadLetter, StoreError
+from watcher.state.store import DeadLetter, StoreAbsent, StoreError
 
 
 def command(config: Config, action: str, *, sink: str | None = None) -> int:
@@ -22,6 +23,8 @@ def command(config: Config, action: str, *, sink: str | None = None) -> int:
         return 69
     try:
         return anyio.run(_act, path, action, sink)
+    except StoreAbsent as e:
+        return absent(config, e)
     except (StoreUnavailable, StoreError) as e:
         print(f"watcher: {e}", file=sys.stderr)
         return 69
@@ -30,7 +33,7 @@ def command(config: Config, action: str, *, sink: str | None = None) -> int:
 async def _act(path: str, action: str, sink: str | None) -> int:
     # No writer: listing only reads, and a retry only raises a flag on rows the
     # running daemon (the one writer of journal, state and cursors) acts on.
-    store = await open_store(path)
+    store = await open_store(path, existing=True)
     try:
         if action == "list":
             _print(await store.dead_letters(sink))

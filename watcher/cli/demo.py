@@ -1,16 +1,19 @@
 """``watcher demo``: the simulator, a lively scenario and a daemon watching it, in one process.
 
-No credentials and no network beyond loopback; events go to stdout.
+No credentials and no network beyond loopback; events go to stdout, until its
+reader goes away (``watcher demo | head``): then the demo stops, exit 0.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import IO, cast
 
 import anyio
 
 from watcher.cli import pretty
+from watcher.cli.pipes import Guarded
 from watcher.config.settings import Config
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.daemon import Daemon
@@ -68,8 +71,10 @@ def demo_config(sim: Simulator) -> Config:
 
 async def demo(*, duration: float | None = None, stdout: IO[bytes] | None = None,
                seed: int = 7, fmt: str = "json") -> int:
-    if stdout is None and fmt != "json":
-        stdout = cast(IO[bytes], pretty.writer_for(fmt, sys.stdout.buffer, sys.stdout))
+    loop = asyncio.get_running_loop()
+    if stdout is None:  # ours: when its reader goes away, the demo is over
+        stdout = cast(IO[bytes], Guarded(pretty.writer_for(fmt, sys.stdout.buffer, sys.stdout),
+                                         lambda: loop.call_soon_threadsafe(daemon.request_stop)))
     world = World(seed=seed)
     scenario = Scenario(world, vendors=available_vendors(), burst=True)
     scenario.setup()

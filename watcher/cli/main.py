@@ -3,7 +3,11 @@
 Exit codes follow sysexits: 0 ok, 64 usage, 69 unavailable, 75 temporary
 failure (``once``: a source failed, or another process holds the state file or
 its leases), 78 configuration; ``migrate`` also 66 (no such file) and 73 (the
-database already holds a state).
+database already holds a state); ``silence``, ``status`` and ``deadletters``
+also 66 (no daemon state where the config points, and for the first two no
+daemon answering at ``http_listen``), ``silence`` 77 (the daemon refused its
+token).  A closed stdout (``watcher check | head -2``) ends a command quietly
+with 0, as ``yes | head`` does.
 """
 
 from __future__ import annotations
@@ -24,15 +28,30 @@ EX_OK, EX_USAGE, EX_UNAVAILABLE, EX_TEMPFAIL, EX_CONFIG = 0, 64, 69, 75, 78
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    if args.command == "run":  # from here on a SIGHUP while starting reloads, never kills
-        from watcher.runtime import signals
-
-        signals.hold()
     try:
-        return _dispatch(args)
+        args = parser().parse_args(argv)
+        if args.command == "run":  # from here on a SIGHUP while starting reloads, never kills
+            from watcher.runtime import signals
+
+            signals.hold()
+        code = _dispatch(args)
     except KeyboardInterrupt:
-        return EX_OK
+        code = EX_OK
+    except BrokenPipeError:  # whoever read our stdout is done: so are we
+        code = EX_OK
+    return _flushed(code)
+
+
+def _flushed(code: int) -> int:
+    """``code``, once what stdout still buffers is written: a reader gone by now is not
+    an error either (left to the flush at exit, it would print a traceback)."""
+    from watcher.cli.pipes import stdout_gone
+
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        stdout_gone()
+    return code
 
 
 def _config_path(args: argparse.Namespace) -> str:
@@ -44,7 +63,7 @@ def _load(args: argparse.Namespace) -> object:
     from watcher.runtime import configuration as config_mod
 
     try:
-        return config_mod.load(_config_path(args))
+        return config_mod.load(_config_path(args), needs=_NEEDS.get(args.command))
     except ConfigError as e:
         print(str(e), file=sys.stderr)
         n = len(e.problems)
@@ -195,6 +214,14 @@ def _tell_summary(summary: list[dict[str, object]], log_format: str) -> None:
 #: commands that need no config
 _PLAIN: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": _demo, "simulate": _simulate, "tail": _tail, "migrate": _migrate}
+#: what the commands beside a daemon read of the config: a ``${VAR}`` unset elsewhere
+#: (the unit's ``${WATCHER_REPLICA}``) does not stop them; the others need every key
+_NEEDS: dict[str, frozenset[str]] = {
+    "status": frozenset({"watcher.state_path", "watcher.lease_ttl", "watcher.http_listen",
+                         "watcher.http_token", "watcher.http_token_file"}),
+    "silence": frozenset({"watcher.state_path", "watcher.retention", "watcher.http_listen",
+                          "watcher.http_token", "watcher.http_token_file"}),
+    "deadletters": frozenset({"watcher.state_path"})}
 #: commands that read the config first (exit 78 when it is invalid)
 _WITH_CONFIG: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "check": _check, "deadletters": _deadletters, "run": _daemon, "once": _daemon,

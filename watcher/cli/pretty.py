@@ -2,15 +2,19 @@
 
 ``--format auto`` (the default of ``demo`` and ``tail``) is pretty on a
 terminal and JSON when piped, so ``| jq`` never changes.  A pretty line is
-time, source, workflow, run id shortened, ``previous -> status`` and the
-error shortened, coloured by status (red failed, yellow stuck or waiting for
-review, green succeeded) unless ``NO_COLOR`` is set or the output is no
-terminal.
+time, source, workflow, run id shortened, what happened and the error
+shortened, coloured (red: a failed run, a failing source, a degraded
+workflow; yellow: stuck or waiting for review; green: succeeded, recovered)
+unless ``NO_COLOR`` is set or the output is no terminal.  Every event type
+has its own words: ``previous -> status`` for a run, ``DEGRADED`` /
+``RECOVERED`` with the rule's figures for a workflow, and ``reminder #n`` in
+front of what a reminder reminds of.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import IO, Any
@@ -45,12 +49,24 @@ def shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-def short_id(run_id: str, width: int = 14) -> str:
-    """``workflow_run_xKm9pNv3qWsY`` -> ``workflow…3qWsY``: both ends tell runs apart."""
-    if len(run_id) <= width:
+#: a vendor's constant id prefix (``workflow_run_``, ``run_``): lowercase words and ``_``
+_PREFIX = re.compile(r"^(?:[a-z]+_)+")
+#: the id column: Extend's ``workflow_run_`` and nine characters of the id itself
+ID_WIDTH = 22
+
+
+def short_id(run_id: str, width: int = 9) -> str:
+    """``workflow_run_xKm9pNv3qWsYtmXHdg`` -> ``workflow_run_xKm9…XHdg``: the constant
+    prefix stays whole and readable, what tells runs apart (both ends of the rest) is
+    shortened to ``width``; an id without such a prefix (a UUID) to ``width + 4``."""
+    prefix = _PREFIX.match(run_id)
+    head, rest = (run_id[:prefix.end()], run_id[prefix.end():]) if prefix else ("", run_id)
+    if not head:
+        width += 4
+    if len(rest) <= width + 1:  # an ellipsis for one character would hide, not save
         return run_id
     tail = (width - 1) // 2
-    return run_id[:width - 1 - tail] + "…" + run_id[-tail:]
+    return head + rest[:width - 1 - tail] + "…" + rest[-tail:]
 
 
 def clock_time(iso: object) -> str:
@@ -74,15 +90,35 @@ def span(seconds: object) -> str:
     return f"{s}s"
 
 
+def _figures(d: Mapping[str, Any]) -> str:
+    """What a health rule saw, as its kind counts it."""
+    kind = d.get("kind")
+    if kind == "failure_rate_above":
+        rate = d.get("rate")
+        share = f" ({rate:.0%})" if isinstance(rate, int | float) else ""
+        return f"{d.get('failed')} of {d.get('finished')} failed{share} in {span(d.get('window_s'))}"
+    if kind == "no_success_for":
+        return f"no success for {span(d.get('without_success_s'))}"
+    return f"{d.get('stuck')} stuck"
+
+
 def _what(kind: str, d: Mapping[str, Any]) -> tuple[str, str | None]:
     """The event's middle part and the colour it deserves."""
     status = str(d.get("status") or "")
+    if kind.endswith(".reminder"):
+        again, hue = _what(str(d.get("reminds") or "").removeprefix("watcher."), d)
+        return f"reminder #{d.get('reminder')}: {again}, open {span(d.get('open_for_s'))}", hue
     if kind == "source.failing":
-        return "source failing", RED
+        return f"source failing ({d.get('consecutive_failures')} polls)", RED
     if kind == "source.recovered":
         return f"source recovered after {span(d.get('down_for_s'))}", GREEN
     if kind == "run.stuck":
         return f"stuck in {status} for {span(d.get('stuck_for_s'))}", YELLOW
+    if kind == "workflow.degraded":
+        return f"DEGRADED ({d.get('rule')}): {_figures(d)}", RED
+    if kind == "workflow.recovered":
+        return (f"RECOVERED ({d.get('rule')}) after {span(d.get('degraded_for_s'))}: "
+                f"{_figures(d)}", GREEN)
     color = (RED if status in BAD else YELLOW if status in WAITING
              else GREEN if status == "succeeded" else None)
     return f"{d.get('previous_status') or 'new'} -> {status}", color
@@ -94,14 +130,15 @@ def line(event: Mapping[str, Any], *, color: bool = False) -> str:
     kind = str(event.get("type", "")).removeprefix("watcher.")
     what, hue = _what(kind, d)
     workflow = str(d.get("workflow_name") or d.get("workflow_id") or "-")
-    parts = [clock_time(event.get("time")), f"{shorten(str(d.get('source', '')), 18):<18}"]
+    parts = [clock_time(event.get("time")),
+             f"{shorten(str(d.get('source') or '*'), 18):<18}"]  # *: a rule across sources
     if kind.startswith("source."):
         parts.append(what)
     else:
-        parts += [f"{shorten(workflow, 22):<22}", f"{short_id(str(d.get('run_id', ''))):<14}",
-                  what]
+        run = short_id(str(d.get("run_id") or "")) if kind.startswith("run.") else ""
+        parts += [f"{shorten(workflow, 22):<22}", f"{run:<{ID_WIDTH}}", what]
     error = d.get("error")
-    text = "  ".join(parts) + (f"  {shorten(str(error), 80)}" if error else "")
+    text = "  ".join(parts) + (f"  {shorten(str(error), 72)}" if error else "")
     return f"{hue}{text}{RESET}" if color and hue else text
 
 

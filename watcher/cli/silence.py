@@ -4,6 +4,13 @@ daemon (every replica, and after a restart) applies them within a second.
 Like ``deadletters retry``, these commands write beside a running daemon: a
 silence is one small record the daemon only reads.  Bad input is a usage
 error (exit 64) saying what is wrong; an unusable store exits 69.
+
+Where the config points to no state (``state_path`` unset in a shell elsewhere
+than the daemon's directory, or ``":memory:"``), they act through the running
+daemon's HTTP API at ``http_listen`` instead (``/silences``, as ``amtool`` acts
+through Alertmanager), so the silence lands in the state the daemon reads; with
+no daemon answering there either they exit 66 (69 for ``":memory:"``), storing
+nothing: a silence the daemon never reads is worse than none.
 """
 
 from __future__ import annotations
@@ -18,7 +25,10 @@ from dataclasses import replace
 from datetime import datetime
 
 import anyio
+import orjson
 
+from watcher.cli.daemon_state import absent
+from watcher.cli.remote import DaemonError, daemon_get, daemon_put
 from watcher.cli.silence_view import held_counts, show
 from watcher.config.settings import Config
 from watcher.config.units import LONGEST, format_duration, parse_duration
@@ -27,7 +37,7 @@ from watcher.errors import StoreUnavailable
 from watcher.sinks import sink_class
 from watcher.state import silences as stored
 from watcher.state.backends import open_store
-from watcher.state.store import Store, StoreError
+from watcher.state.store import Store, StoreAbsent, StoreError
 
 EX_USAGE, EX_UNAVAILABLE = 64, 69
 
@@ -37,17 +47,26 @@ class Usage(Exception):
 
 
 def command(args: argparse.Namespace, config: Config, now: float) -> int:
-    path = config.watcher.state_path
-    if path == ":memory:":
-        print('watcher: state_path is ":memory:": there is no state a silence could be '
-              "kept in", file=sys.stderr)
-        return EX_UNAVAILABLE
     try:
         silence = _new(args, config, now) if args.action == "add" else None
-        return anyio.run(_act, args, config, now, silence)
+        if config.watcher.state_path == ":memory:":
+            code = _through_daemon(args, config, now, silence)
+            if code is None:
+                print('watcher: state_path is ":memory:": there is no state a silence could '
+                      "be kept in, and no daemon answers at http_listen", file=sys.stderr)
+                return EX_UNAVAILABLE
+            return code
+        try:
+            return anyio.run(_act, args, config, now, silence)
+        except StoreAbsent as e:
+            code = _through_daemon(args, config, now, silence)
+            return absent(config, e) if code is None else code
     except Usage as e:
         print(f"watcher silence {args.action}: {e}", file=sys.stderr)
         return EX_USAGE
+    except DaemonError as e:
+        print(f"watcher: {e}", file=sys.stderr)
+        return e.code
     except (StoreUnavailable, StoreError) as e:
         print(f"watcher: {e}", file=sys.stderr)
         return EX_UNAVAILABLE
@@ -55,7 +74,7 @@ def command(args: argparse.Namespace, config: Config, now: float) -> int:
 
 async def _act(args: argparse.Namespace, config: Config, now: float,
                silence: Silence | None) -> int:
-    store = await open_store(config.watcher.state_path)
+    store = await open_store(config.watcher.state_path, existing=True)
     try:
         if silence is not None:
             return await _add(store, silence, now, keep=config.watcher.retention)
@@ -66,6 +85,29 @@ async def _act(args: argparse.Namespace, config: Config, now: float,
     finally:
         await store.close()
     show(config, silences, counts, now, every=args.all, as_json=args.json)
+    return 0
+
+
+def _through_daemon(args: argparse.Namespace, config: Config, now: float,
+                    silence: Silence | None) -> int | None:
+    """The command, acted through the daemon at ``http_listen``; None if none answers."""
+    answered = daemon_get(config, "/silences")
+    if answered is None or not isinstance(answered[1], list):
+        return None
+    url, items = answered
+    print(f"watcher: no state where the config points; acting through the daemon at {url}",
+          file=sys.stderr)
+    silences, _ = stored.decode_all({str(i): orjson.dumps(x) for i, x in enumerate(items)})
+    if args.action == "list":
+        show(config, silences, None, now, every=args.all, as_json=args.json)
+        return 0
+    if silence is None:
+        found = _unended(silences, args.id, now)
+        if found is None:
+            return 0
+        silence = replace(found, ends=now, expired=now)
+    daemon_put(config, url, f"/silences/{silence.id}", silence.encode())
+    _said(silence, added=args.action == "add")
     return 0
 
 
@@ -125,11 +167,20 @@ async def _add(store: Store, silence: Silence, now: float, *, keep: float) -> in
         if s.ends < now - keep:
             await stored.forget(store, s.id)
     await stored.save(store, silence)
+    _said(silence, added=True)
+    return 0
+
+
+def _said(silence: Silence, *, added: bool) -> None:
+    """What ``add`` and ``expire`` tell: the new id on stdout, what it does on stderr."""
+    if not added:
+        print(f"silence {silence.id} expired (a running daemon lets events through within a "
+              "second)", file=sys.stderr)
+        return
     print(silence.id)
     print(f"silence {silence.id} holds back {_what(silence)} until "
           f"{datetime.fromtimestamp(silence.ends).astimezone().isoformat(timespec='seconds')}"
           " (a running daemon applies it within a second)", file=sys.stderr)
-    return 0
 
 
 def _what(s: Silence) -> str:
@@ -139,14 +190,21 @@ def _what(s: Silence) -> str:
 
 async def _expire(store: Store, silence_id: str, now: float) -> int:
     silences, _ = await stored.stored(store)
+    found = _unended(silences, silence_id, now)
+    if found is not None:
+        ended = replace(found, ends=now, expired=now)
+        await stored.save(store, ended)
+        _said(ended, added=False)
+    return 0
+
+
+def _unended(silences: list[Silence], silence_id: str, now: float) -> Silence | None:
+    """The silence ``expire`` names, None when it had ended (said); Usage if none is."""
     found = next((s for s in silences if s.id == silence_id), None)
     if found is None:
         raise Usage(f'no silence "{silence_id}"{hint(silence_id, [s.id for s in silences])}')
     if found.ends <= now:
         print(f"silence {silence_id} had already ended", file=sys.stderr)
-        return 0
-    await stored.save(store, replace(found, ends=now, expired=now))
-    print(f"silence {silence_id} expired (a running daemon lets events through within a "
-          "second)", file=sys.stderr)
-    return 0
+        return None
+    return found
 

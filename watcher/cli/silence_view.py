@@ -47,8 +47,9 @@ def _gets(sink: SinkConfig, e: Any) -> bool:
                                          repeat=sink.repeat_interval)[0])
 
 
-def show(config: Config, silences: Sequence[Silence], counts: Mapping[str, int], now: float,
-         *, every: bool, as_json: bool) -> None:
+def show(config: Config, silences: Sequence[Silence], counts: Mapping[str, int] | None,
+         now: float, *, every: bool, as_json: bool) -> None:
+    """The rows; ``counts`` None: what each held back is unknown here (``held``: null)."""
     rows = [_window_row(w, counts, now) for w in config.silences]
     rows += [_silence_row(s, counts, now) for s in silences if every or s.ends > now]
     out = sys.stdout
@@ -62,19 +63,20 @@ def show(config: Config, silences: Sequence[Silence], counts: Mapping[str, int],
         out.write(_text(row))
 
 
-def _window_row(w: Any, counts: Mapping[str, int], now: float) -> dict[str, Any]:
+def _window_row(w: Any, counts: Mapping[str, int] | None, now: float) -> dict[str, Any]:
     return {"id": w.name, "kind": "window", "state": window_times(w, now),
             "match": w.match, "sinks": list(w.sinks), "schedule": w.recurring and w.recurring.text,
-            "timezone": w.timezone, "comment": w.comment or "", "held": counts.get(w.name, 0)}
+            "timezone": w.timezone, "comment": w.comment or "",
+            "held": None if counts is None else counts.get(w.name, 0)}
 
 
-def _silence_row(s: Silence, counts: Mapping[str, int], now: float) -> dict[str, Any]:
+def _silence_row(s: Silence, counts: Mapping[str, int] | None, now: float) -> dict[str, Any]:
     state = ("expired" if s.expired is not None else "ended") if s.ends <= now else "active"
     return {"id": s.id, "kind": "silence", "state": state, "match": s.match,
             "sinks": list(s.sinks), "starts": _ts(s.starts), "ends": _ts(s.ends),
             "author": s.author, "comment": s.comment, "created": _ts(s.created),
             "expired": _ts(s.expired) if s.expired is not None else None,
-            "held": counts.get(s.id, 0)}
+            "held": None if counts is None else counts.get(s.id, 0)}
 
 
 def _text(row: Mapping[str, Any]) -> str:
@@ -87,7 +89,8 @@ def _text(row: Mapping[str, Any]) -> str:
         until = "until" if row["state"] == "active" else f'{row["state"]},'
         when = f'{until} {_local(row["ends"])}'
         by = f'{row["author"]}: {row["comment"]}'
-    return (f'{row["id"]}  {when}  held back {row["held"]}\n'
+    held = "?" if row["held"] is None else row["held"]
+    return (f'{row["id"]}  {when}  held back {held}\n'
             f"    match  {match}\n    sinks  {sinks}\n" + (f"    by     {by}\n" if by else ""))
 
 

@@ -1,6 +1,11 @@
 """``watcher status [--json]``: the replicas, and who polls and delivers what, read from
 the state store (the same document as ``GET /status``, without a process of its own).
 
+When there is no state where the config points (``state_path`` unset in a shell
+whose directory is not the daemon's, or ``":memory:"``), the running daemon is
+asked instead (``GET /status`` at the config's ``http_listen``,
+:mod:`watcher.cli.remote`), and says what it really uses.
+
 With PostgreSQL: every replica with its last heartbeat, each source's owner, lease
 epoch and expiry and what its owner last reported (last successful poll, runs
 tracked and live), each sink's owner, backlog and dead letters.  With SQLite:
@@ -19,6 +24,9 @@ from typing import Any
 import anyio
 import orjson
 
+from watcher.cli.daemon_state import absent
+from watcher.cli.remote import daemon_get
+from watcher.cli.status_table import render_status_table
 from watcher.config.settings import Config
 from watcher.config.urls import is_postgres
 from watcher.core.timestamps import parse_ts
@@ -27,18 +35,22 @@ from watcher.server import cluster as status
 from watcher.state.backends import open_store
 from watcher.state.cluster import ReplicaRow
 from watcher.state.lock import read_holder
-from watcher.state.store import StoreError
+from watcher.state.store import StoreAbsent, StoreError
 from watcher.state.view import read_view
 
 
 def command(config: Config, *, as_json: bool) -> int:
     path = config.watcher.state_path
     if path == ":memory:":
+        if _from_daemon(config, as_json=as_json):
+            return 0
         print("watcher: state_path is \":memory:\": the state lives only inside the running "
-              "daemon (see its /status)", file=sys.stderr)
+              "daemon, and none answers at http_listen", file=sys.stderr)
         return 69
     try:
         doc = anyio.run(_document, config)
+    except StoreAbsent as e:
+        return 0 if _from_daemon(config, as_json=as_json) else absent(config, e)
     except (StoreUnavailable, StoreError) as e:
         print(f"watcher: {e}", file=sys.stderr)
         return 69
@@ -49,9 +61,24 @@ def command(config: Config, *, as_json: bool) -> int:
     return 0
 
 
+def _from_daemon(config: Config, *, as_json: bool) -> bool:
+    """The running daemon's own ``/status``, printed; False when none answers."""
+    answered = daemon_get(config, "/status")
+    if answered is None:
+        return False
+    url, doc = answered
+    print(f"watcher: no state where the config points; this is the daemon at {url}",
+          file=sys.stderr)
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        sys.stdout.write(render_status_table(doc))
+    return True
+
+
 async def _document(config: Config) -> dict[str, Any]:
     path = config.watcher.state_path
-    store = await open_store(path)  # no writer: it only reads
+    store = await open_store(path, existing=True)  # no writer: it only reads
     try:
         view = await read_view(store, config.watcher.lease_ttl, runs=store.cluster is None)
         shown = store.path

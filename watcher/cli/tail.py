@@ -242,10 +242,11 @@ def _target(args: argparse.Namespace) -> tuple[str, str | None]:
     (``--token-file``, else ``$WATCHER_HTTP_TOKEN``, else the config's)."""
     token = (target.read_token_file(args.token_file, base=Path.cwd(), env={})
              if args.token_file else os.environ.get("WATCHER_HTTP_TOKEN") or None)
-    if args.url and token:
-        return args.url, token
-    url, configured = target.from_config(args.config, need_url=not args.url)
-    return args.url or url, token or configured
+    given = target.daemon_url(args.url) if args.url else None
+    if given and token:
+        return given, token
+    url, configured = target.from_config(args.config, need_url=not given)
+    return given or url, token or configured
 
 
 async def _until_signalled(run: Callable[[], Awaitable[int]]) -> int:

@@ -1,5 +1,9 @@
 """Which daemon ``watcher tail`` follows, and with which token, read from its config.
 
+``--url`` is ``http://HOST:PORT[/path]`` or ``https://...``; a bare
+``HOST:PORT`` is taken as ``http://HOST:PORT``.  Anything else (``notaurl``,
+``ftp://...``) is a usage error (exit 64) at once, never retried.
+
 Only ``http_listen``, ``http_token`` and ``http_token_file`` are read (no
 validation of the rest, ``${VAR}`` expanded only where set): tail must work
 for someone who may read the config but not every secret the daemon uses.  A
@@ -15,18 +19,38 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+import yarl
+
 from watcher.config.credentials import secret_path
+from watcher.config.variables import expand_vars, unset_vars
 
 DEFAULT_URL = "http://127.0.0.1:9464"
 DEFAULT_CONFIG = "/etc/watcher/watcher.toml"
-EX_CONFIG, EX_NOINPUT = 78, 66
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+EX_USAGE, EX_NOINPUT, EX_CONFIG = 64, 66, 78
+#: what ``--url`` accepts, as an error message says it
+URL_FORMS = ("http://HOST:PORT[/path], https://HOST[:PORT][/path], or HOST:PORT "
+             "(taken as http://HOST:PORT)")
+_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):\d{1,5}(/.*)?$")
 
 
 class TargetError(Exception):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
         self.code = code
+
+
+def daemon_url(text: str) -> str:
+    """``--url`` as the URL to dial: ``HOST:PORT`` gets ``http://``; TargetError (64)
+    for anything that is not an http(s) URL with a host."""
+    url = f"http://{text}" if _HOST_PORT.match(text) else text
+    try:
+        u = yarl.URL(url)
+        usable = u.scheme in ("http", "https") and bool(u.host) and u.port is not None
+    except ValueError:  # a port out of range, a malformed IPv6 address
+        usable = False
+    if not usable:
+        raise TargetError(f'--url "{text}" is not a daemon URL; give {URL_FORMS}', EX_USAGE)
+    return url
 
 
 def url_from_listen(listen: str) -> str:
@@ -79,6 +103,6 @@ def from_config(config: str | None, env: Mapping[str, str] = os.environ, *,
     if isinstance(token_file, str):
         return url, read_token_file(token_file, base=Path(path).parent, env=env)
     token = section.get("http_token")
-    if isinstance(token, str) and all(m.group(1) in env for m in _VAR.finditer(token)):
-        return url, _VAR.sub(lambda m: env[m.group(1)], token) or None
+    if isinstance(token, str) and not unset_vars(token, env):
+        return url, expand_vars(token, env) or None
     return url, None

@@ -13,7 +13,7 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -61,30 +61,34 @@ class Catalog:
 
 
 def load(path: str | os.PathLike[str], catalog: Catalog, *,
-         env: Mapping[str, str] | None = None) -> Config:
-    """Read and validate a TOML file; raises ConfigError listing every problem."""
+         env: Mapping[str, str] | None = None, needs: Collection[str] | None = None) -> Config:
+    """Read and validate a TOML file; raises ConfigError listing every problem.
+    ``needs``: the only key paths whose ``${VAR}`` must be set (None: every key's), for
+    a command that reads a few (see :class:`~watcher.config.schema.Resolver`)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError([f"cannot read: {e.strerror or e}"], path=str(p)) from None
-    return loads(text, catalog, env=env, path=str(p), base_dir=p.parent)
+    return loads(text, catalog, env=env, path=str(p), base_dir=p.parent, needs=needs)
 
 
 def loads(text: str, catalog: Catalog, *, env: Mapping[str, str] | None = None,
-          path: str | None = None, base_dir: Path | None = None) -> Config:
+          path: str | None = None, base_dir: Path | None = None,
+          needs: Collection[str] | None = None) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError([f"invalid TOML: {e}"], path=path) from None
     return parse(data, catalog, env=os.environ if env is None else env, path=path,
-                 base_dir=base_dir or Path.cwd())
+                 base_dir=base_dir or Path.cwd(), needs=needs)
 
 
 def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
-          path: str | None = None, base_dir: Path) -> Config:
+          path: str | None = None, base_dir: Path, needs: Collection[str] | None = None
+          ) -> Config:
     problems = Problems()
-    r = Resolver(env, problems)
+    r = Resolver(env, problems, needs)
     for key in data:
         if key not in ("watcher", "sources", "sinks", "silences", "rules"):
             problems.add(key, "unknown key (expected [watcher], [[sources]], [[sinks]], "
@@ -210,7 +214,8 @@ def _options(cls: type[Plugin], raw: dict[str, Any], path: str, r: Resolver) -> 
     try:
         return opts.build(cls.Options, values)
     except Exception as e:  # the plugin's own checks, in its constructor
-        r.problems.add(path, f"{type(e).__name__}: {e}")
+        if not r.left_out(path):  # else a key it checks was left out: not needed here
+            r.problems.add(path, f"{type(e).__name__}: {e}")
         return None
 
 

@@ -9,8 +9,7 @@ its key path instead of stopping at the first.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +24,11 @@ from watcher.config.units import (
     parse_duration,
     parse_size,
 )
+from watcher.config.variables import expand_vars, unset_vars
 from watcher.infra.ratelimit import Limit
 
 REQUIRED: Any = object()
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class At(str):
@@ -101,20 +100,34 @@ class Field:
 
 
 class Resolver:
-    """Turns raw TOML values into typed ones, expanding ``${VAR}`` from ``env``."""
+    """Turns raw TOML values into typed ones, expanding ``${VAR}`` from ``env``.
 
-    def __init__(self, env: Mapping[str, str], problems: Problems) -> None:
+    ``needs``: the key paths the command at hand uses (None: every one, as ``run``
+    and ``check``).  A ``${VAR}`` left unset elsewhere is no problem then: that key
+    is taken as not given (``watcher status`` needs no ``replica``, whose variable
+    only the daemon's unit sets)."""
+
+    def __init__(self, env: Mapping[str, str], problems: Problems,
+                 needs: Collection[str] | None = None) -> None:
         self.env = env
         self.problems = problems
         self.secrets: set[str] = set()
+        self.needs = needs
+        #: the key paths left unexpanded, not needed by this command
+        self.deferred: set[str] = set()
 
     def expand(self, value: str, path: str) -> str | None:
-        missing = [m.group(1) for m in _VAR.finditer(value) if m.group(1) not in self.env]
-        if missing:
-            for name in missing:
-                self.problems.add(path, f"${{{name}}} is not set in the environment")
+        missing = unset_vars(value, self.env)
+        if missing and self.needs is not None and path not in self.needs:
+            self.deferred.add(path)
             return None
-        return _VAR.sub(lambda m: self.env[m.group(1)], value)
+        for name in missing:
+            self.problems.add(path, f"${{{name}}} is not set in the environment")
+        return None if missing else expand_vars(value, self.env)
+
+    def left_out(self, path: str) -> bool:
+        """Whether ``path`` or a key under it was left unexpanded (not needed)."""
+        return any(p == path or p.startswith((f"{path}.", f"{path}[")) for p in self.deferred)
 
     def table(self, raw: object, fields: Mapping[str, Field], path: str,
               *, ignore: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -136,6 +149,8 @@ class Resolver:
                 out[key] = field.default_value()
                 continue
             out[key] = self.value(raw[key], field, kpath)
+            if self.left_out(kpath):  # not needed by this command: as if not given
+                out[key] = field.default_value()
         return out
 
     def value(self, raw: object, field: Field, path: str) -> Any:
@@ -167,7 +182,10 @@ class Resolver:
         return s
 
     def _duration(self, raw: object, field: Field, path: str) -> float | None:
-        d = parse_duration(self.expand(raw, path) if isinstance(raw, str) else raw)
+        given = self.expand(raw, path) if isinstance(raw, str) else raw
+        if given is None:  # an unset variable: said already, or not needed here
+            return None
+        d = parse_duration(given)
         if d is None:
             self.problems.add(path, f"{toml_value(raw)} is not a duration: {DURATION_FORMS}")
             return None
@@ -183,7 +201,10 @@ class Resolver:
         return d
 
     def _size(self, raw: object, field: Field, path: str) -> int | None:
-        n = parse_size(self.expand(raw, path) if isinstance(raw, str) else raw)
+        given = self.expand(raw, path) if isinstance(raw, str) else raw
+        if given is None:  # an unset variable: said already, or not needed here
+            return None
+        n = parse_size(given)
         if n is None:
             self.problems.add(path, f"{toml_value(raw)} is not a size: {SIZE_FORMS}")
             return None

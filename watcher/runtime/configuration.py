@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,11 @@ from watcher.sinks import SINKS
 CATALOG = loader.Catalog(providers=PROVIDERS, sinks=SINKS)
 
 
-def load(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Config:
-    """Read and validate a TOML file; raises ConfigError listing every problem."""
-    return loader.load(path, CATALOG, env=env)
+def load(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None,
+         needs: Collection[str] | None = None) -> Config:
+    """Read and validate a TOML file; raises ConfigError listing every problem.
+    ``needs``: the key paths a command reads, when not all (:func:`loader.load`)."""
+    return loader.load(path, CATALOG, env=env, needs=needs)
 
 
 def loads(text: str, *, env: Mapping[str, str] | None = None, path: str | None = None,

@@ -269,7 +269,8 @@ class Daemon:
             self._http = await listener.start(
                 listen, self.snapshot, lambda: self.journal,
                 token=self.config.watcher.http_token, on_error=self.chores["http"].caught,
-                status=lambda: status_document(self.workers, self.snapshot()))
+                status=lambda: status_document(self.workers, self.snapshot()),
+                store=lambda: self.store)
         except Exception as e:  # watching matters more than the listener
             self.chores["http"].caught(e)
 

@@ -7,8 +7,9 @@ nothing when nobody asks.  Access logs are off: probes every few seconds
 would drown the lines an operator cares about.
 
 What a client may send is bounded, since anyone who reaches the port can
-send: every endpoint is a GET, so a request body over a few KB (or one of
-unknown length) is answered 413 without being read, and the request line,
+send: every endpoint is a GET but ``PUT /silences/{id}`` (a small JSON object),
+so a request body over a few KB (or one of unknown length) is answered 413
+without being read, and the request line,
 each header and the number of headers are capped by aiohttp's parser (an
 over-long one is answered 4xx). The daemon's memory does not depend on them.
 Who may read events and status is :mod:`watcher.server.auth`'s rule.
@@ -27,14 +28,15 @@ from watcher.server import metrics
 from watcher.server.auth import Access
 from watcher.server.health import readiness
 from watcher.server.page import StatusPage
+from watcher.server.silences import SilenceApi
 from watcher.server.sse import EventStream
 from watcher.server.status import status_body, with_cluster
 from watcher.state.journal import Journal
-from watcher.state.store import StoreError
+from watcher.state.store import Store, StoreError
 
 log = structlog.get_logger("watcher.api")
 
-#: request bodies accepted: our endpoints are GETs and never need one
+#: request bodies accepted: only a silence is ever sent, a few hundred bytes
 MAX_REQUEST_BODY = 4096
 #: request line and each header line: a bearer token or a long /events filter fits
 MAX_LINE = 8190
@@ -56,7 +58,7 @@ async def refuse_bodies(request: web.Request,
     length = request.content_length
     if request.body_exists and (length is None or length > MAX_REQUEST_BODY):
         resp = web.json_response({"error": f"request bodies are limited to {MAX_REQUEST_BODY} "
-                                           "bytes; these endpoints take none"}, status=413)
+                                           "bytes"}, status=413)
         resp.force_close()  # the unread body must not be parsed as the next request
         return resp
     return await handler(request)
@@ -73,7 +75,8 @@ Status = Callable[[], Awaitable[dict[str, Any]]]
 class HttpListener:
     def __init__(self, snapshot: Snapshot, journal: Callable[[], Journal | None], *,
                  token: str | None, on_error: OnError, host: str = "127.0.0.1",
-                 status: Status | None = None) -> None:
+                 status: Status | None = None,
+                 store: Callable[[], Store | None] = lambda: None) -> None:
         self.snapshot = snapshot
         self.on_error = on_error
         self.status_of = status
@@ -88,6 +91,7 @@ class HttpListener:
         self.app.router.add_get("/events", self.events.handle)
         self.app.router.add_get("/status", self.status)
         StatusPage(self.access).routes(self.app)
+        SilenceApi(self.access, store).routes(self.app)
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                     max_line_size=MAX_LINE, max_field_size=MAX_LINE,
                                     max_headers=MAX_HEADERS)
@@ -139,13 +143,13 @@ class HttpListener:
 
 
 async def start(listen: str, snapshot: Snapshot, journal: Callable[[], Journal | None], *,
-                token: str | None, on_error: OnError,
-                status: Status | None = None) -> HttpListener | None:
+                token: str | None, on_error: OnError, status: Status | None = None,
+                store: Callable[[], Store | None] = lambda: None) -> HttpListener | None:
     """Serve on ``listen``; a port that cannot be bound is logged, not fatal: watching
     and alerting matter more than the metrics endpoint, so the daemon carries on."""
     host, port = parse_listen(listen)
     listener = HttpListener(snapshot, journal, token=token, on_error=on_error, host=host,
-                            status=status)
+                            status=status, store=store)
     try:
         await listener.start(host, port)
     except OSError as e:

@@ -27,7 +27,7 @@ def default_replica() -> str:
 
 
 async def open_store(state_path: str, *, writer: str | None = None,
-                     layout: Layout | None = None, create: bool = True,
+                     layout: Layout | None = None, create: bool = True, existing: bool = False,
                      replica: str | None = None, listen_url: str | None = None) -> Store:
     """Open the store at ``state_path``; StoreUnavailable (exit 69) if impossible.
 
@@ -37,13 +37,19 @@ async def open_store(state_path: str, *, writer: str | None = None,
     Read-only and flag-raising commands pass none.  ``layout``: the snapshot
     thresholds (tests make them small).  ``create=False`` (``watcher check
     --connect``): open only to read, never creating, migrating or writing anything;
-    StoreAbsent when there is nothing yet.  ``replica``: this process's id among
-    replicas, ``listen_url`` where it LISTENs (PostgreSQL only)."""
+    StoreAbsent when there is nothing yet.  ``existing`` (the commands beside a daemon:
+    ``silence``, ``status``, ``deadletters``): read and write a state that is there,
+    never create one (SQLite: StoreAbsent when the file is missing; PostgreSQL: no
+    schema is created or migrated).  A new SQLite file is only ever made in a directory
+    that exists.  ``replica``: this process's id among replicas, ``listen_url`` where it
+    LISTENs (PostgreSQL only)."""
     if is_postgres(state_path):
         return await PostgresStore.open(state_path, replica=replica or default_replica(),
-                                        listen_url=listen_url, layout=layout, create=create)
+                                        listen_url=listen_url, layout=layout,
+                                        create=create and not existing)
     url = _URL.match(state_path)
     if url:
         raise StoreUnavailable(f"state_path: no state store serves {url[1]}:// URLs "
                                "(give a file path, \":memory:\" or a postgresql:// URL)")
-    return await SqliteStore.open(state_path, writer=writer, layout=layout, create=create)
+    return await SqliteStore.open(state_path, writer=writer, layout=layout, create=create,
+                                  existing=existing)

@@ -79,7 +79,6 @@ class StateLock:
         real = Path(state_path).resolve()
         path = real.with_name(real.name + ".lock")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as e:
             raise StoreUnavailable(f"cannot open state file {state_path}: cannot lock "

@@ -28,6 +28,22 @@ T = TypeVar("T")
 MEMORY = ":memory:"
 
 
+def check_place(path: str, *, existing: bool) -> None:
+    """Where the state file goes is a directory that exists (a typo in ``state_path`` must
+    not become a fresh state in a new directory); with ``existing``, the file is there.
+    StoreAbsent (no state yet) or StoreUnavailable, naming the path."""
+    if path == MEMORY:
+        return
+    p = Path(path)
+    if existing and not p.exists():
+        raise StoreAbsent(f"no daemon state at {path}: it does not exist yet (watcher run "
+                          "creates it)")
+    if not p.parent.is_dir():
+        raise StoreUnavailable(f"cannot open state file {path}: the directory "
+                               f"{p.parent} does not exist (watcher creates its state only "
+                               "in an existing directory: create it, or correct state_path)")
+
+
 class Connection:
     def __init__(self, conn: sqlite3.Connection, path: str) -> None:
         self._conn = conn
@@ -39,13 +55,14 @@ class Connection:
         self.last_write_error: str | None = None
 
     @classmethod
-    def open(cls, path: str) -> Connection:
-        """Open or create the file, up to date; StoreUnavailable (exit 69) if impossible."""
+    def open(cls, path: str, *, existing: bool = False) -> Connection:
+        """Open or create the file, up to date; StoreUnavailable (exit 69) if impossible.
+        ``existing``: only if it is there, never creating it (see :func:`check_place`)."""
         try:
-            if path != MEMORY:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
-                                   timeout=10.0)
+            # mode=rw: sqlite3 itself never creates the file, even if it vanished just now
+            uri = existing and path != MEMORY
+            conn = sqlite3.connect(f"file:{quote(path)}?mode=rw" if uri else path, uri=uri,
+                                   check_same_thread=False, isolation_level=None, timeout=10.0)
             if path != MEMORY:
                 conn.execute("PRAGMA journal_mode=WAL")
                 # WAL + NORMAL: a committed cycle survives kill -9 (not a power cut).
@@ -62,12 +79,10 @@ class Connection:
 
     @classmethod
     def open_readonly(cls, path: str) -> Connection:
-        """Open an existing file to read only: nothing is created, migrated or written.
-        StoreAbsent when the file does not exist."""
+        """Open an existing file (see :func:`check_place`) to read only: nothing is
+        created, migrated or written."""
         if path == MEMORY:
             return cls.open(path)
-        if not Path(path).exists():
-            raise StoreAbsent(f"{path} does not exist yet (watcher run creates it)")
         try:
             conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True,
                                    check_same_thread=False, isolation_level=None, timeout=10.0)

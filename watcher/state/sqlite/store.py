@@ -13,7 +13,7 @@ from watcher.model import JournalEntry
 from watcher.state.lock import StateLock
 from watcher.state.snapshots import Layout, Sizes
 from watcher.state.sqlite import journal, sinks
-from watcher.state.sqlite.connection import MEMORY, Connection
+from watcher.state.sqlite.connection import MEMORY, Connection, check_place
 from watcher.state.sqlite.runs import Runs
 from watcher.state.sqlite.schema import SCHEMA_VERSION, schema_version
 from watcher.state.store import Commit, DeadLetter, SourceRow
@@ -36,21 +36,27 @@ class SqliteStore:
 
     @classmethod
     async def open(cls, path: str, *, writer: str | None = None,
-                   layout: Layout | None = None, create: bool = True) -> SqliteStore:
-        """Open or create the file; StoreUnavailable (exit 69) if that is impossible.
+                   layout: Layout | None = None, create: bool = True,
+                   existing: bool = False) -> SqliteStore:
+        """Open or create the file (only in a directory that exists); StoreUnavailable
+        (exit 69) if that is impossible.
 
         ``writer``: the command that will write it (``watcher run``); it takes the
         one-writer lock first (:mod:`watcher.state.lock`), StateHeld if another
         process has it, and keeps it until :meth:`close`.  ``create=False``: read only,
-        StoreAbsent when the file does not exist."""
-        return await anyio.to_thread.run_sync(partial(cls._open, path, writer, layout, create))
+        StoreAbsent when the file does not exist.  ``existing``: read and write a file
+        that is there, StoreAbsent when it is not (the commands beside a daemon)."""
+        return await anyio.to_thread.run_sync(partial(cls._open, path, writer, layout, create,
+                                                      existing))
 
     @classmethod
     def _open(cls, path: str, writer: str | None, layout: Layout | None,
-              create: bool) -> SqliteStore:
+              create: bool, existing: bool) -> SqliteStore:
+        check_place(path, existing=existing or not create)  # before a lock file beside it
         lock = StateLock.acquire(path, command=writer) if writer else None
         try:
-            db = Connection.open(path) if create else Connection.open_readonly(path)
+            db = (Connection.open(path, existing=existing) if create
+                  else Connection.open_readonly(path))
             return cls(db, layout=layout, lock=lock)
         except BaseException:
             if lock is not None:

@@ -1,0 +1,77 @@
+"""The running daemon reached through its HTTP API (``http_listen``), as ``amtool``
+reaches Alertmanager: when ``watcher status`` or ``watcher silence`` finds no state
+where its config points (``state_path`` unset in a shell elsewhere than the
+daemon's directory), the daemon still says, and keeps, what it really uses.
+
+The config's ``http_token`` is sent; proxies from the environment are not used (the
+daemon is local, or named by its config).
+"""
+
+from __future__ import annotations
+
+import sys
+import urllib.error
+import urllib.request
+from typing import Any
+
+import orjson
+
+from watcher.cli.target import url_from_listen
+from watcher.config.settings import Config
+
+#: a daemon answers its own listener within this, or is taken as not running
+TIMEOUT = 5.0
+#: the largest answer read (a /status of thousands of sources is a few MB)
+MAX_BODY = 64 * 1024**2
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class DaemonError(Exception):
+    """The daemon refused a request, or stopped answering, with the exit code it means."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _headers(config: Config) -> dict[str, str]:
+    token = config.watcher.http_token
+    return {"Accept": "application/json",
+            **({"Authorization": f"Bearer {token}"} if token else {})}
+
+
+def daemon_put(config: Config, base: str, path: str, body: bytes) -> None:
+    """``PUT path`` with a JSON ``body`` to the daemon at ``base``; DaemonError (77 when
+    refused for the token, else 69) unless it took it."""
+    request = urllib.request.Request(base + path, data=body, method="PUT", headers={
+        **_headers(config), "Content-Type": "application/json"})
+    try:
+        with _DIRECT.open(request, timeout=TIMEOUT):
+            return
+    except urllib.error.HTTPError as e:
+        detail = e.read(400).decode(errors="replace")
+        raise DaemonError(f"the daemon at {base} refused it: {e.code} {e.reason}: {detail}",
+                          77 if e.code in (401, 403) else 69) from None
+    except (OSError, ValueError) as e:
+        raise DaemonError(f"the daemon at {base} did not answer: {e}", 69) from None
+
+
+def daemon_get(config: Config, path: str) -> tuple[str, Any] | None:
+    """``GET path`` from the daemon at the config's ``http_listen``: its URL and the
+    JSON it answered, or None when no daemon answers there (or it refused us: said on
+    stderr)."""
+    listen = config.watcher.http_listen
+    if not listen:
+        return None
+    base = url_from_listen(listen)
+    request = urllib.request.Request(base + path, headers=_headers(config))
+    try:
+        with _DIRECT.open(request, timeout=TIMEOUT) as resp:
+            return base, orjson.loads(resp.read(MAX_BODY))
+    except urllib.error.HTTPError as e:
+        detail = e.read(400).decode(errors="replace")
+        print(f"watcher: the daemon at {base} answered {path} with {e.code} {e.reason}: "
+              f"{detail}", file=sys.stderr)
+        return None
+    except (OSError, ValueError):  # nothing listens, a timeout, not JSON: no daemon there
+        return None
