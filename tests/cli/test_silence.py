@@ -173,6 +173,7 @@ def test_a_silence_longer_than_a_year_needs_force(tmp_path: Path,
                                                   sim_thread: SimThread) -> None:
     """With --force, a silence of more than a year is stored, ending when it says."""
     with rig(tmp_path, sim_thread) as r:
+        assert start(r).stop() == 0  # the daemon's state, which the silence goes in
         code, out, err = r.cli("add", "--match", "status=failed", "--for", "400d", "--force",
                                "--comment", "decommissioned for good")
         assert code == 0, err
