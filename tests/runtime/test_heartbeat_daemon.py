@@ -13,7 +13,8 @@ import orjson
 import pytest
 
 from tests.http_support import eventually, free_port, http_get
-from tests.runtime.test_heartbeats import CHECK, heartbeat
+from tests.runtime.conftest import CHECK
+from tests.runtime.test_heartbeats import heartbeat
 from tests.sinks.receiver import Hit, Receiver, Reply
 from tests.support import (
     DaemonProc,
@@ -26,13 +27,6 @@ from tests.support import (
 )
 
 INTERVAL = 2.0
-
-
-@pytest.fixture
-def monitor() -> Receiver:
-    receiver = Receiver(path=CHECK).start()
-    yield receiver  # type: ignore[misc]
-    receiver.stop()
 
 
 def write_config(path: Path, sim: SimThread, state: Path, monitor: Receiver, *,

@@ -9,8 +9,9 @@ from collections.abc import Callable
 import anyio
 import pytest
 
+from tests.runtime.conftest import CHECK
 from tests.scripted import ScriptedProvider, ScriptedSink, register
-from tests.sinks.receiver import Hit, Receiver
+from tests.sinks.receiver import Receiver
 from tests.support import parse_config, toml
 from watcher.config.render import toml_value
 from watcher.errors import TransientError
@@ -19,7 +20,6 @@ from watcher.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
 
-CHECK = "/ping/5f0c8e1a-7b2d-4c3e-9f10-heartbeat"
 
 
 def heartbeat(url: str, **kw: str) -> str:
@@ -35,19 +35,13 @@ def daemon_config(receiver: Receiver, **kw: str) -> str:
                 [{"name": "out", "type": "scripted"}]) + heartbeat(receiver.url, **kw)
 
 
-async def arrived(receiver: Receiver, done: Callable[[list[Hit]], bool]) -> list[Hit]:
-    """Wait (real time: the requests are real) until the hits so far satisfy ``done``."""
+async def until(pred: Callable[[], object]) -> None:
+    """Wait in real time (the requests are real) until ``pred()`` holds."""
     with anyio.fail_after(10):
-        while not done(hits := list(receiver.hits)):
+        while True:
+            if pred():
+                return
             await anyio.sleep(0.01)
-    return hits
-
-
-@pytest.fixture
-def monitor() -> Receiver:
-    receiver = Receiver(path=CHECK).start()
-    yield receiver  # type: ignore[misc]
-    receiver.stop()
 
 
 async def test_a_ping_arrives_every_interval_and_not_in_between(
@@ -63,18 +57,12 @@ async def test_a_ping_arrives_every_interval_and_not_in_between(
         await daemon.started.wait()
         assert daemon.workers is not None
         stats = daemon.workers.heartbeats.stats["deadman"]
-        hits = await arrived(monitor, lambda h: len(h) >= 2)
-        with anyio.fail_after(10):
-            while stats.pings < 1:
-                await anyio.sleep(0.01)
+        await until(lambda: stats.pings == 1)
         for n in range(2, 6):
             await fake.advance(9.9)
             assert len(monitor.hits) == n, "a ping before the interval was up"
             await fake.advance(0.1)
-            await arrived(monitor, lambda h, n=n: len(h) == n + 1)  # type: ignore[misc]
-            with anyio.fail_after(10):
-                while stats.pings < n:
-                    await anyio.sleep(0.01)
+            await until(lambda n=n: stats.pings == n)  # type: ignore[misc]
         hits = list(monitor.hits)
         daemon.request_stop()
     assert [(h.method, h.path) for h in hits] == [("GET", f"{CHECK}/start")] + \
@@ -101,7 +89,7 @@ async def test_a_sink_stuck_on_its_backlog_sends_the_fail_signal_with_the_reason
         sink.fails_with = TransientError("503 Service Unavailable")
         provider.fails_with = TransientError("503 Service Unavailable")  # -> source.failing
         await fake.run_until(lambda: stats.fail_signals >= 1, within=120)
-        fails = await arrived(monitor, lambda h: any(x.method == "POST" for x in h))
+        fails = list(monitor.hits)
         assert stats.pings >= 1 and stats.healthy is False
         sink.fails_with = None
         before = stats.pings
