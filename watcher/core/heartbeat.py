@@ -67,18 +67,15 @@ class Stalls:
 
     def update(self, now: float, runners: Mapping[str, tuple[int, int]]) -> dict[str, float]:
         """``runners``: sink -> (cursor, backlog); the seconds each runner with a backlog
-        has not moved (a runner without one, or that moved, starts again from now)."""
-        out: dict[str, float] = {}
+        has sat on it unmoved, counted from when it was first seen so (a runner without a
+        backlog is forgotten, one that moved starts again from now)."""
         seen: dict[str, tuple[int, float]] = {}
         for name, (cursor, backlog) in runners.items():
-            before = self._seen.get(name)
-            since = before[1] if before is not None and before[0] == cursor and backlog \
-                else now
-            seen[name] = (cursor, since)
             if backlog:
-                out[name] = now - since
+                before = self._seen.get(name)
+                seen[name] = (cursor, before[1] if before and before[0] == cursor else now)
         self._seen = seen
-        return out
+        return {name: now - since for name, (_, since) in seen.items()}
 
 
 def judge(*, store: tuple[str, float, str] | None, stalled: Mapping[str, float],
