@@ -131,6 +131,10 @@ class Heartbeats:
             self._trouble = (what, now)
         return what, now - self._trouble[1], redactor.redact(why).splitlines()[0][:200]
 
+    def errors(self) -> dict[str, int]:
+        """Each running pinger's internal errors, by task (``heartbeat:<name>``)."""
+        return {w.obj.boundary.task: w.obj.boundary.errors for w in self.pingers.values()}
+
     def status(self) -> list[HeartbeatStatus]:
         """Each configured heartbeat, for ``/status`` and ``/metrics``."""
         return [HeartbeatStatus(h.name, h.kind, h.interval,

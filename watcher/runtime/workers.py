@@ -112,9 +112,10 @@ class Workers:
         return None
 
     def reader_errors(self) -> dict[str, int]:
-        """The internal errors of the journal readers (by task), for ``/metrics``."""
+        """The internal errors of the journal readers and heartbeats (by task), for
+        ``/metrics``."""
         return {"rules": self.rules.obj.boundary.errors if self.rules else 0,
-                "reminders": self.reminders.boundary.errors}
+                "reminders": self.reminders.boundary.errors, **self.heartbeats.errors()}
 
     # -- sources -----------------------------------------------------------------------
 
