@@ -5,6 +5,7 @@ rather than failing, and pings again once it is back."""
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -65,6 +66,34 @@ def test_exactly_one_replica_pings_and_another_takes_over_a_killed_one(
     assert first.at - killed < TTL + INTERVAL + 1.0, first.at - killed
     assert first.at - last < TTL + 2 * INTERVAL + 1.0, first.at - last
     assert {who(h) for h in pings(monitor, killed)} == {other}
+    assert cluster.stop(other) == 0
+
+
+def test_a_paused_pinger_continued_after_its_lease_moved_sends_nothing(
+        tmp_path: Path, sim_thread: SimThread, receiver: Receiver, monitor: Receiver,
+        pg_url: str) -> None:
+    """The pinging replica SIGSTOPped past lease_ttl: the other takes over and pings;
+    SIGCONT: the paused one sends nothing more (its lease ran out on its own clock)."""
+    cluster = cluster_of(tmp_path, sim_thread, receiver, monitor, pg_url)
+    cluster.start("a").wait_stderr("watcher running")
+    eventually(lambda: len(pings(monitor)) >= 2, what="a's pings")
+    cluster.start("b").wait_stderr("watcher running")
+    eventually(lambda: {who(h) for h in pings(monitor)[-3:]} in ({"a"}, {"b"})
+               and len(pings(monitor, time.monotonic() - 3 * INTERVAL)) >= 3,
+               timeout=30, what="one steady pinger")
+    holder = who(pings(monitor)[-1])
+    other = "b" if holder == "a" else "a"
+    cluster.signal(holder, signal.SIGSTOP)
+    paused = time.monotonic()
+    try:
+        eventually(lambda: next((h for h in pings(monitor, paused) if who(h) == other), None),
+                   timeout=30, what=f"{other} to take over")
+    finally:
+        cluster.signal(holder, signal.SIGCONT)
+    went_on = time.monotonic()
+    eventually(lambda: len(pings(monitor, went_on)) >= 3, timeout=30, what="pings after")
+    assert {who(h) for h in monitor.hits if h.at > went_on} == {other}
+    assert cluster.stop(holder) == 0
     assert cluster.stop(other) == 0
 
 
