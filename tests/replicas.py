@@ -81,7 +81,7 @@ class Cluster:
     def __init__(self, tmp_path: Path, sim: SimThread, receiver: Receiver, state: str, *,
                  per_vendor: int = 2, ttl: float = 3.0, interval: float = 1.0,
                  vendors: tuple[str, ...] = VENDORS, read_url: str | None = None,
-                 http: bool = False) -> None:
+                 http: bool = False, extra: str = "") -> None:
         self.sim = sim
         self.receiver = receiver
         self.state = state
@@ -100,7 +100,7 @@ class Cluster:
             self.sources,
             [{"name": "out", "type": "stdout"},
              {"name": "hook", "type": "webhook", "url": receiver.url,
-              "headers": {"X-Replica": "${REPLICA}"}}]))
+              "headers": {"X-Replica": "${REPLICA}"}}]) + extra)  # extra: more tables
         #: wall time minus the monotonic clock (receiver hits are stamped monotonic)
         self.offset = time.time() - time.monotonic()
 

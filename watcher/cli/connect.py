@@ -8,7 +8,9 @@ After the config validated, one check per line, in config order:
   provider's own HTTP edge (rate limit, timeout, response cap);
 * each sink that can be checked without sending: NATS (connected, the stream
   holds the subjects), Redis (authenticated, PING), webhook and Slack (the host
-  resolves); the others say they cannot be checked that way.
+  resolves); the others say they cannot be checked that way;
+* each heartbeat: its monitor's host resolves (no request: it would count as a
+  ping from a watcher that is not running).
 
 Each line says ``ok``, ``FAILED`` or ``unchecked`` and what was found, in the
 server's or vendor's own words, with every configured secret masked.  Exit 0
@@ -21,6 +23,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 import aiohttp
 import anyio
@@ -31,6 +34,7 @@ from watcher.providers.protocol import ProviderContext
 from watcher.server.logs import Redactor
 from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
+from watcher.sinks.http import resolves
 from watcher.state.backends import open_store
 from watcher.state.store import StoreAbsent
 
@@ -68,6 +72,8 @@ async def run_checks(config: Config) -> list[Check]:
         plan += [(Check(f"source {s.name} ({s.provider})"), _source(s, session))
                  for s in config.sources]
         plan += [(Check(f"sink {k.name} ({k.type})"), _sink(k, session)) for k in config.sinks]
+        plan += [(Check(f"heartbeat {h.name} ({h.kind})"), partial(resolves, h.url))
+                 for h in config.heartbeats]
         async with anyio.create_task_group() as tg:
             for check, probe in plan:
                 tg.start_soon(_run, check, probe)

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from watcher.config import options as opts
 from watcher.config import urls
 from watcher.config.credentials import secret_path
+from watcher.config.heartbeats import parse_heartbeats
 from watcher.config.match import parse_match
 from watcher.config.rules import parse_rules
 from watcher.config.schema import Field, Problems, Resolver
@@ -90,9 +91,9 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
     problems = Problems()
     r = Resolver(env, problems, needs)
     for key in data:
-        if key not in ("watcher", "sources", "sinks", "silences", "rules"):
+        if key not in ("watcher", "sources", "sinks", "silences", "rules", "heartbeats"):
             problems.add(key, "unknown key (expected [watcher], [[sources]], [[sinks]], "
-                              "[[silences]], [[rules]])")
+                              "[[silences]], [[rules]], [[heartbeats]])")
 
     wvalues = r.table(data.get("watcher", {}), WATCHER_FIELDS, "watcher")
     wvalues["http_token"] = _http_token(wvalues, r, env, base_dir)
@@ -118,11 +119,13 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
     records = {s.name: bool(getattr(catalog.sinks.get(s.type), "record", False)) for s in sinks}
     windows = parse_windows(data.get("silences"), r, sources=source_names, sinks=records)
     rules = parse_rules(data, r, sources=source_names, check_name=_check_name)
+    heartbeats = parse_heartbeats(data, r, check_name=_check_name)
 
     if problems:
         raise ConfigError(problems.items, path=path)
     return Config(watcher=watcher, sources=tuple(sources), sinks=tuple(sinks), path=path,
-                  secrets=frozenset(r.secrets), raw=data, silences=windows, rules=rules)
+                  secrets=frozenset(r.secrets), raw=data, silences=windows, rules=rules,
+                  heartbeats=heartbeats)
 
 
 def _sinks(data: Mapping[str, Any], r: Resolver, catalog: Catalog,

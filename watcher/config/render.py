@@ -7,6 +7,7 @@ from datetime import UTC
 from typing import Any
 
 from watcher.config import urls
+from watcher.config.heartbeats import HEARTBEAT_FIELDS
 from watcher.config.loader import Catalog
 from watcher.config.options import fields_of, values_of
 from watcher.config.rules import RULE_FIELDS
@@ -45,6 +46,8 @@ def render(config: Config, catalog: Catalog, *, now: float | None = None) -> str
             out.append(f"# {window_times(w, now)}")
     for rule in config.rules:
         out += ["", "[[rules]]", *_table(_rule_values(rule), RULE_FIELDS)]
+    for h in config.heartbeats:  # the URL is a secret: masked like a token
+        out += ["", "[[heartbeats]]", *_table(values_of(h), HEARTBEAT_FIELDS)]
     return "\n".join(out) + "\n"
 
 

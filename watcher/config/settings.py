@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from watcher.config.heartbeats import HeartbeatConfig
 from watcher.config.options import fields_of, option
 from watcher.config.schema import Field, state_dir_default
 from watcher.config.silences import WindowConfig
@@ -124,6 +125,8 @@ class Config:
     silences: tuple[WindowConfig, ...] = ()
     #: ``[[rules]]``: workflow health rules
     rules: tuple[Rule, ...] = ()
+    #: ``[[heartbeats]]``: outside monitors pinged while the watcher is well
+    heartbeats: tuple[HeartbeatConfig, ...] = ()
     #: every secret value, so logs and output can redact them
     secrets: frozenset[str] = frozenset()
     #: the raw (unexpanded) tables, for ``check`` and for reload comparisons

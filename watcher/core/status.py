@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from watcher.core.heartbeat import HeartbeatStatus
 from watcher.core.histogram import Histogram
 from watcher.model import Status
 
@@ -255,6 +256,8 @@ class DaemonStatus:
     #: why this replica counts its database unreachable (no heartbeat within lease_ttl),
     #: or None: it answers, or the state is a file
     store_unreachable: str | None = None
+    #: the outside monitors pinged while the daemon is well
+    heartbeats: Sequence[HeartbeatStatus] = ()
 
     @property
     def runs(self) -> int:

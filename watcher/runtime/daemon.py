@@ -1,13 +1,13 @@
 """The daemon: the state store, the workers, the HTTP listener and the chores in one
 task group, from start to a clean stop.
 
-Stopping (SIGTERM/SIGINT) halts the pollers first, gives the sinks a deadline
-to deliver what is journaled, then exits; a second stop signal cuts the
-drain short.  SIGHUP reloads the config (see :meth:`Workers.apply`); one that
-arrives while stopping is ignored.  Every task runs under a supervised
-boundary: a bug in one is counted, logged once and retried or restarted with
-backoff, and never ends the process.  Only a bad config or an unusable
-store at start, and signals, do.  All time comes from the daemon's clock.
+Stopping (SIGTERM/SIGINT) halts the heartbeats and pollers first, gives the sinks a
+deadline to deliver what is journaled, then exits; a second stop signal cuts the drain
+short.  SIGHUP reloads the config (see :meth:`Workers.apply`); one that arrives while
+stopping is ignored.  Every task runs under a supervised boundary: a bug in one is
+counted, logged once and retried or restarted with backoff, and never ends the process.
+Only a bad config or an unusable store at start, and signals, do.  All time comes from
+the daemon's clock.
 """
 
 from __future__ import annotations
@@ -134,6 +134,7 @@ class Daemon:
                 await workers.start_reminders()
                 for source in self.config.sources:
                     workers.start_source(source)
+                workers.heartbeats.start_all()
             self._start_chores(tg, workers)
             await self._start_http()
             self.notifier.ready(self.status_line())
@@ -173,6 +174,7 @@ class Daemon:
     async def _shutdown(self, workers: Workers) -> None:
         self.stopping = True
         self.notifier.stopping()
+        await workers.heartbeats.stop_all()  # a watcher stopping is not a watcher well
         log.info("stopping: polling halted, delivering what is journaled",
                  deadline_s=DRAIN_DEADLINE)
         for name in list(workers.pollers):
@@ -228,9 +230,7 @@ class Daemon:
         redactor.update(new.secrets | old.secrets)
         if new.watcher != old.watcher:
             log.warning("[watcher] settings change on restart only; kept the running ones")
-        self.config = Config(watcher=old.watcher, sources=new.sources, sinks=new.sinks,
-                             path=new.path, secrets=new.secrets, raw=new.raw,
-                             silences=new.silences, rules=new.rules)
+        self.config = replace(new, watcher=old.watcher)  # every other section as reloaded
         assert self.workers is not None
         await self.workers.apply(self.config)
         if self.replication is not None:
@@ -290,6 +290,7 @@ class Daemon:
                     **(workers.reader_errors() if workers else {})},
             replica=self.replica, config=self.config_info, failures=self.failures.counts(now),
             silences=workers.silencer.active(now) if workers else (),
+            heartbeats=workers.heartbeats.status() if workers else (),
             **(self.replication.snapshot() if self.replication else {}))
 
     def status_line(self) -> str:

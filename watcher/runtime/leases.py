@@ -1,9 +1,9 @@
 """The lease keeper: which sources this replica polls and which network sinks it delivers.
 
 With several replicas on one PostgreSQL state, every source (``source:<name>``),
-every sink that is not local (``sink:<name>``) and each journal reader that
-writes back (``reader:rules``, ``reader:reminders``) has a lease (see
-:mod:`watcher.state.cluster`).  :class:`Keeper` runs one round every
+every sink that is not local (``sink:<name>``), each journal reader that writes
+back (``reader:rules``, ``reader:reminders``) and each heartbeat (``heartbeat:<name>``)
+has a lease (see :mod:`watcher.state.cluster`).  :class:`Keeper` runs one round every
 ``lease_ttl / 3``:
 
 1. **Renew** every lease held, with the heartbeat, in one statement.  A lease
@@ -36,6 +36,7 @@ import anyio
 import orjson
 import structlog
 
+from watcher.config.heartbeats import HeartbeatConfig
 from watcher.config.settings import SinkConfig, SourceConfig
 from watcher.core.sharing import plan
 from watcher.core.status import LeaseStats
@@ -52,6 +53,9 @@ log = structlog.get_logger("watcher.leases")
 ROUNDS = 3
 #: after a lease of another replica expires, wait this much longer before taking it
 SETTLE = 0.05
+LIGHT = ("reader:", "heartbeat:")  # leases shared out apart from the sources and sinks
+#: what a lease is for: a source, a sink, a heartbeat, or None (a journal reader)
+Wanted = SourceConfig | SinkConfig | HeartbeatConfig | None
 
 
 class Keeper:
@@ -78,14 +82,13 @@ class Keeper:
 
     def held(self) -> dict[str, int]:
         """Leases held now, by kind (for ``watcher_leases_held``)."""
-        out = {"source": 0, "sink": 0, "reader": 0}
+        out = {"source": 0, "sink": 0, "reader": 0, "heartbeat": 0}
         for claim in self.claims.values():
             out[claim.kind] = out.get(claim.kind, 0) + 1
         return out
 
-    def wanted(self) -> dict[str, SourceConfig | SinkConfig | None]:
-        """Every lease of the config: its sources, its sinks that are not local, and the
-        journal readers (None: no config of their own)."""
+    def wanted(self) -> dict[str, Wanted]:
+        """Every lease of the config (see :func:`wanted`)."""
         return wanted(self.workers)
 
     def wake(self) -> None:
@@ -129,15 +132,15 @@ class Keeper:
 
     def _plan(self, up: Upkeep) -> tuple[list[str], list[str]]:
         """What to give back and take: the sources and sinks are shared fairly, and the
-        journal readers fairly apart from them (they are light, and counted with the
-        sources they would leave a replica with fewer sources than the others)."""
+        journal readers and heartbeats fairly apart from them (they are light, and counted
+        with the sources they would leave a replica with fewer sources than the others)."""
         give: list[str] = []
         take: list[str] = []
         wanted = self.wanted()
         for readers in (False, True):
             todo = plan(self.cluster.replica,
-                        [n for n in wanted if n.startswith("reader:") == readers],
-                        [n for n in self.claims if n.startswith("reader:") == readers],
+                        [n for n in wanted if n.startswith(LIGHT) == readers],
+                        [n for n in self.claims if n.startswith(LIGHT) == readers],
                         up.holders, up.live)
             give += todo.give
             take += todo.take
@@ -211,8 +214,7 @@ class Keeper:
             log.info("leases taken", leases=sorted(got), takeovers=sorted(
                 n for n in got if n in up.abandoned))
 
-    async def _start(self, cfg: SourceConfig | SinkConfig | None, claim: Claim, *,
-                     takeover: bool) -> bool:
+    async def _start(self, cfg: Wanted, claim: Claim, *, takeover: bool) -> bool:
         """Start the lease's worker from the state as committed; False if it cannot be
         read (the lease is given back)."""
         if cfg is None:
@@ -220,6 +222,9 @@ class Keeper:
             return True
         if isinstance(cfg, SinkConfig):
             await self.workers.start_sink(cfg, claim=claim)
+            return True
+        if isinstance(cfg, HeartbeatConfig):
+            self.workers.heartbeats.start(cfg, claim=claim)
             return True
         try:
             rows = await self.workers.store.load([cfg.name])
@@ -247,6 +252,8 @@ class Keeper:
             await self.workers.stop_source(what, forget=True)
         elif kind == "sink":
             await self.workers.stop_sink(what)
+        elif kind == "heartbeat":
+            await self.workers.heartbeats.stop(what)
         elif what == "rules":
             await self.workers.stop_rules()
         else:
@@ -258,6 +265,8 @@ class Keeper:
             return self.workers.pollers.get(what)
         if kind == "sink":
             return self.workers.runners.get(what)
+        if kind == "heartbeat":
+            return self.workers.heartbeats.pingers.get(what)
         return self.workers.rules if what == "rules" else self.workers.reminder_worker
 
     def _on_lost(self, claim: Claim) -> None:
@@ -280,12 +289,12 @@ class Keeper:
         return out
 
 
-def wanted(workers: Workers) -> dict[str, SourceConfig | SinkConfig | None]:
+def wanted(workers: Workers) -> dict[str, Wanted]:
     """Every lease of ``workers``' config: its sources, its sinks that are not local,
-    and the journal readers (None: no config of their own)."""
+    its heartbeats and the journal readers (None: no config of their own)."""
     config = workers.config
-    out: dict[str, SourceConfig | SinkConfig | None] = {f"source:{s.name}": s
-                                                         for s in config.sources}
+    out: dict[str, Wanted] = {f"source:{s.name}": s for s in config.sources}
     out.update({f"sink:{k.name}": k for k in config.sinks if not workers.local(k)})
+    out.update({f"heartbeat:{h.name}": h for h in config.heartbeats})
     out.update(dict.fromkeys(READERS))
     return out

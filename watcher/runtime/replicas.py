@@ -37,6 +37,9 @@ class Replication:
         self.journal: Journal = workers.journal
         self.ttl = ttl
         self.keeper = Keeper(cluster, workers, ttl=ttl, clock=clock)
+        # a heartbeat stays quiet once a lease round fails: this replica may be the only
+        # one cut off, and another takes the heartbeat over
+        workers.heartbeats.cut_off = lambda: self.keeper.heartbeat_error
 
     @classmethod
     def of(cls, workers: Workers, *, ttl: float, clock: Clock) -> Replication | None:
@@ -70,6 +73,7 @@ class Replication:
         self.keeper.stopping = True
         await self._leave()
         await self.keeper.release("source")
+        await self.keeper.release("heartbeat")  # another replica pings on at once
 
     async def stop_delivering(self) -> None:
         """Give the sinks back; a replica without a name of its own (``<host>:<pid>``,

@@ -1,7 +1,7 @@
 """One supervised task of the daemon with its own cancel scope, so it can be stopped alone.
 
-A worker wraps a poller, a sink runner, the rule engine or the reminder
-stream: anything with a ``boundary`` (where its errors are counted) and a
+A worker wraps a poller, a sink runner, the rule engine, the reminder
+stream or a heartbeat's pinger: anything with a ``boundary`` (where its errors are counted) and a
 ``claim`` (its lease with several replicas, None for the only process).  Its
 body runs under :func:`~watcher.runtime.supervisor.supervise`, and under a
 claim its cancel scope ends at the claim's deadline, so a replica that could
@@ -20,12 +20,13 @@ from watcher.infra import permit
 from watcher.infra.clock import Clock
 from watcher.runtime.claim import Claim
 from watcher.runtime.delivery import SinkRunner
+from watcher.runtime.heartbeat import Pinger
 from watcher.runtime.poller import Poller
 from watcher.runtime.reminders import Reminders
 from watcher.runtime.rules import RuleEngine
 from watcher.runtime.supervisor import Boundary, supervise
 
-W = TypeVar("W", Poller, SinkRunner, RuleEngine, Reminders)
+W = TypeVar("W", Poller, SinkRunner, RuleEngine, Reminders, Pinger)
 
 
 class Worker(Generic[W]):

@@ -30,6 +30,7 @@ from watcher.providers import provider_class
 from watcher.providers.protocol import ProviderContext
 from watcher.runtime.claim import Claim
 from watcher.runtime.delivery import SinkRunner
+from watcher.runtime.heartbeats import Heartbeats
 from watcher.runtime.poller import Poller, SourceState
 from watcher.runtime.reminders import READER as REMINDERS
 from watcher.runtime.reminders import Reminders
@@ -80,6 +81,8 @@ class Workers:
         self.replica = replica
         #: the leases this replica holds (kept by :mod:`watcher.runtime.leases`)
         self.claims: dict[str, Claim] = {}
+        #: the outside monitors pinged while the watcher is well
+        self.heartbeats = Heartbeats(self, clock=clock)
 
     def leased(self, lease: str) -> bool:
         """Whether this replica may run the worker of ``lease`` now."""
@@ -109,9 +112,10 @@ class Workers:
         return None
 
     def reader_errors(self) -> dict[str, int]:
-        """The internal errors of the journal readers (by task), for ``/metrics``."""
+        """The internal errors of the journal readers and heartbeats (by task), for
+        ``/metrics``."""
         return {"rules": self.rules.obj.boundary.errors if self.rules else 0,
-                "reminders": self.reminders.boundary.errors}
+                "reminders": self.reminders.boundary.errors, **self.heartbeats.errors()}
 
     # -- sources -----------------------------------------------------------------------
 
@@ -248,6 +252,7 @@ class Workers:
         await self._apply_sources({s.name: s for s in old.sources},
                                   {s.name: s for s in new.sources})
         await self._apply_sinks({s.name: s for s in old.sinks}, {s.name: s for s in new.sinks})
+        await self.heartbeats.apply(old.heartbeats, new.heartbeats)
         if old.rules != new.rules:
             await self.stop_rules()
             if self.leased(READERS[0]):  # else the replica holding the lease restarts it

@@ -8,7 +8,8 @@ whether it is alive; with SQLite the one process), ``sources`` and ``sinks``
 owner (the replica polling it), the lease's epoch and expiry (null with
 SQLite), its last successful poll, runs tracked and live; a sink its owner
 (null for a local sink, which every replica delivers from its own cursor),
-backlog and dead letters.  What this replica works on comes from its own
+backlog and dead letters; ``heartbeats`` each heartbeat's kind and owner (the
+replica pinging it; never its URL).  What this replica works on comes from its own
 status snapshot; the rest from the store (what each owner last reported with
 its lease).  Times are RFC 3339 UTC strings.
 """
@@ -50,6 +51,10 @@ def document(config: Config, view: ClusterView, *, store: Mapping[str, Any],
         "replicas": [_replica(r) for r in rows],
         "sources": [_source(s, view, mine.get(s.name), replica, solo) for s in config.sources],
         "sinks": [_sink(k, view, delivering.get(k.name), replica, solo) for k in config.sinks],
+        "heartbeats": [{"name": h.name, "kind": h.kind,
+                        **_lease(view.leases.get(f"heartbeat:{h.name}")),
+                        **({"owner": solo} if solo is not None else {})}
+                       for h in config.heartbeats],
         "store": {**store, "journal_head": view.head},
     }
 

@@ -29,6 +29,7 @@ from prometheus_client.registry import CollectorRegistry
 from watcher.core.events import EVENT_TYPES
 from watcher.core.status import DaemonStatus
 from watcher.model import Status
+from watcher.server.heartbeat_metrics import heartbeat_families
 from watcher.version import __version__
 
 #: the classic text format every Prometheus version reads
@@ -54,6 +55,7 @@ class DaemonCollector:
         yield from self._config(d)
         yield from self._internal_errors(d)
         yield from self._replica(d)
+        yield from heartbeat_families(d)
 
     def _sources(self, d: DaemonStatus) -> Iterator[Metric]:
         families = _source_families()

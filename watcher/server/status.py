@@ -4,7 +4,8 @@ Built from a :class:`~watcher.core.status.DaemonStatus` snapshot like
 ``/metrics`` and ``/readyz``, so all three always agree.  Top-level keys:
 ``replica`` (this process), ``replicas`` (every process sharing the state;
 one with SQLite), ``sources``, ``sinks``, ``store``, ``config``,
-``failures_24h``, ``event_types``, ``silences`` (active now).  Times are RFC 3339 UTC strings, or
+``failures_24h``, ``event_types``, ``silences`` (active now), ``heartbeats`` (never
+their URLs).  Times are RFC 3339 UTC strings, or
 null for "never".  Vendor error texts are redacted like logs.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from watcher.core.events import EVENT_TYPES
 from watcher.core.failures import HOUR, HOURS
+from watcher.core.heartbeat import HeartbeatStatus
 from watcher.core.status import DaemonStatus, ReplicaInfo, SinkStatus, SourceStatus
 from watcher.core.timestamps import format_ts
 from watcher.server.logs import redactor
@@ -50,6 +52,19 @@ def status_body(d: DaemonStatus) -> dict[str, Any]:
                                                              x.match.items()},
                       "sinks": list(x.sinks), "starts": ts(x.starts), "ends": ts(x.ends),
                       "author": x.author, "comment": x.comment} for x in d.silences],
+        "heartbeats": [heartbeat_body(h) for h in d.heartbeats],
+    }
+
+
+def heartbeat_body(h: HeartbeatStatus) -> dict[str, Any]:
+    """A heartbeat as this replica knows it: ``pinging`` whether it pings it now."""
+    st = h.stats
+    return {
+        "name": h.name, "kind": h.kind, "interval_s": h.interval, "pinging": h.active,
+        "healthy": st.healthy, "reason": redactor.redact(st.reason) if st.reason else None,
+        "last_ping": ts(st.last_ping), "pings": st.pings, "fail_signals": st.fail_signals,
+        "failures": st.failures,
+        "last_error": redactor.redact(st.last_error) if st.last_error else None,
     }
 
 
@@ -87,6 +102,7 @@ def with_cluster(body: dict[str, Any], cluster: dict[str, Any]) -> dict[str, Any
     body = {**body, "replicas": cluster["replicas"]}
     body["sources"] = _completed(body["sources"], cluster["sources"])
     body["sinks"] = _completed(body["sinks"], cluster["sinks"])
+    body["heartbeats"] = _completed(body.get("heartbeats", []), cluster.get("heartbeats", []))
     return body
 
 

@@ -73,6 +73,19 @@
     }
   }
 
+  // a heartbeat's state: pinging (well), unwell (why), or pinged by another replica
+  function heartbeats(list) {
+    $("heartbeats-section").hidden = !list || list.length === 0;
+    const tbody = $("heartbeats").tBodies[0];
+    tbody.replaceChildren();
+    for (const h of list || []) {
+      const state = !h.pinging ? el("td", "muted", h.owner ? "elsewhere" : "idle")
+        : h.healthy === false ? el("td", "h-failing", "unwell") : el("td", "h-ok", "pinging");
+      if (h.reason) state.title = h.reason;
+      row(tbody, [h.name, h.kind, state, rel(h.last_ping), h.last_error || "", h.owner || ""]);
+    }
+  }
+
   function silences(list) {
     $("silences-section").hidden = !list || list.length === 0;
     const ul = $("silences");
@@ -115,6 +128,7 @@
     const failing = st.sources.filter((s) => s.health === "failing").length;
     $("summary").textContent = `${st.sources.length} sources, ${failing} failing; ${st.sinks.length} sinks; v${st.replica.version}`;
     sources(st.sources); sinks(st.sinks); silences(st.silences); chart(st.failures_24h);
+    heartbeats(st.heartbeats);
     const reps = $("replicas");
     reps.replaceChildren(...st.replicas.map((r) => el("li", "", `${r.id}${r.self ? " (this page)" : ""}`,
       el("span", "muted", ` v${r.version}, up since ${rel(r.started_at)}${r.alive === false ? ", gone" : ""}`))));

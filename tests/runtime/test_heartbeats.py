@@ -1,0 +1,102 @@
+"""Heartbeats in a daemon run in-process on a fake clock, pinging a real receiver on
+loopback as the outside monitor: a ping every interval while well, the fail signal with
+the reason once a sink runner sits on its backlog, pings again once it moves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+import pytest
+
+from tests.runtime.conftest import CHECK
+from tests.scripted import ScriptedProvider, ScriptedSink, register
+from tests.sinks.receiver import Receiver
+from tests.support import parse_config, toml
+from watcher.config.render import toml_value
+from watcher.errors import TransientError
+from watcher.runtime.daemon import Daemon
+from watcher.testing import FakeClock
+
+pytestmark = pytest.mark.anyio
+
+
+
+def heartbeat(url: str, **kw: str) -> str:
+    """A ``[[heartbeats]]`` table's text."""
+    table = {"name": "deadman", "url": url, **kw}
+    return "\n[[heartbeats]]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in table.items())
+
+
+def daemon_config(receiver: Receiver, **kw: str) -> str:
+    return toml({"state_path": ":memory:", "http_listen": ""},
+                [{"name": "src", "provider": "scripted", "token": "t", "interval": "10s",
+                  "max_backoff": "10s", "failure_threshold": 1}],
+                [{"name": "out", "type": "scripted"}]) + heartbeat(receiver.url, **kw)
+
+
+async def until(pred: Callable[[], object]) -> None:
+    """Wait in real time (the requests are real) until ``pred()`` holds."""
+    with anyio.fail_after(10):
+        while True:
+            if pred():
+                return
+            await anyio.sleep(0.01)
+
+
+async def test_a_ping_arrives_every_interval_and_not_in_between(
+        monkeypatch: pytest.MonkeyPatch, process_state: None, monitor: Receiver) -> None:
+    """A healthchecks heartbeat sends /start at start-up and a ping at once, then exactly
+    one ping per interval of the daemon's clock (none a moment before it is due)."""
+    register(monkeypatch)
+    fake = FakeClock(seed=1)
+    daemon = Daemon(parse_config(daemon_config(monitor, interval="10s", kind="healthchecks")),
+                    clock=fake)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(daemon.run)
+        await daemon.started.wait()
+        assert daemon.workers is not None
+        stats = daemon.workers.heartbeats.stats["deadman"]
+        await until(lambda: stats.pings == 1)
+        for n in range(2, 6):
+            await fake.advance(9.9)
+            assert len(monitor.hits) == n, "a ping before the interval was up"
+            await fake.advance(0.1)
+            await until(lambda n=n: stats.pings == n)  # type: ignore[misc]
+        hits = list(monitor.hits)
+        daemon.request_stop()
+    assert [(h.method, h.path) for h in hits] == [("GET", f"{CHECK}/start")] + \
+        [("GET", CHECK)] * 5
+    assert stats.healthy is True and stats.failures == 0 and stats.last_ping == fake()
+
+
+async def test_a_sink_stuck_on_its_backlog_sends_the_fail_signal_with_the_reason_until_it_moves(
+        monkeypatch: pytest.MonkeyPatch, process_state: None, monitor: Receiver) -> None:
+    """A sink runner whose backlog has not moved for three intervals turns the next ping
+    into POST /fail whose body names the sink, its backlog and for how long; once the sink
+    delivers again, plain pings resume."""
+    register(monkeypatch)
+    fake = FakeClock(seed=2)
+    daemon = Daemon(parse_config(daemon_config(monitor, interval="10s", kind="healthchecks")),
+                    clock=fake)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(daemon.run)
+        await daemon.started.wait()
+        assert daemon.workers is not None
+        stats = daemon.workers.heartbeats.stats["deadman"]
+        sink: ScriptedSink = daemon.workers.runners["out"].obj.sink  # type: ignore[assignment]
+        provider: ScriptedProvider = daemon.workers.pollers["src"].obj.provider  # type: ignore[assignment]
+        sink.fails_with = TransientError("503 Service Unavailable")
+        provider.fails_with = TransientError("503 Service Unavailable")  # -> source.failing
+        await fake.run_until(lambda: stats.fail_signals >= 1, within=120)
+        fails = list(monitor.hits)
+        assert stats.pings >= 1 and stats.healthy is False
+        sink.fails_with = None
+        before = stats.pings
+        await fake.run_until(lambda: stats.pings > before, within=120)
+        daemon.request_stop()
+    fail = next(h for h in fails if h.method == "POST")
+    assert fail.path == f"{CHECK}/fail"
+    assert fail.body.decode().startswith("sink out has not moved its backlog of 1 events for ")
+    assert int(fail.body.split(b" for ")[1].split()[0]) >= 30
+    assert stats.healthy is True and stats.reason is None

@@ -1,0 +1,94 @@
+"""Whether the watcher is well enough to ping its outside monitors, and what they were sent.
+
+Well means: the store commits (no write failing, and with replicas the
+database answered the last lease round) and every sink runner with a backlog
+moves (its cursor advanced within :data:`STALL_INTERVALS` heartbeat intervals).
+That the event loop runs needs no test: the ping itself runs in it.  Time is a
+parameter here (monotonic seconds), so the judgement is tested without waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+#: a runner whose backlog has not moved for this many heartbeat intervals is stuck
+STALL_INTERVALS = 3
+
+
+class HeartbeatStats:
+    """One heartbeat's counters, kept while its lease moves between replicas."""
+
+    __slots__ = ("fail_signals", "failures", "healthy", "last_error", "last_ping", "pings",
+                 "reason")
+
+    def __init__(self) -> None:
+        #: successful pings, and the wall time of the last
+        self.pings = 0
+        self.last_ping: float | None = None
+        #: fail signals the monitor took (the watcher unwell)
+        self.fail_signals = 0
+        #: requests the monitor did not take (timed out, refused, not 2xx), and the last why
+        self.failures = 0
+        self.last_error: str | None = None
+        #: the last judgement: well, or why not (None before the first)
+        self.healthy: bool | None = None
+        self.reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatStatus:
+    """One heartbeat as ``/status`` and ``/metrics`` show it (never its URL)."""
+
+    name: str
+    kind: str
+    interval: float
+    stats: HeartbeatStats
+    #: this replica pings it now (with replicas, one holds its lease)
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Well (``reason`` None), or why not; ``quiet``: say nothing rather than fail (with
+    replicas, a replica cut off from the database may be the only one in trouble)."""
+
+    reason: str | None = None
+    quiet: bool = False
+
+
+class Stalls:
+    """Since when each sink runner's backlog has sat unmoved."""
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[int, float]] = {}
+
+    def update(self, now: float, runners: Mapping[str, tuple[int, int]]) -> dict[str, float]:
+        """``runners``: sink -> (cursor, backlog); the seconds each runner with a backlog
+        has sat on it unmoved, counted from when it was first seen so (a runner without a
+        backlog is forgotten, one that moved starts again from now)."""
+        seen: dict[str, tuple[int, float]] = {}
+        for name, (cursor, backlog) in runners.items():
+            if backlog:
+                before = self._seen.get(name)
+                seen[name] = (cursor, before[1] if before and before[0] == cursor else now)
+        self._seen = seen
+        return {name: now - since for name, (_, since) in seen.items()}
+
+
+def judge(*, store: tuple[str, float, str] | None, stalled: Mapping[str, float],
+          backlogs: Mapping[str, int], stall_after: float, replicas: bool) -> Verdict:
+    """``store``: (what, seconds, why) of a store in trouble; ``stalled``: seconds per
+    runner with a backlog not moving.  Store trouble with replicas is quiet: another
+    replica may still reach the database and take the heartbeat's lease over."""
+    if store is not None:
+        what, seconds, why = store
+        return Verdict(f"{what} for {seconds:.0f} s: {why}", quiet=replicas)
+    stuck = sorted((s, n) for n, s in stalled.items() if s >= stall_after)
+    if stuck:
+        seconds, name = stuck[-1]
+        return Verdict(f"sink {name} has not moved its backlog of {backlogs.get(name, 0)} "
+                       f"events for {seconds:.0f} s")
+    return Verdict()

@@ -1,0 +1,143 @@
+"""The daemon's heartbeats: one pinger per ``[[heartbeats]]`` entry, and the health they
+report.
+
+With one process every heartbeat runs all the time; with replicas each has a
+lease (``heartbeat:<name>``) and runs on the replica holding it, started and
+stopped by the lease keeper like a sink runner.  A heartbeat's counters
+outlive its pinger (a reload, a lease given back and taken again).
+
+Health (:meth:`Heartbeats.judge`): the store commits (no write failing; with
+replicas, the last lease round reached the database) and no sink runner of
+this replica has sat on a backlog without moving it for
+:data:`~watcher.core.heartbeat.STALL_INTERVALS` heartbeat intervals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+import aiohttp
+import structlog
+from anyio.abc import TaskGroup
+
+from watcher.config.heartbeats import HeartbeatConfig
+from watcher.config.settings import Config
+from watcher.core.heartbeat import (
+    STALL_INTERVALS,
+    HeartbeatStats,
+    HeartbeatStatus,
+    Stalls,
+    Verdict,
+    judge,
+)
+from watcher.infra.clock import Clock
+from watcher.runtime.claim import Claim
+from watcher.runtime.delivery import SinkRunner
+from watcher.runtime.heartbeat import Pinger
+from watcher.runtime.worker import Worker
+from watcher.server.logs import redactor
+from watcher.state.journal import Journal
+
+log = structlog.get_logger("watcher.heartbeat")
+
+
+class Host(Protocol):
+    """What the heartbeats need of the daemon's workers."""
+
+    config: Config
+    session: aiohttp.ClientSession | None
+    tg: TaskGroup | None
+    journal: Journal
+
+    @property
+    def runners(self) -> Mapping[str, Worker[SinkRunner]]: ...
+    @property
+    def claims(self) -> Mapping[str, Claim]: ...
+    def leased(self, lease: str) -> bool: ...
+    def store_failing(self) -> str | None: ...
+
+
+class Heartbeats:
+    def __init__(self, workers: Host, *, clock: Clock) -> None:
+        self.workers = workers
+        self.clock = clock
+        self.pingers: dict[str, Worker[Pinger]] = {}
+        self.stats: dict[str, HeartbeatStats] = {}
+        #: with replicas: why the last lease round did not reach the database (None: it did)
+        self.cut_off: Callable[[], str | None] | None = None
+        self._stalls = Stalls()
+        #: the store trouble seen, and since when (monotonic)
+        self._trouble: tuple[str, float] | None = None
+
+    def start(self, cfg: HeartbeatConfig, *, claim: Claim | None = None) -> None:
+        session, tg = self.workers.session, self.workers.tg
+        assert session is not None and tg is not None
+        stats = self.stats.setdefault(cfg.name, HeartbeatStats())
+        pinger = Pinger(cfg, stats, session=session, judge=self.judge, clock=self.clock,
+                        claim=claim)
+        worker = self.pingers[cfg.name] = Worker(pinger)
+        worker.start(tg, pinger.run, clock=self.clock)
+
+    def start_all(self) -> None:
+        """Every heartbeat (one process holding every lease)."""
+        for cfg in self.workers.config.heartbeats:
+            self.start(cfg)
+
+    async def stop(self, name: str) -> None:
+        worker = self.pingers.pop(name, None)
+        if worker is not None:
+            await worker.stop()
+
+    async def stop_all(self) -> None:
+        """No more pings: the daemon is stopping (the monitor's grace runs from now)."""
+        for name in list(self.pingers):
+            await self.stop(name)
+
+    async def apply(self, old: Sequence[HeartbeatConfig], new: Sequence[HeartbeatConfig]) -> None:
+        """A reload: what changed is restarted (where this replica may run it)."""
+        before, after = {h.name: h for h in old}, {h.name: h for h in new}
+        for name, cfg in before.items():
+            if after.get(name) != cfg:
+                await self.stop(name)
+                if name not in after:
+                    self.stats.pop(name, None)
+        for name, cfg in after.items():
+            if before.get(name) != cfg and self.workers.leased(f"heartbeat:{name}"):
+                self.start(cfg, claim=self.workers.claims.get(f"heartbeat:{name}"))
+        if before.keys() != after.keys():
+            log.info("heartbeats changed", heartbeats=len(after))
+
+    def judge(self, interval: float) -> Verdict:
+        """The watcher's health now, a runner allowed ``STALL_INTERVALS * interval``."""
+        workers, now = self.workers, self.clock.monotonic()
+        journal = workers.journal
+        runners = {n: (journal.cursors.get(w.obj.consumer, 0), journal.backlog(w.obj.consumer))
+                   for n, w in workers.runners.items()}
+        stalled = self._stalls.update(now, runners)
+        return judge(store=self._store(now), stalled=stalled,
+                     backlogs={n: b for n, (_, b) in runners.items()},
+                     stall_after=STALL_INTERVALS * interval, replicas=self.cut_off is not None)
+
+    def _store(self, now: float) -> tuple[str, float, str] | None:
+        cut_off = self.cut_off() if self.cut_off is not None else None
+        failing = self.workers.store_failing()
+        what, why = ("state store unreachable", cut_off) if cut_off else \
+            ("state store writes failing", failing)
+        if why is None:
+            self._trouble = None
+            return None
+        if self._trouble is None or self._trouble[0] != what:
+            self._trouble = (what, now)
+        return what, now - self._trouble[1], redactor.redact(why).splitlines()[0][:200]
+
+    def errors(self) -> dict[str, int]:
+        """Each running pinger's internal errors, by task (``heartbeat:<name>``)."""
+        return {w.obj.boundary.task: w.obj.boundary.errors for w in self.pingers.values()}
+
+    def status(self) -> list[HeartbeatStatus]:
+        """Each configured heartbeat, for ``/status`` and ``/metrics``."""
+        return [HeartbeatStatus(h.name, h.kind, h.interval,
+                                self.stats.setdefault(h.name, HeartbeatStats()),
+                                h.name in self.pingers)
+                for h in self.workers.config.heartbeats]
