@@ -6,8 +6,7 @@ deadline to deliver what is journaled, then exits; a second stop signal cuts the
 short.  SIGHUP reloads the config (see :meth:`Workers.apply`); one that arrives while
 stopping is ignored.  Every task runs under a supervised boundary: a bug in one is
 counted, logged once and retried or restarted with backoff, and never ends the process.
-Only a bad config or an unusable store at start, and signals, do.  All time comes from
-the daemon's clock.
+Only a bad config or an unusable store at start, and signals, do.  Time: the daemon's clock.
 """
 
 from __future__ import annotations
