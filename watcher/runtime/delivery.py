@@ -19,8 +19,11 @@ delivered ones are resolved, the others stay with the retry flag cleared and
 their attempts added up (so a receiver still refusing them is not hammered).
 Both paths share one lock: a sink never sees two ``deliver`` calls at once.
 
-A failing sink is logged once, then once for each new cause (a few at most),
-and once recovered.  A sink raising other than a ``DeliveryError`` (a bug, a
+A sink is failing from a failed attempt until one succeeds
+(:class:`~watcher.sinks.health.SinkHealth`, shared with the sink, which reports
+the attempts it retries inside ``deliver``; for a sink that does not, the
+runner reports ``deliver`` raising or returning): logged once, then once for
+each new cause (a few at most), and once recovered.  A sink raising other than a ``DeliveryError`` (a bug, a
 plugin) is an internal error: counted and logged once with its traceback by
 the runner's :class:`~watcher.runtime.supervisor.Boundary`, then retried with
 backoff like any failed delivery; so is an error anywhere else in the loop:
@@ -51,6 +54,7 @@ from watcher.runtime.claim import Claim
 from watcher.runtime.silencing import Silencer, screen
 from watcher.runtime.supervisor import Boundary, describe
 from watcher.sinks.base import Rejected, Sink
+from watcher.sinks.health import SinkHealth
 from watcher.state.journal import Journal
 from watcher.state.store import Fenced, StoreError
 
@@ -62,7 +66,8 @@ DEAD_RETRY_EVERY = 2.0
 class SinkRunner:
     def __init__(self, sink: Sink, config: SinkConfig, journal: Journal, *,
                  clock: Clock = wall, batch: int = BATCH, claim: Claim | None = None,
-                 consumer: str | None = None, silencer: Silencer | None = None) -> None:
+                 consumer: str | None = None, silencer: Silencer | None = None,
+                 health: SinkHealth | None = None) -> None:
         self.sink = sink
         #: a complete record of the journal: no silence applies, every reminder does
         self.record = bool(getattr(sink, "record", False))
@@ -76,14 +81,15 @@ class SinkRunner:
         self.journal = journal
         self.clock = clock
         self.batch = batch
-        self.stats = DeliveryStats()
+        #: failing or not, the last error; the sink reports to it too (its context's)
+        self.health = health or SinkHealth(config.name, clock=clock)
+        self.health.backlog = lambda: journal.backlog(self.consumer)
+        self.stats: DeliveryStats = self.health.stats
         self.cursor = 0
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
         self._backoff = Backoff(1.0, 60.0, rng=clock.random)
         #: counts and logs this sink's internal errors (``task`` = ``sink:<name>``)
         self.boundary = Boundary(f"sink:{self.name}")
-        #: why delivery is failing, each cause logged so far (empty: it is not failing)
-        self._said: set[str] = set()
         self._read_failing = False
         self._delivering = anyio.Lock()
         #: seconds a batch gathers before delivery (the sink's ``linger``)
@@ -91,13 +97,14 @@ class SinkRunner:
 
     @property
     def failing(self) -> bool:
-        """The last delivery attempt (or journal read) failed and the runner is backing off."""
-        return bool(self._said) or self._read_failing
+        """The last delivery attempt (or journal read) failed: until one succeeds."""
+        return self.health.failing or self._read_failing
 
     def status(self) -> SinkStatus:
         """This sink as /metrics and ``STATUS=`` show it."""
         return SinkStatus(name=self.name, type=self.config.type, stats=self.stats,
                           backlog=self.journal.backlog(self.consumer), failing=self.failing,
+                          last_error=self.health.last_error, failing_since=self.health.since,
                           internal_errors=self.boundary.errors, record=self.record,
                           repeat_interval=self.config.repeat_interval, bus=self.sink.bus)
 
@@ -126,9 +133,8 @@ class SinkRunner:
                     self.boundary.caught(e)
                 await self._retry_later(e, internal=internal)
                 continue
-            if self._said:
-                self._said.clear()
-                self.log.info("sink connected")
+            if not self.health.reports:
+                self.health.succeeded("sink connected", by_sink=False)
             self._backoff.reset()
             return
 
@@ -196,9 +202,8 @@ class SinkRunner:
                 self.boundary.caught(e, events=len(batch))
             await self._retry_later(e, internal=internal)
             return False
-        if self._said:
-            self._said.clear()
-            self.log.info("sink delivery recovered")
+        if not self.health.reports:  # else the sink said how its attempts went
+            self.health.succeeded(by_sink=False)
         self._backoff.reset()
         self.boundary.cleared()
         if rejected:
@@ -209,21 +214,11 @@ class SinkRunner:
 
     async def _retry_later(self, e: Exception, *, internal: bool) -> None:
         """Count a failed attempt and back off before the batch is tried again."""
-        self.stats.failures += 1
         delay = self._backoff.next()
         if isinstance(e, Retryable) and e.retry_after:
             delay = max(delay, e.retry_after)
         error = describe(e) if internal else str(e) or repr(e)
-        if not self._said:
-            self._said.add(error)
-            self.log.error("sink delivery failing, will retry", error=error,
-                           backlog=self.journal.backlog(self.consumer))
-        elif error not in self._said and len(self._said) < 5:  # a few causes, not a flood
-            self._said.add(error)
-            self.log.warning("sink delivery still failing, for another reason", error=error)
-        else:
-            self.log.debug("sink delivery failed again", error=error, retry_in=delay)
-        self.stats.retries += 1
+        self.health.failed(error, by_sink=False, retry_in=round(delay, 3))
         await self.clock.sleep(delay)
 
     async def _dead(self, rejected: Sequence[Rejected]) -> None:

@@ -87,17 +87,19 @@ class AppriseSink(BaseSink[AppriseOptions]):
                 if said is not None:
                     failed.append((i, said))
             if not failed:
+                self.context.health.succeeded()
                 return None, attempt
             pending = [i for i, _ in failed]
             reason = "; ".join(f"urls[{i}]: {said}" for i, said in failed)
             outcome = Outcome(False, reason, retryable=True)
             delay = self.policy.delay(attempt)
             why = self.policy.give_up(outcome, attempt, self.context.clock() - started, delay)
+            self.context.health.failed(reason, retry=why is None)
             if why is not None:
                 self.log.error("apprise could not notify; the events are kept as dead letters",
                                reason=reason, events=len(notice.entries))
                 return why, attempt
-            self.log.warning("apprise could not notify, retrying", reason=reason,
+            self.log.debug("apprise could not notify, retrying", reason=reason,
                              attempt=attempt, retry_in=round(delay, 3))
             await self.context.clock.sleep(delay)
 

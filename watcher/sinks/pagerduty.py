@@ -114,18 +114,20 @@ class PagerDutySink(BaseSink[PagerDutyOptions]):
                                        secrets=(self.options.routing_key,),
                                        clock=self.context.clock)
             if outcome.ok:
+                self.context.health.succeeded()
                 return None, attempt
             delay = self.policy.delay(attempt, outcome.retry_after)
             if outcome.retry_after:  # capped: a bogus "wait a year" must not stall the sink
                 self.gate.hold(min(outcome.retry_after, self.policy.max_age))
             why = self.policy.give_up(outcome, attempt, self.context.clock() - started, delay)
+            self.context.health.failed(outcome.reason, retry=why is None)
             if why is not None:
                 self.log.error("pagerduty refused the event; kept as a dead letter"
                                if not outcome.retryable else
                                "pagerduty unreachable; giving up on the event",
                                reason=outcome.reason)
                 return why, attempt
-            self.log.warning("pagerduty did not take the event, retrying",
+            self.log.debug("pagerduty did not take the event, retrying",
                              reason=outcome.reason, attempt=attempt, retry_in=round(delay, 3))
             await self.context.clock.sleep(delay)
 
