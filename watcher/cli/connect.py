@@ -7,8 +7,10 @@ After the config validated, one check per line, in config order:
 * each source: one cheap authenticated request, a one-run page, through the
   provider's own HTTP edge (rate limit, timeout, response cap);
 * each sink that can be checked without sending: NATS (connected, the stream
-  holds the subjects), Redis (authenticated, PING), webhook and Slack (the host
-  resolves); the others say they cannot be checked that way.
+  holds the subjects), Redis (authenticated, PING), webhook, Slack, PagerDuty and
+  Apprise's HTTP targets (a TCP connection opened to ``host:port``, a verified
+  TLS handshake for https, then closed: refused, timeout and TLS errors fail the
+  check); the others say they cannot be checked that way.
 
 Each line says ``ok``, ``FAILED`` or ``unchecked`` and what was found, in the
 server's or vendor's own words, with every configured secret masked.  Exit 0

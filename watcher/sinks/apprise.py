@@ -36,9 +36,9 @@ import structlog
 from watcher.config.options import option
 from watcher.config.settings import SinkConfig
 from watcher.model import JournalEntry
-from watcher.sinks.apprise_urls import check_urls, load, secrets_of, send
+from watcher.sinks.apprise_urls import check_urls, http_target, load, secrets_of, send
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
-from watcher.sinks.http import Outcome, RetryOptions, RetryPolicy, scrub
+from watcher.sinks.http import Outcome, RetryOptions, RetryPolicy, reaches, scrub
 from watcher.sinks.notice import Notice, notices
 
 #: notify calls of one sink running at once (an abandoned call keeps its place until it ends)
@@ -121,3 +121,20 @@ class AppriseSink(BaseSink[AppriseOptions]):
             tg.start_soon(call)
             tg.start_soon(timer)
         return scrub(said[0], self.secrets) if said[0] is not None else None
+
+    async def probe(self) -> str:
+        """Connect to the HTTP host of each URL whose host can be told, sending nothing;
+        OSError naming the first one unreachable."""
+        found = []
+        for i, target in enumerate(self.targets):
+            where = http_target(target)
+            if where is None:
+                found.append(f"urls[{i}]: not an HTTP host it can tell, unchecked")
+                continue
+            try:
+                found.append(f"urls[{i}]: " + await reaches(where, within=self.options.timeout))
+            except OSError as e:
+                raise OSError(f"urls[{i}]: {e}") from None
+        if all(line.endswith("unchecked") for line in found):
+            raise NotImplementedError("; ".join(found))
+        return "; ".join(found)

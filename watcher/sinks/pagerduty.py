@@ -36,7 +36,14 @@ from watcher.config.options import option
 from watcher.config.settings import SinkConfig
 from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
-from watcher.sinks.http import USER_AGENT, Gate, RetryOptions, RetryPolicy, check_http_url
+from watcher.sinks.http import (
+    USER_AGENT,
+    Gate,
+    RetryOptions,
+    RetryPolicy,
+    check_http_url,
+    reaches,
+)
 from watcher.sinks.pagerduty_event import (
     DEFAULT_SEVERITY,
     SEVERITIES,
@@ -130,6 +137,9 @@ class PagerDutySink(BaseSink[PagerDutyOptions]):
             self.log.debug("pagerduty did not take the event, retrying",
                              reason=outcome.reason, attempt=attempt, retry_in=round(delay, 3))
             await self.context.clock.sleep(delay)
+
+    async def probe(self) -> str:
+        return await reaches(self.url, within=self.options.timeout)
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -32,7 +32,7 @@ from watcher.config.settings import SinkConfig
 from watcher.infra import ratelimit
 from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
-from watcher.sinks.http import USER_AGENT, RetryOptions, RetryPolicy, check_http_url, post, resolves
+from watcher.sinks.http import USER_AGENT, RetryOptions, RetryPolicy, check_http_url, post, reaches
 from watcher.sinks.slack_message import Message, compose
 from watcher.sinks.slack_words import WORDS, Headlines
 from watcher.sinks.templates import check_templates
@@ -110,7 +110,7 @@ class SlackSink(BaseSink[SlackOptions]):
             await self.context.clock.sleep(delay)
 
     async def probe(self) -> str:
-        return await resolves(self.url)
+        return await reaches(self.url, within=self.options.timeout)
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -46,7 +46,7 @@ from watcher.sinks.http import (
     RetryPolicy,
     check_http_url,
     post,
-    resolves,
+    reaches,
 )
 
 CONTENT_TYPE = "application/cloudevents+json"
@@ -187,7 +187,7 @@ class WebhookSink(BaseSink[WebhookOptions]):
                           secrets=self.secrets, clock=self.context.clock)
 
     async def probe(self) -> str:
-        return await resolves(self.url)
+        return await reaches(self.url, within=self.options.timeout)
 
     async def aclose(self) -> None:
         if self._session is not None:
