@@ -9,7 +9,8 @@ Before a batch is handed over, what an active silence holds back from this
 sink is taken out (judged by each event's own time; never for a sink that is
 a complete record) and counted per silence, and reminders meant for another
 ``repeat_interval`` are passed over; the cursor moves past both as if they were
-delivered (:func:`~watcher.runtime.silencing.screen`).
+delivered (:func:`~watcher.runtime.silencing.screen`); never the end of
+something the sink was handed the start of (:mod:`~watcher.runtime.told`).
 
 A sink with a ``linger`` (Slack's ``group_wait``) gets its batch that long
 after the batch's first event, so events arriving together are delivered
@@ -19,15 +20,14 @@ delivered ones are resolved, the others stay with the retry flag cleared and
 their attempts added up (so a receiver still refusing them is not hammered).
 Both paths share one lock: a sink never sees two ``deliver`` calls at once.
 
-A sink is failing from a failed attempt until one succeeds
-(:class:`~watcher.sinks.health.SinkHealth`, shared with the sink, which reports
-the attempts it retries inside ``deliver``; for a sink that does not, the
-runner reports ``deliver`` raising or returning): logged once, then once for
-each new cause (a few at most), and once recovered.  A sink raising other than a ``DeliveryError`` (a bug, a
-plugin) is an internal error: counted and logged once with its traceback by
-the runner's :class:`~watcher.runtime.supervisor.Boundary`, then retried with
-backoff like any failed delivery; so is an error anywhere else in the loop:
-the runner never dies of it.  Waits are on the injected clock.
+A sink is failing from a failed attempt until one succeeds (its
+:class:`~watcher.sinks.health.SinkHealth`, which a sink retrying inside
+``deliver`` reports each attempt to; the runner reports the others' ``deliver``).
+A sink raising other than a ``DeliveryError`` (a bug, a plugin) is an internal
+error: counted and logged once with its traceback by the runner's
+:class:`~watcher.runtime.supervisor.Boundary`, then retried with backoff like
+any failed delivery; so is an error anywhere else in the loop: the runner
+never dies of it.  Waits are on the injected clock.
 
 With several replicas a network sink is delivered under its lease (a
 :class:`~watcher.runtime.claim.Claim`): nothing is handed to the sink once the
@@ -53,6 +53,7 @@ from watcher.model import JournalEntry
 from watcher.runtime.claim import Claim
 from watcher.runtime.silencing import Silencer, screen
 from watcher.runtime.supervisor import Boundary, describe
+from watcher.runtime.told import Told
 from watcher.sinks.base import Rejected, Sink
 from watcher.sinks.health import SinkHealth
 from watcher.state.journal import Journal
@@ -79,8 +80,9 @@ class SinkRunner:
         #: whose cursor and dead letters in the journal: the sink's, or ``<sink>@<replica>``
         self.consumer = consumer or config.name
         self.journal = journal
-        self.clock = clock
-        self.batch = batch
+        #: the incidents a notification sink was handed the start of (None: a record)
+        self.told = None if self.record else Told(journal.store, self.consumer)
+        self.clock, self.batch = clock, batch
         #: failing or not, the last error; the sink reports to it too (its context's)
         self.health = health or SinkHealth(config.name, clock=clock)
         self.health.backlog = lambda: journal.backlog(self.consumer)
@@ -111,6 +113,8 @@ class SinkRunner:
     async def run(self, *, until_idle: bool = False) -> None:
         """Deliver forever (or, with ``until_idle``, until caught up with the journal)."""
         self.cursor = await self.journal.attach(self.consumer)
+        if self.told is not None:
+            await self.told.load()
         await self._open()
         if until_idle:
             await self.retry_dead()
@@ -166,8 +170,9 @@ class SinkRunner:
         match = self.config.match
         wanted = entries if match.everything else [e for e in entries if match(e)]
         holds = () if self.record or self.silencer is None else self.silencer.for_sink(self.name)
+        told = None if self.told is None else self.told.draft(entries, wanted)
         wanted, held = screen(wanted, holds, record=self.record,
-                              repeat=self.config.repeat_interval)
+                              repeat=self.config.repeat_interval, told=told)
         if (wanted and self.linger > 0 and wanted[0].seq != lingered
                 and len(entries) < self.batch):
             lingered = wanted[0].seq
@@ -179,7 +184,7 @@ class SinkRunner:
         if wanted and not await self._deliver(wanted):
             return lingered
         self.stats.silenced.update(held)
-        await self._ack(entries[-1].seq)
+        await self._ack(entries[-1].seq, told)
         return lingered
 
     async def _read_failed(self, e: StoreError) -> None:
@@ -278,10 +283,11 @@ class SinkRunner:
         self.log.info("dead letters re-delivered", delivered=len(delivered), kept=len(again))
         return len(delivered)
 
-    async def _ack(self, seq: int) -> None:
+    async def _ack(self, seq: int, told: set[str] | None = None) -> None:
         self.cursor = seq
+        records = None if told is None or self.told is None else self.told.settle(told)
         try:
-            await self.journal.ack(self.consumer, seq, fence=self.claim)
+            await self.journal.ack(self.consumer, seq, fence=self.claim, records=records)
         except Fenced as e:  # delivered, and the new holder delivers them again (same ids)
             self.log.warning("cursor move refused: another replica holds this sink now",
                              error=str(e))
