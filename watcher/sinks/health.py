@@ -30,6 +30,8 @@ CAUSES = 5
 
 
 class SinkHealth:
+    """One sink's health, shared by the sink (its context's) and its runner."""
+
     def __init__(self, name: str = "", *, clock: Clock = wall) -> None:
         self.name = name
         self.clock = clock
