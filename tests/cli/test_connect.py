@@ -12,7 +12,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from tests.http_support import free_port
 from tests.sinks.buses import NatsBus, RedisBus, private_server, reachable, run
+from tests.sinks.pagerduty_api import KEY
+from tests.sinks.receiver import Receiver
 from tests.support import SimThread, run_cli, sim_source, toml
 from watcher.state.backends import open_store
 from watcher.state.sqlite.schema import SCHEMA_VERSION
@@ -52,11 +55,12 @@ def test_everything_reachable_passes_with_one_line_each(tmp_path: Path, sim_thre
     state = tmp_path / "state.db"
     make_state(state)
     sources = [sim_source(sim_thread.url, sim_thread.world, v, name=f"{v}-src") for v in VENDORS]
-    sinks = [nats_bus.sink(), redis_bus.sink(name="stream"),
-             {"name": "hook", "type": "webhook", "url": "http://localhost:9/hook"},
-             {"name": "out", "type": "stdout"}]
-    requests = sim_thread.call(lambda w: len(w.requests))
-    code, lines, text = check(tmp_path, sources, sinks, str(state))
+    with Receiver() as hook:
+        sinks = [nats_bus.sink(), redis_bus.sink(name="stream"),
+                 {"name": "hook", "type": "webhook", "url": hook.url},
+                 {"name": "out", "type": "stdout"}]
+        requests = sim_thread.call(lambda w: len(w.requests))
+        code, lines, text = check(tmp_path, sources, sinks, str(state))
     assert code == 0, text
     assert lines["state"] == ("ok", f"SQLite {state}, schema {SCHEMA_VERSION} (current)")
     for v in VENDORS:
@@ -65,7 +69,8 @@ def test_everything_reachable_passes_with_one_line_each(tmp_path: Path, sim_thre
     assert lines["sink bus (nats)"][0] == "ok"
     assert f"stream {nats_bus.stream} holds {nats_bus.tag}.>" in lines["sink bus (nats)"][1]
     assert lines["sink stream (redis)"][0] == "ok" and "PING" in lines["sink stream (redis)"][1]
-    assert lines["sink hook (webhook)"] == ("ok", "localhost resolves (no request sent)")
+    assert lines["sink hook (webhook)"] == ("ok", f"127.0.0.1:{hook.port} reachable "
+                                                  "(no request sent)")
     assert lines["sink out (stdout)"][0] == "unchecked"
 
 
@@ -107,3 +112,37 @@ def test_a_state_file_of_a_newer_watcher_fails_and_is_left_as_it_was(tmp_path: P
     assert code == 69
     assert lines["state"][0] == "FAILED" and "newer watcher (schema 99)" in lines["state"][1]
     assert state.read_bytes() == before
+
+
+def test_http_destinations_are_connected_to_and_a_closed_port_fails_without_a_request(
+        tmp_path: Path) -> None:
+    """Webhook, Slack, PagerDuty and Apprise targets are each connected to: a listening
+    receiver is ok and gets no request, a closed port is FAILED as refused and https
+    to a plain-HTTP port as a TLS error, each naming host:port and never the URL's
+    path or query; exit 69."""
+    closed = free_port()
+    secret = "T0KEN-in-the-path"
+    with Receiver() as up:
+        sinks = [
+            {"name": "hook", "type": "webhook", "url": f"{up.url}/{secret}?sig={secret}"},
+            {"name": "chat", "type": "slack",
+             "webhook_url": f"http://127.0.0.1:{closed}/services/{secret}"},
+            {"name": "pager", "type": "pagerduty", "routing_key": KEY,
+             "base_url": f"http://127.0.0.1:{closed}"},
+            {"name": "tls", "type": "webhook", "url": f"https://127.0.0.1:{up.port}/{secret}"},
+            {"name": "teams", "type": "apprise", "urls": [f"json://127.0.0.1:{up.port}/{secret}"]},
+        ]
+        code, lines, text = check(tmp_path, [], sinks, str(tmp_path / "s.db"))
+        hits = len(up.hits)
+    assert code == 69, text
+    assert lines["sink hook (webhook)"] == ("ok", f"127.0.0.1:{up.port} reachable "
+                                                  "(no request sent)")
+    assert lines["sink chat (slack)"] == ("FAILED", f"127.0.0.1:{closed}: connection refused")
+    assert lines["sink pager (pagerduty)"] == ("FAILED",
+                                               f"127.0.0.1:{closed}: connection refused")
+    verdict, detail = lines["sink tls (webhook)"]
+    assert verdict == "FAILED" and detail.startswith(f"127.0.0.1:{up.port}: TLS error"), text
+    assert lines["sink teams (apprise)"] == (
+        "ok", f"urls[0]: 127.0.0.1:{up.port} reachable (no request sent)")
+    assert hits == 0
+    assert secret not in text and "services" not in text

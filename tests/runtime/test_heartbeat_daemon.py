@@ -126,16 +126,16 @@ def test_the_heartbeat_url_is_never_shown(tmp_path: Path, sim_thread: SimThread,
         assert secret not in text and "127.0.0.1:" + str(monitor.port) not in text, where
 
 
-def test_check_connect_resolves_the_monitors_host_without_pinging_it(
+def test_check_connect_reaches_the_monitor_without_pinging_it(
         tmp_path: Path, monitor: Receiver) -> None:
-    """``watcher check --connect`` says a heartbeat's host resolves, sends the monitor no
-    request (it would count as a ping), and shows no part of the URL but its host."""
+    """``watcher check --connect`` opens a connection to a heartbeat's monitor, sends it no
+    request (it would count as a ping), and shows no part of the URL but host and port."""
     cfg = tmp_path / "w.toml"
     cfg.write_text(toml({"state_path": str(tmp_path / "s.db")})
                    + heartbeat(monitor.url, kind="healthchecks"))
     out = run_cli("check", "--connect", "-c", str(cfg))
     text = (out.stdout + out.stderr).decode()
     assert out.returncode == 0, text
-    assert "ok         heartbeat deadman (healthchecks): 127.0.0.1 resolves (no request sent)" \
-        in text
+    assert ("ok         heartbeat deadman (healthchecks): "
+            f"127.0.0.1:{monitor.port} reachable") in text
     assert monitor.hits == [] and CHECK not in text

@@ -83,8 +83,8 @@ def _payload_problems(p: Any) -> list[str]:
 class FakePagerDuty(Receiver):
     """The Events API v2 on loopback; ``accepted`` holds the events it took, in order."""
 
-    def __init__(self) -> None:
-        super().__init__(self._answer, path="/v2/enqueue")
+    def __init__(self, *, port: int = 0) -> None:
+        super().__init__(self._answer, path="/v2/enqueue", port=port)
         self.accepted: list[dict[str, Any]] = []
         #: answer 429 to this many requests first, then 500 to this many
         self.busy = 0

@@ -49,7 +49,9 @@ def ok(_hit: Hit) -> Reply:
 
 
 class Receiver:
-    def __init__(self, reply: Callable[[Hit], Reply] = ok, *, path: str = "/hook") -> None:
+    def __init__(self, reply: Callable[[Hit], Reply] = ok, *, path: str = "/hook",
+                 port: int = 0) -> None:
+        """``port``: where to listen (0: any free port; another: a receiver coming back)."""
         self.reply = reply
         self.path = path
         self.hits: list[Hit] = []
@@ -59,7 +61,7 @@ class Receiver:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._stopping: asyncio.Event | None = None
         self._runner: web.AppRunner | None = None
-        self.port = 0
+        self.port = port
 
     @property
     def url(self) -> str:
@@ -76,7 +78,7 @@ class Receiver:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         server = site._server
         assert server is not None

@@ -7,9 +7,11 @@ After the config validated, one check per line, in config order:
 * each source: one cheap authenticated request, a one-run page, through the
   provider's own HTTP edge (rate limit, timeout, response cap);
 * each sink that can be checked without sending: NATS (connected, the stream
-  holds the subjects), Redis (authenticated, PING), webhook and Slack (the host
-  resolves); the others say they cannot be checked that way;
-* each heartbeat: its monitor's host resolves (no request: it would count as a
+  holds the subjects), Redis (authenticated, PING), webhook, Slack, PagerDuty and
+  Apprise's HTTP targets (a TCP connection opened to ``host:port``, a verified
+  TLS handshake for https, then closed: refused, timeout and TLS errors fail the
+  check); the others say they cannot be checked that way;
+* each heartbeat: a connection to its monitor (no request: it would count as a
   ping from a watcher that is not running).
 
 Each line says ``ok``, ``FAILED`` or ``unchecked`` and what was found, in the
@@ -34,7 +36,7 @@ from watcher.providers.protocol import ProviderContext
 from watcher.server.logs import Redactor
 from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
-from watcher.sinks.http import resolves
+from watcher.sinks.http import reaches
 from watcher.state.backends import open_store
 from watcher.state.store import StoreAbsent
 
@@ -72,7 +74,7 @@ async def run_checks(config: Config) -> list[Check]:
         plan += [(Check(f"source {s.name} ({s.provider})"), _source(s, session))
                  for s in config.sources]
         plan += [(Check(f"sink {k.name} ({k.type})"), _sink(k, session)) for k in config.sinks]
-        plan += [(Check(f"heartbeat {h.name} ({h.kind})"), partial(resolves, h.url))
+        plan += [(Check(f"heartbeat {h.name} ({h.kind})"), partial(reaches, h.url))
                  for h in config.heartbeats]
         async with anyio.create_task_group() as tg:
             for check, probe in plan:

@@ -16,8 +16,8 @@ import orjson
 
 from watcher.config.render import window_times
 from watcher.config.settings import Config, SinkConfig
-from watcher.core.silences import Silence, held_by
-from watcher.runtime.silencing import Silencer, screen
+from watcher.core.silences import Hold, Silence
+from watcher.runtime.silencing import Silencer, forget_ended, screen
 from watcher.sinks import sink_class
 from watcher.state.store import Store
 
@@ -31,20 +31,24 @@ async def held_counts(store: Store, config: Config, silences: Sequence[Silence]
     await silencer.refresh()
     sinks = [s for s in config.sinks if not getattr(sink_class(s.type), "record", False)]
     holds = {s.name: silencer.for_sink(s.name) for s in sinks}
+    #: per sink, the incidents it was handed the start of (a resolution of one passes)
+    told: dict[str, set[str]] = {s.name: set() for s in sinks}
     counts: Counter[str] = Counter()
     after = 0
     while entries := await store.read(after, PAGE):
         for e in entries:
-            counts.update({h.label for s in sinks if _gets(s, e)
-                           if (h := held_by(e, e.time, holds[s.name])) is not None})
+            counts.update({label for s in sinks for label in _held(s, e, holds[s.name],
+                                                                   told[s.name])})
         after = entries[-1].seq
     return counts
 
 
-def _gets(sink: SinkConfig, e: Any) -> bool:
-    """Whether ``sink`` would be handed ``e`` but for silences."""
-    return sink.match(e) and bool(screen([e], (), record=False,
-                                         repeat=sink.repeat_interval)[0])
+def _held(sink: SinkConfig, e: Any, holds: Sequence[Hold], told: set[str]) -> list[str]:
+    """The silence that held ``e`` back from ``sink`` (none, or one), as its runner judges."""
+    if not sink.match(e):
+        forget_ended([e], told)
+        return []
+    return screen([e], holds, record=False, repeat=sink.repeat_interval, told=told)[1]
 
 
 def show(config: Config, silences: Sequence[Silence], counts: Mapping[str, int] | None,

@@ -172,9 +172,12 @@ class SinkStatus:
     stats: DeliveryStats
     #: journaled events the sink has not acknowledged yet
     backlog: int
-    #: the last delivery attempt failed and the runner is backing off
+    #: a delivery attempt failed and none succeeded since
     failing: bool
     internal_errors: int = 0
+    #: while failing: why the last attempt failed, and since when (wall time)
+    last_error: str | None = None
+    failing_since: float | None = None
     #: an event-bus sink's connection and publish timings (None: not a bus sink)
     bus: BusStats | None = None
     #: a complete record of the journal (stdout, file, buses): never silenced

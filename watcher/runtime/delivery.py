@@ -9,7 +9,8 @@ Before a batch is handed over, what an active silence holds back from this
 sink is taken out (judged by each event's own time; never for a sink that is
 a complete record) and counted per silence, and reminders meant for another
 ``repeat_interval`` are passed over; the cursor moves past both as if they were
-delivered (:func:`~watcher.runtime.silencing.screen`).
+delivered (:func:`~watcher.runtime.silencing.screen`); never the end of
+something the sink was handed the start of (:mod:`~watcher.runtime.told`).
 
 A sink with a ``linger`` (Slack's ``group_wait``) gets its batch that long
 after the batch's first event, so events arriving together are delivered
@@ -19,12 +20,14 @@ delivered ones are resolved, the others stay with the retry flag cleared and
 their attempts added up (so a receiver still refusing them is not hammered).
 Both paths share one lock: a sink never sees two ``deliver`` calls at once.
 
-A failing sink is logged once, then once for each new cause (a few at most),
-and once recovered.  A sink raising other than a ``DeliveryError`` (a bug, a
-plugin) is an internal error: counted and logged once with its traceback by
-the runner's :class:`~watcher.runtime.supervisor.Boundary`, then retried with
-backoff like any failed delivery; so is an error anywhere else in the loop:
-the runner never dies of it.  Waits are on the injected clock.
+A sink is failing from a failed attempt until one succeeds (its
+:class:`~watcher.sinks.health.SinkHealth`, which a sink retrying inside
+``deliver`` reports each attempt to; the runner reports the others' ``deliver``).
+A sink raising other than a ``DeliveryError`` (a bug, a plugin) is an internal
+error: counted and logged once with its traceback by the runner's
+:class:`~watcher.runtime.supervisor.Boundary`, then retried with backoff like
+any failed delivery; so is an error anywhere else in the loop: the runner
+never dies of it.  Waits are on the injected clock.
 
 With several replicas a network sink is delivered under its lease (a
 :class:`~watcher.runtime.claim.Claim`): nothing is handed to the sink once the
@@ -50,7 +53,9 @@ from watcher.model import JournalEntry
 from watcher.runtime.claim import Claim
 from watcher.runtime.silencing import Silencer, screen
 from watcher.runtime.supervisor import Boundary, describe
+from watcher.runtime.told import Told
 from watcher.sinks.base import Rejected, Sink
+from watcher.sinks.health import SinkHealth
 from watcher.state.journal import Journal
 from watcher.state.store import Fenced, StoreError
 
@@ -62,7 +67,8 @@ DEAD_RETRY_EVERY = 2.0
 class SinkRunner:
     def __init__(self, sink: Sink, config: SinkConfig, journal: Journal, *,
                  clock: Clock = wall, batch: int = BATCH, claim: Claim | None = None,
-                 consumer: str | None = None, silencer: Silencer | None = None) -> None:
+                 consumer: str | None = None, silencer: Silencer | None = None,
+                 health: SinkHealth | None = None) -> None:
         self.sink = sink
         #: a complete record of the journal: no silence applies, every reminder does
         self.record = bool(getattr(sink, "record", False))
@@ -74,16 +80,18 @@ class SinkRunner:
         #: whose cursor and dead letters in the journal: the sink's, or ``<sink>@<replica>``
         self.consumer = consumer or config.name
         self.journal = journal
-        self.clock = clock
-        self.batch = batch
-        self.stats = DeliveryStats()
+        #: the incidents a notification sink was handed the start of (None: a record)
+        self.told = None if self.record else Told(journal.store, self.consumer)
+        self.clock, self.batch = clock, batch
+        #: failing or not, the last error; the sink reports to it too (its context's)
+        self.health = health or SinkHealth(config.name, clock=clock)
+        self.health.backlog = lambda: journal.backlog(self.consumer)
+        self.stats: DeliveryStats = self.health.stats
         self.cursor = 0
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
         self._backoff = Backoff(1.0, 60.0, rng=clock.random)
         #: counts and logs this sink's internal errors (``task`` = ``sink:<name>``)
         self.boundary = Boundary(f"sink:{self.name}")
-        #: why delivery is failing, each cause logged so far (empty: it is not failing)
-        self._said: set[str] = set()
         self._read_failing = False
         self._delivering = anyio.Lock()
         #: seconds a batch gathers before delivery (the sink's ``linger``)
@@ -91,19 +99,22 @@ class SinkRunner:
 
     @property
     def failing(self) -> bool:
-        """The last delivery attempt (or journal read) failed and the runner is backing off."""
-        return bool(self._said) or self._read_failing
+        """The last delivery attempt (or journal read) failed: until one succeeds."""
+        return self.health.failing or self._read_failing
 
     def status(self) -> SinkStatus:
         """This sink as /metrics and ``STATUS=`` show it."""
         return SinkStatus(name=self.name, type=self.config.type, stats=self.stats,
                           backlog=self.journal.backlog(self.consumer), failing=self.failing,
+                          last_error=self.health.last_error, failing_since=self.health.since,
                           internal_errors=self.boundary.errors, record=self.record,
                           repeat_interval=self.config.repeat_interval, bus=self.sink.bus)
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Deliver forever (or, with ``until_idle``, until caught up with the journal)."""
         self.cursor = await self.journal.attach(self.consumer)
+        if self.told is not None:
+            await self.told.load()
         await self._open()
         if until_idle:
             await self.retry_dead()
@@ -126,9 +137,8 @@ class SinkRunner:
                     self.boundary.caught(e)
                 await self._retry_later(e, internal=internal)
                 continue
-            if self._said:
-                self._said.clear()
-                self.log.info("sink connected")
+            if not self.health.reports:
+                self.health.succeeded("sink connected", by_sink=False)
             self._backoff.reset()
             return
 
@@ -160,8 +170,9 @@ class SinkRunner:
         match = self.config.match
         wanted = entries if match.everything else [e for e in entries if match(e)]
         holds = () if self.record or self.silencer is None else self.silencer.for_sink(self.name)
+        told = None if self.told is None else self.told.draft(entries, wanted)
         wanted, held = screen(wanted, holds, record=self.record,
-                              repeat=self.config.repeat_interval)
+                              repeat=self.config.repeat_interval, told=told)
         if (wanted and self.linger > 0 and wanted[0].seq != lingered
                 and len(entries) < self.batch):
             lingered = wanted[0].seq
@@ -173,7 +184,7 @@ class SinkRunner:
         if wanted and not await self._deliver(wanted):
             return lingered
         self.stats.silenced.update(held)
-        await self._ack(entries[-1].seq)
+        await self._ack(entries[-1].seq, told)
         return lingered
 
     async def _read_failed(self, e: StoreError) -> None:
@@ -196,9 +207,8 @@ class SinkRunner:
                 self.boundary.caught(e, events=len(batch))
             await self._retry_later(e, internal=internal)
             return False
-        if self._said:
-            self._said.clear()
-            self.log.info("sink delivery recovered")
+        if not self.health.reports:  # else the sink said how its attempts went
+            self.health.succeeded(by_sink=False)
         self._backoff.reset()
         self.boundary.cleared()
         if rejected:
@@ -209,21 +219,11 @@ class SinkRunner:
 
     async def _retry_later(self, e: Exception, *, internal: bool) -> None:
         """Count a failed attempt and back off before the batch is tried again."""
-        self.stats.failures += 1
         delay = self._backoff.next()
         if isinstance(e, Retryable) and e.retry_after:
             delay = max(delay, e.retry_after)
         error = describe(e) if internal else str(e) or repr(e)
-        if not self._said:
-            self._said.add(error)
-            self.log.error("sink delivery failing, will retry", error=error,
-                           backlog=self.journal.backlog(self.consumer))
-        elif error not in self._said and len(self._said) < 5:  # a few causes, not a flood
-            self._said.add(error)
-            self.log.warning("sink delivery still failing, for another reason", error=error)
-        else:
-            self.log.debug("sink delivery failed again", error=error, retry_in=delay)
-        self.stats.retries += 1
+        self.health.failed(error, by_sink=False, retry_in=round(delay, 3))
         await self.clock.sleep(delay)
 
     async def _dead(self, rejected: Sequence[Rejected]) -> None:
@@ -283,10 +283,11 @@ class SinkRunner:
         self.log.info("dead letters re-delivered", delivered=len(delivered), kept=len(again))
         return len(delivered)
 
-    async def _ack(self, seq: int) -> None:
+    async def _ack(self, seq: int, told: set[str] | None = None) -> None:
         self.cursor = seq
+        records = None if told is None or self.told is None else self.told.settle(told)
         try:
-            await self.journal.ack(self.consumer, seq, fence=self.claim)
+            await self.journal.ack(self.consumer, seq, fence=self.claim, records=records)
         except Fenced as e:  # delivered, and the new holder delivers them again (same ids)
             self.log.warning("cursor move refused: another replica holds this sink now",
                              error=str(e))

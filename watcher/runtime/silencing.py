@@ -19,6 +19,7 @@ import structlog
 
 from watcher.config.silences import WindowConfig
 from watcher.core.events import REMINDS
+from watcher.core.incidents import OPENS, RESOLVES, incident_of
 from watcher.core.silences import Hold, Matcher, Silence, held_by
 from watcher.core.status import SilenceStatus
 from watcher.core.windows import OpenAt, next_opening
@@ -145,12 +146,16 @@ def _log_changes(before: dict[str, Silence], after: Iterable[Silence]) -> None:
 
 
 def screen(entries: Sequence[JournalEntry], holds: Sequence[Hold], *, record: bool,
-           repeat: float | None) -> tuple[list[JournalEntry], list[str]]:
+           repeat: float | None, told: set[str] | None = None
+           ) -> tuple[list[JournalEntry], list[str]]:
     """What a sink is handed of ``entries`` (already through its ``match``), and the
     labels of the silences that held each of the others back.
 
     A reminder goes to a complete record, and to a notification sink whose
-    ``repeat_interval`` it was made for; any other sink passes over it."""
+    ``repeat_interval`` it was made for; any other sink passes over it.  ``told``:
+    the incidents (:mod:`watcher.core.incidents`) this sink was handed the start of
+    and has not seen end; the resolution of one passes whatever silence would hold
+    it, and ``told`` is brought up to date with what is handed over."""
     if record:
         return list(entries), []
     out: list[JournalEntry] = []
@@ -158,12 +163,34 @@ def screen(entries: Sequence[JournalEntry], holds: Sequence[Hold], *, record: bo
     for e in entries:
         if e.type in REMINDS and (repeat is None or reminder_interval(e) != repeat):
             continue
+        incident = incident_of(e) if told is not None else None
         h = held_by(e, e.time, holds) if holds else None
+        if h is not None and incident is not None and told is not None \
+                and incident[0] == RESOLVES and incident[1] in told:
+            h = None  # the sink got the alert: it gets its end, silenced or not
         if h is None:
             out.append(e)
         else:
             held.append(h.label)
+        if incident is not None and told is not None:
+            _follow(told, incident, handed=h is None)
     return out, held
+
+
+def forget_ended(entries: Iterable[JournalEntry], told: set[str]) -> None:
+    """Incidents ended by events the sink's ``match`` leaves out: nothing to resolve."""
+    for e in entries:
+        incident = incident_of(e)
+        if incident is not None and incident[0] != OPENS:
+            told.discard(incident[1])
+
+
+def _follow(told: set[str], incident: tuple[str, str], *, handed: bool) -> None:
+    part, key = incident
+    if part != OPENS:
+        told.discard(key)
+    elif handed:
+        told.add(key)
 
 
 def reminder_interval(e: JournalEntry) -> float | None:

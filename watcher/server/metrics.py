@@ -94,8 +94,9 @@ class DaemonCollector:
                                     "Journaled events a sink has not acknowledged yet.",
                                     labels=["sink"])
         failing = GaugeMetricFamily("watcher_sink_failing",
-                                    "1 while a sink's last delivery (or connection) attempt "
-                                    "failed and it is backing off.", labels=["sink"])
+                                    "1 from a sink's failed delivery (or connection) attempt "
+                                    "until one succeeds, retries inside the sink included.",
+                                    labels=["sink"])
         for sink in d.sinks:
             name, st = sink.name, sink.stats
             delivered.add_metric([name], st.delivered)

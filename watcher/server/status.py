@@ -92,6 +92,9 @@ def sink_body(k: SinkStatus) -> dict[str, Any]:
         "name": k.name, "type": k.type, "backlog": k.backlog,
         "last_delivery": ts(st.last_delivery), "delivered": st.delivered,
         "dead_letters": st.dead, "silenced": sum(st.silenced.values()), "failing": k.failing,
+        "failing_since": ts(k.failing_since),
+        "last_error": redactor.redact(k.last_error) if k.last_error and k.failing else None,
+        "retries": st.retries,
     }
 
 

@@ -36,9 +36,9 @@ import structlog
 from watcher.config.options import option
 from watcher.config.settings import SinkConfig
 from watcher.model import JournalEntry
-from watcher.sinks.apprise_urls import check_urls, load, secrets_of, send
+from watcher.sinks.apprise_urls import check_urls, http_target, load, secrets_of, send
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
-from watcher.sinks.http import Outcome, RetryOptions, RetryPolicy, scrub
+from watcher.sinks.http import Outcome, RetryOptions, RetryPolicy, reaches, scrub
 from watcher.sinks.notice import Notice, notices
 
 #: notify calls of one sink running at once (an abandoned call keeps its place until it ends)
@@ -87,17 +87,19 @@ class AppriseSink(BaseSink[AppriseOptions]):
                 if said is not None:
                     failed.append((i, said))
             if not failed:
+                self.context.health.succeeded()
                 return None, attempt
             pending = [i for i, _ in failed]
             reason = "; ".join(f"urls[{i}]: {said}" for i, said in failed)
             outcome = Outcome(False, reason, retryable=True)
             delay = self.policy.delay(attempt)
             why = self.policy.give_up(outcome, attempt, self.context.clock() - started, delay)
+            self.context.health.failed(reason, retry=why is None)
             if why is not None:
                 self.log.error("apprise could not notify; the events are kept as dead letters",
                                reason=reason, events=len(notice.entries))
                 return why, attempt
-            self.log.warning("apprise could not notify, retrying", reason=reason,
+            self.log.debug("apprise could not notify, retrying", reason=reason,
                              attempt=attempt, retry_in=round(delay, 3))
             await self.context.clock.sleep(delay)
 
@@ -119,3 +121,20 @@ class AppriseSink(BaseSink[AppriseOptions]):
             tg.start_soon(call)
             tg.start_soon(timer)
         return scrub(said[0], self.secrets) if said[0] is not None else None
+
+    async def probe(self) -> str:
+        """Connect to the HTTP host of each URL whose host can be told, sending nothing;
+        OSError naming the first one unreachable."""
+        found = []
+        for i, target in enumerate(self.targets):
+            where = http_target(target)
+            if where is None:
+                found.append(f"urls[{i}]: not an HTTP host it can tell, unchecked")
+                continue
+            try:
+                found.append(f"urls[{i}]: " + await reaches(where, within=self.options.timeout))
+            except OSError as e:
+                raise OSError(f"urls[{i}]: {e}") from None
+        if all(line.endswith("unchecked") for line in found):
+            raise NotImplementedError("; ".join(found))
+        return "; ".join(found)

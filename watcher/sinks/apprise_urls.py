@@ -102,6 +102,37 @@ def send(target: Any, title: str, body: str, severity: str) -> str | None:
     return " ".join(lines[-2:])[:SAID_MAX] or "Apprise could not send the notification"
 
 
+#: Apprise's own URL schemes for a POST to any HTTP server (the host is the URL's own)
+GENERIC = ("json", "jsons", "xml", "xmls", "form", "forms")
+
+
+def http_target(target: Any) -> str | None:
+    """The ``scheme://host[:port]`` an Apprise URL's notifications go to, when it can be
+    told: a service's fixed API host (Discord, Telegram...) or a generic JSON/XML/form
+    URL's own host; ``None`` otherwise (email, a service whose host is in its token)."""
+    plugin = target[0]
+    fixed = getattr(plugin, "notify_url", None)
+    if isinstance(fixed, str) and fixed.startswith(("https://", "http://")):
+        parts = urlsplit(fixed)
+        if parts.hostname and "{" not in parts.netloc:
+            return f"{parts.scheme}://{parts.netloc}"
+    protocols = {*_names(getattr(plugin, "protocol", None)),
+                 *_names(getattr(plugin, "secure_protocol", None))}
+    host = getattr(plugin, "host", None)
+    if protocols & set(GENERIC) and isinstance(host, str) and host:
+        port = getattr(plugin, "port", None)
+        scheme = "https" if getattr(plugin, "secure", False) else "http"
+        return f"{scheme}://{host}" + (f":{port}" if port else "")
+    return None
+
+
+def _names(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, tuple | list) \
+        else ()
+
+
 def secrets_of(urls: Sequence[str]) -> tuple[str, ...]:
     """Each URL and the parts of it that may be credentials: user, password, path segments
     and query values (a Discord webhook's token is a path segment)."""

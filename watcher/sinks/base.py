@@ -43,6 +43,10 @@ A sink class has:
   *without sending an event* and return what was found (one line), or raise
   with the server's own error; the default raises NotImplementedError: it cannot
   be checked that way;
+* optionally, a sink that retries inside ``deliver`` reports every attempt to
+  ``context.health`` (:class:`~watcher.sinks.health.SinkHealth`: ``failed(reason)``,
+  ``succeeded()``), so it shows as failing from its first refused attempt, not
+  when ``deliver`` returns; a sink that makes one attempt per call need not;
 * optionally ``bus``: a :class:`~watcher.core.status.BusStats` that ``/metrics``
   shows (connection, publish round trips).  The registry gives a class that
   lacks one of these the default of :class:`SinkDefaults`.
@@ -63,7 +67,7 @@ with ``options = {name: Field}`` instead of ``Options`` (values read as
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from watcher.config.options import NoOptions, declared, ensure
@@ -71,6 +75,7 @@ from watcher.core.status import BusStats
 from watcher.infra.clock import Clock, wall
 from watcher.infra.plugins import completed, plugin_class
 from watcher.model import JournalEntry
+from watcher.sinks.health import SinkHealth
 
 if TYPE_CHECKING:
     import aiohttp
@@ -92,6 +97,8 @@ class SinkContext:
     session: aiohttp.ClientSession | None = None
     #: the daemon's clock: every wait, timestamp and jitter of a sink comes from it
     clock: Clock = wall
+    #: where a sink that retries inside ``deliver`` reports each attempt (failed, succeeded)
+    health: SinkHealth = field(default_factory=SinkHealth)
 
 
 class Sink(Protocol):

@@ -29,7 +29,9 @@ instead of returning in waves.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -208,12 +210,36 @@ class Gate:
             await self.clock.sleep(left)
 
 
-async def resolves(url: str) -> str:
-    """``watcher check --connect`` for an HTTP destination: its host name resolves (no
-    request is sent: a test POST would be an event to the receiver)."""
-    host = urlsplit(url).hostname or ""
+async def reaches(url: str, *, within: float = 10.0) -> str:
+    """``watcher check --connect`` for an HTTP destination: open a TCP connection to its
+    host and port (and complete a verified TLS handshake for https), then close it.
+    No request is sent: a test POST would be an event to the receiver.  What was found
+    names ``host:port`` only, never the (secret) path or query; OSError if unreachable."""
+    parts = urlsplit(url)
+    tls = parts.scheme == "https"
+    host = parts.hostname or ""
     try:
-        await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as e:
-        raise OSError(f"{host} does not resolve: {getattr(e, 'strerror', None) or e}") from None
-    return f"{host} resolves (no request sent)"
+        port = parts.port or (443 if tls else 80)
+    except ValueError:
+        raise OSError(f"{host}: not a valid port") from None
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(
+            host, port, ssl=ssl.create_default_context() if tls else None), within)
+    except TimeoutError:
+        raise OSError(f"{where}: no connection within {within:g}s (timeout)") from None
+    except ssl.SSLCertVerificationError as e:
+        raise OSError(f"{where}: TLS error: {e.verify_message}") from None
+    except ssl.SSLError as e:
+        raise OSError(f"{where}: TLS error: {e.reason or e}") from None
+    except socket.gaierror as e:
+        raise OSError(f"{host} does not resolve: {e.strerror or e}") from None
+    except OSError as e:  # several addresses: "Multiple exceptions: [Errno 111] ..."
+        refused = isinstance(e, ConnectionRefusedError) or "refused" in str(e).lower()
+        raise OSError(f"{where}: " + ("connection refused" if refused
+                                      else (e.strerror or str(e)))) from None
+    writer.close()
+    with contextlib.suppress(OSError, ssl.SSLError):
+        await writer.wait_closed()
+    return f"{where} " + ("reachable, TLS verified" if tls else "reachable") + \
+        " (no request sent)"

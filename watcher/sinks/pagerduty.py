@@ -37,7 +37,14 @@ from watcher.config.settings import SinkConfig
 from watcher.config.toml_text import toml_value
 from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
-from watcher.sinks.http import USER_AGENT, Gate, RetryOptions, RetryPolicy, check_http_url
+from watcher.sinks.http import (
+    USER_AGENT,
+    Gate,
+    RetryOptions,
+    RetryPolicy,
+    check_http_url,
+    reaches,
+)
 from watcher.sinks.pagerduty_event import (
     DEFAULT_SEVERITY,
     SEVERITIES,
@@ -115,20 +122,25 @@ class PagerDutySink(BaseSink[PagerDutyOptions]):
                                        secrets=(self.options.routing_key,),
                                        clock=self.context.clock)
             if outcome.ok:
+                self.context.health.succeeded()
                 return None, attempt
             delay = self.policy.delay(attempt, outcome.retry_after)
             if outcome.retry_after:  # capped: a bogus "wait a year" must not stall the sink
                 self.gate.hold(min(outcome.retry_after, self.policy.max_age))
             why = self.policy.give_up(outcome, attempt, self.context.clock() - started, delay)
+            self.context.health.failed(outcome.reason, retry=why is None)
             if why is not None:
                 self.log.error("pagerduty refused the event; kept as a dead letter"
                                if not outcome.retryable else
                                "pagerduty unreachable; giving up on the event",
                                reason=outcome.reason)
                 return why, attempt
-            self.log.warning("pagerduty did not take the event, retrying",
+            self.log.debug("pagerduty did not take the event, retrying",
                              reason=outcome.reason, attempt=attempt, retry_in=round(delay, 3))
             await self.context.clock.sleep(delay)
+
+    async def probe(self) -> str:
+        return await reaches(self.url, within=self.options.timeout)
 
     async def aclose(self) -> None:
         if self._session is not None:

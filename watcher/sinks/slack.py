@@ -32,7 +32,7 @@ from watcher.config.settings import SinkConfig
 from watcher.infra import ratelimit
 from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
-from watcher.sinks.http import USER_AGENT, RetryOptions, RetryPolicy, check_http_url, post, resolves
+from watcher.sinks.http import USER_AGENT, RetryOptions, RetryPolicy, check_http_url, post, reaches
 from watcher.sinks.slack_message import Message, compose
 from watcher.sinks.slack_words import WORDS, Headlines
 from watcher.sinks.templates import check_templates
@@ -92,23 +92,25 @@ class SlackSink(BaseSink[SlackOptions]):
                                  limits=self.timeout, secrets=(self.url,),
                                  clock=self.context.clock)
             if outcome.ok:
+                self.context.health.succeeded()
                 return None, attempt
             if outcome.status == 429:  # capped: a bogus "wait a year" must not stall the sink
                 self.pace.hold(min(outcome.retry_after or 1.0, self.policy.max_age))
             delay = self.policy.delay(attempt, outcome.retry_after)
             why = self.policy.give_up(outcome, attempt, self.context.clock() - started, delay)
+            self.context.health.failed(outcome.reason, retry=why is None)
             if why is not None:
                 self.log.error("slack refused the message; its events are kept as dead letters"
                                if not outcome.retryable else
                                "slack unreachable; giving up on the message",
                                reason=outcome.reason, events=len(message.entries))
                 return why, attempt
-            self.log.warning("slack message not delivered, retrying", reason=outcome.reason,
+            self.log.debug("slack message not delivered, retrying", reason=outcome.reason,
                              attempt=attempt, retry_in=round(delay, 3))
             await self.context.clock.sleep(delay)
 
     async def probe(self) -> str:
-        return await resolves(self.url)
+        return await reaches(self.url, within=self.options.timeout)
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -46,7 +46,7 @@ from watcher.sinks.http import (
     RetryPolicy,
     check_http_url,
     post,
-    resolves,
+    reaches,
 )
 
 CONTENT_TYPE = "application/cloudevents+json"
@@ -126,7 +126,6 @@ class WebhookSink(BaseSink[WebhookOptions]):
         self.gate = Gate(context.clock)
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
         self._session: aiohttp.ClientSession | None = None
-        self._failing = False
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -165,19 +164,15 @@ class WebhookSink(BaseSink[WebhookOptions]):
             attempt += 1
             outcome = await self._post_once(session, e)
             if outcome.ok:
-                if self._failing:
-                    self._failing = False
-                    self.log.info("webhook receiver recovered")
+                self.context.health.succeeded()
                 return None
             delay = self.policy.delay(attempt, outcome.retry_after)
             if outcome.retry_after:  # capped: a bogus "wait a year" must not stall the sink
                 self.gate.hold(min(outcome.retry_after, self.policy.max_age))
             why = self.policy.give_up(outcome, attempt, self.context.clock() - started, delay)
+            self.context.health.failed(outcome.reason, retry=why is None)
             if why is not None:
                 return (e, why, attempt)
-            if not self._failing:
-                self._failing = True
-                self.log.warning("webhook receiver failing, retrying", reason=outcome.reason)
             self.log.debug("webhook attempt failed", event_id=e.id, attempt=attempt,
                            reason=outcome.reason, retry_in=round(delay, 3))
             await self.context.clock.sleep(delay)
@@ -192,7 +187,7 @@ class WebhookSink(BaseSink[WebhookOptions]):
                           secrets=self.secrets, clock=self.context.clock)
 
     async def probe(self) -> str:
-        return await resolves(self.url)
+        return await reaches(self.url, within=self.options.timeout)
 
     async def aclose(self) -> None:
         if self._session is not None:

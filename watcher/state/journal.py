@@ -166,16 +166,19 @@ class Journal:
         if stored is not None:
             self.cursors[sink] = stored
 
-    async def ack(self, sink: str, seq: int, *, fence: Fence | None = None) -> None:
+    async def ack(self, sink: str, seq: int, *, fence: Fence | None = None,
+                  records: Mapping[tuple[str, str], bytes | None] | None = None) -> None:
         """``sink`` has everything up to ``seq``: persist, then let go of what all have.
-        ``fence``: the sink's lease, without which the store refuses the move (Fenced)."""
-        if fence is not None:  # refused: the cursor stays where the store has it
-            await self.store.commit(Commit(cursor=(sink, seq), fence=fence))
+        ``fence``: the sink's lease, without which the store refuses the move (Fenced).
+        ``records``: written in the same transaction as the cursor."""
+        if fence is not None or records:  # refused: the cursor stays where the store has it
+            await self.store.commit(Commit(cursor=(sink, seq), records=records or {},
+                                           fence=fence))
         self.cursors[sink] = seq
         self._acked.set()
         self._acked = anyio.Event()
         self._trim()
-        if fence is None:
+        if fence is None and not records:
             await self.store.set_cursor(sink, seq)
 
     async def wait_acked(self) -> None:

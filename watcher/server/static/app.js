@@ -67,7 +67,13 @@
     const tbody = $("sinks").tBodies[0];
     tbody.replaceChildren();
     for (const k of list) {
-      row(tbody, [k.name, k.type, el("td", k.failing ? "h-failing" : "h-ok", k.failing ? "failing" : "ok"),
+      const state = el("td", k.failing ? "h-failing" : "h-ok", k.failing ? "failing" : "ok");
+      if (k.failing && k.failing_since) state.append(el("span", "muted", ` ${rel(k.failing_since)}`));
+      if (k.last_error) {
+        state.title = k.last_error;
+        state.append(el("div", "err", k.last_error.length > 120 ? `${k.last_error.slice(0, 120)}…` : k.last_error));
+      }
+      row(tbody, [k.name, k.type, state,
         num(k.backlog), rel(k.last_delivery), num(k.delivered),
         el("td", k.dead_letters ? "num bad" : "num", k.dead_letters), num(k.silenced)]);
     }
@@ -126,7 +132,9 @@
   function render(st) {
     skew = Date.now() - Date.parse(st.now);
     const failing = st.sources.filter((s) => s.health === "failing").length;
-    $("summary").textContent = `${st.sources.length} sources, ${failing} failing; ${st.sinks.length} sinks; v${st.replica.version}`;
+    const sinksFailing = st.sinks.filter((k) => k.failing).length;
+    $("summary").textContent = `${st.sources.length} sources, ${failing} failing; ` +
+      `${st.sinks.length} sinks, ${sinksFailing} failing; v${st.replica.version}`;
     sources(st.sources); sinks(st.sinks); silences(st.silences); chart(st.failures_24h);
     heartbeats(st.heartbeats);
     const reps = $("replicas");

@@ -1,0 +1,82 @@
+"""Every sink that retries inside its own ``deliver`` reports each attempt to its health:
+failing (with the reason, a retry counted, one error log) from the first refused
+attempt, and recovered (one info log) at the first one that succeeds.  Real sinks
+posting to a closed loopback port, then to a real receiver opened on that port, on a
+fake clock that moves only when the test says so."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+import pytest
+import structlog
+
+from tests.http_support import free_port
+from tests.sinks.pagerduty_api import KEY, FakePagerDuty
+from tests.sinks.receiver import Receiver
+from tests.sinks.runs import sink_config
+from tests.sinks.test_apprise import failed
+from watcher.sinks import sink_class
+from watcher.sinks.base import SinkContext
+from watcher.sinks.health import SinkHealth
+from watcher.testing import FakeClock
+
+pytestmark = pytest.mark.anyio
+
+RETRY = {"backoff": "1s", "max_backoff": "1s", "max_attempts": 100}
+
+
+def table(kind: str, port: int) -> dict[str, Any]:
+    url = f"http://127.0.0.1:{port}/hook"
+    if kind == "webhook":
+        return {"type": "webhook", "url": url, **RETRY}
+    if kind == "slack":
+        return {"type": "slack", "webhook_url": url, "group_wait": "0s", **RETRY}
+    if kind == "apprise":
+        return {"type": "apprise", "urls": [f"json://127.0.0.1:{port}/hook"], **RETRY}
+    return {"type": "pagerduty", "routing_key": KEY, "base_url": f"http://127.0.0.1:{port}",
+            **RETRY}
+
+
+async def until(done: Any, *, advancing: FakeClock | None = None) -> None:
+    """Wait (real time: the attempts are real HTTP) until ``done()``, moving ``advancing``
+    a second at a time meanwhile."""
+    deadline = time.monotonic() + 20
+    while not done():
+        assert time.monotonic() < deadline
+        if advancing is not None:
+            await advancing.advance(1.0)
+        await anyio.sleep(0.01)
+
+
+@pytest.mark.parametrize("kind", ["webhook", "slack", "pagerduty", "apprise"])
+async def test_a_refused_attempt_makes_the_sink_failing_and_a_good_one_recovers_it(
+        kind: str) -> None:
+    """One refused attempt: failing, one retry, the reason without the URL, one error log;
+    the receiver back and the retry due: delivered, not failing, one recovery log."""
+    port = free_port()
+    fake = FakeClock(seed=1)
+    health = SinkHealth("dest", clock=fake)
+    cfg = sink_config(table(kind, port))
+    cls = sink_class(cfg.type)
+    assert cls is not None
+    sink = cls(cfg, SinkContext(clock=fake, health=health))
+    delivered: list[Any] = []
+    with structlog.testing.capture_logs() as logs:
+        async with anyio.create_task_group() as tg:
+            async def deliver() -> None:
+                delivered.append(await sink.deliver([failed("r1")]))
+            tg.start_soon(deliver)
+            await until(lambda: health.failing and fake.sleeping)
+            down = (health.stats.retries, health.last_error)
+            with Receiver(port=port) if kind != "pagerduty" else FakePagerDuty(port=port):
+                await until(lambda: bool(delivered), advancing=fake)
+        await sink.aclose()
+    assert down[0] == 1 and down[1] is not None and "/hook" not in down[1]
+    assert delivered == [[]] and not health.failing and health.last_error is None
+    errors = [e["event"] for e in logs if e["log_level"] == "error"]
+    assert errors == ["sink delivery failing, will retry"]
+    assert [e["event"] for e in logs if e["event"] == "sink delivery recovered"] == [
+        "sink delivery recovered"]

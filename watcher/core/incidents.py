@@ -1,0 +1,65 @@
+"""Incidents: what a notification sink is told has started, and what ends it.
+
+A silence holds back new notifications only: the end of something a sink was
+already told about (``workflow.recovered`` after its ``workflow.degraded``,
+``source.recovered`` after ``source.failing``, a stuck run that finished) is
+always delivered to it, or an incident opened in PagerDuty, or a "degraded"
+in a channel, would stay open for good.  Each event here is given its part in
+an incident (``OPENS``, ``RESOLVES`` or ``ENDS``: a stuck run that failed ends
+its stuck incident without resolving it) and the incident's key, the same for
+the event that opens it and those that end it.
+
+Only incidents that end on their own are tracked, so what a sink was told stays
+small: workflow episodes, source outages, stuck runs.  A run's failure is not
+one: a failed run is final and would be remembered for ever.
+
+Pure: the runtime keeps, per sink, the keys of what it was told.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from watcher.core.events import (
+    RUN_STATUS_CHANGED,
+    RUN_STUCK,
+    SOURCE_FAILING,
+    SOURCE_RECOVERED,
+    WORKFLOW_DEGRADED,
+    WORKFLOW_RECOVERED,
+)
+from watcher.model import TERMINAL, JournalEntry, Status
+
+OPENS, RESOLVES, ENDS = "opens", "resolves", "ends"
+_FINAL = frozenset(s.value for s in TERMINAL)
+
+
+def incident_of(e: JournalEntry) -> tuple[str, str] | None:
+    """``(part, key)`` of an event in an incident, or ``None`` for one that has none."""
+    t = e.type
+    if t in (SOURCE_FAILING, SOURCE_RECOVERED):
+        return (OPENS if t == SOURCE_FAILING else RESOLVES), f"source\x1f{e.source}"
+    if t in (WORKFLOW_DEGRADED, WORKFLOW_RECOVERED):
+        ev = _parsed(e)
+        raw = ev.get("data")
+        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        key = f"workflow\x1f{data.get('rule')}\x1f{e.source}\x1f{ev.get('subject')}"
+        return (OPENS if t == WORKFLOW_DEGRADED else RESOLVES), key
+    if not e.run_id:
+        return None
+    if t == RUN_STUCK:
+        return OPENS, f"run\x1f{e.source}\x1f{e.run_id}"
+    if t == RUN_STATUS_CHANGED and e.status in _FINAL:
+        part = RESOLVES if e.status == Status.SUCCEEDED.value else ENDS
+        return part, f"run\x1f{e.source}\x1f{e.run_id}"
+    return None
+
+
+def _parsed(e: JournalEntry) -> dict[str, Any]:
+    try:
+        ev = orjson.loads(e.body)
+    except orjson.JSONDecodeError:
+        return {}
+    return ev if isinstance(ev, dict) else {}
