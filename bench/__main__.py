@@ -65,6 +65,11 @@ def main() -> None:
     mem = run("memory", *(["--runs", "200000"] if quick else []))
     row("memory per tracked run", f"RSS growth, {mem['runs']:,} runs ({mem['live']:,} live)",
         f"{mem['per_run']:.0f} B", "<= 300 B", mem["per_run"] <= 300)
+    end = run("endless", "--seconds", "5" if quick else "15")
+    row("memory against an endless body", f"peak RSS growth, default max_response_size "
+        f"({end['cap_mb']:.1f} MB), {end['refused']:.0f} bodies refused",
+        f"{end['growth_mb']:.1f} MB", f"<= {end['target_mb']:.1f} MB (2 x cap + 30 MB)",
+        end["growth_mb"] <= end["target_mb"])
 
     idle_req = run("idle_requests")
     for vendor, r in idle_req.items():

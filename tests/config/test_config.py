@@ -51,9 +51,9 @@ def test_bad_sizes_are_rejected(text: object) -> None:
     assert parse_size(text) is None
 
 
-def test_max_response_size_defaults_to_64mib_and_errors_list_the_accepted_forms() -> None:
-    """An unparsable max_response_size is a config problem that says what would parse."""
-    assert parse_config(toml({}, [EXTEND])).sources[0].max_response_size == 64 * 1024**2
+def test_max_response_size_defaults_to_16mib_and_errors_list_the_accepted_forms() -> None:
+    """The cap defaults to 16 MiB; an unparsable one is a config problem saying what would parse."""
+    assert parse_config(toml({}, [EXTEND])).sources[0].max_response_size == 16 * 1024**2
     got = problems(toml({}, [{**EXTEND, "max_response_size": "lots"}]))
     assert len(got) == 1 and got[0].startswith('sources[0].max_response_size: "lots" is not a '
                                                "size: bytes as an integer, or a number with B, "

@@ -62,6 +62,34 @@ async def test_an_endless_chunked_body_is_cut_off_at_the_cap_with_flat_memory(
     assert peak < 3 * CAP
 
 
+def body_held_by(error: BaseException) -> int:
+    """Bytes an error keeps through the frames of its traceback and of the errors it chains."""
+    held, todo, seen = 0, [error], set()
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        todo += [e.__context__, e.__cause__]
+        tb = e.__traceback__
+        while tb is not None:
+            for value in tb.tb_frame.f_locals.values():
+                for v in value if isinstance(value, list) else [value]:
+                    held += len(v) if isinstance(v, bytes | bytearray) else 0
+            tb = tb.tb_next
+    return held
+
+
+async def test_the_error_of_a_refused_body_holds_none_of_it(
+        sim: Simulator, world: World, session: aiohttp.ClientSession) -> None:
+    """An error can outlive its poll (a retry's sleep, a log, a cycle the GC has not reached):
+    the bad payload of a refused body keeps none of the body through its frames."""
+    world.faults.add("extend", Fault("endless", path=LIST))
+    with pytest.raises(BadPayload) as exc:
+        await edge(sim, world, session).get(LIST)
+    assert exc.value.__traceback__ is not None and body_held_by(exc.value) == 0
+
+
 async def test_a_refused_connection_is_not_reused_for_the_next_request(
         sim: Simulator, world: World, session: aiohttp.ClientSession) -> None:
     """After a cut-off the next GET on the same session gets a clean, parseable answer."""

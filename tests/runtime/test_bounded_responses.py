@@ -3,16 +3,20 @@ its source a failed poll, never the daemon's memory or the other sources' events
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.http_support import eventually, free_port, http_get, polled
 from tests.procfs import PeakMemory, status_kib
-from tests.support import DaemonProc, SimThread, sim_source, toml
-from watcher.simulator import Fault
+from tests.support import DaemonProc, Harness, SimThread, sim_source, toml
+from watcher.errors import ProviderError
+from watcher.simulator import Fault, Simulator, World
+from watcher.testing import FrozenClock
 
 CAP = 2 * 1000**2
 LIMIT_TEXT = "response larger than max_response_size (2MB)"
@@ -76,3 +80,58 @@ def test_an_endless_vendor_body_fails_its_poll_with_flat_memory_while_others_rep
     assert event["data"]["kind"] == "bad_payload" and LIMIT_TEXT in event["data"]["error"]
     grew_mib = mem.peak_mib - before / 1024
     assert len(mem.samples) > 10 and grew_mib < 3 * CAP / 1024**2, grew_mib
+
+
+def test_refused_bodies_of_a_never_synced_source_are_freed_at_once(
+        sim_thread: SimThread, tmp_path: Path) -> None:
+    """Endless answers from a source's first poll on: peak RSS grows by at most 2 x the cap +
+    30 MB over many refused bodies (each one freed when refused, not left to the cyclic GC)."""
+    cap = 4 * 1024**2
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    cfg = tmp_path / "watcher.toml"
+    cfg.write_text(toml(
+        {"state_path": str(tmp_path / "state.db"), "http_listen": f"127.0.0.1:{port}"},
+        [sim_source(sim_thread.url, sim_thread.world, "extend", name="hostile",
+                    max_response_size="4MiB", max_backoff="1s", failure_threshold=2)],
+        [{"name": "out", "type": "stdout"}]))
+    # the same failure path, warmed up on small bodies first, is the baseline
+    sim_thread.call(lambda w: w.faults.add("extend", Fault("malformed", times=10**6)))
+    daemon = DaemonProc("run", "-c", str(cfg))
+    try:
+        warm = eventually(lambda: bad_payloads(base) >= 3 and bad_payloads(base),
+                          what="malformed answers refused")
+        before = status_kib(daemon.proc.pid, "VmHWM")
+        assert before is not None
+        endless = Fault("endless", times=10**6)
+        sim_thread.call(lambda w: (w.faults.clear("extend"), w.faults.add("extend", endless)))
+        eventually(lambda: bad_payloads(base) >= warm + 16, timeout=90,
+                   what="16 endless bodies refused")
+        peak = status_kib(daemon.proc.pid, "VmHWM")
+    finally:
+        assert daemon.stop() == 0, daemon.err_text()[-3000:]
+    assert peak is not None and endless.sent > 16 * cap
+    grew = (peak - before) * 1024
+    assert grew <= 2 * cap + 30 * 1000**2, f"peak RSS grew {grew / 1e6:.1f} MB"
+
+
+@pytest.mark.anyio
+async def test_a_failed_first_sync_leaves_its_error_in_no_reference_cycle(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """A first poll that fails frees its error, and whatever the error's frames held (the page
+    read so far), when the poll returns, not whenever the cyclic GC next runs."""
+    world.faults.add("extend", Fault("malformed"))
+    async with Harness(sim, clock=clock) as h:
+        gc.collect()
+        gc.disable()
+        gc.set_debug(gc.DEBUG_SAVEALL)  # what only the cyclic GC could free lands in gc.garbage
+        try:
+            await h.poll()
+            gc.collect()
+            stranded = [o for o in gc.garbage if isinstance(o, ProviderError)]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+    assert not h.ok and h.poller is not None and h.poller.state.row.failures == 1
+    assert stranded == []

@@ -100,7 +100,10 @@ def test_a_kill_9_releases_the_state_file_and_once_then_catches_up(
     cfg, _ = config(tmp_path, sim_thread)
     d = DaemonProc("run", "-c", str(cfg))
     d.wait_log("baseline recorded")
-    time.sleep(1.2)  # a steady-state cycle, so the next one only sees what follows
+    # a steady-state cycle, so the next one only sees what follows: a cycle commits before
+    # the next one sends its request, so two more requests mean one more cycle is on disk
+    served = sim_thread.call(lambda w: w.count("extend", "/workflow_runs"))
+    wait(lambda: sim_thread.call(lambda w: w.count("extend", "/workflow_runs")) >= served + 2)
     d.kill()
     run = sim_thread.call(lambda w: w.add_run("extend", "FAILED")).id
     once = run_cli("once", "-c", str(cfg))

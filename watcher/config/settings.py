@@ -20,9 +20,10 @@ from watcher.core.rules import Rule
 from watcher.infra.ratelimit import Limit
 
 #: The largest legitimate answer we know is a page of 100 Cortex runs with their inputs and
-#: outputs (a few MB; 1000 Extend run summaries are about 2 MB). 64 MiB is a generous multiple
-#: of that, yet it bounds what one hostile or broken peer can make a source hold in memory.
-MAX_RESPONSE_SIZE = 64 * 1024**2
+#: outputs (a few MB; a page of 1000 Extend runs is under 1 MB). 16 MiB is still a generous
+#: multiple of that, and it bounds what one hostile or broken peer can make a source hold in
+#: memory: a refused body is freed at once, so about twice this while a next one streams in.
+MAX_RESPONSE_SIZE = 16 * 1024**2
 
 
 def _check_listen(v: str) -> str | None:

@@ -62,13 +62,20 @@ async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     # cap, where each regrowth of one buffer briefly holds its old and new copies
     chunks: list[bytes] = []
     size = 0
-    async for chunk in resp.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            resp.close()
-            raise BodyTooLarge(None)
-        chunks.append(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    try:
+        async for chunk in resp.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                resp.close()
+                del chunk  # the traceback keeps this frame's names (see below)
+                raise BodyTooLarge(None)
+            chunks.append(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    finally:
+        # A refused or broken read leaves this frame on the exception's traceback, which
+        # can outlive the poll (a reference cycle waits for the cyclic GC, a retry sleeps
+        # with it): the frame must not keep the body read so far.
+        chunks.clear()
 
 
 #: how much of a vendor's error message is quoted in logs and events

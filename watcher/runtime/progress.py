@@ -81,7 +81,10 @@ async def first_sync(poll: Callable[[], Awaitable[T]], provider: Provider, stats
     finally:
         stats.sync = None
     if failure:
-        raise failure[0]
+        # popped, not indexed: raised from here, the error's traceback holds this frame, so
+        # a list still holding the error would make a cycle that keeps the error, and every
+        # frame it passed through (the page or refused body read so far), until the cyclic GC
+        raise failure.pop()
     return outcome[0]
 
 
