@@ -95,6 +95,12 @@ def _tail(args: argparse.Namespace) -> int:
     return run_sync(lambda: tail(args))
 
 
+def _schema(args: argparse.Namespace) -> int:
+    from watcher.cli.schema import command
+
+    return command(args.type)
+
+
 def _migrate(args: argparse.Namespace) -> int:
     from watcher.cli.migrate import command
     from watcher.server import logs
@@ -194,7 +200,8 @@ def _tell_summary(summary: list[dict[str, object]], log_format: str) -> None:
 
 #: commands that need no config
 _PLAIN: dict[str, Callable[[argparse.Namespace], int]] = {
-    "demo": _demo, "simulate": _simulate, "tail": _tail, "migrate": _migrate}
+    "demo": _demo, "simulate": _simulate, "tail": _tail, "migrate": _migrate,
+    "schema": _schema}
 #: commands that read the config first (exit 78 when it is invalid)
 _WITH_CONFIG: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "check": _check, "deadletters": _deadletters, "run": _daemon, "once": _daemon,
