@@ -1,0 +1,102 @@
+"""Every event a test sees is held to the shipped schema (``watcher schema``).
+
+The shared readers call in here: the journal of every in-process daemon (a
+fixture in ``tests/conftest.py``), the stdout of daemon subprocesses and CLI
+runs, the loopback receiver's CloudEvents bodies, the bus readers and the file
+sink readers.  Readers that run on a background thread (a subprocess's pump, a
+receiver's loop) cannot fail the test themselves: they :func:`record` what is
+wrong, and the fixture fails the test at its end with the list.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from jsonschema import Draft202012Validator, FormatChecker
+
+from watcher.event_schema import schema
+
+VALIDATOR = Draft202012Validator(schema(), format_checker=FormatChecker())
+
+#: a run.status_changed as the README and docs/events.md show it, for tests that need an
+#: event without a daemon
+EXAMPLE: dict[str, Any] = {
+    "specversion": "1.0", "id": "9f0c5d2e4b7a1c3e", "source": "/watcher/sources/extend-prod",
+    "type": "watcher.run.status_changed", "subject": "workflow_run_xKm9pNv3qWsY",
+    "time": "2026-11-22T14:03:00.123Z", "datacontenttype": "application/json",
+    "data": {"source": "extend-prod", "provider": "extend",
+             "run_id": "workflow_run_xKm9pNv3qWsY", "workflow_id": "workflow_BMdfq_yWM3sT",
+             "workflow_name": "Invoice Processing", "status": "failed",
+             "previous_status": "running", "raw_status": "FAILED",
+             "previous_raw_status": "PROCESSING", "terminal": True,
+             "created_at": "2026-11-22T13:58:10Z", "updated_at": "2026-11-22T14:02:51Z",
+             "url": "https://dashboard.extend.ai/workflows/workflow_run_xKm9pNv3qWsY",
+             "error": "The document could not be processed", "run": {}}}
+
+_lock = threading.Lock()
+#: what background readers found wrong since the current test began
+_violations: list[str] = []
+
+
+def event_errors(obj: Any) -> list[str]:
+    """What is wrong with ``obj`` as an event (empty: it holds the schema)."""
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(event)'}: {e.message}"
+            for e in VALIDATOR.iter_errors(obj)]
+
+
+def assert_valid_event(obj: Any) -> None:
+    """AssertionError naming every way ``obj`` breaks the schema."""
+    errors = event_errors(obj)
+    assert not errors, f"event breaks the schema: {errors}\n{_short(obj)}"
+
+
+def record(obj: Any, where: str) -> None:
+    """For readers off the test's thread: note what is wrong; the fixture fails the test."""
+    errors = event_errors(obj)
+    if errors:
+        with _lock:
+            _violations.append(f"{where}: {errors}\n{_short(obj)}")
+
+
+def record_body(body: bytes, where: str) -> None:
+    """:func:`record` for a raw JSON body (not JSON at all is a violation too)."""
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        with _lock:
+            _violations.append(f"{where}: not JSON: {body[:200]!r}")
+        return
+    record(obj, where)
+
+
+def take_violations() -> list[str]:
+    """What was recorded since the last call, and start afresh."""
+    with _lock:
+        out = list(_violations)
+        _violations.clear()
+    return out
+
+
+def valid_events(lines: Iterable[bytes]) -> list[dict[str, Any]]:
+    """JSON lines parsed, each asserted to be an event of the schema (blank lines skipped)."""
+    out = []
+    for line in lines:
+        if line.strip():
+            obj = orjson.loads(line)
+            assert_valid_event(obj)
+            out.append(obj)
+    return out
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """A file sink's events (a JSON line each), each asserted to hold the schema."""
+    return valid_events(path.read_bytes().splitlines())
+
+
+def _short(obj: Any) -> str:
+    text = repr(obj)
+    return text if len(text) <= 2000 else text[:2000] + "…"
