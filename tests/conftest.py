@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from tests import postgres
-from tests.event_schema import record_body, take_violations
+from tests.event_schema import note_body, take_violations
 from tests.sinks.buses import Bus, NatsBus, RedisBus, reachable, run
 from tests.sinks.receiver import Receiver
 from tests.support import SimThread
@@ -28,7 +28,7 @@ def events_hold_their_schema(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     def watched(event: Event) -> JournalEntry:
         entry = made(event)
-        record_body(entry.body, "journaled")
+        note_body(entry.body, "journaled")
         return entry
     monkeypatch.setattr(journal, "entry_of", watched)
     yield
