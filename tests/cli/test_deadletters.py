@@ -12,7 +12,7 @@ import pytest
 
 from tests.sinks.receiver import Hit, Receiver, Reply
 from tests.sinks.runs import failures, sink_runner
-from tests.support import DaemonProc, Harness, SimThread, run_cli, sim_source, toml
+from tests.support import DaemonProc, Harness, SimThread, lines_of, run_cli, sim_source, toml
 from watcher.simulator import Simulator
 from watcher.testing import FrozenClock
 
@@ -56,7 +56,7 @@ async def test_queued_dead_letters_are_resolved_once_delivered_and_kept_otherwis
 def cli_list(cfg: Path) -> list[dict[str, Any]]:
     out = run_cli("deadletters", "list", "-c", str(cfg))
     assert out.returncode == 0, out.stderr
-    return [orjson.loads(line) for line in out.stdout.splitlines()]
+    return list(lines_of(out.stdout))
 
 
 def wait(pred: Any, timeout: float = 15.0) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from tests.event_schema import record_body
+from tests.event_schema import note_body
 
 
 @dataclass
@@ -89,7 +89,7 @@ class Receiver:
                   dict(request.headers), await request.read(), id(request.transport))
         self.hits.append(hit)
         if "cloudevents" in request.headers.get("Content-Type", ""):
-            record_body(hit.body, f"received at {request.path}")
+            note_body(hit.body, f"received at {request.path}")
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
