@@ -5,11 +5,36 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from tests import postgres
+from tests.event_schema import note_body, take_violations
 from tests.sinks.buses import Bus, NatsBus, RedisBus, reachable, run
 from tests.sinks.receiver import Receiver
 from tests.support import SimThread
+from watcher.model import Event, JournalEntry
 from watcher.simulator import Simulator, World
+from watcher.state import journal
 from watcher.testing import FrozenClock
+
+
+@pytest.fixture(autouse=True)
+def events_hold_their_schema(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every event journaled in this process, and every one the shared readers of
+    subprocesses and receivers saw, holds the shipped schema; else the test fails.
+
+    The journal's ``entry_of`` (where each event becomes its JSON body) is watched,
+    not replaced: it still makes every entry itself.
+    """
+    take_violations()  # what a previous test's leftover threads saw is not this test's
+    made = journal.entry_of
+
+    def watched(event: Event) -> JournalEntry:
+        entry = made(event)
+        note_body(entry.body, "journaled")
+        return entry
+    monkeypatch.setattr(journal, "entry_of", watched)
+    yield
+    wrong = take_violations()
+    if wrong:
+        pytest.fail(f"{len(wrong)} event(s) break the schema:\n" + "\n".join(wrong[:5]))
 
 
 @pytest.fixture

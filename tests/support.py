@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import aiohttp
 import orjson
 
+from tests.event_schema import assert_valid_event, note_body
 from watcher.config.settings import Config, SourceConfig
 from watcher.config.toml_text import toml_value
 from watcher.model import Event, JournalEntry
@@ -43,6 +44,8 @@ from watcher.testing import FrozenClock
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
+#: commands whose stdout is events, a JSON line each (unless asked for pretty text)
+EVENT_COMMANDS = ("run", "once", "demo", "tail")
 
 EXTRA_KEYS = {"cortex": ("app_id", "workflow_id")}
 
@@ -135,7 +138,7 @@ class Harness:
         self.ok = await self.poller.poll_once()
         new = await self.journal.read(before, 1_000_000)
         self.entries.extend(new)
-        return [orjson.loads(e.body) for e in new]
+        return [orjson.loads(e.body) for e in new]  # each held to the schema (conftest)
 
     @property
     def requests(self) -> int:
@@ -205,6 +208,8 @@ class DaemonProc:
         self.lines: queue.Queue[bytes] = queue.Queue()
         self.stdout: list[bytes] = []
         self.stderr: list[bytes] = []
+        #: where its stdout lines are events, each is held to the schema
+        self._events_out = bool(args) and args[0] in EVENT_COMMANDS
         self._threads = [threading.Thread(target=self._pump, args=(self.proc.stdout, True),
                                           daemon=True),
                          threading.Thread(target=self._pump, args=(self.proc.stderr, False),
@@ -215,6 +220,8 @@ class DaemonProc:
     def _pump(self, stream: Any, is_out: bool) -> None:
         for line in iter(stream.readline, b""):
             if is_out:
+                if self._events_out and line.startswith(b"{"):
+                    note_body(line, f"stdout of watcher {self.proc.args[3]}")
                 self.stdout.append(line)
                 self.lines.put(line)
             else:
@@ -305,8 +312,13 @@ class DaemonProc:
 def run_cli(*args: str, env: Mapping[str, str] | None = None, timeout: float = 60,
             cwd: str | Path | None = None) -> subprocess.CompletedProcess[bytes]:
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "watcher", *args], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "watcher", *args], capture_output=True,
                           env=full_env, timeout=timeout, cwd=cwd)
+    if args and args[0] in EVENT_COMMANDS:
+        for line in done.stdout.splitlines():
+            if line.startswith(b"{"):
+                assert_valid_event(orjson.loads(line))
+    return done
 
 
 def lines_of(data: bytes) -> Iterator[dict[str, Any]]:

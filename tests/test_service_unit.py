@@ -11,9 +11,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import orjson
 import pytest
 
+from tests.event_schema import read_events
 from tests.http_support import eventually, free_port, http_get, polled
 from tests.support import SimThread, sim_source, toml
 from tests.systemd_container import UNIT, SystemdContainer, unavailable
@@ -175,6 +175,6 @@ def exercise(c: SystemdContainer, base: str, sim_thread: SimThread) -> None:
     err = c.stderr.read_bytes()
     for refusal in (b"Operation not permitted", b"PermissionError", b"Read-only file system"):
         assert refusal not in err, err[-2000:]
-    events = [orjson.loads(line) for line in c.stdout.read_bytes().splitlines()]
+    events = read_events(c.stdout)
     assert [e["data"]["status"] for e in events if e["subject"] == run.id] == [
         "running", "failed"]

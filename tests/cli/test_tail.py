@@ -13,6 +13,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.event_schema import EXAMPLE
 from tests.http_support import eventually, free_port, http_get, polled
 from tests.procfs import PeakMemory
 from tests.sinks.receiver import Receiver, Reply
@@ -183,7 +184,7 @@ def test_tail_exits_76_on_a_line_without_end_and_its_memory_stays_flat() -> None
 
 def test_tail_prints_a_megabyte_event_whole() -> None:
     """An event far larger than aiohttp's line buffer reaches stdout as one intact line."""
-    event = orjson.dumps({"type": "watcher.run.created", "data": {"run": {"note": "n" * 2**20}}})
+    event = orjson.dumps({**EXAMPLE, "data": {**EXAMPLE["data"], "run": {"note": "n" * 2**20}}})
     frame = b"id: 1\nevent: watcher.run.created\ndata: " + event + b"\n\n"
     sse = {"Content-Type": "text/event-stream"}
     with Receiver(lambda hit: Reply(200, frame, sse)) as fake:

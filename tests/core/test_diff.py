@@ -1,4 +1,5 @@
-"""The pure diff: every rule of its module docstring that does not need HTTP."""
+"""The pure diff: every rule of the event contract and the guarantees that does not need
+HTTP."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.event_schema import assert_valid_event
 from tests.support import Harness, parse_config, sim_source, toml
 from watcher.core.diff import Changeset, Policy, diff
 from watcher.core.events import to_json
@@ -126,6 +127,7 @@ def check_changes(ch: Changeset) -> None:
     for e in ch.events:
         line = to_json(e)
         assert len(line) < 200_000
+        assert_valid_event(orjson.loads(line))
         d = e.data
         for k in ("workflow_id", "workflow_name", "created_at", "updated_at", "url", "error"):
             assert d[k] is None or isinstance(d[k], str), k
@@ -172,6 +174,80 @@ def test_any_json_in_any_field_never_raises_and_skips_leave_state_alone(
         assert p.skipped["undescribable"] == 0  # describe handled every field itself
         if any(not usable(i) for i in page):
             assert sum(p.skipped.values()) > 0
+
+
+#: vendor -> (its field behind data.created_at, behind data.updated_at, its workflow id's path)
+FIELDS = {"extend": ("createdAt", "updatedAt", ("workflow", "id")),
+          "noxus": ("created_at", "finished_at", ("workflow_id",)),
+          "cortex": ("created_at", "updated_at", ("workflow_id",)),
+          "knock": ("inserted_at", "updated_at", ("workflow",))}
+
+
+def described(vendor: str, **fields: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The data of the run.created of a failed item of ``vendor`` with these fields set
+    (a dotted path: ``workflow.id``), and the item as the vendor sent it."""
+    shape = SHAPES[vendor]
+    item = orjson.loads(orjson.dumps(shape.items[3]))
+    for path, value in fields.items():
+        outer, _, inner = path.partition(".")
+        if inner:
+            item[outer] = {**(item.get(outer) or {}), inner: value}
+        else:
+            item[outer] = value
+    sent = orjson.loads(orjson.dumps(item))
+    p = shape.provider()
+    with structlog.testing.capture_logs():
+        obs: list[Observation] = []
+        p.observe([item], obs)
+        ch = diff({}, set(), obs, now=NOW, policy=Policy(source="s", provider=vendor),
+                  describe=p.describe)
+    (event,) = ch.events
+    body = orjson.loads(to_json(event))
+    assert_valid_event(body)
+    return body["data"], sent
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize("word", ["yesterday", "soon"])
+def test_a_timestamp_that_is_a_word_is_null_in_data_and_kept_in_data_run(
+        vendor: str, word: str) -> None:
+    """``updatedAt = "yesterday"`` (each vendor's field): data.updated_at null, the word in
+    data.run as received; the same for the creation time."""
+    created, updated, _ = FIELDS[vendor]
+    data, sent = described(vendor, **{created: word, updated: word})
+    assert data["updated_at"] is None and data["created_at"] is None
+    assert data["run"][updated] == data["run"][created] == word == sent[updated]
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_a_numeric_workflow_id_is_its_string_in_data_and_a_number_in_data_run(
+        vendor: str) -> None:
+    """A vendor numbering its workflows: data.workflow_id "42", data.run keeps 42."""
+    *_, path = FIELDS[vendor]
+    data, _ = described(vendor, **{".".join(path): 42})
+    assert data["workflow_id"] == "42"
+    at = data["run"]
+    for key in path:
+        at = at[key]
+    assert at == 42
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "/relative/path", "yesterday", 42,
+                                 "https://exa mple.com/x", "https://"])
+def test_a_dashboard_url_that_is_no_http_url_is_null(url: Any) -> None:
+    """Extend's dashboardUrl reaches data.url only as an absolute http(s) URL."""
+    data, _ = described("extend", dashboardUrl=url)
+    assert data["url"] is None and data["run"]["dashboardUrl"] == url
+
+
+def test_a_vendors_rfc3339_timestamps_and_urls_reach_data_unchanged() -> None:
+    """Well-formed values are not rewritten (offsets and precision kept)."""
+    data, _ = described("extend", createdAt="2027-01-15T13:29:51.5+05:30",
+                        updatedAt="2027-01-15T07:59:51Z",
+                        dashboardUrl="https://dashboard.extend.ai/workflows/r?x=1")
+    assert (data["created_at"], data["updated_at"], data["url"]) == (
+        "2027-01-15T13:29:51.5+05:30", "2027-01-15T07:59:51Z",
+        "https://dashboard.extend.ai/workflows/r?x=1")
 
 
 @settings(max_examples=300, deadline=None)

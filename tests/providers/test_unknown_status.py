@@ -1,5 +1,5 @@
 """A status string no mapping knows is ``unknown``, with the vendor's value kept, and the
-poll still succeeds."""
+poll still succeeds (docs/events.md)."""
 
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.event_schema import valid_events
 from tests.http_support import free_port, http_get
 from tests.support import DaemonProc, SimThread, fill_disk, mount_tmpfs, sim_source, toml
 from watcher.simulator.scenario import Scenario
@@ -40,7 +41,7 @@ def write_config(path: Path, sim: SimThread, state: Path, out: Path,
 def read_events(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line]
+    return valid_events(path.read_bytes().splitlines())
 
 
 def wait_until(pred: Any, timeout: float = 30.0, what: str = "condition") -> None:

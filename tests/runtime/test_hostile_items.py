@@ -26,6 +26,9 @@ STAGES = {"extend": ("PROCESSING", "PROCESSED", ("FAILED", {}), "/workflow_runs"
           "cortex": ("RUNNING", "COMPLETED", ("FAILED", {}), "/runs"),
           "knock": ("processing", "completed", ("completed", {"error_count": 2}),
                     "/v1/workflow_recipient_runs")}
+#: vendor -> the field behind data.updated_at
+UPDATED = {"extend": "updatedAt", "noxus": "finished_at", "cortex": "updated_at",
+           "knock": "updated_at"}
 #: vendor -> kind -> field overrides that keep the run describable
 DESCRIBABLE = {
     "extend": {"string_for_object": {"workflow": "Invoice Processing", "usage": "9"},
@@ -48,6 +51,8 @@ DESCRIBABLE = {
               "future_timestamps": {"inserted_at": FUTURE, "updated_at": FUTURE},
               "megabyte_strings": {"workflow": BIG, "actor": BIG}},
 }
+for _vendor, _kinds in DESCRIBABLE.items():  # a word where a timestamp belongs
+    _kinds["word_timestamp"] = {UPDATED[_vendor]: "yesterday"}
 #: kinds that leave no usable run: skipped, never reported
 SKIPPED = ("int_id", "list_status", "nulls", "not_an_object")
 
@@ -106,7 +111,8 @@ def test_hostile_items_among_good_ones_never_stop_the_daemon_or_its_good_events(
             return w.add_run(vendor, done).id
         new = sim_thread.call(change)
         expected = {(good[0], "status_changed", "succeeded"), (good[1], "status_changed", "failed"),
-                    (new, "created", "succeeded")}
+                    (new, "created", "succeeded"),
+                    (bad["word_timestamp"], "status_changed", "succeeded")}
 
         def reported(evs: list[dict[str, Any]]) -> bool:
             return expected <= {(e["subject"], e["type"].removeprefix("watcher.run."),
@@ -134,6 +140,9 @@ def test_hostile_items_among_good_ones_never_stop_the_daemon_or_its_good_events(
     for e in events:
         for k in ("workflow_id", "workflow_name", "created_at", "updated_at", "url", "error"):
             assert e["data"][k] is None or isinstance(e["data"][k], str)
+    # a word for a timestamp: null in the event's field, as received in data.run
+    (worded,) = [e["data"] for e in events if e["subject"] == bad["word_timestamp"]]
+    assert worded["updated_at"] is None and worded["run"][UPDATED[vendor]] == "yesterday"
     # one warning per run and field (per kind of value, for items with no usable id),
     # however many polls saw it
     warned = Counter((entry.get("run_id") or entry.get("value"), entry.get("field"))

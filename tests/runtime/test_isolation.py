@@ -10,9 +10,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
-import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.event_schema import read_events
 from tests.http_support import eventually, free_port, http_get
 from tests.support import ROOT, DaemonProc, SimThread, event_types, sim_source, toml
 
@@ -121,7 +121,7 @@ def test_a_source_and_a_sink_raising_on_every_cycle_stop_nothing_else(
     assert [e["subject"] for e in failing] == ["broken"]
     assert failing[0]["data"]["error"] == "internal error: KeyError: 'workflow'"
     assert {"run.created", "run.status_changed"} <= set(event_types(evs))
-    in_file = [orjson.loads(line) for line in out_file.read_bytes().splitlines()]
+    in_file = read_events(out_file)
     assert [e["id"] for e in in_file] == [e["id"] for e in evs][:len(in_file)]
     traced: list[dict[str, Any]] = [e for e in daemon.logs() if "exception" in e]
     assert sorted(e["task"] for e in traced) == ["sink:bad", "source:broken"]

@@ -71,12 +71,14 @@ class World:
     async def run(self, run_id: str, status: str, *, type_: str = RUN_STATUS_CHANGED) -> None:
         """A poll cycle journals this run of "Invoices" now; the engine takes it in."""
         assert self.journal is not None
+        stuck = type_ == RUN_STUCK  # as the diff makes it: no previous status, how long
         ev = run_event(type_, source="prod", provider="extend", run_id=run_id,
                        status=Status(status), raw_status=status.upper(),
-                       previous=(Status.RUNNING, "RUNNING"),
+                       previous=None if stuck else (Status.RUNNING, "RUNNING"),
                        details=RunDetails(workflow_id="wf1", workflow_name="Invoices",
                                           error="boom" if status == "failed" else None),
-                       now=self.clock(), id_key=self.clock())
+                       now=self.clock(), id_key=self.clock(),
+                       extra={"stuck_for_s": 3600} if stuck else None)
         await self.journal.commit("prod", SourceRow(baselined=True), events=[ev])
         await self.clock.advance(10)
 

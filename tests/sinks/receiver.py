@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from tests.event_schema import note_body
+
 
 @dataclass
 class Reply:
@@ -88,6 +90,8 @@ class Receiver:
         hit = Hit(len(self.hits) + 1, time.monotonic(), request.method, request.path,
                   dict(request.headers), await request.read(), id(request.transport))
         self.hits.append(hit)
+        if "cloudevents" in request.headers.get("Content-Type", ""):
+            note_body(hit.body, f"received at {request.path}")
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:

@@ -114,6 +114,12 @@ def _tail(args: argparse.Namespace) -> int:
     return run_sync(lambda: tail(args))
 
 
+def _schema(args: argparse.Namespace) -> int:
+    from watcher.cli.schema import command
+
+    return command(args.type)
+
+
 def _migrate(args: argparse.Namespace) -> int:
     from watcher.cli.migrate import command
     from watcher.server import logs
@@ -213,7 +219,8 @@ def _tell_summary(summary: list[dict[str, object]], log_format: str) -> None:
 
 #: commands that need no config
 _PLAIN: dict[str, Callable[[argparse.Namespace], int]] = {
-    "demo": _demo, "simulate": _simulate, "tail": _tail, "migrate": _migrate}
+    "demo": _demo, "simulate": _simulate, "tail": _tail, "migrate": _migrate,
+    "schema": _schema}
 #: what the commands beside a daemon read of the config: a ``${VAR}`` unset elsewhere
 #: (the unit's ``${WATCHER_REPLICA}``) does not stop them; the others need every key
 _NEEDS: dict[str, frozenset[str]] = {

@@ -73,6 +73,9 @@ def parser() -> argparse.ArgumentParser:
     _with_config(dl)
     _silence_parser(sub)
     _replica_parsers(sub)
+    sc = sub.add_parser("schema", help="print the JSON Schema of the events")
+    sc.add_argument("--type", metavar="TYPE", help="only this event type's "
+                    "(run.status_changed or watcher.run.status_changed)")
     return p
 
 

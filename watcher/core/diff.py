@@ -6,8 +6,7 @@ poller commits to the journal together with its events in one transaction
 and only then applies to memory, so a failed commit leaves state untouched
 and the next poll reproduces the same events with the same ids.
 
-Rules, which the README's Events and Guarantees sections promise (and
-docs/events.md details):
+Rules (the event contract of docs/events.md, the README's Guarantees):
 
 * absence from a poll is never a transition (runs are only ever *seen*);
 * a run seen twice in one poll counts once: the newer version wins, and

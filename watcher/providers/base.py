@@ -19,8 +19,7 @@ or be a megabyte long, and an item may not be an object at all.  What
   and another one back when the vendor recovers): the item is skipped with
   one warning per run and field, counted in ``skipped`` by reason, and the
   rest of the page is processed.  A skipped run's state does not move.  A
-  status string nobody knows is still ``unknown`` (a value the vendor added
-  later: the canonical statuses of the README's Events section).
+  status string nobody knows is still ``unknown`` (docs/events.md).
 * an unusable version stamp: no stamp (the diff keeps only a short string).
 * any other field: ``describe`` gives ``None`` for it (a string where an
   object is documented, a number for a timestamp) and cuts long text (see

@@ -31,10 +31,10 @@ from typing import Any, ClassVar
 
 from watcher.config.options import option
 from watcher.config.settings import SourceConfig
-from watcher.core.timestamps import parse_ts
+from watcher.core.timestamps import parse_ts, rfc3339
 from watcher.model import Observation, RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
-from watcher.providers.items import MAX_ERROR, MAX_ID, MAX_NAME, MAX_STAMP, dotted, short, text
+from watcher.providers.items import MAX_ERROR, MAX_NAME, dotted, ident, text
 from watcher.providers.scan.lingering import Lingering
 from watcher.providers.scan.newest_first import HeadScan
 from watcher.providers.scan.window import RecentWindow
@@ -169,10 +169,8 @@ class CortexProvider(BaseProvider[CortexOptions]):
         if changed is None:  # nullable at Cortex
             changed = parse_ts(item.get("ended_at"))
         return RunDetails(
-            workflow_id=short(item.get("workflow_id"), MAX_ID)
-            or self.options.workflow_id,
+            workflow_id=ident(item.get("workflow_id")) or self.options.workflow_id,
             workflow_name=text(name, MAX_NAME),
-            created_at=short(item.get("created_at"), MAX_STAMP),
-            updated_at=short(updated, MAX_STAMP), url=None,
+            created_at=rfc3339(item.get("created_at")), updated_at=rfc3339(updated), url=None,
             error=text(item.get("error"), MAX_ERROR), run=self.trimmed(item),
             changed_at=changed)

@@ -18,18 +18,16 @@ from urllib.parse import quote
 
 from watcher.config.options import ensure, option
 from watcher.config.settings import SourceConfig
-from watcher.core.timestamps import parse_ts
+from watcher.core.timestamps import parse_ts, rfc3339
 from watcher.errors import BadPayload, ProviderError
 from watcher.model import Event, Observation, RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
 from watcher.providers.items import (
     MAX_ERROR,
-    MAX_ID,
     MAX_NAME,
-    MAX_STAMP,
-    MAX_URL,
     first_text,
-    short,
+    ident,
+    link,
     text,
 )
 
@@ -161,9 +159,9 @@ class ExtendProvider(BaseProvider[ExtendOptions]):
             wf = {}
         updated = item.get("updatedAt")
         return RunDetails(
-            workflow_id=short(wf.get("id"), MAX_ID), workflow_name=text(wf.get("name"), MAX_NAME),
-            created_at=short(item.get("createdAt"), MAX_STAMP),
-            updated_at=short(updated, MAX_STAMP), url=short(item.get("dashboardUrl"), MAX_URL),
+            workflow_id=ident(wf.get("id")), workflow_name=text(wf.get("name"), MAX_NAME),
+            created_at=rfc3339(item.get("createdAt")),
+            updated_at=rfc3339(updated), url=link(item.get("dashboardUrl")),
             error=first_text(item, ("failureMessage", "failureReason", "rejectionNote"),
                              MAX_ERROR),
             run=self.trimmed(item), changed_at=parse_ts(updated))

@@ -5,13 +5,17 @@ megabyte long.  The run id and status decide whether an item is a run at all
 (see :class:`~watcher.providers.base.BaseProvider`); every other field only
 describes it, so these helpers turn an unusable one into ``None`` (a string
 where an object is documented, a number for a timestamp) or cut it down, and
-an event stays small whatever the vendor sends.  They run only for runs that
+an event stays small and holds its schema whatever the vendor sends: ids and
+names are strings, timestamps RFC 3339 with an offset
+(:func:`~watcher.core.timestamps.rfc3339`), URLs http(s) ones, or ``None``; the
+vendor's value stays in ``data.run`` as received.  They run only for runs that
 produce an event, never on the hot path.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -21,8 +25,6 @@ from watcher.model import MAX_RUN_ID
 MAX_ID = MAX_RUN_ID
 #: a status string longer than this is not a status
 MAX_STATUS = 64
-#: timestamps as text (RFC 3339 needs 35)
-MAX_STAMP = 64
 MAX_NAME = 512
 MAX_URL = 2048
 #: error text kept in an event; a stack trace's first lines fit
@@ -39,6 +41,28 @@ def short(value: Any, limit: int) -> str | None:
     """``value`` if it is a non-empty string of at most ``limit`` characters, else ``None``
     (for ids, timestamps and URLs, which are wrong when cut)."""
     return value if isinstance(value, str) and 0 < len(value) <= limit else None
+
+
+def ident(value: Any, limit: int = MAX_ID) -> str | None:
+    """An id as an event states it: a non-empty string of at most ``limit`` characters,
+    or an integer as its decimal string (some vendors number their workflows), else
+    ``None``.  (Not for run ids: a run must never be known under two ids.)"""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return short(value, limit)
+
+
+def link(value: Any) -> str | None:
+    """``value`` if it is an absolute http(s) URL of at most :data:`MAX_URL` characters
+    (with no space or control character), else ``None``: a consumer may open it."""
+    url = short(value, MAX_URL)
+    if url is None or not url.isprintable() or " " in url:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. a bad IPv6 literal
+        return None
+    return url if parts.scheme in ("http", "https") and parts.netloc else None
 
 
 def text(value: Any, limit: int) -> str | None:

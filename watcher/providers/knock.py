@@ -31,11 +31,11 @@ from urllib.parse import quote
 
 from watcher.config.options import ensure, option
 from watcher.config.settings import SourceConfig
-from watcher.core.timestamps import format_ts, parse_ts
+from watcher.core.timestamps import format_ts, parse_ts, rfc3339
 from watcher.errors import BadPayload, ProviderError
 from watcher.model import Event, Observation, RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
-from watcher.providers.items import MAX_ERROR, MAX_NAME, MAX_STAMP, short, text
+from watcher.providers.items import MAX_ERROR, MAX_NAME, ident, text
 from watcher.providers.scan.lingering import Lingering
 from watcher.providers.scan.window import RecentWindow
 
@@ -199,11 +199,10 @@ class KnockProvider(BaseProvider[KnockOptions]):
     def details(self, item: Any) -> RunDetails:
         updated = item.get("updated_at")
         # Knock names workflows by key; runs carry no display name
-        key = short(item.get("workflow"), MAX_NAME)
+        key = ident(item.get("workflow"))
         return RunDetails(
-            workflow_id=key, workflow_name=key,
-            created_at=short(item.get("inserted_at"), MAX_STAMP),
-            updated_at=short(updated, MAX_STAMP), url=None,
+            workflow_id=key, workflow_name=key if isinstance(item.get("workflow"), str) else None,
+            created_at=rfc3339(item.get("inserted_at")), updated_at=rfc3339(updated), url=None,
             error=_error_of(item.get("events")), run=self.trimmed(item),
             changed_at=parse_ts(updated))
 

@@ -28,10 +28,10 @@ from typing import Any, ClassVar
 import orjson
 
 from watcher.config.options import option
-from watcher.core.timestamps import parse_ts
+from watcher.core.timestamps import parse_ts, rfc3339
 from watcher.model import RunDetails, Status
 from watcher.providers.base import MAX_WARNED, BaseProvider, PollResult, PollView
-from watcher.providers.items import MAX_ID, MAX_NAME, MAX_STAMP, dotted, preview, short, text
+from watcher.providers.items import MAX_NAME, dotted, ident, preview, text
 from watcher.providers.scan.lingering import Lingering
 from watcher.providers.scan.newest_first import HeadScan, PageOn, Progress
 
@@ -141,7 +141,7 @@ class NoxusProvider(BaseProvider[NoxusOptions]):
         wf = item.get("workflow")
         if not isinstance(wf, dict):
             wf = {}
-        wid = short(item.get("workflow_id"), MAX_ID) or short(wf.get("id"), MAX_ID)
+        wid = ident(item.get("workflow_id")) or ident(wf.get("id"))
         name = text(wf.get("name"), MAX_NAME)
         if wid and name:
             if len(self._names) >= MAX_WARNED:  # bounded, whatever ids a vendor invents
@@ -156,7 +156,6 @@ class NoxusProvider(BaseProvider[NoxusOptions]):
             changed = parse_ts(item.get("created_at"))  # queued since creation
         return RunDetails(
             workflow_id=wid, workflow_name=name or self._names.get(wid or ""),
-            created_at=short(item.get("created_at"), MAX_STAMP),
-            updated_at=short(finished, MAX_STAMP),
+            created_at=rfc3339(item.get("created_at")), updated_at=rfc3339(finished),
             # Noxus exposes no run-level error message; details live per node
             url=None, error=None, run=self.trimmed(item), changed_at=changed)
