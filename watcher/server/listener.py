@@ -94,7 +94,7 @@ class HttpListener:
         SilenceApi(self.access, store).routes(self.app)
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                     max_line_size=MAX_LINE, max_field_size=MAX_LINE,
-                                    max_headers=MAX_HEADERS)
+                                    max_headers=MAX_HEADERS, shutdown_timeout=2.0)
 
     @web.middleware
     async def _contain(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -109,7 +109,7 @@ class HttpListener:
 
     async def start(self, host: str, port: int) -> None:
         await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port, shutdown_timeout=2.0)
+        site = web.TCPSite(self.runner, host, port)
         await site.start()
 
     async def stop(self) -> None:
