@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -60,7 +61,10 @@ class FakeClock:
     to each deadline and letting every task run until it blocks again (on
     this clock, an event, a socket, a worker thread's result) before the next
     one: what a task does after waking happens at its deadline, however long
-    it took for real.  Wall time and monotonic time move together.
+    it took for real.  Wall time and monotonic time move together.  Timeouts
+(``cancel_at``, so :func:`~watcher.infra.clock.move_on_after` and
+:func:`~watcher.infra.clock.fail_after`) fire in this clock's time too, in
+the same order as the sleepers.
 
     A task waiting on a socket counts as blocked: a test that needs a
     reply to have arrived waits for it (``await clock.parked(n)``) first.
@@ -72,6 +76,9 @@ class FakeClock:
         self.random = Random(seed)
         self._mono = 0.0
         self._sleepers: list[tuple[float, int, anyio.Event]] = []
+        #: cancel scopes with a deadline (``cancel_at``): a heap, and each scope's live entry
+        self._timers: list[tuple[float, int, anyio.CancelScope]] = []
+        self._timed: dict[anyio.CancelScope, int] = {}
         self._order = itertools.count()
         self._parked: anyio.Event | None = None  # made in the loop, on first use
 
@@ -97,6 +104,27 @@ class FakeClock:
                 self._sleepers.remove(item)
                 heapq.heapify(self._sleepers)
 
+    def cancel_at(self, scope: anyio.CancelScope, deadline: float) -> None:
+        self._timed.pop(scope, None)  # its earlier entry in the heap is skipped from now on
+        if math.isinf(deadline):
+            return
+        if deadline <= self._mono:
+            scope.cancel()
+            return
+        self._timed[scope] = order = next(self._order)
+        heapq.heappush(self._timers, (deadline, order, scope))
+
+    def _next_timer(self) -> float:
+        """When the soonest live timer fires (inf: none)."""
+        timers = self._timers
+        while timers and self._timed.get(timers[0][2]) != timers[0][1]:
+            heapq.heappop(timers)  # replaced or forgotten
+        return timers[0][0] if timers else math.inf
+
+    def _next(self) -> float:
+        """When the next sleeper wakes or timer fires (inf: nothing is waiting on time)."""
+        return min(self._sleepers[0][0] if self._sleepers else math.inf, self._next_timer())
+
     # -- what tests call ----------------------------------------------------------------
 
     @property
@@ -119,13 +147,13 @@ class FakeClock:
         """Move time ``seconds`` forward, waking every sleeper due meanwhile, in order."""
         target = self._mono + max(0.0, seconds)
         await settle()
-        while self._sleepers and self._sleepers[0][0] <= target:
+        while self._next() <= target:
             await self._wake_next()
         self._move_to(target)
         await settle()
 
     async def run_until(self, done: Callable[[], bool], *, within: float = 86_400.0) -> None:
-        """Wake sleepers one by one until ``done()`` holds.
+        """Wake sleepers (and fire timeouts) one by one until ``done()`` holds.
 
         Raises ``AssertionError`` if it does not hold within ``within`` seconds of
         virtual time, or when no task is left asleep to make it true.
@@ -133,16 +161,23 @@ class FakeClock:
         limit = self._mono + within
         await settle()
         while not done():
-            if not self._sleepers:
+            soonest = self._next()
+            if math.isinf(soonest):
                 raise AssertionError("nothing is asleep, so nothing can make it true")
-            if self._sleepers[0][0] > limit:
+            if soonest > limit:
                 raise AssertionError(f"not true within {within:g}s of virtual time")
             await self._wake_next()
 
     async def _wake_next(self) -> None:
-        deadline, _, event = heapq.heappop(self._sleepers)
-        self._move_to(deadline)
-        event.set()
+        if self._sleepers and self._sleepers[0][0] <= self._next_timer():
+            deadline, _, event = heapq.heappop(self._sleepers)
+            self._move_to(deadline)
+            event.set()
+        else:
+            deadline, _, scope = heapq.heappop(self._timers)
+            del self._timed[scope]
+            self._move_to(deadline)
+            scope.cancel()
         await settle()
 
     def _move_to(self, mono: float) -> None:

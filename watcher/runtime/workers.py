@@ -141,8 +141,8 @@ class Workers:
         if row is not None:
             self.states[cfg.name] = SourceState(row)
         poller = self.make_poller(cfg, claim, phase)
-        worker = self.pollers[cfg.name] = Worker(poller)
-        worker.start(self.tg, poller.run, clock=self.clock)
+        worker = self.pollers[cfg.name] = Worker(poller, clock=self.clock)
+        worker.start(self.tg, poller.run)
 
     async def stop_source(self, name: str, *, forget: bool = False) -> None:
         """Stop a source's poller; with ``forget`` its runs are dropped too (in memory, and
@@ -181,8 +181,8 @@ class Workers:
         except StoreError as e:
             log.error("could not save a new sink's cursor; it starts anyway", sink=cfg.name,
                       error=str(e))
-        worker = self.runners[cfg.name] = Worker(runner)
-        worker.start(self.tg, runner.run, clock=self.clock)
+        worker = self.runners[cfg.name] = Worker(runner, clock=self.clock)
+        worker.start(self.tg, runner.run)
 
     async def stop_sink(self, name: str, *, detach: bool = False) -> None:
         """Stop a sink's runner and close the sink; with ``detach`` drop its cursor too."""
@@ -213,8 +213,8 @@ class Workers:
             log.error("could not read or save the rule engine's cursor; it starts anyway",
                       error=str(e))
         engine = RuleEngine(self.config.rules, self.journal, clock=self.clock, claim=claim)
-        worker = self.rules = Worker(engine)
-        worker.start(self.tg, engine.run, clock=self.clock)
+        worker = self.rules = Worker(engine, clock=self.clock)
+        worker.start(self.tg, engine.run)
 
     async def stop_rules(self) -> None:
         worker, self.rules = self.rules, None
@@ -234,8 +234,8 @@ class Workers:
             except StoreError as e:  # its run() loads them again
                 stream.unload()
                 log.error("could not read the reminders' state; retrying", error=str(e))
-        worker = self.reminder_worker = Worker(stream)
-        worker.start(self.tg, stream.run, clock=self.clock)
+        worker = self.reminder_worker = Worker(stream, clock=self.clock)
+        worker.start(self.tg, stream.run)
 
     async def stop_reminders(self) -> None:
         worker, self.reminder_worker = self.reminder_worker, None
