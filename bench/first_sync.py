@@ -76,7 +76,7 @@ async def _first_poll(sim: SimProcess, token: str, state: str) -> tuple[float, f
     w, c = time.perf_counter(), time.process_time()
     async with aiohttp.ClientSession() as s:
         st = SourceState()
-        poller = Poller(cfg, ExtendProvider(cfg, ProviderContext(s)), st, journal, retention=7 * 86400,
+        poller = Poller(cfg, ExtendProvider(cfg, ProviderContext(s, wall)), st, journal, retention=7 * 86400,
                         emit_baseline=False, clock=wall)
         assert await poller.poll_once()
     elapsed = time.perf_counter() - w, time.process_time() - c

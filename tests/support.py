@@ -31,6 +31,7 @@ import orjson
 
 from watcher.config.settings import Config, SourceConfig
 from watcher.config.toml_text import toml_value
+from watcher.infra.clock import wall
 from watcher.model import Event, JournalEntry
 from watcher.providers import provider_class
 from watcher.providers.protocol import ProviderContext
@@ -161,7 +162,7 @@ class SimThread:
     """
 
     def __init__(self, world: World | None = None) -> None:
-        self.world = world or World(seed=3)
+        self.world = world or World(clock=wall, seed=3)
         self.sim = Simulator(self.world)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)

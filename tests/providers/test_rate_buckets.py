@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from tests.support import Harness, parse_config, toml
+from watcher.infra.clock import wall
 from watcher.infra.ratelimit import RateLimiter
 from watcher.providers import limits, provider_class
 from watcher.providers.protocol import ProviderContext
@@ -35,7 +36,7 @@ def limiters(session: aiohttp.ClientSession, *sources: dict[str, Any]) -> list[R
     for cfg in parse_config(toml({}, tables)).sources:
         cls = provider_class(cfg.provider)
         assert cls is not None
-        out.append(cls(cfg, ProviderContext(session)).http.limiter)
+        out.append(cls(cfg, ProviderContext(session, wall)).http.limiter)
     return out
 
 

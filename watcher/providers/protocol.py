@@ -70,7 +70,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
 from watcher.config.options import declared
 from watcher.errors import PluginError
-from watcher.infra.clock import Clock, wall
+from watcher.infra.clock import Clock
 from watcher.infra.plugins import completed, plugin_class
 from watcher.model import Event, Observation, RunDetails, Tracked
 
@@ -121,7 +121,7 @@ class ProviderContext:
     #: the HTTP session every source shares
     session: aiohttp.ClientSession
     #: the daemon's clock: every wait, timestamp and jitter of a provider comes from it
-    clock: Clock = wall
+    clock: Clock
 
 
 class Provider(Protocol):

@@ -63,12 +63,12 @@ with ``options = {name: Field}`` instead of ``Options`` (values read as
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from watcher.config.options import NoOptions, declared, ensure
 from watcher.core.status import BusStats
-from watcher.infra.clock import Clock, wall
+from watcher.infra.clock import Clock
 from watcher.infra.plugins import completed, plugin_class
 from watcher.model import JournalEntry
 
@@ -91,7 +91,7 @@ class SinkContext:
     stdout: IO[bytes] | None = None
     session: aiohttp.ClientSession | None = None
     #: the daemon's clock: every wait, timestamp and jitter of a sink comes from it
-    clock: Clock = wall
+    clock: Clock = field(kw_only=True)
 
 
 class Sink(Protocol):
