@@ -72,6 +72,7 @@ from watcher.config.options import declared
 from watcher.errors import PluginError
 from watcher.infra.clock import Clock
 from watcher.infra.plugins import completed, plugin_class
+from watcher.infra.ratelimit import Buckets
 from watcher.model import Event, Observation, RunDetails, Tracked
 
 if TYPE_CHECKING:
@@ -122,6 +123,8 @@ class ProviderContext:
     session: aiohttp.ClientSession
     #: the daemon's clock: every wait, timestamp and jitter of a provider comes from it
     clock: Clock
+    #: the daemon's rate-limit buckets, shared by its sources (None: a provider's own)
+    buckets: Buckets | None = None
 
 
 class Provider(Protocol):

@@ -24,8 +24,8 @@ import structlog
 from anyio.abc import TaskGroup
 
 from watcher.config.settings import Config, SinkConfig, SourceConfig
-from watcher.infra import ratelimit
 from watcher.infra.clock import Clock
+from watcher.infra.ratelimit import Buckets
 from watcher.providers import provider_class
 from watcher.providers.protocol import ProviderContext
 from watcher.runtime.claim import Claim
@@ -58,6 +58,8 @@ class Workers:
         self.store = store
         self.journal = journal
         self.clock = clock
+        #: the rate-limit buckets every provider and sink of this daemon shares
+        self.buckets = Buckets(clock=clock)
         self.stdout = stdout
         self.session: aiohttp.ClientSession | None = None
         self.tg: TaskGroup | None = None
@@ -127,7 +129,7 @@ class Workers:
         state = self.states.get(cfg.name)
         if state is None:
             state = self.states[cfg.name] = SourceState(self._rows.pop(cfg.name, None))
-        provider = cls(cfg, ProviderContext(self.session, self.clock))
+        provider = cls(cfg, ProviderContext(self.session, self.clock, self.buckets))
         return Poller(cfg, provider, state, self.journal,
                       retention=self.config.watcher.retention,
                       emit_baseline=self.config.watcher.baseline == "emit", clock=self.clock,
@@ -150,7 +152,7 @@ class Workers:
         worker = self.pollers.pop(name, None)
         if worker is not None:
             await worker.stop()
-            ratelimit.leave(name)  # its account's bucket runs at the other sources' limits
+            self.buckets.leave(name)  # its account's bucket runs at the other sources' limits
         if forget:
             self.states.pop(name, None)
 
@@ -165,7 +167,8 @@ class Workers:
     def make_runner(self, cfg: SinkConfig, claim: Claim | None = None) -> SinkRunner:
         cls = sink_class(cfg.type)
         assert cls is not None, cfg.type
-        ctx = SinkContext(stdout=self.stdout, session=self.session, clock=self.clock)
+        ctx = SinkContext(stdout=self.stdout, session=self.session, clock=self.clock,
+                          buckets=self.buckets)
         return SinkRunner(cls(cfg, ctx), cfg, self.journal, clock=self.clock, claim=claim,
                           consumer=self.consumer(cfg), silencer=self.silencer)
 

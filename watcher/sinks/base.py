@@ -70,6 +70,7 @@ from watcher.config.options import NoOptions, declared, ensure
 from watcher.core.status import BusStats
 from watcher.infra.clock import Clock
 from watcher.infra.plugins import completed, plugin_class
+from watcher.infra.ratelimit import Buckets
 from watcher.model import JournalEntry
 
 if TYPE_CHECKING:
@@ -92,6 +93,8 @@ class SinkContext:
     session: aiohttp.ClientSession | None = None
     #: the daemon's clock: every wait, timestamp and jitter of a sink comes from it
     clock: Clock = field(kw_only=True)
+    #: the daemon's rate-limit buckets, shared by its sinks (None: a sink's own)
+    buckets: Buckets | None = None
 
 
 class Sink(Protocol):
