@@ -80,7 +80,7 @@ async def demo(*, duration: float | None = None, stdout: IO[bytes] | None = None
     scenario = Scenario(world, vendors=available_vendors(), burst=True)
     scenario.setup()
     async with Simulator(world) as sim:
-        daemon = Daemon(demo_config(sim), stdout=stdout)
+        daemon = Daemon(demo_config(sim), stdout=stdout, clock=wall)
         code = 0
         async def play_once_watched() -> None:
             # New runs begin only once every source has its baseline, so none of them
