@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.event_throughput import events  # noqa: E402
 from watcher.config.settings import SinkConfig  # noqa: E402
+from watcher.infra.clock import wall  # noqa: E402
 from watcher.model import JournalEntry  # noqa: E402
 from watcher.runtime.delivery import SinkRunner  # noqa: E402
 from watcher.runtime.loop import run_sync  # noqa: E402
@@ -68,7 +69,7 @@ async def through_runner(journal: Journal, sink: Any, cfg: SinkConfig, n: int) -
     name = cfg.name
     await journal.store.set_cursor(name, 0)
     journal.cursors[name] = 0
-    runner = SinkRunner(sink, cfg, journal)
+    runner = SinkRunner(sink, cfg, journal, clock=wall)
     await sink.open()
     t = time.perf_counter()
     await runner.run(until_idle=True)
@@ -97,7 +98,7 @@ async def nats_round(journal: Journal, entries: list[JournalEntry], tag: str) ->
         bare = len(sent) / (time.perf_counter() - t)
         opts = NatsOptions(url=NATS_URL, stream=names[1], subject=names[1].lower() + ".{source}.{type}")
         cfg = SinkConfig(name="nats-" + tag, type="nats", options=opts)
-        sink = await through_runner(journal, NatsSink(cfg, SinkContext()), cfg, len(entries))
+        sink = await through_runner(journal, NatsSink(cfg, SinkContext(clock=wall)), cfg, len(entries))
         info = await js.stream_info(names[1])
         assert info.state.messages == len(entries), info.state
         return bare, sink
@@ -123,7 +124,7 @@ async def redis_round(journal: Journal, entries: list[JournalEntry], tag: str) -
         bare = len(entries) / (time.perf_counter() - t)
         cfg = SinkConfig(name="redis-" + tag, type="redis",
                          options=RedisOptions(url=REDIS_URL, stream=keys[1]))
-        sink = await through_runner(journal, RedisSink(cfg, SinkContext()), cfg, len(entries))
+        sink = await through_runner(journal, RedisSink(cfg, SinkContext(clock=wall)), cfg, len(entries))
         assert await r.xlen(keys[1]) == len(entries)
         return bare, sink
     finally:

@@ -19,6 +19,7 @@ import orjson
 
 from watcher.config.settings import SourceConfig
 from watcher.core.diff import Policy, diff
+from watcher.infra.clock import wall
 from watcher.model import TERMINAL, Observation, RunState
 from watcher.providers import provider_class
 from watcher.providers.base import BaseProvider, ProviderContext
@@ -37,7 +38,7 @@ SHAPES = {"extend": ("data", "PROCESSING", "FAILED"),
 def provider(vendor: str) -> BaseProvider:
     cls = provider_class(vendor)
     p: BaseProvider = cls(SourceConfig(name="bench", provider=vendor, token="x",
-                                       base_url="http://127.0.0.1:1"), ProviderContext(None))
+                                       base_url="http://127.0.0.1:1"), ProviderContext(None, wall))
     return p
 
 

@@ -20,6 +20,7 @@ import orjson
 
 from watcher.config.settings import SinkConfig
 from watcher.core.events import RUN_STATUS_CHANGED, run_event
+from watcher.infra.clock import wall
 from watcher.model import Event, RunDetails, Status
 from watcher.runtime.delivery import SinkRunner
 from watcher.sinks.base import SinkContext
@@ -68,8 +69,8 @@ async def stdout_rate(n: int, batch: int) -> float:
         await journal.commit("bench", SourceRow(baselined=True), events=events(batch))
     with open("/dev/null", "wb") as devnull:  # noqa: ASYNC230 - /dev/null never blocks
         cfg = SinkConfig(name="out", type="stdout")
-        runner = SinkRunner(StdoutSink(cfg, SinkContext(stdout=devnull)), cfg, journal,
-                            batch=batch)
+        runner = SinkRunner(StdoutSink(cfg, SinkContext(stdout=devnull, clock=wall)), cfg, journal,
+                            batch=batch, clock=wall)
         await journal.attach("out")
         journal.cursors["out"] = 0
         t = time.perf_counter()

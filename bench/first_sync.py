@@ -27,9 +27,8 @@ import orjson
 
 from bench._sim import SimProcess
 from watcher.config.settings import SourceConfig
-from watcher.infra import ratelimit
 from watcher.infra.clock import wall
-from watcher.infra.ratelimit import Limit, RateLimiter
+from watcher.infra.ratelimit import Buckets, Limit, RateLimiter
 from watcher.providers.extend import API_VERSION, ExtendOptions, ExtendProvider
 from watcher.providers.protocol import ProviderContext
 from watcher.runtime.loop import tune_gc
@@ -41,7 +40,7 @@ from watcher.state.journal import Journal
 async def bare(sim: SimProcess, token: str, paced: bool = False) -> tuple[float, float, int]:
     headers = {"Authorization": f"Bearer {token}", "x-extend-api-version": API_VERSION}
     n = 0
-    limiter = RateLimiter(ExtendProvider.rate, ExtendProvider.burst) if paced else None
+    limiter = RateLimiter(ExtendProvider.rate, ExtendProvider.burst, clock=wall) if paced else None
     w, c = time.perf_counter(), time.process_time()
     async with aiohttp.ClientSession() as s:
         params = {"maxPageSize": "1000", "sortBy": "updatedAt", "sortDir": "desc"}
@@ -62,11 +61,12 @@ async def bare(sim: SimProcess, token: str, paced: bool = False) -> tuple[float,
 
 async def watcher_first_poll(sim: SimProcess, token: str, state: str, paced: bool = True
                              ) -> tuple[float, float, int]:
-    with ratelimit.isolated(limit=None if paced else Limit(1e6, 1e6)):
-        return await _first_poll(sim, token, state)
+    return await _first_poll(sim, token, state,
+                             Buckets(clock=wall, limit=None if paced else Limit(1e6, 1e6)))
 
 
-async def _first_poll(sim: SimProcess, token: str, state: str) -> tuple[float, float, int]:
+async def _first_poll(sim: SimProcess, token: str, state: str, buckets: Buckets
+                      ) -> tuple[float, float, int]:
     cfg = SourceConfig(name="bench", provider="extend", token=token, base_url=sim.url("extend"),
                        lookback=7 * 86400,
                        options=ExtendOptions(api_version=API_VERSION, page_size=1000))
@@ -76,7 +76,7 @@ async def _first_poll(sim: SimProcess, token: str, state: str) -> tuple[float, f
     w, c = time.perf_counter(), time.process_time()
     async with aiohttp.ClientSession() as s:
         st = SourceState()
-        poller = Poller(cfg, ExtendProvider(cfg, ProviderContext(s)), st, journal, retention=7 * 86400,
+        poller = Poller(cfg, ExtendProvider(cfg, ProviderContext(s, wall, buckets)), st, journal, retention=7 * 86400,
                         emit_baseline=False, clock=wall)
         assert await poller.poll_once()
     elapsed = time.perf_counter() - w, time.process_time() - c

@@ -18,6 +18,7 @@ import orjson
 
 from watcher.config.settings import SourceConfig
 from watcher.core.diff import Policy, diff
+from watcher.infra.clock import wall
 from watcher.model import Observation
 from watcher.providers.extend import ExtendProvider
 from watcher.providers.protocol import ProviderContext
@@ -48,7 +49,7 @@ def page(start: int, live_every: int) -> bytes:
 def measure(runs: int, live_ratio: float) -> dict[str, float]:
     provider = ExtendProvider(SourceConfig(name="m", provider="extend", token="x",
                                            base_url="http://127.0.0.1:1"),
-                              ProviderContext(None))  # type: ignore[arg-type]
+                              ProviderContext(None, wall))  # type: ignore[arg-type]
     live_every = int(1 / live_ratio) if live_ratio else 0
     states = [SourceState() for _ in range(SOURCES)]
     policies = [Policy(source=f"s{i}", provider="extend", horizon=1e12) for i in range(SOURCES)]

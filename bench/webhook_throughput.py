@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from watcher.config.settings import SinkConfig  # noqa: E402
 from watcher.core.events import RUN_STATUS_CHANGED, run_event  # noqa: E402
+from watcher.infra.clock import wall  # noqa: E402
 from watcher.model import (  # noqa: E402
     JournalEntry,
     RunDetails,
@@ -98,7 +99,7 @@ async def deliver_all(url: str, batch: list[JournalEntry], *, concurrency: int, 
     """Deliveries per wall-clock second, and per CPU second of this process."""
     options = WebhookOptions(url=url, secret=SECRET if signed else None,
                              concurrency=concurrency)
-    sink = WebhookSink(SinkConfig(name="bench", type="webhook", options=options), SinkContext())
+    sink = WebhookSink(SinkConfig(name="bench", type="webhook", options=options), SinkContext(clock=wall))
     await sink.deliver(batch[:200])  # warm up: connections open, code paths hot
     t, cpu = time.perf_counter(), time.process_time()
     for i in range(0, len(batch), BATCH):

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import aiohttp
 import orjson
@@ -32,6 +32,8 @@ import orjson
 from tests.event_schema import assert_valid_event, note_body
 from watcher.config.settings import Config, SourceConfig
 from watcher.config.toml_text import toml_value
+from watcher.infra.clock import wall
+from watcher.infra.ratelimit import Buckets, Limit
 from watcher.model import Event, JournalEntry
 from watcher.providers import provider_class
 from watcher.providers.protocol import ProviderContext
@@ -83,14 +85,20 @@ class Harness:
     """One source polled in-process: ``events = await h.poll()``.
 
     The poller and the simulator's world share ``clock`` (frozen): move time
-    with ``h.clock.advance(s)``.  The journal is a real store (``:memory:``
+    with ``h.clock.advance(s)``.  Its buckets are its own unless ``buckets`` is given.  The journal is a real store (``:memory:``
     unless ``state_path`` is given).
     """
 
+    #: what every bucket of a harness runs at (None: the vendor's documented limits)
+    limit: ClassVar[Limit | None] = None
+
     def __init__(self, sim: Simulator, vendor: str = "extend", *, clock: FrozenClock,
                  state_path: str = ":memory:", baseline: str = "silent",
-                 retention: float = 7 * 86400.0, **source: Any) -> None:
+                 retention: float = 7 * 86400.0, buckets: Buckets | None = None,
+                 **source: Any) -> None:
         self.sim = sim
+        #: the rate-limit buckets its provider draws from (shared with other harnesses)
+        self.buckets = buckets or Buckets(clock=clock, limit=self.limit)
         self.vendor = vendor
         self.clock = clock
         self.state_path = state_path
@@ -119,7 +127,7 @@ class Harness:
         cfg = self.source_config()
         cls = provider_class(cfg.provider)
         assert cls is not None
-        self.provider = cls(cfg, ProviderContext(self._session, self.clock))
+        self.provider = cls(cfg, ProviderContext(self._session, self.clock, self.buckets))
         self.state = SourceState(rows.get(cfg.name))
         self.poller = Poller(cfg, self.provider, self.state, self.journal,
                              retention=self.retention, emit_baseline=self.baseline == "emit",
@@ -164,7 +172,7 @@ class SimThread:
     """
 
     def __init__(self, world: World | None = None) -> None:
-        self.world = world or World(seed=3)
+        self.world = world or World(clock=wall, seed=3)
         self.sim = Simulator(self.world)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)

@@ -8,6 +8,7 @@ import anyio
 import pytest
 
 from tests.support import parse_config, toml
+from watcher.infra.clock import wall
 from watcher.model import JournalEntry
 from watcher.runtime.daemon import Daemon
 from watcher.sinks import SINKS
@@ -89,7 +90,7 @@ async def test_a_capturing_sink_gets_what_a_daemon_polls_from_every_simulated_ve
         cfg = parse_config(toml({"state_path": ":memory:", "baseline": "emit"},
                                 [sim.source(vendor) for vendor in sorted(sim.vendors)],
                                 [{"name": "seen", "type": "capture"}]))
-        assert await Daemon(cfg).once() == 0
+        assert await Daemon(cfg, clock=wall).once() == 0
     events = CapturingSink.named("seen").events
     assert sorted((e["source"].rsplit("/", 1)[-1], e["subject"]) for e in events) == \
         sorted(runs.items())

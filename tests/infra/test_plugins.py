@@ -15,6 +15,7 @@ from tests.support import ROOT, parse_config, run_cli, toml
 from watcher import JournalEntry, NoOptions, PollResult, PollView, RunDetails, SinkContext
 from watcher.config.schema import Field
 from watcher.errors import ConfigError
+from watcher.infra.clock import wall
 from watcher.providers import PROVIDERS, provider_class
 from watcher.providers.protocol import ProviderContext
 from watcher.sinks import SINKS, sink_class
@@ -174,13 +175,13 @@ async def test_a_class_lacking_optional_members_gets_their_defaults(registered: 
     cls = provider_class("bare")
     assert cls is not None and issubclass(cls, BareProvider)
     p = cls(parse_config(toml({}, [{"name": "b", "provider": "bare", "token": "t"}])).sources[0],
-            ProviderContext(None))  # type: ignore[arg-type]
+            ProviderContext(None, wall))  # type: ignore[arg-type]
     assert p.changed_at({"at": 5.0}) == 5.0
     assert (dict(p.skipped), p.requests, await p.enrich([])) == ({}, 0, None)
     scls = sink_class("bare")
     assert scls is not None and issubclass(scls, BareSink)
     cfg = parse_config(toml({}, [], [{"name": "k", "type": "bare"}])).sinks[0]
-    s = scls(cfg, SinkContext())
+    s = scls(cfg, SinkContext(clock=wall))
     assert (s.linger, s.reopen(), await s.aclose()) == (0.0, None, None)
 
 

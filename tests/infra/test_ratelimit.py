@@ -166,7 +166,7 @@ async def test_a_hold_moves_the_queue_back_in_order() -> None:
 def test_sources_of_one_key_share_a_bucket_at_the_smallest_limit() -> None:
     """Two members of one key share one limiter, which runs at the smaller rate and burst;
     another key is another limiter; a member leaving lets the bucket run at the rest's."""
-    buckets = Buckets()
+    buckets = Buckets(clock=FakeClock())
     a = buckets.join("extend k1", "a", Limit(25.0))
     b = buckets.join("extend k1", "b", Limit(10.0, 3.0))
     c = buckets.join("extend k2", "c", Limit(10.0))

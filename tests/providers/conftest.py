@@ -4,18 +4,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from watcher.infra import ratelimit
+from tests.support import Harness
 from watcher.infra.ratelimit import Limit
 
 
 @pytest.fixture(autouse=True)
-def vendor_rate_limits(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A fresh process-wide limiter registry per test, so a 429 hold or spent burst
-    never leaks into the next test; fast limiters unless the test is marked
+def vendor_rate_limits(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+                       ) -> Iterator[None]:
+    """Each harness's buckets fast unless the test is marked
     ``real_rate_limits`` (the vendors' documented budgets make a 600-run
     baseline take seconds, and most tests are about what is requested, not when)."""
     fast = None
     if request.node.get_closest_marker("real_rate_limits") is None:
         fast = Limit(10_000.0, 10_000.0)
-    with ratelimit.isolated(limit=fast):
-        yield
+    monkeypatch.setattr(Harness, "limit", fast)
+    yield

@@ -20,6 +20,7 @@ from tests.support import Harness, parse_config, sim_source, toml
 from watcher.core.diff import Changeset, Policy, diff
 from watcher.core.events import to_json
 from watcher.core.timestamps import parse_ts
+from watcher.infra.clock import wall
 from watcher.model import TERMINAL, Observation, RunState, Status
 from watcher.providers import provider_class
 from watcher.providers.base import BaseProvider
@@ -65,7 +66,7 @@ class Vendor:
         cfg = parse_config(toml({}, [self.src])).sources[0]
         cls = provider_class(self.vendor)
         assert cls is not None
-        p = cls(cfg, ProviderContext(None))  # type: ignore[arg-type]  # no request is sent
+        p = cls(cfg, ProviderContext(None, wall))  # type: ignore[arg-type]  # no request is sent
         assert isinstance(p, BaseProvider)
         return p
 

@@ -12,6 +12,7 @@ import structlog
 
 from tests.support import Harness, statuses
 from watcher.errors import BadPayload, ProviderError, TransientError
+from watcher.infra.clock import wall
 from watcher.infra.ratelimit import RateLimiter
 from watcher.providers.http import VendorHttp
 from watcher.simulator import Fault, Simulator, World
@@ -32,7 +33,8 @@ def edge(sim: Simulator, world: World, session: aiohttp.ClientSession) -> Vendor
     return VendorHttp(session, base_url=sim.url("extend"),
                       headers={"Authorization": f"Bearer {world.tokens['extend']}",
                                "x-extend-api-version": "2026-02-09"},
-                      timeout=20.0, limiter=RateLimiter(1000.0), max_size=CAP)
+                      timeout=20.0, limiter=RateLimiter(1000.0, clock=wall), max_size=CAP,
+                      clock=wall)
 
 
 async def test_a_content_length_over_the_cap_is_refused_before_reading_the_body(

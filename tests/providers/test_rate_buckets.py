@@ -11,11 +11,12 @@ import aiohttp
 import pytest
 
 from tests.support import Harness, parse_config, toml
-from watcher.infra.ratelimit import RateLimiter
+from watcher.infra.clock import Clock, wall
+from watcher.infra.ratelimit import Buckets, RateLimiter
 from watcher.providers import limits, provider_class
 from watcher.providers.protocol import ProviderContext
 from watcher.simulator import Simulator, World
-from watcher.testing import FrozenClock
+from watcher.testing import FakeClock, FrozenClock
 
 pytestmark = pytest.mark.anyio
 
@@ -28,15 +29,29 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield s
 
 
-def limiters(session: aiohttp.ClientSession, *sources: dict[str, Any]) -> list[RateLimiter]:
-    """The bucket each of these ``[[sources]]`` tables draws from, its provider built."""
+def limiters(session: aiohttp.ClientSession, *sources: dict[str, Any],
+             clock: Clock = wall) -> list[RateLimiter]:
+    """The bucket each of these ``[[sources]]`` tables draws from, their providers built
+    by one daemon (one registry of buckets) on ``clock``."""
     tables = [{"name": f"s{i}", "token": "key-a", **s} for i, s in enumerate(sources)]
+    buckets = Buckets(clock=clock)
     out = []
     for cfg in parse_config(toml({}, tables)).sources:
         cls = provider_class(cfg.provider)
         assert cls is not None
-        out.append(cls(cfg, ProviderContext(session)).http.limiter)
+        out.append(cls(cfg, ProviderContext(session, clock, buckets)).http.limiter)
     return out
+
+
+async def test_each_daemons_buckets_run_on_its_own_clock(
+        session: aiohttp.ClientSession) -> None:
+    """Two daemons in one process (two registries) each give a source of the same account
+    a bucket of their own, waiting on their own clock: the first one's is not kept."""
+    first, second = FakeClock(), FakeClock()
+    a, = limiters(session, {"provider": "extend"}, clock=first)
+    b, = limiters(session, {"provider": "extend"}, clock=second)
+    assert a is not b
+    assert (a.clock, b.clock) == (first, second)
 
 
 async def test_extend_sources_share_a_bucket_only_when_they_share_a_key(
@@ -97,8 +112,9 @@ async def test_a_429_holds_only_the_bucket_of_its_account(sim: Simulator, world:
     assert busy.admit(None) == 0.0  # its one token, spent: the next comes in 100 s
     calm = world.add_account("extend")
     world.add_run("extend", "PROCESSED", account=calm)
-    async with Harness(sim, clock=clock, name="a", token=busy.token) as a, \
-            Harness(sim, clock=clock, name="b", token=calm.token) as b:
+    buckets = Buckets(clock=clock)
+    async with Harness(sim, clock=clock, name="a", token=busy.token, buckets=buckets) as a, \
+            Harness(sim, clock=clock, name="b", token=calm.token, buckets=buckets) as b:
         await a.poll()
         assert a.poller is not None and not a.ok
         assert (a.poller.stats.last_error or "").startswith("429")

@@ -9,6 +9,7 @@ from functools import partial
 import anyio
 import pytest
 
+from watcher.infra.clock import wall
 from watcher.runtime import signals
 
 pytestmark = pytest.mark.anyio
@@ -29,7 +30,7 @@ async def test_a_sighup_before_the_signals_are_followed_reloads_once_they_are() 
         signals.hold()
         os.kill(os.getpid(), signal.SIGHUP)  # before anything follows the signals
         async with anyio.create_task_group() as tg:
-            tg.start_soon(partial(signals.follow, signals.Stop(), reload, on_error=print))
+            tg.start_soon(partial(signals.follow, signals.Stop(clock=wall), reload, on_error=print))
             with anyio.fail_after(5):
                 await reloaded[0].wait()
                 os.kill(os.getpid(), signal.SIGHUP)

@@ -23,6 +23,7 @@ import pytest
 from tests.http_support import eventually, free_port, http_get, polled
 from tests.support import DaemonProc, SimThread, sim_source, toml
 from watcher.core.timestamps import format_ts
+from watcher.infra.clock import wall
 from watcher.simulator import World, available_vendors
 from watcher.simulator.scenario import Scenario
 
@@ -73,7 +74,7 @@ class Watched:
 
 @pytest.fixture
 def watched(tmp_path: Path) -> Iterator[Watched]:
-    world = World(seed=11)
+    world = World(clock=wall, seed=11)
     scenario = Scenario(world, vendors=available_vendors(), spawn_every=2.0)
     scenario.setup()
     sim = SimThread(world).start()

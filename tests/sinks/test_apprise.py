@@ -15,6 +15,7 @@ from tests.sinks.receiver import Hit, Receiver, Reply
 from tests.sinks.runs import sink_config
 from tests.support import DaemonProc, SimThread, run_cli, sim_source, toml
 from watcher.core.events import RUN_STATUS_CHANGED, run_event
+from watcher.infra.clock import wall
 from watcher.model import Event, JournalEntry, RunDetails, Status
 from watcher.sinks import sink_class
 from watcher.sinks.base import Sink, SinkContext
@@ -40,7 +41,7 @@ def sink(urls: list[str], **keys: Any) -> Sink:
     cfg = sink_config({"type": "apprise", "urls": urls, **FAST, **keys})
     cls = sink_class("apprise")
     assert cls is not None
-    return cls(cfg, SinkContext())
+    return cls(cfg, SinkContext(clock=wall))
 
 
 def failed(run_id: str) -> JournalEntry:

@@ -18,6 +18,7 @@ from tests.support import parse_config, run_cli, toml
 from watcher.config.settings import SinkConfig
 from watcher.core.events import RUN_STATUS_CHANGED, SOURCE_FAILING
 from watcher.errors import ConfigError, Retryable
+from watcher.infra.clock import wall
 from watcher.model import JournalEntry
 from watcher.sinks.base import SinkContext
 from watcher.sinks.bus import ABSENT, Template, escape
@@ -36,7 +37,7 @@ def entry(n: int, *, source: str = "src", workflow: str | None = "wf", body: byt
 
 def nats_sink(bus: NatsBus, **kw: Any) -> NatsSink:
     opts = NatsOptions(url=bus.url, stream=bus.stream, subject=bus.subject, **kw)
-    return NatsSink(SinkConfig(name="bus", type="nats", options=opts), SinkContext())
+    return NatsSink(SinkConfig(name="bus", type="nats", options=opts), SinkContext(clock=wall))
 
 
 def test_hostile_names_are_one_subject_token_each_and_can_be_read_back() -> None:
@@ -115,7 +116,7 @@ def test_a_redis_replay_adds_nothing_twice_even_after_the_script_is_flushed() ->
     bus = RedisBus()
     reachable(bus)
     opts = RedisOptions(url=bus.url, stream=bus.key, dedupe_window=900.0)
-    sink = RedisSink(SinkConfig(name="bus", type="redis", options=opts), SinkContext())
+    sink = RedisSink(SinkConfig(name="bus", type="redis", options=opts), SinkContext(clock=wall))
     batch = [entry(i) for i in range(1, 6)] + [entry(6, type_=SOURCE_FAILING)]
 
     async def go() -> tuple[int, int, int]:
@@ -189,7 +190,7 @@ def test_a_subject_the_account_may_not_publish_to_is_a_dead_letter(tmp_path: Any
         url = f"nats://127.0.0.1:{port}"
         opts = NatsOptions(url=url, stream="S", subject="{workflow_id}.{type}",
                            user="w", password="w-Pass-4711", timeout=5.0)
-        sink = NatsSink(SinkConfig(name="bus", type="nats", options=opts), SinkContext())
+        sink = NatsSink(SinkConfig(name="bus", type="nats", options=opts), SinkContext(clock=wall))
 
         async def go() -> tuple[list[Any], int]:
             nc = await nats.connect(url, user="w", password="w-Pass-4711")
@@ -245,7 +246,7 @@ def test_tls_with_a_client_certificate_connects_and_without_one_is_refused(
     def sink(**tls: str) -> NatsSink:
         opts = NatsOptions(url=f"tls://127.0.0.1:{port}", stream="S", subject="s.{type}",
                            create_stream=True, tls_ca=str(tmp_path / "ca.pem"), timeout=3.0, **tls)
-        return NatsSink(SinkConfig(name="bus", type="nats", options=opts), SinkContext())
+        return NatsSink(SinkConfig(name="bus", type="nats", options=opts), SinkContext(clock=wall))
 
     async def go() -> tuple[str, int]:
         bare = sink()

@@ -12,6 +12,7 @@ import pytest
 
 from tests.sinks.runs import sink_config
 from watcher.errors import Retryable
+from watcher.infra.clock import wall
 from watcher.model import JournalEntry
 from watcher.sinks.base import SinkContext
 from watcher.sinks.file import FileSink
@@ -39,7 +40,7 @@ async def test_reopen_and_rename_during_writes_keep_every_line_exactly_once(
     and again: no batch fails, every line is in the rotated or the new files exactly
     once, and after ``aclose()`` (even one racing a write) nothing more is written."""
     path = tmp_path / "events.jsonl"
-    sink = FileSink(sink_config({"type": "file", "path": str(path)}), SinkContext())
+    sink = FileSink(sink_config({"type": "file", "path": str(path)}), SinkContext(clock=wall))
     rotated: list[Path] = []
     failures: list[str] = []
     writing = True

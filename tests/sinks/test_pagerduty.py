@@ -25,6 +25,7 @@ from watcher.core.events import (
     source_event,
 )
 from watcher.core.rules import FAILURE_RATE, Rule
+from watcher.infra.clock import wall
 from watcher.model import Event, JournalEntry, RunDetails, Status
 from watcher.sinks import sink_class
 from watcher.sinks.base import Sink, SinkContext
@@ -48,7 +49,7 @@ def sink(pd: FakePagerDuty, **keys: Any) -> Sink:
                        **FAST, **keys})
     cls = sink_class("pagerduty")
     assert cls is not None
-    return cls(cfg, SinkContext())
+    return cls(cfg, SinkContext(clock=wall))
 
 
 def journaled(*events: Event) -> list[JournalEntry]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
+from functools import partial
 from urllib.parse import urlsplit, urlunsplit
 
 import anyio
@@ -15,6 +16,7 @@ from tests import postgres
 from tests.state.runs import SMALL, Status, entry, plain, state
 from tests.tcp_proxy import Proxy
 from watcher.errors import StoreUnavailable
+from watcher.infra.clock import wall
 from watcher.state.backends import open_store
 from watcher.state.postgres.schema import SCHEMA_VERSION
 from watcher.state.store import Commit, SourceRow, Store, StoreError
@@ -110,7 +112,7 @@ async def test_a_replica_learns_of_another_ones_commit_by_notification(
         (notified if seq == 2 else checked).set()
     assert b.cluster is not None
     async with anyio.create_task_group() as tg:
-        tg.start_soon(b.cluster.follow, on_head)
+        tg.start_soon(partial(b.cluster.follow, on_head, clock=wall))
         with anyio.fail_after(10):
             await checked.wait()  # the first head check: listening by now or soon
             await anyio.sleep(0.2)

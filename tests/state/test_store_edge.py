@@ -17,6 +17,7 @@ from structlog.testing import capture_logs
 from tests.sinks.runs import sink_config
 from tests.state.runs import entry, state
 from tests.support import fill_disk, mount_tmpfs
+from watcher.infra.clock import wall
 from watcher.model import Status
 from watcher.runtime.delivery import SinkRunner
 from watcher.sinks.base import SinkContext
@@ -107,7 +108,7 @@ async def test_a_sink_that_cannot_read_the_journal_retries_and_then_delivers_eve
     with sqlite3.connect(path) as other:
         other.execute("ALTER TABLE journal RENAME TO journal_elsewhere")
     cfg = sink_config({"type": "file", "path": str(out)})
-    runner = SinkRunner(FileSink(cfg, SinkContext()), cfg, journal)
+    runner = SinkRunner(FileSink(cfg, SinkContext(clock=wall)), cfg, journal, clock=wall)
 
     async def until(pred: Callable[[], bool]) -> None:
         for _ in range(1000):

@@ -31,6 +31,7 @@ import aiohttp
 import anyio
 
 from watcher.config.settings import Config, SinkConfig, SourceConfig
+from watcher.infra.clock import wall
 from watcher.providers import provider_class
 from watcher.providers.protocol import ProviderContext
 from watcher.server.logs import Redactor
@@ -109,7 +110,7 @@ def _source(cfg: SourceConfig, session: aiohttp.ClientSession) -> Callable[[], A
     async def probe() -> str:
         cls = provider_class(cfg.provider)
         assert cls is not None  # the config named a known provider
-        return await cls(cfg, ProviderContext(session)).probe()
+        return await cls(cfg, ProviderContext(session, wall)).probe()
     return probe
 
 
@@ -117,7 +118,7 @@ def _sink(cfg: SinkConfig, session: aiohttp.ClientSession) -> Callable[[], Await
     async def probe() -> str:
         cls = sink_class(cfg.type)
         assert cls is not None
-        sink = cls(cfg, SinkContext(session=session))
+        sink = cls(cfg, SinkContext(session=session, clock=wall))
         try:
             return await sink.probe()
         finally:

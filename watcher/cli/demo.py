@@ -15,6 +15,7 @@ import anyio
 from watcher.cli import pretty
 from watcher.cli.pipes import Guarded
 from watcher.config.settings import Config
+from watcher.infra.clock import wall
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.daemon import Daemon
 from watcher.simulator import Simulator, World, available_vendors
@@ -75,11 +76,11 @@ async def demo(*, duration: float | None = None, stdout: IO[bytes] | None = None
     if stdout is None:  # ours: when its reader goes away, the demo is over
         stdout = cast(IO[bytes], Guarded(pretty.writer_for(fmt, sys.stdout.buffer, sys.stdout),
                                          lambda: loop.call_soon_threadsafe(daemon.request_stop)))
-    world = World(seed=seed)
+    world = World(clock=wall, seed=seed)
     scenario = Scenario(world, vendors=available_vendors(), burst=True)
     scenario.setup()
     async with Simulator(world) as sim:
-        daemon = Daemon(demo_config(sim), stdout=stdout)
+        daemon = Daemon(demo_config(sim), stdout=stdout, clock=wall)
         code = 0
         async def play_once_watched() -> None:
             # New runs begin only once every source has its baseline, so none of them

@@ -166,6 +166,7 @@ def _status(args: argparse.Namespace, config: Config) -> int:
 def _daemon(args: argparse.Namespace, config: Config) -> int:
     """``run`` and ``once``: what each exits with when the state store is unusable."""
     from watcher.errors import StoreUnavailable
+    from watcher.infra.clock import wall
     from watcher.runtime.daemon import Daemon
     from watcher.runtime.loop import run_sync
     from watcher.runtime.once import LeasesHeld
@@ -173,7 +174,7 @@ def _daemon(args: argparse.Namespace, config: Config) -> int:
     from watcher.state.store import StoreError
 
     once = args.command == "once"
-    daemon = Daemon(config)
+    daemon = Daemon(config, clock=wall)
     try:
         code = run_sync(daemon.once if once else daemon.run)
         _tell_summary(daemon.summary, config.watcher.log_format)

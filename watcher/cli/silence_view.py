@@ -17,6 +17,7 @@ import orjson
 from watcher.config.render import window_times
 from watcher.config.settings import Config, SinkConfig
 from watcher.core.silences import Hold, Silence
+from watcher.infra.clock import wall
 from watcher.runtime.silencing import Silencer, forget_ended, screen
 from watcher.sinks import sink_class
 from watcher.state.store import Store
@@ -27,7 +28,7 @@ PAGE = 5000
 async def held_counts(store: Store, config: Config, silences: Sequence[Silence]
                       ) -> Counter[str]:
     """Events held back by each silence (its id) and window (its name)."""
-    silencer = Silencer(store, config.silences)
+    silencer = Silencer(store, config.silences, clock=wall)
     await silencer.refresh()
     sinks = [s for s in config.sinks if not getattr(sink_class(s.type), "record", False)]
     holds = {s.name: silencer.for_sink(s.name) for s in sinks}

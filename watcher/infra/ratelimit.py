@@ -4,9 +4,10 @@ Scope.  Vendors limit per organisation (Extend), environment (Knock), key
 (Noxus) or IP (Cortex), not per source: every source of one account draws
 from one bucket and sources of other accounts never slow it.  Which account
 a source belongs to is its provider's business (``limit_scope``); here a
-bucket is a key with members: each source :func:`join` s its bucket with its
+bucket is a key with members: each source :meth:`~Buckets.join` s its bucket with its
 own :class:`Limit` (its ``rate_limit``, or the vendor's documented default),
-and the bucket runs at the smallest of its members' limits.
+and the bucket runs at the smallest of its members' limits.  The buckets of a
+process are a :class:`Buckets` its daemon makes and lends out, not a global.
 
 Waiting.  A bucket schedules requests on a timeline (GCRA, "virtual
 scheduling"): each :meth:`RateLimiter.acquire` reserves the next free slot,
@@ -28,7 +29,7 @@ import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from watcher.infra.clock import Clock, wall
+from watcher.infra.clock import Clock
 
 #: a slot this close is due (a fake clock lands on a deadline to within rounding)
 EPSILON = 1e-9
@@ -62,7 +63,7 @@ class RateLimiter:
     _gap: float
     _tolerance: float
 
-    def __init__(self, rate: float, burst: float | None = None, *, clock: Clock = wall) -> None:
+    def __init__(self, rate: float, burst: float | None = None, *, clock: Clock) -> None:
         self.clock = clock
         #: the theoretical time of the next request with no burst credit (GCRA's TAT)
         self._tat = clock.monotonic()
@@ -134,32 +135,34 @@ class RateLimiter:
 class Buckets:
     """A process's buckets: key -> limiter, and the members (sources) of each.
 
+    The daemon makes one, on its clock, and lends it to every provider and sink
+    (``context.buckets``), so sources of one account share a bucket.
     ``limit``, when given, is what every bucket made here runs at whatever its
     members ask (tests lift the vendors' limits with it).
     """
 
-    def __init__(self, limiters: dict[str, RateLimiter] | None = None, *,
-                 limit: Limit | None = None) -> None:
-        self.limiters = dict(limiters or {})
+    def __init__(self, *, clock: Clock, limit: Limit | None = None) -> None:
+        self.clock = clock
+        self.limiters: dict[str, RateLimiter] = {}
         self.members: dict[str, dict[str, Limit]] = {}
         self._bucket_of: dict[str, str] = {}
         self.limit = limit
 
-    def get(self, key: str, rate: float, burst: float | None = None, *,
-            clock: Clock = wall) -> RateLimiter:
+    def get(self, key: str, rate: float, burst: float | None = None) -> RateLimiter:
+        """The limiter for ``key``, made on first use (no members: a sink's pace, say)."""
         lim = self.limiters.get(key)
         if lim is None:
             own = self.limit or Limit(rate, burst)
-            lim = self.limiters[key] = RateLimiter(own.rate, own.burst, clock=clock)
+            lim = self.limiters[key] = RateLimiter(own.rate, own.burst, clock=self.clock)
         return lim
 
-    def join(self, key: str, member: str, limit: Limit, *, clock: Clock = wall) -> RateLimiter:
+    def join(self, key: str, member: str, limit: Limit) -> RateLimiter:
         """``member``'s bucket, now run at the smallest limit of its members."""
         self.leave(member)
         members = self.members.setdefault(key, {})
         members[member] = limit
         self._bucket_of[member] = key
-        lim = self.get(key, limit.rate, limit.burst, clock=clock)
+        lim = self.get(key, limit.rate, limit.burst)
         if self.limit is None:
             lim.retune(*smallest(members.values()))
         return lim
@@ -179,46 +182,3 @@ def smallest(limits: Iterable[Limit]) -> tuple[float, float]:
     """The rate and burst a bucket shared by these limits runs at: the smaller of each."""
     given = list(limits)
     return min(x.rate for x in given), min(x.depth for x in given)
-
-
-_registry = Buckets()
-
-
-def shared(key: str, rate: float, burst: float | None = None, *,
-           clock: Clock = wall) -> RateLimiter:
-    """The process-wide limiter for ``key``, created on first use (no members: a sink's
-    pace, say).  It keeps the clock of its first user: in a daemon all pass the same."""
-    return _registry.get(key, rate, burst, clock=clock)
-
-
-def join(key: str, member: str, limit: Limit, *, clock: Clock = wall) -> RateLimiter:
-    """The process-wide bucket ``key`` with ``member`` in it (see :meth:`Buckets.join`)."""
-    return _registry.join(key, member, limit, clock=clock)
-
-
-def leave(member: str) -> None:
-    _registry.leave(member)
-
-
-def registry() -> Buckets:
-    return _registry
-
-
-class isolated:  # lower case: used as a context manager, like contextlib.suppress
-    """``with isolated(limiters):`` the process-wide buckets are a fresh registry holding
-    only ``limiters`` (with ``limit=``, every bucket made in it runs at that limit); for
-    tests, so one test's 429 hold or spent burst never slows the next."""
-
-    def __init__(self, limiters: dict[str, RateLimiter] | None = None, *,
-                 limit: Limit | None = None) -> None:
-        self.registry = Buckets(limiters, limit=limit)
-        self.saved = _registry
-
-    def __enter__(self) -> Buckets:
-        global _registry
-        self.saved, _registry = _registry, self.registry
-        return self.registry
-
-    def __exit__(self, *exc: object) -> None:
-        global _registry
-        _registry = self.saved

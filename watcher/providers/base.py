@@ -36,8 +36,7 @@ import structlog
 
 from watcher.config.options import NoOptions, ensure
 from watcher.errors import BadPayload
-from watcher.infra import ratelimit
-from watcher.infra.ratelimit import RateLimiter
+from watcher.infra.ratelimit import Buckets, RateLimiter
 from watcher.model import Event, Observation, RunDetails, SkipItem, Status
 from watcher.providers.http import VendorHttp, default_error_message
 from watcher.providers.items import MAX_ID, MAX_STATUS, bounded, preview
@@ -91,6 +90,7 @@ class BaseProvider(Generic[OptionsT]):
         self.options: OptionsT = ensure(self.Options, source.options)
         self.session = context.session
         self.clock = context.clock
+        self.buckets = context.buckets or Buckets(clock=context.clock)
         self.log = structlog.get_logger("watcher.provider").bind(source=source.name,
                                                                  provider=self.kind)
         self._keep = frozenset(source.keep_fields)
@@ -124,8 +124,7 @@ class BaseProvider(Generic[OptionsT]):
         own = source_limit(type(self), self.source)
         if own is None:  # a plugin that declares no rate (0) and a source that sets none
             return RateLimiter(1e9, clock=self.clock)
-        return ratelimit.join(bucket_key(type(self), self.source), self.source.name, own,
-                              clock=self.clock)
+        return self.buckets.join(bucket_key(type(self), self.source), self.source.name, own)
 
     @staticmethod
     def error_message(body: Any) -> str | None:

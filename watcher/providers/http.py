@@ -26,7 +26,7 @@ from watcher.config.settings import MAX_RESPONSE_SIZE
 from watcher.config.units import format_size
 from watcher.core.backoff import retry_after
 from watcher.errors import AuthError, BadPayload, ProviderError, RateLimited, TransientError
-from watcher.infra.clock import Clock, wall
+from watcher.infra.clock import Clock
 from watcher.infra.permit import checkpoint
 from watcher.infra.ratelimit import RateLimiter
 
@@ -99,7 +99,7 @@ class VendorHttp:
     def __init__(self, session: aiohttp.ClientSession, *, base_url: str,
                  headers: Mapping[str, str], timeout: float, limiter: RateLimiter,
                  error_message: ErrorMessage = default_error_message, retries: int = 2,
-                 max_size: int = MAX_RESPONSE_SIZE, clock: Clock = wall) -> None:
+                 max_size: int = MAX_RESPONSE_SIZE, clock: Clock) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
         self.headers = dict(headers)

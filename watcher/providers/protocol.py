@@ -70,8 +70,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
 from watcher.config.options import declared
 from watcher.errors import PluginError
-from watcher.infra.clock import Clock, wall
+from watcher.infra.clock import Clock
 from watcher.infra.plugins import completed, plugin_class
+from watcher.infra.ratelimit import Buckets
 from watcher.model import Event, Observation, RunDetails, Tracked
 
 if TYPE_CHECKING:
@@ -121,7 +122,9 @@ class ProviderContext:
     #: the HTTP session every source shares
     session: aiohttp.ClientSession
     #: the daemon's clock: every wait, timestamp and jitter of a provider comes from it
-    clock: Clock = wall
+    clock: Clock
+    #: the daemon's rate-limit buckets, shared by its sources (None: a provider's own)
+    buckets: Buckets | None = None
 
 
 class Provider(Protocol):

@@ -27,7 +27,7 @@ from watcher.config.settings import Config
 from watcher.core.failures import FailureWindow
 from watcher.core.status import ConfigInfo, DaemonStatus, ReplicaInfo
 from watcher.errors import ConfigError, StoreUnavailable
-from watcher.infra.clock import Clock, wall
+from watcher.infra.clock import Clock
 from watcher.runtime import chores, signals, tally
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.configuration import config_hash
@@ -55,7 +55,7 @@ CHORES = ("signals", "housekeeping", "status", "watchdog", "http", "failures", "
 
 class Daemon:
     def __init__(self, config: Config, *, stdout: IO[bytes] | None = None,
-                 clock: Clock = wall, notifier: Notifier | None = None) -> None:
+                 clock: Clock, notifier: Notifier | None = None) -> None:
         self.config = config
         self.stdout = stdout
         self.clock = clock
@@ -68,7 +68,7 @@ class Daemon:
         self.stopping = False
         self.started_at = clock()
         #: a stop asked for (SIGTERM/SIGINT), and whether to hurry the drain
-        self.stop = signals.Stop()
+        self.stop = signals.Stop(clock=clock)
         #: set once every source is scheduled (when READY=1 goes to systemd)
         self.started = anyio.Event()
         self._http: listener.HttpListener | None = None

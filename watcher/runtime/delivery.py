@@ -47,7 +47,7 @@ from watcher.config.settings import SinkConfig
 from watcher.core.backoff import Backoff
 from watcher.core.status import DeliveryStats, SinkStatus
 from watcher.errors import DeliveryError, Retryable
-from watcher.infra.clock import Clock, wall
+from watcher.infra.clock import Clock
 from watcher.infra.permit import checkpoint
 from watcher.model import JournalEntry
 from watcher.runtime.claim import Claim
@@ -66,7 +66,7 @@ DEAD_RETRY_EVERY = 2.0
 
 class SinkRunner:
     def __init__(self, sink: Sink, config: SinkConfig, journal: Journal, *,
-                 clock: Clock = wall, batch: int = BATCH, claim: Claim | None = None,
+                 clock: Clock, batch: int = BATCH, claim: Claim | None = None,
                  consumer: str | None = None, silencer: Silencer | None = None,
                  health: SinkHealth | None = None) -> None:
         self.sink = sink

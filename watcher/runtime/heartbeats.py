@@ -76,8 +76,8 @@ class Heartbeats:
         stats = self.stats.setdefault(cfg.name, HeartbeatStats())
         pinger = Pinger(cfg, stats, session=session, judge=self.judge, clock=self.clock,
                         claim=claim)
-        worker = self.pingers[cfg.name] = Worker(pinger)
-        worker.start(tg, pinger.run, clock=self.clock)
+        worker = self.pingers[cfg.name] = Worker(pinger, clock=self.clock)
+        worker.start(tg, pinger.run)
 
     def start_all(self) -> None:
         """Every heartbeat (one process holding every lease)."""

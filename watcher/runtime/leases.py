@@ -40,7 +40,7 @@ from watcher.config.heartbeats import HeartbeatConfig
 from watcher.config.settings import SinkConfig, SourceConfig
 from watcher.core.sharing import plan
 from watcher.core.status import LeaseStats
-from watcher.infra.clock import Clock
+from watcher.infra.clock import Clock, fail_after, move_on_after
 from watcher.runtime.claim import Claim, deadline
 from watcher.runtime.worker import Worker
 from watcher.runtime.workers import READERS, Workers
@@ -99,7 +99,7 @@ class Keeper:
         """Keep this replica's leases until cancelled."""
         while True:
             wait = await self.round()
-            with anyio.move_on_after(wait):
+            with move_on_after(self.clock, wait):
                 await self._wake.wait()
             self._wake = anyio.Event()
 
@@ -112,7 +112,7 @@ class Keeper:
         await self._drop_lost()
         sent = self.clock.monotonic()
         try:
-            with anyio.fail_after(self.period):  # a hung server must not hold the round up
+            with fail_after(self.clock, self.period):  # a hung server must not hold the round up
                 up = await self.cluster.upkeep({n: c.epoch for n, c in self.claims.items()},
                                                self.ttl, self._info(), leaving=self.stopping)
         except (StoreError, TimeoutError) as e:

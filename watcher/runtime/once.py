@@ -21,7 +21,7 @@ import structlog
 
 from watcher.errors import StoreUnavailable
 from watcher.infra import permit
-from watcher.infra.clock import Clock
+from watcher.infra.clock import Clock, move_on_after
 from watcher.model import Status
 from watcher.runtime import leases
 from watcher.runtime.claim import Claim, deadline
@@ -99,7 +99,7 @@ async def poll_and_deliver(workers: Workers, lines: list[dict[str, object]] | No
         before = {p.config.name: len(p.state.runs) for p in pollers}
         results = await _poll(pollers)
         await _read_back(workers)
-        with anyio.move_on_after(DELIVER_DEADLINE):
+        with move_on_after(workers.clock, DELIVER_DEADLINE):
             async with anyio.create_task_group() as tg:
                 for r in runners:
                     tg.start_soon(_deliver, r)
@@ -155,7 +155,7 @@ async def _read_back(workers: Workers) -> None:
         engine = RuleEngine(workers.config.rules, workers.journal, clock=workers.clock,
                             claim=rules)
         await workers.journal.attach(RULES)
-        with anyio.move_on_after(RULES_DEADLINE):  # what it misses, a later run decides
+        with move_on_after(workers.clock, RULES_DEADLINE):  # what it misses, a later run decides
             await engine.run(until_idle=True)
     await workers.silencer.refresh()
     workers.reminders.claim = reminders

@@ -37,7 +37,7 @@ from watcher.core.backoff import Backoff
 from watcher.core.diff import Policy, Session, expired
 from watcher.core.status import PollStats, SourceStatus
 from watcher.errors import InternalError, ProviderError, RateLimited
-from watcher.infra.clock import Clock, wall
+from watcher.infra.clock import Clock
 from watcher.model import Event, Tracked
 from watcher.providers.base import PollView, Provider
 from watcher.runtime import poll_health, progress
@@ -53,7 +53,7 @@ PRUNE_EVERY = 600.0
 class Poller:
     def __init__(self, config: SourceConfig, provider: Provider, state: SourceState,
                  journal: Journal, *, retention: float, emit_baseline: bool,
-                 clock: Clock = wall, claim: Claim | None = None,
+                 clock: Clock, claim: Claim | None = None,
                  phase: float | None = None) -> None:
         self.config = config
         #: its lease (None: no other replica) and the wait before the first poll (None: random)

@@ -36,7 +36,7 @@ import structlog
 from watcher.core import reminders as core
 from watcher.core.backoff import Backoff
 from watcher.core.reminders import Episode
-from watcher.infra.clock import Clock, wall
+from watcher.infra.clock import Clock
 from watcher.model import Event
 from watcher.runtime.claim import Claim
 from watcher.runtime.supervisor import Boundary
@@ -58,7 +58,7 @@ class Reminders:
     name = "reminders"
 
     def __init__(self, journal: Journal, *, intervals: Callable[[], Collection[float]],
-                 sources: Callable[[], Collection[str]], clock: Clock = wall) -> None:
+                 sources: Callable[[], Collection[str]], clock: Clock) -> None:
         self.journal = journal
         self.intervals = intervals
         self.sources = sources

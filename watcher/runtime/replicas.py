@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+from functools import partial
 from typing import Any
 
 import anyio
@@ -57,7 +58,8 @@ class Replication:
                 self.journal.learn(seq)
                 moved.set()
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self.cluster.follow, on_head, self.keeper.wake)
+            tg.start_soon(partial(self.cluster.follow, on_head, self.keeper.wake,
+                                  clock=self.keeper.clock))
             while True:
                 await moved.wait()
                 moved = anyio.Event()

@@ -30,7 +30,7 @@ import structlog
 from watcher.core.backoff import Backoff
 from watcher.core.episodes import Decision, evaluate, next_deadline, retire
 from watcher.core.rules import NAMESPACE, Key, Rule, Track, load_tracks
-from watcher.infra.clock import Clock, wall
+from watcher.infra.clock import Clock
 from watcher.runtime.claim import Claim
 from watcher.runtime.supervisor import Boundary
 from watcher.state.journal import Journal
@@ -47,7 +47,7 @@ class RuleEngine:
 
     name = "rules"
 
-    def __init__(self, rules: Sequence[Rule], journal: Journal, *, clock: Clock = wall,
+    def __init__(self, rules: Sequence[Rule], journal: Journal, *, clock: Clock,
                  batch: int = BATCH, claim: Claim | None = None) -> None:
         self.rules = tuple(rules)
         #: the ``reader:rules`` lease with several replicas (None: the only process)

@@ -13,10 +13,13 @@ which reloads once it runs (the config may have changed since it was read).
 from __future__ import annotations
 
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
 import anyio
 import structlog
+
+from watcher.infra.clock import Clock, move_on_after
 
 log = structlog.get_logger("watcher.daemon")
 
@@ -32,7 +35,8 @@ def hold() -> None:
 class Stop:
     """A stop asked for, and whether the drain that follows must hurry."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Clock) -> None:
+        self.clock = clock
         self.asked = anyio.Event()
         #: a second stop signal came: do not wait for sinks any longer
         self.hurry = False
@@ -41,10 +45,12 @@ class Stop:
     def ask(self) -> None:
         self.asked.set()
 
-    def draining(self, deadline: float) -> anyio.CancelScope:
+    @contextmanager
+    def draining(self, deadline: float) -> Iterator[anyio.CancelScope]:
         """The scope of the wait for sinks: ``deadline`` seconds, none once hurried."""
-        self._drain = anyio.move_on_after(0 if self.hurry else deadline)
-        return self._drain
+        with move_on_after(self.clock, 0 if self.hurry else deadline) as drain:
+            self._drain = drain
+            yield drain
 
     def hurry_up(self) -> None:
         self.hurry = True

@@ -23,7 +23,7 @@ from watcher.core.incidents import OPENS, RESOLVES, incident_of
 from watcher.core.silences import Hold, Matcher, Silence, held_by
 from watcher.core.status import SilenceStatus
 from watcher.core.windows import OpenAt, next_opening
-from watcher.infra.clock import Clock, wall
+from watcher.infra.clock import Clock
 from watcher.model import JournalEntry
 from watcher.state import silences as stored
 from watcher.state.store import Store
@@ -36,7 +36,7 @@ REFRESH_EVERY = 1.0
 
 class Silencer:
     def __init__(self, store: Store, windows: Sequence[WindowConfig], *,
-                 clock: Clock = wall) -> None:
+                 clock: Clock) -> None:
         self.store = store
         self.clock = clock
         self._windows = tuple(windows)

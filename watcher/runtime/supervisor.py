@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from watcher.core.backoff import Backoff
-from watcher.infra.clock import Clock, wall
+from watcher.infra.clock import Clock
 from watcher.server.logs import redactor
 
 log = structlog.get_logger("watcher.runtime.supervisor")
@@ -82,7 +82,7 @@ class Boundary:
 
 
 async def supervise(boundary: Boundary, body: Callable[[], Awaitable[None]], *,
-                    clock: Clock = wall, backoff: Backoff | None = None) -> None:
+                    clock: Clock, backoff: Backoff | None = None) -> None:
     """Run ``body`` until it returns; restart it with backoff whenever it raises."""
     backoff = backoff or Backoff(1.0, 60.0, rng=clock.random)
     while True:

@@ -32,16 +32,17 @@ W = TypeVar("W", Poller, SinkRunner, RuleEngine, Reminders, Pinger)
 class Worker(Generic[W]):
     """A supervised task with its own cancel scope, so it can be stopped alone."""
 
-    def __init__(self, obj: W) -> None:
+    def __init__(self, obj: W, *, clock: Clock) -> None:
         self.obj: W = obj
+        self.clock = clock
         self.scope = anyio.CancelScope()
         self.done = anyio.Event()
 
     def bound(self, claim: Claim) -> None:
         """End the worker when ``claim`` runs out (moved on at each renewal)."""
-        self.scope.deadline = anyio.current_time() + claim.remaining()
+        self.clock.cancel_at(self.scope, self.clock.monotonic() + claim.remaining())
 
-    def start(self, tg: TaskGroup, fn: Callable[[], Awaitable[None]], *, clock: Clock) -> None:
+    def start(self, tg: TaskGroup, fn: Callable[[], Awaitable[None]]) -> None:
         boundary: Boundary = self.obj.boundary
         if self.obj.claim is not None:
             self.bound(self.obj.claim)
@@ -50,7 +51,7 @@ class Worker(Generic[W]):
             permit.enter(self.obj.claim)  # its HTTP requests check the lease first
             try:
                 with self.scope:
-                    await supervise(boundary, fn, clock=clock)
+                    await supervise(boundary, fn, clock=self.clock)
             finally:
                 self.done.set()
         tg.start_soon(body)

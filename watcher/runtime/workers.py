@@ -24,8 +24,8 @@ import structlog
 from anyio.abc import TaskGroup
 
 from watcher.config.settings import Config, SinkConfig, SourceConfig
-from watcher.infra import ratelimit
 from watcher.infra.clock import Clock
+from watcher.infra.ratelimit import Buckets
 from watcher.providers import provider_class
 from watcher.providers.protocol import ProviderContext
 from watcher.runtime.claim import Claim
@@ -59,6 +59,8 @@ class Workers:
         self.store = store
         self.journal = journal
         self.clock = clock
+        #: the rate-limit buckets every provider and sink of this daemon shares
+        self.buckets = Buckets(clock=clock)
         self.stdout = stdout
         self.session: aiohttp.ClientSession | None = None
         self.tg: TaskGroup | None = None
@@ -128,7 +130,7 @@ class Workers:
         state = self.states.get(cfg.name)
         if state is None:
             state = self.states[cfg.name] = SourceState(self._rows.pop(cfg.name, None))
-        provider = cls(cfg, ProviderContext(self.session, self.clock))
+        provider = cls(cfg, ProviderContext(self.session, self.clock, self.buckets))
         return Poller(cfg, provider, state, self.journal,
                       retention=self.config.watcher.retention,
                       emit_baseline=self.config.watcher.baseline == "emit", clock=self.clock,
@@ -142,8 +144,8 @@ class Workers:
         if row is not None:
             self.states[cfg.name] = SourceState(row)
         poller = self.make_poller(cfg, claim, phase)
-        worker = self.pollers[cfg.name] = Worker(poller)
-        worker.start(self.tg, poller.run, clock=self.clock)
+        worker = self.pollers[cfg.name] = Worker(poller, clock=self.clock)
+        worker.start(self.tg, poller.run)
 
     async def stop_source(self, name: str, *, forget: bool = False) -> None:
         """Stop a source's poller; with ``forget`` its runs are dropped too (in memory, and
@@ -151,7 +153,7 @@ class Workers:
         worker = self.pollers.pop(name, None)
         if worker is not None:
             await worker.stop()
-            ratelimit.leave(name)  # its account's bucket runs at the other sources' limits
+            self.buckets.leave(name)  # its account's bucket runs at the other sources' limits
         if forget:
             self.states.pop(name, None)
 
@@ -168,7 +170,7 @@ class Workers:
         assert cls is not None, cfg.type
         health = SinkHealth(cfg.name, clock=self.clock)  # the sink's and its runner's
         ctx = SinkContext(stdout=self.stdout, session=self.session, clock=self.clock,
-                          health=health)
+                          health=health, buckets=self.buckets)
         return SinkRunner(cls(cfg, ctx), cfg, self.journal, clock=self.clock, claim=claim,
                           consumer=self.consumer(cfg), silencer=self.silencer, health=health)
 
@@ -184,8 +186,8 @@ class Workers:
         except StoreError as e:
             log.error("could not save a new sink's cursor; it starts anyway", sink=cfg.name,
                       error=str(e))
-        worker = self.runners[cfg.name] = Worker(runner)
-        worker.start(self.tg, runner.run, clock=self.clock)
+        worker = self.runners[cfg.name] = Worker(runner, clock=self.clock)
+        worker.start(self.tg, runner.run)
 
     async def stop_sink(self, name: str, *, detach: bool = False) -> None:
         """Stop a sink's runner and close the sink; with ``detach`` drop its cursor too."""
@@ -216,8 +218,8 @@ class Workers:
             log.error("could not read or save the rule engine's cursor; it starts anyway",
                       error=str(e))
         engine = RuleEngine(self.config.rules, self.journal, clock=self.clock, claim=claim)
-        worker = self.rules = Worker(engine)
-        worker.start(self.tg, engine.run, clock=self.clock)
+        worker = self.rules = Worker(engine, clock=self.clock)
+        worker.start(self.tg, engine.run)
 
     async def stop_rules(self) -> None:
         worker, self.rules = self.rules, None
@@ -237,8 +239,8 @@ class Workers:
             except StoreError as e:  # its run() loads them again
                 stream.unload()
                 log.error("could not read the reminders' state; retrying", error=str(e))
-        worker = self.reminder_worker = Worker(stream)
-        worker.start(self.tg, stream.run, clock=self.clock)
+        worker = self.reminder_worker = Worker(stream, clock=self.clock)
+        worker.start(self.tg, stream.run)
 
     async def stop_reminders(self) -> None:
         worker, self.reminder_worker = self.reminder_worker, None

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from watcher.infra.clock import wall
 from watcher.simulator.api import VendorApi, json_response
 from watcher.simulator.faults import PAGE_KINDS, REQUEST_KINDS, Fault
 from watcher.simulator.world import KEEP, VENDORS, World
@@ -223,7 +224,7 @@ class Simulator:
 
     def __init__(self, world: World | None = None, *, host: str = "127.0.0.1",
                  port: int = 0) -> None:
-        self.world = world or World()
+        self.world = world or World(clock=wall)
         self.host = host
         self.port = port
         self._runner: web.AppRunner | None = None

@@ -8,13 +8,14 @@ import sys
 import anyio
 import structlog
 
+from watcher.infra.clock import wall
 from watcher.simulator.app import Simulator, available_vendors
 from watcher.simulator.scenario import Scenario
 from watcher.simulator.world import World
 
 
 async def serve(*, host: str = "127.0.0.1", port: int = 8765, scenario: bool = True) -> int:
-    world = World(seed=7)
+    world = World(clock=wall, seed=7)
     play = Scenario(world, vendors=available_vendors())
     if scenario:
         play.setup()

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from time import monotonic
 from typing import Any
 
-from watcher.infra.clock import Clock, wall
+from watcher.infra.clock import Clock
 from watcher.simulator.accounts import MAIN, Account
 from watcher.simulator.faults import Faults
 
@@ -130,7 +130,7 @@ class Transition:
 
 
 class World:
-    def __init__(self, *, clock: Clock = wall, seed: int = 0,
+    def __init__(self, *, clock: Clock, seed: int = 0,
                  tokens: dict[str, str] | None = None) -> None:
         self.clock = clock
         self.rng = random.Random(seed)

@@ -72,8 +72,9 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar,
 
 from watcher.config.options import NoOptions, declared, ensure
 from watcher.core.status import BusStats
-from watcher.infra.clock import Clock, wall
+from watcher.infra.clock import Clock
 from watcher.infra.plugins import completed, plugin_class
+from watcher.infra.ratelimit import Buckets
 from watcher.model import JournalEntry
 from watcher.sinks.health import SinkHealth
 
@@ -96,9 +97,11 @@ class SinkContext:
     stdout: IO[bytes] | None = None
     session: aiohttp.ClientSession | None = None
     #: the daemon's clock: every wait, timestamp and jitter of a sink comes from it
-    clock: Clock = wall
+    clock: Clock = field(kw_only=True)
     #: where a sink that retries inside ``deliver`` reports each attempt (failed, succeeded)
     health: SinkHealth = field(default_factory=SinkHealth)
+    #: the daemon's rate-limit buckets, shared by its sinks (None: a sink's own)
+    buckets: Buckets | None = None
 
 
 class Sink(Protocol):

@@ -121,7 +121,7 @@ def describe(e: BaseException) -> str:
 
 async def post(session: aiohttp.ClientSession, url: str, body: bytes,
                headers: Mapping[str, str], *, limits: aiohttp.ClientTimeout,
-               secrets: Iterable[str] = (), clock: Clock = wall) -> Outcome:
+               secrets: Iterable[str] = (), clock: Clock) -> Outcome:
     """POST once; every failure comes back as an :class:`Outcome`, never raised."""
     await checkpoint()  # not a delivery more once this replica lost the sink
     try:
@@ -165,7 +165,7 @@ class RetryPolicy:
     """When to try again and when to give up: attempts, age and full-jitter backoff."""
 
     def __init__(self, *, backoff: float, max_backoff: float, max_attempts: int,
-                 max_age: float, clock: Clock = wall) -> None:
+                 max_age: float, clock: Clock) -> None:
         self.backoff = backoff
         self.max_backoff = max(backoff, max_backoff)
         self.max_attempts = max_attempts
@@ -173,7 +173,7 @@ class RetryPolicy:
         self.clock = clock
 
     @classmethod
-    def from_options(cls, options: RetryOptions, *, clock: Clock = wall) -> RetryPolicy:
+    def from_options(cls, options: RetryOptions, *, clock: Clock) -> RetryPolicy:
         return cls(backoff=options.backoff, max_backoff=options.max_backoff,
                    max_attempts=options.max_attempts, max_age=options.max_age, clock=clock)
 
@@ -197,7 +197,7 @@ class Gate:
     """A pause every sender to one destination observes: a receiver's ``Retry-After``
     (429/503) speaks for the whole endpoint, not just the request it answered."""
 
-    def __init__(self, clock: Clock = wall) -> None:
+    def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self._until = 0.0
 

@@ -29,7 +29,7 @@ import structlog
 
 from watcher.config.options import option
 from watcher.config.settings import SinkConfig
-from watcher.infra import ratelimit
+from watcher.infra.ratelimit import Buckets
 from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
 from watcher.sinks.http import USER_AGENT, RetryOptions, RetryPolicy, check_http_url, post, reaches
@@ -63,8 +63,8 @@ class SlackSink(BaseSink[SlackOptions]):
         self.linger = self.options.group_wait
         self.timeout = aiohttp.ClientTimeout(total=self.options.timeout)
         self.policy = RetryPolicy.from_options(self.options, clock=context.clock)
-        self.pace = ratelimit.shared(f"slack-webhook {self.url}", MESSAGES_PER_SECOND, 1.0,
-                                     clock=context.clock)
+        buckets = context.buckets or Buckets(clock=context.clock)
+        self.pace = buckets.get(f"slack-webhook {self.url}", MESSAGES_PER_SECOND, 1.0)
         self.headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
         self.headlines = Headlines(self.options.templates)

@@ -19,6 +19,8 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from watcher.infra.clock import Clock
+
 
 @dataclass(frozen=True)
 class Upkeep:
@@ -88,7 +90,7 @@ class Cluster(Protocol):
         """Give back leases still held at these epochs: free at once for another replica."""
 
     async def follow(self, on_head: Callable[[int], None],
-                     on_leases: Callable[[], None] | None = None) -> None:
+                     on_leases: Callable[[], None] | None = None, *, clock: Clock) -> None:
         """Call ``on_head(seq)`` whenever another replica may have journaled (the
         journal's head, as far as known), and ``on_leases()`` when one gave leases back;
         never returns."""

@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from watcher.infra.clock import Clock
 from watcher.state.cluster import LeaseRow, ReplicaRow, Upkeep
 from watcher.state.postgres.connection import Conn, Database
 from watcher.state.postgres.listen import LEASES, Follower
@@ -130,8 +131,8 @@ class PgCluster:
                 LEASES))
 
     async def follow(self, on_head: Callable[[int], None],
-                     on_leases: Callable[[], None] | None = None) -> None:
-        await self._follower.run(on_head, on_leases)
+                     on_leases: Callable[[], None] | None = None, *, clock: Clock) -> None:
+        await self._follower.run(on_head, on_leases, clock=clock)
 
     async def leave(self) -> None:
         await self._db.statement(lambda db: db.execute(

@@ -20,6 +20,7 @@ import asyncpg
 import structlog
 
 from watcher.config.urls import masked
+from watcher.infra.clock import Clock, move_on_after
 from watcher.state.postgres import journal
 from watcher.state.postgres.connection import CONNECT_TIMEOUT, ERRORS, Database, redact
 
@@ -44,15 +45,15 @@ class Follower:
         self._checked = anyio.Event()
 
     async def run(self, on_head: Callable[[int], None],
-                  on_leases: Callable[[], None] | None = None) -> None:
+                  on_leases: Callable[[], None] | None = None, *, clock: Clock) -> None:
         """Call ``on_head(seq)`` whenever the journal's head may have moved, and
         ``on_leases()`` when a replica gave leases back; forever."""
         async with anyio.create_task_group() as tg:
             if self._url:
-                tg.start_soon(self._listen, on_head, on_leases or (lambda: None))
-            await self._poll(on_head)
+                tg.start_soon(self._listen, on_head, on_leases or (lambda: None), clock)
+            await self._poll(on_head, clock)
 
-    async def _poll(self, on_head: Callable[[int], None]) -> None:
+    async def _poll(self, on_head: Callable[[int], None], clock: Clock) -> None:
         while True:
             try:
                 on_head(await self._db.read(journal.head))
@@ -60,12 +61,12 @@ class Follower:
                 pass  # the store's own callers report it; the next check tries again
             except Exception as e:  # a StoreError: the same
                 log.debug("journal head check failed", error=str(e))
-            with anyio.move_on_after(CHECK_LISTENING if self._listening else CHECK_POLLING):
+            with move_on_after(clock, CHECK_LISTENING if self._listening else CHECK_POLLING):
                 await self._checked.wait()
             self._checked = anyio.Event()
 
     async def _listen(self, on_head: Callable[[int], None],
-                      on_leases: Callable[[], None]) -> None:
+                      on_leases: Callable[[], None], clock: Clock) -> None:
         assert self._url is not None
         url = self._url
         while True:
@@ -77,7 +78,7 @@ class Follower:
                                 "second until it is back", url=masked(url),
                                 error=redact(str(e), url))
             self._listening = False
-            await anyio.sleep(RECONNECT)
+            await clock.sleep(RECONNECT)
 
     async def _session(self, url: str, on_head: Callable[[int], None],
                        on_leases: Callable[[], None]) -> None:

@@ -1,38 +1,19 @@
-"""What plugin authors and our own tests use to test against watcher.
-
-* :class:`FakeClock`: virtual time; hours of cadence, backoff and retries run
-  in milliseconds, in a reproducible order, with seeded jitter;
-* :class:`FrozenClock`: wall time that stands still (``advance()`` moves it)
-  while sleeps are real, for tests whose waits are short real ones;
-* :class:`CapturingSink`: a sink that keeps what it is given, and says when
-  ``n`` entries have arrived;
-* :func:`simulator`: the built-in vendor simulator on loopback, as an async
-  context manager yielding each vendor's base URL and token.
-"""
+"""The test clocks: virtual time (:class:`FakeClock`) and frozen wall time
+(:class:`FrozenClock`), re-exported by :mod:`watcher.testing`."""
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+import math
+from collections.abc import Callable
 from random import Random
-from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
 import anyio.lowlevel
-import orjson
 import sniffio
 
-from watcher.config.options import NoOptions
-from watcher.config.settings import SinkConfig
-from watcher.infra.clock import Clock, SystemClock, wall
-from watcher.model import JournalEntry
-from watcher.sinks.base import BaseSink, Rejected, SinkContext
-
-if TYPE_CHECKING:
-    from watcher.simulator import Simulator, World
+from watcher.infra.clock import SystemClock
 
 
 class FrozenClock(SystemClock):
@@ -60,7 +41,10 @@ class FakeClock:
     to each deadline and letting every task run until it blocks again (on
     this clock, an event, a socket, a worker thread's result) before the next
     one: what a task does after waking happens at its deadline, however long
-    it took for real.  Wall time and monotonic time move together.
+    it took for real.  Wall time and monotonic time move together.  Timeouts
+(``cancel_at``, so :func:`~watcher.infra.clock.move_on_after` and
+:func:`~watcher.infra.clock.fail_after`) fire in this clock's time too, in
+the same order as the sleepers.
 
     A task waiting on a socket counts as blocked: a test that needs a
     reply to have arrived waits for it (``await clock.parked(n)``) first.
@@ -72,6 +56,9 @@ class FakeClock:
         self.random = Random(seed)
         self._mono = 0.0
         self._sleepers: list[tuple[float, int, anyio.Event]] = []
+        #: cancel scopes with a deadline (``cancel_at``): a heap, and each scope's live entry
+        self._timers: list[tuple[float, int, anyio.CancelScope]] = []
+        self._timed: dict[anyio.CancelScope, int] = {}
         self._order = itertools.count()
         self._parked: anyio.Event | None = None  # made in the loop, on first use
 
@@ -97,6 +84,27 @@ class FakeClock:
                 self._sleepers.remove(item)
                 heapq.heapify(self._sleepers)
 
+    def cancel_at(self, scope: anyio.CancelScope, deadline: float) -> None:
+        self._timed.pop(scope, None)  # its earlier entry in the heap is skipped from now on
+        if math.isinf(deadline):
+            return
+        if deadline <= self._mono:
+            scope.cancel()
+            return
+        self._timed[scope] = order = next(self._order)
+        heapq.heappush(self._timers, (deadline, order, scope))
+
+    def _next_timer(self) -> float:
+        """When the soonest live timer fires (inf: none)."""
+        timers = self._timers
+        while timers and self._timed.get(timers[0][2]) != timers[0][1]:
+            heapq.heappop(timers)  # replaced or forgotten
+        return timers[0][0] if timers else math.inf
+
+    def _next(self) -> float:
+        """When the next sleeper wakes or timer fires (inf: nothing is waiting on time)."""
+        return min(self._sleepers[0][0] if self._sleepers else math.inf, self._next_timer())
+
     # -- what tests call ----------------------------------------------------------------
 
     @property
@@ -119,13 +127,13 @@ class FakeClock:
         """Move time ``seconds`` forward, waking every sleeper due meanwhile, in order."""
         target = self._mono + max(0.0, seconds)
         await settle()
-        while self._sleepers and self._sleepers[0][0] <= target:
+        while self._next() <= target:
             await self._wake_next()
         self._move_to(target)
         await settle()
 
     async def run_until(self, done: Callable[[], bool], *, within: float = 86_400.0) -> None:
-        """Wake sleepers one by one until ``done()`` holds.
+        """Wake sleepers (and fire timeouts) one by one until ``done()`` holds.
 
         Raises ``AssertionError`` if it does not hold within ``within`` seconds of
         virtual time, or when no task is left asleep to make it true.
@@ -133,16 +141,23 @@ class FakeClock:
         limit = self._mono + within
         await settle()
         while not done():
-            if not self._sleepers:
+            soonest = self._next()
+            if math.isinf(soonest):
                 raise AssertionError("nothing is asleep, so nothing can make it true")
-            if self._sleepers[0][0] > limit:
+            if soonest > limit:
                 raise AssertionError(f"not true within {within:g}s of virtual time")
             await self._wake_next()
 
     async def _wake_next(self) -> None:
-        deadline, _, event = heapq.heappop(self._sleepers)
-        self._move_to(deadline)
-        event.set()
+        if self._sleepers and self._sleepers[0][0] <= self._next_timer():
+            deadline, _, event = heapq.heappop(self._sleepers)
+            self._move_to(deadline)
+            event.set()
+        else:
+            deadline, _, scope = heapq.heappop(self._timers)
+            del self._timed[scope]
+            self._move_to(deadline)
+            scope.cancel()
         await settle()
 
     def _move_to(self, mono: float) -> None:
@@ -189,104 +204,3 @@ def _threads_idle() -> bool:
         return len(_threadpool_workers.get()) <= len(_threadpool_idle_workers.get())
     except LookupError:  # no thread started in this loop yet
         return True
-
-
-
-
-#: the registry reference of :class:`CapturingSink`, for ``SINKS.builtin["capture"]``
-CAPTURE = "watcher.testing:CapturingSink"
-
-
-class CapturingSink(BaseSink[NoOptions]):
-    """A sink that keeps every entry it is given, in order, and gives none up.
-
-    Use it directly (``CapturingSink.named_new("out")``) or through a config: make
-    ``type = "capture"`` known for the test (``monkeypatch.setitem(SINKS.builtin,
-    "capture", CAPTURE)``) and find the instance the daemon built with
-    :meth:`named`.  ``await sink.wait_for(n)`` returns once it holds ``n`` entries
-    (bound it with ``anyio.fail_after``, or use ``FakeClock.run_until``).
-    """
-
-    kind = "capture"
-    #: the latest instance built for each sink name
-    _built: ClassVar[dict[str, CapturingSink]] = {}
-
-    def __init__(self, config: SinkConfig, context: SinkContext) -> None:
-        super().__init__(config, context)
-        self.entries: list[JournalEntry] = []
-        self._arrived: anyio.Event | None = None  # made in the loop, on first wait
-        CapturingSink._built[config.name] = self
-
-    @classmethod
-    def named(cls, name: str) -> CapturingSink:
-        """The instance last built for the sink called ``name`` (KeyError if none)."""
-        return cls._built[name]
-
-    @classmethod
-    def named_new(cls, name: str = "capture", *, clock: Clock = wall) -> CapturingSink:
-        """A new instance, outside any config."""
-        return cls(SinkConfig(name=name, type=cls.kind), SinkContext(clock=clock))
-
-    async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
-        self.entries.extend(batch)
-        if self._arrived is not None:
-            self._arrived.set()
-            self._arrived = None
-        return ()
-
-    @property
-    def events(self) -> list[dict[str, Any]]:
-        """The CloudEvents received, parsed."""
-        return [orjson.loads(e.body) for e in self.entries]
-
-    async def wait_for(self, n: int) -> list[JournalEntry]:
-        """Return the entries once at least ``n`` have arrived."""
-        while len(self.entries) < n:
-            if self._arrived is None:
-                self._arrived = anyio.Event()
-            await self._arrived.wait()
-        return self.entries
-
-
-@dataclass(frozen=True)
-class Vendor:
-    """Where a simulated vendor answers, and the token it takes."""
-
-    base_url: str
-    token: str
-
-
-class SimulatedVendors:
-    """The running simulator: its :class:`~watcher.simulator.World` and each vendor's
-    :class:`Vendor`."""
-
-    def __init__(self, sim: Simulator, vendors: Sequence[str]) -> None:
-        self.simulator = sim
-        self.world = sim.world
-        self.vendors = {v: Vendor(sim.url(v), sim.world.tokens[v]) for v in vendors}
-
-    def source(self, vendor: str, name: str | None = None, **keys: Any) -> dict[str, Any]:
-        """A ``[[sources]]`` table that polls ``vendor`` here (Cortex: its first workflow)."""
-        table: dict[str, Any] = {"name": name or vendor, "provider": vendor,
-                                 "token": self.vendors[vendor].token,
-                                 "base_url": self.vendors[vendor].base_url}
-        if vendor == "cortex":
-            workflows = self.world.workflows["cortex"]
-            wf = workflows[0] if workflows else self.world.workflow("cortex", "Invoices")
-            table.update(app_id="app_sim", workflow_id=wf.id)
-        return table | keys
-
-
-@asynccontextmanager
-async def simulator(world: World | None = None, *, clock: Clock = wall,
-                    seed: int = 0) -> AsyncIterator[SimulatedVendors]:
-    """The built-in simulator of every vendor on a free loopback port, while the block runs.
-
-    ``world`` (default: an empty one on ``clock``) holds the runs it serves; add runs
-    and change their status with ``world.add_run`` / ``world.set_status``.
-    """
-    # imported here: the simulator (aiohttp's server) costs ~0.2 s, the clocks nothing
-    from watcher.simulator import Simulator, World, available_vendors
-
-    async with Simulator(world or World(clock=clock, seed=seed)) as sim:
-        yield SimulatedVendors(sim, available_vendors())
