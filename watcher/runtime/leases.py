@@ -199,6 +199,9 @@ class Keeper:
         except StoreError as e:
             log.warning("could not take leases", error=str(e))
             return
+        if got:  # logged before any of them starts work: nothing done on them precedes it
+            log.info("leases taken", leases=sorted(got), takeovers=sorted(
+                n for n in got if n in up.abandoned))
         wanted = self.wanted()
         for name, epoch in sorted(got.items()):
             claim = Claim(name, epoch, deadline(sent, self.ttl), clock=self.clock,
@@ -210,9 +213,6 @@ class Keeper:
             if not await self._start(wanted[name], claim, takeover=takeover):
                 self.claims.pop(name, None)
                 await self._give_back_quietly({name: epoch})
-        if got:
-            log.info("leases taken", leases=sorted(got), takeovers=sorted(
-                n for n in got if n in up.abandoned))
 
     async def _start(self, cfg: Wanted, claim: Claim, *, takeover: bool) -> bool:
         """Start the lease's worker from the state as committed; False if it cannot be
