@@ -42,7 +42,7 @@ def test_check_shows_each_windows_next_opening_in_its_time_zone(tmp_path: Path) 
     assert r.returncode == 0, r.stderr
     out = r.stdout.decode()
     weekend = out[out.index('name = "weekend"'):]
-    assert 'match = { source = ["extend-prod"] }' in weekend
+    assert 'match = { sources = ["extend-prod"] }' in weekend
     assert 'schedule = "Sat 22:00 - Sun 06:00"' in weekend and 'sinks = ["alerts"]' in weekend
     berlin = ZoneInfo("Europe/Berlin")
     line = next(line for line in weekend.splitlines() if line.startswith("# "))
@@ -81,8 +81,8 @@ def test_bad_windows_are_config_errors_with_key_paths() -> None:
         'ends = "2030-01-02T00:00:00Z"\nmatch = { type = "*" }',
         'name = "e"\nschedule = "daily 02:00 - 03:00"'))
     assert got == [
-        "silences[0].match: \"sorces\" is not a match key (did you mean 'sources'?) "
-        "(keys: type, status, source, workflow)",
+        "silences[0].match.sorces: unknown key (did you mean 'sources'?) (expected one of "
+        "types, statuses, sources, workflows, or type, status, source, workflow)",
         'silences[0].sinks: "out" is a complete record (stdout, file, bus): silences never '
         "hold its events back",
         'silences[0].sinks: "nope" is not a configured sink (sinks: alerts, out)',
@@ -92,10 +92,10 @@ def test_bad_windows_are_config_errors_with_key_paths() -> None:
         '02:30", "Sat 22:00 - Sun 06:00", "Mon,Wed,Fri 01:00 - 02:00" or "Mon-Fri 18:00 - '
         '08:00")',
         'silences[1].name: "a" is already used by another window',
-        "silences[1].match: source: \"extend-prd\" is not a configured source (did you mean "
+        "silences[1].match.source: \"extend-prd\" is not a configured source (did you mean "
         "'extend-prod'?)",
         'silences[1].ends: "2030-01-01T00:00:00Z" is not after starts ("2030-01-02T00:00:00Z")',
-        "silences[2].match: status: \"faild\" is not a canonical status (did you mean "
+        "silences[2].match.status: \"faild\" is not a canonical status (did you mean "
         "'failed'?)",
         "silences[2]: needs a schedule, or starts and ends",
         "silences[3]: set schedule, or starts and ends, not both",

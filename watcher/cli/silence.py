@@ -30,9 +30,11 @@ import orjson
 from watcher.cli.daemon_state import absent
 from watcher.cli.remote import DaemonError, daemon_get, daemon_put
 from watcher.cli.silence_view import held_counts, show
+from watcher.config.hints import hint
+from watcher.config.match import parse_pairs
 from watcher.config.settings import Config
 from watcher.config.units import LONGEST, format_duration, parse_duration
-from watcher.core.silences import Silence, hint, parse_pairs
+from watcher.core.silences import Silence
 from watcher.errors import StoreUnavailable
 from watcher.sinks import sink_class
 from watcher.state import silences as stored
@@ -122,7 +124,7 @@ def _new(args: argparse.Namespace, config: Config, now: float) -> Silence:
     if not comment:
         raise Usage("--comment: say why (an empty comment helps nobody later)")
     author = args.author or f"{os.environ.get('USER') or getpass.getuser()}@{socket.gethostname()}"
-    return Silence(id=secrets.token_hex(6), match=match, starts=now, ends=ends,
+    return Silence(id=secrets.token_hex(6), match=match.values, starts=now, ends=ends,
                    sinks=tuple(dict.fromkeys(args.sink)), author=author, comment=comment,
                    created=now)
 
