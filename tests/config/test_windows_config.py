@@ -103,6 +103,21 @@ def test_bad_windows_are_config_errors_with_key_paths() -> None:
     ]
 
 
+def test_every_problem_of_a_windows_match_is_listed() -> None:
+    """A window's match lists each misspelt key and value at its own key path, not only
+    the first."""
+    assert problems(with_windows(
+        'name = "w"\nmatch = { sorces = "extend-prod", status = ["faild", "rejectd"] }\n'
+        'schedule = "Sat 22:00 - Sun 06:00"')) == [
+        "silences[0].match.sorces: unknown key (did you mean 'sources'?) (expected one of "
+        "types, statuses, sources, workflows, or type, status, source, workflow)",
+        "silences[0].match.status: \"faild\" is not a canonical status (did you mean "
+        "'failed'?)",
+        "silences[0].match.status: \"rejectd\" is not a canonical status (did you mean "
+        "'rejected'?)",
+    ]
+
+
 def test_a_bad_window_exits_78(tmp_path: Path) -> None:
     """run refuses a config with a bad window, exit 78, naming the key."""
     path = tmp_path / "w.toml"
