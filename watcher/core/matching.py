@@ -28,8 +28,8 @@ KEYS = ("types", "statuses", "sources", "workflows")
 #: the singular spelling of each key (the command line's ``--match type=...``)
 ALIASES = {"type": "types", "status": "statuses", "source": "sources", "workflow": "workflows"}
 
-#: one key's test of one value of an event (``None``: the event has no such value)
-Test = Callable[[str | None], bool]
+#: a key's globs as one expression: its ``fullmatch``
+Glob = Callable[[str], object]
 
 
 class Routable(Protocol):
@@ -51,19 +51,19 @@ def canonical_key(key: str) -> str | None:
     return key if key in KEYS else None
 
 
-def _compile(patterns: Iterable[str]) -> Test:
-    exact = frozenset(p for p in patterns if "*" not in p)
+def _globs(patterns: Iterable[str]) -> Glob | None:
     globs = [".*".join(re.escape(part) for part in p.split("*")) for p in patterns if "*" in p]
     if not globs:
-        return exact.__contains__
-    glob = re.compile("|".join(f"(?:{g})" for g in globs), re.DOTALL).fullmatch
-    return lambda v: v is not None and (v in exact or glob(v) is not None)
+        return None
+    return re.compile("|".join(f"(?:{g})" for g in globs), re.DOTALL).fullmatch
 
 
 class Match:
     """A matcher over the four keys, compiled once; call it with an event."""
 
-    __slots__ = ("_sources", "_statuses", "_types", "_workflows", "values")
+    # per key its exact values (None: the key is absent) and its globs (None: none)
+    __slots__ = ("_source_globs", "_sources", "_status_globs", "_statuses", "_type_globs",
+                 "_types", "_workflow_globs", "_workflows", "values")
 
     def __init__(self, values: Mapping[str, Iterable[str]] | None = None) -> None:
         """``values``: key (either spelling) -> patterns; ValueError for an unknown key."""
@@ -75,11 +75,12 @@ class Match:
             vals[k] = tuple(dict.fromkeys([*vals.get(k, ()), *patterns]))
         #: canonical key -> its patterns, in the order given (as the config shows them)
         self.values: Mapping[str, tuple[str, ...]] = {k: vals[k] for k in KEYS if k in vals}
-        tests = {k: _compile(v) for k, v in self.values.items()}
-        self._types = tests.get("types")
-        self._statuses = tests.get("statuses")
-        self._sources = tests.get("sources")
-        self._workflows = tests.get("workflows")
+        exact = {k: frozenset(p for p in v if "*" not in p) for k, v in self.values.items()}
+        globs = {k: _globs(v) for k, v in self.values.items()}
+        self._types, self._type_globs = exact.get("types"), globs.get("types")
+        self._statuses, self._status_globs = exact.get("statuses"), globs.get("statuses")
+        self._sources, self._source_globs = exact.get("sources"), globs.get("sources")
+        self._workflows, self._workflow_globs = exact.get("workflows"), globs.get("workflows")
 
     @property
     def everything(self) -> bool:
@@ -87,17 +88,32 @@ class Match:
         return not self.values
 
     def __call__(self, e: Routable) -> bool:
-        test = self._types
-        if test is not None and not (test(e.type) or test(REMINDS.get(e.type))):
-            return False
-        test = self._statuses
-        if test is not None and not test(e.status):
-            return False
-        test = self._sources
-        if test is not None and not test(e.source):
-            return False
-        test = self._workflows
-        return test is None or test(e.workflow_id) or test(e.workflow_name)
+        # routing runs per event per sink: a set lookup per key, the globs only after a
+        # miss, no call where a key has none
+        exact = self._types
+        if exact is not None and e.type not in exact:
+            reminded = REMINDS.get(e.type)
+            if reminded not in exact:
+                glob = self._type_globs
+                if glob is None or (glob(e.type) is None
+                                    and (reminded is None or glob(reminded) is None)):
+                    return False
+        exact = self._statuses
+        if exact is not None and e.status not in exact:
+            glob = self._status_globs
+            if glob is None or e.status is None or glob(e.status) is None:
+                return False
+        exact = self._sources
+        if exact is not None and e.source not in exact:
+            glob = self._source_globs
+            if glob is None or glob(e.source) is None:
+                return False
+        exact = self._workflows
+        if exact is None or e.workflow_id in exact or e.workflow_name in exact:
+            return True
+        glob = self._workflow_globs
+        return glob is not None and any(v is not None and glob(v) is not None
+                                        for v in (e.workflow_id, e.workflow_name))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Match) and self.values == other.values
