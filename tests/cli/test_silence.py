@@ -147,7 +147,7 @@ def test_a_silence_survives_a_restart(tmp_path: Path, sim_thread: SimThread) -> 
 
 
 @pytest.mark.parametrize(("args", "why"), [
-    (["--match", "sorce=extend-test", "--for", "1h"], "sorce: unknown key (did you mean"),
+    (["--match", "sorce=extend-test", "--for", "1h"], "is not a match key (did you mean"),
     (["--match", "status=failed", "--for", "2 hours"], 'is not a duration'),
     (["--match", "status=failed", "--until", "2001-01-01T00:00:00Z"], "is in the past"),
     (["--match", "status=failed", "--until", "tomorrow"], "is not an RFC 3339 time"),

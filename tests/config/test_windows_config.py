@@ -42,7 +42,7 @@ def test_check_shows_each_windows_next_opening_in_its_time_zone(tmp_path: Path) 
     assert r.returncode == 0, r.stderr
     out = r.stdout.decode()
     weekend = out[out.index('name = "weekend"'):]
-    assert 'match = { sources = ["extend-prod"] }' in weekend
+    assert 'match = { source = ["extend-prod"] }' in weekend
     assert 'schedule = "Sat 22:00 - Sun 06:00"' in weekend and 'sinks = ["alerts"]' in weekend
     berlin = ZoneInfo("Europe/Berlin")
     line = next(line for line in weekend.splitlines() if line.startswith("# "))

@@ -14,7 +14,7 @@ from multidict import MultiDict
 from watcher.config.match import check_match
 from watcher.core.events import EVENT_TYPES, REMINDS
 from watcher.core.matching import Match, Routable
-from watcher.core.silences import Silence
+from watcher.core.silences import Silence, stored_form
 from watcher.model import JournalEntry, Status
 from watcher.server.sse import parse_filter
 
@@ -135,26 +135,25 @@ def test_the_matcher_holds_what_a_silence_held(table: dict[str, list[str]],
     silence matcher held, also after the stored form is read back."""
     match, problems = check_match(table)
     assert problems == []
-    stored = Silence(id="s", match=match.values, starts=0.0, ends=1.0)
+    stored = Silence(id="s", match=stored_form(match), starts=0.0, ends=1.0)
     again = Match(Silence.decode(stored.encode()).match)
     for e in evs:
         assert match(e) == again(e) == old_silence(table, e)
 
 
-def test_a_silence_stored_with_the_singular_keys_still_holds() -> None:
-    """A silence stored before the one vocabulary (``source``, ``type``) reads back with
-    the canonical keys and holds what it held."""
-    raw = orjson.dumps({"id": "old", "match": {"source": ["extend-*"],
-                                               "type": ["watcher.run.*"]},
-                        "starts": 0.0, "ends": 1.0})
-    s = Silence.decode(raw)
-    assert s.match == {"sources": ("extend-*",), "types": ("watcher.run.*",)}
-    match = Match(s.match)
-
-    def stuck(source: str) -> JournalEntry:
-        return JournalEntry(1, "id", 0.0, "watcher.run.stuck", source, "r", "running", None,
-                            None, b"{}")
-    assert match(stuck("extend-prod")) and not match(stuck("noxus"))
+def test_a_stored_silence_with_a_key_no_matcher_has_is_damaged() -> None:
+    """A stored silence naming an unknown key is refused as damaged (it would hold
+    nothing, or the wrong events), and a good one reads back with its keys as stored."""
+    good = {"id": "s", "match": {"source": ["extend-*"], "types": ["watcher.run.*"]},
+            "starts": 0.0, "ends": 1.0}
+    assert Silence.decode(orjson.dumps(good)).match == {"source": ("extend-*",),
+                                                        "types": ("watcher.run.*",)}
+    try:
+        Silence.decode(orjson.dumps({**good, "match": {"sorce": ["extend-prod"]}}))
+    except ValueError as e:
+        assert '"sorce" is not a match key' in str(e)
+    else:
+        raise AssertionError("a silence with an unknown key was read")
 
 
 def test_every_problem_of_a_match_is_listed_at_its_key() -> None:

@@ -13,6 +13,7 @@ from watcher.core.events import (
     SOURCE_FAILING,
     SOURCE_REMINDER,
 )
+from watcher.core.matching import Match
 from watcher.core.silences import Silence
 from watcher.model import JournalEntry
 
@@ -25,7 +26,7 @@ def entry(type_: str = RUN_STATUS_CHANGED, source: str = "extend-prod",
 
 
 def matches(items: list[str], e: JournalEntry) -> bool:
-    return parse_pairs(items)(e)
+    return Match(parse_pairs(items))(e)
 
 
 def test_keys_are_anded_and_a_repeated_key_ors_its_values() -> None:
@@ -57,7 +58,7 @@ def test_types_take_short_names_and_reminders_count_as_what_they_remind_of() -> 
 
 
 @pytest.mark.parametrize(("items", "why"), [
-    (["sorce=x"], "sorce: unknown key (did you mean 'source'?)"),
+    (["sorce=x"], "\"sorce\" is not a match key (did you mean 'source'?)"),
     (["type=run.faild"], '"run.faild" is not an event type'),
     (["status=faild"], "\"faild\" is not a canonical status (did you mean 'failed'?)"),
     (["source=extend-prd"], "\"extend-prd\" is not a configured source (did you mean "
@@ -75,7 +76,7 @@ def test_bad_matchers_say_what_is_wrong(items: list[str], why: str) -> None:
 
 def test_a_silence_reads_back_as_it_was_stored_and_holds_only_in_its_span() -> None:
     """The stored JSON gives back the same silence; it holds from starts, up to ends."""
-    s = Silence(id="abc", match=parse_pairs(["source=a", "type=run.*"]).values, starts=100.0,
+    s = Silence(id="abc", match=parse_pairs(["source=a", "type=run.*"]), starts=100.0,
                 ends=200.0, sinks=("alerts",), author="me@host", comment="why", created=100.0)
     assert Silence.decode(s.encode()) == s
     assert [s.active(t) for t in (99.9, 100.0, 199.9, 200.0)] == [False, True, True, False]

@@ -124,7 +124,7 @@ def _new(args: argparse.Namespace, config: Config, now: float) -> Silence:
     if not comment:
         raise Usage("--comment: say why (an empty comment helps nobody later)")
     author = args.author or f"{os.environ.get('USER') or getpass.getuser()}@{socket.gethostname()}"
-    return Silence(id=secrets.token_hex(6), match=match.values, starts=now, ends=ends,
+    return Silence(id=secrets.token_hex(6), match=match, starts=now, ends=ends,
                    sinks=tuple(dict.fromkeys(args.sink)), author=author, comment=comment,
                    created=now)
 

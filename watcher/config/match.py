@@ -14,10 +14,12 @@ from watcher.config.hints import hint
 from watcher.config.schema import Problems
 from watcher.core.events import EVENT_TYPES
 from watcher.core.matching import ALIASES, ALL, KEYS, Match, canonical_key
+from watcher.core.silences import stored_form
 from watcher.model import Status
 
 #: ``(key as written, what is wrong with it)``
 Problem = tuple[str, str]
+UNKNOWN = "unknown key"
 
 _TYPE_NAMES = [t.removeprefix("watcher.") for t in EVENT_TYPES]
 _STATUSES = [s.value for s in Status]
@@ -51,7 +53,7 @@ def check_match(raw: Mapping[str, object], *, sources: Collection[str] | None = 
     for key, val in raw.items():
         canon = canonical_key(key)
         if canon is None:
-            found.append((key, f"unknown key{hint(key, [*ALIASES, *KEYS])} (expected one of "
+            found.append((key, f"{UNKNOWN}{hint(key, [*ALIASES, *KEYS])} (expected one of "
                                f"{', '.join(KEYS)}, or {', '.join(ALIASES)})"))
             continue
         items = [val] if isinstance(val, str) else val
@@ -89,9 +91,10 @@ def parse_match(raw: object, path: str, problems: Problems, *,
     return match
 
 
-def parse_pairs(items: Iterable[str], *, sources: Collection[str] | None = None) -> Match:
-    """``KEY=VALUE`` arguments as a matcher; a key given twice matches either value.
-    ValueError saying every problem."""
+def parse_pairs(items: Iterable[str], *, sources: Collection[str] | None = None
+                ) -> dict[str, tuple[str, ...]]:
+    """``KEY=VALUE`` arguments as a silence's match (:func:`stored_form`); a key given
+    twice matches either value.  ValueError saying every problem."""
     values: dict[str, list[str]] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -102,5 +105,12 @@ def parse_pairs(items: Iterable[str], *, sources: Collection[str] | None = None)
         raise ValueError("a silence needs at least one --match KEY=VALUE")
     match, found = check_match(values, sources=sources)
     if found:
-        raise ValueError("; ".join(f"{key}: {what}" for key, what in found))
-    return match
+        raise ValueError("; ".join(_said(key, what) for key, what in found))
+    return stored_form(match)
+
+
+def _said(key: str, what: str) -> str:
+    """A problem on the command line, where no key path names the key."""
+    if what.startswith(UNKNOWN):
+        return f'"{key}" is not a match key{what.removeprefix(UNKNOWN)}'
+    return f"{key}: {what}"

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from watcher.config.match import parse_match
 from watcher.config.options import fields_of, option
 from watcher.config.schema import Resolver
+from watcher.core.silences import stored_form
 from watcher.core.windows import Schedule, parse_schedule
 
 
@@ -87,7 +88,7 @@ def _match(raw: object, path: str, r: Resolver, sources: Collection[str]
     if not isinstance(raw, dict) or not raw:
         r.problems.add(path, "must be a table of keys to values")
         return {}
-    return parse_match(raw, path, r.problems, sources=sources).values
+    return stored_form(parse_match(raw, path, r.problems, sources=sources))
 
 
 def _check_sinks(names: Collection[str], path: str, r: Resolver,

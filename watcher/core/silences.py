@@ -16,7 +16,15 @@ from dataclasses import asdict, dataclass, field
 
 import orjson
 
-from watcher.core.matching import Match, Routable
+from watcher.core.matching import ALIASES, Match, Routable, canonical_key
+
+_SINGULAR = {key: alias for alias, key in ALIASES.items()}
+
+
+def stored_form(match: Match) -> dict[str, tuple[str, ...]]:
+    """A silence's or window's matcher as it is stored and shown: the command line's
+    singular keys (``source=extend-prod``), which every version of watcher reads."""
+    return {_SINGULAR[key]: values for key, values in match.values.items()}
 
 
 @dataclass(frozen=True)
@@ -24,7 +32,7 @@ class Silence:
     """A silence from the command line, as stored (one record per silence)."""
 
     id: str
-    #: canonical key -> patterns (:attr:`Match.values`)
+    #: key -> patterns, as :func:`stored_form` spells them
     match: Mapping[str, tuple[str, ...]]
     starts: float
     ends: float
@@ -43,8 +51,10 @@ class Silence:
     def decode(cls, raw: bytes) -> Silence:
         """A stored silence; ValueError (or KeyError/TypeError) for a damaged record."""
         d = orjson.loads(raw)
-        # a silence stored before the keys were one vocabulary reads as ``types`` etc.
-        d["match"] = Match(d["match"]).values
+        d["match"] = {k: tuple(v) for k, v in d["match"].items()}
+        unknown = [k for k in d["match"] if canonical_key(k) is None]
+        if unknown:
+            raise ValueError(f'"{unknown[0]}" is not a match key')
         d["sinks"] = tuple(d.get("sinks") or ())
         return cls(**d)
 
