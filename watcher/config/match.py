@@ -2,8 +2,8 @@
 a maintenance window's, ``watcher silence add --match`` and the ``/events`` filter.
 
 A typo'd key or value is an error, never ignored: it would silently disable an
-alert (or a silence).  Type names may be short (``run.failed``) or full; a
-value with ``*`` is a glob, checked only for its type prefix.
+alert (or a silence).  Type names may be short (``run.stuck``) or full; a value
+with ``*`` is a glob, not checked against the known names.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from watcher.model import Status
 
 #: ``(key as written, what is wrong with it)``
 Problem = tuple[str, str]
+#: how a problem with a key itself begins (a config names the key in its path)
 UNKNOWN = "unknown key"
 
 _TYPE_NAMES = [t.removeprefix("watcher.") for t in EVENT_TYPES]
@@ -68,9 +69,10 @@ def check_match(raw: Mapping[str, object], *, sources: Collection[str] | None = 
             continue
         out = values.setdefault(canon, [])
         for v in items:
-            what = _problem(canon, v, sources)
             if canon == "types":
                 v, what = _type(v)
+            else:
+                what = _problem(canon, v, sources)
             if what is not None:
                 found.append((key, what))
             out.append(v)
