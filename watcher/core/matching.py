@@ -58,6 +58,12 @@ def _globs(patterns: Iterable[str]) -> Glob | None:
     return re.compile("|".join(f"(?:{g})" for g in globs), re.DOTALL).fullmatch
 
 
+def _hit(glob: Glob, value: str | None, other: str | None = None) -> bool:
+    """Whether ``value`` or ``other`` (a reminder's type, a workflow's name) matches."""
+    return ((value is not None and glob(value) is not None)
+            or (other is not None and glob(other) is not None))
+
+
 class Match:
     """A matcher over the four keys, compiled once; call it with an event."""
 
@@ -88,32 +94,23 @@ class Match:
         return not self.values
 
     def __call__(self, e: Routable) -> bool:
-        # routing runs per event per sink: a set lookup per key, the globs only after a
-        # miss, no call where a key has none
-        exact = self._types
-        if exact is not None and e.type not in exact:
-            reminded = REMINDS.get(e.type)
-            if reminded not in exact:
-                glob = self._type_globs
-                if glob is None or (glob(e.type) is None
-                                    and (reminded is None or glob(reminded) is None)):
-                    return False
-        exact = self._statuses
-        if exact is not None and e.status not in exact:
-            glob = self._status_globs
-            if glob is None or e.status is None or glob(e.status) is None:
-                return False
-        exact = self._sources
-        if exact is not None and e.source not in exact:
-            glob = self._source_globs
-            if glob is None or glob(e.source) is None:
-                return False
-        exact = self._workflows
-        if exact is None or e.workflow_id in exact or e.workflow_name in exact:
-            return True
-        glob = self._workflow_globs
-        return glob is not None and any(v is not None and glob(v) is not None
-                                        for v in (e.workflow_id, e.workflow_name))
+        # routing runs per event per sink: a set lookup per key as the attribute is read,
+        # the globs only after a miss and only where the key has some
+        if (self._types is not None and e.type not in self._types
+                and REMINDS.get(e.type) not in self._types
+                and (self._type_globs is None
+                     or not _hit(self._type_globs, e.type, REMINDS.get(e.type)))):
+            return False
+        if (self._statuses is not None and e.status not in self._statuses
+                and (self._status_globs is None or not _hit(self._status_globs, e.status))):
+            return False
+        if (self._sources is not None and e.source not in self._sources
+                and (self._source_globs is None or not _hit(self._source_globs, e.source))):
+            return False
+        return (self._workflows is None or e.workflow_id in self._workflows
+                or e.workflow_name in self._workflows
+                or (self._workflow_globs is not None
+                    and _hit(self._workflow_globs, e.workflow_id, e.workflow_name)))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Match) and self.values == other.values
