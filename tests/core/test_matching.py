@@ -65,9 +65,19 @@ def old_silence(values: Mapping[str, Sequence[str]], e: Routable) -> bool:
 
 SHORT = [t.removeprefix("watcher.") for t in EVENT_TYPES]
 STATUSES = [s.value for s in Status]
-#: names with the characters a glob might treat specially, to show they mean themselves
-NAME = st.text(alphabet="ab.-[?", min_size=1, max_size=4)
-GLOB = st.text(alphabet="ab.-[?*", min_size=1, max_size=5).filter(lambda p: "*" in p)
+#: names with the characters a glob might treat specially, to show they mean themselves;
+#: mostly from a few, so that a matcher's values and an event's often meet
+NAME = st.sampled_from(["a", "b", "ab", "a.b", "a[b]", "a?", "b-a"]) | st.text(
+    alphabet="ab.-[?", min_size=1, max_size=4)
+
+
+def globs_of(names: st.SearchStrategy[str], alphabet: str) -> st.SearchStrategy[str]:
+    """Globs that often match: a name with a ``*`` put in place of some of it, or any."""
+    cut = st.tuples(names, st.integers(0, 8), st.integers(0, 8)).map(
+        lambda t: t[0][:min(t[1], t[2])] + "*" + t[0][max(t[1], t[2]):])
+    return cut | st.text(alphabet=alphabet + "*", min_size=1, max_size=6).filter(
+        lambda p: "*" in p)
+
 
 events = st.builds(
     lambda t, src, status, wid, wname: JournalEntry(1, "id", 0.0, t, src, "run", status, wid,
@@ -79,13 +89,12 @@ events = st.builds(
 def _values(draw: st.DrawFn, key: str, globs: bool) -> list[str]:
     if key in ("types", "type"):
         exact: st.SearchStrategy[str] = st.sampled_from(SHORT) | st.sampled_from(EVENT_TYPES)
-        glob = st.text(alphabet="runsocetaild.*", min_size=1, max_size=8).filter(
-            lambda p: "*" in p)
+        glob = globs_of(exact, "runsocetaild.")
     elif key in ("statuses", "status"):
-        exact, glob = st.sampled_from(STATUSES), st.text(
-            alphabet="faildsucer*", min_size=1, max_size=6).filter(lambda p: "*" in p)
+        exact = st.sampled_from(STATUSES)
+        glob = globs_of(exact, "faildsucer")
     else:
-        exact, glob = NAME, GLOB
+        exact, glob = NAME, globs_of(NAME, "ab.-[?")
     return draw(st.lists(exact | glob if globs else exact, min_size=1, max_size=3))
 
 
