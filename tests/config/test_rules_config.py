@@ -35,7 +35,7 @@ def test_each_kind_of_rule_is_read_with_its_defaults() -> None:
         'name = "stuck"\nstuck_count_above = 5\nacross_sources = true')).rules
     assert (rate.kind, rate.threshold, rate.recover_below, rate.window, rate.min_finished) == \
         (FAILURE_RATE, 0.25, 0.2, 1800.0, 5)
-    assert rate.failed == {"failed"} and rate.match.workflows == {"Invoice Processing"}
+    assert rate.failed == {"failed"} and rate.match.values["workflows"] == ("Invoice Processing",)
     assert (quiet.kind, quiet.threshold, quiet.min_finished) == (NO_SUCCESS, 7200.0, 1)
     assert (stuck.kind, stuck.threshold, stuck.recover_below, stuck.across_sources) == \
         (STUCK_COUNT, 5.0, 4.0, True)

@@ -81,8 +81,8 @@ def test_bad_windows_are_config_errors_with_key_paths() -> None:
         'ends = "2030-01-02T00:00:00Z"\nmatch = { type = "*" }',
         'name = "e"\nschedule = "daily 02:00 - 03:00"'))
     assert got == [
-        "silences[0].match: \"sorces\" is not a match key (did you mean 'sources'?) "
-        "(keys: type, status, source, workflow)",
+        "silences[0].match.sorces: unknown key (did you mean 'sources'?) (expected one of "
+        "types, statuses, sources, workflows, or type, status, source, workflow)",
         'silences[0].sinks: "out" is a complete record (stdout, file, bus): silences never '
         "hold its events back",
         'silences[0].sinks: "nope" is not a configured sink (sinks: alerts, out)',
@@ -92,14 +92,29 @@ def test_bad_windows_are_config_errors_with_key_paths() -> None:
         '02:30", "Sat 22:00 - Sun 06:00", "Mon,Wed,Fri 01:00 - 02:00" or "Mon-Fri 18:00 - '
         '08:00")',
         'silences[1].name: "a" is already used by another window',
-        "silences[1].match: source: \"extend-prd\" is not a configured source (did you mean "
+        "silences[1].match.source: \"extend-prd\" is not a configured source (did you mean "
         "'extend-prod'?)",
         'silences[1].ends: "2030-01-01T00:00:00Z" is not after starts ("2030-01-02T00:00:00Z")',
-        "silences[2].match: status: \"faild\" is not a canonical status (did you mean "
+        "silences[2].match.status: \"faild\" is not a canonical status (did you mean "
         "'failed'?)",
         "silences[2]: needs a schedule, or starts and ends",
         "silences[3]: set schedule, or starts and ends, not both",
         'silences[4].match: is required (a window of everything: match = { type = "*" })',
+    ]
+
+
+def test_every_problem_of_a_windows_match_is_listed() -> None:
+    """A window's match lists each misspelt key and value at its own key path, not only
+    the first."""
+    assert problems(with_windows(
+        'name = "w"\nmatch = { sorces = "extend-prod", status = ["faild", "rejectd"] }\n'
+        'schedule = "Sat 22:00 - Sun 06:00"')) == [
+        "silences[0].match.sorces: unknown key (did you mean 'sources'?) (expected one of "
+        "types, statuses, sources, workflows, or type, status, source, workflow)",
+        "silences[0].match.status: \"faild\" is not a canonical status (did you mean "
+        "'failed'?)",
+        "silences[0].match.status: \"rejectd\" is not a canonical status (did you mean "
+        "'rejected'?)",
     ]
 
 

@@ -17,7 +17,7 @@ from watcher.core.events import (
     WORKFLOW_RECOVERED,
     run_event,
 )
-from watcher.core.routing import Match
+from watcher.core.matching import Match
 from watcher.core.rules import (
     FAILURE_RATE,
     NO_SUCCESS,
@@ -193,7 +193,7 @@ def test_no_success_for_needs_runs_to_keep_finishing() -> None:
 def test_stuck_count_above_opens_with_more_stuck_runs_and_closes_at_recover_below() -> None:
     """Three stuck runs open it (more than two), two keep it open, one ends it; a run
     moving on leaves the count whatever the rule's match."""
-    rule = Rule("stuck", STUCK_COUNT, 2, 1, match=Match(types=frozenset({RUN_STUCK})))
+    rule = Rule("stuck", STUCK_COUNT, 2, 1, match=Match({"types": [RUN_STUCK]}))
     b = Book(rule)
     b.feed([run("running", T0 + i, f"r{i}", type_=RUN_STUCK) for i in range(3)])
     assert b.kinds() == ["degraded"]
@@ -223,7 +223,7 @@ def test_across_sources_groups_a_workflow_by_name_and_per_source_keeps_them_apar
 def test_match_narrows_the_runs_that_count_and_runs_of_no_workflow_are_ignored() -> None:
     """Runs of another workflow, of no workflow, or not finished do not count."""
     rule = Rule("rate", FAILURE_RATE, 0.5, 0.4, window=600.0, min_finished=2,
-                match=Match(workflows=frozenset({"Invoices"})))
+                match=Match({"workflows": ["Invoices"]}))
     b = Book(rule)
     b.feed(finishes("ff", name="Contracts", wf="wf2") + finishes("ff", wf=None, name=None)
            + [run("running", T0, "x", type_=RUN_CREATED)])
@@ -286,7 +286,7 @@ def test_batches_restarts_and_reloads_decide_the_same_episodes_with_the_same_ids
 def test_every_kind_of_episode_event_carries_only_the_fields_templates_know() -> None:
     """Degraded and recovered events of each rule kind carry data keys a message template
     may name (DATA_KEYS), and each carries what every kind shares."""
-    stuck = Rule("stuck", STUCK_COUNT, 2, 1, match=Match(types=frozenset({RUN_STUCK})))
+    stuck = Rule("stuck", STUCK_COUNT, 2, 1, match=Match({"types": [RUN_STUCK]}))
     seen: dict[str, set[str]] = {}
     b = Book(RATE)
     for d in (b.feed(finishes("ffff")), b.feed(finishes("ssssssss", start=T0 + 50))):

@@ -58,6 +58,19 @@ def test_match_routes_only_what_it_names(match: dict[str, Any] | None,
     assert routed(match) == expected
 
 
+@pytest.mark.parametrize(("match", "expected"), [
+    ({"statuses": ["rejected"]}, [CHANGED_REJECTED]),
+    ({"type": "run.stuck"}, [STUCK_OTHER_WF]),
+    ({"types": ["run.*"], "source": ["extend-*"], "workflow": ["Invoice *"]},
+     [CREATED_FAILED, CHANGED_FAILED, CHANGED_REJECTED, CHANGED_OK_EU]),
+    ({"types": ["*.failing"]}, [SOURCE_FAILING]),
+], ids=["plural-statuses", "singular-type", "globs", "glob-of-types"])
+def test_match_takes_either_spelling_and_globs(match: dict[str, Any],
+                                               expected: list[JournalEntry]) -> None:
+    """A sink's match takes the singular and plural keys and ``*`` globs, as silences do."""
+    assert routed(match) == expected
+
+
 def test_typos_in_match_are_config_errors_naming_the_key_path(tmp_path: Path) -> None:
     """Typos in match are config errors naming the key path and suggesting the right word."""
     cfg = tmp_path / "w.toml"

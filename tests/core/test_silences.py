@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from watcher.config.match import parse_pairs
 from watcher.core.events import (
     RUN_REMINDER,
     RUN_STATUS_CHANGED,
@@ -12,7 +13,8 @@ from watcher.core.events import (
     SOURCE_FAILING,
     SOURCE_REMINDER,
 )
-from watcher.core.silences import Matcher, Silence, parse_pairs
+from watcher.core.matching import Match
+from watcher.core.silences import Silence
 from watcher.model import JournalEntry
 
 
@@ -24,7 +26,7 @@ def entry(type_: str = RUN_STATUS_CHANGED, source: str = "extend-prod",
 
 
 def matches(items: list[str], e: JournalEntry) -> bool:
-    return Matcher(parse_pairs(items))(e)
+    return Match(parse_pairs(items))(e)
 
 
 def test_keys_are_anded_and_a_repeated_key_ors_its_values() -> None:

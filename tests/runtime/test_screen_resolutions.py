@@ -8,14 +8,15 @@ from typing import Any
 
 from watcher.core.events import RUN_STATUS_CHANGED, RUN_STUCK, WORKFLOW_DEGRADED, WORKFLOW_RECOVERED
 from watcher.core.incidents import ENDS, OPENS, RESOLVES, incident_of
-from watcher.core.silences import Hold, Matcher
+from watcher.core.matching import Match
+from watcher.core.silences import Hold
 from watcher.model import Event, JournalEntry
 from watcher.runtime.silencing import screen
 from watcher.runtime.told import Told
 from watcher.state.journal import entry_of
 
 #: a silence on everything, in force whenever asked
-EVERYTHING = (Hold("maint", Matcher({}), (), lambda _at: True),)
+EVERYTHING = (Hold("maint", Match(), (), lambda _at: True),)
 
 
 def entry(seq: int, type_: str, subject: str, **data: Any) -> JournalEntry:

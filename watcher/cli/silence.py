@@ -30,9 +30,11 @@ import orjson
 from watcher.cli.daemon_state import absent
 from watcher.cli.remote import DaemonError, daemon_get, daemon_put
 from watcher.cli.silence_view import held_counts, show
+from watcher.config.hints import hint
+from watcher.config.match import parse_pairs
 from watcher.config.settings import Config
 from watcher.config.units import LONGEST, format_duration, parse_duration
-from watcher.core.silences import Silence, hint, parse_pairs
+from watcher.core.silences import Silence
 from watcher.errors import StoreUnavailable
 from watcher.sinks import sink_class
 from watcher.state import silences as stored

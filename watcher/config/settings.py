@@ -15,7 +15,7 @@ from watcher.config.heartbeats import HeartbeatConfig
 from watcher.config.options import fields_of, option
 from watcher.config.schema import Field, state_dir_default
 from watcher.config.silences import WindowConfig
-from watcher.core.routing import ALL, Match
+from watcher.core.matching import ALL, Match
 from watcher.core.rules import Rule
 from watcher.infra.ratelimit import Limit
 

@@ -9,9 +9,9 @@
     timezone = "Europe/Berlin"
     sinks = ["alerts"]                     # optional; default: every notification sink
 
-``match`` takes a sink's match keys (``types``, ``status``, ``sources``,
-``workflows``) or the command line's (``type``, ``status``, ``source``,
-``workflow``), with ``*`` globs.  A window names only notification sinks:
+``match`` takes a sink's match keys (``types``, ``statuses``, ``sources``,
+``workflows``, or the singular ``type``, ``status``, ``source``, ``workflow``),
+with ``*`` globs.  A window names only notification sinks:
 complete records (stdout, file, buses) are never silenced.
 """
 
@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from watcher.config.match import parse_match
 from watcher.config.options import fields_of, option
 from watcher.config.schema import Resolver
-from watcher.core.silences import normalise
+from watcher.core.silences import stored_form
 from watcher.core.windows import Schedule, parse_schedule
 
 
@@ -80,25 +81,14 @@ def parse_windows(raw_list: object, r: Resolver, *, sources: Collection[str],
 
 
 def _match(raw: object, path: str, r: Resolver, sources: Collection[str]
-           ) -> dict[str, tuple[str, ...]]:
+           ) -> Mapping[str, tuple[str, ...]]:
     if raw is None:
         r.problems.add(path, 'is required (a window of everything: match = { type = "*" })')
         return {}
     if not isinstance(raw, dict) or not raw:
         r.problems.add(path, "must be a table of keys to values")
         return {}
-    values: dict[str, list[str]] = {}
-    for key, val in raw.items():
-        items = [val] if isinstance(val, str) else val
-        if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
-            r.problems.add(f"{path}.{key}", "must be a string or a list of strings")
-            return {}
-        values[key] = items
-    try:
-        return normalise(values, sources=sources)
-    except ValueError as e:
-        r.problems.add(path, str(e))
-        return {}
+    return stored_form(parse_match(raw, path, r.problems, sources=sources))
 
 
 def _check_sinks(names: Collection[str], path: str, r: Resolver,

@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from watcher.core.events import WORKFLOW_RECOVERED, event_id
-from watcher.core.routing import ALL, Match
+from watcher.core.matching import ALL, Match
 from watcher.core.timestamps import format_ts
 from watcher.model import Event, JournalEntry
 

@@ -20,7 +20,8 @@ import structlog
 from watcher.config.silences import WindowConfig
 from watcher.core.events import REMINDS
 from watcher.core.incidents import OPENS, RESOLVES, incident_of
-from watcher.core.silences import Hold, Matcher, Silence, held_by
+from watcher.core.matching import Match
+from watcher.core.silences import Hold, Silence, held_by
 from watcher.core.status import SilenceStatus
 from watcher.core.windows import OpenAt, next_opening
 from watcher.infra.clock import Clock
@@ -119,11 +120,11 @@ def _window_hold(w: WindowConfig) -> Hold:
         assert w.span is not None
         start, end = w.span
         holds_at = lambda at: start <= at < end  # noqa: E731
-    return Hold(w.name, Matcher(w.match), w.sinks, holds_at, kind="window")
+    return Hold(w.name, Match(w.match), w.sinks, holds_at, kind="window")
 
 
 def _silence_hold(s: Silence) -> Hold:
-    return Hold(s.id, Matcher(s.match), s.sinks, s.active)
+    return Hold(s.id, Match(s.match), s.sinks, s.active)
 
 
 def _opening(w: WindowConfig, now: float) -> tuple[float, float] | None:

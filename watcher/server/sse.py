@@ -24,9 +24,9 @@ import structlog
 from aiohttp import web
 from multidict import MultiMapping
 
-from watcher.core.events import full_type
-from watcher.core.routing import Match
-from watcher.model import JournalEntry, Status
+from watcher.config.match import check_match
+from watcher.core.matching import Match
+from watcher.model import JournalEntry
 from watcher.server.auth import Access
 from watcher.state.journal import Journal
 
@@ -49,23 +49,14 @@ class BadRequest(ValueError):
 
 
 def parse_filter(query: MultiMapping[str]) -> Match:
-    """``type``, ``status``, ``source`` query keys, each repeatable or comma-separated."""
-    def values(key: str) -> list[str]:
-        return [v.strip() for raw in query.getall(key, []) for v in raw.split(",") if v.strip()]
-
-    types = []
-    for t in values("type"):
-        ft = full_type(t)
-        if ft is None:
-            raise BadRequest(f'"{t}" is not an event type')
-        types.append(ft)
-    statuses = values("status")
-    for s in statuses:
-        if s not in Status.__members__.values():
-            raise BadRequest(f'"{s}" is not a canonical status')
-    sources = values("source")
-    return Match(types=frozenset(types) or None, statuses=frozenset(statuses) or None,
-                 sources=frozenset(sources) or None)
+    """``type``, ``status``, ``source`` query keys, each repeatable or comma-separated,
+    with ``*`` globs: the keys of a sink's ``match``."""
+    raw = {key: [v.strip() for raw in query.getall(key, []) for v in raw.split(",")
+                 if v.strip()] for key in ("type", "status", "source")}
+    match, found = check_match({k: v for k, v in raw.items() if v})
+    if found:
+        raise BadRequest(found[0][1])
+    return match
 
 
 def resume_point(request: web.Request, head: int) -> int:

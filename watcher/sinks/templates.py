@@ -33,9 +33,9 @@ from typing import Any
 
 import orjson
 
+from watcher.config.hints import hint
 from watcher.config.schema import At
 from watcher.core.events import DATA_KEYS, EVENT_TYPES, full_type
-from watcher.core.silences import hint
 
 #: the CloudEvent's own fields
 ENVELOPE = ("specversion", "id", "source", "type", "subject", "time", "datacontenttype")
