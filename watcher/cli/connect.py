@@ -31,6 +31,7 @@ import aiohttp
 import anyio
 
 from watcher.config.settings import Config, SinkConfig, SourceConfig
+from watcher.errors import StoreAbsent
 from watcher.infra.clock import wall
 from watcher.infra.secrets import Masker
 from watcher.providers import provider_class
@@ -39,7 +40,6 @@ from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
 from watcher.sinks.http import reaches
 from watcher.state.backends import open_store
-from watcher.state.store import StoreAbsent
 
 EX_OK, EX_UNAVAILABLE = 0, 69
 #: no check waits longer than this, whatever its own timeouts

@@ -12,14 +12,12 @@ import sys
 from pathlib import Path
 
 from watcher.config.urls import is_postgres
-from watcher.errors import StoreUnavailable
+from watcher.errors import StateHeld, StoreError, StoreUnavailable, TargetNotEmpty
 from watcher.infra.secrets import masked_url
 from watcher.runtime.loop import run_sync
-from watcher.state.lock import StateHeld
-from watcher.state.migration import TargetNotEmpty, migrate
+from watcher.state.migration import migrate
 from watcher.state.postgres import PostgresStore
 from watcher.state.sqlite import SqliteStore
-from watcher.state.store import StoreError
 
 EX_OK, EX_USAGE, EX_NOINPUT, EX_UNAVAILABLE, EX_CANTCREAT, EX_TEMPFAIL = 0, 64, 66, 69, 73, 75
 

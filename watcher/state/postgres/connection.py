@@ -1,6 +1,6 @@
 """A pool of connections to PostgreSQL (asyncpg), lent one read or one transaction at a time.
 
-Every failure leaves as a :class:`~watcher.state.store.StoreError` naming the
+Every failure leaves as a :class:`~watcher.errors.StoreError` naming the
 server (its password masked); a failed write also records the store's health
 (``write_error``), as the SQLite store does.  A connection the server dropped
 (a restart, ``pg_terminate_backend``) fails the call that found it dead and
@@ -23,9 +23,8 @@ import anyio
 import asyncpg
 
 from watcher.core.status import RoundTrips
-from watcher.errors import StoreUnavailable
+from watcher.errors import Fenced, StoreError, StoreUnavailable
 from watcher.infra.secrets import Masker, masked_url, password_of
-from watcher.state.store import Fenced, StoreError
 
 T = TypeVar("T")
 
