@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from watcher.config.urls import masked
+from watcher.infra.secrets import masked_url
 
 T = TypeVar("T")
 
@@ -58,7 +58,7 @@ async def admin(url: str, *statements: str) -> None:
 
 def unavailable(why: str) -> None:
     """Skip, or fail under CI."""
-    message = f"no PostgreSQL server answers at {masked(server_url())}: {why}"
+    message = f"no PostgreSQL server answers at {masked_url(server_url())}: {why}"
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)

@@ -1,23 +1,32 @@
-"""Errors as values with a kind, decided once at the edge.
+"""Errors as values with a kind, decided once at the edge; every error watcher raises on
+purpose is in this one tree.
 
 The tree::
 
     WatcherError
     ├── ConfigError(problems)          bad configuration, exit 78
     ├── PluginError                    a plugin that cannot be loaded or is none: a config problem
-    ├── StoreUnavailable               state file cannot be opened, exit 69
-    ├── StoreError (watcher.state)     a read or write of the state file failed at runtime
-    ├── ProviderError(message, status) a poll went wrong; the poller's policy is a table on the kind
-    │   ├── AuthError                  401/403: credentials or permissions
-    │   ├── RateLimited(retry_after)   429: wait at least ``retry_after`` seconds
-    │   ├── TransientError             5xx, resets, timeouts: back off and retry
-    │   ├── BadPayload                 the vendor answered something we cannot trust
+    ├── StoreUnavailable               the state cannot be opened, exit 69
+    │   ├── StoreAbsent                there is no state there yet (``watcher run`` creates it)
+    │   ├── StateHeld(state_path, holder)  another process holds the state file's lock
+    │   └── LeasesHeld(held)           live replicas hold leases ``watcher once`` needs
+    ├── StoreError                     a read or write of the state failed at runtime
+    │   └── Fenced(lease)              a write under a lease this replica no longer holds
+    ├── TargetNotEmpty                 ``watcher migrate``: the database already holds a state
+    ├── PollError                      a poll failed; the poller's policy is a table on ``kind``
+    │   ├── ProviderError(message, status)  the vendor's side of it
+    │   │   ├── AuthError              401/403: credentials or permissions
+    │   │   ├── RateLimited(retry_after)  429: wait at least ``retry_after`` seconds
+    │   │   ├── TransientError         5xx, resets, timeouts: back off and retry
+    │   │   └── BadPayload             the vendor answered something we cannot trust
     │   └── InternalError              not the vendor: a bug, or a plugin that raised
     └── DeliveryError                  a sink could not deliver
         └── Retryable(retry_after)     try again later
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 
 class WatcherError(Exception):
@@ -44,10 +53,69 @@ class StoreUnavailable(WatcherError):
     """The state store cannot be opened or written at start."""
 
 
-class ProviderError(WatcherError):
-    """A poll of a vendor API failed."""
+class StoreAbsent(StoreUnavailable):
+    """``open_store(..., create=False)``: there is no store there yet (``watcher run``
+    creates it)."""
+
+
+class StateHeld(StoreUnavailable):
+    """Another process holds the state file's lock."""
+
+    def __init__(self, state_path: str, holder: dict[str, object] | None) -> None:
+        self.state_path = state_path
+        self.holder = holder
+        super().__init__(f"{state_path} is in use by {_process(holder)}")
+
+    @property
+    def pid(self) -> int | None:
+        pid = (self.holder or {}).get("pid")
+        return pid if isinstance(pid, int) else None
+
+
+def _process(holder: dict[str, object] | None) -> str:
+    if not holder:
+        return "another watcher process (its pid is not recorded)"
+    return (f"another watcher process: pid {holder.get('pid')} on {holder.get('host')} "
+            f"(`{holder.get('command')}`, since {holder.get('since')})")
+
+
+class LeasesHeld(StoreUnavailable):
+    """Live replicas hold leases ``watcher once`` needs."""
+
+    def __init__(self, held: Mapping[str, str | None]) -> None:
+        self.held = dict(held)
+        who = ", ".join(f"{lease} ({holder or 'being handed over'})"
+                        for lease, holder in sorted(held.items()))
+        super().__init__(f"leases held by running replicas: {who}")
+
+
+class StoreError(WatcherError):
+    """A read or write of the state failed at runtime (disk full, I/O error, a damaged
+    file, a lost connection); a failed write kept nothing of itself.  Every backend
+    error leaves the store as this, so callers handle one kind."""
+
+
+class Fenced(StoreError):
+    """A write made under a lease this replica no longer holds at its epoch (another
+    replica took it over): refused, nothing of it kept."""
+
+    def __init__(self, lease: str, message: str) -> None:
+        self.lease = lease
+        super().__init__(message)
+
+
+class TargetNotEmpty(WatcherError):
+    """The database ``watcher migrate`` copies into already holds a watcher state."""
+
+
+class PollError(WatcherError):
+    """A poll cycle failed; ``kind`` names how, for the poller's policy and metrics."""
 
     kind = "error"
+
+
+class ProviderError(PollError):
+    """A poll of a vendor API failed."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         self.status = status
@@ -75,9 +143,10 @@ class BadPayload(ProviderError):
     kind = "bad_payload"
 
 
-class InternalError(ProviderError):
+class InternalError(PollError):
     """A poll cycle ended in an unexpected exception (see :mod:`watcher.runtime.supervisor`);
-    its message starts ``internal error:``."""
+    its message starts ``internal error:``.  Not a :class:`ProviderError`: the vendor did
+    nothing wrong."""
 
     kind = "internal"
 

@@ -126,10 +126,6 @@ class Settled(tuple[Status, str, float]):
 Tracked: TypeAlias = RunState | Settled
 
 
-def settled(status: Status, raw_status: str, since: float) -> Settled:
-    return Settled((status, raw_status, since))
-
-
 class Event:
     """One event, before it is given a journal sequence number."""
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import parse_config, run_cli, toml
-from watcher.config.urls import masked
 from watcher.errors import ConfigError
+from watcher.infra.secrets import masked_url
 
 URL = "postgresql://watcher:pa55-word@db.internal:5432/watcher"
 
@@ -47,7 +47,7 @@ def test_check_shows_the_database_url_with_its_password_masked(tmp_path: Path) -
 ])
 def test_a_url_is_shown_without_its_password(url: str, shown: str) -> None:
     """Only the password of a URL is masked; the rest (and a plain path) shows as is."""
-    assert masked(url) == shown
+    assert masked_url(url) == shown
 
 
 @pytest.mark.parametrize(("watcher", "problem"), [

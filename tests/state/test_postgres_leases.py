@@ -12,10 +12,11 @@ import pytest
 
 from tests import postgres
 from tests.state.runs import entry, state
+from watcher.errors import Fenced
 from watcher.model import Status
 from watcher.state.backends import open_store
 from watcher.state.cluster import Cluster
-from watcher.state.store import Commit, Fence, Fenced, SourceRow, Store
+from watcher.state.store import Commit, Fence, SourceRow, Store
 
 pytestmark = pytest.mark.anyio
 

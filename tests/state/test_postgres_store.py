@@ -15,11 +15,11 @@ import pytest
 from tests import postgres
 from tests.state.runs import SMALL, Status, entry, plain, state
 from tests.tcp_proxy import Proxy
-from watcher.errors import StoreUnavailable
+from watcher.errors import StoreError, StoreUnavailable
 from watcher.infra.clock import wall
 from watcher.state.backends import open_store
 from watcher.state.postgres.schema import SCHEMA_VERSION
-from watcher.state.store import Commit, SourceRow, Store, StoreError
+from watcher.state.store import Commit, SourceRow, Store
 
 pytestmark = pytest.mark.anyio
 

@@ -24,9 +24,10 @@ from tests.state.runs import (
     plain,
     state,
 )
+from watcher.errors import StoreError
 from watcher.model import JournalEntry, RunState, Settled, Status, Tracked
 from watcher.state.snapshots import Layout
-from watcher.state.store import Commit, SourceRow, Store, StoreError
+from watcher.state.store import Commit, SourceRow, Store
 
 pytestmark = pytest.mark.anyio
 

@@ -17,6 +17,7 @@ from structlog.testing import capture_logs
 from tests.sinks.runs import sink_config
 from tests.state.runs import entry, state
 from tests.support import fill_disk, mount_tmpfs
+from watcher.errors import StoreError
 from watcher.infra.clock import wall
 from watcher.model import Status
 from watcher.runtime.delivery import SinkRunner
@@ -24,7 +25,7 @@ from watcher.sinks.base import SinkContext
 from watcher.sinks.file import FileSink
 from watcher.state.backends import open_store
 from watcher.state.journal import Journal
-from watcher.state.store import Commit, SourceRow, StoreError
+from watcher.state.store import Commit, SourceRow
 
 
 @pytest.fixture

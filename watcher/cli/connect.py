@@ -31,15 +31,15 @@ import aiohttp
 import anyio
 
 from watcher.config.settings import Config, SinkConfig, SourceConfig
+from watcher.errors import StoreAbsent
 from watcher.infra.clock import wall
+from watcher.infra.secrets import Masker
 from watcher.providers import provider_class
 from watcher.providers.protocol import ProviderContext
-from watcher.server.logs import Redactor
 from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
 from watcher.sinks.http import reaches
 from watcher.state.backends import open_store
-from watcher.state.store import StoreAbsent
 
 EX_OK, EX_UNAVAILABLE = 0, 69
 #: no check waits longer than this, whatever its own timeouts
@@ -56,10 +56,9 @@ class Check:
 
 def command(config: Config) -> int:
     checks = anyio.run(run_checks, config)
-    redactor = Redactor()
-    redactor.update(config.secrets)
+    masker = Masker(config.secrets)
     for c in checks:
-        print(redactor.redact(f"{c.verdict:<{WIDTH}}  {c.what}: {c.detail}"), flush=True)
+        print(masker.redact(f"{c.verdict:<{WIDTH}}  {c.what}: {c.detail}"), flush=True)
     failed = sum(c.verdict == "FAILED" for c in checks)
     if failed:
         print(f"watcher: {failed} of {len(checks)} checks failed", file=sys.stderr)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from watcher.config.settings import Config
-from watcher.state.store import StoreAbsent
+from watcher.errors import StoreAbsent
 
 EX_NOINPUT = 66
 

@@ -10,9 +10,9 @@ import orjson
 from watcher.cli.daemon_state import absent
 from watcher.config.settings import Config
 from watcher.core.timestamps import format_ts
-from watcher.errors import StoreUnavailable
+from watcher.errors import StoreAbsent, StoreError, StoreUnavailable
 from watcher.state.backends import open_store
-from watcher.state.store import DeadLetter, StoreAbsent, StoreError
+from watcher.state.store import DeadLetter
 
 
 def command(config: Config, action: str, *, sink: str | None = None) -> int:

@@ -165,13 +165,10 @@ def _status(args: argparse.Namespace, config: Config) -> int:
 
 def _daemon(args: argparse.Namespace, config: Config) -> int:
     """``run`` and ``once``: what each exits with when the state store is unusable."""
-    from watcher.errors import StoreUnavailable
+    from watcher.errors import LeasesHeld, StateHeld, StoreError, StoreUnavailable
     from watcher.infra.clock import wall
     from watcher.runtime.daemon import Daemon
     from watcher.runtime.loop import run_sync
-    from watcher.runtime.once import LeasesHeld
-    from watcher.state.lock import StateHeld
-    from watcher.state.store import StoreError
 
     once = args.command == "once"
     daemon = Daemon(config, clock=wall)

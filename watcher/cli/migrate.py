@@ -11,21 +11,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from watcher.config.urls import is_postgres, masked
-from watcher.errors import StoreUnavailable
+from watcher.config.urls import is_postgres
+from watcher.errors import StateHeld, StoreError, StoreUnavailable, TargetNotEmpty
+from watcher.infra.secrets import masked_url
 from watcher.runtime.loop import run_sync
-from watcher.state.lock import StateHeld
-from watcher.state.migration import TargetNotEmpty, migrate
+from watcher.state.migration import migrate
 from watcher.state.postgres import PostgresStore
 from watcher.state.sqlite import SqliteStore
-from watcher.state.store import StoreError
 
 EX_OK, EX_USAGE, EX_NOINPUT, EX_UNAVAILABLE, EX_CANTCREAT, EX_TEMPFAIL = 0, 64, 66, 69, 73, 75
 
 
 def command(source: str, target: str) -> int:
     if not is_postgres(target):
-        print(f"watcher: --to {masked(target)}: not a postgresql:// URL", file=sys.stderr)
+        print(f"watcher: --to {masked_url(target)}: not a postgresql:// URL", file=sys.stderr)
         return EX_USAGE
     if source == ":memory:" or not Path(source).is_file():
         print(f"watcher: --from {source}: no such state file", file=sys.stderr)
@@ -55,5 +54,5 @@ async def _copy(source: str, target: str) -> int:
         await sqlite.close()
     print(f"copied {done.sources} sources ({done.runs} runs), {done.entries} journal entries, "
           f"{done.cursors} cursors, {done.dead_letters} dead letters and {done.records} "
-          f"records from {source} to {masked(target)}", file=sys.stderr)
+          f"records from {source} to {masked_url(target)}", file=sys.stderr)
     return EX_OK

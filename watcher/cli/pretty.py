@@ -21,8 +21,7 @@ from typing import IO, Any
 
 import orjson
 
-FORMATS = ("auto", "json", "pretty")
-RED, YELLOW, GREEN, DIM, RESET = "\x1b[31m", "\x1b[33m", "\x1b[32m", "\x1b[2m", "\x1b[0m"
+RED, YELLOW, GREEN, RESET = "\x1b[31m", "\x1b[33m", "\x1b[32m", "\x1b[0m"
 BAD = frozenset({"failed", "rejected"})
 WAITING = frozenset({"needs_review", "paused"})
 

@@ -35,11 +35,11 @@ from watcher.config.match import parse_pairs
 from watcher.config.settings import Config
 from watcher.config.units import LONGEST, format_duration, parse_duration
 from watcher.core.silences import Silence
-from watcher.errors import StoreUnavailable
+from watcher.errors import StoreAbsent, StoreError, StoreUnavailable
 from watcher.sinks import sink_class
 from watcher.state import silences as stored
 from watcher.state.backends import open_store
-from watcher.state.store import Store, StoreAbsent, StoreError
+from watcher.state.store import Store
 
 EX_USAGE, EX_UNAVAILABLE = 64, 69
 

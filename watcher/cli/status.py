@@ -30,12 +30,11 @@ from watcher.cli.status_table import render_status_table
 from watcher.config.settings import Config
 from watcher.config.urls import is_postgres
 from watcher.core.timestamps import parse_ts
-from watcher.errors import StoreUnavailable
+from watcher.errors import StoreAbsent, StoreError, StoreUnavailable
 from watcher.server import cluster as status
 from watcher.state.backends import open_store
 from watcher.state.cluster import ReplicaRow
 from watcher.state.lock import read_holder
-from watcher.state.store import StoreAbsent, StoreError
 from watcher.state.view import read_view
 
 

@@ -37,6 +37,7 @@ from watcher.config.settings import (
 from watcher.config.silences import parse_windows
 from watcher.errors import ConfigError, PluginError
 from watcher.infra.plugins import Registry
+from watcher.infra.secrets import password_of
 
 P = TypeVar("P", bound="Plugin")
 
@@ -266,7 +267,7 @@ def _database_secrets(watcher: WatcherConfig, env: Mapping[str, str]) -> set[str
     path = watcher.state_path
     if not (isinstance(path, str) and urls.is_postgres(path)):
         return set()
-    found = {urls.password_of(path), env.get("PGPASSWORD")}
+    found = {password_of(path), env.get("PGPASSWORD")}
     return {s for s in found if s}
 
 

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
-from watcher.config import urls
 from watcher.config.heartbeats import HEARTBEAT_FIELDS
 from watcher.config.loader import Catalog
 from watcher.config.options import fields_of, values_of
@@ -18,8 +17,7 @@ from watcher.config.toml_text import toml_value
 from watcher.config.units import format_duration, format_size
 from watcher.core.rules import FAILURE_RATE, NO_SUCCESS, STUCK_COUNT, Rule
 from watcher.core.windows import local_text, next_opening
-
-MASK = "***"
+from watcher.infra.secrets import MASK, masked_url
 
 
 def render(config: Config, catalog: Catalog, *, now: float | None = None) -> str:
@@ -105,6 +103,6 @@ def _table(values: Mapping[str, Any], fields: Mapping[str, Field]) -> list[str]:
         elif f is not None and f.kind == "rate":
             val = val.as_toml()
         elif isinstance(val, str):
-            val = urls.masked(val)  # a database URL's password is a secret
+            val = masked_url(val)  # a database URL's password is a secret
         lines.append(f"{key} = {toml_value(val)}")
     return lines

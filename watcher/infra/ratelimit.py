@@ -56,7 +56,7 @@ class RateLimiter:
     """A token bucket whose waiters queue: first come, first served, one wake-up each."""
 
     __slots__ = ("_gap", "_held", "_holes", "_shift", "_tat", "_tolerance", "burst", "clock",
-                 "rate", "waiting")
+                 "rate")
 
     rate: float
     burst: float
@@ -72,8 +72,6 @@ class RateLimiter:
         self._shift = 0.0
         #: slots given up by cancelled waiters (a heap), for the next newcomers
         self._holes: list[float] = []
-        #: tasks asleep in :meth:`acquire`
-        self.waiting = 0
         self.retune(rate, burst)
 
     def retune(self, rate: float, burst: float | None = None) -> None:
@@ -89,15 +87,12 @@ class RateLimiter:
         if slot - now <= EPSILON:
             return
         shift = self._shift
-        self.waiting += 1
         try:
             while (wait := slot + self._shift - shift - clock.monotonic()) > EPSILON:
                 await clock.sleep(wait)  # more than once only when a hold moved the slot
         except BaseException:  # cancelled: the slot goes to whoever asks next
             heapq.heappush(self._holes, slot + self._shift - shift)
             raise
-        finally:
-            self.waiting -= 1
 
     def _reserve(self, now: float) -> float:
         start = max(now, self._held)

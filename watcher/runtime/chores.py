@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 import structlog
 
+from watcher.errors import StoreError
 from watcher.infra.clock import Clock
 from watcher.runtime.reminders import Reminders
 from watcher.runtime.silencing import Silencer
 from watcher.server.notify import Notifier
 from watcher.state.journal import Journal
-from watcher.state.store import StoreError
 
 log = structlog.get_logger("watcher.daemon")
 

@@ -26,7 +26,7 @@ from anyio.abc import TaskGroup
 from watcher.config.settings import Config
 from watcher.core.failures import FailureWindow
 from watcher.core.status import ConfigInfo, DaemonStatus, ReplicaInfo
-from watcher.errors import ConfigError, StoreUnavailable
+from watcher.errors import ConfigError, StoreError, StoreUnavailable
 from watcher.infra.clock import Clock
 from watcher.runtime import chores, signals, tally
 from watcher.runtime import configuration as config_mod
@@ -41,7 +41,7 @@ from watcher.server.logs import redactor
 from watcher.server.notify import Notifier
 from watcher.state.backends import default_replica, open_store
 from watcher.state.journal import Journal
-from watcher.state.store import Store, StoreError
+from watcher.state.store import Store
 from watcher.version import __version__
 
 log = structlog.get_logger("watcher.daemon")

@@ -46,7 +46,7 @@ import structlog
 from watcher.config.settings import SinkConfig
 from watcher.core.backoff import Backoff
 from watcher.core.status import DeliveryStats, SinkStatus
-from watcher.errors import DeliveryError, Retryable
+from watcher.errors import DeliveryError, Fenced, Retryable, StoreError
 from watcher.infra.clock import Clock
 from watcher.infra.permit import checkpoint
 from watcher.model import JournalEntry
@@ -57,7 +57,6 @@ from watcher.runtime.told import Told
 from watcher.sinks.base import Rejected, Sink
 from watcher.sinks.health import SinkHealth
 from watcher.state.journal import Journal
-from watcher.state.store import Fenced, StoreError
 
 BATCH = 1000
 #: how often queued dead letters are looked for

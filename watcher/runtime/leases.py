@@ -22,8 +22,7 @@ Between rounds the keeper wakes when a lease held by another replica is due
 to expire (so a dead replica's work moves within ``lease_ttl`` + the first
 poll), when a worker finds its lease gone (a fenced commit), and on reload.
 SIGTERM gives every lease back (:meth:`Keeper.release`), so a rolling restart
-hands over at once.  With SQLite there is no keeper: the one process holds
-every lease.
+hands over at once.  With SQLite there is no keeper: the one process holds every lease.
 """
 
 from __future__ import annotations
@@ -40,12 +39,13 @@ from watcher.config.heartbeats import HeartbeatConfig
 from watcher.config.settings import SinkConfig, SourceConfig
 from watcher.core.sharing import plan
 from watcher.core.status import LeaseStats
+from watcher.errors import StoreError
 from watcher.infra.clock import Clock, fail_after, move_on_after
 from watcher.runtime.claim import Claim, deadline
 from watcher.runtime.worker import Worker
 from watcher.runtime.workers import READERS, Workers
 from watcher.state.cluster import Cluster, Upkeep
-from watcher.state.store import SourceRow, StoreError
+from watcher.state.store import SourceRow
 
 log = structlog.get_logger("watcher.leases")
 

@@ -19,7 +19,7 @@ import aiohttp
 import anyio
 import structlog
 
-from watcher.errors import StoreUnavailable
+from watcher.errors import LeasesHeld, StoreError
 from watcher.infra import permit
 from watcher.infra.clock import Clock, move_on_after
 from watcher.model import Status
@@ -35,7 +35,6 @@ from watcher.runtime.worker import close_sink
 from watcher.runtime.workers import READERS, Workers
 from watcher.server.logs import redactor
 from watcher.state.cluster import Cluster
-from watcher.state.store import StoreError
 
 log = structlog.get_logger("watcher.daemon")
 
@@ -45,16 +44,6 @@ DELIVER_DEADLINE = 60.0
 RULES_DEADLINE = 10.0
 #: how long ``once`` waits for leases another replica is handing over
 LEASE_WAIT = 2.0
-
-
-class LeasesHeld(StoreUnavailable):
-    """Live replicas hold leases ``once`` needs."""
-
-    def __init__(self, held: Mapping[str, str | None]) -> None:
-        self.held = dict(held)
-        who = ", ".join(f"{lease} ({holder or 'being handed over'})"
-                        for lease, holder in sorted(held.items()))
-        super().__init__(f"leases held by running replicas: {who}")
 
 
 async def once(workers: Workers, *, ttl: float, clock: Clock,

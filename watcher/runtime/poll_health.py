@@ -14,13 +14,13 @@ from typing import Any
 from watcher.config.settings import SourceConfig
 from watcher.core.events import SOURCE_FAILING, SOURCE_RECOVERED, source_event
 from watcher.core.timestamps import format_ts
-from watcher.errors import InternalError, ProviderError
+from watcher.errors import InternalError, PollError
 from watcher.model import Event
 from watcher.server.logs import redactor
 from watcher.state.store import SourceRow
 
 
-def log_failure(log: Any, e: ProviderError, failures: int, threshold: int) -> None:
+def log_failure(log: Any, e: PollError, failures: int, threshold: int) -> None:
     if failures == threshold:  # first, so a threshold of 1 still says "failing"
         log.error("source failing", kind=e.kind, error=str(e), failures=failures)
     elif failures == 1 and not isinstance(e, InternalError):  # the boundary said it
@@ -29,7 +29,7 @@ def log_failure(log: Any, e: ProviderError, failures: int, threshold: int) -> No
         log.debug("poll failed again", kind=e.kind, error=str(e), failures=failures)
 
 
-def failing(cfg: SourceConfig, e: ProviderError, failures: int, *, since: float,
+def failing(cfg: SourceConfig, e: PollError, failures: int, *, since: float,
             now: float) -> Event:
     """``watcher.source.failing``.  The vendor's message leaves the process in it: some
     vendors quote the key they refused, so secrets are masked as in logs."""

@@ -36,7 +36,14 @@ from watcher.config.settings import SourceConfig
 from watcher.core.backoff import Backoff
 from watcher.core.diff import Policy, Session, expired
 from watcher.core.status import PollStats, SourceStatus
-from watcher.errors import InternalError, ProviderError, RateLimited
+from watcher.errors import (
+    Fenced,
+    InternalError,
+    PollError,
+    ProviderError,
+    RateLimited,
+    StoreError,
+)
 from watcher.infra.clock import Clock
 from watcher.model import Event, Tracked
 from watcher.providers.base import PollView, Provider
@@ -45,7 +52,7 @@ from watcher.runtime.claim import Claim
 from watcher.runtime.supervisor import Boundary
 from watcher.runtime.tracking import SourceState as SourceState
 from watcher.state.journal import Journal
-from watcher.state.store import Fenced, SourceRow, StoreError
+from watcher.state.store import SourceRow
 
 #: how often terminal runs past the retention horizon are forgotten
 PRUNE_EVERY = 600.0
@@ -233,7 +240,7 @@ class Poller:
         self._retry_after = None
         self.boundary.cleared()
 
-    async def _failed(self, e: ProviderError, now: float) -> None:
+    async def _failed(self, e: PollError, now: float) -> None:
         st = self.state
         old = st.row
         failures = old.failures + 1

@@ -36,12 +36,12 @@ import structlog
 from watcher.core import reminders as core
 from watcher.core.backoff import Backoff
 from watcher.core.reminders import Episode
+from watcher.errors import Fenced, StoreError
 from watcher.infra.clock import Clock
 from watcher.model import Event
 from watcher.runtime.claim import Claim
 from watcher.runtime.supervisor import Boundary
 from watcher.state.journal import Journal
-from watcher.state.store import Fenced, StoreError
 
 log = structlog.get_logger("watcher.reminders")
 

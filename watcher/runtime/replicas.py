@@ -16,6 +16,7 @@ import anyio
 import structlog
 
 from watcher.core.status import DaemonStatus, RoundTrips
+from watcher.errors import StoreError
 from watcher.infra.clock import Clock
 from watcher.runtime.leases import Keeper
 from watcher.runtime.workers import Workers
@@ -23,7 +24,6 @@ from watcher.server import cluster as status
 from watcher.state.backends import default_replica
 from watcher.state.cluster import Cluster, ReplicaRow
 from watcher.state.journal import Journal
-from watcher.state.store import StoreError
 from watcher.state.view import ClusterView, read_view
 from watcher.version import __version__
 

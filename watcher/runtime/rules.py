@@ -30,11 +30,11 @@ import structlog
 from watcher.core.backoff import Backoff
 from watcher.core.episodes import Decision, evaluate, next_deadline, retire
 from watcher.core.rules import NAMESPACE, Key, Rule, Track, load_tracks
+from watcher.errors import Fenced, StoreError
 from watcher.infra.clock import Clock
 from watcher.runtime.claim import Claim
 from watcher.runtime.supervisor import Boundary
 from watcher.state.journal import Journal
-from watcher.state.store import Fenced, StoreError
 
 #: the engine's journal cursor: no sink can be called this (sink names start with a letter
 #: or digit), so a sink's cursor and the engine's never mix

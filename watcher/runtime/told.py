@@ -18,9 +18,10 @@ from collections.abc import Sequence
 
 import structlog
 
+from watcher.errors import StoreError
 from watcher.model import JournalEntry
 from watcher.runtime.silencing import forget_ended
-from watcher.state.store import Store, StoreError
+from watcher.state.store import Store
 
 NAMESPACE = "told"
 log = structlog.get_logger("watcher.sink")

@@ -24,6 +24,7 @@ import structlog
 from anyio.abc import TaskGroup
 
 from watcher.config.settings import Config, SinkConfig, SourceConfig
+from watcher.errors import StoreError
 from watcher.infra.clock import Clock
 from watcher.infra.ratelimit import Buckets
 from watcher.providers import provider_class
@@ -42,7 +43,7 @@ from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
 from watcher.sinks.health import SinkHealth
 from watcher.state.journal import Journal
-from watcher.state.store import SourceRow, Store, StoreError
+from watcher.state.store import SourceRow, Store
 
 log = structlog.get_logger("watcher.daemon")
 

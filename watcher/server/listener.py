@@ -24,6 +24,7 @@ import structlog
 from aiohttp import web
 
 from watcher.core.status import DaemonStatus
+from watcher.errors import StoreError
 from watcher.server import metrics
 from watcher.server.auth import Access
 from watcher.server.health import readiness
@@ -32,7 +33,7 @@ from watcher.server.silences import SilenceApi
 from watcher.server.sse import EventStream
 from watcher.server.status import status_body, with_cluster
 from watcher.state.journal import Journal
-from watcher.state.store import Store, StoreError
+from watcher.state.store import Store
 
 log = structlog.get_logger("watcher.api")
 

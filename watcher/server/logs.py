@@ -1,15 +1,15 @@
 """Logging: structlog to stderr, JSON lines under systemd or off a TTY, console on a TTY.
 
 Every line passes :class:`Redactor`, which replaces any configured secret
-(tokens, webhook URLs, signing secrets) wherever it appears, so a secret
-cannot leak through an error message that happens to quote it.
+(tokens, webhook URLs, signing secrets) wherever it appears, as
+:mod:`watcher.infra.secrets` masks it everywhere, so a secret cannot leak
+through an error message that happens to quote it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 from collections.abc import Iterable, MutableMapping
 from typing import IO, Any, TextIO, cast
@@ -17,33 +17,27 @@ from typing import IO, Any, TextIO, cast
 import orjson
 import structlog
 
+from watcher.infra.secrets import Masker
+
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
           "error": logging.ERROR}
 
 
-class Redactor:
+class Redactor(Masker):
     """A structlog processor that masks secrets in every string value."""
 
-    def __init__(self) -> None:
-        self._pattern: re.Pattern[str] | None = None
-
-    def update(self, secrets: Iterable[str]) -> None:
-        vals = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, vals))) if vals else None
-
-    def redact(self, text: str) -> str:
-        return self._pattern.sub("***", text) if self._pattern else text
+    __slots__ = ()
 
     def __call__(self, _logger: Any, _name: str, event: MutableMapping[str, Any]
                  ) -> MutableMapping[str, Any]:
-        if self._pattern is None:
+        if not self:
             return event
         for k, v in event.items():
             if isinstance(v, str):
-                event[k] = self._pattern.sub("***", v)
+                event[k] = self.redact(v)
             elif v is not None and not isinstance(v, int | float | bool):
                 text = str(v)
-                red = self._pattern.sub("***", text)
+                red = self.redact(text)
                 if red != text:
                     event[k] = red
         return event

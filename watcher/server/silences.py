@@ -19,9 +19,10 @@ import orjson
 from aiohttp import web
 
 from watcher.core.silences import Silence
+from watcher.errors import StoreError
 from watcher.server.auth import Access
 from watcher.state import silences as stored
-from watcher.state.store import Store, StoreError
+from watcher.state.store import Store
 
 #: what a stored silence's fields must hold
 _TEXT = ("id", "author", "comment")

@@ -20,4 +20,3 @@ BUILTIN = {
 GROUP = "watcher.sinks"
 SINKS: Registry[type[Sink]] = Registry(GROUP, BUILTIN, accept)
 sink_class = SINKS.get
-sink_names = SINKS.names

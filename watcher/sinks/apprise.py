@@ -35,10 +35,11 @@ import structlog
 
 from watcher.config.options import option
 from watcher.config.settings import SinkConfig
+from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
 from watcher.sinks.apprise_urls import check_urls, http_target, load, secrets_of, send
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
-from watcher.sinks.http import Outcome, RetryOptions, RetryPolicy, reaches, scrub
+from watcher.sinks.http import Outcome, RetryOptions, RetryPolicy, reaches
 from watcher.sinks.notice import Notice, notices
 
 #: notify calls of one sink running at once (an abandoned call keeps its place until it ends)
@@ -62,7 +63,7 @@ class AppriseSink(BaseSink[AppriseOptions]):
         self.targets: list[Any] = [load(url) for url in self.options.urls]
         self.linger = self.options.group_wait
         self.policy = RetryPolicy.from_options(self.options, clock=context.clock)
-        self.secrets = secrets_of(self.options.urls)
+        self.masker = Masker(secrets_of(self.options.urls))
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
         self._threads: anyio.CapacityLimiter | None = None
 
@@ -120,7 +121,7 @@ class AppriseSink(BaseSink[AppriseOptions]):
                 tg.cancel_scope.cancel()
             tg.start_soon(call)
             tg.start_soon(timer)
-        return scrub(said[0], self.secrets) if said[0] is not None else None
+        return self.masker.redact(said[0]) if said[0] is not None else None
 
     async def probe(self) -> str:
         """Connect to the HTTP host of each URL whose host can be told, sending nothing;

@@ -147,4 +147,4 @@ def secrets_of(urls: Sequence[str]) -> tuple[str, ...]:
             continue
         out.update(unquote(p) for p in pieces if p and len(p) >= 4)
         out.update(p for p in pieces if p and len(p) >= 4)
-    return tuple(sorted(out, key=len, reverse=True))
+    return tuple(out)

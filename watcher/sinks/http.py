@@ -18,8 +18,9 @@ never reused.
 Redirects are not followed: a signed event must reach the configured URL and
 nowhere else.  Failure reasons never quote the URL (it is a secret: Slack's
 and most webhook URLs carry their credential in the path) and the receiver's
-answer is quoted only after the sink's own secrets are scrubbed from it,
-because reasons are stored with dead letters, outside the log redactor's reach.
+answer is quoted only after the sink's own secrets are masked in it
+(:mod:`watcher.infra.secrets`), because reasons are stored with dead letters,
+outside the log redactor's reach.
 
 Backoff is exponential with *full* jitter (a uniform draw in ``[0, nominal]``):
 many events failing together against one receiver spread their retries out
@@ -42,6 +43,7 @@ from watcher.config.options import option
 from watcher.core.backoff import retry_after
 from watcher.infra.clock import Clock, wall
 from watcher.infra.permit import checkpoint
+from watcher.infra.secrets import Masker
 from watcher.version import __version__
 
 USER_AGENT = f"watcher/{__version__}"
@@ -89,20 +91,13 @@ class RetryOptions:
     max_backoff: float = option("duration", 300.0, min=0.001)
 
 
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    for s in secrets:
-        if s:
-            text = text.replace(s, "***")
-    return text
-
-
 def classify(status: int, reason: str, body: bytes, headers: Mapping[str, str], *,
              secrets: Iterable[str] = (), now: float | None = None) -> Outcome:
     """The outcome of an HTTP answer (see the module docstring for the table)."""
     if 200 <= status < 300:
         return DELIVERED
     said = " ".join(body[:QUOTE * 2].decode("utf-8", "replace").split())[:QUOTE]
-    text = f"{status} {reason}".strip() + (f": {scrub(said, secrets)}" if said else "")
+    text = f"{status} {reason}".strip() + (f": {Masker(secrets).redact(said)}" if said else "")
     retryable = status in (408, 429) or status >= 500
     ra = retry_after(headers, wall() if now is None else now) if retryable else None
     return Outcome(False, text, retryable, ra, status)

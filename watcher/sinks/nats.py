@@ -48,6 +48,7 @@ from watcher.config.settings import SinkConfig
 from watcher.config.units import format_duration
 from watcher.core.status import BusStats
 from watcher.errors import Retryable
+from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
 from watcher.sinks.bus import Template, check_subject
@@ -129,7 +130,8 @@ class NatsSink(BaseSink[NatsOptions]):
         self.subject = Template(self.options.subject)
         self.bus = BusStats()
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
-        self.stream = Stream(self.options.stream, self.subject, scrub=self._scrub,
+        self.masker = Masker((self.options.token, self.options.password))
+        self.stream = Stream(self.options.stream, self.subject, scrub=self.masker.redact,
                              window=self.options.dedupe_window, log=self.log)
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
@@ -138,7 +140,6 @@ class NatsSink(BaseSink[NatsOptions]):
         self._error: str | None = None
         #: ``(subject, acknowledgement)`` of the batch in flight
         self._inflight: list[tuple[str, asyncio.Future[Any]]] = []
-        self.secrets = tuple(s for s in (self.options.token, self.options.password) if s)
 
     # -- connection ----------------------------------------------------------------------
 
@@ -170,7 +171,7 @@ class NatsSink(BaseSink[NatsOptions]):
                 error_cb=self._on_error, disconnected_cb=self._on_disconnected,
                 reconnected_cb=self._on_reconnected, closed_cb=self._on_disconnected)
         except (nats.errors.Error, OSError, ssl.SSLError, ValueError) as e:
-            raise Retryable(self._scrub(f"cannot connect to NATS: {self._error or e}")) from None
+            raise Retryable(self.masker.redact(f"cannot connect to NATS: {self._error or e}")) from None
         self.bus.connected = True
         return nc
 
@@ -185,7 +186,7 @@ class NatsSink(BaseSink[NatsOptions]):
         return ctx
 
     async def _on_error(self, e: Exception) -> None:
-        self._error = self._scrub(str(e) or type(e).__name__)
+        self._error = self.masker.redact(str(e) or type(e).__name__)
         denied = _DENIED.search(self._error)
         if denied:  # no acknowledgement will come for these: fail them now
             for subject, fut in self._inflight:
@@ -199,11 +200,6 @@ class NatsSink(BaseSink[NatsOptions]):
         self.bus.connected = True
         self._stream_ok = False  # the server may be another one, or restarted empty
         self.log.info("reconnected to NATS")
-
-    def _scrub(self, text: str) -> str:
-        for s in self.secrets:
-            text = text.replace(s, "***")
-        return text
 
     async def probe(self) -> str:
         """``watcher check --connect``: connect, find the stream, never publish or create."""
@@ -243,7 +239,7 @@ class NatsSink(BaseSink[NatsOptions]):
                 sent.append((e, fut))
             rejected += await self._acks(sent)
         except (nats.errors.Error, OSError) as e:
-            raise Retryable(self._scrub(f"publish failed: {e or type(e).__name__}")) from None
+            raise Retryable(self.masker.redact(f"publish failed: {e or type(e).__name__}")) from None
         finally:
             self._inflight = []
             for _, fut in sent:
@@ -268,7 +264,7 @@ class NatsSink(BaseSink[NatsOptions]):
                 self.bus.duplicates += fut.result().duplicate is True
             elif isinstance(err, Denied | nats.errors.MaxPayloadError) or (
                     isinstance(err, nats.js.errors.APIError) and err.err_code == MSG_TOO_LARGE):
-                rejected.append((e, self._scrub(f"refused by the server: {err}"), 1))
+                rejected.append((e, self.masker.redact(f"refused by the server: {err}"), 1))
             else:
                 retry.append(_reason(err))
         if retry:

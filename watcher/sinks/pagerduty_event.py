@@ -29,8 +29,9 @@ from watcher.core.events import (
     WORKFLOW_RECOVERED,
 )
 from watcher.infra.clock import Clock
+from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
-from watcher.sinks.http import Outcome, classify, describe, read_answer, scrub
+from watcher.sinks.http import Outcome, classify, describe, read_answer
 from watcher.sinks.notice import notices
 
 SEVERITIES = ("critical", "error", "warning", "info")
@@ -139,4 +140,4 @@ def _refusal(answer: bytes, secrets: Iterable[str]) -> str | None:
     text = "400 " + str(said.get("message") or said.get("status") or "Bad Request")
     if errors:
         text += ": " + "; ".join(str(x) for x in errors)
-    return scrub(text, secrets)[:REFUSAL_MAX]
+    return Masker(secrets).redact(text)[:REFUSAL_MAX]

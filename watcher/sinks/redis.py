@@ -40,6 +40,7 @@ from watcher.config.options import option
 from watcher.config.settings import SinkConfig
 from watcher.core.status import BusStats
 from watcher.errors import Retryable
+from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
 from watcher.sinks.bus import Template, check_template
@@ -98,7 +99,7 @@ class RedisSink(BaseSink[RedisOptions]):
         self.key = Template(self.options.stream)
         self.bus = BusStats()
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
-        self.secrets = tuple(s for s in (self.options.url, self.options.password) if s)
+        self.masker = Masker((self.options.url, self.options.password))
         self._ttl = str(int(self.options.dedupe_window * 1000))
         self._maxlen = str(self.options.maxlen)
         self._client: aioredis.Redis | None = None
@@ -119,10 +120,7 @@ class RedisSink(BaseSink[RedisOptions]):
 
     def _failed(self, what: str, e: BaseException) -> Retryable:
         self.bus.connected = False
-        text = f"{what}: {e or type(e).__name__}"
-        for s in self.secrets:
-            text = text.replace(s, "***")
-        return Retryable(text)
+        return Retryable(self.masker.redact(f"{what}: {e or type(e).__name__}"))
 
     async def open(self) -> None:
         try:

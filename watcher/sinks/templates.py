@@ -84,10 +84,6 @@ class Template:
         if s:
             self._parts.append(s)
 
-    @property
-    def placeholders(self) -> list[str]:
-        return [".".join(p) for p in self._parts if isinstance(p, tuple)]
-
     def render(self, event: Mapping[str, Any], words: Mapping[str, str] | None = None) -> str:
         out = []
         for part in self._parts:

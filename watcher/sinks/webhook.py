@@ -120,9 +120,8 @@ class WebhookSink(BaseSink[WebhookOptions]):
         self.concurrency = opts.concurrency
         self.timeout = aiohttp.ClientTimeout(total=opts.timeout)
         self.policy = RetryPolicy.from_options(opts, clock=context.clock)
-        #: scrubbed from failure reasons, which are stored with dead letters
-        self.secrets = tuple(s for s in (opts.url, opts.secret, *opts.headers.values())
-                             if s and len(s) >= 4)
+        #: masked in failure reasons, which are stored with dead letters
+        self.secrets = tuple(s for s in (opts.url, opts.secret, *opts.headers.values()) if s)
         self.gate = Gate(context.clock)
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
         self._session: aiohttp.ClientSession | None = None

@@ -66,7 +66,7 @@ class Journal:
         may write the whole state as a snapshot instead of a row per change.  ``fence``:
         the source's lease, without which the store refuses the cycle (Fenced).
 
-        Raises :class:`~watcher.state.store.StoreError` if nothing could be written; memory
+        Raises :class:`~watcher.errors.StoreError` if nothing could be written; memory
         is then unchanged, so the caller simply tries the cycle again.
         """
         entries = [entry_of(e) for e in events]

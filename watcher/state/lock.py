@@ -34,31 +34,10 @@ from typing import Any
 import orjson
 
 from watcher.core.timestamps import format_ts
-from watcher.errors import StoreUnavailable
+from watcher.errors import StateHeld, StoreUnavailable
 
 #: how long a refusal waits for a new holder to finish writing its name
 _READ_HOLDER_FOR = 0.5
-
-
-class StateHeld(StoreUnavailable):
-    """Another process holds the state file's lock."""
-
-    def __init__(self, state_path: str, holder: dict[str, Any] | None) -> None:
-        self.state_path = state_path
-        self.holder = holder
-        super().__init__(f"{state_path} is in use by {describe(holder)}")
-
-    @property
-    def pid(self) -> int | None:
-        pid = (self.holder or {}).get("pid")
-        return pid if isinstance(pid, int) else None
-
-
-def describe(holder: dict[str, Any] | None) -> str:
-    if not holder:
-        return "another watcher process (its pid is not recorded)"
-    return (f"another watcher process: pid {holder.get('pid')} on {holder.get('host')} "
-            f"(`{holder.get('command')}`, since {holder.get('since')})")
 
 
 class StateLock:

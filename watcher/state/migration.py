@@ -14,17 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from watcher.errors import WatcherError
+from watcher.errors import TargetNotEmpty
 from watcher.state.postgres import PostgresStore
 from watcher.state.sqlite import SqliteStore
 from watcher.state.store import Commit, SourceRow
 
 #: journal entries copied per transaction
 BATCH = 5_000
-
-
-class TargetNotEmpty(WatcherError):
-    """The database already holds a watcher state."""
 
 
 @dataclass

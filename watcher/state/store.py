@@ -35,29 +35,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from watcher.errors import StoreUnavailable, WatcherError
 from watcher.model import JournalEntry, Tracked
 from watcher.state.cluster import Cluster
-
-
-class StoreAbsent(StoreUnavailable):
-    """``open_store(..., create=False)``: there is no store there yet (``watcher run``
-    creates it)."""
-
-
-class StoreError(WatcherError):
-    """A read or write of the state failed at runtime (disk full, I/O error, a damaged
-    file, a lost connection); a failed write kept nothing of itself.  Every backend
-    error leaves the store as this, so callers handle one kind."""
-
-
-class Fenced(StoreError):
-    """A write made under a lease this replica no longer holds at its epoch (another
-    replica took it over): refused, nothing of it kept."""
-
-    def __init__(self, lease: str, message: str) -> None:
-        self.lease = lease
-        super().__init__(message)
 
 
 class Fence:

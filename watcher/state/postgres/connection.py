@@ -1,6 +1,6 @@
 """A pool of connections to PostgreSQL (asyncpg), lent one read or one transaction at a time.
 
-Every failure leaves as a :class:`~watcher.state.store.StoreError` naming the
+Every failure leaves as a :class:`~watcher.errors.StoreError` naming the
 server (its password masked); a failed write also records the store's health
 (``write_error``), as the SQLite store does.  A connection the server dropped
 (a restart, ``pg_terminate_backend``) fails the call that found it dead and
@@ -22,10 +22,9 @@ from typing import Any, TypeVar
 import anyio
 import asyncpg
 
-from watcher.config.urls import masked, password_of
 from watcher.core.status import RoundTrips
-from watcher.errors import StoreUnavailable
-from watcher.state.store import Fenced, StoreError
+from watcher.errors import Fenced, StoreError, StoreUnavailable
+from watcher.infra.secrets import Masker, masked_url, password_of
 
 T = TypeVar("T")
 
@@ -77,20 +76,15 @@ class Conn:
         await self._timed(self._raw.executemany(query, rows))
 
 
-def redact(text: str, url: str) -> str:
-    """An error text with the URL's password masked, should a driver ever quote it."""
-    password = password_of(url)
-    return text.replace(password, "***") if password and len(password) >= 3 else text
-
-
 class Database:
     """The pool, where it points (masked), and the store's write health."""
 
     def __init__(self, pool: asyncpg.Pool, url: str) -> None:
         self._pool = pool
-        self._url = url
+        #: the URL's password, masked in every error (should a driver ever quote it)
+        self._mask = Masker([password_of(url)])
         #: the URL fit to show: its password masked
-        self.shown = masked(url)
+        self.shown = masked_url(url)
         self.trips = RoundTrips()
         self.write_error: str | None = None
         self.last_write_error: str | None = None
@@ -106,12 +100,13 @@ class Database:
                 command_timeout=COMMAND_TIMEOUT,
                 server_settings={"application_name": application[:63]})
         except (*ERRORS, ValueError) as e:
-            raise StoreUnavailable(f"cannot connect to PostgreSQL at {masked(url)}: "
-                                   f"{redact(_why(e), url)}") from None
+            mask = Masker([password_of(url)])
+            raise StoreUnavailable(mask.redact(f"cannot connect to PostgreSQL at "
+                                               f"{masked_url(url)}: {_why(e)}")) from None
         return cls(pool, url)
 
     def error(self, what: str, e: BaseException) -> StoreError:
-        return StoreError(f"could not {what} {self.shown}: {redact(_why(e), self._url)}")
+        return StoreError(self._mask.redact(f"could not {what} {self.shown}: {_why(e)}"))
 
     async def read(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
         """``fn(connection)`` outside any transaction (tried twice if the connection was dead)."""

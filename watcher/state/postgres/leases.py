@@ -25,11 +25,12 @@ from typing import Any
 
 import orjson
 
+from watcher.errors import Fenced
 from watcher.infra.clock import Clock
 from watcher.state.cluster import LeaseRow, ReplicaRow, Upkeep
 from watcher.state.postgres.connection import Conn, Database
 from watcher.state.postgres.listen import LEASES, Follower
-from watcher.state.store import Fence, Fenced
+from watcher.state.store import Fence
 from watcher.version import __version__
 
 _UPKEEP = """

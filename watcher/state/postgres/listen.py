@@ -19,10 +19,10 @@ import anyio
 import asyncpg
 import structlog
 
-from watcher.config.urls import masked
 from watcher.infra.clock import Clock, move_on_after
+from watcher.infra.secrets import Masker, masked_url, password_of
 from watcher.state.postgres import journal
-from watcher.state.postgres.connection import CONNECT_TIMEOUT, ERRORS, Database, redact
+from watcher.state.postgres.connection import CONNECT_TIMEOUT, ERRORS, Database
 
 log = structlog.get_logger("watcher.state")
 
@@ -75,8 +75,8 @@ class Follower:
             except (*ERRORS, ValueError) as e:
                 if self._listening:
                     log.warning("LISTEN connection lost; reading the journal head every "
-                                "second until it is back", url=masked(url),
-                                error=redact(str(e), url))
+                                "second until it is back", url=masked_url(url),
+                                error=Masker([password_of(url)]).redact(str(e)))
             self._listening = False
             await clock.sleep(RECONNECT)
 

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from watcher.core.status import RoundTrips
-from watcher.errors import StoreUnavailable
+from watcher.errors import StoreError, StoreUnavailable
 from watcher.model import JournalEntry
 from watcher.state.cluster import Cluster
 from watcher.state.postgres import journal, sinks
@@ -17,7 +17,7 @@ from watcher.state.postgres.listen import Follower
 from watcher.state.postgres.runs import Runs
 from watcher.state.postgres.schema import SCHEMA_VERSION, migrate, schema_version
 from watcher.state.snapshots import Layout, Sizes
-from watcher.state.store import Commit, DeadLetter, SourceRow, StoreError
+from watcher.state.store import Commit, DeadLetter, SourceRow
 
 #: the NOTIFY channel's prefix; the schema follows, so two states in one database differ
 CHANNEL = "watcher:"

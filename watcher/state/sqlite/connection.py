@@ -3,7 +3,7 @@
 A capacity limiter of 1 keeps calls in order and off the event loop, so it
 never blocks on disk.  A write runs in ONE ``BEGIN IMMEDIATE`` transaction,
 committed if it succeeds and rolled back otherwise; every ``sqlite3.Error``
-leaves as a :class:`~watcher.state.store.StoreError` naming the file, and a
+leaves as a :class:`~watcher.errors.StoreError` naming the file, and a
 write also records the store's health (``write_error``).
 """
 
@@ -19,9 +19,8 @@ from urllib.parse import quote
 import anyio
 import anyio.to_thread
 
-from watcher.errors import StoreUnavailable
+from watcher.errors import StoreAbsent, StoreError, StoreUnavailable
 from watcher.state.sqlite.schema import migrate
-from watcher.state.store import StoreAbsent, StoreError
 
 T = TypeVar("T")
 
