@@ -1,5 +1,4 @@
-"""The daemon: the state store, the workers, the HTTP listener and the chores in one
-task group, from start to a clean stop.
+"""The daemon: the store, workers, HTTP listener and chores in one task group, start to stop.
 
 Stopping (SIGTERM/SIGINT) halts the heartbeats and pollers first, gives the sinks a
 deadline to deliver what is journaled, then exits; a second stop signal cuts the drain
@@ -134,6 +133,7 @@ class Daemon:
                 for source in self.config.sources:
                     workers.start_source(source)
                 workers.heartbeats.start_all()
+            signals.hold(signal.SIGTERM, signal.SIGINT)  # a stop before follow() is not a kill
             self._start_chores(tg, workers)
             await self._start_http()
             self.notifier.ready(self.status_line())

@@ -8,6 +8,9 @@ task's boundary and the signals keep being followed.  A SIGHUP that arrives
 while the daemon starts (a slow state store, logrotate's timing) would end
 the process by default: :func:`hold` keeps it for :func:`follow` instead,
 which reloads once it runs (the config may have changed since it was read).
+Likewise a SIGTERM/SIGINT between the daemon's start of its tasks and the
+moment :func:`follow` takes the signals over (a supervisor stopping a daemon
+that just said it runs) is kept and becomes a clean stop, not a kill.
 """
 
 from __future__ import annotations
@@ -23,13 +26,15 @@ from watcher.infra.clock import Clock, move_on_after
 
 log = structlog.get_logger("watcher.daemon")
 
-#: SIGHUPs that came before :func:`follow` took the signals over
+#: signals that came before :func:`follow` took them over
 _early: list[int] = []
 
 
-def hold() -> None:
-    """Until :func:`follow` runs, keep a SIGHUP for it rather than end the process."""
-    signal.signal(signal.SIGHUP, lambda sig, frame: _early.append(sig))
+def hold(*sigs: int) -> None:
+    """Until :func:`follow` runs, keep these signals (default SIGHUP) for it rather than
+    let them end the process."""
+    for sig in sigs or (signal.SIGHUP,):
+        signal.signal(sig, lambda got, frame: _early.append(got))
 
 
 class Stop:
@@ -70,17 +75,24 @@ async def follow(stop: Stop, reload: Callable[[], Awaitable[None]], *,
         except Exception as e:  # half applied at worst; the next reload retries
             on_error(e)
 
+    def stopping(sig: int) -> None:
+        if not stop.asked.is_set():
+            log.info("stop requested", signal=signal.Signals(sig).name)
+            stop.ask()
+        else:
+            log.warning("second stop signal: not waiting for sinks any longer")
+            stop.hurry_up()
+
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
-        if _early:
-            _early.clear()
+        early, _early[:] = list(_early), []
+        for sig in early:
+            if sig != signal.SIGHUP:
+                stopping(sig)
+        if signal.SIGHUP in early:
             log.info("reload asked while starting", signal="SIGHUP")
             await reloading()
         async for sig in sigs:
             if sig == signal.SIGHUP:
                 await reloading()
-            elif not stop.asked.is_set():
-                log.info("stop requested", signal=signal.Signals(sig).name)
-                stop.ask()
             else:
-                log.warning("second stop signal: not waiting for sinks any longer")
-                stop.hurry_up()
+                stopping(sig)
