@@ -181,6 +181,7 @@ def test_tail_on_any_replica_follows_the_whole_clusters_journal(
     wait_until(lambda: all(any(h.end is None and h.lease.startswith("source:")
                                for h in cluster.replicas[r].holdings()) for r in ("a", "b")),
                what="each replica to poll some sources")
+    cluster.wait_baselined()  # a run added before a source's first poll is in its silent baseline
     tail = DaemonProc("tail", "--url", f"http://127.0.0.1:{port}", "--since-id", "0")
     for vendor, status in (("extend", "PROCESSING"), ("noxus", "running")):
         sim_thread.call(lambda w, v=vendor, s=status: w.add_run(v, s))
