@@ -4,7 +4,8 @@ the reason once a sink runner sits on its backlog, pings again once it moves."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import anyio
 import pytest
@@ -14,6 +15,7 @@ from tests.scripted import ScriptedProvider, ScriptedSink, register
 from tests.sinks.receiver import Receiver
 from tests.support import parse_config, toml
 from watcher.config.render import toml_value
+from watcher.core.heartbeat import HeartbeatStats
 from watcher.errors import TransientError
 from watcher.runtime.daemon import Daemon
 from watcher.testing import FakeClock
@@ -44,19 +46,28 @@ async def until(pred: Callable[[], object]) -> None:
             await anyio.sleep(0.01)
 
 
-async def test_a_ping_arrives_every_interval_and_not_in_between(
-        monkeypatch: pytest.MonkeyPatch, process_state: None, monitor: Receiver) -> None:
-    """A healthchecks heartbeat sends /start at start-up and a ping at once, then exactly
-    one ping per interval of the daemon's clock (none a moment before it is due)."""
-    register(monkeypatch)
-    fake = FakeClock(seed=1)
+@asynccontextmanager
+async def pinging(monitor: Receiver, fake: FakeClock) -> AsyncIterator[tuple[Daemon,
+                                                                              HeartbeatStats]]:
+    """A started daemon with one healthchecks heartbeat every 10 s, and its stats; stopped
+    when the block ends."""
     daemon = Daemon(parse_config(daemon_config(monitor, interval="10s", kind="healthchecks")),
                     clock=fake)
     async with anyio.create_task_group() as tg:
         tg.start_soon(daemon.run)
         await daemon.started.wait()
         assert daemon.workers is not None
-        stats = daemon.workers.heartbeats.stats["deadman"]
+        yield daemon, daemon.workers.heartbeats.stats["deadman"]
+        daemon.request_stop()
+
+
+async def test_a_ping_arrives_every_interval_and_not_in_between(
+        monkeypatch: pytest.MonkeyPatch, process_state: None, monitor: Receiver) -> None:
+    """A healthchecks heartbeat sends /start at start-up and a ping at once, then exactly
+    one ping per interval of the daemon's clock (none a moment before it is due)."""
+    register(monkeypatch)
+    fake = FakeClock(seed=1)
+    async with pinging(monitor, fake) as (_, stats):
         await until(lambda: stats.pings == 1)
         for n in range(2, 6):
             await fake.advance(9.9)
@@ -64,7 +75,6 @@ async def test_a_ping_arrives_every_interval_and_not_in_between(
             await fake.advance(0.1)
             await until(lambda n=n: stats.pings == n)  # type: ignore[misc]
         hits = list(monitor.hits)
-        daemon.request_stop()
     assert [(h.method, h.path) for h in hits] == [("GET", f"{CHECK}/start")] + \
         [("GET", CHECK)] * 5
     assert stats.healthy is True and stats.failures == 0 and stats.last_ping == fake()
@@ -77,13 +87,8 @@ async def test_a_sink_stuck_on_its_backlog_sends_the_fail_signal_with_the_reason
     delivers again, plain pings resume."""
     register(monkeypatch)
     fake = FakeClock(seed=2)
-    daemon = Daemon(parse_config(daemon_config(monitor, interval="10s", kind="healthchecks")),
-                    clock=fake)
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(daemon.run)
-        await daemon.started.wait()
+    async with pinging(monitor, fake) as (daemon, stats):
         assert daemon.workers is not None
-        stats = daemon.workers.heartbeats.stats["deadman"]
         sink: ScriptedSink = daemon.workers.runners["out"].obj.sink  # type: ignore[assignment]
         provider: ScriptedProvider = daemon.workers.pollers["src"].obj.provider  # type: ignore[assignment]
         sink.fails_with = TransientError("503 Service Unavailable")
@@ -94,7 +99,6 @@ async def test_a_sink_stuck_on_its_backlog_sends_the_fail_signal_with_the_reason
         sink.fails_with = None
         before = stats.pings
         await fake.run_until(lambda: stats.pings > before, within=120)
-        daemon.request_stop()
     fail = next(h for h in fails if h.method == "POST")
     assert fail.path == f"{CHECK}/fail"
     assert fail.body.decode().startswith("sink out has not moved its backlog of 1 events for ")
