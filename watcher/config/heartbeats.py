@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from watcher.config.options import fields_of, option
 from watcher.config.rules import NameCheck
 from watcher.config.schema import Resolver
+from watcher.config.tables import array_tables
 
 KINDS = ("healthchecks", "cronitor", "url")
 
@@ -60,14 +61,9 @@ def kind_of(url: str) -> str:
 def parse_heartbeats(data: Mapping[str, Any], r: Resolver, *,
                      check_name: NameCheck) -> tuple[HeartbeatConfig, ...]:
     """Every ``[[heartbeats]]`` table; problems go to ``r.problems`` with key paths."""
-    raw_list = data.get("heartbeats", [])
-    if not isinstance(raw_list, list):
-        r.problems.add("heartbeats", "must be an array of tables ([[heartbeats]])")
-        return ()
     out: list[HeartbeatConfig] = []
     names: set[str] = set()
-    for i, raw in enumerate(raw_list):
-        path = f"heartbeats[{i}]"
+    for path, raw in array_tables(data.get("heartbeats"), "heartbeats", r.problems):
         before = len(r.problems.items)
         values = r.table(raw, HEARTBEAT_FIELDS, path)
         check_name(values.get("name"), f"{path}.name", names, r.problems)

@@ -35,6 +35,7 @@ from watcher.config.settings import (
     WatcherConfig,
 )
 from watcher.config.silences import parse_windows
+from watcher.config.tables import array_tables
 from watcher.errors import ConfigError, PluginError
 from watcher.infra.plugins import Registry
 from watcher.infra.secrets import password_of
@@ -155,12 +156,7 @@ def _entries(
         ) -> Iterator[tuple[str, dict[str, Any], type[P] | None, dict[str, Any], object]]:
     """Each ``[[key]]`` table: its path, raw table, plugin class (``None`` if unknown),
     common keys and the plugin's options object, validated; names must be unique."""
-    raw_list = data.get(key, [])
-    if not isinstance(raw_list, list):
-        r.problems.add(key, f"must be an array of tables ([[{key}]])")
-        return
-    for i, raw in enumerate(raw_list):
-        path = f"{key}[{i}]"
+    for path, raw in array_tables(data.get(key), key, r.problems):
         if not isinstance(raw, dict):
             r.problems.add(path, "must be a table")
             continue

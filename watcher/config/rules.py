@@ -15,6 +15,7 @@ from typing import Any
 from watcher.config.match import parse_match
 from watcher.config.options import fields_of, option
 from watcher.config.schema import Problems, Resolver
+from watcher.config.tables import array_tables
 from watcher.core.rules import (
     FAILURE_RATE,
     FAILURE_STATUSES,
@@ -69,14 +70,9 @@ RULE_FIELDS = fields_of(RuleOptions)
 def parse_rules(data: Mapping[str, Any], r: Resolver, *, sources: Collection[str],
                 check_name: NameCheck) -> tuple[Rule, ...]:
     """Every ``[[rules]]`` table as a Rule; problems go to ``r.problems`` with key paths."""
-    raw_list = data.get("rules", [])
-    if not isinstance(raw_list, list):
-        r.problems.add("rules", "must be an array of tables ([[rules]])")
-        return ()
     rules = []
     names: set[str] = set()
-    for i, raw in enumerate(raw_list):
-        path = f"rules[{i}]"
+    for path, raw in array_tables(data.get("rules"), "rules", r.problems):
         if not isinstance(raw, dict):
             r.problems.add(path, "must be a table")
             continue

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from watcher.config.match import parse_match
 from watcher.config.options import fields_of, option
 from watcher.config.schema import Resolver
+from watcher.config.tables import array_tables
 from watcher.core.silences import stored_form
 from watcher.core.windows import Schedule, parse_schedule
 
@@ -54,15 +55,9 @@ WINDOW_FIELDS = fields_of(WindowConfig)
 def parse_windows(raw_list: object, r: Resolver, *, sources: Collection[str],
                   sinks: Mapping[str, bool]) -> tuple[WindowConfig, ...]:
     """Every ``[[silences]]`` table; ``sinks``: configured sink name -> is a record."""
-    if raw_list is None:
-        return ()
-    if not isinstance(raw_list, list):
-        r.problems.add("silences", "must be an array of tables ([[silences]])")
-        return ()
     out: list[WindowConfig] = []
     names: set[str] = set()
-    for i, raw in enumerate(raw_list):
-        path = f"silences[{i}]"
+    for path, raw in array_tables(raw_list, "silences", r.problems):
         before = len(r.problems.items)
         common = r.table(raw, WINDOW_FIELDS, path, ignore=("match",))
         if not isinstance(raw, dict):
