@@ -21,7 +21,7 @@ from watcher.core.diff import Changeset, Policy, diff
 from watcher.core.events import to_json
 from watcher.core.timestamps import parse_ts
 from watcher.infra.clock import wall
-from watcher.model import TERMINAL, Observation, RunState, Status
+from watcher.model import TERMINAL, Event, Observation, RunState, Status
 from watcher.providers import provider_class
 from watcher.providers.base import BaseProvider
 from watcher.providers.items import MAX_ID, MAX_STATUS
@@ -184,6 +184,18 @@ FIELDS = {"extend": ("createdAt", "updatedAt", ("workflow", "id")),
           "knock": ("inserted_at", "updated_at", ("workflow",))}
 
 
+def first_sight(vendor: str, item: Any) -> Event:
+    """The one event of ``item`` seen by ``vendor``'s provider for the first time."""
+    p = SHAPES[vendor].provider()
+    with structlog.testing.capture_logs():
+        obs: list[Observation] = []
+        p.observe([item], obs)
+        ch = diff({}, set(), obs, now=NOW, policy=Policy(source="s", provider=vendor),
+                  describe=p.describe)
+    (event,) = ch.events
+    return event
+
+
 def described(vendor: str, **fields: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """The data of the run.created of a failed item of ``vendor`` with these fields set
     (a dotted path: ``workflow.id``), and the item as the vendor sent it."""
@@ -196,14 +208,7 @@ def described(vendor: str, **fields: Any) -> tuple[dict[str, Any], dict[str, Any
         else:
             item[outer] = value
     sent = orjson.loads(orjson.dumps(item))
-    p = shape.provider()
-    with structlog.testing.capture_logs():
-        obs: list[Observation] = []
-        p.observe([item], obs)
-        ch = diff({}, set(), obs, now=NOW, policy=Policy(source="s", provider=vendor),
-                  describe=p.describe)
-    (event,) = ch.events
-    body = orjson.loads(to_json(event))
+    body = orjson.loads(to_json(first_sight(vendor, item)))
     assert_valid_event(body)
     return body["data"], sent
 
@@ -265,13 +270,7 @@ def test_a_megabyte_field_makes_a_small_event(vendor: str) -> None:
     shape = SHAPES[vendor]
     item = {k: BIG for k in shape.fields}
     item.update(id="run_1", status=shape.items[3]["status"])
-    p = shape.provider()
-    with structlog.testing.capture_logs():
-        obs: list[Observation] = []
-        p.observe([item], obs)
-        ch = diff({}, set(), obs, now=NOW, policy=Policy(source="s", provider=vendor),
-                  describe=p.describe)
-    (event,) = ch.events
+    event = first_sight(vendor, item)
     assert len(to_json(event)) < 64 * 1024
     assert event.data["error"] is None or len(event.data["error"]) <= 4096
 
