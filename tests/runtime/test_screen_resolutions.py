@@ -84,6 +84,21 @@ def test_an_incident_ended_outside_the_sinks_match_is_forgotten_and_kept_as_reco
     screen([run(1, RUN_STUCK, "running")], (), record=False, repeat=None, told=draft)
     [key] = draft
     assert told.settle(draft) == {("told/pager", key): b"1"}
+    told.committed()  # the runner's cursor save went through
     ended = run(2, RUN_STATUS_CHANGED, "cancelled")
     draft = told.draft([ended], [])
     assert draft == set() and told.settle(draft) == {("told/pager", key): None}
+
+
+def test_records_whose_cursor_save_failed_are_written_with_the_next_one() -> None:
+    """A cursor save that failed leaves its records unwritten: the next settle writes them
+    too, so what is stored catches up with what the sink was handed."""
+    told = Told(store=None, consumer="pager")  # type: ignore[arg-type]
+    first = told.draft([run(1, RUN_STUCK, "running")], [run(1, RUN_STUCK, "running")])
+    screen([run(1, RUN_STUCK, "running")], (), record=False, repeat=None, told=first)
+    [key] = first
+    assert told.settle(first) == {("told/pager", key): b"1"}  # and its save fails
+    later = run(2, RUN_STATUS_CHANGED, "paused")  # the run still open
+    second = told.draft([later], [later])
+    screen([later], (), record=False, repeat=None, told=second)
+    assert told.settle(second) == {("told/pager", key): b"1"}

@@ -1,16 +1,15 @@
 """Delivery: one runner per sink moves events from the journal to the sink.
 
-Each runner has its own task, cursor and retry state, so a sink that hangs
-or fails holds back only itself; its backlog waits in the journal.  The
-cursor moves only after the sink returned for a whole batch (delivered or
-given up into dead letters), which is what makes delivery at-least-once.
+Each runner has its own task, cursor and retry state, so a sink that hangs or fails
+holds back only itself; its backlog waits in the journal.  The cursor moves only after
+the sink returned for a whole batch (delivered or dead-lettered): at-least-once.
 
 Before a batch is handed over, what an active silence holds back from this
 sink is taken out (judged by each event's own time; never for a sink that is
 a complete record) and counted per silence, and reminders meant for another
 ``repeat_interval`` are passed over; the cursor moves past both as if they were
-delivered (:func:`~watcher.runtime.silencing.screen`); never the end of
-something the sink was handed the start of (:mod:`~watcher.runtime.told`).
+delivered (:func:`~watcher.runtime.silencing.screen`); never the end of what
+the sink got the start of (:mod:`~watcher.runtime.told`).
 
 A sink with a ``linger`` (Slack's ``group_wait``) gets its batch that long
 after the batch's first event, so events arriving together are delivered
@@ -287,6 +286,8 @@ class SinkRunner:
         records = None if told is None or self.told is None else self.told.settle(told)
         try:
             await self.journal.ack(self.consumer, seq, fence=self.claim, records=records)
+            if records is not None:
+                self.told.committed()  # type: ignore[union-attr]  # records come from it
         except Fenced as e:  # delivered, and the new holder delivers them again (same ids)
             self.log.warning("cursor move refused: another replica holds this sink now",
                              error=str(e))

@@ -8,8 +8,10 @@ sink's cursor past the batch that opened or ended it, under the sink's lease
 with several replicas.  So it says exactly what the sink was handed up to its
 cursor, and whichever replica delivers next (a restart, a lease moved on
 SIGTERM or a crash) reads it when its runner starts and decides the same.
-A copy is worked on per batch and kept only once the batch is acknowledged:
+A copy is worked on per batch and kept only once the sink took the batch:
 a batch that fails and is handed again is judged again from the same state.
+The records written with a cursor are the difference from what was last
+committed, so a cursor save that failed is made up by the next one.
 """
 
 from __future__ import annotations
@@ -31,13 +33,16 @@ class Told:
     def __init__(self, store: Store, consumer: str) -> None:
         self.store = store
         self.namespace = f"{NAMESPACE}/{consumer}"
-        #: keys of the incidents the sink was handed the start of, as committed
+        #: keys of the incidents the sink was handed the start of
         self.keys: set[str] = set()
+        #: the same, as last committed with the cursor
+        self.saved: set[str] = set()
 
     async def load(self) -> None:
         """The keys as the sink's last runner committed them with its cursor."""
         try:
             self.keys = set(await self.store.records(self.namespace))
+            self.saved = set(self.keys)
         except StoreError as e:  # resolutions may then be held by a silence, nothing worse
             log.error("could not read which incidents the sink was told of", error=str(e),
                       sink=self.namespace)
@@ -53,9 +58,14 @@ class Told:
         return keys
 
     def settle(self, draft: set[str]) -> dict[tuple[str, str], bytes | None]:
-        """Keep ``draft`` (its batch is acknowledged); the records to write with the cursor."""
-        changes: dict[tuple[str, str], bytes | None] = {
-            (self.namespace, k): b"1" for k in draft - self.keys}
-        changes.update({(self.namespace, k): None for k in self.keys - draft})
+        """Keep ``draft`` (the sink took its batch); the records to write with the cursor:
+        what differs from the last commit (:meth:`committed` once it succeeded)."""
         self.keys = draft
+        changes: dict[tuple[str, str], bytes | None] = {
+            (self.namespace, k): b"1" for k in draft - self.saved}
+        changes.update({(self.namespace, k): None for k in self.saved - draft})
         return changes
+
+    def committed(self) -> None:
+        """The records of :meth:`settle` are in the store with the cursor."""
+        self.saved = set(self.keys)
