@@ -15,7 +15,7 @@ import structlog
 
 from tests.http_support import free_port
 from tests.sinks.pagerduty_api import KEY, FakePagerDuty
-from tests.sinks.receiver import Receiver
+from tests.sinks.receiver import Receiver, Reply
 from tests.sinks.runs import sink_config
 from tests.sinks.test_apprise import failed
 from watcher.sinks import sink_class
@@ -80,3 +80,23 @@ async def test_a_refused_attempt_makes_the_sink_failing_and_a_good_one_recovers_
     assert errors == ["sink delivery failing, will retry"]
     assert [e["event"] for e in logs if e["event"] == "sink delivery recovered"] == [
         "sink delivery recovered"]
+
+
+@pytest.mark.parametrize("kind", ["webhook", "slack"])
+async def test_one_event_refused_for_good_is_a_dead_letter_not_a_failing_sink(kind: str) -> None:
+    """A receiver that is up and answers 400 to one event: the event is given up (a dead
+    letter), and the sink is not failing, counts no retry and logs no failing sink."""
+    fake = FakeClock(seed=1)
+    health = SinkHealth("dest", clock=fake)
+    with Receiver(lambda _hit: Reply(status=400)) as receiver, \
+            structlog.testing.capture_logs() as logs:
+        cfg = sink_config(table(kind, receiver.port))
+        cls = sink_class(cfg.type)
+        assert cls is not None
+        sink = cls(cfg, SinkContext(clock=fake, health=health))
+        with anyio.fail_after(10):
+            rejected = await sink.deliver([failed("r1")])
+        await sink.aclose()
+    assert len(rejected) == 1 and "400" in rejected[0][1]
+    assert not health.failing and health.stats.retries == 0
+    assert not [e for e in logs if e["event"].startswith("sink delivery failing")]

@@ -74,6 +74,12 @@ class SinkHealth:
         else:
             self.log.debug("sink delivery failed again", error=reason, **context)
 
+    def refused(self, reason: str, *, retryable: bool, retry: bool) -> None:
+        """A failed attempt: :meth:`failed`, unless the destination refused that one event
+        for good (a 4xx): then it is the event's dead letter, and the sink is not failing."""
+        if retryable:
+            self.failed(reason, retry=retry)
+
     def succeeded(self, what: str = "sink delivery recovered", *, by_sink: bool = True) -> None:
         """An attempt succeeded: the sink is no longer failing."""
         self.reports = self.reports or by_sink

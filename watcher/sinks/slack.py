@@ -98,7 +98,8 @@ class SlackSink(BaseSink[SlackOptions]):
                 self.pace.hold(min(outcome.retry_after or 1.0, self.policy.max_age))
             delay = self.policy.delay(attempt, outcome.retry_after)
             why = self.policy.give_up(outcome, attempt, self.context.clock() - started, delay)
-            self.context.health.failed(outcome.reason, retry=why is None)
+            self.context.health.refused(outcome.reason, retryable=outcome.retryable,
+                                        retry=why is None)
             if why is not None:
                 self.log.error("slack refused the message; its events are kept as dead letters"
                                if not outcome.retryable else

@@ -169,7 +169,8 @@ class WebhookSink(BaseSink[WebhookOptions]):
             if outcome.retry_after:  # capped: a bogus "wait a year" must not stall the sink
                 self.gate.hold(min(outcome.retry_after, self.policy.max_age))
             why = self.policy.give_up(outcome, attempt, self.context.clock() - started, delay)
-            self.context.health.failed(outcome.reason, retry=why is None)
+            self.context.health.refused(outcome.reason, retryable=outcome.retryable,
+                                        retry=why is None)
             if why is not None:
                 return (e, why, attempt)
             self.log.debug("webhook attempt failed", event_id=e.id, attempt=attempt,
