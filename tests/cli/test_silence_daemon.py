@@ -80,7 +80,8 @@ def test_silence_commands_without_a_state_here_act_through_the_daemon(tmp_path: 
 def test_the_silences_endpoint_stores_only_well_formed_silences_sent_as_json(
         tmp_path: Path) -> None:
     """PUT /silences/{id} wants application/json (no cross-site form can send it) and a
-    well-formed silence whose id is the URL's; anything else is refused, nothing stored."""
+    well-formed silence whose id is the URL's, whose match is valid as a config's and
+    whose times are real epoch seconds in order; anything else is refused, nothing stored."""
     port = free_port()
     cfg = tmp_path / "daemon.toml"
     cfg.write_text(toml({"state_path": str(tmp_path / "state.db"),
@@ -97,6 +98,12 @@ def test_the_silences_endpoint_stores_only_well_formed_silences_sent_as_json(
         bad = {**good, "match": {"source": "nowhere"}}
         assert put(port, "/silences/abc123", orjson.dumps(bad), "application/json")[0] == 400
         assert put(port, "/silences/abc123", b"[1]", "application/json")[0] == 400
+        for worse in ({"match": {"type": ["run.failed"]}},  # no such event type
+                      {"match": {"sorce": ["x"]}}, {"ends": 1e300}, {"expired": "x"},
+                      {"ends": 0.5}):
+            code, body = put(port, "/silences/abc123", orjson.dumps({**good, **worse}),
+                             "application/json")
+            assert code == 400, (worse, body)
         assert orjson.loads(http_get(f"http://127.0.0.1:{port}/silences")[1]) == []
         assert put(port, "/silences/abc123", orjson.dumps(good), "application/json")[0] == 200
         assert orjson.loads(http_get(f"http://127.0.0.1:{port}/silences")[1]) == [good]

@@ -18,7 +18,9 @@ from dataclasses import asdict
 import orjson
 from aiohttp import web
 
-from watcher.core.silences import Silence
+from watcher.config.match import check_match
+from watcher.core.silences import Silence, stored_form
+from watcher.core.timestamps import FIRST, LAST
 from watcher.errors import StoreError
 from watcher.server.auth import Access
 from watcher.state import silences as stored
@@ -29,8 +31,13 @@ _TEXT = ("id", "author", "comment")
 _TIMES = ("starts", "ends", "created")
 
 
+def _epoch(t: object) -> bool:
+    return isinstance(t, int | float) and not isinstance(t, bool) and FIRST <= t <= LAST
+
+
 def _problem(d: object, path_id: str) -> str | None:
-    """What is wrong with a silence sent to be stored (as JSON), or None."""
+    """What is wrong with a silence sent to be stored (as JSON), or None; its match is
+    validated as a config's and put in its stored form."""
     if not isinstance(d, dict):
         return "a silence is a JSON object"
     sid = d.get("id")
@@ -38,14 +45,20 @@ def _problem(d: object, path_id: str) -> str | None:
         return "the silence's id must be the one in the URL (letters and digits)"
     if not all(isinstance(d.get(k), str) for k in _TEXT):
         return "id, author and comment must be strings"
-    times = [d.get(k) for k in _TIMES]
-    if not all(isinstance(t, int | float) and not isinstance(t, bool) for t in times):
-        return "starts, ends and created must be epoch seconds"
+    times = [d.get(k) for k in _TIMES] + ([d["expired"]] if d.get("expired") is not None else [])
+    if not all(_epoch(t) for t in times):
+        return "starts, ends, created and expired must be epoch seconds of years 1 to 9999"
+    if d["ends"] <= d["starts"]:  # no bound on its length: `watcher silence add --force`
+        return "a silence ends after it starts"
     match = d.get("match")
     if not isinstance(match, dict) or not match or not all(
             isinstance(v, list) and v and all(isinstance(x, str) for x in v)
             for v in match.values()):
         return "match must map keys to lists of strings"
+    matcher, found = check_match(match)
+    if found:
+        return "; ".join(f"match.{key}: {what}" for key, what in found)
+    d["match"] = stored_form(matcher)  # short type names made full, as the CLI stores them
     sinks = d.get("sinks", [])
     if not isinstance(sinks, list) or not all(isinstance(x, str) for x in sinks):
         return "sinks must be a list of names"
@@ -89,12 +102,12 @@ class SilenceApi:
         if request.content_type != "application/json":
             return web.json_response({"error": "send the silence as application/json"},
                                      status=415)
-        body = await request.read()
         silence: Silence | None = None
         try:
-            problem = _problem(orjson.loads(body), request.match_info["id"])
+            d = orjson.loads(await request.read())
+            problem = _problem(d, request.match_info["id"])
             if problem is None:
-                silence = Silence.decode(body)
+                silence = Silence.decode(orjson.dumps(d))
         except (ValueError, KeyError, TypeError, AttributeError):
             problem = "not a silence"
         if silence is None:
@@ -103,4 +116,4 @@ class SilenceApi:
             await stored.save(store, silence)
         except StoreError as e:
             return web.json_response({"error": f"could not store it: {e}"}, status=503)
-        return web.json_response(orjson.loads(silence.encode()), status=200)
+        return web.json_response(asdict(silence), status=200)
