@@ -81,8 +81,9 @@ class Stalls:
 def judge(*, store: tuple[str, float, str] | None, stalled: Mapping[str, float],
           backlogs: Mapping[str, int], stall_after: float, replicas: bool) -> Verdict:
     """``store``: (what, seconds, why) of a store in trouble; ``stalled``: seconds per
-    runner with a backlog not moving.  Store trouble with replicas is quiet: another
-    replica may still reach the database and take the heartbeat's lease over."""
+    runner with a backlog not moving; ``replicas``: the trouble is this replica cut off
+    from the shared database, which is quiet: another replica may still reach it and
+    take the heartbeat's lease over."""
     if store is not None:
         what, seconds, why = store
         return Verdict(f"{what} for {seconds:.0f} s: {why}", quiet=replicas)

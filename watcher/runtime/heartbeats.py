@@ -40,6 +40,8 @@ from watcher.server.logs import redactor
 from watcher.state.journal import Journal
 
 log = structlog.get_logger("watcher.heartbeat")
+#: the store trouble of a replica cut off from the shared database
+UNREACHABLE = "state store unreachable"
 
 
 class Host(Protocol):
@@ -115,14 +117,18 @@ class Heartbeats:
         runners = {n: (journal.cursors.get(w.obj.consumer, 0), journal.backlog(w.obj.consumer))
                    for n, w in workers.runners.items()}
         stalled = self._stalls.update(now, runners)
-        return judge(store=self._store(now), stalled=stalled,
+        store = self._store(now)
+        # quiet only when cut off from the shared database: another replica may still reach
+        # it; writes failing while the lease rounds succeed keep the lease here, so say why
+        return judge(store=store, stalled=stalled,
                      backlogs={n: b for n, (_, b) in runners.items()},
-                     stall_after=STALL_INTERVALS * interval, replicas=self.cut_off is not None)
+                     stall_after=STALL_INTERVALS * interval,
+                     replicas=store is not None and store[0] == UNREACHABLE)
 
     def _store(self, now: float) -> tuple[str, float, str] | None:
         cut_off = self.cut_off() if self.cut_off is not None else None
         failing = self.workers.store_failing()
-        what, why = ("state store unreachable", cut_off) if cut_off else \
+        what, why = (UNREACHABLE, cut_off) if cut_off else \
             ("state store writes failing", failing)
         if why is None:
             self._trouble = None
@@ -138,6 +144,6 @@ class Heartbeats:
     def status(self) -> list[HeartbeatStatus]:
         """Each configured heartbeat, for ``/status`` and ``/metrics``."""
         return [HeartbeatStatus(h.name, h.kind, h.interval,
-                                self.stats.setdefault(h.name, HeartbeatStats()),
+                                self.stats.get(h.name) or HeartbeatStats(),
                                 h.name in self.pingers)
                 for h in self.workers.config.heartbeats]

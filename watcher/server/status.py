@@ -61,7 +61,8 @@ def heartbeat_body(h: HeartbeatStatus) -> dict[str, Any]:
     st = h.stats
     return {
         "name": h.name, "kind": h.kind, "interval_s": h.interval, "pinging": h.active,
-        "healthy": st.healthy, "reason": redactor.redact(st.reason) if st.reason else None,
+        # a heartbeat this replica does not ping (stopped, or another's) is no verdict here
+        "healthy": st.healthy if h.active else None, "reason": redactor.redact(st.reason) if st.reason else None,
         "last_ping": ts(st.last_ping), "pings": st.pings, "fail_signals": st.fail_signals,
         "failures": st.failures,
         "last_error": redactor.redact(st.last_error) if st.last_error else None,
