@@ -7,8 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from watcher.runtime.heartbeats import Heartbeats
 from watcher.testing import FakeClock
+
+pytestmark = pytest.mark.anyio
 
 
 @dataclass
@@ -30,10 +34,16 @@ class Replica:
         return self.failing
 
 
-def test_writes_failing_on_a_replica_whose_rounds_succeed_send_the_reason() -> None:
-    """Lease rounds reaching the database, commits failing: a fail signal with the reason."""
-    beats = Heartbeats(Replica(failing="disk I/O error"), clock=FakeClock())
-    beats.cut_off = lambda: None
+async def test_writes_failing_on_a_replica_whose_rounds_succeed_send_the_reason() -> None:
+    """Commits failing: quiet while no lease round has reached the database since (it may be
+    cut off); once one has, a fail signal with the reason."""
+    fake = FakeClock()
+    beats = Heartbeats(Replica(failing="disk I/O error"), clock=fake)
+    last_round = fake.monotonic() - 1
+    beats.cut_off, beats.reached = (lambda: None), (lambda: last_round)
+    assert beats.judge(60.0).quiet
+    await fake.advance(5)
+    last_round = fake.monotonic()  # a lease round went through after the writes failed
     verdict = beats.judge(60.0)
     assert verdict.reason is not None and "writes failing" in verdict.reason
     assert not verdict.quiet
@@ -41,7 +51,8 @@ def test_writes_failing_on_a_replica_whose_rounds_succeed_send_the_reason() -> N
 
 def test_a_replica_cut_off_from_its_database_stays_quiet() -> None:
     """The lease rounds not reaching the database: unwell, and quiet."""
-    beats = Heartbeats(Replica(failing="connection refused"), clock=FakeClock())
-    beats.cut_off = lambda: "connection refused"
+    fake = FakeClock()
+    beats = Heartbeats(Replica(failing="connection refused"), clock=fake)
+    beats.cut_off, beats.reached = (lambda: "connection refused"), fake.monotonic
     verdict = beats.judge(60.0)
     assert verdict.reason is not None and "unreachable" in verdict.reason and verdict.quiet

@@ -68,6 +68,8 @@ class Heartbeats:
         self.stats: dict[str, HeartbeatStats] = {}
         #: with replicas: why the last lease round did not reach the database (None: it did)
         self.cut_off: Callable[[], str | None] | None = None
+        #: with replicas: when the last lease round reached the database (monotonic)
+        self.reached: Callable[[], float] | None = None
         self._stalls = Stalls()
         #: the store trouble seen, and since when (monotonic)
         self._trouble: tuple[str, float] | None = None
@@ -118,12 +120,19 @@ class Heartbeats:
                    for n, w in workers.runners.items()}
         stalled = self._stalls.update(now, runners)
         store = self._store(now)
-        # quiet only when cut off from the shared database: another replica may still reach
-        # it; writes failing while the lease rounds succeed keep the lease here, so say why
         return judge(store=store, stalled=stalled,
                      backlogs={n: b for n, (_, b) in runners.items()},
-                     stall_after=STALL_INTERVALS * interval,
-                     replicas=store is not None and store[0] == UNREACHABLE)
+                     stall_after=STALL_INTERVALS * interval, replicas=self._cut_off(store))
+
+    def _cut_off(self, store: tuple[str, float, str] | None) -> bool:
+        """Whether store trouble may be this replica cut off from the shared database
+        (quiet: another replica may still reach it): a lease round failed, or none has
+        reached the database since writes began to fail.  Writes failing while lease
+        rounds still succeed keep the lease here: then the fail signal says why."""
+        if store is None or self.cut_off is None:
+            return False
+        since = self._trouble[1] if self._trouble is not None else 0.0
+        return store[0] == UNREACHABLE or self.reached is None or self.reached() <= since
 
     def _store(self, now: float) -> tuple[str, float, str] | None:
         cut_off = self.cut_off() if self.cut_off is not None else None

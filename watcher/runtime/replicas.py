@@ -41,6 +41,7 @@ class Replication:
         # a heartbeat stays quiet once a lease round fails: this replica may be the only
         # one cut off, and another takes the heartbeat over
         workers.heartbeats.cut_off = lambda: self.keeper.heartbeat_error
+        workers.heartbeats.reached = lambda: self.keeper.heartbeat
 
     @classmethod
     def of(cls, workers: Workers, *, ttl: float, clock: Clock) -> Replication | None:
