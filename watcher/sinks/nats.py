@@ -50,7 +50,7 @@ from watcher.core.status import BusStats
 from watcher.errors import Retryable
 from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
-from watcher.sinks.base import BaseSink, Rejected, SinkContext
+from watcher.sinks.base import BaseSink, Outcomes, Rejected, SinkContext
 from watcher.sinks.bus import Template, check_subject
 from watcher.sinks.jetstream import MIN_WINDOW, Stream, describe
 
@@ -219,7 +219,7 @@ class NatsSink(BaseSink[NatsOptions]):
 
     # -- delivery ------------------------------------------------------------------------
 
-    async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
+    async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
         js = await self._ready()
         assert self._nc is not None
         limit = self._nc.max_payload
@@ -230,7 +230,7 @@ class NatsSink(BaseSink[NatsOptions]):
             for e in batch:
                 subject = self.subject.render(e)
                 if len(e.body) > limit or len(subject) > MAX_SUBJECT:
-                    rejected.append((e, _too_large(e, subject, limit), 1))
+                    rejected.append(Rejected(e, _too_large(e, subject, limit)))
                     continue
                 fut = await js.publish_async(
                     subject, e.body, stream=self.options.stream,
@@ -264,7 +264,7 @@ class NatsSink(BaseSink[NatsOptions]):
                 self.bus.duplicates += fut.result().duplicate is True
             elif isinstance(err, Denied | nats.errors.MaxPayloadError) or (
                     isinstance(err, nats.js.errors.APIError) and err.err_code == MSG_TOO_LARGE):
-                rejected.append((e, self.masker.redact(f"refused by the server: {err}"), 1))
+                rejected.append(Rejected(e, self.masker.redact(f"refused by the server: {err}")))
             else:
                 retry.append(_reason(err))
         if retry:

@@ -17,10 +17,10 @@ own and a resolve always finds the trigger it answers.  Keys longer than
 PagerDuty's 255 characters end in a hash instead.
 
 Delivery is one POST per event, in journal order (a resolve never overtakes
-its trigger).  PagerDuty answers 202; a 400 is a malformed event (its
-``message`` and ``errors`` are kept with the dead letter); 429 and 5xx are
-retried with backoff, never sooner than a ``Retry-After``, which pauses
-every request to the endpoint.
+its trigger: once one is to be retried, the rest wait with it).  PagerDuty
+answers 202; a 400 is a malformed event (its ``message`` and ``errors`` are
+kept with the dead letter); 429 and 5xx are retried by the runner, never
+sooner than a ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -30,27 +30,19 @@ from dataclasses import dataclass
 
 import aiohttp
 import orjson
-import structlog
 
 from watcher.config.options import option
 from watcher.config.settings import SinkConfig
 from watcher.config.toml_text import toml_value
 from watcher.model import JournalEntry
-from watcher.sinks.base import BaseSink, Rejected, SinkContext
-from watcher.sinks.http import (
-    USER_AGENT,
-    Gate,
-    RetryOptions,
-    RetryPolicy,
-    check_http_url,
-    reaches,
-)
+from watcher.sinks.base import BaseSink, Outcomes, Rejected, Retry, RetryOptions, SinkContext
+from watcher.sinks.http import USER_AGENT, check_http_url, post, reaches
 from watcher.sinks.pagerduty_event import (
     DEFAULT_SEVERITY,
     SEVERITIES,
     incident_of,
     payload_of,
-    post_event,
+    refusal,
 )
 
 
@@ -85,15 +77,15 @@ class PagerDutySink(BaseSink[PagerDutyOptions]):
         self.url = opts.base_url.rstrip("/") + "/v2/enqueue"
         self.severity = {**DEFAULT_SEVERITY, **opts.severity}
         self.timeout = aiohttp.ClientTimeout(total=opts.timeout)
-        self.policy = RetryPolicy.from_options(opts, clock=context.clock)
-        self.gate = Gate(context.clock)
         self.headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-        self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
         self._session: aiohttp.ClientSession | None = None
 
-    async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
-        rejected: list[Rejected] = []
-        for e in batch:  # in order: a resolve must not overtake its trigger
+    async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+        secrets = (self.options.routing_key,)
+        outcomes: list[Rejected | Retry] = []
+        for n, e in enumerate(batch):  # in order: a resolve must not overtake its trigger
             ev = orjson.loads(e.body)
             incident = incident_of(e, ev)
             if incident is None:
@@ -103,42 +95,16 @@ class PagerDutySink(BaseSink[PagerDutyOptions]):
                                        "event_action": action, "dedup_key": key}
             if action == "trigger":
                 body |= payload_of(e, ev, severity=self.severity, source=self.options.source)
-            why, attempts = await self._send(orjson.dumps(body))
-            if why is not None:
-                rejected.append((e, why, attempts))
-        return rejected
-
-    async def _send(self, body: bytes) -> tuple[str | None, int]:
-        """POST one event until PagerDuty takes it; ``(why, attempts)`` if given up."""
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-        started = self.context.clock()
-        attempt = 0
-        while True:
-            await self.gate.wait()
-            attempt += 1
-            outcome = await post_event(self._session, self.url, body, self.headers,
-                                       limits=self.timeout,
-                                       secrets=(self.options.routing_key,),
-                                       clock=self.context.clock)
-            if outcome.ok:
-                self.context.health.succeeded()
-                return None, attempt
-            delay = self.policy.delay(attempt, outcome.retry_after)
-            if outcome.retry_after:  # capped: a bogus "wait a year" must not stall the sink
-                self.gate.hold(min(outcome.retry_after, self.policy.max_age))
-            why = self.policy.give_up(outcome, attempt, self.context.clock() - started, delay)
-            self.context.health.refused(outcome.reason, retryable=outcome.retryable,
-                                        retry=why is None)
-            if why is not None:
-                self.log.error("pagerduty refused the event; kept as a dead letter"
-                               if not outcome.retryable else
-                               "pagerduty unreachable; giving up on the event",
-                               reason=outcome.reason)
-                return why, attempt
-            self.log.debug("pagerduty did not take the event, retrying",
-                             reason=outcome.reason, attempt=attempt, retry_in=round(delay, 3))
-            await self.context.clock.sleep(delay)
+            outcome = await post(self._session, self.url, orjson.dumps(body), self.headers,
+                                 limits=self.timeout, secrets=secrets, clock=self.context.clock,
+                                 explain=lambda status, answer: refusal(status, answer, secrets))
+            said = outcome.of(e)
+            if isinstance(said, Retry):
+                return [*outcomes, *(Retry(later, said.reason, said.after)
+                                     for later in batch[n:])]
+            if said is not None:
+                outcomes.append(said)
+        return outcomes
 
     async def probe(self) -> str:
         return await reaches(self.url, within=self.options.timeout)

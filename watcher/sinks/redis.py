@@ -42,7 +42,7 @@ from watcher.core.status import BusStats
 from watcher.errors import Retryable
 from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
-from watcher.sinks.base import BaseSink, Rejected, SinkContext
+from watcher.sinks.base import BaseSink, Outcomes, SinkContext
 from watcher.sinks.bus import Template, check_template
 
 #: KEYS: stream, guard; ARGV: guard TTL (ms), maxlen, id, type, source, subject, event
@@ -159,7 +159,7 @@ class RedisSink(BaseSink[RedisOptions]):
         parts = urlsplit(self.options.url)
         return parts.path if parts.scheme == "unix" else f"{parts.hostname}:{parts.port or 6379}"
 
-    async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
+    async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
         started = time.perf_counter()
         try:
             sha = self._sha or await self._load_script()

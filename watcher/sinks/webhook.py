@@ -3,10 +3,10 @@
 Why it is shaped this way:
 
 * **Per-run order.** A batch is split by run (source + run id; source events
-  by source).  A run's events go one after another, each retried to the end
-  before the next is sent, so a receiver never gets a run's ``failed`` before
-  its ``running``.  Different runs go concurrently, at most ``concurrency``
-  at a time.
+  by source).  A run's events go one after another; once one is to be retried
+  the rest of its run wait with it (retried too, unsent), so a receiver never
+  gets a run's ``failed`` before its ``running``.  Different runs go
+  concurrently, at most ``concurrency`` at a time.
 * **Own connection pool** of ``concurrency`` keep-alive connections: a
   receiver that hangs holds only these, never the pool the pollers share.
 * **Signing** follows Standard Webhooks (``webhook-id`` = event id,
@@ -14,11 +14,10 @@ Why it is shaped this way:
   "id.timestamp.body">``).  Each attempt is signed afresh: receivers refuse
   timestamps older than a few minutes and a retry may come an hour later;
   the id stays the event id, so a receiver drops duplicates by it.
-* **Retries** follow :mod:`watcher.sinks.http`; a ``Retry-After`` pauses every
-  request to the receiver, not just the one it answered.  ``deliver`` returns
-  once each event is delivered or given up; those given up are returned and
-  become dead letters.  Waiting here holds back only this sink: its runner
-  has its own task, and its backlog waits in the journal.
+* **One attempt** per ``deliver``, classified by :mod:`watcher.sinks.http`;
+  the runner retries (:mod:`watcher.sinks.base`).  A ``Retry-After`` pauses
+  every request to the receiver, not just the one it answered: what was not
+  sent yet in this attempt waits for the next.
 """
 
 from __future__ import annotations
@@ -32,22 +31,12 @@ from dataclasses import dataclass
 
 import aiohttp
 import anyio
-import structlog
 
 from watcher.config.options import option
 from watcher.config.settings import SinkConfig
 from watcher.model import JournalEntry
-from watcher.sinks.base import BaseSink, Rejected, SinkContext
-from watcher.sinks.http import (
-    USER_AGENT,
-    Gate,
-    Outcome,
-    RetryOptions,
-    RetryPolicy,
-    check_http_url,
-    post,
-    reaches,
-)
+from watcher.sinks.base import BaseSink, Outcomes, Rejected, Retry, RetryOptions, SinkContext
+from watcher.sinks.http import USER_AGENT, Outcome, check_http_url, post, reaches
 
 CONTENT_TYPE = "application/cloudevents+json"
 #: headers the sink sets itself; a configured header of the same name is an error
@@ -119,11 +108,8 @@ class WebhookSink(BaseSink[WebhookOptions]):
         self.headers = {"User-Agent": USER_AGENT, **opts.headers, "Content-Type": CONTENT_TYPE}
         self.concurrency = opts.concurrency
         self.timeout = aiohttp.ClientTimeout(total=opts.timeout)
-        self.policy = RetryPolicy.from_options(opts, clock=context.clock)
         #: masked in failure reasons, which are stored with dead letters
         self.secrets = tuple(s for s in (opts.url, opts.secret, *opts.headers.values()) if s)
-        self.gate = Gate(context.clock)
-        self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -133,49 +119,32 @@ class WebhookSink(BaseSink[WebhookOptions]):
                 auto_decompress=False)
         return self._session
 
-    async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
+    async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
         runs: dict[tuple[str, str | None], list[JournalEntry]] = {}
         for e in batch:
             runs.setdefault((e.source, e.run_id), []).append(e)
         queue = iter(runs.values())
-        rejected: list[Rejected] = []
+        session = self._client()
+        outcomes: list[Rejected | Retry] = []
+        held: list[Retry] = []  # a Retry-After: nothing more is sent in this attempt
 
         async def worker() -> None:
             for events in queue:  # each worker takes the next run; a run stays with one worker
-                for e in events:
-                    gave_up = await self._send(e)
-                    if gave_up is not None:
-                        rejected.append(gave_up)
+                for i, e in enumerate(events):
+                    said = held[0] if held else (await self._post_once(session, e)).of(e)
+                    if isinstance(said, Retry):  # the rest of the run waits with it
+                        if said.after:
+                            held.append(said)
+                        outcomes.extend(Retry(later, said.reason, said.after)
+                                        for later in events[i:])
+                        break
+                    if said is not None:
+                        outcomes.append(said)
 
         async with anyio.create_task_group() as tg:
             for _ in range(min(self.concurrency, len(runs))):
                 tg.start_soon(worker)
-        rejected.sort(key=lambda r: r[0].seq)
-        return rejected
-
-    async def _send(self, e: JournalEntry) -> Rejected | None:
-        """Deliver one event; ``None`` once delivered, else why it was given up."""
-        session = self._client()
-        started = self.context.clock()
-        attempt = 0
-        while True:
-            await self.gate.wait()
-            attempt += 1
-            outcome = await self._post_once(session, e)
-            if outcome.ok:
-                self.context.health.succeeded()
-                return None
-            delay = self.policy.delay(attempt, outcome.retry_after)
-            if outcome.retry_after:  # capped: a bogus "wait a year" must not stall the sink
-                self.gate.hold(min(outcome.retry_after, self.policy.max_age))
-            why = self.policy.give_up(outcome, attempt, self.context.clock() - started, delay)
-            self.context.health.refused(outcome.reason, retryable=outcome.retryable,
-                                        retry=why is None)
-            if why is not None:
-                return (e, why, attempt)
-            self.log.debug("webhook attempt failed", event_id=e.id, attempt=attempt,
-                           reason=outcome.reason, retry_in=round(delay, 3))
-            await self.context.clock.sleep(delay)
+        return outcomes
 
     async def _post_once(self, session: aiohttp.ClientSession, e: JournalEntry) -> Outcome:
         headers = self.headers
