@@ -214,6 +214,9 @@ class SinkRunner:
             retry = [o for o in outcomes if isinstance(o, Retry)]
             dead: list[Dead] = [(o.entry, o.reason, attempts) for o in outcomes
                                 if isinstance(o, Rejected)]
+            if dead:  # a 4xx: the event's dead letter, not the sink's failure
+                self.log.error("the destination refused events for good; kept as dead letters",
+                               reason=dead[0][1], events=len(dead))
             self.stats.delivered += len(pending) - len(outcomes)
             delay = self._backoff.next() if retry else 0.0
             after = max((o.after or 0.0 for o in retry), default=0.0)
