@@ -13,16 +13,24 @@ from tests.support import ROOT, SimThread, lines_of, run_cli, sim_source, toml
 #: a plugin written against the protocol alone (no watcher base class), as a third
 #: party might: the protocol is all a sink needs
 PLUGIN = '''
-from watcher.config.schema import REQUIRED, Field
+from dataclasses import dataclass
+
+from watcher import option
+
+
+@dataclass(frozen=True)
+class MyOptions:
+    path: str = option("str")
+    label: str = option("str", "plugin")
 
 
 class MySink:
     kind = "my-sink"
-    options = {"path": Field("str", REQUIRED), "label": Field("str", "plugin")}
+    Options = MyOptions
 
     def __init__(self, config, context):
-        self.path = config.options["path"]
-        self.label = config.options["label"].encode()
+        self.path = config.options.path
+        self.label = config.options.label.encode()
 
     async def deliver(self, batch):
         with open(self.path, "ab") as f:

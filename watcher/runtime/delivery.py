@@ -253,6 +253,8 @@ class SinkRunner:
         try:
             async with self._delivering:
                 outcomes = await self.sink.deliver(batch)
+            if not all(isinstance(o, Rejected | Retry) for o in outcomes):
+                raise TypeError(f"deliver returned {outcomes!r:.200}, not Rejected or Retry")
         except DeliveryError as e:
             after = e.retry_after if isinstance(e, Retryable) else None
             return [Retry(entry, str(e) or repr(e), after) for entry in batch]
