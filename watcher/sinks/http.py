@@ -32,6 +32,7 @@ import socket
 import ssl
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -41,7 +42,7 @@ from watcher.infra.clock import Clock, wall
 from watcher.infra.permit import checkpoint
 from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
-from watcher.sinks.base import Rejected, Retry
+from watcher.sinks.base import BaseSink, Rejected, Retry, RetryOptions
 from watcher.version import __version__
 
 USER_AGENT = f"watcher/{__version__}"
@@ -102,6 +103,45 @@ def describe(e: BaseException) -> str:
     if isinstance(e, aiohttp.InvalidURL):
         return "invalid URL"
     return f"connection failed: {type(e).__name__}"
+
+
+HttpOptionsT = TypeVar("HttpOptionsT", bound=RetryOptions)
+
+
+class HttpSink(BaseSink[HttpOptionsT], Generic[HttpOptionsT]):
+    """A sink POSTing to one destination, :attr:`url`: a connection pool of its own (made
+    on first use, ``connections`` wide), one :meth:`send` per request within the options'
+    ``timeout``, ``watcher check --connect`` reaching the host, the pool closed on
+    ``aclose``.  Its options subclass :class:`~watcher.sinks.base.RetryOptions`."""
+
+    url: str = ""
+    #: connections to the destination at most
+    connections: int = 100
+    #: masked in failure reasons (stored with dead letters): the URL, tokens, secrets
+    secrets: tuple[str, ...] = ()
+    #: let aiohttp decompress answers (a receiver's quoted error only)
+    decompress: bool = True
+    _session: aiohttp.ClientSession | None = None
+
+    async def send(self, body: bytes, headers: Mapping[str, str], *,
+                   explain: Explain | None = None) -> Outcome:
+        """POST ``body`` once to :attr:`url`."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.connections),
+                auto_decompress=self.decompress)
+        return await post(self._session, self.url, body, headers,
+                          limits=aiohttp.ClientTimeout(total=self.options.timeout),
+                          secrets=self.secrets or (self.url,), clock=self.context.clock,
+                          explain=explain)
+
+    async def probe(self) -> str:
+        return await reaches(self.url, within=self.options.timeout)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
 #: a sink's own reading of an error answer (status, body): a better reason, or None

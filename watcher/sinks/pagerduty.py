@@ -28,15 +28,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import aiohttp
 import orjson
 
 from watcher.config.options import option
 from watcher.config.settings import SinkConfig
 from watcher.config.toml_text import toml_value
 from watcher.model import JournalEntry
-from watcher.sinks.base import BaseSink, Outcomes, Rejected, Retry, RetryOptions, SinkContext
-from watcher.sinks.http import USER_AGENT, check_http_url, post, reaches
+from watcher.sinks.base import Outcomes, Rejected, Retry, RetryOptions, SinkContext
+from watcher.sinks.http import USER_AGENT, HttpSink, check_http_url
 from watcher.sinks.pagerduty_event import (
     DEFAULT_SEVERITY,
     SEVERITIES,
@@ -67,7 +66,7 @@ class PagerDutyOptions(RetryOptions):
     source: str | None = option("str", None)
 
 
-class PagerDutySink(BaseSink[PagerDutyOptions]):
+class PagerDutySink(HttpSink[PagerDutyOptions]):
     kind = "pagerduty"
     Options = PagerDutyOptions
 
@@ -76,14 +75,10 @@ class PagerDutySink(BaseSink[PagerDutyOptions]):
         opts = self.options
         self.url = opts.base_url.rstrip("/") + "/v2/enqueue"
         self.severity = {**DEFAULT_SEVERITY, **opts.severity}
-        self.timeout = aiohttp.ClientTimeout(total=opts.timeout)
+        self.secrets = (opts.routing_key,)
         self.headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-        self._session: aiohttp.ClientSession | None = None
 
     async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-        secrets = (self.options.routing_key,)
         outcomes: list[Rejected | Retry] = []
         for n, e in enumerate(batch):  # in order: a resolve must not overtake its trigger
             ev = orjson.loads(e.body)
@@ -95,9 +90,7 @@ class PagerDutySink(BaseSink[PagerDutyOptions]):
                                        "event_action": action, "dedup_key": key}
             if action == "trigger":
                 body |= payload_of(e, ev, severity=self.severity, source=self.options.source)
-            outcome = await post(self._session, self.url, orjson.dumps(body), self.headers,
-                                 limits=self.timeout, secrets=secrets, clock=self.context.clock,
-                                 explain=lambda status, answer: refusal(status, answer, secrets))
+            outcome = await self.send(orjson.dumps(body), self.headers, explain=self._refusal)
             said = outcome.of(e)
             if isinstance(said, Retry):
                 return [*outcomes, *(Retry(later, said.reason, said.after)
@@ -106,11 +99,5 @@ class PagerDutySink(BaseSink[PagerDutyOptions]):
                 outcomes.append(said)
         return outcomes
 
-    async def probe(self) -> str:
-        return await reaches(self.url, within=self.options.timeout)
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
+    def _refusal(self, status: int, answer: bytes) -> str | None:
+        return refusal(status, answer, self.secrets)

@@ -23,15 +23,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import aiohttp
 import orjson
 
 from watcher.config.options import option
 from watcher.config.settings import SinkConfig
 from watcher.infra.ratelimit import Buckets
 from watcher.model import JournalEntry
-from watcher.sinks.base import BaseSink, Outcomes, Rejected, Retry, RetryOptions, SinkContext
-from watcher.sinks.http import USER_AGENT, check_http_url, post, reaches
+from watcher.sinks.base import Outcomes, Rejected, Retry, RetryOptions, SinkContext
+from watcher.sinks.http import USER_AGENT, HttpSink, check_http_url
 from watcher.sinks.slack_message import compose
 from watcher.sinks.slack_words import WORDS, Headlines
 from watcher.sinks.templates import check_templates
@@ -51,7 +50,7 @@ class SlackOptions(RetryOptions):
     templates: Mapping[str, str] = option("table", {}, check=check_templates(WORDS))
 
 
-class SlackSink(BaseSink[SlackOptions]):
+class SlackSink(HttpSink[SlackOptions]):
     kind = "slack"
     Options = SlackOptions
 
@@ -60,23 +59,17 @@ class SlackSink(BaseSink[SlackOptions]):
         self.url = self.options.webhook_url
         #: read by the runner: how long a batch gathers before it is handed over
         self.linger = self.options.group_wait
-        self.timeout = aiohttp.ClientTimeout(total=self.options.timeout)
         buckets = context.buckets or Buckets(clock=context.clock)
         self.pace = buckets.get(f"slack-webhook {self.url}", MESSAGES_PER_SECOND, 1.0)
         self.headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         self.headlines = Headlines(self.options.templates)
-        self._session: aiohttp.ClientSession | None = None
 
     async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
         outcomes: list[Rejected | Retry] = []
         messages = compose(batch, self.headlines)
         for n, message in enumerate(messages):  # in order, one at a time: one webhook, one pace
             await self.pace.acquire()
-            outcome = await post(self._session, self.url, orjson.dumps(message.payload),
-                                 self.headers, limits=self.timeout, secrets=(self.url,),
-                                 clock=self.context.clock)
+            outcome = await self.send(orjson.dumps(message.payload), self.headers)
             if outcome.ok:
                 continue
             if not outcome.retryable:
@@ -86,11 +79,3 @@ class SlackSink(BaseSink[SlackOptions]):
                          for later in messages[n:] for e in later.entries]
             break
         return outcomes
-
-    async def probe(self) -> str:
-        return await reaches(self.url, within=self.options.timeout)
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None

@@ -29,14 +29,13 @@ import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import aiohttp
 import anyio
 
 from watcher.config.options import option
 from watcher.config.settings import SinkConfig
 from watcher.model import JournalEntry
-from watcher.sinks.base import BaseSink, Outcomes, Rejected, Retry, RetryOptions, SinkContext
-from watcher.sinks.http import USER_AGENT, Outcome, check_http_url, post, reaches
+from watcher.sinks.base import Outcomes, Rejected, Retry, RetryOptions, SinkContext
+from watcher.sinks.http import USER_AGENT, HttpSink, Outcome, check_http_url
 
 CONTENT_TYPE = "application/cloudevents+json"
 #: headers the sink sets itself; a configured header of the same name is an error
@@ -96,9 +95,10 @@ class WebhookOptions(RetryOptions):
     concurrency: int = option("int", 8, min=1)
 
 
-class WebhookSink(BaseSink[WebhookOptions]):
+class WebhookSink(HttpSink[WebhookOptions]):
     kind = "webhook"
     Options = WebhookOptions
+    decompress = False
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
@@ -106,32 +106,22 @@ class WebhookSink(BaseSink[WebhookOptions]):
         self.url = opts.url
         self.key = signing_key(opts.secret) if opts.secret else None
         self.headers = {"User-Agent": USER_AGENT, **opts.headers, "Content-Type": CONTENT_TYPE}
-        self.concurrency = opts.concurrency
-        self.timeout = aiohttp.ClientTimeout(total=opts.timeout)
+        self.concurrency = self.connections = opts.concurrency
         #: masked in failure reasons, which are stored with dead letters
         self.secrets = tuple(s for s in (opts.url, opts.secret, *opts.headers.values()) if s)
-        self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.concurrency),
-                auto_decompress=False)
-        return self._session
 
     async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
         runs: dict[tuple[str, str | None], list[JournalEntry]] = {}
         for e in batch:
             runs.setdefault((e.source, e.run_id), []).append(e)
         queue = iter(runs.values())
-        session = self._client()
         outcomes: list[Rejected | Retry] = []
         held: list[Retry] = []  # a Retry-After: nothing more is sent in this attempt
 
         async def worker() -> None:
             for events in queue:  # each worker takes the next run; a run stays with one worker
                 for i, e in enumerate(events):
-                    said = held[0] if held else (await self._post_once(session, e)).of(e)
+                    said = held[0] if held else (await self._post_once(e)).of(e)
                     if isinstance(said, Retry):  # the rest of the run waits with it
                         if said.after:
                             held.append(said)
@@ -146,20 +136,11 @@ class WebhookSink(BaseSink[WebhookOptions]):
                 tg.start_soon(worker)
         return outcomes
 
-    async def _post_once(self, session: aiohttp.ClientSession, e: JournalEntry) -> Outcome:
+    async def _post_once(self, e: JournalEntry) -> Outcome:
         headers = self.headers
         if self.key is not None:
             ts = int(self.context.clock())
             headers = {**headers, "webhook-id": e.id, "webhook-timestamp": str(ts),
                        "webhook-signature": sign(self.key, e.id, ts, e.body)}
-        return await post(session, self.url, e.body, headers, limits=self.timeout,
-                          secrets=self.secrets, clock=self.context.clock)
-
-    async def probe(self) -> str:
-        return await reaches(self.url, within=self.options.timeout)
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        return await self.send(e.body, headers)
 
