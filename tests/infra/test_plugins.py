@@ -14,12 +14,11 @@ import pytest
 from tests.support import ROOT, parse_config, run_cli, toml
 from watcher import JournalEntry, NoOptions, PollResult, PollView, RunDetails, SinkContext
 from watcher.config.schema import Field
-from watcher.errors import ConfigError
+from watcher.errors import ConfigError, PluginError
 from watcher.infra.clock import wall
 from watcher.providers import PROVIDERS, provider_class
 from watcher.providers.protocol import ProviderContext
 from watcher.sinks import SINKS, sink_class
-from watcher.testing import FakeClock
 
 #: installed as a package: entry points that load nothing usable, each differently
 BAD = '''
@@ -142,7 +141,7 @@ class BareSink:
 
 
 class FirstFormProvider:
-    """The first form of the protocol: an options table, the clock as a keyword."""
+    """The first form of the protocol, no longer accepted: an options table."""
 
     kind: ClassVar[str] = "first-form"
     default_base_url: ClassVar[str] = "http://127.0.0.1:9"
@@ -185,16 +184,10 @@ async def test_a_class_lacking_optional_members_gets_their_defaults(registered: 
     assert (s.linger, s.reopen(), await s.aclose()) == (0.0, None, None)
 
 
-def test_a_first_form_provider_gets_its_table_session_and_the_daemons_clock(
+def test_a_provider_with_an_options_table_instead_of_options_is_refused(
         registered: None) -> None:
-    """A provider of the first protocol form reads its options as a table and is built
-    with the session and, since it takes one, the daemon's clock."""
-    src = parse_config(toml({}, [{"name": "f", "provider": "first-form", "token": "t",
-                                 "label": "fancy"}])).sources[0]
-    assert src.options["label"] == "fancy"  # type: ignore[index]
-    cls = provider_class("first-form")
-    assert cls is not None
-    session, clock = object(), FakeClock()
-    p = cls(src, ProviderContext(session, clock))  # type: ignore[arg-type]
-    assert isinstance(p, FirstFormProvider)
-    assert (p.source, p.session, p.clock) == (src, session, clock)
+    """The first form of the protocol (``options = {name: Field}``) is gone: such a class
+    is refused, saying it declares no Options."""
+    with pytest.raises(PluginError, match="FirstFormProvider is no provider: it declares "
+                                          "no Options"):
+        provider_class("first-form")

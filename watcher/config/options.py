@@ -16,18 +16,14 @@ its key path, then builds the dataclass from the validated values (:func:`build`
 ``watcher check`` prints it back (:func:`values_of`).  Option fields are keyword-only,
 so a required one (no default) may follow defaulted ones.  A field declared without
 :func:`option` is no config key: it keeps its default.
-
-A plugin written against the first form of the plugin protocol declares its keys as a
-table, ``options = {name: Field}``; :func:`table_options` turns that table into an
-options type whose values read as a mapping (``config.options["path"]``).
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from watcher.config.schema import KINDS, REQUIRED, Field
 from watcher.errors import PluginError
@@ -67,69 +63,25 @@ class NoOptions:
     """The options of a plugin that has no keys of its own."""
 
 
-class TableOptions(Mapping[str, Any]):
-    """Validated values of a plugin that declares its keys as ``options = {name: Field}``
-    (the first form of the plugin protocol), read as a read-only mapping."""
-
-    FIELDS: ClassVar[Mapping[str, Field]] = {}
-
-    def __init__(self, **values: Any) -> None:
-        self._values = {k: values.get(k, f.default_value()) for k, f in self.FIELDS.items()}
-
-    def __getitem__(self, key: str) -> Any:
-        return self._values[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def __repr__(self) -> str:
-        shown = {k: "***" if self.FIELDS[k].secret else v for k, v in self._values.items()}
-        return f"{type(self).__name__}({shown!r})"
-
-
-def declared(cls: type, what: str) -> tuple[type[Any], bool]:
-    """The options type plugin class ``cls`` declares, and whether it declares them the
-    first way (an ``options`` table); :class:`PluginError` when it declares none usable."""
+def declared(cls: type, what: str) -> type[Any]:
+    """The options type plugin class ``cls`` declares; :class:`PluginError` when it
+    declares none usable."""
     options = getattr(cls, "Options", None)
-    if options is not None:
-        try:
-            fields_of(options)
-        except TypeError as e:
-            raise PluginError(f"{cls.__qualname__}.Options: {e}") from None
-        return options, False
-    table = getattr(cls, "options", None)
-    if table is None:
+    if options is None:
         raise PluginError(f"{cls.__qualname__} is no {what}: it declares no Options")
     try:
-        return table_options(table), True
+        fields_of(options)
     except TypeError as e:
-        raise PluginError(f"{cls.__qualname__}.options: {e}") from None
-
-
-def table_options(table: object) -> type[TableOptions]:
-    """An options type for a ``{name: Field}`` table; TypeError saying what is wrong."""
-    if not isinstance(table, Mapping):
-        raise TypeError(f"options is a {type(table).__name__}, not a table of Field")
-    bad = [str(k) for k, f in table.items() if not isinstance(k, str) or not isinstance(f, Field)]
-    if bad:
-        raise TypeError(f"options {', '.join(bad)}: not a Field")
-    fields = dict(table)
-    _check_kinds(fields)
-    return type("TableOptions", (TableOptions,), {"FIELDS": fields})
+        raise PluginError(f"{cls.__qualname__}.Options: {e}") from None
+    return options  # type: ignore[no-any-return]  # a class, checked above
 
 
 def fields_of(options: type[Any]) -> Mapping[str, Field]:
     """The config keys an options type declares, in order; TypeError when it is none.
 
-    Accepts a dataclass (keys declared with :func:`option`) or a
-    :class:`TableOptions` type; every dataclass field without :func:`option` must
-    have a default, since nothing in the config sets it.
+    Accepts a dataclass (keys declared with :func:`option`); every field without
+    :func:`option` must have a default, since nothing in the config sets it.
     """
-    if isinstance(options, type) and issubclass(options, TableOptions):
-        return options.FIELDS
     known = _fields.get(options)
     if known is not None:
         return known
@@ -183,8 +135,6 @@ def ensure(options: type[Any], value: object) -> Any:
 
 def values_of(options: object) -> dict[str, Any]:
     """An options object's config keys and values, in declaration order."""
-    if isinstance(options, TableOptions):
-        return dict(options)
     if dataclasses.is_dataclass(options) and not isinstance(options, type):
         return {name: getattr(options, name) for name in fields_of(type(options))}
     return {}

@@ -76,9 +76,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
-from watcher.config.options import NoOptions, ensure, fields_of, option
+from watcher.config.options import NoOptions, declared, ensure, option
 from watcher.core.status import BusStats
-from watcher.errors import PluginError
 from watcher.infra.clock import Clock
 from watcher.infra.plugins import completed, plugin_class
 from watcher.infra.ratelimit import Buckets
@@ -229,11 +228,5 @@ def accept(obj: object) -> type[Sink]:
     A class lacking an optional member is given as a subclass that completes it.
     """
     cls = plugin_class(obj, "sink", text=("kind",), methods=("deliver",))
-    options = getattr(cls, "Options", None)
-    if options is None:
-        raise PluginError(f"{cls.__qualname__} is no sink: it declares no Options")
-    try:
-        fields_of(options)
-    except TypeError as e:
-        raise PluginError(f"{cls.__qualname__}.Options: {e}") from None
+    declared(cls, "sink")
     return cast("type[Sink]", completed(cls, SinkDefaults))
