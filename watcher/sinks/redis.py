@@ -43,7 +43,7 @@ from watcher.errors import Retryable
 from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Outcomes, SinkContext
-from watcher.sinks.bus import Template, check_template
+from watcher.sinks.bus import Route, check_template
 
 #: KEYS: stream, guard; ARGV: guard TTL (ms), maxlen, id, type, source, subject, event
 ADD_ONCE = """
@@ -96,7 +96,7 @@ class RedisSink(BaseSink[RedisOptions]):
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
-        self.key = Template(self.options.stream)
+        self.key = Route(self.options.stream)
         self.bus = BusStats()
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
         self.masker = Masker((self.options.url, self.options.password))
@@ -182,7 +182,7 @@ class RedisSink(BaseSink[RedisOptions]):
         pipe = self._redis().pipeline(transaction=False)
         key, ttl, maxlen = self.key, self._ttl, self._maxlen
         for e in batch:
-            stream = key.render(e)
+            stream = key.route(e)
             pipe.evalsha(sha, 2, stream, f"{stream}:seen:{e.id}", ttl, maxlen, e.id, e.type,
                          SOURCE_PREFIX + e.source, e.run_id or _subject(e), e.body)
         return list(await pipe.execute(raise_on_error=False))

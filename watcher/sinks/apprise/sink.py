@@ -37,7 +37,7 @@ from watcher.config.options import option
 from watcher.config.settings import SinkConfig
 from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
-from watcher.sinks.apprise_urls import check_urls, http_target, load, secrets_of, send
+from watcher.sinks.apprise.urls import check_urls, http_target, load, secrets_of, send
 from watcher.sinks.base import BaseSink, Outcomes, Retry, RetryOptions, SinkContext
 from watcher.sinks.http import reaches
 from watcher.sinks.notice import Notice, notices

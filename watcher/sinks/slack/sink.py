@@ -1,6 +1,6 @@
 """slack: alerts through a Slack incoming webhook, grouped and paced.
 
-What the messages say lives in :mod:`watcher.sinks.slack_message`; this module
+What the messages say lives in :mod:`watcher.sinks.slack.message`; this module
 is how they get there:
 
 * **Grouping** needs events to gather before a batch is handed over, so the
@@ -31,8 +31,8 @@ from watcher.infra.ratelimit import Buckets
 from watcher.model import JournalEntry
 from watcher.sinks.base import Outcomes, Rejected, Retry, RetryOptions, SinkContext
 from watcher.sinks.http import USER_AGENT, HttpSink, check_http_url
-from watcher.sinks.slack_message import compose
-from watcher.sinks.slack_words import WORDS, Headlines
+from watcher.sinks.slack.message import compose
+from watcher.sinks.slack.words import WORDS, Headlines
 from watcher.sinks.templates import check_templates
 
 #: Slack allows one message a second per incoming webhook; a little under it, so requests
@@ -46,7 +46,7 @@ class SlackOptions(RetryOptions):
     webhook_url: str = option("secret", check=check_http_url)
     #: events arriving within this window become one message
     group_wait: float = option("duration", 10.0, min=0.0)
-    #: event type -> headline template (see watcher.sinks.slack_words), over the defaults
+    #: event type -> headline template (see watcher.sinks.slack.words), over the defaults
     templates: Mapping[str, str] = option("table", {}, check=check_templates(WORDS))
 
 

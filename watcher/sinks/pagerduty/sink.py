@@ -36,7 +36,7 @@ from watcher.config.toml_text import toml_value
 from watcher.model import JournalEntry
 from watcher.sinks.base import Outcomes, Rejected, Retry, RetryOptions, SinkContext
 from watcher.sinks.http import USER_AGENT, HttpSink, check_http_url
-from watcher.sinks.pagerduty_event import (
+from watcher.sinks.pagerduty.event import (
     DEFAULT_SEVERITY,
     SEVERITIES,
     incident_of,
