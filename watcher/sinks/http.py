@@ -122,6 +122,7 @@ class HttpSink(BaseSink[HttpOptionsT], Generic[HttpOptionsT]):
     #: let aiohttp decompress answers (a receiver's quoted error only)
     decompress: bool = True
     _session: aiohttp.ClientSession | None = None
+    _limits: aiohttp.ClientTimeout
 
     async def send(self, body: bytes, headers: Mapping[str, str], *,
                    explain: Explain | None = None) -> Outcome:
@@ -130,8 +131,8 @@ class HttpSink(BaseSink[HttpOptionsT], Generic[HttpOptionsT]):
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.connections),
                 auto_decompress=self.decompress)
-        return await post(self._session, self.url, body, headers,
-                          limits=aiohttp.ClientTimeout(total=self.options.timeout),
+            self._limits = aiohttp.ClientTimeout(total=self.options.timeout)
+        return await post(self._session, self.url, body, headers, limits=self._limits,
                           secrets=self.secrets or (self.url,), clock=self.context.clock,
                           explain=explain)
 
