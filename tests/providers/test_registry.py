@@ -18,6 +18,7 @@ from watcher.testing import FrozenClock
 TOY = '''
 from typing import Any, ClassVar
 
+from watcher.config.options import NoOptions
 from watcher.model import Observation, RunDetails, Status
 from watcher.providers.base import PollResult, PollView
 
@@ -27,11 +28,11 @@ class ToyProvider:
 
     kind: ClassVar[str] = "toy"
     default_base_url: ClassVar[str] = "http://127.0.0.1:9"
-    options: ClassVar[dict[str, Any]] = {}
+    Options: ClassVar[type] = NoOptions
 
-    def __init__(self, source: Any, session: Any) -> None:
+    def __init__(self, source: Any, context: Any) -> None:
         self.source = source
-        self.session = session
+        self.session = context.session
         self.requests = 0
 
     async def poll(self, view: PollView) -> PollResult:
