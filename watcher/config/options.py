@@ -183,14 +183,20 @@ def ensure(options: type[Any], value: object) -> Any:
 
 
 def shown(options: object, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
-    """An options object's keys and values as ``watcher check`` prints them, in order:
-    durations and sizes as strings, secrets masked, absent values left out."""
+    """An options object's keys and values as ``watcher check`` prints them: its class's
+    own keys before those it inherits (a sink's retry keys), durations and sizes as
+    strings, secrets masked, absent values left out."""
     if options is None:
         return {}
-    model = model_of(type(options))
+    cls = type(options)
+    model = model_of(cls)
     if not isinstance(options, BaseModel):
         options = model.model_construct(**{k: getattr(options, k) for k in model.model_fields})
     assert isinstance(options, BaseModel)
-    return options.model_dump(mode="json", exclude_none=True, warnings=False,
-                              include=set(model.model_fields) - set(exclude))
-
+    values = options.model_dump(mode="json", exclude_none=True, warnings=False,
+                                include=set(model.model_fields) - set(exclude))
+    depth: dict[str, int] = {}
+    for i, klass in enumerate(cls.__mro__):
+        for name in vars(klass).get("__annotations__", {}):
+            depth.setdefault(name, i)
+    return dict(sorted(values.items(), key=lambda kv: depth.get(kv[0], 0)))
