@@ -33,7 +33,7 @@ import re
 import ssl
 import time
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 import nats
 import nats.errors
@@ -41,6 +41,7 @@ import nats.js.errors
 import structlog
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from pydantic import model_validator
 
 from watcher.config.options import Check, Duration, Options, Secret
 from watcher.config.settings import SinkConfig
@@ -101,7 +102,8 @@ class NatsOptions(Options):
     #: to connect, and for a batch's acknowledgements
     timeout: Annotated[float, Duration(min=0.1)] = 10.0
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
         given = [k for k, v in (("token", self.token), ("user", self.user),
                                 ("creds_file", self.creds_file)) if v]
         if len(given) > 1:
@@ -114,6 +116,7 @@ class NatsOptions(Options):
         if self.create_stream and Template(self.subject).stream_subjects() is None:
             raise ValueError("create_stream needs a subject that starts with a fixed token "
                              "(e.g. watcher.{source}.{type})")
+        return self
 
 
 class NatsSink(BaseSink[NatsOptions]):

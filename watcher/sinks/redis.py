@@ -25,13 +25,14 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 from urllib.parse import urlsplit
 
 import orjson
 import redis.asyncio as aioredis
 import redis.exceptions
 import structlog
+from pydantic import model_validator
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -78,11 +79,13 @@ class RedisOptions(Options):
     #: to connect, and for a batch's answers
     timeout: Annotated[float, Duration(min=0.1)] = 10.0
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("set tls_cert and tls_key together")
         if (self.tls_ca or self.tls_cert) and not self.url.startswith("rediss://"):
             raise ValueError("tls_ca, tls_cert and tls_key need a rediss:// url")
+        return self
 
 
 class RedisSink(BaseSink[RedisOptions]):
