@@ -1,23 +1,19 @@
-"""The kinds of value a config key takes beyond pydantic's own: durations, sizes, rates,
-secrets, string tables and lists, each read as a TOML file spells it.
-
-Each is a marker for :data:`typing.Annotated` (``Annotated[float, Duration(min=60)]``)
-that gives pydantic its validator (strict: ``true`` is no number, ``"5"`` no integer)
-and, for ``watcher check``, its serializer (``"15s"``, ``"64MiB"``, secrets as ``***``).
-A problem is raised as a ``problem`` (one message, or several at sub-keys) with the
-value quoted as TOML spells it; never the value of a secret.
+"""The kinds of value a config key takes beyond pydantic's own, read as a TOML file spells
+them: ``Annotated`` metadata (``Annotated[float, Duration(min=60)]``) giving pydantic the
+validator and ``watcher check`` the way to show a value (``"15s"``, secrets as ``***``).
+A problem quotes the value as the file has it, and never a secret's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler, ValidationError
 from pydantic_core import PydanticCustomError, core_schema
 
-from watcher.config.rates import parse_rate
+from watcher.config.hints import hint
 from watcher.config.toml_text import toml_value
 from watcher.config.units import (
     DURATION_FORMS,
@@ -28,10 +24,14 @@ from watcher.config.units import (
     parse_duration,
     parse_size,
 )
+from watcher.infra.ratelimit import Limit
 from watcher.infra.secrets import MASK
 
 #: the error type of every problem a kind or a check raises: its message is the problem
 PROBLEM = "watcher"
+#: more requests per second than any vendor allows: a larger number is a typo
+MOST = 1e6
+Found = Sequence[tuple[tuple[str, ...], str]]
 
 
 class At(str):
@@ -46,23 +46,25 @@ class At(str):
         return made
 
 
-def fail(*found: tuple[tuple[str | int, ...], str]) -> ValidationError:
+def fail(found: Found) -> ValidationError:
     """The problems ``(sub-key path, message)`` of one value, for a validator to raise."""
     return ValidationError.from_exception_data(PROBLEM, [
         {"type": PydanticCustomError(PROBLEM, "{message}", {"message": m}), "loc": loc,
          "input": None} for loc, m in found])
 
 
+def _show(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
 class Kind:
-    """A kind's validator (``parse``) and how ``watcher check`` shows a value (``show``)."""
+    """A kind: ``parse`` reads a raw value (raising :func:`fail`), ``show`` gives it back
+    for ``watcher check``; a ``secret`` one is masked and kept out of reprs."""
 
-    secret = False
-
-    def parse(self, raw: object) -> Any:
-        raise NotImplementedError
-
-    def show(self, value: Any) -> Any:
-        return value
+    parse: Callable[[Any], Any]
+    show: Callable[[Any], Any] = _show
+    secret: bool = False
 
     def __get_pydantic_core_schema__(self, source: Any,
                                      handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
@@ -71,111 +73,93 @@ class Kind:
                 self.show, when_used="json"))
 
 
-@dataclass(frozen=True)
-class Duration(Kind):
+def _bounded(raw: object, n: float | None, what: str, low: float | None, high: float | None,
+             fmt: Callable[[Any], str]) -> Any:
+    if n is None:
+        raise fail([((), f"{toml_value(raw)} is not a {what}")])
+    for bound, out, word in ((low, low is not None and n < low, "below the minimum"),
+                             (high, high is not None and n > high, "above the maximum")):
+        if out:
+            raise fail([((), f"{toml_value(raw)} is {word} of {fmt(bound)}")])
+    return n
+
+
+def Duration(min: float | None = None, max: float = LONGEST) -> Kind:
     """Seconds, from ``"500ms"``, ``"1h30m"`` or a number; at most a year unless ``max``."""
-
-    min: float | None = None
-    max: float = LONGEST
-
-    def parse(self, raw: object) -> float:
-        d = parse_duration(raw)
-        if d is None:
-            raise fail(((), f"{toml_value(raw)} is not a duration: {DURATION_FORMS}"))
-        if self.min is not None and d < self.min:
-            raise fail(((), f"{toml_value(raw)} is below the minimum of "
-                            f"{format_duration(self.min)}"))
-        if d > self.max:
-            raise fail(((), f"{toml_value(raw)} is above the maximum of "
-                            f"{format_duration(self.max)}"))
-        return d
-
-    def show(self, value: float) -> str:
-        return format_duration(value)
+    return Kind(lambda raw: _bounded(raw, parse_duration(raw), f"duration: {DURATION_FORMS}",
+                                     min, max, format_duration), format_duration)
 
 
-@dataclass(frozen=True)
-class Size(Kind):
+def Size(min: int | None = None) -> Kind:
     """Bytes, from ``"64MB"``, ``"512KiB"`` or an integer."""
-
-    min: int | None = None
-
-    def parse(self, raw: object) -> int:
-        n = parse_size(raw)
-        if n is None:
-            raise fail(((), f"{toml_value(raw)} is not a size: {SIZE_FORMS}"))
-        if self.min is not None and n < self.min:
-            raise fail(((), f"{toml_value(raw)} is below the minimum of {format_size(self.min)}"))
-        return n
-
-    def show(self, value: int) -> str:
-        return format_size(value)
+    return Kind(lambda raw: _bounded(raw, parse_size(raw), f"size: {SIZE_FORMS}", min, None,
+                                     format_size), format_size)
 
 
-@dataclass(frozen=True)
-class SecretKind(Kind):
-    """A string never shown, logged or quoted in a problem."""
-
-    secret = True
-
-    def parse(self, raw: object) -> str:
-        if not isinstance(raw, str):
-            raise fail(((), "must be a string"))
-        return raw
-
-    def show(self, value: str) -> str:
-        return MASK
+def _secret(raw: object) -> str:
+    if not isinstance(raw, str):
+        raise fail([((), "must be a string")])
+    return raw
 
 
-@dataclass(frozen=True)
-class TableKind(Kind):
-    """String keys to strings (a number or boolean value is taken as its text)."""
-
-    secret: bool = False
-
-    def parse(self, raw: object) -> dict[str, str]:
+def _table(secret: bool) -> Callable[[object], dict[str, str]]:
+    def parse(raw: object) -> dict[str, str]:
         if not isinstance(raw, dict):
-            raise fail(((), "must be a table"))
-        bad = [((str(k),), "must be a string or number" if self.secret else
-                f"{toml_value(v)} must be a string or number")
+            raise fail([((), "must be a table")])
+        bad = [((str(k),), ("" if secret else f"{toml_value(v)} ") + "must be a string or number")
                for k, v in raw.items() if not isinstance(v, str | int | float)]
         if bad:
-            raise fail(*bad)
+            raise fail(bad)
         return {str(k): toml_value(v) if isinstance(v, bool) else str(v) for k, v in raw.items()}
-
-    def show(self, value: dict[str, str]) -> dict[str, str]:
-        return dict.fromkeys(value, MASK) if self.secret else dict(value)
+    return parse
 
 
-@dataclass(frozen=True)
-class ListKind(Kind):
-    """A list of strings, as a tuple."""
-
-    secret: bool = False
-
-    def parse(self, raw: object) -> tuple[str, ...]:
-        if not isinstance(raw, list | tuple) or not all(isinstance(x, str) for x in raw):
-            raise fail(((), "must be a list of strings"))
-        return tuple(raw)
-
-    def show(self, value: tuple[str, ...]) -> list[str]:
-        return [MASK] * len(value) if self.secret else list(value)
+def _strings(raw: object) -> tuple[str, ...]:
+    if not isinstance(raw, list | tuple) or not all(isinstance(x, str) for x in raw):
+        raise fail([((), "must be a list of strings")])
+    return tuple(raw)
 
 
-@dataclass(frozen=True)
-class RateKind(Kind):
-    """Requests per second, or ``{rate, burst}``: a :class:`~watcher.infra.ratelimit.Limit`."""
+def _number(raw: object, at: tuple[str, ...], found: list[Any], least: float = 0.0,
+            unit: str = "requests per second") -> float | None:
+    """Above zero (``least`` and up when given) and at most :data:`MOST`."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw != raw:
+        found.append((at, f"{toml_value(raw)} must be a number ({unit})"))
+    elif raw <= 0 or raw < least or raw > MOST:
+        bound = f"at least {least:g}" if least else "above 0"
+        found.append((at, f"{raw:g} must be {bound} and at most {MOST:.0f} ({unit})"))
+    else:
+        return float(raw)
+    return None
 
-    def parse(self, raw: object) -> Any:
-        found: list[tuple[tuple[str | int, ...], str]] = []
-        limit = parse_rate(raw, "", lambda path, m: found.append(
-            (tuple(path.lstrip(".").split(".")) if path else (), m)))
-        if found:
-            raise fail(*found)
-        return limit
 
-    def show(self, value: Any) -> Any:
-        return value.as_toml()
+def _rate(raw: object) -> Limit:
+    """Requests per second, or ``{ rate = ..., burst = ... }``."""
+    found: list[tuple[tuple[str, ...], str]] = []
+    if not isinstance(raw, dict):
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise fail([((), f"{toml_value(raw)} must be a number of requests per second, "
+                             "or a table { rate = ..., burst = ... }")])
+        rate, burst = _number(raw, (), found), None
+    else:
+        found += [((k,), "unknown key" + hint(k, ("rate", "burst")))
+                  for k in raw if k not in ("rate", "burst")]
+        if "rate" not in raw:
+            raise fail([*found, (("rate",), "is required (requests per second)")])
+        rate = _number(raw["rate"], ("rate",), found)
+        burst = _number(raw["burst"], ("burst",), found, 1.0, "requests at once") \
+            if "burst" in raw else None
+    if found or rate is None:
+        raise fail(found)
+    return Limit(rate, burst)
+
+
+SECRET = Kind(_secret, lambda v: MASK, secret=True)
+TABLE = Kind(_table(False), dict)
+SECRET_TABLE = Kind(_table(True), lambda v: dict.fromkeys(v, MASK), secret=True)
+STRINGS = Kind(_strings, list)
+SECRET_STRINGS = Kind(_strings, lambda v: [MASK] * len(v), secret=True)
+RATE = Kind(_rate, lambda v: v.as_toml())
 
 
 @dataclass(frozen=True)
@@ -192,13 +176,13 @@ class Check:
     def _run(self, value: Any) -> Any:
         msg = self.check(value)
         if msg:
-            raise fail(((msg.key,) if isinstance(msg, At) else (), str(msg)))
+            raise fail([((msg.key,) if isinstance(msg, At) else (), str(msg))])
         return value
 
 
 def is_secret(annotation: object) -> bool:
     """Whether a field's type holds a secret kind (also inside ``X | None``)."""
-    if isinstance(annotation, SecretKind | TableKind | ListKind):
-        return bool(annotation.secret)
+    if isinstance(annotation, Kind):
+        return annotation.secret
     extras = getattr(annotation, "__metadata__", ())
     return any(is_secret(a) for a in (*extras, *getattr(annotation, "__args__", ())))

@@ -50,12 +50,12 @@ from watcher.infra.ratelimit import Limit
 __all__ = ["Check", "Duration", "Field", "NoOptions", "Options", "Rate", "Secret",
            "SecretList", "SecretTable", "Size", "StrList", "Table", "option"]
 
-Secret = Annotated[str, kinds.SecretKind()]
-Table = Annotated[Mapping[str, str], kinds.TableKind()]
-SecretTable = Annotated[Mapping[str, str], kinds.TableKind(secret=True)]
-StrList = Annotated[tuple[str, ...], kinds.ListKind()]
-SecretList = Annotated[tuple[str, ...], kinds.ListKind(secret=True)]
-Rate = Annotated[Limit, kinds.RateKind()]
+Secret = Annotated[str, kinds.SECRET]
+Table = Annotated[Mapping[str, str], kinds.TABLE]
+SecretTable = Annotated[Mapping[str, str], kinds.SECRET_TABLE]
+StrList = Annotated[tuple[str, ...], kinds.STRINGS]
+SecretList = Annotated[tuple[str, ...], kinds.SECRET_STRINGS]
+Rate = Annotated[Limit, kinds.RATE]
 
 
 class Options(BaseModel):
@@ -88,15 +88,12 @@ _secrets: dict[type[BaseModel], frozenset[str]] = {}
 
 #: the metadata key under which :func:`option` keeps a field's kind
 OPTION = "watcher.option"
-_KINDS: dict[str, Callable[[float | None, float | None], object]] = {
-    "str": lambda lo, hi: None, "bool": lambda lo, hi: None,
+_KINDS: dict[str, object] = {
+    "str": None, "bool": None, "enum": None, "secret": kinds.SECRET, "table": kinds.TABLE,
+    "secret_table": kinds.SECRET_TABLE, "strlist": kinds.STRINGS,
+    "secret_list": kinds.SECRET_STRINGS, "rate": kinds.RATE,
     "int": lambda lo, hi: Field(ge=lo), "float": lambda lo, hi: Field(ge=lo),
-    "duration": lambda lo, hi: Duration(lo, hi or LONGEST),
-    "size": lambda lo, hi: Size(None if lo is None else int(lo)),
-    "secret": lambda lo, hi: kinds.SecretKind(), "enum": lambda lo, hi: None,
-    "table": lambda lo, hi: kinds.TableKind(), "secret_table": lambda lo, hi: kinds.TableKind(True),
-    "strlist": lambda lo, hi: kinds.ListKind(), "secret_list": lambda lo, hi: kinds.ListKind(True),
-    "rate": lambda lo, hi: kinds.RateKind()}
+    "duration": lambda lo, hi: Duration(lo, hi or LONGEST), "size": lambda lo, hi: Size(lo)}
 
 
 def option(kind: str, default: Any = ..., *, choices: tuple[str, ...] = (),
@@ -108,7 +105,9 @@ def option(kind: str, default: Any = ..., *, choices: tuple[str, ...] = (),
     the config is read; ``resolved``: a key the loader fills in itself."""
     if kind not in _KINDS:  # at class definition, not when a config first names the plugin
         raise ValueError(f"unknown option kind {kind!r} (kinds: {', '.join(_KINDS)})")
-    marks = [m for m in (_KINDS[kind](min, max), Check(check) if check else None) if m]
+    mark = _KINDS[kind]
+    marks = [m for m in (mark(min, max) if callable(mark) else mark,
+                         Check(check) if check else None) if m]
     meta = {OPTION: (kind, marks, choices)}
     kw: dict[str, Any] = {"kw_only": True, "repr": kind not in ("secret", "secret_table",
                                                                 "secret_list"), "metadata": meta}
