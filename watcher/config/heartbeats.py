@@ -18,8 +18,6 @@ from watcher.config.rules import NameCheck
 from watcher.config.schema import Expanded
 from watcher.config.tables import array_tables
 
-KINDS = ("healthchecks", "cronitor", "url")
-
 
 def _check_url(v: str) -> str | None:
     parts = urlsplit(v)

@@ -167,10 +167,10 @@ def _entries(
         if not isinstance(raw, dict):
             r.problems.add(path, "must be a table")
             continue
-        cls = _plugin(raw.get(kind_key), f"{path}.{kind_key}", r.problems, lookup, known, what)
         # An unknown plugin (a typo) still gets every other key judged: against the plugin
         # its name is closest to, else against the common keys alone.
-        judge = cls or _closest(raw.get(kind_key), lookup, known)
+        cls, judge = _plugin(raw.get(kind_key), f"{path}.{kind_key}", r.problems, lookup,
+                             known, what)
         own: type[Options] | None = model_of(judge.Options) if judge else None
         hints = (*keys, *also, *(own.model_fields if own else ()))
         common = r.validate(model, {k: v for k, v in raw.items() if k in keys}, path,
@@ -184,34 +184,26 @@ def _entries(
 
 def _plugin(name: object, path: str, problems: Problems,
             lookup: Callable[[str], type[P] | None], known: Callable[[], list[str]],
-            what: str) -> type[P] | None:
-    """The plugin class a table names, or ``None`` (the problem reported)."""
+            what: str) -> tuple[type[P] | None, type[P] | None]:
+    """The plugin class a table names, or ``None`` (the problem reported); and the one to
+    judge its other keys by: that class, else the one a misspelt name most likely meant."""
     if not isinstance(name, str):
-        return None
+        return None, None
     try:
         cls = lookup(name)
     except PluginError as e:
         problems.add(path, f'"{name}" is not a usable {what}: {e}')
-        return None
-    if cls is None:
-        hint = difflib.get_close_matches(name, known(), n=1, cutoff=0.6)
-        problems.add(path, f'"{name}" is not a known {what}'
-                     + (f" (did you mean {hint[0]!r}? " if hint else " (")
-                     + f'known: {", ".join(known())})')
-    return cls
-
-
-def _closest(name: object, lookup: Callable[[str], type[P] | None],
-             known: Callable[[], list[str]]) -> type[P] | None:
-    """The plugin a misspelt name most likely meant, to judge the table's other keys by."""
-    if not isinstance(name, str):
-        return None
-    for guess in difflib.get_close_matches(name, known(), n=1, cutoff=0.6):
-        try:
-            return lookup(guess)
-        except PluginError:
-            return None
-    return None
+        return None, None
+    if cls is not None:
+        return cls, cls
+    guess = difflib.get_close_matches(name, known(), n=1, cutoff=0.6)
+    problems.add(path, f'"{name}" is not a known {what}'
+                 + (f" (did you mean {guess[0]!r}? " if guess else " (")
+                 + f'known: {", ".join(known())})')
+    try:
+        return None, lookup(guess[0]) if guess else None
+    except PluginError:
+        return None, None
 
 
 def _options(options: type[Any], model: type[Options], raw: dict[str, Any], path: str,

@@ -8,7 +8,6 @@ quoting the value as the file spells it, and never a secret's.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -154,10 +153,3 @@ def secrets_of(options: object) -> set[str]:
                      v if isinstance(v, tuple | list) else [v] if isinstance(v, str) else [])
     return {s for s in found if s}
 
-
-def state_dir_default() -> str:
-    """``$STATE_DIRECTORY/state.db`` under systemd, else ``./watcher-state.db``."""
-    sd = os.environ.get("STATE_DIRECTORY")
-    if sd:
-        return os.path.join(sd.split(":")[0], "state.db")
-    return "watcher-state.db"

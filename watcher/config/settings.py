@@ -7,6 +7,7 @@ of them at once, as a :class:`~watcher.errors.ConfigError`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -15,7 +16,6 @@ from pydantic import Field
 
 from watcher.config.heartbeats import HeartbeatConfig
 from watcher.config.options import Check, Duration, Options, Rate, Secret, Size, StrList, Table
-from watcher.config.schema import state_dir_default
 from watcher.config.silences import WindowConfig
 from watcher.core.matching import ALL, Match
 from watcher.core.rules import Rule
@@ -25,6 +25,12 @@ from watcher.core.rules import Rule
 #: multiple of that, and it bounds what one hostile or broken peer can make a source hold in
 #: memory: a refused body is freed at once, so about twice this while a next one streams in.
 MAX_RESPONSE_SIZE = 16 * 1024**2
+
+
+def state_dir_default() -> str:
+    """``$STATE_DIRECTORY/state.db`` under systemd, else ``./watcher-state.db``."""
+    sd = os.environ.get("STATE_DIRECTORY")
+    return os.path.join(sd.split(":")[0], "state.db") if sd else "watcher-state.db"
 
 
 def _check_listen(v: str) -> str | None:
