@@ -76,6 +76,24 @@ class RadarProvider(BaseProvider[RadarOptions]):
         return RunDetails()
 
 
+class PostInitOptions(Options):
+    """A dataclass converted as it was: its check across keys kept in __post_init__."""
+
+    region: Literal["eu", "us"] = "eu"
+    api_key: Secret
+
+    def __post_init__(self) -> None:
+        if self.region == "us":
+            raise ValueError("us needs a key of its own")
+
+
+class PostInitProvider(RadarProvider):
+    """The provider with options converted from a dataclass with __post_init__."""
+
+    kind: ClassVar[str] = "post-init"
+    Options = PostInitOptions  # type: ignore[assignment]
+
+
 class OldRadarProvider(RadarProvider):
     """The provider with its options in the older form."""
 
@@ -90,6 +108,7 @@ RADAR = {"name": "r", "provider": "radar", "token": "t0ken-value", "api_key": "k
 def radar(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(PROVIDERS.builtin, "radar", f"{__name__}:RadarProvider")
     monkeypatch.setitem(PROVIDERS.builtin, "old-radar", f"{__name__}:OldRadarProvider")
+    monkeypatch.setitem(PROVIDERS.builtin, "post-init", f"{__name__}:PostInitProvider")
 
 
 def problems(text: str) -> list[str]:
@@ -126,6 +145,16 @@ def test_an_error_the_options_class_raises_is_a_problem_of_the_table() -> None:
         assert problems(toml({}, [{**RADAR, "provider": provider,
                                    "labels": ["forbidden"]}])) == \
             ["sources[0]: ValueError: the label forbidden is reserved"]
+
+
+def test_a_converted_dataclass_s_post_init_still_checks_across_keys() -> None:
+    """An options model keeping a dataclass's __post_init__ has it run after validation:
+    what it raises is a problem of the table."""
+    post = {**RADAR, "provider": "post-init"}
+    assert parse_config(toml({}, [post])).sources[0].options == \
+        PostInitOptions(api_key="k3y-value")
+    assert problems(toml({}, [{**post, "region": "us"}])) == \
+        ["sources[0]: ValueError: us needs a key of its own"]
 
 
 def test_options_declared_with_option_are_read_checked_and_built_as_before() -> None:

@@ -14,9 +14,10 @@ hands the instance to the plugin (``source.options``, ``self.options``)::
         page_size: Annotated[int, Field(ge=1), Check(at_most_200)] = 50
         labels: StrList = ()
 
-A ``@model_validator`` or ``__post_init__``-like check that raises is a problem of
-the table.  The older form, a frozen dataclass of :func:`option` fields, still works
-(it is read into such a model); converting one is mechanical:
+A check across keys that raises ``ValueError`` is a problem of the table: a
+``@model_validator(mode="after")``, or a ``__post_init__(self)`` as a dataclass has.
+The older form, a frozen dataclass of :func:`option` fields, still works (it is read
+into such a model); converting one is mechanical:
 
 ==================================  ==============================================
 ``option("str", x)``                ``str = x`` (required: no default)
@@ -64,6 +65,11 @@ class Options(BaseModel):
 
     model_config = ConfigDict(frozen=True, strict=True, extra="forbid",
                               arbitrary_types_allowed=True)
+
+    def model_post_init(self, context: Any) -> None:
+        post = getattr(self, "__post_init__", None)
+        if post is not None:  # a converted dataclass's check across keys
+            post()
 
     def __repr_args__(self) -> Any:
         hidden = secret_fields(type(self))
