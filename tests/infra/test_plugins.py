@@ -17,7 +17,6 @@ from watcher.infra.clock import wall
 from watcher.providers import PROVIDERS, provider_class
 from watcher.providers.protocol import ProviderContext
 from watcher.sinks import SINKS, sink_class
-from watcher.testing import FakeClock
 
 #: installed as a package: entry points that load nothing usable, each differently
 BAD = '''
