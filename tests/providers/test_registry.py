@@ -28,7 +28,7 @@ class ToyProvider:
 
     kind: ClassVar[str] = "toy"
     default_base_url: ClassVar[str] = "http://127.0.0.1:9"
-    Options: ClassVar[type] = NoOptions
+    Options = NoOptions
 
     def __init__(self, source: Any, context: Any) -> None:
         self.source = source
@@ -58,15 +58,13 @@ class ToyProvider:
 
 #: the same, written against the typed API a package imports from ``watcher``
 TYPED = '''
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from watcher import BaseProvider, PollResult, PollView, RunDetails, Status, option
+from watcher import BaseProvider, Field, Options, PollResult, PollView, RunDetails, Status
 
 
-@dataclass(frozen=True)
-class TypedOptions:
-    page_size: int = option("int", 1000, min=1)
+class TypedOptions(Options):
+    page_size: Annotated[int, Field(ge=1)] = 1000
 
 
 class TypedProvider(BaseProvider[TypedOptions]):

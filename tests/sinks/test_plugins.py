@@ -13,20 +13,17 @@ from tests.support import ROOT, SimThread, lines_of, run_cli, sim_source, toml
 #: a plugin written against the protocol alone (no watcher base class), as a third
 #: party might: the protocol is all a sink needs
 PLUGIN = '''
-from dataclasses import dataclass
-
-from watcher import option
+from watcher import Options
 
 
-@dataclass(frozen=True)
-class MyOptions:
-    path: str = option("str")
-    label: str = option("str", "plugin")
+class MySinkOptions(Options):
+    path: str
+    label: str = "plugin"
 
 
 class MySink:
     kind = "my-sink"
-    Options = MyOptions
+    Options = MySinkOptions
 
     def __init__(self, config, context):
         self.path = config.options.path

@@ -54,10 +54,6 @@ Optional (the registry gives a class that lacks one the default of
     raises the :class:`~watcher.errors.ProviderError` the vendor's answer gives.
     Default: NotImplementedError (the source cannot be checked).
 
-The first form of this protocol is still accepted: a class with ``options`` (a
-table ``{name: Field}``, values read as ``source.options[name]``) instead of
-``Options``, built as ``cls(source, session)``, or ``cls(source, session,
-clock=clock)`` when its ``__init__`` takes a ``clock``.
 """
 
 from __future__ import annotations
@@ -132,7 +128,7 @@ class Provider(Protocol):
     #: registry name, the ``provider`` config value
     kind: ClassVar[str]
     default_base_url: ClassVar[str]
-    #: the provider's own config keys: a frozen dataclass of options
+    #: the provider's own config keys: an Options model
     Options: ClassVar[type[Any]]
 
     def __init__(self, source: SourceConfig, context: ProviderContext) -> None: ...

@@ -30,10 +30,10 @@ for the later ones when an earlier one is to be retried.  Models: arq's
 A sink class has:
 
 * ``kind``: its ``type`` name in the config;
-* ``Options``: its own config keys, a frozen dataclass whose fields are declared
-  with :func:`~watcher.config.options.option` (kinds ``secret`` and
-  ``secret_table`` are masked by ``watcher check`` and redacted from logs;
-  ``NoOptions``: none); the validated instance arrives in ``config.options``;
+* ``Options``: its own config keys, a :class:`~watcher.config.options.Options`
+  model (``Secret``, ``SecretTable`` and ``SecretList`` fields are masked by
+  ``watcher check`` and redacted from logs; ``NoOptions``: none); the validated
+  instance arrives in ``config.options``;
 * ``__init__(config, context)``; ``deliver``;
 * optionally ``reopen()`` (SIGHUP), ``aclose()``, ``linger`` (seconds,
   default 0): the runner lets a batch gather that long after its first event
@@ -74,9 +74,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
-from watcher.config.options import NoOptions, declared, ensure, option
+from watcher.config.options import Duration, Field, NoOptions, Options, declared, ensure
 from watcher.core.status import BusStats
 from watcher.infra.clock import Clock
 from watcher.infra.plugins import completed, plugin_class
@@ -109,25 +109,25 @@ class Retry:
 Outcomes = Sequence[Rejected | Retry]
 
 
-@dataclass(frozen=True)
-class RetryOptions:
+class RetryOptions(Options):
     """The retry keys of a sink that gives up (its options subclass this); the runner
     reads them.  A sink without them is retried forever, backing off 1s to 60s."""
 
     #: for one request
-    timeout: float = option("duration", 10.0, min=0.1)
+    timeout: Annotated[float, Duration(min=0.1)] = 10.0
     #: give up after this many attempts
-    max_attempts: int = option("int", 10, min=1)
+    max_attempts: Annotated[int, Field(ge=1)] = 10
     #: give up this long after an event's first attempt
-    max_age: float = option("duration", 3600.0, min=0.01)
+    max_age: Annotated[float, Duration(min=0.01)] = 3600.0
     #: the first retry delay (then doubling)
-    backoff: float = option("duration", 1.0, min=0.001)
+    backoff: Annotated[float, Duration(min=0.001)] = 1.0
     #: the cap of the retry delay
-    max_backoff: float = option("duration", 300.0, min=0.001)
+    max_backoff: Annotated[float, Duration(min=0.001)] = 300.0
 
 
 #: the policy of a sink without :class:`RetryOptions`: never give up
-FOREVER = RetryOptions(max_attempts=2**62, max_age=float("inf"), backoff=1.0, max_backoff=60.0)
+FOREVER = RetryOptions.model_construct(timeout=10.0, max_attempts=2**62, max_age=float("inf"),
+                                       backoff=1.0, max_backoff=60.0)
 
 
 def policy_of(sink: object) -> RetryOptions:
@@ -152,7 +152,7 @@ class SinkContext:
 
 class Sink(Protocol):
     kind: ClassVar[str]
-    #: the sink's own config keys: a frozen dataclass of options
+    #: the sink's own config keys: an Options model
     Options: ClassVar[type[Any]]
     #: a complete record of the journal: never silenced (stdout, file, buses)
     record: ClassVar[bool]
