@@ -156,8 +156,7 @@ class Daemon:
         replicas hold its leases: two writers would journal the same changes twice."""
         workers = await self.open("watcher once", replica=f"{default_replica()} once")
         try:
-            return await once(workers, ttl=self.config.watcher.lease_ttl, clock=self.clock,
-                              lines=self.summary)
+            return await once(workers, self.replication, lines=self.summary)
         finally:
             await self.close()
 

@@ -28,7 +28,7 @@ hands over at once.  With SQLite there is no keeper: the one process holds every
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from typing import Any
 
 import anyio
@@ -68,6 +68,8 @@ class Keeper:
         self.stats = LeaseStats()
         #: no more taking, and not counted live: the daemon is stopping
         self.stopping = False
+        #: give back and take a fair share each round (``watcher once`` holds all it took)
+        self.sharing = True
         #: when (monotonic) a heartbeat last reached the database, and why the rounds
         #: since failed; the store was just opened, so it answered a moment ago
         self.heartbeat = clock.monotonic()
@@ -123,7 +125,7 @@ class Keeper:
             return min([self.period, *(c.remaining() for c in self.claims.values())])
         self.heartbeat, self.heartbeat_error = sent, None
         await self._renewed(up, sent)
-        if not self.stopping:
+        if self.sharing and not self.stopping:
             give, take = self._plan(up)
             await self._give(give)
             await self._take(take, up)
@@ -212,7 +214,8 @@ class Keeper:
                 self.stats.takeovers[claim.kind] += 1
             if not await self._start(wanted[name], claim, takeover=takeover):
                 self.claims.pop(name, None)
-                await self._give_back_quietly({name: epoch})
+                with contextlib.suppress(StoreError):  # else it expires on its own
+                    await self.cluster.release({name: epoch})
 
     async def _start(self, cfg: Wanted, claim: Claim, *, takeover: bool) -> bool:
         """Start the lease's worker from the state as committed; False if it cannot be
@@ -241,10 +244,6 @@ class Keeper:
             await self.workers.start_rules(claim=claim)
         else:
             await self.workers.start_reminders(claim=claim)
-
-    async def _give_back_quietly(self, held: Mapping[str, int]) -> None:
-        with contextlib.suppress(StoreError):  # else it expires on its own
-            await self.cluster.release(held)
 
     async def _stop(self, name: str) -> None:
         kind, _, what = name.partition(":")
