@@ -221,7 +221,7 @@ class Keeper:
         """Start the lease's worker from the state as committed; False if it cannot be
         read (the lease is given back)."""
         if cfg is None:
-            await self._start_reader(claim)
+            await self.workers.start_reader(claim.lease, claim=claim)
             return True
         if isinstance(cfg, SinkConfig):
             await self.workers.start_sink(cfg, claim=claim)
@@ -239,12 +239,6 @@ class Keeper:
                                   phase=0.0 if takeover else None)
         return True
 
-    async def _start_reader(self, claim: Claim) -> None:
-        if claim.lease == READERS[0]:
-            await self.workers.start_rules(claim=claim)
-        else:
-            await self.workers.start_reminders(claim=claim)
-
     async def _stop(self, name: str) -> None:
         kind, _, what = name.partition(":")
         if kind == "source":
@@ -253,10 +247,8 @@ class Keeper:
             await self.workers.stop_sink(what)
         elif kind == "heartbeat":
             await self.workers.heartbeats.stop(what)
-        elif what == "rules":
-            await self.workers.stop_rules()
         else:
-            await self.workers.stop_reminders()
+            await self.workers.stop_reader(name)
 
     def _worker(self, name: str) -> Worker[Any] | None:
         kind, _, what = name.partition(":")
@@ -266,7 +258,7 @@ class Keeper:
             return self.workers.runners.get(what)
         if kind == "heartbeat":
             return self.workers.heartbeats.pingers.get(what)
-        return self.workers.rules if what == "rules" else self.workers.reminder_worker
+        return self.workers.readers.get(name)
 
     def _on_lost(self, claim: Claim) -> None:
         if claim.lost == "fenced":
