@@ -60,6 +60,15 @@ def test_only_state_reaches_the_store_behind_a_journal() -> None:
     assert reach == []
 
 
+def _private(node: ast.AST, own: set[str]) -> bool:
+    """``x._name`` of something not ours, or ``getattr(x, "_name")``."""
+    if isinstance(node, ast.Attribute):
+        return (node.attr.startswith("_") and not node.attr.startswith("__")
+                and not (isinstance(node.value, ast.Name) and node.value.id in own))
+    return (isinstance(node, ast.Call) and ast.unparse(node.func) == "getattr"
+            and isinstance(node.args[1], ast.Constant) and str(node.args[1].value).startswith("_"))
+
+
 def test_the_test_clocks_read_no_private_attribute_of_asyncio_or_anyio() -> None:
     """``watcher.testing`` uses only public asyncio and anyio: no ``_private`` module, and
     no ``_private`` attribute of anything but its own objects and classes."""
@@ -73,12 +82,6 @@ def test_the_test_clocks_read_no_private_attribute_of_asyncio_or_anyio() -> None
                     a.name for a in node.names]
                 private += [n for n in names if any(part.startswith("_") and part != "__future__"
                                                     for part in n.split("."))]
-            elif (isinstance(node, ast.Attribute) and node.attr.startswith("_")
-                  and not node.attr.startswith("__")
-                  and not (isinstance(node.value, ast.Name) and node.value.id in own)):
-                private.append(f"{p.name}:{node.lineno} {ast.unparse(node)}")
-            elif (isinstance(node, ast.Call) and ast.unparse(node.func) == "getattr"
-                  and isinstance(node.args[1], ast.Constant)
-                  and str(node.args[1].value).startswith("_")):
+            elif _private(node, own):
                 private.append(f"{p.name}:{node.lineno} {ast.unparse(node)}")
     assert private == []
