@@ -78,10 +78,8 @@ async def cycle(workers: Workers, lines: list[dict[str, object]] | None = None) 
     async with aiohttp.ClientSession(headers=user_agent(workers.replica)) as workers.session:
         runners = [workers.make_runner(s, claims.get(f"sink:{s.name}"))
                    for s in workers.config.sinks]
-        for r in runners:  # before any event, so none is skipped
-            if r.claim is not None:
-                await r.journal.refresh(r.consumer)
-            await r.journal.attach(r.consumer)
+        for r in runners:
+            await r.take_up()
         if claims:  # with replicas, state is read when its lease is taken: now
             rows = await workers.store.load([s.name for s in workers.config.sources])
             workers.states.update({s.name: SourceState(rows.get(s.name))

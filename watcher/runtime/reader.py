@@ -86,6 +86,13 @@ class JournalReader:
         self.cursor = await self.journal.attach(self.consumer)
         return True
 
+    async def take_up(self) -> None:
+        """Before any event, so none is skipped: the cursor as stored under a claim
+        (another replica may have moved it), or a new one at the head."""
+        if self.claim is not None:
+            await self.journal.refresh(self.consumer)
+        await self.journal.attach(self.consumer)
+
     async def step(self) -> None:
         """Take in the next batch (or what came due); StoreError/Fenced: nothing kept."""
         raise NotImplementedError

@@ -183,9 +183,7 @@ class Workers:
         assert self.tg is not None
         runner = self.make_runner(cfg, claim)
         try:
-            if claim is not None:
-                await self.journal.refresh(runner.consumer)
-            await self.journal.attach(runner.consumer)  # before any event, so none is skipped
+            await runner.take_up()
         except StoreError as e:
             log.error("could not save a new sink's cursor; it starts anyway", sink=cfg.name,
                       error=str(e))
