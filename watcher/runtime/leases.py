@@ -89,10 +89,6 @@ class Keeper:
             out[claim.kind] = out.get(claim.kind, 0) + 1
         return out
 
-    def wanted(self) -> dict[str, Wanted]:
-        """Every lease of the config (see :func:`wanted`)."""
-        return wanted(self.workers)
-
     def wake(self) -> None:
         """Run a round now (a lease was lost, the config changed)."""
         self._wake.set()
@@ -138,7 +134,7 @@ class Keeper:
         with the sources they would leave a replica with fewer sources than the others)."""
         give: list[str] = []
         take: list[str] = []
-        wanted = self.wanted()
+        wanted = leases_of(self.workers)
         for readers in (False, True):
             todo = plan(self.cluster.replica,
                         [n for n in wanted if n.startswith(LIGHT) == readers],
@@ -204,7 +200,7 @@ class Keeper:
         if got:  # logged before any of them starts work: nothing done on them precedes it
             log.info("leases taken", leases=sorted(got), takeovers=sorted(
                 n for n in got if n in up.abandoned))
-        wanted = self.wanted()
+        wanted = leases_of(self.workers)
         for name, epoch in sorted(got.items()):
             claim = Claim(name, epoch, deadline(sent, self.ttl), clock=self.clock,
                           on_lost=self._on_lost)
@@ -280,7 +276,7 @@ class Keeper:
         return out
 
 
-def wanted(workers: Workers) -> dict[str, Wanted]:
+def leases_of(workers: Workers) -> dict[str, Wanted]:
     """Every lease of ``workers``' config: its sources, its sinks that are not local,
     its heartbeats and the journal readers (None: no config of their own)."""
     config = workers.config

@@ -51,7 +51,6 @@ CURSOR_EVERY = 60.0
 
 
 class Reminders(JournalReader):
-    name = "reminders"
     doing = "reminders"
 
     def __init__(self, journal: Journal, *, intervals: Callable[[], Collection[float]],

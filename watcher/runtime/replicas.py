@@ -19,7 +19,7 @@ from watcher.core.status import DaemonStatus, RoundTrips
 from watcher.errors import LeasesHeld, StoreError
 from watcher.infra.clock import Clock
 from watcher.runtime.claim import Claim, deadline
-from watcher.runtime.leases import Keeper
+from watcher.runtime.leases import Keeper, leases_of
 from watcher.runtime.workers import Workers
 from watcher.server import cluster as status
 from watcher.state.backends import default_replica
@@ -88,7 +88,7 @@ class Replication:
         The keeper then renews them and takes or gives back nothing."""
         keeper, ttl = self.keeper, self.ttl
         keeper.sharing = False
-        wanted = set(keeper.wanted())
+        wanted = set(leases_of(self.workers))
         until = keeper.clock.monotonic() + LEASE_WAIT
         while True:
             sent = keeper.clock.monotonic()

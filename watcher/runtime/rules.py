@@ -42,7 +42,6 @@ READER = "@rules"
 class RuleEngine(JournalReader):
     """Evaluates ``rules`` on ``journal`` until cancelled."""
 
-    name = "rules"
     doing = "rule evaluation"
 
     def __init__(self, rules: Sequence[Rule], journal: Journal, *, clock: Clock,
