@@ -41,8 +41,8 @@ from watcher.infra.clock import Clock
 from watcher.model import Event, JournalEntry, RunDetails, Status
 from watcher.runtime.delivery import SinkRunner
 from watcher.sinks.base import FOREVER, Sink
+from watcher.state.backends import open_store
 from watcher.state.journal import Journal
-from watcher.state.sqlite import SqliteStore
 from watcher.testing.clocks import FakeClock, settle
 
 #: real seconds a check may take
@@ -106,7 +106,7 @@ class Bench:
             name="under-test", type=sink.kind)
 
     async def __aenter__(self) -> Bench:
-        self.store = await SqliteStore.open(":memory:")
+        self.store = await open_store(":memory:")
         self.journal = Journal(self.store)
         await self.journal.start()
         await self.journal.attach(self.config.name)
