@@ -24,7 +24,7 @@ import orjson
 
 from watcher.config.settings import MAX_RESPONSE_SIZE
 from watcher.config.units import format_size
-from watcher.core.backoff import retry_after
+from watcher.core.backoff import Backoff, retry_after
 from watcher.errors import AuthError, BadPayload, ProviderError, RateLimited, TransientError
 from watcher.infra.clock import Clock
 from watcher.infra.permit import checkpoint
@@ -117,6 +117,7 @@ class VendorHttp:
                   ) -> tuple[Any, Mapping[str, str]]:
         """GET ``path``; returns the parsed JSON body and the response headers."""
         attempt = 0
+        backoff = Backoff(1.0, MAX_INLINE_WAIT, rng=self.clock.random)
         while True:
             try:
                 return await self._get_once(path, params)
@@ -124,7 +125,7 @@ class VendorHttp:
                 attempt += 1
                 wait = getattr(e, "retry_after", None)
                 if wait is None:
-                    wait = self.clock.random.uniform(0.5, 1.0) * 2 ** (attempt - 1)
+                    wait = backoff.next()
                 if attempt > self.retries or wait > MAX_INLINE_WAIT or "timed out" in str(e):
                     raise
                 await self.clock.sleep(wait)
