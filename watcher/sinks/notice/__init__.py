@@ -1,0 +1,1 @@
+"""Notices: what a notification says, built once from events, rendered by each notifier."""
