@@ -19,8 +19,7 @@ from watcher.model import JournalEntry, RunDetails, Status
 from watcher.sinks import sink_class
 from watcher.sinks.apprise.text import body
 from watcher.sinks.base import Sink, SinkContext
-from watcher.sinks.notice.compose import notices
-from watcher.sinks.notice.model import (
+from watcher.sinks.notice import (
     Code,
     Fields,
     Link,
@@ -30,6 +29,7 @@ from watcher.sinks.notice.model import (
     Preformatted,
     Time,
 )
+from watcher.sinks.notice.compose import notices
 from watcher.sinks.pagerduty.event import DEFAULT_SEVERITY, payload_of
 from watcher.sinks.slack.message import compose, payload
 from watcher.state.journal import entry_of

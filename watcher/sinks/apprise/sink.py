@@ -41,8 +41,8 @@ from watcher.sinks.apprise.text import body
 from watcher.sinks.apprise.urls import check_urls, http_target, load, secrets_of, send
 from watcher.sinks.base import BaseSink, Outcomes, Retry, RetryOptions, SinkContext
 from watcher.sinks.http import reaches
+from watcher.sinks.notice import Notice
 from watcher.sinks.notice.compose import notices
-from watcher.sinks.notice.model import Notice
 
 #: notify calls of one sink running at once (an abandoned call keeps its place until it ends)
 THREADS = 2

@@ -26,8 +26,7 @@ from watcher.core.events import (
 )
 from watcher.core.timestamps import parse_ts
 from watcher.model import JournalEntry
-from watcher.sinks.notice.health import health_notice
-from watcher.sinks.notice.model import (
+from watcher.sinks.notice import (
     Code,
     Excerpt,
     Fields,
@@ -44,10 +43,10 @@ from watcher.sinks.notice.model import (
     Text,
     Time,
     footer,
-    joined,
     run_ref,
     squashed,
 )
+from watcher.sinks.notice.health import health_notice
 from watcher.sinks.notice.words import DEFAULT, Headlines, duration, workflow_of
 
 #: runs a grouped notice details; the rest are named in one line
@@ -146,8 +145,8 @@ def _runs(events: Sequence[dict[str, Any]], emoji: str, title: str) -> Said:
     parts += [Paragraph(_run_line(ev)) for ev in events[:LISTED]]
     rest = events[LISTED:]
     if rest:
-        parts.append(Paragraph((f"…and {len(rest)} more: ",
-                                *joined([Code(_run_id(ev)) for ev in rest]))))
+        named = [x for ev in rest for x in (", ", Code(_run_id(ev)))][1:]
+        parts.append(Paragraph((f"…and {len(rest)} more: ", *named)))
     first, last = events[0].get("time"), events[-1].get("time")
     parts.append(Note(("watcher · ", Time(first)) if first == last
                       else ("watcher · ", Time(first), " to ", Time(last))))

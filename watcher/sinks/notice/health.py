@@ -13,7 +13,7 @@ from typing import Any
 
 from watcher.config.units import format_duration
 from watcher.core.events import WORKFLOW_DEGRADED
-from watcher.sinks.notice.model import (
+from watcher.sinks.notice import (
     Code,
     Excerpt,
     Fields,

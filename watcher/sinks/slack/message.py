@@ -20,26 +20,8 @@ from typing import Any
 
 from watcher.core.timestamps import parse_ts
 from watcher.model import JournalEntry
+from watcher.sinks import notice
 from watcher.sinks.notice.compose import notices
-from watcher.sinks.notice.model import (
-    EXCERPT_MAX,
-    Code,
-    Excerpt,
-    Fields,
-    Link,
-    Links,
-    Listing,
-    Note,
-    Notice,
-    Paragraph,
-    Part,
-    Preformatted,
-    Span,
-    Strong,
-    Text,
-    Time,
-    spans,
-)
 from watcher.sinks.notice.words import DEFAULT, Headlines
 
 Block = dict[str, Any]
@@ -64,7 +46,7 @@ def compose(batch: Sequence[JournalEntry], headlines: Headlines = DEFAULT) -> li
     return [Message(n.entries, payload(n)) for n in notices(batch, headlines)]
 
 
-def payload(n: Notice) -> dict[str, Any]:
+def payload(n: notice.Notice) -> dict[str, Any]:
     """A notice as a Slack payload: ``text`` and ``blocks``."""
     head = f"{n.emoji} {n.title}" if n.emoji else n.title
     text = head if n.detail is None else f"{head}: {n.detail}"
@@ -74,25 +56,25 @@ def payload(n: Notice) -> dict[str, Any]:
         *map(_block, n.parts)]}
 
 
-def _block(part: Part) -> Block:
+def _block(part: notice.Part) -> Block:
     match part:
-        case Fields(pairs):
+        case notice.Fields(pairs):
             return {"type": "section", "fields": [
                 {"type": "mrkdwn", "text": cut(f"*{label}*\n{mrkdwn(value)}", FIELD_MAX)}
                 for label, value in pairs[:10]]}
-        case Note(text):
+        case notice.Note(text):
             return {"type": "context", "elements": [_text(mrkdwn(text))]}
-        case Links(links):
+        case notice.Links(links):
             return {"type": "actions", "elements": [
                 {"type": "button", "text": {"type": "plain_text",
                                             "text": cut(x.label, BUTTON_MAX)}, "url": x.url}
                 for x in links]}
-        case Listing(label, lines):
+        case notice.Listing(label, lines):
             said = f"*{label}*\n" + "\n".join(cut(mrkdwn(x), LINE_MAX) for x in lines)
-        case Preformatted(label, text):  # a fence inside would end the block early: defused
+        case notice.Preformatted(label, text):  # a fence inside would end the block early: defused
             said = (f"*{label}*\n```" + cut(esc(text.replace("```", "\u02cb\u02cb\u02cb")),
                                             CODE_MAX) + "```")
-        case Paragraph(text):
+        case notice.Paragraph(text):
             said = mrkdwn(text)
     return {"type": "section", "text": _text(said)}
 
@@ -101,27 +83,27 @@ def _text(mrkdwn: str) -> Block:
     return {"type": "mrkdwn", "text": cut(mrkdwn, SECTION_MAX)}
 
 
-def mrkdwn(text: Text) -> str:
-    return "".join(map(_span, spans(text)))
+def mrkdwn(text: notice.Text) -> str:
+    return "".join(map(_span, notice.spans(text)))
 
 
-def _span(span: Span) -> str:
+def _span(span: notice.Span) -> str:
     match span:
         case str():
             return esc(span)
-        case Code(text):
+        case notice.Code(text):
             return f"`{esc(text)}`"
-        case Strong(text):
+        case notice.Strong(text):
             return f"*{esc(text)}*"
-        case Link(url, label):
+        case notice.Link(url, label):
             return f"<{esc(url)}|{esc(label).replace('|', '¦')}>"
-        case Time(ts):  # in the reader's own time zone, the timestamp as the fallback
+        case notice.Time(ts):  # in the reader's own time zone, the timestamp as the fallback
             epoch = parse_ts(ts)
             if epoch is None:
                 return esc(str(ts or ""))
             return f"<!date^{int(epoch)}^{{date_short_pretty}} {{time_secs}}|{esc(str(ts))}>"
-        case Excerpt(text, quoted):
-            return ("\n> " if quoted else "") + cut(esc(text), EXCERPT_MAX)
+        case notice.Excerpt(text, quoted):
+            return ("\n> " if quoted else "") + cut(esc(text), notice.EXCERPT_MAX)
 
 
 def esc(text: str) -> str:
