@@ -30,7 +30,7 @@ class Strong:
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    url: str
+    url: str  # fit to link (see safe_url)
     label: str
 
 

@@ -13,23 +13,7 @@ from typing import Any
 
 from watcher.config.units import format_duration
 from watcher.core.events import WORKFLOW_DEGRADED
-from watcher.sinks.notice import (
-    Code,
-    Excerpt,
-    Fields,
-    Listing,
-    Note,
-    Paragraph,
-    Part,
-    Said,
-    Span,
-    Strong,
-    Text,
-    Time,
-    footer,
-    run_ref,
-    squashed,
-)
+from watcher.sinks import notice
 from watcher.sinks.notice.words import duration
 
 DEGRADED_EMOJI = ":warning:"
@@ -69,41 +53,44 @@ def health_line(ev: dict[str, Any]) -> str:
     return f"{d.get('stuck')} runs stuck at once ({bound})"
 
 
-def health_notice(events: Sequence[dict[str, Any]]) -> Said:
+def health_notice(events: Sequence[dict[str, Any]]) -> notice.Said:
     """What a notice about health events of one group (same type) says."""
     degraded = events[0].get("type") == WORKFLOW_DEGRADED
     emoji = DEGRADED_EMOJI if degraded else RECOVERED_EMOJI
     if len(events) == 1:
         return emoji, headline(events[0]), health_line(events[0]), _one(events[0])
     said = [(headline(ev), health_line(ev)) for ev in events]
-    parts: list[Part] = [Paragraph((Strong(what), f": {line}")) for what, line in said[:LISTED]]
+    parts: list[notice.Part] = [notice.Paragraph((notice.Strong(what), f": {line}"))
+                                for what, line in said[:LISTED]]
     if len(said) > LISTED:
-        parts.append(Note(f"…and {len(said) - LISTED} more"))
+        parts.append(notice.Note(f"…and {len(said) - LISTED} more"))
     title = f"{len(events)} workflows {'degraded' if degraded else 'recovered'}"
     return emoji, title, "; ".join(f"{w}: {line}" for w, line in said), parts
 
 
-def _one(ev: dict[str, Any]) -> list[Part]:
+def _one(ev: dict[str, Any]) -> list[notice.Part]:
     d = ev.get("data") or {}
-    fields: list[tuple[str, Text]] = [("Rule", Code(str(d.get("rule", "?")))),
-                                      ("Source", str(d.get("source") or "every source"))]
+    fields: list[tuple[str, notice.Text]] = [
+        ("Rule", notice.Code(str(d.get("rule", "?")))),
+        ("Source", str(d.get("source") or "every source"))]
     if d.get("episode_started_at"):
-        fields.append(("Degraded since", Time(d["episode_started_at"])))
+        fields.append(("Degraded since", notice.Time(d["episode_started_at"])))
     if isinstance(d.get("degraded_for_s"), int | float):
         fields.append(("Degraded for", duration(d["degraded_for_s"])))
-    parts: list[Part] = [Paragraph(health_line(ev)), Fields(fields)]
+    parts: list[notice.Part] = [notice.Paragraph(health_line(ev)), notice.Fields(fields)]
     samples = d.get("samples") or []
     if samples and ev.get("type") == WORKFLOW_DEGRADED:
-        parts.append(Listing("Recent runs", [_sample(s) for s in samples]))
-    parts.append(footer(ev))
+        parts.append(notice.Listing("Recent runs", [_sample(s) for s in samples]))
+    parts.append(notice.footer(ev))
     return parts
 
 
-def _sample(s: dict[str, Any]) -> Text:
-    line: tuple[Span, ...] = (run_ref(str(s.get("run_id") or "?"), s.get("url")),
-                              f" · {s.get('source', '?')} · ", Code(str(s.get("status"))))
+def _sample(s: dict[str, Any]) -> notice.Text:
+    line: tuple[notice.Span, ...] = (
+        notice.run_ref(str(s.get("run_id") or "?"), s.get("url")),
+        f" · {s.get('source', '?')} · ", notice.Code(str(s.get("status"))))
     if s.get("error"):
-        line += (" · ", Excerpt(squashed(s["error"])))
+        line += (" · ", notice.Excerpt(notice.squashed(s["error"])))
     return line
 
 
