@@ -23,6 +23,7 @@ from watcher.config import urls
 from watcher.config.credentials import secret_path
 from watcher.config.heartbeats import parse_heartbeats
 from watcher.config.match import parse_match
+from watcher.config.inhibit import parse_inhibit
 from watcher.config.rules import parse_rules
 from watcher.config.schema import Field, Problems, Resolver
 from watcher.config.settings import (
@@ -93,9 +94,10 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
     problems = Problems()
     r = Resolver(env, problems, needs)
     for key in data:
-        if key not in ("watcher", "sources", "sinks", "silences", "rules", "heartbeats"):
+        if key not in ("watcher", "sources", "sinks", "silences", "rules", "heartbeats",
+                       "inhibit"):
             problems.add(key, "unknown key (expected [watcher], [[sources]], [[sinks]], "
-                              "[[silences]], [[rules]], [[heartbeats]])")
+                              "[[silences]], [[rules]], [[heartbeats]], [[inhibit]])")
 
     wvalues = r.table(data.get("watcher", {}), WATCHER_FIELDS, "watcher")
     wvalues["http_token"] = _http_token(wvalues, r, env, base_dir)
@@ -122,12 +124,14 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
     windows = parse_windows(data.get("silences"), r, sources=source_names, sinks=records)
     rules = parse_rules(data, r, sources=source_names, check_name=_check_name)
     heartbeats = parse_heartbeats(data, r, check_name=_check_name)
+    inhibit = parse_inhibit(data, r, sources=source_names, sinks=records,
+                            check_name=_check_name)
 
     if problems:
         raise ConfigError(problems.items, path=path)
     return Config(watcher=watcher, sources=tuple(sources), sinks=tuple(sinks), path=path,
                   secrets=frozenset(r.secrets), raw=data, silences=windows, rules=rules,
-                  heartbeats=heartbeats)
+                  heartbeats=heartbeats, inhibit=inhibit)
 
 
 def _sinks(data: Mapping[str, Any], r: Resolver, catalog: Catalog,

@@ -70,7 +70,7 @@ class Workers:
         self.pollers: dict[str, Worker[Poller]] = {}
         self.runners: dict[str, Worker[SinkRunner]] = {}
         #: the silences and maintenance windows every sink runner consults
-        self.silencer = Silencer(store, config.silences, clock=clock)
+        self.silencer = Silencer(store, config.silences, config.inhibit, clock=clock)
         #: the reminder stream, for the sinks' ``repeat_interval``
         self.reminders = Reminders(
             journal, clock=clock,
@@ -205,9 +205,8 @@ class Workers:
     # -- rules ---------------------------------------------------------------------------
 
     async def start_rules(self, *, claim: Claim | None = None) -> None:
-        """Start the rule engine, if there are rules or an earlier engine's cursor (its
-        open episodes end once the rules are gone); under a ``claim`` from the cursor
-        as stored (another replica may have moved it)."""
+        """Start the rule engine if there are rules or an earlier engine's cursor (its open
+        episodes end once the rules are gone); under a ``claim``, from the stored cursor."""
         assert self.tg is not None
         try:
             if claim is not None:
@@ -218,7 +217,8 @@ class Workers:
         except StoreError as e:
             log.error("could not read or save the rule engine's cursor; it starts anyway",
                       error=str(e))
-        engine = RuleEngine(self.config.rules, self.journal, clock=self.clock, claim=claim)
+        engine = RuleEngine(self.config.rules, self.journal, clock=self.clock, claim=claim,
+                            inhibit=self.config.inhibit)
         worker = self.rules = Worker(engine, clock=self.clock)
         worker.start(self.tg, engine.run)
 
@@ -254,12 +254,12 @@ class Workers:
     async def apply(self, new: Config) -> None:
         """Bring the workers in line with ``new``: only what changed is touched."""
         old, self.config = self.config, new
-        self.silencer.set_windows(new.silences)
+        self.silencer.set_windows(new.silences, new.inhibit)
         await self._apply_sources({s.name: s for s in old.sources},
                                   {s.name: s for s in new.sources})
         await self._apply_sinks({s.name: s for s in old.sinks}, {s.name: s for s in new.sinks})
         await self.heartbeats.apply(old.heartbeats, new.heartbeats)
-        if old.rules != new.rules:
+        if (old.rules, old.inhibit) != (new.rules, new.inhibit):
             await self.stop_rules()
             if self.leased(READERS[0]):  # else the replica holding the lease restarts it
                 await self.start_rules(claim=self.claims.get(READERS[0]))
