@@ -22,8 +22,8 @@ from watcher.config import options as opts
 from watcher.config import urls
 from watcher.config.credentials import secret_path
 from watcher.config.heartbeats import parse_heartbeats
-from watcher.config.match import parse_match
 from watcher.config.inhibit import parse_inhibit
+from watcher.config.match import parse_match
 from watcher.config.rules import parse_rules
 from watcher.config.schema import Field, Problems, Resolver
 from watcher.config.settings import (

@@ -20,7 +20,6 @@ from collections.abc import Iterable, Sequence
 import structlog
 
 from watcher.core.inhibition import InhibitRule, Opened, judge
-from watcher.core.status import InhibitionStatus
 from watcher.errors import StoreError
 from watcher.model import JournalEntry
 from watcher.state.store import Store
@@ -90,16 +89,3 @@ class Inhibiting:
                 if rule.applies_to(self.sink) and rule.source(ep):
                     yield rule.name, key, ep
 
-
-def inhibitions(states: Iterable[Inhibiting], rules: Sequence[InhibitRule]
-                ) -> list[InhibitionStatus]:
-    """The inhibitions holding now, as the sinks' runners in this process see them, with
-    what each held from each sink."""
-    found: dict[tuple[str, str], tuple[Opened, dict[str, int]]] = {}
-    for state in states:
-        for rule, key, ep in state.holding(rules):
-            found.setdefault((rule, key), (ep, {}))[1][state.sink] = ep.held.get(rule, 0)
-    return [InhibitionStatus(rule=rule, episode=ep.type.removeprefix("watcher."),
-                             source=ep.source, workflow=ep.workflow_name or ep.workflow_id,
-                             since=ep.time, held=held)
-            for (rule, _), (ep, held) in sorted(found.items(), key=lambda i: i[1][0].time)]

@@ -142,7 +142,7 @@ async def _read_back(workers: Workers) -> None:
     rules, reminders = workers.claims.get(READERS[0]), workers.claims.get(READERS[1])
     if workers.config.rules:
         engine = RuleEngine(workers.config.rules, workers.journal, clock=workers.clock,
-                            claim=rules)
+                            claim=rules, inhibit=workers.config.inhibit)
         await workers.journal.attach(RULES)
         with move_on_after(workers.clock, RULES_DEADLINE):  # what it misses, a later run decides
             await engine.run(until_idle=True)

@@ -36,14 +36,14 @@ import structlog
 
 from watcher.core.backoff import Backoff
 from watcher.core.episodes import Decision, evaluate, next_deadline, retire
+from watcher.core.events import WORKFLOW_RECOVERED
 from watcher.core.incidents import workflow_incident
 from watcher.core.inhibition import InhibitRule, Opened, summary, tally
 from watcher.core.rules import NAMESPACE, Key, Rule, Track, load_tracks
-from watcher.core.events import WORKFLOW_RECOVERED
 from watcher.errors import Fenced, StoreError
 from watcher.infra.clock import Clock
-from watcher.runtime.claim import Claim
 from watcher.model import JournalEntry
+from watcher.runtime.claim import Claim
 from watcher.runtime.supervisor import Boundary
 from watcher.state.journal import Journal
 

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Sequence
 
 import structlog
 
+from watcher.core.inhibition import InhibitRule, Opened
+from watcher.core.status import InhibitionStatus
 from watcher.errors import StoreError
 from watcher.model import JournalEntry
 from watcher.runtime.inhibiting import Inhibiting
@@ -84,3 +86,20 @@ class Told:
         """The records of :meth:`settle` are in the store with the cursor."""
         self.saved = set(self.keys)
         self.inhibiting.committed()
+
+
+def inhibitions(tolds: Iterable[Told | None], rules: Sequence[InhibitRule]
+                ) -> list[InhibitionStatus]:
+    """The inhibitions holding now, as the notification sinks' runners in this process see
+    them (``tolds``: theirs; None for a record), with what each held from each sink."""
+    found: dict[tuple[str, str], tuple[Opened, dict[str, int]]] = {}
+    for told in tolds:
+        if told is None:
+            continue
+        state = told.inhibiting
+        for rule, key, ep in state.holding(rules):
+            found.setdefault((rule, key), (ep, {}))[1][state.sink] = ep.held.get(rule, 0)
+    return [InhibitionStatus(rule=rule, episode=ep.type.removeprefix("watcher."),
+                             source=ep.source, workflow=ep.workflow_name or ep.workflow_id,
+                             since=ep.time, held=held)
+            for (rule, _), (ep, held) in sorted(found.items(), key=lambda i: i[1][0].time)]
