@@ -7,6 +7,7 @@ from datetime import UTC
 from typing import Any
 
 from watcher.config.heartbeats import HEARTBEAT_FIELDS
+from watcher.config.inhibit import INHIBIT_FIELDS
 from watcher.config.loader import Catalog
 from watcher.config.options import fields_of, values_of
 from watcher.config.rules import RULE_FIELDS
@@ -15,6 +16,7 @@ from watcher.config.settings import SINK_FIELDS, SOURCE_FIELDS, WATCHER_FIELDS, 
 from watcher.config.silences import WINDOW_FIELDS, WindowConfig
 from watcher.config.toml_text import toml_value
 from watcher.config.units import format_duration, format_size
+from watcher.core.inhibition import InhibitRule
 from watcher.core.rules import FAILURE_RATE, NO_SUCCESS, STUCK_COUNT, Rule
 from watcher.core.windows import local_text, next_opening
 from watcher.infra.secrets import MASK, masked_url
@@ -44,6 +46,8 @@ def render(config: Config, catalog: Catalog, *, now: float | None = None) -> str
             out.append(f"# {window_times(w, now)}")
     for rule in config.rules:
         out += ["", "[[rules]]", *_table(_rule_values(rule), RULE_FIELDS)]
+    for rule in config.inhibit:
+        out += ["", "[[inhibit]]", *_table(_inhibit_values(rule), INHIBIT_FIELDS)]
     for h in config.heartbeats:  # the URL is a secret: masked like a token
         out += ["", "[[heartbeats]]", *_table(values_of(h), HEARTBEAT_FIELDS)]
     return "\n".join(out) + "\n"
@@ -85,6 +89,12 @@ def _rule_values(rule: Rule) -> dict[str, Any]:
     if match:
         values["match"] = match
     return values
+
+
+def _inhibit_values(rule: InhibitRule) -> dict[str, Any]:
+    return {"name": rule.name, "source": rule.source.as_dict(),
+            "target": rule.target.as_dict(), "equal": rule.equal,
+            "sinks": rule.sinks}
 
 
 def _table(values: Mapping[str, Any], fields: Mapping[str, Field]) -> list[str]:
