@@ -46,8 +46,8 @@ def render(config: Config, catalog: Catalog, *, now: float | None = None) -> str
             out.append(f"# {window_times(w, now)}")
     for rule in config.rules:
         out += ["", "[[rules]]", *_table(_rule_values(rule), RULE_FIELDS)]
-    for rule in config.inhibit:
-        out += ["", "[[inhibit]]", *_table(_inhibit_values(rule), INHIBIT_FIELDS)]
+    for inhibit in config.inhibit:
+        out += ["", "[[inhibit]]", *_table(_inhibit_values(inhibit), INHIBIT_FIELDS)]
     for h in config.heartbeats:  # the URL is a secret: masked like a token
         out += ["", "[[heartbeats]]", *_table(values_of(h), HEARTBEAT_FIELDS)]
     return "\n".join(out) + "\n"
