@@ -20,8 +20,9 @@ with its cursor.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -123,39 +124,69 @@ def episode_key(e: JournalEntry) -> str | None:
     return None
 
 
-def follow(episodes: dict[str, Opened], e: JournalEntry) -> None:
-    """Take ``e`` into the open episodes (an opening seen again keeps the first)."""
+def follow(episodes: dict[str, Opened], e: JournalEntry) -> bool:
+    """Take ``e`` into the open episodes (an opening seen again keeps the first); whether
+    they changed."""
     key = episode_key(e)
     if key is None:
-        return
+        return False
     if e.type in EPISODES:
-        episodes.setdefault(key, Opened.of(e))
-    else:
-        episodes.pop(key, None)
-
-
-def same(fields: Iterable[str], a: Any, b: Any) -> bool:
-    """Both carry every field, with equal values (absent or empty on both: not equal)."""
-    for f in fields:
-        va = getattr(a, f, None)
-        if not va or va != getattr(b, f, None):
+        if key in episodes:
             return False
-    return True
+        episodes[key] = Opened.of(e)
+        return True
+    return episodes.pop(key, None) is not None
 
 
-def holder(e: JournalEntry, episodes: Mapping[str, Opened],
-           rules: Sequence[InhibitRule]) -> tuple[InhibitRule, str] | None:
-    """The first rule, and the key of the open episode, that hold ``e`` back; ``None``."""
-    own: str | None = None
-    for rule in rules:
-        if not rule.target(e):
-            continue
-        if own is None:
-            own = episode_key(e) or ""
-        for key, ep in episodes.items():
-            if key != own and rule.source(ep) and same(rule.equal, ep, e):
-                return rule, key
-    return None
+class Index:
+    """The open episodes as each rule looks them up: those that match its ``source``, by
+    their values of its ``equal`` fields (all present: two missing values are not equal),
+    so judging an event is a dict lookup per rule however many episodes are open.  Built
+    again whenever an episode opens or ends, which is rare."""
+
+    __slots__ = ("_by_rule", "empty")
+
+    def __init__(self, episodes: Mapping[str, Opened], rules: Sequence[InhibitRule]) -> None:
+        self._by_rule: list[tuple[InhibitRule, Callable[[Any], Any], dict[Any, list[str]]]] = []
+        for rule in rules:
+            values_of = _values_of(rule.equal)
+            table: dict[Any, list[str]] = {}
+            for key, ep in episodes.items():
+                values = values_of(ep)
+                if _present(values, rule.equal) and rule.source(ep):
+                    table.setdefault(values, []).append(key)
+            if table:
+                for keys in table.values():
+                    keys.sort()  # the same episode credited, in whatever order they were read
+                self._by_rule.append((rule, values_of, table))
+        #: no rule has an open episode: nothing can be held
+        self.empty = not self._by_rule
+
+    def find(self, e: JournalEntry) -> tuple[InhibitRule, str] | None:
+        """The first rule, and the key of the open episode, that hold ``e`` back; ``None``
+        (an episode never holds its own events)."""
+        own: str | None = None
+        for rule, values_of, table in self._by_rule:
+            # the lookup first: a miss (another workflow) is the common case, and cheaper
+            keys = table.get(values_of(e))
+            if not keys or not rule.target(e):
+                continue
+            if own is None:
+                own = episode_key(e) or ""
+            for key in keys:
+                if key != own:
+                    return rule, key
+        return None
+
+
+def _values_of(fields: tuple[str, ...]) -> Callable[[Any], Any]:
+    """An event's values of ``fields``, as one hashable (every field is an attribute of an
+    entry and of :class:`Opened`)."""
+    return attrgetter(*fields) if fields else lambda _e: ()
+
+
+def _present(values: Any, fields: tuple[str, ...]) -> bool:
+    return bool(values) if len(fields) == 1 else all(values)
 
 
 def judge(entries: Iterable[JournalEntry], wanted: Iterable[int],
@@ -165,12 +196,14 @@ def judge(entries: Iterable[JournalEntry], wanted: Iterable[int],
     seq is in ``wanted``, those an open episode holds back: seq -> (rule, episode key)."""
     out: dict[int, tuple[str, str]] = {}
     want = set(wanted) if rules else set()
+    index = Index(episodes, rules)
     for e in entries:
-        if episodes and e.seq in want:
-            found = holder(e, episodes, rules)
+        if not index.empty and e.seq in want:
+            found = index.find(e)
             if found is not None:
                 out[e.seq] = (found[0].name, found[1])
-        follow(episodes, e)
+        if follow(episodes, e) and rules:
+            index = Index(episodes, rules)
     return out
 
 
@@ -188,12 +221,14 @@ def tally(entries: Iterable[JournalEntry], episodes: dict[str, Opened],
     """The rule engine's count of what each open episode holds back from some sink: the
     targets of a rule while it is open, whatever the sinks (their ``match``, what each
     was told) make of them."""
+    index = Index(episodes, rules)
     for e in entries:
-        if rules and episodes:
-            found = holder(e, episodes, rules)
+        if not index.empty:
+            found = index.find(e)
             if found is not None:
                 episodes[found[1]].tally(found[0].name, e.run_id)
-        follow(episodes, e)
+        if follow(episodes, e) and rules:
+            index = Index(episodes, rules)
 
 
 def summary(ep: Opened | None) -> dict[str, Any]:
