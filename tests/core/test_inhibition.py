@@ -138,6 +138,16 @@ def test_the_tally_counts_what_each_episode_held_with_a_few_run_ids() -> None:
     assert summary(None) == {"count": 0, "runs": []}
 
 
+def test_the_tally_leaves_out_a_run_s_success_which_no_sink_is_denied() -> None:
+    """A rule on every run event: a failure counts, a run's success does not."""
+    every = InhibitRule(name="all", source=Match({"types": [WORKFLOW_DEGRADED]}),
+                        target=Match({"types": [RUN_STATUS_CHANGED]}), equal=("workflow_id",))
+    episodes: dict[str, Opened] = {}
+    tally([degraded(1), failed(2, run="a"), failed(3, run="b", status="succeeded")],
+          episodes, [every])
+    assert [summary(ep) for ep in episodes.values()] == [{"count": 1, "runs": ["a"]}]
+
+
 _KINDS = st.sampled_from(["deg", "rec", "fail", "fail2", "srcfail", "srcrec"])
 
 

@@ -102,3 +102,23 @@ def test_records_whose_cursor_save_failed_are_written_with_the_next_one() -> Non
     second = told.draft([later], [later])
     screen([later], (), record=False, repeat=None, told=second)
     assert told.settle(second) == {("told/pager", key): b"1"}
+
+
+def test_inhibition_holds_a_failure_but_never_a_run_s_success_or_a_told_recovery() -> None:
+    """Of what an open episode would hold: a failure is held; a run's success passes (its
+    failure may have paged before the episode); a recovery passes once the sink was handed
+    its degraded, and is held when it was not."""
+    told: set[str] = set()
+    batch = [run(1, RUN_STATUS_CHANGED, "failed"), run(2, RUN_STATUS_CHANGED, "succeeded")]
+    out, held, stopped = screen(batch, (), record=False, repeat=None, told=told,
+                                inhibited={1, 2})
+    assert ([e.seq for e in out], held, stopped) == ([2], [], [1])
+    screen([episode(3, WORKFLOW_DEGRADED)], (), record=False, repeat=None, told=told)
+    out, _, stopped = screen([episode(4, WORKFLOW_RECOVERED)], (), record=False, repeat=None,
+                             told=told, inhibited={4})
+    assert ([e.seq for e in out], stopped) == ([4], [])
+    screen([episode(5, WORKFLOW_DEGRADED)], (), record=False, repeat=None, told=told,
+           inhibited={5})
+    out, _, stopped = screen([episode(6, WORKFLOW_RECOVERED)], (), record=False, repeat=None,
+                             told=told, inhibited={6})
+    assert (out, stopped) == ([], [6])

@@ -219,13 +219,13 @@ def exempt(e: JournalEntry, incident: tuple[str, str] | None, told: set[str]) ->
 def tally(entries: Iterable[JournalEntry], episodes: dict[str, Opened],
           rules: Sequence[InhibitRule]) -> None:
     """The rule engine's count of what each open episode holds back from some sink: the
-    targets of a rule while it is open, whatever the sinks (their ``match``, what each
-    was told) make of them."""
+    targets of a rule while it is open, but a run's success (never held), whatever the
+    sinks (their ``match``, what each was told) make of them."""
     index = Index(episodes, rules)
     for e in entries:
         if not index.empty:
             found = index.find(e)
-            if found is not None:
+            if found is not None and not exempt(e, incident_of(e), set()):
                 episodes[found[1]].tally(found[0].name, e.run_id)
         if follow(episodes, e) and rules:
             index = Index(episodes, rules)
