@@ -19,33 +19,30 @@ records (stdout, file, buses) are never held back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from watcher.config.hints import hint
 from watcher.config.match import parse_match
-from watcher.config.options import fields_of, option
-from watcher.config.schema import Problems, Resolver
+from watcher.config.options import Options, StrList
+from watcher.config.rules import NameCheck
+from watcher.config.schema import Expanded, Problems
 from watcher.config.tables import array_tables
 from watcher.core.events import EVENT_TYPES
 from watcher.core.inhibition import CARRIES, EPISODES, EQUAL_FIELDS, InhibitRule
 from watcher.core.matching import Match
 
-#: ``(name, key path, names seen, problems)``: the loader's check of an entry's name
-NameCheck = Callable[[object, str, set[str], Problems], None]
 
-
-@dataclass(frozen=True, kw_only=True)
-class InhibitOptions:
+class InhibitOptions(Options):
     """The keys of one ``[[inhibit]]`` table (``source`` and ``target`` parsed apart)."""
 
-    name: str | None = option("str", None)
-    equal: tuple[str, ...] = option("strlist", ())
-    sinks: tuple[str, ...] = option("strlist", ())
+    name: str | None = None
+    equal: StrList = ()
+    sinks: StrList = ()
 
 
-INHIBIT_FIELDS = fields_of(InhibitOptions)
+#: the keys an ``[[inhibit]]`` table may have
+KEYS = (*InhibitOptions.model_fields, "source", "target")
 
 
 class _Typed:
@@ -64,33 +61,35 @@ def types_of(match: Match, among: Collection[str] = EVENT_TYPES) -> list[str]:
     return [t for t in among if only(_Typed(t))]  # type: ignore[arg-type]
 
 
-def parse_inhibit(data: Mapping[str, Any], r: Resolver, *, sources: Collection[str],
+def parse_inhibit(data: Mapping[str, Any], r: Expanded, *, sources: Collection[str],
                   sinks: Mapping[str, bool], check_name: NameCheck) -> tuple[InhibitRule, ...]:
     """Every ``[[inhibit]]`` table; ``sinks``: configured sink name -> is a record."""
     out: list[InhibitRule] = []
     names: set[str] = set()
     for i, (path, raw) in enumerate(array_tables(data.get("inhibit"), "inhibit", r.problems)):
-        before = len(r.problems.items)
-        values = r.table(raw, INHIBIT_FIELDS, path, ignore=("source", "target"))
         if not isinstance(raw, dict):
+            r.problems.add(path, "must be a table")
             continue
-        name = values.get("name") or f"inhibit-{i + 1}"
+        before = len(r.problems.items)
+        o = r.validate(InhibitOptions, {k: v for k, v in raw.items()
+                                        if k not in ("source", "target")}, path, known=KEYS)
+        name = (o.name if o is not None else None) or f"inhibit-{i + 1}"
         check_name(name, f"{path}.name", names, r.problems)
         source = _matcher(raw, "source", path, r.problems, sources)
         target = _matcher(raw, "target", path, r.problems, sources)
         if source is not None and not types_of(source, EPISODES):
             r.problems.add(f"{path}.source", "matches no episode: a source is a "
                            "workflow.degraded or a source.failing (until it recovers)")
-        for field in values.get("equal") or ():
+        for field in o.equal if o is not None else ():
             if field not in EQUAL_FIELDS:
                 r.problems.add(f"{path}.equal", f'"{field}" is not an event field'
                                f"{hint(field, EQUAL_FIELDS)} (fields: "
                                f"{', '.join(EQUAL_FIELDS)})")
-        _check_sinks(values.get("sinks") or (), f"{path}.sinks", r.problems, sinks)
-        if len(r.problems.items) == before and source is not None and target is not None:
+        _check_sinks(o.sinks if o is not None else (), f"{path}.sinks", r.problems, sinks)
+        if (len(r.problems.items) == before and o is not None and source is not None
+                and target is not None):
             out.append(InhibitRule(name=name, source=source, target=target,
-                                   equal=tuple(values.get("equal") or ()),
-                                   sinks=tuple(values.get("sinks") or ())))
+                                   equal=tuple(o.equal), sinks=tuple(o.sinks)))
     return tuple(out)
 
 
