@@ -22,15 +22,15 @@ import structlog
 from watcher.core.inhibition import InhibitRule, Opened, judge
 from watcher.errors import StoreError
 from watcher.model import JournalEntry
-from watcher.state.store import Store
+from watcher.state.journal import Journal
 
 NAMESPACE = "inhibit"
 log = structlog.get_logger("watcher.sink")
 
 
 class Inhibiting:
-    def __init__(self, store: Store, consumer: str, sink: str) -> None:
-        self.store = store
+    def __init__(self, journal: Journal, consumer: str, sink: str) -> None:
+        self.journal = journal
         self.sink = sink
         self.namespace = f"{NAMESPACE}/{consumer}"
         #: the episodes open up to the cursor, by incident key
@@ -43,7 +43,7 @@ class Inhibiting:
     async def load(self) -> None:
         """The open episodes as the sink's last runner committed them with its cursor."""
         try:
-            records = await self.store.records(self.namespace)
+            records = await self.journal.records(self.namespace)
         except StoreError as e:  # nothing is held until an episode opens again
             log.error("could not read the open episodes", error=str(e), sink=self.namespace)
             return

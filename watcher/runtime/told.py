@@ -28,17 +28,17 @@ from watcher.errors import StoreError
 from watcher.model import JournalEntry
 from watcher.runtime.inhibiting import Inhibiting
 from watcher.runtime.silencing import Silencer, forget_ended
-from watcher.state.store import Store
+from watcher.state.journal import Journal
 
 NAMESPACE = "told"
 log = structlog.get_logger("watcher.sink")
 
 
 class Told:
-    def __init__(self, store: Store, consumer: str, sink: str | None = None) -> None:
-        self.store = store
+    def __init__(self, journal: Journal, consumer: str, sink: str | None = None) -> None:
+        self.journal = journal
         #: the episodes open at the cursor, and what they hold back from the sink
-        self.inhibiting = Inhibiting(store, consumer, sink or consumer)
+        self.inhibiting = Inhibiting(journal, consumer, sink or consumer)
         #: of the batch drafted last: seq -> (rule, episode) of what inhibition holds
         self.inhibited: dict[int, tuple[str, str]] = {}
         self.namespace = f"{NAMESPACE}/{consumer}"
@@ -50,7 +50,7 @@ class Told:
     async def load(self) -> None:
         """The keys as the sink's last runner committed them with its cursor."""
         try:
-            self.keys = set(await self.store.records(self.namespace))
+            self.keys = set(await self.journal.records(self.namespace))
             self.saved = set(self.keys)
         except StoreError as e:  # resolutions may then be held by a silence, nothing worse
             log.error("could not read which incidents the sink was told of", error=str(e),
