@@ -22,6 +22,7 @@ from watcher.core.timestamps import parse_ts, rfc3339
 from watcher.errors import BadPayload, ProviderError
 from watcher.model import Event, Observation, RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
+from watcher.providers.pages import Listing, Run
 from watcher.providers.items import (
     MAX_ERROR,
     MAX_NAME,
@@ -43,6 +44,17 @@ ENRICH_LIMIT = 10
 
 def _page_size(v: int) -> str | None:
     return None if v <= MAX_PAGE else f"{v} exceeds Extend's maximum page size of {MAX_PAGE}"
+
+
+class ExtendRun(Run, gc=False):
+    """What the diff reads of a listed run (the rest is decoded for an event only)."""
+
+    id: str
+    status: str
+    updatedAt: str | None  # noqa: N815  (Extend's name)
+
+
+LISTING = Listing(ExtendRun, "data", ("nextPageToken",))
 
 
 @dataclass(frozen=True)
@@ -111,11 +123,12 @@ class ExtendProvider(BaseProvider[ExtendOptions]):
         token: str | None = None
         recent, counting = 0, True
         while True:
-            body, _ = await self.http.get("/workflow_runs", {**params, "nextPageToken": token}
-                                          if token else params)
-            items = self.items_of(body, "data")
+            body, items, _ = await self.page(LISTING, "/workflow_runs",
+                                             {**params, "nextPageToken": token}
+                                             if token else params)
             if items and token is None:
-                top = parse_ts(items[0].get("updatedAt") if isinstance(items[0], dict) else None)
+                top = parse_ts(items[0].get("updatedAt") if isinstance(items[0], dict | Run)
+                               else None)
                 if top is not None and (newest is None or top > newest):
                     # never past our own now: a run stamped in the future would raise the
                     # floor above every real update until then (a lower floor only reads more)
@@ -135,7 +148,7 @@ class ExtendProvider(BaseProvider[ExtendOptions]):
             if token is not None and not isinstance(token, str):
                 raise BadPayload("nextPageToken is not a string")
             last = parse_ts(items[-1].get("updatedAt")
-                            if items and isinstance(items[-1], dict) else None)
+                            if items and isinstance(items[-1], dict | Run) else None)
             more = bool(token and items) and (last is None or last >= floor)
             # Let go of this page before the next is parsed: the allocator then reuses
             # its memory, still warm in cache, instead of taking fresh memory.
