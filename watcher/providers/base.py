@@ -76,6 +76,8 @@ class BaseProvider(Generic[OptionsT]):
     id_key: ClassVar[str] = "id"
     status_key: ClassVar[str] = "status"
     version_key: ClassVar[str | None] = None
+    #: how the run listing's pages decode (the fields the diff reads), when it has one
+    listing: ClassVar[Listing | None] = None
     #: the vendor's documented limit, requests per second (and burst), shared by every
     #: source of one account (:meth:`limit_scope`); a source's ``rate_limit`` overrides it
     rate: ClassVar[float] = 10.0

@@ -81,6 +81,7 @@ class CortexProvider(BaseProvider[CortexOptions]):
     kind = "cortex"
     default_base_url = "https://api.withcortex.ai"
     Options = CortexOptions
+    listing = LISTING
     statuses: ClassVar[dict[str, Status]] = {
         "PENDING": Status.PENDING,
         "RUNNING": Status.RUNNING,

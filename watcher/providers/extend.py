@@ -22,7 +22,6 @@ from watcher.core.timestamps import parse_ts, rfc3339
 from watcher.errors import BadPayload, ProviderError
 from watcher.model import Event, Observation, RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
-from watcher.providers.pages import Listing, Run
 from watcher.providers.items import (
     MAX_ERROR,
     MAX_NAME,
@@ -31,6 +30,7 @@ from watcher.providers.items import (
     link,
     text,
 )
+from watcher.providers.pages import Listing, Run
 
 API_VERSION = "2026-02-09"
 MAX_PAGE = 1000
@@ -51,7 +51,7 @@ class ExtendRun(Run, gc=False):
 
     id: str
     status: str
-    updatedAt: str | None  # noqa: N815  (Extend's name)
+    updatedAt: str | None
 
 
 LISTING = Listing(ExtendRun, "data", ("nextPageToken",))
@@ -70,6 +70,7 @@ class ExtendProvider(BaseProvider[ExtendOptions]):
     kind = "extend"
     default_base_url = "https://api.extend.ai"
     Options = ExtendOptions
+    listing = LISTING
     statuses: ClassVar[dict[str, Status]] = {
         "PENDING": Status.PENDING,
         "PROCESSING": Status.RUNNING,

@@ -98,6 +98,7 @@ class KnockProvider(BaseProvider[KnockOptions]):
     kind = "knock"
     default_base_url = "https://api.knock.app"
     Options = KnockOptions
+    listing = LISTING
     statuses: ClassVar[dict[str, Status]] = {
         "queued": Status.PENDING,
         "processing": Status.RUNNING,

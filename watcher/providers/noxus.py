@@ -64,6 +64,7 @@ class NoxusProvider(BaseProvider[NoxusOptions]):
     kind = "noxus"
     default_base_url = "https://backend.noxus.ai"
     Options = NoxusOptions
+    listing = LISTING
     statuses: ClassVar[dict[str, Status]] = {
         "queued": Status.PENDING,
         "running": Status.RUNNING,

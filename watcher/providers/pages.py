@@ -19,7 +19,7 @@ stands for, so code that reads an item's stamp works on both.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -86,16 +86,18 @@ class Listing:
     def __init__(self, run: type[Run], key: str | None, extras: Sequence[str] = ()) -> None:
         self.key = key
         self.extras = tuple(extras)
+        runs: Any = list[run]  # type: ignore[valid-type]  # a class given at run time
+        self._split: Callable[[bytes], Any]
         if key is None:
-            self._runs: msgspec.json.Decoder[Any] = msgspec.json.Decoder(list[run])
+            self._runs: msgspec.json.Decoder[Any] = msgspec.json.Decoder(runs)
             raws: msgspec.json.Decoder[Any] = msgspec.json.Decoder(list[msgspec.Raw])
             self._split = raws.decode
             return
-        fields: list[Any] = [("runs", list[run], msgspec.field(name=key))]
+        fields: list[Any] = [("runs", runs, msgspec.field(name=key))]
         fields += [(f"x{i}", Any, msgspec.field(default=None, name=k))
                    for i, k in enumerate(self.extras)]
         self._runs = msgspec.json.Decoder(msgspec.defstruct("Page", fields, gc=False))
-        split = msgspec.json.Decoder(msgspec.defstruct(
+        split: Callable[[bytes], Any] = msgspec.json.Decoder(msgspec.defstruct(
             "RawPage", [("runs", list[msgspec.Raw], msgspec.field(name=key))], gc=False)).decode
 
         def runs_of(data: bytes) -> Any:
