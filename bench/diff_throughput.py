@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import gc
 import time
+
 import orjson
 
 from watcher.config.settings import SourceConfig

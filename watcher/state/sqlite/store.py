@@ -33,6 +33,8 @@ class SqliteStore:
         self._runs = Runs(layout or Layout())
         self._lock = lock
         self.persistent = db.path != MEMORY
+        #: namespace -> (the file's stamp when read, its records then)
+        self._records: dict[str, tuple[tuple[int, ...], dict[str, bytes]]] = {}
 
     @classmethod
     async def open(cls, path: str, *, writer: str | None = None,
@@ -126,7 +128,17 @@ class SqliteStore:
         self._runs.sizes.pop(source, None)
 
     async def records(self, namespace: str) -> dict[str, bytes]:
-        return await self._db.read(lambda db: sinks.records(db, namespace))
+        """The namespace's records; read again only when the file changed since they were
+        last read (silences are looked at every second, by a daemon that mostly writes
+        nothing: a ``stat``, not a query in the worker thread)."""
+        stamp = self._db.stamp()
+        seen = self._records.get(namespace)
+        if stamp is not None and seen is not None and seen[0] == stamp:
+            return dict(seen[1])
+        out = await self._db.read(lambda db: sinks.records(db, namespace))
+        if stamp is not None:  # taken before the read: a write after it shows next time
+            self._records[namespace] = (stamp, dict(out))
+        return out
 
     async def all_records(self) -> dict[tuple[str, str], bytes]:
         """Every record of every namespace (``watcher migrate``)."""
