@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.state.runs import entry
 from watcher.state.sqlite.store import SqliteStore
+from watcher.state.store import Commit, SourceRow
 
 
 def settle(path: Path) -> None:
@@ -58,3 +60,27 @@ async def test_a_file_changed_just_now_is_read_again(tmp_path: Path) -> None:
         assert any("SELECT" in q for q in queries)
     finally:
         await store.close()
+
+
+@pytest.mark.anyio
+async def test_no_dead_letters_stays_none_until_the_file_changes(tmp_path: Path) -> None:
+    """A sink's look for letters queued for retry runs no query on an unchanged file;
+    a letter queued by another process (``watcher dead retry``) is found at the next look."""
+    path = tmp_path / "state.db"
+    store = await SqliteStore.open(str(path))
+    other = await SqliteStore.open(str(path), existing=True)
+    try:
+        await store.put_record("silences", "a", b"1")  # the file exists and has a log
+        settle(path)
+        assert await store.dead_letters("out", retry_only=True) == []
+        queries: list[str] = []
+        store._db._conn.set_trace_callback(queries.append)
+        assert await store.dead_letters("out", retry_only=True) == []
+        assert queries == []
+        (e,) = await other.commit(Commit("src", SourceRow({}, True, 0, None), entries=[entry(1)]))
+        await other.add_dead("out", [(e, "refused", 1)], 1.0)
+        await other.mark_retry("out")
+        assert [d.entry.seq for d in await store.dead_letters("out", retry_only=True)] == [1]
+    finally:
+        await store.close()
+        await other.close()
