@@ -137,4 +137,4 @@ def test_an_item_orjson_refuses_is_skipped_not_the_page() -> None:
         events, _ = outcome(p, obs, baseline=True, emit=True)
     assert [o[0] for o in obs] == [good["id"], bad["id"]]
     subjects = {orjson.loads(e)["subject"] for e in events}
-    assert subjects == {good["id"]} and p.skipped["undecodable"] == 1
+    assert subjects == {good["id"]} and p.skipped["undescribable"] == 1

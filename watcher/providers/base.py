@@ -173,7 +173,7 @@ class BaseProvider(Generic[OptionsT]):
             try:
                 item = item.whole()
             except orjson.JSONDecodeError:  # JSON msgspec skips over but orjson refuses
-                self.skip(item.get(self.id_key), "item", "undecodable")
+                self.skip(item.get(self.id_key), "item", "undescribable", exc_info=True)
                 raise SkipItem(item.get(self.id_key)) from None
         rid = self.run_id_of(item)
         try:
