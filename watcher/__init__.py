@@ -40,20 +40,19 @@ if TYPE_CHECKING:
         WatcherError,
     )
     from watcher.infra.clock import Clock
-    from watcher.model import (
-        Event,
-        JournalEntry,
-        Observation,
-        RunDetails,
-        RunState,
-        Settled,
-        SkipItem,
-        Status,
-        Tracked,
-    )
+    from watcher.model import Event, JournalEntry, Observation, RunDetails, SkipItem, Status
     from watcher.providers.base import BaseProvider
     from watcher.providers.protocol import PollResult, PollView, Provider, ProviderContext
-    from watcher.sinks.base import BaseSink, Rejected, Sink, SinkContext
+    from watcher.sinks.base import (
+        BaseSink,
+        Outcomes,
+        Rejected,
+        Retry,
+        RetryOptions,
+        Sink,
+        SinkContext,
+    )
+    from watcher.sinks.http import HttpSink, Outcome, check_http_url, post
 
 #: public name -> the module that defines it
 _WHERE = {
@@ -65,12 +64,14 @@ _WHERE = {
                      "ProviderError", "RateLimited", "Retryable", "TransientError",
                      "WatcherError"), "watcher.errors"),
     "Clock": "watcher.infra.clock",
-    **dict.fromkeys(("Event", "JournalEntry", "Observation", "RunDetails", "RunState",
-                     "Settled", "SkipItem", "Status", "Tracked"), "watcher.model"),
+    **dict.fromkeys(("Event", "JournalEntry", "Observation", "RunDetails", "SkipItem",
+                     "Status"), "watcher.model"),
     "BaseProvider": "watcher.providers.base",
     **dict.fromkeys(("PollResult", "PollView", "Provider", "ProviderContext"),
                     "watcher.providers.protocol"),
-    **dict.fromkeys(("BaseSink", "Rejected", "Sink", "SinkContext"), "watcher.sinks.base"),
+    **dict.fromkeys(("BaseSink", "Outcomes", "Rejected", "Retry", "RetryOptions", "Sink",
+                     "SinkContext"), "watcher.sinks.base"),
+    **dict.fromkeys(("HttpSink", "Outcome", "check_http_url", "post"), "watcher.sinks.http"),
 }
 
 __all__ = [
@@ -85,10 +86,13 @@ __all__ = [
     "Duration",
     "Event",
     "Field",
+    "HttpSink",
     "JournalEntry",
     "NoOptions",
     "Observation",
     "Options",
+    "Outcome",
+    "Outcomes",
     "PluginError",
     "PollResult",
     "PollView",
@@ -97,13 +101,13 @@ __all__ = [
     "ProviderError",
     "RateLimited",
     "Rejected",
+    "Retry",
+    "RetryOptions",
     "Retryable",
     "RunDetails",
-    "RunState",
     "Secret",
     "SecretList",
     "SecretTable",
-    "Settled",
     "Sink",
     "SinkConfig",
     "SinkContext",
@@ -113,11 +117,12 @@ __all__ = [
     "Status",
     "StrList",
     "Table",
-    "Tracked",
     "TransientError",
     "WatcherError",
     "__version__",
+    "check_http_url",
     "option",
+    "post",
 ]
 
 

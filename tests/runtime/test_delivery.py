@@ -22,7 +22,7 @@ from watcher.errors import Retryable
 from watcher.model import Event, Status
 from watcher.runtime.delivery import DEAD_RETRY_EVERY, SinkRunner
 from watcher.sinks import sink_class
-from watcher.sinks.base import SinkContext
+from watcher.sinks.base import Rejected, SinkContext
 from watcher.state.backends import open_store
 from watcher.state.journal import Journal
 from watcher.state.store import SourceRow
@@ -142,7 +142,7 @@ async def test_given_up_events_become_dead_letters_and_a_queued_retry_delivers_t
         tg.start_soon(r.runner.run)
         await r.journal.commit("src", SourceRow(), events=[event(n, fake) for n in (1, 2, 3)])
         entries = await r.journal.read(0, 10)
-        r.sink.answer = [(entries[1], "410 Gone", 1)]
+        r.sink.answer = [Rejected(entries[1], "410 Gone")]
         await fake.advance(0)
         store = r.journal.store
         [dead] = await store.dead_letters("x")
@@ -227,8 +227,8 @@ async def test_a_bug_in_a_sink_is_retried_with_backoff_counted_and_logged_once(
 
 async def test_a_malformed_answer_from_a_sink_is_contained_and_the_batch_retried(
         monkeypatch: pytest.MonkeyPatch, fake: FakeClock) -> None:
-    """A sink returning something that is not (entry, reason, attempts) breaks the runner's
-    own code after deliver: counted, backed off, and the runner carries on."""
+    """A sink returning something that is not a Rejected or a Retry is an internal error:
+    counted, backed off, and the runner carries on."""
     async with rig(monkeypatch, fake) as r, anyio.create_task_group() as tg:
         r.sink.answer = ["not a rejection"]
         tg.start_soon(r.runner.run)

@@ -20,6 +20,7 @@ from watcher.model import Event, JournalEntry, RunDetails, Status
 from watcher.sinks import sink_class
 from watcher.sinks.base import Sink, SinkContext
 from watcher.state.journal import entry_of
+from watcher.testing.conformance import Bench
 
 pytestmark = pytest.mark.anyio
 
@@ -44,15 +45,18 @@ def sink(urls: list[str], **keys: Any) -> Sink:
     return cls(cfg, SinkContext(clock=wall))
 
 
-def failed(run_id: str) -> JournalEntry:
-    ev: Event = run_event(RUN_STATUS_CHANGED, source="prod", provider="extend", run_id=run_id,
+def failed_event(run_id: str) -> Event:
+    return run_event(RUN_STATUS_CHANGED, source="prod", provider="extend", run_id=run_id,
                           status=Status.FAILED, raw_status="FAILED",
                           previous=(Status.RUNNING, "PROCESSING"),
                           details=RunDetails(workflow_id="wf1", workflow_name="Invoices",
                                              error="Page 3 is unreadable",
                                              url=f"https://dashboard.extend.ai/runs/{run_id}"),
                           now=T0, id_key=T0)
-    e = entry_of(ev)
+
+
+def failed(run_id: str) -> JournalEntry:
+    e = entry_of(failed_event(run_id))
     e.seq = next(_seq)
     return e
 
@@ -86,18 +90,23 @@ async def test_without_group_wait_each_event_is_its_own_notification(receiver: R
     assert notifications(receiver)[-1]["title"] == "3 runs failed in Invoices"
 
 
+async def dead_after(s: Sink, *run_ids: str) -> list[tuple[str, str, int]]:
+    """Deliver failures of ``run_ids`` through a real runner; the dead letters."""
+    async with Bench(s, clock=wall) as bench:
+        await bench.journal_events([failed_event(r) for r in run_ids])
+        await bench.deliver()
+        return await bench.dead()
+
+
 async def test_a_failing_url_is_retried_alone_and_given_up_without_quoting_it() -> None:
     """With two URLs, the one that works is notified once; the one that keeps failing is
     retried, then its events become dead letters naming it by index, not by its secrets."""
     with Receiver() as good, Receiver(lambda hit: Reply(500)) as bad:
         secret_url = json_url(bad, "s3cr3t-t0ken")
         s = sink([json_url(good), secret_url], max_attempts=3)
-        entries = [failed("r1")]
-        rejected = await s.deliver(entries)
-        await s.aclose()
+        [(_, reason, attempts)] = await dead_after(s, "r1")
     assert len(good.delivered()) == 1 and len(bad.hits) == 3
-    [(entry, reason, attempts)] = rejected
-    assert entry is entries[0] and attempts == 3
+    assert attempts == 3
     assert reason.startswith("urls[1]: ") and "gave up after 3 attempts" in reason
     assert "s3cr3t-t0ken" not in reason
 
@@ -105,9 +114,7 @@ async def test_a_failing_url_is_retried_alone_and_given_up_without_quoting_it() 
 async def test_a_service_that_recovers_gets_the_notification_on_a_retry() -> None:
     """A 500 from the service is retried with backoff and the retry delivers."""
     with Receiver(lambda hit: Reply(500) if hit.n == 1 else Reply()) as r:
-        s = sink([json_url(r)])
-        assert await s.deliver([failed("r1")]) == []
-        await s.aclose()
+        assert await dead_after(sink([json_url(r)]), "r1") == []
     assert [h.status for h in r.hits] == [500, 200]
 
 
@@ -117,8 +124,7 @@ async def test_a_service_that_hangs_costs_at_most_timeout_per_attempt() -> None:
         return Reply(200, delay=5.0)
     with Receiver(hang) as r:
         s = sink([json_url(r)], timeout="300ms", max_attempts=1)
-        [(_, reason, _)] = await s.deliver([failed("r1")])
-        await s.aclose()
+        [(_, reason, _)] = await dead_after(s, "r1")
     assert reason.startswith("urls[0]: timed out after 0.3s")
 
 

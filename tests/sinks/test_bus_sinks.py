@@ -21,7 +21,7 @@ from watcher.errors import ConfigError, Retryable
 from watcher.infra.clock import wall
 from watcher.model import JournalEntry
 from watcher.sinks.base import SinkContext
-from watcher.sinks.bus import ABSENT, Template, escape
+from watcher.sinks.bus import ABSENT, Route, escape
 from watcher.sinks.nats import NatsOptions, NatsSink
 from watcher.sinks.redis import RedisOptions, RedisSink
 
@@ -43,16 +43,16 @@ def nats_sink(bus: NatsBus, **kw: Any) -> NatsSink:
 def test_hostile_names_are_one_subject_token_each_and_can_be_read_back() -> None:
     """Spaces, wildcards, dots, unicode and empty values become exactly one token each,
     which unescapes to the value; {type} keeps its dot; an absent value is ~."""
-    t = Template("w.{source}.{workflow_id}.{type}")
+    t = Route("w.{source}.{workflow_id}.{type}")
     for value in HOSTILE:
-        subject = t.render(entry(1, source=value, workflow=value))
+        subject = t.route(entry(1, source=value, workflow=value))
         tokens = subject.split(".")
         assert len(tokens) == 5 and tokens[3:] == ["run", "status_changed"], subject
         assert all(tok and " " not in tok and tok not in ("*", ">") for tok in tokens)
         assert tokens[1] == tokens[2] == (ABSENT if not value else escape(value))
         if value:
             assert unquote(tokens[1]) == value
-    assert t.render(entry(1, workflow=None)).split(".")[2] == ABSENT
+    assert t.route(entry(1, workflow=None)).split(".")[2] == ABSENT
     assert len({escape(v) for v in HOSTILE}) == len(HOSTILE)
 
 
@@ -87,8 +87,8 @@ def test_an_event_over_the_servers_max_payload_is_a_dead_letter_and_the_rest_go(
         finally:
             await sink.aclose()
     rejected = run(go())
-    assert [(e.id, attempts) for e, _, attempts in rejected] == [("e2", 1)]
-    assert "max_payload" in rejected[0][1]
+    assert [(type(r).__name__, r.entry.id) for r in rejected] == [("Rejected", "e2")]
+    assert "max_payload" in rejected[0].reason
     assert sorted(m.id for m in run(nats_bus.read())) == ["e1", "e3"]
 
 
@@ -208,9 +208,9 @@ def test_a_subject_the_account_may_not_publish_to_is_a_dead_letter(tmp_path: Any
     finally:
         proc.terminate()
         proc.wait(10)
-    assert [(e.id, n) for e, _, n in rejected] == [("e2", 1)]
-    assert "permissions violation" in rejected[0][1].lower()
-    assert "w-Pass-4711" not in rejected[0][1]
+    assert [(type(r).__name__, r.entry.id) for r in rejected] == [("Rejected", "e2")]
+    assert "permissions violation" in rejected[0].reason.lower()
+    assert "w-Pass-4711" not in rejected[0].reason
     assert stored == 2
 
 

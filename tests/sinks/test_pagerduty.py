@@ -28,8 +28,9 @@ from watcher.core.rules import FAILURE_RATE, Rule
 from watcher.infra.clock import wall
 from watcher.model import Event, JournalEntry, RunDetails, Status
 from watcher.sinks import sink_class
-from watcher.sinks.base import Sink, SinkContext
+from watcher.sinks.base import Rejected, Sink, SinkContext
 from watcher.state.journal import entry_of
+from watcher.testing.conformance import Bench
 
 pytestmark = pytest.mark.anyio
 
@@ -146,9 +147,10 @@ async def test_a_429_is_waited_out_and_a_5xx_retried_until_pagerduty_takes_the_e
     """PagerDuty throttling (429, Retry-After) pauses the sink, a 500 is tried again, and
     the event then goes through."""
     pd.busy, pd.retry_after, pd.errors = 2, "1", 1
-    s = sink(pd)
-    assert await s.deliver(journaled(run("failed", "x"))) == []
-    await s.aclose()
+    async with Bench(sink(pd), clock=wall) as bench:
+        await bench.journal_events([run("failed", "x")])
+        await bench.deliver()
+        assert await bench.dead() == []
     assert [h.status for h in pd.hits] == [429, 429, 500, 202]
     assert pd.hits[2].at - pd.hits[0].at >= 2.0
     assert len(pd.accepted) == 1
@@ -160,13 +162,12 @@ async def test_a_400_is_a_dead_letter_with_pagerdutys_message_and_no_key(
     reason PagerDuty's own words, the key never quoted."""
     entries = journaled(run("failed", "x"))
     s = sink(pd, routing_key="too-short-a-routing-key")
-    rejected = await s.deliver(entries)
+    [refused] = await s.deliver(entries)
     await s.aclose()
     assert len(pd.hits) == 1
-    [(entry, reason, attempts)] = rejected
-    assert entry is entries[0] and attempts == 1
-    assert reason == ("400 Event object is invalid: Length of 'routing_key' is incorrect "
-                      "(should be 32 characters)")
+    assert isinstance(refused, Rejected) and refused.entry is entries[0]
+    assert refused.reason == ("400 Event object is invalid: Length of 'routing_key' is "
+                              "incorrect (should be 32 characters)")
 
 
 async def test_a_huge_error_still_makes_a_summary_pagerduty_accepts(pd: FakePagerDuty) -> None:

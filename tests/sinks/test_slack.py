@@ -20,7 +20,7 @@ from watcher.core.events import EVENT_TYPES, RUN_STUCK, SOURCE_FAILING, SOURCE_R
 from watcher.model import JournalEntry, Status
 from watcher.runtime.delivery import SinkRunner
 from watcher.simulator import Simulator
-from watcher.sinks.slack_message import compose
+from watcher.sinks.slack.message import compose
 from watcher.testing import FrozenClock
 
 pytestmark = pytest.mark.anyio

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tests.sinks.test_pagerduty import episode, journaled
 from tests.sinks.test_slack import assert_valid_message, nasty
 from watcher.model import JournalEntry
-from watcher.sinks.slack_message import compose
+from watcher.sinks.slack.message import compose
 
 
 def test_a_degraded_workflow_says_what_the_rule_saw_and_links_the_failed_runs() -> None:

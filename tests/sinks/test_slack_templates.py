@@ -28,7 +28,7 @@ from watcher.core.reminders import Episode, reminder, take
 from watcher.errors import ConfigError
 from watcher.model import RunDetails, Status
 from watcher.simulator import Simulator
-from watcher.sinks.slack_message import compose
+from watcher.sinks.slack.message import compose
 from watcher.sinks.templates import Template, TemplateError
 from watcher.state.journal import entry_of
 from watcher.testing import FrozenClock

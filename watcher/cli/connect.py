@@ -73,7 +73,7 @@ async def run_checks(config: Config) -> list[Check]:
             (Check("state"), lambda: _store(config.watcher.state_path))]
         plan += [(Check(f"source {s.name} ({s.provider})"), _source(s, session))
                  for s in config.sources]
-        plan += [(Check(f"sink {k.name} ({k.type})"), _sink(k, session)) for k in config.sinks]
+        plan += [(Check(f"sink {k.name} ({k.type})"), _sink(k)) for k in config.sinks]
         plan += [(Check(f"heartbeat {h.name} ({h.kind})"), partial(reaches, h.url))
                  for h in config.heartbeats]
         async with anyio.create_task_group() as tg:
@@ -113,11 +113,11 @@ def _source(cfg: SourceConfig, session: aiohttp.ClientSession) -> Callable[[], A
     return probe
 
 
-def _sink(cfg: SinkConfig, session: aiohttp.ClientSession) -> Callable[[], Awaitable[str]]:
+def _sink(cfg: SinkConfig) -> Callable[[], Awaitable[str]]:
     async def probe() -> str:
         cls = sink_class(cfg.type)
         assert cls is not None
-        sink = cls(cfg, SinkContext(session=session, clock=wall))
+        sink = cls(cfg, SinkContext(clock=wall))
         try:
             return await sink.probe()
         finally:

@@ -1,8 +1,14 @@
 """Delivery: one runner per sink moves events from the journal to the sink.
 
 Each runner has its own task, cursor and retry state, so a sink that hangs or fails
-holds back only itself; its backlog waits in the journal.  The cursor moves only after
-the sink returned for a whole batch (delivered or dead-lettered): at-least-once.
+holds back only itself; its backlog waits in the journal.  The cursor moves only once
+every entry of a batch is delivered or dead-lettered: at-least-once.
+
+The runner is the one delivery policy (:mod:`watcher.sinks.base`): the sink makes one
+attempt and says what became of each entry; the runner hands the entries to retry back
+after a backoff (never sooner than a ``Retry-After``, capped by ``max_age``), gives up
+on them after ``max_attempts`` or ``max_age`` (the sink's :class:`RetryOptions`; none:
+never), and keeps what was refused or given up as dead letters.
 
 Before a batch is handed over, what a silence (by the event's time) or an open
 episode (:mod:`~watcher.runtime.inhibiting`) holds back from this sink is taken out and
@@ -18,9 +24,8 @@ their attempts added up (so a receiver still refusing them is not hammered).
 Both paths share one lock: a sink never sees two ``deliver`` calls at once.
 
 A sink is failing from a failed attempt until one succeeds (its
-:class:`~watcher.sinks.health.SinkHealth`, which a sink retrying inside
-``deliver`` reports each attempt to; the runner reports the others' ``deliver``).
-A sink raising other than a ``DeliveryError`` (a bug, a plugin) is an internal
+:class:`~watcher.sinks.health.SinkHealth`, to which the runner reports every
+attempt).  A sink raising other than a ``DeliveryError`` (a bug, a plugin) is an internal
 error: counted and logged once with its traceback by the runner's
 :class:`~watcher.runtime.supervisor.Boundary`, then retried with backoff like
 any failed delivery; so is an error anywhere else in the loop: the runner
@@ -41,6 +46,7 @@ import anyio
 import structlog
 
 from watcher.config.settings import SinkConfig
+from watcher.core.backoff import Backoff
 from watcher.core.status import DeliveryStats, SinkStatus
 from watcher.errors import DeliveryError, Fenced, Retryable, StoreError
 from watcher.infra.clock import Clock
@@ -51,12 +57,14 @@ from watcher.runtime.reader import BATCH, JournalReader
 from watcher.runtime.silencing import Silencer, screen
 from watcher.runtime.supervisor import describe
 from watcher.runtime.told import Told
-from watcher.sinks.base import Rejected, Sink
+from watcher.sinks.base import Rejected, Retry, Sink, policy_of
 from watcher.sinks.health import SinkHealth
 from watcher.state.journal import Journal
 
 #: how often queued dead letters are looked for
 DEAD_RETRY_EVERY = 2.0
+#: ``(entry, reason, attempts)``: a dead letter as the store keeps it
+Dead = tuple[JournalEntry, str, int]
 
 
 class SinkRunner(JournalReader):
@@ -82,6 +90,9 @@ class SinkRunner(JournalReader):
         self.health = health or SinkHealth(config.name, clock=clock)
         self.health.backlog = lambda: journal.backlog(self.consumer)
         self.stats: DeliveryStats = self.health.stats
+        #: the sink's retry keys (its RetryOptions; else retried forever)
+        self.policy = policy_of(sink)
+        self.backoff = Backoff(self.policy.backoff, self.policy.max_backoff, rng=clock.random)
         self._delivering = anyio.Lock()
         self._once = False
         self._lingered = 0  # the first entry of the batch we already let gather
@@ -133,8 +144,7 @@ class SinkRunner(JournalReader):
                     self.boundary.caught(e)
                 await self._retry_later(e, internal=internal)
                 continue
-            if not self.health.reports:
-                self.health.succeeded("sink connected", by_sink=False)
+            self.health.succeeded("sink connected")
             self.backoff.reset()
             return
 
@@ -178,25 +188,67 @@ class SinkRunner(JournalReader):
         await self._ack(entries[-1].seq, told, stopped)
 
     async def _deliver(self, batch: Sequence[JournalEntry]) -> bool:
+        """Attempt ``batch`` until each entry is delivered or dead; False when the sink
+        raised an internal error (nothing acknowledged: the batch is read again)."""
+        pending, attempts, started = list(batch), 0, self.clock()
+        while pending:
+            outcomes = await self._attempt(pending)
+            if outcomes is None:
+                return False
+            attempts += 1
+            retry = [o for o in outcomes if isinstance(o, Retry)]
+            dead: list[Dead] = [(o.entry, o.reason, attempts) for o in outcomes
+                                if isinstance(o, Rejected)]
+            if dead:  # a 4xx: the event's dead letter, not the sink's failure
+                self.log.error("the destination refused events for good; kept as dead letters",
+                               reason=dead[0][1], events=len(dead))
+            self.stats.delivered += len(pending) - len(outcomes)
+            delay = self.backoff.next() if retry else 0.0
+            after = max((o.after or 0.0 for o in retry), default=0.0)
+            delay = max(delay, min(after, self.policy.max_age))  # a bogus year must not stall it
+            why = self._give_up(attempts, self.clock() - started + delay)
+            if why:
+                dead += [(o.entry, f"{o.reason} ({why})", attempts) for o in retry]
+            if dead:
+                await self._dead(sorted(dead, key=lambda d: d[0].seq))
+            if not retry:
+                self.backoff.reset()
+                self.health.succeeded()
+                break
+            self.health.failed(retry[0].reason, retry=not why, retry_in=round(delay, 3))
+            if why:
+                break
+            pending = [o.entry for o in retry]
+            await self.clock.sleep(delay)
+        self.stats.last_delivery = self.clock()
+        return True
+
+    def _give_up(self, attempts: int, age: float) -> str:
+        """Why entries to retry after ``attempts`` are dead at ``age`` ("": not yet)."""
+        if attempts >= self.policy.max_attempts:
+            return f"gave up after {attempts} attempts"
+        if age > self.policy.max_age:
+            return f"gave up after {attempts} attempts: max_age reached"
+        return ""
+
+    async def _attempt(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected | Retry] | None:
+        """One attempt: the sink's outcomes (raising Retryable: a retry of every entry);
+        None after an internal error, counted and backed off from."""
         await checkpoint()  # past its claim this replica hands the sink nothing more
         try:
             async with self._delivering:
-                rejected = await self.sink.deliver(batch)
-        except Exception as e:  # any sink failure: nothing acknowledged, retry the batch
-            internal = not isinstance(e, DeliveryError)
-            if internal:
-                self.boundary.caught(e, events=len(batch))
-            await self._retry_later(e, internal=internal)
-            return False
-        if not self.health.reports:  # else the sink said how its attempts went
-            self.health.succeeded(by_sink=False)
-        self.backoff.reset()
+                outcomes = await self.sink.deliver(batch)
+            if not all(isinstance(o, Rejected | Retry) for o in outcomes):
+                raise TypeError(f"deliver returned {outcomes!r:.200}, not Rejected or Retry")
+        except DeliveryError as e:
+            after = e.retry_after if isinstance(e, Retryable) else None
+            return [Retry(entry, str(e) or repr(e), after) for entry in batch]
+        except Exception as e:  # a bug in the sink: contained, retried like a failure
+            self.boundary.caught(e, events=len(batch))
+            await self._retry_later(e, internal=True)
+            return None
         self.boundary.cleared()
-        if rejected:
-            await self._dead(rejected)
-        self.stats.delivered += len(batch) - len(rejected)
-        self.stats.last_delivery = self.clock()
-        return True
+        return outcomes
 
     async def _retry_later(self, e: Exception, *, internal: bool) -> None:
         """Count a failed attempt and back off before the batch is tried again."""
@@ -204,10 +256,10 @@ class SinkRunner(JournalReader):
         if isinstance(e, Retryable) and e.retry_after:
             delay = max(delay, e.retry_after)
         error = describe(e) if internal else str(e) or repr(e)
-        self.health.failed(error, by_sink=False, retry_in=round(delay, 3))
+        self.health.failed(error, retry_in=round(delay, 3))
         await self.clock.sleep(delay)
 
-    async def _dead(self, rejected: Sequence[Rejected]) -> None:
+    async def _dead(self, rejected: Sequence[Dead]) -> None:
         self.stats.dead += len(rejected)
         for entry, reason, attempts in rejected:
             self.log.warning("gave up delivering an event, kept as dead letter",
@@ -241,17 +293,16 @@ class SinkRunner(JournalReader):
         before = {d.entry.seq: d.attempts for d in letters}
         batch = [d.entry for d in letters]
         self.log.info("re-delivering dead letters", count=len(batch))
-        try:
+        try:  # one attempt: those not delivered stay, with the flag cleared
             async with self._delivering:
-                rejected = list(await self.sink.deliver(batch))
-        except Exception as e:  # nothing delivered: keep them all, flag cleared
+                outcomes = list(await self.sink.deliver(batch))
+        except Exception as e:  # nothing delivered: keep them all
             if not isinstance(e, DeliveryError):
                 self.boundary.caught(e, events=len(batch))
-            rejected = [(entry, str(e) or repr(e), 1) for entry in batch]
-        kept = {entry.seq for entry, _, _ in rejected}
+            outcomes = [Retry(entry, str(e) or repr(e)) for entry in batch]
+        kept = {o.entry.seq for o in outcomes}
         delivered = [entry.seq for entry in batch if entry.seq not in kept]
-        again = [(entry, reason, before[entry.seq] + attempts)
-                 for entry, reason, attempts in rejected]
+        again = [(o.entry, o.reason, before[o.entry.seq] + 1) for o in outcomes]
         try:
             if delivered:
                 await journal.resolve_dead(self.consumer, delivered)

@@ -42,7 +42,6 @@ from watcher.runtime.silencing import Silencer
 from watcher.runtime.worker import Worker, close_sink, reopen_sink
 from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
-from watcher.sinks.health import SinkHealth
 from watcher.state.journal import Journal
 from watcher.state.store import SourceRow, Store
 
@@ -171,11 +170,9 @@ class Workers:
     def make_runner(self, cfg: SinkConfig, claim: Claim | None = None) -> SinkRunner:
         cls = sink_class(cfg.type)
         assert cls is not None, cfg.type
-        health = SinkHealth(cfg.name, clock=self.clock)  # the sink's and its runner's
-        ctx = SinkContext(stdout=self.stdout, session=self.session, clock=self.clock,
-                          health=health, buckets=self.buckets)
+        ctx = SinkContext(stdout=self.stdout, clock=self.clock, buckets=self.buckets)
         return SinkRunner(cls(cfg, ctx), cfg, self.journal, clock=self.clock, claim=claim,
-                          consumer=self.consumer(cfg), silencer=self.silencer, health=health)
+                          consumer=self.consumer(cfg), silencer=self.silencer)
 
     def make_engine(self, claim: Claim | None = None) -> RuleEngine:
         """The rule engine, counting what each episode held for its recovery (``[[inhibit]]``)."""

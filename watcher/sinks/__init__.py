@@ -10,9 +10,9 @@ BUILTIN = {
     "stdout": "watcher.sinks.stdout:StdoutSink",
     "file": "watcher.sinks.file:FileSink",
     "webhook": "watcher.sinks.webhook:WebhookSink",
-    "slack": "watcher.sinks.slack:SlackSink",
-    "pagerduty": "watcher.sinks.pagerduty:PagerDutySink",
-    "apprise": "watcher.sinks.apprise:AppriseSink",
+    "slack": "watcher.sinks.slack.sink:SlackSink",
+    "pagerduty": "watcher.sinks.pagerduty.sink:PagerDutySink",
+    "apprise": "watcher.sinks.apprise.sink:AppriseSink",
     "nats": "watcher.sinks.nats:NatsSink",
     "redis": "watcher.sinks.redis:RedisSink",
 }

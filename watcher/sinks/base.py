@@ -1,23 +1,31 @@
-"""The Sink protocol: deliver a batch of journal entries, say which were given up.
+"""The Sink protocol: one attempt at a batch, an outcome per entry; the runner does the rest.
 
 A sink knows one destination and nothing about vendors.  The delivery runner
-(:mod:`watcher.runtime.delivery`) reads the journal, applies the sink's ``match``,
-calls :meth:`Sink.deliver` and moves the sink's cursor past the batch once it
-returns.  So ``deliver`` returns only when every entry is either delivered
-or given up on:
+(:mod:`watcher.runtime.delivery`) reads the journal, applies the sink's ``match``
+and hands :meth:`Sink.deliver` a batch.  ``deliver`` makes **one attempt** at
+it and says what became of each entry:
 
-* entries not listed in the returned sequence were delivered (acknowledged);
-* each ``(entry, reason, attempts)`` returned is given up on: it goes to the
-  dead-letter store and is counted; ``watcher deadletters retry`` later hands
-  it to ``deliver`` again, in a batch of its own;
-* raising :class:`~watcher.errors.Retryable` (or any error) acknowledges
-  nothing: the runner backs off and hands the same batch again; an error that
-  is not a :class:`~watcher.errors.DeliveryError` is also counted and logged
-  with its traceback as an internal error (a bug).
+* an entry it does not list was delivered;
+* :class:`Retry` ``(entry, reason, after=None)``: not delivered this time
+  (5xx, a timeout, a refused connection); ``after`` is a wait the peer asked
+  for (``Retry-After``);
+* :class:`Rejected` ``(entry, reason)``: refused for good (a 4xx): it becomes
+  a dead letter at once;
+* raising :class:`~watcher.errors.Retryable` is a :class:`Retry` of every
+  entry (a bus that is down); raising anything else is a bug: counted and
+  logged with its traceback, and the batch is tried again.
 
-The runner never calls ``deliver`` twice at once for one sink, and each sink
-has its own runner task: a ``deliver`` that waits (retries, a slow
-receiver) holds back only its own sink, never polling or other sinks.
+The runner owns everything else, the same for every sink: attempts, backoff
+(:class:`~watcher.core.backoff.Backoff`), ``Retry-After`` (a pause of the whole
+sink, never shorter than the peer asked, capped by ``max_age``), giving up
+after ``max_attempts`` or ``max_age`` (:class:`RetryOptions`: a sink whose
+options subclass it has them; other sinks retry forever), dead letters, health
+and metrics.  It calls ``deliver`` again with the entries to retry only, never
+two calls at once for one sink, and the cursor moves once every entry of the
+batch is delivered or dead.  So a sink keeps its own order rules: one that
+must not let an entry overtake another (a run's events) answers :class:`Retry`
+for the later ones when an earlier one is to be retried.  Models: arq's
+``Retry(defer=...)``, kopf's ``TemporaryError(delay)`` / ``PermanentError``.
 
 A sink class has:
 
@@ -43,18 +51,18 @@ A sink class has:
   *without sending an event* and return what was found (one line), or raise
   with the server's own error; the default raises NotImplementedError: it cannot
   be checked that way;
-* optionally, a sink that retries inside ``deliver`` reports every attempt to
-  ``context.health`` (:class:`~watcher.sinks.health.SinkHealth`: ``failed(reason)``,
-  ``succeeded()``), so it shows as failing from its first refused attempt, not
-  when ``deliver`` returns; a sink that makes one attempt per call need not;
 * optionally ``bus``: a :class:`~watcher.core.status.BusStats` that ``/metrics``
   shows (connection, publish round trips).  The registry gives a class that
   lacks one of these the default of :class:`SinkDefaults`.
 
 :class:`BaseSink` provides the defaults and types ``self.options`` by its class
-parameter (``class MySink(BaseSink[MyOptions])``).  To add a sink: write such a
-class, then register it in :mod:`watcher.sinks` or, from another package, under
-the ``watcher.sinks`` entry-point group::
+parameter (``class MySink(BaseSink[MyOptions])``); an HTTP sink POSTs with
+:func:`watcher.sinks.http.post`, whose :class:`~watcher.sinks.http.Outcome`
+turns into an entry's outcome with :meth:`~watcher.sinks.http.Outcome.of`.
+:mod:`watcher.testing` runs any sink through a real runner
+(:func:`~watcher.testing.conformance.check_sink`).  To add a sink: write such
+a class, then register it in :mod:`watcher.sinks` or, from another package,
+under the ``watcher.sinks`` entry-point group::
 
     [project.entry-points."watcher.sinks"]
     my-sink = "my_package.sink:MySink"
@@ -66,23 +74,66 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
-from watcher.config.options import NoOptions, declared, ensure
+from watcher.config.options import Duration, Field, NoOptions, Options, declared, ensure
 from watcher.core.status import BusStats
 from watcher.infra.clock import Clock
 from watcher.infra.plugins import completed, plugin_class
 from watcher.infra.ratelimit import Buckets
 from watcher.model import JournalEntry
-from watcher.sinks.health import SinkHealth
 
 if TYPE_CHECKING:
-    import aiohttp
-
     from watcher.config.settings import SinkConfig
 
-#: ``(entry, reason, attempts)``: an entry the sink gave up on
-Rejected = tuple[JournalEntry, str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An entry the destination refused for good: a dead letter at once."""
+
+    entry: JournalEntry
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """An entry not delivered this time; ``after``: seconds the peer asked to wait."""
+
+    entry: JournalEntry
+    reason: str
+    after: float | None = None
+
+
+#: what ``deliver`` says of the entries it did not deliver
+Outcomes = Sequence[Rejected | Retry]
+
+
+class RetryOptions(Options):
+    """The retry keys of a sink that gives up (its options subclass this); the runner
+    reads them.  A sink without them is retried forever, backing off 1s to 60s."""
+
+    #: for one request
+    timeout: Annotated[float, Duration(min=0.1)] = 10.0
+    #: give up after this many attempts
+    max_attempts: Annotated[int, Field(ge=1)] = 10
+    #: give up this long after an event's first attempt
+    max_age: Annotated[float, Duration(min=0.01)] = 3600.0
+    #: the first retry delay (then doubling)
+    backoff: Annotated[float, Duration(min=0.001)] = 1.0
+    #: the cap of the retry delay
+    max_backoff: Annotated[float, Duration(min=0.001)] = 300.0
+
+
+#: the policy of a sink without :class:`RetryOptions`: never give up
+FOREVER = RetryOptions.model_construct(timeout=10.0, max_attempts=2**62, max_age=float("inf"),
+                                       backoff=1.0, max_backoff=60.0)
+
+
+def policy_of(sink: object) -> RetryOptions:
+    """The retry keys of ``sink``: its options', or :data:`FOREVER`."""
+    options = getattr(sink, "options", None)
+    return options if isinstance(options, RetryOptions) else FOREVER
 
 #: the options type of a :class:`BaseSink` subclass
 OptionsT = TypeVar("OptionsT")
@@ -93,11 +144,8 @@ class SinkContext:
     """What the daemon lends a sink."""
 
     stdout: IO[bytes] | None = None
-    session: aiohttp.ClientSession | None = None
     #: the daemon's clock: every wait, timestamp and jitter of a sink comes from it
     clock: Clock = field(kw_only=True)
-    #: where a sink that retries inside ``deliver`` reports each attempt (failed, succeeded)
-    health: SinkHealth = field(default_factory=SinkHealth)
     #: the daemon's rate-limit buckets, shared by its sinks (None: a sink's own)
     buckets: Buckets | None = None
 
@@ -111,7 +159,7 @@ class Sink(Protocol):
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None: ...
 
-    async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]: ...
+    async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes: ...
 
     @property
     def linger(self) -> float:

@@ -25,10 +25,10 @@ import orjson
 
 from watcher.core.events import EVENT_TYPES
 from watcher.model import JournalEntry
+from watcher.sinks.templates import Template, TemplateError
 
 PLACEHOLDERS = ("source", "provider", "type", "status", "workflow_id")
 ABSENT = "~"
-_PART = re.compile(r"\{([^{}]*)\}")
 _PLAIN = re.compile(r"[A-Za-z0-9_-]+")
 #: stands for "any value" when a template is turned into a subject pattern
 _ANY = "\0"
@@ -57,13 +57,10 @@ def check_template(value: str) -> str | None:
     """What is wrong with a template's placeholders, or ``None``."""
     if not value:
         return "must not be empty"
-    names = _PART.findall(value)
-    unknown = sorted({n for n in names if n not in PLACEHOLDERS})
-    if unknown:
-        return (f"unknown placeholder {', '.join('{' + n + '}' for n in unknown)} "
-                f"(known: {', '.join('{' + n + '}' for n in PLACEHOLDERS)})")
-    if "{" in _PART.sub("", value) or "}" in _PART.sub("", value):
-        return "has an unmatched { or }"
+    try:
+        Template(value, words=PLACEHOLDERS)
+    except TemplateError as e:
+        return str(e)
     return None
 
 
@@ -73,7 +70,8 @@ def check_subject(value: str) -> str | None:
     why = check_template(value)
     if why:
         return why
-    literal = _PART.sub("x", value)
+    literal = "".join(p if isinstance(p, str) else "x"
+                      for p in Template(value, words=PLACEHOLDERS).parts)
     if any(not token for token in literal.split(".")):
         return "has an empty subject token (a leading, trailing or double dot)"
     if re.search(r"[\s*>]", literal):
@@ -81,56 +79,46 @@ def check_subject(value: str) -> str | None:
     return None
 
 
-class Template:
-    """A subject or key template, split once into literal text and placeholders."""
+class Route(Template):
+    """A subject or key :class:`~watcher.sinks.templates.Template` of the
+    :data:`PLACEHOLDERS`, rendered from a journal entry with escaped values."""
+
+    __slots__ = ("_needs_provider", "_seen", "fixed")
 
     def __init__(self, text: str) -> None:
-        self.text = text
-        self._parts: list[tuple[bool, str]] = []  # (is a placeholder, text or its name)
-        pos = 0
-        for m in _PART.finditer(text):
-            if m.start() > pos:
-                self._parts.append((False, text[pos:m.start()]))
-            self._parts.append((True, m.group(1)))
-            pos = m.end()
-        if pos < len(text):
-            self._parts.append((False, text[pos:]))
-        self.fixed = not any(is_field for is_field, _ in self._parts)
-        self._needs_provider = "provider" in self.names
+        super().__init__(text, words=PLACEHOLDERS)
+        self.fixed = all(isinstance(p, str) for p in self.parts)
+        self._needs_provider = ("provider",) in self.parts
         #: rendered subjects by their inputs: a batch's events mostly share them
         self._seen: dict[tuple[str, str, str | None, str | None], str] = {}
 
-    @property
-    def names(self) -> list[str]:
-        return [name for is_field, name in self._parts if is_field]
-
-    def render(self, e: JournalEntry) -> str:
+    def route(self, e: JournalEntry) -> str:
+        """Where ``e`` goes."""
         if self.fixed:
             return self.text
         if self._needs_provider:
-            return self._render(e)
+            return self._route(e)
         key = (e.source, e.type, e.status, e.workflow_id)
         out = self._seen.get(key)
         if out is None:
             if len(self._seen) >= 4096:  # bounded, whatever names a vendor invents
                 self._seen.clear()
-            out = self._seen[key] = self._render(e)
+            out = self._seen[key] = self._route(e)
         return out
 
-    def _render(self, e: JournalEntry) -> str:
-        values = {"source": e.source, "status": e.status, "workflow_id": e.workflow_id}
+    def _route(self, e: JournalEntry) -> str:
+        values = {"source": escape(e.source), "status": escape(e.status),
+                  "workflow_id": escape(e.workflow_id), "type": short_type(e.type)}
         if self._needs_provider:  # not a journal column: read from the event itself
-            values["provider"] = _provider(e.body)
-        return "".join((short_type(e.type) if name == "type" else escape(values[name]))
-                       if is_field else name for is_field, name in self._parts)
+            values["provider"] = escape(_provider(e.body))
+        return self.render({}, values)
 
     def patterns(self) -> list[str]:
         """The subjects this template can give, with ``*`` for any value: one pattern per
         known event type (a NATS stream must hold them)."""
         out: set[str] = set()
         for t in EVENT_TYPES:
-            text = "".join((short_type(t) if name == "type" else _ANY) if is_field else name
-                           for is_field, name in self._parts)
+            text = self.render({}, dict.fromkeys(PLACEHOLDERS, _ANY) | {"type": short_type(t)})
             out.add(".".join("*" if _ANY in token else token for token in text.split(".")))
         return sorted(out)
 

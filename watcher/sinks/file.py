@@ -28,7 +28,7 @@ import anyio.to_thread
 from watcher.config.options import Options
 from watcher.errors import Retryable
 from watcher.model import JournalEntry
-from watcher.sinks.base import BaseSink, Rejected, SinkContext
+from watcher.sinks.base import BaseSink, Outcomes, SinkContext
 from watcher.sinks.stdout import lines
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class FileSink(BaseSink[FileOptions]):
         self._reopen = False
         self._closed = False
 
-    async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
+    async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
         await anyio.to_thread.run_sync(self._write, lines(batch))
         return ()
 

@@ -1,13 +1,10 @@
 """Whether a sink is failing, from every delivery attempt as it happens.
 
-A sink that retries inside its own ``deliver`` (webhook, Slack, PagerDuty,
-Apprise) may take an hour to return: judged only by what ``deliver`` returns,
-a dead receiver would look healthy all that time.  So such a sink reports each
-attempt to the :class:`SinkHealth` its context carries (``failed`` /
-``succeeded``), and the runner, ``/metrics``, ``/status`` and the logs know from
-the first refused attempt.  A sink that never reports (stdout, file, the buses,
-most plugins) is judged by ``deliver`` itself, which the runner reports for it:
-raising is a failed attempt, returning a good one.
+The runner makes every attempt (:mod:`watcher.runtime.delivery`) and reports
+each one here, so ``/metrics``, ``/status`` and the logs know from the first
+refused attempt: one with an entry to retry (or a raise) failed; one whose
+entries were all delivered, or refused for good (a 4xx: the event's dead
+letter, not the sink's failure), succeeded.
 
 A sink is failing from a failed attempt until one succeeds.  Logged once when
 it starts (an error, so ``select(.level == "error")`` finds it), once for each
@@ -39,8 +36,6 @@ class SinkHealth:
         self.stats = DeliveryStats()
         #: journaled events waiting for the sink, said when it starts failing
         self.backlog: Callable[[], int] | None = None
-        #: the sink reports its own attempts (the runner then leaves recovery to it)
-        self.reports = False
         self.last_error: str | None = None
         #: wall time of the first failed attempt of this failure (None: not failing)
         self.since: float | None = None
@@ -51,12 +46,9 @@ class SinkHealth:
     def failing(self) -> bool:
         return self.since is not None
 
-    def failed(self, reason: str, *, retry: bool = True, by_sink: bool = True,
-               **context: Any) -> None:
+    def failed(self, reason: str, *, retry: bool = True, **context: Any) -> None:
         """An attempt failed for ``reason``; ``retry``: it will be tried again (counted
-        in ``watcher_sink_retries_total``).  ``by_sink`` is False when the runner reports
-        for a sink that raised."""
-        self.reports = self.reports or by_sink
+        in ``watcher_sink_retries_total``)."""
         self.stats.failures += 1
         if retry:
             self.stats.retries += 1
@@ -74,15 +66,8 @@ class SinkHealth:
         else:
             self.log.debug("sink delivery failed again", error=reason, **context)
 
-    def refused(self, reason: str, *, retryable: bool, retry: bool) -> None:
-        """A failed attempt: :meth:`failed`, unless the destination refused that one event
-        for good (a 4xx): then it is the event's dead letter, and the sink is not failing."""
-        if retryable:
-            self.failed(reason, retry=retry)
-
-    def succeeded(self, what: str = "sink delivery recovered", *, by_sink: bool = True) -> None:
+    def succeeded(self, what: str = "sink delivery recovered") -> None:
         """An attempt succeeded: the sink is no longer failing."""
-        self.reports = self.reports or by_sink
         if self.since is None:
             return
         down = round(self.clock() - self.since, 3)

@@ -1,13 +1,14 @@
 """POSTing to one HTTP destination, shared by the webhook and Slack sinks.
 
-One POST's outcome is classified here once, so each sink's retry loop is a
-small table:
+One POST's outcome is classified here once, and :meth:`Outcome.of` turns it
+into what the runner acts on (:mod:`watcher.sinks.base`):
 
 * 2xx: delivered;
-* 408, 429, 5xx, a refused or dropped connection, a timeout: temporary, retry
-  after a backoff and never sooner than the receiver's ``Retry-After``;
+* 408, 429, 5xx, a refused or dropped connection, a timeout: a
+  :class:`~watcher.sinks.base.Retry`, never sooner than the receiver's
+  ``Retry-After``;
 * anything else (400, 401, 403, 404, 410, 422, a 3xx...): permanent, retrying
-  cannot help, the event becomes a dead letter at once.
+  cannot help, a :class:`~watcher.sinks.base.Rejected` (a dead letter at once).
 
 A receiver's answer is read to a few KB at most (only a 200-character quote of
 an error is used): a 2xx is delivered once its status line says so, without
@@ -21,10 +22,6 @@ and most webhook URLs carry their credential in the path) and the receiver's
 answer is quoted only after the sink's own secrets are masked in it
 (:mod:`watcher.infra.secrets`), because reasons are stored with dead letters,
 outside the log redactor's reach.
-
-Backoff is exponential with *full* jitter (a uniform draw in ``[0, nominal]``):
-many events failing together against one receiver spread their retries out
-instead of returning in waves.
 """
 
 from __future__ import annotations
@@ -33,18 +30,19 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Annotated
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from watcher.config.options import Duration, Field, Options
 from watcher.core.backoff import retry_after
 from watcher.infra.clock import Clock, wall
 from watcher.infra.permit import checkpoint
 from watcher.infra.secrets import Masker
+from watcher.model import JournalEntry
+from watcher.sinks.base import BaseSink, Rejected, Retry, RetryOptions
 from watcher.version import __version__
 
 USER_AGENT = f"watcher/{__version__}"
@@ -65,6 +63,14 @@ class Outcome:
     retry_after: float | None = None
     status: int | None = None
 
+    def of(self, entry: JournalEntry) -> Rejected | Retry | None:
+        """What this POST made of ``entry``: ``None`` once delivered."""
+        if self.ok:
+            return None
+        if self.retryable:
+            return Retry(entry, self.reason, self.retry_after)
+        return Rejected(entry, self.reason)
+
 
 DELIVERED = Outcome(True)
 
@@ -74,21 +80,6 @@ def check_http_url(value: str) -> str | None:
     if not value.startswith(("http://", "https://")) or len(value) < 10:
         return "must be an http:// or https:// URL"
     return None
-
-
-class RetryOptions(Options):
-    """The retry keys every HTTP sink shares (its options subclass this)."""
-
-    #: for one request
-    timeout: Annotated[float, Duration(min=0.1)] = 10.0
-    #: give up after this many attempts
-    max_attempts: Annotated[int, Field(ge=1)] = 10
-    #: give up this long after an event's first attempt
-    max_age: Annotated[float, Duration(min=0.01)] = 3600.0
-    #: the first retry delay (then doubling)
-    backoff: Annotated[float, Duration(min=0.001)] = 1.0
-    #: the cap of the retry delay
-    max_backoff: Annotated[float, Duration(min=0.001)] = 300.0
 
 
 def classify(status: int, reason: str, body: bytes, headers: Mapping[str, str], *,
@@ -114,17 +105,65 @@ def describe(e: BaseException) -> str:
     return f"connection failed: {type(e).__name__}"
 
 
+HttpOptionsT = TypeVar("HttpOptionsT", bound=RetryOptions)
+
+
+class HttpSink(BaseSink[HttpOptionsT], Generic[HttpOptionsT]):
+    """A sink POSTing to one destination, :attr:`url`: a connection pool of its own (made
+    on first use, ``connections`` wide), one :meth:`send` per request within the options'
+    ``timeout``, ``watcher check --connect`` reaching the host, the pool closed on
+    ``aclose``.  Its options subclass :class:`~watcher.sinks.base.RetryOptions`."""
+
+    url: str = ""
+    #: connections to the destination at most
+    connections: int = 100
+    #: masked in failure reasons (stored with dead letters): the URL, tokens, secrets
+    secrets: tuple[str, ...] = ()
+    #: let aiohttp decompress answers (a receiver's quoted error only)
+    decompress: bool = True
+    _session: aiohttp.ClientSession | None = None
+    _limits: aiohttp.ClientTimeout
+
+    async def send(self, body: bytes, headers: Mapping[str, str], *,
+                   explain: Explain | None = None) -> Outcome:
+        """POST ``body`` once to :attr:`url`."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.connections),
+                auto_decompress=self.decompress)
+            self._limits = aiohttp.ClientTimeout(total=self.options.timeout)
+        return await post(self._session, self.url, body, headers, limits=self._limits,
+                          secrets=self.secrets or (self.url,), clock=self.context.clock,
+                          explain=explain)
+
+    async def probe(self) -> str:
+        return await reaches(self.url, within=self.options.timeout)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+#: a sink's own reading of an error answer (status, body): a better reason, or None
+Explain = Callable[[int, bytes], "str | None"]
+
+
 async def post(session: aiohttp.ClientSession, url: str, body: bytes,
                headers: Mapping[str, str], *, limits: aiohttp.ClientTimeout,
-               secrets: Iterable[str] = (), clock: Clock) -> Outcome:
-    """POST once; every failure comes back as an :class:`Outcome`, never raised."""
+               secrets: Iterable[str] = (), clock: Clock,
+               explain: Explain | None = None) -> Outcome:
+    """POST once; every failure comes back as an :class:`Outcome`, never raised.
+    ``explain``: the reason of an error answer in the receiver's own words."""
     await checkpoint()  # not a delivery more once this replica lost the sink
     try:
         async with session.post(url, data=body, headers=headers, timeout=limits,
                                 allow_redirects=False) as resp:
             answer = await read_answer(resp)
-            return classify(resp.status, resp.reason or "", answer, resp.headers,
-                            secrets=secrets, now=clock())
+            outcome = classify(resp.status, resp.reason or "", answer, resp.headers,
+                               secrets=secrets, now=clock())
+            said = None if outcome.ok or explain is None else explain(resp.status, answer)
+            return replace(outcome, reason=said) if said else outcome
     except TimeoutError:
         return Outcome(False, f"timed out after {limits.total:g}s", True)
     except aiohttp.ClientError as e:
@@ -154,55 +193,6 @@ async def read_answer(resp: aiohttp.ClientResponse) -> bytes:
     if not content.at_eof():
         resp.close()
     return bytes(answer)
-
-
-class RetryPolicy:
-    """When to try again and when to give up: attempts, age and full-jitter backoff."""
-
-    def __init__(self, *, backoff: float, max_backoff: float, max_attempts: int,
-                 max_age: float, clock: Clock) -> None:
-        self.backoff = backoff
-        self.max_backoff = max(backoff, max_backoff)
-        self.max_attempts = max_attempts
-        self.max_age = max_age
-        self.clock = clock
-
-    @classmethod
-    def from_options(cls, options: RetryOptions, *, clock: Clock) -> RetryPolicy:
-        return cls(backoff=options.backoff, max_backoff=options.max_backoff,
-                   max_attempts=options.max_attempts, max_age=options.max_age, clock=clock)
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        nominal = min(self.max_backoff, self.backoff * 2 ** min(attempt - 1, 60))
-        return max(self.clock.random.uniform(0, nominal), retry_after or 0.0)
-
-    def give_up(self, outcome: Outcome, attempt: int, age: float, delay: float) -> str | None:
-        """Why this failure is final, or ``None`` to retry after ``delay``."""
-        if not outcome.retryable:
-            return outcome.reason
-        if attempt >= self.max_attempts:
-            return f"{outcome.reason} (gave up after {attempt} attempts)"
-        if age + delay > self.max_age:
-            return f"{outcome.reason} (gave up after {attempt} attempts: max_age reached)"
-        return None
-
-
-class Gate:
-    """A pause every sender to one destination observes: a receiver's ``Retry-After``
-    (429/503) speaks for the whole endpoint, not just the request it answered."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self._until = 0.0
-
-    def hold(self, seconds: float) -> None:
-        self._until = max(self._until, self.clock.monotonic() + seconds)
-
-    async def wait(self) -> None:
-        # a loop, not one sleep: another answer may extend the hold meanwhile
-        while (left := self._until - self.clock.monotonic()) > 0:
-            await self.clock.sleep(left)
 
 
 async def reaches(url: str, *, within: float = 10.0) -> str:

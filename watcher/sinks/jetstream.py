@@ -19,7 +19,7 @@ from nats.js.api import StorageType, StreamConfig, StreamInfo
 
 from watcher.config.units import format_duration
 from watcher.errors import Retryable
-from watcher.sinks.bus import Template, matches, overlaps
+from watcher.sinks.bus import Route, matches, overlaps
 
 #: the shortest duplicate window that covers a restart after a crash
 MIN_WINDOW = 600.0
@@ -28,7 +28,7 @@ MIN_WINDOW = 600.0
 class Stream:
     """One sink's stream: ``name``, the sink's subject ``template``."""
 
-    def __init__(self, name: str, template: Template, *, window: float,
+    def __init__(self, name: str, template: Route, *, window: float,
                  scrub: Callable[[str], str], log: structlog.typing.FilteringBoundLogger
                  ) -> None:
         self.name = name

@@ -50,8 +50,8 @@ from watcher.core.status import BusStats
 from watcher.errors import Retryable
 from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
-from watcher.sinks.base import BaseSink, Rejected, SinkContext
-from watcher.sinks.bus import Template, check_subject
+from watcher.sinks.base import BaseSink, Outcomes, Rejected, SinkContext
+from watcher.sinks.bus import Route, check_subject
 from watcher.sinks.jetstream import MIN_WINDOW, Stream, describe
 
 CONTENT_TYPE = "application/cloudevents+json"
@@ -113,7 +113,7 @@ class NatsOptions(Options):
             raise ValueError("set user and password together")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("set tls_cert and tls_key together")
-        if self.create_stream and Template(self.subject).stream_subjects() is None:
+        if self.create_stream and Route(self.subject).stream_subjects() is None:
             raise ValueError("create_stream needs a subject that starts with a fixed token "
                              "(e.g. watcher.{source}.{type})")
         return self
@@ -128,7 +128,7 @@ class NatsSink(BaseSink[NatsOptions]):
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
-        self.subject = Template(self.options.subject)
+        self.subject = Route(self.options.subject)
         self.bus = BusStats()
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
         self.masker = Masker((self.options.token, self.options.password))
@@ -220,7 +220,7 @@ class NatsSink(BaseSink[NatsOptions]):
 
     # -- delivery ------------------------------------------------------------------------
 
-    async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
+    async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
         js = await self._ready()
         assert self._nc is not None
         limit = self._nc.max_payload
@@ -229,9 +229,9 @@ class NatsSink(BaseSink[NatsOptions]):
         started = time.perf_counter()
         try:
             for e in batch:
-                subject = self.subject.render(e)
+                subject = self.subject.route(e)
                 if len(e.body) > limit or len(subject) > MAX_SUBJECT:
-                    rejected.append((e, _too_large(e, subject, limit), 1))
+                    rejected.append(Rejected(e, _too_large(e, subject, limit)))
                     continue
                 fut = await js.publish_async(
                     subject, e.body, stream=self.options.stream,
@@ -265,7 +265,7 @@ class NatsSink(BaseSink[NatsOptions]):
                 self.bus.duplicates += fut.result().duplicate is True
             elif isinstance(err, Denied | nats.errors.MaxPayloadError) or (
                     isinstance(err, nats.js.errors.APIError) and err.err_code == MSG_TOO_LARGE):
-                rejected.append((e, self.masker.redact(f"refused by the server: {err}"), 1))
+                rejected.append(Rejected(e, self.masker.redact(f"refused by the server: {err}")))
             else:
                 retry.append(_reason(err))
         if retry:

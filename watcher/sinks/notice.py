@@ -2,7 +2,7 @@
 
 Notifiers that are not Slack (Apprise's services, PagerDuty's summary) say
 what Slack says, grouped the same way, as plain text: today the words come
-from Slack's message builder (:mod:`watcher.sinks.slack_message`), turned from
+from Slack's message builder (:mod:`watcher.sinks.slack.message`), turned from
 Block Kit into text here.  :func:`notices` is the one place to repoint when
 the message templates give each event type its own wording.  Pure.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from watcher.core.events import RUN_STUCK, SOURCE_FAILING, WORKFLOW_DEGRADED
 from watcher.model import JournalEntry
-from watcher.sinks.slack_message import compose
+from watcher.sinks.slack.message import compose
 
 #: Slack's ``<!date^...|fallback>``, ``<url|label>`` and ``<url>``
 _DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")

@@ -42,8 +42,8 @@ from watcher.core.status import BusStats
 from watcher.errors import Retryable
 from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
-from watcher.sinks.base import BaseSink, Rejected, SinkContext
-from watcher.sinks.bus import Template, check_template
+from watcher.sinks.base import BaseSink, Outcomes, SinkContext
+from watcher.sinks.bus import Route, check_template
 
 #: KEYS: stream, guard; ARGV: guard TTL (ms), maxlen, id, type, source, subject, event
 ADD_ONCE = """
@@ -97,7 +97,7 @@ class RedisSink(BaseSink[RedisOptions]):
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
-        self.key = Template(self.options.stream)
+        self.key = Route(self.options.stream)
         self.bus = BusStats()
         self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
         self.masker = Masker((self.options.url, self.options.password))
@@ -160,7 +160,7 @@ class RedisSink(BaseSink[RedisOptions]):
         parts = urlsplit(self.options.url)
         return parts.path if parts.scheme == "unix" else f"{parts.hostname}:{parts.port or 6379}"
 
-    async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
+    async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
         started = time.perf_counter()
         try:
             sha = self._sha or await self._load_script()
@@ -183,7 +183,7 @@ class RedisSink(BaseSink[RedisOptions]):
         pipe = self._redis().pipeline(transaction=False)
         key, ttl, maxlen = self.key, self._ttl, self._maxlen
         for e in batch:
-            stream = key.render(e)
+            stream = key.route(e)
             pipe.evalsha(sha, 2, stream, f"{stream}:seen:{e.id}", ttl, maxlen, e.id, e.type,
                          SOURCE_PREFIX + e.source, e.run_id or _subject(e), e.body)
         return list(await pipe.execute(raise_on_error=False))

@@ -15,7 +15,7 @@ import anyio.to_thread
 from watcher.config.options import NoOptions
 from watcher.errors import Retryable
 from watcher.model import JournalEntry
-from watcher.sinks.base import BaseSink, Rejected
+from watcher.sinks.base import BaseSink, Outcomes
 
 
 def lines(batch: Sequence[JournalEntry]) -> bytes:
@@ -31,7 +31,7 @@ class StdoutSink(BaseSink[NoOptions]):
     def stream(self) -> IO[bytes]:
         return self.context.stdout or sys.stdout.buffer
 
-    async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
+    async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
         data = lines(batch)
         stream = self.stream
 

@@ -58,15 +58,17 @@ def fields_of(event_type: str) -> frozenset[str]:
 
 
 class Template:
-    """A checked template for events of one type."""
+    """A checked template for events of one type (``event_type``; None: of ``words`` only,
+    as a bus's subject or key is)."""
 
     __slots__ = ("_parts", "text")
 
-    def __init__(self, text: str, event_type: str, *, words: Collection[str] = ()) -> None:
+    def __init__(self, text: str, event_type: str | None = None, *,
+                 words: Collection[str] = ()) -> None:
         self.text = text
         #: literal text and placeholder paths, alternating (str, tuple of names)
         self._parts: list[str | tuple[str, ...]] = []
-        known = fields_of(event_type)
+        known = fields_of(event_type) if event_type else frozenset()
         pos = 0
         for m in _TOKEN.finditer(text):
             self._literal(text[pos:m.start()])
@@ -79,6 +81,11 @@ class Template:
             else:
                 self._parts.append(_placeholder(m.group(1), known, words))
         self._literal(text[pos:])
+
+    @property
+    def parts(self) -> list[str | tuple[str, ...]]:
+        """Literal text (str) and placeholders (their path), in order."""
+        return self._parts
 
     def _literal(self, s: str) -> None:
         if s:
@@ -101,11 +108,18 @@ def _placeholder(inner: str, known: frozenset[str], words: Collection[str]) -> t
     if not _PATH.fullmatch(name):
         raise TemplateError(f"{{{inner}}}: a placeholder is a field name like {{type}} or "
                             "{data.workflow_name}; no format specs, conversions or indexing")
-    if name in words or name in known or name.startswith("data.run."):
+    if name in words or (known and (name in known or name.startswith("data.run."))):
         return tuple(name.split("."))
+    if not known:
+        return _unknown(name, words)
     choices = sorted({*known, *words})
     raise TemplateError(f"{{{name}}} is no field of this event{hint(name, choices)} "
                         f"(fields: {', '.join(choices)}, data.run.<vendor field>)")
+
+
+def _unknown(name: str, words: Collection[str]) -> tuple[str, ...]:
+    raise TemplateError(f"unknown placeholder {{{name}}}{hint(name, list(words))} "
+                        f"(known: {', '.join('{' + w + '}' for w in words)})")
 
 
 def _lookup(event: Mapping[str, Any], path: tuple[str, ...]) -> Any:

@@ -3,10 +3,10 @@
 Why it is shaped this way:
 
 * **Per-run order.** A batch is split by run (source + run id; source events
-  by source).  A run's events go one after another, each retried to the end
-  before the next is sent, so a receiver never gets a run's ``failed`` before
-  its ``running``.  Different runs go concurrently, at most ``concurrency``
-  at a time.
+  by source).  A run's events go one after another; once one is to be retried
+  the rest of its run wait with it (retried too, unsent), so a receiver never
+  gets a run's ``failed`` before its ``running``.  Different runs go
+  concurrently, at most ``concurrency`` at a time.
 * **Own connection pool** of ``concurrency`` keep-alive connections: a
   receiver that hangs holds only these, never the pool the pollers share.
 * **Signing** follows Standard Webhooks (``webhook-id`` = event id,
@@ -14,11 +14,10 @@ Why it is shaped this way:
   "id.timestamp.body">``).  Each attempt is signed afresh: receivers refuse
   timestamps older than a few minutes and a retry may come an hour later;
   the id stays the event id, so a receiver drops duplicates by it.
-* **Retries** follow :mod:`watcher.sinks.http`; a ``Retry-After`` pauses every
-  request to the receiver, not just the one it answered.  ``deliver`` returns
-  once each event is delivered or given up; those given up are returned and
-  become dead letters.  Waiting here holds back only this sink: its runner
-  has its own task, and its backlog waits in the journal.
+* **One attempt** per ``deliver``, classified by :mod:`watcher.sinks.http`;
+  the runner retries (:mod:`watcher.sinks.base`).  A ``Retry-After`` pauses
+  every request to the receiver, not just the one it answered: what was not
+  sent yet in this attempt waits for the next.
 """
 
 from __future__ import annotations
@@ -30,24 +29,13 @@ import hmac
 from collections.abc import Sequence
 from typing import Annotated
 
-import aiohttp
 import anyio
-import structlog
 
 from watcher.config.options import Check, Field, Secret, SecretTable
 from watcher.config.settings import SinkConfig
 from watcher.model import JournalEntry
-from watcher.sinks.base import BaseSink, Rejected, SinkContext
-from watcher.sinks.http import (
-    USER_AGENT,
-    Gate,
-    Outcome,
-    RetryOptions,
-    RetryPolicy,
-    check_http_url,
-    post,
-    reaches,
-)
+from watcher.sinks.base import Outcomes, Rejected, Retry, RetryOptions, SinkContext
+from watcher.sinks.http import USER_AGENT, HttpSink, Outcome, check_http_url
 
 CONTENT_TYPE = "application/cloudevents+json"
 #: headers the sink sets itself; a configured header of the same name is an error
@@ -106,9 +94,10 @@ class WebhookOptions(RetryOptions):
     concurrency: Annotated[int, Field(ge=1)] = 8
 
 
-class WebhookSink(BaseSink[WebhookOptions]):
+class WebhookSink(HttpSink[WebhookOptions]):
     kind = "webhook"
     Options = WebhookOptions
+    decompress = False
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
@@ -116,80 +105,41 @@ class WebhookSink(BaseSink[WebhookOptions]):
         self.url = opts.url
         self.key = signing_key(opts.secret) if opts.secret else None
         self.headers = {"User-Agent": USER_AGENT, **opts.headers, "Content-Type": CONTENT_TYPE}
-        self.concurrency = opts.concurrency
-        self.timeout = aiohttp.ClientTimeout(total=opts.timeout)
-        self.policy = RetryPolicy.from_options(opts, clock=context.clock)
+        self.concurrency = self.connections = opts.concurrency
         #: masked in failure reasons, which are stored with dead letters
         self.secrets = tuple(s for s in (opts.url, opts.secret, *opts.headers.values()) if s)
-        self.gate = Gate(context.clock)
-        self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
-        self._session: aiohttp.ClientSession | None = None
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.concurrency),
-                auto_decompress=False)
-        return self._session
-
-    async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
+    async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
         runs: dict[tuple[str, str | None], list[JournalEntry]] = {}
         for e in batch:
             runs.setdefault((e.source, e.run_id), []).append(e)
         queue = iter(runs.values())
-        rejected: list[Rejected] = []
+        outcomes: list[Rejected | Retry] = []
+        held: list[Retry] = []  # a Retry-After: nothing more is sent in this attempt
 
         async def worker() -> None:
             for events in queue:  # each worker takes the next run; a run stays with one worker
-                for e in events:
-                    gave_up = await self._send(e)
-                    if gave_up is not None:
-                        rejected.append(gave_up)
+                for i, e in enumerate(events):
+                    said = held[0] if held else (await self._post_once(e)).of(e)
+                    if isinstance(said, Retry):  # the rest of the run waits with it
+                        if said.after:
+                            held.append(said)
+                        outcomes.extend(Retry(later, said.reason, said.after)
+                                        for later in events[i:])
+                        break
+                    if said is not None:
+                        outcomes.append(said)
 
         async with anyio.create_task_group() as tg:
             for _ in range(min(self.concurrency, len(runs))):
                 tg.start_soon(worker)
-        rejected.sort(key=lambda r: r[0].seq)
-        return rejected
+        return outcomes
 
-    async def _send(self, e: JournalEntry) -> Rejected | None:
-        """Deliver one event; ``None`` once delivered, else why it was given up."""
-        session = self._client()
-        started = self.context.clock()
-        attempt = 0
-        while True:
-            await self.gate.wait()
-            attempt += 1
-            outcome = await self._post_once(session, e)
-            if outcome.ok:
-                self.context.health.succeeded()
-                return None
-            delay = self.policy.delay(attempt, outcome.retry_after)
-            if outcome.retry_after:  # capped: a bogus "wait a year" must not stall the sink
-                self.gate.hold(min(outcome.retry_after, self.policy.max_age))
-            why = self.policy.give_up(outcome, attempt, self.context.clock() - started, delay)
-            self.context.health.refused(outcome.reason, retryable=outcome.retryable,
-                                        retry=why is None)
-            if why is not None:
-                return (e, why, attempt)
-            self.log.debug("webhook attempt failed", event_id=e.id, attempt=attempt,
-                           reason=outcome.reason, retry_in=round(delay, 3))
-            await self.context.clock.sleep(delay)
-
-    async def _post_once(self, session: aiohttp.ClientSession, e: JournalEntry) -> Outcome:
+    async def _post_once(self, e: JournalEntry) -> Outcome:
         headers = self.headers
         if self.key is not None:
             ts = int(self.context.clock())
             headers = {**headers, "webhook-id": e.id, "webhook-timestamp": str(ts),
                        "webhook-signature": sign(self.key, e.id, ts, e.body)}
-        return await post(session, self.url, e.body, headers, limits=self.timeout,
-                          secrets=self.secrets, clock=self.context.clock)
-
-    async def probe(self) -> str:
-        return await reaches(self.url, within=self.options.timeout)
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        return await self.send(e.body, headers)
 

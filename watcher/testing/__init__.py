@@ -24,7 +24,7 @@ from watcher.config.options import NoOptions
 from watcher.config.settings import SinkConfig
 from watcher.infra.clock import Clock, wall
 from watcher.model import JournalEntry
-from watcher.sinks.base import BaseSink, Rejected, SinkContext
+from watcher.sinks.base import BaseSink, Outcomes, SinkContext
 from watcher.testing.clocks import FakeClock, FrozenClock, settle
 
 __all__ = ["CAPTURE", "CapturingSink", "FakeClock", "FrozenClock", "SimulatedVendors", "Vendor",
@@ -68,7 +68,7 @@ class CapturingSink(BaseSink[NoOptions]):
         """A new instance, outside any config."""
         return cls(SinkConfig(name=name, type=cls.kind), SinkContext(clock=clock))
 
-    async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
+    async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
         self.entries.extend(batch)
         if self._arrived is not None:
             self._arrived.set()

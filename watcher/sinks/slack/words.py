@@ -26,7 +26,7 @@ from watcher.core.events import (
     SOURCE_RECOVERED,
     SOURCE_REMINDER,
 )
-from watcher.sinks.slack_blocks import duration
+from watcher.sinks.slack.blocks import duration
 from watcher.sinks.templates import Template, compile_templates
 
 EMOJI = {

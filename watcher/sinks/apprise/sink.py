@@ -16,9 +16,10 @@ read is a config error naming its index, never quoting it.
   at most :data:`THREADS` of this sink at once; one that outlasts ``timeout``
   is abandoned (its thread ends on its own) and counts as failed.
 * **Failures**: Apprise says only whether a service took the notification, so
-  a failure is retried with backoff until ``max_attempts`` or ``max_age``,
-  then dead-lettered with what Apprise logged.  Each URL is tried apart, so
-  a retry never repeats a notification to a service that took it.  Apprise's
+  a failure is a retry (the runner's, until ``max_attempts`` or ``max_age``,
+  then dead-lettered with what Apprise logged).  Each URL is tried apart and
+  the sink remembers which took a notification, so a retry never repeats it
+  to a service that took it.  Apprise's
   own log lines quote URLs: they are kept off stderr and used, scrubbed of
   the URLs' secrets, only as a dead letter's reason.
 """
@@ -30,19 +31,20 @@ from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
-import structlog
 
 from watcher.config.options import Check, Duration, SecretList
 from watcher.config.settings import SinkConfig
 from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
-from watcher.sinks.apprise_urls import check_urls, http_target, load, secrets_of, send
-from watcher.sinks.base import BaseSink, Rejected, SinkContext
-from watcher.sinks.http import Outcome, RetryOptions, RetryPolicy, reaches
+from watcher.sinks.apprise.urls import check_urls, http_target, load, secrets_of, send
+from watcher.sinks.base import BaseSink, Outcomes, Retry, RetryOptions, SinkContext
+from watcher.sinks.http import reaches
 from watcher.sinks.notice import Notice, notices
 
 #: notify calls of one sink running at once (an abandoned call keeps its place until it ends)
 THREADS = 2
+#: notifications remembered as partly sent (which URLs took them), for their retries
+REMEMBERED = 1000
 
 
 class AppriseOptions(RetryOptions):
@@ -60,47 +62,38 @@ class AppriseSink(BaseSink[AppriseOptions]):
         super().__init__(config, context)
         self.targets: list[Any] = [load(url) for url in self.options.urls]
         self.linger = self.options.group_wait
-        self.policy = RetryPolicy.from_options(self.options, clock=context.clock)
         self.masker = Masker(secrets_of(self.options.urls))
-        self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
+        #: a notification (its event ids) -> the URLs that took it, while others have not
+        self.took: dict[tuple[str, ...], set[int]] = {}
         self._threads: anyio.CapacityLimiter | None = None
 
-    async def deliver(self, batch: Sequence[JournalEntry]) -> Sequence[Rejected]:
-        rejected: list[Rejected] = []
+    async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
+        outcomes: list[Retry] = []
         for notice in notices(batch, grouped=self.linger > 0):
-            why, attempts = await self._send(notice)
-            if why is not None:
-                rejected += [(e, why, attempts) for e in notice.entries]
-        return rejected
+            reason = await self._send(notice)
+            if reason is not None:
+                outcomes += [Retry(e, reason) for e in notice.entries]
+        return outcomes
 
-    async def _send(self, notice: Notice) -> tuple[str | None, int]:
-        """Notify every URL until each took it; ``(why, attempts)`` once given up."""
-        pending = list(range(len(self.targets)))
-        started = self.context.clock()
-        attempt = 0
-        while True:
-            attempt += 1
-            failed = []
-            for i in pending:
-                said = await self._notify(i, notice)
-                if said is not None:
-                    failed.append((i, said))
-            if not failed:
-                self.context.health.succeeded()
-                return None, attempt
-            pending = [i for i, _ in failed]
-            reason = "; ".join(f"urls[{i}]: {said}" for i, said in failed)
-            outcome = Outcome(False, reason, retryable=True)
-            delay = self.policy.delay(attempt)
-            why = self.policy.give_up(outcome, attempt, self.context.clock() - started, delay)
-            self.context.health.failed(reason, retry=why is None)
-            if why is not None:
-                self.log.error("apprise could not notify; the events are kept as dead letters",
-                               reason=reason, events=len(notice.entries))
-                return why, attempt
-            self.log.debug("apprise could not notify, retrying", reason=reason,
-                             attempt=attempt, retry_in=round(delay, 3))
-            await self.context.clock.sleep(delay)
+    async def _send(self, notice: Notice) -> str | None:
+        """Notify every URL that did not take it yet; ``None`` once all did, else why not."""
+        key = tuple(e.id for e in notice.entries)
+        took = self.took.pop(key, set())
+        failed = []
+        for i in range(len(self.targets)):
+            if i in took:
+                continue
+            said = await self._notify(i, notice)
+            if said is None:
+                took.add(i)
+            else:
+                failed.append(f"urls[{i}]: {said}")
+        if not failed:
+            return None
+        if len(self.took) >= REMEMBERED:  # given up on by the runner long ago: forget the oldest
+            del self.took[next(iter(self.took))]
+        self.took[key] = took
+        return "; ".join(failed)
 
     async def _notify(self, i: int, notice: Notice) -> str | None:
         """One URL notified in a worker thread; ``None`` once it took it, else why not."""

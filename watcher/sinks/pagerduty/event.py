@@ -1,4 +1,4 @@
-"""PagerDuty Events API v2: which incident an event is, what its alert says, and one POST.
+"""PagerDuty Events API v2: which incident an event is, what its alert says, a refusal's words.
 
 The alert's ``payload`` follows PagerDuty's Common Event Format: ``summary``
 (the notification's one line, at most 1024 characters), ``source`` (the
@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from typing import Any
 
-import aiohttp
 import orjson
 
 from watcher.core.events import (
@@ -28,10 +26,8 @@ from watcher.core.events import (
     WORKFLOW_DEGRADED,
     WORKFLOW_RECOVERED,
 )
-from watcher.infra.clock import Clock
 from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
-from watcher.sinks.http import Outcome, classify, describe, read_answer
 from watcher.sinks.notice import notices
 
 SEVERITIES = ("critical", "error", "warning", "info")
@@ -109,27 +105,11 @@ def _links(data: Mapping[str, Any]) -> list[dict[str, str]]:
     return links
 
 
-async def post_event(session: aiohttp.ClientSession, url: str, body: bytes,
-                     headers: Mapping[str, str], *, limits: aiohttp.ClientTimeout,
-                     secrets: Iterable[str], clock: Clock) -> Outcome:
-    """POST one event; every failure comes back as an Outcome, a 400 with PagerDuty's words."""
-    try:
-        async with session.post(url, data=body, headers=headers, timeout=limits,
-                                allow_redirects=False) as resp:
-            answer = await read_answer(resp)
-            outcome = classify(resp.status, resp.reason or "", answer, resp.headers,
-                               secrets=secrets, now=clock())
-            if resp.status == 400:
-                return replace(outcome, reason=_refusal(answer, secrets) or outcome.reason)
-            return outcome
-    except TimeoutError:
-        return Outcome(False, f"timed out after {limits.total:g}s", True)
-    except aiohttp.ClientError as e:
-        return Outcome(False, describe(e), True)
-
-
-def _refusal(answer: bytes, secrets: Iterable[str]) -> str | None:
-    """``400 Event object is invalid: Length of 'routing_key' is incorrect ...``."""
+def refusal(status: int, answer: bytes, secrets: Iterable[str]) -> str | None:
+    """A 400's reason in PagerDuty's words: ``400 Event object is invalid: Length of
+    'routing_key' is incorrect ...``; None for any other answer."""
+    if status != 400:
+        return None
     try:
         said = orjson.loads(answer)
     except orjson.JSONDecodeError:

@@ -8,9 +8,9 @@ runs and naming the rest, so a storm of failures is one notification rather
 than a wall of them.  A lone event gets a detailed message of its own.
 
 Each message's headline (its header and the start of its notification text)
-is a template per event type, :mod:`watcher.sinks.slack_words`, which the
+is a template per event type, :mod:`watcher.sinks.slack.words`, which the
 operator may override.  The blocks themselves, each within Slack's limits, come from
-:mod:`watcher.sinks.slack_blocks`.  ``text`` may hold 40,000 characters, but
+:mod:`watcher.sinks.slack.blocks`.  ``text`` may hold 40,000 characters, but
 notifications show far less, so the fallback is kept to :data:`FALLBACK`.
 This module is pure: no I/O, no clock.
 """
@@ -34,7 +34,7 @@ from watcher.core.events import (
 )
 from watcher.core.timestamps import parse_ts
 from watcher.model import JournalEntry
-from watcher.sinks.slack_blocks import (
+from watcher.sinks.slack.blocks import (
     ERROR_LINE_MAX,
     FALLBACK,
     SECTION_MAX,
@@ -52,8 +52,8 @@ from watcher.sinks.slack_blocks import (
     section_fields,
     when,
 )
-from watcher.sinks.slack_health import health_payload
-from watcher.sinks.slack_words import DEFAULT, Headlines, workflow_of
+from watcher.sinks.slack.health import health_payload
+from watcher.sinks.slack.words import DEFAULT, Headlines, workflow_of
 
 #: runs a summary message details; the rest are named in one line
 LISTED = 10

@@ -13,7 +13,7 @@ from typing import Any
 
 from watcher.config.units import format_duration
 from watcher.core.events import WORKFLOW_DEGRADED
-from watcher.sinks.slack_blocks import (
+from watcher.sinks.slack.blocks import (
     ERROR_LINE_MAX,
     FALLBACK,
     SECTION_MAX,

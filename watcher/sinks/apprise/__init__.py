@@ -1,0 +1,1 @@
+"""Apprise: notifications to a hundred services (the sink; reading its URLs)."""
