@@ -44,6 +44,10 @@ def row(figure: str, how: str, measured: str, target: str, ok: bool | None) -> N
     print(f"| {figure} | {how} | {measured} | {target} | {mark} |", flush=True)
 
 
+#: the hot path per run against orjson.loads of the same page (issue 25)
+HOT_TARGET = 0.7
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="shorter runs (smoke test)")
@@ -54,13 +58,13 @@ def main() -> None:
     hot = [run("diff_throughput", "--pages", "20" if quick else "50")
            for _ in range(1 if quick else 3)]
     instr = run("hot_instructions", "--pages", "5" if quick else "20")
-    for vendor in ("extend", "knock"):
+    for vendor in ("extend", "knock", "noxus", "cortex"):
         for c in ("0%", "1%"):
             timed = statistics.median(h[vendor][f"ratio_{c}"] for h in hot)
             counted = instr.get(f"{vendor}_{c}")
             shown = (f"{counted:.2f}x instructions, " if counted else "") + f"{timed:.2f}x time"
             row("hot-path cost per run", f"{vendor} page of 1,000, {c} changed, vs orjson.loads",
-                shown, "<= 1.5x", (counted or timed) <= 1.5)
+                shown, f"<= {HOT_TARGET}x", (counted or timed) <= HOT_TARGET)
 
     mem = run("memory", *(["--runs", "200000"] if quick else []))
     row("memory per tracked run", f"RSS growth, {mem['runs']:,} runs ({mem['live']:,} live)",

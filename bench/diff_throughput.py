@@ -1,11 +1,13 @@
-"""Hot-path cost: parse + normalise + diff of 1,000-run pages vs ``orjson.loads`` alone.
+"""Hot-path cost: decode + normalise + diff of 1,000-run pages vs ``orjson.loads`` alone.
 
     python -m bench.diff_throughput [--pages 200]
 
 Pages are rendered by the simulator in each vendor's real shape (Extend
 ~0.9 KB a run, Knock ~0.6 KB), state is warm (every run already known), and
-two cases run: nothing changed, and 1% of runs changed status.  Prints runs/s
-and the ratio to the bare parse of the same bytes.
+two cases run: nothing changed, and 1% of runs changed status.  The page goes
+through the provider's own listing (:class:`~watcher.providers.pages.Listing`:
+the diff's fields as structs, an item in full only for an event, as a poll
+reads it).  Prints runs/s and the ratio to ``orjson.loads`` of the same bytes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import argparse
 import gc
 import time
-from typing import Any
 
 import orjson
 
@@ -32,13 +33,19 @@ RUNS = 1000
 ROUNDS = 9
 #: vendor -> (items key, live status, changed status)
 SHAPES = {"extend": ("data", "PROCESSING", "FAILED"),
-          "knock": ("items", "processing", "completed")}
+          "knock": ("items", "processing", "completed"),
+          "noxus": ("items", "running", "failed"),
+          "cortex": (None, "RUNNING", "FAILED")}
+#: what the figure is held to (issue 25: faster than parsing the page with orjson)
+TARGET = 0.7
 
 
 def provider(vendor: str) -> BaseProvider:
     cls = provider_class(vendor)
+    options = cls.Options(app_id="app", workflow_id="wf") if vendor == "cortex" else None
     p: BaseProvider = cls(SourceConfig(name="bench", provider=vendor, token="x",
-                                       base_url="http://127.0.0.1:1"), ProviderContext(None, wall))
+                                       base_url="http://127.0.0.1:1", options=options),
+                          ProviderContext(None, wall))
     return p
 
 
@@ -48,16 +55,28 @@ def make_pages(vendor: str, n_pages: int) -> tuple[list[bytes], list[bytes]]:
     world = World(clock=clock, seed=5)
     api = api_class(vendor)(world)
     runs = [world.add_run(vendor, live, created=clock() - i) for i in range(RUNS)]
-    same = orjson.dumps({key: [api.render(r) for r in runs], "page_info": {"after": None}})
+
+    def page() -> bytes:
+        items = [api.render(r) for r in runs]
+        return orjson.dumps(items if key is None else {key: items, "page_info": {"after": None}})
+
+    same = page()
     for r in runs[::100]:  # 1% changed (Knock: completed with errors, i.e. failed)
         world.set_status(r, changed, error_count=2)
-    moved = orjson.dumps({key: [api.render(r) for r in runs], "page_info": {"after": None}})
-    return [same] * n_pages, [moved] * n_pages
+    return [same] * n_pages, [page()] * n_pages
+
+
+def observe(p: BaseProvider, page: bytes) -> list[Observation]:
+    """One page as a poll reads it: decoded by the provider's listing, observed."""
+    assert p.listing is not None
+    _, items = p.listing.read(page)
+    obs: list[Observation] = []
+    p.observe(items, obs)
+    return obs
 
 
 def warm_state(vendor: str, page: bytes, p: BaseProvider) -> tuple[dict[str, RunState], set[str]]:
-    out: list[Observation] = []
-    p.observe(orjson.loads(page)[SHAPES[vendor][0]], out)
+    out = observe(p, page)
     runs = {o[0]: RunState(o[2], o[1], o[3], 0.0) for o in out}
     return runs, {r for r, s in runs.items() if s.status not in TERMINAL}
 
@@ -71,16 +90,13 @@ def bare(pages: list[bytes]) -> float:
 
 def full(vendor: str, pages: list[bytes], p: BaseProvider, runs: dict[str, RunState],
          live: set[str]) -> tuple[float, int]:
-    key = SHAPES[vendor][0]
     policy = Policy(source="bench", provider=vendor)
     events = 0
     t = time.perf_counter()
     for page in pages:
-        body: Any = orjson.loads(page)
-        obs: list[Observation] = []
-        p.observe(p.items_of(body, key), obs)
+        obs = observe(p, page)
         events += len(diff(runs, live, obs, now=1.0, policy=policy, describe=p.describe).events)
-        del body, obs  # as the providers do: a page is let go before the next is parsed
+        del obs  # as the providers do: a page is let go before the next is parsed
     return time.perf_counter() - t, events
 
 
@@ -118,7 +134,7 @@ def main() -> None:
         print(orjson.dumps({v: measure(v, n) for v in SHAPES}).decode())
         return
     print(f"{'shape':>7} {'changed':>8} {'orjson.loads runs/s':>20} {'full runs/s':>12} "
-          f"{'ratio':>6}   (target <= 1.5x)")
+          f"{'ratio':>6}   (target <= {TARGET}x)")
     for vendor in SHAPES:
         r = measure(vendor, n)
         for label in ("0%", "1%"):

@@ -2,7 +2,7 @@
 
     python -m bench.memory [--runs 1000000] [--live 0.02]
 
-Runs go through the real path (Extend-shaped JSON pages parsed with orjson,
+Runs go through the real path (Extend-shaped JSON pages decoded by the provider's listing,
 observed by the provider, diffed as a baseline, applied to each source's
 state), so what is measured is what the daemon keeps: run ids, states, the
 live set and per-status counts.  Pages are dropped as they are processed.
@@ -58,7 +58,7 @@ def measure(runs: int, live_ratio: float) -> dict[str, float]:
     for n, start in enumerate(range(0, runs, PAGE)):
         st = states[n % SOURCES]
         obs: list[Observation] = []
-        provider.observe(orjson.loads(page(start, live_every))["data"], obs)
+        provider.observe(ExtendProvider.listing.read(page(start, live_every))[1], obs)
         ch = diff(st.runs, st.live, obs, now=1_800_000_000.0, policy=policies[n % SOURCES],
                   describe=provider.describe, baseline=True)
         st.apply(ch.upserts, [])

@@ -38,13 +38,13 @@ def test_a_recovery_passes_a_silence_only_after_its_degraded_was_handed_over() -
     """Degraded handed over, then a silence: its recovered passes and the episode is
     closed; degraded held from the start: its recovered is held too."""
     told: set[str] = set()
-    out, held = screen([episode(1, WORKFLOW_DEGRADED)], (), record=False, repeat=None,
+    out, held, _ = screen([episode(1, WORKFLOW_DEGRADED)], (), record=False, repeat=None,
                        told=told)
     assert [e.seq for e in out] == [1] and held == [] and len(told) == 1
-    out, held = screen([episode(2, WORKFLOW_RECOVERED)], EVERYTHING, record=False,
+    out, held, _ = screen([episode(2, WORKFLOW_RECOVERED)], EVERYTHING, record=False,
                        repeat=None, told=told)
     assert [e.seq for e in out] == [2] and held == [] and told == set()
-    out, held = screen([episode(3, WORKFLOW_DEGRADED), episode(4, WORKFLOW_RECOVERED)],
+    out, held, _ = screen([episode(3, WORKFLOW_DEGRADED), episode(4, WORKFLOW_RECOVERED)],
                        EVERYTHING, record=False, repeat=None, told=told)
     assert out == [] and held == ["maint", "maint"] and told == set()
 
@@ -53,7 +53,7 @@ def test_another_rules_episode_of_the_same_workflow_is_not_resolved_by_this_one(
     """The key names the rule: a recovered of rule B does not pass for rule A's alert."""
     told: set[str] = set()
     screen([episode(1, WORKFLOW_DEGRADED, rule="a")], (), record=False, repeat=None, told=told)
-    out, held = screen([episode(2, WORKFLOW_RECOVERED, rule="b")], EVERYTHING, record=False,
+    out, held, _ = screen([episode(2, WORKFLOW_RECOVERED, rule="b")], EVERYTHING, record=False,
                        repeat=None, told=told)
     assert out == [] and held == ["maint"] and len(told) == 1
 
@@ -67,11 +67,11 @@ def test_a_stuck_run_that_finishes_is_resolved_and_one_that_fails_is_a_new_alert
     assert incident_of(run(2, RUN_STATUS_CHANGED, "running")) is None
     told: set[str] = set()
     screen([run(1, RUN_STUCK, "running")], (), record=False, repeat=None, told=told)
-    out, _ = screen([run(2, RUN_STATUS_CHANGED, "succeeded")], EVERYTHING, record=False,
+    out, *_ = screen([run(2, RUN_STATUS_CHANGED, "succeeded")], EVERYTHING, record=False,
                     repeat=None, told=told)
     assert [e.seq for e in out] == [2] and told == set()
     screen([run(3, RUN_STUCK, "running")], (), record=False, repeat=None, told=told)
-    out, held = screen([run(4, RUN_STATUS_CHANGED, "failed")], EVERYTHING, record=False,
+    out, held, _ = screen([run(4, RUN_STATUS_CHANGED, "failed")], EVERYTHING, record=False,
                        repeat=None, told=told)
     assert out == [] and held == ["maint"] and told == set()
 
@@ -102,3 +102,23 @@ def test_records_whose_cursor_save_failed_are_written_with_the_next_one() -> Non
     second = told.draft([later], [later])
     screen([later], (), record=False, repeat=None, told=second)
     assert told.settle(second) == {("told/pager", key): b"1"}
+
+
+def test_inhibition_holds_a_failure_but_never_a_run_s_success_or_a_told_recovery() -> None:
+    """Of what an open episode would hold: a failure is held; a run's success passes (its
+    failure may have paged before the episode); a recovery passes once the sink was handed
+    its degraded, and is held when it was not."""
+    told: set[str] = set()
+    batch = [run(1, RUN_STATUS_CHANGED, "failed"), run(2, RUN_STATUS_CHANGED, "succeeded")]
+    out, held, stopped = screen(batch, (), record=False, repeat=None, told=told,
+                                inhibited={1, 2})
+    assert ([e.seq for e in out], held, stopped) == ([2], [], [1])
+    screen([episode(3, WORKFLOW_DEGRADED)], (), record=False, repeat=None, told=told)
+    out, _, stopped = screen([episode(4, WORKFLOW_RECOVERED)], (), record=False, repeat=None,
+                             told=told, inhibited={4})
+    assert ([e.seq for e in out], stopped) == ([4], [])
+    screen([episode(5, WORKFLOW_DEGRADED)], (), record=False, repeat=None, told=told,
+           inhibited={5})
+    out, _, stopped = screen([episode(6, WORKFLOW_RECOVERED)], (), record=False, repeat=None,
+                             told=told, inhibited={6})
+    assert (out, stopped) == ([], [6])

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from watcher.config import urls
 from watcher.config.credentials import secret_path
 from watcher.config.heartbeats import parse_heartbeats
+from watcher.config.inhibit import parse_inhibit
 from watcher.config.match import parse_match
 from watcher.config.options import Options, build, model_of
 from watcher.config.rules import parse_rules
@@ -86,9 +87,10 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
     problems = Problems()
     r = Expanded(env, problems, needs)
     for key in data:
-        if key not in ("watcher", "sources", "sinks", "silences", "rules", "heartbeats"):
+        if key not in ("watcher", "sources", "sinks", "silences", "rules", "heartbeats",
+                       "inhibit"):
             problems.add(key, "unknown key (expected [watcher], [[sources]], [[sinks]], "
-                              "[[silences]], [[rules]], [[heartbeats]])")
+                              "[[silences]], [[rules]], [[heartbeats]], [[inhibit]])")
     expanded = r.walk(dict(data), "")
     secrets: set[str] = set()
     watcher = _watcher(expanded.get("watcher", {}), r, env, base_dir, secrets)
@@ -114,12 +116,14 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
     rules = parse_rules(expanded, r, sources=source_names, check_name=_check_name)
     heartbeats = parse_heartbeats(expanded, r, check_name=_check_name)
     secrets.update(*(secrets_of(h) for h in heartbeats))
+    inhibit = parse_inhibit(expanded, r, sources=source_names, sinks=records,
+                            check_name=_check_name)
 
     if problems or watcher is None:
         raise ConfigError(problems.items, path=path)
     return Config(watcher=watcher, sources=tuple(sources), sinks=tuple(sinks), path=path,
                   secrets=frozenset(secrets), raw=data, silences=windows, rules=rules,
-                  heartbeats=heartbeats)
+                  heartbeats=heartbeats, inhibit=inhibit)
 
 
 def _watcher(raw: object, r: Expanded, env: Mapping[str, str], base_dir: Path,

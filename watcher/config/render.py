@@ -11,6 +11,7 @@ from watcher.config.settings import Config
 from watcher.config.silences import WindowConfig
 from watcher.config.toml_text import toml_value
 from watcher.config.units import format_duration
+from watcher.core.inhibition import InhibitRule
 from watcher.core.rules import FAILURE_RATE, NO_SUCCESS, STUCK_COUNT, Rule
 from watcher.core.windows import local_text, next_opening
 from watcher.infra.secrets import masked_url
@@ -36,6 +37,8 @@ def render(config: Config, *, now: float | None = None) -> str:
             out.append(f"# {window_times(w, now)}")
     for rule in config.rules:
         out += ["", "[[rules]]", *_table(_rule_values(rule))]
+    for inhibit in config.inhibit:
+        out += ["", "[[inhibit]]", *_table(_inhibit_values(inhibit))]
     for h in config.heartbeats:  # the URL is a secret: masked like a token
         out += ["", "[[heartbeats]]", *_table(shown(h))]
     return "\n".join(out) + "\n"
@@ -79,6 +82,11 @@ def _rule_values(rule: Rule) -> dict[str, Any]:
     if match:
         values["match"] = match
     return values
+
+
+def _inhibit_values(rule: InhibitRule) -> dict[str, Any]:
+    return {"name": rule.name, "source": rule.source.as_dict(),
+            "target": rule.target.as_dict(), "equal": rule.equal, "sinks": rule.sinks}
 
 
 def _table(values: Mapping[str, Any]) -> list[str]:

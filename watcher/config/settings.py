@@ -17,6 +17,7 @@ from pydantic import Field
 from watcher.config.heartbeats import HeartbeatConfig
 from watcher.config.options import Check, Duration, Options, Rate, Secret, Size, StrList, Table
 from watcher.config.silences import WindowConfig
+from watcher.core.inhibition import InhibitRule
 from watcher.core.matching import ALL, Match
 from watcher.core.rules import Rule
 
@@ -128,6 +129,8 @@ class Config:
     rules: tuple[Rule, ...] = ()
     #: ``[[heartbeats]]``: outside monitors pinged while the watcher is well
     heartbeats: tuple[HeartbeatConfig, ...] = ()
+    #: ``[[inhibit]]``: what an open episode holds back from the notification sinks
+    inhibit: tuple[InhibitRule, ...] = ()
     #: every secret value, so logs and output can redact them
     secrets: frozenset[str] = frozenset()
     #: the raw (unexpanded) tables, for ``check`` and for reload comparisons

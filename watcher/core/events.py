@@ -56,7 +56,7 @@ DATA_KEYS: dict[str, tuple[str, ...]] = {
     SOURCE_REMINDER: (*_FAILING_DATA, *REMINDER_DATA),
     RUN_REMINDER: (*_RUN_DATA, "stuck_for_s", *REMINDER_DATA),
     WORKFLOW_DEGRADED: _WORKFLOW_DATA,
-    WORKFLOW_RECOVERED: (*_WORKFLOW_DATA, "degraded_for_s", "reason"),
+    WORKFLOW_RECOVERED: (*_WORKFLOW_DATA, "degraded_for_s", "reason", "inhibited"),
 }
 
 #: plain-str values of the statuses (Enum's ``.value`` is a slow descriptor)

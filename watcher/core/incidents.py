@@ -45,7 +45,7 @@ def incident_of(e: JournalEntry) -> tuple[str, str] | None:
         ev = _parsed(e)
         raw = ev.get("data")
         data: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        key = f"workflow\x1f{data.get('rule')}\x1f{e.source}\x1f{ev.get('subject')}"
+        key = workflow_incident(data.get("rule"), e.source, ev.get("subject"))
         return (OPENS if t == WORKFLOW_DEGRADED else RESOLVES), key
     if not e.run_id:
         return None
@@ -55,6 +55,12 @@ def incident_of(e: JournalEntry) -> tuple[str, str] | None:
         part = RESOLVES if e.status == Status.SUCCEEDED.value else ENDS
         return part, f"run\x1f{e.source}\x1f{e.run_id}"
     return None
+
+
+def workflow_incident(rule: object, source: str, subject: object) -> str:
+    """The key of a health rule's episode on a workflow (of its events' ``data.rule``,
+    ``source`` and ``subject``)."""
+    return f"workflow\x1f{rule}\x1f{source}\x1f{subject}"
 
 
 def _parsed(e: JournalEntry) -> dict[str, Any]:

@@ -103,7 +103,8 @@ class LeaseStats:
 class DeliveryStats:
     """A sink's delivery counters."""
 
-    __slots__ = ("dead", "delivered", "failures", "last_delivery", "retries", "silenced")
+    __slots__ = ("dead", "delivered", "failures", "inhibited", "last_delivery", "retries",
+                 "silenced")
 
     def __init__(self) -> None:
         self.delivered = 0
@@ -114,6 +115,8 @@ class DeliveryStats:
         self.last_delivery: float | None = None
         #: events held back, per silence (its id) or maintenance window (its name)
         self.silenced: Counter[str] = Counter()
+        #: events held back, per ``[[inhibit]]`` rule
+        self.inhibited: Counter[str] = Counter()
 
 
 class BusStats(Histogram):
@@ -211,6 +214,20 @@ class SilenceStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class InhibitionStatus:
+    """An ``[[inhibit]]`` rule holding events back now: the open episode it holds for."""
+
+    rule: str
+    #: the episode: its type, source, workflow (None: a source's) and when it opened
+    episode: str
+    source: str
+    workflow: str | None
+    since: float
+    #: events held back so far while it is open, per sink
+    held: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
 class ReplicaInfo:
     """One watcher process sharing the state (just this one with SQLite)."""
 
@@ -251,6 +268,8 @@ class DaemonStatus:
     failures: Mapping[str, Sequence[int]] = field(default_factory=dict)
     #: silences and maintenance windows holding events back now
     silences: Sequence[SilenceStatus] = ()
+    #: inhibitions holding events back now, with what they held
+    inhibitions: Sequence[InhibitionStatus] = ()
     #: leases held now, by kind, and the lease counters (None: no replicas)
     leases_held: Mapping[str, int] | None = None
     lease_stats: LeaseStats | None = None

@@ -30,17 +30,19 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+import orjson
 import structlog
 
 from watcher.config.options import NoOptions, ensure
-from watcher.errors import BadPayload
 from watcher.infra.ratelimit import Buckets, RateLimiter
 from watcher.model import Event, Observation, RunDetails, SkipItem, Status
 from watcher.providers.http import VendorHttp, default_error_message
 from watcher.providers.items import MAX_ID, MAX_STATUS, bounded, preview
 from watcher.providers.limits import bucket_key, source_limit
+from watcher.providers.pages import Listing, Run, items_of
 from watcher.providers.protocol import PollResult, PollView, Provider, ProviderContext
 
 if TYPE_CHECKING:
@@ -74,6 +76,8 @@ class BaseProvider(Generic[OptionsT]):
     id_key: ClassVar[str] = "id"
     status_key: ClassVar[str] = "status"
     version_key: ClassVar[str | None] = None
+    #: how the run listing's pages decode (the fields the diff reads), when it has one
+    listing: ClassVar[Listing | None] = None
     #: the vendor's documented limit, requests per second (and burst), shared by every
     #: source of one account (:meth:`limit_scope`); a source's ``rate_limit`` overrides it
     rate: ClassVar[float] = 10.0
@@ -149,13 +153,28 @@ class BaseProvider(Generic[OptionsT]):
         n = len(self.items_of(body, key))
         return f"credentials accepted ({n} run on a one-run page)"
 
+    async def page(self, listing: Listing, path: str,
+                   params: Mapping[str, Any] | list[tuple[str, str]] | None = None
+                   ) -> tuple[Any, list[Any], Mapping[str, str]]:
+        """GET one page of a listing: ``(body, items, headers)`` (see :class:`Listing`)."""
+        data, headers = await self.http.get_bytes(path, params)
+        body, items = listing.read(data)
+        return body, items, headers
+
     def describe(self, item: Any) -> RunDetails:
         """Event fields of one item (``details``); :class:`SkipItem` when it is no run.
 
         Only runs new to the diff or with a new status get here, so this completes
         the hot loop's cheap id check (a string) with the rest (not empty, not absurd).
         A ``details`` that raises on some strange item skips that run, not the source.
+        A :class:`~watcher.providers.pages.Run` is decoded in full first.
         """
+        if isinstance(item, Run):
+            try:
+                item = item.whole()
+            except orjson.JSONDecodeError:  # JSON msgspec skips over but orjson refuses
+                self.skip(item.get(self.id_key), "item", "undescribable", exc_info=True)
+                raise SkipItem(item.get(self.id_key)) from None
         rid = self.run_id_of(item)
         try:
             return self.details(item)
@@ -168,7 +187,7 @@ class BaseProvider(Generic[OptionsT]):
 
     def run_id_of(self, item: Any) -> str:
         """The item's run id, or :class:`SkipItem` (logged, counted) when unusable."""
-        rid = item.get(self.id_key) if isinstance(item, dict) else None
+        rid = item.get(self.id_key) if isinstance(item, dict | Run) else None
         if not isinstance(rid, str) or not 0 < len(rid) <= MAX_ID:
             self.skip(None, self.id_key, "bad_id", rid)
             raise SkipItem(None)
@@ -193,7 +212,11 @@ class BaseProvider(Generic[OptionsT]):
         status_of = self.status_of
         id_key, status_key, version_key = self.id_key, self.status_key, self.version_key
         try:
-            if version_key:
+            if items and isinstance(items[0], Run):  # a Listing's page: the fields are typed
+                fields = attrgetter(id_key, status_key, version_key or "_page")
+                out.extend([(i, r, table.get(r) or status_of(r), v if version_key else None,
+                             it) for it in items for i, r, v in (fields(it),)])
+            elif version_key:
                 out.extend([(it[id_key] + "", r, table.get(r) or status_of(r), it[version_key],
                              it) for it in items for r in (it[status_key],)])
             else:
@@ -209,7 +232,7 @@ class BaseProvider(Generic[OptionsT]):
 
     def checked(self, item: Any) -> Observation | None:
         """The careful loop's step: one item's observation, or ``None`` (skipped, warned)."""
-        if not isinstance(item, dict):
+        if not isinstance(item, dict | Run):
             self.skip(None, "item", "not_an_object", item)
             return None
         rid = item.get(self.id_key)
@@ -263,12 +286,4 @@ class BaseProvider(Generic[OptionsT]):
     @staticmethod
     def items_of(body: Any, key: str | None) -> list[Any]:
         """The list of run items of a page, or BadPayload naming what is wrong."""
-        if key is not None and not isinstance(body, dict):
-            # callers read the page's other fields next (cursor, totals) and may not crash
-            raise BadPayload(f"the body is a {type(body).__name__}, not an object with "
-                             f'"{key}"')
-        items = body.get(key) if key is not None else body
-        if not isinstance(items, list):
-            where = f'"{key}"' if key else "the body"
-            raise BadPayload(f"{where} is not a list of runs")
-        return items
+        return items_of(body, key)

@@ -34,6 +34,7 @@ from watcher.core.timestamps import parse_ts, rfc3339
 from watcher.model import Observation, RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
 from watcher.providers.items import MAX_ERROR, MAX_NAME, dotted, ident, text
+from watcher.providers.pages import Listing, Run
 from watcher.providers.scan.lingering import Lingering
 from watcher.providers.scan.newest_first import HeadScan
 from watcher.providers.scan.window import RecentWindow
@@ -54,6 +55,18 @@ def _count(headers: Mapping[str, str]) -> int | None:
     return int(raw) if raw is not None and raw.isdigit() else None
 
 
+class CortexRun(Run, gc=False):
+    """What the diff and the head scan read of a listed run (the rest: for an event)."""
+
+    id: str
+    status: str
+    updated_at: str | None
+    created_at: str | None = None
+
+
+LISTING = Listing(CortexRun, None)
+
+
 class CortexOptions(Options):
     #: the app (organization) id
     app_id: str
@@ -66,6 +79,7 @@ class CortexProvider(BaseProvider[CortexOptions]):
     kind = "cortex"
     default_base_url = "https://api.withcortex.ai"
     Options = CortexOptions
+    listing = LISTING
     statuses: ClassVar[dict[str, Status]] = {
         "PENDING": Status.PENDING,
         "RUNNING": Status.RUNNING,
@@ -104,8 +118,8 @@ class CortexProvider(BaseProvider[CortexOptions]):
 
     async def _page(self, page: int, take: int, **filters: str) -> tuple[list[Any], int | None]:
         params = {"origin": "ALL", **self.source.params, **filters, "page": page, "take": take}
-        body, headers = await self.http.get(self._runs_path, params)
-        return self.items_of(body, None), _count(headers)
+        _, items, headers = await self.page(LISTING, self._runs_path, params)
+        return items, _count(headers)
 
     async def poll(self, view: PollView) -> PollResult:
         head = HeadScan(view, lookback=self.source.lookback, log=self.log)

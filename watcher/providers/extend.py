@@ -29,6 +29,7 @@ from watcher.providers.items import (
     link,
     text,
 )
+from watcher.providers.pages import Listing, Run
 
 API_VERSION = "2026-02-09"
 MAX_PAGE = 1000
@@ -44,6 +45,17 @@ def _page_size(v: int) -> str | None:
     return None if v <= MAX_PAGE else f"{v} exceeds Extend's maximum page size of {MAX_PAGE}"
 
 
+class ExtendRun(Run, gc=False):
+    """What the diff reads of a listed run (the rest is decoded for an event only)."""
+
+    id: str
+    status: str
+    updatedAt: str | None
+
+
+LISTING = Listing(ExtendRun, "data", ("nextPageToken",))
+
+
 class ExtendOptions(Options):
     api_version: str = API_VERSION
     #: sent as x-extend-workspace-id when set
@@ -56,6 +68,7 @@ class ExtendProvider(BaseProvider[ExtendOptions]):
     kind = "extend"
     default_base_url = "https://api.extend.ai"
     Options = ExtendOptions
+    listing = LISTING
     statuses: ClassVar[dict[str, Status]] = {
         "PENDING": Status.PENDING,
         "PROCESSING": Status.RUNNING,
@@ -109,11 +122,12 @@ class ExtendProvider(BaseProvider[ExtendOptions]):
         token: str | None = None
         recent, counting = 0, True
         while True:
-            body, _ = await self.http.get("/workflow_runs", {**params, "nextPageToken": token}
-                                          if token else params)
-            items = self.items_of(body, "data")
+            body, items, _ = await self.page(LISTING, "/workflow_runs",
+                                             {**params, "nextPageToken": token}
+                                             if token else params)
             if items and token is None:
-                top = parse_ts(items[0].get("updatedAt") if isinstance(items[0], dict) else None)
+                top = parse_ts(items[0].get("updatedAt") if isinstance(items[0], dict | Run)
+                               else None)
                 if top is not None and (newest is None or top > newest):
                     # never past our own now: a run stamped in the future would raise the
                     # floor above every real update until then (a lower floor only reads more)
@@ -133,7 +147,7 @@ class ExtendProvider(BaseProvider[ExtendOptions]):
             if token is not None and not isinstance(token, str):
                 raise BadPayload("nextPageToken is not a string")
             last = parse_ts(items[-1].get("updatedAt")
-                            if items and isinstance(items[-1], dict) else None)
+                            if items and isinstance(items[-1], dict | Run) else None)
             more = bool(token and items) and (last is None or last >= floor)
             # Let go of this page before the next is parsed: the allocator then reuses
             # its memory, still warm in cache, instead of taking fresh memory.

@@ -116,6 +116,17 @@ class VendorHttp:
     async def get(self, path: str, params: Mapping[str, Any] | list[tuple[str, str]] | None = None
                   ) -> tuple[Any, Mapping[str, str]]:
         """GET ``path``; returns the parsed JSON body and the response headers."""
+        data, headers = await self.get_bytes(path, params)
+        try:
+            return orjson.loads(data), headers
+        except orjson.JSONDecodeError as e:
+            raise BadPayload(f"200 OK but the body is not JSON: {e}", status=200) from None
+
+    async def get_bytes(self, path: str,
+                        params: Mapping[str, Any] | list[tuple[str, str]] | None = None
+                        ) -> tuple[bytes, Mapping[str, str]]:
+        """GET ``path``; returns the 200 answer's body unparsed and the response headers
+        (a :class:`~watcher.providers.pages.Listing` decodes only what the diff reads)."""
         attempt = 0
         backoff = Backoff(1.0, MAX_INLINE_WAIT, rng=self.clock.random)
         while True:
@@ -130,7 +141,7 @@ class VendorHttp:
                     raise
                 await self.clock.sleep(wait)
 
-    async def _get_once(self, path: str, params: Any) -> tuple[Any, Mapping[str, str]]:
+    async def _get_once(self, path: str, params: Any) -> tuple[bytes, Mapping[str, str]]:
         await self.limiter.acquire()  # a saturated bucket's queue may take a while
         await checkpoint()  # not a request more once this replica lost the source
         self.requests += 1
@@ -150,10 +161,7 @@ class VendorHttp:
         except aiohttp.ClientError as e:
             raise TransientError(f"connection failed: {type(e).__name__}: {e}") from None
         if status == 200:
-            try:
-                return orjson.loads(body), headers
-            except orjson.JSONDecodeError as e:
-                raise BadPayload(f"200 OK but the body is not JSON: {e}", status=status) from None
+            return body, headers
         try:
             detail = self.error_message(orjson.loads(body)) if body else None
         except (orjson.JSONDecodeError, TypeError, ValueError):  # deep or odd: say nothing

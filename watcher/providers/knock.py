@@ -35,6 +35,7 @@ from watcher.errors import BadPayload, ProviderError
 from watcher.model import Event, Observation, RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
 from watcher.providers.items import MAX_ERROR, MAX_NAME, ident, text
+from watcher.providers.pages import Listing, Run
 from watcher.providers.scan.lingering import Lingering
 from watcher.providers.scan.window import RecentWindow
 
@@ -69,6 +70,20 @@ def _error_of(events: Any) -> str | None:
     return None
 
 
+class KnockRun(Run, gc=False):
+    """What the diff reads of a listed run: the status rule's ``error_count`` and the
+    window's ``inserted_at`` too (the rest is decoded for an event only)."""
+
+    id: str
+    status: str
+    updated_at: str | None
+    inserted_at: str | None = None
+    error_count: int | None = None
+
+
+LISTING = Listing(KnockRun, "items", ("page_info",))
+
+
 class KnockOptions(Options):
     #: the branch environment to watch (X-Knock-Branch)
     branch: str | None = None
@@ -81,6 +96,7 @@ class KnockProvider(BaseProvider[KnockOptions]):
     kind = "knock"
     default_base_url = "https://api.knock.app"
     Options = KnockOptions
+    listing = LISTING
     statuses: ClassVar[dict[str, Status]] = {
         "queued": Status.PENDING,
         "processing": Status.RUNNING,
@@ -127,6 +143,12 @@ class KnockProvider(BaseProvider[KnockOptions]):
             return
         table, status_of, failed = self.statuses, self.status_of, Status.FAILED
         try:
+            if items and isinstance(items[0], KnockRun):  # typed: error_count is an int
+                out.extend([(it.id, r, failed if r == "completed" and (it.error_count or 0) > 0
+                             else table.get(r) or status_of(r), it.updated_at, it)
+                            for it in items for r in (it.status,)])
+                self.observed += len(items)
+                return
             out.extend([(it["id"] + "", r,
                          failed if r == "completed" and _errors(it) else
                          table.get(r) or status_of(r), it["updated_at"], it)
@@ -149,8 +171,7 @@ class KnockProvider(BaseProvider[KnockOptions]):
             query = params if after is None else (
                 [*params, ("after", after)] if isinstance(params, list)
                 else {**params, "after": after})
-            body, _ = await self.http.get("/v1/workflow_recipient_runs", query)
-            items = self.items_of(body, "items")
+            body, items, _ = await self.page(LISTING, "/v1/workflow_recipient_runs", query)
             start = len(obs)
             self.observe(items, obs)
             lingering.seen(obs, start)

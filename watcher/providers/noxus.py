@@ -31,6 +31,7 @@ from watcher.core.timestamps import parse_ts, rfc3339
 from watcher.model import RunDetails, Status
 from watcher.providers.base import MAX_WARNED, BaseProvider, PollResult, PollView
 from watcher.providers.items import MAX_NAME, dotted, ident, preview, text
+from watcher.providers.pages import Listing, Run
 from watcher.providers.scan.lingering import Lingering
 from watcher.providers.scan.newest_first import HeadScan, PageOn, Progress
 
@@ -41,6 +42,18 @@ def _page_size(v: int) -> str | None:
     return None if v <= MAX_SIZE else f"{v} exceeds Noxus's maximum page size of {MAX_SIZE}"
 
 
+class NoxusRun(Run, gc=False):
+    """What the diff and the head scan read of a listed run (the rest: for an event)."""
+
+    id: str
+    status: str
+    finished_at: str | None
+    created_at: str | None = None
+
+
+LISTING = Listing(NoxusRun, "items", ("total",))
+
+
 class NoxusOptions(Options):
     page_size: Annotated[int, Field(ge=1), Check(_page_size)] = MAX_SIZE
 
@@ -49,6 +62,7 @@ class NoxusProvider(BaseProvider[NoxusOptions]):
     kind = "noxus"
     default_base_url = "https://backend.noxus.ai"
     Options = NoxusOptions
+    listing = LISTING
     statuses: ClassVar[dict[str, Status]] = {
         "queued": Status.PENDING,
         "running": Status.RUNNING,
@@ -90,9 +104,8 @@ class NoxusProvider(BaseProvider[NoxusOptions]):
         size = self.options.page_size
 
         async def fetch(page: int) -> tuple[list[Any], int | None]:
-            body, _ = await self.http.get("/v1/runs", {**self.source.params, "page": page,
-                                                       "size": size})
-            items = self.items_of(body, "items")
+            body, items, _ = await self.page(LISTING, "/v1/runs", {**self.source.params,
+                                                                  "page": page, "size": size})
             total = body.get("total")
             return items, total if isinstance(total, int) else None
 

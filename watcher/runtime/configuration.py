@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from watcher.config import loader, render
+from watcher.config.inhibit import inhibit_warnings
 from watcher.config.settings import Config
 from watcher.providers import PROVIDERS, limits
 from watcher.sinks import SINKS
@@ -47,7 +48,8 @@ def warn_limits(config: Config, log: Any) -> None:
 
 def warnings(config: Config) -> list[str]:
     """What ``watcher check`` warns of: each rate-limit bucket too small for its sources'
-    intervals, and the HTTP listener exposed without a token."""
+    intervals, the HTTP listener exposed without a token, and each ``[[inhibit]]`` ``equal``
+    field no event of its source or target carries."""
     # here, not at the top: every command reads its config through this module
     from watcher.server.auth import EXPOSED, is_loopback
     from watcher.server.listener import parse_listen
@@ -57,7 +59,7 @@ def warnings(config: Config) -> list[str]:
     w = config.watcher
     if w.http_listen and not w.http_token and not is_loopback(parse_listen(w.http_listen)[0]):
         out.append(EXPOSED)
-    return out
+    return out + inhibit_warnings(config.inhibit)
 
 
 def config_hash(config: Config) -> str:

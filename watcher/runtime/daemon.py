@@ -27,7 +27,7 @@ from watcher.core.failures import FailureWindow
 from watcher.core.status import ConfigInfo, DaemonStatus, ReplicaInfo
 from watcher.errors import ConfigError, StoreError, StoreUnavailable
 from watcher.infra.clock import Clock
-from watcher.runtime import chores, signals, tally
+from watcher.runtime import chores, signals, tally, told
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.configuration import config_hash
 from watcher.runtime.loop import tune_gc
@@ -274,10 +274,9 @@ class Daemon:
 
     def snapshot(self) -> DaemonStatus:
         """The daemon as /metrics, /readyz and ``STATUS=`` show it, taken now."""
-        journal, workers = self.journal, self.workers
+        journal, workers, now, me = self.journal, self.workers, self.clock(), self.replica.id
         pollers = list(workers.pollers.values()) if workers else []
         runners = list(workers.runners.values()) if workers else []
-        now, me = self.clock(), self.replica.id
         return DaemonStatus(
             now=now, started_at=self.started_at, stopping=self.stopping,
             store_failing=self.store_failing(),
@@ -288,6 +287,7 @@ class Daemon:
                     **(workers.reader_errors() if workers else {})},
             replica=self.replica, config=self.config_info, failures=self.failures.counts(now),
             silences=workers.silencer.active(now) if workers else (),
+            inhibitions=told.inhibitions([w.obj.told for w in runners], self.config.inhibit),
             heartbeats=workers.heartbeats.status() if workers else (),
             **(self.replication.snapshot() if self.replication else {}))
 

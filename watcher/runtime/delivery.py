@@ -10,12 +10,10 @@ after a backoff (never sooner than a ``Retry-After``, capped by ``max_age``), gi
 on them after ``max_attempts`` or ``max_age`` (the sink's :class:`RetryOptions`; none:
 never), and keeps what was refused or given up as dead letters.
 
-Before a batch is handed over, what an active silence holds back from this
-sink is taken out (judged by each event's own time; never for a sink that is
-a complete record) and counted per silence, and reminders meant for another
-``repeat_interval`` are passed over; the cursor moves past both as if they were
-delivered (:func:`~watcher.runtime.silencing.screen`); never the end of what
-the sink got the start of (:mod:`~watcher.runtime.told`).
+Before a batch is handed over, what a silence (by the event's time) or an open
+episode (:mod:`~watcher.runtime.inhibiting`) holds back from this sink is taken out and
+counted, never for a complete record nor the end of what it got the start of
+(:mod:`~.told`); reminders for another ``repeat_interval`` are passed over (:func:`~.screen`).
 
 A sink with a ``linger`` (Slack's ``group_wait``) gets its batch that long
 after the batch's first event, so events arriving together are delivered
@@ -87,7 +85,7 @@ class SinkRunner(JournalReader):
         self.config = config
         self.name = config.name
         #: the incidents a notification sink was handed the start of (None: a record)
-        self.told = None if self.record else Told(journal, self.consumer)
+        self.told = None if self.record else Told(journal, self.consumer, self.name)
         #: failing or not, the last error; the sink reports to it too (its context's)
         self.health = health or SinkHealth(config.name, clock=clock)
         self.health.backlog = lambda: journal.backlog(self.consumer)
@@ -171,9 +169,10 @@ class SinkRunner(JournalReader):
         match = self.config.match
         wanted = entries if match.everything else [e for e in entries if match(e)]
         holds = () if self.record or self.silencer is None else self.silencer.for_sink(self.name)
-        told = None if self.told is None else self.told.draft(entries, wanted)
-        wanted, held = screen(wanted, holds, record=self.record,
-                              repeat=self.config.repeat_interval, told=told)
+        told = None if self.told is None else self.told.draft(entries, wanted, self.silencer)
+        inhibited = {} if self.told is None else self.told.inhibited
+        wanted, held, stopped = screen(wanted, holds, record=self.record, told=told,
+                                       repeat=self.config.repeat_interval, inhibited=inhibited)
         if (wanted and self.linger > 0 and wanted[0].seq != self._lingered
                 and len(entries) < self.batch):
             self._lingered = wanted[0].seq
@@ -185,7 +184,8 @@ class SinkRunner(JournalReader):
         if wanted and not await self._deliver(wanted):
             return
         self.stats.silenced.update(held)
-        await self._ack(entries[-1].seq, told)
+        self.stats.inhibited.update(inhibited[seq][0] for seq in stopped)
+        await self._ack(entries[-1].seq, told, stopped)
 
     async def _deliver(self, batch: Sequence[JournalEntry]) -> bool:
         """Attempt ``batch`` until each entry is delivered or dead; False when the sink
@@ -315,9 +315,9 @@ class SinkRunner(JournalReader):
         self.log.info("dead letters re-delivered", delivered=len(delivered), kept=len(again))
         return len(delivered)
 
-    async def _ack(self, seq: int, told: set[str] | None = None) -> None:
+    async def _ack(self, seq: int, told: set[str] | None, stopped: Sequence[int]) -> None:
         self.cursor = seq
-        records = None if told is None or self.told is None else self.told.settle(told)
+        records = None if told is None or self.told is None else self.told.settle(told, stopped)
         try:
             await self.journal.ack(self.consumer, seq, fence=self.claim, records=records)
             if records is not None:

@@ -27,7 +27,6 @@ from watcher.runtime.delivery import SinkRunner
 from watcher.runtime.poller import Poller, SourceState
 from watcher.runtime.reader import JournalReader
 from watcher.runtime.replicas import Replication, user_agent
-from watcher.runtime.rules import RuleEngine
 from watcher.runtime.worker import close_sink
 from watcher.runtime.workers import READERS, Workers
 from watcher.server.logs import redactor
@@ -94,8 +93,7 @@ async def cycle(workers: Workers, lines: list[dict[str, object]] | None = None) 
         await _each(pollers, poll)
         readers: list[JournalReader] = []
         if workers.config.rules:
-            readers.append(RuleEngine(workers.config.rules, workers.journal,
-                                      clock=workers.clock, claim=claims.get(READERS[0])))
+            readers.append(workers.make_engine(claims.get(READERS[0])))
         await workers.silencer.refresh()
         workers.reminders.claim = claims.get(READERS[1])
         workers.reminders.unload()

@@ -14,6 +14,13 @@ out), so time alone can open or close an episode.  A pass that only moved
 deadlines and decided nothing is not written: it is a function of time and
 committed state, and is worked out again the same way after a restart.
 
+It also counts what each open episode holds back (``[[inhibit]]``,
+:func:`watcher.core.inhibition.tally`) as it reads, the tallies committed with its
+cursor (namespace ``inhibited``), so a ``workflow.recovered`` says in
+``data.inhibited`` how many events its episode held and some of their run ids:
+those journaled before the engine decided the recovery (an event journaled while
+the recovery is being committed is held, and counted by the sinks, but not in it).
+
 It is a :class:`~watcher.runtime.reader.JournalReader`: waiting, failing
 and fencing are the reader's.  It is one worker, ``rules``, started and stopped by
 :class:`~watcher.runtime.workers.Workers` like a sink runner.  With several
@@ -28,8 +35,12 @@ from collections.abc import Sequence
 import structlog
 
 from watcher.core.episodes import Decision, evaluate, next_deadline, retire
+from watcher.core.events import WORKFLOW_RECOVERED
+from watcher.core.incidents import workflow_incident
+from watcher.core.inhibition import InhibitRule, Opened, summary, tally
 from watcher.core.rules import NAMESPACE, Key, Rule, Track, load_tracks
 from watcher.infra.clock import Clock
+from watcher.model import JournalEntry
 from watcher.runtime.claim import Claim
 from watcher.runtime.reader import BATCH, JournalReader
 from watcher.state.journal import Journal
@@ -37,6 +48,8 @@ from watcher.state.journal import Journal
 #: the engine's journal cursor: no sink can be called this (sink names start with a letter
 #: or digit), so a sink's cursor and the engine's never mix
 READER = "@rules"
+#: the store namespace of what the open episodes held back so far
+INHIBITED = "inhibited"
 
 
 class RuleEngine(JournalReader):
@@ -45,10 +58,14 @@ class RuleEngine(JournalReader):
     doing = "rule evaluation"
 
     def __init__(self, rules: Sequence[Rule], journal: Journal, *, clock: Clock,
-                 batch: int = BATCH, claim: Claim | None = None) -> None:
+                 batch: int = BATCH, claim: Claim | None = None,
+                 inhibit: Sequence[InhibitRule] = ()) -> None:
         super().__init__(journal, READER, clock=clock, task="rules", claim=claim, batch=batch,
                          log=structlog.get_logger("watcher.rules"))
         self.rules = tuple(rules)
+        self.inhibit = tuple(inhibit)
+        #: the episodes open up to the cursor, with what each held back
+        self.episodes: dict[str, Opened] = {}
         self.tracks: dict[Key, Track] = {}
 
     def open_episodes(self) -> int:
@@ -58,6 +75,12 @@ class RuleEngine(JournalReader):
         """Load the tracks, take the cursor, and retire tracks of rules now gone.  Without
         rules, once the episodes left open are ended, let go of the cursor (False)."""
         self.tracks = load_tracks(await self.journal.records(NAMESPACE))
+        self.episodes = {}
+        for key, raw in (await self.journal.records(INHIBITED)).items():
+            try:
+                self.episodes[key] = Opened.from_bytes(raw)
+            except (ValueError, KeyError, TypeError):
+                self.log.warning("ignoring a damaged inhibition tally", episode=key)
         self.cursor = await self.journal.attach(READER)
         stale = retire(self.rules, self.tracks, self.clock())
         if stale.changed:
@@ -84,15 +107,38 @@ class RuleEngine(JournalReader):
                             now=self.clock() if caught_up else None)
         seq = entries[-1].seq if entries else self.cursor
         if entries or decision.events:
-            await self._commit(decision, seq)
+            await self._commit(decision, seq, entries)
         else:
             decision.apply(self.tracks)
 
-    async def _commit(self, decision: Decision, seq: int) -> None:
+    async def _commit(self, decision: Decision, seq: int,
+                      entries: Sequence[JournalEntry] = ()) -> None:
+        episodes, records = self._tallied(decision, entries)
         await self.journal.write_back(READER, seq, events=decision.events,
-                                      records=decision.records(), fence=self.claim)
+                                      records={**decision.records(), **records},
+                                      fence=self.claim)
         decision.apply(self.tracks)
+        self.episodes = episodes
         self.cursor = seq
         for e in decision.events:
             self.log.info("workflow " + e.type.rsplit(".", 1)[-1], rule=e.data["rule"],
                           workflow=e.data.get("workflow_name") or e.subject, source=e.source)
+
+    def _tallied(self, decision: Decision, entries: Sequence[JournalEntry]
+                 ) -> tuple[dict[str, Opened], dict[tuple[str, str], bytes | None]]:
+        """The episodes after ``entries``, what each held; ``data.inhibited`` on each
+        recovery decided (its tally ends with it); the records that changed."""
+        before = {k: ep.to_bytes() for k, ep in self.episodes.items()}
+        episodes = {k: Opened.from_bytes(raw) for k, raw in before.items()}
+        tally(entries, episodes, self.inhibit)
+        for e in decision.events:
+            if e.type == WORKFLOW_RECOVERED:
+                ep = episodes.pop(workflow_incident(e.data.get("rule"), e.source, e.subject),
+                                  None)
+                if self.inhibit:
+                    e.data["inhibited"] = summary(ep)
+        now = {k: ep.to_bytes() for k, ep in episodes.items()}
+        records: dict[tuple[str, str], bytes | None] = {
+            (INHIBITED, k): v for k, v in now.items() if before.get(k) != v}
+        records.update({(INHIBITED, k): None for k in before.keys() - now.keys()})
+        return episodes, records

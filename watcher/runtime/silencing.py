@@ -12,7 +12,7 @@ each event's own time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 
 import orjson
 import structlog
@@ -20,6 +20,7 @@ import structlog
 from watcher.config.silences import WindowConfig
 from watcher.core.events import REMINDS
 from watcher.core.incidents import OPENS, RESOLVES, incident_of
+from watcher.core.inhibition import InhibitRule, exempt
 from watcher.core.matching import Match
 from watcher.core.silences import Hold, Silence, held_by
 from watcher.core.status import SilenceStatus
@@ -36,10 +37,12 @@ REFRESH_EVERY = 1.0
 
 
 class Silencer:
-    def __init__(self, store: Store, windows: Sequence[WindowConfig], *,
-                 clock: Clock) -> None:
+    def __init__(self, store: Store, windows: Sequence[WindowConfig],
+                 inhibit: Sequence[InhibitRule] = (), *, clock: Clock) -> None:
         self.store = store
         self.clock = clock
+        #: the ``[[inhibit]]`` rules every notification sink's runner judges by
+        self.inhibit = tuple(inhibit)
         self._windows = tuple(windows)
         self._window_holds = [_window_hold(w) for w in self._windows]
         self._records: dict[str, bytes] | None = None
@@ -48,8 +51,11 @@ class Silencer:
         self._per_sink: dict[str, tuple[Hold, ...]] = {}
         self._failing = False
 
-    def set_windows(self, windows: Sequence[WindowConfig]) -> None:
-        """A reload's windows (what changed only: a window's cached openings stay)."""
+    def set_windows(self, windows: Sequence[WindowConfig],
+                    inhibit: Sequence[InhibitRule] = ()) -> None:
+        """A reload's windows (what changed only: a window's cached openings stay) and
+        inhibitions."""
+        self.inhibit = tuple(inhibit)
         if tuple(windows) == self._windows:
             return
         self._windows = tuple(windows)
@@ -147,20 +153,23 @@ def _log_changes(before: dict[str, Silence], after: Iterable[Silence]) -> None:
 
 
 def screen(entries: Sequence[JournalEntry], holds: Sequence[Hold], *, record: bool,
-           repeat: float | None, told: set[str] | None = None
-           ) -> tuple[list[JournalEntry], list[str]]:
-    """What a sink is handed of ``entries`` (already through its ``match``), and the
-    labels of the silences that held each of the others back.
+           repeat: float | None, told: set[str] | None = None,
+           inhibited: Container[int] = ()) -> tuple[list[JournalEntry], list[str], list[int]]:
+    """What a sink is handed of ``entries`` (already through its ``match``), the labels
+    of the silences that held each of the others back, and the seqs inhibition held.
 
     A reminder goes to a complete record, and to a notification sink whose
     ``repeat_interval`` it was made for; any other sink passes over it.  ``told``:
     the incidents (:mod:`watcher.core.incidents`) this sink was handed the start of
-    and has not seen end; the resolution of one passes whatever silence would hold
-    it, and ``told`` is brought up to date with what is handed over."""
+    and has not seen end; the resolution of one passes whatever silence or
+    inhibition would hold it, and ``told`` is brought up to date with what is handed
+    over.  ``inhibited``: the seqs an open episode holds back
+    (:mod:`watcher.runtime.inhibiting`), unless a silence holds them already."""
     if record:
-        return list(entries), []
+        return list(entries), [], []
     out: list[JournalEntry] = []
     held: list[str] = []
+    stopped: list[int] = []
     for e in entries:
         if e.type in REMINDS and (repeat is None or reminder_interval(e) != repeat):
             continue
@@ -169,13 +178,17 @@ def screen(entries: Sequence[JournalEntry], holds: Sequence[Hold], *, record: bo
         if h is not None and incident is not None and told is not None \
                 and incident[0] == RESOLVES and incident[1] in told:
             h = None  # the sink got the alert: it gets its end, silenced or not
-        if h is None:
-            out.append(e)
-        else:
+        inhibit = (h is None and e.seq in inhibited
+                   and not exempt(e, incident, told if told is not None else set()))
+        if h is not None:
             held.append(h.label)
+        elif inhibit:
+            stopped.append(e.seq)
+        else:
+            out.append(e)
         if incident is not None and told is not None:
-            _follow(told, incident, handed=h is None)
-    return out, held
+            _follow(told, incident, handed=h is None and not inhibit)
+    return out, held, stopped
 
 
 def forget_ended(entries: Iterable[JournalEntry], told: set[str]) -> None:

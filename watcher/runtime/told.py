@@ -11,18 +11,23 @@ SIGTERM or a crash) reads it when its runner starts and decides the same.
 A copy is worked on per batch and kept only once the sink took the batch:
 a batch that fails and is handed again is judged again from the same state.
 The records written with a cursor are the difference from what was last
-committed, so a cursor save that failed is made up by the next one.
+committed, so a cursor save that failed is made up by the next one.  The episodes
+open at the cursor, by which inhibition holds events back, are kept the same way
+beside it (:mod:`watcher.runtime.inhibiting`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import structlog
 
+from watcher.core.inhibition import InhibitRule, Opened
+from watcher.core.status import InhibitionStatus
 from watcher.errors import StoreError
 from watcher.model import JournalEntry
-from watcher.runtime.silencing import forget_ended
+from watcher.runtime.inhibiting import Inhibiting
+from watcher.runtime.silencing import Silencer, forget_ended
 from watcher.state.journal import Journal
 
 NAMESPACE = "told"
@@ -30,8 +35,12 @@ log = structlog.get_logger("watcher.sink")
 
 
 class Told:
-    def __init__(self, journal: Journal, consumer: str) -> None:
+    def __init__(self, journal: Journal, consumer: str, sink: str | None = None) -> None:
         self.journal = journal
+        #: the episodes open at the cursor, and what they hold back from the sink
+        self.inhibiting = Inhibiting(journal, consumer, sink or consumer)
+        #: of the batch drafted last: seq -> (rule, episode) of what inhibition holds
+        self.inhibited: dict[int, tuple[str, str]] = {}
         self.namespace = f"{NAMESPACE}/{consumer}"
         #: keys of the incidents the sink was handed the start of
         self.keys: set[str] = set()
@@ -46,26 +55,51 @@ class Told:
         except StoreError as e:  # resolutions may then be held by a silence, nothing worse
             log.error("could not read which incidents the sink was told of", error=str(e),
                       sink=self.namespace)
+        await self.inhibiting.load()
 
-    def draft(self, entries: Sequence[JournalEntry], wanted: Sequence[JournalEntry]
-              ) -> set[str]:
+    def draft(self, entries: Sequence[JournalEntry], wanted: Sequence[JournalEntry],
+              silencer: Silencer | None = None) -> set[str]:
         """A working copy for one batch, without what ended in events left out by the
-        sink's ``match`` (``wanted``: those it lets through)."""
+        sink's ``match`` (``wanted``: those it lets through); :attr:`inhibited` says what
+        the silencer's ``[[inhibit]]`` rules hold of ``wanted``."""
+        rules = silencer.inhibit if silencer is not None else ()
+        self.inhibited = self.inhibiting.draft(entries, wanted, rules)
         keys = set(self.keys)
         if len(wanted) < len(entries):
             through = {e.seq for e in wanted}
             forget_ended((e for e in entries if e.seq not in through), keys)
         return keys
 
-    def settle(self, draft: set[str]) -> dict[tuple[str, str], bytes | None]:
-        """Keep ``draft`` (the sink took its batch); the records to write with the cursor:
-        what differs from the last commit (:meth:`committed` once it succeeded)."""
+    def settle(self, draft: set[str], stopped: Iterable[int] = ()
+               ) -> dict[tuple[str, str], bytes | None]:
+        """Keep ``draft`` (the sink took its batch; ``stopped``: the seqs inhibition held
+        back of it); the records to write with the cursor: what differs from the last
+        commit (:meth:`committed` once it succeeded)."""
         self.keys = draft
         changes: dict[tuple[str, str], bytes | None] = {
             (self.namespace, k): b"1" for k in draft - self.saved}
         changes.update({(self.namespace, k): None for k in self.saved - draft})
+        changes.update(self.inhibiting.settle(stopped))
         return changes
 
     def committed(self) -> None:
         """The records of :meth:`settle` are in the store with the cursor."""
         self.saved = set(self.keys)
+        self.inhibiting.committed()
+
+
+def inhibitions(tolds: Iterable[Told | None], rules: Sequence[InhibitRule]
+                ) -> list[InhibitionStatus]:
+    """The inhibitions holding now, as the notification sinks' runners in this process see
+    them (``tolds``: theirs; None for a record), with what each held from each sink."""
+    found: dict[tuple[str, str], tuple[Opened, dict[str, int]]] = {}
+    for told in tolds:
+        if told is None:
+            continue
+        state = told.inhibiting
+        for rule, key, ep in state.holding(rules):
+            found.setdefault((rule, key), (ep, {}))[1][state.sink] = ep.held.get(rule, 0)
+    return [InhibitionStatus(rule=rule, episode=ep.type.removeprefix("watcher."),
+                             source=ep.source, workflow=ep.workflow_name or ep.workflow_id,
+                             since=ep.time, held=held)
+            for (rule, _), (ep, held) in sorted(found.items(), key=lambda i: i[1][0].time)]

@@ -70,7 +70,7 @@ class Workers:
         self.pollers: dict[str, Worker[Poller]] = {}
         self.runners: dict[str, Worker[SinkRunner]] = {}
         #: the silences and maintenance windows every sink runner consults
-        self.silencer = Silencer(store, config.silences, clock=clock)
+        self.silencer = Silencer(store, config.silences, config.inhibit, clock=clock)
         #: the reminder stream, for the sinks' ``repeat_interval``
         self.reminders = Reminders(
             journal, clock=clock,
@@ -174,6 +174,11 @@ class Workers:
         return SinkRunner(cls(cfg, ctx), cfg, self.journal, clock=self.clock, claim=claim,
                           consumer=self.consumer(cfg), silencer=self.silencer)
 
+    def make_engine(self, claim: Claim | None = None) -> RuleEngine:
+        """The rule engine, counting what each episode held for its recovery (``[[inhibit]]``)."""
+        return RuleEngine(self.config.rules, self.journal, clock=self.clock, claim=claim,
+                          inhibit=self.config.inhibit)
+
     async def start_sink(self, cfg: SinkConfig, *, claim: Claim | None = None) -> None:
         """Start delivering ``cfg``; under a ``claim`` from the cursor as stored (another
         replica may have moved it)."""
@@ -220,7 +225,7 @@ class Workers:
                       reader=lease, error=str(e))
         reader: JournalReader = self.reminders
         if rules:
-            reader = RuleEngine(self.config.rules, self.journal, clock=self.clock, claim=claim)
+            reader = self.make_engine(claim)
         else:
             reader.claim = claim
             if claim is not None:
@@ -240,12 +245,12 @@ class Workers:
     async def apply(self, new: Config) -> None:
         """Bring the workers in line with ``new``: only what changed is touched."""
         old, self.config = self.config, new
-        self.silencer.set_windows(new.silences)
+        self.silencer.set_windows(new.silences, new.inhibit)
         await self._apply_sources({s.name: s for s in old.sources},
                                   {s.name: s for s in new.sources})
         await self._apply_sinks({s.name: s for s in old.sinks}, {s.name: s for s in new.sinks})
         await self.heartbeats.apply(old.heartbeats, new.heartbeats)
-        if old.rules != new.rules:
+        if (old.rules, old.inhibit) != (new.rules, new.inhibit):
             await self.stop_reader(READERS[0])
             if self.leased(READERS[0]):  # else the replica holding the lease restarts it
                 await self.start_reader(READERS[0], claim=self.claims.get(READERS[0]))

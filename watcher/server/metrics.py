@@ -141,7 +141,14 @@ class DaemonCollector:
                                    "now, by kind (silence, window).", labels=["kind"])
         for kind in ("silence", "window"):
             active.add_metric([kind], sum(1 for s in d.silences if s.kind == kind))
-        yield from (silenced, active)
+        inhibited = CounterMetricFamily(
+            "watcher_events_inhibited",
+            "Events held back from a sink by an [[inhibit]] rule while an episode was "
+            "open; journaled, never dead-lettered.", labels=["sink", "rule"])
+        for sink in d.sinks:
+            for rule, n in sorted(sink.stats.inhibited.items()):
+                inhibited.add_metric([sink.name, rule], n)
+        yield from (silenced, active, inhibited)
 
     def _journal(self, d: DaemonStatus) -> Iterator[Metric]:
         events = CounterMetricFamily("watcher_events",

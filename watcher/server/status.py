@@ -4,8 +4,8 @@ Built from a :class:`~watcher.core.status.DaemonStatus` snapshot like
 ``/metrics`` and ``/readyz``, so all three always agree.  Top-level keys:
 ``replica`` (this process), ``replicas`` (every process sharing the state;
 one with SQLite), ``sources``, ``sinks``, ``store``, ``config``,
-``failures_24h``, ``event_types``, ``silences`` (active now), ``heartbeats`` (never
-their URLs).  Times are RFC 3339 UTC strings, or
+``failures_24h``, ``event_types``, ``silences`` (active now), ``inhibitions`` (holding
+now, with what each held per sink), ``heartbeats`` (never their URLs).  Times are RFC 3339 UTC strings, or
 null for "never".  Vendor error texts are redacted like logs.
 """
 
@@ -52,6 +52,9 @@ def status_body(d: DaemonStatus) -> dict[str, Any]:
                                                              x.match.items()},
                       "sinks": list(x.sinks), "starts": ts(x.starts), "ends": ts(x.ends),
                       "author": x.author, "comment": x.comment} for x in d.silences],
+        "inhibitions": [{"rule": x.rule, "episode": x.episode, "source": x.source,
+                         "workflow": x.workflow, "since": ts(x.since), "held": dict(x.held)}
+                        for x in d.inhibitions],
         "heartbeats": [heartbeat_body(h) for h in d.heartbeats],
     }
 
@@ -92,7 +95,8 @@ def sink_body(k: SinkStatus) -> dict[str, Any]:
     return {
         "name": k.name, "type": k.type, "backlog": k.backlog,
         "last_delivery": ts(st.last_delivery), "delivered": st.delivered,
-        "dead_letters": st.dead, "silenced": sum(st.silenced.values()), "failing": k.failing,
+        "dead_letters": st.dead, "silenced": sum(st.silenced.values()),
+        "inhibited": sum(st.inhibited.values()), "failing": k.failing,
         "failing_since": ts(k.failing_since),
         "last_error": redactor.redact(k.last_error) if k.last_error and k.failing else None,
         "retries": st.retries,

@@ -31,6 +31,7 @@ from watcher.core.timestamps import parse_ts
 from watcher.errors import BadPayload
 from watcher.model import Observation
 from watcher.providers.base import PollView
+from watcher.providers.pages import Run
 from watcher.providers.scan.lingering import Lingering
 from watcher.providers.scan.window import RecentWindow
 
@@ -102,7 +103,7 @@ async def scan(fetch: FetchPage, *, size: int, created_key: str, observe: Observ
         lingering.seen(obs, start)
         newest = None
         for item in items:
-            ts = parse_ts(item.get(created_key)) if isinstance(item, dict) else None
+            ts = parse_ts(item.get(created_key)) if isinstance(item, dict | Run) else None
             if ts is None:
                 continue
             if ts > last:

@@ -105,6 +105,18 @@
     }
   }
 
+  function inhibitions(list) {
+    $("inhibitions-section").hidden = !list || list.length === 0;
+    const ul = $("inhibitions");
+    ul.replaceChildren();
+    for (const x of list || []) {
+      const held = Object.entries(x.held || {}).map(([k, n]) => `${k}: ${n}`).join(", ");
+      const what = `${x.episode} ${x.source}${x.workflow ? ` / ${x.workflow}` : ""}`;
+      ul.append(el("li", "", `${x.rule}: while ${what}`, el("span", "muted",
+        `${x.since ? ` since ${new Date(x.since).toLocaleString()}` : ""} — held ${held || "nothing yet"}`)));
+    }
+  }
+
   function chart(f) {
     const box = $("chart");
     box.replaceChildren();
@@ -135,7 +147,8 @@
     const sinksFailing = st.sinks.filter((k) => k.failing).length;
     $("summary").textContent = `${st.sources.length} sources, ${failing} failing; ` +
       `${st.sinks.length} sinks, ${sinksFailing} failing; v${st.replica.version}`;
-    sources(st.sources); sinks(st.sinks); silences(st.silences); chart(st.failures_24h);
+    sources(st.sources); sinks(st.sinks); silences(st.silences);
+    inhibitions(st.inhibitions); chart(st.failures_24h);
     heartbeats(st.heartbeats);
     const reps = $("replicas");
     reps.replaceChildren(...st.replicas.map((r) => el("li", "", `${r.id}${r.self ? " (this page)" : ""}`,

@@ -10,7 +10,9 @@ write also records the store's health (``write_error``).
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -25,6 +27,9 @@ from watcher.state.sqlite.schema import migrate
 T = TypeVar("T")
 
 MEMORY = ":memory:"
+#: a file last changed this recently may change again unseen within the same tick of the
+#: file system's clock (coarse: a few milliseconds); its :meth:`Connection.stamp` is none
+SETTLED_NS = 100_000_000
 
 
 def check_place(path: str, *, existing: bool) -> None:
@@ -89,6 +94,22 @@ class Connection:
         except sqlite3.Error as e:
             raise StoreUnavailable(f"cannot open state file {path}: {e}") from None
         return cls(conn, path)
+
+    def stamp(self) -> tuple[int, ...] | None:
+        """What the file and its write-ahead log look like on disk (two ``stat`` calls, no
+        query): any commit, by this process or another, changes it.  ``None`` when that
+        cannot be relied on: in memory, or a file changed within :data:`SETTLED_NS`, as a
+        write in the same tick of the file system's clock would leave it unchanged."""
+        if self.path == MEMORY:
+            return None
+        try:
+            db, wal = os.stat(self.path), os.stat(self.path + "-wal")
+        except OSError:
+            return None
+        # File times come from the wall clock: the clock of the file system, not the daemon's.
+        if time.time_ns() - max(db.st_mtime_ns, wal.st_mtime_ns) < SETTLED_NS:
+            return None
+        return (db.st_ino, db.st_mtime_ns, db.st_size, wal.st_ino, wal.st_mtime_ns, wal.st_size)
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """``fn(connection)`` in the worker thread, outside any transaction."""

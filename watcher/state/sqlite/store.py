@@ -33,6 +33,10 @@ class SqliteStore:
         self._runs = Runs(layout or Layout())
         self._lock = lock
         self.persistent = db.path != MEMORY
+        #: namespace -> (the file's stamp when read, its records then)
+        self._records: dict[str, tuple[tuple[int, ...], dict[str, bytes]]] = {}
+        #: dead-letter queries that found none, and the file's stamp then
+        self._no_dead: dict[tuple[str | None, bool, int | None], tuple[int, ...]] = {}
 
     @classmethod
     async def open(cls, path: str, *, writer: str | None = None,
@@ -126,7 +130,17 @@ class SqliteStore:
         self._runs.sizes.pop(source, None)
 
     async def records(self, namespace: str) -> dict[str, bytes]:
-        return await self._db.read(lambda db: sinks.records(db, namespace))
+        """The namespace's records; read again only when the file changed since they were
+        last read (silences are looked at every second, by a daemon that mostly writes
+        nothing: a ``stat``, not a query in the worker thread)."""
+        stamp = self._db.stamp()
+        seen = self._records.get(namespace)
+        if stamp is not None and seen is not None and seen[0] == stamp:
+            return dict(seen[1])
+        out = await self._db.read(lambda db: sinks.records(db, namespace))
+        if stamp is not None:  # taken before the read: a write after it shows next time
+            self._records[namespace] = (stamp, dict(out))
+        return out
 
     async def all_records(self) -> dict[tuple[str, str], bytes]:
         """Every record of every namespace (``watcher migrate``)."""
@@ -164,7 +178,15 @@ class SqliteStore:
 
     async def dead_letters(self, sink: str | None = None, *, retry_only: bool = False,
                            limit: int | None = None) -> list[DeadLetter]:
-        return await self._db.read(lambda db: sinks.dead_letters(db, sink, retry_only, limit))
+        """Dead letters; none found stays none while the file does not change (each sink
+        looks for letters queued for retry every 2 s: a ``stat``, as for :meth:`records`)."""
+        stamp, key = self._db.stamp(), (sink, retry_only, limit)
+        if stamp is not None and self._no_dead.get(key) == stamp:
+            return []
+        out = await self._db.read(lambda db: sinks.dead_letters(db, sink, retry_only, limit))
+        if stamp is not None and not out:
+            self._no_dead[key] = stamp
+        return out
 
     async def mark_retry(self, sink: str | None) -> int:
         return await self._db.write(lambda db: sinks.mark_retry(db, sink))
