@@ -18,7 +18,7 @@ from tests.sinks.receiver import Hit, Receiver, Reply
 from tests.sinks.runs import sink_config
 from watcher.sinks import sink_class
 from watcher.sinks.base import Sink, SinkContext
-from watcher.sinks.slack.words import EMOJI
+from watcher.sinks.notice.words import EMOJI
 from watcher.testing import FakeClock
 from watcher.testing.conformance import check_sink
 

@@ -6,9 +6,10 @@ without it installed is refused (exit 78) with the command that fixes it.
 Each of ``urls`` is in Apprise's own syntax and a secret; one Apprise cannot
 read is a config error naming its index, never quoting it.
 
-* **Words**: a title and a plain-text body per notification, from
-  :mod:`watcher.sinks.notice` (what Slack says, grouped as Slack groups it);
-  the notify type (info, success, warning, failure) follows the event.
+* **Words**: a title and a plain-text body per notification: the notice
+  (:mod:`watcher.sinks.notice`) Slack renders too, grouped as Slack groups it,
+  as text (:mod:`watcher.sinks.apprise.text`); the notify type (info, success,
+  warning, failure) follows the event.
 * **Grouping**: with ``group_wait`` the runner lets a batch gather that long
   and events of one group (7 runs failed in Invoice Processing) are one
   notification; without it, one notification per event.
@@ -36,10 +37,12 @@ from watcher.config.options import Check, Duration, SecretList
 from watcher.config.settings import SinkConfig
 from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
+from watcher.sinks.apprise.text import body
 from watcher.sinks.apprise.urls import check_urls, http_target, load, secrets_of, send
 from watcher.sinks.base import BaseSink, Outcomes, Retry, RetryOptions, SinkContext
 from watcher.sinks.http import reaches
-from watcher.sinks.notice import Notice, notices
+from watcher.sinks.notice import Notice
+from watcher.sinks.notice.compose import notices
 
 #: notify calls of one sink running at once (an abandoned call keeps its place until it ends)
 THREADS = 2
@@ -80,10 +83,11 @@ class AppriseSink(BaseSink[AppriseOptions]):
         key = tuple(e.id for e in notice.entries)
         took = self.took.pop(key, set())
         failed = []
+        text = body(notice)
         for i in range(len(self.targets)):
             if i in took:
                 continue
-            said = await self._notify(i, notice)
+            said = await self._notify(i, notice.title, text, notice.severity)
             if said is None:
                 took.add(i)
             else:
@@ -95,7 +99,7 @@ class AppriseSink(BaseSink[AppriseOptions]):
         self.took[key] = took
         return "; ".join(failed)
 
-    async def _notify(self, i: int, notice: Notice) -> str | None:
+    async def _notify(self, i: int, title: str, text: str, severity: str) -> str | None:
         """One URL notified in a worker thread; ``None`` once it took it, else why not."""
         if self._threads is None:
             self._threads = anyio.CapacityLimiter(THREADS)
@@ -103,7 +107,7 @@ class AppriseSink(BaseSink[AppriseOptions]):
         async with anyio.create_task_group() as tg:
             async def call() -> None:
                 said[0] = await anyio.to_thread.run_sync(
-                    send, self.targets[i], notice.title, notice.body, notice.severity,
+                    send, self.targets[i], title, text, severity,
                     abandon_on_cancel=True, limiter=self._threads)
                 tg.cancel_scope.cancel()
 

@@ -28,7 +28,7 @@ from watcher.core.events import (
 )
 from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
-from watcher.sinks.notice import notices
+from watcher.sinks.notice.compose import notices
 
 SEVERITIES = ("critical", "error", "warning", "info")
 #: severity of a trigger unless the sink's ``severity`` says otherwise (short type or status)
@@ -77,7 +77,7 @@ def payload_of(e: JournalEntry, ev: Mapping[str, Any], *, severity: Mapping[str,
     short = e.type.removeprefix("watcher.")
     klass = f"run.{e.status}" if short in ("run.created", "run.status_changed") else short
     payload = {
-        "summary": notices([e], grouped=False)[0].summary[:MAX_SUMMARY] or short,
+        "summary": notices([e])[0].summary[:MAX_SUMMARY],
         "source": source or data.get("source") or "watcher",
         "severity": severity.get(short) or severity.get(e.status or "") or "error",
         "timestamp": ev.get("time"),

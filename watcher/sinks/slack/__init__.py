@@ -1,2 +1,2 @@
-"""Slack: alerts through an incoming webhook (the sink), worded and grouped (message, words,
-blocks, health)."""
+"""Slack: alerts through an incoming webhook (the sink), each notice rendered as Block Kit
+(message)."""

@@ -31,8 +31,8 @@ from watcher.infra.ratelimit import Buckets
 from watcher.model import JournalEntry
 from watcher.sinks.base import Outcomes, Rejected, Retry, RetryOptions, SinkContext
 from watcher.sinks.http import USER_AGENT, HttpSink, check_http_url
+from watcher.sinks.notice.words import WORDS, Headlines
 from watcher.sinks.slack.message import compose
-from watcher.sinks.slack.words import WORDS, Headlines
 from watcher.sinks.templates import check_templates
 
 #: Slack allows one message a second per incoming webhook; a little under it, so requests
@@ -45,7 +45,7 @@ class SlackOptions(RetryOptions):
     webhook_url: Annotated[Secret, Check(check_http_url)]
     #: events arriving within this window become one message
     group_wait: Annotated[float, Duration(min=0.0)] = 10.0
-    #: event type -> headline template (see watcher.sinks.slack.words), over the defaults
+    #: event type -> headline template (see watcher.sinks.notice.words), over the defaults
     templates: Annotated[Table, Check(check_templates(WORDS))] = {}
 
 

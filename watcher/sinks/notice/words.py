@@ -1,15 +1,17 @@
-"""What a Slack message's headline says: a template per event type (see
+"""What a notice's title says: a template per event type (see
 :mod:`watcher.sinks.templates`), and the words those templates use.
 
-The headline is the message's header and the start of its notification
-text; the detail blocks below it (status, workflow, run, error ...) stay as
-they are.  An operator overrides the headline of a type in the sink's config::
+The title is a notification's headline (Slack's header and the start of its
+notification text); the parts below it (status, workflow, run, error ...)
+stay as they are.  An operator overrides the headline of a type in a Slack
+sink's config::
 
     templates = { "run.status_changed" = "{emoji} {data.workflow_name}: run {data.run_id} {data.status}" }
 
-A message about several events (Slack groups them) renders the template with
-its first event's fields; the words count them.  The defaults below say
-exactly what the messages said before they were templates.  Pure.
+A notice about several events renders the template with its first event's
+fields; the words count them.  A default title comes with an emoji
+(:data:`ICONS`, or the run status's); an operator's template writes its own.
+Pure.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from watcher.core.events import (
     SOURCE_FAILING,
     SOURCE_RECOVERED,
     SOURCE_REMINDER,
+    full_type,
 )
-from watcher.sinks.slack.blocks import duration
 from watcher.sinks.templates import Template, compile_templates
 
 EMOJI = {
@@ -71,16 +73,20 @@ WORDS = {
     "open_for": "a reminder: how long the source has failed / the run been stuck",
 }
 
-_RUN = "{emoji} {runs} {verb}{where}"
+_RUN = "{runs} {verb}{where}"
 DEFAULTS = {
     RUN_CREATED: _RUN,
     RUN_STATUS_CHANGED: _RUN,
-    RUN_STUCK: ":hourglass: {runs} {are} stuck{where}",
-    SOURCE_FAILING: ":rotating_light: {sources} {are} failing",
-    SOURCE_RECOVERED: ":large_green_circle: {sources} recovered",
-    RUN_REMINDER: ":alarm_clock: Reminder: {runs} {are} still stuck{where} ({open_for})",
-    SOURCE_REMINDER: ":alarm_clock: Reminder: {sources} {are} still failing ({open_for})",
+    RUN_STUCK: "{runs} {are} stuck{where}",
+    SOURCE_FAILING: "{sources} {are} failing",
+    SOURCE_RECOVERED: "{sources} recovered",
+    RUN_REMINDER: "Reminder: {runs} {are} still stuck{where} ({open_for})",
+    SOURCE_REMINDER: "Reminder: {sources} {are} still failing ({open_for})",
 }
+#: the emoji before a default title (a run's status change: its status's)
+ICONS = {RUN_STUCK: ":hourglass:", SOURCE_FAILING: ":rotating_light:",
+         SOURCE_RECOVERED: ":large_green_circle:", RUN_REMINDER: ":alarm_clock:",
+         SOURCE_REMINDER: ":alarm_clock:"}
 
 
 def words(events: Sequence[Mapping[str, Any]]) -> dict[str, str]:
@@ -108,17 +114,36 @@ def workflow_of(d: Mapping[str, Any]) -> str | None:
     return str(wf) if wf else None
 
 
+def duration(seconds: float) -> str:
+    """``45s``, ``4m 41s``, ``1h 5m``, ``2d 3h``."""
+    s = int(max(0, seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
 class Headlines:
-    """The headline templates of one sink: the defaults, with its own over them."""
+    """The title templates of one sink: the defaults, with its own over them."""
 
     def __init__(self, templates: Mapping[str, str] | None = None) -> None:
         self.templates: dict[str, Template] = compile_templates(templates or {}, DEFAULTS,
                                                                 WORDS)
+        self.own = {full_type(t) for t in templates or {}}
 
-    def __call__(self, events: Sequence[Mapping[str, Any]]) -> str | None:
-        """The headline of a message about ``events`` (None: no template for the type)."""
-        template = self.templates.get(str(events[0].get("type", "")))
-        return None if template is None else template.render(events[0], words(events))
+    def __call__(self, events: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
+        """The ``(emoji, title)`` of a notice about ``events`` (None: no template for the
+        type); an operator's template has no emoji but its own."""
+        t = str(events[0].get("type", ""))
+        template = self.templates.get(t)
+        if template is None:
+            return None
+        said = words(events)
+        return "" if t in self.own else ICONS.get(t, said["emoji"]), \
+            template.render(events[0], said)
 
 
 DEFAULT = Headlines()
