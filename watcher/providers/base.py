@@ -140,6 +140,28 @@ class BaseProvider(Generic[OptionsT]):
     async def enrich(self, events: list[Event]) -> None:
         return None
 
+    def pushed(self, body: Any) -> tuple[list[Observation], list[str]]:
+        """A verified push: its whole runs' observations, and the ids of runs it names."""
+        items, named = self.push_items(body)
+        out: list[Observation] = []
+        self.observe(items, out)
+        return out, named
+
+    def push_items(self, body: Any) -> tuple[list[Any], list[str]]:
+        """A push's run items (as a page's), and the ids of runs it only names."""
+        return [], []
+
+    async def fetch_run(self, run_id: str) -> list[Observation]:
+        out: list[Observation] = []
+        item = await self.fetch_item(run_id)
+        if item is not None:
+            self.observe([item], out)
+        return out
+
+    async def fetch_item(self, run_id: str) -> Any | None:
+        """One run's item as the list shows it (None: there is none); ProviderError."""
+        return None
+
     async def probe(self) -> str:
         """``watcher check --connect``: a subclass asks for a one-run page (:meth:`probed`)."""
         raise NotImplementedError("this provider has no credential check")
