@@ -83,6 +83,8 @@ class BaseProvider(Generic[OptionsT]):
     #: an observation's version is the RFC 3339 time of the run's last change, as
     #: :meth:`changed_at` reads it (the first sync then reads no item again)
     versions_are_times: ClassVar[bool] = False
+    #: the statuses the platform's webhooks announce (None: every change)
+    push_statuses: ClassVar[frozenset[Status] | None] = None
 
     def __init__(self, source: SourceConfig, context: ProviderContext) -> None:
         self.source = source

@@ -73,6 +73,9 @@ class ExtendProvider(BaseProvider[ExtendOptions]):
     versions_are_times = True
     trim = frozenset({"stepRuns", "metadata", "workflowVersion", "outputs", "files"})
     rate = 10.0  # GET category, PAYG plan; per organisation
+    #: its run webhooks: completed, failed, needs_review, rejected, cancelled
+    push_statuses = frozenset({Status.SUCCEEDED, Status.FAILED, Status.NEEDS_REVIEW,
+                               Status.REJECTED, Status.CANCELLED})
 
     @classmethod
     def limit_scope(cls, source: SourceConfig) -> tuple[str, ...]:

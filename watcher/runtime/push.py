@@ -182,7 +182,9 @@ class PushIntake:
         missed by the platform's pushes (or is still on its way)."""
         if not self.stats.live(now):
             return
-        missed = [e for e in events if e.type in (RUN_CREATED, RUN_STATUS_CHANGED)]
+        told = getattr(self.poller.provider, "push_statuses", None)  # None: every change
+        missed = [e for e in events if e.type in (RUN_CREATED, RUN_STATUS_CHANGED)
+                  and (told is None or e.data.get("status") in {s.value for s in told})]
         if missed:
             self.stats.missed += len(missed)
             self.stats.missed_at = now
