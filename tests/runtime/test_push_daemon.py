@@ -96,7 +96,7 @@ def test_a_push_to_a_replica_without_the_lease_is_applied_once_by_the_holder(
              for n, p in ports.items()}
     try:
         def owner() -> str | None:
-            for n, p in ports.items():
+            for p in ports.values():
                 code, body = http_get(f"http://127.0.0.1:{p}/status")
                 if code == 200:
                     src = orjson.loads(body)["sources"]
