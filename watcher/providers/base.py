@@ -153,12 +153,10 @@ class BaseProvider(Generic[OptionsT]):
         """A push's run items (as a page's), and the ids of runs it only names."""
         return [], []
 
-    async def fetch_run(self, run_id: str) -> list[Observation]:
-        out: list[Observation] = []
+    async def fetch_run(self, run_id: str) -> Observation | None:
+        """One run by id, as an observation (None: there is none); ProviderError."""
         item = await self.fetch_item(run_id)
-        if item is not None:
-            self.observe([item], out)
-        return out
+        return None if item is None else self.checked(item)
 
     async def fetch_item(self, run_id: str) -> Any | None:
         """One run's item as the list shows it (None: there is none); ProviderError."""

@@ -53,7 +53,7 @@ Optional (the registry gives a class that lacks one the default of
     page) that says whether the credentials work; returns what it found, or
     raises the :class:`~watcher.errors.ProviderError` the vendor's answer gives.
     Default: NotImplementedError (the source cannot be checked).
-``pushed(body) -> (observations, run ids)``, ``await fetch_run(run_id) -> observations``
+``pushed(body) -> (observations, run ids)``, ``await fetch_run(run_id) -> observation``
     a verified push (its parsed JSON body) as observations of the runs it carries
     whole, and the ids of runs it only names, which ``fetch_run`` reads at once.
     Default: nothing (the source's pushes only speed up nothing; polling finds all).
@@ -189,8 +189,8 @@ class Provider(Protocol):
         """A verified push: observations of the runs it carries, ids of those it names."""
         ...
 
-    async def fetch_run(self, run_id: str) -> list[Observation]:
-        """One run's observation (none: it is gone); ProviderError."""
+    async def fetch_run(self, run_id: str) -> Observation | None:
+        """One run by id, as an observation (None: there is none); ProviderError."""
         ...
 
 
@@ -213,8 +213,8 @@ class ProviderDefaults:
     def pushed(self, body: Any) -> tuple[list[Observation], list[str]]:
         return [], []
 
-    async def fetch_run(self, run_id: str) -> list[Observation]:
-        return []
+    async def fetch_run(self, run_id: str) -> Observation | None:
+        return None
 
 
 def accept(obj: object) -> type[Provider]:

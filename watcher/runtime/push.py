@@ -171,10 +171,13 @@ class PushIntake:
         out: list[Observation] = []
         for rid in dict.fromkeys(run_ids):
             try:
-                out += await self.poller.provider.fetch_run(rid)
-            except ProviderError as e:
+                o = await self.poller.provider.fetch_run(rid)
+            except (ProviderError, NotImplementedError) as e:  # no run_path: the poll finds it
                 self.poller.log.debug("could not fetch a pushed run", run_id=rid,
                                       error=str(e))
+                continue
+            if o is not None:
+                out.append(o)
         return out
 
     def polled(self, events: Sequence[Event], now: float) -> None:
