@@ -73,11 +73,15 @@ class PushDesk:
         return st
 
     def bell(self, source: str) -> anyio.Event:
-        """What the poller of ``source`` waits on (a new one after each ring)."""
+        """What the poller of ``source`` waits on: set by :meth:`ring` until :meth:`rearm`."""
         ev = self._bells.get(source)
-        if ev is None or ev.is_set():
+        if ev is None:
             ev = self._bells[source] = anyio.Event()
         return ev
+
+    def rearm(self, source: str) -> None:
+        """The poller is about to read the inbox: a push stored from now on rings again."""
+        self._bells[source] = anyio.Event()
 
     def ring(self, source: str) -> None:
         """A push for ``source`` was stored (here or by another replica)."""
@@ -108,6 +112,7 @@ class PushIntake:
             with move_on_after(clock, left):
                 await bell.wait()
             if bell.is_set():
+                self.desk.rearm(self.poller.config.name)  # before reading, not after
                 await self.apply()
 
     async def apply(self) -> None:
