@@ -19,6 +19,7 @@ import argparse
 import statistics
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,7 @@ def measure(push: bool, changes: int, seconds: float, interval: float) -> dict[s
         while time.monotonic() < deadline and len(_seen(d)) < len(changed):
             time.sleep(0.5)
         sent = {h["run_id"]: h["signed_at"] for h in sim.admin("GET", "/_sim/webhooks")}
+        missed = _metric(port, "watcher_push_missed_total")
         d.stop()
     seen = _seen(d)
     origin = sent if push else changed
@@ -74,7 +76,16 @@ def measure(push: bool, changes: int, seconds: float, interval: float) -> dict[s
             "max": lat[-1] if lat else float("inf"),
             # the mean period between the source's requests over the window, per hour
             "requests_per_hour": 3600 * (len(times) - 1) / (times[-1] - times[0]),
-            "requests": len(times)}
+            "requests": len(times), "push_missed": missed}
+
+
+def _metric(port: int, name: str) -> float | None:
+    """A sample's value on the daemon's /metrics (None: absent)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + "{") or line.startswith(name + " "):
+                return float(line.rsplit(" ", 1)[1])
+    return None
 
 
 def _pace(at: float) -> None:
@@ -93,21 +104,25 @@ def main() -> None:
     ap.add_argument("--changes", type=int, default=1000)
     ap.add_argument("--seconds", type=float, default=300)
     ap.add_argument("--interval", type=float, default=15)
+    ap.add_argument("--only", choices=("push", "poll"))
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    out = {"interval": a.interval, "changes": a.changes,
-           "push": measure(True, a.changes, a.seconds, a.interval),
-           "poll": measure(False, a.changes, a.seconds, a.interval)}
-    out["cost_ratio"] = out["push"]["requests_per_hour"] / out["poll"]["requests_per_hour"]
+    modes = [a.only] if a.only else ["push", "poll"]
+    out: dict[str, Any] = {"interval": a.interval, "changes": a.changes}
+    for mode in modes:
+        out[mode] = measure(mode == "push", a.changes, a.seconds, a.interval)
+    if len(modes) == 2:
+        out["cost_ratio"] = out["push"]["requests_per_hour"] / out["poll"]["requests_per_hour"]
     if a.json:
         print(orjson.dumps(out).decode())
         return
-    for mode in ("push", "poll"):
+    for mode in modes:
         r = out[mode]
         print(f"{mode}: {r['samples']} changes, p50 {r['p50']:.3f} s, p99 {r['p99']:.3f} s, "
               f"max {r['max']:.3f} s, missed {r['missed']}, "
               f"{r['requests_per_hour']:.0f} requests/h")
-    print(f"push costs {out['cost_ratio']:.2f}x polling's requests")
+    if "cost_ratio" in out:
+        print(f"push costs {out['cost_ratio']:.2f}x polling's requests")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from tests.support import Harness
-from watcher.runtime.push import PushDesk, PushIntake, receiver
+from watcher.runtime.push import GRACE, PushDesk, PushIntake, receiver
 from watcher.server.hooks.receiver import MAX_PUSH
 from watcher.simulator import Simulator
 from watcher.simulator.extend import ExtendApi
@@ -68,7 +68,7 @@ class Hooked:
 
 
 async def hooked(sim: Simulator, clock: FrozenClock, **kw: Any) -> AsyncIterator[Hooked]:
-    async with Harness(sim, clock=clock, push_secret=SECRET, **kw) as h:
+    async with Harness(sim, clock=clock, push_secret=SECRET, interval="15s", **kw) as h:
         desk = PushDesk()
         assert h.poller is not None
         h.poller.push = PushIntake(h.poller, desk)
@@ -230,12 +230,28 @@ async def test_a_dropped_push_is_caught_by_the_next_poll_and_counted_missed(
     assert await hk.h.poll() == [] and stats.missed == 0
     clock.advance(1)
     sim.world.set_status(dropped, "FAILED")  # its push is lost
+    clock.advance(GRACE)  # and would have come by now
     assert transition(await hk.h.poll()) == [(dropped.id, "failed", "running")]
     assert stats.missed == 1
     assert hk.intake.period(clock()) == cfg.interval
     clock.advance(1)
     await hk.pushed(hk.body(sim.world.add_run("extend", "PROCESSED")))
     assert hk.intake.period(clock()) == cfg.push_every  # pushes arrive again
+
+
+async def test_a_change_polled_before_its_push_could_arrive_is_no_miss(
+        hk: Hooked, sim: Simulator, clock: FrozenClock) -> None:
+    """A poll that finds a change made moments before it (its push on the way, or waiting
+    while the poller polled) counts no miss and keeps the slow cadence."""
+    run = sim.world.add_run("extend", "PROCESSING")
+    await hk.h.poll()
+    await hk.pushed(hk.body(sim.world.add_run("extend", "PROCESSED")))
+    clock.advance(GRACE - 1)
+    sim.world.set_status(run, "PROCESSED")
+    assert len(await hk.h.poll()) == 1
+    assert hk.desk.stats[SOURCE].missed == 0
+    assert hk.intake.period(clock()) == hk.h.source_config().push_every
+    assert await hk.pushed(hk.body(run)) == []
 
 
 async def test_a_quiet_spell_returns_the_source_to_its_interval(

@@ -193,7 +193,7 @@ class Poller:
         if not await self._record(new_row, events, changes.upserts, removals):
             return False
         if self.push is not None and not baseline:
-            self.push.polled(events, now)
+            self.push.polled(events, changes.upserts, now)
         if removals or now >= self._next_prune:
             self._next_prune = now + PRUNE_EVERY
         if row.failures:

@@ -17,7 +17,7 @@ change while push is live counts it missed and drops back to ``interval``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import anyio
@@ -29,7 +29,7 @@ from watcher.core.events import RUN_CREATED, RUN_STATUS_CHANGED
 from watcher.core.push import PushStats, stale
 from watcher.errors import Fenced, ProviderError, StoreError
 from watcher.infra.clock import Clock, move_on_after
-from watcher.model import Event, Observation
+from watcher.model import Event, Observation, Tracked
 from watcher.providers.protocol import Provider
 from watcher.runtime.claim import Claim
 from watcher.runtime.tracking import SourceState
@@ -54,6 +54,8 @@ class Host(Protocol):
     def _fenced(self, e: Fenced) -> bool: ...
 
 
+#: a change this recent when a poll began may have its push still on the way: no miss
+GRACE = 10.0
 #: how often applied deliveries past :data:`~watcher.state.inbox.KEEP` are pruned
 PRUNE_EVERY = 3600.0
 
@@ -185,14 +187,19 @@ class PushIntake:
                 out.append(o)
         return out
 
-    def polled(self, events: Sequence[Event], now: float) -> None:
-        """A poll committed ``events``: a change among them while push was live was
-        missed by the platform's pushes (or is still on its way)."""
+    def polled(self, events: Sequence[Event], upserts: Mapping[str, Tracked],
+               now: float) -> None:
+        """A poll that began at ``now`` committed ``events``: a change among them that the
+        platform's webhooks announce, made over :data:`GRACE` before the poll while push
+        was live, was missed by its pushes (a newer one's push may still be on its way,
+        or waiting in the inbox while this poller polled)."""
         if not self.stats.live(now):
             return
         told = getattr(self.poller.provider, "push_statuses", None)  # None: every change
+        statuses = None if told is None else {s.value for s in told}
         missed = [e for e in events if e.type in (RUN_CREATED, RUN_STATUS_CHANGED)
-                  and (told is None or e.data.get("status") in {s.value for s in told})]
+                  and (statuses is None or e.data.get("status") in statuses)
+                  and e.subject in upserts and upserts[e.subject].since <= now - GRACE]
         if missed:
             self.stats.missed += len(missed)
             self.stats.missed_at = now
