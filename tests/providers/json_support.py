@@ -15,7 +15,8 @@ PREFIX = {"prefect": "/api"}
 
 
 class JsonHarness(Harness):
-    """One source of ``provider`` against the platforms' server: ``events = await h.poll()``."""
+    """One source of ``provider`` against the platforms' server: ``events = await h.poll()``
+    (a key given as ``None`` is left out of the source)."""
 
     def __init__(self, platforms: Platforms, provider: str, *, clock: FrozenClock,
                  baseline: str = "silent", **source: Any) -> None:
@@ -25,6 +26,7 @@ class JsonHarness(Harness):
             "name": f"{provider}-test", "provider": provider, "token": TOKEN,
             "base_url": platforms.url + PREFIX.get(provider, ""), "interval": "15s",
             **source}
+        self.table = {k: v for k, v in self.table.items() if v is not None}
 
     def source_config(self) -> SourceConfig:
         text = toml({"state_path": self.state_path, "baseline": self.baseline}, [self.table])

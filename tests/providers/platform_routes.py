@@ -80,7 +80,9 @@ def routes(p: Platforms) -> list[tuple[str, str, Handler]]:
         f = body.get("flow_runs") or {}
         types = ((f.get("state") or {}).get("type") or {}).get("any_")
         after = (f.get("end_time") or {}).get("after_")
-        runs = [r for r in p.prefect if (types is None or r["state_type"] in types)
+        # a hostile item (a state that is no string) is in every answer
+        runs = [r for r in p.prefect if (types is None or r["state_type"] in types
+                                         or not isinstance(r["state_type"], str))
                 and (after is None or (r["end_time"] and since_ok(r["end_time"], after)))]
         offset, limit = int(body.get("offset", 0)), int(body.get("limit", 200))
         return page_json(runs[offset:offset + limit])
