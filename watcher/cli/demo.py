@@ -16,6 +16,7 @@ from watcher.cli import pretty
 from watcher.cli.pipes import Guarded
 from watcher.config.settings import Config
 from watcher.infra.clock import wall
+from watcher.providers import provider_names
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.daemon import Daemon
 from watcher.simulator import Simulator, World, available_vendors
@@ -56,12 +57,21 @@ stuck_after = "10s"
 #: provider keys a demo source needs beyond the common ones
 EXTRA = {
     "cortex": 'app_id = "app_sim"\nworkflow_id = "{workflow_id}"',
+    "github": 'repository = "acme/api"',
+    "gitlab": 'project = "acme/api"',
+    "airflow": 'dag_id = "~"',
 }
+
+
+def demo_vendors() -> tuple[str, ...]:
+    """The simulated platforms a provider is built in (or installed) for: the demo's sources."""
+    names = set(provider_names())
+    return tuple(v for v in available_vendors() if v in names)
 
 
 def demo_config(sim: Simulator) -> Config:
     text = DEMO_CONFIG.format(burst=BURST_WORKFLOW)
-    for vendor in available_vendors():
+    for vendor in demo_vendors():
         extra = EXTRA.get(vendor, "")
         if "{workflow_id}" in extra:
             extra = extra.format(workflow_id=sim.world.workflow(vendor, "Contract Review").id)
@@ -77,7 +87,7 @@ async def demo(*, duration: float | None = None, stdout: IO[bytes] | None = None
         stdout = cast(IO[bytes], Guarded(pretty.writer_for(fmt, sys.stdout.buffer, sys.stdout),
                                          lambda: loop.call_soon_threadsafe(daemon.request_stop)))
     world = World(clock=wall, seed=seed)
-    scenario = Scenario(world, vendors=available_vendors(), burst=True)
+    scenario = Scenario(world, vendors=demo_vendors(), burst=True)
     scenario.setup()
     async with Simulator(world) as sim:
         daemon = Daemon(demo_config(sim), stdout=stdout, clock=wall)

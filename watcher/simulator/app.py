@@ -1,7 +1,8 @@
 """The simulator server: every vendor API under its own prefix, plus ``/_sim`` admin.
 
 ``http://HOST:PORT/extend`` is an Extend base URL, ``/noxus``, ``/cortex`` and
-``/knock`` the others'.  ``/_sim`` lets a test or a person drive the world
+``/knock`` the others'; ``/github``, ``/gitlab``, ``/airflow`` and ``/prefect/api``
+those of the CI and orchestration platforms.  ``/_sim`` lets a test or a person drive the world
 over HTTP: add and change runs, make a run hostile, inject faults, add
 accounts, read the request log.  :data:`ADMIN` lists its routes with what
 each does, and ``GET /_sim/info`` serves that list, so it is found from the
@@ -27,6 +28,10 @@ APIS = {
     "noxus": "watcher.simulator.noxus:NoxusApi",
     "cortex": "watcher.simulator.cortex:CortexApi",
     "knock": "watcher.simulator.knock:KnockApi",
+    "github": "watcher.simulator.github:GitHubApi",
+    "gitlab": "watcher.simulator.gitlab:GitLabApi",
+    "airflow": "watcher.simulator.airflow:AirflowApi",
+    "prefect": "watcher.simulator.prefect:PrefectApi",
 }
 
 
@@ -93,8 +98,9 @@ class _Admin:
 
     async def info(self, request: web.Request) -> web.Response:
         base = f"{request.scheme}://{request.host}"
-        return json_response({"vendors": {v: {"base_url": f"{base}/{v}",
-                                              "token": self.world.tokens[v]} for v in self.apis},
+        return json_response({"vendors": {v: {"base_url": f"{base}/{v}{api.root}",
+                                              "token": self.world.tokens[v], **api.login}
+                                          for v, api in self.apis.items()},
                               "runs": {v: len(r) for v, r in self.world.runs.items()},
                               "accounts": {v: 1 + len(a)
                                            for v, a in self.world.accounts.items()},
@@ -249,4 +255,4 @@ class Simulator:
         await self.stop()
 
     def url(self, vendor: str) -> str:
-        return f"http://{self.host}:{self.port}/{vendor}"
+        return f"http://{self.host}:{self.port}/{vendor}{api_class(vendor).root}"
