@@ -127,3 +127,19 @@ async def test_post_body_carries_since_and_the_cursor(platforms: Platforms,
                            baseline="emit") as h:
         [event] = await h.poll()
         assert event["data"]["raw_status"] == "COMPLETED"
+
+
+def test_every_readme_config_of_a_json_made_source_is_valid() -> None:
+    """Each TOML block of the README from GitHub Actions to the Jenkins recipe loads."""
+    from tests.support import ROOT
+
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### GitHub Actions", 1)[1].split("### Rate limits", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in section.split("```toml\n")[1:]]
+    env = {k: "x" for k in ("GITHUB_TOKEN", "GITLAB_TOKEN", "AIRFLOW_TOKEN", "PREFECT_API_KEY",
+                            "CI_TOKEN", "DAGSTER_CLOUD_API_TOKEN", "ARGO_TOKEN",
+                            "JENKINS_BASIC")}
+    assert len(blocks) == 8
+    for block in blocks:
+        [src] = parse_config("[watcher]\n" + block, env=env).sources
+        assert src.options is not None
