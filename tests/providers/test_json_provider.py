@@ -143,3 +143,34 @@ def test_every_readme_config_of_a_json_made_source_is_valid() -> None:
     for block in blocks:
         [src] = parse_config("[watcher]\n" + block, env=env).sources
         assert src.options is not None
+
+
+async def test_a_link_to_another_host_is_not_followed(clock: FrozenClock) -> None:
+    """A Link rel="next" outside base_url is not followed (the token would go with it):
+    the page read counts, the poll succeeds, nothing is sent elsewhere."""
+    from aiohttp import web
+
+    from tests.providers.platforms import page_json, serving
+
+    other = Platforms(clock)
+    async with serving(other):
+        async def runs(request: web.Request) -> web.Response:
+            return page_json({"data": [run("a", 1_800_000_000_000)]},
+                             headers={"Link": f'<{other.url}/api/runs?page=2>; rel="next"'})
+
+        app = web.Application()
+        app.router.add_get("/api/runs", runs)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.2", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        try:
+            here = Platforms(clock)
+            here.url = f"http://127.0.0.2:{port}"
+            async with JsonHarness(here, "json", clock=clock, baseline="emit",
+                                   **source("link")) as h:
+                assert [e["subject"] for e in await h.poll()] == ["a"] and h.ok
+        finally:
+            await runner.cleanup()
+    assert other.requests == []

@@ -29,10 +29,18 @@ from urllib.parse import quote
 from watcher.config.options import values_of
 from watcher.config.settings import SourceConfig
 from watcher.core.timestamps import format_ts
-from watcher.errors import BadPayload
 from watcher.model import Observation, RunDetails, SkipItem, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
-from watcher.providers.items import MAX_ERROR, MAX_ID, MAX_NAME, MAX_STATUS, ident, link, text
+from watcher.providers.items import (
+    MAX_ERROR,
+    MAX_ID,
+    MAX_NAME,
+    MAX_STATUS,
+    ident,
+    link,
+    preview,
+    text,
+)
 from watcher.providers.json.options import JsonOptions, body_of
 from watcher.providers.json.paging import Pager
 from watcher.providers.json.spec import Row, Spec, as_rfc3339, epoch
@@ -141,7 +149,7 @@ class JsonProvider(BaseProvider[JsonOptions]):
                 top = t
             if pager.stop_at and rows and (epoch(rows[-1][3]) or floor) < floor:
                 break
-            state = pager.next(state, page, headers, len(items))
+            state = self.next_state(state, page, headers, len(items))
             del page, items, rows, obs
             if state is None:
                 break
@@ -163,12 +171,8 @@ class JsonProvider(BaseProvider[JsonOptions]):
         """One request: page ``state`` of a feed."""
         paging = self.pager.paging(state)
         if self.pager.mode == "link" and state is not None:
-            base = self.http.base_url
-            if not state.startswith(base + "/"):
-                raise BadPayload("the Link header's next page is not under base_url; "
-                                 "it is not followed (the token would go with it)")
-            return await self.http.request(self.options.method, state.removeprefix(base),
-                                           headers=cond)
+            return await self.http.request(self.options.method,
+                                           state.removeprefix(self.http.base_url), headers=cond)
         if self.options.method == "POST":
             filled = _filled(body or {}, floor, state)
             if "{cursor}" not in str(body):
@@ -176,6 +180,17 @@ class JsonProvider(BaseProvider[JsonOptions]):
             return await self.http.request("POST", self.path, params or None, json=filled,
                                            headers=cond)
         return await self.http.request("GET", self.path, {**params, **paging}, headers=cond)
+
+    def next_state(self, state: Any, page: Any, headers: Mapping[str, str], n: int) -> Any:
+        """The next page's state; a ``Link`` outside ``base_url`` is not followed (the
+        token would go with it): a warning, and the cycle reads no further."""
+        nxt = self.pager.next(state, page, headers, n)
+        if self.pager.mode == "link" and nxt is not None \
+                and not nxt.startswith(self.http.base_url + "/"):
+            self.log.warning("the Link header's next page is not under base_url; not "
+                             "followed", next=preview(nxt))
+            return None
+        return nxt
 
     def page_seen(self, n: int, obs: list[Observation] | None, lingering: Lingering | None
                   ) -> None:
