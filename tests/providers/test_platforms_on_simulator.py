@@ -129,3 +129,4 @@ async def test_hostile_items_are_skipped_and_counted(vendor: str, sim: Simulator
         assert h.ok
         assert len(events) == 1 and good.id in events[0]["subject"]
         assert dict(h.provider.skipped) == {"bad_id": 1, "bad_status": 1}
+
