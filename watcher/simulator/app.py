@@ -255,4 +255,5 @@ class Simulator:
         await self.stop()
 
     def url(self, vendor: str) -> str:
-        return f"http://{self.host}:{self.port}/{vendor}{api_class(vendor).root}"
+        root = api_class(vendor).root if vendor in APIS else ""
+        return f"http://{self.host}:{self.port}/{vendor}{root}"
