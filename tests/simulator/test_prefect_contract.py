@@ -15,16 +15,16 @@ from watcher.simulator import Fault, World
 
 # prefect keeps a home folder: a fresh one, never the user's
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="watcher-prefect-home-"))
-from prefect.client.orchestration import PrefectClient  # noqa: E402
-from prefect.client.schemas.filters import (  # noqa: E402
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterEndTime,
     FlowRunFilterState,
     FlowRunFilterStateType,
 )
-from prefect.client.schemas.objects import FlowRun, StateType  # noqa: E402
-from prefect.client.schemas.sorting import FlowRunSort  # noqa: E402
-from prefect.exceptions import PrefectHTTPStatusError  # noqa: E402
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.sorting import FlowRunSort
+from prefect.exceptions import PrefectHTTPStatusError
 
 STATES = ("SCHEDULED", "PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "CRASHED",
           "PAUSED")
@@ -102,7 +102,8 @@ async def test_a_wrong_key_is_401_and_no_key_is_a_self_hosted_server(
         with pytest.raises(PrefectHTTPStatusError) as err:
             await prefect.read_flow_runs(limit=1)
     assert err.value.response.status_code == 401
-    r = httpx.post(f"{sim_thread.url('prefect')}/flow_runs/filter", json={"limit": 5})
+    async with httpx.AsyncClient() as http:
+        r = await http.post(f"{sim_thread.url('prefect')}/flow_runs/filter", json={"limit": 5})
     assert r.status_code == 200 and len(r.json()) == 5
 
 
