@@ -1,8 +1,8 @@
 """Run objects GitHub and GitLab themselves returned, recorded by other public projects.
 
-They are not ours to copy (their licenses differ), so they are read from
-``../shared/real-payloads`` beside the checkout; a test that needs them skips,
-saying why, where that folder is absent.
+They are not ours to copy (their licenses differ), so they are read from the
+``real-payloads`` recordings folder beside the checkout; a test that needs them
+skips, saying why, where that folder is absent.
 """
 
 from __future__ import annotations
