@@ -62,6 +62,7 @@ class GitHubApi(VendorApi):
         "succeeded": ("success", {}), "failed": ("failure", {}),
         "cancelled": ("cancelled", {}), "skipped": ("skipped", {}),
     }
+    source_keys: ClassVar[dict[str, str]] = {"repository": DEFAULT_REPO}
 
     def __init__(self, world: World) -> None:
         super().__init__(world)

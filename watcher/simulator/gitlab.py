@@ -70,6 +70,7 @@ class GitLabApi(VendorApi):
         "cancelling": ("canceling", {}), "cancelled": ("canceled", {}),
         "skipped": ("skipped", {}),
     }
+    source_keys: ClassVar[dict[str, str]] = {"project": DEFAULT_PROJECT}
 
     def __init__(self, world: World) -> None:
         super().__init__(world)
