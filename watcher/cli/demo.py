@@ -16,9 +16,11 @@ from watcher.cli import pretty
 from watcher.cli.pipes import Guarded
 from watcher.config.settings import Config
 from watcher.infra.clock import wall
+from watcher.providers import provider_names
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.daemon import Daemon
 from watcher.simulator import Simulator, World, available_vendors
+from watcher.simulator.app import api_class
 from watcher.simulator.scenario import BURST_WORKFLOW, Scenario
 
 DEMO_CONFIG = """
@@ -59,10 +61,17 @@ EXTRA = {
 }
 
 
+def demo_vendors() -> tuple[str, ...]:
+    """The simulated platforms a provider is built in (or installed) for: the demo's sources."""
+    names = set(provider_names())
+    return tuple(v for v in available_vendors() if v in names)
+
+
 def demo_config(sim: Simulator) -> Config:
     text = DEMO_CONFIG.format(burst=BURST_WORKFLOW)
-    for vendor in available_vendors():
-        extra = EXTRA.get(vendor, "")
+    for vendor in demo_vendors():
+        extra = EXTRA.get(vendor, "") + "".join(
+            f'{k} = "{v}"\n' for k, v in api_class(vendor).source_keys.items())
         if "{workflow_id}" in extra:
             extra = extra.format(workflow_id=sim.world.workflow(vendor, "Contract Review").id)
         text += SOURCE.format(vendor=vendor, token=sim.world.tokens[vendor],
@@ -77,7 +86,7 @@ async def demo(*, duration: float | None = None, stdout: IO[bytes] | None = None
         stdout = cast(IO[bytes], Guarded(pretty.writer_for(fmt, sys.stdout.buffer, sys.stdout),
                                          lambda: loop.call_soon_threadsafe(daemon.request_stop)))
     world = World(clock=wall, seed=seed)
-    scenario = Scenario(world, vendors=available_vendors(), burst=True)
+    scenario = Scenario(world, vendors=demo_vendors(), burst=True)
     scenario.setup()
     async with Simulator(world) as sim:
         daemon = Daemon(demo_config(sim), stdout=stdout, clock=wall)

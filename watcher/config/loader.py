@@ -108,7 +108,8 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
             data, "sources", r, kind_key="provider", lookup=catalog.providers.get,
             known=catalog.providers.names, what="provider", fields=SOURCE_FIELDS, names=source_names):
         token = _token(common, spath, r, env, base_dir,
-                       given="token" in raw or "token_file" in raw)
+                       given="token" in raw or "token_file" in raw
+                       or not getattr(cls, "token_required", True))
         if cls is None or common.get("name") is None:
             continue
         common.pop("token_file")

@@ -1,7 +1,8 @@
 """The simulator server: every vendor API under its own prefix, plus ``/_sim`` admin.
 
 ``http://HOST:PORT/extend`` is an Extend base URL, ``/noxus``, ``/cortex`` and
-``/knock`` the others'.  ``/_sim`` lets a test or a person drive the world
+``/knock`` the others'; ``/github``, ``/gitlab``, ``/airflow`` and ``/prefect/api``
+those of the CI and orchestration platforms.  ``/_sim`` lets a test or a person drive the world
 over HTTP: add and change runs, make a run hostile, inject faults, add
 accounts, read the request log.  :data:`ADMIN` lists its routes with what
 each does, and ``GET /_sim/info`` serves that list, so it is found from the
@@ -32,6 +33,10 @@ APIS = {
     "noxus": "watcher.simulator.noxus:NoxusApi",
     "cortex": "watcher.simulator.cortex:CortexApi",
     "knock": "watcher.simulator.knock:KnockApi",
+    "github": "watcher.simulator.github:GitHubApi",
+    "gitlab": "watcher.simulator.gitlab:GitLabApi",
+    "airflow": "watcher.simulator.airflow:AirflowApi",
+    "prefect": "watcher.simulator.prefect:PrefectApi",
 }
 
 
@@ -125,8 +130,9 @@ class _Admin:
 
     async def info(self, request: web.Request) -> web.Response:
         base = f"{request.scheme}://{request.host}"
-        return json_response({"vendors": {v: {"base_url": f"{base}/{v}",
-                                              "token": self.world.tokens[v]} for v in self.apis},
+        return json_response({"vendors": {v: {"base_url": f"{base}/{v}{api.root}",
+                                              "token": self.world.tokens[v], **api.login}
+                                          for v, api in self.apis.items()},
                               "runs": {v: len(r) for v, r in self.world.runs.items()},
                               "accounts": {v: 1 + len(a)
                                            for v, a in self.world.accounts.items()},
@@ -287,4 +293,5 @@ class Simulator:
         return self._runner.app[HOOKS_KEY]
 
     def url(self, vendor: str) -> str:
-        return f"http://{self.host}:{self.port}/{vendor}"
+        root = api_class(vendor).root if vendor in APIS else ""
+        return f"http://{self.host}:{self.port}/{vendor}{root}"

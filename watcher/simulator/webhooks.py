@@ -10,6 +10,7 @@ from which the benchmarks measure detection latency.
 Extend: the envelope ``{eventId, eventType, payload}`` with the run as the list
 serves it, signed ``x-extend-request-signature`` = hex HMAC-SHA256 of
 ``v0:{timestamp}:{body}``; sent for the statuses Extend has webhook events for.
+GitHub's ``workflow_run`` and GitLab's ``Pipeline Hook``: see ``ci_webhooks.py``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import aiohttp
 import anyio
 import orjson
 
+from watcher.simulator.ci_webhooks import Pushes
 from watcher.simulator.world import SimRun, World
 
 #: Extend's run webhook events, by the status that sends them
@@ -62,7 +64,10 @@ class Webhooks:
         self.subscriptions: list[Subscription] = []
         self.log: list[Sent] = []
         self._pushed: dict[str, str] = {}
-        self._queue: list[tuple[Subscription, Sent, bytes]] = []
+        #: what to send: GitHub's and GitLab's come with their headers, Extend's are signed
+        #: at each try
+        self._queue: list[tuple[Subscription, Sent, bytes, dict[str, str] | None]] = []
+        self._ci = Pushes(world)
         self._wake = anyio.Event()
         world.listeners.append(self._changed)
 
@@ -73,8 +78,11 @@ class Webhooks:
         if self._pushed.get(run.id) == run.status:
             return  # no status change: Extend sends no webhook for an update alone
         self._pushed[run.id] = run.status
-        event = EXTEND_EVENTS.get(run.status) if run.vendor == "extend" else None
         subs = [s for s in self.subscriptions if s.vendor == run.vendor]
+        if run.vendor in ("github", "gitlab"):
+            self._queue_ci(run, subs)
+            return
+        event = EXTEND_EVENTS.get(run.status) if run.vendor == "extend" else None
         if event is None or not subs:
             return
         for sub in subs:
@@ -85,7 +93,22 @@ class Webhooks:
                 continue
             body = orjson.dumps({"eventId": sent.event_id, "eventType": event,
                                  "payload": self.render(run)})
-            self._queue.append((sub, sent, body))
+            self._queue.append((sub, sent, body, None))
+        self._wake.set()
+
+    def _queue_ci(self, run: SimRun, subs: list[Subscription]) -> None:
+        """GitHub's or GitLab's webhook of the run's new status to each subscription."""
+        for sub in subs:
+            made = self._ci.push(run, sub.secret)
+            if made is None:
+                return  # a status the platform sends no webhook for
+            delivery, body, headers = made
+            sent = Sent(run.id, run.status, delivery, self.world.clock())
+            self.log.append(sent)
+            if self.world.rng.random() < sub.drop:
+                sent.outcome = "dropped"
+                continue
+            self._queue.append((sub, sent, body, headers))
         self._wake.set()
 
     async def run(self) -> None:
@@ -95,18 +118,18 @@ class Webhooks:
                 await self._wake.wait()
                 self._wake = anyio.Event()
                 queue, self._queue = self._queue, []
-                for sub, sent, body in queue:
-                    tg.start_soon(self._deliver, session, sub, sent, body)
+                for sub, sent, body, headers in queue:
+                    tg.start_soon(self._deliver, session, sub, sent, body, headers)
 
     async def _deliver(self, session: aiohttp.ClientSession, sub: Subscription, sent: Sent,
-                       body: bytes) -> None:
+                       body: bytes, fixed: dict[str, str] | None) -> None:
         for wait in (0.0, *RETRIES):
             await anyio.sleep(wait)
             ts = str(int(sent.signed_at))
             sig = hmac.new(sub.secret.encode(), b"v0:%s:%s" % (ts.encode(), body),
                            hashlib.sha256).hexdigest()
             try:
-                async with session.post(sub.url, data=body, headers={
+                async with session.post(sub.url, data=body, headers=fixed or {
                         "content-type": "application/json",
                         "x-extend-request-timestamp": ts,
                         "x-extend-request-signature": sig}) as resp:
