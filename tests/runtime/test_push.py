@@ -18,6 +18,7 @@ from tests.support import Harness
 from watcher.runtime.push import GRACE, PushDesk, PushIntake, receiver
 from watcher.server.hooks.receiver import MAX_PUSH
 from watcher.simulator import Simulator
+from watcher.simulator.app import api_class
 from watcher.simulator.extend import ExtendApi
 from watcher.simulator.webhooks import Subscription
 from watcher.simulator.world import SimRun
@@ -67,8 +68,10 @@ class Hooked:
         return [orjson.loads(e.body) for e in await self.h.journal.read(before, 1000)]
 
 
-async def hooked(sim: Simulator, clock: FrozenClock, **kw: Any) -> AsyncIterator[Hooked]:
-    async with Harness(sim, clock=clock, push_secret=SECRET, interval="15s", **kw) as h:
+async def hooked(sim: Simulator, clock: FrozenClock, vendor: str = "extend", **kw: Any
+                 ) -> AsyncIterator[Hooked]:
+    async with Harness(sim, vendor, clock=clock, push_secret=SECRET, interval="15s",
+                       **kw) as h:
         desk = PushDesk()
         assert h.poller is not None
         h.poller.push = PushIntake(h.poller, desk)
@@ -289,3 +292,23 @@ async def _delivered(sim: Simulator) -> None:
             break
         await anyio.sleep(0.01)
     assert {s.outcome for s in sim.webhooks.log} == {"delivered"}
+
+
+@pytest.mark.parametrize("vendor,keys", [("github", {"repository": "acme/api"}),
+                                         ("gitlab", {"project": "acme/api"})])
+async def test_github_and_gitlab_pushes_make_the_watcher_fetch_the_run(
+        sim: Simulator, clock: FrozenClock, vendor: str, keys: dict[str, str]) -> None:
+    """A GitHub workflow_run or GitLab Pipeline Hook push, signed as the platform signs it
+    (the simulator), names its run: the watcher fetches it and journals the change once."""
+    stage = api_class(vendor).stages
+    run = sim.world.add_run(vendor, stage["running"][0], created=clock() - 60)
+    async for hk in hooked(sim, clock, vendor, name=SOURCE, **keys):
+        await hk.h.poll()
+        sim.webhooks.subscribe(Subscription(vendor, f"{hk.url}/hooks/{SOURCE}", SECRET))
+        clock.advance(5)
+        sim.world.set_status(run, stage["failed"][0])
+        await _delivered(sim)
+        gets = sim.world.count(vendor, f"/{run.id}")
+        assert transition(await hk.apply()) == [(run.id, "failed", "running")]
+        assert sim.world.count(vendor, f"/{run.id}") == gets + 1
+        assert await hk.h.poll() == []

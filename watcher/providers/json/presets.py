@@ -34,7 +34,7 @@ from watcher.providers.json.options import (
     check_pagination,
     check_status_map,
 )
-from watcher.providers.json.provider import JsonProvider
+from watcher.providers.json.provider import JsonProvider, pushed_ids
 from watcher.providers.protocol import PollResult, PollView
 from watcher.providers.scan.lingering import Lingering
 
@@ -108,6 +108,11 @@ class GithubProvider(JsonProvider):
         result.cursor["head"] = self._head
         return result
 
+    def push_items(self, body: Any) -> tuple[list[Any], list[str]]:
+        """A ``workflow_run`` webhook names its run; it is fetched (``run_path``)."""
+        run = body.get("workflow_run") if isinstance(body, dict) else None
+        return [], pushed_ids(run.get("id") if isinstance(run, dict) else None)
+
     def page_seen(self, n: int, obs: list[Observation] | None, lingering: Lingering | None
                   ) -> None:
         if n != 1:
@@ -149,6 +154,13 @@ class GitlabProvider(JsonProvider):
     kind = "gitlab"
     default_base_url = "https://gitlab.com"
     Options = GitlabOptions
+
+    def push_items(self, body: Any) -> tuple[list[Any], list[str]]:
+        """A Pipeline Hook names its pipeline, without ``updated_at``: it is fetched."""
+        attrs = body.get("object_attributes") if isinstance(body, dict) else None
+        if not isinstance(attrs, dict) or body.get("object_kind") != "pipeline":
+            return [], []
+        return [], pushed_ids(attrs.get("id"))
 
 
 PREFECT_STATUS = _maps(

@@ -210,6 +210,10 @@ class JsonProvider(BaseProvider[JsonOptions]):
         self.observe_rows(items, [self.spec.row_of(it) for it in items], obs)
         view.feed(obs)
 
+    def push_items(self, body: Any) -> tuple[list[Any], list[str]]:
+        """A push (Standard Webhooks) names a run by the ``id`` field: fetched at once."""
+        return [], pushed_ids(self.spec.row_of(body)[0] if isinstance(body, dict) else None)
+
     async def fetch_run(self, run_id: str) -> Observation | None:
         """One run by id (``run_path``), as an observation; ``None`` when it is no run.
         For push (a webhook names a run) and for live runs a listing no longer shows."""
@@ -285,3 +289,10 @@ def _filled(body: dict[str, Any], since: float, cursor: Any) -> dict[str, Any]:
         return v
 
     return fill(body)  # type: ignore[no-any-return]
+
+
+def pushed_ids(rid: Any) -> list[str]:
+    """A pushed run id as a list of none or one (an integer id as its decimal string)."""
+    if isinstance(rid, int) and not isinstance(rid, bool):
+        rid = str(rid)
+    return [rid] if isinstance(rid, str) and 0 < len(rid) <= MAX_ID else []
