@@ -32,7 +32,8 @@ from bench._sim import ROOT, SimProcess, free_port
 SECRET = "wss_bench_push"
 
 
-def measure(push: bool, changes: int, seconds: float, interval: float) -> dict[str, Any]:
+def measure(push: bool, changes: int, seconds: float, interval: float, debug: bool = False
+            ) -> dict[str, Any]:
     with SimProcess() as sim, tempfile.TemporaryDirectory() as tmp:
         sim.admin("POST", "/_sim/seed", {"vendor": "extend", "count": changes + 1,
                                          "status": "PROCESSING", "spread_s": 600})
@@ -60,8 +61,12 @@ def measure(push: bool, changes: int, seconds: float, interval: float) -> dict[s
             changed[rid] = time.time()
             sim.admin("POST", f"/_sim/runs/{rid}", {"status": "PROCESSED"})
         _pace(start + seconds)
-        times = sorted(r["time"] for r in sim.admin("GET", "/_sim/requests")
-                       if r["vendor"] == "extend" and start <= r["time"])
+        log = [r for r in sim.admin("GET", "/_sim/requests")
+               if r["vendor"] == "extend" and start <= r["time"]]
+        times = sorted(r["time"] for r in log)
+        if debug:
+            for r in log:
+                print(round(r["time"] - start, 2), r["path"], r["query"][:120])
         deadline = time.monotonic() + 2 * interval + 10
         while time.monotonic() < deadline and len(_seen(d)) < len(changed):
             time.sleep(0.5)
