@@ -100,6 +100,8 @@ class PushIntake:
         self.desk = desk
         self.stats = desk.stats_of(poller.config.name, 2 * poller.config.push_every)
         self._next_prune = 0.0
+        #: the store failed the last read or commit of pushes (logged once)
+        self._failing = False
 
     def period(self, now: float) -> float:
         cfg = self.poller.config
@@ -127,8 +129,13 @@ class PushIntake:
                 if not await self._apply(pushes) or len(pushes) < BATCH:
                     break
         except StoreError as e:
-            p.log.warning("could not read pushed changes; the next poll finds them",
-                          error=str(e))
+            self._store_failed("could not read pushed changes; the next poll finds them", e)
+
+    def _store_failed(self, what: str, e: StoreError) -> None:
+        """Logged once until the store works again (every push rings meanwhile)."""
+        if not self._failing:
+            self.poller.log.warning(what, error=str(e))
+        self._failing = True
 
     async def _apply(self, pushes: Sequence[Push]) -> bool:
         p, clock = self.poller, self.poller.clock
@@ -160,10 +167,11 @@ class PushIntake:
             except Fenced as e:
                 return p._fenced(e)
             except StoreError as e:
-                p.log.warning("could not apply pushed changes; trying again at the next "
-                              "push or poll", error=str(e))
+                self._store_failed("could not apply pushed changes; trying again at the next "
+                                   "push or poll", e)
                 return False
             st.apply(changes.upserts, ())
+        self._failing = False
         if prune is not None:
             self._next_prune = now + PRUNE_EVERY
         done = clock()
