@@ -11,8 +11,11 @@ simulator itself.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import importlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -20,8 +23,9 @@ from aiohttp import web
 
 from watcher.infra.clock import wall
 from watcher.simulator.api import VendorApi, json_response
+from watcher.simulator.extend import ExtendApi
 from watcher.simulator.faults import PAGE_KINDS, REQUEST_KINDS, Fault
-from watcher.simulator.webhooks import Subscription, Webhooks, attach
+from watcher.simulator.webhooks import Subscription, Webhooks
 from watcher.simulator.world import KEEP, VENDORS, World
 
 APIS = {
@@ -93,7 +97,15 @@ def make_app(world: World) -> web.Application:
     for method, path, name, _ in ADMIN:
         app.router.add_route(method, path, getattr(admin, name))
     app[APIS_KEY] = apis
-    admin.hooks = app[HOOKS_KEY] = attach(app, world)
+    hooks = admin.hooks = app[HOOKS_KEY] = Webhooks(world, ExtendApi(world).render)
+
+    async def sending(_app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.get_running_loop().create_task(hooks.run())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    app.cleanup_ctx.append(sending)
     return app
 
 
@@ -110,10 +122,7 @@ class _Admin:
             sub = Subscription(**body)
         except TypeError as e:
             return json_response({"error": str(e)}, status=400)
-        try:
-            self.hooks.subscribe(sub)
-        except ValueError as e:
-            return json_response({"error": str(e)}, status=400)
+        self.hooks.subscribe(sub)
         return json_response({"ok": True}, status=201)
 
     async def webhooks(self, request: web.Request) -> web.Response:
