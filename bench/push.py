@@ -1,7 +1,7 @@
 """Vendor push: detection latency from the vendor's send to the event on stdout, and the
 request cost per source per hour, with push beside polling alone at the same interval.
 
-    python -m bench.push [--changes 1000] [--seconds 300] [--interval 15] [--json]
+    python -m bench.push [--changes 1000] [--seconds 600] [--interval 15] [--json]
 
 One Extend source (a state file, a loopback listener) over a workflow of ``changes``
 running runs; the simulator (its own process) moves them to PROCESSED one at a time,
@@ -107,7 +107,7 @@ def _seen(d: Daemon) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--changes", type=int, default=1000)
-    ap.add_argument("--seconds", type=float, default=300)
+    ap.add_argument("--seconds", type=float, default=600)
     ap.add_argument("--interval", type=float, default=15)
     ap.add_argument("--only", choices=("push", "poll"))
     ap.add_argument("--json", action="store_true")
