@@ -48,7 +48,6 @@ from watcher.providers.json.spec import Row, Spec, as_rfc3339, epoch
 from watcher.providers.protocol import ProviderContext
 from watcher.providers.scan.lingering import Lingering
 
-
 #: a first poll may read this many times ``max_pages`` (it reaches back ``lookback``, and
 #: what it leaves unread would come later as new runs, not as a silent baseline)
 FIRST_POLL_PAGES = 10
