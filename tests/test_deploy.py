@@ -63,7 +63,7 @@ def exposed(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     port = free_port()
     cfg = tmp_path_factory.mktemp("deploy") / "watcher.toml"
     cfg.write_text(toml({"state_path": ":memory:", "http_listen": f"127.0.0.1:{port}"},
-                        [sim_source(sim.url, sim.world, "extend")],
+                        [sim_source(sim.url, sim.world, "extend", push_secret="wss_x")],
                         [{"name": "out", "type": "stdout"}]))
     d = DaemonProc("run", "-c", str(cfg))
     try:
@@ -85,14 +85,15 @@ def exposed(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
 
 
 def test_the_rules_file_passes_promtool_and_has_every_alert_the_readme_promises() -> None:
-    """promtool accepts deploy/prometheus/watcher-rules.yml, which holds the six alerts."""
+    """promtool accepts deploy/prometheus/watcher-rules.yml, which holds the seven alerts."""
     r = subprocess.run([promtool(), "check", "rules", str(RULES)], capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     alerts = re.findall(r"^\s+- alert: (\w+)$", RULES.read_text(), re.M)
     assert sorted(alerts) == sorted(["WatcherDown", "WatcherSourceFailing",
                                      "WatcherStateWriteFailing", "WatcherSinkBacklogGrowing",
-                                     "WatcherDeadLetters", "WatcherConfigReloadFailed"])
+                                     "WatcherDeadLetters", "WatcherConfigReloadFailed",
+                                     "WatcherPushMissed"])
 
 
 def test_every_dashboard_expression_is_valid_promql(tmp_path: Path) -> None:

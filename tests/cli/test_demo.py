@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from tests.support import DaemonProc, lines_of
-from watcher.core.timestamps import parse_ts
 from watcher.cli.demo import demo_vendors
+from watcher.core.timestamps import parse_ts
 from watcher.simulator import available_vendors
 
 

@@ -20,6 +20,7 @@ from watcher.providers import provider_names
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.daemon import Daemon
 from watcher.simulator import Simulator, World, available_vendors
+from watcher.simulator.app import api_class
 from watcher.simulator.scenario import BURST_WORKFLOW, Scenario
 
 DEMO_CONFIG = """
@@ -57,9 +58,6 @@ stuck_after = "10s"
 #: provider keys a demo source needs beyond the common ones
 EXTRA = {
     "cortex": 'app_id = "app_sim"\nworkflow_id = "{workflow_id}"',
-    "github": 'repository = "acme/api"',
-    "gitlab": 'project = "acme/api"',
-    "airflow": 'dag_id = "~"',
 }
 
 
@@ -72,7 +70,8 @@ def demo_vendors() -> tuple[str, ...]:
 def demo_config(sim: Simulator) -> Config:
     text = DEMO_CONFIG.format(burst=BURST_WORKFLOW)
     for vendor in demo_vendors():
-        extra = EXTRA.get(vendor, "")
+        extra = EXTRA.get(vendor, "") + "".join(
+            f'{k} = "{v}"\n' for k, v in api_class(vendor).source_keys.items())
         if "{workflow_id}" in extra:
             extra = extra.format(workflow_id=sim.world.workflow(vendor, "Contract Review").id)
         text += SOURCE.format(vendor=vendor, token=sim.world.tokens[vendor],

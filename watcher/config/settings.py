@@ -92,8 +92,17 @@ class SourceConfig:
     #: requests per second (and burst) this source's vendor account allows, where it allows
     #: more than the vendor's documented default (``None``: that default)
     rate_limit: Limit | None = option("rate", None)  # noqa: RUF009 (a field(), as above)
+    #: enables ``POST /hooks/<name>``: the platform's webhook signing secret
+    push_secret: str | None = option("secret", None)
+    #: the poll period while verified pushes arrive (``None``: 4 x ``interval``)
+    push_interval: float | None = option("duration", None, min=1.0, max=DAY)
     #: the provider's own keys: an instance of its ``Options`` (``None``: its defaults)
     options: object = None
+
+    @property
+    def push_every(self) -> float:
+        """The poll period while pushes arrive."""
+        return self.push_interval if self.push_interval is not None else 4 * self.interval
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,8 +21,6 @@ A run's DAG is its workflow's key with ``_`` (``invoice_processing``).
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -31,6 +29,7 @@ import orjson
 from aiohttp import web
 
 from watcher.core.timestamps import parse_ts
+from watcher.simulator import jwt
 from watcher.simulator.accounts import Account
 from watcher.simulator.api import VendorApi, json_response
 from watcher.simulator.ordered import Ordered, int_param
@@ -41,7 +40,6 @@ ADMIN_USER = "admin"
 MAX_LIMIT = 100
 #: how long an access token is good for (Airflow's ``jwt_expiration_time``)
 TOKEN_TTL = 86400.0
-_SECRET = b"sim-airflow-jwt-secret"
 _TIME_FIELDS: dict[str, Any] = {
     "updated_at": lambda r: r.updated, "start_date": lambda r: r.started,
     "end_date": lambda r: r.finished, "run_after": lambda r: r.created,
@@ -65,10 +63,6 @@ def _ts(epoch: float | None, v1: bool = False) -> str | None:
 
 def dag_id(run: SimRun) -> str:
     return run.workflow.key.replace("-", "_")
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 class AirflowApi(VendorApi):
@@ -112,28 +106,14 @@ class AirflowApi(VendorApi):
     def issue(self, password: str) -> str:
         """A signed JWT for the account ``password`` belongs to (it carries no password)."""
         now = self.world.clock()
-        user = self._user_of(password)
-        head = _b64(orjson.dumps({"alg": "HS512", "typ": "JWT"}))
-        body = _b64(orjson.dumps({"sub": user, "iat": int(now), "nbf": int(now),
-                                  "exp": int(now + TOKEN_TTL), "iss": "sim-airflow",
-                                  "aud": "apache-airflow"}))
-        sig = _b64(hmac.new(_SECRET, f"{head}.{body}".encode(), hashlib.sha512).digest())
-        return f"{head}.{body}.{sig}"
+        return jwt.issue({"sub": self._user_of(password), "iat": int(now), "nbf": int(now),
+                          "exp": int(now + TOKEN_TTL), "iss": "sim-airflow",
+                          "aud": "apache-airflow"})
 
-    def _verify(self, jwt: str) -> str | None:
+    def _verify(self, token: str) -> str | None:
         """The password of the account a valid, unexpired JWT of ours is for."""
-        head, _, rest = jwt.partition(".")
-        body, _, sig = rest.partition(".")
-        want = _b64(hmac.new(_SECRET, f"{head}.{body}".encode(), hashlib.sha512).digest())
-        if not sig or not hmac.compare_digest(sig, want):
-            return None
-        try:
-            claims = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        except (ValueError, orjson.JSONDecodeError):
-            return None
-        if claims.get("exp", 0) < self.world.clock():
-            return None
-        user = claims.get("sub")
+        claims = jwt.claims_of(token, self.world.clock())
+        user = claims.get("sub") if claims else None
         if user == ADMIN_USER:
             return self.world.tokens[self.vendor]
         return next((a.token for a in self.world.accounts[self.vendor].values()
@@ -184,43 +164,24 @@ class AirflowApi(VendorApi):
         if dag != "~" and dag not in self._dags(account):
             return self._problem(v1, 404, f"The Dag with ID: `{dag}` was not found")
         q = request.query
-        limit, offset = int_param(q, "limit", 50), int_param(q, "offset", 0)
         cursor = q.get("cursor")
-        if cursor:
-            try:
-                offset = int(base64.urlsafe_b64decode(cursor.encode()).decode())
-            except ValueError:
-                return self._problem(v1, 400, "Invalid cursor")
-        if limit is None or offset is None or limit < 0 or offset < 0:
-            return self._problem(v1, 400 if v1 else 422, "limit and offset must be >= 0")
-        limit = min(limit, MAX_LIMIT)
+        window = _window(q)
+        if isinstance(window, str):
+            return self._problem(v1, 400 if v1 else 422, window)
+        limit, offset = window
         order = q.getall("order_by", ["id"])
-        for o in order:
-            if o.lstrip("-") not in _ORDER:
-                return self._problem(v1, 400, f"Ordering with '{o}' is disallowed or the "
-                                     "attribute does not exist on the model")
+        if bad := [o for o in order if o.lstrip("-") not in _ORDER]:
+            return self._problem(v1, 400, f"Ordering with '{bad[0]}' is disallowed or the "
+                                 "attribute does not exist on the model")
         states = tuple(s for v in q.getall("state", []) for s in v.split(",") if s)
-        bounds: list[tuple[str, str, float]] = []
-        for name in _TIME_FIELDS:
-            for op in ("gte", "gt", "lte", "lt"):
-                raw = q.get(f"{name}_{op}")
-                if raw:
-                    t = parse_ts(raw)
-                    if t is None:
-                        return self._problem(v1, 400 if v1 else 422,
-                                             f"{name}_{op}: invalid datetime")
-                    bounds.append((name, op, t))
+        bounds = _bounds(q)
+        if isinstance(bounds, str):
+            return self._problem(v1, 400 if v1 else 422, bounds)
 
         def keep(r: SimRun) -> bool:
-            if dag != "~" and dag_id(r) != dag:
-                return False
-            if states and r.status not in states:
-                return False
-            for name, op, t in bounds:
-                v = _TIME_FIELDS[name](r)
-                if v is None or not _OPS[op](v, t):
-                    return False
-            return True
+            return ((dag == "~" or dag_id(r) == dag) and (not states or r.status in states)
+                    and all((v := _TIME_FIELDS[name](r)) is not None and _OPS[op](v, t)
+                            for name, op, t in bounds))
 
         def by(r: SimRun) -> Any:
             return (*(_Desc(_ORDER[o[1:]](r)) if o.startswith("-") else _ORDER[o](r)
@@ -274,6 +235,33 @@ class AirflowApi(VendorApi):
                 "run_after": created, "duration": duration, "triggered_by": "rest_api",
                 "triggering_user_name": ADMIN_USER, "dag_versions": [version],
                 "bundle_version": None, "partition_key": None, "partition_date": None}
+
+
+def _window(q: Any) -> tuple[int, int] | str:
+    """A query's ``limit`` (at most 100) and offset (from ``offset`` or ``cursor``)."""
+    limit, offset = int_param(q, "limit", 50), int_param(q, "offset", 0)
+    if q.get("cursor"):
+        try:
+            offset = int(base64.urlsafe_b64decode(q["cursor"].encode()).decode())
+        except (ValueError, UnicodeDecodeError):
+            return "Invalid cursor"
+    if limit is None or offset is None or limit < 0 or offset < 0:
+        return "limit and offset must be whole numbers >= 0"
+    return min(limit, MAX_LIMIT), offset
+
+
+def _bounds(q: Any) -> list[tuple[str, str, float]] | str:
+    """The time bounds a query asks for (``updated_at_gte``...), or what is wrong with one."""
+    bounds: list[tuple[str, str, float]] = []
+    for name in _TIME_FIELDS:
+        for op in ("gte", "gt", "lte", "lt"):
+            raw = q.get(f"{name}_{op}")
+            if raw:
+                t = parse_ts(raw)
+                if t is None:
+                    return f"{name}_{op}: invalid datetime"
+                bounds.append((name, op, t))
+    return bounds
 
 
 class _Desc:

@@ -46,6 +46,9 @@ class VendorApi:
     root: ClassVar[str] = ""
     #: what else a client logs in with, beside the token (``GET /_sim/info`` shows it)
     login: ClassVar[dict[str, str]] = {}
+    #: what a watcher source of this platform needs beside base_url and token to watch the
+    #: simulated world (GitHub: its repository)
+    source_keys: ClassVar[dict[str, str]] = {}
 
     def __init__(self, world: World) -> None:
         self.world = world

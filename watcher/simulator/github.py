@@ -32,8 +32,9 @@ from aiohttp import web
 
 from watcher.simulator.accounts import Account
 from watcher.simulator.api import VendorApi, json_response
+from watcher.simulator.github_objects import WEB, repository, user
 from watcher.simulator.ordered import Ordered, int_param, link_header, page_count
-from watcher.simulator.world import SimRun, World
+from watcher.simulator.world import SimRun, Workflow, World
 
 STATUSES = ("requested", "queued", "waiting", "pending", "in_progress")
 CONCLUSIONS = ("success", "failure", "neutral", "cancelled", "skipped", "timed_out",
@@ -43,28 +44,11 @@ DEFAULT_REPO = "acme/api"
 HOURLY = 5000
 #: a filtered listing lists at most this many runs ("up to 1,000 results")
 FILTERED_CAP = 1000
-WEB = "https://github.com"
 _FILTERS = ("status", "branch", "event", "actor", "head_sha")
 
 
 def _ts(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _user(login: str, uid: int, api: str) -> dict[str, Any]:
-    return {"login": login, "id": uid, "node_id": f"MDQ6VXNlcn{uid}",
-            "avatar_url": f"https://avatars.githubusercontent.com/u/{uid}?v=4",
-            "gravatar_id": "", "url": f"{api}/users/{login}", "html_url": f"{WEB}/{login}",
-            "type": "User", "site_admin": False}
-
-
-def _repo(full: str, api: str) -> dict[str, Any]:
-    owner, _, name = full.partition("/")
-    rid = int(hashlib.sha1(full.encode()).hexdigest()[:7], 16)
-    return {"id": rid, "node_id": f"R_kgDO{rid:08d}", "name": name, "full_name": full,
-            "private": True, "owner": {**_user(owner, rid + 1, api), "type": "Organization"},
-            "html_url": f"{WEB}/{full}", "description": None, "fork": False,
-            "url": f"{api}/repos/{full}", "default_branch": "main"}
 
 
 def conclusion(run: SimRun) -> str | None:
@@ -78,6 +62,7 @@ class GitHubApi(VendorApi):
         "succeeded": ("success", {}), "failed": ("failure", {}),
         "cancelled": ("cancelled", {}), "skipped": ("skipped", {}),
     }
+    source_keys: ClassVar[dict[str, str]] = {"repository": DEFAULT_REPO}
 
     def __init__(self, world: World) -> None:
         super().__init__(world)
@@ -105,6 +90,8 @@ class GitHubApi(VendorApi):
         app.router.add_get("/repos/{owner}/{repo}/actions/workflows/{workflow}/runs",
                            self.list_runs)
         app.router.add_get("/repos/{owner}/{repo}/actions/runs/{id}", self.get_run)
+        app.router.add_get("/repos/{owner}/{repo}/actions/workflows/{workflow}",
+                           self.get_workflow)
 
     # -- quota ---------------------------------------------------------------------
 
@@ -154,7 +141,26 @@ class GitHubApi(VendorApi):
             return spent
         if not self._known(account, repo):
             return self.error(404, "Not Found")
-        return json_response(_repo(repo, self._api(request)), headers=self._count(account, True))
+        return json_response({**repository(repo, self._api(request)), "default_branch": "main"}, headers=self._count(account, True))
+
+    def _workflow(self, ref: str) -> Workflow | None:
+        """A workflow by its id or file name."""
+        return next((w for w in self.world.workflows["github"]
+                     if ref in (w.id, f"{w.key}.yml", f"{w.key}.yaml")), None)
+
+    async def get_workflow(self, request: web.Request) -> web.Response:
+        wf = self._workflow(request.match_info["workflow"])
+        if wf is None:
+            return self.error(404, "Not Found")
+        full = f"{request.match_info['owner']}/{request.match_info['repo']}"
+        return json_response({
+            "id": int(wf.id), "node_id": f"W_kwDO{wf.id}", "name": wf.name,
+            "path": f".github/workflows/{wf.key}.yml", "state": "active",
+            "created_at": "2026-01-05T10:00:00Z", "updated_at": "2026-01-06T09:00:00Z",
+            "url": f"{self._api(request)}/repos/{full}/actions/workflows/{wf.id}",
+            "html_url": f"{WEB}/{full}/blob/main/.github/workflows/{wf.key}.yml",
+            "badge_url": f"{WEB}/{full}/workflows/{wf.name}/badge.svg"},
+            headers=self._count(self.account_of(request), True))
 
     async def list_runs(self, request: web.Request) -> web.Response:
         account = self.account_of(request)
@@ -171,10 +177,9 @@ class GitHubApi(VendorApi):
         workflow = request.match_info.get("workflow")
         wf_id = None
         if workflow is not None:
-            wf_id = next((w.id for w in self.world.workflows["github"]
-                          if workflow in (w.id, f"{w.key}.yml", f"{w.key}.yaml")), None)
-            if wf_id is None:
+            if (wf := self._workflow(workflow)) is None:
                 return self.error(404, "Not Found")
+            wf_id = wf.id
         filters = tuple((f, q[f]) for f in _FILTERS if q.get(f))
 
         def keep(r: SimRun) -> bool:
@@ -219,12 +224,12 @@ class GitHubApi(VendorApi):
     def render(self, run: SimRun, api: str) -> dict[str, Any]:
         wf, x = run.workflow, run.extra
         full = x.get("repository", DEFAULT_REPO)
-        repo = _repo(full, api)
+        repo = repository(full, api)
         rid = int(run.id) if run.id.isdigit() else abs(hash(run.id)) % 10**10
         sha = hashlib.sha1(run.id.encode()).hexdigest()
         url = f"{api}/repos/{full}/actions/runs/{run.id}"
         done = conclusion(run)
-        actor = _user(x.get("actor", "octo-dev"), 583231, api)
+        actor = user(x.get("actor", "octo-dev"), 583231, api)
         return {
             "id": rid, "name": wf.name, "node_id": f"WFR_kwLO{rid:012d}",
             "head_branch": x.get("head_branch", "main"), "head_sha": sha,

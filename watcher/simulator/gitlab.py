@@ -70,6 +70,7 @@ class GitLabApi(VendorApi):
         "cancelling": ("canceling", {}), "cancelled": ("canceled", {}),
         "skipped": ("skipped", {}),
     }
+    source_keys: ClassVar[dict[str, str]] = {"project": DEFAULT_PROJECT}
 
     def __init__(self, world: World) -> None:
         super().__init__(world)
@@ -120,21 +121,9 @@ class GitLabApi(VendorApi):
                               else "page is invalid")
         per_page, page = min(max(per_page, 1), 100), max(page, 1)
         order_by, sort = q.get("order_by", "id"), q.get("sort", "desc")
-        if order_by not in ORDER_BY:
-            return self.error(400, "order_by does not have a valid value")
-        if sort not in ("asc", "desc"):
-            return self.error(400, "sort does not have a valid value")
-        if q.get("status") and q["status"] not in STATUSES:
-            return self.error(400, "status does not have a valid value")
-        if q.get("scope") and q["scope"] not in (*SCOPES, "branches", "tags"):
-            return self.error(400, "scope does not have a valid value")
-        bounds = []
-        for name in ("updated_after", "updated_before"):
-            if q.get(name):
-                t = parse_ts(q[name])
-                if t is None:
-                    return self.error(400, f"{name} is invalid")
-                bounds.append((name, t))
+        bounds = _checked(q)
+        if isinstance(bounds, str):
+            return self.error(400, bounds)
         filters = tuple((f, q[f]) for f in ("status", "ref", "source", "scope") if q.get(f))
 
         def keep(r: SimRun) -> bool:
@@ -205,6 +194,22 @@ class GitLabApi(VendorApi):
                 "favicon": f"/assets/ci_favicons/favicon_status_{run.status}.png"},
         })
         return body
+
+
+def _checked(q: Any) -> list[tuple[str, float]] | str:
+    """The ``updated_after``/``updated_before`` bounds of a valid query, or what is wrong."""
+    for name, valid in (("order_by", ORDER_BY), ("sort", ("asc", "desc")),
+                        ("status", STATUSES), ("scope", (*SCOPES, "branches", "tags"))):
+        if q.get(name) and q[name] not in valid:
+            return f"{name} does not have a valid value"
+    bounds = []
+    for name in ("updated_after", "updated_before"):
+        if q.get(name):
+            t = parse_ts(q[name])
+            if t is None:
+                return f"{name} is invalid"
+            bounds.append((name, t))
+    return bounds
 
 
 _KEYS = {

@@ -38,8 +38,7 @@ DEFAULT_TOKENS = {
     "noxus": "sim-noxus-key",
     "cortex": "sim-cortex-key",
     "knock": "sk_test_sim_knock_key",
-    "github": "ghp_simGithubToken0000000000000000000000",
-    "gitlab": "glpat-sim-gitlab-token",
+    "github": "ghp_simGithubToken0000000000000000000000", "gitlab": "glpat-sim-gitlab-token",
     #: Airflow: the password of user ``admin`` (and a bearer token the API takes as it is)
     "airflow": "sim-airflow-password",
     "prefect": "pnu_sim_prefect_key",
@@ -159,7 +158,6 @@ class World:
         #: on each account apart (an account's own ``rate_limit`` overrides it)
         self.rate_limits: dict[str, float] = {}
         self.listeners: list[Callable[[SimRun], None]] = []
-        #: serial numbers for vendors whose ids are numbers (GitHub, GitLab, Airflow's suffix)
         self._serial = itertools.count(1)
 
     # -- building --------------------------------------------------------------------
@@ -300,11 +298,3 @@ class World:
         """Requests served for ``vendor`` whose path contains ``path_part``."""
         return sum(1 for r in self.requests if r.vendor == vendor and path_part in r.path)
 
-
-@dataclass
-class Snapshot:
-    """A cached, ordered listing of one vendor's runs, valid for one world version."""
-
-    version: int
-    key: Any
-    runs: list[SimRun] = field(default_factory=list)
