@@ -179,3 +179,12 @@ async def test_a_link_to_another_host_is_not_followed(clock: FrozenClock) -> Non
         finally:
             await runner.cleanup()
     assert other.requests == []
+
+
+def test_a_json_source_needs_its_base_url() -> None:
+    """The json provider has no default host: a source without base_url is a config error."""
+    table = {"name": "b", "provider": "json", "token": "t", "path": "/r",
+             "fields": {"items": "data", "id": "id", "status": "s"}}
+    with pytest.raises(ConfigError) as e:
+        parse_config(toml({}, [table]))
+    assert e.value.problems == ["sources[0].base_url: is required for provider json"]

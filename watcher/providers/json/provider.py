@@ -55,7 +55,8 @@ FIRST_POLL_PAGES = 10
 
 class JsonProvider(BaseProvider[JsonOptions]):
     kind = "json"
-    default_base_url = "http://127.0.0.1"
+    #: none: a source says where its API is
+    default_base_url = ""
     Options = JsonOptions
     #: an API without auth (a self-hosted Prefect, ``auth = "none"``) needs no token
     token_required: ClassVar[bool] = False
