@@ -3,6 +3,7 @@ copy of ``GET /repos/{owner}/{repo}/actions/runs``."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from tests.providers.json_support import JsonHarness
@@ -128,3 +129,17 @@ async def test_branch_and_event_filters_reach_the_request(platforms: Platforms,
         await h.poll()
         query = platforms.requests[-1][2]
         assert (query["branch"], query["event"], query["per_page"]) == ("main", "push", "100")
+
+
+async def test_event_run_leaves_out_the_bulky_repository_copies(platforms: Platforms,
+                                                               clock: FrozenClock) -> None:
+    """data.run keeps the run's own fields but not the two repository copies and the two
+    users (``trim``), so a GitHub event stays small; keep_fields brings one back."""
+    seed(platforms, 1, clock())
+    async with JsonHarness(platforms, "github", clock=clock, repository=REPO,
+                           baseline="emit", keep_fields=["actor"]) as h:
+        [event] = await h.poll()
+        run = event["data"]["run"]
+        assert "head_commit" in run and "actor" in run
+        assert not {"repository", "head_repository", "triggering_actor"} & set(run)
+        assert len(orjson.dumps(event)) < 4096

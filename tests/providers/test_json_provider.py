@@ -67,7 +67,8 @@ async def test_each_paging_mode_reads_every_page_then_stops_at_the_watermark(
 async def test_mode_none_is_one_request_and_max_pages_bounds_the_rest(
         platforms: Platforms, clock: FrozenClock, caplog: pytest.LogCaptureFixture) -> None:
     """Mode none sends one request a cycle; a listing longer than max_pages is read to
-    max_pages and no further, with a warning, never an endless loop."""
+    max_pages and no further (ten times that on a first poll), with a warning, never an
+    endless loop."""
     ms = int(clock() * 1000)
     platforms.generic += [run(f"r{i}", ms - i) for i in range(100)]
     async with JsonHarness(platforms, "json", clock=clock, baseline="emit",
@@ -78,7 +79,11 @@ async def test_mode_none_is_one_request_and_max_pages_bounds_the_rest(
     table["pagination"] = {k: v for k, v in table["pagination"].items() if v is not None}
     with structlog.testing.capture_logs() as logs:
         async with JsonHarness(platforms, "json", clock=clock, baseline="emit", **table) as h:
-            assert len(await h.poll()) == 30 and h.provider.requests == 3
+            assert len(await h.poll()) == 100  # a first poll may read ten times as far
+            assert not any("max_pages" in e["event"] for e in logs)
+            clock.advance(15)
+            platforms.generic += [run(f"n{i}", ms + 1000 + i) for i in range(100)]
+            assert len(await h.poll()) == 30 and h.provider.requests == 11 + 3  # 11: the end
     assert any("max_pages" in e["event"] for e in logs)
 
 
@@ -174,3 +179,12 @@ async def test_a_link_to_another_host_is_not_followed(clock: FrozenClock) -> Non
         finally:
             await runner.cleanup()
     assert other.requests == []
+
+
+def test_a_json_source_needs_its_base_url() -> None:
+    """The json provider has no default host: a source without base_url is a config error."""
+    table = {"name": "b", "provider": "json", "token": "t", "path": "/r",
+             "fields": {"items": "data", "id": "id", "status": "s"}}
+    with pytest.raises(ConfigError) as e:
+        parse_config(toml({}, [table]))
+    assert e.value.problems == ["sources[0].base_url: is required for provider json"]

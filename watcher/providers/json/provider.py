@@ -36,6 +36,7 @@ from watcher.providers.items import (
     MAX_ID,
     MAX_NAME,
     MAX_STATUS,
+    bounded,
     ident,
     link,
     preview,
@@ -47,10 +48,15 @@ from watcher.providers.json.spec import Row, Spec, as_rfc3339, epoch
 from watcher.providers.protocol import ProviderContext
 from watcher.providers.scan.lingering import Lingering
 
+#: a first poll may read this many times ``max_pages`` (it reaches back ``lookback``, and
+#: what it leaves unread would come later as new runs, not as a silent baseline)
+FIRST_POLL_PAGES = 10
+
 
 class JsonProvider(BaseProvider[JsonOptions]):
     kind = "json"
-    default_base_url = "http://127.0.0.1"
+    #: none: a source says where its API is
+    default_base_url = ""
     Options = JsonOptions
     #: an API without auth (a self-hosted Prefect, ``auth = "none"``) needs no token
     token_required: ClassVar[bool] = False
@@ -127,7 +133,8 @@ class JsonProvider(BaseProvider[JsonOptions]):
         """Page one feed; its newest order time and page 1's ETag."""
         pager, spec = self.pager, self.spec
         state, top, params = pager.first(), None, self.params(floor)
-        for n in range(1, pager.max_pages + 1):
+        pages = pager.max_pages * (FIRST_POLL_PAGES if view.baseline else 1)
+        for n in range(1, pages + 1):
             cond = {"If-None-Match": etag} if n == 1 and etag and self.options.conditional \
                 else None
             page, headers = await self.fetch_page(state, params, body, floor, cond)
@@ -267,6 +274,10 @@ class JsonProvider(BaseProvider[JsonOptions]):
             url=link(f(item, "url")), error=text(f(item, "error"), MAX_ERROR),
             run=self.trimmed(item) if isinstance(item, dict) else {},
             changed_at=epoch(updated))
+
+    def trimmed(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        drop = set(self.options.trim) - self._keep
+        return bounded({k: v for k, v in item.items() if k not in drop})
 
     async def probe(self) -> str:
         """``watcher check --connect``: page 1's first rows, and what a cycle costs."""
