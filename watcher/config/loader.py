@@ -112,6 +112,8 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
                        or not getattr(cls, "token_required", True))
         if cls is None or common.get("name") is None:
             continue
+        if not (common["base_url"] or cls.default_base_url):  # e.g. the json provider's
+            r.problems.add(f"{spath}.base_url", f"is required for provider {common['provider']}")
         common.pop("token_file")
         sources.append(SourceConfig(
             **common | {"token": token or "",

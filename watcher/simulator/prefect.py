@@ -45,10 +45,20 @@ SORTS: dict[str, tuple[Any, bool]] = {
     "NAME_ASC": (lambda r: run_name(r), False),
     "NAME_DESC": (lambda r: run_name(r), True),
     "NEXT_SCHEDULED_START_TIME_ASC": (lambda r: r.created, False),
-    "END_TIME_DESC": (lambda r: (r.finished is not None, r.finished or 0.0), True),
+    "END_TIME_DESC": (lambda r: (ended(r) is not None, ended(r) or 0.0), True),
 }
+#: the state types in which Prefect has set a run's end_time
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "CRASHED")
 _ADJECTIVES = ("crimson", "quiet", "brave", "amber", "nimble", "silver", "witty", "lucky")
 _ANIMALS = ("otter", "heron", "lynx", "badger", "falcon", "marmot", "ibis", "newt")
+
+
+def ended(run: SimRun) -> float | None:
+    """The run's ``end_time``: Prefect sets it when the run enters a terminal state (the
+    state's time, unless the run was made with ``finished``)."""
+    if run.finished is not None:
+        return run.finished
+    return run.updated if run.status in TERMINAL else None
 
 
 def _ts(epoch: float | None) -> str | None:
@@ -156,7 +166,7 @@ class PrefectApi(VendorApi):
                     and _any(state.get("type"), r.status)
                     and _any(state.get("name"), self.state_name(r))
                     and _when(runs_f.get("start_time"), r.started)
-                    and _when(runs_f.get("end_time"), r.finished)
+                    and _when(runs_f.get("end_time"), ended(r))
                     and _when(runs_f.get("expected_start_time"), r.created)
                     and _any(dep, _uuid(r.workflow.id))
                     and (not tags or set(tags) <= set(r.extra.get("tags", ())))
@@ -188,7 +198,7 @@ class PrefectApi(VendorApi):
         wf = run.workflow
         dep = _uuid(wf.id)
         state_id = _uuid(f"{run.id}:{run.status}:{run.updated}")
-        total = ((run.finished or self.world.clock()) - run.started
+        total = ((ended(run) or self.world.clock()) - run.started
                  if run.started is not None else 0.0)
         return {
             "id": run.id, "created": _ts(run.created), "updated": _ts(run.updated),
@@ -204,7 +214,7 @@ class PrefectApi(VendorApi):
             "parent_task_run_id": None,
             "run_count": 1 if run.started is not None else 0,
             "expected_start_time": _ts(run.created), "next_scheduled_start_time": None,
-            "start_time": _ts(run.started), "end_time": _ts(run.finished),
+            "start_time": _ts(run.started), "end_time": _ts(ended(run)),
             "total_run_time": round(total, 6), "estimated_run_time": round(total, 6),
             "estimated_start_time_delta": 0.0, "auto_scheduled": False,
             "infrastructure_document_id": None, "infrastructure_pid": None,

@@ -127,3 +127,5 @@ class JsonOptions:
     follow_live: bool = option("bool", False)
     #: ask page 1 again with ``If-None-Match``: a 304 means no change there
     conditional: bool = option("bool", False)
+    #: an item's top-level fields left out of ``data.run`` (bulky; ``keep_fields`` wins)
+    trim: tuple[str, ...] = option("strlist", ())

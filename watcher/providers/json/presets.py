@@ -75,6 +75,9 @@ class GithubOptions(JsonOptions):
     run_path: str | None = option("str", "/repos/{repository}/actions/runs/{id}")
     follow_live: bool = option("bool", True)
     conditional: bool = option("bool", True)
+    #: two copies of the repository and two users: 80% of a run's bytes
+    trim: tuple[str, ...] = option("strlist", ("repository", "head_repository", "actor",
+                                               "triggering_actor"))
 
 
 class GithubProvider(JsonProvider):

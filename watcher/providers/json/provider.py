@@ -29,20 +29,34 @@ from urllib.parse import quote
 from watcher.config.options import values_of
 from watcher.config.settings import SourceConfig
 from watcher.core.timestamps import format_ts
-from watcher.errors import BadPayload
 from watcher.model import Observation, RunDetails, SkipItem, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
-from watcher.providers.items import MAX_ERROR, MAX_ID, MAX_NAME, MAX_STATUS, ident, link, text
+from watcher.providers.items import (
+    MAX_ERROR,
+    MAX_ID,
+    MAX_NAME,
+    MAX_STATUS,
+    bounded,
+    ident,
+    link,
+    preview,
+    text,
+)
 from watcher.providers.json.options import JsonOptions, body_of
 from watcher.providers.json.paging import Pager
 from watcher.providers.json.spec import Row, Spec, as_rfc3339, epoch
 from watcher.providers.protocol import ProviderContext
 from watcher.providers.scan.lingering import Lingering
 
+#: a first poll may read this many times ``max_pages`` (it reaches back ``lookback``, and
+#: what it leaves unread would come later as new runs, not as a silent baseline)
+FIRST_POLL_PAGES = 10
+
 
 class JsonProvider(BaseProvider[JsonOptions]):
     kind = "json"
-    default_base_url = "http://127.0.0.1"
+    #: none: a source says where its API is
+    default_base_url = ""
     Options = JsonOptions
     #: an API without auth (a self-hosted Prefect, ``auth = "none"``) needs no token
     token_required: ClassVar[bool] = False
@@ -119,7 +133,8 @@ class JsonProvider(BaseProvider[JsonOptions]):
         """Page one feed; its newest order time and page 1's ETag."""
         pager, spec = self.pager, self.spec
         state, top, params = pager.first(), None, self.params(floor)
-        for n in range(1, pager.max_pages + 1):
+        pages = pager.max_pages * (FIRST_POLL_PAGES if view.baseline else 1)
+        for n in range(1, pages + 1):
             cond = {"If-None-Match": etag} if n == 1 and etag and self.options.conditional \
                 else None
             page, headers = await self.fetch_page(state, params, body, floor, cond)
@@ -141,7 +156,7 @@ class JsonProvider(BaseProvider[JsonOptions]):
                 top = t
             if pager.stop_at and rows and (epoch(rows[-1][3]) or floor) < floor:
                 break
-            state = pager.next(state, page, headers, len(items))
+            state = self.next_state(state, page, headers, len(items))
             del page, items, rows, obs
             if state is None:
                 break
@@ -163,12 +178,8 @@ class JsonProvider(BaseProvider[JsonOptions]):
         """One request: page ``state`` of a feed."""
         paging = self.pager.paging(state)
         if self.pager.mode == "link" and state is not None:
-            base = self.http.base_url
-            if not state.startswith(base + "/"):
-                raise BadPayload("the Link header's next page is not under base_url; "
-                                 "it is not followed (the token would go with it)")
-            return await self.http.request(self.options.method, state.removeprefix(base),
-                                           headers=cond)
+            return await self.http.request(self.options.method,
+                                           state.removeprefix(self.http.base_url), headers=cond)
         if self.options.method == "POST":
             filled = _filled(body or {}, floor, state)
             if "{cursor}" not in str(body):
@@ -176,6 +187,17 @@ class JsonProvider(BaseProvider[JsonOptions]):
             return await self.http.request("POST", self.path, params or None, json=filled,
                                            headers=cond)
         return await self.http.request("GET", self.path, {**params, **paging}, headers=cond)
+
+    def next_state(self, state: Any, page: Any, headers: Mapping[str, str], n: int) -> Any:
+        """The next page's state; a ``Link`` outside ``base_url`` is not followed (the
+        token would go with it): a warning, and the cycle reads no further."""
+        nxt = self.pager.next(state, page, headers, n)
+        if self.pager.mode == "link" and nxt is not None \
+                and not nxt.startswith(self.http.base_url + "/"):
+            self.log.warning("the Link header's next page is not under base_url; not "
+                             "followed", next=preview(nxt))
+            return None
+        return nxt
 
     def page_seen(self, n: int, obs: list[Observation] | None, lingering: Lingering | None
                   ) -> None:
@@ -248,6 +270,10 @@ class JsonProvider(BaseProvider[JsonOptions]):
             url=link(f(item, "url")), error=text(f(item, "error"), MAX_ERROR),
             run=self.trimmed(item) if isinstance(item, dict) else {},
             changed_at=epoch(updated))
+
+    def trimmed(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        drop = set(self.options.trim) - self._keep
+        return bounded({k: v for k, v in item.items() if k not in drop})
 
     async def probe(self) -> str:
         """``watcher check --connect``: page 1's first rows, and what a cycle costs."""
