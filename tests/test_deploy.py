@@ -93,7 +93,7 @@ def test_the_rules_file_passes_promtool_and_has_every_alert_the_readme_promises(
     assert sorted(alerts) == sorted(["WatcherDown", "WatcherSourceFailing",
                                      "WatcherStateWriteFailing", "WatcherSinkBacklogGrowing",
                                      "WatcherDeadLetters", "WatcherConfigReloadFailed",
-                                     "WatcherPushMissed"])
+                                     "WatcherHeartbeatUnreachable", "WatcherPushMissed"])
 
 
 def test_every_dashboard_expression_is_valid_promql(tmp_path: Path) -> None:

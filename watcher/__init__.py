@@ -12,8 +12,20 @@ from watcher.version import __version__
 
 TYPE_CHECKING = False  # typing itself costs a few ms at start; mypy reads this name as typing's
 if TYPE_CHECKING:
-    from watcher.config.options import NoOptions, option
-    from watcher.config.schema import Field
+    from watcher.config.options import (
+        Check,
+        Duration,
+        Field,
+        NoOptions,
+        Options,
+        Secret,
+        SecretList,
+        SecretTable,
+        Size,
+        StrList,
+        Table,
+        option,
+    )
     from watcher.config.settings import SinkConfig, SourceConfig
     from watcher.errors import (
         AuthError,
@@ -45,8 +57,9 @@ if TYPE_CHECKING:
 
 #: public name -> the module that defines it
 _WHERE = {
-    **dict.fromkeys(("NoOptions", "option"), "watcher.config.options"),
-    "Field": "watcher.config.schema",
+    **dict.fromkeys(("Check", "Duration", "Field", "NoOptions", "Options", "Secret",
+                     "SecretList", "SecretTable", "Size", "StrList", "Table", "option"),
+                    "watcher.config.options"),
     **dict.fromkeys(("SinkConfig", "SourceConfig"), "watcher.config.settings"),
     **dict.fromkeys(("AuthError", "BadPayload", "ConfigError", "DeliveryError", "PluginError",
                      "ProviderError", "RateLimited", "Retryable", "TransientError",
@@ -65,14 +78,17 @@ __all__ = [
     "BadPayload",
     "BaseProvider",
     "BaseSink",
+    "Check",
     "Clock",
     "ConfigError",
     "DeliveryError",
+    "Duration",
     "Event",
     "Field",
     "JournalEntry",
     "NoOptions",
     "Observation",
+    "Options",
     "PluginError",
     "PollResult",
     "PollView",
@@ -84,13 +100,19 @@ __all__ = [
     "Retryable",
     "RunDetails",
     "RunState",
+    "Secret",
+    "SecretList",
+    "SecretTable",
     "Settled",
     "Sink",
     "SinkConfig",
     "SinkContext",
+    "Size",
     "SkipItem",
     "SourceConfig",
     "Status",
+    "StrList",
+    "Table",
     "Tracked",
     "TransientError",
     "WatcherError",

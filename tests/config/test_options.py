@@ -1,15 +1,29 @@
-"""Plugin options as frozen dataclasses: declared once with option(), validated by the
-loader like every other key, built into the object the plugin reads, shown by check."""
+"""Plugin options as pydantic models: declared once with typed fields, validated by the
+loader like every other key, built into the object the plugin reads, shown by check; the
+older option() dataclasses still work the same way."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 import pytest
+from pydantic import model_validator
 
 from tests.support import parse_config, toml
-from watcher import BaseProvider, PollResult, PollView, RunDetails, option
+from watcher import (
+    BaseProvider,
+    Check,
+    Duration,
+    Field,
+    Options,
+    PollResult,
+    PollView,
+    RunDetails,
+    Secret,
+    StrList,
+    option,
+)
 from watcher.errors import ConfigError
 from watcher.providers import PROVIDERS
 from watcher.runtime.configuration import resolved
@@ -19,8 +33,24 @@ def _at_most_200(v: int) -> str | None:
     return None if v <= 200 else f"{v} is more than 200"
 
 
+class RadarOptions(Options):
+    region: Literal["eu", "us"] = "eu"
+    api_key: Secret
+    window: Annotated[float, Duration(min=60)] = 3600.0
+    page_size: Annotated[int, Field(ge=1), Check(_at_most_200)] = 50
+    labels: StrList = ()
+
+    @model_validator(mode="after")
+    def _allowed(self) -> Self:
+        if "forbidden" in self.labels:
+            raise ValueError("the label forbidden is reserved")
+        return self
+
+
 @dataclass(frozen=True)
-class RadarOptions:
+class OldRadarOptions:
+    """The same keys in the older form, as a plugin not yet converted declares them."""
+
     region: str = option("enum", "eu", choices=("eu", "us"))
     api_key: str = option("secret")
     window: float = option("duration", 3600.0, min=60)
@@ -46,12 +76,39 @@ class RadarProvider(BaseProvider[RadarOptions]):
         return RunDetails()
 
 
+class PostInitOptions(Options):
+    """A dataclass converted as it was: its check across keys kept in __post_init__."""
+
+    region: Literal["eu", "us"] = "eu"
+    api_key: Secret
+
+    def __post_init__(self) -> None:
+        if self.region == "us":
+            raise ValueError("us needs a key of its own")
+
+
+class PostInitProvider(RadarProvider):
+    """The provider with options converted from a dataclass with __post_init__."""
+
+    kind: ClassVar[str] = "post-init"
+    Options = PostInitOptions  # type: ignore[assignment]
+
+
+class OldRadarProvider(RadarProvider):
+    """The provider with its options in the older form."""
+
+    kind: ClassVar[str] = "old-radar"
+    Options = OldRadarOptions  # type: ignore[assignment]
+
+
 RADAR = {"name": "r", "provider": "radar", "token": "t0ken-value", "api_key": "k3y-value"}
 
 
 @pytest.fixture(autouse=True)
 def radar(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(PROVIDERS.builtin, "radar", f"{__name__}:RadarProvider")
+    monkeypatch.setitem(PROVIDERS.builtin, "old-radar", f"{__name__}:OldRadarProvider")
+    monkeypatch.setitem(PROVIDERS.builtin, "post-init", f"{__name__}:PostInitProvider")
 
 
 def problems(text: str) -> list[str]:
@@ -61,7 +118,7 @@ def problems(text: str) -> list[str]:
 
 
 def test_a_source_gets_its_providers_options_object_with_every_default() -> None:
-    """A source's options are an instance of its provider's dataclass, defaults filled in;
+    """A source's options are an instance of its provider's model, defaults filled in;
     secrets stay out of its repr (and the source's), so out of tracebacks."""
     source = parse_config(toml({}, [{**RADAR, "page_size": 10}])).sources[0]
     assert source.options == RadarOptions(region="eu", api_key="k3y-value", window=3600.0,
@@ -82,10 +139,46 @@ def test_option_kinds_bounds_and_checks_are_problems_at_their_key_path() -> None
 
 
 def test_an_error_the_options_class_raises_is_a_problem_of_the_table() -> None:
-    """Options the plugin's dataclass refuses (its __post_init__ raises) are a problem of
-    the source's table, not a crash."""
-    assert problems(toml({}, [{**RADAR, "labels": ["forbidden"]}])) == \
-        ["sources[0]: ValueError: the label forbidden is reserved"]
+    """Options the plugin's model refuses (its validator raises) are a problem of the
+    source's table, not a crash; so are those an older dataclass's __post_init__ refuses."""
+    for provider in ("radar", "old-radar"):
+        assert problems(toml({}, [{**RADAR, "provider": provider,
+                                   "labels": ["forbidden"]}])) == \
+            ["sources[0]: ValueError: the label forbidden is reserved"]
+
+
+def test_a_converted_dataclass_s_post_init_still_checks_across_keys() -> None:
+    """An options model keeping a dataclass's __post_init__ has it run after validation:
+    what it raises is a problem of the table."""
+    post = {**RADAR, "provider": "post-init"}
+    assert parse_config(toml({}, [post])).sources[0].options == \
+        PostInitOptions(api_key="k3y-value")
+    assert problems(toml({}, [{**post, "region": "us"}])) == \
+        ["sources[0]: ValueError: us needs a key of its own"]
+
+
+def test_options_declared_with_option_are_read_checked_and_built_as_before() -> None:
+    """A plugin whose options are a dataclass of option() fields gets the same problems,
+    every one with its key path, and its own dataclass built from the values."""
+    old = {**RADAR, "provider": "old-radar"}
+    source = parse_config(toml({}, [{**old, "window": "2h"}])).sources[0]
+    assert source.options == OldRadarOptions(api_key="k3y-value", window=7200.0)
+    assert "k3y-value" not in repr(source)
+    got = problems(toml({}, [{**old, "region": "mars", "window": "10s", "page_size": 500,
+                              "labels": "x", "colour": "red"}]))
+    assert got == ['sources[0].region: "mars" must be one of eu, us',
+                   'sources[0].window: "10s" is below the minimum of 1m',
+                   "sources[0].page_size: 500 is more than 200",
+                   "sources[0].labels: must be a list of strings",
+                   "sources[0].colour: unknown key"]
+
+
+def test_a_problem_with_a_secret_option_never_quotes_its_value() -> None:
+    """A secret given as the wrong type is a problem at its key path that does not echo
+    the value, unlike any other key."""
+    got = problems(toml({}, [{**RADAR, "api_key": 123456789, "window": 123456789}]))
+    assert got == ["sources[0].api_key: must be a string",
+                   "sources[0].window: 123456789 is above the maximum of 366d"]
 
 
 def test_check_shows_plugin_options_masked_and_formatted_like_the_built_ins() -> None:

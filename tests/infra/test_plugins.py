@@ -1,6 +1,5 @@
 """The plugin registries: what a name loads is checked, a bad plugin is a config problem
-naming it, a class lacking optional members is completed with their defaults, and a
-plugin written against the first form of the protocol still works."""
+naming it, and a class lacking optional members is completed with their defaults."""
 
 from __future__ import annotations
 
@@ -13,13 +12,11 @@ import pytest
 
 from tests.support import ROOT, parse_config, run_cli, toml
 from watcher import JournalEntry, NoOptions, PollResult, PollView, RunDetails, SinkContext
-from watcher.config.schema import Field
 from watcher.errors import ConfigError
 from watcher.infra.clock import wall
 from watcher.providers import PROVIDERS, provider_class
 from watcher.providers.protocol import ProviderContext
 from watcher.sinks import SINKS, sink_class
-from watcher.testing import FakeClock
 
 #: installed as a package: entry points that load nothing usable, each differently
 BAD = '''
@@ -34,7 +31,7 @@ class NoOptions:
         return None
 
 
-class NotADataclass(NoOptions):
+class NotAModel(NoOptions):
     Options = dict
 
 
@@ -51,7 +48,7 @@ ENTRY_POINTS = """[watcher.providers]
 broken = missing_dependency_plugin:Provider
 function = bad_plugins:not_a_class
 no-options = bad_plugins:NoOptions
-bad-options = bad_plugins:NotADataclass
+bad-options = bad_plugins:NotAModel
 
 [watcher.sinks]
 no-deliver = bad_plugins:NoDeliver
@@ -95,7 +92,7 @@ def test_a_plugin_that_is_unusable_is_a_problem_of_the_key_naming_it(
     assert got[2] == ('sources[2].provider: "no-options" is not a usable provider: NoOptions '
                       "is no provider: it declares no Options")
     assert got[3] == ('sources[3].provider: "bad-options" is not a usable provider: '
-                      "NotADataclass.Options: <class 'dict'> is not a dataclass")
+                      "NotAModel.Options: <class 'dict'> is not an Options model")
     assert got[4] == ('sinks[0].type: "no-deliver" is not a usable sink type: NoDeliver is '
                       "no sink: it has no deliver() method")
 
@@ -141,30 +138,9 @@ class BareSink:
         return ()
 
 
-class FirstFormProvider:
-    """The first form of the protocol: an options table, the clock as a keyword."""
-
-    kind: ClassVar[str] = "first-form"
-    default_base_url: ClassVar[str] = "http://127.0.0.1:9"
-    options: ClassVar[dict[str, Field]] = {"label": Field("str", "plain")}
-
-    def __init__(self, source: Any, session: Any, *, clock: Any) -> None:
-        self.source, self.session, self.clock = source, session, clock
-
-    async def poll(self, view: PollView) -> PollResult:
-        return PollResult([], {})
-
-    def describe(self, item: Any) -> RunDetails:
-        return RunDetails()
-
-    async def enrich(self, events: list[Any]) -> None:
-        return None
-
-
 @pytest.fixture
 def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, cls in (("bare", "BareProvider"), ("first-form", "FirstFormProvider")):
-        monkeypatch.setitem(PROVIDERS.builtin, name, f"{__name__}:{cls}")
+    monkeypatch.setitem(PROVIDERS.builtin, "bare", f"{__name__}:BareProvider")
     monkeypatch.setitem(SINKS.builtin, "bare", f"{__name__}:BareSink")
 
 
@@ -183,18 +159,3 @@ async def test_a_class_lacking_optional_members_gets_their_defaults(registered: 
     cfg = parse_config(toml({}, [], [{"name": "k", "type": "bare"}])).sinks[0]
     s = scls(cfg, SinkContext(clock=wall))
     assert (s.linger, s.reopen(), await s.aclose()) == (0.0, None, None)
-
-
-def test_a_first_form_provider_gets_its_table_session_and_the_daemons_clock(
-        registered: None) -> None:
-    """A provider of the first protocol form reads its options as a table and is built
-    with the session and, since it takes one, the daemon's clock."""
-    src = parse_config(toml({}, [{"name": "f", "provider": "first-form", "token": "t",
-                                 "label": "fancy"}])).sources[0]
-    assert src.options["label"] == "fancy"  # type: ignore[index]
-    cls = provider_class("first-form")
-    assert cls is not None
-    session, clock = object(), FakeClock()
-    p = cls(src, ProviderContext(session, clock))  # type: ignore[arg-type]
-    assert isinstance(p, FirstFormProvider)
-    assert (p.source, p.session, p.clock) == (src, session, clock)

@@ -18,6 +18,7 @@ from watcher.testing import FrozenClock
 TOY = '''
 from typing import Any, ClassVar
 
+from watcher.config.options import NoOptions
 from watcher.model import Observation, RunDetails, Status
 from watcher.providers.base import PollResult, PollView
 
@@ -27,11 +28,11 @@ class ToyProvider:
 
     kind: ClassVar[str] = "toy"
     default_base_url: ClassVar[str] = "http://127.0.0.1:9"
-    options: ClassVar[dict[str, Any]] = {}
+    Options = NoOptions
 
-    def __init__(self, source: Any, session: Any) -> None:
+    def __init__(self, source: Any, context: Any) -> None:
         self.source = source
-        self.session = session
+        self.session = context.session
         self.requests = 0
 
     async def poll(self, view: PollView) -> PollResult:
@@ -57,15 +58,13 @@ class ToyProvider:
 
 #: the same, written against the typed API a package imports from ``watcher``
 TYPED = '''
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from watcher import BaseProvider, PollResult, PollView, RunDetails, Status, option
+from watcher import BaseProvider, Field, Options, PollResult, PollView, RunDetails, Status
 
 
-@dataclass(frozen=True)
-class TypedOptions:
-    page_size: int = option("int", 1000, min=1)
+class TypedOptions(Options):
+    page_size: Annotated[int, Field(ge=1)] = 1000
 
 
 class TypedProvider(BaseProvider[TypedOptions]):

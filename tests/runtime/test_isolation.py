@@ -17,14 +17,17 @@ from tests.http_support import eventually, free_port, http_get
 from tests.support import ROOT, DaemonProc, SimThread, event_types, sim_source, toml
 
 PLUGINS = '''
+from watcher import NoOptions
+
+
 class BrokenProvider:
     """Has a bug: every poll raises, as a plugin reading a field that is not there."""
 
     kind = "broken"
     default_base_url = "http://127.0.0.1:9"
-    options = {}
+    Options = NoOptions
 
-    def __init__(self, source, session):
+    def __init__(self, source, context):
         self.requests = 0
 
     async def poll(self, view):
@@ -42,7 +45,7 @@ class BrokenSink:
     """Has a bug: every batch raises."""
 
     kind = "broken"
-    options = {}
+    Options = NoOptions
 
     def __init__(self, config, context):
         pass

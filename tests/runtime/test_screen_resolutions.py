@@ -79,7 +79,7 @@ def test_a_stuck_run_that_finishes_is_resolved_and_one_that_fails_is_a_new_alert
 def test_an_incident_ended_outside_the_sinks_match_is_forgotten_and_kept_as_records() -> None:
     """A draft drops what events the sink's match left out ended; settling it says which
     records to write and delete with the cursor."""
-    told = Told(store=None, consumer="pager")  # type: ignore[arg-type]
+    told = Told(journal=None, consumer="pager")  # type: ignore[arg-type]
     draft = told.draft([run(1, RUN_STUCK, "running")], [run(1, RUN_STUCK, "running")])
     screen([run(1, RUN_STUCK, "running")], (), record=False, repeat=None, told=draft)
     [key] = draft
@@ -93,7 +93,7 @@ def test_an_incident_ended_outside_the_sinks_match_is_forgotten_and_kept_as_reco
 def test_records_whose_cursor_save_failed_are_written_with_the_next_one() -> None:
     """A cursor save that failed leaves its records unwritten: the next settle writes them
     too, so what is stored catches up with what the sink was handed."""
-    told = Told(store=None, consumer="pager")  # type: ignore[arg-type]
+    told = Told(journal=None, consumer="pager")  # type: ignore[arg-type]
     first = told.draft([run(1, RUN_STUCK, "running")], [run(1, RUN_STUCK, "running")])
     screen([run(1, RUN_STUCK, "running")], (), record=False, repeat=None, told=first)
     [key] = first

@@ -13,16 +13,21 @@ from tests.support import ROOT, SimThread, lines_of, run_cli, sim_source, toml
 #: a plugin written against the protocol alone (no watcher base class), as a third
 #: party might: the protocol is all a sink needs
 PLUGIN = '''
-from watcher.config.schema import REQUIRED, Field
+from watcher import Options
+
+
+class MySinkOptions(Options):
+    path: str
+    label: str = "plugin"
 
 
 class MySink:
     kind = "my-sink"
-    options = {"path": Field("str", REQUIRED), "label": Field("str", "plugin")}
+    Options = MySinkOptions
 
     def __init__(self, config, context):
-        self.path = config.options["path"]
-        self.label = config.options["label"].encode()
+        self.path = config.options.path
+        self.label = config.options.label.encode()
 
     async def deliver(self, batch):
         with open(self.path, "ab") as f:

@@ -15,9 +15,7 @@ from watcher.config.urls import is_postgres
 from watcher.errors import StateHeld, StoreError, StoreUnavailable, TargetNotEmpty
 from watcher.infra.secrets import masked_url
 from watcher.runtime.loop import run_sync
-from watcher.state.migration import migrate
-from watcher.state.postgres import PostgresStore
-from watcher.state.sqlite import SqliteStore
+from watcher.state.migration import migrate_file
 
 EX_OK, EX_USAGE, EX_NOINPUT, EX_UNAVAILABLE, EX_CANTCREAT, EX_TEMPFAIL = 0, 64, 66, 69, 73, 75
 
@@ -43,15 +41,7 @@ def command(source: str, target: str) -> int:
 
 
 async def _copy(source: str, target: str) -> int:
-    sqlite = await SqliteStore.open(source, writer="watcher migrate")
-    try:
-        pg = await PostgresStore.open(target, replica="watcher migrate", listen_url="")
-        try:
-            done = await migrate(sqlite, pg)
-        finally:
-            await pg.close()
-    finally:
-        await sqlite.close()
+    done = await migrate_file(source, target)
     print(f"copied {done.sources} sources ({done.runs} runs), {done.entries} journal entries, "
           f"{done.cursors} cursors, {done.dead_letters} dead letters and {done.records} "
           f"records from {source} to {masked_url(target)}", file=sys.stderr)

@@ -10,16 +10,13 @@ The URL is a secret: it identifies the check, and anyone holding it can ping.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from watcher.config.options import fields_of, option
+from watcher.config.options import Check, Duration, Options, Secret
 from watcher.config.rules import NameCheck
-from watcher.config.schema import Resolver
+from watcher.config.schema import Expanded
 from watcher.config.tables import array_tables
-
-KINDS = ("healthchecks", "cronitor", "url")
 
 
 def _check_url(v: str) -> str | None:
@@ -29,22 +26,18 @@ def _check_url(v: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True, kw_only=True)
-class HeartbeatConfig:
+class HeartbeatConfig(Options):
     """One ``[[heartbeats]]`` table."""
 
-    name: str = option("str")
+    name: str
     #: the monitor's ping URL (a secret)
-    url: str = option("secret", check=_check_url)
+    url: Annotated[Secret, Check(_check_url)]
     #: a ping (or fail signal) this often
-    interval: float = option("duration", 60.0, min=1.0)
+    interval: Annotated[float, Duration(min=1.0)] = 60.0
     #: one request's limit
-    timeout: float = option("duration", 10.0, min=0.1)
+    timeout: Annotated[float, Duration(min=0.1)] = 10.0
     #: how the monitor is told (default: from the URL's host)
-    kind: str = option("enum", None, choices=KINDS, resolved=True)
-
-
-HEARTBEAT_FIELDS = fields_of(HeartbeatConfig)
+    kind: Literal["healthchecks", "cronitor", "url"] = None  # type: ignore[assignment]
 
 
 def kind_of(url: str) -> str:
@@ -58,17 +51,17 @@ def kind_of(url: str) -> str:
     return "url"
 
 
-def parse_heartbeats(data: Mapping[str, Any], r: Resolver, *,
+def parse_heartbeats(data: Mapping[str, Any], r: Expanded, *,
                      check_name: NameCheck) -> tuple[HeartbeatConfig, ...]:
     """Every ``[[heartbeats]]`` table; problems go to ``r.problems`` with key paths."""
     out: list[HeartbeatConfig] = []
     names: set[str] = set()
     for path, raw in array_tables(data.get("heartbeats"), "heartbeats", r.problems):
-        before = len(r.problems.items)
-        values = r.table(raw, HEARTBEAT_FIELDS, path)
-        check_name(values.get("name"), f"{path}.name", names, r.problems)
-        if len(r.problems.items) > before:
+        if not isinstance(raw, dict):
+            r.problems.add(path, "must be a table")
             continue
-        values["kind"] = values.get("kind") or kind_of(values["url"])
-        out.append(HeartbeatConfig(**values))
+        h = r.validate(HeartbeatConfig, raw, path)
+        if not check_name(raw.get("name"), f"{path}.name", names, r.problems) or h is None:
+            continue
+        out.append(h if h.kind else h.model_copy(update={"kind": kind_of(h.url)}))
     return tuple(out)

@@ -18,22 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from watcher.config import options as opts
 from watcher.config import urls
 from watcher.config.credentials import secret_path
 from watcher.config.heartbeats import parse_heartbeats
 from watcher.config.match import parse_match
+from watcher.config.options import Options, build, model_of
 from watcher.config.rules import parse_rules
-from watcher.config.schema import Field, Problems, Resolver
-from watcher.config.settings import (
-    SINK_FIELDS,
-    SOURCE_FIELDS,
-    WATCHER_FIELDS,
-    Config,
-    SinkConfig,
-    SourceConfig,
-    WatcherConfig,
-)
+from watcher.config.schema import Expanded, Problems, secrets_of
+from watcher.config.settings import Config, SinkConfig, SourceConfig, WatcherConfig
 from watcher.config.silences import parse_windows
 from watcher.config.tables import array_tables
 from watcher.errors import ConfigError, PluginError
@@ -41,6 +33,7 @@ from watcher.infra.plugins import Registry
 from watcher.infra.secrets import password_of
 
 P = TypeVar("P", bound="Plugin")
+C = TypeVar("C", SourceConfig, SinkConfig)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -67,7 +60,7 @@ def load(path: str | os.PathLike[str], catalog: Catalog, *,
          env: Mapping[str, str] | None = None, needs: Collection[str] | None = None) -> Config:
     """Read and validate a TOML file; raises ConfigError listing every problem.
     ``needs``: the only key paths whose ``${VAR}`` must be set (None: every key's), for
-    a command that reads a few (see :class:`~watcher.config.schema.Resolver`)."""
+    a command that reads a few (see :class:`~watcher.config.schema.Expanded`)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -91,171 +84,179 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
           path: str | None = None, base_dir: Path, needs: Collection[str] | None = None
           ) -> Config:
     problems = Problems()
-    r = Resolver(env, problems, needs)
+    r = Expanded(env, problems, needs)
     for key in data:
         if key not in ("watcher", "sources", "sinks", "silences", "rules", "heartbeats"):
             problems.add(key, "unknown key (expected [watcher], [[sources]], [[sinks]], "
                               "[[silences]], [[rules]], [[heartbeats]])")
-
-    wvalues = r.table(data.get("watcher", {}), WATCHER_FIELDS, "watcher")
-    wvalues["http_token"] = _http_token(wvalues, r, env, base_dir)
-    watcher = WatcherConfig(**wvalues)
-    r.secrets.update(_database_secrets(watcher, env))
+    expanded = r.walk(dict(data), "")
+    secrets: set[str] = set()
+    watcher = _watcher(expanded.get("watcher", {}), r, env, base_dir, secrets)
 
     sources: list[SourceConfig] = []
     source_names: set[str] = set()  # every named source, so a sink's match can be checked
     for spath, raw, cls, common, options in _entries(
-            data, "sources", r, kind_key="provider", lookup=catalog.providers.get,
-            known=catalog.providers.names, what="provider", fields=SOURCE_FIELDS, names=source_names):
-        token = _token(common, spath, r, env, base_dir,
-                       given="token" in raw or "token_file" in raw
-                       or not getattr(cls, "token_required", True))
-        if cls is None or common.get("name") is None:
+            expanded, "sources", r, kind_key="provider", lookup=catalog.providers.get,
+            known=catalog.providers.names, what="provider", model=SourceConfig,
+            names=source_names):
+        token = _token(raw, spath, r, env, base_dir,
+                       required=getattr(cls, "token_required", True))
+        if cls is None or common is None:
             continue
-        if not (common["base_url"] or cls.default_base_url):  # e.g. the json provider's
-            r.problems.add(f"{spath}.base_url", f"is required for provider {common['provider']}")
-        common.pop("token_file")
-        sources.append(SourceConfig(
-            **common | {"token": token or "",
-                        "base_url": (common["base_url"] or cls.default_base_url).rstrip("/")},
-            options=options))
+        if not (common.base_url or cls.default_base_url):  # e.g. the json provider's
+            r.problems.add(f"{spath}.base_url", f"is required for provider {common.provider}")
+        secrets.update(secrets_of(common), secrets_of(options), [token] if token else [])
+        sources.append(common.model_copy(update={
+            "token": token or "", "token_file": None, "options": options,
+            "base_url": (common.base_url or cls.default_base_url).rstrip("/")}))
 
-    sinks = _sinks(data, r, catalog, source_names)
+    sinks = _sinks(expanded, r, catalog, source_names)
+    secrets.update(*(secrets_of(k.options) for k in sinks))
     records = {s.name: bool(getattr(catalog.sinks.get(s.type), "record", False)) for s in sinks}
-    windows = parse_windows(data.get("silences"), r, sources=source_names, sinks=records)
-    rules = parse_rules(data, r, sources=source_names, check_name=_check_name)
-    heartbeats = parse_heartbeats(data, r, check_name=_check_name)
+    windows = parse_windows(expanded.get("silences"), r, sources=source_names, sinks=records)
+    rules = parse_rules(expanded, r, sources=source_names, check_name=_check_name)
+    heartbeats = parse_heartbeats(expanded, r, check_name=_check_name)
+    secrets.update(*(secrets_of(h) for h in heartbeats))
 
-    if problems:
+    if problems or watcher is None:
         raise ConfigError(problems.items, path=path)
     return Config(watcher=watcher, sources=tuple(sources), sinks=tuple(sinks), path=path,
-                  secrets=frozenset(r.secrets), raw=data, silences=windows, rules=rules,
+                  secrets=frozenset(secrets), raw=data, silences=windows, rules=rules,
                   heartbeats=heartbeats)
 
 
-def _sinks(data: Mapping[str, Any], r: Resolver, catalog: Catalog,
+def _watcher(raw: object, r: Expanded, env: Mapping[str, str], base_dir: Path,
+             secrets: set[str]) -> WatcherConfig | None:
+    """``[watcher]``, its ``http_token`` read from ``http_token_file`` when given."""
+    if not isinstance(raw, dict):
+        r.problems.add("watcher", "must be a table")
+        return None
+    w = r.validate(WatcherConfig, raw, "watcher")
+    token = _http_token(raw, r, env, base_dir)
+    if w is None:
+        return None
+    w = w.model_copy(update={"http_token": token})
+    secrets.update(secrets_of(w), _database_secrets(w, env))
+    return w
+
+
+def _sinks(data: Mapping[str, Any], r: Expanded, catalog: Catalog,
            source_names: set[str]) -> list[SinkConfig]:
     sinks: list[SinkConfig] = []
     for kpath, raw, scls, common, options in _entries(
             data, "sinks", r, kind_key="type", lookup=catalog.sinks.get,
-            known=catalog.sinks.names,
-            what="sink type", fields=SINK_FIELDS, names=set(), also=("match",)):
+            known=catalog.sinks.names, what="sink type", model=SinkConfig, names=set(),
+            also=("match",)):
         match = parse_match(raw.get("match"), f"{kpath}.match", r.problems,
                             sources=source_names)
-        if scls is None or common.get("name") is None:
+        if scls is None or common is None:
             continue
-        if common["repeat_interval"] is not None and getattr(scls, "record", False):
-            r.problems.add(f"{kpath}.repeat_interval", f'a {common["type"]} sink is a complete '
+        if common.repeat_interval is not None and getattr(scls, "record", False):
+            r.problems.add(f"{kpath}.repeat_interval", f"a {common.type} sink is a complete "
                            "record: it gets every reminder already")
-        sinks.append(SinkConfig(name=common["name"], type=common["type"], match=match,
-                                repeat_interval=common["repeat_interval"], options=options))
+        sinks.append(common.model_copy(update={"match": match, "options": options}))
     return sinks
 
 
 def _entries(
-        data: Mapping[str, Any], key: str, r: Resolver, *, kind_key: str,
+        data: Mapping[str, Any], key: str, r: Expanded, *, kind_key: str,
         lookup: Callable[[str], type[P] | None], known: Callable[[], list[str]], what: str,
-        fields: Mapping[str, Field], names: set[str], also: tuple[str, ...] = ()
-        ) -> Iterator[tuple[str, dict[str, Any], type[P] | None, dict[str, Any], object]]:
+        model: type[C], names: set[str], also: tuple[str, ...] = ()
+        ) -> Iterator[tuple[str, dict[str, Any], type[P] | None, C | None, object]]:
     """Each ``[[key]]`` table: its path, raw table, plugin class (``None`` if unknown),
     common keys and the plugin's options object, validated; names must be unique."""
+    keys: list[str] = [n for n, f in model.model_fields.items() if not f.exclude]
     for path, raw in array_tables(data.get(key), key, r.problems):
         if not isinstance(raw, dict):
             r.problems.add(path, "must be a table")
             continue
-        cls = _plugin(raw.get(kind_key), f"{path}.{kind_key}", r.problems, lookup, known, what)
         # An unknown plugin (a typo) still gets every other key judged: against the plugin
         # its name is closest to, else against the common keys alone.
-        judge = cls or _closest(raw.get(kind_key), lookup, known)
-        own = opts.fields_of(judge.Options) if judge else {}
-        ignore = (*also, *own) if judge else (*also, *(k for k in raw if k not in fields))
-        common = r.table(raw, fields, path, ignore=ignore)
-        options = _options(judge, {k: v for k, v in raw.items() if k in own}, path, r) \
-            if judge else None
-        _check_name(common.get("name"), f"{path}.name", names, r.problems)
+        cls, judge = _plugin(raw.get(kind_key), f"{path}.{kind_key}", r.problems, lookup,
+                             known, what)
+        own: type[Options] | None = model_of(judge.Options) if judge else None
+        hints = (*keys, *also, *(own.model_fields if own else ()))
+        common = r.validate(model, {k: v for k, v in raw.items() if k in keys}, path,
+                            known=hints)
+        rest = {k: v for k, v in raw.items() if k not in keys and k not in also}
+        options = _options(judge.Options, own, rest, path, r, hints) \
+            if judge and own else None
+        _check_name(raw.get("name"), f"{path}.name", names, r.problems)
         yield path, raw, cls, common, options
 
 
 def _plugin(name: object, path: str, problems: Problems,
-               lookup: Callable[[str], type[P] | None], known: Callable[[], list[str]],
-               what: str) -> type[P] | None:
-    """The plugin class a table names, or ``None`` (the problem reported)."""
+            lookup: Callable[[str], type[P] | None], known: Callable[[], list[str]],
+            what: str) -> tuple[type[P] | None, type[P] | None]:
+    """The plugin class a table names, or ``None`` (the problem reported); and the one to
+    judge its other keys by: that class, else the one a misspelt name most likely meant."""
     if not isinstance(name, str):
-        return None
+        return None, None
     try:
         cls = lookup(name)
     except PluginError as e:
         problems.add(path, f'"{name}" is not a usable {what}: {e}')
-        return None
-    if cls is None:
-        hint = difflib.get_close_matches(name, known(), n=1, cutoff=0.6)
-        problems.add(path, f'"{name}" is not a known {what}'
-                     + (f" (did you mean {hint[0]!r}? " if hint else " (")
-                     + f'known: {", ".join(known())})')
-    return cls
+        return None, None
+    if cls is not None:
+        return cls, cls
+    guess = difflib.get_close_matches(name, known(), n=1, cutoff=0.6)
+    problems.add(path, f'"{name}" is not a known {what}'
+                 + (f" (did you mean {guess[0]!r}? " if guess else " (")
+                 + f'known: {", ".join(known())})')
+    try:
+        return None, lookup(guess[0]) if guess else None
+    except PluginError:
+        return None, None
 
 
-def _closest(name: object, lookup: Callable[[str], type[P] | None],
-             known: Callable[[], list[str]]) -> type[P] | None:
-    """The plugin a misspelt name most likely meant, to judge the table's other keys by."""
-    if not isinstance(name, str):
-        return None
-    for guess in difflib.get_close_matches(name, known(), n=1, cutoff=0.6):
-        try:
-            return lookup(guess)
-        except PluginError:
-            return None
-    return None
-
-
-def _options(cls: type[Plugin], raw: dict[str, Any], path: str, r: Resolver) -> object:
+def _options(options: type[Any], model: type[Options], raw: dict[str, Any], path: str,
+             r: Expanded, hints: Collection[str]) -> object:
     """The plugin's options object, built from its validated keys (``None`` if any is bad)."""
-    before = len(r.problems.items)
-    values = r.table(raw, opts.fields_of(cls.Options), path)
-    if len(r.problems.items) > before:
+    values = r.validate(model, raw, path, known=hints)
+    if values is None:
         return None
     try:
-        return opts.build(cls.Options, values)
+        return build(options, values)
     except Exception as e:  # the plugin's own checks, in its constructor
         if not r.left_out(path):  # else a key it checks was left out: not needed here
             r.problems.add(path, f"{type(e).__name__}: {e}")
         return None
 
 
-def _check_name(name: object, path: str, seen: set[str], problems: Problems) -> None:
+def _check_name(name: object, path: str, seen: set[str], problems: Problems) -> bool:
     if not isinstance(name, str):
-        return
+        return False
+    ok = False
     if not _NAME.match(name):
         problems.add(path, f'"{name}" must be 1-64 letters, digits, ".", "_" or "-"')
     elif name in seen:
         problems.add(path, f'"{name}" is already used by another entry')
+    else:
+        ok = True
     seen.add(name)
+    return ok
 
 
-def read_secret_file(name: str, path: str, r: Resolver, env: Mapping[str, str],
+def read_secret_file(name: str, path: str, problems: Problems, env: Mapping[str, str],
                      base_dir: Path) -> str | None:
     """A secret held in a file (see :func:`secret_path`)."""
     p = secret_path(name, base=base_dir, env=env)
     try:
-        value = p.read_text(encoding="utf-8").strip()
+        return p.read_text(encoding="utf-8").strip()
     except OSError as e:
-        r.problems.add(path, f"cannot read {p}: {e.strerror or e}")
+        problems.add(path, f"cannot read {p}: {e.strerror or e}")
         return None
-    if value:
-        r.secrets.add(value)
-    return value
 
 
-def _http_token(values: dict[str, Any], r: Resolver, env: Mapping[str, str],
+def _http_token(raw: Mapping[str, Any], r: Expanded, env: Mapping[str, str],
                 base_dir: Path) -> str | None:
-    token: str | None = values.get("http_token")
-    name: str | None = values.get("http_token_file")
-    if name is None:
-        return token
+    token, name = raw.get("http_token"), raw.get("http_token_file")
+    if not isinstance(name, str):
+        return token if isinstance(token, str) else None
     if token is not None:
         r.problems.add("watcher", "set http_token or http_token_file, not both")
         return None
-    token = read_secret_file(name, "watcher.http_token_file", r, env, base_dir)
+    token = read_secret_file(name, "watcher.http_token_file", r.problems, env, base_dir)
     if token == "":
         r.problems.add("watcher.http_token_file", f"{name} is empty")
     return token or None
@@ -270,20 +271,21 @@ def _database_secrets(watcher: WatcherConfig, env: Mapping[str, str]) -> set[str
     return {s for s in found if s}
 
 
-def _token(common: dict[str, Any], spath: str, r: Resolver, env: Mapping[str, str],
-           base_dir: Path, *, given: bool) -> str | None:
-    token: str | None = common.get("token")
-    token_file: str | None = common.get("token_file")
+def _token(raw: Mapping[str, Any], spath: str, r: Expanded, env: Mapping[str, str],
+           base_dir: Path, *, required: bool = True) -> str | None:
+    """A source's token, or what its ``token_file`` holds (a type error is said already);
+    ``required``: its absence is a problem (a provider whose auth is optional says not)."""
+    token, token_file = raw.get("token"), raw.get("token_file")
     if token is not None and token_file is not None:
         r.problems.add(spath, "set token or token_file, not both")
         return None
-    if token_file is not None:
-        token = read_secret_file(token_file, f"{spath}.token_file", r, env, base_dir)
-        if token is None:
-            return None
-    if token is None:
-        if not given:  # when given but unusable, that problem is already reported
+    if isinstance(token_file, str):
+        token = read_secret_file(token_file, f"{spath}.token_file", r.problems, env, base_dir)
+    if token is None and token_file is None:
+        if required and not r.unset & {f"{spath}.token", f"{spath}.token_file"}:  # else said
             r.problems.add(f"{spath}.token", "is required (or token_file)")
+        return None
+    if not isinstance(token, str):
         return None
     if not token:
         r.problems.add(f"{spath}.token", "is empty")

@@ -6,46 +6,38 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
-from watcher.config.heartbeats import HEARTBEAT_FIELDS
-from watcher.config.loader import Catalog
-from watcher.config.options import fields_of, values_of
-from watcher.config.rules import RULE_FIELDS
-from watcher.config.schema import Field
-from watcher.config.settings import SINK_FIELDS, SOURCE_FIELDS, WATCHER_FIELDS, Config
-from watcher.config.silences import WINDOW_FIELDS, WindowConfig
+from watcher.config.options import shown
+from watcher.config.settings import Config
+from watcher.config.silences import WindowConfig
 from watcher.config.toml_text import toml_value
-from watcher.config.units import format_duration, format_size
+from watcher.config.units import format_duration
 from watcher.core.rules import FAILURE_RATE, NO_SUCCESS, STUCK_COUNT, Rule
 from watcher.core.windows import local_text, next_opening
-from watcher.infra.secrets import MASK, masked_url
+from watcher.infra.secrets import masked_url
 
 
-def render(config: Config, catalog: Catalog, *, now: float | None = None) -> str:
+def render(config: Config, *, now: float | None = None) -> str:
     """The config as TOML; with ``now``, each window's next opening as a comment."""
-    out = ["[watcher]", *_table(values_of(config.watcher), WATCHER_FIELDS)]
+    out = ["[watcher]", *_table(shown(config.watcher))]
     for s in config.sources:
-        cls = catalog.providers.get(s.provider)
-        own = fields_of(cls.Options) if cls else {}
-        values = {**values_of(s), **values_of(s.options)}
-        out += ["", "[[sources]]", *_table(values, {**SOURCE_FIELDS, **own})]
+        out += ["", "[[sources]]", *_table({**shown(s, exclude=("token_file",)),
+                                            **shown(s.options)})]
     for k in config.sinks:
-        scls = catalog.sinks.get(k.type)
-        own = fields_of(scls.Options) if scls else {}
-        values = {**values_of(k), **values_of(k.options)}
+        values = {**shown(k), **shown(k.options)}
         match = k.match.as_dict()
         if match:
             values["match"] = match
-        out += ["", "[[sinks]]", *_table(values, {**SINK_FIELDS, **own})]
+        out += ["", "[[sinks]]", *_table(values)]
     for w in config.silences:
-        values = values_of(w)
+        values = shown(w)
         values["match"] = {k: list(v) for k, v in w.match.items()}
-        out += ["", "[[silences]]", *_table(values, WINDOW_FIELDS)]
+        out += ["", "[[silences]]", *_table(values)]
         if now is not None:
             out.append(f"# {window_times(w, now)}")
     for rule in config.rules:
-        out += ["", "[[rules]]", *_table(_rule_values(rule), RULE_FIELDS)]
+        out += ["", "[[rules]]", *_table(_rule_values(rule))]
     for h in config.heartbeats:  # the URL is a secret: masked like a token
-        out += ["", "[[heartbeats]]", *_table(values_of(h), HEARTBEAT_FIELDS)]
+        out += ["", "[[heartbeats]]", *_table(shown(h))]
     return "\n".join(out) + "\n"
 
 
@@ -72,9 +64,11 @@ def _rule_values(rule: Rule) -> dict[str, Any]:
     """A rule as its keys, defaults filled in (what it will do, not what was typed)."""
     threshold: float | int = rule.threshold if rule.kind != STUCK_COUNT \
         else int(rule.threshold)
-    values: dict[str, Any] = {"name": rule.name, rule.kind: threshold}
+    values: dict[str, Any] = {"name": rule.name, rule.kind: format_duration(threshold)
+                              if rule.kind == NO_SUCCESS else threshold}
     if rule.kind == FAILURE_RATE:
-        values |= {"window": rule.window, "count_as_failed": sorted(rule.failed)}
+        values |= {"window": format_duration(rule.window),
+                   "count_as_failed": sorted(rule.failed)}
     if rule.kind != NO_SUCCESS:
         values["recover_below"] = rule.recover_below if rule.kind == FAILURE_RATE \
             else int(rule.recover_below)
@@ -87,22 +81,7 @@ def _rule_values(rule: Rule) -> dict[str, Any]:
     return values
 
 
-def _table(values: Mapping[str, Any], fields: Mapping[str, Field]) -> list[str]:
-    lines = []
-    for key, val in values.items():
-        if val is None or val == () or val == {}:
-            continue
-        f = fields.get(key)
-        if f is not None and f.secret:
-            val = ({k: MASK for k in val} if isinstance(val, dict) else
-                   [MASK] * len(val) if isinstance(val, tuple | list) else MASK)
-        elif f is not None and f.kind == "duration":
-            val = format_duration(val)
-        elif f is not None and f.kind == "size":
-            val = format_size(val)
-        elif f is not None and f.kind == "rate":
-            val = val.as_toml()
-        elif isinstance(val, str):
-            val = masked_url(val)  # a database URL's password is a secret
-        lines.append(f"{key} = {toml_value(val)}")
-    return lines
+def _table(values: Mapping[str, Any]) -> list[str]:
+    """``key = value`` lines of the values shown; a database URL's password masked."""
+    return [f"{key} = {toml_value(masked_url(val) if isinstance(val, str) else val)}"
+            for key, val in values.items() if val not in (None, (), [], {})]

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from watcher.config.match import parse_match
-from watcher.config.options import fields_of, option
-from watcher.config.schema import Problems, Resolver
+from watcher.config.options import Check, Duration, Options, StrList
+from watcher.config.schema import Expanded, Problems
 from watcher.config.tables import array_tables
 from watcher.core.rules import (
     FAILURE_RATE,
@@ -26,7 +27,8 @@ from watcher.core.rules import (
 )
 
 #: ``(name, key path, names seen, problems)``: the loader's check of an entry's name
-NameCheck = Callable[[object, str, set[str], Problems], None]
+#: (False: a problem said)
+NameCheck = Callable[[object, str, set[str], Problems], bool]
 
 #: ``recover_below`` unless set: this share of the threshold
 RECOVER_SHARE = 0.8
@@ -45,29 +47,29 @@ def _failed(v: tuple[str, ...]) -> str | None:
     return None
 
 
-@dataclass(frozen=True, kw_only=True)
-class RuleOptions:
+class RuleOptions(Options):
     """The keys of one ``[[rules]]`` table."""
 
-    name: str = option("str")
-    failure_rate_above: float | None = option("float", None, check=_rate)
-    no_success_for: float | None = option("duration", None, min=1.0)
-    stuck_count_above: int | None = option("int", None, min=0)
+    name: str
+    failure_rate_above: Annotated[float, Check(_rate)] | None = None
+    no_success_for: Annotated[float, Duration(min=1.0)] | None = None
+    stuck_count_above: Annotated[int, Field(ge=0)] | None = None
     #: the sliding window of failure_rate_above
-    window: float | None = option("duration", None, min=1.0)
+    window: Annotated[float, Duration(min=1.0)] | None = None
     #: fewer finished runs than this say nothing (default 5 for a rate, 1 otherwise)
-    min_finished: int | None = option("int", None, min=1)
+    min_finished: Annotated[int, Field(ge=1)] | None = None
     #: an episode ends once the rate or count is at or below this
-    recover_below: float | None = option("float", None, min=0)
+    recover_below: Annotated[float, Field(ge=0)] | None = None
     #: what failure_rate_above counts as failed
-    count_as_failed: tuple[str, ...] = option("strlist", ("failed",), check=_failed)
-    across_sources: bool = option("bool", False)
+    count_as_failed: Annotated[StrList, Check(_failed)] = ("failed",)
+    across_sources: bool = False
 
 
-RULE_FIELDS = fields_of(RuleOptions)
+#: the keys a ``[[rules]]`` table may have
+KEYS = (*RuleOptions.model_fields, "match")
 
 
-def parse_rules(data: Mapping[str, Any], r: Resolver, *, sources: Collection[str],
+def parse_rules(data: Mapping[str, Any], r: Expanded, *, sources: Collection[str],
                 check_name: NameCheck) -> tuple[Rule, ...]:
     """Every ``[[rules]]`` table as a Rule; problems go to ``r.problems`` with key paths."""
     rules = []
@@ -76,12 +78,11 @@ def parse_rules(data: Mapping[str, Any], r: Resolver, *, sources: Collection[str
         if not isinstance(raw, dict):
             r.problems.add(path, "must be a table")
             continue
-        values = r.table(raw, RULE_FIELDS, path, ignore=("match",))
+        o = r.validate(RuleOptions, {k: v for k, v in raw.items() if k != "match"}, path,
+                       known=KEYS)
         match = parse_match(raw.get("match"), f"{path}.match", r.problems, sources=sources)
-        before = len(r.problems.items)
-        check_name(values.get("name"), f"{path}.name", names, r.problems)
-        named = len(r.problems.items) == before and isinstance(values.get("name"), str)
-        rule = _rule(RuleOptions(**values), raw, path, r.problems)
+        named = check_name(raw.get("name"), f"{path}.name", names, r.problems)
+        rule = _rule(o, raw, path, r.problems) if o is not None else None
         if rule is not None and named:
             rules.append(Rule(**{**rule, "match": match}))
     return tuple(rules)

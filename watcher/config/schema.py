@@ -1,46 +1,28 @@
-"""A small declarative schema for configuration tables.
+"""Validating tables against their :class:`~watcher.config.options.Options` models,
+every problem collected with its key path (``sources[1].interval: ...``).
 
-Every key is a :class:`Field` (kind, default, bounds, check), attached to a
-dataclass field with :func:`watcher.config.options.option`; the loader
-validates every table against its fields, collecting *every* problem with
-its key path instead of stopping at the first.
+The raw TOML is first read with each ``${VAR}`` expanded (:func:`expand`); then each
+table is validated by pydantic and every error it lists is said as a config problem,
+quoting the value as the file spells it, and never a secret's.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
-from typing import Any
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from watcher.config.rates import parse_rate
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from watcher.config.hints import hint
+from watcher.config.kinds import PROBLEM
+from watcher.config.options import model_of, secret_fields
 from watcher.config.toml_text import toml_value
-from watcher.config.units import (
-    DURATION_FORMS,
-    LONGEST,
-    SIZE_FORMS,
-    format_duration,
-    format_size,
-    parse_duration,
-    parse_size,
-)
 from watcher.config.variables import expand_vars, unset_vars
-from watcher.infra.ratelimit import Limit
 
-REQUIRED: Any = object()
-
-
-
-class At(str):
-    """What a ``check`` returns about one entry inside the value (a table's key): the
-    problem is reported at ``path.key`` rather than at the table."""
-
-    key: str
-
-    def __new__(cls, key: str, message: str) -> At:
-        made = super().__new__(cls, message)
-        made.key = key
-        return made
+M = TypeVar("M", bound=BaseModel)
 
 
 class Problems:
@@ -56,243 +38,118 @@ class Problems:
         return bool(self.items)
 
 
-#: what a :class:`Field` may hold
-KINDS = ("str", "secret", "duration", "size", "int", "float", "bool", "enum", "table",
-         "secret_table", "strlist", "secret_list", "rate")
+_DROP = object()
 
 
-@dataclass(frozen=True)
-class Field:
-    """One configuration key: its kind, default and bounds.
+@dataclass
+class Expanded:
+    """The raw tables with every ``${VAR}`` expanded.  A value naming an unset variable
+    is left out (as if not given), its problem said, unless it is not needed by the
+    command at hand (``needs``: the key paths it reads; None: all): then it is only
+    ``deferred`` (``watcher status`` needs no ``replica``, whose variable only the
+    daemon's unit sets)."""
 
-    Kinds: ``str``, ``secret`` (a string never shown or logged), ``duration``, ``size``
-    (bytes, from ``"64MB"`` or an integer), ``int``, ``float``, ``bool``, ``enum``,
-    ``table`` (string keys to scalar values), ``secret_table`` (same, values secret),
-    ``strlist``, ``secret_list`` (each item expanded and secret), ``rate`` (requests per
-    second, or a table ``{rate, burst}``: a :class:`~watcher.infra.ratelimit.Limit`).
-    ``check(value)``
-    returns what is wrong with a well-formed value, or ``None``; ``factory()``, when
-    given, makes the default (one that depends on the environment).
-    """
+    env: Mapping[str, str]
+    problems: Problems
+    needs: Collection[str] | None = None
+    #: the key paths left out, not needed by this command
+    deferred: set[str] = field(default_factory=set)
+    #: the key paths left out: an unset variable (said), or deferred
+    unset: set[str] = field(default_factory=set)
 
-    kind: str
-    default: Any = None
-    choices: tuple[str, ...] = ()
-    min: float | None = None
-    #: a duration's maximum (default :data:`~watcher.config.units.LONGEST`)
-    max: float | None = None
-    check: Callable[[Any], str | None] | None = None
-    factory: Callable[[], Any] | None = None
+    def walk(self, value: Any, path: str) -> Any:
+        if isinstance(value, str):
+            return self._string(value, path)
+        if isinstance(value, dict):
+            out = {k: self.walk(v, f"{path}.{k}" if path else k) for k, v in value.items()}
+            return {k: v for k, v in out.items() if v is not _DROP}
+        if isinstance(value, list):
+            items = [self.walk(v, f"{path}[{i}]") for i, v in enumerate(value)]
+            if any(v is _DROP for v in items):
+                self.unset.add(path)
+                return _DROP
+            return items
+        return value
 
-    @property
-    def required(self) -> bool:
-        return self.default is REQUIRED and self.factory is None
-
-    def default_value(self) -> Any:
-        """The value of an absent key (``None`` when it is required)."""
-        if self.factory is not None:
-            return self.factory()
-        return None if self.default is REQUIRED else self.default
-
-    @property
-    def secret(self) -> bool:
-        return self.kind in ("secret", "secret_table", "secret_list")
-
-
-class Resolver:
-    """Turns raw TOML values into typed ones, expanding ``${VAR}`` from ``env``.
-
-    ``needs``: the key paths the command at hand uses (None: every one, as ``run``
-    and ``check``).  A ``${VAR}`` left unset elsewhere is no problem then: that key
-    is taken as not given (``watcher status`` needs no ``replica``, whose variable
-    only the daemon's unit sets)."""
-
-    def __init__(self, env: Mapping[str, str], problems: Problems,
-                 needs: Collection[str] | None = None) -> None:
-        self.env = env
-        self.problems = problems
-        self.secrets: set[str] = set()
-        self.needs = needs
-        #: the key paths left unexpanded, not needed by this command
-        self.deferred: set[str] = set()
-
-    def expand(self, value: str, path: str) -> str | None:
+    def _string(self, value: str, path: str) -> Any:
         missing = unset_vars(value, self.env)
-        if missing and self.needs is not None and path not in self.needs:
+        if not missing:
+            return expand_vars(value, self.env)
+        self.unset.add(path)
+        if self.needs is not None and path not in self.needs:
             self.deferred.add(path)
-            return None
-        for name in missing:
-            self.problems.add(path, f"${{{name}}} is not set in the environment")
-        return None if missing else expand_vars(value, self.env)
+        else:
+            for name in missing:
+                self.problems.add(path, f"${{{name}}} is not set in the environment")
+        return _DROP
 
     def left_out(self, path: str) -> bool:
-        """Whether ``path`` or a key under it was left unexpanded (not needed)."""
-        return any(p == path or p.startswith((f"{path}.", f"{path}[")) for p in self.deferred)
+        """Whether a key under ``path`` was left out, not needed here."""
+        return any(p.startswith((f"{path}.", f"{path}[")) for p in self.deferred)
 
-    def table(self, raw: object, fields: Mapping[str, Field], path: str,
-              *, ignore: tuple[str, ...] = ()) -> dict[str, Any]:
-        """Validate a table: unknown keys, required keys, each value's kind."""
-        out: dict[str, Any] = {}
-        if not isinstance(raw, dict):
-            self.problems.add(path, "must be a table")
-            return out
-        for key in raw:
-            if key not in fields and key not in ignore:
-                hint = _closest(key, fields)
-                self.problems.add(f"{path}.{key}" if path else key,
-                                  "unknown key" + (f" (did you mean {hint!r}?)" if hint else ""))
-        for key, field in fields.items():
-            kpath = f"{path}.{key}" if path else key
-            if key not in raw:
-                if field.required:
-                    self.problems.add(kpath, "is required")
-                out[key] = field.default_value()
-                continue
-            out[key] = self.value(raw[key], field, kpath)
-            if self.left_out(kpath):  # not needed by this command: as if not given
-                out[key] = field.default_value()
-        return out
-
-    def value(self, raw: object, field: Field, path: str) -> Any:
-        v = self._coerce(raw, field, path)
-        if v is not None and field.check is not None:
-            msg = field.check(v)
-            if msg:
-                self.problems.add(f"{path}.{msg.key}" if isinstance(msg, At) else path, msg)
-        return v
-
-    def _coerce(self, raw: object, field: Field, path: str) -> Any:
-        coerce = _COERCE.get(field.kind)
-        if coerce is None:
-            raise AssertionError(f"unknown field kind {field.kind}")
-        return coerce(self, raw, field, path)
-
-    def _string(self, raw: object, field: Field, path: str) -> str | None:
-        if not isinstance(raw, str):
-            self.problems.add(path, f"{toml_value(raw)} must be a string")
+    def validate(self, model: type[M], raw: Mapping[str, Any], path: str, *,
+                 known: Collection[str] = ()) -> M | None:
+        """``raw`` as a ``model``; ``None``, every problem said, if it is not one.
+        ``known``: the keys an unknown one may be a typo of (default: the model's).
+        A field the config does not set (``exclude``: worked out by the loader) is no key."""
+        own = [n for n, f in model.model_fields.items() if f.exclude and n in raw]
+        for name in own:
+            self.problems.add(_path(path, (name,)), "unknown key")
+        try:
+            return model.model_validate({k: v for k, v in raw.items() if k not in own})
+        except ValidationError as e:
+            for err in e.errors(include_url=False):
+                at = _path(path, err["loc"])
+                if at in self.unset or (at == path and self.left_out(path)):
+                    continue  # said already, or a key left out is what it misses
+                self.problems.add(at, _message(err, known or model.model_fields))
             return None
-        s = self.expand(raw, path)
-        if s is None:
-            return None
-        if field.kind == "secret" and s:
-            self.secrets.add(s)
-        if field.kind == "enum" and s not in field.choices:
-            self.problems.add(path, f"{toml_value(raw)} must be one of {', '.join(field.choices)}")
-            return None
-        return s
-
-    def _duration(self, raw: object, field: Field, path: str) -> float | None:
-        given = self.expand(raw, path) if isinstance(raw, str) else raw
-        if given is None:  # an unset variable: said already, or not needed here
-            return None
-        d = parse_duration(given)
-        if d is None:
-            self.problems.add(path, f"{toml_value(raw)} is not a duration: {DURATION_FORMS}")
-            return None
-        if field.min is not None and d < field.min:
-            self.problems.add(path, f"{toml_value(raw)} is below the minimum of "
-                                    f"{format_duration(field.min)}")
-            return None
-        top = LONGEST if field.max is None else field.max
-        if d > top:
-            self.problems.add(path, f"{toml_value(raw)} is above the maximum of "
-                                    f"{format_duration(top)}")
-            return None
-        return d
-
-    def _size(self, raw: object, field: Field, path: str) -> int | None:
-        given = self.expand(raw, path) if isinstance(raw, str) else raw
-        if given is None:  # an unset variable: said already, or not needed here
-            return None
-        n = parse_size(given)
-        if n is None:
-            self.problems.add(path, f"{toml_value(raw)} is not a size: {SIZE_FORMS}")
-            return None
-        if field.min is not None and n < field.min:
-            self.problems.add(path, f"{toml_value(raw)} is below the minimum of "
-                                    f"{format_size(int(field.min))}")
-            return None
-        return n
-
-    def _int(self, raw: object, field: Field, path: str) -> int | None:
-        if isinstance(raw, bool) or not isinstance(raw, int):
-            self.problems.add(path, f"{toml_value(raw)} must be an integer")
-            return None
-        if field.min is not None and raw < field.min:
-            self.problems.add(path, f"{raw} must be at least {int(field.min)}")
-            return None
-        return raw
-
-    def _float(self, raw: object, field: Field, path: str) -> float | None:
-        if isinstance(raw, bool) or not isinstance(raw, int | float):
-            self.problems.add(path, f"{toml_value(raw)} must be a number")
-            return None
-        if field.min is not None and raw < field.min:
-            self.problems.add(path, f"{raw} must be at least {field.min:g}")
-            return None
-        return float(raw)
-
-    def _bool(self, raw: object, field: Field, path: str) -> bool | None:
-        if not isinstance(raw, bool):
-            self.problems.add(path, f"{toml_value(raw)} must be true or false")
-            return None
-        return raw
-
-    def _table(self, raw: object, field: Field, path: str) -> dict[str, str] | None:
-        if not isinstance(raw, dict):
-            self.problems.add(path, "must be a table")
-            return None
-        table: dict[str, str] = {}
-        for k, v in raw.items():
-            if isinstance(v, bool):
-                v = "true" if v else "false"
-            if not isinstance(v, str | int | float):
-                self.problems.add(f"{path}.{k}", f"{toml_value(v)} must be a string or number")
-                continue
-            s = self.expand(v, f"{path}.{k}") if isinstance(v, str) else str(v)
-            if s is not None:
-                table[str(k)] = s
-                if field.kind == "secret_table" and s:
-                    self.secrets.add(s)
-        return table
-
-    def _rate(self, raw: object, field: Field, path: str) -> Limit | None:
-        return parse_rate(raw, path, self.problems.add)
-
-    def _strlist(self, raw: object, field: Field, path: str) -> tuple[str, ...] | None:
-        if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
-            self.problems.add(path, "must be a list of strings")
-            return None
-        if field.kind == "strlist":
-            return tuple(raw)
-        items = [self.expand(x, f"{path}[{i}]") for i, x in enumerate(raw)]
-        out = tuple(x for x in items if x is not None)
-        self.secrets.update(x for x in out if x)
-        return out if len(out) == len(items) else None
 
 
-#: how each field kind is read from TOML
-_COERCE: dict[str, Callable[[Resolver, object, Field, str], Any]] = {
-    "str": Resolver._string, "secret": Resolver._string, "enum": Resolver._string,
-    "duration": Resolver._duration, "size": Resolver._size, "int": Resolver._int,
-    "float": Resolver._float, "bool": Resolver._bool, "table": Resolver._table,
-    "secret_table": Resolver._table, "strlist": Resolver._strlist, "secret_list": Resolver._strlist,
-    "rate": Resolver._rate,
-}
+def _path(path: str, loc: tuple[str | int, ...]) -> str:
+    for part in loc:
+        path = f"{path}[{part}]" if isinstance(part, int) else \
+            f"{path}.{part}" if path else str(part)
+    return path
 
 
+_CHOICE = re.compile(r"'([^']*)'")
+_SAID = {"missing": "is required", "int_type": "must be an integer",
+         "float_type": "must be a number", "bool_type": "must be true or false",
+         "string_type": "must be a string", "dict_type": "must be a table",
+         "model_type": "must be a table", "dataclass_type": "must be a table",
+         "tuple_type": "must be a list", "list_type": "must be a list"}
 
 
-def _closest(key: str, fields: Mapping[str, Field]) -> str | None:
-    import difflib
+def _message(err: ErrorDetails, known: Collection[str]) -> str:
+    """A pydantic error as the config's problem, the value quoted as TOML spells it."""
+    kind, ctx, given = err["type"], err.get("ctx", {}), err.get("input")
+    if kind == PROBLEM:
+        return err["msg"]
+    if kind == "extra_forbidden":
+        return "unknown key" + hint(str(err["loc"][-1]), known)
+    if kind in ("value_error", "assertion_error") and "error" in ctx:
+        e = ctx["error"]
+        return f"{type(e).__name__}: {e}" if isinstance(e, Exception) else str(e)
+    quoted = toml_value(given)
+    if kind == "literal_error":
+        return f"{quoted} must be one of {', '.join(_CHOICE.findall(ctx['expected']))}"
+    if kind == "greater_than_equal":
+        return f"{quoted} must be at least {ctx['ge']:g}"
+    said = _SAID.get(kind)
+    if said is None:
+        return f"{quoted}: {err['msg'][0].lower()}{err['msg'][1:]}"
+    return said if kind == "missing" else f"{quoted} {said}"
 
-    m = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.75)
-    return m[0] if m else None
 
+def secrets_of(options: object) -> set[str]:
+    """The secret values an options object holds (its secret fields' strings)."""
+    if options is None:
+        return set()
+    found: set[str] = set()
+    for name in secret_fields(model_of(type(options))):
+        v = getattr(options, name)
+        found.update(v.values() if isinstance(v, Mapping) else
+                     v if isinstance(v, tuple | list) else [v] if isinstance(v, str) else [])
+    return {s for s in found if s}
 
-def state_dir_default() -> str:
-    """``$STATE_DIRECTORY/state.db`` under systemd, else ``./watcher-state.db``."""
-    sd = os.environ.get("STATE_DIRECTORY")
-    if sd:
-        return os.path.join(sd.split(":")[0], "state.db")
-    return "watcher-state.db"

@@ -18,64 +18,69 @@ complete records (stdout, file, buses) are never silenced.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import Field
+
 from watcher.config.match import parse_match
-from watcher.config.options import fields_of, option
-from watcher.config.schema import Resolver
+from watcher.config.options import Options, StrList
+from watcher.config.schema import Expanded
 from watcher.config.tables import array_tables
 from watcher.core.silences import stored_form
 from watcher.core.windows import Schedule, parse_schedule
 
 
-@dataclass(frozen=True, kw_only=True)
-class WindowConfig:
+class WindowConfig(Options):
     """One ``[[silences]]`` table: a maintenance window."""
 
-    name: str = option("str")
+    name: str
     #: key -> patterns (``match`` is parsed apart: its values may be lists)
-    match: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    sinks: tuple[str, ...] = option("strlist", ())
-    schedule: str | None = option("str", None)
-    timezone: str = option("str", "UTC")
-    starts: str | None = option("str", None)
-    ends: str | None = option("str", None)
-    comment: str | None = option("str", None)
+    match: Mapping[str, tuple[str, ...]] = Field(default_factory=dict, exclude=True)
+    sinks: StrList = ()
+    schedule: str | None = None
+    timezone: str = "UTC"
+    starts: str | None = None
+    ends: str | None = None
+    comment: str | None = None
     #: ``schedule`` parsed, or ``starts``/``ends`` as epoch seconds
-    recurring: Schedule | None = field(default=None, compare=False)
-    span: tuple[float, float] | None = None
-    tz: tzinfo | None = field(default=None, compare=False)
+    recurring: Schedule | None = Field(default=None, exclude=True)
+    span: tuple[float, float] | None = Field(default=None, exclude=True)
+    tz: tzinfo | None = Field(default=None, exclude=True)
 
 
-WINDOW_FIELDS = fields_of(WindowConfig)
+#: the keys a ``[[silences]]`` table may have besides ``match``
+KEYS = ("name", "sinks", "schedule", "timezone", "starts", "ends", "comment")
 
 
-def parse_windows(raw_list: object, r: Resolver, *, sources: Collection[str],
+def parse_windows(raw_list: object, r: Expanded, *, sources: Collection[str],
                   sinks: Mapping[str, bool]) -> tuple[WindowConfig, ...]:
     """Every ``[[silences]]`` table; ``sinks``: configured sink name -> is a record."""
     out: list[WindowConfig] = []
     names: set[str] = set()
     for path, raw in array_tables(raw_list, "silences", r.problems):
-        before = len(r.problems.items)
-        common = r.table(raw, WINDOW_FIELDS, path, ignore=("match",))
         if not isinstance(raw, dict):
+            r.problems.add(path, "must be a table")
             continue
-        name = common.get("name")
+        before = len(r.problems.items)
+        w = r.validate(WindowConfig, {k: v for k, v in raw.items() if k != "match"}, path,
+                       known=(*KEYS, "match"))
+        name = raw.get("name")
         if isinstance(name, str) and name in names:
             r.problems.add(f"{path}.name", f'"{name}" is already used by another window')
-        names.add(name or "")
+        names.add(name if isinstance(name, str) else "")
         match = _match(raw.get("match"), f"{path}.match", r, sources)
-        _check_sinks(common.get("sinks") or (), f"{path}.sinks", r, sinks)
-        when = _when(common, path, r)
+        if w is None:
+            continue
+        _check_sinks(w.sinks, f"{path}.sinks", r, sinks)
+        when = _when(w, path, r)
         if len(r.problems.items) == before and when is not None:
-            out.append(WindowConfig(**common, match=match, recurring=when[0], span=when[1],
-                                    tz=when[2]))
+            out.append(w.model_copy(update={"match": match, "recurring": when[0],
+                                            "span": when[1], "tz": when[2]}))
     return tuple(out)
 
 
-def _match(raw: object, path: str, r: Resolver, sources: Collection[str]
+def _match(raw: object, path: str, r: Expanded, sources: Collection[str]
            ) -> Mapping[str, tuple[str, ...]]:
     if raw is None:
         r.problems.add(path, 'is required (a window of everything: match = { type = "*" })')
@@ -86,7 +91,7 @@ def _match(raw: object, path: str, r: Resolver, sources: Collection[str]
     return stored_form(parse_match(raw, path, r.problems, sources=sources))
 
 
-def _check_sinks(names: Collection[str], path: str, r: Resolver,
+def _check_sinks(names: Collection[str], path: str, r: Expanded,
                  sinks: Mapping[str, bool]) -> None:
     for name in names:
         if name not in sinks:
@@ -97,11 +102,11 @@ def _check_sinks(names: Collection[str], path: str, r: Resolver,
                                  "silences never hold its events back")
 
 
-def _when(common: Mapping[str, object], path: str, r: Resolver
+def _when(w: WindowConfig, path: str, r: Expanded
           ) -> tuple[Schedule | None, tuple[float, float] | None, tzinfo] | None:
     """The schedule or the fixed span, and the time zone; None (reported) if unusable."""
-    tz = _zone(common.get("timezone"), f"{path}.timezone", r)
-    schedule, starts, ends = common.get("schedule"), common.get("starts"), common.get("ends")
+    tz = _zone(w.timezone, f"{path}.timezone", r)
+    schedule, starts, ends = w.schedule, w.starts, w.ends
     if schedule is not None:
         if starts is not None or ends is not None:
             r.problems.add(path, "set schedule, or starts and ends, not both")
@@ -125,7 +130,7 @@ def _when(common: Mapping[str, object], path: str, r: Resolver
     return None, (a, b), tz
 
 
-def _zone(name: object, path: str, r: Resolver) -> tzinfo | None:
+def _zone(name: object, path: str, r: Expanded) -> tzinfo | None:
     try:
         return ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError):
@@ -133,7 +138,7 @@ def _zone(name: object, path: str, r: Resolver) -> tzinfo | None:
         return None
 
 
-def _instant(text: str, path: str, r: Resolver, tz: tzinfo | None) -> float | None:
+def _instant(text: str, path: str, r: Expanded, tz: tzinfo | None) -> float | None:
     """RFC 3339; a time without an offset is read in the window's time zone."""
     try:
         dt = datetime.fromisoformat(text)

@@ -70,21 +70,20 @@ def plugin_class(obj: object, what: str, *, text: tuple[str, ...] = (),
     return obj
 
 
-def completed(cls: type, defaults: type, **namespace: object) -> type:
-    """``cls``, or a subclass of it that takes from ``defaults`` what ``cls`` lacks
-    (and ``namespace``), made once per class."""
+def completed(cls: type, defaults: type) -> type:
+    """``cls``, or a subclass of it that takes from ``defaults`` what ``cls`` lacks,
+    made once per class."""
     missing = [name for name in vars(defaults) if not name.startswith("__")
                and not hasattr(cls, name)]
-    if not missing and not namespace:
+    if not missing:
         return cls
-    key = (cls, defaults, tuple(sorted(namespace)))
-    made = _completed.get(key)
+    made = _completed.get((cls, defaults))
     if made is None:
-        extra = {**{name: vars(defaults)[name] for name in missing}, **namespace,
+        extra = {**{name: vars(defaults)[name] for name in missing},
                  "__module__": cls.__module__, "__qualname__": cls.__qualname__}
         made = types.new_class(cls.__name__, (cls,), exec_body=lambda ns: ns.update(extra))
-        _completed[key] = made
+        _completed[(cls, defaults)] = made
     return made
 
 
-_completed: dict[tuple[type, type, tuple[str, ...]], type] = {}
+_completed: dict[tuple[type, type], type] = {}

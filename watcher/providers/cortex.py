@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from watcher.config.options import option
+from watcher.config.options import Check, Field, Options
 from watcher.config.settings import SourceConfig
 from watcher.core.timestamps import parse_ts, rfc3339
 from watcher.model import Observation, RunDetails, Status
@@ -55,13 +54,12 @@ def _count(headers: Mapping[str, str]) -> int | None:
     return int(raw) if raw is not None and raw.isdigit() else None
 
 
-@dataclass(frozen=True)
-class CortexOptions:
+class CortexOptions(Options):
     #: the app (organization) id
-    app_id: str = option("str")
+    app_id: str
     #: the workflow whose runs this source watches
-    workflow_id: str = option("str")
-    page_size: int = option("int", DEFAULT_TAKE, min=1, check=_take)
+    workflow_id: str
+    page_size: Annotated[int, Field(ge=1), Check(_take)] = DEFAULT_TAKE
 
 
 class CortexProvider(BaseProvider[CortexOptions]):

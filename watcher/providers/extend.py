@@ -12,11 +12,10 @@ runs, not 1,000.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
-from watcher.config.options import ensure, option
+from watcher.config.options import Check, Field, Options, ensure
 from watcher.config.settings import SourceConfig
 from watcher.core.timestamps import parse_ts, rfc3339
 from watcher.errors import BadPayload, ProviderError
@@ -45,13 +44,12 @@ def _page_size(v: int) -> str | None:
     return None if v <= MAX_PAGE else f"{v} exceeds Extend's maximum page size of {MAX_PAGE}"
 
 
-@dataclass(frozen=True)
-class ExtendOptions:
-    api_version: str = option("str", API_VERSION)
+class ExtendOptions(Options):
+    api_version: str = API_VERSION
     #: sent as x-extend-workspace-id when set
-    workspace_id: str | None = option("str", None)
+    workspace_id: str | None = None
     #: the most runs a page may hold (an idle cycle asks for far fewer)
-    page_size: int = option("int", MAX_PAGE, min=1, check=_page_size)
+    page_size: Annotated[int, Field(ge=1), Check(_page_size)] = MAX_PAGE
 
 
 class ExtendProvider(BaseProvider[ExtendOptions]):

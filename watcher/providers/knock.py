@@ -25,11 +25,10 @@ limiter spaces requests 200 ms apart rather than allow a burst above it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
-from watcher.config.options import ensure, option
+from watcher.config.options import Check, Field, Options, ensure
 from watcher.config.settings import SourceConfig
 from watcher.core.timestamps import format_ts, parse_ts, rfc3339
 from watcher.errors import BadPayload, ProviderError
@@ -70,13 +69,12 @@ def _error_of(events: Any) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class KnockOptions:
+class KnockOptions(Options):
     #: the branch environment to watch (X-Knock-Branch)
-    branch: str | None = option("str", None)
-    page_size: int = option("int", MAX_PAGE, min=1, check=_page_size)
+    branch: str | None = None
+    page_size: Annotated[int, Field(ge=1), Check(_page_size)] = MAX_PAGE
     #: a completed run with error_count > 0 counts as failed
-    failed_on_errors: bool = option("bool", True)
+    failed_on_errors: bool = True
 
 
 class KnockProvider(BaseProvider[KnockOptions]):

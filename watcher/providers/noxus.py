@@ -22,12 +22,11 @@ limit but does answer 429s: 5 requests/s is the conservative default.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import orjson
 
-from watcher.config.options import option
+from watcher.config.options import Check, Field, Options
 from watcher.core.timestamps import parse_ts, rfc3339
 from watcher.model import RunDetails, Status
 from watcher.providers.base import MAX_WARNED, BaseProvider, PollResult, PollView
@@ -42,9 +41,8 @@ def _page_size(v: int) -> str | None:
     return None if v <= MAX_SIZE else f"{v} exceeds Noxus's maximum page size of {MAX_SIZE}"
 
 
-@dataclass(frozen=True)
-class NoxusOptions:
-    page_size: int = option("int", MAX_SIZE, min=1, check=_page_size)
+class NoxusOptions(Options):
+    page_size: Annotated[int, Field(ge=1), Check(_page_size)] = MAX_SIZE
 
 
 class NoxusProvider(BaseProvider[NoxusOptions]):

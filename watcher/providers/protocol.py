@@ -58,15 +58,10 @@ Optional (the registry gives a class that lacks one the default of
     whole, and the ids of runs it only names, which ``fetch_run`` reads at once.
     Default: nothing (the source's pushes only speed up nothing; polling finds all).
 
-The first form of this protocol is still accepted: a class with ``options`` (a
-table ``{name: Field}``, values read as ``source.options[name]``) instead of
-``Options``, built as ``cls(source, session)``, or ``cls(source, session,
-clock=clock)`` when its ``__init__`` takes a ``clock``.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -137,7 +132,7 @@ class Provider(Protocol):
     #: registry name, the ``provider`` config value
     kind: ClassVar[str]
     default_base_url: ClassVar[str]
-    #: the provider's own config keys: a frozen dataclass of options
+    #: the provider's own config keys: an Options model
     Options: ClassVar[type[Any]]
 
     def __init__(self, source: SourceConfig, context: ProviderContext) -> None: ...
@@ -220,29 +215,11 @@ class ProviderDefaults:
 def accept(obj: object) -> type[Provider]:
     """``obj`` as a provider class of this protocol, or :class:`PluginError` saying why not.
 
-    A class lacking an optional member, or written against the first form of the
-    protocol, is given as a subclass that completes it.
+    A class lacking an optional member is given as a subclass that completes it.
     """
     cls = plugin_class(obj, "provider", text=("kind",), methods=("poll", "describe"))
     if not isinstance(getattr(cls, "default_base_url", None), str):
         raise PluginError(f"{cls.__qualname__} is no provider: it has no default_base_url "
                           "(a string)")
-    options, first_form = declared(cls, "provider")
-    if not first_form:
-        return cast("type[Provider]", completed(cls, ProviderDefaults))
-    return cast("type[Provider]", completed(cls, ProviderDefaults, Options=options,
-                                            __init__=_first_form_init(cls)))
-
-
-def _first_form_init(cls: type) -> Callable[..., None]:
-    """``__init__(source, context)`` for a class built as ``cls(source, session[, clock=])``."""
-    takes_clock = "clock" in inspect.signature(cls).parameters
-    init: Callable[..., None] = cls.__init__  # type: ignore[misc]  # the class's own, unbound
-
-    def __init__(self: Any, source: SourceConfig, context: ProviderContext) -> None:
-        if takes_clock:
-            init(self, source, context.session, clock=context.clock)
-        else:
-            init(self, source, context.session)
-
-    return __init__
+    declared(cls, "provider")
+    return cast("type[Provider]", completed(cls, ProviderDefaults))

@@ -37,7 +37,7 @@ def resolved(config: Config, *, now: float | None = None) -> str:
     ``now``, when each maintenance window opens next; then, as comments, each rate-limit
     bucket with its rate and sources."""
     buckets = limits.comments(config.sources, PROVIDERS.get)
-    return render.render(config, CATALOG, now=now) + "".join(f"{line}\n" for line in buckets)
+    return render.render(config, now=now) + "".join(f"{line}\n" for line in buckets)
 
 
 def warn_limits(config: Config, log: Any) -> None:

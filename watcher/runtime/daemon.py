@@ -33,7 +33,7 @@ from watcher.runtime.loop import tune_gc
 from watcher.runtime.once import once
 from watcher.runtime.replicas import Replication, status_document, user_agent
 from watcher.runtime.supervisor import Boundary, supervise
-from watcher.runtime.workers import Workers
+from watcher.runtime.workers import READERS, Workers
 from watcher.server import listener
 from watcher.server.logs import redactor
 from watcher.server.notify import Notifier
@@ -127,8 +127,8 @@ class Daemon:
                 if workers.local(sink):  # the others once their lease is held
                     await workers.start_sink(sink)
             if self.replication is None:  # else the readers and sources that it leases
-                await workers.start_rules()
-                await workers.start_reminders()
+                for reader in READERS:
+                    await workers.start_reader(reader)
                 for source in self.config.sources:
                     workers.start_source(source)
                 workers.heartbeats.start_all()
@@ -155,8 +155,7 @@ class Daemon:
         replicas hold its leases: two writers would journal the same changes twice."""
         workers = await self.open("watcher once", replica=f"{default_replica()} once")
         try:
-            return await once(workers, ttl=self.config.watcher.lease_ttl, clock=self.clock,
-                              lines=self.summary)
+            return await once(workers, self.replication, lines=self.summary)
         finally:
             await self.close()
 
@@ -177,8 +176,8 @@ class Daemon:
                  deadline_s=DRAIN_DEADLINE)
         for name in list(workers.pollers):
             await workers.stop_source(name)
-        await workers.stop_rules()  # what it had not committed, it works out again on start
-        await workers.stop_reminders()
+        for reader in READERS:  # what it had not committed, it works out again on start
+            await workers.stop_reader(reader)
         if self.replication is not None:
             await self.replication.stop_polling()
         journal = workers.journal

@@ -43,62 +43,57 @@ import anyio
 import structlog
 
 from watcher.config.settings import SinkConfig
-from watcher.core.backoff import Backoff
 from watcher.core.status import DeliveryStats, SinkStatus
 from watcher.errors import DeliveryError, Fenced, Retryable, StoreError
 from watcher.infra.clock import Clock
 from watcher.infra.permit import checkpoint
 from watcher.model import JournalEntry
 from watcher.runtime.claim import Claim
+from watcher.runtime.reader import BATCH, JournalReader
 from watcher.runtime.silencing import Silencer, screen
-from watcher.runtime.supervisor import Boundary, describe
+from watcher.runtime.supervisor import describe
 from watcher.runtime.told import Told
 from watcher.sinks.base import Rejected, Sink
 from watcher.sinks.health import SinkHealth
 from watcher.state.journal import Journal
 
-BATCH = 1000
 #: how often queued dead letters are looked for
 DEAD_RETRY_EVERY = 2.0
 
 
-class SinkRunner:
+class SinkRunner(JournalReader):
+    doing = "reading the journal"
+
     def __init__(self, sink: Sink, config: SinkConfig, journal: Journal, *,
                  clock: Clock, batch: int = BATCH, claim: Claim | None = None,
                  consumer: str | None = None, silencer: Silencer | None = None,
                  health: SinkHealth | None = None) -> None:
+        #: whose cursor and dead letters in the journal: the sink's, or ``<sink>@<replica>``
+        super().__init__(journal, consumer or config.name, clock=clock, claim=claim,
+                         batch=batch, task=f"sink:{config.name}",
+                         log=structlog.get_logger("watcher.sink").bind(sink=config.name))
         self.sink = sink
         #: a complete record of the journal: no silence applies, every reminder does
         self.record = bool(getattr(sink, "record", False))
         self.silencer = silencer
         self.config = config
         self.name = config.name
-        #: the sink's lease (None: no other replica, or a local sink every replica runs)
-        self.claim = claim
-        #: whose cursor and dead letters in the journal: the sink's, or ``<sink>@<replica>``
-        self.consumer = consumer or config.name
-        self.journal = journal
         #: the incidents a notification sink was handed the start of (None: a record)
-        self.told = None if self.record else Told(journal.store, self.consumer)
-        self.clock, self.batch = clock, batch
+        self.told = None if self.record else Told(journal, self.consumer)
         #: failing or not, the last error; the sink reports to it too (its context's)
         self.health = health or SinkHealth(config.name, clock=clock)
         self.health.backlog = lambda: journal.backlog(self.consumer)
         self.stats: DeliveryStats = self.health.stats
-        self.cursor = 0
-        self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
-        self._backoff = Backoff(1.0, 60.0, rng=clock.random)
-        #: counts and logs this sink's internal errors (``task`` = ``sink:<name>``)
-        self.boundary = Boundary(f"sink:{self.name}")
-        self._read_failing = False
         self._delivering = anyio.Lock()
+        self._once = False
+        self._lingered = 0  # the first entry of the batch we already let gather
         #: seconds a batch gathers before delivery (the sink's ``linger``)
         self.linger = sink.linger
 
     @property
     def failing(self) -> bool:
         """The last delivery attempt (or journal read) failed: until one succeeds."""
-        return self.health.failing or self._read_failing
+        return self.health.failing or self.trouble is not None
 
     def status(self) -> SinkStatus:
         """This sink as /metrics and ``STATUS=`` show it."""
@@ -110,17 +105,22 @@ class SinkRunner:
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Deliver forever (or, with ``until_idle``, until caught up with the journal)."""
-        self.cursor = await self.journal.attach(self.consumer)
-        if self.told is not None:
-            await self.told.load()
-        await self._open()
+        self._once = until_idle
         if until_idle:
-            await self.retry_dead()
-            await self._follow(until_idle=True)
+            await super().run(until_idle=True)
             return
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._retry_dead_every, DEAD_RETRY_EVERY)
-            await self._follow(until_idle=False)
+            await super().run()
+
+    async def start(self) -> bool:
+        await super().start()
+        if self.told is not None:
+            await self.told.load()
+        await self._open()
+        if self._once:  # the dead letters queued for retry go before what is new
+            await self.retry_dead()
+        return True
 
     async def _open(self) -> None:
         """Let the sink connect before the first batch, so a server that is down, wrong
@@ -137,62 +137,45 @@ class SinkRunner:
                 continue
             if not self.health.reports:
                 self.health.succeeded("sink connected", by_sink=False)
-            self._backoff.reset()
+            self.backoff.reset()
             return
 
-    async def _follow(self, *, until_idle: bool) -> None:
-        lingered = 0  # the first entry of the batch we already let gather
-        while True:
-            if until_idle and self.cursor >= self.journal.head:
-                return
-            await self.journal.wait(self.cursor)
-            try:
-                lingered = await self._step(lingered)
-            except Exception as e:  # a bug around the sink: contained, retried like a failure
-                self.boundary.caught(e)
-                await self._retry_later(e, internal=True)
+    async def failed(self, e: Exception, *, internal: bool) -> None:
+        """The journal could not be read (a damaged or vanished state file): nothing to
+        deliver, so back off and read again; a bug around the sink is retried like a
+        failed delivery.  The cursor stays where it was."""
+        if internal:
+            await self._retry_later(e, internal=True)
+            return
+        if self.trouble is None:
+            self.trouble = str(e)
+            self.log.error("could not read the journal, will retry", error=str(e),
+                           backlog=self.journal.backlog(self.consumer))
+        await super().failed(e, internal=False)
 
-    async def _step(self, lingered: int) -> int:
-        """Deliver and acknowledge the next batch (or let it gather); the entry lingered on."""
-        try:
-            entries = await self.journal.read(self.cursor, self.batch)
-        except StoreError as e:
-            await self._read_failed(e)
-            return lingered
-        if self._read_failing:
-            self._read_failing = False
-            self._backoff.reset()
-            self.log.info("journal readable again")
+    async def step(self) -> None:
+        """Deliver and acknowledge the next batch (or let it gather)."""
+        entries = await self.journal.read(self.cursor, self.batch)
         if not entries:
-            return lingered
+            return
         match = self.config.match
         wanted = entries if match.everything else [e for e in entries if match(e)]
         holds = () if self.record or self.silencer is None else self.silencer.for_sink(self.name)
         told = None if self.told is None else self.told.draft(entries, wanted)
         wanted, held = screen(wanted, holds, record=self.record,
                               repeat=self.config.repeat_interval, told=told)
-        if (wanted and self.linger > 0 and wanted[0].seq != lingered
+        if (wanted and self.linger > 0 and wanted[0].seq != self._lingered
                 and len(entries) < self.batch):
-            lingered = wanted[0].seq
+            self._lingered = wanted[0].seq
             # from the event's time, so a backlog after a restart is not held again
             wait = min(self.linger, wanted[0].time + self.linger - self.clock())
             if wait > 0:
                 await self.clock.sleep(wait)
-                return lingered  # read again: the batch now holds what arrived meanwhile
+                return  # read again: the batch now holds what arrived meanwhile
         if wanted and not await self._deliver(wanted):
-            return lingered
+            return
         self.stats.silenced.update(held)
         await self._ack(entries[-1].seq, told)
-        return lingered
-
-    async def _read_failed(self, e: StoreError) -> None:
-        """The journal could not be read (a damaged or vanished state file): nothing to
-        deliver, so back off and read again; the cursor stays where it was."""
-        if not self._read_failing:
-            self._read_failing = True
-            self.log.error("could not read the journal, will retry", error=str(e),
-                           backlog=self.journal.backlog(self.consumer))
-        await self.clock.sleep(self._backoff.next())
 
     async def _deliver(self, batch: Sequence[JournalEntry]) -> bool:
         await checkpoint()  # past its claim this replica hands the sink nothing more
@@ -207,7 +190,7 @@ class SinkRunner:
             return False
         if not self.health.reports:  # else the sink said how its attempts went
             self.health.succeeded(by_sink=False)
-        self._backoff.reset()
+        self.backoff.reset()
         self.boundary.cleared()
         if rejected:
             await self._dead(rejected)
@@ -217,7 +200,7 @@ class SinkRunner:
 
     async def _retry_later(self, e: Exception, *, internal: bool) -> None:
         """Count a failed attempt and back off before the batch is tried again."""
-        delay = self._backoff.next()
+        delay = self.backoff.next()
         if isinstance(e, Retryable) and e.retry_after:
             delay = max(delay, e.retry_after)
         error = describe(e) if internal else str(e) or repr(e)
@@ -231,7 +214,7 @@ class SinkRunner:
                              event_id=entry.id, run_id=entry.run_id, reason=reason,
                              attempts=attempts)
         try:
-            await self.journal.store.add_dead(self.consumer, rejected, self.clock())
+            await self.journal.add_dead(self.consumer, rejected, self.clock())
         except StoreError as e:
             self.log.error("could not record dead letters", error=str(e))
 
@@ -245,10 +228,10 @@ class SinkRunner:
 
     async def retry_dead(self) -> int:
         """Re-deliver dead letters queued for retry; returns how many were delivered."""
-        store = self.journal.store
+        journal = self.journal
         try:
             # a pass takes one batch; the rest wait for the next pass
-            letters = await store.dead_letters(self.consumer, retry_only=True, limit=self.batch)
+            letters = await journal.dead_letters(self.consumer, limit=self.batch)
         except Exception as e:  # a state file in trouble must not stop new deliveries
             self.log.error("could not read dead letters", error=str(e))
             return 0
@@ -271,9 +254,9 @@ class SinkRunner:
                  for entry, reason, attempts in rejected]
         try:
             if delivered:
-                await store.resolve_dead(self.consumer, delivered)
+                await journal.resolve_dead(self.consumer, delivered)
             if again:
-                await store.add_dead(self.consumer, again, self.clock())
+                await journal.add_dead(self.consumer, again, self.clock())
         except Exception as e:  # kept queued: they are offered again on the next pass
             self.log.error("could not update dead letters", error=str(e))
         self.stats.delivered += len(delivered)
@@ -288,12 +271,8 @@ class SinkRunner:
             await self.journal.ack(self.consumer, seq, fence=self.claim, records=records)
             if records is not None:
                 self.told.committed()  # type: ignore[union-attr]  # records come from it
-        except Fenced as e:  # delivered, and the new holder delivers them again (same ids)
-            self.log.warning("cursor move refused: another replica holds this sink now",
-                             error=str(e))
-            if self.claim is not None:
-                self.claim.lose("fenced")
-            await anyio.sleep_forever()  # the lease keeper stops this runner
+        except Fenced:  # delivered, and the new holder delivers them again (same ids)
+            raise
         except StoreError as e:
             # Delivered but not recorded: after a restart these are sent again (same ids).
             self.journal.cursors[self.consumer] = seq

@@ -28,7 +28,7 @@ hands over at once.  With SQLite there is no keeper: the one process holds every
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from typing import Any
 
 import anyio
@@ -68,6 +68,8 @@ class Keeper:
         self.stats = LeaseStats()
         #: no more taking, and not counted live: the daemon is stopping
         self.stopping = False
+        #: give back and take a fair share each round (``watcher once`` holds all it took)
+        self.sharing = True
         #: when (monotonic) a heartbeat last reached the database, and why the rounds
         #: since failed; the store was just opened, so it answered a moment ago
         self.heartbeat = clock.monotonic()
@@ -86,10 +88,6 @@ class Keeper:
         for claim in self.claims.values():
             out[claim.kind] = out.get(claim.kind, 0) + 1
         return out
-
-    def wanted(self) -> dict[str, Wanted]:
-        """Every lease of the config (see :func:`wanted`)."""
-        return wanted(self.workers)
 
     def wake(self) -> None:
         """Run a round now (a lease was lost, the config changed)."""
@@ -123,7 +121,7 @@ class Keeper:
             return min([self.period, *(c.remaining() for c in self.claims.values())])
         self.heartbeat, self.heartbeat_error = sent, None
         await self._renewed(up, sent)
-        if not self.stopping:
+        if self.sharing and not self.stopping:
             give, take = self._plan(up)
             await self._give(give)
             await self._take(take, up)
@@ -136,7 +134,7 @@ class Keeper:
         with the sources they would leave a replica with fewer sources than the others)."""
         give: list[str] = []
         take: list[str] = []
-        wanted = self.wanted()
+        wanted = leases_of(self.workers)
         for readers in (False, True):
             todo = plan(self.cluster.replica,
                         [n for n in wanted if n.startswith(LIGHT) == readers],
@@ -202,7 +200,7 @@ class Keeper:
         if got:  # logged before any of them starts work: nothing done on them precedes it
             log.info("leases taken", leases=sorted(got), takeovers=sorted(
                 n for n in got if n in up.abandoned))
-        wanted = self.wanted()
+        wanted = leases_of(self.workers)
         for name, epoch in sorted(got.items()):
             claim = Claim(name, epoch, deadline(sent, self.ttl), clock=self.clock,
                           on_lost=self._on_lost)
@@ -212,13 +210,14 @@ class Keeper:
                 self.stats.takeovers[claim.kind] += 1
             if not await self._start(wanted[name], claim, takeover=takeover):
                 self.claims.pop(name, None)
-                await self._give_back_quietly({name: epoch})
+                with contextlib.suppress(StoreError):  # else it expires on its own
+                    await self.cluster.release({name: epoch})
 
     async def _start(self, cfg: Wanted, claim: Claim, *, takeover: bool) -> bool:
         """Start the lease's worker from the state as committed; False if it cannot be
         read (the lease is given back)."""
         if cfg is None:
-            await self._start_reader(claim)
+            await self.workers.start_reader(claim.lease, claim=claim)
             return True
         if isinstance(cfg, SinkConfig):
             await self.workers.start_sink(cfg, claim=claim)
@@ -236,16 +235,6 @@ class Keeper:
                                   phase=0.0 if takeover else None)
         return True
 
-    async def _start_reader(self, claim: Claim) -> None:
-        if claim.lease == READERS[0]:
-            await self.workers.start_rules(claim=claim)
-        else:
-            await self.workers.start_reminders(claim=claim)
-
-    async def _give_back_quietly(self, held: Mapping[str, int]) -> None:
-        with contextlib.suppress(StoreError):  # else it expires on its own
-            await self.cluster.release(held)
-
     async def _stop(self, name: str) -> None:
         kind, _, what = name.partition(":")
         if kind == "source":
@@ -254,10 +243,8 @@ class Keeper:
             await self.workers.stop_sink(what)
         elif kind == "heartbeat":
             await self.workers.heartbeats.stop(what)
-        elif what == "rules":
-            await self.workers.stop_rules()
         else:
-            await self.workers.stop_reminders()
+            await self.workers.stop_reader(name)
 
     def _worker(self, name: str) -> Worker[Any] | None:
         kind, _, what = name.partition(":")
@@ -267,7 +254,7 @@ class Keeper:
             return self.workers.runners.get(what)
         if kind == "heartbeat":
             return self.workers.heartbeats.pingers.get(what)
-        return self.workers.rules if what == "rules" else self.workers.reminder_worker
+        return self.workers.readers.get(name)
 
     def _on_lost(self, claim: Claim) -> None:
         if claim.lost == "fenced":
@@ -289,7 +276,7 @@ class Keeper:
         return out
 
 
-def wanted(workers: Workers) -> dict[str, Wanted]:
+def leases_of(workers: Workers) -> dict[str, Wanted]:
     """Every lease of ``workers``' config: its sources, its sinks that are not local,
     its heartbeats and the journal readers (None: no config of their own)."""
     config = workers.config

@@ -221,7 +221,7 @@ class Poller:
                 if not self.store_failing:
                     self.log.error("STATE STORE WRITE FAILED: events are not being recorded; "
                                    "polling continues and will record them once it can write",
-                                   error=str(e), state=self.journal.store.path)
+                                   error=str(e), state=self.journal.path)
                 self.store_failing = True
                 self.stats.store_failures += 1
                 return False

@@ -125,7 +125,7 @@ class PushIntake:
         if not p.state.row.baselined:
             return  # the first poll sets the baseline; the pushes wait for it
         try:
-            while len(pushes := await p.journal.store.pushes(p.config.name, BATCH)) > 0:
+            while len(pushes := await p.journal.pushes(p.config.name, BATCH)) > 0:
                 if not await self._apply(pushes) or len(pushes) < BATCH:
                     break
         except StoreError as e:

@@ -20,7 +20,8 @@ that changes nothing writes nothing; its cursor is saved at least every
 :data:`CURSOR_EVERY` seconds (entries between the saved cursor and its position
 changed nothing, so reading them again after a restart changes nothing).
 
-It is one worker, ``reminders``, started and stopped by
+It is a :class:`~watcher.runtime.reader.JournalReader` (waiting, failing and
+fencing are the reader's).  It is one worker, ``reminders``, started and stopped by
 :class:`~watcher.runtime.workers.Workers`.  With several replicas it runs under
 the ``reader:reminders`` lease, on one replica at a time, each write fenced by
 it, and takes up from the state as committed when the lease moves to it.
@@ -30,17 +31,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 
-import anyio
 import structlog
 
 from watcher.core import reminders as core
-from watcher.core.backoff import Backoff
 from watcher.core.reminders import Episode
-from watcher.errors import Fenced, StoreError
 from watcher.infra.clock import Clock
 from watcher.model import Event
-from watcher.runtime.claim import Claim
-from watcher.runtime.supervisor import Boundary
+from watcher.runtime.reader import JournalReader
 from watcher.state.journal import Journal
 
 log = structlog.get_logger("watcher.reminders")
@@ -51,33 +48,33 @@ NAMESPACE = "reminders"
 #: the longest wait between two looks (a reload may bring new intervals)
 MAX_WAIT = 60.0
 CURSOR_EVERY = 60.0
-BATCH = 1000
 
 
-class Reminders:
-    name = "reminders"
+class Reminders(JournalReader):
+    doing = "reminders"
 
     def __init__(self, journal: Journal, *, intervals: Callable[[], Collection[float]],
                  sources: Callable[[], Collection[str]], clock: Clock) -> None:
-        self.journal = journal
+        super().__init__(journal, READER, clock=clock, task="reminders", log=log)
         self.intervals = intervals
         self.sources = sources
-        self.clock = clock
         self.episodes: dict[str, Episode] = {}
-        self.pos = 0
         self._saved = (0, 0.0)  # (cursor, when) last written
         self._loaded = False
-        #: the ``reader:reminders`` lease with several replicas (None: the only process)
-        self.claim: Claim | None = None
-        #: counts and logs the stream's internal errors (``task`` = ``reminders``)
-        self.boundary = Boundary("reminders")
+        self._due_at: float | None = None
+
+    async def start(self) -> bool:
+        self._due_at = 0.0  # a first step at once: what came due meanwhile
+        if not self._loaded:
+            await self.load()
+        return True
 
     async def load(self) -> None:
         """Take up where the last process left off (a first start reads the journal)."""
-        self.pos = self.journal.cursors.get(READER, 0)
-        self._saved = (self.pos, self.clock())
+        self.cursor = self.journal.cursors.get(READER, 0)
+        self._saved = (self.cursor, self.clock())
         self.episodes = {}
-        for key, raw in (await self.journal.store.records(NAMESPACE)).items():
+        for key, raw in (await self.journal.records(NAMESPACE)).items():
             try:
                 self.episodes[key] = Episode.decode(raw)
             except (ValueError, TypeError):
@@ -88,53 +85,30 @@ class Reminders:
         """Forget what was loaded: the next :meth:`run` reads it from the store again."""
         self._loaded = False
 
-    async def run(self) -> None:
-        """Step forever: at each new journal entry and when a reminder is due.  A store
-        that cannot be read or written is tried again with backoff (not a bug)."""
-        backoff = Backoff(1.0, 60.0, rng=self.clock.random)
-        failing = False
-        while True:
-            try:
-                if not self._loaded:
-                    await self.load()
-                delay = await self.step()
-            except Fenced as e:
-                log.warning("commit refused: another replica keeps the reminders now",
-                            error=str(e))
-                if self.claim is not None:
-                    self.claim.lose("fenced")
-                await anyio.sleep_forever()  # the lease keeper stops this stream
-            except StoreError as e:
-                if not failing:
-                    log.error("reminders failing (could not read or write the state), "
-                              "will retry", error=str(e))
-                failing = True
-                await self.clock.sleep(backoff.next())
-                continue
-            if failing:
-                log.info("reminders recovered")
-            failing = False
-            backoff.reset()
-            await self._wait(delay)
+    def deadline(self) -> float | None:
+        return self._due_at
 
-    async def step(self, *, save: bool = False) -> float:
-        """Read what is new, make what is due, commit; seconds until the next is due.
-        ``save``: write the cursor even if nothing changed (a process about to end).
-        StoreError: nothing changed, in memory or stored (the next step does it again)."""
+    async def idle(self) -> None:
+        await self.step(save=True)  # what came due since the last run, and the cursor
+
+    async def step(self, *, save: bool = False) -> None:
+        """Read what is new, make what is due, commit.  ``save``: write the cursor even if
+        nothing changed (a process about to end).  StoreError: nothing changed, in memory
+        or stored (the next step does it again)."""
         now = self.clock()
         episodes = dict(self.episodes)
         changed: set[str] = set()
-        pos = self.pos
+        pos = self.cursor
         while True:
-            entries = await self.journal.read(pos, BATCH)
+            entries = await self.journal.read(pos, self.batch)
             for e in entries:
                 key = core.take(episodes, e)
                 if key is not None:
                     changed.add(key)
-            if len(entries) < BATCH:
+            if entries:
+                pos = entries[-1].seq
+            if len(entries) < self.batch:
                 break
-            pos = entries[-1].seq
-        pos = entries[-1].seq if entries else pos
         changed |= _drop_gone(episodes, self.sources())
         events = self._due(episodes, changed, now)
         if changed or (pos != self._saved[0]
@@ -144,8 +118,8 @@ class Reminders:
             await self.journal.write_back(READER, pos, events=events, records=records,
                                           fence=self.claim)
             self._saved = (pos, now)
-        self.episodes, self.pos = episodes, pos
-        return self._next(now)
+        self.episodes, self.cursor = episodes, pos
+        self._due_at = self._next(now)
 
     def _due(self, episodes: dict[str, Episode], changed: set[str], now: float) -> list[Event]:
         intervals = self.intervals()
@@ -159,23 +133,11 @@ class Reminders:
         return events
 
     def _next(self, now: float) -> float:
+        """When the next reminder is due (or the next look: a reload may bring intervals)."""
         intervals = self.intervals()
         due = [d for ep in self.episodes.values()
                if (d := core.next_due(ep, intervals)) is not None]
-        return max(0.0, min([*due, now + MAX_WAIT]) - now)
-
-    async def _wait(self, delay: float) -> None:
-        """Until the journal grows past our position or ``delay`` seconds passed."""
-        async with anyio.create_task_group() as tg:
-            async def sleep() -> None:
-                await self.clock.sleep(delay)
-                tg.cancel_scope.cancel()
-
-            async def grown() -> None:
-                await self.journal.wait(self.pos)
-                tg.cancel_scope.cancel()
-            tg.start_soon(sleep)
-            tg.start_soon(grown)
+        return min([*due, now + MAX_WAIT])
 
 
 def _drop_gone(episodes: dict[str, Episode], sources: Collection[str]) -> set[str]:

@@ -16,9 +16,10 @@ import anyio
 import structlog
 
 from watcher.core.status import DaemonStatus, RoundTrips
-from watcher.errors import StoreError
+from watcher.errors import LeasesHeld, StoreError
 from watcher.infra.clock import Clock
-from watcher.runtime.leases import Keeper
+from watcher.runtime.claim import Claim, deadline
+from watcher.runtime.leases import Keeper, leases_of
 from watcher.runtime.workers import Workers
 from watcher.server import cluster as status
 from watcher.state.backends import default_replica
@@ -28,6 +29,9 @@ from watcher.state.view import ClusterView, read_view
 from watcher.version import __version__
 
 log = structlog.get_logger("watcher.leases")
+
+#: how long ``watcher once`` waits for leases another replica is handing over
+LEASE_WAIT = 2.0
 
 
 class Replication:
@@ -78,13 +82,37 @@ class Replication:
         await self.keeper.release("source")
         await self.keeper.release("heartbeat")  # another replica pings on at once
 
-    async def stop_delivering(self) -> None:
+    async def take_all(self) -> None:
+        """Every lease of the config (``watcher once``), waiting up to :data:`LEASE_WAIT`
+        for leases being handed over; LeasesHeld (none kept) when live replicas hold any.
+        The keeper then renews them and takes or gives back nothing."""
+        keeper, ttl = self.keeper, self.ttl
+        keeper.sharing = False
+        wanted = set(leases_of(self.workers))
+        until = keeper.clock.monotonic() + LEASE_WAIT
+        while True:
+            sent = keeper.clock.monotonic()
+            got = await self.cluster.acquire(wanted - keeper.claims.keys(), ttl)
+            keeper.claims.update({n: Claim(n, e, deadline(sent, ttl), clock=keeper.clock)
+                                  for n, e in got.items()})
+            if keeper.claims.keys() >= wanted or keeper.clock.monotonic() >= until:
+                break
+            await keeper.clock.sleep(keeper.period / 4)
+        missing = wanted - keeper.claims.keys()
+        if missing:
+            await self.cluster.release({n: c.epoch for n, c in keeper.claims.items()})
+            keeper.claims.clear()
+            up = await self.cluster.upkeep({}, ttl)
+            raise LeasesHeld({n: up.holders.get(n) for n in missing})
+
+    async def stop_delivering(self, *, forget_local: bool | None = None) -> None:
         """Give the sinks back; a replica without a name of its own (``<host>:<pid>``,
-        never used again) drops its local sinks' cursors too."""
+        never used again, or ``watcher once``: ``forget_local``) drops its local sinks'
+        cursors too."""
         await self.keeper.release()
         await self._leave()
         workers = self.workers
-        if workers.config.watcher.replica is None:
+        if forget_local or (forget_local is None and workers.config.watcher.replica is None):
             for sink in workers.config.sinks:
                 if workers.consumer(sink) != sink.name:
                     try:

@@ -14,7 +14,8 @@ out), so time alone can open or close an episode.  A pass that only moved
 deadlines and decided nothing is not written: it is a function of time and
 committed state, and is worked out again the same way after a restart.
 
-It is one worker, ``rules``, started and stopped by
+It is a :class:`~watcher.runtime.reader.JournalReader`: waiting, failing
+and fencing are the reader's.  It is one worker, ``rules``, started and stopped by
 :class:`~watcher.runtime.workers.Workers` like a sink runner.  With several
 replicas it runs under the ``reader:rules`` lease, on one replica at a time,
 and each commit is fenced by it: an engine that lost the lease decides nothing.
@@ -24,71 +25,39 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import anyio
 import structlog
 
-from watcher.core.backoff import Backoff
 from watcher.core.episodes import Decision, evaluate, next_deadline, retire
 from watcher.core.rules import NAMESPACE, Key, Rule, Track, load_tracks
-from watcher.errors import Fenced, StoreError
 from watcher.infra.clock import Clock
 from watcher.runtime.claim import Claim
-from watcher.runtime.supervisor import Boundary
+from watcher.runtime.reader import BATCH, JournalReader
 from watcher.state.journal import Journal
 
 #: the engine's journal cursor: no sink can be called this (sink names start with a letter
 #: or digit), so a sink's cursor and the engine's never mix
 READER = "@rules"
-BATCH = 1000
 
 
-class RuleEngine:
+class RuleEngine(JournalReader):
     """Evaluates ``rules`` on ``journal`` until cancelled."""
 
-    name = "rules"
+    doing = "rule evaluation"
 
     def __init__(self, rules: Sequence[Rule], journal: Journal, *, clock: Clock,
                  batch: int = BATCH, claim: Claim | None = None) -> None:
+        super().__init__(journal, READER, clock=clock, task="rules", claim=claim, batch=batch,
+                         log=structlog.get_logger("watcher.rules"))
         self.rules = tuple(rules)
-        #: the ``reader:rules`` lease with several replicas (None: the only process)
-        self.claim = claim
-        self.journal = journal
-        self.clock = clock
-        self.batch = batch
         self.tracks: dict[Key, Track] = {}
-        self.cursor = 0
-        #: counts and logs the engine's internal errors (``task`` = ``rules``)
-        self.boundary = Boundary("rules")
-        self.log = structlog.get_logger("watcher.rules")
-        self._backoff = Backoff(1.0, 60.0, rng=clock.random)
-        self._failing = False
-
-    @property
-    def failing(self) -> bool:
-        """The last commit (or journal read) failed and the engine is backing off."""
-        return self._failing
 
     def open_episodes(self) -> int:
         return sum(1 for t in self.tracks.values() if t.episode is not None)
 
-    async def run(self, *, until_idle: bool = False) -> None:
-        """Evaluate forever (or, with ``until_idle``, until caught up with the journal and
-        the clock).  Without rules it only ends the episodes left open and lets go of its
-        cursor."""
-        await self.start()
-        if not self.rules:
-            await self.journal.detach(READER)
-            return
-        while True:
-            if until_idle and self.cursor >= self.journal.head:
-                await self._pass()  # the deadlines already past
-                return
-            await self._wait()
-            await self._pass()
-
-    async def start(self) -> None:
-        """Load the tracks, take the cursor, and retire tracks of rules now gone."""
-        self.tracks = load_tracks(await self.journal.store.records(NAMESPACE))
+    async def start(self) -> bool:
+        """Load the tracks, take the cursor, and retire tracks of rules now gone.  Without
+        rules, once the episodes left open are ended, let go of the cursor (False)."""
+        self.tracks = load_tracks(await self.journal.records(NAMESPACE))
         self.cursor = await self.journal.attach(READER)
         stale = retire(self.rules, self.tracks, self.clock())
         if stale.changed:
@@ -96,55 +65,28 @@ class RuleEngine:
             for e in stale.events:
                 self.log.info("workflow episode closed: its rule is gone", rule=e.data["rule"],
                               workflow=e.subject, source=e.source)
+        if not self.rules:
+            await self.journal.detach(READER)
+        return bool(self.rules)
 
-    async def _wait(self) -> None:
-        """Until the journal has entries past the cursor, or the next deadline."""
-        deadline = next_deadline(self.rules, self.tracks)
-        if deadline is None:
-            await self.journal.wait(self.cursor)
-            return
-        delay = deadline - self.clock()
-        if delay <= 0 or self.journal.head > self.cursor:
-            return
-        async with anyio.create_task_group() as tg:
-            async def journal() -> None:
-                await self.journal.wait(self.cursor)
-                tg.cancel_scope.cancel()
+    def deadline(self) -> float | None:
+        return next_deadline(self.rules, self.tracks)
 
-            async def timer() -> None:
-                await self.clock.sleep(delay)
-                tg.cancel_scope.cancel()
-            tg.start_soon(journal)
-            tg.start_soon(timer)
+    async def idle(self) -> None:
+        await self.step()  # the deadlines already past
 
-    async def _pass(self) -> None:
-        """One batch (or the deadlines due), committed; a failure backs off, keeping the
-        tracks and cursor as they were so the same batch is evaluated again."""
-        try:
-            entries = await self.journal.read(self.cursor, self.batch)
-            caught_up = len(entries) < self.batch
-            decision = evaluate(self.rules, self.tracks, entries,
-                                now=self.clock() if caught_up else None)
-            seq = entries[-1].seq if entries else self.cursor
-            if entries or decision.events:
-                await self._commit(decision, seq)
-            else:
-                decision.apply(self.tracks)
-        except Fenced as e:
-            await self._fenced(e)
-            return
-        except StoreError as e:
-            await self._retry_later("could not read or write the state", e)
-            return
-        except Exception as e:  # a bug: contained, the batch tried again after a backoff
-            self.boundary.caught(e)
-            await self._retry_later("internal error", e)
-            return
-        if self._failing:
-            self._failing = False
-            self.log.info("rule evaluation recovered")
-        self._backoff.reset()
-        self.boundary.cleared()
+    async def step(self) -> None:
+        """One batch (or the deadlines due), committed; a failure keeps the tracks and
+        cursor as they were, so the same batch is evaluated again."""
+        entries = await self.journal.read(self.cursor, self.batch)
+        caught_up = len(entries) < self.batch
+        decision = evaluate(self.rules, self.tracks, entries,
+                            now=self.clock() if caught_up else None)
+        seq = entries[-1].seq if entries else self.cursor
+        if entries or decision.events:
+            await self._commit(decision, seq)
+        else:
+            decision.apply(self.tracks)
 
     async def _commit(self, decision: Decision, seq: int) -> None:
         await self.journal.write_back(READER, seq, events=decision.events,
@@ -154,17 +96,3 @@ class RuleEngine:
         for e in decision.events:
             self.log.info("workflow " + e.type.rsplit(".", 1)[-1], rule=e.data["rule"],
                           workflow=e.data.get("workflow_name") or e.subject, source=e.source)
-
-    async def _fenced(self, e: Fenced) -> None:
-        """Another replica evaluates the rules now: nothing of this pass was kept."""
-        self.log.warning("commit refused: another replica evaluates the rules now",
-                         error=str(e))
-        if self.claim is not None:
-            self.claim.lose("fenced")
-        await anyio.sleep_forever()  # the lease keeper stops this engine
-
-    async def _retry_later(self, what: str, e: Exception) -> None:
-        if not self._failing:
-            self._failing = True
-            self.log.error(f"rule evaluation failing ({what}), will retry", error=str(e))
-        await self.clock.sleep(self._backoff.next())

@@ -23,15 +23,15 @@ import structlog
 from watcher.errors import StoreError
 from watcher.model import JournalEntry
 from watcher.runtime.silencing import forget_ended
-from watcher.state.store import Store
+from watcher.state.journal import Journal
 
 NAMESPACE = "told"
 log = structlog.get_logger("watcher.sink")
 
 
 class Told:
-    def __init__(self, store: Store, consumer: str) -> None:
-        self.store = store
+    def __init__(self, journal: Journal, consumer: str) -> None:
+        self.journal = journal
         self.namespace = f"{NAMESPACE}/{consumer}"
         #: keys of the incidents the sink was handed the start of
         self.keys: set[str] = set()
@@ -41,7 +41,7 @@ class Told:
     async def load(self) -> None:
         """The keys as the sink's last runner committed them with its cursor."""
         try:
-            self.keys = set(await self.store.records(self.namespace))
+            self.keys = set(await self.journal.records(self.namespace))
             self.saved = set(self.keys)
         except StoreError as e:  # resolutions may then be held by a silence, nothing worse
             log.error("could not read which incidents the sink was told of", error=str(e),

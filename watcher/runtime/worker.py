@@ -22,11 +22,10 @@ from watcher.runtime.claim import Claim
 from watcher.runtime.delivery import SinkRunner
 from watcher.runtime.heartbeat import Pinger
 from watcher.runtime.poller import Poller
-from watcher.runtime.reminders import Reminders
-from watcher.runtime.rules import RuleEngine
+from watcher.runtime.reader import JournalReader
 from watcher.runtime.supervisor import Boundary, supervise
 
-W = TypeVar("W", Poller, SinkRunner, RuleEngine, Reminders, Pinger)
+W = TypeVar("W", Poller, SinkRunner, JournalReader, Pinger)
 
 
 class Worker(Generic[W]):

@@ -33,6 +33,7 @@ from watcher.runtime.delivery import SinkRunner
 from watcher.runtime.heartbeats import Heartbeats
 from watcher.runtime.poller import Poller, SourceState
 from watcher.runtime.push import PushDesk
+from watcher.runtime.reader import JournalReader
 from watcher.runtime.reminders import READER as REMINDERS
 from watcher.runtime.reminders import Reminders
 from watcher.runtime.rules import READER as RULES
@@ -77,9 +78,9 @@ class Workers:
             intervals=lambda: {s.repeat_interval for s in self.config.sinks
                                if s.repeat_interval is not None},
             sources=lambda: {s.name for s in self.config.sources})
-        #: the workflow health rules' engine, while there are rules (or episodes to end)
-        self.rules: Worker[RuleEngine] | None = None
-        self.reminder_worker: Worker[Reminders] | None = None
+        #: the journal readers that write back, by lease (``READERS``): the workflow health
+        #: rules' engine (while there are rules or episodes to end) and the reminder stream
+        self.readers: dict[str, Worker[JournalReader]] = {}
         self._rows = rows
         #: this replica's id among several; None: the only process, holding every lease
         self.replica = replica
@@ -117,8 +118,10 @@ class Workers:
         return None
 
     def reader_errors(self) -> dict[str, int]:
-        """The internal errors of the journal readers and heartbeats (by task): /metrics."""
-        return {"rules": self.rules.obj.boundary.errors if self.rules else 0,
+        """The internal errors of the journal readers and heartbeats (by task), for
+        ``/metrics``."""
+        rules = self.readers.get(READERS[0])
+        return {"rules": rules.obj.boundary.errors if rules else 0,
                 "reminders": self.reminders.boundary.errors, **self.heartbeats.errors()}
 
     # -- sources -----------------------------------------------------------------------
@@ -181,9 +184,7 @@ class Workers:
         assert self.tg is not None
         runner = self.make_runner(cfg, claim)
         try:
-            if claim is not None:
-                await self.journal.refresh(runner.consumer)
-            await self.journal.attach(runner.consumer)  # before any event, so none is skipped
+            await runner.take_up()
         except StoreError as e:
             log.error("could not save a new sink's cursor; it starts anyway", sink=cfg.name,
                       error=str(e))
@@ -202,52 +203,41 @@ class Workers:
             except StoreError as e:  # its cursor stays on file until the next restart
                 log.error("could not drop a removed sink's cursor", sink=name, error=str(e))
 
-    # -- rules ---------------------------------------------------------------------------
+    # -- journal readers that write back -------------------------------------------------
 
-    async def start_rules(self, *, claim: Claim | None = None) -> None:
-        """Start the rule engine, if there are rules or an earlier engine's cursor (its
-        open episodes end once the rules are gone); under a ``claim`` from the cursor
-        as stored (another replica may have moved it)."""
+    async def start_reader(self, lease: str, *, claim: Claim | None = None) -> None:
+        """Start the journal reader of ``lease`` (``READERS``): the rule engine, if there are
+        rules or an earlier engine's cursor (its open episodes end once the rules are
+        gone), or the reminder stream; under a ``claim`` from its cursor and what it keeps
+        beside it as stored (another replica may have moved them)."""
         assert self.tg is not None
+        rules = lease == READERS[0]
         try:
             if claim is not None:
-                await self.journal.refresh(RULES)
-            if not self.config.rules and RULES not in self.journal.cursors:
+                await self.journal.refresh(RULES if rules else REMINDERS)
+            if rules and not self.config.rules and RULES not in self.journal.cursors:
                 return
-            await self.journal.attach(RULES)  # before any event, so none is skipped
+            if rules:
+                await self.journal.attach(RULES)  # before any event, so none is skipped
         except StoreError as e:
-            log.error("could not read or save the rule engine's cursor; it starts anyway",
-                      error=str(e))
-        engine = RuleEngine(self.config.rules, self.journal, clock=self.clock, claim=claim)
-        worker = self.rules = Worker(engine, clock=self.clock)
-        worker.start(self.tg, engine.run)
+            log.error("could not read or save a journal reader's cursor; it starts anyway",
+                      reader=lease, error=str(e))
+        reader: JournalReader = self.reminders
+        if rules:
+            reader = RuleEngine(self.config.rules, self.journal, clock=self.clock, claim=claim)
+        else:
+            reader.claim = claim
+            if claim is not None:
+                self.reminders.unload()  # its start reads them as stored
+        worker = self.readers[lease] = Worker(reader, clock=self.clock)
+        worker.start(self.tg, reader.run)
 
-    async def stop_rules(self) -> None:
-        worker, self.rules = self.rules, None
+    async def stop_reader(self, lease: str) -> None:
+        worker = self.readers.pop(lease, None)
         if worker is not None:
             await worker.stop()
-
-    async def start_reminders(self, *, claim: Claim | None = None) -> None:
-        """Start the reminder stream; under a ``claim`` from its cursor and episodes as
-        stored (another replica may have moved them)."""
-        assert self.tg is not None
-        stream = self.reminders
-        stream.claim = claim
-        if claim is not None:
-            try:
-                await self.journal.refresh(REMINDERS)
-                await stream.load()
-            except StoreError as e:  # its run() loads them again
-                stream.unload()
-                log.error("could not read the reminders' state; retrying", error=str(e))
-        worker = self.reminder_worker = Worker(stream, clock=self.clock)
-        worker.start(self.tg, stream.run)
-
-    async def stop_reminders(self) -> None:
-        worker, self.reminder_worker = self.reminder_worker, None
-        if worker is not None:
-            await worker.stop()
-            self.reminders.unload()  # taken up again from the store if it comes back
+            if worker.obj is self.reminders:
+                self.reminders.unload()  # taken up again from the store if it comes back
 
     # -- reload --------------------------------------------------------------------------
 
@@ -260,9 +250,9 @@ class Workers:
         await self._apply_sinks({s.name: s for s in old.sinks}, {s.name: s for s in new.sinks})
         await self.heartbeats.apply(old.heartbeats, new.heartbeats)
         if old.rules != new.rules:
-            await self.stop_rules()
+            await self.stop_reader(READERS[0])
             if self.leased(READERS[0]):  # else the replica holding the lease restarts it
-                await self.start_rules(claim=self.claims.get(READERS[0]))
+                await self.start_reader(READERS[0], claim=self.claims.get(READERS[0]))
             log.info("rules changed", rules=len(new.rules))
 
     async def _apply_sources(self, old: Mapping[str, SourceConfig],

@@ -26,14 +26,13 @@ read is a config error naming its index, never quoting it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
 import structlog
 
-from watcher.config.options import option
+from watcher.config.options import Check, Duration, SecretList
 from watcher.config.settings import SinkConfig
 from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
@@ -46,12 +45,11 @@ from watcher.sinks.notice import Notice, notices
 THREADS = 2
 
 
-@dataclass(frozen=True)
 class AppriseOptions(RetryOptions):
     #: Apprise URLs (each a secret): "msteams://...", "discord://...", "mailto://..."
-    urls: tuple[str, ...] = option("secret_list", check=check_urls)
+    urls: Annotated[SecretList, Check(check_urls)]
     #: events arriving within this window become one notification (0: one per event)
-    group_wait: float = option("duration", 0.0, min=0.0)
+    group_wait: Annotated[float, Duration(min=0.0)] = 0.0
 
 
 class AppriseSink(BaseSink[AppriseOptions]):

@@ -22,10 +22,10 @@ receiver) holds back only its own sink, never polling or other sinks.
 A sink class has:
 
 * ``kind``: its ``type`` name in the config;
-* ``Options``: its own config keys, a frozen dataclass whose fields are declared
-  with :func:`~watcher.config.options.option` (kinds ``secret`` and
-  ``secret_table`` are masked by ``watcher check`` and redacted from logs;
-  ``NoOptions``: none); the validated instance arrives in ``config.options``;
+* ``Options``: its own config keys, a :class:`~watcher.config.options.Options`
+  model (``Secret``, ``SecretTable`` and ``SecretList`` fields are masked by
+  ``watcher check`` and redacted from logs; ``NoOptions``: none); the validated
+  instance arrives in ``config.options``;
 * ``__init__(config, context)``; ``deliver``;
 * optionally ``reopen()`` (SIGHUP), ``aclose()``, ``linger`` (seconds,
   default 0): the runner lets a batch gather that long after its first event
@@ -59,9 +59,7 @@ the ``watcher.sinks`` entry-point group::
     [project.entry-points."watcher.sinks"]
     my-sink = "my_package.sink:MySink"
 
-and configure it with ``type = "my-sink"``.  The first form of this protocol,
-with ``options = {name: Field}`` instead of ``Options`` (values read as
-``config.options[name]``), is still accepted.
+and configure it with ``type = "my-sink"``.
 """
 
 from __future__ import annotations
@@ -106,7 +104,7 @@ class SinkContext:
 
 class Sink(Protocol):
     kind: ClassVar[str]
-    #: the sink's own config keys: a frozen dataclass of options
+    #: the sink's own config keys: an Options model
     Options: ClassVar[type[Any]]
     #: a complete record of the journal: never silenced (stdout, file, buses)
     record: ClassVar[bool]
@@ -179,11 +177,8 @@ class BaseSink(SinkDefaults, Generic[OptionsT]):
 def accept(obj: object) -> type[Sink]:
     """``obj`` as a sink class of this protocol, or :class:`PluginError` saying why not.
 
-    A class lacking an optional member, or written against the first form of the
-    protocol, is given as a subclass that completes it.
+    A class lacking an optional member is given as a subclass that completes it.
     """
     cls = plugin_class(obj, "sink", text=("kind",), methods=("deliver",))
-    options, first_form = declared(cls, "sink")
-    if not first_form:
-        return cast("type[Sink]", completed(cls, SinkDefaults))
-    return cast("type[Sink]", completed(cls, SinkDefaults, Options=options))
+    declared(cls, "sink")
+    return cast("type[Sink]", completed(cls, SinkDefaults))

@@ -21,12 +21,11 @@ import io
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import anyio.to_thread
 
-from watcher.config.options import option
+from watcher.config.options import Options
 from watcher.errors import Retryable
 from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
@@ -36,10 +35,9 @@ if TYPE_CHECKING:
     from watcher.config.settings import SinkConfig
 
 
-@dataclass(frozen=True)
-class FileOptions:
+class FileOptions(Options):
     #: appended to; reopened on SIGHUP
-    path: str = option("str")
+    path: str
 
 
 class FileSink(BaseSink[FileOptions]):

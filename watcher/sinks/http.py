@@ -35,11 +35,12 @@ import socket
 import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from watcher.config.options import option
+from watcher.config.options import Duration, Field, Options
 from watcher.core.backoff import retry_after
 from watcher.infra.clock import Clock, wall
 from watcher.infra.permit import checkpoint
@@ -75,20 +76,19 @@ def check_http_url(value: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class RetryOptions:
+class RetryOptions(Options):
     """The retry keys every HTTP sink shares (its options subclass this)."""
 
     #: for one request
-    timeout: float = option("duration", 10.0, min=0.1)
+    timeout: Annotated[float, Duration(min=0.1)] = 10.0
     #: give up after this many attempts
-    max_attempts: int = option("int", 10, min=1)
+    max_attempts: Annotated[int, Field(ge=1)] = 10
     #: give up this long after an event's first attempt
-    max_age: float = option("duration", 3600.0, min=0.01)
+    max_age: Annotated[float, Duration(min=0.01)] = 3600.0
     #: the first retry delay (then doubling)
-    backoff: float = option("duration", 1.0, min=0.001)
+    backoff: Annotated[float, Duration(min=0.001)] = 1.0
     #: the cap of the retry delay
-    max_backoff: float = option("duration", 300.0, min=0.001)
+    max_backoff: Annotated[float, Duration(min=0.001)] = 300.0
 
 
 def classify(status: int, reason: str, body: bytes, headers: Mapping[str, str], *,

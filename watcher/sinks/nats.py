@@ -33,8 +33,7 @@ import re
 import ssl
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Self
 
 import nats
 import nats.errors
@@ -42,8 +41,9 @@ import nats.js.errors
 import structlog
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from pydantic import model_validator
 
-from watcher.config.options import option
+from watcher.config.options import Check, Duration, Options, Secret
 from watcher.config.settings import SinkConfig
 from watcher.config.units import format_duration
 from watcher.core.status import BusStats
@@ -81,29 +81,29 @@ def _check_stream(value: str) -> str | None:
     return None if ok else "must be a stream name: no spaces, '.', '*', '>', '/' or '\\'"
 
 
-@dataclass(frozen=True)
-class NatsOptions:
+class NatsOptions(Options):
     #: one server, or several separated by commas (as $NATS_URL)
-    url: str = option("str", "nats://127.0.0.1:4222", check=_check_url)
-    subject: str = option("str", "watcher.{source}.{type}", check=check_subject)
+    url: Annotated[str, Check(_check_url)] = 'nats://127.0.0.1:4222'
+    subject: Annotated[str, Check(check_subject)] = 'watcher.{source}.{type}'
     #: the JetStream stream that must hold the subjects
-    stream: str = option("str", "WATCHER", check=_check_stream)
+    stream: Annotated[str, Check(_check_stream)] = 'WATCHER'
     #: create the stream (file storage, dedupe_window) when it is absent
-    create_stream: bool = option("bool", False)
+    create_stream: bool = False
     #: the duplicate window of a stream this sink creates
-    dedupe_window: float = option("duration", 3600.0, min=MIN_WINDOW)
-    token: str | None = option("secret", None)
-    user: str | None = option("str", None)
-    password: str | None = option("secret", None)
+    dedupe_window: Annotated[float, Duration(min=MIN_WINDOW)] = 3600.0
+    token: Secret | None = None
+    user: str | None = None
+    password: Secret | None = None
     #: a .creds file (JWT + NKey seed)
-    creds_file: str | None = option("str", None)
-    tls_ca: str | None = option("str", None)
-    tls_cert: str | None = option("str", None)
-    tls_key: str | None = option("str", None)
+    creds_file: str | None = None
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
     #: to connect, and for a batch's acknowledgements
-    timeout: float = option("duration", 10.0, min=0.1)
+    timeout: Annotated[float, Duration(min=0.1)] = 10.0
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
         given = [k for k, v in (("token", self.token), ("user", self.user),
                                 ("creds_file", self.creds_file)) if v]
         if len(given) > 1:
@@ -116,6 +116,7 @@ class NatsOptions:
         if self.create_stream and Template(self.subject).stream_subjects() is None:
             raise ValueError("create_stream needs a subject that starts with a fixed token "
                              "(e.g. watcher.{source}.{type})")
+        return self
 
 
 class NatsSink(BaseSink[NatsOptions]):

@@ -26,13 +26,13 @@ every request to the endpoint.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import Annotated
 
 import aiohttp
 import orjson
 import structlog
 
-from watcher.config.options import option
+from watcher.config.options import Check, Secret, Table
 from watcher.config.settings import SinkConfig
 from watcher.config.toml_text import toml_value
 from watcher.model import JournalEntry
@@ -63,16 +63,15 @@ def _check_severity(table: Mapping[str, str]) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
 class PagerDutyOptions(RetryOptions):
     #: the Events API v2 integration key of a service (a secret)
-    routing_key: str = option("secret")
+    routing_key: Secret
     #: PagerDuty's events endpoint host (tests point it elsewhere)
-    base_url: str = option("str", "https://events.pagerduty.com", check=check_http_url)
+    base_url: Annotated[str, Check(check_http_url)] = 'https://events.pagerduty.com'
     #: severity by short event type or run status, over DEFAULT_SEVERITY
-    severity: Mapping[str, str] = option("table", {}, check=_check_severity)
+    severity: Annotated[Table, Check(_check_severity)] = {}
     #: ``payload.source``; unset: the watcher source the event is about
-    source: str | None = option("str", None)
+    source: str | None = None
 
 
 class PagerDutySink(BaseSink[PagerDutyOptions]):

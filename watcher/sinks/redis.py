@@ -25,18 +25,18 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Self
 from urllib.parse import urlsplit
 
 import orjson
 import redis.asyncio as aioredis
 import redis.exceptions
 import structlog
+from pydantic import model_validator
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from watcher.config.options import option
+from watcher.config.options import Check, Duration, Field, Options, Secret
 from watcher.config.settings import SinkConfig
 from watcher.core.status import BusStats
 from watcher.errors import Retryable
@@ -62,29 +62,30 @@ def _check_url(value: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class RedisOptions:
+class RedisOptions(Options):
     #: a secret: such a URL often holds the password (redis://:password@host:6379/0)
-    url: str = option("secret", "redis://127.0.0.1:6379/0", check=_check_url)
+    url: Annotated[Secret, Check(_check_url)] = 'redis://127.0.0.1:6379/0'
     #: the stream key, a template like NATS subjects
-    stream: str = option("str", "watcher:events", check=check_template)
+    stream: Annotated[str, Check(check_template)] = 'watcher:events'
     #: approximate trimming (XADD MAXLEN ~)
-    maxlen: int = option("int", 1_000_000, min=1)
+    maxlen: Annotated[int, Field(ge=1)] = 1000000
     #: how long an added event's id is remembered, so a replay adds nothing twice
-    dedupe_window: float = option("duration", 3600.0, min=600.0)
-    user: str | None = option("str", None)
-    password: str | None = option("secret", None)
-    tls_ca: str | None = option("str", None)
-    tls_cert: str | None = option("str", None)
-    tls_key: str | None = option("str", None)
+    dedupe_window: Annotated[float, Duration(min=600.0)] = 3600.0
+    user: str | None = None
+    password: Secret | None = None
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
     #: to connect, and for a batch's answers
-    timeout: float = option("duration", 10.0, min=0.1)
+    timeout: Annotated[float, Duration(min=0.1)] = 10.0
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("set tls_cert and tls_key together")
         if (self.tls_ca or self.tls_cert) and not self.url.startswith("rediss://"):
             raise ValueError("tls_ca, tls_cert and tls_key need a rediss:// url")
+        return self
 
 
 class RedisSink(BaseSink[RedisOptions]):

@@ -20,14 +20,14 @@ is how they get there:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import Annotated
 
 import aiohttp
 import orjson
 import structlog
 
-from watcher.config.options import option
+from watcher.config.options import Check, Duration, Secret, Table
 from watcher.config.settings import SinkConfig
 from watcher.infra.ratelimit import Buckets
 from watcher.model import JournalEntry
@@ -42,14 +42,13 @@ from watcher.sinks.templates import check_templates
 MESSAGES_PER_SECOND = 1 / 1.1
 
 
-@dataclass(frozen=True)
 class SlackOptions(RetryOptions):
     #: the incoming webhook URL (a secret: its path is the credential)
-    webhook_url: str = option("secret", check=check_http_url)
+    webhook_url: Annotated[Secret, Check(check_http_url)]
     #: events arriving within this window become one message
-    group_wait: float = option("duration", 10.0, min=0.0)
+    group_wait: Annotated[float, Duration(min=0.0)] = 10.0
     #: event type -> headline template (see watcher.sinks.slack_words), over the defaults
-    templates: Mapping[str, str] = option("table", {}, check=check_templates(WORDS))
+    templates: Annotated[Table, Check(check_templates(WORDS))] = {}
 
 
 class SlackSink(BaseSink[SlackOptions]):

@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 from watcher.config.hints import hint
-from watcher.config.schema import At
+from watcher.config.kinds import At
 from watcher.core.events import DATA_KEYS, EVENT_TYPES, full_type
 
 #: the CloudEvent's own fields

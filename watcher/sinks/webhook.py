@@ -27,14 +27,14 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import Annotated
 
 import aiohttp
 import anyio
 import structlog
 
-from watcher.config.options import option
+from watcher.config.options import Check, Field, Secret, SecretTable
 from watcher.config.settings import SinkConfig
 from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected, SinkContext
@@ -95,16 +95,15 @@ def _check_headers(value: dict[str, str]) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
 class WebhookOptions(RetryOptions):
     #: the receiver (a secret: such a URL often carries a credential)
-    url: str = option("secret", check=check_http_url)
+    url: Annotated[Secret, Check(check_http_url)]
     #: a Standard Webhooks secret (whsec_...); unset: events go unsigned
-    secret: str | None = option("secret", None, check=_check_secret)
+    secret: Annotated[Secret, Check(_check_secret)] | None = None
     #: extra headers; values often carry credentials (Authorization), hence secret
-    headers: Mapping[str, str] = option("secret_table", {}, check=_check_headers)
+    headers: Annotated[SecretTable, Check(_check_headers)] = {}
     #: runs delivered at once
-    concurrency: int = option("int", 8, min=1)
+    concurrency: Annotated[int, Field(ge=1)] = 8
 
 
 class WebhookSink(BaseSink[WebhookOptions]):

@@ -18,13 +18,14 @@ lease carry its :class:`~watcher.state.store.Fence`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import anyio
 
 from watcher.core.events import to_json
 from watcher.model import Event, JournalEntry, Tracked
-from watcher.state.store import Commit, Fence, SourceRow, Store
+from watcher.state.inbox import Push
+from watcher.state.store import Commit, DeadLetter, Fence, SourceRow, Store
 
 #: entries kept in memory beyond the slowest sink's cursor
 TAIL_KEEP = 10_000
@@ -204,6 +205,34 @@ class Journal:
         keep_from = max(min(low + 1, self.head - self._tail_keep + 1),
                         self.head - 2 * self._tail_keep + 1)
         del tail[:max(0, keep_from - tail[0].seq)]
+
+    # -- what readers keep beside their cursors ----------------------------------------
+
+    @property
+    def path(self) -> str:
+        """Where the journal is kept (for logs)."""
+        return self.store.path
+
+    async def records(self, namespace: str) -> dict[str, bytes]:
+        """A reader's records of ``namespace`` as last committed with its cursor."""
+        return await self.store.records(namespace)
+
+    async def add_dead(self, reader: str, rejected: Iterable[tuple[JournalEntry, str, int]],
+                       at: float) -> None:
+        """Keep what ``reader`` gave up on as dead letters (entry, reason, attempts)."""
+        await self.store.add_dead(reader, rejected, at)
+
+    async def dead_letters(self, reader: str, *, limit: int) -> list[DeadLetter]:
+        """``reader``'s dead letters an operator queued for another try."""
+        return await self.store.dead_letters(reader, retry_only=True, limit=limit)
+
+    async def resolve_dead(self, reader: str, seqs: Sequence[int]) -> None:
+        """Dead letters of ``reader`` delivered at last."""
+        await self.store.resolve_dead(reader, seqs)
+
+    async def pushes(self, source: str, limit: int) -> list[Push]:
+        """``source``'s pushed deliveries not yet applied, oldest first (its inbox)."""
+        return await self.store.pushes(source, limit)
 
     async def prune(self, *, before: float) -> int:
         """Forget entries every sink has passed and that are older than ``before``."""

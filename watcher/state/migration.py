@@ -33,6 +33,20 @@ class Copied:
     records: int = 0
 
 
+async def migrate_file(path: str, url: str) -> Copied:
+    """Open the SQLite file at ``path`` (as its one writer) and the PostgreSQL database at
+    ``url``, and copy the one into the other (:func:`migrate`)."""
+    sqlite = await SqliteStore.open(path, writer="watcher migrate")
+    try:
+        pg = await PostgresStore.open(url, replica="watcher migrate", listen_url="")
+        try:
+            return await migrate(sqlite, pg)
+        finally:
+            await pg.close()
+    finally:
+        await sqlite.close()
+
+
 async def migrate(source: SqliteStore, target: PostgresStore) -> Copied:
     """Copy ``source`` into ``target``; TargetNotEmpty if it holds any state."""
     if (await target.head() or await target.cursors() or await target.load()

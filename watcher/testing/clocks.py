@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
 import math
+import weakref
+from asyncio import Future
 from collections.abc import Callable
 from random import Random
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -167,12 +171,12 @@ the same order as the sleepers.
 
 
 async def settle() -> None:
-    """Return once every other task is blocked and no worker thread is busy.
+    """Return once every other task is blocked and none waits for a worker thread.
 
     anyio's ``wait_all_tasks_blocked`` polls every 0.1 s of real time and does
     not see a task waiting for a worker thread (every store call) as busy; on
-    asyncio this checks between loop iterations instead, so a step costs what
-    the woken tasks cost and nothing more.
+    asyncio this looks at each task between loop iterations instead, so a step
+    costs what the woken tasks cost and nothing more.
     """
     if sniffio.current_async_library() != "asyncio":
         await anyio.wait_all_tasks_blocked()
@@ -180,27 +184,41 @@ async def settle() -> None:
     quiet = 0
     while quiet < 2:  # twice in a row: a callback queued by I/O runs in between
         await anyio.lowlevel.checkpoint()
-        quiet = quiet + 1 if _asyncio_quiet() else 0
+        quiet = quiet + 1 if _all_blocked() else 0
 
 
-def _asyncio_quiet() -> bool:
+#: the coroutines of anyio and asyncio that wait for a worker thread
+_THREAD_CALLS = frozenset({"run_sync_in_worker_thread", "run_in_executor", "to_thread"})
+#: task -> the future it waits for, and whether that is a worker thread's result: a task
+#: resumes only once that future is done, so while it is not the task is where it was
+_waits: weakref.WeakKeyDictionary[Any, tuple[Future[Any], bool]] = weakref.WeakKeyDictionary()
+
+
+def _all_blocked() -> bool:
+    """Every other task of this loop waits for a future not yet done, and none for a
+    worker thread: seen through public attributes only (a coroutine's ``cr_await``
+    chain, and the future an ``await`` holds, which the garbage collector can name)."""
     import asyncio
 
     this = asyncio.current_task()
-    for task in asyncio.all_tasks():
-        waiter = getattr(task, "_fut_waiter", None)
-        if task is not this and (waiter is None or waiter.done()):
+    return all(task is this or _blocked(task) for task in asyncio.all_tasks())
+
+
+def _blocked(task: Any) -> bool:
+    known = _waits.get(task)
+    if known is not None and not known[0].done():
+        return not known[1]
+    awaiting, thread = task.get_coro(), False
+    while True:
+        code = getattr(awaiting, "cr_code", None) or getattr(awaiting, "gi_code", None)
+        if code is None:  # what the innermost ``await`` holds: a future's iterator
+            futures = [f for f in gc.get_referents(awaiting) if isinstance(f, Future)]
+            if not futures or futures[0].done():
+                return False
+            _waits[task] = (futures[0], thread)
+            return not thread
+        thread = thread or code.co_name in _THREAD_CALLS
+        inner = getattr(awaiting, "cr_await", None) or getattr(awaiting, "gi_yieldfrom", None)
+        if inner is None:  # not started, or a bare ``yield``: it runs at the next turn
             return False
-    return _threads_idle()
-
-
-def _threads_idle() -> bool:
-    """No anyio worker thread is running a call (a worker is idle once it reported)."""
-    try:
-        from anyio._backends._asyncio import _threadpool_idle_workers, _threadpool_workers
-    except ImportError:  # another anyio layout: tasks waiting on threads look blocked
-        return True
-    try:
-        return len(_threadpool_workers.get()) <= len(_threadpool_idle_workers.get())
-    except LookupError:  # no thread started in this loop yet
-        return True
+        awaiting = inner

@@ -13,13 +13,11 @@ expires: a 401 fetches a new one once), and Airflow 2 takes them as basic auth.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from watcher.config.options import option
+from watcher.config.options import Secret, Table
 from watcher.errors import AuthError, BadPayload
-from watcher.providers.json.options import JsonOptions, check_fields, check_status_map
+from watcher.providers.json.options import Auth, Fields, JsonOptions, Pagination, StatusMap
 from watcher.providers.json.provider import JsonProvider
 from watcher.providers.protocol import PollResult, PollView
 
@@ -27,26 +25,25 @@ AIRFLOW_STATUS = {"queued": "pending", "running": "running", "success": "succeed
                   "failed": "failed"}
 
 
-@dataclass(frozen=True)
 class AirflowOptions(JsonOptions):
     #: one DAG, or ``~`` for every DAG
-    dag_id: str = option("str", "~")
+    dag_id: str = "~"
     #: ``v2`` (Airflow 3) or ``v1`` (Airflow 2)
-    api_version: str = option("enum", "v2", choices=("v2", "v1"))
-    username: str | None = option("str", None)
-    password: str | None = option("secret", None)
-    auth: str = option("str", "bearer")
-    path: str = option("str", "/api/{api_version}/dags/{dag_id}/dagRuns")
-    query: Mapping[str, str] = option("table", {"updated_at_gte": "{since}"})
-    fields: Mapping[str, str] = option("table", {
+    api_version: Literal["v2", "v1"] = "v2"
+    username: str | None = None
+    password: Secret | None = None
+    auth: Auth = "bearer"
+    path: str = "/api/{api_version}/dags/{dag_id}/dagRuns"
+    query: Table = {"updated_at_gte": "{since}"}
+    fields: Fields = {
         "items": "dag_runs", "id": "join('/', [dag_id, dag_run_id])", "status": "state",
         "updated_at": "end_date || start_date || queued_at", "created_at": "queued_at",
         "workflow_id": "dag_id", "workflow_name": "dag_display_name || dag_id",
-        "error": "note"}, check=check_fields)
-    pagination: Mapping[str, str] = option("table", {
-        "mode": "offset", "size": "100", "size_param": "limit", "max_pages": "10"})
-    status_map: Mapping[str, str] = option("table", AIRFLOW_STATUS, check=check_status_map)
-    watermark: str = option("enum", "request", choices=("items", "request"))
+        "error": "note"}
+    pagination: Pagination = {
+        "mode": "offset", "size": "100", "size_param": "limit", "max_pages": "10"}
+    status_map: StatusMap = AIRFLOW_STATUS
+    watermark: Literal["items", "request"] = "request"
 
 
 class AirflowProvider(JsonProvider):

@@ -9,15 +9,14 @@ checked here, once, so a typo is a config error at its key path, never a failed 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import jmespath
 import orjson
 from jmespath.exceptions import JMESPathError
 
-from watcher.config.options import option
-from watcher.config.schema import At
+from watcher.config.kinds import At
+from watcher.config.options import Check, Duration, Options, StrList, Table
 from watcher.model import Status
 
 #: every key of ``[sources.fields]``; the first three are required
@@ -99,33 +98,40 @@ def body_of(text: str | None) -> dict[str, Any] | None:
     return None if text is None else orjson.loads(text)
 
 
-@dataclass(frozen=True)
-class JsonOptions:
+#: a table of JMESPath fields, of pagination keys, of vendor -> canonical statuses
+Fields = Annotated[Table, Check(check_fields)]
+Pagination = Annotated[Table, Check(check_pagination)]
+StatusMap = Annotated[Table, Check(check_status_map)]
+Body = Annotated[str, Check(check_body)]
+Auth = Annotated[str, Check(check_auth)]
+
+
+class JsonOptions(Options):
     """A run listing, described: the request, where its fields are, how it pages."""
 
     #: the listing's path under ``base_url``; ``{name}`` takes the provider's own keys
-    path: str = option("str")
-    method: str = option("enum", "GET", choices=("GET", "POST"))
+    path: str
+    method: Literal["GET", "POST"] = "GET"
     #: a POST's JSON body; a string value ``"{since}"``, ``"{since_epoch}"`` or
     #: ``"{cursor}"`` is filled in per request (so are params' values)
-    body: str | None = option("str", None, check=check_body)
+    body: Body | None = None
     #: query parameters a built-in sends; a source's ``params`` add to them (and win)
-    query: Mapping[str, str] = option("table", {})
+    query: Table = {}
     #: how the token is sent: ``bearer``, ``header:NAME`` or ``none``
-    auth: str = option("str", "bearer", check=check_auth)
-    fields: Mapping[str, str] = option("table", check=check_fields)
-    pagination: Mapping[str, str] = option("table", {}, check=check_pagination)
-    status_map: Mapping[str, str] = option("table", {}, check=check_status_map)
+    auth: Auth = "bearer"
+    fields: Fields
+    pagination: Pagination = {}
+    status_map: StatusMap = {}
     #: where the next ``{since}`` comes from: the newest ``updated_at`` read (``items``)
     #: or this cycle's request time (``request``: an API that filters on a time it
     #: does not return), minus ``overlap``
-    watermark: str = option("enum", "items", choices=("items", "request"))
-    overlap: float = option("duration", 300.0, min=0.0)
+    watermark: Literal["items", "request"] = "items"
+    overlap: Annotated[float, Duration(min=0.0)] = 300.0
     #: one run by id (``{id}``): live runs a cycle's pages did not show are re-read
     #: there when ``follow_live`` is set
-    run_path: str | None = option("str", None)
-    follow_live: bool = option("bool", False)
+    run_path: str | None = None
+    follow_live: bool = False
     #: ask page 1 again with ``If-None-Match``: a 304 means no change there
-    conditional: bool = option("bool", False)
+    conditional: bool = False
     #: an item's top-level fields left out of ``data.run`` (bulky; ``keep_fields`` wins)
-    trim: tuple[str, ...] = option("strlist", ())
+    trim: StrList = ()

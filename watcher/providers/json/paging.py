@@ -91,3 +91,21 @@ class Pager:
                 return None
             return state + 1 if mode == "page" else state + n
         return None
+
+
+def filled_body(body: dict[str, Any], since: str, since_epoch: float, cursor: Any
+                ) -> dict[str, Any]:
+    """A POST body with ``"{since}"``, ``"{since_epoch}"`` and ``"{cursor}"`` (the page
+    state) values set."""
+    values = {"{since}": since, "{since_epoch}": since_epoch, "{cursor}": cursor}
+
+    def fill(v: Any) -> Any:
+        if isinstance(v, str):
+            return values.get(v, v)
+        if isinstance(v, dict):
+            return {k: fill(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [fill(x) for x in v]
+        return v
+
+    return fill(body)  # type: ignore[no-any-return]

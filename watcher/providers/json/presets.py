@@ -19,20 +19,20 @@ Airflow (JWT or basic auth) is :mod:`watcher.providers.json.airflow`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import orjson
 
-from watcher.config.options import option
+from watcher.config.options import Check, StrList, Table
 from watcher.model import Observation
 from watcher.providers.json.options import (
+    Auth,
+    Body,
+    Fields,
     JsonOptions,
+    Pagination,
+    StatusMap,
     body_of,
-    check_body,
-    check_fields,
-    check_pagination,
-    check_status_map,
 )
 from watcher.providers.json.provider import JsonProvider, pushed_ids
 from watcher.providers.protocol import PollResult, PollView
@@ -55,29 +55,30 @@ GITHUB_STATUS = _maps(
     cancelled=("cancelled", "stale"), skipped=("skipped",), needs_review=("action_required",))
 
 
-@dataclass(frozen=True)
+GITHUB_PATH = "/repos/{repository}/actions/runs"
+
+
 class GithubOptions(JsonOptions):
     #: owner/name
-    repository: str = option("str", check=_owner_name)
+    repository: Annotated[str, Check(_owner_name)]
     #: only this workflow's runs (its file name or id)
-    workflow: str | None = option("str", None)
-    branch: str | None = option("str", None)
-    event: str | None = option("str", None)
-    path: str = option("str", "/repos/{repository}/actions/runs")
-    fields: Mapping[str, str] = option("table", {
+    workflow: str | None = None
+    branch: str | None = None
+    event: str | None = None
+    path: str = GITHUB_PATH
+    fields: Fields = {
         "items": "workflow_runs", "id": "id", "status": "conclusion || status",
         "updated_at": "updated_at", "created_at": "created_at", "workflow_id": "workflow_id",
-        "workflow_name": "name", "url": "html_url"}, check=check_fields)
-    pagination: Mapping[str, str] = option("table", {
+        "workflow_name": "name", "url": "html_url"}
+    pagination: Pagination = {
         "mode": "link", "size": "100", "size_param": "per_page", "max_pages": "10",
-        "stop_at": "watermark", "order_by": "created_at"}, check=check_pagination)
-    status_map: Mapping[str, str] = option("table", GITHUB_STATUS, check=check_status_map)
-    run_path: str | None = option("str", "/repos/{repository}/actions/runs/{id}")
-    follow_live: bool = option("bool", True)
-    conditional: bool = option("bool", True)
+        "stop_at": "watermark", "order_by": "created_at"}
+    status_map: StatusMap = GITHUB_STATUS
+    run_path: str | None = "/repos/{repository}/actions/runs/{id}"
+    follow_live: bool = True
+    conditional: bool = True
     #: two copies of the repository and two users: 80% of a run's bytes
-    trim: tuple[str, ...] = option("strlist", ("repository", "head_repository", "actor",
-                                               "triggering_actor"))
+    trim: StrList = ("repository", "head_repository", "actor", "triggering_actor")
 
 
 class GithubProvider(JsonProvider):
@@ -92,7 +93,7 @@ class GithubProvider(JsonProvider):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.options.workflow and self.options.path == GithubOptions.path:
+        if self.options.workflow and self.options.path == GITHUB_PATH:
             self.path = self.placed("/repos/{repository}/actions/workflows/{workflow}/runs")
         #: page 1's run ids, which an unchanged page 1 (a 304) shows again
         self._head: list[str] = []
@@ -134,23 +135,21 @@ GITLAB_STATUS = _maps(
     cancelled=("canceled",), skipped=("skipped",))
 
 
-@dataclass(frozen=True)
 class GitlabOptions(JsonOptions):
     #: path (group/project) or numeric id
-    project: str = option("str")
-    auth: str = option("str", "header:PRIVATE-TOKEN")
-    path: str = option("str", "/api/v4/projects/{project}/pipelines")
-    query: Mapping[str, str] = option("table", {
-        "updated_after": "{since}", "order_by": "updated_at", "sort": "asc"})
-    fields: Mapping[str, str] = option("table", {
+    project: str
+    auth: Auth = "header:PRIVATE-TOKEN"
+    path: str = "/api/v4/projects/{project}/pipelines"
+    query: Table = {"updated_after": "{since}", "order_by": "updated_at", "sort": "asc"}
+    fields: Fields = {
         "items": "@", "id": "id", "status": "status", "updated_at": "updated_at",
         "created_at": "created_at", "workflow_id": "ref", "workflow_name": "ref",
-        "url": "web_url"}, check=check_fields)
-    pagination: Mapping[str, str] = option("table", {
+        "url": "web_url"}
+    pagination: Pagination = {
         "mode": "page", "header": "X-Next-Page", "size": "100", "size_param": "per_page",
-        "max_pages": "10"}, check=check_pagination)
-    status_map: Mapping[str, str] = option("table", GITLAB_STATUS, check=check_status_map)
-    run_path: str | None = option("str", "/api/v4/projects/{project}/pipelines/{id}")
+        "max_pages": "10"}
+    status_map: StatusMap = GITLAB_STATUS
+    run_path: str | None = "/api/v4/projects/{project}/pipelines/{id}"
 
 
 class GitlabProvider(JsonProvider):
@@ -177,27 +176,23 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-@dataclass(frozen=True)
 class PrefectOptions(JsonOptions):
-    path: str = option("str", "/flow_runs/filter")
-    method: str = option("enum", "POST", choices=("GET", "POST"))
+    path: str = "/flow_runs/filter"
+    method: Literal["GET", "POST"] = "POST"
     #: the runs ended since the watermark
-    body: str | None = option("str", _json({
-        "flow_runs": {"end_time": {"after_": "{since}"}}, "sort": "END_TIME_DESC"}),
-        check=check_body)
+    body: Body | None = _json({
+        "flow_runs": {"end_time": {"after_": "{since}"}}, "sort": "END_TIME_DESC"})
     #: the active runs, read every cycle (the second feed)
-    active_body: str = option("str", _json({
-        "flow_runs": {"state": {"type": {"any_": _ACTIVE}}}, "sort": "ID_DESC"}),
-        check=check_body)
-    fields: Mapping[str, str] = option("table", {
+    active_body: Body = _json({
+        "flow_runs": {"state": {"type": {"any_": _ACTIVE}}}, "sort": "ID_DESC"})
+    fields: Fields = {
         "items": "@", "id": "id", "status": "state_type", "updated_at": "updated",
         "created_at": "created", "workflow_id": "deployment_id || flow_id",
-        "error": "state.message"}, check=check_fields)
-    pagination: Mapping[str, str] = option("table", {
-        "mode": "offset", "size": "200", "size_param": "limit", "max_pages": "10"},
-        check=check_pagination)
-    status_map: Mapping[str, str] = option("table", PREFECT_STATUS, check=check_status_map)
-    run_path: str | None = option("str", "/flow_runs/{id}")
+        "error": "state.message"}
+    pagination: Pagination = {
+        "mode": "offset", "size": "200", "size_param": "limit", "max_pages": "10"}
+    status_map: StatusMap = PREFECT_STATUS
+    run_path: str | None = "/flow_runs/{id}"
 
 
 class PrefectProvider(JsonProvider):

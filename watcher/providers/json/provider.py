@@ -26,7 +26,6 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from watcher.config.options import values_of
 from watcher.config.settings import SourceConfig
 from watcher.core.timestamps import format_ts
 from watcher.model import Observation, RunDetails, SkipItem, Status
@@ -43,7 +42,7 @@ from watcher.providers.items import (
     text,
 )
 from watcher.providers.json.options import JsonOptions, body_of
-from watcher.providers.json.paging import Pager
+from watcher.providers.json.paging import Pager, filled_body
 from watcher.providers.json.spec import Row, Spec, as_rfc3339, epoch
 from watcher.providers.protocol import ProviderContext
 from watcher.providers.scan.lingering import Lingering
@@ -57,7 +56,7 @@ class JsonProvider(BaseProvider[JsonOptions]):
     kind = "json"
     #: none: a source says where its API is
     default_base_url = ""
-    Options = JsonOptions
+    Options: ClassVar[type[JsonOptions]] = JsonOptions
     #: an API without auth (a self-hosted Prefect, ``auth = "none"``) needs no token
     token_required: ClassVar[bool] = False
     #: the characters a ``{key}`` placeholder leaves unquoted in a path, by key
@@ -77,7 +76,7 @@ class JsonProvider(BaseProvider[JsonOptions]):
 
     def placed(self, template: str) -> str:
         """``template`` with ``{key}`` of each of the provider's own string keys, quoted."""
-        for key, value in values_of(self.options).items():
+        for key, value in self.options:
             if isinstance(value, str) and f"{{{key}}}" in template:
                 template = template.replace(f"{{{key}}}",
                                             quote(value, safe=self.path_safe.get(key, "")))
@@ -181,7 +180,7 @@ class JsonProvider(BaseProvider[JsonOptions]):
             return await self.http.request(self.options.method,
                                            state.removeprefix(self.http.base_url), headers=cond)
         if self.options.method == "POST":
-            filled = _filled(body or {}, floor, state)
+            filled = filled_body(body or {}, format_ts(floor), floor, state)
             if "{cursor}" not in str(body):
                 filled.update(paging)
             return await self.http.request("POST", self.path, params or None, json=filled,
@@ -284,22 +283,6 @@ class JsonProvider(BaseProvider[JsonOptions]):
         from watcher.providers.json.probe import report
 
         return await report(self)
-
-
-def _filled(body: dict[str, Any], since: float, cursor: Any) -> dict[str, Any]:
-    """A POST body with ``"{since}"``, ``"{since_epoch}"`` and ``"{cursor}"`` values set."""
-    values = {"{since}": format_ts(since), "{since_epoch}": since, "{cursor}": cursor}
-
-    def fill(v: Any) -> Any:
-        if isinstance(v, str):
-            return values.get(v, v)
-        if isinstance(v, dict):
-            return {k: fill(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [fill(x) for x in v]
-        return v
-
-    return fill(body)  # type: ignore[no-any-return]
 
 
 def pushed_ids(rid: Any) -> list[str]:

@@ -1,0 +1,163 @@
+"""A journal reader: a task that follows the journal from a cursor of its own.
+
+Every reader of the daemon is one: the sink runners (:mod:`~watcher.runtime.delivery`),
+the rule engine (:mod:`~watcher.runtime.rules`) and the reminder stream
+(:mod:`~watcher.runtime.reminders`).  :class:`JournalReader` owns what they
+share: following the journal, waiting for an entry past the cursor or the
+reader's next deadline on the injected clock, a store that cannot be read or
+written (logged once, backed off, "recovered" when it can again), a bug in a
+step (counted and logged once by the reader's
+:class:`~watcher.runtime.supervisor.Boundary`, then backed off like a failure)
+and a commit refused because another replica holds the reader's lease now
+(:class:`~watcher.errors.Fenced`: the claim is given up and the lease keeper
+stops the reader).  A subclass says what one step does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TypeVar
+
+import anyio
+import structlog
+
+from watcher.core.backoff import Backoff
+from watcher.errors import Fenced, StoreError
+from watcher.infra.clock import Clock
+from watcher.runtime.claim import Claim
+from watcher.runtime.supervisor import Boundary, describe
+from watcher.state.journal import Journal
+
+#: entries a reader takes in one step
+BATCH = 1000
+T = TypeVar("T")
+
+
+class JournalReader:
+    """Follows ``journal`` from the cursor ``consumer``; :meth:`step` is one batch."""
+
+    #: what the reader does, for its log lines ("rule evaluation", ...)
+    doing = "reading the journal"
+
+    def __init__(self, journal: Journal, consumer: str, *, clock: Clock, task: str,
+                 claim: Claim | None = None, batch: int = BATCH,
+                 log: structlog.typing.FilteringBoundLogger | None = None) -> None:
+        self.journal = journal
+        #: the reader's cursor in the journal
+        self.consumer = consumer
+        self.clock = clock
+        #: the reader's lease with several replicas (None: the only process)
+        self.claim = claim
+        self.batch = batch
+        #: the last entry the reader is done with
+        self.cursor = 0
+        #: counts and logs the reader's internal errors (``task``: its label)
+        self.boundary = Boundary(task)
+        self.log = log or structlog.get_logger("watcher.reader").bind(task=task)
+        self.backoff = Backoff(1.0, 60.0, rng=clock.random)
+        #: why the last step failed (None: it did not)
+        self.trouble: str | None = None
+
+    @property
+    def failing(self) -> bool:
+        """The last step failed and the reader is backing off."""
+        return self.trouble is not None
+
+    async def run(self, *, until_idle: bool = False) -> None:
+        """Follow the journal forever (or, with ``until_idle``, until caught up with it)."""
+        while True:
+            started = await self.attempt(self.start)
+            if started is not None:
+                break
+        if not started:
+            return
+        while True:
+            if until_idle and self.cursor >= self.journal.head:
+                await self.attempt(self.idle)
+                return
+            await self.wait()
+            await self.attempt(self.step)
+
+    # -- what a subclass says ----------------------------------------------------------
+
+    async def start(self) -> bool:
+        """Take up the cursor (and what the reader keeps beside it); False: nothing to do."""
+        self.cursor = await self.journal.attach(self.consumer)
+        return True
+
+    async def take_up(self) -> None:
+        """Before any event, so none is skipped: the cursor as stored under a claim
+        (another replica may have moved it), or a new one at the head."""
+        if self.claim is not None:
+            await self.journal.refresh(self.consumer)
+        await self.journal.attach(self.consumer)
+
+    async def step(self) -> None:
+        """Take in the next batch (or what came due); StoreError/Fenced: nothing kept."""
+        raise NotImplementedError
+
+    async def idle(self) -> None:
+        """Caught up, with ``until_idle``: what is left to do before returning."""
+
+    def deadline(self) -> float | None:
+        """Wall time at which the reader has something to do without a new entry."""
+        return None
+
+    # -- following, waiting, failing ---------------------------------------------------
+
+    async def wait(self) -> None:
+        """Until the journal has entries past the cursor, or the reader's deadline."""
+        deadline = self.deadline()
+        if deadline is None:
+            await self.journal.wait(self.cursor)
+            return
+        delay = deadline - self.clock()
+        if delay <= 0 or self.journal.head > self.cursor:
+            return
+        async with anyio.create_task_group() as tg:
+            async def until(waiting: Callable[[], Awaitable[None]]) -> None:
+                await waiting()
+                tg.cancel_scope.cancel()
+            tg.start_soon(until, partial(self.journal.wait, self.cursor))
+            tg.start_soon(until, partial(self.clock.sleep, delay))
+
+    async def attempt(self, fn: Callable[[], Awaitable[T]]) -> T | None:
+        """``fn()``, or None after its failure was handled (and backed off)."""
+        try:
+            result = await fn()
+        except Fenced as e:
+            await self.fenced(e)
+        except StoreError as e:
+            await self.failed(e, internal=False)
+        except Exception as e:  # a bug: contained, tried again after a backoff
+            self.boundary.caught(e)
+            await self.failed(e, internal=True)
+        else:
+            self.recovered()
+            return result
+        return None
+
+    async def fenced(self, e: Fenced) -> None:
+        """Another replica holds the reader's lease now: nothing of the step was kept."""
+        self.log.warning("commit refused: another replica holds this lease now",
+                         lease=e.lease, error=str(e))
+        if self.claim is not None:
+            self.claim.lose("fenced")
+        await anyio.sleep_forever()  # the lease keeper stops this reader
+
+    async def failed(self, e: Exception, *, internal: bool) -> None:
+        """A step failed: say so once, back off; the next step tries the same again."""
+        if self.trouble is None:
+            what = "internal error" if internal else "could not read or write the state"
+            self.log.error(f"{self.doing} failing ({what}), will retry", error=str(e))
+        self.trouble = describe(e) if internal else str(e) or repr(e)
+        await self.clock.sleep(self.backoff.next())
+
+    def recovered(self) -> None:
+        """A step went through: the failing episode (if any) is over."""
+        if self.trouble is not None:
+            self.trouble = None
+            self.log.info(f"{self.doing} recovered")
+            self.backoff.reset()
+            self.boundary.cleared()
