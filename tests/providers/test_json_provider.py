@@ -10,6 +10,7 @@ import structlog
 from tests.providers.json_support import JsonHarness
 from tests.providers.platforms import Platforms
 from tests.support import parse_config, statuses, toml
+from watcher.config.render import render
 from watcher.errors import ConfigError
 from watcher.testing import FrozenClock
 
@@ -188,3 +189,25 @@ def test_a_json_source_needs_its_base_url() -> None:
     with pytest.raises(ConfigError) as e:
         parse_config(toml({}, [table]))
     assert e.value.problems == ["sources[0].base_url: is required for provider json"]
+
+
+def test_a_source_without_auth_needs_no_token_and_check_shows_none() -> None:
+    """``auth = "none"``: no token is required, and ``watcher check`` prints no token line
+    (an empty one masked as ``***`` would claim a credential that is not there)."""
+    table = {"name": "b", "provider": "json", "base_url": "http://127.0.0.1:1", "path": "/r",
+             "auth": "none", "fields": {"items": "data", "id": "id", "status": "s"}}
+    text = render(parse_config(toml({}, [table])))
+    assert "token" not in text and 'auth = "none"' in text
+
+
+def test_a_built_in_that_overrides_auth_or_pagination_still_checks_it() -> None:
+    """GitLab's and Airflow's own ``auth`` default, and Airflow's ``pagination``, keep the
+    json provider's checks: a typo there is a config error at its key."""
+    tables = [{"name": "g", "provider": "gitlab", "token": "t", "project": "1",
+               "auth": "header"},
+              {"name": "a", "provider": "airflow", "token": "t", "auth": "basic",
+               "pagination": {"mode": "pages"}}]
+    with pytest.raises(ConfigError) as e:
+        parse_config(toml({}, tables))
+    assert sorted(p.split(":")[0] for p in e.value.problems) == [
+        "sources[0].auth", "sources[1].auth", "sources[1].pagination.mode"]
