@@ -63,7 +63,7 @@ def exposed(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     port = free_port()
     cfg = tmp_path_factory.mktemp("deploy") / "watcher.toml"
     cfg.write_text(toml({"state_path": ":memory:", "http_listen": f"127.0.0.1:{port}"},
-                        [sim_source(sim.url, sim.world, "extend")],
+                        [sim_source(sim.url, sim.world, "extend", push_secret="wss_x")],
                         [{"name": "out", "type": "stdout"}]))
     d = DaemonProc("run", "-c", str(cfg))
     try:
@@ -93,7 +93,7 @@ def test_the_rules_file_passes_promtool_and_has_every_alert_the_readme_promises(
     assert sorted(alerts) == sorted(["WatcherDown", "WatcherSourceFailing",
                                      "WatcherStateWriteFailing", "WatcherSinkBacklogGrowing",
                                      "WatcherDeadLetters", "WatcherConfigReloadFailed",
-                                     "WatcherHeartbeatUnreachable"])
+                                     "WatcherHeartbeatUnreachable", "WatcherPushMissed"])
 
 
 def test_every_dashboard_expression_is_valid_promql(tmp_path: Path) -> None:

@@ -76,8 +76,10 @@ def test_each_recipe_does_what_its_comment_says(recording: tuple[Path, list[dict
     assert {o["run"] for o in out} == {e["subject"] for e in failed}
 
     out = [orjson.loads(x) for x in run(workflow, path)]
-    # the demo's Cortex source watches another workflow; Knock's is found by its key
-    assert {e["data"]["provider"] for e in out} == {"extend", "noxus", "knock"}
+    # the demo's Cortex source watches another workflow; Knock's is found by its key, and so
+    # is GitLab's (its ref); Prefect's runs are named by flow and deployment ids
+    assert {e["data"]["provider"] for e in out} == {"extend", "noxus", "knock", "github",
+                                                    "gitlab", "airflow"}
     assert all("invoice" in (e["data"]["workflow_name"] or "").lower() for e in out)
 
     demo = events[:-2]

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from tests.support import DaemonProc, lines_of
+from watcher.cli.demo import demo_vendors
 from watcher.core.timestamps import parse_ts
 from watcher.simulator import available_vendors
 
@@ -21,7 +22,9 @@ def shown(events: list[dict[str, Any]]) -> bool:
     return ({"watcher.run.stuck", "watcher.workflow.recovered"} <= types
             and any(e["type"] == "watcher.run.status_changed"
                     and e["data"]["status"] == "failed" for e in events)
-            and {e["data"]["provider"] for e in events} >= set(available_vendors())
+            and {e["data"]["provider"] for e in events} >= set(demo_vendors())
+            and any(e["data"]["provider"] == "github" and e["data"].get("status") == "failed"
+                    for e in events)
             and {e["data"]["provider"] for e in events
                  if e["type"] == "watcher.run.created"} >= {"extend", "noxus", "knock"})
 
@@ -41,9 +44,10 @@ def demo() -> subprocess.CompletedProcess[bytes]:
                                        d.err_text().encode())
 
 
-def test_demo_prints_a_failure_as_valid_cloudevents_from_all_four_platforms(
+def test_demo_prints_a_failure_as_valid_cloudevents_from_every_platform(
         demo: subprocess.CompletedProcess[bytes]) -> None:
-    """watcher demo prints failed and stuck runs of all four vendors, each a valid CloudEvent."""
+    """watcher demo prints failed and stuck runs of all eight platforms (a GitHub workflow
+    failing among them), each a valid CloudEvent."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         from cloudevents.v1.http import from_json
@@ -52,8 +56,12 @@ def test_demo_prints_a_failure_as_valid_cloudevents_from_all_four_platforms(
     assert any(e["type"] == "watcher.run.status_changed" and e["data"]["status"] == "failed"
                for e in events)
     assert any(e["type"] == "watcher.run.stuck" for e in events)
-    assert available_vendors() == ("extend", "noxus", "cortex", "knock")
+    assert demo_vendors() == available_vendors() == (
+        "extend", "noxus", "cortex", "knock", "github", "gitlab", "airflow", "prefect")
     assert {e["data"]["provider"] for e in events} == set(available_vendors())
+    assert any(e["data"]["provider"] == "github" and e["data"].get("status") == "failed"
+               and e["data"]["url"].startswith("https://github.com/acme/api/actions/runs/")
+               for e in events)
     # new runs appear on three vendors within seconds; the Cortex source watches the
     # workflow with the stuck run, which is stuck already when watching starts
     created = {e["data"]["provider"] for e in events if e["type"] == "watcher.run.created"}

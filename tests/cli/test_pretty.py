@@ -76,7 +76,7 @@ def test_auto_is_pretty_on_a_terminal_and_json_on_a_pipe_and_no_color_is_honoure
 
 def test_demo_on_a_terminal_prints_one_coloured_line_per_event() -> None:
     """watcher demo on a terminal prints one pretty line per event, failures in red."""
-    out = demo_on_a_terminal("--duration", "7")
+    out = demo_on_a_terminal("--duration", "10")
     lines = [ln for ln in out.splitlines() if ln.strip()]
     assert len(lines) >= 5
     assert not any(ln.lstrip(b"\x1b[0123456789;m").startswith(b"{") for ln in lines)
@@ -86,7 +86,7 @@ def test_demo_on_a_terminal_prints_one_coloured_line_per_event() -> None:
 
 def test_demo_with_no_color_prints_pretty_lines_without_escape_codes() -> None:
     """NO_COLOR keeps the pretty lines and drops every colour code."""
-    out = demo_on_a_terminal("--duration", "7", env={"NO_COLOR": "1"})
+    out = demo_on_a_terminal("--duration", "10", env={"NO_COLOR": "1"})
     lines = [ln for ln in out.splitlines() if ln.strip()]
     assert lines and not ANSI.search(out)
     assert any(b"-> failed" in ln for ln in lines)

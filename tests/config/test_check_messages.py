@@ -45,7 +45,7 @@ def test_an_unguessable_provider_still_gets_its_common_keys_checked() -> None:
                               "interval": "fast", "acme_region": "eu"}]))
     assert len(got) == 2, got
     assert got[0].startswith('sources[0].provider: "acme-corp-internal" is not a known '
-                             "provider (known: cortex, extend")
+                             "provider (known: airflow, cortex, extend")
     assert got[1].startswith('sources[0].interval: "fast" is not a duration')
 
 

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from tests.providers.platforms import Platforms, serving
 from tests.support import Harness
 from watcher.infra.ratelimit import Limit
+from watcher.testing import FrozenClock
 
 
 @pytest.fixture(autouse=True)
@@ -19,3 +21,10 @@ def vendor_rate_limits(request: pytest.FixtureRequest, monkeypatch: pytest.Monke
         fast = Limit(10_000.0, 10_000.0)
     monkeypatch.setattr(Harness, "limit", fast)
     yield
+
+
+@pytest.fixture
+async def platforms(clock: FrozenClock) -> AsyncIterator[Platforms]:
+    """GitHub, GitLab, Airflow, Prefect and a generic JSON API on loopback, on ``clock``."""
+    async with serving(Platforms(clock)) as p:
+        yield p

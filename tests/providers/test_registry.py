@@ -103,9 +103,11 @@ def toy_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_the_four_vendors_are_built_in() -> None:
-    """Extend, Noxus, Cortex and Knock are built in, each under its own name."""
-    assert set(BUILTIN) == {"extend", "noxus", "cortex", "knock"}
+def test_the_vendors_and_platforms_are_built_in() -> None:
+    """Extend, Noxus, Cortex, Knock, the json provider and its built-ins (GitHub, GitLab,
+    Airflow, Prefect) are built in, each under its own name."""
+    assert set(BUILTIN) == {"extend", "noxus", "cortex", "knock", "json", "github", "gitlab",
+                            "airflow", "prefect"}
     assert all(provider_class(name).kind == name for name in BUILTIN)  # type: ignore[union-attr]
 
 

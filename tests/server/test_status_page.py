@@ -24,7 +24,7 @@ from tests.http_support import eventually, free_port, http_get, polled
 from tests.support import DaemonProc, SimThread, sim_source, toml
 from watcher.core.timestamps import format_ts
 from watcher.infra.clock import wall
-from watcher.simulator import World, available_vendors
+from watcher.simulator import World
 from watcher.simulator.scenario import Scenario
 
 CHROMIUM = "/usr/bin/chromium"
@@ -52,6 +52,9 @@ def browser_or_skip() -> Any:
     return sync_playwright
 
 
+#: the page is shown with the four seed platforms' sources
+SEEDS = ("extend", "noxus", "cortex", "knock")
+
 class Watched:
     """A daemon with a token file, four sources, two sinks and a lively simulated world."""
 
@@ -61,7 +64,7 @@ class Watched:
         self.base = f"http://127.0.0.1:{self.port}"
         (tmp_path / "http-token").write_text(TOKEN + "\n")
         self.sources = [sim_source(sim.url, sim.world, v, name=f"{v}-prod")
-                        for v in available_vendors()]
+                        for v in SEEDS]
         self.sinks = [{"name": "out", "type": "stdout"},
                       {"name": "archive", "type": "file", "path": str(tmp_path / "ev.jsonl")}]
         cfg = tmp_path / "watcher.toml"
@@ -75,7 +78,7 @@ class Watched:
 @pytest.fixture
 def watched(tmp_path: Path) -> Iterator[Watched]:
     world = World(clock=wall, seed=11)
-    scenario = Scenario(world, vendors=available_vendors(), spawn_every=2.0)
+    scenario = Scenario(world, vendors=SEEDS, spawn_every=2.0)
     scenario.setup()
     sim = SimThread(world).start()
     w = Watched(sim, tmp_path)

@@ -7,6 +7,7 @@ reader goes away (``watcher demo | head``): then the demo stops, exit 0.
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from typing import IO, cast
 
@@ -16,15 +17,18 @@ from watcher.cli import pretty
 from watcher.cli.pipes import Guarded
 from watcher.config.settings import Config
 from watcher.infra.clock import wall
+from watcher.providers import provider_names
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.daemon import Daemon
 from watcher.simulator import Simulator, World, available_vendors
+from watcher.simulator.app import api_class
 from watcher.simulator.scenario import BURST_WORKFLOW, Scenario
+from watcher.simulator.webhooks import Subscription
 
 DEMO_CONFIG = """
 [watcher]
 state_path = ":memory:"
-http_listen = ""
+http_listen = "{listen}"
 baseline = "silent"
 
 [[sinks]]
@@ -41,6 +45,9 @@ window = "30s"
 min_finished = 3
 """
 
+#: the demo's GitHub webhooks: their signing secret, and the fraction the simulator loses
+PUSH_SECRET, PUSH_DROP = "wss_demo", 0.2
+
 SOURCE = """
 [[sources]]
 name = "{vendor}-demo"
@@ -56,13 +63,30 @@ stuck_after = "10s"
 #: provider keys a demo source needs beyond the common ones
 EXTRA = {
     "cortex": 'app_id = "app_sim"\nworkflow_id = "{workflow_id}"',
+    # the simulator pushes GitHub's webhooks, losing some: polling every 15 s while they
+    # arrive catches the lost ones (and drops back to every second for a while)
+    "github": f'push_secret = "{PUSH_SECRET}"\npush_interval = "15s"\n',
 }
 
 
-def demo_config(sim: Simulator) -> Config:
-    text = DEMO_CONFIG.format(burst=BURST_WORKFLOW)
-    for vendor in available_vendors():
-        extra = EXTRA.get(vendor, "")
+def free_port() -> int:
+    """A loopback port for the demo's listener (its pushes arrive there)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def demo_vendors() -> tuple[str, ...]:
+    """The simulated platforms a provider is built in (or installed) for: the demo's sources."""
+    names = set(provider_names())
+    return tuple(v for v in available_vendors() if v in names)
+
+
+def demo_config(sim: Simulator, listen: str = "") -> Config:
+    text = DEMO_CONFIG.format(burst=BURST_WORKFLOW, listen=listen)
+    for vendor in demo_vendors():
+        extra = EXTRA.get(vendor, "") + "".join(
+            f'{k} = "{v}"\n' for k, v in api_class(vendor).source_keys.items())
         if "{workflow_id}" in extra:
             extra = extra.format(workflow_id=sim.world.workflow(vendor, "Contract Review").id)
         text += SOURCE.format(vendor=vendor, token=sim.world.tokens[vendor],
@@ -77,10 +101,13 @@ async def demo(*, duration: float | None = None, stdout: IO[bytes] | None = None
         stdout = cast(IO[bytes], Guarded(pretty.writer_for(fmt, sys.stdout.buffer, sys.stdout),
                                          lambda: loop.call_soon_threadsafe(daemon.request_stop)))
     world = World(clock=wall, seed=seed)
-    scenario = Scenario(world, vendors=available_vendors(), burst=True)
+    scenario = Scenario(world, vendors=demo_vendors(), burst=True)
     scenario.setup()
     async with Simulator(world) as sim:
-        daemon = Daemon(demo_config(sim), stdout=stdout, clock=wall)
+        port = free_port()
+        daemon = Daemon(demo_config(sim, f"127.0.0.1:{port}"), stdout=stdout, clock=wall)
+        sim.webhooks.subscribe(Subscription(
+            "github", f"http://127.0.0.1:{port}/hooks/github-demo", PUSH_SECRET, PUSH_DROP))
         code = 0
         async def play_once_watched() -> None:
             # New runs begin only once every source has its baseline, so none of them

@@ -101,9 +101,12 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
             expanded, "sources", r, kind_key="provider", lookup=catalog.providers.get,
             known=catalog.providers.names, what="provider", model=SourceConfig,
             names=source_names):
-        token = _token(raw, spath, r, env, base_dir)
+        token = _token(raw, spath, r, env, base_dir,
+                       required=getattr(cls, "token_required", True))
         if cls is None or common is None:
             continue
+        if not (common.base_url or cls.default_base_url):  # e.g. the json provider's
+            r.problems.add(f"{spath}.base_url", f"is required for provider {common.provider}")
         secrets.update(secrets_of(common), secrets_of(options), [token] if token else [])
         sources.append(common.model_copy(update={
             "token": token or "", "token_file": None, "options": options,
@@ -273,8 +276,9 @@ def _database_secrets(watcher: WatcherConfig, env: Mapping[str, str]) -> set[str
 
 
 def _token(raw: Mapping[str, Any], spath: str, r: Expanded, env: Mapping[str, str],
-           base_dir: Path) -> str | None:
-    """A source's token, or what its ``token_file`` holds (a type error is said already)."""
+           base_dir: Path, *, required: bool = True) -> str | None:
+    """A source's token, or what its ``token_file`` holds (a type error is said already);
+    ``required``: its absence is a problem (a provider whose auth is optional says not)."""
     token, token_file = raw.get("token"), raw.get("token_file")
     if token is not None and token_file is not None:
         r.problems.add(spath, "set token or token_file, not both")
@@ -282,7 +286,7 @@ def _token(raw: Mapping[str, Any], spath: str, r: Expanded, env: Mapping[str, st
     if isinstance(token_file, str):
         token = read_secret_file(token_file, f"{spath}.token_file", r.problems, env, base_dir)
     if token is None and token_file is None:
-        if not r.unset & {f"{spath}.token", f"{spath}.token_file"}:  # else said, or not needed
+        if required and not r.unset & {f"{spath}.token", f"{spath}.token_file"}:  # else said
             r.problems.add(f"{spath}.token", "is required (or token_file)")
         return None
     if not isinstance(token, str):

@@ -21,8 +21,8 @@ def render(config: Config, *, now: float | None = None) -> str:
     """The config as TOML; with ``now``, each window's next opening as a comment."""
     out = ["[watcher]", *_table(shown(config.watcher))]
     for s in config.sources:
-        out += ["", "[[sources]]", *_table({**shown(s, exclude=("token_file",)),
-                                            **shown(s.options)})]
+        hidden = ("token_file",) if s.token else ("token_file", "token")  # none: no auth
+        out += ["", "[[sources]]", *_table({**shown(s, exclude=hidden), **shown(s.options)})]
     for k in config.sinks:
         values = {**shown(k), **shown(k.options)}
         match = k.match.as_dict()

@@ -100,8 +100,17 @@ class SourceConfig(Options):
     #: requests per second (and burst) this source's vendor account allows, where it allows
     #: more than the vendor's documented default (``None``: that default)
     rate_limit: Rate | None = None
+    #: enables ``POST /hooks/<name>``: the platform's webhook signing secret
+    push_secret: Secret | None = None
+    #: the poll period while verified pushes arrive (``None``: 4 x ``interval``)
+    push_interval: Annotated[float, Duration(min=1.0, max=DAY)] | None = None
     #: the provider's own keys: an instance of its ``Options`` (``None``: its defaults)
     options: object = Field(default=None, exclude=True)
+
+    @property
+    def push_every(self) -> float:
+        """The poll period while pushes arrive."""
+        return self.push_interval if self.push_interval is not None else 4 * self.interval
 
 
 class SinkConfig(Options):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from watcher.core.heartbeat import HeartbeatStatus
 from watcher.core.histogram import Histogram
+from watcher.core.push import PushStats
 from watcher.model import Status
 
 
@@ -159,6 +160,10 @@ class SourceStatus:
     stuck: int = 0
     #: the replica polling this source (this process, with one replica)
     owner: str | None = None
+    #: its push counters when it takes pushes (``push_secret``), else None
+    push: PushStats | None = None
+    #: verified pushes arrive: it polls every ``push_interval``
+    push_live: bool = False
 
     @property
     def retrying(self) -> bool:
@@ -280,6 +285,8 @@ class DaemonStatus:
     store_unreachable: str | None = None
     #: the outside monitors pinged while the daemon is well
     heartbeats: Sequence[HeartbeatStatus] = ()
+    #: push counters of the sources that take pushes, as this replica received them
+    push: Mapping[str, PushStats] = field(default_factory=dict)
 
     @property
     def runs(self) -> int:

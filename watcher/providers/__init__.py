@@ -11,6 +11,11 @@ BUILTIN = {
     "noxus": "watcher.providers.noxus:NoxusProvider",
     "cortex": "watcher.providers.cortex:CortexProvider",
     "knock": "watcher.providers.knock:KnockProvider",
+    "json": "watcher.providers.json.provider:JsonProvider",
+    "github": "watcher.providers.json.presets:GithubProvider",
+    "gitlab": "watcher.providers.json.presets:GitlabProvider",
+    "airflow": "watcher.providers.json.airflow:AirflowProvider",
+    "prefect": "watcher.providers.json.presets:PrefectProvider",
 }
 
 GROUP = "watcher.providers"

@@ -87,6 +87,8 @@ class BaseProvider(Generic[OptionsT]):
     #: an observation's version is the RFC 3339 time of the run's last change, as
     #: :meth:`changed_at` reads it (the first sync then reads no item again)
     versions_are_times: ClassVar[bool] = False
+    #: the statuses the platform's webhooks announce (None: every change)
+    push_statuses: ClassVar[frozenset[Status] | None] = None
 
     def __init__(self, source: SourceConfig, context: ProviderContext) -> None:
         self.source = source
@@ -142,6 +144,26 @@ class BaseProvider(Generic[OptionsT]):
         return self.http.requests
 
     async def enrich(self, events: list[Event]) -> None:
+        return None
+
+    def pushed(self, body: Any) -> tuple[list[Observation], list[str]]:
+        """A verified push: its whole runs' observations, and the ids of runs it names."""
+        items, named = self.push_items(body)
+        out: list[Observation] = []
+        self.observe(items, out)
+        return out, named
+
+    def push_items(self, body: Any) -> tuple[list[Any], list[str]]:
+        """A push's run items (as a page's), and the ids of runs it only names."""
+        return [], []
+
+    async def fetch_run(self, run_id: str) -> Observation | None:
+        """One run by id, as an observation (None: there is none); ProviderError."""
+        item = await self.fetch_item(run_id)
+        return None if item is None else self.checked(item)
+
+    async def fetch_item(self, run_id: str) -> Any | None:
+        """One run's item as the list shows it (None: there is none); ProviderError."""
         return None
 
     async def probe(self) -> str:

@@ -84,6 +84,9 @@ class ExtendProvider(BaseProvider[ExtendOptions]):
     versions_are_times = True
     trim = frozenset({"stepRuns", "metadata", "workflowVersion", "outputs", "files"})
     rate = 10.0  # GET category, PAYG plan; per organisation
+    #: its run webhooks: completed, failed, needs_review, rejected, cancelled
+    push_statuses = frozenset({Status.SUCCEEDED, Status.FAILED, Status.NEEDS_REVIEW,
+                               Status.REJECTED, Status.CANCELLED})
 
     @classmethod
     def limit_scope(cls, source: SourceConfig) -> tuple[str, ...]:
@@ -177,6 +180,26 @@ class ExtendProvider(BaseProvider[ExtendOptions]):
             error=first_text(item, ("failureMessage", "failureReason", "rejectionNote"),
                              MAX_ERROR),
             run=self.trimmed(item), changed_at=parse_ts(updated))
+
+    def push_items(self, body: Any) -> tuple[list[Any], list[str]]:
+        """A ``workflow_run.*`` webhook's payload is the run; a step run's names its run,
+        and a payload too large to inline (a signed URL) only its id."""
+        kind = body.get("eventType") if isinstance(body, dict) else None
+        payload = body.get("payload") if isinstance(body, dict) else None
+        if not isinstance(kind, str) or not kind.startswith("workflow_run.") \
+                or not isinstance(payload, dict):
+            return [], []
+        if kind == "workflow_run.step_run.processed":
+            rid = payload.get("workflowRunId")
+            return [], [rid] if isinstance(rid, str) else []
+        if "status" not in payload and isinstance(payload.get("id"), str):
+            return [], [payload["id"]]
+        return [payload], []
+
+    async def fetch_item(self, run_id: str) -> Any | None:
+        body, _ = await self.http.get(f"/workflow_runs/{quote(run_id, safe='')}")
+        run = body.get("workflowRun", body) if isinstance(body, dict) else None
+        return run if isinstance(run, dict) else None
 
     async def enrich(self, events: list[Event]) -> None:
         """The listing has no failure message: fetch it for the first few failures."""

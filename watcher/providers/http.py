@@ -116,22 +116,39 @@ class VendorHttp:
     async def get(self, path: str, params: Mapping[str, Any] | list[tuple[str, str]] | None = None
                   ) -> tuple[Any, Mapping[str, str]]:
         """GET ``path``; returns the parsed JSON body and the response headers."""
-        data, headers = await self.get_bytes(path, params)
-        try:
-            return orjson.loads(data), headers
-        except orjson.JSONDecodeError as e:
-            raise BadPayload(f"200 OK but the body is not JSON: {e}", status=200) from None
+        return await self.request("GET", path, params)
 
     async def get_bytes(self, path: str,
                         params: Mapping[str, Any] | list[tuple[str, str]] | None = None
                         ) -> tuple[bytes, Mapping[str, str]]:
         """GET ``path``; returns the 200 answer's body unparsed and the response headers
         (a :class:`~watcher.providers.pages.Listing` decodes only what the diff reads)."""
+        data, headers = await self.send("GET", path, params)
+        return data or b"", headers
+
+    async def request(self, method: str, path: str, params: Any = None, *, json: Any = None,
+                      headers: Mapping[str, str] | None = None
+                      ) -> tuple[Any, Mapping[str, str]]:
+        """``method`` ``path`` (a JSON ``json`` body, extra ``headers``); the parsed body and
+        the response headers.  A 304 (asked for with ``If-None-Match``) gives ``None``."""
+        data, got = await self.send(method, path, params, json=json, headers=headers)
+        if data is None:
+            return None, got
+        try:
+            return orjson.loads(data), got
+        except orjson.JSONDecodeError as e:
+            raise BadPayload(f"200 OK but the body is not JSON: {e}", status=200) from None
+
+    async def send(self, method: str, path: str, params: Any = None, *, json: Any = None,
+                   headers: Mapping[str, str] | None = None
+                   ) -> tuple[bytes | None, Mapping[str, str]]:
+        """``method`` ``path``, retried inline on a short rate limit or a transient error;
+        the 2xx body unparsed (None: a 304) and the response headers."""
         attempt = 0
         backoff = Backoff(1.0, MAX_INLINE_WAIT, rng=self.clock.random)
         while True:
             try:
-                return await self._get_once(path, params)
+                return await self._send_once(method, path, params, json, headers)
             except (RateLimited, TransientError) as e:
                 attempt += 1
                 wait = getattr(e, "retry_after", None)
@@ -141,26 +158,31 @@ class VendorHttp:
                     raise
                 await self.clock.sleep(wait)
 
-    async def _get_once(self, path: str, params: Any) -> tuple[bytes, Mapping[str, str]]:
+    async def _send_once(self, method: str, path: str, params: Any, payload: Any,
+                         extra: Mapping[str, str] | None) -> tuple[bytes | None, Mapping[str, str]]:
         await self.limiter.acquire()  # a saturated bucket's queue may take a while
         await checkpoint()  # not a request more once this replica lost the source
         self.requests += 1
+        sent = {**self.headers, **extra} if extra else self.headers
         try:
-            async with self.session.get(self.base_url + path, params=params, headers=self.headers,
-                                        timeout=self.timeout, allow_redirects=False) as resp:
+            async with self.session.request(method, self.base_url + path, params=params,
+                                            json=payload, headers=sent, timeout=self.timeout,
+                                            allow_redirects=False) as resp:
                 status, reason, headers = resp.status, resp.reason or "", resp.headers
                 try:
-                    body = await read_capped(resp, self.max_size if status == 200
+                    body = await read_capped(resp, self.max_size if status in (200, 201)
                                              else ERROR_BODY_LIMIT)
                 except BodyTooLarge as e:
-                    if status == 200:
+                    if status in (200, 201):
                         raise self._too_large(e) from None
                     body = b""  # an error too long to quote: its status says enough
         except TimeoutError:
             raise TransientError(f"request timed out after {self.timeout_s:g}s") from None
         except aiohttp.ClientError as e:
             raise TransientError(f"connection failed: {type(e).__name__}: {e}") from None
-        if status == 200:
+        if status == 304:
+            return None, headers
+        if status in (200, 201):
             return body, headers
         try:
             detail = self.error_message(orjson.loads(body)) if body else None
@@ -169,10 +191,11 @@ class VendorHttp:
         if detail and len(detail) > MAX_MESSAGE:  # it ends up in logs and source.failing
             detail = detail[:MAX_MESSAGE] + "..."
         msg = f"{status} {reason}" + (f": {detail}" if detail else "")
-        if status in (401, 403):
+        spent = headers.get("X-RateLimit-Remaining") == "0"  # GitHub's, GitLab's: a 403 too
+        if status in (401, 403) and not spent:
             raise AuthError(msg, status=status)
-        if status == 429:
-            ra = retry_after(headers, self.clock())
+        if status == 429 or (status == 403 and spent):
+            ra = retry_after(headers, self.clock()) or _reset_in(headers, self.clock())
             if ra:
                 self.limiter.hold(ra)
             raise RateLimited(msg, retry_after=ra)
@@ -184,3 +207,12 @@ class VendorHttp:
         said = f": Content-Length is {e.length}" if e.length is not None else ""
         return BadPayload(f"response larger than max_response_size "
                           f"({format_size(self.max_size)}){said}", status=200)
+
+
+def _reset_in(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds until ``X-RateLimit-Reset`` (epoch seconds), when a spent limit names it."""
+    try:
+        reset = float(headers.get("X-RateLimit-Reset", ""))
+    except ValueError:
+        return None
+    return max(1.0, reset - now) if reset > now else None

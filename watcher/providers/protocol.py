@@ -53,6 +53,10 @@ Optional (the registry gives a class that lacks one the default of
     page) that says whether the credentials work; returns what it found, or
     raises the :class:`~watcher.errors.ProviderError` the vendor's answer gives.
     Default: NotImplementedError (the source cannot be checked).
+``pushed(body) -> (observations, run ids)``, ``await fetch_run(run_id) -> observation``
+    a verified push (its parsed JSON body) as observations of the runs it carries
+    whole, and the ids of runs it only names, which ``fetch_run`` reads at once.
+    Default: nothing (the source's pushes only speed up nothing; polling finds all).
 
 """
 
@@ -176,6 +180,14 @@ class Provider(Protocol):
         """One cheap authenticated request; what it found, or the vendor's error."""
         ...
 
+    def pushed(self, body: Any) -> tuple[list[Observation], list[str]]:
+        """A verified push: observations of the runs it carries, ids of those it names."""
+        ...
+
+    async def fetch_run(self, run_id: str) -> Observation | None:
+        """One run by id, as an observation (None: there is none); ProviderError."""
+        ...
+
 
 class ProviderDefaults:
     """The optional members, for a provider class that lacks them."""
@@ -192,6 +204,12 @@ class ProviderDefaults:
 
     async def probe(self) -> str:
         raise NotImplementedError("this provider has no credential check")
+
+    def pushed(self, body: Any) -> tuple[list[Observation], list[str]]:
+        return [], []
+
+    async def fetch_run(self, run_id: str) -> Observation | None:
+        return None
 
 
 def accept(obj: object) -> type[Provider]:

@@ -5,8 +5,7 @@ deadline to deliver what is journaled, then exits; a second stop signal cuts the
 short.  SIGHUP reloads the config (see :meth:`Workers.apply`); one that arrives while
 stopping is ignored.  Every task runs under a supervised boundary: a bug in one is
 counted, logged once and retried or restarted with backoff, and never ends the process.
-Only a bad config or an unusable store at start, and signals, do.  Time: the daemon's clock.
-"""
+Only a bad config or an unusable store at start, and signals, do.  Time: its clock."""
 
 from __future__ import annotations
 
@@ -27,7 +26,7 @@ from watcher.core.failures import FailureWindow
 from watcher.core.status import ConfigInfo, DaemonStatus, ReplicaInfo
 from watcher.errors import ConfigError, StoreError, StoreUnavailable
 from watcher.infra.clock import Clock
-from watcher.runtime import chores, signals, tally, told
+from watcher.runtime import chores, push, signals, tally, told
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.configuration import config_hash
 from watcher.runtime.loop import tune_gc
@@ -260,15 +259,15 @@ class Daemon:
             chore("journal", self.replication.follow)
 
     async def _start_http(self) -> None:
-        listen = self.config.watcher.http_listen
-        if not listen:
+        if not (listen := self.config.watcher.http_listen):
             return
         try:
-            self._http = await listener.start(
-                listen, self.snapshot, lambda: self.journal,
+            self._http = await listener.start(listen, self.snapshot, lambda: self.journal,
                 token=self.config.watcher.http_token, on_error=self.chores["http"].caught,
                 status=lambda: status_document(self.workers, self.snapshot()),
-                store=lambda: self.store)
+                store=lambda: self.store, hooks=push.receiver(
+                    lambda: self.config.sources, lambda: self.store,
+                    lambda: self.workers.push if self.workers else None, clock=self.clock))
         except Exception as e:  # watching matters more than the listener
             self.chores["http"].caught(e)
 
@@ -289,6 +288,7 @@ class Daemon:
             silences=workers.silencer.active(now) if workers else (),
             inhibitions=told.inhibitions([w.obj.told for w in runners], self.config.inhibit),
             heartbeats=workers.heartbeats.status() if workers else (),
+            push=workers.push.stats if workers else {},
             **(self.replication.snapshot() if self.replication else {}))
 
     def status_line(self) -> str:

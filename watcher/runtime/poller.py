@@ -49,6 +49,7 @@ from watcher.model import Event, Tracked
 from watcher.providers.base import PollView, Provider
 from watcher.runtime import poll_health, progress
 from watcher.runtime.claim import Claim
+from watcher.runtime.push import PushDesk, PushIntake
 from watcher.runtime.supervisor import Boundary
 from watcher.runtime.tracking import SourceState as SourceState
 from watcher.state.journal import Journal
@@ -61,7 +62,7 @@ class Poller:
     def __init__(self, config: SourceConfig, provider: Provider, state: SourceState,
                  journal: Journal, *, retention: float, emit_baseline: bool,
                  clock: Clock, claim: Claim | None = None,
-                 phase: float | None = None) -> None:
+                 phase: float | None = None, push: PushDesk | None = None) -> None:
         self.config = config
         #: its lease (None: no other replica) and the wait before the first poll (None: random)
         self.claim, self.phase = claim, phase
@@ -84,6 +85,8 @@ class Poller:
         #: the last cycle failed to save (disk full...): the vendor is fine, keep the cadence
         self.store_failing = False
         self._next_prune = 0.0
+        #: its pushes, applied between polls (None: the source takes none)
+        self.push = PushIntake(self, push) if push is not None and config.push_secret else None
 
     @property
     def failing(self) -> bool:
@@ -105,7 +108,9 @@ class Poller:
             failures=st.row.failures, failing=self.failing,
             store_failing=self.store_failing, runs=st.counts,
             skipped=self.provider.skipped, internal_errors=self.boundary.errors,
-            live=len(st.live), stuck=sum(1 for r in st.live if st.runs[r].stuck), owner=owner)
+            live=len(st.live), stuck=sum(1 for r in st.live if st.runs[r].stuck), owner=owner,
+            push=self.push.stats if self.push else None,
+            push_live=self.push is not None and self.push.stats.live(self.clock()))
 
     async def run(self) -> None:
         """Poll forever on the source's cadence."""
@@ -115,10 +120,12 @@ class Poller:
         await clock.sleep(phase)
         due = clock.monotonic()
         while True:
+            if self.push is not None:  # what was pushed first: a poll then finds it known
+                await self.push.apply()
             if await self.poll_once() or self.store_failing:
                 if not self.store_failing:
                     self._backoff.reset()
-                due += cfg.interval
+                due += self.push.period(clock()) if self.push is not None else cfg.interval
                 delay = due - clock.monotonic()
                 if delay < 0:  # fell behind: start a fresh cadence rather than burst
                     due, delay = clock.monotonic(), 0.0
@@ -128,7 +135,7 @@ class Poller:
                     delay = max(delay, self._retry_after)
                 due = clock.monotonic() + delay
             self.stats.next_poll = clock() + delay
-            await clock.sleep(delay)
+            await (clock.sleep(delay) if self.push is None else self.push.wait(delay))
 
     async def poll_once(self) -> bool:
         """One cycle; True if it polled and committed."""
@@ -185,6 +192,8 @@ class Poller:
             return True
         if not await self._record(new_row, events, changes.upserts, removals):
             return False
+        if self.push is not None and not baseline:
+            self.push.polled(events, changes.upserts, now)
         if removals or now >= self._next_prune:
             self._next_prune = now + PRUNE_EVERY
         if row.failures:

@@ -64,7 +64,7 @@ class Replication:
                 moved.set()
         async with anyio.create_task_group() as tg:
             tg.start_soon(partial(self.cluster.follow, on_head, self.keeper.wake,
-                                  clock=self.keeper.clock))
+                                  clock=self.keeper.clock, on_push=self.workers.push.ring))
             while True:
                 await moved.wait()
                 moved = anyio.Event()

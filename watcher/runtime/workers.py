@@ -10,9 +10,8 @@ With several replicas (``replica`` given) a source's poller and a network
 sink's runner run only while this replica holds their lease
 (:mod:`watcher.runtime.leases` starts and stops them, with a
 :class:`~watcher.runtime.claim.Claim`); the worker's cancel scope ends at the
-claim's deadline, so a replica that could not renew stops on its own clock.
-Local sinks (stdout, file) run on every replica, each from a cursor of its own.
-"""
+claim's deadline, so a replica that could not renew stops on its own clock.  Local
+sinks (stdout, file) run on every replica, each from a cursor of its own."""
 
 from __future__ import annotations
 
@@ -33,6 +32,7 @@ from watcher.runtime.claim import Claim
 from watcher.runtime.delivery import SinkRunner
 from watcher.runtime.heartbeats import Heartbeats
 from watcher.runtime.poller import Poller, SourceState
+from watcher.runtime.push import PushDesk
 from watcher.runtime.reader import JournalReader
 from watcher.runtime.reminders import READER as REMINDERS
 from watcher.runtime.reminders import Reminders
@@ -87,6 +87,7 @@ class Workers:
         self.claims: dict[str, Claim] = {}
         #: the outside monitors pinged while the watcher is well
         self.heartbeats = Heartbeats(self, clock=clock)
+        self.push = PushDesk()  # the sources' push counters, and their pollers' bells
 
     def leased(self, lease: str) -> bool:
         """Whether this replica may run the worker of ``lease`` now."""
@@ -136,7 +137,7 @@ class Workers:
         return Poller(cfg, provider, state, self.journal,
                       retention=self.config.watcher.retention,
                       emit_baseline=self.config.watcher.baseline == "emit", clock=self.clock,
-                      claim=claim, phase=phase)
+                      claim=claim, phase=phase, push=self.push)
 
     def start_source(self, cfg: SourceConfig, *, claim: Claim | None = None,
                      row: SourceRow | None = None, phase: float | None = None) -> None:

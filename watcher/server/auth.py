@@ -10,7 +10,8 @@ every browser out.  It is ``HttpOnly`` (no script reads it) and
 Without a token, anyone who can reach the port reads run ids, workflow
 names, vendor errors and links.  That is fine on loopback; bound beyond it,
 these endpoints answer 403 saying why.  ``/metrics``, ``/healthz`` and
-``/readyz`` stay open either way, as Prometheus expects.
+``/readyz`` stay open either way, as Prometheus expects, and so does
+``/hooks/{source}``: a platform's push carries its own credential, its signature.
 """
 
 from __future__ import annotations

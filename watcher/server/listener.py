@@ -1,5 +1,5 @@
-"""HTTP listener (``http_listen``): /metrics, /healthz, /readyz, /events, /status and the
-status page at /.
+"""HTTP listener (``http_listen``): /metrics, /healthz, /readyz, /events, /status, the
+status page at /, and the platforms' pushes at ``/hooks/{source}``.
 
 It runs in the daemon's own event loop and only reads daemon state, so a
 scrape or a health check sees exactly what the daemon sees and costs it
@@ -28,6 +28,7 @@ from watcher.errors import StoreError
 from watcher.server import metrics
 from watcher.server.auth import Access
 from watcher.server.health import readiness
+from watcher.server.hooks.receiver import Receiver
 from watcher.server.page import StatusPage
 from watcher.server.silences import SilenceApi
 from watcher.server.sse import EventStream
@@ -55,8 +56,11 @@ def parse_listen(listen: str) -> tuple[str, int]:
 async def refuse_bodies(request: web.Request,
                         handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                         ) -> web.StreamResponse:
-    """413 for a body over :data:`MAX_REQUEST_BODY` or of unknown length, before reading it."""
+    """413 for a body over :data:`MAX_REQUEST_BODY` or of unknown length, before reading it
+    (a push to ``/hooks/`` has its own cap, :data:`~watcher.server.hooks.receiver.MAX_PUSH`)."""
     length = request.content_length
+    if request.path.startswith("/hooks/"):
+        return await handler(request)
     if request.body_exists and (length is None or length > MAX_REQUEST_BODY):
         resp = web.json_response({"error": f"request bodies are limited to {MAX_REQUEST_BODY} "
                                            "bytes"}, status=413)
@@ -77,7 +81,8 @@ class HttpListener:
     def __init__(self, snapshot: Snapshot, journal: Callable[[], Journal | None], *,
                  token: str | None, on_error: OnError, host: str = "127.0.0.1",
                  status: Status | None = None,
-                 store: Callable[[], Store | None] = lambda: None) -> None:
+                 store: Callable[[], Store | None] = lambda: None,
+                 hooks: Receiver | None = None) -> None:
         self.snapshot = snapshot
         self.on_error = on_error
         self.status_of = status
@@ -93,6 +98,8 @@ class HttpListener:
         self.app.router.add_get("/status", self.status)
         StatusPage(self.access).routes(self.app)
         SilenceApi(self.access, store).routes(self.app)
+        if hooks is not None:  # no token: the platform's signature is the credential
+            hooks.routes(self.app)
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                     max_line_size=MAX_LINE, max_field_size=MAX_LINE,
                                     max_headers=MAX_HEADERS, shutdown_timeout=2.0)
@@ -145,12 +152,13 @@ class HttpListener:
 
 async def start(listen: str, snapshot: Snapshot, journal: Callable[[], Journal | None], *,
                 token: str | None, on_error: OnError, status: Status | None = None,
-                store: Callable[[], Store | None] = lambda: None) -> HttpListener | None:
+                store: Callable[[], Store | None] = lambda: None,
+                hooks: Receiver | None = None) -> HttpListener | None:
     """Serve on ``listen``; a port that cannot be bound is logged, not fatal: watching
     and alerting matter more than the metrics endpoint, so the daemon carries on."""
     host, port = parse_listen(listen)
     listener = HttpListener(snapshot, journal, token=token, on_error=on_error, host=host,
-                            status=status, store=store)
+                            status=status, store=store, hooks=hooks)
     try:
         await listener.start(host, port)
     except OSError as e:

@@ -30,6 +30,7 @@ from watcher.core.events import EVENT_TYPES
 from watcher.core.status import DaemonStatus
 from watcher.model import Status
 from watcher.server.heartbeat_metrics import heartbeat_families
+from watcher.server.push_metrics import push_families
 from watcher.version import __version__
 
 #: the classic text format every Prometheus version reads
@@ -56,6 +57,7 @@ class DaemonCollector:
         yield from self._internal_errors(d)
         yield from self._replica(d)
         yield from heartbeat_families(d)
+        yield from push_families(d)
 
     def _sources(self, d: DaemonStatus) -> Iterator[Metric]:
         families = _source_families()

@@ -87,6 +87,8 @@ def source_body(s: SourceStatus) -> dict[str, Any]:
         "first_sync": None if sync is None else {
             "pages": sync.pages, "runs": sync.runs, "started_at": ts(sync.started_at),
             "runs_per_s": round(sync.per_s, 1)},
+        "push": None if s.push is None else {
+            "live": s.push_live, "last_push": ts(s.push.last_push), "missed": s.push.missed},
     }
 
 

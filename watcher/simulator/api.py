@@ -42,6 +42,13 @@ class VendorApi:
     #: canonical stage -> the vendor's raw status (and extra run fields), for scenarios;
     #: a stage the vendor does not have is absent
     stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {}
+    #: the API's root under ``/{vendor}`` (the base URL a client is given ends with it)
+    root: ClassVar[str] = ""
+    #: what else a client logs in with, beside the token (``GET /_sim/info`` shows it)
+    login: ClassVar[dict[str, str]] = {}
+    #: what a watcher source of this platform needs beside base_url and token to watch the
+    #: simulated world (GitHub: its repository)
+    source_keys: ClassVar[dict[str, str]] = {}
 
     def __init__(self, world: World) -> None:
         self.world = world

@@ -1,7 +1,8 @@
 """The simulator server: every vendor API under its own prefix, plus ``/_sim`` admin.
 
 ``http://HOST:PORT/extend`` is an Extend base URL, ``/noxus``, ``/cortex`` and
-``/knock`` the others'.  ``/_sim`` lets a test or a person drive the world
+``/knock`` the others'; ``/github``, ``/gitlab``, ``/airflow`` and ``/prefect/api``
+those of the CI and orchestration platforms.  ``/_sim`` lets a test or a person drive the world
 over HTTP: add and change runs, make a run hostile, inject faults, add
 accounts, read the request log.  :data:`ADMIN` lists its routes with what
 each does, and ``GET /_sim/info`` serves that list, so it is found from the
@@ -10,8 +11,11 @@ simulator itself.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import importlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -19,7 +23,9 @@ from aiohttp import web
 
 from watcher.infra.clock import wall
 from watcher.simulator.api import VendorApi, json_response
+from watcher.simulator.extend import ExtendApi
 from watcher.simulator.faults import PAGE_KINDS, REQUEST_KINDS, Fault
+from watcher.simulator.webhooks import Subscription, Webhooks
 from watcher.simulator.world import KEEP, VENDORS, World
 
 APIS = {
@@ -27,10 +33,15 @@ APIS = {
     "noxus": "watcher.simulator.noxus:NoxusApi",
     "cortex": "watcher.simulator.cortex:CortexApi",
     "knock": "watcher.simulator.knock:KnockApi",
+    "github": "watcher.simulator.github:GitHubApi",
+    "gitlab": "watcher.simulator.gitlab:GitLabApi",
+    "airflow": "watcher.simulator.airflow:AirflowApi",
+    "prefect": "watcher.simulator.prefect:PrefectApi",
 }
 
 
 APIS_KEY = web.AppKey("apis", dict)
+HOOKS_KEY = web.AppKey("webhooks", Webhooks)
 
 #: the admin API: method, path, the handler of :class:`_Admin`, and what it does, which
 #: ``GET /_sim/info`` lists so that a person trying configs finds it
@@ -61,6 +72,9 @@ ADMIN = (
     ("GET", "/_sim/requests/count", "request_count",
      "how many, of ?vendor= and ?status= (the answer's HTTP status)"),
     ("GET", "/_sim/transitions", "transitions", "every status change the world made"),
+    ("POST", "/_sim/webhooks", "subscribe", 'push signed webhooks as runs change: {"vendor", '
+     '"url", "secret", "drop" (the fraction lost, 0-1)}'),
+    ("GET", "/_sim/webhooks", "webhooks", "every webhook: run, status, signed_at, outcome"),
 )
 
 
@@ -83,18 +97,42 @@ def make_app(world: World) -> web.Application:
     for method, path, name, _ in ADMIN:
         app.router.add_route(method, path, getattr(admin, name))
     app[APIS_KEY] = apis
+    hooks = admin.hooks = app[HOOKS_KEY] = Webhooks(world, ExtendApi(world).render)
+
+    async def sending(_app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.get_running_loop().create_task(hooks.run())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    app.cleanup_ctx.append(sending)
     return app
 
 
 class _Admin:
+    hooks: Webhooks
+
     def __init__(self, world: World, apis: dict[str, VendorApi]) -> None:
         self.world = world
         self.apis = apis
 
+    async def subscribe(self, request: web.Request) -> web.Response:
+        body = orjson.loads(await request.read())
+        try:
+            sub = Subscription(**body)
+        except TypeError as e:
+            return json_response({"error": str(e)}, status=400)
+        self.hooks.subscribe(sub)
+        return json_response({"ok": True}, status=201)
+
+    async def webhooks(self, request: web.Request) -> web.Response:
+        return json_response([dataclasses.asdict(s) for s in self.hooks.log])
+
     async def info(self, request: web.Request) -> web.Response:
         base = f"{request.scheme}://{request.host}"
-        return json_response({"vendors": {v: {"base_url": f"{base}/{v}",
-                                              "token": self.world.tokens[v]} for v in self.apis},
+        return json_response({"vendors": {v: {"base_url": f"{base}/{v}{api.root}",
+                                              "token": self.world.tokens[v], **api.login}
+                                          for v, api in self.apis.items()},
                               "runs": {v: len(r) for v, r in self.world.runs.items()},
                               "accounts": {v: 1 + len(a)
                                            for v, a in self.world.accounts.items()},
@@ -248,5 +286,12 @@ class Simulator:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    @property
+    def webhooks(self) -> Webhooks:
+        """Its webhooks: subscribe a URL, read what was sent."""
+        assert self._runner is not None
+        return self._runner.app[HOOKS_KEY]
+
     def url(self, vendor: str) -> str:
-        return f"http://{self.host}:{self.port}/{vendor}"
+        root = api_class(vendor).root if vendor in APIS else ""
+        return f"http://{self.host}:{self.port}/{vendor}{root}"

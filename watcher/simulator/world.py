@@ -17,6 +17,7 @@ what watcher makes of a vendor sending nonsense about a real run.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 import string
 import uuid
@@ -25,18 +26,26 @@ from dataclasses import dataclass, field
 from time import monotonic
 from typing import Any
 
+from watcher.core.timestamps import format_ts
 from watcher.infra.clock import Clock
 from watcher.simulator.accounts import MAIN, Account
 from watcher.simulator.faults import Faults
 
-VENDORS = ("extend", "noxus", "cortex", "knock")
+VENDORS = ("extend", "noxus", "cortex", "knock", "github", "gitlab", "airflow", "prefect")
 
 DEFAULT_TOKENS = {
     "extend": "sim-extend-key",
     "noxus": "sim-noxus-key",
     "cortex": "sim-cortex-key",
     "knock": "sk_test_sim_knock_key",
+    "github": "ghp_simGithubToken0000000000000000000000", "gitlab": "glpat-sim-gitlab-token",
+    #: Airflow: the password of user ``admin`` (and a bearer token the API takes as it is)
+    "airflow": "sim-airflow-password",
+    "prefect": "pnu_sim_prefect_key",
 }
+
+#: vendors whose run and workflow ids are serial numbers, from these
+SERIAL_IDS = {"github": (9_000_000_000, 1_900_000), "gitlab": (880_000_000, 0)}
 
 
 @dataclass
@@ -149,6 +158,7 @@ class World:
         #: on each account apart (an account's own ``rate_limit`` overrides it)
         self.rate_limits: dict[str, float] = {}
         self.listeners: list[Callable[[SimRun], None]] = []
+        self._serial = itertools.count(1)
 
     # -- building --------------------------------------------------------------------
 
@@ -178,6 +188,8 @@ class World:
         return wf
 
     def new_workflow_id(self, vendor: str) -> str:
+        if vendor in SERIAL_IDS:
+            return str(SERIAL_IDS[vendor][1] + next(self._serial))
         if vendor == "extend":
             return "workflow_" + self._token(12)
         if vendor == "cortex":
@@ -185,6 +197,10 @@ class World:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def new_run_id(self, vendor: str) -> str:
+        if vendor in SERIAL_IDS:
+            return str(SERIAL_IDS[vendor][0] + next(self._serial))
+        if vendor == "airflow":  # unique per DAG in Airflow; unique in the world here
+            return f"manual__{format_ts(self.clock())[:-1]}{next(self._serial):03d}+00:00"
         if vendor == "extend":
             return "workflow_run_" + self._token(21)
         if vendor == "cortex":
@@ -282,11 +298,3 @@ class World:
         """Requests served for ``vendor`` whose path contains ``path_part``."""
         return sum(1 for r in self.requests if r.vendor == vendor and path_part in r.path)
 
-
-@dataclass
-class Snapshot:
-    """A cached, ordered listing of one vendor's runs, valid for one world version."""
-
-    version: int
-    key: Any
-    runs: list[SimRun] = field(default_factory=list)

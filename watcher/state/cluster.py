@@ -90,10 +90,11 @@ class Cluster(Protocol):
         """Give back leases still held at these epochs: free at once for another replica."""
 
     async def follow(self, on_head: Callable[[int], None],
-                     on_leases: Callable[[], None] | None = None, *, clock: Clock) -> None:
+                     on_leases: Callable[[], None] | None = None, *, clock: Clock,
+                     on_push: Callable[[str], None] | None = None) -> None:
         """Call ``on_head(seq)`` whenever another replica may have journaled (the
-        journal's head, as far as known), and ``on_leases()`` when one gave leases back;
-        never returns."""
+        journal's head, as far as known), ``on_leases()`` when one gave leases back, and
+        ``on_push(source)`` when one stored a push for ``source``; never returns."""
 
     async def leave(self) -> None:
         """This replica stops: it is no longer counted as live (until its next upkeep

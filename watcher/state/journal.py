@@ -24,6 +24,7 @@ import anyio
 
 from watcher.core.events import to_json
 from watcher.model import Event, JournalEntry, Tracked
+from watcher.state.inbox import Push
 from watcher.state.store import Commit, DeadLetter, Fence, SourceRow, Store
 
 #: entries kept in memory beyond the slowest sink's cursor
@@ -59,12 +60,15 @@ class Journal:
                      upserts: Mapping[str, Tracked] | None = None,
                      removals: Sequence[str] = (),
                      base: Mapping[str, Tracked] | None = None,
-                     fence: Fence | None = None) -> list[JournalEntry]:
+                     fence: Fence | None = None, applied: Sequence[str] = (),
+                     inbox_before: float | None = None) -> list[JournalEntry]:
         """Write a cycle's state changes and events atomically; returns the new entries.
 
         ``base`` is the source's runs before this cycle, as stored: with it the store
         may write the whole state as a snapshot instead of a row per change.  ``fence``:
         the source's lease, without which the store refuses the cycle (Fenced).
+        ``applied``: the source's inbox deliveries this commit applies (``inbox_before``:
+        forget applied ones received before then).
 
         Raises :class:`~watcher.errors.StoreError` if nothing could be written; memory
         is then unchanged, so the caller simply tries the cycle again.
@@ -73,7 +77,9 @@ class Journal:
         # held across the store's commit, so the tail grows in the order of the numbers
         async with self._lock:
             entries = await self.store.commit(Commit(source, row, upserts or {}, removals,
-                                                     entries, base, fence=fence))
+                                                     entries, base, fence=fence,
+                                                     applied=applied,
+                                                     inbox_before=inbox_before))
             if entries:
                 self.counts.update(e.type for e in entries)
                 self._append(entries)
@@ -223,6 +229,10 @@ class Journal:
     async def resolve_dead(self, reader: str, seqs: Sequence[int]) -> None:
         """Dead letters of ``reader`` delivered at last."""
         await self.store.resolve_dead(reader, seqs)
+
+    async def pushes(self, source: str, limit: int) -> list[Push]:
+        """``source``'s pushed deliveries not yet applied, oldest first (its inbox)."""
+        return await self.store.pushes(source, limit)
 
     async def prune(self, *, before: float) -> int:
         """Forget entries every sink has passed and that are older than ``before``."""

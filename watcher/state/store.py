@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 from watcher.model import JournalEntry, Tracked
 from watcher.state.cluster import Cluster
+from watcher.state.inbox import Push
 
 
 class Fence:
@@ -89,6 +90,10 @@ class Commit:
     records: Mapping[tuple[str, str], bytes | None] = field(default_factory=dict)
     #: the lease this commit is made under (None: no lease needed)
     fence: Fence | None = None
+    #: deliveries of ``source``'s push inbox this commit applied (marked so, at once)
+    applied: Sequence[str] = ()
+    #: forget ``source``'s applied deliveries received before this (None: keep them)
+    inbox_before: float | None = None
 
 
 @dataclass
@@ -175,6 +180,13 @@ class Store(Protocol):
 
     async def forget_source(self, source: str) -> None:
         """Drop a source's runs and row (its API changed: those runs are not its runs)."""
+
+    async def receive(self, push: Push) -> bool:
+        """Store a verified push durably unless its ``(source, delivery)`` is there (with
+        replicas, telling the others); whether it was new."""
+
+    async def pushes(self, source: str, limit: int) -> list[Push]:
+        """``source``'s pushes not applied yet, oldest first, at most ``limit``."""
 
     async def records(self, namespace: str) -> dict[str, bytes]:
         """Every record of ``namespace`` (small state: silences, rule episodes, ...)."""

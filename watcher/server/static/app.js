@@ -57,7 +57,10 @@
       runs.title = Object.entries(s.runs).map(([k, v]) => `${k}: ${v}`).join("\n");
       const owner = el("td", "owner", s.owner || "");
       owner.title = s.owner || "";
-      row(tbody, [el("td", "", s.name), s.provider, health, rel(s.last_success),
+      const provider = el("td", "", s.provider);
+      if (s.push) provider.append(el("span", s.push.live ? "h-ok" : "muted",
+        s.push.live ? " · push live" : " · push quiet"));
+      row(tbody, [el("td", "", s.name), provider, health, rel(s.last_success),
         nextPoll(s.next_poll), runs, num(s.live), el("td", s.stuck ? "num warn" : "num", s.stuck),
         owner]);
     }

@@ -132,8 +132,9 @@ class PgCluster:
                 LEASES))
 
     async def follow(self, on_head: Callable[[int], None],
-                     on_leases: Callable[[], None] | None = None, *, clock: Clock) -> None:
-        await self._follower.run(on_head, on_leases, clock=clock)
+                     on_leases: Callable[[], None] | None = None, *, clock: Clock,
+                     on_push: Callable[[str], None] | None = None) -> None:
+        await self._follower.run(on_head, on_leases, clock=clock, on_push=on_push)
 
     async def leave(self) -> None:
         await self._db.statement(lambda db: db.execute(

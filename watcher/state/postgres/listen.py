@@ -21,6 +21,7 @@ import structlog
 
 from watcher.infra.clock import Clock, move_on_after
 from watcher.infra.secrets import Masker, masked_url, password_of
+from watcher.state.inbox import NOTIFY
 from watcher.state.postgres import journal
 from watcher.state.postgres.connection import CONNECT_TIMEOUT, ERRORS, Database
 
@@ -45,12 +46,15 @@ class Follower:
         self._checked = anyio.Event()
 
     async def run(self, on_head: Callable[[int], None],
-                  on_leases: Callable[[], None] | None = None, *, clock: Clock) -> None:
-        """Call ``on_head(seq)`` whenever the journal's head may have moved, and
-        ``on_leases()`` when a replica gave leases back; forever."""
+                  on_leases: Callable[[], None] | None = None, *, clock: Clock,
+                  on_push: Callable[[str], None] | None = None) -> None:
+        """Call ``on_head(seq)`` whenever the journal's head may have moved,
+        ``on_leases()`` when a replica gave leases back and ``on_push(source)`` when one
+        stored a push (the lease holder's poller checks its inbox anyway); forever."""
         async with anyio.create_task_group() as tg:
             if self._url:
-                tg.start_soon(self._listen, on_head, on_leases or (lambda: None), clock)
+                tg.start_soon(self._listen, on_head, on_leases or (lambda: None), clock,
+                              on_push or (lambda _s: None))
             await self._poll(on_head, clock)
 
     async def _poll(self, on_head: Callable[[int], None], clock: Clock) -> None:
@@ -66,12 +70,13 @@ class Follower:
             self._checked = anyio.Event()
 
     async def _listen(self, on_head: Callable[[int], None],
-                      on_leases: Callable[[], None], clock: Clock) -> None:
+                      on_leases: Callable[[], None], clock: Clock,
+                      on_push: Callable[[str], None]) -> None:
         assert self._url is not None
         url = self._url
         while True:
             try:
-                await self._session(url, on_head, on_leases)
+                await self._session(url, on_head, on_leases, on_push)
             except (*ERRORS, ValueError) as e:
                 if self._listening:
                     log.warning("LISTEN connection lost; reading the journal head every "
@@ -81,7 +86,8 @@ class Follower:
             await clock.sleep(RECONNECT)
 
     async def _session(self, url: str, on_head: Callable[[int], None],
-                       on_leases: Callable[[], None]) -> None:
+                       on_leases: Callable[[], None], on_push: Callable[[str], None]
+                       ) -> None:
         """One listening connection, until the server drops it."""
         gone = anyio.Event()
 
@@ -90,6 +96,8 @@ class Follower:
                 on_head(int(payload))
             elif payload == LEASES:
                 on_leases()
+            elif isinstance(payload, str) and payload.startswith(NOTIFY):
+                on_push(payload[len(NOTIFY):])
 
         conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT, server_settings={
             "application_name": self._application[:63]})

@@ -57,6 +57,14 @@ MIGRATIONS: tuple[str, ...] = (
         name text PRIMARY KEY, holder text, epoch bigint NOT NULL,
         expires timestamptz NOT NULL, info bytea);
     """,
+    # inbox: verified vendor pushes (watcher.state.inbox)
+    """
+    CREATE TABLE inbox (
+        source text NOT NULL, delivery text NOT NULL, received double precision NOT NULL,
+        sent double precision, body bytea NOT NULL, applied boolean NOT NULL DEFAULT false,
+        PRIMARY KEY (source, delivery));
+    CREATE INDEX inbox_pending ON inbox (source, applied, received);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

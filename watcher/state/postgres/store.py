@@ -10,7 +10,8 @@ from watcher.core.status import RoundTrips
 from watcher.errors import StoreError, StoreUnavailable
 from watcher.model import JournalEntry
 from watcher.state.cluster import Cluster
-from watcher.state.postgres import journal, sinks
+from watcher.state.inbox import Push
+from watcher.state.postgres import inbox, journal, sinks
 from watcher.state.postgres.connection import Conn, Database
 from watcher.state.postgres.leases import PgCluster, check_fence
 from watcher.state.postgres.listen import Follower
@@ -124,6 +125,8 @@ class PostgresStore:
                 sizes = await self._runs.write(db, c)
             if c.row is not None:
                 await self._runs.save_row(db, c.source, c.row)
+            if c.applied or c.inbox_before is not None:
+                await inbox.applied(db, c.source, c.applied, c.inbox_before)
         if c.cursor is not None:
             await sinks.set_cursor(db, *c.cursor)
         if c.records:
@@ -134,6 +137,12 @@ class PostgresStore:
     async def forget_source(self, source: str) -> None:
         await self._db.write(lambda db: self._runs.forget(db, source))
         self._runs.sizes.pop(source, None)
+
+    async def receive(self, push: Push) -> bool:
+        return await self._db.write(lambda db: inbox.receive(db, push, self._channel))
+
+    async def pushes(self, source: str, limit: int) -> list[Push]:
+        return await self._db.read(lambda db: inbox.pending(db, source, limit))
 
     async def records(self, namespace: str) -> dict[str, bytes]:
         return await self._db.read(lambda db: sinks.records(db, namespace))

@@ -43,6 +43,14 @@ MIGRATIONS: tuple[str, ...] = (
         namespace TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
         PRIMARY KEY (namespace, key)) WITHOUT ROWID;
     """,
+    # inbox: verified vendor pushes (watcher.state.inbox)
+    """
+    CREATE TABLE IF NOT EXISTS inbox (
+        source TEXT NOT NULL, delivery TEXT NOT NULL, received REAL NOT NULL, sent REAL,
+        body BLOB NOT NULL, applied INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (source, delivery));
+    CREATE INDEX IF NOT EXISTS inbox_pending ON inbox (source, applied, received);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

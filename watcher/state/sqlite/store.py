@@ -10,9 +10,10 @@ import anyio.to_thread
 
 from watcher.errors import StoreUnavailable
 from watcher.model import JournalEntry
+from watcher.state.inbox import Push
 from watcher.state.lock import StateLock
 from watcher.state.snapshots import Layout, Sizes
-from watcher.state.sqlite import journal, sinks
+from watcher.state.sqlite import inbox, journal, sinks
 from watcher.state.sqlite.connection import MEMORY, Connection, check_place
 from watcher.state.sqlite.runs import Runs
 from watcher.state.sqlite.schema import SCHEMA_VERSION, schema_version
@@ -118,6 +119,8 @@ class SqliteStore:
                 sizes = self._runs.write(db, c)
             if c.row is not None:
                 self._runs.save_row(db, c.source, c.row)
+            if c.applied or c.inbox_before is not None:
+                inbox.applied(db, c.source, c.applied, c.inbox_before)
         journal.append(db, c.entries)
         if c.cursor is not None:
             sinks.set_cursor(db, *c.cursor)
@@ -128,6 +131,12 @@ class SqliteStore:
     async def forget_source(self, source: str) -> None:
         await self._db.write(lambda db: self._runs.forget(db, source))
         self._runs.sizes.pop(source, None)
+
+    async def receive(self, push: Push) -> bool:
+        return await self._db.write(lambda db: inbox.receive(db, push))
+
+    async def pushes(self, source: str, limit: int) -> list[Push]:
+        return await self._db.read(lambda db: inbox.pending(db, source, limit))
 
     async def records(self, namespace: str) -> dict[str, bytes]:
         """The namespace's records; read again only when the file changed since they were

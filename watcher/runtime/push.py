@@ -1,0 +1,232 @@
+"""Vendor push on the poller's side: pushes applied through the poll's diff, and the cadence.
+
+The listener (any replica) stores a verified push in the store's inbox and wakes the
+source's poller here (another replica's, through the store's notifications); the
+poller, holding the source's lease, applies the pending pushes between polls, in its
+own task, so a push and a poll never race over the source's state.  A push is fed
+to the same :class:`~watcher.core.diff.Session` as a poll's page, so both give one
+event with one id; a push older than the known state is dropped first
+(:func:`~watcher.core.push.stale`); a push that only names a run makes the provider
+fetch that run.  The commit that journals the push's events marks its deliveries
+applied, under the poll's fence, so a replica that lost the lease applies nothing.
+
+Polling never stops: while push is live (:class:`~watcher.core.push.PushStats`) the
+source polls every ``push_interval``, else every ``interval``; a poll that finds a
+change while push is live counts it missed and drops back to ``interval``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+import anyio
+import orjson
+
+from watcher.config.settings import SourceConfig
+from watcher.core.diff import Policy, Session
+from watcher.core.events import RUN_CREATED, RUN_STATUS_CHANGED
+from watcher.core.push import PushStats, stale
+from watcher.errors import Fenced, ProviderError, StoreError
+from watcher.infra.clock import Clock, move_on_after
+from watcher.model import Event, Observation, Tracked
+from watcher.providers.protocol import Provider
+from watcher.runtime.claim import Claim
+from watcher.runtime.tracking import SourceState
+from watcher.server.hooks.receiver import Receiver
+from watcher.state.inbox import BATCH, KEEP, Push
+from watcher.state.journal import Journal
+from watcher.state.store import Store
+
+
+class Host(Protocol):
+    """What a push intake uses of its poller (:class:`~watcher.runtime.poller.Poller`)."""
+
+    config: SourceConfig
+    clock: Clock
+    state: SourceState
+    journal: Journal
+    provider: Provider
+    policy: Policy
+    claim: Claim | None
+    log: Any
+
+    def _fenced(self, e: Fenced) -> bool: ...
+
+
+#: a change this recent when a poll began may have its push still on the way: no miss
+GRACE = 10.0
+#: how often applied deliveries past :data:`~watcher.state.inbox.KEEP` are pruned
+PRUNE_EVERY = 3600.0
+
+
+class PushDesk:
+    """The daemon's push counters per source, and the pollers waiting for pushes."""
+
+    def __init__(self) -> None:
+        self.stats: dict[str, PushStats] = {}
+        self._bells: dict[str, anyio.Event] = {}
+
+    def stats_of(self, source: str, quiet: float) -> PushStats:
+        st = self.stats.get(source)
+        if st is None:
+            st = self.stats[source] = PushStats(quiet)
+        st.quiet = quiet
+        return st
+
+    def bell(self, source: str) -> anyio.Event:
+        """What the poller of ``source`` waits on: set by :meth:`ring` until :meth:`rearm`."""
+        ev = self._bells.get(source)
+        if ev is None:
+            ev = self._bells[source] = anyio.Event()
+        return ev
+
+    def rearm(self, source: str) -> None:
+        """The poller is about to read the inbox: a push stored from now on rings again."""
+        self._bells[source] = anyio.Event()
+
+    def ring(self, source: str) -> None:
+        """A push for ``source`` was stored (here or by another replica)."""
+        ev = self._bells.get(source)
+        if ev is not None:
+            ev.set()
+
+
+class PushIntake:
+    """One push-enabled source's pushes, applied by its poller."""
+
+    def __init__(self, poller: Host, desk: PushDesk) -> None:
+        self.poller = poller
+        self.desk = desk
+        self.stats = desk.stats_of(poller.config.name, 2 * poller.config.push_every)
+        self._next_prune = 0.0
+        #: the store failed the last read or commit of pushes (logged once)
+        self._failing = False
+
+    def period(self, now: float) -> float:
+        cfg = self.poller.config
+        return cfg.push_every if self.stats.live(now) else cfg.interval
+
+    async def wait(self, delay: float) -> None:
+        """Sleep ``delay``, applying pushes as they come meanwhile."""
+        clock = self.poller.clock
+        until = clock.monotonic() + delay
+        while (left := until - clock.monotonic()) > 0:
+            bell = self.desk.bell(self.poller.config.name)
+            with move_on_after(clock, left):
+                await bell.wait()
+            if bell.is_set():
+                self.desk.rearm(self.poller.config.name)  # before reading, not after
+                await self.apply()
+
+    async def apply(self) -> None:
+        """Apply the source's pending pushes (once it has a baseline)."""
+        p = self.poller
+        if not p.state.row.baselined:
+            return  # the first poll sets the baseline; the pushes wait for it
+        try:
+            while len(pushes := await p.journal.pushes(p.config.name, BATCH)) > 0:
+                if not await self._apply(pushes) or len(pushes) < BATCH:
+                    break
+        except StoreError as e:
+            self._store_failed("could not read pushed changes; the next poll finds them", e)
+
+    def _store_failed(self, what: str, e: StoreError) -> None:
+        """Logged once until the store works again (every push rings meanwhile)."""
+        if not self._failing:
+            self.poller.log.warning(what, error=str(e))
+        self._failing = True
+
+    async def _apply(self, pushes: Sequence[Push]) -> bool:
+        p, clock = self.poller, self.poller.clock
+        st, now = p.state, clock()
+        obs: list[Observation] = []
+        for push in pushes:
+            try:
+                whole, named = p.provider.pushed(orjson.loads(push.body))
+            except orjson.JSONDecodeError:
+                continue
+            obs += whole
+            obs += await self._fetch(named)
+        session = Session(st.runs, st.live, now=now, policy=p.policy,
+                          describe=p.provider.describe, changed_at=p.provider.changed_at,
+                          version_time=getattr(p.provider, "versions_are_times", False))
+        session.feed([o for o in obs if not stale(o, st.runs)])
+        changes = session.finish()
+        if changes.events:
+            try:
+                await p.provider.enrich(changes.events)
+            except ProviderError as e:
+                p.log.debug("enrichment failed", error=str(e))
+        prune = now - KEEP if now >= self._next_prune else None
+        with anyio.CancelScope(shield=True):  # journaled means applied in memory too
+            try:
+                await p.journal.commit(p.config.name, st.row, events=changes.events,
+                                       upserts=changes.upserts, base=st.runs, fence=p.claim,
+                                       applied=[x.delivery for x in pushes], inbox_before=prune)
+            except Fenced as e:
+                return p._fenced(e)
+            except StoreError as e:
+                self._store_failed("could not apply pushed changes; trying again at the next "
+                                   "push or poll", e)
+                return False
+            st.apply(changes.upserts, ())
+        self._failing = False
+        if prune is not None:
+            self._next_prune = now + PRUNE_EVERY
+        done = clock()
+        for x in pushes:
+            self.stats.pushed(x.received)
+            self.stats.lag.observe(max(0.0, done - (x.sent if x.sent is not None
+                                                    else x.received)))
+        return True
+
+    async def _fetch(self, run_ids: Sequence[str]) -> list[Observation]:
+        """The runs a push only names, fetched now (one that fails waits for the poll)."""
+        out: list[Observation] = []
+        for rid in dict.fromkeys(run_ids):
+            try:
+                o = await self.poller.provider.fetch_run(rid)
+            except (ProviderError, NotImplementedError) as e:  # no run_path: the poll finds it
+                self.poller.log.debug("could not fetch a pushed run", run_id=rid,
+                                      error=str(e))
+                continue
+            if o is not None:
+                out.append(o)
+        return out
+
+    def polled(self, events: Sequence[Event], upserts: Mapping[str, Tracked],
+               now: float) -> None:
+        """A poll that began at ``now`` committed ``events``: a change among them that the
+        platform's webhooks announce, made over :data:`GRACE` before the poll while push
+        was live, was missed by its pushes (a newer one's push may still be on its way,
+        or waiting in the inbox while this poller polled)."""
+        if not self.stats.live(now):
+            return
+        told = getattr(self.poller.provider, "push_statuses", None)  # None: every change
+        statuses = None if told is None else {s.value for s in told}
+        missed = [e for e in events if e.type in (RUN_CREATED, RUN_STATUS_CHANGED)
+                  and (statuses is None or e.data.get("status") in statuses)
+                  and e.subject in upserts and upserts[e.subject].since <= now - GRACE]
+        if missed:
+            self.stats.missed += len(missed)
+            self.stats.missed_at = now
+            self.poller.log.warning("a poll found changes no push announced; polling at "
+                                    "interval until pushes arrive again",
+                                    missed=len(missed))
+
+
+def receiver(sources: Callable[[], Sequence[SourceConfig]], store: Callable[[], Store | None],
+             desk: Callable[[], PushDesk | None], *, clock: Clock) -> Receiver:
+    """``POST /hooks/{source}`` of a daemon: its current config's sources, its store."""
+    def source(name: str) -> SourceConfig | None:
+        return next((s for s in sources() if s.name == name), None)
+
+    def stats(cfg: SourceConfig) -> PushStats:
+        return (desk() or PushDesk()).stats_of(cfg.name, 2 * cfg.push_every)
+
+    def ring(name: str) -> None:
+        d = desk()
+        if d is not None:
+            d.ring(name)
+    return Receiver(source, store, clock=clock, stats=stats, ring=ring)

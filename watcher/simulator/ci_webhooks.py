@@ -1,0 +1,104 @@
+"""GitHub's and GitLab's webhooks, as the simulator pushes them (see ``webhooks.py``).
+
+GitHub: a ``workflow_run`` event, ``{action, workflow_run, repository, sender}``, with
+``action`` ``requested`` (queued), ``in_progress`` or ``completed``; headers
+``X-GitHub-Event``, ``X-GitHub-Delivery`` (a GUID) and ``X-Hub-Signature-256`` =
+``sha256=`` + hex HMAC-SHA256 of the raw body, keyed with the hook's secret (GitHub
+signs no timestamp).  Statuses GitHub sends no event for (``waiting``, ``pending``)
+send nothing.
+
+GitLab: a ``Pipeline Hook`` on every status change, ``{object_kind: "pipeline",
+object_attributes, project, user, builds}`` with GitLab's webhook timestamps
+(``2026-12-07 17:00:00 UTC``); headers ``X-Gitlab-Event``, ``X-Gitlab-Event-UUID``
+and ``X-Gitlab-Token``: the hook's secret token as it is (GitLab signs nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from watcher.simulator.github import GitHubApi, conclusion
+from watcher.simulator.github_objects import repository, user
+from watcher.simulator.gitlab import DEFAULT_PROJECT, GitLabApi, project_id
+from watcher.simulator.world import SimRun, World
+
+GITHUB_API = "https://api.github.com"
+#: GitHub's workflow_run actions, by the live status that sends them
+GITHUB_ACTIONS = {"requested": "requested", "queued": "requested", "in_progress": "in_progress"}
+
+
+def _gitlab_ts(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class Pushes:
+    """Each platform's webhook for a run's status change: ``(delivery id, body, headers)``,
+    or None when the platform sends none for that status."""
+
+    def __init__(self, world: World) -> None:
+        self.github = GitHubApi(world)
+        self.gitlab = GitLabApi(world)
+        self.rng = world.rng
+
+    def _uuid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def push(self, run: SimRun, secret: str) -> tuple[str, bytes, dict[str, str]] | None:
+        if run.vendor == "github":
+            return self._github(run, secret)
+        if run.vendor == "gitlab":
+            return self._gitlab(run, secret)
+        return None
+
+    def _github(self, run: SimRun, secret: str) -> tuple[str, bytes, dict[str, str]] | None:
+        action = "completed" if conclusion(run) else GITHUB_ACTIONS.get(run.status)
+        if action is None:
+            return None
+        item = self.github.render(run, GITHUB_API)
+        body = orjson.dumps({"action": action, "workflow_run": item,
+                             "workflow": {"id": item["workflow_id"], "name": item["name"],
+                                          "path": item["path"], "state": "active"},
+                             "repository": repository(item["repository"]["full_name"],
+                                                      GITHUB_API),
+                             "sender": user("octo-dev", 583231, GITHUB_API)})
+        delivery = self._uuid()
+        sig = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return delivery, body, {"Content-Type": "application/json",
+                                "User-Agent": "GitHub-Hookshot/sim",
+                                "X-GitHub-Event": "workflow_run", "X-GitHub-Delivery": delivery,
+                                "X-GitHub-Hook-ID": "1", "X-Hub-Signature-256": f"sha256={sig}"}
+
+    def _gitlab(self, run: SimRun, secret: str) -> tuple[str, bytes, dict[str, str]]:
+        item: dict[str, Any] = self.gitlab.detail(run)
+        path = run.extra.get("project", DEFAULT_PROJECT)
+        attributes = {
+            "id": item["id"], "iid": item["iid"], "name": item["name"], "ref": item["ref"],
+            "tag": False, "sha": item["sha"], "before_sha": item["before_sha"],
+            "source": item["source"], "status": run.status,
+            "detailed_status": item["detailed_status"]["text"], "stages": ["build", "test"],
+            "created_at": _gitlab_ts(run.created), "finished_at": _gitlab_ts(run.finished),
+            "duration": item["duration"], "queued_duration": item["queued_duration"],
+            "variables": [], "url": item["web_url"]}
+        body = orjson.dumps({
+            "object_kind": "pipeline", "object_attributes": attributes,
+            "merge_request": None, "user": item["user"],
+            "project": {"id": project_id(path), "name": path.rpartition("/")[2],
+                        "path_with_namespace": path, "web_url": f"https://gitlab.com/{path}",
+                        "default_branch": "main"},
+            "commit": {"id": item["sha"], "message": f"Change {item['sha'][:7]}",
+                       "timestamp": _gitlab_ts(run.created)},
+            "builds": []})
+        delivery = self._uuid()
+        return delivery, body, {"Content-Type": "application/json",
+                                "User-Agent": "GitLab/sim", "X-Gitlab-Event": "Pipeline Hook",
+                                "X-Gitlab-Event-UUID": delivery, "X-Gitlab-Webhook-UUID":
+                                    self._uuid(), "X-Gitlab-Instance": "https://gitlab.com",
+                                "X-Gitlab-Token": secret}

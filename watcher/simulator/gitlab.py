@@ -1,0 +1,234 @@
+"""Simulated GitLab CI REST API (v4): the pipelines of a project.
+
+``GET /api/v4/projects/{id}/pipelines`` and ``.../pipelines/{pipeline_id}``, plus
+``GET /api/v4/projects/{id}`` that clients ask first; ``{id}`` is the numeric
+project id or its URL-encoded path (``acme%2Fapi``).  Faithful where watcher
+and python-gitlab depend on it: ``PRIVATE-TOKEN`` (or ``Authorization:
+Bearer``) else 401 ``{"message": "401 Unauthorized"}``; ``order_by`` (``id``
+default, ``status``, ``ref``, ``updated_at``, ``user_id``) and ``sort``
+(``desc`` default), a 400 for other values; ``updated_after`` /
+``updated_before`` (inclusive), ``status``, ``ref``, ``source`` and ``scope``
+(``running``, ``pending``, ``finished``) filters; ``per_page`` (default 20, at
+most 100) and ``page`` with ``X-Page``, ``X-Per-Page``, ``X-Next-Page`` /
+``X-Prev-Page`` (empty at the ends), ``X-Total``, ``X-Total-Pages`` and a
+``Link`` header; timestamps with milliseconds.
+
+A pipeline's ``ref`` is its workflow's key (``invoice-processing``), its
+``name`` the workflow's name; runs belong to the project path in their
+``project`` extra (default ``acme/api``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from watcher.core.timestamps import parse_ts
+from watcher.simulator.accounts import Account
+from watcher.simulator.api import VendorApi, json_response
+from watcher.simulator.ordered import Ordered, int_param, link_header, page_count
+from watcher.simulator.world import SimRun, World
+
+STATUSES = ("created", "waiting_for_resource", "preparing", "waiting_for_callback", "pending",
+            "running", "success", "failed", "canceling", "canceled", "skipped", "manual",
+            "scheduled")
+FINISHED = ("success", "failed", "canceled", "skipped")
+SCOPES = {"running": ("running",), "pending": ("pending",), "finished": FINISHED}
+ORDER_BY = ("id", "status", "ref", "updated_at", "user_id")
+DEFAULT_PROJECT = "acme/api"
+WEB = "https://gitlab.com"
+
+
+def _ts(epoch: float) -> str:
+    dt = datetime.fromtimestamp(epoch, UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def project_id(path: str) -> int:
+    """A project's numeric id: fixed for the default project, derived for others."""
+    if path == DEFAULT_PROJECT:
+        return 4242
+    return 10_000_000 + int(hashlib.sha1(path.encode()).hexdigest()[:6], 16)
+
+
+def _project(path: str) -> dict[str, Any]:
+    _, _, name = path.rpartition("/")
+    return {"id": project_id(path), "name": name, "path": name, "path_with_namespace": path,
+            "name_with_namespace": path.replace("/", " / "), "default_branch": "main",
+            "web_url": f"{WEB}/{path}", "visibility": "private"}
+
+
+class GitLabApi(VendorApi):
+    vendor = "gitlab"
+    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {
+        "pending": ("pending", {}), "running": ("running", {}), "paused": ("manual", {}),
+        "succeeded": ("success", {}), "failed": ("failed", {}),
+        "cancelling": ("canceling", {}), "cancelled": ("canceled", {}),
+        "skipped": ("skipped", {}),
+    }
+    source_keys: ClassVar[dict[str, str]] = {"project": DEFAULT_PROJECT}
+
+    def __init__(self, world: World) -> None:
+        super().__init__(world)
+        self._ordered = Ordered()
+
+    def credential(self, request: web.Request) -> str:
+        token = request.headers.get("PRIVATE-TOKEN", "")
+        return token or super().credential(request)
+
+    def error(self, status: int, message: str, *, code: str = "") -> web.Response:
+        if status == 401:
+            message = "401 Unauthorized"
+        elif status == 404 and not message.startswith("404"):
+            message = f"404 {message}"
+        key = "error" if status == 400 else "message"
+        return json_response({key: message}, status=status)
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/api/v4/projects/{project}", self.get_project)
+        app.router.add_get("/api/v4/projects/{project}/pipelines", self.list_pipelines)
+        app.router.add_get("/api/v4/projects/{project}/pipelines/{id}", self.get_pipeline)
+
+    def _project_of(self, request: web.Request, account: Account) -> str | None:
+        """The path of the project the request names (by id or path), if it exists."""
+        raw = unquote(request.match_info["project"])
+        paths = {DEFAULT_PROJECT} | {r.extra["project"] for r in account.runs.values()
+                                     if "project" in r.extra}
+        for path in paths:
+            if raw in (path, str(project_id(path))):
+                return path
+        return None
+
+    async def get_project(self, request: web.Request) -> web.Response:
+        path = self._project_of(request, self.account_of(request))
+        if path is None:
+            return self.error(404, "Project Not Found")
+        return json_response(_project(path))
+
+    async def list_pipelines(self, request: web.Request) -> web.Response:
+        account = self.account_of(request)
+        path = self._project_of(request, account)
+        if path is None:
+            return self.error(404, "Project Not Found")
+        q = request.query
+        per_page, page = int_param(q, "per_page", 20), int_param(q, "page", 1)
+        if per_page is None or page is None:
+            return self.error(400, "per_page is invalid" if per_page is None
+                              else "page is invalid")
+        per_page, page = min(max(per_page, 1), 100), max(page, 1)
+        order_by, sort = q.get("order_by", "id"), q.get("sort", "desc")
+        bounds = _checked(q)
+        if isinstance(bounds, str):
+            return self.error(400, bounds)
+        filters = tuple((f, q[f]) for f in ("status", "ref", "source", "scope") if q.get(f))
+
+        def keep(r: SimRun) -> bool:
+            if r.extra.get("project", DEFAULT_PROJECT) != path:
+                return False
+            for name, t in bounds:
+                if (r.updated < t) if name == "updated_after" else (r.updated > t):
+                    return False
+            return _matches(r, filters)
+
+        def order() -> tuple[list[SimRun], int]:
+            runs = self._ordered.get(account, (path, order_by, sort, filters, tuple(bounds)),
+                                     keep, _KEYS[order_by], reverse=sort == "desc")
+            return runs, (page - 1) * per_page
+
+        items, ordered, _ = self.page(request, order, per_page, self.render)
+        total, pages = len(ordered), page_count(len(ordered), per_page)
+        headers = {"X-Page": str(page), "X-Per-Page": str(per_page), "X-Total": str(total),
+                   "X-Total-Pages": str(pages),
+                   "X-Next-Page": str(page + 1) if page < pages else "",
+                   "X-Prev-Page": str(page - 1) if 1 < page <= pages else ""}
+        link = link_header(request.url, page, pages)
+        if link:
+            headers["Link"] = link
+        return json_response(items, headers=headers)
+
+    async def get_pipeline(self, request: web.Request) -> web.Response:
+        account = self.account_of(request)
+        path = self._project_of(request, account)
+        run = account.runs.get(request.match_info["id"])
+        if path is None:
+            return self.error(404, "Project Not Found")
+        if run is None or run.extra.get("project", DEFAULT_PROJECT) != path:
+            return self.error(404, "Not found")
+        return json_response(self.served(run, self.detail(run)))
+
+    def render(self, run: SimRun) -> dict[str, Any]:
+        path = run.extra.get("project", DEFAULT_PROJECT)
+        pid = int(run.id) if run.id.isdigit() else abs(hash(run.id)) % 10**9
+        return {
+            "id": pid, "iid": pid % 100000, "project_id": project_id(path),
+            "sha": hashlib.sha1(run.id.encode()).hexdigest(), "ref": run.workflow.key,
+            "status": run.status, "source": run.extra.get("source", "push"),
+            "created_at": _ts(run.created), "updated_at": _ts(run.updated),
+            "web_url": f"{WEB}/{path}/-/pipelines/{run.id}", "name": run.workflow.name,
+        }
+
+    def detail(self, run: SimRun) -> dict[str, Any]:
+        body = self.render(run)
+        path = run.extra.get("project", DEFAULT_PROJECT)
+        sha = body["sha"]
+        duration = (int(run.finished - run.started)
+                    if run.finished is not None and run.started is not None else None)
+        body.update({
+            "before_sha": sha[::-1], "tag": False, "yaml_errors": None,
+            "user": {"id": 1001, "username": "ci-bot", "name": "CI Bot", "state": "active",
+                     "locked": False, "avatar_url": None, "web_url": f"{WEB}/ci-bot"},
+            "started_at": _ts(run.started) if run.started is not None else None,
+            "finished_at": _ts(run.finished) if run.finished is not None else None,
+            "committed_at": None, "duration": duration,
+            "queued_duration": (round(run.started - run.created, 3)
+                                if run.started is not None else None),
+            "coverage": None,
+            "detailed_status": {
+                "icon": f"status_{run.status}", "text": run.status, "label": run.status,
+                "group": run.status, "tooltip": run.status, "has_details": False,
+                "details_path": f"/{path}/-/pipelines/{run.id}", "illustration": None,
+                "favicon": f"/assets/ci_favicons/favicon_status_{run.status}.png"},
+        })
+        return body
+
+
+def _checked(q: Any) -> list[tuple[str, float]] | str:
+    """The ``updated_after``/``updated_before`` bounds of a valid query, or what is wrong."""
+    for name, valid in (("order_by", ORDER_BY), ("sort", ("asc", "desc")),
+                        ("status", STATUSES), ("scope", (*SCOPES, "branches", "tags"))):
+        if q.get(name) and q[name] not in valid:
+            return f"{name} does not have a valid value"
+    bounds = []
+    for name in ("updated_after", "updated_before"):
+        if q.get(name):
+            t = parse_ts(q[name])
+            if t is None:
+                return f"{name} is invalid"
+            bounds.append((name, t))
+    return bounds
+
+
+_KEYS = {
+    "id": lambda r: int(r.id) if r.id.isdigit() else 0,
+    "status": lambda r: (r.status, int(r.id) if r.id.isdigit() else 0),
+    "ref": lambda r: (r.workflow.key, int(r.id) if r.id.isdigit() else 0),
+    "updated_at": lambda r: (r.updated, int(r.id) if r.id.isdigit() else 0),
+    "user_id": lambda r: int(r.id) if r.id.isdigit() else 0,
+}
+
+
+def _matches(run: SimRun, filters: tuple[tuple[str, str], ...]) -> bool:
+    for name, value in filters:
+        if name == "status" and run.status != value:
+            return False
+        if name == "ref" and run.workflow.key != value:
+            return False
+        if name == "source" and run.extra.get("source", "push") != value:
+            return False
+        if name == "scope" and value in SCOPES and run.status not in SCOPES[value]:
+            return False
+    return True
