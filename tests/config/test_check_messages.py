@@ -135,3 +135,32 @@ def test_a_plugin_duration_without_a_maximum_of_its_own_stops_at_a_year() -> Non
         'sinks[0].max_age: "367d" is above the maximum of 366d']
     cfg = parse_config(f'{SOURCE}lookback = "366d"\n{sink}max_age = "366d"\n')
     assert cfg.sources[0].lookback == 366 * 86400
+
+
+@pytest.mark.parametrize("source", [
+    {"name": "n", "provider": "noxus", "token": "t0ken-value"},
+    {"name": "d", "provider": "airflow", "token": "t0ken-value", "base_url": "http://127.0.0.1:1"},
+])
+def test_push_secret_on_a_provider_that_sends_no_webhooks_is_a_config_error(
+        source: dict[str, str]) -> None:
+    """A push_secret where no verifiable webhook exists is refused at its key, not left to
+    answer every push with 404, and the secret itself is never quoted."""
+    got = problems(toml({}, [{**source, "push_secret": "s3cret-value"}]))
+    assert got == [f"sources[0].push_secret: provider {source['provider']} sends no webhooks "
+                   "watcher can verify (push: extend, github, gitlab, json)"]
+    assert not any("s3cret-value" in p for p in got)
+
+
+@pytest.mark.parametrize("provider", ["extend", "github", "gitlab", "json"])
+def test_push_secret_is_accepted_where_the_provider_has_a_scheme(provider: str) -> None:
+    """extend, github, gitlab and json sources take push_secret."""
+    source = {"name": "p", "provider": provider, "token": "t0ken-value",
+              "push_secret": "s3cret-value"}
+    if provider == "github":
+        source["repository"] = "acme/api"
+    if provider == "gitlab":
+        source["project"] = "acme/api"
+    if provider == "json":
+        source.update(base_url="http://127.0.0.1:1", path="/runs",
+                      fields={"items": "runs", "id": "id", "status": "state"})
+    parse_config(toml({}, [source]))

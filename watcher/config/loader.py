@@ -105,6 +105,10 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
                        required=getattr(cls, "token_required", True))
         if cls is None or common is None:
             continue
+        if common.push_secret is not None and getattr(cls, "push_scheme", None) is None:
+            r.problems.add(f"{spath}.push_secret",
+                           f"provider {common.provider} sends no webhooks watcher can verify "
+                           "(push: extend, github, gitlab, json)")
         if not (common.base_url or cls.default_base_url):  # e.g. the json provider's
             r.problems.add(f"{spath}.base_url", f"is required for provider {common.provider}")
         secrets.update(secrets_of(common), secrets_of(options), [token] if token else [])

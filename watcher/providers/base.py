@@ -68,6 +68,9 @@ class BaseProvider(Generic[OptionsT]):
     kind: ClassVar[str] = ""
     default_base_url: ClassVar[str] = ""
     Options: ClassVar[type[Any]] = NoOptions
+    #: the signature scheme of the vendor's webhooks that ``push_secret`` enables
+    #: (``extend``, ``github``, ``gitlab``, ``standard``); None: the vendor does not push
+    push_scheme: ClassVar[str | None] = None
     #: the vendor's status strings -> canonical status
     statuses: ClassVar[Mapping[str, Status]] = {}
     #: top-level fields dropped from ``data.run`` (bulky or sensitive)

@@ -68,6 +68,7 @@ class ExtendProvider(BaseProvider[ExtendOptions]):
     kind = "extend"
     default_base_url = "https://api.extend.ai"
     Options = ExtendOptions
+    push_scheme = "extend"
     listing = LISTING
     statuses: ClassVar[dict[str, Status]] = {
         "PENDING": Status.PENDING,

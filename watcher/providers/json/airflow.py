@@ -50,6 +50,7 @@ class AirflowProvider(JsonProvider):
     kind = "airflow"
     default_base_url = "http://127.0.0.1:8080"
     Options = AirflowOptions
+    push_scheme = None  # Airflow sends no webhooks of its own
     options: AirflowOptions
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -85,6 +85,7 @@ class GithubProvider(JsonProvider):
     kind = "github"
     default_base_url = "https://api.github.com"
     Options = GithubOptions
+    push_scheme = "github"
     options: GithubOptions
     path_safe: ClassVar[Mapping[str, str]] = {"repository": "/"}
     #: 5,000 requests an hour for a token (a 304 is not counted)
@@ -156,6 +157,7 @@ class GitlabProvider(JsonProvider):
     kind = "gitlab"
     default_base_url = "https://gitlab.com"
     Options = GitlabOptions
+    push_scheme = "gitlab"
 
     def push_items(self, body: Any) -> tuple[list[Any], list[str]]:
         """A Pipeline Hook names its pipeline, without ``updated_at``: it is fetched."""
@@ -199,6 +201,7 @@ class PrefectProvider(JsonProvider):
     kind = "prefect"
     default_base_url = "http://127.0.0.1:4200/api"
     Options = PrefectOptions
+    push_scheme = None  # Prefect's automations post no signed run webhooks
     options: PrefectOptions
     #: two feeds: the active runs and those ended since the watermark
     idle_requests = 2.0

@@ -56,6 +56,8 @@ class JsonProvider(BaseProvider[JsonOptions]):
     kind = "json"
     #: none: a source says where its API is
     default_base_url = ""
+    #: Standard Webhooks (an API that pushes the items its listing holds)
+    push_scheme: ClassVar[str | None] = "standard"
     Options: ClassVar[type[JsonOptions]] = JsonOptions
     #: an API without auth (a self-hosted Prefect, ``auth = "none"``) needs no token
     token_required: ClassVar[bool] = False

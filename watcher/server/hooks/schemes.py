@@ -24,6 +24,8 @@ from typing import NamedTuple
 
 import orjson
 
+from watcher.errors import PluginError
+from watcher.providers import provider_class
 from watcher.sinks.webhook import signing_key
 
 #: how far a signed timestamp may be from now, either way (the platforms' SDKs use 5 min)
@@ -120,10 +122,15 @@ def standard(headers: Mapping[str, str], body: bytes, secret: str, now: float) -
 
 Scheme = Callable[[Mapping[str, str], bytes, str, float], Verified]
 
-#: the scheme of each provider that takes pushes
+#: each scheme by the name a provider gives as its ``push_scheme``
 SCHEMES: dict[str, Scheme] = {"extend": extend, "github": github, "gitlab": gitlab,
-                              "json": standard}
+                              "standard": standard}
 
 
 def scheme_of(provider: str) -> Scheme | None:
-    return SCHEMES.get(provider)
+    """The scheme of the provider named ``provider`` (None: it takes no pushes)."""
+    try:
+        cls = provider_class(provider)
+    except PluginError:
+        return None
+    return SCHEMES.get(getattr(cls, "push_scheme", None) or "")
