@@ -60,6 +60,9 @@ class _Decoder:
 _DECODING: ContextVar[_Page | None] = ContextVar("decoding", default=None)
 #: every run decoded in this process is numbered: a page's runs take consecutive numbers
 _NUMBER = count()
+#: the two factories, C callables (typed loosely: they fill fields typed :class:`_Decoder`)
+_PAGE: Any = _DECODING.get
+_PLACE: Any = _NUMBER.__next__
 
 
 class Run(msgspec.Struct, kw_only=True, gc=False):
@@ -70,8 +73,8 @@ class Run(msgspec.Struct, kw_only=True, gc=False):
 
     #: the page's bytes and this run's number (its place: ``_at - _page.first``), given by
     #: the decoder through C-level default factories: no Python loop over a page's runs
-    _page: _Decoder = msgspec.field(default_factory=_DECODING.get)
-    _at: _Decoder = msgspec.field(default_factory=_NUMBER.__next__)
+    _page: _Decoder = msgspec.field(default_factory=_PAGE)
+    _at: _Decoder = msgspec.field(default_factory=_PLACE)
 
     def get(self, key: str, default: Any = None) -> Any:
         """A declared field's value (``default`` for one not declared)."""
