@@ -138,3 +138,31 @@ def test_an_item_orjson_refuses_is_skipped_not_the_page() -> None:
     assert [o[0] for o in obs] == [good["id"], bad["id"]]
     subjects = {orjson.loads(e)["subject"] for e in events}
     assert subjects == {good["id"]} and p.skipped["undescribable"] == 1
+
+
+@pytest.mark.parametrize("key", ["_page", "_at"])
+@pytest.mark.parametrize("value", [0, 2, None, {"data": "x"}])
+def test_an_item_with_a_key_named_like_a_run_s_place_is_described_from_its_own_bytes(
+        key: str, value: Any) -> None:
+    """A vendor key named like the fields that place a run in its page (``_page``,
+    ``_at``) cannot point the run at another item: every item is read in full as sent."""
+    p = SHAPES["extend"].provider()
+    assert p.listing is not None
+    items = [dict(i) for i in SHAPES["extend"].items[:3]]
+    items[0][key] = value
+    raw = encoded(p.listing, items)
+    assert raw is not None
+    _, got = p.listing.read(raw)
+    assert [whole(i) for i in got] == items
+
+
+def test_runs_of_pages_decoded_one_after_another_each_find_their_own_item() -> None:
+    """Runs of two pages, both kept, are read in full from their own pages."""
+    p = SHAPES["extend"].provider()
+    assert p.listing is not None
+    items = SHAPES["extend"].items
+    first, second = encoded(p.listing, items[:2]), encoded(p.listing, items[2:4])
+    assert first is not None and second is not None
+    _, a = p.listing.read(first)
+    _, b = p.listing.read(second)
+    assert [r.whole() for r in (*b, *a)] == [*items[2:4], *items[:2]]

@@ -70,7 +70,7 @@ def full_type(name: str) -> str | None:
 
 
 def event_id(*parts: object) -> str:
-    raw = "\x1f".join("" if p is None else str(p) for p in parts)
+    raw = "\x1f".join(["" if p is None else str(p) for p in parts])
     return hashlib.blake2b(raw.encode(), digest_size=8).hexdigest()
 
 

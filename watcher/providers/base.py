@@ -59,6 +59,10 @@ OptionsT = TypeVar("OptionsT")
 MAX_WARNED = 10_000
 
 
+def _no_version(item: Any) -> None:
+    return None
+
+
 class BaseProvider(Generic[OptionsT]):
     """Shared helpers: status mapping with unknown-value warnings, trimming, bad items.
 
@@ -103,6 +107,8 @@ class BaseProvider(Generic[OptionsT]):
         self.log = structlog.get_logger("watcher.provider").bind(source=source.name,
                                                                  provider=self.kind)
         self._keep = frozenset(source.keep_fields)
+        #: top-level fields dropped from ``data.run``
+        self._drop = self.trim - self._keep
         self._folded = {k.lower(): v for k, v in self.statuses.items()}
         self._warned: set[str] = set()
         #: (run id or problem, field) already warned about as unusable
@@ -238,9 +244,16 @@ class BaseProvider(Generic[OptionsT]):
         id_key, status_key, version_key = self.id_key, self.status_key, self.version_key
         try:
             if items and isinstance(items[0], Run):  # a Listing's page: the fields are typed
-                fields = attrgetter(id_key, status_key, version_key or "_page")
-                out.extend([(i, r, table.get(r) or status_of(r), v if version_key else None,
-                             it) for it in items for i, r, v in (fields(it),)])
+                version = attrgetter(version_key) if version_key else _no_version
+                if id_key == "id" and status_key == "status":
+                    # the usual names, read as slots (a specialised attribute read is a
+                    # third of a call to an attrgetter)
+                    out.extend([(it.id, r, table.get(r) or status_of(r), version(it), it)
+                                for it in items for r in (it.status,)])
+                else:
+                    fields = attrgetter(id_key, status_key)
+                    out.extend([(i, r, table.get(r) or status_of(r), version(it), it)
+                                for it in items for i, r in (fields(it),)])
             elif version_key:
                 out.extend([(it[id_key] + "", r, table.get(r) or status_of(r), it[version_key],
                              it) for it in items for r in (it[status_key],)])
@@ -305,7 +318,7 @@ class BaseProvider(Generic[OptionsT]):
 
     def trimmed(self, item: Mapping[str, Any]) -> dict[str, Any]:
         """``data.run``: the item without its bulky fields, cut down if still huge."""
-        drop = self.trim - self._keep
+        drop = self._drop
         return bounded({k: v for k, v in item.items() if k not in drop})
 
     @staticmethod

@@ -20,6 +20,8 @@ stands for, so code that reads an item's stamp works on both.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from itertools import count
 from typing import Any
 
 import msgspec
@@ -30,15 +32,49 @@ from watcher.errors import BadPayload
 __all__ = ["Listing", "Run", "items_of"]
 
 
+class _Page:
+    """One page's bytes; its items' raw JSON is cut out on the first :meth:`raw`.
+    ``first``: the number the decoder gave the page's first run (see :class:`Run`)."""
+
+    __slots__ = ("_raws", "data", "first", "split")
+
+    def __init__(self, data: bytes, split: Any) -> None:
+        self.data = data
+        self.split = split
+        self.first = 0
+        self._raws: Sequence[msgspec.Raw] | None = None
+
+    def raw(self, at: int) -> memoryview:
+        if self._raws is None:
+            self._raws = self.split(self.data)
+        return memoryview(self._raws[at])
+
+
+class _Decoder:
+    """The type of the fields only the decoder sets: no JSON value decodes to it, so an
+    item with a key of the same name does not fit the struct (its page is read the
+    tolerant way) and cannot point a run at another item's bytes."""
+
+
+#: the page being decoded (a run's ``_page`` is set from it, in C, as the run is built)
+_DECODING: ContextVar[_Page | None] = ContextVar("decoding", default=None)
+#: every run decoded in this process is numbered: a page's runs take consecutive numbers
+_NUMBER = count()
+#: the two factories, C callables (typed loosely: they fill fields typed :class:`_Decoder`)
+_PAGE: Any = _DECODING.get
+_PLACE: Any = _NUMBER.__next__
+
+
 class Run(msgspec.Struct, kw_only=True, gc=False):
     """One vendor item as the hot path reads it.  A subclass declares the fields (their
     JSON names as attribute names, the types the tolerant path would accept as they
     are; a field it may lack needs a default).  ``gc=False``: a run holds no container
     the cyclic collector would need to see."""
 
-    #: the page's bytes and this item's place in it (set by :class:`Listing`)
-    _page: Any = None
-    _at: int = 0
+    #: the page's bytes and this run's number (its place: ``_at - _page.first``), given by
+    #: the decoder through C-level default factories: no Python loop over a page's runs
+    _page: _Decoder = msgspec.field(default_factory=_PAGE)
+    _at: _Decoder = msgspec.field(default_factory=_PLACE)
 
     def get(self, key: str, default: Any = None) -> Any:
         """A declared field's value (``default`` for one not declared)."""
@@ -46,24 +82,9 @@ class Run(msgspec.Struct, kw_only=True, gc=False):
 
     def whole(self) -> Any:
         """The item in full, as the page's JSON holds it (raises if it is not JSON)."""
-        page: _Page = self._page
-        return orjson.loads(page.raw(self._at))
-
-
-class _Page:
-    """One page's bytes; its items' raw JSON is cut out on the first :meth:`raw`."""
-
-    __slots__ = ("_raws", "data", "split")
-
-    def __init__(self, data: bytes, split: Any) -> None:
-        self.data = data
-        self.split = split
-        self._raws: Sequence[msgspec.Raw] | None = None
-
-    def raw(self, at: int) -> memoryview:
-        if self._raws is None:
-            self._raws = self.split(self.data)
-        return memoryview(self._raws[at])
+        page: Any = self._page
+        at: Any = self._at
+        return orjson.loads(page.raw(at - page.first))
 
 
 def items_of(body: Any, key: str | None) -> list[Any]:
@@ -109,19 +130,24 @@ class Listing:
         """``(body, items)`` of one page: ``body`` gives the extras by name (a dict), and
         ``items`` are :class:`Run` structs, or, for a page that does not fit them, the
         parsed body and its items as ``orjson.loads`` gives them."""
+        at = _Page(data, self._split)
+        token = _DECODING.set(at)
         try:
             page = self._runs.decode(data)
         except (msgspec.ValidationError, msgspec.DecodeError):
             return self.tolerant(data)
+        finally:
+            _DECODING.reset(token)
         if self.key is None:
             runs, body = page, page
         else:
             runs = page.runs
             body = {k: getattr(page, f"x{i}") for i, k in enumerate(self.extras)}
-        at = _Page(data, self._split)
-        for i, r in enumerate(runs):
-            r._page = at
-            r._at = i
+        if runs:
+            at.first = first = runs[0]._at
+            if runs[-1]._at - first != len(runs) - 1:  # numbered apart (another decode ran
+                for i, r in enumerate(runs):  # in between, from a finaliser): number them here
+                    r._at = first + i
         return body, runs
 
     def tolerant(self, data: bytes) -> tuple[Any, list[Any]]:
