@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -192,6 +193,25 @@ async def test_pushes_wait_for_the_baseline(hk: Hooked, sim: Simulator) -> None:
     assert len(await hk.h.store.pushes(SOURCE, 10)) == 1
     assert await hk.h.poll() == []
     assert await hk.apply() == []
+    assert await hk.h.store.pushes(SOURCE, 10) == []
+
+
+def stamp(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def test_a_push_before_the_baseline_is_applied_by_the_poll_that_sets_it(
+        hk: Hooked, sim: Simulator) -> None:
+    """A run pushed before the first poll and absent from the listing is created as soon as
+    that poll has set the baseline, not a push_interval later."""
+    status, _ = await hk.post(hk.body({"id": "wr_pushed_early", "status": "FAILED",
+                                       "updatedAt": stamp(hk.h.clock() - 5),
+                                       "workflow": {"id": "wf_1", "name": "Early"}},
+                                      "workflow_run.failed"))
+    assert status == 200
+    events = await hk.h.poll()
+    assert [(e["type"], e["subject"], e["data"]["status"]) for e in events] == [
+        ("watcher.run.created", "wr_pushed_early", "failed")]
     assert await hk.h.store.pushes(SOURCE, 10) == []
 
 

@@ -202,6 +202,8 @@ class Poller:
             else:
                 self.log.info("poll succeeded again", failures=row.failures)
         self._succeeded(now, started, baseline=baseline)
+        if self.push is not None and baseline:
+            await self.push.apply()  # what was pushed before there was a baseline, at once
         return True
 
     async def _record(self, row: SourceRow, events: list[Event],
