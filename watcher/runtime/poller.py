@@ -142,8 +142,11 @@ class Poller:
         now = self.clock()
         started = self.clock.monotonic()
         self.stats.polls += 1
+        first = not self.state.row.baselined
         try:
             ok = await self._cycle(now, started)
+            if ok and first and self.push is not None:
+                await self.push.apply()  # what was pushed before there was a baseline, at once
         except Exception as e:  # a bug or a plugin: this cycle failed, the source carries on
             self.stats.observe(self.clock.monotonic() - started)
             what = self.boundary.caught(e)
@@ -202,8 +205,6 @@ class Poller:
             else:
                 self.log.info("poll succeeded again", failures=row.failures)
         self._succeeded(now, started, baseline=baseline)
-        if self.push is not None and baseline:
-            await self.push.apply()  # what was pushed before there was a baseline, at once
         return True
 
     async def _record(self, row: SourceRow, events: list[Event],
