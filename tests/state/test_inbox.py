@@ -3,31 +3,15 @@ commit applies it, and forgotten only once applied and old.  Real stores through
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.state.runs import BACKENDS, DURABLE, Backend, backend
+from tests.state.runs import DURABLE, Backend, backend
 from watcher.state.inbox import Push
 from watcher.state.store import Commit, SourceRow, Store
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=BACKENDS)
-def where(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    """Each implementation of the seam, in a place of its own."""
-    return backend(request.param, tmp_path, request)
-
-
-@pytest.fixture
-async def store(where: Backend) -> AsyncIterator[Store]:
-    s = await where.open()
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 def push(delivery: str, received: float = 100.0, source: str = "s") -> Push:

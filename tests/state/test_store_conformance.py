@@ -5,7 +5,6 @@ loads back exactly as committed.  Real stores throughout, through the protocol o
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import cast
 
@@ -14,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.state.runs import (
-    BACKENDS,
     DURABLE,
     SMALL,
     STATUSES,
@@ -30,21 +28,6 @@ from watcher.state.snapshots import Layout
 from watcher.state.store import Commit, SourceRow, Store
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=BACKENDS)
-def where(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    """Each implementation of the seam, in a place of its own."""
-    return backend(request.param, tmp_path, request)
-
-
-@pytest.fixture
-async def store(where: Backend) -> AsyncIterator[Store]:
-    s = await where.open()
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 @pytest.fixture(params=DURABLE)
