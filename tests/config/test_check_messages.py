@@ -164,3 +164,13 @@ def test_push_secret_is_accepted_where_the_provider_has_a_scheme(provider: str) 
         source.update(base_url="http://127.0.0.1:1", path="/runs",
                       fields={"items": "runs", "id": "id", "status": "state"})
     parse_config(toml({}, [source]))
+
+
+def test_a_misspelt_choice_gets_a_guess_beside_the_choices() -> None:
+    """pagination.mode = "cursr" lists the modes and guesses 'cursor', as a misspelt key does."""
+    got = problems(toml({}, [{"name": "j", "provider": "json", "base_url": "http://127.0.0.1:1",
+                              "path": "/runs", "token": "t0ken-value",
+                              "fields": {"items": "runs", "id": "id", "status": "state"},
+                              "pagination": {"mode": "cursr"}}]))
+    assert got == ["sources[0].pagination.mode: 'cursr' must be one of none, link, cursor, "
+                   "page, offset (did you mean 'cursor'?)"]

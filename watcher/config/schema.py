@@ -133,7 +133,8 @@ def _message(err: ErrorDetails, known: Collection[str]) -> str:
         return f"{type(e).__name__}: {e}" if isinstance(e, Exception) else str(e)
     quoted = toml_value(given)
     if kind == "literal_error":
-        return f"{quoted} must be one of {', '.join(_CHOICE.findall(ctx['expected']))}"
+        choices = _CHOICE.findall(ctx['expected'])
+        return f"{quoted} must be one of {', '.join(choices)}" + hint(str(given), choices)
     if kind == "greater_than_equal":
         return f"{quoted} must be at least {ctx['ge']:g}"
     said = _SAID.get(kind)

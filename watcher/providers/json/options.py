@@ -15,6 +15,7 @@ import jmespath
 import orjson
 from jmespath.exceptions import JMESPathError
 
+from watcher.config.hints import hint
 from watcher.config.kinds import At
 from watcher.config.options import Check, Duration, Options, StrList, Table
 from watcher.model import Status
@@ -57,7 +58,8 @@ def check_fields(table: Mapping[str, str]) -> str | None:
 def check_pagination(table: Mapping[str, str]) -> str | None:
     for key, value in table.items():
         if key not in PAGINATION_KEYS:
-            return At(key, f"unknown key (keys: {', '.join(PAGINATION_KEYS)})")
+            return At(key, f"unknown key{hint(key, PAGINATION_KEYS)} "
+                           f"(keys: {', '.join(PAGINATION_KEYS)})")
         least = 0 if key == "start" else 1
         if key in INT_KEYS and not (value.isdigit() and int(value) >= least):
             return At(key, f"{value!r} must be a positive integer")
@@ -65,7 +67,7 @@ def check_pagination(table: Mapping[str, str]) -> str | None:
             return At(key, _compiles(value) or "")
     mode = table.get("mode", "none")
     if mode not in MODES:
-        return At("mode", f"{mode!r} must be one of {', '.join(MODES)}")
+        return At("mode", f"{mode!r} must be one of {', '.join(MODES)}" + hint(mode, MODES))
     if mode == "cursor" and "cursor" not in table:
         return At("cursor", "cursor mode needs the JMESPath of the next cursor on a page")
     if table.get("stop_at", "watermark") != "watermark":
