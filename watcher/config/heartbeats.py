@@ -56,10 +56,7 @@ def parse_heartbeats(data: Mapping[str, Any], r: Expanded, *,
     """Every ``[[heartbeats]]`` table; problems go to ``r.problems`` with key paths."""
     out: list[HeartbeatConfig] = []
     names: set[str] = set()
-    for path, raw in array_tables(data.get("heartbeats"), "heartbeats", r.problems):
-        if not isinstance(raw, dict):
-            r.problems.add(path, "must be a table")
-            continue
+    for path, raw in array_tables(data, "heartbeats", r.problems):
         h = r.validate(HeartbeatConfig, raw, path)
         if not check_name(raw.get("name"), f"{path}.name", names, r.problems) or h is None:
             continue

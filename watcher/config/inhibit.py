@@ -66,11 +66,8 @@ def parse_inhibit(data: Mapping[str, Any], r: Expanded, *, sources: Collection[s
     """Every ``[[inhibit]]`` table; ``sinks``: configured sink name -> is a record."""
     out: list[InhibitRule] = []
     names: set[str] = set()
-    for i, (path, raw) in enumerate(array_tables(data.get("inhibit"), "inhibit", r.problems)):
-        if not isinstance(raw, dict):
-            r.problems.add(path, "must be a table")
-            continue
-        before = len(r.problems.items)
+    for i, (path, raw) in enumerate(array_tables(data, "inhibit", r.problems)):
+        before = len(r.problems)
         o = r.validate(InhibitOptions, {k: v for k, v in raw.items()
                                         if k not in ("source", "target")}, path, known=KEYS)
         name = (o.name if o is not None else None) or f"inhibit-{i + 1}"
@@ -86,7 +83,7 @@ def parse_inhibit(data: Mapping[str, Any], r: Expanded, *, sources: Collection[s
                                f"{hint(field, EQUAL_FIELDS)} (fields: "
                                f"{', '.join(EQUAL_FIELDS)})")
         _check_sinks(o.sinks if o is not None else (), f"{path}.sinks", r.problems, sinks)
-        if (len(r.problems.items) == before and o is not None and source is not None
+        if (len(r.problems) == before and o is not None and source is not None
                 and target is not None):
             out.append(InhibitRule(name=name, source=source, target=target,
                                    equal=tuple(o.equal), sinks=tuple(o.sinks)))

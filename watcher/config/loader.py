@@ -13,7 +13,7 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -98,9 +98,8 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
     sources: list[SourceConfig] = []
     source_names: set[str] = set()  # every named source, so a sink's match can be checked
     for spath, raw, cls, common, options in _entries(
-            expanded, "sources", r, kind_key="provider", lookup=catalog.providers.get,
-            known=catalog.providers.names, what="provider", model=SourceConfig,
-            names=source_names):
+            expanded, "sources", r, kind_key="provider", registry=catalog.providers,
+            what="provider", model=SourceConfig, names=source_names):
         token = _token(raw, spath, r, env, base_dir,
                        required=getattr(cls, "token_required", True))
         if cls is None or common is None:
@@ -119,7 +118,7 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
     sinks = _sinks(expanded, r, catalog, source_names)
     secrets.update(*(secrets_of(k.options) for k in sinks))
     records = {s.name: bool(getattr(catalog.sinks.get(s.type), "record", False)) for s in sinks}
-    windows = parse_windows(expanded.get("silences"), r, sources=source_names, sinks=records)
+    windows = parse_windows(expanded, r, sources=source_names, sinks=records)
     rules = parse_rules(expanded, r, sources=source_names, check_name=_check_name)
     heartbeats = parse_heartbeats(expanded, r, check_name=_check_name)
     secrets.update(*(secrets_of(h) for h in heartbeats))
@@ -127,7 +126,7 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
                             check_name=_check_name)
 
     if problems or watcher is None:
-        raise ConfigError(problems.items, path=path)
+        raise ConfigError(list(problems), path=path)
     return Config(watcher=watcher, sources=tuple(sources), sinks=tuple(sinks), path=path,
                   secrets=frozenset(secrets), raw=data, silences=windows, rules=rules,
                   heartbeats=heartbeats, inhibit=inhibit)
@@ -152,9 +151,8 @@ def _sinks(data: Mapping[str, Any], r: Expanded, catalog: Catalog,
            source_names: set[str]) -> list[SinkConfig]:
     sinks: list[SinkConfig] = []
     for kpath, raw, scls, common, options in _entries(
-            data, "sinks", r, kind_key="type", lookup=catalog.sinks.get,
-            known=catalog.sinks.names, what="sink type", model=SinkConfig, names=set(),
-            also=("match",)):
+            data, "sinks", r, kind_key="type", registry=catalog.sinks, what="sink type",
+            model=SinkConfig, names=set(), also=("match",)):
         match = parse_match(raw.get("match"), f"{kpath}.match", r.problems,
                             sources=source_names)
         if scls is None or common is None:
@@ -168,20 +166,17 @@ def _sinks(data: Mapping[str, Any], r: Expanded, catalog: Catalog,
 
 def _entries(
         data: Mapping[str, Any], key: str, r: Expanded, *, kind_key: str,
-        lookup: Callable[[str], type[P] | None], known: Callable[[], list[str]], what: str,
-        model: type[C], names: set[str], also: tuple[str, ...] = ()
+        registry: Registry[type[P]], what: str, model: type[C], names: set[str],
+        also: tuple[str, ...] = ()
         ) -> Iterator[tuple[str, dict[str, Any], type[P] | None, C | None, object]]:
     """Each ``[[key]]`` table: its path, raw table, plugin class (``None`` if unknown),
     common keys and the plugin's options object, validated; names must be unique."""
     keys: list[str] = [n for n, f in model.model_fields.items() if not f.exclude]
-    for path, raw in array_tables(data.get(key), key, r.problems):
-        if not isinstance(raw, dict):
-            r.problems.add(path, "must be a table")
-            continue
+    for path, raw in array_tables(data, key, r.problems):
         # An unknown plugin (a typo) still gets every other key judged: against the plugin
         # its name is closest to, else against the common keys alone.
-        cls, judge = _plugin(raw.get(kind_key), f"{path}.{kind_key}", r.problems, lookup,
-                             known, what)
+        cls, judge = _plugin(raw.get(kind_key), f"{path}.{kind_key}", r.problems, registry,
+                             what)
         own: type[Options] | None = model_of(judge.Options) if judge else None
         hints = (*keys, *also, *(own.model_fields if own else ()))
         common = r.validate(model, {k: v for k, v in raw.items() if k in keys}, path,
@@ -193,26 +188,25 @@ def _entries(
         yield path, raw, cls, common, options
 
 
-def _plugin(name: object, path: str, problems: Problems,
-            lookup: Callable[[str], type[P] | None], known: Callable[[], list[str]],
+def _plugin(name: object, path: str, problems: Problems, registry: Registry[type[P]],
             what: str) -> tuple[type[P] | None, type[P] | None]:
     """The plugin class a table names, or ``None`` (the problem reported); and the one to
     judge its other keys by: that class, else the one a misspelt name most likely meant."""
     if not isinstance(name, str):
         return None, None
     try:
-        cls = lookup(name)
+        cls = registry.get(name)
     except PluginError as e:
         problems.add(path, f'"{name}" is not a usable {what}: {e}')
         return None, None
     if cls is not None:
         return cls, cls
-    guess = difflib.get_close_matches(name, known(), n=1, cutoff=0.6)
+    guess = difflib.get_close_matches(name, registry.names(), n=1, cutoff=0.6)
     problems.add(path, f'"{name}" is not a known {what}'
                  + (f" (did you mean {guess[0]!r}? " if guess else " (")
-                 + f'known: {", ".join(known())})')
+                 + f'known: {", ".join(registry.names())})')
     try:
-        return None, lookup(guess[0]) if guess else None
+        return None, registry.get(guess[0]) if guess else None
     except PluginError:
         return None, None
 

@@ -74,10 +74,7 @@ def parse_rules(data: Mapping[str, Any], r: Expanded, *, sources: Collection[str
     """Every ``[[rules]]`` table as a Rule; problems go to ``r.problems`` with key paths."""
     rules = []
     names: set[str] = set()
-    for path, raw in array_tables(data.get("rules"), "rules", r.problems):
-        if not isinstance(raw, dict):
-            r.problems.add(path, "must be a table")
-            continue
+    for path, raw in array_tables(data, "rules", r.problems):
         o = r.validate(RuleOptions, {k: v for k, v in raw.items() if k != "match"}, path,
                        known=KEYS)
         match = parse_match(raw.get("match"), f"{path}.match", r.problems, sources=sources)

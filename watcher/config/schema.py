@@ -25,17 +25,11 @@ from watcher.config.variables import expand_vars, unset_vars
 M = TypeVar("M", bound=BaseModel)
 
 
-class Problems:
+class Problems(list[str]):
     """Collects ``key.path: what is wrong`` lines."""
 
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
     def add(self, path: str, message: str) -> None:
-        self.items.append(f"{path}: {message}")
-
-    def __bool__(self) -> bool:
-        return bool(self.items)
+        self.append(f"{path}: {message}")
 
 
 _DROP = object()
