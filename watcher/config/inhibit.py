@@ -20,6 +20,7 @@ records (stdout, file, buses) are never held back.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from types import SimpleNamespace
 from typing import Any
 
 from watcher.config.hints import hint
@@ -41,24 +42,12 @@ class InhibitOptions(Options):
     sinks: StrList = ()
 
 
-#: the keys an ``[[inhibit]]`` table may have
-KEYS = (*InhibitOptions.model_fields, "source", "target")
-
-
-class _Typed:
-    """A stand-in event of one type, to ask a matcher's ``types`` which types it takes."""
-
-    __slots__ = ("type",)
-    source = status = workflow_id = workflow_name = None
-
-    def __init__(self, type_: str) -> None:
-        self.type = type_
-
-
 def types_of(match: Match, among: Collection[str] = EVENT_TYPES) -> list[str]:
     """The event types of ``among`` that ``match``'s ``types`` key lets through."""
-    only = Match({"types": match.values["types"]}) if "types" in match.values else Match()
-    return [t for t in among if only(_Typed(t))]  # type: ignore[arg-type]
+    if "types" not in match.values:
+        return list(among)
+    only = Match({"types": match.values["types"]})  # reads no attribute of an event but type
+    return [t for t in among if only(SimpleNamespace(type=t))]
 
 
 def parse_inhibit(data: Mapping[str, Any], r: Expanded, *, sources: Collection[str],
@@ -68,8 +57,7 @@ def parse_inhibit(data: Mapping[str, Any], r: Expanded, *, sources: Collection[s
     names: set[str] = set()
     for i, (path, raw) in enumerate(array_tables(data, "inhibit", r.problems)):
         before = len(r.problems)
-        o = r.validate(InhibitOptions, {k: v for k, v in raw.items()
-                                        if k not in ("source", "target")}, path, known=KEYS)
+        o = r.validate(InhibitOptions, raw, path, apart=("source", "target"))
         name = (o.name if o is not None else None) or f"inhibit-{i + 1}"
         check_name(name, f"{path}.name", names, r.problems)
         source = _matcher(raw, "source", path, r.problems, sources)

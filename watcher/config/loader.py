@@ -23,7 +23,7 @@ from watcher.config.credentials import secret_path
 from watcher.config.heartbeats import parse_heartbeats
 from watcher.config.inhibit import parse_inhibit
 from watcher.config.match import parse_match
-from watcher.config.options import Options, build, model_of
+from watcher.config.options import Options, model_of
 from watcher.config.rules import parse_rules
 from watcher.config.schema import Expanded, Problems, secrets_of
 from watcher.config.settings import Config, SinkConfig, SourceConfig, WatcherConfig
@@ -215,11 +215,11 @@ def _options(options: type[Any], model: type[Options], raw: dict[str, Any], path
              r: Expanded, hints: Collection[str]) -> object:
     """The plugin's options object, built from its validated keys (``None`` if any is bad)."""
     values = r.validate(model, raw, path, known=hints)
-    if values is None:
-        return None
+    if values is None or isinstance(values, options):
+        return values
     try:
-        return build(options, values)
-    except Exception as e:  # the plugin's own checks, in its constructor
+        return options(**dict(values))
+    except Exception as e:  # an option() dataclass's own checks, in its constructor
         if not r.left_out(path):  # else a key it checks was left out: not needed here
             r.problems.add(path, f"{type(e).__name__}: {e}")
         return None

@@ -36,6 +36,7 @@ into such a model); converting one is mechanical:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
@@ -80,17 +81,12 @@ class NoOptions(Options):
     """The options of a plugin that has no keys of its own."""
 
 
+@functools.cache
 def secret_fields(model: type[BaseModel]) -> frozenset[str]:
     """The fields of ``model`` whose values are secrets."""
-    found = _secrets.get(model)
-    if found is None:
-        found = _secrets[model] = frozenset(
-            name for name, f in model.model_fields.items()
-            if kinds.is_secret(f.annotation) or any(kinds.is_secret(m) for m in f.metadata))
-    return found
-
-
-_secrets: dict[type[BaseModel], frozenset[str]] = {}
+    return frozenset(
+        name for name, f in model.model_fields.items()
+        if kinds.is_secret(f.annotation) or any(kinds.is_secret(m) for m in f.metadata))
 
 #: the metadata key under which :func:`option` keeps a field's kind
 OPTION = "watcher.option"
@@ -168,14 +164,6 @@ def declared(cls: type, what: str) -> type[Any]:
     except TypeError as e:
         raise PluginError(f"{cls.__qualname__}.Options: {e}") from None
     return typing.cast(type[Any], options)
-
-
-def build(options: type[Any], model: Options) -> object:
-    """The object a plugin reads: the validated model, or its :func:`option` dataclass
-    (any exception: the plugin refused the values)."""
-    if isinstance(model, options):
-        return model
-    return options(**dict(model))
 
 
 def ensure(options: type[Any], value: object) -> Any:

@@ -65,18 +65,13 @@ class RuleOptions(Options):
     across_sources: bool = False
 
 
-#: the keys a ``[[rules]]`` table may have
-KEYS = (*RuleOptions.model_fields, "match")
-
-
 def parse_rules(data: Mapping[str, Any], r: Expanded, *, sources: Collection[str],
                 check_name: NameCheck) -> tuple[Rule, ...]:
     """Every ``[[rules]]`` table as a Rule; problems go to ``r.problems`` with key paths."""
     rules = []
     names: set[str] = set()
     for path, raw in array_tables(data, "rules", r.problems):
-        o = r.validate(RuleOptions, {k: v for k, v in raw.items() if k != "match"}, path,
-                       known=KEYS)
+        o = r.validate(RuleOptions, raw, path, apart=("match",))
         match = parse_match(raw.get("match"), f"{path}.match", r.problems, sources=sources)
         named = check_name(raw.get("name"), f"{path}.name", names, r.problems)
         rule = _rule(o, raw, path, r.problems) if o is not None else None

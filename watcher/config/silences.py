@@ -50,10 +50,6 @@ class WindowConfig(Options):
     tz: tzinfo | None = Field(default=None, exclude=True)
 
 
-#: the keys a ``[[silences]]`` table may have besides ``match``
-KEYS = ("name", "sinks", "schedule", "timezone", "starts", "ends", "comment")
-
-
 def parse_windows(data: Mapping[str, Any], r: Expanded, *, sources: Collection[str],
                   sinks: Mapping[str, bool]) -> tuple[WindowConfig, ...]:
     """Every ``[[silences]]`` table; ``sinks``: configured sink name -> is a record."""
@@ -61,8 +57,7 @@ def parse_windows(data: Mapping[str, Any], r: Expanded, *, sources: Collection[s
     names: set[str] = set()
     for path, raw in array_tables(data, "silences", r.problems):
         before = len(r.problems)
-        w = r.validate(WindowConfig, {k: v for k, v in raw.items() if k != "match"}, path,
-                       known=(*KEYS, "match"))
+        w = r.validate(WindowConfig, raw, path, apart=("match",))
         name = raw.get("name")
         if isinstance(name, str) and name in names:
             r.problems.add(f"{path}.name", f'"{name}" is already used by another window')
