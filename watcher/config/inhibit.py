@@ -26,9 +26,8 @@ from typing import Any
 from watcher.config.hints import hint
 from watcher.config.match import parse_match
 from watcher.config.options import Options, StrList
-from watcher.config.rules import NameCheck
 from watcher.config.schema import Expanded, Problems
-from watcher.config.tables import array_tables
+from watcher.config.tables import array_tables, check_name
 from watcher.core.events import EVENT_TYPES
 from watcher.core.inhibition import CARRIES, EPISODES, EQUAL_FIELDS, InhibitRule
 from watcher.core.matching import Match
@@ -51,7 +50,7 @@ def types_of(match: Match, among: Collection[str] = EVENT_TYPES) -> list[str]:
 
 
 def parse_inhibit(data: Mapping[str, Any], r: Expanded, *, sources: Collection[str],
-                  sinks: Mapping[str, bool], check_name: NameCheck) -> tuple[InhibitRule, ...]:
+                  sinks: Mapping[str, bool]) -> tuple[InhibitRule, ...]:
     """Every ``[[inhibit]]`` table; ``sinks``: configured sink name -> is a record."""
     out: list[InhibitRule] = []
     names: set[str] = set()

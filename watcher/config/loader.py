@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import tomllib
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
@@ -28,15 +27,13 @@ from watcher.config.rules import parse_rules
 from watcher.config.schema import Expanded, Problems, secrets_of
 from watcher.config.settings import Config, SinkConfig, SourceConfig, WatcherConfig
 from watcher.config.silences import parse_windows
-from watcher.config.tables import array_tables
+from watcher.config.tables import array_tables, check_name
 from watcher.errors import ConfigError, PluginError
 from watcher.infra.plugins import Registry
 from watcher.infra.secrets import password_of
 
 P = TypeVar("P", bound="Plugin")
 C = TypeVar("C", SourceConfig, SinkConfig)
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class Plugin(Protocol):
@@ -119,11 +116,10 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
     secrets.update(*(secrets_of(k.options) for k in sinks))
     records = {s.name: bool(getattr(catalog.sinks.get(s.type), "record", False)) for s in sinks}
     windows = parse_windows(expanded, r, sources=source_names, sinks=records)
-    rules = parse_rules(expanded, r, sources=source_names, check_name=_check_name)
-    heartbeats = parse_heartbeats(expanded, r, check_name=_check_name)
+    rules = parse_rules(expanded, r, sources=source_names)
+    heartbeats = parse_heartbeats(expanded, r)
     secrets.update(*(secrets_of(h) for h in heartbeats))
-    inhibit = parse_inhibit(expanded, r, sources=source_names, sinks=records,
-                            check_name=_check_name)
+    inhibit = parse_inhibit(expanded, r, sources=source_names, sinks=records)
 
     if problems or watcher is None:
         raise ConfigError(list(problems), path=path)
@@ -184,7 +180,7 @@ def _entries(
         rest = {k: v for k, v in raw.items() if k not in keys and k not in also}
         options = _options(judge.Options, own, rest, path, r, hints) \
             if judge and own else None
-        _check_name(raw.get("name"), f"{path}.name", names, r.problems)
+        check_name(raw.get("name"), f"{path}.name", names, r.problems)
         yield path, raw, cls, common, options
 
 
@@ -223,20 +219,6 @@ def _options(options: type[Any], model: type[Options], raw: dict[str, Any], path
         if not r.left_out(path):  # else a key it checks was left out: not needed here
             r.problems.add(path, f"{type(e).__name__}: {e}")
         return None
-
-
-def _check_name(name: object, path: str, seen: set[str], problems: Problems) -> bool:
-    if not isinstance(name, str):
-        return False
-    ok = False
-    if not _NAME.match(name):
-        problems.add(path, f'"{name}" must be 1-64 letters, digits, ".", "_" or "-"')
-    elif name in seen:
-        problems.add(path, f'"{name}" is already used by another entry')
-    else:
-        ok = True
-    seen.add(name)
-    return ok
 
 
 def read_secret_file(name: str, path: str, problems: Problems, env: Mapping[str, str],

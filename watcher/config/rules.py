@@ -8,7 +8,7 @@ against it (a ``window`` on a rule that has none is an error, not ignored).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -16,7 +16,7 @@ from pydantic import Field
 from watcher.config.match import parse_match
 from watcher.config.options import Check, Duration, Options, StrList
 from watcher.config.schema import Expanded, Problems
-from watcher.config.tables import array_tables
+from watcher.config.tables import array_tables, check_name
 from watcher.core.rules import (
     FAILURE_RATE,
     FAILURE_STATUSES,
@@ -25,10 +25,6 @@ from watcher.core.rules import (
     STUCK_COUNT,
     Rule,
 )
-
-#: ``(name, key path, names seen, problems)``: the loader's check of an entry's name
-#: (False: a problem said)
-NameCheck = Callable[[object, str, set[str], Problems], bool]
 
 #: ``recover_below`` unless set: this share of the threshold
 RECOVER_SHARE = 0.8
@@ -65,8 +61,8 @@ class RuleOptions(Options):
     across_sources: bool = False
 
 
-def parse_rules(data: Mapping[str, Any], r: Expanded, *, sources: Collection[str],
-                check_name: NameCheck) -> tuple[Rule, ...]:
+def parse_rules(data: Mapping[str, Any], r: Expanded, *,
+                sources: Collection[str]) -> tuple[Rule, ...]:
     """Every ``[[rules]]`` table as a Rule; problems go to ``r.problems`` with key paths."""
     rules = []
     names: set[str] = set()
