@@ -178,8 +178,7 @@ def _entries(
         common = r.validate(model, {k: v for k, v in raw.items() if k in keys}, path,
                             known=hints)
         rest = {k: v for k, v in raw.items() if k not in keys and k not in also}
-        options = _options(judge.Options, own, rest, path, r, hints) \
-            if judge and own else None
+        options = r.validate(own, rest, path, known=hints) if own else None
         check_name(raw.get("name"), f"{path}.name", names, r.problems)
         yield path, raw, cls, common, options
 
@@ -205,20 +204,6 @@ def _plugin(name: object, path: str, problems: Problems, registry: Registry[type
         return None, registry.get(guess[0]) if guess else None
     except PluginError:
         return None, None
-
-
-def _options(options: type[Any], model: type[Options], raw: dict[str, Any], path: str,
-             r: Expanded, hints: Collection[str]) -> object:
-    """The plugin's options object, built from its validated keys (``None`` if any is bad)."""
-    values = r.validate(model, raw, path, known=hints)
-    if values is None or isinstance(values, options):
-        return values
-    try:
-        return options(**dict(values))
-    except Exception as e:  # an option() dataclass's own checks, in its constructor
-        if not r.left_out(path):  # else a key it checks was left out: not needed here
-            r.problems.add(path, f"{type(e).__name__}: {e}")
-        return None
 
 
 def read_secret_file(name: str, path: str, problems: Problems, env: Mapping[str, str],
