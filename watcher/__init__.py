@@ -1,7 +1,7 @@
 """watcher: turn workflow-run status changes on SaaS platforms into events.
 
 The names below are the plugin API: what a provider or sink package imports
-(``from watcher import BaseProvider, option``).  They load on first use, so
+(``from watcher import BaseProvider, Options``).  They load on first use, so
 ``import watcher`` (every CLI start) costs nothing; :mod:`watcher.testing`
 has the test helpers.
 """
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
         Size,
         StrList,
         Table,
-        option,
     )
     from watcher.config.settings import SinkConfig, SourceConfig
     from watcher.errors import (
@@ -57,7 +56,7 @@ if TYPE_CHECKING:
 #: public name -> the module that defines it
 _WHERE = {
     **dict.fromkeys(("Check", "Duration", "Field", "NoOptions", "Options", "Secret",
-                     "SecretList", "SecretTable", "Size", "StrList", "Table", "option"),
+                     "SecretList", "SecretTable", "Size", "StrList", "Table"),
                     "watcher.config.options"),
     **dict.fromkeys(("SinkConfig", "SourceConfig"), "watcher.config.settings"),
     **dict.fromkeys(("AuthError", "BadPayload", "ConfigError", "DeliveryError", "PluginError",
@@ -121,7 +120,6 @@ __all__ = [
     "WatcherError",
     "__version__",
     "check_http_url",
-    "option",
     "post",
 ]
 

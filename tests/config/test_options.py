@@ -1,10 +1,8 @@
 """Plugin options as pydantic models: declared once with typed fields, validated by the
-loader like every other key, built into the object the plugin reads, shown by check; the
-older option() dataclasses still work the same way."""
+loader like every other key, built into the object the plugin reads, shown by check."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 import pytest
@@ -22,7 +20,6 @@ from watcher import (
     RunDetails,
     Secret,
     StrList,
-    option,
 )
 from watcher.errors import ConfigError
 from watcher.providers import PROVIDERS
@@ -47,21 +44,6 @@ class RadarOptions(Options):
         return self
 
 
-@dataclass(frozen=True)
-class OldRadarOptions:
-    """The same keys in the older form, as a plugin not yet converted declares them."""
-
-    region: str = option("enum", "eu", choices=("eu", "us"))
-    api_key: str = option("secret")
-    window: float = option("duration", 3600.0, min=60)
-    page_size: int = option("int", 50, min=1, check=_at_most_200)
-    labels: tuple[str, ...] = option("strlist", ())
-
-    def __post_init__(self) -> None:
-        if "forbidden" in self.labels:
-            raise ValueError("the label forbidden is reserved")
-
-
 class RadarProvider(BaseProvider[RadarOptions]):
     """A provider of the typed API, never polled here: its options are the subject."""
 
@@ -76,39 +58,12 @@ class RadarProvider(BaseProvider[RadarOptions]):
         return RunDetails()
 
 
-class PostInitOptions(Options):
-    """A dataclass converted as it was: its check across keys kept in __post_init__."""
-
-    region: Literal["eu", "us"] = "eu"
-    api_key: Secret
-
-    def __post_init__(self) -> None:
-        if self.region == "us":
-            raise ValueError("us needs a key of its own")
-
-
-class PostInitProvider(RadarProvider):
-    """The provider with options converted from a dataclass with __post_init__."""
-
-    kind: ClassVar[str] = "post-init"
-    Options = PostInitOptions  # type: ignore[assignment]
-
-
-class OldRadarProvider(RadarProvider):
-    """The provider with its options in the older form."""
-
-    kind: ClassVar[str] = "old-radar"
-    Options = OldRadarOptions  # type: ignore[assignment]
-
-
 RADAR = {"name": "r", "provider": "radar", "token": "t0ken-value", "api_key": "k3y-value"}
 
 
 @pytest.fixture(autouse=True)
 def radar(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(PROVIDERS.builtin, "radar", f"{__name__}:RadarProvider")
-    monkeypatch.setitem(PROVIDERS.builtin, "old-radar", f"{__name__}:OldRadarProvider")
-    monkeypatch.setitem(PROVIDERS.builtin, "post-init", f"{__name__}:PostInitProvider")
 
 
 def problems(text: str) -> list[str]:
@@ -140,37 +95,9 @@ def test_option_kinds_bounds_and_checks_are_problems_at_their_key_path() -> None
 
 def test_an_error_the_options_class_raises_is_a_problem_of_the_table() -> None:
     """Options the plugin's model refuses (its validator raises) are a problem of the
-    source's table, not a crash; so are those an older dataclass's __post_init__ refuses."""
-    for provider in ("radar", "old-radar"):
-        assert problems(toml({}, [{**RADAR, "provider": provider,
-                                   "labels": ["forbidden"]}])) == \
-            ["sources[0]: ValueError: the label forbidden is reserved"]
-
-
-def test_a_converted_dataclass_s_post_init_still_checks_across_keys() -> None:
-    """An options model keeping a dataclass's __post_init__ has it run after validation:
-    what it raises is a problem of the table."""
-    post = {**RADAR, "provider": "post-init"}
-    assert parse_config(toml({}, [post])).sources[0].options == \
-        PostInitOptions(api_key="k3y-value")
-    assert problems(toml({}, [{**post, "region": "us"}])) == \
-        ["sources[0]: ValueError: us needs a key of its own"]
-
-
-def test_options_declared_with_option_are_read_checked_and_built_as_before() -> None:
-    """A plugin whose options are a dataclass of option() fields gets the same problems,
-    every one with its key path, and its own dataclass built from the values."""
-    old = {**RADAR, "provider": "old-radar"}
-    source = parse_config(toml({}, [{**old, "window": "2h"}])).sources[0]
-    assert source.options == OldRadarOptions(api_key="k3y-value", window=7200.0)
-    assert "k3y-value" not in repr(source)
-    got = problems(toml({}, [{**old, "region": "mars", "window": "10s", "page_size": 500,
-                              "labels": "x", "colour": "red"}]))
-    assert got == ['sources[0].region: "mars" must be one of eu, us',
-                   'sources[0].window: "10s" is below the minimum of 1m',
-                   "sources[0].page_size: 500 is more than 200",
-                   "sources[0].labels: must be a list of strings",
-                   "sources[0].colour: unknown key"]
+    source's table, not a crash."""
+    assert problems(toml({}, [{**RADAR, "labels": ["forbidden"]}])) == \
+        ["sources[0]: ValueError: the label forbidden is reserved"]
 
 
 def test_a_problem_with_a_secret_option_never_quotes_its_value() -> None:

@@ -14,9 +14,8 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from watcher.config.options import Check, Duration, Options, Secret
-from watcher.config.rules import NameCheck
 from watcher.config.schema import Expanded
-from watcher.config.tables import array_tables
+from watcher.config.tables import array_tables, check_name
 
 
 def _check_url(v: str) -> str | None:
@@ -51,15 +50,11 @@ def kind_of(url: str) -> str:
     return "url"
 
 
-def parse_heartbeats(data: Mapping[str, Any], r: Expanded, *,
-                     check_name: NameCheck) -> tuple[HeartbeatConfig, ...]:
+def parse_heartbeats(data: Mapping[str, Any], r: Expanded) -> tuple[HeartbeatConfig, ...]:
     """Every ``[[heartbeats]]`` table; problems go to ``r.problems`` with key paths."""
     out: list[HeartbeatConfig] = []
     names: set[str] = set()
-    for path, raw in array_tables(data.get("heartbeats"), "heartbeats", r.problems):
-        if not isinstance(raw, dict):
-            r.problems.add(path, "must be a table")
-            continue
+    for path, raw in array_tables(data, "heartbeats", r.problems):
         h = r.validate(HeartbeatConfig, raw, path)
         if not check_name(raw.get("name"), f"{path}.name", names, r.problems) or h is None:
             continue

@@ -20,14 +20,14 @@ records (stdout, file, buses) are never held back.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from types import SimpleNamespace
 from typing import Any
 
 from watcher.config.hints import hint
 from watcher.config.match import parse_match
 from watcher.config.options import Options, StrList
-from watcher.config.rules import NameCheck
 from watcher.config.schema import Expanded, Problems
-from watcher.config.tables import array_tables
+from watcher.config.tables import array_tables, check_name
 from watcher.core.events import EVENT_TYPES
 from watcher.core.inhibition import CARRIES, EPISODES, EQUAL_FIELDS, InhibitRule
 from watcher.core.matching import Match
@@ -41,38 +41,22 @@ class InhibitOptions(Options):
     sinks: StrList = ()
 
 
-#: the keys an ``[[inhibit]]`` table may have
-KEYS = (*InhibitOptions.model_fields, "source", "target")
-
-
-class _Typed:
-    """A stand-in event of one type, to ask a matcher's ``types`` which types it takes."""
-
-    __slots__ = ("type",)
-    source = status = workflow_id = workflow_name = None
-
-    def __init__(self, type_: str) -> None:
-        self.type = type_
-
-
 def types_of(match: Match, among: Collection[str] = EVENT_TYPES) -> list[str]:
     """The event types of ``among`` that ``match``'s ``types`` key lets through."""
-    only = Match({"types": match.values["types"]}) if "types" in match.values else Match()
-    return [t for t in among if only(_Typed(t))]  # type: ignore[arg-type]
+    if "types" not in match.values:
+        return list(among)
+    only = Match({"types": match.values["types"]})  # reads no attribute of an event but type
+    return [t for t in among if only(SimpleNamespace(type=t))]
 
 
 def parse_inhibit(data: Mapping[str, Any], r: Expanded, *, sources: Collection[str],
-                  sinks: Mapping[str, bool], check_name: NameCheck) -> tuple[InhibitRule, ...]:
+                  sinks: Mapping[str, bool]) -> tuple[InhibitRule, ...]:
     """Every ``[[inhibit]]`` table; ``sinks``: configured sink name -> is a record."""
     out: list[InhibitRule] = []
     names: set[str] = set()
-    for i, (path, raw) in enumerate(array_tables(data.get("inhibit"), "inhibit", r.problems)):
-        if not isinstance(raw, dict):
-            r.problems.add(path, "must be a table")
-            continue
-        before = len(r.problems.items)
-        o = r.validate(InhibitOptions, {k: v for k, v in raw.items()
-                                        if k not in ("source", "target")}, path, known=KEYS)
+    for i, (path, raw) in enumerate(array_tables(data, "inhibit", r.problems)):
+        before = len(r.problems)
+        o = r.validate(InhibitOptions, raw, path, apart=("source", "target"))
         name = (o.name if o is not None else None) or f"inhibit-{i + 1}"
         check_name(name, f"{path}.name", names, r.problems)
         source = _matcher(raw, "source", path, r.problems, sources)
@@ -86,7 +70,7 @@ def parse_inhibit(data: Mapping[str, Any], r: Expanded, *, sources: Collection[s
                                f"{hint(field, EQUAL_FIELDS)} (fields: "
                                f"{', '.join(EQUAL_FIELDS)})")
         _check_sinks(o.sinks if o is not None else (), f"{path}.sinks", r.problems, sinks)
-        if (len(r.problems.items) == before and o is not None and source is not None
+        if (len(r.problems) == before and o is not None and source is not None
                 and target is not None):
             out.append(InhibitRule(name=name, source=source, target=target,
                                    equal=tuple(o.equal), sinks=tuple(o.sinks)))

@@ -53,17 +53,13 @@ def fail(found: Found) -> ValidationError:
          "input": None} for loc, m in found])
 
 
-def _show(value: Any) -> Any:
-    return value
-
-
 @dataclass(frozen=True)
 class Kind:
     """A kind: ``parse`` reads a raw value (raising :func:`fail`), ``show`` gives it back
     for ``watcher check``; a ``secret`` one is masked and kept out of reprs."""
 
     parse: Callable[[Any], Any]
-    show: Callable[[Any], Any] = _show
+    show: Callable[[Any], Any] = lambda value: value
     secret: bool = False
 
     def __get_pydantic_core_schema__(self, source: Any,

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import tomllib
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -23,20 +22,18 @@ from watcher.config.credentials import secret_path
 from watcher.config.heartbeats import parse_heartbeats
 from watcher.config.inhibit import parse_inhibit
 from watcher.config.match import parse_match
-from watcher.config.options import Options, build, model_of
+from watcher.config.options import Options, model_of
 from watcher.config.rules import parse_rules
 from watcher.config.schema import Expanded, Problems, secrets_of
 from watcher.config.settings import Config, SinkConfig, SourceConfig, WatcherConfig
 from watcher.config.silences import parse_windows
-from watcher.config.tables import array_tables
+from watcher.config.tables import array_tables, check_name
 from watcher.errors import ConfigError, PluginError
 from watcher.infra.plugins import Registry
 from watcher.infra.secrets import password_of
 
 P = TypeVar("P", bound="Plugin")
 C = TypeVar("C", SourceConfig, SinkConfig)
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class Plugin(Protocol):
@@ -98,9 +95,8 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
     sources: list[SourceConfig] = []
     source_names: set[str] = set()  # every named source, so a sink's match can be checked
     for spath, raw, cls, common, options in _entries(
-            expanded, "sources", r, kind_key="provider", lookup=catalog.providers.get,
-            known=catalog.providers.names, what="provider", model=SourceConfig,
-            names=source_names):
+            expanded, "sources", r, kind_key="provider", registry=catalog.providers,
+            what="provider", model=SourceConfig, names=source_names):
         token = _token(raw, spath, r, env, base_dir,
                        required=getattr(cls, "token_required", True))
         if cls is None or common is None:
@@ -119,15 +115,14 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
     sinks = _sinks(expanded, r, catalog, source_names)
     secrets.update(*(secrets_of(k.options) for k in sinks))
     records = {s.name: bool(getattr(catalog.sinks.get(s.type), "record", False)) for s in sinks}
-    windows = parse_windows(expanded.get("silences"), r, sources=source_names, sinks=records)
-    rules = parse_rules(expanded, r, sources=source_names, check_name=_check_name)
-    heartbeats = parse_heartbeats(expanded, r, check_name=_check_name)
+    windows = parse_windows(expanded, r, sources=source_names, sinks=records)
+    rules = parse_rules(expanded, r, sources=source_names)
+    heartbeats = parse_heartbeats(expanded, r)
     secrets.update(*(secrets_of(h) for h in heartbeats))
-    inhibit = parse_inhibit(expanded, r, sources=source_names, sinks=records,
-                            check_name=_check_name)
+    inhibit = parse_inhibit(expanded, r, sources=source_names, sinks=records)
 
     if problems or watcher is None:
-        raise ConfigError(problems.items, path=path)
+        raise ConfigError(list(problems), path=path)
     return Config(watcher=watcher, sources=tuple(sources), sinks=tuple(sinks), path=path,
                   secrets=frozenset(secrets), raw=data, silences=windows, rules=rules,
                   heartbeats=heartbeats, inhibit=inhibit)
@@ -152,9 +147,8 @@ def _sinks(data: Mapping[str, Any], r: Expanded, catalog: Catalog,
            source_names: set[str]) -> list[SinkConfig]:
     sinks: list[SinkConfig] = []
     for kpath, raw, scls, common, options in _entries(
-            data, "sinks", r, kind_key="type", lookup=catalog.sinks.get,
-            known=catalog.sinks.names, what="sink type", model=SinkConfig, names=set(),
-            also=("match",)):
+            data, "sinks", r, kind_key="type", registry=catalog.sinks, what="sink type",
+            model=SinkConfig, names=set(), also=("match",)):
         match = parse_match(raw.get("match"), f"{kpath}.match", r.problems,
                             sources=source_names)
         if scls is None or common is None:
@@ -168,81 +162,48 @@ def _sinks(data: Mapping[str, Any], r: Expanded, catalog: Catalog,
 
 def _entries(
         data: Mapping[str, Any], key: str, r: Expanded, *, kind_key: str,
-        lookup: Callable[[str], type[P] | None], known: Callable[[], list[str]], what: str,
-        model: type[C], names: set[str], also: tuple[str, ...] = ()
+        registry: Registry[type[P]], what: str, model: type[C], names: set[str],
+        also: tuple[str, ...] = ()
         ) -> Iterator[tuple[str, dict[str, Any], type[P] | None, C | None, object]]:
     """Each ``[[key]]`` table: its path, raw table, plugin class (``None`` if unknown),
     common keys and the plugin's options object, validated; names must be unique."""
     keys: list[str] = [n for n, f in model.model_fields.items() if not f.exclude]
-    for path, raw in array_tables(data.get(key), key, r.problems):
-        if not isinstance(raw, dict):
-            r.problems.add(path, "must be a table")
-            continue
+    for path, raw in array_tables(data, key, r.problems):
         # An unknown plugin (a typo) still gets every other key judged: against the plugin
         # its name is closest to, else against the common keys alone.
-        cls, judge = _plugin(raw.get(kind_key), f"{path}.{kind_key}", r.problems, lookup,
-                             known, what)
+        cls, judge = _plugin(raw.get(kind_key), f"{path}.{kind_key}", r.problems, registry,
+                             what)
         own: type[Options] | None = model_of(judge.Options) if judge else None
         hints = (*keys, *also, *(own.model_fields if own else ()))
         common = r.validate(model, {k: v for k, v in raw.items() if k in keys}, path,
                             known=hints)
         rest = {k: v for k, v in raw.items() if k not in keys and k not in also}
-        options = _options(judge.Options, own, rest, path, r, hints) \
-            if judge and own else None
-        _check_name(raw.get("name"), f"{path}.name", names, r.problems)
+        options = r.validate(own, rest, path, known=hints) if own else None
+        check_name(raw.get("name"), f"{path}.name", names, r.problems)
         yield path, raw, cls, common, options
 
 
-def _plugin(name: object, path: str, problems: Problems,
-            lookup: Callable[[str], type[P] | None], known: Callable[[], list[str]],
+def _plugin(name: object, path: str, problems: Problems, registry: Registry[type[P]],
             what: str) -> tuple[type[P] | None, type[P] | None]:
     """The plugin class a table names, or ``None`` (the problem reported); and the one to
     judge its other keys by: that class, else the one a misspelt name most likely meant."""
     if not isinstance(name, str):
         return None, None
     try:
-        cls = lookup(name)
+        cls = registry.get(name)
     except PluginError as e:
         problems.add(path, f'"{name}" is not a usable {what}: {e}')
         return None, None
     if cls is not None:
         return cls, cls
-    guess = difflib.get_close_matches(name, known(), n=1, cutoff=0.6)
+    guess = difflib.get_close_matches(name, registry.names(), n=1, cutoff=0.6)
     problems.add(path, f'"{name}" is not a known {what}'
                  + (f" (did you mean {guess[0]!r}? " if guess else " (")
-                 + f'known: {", ".join(known())})')
+                 + f'known: {", ".join(registry.names())})')
     try:
-        return None, lookup(guess[0]) if guess else None
+        return None, registry.get(guess[0]) if guess else None
     except PluginError:
         return None, None
-
-
-def _options(options: type[Any], model: type[Options], raw: dict[str, Any], path: str,
-             r: Expanded, hints: Collection[str]) -> object:
-    """The plugin's options object, built from its validated keys (``None`` if any is bad)."""
-    values = r.validate(model, raw, path, known=hints)
-    if values is None:
-        return None
-    try:
-        return build(options, values)
-    except Exception as e:  # the plugin's own checks, in its constructor
-        if not r.left_out(path):  # else a key it checks was left out: not needed here
-            r.problems.add(path, f"{type(e).__name__}: {e}")
-        return None
-
-
-def _check_name(name: object, path: str, seen: set[str], problems: Problems) -> bool:
-    if not isinstance(name, str):
-        return False
-    ok = False
-    if not _NAME.match(name):
-        problems.add(path, f'"{name}" must be 1-64 letters, digits, ".", "_" or "-"')
-    elif name in seen:
-        problems.add(path, f'"{name}" is already used by another entry')
-    else:
-        ok = True
-    seen.add(name)
-    return ok
 
 
 def read_secret_file(name: str, path: str, problems: Problems, env: Mapping[str, str],

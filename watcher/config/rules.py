@@ -8,7 +8,7 @@ against it (a ``window`` on a rule that has none is an error, not ignored).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -16,7 +16,7 @@ from pydantic import Field
 from watcher.config.match import parse_match
 from watcher.config.options import Check, Duration, Options, StrList
 from watcher.config.schema import Expanded, Problems
-from watcher.config.tables import array_tables
+from watcher.config.tables import array_tables, check_name
 from watcher.core.rules import (
     FAILURE_RATE,
     FAILURE_STATUSES,
@@ -25,10 +25,6 @@ from watcher.core.rules import (
     STUCK_COUNT,
     Rule,
 )
-
-#: ``(name, key path, names seen, problems)``: the loader's check of an entry's name
-#: (False: a problem said)
-NameCheck = Callable[[object, str, set[str], Problems], bool]
 
 #: ``recover_below`` unless set: this share of the threshold
 RECOVER_SHARE = 0.8
@@ -65,21 +61,13 @@ class RuleOptions(Options):
     across_sources: bool = False
 
 
-#: the keys a ``[[rules]]`` table may have
-KEYS = (*RuleOptions.model_fields, "match")
-
-
-def parse_rules(data: Mapping[str, Any], r: Expanded, *, sources: Collection[str],
-                check_name: NameCheck) -> tuple[Rule, ...]:
+def parse_rules(data: Mapping[str, Any], r: Expanded, *,
+                sources: Collection[str]) -> tuple[Rule, ...]:
     """Every ``[[rules]]`` table as a Rule; problems go to ``r.problems`` with key paths."""
     rules = []
     names: set[str] = set()
-    for path, raw in array_tables(data.get("rules"), "rules", r.problems):
-        if not isinstance(raw, dict):
-            r.problems.add(path, "must be a table")
-            continue
-        o = r.validate(RuleOptions, {k: v for k, v in raw.items() if k != "match"}, path,
-                       known=KEYS)
+    for path, raw in array_tables(data, "rules", r.problems):
+        o = r.validate(RuleOptions, raw, path, apart=("match",))
         match = parse_match(raw.get("match"), f"{path}.match", r.problems, sources=sources)
         named = check_name(raw.get("name"), f"{path}.name", names, r.problems)
         rule = _rule(o, raw, path, r.problems) if o is not None else None

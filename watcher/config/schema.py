@@ -25,17 +25,11 @@ from watcher.config.variables import expand_vars, unset_vars
 M = TypeVar("M", bound=BaseModel)
 
 
-class Problems:
+class Problems(list[str]):
     """Collects ``key.path: what is wrong`` lines."""
 
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
     def add(self, path: str, message: str) -> None:
-        self.items.append(f"{path}: {message}")
-
-    def __bool__(self) -> bool:
-        return bool(self.items)
+        self.append(f"{path}: {message}")
 
 
 _DROP = object()
@@ -88,21 +82,25 @@ class Expanded:
         return any(p.startswith((f"{path}.", f"{path}[")) for p in self.deferred)
 
     def validate(self, model: type[M], raw: Mapping[str, Any], path: str, *,
-                 known: Collection[str] = ()) -> M | None:
-        """``raw`` as a ``model``; ``None``, every problem said, if it is not one.
-        ``known``: the keys an unknown one may be a typo of (default: the model's).
-        A field the config does not set (``exclude``: worked out by the loader) is no key."""
-        own = [n for n, f in model.model_fields.items() if f.exclude and n in raw]
+                 apart: Collection[str] = (), known: Collection[str] = ()) -> M | None:
+        """``raw``, but for the keys parsed ``apart``, as a ``model``; ``None``, every problem
+        said, if it is not one.  ``known``: the keys an unknown one may be a typo of (default:
+        the model's and ``apart``).  A field the config does not set (``exclude``: worked out
+        by the loader) is no key."""
+        values = {k: v for k, v in raw.items() if k not in apart}
+        own = [n for n, f in model.model_fields.items() if f.exclude and n in values]
         for name in own:
             self.problems.add(_path(path, (name,)), "unknown key")
         try:
-            return model.model_validate({k: v for k, v in raw.items() if k not in own})
+            return model.model_validate({k: v for k, v in values.items() if k not in own})
         except ValidationError as e:
+            known = known or [*(n for n, f in model.model_fields.items() if not f.exclude),
+                              *apart]
             for err in e.errors(include_url=False):
                 at = _path(path, err["loc"])
                 if at in self.unset or (at == path and self.left_out(path)):
                     continue  # said already, or a key left out is what it misses
-                self.problems.add(at, _message(err, known or model.model_fields))
+                self.problems.add(at, _message(err, known))
             return None
 
 

@@ -1,9 +1,5 @@
-"""Configuration: TOML validated once at the edge into typed, frozen objects.
-
-The rest of the code never sees raw dicts or ``${VAR}`` strings.  Every
-problem is reported with its 0-based key path (``sources[1].interval``), all
-of them at once, as a :class:`~watcher.errors.ConfigError`.
-"""
+"""The keys of ``[watcher]``, ``[[sources]]`` and ``[[sinks]]``, and the :class:`Config`
+the loader makes: the rest of the code never sees raw dicts or ``${VAR}`` strings."""
 
 from __future__ import annotations
 

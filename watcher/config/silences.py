@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import datetime, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field
@@ -49,22 +50,14 @@ class WindowConfig(Options):
     tz: tzinfo | None = Field(default=None, exclude=True)
 
 
-#: the keys a ``[[silences]]`` table may have besides ``match``
-KEYS = ("name", "sinks", "schedule", "timezone", "starts", "ends", "comment")
-
-
-def parse_windows(raw_list: object, r: Expanded, *, sources: Collection[str],
+def parse_windows(data: Mapping[str, Any], r: Expanded, *, sources: Collection[str],
                   sinks: Mapping[str, bool]) -> tuple[WindowConfig, ...]:
     """Every ``[[silences]]`` table; ``sinks``: configured sink name -> is a record."""
     out: list[WindowConfig] = []
     names: set[str] = set()
-    for path, raw in array_tables(raw_list, "silences", r.problems):
-        if not isinstance(raw, dict):
-            r.problems.add(path, "must be a table")
-            continue
-        before = len(r.problems.items)
-        w = r.validate(WindowConfig, {k: v for k, v in raw.items() if k != "match"}, path,
-                       known=(*KEYS, "match"))
+    for path, raw in array_tables(data, "silences", r.problems):
+        before = len(r.problems)
+        w = r.validate(WindowConfig, raw, path, apart=("match",))
         name = raw.get("name")
         if isinstance(name, str) and name in names:
             r.problems.add(f"{path}.name", f'"{name}" is already used by another window')
@@ -74,7 +67,7 @@ def parse_windows(raw_list: object, r: Expanded, *, sources: Collection[str],
             continue
         _check_sinks(w.sinks, f"{path}.sinks", r, sinks)
         when = _when(w, path, r)
-        if len(r.problems.items) == before and when is not None:
+        if len(r.problems) == before and when is not None:
             out.append(w.model_copy(update={"match": match, "recurring": when[0],
                                             "span": when[1], "tz": when[2]}))
     return tuple(out)

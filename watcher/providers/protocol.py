@@ -16,8 +16,8 @@ The protocol, in short:
 
 ``kind``, ``default_base_url``, ``Options``
     the ``provider`` name in the config, the base URL when a source sets none,
-    and the provider's own config keys: a frozen dataclass whose fields are
-    declared with :func:`~watcher.config.options.option` (``NoOptions``: none).
+    and the provider's own config keys: an :class:`~watcher.config.options.Options`
+    model (``NoOptions``: none).
     They are validated with every other key; the instance arrives in
     ``source.options``.
 ``__init__(source, context)``

@@ -21,7 +21,7 @@ API (for any sink that writes text)::
     t = Template("{data.workflow_name}: {data.error}", "watcher.run.status_changed",
                  words=("emoji",))              # TemplateError if anything is wrong
     t.render(event_json, {"emoji": ":x:"})      # -> str
-    check = check_templates(words)              # option(check=...) for a {type: text} table
+    check = check_templates(words)              # a Check for a {type: text} table
     compiled = compile_templates(options.templates, DEFAULTS, words)  # full type -> Template
 """
 
