@@ -87,7 +87,6 @@ if TYPE_CHECKING:
     from watcher.config.settings import SinkConfig
 
 
-
 @dataclass(frozen=True, slots=True)
 class Rejected:
     """An entry the destination refused for good: a dead letter at once."""
@@ -135,6 +134,7 @@ def policy_of(sink: object) -> RetryOptions:
     options = getattr(sink, "options", None)
     return options if isinstance(options, RetryOptions) else FOREVER
 
+
 #: the options type of a :class:`BaseSink` subclass
 OptionsT = TypeVar("OptionsT")
 
@@ -151,41 +151,30 @@ class SinkContext:
 
 
 class Sink(Protocol):
+    """A sink class: its members as the module docstring lists them."""
+
     kind: ClassVar[str]
-    #: the sink's own config keys: an Options model
     Options: ClassVar[type[Any]]
-    #: a complete record of the journal: never silenced (stdout, file, buses)
     record: ClassVar[bool]
+    local: ClassVar[bool]
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None: ...
 
     async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes: ...
 
     @property
-    def linger(self) -> float:
-        """Seconds a batch gathers after its first event before it is handed over."""
-        ...
+    def linger(self) -> float: ...
 
-    #: every replica delivers it (stdout, a file), rather than the one holding its lease
-    local: ClassVar[bool]
-
-    def reopen(self) -> None:
-        """Reopen files (SIGHUP, logrotate); a no-op for most sinks."""
+    def reopen(self) -> None: ...
 
     async def aclose(self) -> None: ...
 
-    async def open(self) -> None:
-        """Connect and check the destination before the first batch (raise: retried)."""
+    async def open(self) -> None: ...
 
-    async def probe(self) -> str:
-        """Reach the destination without sending; what was found, or raise
-        NotImplementedError when that is impossible."""
-        ...
+    async def probe(self) -> str: ...
 
     @property
-    def bus(self) -> BusStats | None:
-        """An event-bus sink's connection and publish timings, for /metrics."""
-        ...
+    def bus(self) -> BusStats | None: ...
 
 
 class SinkDefaults:
@@ -194,7 +183,6 @@ class SinkDefaults:
     linger: float = 0.0
     record: bool = False
     bus: BusStats | None = None
-    #: this process's own output (stdout, a file): every replica delivers the whole stream
     local: ClassVar[bool] = False
 
     def reopen(self) -> None:
