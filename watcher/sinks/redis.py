@@ -31,19 +31,16 @@ from urllib.parse import urlsplit
 import orjson
 import redis.asyncio as aioredis
 import redis.exceptions
-import structlog
 from pydantic import model_validator
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from watcher.config.options import Check, Duration, Field, Options, Secret
 from watcher.config.settings import SinkConfig
-from watcher.core.status import BusStats
 from watcher.errors import Retryable
-from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
-from watcher.sinks.base import BaseSink, Outcomes, SinkContext
-from watcher.sinks.bus import Route, check_template
+from watcher.sinks.base import Outcomes, SinkContext
+from watcher.sinks.bus import BusSink, Route, check_template
 
 #: KEYS: stream, guard; ARGV: guard TTL (ms), maxlen, id, type, source, subject, event
 ADD_ONCE = """
@@ -88,19 +85,13 @@ class RedisOptions(Options):
         return self
 
 
-class RedisSink(BaseSink[RedisOptions]):
+class RedisSink(BusSink[RedisOptions]):
     kind = "redis"
     Options = RedisOptions
-    #: a complete record of the events, like stdout and file: never silenced
-    record = True
-    bus: BusStats
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
         self.key = Route(self.options.stream)
-        self.bus = BusStats()
-        self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
-        self.masker = Masker((self.options.url, self.options.password))
         self._ttl = str(int(self.options.dedupe_window * 1000))
         self._maxlen = str(self.options.maxlen)
         self._client: aioredis.Redis | None = None
@@ -121,7 +112,7 @@ class RedisSink(BaseSink[RedisOptions]):
 
     def _failed(self, what: str, e: BaseException) -> Retryable:
         self.bus.connected = False
-        return Retryable(self.masker.redact(f"{what}: {e or type(e).__name__}"))
+        return self.unavailable(what, e)
 
     async def open(self) -> None:
         try:
