@@ -35,7 +35,7 @@ from watcher.config.options import Check, Field, Secret, SecretTable
 from watcher.config.settings import SinkConfig
 from watcher.model import JournalEntry
 from watcher.sinks.base import Outcomes, Rejected, Retry, RetryOptions, SinkContext
-from watcher.sinks.http import USER_AGENT, HttpSink, Outcome, check_http_url
+from watcher.sinks.http import USER_AGENT, HttpSink, Outcome, check_http_url, in_turn
 
 CONTENT_TYPE = "application/cloudevents+json"
 #: headers the sink sets itself; a configured header of the same name is an error
@@ -115,20 +115,19 @@ class WebhookSink(HttpSink[WebhookOptions]):
             runs.setdefault((e.source, e.run_id), []).append(e)
         queue = iter(runs.values())
         outcomes: list[Rejected | Retry] = []
-        held: list[Retry] = []  # a Retry-After: nothing more is sent in this attempt
+        held: list[Outcome] = []  # a Retry-After: nothing more is sent in this attempt
+
+        async def post(e: JournalEntry) -> Outcome:
+            if held:
+                return held[0]
+            outcome = await self._post_once(e)
+            if outcome.retryable and outcome.retry_after:
+                held.append(outcome)
+            return outcome
 
         async def worker() -> None:
             for events in queue:  # each worker takes the next run; a run stays with one worker
-                for i, e in enumerate(events):
-                    said = held[0] if held else (await self._post_once(e)).of(e)
-                    if isinstance(said, Retry):  # the rest of the run waits with it
-                        if said.after:
-                            held.append(said)
-                        outcomes.extend(Retry(later, said.reason, said.after)
-                                        for later in events[i:])
-                        break
-                    if said is not None:
-                        outcomes.append(said)
+                outcomes.extend(await in_turn(events, lambda e: (e,), post))
 
         async with anyio.create_task_group() as tg:
             for _ in range(min(self.concurrency, len(runs))):
