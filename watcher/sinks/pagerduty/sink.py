@@ -26,6 +26,7 @@ sooner than a ``Retry-After``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Annotated
 
 import orjson
@@ -75,6 +76,7 @@ class PagerDutySink(HttpSink[PagerDutyOptions]):
         self.url = opts.base_url.rstrip("/") + "/v2/enqueue"
         self.severity = {**DEFAULT_SEVERITY, **opts.severity}
         self.secrets = (opts.routing_key,)
+        self.explain = partial(refusal, secrets=self.secrets)
         self.headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
 
     async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
@@ -91,7 +93,4 @@ class PagerDutySink(HttpSink[PagerDutyOptions]):
                                    "event_action": action, "dedup_key": key}
         if action == "trigger":
             body |= payload_of(e, ev, severity=self.severity, source=self.options.source)
-        return await self.send(orjson.dumps(body), self.headers, explain=self._refusal)
-
-    def _refusal(self, status: int, answer: bytes) -> str | None:
-        return refusal(status, answer, self.secrets)
+        return await self.send(orjson.dumps(body), self.headers, explain=self.explain)
