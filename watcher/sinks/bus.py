@@ -121,7 +121,7 @@ class Route(Template):
         values = {"source": escape(e.source), "status": escape(e.status),
                   "workflow_id": escape(e.workflow_id), "type": short_type(e.type)}
         if self._needs_provider:  # not a journal column: read from the event itself
-            values["provider"] = escape(_provider(e.body))
+            values["provider"] = escape(event_field(e.body, "data", "provider"))
         return self.render({}, values)
 
     def patterns(self) -> list[str]:
@@ -144,9 +144,12 @@ class Route(Template):
         return ".".join([*tokens[:first], ">"]) if first else None
 
 
-def _provider(body: bytes) -> str | None:
+def event_field(body: bytes, *path: str) -> str | None:
+    """A string field of the event (``"data", "provider"``), else None."""
     try:
-        value = orjson.loads(body)["data"]["provider"]
+        value = orjson.loads(body)
+        for key in path:
+            value = value[key]
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return None
     return value if isinstance(value, str) else None

@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Self
 from urllib.parse import urlsplit
 
-import orjson
 import redis.asyncio as aioredis
 import redis.exceptions
 from pydantic import model_validator
@@ -40,7 +39,7 @@ from watcher.config.settings import SinkConfig
 from watcher.errors import Retryable
 from watcher.model import JournalEntry
 from watcher.sinks.base import Outcomes, SinkContext
-from watcher.sinks.bus import BusSink, Route, check_template
+from watcher.sinks.bus import BusSink, Route, check_template, event_field
 
 #: KEYS: stream, guard; ARGV: guard TTL (ms), maxlen, id, type, source, subject, event
 ADD_ONCE = """
@@ -175,8 +174,10 @@ class RedisSink(BusSink[RedisOptions]):
         key, ttl, maxlen = self.key, self._ttl, self._maxlen
         for e in batch:
             stream = key.route(e)
+            subject = e.run_id or event_field(e.body, "subject")  # about no run: the event says
             pipe.evalsha(sha, 2, stream, f"{stream}:seen:{e.id}", ttl, maxlen, e.id, e.type,
-                         SOURCE_PREFIX + e.source, e.run_id or _subject(e), e.body)
+                         SOURCE_PREFIX + e.source, e.source if subject is None else subject,
+                         e.body)
         return list(await pipe.execute(raise_on_error=False))
 
     async def aclose(self) -> None:
@@ -190,13 +191,4 @@ class RedisSink(BusSink[RedisOptions]):
 def _first_noscript(results: list[Any]) -> int | None:
     return next((i for i, r in enumerate(results)
                  if isinstance(r, redis.exceptions.NoScriptError)), None)
-
-
-def _subject(e: JournalEntry) -> str:
-    """The CloudEvent subject of an event about no run (a source's): read from it."""
-    try:
-        subject = orjson.loads(e.body).get("subject")
-    except (orjson.JSONDecodeError, AttributeError):
-        subject = None
-    return subject if isinstance(subject, str) else e.source
 
