@@ -15,16 +15,13 @@ it and says what became of each entry:
   entry (a bus that is down); raising anything else is a bug: counted and
   logged with its traceback, and the batch is tried again.
 
-The runner owns everything else, the same for every sink: attempts, backoff
-(:class:`~watcher.core.backoff.Backoff`), ``Retry-After`` (a pause of the whole
-sink, never shorter than the peer asked, capped by ``max_age``), giving up
-after ``max_attempts`` or ``max_age`` (:class:`RetryOptions`: a sink whose
-options subclass it has them; other sinks retry forever), dead letters, health
-and metrics.  It calls ``deliver`` again with the entries to retry only, never
-two calls at once for one sink, and the cursor moves once every entry of the
-batch is delivered or dead.  So a sink keeps its own order rules: one that
-must not let an entry overtake another (a run's events) answers :class:`Retry`
-for the later ones when an earlier one is to be retried.  Models: arq's
+The runner owns everything else, the same for every sink: backoff, ``Retry-After``
+(a pause of the whole sink), giving up (:class:`RetryOptions`: a sink whose options
+subclass it has them; other sinks retry forever), dead letters, health and metrics.
+It calls ``deliver`` again with the entries to retry only, never two calls at once
+for one sink.  So a sink keeps its own order rules: one that must not let an entry
+overtake another (a run's events) answers :class:`Retry` for the later ones when an
+earlier one is to be retried (:func:`watcher.sinks.http.in_turn`).  Models: arq's
 ``Retry(defer=...)``, kopf's ``TemporaryError(delay)`` / ``PermanentError``.
 
 A sink class has:
