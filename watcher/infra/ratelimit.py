@@ -58,11 +58,6 @@ class RateLimiter:
     __slots__ = ("_gap", "_held", "_holes", "_shift", "_tat", "_tolerance", "burst", "clock",
                  "rate")
 
-    rate: float
-    burst: float
-    _gap: float
-    _tolerance: float
-
     def __init__(self, rate: float, burst: float | None = None, *, clock: Clock) -> None:
         self.clock = clock
         #: the theoretical time of the next request with no burst credit (GCRA's TAT)
