@@ -15,14 +15,6 @@ placeholder is checked when the config is read against the fields the event
 type has (``watcher.core.events.DATA_KEYS``), so a typo is a config error
 naming the key, not an empty message at 3 a.m.  A field that is absent or
 null in an event renders as nothing.
-
-API (for any sink that writes text)::
-
-    t = Template("{data.workflow_name}: {data.error}", "watcher.run.status_changed",
-                 words=("emoji",))              # TemplateError if anything is wrong
-    t.render(event_json, {"emoji": ":x:"})      # -> str
-    check = check_templates(words)              # option(check=...) for a {type: text} table
-    compiled = compile_templates(options.templates, DEFAULTS, words)  # full type -> Template
 """
 
 from __future__ import annotations
