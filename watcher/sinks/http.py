@@ -32,7 +32,7 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Generic, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -124,7 +124,7 @@ def describe(e: BaseException) -> str:
 HttpOptionsT = TypeVar("HttpOptionsT", bound=RetryOptions)
 
 
-class HttpSink(BaseSink[HttpOptionsT], Generic[HttpOptionsT]):
+class HttpSink(BaseSink[HttpOptionsT]):
     """A sink POSTing to one destination, :attr:`url`: a connection pool of its own (made
     on first use, ``connections`` wide), one :meth:`send` per request within the options'
     ``timeout``, ``watcher check --connect`` reaching the host, the pool closed on

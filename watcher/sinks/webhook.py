@@ -106,7 +106,6 @@ class WebhookSink(HttpSink[WebhookOptions]):
         self.key = signing_key(opts.secret) if opts.secret else None
         self.headers = {"User-Agent": USER_AGENT, **opts.headers, "Content-Type": CONTENT_TYPE}
         self.concurrency = self.connections = opts.concurrency
-        #: masked in failure reasons, which are stored with dead letters
         self.secrets = tuple(s for s in (opts.url, opts.secret, *opts.headers.values()) if s)
 
     async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
