@@ -178,7 +178,6 @@ def overlaps(a: str, b: str) -> bool:
     return len(x) == len(y)
 
 
-
 class BusSink(BaseSink[OptionsT]):
     """An event-bus sink: a complete record of the events like stdout and file (never
     silenced), its connection and publish timings in ``/metrics``, and its failures said
@@ -194,5 +193,5 @@ class BusSink(BaseSink[OptionsT]):
         self.masker = Masker(secrets_of(self.options))
 
     def unavailable(self, what: str, e: object) -> Retryable:
-        """A failure for now: the batch is retried."""
+        """``what`` failed for now (``e``, masked): the batch is retried."""
         return Retryable(self.masker.redact(f"{what}: {e or type(e).__name__}"))
