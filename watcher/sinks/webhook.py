@@ -14,10 +14,8 @@ Why it is shaped this way:
   "id.timestamp.body">``).  Each attempt is signed afresh: receivers refuse
   timestamps older than a few minutes and a retry may come an hour later;
   the id stays the event id, so a receiver drops duplicates by it.
-* **One attempt** per ``deliver``, classified by :mod:`watcher.sinks.http`;
-  the runner retries (:mod:`watcher.sinks.base`).  A ``Retry-After`` pauses
-  every request to the receiver, not just the one it answered: what was not
-  sent yet in this attempt waits for the next.
+* **A ``Retry-After``** pauses every request to the receiver, not just the one
+  it answered: what was not sent yet in this attempt waits for the next.
 """
 
 from __future__ import annotations
