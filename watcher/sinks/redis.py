@@ -132,7 +132,8 @@ class RedisSink(BusSink[RedisOptions]):
         try:
             await client.ping()
             info = await client.info("server")
-            where = self._where()
+            url = urlsplit(self.options.url)
+            where = url.path if url.scheme == "unix" else f"{url.hostname}:{url.port or 6379}"
             line = f"PING answered by Redis {info.get('redis_version', '?')} at {where}"
             if self.key.fixed:
                 kind = await client.type(self.key.text)
@@ -145,10 +146,6 @@ class RedisSink(BusSink[RedisOptions]):
             raise self._failed("Redis", e) from None
         finally:
             await self.aclose()
-
-    def _where(self) -> str:
-        parts = urlsplit(self.options.url)
-        return parts.path if parts.scheme == "unix" else f"{parts.hostname}:{parts.port or 6379}"
 
     async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
         started = time.perf_counter()
