@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import types
 from collections.abc import Callable, Mapping
+from functools import cache
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
@@ -70,6 +71,7 @@ def plugin_class(obj: object, what: str, *, text: tuple[str, ...] = (),
     return obj
 
 
+@cache
 def completed(cls: type, defaults: type) -> type:
     """``cls``, or a subclass of it that takes from ``defaults`` what ``cls`` lacks,
     made once per class."""
@@ -77,13 +79,6 @@ def completed(cls: type, defaults: type) -> type:
                and not hasattr(cls, name)]
     if not missing:
         return cls
-    made = _completed.get((cls, defaults))
-    if made is None:
-        extra = {**{name: vars(defaults)[name] for name in missing},
-                 "__module__": cls.__module__, "__qualname__": cls.__qualname__}
-        made = types.new_class(cls.__name__, (cls,), exec_body=lambda ns: ns.update(extra))
-        _completed[(cls, defaults)] = made
-    return made
-
-
-_completed: dict[tuple[type, type], type] = {}
+    extra = {**{name: vars(defaults)[name] for name in missing},
+             "__module__": cls.__module__, "__qualname__": cls.__qualname__}
+    return types.new_class(cls.__name__, (cls,), exec_body=lambda ns: ns.update(extra))

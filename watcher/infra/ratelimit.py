@@ -58,11 +58,6 @@ class RateLimiter:
     __slots__ = ("_gap", "_held", "_holes", "_shift", "_tat", "_tolerance", "burst", "clock",
                  "rate")
 
-    rate: float
-    burst: float
-    _gap: float
-    _tolerance: float
-
     def __init__(self, rate: float, burst: float | None = None, *, clock: Clock) -> None:
         self.clock = clock
         #: the theoretical time of the next request with no burst credit (GCRA's TAT)
@@ -128,13 +123,9 @@ class RateLimiter:
 
 
 class Buckets:
-    """A process's buckets: key -> limiter, and the members (sources) of each.
-
-    The daemon makes one, on its clock, and lends it to every provider and sink
-    (``context.buckets``), so sources of one account share a bucket.
-    ``limit``, when given, is what every bucket made here runs at whatever its
-    members ask (tests lift the vendors' limits with it).
-    """
+    """A process's buckets: key -> limiter, and the members (sources) of each; ``limit``,
+    when given, is what every bucket runs at whatever its members ask (tests lift the
+    vendors' limits with it)."""
 
     def __init__(self, *, clock: Clock, limit: Limit | None = None) -> None:
         self.clock = clock

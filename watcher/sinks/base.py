@@ -15,16 +15,13 @@ it and says what became of each entry:
   entry (a bus that is down); raising anything else is a bug: counted and
   logged with its traceback, and the batch is tried again.
 
-The runner owns everything else, the same for every sink: attempts, backoff
-(:class:`~watcher.core.backoff.Backoff`), ``Retry-After`` (a pause of the whole
-sink, never shorter than the peer asked, capped by ``max_age``), giving up
-after ``max_attempts`` or ``max_age`` (:class:`RetryOptions`: a sink whose
-options subclass it has them; other sinks retry forever), dead letters, health
-and metrics.  It calls ``deliver`` again with the entries to retry only, never
-two calls at once for one sink, and the cursor moves once every entry of the
-batch is delivered or dead.  So a sink keeps its own order rules: one that
-must not let an entry overtake another (a run's events) answers :class:`Retry`
-for the later ones when an earlier one is to be retried.  Models: arq's
+The runner owns everything else, the same for every sink: backoff, ``Retry-After``
+(a pause of the whole sink), giving up (:class:`RetryOptions`: a sink whose options
+subclass it has them; other sinks retry forever), dead letters, health and metrics.
+It calls ``deliver`` again with the entries to retry only, never two calls at once
+for one sink.  So a sink keeps its own order rules: one that must not let an entry
+overtake another (a run's events) answers :class:`Retry` for the later ones when an
+earlier one is to be retried (:func:`watcher.sinks.http.in_turn`).  Models: arq's
 ``Retry(defer=...)``, kopf's ``TemporaryError(delay)`` / ``PermanentError``.
 
 A sink class has:
@@ -87,7 +84,6 @@ if TYPE_CHECKING:
     from watcher.config.settings import SinkConfig
 
 
-
 @dataclass(frozen=True, slots=True)
 class Rejected:
     """An entry the destination refused for good: a dead letter at once."""
@@ -135,6 +131,7 @@ def policy_of(sink: object) -> RetryOptions:
     options = getattr(sink, "options", None)
     return options if isinstance(options, RetryOptions) else FOREVER
 
+
 #: the options type of a :class:`BaseSink` subclass
 OptionsT = TypeVar("OptionsT")
 
@@ -151,41 +148,30 @@ class SinkContext:
 
 
 class Sink(Protocol):
+    """A sink class: its members as the module docstring lists them."""
+
     kind: ClassVar[str]
-    #: the sink's own config keys: an Options model
     Options: ClassVar[type[Any]]
-    #: a complete record of the journal: never silenced (stdout, file, buses)
     record: ClassVar[bool]
+    local: ClassVar[bool]
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None: ...
 
     async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes: ...
 
     @property
-    def linger(self) -> float:
-        """Seconds a batch gathers after its first event before it is handed over."""
-        ...
+    def linger(self) -> float: ...
 
-    #: every replica delivers it (stdout, a file), rather than the one holding its lease
-    local: ClassVar[bool]
-
-    def reopen(self) -> None:
-        """Reopen files (SIGHUP, logrotate); a no-op for most sinks."""
+    def reopen(self) -> None: ...
 
     async def aclose(self) -> None: ...
 
-    async def open(self) -> None:
-        """Connect and check the destination before the first batch (raise: retried)."""
+    async def open(self) -> None: ...
 
-    async def probe(self) -> str:
-        """Reach the destination without sending; what was found, or raise
-        NotImplementedError when that is impossible."""
-        ...
+    async def probe(self) -> str: ...
 
     @property
-    def bus(self) -> BusStats | None:
-        """An event-bus sink's connection and publish timings, for /metrics."""
-        ...
+    def bus(self) -> BusStats | None: ...
 
 
 class SinkDefaults:
@@ -194,7 +180,6 @@ class SinkDefaults:
     linger: float = 0.0
     record: bool = False
     bus: BusStats | None = None
-    #: this process's own output (stdout, a file): every replica delivers the whole stream
     local: ClassVar[bool] = False
 
     def reopen(self) -> None:

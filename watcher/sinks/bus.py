@@ -1,4 +1,5 @@
-"""What the event-bus sinks (NATS JetStream, Redis Streams) share: where an event goes.
+"""What the event-bus sinks (NATS JetStream, Redis Streams) share: where an event goes, and
+:class:`BusSink`.
 
 A NATS subject or a Redis stream key is rendered from a template with the
 placeholders ``{source}``, ``{provider}``, ``{type}``, ``{status}`` and
@@ -20,12 +21,22 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import orjson
+import structlog
 
+from watcher.config.schema import secrets_of
 from watcher.core.events import EVENT_TYPES
+from watcher.core.status import BusStats
+from watcher.errors import Retryable
+from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
+from watcher.sinks.base import BaseSink, OptionsT, SinkContext
 from watcher.sinks.templates import Template, TemplateError
+
+if TYPE_CHECKING:
+    from watcher.config.settings import SinkConfig
 
 PLACEHOLDERS = ("source", "provider", "type", "status", "workflow_id")
 ABSENT = "~"
@@ -110,7 +121,7 @@ class Route(Template):
         values = {"source": escape(e.source), "status": escape(e.status),
                   "workflow_id": escape(e.workflow_id), "type": short_type(e.type)}
         if self._needs_provider:  # not a journal column: read from the event itself
-            values["provider"] = escape(_provider(e.body))
+            values["provider"] = escape(event_field(e.body, "data", "provider"))
         return self.render({}, values)
 
     def patterns(self) -> list[str]:
@@ -133,9 +144,12 @@ class Route(Template):
         return ".".join([*tokens[:first], ">"]) if first else None
 
 
-def _provider(body: bytes) -> str | None:
+def event_field(body: bytes, *path: str) -> str | None:
+    """A string field of the event (``"data", "provider"``), else None."""
     try:
-        value = orjson.loads(body)["data"]["provider"]
+        value = orjson.loads(body)
+        for key in path:
+            value = value[key]
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return None
     return value if isinstance(value, str) else None
@@ -162,3 +176,22 @@ def overlaps(a: str, b: str) -> bool:
         if "*" not in (x[i], y[i]) and x[i] != y[i]:
             return False
     return len(x) == len(y)
+
+
+class BusSink(BaseSink[OptionsT]):
+    """An event-bus sink: a complete record of the events like stdout and file (never
+    silenced), its connection and publish timings in ``/metrics``, and its failures said
+    with its secrets (a token, a URL's password) masked."""
+
+    record = True
+    bus: BusStats
+
+    def __init__(self, config: SinkConfig, context: SinkContext) -> None:
+        super().__init__(config, context)
+        self.bus = BusStats()
+        self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
+        self.masker = Masker(secrets_of(self.options))
+
+    def unavailable(self, what: str, e: object) -> Retryable:
+        """``what`` failed for now (``e``, masked): the batch is retried."""
+        return Retryable(self.masker.redact(f"{what}: {e or type(e).__name__}"))

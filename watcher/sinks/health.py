@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 
 from watcher.core.status import DeliveryStats
-from watcher.infra.clock import Clock, wall
+from watcher.infra.clock import Clock
 
 #: causes logged during one failure, beyond the first (more are logged at debug level)
 CAUSES = 5
@@ -29,7 +29,7 @@ CAUSES = 5
 class SinkHealth:
     """One sink's health, shared by the sink (its context's) and its runner."""
 
-    def __init__(self, name: str = "", *, clock: Clock = wall) -> None:
+    def __init__(self, name: str, *, clock: Clock) -> None:
         self.name = name
         self.clock = clock
         #: the sink's counters: retries and failed attempts are counted here

@@ -30,15 +30,15 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Generic, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from watcher.core.backoff import retry_after
-from watcher.infra.clock import Clock, wall
+from watcher.infra.clock import Clock
 from watcher.infra.permit import checkpoint
 from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
@@ -72,7 +72,23 @@ class Outcome:
         return Rejected(entry, self.reason)
 
 
-DELIVERED = Outcome(True)
+T = TypeVar("T")
+
+
+async def in_turn(items: Sequence[T], entries: Callable[[T], Sequence[JournalEntry]],
+                  send: Callable[[T], Awaitable[Outcome | None]]) -> list[Rejected | Retry]:
+    """Each item sent in turn (``send``: its POST's outcome; None: nothing to send); once one
+    is to be retried, the rest wait with it (retried too, unsent), so none overtakes it."""
+    outcomes: list[Rejected | Retry] = []
+    for n, item in enumerate(items):
+        outcome = await send(item)
+        if outcome is None or outcome.ok:
+            continue
+        if outcome.retryable:
+            return outcomes + [Retry(e, outcome.reason, outcome.retry_after)
+                               for later in items[n:] for e in entries(later)]
+        outcomes += [Rejected(e, outcome.reason) for e in entries(item)]
+    return outcomes
 
 
 def check_http_url(value: str) -> str | None:
@@ -83,15 +99,15 @@ def check_http_url(value: str) -> str | None:
 
 
 def classify(status: int, reason: str, body: bytes, headers: Mapping[str, str], *,
-             secrets: Iterable[str] = (), now: float | None = None) -> Outcome:
+             secrets: Iterable[str], now: float) -> Outcome:
     """The outcome of an HTTP answer (see the module docstring for the table)."""
     if 200 <= status < 300:
-        return DELIVERED
+        return Outcome(True)
     said = " ".join(body[:QUOTE * 2].decode("utf-8", "replace").split())[:QUOTE]
     text = f"{status} {reason}".strip() + (f": {Masker(secrets).redact(said)}" if said else "")
     retryable = status in (408, 429) or status >= 500
-    ra = retry_after(headers, wall() if now is None else now) if retryable else None
-    return Outcome(False, text, retryable, ra, status)
+    return Outcome(False, text, retryable, retry_after(headers, now) if retryable else None,
+                   status)
 
 
 def describe(e: BaseException) -> str:
@@ -108,7 +124,7 @@ def describe(e: BaseException) -> str:
 HttpOptionsT = TypeVar("HttpOptionsT", bound=RetryOptions)
 
 
-class HttpSink(BaseSink[HttpOptionsT], Generic[HttpOptionsT]):
+class HttpSink(BaseSink[HttpOptionsT]):
     """A sink POSTing to one destination, :attr:`url`: a connection pool of its own (made
     on first use, ``connections`` wide), one :meth:`send` per request within the options'
     ``timeout``, ``watcher check --connect`` reaching the host, the pool closed on
@@ -171,12 +187,8 @@ async def post(session: aiohttp.ClientSession, url: str, body: bytes,
 
 
 async def read_answer(resp: aiohttp.ClientResponse) -> bytes:
-    """At most :data:`ANSWER_LIMIT` bytes of an answer, never failing once the status is in.
-
-    A 2xx takes only what already arrived with its headers: it is delivered whatever
-    follows. An error answer is read up to the limit; if its body then stalls or
-    breaks, what was read is quoted (the status decides the outcome, not the body).
-    """
+    """At most :data:`ANSWER_LIMIT` bytes of an answer, never failing once the status is in
+    (a 2xx: only what came with its headers; see the module docstring)."""
     content = resp.content
     answer = bytearray()
     try:

@@ -10,6 +10,7 @@ stream of that source's subjects.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import nats.errors
 import nats.js.errors
@@ -25,17 +26,15 @@ from watcher.sinks.bus import Route, matches, overlaps
 MIN_WINDOW = 600.0
 
 
+@dataclass
 class Stream:
     """One sink's stream: ``name``, the sink's subject ``template``."""
 
-    def __init__(self, name: str, template: Route, *, window: float,
-                 scrub: Callable[[str], str], log: structlog.typing.FilteringBoundLogger
-                 ) -> None:
-        self.name = name
-        self.template = template
-        self.window = window
-        self.scrub = scrub
-        self.log = log
+    name: str
+    template: Route
+    window: float
+    scrub: Callable[[str], str]
+    log: structlog.typing.FilteringBoundLogger
 
     async def check(self, js: JetStreamContext, *, create: bool) -> StreamInfo:
         """The stream, created if allowed; Retryable when it is absent or cannot hold

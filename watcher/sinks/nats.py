@@ -38,7 +38,6 @@ from typing import Annotated, Any, Self
 import nats
 import nats.errors
 import nats.js.errors
-import structlog
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from pydantic import model_validator
@@ -46,12 +45,10 @@ from pydantic import model_validator
 from watcher.config.options import Check, Duration, Options, Secret
 from watcher.config.settings import SinkConfig
 from watcher.config.units import format_duration
-from watcher.core.status import BusStats
 from watcher.errors import Retryable
-from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
-from watcher.sinks.base import BaseSink, Outcomes, Rejected, SinkContext
-from watcher.sinks.bus import Route, check_subject
+from watcher.sinks.base import Outcomes, Rejected, SinkContext
+from watcher.sinks.bus import BusSink, Route, check_subject
 from watcher.sinks.jetstream import MIN_WINDOW, Stream, describe
 
 CONTENT_TYPE = "application/cloudevents+json"
@@ -119,19 +116,13 @@ class NatsOptions(Options):
         return self
 
 
-class NatsSink(BaseSink[NatsOptions]):
+class NatsSink(BusSink[NatsOptions]):
     kind = "nats"
     Options = NatsOptions
-    #: a complete record of the events, like stdout and file: never silenced
-    record = True
-    bus: BusStats
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
         self.subject = Route(self.options.subject)
-        self.bus = BusStats()
-        self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
-        self.masker = Masker((self.options.token, self.options.password))
         self.stream = Stream(self.options.stream, self.subject, scrub=self.masker.redact,
                              window=self.options.dedupe_window, log=self.log)
         self._nc: Client | None = None
@@ -172,7 +163,7 @@ class NatsSink(BaseSink[NatsOptions]):
                 error_cb=self._on_error, disconnected_cb=self._on_disconnected,
                 reconnected_cb=self._on_reconnected, closed_cb=self._on_disconnected)
         except (nats.errors.Error, OSError, ssl.SSLError, ValueError) as e:
-            raise Retryable(self.masker.redact(f"cannot connect to NATS: {self._error or e}")) from None
+            raise self.unavailable("cannot connect to NATS", self._error or e) from None
         self.bus.connected = True
         return nc
 
@@ -240,7 +231,7 @@ class NatsSink(BaseSink[NatsOptions]):
                 sent.append((e, fut))
             rejected += await self._acks(sent)
         except (nats.errors.Error, OSError) as e:
-            raise Retryable(self.masker.redact(f"publish failed: {e or type(e).__name__}")) from None
+            raise self.unavailable("publish failed", e) from None
         finally:
             self._inflight = []
             for _, fut in sent:

@@ -28,22 +28,18 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Self
 from urllib.parse import urlsplit
 
-import orjson
 import redis.asyncio as aioredis
 import redis.exceptions
-import structlog
 from pydantic import model_validator
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from watcher.config.options import Check, Duration, Field, Options, Secret
 from watcher.config.settings import SinkConfig
-from watcher.core.status import BusStats
 from watcher.errors import Retryable
-from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
-from watcher.sinks.base import BaseSink, Outcomes, SinkContext
-from watcher.sinks.bus import Route, check_template
+from watcher.sinks.base import Outcomes, SinkContext
+from watcher.sinks.bus import BusSink, Route, check_template, event_field
 
 #: KEYS: stream, guard; ARGV: guard TTL (ms), maxlen, id, type, source, subject, event
 ADD_ONCE = """
@@ -88,19 +84,13 @@ class RedisOptions(Options):
         return self
 
 
-class RedisSink(BaseSink[RedisOptions]):
+class RedisSink(BusSink[RedisOptions]):
     kind = "redis"
     Options = RedisOptions
-    #: a complete record of the events, like stdout and file: never silenced
-    record = True
-    bus: BusStats
 
     def __init__(self, config: SinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
         self.key = Route(self.options.stream)
-        self.bus = BusStats()
-        self.log = structlog.get_logger("watcher.sink").bind(sink=self.name)
-        self.masker = Masker((self.options.url, self.options.password))
         self._ttl = str(int(self.options.dedupe_window * 1000))
         self._maxlen = str(self.options.maxlen)
         self._client: aioredis.Redis | None = None
@@ -121,7 +111,7 @@ class RedisSink(BaseSink[RedisOptions]):
 
     def _failed(self, what: str, e: BaseException) -> Retryable:
         self.bus.connected = False
-        return Retryable(self.masker.redact(f"{what}: {e or type(e).__name__}"))
+        return self.unavailable(what, e)
 
     async def open(self) -> None:
         try:
@@ -142,7 +132,8 @@ class RedisSink(BaseSink[RedisOptions]):
         try:
             await client.ping()
             info = await client.info("server")
-            where = self._where()
+            url = urlsplit(self.options.url)
+            where = url.path if url.scheme == "unix" else f"{url.hostname}:{url.port or 6379}"
             line = f"PING answered by Redis {info.get('redis_version', '?')} at {where}"
             if self.key.fixed:
                 kind = await client.type(self.key.text)
@@ -155,10 +146,6 @@ class RedisSink(BaseSink[RedisOptions]):
             raise self._failed("Redis", e) from None
         finally:
             await self.aclose()
-
-    def _where(self) -> str:
-        parts = urlsplit(self.options.url)
-        return parts.path if parts.scheme == "unix" else f"{parts.hostname}:{parts.port or 6379}"
 
     async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
         started = time.perf_counter()
@@ -184,8 +171,10 @@ class RedisSink(BaseSink[RedisOptions]):
         key, ttl, maxlen = self.key, self._ttl, self._maxlen
         for e in batch:
             stream = key.route(e)
+            subject = e.run_id or event_field(e.body, "subject")  # about no run: the event says
             pipe.evalsha(sha, 2, stream, f"{stream}:seen:{e.id}", ttl, maxlen, e.id, e.type,
-                         SOURCE_PREFIX + e.source, e.run_id or _subject(e), e.body)
+                         SOURCE_PREFIX + e.source, e.source if subject is None else subject,
+                         e.body)
         return list(await pipe.execute(raise_on_error=False))
 
     async def aclose(self) -> None:
@@ -199,13 +188,4 @@ class RedisSink(BaseSink[RedisOptions]):
 def _first_noscript(results: list[Any]) -> int | None:
     return next((i for i, r in enumerate(results)
                  if isinstance(r, redis.exceptions.NoScriptError)), None)
-
-
-def _subject(e: JournalEntry) -> str:
-    """The CloudEvent subject of an event about no run (a source's): read from it."""
-    try:
-        subject = orjson.loads(e.body).get("subject")
-    except (orjson.JSONDecodeError, AttributeError):
-        subject = None
-    return subject if isinstance(subject, str) else e.source
 

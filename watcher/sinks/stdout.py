@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import IO
 
 import anyio.to_thread
 
@@ -27,13 +26,9 @@ class StdoutSink(BaseSink[NoOptions]):
     record = True
     local = True
 
-    @property
-    def stream(self) -> IO[bytes]:
-        return self.context.stdout or sys.stdout.buffer
-
     async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
         data = lines(batch)
-        stream = self.stream
+        stream = self.context.stdout or sys.stdout.buffer
 
         def write() -> None:
             stream.write(data)

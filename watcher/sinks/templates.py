@@ -15,14 +15,6 @@ placeholder is checked when the config is read against the fields the event
 type has (``watcher.core.events.DATA_KEYS``), so a typo is a config error
 naming the key, not an empty message at 3 a.m.  A field that is absent or
 null in an event renders as nothing.
-
-API (for any sink that writes text)::
-
-    t = Template("{data.workflow_name}: {data.error}", "watcher.run.status_changed",
-                 words=("emoji",))              # TemplateError if anything is wrong
-    t.render(event_json, {"emoji": ":x:"})      # -> str
-    check = check_templates(words)              # a Check for a {type: text} table
-    compiled = compile_templates(options.templates, DEFAULTS, words)  # full type -> Template
 """
 
 from __future__ import annotations
@@ -61,13 +53,13 @@ class Template:
     """A checked template for events of one type (``event_type``; None: of ``words`` only,
     as a bus's subject or key is)."""
 
-    __slots__ = ("_parts", "text")
+    __slots__ = ("parts", "text")
 
     def __init__(self, text: str, event_type: str | None = None, *,
                  words: Collection[str] = ()) -> None:
         self.text = text
-        #: literal text and placeholder paths, alternating (str, tuple of names)
-        self._parts: list[str | tuple[str, ...]] = []
+        #: literal text (str) and placeholders (their path), in order
+        self.parts: list[str | tuple[str, ...]] = []
         known = fields_of(event_type) if event_type else frozenset()
         pos = 0
         for m in _TOKEN.finditer(text):
@@ -79,21 +71,16 @@ class Template:
             elif m.group(1) is None:
                 raise TemplateError(f'a lone "{token}" (write {token * 2} for a brace)')
             else:
-                self._parts.append(_placeholder(m.group(1), known, words))
+                self.parts.append(_placeholder(m.group(1), known, words))
         self._literal(text[pos:])
-
-    @property
-    def parts(self) -> list[str | tuple[str, ...]]:
-        """Literal text (str) and placeholders (their path), in order."""
-        return self._parts
 
     def _literal(self, s: str) -> None:
         if s:
-            self._parts.append(s)
+            self.parts.append(s)
 
     def render(self, event: Mapping[str, Any], words: Mapping[str, str] | None = None) -> str:
         out = []
-        for part in self._parts:
+        for part in self.parts:
             if isinstance(part, str):
                 out.append(part)
             elif words is not None and len(part) == 1 and part[0] in words:
@@ -111,15 +98,11 @@ def _placeholder(inner: str, known: frozenset[str], words: Collection[str]) -> t
     if name in words or (known and (name in known or name.startswith("data.run."))):
         return tuple(name.split("."))
     if not known:
-        return _unknown(name, words)
+        raise TemplateError(f"unknown placeholder {{{name}}}{hint(name, list(words))} "
+                            f"(known: {', '.join('{' + w + '}' for w in words)})")
     choices = sorted({*known, *words})
     raise TemplateError(f"{{{name}}} is no field of this event{hint(name, choices)} "
                         f"(fields: {', '.join(choices)}, data.run.<vendor field>)")
-
-
-def _unknown(name: str, words: Collection[str]) -> tuple[str, ...]:
-    raise TemplateError(f"unknown placeholder {{{name}}}{hint(name, list(words))} "
-                        f"(known: {', '.join('{' + w + '}' for w in words)})")
 
 
 def _lookup(event: Mapping[str, Any], path: tuple[str, ...]) -> Any:

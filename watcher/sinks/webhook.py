@@ -14,10 +14,8 @@ Why it is shaped this way:
   "id.timestamp.body">``).  Each attempt is signed afresh: receivers refuse
   timestamps older than a few minutes and a retry may come an hour later;
   the id stays the event id, so a receiver drops duplicates by it.
-* **One attempt** per ``deliver``, classified by :mod:`watcher.sinks.http`;
-  the runner retries (:mod:`watcher.sinks.base`).  A ``Retry-After`` pauses
-  every request to the receiver, not just the one it answered: what was not
-  sent yet in this attempt waits for the next.
+* **A ``Retry-After``** pauses every request to the receiver, not just the one
+  it answered: what was not sent yet in this attempt waits for the next.
 """
 
 from __future__ import annotations
@@ -35,7 +33,7 @@ from watcher.config.options import Check, Field, Secret, SecretTable
 from watcher.config.settings import SinkConfig
 from watcher.model import JournalEntry
 from watcher.sinks.base import Outcomes, Rejected, Retry, RetryOptions, SinkContext
-from watcher.sinks.http import USER_AGENT, HttpSink, Outcome, check_http_url
+from watcher.sinks.http import USER_AGENT, HttpSink, Outcome, check_http_url, in_turn
 
 CONTENT_TYPE = "application/cloudevents+json"
 #: headers the sink sets itself; a configured header of the same name is an error
@@ -106,7 +104,6 @@ class WebhookSink(HttpSink[WebhookOptions]):
         self.key = signing_key(opts.secret) if opts.secret else None
         self.headers = {"User-Agent": USER_AGENT, **opts.headers, "Content-Type": CONTENT_TYPE}
         self.concurrency = self.connections = opts.concurrency
-        #: masked in failure reasons, which are stored with dead letters
         self.secrets = tuple(s for s in (opts.url, opts.secret, *opts.headers.values()) if s)
 
     async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
@@ -115,20 +112,19 @@ class WebhookSink(HttpSink[WebhookOptions]):
             runs.setdefault((e.source, e.run_id), []).append(e)
         queue = iter(runs.values())
         outcomes: list[Rejected | Retry] = []
-        held: list[Retry] = []  # a Retry-After: nothing more is sent in this attempt
+        held: list[Outcome] = []  # a Retry-After: nothing more is sent in this attempt
+
+        async def post(e: JournalEntry) -> Outcome:
+            if held:
+                return held[0]
+            outcome = await self._post_once(e)
+            if outcome.retryable and outcome.retry_after:
+                held.append(outcome)
+            return outcome
 
         async def worker() -> None:
             for events in queue:  # each worker takes the next run; a run stays with one worker
-                for i, e in enumerate(events):
-                    said = held[0] if held else (await self._post_once(e)).of(e)
-                    if isinstance(said, Retry):  # the rest of the run waits with it
-                        if said.after:
-                            held.append(said)
-                        outcomes.extend(Retry(later, said.reason, said.after)
-                                        for later in events[i:])
-                        break
-                    if said is not None:
-                        outcomes.append(said)
+                outcomes.extend(await in_turn(events, lambda e: (e,), post))
 
         async with anyio.create_task_group() as tg:
             for _ in range(min(self.concurrency, len(runs))):

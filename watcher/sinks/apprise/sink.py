@@ -35,6 +35,7 @@ import anyio.to_thread
 
 from watcher.config.options import Check, Duration, SecretList
 from watcher.config.settings import SinkConfig
+from watcher.infra.clock import move_on_after
 from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
 from watcher.sinks.apprise.text import body
@@ -103,20 +104,11 @@ class AppriseSink(BaseSink[AppriseOptions]):
         """One URL notified in a worker thread; ``None`` once it took it, else why not."""
         if self._threads is None:
             self._threads = anyio.CapacityLimiter(THREADS)
-        said: list[str | None] = [f"timed out after {self.options.timeout:g}s"]
-        async with anyio.create_task_group() as tg:
-            async def call() -> None:
-                said[0] = await anyio.to_thread.run_sync(
-                    send, self.targets[i], title, text, severity,
-                    abandon_on_cancel=True, limiter=self._threads)
-                tg.cancel_scope.cancel()
-
-            async def timer() -> None:
-                await self.context.clock.sleep(self.options.timeout)
-                tg.cancel_scope.cancel()
-            tg.start_soon(call)
-            tg.start_soon(timer)
-        return self.masker.redact(said[0]) if said[0] is not None else None
+        said: str | None = f"timed out after {self.options.timeout:g}s"
+        with move_on_after(self.context.clock, self.options.timeout):
+            said = await anyio.to_thread.run_sync(send, self.targets[i], title, text, severity,
+                                                  abandon_on_cancel=True, limiter=self._threads)
+        return self.masker.redact(said) if said is not None else None
 
     async def probe(self) -> str:
         """Connect to the HTTP host of each URL whose host can be told, sending nothing;

@@ -45,18 +45,14 @@ EMOJI = {
     "unknown": ":grey_question:",
 }
 
-#: status -> (one run ..., several runs ...)
+#: status -> (one run ..., several runs ...); any other: "is <status>", "are <status>"
 VERBS = {
     "failed": ("failed", "failed"),
     "rejected": ("was rejected", "were rejected"),
     "cancelled": ("was cancelled", "were cancelled"),
     "succeeded": ("succeeded", "succeeded"),
     "skipped": ("was skipped", "were skipped"),
-    "running": ("is running", "are running"),
-    "pending": ("is pending", "are pending"),
-    "paused": ("is paused", "are paused"),
     "needs_review": ("needs review", "need review"),
-    "cancelling": ("is cancelling", "are cancelling"),
     "unknown": ("is in an unknown status", "are in an unknown status"),
 }
 

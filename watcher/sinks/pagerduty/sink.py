@@ -26,6 +26,7 @@ sooner than a ``Retry-After``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Annotated
 
 import orjson
@@ -34,8 +35,8 @@ from watcher.config.options import Check, Secret, Table
 from watcher.config.settings import SinkConfig
 from watcher.config.toml_text import toml_value
 from watcher.model import JournalEntry
-from watcher.sinks.base import Outcomes, Rejected, Retry, RetryOptions, SinkContext
-from watcher.sinks.http import USER_AGENT, HttpSink, check_http_url
+from watcher.sinks.base import Outcomes, RetryOptions, SinkContext
+from watcher.sinks.http import USER_AGENT, HttpSink, Outcome, check_http_url, in_turn
 from watcher.sinks.pagerduty.event import (
     DEFAULT_SEVERITY,
     SEVERITIES,
@@ -75,28 +76,21 @@ class PagerDutySink(HttpSink[PagerDutyOptions]):
         self.url = opts.base_url.rstrip("/") + "/v2/enqueue"
         self.severity = {**DEFAULT_SEVERITY, **opts.severity}
         self.secrets = (opts.routing_key,)
+        self.explain = partial(refusal, secrets=self.secrets)
         self.headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
 
     async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
-        outcomes: list[Rejected | Retry] = []
-        for n, e in enumerate(batch):  # in order: a resolve must not overtake its trigger
-            ev = orjson.loads(e.body)
-            incident = incident_of(e, ev)
-            if incident is None:
-                continue  # nothing PagerDuty acts on: acknowledged, not sent
-            action, key = incident
-            body: dict[str, object] = {"routing_key": self.options.routing_key,
-                                       "event_action": action, "dedup_key": key}
-            if action == "trigger":
-                body |= payload_of(e, ev, severity=self.severity, source=self.options.source)
-            outcome = await self.send(orjson.dumps(body), self.headers, explain=self._refusal)
-            said = outcome.of(e)
-            if isinstance(said, Retry):
-                return [*outcomes, *(Retry(later, said.reason, said.after)
-                                     for later in batch[n:])]
-            if said is not None:
-                outcomes.append(said)
-        return outcomes
+        # in order: a resolve must not overtake its trigger
+        return await in_turn(batch, lambda e: (e,), self._post)
 
-    def _refusal(self, status: int, answer: bytes) -> str | None:
-        return refusal(status, answer, self.secrets)
+    async def _post(self, e: JournalEntry) -> Outcome | None:
+        ev = orjson.loads(e.body)
+        incident = incident_of(e, ev)
+        if incident is None:
+            return None  # nothing PagerDuty acts on: acknowledged, not sent
+        action, key = incident
+        body: dict[str, object] = {"routing_key": self.options.routing_key,
+                                   "event_action": action, "dedup_key": key}
+        if action == "trigger":
+            body |= payload_of(e, ev, severity=self.severity, source=self.options.source)
+        return await self.send(orjson.dumps(body), self.headers, explain=self.explain)

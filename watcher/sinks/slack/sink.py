@@ -29,10 +29,10 @@ from watcher.config.options import Check, Duration, Secret, Table
 from watcher.config.settings import SinkConfig
 from watcher.infra.ratelimit import Buckets
 from watcher.model import JournalEntry
-from watcher.sinks.base import Outcomes, Rejected, Retry, RetryOptions, SinkContext
-from watcher.sinks.http import USER_AGENT, HttpSink, check_http_url
+from watcher.sinks.base import Outcomes, RetryOptions, SinkContext
+from watcher.sinks.http import USER_AGENT, HttpSink, Outcome, check_http_url, in_turn
 from watcher.sinks.notice.words import WORDS, Headlines
-from watcher.sinks.slack.message import compose
+from watcher.sinks.slack.message import Message, compose
 from watcher.sinks.templates import check_templates
 
 #: Slack allows one message a second per incoming webhook; a little under it, so requests
@@ -64,17 +64,9 @@ class SlackSink(HttpSink[SlackOptions]):
         self.headlines = Headlines(self.options.templates)
 
     async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
-        outcomes: list[Rejected | Retry] = []
-        messages = compose(batch, self.headlines)
-        for n, message in enumerate(messages):  # in order, one at a time: one webhook, one pace
-            await self.pace.acquire()
-            outcome = await self.send(orjson.dumps(message.payload), self.headers)
-            if outcome.ok:
-                continue
-            if not outcome.retryable:
-                outcomes += [Rejected(e, outcome.reason) for e in message.entries]
-                continue
-            outcomes += [Retry(e, outcome.reason, outcome.retry_after)
-                         for later in messages[n:] for e in later.entries]
-            break
-        return outcomes
+        # one at a time: one webhook, one pace
+        return await in_turn(compose(batch, self.headlines), lambda m: m.entries, self._post)
+
+    async def _post(self, message: Message) -> Outcome:
+        await self.pace.acquire()
+        return await self.send(orjson.dumps(message.payload), self.headers)
