@@ -267,3 +267,11 @@ def test_tls_with_a_client_certificate_connects_and_without_one_is_refused(
         proc.wait(10)
     assert reason.startswith("cannot connect to NATS"), reason
     assert dupes == 0
+
+
+def test_a_bus_failure_without_a_message_is_named_by_its_type() -> None:
+    """An error with an empty message (a bare timeout) still says what it was, never a
+    reason that ends at the colon."""
+    opts = RedisOptions(url="redis://127.0.0.1:1/0", stream="s")
+    sink = RedisSink(SinkConfig(name="bus", type="redis", options=opts), SinkContext(clock=wall))
+    assert str(sink.unavailable("redis XADD", TimeoutError())) == "redis XADD: TimeoutError"

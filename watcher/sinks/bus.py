@@ -194,4 +194,4 @@ class BusSink(BaseSink[OptionsT]):
 
     def unavailable(self, what: str, e: object) -> Retryable:
         """``what`` failed for now (``e``, masked): the batch is retried."""
-        return Retryable(self.masker.redact(f"{what}: {e or type(e).__name__}"))
+        return Retryable(self.masker.redact(f"{what}: {str(e) or type(e).__name__}"))
