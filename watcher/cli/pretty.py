@@ -1,4 +1,4 @@
-"""Readable terminals: one short line per event, and ``watcher status`` as a table.
+"""Readable terminals: one short line per event.
 
 ``--format auto`` (the default of ``demo`` and ``tail``) is pretty on a
 terminal and JSON when piped, so ``| jq`` never changes.  A pretty line is

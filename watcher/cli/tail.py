@@ -29,6 +29,7 @@ import structlog
 import yarl
 
 from watcher.cli import pretty, target
+from watcher.cli.pipes import stdout_gone
 from watcher.config.units import format_size
 from watcher.core.backoff import Backoff
 from watcher.server.sse import KEEPALIVE
@@ -232,8 +233,7 @@ async def tail(args: argparse.Namespace) -> int:
         print(f"watcher tail: {e}", file=sys.stderr)
         return e.code
     except StdoutClosed:  # `watcher tail | head`: the reader is done, so are we
-        # stdout is gone; point it at /dev/null so the exit-time flush cannot complain
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        stdout_gone()
         return EX_OK
 
 
