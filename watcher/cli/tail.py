@@ -30,6 +30,7 @@ import yarl
 
 from watcher.cli import pretty, target
 from watcher.cli.pipes import stdout_gone
+from watcher.cli.target import CommandError
 from watcher.config.units import format_size
 from watcher.core.backoff import Backoff
 from watcher.server.sse import KEEPALIVE
@@ -53,12 +54,6 @@ class StdoutClosed(Exception):
 
 class EventTooLarge(Exception):
     """A line or an event of the stream is larger than :data:`MAX_EVENT`."""
-
-
-class TailError(Exception):
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass
@@ -163,9 +158,9 @@ class Follower:
                     unreachable_logged = False
                 except aiohttp.ClientConnectorError as e:
                     if not self.connected:  # a typo or no daemon: say so rather than wait
-                        raise TailError(f"{self.url}: nothing answers there ({e.os_error}); is "
-                                        "the daemon running, with http_listen set? (--url, "
-                                        "-c FILE)", EX_UNAVAILABLE) from None
+                        raise CommandError(f"{self.url}: nothing answers there ({e.os_error}); "
+                                           "is the daemon running, with http_listen set? "
+                                           "(--url, -c FILE)", EX_UNAVAILABLE) from None
                     unreachable_logged = self._unreachable(e, unreachable_logged)
                 except (aiohttp.ClientError, TimeoutError, ConnectionError) as e:
                     unreachable_logged = self._unreachable(e, unreachable_logged)
@@ -178,18 +173,19 @@ class Follower:
         return True
 
     async def _stream(self, session: aiohttp.ClientSession) -> str:
-        """One connection; returns why it ended, raises TailError on what retrying can't fix."""
+        """One connection; returns why it ended, raises CommandError on what retrying can't fix."""
         async with session.get(self.url, params=self.query, headers=self._headers()) as resp:
             if resp.status in (401, 403):
-                raise TailError(f"{self.url}: {resp.status} {resp.reason}: the daemon requires "
-                                "a bearer token (--token-file, $WATCHER_HTTP_TOKEN, or the "
-                                "config's http_token_file with -c), and the one given was "
-                                "missing or wrong" if resp.status == 401 else
-                                f"{self.url}: 403 Forbidden: {(await resp.text())[:400]}",
-                                EX_NOPERM)
+                raise CommandError(f"{self.url}: {resp.status} {resp.reason}: the daemon "
+                                   "requires a bearer token (--token-file, $WATCHER_HTTP_TOKEN, "
+                                   "or the config's http_token_file with -c), and the one given "
+                                   "was missing or wrong" if resp.status == 401 else
+                                   f"{self.url}: 403 Forbidden: {(await resp.text())[:400]}",
+                                   EX_NOPERM)
             if resp.status in (400, 404):
                 detail = (await resp.text())[:300]
-                raise TailError(f"{self.url}: {resp.status} {resp.reason}: {detail}", EX_USAGE)
+                raise CommandError(f"{self.url}: {resp.status} {resp.reason}: {detail}",
+                                   EX_USAGE)
             if resp.status != 200:
                 return f"{resp.status} {resp.reason}"
             self.backoff.reset()  # reached: the next interruption starts the backoff afresh
@@ -199,9 +195,9 @@ class Follower:
                 async for f in frames(resp.content):
                     self._print(f)
             except EventTooLarge:
-                raise TailError(f"{self.url}: the stream sent a line or an event larger than "
-                                f"{format_size(MAX_EVENT)}; is this a watcher daemon's /events?",
-                                EX_PROTOCOL) from None
+                raise CommandError(f"{self.url}: the stream sent a line or an event larger "
+                                   f"than {format_size(MAX_EVENT)}; is this a watcher daemon's "
+                                   "/events?", EX_PROTOCOL) from None
         return "the daemon closed the stream"
 
     def _print(self, f: Frame) -> None:
@@ -229,7 +225,7 @@ async def tail(args: argparse.Namespace) -> int:
         follower = Follower(url, token=token, query=_query(args), last_id=args.since_id,
                             out=out)
         return await _until_signalled(follower.run)
-    except (TailError, target.TargetError) as e:
+    except CommandError as e:
         print(f"watcher tail: {e}", file=sys.stderr)
         return e.code
     except StdoutClosed:  # `watcher tail | head`: the reader is done, so are we
@@ -270,7 +266,7 @@ async def _until_signalled(run: Callable[[], Awaitable[int]]) -> int:
             nonlocal code, failure
             try:
                 code = await run()
-            except (TailError, StdoutClosed) as e:  # raised as is, not in an exception group
+            except (CommandError, StdoutClosed) as e:  # raised as is, not in an exception group
                 failure = e
             tg.cancel_scope.cancel()
         tg.start_soon(stop_on_signal)
