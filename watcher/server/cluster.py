@@ -21,16 +21,12 @@ from typing import Any
 
 from watcher.config.settings import Config, SinkConfig, SourceConfig
 from watcher.core.status import DaemonStatus, SinkStatus, SourceStatus
-from watcher.core.timestamps import format_ts
 from watcher.model import TERMINAL
+from watcher.server.status import ts
 from watcher.sinks import sink_class
 from watcher.state.cluster import LeaseRow, ReplicaRow
 from watcher.state.view import ClusterView
 from watcher.version import __version__
-
-
-def _ts(t: float | None) -> str | None:
-    return None if t is None else format_ts(t)
 
 
 def document(config: Config, view: ClusterView, *, store: Mapping[str, Any],
@@ -42,7 +38,7 @@ def document(config: Config, view: ClusterView, *, store: Mapping[str, Any],
     delivering = {k.name: k for k in snapshot.sinks} if snapshot else {}
     me = None
     if snapshot is not None and replica is not None:
-        me = {"id": replica, "started_at": _ts(snapshot.started_at), "version": __version__}
+        me = {"id": replica, "started_at": ts(snapshot.started_at), "version": __version__}
     rows = view.replicas if view.clustered else replicas
     # without leases the one process that writes the store does everything
     solo = None if view.clustered else replica or next((r.id for r in rows if r.alive), None)
@@ -61,14 +57,14 @@ def document(config: Config, view: ClusterView, *, store: Mapping[str, Any],
 
 def _replica(r: ReplicaRow) -> dict[str, Any]:
     return {"id": r.id, "host": r.host, "pid": r.pid, "version": r.version,
-            "started_at": _ts(r.started), "heartbeat": _ts(r.heartbeat), "alive": r.alive}
+            "started_at": ts(r.started), "heartbeat": ts(r.heartbeat), "alive": r.alive}
 
 
 def _lease(row: LeaseRow | None) -> dict[str, Any]:
     if row is None:
         return {"owner": None, "epoch": None, "expires": None}
     return {"owner": row.holder if row.live else None, "epoch": row.epoch,
-            "expires": _ts(row.expires)}
+            "expires": ts(row.expires)}
 
 
 def _source(cfg: SourceConfig, view: ClusterView, here: SourceStatus | None,
@@ -80,14 +76,14 @@ def _source(cfg: SourceConfig, view: ClusterView, here: SourceStatus | None,
     if here is not None:  # this replica polls it: its own numbers, now
         runs = sum(here.runs.values())
         live = sum(n for status, n in here.runs.items() if status not in TERMINAL)
-        out.update(owner=replica, last_success=_ts(here.stats.last_success), runs=runs,
+        out.update(owner=replica, last_success=ts(here.stats.last_success), runs=runs,
                    live=live, failing=here.failing)
         return out
     info: Mapping[str, Any] = row.info if row is not None and row.live else {}
     stored = view.sources.get(cfg.name)
     if stored is not None:
         info = {"runs": stored.runs, "live": stored.live, **info}
-    out.update(last_success=_ts(info.get("last_success")), runs=info.get("runs"),
+    out.update(last_success=ts(info.get("last_success")), runs=info.get("runs"),
                live=info.get("live"), failing=info.get("failing"))
     return out
 
