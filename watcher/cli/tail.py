@@ -93,8 +93,10 @@ async def frames(content: aiohttp.StreamReader, limit: int = MAX_EVENT) -> Async
                 yield Frame(seq, event, b"\n".join(data))
             seq, event, data, size = None, "message", [], 0
             continue
-        if line.startswith(b":"):
-            _comment(line[1:].strip().decode(errors="replace"))
+        if line.startswith(b":"):  # the daemon explains discontinuities in comments
+            text = line[1:].strip().decode(errors="replace")
+            if text.startswith(("gap", "journal reset")):
+                log.warning("event stream discontinuity", detail=text)
             continue
         name, _, value = line.partition(b":")
         value = value.removeprefix(b" ")
@@ -107,12 +109,6 @@ async def frames(content: aiohttp.StreamReader, limit: int = MAX_EVENT) -> Async
             seq = int(value) if value.isdigit() else None
         elif name == b"event":
             event = value.decode(errors="replace")
-
-
-def _comment(text: str) -> None:
-    # The daemon explains discontinuities in comments; surface them, quietly otherwise.
-    if text.startswith(("gap", "journal reset")):
-        log.warning("event stream discontinuity", detail=text)
 
 
 def stream_url(url: str) -> tuple[str, list[tuple[str, str]]]:
@@ -148,29 +144,25 @@ class Follower:
 
     async def run(self) -> int:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=READ_TIMEOUT)
-        unreachable_logged = False
+        outage_logged = False  # once per outage, not once per attempt
         async with aiohttp.ClientSession(timeout=timeout) as session:
             while True:
                 try:
                     reason = await self._stream(session)
                     log.warning("event stream ended; reconnecting", url=self.url, reason=reason,
                                 last_event_id=self.last_id)
-                    unreachable_logged = False
-                except aiohttp.ClientConnectorError as e:
-                    if not self.connected:  # a typo or no daemon: say so rather than wait
+                    outage_logged = False
+                except (aiohttp.ClientError, TimeoutError, ConnectionError) as e:
+                    if isinstance(e, aiohttp.ClientConnectorError) and not self.connected:
+                        # a typo or no daemon: say so rather than wait
                         raise CommandError(f"{self.url}: nothing answers there ({e.os_error}); "
                                            "is the daemon running, with http_listen set? "
                                            "(--url, -c FILE)", EX_UNAVAILABLE) from None
-                    unreachable_logged = self._unreachable(e, unreachable_logged)
-                except (aiohttp.ClientError, TimeoutError, ConnectionError) as e:
-                    unreachable_logged = self._unreachable(e, unreachable_logged)
+                    if not outage_logged:
+                        log.warning("event stream unavailable; retrying", url=self.url,
+                                    reason=str(e) or type(e).__name__, last_event_id=self.last_id)
+                    outage_logged = True
                 await anyio.sleep(self.backoff.next())
-
-    def _unreachable(self, e: Exception, logged: bool) -> bool:
-        if not logged:  # once per outage, not once per attempt
-            log.warning("event stream unavailable; retrying", url=self.url,
-                        reason=str(e) or type(e).__name__, last_event_id=self.last_id)
-        return True
 
     async def _stream(self, session: aiohttp.ClientSession) -> str:
         """One connection; returns why it ended, raises CommandError on what retrying can't fix."""
