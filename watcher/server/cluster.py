@@ -48,8 +48,7 @@ def document(config: Config, view: ClusterView, *, store: Mapping[str, Any],
         "sources": [_source(s, view, mine.get(s.name), replica, solo) for s in config.sources],
         "sinks": [_sink(k, view, delivering.get(k.name), replica, solo) for k in config.sinks],
         "heartbeats": [{"name": h.name, "kind": h.kind,
-                        **_lease(view.leases.get(f"heartbeat:{h.name}")),
-                        **({"owner": solo} if solo is not None else {})}
+                        **_lease(view.leases.get(f"heartbeat:{h.name}"), solo)}
                        for h in config.heartbeats],
         "store": {**store, "journal_head": view.head},
     }
@@ -60,19 +59,20 @@ def _replica(r: ReplicaRow) -> dict[str, Any]:
             "started_at": ts(r.started), "heartbeat": ts(r.heartbeat), "alive": r.alive}
 
 
-def _lease(row: LeaseRow | None) -> dict[str, Any]:
+def _lease(row: LeaseRow | None, solo: str | None) -> dict[str, Any]:
+    """The lease's holder, epoch and expiry; ``solo``: the one process that owns all."""
     if row is None:
-        return {"owner": None, "epoch": None, "expires": None}
-    return {"owner": row.holder if row.live else None, "epoch": row.epoch,
-            "expires": ts(row.expires)}
+        lease: dict[str, Any] = {"owner": None, "epoch": None, "expires": None}
+    else:
+        lease = {"owner": row.holder if row.live else None, "epoch": row.epoch,
+                 "expires": ts(row.expires)}
+    return lease if solo is None else {**lease, "owner": solo}
 
 
 def _source(cfg: SourceConfig, view: ClusterView, here: SourceStatus | None,
             replica: str | None, solo: str | None) -> dict[str, Any]:
     row = view.leases.get(f"source:{cfg.name}")
-    out: dict[str, Any] = {"name": cfg.name, "provider": cfg.provider, **_lease(row)}
-    if solo is not None:
-        out["owner"] = solo
+    out: dict[str, Any] = {"name": cfg.name, "provider": cfg.provider, **_lease(row, solo)}
     if here is not None:  # this replica polls it: its own numbers, now
         runs = sum(here.runs.values())
         live = sum(n for status, n in here.runs.items() if status not in TERMINAL)
@@ -102,9 +102,7 @@ def _sink(cfg: SinkConfig, view: ClusterView, here: SinkStatus | None,
                    backlog=max(backlogs, default=0),
                    dead_letters=sum(view.dead.get(c, 0) for c in consumers))
     else:
-        out.update(_lease(view.leases.get(f"sink:{cfg.name}")))
-        if solo is not None:
-            out["owner"] = solo
+        out.update(_lease(view.leases.get(f"sink:{cfg.name}"), solo))
         out.update(backlog=view.backlog(cfg.name) or 0,
                    dead_letters=view.dead.get(cfg.name, 0))
     if here is not None:
