@@ -13,7 +13,7 @@ import orjson
 
 from tests.support import ROOT
 from watcher.cli import pretty
-from watcher.cli.status_table import render_status_table
+from watcher.cli.status import render_status_table
 
 ANSI = re.compile(rb"\x1b\[[0-9;]*m")
 FAILED = {"type": "watcher.run.status_changed", "time": "2026-11-22T14:03:00.123Z",

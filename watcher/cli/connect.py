@@ -70,10 +70,10 @@ async def run_checks(config: Config) -> list[Check]:
     """Every check of ``config``, in config order."""
     async with aiohttp.ClientSession() as session:
         plan: list[tuple[Check, Callable[[], Awaitable[str]]]] = [
-            (Check("state"), lambda: _store(config.watcher.state_path))]
-        plan += [(Check(f"source {s.name} ({s.provider})"), _source(s, session))
+            (Check("state"), partial(_store, config.watcher.state_path))]
+        plan += [(Check(f"source {s.name} ({s.provider})"), partial(_source, s, session))
                  for s in config.sources]
-        plan += [(Check(f"sink {k.name} ({k.type})"), _sink(k)) for k in config.sinks]
+        plan += [(Check(f"sink {k.name} ({k.type})"), partial(_sink, k)) for k in config.sinks]
         plan += [(Check(f"heartbeat {h.name} ({h.kind})"), partial(reaches, h.url))
                  for h in config.heartbeats]
         async with anyio.create_task_group() as tg:
@@ -105,21 +105,17 @@ async def _store(path: str) -> str:
         await store.close()
 
 
-def _source(cfg: SourceConfig, session: aiohttp.ClientSession) -> Callable[[], Awaitable[str]]:
-    async def probe() -> str:
-        cls = provider_class(cfg.provider)
-        assert cls is not None  # the config named a known provider
-        return await cls(cfg, ProviderContext(session, wall)).probe()
-    return probe
+async def _source(cfg: SourceConfig, session: aiohttp.ClientSession) -> str:
+    cls = provider_class(cfg.provider)
+    assert cls is not None  # the config named a known provider
+    return await cls(cfg, ProviderContext(session, wall)).probe()
 
 
-def _sink(cfg: SinkConfig) -> Callable[[], Awaitable[str]]:
-    async def probe() -> str:
-        cls = sink_class(cfg.type)
-        assert cls is not None
-        sink = cls(cfg, SinkContext(clock=wall))
-        try:
-            return await sink.probe()
-        finally:
-            await sink.aclose()
-    return probe
+async def _sink(cfg: SinkConfig) -> str:
+    cls = sink_class(cfg.type)
+    assert cls is not None
+    sink = cls(cfg, SinkContext(clock=wall))
+    try:
+        return await sink.probe()
+    finally:
+        await sink.aclose()

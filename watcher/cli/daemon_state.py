@@ -1,19 +1,43 @@
 """The state the commands beside a daemon (``silence``, ``status``, ``deadletters``) act
 on: the daemon's own, opened only where it already is, never a new one.
 
-When it is not there they say which path they looked at and exit 66 (EX_NOINPUT:
-their input, the daemon's state, does not exist); when ``state_path`` is unset
-they also say that its default depends on where the command runs.
+When it is not there (or is ``":memory:"``) ``status`` and ``silence`` ask the
+running daemon instead; with no daemon answering either they say which path
+they looked at and exit 66 (EX_NOINPUT: their input, the daemon's state, does
+not exist), 69 for ``":memory:"``; when ``state_path`` is unset they also say
+that its default depends on where the command runs.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from watcher.config.settings import Config
-from watcher.errors import StoreAbsent
+from watcher.errors import StoreAbsent, StoreError, StoreUnavailable
 
-EX_NOINPUT = 66
+EX_NOINPUT, EX_UNAVAILABLE = 66, 69
+
+
+def beside_daemon(config: Config, local: Callable[[], int],
+                  remote: Callable[[], int | None], memory: str) -> int:
+    """``local()`` on the daemon's state; where there is none, ``remote()`` (None: no daemon
+    answers) through the daemon, else the exit code saying why (``memory``: for
+    ``":memory:"``); 69 when the store is unusable."""
+    if config.watcher.state_path == ":memory:":
+        code = remote()
+        if code is None:
+            print(f'watcher: state_path is ":memory:": {memory}', file=sys.stderr)
+            return EX_UNAVAILABLE
+        return code
+    try:
+        return local()
+    except StoreAbsent as e:
+        code = remote()
+        return absent(config, e) if code is None else code
+    except (StoreUnavailable, StoreError) as e:
+        print(f"watcher: {e}", file=sys.stderr)
+        return EX_UNAVAILABLE
 
 
 def absent(config: Config, e: StoreAbsent) -> int:

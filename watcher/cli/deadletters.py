@@ -7,27 +7,16 @@ import sys
 import anyio
 import orjson
 
-from watcher.cli.daemon_state import absent
+from watcher.cli.daemon_state import beside_daemon
 from watcher.config.settings import Config
 from watcher.core.timestamps import format_ts
-from watcher.errors import StoreAbsent, StoreError, StoreUnavailable
 from watcher.state.backends import open_store
 from watcher.state.store import DeadLetter
 
 
 def command(config: Config, action: str, *, sink: str | None = None) -> int:
-    path = config.watcher.state_path
-    if path == ":memory:":
-        print("watcher: state_path is \":memory:\": dead letters live only inside the "
-              "running daemon", file=sys.stderr)
-        return 69
-    try:
-        return anyio.run(_act, path, action, sink)
-    except StoreAbsent as e:
-        return absent(config, e)
-    except (StoreUnavailable, StoreError) as e:
-        print(f"watcher: {e}", file=sys.stderr)
-        return 69
+    return beside_daemon(config, lambda: anyio.run(_act, config.watcher.state_path, action, sink),
+                         lambda: None, "dead letters live only inside the running daemon")
 
 
 async def _act(path: str, action: str, sink: str | None) -> int:

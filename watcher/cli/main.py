@@ -75,9 +75,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     """Run the command: those without a config first, then those that read one."""
     from watcher.server import logs
 
-    plain = _PLAIN.get(args.command)
-    if plain is not None:
-        return plain(args)
+    if args.command in _PLAIN:
+        level, command = _PLAIN[args.command]
+        if level is not None:
+            logs.configure(level=level, fmt="auto")
+        return command(args)
     from watcher.config.settings import Config
 
     config = _load(args)
@@ -90,27 +92,21 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from watcher.cli.demo import demo
     from watcher.runtime.loop import run_sync
-    from watcher.server import logs
 
-    logs.configure(level="info", fmt="auto")
     return run_sync(lambda: demo(duration=args.duration, fmt=args.format))
 
 
 def _simulate(args: argparse.Namespace) -> int:
     from watcher.runtime.loop import run_sync
-    from watcher.server import logs
     from watcher.simulator.serve import serve
 
-    logs.configure(level="info", fmt="auto")
     return run_sync(lambda: serve(host=args.host, port=args.port, scenario=not args.quiet_world))
 
 
 def _tail(args: argparse.Namespace) -> int:
     from watcher.cli.tail import tail
     from watcher.runtime.loop import run_sync
-    from watcher.server import logs
 
-    logs.configure(level="warning", fmt="auto")
     return run_sync(lambda: tail(args))
 
 
@@ -122,9 +118,7 @@ def _schema(args: argparse.Namespace) -> int:
 
 def _migrate(args: argparse.Namespace) -> int:
     from watcher.cli.migrate import command
-    from watcher.server import logs
 
-    logs.configure(level="warning", fmt="auto")
     return command(args.source, args.target)
 
 
@@ -215,10 +209,10 @@ def _tell_summary(summary: list[dict[str, object]], log_format: str) -> None:
         print(line + (f"; error: {s['error']}" if s["error"] else ""), file=sys.stderr)
 
 
-#: commands that need no config
-_PLAIN: dict[str, Callable[[argparse.Namespace], int]] = {
-    "demo": _demo, "simulate": _simulate, "tail": _tail, "migrate": _migrate,
-    "schema": _schema}
+#: commands that need no config, and the level they log at (None: they do not)
+_PLAIN: dict[str, tuple[str | None, Callable[[argparse.Namespace], int]]] = {
+    "demo": ("info", _demo), "simulate": ("info", _simulate), "tail": ("warning", _tail),
+    "migrate": ("warning", _migrate), "schema": (None, _schema)}
 #: what the commands beside a daemon read of the config: a ``${VAR}`` unset elsewhere
 #: (the unit's ``${WATCHER_REPLICA}``) does not stop them; the others need every key
 _NEEDS: dict[str, frozenset[str]] = {

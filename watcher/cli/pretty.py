@@ -1,4 +1,4 @@
-"""Readable terminals: one short line per event, and ``watcher status`` as a table.
+"""Readable terminals: one short line per event.
 
 ``--format auto`` (the default of ``demo`` and ``tail``) is pretty on a
 terminal and JSON when piped, so ``| jq`` never changes.  A pretty line is
@@ -95,7 +95,8 @@ def _figures(d: Mapping[str, Any]) -> str:
     if kind == "failure_rate_above":
         rate = d.get("rate")
         share = f" ({rate:.0%})" if isinstance(rate, int | float) else ""
-        return f"{d.get('failed')} of {d.get('finished')} failed{share} in {span(d.get('window_s'))}"
+        return (f"{d.get('failed')} of {d.get('finished')} failed{share} "
+                f"in {span(d.get('window_s'))}")
     if kind == "no_success_for":
         return f"no success for {span(d.get('without_success_s'))}"
     return f"{d.get('stuck')} stuck"

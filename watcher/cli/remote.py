@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from watcher.cli.target import url_from_listen
+from watcher.cli.target import CommandError, url_from_listen
 from watcher.config.settings import Config
 
 #: a daemon answers its own listener within this, or is taken as not running
@@ -26,14 +26,6 @@ MAX_BODY = 64 * 1024**2
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-class DaemonError(Exception):
-    """The daemon refused a request, or stopped answering, with the exit code it means."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 def _headers(config: Config) -> dict[str, str]:
     token = config.watcher.http_token
     return {"Accept": "application/json",
@@ -41,7 +33,7 @@ def _headers(config: Config) -> dict[str, str]:
 
 
 def daemon_put(config: Config, base: str, path: str, body: bytes) -> None:
-    """``PUT path`` with a JSON ``body`` to the daemon at ``base``; DaemonError (77 when
+    """``PUT path`` with a JSON ``body`` to the daemon at ``base``; CommandError (77 when
     refused for the token, else 69) unless it took it."""
     request = urllib.request.Request(base + path, data=body, method="PUT", headers={
         **_headers(config), "Content-Type": "application/json"})
@@ -50,10 +42,10 @@ def daemon_put(config: Config, base: str, path: str, body: bytes) -> None:
             return
     except urllib.error.HTTPError as e:
         detail = e.read(400).decode(errors="replace")
-        raise DaemonError(f"the daemon at {base} refused it: {e.code} {e.reason}: {detail}",
-                          77 if e.code in (401, 403) else 69) from None
+        raise CommandError(f"the daemon at {base} refused it: {e.code} {e.reason}: {detail}",
+                           77 if e.code in (401, 403) else 69) from None
     except (OSError, ValueError) as e:
-        raise DaemonError(f"the daemon at {base} did not answer: {e}", 69) from None
+        raise CommandError(f"the daemon at {base} did not answer: {e}", 69) from None
 
 
 def daemon_get(config: Config, path: str) -> tuple[str, Any] | None:

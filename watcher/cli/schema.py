@@ -13,15 +13,11 @@ EX_OK, EX_USAGE = 0, 64
 def command(type_name: str | None) -> int:
     """Print the schema (of ``type_name`` alone when given); 64 naming the known types
     for a type there is not."""
-    if type_name is None:
-        doc = schema()
-    else:
-        one = type_schema(type_name)
-        if one is None:
-            known = ", ".join(t.removeprefix(PREFIX) for t in event_types())
-            print(f"watcher schema: no event type {type_name!r}; the types are: {known} "
-                  f"(short or with {PREFIX!r})", file=sys.stderr)
-            return EX_USAGE
-        doc = one
+    doc = schema() if type_name is None else type_schema(type_name)
+    if doc is None:
+        known = ", ".join(t.removeprefix(PREFIX) for t in event_types())
+        print(f"watcher schema: no event type {type_name!r}; the types are: {known} "
+              f"(short or with {PREFIX!r})", file=sys.stderr)
+        return EX_USAGE
     sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     return EX_OK

@@ -27,21 +27,21 @@ from datetime import datetime
 import anyio
 import orjson
 
-from watcher.cli.daemon_state import absent
-from watcher.cli.remote import DaemonError, daemon_get, daemon_put
+from watcher.cli.daemon_state import beside_daemon
+from watcher.cli.remote import daemon_get, daemon_put
 from watcher.cli.silence_view import held_counts, show
+from watcher.cli.target import CommandError
 from watcher.config.hints import hint
 from watcher.config.match import parse_pairs
 from watcher.config.settings import Config
 from watcher.config.units import LONGEST, format_duration, parse_duration
 from watcher.core.silences import Silence
-from watcher.errors import StoreAbsent, StoreError, StoreUnavailable
 from watcher.sinks import sink_class
 from watcher.state import silences as stored
 from watcher.state.backends import open_store
 from watcher.state.store import Store
 
-EX_USAGE, EX_UNAVAILABLE = 64, 69
+EX_USAGE = 64
 
 
 class Usage(Exception):
@@ -51,27 +51,16 @@ class Usage(Exception):
 def command(args: argparse.Namespace, config: Config, now: float) -> int:
     try:
         silence = _new(args, config, now) if args.action == "add" else None
-        if config.watcher.state_path == ":memory:":
-            code = _through_daemon(args, config, now, silence)
-            if code is None:
-                print('watcher: state_path is ":memory:": there is no state a silence could '
-                      "be kept in, and no daemon answers at http_listen", file=sys.stderr)
-                return EX_UNAVAILABLE
-            return code
-        try:
-            return anyio.run(_act, args, config, now, silence)
-        except StoreAbsent as e:
-            code = _through_daemon(args, config, now, silence)
-            return absent(config, e) if code is None else code
+        return beside_daemon(config, lambda: anyio.run(_act, args, config, now, silence),
+                             lambda: _through_daemon(args, config, now, silence),
+                             "there is no state a silence could be kept in, and no daemon "
+                             "answers at http_listen")
     except Usage as e:
         print(f"watcher silence {args.action}: {e}", file=sys.stderr)
         return EX_USAGE
-    except DaemonError as e:
+    except CommandError as e:
         print(f"watcher: {e}", file=sys.stderr)
         return e.code
-    except (StoreUnavailable, StoreError) as e:
-        print(f"watcher: {e}", file=sys.stderr)
-        return EX_UNAVAILABLE
 
 
 async def _act(args: argparse.Namespace, config: Config, now: float,
@@ -104,10 +93,9 @@ def _through_daemon(args: argparse.Namespace, config: Config, now: float,
         show(config, silences, None, now, every=args.all, as_json=args.json)
         return 0
     if silence is None:
-        found = _unended(silences, args.id, now)
-        if found is None:
+        silence = _ended(silences, args.id, now)
+        if silence is None:
             return 0
-        silence = replace(found, ends=now, expired=now)
     daemon_put(config, url, f"/silences/{silence.id}", silence.encode())
     _said(silence, added=args.action == "add")
     return 0
@@ -192,21 +180,20 @@ def _what(s: Silence) -> str:
 
 async def _expire(store: Store, silence_id: str, now: float) -> int:
     silences, _ = await stored.stored(store)
-    found = _unended(silences, silence_id, now)
-    if found is not None:
-        ended = replace(found, ends=now, expired=now)
+    ended = _ended(silences, silence_id, now)
+    if ended is not None:
         await stored.save(store, ended)
         _said(ended, added=False)
     return 0
 
 
-def _unended(silences: list[Silence], silence_id: str, now: float) -> Silence | None:
-    """The silence ``expire`` names, None when it had ended (said); Usage if none is."""
+def _ended(silences: list[Silence], silence_id: str, now: float) -> Silence | None:
+    """The silence ``expire`` names, ended now; None when it had ended (said); Usage if
+    there is none."""
     found = next((s for s in silences if s.id == silence_id), None)
     if found is None:
         raise Usage(f'no silence "{silence_id}"{hint(silence_id, [s.id for s in silences])}')
     if found.ends <= now:
         print(f"silence {silence_id} had already ended", file=sys.stderr)
         return None
-    return found
-
+    return replace(found, ends=now, expired=now)

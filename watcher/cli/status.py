@@ -9,7 +9,8 @@ asked instead (``GET /status`` at the config's ``http_listen``,
 With PostgreSQL: every replica with its last heartbeat, each source's owner, lease
 epoch and expiry and what its owner last reported (last successful poll, runs
 tracked and live), each sink's owner, backlog and dead letters.  With SQLite:
-the one process writing the file (if one runs), and the runs as stored.
+the one process writing the file (if one runs), and the runs as stored.  On a
+terminal both documents are plain tables (the daemon's with relative ages).
 """
 
 from __future__ import annotations
@@ -17,20 +18,18 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
 import orjson
 
-from watcher.cli.daemon_state import absent
+from watcher.cli.daemon_state import beside_daemon
 from watcher.cli.remote import daemon_get
-from watcher.cli.status_table import render_status_table
 from watcher.config.settings import Config
 from watcher.config.urls import is_postgres
 from watcher.core.timestamps import parse_ts
-from watcher.errors import StoreAbsent, StoreError, StoreUnavailable
 from watcher.server import cluster as status
 from watcher.state.backends import open_store
 from watcher.state.cluster import ReplicaRow
@@ -39,40 +38,30 @@ from watcher.state.view import read_view
 
 
 def command(config: Config, *, as_json: bool) -> int:
-    path = config.watcher.state_path
-    if path == ":memory:":
-        if _from_daemon(config, as_json=as_json):
-            return 0
-        print("watcher: state_path is \":memory:\": the state lives only inside the running "
-              "daemon, and none answers at http_listen", file=sys.stderr)
-        return 69
-    try:
-        doc = anyio.run(_document, config)
-    except StoreAbsent as e:
-        return 0 if _from_daemon(config, as_json=as_json) else absent(config, e)
-    except (StoreUnavailable, StoreError) as e:
-        print(f"watcher: {e}", file=sys.stderr)
-        return 69
+    def local() -> int:
+        _print(anyio.run(_document, config), render, as_json=as_json)
+        return 0
+
+    def remote() -> int | None:
+        answered = daemon_get(config, "/status")
+        if answered is None:
+            return None
+        url, doc = answered
+        print(f"watcher: no state where the config points; this is the daemon at {url}",
+              file=sys.stderr)
+        _print(doc, render_status_table, as_json=as_json)
+        return 0
+
+    return beside_daemon(config, local, remote, "the state lives only inside the running "
+                         "daemon, and none answers at http_listen")
+
+
+def _print(doc: dict[str, Any], as_text: Callable[[dict[str, Any]], str], *,
+           as_json: bool) -> None:
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
     else:
-        sys.stdout.write(render(doc))
-    return 0
-
-
-def _from_daemon(config: Config, *, as_json: bool) -> bool:
-    """The running daemon's own ``/status``, printed; False when none answers."""
-    answered = daemon_get(config, "/status")
-    if answered is None:
-        return False
-    url, doc = answered
-    print(f"watcher: no state where the config points; this is the daemon at {url}",
-          file=sys.stderr)
-    if as_json:
-        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
-    else:
-        sys.stdout.write(render_status_table(doc))
-    return True
+        sys.stdout.write(as_text(doc))
 
 
 async def _document(config: Config) -> dict[str, Any]:
@@ -124,12 +113,10 @@ def render(doc: dict[str, Any]) -> str:
 
 
 def _table(title: str, keys: Sequence[str], rows: Iterable[dict[str, Any]]) -> list[str]:
-    head = [title if i == 0 else k.upper().replace("_", " ") for i, k in enumerate(keys)]
-    cells = [head] + [[_cell(r.get(k), every=k == "owner" and bool(r.get("local")))
-                       for k in keys] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(keys))]
-    return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-            for row in cells] + [""]
+    head = [title] + [k.upper().replace("_", " ") for k in keys[1:]]
+    cells = [[_cell(r.get(k), every=k == "owner" and bool(r.get("local"))) for k in keys]
+             for r in rows]
+    return [*table(head, cells), ""]
 
 
 def _cell(value: object, *, every: bool = False) -> str:
@@ -138,3 +125,58 @@ def _cell(value: object, *, every: bool = False) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
+
+
+def age(iso: object, now: float | None) -> str:
+    """``12s ago``, ``in 3s``, ``5m ago``, ``2h ago``; ``-`` for never."""
+    t = parse_ts(iso)
+    if t is None or now is None:
+        return "-"
+    s = round(t - now)
+    a = abs(s)
+    text = (f"{a}s" if a < 90 else f"{round(a / 60)}m" if a < 5400
+            else f"{round(a / 3600)}h" if a < 172800 else f"{round(a / 86400)}d")
+    return f"in {text}" if s > 0 else f"{text} ago"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    """Columns padded to their widest cell; numbers right-aligned."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    numeric = [all(isinstance(r[i], int) for r in rows) and bool(rows)
+               for i in range(len(header))]
+    return ["  ".join(c.rjust(w) if n else c.ljust(w)
+                      for c, w, n in zip(r, widths, numeric, strict=True)).rstrip()
+            for r in cells]
+
+
+def _health(s: Mapping[str, Any], now: float | None) -> str:
+    since = age(s.get("health_since"), now)
+    text = f"{s.get('health', '?')} ({since})" if since != "-" else str(s.get("health", "?"))
+    sync = s.get("first_sync")
+    if sync:
+        text += f", first sync: {sync['pages']} pages, {sync['runs']} runs"
+    return text
+
+
+def render_status_table(status: Mapping[str, Any]) -> str:
+    """The daemon's ``/status`` JSON as text for a terminal."""
+    now = parse_ts(status.get("now"))
+    sources = status.get("sources") or []
+    sinks = status.get("sinks") or []
+    out = table(["SOURCE", "PROVIDER", "HEALTH", "LAST OK POLL", "RUNS", "LIVE", "STUCK",
+                 "OWNER"],
+                [[s["name"], s.get("provider", ""), _health(s, now),
+                  age(s.get("last_success"), now), int(s.get("tracked", 0)),
+                  int(s.get("live", 0)), int(s.get("stuck", 0)), s.get("owner") or "-"]
+                 for s in sources])
+    out.append("")
+    out += table(["SINK", "TYPE", "STATE", "BACKLOG", "LAST DELIVERY", "DEAD LETTERS",
+                  "SILENCED"],
+                 [[k["name"], k.get("type", ""), "failing" if k.get("failing") else "ok",
+                   int(k.get("backlog", 0)), age(k.get("last_delivery"), now),
+                   int(k.get("dead_letters", 0)), int(k.get("silenced", 0))] for k in sinks])
+    replicas = status.get("replicas") or []
+    if replicas:
+        out += ["", "replicas: " + ", ".join(str(r.get("id")) for r in replicas)]
+    return "\n".join(out) + "\n"

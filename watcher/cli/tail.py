@@ -29,6 +29,8 @@ import structlog
 import yarl
 
 from watcher.cli import pretty, target
+from watcher.cli.pipes import stdout_gone
+from watcher.cli.target import CommandError
 from watcher.config.units import format_size
 from watcher.core.backoff import Backoff
 from watcher.server.sse import KEEPALIVE
@@ -52,12 +54,6 @@ class StdoutClosed(Exception):
 
 class EventTooLarge(Exception):
     """A line or an event of the stream is larger than :data:`MAX_EVENT`."""
-
-
-class TailError(Exception):
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass
@@ -97,8 +93,10 @@ async def frames(content: aiohttp.StreamReader, limit: int = MAX_EVENT) -> Async
                 yield Frame(seq, event, b"\n".join(data))
             seq, event, data, size = None, "message", [], 0
             continue
-        if line.startswith(b":"):
-            _comment(line[1:].strip().decode(errors="replace"))
+        if line.startswith(b":"):  # the daemon explains discontinuities in comments
+            text = line[1:].strip().decode(errors="replace")
+            if text.startswith(("gap", "journal reset")):
+                log.warning("event stream discontinuity", detail=text)
             continue
         name, _, value = line.partition(b":")
         value = value.removeprefix(b" ")
@@ -111,12 +109,6 @@ async def frames(content: aiohttp.StreamReader, limit: int = MAX_EVENT) -> Async
             seq = int(value) if value.isdigit() else None
         elif name == b"event":
             event = value.decode(errors="replace")
-
-
-def _comment(text: str) -> None:
-    # The daemon explains discontinuities in comments; surface them, quietly otherwise.
-    if text.startswith(("gap", "journal reset")):
-        log.warning("event stream discontinuity", detail=text)
 
 
 def stream_url(url: str) -> tuple[str, list[tuple[str, str]]]:
@@ -152,43 +144,40 @@ class Follower:
 
     async def run(self) -> int:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=READ_TIMEOUT)
-        unreachable_logged = False
+        outage_logged = False  # once per outage, not once per attempt
         async with aiohttp.ClientSession(timeout=timeout) as session:
             while True:
                 try:
                     reason = await self._stream(session)
                     log.warning("event stream ended; reconnecting", url=self.url, reason=reason,
                                 last_event_id=self.last_id)
-                    unreachable_logged = False
-                except aiohttp.ClientConnectorError as e:
-                    if not self.connected:  # a typo or no daemon: say so rather than wait
-                        raise TailError(f"{self.url}: nothing answers there ({e.os_error}); is "
-                                        "the daemon running, with http_listen set? (--url, "
-                                        "-c FILE)", EX_UNAVAILABLE) from None
-                    unreachable_logged = self._unreachable(e, unreachable_logged)
+                    outage_logged = False
                 except (aiohttp.ClientError, TimeoutError, ConnectionError) as e:
-                    unreachable_logged = self._unreachable(e, unreachable_logged)
+                    if isinstance(e, aiohttp.ClientConnectorError) and not self.connected:
+                        # a typo or no daemon: say so rather than wait
+                        raise CommandError(f"{self.url}: nothing answers there ({e.os_error}); "
+                                           "is the daemon running, with http_listen set? "
+                                           "(--url, -c FILE)", EX_UNAVAILABLE) from None
+                    if not outage_logged:
+                        log.warning("event stream unavailable; retrying", url=self.url,
+                                    reason=str(e) or type(e).__name__, last_event_id=self.last_id)
+                    outage_logged = True
                 await anyio.sleep(self.backoff.next())
 
-    def _unreachable(self, e: Exception, logged: bool) -> bool:
-        if not logged:  # once per outage, not once per attempt
-            log.warning("event stream unavailable; retrying", url=self.url,
-                        reason=str(e) or type(e).__name__, last_event_id=self.last_id)
-        return True
-
     async def _stream(self, session: aiohttp.ClientSession) -> str:
-        """One connection; returns why it ended, raises TailError on what retrying can't fix."""
+        """One connection; returns why it ended, raises CommandError on what retrying can't fix."""
         async with session.get(self.url, params=self.query, headers=self._headers()) as resp:
             if resp.status in (401, 403):
-                raise TailError(f"{self.url}: {resp.status} {resp.reason}: the daemon requires "
-                                "a bearer token (--token-file, $WATCHER_HTTP_TOKEN, or the "
-                                "config's http_token_file with -c), and the one given was "
-                                "missing or wrong" if resp.status == 401 else
-                                f"{self.url}: 403 Forbidden: {(await resp.text())[:400]}",
-                                EX_NOPERM)
+                raise CommandError(f"{self.url}: {resp.status} {resp.reason}: the daemon "
+                                   "requires a bearer token (--token-file, $WATCHER_HTTP_TOKEN, "
+                                   "or the config's http_token_file with -c), and the one given "
+                                   "was missing or wrong" if resp.status == 401 else
+                                   f"{self.url}: 403 Forbidden: {(await resp.text())[:400]}",
+                                   EX_NOPERM)
             if resp.status in (400, 404):
                 detail = (await resp.text())[:300]
-                raise TailError(f"{self.url}: {resp.status} {resp.reason}: {detail}", EX_USAGE)
+                raise CommandError(f"{self.url}: {resp.status} {resp.reason}: {detail}",
+                                   EX_USAGE)
             if resp.status != 200:
                 return f"{resp.status} {resp.reason}"
             self.backoff.reset()  # reached: the next interruption starts the backoff afresh
@@ -198,9 +187,9 @@ class Follower:
                 async for f in frames(resp.content):
                     self._print(f)
             except EventTooLarge:
-                raise TailError(f"{self.url}: the stream sent a line or an event larger than "
-                                f"{format_size(MAX_EVENT)}; is this a watcher daemon's /events?",
-                                EX_PROTOCOL) from None
+                raise CommandError(f"{self.url}: the stream sent a line or an event larger "
+                                   f"than {format_size(MAX_EVENT)}; is this a watcher daemon's "
+                                   "/events?", EX_PROTOCOL) from None
         return "the daemon closed the stream"
 
     def _print(self, f: Frame) -> None:
@@ -228,12 +217,11 @@ async def tail(args: argparse.Namespace) -> int:
         follower = Follower(url, token=token, query=_query(args), last_id=args.since_id,
                             out=out)
         return await _until_signalled(follower.run)
-    except (TailError, target.TargetError) as e:
+    except CommandError as e:
         print(f"watcher tail: {e}", file=sys.stderr)
         return e.code
     except StdoutClosed:  # `watcher tail | head`: the reader is done, so are we
-        # stdout is gone; point it at /dev/null so the exit-time flush cannot complain
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        stdout_gone()
         return EX_OK
 
 
@@ -270,7 +258,7 @@ async def _until_signalled(run: Callable[[], Awaitable[int]]) -> int:
             nonlocal code, failure
             try:
                 code = await run()
-            except (TailError, StdoutClosed) as e:  # raised as is, not in an exception group
+            except (CommandError, StdoutClosed) as e:  # raised as is, not in an exception group
                 failure = e
             tg.cancel_scope.cancel()
         tg.start_soon(stop_on_signal)

@@ -33,14 +33,16 @@ URL_FORMS = ("http://HOST:PORT[/path], https://HOST[:PORT][/path], or HOST:PORT 
 _HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):\d{1,5}(/.*)?$")
 
 
-class TargetError(Exception):
+class CommandError(Exception):
+    """What stops a command reaching or asking a daemon: the message, and the exit code."""
+
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
         self.code = code
 
 
 def daemon_url(text: str) -> str:
-    """``--url`` as the URL to dial: ``HOST:PORT`` gets ``http://``; TargetError (64)
+    """``--url`` as the URL to dial: ``HOST:PORT`` gets ``http://``; CommandError (64)
     for anything that is not an http(s) URL with a host."""
     url = f"http://{text}" if _HOST_PORT.match(text) else text
     try:
@@ -49,7 +51,7 @@ def daemon_url(text: str) -> str:
     except ValueError:  # a port out of range, a malformed IPv6 address
         usable = False
     if not usable:
-        raise TargetError(f'--url "{text}" is not a daemon URL; give {URL_FORMS}', EX_USAGE)
+        raise CommandError(f'--url "{text}" is not a daemon URL; give {URL_FORMS}', EX_USAGE)
     return url
 
 
@@ -68,7 +70,7 @@ def _section(path: str, *, explicit: bool) -> dict[str, object] | None:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         if explicit:
-            raise TargetError(f"{path}: cannot read the config: {e}", EX_CONFIG) from None
+            raise CommandError(f"{path}: cannot read the config: {e}", EX_CONFIG) from None
         return None
     section = raw.get("watcher")
     return section if isinstance(section, dict) else {}
@@ -79,10 +81,10 @@ def read_token_file(name: str, *, base: Path, env: Mapping[str, str]) -> str:
     try:
         token = p.read_text(encoding="utf-8").strip()
     except OSError as e:
-        raise TargetError(f"cannot read the token file {p}: {e.strerror or e}",
-                          EX_NOINPUT) from None
+        raise CommandError(f"cannot read the token file {p}: {e.strerror or e}",
+                           EX_NOINPUT) from None
     if not token:
-        raise TargetError(f"the token file {p} is empty", EX_NOINPUT)
+        raise CommandError(f"the token file {p} is empty", EX_NOINPUT)
     return token
 
 
@@ -96,8 +98,8 @@ def from_config(config: str | None, env: Mapping[str, str] = os.environ, *,
         return DEFAULT_URL, None
     listen = section.get("http_listen", "127.0.0.1:9464")
     if listen == "" and need_url:
-        raise TargetError(f"{path}: http_listen is disabled, so there is no /events to "
-                          "follow; enable it or pass --url", EX_CONFIG)
+        raise CommandError(f"{path}: http_listen is disabled, so there is no /events to "
+                           "follow; enable it or pass --url", EX_CONFIG)
     url = url_from_listen(listen) if isinstance(listen, str) and ":" in listen else DEFAULT_URL
     token_file = section.get("http_token_file")
     if isinstance(token_file, str):

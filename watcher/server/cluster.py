@@ -21,16 +21,12 @@ from typing import Any
 
 from watcher.config.settings import Config, SinkConfig, SourceConfig
 from watcher.core.status import DaemonStatus, SinkStatus, SourceStatus
-from watcher.core.timestamps import format_ts
 from watcher.model import TERMINAL
+from watcher.server.status import ts
 from watcher.sinks import sink_class
 from watcher.state.cluster import LeaseRow, ReplicaRow
 from watcher.state.view import ClusterView
 from watcher.version import __version__
-
-
-def _ts(t: float | None) -> str | None:
-    return None if t is None else format_ts(t)
 
 
 def document(config: Config, view: ClusterView, *, store: Mapping[str, Any],
@@ -42,7 +38,7 @@ def document(config: Config, view: ClusterView, *, store: Mapping[str, Any],
     delivering = {k.name: k for k in snapshot.sinks} if snapshot else {}
     me = None
     if snapshot is not None and replica is not None:
-        me = {"id": replica, "started_at": _ts(snapshot.started_at), "version": __version__}
+        me = {"id": replica, "started_at": ts(snapshot.started_at), "version": __version__}
     rows = view.replicas if view.clustered else replicas
     # without leases the one process that writes the store does everything
     solo = None if view.clustered else replica or next((r.id for r in rows if r.alive), None)
@@ -52,8 +48,7 @@ def document(config: Config, view: ClusterView, *, store: Mapping[str, Any],
         "sources": [_source(s, view, mine.get(s.name), replica, solo) for s in config.sources],
         "sinks": [_sink(k, view, delivering.get(k.name), replica, solo) for k in config.sinks],
         "heartbeats": [{"name": h.name, "kind": h.kind,
-                        **_lease(view.leases.get(f"heartbeat:{h.name}")),
-                        **({"owner": solo} if solo is not None else {})}
+                        **_lease(view.leases.get(f"heartbeat:{h.name}"), solo)}
                        for h in config.heartbeats],
         "store": {**store, "journal_head": view.head},
     }
@@ -61,33 +56,34 @@ def document(config: Config, view: ClusterView, *, store: Mapping[str, Any],
 
 def _replica(r: ReplicaRow) -> dict[str, Any]:
     return {"id": r.id, "host": r.host, "pid": r.pid, "version": r.version,
-            "started_at": _ts(r.started), "heartbeat": _ts(r.heartbeat), "alive": r.alive}
+            "started_at": ts(r.started), "heartbeat": ts(r.heartbeat), "alive": r.alive}
 
 
-def _lease(row: LeaseRow | None) -> dict[str, Any]:
+def _lease(row: LeaseRow | None, solo: str | None) -> dict[str, Any]:
+    """The lease's holder, epoch and expiry; ``solo``: the one process that owns all."""
     if row is None:
-        return {"owner": None, "epoch": None, "expires": None}
-    return {"owner": row.holder if row.live else None, "epoch": row.epoch,
-            "expires": _ts(row.expires)}
+        lease: dict[str, Any] = {"owner": None, "epoch": None, "expires": None}
+    else:
+        lease = {"owner": row.holder if row.live else None, "epoch": row.epoch,
+                 "expires": ts(row.expires)}
+    return lease if solo is None else {**lease, "owner": solo}
 
 
 def _source(cfg: SourceConfig, view: ClusterView, here: SourceStatus | None,
             replica: str | None, solo: str | None) -> dict[str, Any]:
     row = view.leases.get(f"source:{cfg.name}")
-    out: dict[str, Any] = {"name": cfg.name, "provider": cfg.provider, **_lease(row)}
-    if solo is not None:
-        out["owner"] = solo
+    out: dict[str, Any] = {"name": cfg.name, "provider": cfg.provider, **_lease(row, solo)}
     if here is not None:  # this replica polls it: its own numbers, now
         runs = sum(here.runs.values())
         live = sum(n for status, n in here.runs.items() if status not in TERMINAL)
-        out.update(owner=replica, last_success=_ts(here.stats.last_success), runs=runs,
+        out.update(owner=replica, last_success=ts(here.stats.last_success), runs=runs,
                    live=live, failing=here.failing)
         return out
     info: Mapping[str, Any] = row.info if row is not None and row.live else {}
     stored = view.sources.get(cfg.name)
     if stored is not None:
         info = {"runs": stored.runs, "live": stored.live, **info}
-    out.update(last_success=_ts(info.get("last_success")), runs=info.get("runs"),
+    out.update(last_success=ts(info.get("last_success")), runs=info.get("runs"),
                live=info.get("live"), failing=info.get("failing"))
     return out
 
@@ -106,9 +102,7 @@ def _sink(cfg: SinkConfig, view: ClusterView, here: SinkStatus | None,
                    backlog=max(backlogs, default=0),
                    dead_letters=sum(view.dead.get(c, 0) for c in consumers))
     else:
-        out.update(_lease(view.leases.get(f"sink:{cfg.name}")))
-        if solo is not None:
-            out["owner"] = solo
+        out.update(_lease(view.leases.get(f"sink:{cfg.name}"), solo))
         out.update(backlog=view.backlog(cfg.name) or 0,
                    dead_letters=view.dead.get(cfg.name, 0))
     if here is not None:

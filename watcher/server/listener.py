@@ -9,9 +9,9 @@ would drown the lines an operator cares about.
 What a client may send is bounded, since anyone who reaches the port can
 send: every endpoint is a GET but ``PUT /silences/{id}`` (a small JSON object),
 so a request body over a few KB (or one of unknown length) is answered 413
-without being read, and the request line,
-each header and the number of headers are capped by aiohttp's parser (an
-over-long one is answered 4xx). The daemon's memory does not depend on them.
+without being read, and the request line, each header and the number of headers
+are capped by aiohttp's parser (an over-long one is answered 4xx). The daemon's
+memory does not depend on them.
 Who may read events and status is :mod:`watcher.server.auth`'s rule.
 """
 
@@ -53,15 +53,12 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
 
 @web.middleware
-async def refuse_bodies(request: web.Request,
-                        handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                        ) -> web.StreamResponse:
+async def refuse_bodies(request: web.Request, handler: Handler) -> web.StreamResponse:
     """413 for a body over :data:`MAX_REQUEST_BODY` or of unknown length, before reading it
     (a push to ``/hooks/`` has its own cap, :data:`~watcher.server.hooks.receiver.MAX_PUSH`)."""
     length = request.content_length
-    if request.path.startswith("/hooks/"):
-        return await handler(request)
-    if request.body_exists and (length is None or length > MAX_REQUEST_BODY):
+    if request.body_exists and not request.path.startswith("/hooks/") and (
+            length is None or length > MAX_REQUEST_BODY):
         resp = web.json_response({"error": f"request bodies are limited to {MAX_REQUEST_BODY} "
                                            "bytes"}, status=413)
         resp.force_close()  # the unread body must not be parsed as the next request

@@ -44,9 +44,8 @@ class Notifier:
             return False
 
     def ready(self, status: str = "") -> bool:
-        if self._stopping:
-            return False
-        return self.send("READY=1", *([f"STATUS={status}"] if status else []))
+        fields = [f"STATUS={status}"] if status else []
+        return not self._stopping and self.send("READY=1", *fields)
 
     def status(self, text: str) -> bool:
         return self.send(f"STATUS={text}")
@@ -59,6 +58,4 @@ class Notifier:
         return self.send("STOPPING=1")
 
     def reloading(self) -> bool:
-        if self._stopping:
-            return False
-        return self.send("RELOADING=1")
+        return not self._stopping and self.send("RELOADING=1")

@@ -52,8 +52,9 @@ class StatusPage:
             return web.Response(body=self.index, content_type="text/html", charset="utf-8",
                                 headers=HEADERS)
         if self.access.token is None:
-            return self._html(f"<h1>watcher</h1><p class=refused>{html.escape(EXPOSED)}</p>",
-                              403)
+            return _html(f"<!doctype html><meta charset=utf-8><title>watcher</title>{ICON}"
+                         "<link rel=stylesheet href=static/style.css><main><h1>watcher</h1>"
+                         f"<p class=refused>{html.escape(EXPOSED)}</p></main>", 403)
         return self._login("", 401)
 
     async def login(self, request: web.Request) -> web.Response:
@@ -79,12 +80,8 @@ class StatusPage:
         return web.Response(status=204, headers={"Cache-Control": "max-age=86400"})
 
     def _login(self, message: str, status: int) -> web.Response:
-        body = self.login_page.replace("{message}", html.escape(message))
-        return web.Response(text=body, status=status, content_type="text/html",
-                            headers=HEADERS)
+        return _html(self.login_page.replace("{message}", html.escape(message)), status)
 
-    def _html(self, inner: str, status: int) -> web.Response:
-        body = (f"<!doctype html><meta charset=utf-8><title>watcher</title>{ICON}"
-                f"<link rel=stylesheet href=static/style.css><main>{inner}</main>")
-        return web.Response(text=body, status=status, content_type="text/html",
-                            headers=HEADERS)
+
+def _html(body: str, status: int) -> web.Response:
+    return web.Response(text=body, status=status, content_type="text/html", headers=HEADERS)

@@ -4,9 +4,10 @@ Built from a :class:`~watcher.core.status.DaemonStatus` snapshot like
 ``/metrics`` and ``/readyz``, so all three always agree.  Top-level keys:
 ``replica`` (this process), ``replicas`` (every process sharing the state;
 one with SQLite), ``sources``, ``sinks``, ``store``, ``config``,
-``failures_24h``, ``event_types``, ``silences`` (active now), ``inhibitions`` (holding
-now, with what each held per sink), ``heartbeats`` (never their URLs).  Times are RFC 3339 UTC strings, or
-null for "never".  Vendor error texts are redacted like logs.
+``failures_24h``, ``event_types``, ``silences`` (active now), ``inhibitions``
+(holding now, with what each held per sink), ``heartbeats`` (never their URLs).
+Times are RFC 3339 UTC strings, or null for "never".  Vendor error texts are
+redacted like logs.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ def ts(t: float | None) -> str | None:
     return format_ts(t) if t is not None else None
 
 
+def redacted(text: str | None) -> str | None:
+    return redactor.redact(text) if text else None
+
+
 def status_body(d: DaemonStatus) -> dict[str, Any]:
     """The ``/status`` document."""
     me = d.replica or ReplicaInfo(id="local", started_at=d.started_at, version=__version__)
@@ -37,9 +42,7 @@ def status_body(d: DaemonStatus) -> dict[str, Any]:
         "replicas": [{**replica, "alive": not d.stopping, "self": True}],
         "sources": [source_body(s) for s in d.sources],
         "sinks": [sink_body(k) for k in d.sinks],
-        "store": {"journal_head": d.journal_head,
-                  "writes_failing": redactor.redact(d.store_failing) if d.store_failing
-                  else None},
+        "store": {"journal_head": d.journal_head, "writes_failing": redacted(d.store_failing)},
         "config": None if d.config is None else {
             "hash": d.config.hash, "last_reload_success": d.config.last_reload_ok,
             "last_reload_at": ts(d.config.last_reload_at)},
@@ -65,10 +68,9 @@ def heartbeat_body(h: HeartbeatStatus) -> dict[str, Any]:
     return {
         "name": h.name, "kind": h.kind, "interval_s": h.interval, "pinging": h.active,
         # a heartbeat this replica does not ping (stopped, or another's) is no verdict here
-        "healthy": st.healthy if h.active else None, "reason": redactor.redact(st.reason) if st.reason else None,
+        "healthy": st.healthy if h.active else None, "reason": redacted(st.reason),
         "last_ping": ts(st.last_ping), "pings": st.pings, "fail_signals": st.fail_signals,
-        "failures": st.failures,
-        "last_error": redactor.redact(st.last_error) if st.last_error else None,
+        "failures": st.failures, "last_error": redacted(st.last_error),
     }
 
 
@@ -80,7 +82,7 @@ def source_body(s: SourceStatus) -> dict[str, Any]:
         "health": st.health, "health_since": ts(st.health_since),
         "last_success": ts(st.last_success), "next_poll": ts(st.next_poll),
         "interval_s": s.interval, "consecutive_failures": s.failures,
-        "last_error": redactor.redact(st.last_error) if st.last_error and s.failures else None,
+        "last_error": redacted(st.last_error) if s.failures else None,
         "store_failing": s.store_failing,
         "runs": {str(k): v for k, v in sorted(s.runs.items()) if v},
         "tracked": sum(s.runs.values()), "live": s.live, "stuck": s.stuck,
@@ -100,7 +102,7 @@ def sink_body(k: SinkStatus) -> dict[str, Any]:
         "dead_letters": st.dead, "silenced": sum(st.silenced.values()),
         "inhibited": sum(st.inhibited.values()), "failing": k.failing,
         "failing_since": ts(k.failing_since),
-        "last_error": redactor.redact(k.last_error) if k.last_error and k.failing else None,
+        "last_error": redacted(k.last_error) if k.failing else None,
         "retries": st.retries,
     }
 
