@@ -31,10 +31,12 @@ threads (sqlite3) implement the same methods.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Protocol
 
+from watcher.errors import StoreUnavailable
 from watcher.model import JournalEntry, Tracked
 from watcher.state.cluster import Cluster
 from watcher.state.inbox import Push
@@ -200,3 +202,114 @@ class Store(Protocol):
     async def probe(self) -> str:
         """``watcher check --connect``: what the store is and its schema version, in one
         line; StoreUnavailable when this watcher cannot use it (a newer schema)."""
+
+
+def describe(kind: str, path: str, version: int, current: int) -> str:
+    """:meth:`Store.probe`'s line for a store at schema ``version`` (``current``: this
+    watcher's); StoreUnavailable if a newer watcher wrote it."""
+    if version > current:
+        raise StoreUnavailable(f"{path}: written by a newer watcher (schema {version})")
+    if version < current:
+        return f"{kind} {path}, schema {version}: watcher run migrates it to {current}"
+    return f"{kind} {path}, schema {version} (current)"
+
+
+class SqlConnection(Protocol):
+    """A SQL store's connection: it runs a function of the driver's connection (sqlite3 in
+    a worker thread, asyncpg from a pool) as a read, a write transaction or one writing
+    statement, and keeps the store's write health."""
+
+    path: str
+    write_error: str | None
+    last_write_error: str | None
+
+    async def read(self, fn: Callable[[Any], Any]) -> Any:
+        ...
+
+    async def write(self, fn: Callable[[Any], Any]) -> Any:
+        ...
+
+    async def statement(self, fn: Callable[[Any], Any]) -> Any:
+        ...
+
+    async def close(self) -> None:
+        ...
+
+
+class SqlStore:
+    """What the SQLite and PostgreSQL stores do alike: the same call of their own SQL
+    modules (``_journal``, ``_sinks``, ``_inbox``) through their connection."""
+
+    _journal: ModuleType
+    _sinks: ModuleType
+    _inbox: ModuleType
+    _db: SqlConnection
+
+    @property
+    def path(self) -> str:
+        return self._db.path
+
+    @property
+    def write_error(self) -> str | None:
+        return self._db.write_error
+
+    @property
+    def last_write_error(self) -> str | None:
+        return self._db.last_write_error
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def pushes(self, source: str, limit: int) -> list[Push]:
+        pushes: list[Push] = await self._db.read(
+            lambda db: self._inbox.pending(db, source, limit))
+        return pushes
+
+    async def records(self, namespace: str) -> dict[str, bytes]:
+        records: dict[str, bytes] = await self._db.read(
+            lambda db: self._sinks.records(db, namespace))
+        return records
+
+    async def put_record(self, namespace: str, key: str, value: bytes | None) -> None:
+        await self._db.write(lambda db: self._sinks.put_records(db, {(namespace, key): value}))
+
+    async def head(self) -> int:
+        head: int = await self._db.read(self._journal.head)
+        return head
+
+    async def read(self, after: int, limit: int) -> list[JournalEntry]:
+        entries: list[JournalEntry] = await self._db.read(
+            lambda db: self._journal.read(db, after, limit))
+        return entries
+
+    async def prune_journal(self, *, upto: int, before: float) -> int:
+        pruned: int = await self._db.write(lambda db: self._journal.prune(db, upto, before))
+        return pruned
+
+    async def cursors(self) -> dict[str, int]:
+        cursors: dict[str, int] = await self._db.read(self._sinks.cursors)
+        return cursors
+
+    async def set_cursor(self, sink: str, seq: int) -> None:
+        await self._db.statement(lambda db: self._sinks.set_cursor(db, sink, seq))
+
+    async def drop_cursor(self, sink: str) -> None:
+        await self._db.statement(lambda db: self._sinks.drop_cursor(db, sink))
+
+    async def add_dead(self, sink: str, items: Iterable[tuple[JournalEntry, str, int]],
+                       now: float) -> None:
+        rows = [(e.seq, reason, attempts, now) for e, reason, attempts in items]
+        await self._db.statement(lambda db: self._sinks.add_dead(db, sink, rows))
+
+    async def dead_letters(self, sink: str | None = None, *, retry_only: bool = False,
+                           limit: int | None = None) -> list[DeadLetter]:
+        letters: list[DeadLetter] = await self._db.read(
+            lambda db: self._sinks.dead_letters(db, sink, retry_only, limit))
+        return letters
+
+    async def mark_retry(self, sink: str | None) -> int:
+        marked: int = await self._db.statement(lambda db: self._sinks.mark_retry(db, sink))
+        return marked
+
+    async def resolve_dead(self, sink: str, seqs: Sequence[int]) -> None:
+        await self._db.statement(lambda db: self._sinks.resolve_dead(db, sink, seqs))

@@ -84,7 +84,7 @@ class Database:
         #: the URL's password, masked in every error (should a driver ever quote it)
         self._mask = Masker([password_of(url)])
         #: the URL fit to show: its password masked
-        self.shown = masked_url(url)
+        self.path = masked_url(url)
         self.trips = RoundTrips()
         self.write_error: str | None = None
         self.last_write_error: str | None = None
@@ -106,7 +106,7 @@ class Database:
         return cls(pool, url)
 
     def error(self, what: str, e: BaseException) -> StoreError:
-        return StoreError(self._mask.redact(f"could not {what} {self.shown}: {_why(e)}"))
+        return StoreError(self._mask.redact(f"could not {what} {self.path}: {_why(e)}"))
 
     async def read(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
         """``fn(connection)`` outside any transaction (tried twice if the connection was dead)."""
