@@ -15,7 +15,7 @@ every backend makes the same decision and reads the others' blobs.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -41,10 +41,11 @@ Sizes = tuple[int, int]
 
 
 class SizeBook:
-    """Each source's sizes, read on first use and updated only once a write committed
-    (so a failed transaction leaves them as stored); what both stores' runs keep."""
+    """What both stores' runs keep: the layout, and each source's sizes, read on first use
+    and updated only once a write committed (so a failed transaction leaves them as stored)."""
 
-    def __init__(self) -> None:
+    def __init__(self, layout: Layout | None) -> None:
+        self.layout = layout or Layout()
         self.sizes: dict[str, Sizes] = {}
 
     def loaded(self, sources: Collection[str] | None, sizes: dict[str, Sizes]) -> None:
@@ -94,9 +95,28 @@ class Layout:
                  for rid, st in chunk])
 
 
-def runs_of(rows: dict[str, SourceRow], source: str) -> dict[str, Tracked]:
-    """The runs of ``source``'s row in ``rows`` (a row is made up for a source that has
-    runs but no row of its own): where a backend's load puts what it reads."""
+def assemble(sources: Iterable[Iterable[Any]], snapshots: Iterable[Iterable[Any]],
+             runs: Iterable[Iterable[Any]]) -> tuple[dict[str, SourceRow], dict[str, Sizes]]:
+    """The source rows with their runs, and the sizes they were read with, from a backend's
+    rows of ``sources`` (all columns), ``snapshots`` (``source, count, runs``, in part order)
+    and ``runs`` (all columns)."""
+    out: dict[str, SourceRow] = {}
+    for name, cur, baselined, failures, failing_since in sources:
+        out[name] = SourceRow(orjson.loads(cur) if cur else {}, bool(baselined), failures,
+                              failing_since)
+    sizes: dict[str, list[int]] = {}
+    reader = Reader()
+    for source, count, blob in snapshots:
+        reader.blob(_runs_of(out, source), blob)
+        sizes.setdefault(source, [0, 0])[0] += count
+    for source, rid, status, raw, version, since, stuck, detail in runs:
+        reader.row(_runs_of(out, source), rid, status, raw, version, since, stuck, detail)
+        sizes.setdefault(source, [0, 0])[1] += 1
+    return out, {source: (snap, rows) for source, (snap, rows) in sizes.items()}
+
+
+def _runs_of(rows: dict[str, SourceRow], source: str) -> dict[str, Tracked]:
+    """The runs of ``source``'s row (made up for a source with runs but no row of its own)."""
     row = rows.get(source)
     if row is None:
         row = rows[source] = SourceRow()

@@ -18,10 +18,8 @@ import orjson
 
 from watcher.model import Tracked
 from watcher.state.postgres.connection import Conn
-from watcher.state.snapshots import GONE, Layout, Reader, SizeBook, Sizes, run_row, runs_of
+from watcher.state.snapshots import GONE, SizeBook, Sizes, assemble, run_row
 from watcher.state.store import Commit, SourceRow
-
-#: ``(runs in its snapshot, run rows written since)`` of one source
 
 _UPSERT = """
     INSERT INTO runs (source, run_id, status, raw_status, version, since, stuck, detail)
@@ -50,33 +48,17 @@ def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
 
 
 class Runs(SizeBook):
-    def __init__(self, layout: Layout) -> None:
-        super().__init__()
-        self.layout = layout
-
     async def load(self, db: Conn, sources: Collection[str] | None
                    ) -> tuple[dict[str, SourceRow], dict[str, Sizes]]:
         """The source rows with their runs, and the sizes they were read with."""
         where, args = _only(sources)
-        out: dict[str, SourceRow] = {}
-        for name, cur, baselined, failures, failing_since in await db.fetch(
-                "SELECT source, cursor, baselined, failures, failing_since FROM sources"
-                + where, *args):
-            out[name] = SourceRow(orjson.loads(cur) if cur else {}, baselined, failures,
-                                  failing_since)
-        sizes: dict[str, list[int]] = {}
-        reader = Reader()
-        for source, count, blob in await db.fetch(
-                "SELECT source, count, runs FROM snapshots" + where + " ORDER BY source, part",
-                *args):
-            reader.blob(runs_of(out, source), blob)
-            sizes.setdefault(source, [0, 0])[0] += count
-        for source, rid, status, raw, version, since, stuck, detail in await db.fetch(
-                "SELECT source, run_id, status, raw_status, version, since, stuck, detail "
-                "FROM runs" + where, *args):
-            reader.row(runs_of(out, source), rid, status, raw, version, since, stuck, detail)
-            sizes.setdefault(source, [0, 0])[1] += 1
-        return out, {source: (snap, rows) for source, (snap, rows) in sizes.items()}
+        return assemble(
+            await db.fetch("SELECT source, cursor, baselined, failures, failing_since "
+                           "FROM sources" + where, *args),
+            await db.fetch("SELECT source, count, runs FROM snapshots" + where
+                           + " ORDER BY source, part", *args),
+            await db.fetch("SELECT source, run_id, status, raw_status, version, since, "
+                           "stuck, detail FROM runs" + where, *args))
 
     async def save_row(self, db: Conn, source: str, r: SourceRow) -> None:
         await db.execute(_SAVE_ROW, source, orjson.dumps(r.cursor), r.baselined, r.failures,

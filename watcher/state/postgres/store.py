@@ -34,7 +34,7 @@ class PostgresStore(SqlStore):
     def __init__(self, db: Database, *, replica: str, channel: str,
                  listen_url: str | None, layout: Layout | None = None) -> None:
         self._db = db
-        self._runs = Runs(layout or Layout())
+        self._runs = Runs(layout)
         self._doubts = journal.Doubts()
         self._channel = channel
         self._cluster = PgCluster(db, replica, Follower(db, listen_url, channel,

@@ -15,48 +15,30 @@ from typing import Any
 import orjson
 
 from watcher.model import Tracked
-from watcher.state.snapshots import GONE, Layout, Reader, SizeBook, Sizes, run_row, runs_of
+from watcher.state.snapshots import GONE, SizeBook, Sizes, assemble, run_row
 from watcher.state.store import Commit, SourceRow
 
-#: ``(runs in its snapshot, run rows written since)`` of one source
 
-
-def _only(column: str, sources: Collection[str] | None) -> tuple[str, tuple[Any, ...]]:
+def _only(sources: Collection[str] | None) -> tuple[str, tuple[Any, ...]]:
     """A WHERE clause keeping ``sources`` (all when None), and its arguments."""
     if sources is None:
         return "", ()
-    return (f" WHERE {column} IN (SELECT value FROM json_each(?))",
+    return (" WHERE source IN (SELECT value FROM json_each(?))",
             (orjson.dumps(list(sources)).decode(),))
 
 
 class Runs(SizeBook):
-    def __init__(self, layout: Layout) -> None:
-        super().__init__()
-        self.layout = layout
-
     def load(self, db: sqlite3.Connection, sources: Collection[str] | None
              ) -> tuple[dict[str, SourceRow], dict[str, Sizes]]:
         """The source rows with their runs, and the sizes they were read with."""
-        where, args = _only("source", sources)
-        out: dict[str, SourceRow] = {}
-        for name, cur, baselined, failures, failing_since in db.execute(
-                "SELECT source, cursor, baselined, failures, failing_since FROM sources"
-                + where, args):
-            out[name] = SourceRow(orjson.loads(cur) if cur else {}, bool(baselined), failures,
-                                  failing_since)
-        sizes: dict[str, list[int]] = {}
-        reader = Reader()
-        for source, count, blob in db.execute(
-                "SELECT source, count, runs FROM snapshots" + where + " ORDER BY source, part",
-                args):
-            reader.blob(runs_of(out, source), blob)
-            sizes.setdefault(source, [0, 0])[0] += count
-        for source, rid, status, raw, version, since, stuck, detail in db.execute(
-                "SELECT source, run_id, status, raw_status, version, since, stuck, detail "
-                "FROM runs" + where, args):
-            reader.row(runs_of(out, source), rid, status, raw, version, since, stuck, detail)
-            sizes.setdefault(source, [0, 0])[1] += 1
-        return out, {source: (snap, rows) for source, (snap, rows) in sizes.items()}
+        where, args = _only(sources)
+        return assemble(
+            db.execute("SELECT source, cursor, baselined, failures, failing_since FROM sources"
+                       + where, args),
+            db.execute("SELECT source, count, runs FROM snapshots" + where
+                       + " ORDER BY source, part", args),
+            db.execute("SELECT source, run_id, status, raw_status, version, since, stuck, "
+                       "detail FROM runs" + where, args))
 
     def save_row(self, db: sqlite3.Connection, source: str, r: SourceRow) -> None:
         db.execute("INSERT OR REPLACE INTO sources VALUES (?,?,?,?,?)",

@@ -32,7 +32,7 @@ class SqliteStore(SqlStore):
     def __init__(self, db: Connection, *, layout: Layout | None = None,
                  lock: StateLock | None = None) -> None:
         self._db = db
-        self._runs = Runs(layout or Layout())
+        self._runs = Runs(layout)
         self._lock = lock
         self.persistent = db.path != MEMORY
         #: namespace -> (the file's stamp when read, its records then)
