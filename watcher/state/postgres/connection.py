@@ -23,7 +23,7 @@ import anyio
 import asyncpg
 
 from watcher.core.status import RoundTrips
-from watcher.errors import Fenced, StoreError, StoreUnavailable
+from watcher.errors import StoreError, StoreUnavailable
 from watcher.infra.secrets import Masker, masked_url, password_of
 
 T = TypeVar("T")
@@ -72,8 +72,23 @@ class Conn:
         out: str = await self._timed(self._raw.execute(query, *args))
         return out
 
-    async def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
-        await self._timed(self._raw.executemany(query, rows))
+    async def transaction(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        """``fn(self)`` in one transaction, committed if it returns."""
+        tx = self._raw.transaction()
+        await self._timed(tx.start())
+        try:
+            out = await fn(self)
+        except BaseException:
+            await _rollback(tx)
+            raise
+        await self._timed(tx.commit())
+        return out
+
+
+def columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Rows as one list per column: many rows bound as arrays for ``unnest``, one round trip
+    whatever their number."""
+    return [list(c) for c in zip(*rows, strict=True)]
 
 
 class Database:
@@ -127,33 +142,15 @@ class Database:
         try:
             out = await self._lend(fn)
         except ERRORS as e:
-            raise self._failed(e) from e
+            err = self.error("write", e)
+            self.write_error = self.last_write_error = str(err)
+            raise err from e
         self.write_error = None
         return out
 
     async def write(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
         """``fn(connection)`` in one transaction, committed if it returns."""
-        try:
-            async with self._pool.acquire() as raw:
-                conn = Conn(raw, self.trips)
-                tx = raw.transaction()
-                try:
-                    await conn._timed(tx.start())
-                    try:
-                        out = await fn(conn)
-                    except BaseException:
-                        await _rollback(tx)
-                        raise
-                    await conn._timed(tx.commit())
-                except _GONE:
-                    raw.terminate()  # in an unknown state: the pool connects anew
-                    raise
-        except Fenced:
-            raise  # not the store's trouble: this replica lost a lease
-        except ERRORS as e:
-            raise self._failed(e) from e
-        self.write_error = None
-        return out
+        return await self.statement(lambda conn: conn.transaction(fn))
 
     async def _lend(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
         async with self._pool.acquire() as raw:
@@ -162,11 +159,6 @@ class Database:
             except _GONE:
                 raw.terminate()  # in an unknown state: the pool connects anew
                 raise
-
-    def _failed(self, e: BaseException) -> StoreError:
-        err = self.error("write", e)
-        self.write_error = self.last_write_error = str(err)
-        return err
 
     async def session(self, fn: Callable[[Any], Awaitable[T]]) -> T:
         """``fn(raw connection)`` with a connection of the pool (for migrations)."""

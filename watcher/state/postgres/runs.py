@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from watcher.model import Tracked
-from watcher.state.postgres.connection import Conn
+from watcher.state.postgres.connection import Conn, columns
 from watcher.state.snapshots import GONE, SizeBook, Sizes, assemble, run_row
 from watcher.state.store import Commit, SourceRow
 
@@ -40,11 +40,6 @@ def _only(sources: Collection[str] | None) -> tuple[str, tuple[Any, ...]]:
     """A WHERE clause keeping ``sources`` (all when None), and its arguments."""
     return ("", ()) if sources is None else (" WHERE source = ANY($1::text[])",
                                               (list(sources),))
-
-
-def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
-    """Rows as one list per column, for ``unnest``."""
-    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
 class Runs(SizeBook):
@@ -82,7 +77,7 @@ class Runs(SizeBook):
             await db.execute("DELETE FROM runs WHERE source = $1 AND run_id = ANY($2::text[])",
                              src, removals)
         if upserts:
-            await db.execute(_UPSERT, src, *_columns(upserts, 7))
+            await db.execute(_UPSERT, src, *columns(upserts))
         # an upper bound: a run may be rewritten in place
         return snap, rows + len(c.upserts) + len(c.removals)
 
@@ -99,7 +94,7 @@ class Runs(SizeBook):
         if parts:
             await db.execute("INSERT INTO snapshots SELECT $1, * FROM "
                              "unnest($2::int[], $3::int[], $4::bytea[])",
-                             source, *_columns(parts, 3))
+                             source, *columns(parts))
 
     async def _sizes_of(self, db: Conn, source: str) -> Sizes:
         sizes = self.sizes.get(source)
