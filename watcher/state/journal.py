@@ -34,7 +34,8 @@ TAIL_KEEP = 10_000
 def entry_of(event: Event) -> JournalEntry:
     d = event.data
     return JournalEntry(0, event.id, event.time, event.type, event.source, d.get("run_id"),
-                 d.get("status"), d.get("workflow_id"), d.get("workflow_name"), to_json(event))
+                        d.get("status"), d.get("workflow_id"), d.get("workflow_name"),
+                        to_json(event))
 
 
 class Journal:
@@ -62,17 +63,9 @@ class Journal:
                      base: Mapping[str, Tracked] | None = None,
                      fence: Fence | None = None, applied: Sequence[str] = (),
                      inbox_before: float | None = None) -> list[JournalEntry]:
-        """Write a cycle's state changes and events atomically; returns the new entries.
-
-        ``base`` is the source's runs before this cycle, as stored: with it the store
-        may write the whole state as a snapshot instead of a row per change.  ``fence``:
-        the source's lease, without which the store refuses the cycle (Fenced).
-        ``applied``: the source's inbox deliveries this commit applies (``inbox_before``:
-        forget applied ones received before then).
-
-        Raises :class:`~watcher.errors.StoreError` if nothing could be written; memory
-        is then unchanged, so the caller simply tries the cycle again.
-        """
+        """Write a cycle's state changes and events atomically (as :class:`Commit` says);
+        returns the new entries.  StoreError: nothing was written and memory is unchanged,
+        so the caller simply tries the cycle again."""
         entries = [entry_of(e) for e in events]
         # held across the store's commit, so the tail grows in the order of the numbers
         async with self._lock:

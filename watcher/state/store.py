@@ -2,8 +2,8 @@
 
 The runtime (pollers, sink runners, the journal's memory, the CLI) speaks
 only :class:`Store`; an implementation keeps runs, the event journal, sink
-cursors and dead letters wherever it likes (:mod:`watcher.state.sqlite` in a
-file, a database server later) and must pass the same conformance tests
+cursors and dead letters wherever it likes (a SQLite file, a PostgreSQL
+database) and must pass the same conformance tests
 (``tests/state/test_store_conformance.py``).  What an implementation owes:
 
 - **One transaction per poll.** :meth:`Store.commit` writes a cycle's run
@@ -26,7 +26,7 @@ file, a database server later) and must pass the same conformance tests
   and ``STATUS=``).
 
 Every call is async: a backend on a network (asyncpg) and one in worker
-threads (sqlite3) implement the same methods.
+threads (sqlite3) implement the same methods, most of them alike (:class:`SqlStore`).
 """
 
 from __future__ import annotations

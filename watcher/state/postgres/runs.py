@@ -1,12 +1,8 @@
-"""Sources and their runs in the database: source rows, snapshots and run rows.
+"""Sources and their runs in the database: the source rows, and the snapshots and run rows
+:mod:`watcher.state.snapshots` lays out, many rows in one statement (``unnest``).
 
-What goes in a snapshot and what in a row is decided by
-:mod:`watcher.state.snapshots`, exactly as for SQLite (a first sync of
-100,000 runs is a few blob writes); this module only stores and reads them.
-Many rows go in one statement (``unnest`` of arrays): one round trip
-whatever their number.  Each source's sizes are remembered as in SQLite;
-only the replica holding a source's lease writes its runs, and it loads them
-(refreshing the sizes) when it takes the lease.
+Only the replica holding a source's lease writes its runs, and it loads them
+(refreshing the sizes it remembers) when it takes the lease.
 """
 
 from __future__ import annotations

@@ -5,9 +5,7 @@ One connection in WAL mode (:mod:`.connection`), its tables and migrations
 (:mod:`.runs`, laid out as :mod:`watcher.state.snapshots` decides), the
 journal (:mod:`.journal`), sink cursors and dead letters (:mod:`.sinks`).
 :class:`SqliteStore` puts them behind the :class:`~watcher.state.store.Store`
-protocol.  A poll cycle's run changes, its events and its source row are
-written in ONE transaction: after a crash, either all of a cycle is there or
-none of it.
+protocol.
 """
 
 from __future__ import annotations

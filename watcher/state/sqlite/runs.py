@@ -1,15 +1,10 @@
-"""Sources and their runs in the file: the source rows, snapshots and run rows.
-
-What goes in a snapshot and what in a row is decided by
-:mod:`watcher.state.snapshots`; this module only stores and reads them back,
-and remembers each source's sizes (runs in its snapshot, rows written since)
-so a commit need not count them again.
-"""
+"""Sources and their runs in the file: the source rows, and the snapshots and run rows
+:mod:`watcher.state.snapshots` lays out."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import orjson
@@ -75,8 +70,9 @@ class Runs(SizeBook):
                         runs: Mapping[str, Tracked]) -> None:
         db.execute("DELETE FROM snapshots WHERE source=?", (source,))
         db.execute("DELETE FROM runs WHERE source=?", (source,))
+        parts = enumerate(self.layout.parts(runs))  # one blob at a time, not the list
         db.executemany("INSERT INTO snapshots VALUES (?,?,?,?)",
-                       _numbered(source, self.layout.parts(runs)))
+                       ((source, part, count, blob) for part, (count, blob) in parts))
 
     def _sizes_of(self, db: sqlite3.Connection, source: str) -> Sizes:
         sizes = self.sizes.get(source)
@@ -87,9 +83,3 @@ class Runs(SizeBook):
                               (source,)).fetchone()[0]
             sizes = self.sizes[source] = (snap, rows)
         return sizes
-
-
-def _numbered(source: str, parts: Iterator[tuple[int, bytes]]
-              ) -> Iterator[tuple[str, int, int, bytes]]:
-    for part, (count, blob) in enumerate(parts):
-        yield source, part, count, blob

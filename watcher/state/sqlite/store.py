@@ -44,14 +44,8 @@ class SqliteStore(SqlStore):
     async def open(cls, path: str, *, writer: str | None = None,
                    layout: Layout | None = None, create: bool = True,
                    existing: bool = False) -> SqliteStore:
-        """Open or create the file (only in a directory that exists); StoreUnavailable
-        (exit 69) if that is impossible.
-
-        ``writer``: the command that will write it (``watcher run``); it takes the
-        one-writer lock first (:mod:`watcher.state.lock`), StateHeld if another
-        process has it, and keeps it until :meth:`close`.  ``create=False``: read only,
-        StoreAbsent when the file does not exist.  ``existing``: read and write a file
-        that is there, StoreAbsent when it is not (the commands beside a daemon)."""
+        """As :func:`~watcher.state.backends.open_store` opens a file; a ``writer`` holds
+        the one-writer lock (:mod:`watcher.state.lock`) until :meth:`close`."""
         return await anyio.to_thread.run_sync(partial(cls._open, path, writer, layout, create,
                                                       existing))
 
