@@ -98,6 +98,11 @@ class Commit:
     inbox_before: float | None = None
 
 
+#: the journal table's columns, in :class:`JournalEntry`'s order
+ENTRY_COLS = ("seq", "id", "time", "type", "source", "run_id", "status", "workflow_id",
+              "workflow_name", "body")
+
+
 @dataclass
 class DeadLetter:
     """A journal entry a sink gave up on, and why."""

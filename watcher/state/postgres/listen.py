@@ -61,9 +61,7 @@ class Follower:
         while True:
             try:
                 on_head(await self._db.read(journal.head))
-            except ERRORS:
-                pass  # the store's own callers report it; the next check tries again
-            except Exception as e:  # a StoreError: the same
+            except Exception as e:  # the store's own callers report it; the next check retries
                 log.debug("journal head check failed", error=str(e))
             with move_on_after(clock, CHECK_LISTENING if self._listening else CHECK_POLLING):
                 await self._checked.wait()

@@ -8,8 +8,7 @@ from typing import Any
 
 from watcher.model import JournalEntry
 from watcher.state.postgres.connection import Conn, columns
-from watcher.state.postgres.journal import ENTRY_COLS
-from watcher.state.store import DeadLetter
+from watcher.state.store import ENTRY_COLS, DeadLetter
 
 _DEAD = (f"SELECT d.sink, d.reason, d.attempts, d.time, d.retry, "
          f"{', '.join('j.' + c for c in ENTRY_COLS)} "
