@@ -66,17 +66,9 @@ class Journal:
         """Write a cycle's state changes and events atomically (as :class:`Commit` says);
         returns the new entries.  StoreError: nothing was written and memory is unchanged,
         so the caller simply tries the cycle again."""
-        entries = [entry_of(e) for e in events]
-        # held across the store's commit, so the tail grows in the order of the numbers
-        async with self._lock:
-            entries = await self.store.commit(Commit(source, row, upserts or {}, removals,
-                                                     entries, base, fence=fence,
-                                                     applied=applied,
-                                                     inbox_before=inbox_before))
-            if entries:
-                self.counts.update(e.type for e in entries)
-                self._append(entries)
-        return entries
+        return await self._commit(Commit(source, row, upserts or {}, removals,
+                                         [entry_of(e) for e in events], base, fence=fence,
+                                         applied=applied, inbox_before=inbox_before))
 
     async def write_back(self, reader: str, seq: int, *, events: Sequence[Event] = (),
                          records: Mapping[tuple[str, str], bytes | None] | None = None,
@@ -85,11 +77,16 @@ class Journal:
         to ``seq``: its new events, its records and its cursor, in one transaction, so a
         restart neither repeats nor loses what it decided.  ``fence``: the reader's lease
         with several replicas (Fenced: another replica holds it).  StoreError: none of it."""
-        entries = [entry_of(e) for e in events]
+        return await self._commit(Commit(entries=[entry_of(e) for e in events],
+                                         cursor=(reader, seq), records=records or {},
+                                         fence=fence))
+
+    async def _commit(self, commit: Commit) -> list[JournalEntry]:
+        # held across the store's commit, so the tail grows in the order of the numbers
         async with self._lock:
-            entries = await self.store.commit(Commit(entries=entries, cursor=(reader, seq),
-                                                     records=records or {}, fence=fence))
-            self.cursors[reader] = seq
+            entries = await self.store.commit(commit)
+            if commit.cursor is not None:
+                self.cursors[commit.cursor[0]] = commit.cursor[1]
             if entries:
                 self.counts.update(e.type for e in entries)
                 self._append(entries)

@@ -48,9 +48,7 @@ class Follower:
     async def run(self, on_head: Callable[[int], None],
                   on_leases: Callable[[], None] | None = None, *, clock: Clock,
                   on_push: Callable[[str], None] | None = None) -> None:
-        """Call ``on_head(seq)`` whenever the journal's head may have moved,
-        ``on_leases()`` when a replica gave leases back and ``on_push(source)`` when one
-        stored a push (the lease holder's poller checks its inbox anyway); forever."""
+        """:meth:`~watcher.state.cluster.Cluster.follow`, forever."""
         async with anyio.create_task_group() as tg:
             if self._url:
                 tg.start_soon(self._listen, on_head, on_leases or (lambda: None), clock,
