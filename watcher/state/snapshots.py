@@ -15,7 +15,7 @@ every backend makes the same decision and reads the others' blobs.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -105,12 +105,19 @@ def assemble(sources: Iterable[Iterable[Any]], snapshots: Iterable[Iterable[Any]
         out[name] = SourceRow(orjson.loads(cur) if cur else {}, bool(baselined), failures,
                               failing_since)
     sizes: dict[str, list[int]] = {}
-    reader = Reader()
+    state = _reader()
     for source, count, blob in snapshots:
-        reader.blob(_runs_of(out, source), blob)
+        held = _runs_of(out, source)
+        for rid, status, raw, version, since, stuck, detail in orjson.loads(blob):
+            held[rid] = state(status, raw, version, since, stuck, detail)
         sizes.setdefault(source, [0, 0])[0] += count
     for source, rid, status, raw, version, since, stuck, detail in runs:
-        reader.row(_runs_of(out, source), rid, status, raw, version, since, stuck, detail)
+        held = _runs_of(out, source)
+        if status == GONE:  # a removal
+            held.pop(rid, None)
+        else:
+            held[rid] = state(status, raw, version, since, stuck,
+                              orjson.loads(detail) if detail else None)
         sizes.setdefault(source, [0, 0])[1] += 1
     return out, {source: (snap, rows) for source, (snap, rows) in sizes.items()}
 
@@ -129,36 +136,19 @@ def run_row(st: Tracked) -> RunRow:
             orjson.dumps(st.detail.to_dict()) if st.detail else None)
 
 
-class Reader:
-    """Rebuilds run states from blobs and rows, sharing equal raw statuses (a hundred
-    thousand runs carry a handful of distinct strings)."""
+def _reader() -> Callable[[str, str, str | None, float, Any, dict[str, Any] | None], Tracked]:
+    """A run state from its fields, sharing equal raw statuses (a hundred thousand runs
+    carry a handful of distinct strings)."""
+    statuses = {s.value: s for s in Status}
+    interned: dict[str, str] = {}
 
-    __slots__ = ("_interned", "_statuses")
-
-    def __init__(self) -> None:
-        self._statuses = {s.value: s for s in Status}
-        self._interned: dict[str, str] = {}
-
-    def state(self, status: str, raw: str, version: str | None, since: float, stuck: Any,
+    def state(status: str, raw: str, version: str | None, since: float, stuck: Any,
               detail: dict[str, Any] | None) -> Tracked:
-        st = self._statuses.get(status, Status.UNKNOWN)
-        raw = self._interned.setdefault(raw, raw)
+        st = statuses.get(status, Status.UNKNOWN)
+        raw = interned.setdefault(raw, raw)
         if st in TERMINAL and version is None and not stuck and not detail:
             return Settled((st, raw, since))
         return RunState(st, raw, version, since, bool(stuck),
                         RunDetails.from_dict(detail) if detail else None)
 
-    def blob(self, runs: dict[str, Tracked], blob: bytes) -> None:
-        """Add a snapshot blob's runs to ``runs``."""
-        state = self.state
-        for rid, status, raw, version, since, stuck, detail in orjson.loads(blob):
-            runs[rid] = state(status, raw, version, since, stuck, detail)
-
-    def row(self, runs: dict[str, Tracked], rid: str, status: str, raw: str,
-            version: str | None, since: float, stuck: Any, detail: bytes | None) -> None:
-        """Apply a run row (an upsert or a removal) to ``runs``."""
-        if status == GONE:
-            runs.pop(rid, None)
-        else:
-            runs[rid] = self.state(status, raw, version, since, stuck,
-                                   orjson.loads(detail) if detail else None)
+    return state
