@@ -75,8 +75,7 @@ class Journal:
                          fence: Fence | None = None) -> list[JournalEntry]:
         """A journal reader that writes events back (health rules, reminders) has read up
         to ``seq``: its new events, its records and its cursor, in one transaction, so a
-        restart neither repeats nor loses what it decided.  ``fence``: the reader's lease
-        with several replicas (Fenced: another replica holds it).  StoreError: none of it."""
+        restart neither repeats nor loses what it decided.  StoreError: none of it."""
         return await self._commit(Commit(entries=[entry_of(e) for e in events],
                                          cursor=(reader, seq), records=records or {},
                                          fence=fence))

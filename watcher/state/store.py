@@ -69,13 +69,8 @@ class SourceRow:
 
 @dataclass
 class Commit:
-    """Everything one cycle changes, written atomically.
-
-    A poll cycle writes its source's runs and row; a component that reads the
-    journal and writes events back (health rules, reminders) writes its events,
-    its records and its own cursor instead, so a restart neither repeats nor
-    loses what it decided.
-    """
+    """Everything one cycle changes, written atomically: a poll's runs and source row, or
+    a journal reader's events, records and cursor."""
 
     #: the source whose runs and row this commit writes (None: no source)
     source: str | None = None

@@ -126,13 +126,10 @@ class Database:
     async def read(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
         """``fn(connection)`` outside any transaction (tried twice if the connection was dead)."""
         try:
-            return await self._lend(fn)
-        except _GONE:
-            pass
-        except ERRORS as e:
-            raise self.error("read", e) from e
-        try:
-            return await self._lend(fn)
+            try:
+                return await self._lend(fn)
+            except _GONE:
+                return await self._lend(fn)
         except ERRORS as e:
             raise self.error("read", e) from e
 
