@@ -238,7 +238,8 @@ class SqlConnection(Protocol):
 
 class SqlStore:
     """What the SQLite and PostgreSQL stores do alike: the same call of their own SQL
-    modules (``_journal``, ``_sinks``, ``_inbox``) through their connection."""
+    modules (``_journal``, ``_sinks``, ``_inbox``) through their connection, its result
+    (untyped, as the module is) made the protocol's type."""
 
     _journal: ModuleType
     _sinks: ModuleType
@@ -261,34 +262,25 @@ class SqlStore:
         await self._db.close()
 
     async def pushes(self, source: str, limit: int) -> list[Push]:
-        pushes: list[Push] = await self._db.read(
-            lambda db: self._inbox.pending(db, source, limit))
-        return pushes
+        return list(await self._db.read(lambda db: self._inbox.pending(db, source, limit)))
 
     async def records(self, namespace: str) -> dict[str, bytes]:
-        records: dict[str, bytes] = await self._db.read(
-            lambda db: self._sinks.records(db, namespace))
-        return records
+        return dict(await self._db.read(lambda db: self._sinks.records(db, namespace)))
 
     async def put_record(self, namespace: str, key: str, value: bytes | None) -> None:
         await self._db.write(lambda db: self._sinks.put_records(db, {(namespace, key): value}))
 
     async def head(self) -> int:
-        head: int = await self._db.read(self._journal.head)
-        return head
+        return int(await self._db.read(self._journal.head))
 
     async def read(self, after: int, limit: int) -> list[JournalEntry]:
-        entries: list[JournalEntry] = await self._db.read(
-            lambda db: self._journal.read(db, after, limit))
-        return entries
+        return list(await self._db.read(lambda db: self._journal.read(db, after, limit)))
 
     async def prune_journal(self, *, upto: int, before: float) -> int:
-        pruned: int = await self._db.write(lambda db: self._journal.prune(db, upto, before))
-        return pruned
+        return int(await self._db.write(lambda db: self._journal.prune(db, upto, before)))
 
     async def cursors(self) -> dict[str, int]:
-        cursors: dict[str, int] = await self._db.read(self._sinks.cursors)
-        return cursors
+        return dict(await self._db.read(self._sinks.cursors))
 
     async def set_cursor(self, sink: str, seq: int) -> None:
         await self._db.statement(lambda db: self._sinks.set_cursor(db, sink, seq))
@@ -303,13 +295,11 @@ class SqlStore:
 
     async def dead_letters(self, sink: str | None = None, *, retry_only: bool = False,
                            limit: int | None = None) -> list[DeadLetter]:
-        letters: list[DeadLetter] = await self._db.read(
-            lambda db: self._sinks.dead_letters(db, sink, retry_only, limit))
-        return letters
+        return list(await self._db.read(
+            lambda db: self._sinks.dead_letters(db, sink, retry_only, limit)))
 
     async def mark_retry(self, sink: str | None) -> int:
-        marked: int = await self._db.statement(lambda db: self._sinks.mark_retry(db, sink))
-        return marked
+        return int(await self._db.statement(lambda db: self._sinks.mark_retry(db, sink)))
 
     async def resolve_dead(self, sink: str, seqs: Sequence[int]) -> None:
         await self._db.statement(lambda db: self._sinks.resolve_dead(db, sink, seqs))
