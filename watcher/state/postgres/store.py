@@ -6,10 +6,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from watcher.core.status import RoundTrips
 from watcher.errors import StoreError, StoreUnavailable
 from watcher.model import JournalEntry
-from watcher.state.cluster import Cluster
 from watcher.state.inbox import Push
 from watcher.state.postgres import inbox, journal, sinks
 from watcher.state.postgres.connection import Conn, Database
@@ -37,9 +35,11 @@ class PostgresStore(SqlStore):
         self._runs = Runs(layout)
         self._doubts = journal.Doubts()
         self._channel = channel
-        self._cluster = PgCluster(db, replica, Follower(db, listen_url, channel,
-                                                        application_name(replica)), channel)
+        self.cluster = PgCluster(db, replica, Follower(db, listen_url, channel,
+                                                       application_name(replica)), channel)
         self.replica = replica
+        #: round trips to the server so far, and their durations
+        self.trips = db.trips
 
     @classmethod
     async def open(cls, url: str, *, replica: str, listen_url: str | None = None,
@@ -62,17 +62,6 @@ class PostgresStore(SqlStore):
     async def probe(self) -> str:
         return describe("PostgreSQL", self.path, await self._db.session(schema_version),
                         SCHEMA_VERSION)
-
-    @property
-    def cluster(self) -> Cluster:
-        return self._cluster
-
-    @property
-    def trips(self) -> RoundTrips:
-        """Round trips to the server so far, and their durations."""
-        return self._db.trips
-
-    # -- sources and runs --------------------------------------------------------------
 
     async def load(self, sources: Collection[str] | None = None) -> dict[str, SourceRow]:
         rows, sizes = await self._db.read(lambda db: self._runs.load(db, sources))
@@ -121,8 +110,6 @@ class PostgresStore(SqlStore):
 
     async def receive(self, push: Push) -> bool:
         return await self._db.write(lambda db: inbox.receive(db, push, self._channel))
-
-    # -- journal -------------------------------------------------------------------------
 
     async def head(self) -> int:
         seq = await super().head()

@@ -53,9 +53,7 @@ class Connection:
         self._conn = conn
         self.path = path
         self._limiter = anyio.CapacityLimiter(1)
-        #: why the last write failed; None once a write succeeds (for /readyz, STATUS=)
         self.write_error: str | None = None
-        #: why the most recent failed write failed, kept after writes succeed again
         self.last_write_error: str | None = None
 
     @classmethod

@@ -76,8 +76,6 @@ class SqliteStore(SqlStore):
         return describe("SQLite", self.path, await self._db.read(schema_version),
                         SCHEMA_VERSION)
 
-    # -- sources and runs --------------------------------------------------------------
-
     async def load(self, sources: Collection[str] | None = None) -> dict[str, SourceRow]:
         rows, sizes = await self._db.read(lambda db: self._runs.load(db, sources))
         self._runs.loaded(sources, sizes)
