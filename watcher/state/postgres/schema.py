@@ -86,7 +86,6 @@ async def migrate(conn: Any, shown: str) -> None:
 
 async def schema_version(conn: Any) -> int:
     """The version the database was migrated to (0: never), changing nothing."""
-    exists = await conn.fetchval("SELECT to_regclass('watcher_schema') IS NOT NULL")
-    if not exists:
+    if not await conn.fetchval("SELECT to_regclass('watcher_schema') IS NOT NULL"):
         return 0
     return int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM watcher_schema"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection
-from functools import partial
 
 import anyio.to_thread
 
@@ -46,22 +45,19 @@ class SqliteStore(SqlStore):
                    existing: bool = False) -> SqliteStore:
         """As :func:`~watcher.state.backends.open_store` opens a file; a ``writer`` holds
         the one-writer lock (:mod:`watcher.state.lock`) until :meth:`close`."""
-        return await anyio.to_thread.run_sync(partial(cls._open, path, writer, layout, create,
-                                                      existing))
+        def opened() -> SqliteStore:
+            check_place(path, existing=existing or not create)  # before a lock file beside it
+            lock = StateLock.acquire(path, command=writer) if writer else None
+            try:
+                db = (Connection.open(path, existing=existing) if create
+                      else Connection.open_readonly(path))
+                return cls(db, layout=layout, lock=lock)
+            except BaseException:
+                if lock is not None:
+                    lock.release()
+                raise
 
-    @classmethod
-    def _open(cls, path: str, writer: str | None, layout: Layout | None,
-              create: bool, existing: bool) -> SqliteStore:
-        check_place(path, existing=existing or not create)  # before a lock file beside it
-        lock = StateLock.acquire(path, command=writer) if writer else None
-        try:
-            db = (Connection.open(path, existing=existing) if create
-                  else Connection.open_readonly(path))
-            return cls(db, layout=layout, lock=lock)
-        except BaseException:
-            if lock is not None:
-                lock.release()
-            raise
+        return await anyio.to_thread.run_sync(opened)
 
     async def close(self) -> None:
         try:
