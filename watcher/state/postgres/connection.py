@@ -79,7 +79,10 @@ class Conn:
         try:
             out = await fn(self)
         except BaseException:
-            await _rollback(tx)
+            # never raises, so the error that made us roll back stays the one reported (a
+            # dead connection cannot roll back, and need not: the server did)
+            with contextlib.suppress(*ERRORS):
+                await tx.rollback()
             raise
         await self._timed(tx.commit())
         return out
@@ -105,13 +108,12 @@ class Database:
         self.last_write_error: str | None = None
 
     @classmethod
-    async def open(cls, url: str, *, application: str = "watcher", min_size: int = 1,
-                   max_size: int = POOL_SIZE) -> Database:
+    async def open(cls, url: str, *, application: str) -> Database:
         """Connect; StoreUnavailable (exit 69), its message free of the password.
         ``application``: how the server lists these connections (``pg_stat_activity``)."""
         try:
             pool = await asyncpg.create_pool(
-                url, min_size=min_size, max_size=max_size, timeout=CONNECT_TIMEOUT,
+                url, min_size=1, max_size=POOL_SIZE, timeout=CONNECT_TIMEOUT,
                 command_timeout=COMMAND_TIMEOUT,
                 server_settings={"application_name": application[:63]})
         except (*ERRORS, ValueError) as e:
@@ -172,13 +174,6 @@ class Database:
                 await self._pool.close()
         except (*ERRORS, TimeoutError):
             self._pool.terminate()
-
-
-async def _rollback(tx: Any) -> None:
-    """Undo a failed transaction; never raises, so the error that made us roll back stays
-    the one reported (a dead connection cannot roll back, and need not: the server did)."""
-    with contextlib.suppress(*ERRORS):
-        await tx.rollback()
 
 
 def _why(e: BaseException) -> str:

@@ -105,11 +105,7 @@ class Follower:
             await gone.wait()
         finally:
             with anyio.CancelScope(shield=True):
-                await _close(conn)
-
-
-async def _close(conn: Any) -> None:
-    try:
-        await conn.close(timeout=1.0)
-    except ERRORS:
-        conn.terminate()
+                try:
+                    await conn.close(timeout=1.0)
+                except ERRORS:
+                    conn.terminate()
