@@ -69,8 +69,7 @@ class Conn:
         return await self._timed(self._raw.fetchval(query, *args))
 
     async def execute(self, query: str, *args: Any) -> str:
-        out: str = await self._timed(self._raw.execute(query, *args))
-        return out
+        return str(await self._timed(self._raw.execute(query, *args)))
 
     async def transaction(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
         """``fn(self)`` in one transaction, committed if it returns."""

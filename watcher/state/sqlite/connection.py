@@ -96,8 +96,7 @@ class Connection:
     def stamp(self) -> tuple[int, ...] | None:
         """What the file and its write-ahead log look like on disk (two ``stat`` calls, no
         query): any commit, by this process or another, changes it.  ``None`` when that
-        cannot be relied on: in memory, or a file changed within :data:`SETTLED_NS`, as a
-        write in the same tick of the file system's clock would leave it unchanged."""
+        cannot be relied on: in memory, or a file changed within :data:`SETTLED_NS`."""
         if self.path == MEMORY:
             return None
         try:
