@@ -47,8 +47,7 @@ async def open_store(state_path: str, *, writer: str | None = None,
         return await PostgresStore.open(state_path, replica=replica or default_replica(),
                                         listen_url=listen_url, layout=layout,
                                         create=create and not existing)
-    url = _URL.match(state_path)
-    if url:
+    if url := _URL.match(state_path):
         raise StoreUnavailable(f"state_path: no state store serves {url[1]}:// URLs "
                                "(give a file path, \":memory:\" or a postgresql:// URL)")
     return await SqliteStore.open(state_path, writer=writer, layout=layout, create=create,

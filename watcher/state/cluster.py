@@ -70,9 +70,8 @@ class ReplicaRow:
 class Cluster(Protocol):
     """The registry of replicas and their leases, in the shared store."""
 
-    @property
-    def replica(self) -> str:
-        """This replica's id."""
+    #: this replica's id
+    replica: str
 
     async def upkeep(self, held: Mapping[str, int], ttl: float,
                      info: Mapping[str, bytes] | None = None, *,

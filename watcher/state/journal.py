@@ -34,7 +34,8 @@ TAIL_KEEP = 10_000
 def entry_of(event: Event) -> JournalEntry:
     d = event.data
     return JournalEntry(0, event.id, event.time, event.type, event.source, d.get("run_id"),
-                 d.get("status"), d.get("workflow_id"), d.get("workflow_name"), to_json(event))
+                        d.get("status"), d.get("workflow_id"), d.get("workflow_name"),
+                        to_json(event))
 
 
 class Journal:
@@ -62,41 +63,29 @@ class Journal:
                      base: Mapping[str, Tracked] | None = None,
                      fence: Fence | None = None, applied: Sequence[str] = (),
                      inbox_before: float | None = None) -> list[JournalEntry]:
-        """Write a cycle's state changes and events atomically; returns the new entries.
-
-        ``base`` is the source's runs before this cycle, as stored: with it the store
-        may write the whole state as a snapshot instead of a row per change.  ``fence``:
-        the source's lease, without which the store refuses the cycle (Fenced).
-        ``applied``: the source's inbox deliveries this commit applies (``inbox_before``:
-        forget applied ones received before then).
-
-        Raises :class:`~watcher.errors.StoreError` if nothing could be written; memory
-        is then unchanged, so the caller simply tries the cycle again.
-        """
-        entries = [entry_of(e) for e in events]
-        # held across the store's commit, so the tail grows in the order of the numbers
-        async with self._lock:
-            entries = await self.store.commit(Commit(source, row, upserts or {}, removals,
-                                                     entries, base, fence=fence,
-                                                     applied=applied,
-                                                     inbox_before=inbox_before))
-            if entries:
-                self.counts.update(e.type for e in entries)
-                self._append(entries)
-        return entries
+        """Write a cycle's state changes and events atomically (as :class:`Commit` says);
+        returns the new entries.  StoreError: nothing was written and memory is unchanged,
+        so the caller simply tries the cycle again."""
+        return await self._commit(Commit(source, row, upserts or {}, removals,
+                                         [entry_of(e) for e in events], base, fence=fence,
+                                         applied=applied, inbox_before=inbox_before))
 
     async def write_back(self, reader: str, seq: int, *, events: Sequence[Event] = (),
                          records: Mapping[tuple[str, str], bytes | None] | None = None,
                          fence: Fence | None = None) -> list[JournalEntry]:
         """A journal reader that writes events back (health rules, reminders) has read up
         to ``seq``: its new events, its records and its cursor, in one transaction, so a
-        restart neither repeats nor loses what it decided.  ``fence``: the reader's lease
-        with several replicas (Fenced: another replica holds it).  StoreError: none of it."""
-        entries = [entry_of(e) for e in events]
+        restart neither repeats nor loses what it decided.  StoreError: none of it."""
+        return await self._commit(Commit(entries=[entry_of(e) for e in events],
+                                         cursor=(reader, seq), records=records or {},
+                                         fence=fence))
+
+    async def _commit(self, commit: Commit) -> list[JournalEntry]:
+        # held across the store's commit, so the tail grows in the order of the numbers
         async with self._lock:
-            entries = await self.store.commit(Commit(entries=entries, cursor=(reader, seq),
-                                                     records=records or {}, fence=fence))
-            self.cursors[reader] = seq
+            entries = await self.store.commit(commit)
+            if commit.cursor is not None:
+                self.cursors[commit.cursor[0]] = commit.cursor[1]
             if entries:
                 self.counts.update(e.type for e in entries)
                 self._append(entries)

@@ -57,18 +57,15 @@ class StateLock:
         # beside the real file, so two spellings of it (a symlink) share one lock
         real = Path(state_path).resolve()
         path = real.with_name(real.name + ".lock")
+        fd = -1
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as e:
-            raise StoreUnavailable(f"cannot open state file {state_path}: cannot lock "
-                                   f"{path}: {e.strerror or e}") from None
-        try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise StateHeld(state_path, read_holder(path)) from None
         except OSError as e:
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
+            if isinstance(e, BlockingIOError):
+                raise StateHeld(state_path, read_holder(path)) from None
             raise StoreUnavailable(f"cannot open state file {state_path}: cannot lock "
                                    f"{path}: {e.strerror or e}") from None
         me = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,

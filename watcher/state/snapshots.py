@@ -15,7 +15,7 @@ every backend makes the same decision and reads the others' blobs.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -41,10 +41,11 @@ Sizes = tuple[int, int]
 
 
 class SizeBook:
-    """Each source's sizes, read on first use and updated only once a write committed
-    (so a failed transaction leaves them as stored); what both stores' runs keep."""
+    """What both stores' runs keep: the layout, and each source's sizes, read on first use
+    and updated only once a write committed (so a failed transaction leaves them as stored)."""
 
-    def __init__(self) -> None:
+    def __init__(self, layout: Layout | None) -> None:
+        self.layout = layout or Layout()
         self.sizes: dict[str, Sizes] = {}
 
     def loaded(self, sources: Collection[str] | None, sizes: dict[str, Sizes]) -> None:
@@ -94,9 +95,35 @@ class Layout:
                  for rid, st in chunk])
 
 
-def runs_of(rows: dict[str, SourceRow], source: str) -> dict[str, Tracked]:
-    """The runs of ``source``'s row in ``rows`` (a row is made up for a source that has
-    runs but no row of its own): where a backend's load puts what it reads."""
+def assemble(sources: Iterable[Iterable[Any]], snapshots: Iterable[Iterable[Any]],
+             runs: Iterable[Iterable[Any]]) -> tuple[dict[str, SourceRow], dict[str, Sizes]]:
+    """The source rows with their runs, and the sizes they were read with, from a backend's
+    rows of ``sources`` (all columns), ``snapshots`` (``source, count, runs``, in part order)
+    and ``runs`` (all columns)."""
+    out: dict[str, SourceRow] = {}
+    for name, cur, baselined, failures, failing_since in sources:
+        out[name] = SourceRow(orjson.loads(cur) if cur else {}, bool(baselined), failures,
+                              failing_since)
+    sizes: dict[str, list[int]] = {}
+    state = _reader()
+    for source, count, blob in snapshots:
+        held = _runs_of(out, source)
+        for rid, status, raw, version, since, stuck, detail in orjson.loads(blob):
+            held[rid] = state(status, raw, version, since, stuck, detail)
+        sizes.setdefault(source, [0, 0])[0] += count
+    for source, rid, status, raw, version, since, stuck, detail in runs:
+        held = _runs_of(out, source)
+        if status == GONE:  # a removal
+            held.pop(rid, None)
+        else:
+            held[rid] = state(status, raw, version, since, stuck,
+                              orjson.loads(detail) if detail else None)
+        sizes.setdefault(source, [0, 0])[1] += 1
+    return out, {source: (snap, rows) for source, (snap, rows) in sizes.items()}
+
+
+def _runs_of(rows: dict[str, SourceRow], source: str) -> dict[str, Tracked]:
+    """The runs of ``source``'s row (made up for a source with runs but no row of its own)."""
     row = rows.get(source)
     if row is None:
         row = rows[source] = SourceRow()
@@ -109,36 +136,19 @@ def run_row(st: Tracked) -> RunRow:
             orjson.dumps(st.detail.to_dict()) if st.detail else None)
 
 
-class Reader:
-    """Rebuilds run states from blobs and rows, sharing equal raw statuses (a hundred
-    thousand runs carry a handful of distinct strings)."""
+def _reader() -> Callable[[str, str, str | None, float, Any, dict[str, Any] | None], Tracked]:
+    """A run state from its fields, sharing equal raw statuses (a hundred thousand runs
+    carry a handful of distinct strings)."""
+    statuses = {s.value: s for s in Status}
+    interned: dict[str, str] = {}
 
-    __slots__ = ("_interned", "_statuses")
-
-    def __init__(self) -> None:
-        self._statuses = {s.value: s for s in Status}
-        self._interned: dict[str, str] = {}
-
-    def state(self, status: str, raw: str, version: str | None, since: float, stuck: Any,
+    def state(status: str, raw: str, version: str | None, since: float, stuck: Any,
               detail: dict[str, Any] | None) -> Tracked:
-        st = self._statuses.get(status, Status.UNKNOWN)
-        raw = self._interned.setdefault(raw, raw)
+        st = statuses.get(status, Status.UNKNOWN)
+        raw = interned.setdefault(raw, raw)
         if st in TERMINAL and version is None and not stuck and not detail:
             return Settled((st, raw, since))
         return RunState(st, raw, version, since, bool(stuck),
                         RunDetails.from_dict(detail) if detail else None)
 
-    def blob(self, runs: dict[str, Tracked], blob: bytes) -> None:
-        """Add a snapshot blob's runs to ``runs``."""
-        state = self.state
-        for rid, status, raw, version, since, stuck, detail in orjson.loads(blob):
-            runs[rid] = state(status, raw, version, since, stuck, detail)
-
-    def row(self, runs: dict[str, Tracked], rid: str, status: str, raw: str,
-            version: str | None, since: float, stuck: Any, detail: bytes | None) -> None:
-        """Apply a run row (an upsert or a removal) to ``runs``."""
-        if status == GONE:
-            runs.pop(rid, None)
-        else:
-            runs[rid] = self.state(status, raw, version, since, stuck,
-                                   orjson.loads(detail) if detail else None)
+    return state

@@ -2,8 +2,8 @@
 
 The runtime (pollers, sink runners, the journal's memory, the CLI) speaks
 only :class:`Store`; an implementation keeps runs, the event journal, sink
-cursors and dead letters wherever it likes (:mod:`watcher.state.sqlite` in a
-file, a database server later) and must pass the same conformance tests
+cursors and dead letters wherever it likes (a SQLite file, a PostgreSQL
+database) and must pass the same conformance tests
 (``tests/state/test_store_conformance.py``).  What an implementation owes:
 
 - **One transaction per poll.** :meth:`Store.commit` writes a cycle's run
@@ -26,15 +26,17 @@ file, a database server later) and must pass the same conformance tests
   and ``STATUS=``).
 
 Every call is async: a backend on a network (asyncpg) and one in worker
-threads (sqlite3) implement the same methods.
+threads (sqlite3) implement the same methods, most of them alike (:class:`SqlStore`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Protocol
 
+from watcher.errors import StoreUnavailable
 from watcher.model import JournalEntry, Tracked
 from watcher.state.cluster import Cluster
 from watcher.state.inbox import Push
@@ -67,13 +69,8 @@ class SourceRow:
 
 @dataclass
 class Commit:
-    """Everything one cycle changes, written atomically.
-
-    A poll cycle writes its source's runs and row; a component that reads the
-    journal and writes events back (health rules, reminders) writes its events,
-    its records and its own cursor instead, so a restart neither repeats nor
-    loses what it decided.
-    """
+    """Everything one cycle changes, written atomically: a poll's runs and source row, or
+    a journal reader's events, records and cursor."""
 
     #: the source whose runs and row this commit writes (None: no source)
     source: str | None = None
@@ -94,6 +91,11 @@ class Commit:
     applied: Sequence[str] = ()
     #: forget ``source``'s applied deliveries received before this (None: keep them)
     inbox_before: float | None = None
+
+
+#: the journal table's columns, in :class:`JournalEntry`'s order
+ENTRY_COLS = ("seq", "id", "time", "type", "source", "run_id", "status", "workflow_id",
+              "workflow_name", "body")
 
 
 @dataclass
@@ -200,3 +202,104 @@ class Store(Protocol):
     async def probe(self) -> str:
         """``watcher check --connect``: what the store is and its schema version, in one
         line; StoreUnavailable when this watcher cannot use it (a newer schema)."""
+
+
+def describe(kind: str, path: str, version: int, current: int) -> str:
+    """:meth:`Store.probe`'s line for a store at schema ``version`` (``current``: this
+    watcher's); StoreUnavailable if a newer watcher wrote it."""
+    if version > current:
+        raise StoreUnavailable(f"{path}: written by a newer watcher (schema {version})")
+    if version < current:
+        return f"{kind} {path}, schema {version}: watcher run migrates it to {current}"
+    return f"{kind} {path}, schema {version} (current)"
+
+
+class SqlConnection(Protocol):
+    """A SQL store's connection: it runs a function of the driver's connection (sqlite3 in
+    a worker thread, asyncpg from a pool) as a read, a write transaction or one writing
+    statement, and keeps the store's write health."""
+
+    path: str
+    write_error: str | None
+    last_write_error: str | None
+
+    async def read(self, fn: Callable[[Any], Any]) -> Any:
+        ...
+
+    async def write(self, fn: Callable[[Any], Any]) -> Any:
+        ...
+
+    async def statement(self, fn: Callable[[Any], Any]) -> Any:
+        ...
+
+    async def close(self) -> None:
+        ...
+
+
+class SqlStore:
+    """What the SQLite and PostgreSQL stores do alike: the same call of their own SQL
+    modules (``_journal``, ``_sinks``, ``_inbox``) through their connection, its result
+    (untyped, as the module is) made the protocol's type."""
+
+    _journal: ModuleType
+    _sinks: ModuleType
+    _inbox: ModuleType
+    _db: SqlConnection
+
+    @property
+    def path(self) -> str:
+        return self._db.path
+
+    @property
+    def write_error(self) -> str | None:
+        return self._db.write_error
+
+    @property
+    def last_write_error(self) -> str | None:
+        return self._db.last_write_error
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def pushes(self, source: str, limit: int) -> list[Push]:
+        return list(await self._db.read(lambda db: self._inbox.pending(db, source, limit)))
+
+    async def records(self, namespace: str) -> dict[str, bytes]:
+        return dict(await self._db.read(lambda db: self._sinks.records(db, namespace)))
+
+    async def put_record(self, namespace: str, key: str, value: bytes | None) -> None:
+        await self._db.write(lambda db: self._sinks.put_records(db, {(namespace, key): value}))
+
+    async def head(self) -> int:
+        return int(await self._db.read(self._journal.head))
+
+    async def read(self, after: int, limit: int) -> list[JournalEntry]:
+        return list(await self._db.read(lambda db: self._journal.read(db, after, limit)))
+
+    async def prune_journal(self, *, upto: int, before: float) -> int:
+        return int(await self._db.write(lambda db: self._journal.prune(db, upto, before)))
+
+    async def cursors(self) -> dict[str, int]:
+        return dict(await self._db.read(self._sinks.cursors))
+
+    async def set_cursor(self, sink: str, seq: int) -> None:
+        await self._db.statement(lambda db: self._sinks.set_cursor(db, sink, seq))
+
+    async def drop_cursor(self, sink: str) -> None:
+        await self._db.statement(lambda db: self._sinks.drop_cursor(db, sink))
+
+    async def add_dead(self, sink: str, items: Iterable[tuple[JournalEntry, str, int]],
+                       now: float) -> None:
+        rows = [(e.seq, reason, attempts, now) for e, reason, attempts in items]
+        await self._db.statement(lambda db: self._sinks.add_dead(db, sink, rows))
+
+    async def dead_letters(self, sink: str | None = None, *, retry_only: bool = False,
+                           limit: int | None = None) -> list[DeadLetter]:
+        return list(await self._db.read(
+            lambda db: self._sinks.dead_letters(db, sink, retry_only, limit)))
+
+    async def mark_retry(self, sink: str | None) -> int:
+        return int(await self._db.statement(lambda db: self._sinks.mark_retry(db, sink)))
+
+    async def resolve_dead(self, sink: str, seqs: Sequence[int]) -> None:
+        await self._db.statement(lambda db: self._sinks.resolve_dead(db, sink, seqs))

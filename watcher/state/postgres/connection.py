@@ -23,7 +23,7 @@ import anyio
 import asyncpg
 
 from watcher.core.status import RoundTrips
-from watcher.errors import Fenced, StoreError, StoreUnavailable
+from watcher.errors import StoreError, StoreUnavailable
 from watcher.infra.secrets import Masker, masked_url, password_of
 
 T = TypeVar("T")
@@ -69,11 +69,28 @@ class Conn:
         return await self._timed(self._raw.fetchval(query, *args))
 
     async def execute(self, query: str, *args: Any) -> str:
-        out: str = await self._timed(self._raw.execute(query, *args))
+        return str(await self._timed(self._raw.execute(query, *args)))
+
+    async def transaction(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        """``fn(self)`` in one transaction, committed if it returns."""
+        tx = self._raw.transaction()
+        await self._timed(tx.start())
+        try:
+            out = await fn(self)
+        except BaseException:
+            # never raises, so the error that made us roll back stays the one reported (a
+            # dead connection cannot roll back, and need not: the server did)
+            with contextlib.suppress(*ERRORS):
+                await tx.rollback()
+            raise
+        await self._timed(tx.commit())
         return out
 
-    async def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
-        await self._timed(self._raw.executemany(query, rows))
+
+def columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Rows as one list per column: many rows bound as arrays for ``unnest``, one round trip
+    whatever their number."""
+    return [list(c) for c in zip(*rows, strict=True)]
 
 
 class Database:
@@ -84,19 +101,18 @@ class Database:
         #: the URL's password, masked in every error (should a driver ever quote it)
         self._mask = Masker([password_of(url)])
         #: the URL fit to show: its password masked
-        self.shown = masked_url(url)
+        self.path = masked_url(url)
         self.trips = RoundTrips()
         self.write_error: str | None = None
         self.last_write_error: str | None = None
 
     @classmethod
-    async def open(cls, url: str, *, application: str = "watcher", min_size: int = 1,
-                   max_size: int = POOL_SIZE) -> Database:
+    async def open(cls, url: str, *, application: str) -> Database:
         """Connect; StoreUnavailable (exit 69), its message free of the password.
         ``application``: how the server lists these connections (``pg_stat_activity``)."""
         try:
             pool = await asyncpg.create_pool(
-                url, min_size=min_size, max_size=max_size, timeout=CONNECT_TIMEOUT,
+                url, min_size=1, max_size=POOL_SIZE, timeout=CONNECT_TIMEOUT,
                 command_timeout=COMMAND_TIMEOUT,
                 server_settings={"application_name": application[:63]})
         except (*ERRORS, ValueError) as e:
@@ -106,18 +122,15 @@ class Database:
         return cls(pool, url)
 
     def error(self, what: str, e: BaseException) -> StoreError:
-        return StoreError(self._mask.redact(f"could not {what} {self.shown}: {_why(e)}"))
+        return StoreError(self._mask.redact(f"could not {what} {self.path}: {_why(e)}"))
 
     async def read(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
         """``fn(connection)`` outside any transaction (tried twice if the connection was dead)."""
         try:
-            return await self._lend(fn)
-        except _GONE:
-            pass
-        except ERRORS as e:
-            raise self.error("read", e) from e
-        try:
-            return await self._lend(fn)
+            try:
+                return await self._lend(fn)
+            except _GONE:
+                return await self._lend(fn)
         except ERRORS as e:
             raise self.error("read", e) from e
 
@@ -127,33 +140,15 @@ class Database:
         try:
             out = await self._lend(fn)
         except ERRORS as e:
-            raise self._failed(e) from e
+            err = self.error("write", e)
+            self.write_error = self.last_write_error = str(err)
+            raise err from e
         self.write_error = None
         return out
 
     async def write(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
         """``fn(connection)`` in one transaction, committed if it returns."""
-        try:
-            async with self._pool.acquire() as raw:
-                conn = Conn(raw, self.trips)
-                tx = raw.transaction()
-                try:
-                    await conn._timed(tx.start())
-                    try:
-                        out = await fn(conn)
-                    except BaseException:
-                        await _rollback(tx)
-                        raise
-                    await conn._timed(tx.commit())
-                except _GONE:
-                    raw.terminate()  # in an unknown state: the pool connects anew
-                    raise
-        except Fenced:
-            raise  # not the store's trouble: this replica lost a lease
-        except ERRORS as e:
-            raise self._failed(e) from e
-        self.write_error = None
-        return out
+        return await self.statement(lambda conn: conn.transaction(fn))
 
     async def _lend(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
         async with self._pool.acquire() as raw:
@@ -162,11 +157,6 @@ class Database:
             except _GONE:
                 raw.terminate()  # in an unknown state: the pool connects anew
                 raise
-
-    def _failed(self, e: BaseException) -> StoreError:
-        err = self.error("write", e)
-        self.write_error = self.last_write_error = str(err)
-        return err
 
     async def session(self, fn: Callable[[Any], Awaitable[T]]) -> T:
         """``fn(raw connection)`` with a connection of the pool (for migrations)."""
@@ -183,13 +173,6 @@ class Database:
                 await self._pool.close()
         except (*ERRORS, TimeoutError):
             self._pool.terminate()
-
-
-async def _rollback(tx: Any) -> None:
-    """Undo a failed transaction; never raises, so the error that made us roll back stays
-    the one reported (a dead connection cannot roll back, and need not: the server did)."""
-    with contextlib.suppress(*ERRORS):
-        await tx.rollback()
 
 
 def _why(e: BaseException) -> str:

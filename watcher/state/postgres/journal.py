@@ -9,10 +9,6 @@ smaller one appear later.  The counter is taken last in the transaction, so
 it is held for one statement and the commit.  The same statement inserts the
 entries and notifies the replicas' listeners (``pg_notify``, delivered at
 commit) with the new head.  Pruning never lowers the counter.
-
-A commit whose connection is lost after COMMIT was sent may or may not have
-landed; the caller tries the cycle again with the same event ids, and
-:class:`Doubts` makes that retry journal only the events not already there.
 """
 
 from __future__ import annotations
@@ -21,10 +17,8 @@ from collections.abc import Collection, Sequence
 
 from watcher.model import JournalEntry
 from watcher.state.postgres.connection import Conn
-from watcher.state.store import Commit
+from watcher.state.store import ENTRY_COLS, Commit
 
-ENTRY_COLS = ("seq", "id", "time", "type", "source", "run_id", "status", "workflow_id",
-              "workflow_name", "body")
 _COLS = ", ".join(ENTRY_COLS)
 _APPEND = f"""
     WITH head AS (UPDATE journal_head SET seq = seq + $1 RETURNING seq),
@@ -57,10 +51,9 @@ def _writer(c: Commit) -> tuple[str, str | None]:
 class Doubts:
     """Commits that failed with their outcome unknown, per writer (see :func:`_writer`).
 
-    A connection lost after COMMIT was sent may have committed or not; the
-    writer tries again with the same event ids.  The retry looks up those ids
-    after the head as it was, and journals only the ones not there, so an
-    event is never journaled twice (nor lost)."""
+    A connection lost after COMMIT was sent may have committed or not; the writer tries
+    again with the same event ids, and the retry journals only those not found after the
+    head as it was, so an event is never journaled twice (nor lost)."""
 
     __slots__ = ("_open", "seen")
 

@@ -95,40 +95,36 @@ class PgCluster:
 
     def __init__(self, db: Database, replica: str, follower: Follower, channel: str) -> None:
         self._db = db
-        self._replica = replica
+        self.replica = replica
         self._follower = follower
         self._channel = channel
-
-    @property
-    def replica(self) -> str:
-        return self._replica
 
     async def upkeep(self, held: Mapping[str, int], ttl: float,
                      info: Mapping[str, bytes] | None = None, *,
                      leaving: bool = False) -> Upkeep:
         names = list(held)
         infos = [(info or {}).get(n) for n in names]
-        args = (self._replica, socket.gethostname(), os.getpid(), __version__, ttl, names,
+        args = (self.replica, socket.gethostname(), os.getpid(), __version__, ttl, names,
                 [held[n] for n in names], infos, leaving)
         row = await self._db.statement(lambda db: db.fetchrow(_UPKEEP, *args))
         assert row is not None
         renewed, leases, holders, live = row[0] or [], row[1] or [], row[2] or [], row[3] or []
         return Upkeep(renewed=frozenset(renewed), holders=dict(zip(leases, holders, strict=True)),
-                      live=tuple(sorted({*live, self._replica})),
+                      live=tuple(sorted({*live, self.replica})),
                       abandoned=frozenset(row[4] or ()), expiring=row[5])
 
     async def acquire(self, names: Collection[str], ttl: float) -> dict[str, int]:
         if not names:
             return {}
         rows = await self._db.statement(
-            lambda db: db.fetch(_ACQUIRE, self._replica, sorted(names), ttl))
+            lambda db: db.fetch(_ACQUIRE, self.replica, sorted(names), ttl))
         return {name: int(epoch) for name, epoch in rows}
 
     async def release(self, held: Mapping[str, int]) -> None:
         if held:
             names = list(held)
             await self._db.statement(lambda db: db.execute(
-                _RELEASE, self._replica, names, [held[n] for n in names], self._channel,
+                _RELEASE, self.replica, names, [held[n] for n in names], self._channel,
                 LEASES))
 
     async def follow(self, on_head: Callable[[int], None],
@@ -138,7 +134,7 @@ class PgCluster:
 
     async def leave(self) -> None:
         await self._db.statement(lambda db: db.execute(
-            "UPDATE replicas SET stopped = clock_timestamp() WHERE id = $1", self._replica))
+            "UPDATE replicas SET stopped = clock_timestamp() WHERE id = $1", self.replica))
 
     async def replicas(self, ttl: float) -> list[ReplicaRow]:
         q = (f"SELECT id, host, pid, version, {_SECONDS.format('started')}, "

@@ -48,9 +48,7 @@ class Follower:
     async def run(self, on_head: Callable[[int], None],
                   on_leases: Callable[[], None] | None = None, *, clock: Clock,
                   on_push: Callable[[str], None] | None = None) -> None:
-        """Call ``on_head(seq)`` whenever the journal's head may have moved,
-        ``on_leases()`` when a replica gave leases back and ``on_push(source)`` when one
-        stored a push (the lease holder's poller checks its inbox anyway); forever."""
+        """:meth:`~watcher.state.cluster.Cluster.follow`, forever."""
         async with anyio.create_task_group() as tg:
             if self._url:
                 tg.start_soon(self._listen, on_head, on_leases or (lambda: None), clock,
@@ -61,9 +59,7 @@ class Follower:
         while True:
             try:
                 on_head(await self._db.read(journal.head))
-            except ERRORS:
-                pass  # the store's own callers report it; the next check tries again
-            except Exception as e:  # a StoreError: the same
+            except Exception as e:  # the store's own callers report it; the next check retries
                 log.debug("journal head check failed", error=str(e))
             with move_on_after(clock, CHECK_LISTENING if self._listening else CHECK_POLLING):
                 await self._checked.wait()
@@ -109,11 +105,7 @@ class Follower:
             await gone.wait()
         finally:
             with anyio.CancelScope(shield=True):
-                await _close(conn)
-
-
-async def _close(conn: Any) -> None:
-    try:
-        await conn.close(timeout=1.0)
-    except ERRORS:
-        conn.terminate()
+                try:
+                    await conn.close(timeout=1.0)
+                except ERRORS:
+                    conn.terminate()

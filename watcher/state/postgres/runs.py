@@ -1,12 +1,8 @@
-"""Sources and their runs in the database: source rows, snapshots and run rows.
+"""Sources and their runs in the database: the source rows, and the snapshots and run rows
+:mod:`watcher.state.snapshots` lays out, many rows in one statement (``unnest``).
 
-What goes in a snapshot and what in a row is decided by
-:mod:`watcher.state.snapshots`, exactly as for SQLite (a first sync of
-100,000 runs is a few blob writes); this module only stores and reads them.
-Many rows go in one statement (``unnest`` of arrays): one round trip
-whatever their number.  Each source's sizes are remembered as in SQLite;
-only the replica holding a source's lease writes its runs, and it loads them
-(refreshing the sizes) when it takes the lease.
+Only the replica holding a source's lease writes its runs, and it loads them
+(refreshing the sizes it remembers) when it takes the lease.
 """
 
 from __future__ import annotations
@@ -17,11 +13,9 @@ from typing import Any
 import orjson
 
 from watcher.model import Tracked
-from watcher.state.postgres.connection import Conn
-from watcher.state.snapshots import GONE, Layout, Reader, SizeBook, Sizes, run_row, runs_of
+from watcher.state.postgres.connection import Conn, columns
+from watcher.state.snapshots import GONE, SizeBook, Sizes, assemble, run_row
 from watcher.state.store import Commit, SourceRow
-
-#: ``(runs in its snapshot, run rows written since)`` of one source
 
 _UPSERT = """
     INSERT INTO runs (source, run_id, status, raw_status, version, since, stuck, detail)
@@ -44,39 +38,18 @@ def _only(sources: Collection[str] | None) -> tuple[str, tuple[Any, ...]]:
                                               (list(sources),))
 
 
-def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
-    """Rows as one list per column, for ``unnest``."""
-    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
-
-
 class Runs(SizeBook):
-    def __init__(self, layout: Layout) -> None:
-        super().__init__()
-        self.layout = layout
-
     async def load(self, db: Conn, sources: Collection[str] | None
                    ) -> tuple[dict[str, SourceRow], dict[str, Sizes]]:
         """The source rows with their runs, and the sizes they were read with."""
         where, args = _only(sources)
-        out: dict[str, SourceRow] = {}
-        for name, cur, baselined, failures, failing_since in await db.fetch(
-                "SELECT source, cursor, baselined, failures, failing_since FROM sources"
-                + where, *args):
-            out[name] = SourceRow(orjson.loads(cur) if cur else {}, baselined, failures,
-                                  failing_since)
-        sizes: dict[str, list[int]] = {}
-        reader = Reader()
-        for source, count, blob in await db.fetch(
-                "SELECT source, count, runs FROM snapshots" + where + " ORDER BY source, part",
-                *args):
-            reader.blob(runs_of(out, source), blob)
-            sizes.setdefault(source, [0, 0])[0] += count
-        for source, rid, status, raw, version, since, stuck, detail in await db.fetch(
-                "SELECT source, run_id, status, raw_status, version, since, stuck, detail "
-                "FROM runs" + where, *args):
-            reader.row(runs_of(out, source), rid, status, raw, version, since, stuck, detail)
-            sizes.setdefault(source, [0, 0])[1] += 1
-        return out, {source: (snap, rows) for source, (snap, rows) in sizes.items()}
+        return assemble(
+            await db.fetch("SELECT source, cursor, baselined, failures, failing_since "
+                           "FROM sources" + where, *args),
+            await db.fetch("SELECT source, count, runs FROM snapshots" + where
+                           + " ORDER BY source, part", *args),
+            await db.fetch("SELECT source, run_id, status, raw_status, version, since, "
+                           "stuck, detail FROM runs" + where, *args))
 
     async def save_row(self, db: Conn, source: str, r: SourceRow) -> None:
         await db.execute(_SAVE_ROW, source, orjson.dumps(r.cursor), r.baselined, r.failures,
@@ -100,7 +73,7 @@ class Runs(SizeBook):
             await db.execute("DELETE FROM runs WHERE source = $1 AND run_id = ANY($2::text[])",
                              src, removals)
         if upserts:
-            await db.execute(_UPSERT, src, *_columns(upserts, 7))
+            await db.execute(_UPSERT, src, *columns(upserts))
         # an upper bound: a run may be rewritten in place
         return snap, rows + len(c.upserts) + len(c.removals)
 
@@ -117,7 +90,7 @@ class Runs(SizeBook):
         if parts:
             await db.execute("INSERT INTO snapshots SELECT $1, * FROM "
                              "unnest($2::int[], $3::int[], $4::bytea[])",
-                             source, *_columns(parts, 3))
+                             source, *columns(parts))
 
     async def _sizes_of(self, db: Conn, source: str) -> Sizes:
         sizes = self.sizes.get(source)

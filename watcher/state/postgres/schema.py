@@ -69,9 +69,9 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-async def migrate(conn: Any, shown: str) -> int:
+async def migrate(conn: Any, shown: str) -> None:
     """Bring the database to :data:`SCHEMA_VERSION` (``conn``: an asyncpg connection);
-    the version it was at.  StoreUnavailable if a newer watcher wrote it."""
+    StoreUnavailable if a newer watcher wrote it."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK_KEY)
         await conn.execute("CREATE TABLE IF NOT EXISTS watcher_schema "
@@ -82,12 +82,10 @@ async def migrate(conn: Any, shown: str) -> int:
         for v in range(version, SCHEMA_VERSION):
             await conn.execute(MIGRATIONS[v])
             await conn.execute("INSERT INTO watcher_schema VALUES ($1)", v + 1)
-    return int(version)
 
 
 async def schema_version(conn: Any) -> int:
     """The version the database was migrated to (0: never), changing nothing."""
-    exists = await conn.fetchval("SELECT to_regclass('watcher_schema') IS NOT NULL")
-    if not exists:
+    if not await conn.fetchval("SELECT to_regclass('watcher_schema') IS NOT NULL"):
         return 0
     return int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM watcher_schema"))

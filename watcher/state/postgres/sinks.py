@@ -7,9 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from watcher.model import JournalEntry
-from watcher.state.postgres.connection import Conn
-from watcher.state.postgres.journal import ENTRY_COLS
-from watcher.state.store import DeadLetter
+from watcher.state.postgres.connection import Conn, columns
+from watcher.state.store import ENTRY_COLS, DeadLetter
 
 _DEAD = (f"SELECT d.sink, d.reason, d.attempts, d.time, d.retry, "
          f"{', '.join('j.' + c for c in ENTRY_COLS)} "
@@ -40,7 +39,7 @@ async def add_dead(db: Conn, sink: str, rows: Sequence[tuple[int, str, int, floa
     more.  The last row given for an entry wins."""
     unique = list({r[0]: r for r in rows}.values())
     if unique:
-        await db.execute(_ADD_DEAD, sink, *[list(c) for c in zip(*unique, strict=True)])
+        await db.execute(_ADD_DEAD, sink, *columns(unique))
 
 
 async def insert_dead(db: Conn, letters: Sequence[DeadLetter]) -> None:
@@ -48,7 +47,7 @@ async def insert_dead(db: Conn, letters: Sequence[DeadLetter]) -> None:
         rows = [(d.sink, d.entry.seq, d.reason, d.attempts, d.time, d.retry) for d in letters]
         await db.execute("INSERT INTO deadletters SELECT * FROM unnest($1::text[], "
                          "$2::bigint[], $3::text[], $4::int[], $5::float8[], $6::bool[])",
-                         *[list(c) for c in zip(*rows, strict=True)])
+                         *columns(rows))
 
 
 async def dead_letters(db: Conn, sink: str | None, retry_only: bool,
@@ -91,9 +90,9 @@ async def put_records(db: Conn, records: Mapping[tuple[str, str], bytes | None])
     if gone:
         await db.execute("DELETE FROM records WHERE (namespace, key) IN "
                          "(SELECT * FROM unnest($1::text[], $2::text[]))",
-                         *[list(c) for c in zip(*gone, strict=True)])
+                         *columns(gone))
     if kept:
         await db.execute("INSERT INTO records SELECT * FROM "
                          "unnest($1::text[], $2::text[], $3::bytea[]) "
                          "ON CONFLICT (namespace, key) DO UPDATE SET value = EXCLUDED.value",
-                         *[list(c) for c in zip(*kept, strict=True)])
+                         *columns(kept))

@@ -3,13 +3,11 @@ the :class:`~watcher.state.cluster.Cluster` of their leases."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from watcher.core.status import RoundTrips
 from watcher.errors import StoreError, StoreUnavailable
 from watcher.model import JournalEntry
-from watcher.state.cluster import Cluster
 from watcher.state.inbox import Push
 from watcher.state.postgres import inbox, journal, sinks
 from watcher.state.postgres.connection import Conn, Database
@@ -18,26 +16,30 @@ from watcher.state.postgres.listen import Follower
 from watcher.state.postgres.runs import Runs
 from watcher.state.postgres.schema import SCHEMA_VERSION, migrate, schema_version
 from watcher.state.snapshots import Layout, Sizes
-from watcher.state.store import Commit, DeadLetter, SourceRow
+from watcher.state.store import Commit, DeadLetter, SourceRow, SqlStore, describe
 
 #: the NOTIFY channel's prefix; the schema follows, so two states in one database differ
 CHANNEL = "watcher:"
 
 
-class PostgresStore:
+class PostgresStore(SqlStore):
     """Runs, journal, cursors, dead letters, records and leases in one database."""
 
     persistent = True
+    _journal, _sinks, _inbox = journal, sinks, inbox
+    _db: Database
 
     def __init__(self, db: Database, *, replica: str, channel: str,
                  listen_url: str | None, layout: Layout | None = None) -> None:
         self._db = db
-        self._runs = Runs(layout or Layout())
+        self._runs = Runs(layout)
         self._doubts = journal.Doubts()
         self._channel = channel
-        self._cluster = PgCluster(db, replica, Follower(db, listen_url, channel,
-                                                        application_name(replica)), channel)
+        self.cluster = PgCluster(db, replica, Follower(db, listen_url, channel,
+                                                       application_name(replica)), channel)
         self.replica = replica
+        #: round trips to the server so far, and their durations
+        self.trips = db.trips
 
     @classmethod
     async def open(cls, url: str, *, replica: str, listen_url: str | None = None,
@@ -46,9 +48,8 @@ class PostgresStore:
         is impossible.  ``listen_url``: where to LISTEN (None: ``url``; "": nowhere).
         ``create=False``: connect only, migrating nothing (``check --connect``)."""
         db = await Database.open(url, application=application_name(replica))
-        prepare = _prepare if create else _schema_of
         try:
-            schema = await db.session(lambda conn: prepare(conn, db.shown))
+            schema = await db.session(lambda conn: _prepare(conn, db.path, create))
         except StoreError as e:
             await db.close()
             raise StoreUnavailable(str(e)) from None
@@ -58,40 +59,9 @@ class PostgresStore:
         return cls(db, replica=replica, channel=(CHANNEL + schema)[:63],
                    listen_url=url if listen_url is None else listen_url or None, layout=layout)
 
-    @property
-    def path(self) -> str:
-        return self._db.shown
-
     async def probe(self) -> str:
-        version = await self._db.session(schema_version)
-        if version > SCHEMA_VERSION:
-            raise StoreUnavailable(f"{self.path}: written by a newer watcher (schema {version})")
-        if version < SCHEMA_VERSION:
-            return (f"PostgreSQL {self.path}, schema {version}: watcher run migrates it to "
-                    f"{SCHEMA_VERSION}")
-        return f"PostgreSQL {self.path}, schema {version} (current)"
-
-    @property
-    def write_error(self) -> str | None:
-        return self._db.write_error
-
-    @property
-    def last_write_error(self) -> str | None:
-        return self._db.last_write_error
-
-    @property
-    def cluster(self) -> Cluster:
-        return self._cluster
-
-    @property
-    def trips(self) -> RoundTrips:
-        """Round trips to the server so far, and their durations."""
-        return self._db.trips
-
-    async def close(self) -> None:
-        await self._db.close()
-
-    # -- sources and runs --------------------------------------------------------------
+        return describe("PostgreSQL", self.path, await self._db.session(schema_version),
+                        SCHEMA_VERSION)
 
     async def load(self, sources: Collection[str] | None = None) -> dict[str, SourceRow]:
         rows, sizes = await self._db.read(lambda db: self._runs.load(db, sources))
@@ -141,27 +111,10 @@ class PostgresStore:
     async def receive(self, push: Push) -> bool:
         return await self._db.write(lambda db: inbox.receive(db, push, self._channel))
 
-    async def pushes(self, source: str, limit: int) -> list[Push]:
-        return await self._db.read(lambda db: inbox.pending(db, source, limit))
-
-    async def records(self, namespace: str) -> dict[str, bytes]:
-        return await self._db.read(lambda db: sinks.records(db, namespace))
-
-    async def put_record(self, namespace: str, key: str, value: bytes | None) -> None:
-        await self._db.write(lambda db: sinks.put_records(db, {(namespace, key): value}))
-
-    # -- journal -------------------------------------------------------------------------
-
     async def head(self) -> int:
-        seq = await self._db.read(journal.head)
+        seq = await super().head()
         self._doubts.saw(seq)
         return seq
-
-    async def read(self, after: int, limit: int) -> list[JournalEntry]:
-        return await self._db.read(lambda db: journal.read(db, after, limit))
-
-    async def prune_journal(self, *, upto: int, before: float) -> int:
-        return await self._db.write(lambda db: journal.prune(db, upto, before))
 
     async def import_journal(self, entries: Sequence[JournalEntry], head: int) -> None:
         """Entries with their numbers kept, and the head (``watcher migrate``)."""
@@ -171,46 +124,15 @@ class PostgresStore:
         """Dead letters with their times and retry flags kept (``watcher migrate``)."""
         await self._db.write(lambda db: sinks.insert_dead(db, letters))
 
-    # -- sink cursors and dead letters ---------------------------------------------------
-
-    async def cursors(self) -> dict[str, int]:
-        return await self._db.read(sinks.cursors)
-
-    async def set_cursor(self, sink: str, seq: int) -> None:
-        await self._db.statement(lambda db: sinks.set_cursor(db, sink, seq))
-
-    async def drop_cursor(self, sink: str) -> None:
-        await self._db.statement(lambda db: sinks.drop_cursor(db, sink))
-
-    async def add_dead(self, sink: str, items: Iterable[tuple[JournalEntry, str, int]],
-                       now: float) -> None:
-        rows = [(e.seq, reason, attempts, now) for e, reason, attempts in items]
-        await self._db.statement(lambda db: sinks.add_dead(db, sink, rows))
-
-    async def dead_letters(self, sink: str | None = None, *, retry_only: bool = False,
-                           limit: int | None = None) -> list[DeadLetter]:
-        return await self._db.read(lambda db: sinks.dead_letters(db, sink, retry_only, limit))
-
-    async def mark_retry(self, sink: str | None) -> int:
-        return await self._db.statement(lambda db: sinks.mark_retry(db, sink))
-
-    async def resolve_dead(self, sink: str, seqs: Sequence[int]) -> None:
-        await self._db.statement(lambda db: sinks.resolve_dead(db, sink, seqs))
-
 
 def application_name(replica: str) -> str:
     """How the server lists a replica's connections: ``watcher <replica>``."""
     return f"watcher {replica}"
 
 
-async def _schema_of(conn: Any, shown: str) -> str:
-    """The schema the tables would live in, touching nothing."""
-    schema: str = await conn.fetchval("SELECT current_schema()")
-    return schema
-
-
-async def _prepare(conn: Any, shown: str) -> str:
-    """Migrate; the schema the tables live in (it names the NOTIFY channel)."""
-    await migrate(conn, shown)
+async def _prepare(conn: Any, path: str, migrating: bool) -> str:
+    """Migrate if ``migrating``; the schema the tables live in (it names the NOTIFY channel)."""
+    if migrating:
+        await migrate(conn, path)
     schema: str = await conn.fetchval("SELECT current_schema()")
     return schema

@@ -1,14 +1,6 @@
-"""SQLite state: run state per source, the event journal, sink cursors, dead letters.
-
-One connection in WAL mode (:mod:`.connection`), its tables and migrations
-(:mod:`.schema`), and one module per kind of state: sources and runs
-(:mod:`.runs`, laid out as :mod:`watcher.state.snapshots` decides), the
-journal (:mod:`.journal`), sink cursors and dead letters (:mod:`.sinks`).
-:class:`SqliteStore` puts them behind the :class:`~watcher.state.store.Store`
-protocol.  A poll cycle's run changes, its events and its source row are
-written in ONE transaction: after a crash, either all of a cycle is there or
-none of it.
-"""
+"""SQLite state in one file: one connection in WAL mode (:mod:`.connection`), the tables
+and their migrations (:mod:`.schema`), a module per kind of state (:mod:`.runs`,
+:mod:`.journal`, :mod:`.sinks`, :mod:`.inbox`), and :class:`SqliteStore` over them."""
 
 from __future__ import annotations
 

@@ -53,9 +53,7 @@ class Connection:
         self._conn = conn
         self.path = path
         self._limiter = anyio.CapacityLimiter(1)
-        #: why the last write failed; None once a write succeeds (for /readyz, STATUS=)
         self.write_error: str | None = None
-        #: why the most recent failed write failed, kept after writes succeed again
         self.last_write_error: str | None = None
 
     @classmethod
@@ -98,8 +96,7 @@ class Connection:
     def stamp(self) -> tuple[int, ...] | None:
         """What the file and its write-ahead log look like on disk (two ``stat`` calls, no
         query): any commit, by this process or another, changes it.  ``None`` when that
-        cannot be relied on: in memory, or a file changed within :data:`SETTLED_NS`, as a
-        write in the same tick of the file system's clock would leave it unchanged."""
+        cannot be relied on: in memory, or a file changed within :data:`SETTLED_NS`."""
         if self.path == MEMORY:
             return None
         try:
@@ -118,6 +115,9 @@ class Connection:
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """``fn(connection)`` in the worker thread, in one write transaction."""
         return await anyio.to_thread.run_sync(self._write, fn, limiter=self._limiter)
+
+    #: what PostgreSQL runs as one statement (saving round trips) is a write here
+    statement = write
 
     async def close(self) -> None:
         await anyio.to_thread.run_sync(self._close, limiter=self._limiter)

@@ -12,9 +12,8 @@ import sqlite3
 from collections.abc import Sequence
 
 from watcher.model import JournalEntry
+from watcher.state.store import ENTRY_COLS
 
-ENTRY_COLS = ("seq", "id", "time", "type", "source", "run_id", "status", "workflow_id",
-              "workflow_name", "body")
 _COLS = ", ".join(ENTRY_COLS)
 _INSERT = f"INSERT INTO journal ({_COLS}) VALUES ({', '.join('?' * len(ENTRY_COLS))})"
 _HEAD = ("SELECT MAX(COALESCE((SELECT MAX(seq) FROM journal), 0), "

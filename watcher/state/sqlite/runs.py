@@ -1,62 +1,39 @@
-"""Sources and their runs in the file: the source rows, snapshots and run rows.
-
-What goes in a snapshot and what in a row is decided by
-:mod:`watcher.state.snapshots`; this module only stores and reads them back,
-and remembers each source's sizes (runs in its snapshot, rows written since)
-so a commit need not count them again.
-"""
+"""Sources and their runs in the file: the source rows, and the snapshots and run rows
+:mod:`watcher.state.snapshots` lays out."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import orjson
 
 from watcher.model import Tracked
-from watcher.state.snapshots import GONE, Layout, Reader, SizeBook, Sizes, run_row, runs_of
+from watcher.state.snapshots import GONE, SizeBook, Sizes, assemble, run_row
 from watcher.state.store import Commit, SourceRow
 
-#: ``(runs in its snapshot, run rows written since)`` of one source
 
-
-def _only(column: str, sources: Collection[str] | None) -> tuple[str, tuple[Any, ...]]:
+def _only(sources: Collection[str] | None) -> tuple[str, tuple[Any, ...]]:
     """A WHERE clause keeping ``sources`` (all when None), and its arguments."""
     if sources is None:
         return "", ()
-    return (f" WHERE {column} IN (SELECT value FROM json_each(?))",
+    return (" WHERE source IN (SELECT value FROM json_each(?))",
             (orjson.dumps(list(sources)).decode(),))
 
 
 class Runs(SizeBook):
-    def __init__(self, layout: Layout) -> None:
-        super().__init__()
-        self.layout = layout
-
     def load(self, db: sqlite3.Connection, sources: Collection[str] | None
              ) -> tuple[dict[str, SourceRow], dict[str, Sizes]]:
         """The source rows with their runs, and the sizes they were read with."""
-        where, args = _only("source", sources)
-        out: dict[str, SourceRow] = {}
-        for name, cur, baselined, failures, failing_since in db.execute(
-                "SELECT source, cursor, baselined, failures, failing_since FROM sources"
-                + where, args):
-            out[name] = SourceRow(orjson.loads(cur) if cur else {}, bool(baselined), failures,
-                                  failing_since)
-        sizes: dict[str, list[int]] = {}
-        reader = Reader()
-        for source, count, blob in db.execute(
-                "SELECT source, count, runs FROM snapshots" + where + " ORDER BY source, part",
-                args):
-            reader.blob(runs_of(out, source), blob)
-            sizes.setdefault(source, [0, 0])[0] += count
-        for source, rid, status, raw, version, since, stuck, detail in db.execute(
-                "SELECT source, run_id, status, raw_status, version, since, stuck, detail "
-                "FROM runs" + where, args):
-            reader.row(runs_of(out, source), rid, status, raw, version, since, stuck, detail)
-            sizes.setdefault(source, [0, 0])[1] += 1
-        return out, {source: (snap, rows) for source, (snap, rows) in sizes.items()}
+        where, args = _only(sources)
+        return assemble(
+            db.execute("SELECT source, cursor, baselined, failures, failing_since FROM sources"
+                       + where, args),
+            db.execute("SELECT source, count, runs FROM snapshots" + where
+                       + " ORDER BY source, part", args),
+            db.execute("SELECT source, run_id, status, raw_status, version, since, stuck, "
+                       "detail FROM runs" + where, args))
 
     def save_row(self, db: sqlite3.Connection, source: str, r: SourceRow) -> None:
         db.execute("INSERT OR REPLACE INTO sources VALUES (?,?,?,?,?)",
@@ -93,8 +70,9 @@ class Runs(SizeBook):
                         runs: Mapping[str, Tracked]) -> None:
         db.execute("DELETE FROM snapshots WHERE source=?", (source,))
         db.execute("DELETE FROM runs WHERE source=?", (source,))
+        parts = enumerate(self.layout.parts(runs))  # one blob at a time, not the list
         db.executemany("INSERT INTO snapshots VALUES (?,?,?,?)",
-                       _numbered(source, self.layout.parts(runs)))
+                       ((source, part, count, blob) for part, (count, blob) in parts))
 
     def _sizes_of(self, db: sqlite3.Connection, source: str) -> Sizes:
         sizes = self.sizes.get(source)
@@ -105,9 +83,3 @@ class Runs(SizeBook):
                               (source,)).fetchone()[0]
             sizes = self.sizes[source] = (snap, rows)
         return sizes
-
-
-def _numbered(source: str, parts: Iterator[tuple[int, bytes]]
-              ) -> Iterator[tuple[str, int, int, bytes]]:
-    for part, (count, blob) in enumerate(parts):
-        yield source, part, count, blob

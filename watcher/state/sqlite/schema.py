@@ -67,8 +67,7 @@ def schema_version(db: sqlite3.Connection) -> int:
 def migrate(db: sqlite3.Connection, path: str) -> None:
     """Bring the file to :data:`SCHEMA_VERSION`; StoreUnavailable if it is newer."""
     db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-    version = int(row[0]) if row else 0
+    version = schema_version(db)
     if version > SCHEMA_VERSION:
         raise StoreUnavailable(f"{path}: written by a newer watcher (schema {version})")
     for v in range(version, SCHEMA_VERSION):

@@ -8,8 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from watcher.model import JournalEntry
-from watcher.state.sqlite.journal import ENTRY_COLS
-from watcher.state.store import DeadLetter
+from watcher.state.store import ENTRY_COLS, DeadLetter
 
 _DEAD = (f"SELECT d.sink, d.reason, d.attempts, d.time, d.retry, "
          f"{', '.join('j.' + c for c in ENTRY_COLS)} "
@@ -28,12 +27,12 @@ def drop_cursor(db: sqlite3.Connection, sink: str) -> None:
     db.execute("DELETE FROM cursors WHERE sink=?", (sink,))
 
 
-def add_dead(db: sqlite3.Connection, rows: Sequence[tuple[str, int, str, int, float]]
-             ) -> None:
-    """``(sink, seq, reason, attempts, time)`` rows; one that was queued for retry is not
-    any more."""
+def add_dead(db: sqlite3.Connection, sink: str,
+             rows: Sequence[tuple[int, str, int, float]]) -> None:
+    """``(seq, reason, attempts, time)`` rows; one that was queued for retry is not any
+    more."""
     db.executemany("INSERT OR REPLACE INTO deadletters (sink, seq, reason, attempts, time) "
-                   "VALUES (?,?,?,?,?)", rows)
+                   "VALUES (?,?,?,?,?)", [(sink, *row) for row in rows])
 
 
 def dead_letters(db: sqlite3.Connection, sink: str | None, retry_only: bool,

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Iterable, Sequence
-from functools import partial
+from collections.abc import Collection
 
 import anyio.to_thread
 
-from watcher.errors import StoreUnavailable
 from watcher.model import JournalEntry
 from watcher.state.inbox import Push
 from watcher.state.lock import StateLock
@@ -17,21 +15,23 @@ from watcher.state.sqlite import inbox, journal, sinks
 from watcher.state.sqlite.connection import MEMORY, Connection, check_place
 from watcher.state.sqlite.runs import Runs
 from watcher.state.sqlite.schema import SCHEMA_VERSION, schema_version
-from watcher.state.store import Commit, DeadLetter, SourceRow
+from watcher.state.store import Commit, DeadLetter, SourceRow, SqlStore, describe
 
 
-class SqliteStore:
+class SqliteStore(SqlStore):
     """Runs, journal, cursors and dead letters in one file; with ``:memory:`` nothing
     survives the process and run rows are not written at all (memory holds them
     already), while the journal still works, so sinks behave the same.  One process
     writes the file, so it holds every lease: there is no cluster and no fencing."""
 
     cluster: None = None
+    _journal, _sinks, _inbox = journal, sinks, inbox
+    _db: Connection
 
     def __init__(self, db: Connection, *, layout: Layout | None = None,
                  lock: StateLock | None = None) -> None:
         self._db = db
-        self._runs = Runs(layout or Layout())
+        self._runs = Runs(layout)
         self._lock = lock
         self.persistent = db.path != MEMORY
         #: namespace -> (the file's stamp when read, its records then)
@@ -43,46 +43,25 @@ class SqliteStore:
     async def open(cls, path: str, *, writer: str | None = None,
                    layout: Layout | None = None, create: bool = True,
                    existing: bool = False) -> SqliteStore:
-        """Open or create the file (only in a directory that exists); StoreUnavailable
-        (exit 69) if that is impossible.
+        """As :func:`~watcher.state.backends.open_store` opens a file; a ``writer`` holds
+        the one-writer lock (:mod:`watcher.state.lock`) until :meth:`close`."""
+        def opened() -> SqliteStore:
+            check_place(path, existing=existing or not create)  # before a lock file beside it
+            lock = StateLock.acquire(path, command=writer) if writer else None
+            try:
+                db = (Connection.open(path, existing=existing) if create
+                      else Connection.open_readonly(path))
+                return cls(db, layout=layout, lock=lock)
+            except BaseException:
+                if lock is not None:
+                    lock.release()
+                raise
 
-        ``writer``: the command that will write it (``watcher run``); it takes the
-        one-writer lock first (:mod:`watcher.state.lock`), StateHeld if another
-        process has it, and keeps it until :meth:`close`.  ``create=False``: read only,
-        StoreAbsent when the file does not exist.  ``existing``: read and write a file
-        that is there, StoreAbsent when it is not (the commands beside a daemon)."""
-        return await anyio.to_thread.run_sync(partial(cls._open, path, writer, layout, create,
-                                                      existing))
-
-    @classmethod
-    def _open(cls, path: str, writer: str | None, layout: Layout | None,
-              create: bool, existing: bool) -> SqliteStore:
-        check_place(path, existing=existing or not create)  # before a lock file beside it
-        lock = StateLock.acquire(path, command=writer) if writer else None
-        try:
-            db = (Connection.open(path, existing=existing) if create
-                  else Connection.open_readonly(path))
-            return cls(db, layout=layout, lock=lock)
-        except BaseException:
-            if lock is not None:
-                lock.release()
-            raise
-
-    @property
-    def path(self) -> str:
-        return self._db.path
-
-    @property
-    def write_error(self) -> str | None:
-        return self._db.write_error
-
-    @property
-    def last_write_error(self) -> str | None:
-        return self._db.last_write_error
+        return await anyio.to_thread.run_sync(opened)
 
     async def close(self) -> None:
         try:
-            await self._db.close()
+            await super().close()
         finally:
             if self._lock is not None:
                 self._lock.release()
@@ -90,15 +69,8 @@ class SqliteStore:
     async def probe(self) -> str:
         if not self.persistent:
             return "SQLite in memory: nothing is kept across restarts"
-        version = await self._db.read(schema_version)
-        if version > SCHEMA_VERSION:
-            raise StoreUnavailable(f"{self.path}: written by a newer watcher (schema {version})")
-        if version < SCHEMA_VERSION:
-            return (f"SQLite {self.path}, schema {version}: watcher run migrates it to "
-                    f"{SCHEMA_VERSION}")
-        return f"SQLite {self.path}, schema {version} (current)"
-
-    # -- sources and runs --------------------------------------------------------------
+        return describe("SQLite", self.path, await self._db.read(schema_version),
+                        SCHEMA_VERSION)
 
     async def load(self, sources: Collection[str] | None = None) -> dict[str, SourceRow]:
         rows, sizes = await self._db.read(lambda db: self._runs.load(db, sources))
@@ -135,9 +107,6 @@ class SqliteStore:
     async def receive(self, push: Push) -> bool:
         return await self._db.write(lambda db: inbox.receive(db, push))
 
-    async def pushes(self, source: str, limit: int) -> list[Push]:
-        return await self._db.read(lambda db: inbox.pending(db, source, limit))
-
     async def records(self, namespace: str) -> dict[str, bytes]:
         """The namespace's records; read again only when the file changed since they were
         last read (silences are looked at every second, by a daemon that mostly writes
@@ -146,7 +115,7 @@ class SqliteStore:
         seen = self._records.get(namespace)
         if stamp is not None and seen is not None and seen[0] == stamp:
             return dict(seen[1])
-        out = await self._db.read(lambda db: sinks.records(db, namespace))
+        out = await super().records(namespace)
         if stamp is not None:  # taken before the read: a write after it shows next time
             self._records[namespace] = (stamp, dict(out))
         return out
@@ -155,36 +124,6 @@ class SqliteStore:
         """Every record of every namespace (``watcher migrate``)."""
         return await self._db.read(sinks.all_records)
 
-    async def put_record(self, namespace: str, key: str, value: bytes | None) -> None:
-        await self._db.write(lambda db: sinks.put_records(db, {(namespace, key): value}))
-
-    # -- journal -------------------------------------------------------------------------
-
-    async def head(self) -> int:
-        return await self._db.read(journal.head)
-
-    async def read(self, after: int, limit: int) -> list[JournalEntry]:
-        return await self._db.read(lambda db: journal.read(db, after, limit))
-
-    async def prune_journal(self, *, upto: int, before: float) -> int:
-        return await self._db.write(lambda db: journal.prune(db, upto, before))
-
-    # -- sink cursors and dead letters ---------------------------------------------------
-
-    async def cursors(self) -> dict[str, int]:
-        return await self._db.read(sinks.cursors)
-
-    async def set_cursor(self, sink: str, seq: int) -> None:
-        await self._db.write(lambda db: sinks.set_cursor(db, sink, seq))
-
-    async def drop_cursor(self, sink: str) -> None:
-        await self._db.write(lambda db: sinks.drop_cursor(db, sink))
-
-    async def add_dead(self, sink: str, items: Iterable[tuple[JournalEntry, str, int]],
-                       now: float) -> None:
-        rows = [(sink, e.seq, reason, attempts, now) for e, reason, attempts in items]
-        await self._db.write(lambda db: sinks.add_dead(db, rows))
-
     async def dead_letters(self, sink: str | None = None, *, retry_only: bool = False,
                            limit: int | None = None) -> list[DeadLetter]:
         """Dead letters; none found stays none while the file does not change (each sink
@@ -192,13 +131,7 @@ class SqliteStore:
         stamp, key = self._db.stamp(), (sink, retry_only, limit)
         if stamp is not None and self._no_dead.get(key) == stamp:
             return []
-        out = await self._db.read(lambda db: sinks.dead_letters(db, sink, retry_only, limit))
+        out = await super().dead_letters(sink, retry_only=retry_only, limit=limit)
         if stamp is not None and not out:
             self._no_dead[key] = stamp
         return out
-
-    async def mark_retry(self, sink: str | None) -> int:
-        return await self._db.write(lambda db: sinks.mark_retry(db, sink))
-
-    async def resolve_dead(self, sink: str, seqs: Sequence[int]) -> None:
-        await self._db.write(lambda db: sinks.resolve_dead(db, sink, seqs))
