@@ -32,8 +32,8 @@ from watcher.core.timestamps import parse_ts
 from watcher.simulator import jwt
 from watcher.simulator.accounts import Account
 from watcher.simulator.api import VendorApi, json_response
-from watcher.simulator.ordered import Ordered, int_param
-from watcher.simulator.world import SimRun, World
+from watcher.simulator.listing import Desc, int_param
+from watcher.simulator.world import SimRun
 
 STATES = ("queued", "running", "success", "failed")
 ADMIN_USER = "admin"
@@ -72,10 +72,6 @@ class AirflowApi(VendorApi):
         "succeeded": ("success", {}), "failed": ("failed", {}),
     }
     login: ClassVar[dict[str, str]] = {"username": ADMIN_USER}
-
-    def __init__(self, world: World) -> None:
-        super().__init__(world)
-        self._ordered = Ordered()
 
     # -- auth ----------------------------------------------------------------------
 
@@ -184,11 +180,11 @@ class AirflowApi(VendorApi):
                             for name, op, t in bounds))
 
         def by(r: SimRun) -> Any:
-            return (*(_Desc(_ORDER[o[1:]](r)) if o.startswith("-") else _ORDER[o](r)
+            return (*(Desc(_ORDER[o[1:]](r)) if o.startswith("-") else _ORDER[o](r)
                       for o in order), r.created)
 
         def ordered_runs() -> tuple[list[SimRun], int]:
-            return self._ordered.get(account, (dag, tuple(order), states, tuple(bounds)),
+            return self.listings.get(account, (dag, tuple(order), states, tuple(bounds)),
                                      keep, by), offset
 
         items, runs, _ = self.page(request, ordered_runs, limit,
@@ -262,24 +258,6 @@ def _bounds(q: Any) -> list[tuple[str, str, float]] | str:
                     return f"{name}_{op}: invalid datetime"
                 bounds.append((name, op, t))
     return bounds
-
-
-class _Desc:
-    """Sorts its value in reverse inside an ascending sort key."""
-
-    __slots__ = ("v",)
-
-    def __init__(self, v: Any) -> None:
-        self.v = v
-
-    def __lt__(self, other: _Desc) -> bool:
-        return bool(other.v < self.v)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Desc) and bool(self.v == other.v)
-
-    def __hash__(self) -> int:
-        return hash(self.v)
 
 
 _OPS: dict[str, Any] = {"gte": lambda v, t: v >= t, "gt": lambda v, t: v > t,

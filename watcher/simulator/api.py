@@ -24,6 +24,7 @@ from watcher.simulator.faults import (
     endless_listing,
     sized_listing,
 )
+from watcher.simulator.listing import Listings
 from watcher.simulator.world import Request, SimRun, World
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -52,6 +53,8 @@ class VendorApi:
 
     def __init__(self, world: World) -> None:
         self.world = world
+        #: its listings, sorted once per version of an account's runs
+        self.listings = Listings(world)
         #: last item served per listing, for the ``duplicate`` fault
         self._last_item: Any = None
         #: set when the server stops, so an ``endless`` body ends instead of holding it up

@@ -22,8 +22,7 @@ from aiohttp import web
 
 from watcher.core.timestamps import format_ts
 from watcher.simulator.api import VendorApi, json_response
-from watcher.simulator.listing import NewestFirst
-from watcher.simulator.world import SimRun, World
+from watcher.simulator.world import SimRun
 
 APP_ID = "app_sim"
 #: the SDK's placeholder for "the key's own app"
@@ -42,10 +41,6 @@ class CortexApi(VendorApi):
         "cancelled": ("CANCELLED", {}), "skipped": ("SKIPPED", {}),
     }
 
-    def __init__(self, world: World) -> None:
-        super().__init__(world)
-        self.runs = NewestFirst(world, self.vendor)
-
     def add_routes(self, app: web.Application) -> None:
         base = "/apps/{app_id}/workflows/{workflow_id}/runs"
         app.router.add_get(base, self.list_runs)
@@ -59,7 +54,7 @@ class CortexApi(VendorApi):
         return json_response(body, status=status)
 
     def move_to_head(self, run: SimRun) -> None:
-        self.runs.drop_before(run)
+        self.listings.drop_before(run)
 
     def _bad_param(self, name: str, message: str, code: str = "invalid_type") -> web.Response:
         return self.error(400, "Invalid request parameters", errors=[
@@ -116,7 +111,8 @@ class CortexApi(VendorApi):
                     and (origin == "ALL" or r.extra.get("origin", "WORKFLOW") == origin))
 
         def order() -> tuple[list[SimRun], int]:
-            return self.runs.listing(account, (wid, status, origin), keep), (page - 1) * take
+            runs = self.listings.newest_first(account, (wid, status, origin), keep)
+            return runs, (page - 1) * take
 
         items, ordered, _ = self.page(request, order, take,
                                       lambda r: self.render(r, verbose=verbose))

@@ -21,9 +21,7 @@ import orjson
 from aiohttp import web
 
 from watcher.core.timestamps import format_ts
-from watcher.simulator.accounts import Account
 from watcher.simulator.api import VendorApi, json_response
-from watcher.simulator.listing import CACHED
 from watcher.simulator.world import SimRun
 
 API_VERSION = "2026-02-09"
@@ -42,10 +40,6 @@ class ExtendApi(VendorApi):
         "succeeded": ("PROCESSED", {}), "failed": ("FAILED", {}),
         "cancelled": ("CANCELLED", {}), "rejected": ("REJECTED", {}),
     }
-
-    def __init__(self, world: Any) -> None:
-        super().__init__(world)
-        self._sorted: dict[str, tuple[int, list[SimRun], list[tuple[float, str]]]] = {}
 
     def move_to_head(self, run: SimRun) -> None:
         # an update is what moves a run to the head of an updatedAt-desc listing
@@ -91,36 +85,26 @@ class ExtendApi(VendorApi):
                 return self.error(400, "nextPageToken is invalid or does not match this query")
 
         account = self.account_of(request)
+        filters = tuple((f, q[f]) for f in _FILTERS if f in q)
+
+        def key(run: SimRun) -> tuple[float, str]:
+            return _key(run, sort_by)
 
         def order() -> tuple[list[SimRun], int]:
-            runs, keys = self._ordered(account, sort_by, q)
+            runs = self.listings.get(account, (sort_by, filters),
+                                     lambda r: _matches(r, filters), key)
             if sort_dir == "desc":
-                end = len(keys) if after is None else bisect.bisect_left(keys, after)
+                end = len(runs) if after is None else bisect.bisect_left(runs, after, key=key)
                 return runs[:end][::-1], 0
-            begin = 0 if after is None else bisect.bisect_right(keys, after)
+            begin = 0 if after is None else bisect.bisect_right(runs, after, key=key)
             return runs[begin:], 0
 
         items, ordered, _ = self.page(request, order, size, self.render)
         body: dict[str, Any] = {"object": "list", "data": items}
         if len(ordered) > size and items:
             last = ordered[size - 1]
-            body["nextPageToken"] = _encode(query_id, (_key(last, sort_by)))
+            body["nextPageToken"] = _encode(query_id, key(last))
         return json_response(body)
-
-    def _ordered(self, account: Account, sort_by: str, q: Any
-                 ) -> tuple[list[SimRun], list[tuple[float, str]]]:
-        filters = tuple((f, q[f]) for f in _FILTERS if f in q)
-        cache_key = f"{account.name}|{sort_by}|{filters}"
-        hit = self._sorted.get(cache_key)
-        if hit is not None and hit[0] == account.version:
-            return hit[1], hit[2]
-        runs = [r for r in account.runs.values() if _matches(r, filters)]
-        runs.sort(key=lambda r: _key(r, sort_by))
-        keys = [_key(r, sort_by) for r in runs]
-        if len(self._sorted) > CACHED:
-            self._sorted.clear()
-        self._sorted[cache_key] = (account.version, runs, keys)
-        return runs, keys
 
     async def get_run(self, request: web.Request) -> web.Response:
         if request.headers.get("x-extend-api-version") != API_VERSION:

@@ -33,7 +33,7 @@ from aiohttp import web
 from watcher.simulator.accounts import Account
 from watcher.simulator.api import VendorApi, json_response
 from watcher.simulator.github_objects import WEB, repository, user
-from watcher.simulator.ordered import Ordered, int_param, link_header, page_count
+from watcher.simulator.listing import int_param, link_header, page_count
 from watcher.simulator.world import SimRun, Workflow, World
 
 STATUSES = ("requested", "queued", "waiting", "pending", "in_progress")
@@ -66,7 +66,6 @@ class GitHubApi(VendorApi):
 
     def __init__(self, world: World) -> None:
         super().__init__(world)
-        self._ordered = Ordered()
         #: account name -> (start of its quota hour, requests counted in it)
         self._quota: dict[str, tuple[float, int]] = {}
         self.hourly = HOURLY
@@ -187,7 +186,7 @@ class GitHubApi(VendorApi):
                     and (wf_id is None or r.workflow.id == wf_id) and _matches(r, filters))
 
         def order() -> tuple[list[SimRun], int]:
-            runs = self._ordered.get(account, (repo, wf_id, filters), keep, _newest,
+            runs = self.listings.get(account, (repo, wf_id, filters), keep, _newest,
                                      reverse=True)
             return (runs[:FILTERED_CAP] if filters else runs), (page - 1) * per_page
 

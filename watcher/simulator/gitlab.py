@@ -30,8 +30,8 @@ from aiohttp import web
 from watcher.core.timestamps import parse_ts
 from watcher.simulator.accounts import Account
 from watcher.simulator.api import VendorApi, json_response
-from watcher.simulator.ordered import Ordered, int_param, link_header, page_count
-from watcher.simulator.world import SimRun, World
+from watcher.simulator.listing import int_param, link_header, page_count
+from watcher.simulator.world import SimRun
 
 STATUSES = ("created", "waiting_for_resource", "preparing", "waiting_for_callback", "pending",
             "running", "success", "failed", "canceling", "canceled", "skipped", "manual",
@@ -71,10 +71,6 @@ class GitLabApi(VendorApi):
         "skipped": ("skipped", {}),
     }
     source_keys: ClassVar[dict[str, str]] = {"project": DEFAULT_PROJECT}
-
-    def __init__(self, world: World) -> None:
-        super().__init__(world)
-        self._ordered = Ordered()
 
     def credential(self, request: web.Request) -> str:
         token = request.headers.get("PRIVATE-TOKEN", "")
@@ -135,7 +131,7 @@ class GitLabApi(VendorApi):
             return _matches(r, filters)
 
         def order() -> tuple[list[SimRun], int]:
-            runs = self._ordered.get(account, (path, order_by, sort, filters, tuple(bounds)),
+            runs = self.listings.get(account, (path, order_by, sort, filters, tuple(bounds)),
                                      keep, _KEYS[order_by], reverse=sort == "desc")
             return runs, (page - 1) * per_page
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import struct
 import uuid
 from datetime import UTC, datetime
@@ -33,8 +34,8 @@ from aiohttp import web
 
 from watcher.core.timestamps import parse_ts
 from watcher.simulator.api import VendorApi, json_response
-from watcher.simulator.listing import NewestFirst
-from watcher.simulator.world import SimRun, World
+from watcher.simulator.listing import Desc, created
+from watcher.simulator.world import SimRun
 
 MAX_PAGE_SIZE = 50
 STATUSES = ("queued", "processing", "paused", "completed", "cancelled")
@@ -76,10 +77,6 @@ def _decode(cursor: str) -> tuple[float, str] | None:
         return None
 
 
-def _sort_key(run: SimRun) -> tuple[float, str]:
-    return (run.created, run.id)
-
-
 class KnockApi(VendorApi):
     vendor = "knock"
     stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {
@@ -87,10 +84,6 @@ class KnockApi(VendorApi):
         "succeeded": ("completed", {}), "failed": ("completed", {"error_count": 2}),
         "cancelled": ("cancelled", {}),
     }
-
-    def __init__(self, world: World) -> None:
-        super().__init__(world)
-        self.runs = NewestFirst(world, self.vendor)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/v1/workflow_recipient_runs", self.list_runs)
@@ -106,7 +99,7 @@ class KnockApi(VendorApi):
                               "type": kind}, status=status)
 
     def move_to_head(self, run: SimRun) -> None:
-        self.runs.drop_before(run)
+        self.listings.drop_before(run)
 
     async def list_runs(self, request: web.Request) -> web.Response:
         try:
@@ -119,11 +112,11 @@ class KnockApi(VendorApi):
 
         def order() -> tuple[list[SimRun], int]:
             nonlocal listing
-            listing = self.runs.listing(account, filters, keep)
+            listing = self.listings.newest_first(account, filters, keep)
             if after is not None:
-                return listing[_first_below(listing, after, strict=True):], 0
+                return listing[bisect.bisect_right(listing, Desc(after), key=_desc):], 0
             if before is not None:
-                end = _first_below(listing, before, strict=False)
+                end = bisect.bisect_left(listing, Desc(before), key=_desc)
                 return listing[max(0, end - size):end], 0
             return listing, 0
 
@@ -133,8 +126,8 @@ class KnockApi(VendorApi):
         first_index = listing.index(served[0]) if served else 0
         page_info = {
             "__typename": "PageInfo",
-            "after": _encode(_sort_key(served[-1])) if served and more else None,
-            "before": _encode(_sort_key(served[0])) if served and first_index > 0 else None,
+            "after": _encode(created(served[-1])) if served and more else None,
+            "before": _encode(created(served[0])) if served and first_index > 0 else None,
             "page_size": size,
         }
         return json_response({"items": items, "page_info": page_info})
@@ -190,17 +183,9 @@ class KnockApi(VendorApi):
         return out
 
 
-def _first_below(listing: list[SimRun], key: tuple[float, str], *, strict: bool) -> int:
-    """Index of the first run (newest first) whose key is below ``key`` (or equal, if not strict)."""
-    lo, hi = 0, len(listing)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        k = _sort_key(listing[mid])
-        if k < key or (not strict and k == key):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+def _desc(run: SimRun) -> Desc:
+    """A run's place in a newest-first listing, as a key ``bisect`` can search."""
+    return Desc(created(run))
 
 
 def _filter(statuses: tuple[str, ...], workflow: str | None, tenant: str | None,

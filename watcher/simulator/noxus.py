@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from watcher.simulator.api import VendorApi, json_response
-from watcher.simulator.listing import NewestFirst
 from watcher.simulator.world import SimRun, World
 
 MAX_SIZE = 100
@@ -44,7 +43,6 @@ class NoxusApi(VendorApi):
 
     def __init__(self, world: World) -> None:
         super().__init__(world)
-        self.runs = NewestFirst(world, self.vendor)
         #: the key's workspace (Noxus calls it a group)
         self.group_id = str(uuid.UUID(int=world.rng.getrandbits(128), version=4))
 
@@ -60,7 +58,7 @@ class NoxusApi(VendorApi):
         return json_response({"detail": message}, status=status)
 
     def move_to_head(self, run: SimRun) -> None:
-        self.runs.drop_before(run)
+        self.listings.drop_before(run)
 
     def _invalid(self, name: str, raw: str, kind: str, msg: str, **ctx: Any) -> web.Response:
         problem: dict[str, Any] = {"type": kind, "loc": ["query", name], "msg": msg, "input": raw}
@@ -97,7 +95,7 @@ class NoxusApi(VendorApi):
         account = self.account_of(request)
 
         def order() -> tuple[list[SimRun], int]:
-            return self.runs.listing(account, "all"), (page - 1) * size
+            return self.listings.newest_first(account, "all"), (page - 1) * size
 
         items, ordered, _ = self.page(request, order, size, self.render)
         total = len(ordered)

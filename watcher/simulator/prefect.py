@@ -30,8 +30,7 @@ from aiohttp import web
 
 from watcher.core.timestamps import parse_ts
 from watcher.simulator.api import VendorApi, json_response
-from watcher.simulator.ordered import Ordered
-from watcher.simulator.world import SimRun, World
+from watcher.simulator.world import SimRun
 
 STATE_TYPES = ("SCHEDULED", "PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED",
                "CRASHED", "PAUSED", "CANCELLING")
@@ -109,10 +108,6 @@ class PrefectApi(VendorApi):
         "cancelling": ("CANCELLING", {}), "cancelled": ("CANCELLED", {}),
     }
 
-    def __init__(self, world: World) -> None:
-        super().__init__(world)
-        self._ordered = Ordered()
-
     def credential(self, request: web.Request) -> str:
         if "Authorization" not in request.headers:  # a self-hosted server asks for no key
             return self.world.tokens[self.vendor]
@@ -179,7 +174,7 @@ class PrefectApi(VendorApi):
 
         def order() -> tuple[list[SimRun], int]:
             query = orjson.dumps([runs_f, flows_f, deps_f, sort], option=orjson.OPT_SORT_KEYS)
-            return self._ordered.get(account, query, keep, key, reverse=reverse), offset
+            return self.listings.get(account, query, keep, key, reverse=reverse), offset
 
         items, _, _ = self.page(request, order, limit, self.render)
         return json_response(items)
