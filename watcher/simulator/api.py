@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import anyio
@@ -30,6 +31,23 @@ from watcher.simulator.world import Request, SimRun, World
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: where a request keeps the account its key belongs to (None: no such key)
 ACCOUNT: web.RequestKey[Account | None] = web.RequestKey("account")
+
+
+#: UTC with microseconds, as Noxus, Knock and Prefect write their times
+MICROS = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def stamp(epoch: float | None, fmt: str = MICROS) -> str | None:
+    """``epoch`` in UTC as ``fmt`` writes it (None stays None)."""
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).strftime(fmt)
+
+
+class Refused(Exception):
+    """Raised by a handler's checks: the request is answered with ``response`` instead."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
@@ -129,7 +147,10 @@ class VendorApi:
                 return resp
         if account is None:
             return self.error(401, "Invalid or missing API key", code="UNAUTHORIZED")
-        return await handler(request)
+        try:
+            return await handler(request)
+        except Refused as refused:
+            return refused.response
 
     async def _flood(self, request: web.Request, fault: Fault) -> web.StreamResponse:
         """``endless`` / ``huge``: stream a listing until it is done or the client hangs up."""

@@ -31,7 +31,7 @@ import orjson
 from aiohttp import web
 
 from watcher.simulator.accounts import Account
-from watcher.simulator.api import VendorApi, json_response
+from watcher.simulator.api import Refused, VendorApi, json_response
 from watcher.simulator.github_objects import WEB, repository, user
 from watcher.simulator.listing import int_param, link_header, page_count
 from watcher.simulator.world import SimRun, Workflow, World
@@ -108,14 +108,28 @@ class GitHubApi(VendorApi):
                 "X-RateLimit-Used": str(used), "X-RateLimit-Reset": str(int(start + 3600)),
                 "X-RateLimit-Resource": "core"}
 
-    def _spent(self, account: Account) -> web.Response | None:
+    def _opened(self, request: web.Request) -> tuple[Account, str]:
+        """The request's account and repository, refused with 403 once the hour's quota is
+        spent."""
+        account = self.account_of(request)
         start, used = self._quota.get(account.name, (0.0, 0))
-        if used < self.hourly or self.world.clock() - start >= 3600:
-            return None
-        resp = self.error(403, "API rate limit exceeded for user ID 1. If you reach out to "
-                          "GitHub Support for help, please include the request ID.")
-        resp.headers.update(self._count(account, False))
-        return resp
+        if used >= self.hourly and self.world.clock() - start < 3600:
+            resp = self.error(403, "API rate limit exceeded for user ID 1. If you reach out to "
+                              "GitHub Support for help, please include the request ID.")
+            resp.headers.update(self._count(account, False))
+            raise Refused(resp)
+        return account, f"{request.match_info['owner']}/{request.match_info['repo']}"
+
+    def _etagged(self, request: web.Request, account: Account, body: bytes,
+                 headers: dict[str, str], link: str = "") -> web.Response:
+        """``body`` with its weak ETag, or a 304 (not counted) when the client has it."""
+        etag = 'W/"' + hashlib.sha256(body).hexdigest() + '"'
+        if etag in _tags(request.headers.get("If-None-Match", "")):
+            return web.Response(status=304, headers={"ETag": etag, **self._count(account, False)})
+        headers = {"ETag": etag, **headers, **self._count(account, True)}
+        if link:
+            headers["Link"] = link
+        return web.Response(body=body, headers=headers, content_type="application/json")
 
     async def rate_limit(self, request: web.Request) -> web.Response:
         headers = self._count(self.account_of(request), False)
@@ -134,13 +148,11 @@ class GitHubApi(VendorApi):
                                            for r in account.runs.values())
 
     async def get_repo(self, request: web.Request) -> web.Response:
-        account = self.account_of(request)
-        repo = f"{request.match_info['owner']}/{request.match_info['repo']}"
-        if (spent := self._spent(account)) is not None:
-            return spent
+        account, repo = self._opened(request)
         if not self._known(account, repo):
             return self.error(404, "Not Found")
-        return json_response({**repository(repo, self._api(request)), "default_branch": "main"}, headers=self._count(account, True))
+        return json_response({**repository(repo, self._api(request)), "default_branch": "main"},
+                             headers=self._count(account, True))
 
     def _workflow(self, ref: str) -> Workflow | None:
         """A workflow by its id or file name."""
@@ -162,10 +174,7 @@ class GitHubApi(VendorApi):
             headers=self._count(self.account_of(request), True))
 
     async def list_runs(self, request: web.Request) -> web.Response:
-        account = self.account_of(request)
-        if (spent := self._spent(account)) is not None:
-            return spent
-        repo = f"{request.match_info['owner']}/{request.match_info['repo']}"
+        account, repo = self._opened(request)
         if not self._known(account, repo):
             return self.error(404, "Not Found")
         q = request.query
@@ -193,32 +202,19 @@ class GitHubApi(VendorApi):
         api = self._api(request)
         items, ordered, _ = self.page(request, order, per_page, lambda r: self.render(r, api))
         body = orjson.dumps({"total_count": len(ordered), "workflow_runs": items})
-        etag = 'W/"' + hashlib.sha256(body).hexdigest() + '"'
-        if etag in _tags(request.headers.get("If-None-Match", "")):
-            return web.Response(status=304, headers={"ETag": etag, **self._count(account, False)})
-        headers = {"ETag": etag, "Cache-Control": "private, max-age=60, s-maxage=60",
-                   "Vary": "Accept, Authorization, Cookie, X-GitHub-OTP",
-                   "X-GitHub-Api-Version-Selected": "2022-11-28",
-                   **self._count(account, True)}
-        link = link_header(request.url, page, page_count(len(ordered), per_page), "page")
-        if link:
-            headers["Link"] = link
-        return web.Response(body=body, headers=headers, content_type="application/json")
+        return self._etagged(request, account, body, {
+            "Cache-Control": "private, max-age=60, s-maxage=60",
+            "Vary": "Accept, Authorization, Cookie, X-GitHub-OTP",
+            "X-GitHub-Api-Version-Selected": "2022-11-28"},
+            link_header(request.url, page, page_count(len(ordered), per_page)))
 
     async def get_run(self, request: web.Request) -> web.Response:
-        account = self.account_of(request)
-        if (spent := self._spent(account)) is not None:
-            return spent
-        repo = f"{request.match_info['owner']}/{request.match_info['repo']}"
+        account, repo = self._opened(request)
         run = account.runs.get(request.match_info["id"])
         if run is None or run.extra.get("repository", DEFAULT_REPO) != repo:
             return self.error(404, "Not Found")
         body = orjson.dumps(self.served(run, self.render(run, self._api(request))))
-        etag = 'W/"' + hashlib.sha256(body).hexdigest() + '"'
-        if etag in _tags(request.headers.get("If-None-Match", "")):
-            return web.Response(status=304, headers={"ETag": etag, **self._count(account, False)})
-        return web.Response(body=body, headers={"ETag": etag, **self._count(account, True)},
-                            content_type="application/json")
+        return self._etagged(request, account, body, {})
 
     def render(self, run: SimRun, api: str) -> dict[str, Any]:
         wf, x = run.workflow, run.extra

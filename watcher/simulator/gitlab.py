@@ -21,13 +21,12 @@ A pipeline's ``ref`` is its workflow's key (``invoice-processing``), its
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from aiohttp import web
 
-from watcher.core.timestamps import parse_ts
+from watcher.core.timestamps import format_ts, parse_ts
 from watcher.simulator.accounts import Account
 from watcher.simulator.api import VendorApi, json_response
 from watcher.simulator.listing import int_param, link_header, page_count
@@ -41,11 +40,6 @@ SCOPES = {"running": ("running",), "pending": ("pending",), "finished": FINISHED
 ORDER_BY = ("id", "status", "ref", "updated_at", "user_id")
 DEFAULT_PROJECT = "acme/api"
 WEB = "https://gitlab.com"
-
-
-def _ts(epoch: float) -> str:
-    dt = datetime.fromtimestamp(epoch, UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def project_id(path: str) -> int:
@@ -163,7 +157,7 @@ class GitLabApi(VendorApi):
             "id": pid, "iid": pid % 100000, "project_id": project_id(path),
             "sha": hashlib.sha1(run.id.encode()).hexdigest(), "ref": run.workflow.key,
             "status": run.status, "source": run.extra.get("source", "push"),
-            "created_at": _ts(run.created), "updated_at": _ts(run.updated),
+            "created_at": format_ts(run.created), "updated_at": format_ts(run.updated),
             "web_url": f"{WEB}/{path}/-/pipelines/{run.id}", "name": run.workflow.name,
         }
 
@@ -177,8 +171,8 @@ class GitLabApi(VendorApi):
             "before_sha": sha[::-1], "tag": False, "yaml_errors": None,
             "user": {"id": 1001, "username": "ci-bot", "name": "CI Bot", "state": "active",
                      "locked": False, "avatar_url": None, "web_url": f"{WEB}/ci-bot"},
-            "started_at": _ts(run.started) if run.started is not None else None,
-            "finished_at": _ts(run.finished) if run.finished is not None else None,
+            "started_at": format_ts(run.started) if run.started is not None else None,
+            "finished_at": format_ts(run.finished) if run.finished is not None else None,
             "committed_at": None, "duration": duration,
             "queued_duration": (round(run.started - run.created, 3)
                                 if run.started is not None else None),

@@ -27,13 +27,12 @@ import binascii
 import bisect
 import struct
 import uuid
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from aiohttp import web
 
 from watcher.core.timestamps import parse_ts
-from watcher.simulator.api import VendorApi, json_response
+from watcher.simulator.api import VendorApi, json_response, stamp
 from watcher.simulator.listing import Desc, created
 from watcher.simulator.world import SimRun
 
@@ -45,10 +44,6 @@ _ERROR_KINDS = {400: ("invalid_params", "invalid_request_error"),
                 404: ("resource_missing", "invalid_request_error"),
                 422: ("invalid_params", "invalid_request_error"),
                 429: ("rate_limit_exceeded", "rate_limit_error")}
-
-
-def _ts(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _uuid(seed: str) -> str:
@@ -159,15 +154,15 @@ class KnockApi(VendorApi):
             "trigger_source": {"type": run.extra.get("trigger", "api"),
                                "cancellation_key": f"{wf.key}-{run.id[:8]}"},
             "error_count": run.error_count,
-            "inserted_at": _ts(run.created),
-            "updated_at": _ts(run.updated),
+            "inserted_at": stamp(run.created),
+            "updated_at": stamp(run.updated),
         }
 
     def events(self, run: SimRun) -> list[dict[str, Any]]:
         def event(i: int, name: str, status: str = "ok", at: float = run.created,
                   **extra: Any) -> dict[str, Any]:
             return {"__typename": "WorkflowRecipientRunEvent", "id": _uuid(f"{run.id}:{i}"),
-                    "event": name, "status": status, "inserted_at": _ts(at), "attempt": 1,
+                    "event": name, "status": status, "inserted_at": stamp(at), "attempt": 1,
                     "data": extra.pop("data", {}), "step_ref": extra.get("step_ref"),
                     "step_type": extra.get("step_type")}
 

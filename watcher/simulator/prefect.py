@@ -22,14 +22,13 @@ A run's world status is its ``state_type`` (``COMPLETED``...); its
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import orjson
 from aiohttp import web
 
 from watcher.core.timestamps import parse_ts
-from watcher.simulator.api import VendorApi, json_response
+from watcher.simulator.api import VendorApi, json_response, stamp
 from watcher.simulator.world import SimRun
 
 STATE_TYPES = ("SCHEDULED", "PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED",
@@ -58,12 +57,6 @@ def ended(run: SimRun) -> float | None:
     if run.finished is not None:
         return run.finished
     return run.updated if run.status in TERMINAL else None
-
-
-def _ts(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _uuid(seed: str) -> str:
@@ -196,7 +189,7 @@ class PrefectApi(VendorApi):
         total = ((ended(run) or self.world.clock()) - run.started
                  if run.started is not None else 0.0)
         return {
-            "id": run.id, "created": _ts(run.created), "updated": _ts(run.updated),
+            "id": run.id, "created": stamp(run.created), "updated": stamp(run.updated),
             "name": run_name(run), "flow_id": wf.id, "state_id": state_id,
             "deployment_id": dep, "deployment_version": None,
             "work_queue_name": "default", "flow_version": "1.0", "parameters": {},
@@ -208,15 +201,15 @@ class PrefectApi(VendorApi):
             "labels": {"prefect.flow.id": wf.id, "prefect.deployment.id": dep},
             "parent_task_run_id": None,
             "run_count": 1 if run.started is not None else 0,
-            "expected_start_time": _ts(run.created), "next_scheduled_start_time": None,
-            "start_time": _ts(run.started), "end_time": _ts(ended(run)),
+            "expected_start_time": stamp(run.created), "next_scheduled_start_time": None,
+            "start_time": stamp(run.started), "end_time": stamp(ended(run)),
             "total_run_time": round(total, 6), "estimated_run_time": round(total, 6),
             "estimated_start_time_delta": 0.0, "auto_scheduled": False,
             "infrastructure_document_id": None, "infrastructure_pid": None,
             "created_by": None, "work_queue_id": _uuid("queue:default"),
             "work_pool_id": _uuid("pool:default"), "work_pool_name": "default-pool",
             "state": {"id": state_id, "type": run.status, "name": self.state_name(run),
-                      "timestamp": _ts(run.updated), "message": run.error,
+                      "timestamp": stamp(run.updated), "message": run.error,
                       "data": None,
                       "state_details": {"flow_run_id": run.id, "task_run_id": None,
                                         "child_flow_run_id": None, "scheduled_time": None,

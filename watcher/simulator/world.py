@@ -194,7 +194,7 @@ class World:
             return "workflow_" + self._token(12)
         if vendor == "cortex":
             return "wf_" + self._token(8).lower()
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        return self.random_uuid()
 
     def new_run_id(self, vendor: str) -> str:
         if vendor in SERIAL_IDS:
@@ -205,6 +205,9 @@ class World:
             return "workflow_run_" + self._token(21)
         if vendor == "cortex":
             return "run_" + self._token(10).lower()
+        return self.random_uuid()
+
+    def random_uuid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def _token(self, n: int) -> str:
