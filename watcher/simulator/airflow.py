@@ -187,8 +187,7 @@ class AirflowApi(VendorApi):
             return self.listings.get(account, (dag, tuple(order), states, tuple(bounds)),
                                      keep, by), offset
 
-        items, runs, _ = self.page(request, ordered_runs, limit,
-                                   lambda r: self.render(r, v1=v1))
+        items, runs = self.page(request, ordered_runs, limit, lambda r: self.render(r, v1=v1))
         body: dict[str, Any] = {"dag_runs": items}
         if cursor is not None and not v1:
             more = offset + limit < len(runs)

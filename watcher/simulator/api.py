@@ -180,6 +180,15 @@ class VendorApi:
             resp.headers["Retry-After"] = f"{retry_after:g}"
         return resp
 
+    def run_of(self, request: web.Request, missing: str, *, key: str = "id", code: str = "",
+               belongs: Callable[[SimRun], bool] | None = None) -> SimRun:
+        """The run of the request's account that the path names, refused with 404 ``missing``
+        when there is none (or it fails ``belongs``)."""
+        run: SimRun | None = self.account_of(request).runs.get(request.match_info[key])
+        if run is None or (belongs is not None and not belongs(run)):
+            raise Refused(self.error(404, missing, code=code))
+        return run
+
     @staticmethod
     def served(run: SimRun, item: dict[str, Any]) -> Any:
         """``item`` as served: mangled if the run was made hostile (see ``World.override``)."""
@@ -187,12 +196,12 @@ class VendorApi:
 
     def page(self, request: web.Request, order: Callable[[], tuple[list[SimRun], int]],
              size: int, render: Callable[[SimRun], dict[str, Any]]
-             ) -> tuple[list[Any], list[SimRun], int]:
+             ) -> tuple[list[Any], list[SimRun]]:
         """One listing page with any due page fault applied.
 
         ``order()`` returns the current ordered listing and the index where the
         requested page starts; it is called again if a ``shift`` fault changed the
-        world.  Returns the rendered items, the listing and the start index.
+        world.  Returns the rendered items and the listing.
         """
         ordered, start = order()
         fault = self.world.faults.take(self.vendor, request.path, PAGE_KINDS)
@@ -215,4 +224,4 @@ class VendorApi:
             elif fault.kind == "reorder":
                 items.reverse()
         self._last_item = items[-1] if items else None
-        return items, ordered, start
+        return items, ordered

@@ -107,17 +107,15 @@ class CortexApi(VendorApi):
             runs = self.listings.newest_first(account, (wid, status, origin), keep)
             return runs, (page - 1) * take
 
-        items, ordered, _ = self.page(request, order, take,
-                                      lambda r: self.render(r, verbose=verbose))
+        items, ordered = self.page(request, order, take, lambda r: self.render(r, verbose=verbose))
         return json_response(items, headers={"pagination-page": str(page),
                                              "pagination-take": str(take),
                                              "pagination-count": str(len(ordered))})
 
     async def get_run(self, request: web.Request) -> web.Response:
         wid = self._workflow_of(request)
-        run = self.account_of(request).runs.get(request.match_info["run_id"])
-        if run is None or run.workflow.id != wid:
-            return self.error(404, "Run not found")
+        run = self.run_of(request, "Run not found", key="run_id",
+                          belongs=lambda r: r.workflow.id == wid)
         body = self.render(run, verbose="all" in request.query.getall("verbose", []))
         return json_response(self.served(run, body))
 

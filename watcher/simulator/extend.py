@@ -99,7 +99,7 @@ class ExtendApi(VendorApi):
             begin = 0 if after is None else bisect.bisect_right(runs, after, key=key)
             return runs[begin:], 0
 
-        items, ordered, _ = self.page(request, order, size, self.render)
+        items, ordered = self.page(request, order, size, self.render)
         body: dict[str, Any] = {"object": "list", "data": items}
         if len(ordered) > size and items:
             last = ordered[size - 1]
@@ -110,9 +110,7 @@ class ExtendApi(VendorApi):
         if request.headers.get("x-extend-api-version") != API_VERSION:
             return self.error(400, "Missing or unsupported x-extend-api-version header",
                               code="INVALID_API_VERSION")
-        run = self.account_of(request).runs.get(request.match_info["id"])
-        if run is None:
-            return self.error(404, "Workflow run not found")
+        run = self.run_of(request, "Workflow run not found")
         body = self.render(run)
         body.pop("usage", None)
         body.update({

@@ -200,7 +200,7 @@ class GitHubApi(VendorApi):
             return (runs[:FILTERED_CAP] if filters else runs), (page - 1) * per_page
 
         api = self._api(request)
-        items, ordered, _ = self.page(request, order, per_page, lambda r: self.render(r, api))
+        items, ordered = self.page(request, order, per_page, lambda r: self.render(r, api))
         body = orjson.dumps({"total_count": len(ordered), "workflow_runs": items})
         return self._etagged(request, account, body, {
             "Cache-Control": "private, max-age=60, s-maxage=60",
@@ -210,9 +210,8 @@ class GitHubApi(VendorApi):
 
     async def get_run(self, request: web.Request) -> web.Response:
         account, repo = self._opened(request)
-        run = account.runs.get(request.match_info["id"])
-        if run is None or run.extra.get("repository", DEFAULT_REPO) != repo:
-            return self.error(404, "Not Found")
+        run = self.run_of(request, "Not Found",
+                          belongs=lambda r: r.extra.get("repository", DEFAULT_REPO) == repo)
         body = orjson.dumps(self.served(run, self.render(run, self._api(request))))
         return self._etagged(request, account, body, {})
 

@@ -28,7 +28,7 @@ from aiohttp import web
 
 from watcher.core.timestamps import format_ts, parse_ts
 from watcher.simulator.accounts import Account
-from watcher.simulator.api import VendorApi, json_response
+from watcher.simulator.api import Refused, VendorApi, json_response
 from watcher.simulator.listing import int_param, link_header, page_count
 from watcher.simulator.world import SimRun
 
@@ -83,27 +83,24 @@ class GitLabApi(VendorApi):
         app.router.add_get("/api/v4/projects/{project}/pipelines", self.list_pipelines)
         app.router.add_get("/api/v4/projects/{project}/pipelines/{id}", self.get_pipeline)
 
-    def _project_of(self, request: web.Request, account: Account) -> str | None:
-        """The path of the project the request names (by id or path), if it exists."""
+    def _project_of(self, request: web.Request, account: Account) -> str:
+        """The path of the project the request names (by id or path), refused with 404 when
+        there is none."""
         raw = unquote(request.match_info["project"])
         paths = {DEFAULT_PROJECT} | {r.extra["project"] for r in account.runs.values()
                                      if "project" in r.extra}
         for path in paths:
             if raw in (path, str(project_id(path))):
                 return path
-        return None
+        raise Refused(self.error(404, "Project Not Found"))
 
     async def get_project(self, request: web.Request) -> web.Response:
         path = self._project_of(request, self.account_of(request))
-        if path is None:
-            return self.error(404, "Project Not Found")
         return json_response(_project(path))
 
     async def list_pipelines(self, request: web.Request) -> web.Response:
         account = self.account_of(request)
         path = self._project_of(request, account)
-        if path is None:
-            return self.error(404, "Project Not Found")
         q = request.query
         per_page, page = int_param(q, "per_page", 20), int_param(q, "page", 1)
         if per_page is None or page is None:
@@ -129,7 +126,7 @@ class GitLabApi(VendorApi):
                                      keep, _KEYS[order_by], reverse=sort == "desc")
             return runs, (page - 1) * per_page
 
-        items, ordered, _ = self.page(request, order, per_page, self.render)
+        items, ordered = self.page(request, order, per_page, self.render)
         total, pages = len(ordered), page_count(len(ordered), per_page)
         headers = {"X-Page": str(page), "X-Per-Page": str(per_page), "X-Total": str(total),
                    "X-Total-Pages": str(pages),
@@ -141,13 +138,9 @@ class GitLabApi(VendorApi):
         return json_response(items, headers=headers)
 
     async def get_pipeline(self, request: web.Request) -> web.Response:
-        account = self.account_of(request)
-        path = self._project_of(request, account)
-        run = account.runs.get(request.match_info["id"])
-        if path is None:
-            return self.error(404, "Project Not Found")
-        if run is None or run.extra.get("project", DEFAULT_PROJECT) != path:
-            return self.error(404, "Not found")
+        path = self._project_of(request, self.account_of(request))
+        run = self.run_of(request, "Not found",
+                          belongs=lambda r: r.extra.get("project", DEFAULT_PROJECT) == path)
         return json_response(self.served(run, self.detail(run)))
 
     def render(self, run: SimRun) -> dict[str, Any]:

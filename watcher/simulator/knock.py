@@ -115,7 +115,7 @@ class KnockApi(VendorApi):
                 return listing[max(0, end - size):end], 0
             return listing, 0
 
-        items, ordered, _ = self.page(request, order, size, self.render)
+        items, ordered = self.page(request, order, size, self.render)
         served = ordered[:size]
         more = len(ordered) > size
         first_index = listing.index(served[0]) if served else 0
@@ -128,10 +128,8 @@ class KnockApi(VendorApi):
         return json_response({"items": items, "page_info": page_info})
 
     async def get_run(self, request: web.Request) -> web.Response:
-        run = self.account_of(request).runs.get(request.match_info["id"])
-        if run is None:
-            return self.error(404, "The resource you requested does not exist",
-                              code="resource_missing")
+        run = self.run_of(request, "The resource you requested does not exist",
+                          code="resource_missing")
         body = self.render(run)
         body["events"] = self.events(run)
         return json_response(self.served(run, body))

@@ -62,21 +62,19 @@ class NoxusApi(VendorApi):
         def order() -> tuple[list[SimRun], int]:
             return self.listings.newest_first(account, "all"), (page - 1) * size
 
-        items, ordered, _ = self.page(request, order, size, self.render)
+        items, ordered = self.page(request, order, size, self.render)
         total = len(ordered)
         return json_response({"items": items, "total": total, "page": page, "size": size,
                               "pages": math.ceil(total / size)})
 
-    def _find(self, request: web.Request) -> SimRun | None:
-        run = self.account_of(request).runs.get(request.match_info["run_id"])
+    def _find(self, request: web.Request) -> SimRun:
         wid = request.match_info.get("workflow_id")
-        return None if run is None or (wid is not None and run.workflow.id != wid) else run
+        return self.run_of(request, "Run not found", key="run_id",
+                           belongs=lambda r: wid is None or r.workflow.id == wid)
 
     async def get_run(self, request: web.Request) -> web.Response:
         """``RunNoIO``: the run without its workflow, definitions or output."""
         run = self._find(request)
-        if run is None:
-            return self.error(404, "Run not found")
         body = self.render(run)
         for key in ("definitions", "workflow", "source"):
             del body[key]
@@ -86,8 +84,6 @@ class NoxusApi(VendorApi):
     async def get_workflow_run(self, request: web.Request) -> web.Response:
         """The cookbook's poll endpoint: the run plus output and progress details."""
         run = self._find(request)
-        if run is None:
-            return self.error(404, "Run not found")
         body = self.render(run)
         del body["workflow"]
         done = run.status in TERMINAL

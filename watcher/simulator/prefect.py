@@ -169,13 +169,11 @@ class PrefectApi(VendorApi):
             query = orjson.dumps([runs_f, flows_f, deps_f, sort], option=orjson.OPT_SORT_KEYS)
             return self.listings.get(account, query, keep, key, reverse=reverse), offset
 
-        items, _, _ = self.page(request, order, limit, self.render)
+        items, _ = self.page(request, order, limit, self.render)
         return json_response(items)
 
     async def get_run(self, request: web.Request) -> web.Response:
-        run = self.account_of(request).runs.get(request.match_info["id"])
-        if run is None:
-            return self.error(404, "Flow run not found")
+        run = self.run_of(request, "Flow run not found")
         return json_response(self.served(run, self.render(run)))
 
     @staticmethod
