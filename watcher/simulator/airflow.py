@@ -31,7 +31,7 @@ from aiohttp import web
 from watcher.core.timestamps import parse_ts
 from watcher.simulator import jwt
 from watcher.simulator.accounts import Account
-from watcher.simulator.api import VendorApi, json_response
+from watcher.simulator.api import VendorApi, json_response, stage_table
 from watcher.simulator.listing import Desc, int_param
 from watcher.simulator.world import SimRun
 
@@ -67,10 +67,7 @@ def dag_id(run: SimRun) -> str:
 
 class AirflowApi(VendorApi):
     vendor = "airflow"
-    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {
-        "pending": ("queued", {}), "running": ("running", {}),
-        "succeeded": ("success", {}), "failed": ("failed", {}),
-    }
+    stages = stage_table(pending="queued", running="running", succeeded="success", failed="failed")
     login: ClassVar[dict[str, str]] = {"username": ADMIN_USER}
 
     # -- auth ----------------------------------------------------------------------

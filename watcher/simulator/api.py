@@ -42,6 +42,15 @@ def stamp(epoch: float | None, fmt: str = MICROS) -> str | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC).strftime(fmt)
 
 
+#: canonical stage -> the vendor's raw status and the extra run fields it needs
+Stages = dict[str, tuple[str, dict[str, Any]]]
+
+
+def stage_table(**stages: str | tuple[str, dict[str, Any]]) -> Stages:
+    """A vendor's :data:`Stages`: a raw status alone needs no extra fields."""
+    return {k: (v, {}) if isinstance(v, str) else v for k, v in stages.items()}
+
+
 class Refused(Exception):
     """Raised by a handler's checks: the request is answered with ``response`` instead."""
 
@@ -58,9 +67,8 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 class VendorApi:
     vendor: ClassVar[str] = ""
-    #: canonical stage -> the vendor's raw status (and extra run fields), for scenarios;
-    #: a stage the vendor does not have is absent
-    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {}
+    #: for scenarios; a stage the vendor does not have is absent
+    stages: ClassVar[Stages] = {}
     #: the API's root under ``/{vendor}`` (the base URL a client is given ends with it)
     root: ClassVar[str] = ""
     #: what else a client logs in with, beside the token (``GET /_sim/info`` shows it)

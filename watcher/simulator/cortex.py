@@ -16,12 +16,12 @@ workflows; timestamps are JavaScript ISO strings (milliseconds, ``Z``).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from aiohttp import web
 
 from watcher.core.timestamps import format_ts
-from watcher.simulator.api import Refused, VendorApi, json_response
+from watcher.simulator.api import Refused, VendorApi, json_response, stage_table
 from watcher.simulator.world import SimRun
 
 APP_ID = "app_sim"
@@ -35,11 +35,8 @@ TERMINAL = ("CANCELLED", "COMPLETED", "SKIPPED", "FAILED")
 
 class CortexApi(VendorApi):
     vendor = "cortex"
-    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {
-        "pending": ("PENDING", {}), "running": ("RUNNING", {}),
-        "succeeded": ("COMPLETED", {}), "failed": ("FAILED", {}),
-        "cancelled": ("CANCELLED", {}), "skipped": ("SKIPPED", {}),
-    }
+    stages = stage_table(pending="PENDING", running="RUNNING", succeeded="COMPLETED",
+                         failed="FAILED", cancelled="CANCELLED", skipped="SKIPPED")
 
     def add_routes(self, app: web.Application) -> None:
         base = "/apps/{app_id}/workflows/{workflow_id}/runs"

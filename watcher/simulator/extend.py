@@ -15,13 +15,14 @@ import base64
 import binascii
 import bisect
 import hashlib
-from typing import Any, ClassVar
+from typing import Any
 
 import orjson
 from aiohttp import web
 
 from watcher.core.timestamps import format_ts
-from watcher.simulator.api import VendorApi, json_response
+from watcher.simulator.api import VendorApi, json_response, stage_table
+from watcher.simulator.listing import Filters, matching
 from watcher.simulator.world import SimRun
 
 API_VERSION = "2026-02-09"
@@ -29,17 +30,19 @@ STATUSES = ("PENDING", "PROCESSING", "NEEDS_REVIEW", "CANCELLING", "PROCESSED", 
             "CANCELLED", "REJECTED")
 
 
-_FILTERS = ("status", "workflowId", "batchId", "fileNameContains")
+_FILTERS: Filters = {
+    "status": lambda r, v: r.status == v,
+    "workflowId": lambda r, v: r.workflow.id == v,
+    "batchId": lambda r, v: r.extra.get("batchId") == v,
+    "fileNameContains": lambda r, v: v in "document.pdf",
+}
 
 
 class ExtendApi(VendorApi):
     vendor = "extend"
-    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {
-        "pending": ("PENDING", {}), "running": ("PROCESSING", {}),
-        "needs_review": ("NEEDS_REVIEW", {}), "cancelling": ("CANCELLING", {}),
-        "succeeded": ("PROCESSED", {}), "failed": ("FAILED", {}),
-        "cancelled": ("CANCELLED", {}), "rejected": ("REJECTED", {}),
-    }
+    stages = stage_table(pending="PENDING", running="PROCESSING", needs_review="NEEDS_REVIEW",
+                         cancelling="CANCELLING", succeeded="PROCESSED", failed="FAILED",
+                         cancelled="CANCELLED", rejected="REJECTED")
 
     def move_to_head(self, run: SimRun) -> None:
         # an update is what moves a run to the head of an updatedAt-desc listing
@@ -91,8 +94,8 @@ class ExtendApi(VendorApi):
             return _key(run, sort_by)
 
         def order() -> tuple[list[SimRun], int]:
-            runs = self.listings.get(account, (sort_by, filters),
-                                     lambda r: _matches(r, filters), key)
+            runs = self.listings.get(account, (sort_by, filters), matching(_FILTERS, filters),
+                                     key)
             if sort_dir == "desc":
                 end = len(runs) if after is None else bisect.bisect_left(runs, after, key=key)
                 return runs[:end][::-1], 0
@@ -167,19 +170,6 @@ class ExtendApi(VendorApi):
 
 def _key(run: SimRun, sort_by: str) -> tuple[float, str]:
     return (run.updated if sort_by == "updatedAt" else run.created, run.id)
-
-
-def _matches(run: SimRun, filters: tuple[tuple[str, str], ...]) -> bool:
-    for name, value in filters:
-        if name == "status" and run.status != value:
-            return False
-        if name == "workflowId" and run.workflow.id != value:
-            return False
-        if name == "batchId" and run.extra.get("batchId") != value:
-            return False
-        if name == "fileNameContains" and value not in "document.pdf":
-            return False
-    return True
 
 
 def _query_id(q: Any, size: int) -> str:

@@ -31,9 +31,9 @@ import orjson
 from aiohttp import web
 
 from watcher.simulator.accounts import Account
-from watcher.simulator.api import Refused, VendorApi, json_response
+from watcher.simulator.api import Refused, VendorApi, json_response, stage_table
 from watcher.simulator.github_objects import WEB, repository, user
-from watcher.simulator.listing import int_param, link_header, page_count
+from watcher.simulator.listing import Filters, int_param, link_header, matching, page_count, serial
 from watcher.simulator.world import SimRun, Workflow, World
 
 STATUSES = ("requested", "queued", "waiting", "pending", "in_progress")
@@ -44,7 +44,6 @@ DEFAULT_REPO = "acme/api"
 HOURLY = 5000
 #: a filtered listing lists at most this many runs ("up to 1,000 results")
 FILTERED_CAP = 1000
-_FILTERS = ("status", "branch", "event", "actor", "head_sha")
 
 
 def _ts(epoch: float) -> str:
@@ -57,11 +56,8 @@ def conclusion(run: SimRun) -> str | None:
 
 class GitHubApi(VendorApi):
     vendor = "github"
-    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {
-        "pending": ("queued", {}), "running": ("in_progress", {}),
-        "succeeded": ("success", {}), "failed": ("failure", {}),
-        "cancelled": ("cancelled", {}), "skipped": ("skipped", {}),
-    }
+    stages = stage_table(pending="queued", running="in_progress", succeeded="success",
+                         failed="failure", cancelled="cancelled", skipped="skipped")
     source_keys: ClassVar[dict[str, str]] = {"repository": DEFAULT_REPO}
 
     def __init__(self, world: World) -> None:
@@ -189,10 +185,11 @@ class GitHubApi(VendorApi):
                 return self.error(404, "Not Found")
             wf_id = wf.id
         filters = tuple((f, q[f]) for f in _FILTERS if q.get(f))
+        matches = matching(_FILTERS, filters)
 
         def keep(r: SimRun) -> bool:
             return (r.extra.get("repository", DEFAULT_REPO) == repo
-                    and (wf_id is None or r.workflow.id == wf_id) and _matches(r, filters))
+                    and (wf_id is None or r.workflow.id == wf_id) and matches(r))
 
         def order() -> tuple[list[SimRun], int]:
             runs = self.listings.get(account, (repo, wf_id, filters), keep, _newest,
@@ -254,24 +251,16 @@ class GitHubApi(VendorApi):
 
 
 def _newest(run: SimRun) -> tuple[float, int]:
-    return (run.created, int(run.id) if run.id.isdigit() else 0)
+    return (run.created, serial(run))
 
 
-_DEFAULTS = {"branch": ("head_branch", "main"), "event": ("event", "push"),
-             "actor": ("actor", "octo-dev")}
-
-
-def _matches(run: SimRun, filters: tuple[tuple[str, str], ...]) -> bool:
-    for name, value in filters:
-        if name == "status":
-            if value != run.status and not (value == "completed" and conclusion(run)):
-                return False
-        elif name == "head_sha":
-            if hashlib.sha1(run.id.encode()).hexdigest() != value:
-                return False
-        elif run.extra.get(*_DEFAULTS[name]) != value:
-            return False
-    return True
+_FILTERS: Filters = {
+    "status": lambda r, v: v == r.status or (v == "completed" and conclusion(r) is not None),
+    "branch": lambda r, v: r.extra.get("head_branch", "main") == v,
+    "event": lambda r, v: r.extra.get("event", "push") == v,
+    "actor": lambda r, v: r.extra.get("actor", "octo-dev") == v,
+    "head_sha": lambda r, v: hashlib.sha1(r.id.encode()).hexdigest() == v,
+}
 
 
 def _tags(header: str) -> set[str]:

@@ -28,8 +28,8 @@ from aiohttp import web
 
 from watcher.core.timestamps import format_ts, parse_ts
 from watcher.simulator.accounts import Account
-from watcher.simulator.api import Refused, VendorApi, json_response
-from watcher.simulator.listing import int_param, link_header, page_count
+from watcher.simulator.api import Refused, VendorApi, json_response, stage_table
+from watcher.simulator.listing import Filters, int_param, link_header, matching, page_count, serial
 from watcher.simulator.world import SimRun
 
 STATUSES = ("created", "waiting_for_resource", "preparing", "waiting_for_callback", "pending",
@@ -58,12 +58,9 @@ def _project(path: str) -> dict[str, Any]:
 
 class GitLabApi(VendorApi):
     vendor = "gitlab"
-    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {
-        "pending": ("pending", {}), "running": ("running", {}), "paused": ("manual", {}),
-        "succeeded": ("success", {}), "failed": ("failed", {}),
-        "cancelling": ("canceling", {}), "cancelled": ("canceled", {}),
-        "skipped": ("skipped", {}),
-    }
+    stages = stage_table(pending="pending", running="running", paused="manual", succeeded="success",
+                         failed="failed", cancelling="canceling", cancelled="canceled",
+                         skipped="skipped")
     source_keys: ClassVar[dict[str, str]] = {"project": DEFAULT_PROJECT}
 
     def credential(self, request: web.Request) -> str:
@@ -111,7 +108,8 @@ class GitLabApi(VendorApi):
         bounds = _checked(q)
         if isinstance(bounds, str):
             return self.error(400, bounds)
-        filters = tuple((f, q[f]) for f in ("status", "ref", "source", "scope") if q.get(f))
+        filters = tuple((f, q[f]) for f in _FILTERS if q.get(f))
+        matches = matching(_FILTERS, filters)
 
         def keep(r: SimRun) -> bool:
             if r.extra.get("project", DEFAULT_PROJECT) != path:
@@ -119,7 +117,7 @@ class GitLabApi(VendorApi):
             for name, t in bounds:
                 if (r.updated < t) if name == "updated_after" else (r.updated > t):
                     return False
-            return _matches(r, filters)
+            return matches(r)
 
         def order() -> tuple[list[SimRun], int]:
             runs = self.listings.get(account, (path, order_by, sort, filters, tuple(bounds)),
@@ -196,22 +194,14 @@ def _checked(q: Any) -> list[tuple[str, float]] | str:
 
 
 _KEYS = {
-    "id": lambda r: int(r.id) if r.id.isdigit() else 0,
-    "status": lambda r: (r.status, int(r.id) if r.id.isdigit() else 0),
-    "ref": lambda r: (r.workflow.key, int(r.id) if r.id.isdigit() else 0),
-    "updated_at": lambda r: (r.updated, int(r.id) if r.id.isdigit() else 0),
-    "user_id": lambda r: int(r.id) if r.id.isdigit() else 0,
+    "id": serial, "user_id": serial,
+    "status": lambda r: (r.status, serial(r)),
+    "ref": lambda r: (r.workflow.key, serial(r)),
+    "updated_at": lambda r: (r.updated, serial(r)),
 }
-
-
-def _matches(run: SimRun, filters: tuple[tuple[str, str], ...]) -> bool:
-    for name, value in filters:
-        if name == "status" and run.status != value:
-            return False
-        if name == "ref" and run.workflow.key != value:
-            return False
-        if name == "source" and run.extra.get("source", "push") != value:
-            return False
-        if name == "scope" and value in SCOPES and run.status not in SCOPES[value]:
-            return False
-    return True
+_FILTERS: Filters = {
+    "status": lambda r, v: r.status == v,
+    "ref": lambda r, v: r.workflow.key == v,
+    "source": lambda r, v: r.extra.get("source", "push") == v,
+    "scope": lambda r, v: v not in SCOPES or r.status in SCOPES[v],
+}

@@ -27,12 +27,12 @@ import binascii
 import bisect
 import struct
 import uuid
-from typing import Any, ClassVar
+from typing import Any
 
 from aiohttp import web
 
 from watcher.core.timestamps import parse_ts
-from watcher.simulator.api import VendorApi, json_response, stamp
+from watcher.simulator.api import VendorApi, json_response, stage_table, stamp
 from watcher.simulator.listing import Desc, created
 from watcher.simulator.world import SimRun
 
@@ -74,11 +74,9 @@ def _decode(cursor: str) -> tuple[float, str] | None:
 
 class KnockApi(VendorApi):
     vendor = "knock"
-    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {
-        "pending": ("queued", {}), "running": ("processing", {}), "paused": ("paused", {}),
-        "succeeded": ("completed", {}), "failed": ("completed", {"error_count": 2}),
-        "cancelled": ("cancelled", {}),
-    }
+    stages = stage_table(pending="queued", running="processing", paused="paused",
+                         succeeded="completed", failed=("completed", {"error_count": 2}),
+                         cancelled="cancelled")
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/v1/workflow_recipient_runs", self.list_runs)

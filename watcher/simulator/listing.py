@@ -76,6 +76,20 @@ class Listings:
             self.world.delete(self.last[i - 1])
 
 
+#: a listing's filters: query parameter -> whether a run passes with the parameter's value
+Filters = dict[str, Callable[[SimRun, str], bool]]
+
+
+def matching(table: Filters, filters: tuple[tuple[str, str], ...]) -> Callable[[SimRun], bool]:
+    """A ``keep`` for :meth:`Listings.get`: every one of ``filters`` (name, value) holds."""
+    return lambda run: all(table[name](run, value) for name, value in filters)
+
+
+def serial(run: SimRun) -> int:
+    """A GitHub or GitLab run's serial id (0 for an id a test chose freely)."""
+    return int(run.id) if run.id.isdigit() else 0
+
+
 class Desc:
     """Sorts its value in reverse inside an ascending sort key."""
 

@@ -15,11 +15,11 @@ microseconds, as pydantic serialises them.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any
 
 from aiohttp import web
 
-from watcher.simulator.api import Refused, VendorApi, json_response, stamp
+from watcher.simulator.api import Refused, VendorApi, json_response, stage_table, stamp
 from watcher.simulator.world import SimRun, World
 
 MAX_SIZE = 100
@@ -29,11 +29,9 @@ PROGRESS = {"queued": 0, "running": 40, "awaiting_human_feedback": 80, "complete
 
 class NoxusApi(VendorApi):
     vendor = "noxus"
-    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {
-        "pending": ("queued", {}), "running": ("running", {}),
-        "needs_review": ("awaiting_human_feedback", {}), "succeeded": ("completed", {}),
-        "failed": ("failed", {}), "cancelled": ("stopped", {}),
-    }
+    stages = stage_table(pending="queued", running="running",
+                         needs_review="awaiting_human_feedback", succeeded="completed",
+                         failed="failed", cancelled="stopped")
 
     def __init__(self, world: World) -> None:
         super().__init__(world)

@@ -28,7 +28,7 @@ import orjson
 from aiohttp import web
 
 from watcher.core.timestamps import parse_ts
-from watcher.simulator.api import VendorApi, json_response, stamp
+from watcher.simulator.api import VendorApi, json_response, stage_table, stamp
 from watcher.simulator.world import SimRun
 
 STATE_TYPES = ("SCHEDULED", "PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED",
@@ -95,11 +95,9 @@ class PrefectApi(VendorApi):
     vendor = "prefect"
     #: the API's root under the vendor's prefix (``PREFECT_API_URL`` ends in ``/api``)
     root: ClassVar[str] = "/api"
-    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {
-        "pending": ("PENDING", {}), "running": ("RUNNING", {}), "paused": ("PAUSED", {}),
-        "succeeded": ("COMPLETED", {}), "failed": ("FAILED", {}),
-        "cancelling": ("CANCELLING", {}), "cancelled": ("CANCELLED", {}),
-    }
+    stages = stage_table(pending="PENDING", running="RUNNING", paused="PAUSED",
+                         succeeded="COMPLETED", failed="FAILED", cancelling="CANCELLING",
+                         cancelled="CANCELLED")
 
     def credential(self, request: web.Request) -> str:
         if "Authorization" not in request.headers:  # a self-hosted server asks for no key
