@@ -180,11 +180,11 @@ class AirflowApi(VendorApi):
             return (*(Desc(_ORDER[o[1:]](r)) if o.startswith("-") else _ORDER[o](r)
                       for o in order), r.created)
 
-        def ordered_runs() -> tuple[list[SimRun], int]:
-            return self.listings.get(account, (dag, tuple(order), states, tuple(bounds)),
-                                     keep, by), offset
+        def ordered_runs() -> list[SimRun]:
+            return self.listings.get(account, (dag, tuple(order), states, tuple(bounds)), keep, by)
 
-        items, runs = self.page(request, ordered_runs, limit, lambda r: self.render(r, v1=v1))
+        items, runs = self.page(request, ordered_runs, limit, lambda r: self.render(r, v1=v1),
+                                start=offset)
         body: dict[str, Any] = {"dag_runs": items}
         if cursor is not None and not v1:
             more = offset + limit < len(runs)

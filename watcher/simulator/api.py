@@ -202,22 +202,19 @@ class VendorApi:
         """``item`` as served: mangled if the run was made hostile (see ``World.override``)."""
         return item if run.hostile is None else run.hostile.apply(item)
 
-    def page(self, request: web.Request, order: Callable[[], tuple[list[SimRun], int]],
-             size: int, render: Callable[[SimRun], dict[str, Any]]
+    def page(self, request: web.Request, order: Callable[[], list[SimRun]], size: int,
+             render: Callable[[SimRun], dict[str, Any]], *, start: int = 0
              ) -> tuple[list[Any], list[SimRun]]:
-        """One listing page with any due page fault applied.
-
-        ``order()`` returns the current ordered listing and the index where the
-        requested page starts; it is called again if a ``shift`` fault changed the
-        world.  Returns the rendered items and the listing.
-        """
-        ordered, start = order()
+        """The page of ``size`` items from ``start`` with any due page fault applied, and the
+        listing.  ``order()`` returns the current ordered listing; it is called again if a
+        ``shift`` fault changed the world."""
+        ordered = order()
         fault = self.world.faults.take(self.vendor, request.path, PAGE_KINDS)
         if fault is not None and fault.kind == "shift" and start < len(ordered):
             # The first run of the requested page moves to the head before we answer:
             # the reader, who already has the first page, never sees it this time.
             self.move_to_head(ordered[start])
-            ordered, start = order()
+            ordered = order()
         items = [self.served(r, render(r)) for r in ordered[start:start + size]]
         if fault is not None and items:
             first = items[0]

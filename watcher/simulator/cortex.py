@@ -100,11 +100,9 @@ class CortexApi(VendorApi):
             return (r.workflow.id == wid and (status == "ALL" or r.status == status)
                     and (origin == "ALL" or r.extra.get("origin", "WORKFLOW") == origin))
 
-        def order() -> tuple[list[SimRun], int]:
-            runs = self.listings.newest_first(account, (wid, status, origin), keep)
-            return runs, (page - 1) * take
-
-        items, ordered = self.page(request, order, take, lambda r: self.render(r, verbose=verbose))
+        items, ordered = self.page(
+            request, lambda: self.listings.newest_first(account, (wid, status, origin), keep),
+            take, lambda r: self.render(r, verbose=verbose), start=(page - 1) * take)
         return json_response(items, headers={"pagination-page": str(page),
                                              "pagination-take": str(take),
                                              "pagination-count": str(len(ordered))})

@@ -93,14 +93,14 @@ class ExtendApi(VendorApi):
         def key(run: SimRun) -> tuple[float, str]:
             return _key(run, sort_by)
 
-        def order() -> tuple[list[SimRun], int]:
+        def order() -> list[SimRun]:
             runs = self.listings.get(account, (sort_by, filters), matching(_FILTERS, filters),
                                      key)
             if sort_dir == "desc":
                 end = len(runs) if after is None else bisect.bisect_left(runs, after, key=key)
-                return runs[:end][::-1], 0
+                return runs[:end][::-1]
             begin = 0 if after is None else bisect.bisect_right(runs, after, key=key)
-            return runs[begin:], 0
+            return runs[begin:]
 
         items, ordered = self.page(request, order, size, self.render)
         body: dict[str, Any] = {"object": "list", "data": items}

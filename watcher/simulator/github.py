@@ -191,13 +191,14 @@ class GitHubApi(VendorApi):
             return (r.extra.get("repository", DEFAULT_REPO) == repo
                     and (wf_id is None or r.workflow.id == wf_id) and matches(r))
 
-        def order() -> tuple[list[SimRun], int]:
+        def order() -> list[SimRun]:
             runs = self.listings.get(account, (repo, wf_id, filters), keep, _newest,
                                      reverse=True)
-            return (runs[:FILTERED_CAP] if filters else runs), (page - 1) * per_page
+            return runs[:FILTERED_CAP] if filters else runs
 
         api = self._api(request)
-        items, ordered = self.page(request, order, per_page, lambda r: self.render(r, api))
+        items, ordered = self.page(request, order, per_page, lambda r: self.render(r, api),
+                                   start=(page - 1) * per_page)
         body = orjson.dumps({"total_count": len(ordered), "workflow_runs": items})
         return self._etagged(request, account, body, {
             "Cache-Control": "private, max-age=60, s-maxage=60",

@@ -119,12 +119,12 @@ class GitLabApi(VendorApi):
                     return False
             return matches(r)
 
-        def order() -> tuple[list[SimRun], int]:
-            runs = self.listings.get(account, (path, order_by, sort, filters, tuple(bounds)),
+        def order() -> list[SimRun]:
+            return self.listings.get(account, (path, order_by, sort, filters, tuple(bounds)),
                                      keep, _KEYS[order_by], reverse=sort == "desc")
-            return runs, (page - 1) * per_page
 
-        items, ordered = self.page(request, order, per_page, self.render)
+        items, ordered = self.page(request, order, per_page, self.render,
+                                   start=(page - 1) * per_page)
         total, pages = len(ordered), page_count(len(ordered), per_page)
         headers = {"X-Page": str(page), "X-Per-Page": str(per_page), "X-Total": str(total),
                    "X-Total-Pages": str(pages),

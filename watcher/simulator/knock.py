@@ -101,26 +101,24 @@ class KnockApi(VendorApi):
             return self.error(422, str(e), code="invalid_params")
         keep = _filter(*filters)
         account = self.account_of(request)
-        listing: list[SimRun] = []
 
-        def order() -> tuple[list[SimRun], int]:
-            nonlocal listing
+        def order() -> list[SimRun]:
             listing = self.listings.newest_first(account, filters, keep)
             if after is not None:
-                return listing[bisect.bisect_right(listing, Desc(after), key=_desc):], 0
+                return listing[bisect.bisect_right(listing, Desc(after), key=_desc):]
             if before is not None:
                 end = bisect.bisect_left(listing, Desc(before), key=_desc)
-                return listing[max(0, end - size):end], 0
-            return listing, 0
+                return listing[max(0, end - size):end]
+            return listing
 
         items, ordered = self.page(request, order, size, self.render)
         served = ordered[:size]
-        more = len(ordered) > size
-        first_index = listing.index(served[0]) if served else 0
+        # a page that does not start the listing has newer runs before it
+        newer = bool(served) and served[0] is not self.listings.last[0]
         page_info = {
             "__typename": "PageInfo",
-            "after": _encode(created(served[-1])) if served and more else None,
-            "before": _encode(created(served[0])) if served and first_index > 0 else None,
+            "after": _encode(created(served[-1])) if len(ordered) > size else None,
+            "before": _encode(created(served[0])) if newer else None,
             "page_size": size,
         }
         return json_response({"items": items, "page_info": page_info})

@@ -57,10 +57,8 @@ class NoxusApi(VendorApi):
         size = _int_param(request, "size", 50, 1, MAX_SIZE)
         account = self.account_of(request)
 
-        def order() -> tuple[list[SimRun], int]:
-            return self.listings.newest_first(account, "all"), (page - 1) * size
-
-        items, ordered = self.page(request, order, size, self.render)
+        items, ordered = self.page(request, lambda: self.listings.newest_first(account, "all"),
+                                   size, self.render, start=(page - 1) * size)
         total = len(ordered)
         return json_response({"items": items, "total": total, "page": page, "size": size,
                               "pages": math.ceil(total / size)})

@@ -162,12 +162,12 @@ class PrefectApi(VendorApi):
 
         key, reverse = SORTS[sort]
         account = self.account_of(request)
+        query = orjson.dumps([runs_f, flows_f, deps_f, sort], option=orjson.OPT_SORT_KEYS)
 
-        def order() -> tuple[list[SimRun], int]:
-            query = orjson.dumps([runs_f, flows_f, deps_f, sort], option=orjson.OPT_SORT_KEYS)
-            return self.listings.get(account, query, keep, key, reverse=reverse), offset
+        def order() -> list[SimRun]:
+            return self.listings.get(account, query, keep, key, reverse=reverse)
 
-        items, _ = self.page(request, order, limit, self.render)
+        items, _ = self.page(request, order, limit, self.render, start=offset)
         return json_response(items)
 
     async def get_run(self, request: web.Request) -> web.Response:
