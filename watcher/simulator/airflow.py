@@ -21,6 +21,7 @@ A run's DAG is its workflow's key with ``_`` (``invoice_processing``).
 from __future__ import annotations
 
 import base64
+import operator
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -35,7 +36,6 @@ from watcher.simulator.api import VendorApi, json_response, stage_table
 from watcher.simulator.listing import Desc, int_param
 from watcher.simulator.world import SimRun
 
-STATES = ("queued", "running", "success", "failed")
 ADMIN_USER = "admin"
 MAX_LIMIT = 100
 #: how long an access token is good for (Airflow's ``jwt_expiration_time``)
@@ -256,5 +256,4 @@ def _bounds(q: Any) -> list[tuple[str, str, float]] | str:
     return bounds
 
 
-_OPS: dict[str, Any] = {"gte": lambda v, t: v >= t, "gt": lambda v, t: v > t,
-                        "lte": lambda v, t: v <= t, "lt": lambda v, t: v < t}
+_OPS = {"gte": operator.ge, "gt": operator.gt, "lte": operator.le, "lt": operator.lt}

@@ -3,7 +3,7 @@ auth, and the page faults applied to listings.
 
 A vendor module subclasses :class:`VendorApi`, says how its errors look and
 how it authenticates, and adds its routes; this base does the rest the same
-way for all four vendors.
+way for every vendor.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ import binascii
 import bisect
 import struct
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -179,24 +180,17 @@ def _desc(run: SimRun) -> Desc:
 
 def _filter(statuses: tuple[str, ...], workflow: str | None, tenant: str | None,
             has_errors: str | None, recipient: str | None, recipient_id: str | None,
-            start: float | None, end: float | None) -> Any:
+            start: float | None, end: float | None) -> Callable[[SimRun], bool]:
     want_errors = None if has_errors is None else has_errors.lower() == "true"
     who = recipient or recipient_id
 
     def keep(r: SimRun) -> bool:
-        if statuses and r.status not in statuses:
-            return False
-        if workflow is not None and r.workflow.key != workflow:
-            return False
-        if tenant is not None and r.extra.get("tenant") != tenant:
-            return False
-        if want_errors is not None and (r.error_count > 0) != want_errors:
-            return False
-        if who is not None and who not in (f"user_{r.id[:8]}", f"project_{r.id[:4]}"):
-            return False
-        if start is not None and r.created < start:
-            return False
-        return end is None or r.created <= end
+        return ((not statuses or r.status in statuses)
+                and (workflow is None or r.workflow.key == workflow)
+                and (tenant is None or r.extra.get("tenant") == tenant)
+                and (want_errors is None or (r.error_count > 0) == want_errors)
+                and (who is None or who in (f"user_{r.id[:8]}", f"project_{r.id[:4]}"))
+                and (start is None or r.created >= start) and (end is None or r.created <= end))
 
     return keep
 

@@ -31,8 +31,6 @@ from watcher.core.timestamps import parse_ts
 from watcher.simulator.api import VendorApi, json_response, stage_table, stamp
 from watcher.simulator.world import SimRun
 
-STATE_TYPES = ("SCHEDULED", "PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED",
-               "CRASHED", "PAUSED", "CANCELLING")
 MAX_LIMIT = 200
 SORTS: dict[str, tuple[Any, bool]] = {
     "ID_DESC": (lambda r: r.id, True),
