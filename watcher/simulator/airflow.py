@@ -69,6 +69,7 @@ class AirflowApi(VendorApi):
     vendor = "airflow"
     stages = stage_table(pending="queued", running="running", succeeded="success", failed="failed")
     login: ClassVar[dict[str, str]] = {"username": ADMIN_USER}
+    unauthorized = "Not authenticated"
 
     # -- auth ----------------------------------------------------------------------
 
@@ -111,11 +112,6 @@ class AirflowApi(VendorApi):
             return self.world.tokens[self.vendor]
         return next((a.token for a in self.world.accounts[self.vendor].values()
                      if a.name == user), None)
-
-    def error(self, status: int, message: str, *, code: str = "") -> web.Response:
-        if status == 401:
-            message = "Not authenticated"
-        return json_response({"detail": message}, status=status)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/auth/token", self.token)

@@ -76,6 +76,8 @@ class VendorApi:
     #: what a watcher source of this platform needs beside base_url and token to watch the
     #: simulated world (GitHub: its repository)
     source_keys: ClassVar[dict[str, str]] = {}
+    #: what the default :meth:`error` says for any 401 (None: the message it is given)
+    unauthorized: ClassVar[str | None] = None
 
     def __init__(self, world: World) -> None:
         self.world = world
@@ -92,7 +94,10 @@ class VendorApi:
         raise NotImplementedError
 
     def error(self, status: int, message: str, *, code: str = "") -> web.Response:
-        raise NotImplementedError
+        """FastAPI's error body, as Noxus, Airflow and Prefect answer."""
+        if status == 401 and self.unauthorized is not None:
+            message = self.unauthorized
+        return json_response({"detail": message}, status=status)
 
     def credential(self, request: web.Request) -> str:
         """The key a request carries (which account it speaks for)."""

@@ -46,9 +46,6 @@ class NoxusApi(VendorApi):
     def credential(self, request: web.Request) -> str:
         return request.headers.get("X-API-Key", "")
 
-    def error(self, status: int, message: str, *, code: str = "") -> web.Response:
-        return json_response({"detail": message}, status=status)
-
     def move_to_head(self, run: SimRun) -> None:
         self.listings.drop_before(run)
 

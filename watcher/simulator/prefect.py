@@ -93,6 +93,7 @@ class PrefectApi(VendorApi):
     vendor = "prefect"
     #: the API's root under the vendor's prefix (``PREFECT_API_URL`` ends in ``/api``)
     root: ClassVar[str] = "/api"
+    unauthorized = "Unauthorized"
     stages = stage_table(pending="PENDING", running="RUNNING", paused="PAUSED",
                          succeeded="COMPLETED", failed="FAILED", cancelling="CANCELLING",
                          cancelled="CANCELLED")
@@ -101,11 +102,6 @@ class PrefectApi(VendorApi):
         if "Authorization" not in request.headers:  # a self-hosted server asks for no key
             return self.world.tokens[self.vendor]
         return super().credential(request)
-
-    def error(self, status: int, message: str, *, code: str = "") -> web.Response:
-        if status == 401:
-            message = "Unauthorized"
-        return json_response({"detail": message}, status=status)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/api/health", self.health)
