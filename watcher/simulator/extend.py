@@ -91,7 +91,7 @@ class ExtendApi(VendorApi):
         filters = tuple((f, q[f]) for f in _FILTERS if f in q)
 
         def key(run: SimRun) -> tuple[float, str]:
-            return _key(run, sort_by)
+            return (run.updated if sort_by == "updatedAt" else run.created, run.id)
 
         def order() -> list[SimRun]:
             runs = self.listings.get(account, (sort_by, filters), matching(_FILTERS, filters),
@@ -166,10 +166,6 @@ class ExtendApi(VendorApi):
             "updatedAt": format_ts(run.updated),
             "usage": {"credits": 9, "totalCredits": 9},
         }
-
-
-def _key(run: SimRun, sort_by: str) -> tuple[float, str]:
-    return (run.updated if sort_by == "updatedAt" else run.created, run.id)
 
 
 def _query_id(q: Any, size: int) -> str:
