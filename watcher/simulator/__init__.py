@@ -1,4 +1,4 @@
-"""A simulator of the four vendors' run APIs, for the demo, tests and trying configs.
+"""A simulator of the vendors' run APIs, for the demo, tests and trying configs.
 
 ``World`` holds workflows and runs; one module per vendor renders them in
 that vendor's API; ``Simulator`` serves them on loopback; ``Scenario``

@@ -21,6 +21,7 @@ A run's DAG is its workflow's key with ``_`` (``invoice_processing``).
 from __future__ import annotations
 
 import base64
+import operator
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -31,11 +32,10 @@ from aiohttp import web
 from watcher.core.timestamps import parse_ts
 from watcher.simulator import jwt
 from watcher.simulator.accounts import Account
-from watcher.simulator.api import VendorApi, json_response
-from watcher.simulator.ordered import Ordered, int_param
-from watcher.simulator.world import SimRun, World
+from watcher.simulator.api import VendorApi, json_response, stage_table
+from watcher.simulator.listing import Desc, int_param
+from watcher.simulator.world import SimRun
 
-STATES = ("queued", "running", "success", "failed")
 ADMIN_USER = "admin"
 MAX_LIMIT = 100
 #: how long an access token is good for (Airflow's ``jwt_expiration_time``)
@@ -67,15 +67,9 @@ def dag_id(run: SimRun) -> str:
 
 class AirflowApi(VendorApi):
     vendor = "airflow"
-    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {
-        "pending": ("queued", {}), "running": ("running", {}),
-        "succeeded": ("success", {}), "failed": ("failed", {}),
-    }
+    stages = stage_table(pending="queued", running="running", succeeded="success", failed="failed")
     login: ClassVar[dict[str, str]] = {"username": ADMIN_USER}
-
-    def __init__(self, world: World) -> None:
-        super().__init__(world)
-        self._ordered = Ordered()
+    unauthorized = "Not authenticated"
 
     # -- auth ----------------------------------------------------------------------
 
@@ -118,11 +112,6 @@ class AirflowApi(VendorApi):
             return self.world.tokens[self.vendor]
         return next((a.token for a in self.world.accounts[self.vendor].values()
                      if a.name == user), None)
-
-    def error(self, status: int, message: str, *, code: str = "") -> web.Response:
-        if status == 401:
-            message = "Not authenticated"
-        return json_response({"detail": message}, status=status)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/auth/token", self.token)
@@ -184,15 +173,14 @@ class AirflowApi(VendorApi):
                             for name, op, t in bounds))
 
         def by(r: SimRun) -> Any:
-            return (*(_Desc(_ORDER[o[1:]](r)) if o.startswith("-") else _ORDER[o](r)
+            return (*(Desc(_ORDER[o[1:]](r)) if o.startswith("-") else _ORDER[o](r)
                       for o in order), r.created)
 
-        def ordered_runs() -> tuple[list[SimRun], int]:
-            return self._ordered.get(account, (dag, tuple(order), states, tuple(bounds)),
-                                     keep, by), offset
+        def ordered_runs() -> list[SimRun]:
+            return self.listings.get(account, (dag, tuple(order), states, tuple(bounds)), keep, by)
 
-        items, runs, _ = self.page(request, ordered_runs, limit,
-                                   lambda r: self.render(r, v1=v1))
+        items, runs = self.page(request, ordered_runs, limit, lambda r: self.render(r, v1=v1),
+                                start=offset)
         body: dict[str, Any] = {"dag_runs": items}
         if cursor is not None and not v1:
             more = offset + limit < len(runs)
@@ -264,23 +252,4 @@ def _bounds(q: Any) -> list[tuple[str, str, float]] | str:
     return bounds
 
 
-class _Desc:
-    """Sorts its value in reverse inside an ascending sort key."""
-
-    __slots__ = ("v",)
-
-    def __init__(self, v: Any) -> None:
-        self.v = v
-
-    def __lt__(self, other: _Desc) -> bool:
-        return bool(other.v < self.v)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Desc) and bool(self.v == other.v)
-
-    def __hash__(self) -> int:
-        return hash(self.v)
-
-
-_OPS: dict[str, Any] = {"gte": lambda v, t: v >= t, "gt": lambda v, t: v > t,
-                        "lte": lambda v, t: v <= t, "lt": lambda v, t: v < t}
+_OPS = {"gte": operator.ge, "gt": operator.gt, "lte": operator.le, "lt": operator.lt}

@@ -3,13 +3,14 @@ auth, and the page faults applied to listings.
 
 A vendor module subclasses :class:`VendorApi`, says how its errors look and
 how it authenticates, and adds its routes; this base does the rest the same
-way for all four vendors.
+way for every vendor.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import anyio
@@ -24,11 +25,38 @@ from watcher.simulator.faults import (
     endless_listing,
     sized_listing,
 )
+from watcher.simulator.listing import Listings
 from watcher.simulator.world import Request, SimRun, World
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: where a request keeps the account its key belongs to (None: no such key)
 ACCOUNT: web.RequestKey[Account | None] = web.RequestKey("account")
+
+
+#: UTC with microseconds, as Noxus, Knock and Prefect write their times
+MICROS = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def stamp(epoch: float | None, fmt: str = MICROS) -> str | None:
+    """``epoch`` in UTC as ``fmt`` writes it (None stays None)."""
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).strftime(fmt)
+
+
+#: canonical stage -> the vendor's raw status and the extra run fields it needs
+Stages = dict[str, tuple[str, dict[str, Any]]]
+
+
+def stage_table(**stages: str | tuple[str, dict[str, Any]]) -> Stages:
+    """A vendor's :data:`Stages`: a raw status alone needs no extra fields."""
+    return {k: (v, {}) if isinstance(v, str) else v for k, v in stages.items()}
+
+
+class Refused(Exception):
+    """Raised by a handler's checks: the request is answered with ``response`` instead."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
@@ -39,9 +67,8 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 class VendorApi:
     vendor: ClassVar[str] = ""
-    #: canonical stage -> the vendor's raw status (and extra run fields), for scenarios;
-    #: a stage the vendor does not have is absent
-    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {}
+    #: for scenarios; a stage the vendor does not have is absent
+    stages: ClassVar[Stages] = {}
     #: the API's root under ``/{vendor}`` (the base URL a client is given ends with it)
     root: ClassVar[str] = ""
     #: what else a client logs in with, beside the token (``GET /_sim/info`` shows it)
@@ -49,9 +76,13 @@ class VendorApi:
     #: what a watcher source of this platform needs beside base_url and token to watch the
     #: simulated world (GitHub: its repository)
     source_keys: ClassVar[dict[str, str]] = {}
+    #: what the default :meth:`error` says for any 401 (None: the message it is given)
+    unauthorized: ClassVar[str | None] = None
 
     def __init__(self, world: World) -> None:
         self.world = world
+        #: its listings, sorted once per version of an account's runs
+        self.listings = Listings(world)
         #: last item served per listing, for the ``duplicate`` fault
         self._last_item: Any = None
         #: set when the server stops, so an ``endless`` body ends instead of holding it up
@@ -63,7 +94,10 @@ class VendorApi:
         raise NotImplementedError
 
     def error(self, status: int, message: str, *, code: str = "") -> web.Response:
-        raise NotImplementedError
+        """FastAPI's error body, as Noxus, Airflow and Prefect answer."""
+        if status == 401 and self.unauthorized is not None:
+            message = self.unauthorized
+        return json_response({"detail": message}, status=status)
 
     def credential(self, request: web.Request) -> str:
         """The key a request carries (which account it speaks for)."""
@@ -126,7 +160,10 @@ class VendorApi:
                 return resp
         if account is None:
             return self.error(401, "Invalid or missing API key", code="UNAUTHORIZED")
-        return await handler(request)
+        try:
+            return await handler(request)
+        except Refused as refused:
+            return refused.response
 
     async def _flood(self, request: web.Request, fault: Fault) -> web.StreamResponse:
         """``endless`` / ``huge``: stream a listing until it is done or the client hangs up."""
@@ -156,27 +193,33 @@ class VendorApi:
             resp.headers["Retry-After"] = f"{retry_after:g}"
         return resp
 
+    def run_of(self, request: web.Request, missing: str, *, key: str = "id", code: str = "",
+               belongs: Callable[[SimRun], bool] | None = None) -> SimRun:
+        """The run of the request's account that the path names, refused with 404 ``missing``
+        when there is none (or it fails ``belongs``)."""
+        run: SimRun | None = self.account_of(request).runs.get(request.match_info[key])
+        if run is None or (belongs is not None and not belongs(run)):
+            raise Refused(self.error(404, missing, code=code))
+        return run
+
     @staticmethod
     def served(run: SimRun, item: dict[str, Any]) -> Any:
         """``item`` as served: mangled if the run was made hostile (see ``World.override``)."""
         return item if run.hostile is None else run.hostile.apply(item)
 
-    def page(self, request: web.Request, order: Callable[[], tuple[list[SimRun], int]],
-             size: int, render: Callable[[SimRun], dict[str, Any]]
-             ) -> tuple[list[Any], list[SimRun], int]:
-        """One listing page with any due page fault applied.
-
-        ``order()`` returns the current ordered listing and the index where the
-        requested page starts; it is called again if a ``shift`` fault changed the
-        world.  Returns the rendered items, the listing and the start index.
-        """
-        ordered, start = order()
+    def page(self, request: web.Request, order: Callable[[], list[SimRun]], size: int,
+             render: Callable[[SimRun], dict[str, Any]], *, start: int = 0
+             ) -> tuple[list[Any], list[SimRun]]:
+        """The page of ``size`` items from ``start`` with any due page fault applied, and the
+        listing.  ``order()`` returns the current ordered listing; it is called again if a
+        ``shift`` fault changed the world."""
+        ordered = order()
         fault = self.world.faults.take(self.vendor, request.path, PAGE_KINDS)
         if fault is not None and fault.kind == "shift" and start < len(ordered):
             # The first run of the requested page moves to the head before we answer:
             # the reader, who already has the first page, never sees it this time.
             self.move_to_head(ordered[start])
-            ordered, start = order()
+            ordered = order()
         items = [self.served(r, render(r)) for r in ordered[start:start + size]]
         if fault is not None and items:
             first = items[0]
@@ -191,4 +234,4 @@ class VendorApi:
             elif fault.kind == "reorder":
                 items.reverse()
         self._last_item = items[-1] if items else None
-        return items, ordered, start
+        return items, ordered

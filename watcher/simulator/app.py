@@ -186,7 +186,6 @@ class _Admin:
         return json_response({"id": run.id, "vendor": vendor, "status": run.status}, status=201)
 
     async def seed(self, request: web.Request) -> web.Response:
-        """Many runs at once: ``{"vendor", "count", "status", "spread_s", "workflows"}``."""
         body: dict[str, Any] = orjson.loads(await request.read())
         vendor = body.get("vendor")
         if vendor not in self.apis:
@@ -207,7 +206,6 @@ class _Admin:
                              status=201)
 
     async def add_accounts(self, request: web.Request) -> web.Response:
-        """``{"vendor", "count", "rate_limit"}``: that many more accounts of the vendor."""
         body: dict[str, Any] = orjson.loads(await request.read())
         vendor = body.get("vendor")
         if vendor not in self.apis:

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from watcher.simulator.api import stamp
 from watcher.simulator.github import GitHubApi, conclusion
 from watcher.simulator.github_objects import repository, user
 from watcher.simulator.gitlab import DEFAULT_PROJECT, GitLabApi, project_id
@@ -33,10 +32,8 @@ GITHUB_API = "https://api.github.com"
 GITHUB_ACTIONS = {"requested": "requested", "queued": "requested", "in_progress": "in_progress"}
 
 
-def _gitlab_ts(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+#: how GitLab's webhooks write a time (its API writes ISO 8601)
+GITLAB_TIME = "%Y-%m-%d %H:%M:%S UTC"
 
 
 class Pushes:
@@ -46,10 +43,7 @@ class Pushes:
     def __init__(self, world: World) -> None:
         self.github = GitHubApi(world)
         self.gitlab = GitLabApi(world)
-        self.rng = world.rng
-
-    def _uuid(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        self.world = world
 
     def push(self, run: SimRun, secret: str) -> tuple[str, bytes, dict[str, str]] | None:
         if run.vendor == "github":
@@ -69,7 +63,7 @@ class Pushes:
                              "repository": repository(item["repository"]["full_name"],
                                                       GITHUB_API),
                              "sender": user("octo-dev", 583231, GITHUB_API)})
-        delivery = self._uuid()
+        delivery = self.world.random_uuid()
         sig = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         return delivery, body, {"Content-Type": "application/json",
                                 "User-Agent": "GitHub-Hookshot/sim",
@@ -84,7 +78,8 @@ class Pushes:
             "tag": False, "sha": item["sha"], "before_sha": item["before_sha"],
             "source": item["source"], "status": run.status,
             "detailed_status": item["detailed_status"]["text"], "stages": ["build", "test"],
-            "created_at": _gitlab_ts(run.created), "finished_at": _gitlab_ts(run.finished),
+            "created_at": stamp(run.created, GITLAB_TIME),
+            "finished_at": stamp(run.finished, GITLAB_TIME),
             "duration": item["duration"], "queued_duration": item["queued_duration"],
             "variables": [], "url": item["web_url"]}
         body = orjson.dumps({
@@ -94,11 +89,11 @@ class Pushes:
                         "path_with_namespace": path, "web_url": f"https://gitlab.com/{path}",
                         "default_branch": "main"},
             "commit": {"id": item["sha"], "message": f"Change {item['sha'][:7]}",
-                       "timestamp": _gitlab_ts(run.created)},
+                       "timestamp": stamp(run.created, GITLAB_TIME)},
             "builds": []})
-        delivery = self._uuid()
+        delivery = self.world.random_uuid()
         return delivery, body, {"Content-Type": "application/json",
                                 "User-Agent": "GitLab/sim", "X-Gitlab-Event": "Pipeline Hook",
-                                "X-Gitlab-Event-UUID": delivery, "X-Gitlab-Webhook-UUID":
-                                    self._uuid(), "X-Gitlab-Instance": "https://gitlab.com",
-                                "X-Gitlab-Token": secret}
+                                "X-Gitlab-Event-UUID": delivery,
+                                "X-Gitlab-Webhook-UUID": self.world.random_uuid(),
+                                "X-Gitlab-Instance": "https://gitlab.com", "X-Gitlab-Token": secret}

@@ -16,14 +16,13 @@ workflows; timestamps are JavaScript ISO strings (milliseconds, ``Z``).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from aiohttp import web
 
 from watcher.core.timestamps import format_ts
-from watcher.simulator.api import VendorApi, json_response
-from watcher.simulator.listing import NewestFirst
-from watcher.simulator.world import SimRun, World
+from watcher.simulator.api import Refused, VendorApi, json_response, stage_table
+from watcher.simulator.world import SimRun
 
 APP_ID = "app_sim"
 #: the SDK's placeholder for "the key's own app"
@@ -36,15 +35,8 @@ TERMINAL = ("CANCELLED", "COMPLETED", "SKIPPED", "FAILED")
 
 class CortexApi(VendorApi):
     vendor = "cortex"
-    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {
-        "pending": ("PENDING", {}), "running": ("RUNNING", {}),
-        "succeeded": ("COMPLETED", {}), "failed": ("FAILED", {}),
-        "cancelled": ("CANCELLED", {}), "skipped": ("SKIPPED", {}),
-    }
-
-    def __init__(self, world: World) -> None:
-        super().__init__(world)
-        self.runs = NewestFirst(world, self.vendor)
+    stages = stage_table(pending="PENDING", running="RUNNING", succeeded="COMPLETED",
+                         failed="FAILED", cancelled="CANCELLED", skipped="SKIPPED")
 
     def add_routes(self, app: web.Application) -> None:
         base = "/apps/{app_id}/workflows/{workflow_id}/runs"
@@ -59,55 +51,48 @@ class CortexApi(VendorApi):
         return json_response(body, status=status)
 
     def move_to_head(self, run: SimRun) -> None:
-        self.runs.drop_before(run)
+        self.listings.drop_before(run)
 
-    def _bad_param(self, name: str, message: str, code: str = "invalid_type") -> web.Response:
-        return self.error(400, "Invalid request parameters", errors=[
-            {"validation": "query", "code": code, "message": message, "path": [name]}])
+    def _bad_param(self, name: str, message: str, code: str = "invalid_type") -> Refused:
+        return Refused(self.error(400, "Invalid request parameters", errors=[
+            {"validation": "query", "code": code, "message": message, "path": [name]}]))
 
-    def _workflow_of(self, request: web.Request) -> str | web.Response:
+    def _workflow_of(self, request: web.Request) -> str:
         if request.match_info["app_id"] not in (APP_ID, APP_LESS):
-            return self.error(404, "App not found")
+            raise Refused(self.error(404, "App not found"))
         wid = request.match_info["workflow_id"]
         if not any(wf.id == wid for wf in self.world.workflows[self.vendor]):
-            return self.error(404, "Workflow not found")
+            raise Refused(self.error(404, "Workflow not found"))
         return wid
 
-    def _number(self, request: web.Request, name: str, default: int, high: int | None
-                ) -> int | web.Response:
+    def _number(self, request: web.Request, name: str, default: int, high: int | None) -> int:
         raw = request.query.get(name)
         if raw is None:
             return default
         try:
             value = int(raw)
         except ValueError:
-            return self._bad_param(name, "Expected number, received nan")
+            raise self._bad_param(name, "Expected number, received nan") from None
         if value < 1:
-            return self._bad_param(name, "Number must be greater than or equal to 1", "too_small")
+            raise self._bad_param(name, "Number must be greater than or equal to 1", "too_small")
         if high is not None and value > high:
-            return self._bad_param(name, f"Number must be less than or equal to {high}",
-                                   "too_big")
+            raise self._bad_param(name, f"Number must be less than or equal to {high}",
+                                  "too_big")
         return value
 
     async def list_runs(self, request: web.Request) -> web.Response:
         wid = self._workflow_of(request)
-        if isinstance(wid, web.Response):
-            return wid
         page = self._number(request, "page", 1, None)
-        if isinstance(page, web.Response):
-            return page
         take = self._number(request, "take", 100, MAX_TAKE)
-        if isinstance(take, web.Response):
-            return take
         status = request.query.get("status", "ALL")
         if status != "ALL" and status not in STATUSES:
-            return self._bad_param("status", f"Invalid enum value. Expected 'ALL' | "
-                                             f"{' | '.join(repr(s) for s in STATUSES)}, "
-                                             f"received '{status}'", "invalid_enum_value")
+            raise self._bad_param("status", f"Invalid enum value. Expected 'ALL' | "
+                                            f"{' | '.join(repr(s) for s in STATUSES)}, "
+                                            f"received '{status}'", "invalid_enum_value")
         origin = request.query.get("origin", "ALL")
         if origin != "ALL" and origin not in ORIGINS:
-            return self._bad_param("origin", f"Invalid enum value, received '{origin}'",
-                                   "invalid_enum_value")
+            raise self._bad_param("origin", f"Invalid enum value, received '{origin}'",
+                                  "invalid_enum_value")
         verbose = "all" in request.query.getall("verbose", [])
         account = self.account_of(request)
 
@@ -115,22 +100,17 @@ class CortexApi(VendorApi):
             return (r.workflow.id == wid and (status == "ALL" or r.status == status)
                     and (origin == "ALL" or r.extra.get("origin", "WORKFLOW") == origin))
 
-        def order() -> tuple[list[SimRun], int]:
-            return self.runs.listing(account, (wid, status, origin), keep), (page - 1) * take
-
-        items, ordered, _ = self.page(request, order, take,
-                                      lambda r: self.render(r, verbose=verbose))
+        items, ordered = self.page(
+            request, lambda: self.listings.newest_first(account, (wid, status, origin), keep),
+            take, lambda r: self.render(r, verbose=verbose), start=(page - 1) * take)
         return json_response(items, headers={"pagination-page": str(page),
                                              "pagination-take": str(take),
                                              "pagination-count": str(len(ordered))})
 
     async def get_run(self, request: web.Request) -> web.Response:
         wid = self._workflow_of(request)
-        if isinstance(wid, web.Response):
-            return wid
-        run = self.account_of(request).runs.get(request.match_info["run_id"])
-        if run is None or run.workflow.id != wid:
-            return self.error(404, "Run not found")
+        run = self.run_of(request, "Run not found", key="run_id",
+                          belongs=lambda r: r.workflow.id == wid)
         body = self.render(run, verbose="all" in request.query.getall("verbose", []))
         return json_response(self.served(run, body))
 

@@ -15,15 +15,14 @@ import base64
 import binascii
 import bisect
 import hashlib
-from typing import Any, ClassVar
+from typing import Any
 
 import orjson
 from aiohttp import web
 
 from watcher.core.timestamps import format_ts
-from watcher.simulator.accounts import Account
-from watcher.simulator.api import VendorApi, json_response
-from watcher.simulator.listing import CACHED
+from watcher.simulator.api import VendorApi, json_response, stage_table
+from watcher.simulator.listing import Filters, matching
 from watcher.simulator.world import SimRun
 
 API_VERSION = "2026-02-09"
@@ -31,21 +30,19 @@ STATUSES = ("PENDING", "PROCESSING", "NEEDS_REVIEW", "CANCELLING", "PROCESSED", 
             "CANCELLED", "REJECTED")
 
 
-_FILTERS = ("status", "workflowId", "batchId", "fileNameContains")
+_FILTERS: Filters = {
+    "status": lambda r, v: r.status == v,
+    "workflowId": lambda r, v: r.workflow.id == v,
+    "batchId": lambda r, v: r.extra.get("batchId") == v,
+    "fileNameContains": lambda r, v: v in "document.pdf",
+}
 
 
 class ExtendApi(VendorApi):
     vendor = "extend"
-    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {
-        "pending": ("PENDING", {}), "running": ("PROCESSING", {}),
-        "needs_review": ("NEEDS_REVIEW", {}), "cancelling": ("CANCELLING", {}),
-        "succeeded": ("PROCESSED", {}), "failed": ("FAILED", {}),
-        "cancelled": ("CANCELLED", {}), "rejected": ("REJECTED", {}),
-    }
-
-    def __init__(self, world: Any) -> None:
-        super().__init__(world)
-        self._sorted: dict[str, tuple[int, list[SimRun], list[tuple[float, str]]]] = {}
+    stages = stage_table(pending="PENDING", running="PROCESSING", needs_review="NEEDS_REVIEW",
+                         cancelling="CANCELLING", succeeded="PROCESSED", failed="FAILED",
+                         cancelled="CANCELLED", rejected="REJECTED")
 
     def move_to_head(self, run: SimRun) -> None:
         # an update is what moves a run to the head of an updatedAt-desc listing
@@ -91,44 +88,32 @@ class ExtendApi(VendorApi):
                 return self.error(400, "nextPageToken is invalid or does not match this query")
 
         account = self.account_of(request)
+        filters = tuple((f, q[f]) for f in _FILTERS if f in q)
 
-        def order() -> tuple[list[SimRun], int]:
-            runs, keys = self._ordered(account, sort_by, q)
+        def key(run: SimRun) -> tuple[float, str]:
+            return (run.updated if sort_by == "updatedAt" else run.created, run.id)
+
+        def order() -> list[SimRun]:
+            runs = self.listings.get(account, (sort_by, filters), matching(_FILTERS, filters),
+                                     key)
             if sort_dir == "desc":
-                end = len(keys) if after is None else bisect.bisect_left(keys, after)
-                return runs[:end][::-1], 0
-            begin = 0 if after is None else bisect.bisect_right(keys, after)
-            return runs[begin:], 0
+                end = len(runs) if after is None else bisect.bisect_left(runs, after, key=key)
+                return runs[:end][::-1]
+            begin = 0 if after is None else bisect.bisect_right(runs, after, key=key)
+            return runs[begin:]
 
-        items, ordered, _ = self.page(request, order, size, self.render)
+        items, ordered = self.page(request, order, size, self.render)
         body: dict[str, Any] = {"object": "list", "data": items}
         if len(ordered) > size and items:
             last = ordered[size - 1]
-            body["nextPageToken"] = _encode(query_id, (_key(last, sort_by)))
+            body["nextPageToken"] = _encode(query_id, key(last))
         return json_response(body)
-
-    def _ordered(self, account: Account, sort_by: str, q: Any
-                 ) -> tuple[list[SimRun], list[tuple[float, str]]]:
-        filters = tuple((f, q[f]) for f in _FILTERS if f in q)
-        cache_key = f"{account.name}|{sort_by}|{filters}"
-        hit = self._sorted.get(cache_key)
-        if hit is not None and hit[0] == account.version:
-            return hit[1], hit[2]
-        runs = [r for r in account.runs.values() if _matches(r, filters)]
-        runs.sort(key=lambda r: _key(r, sort_by))
-        keys = [_key(r, sort_by) for r in runs]
-        if len(self._sorted) > CACHED:
-            self._sorted.clear()
-        self._sorted[cache_key] = (account.version, runs, keys)
-        return runs, keys
 
     async def get_run(self, request: web.Request) -> web.Response:
         if request.headers.get("x-extend-api-version") != API_VERSION:
             return self.error(400, "Missing or unsupported x-extend-api-version header",
                               code="INVALID_API_VERSION")
-        run = self.account_of(request).runs.get(request.match_info["id"])
-        if run is None:
-            return self.error(404, "Workflow run not found")
+        run = self.run_of(request, "Workflow run not found")
         body = self.render(run)
         body.pop("usage", None)
         body.update({
@@ -181,23 +166,6 @@ class ExtendApi(VendorApi):
             "updatedAt": format_ts(run.updated),
             "usage": {"credits": 9, "totalCredits": 9},
         }
-
-
-def _key(run: SimRun, sort_by: str) -> tuple[float, str]:
-    return (run.updated if sort_by == "updatedAt" else run.created, run.id)
-
-
-def _matches(run: SimRun, filters: tuple[tuple[str, str], ...]) -> bool:
-    for name, value in filters:
-        if name == "status" and run.status != value:
-            return False
-        if name == "workflowId" and run.workflow.id != value:
-            return False
-        if name == "batchId" and run.extra.get("batchId") != value:
-            return False
-        if name == "fileNameContains" and value not in "document.pdf":
-            return False
-    return True
 
 
 def _query_id(q: Any, size: int) -> str:

@@ -1,20 +1,23 @@
 """Fault injection for the simulator: the seam tests use to make vendors misbehave.
 
-Request faults answer instead of the API: ``status`` (any code, 500 by
-default, optional ``retry_after``), ``slow`` (sleep ``delay`` seconds first), ``malformed``
-(a 200 whose body is not JSON), ``endless`` (a 200 JSON listing streamed with
-chunked transfer that never ends, as from a proxy gone wrong or a hostile
-host; with ``status`` set, an error answer that never ends) and ``huge`` (a 200 with ``Content-Length: size`` and that many bytes of
-valid JSON, streamed: over a client's cap it must be refused, under it parsed).  Page faults alter a listing page:
-``missing_field`` (drop ``field`` from one item), ``unknown_status`` (one
-item's status becomes ``value``), ``duplicate`` (the previous page's last
-item again at the top of this page), ``shift`` (between two page requests
-a run from a later page moves to the head; see each vendor's ``move_to_head``)
-``reorder`` (one page comes in the opposite order, as if the vendor's
-undocumented ordering had changed) and ``hostile`` (one item is replaced by
-``value``, any JSON: an object of other fields, a string, null).  Each fault fires ``times``
-times after letting ``after`` matching requests through; ``path`` narrows it
-to requests whose path contains that text.
+Request faults answer instead of the API: ``status`` (any code, 500 by default,
+optional ``retry_after``), ``slow`` (sleep ``delay`` seconds first), ``malformed`` (a 200
+whose body is not JSON), ``endless`` (a 200 JSON listing streamed with chunked transfer
+that never ends, as from a proxy gone wrong or a hostile host; with ``status`` set, an
+error answer that never ends) and ``huge`` (a 200 with ``Content-Length: size`` and that
+many bytes of valid JSON, streamed: over a client's cap it must be refused, under it
+parsed).
+
+Page faults alter a listing page: ``missing_field`` (drop ``field`` from one item),
+``unknown_status`` (one item's status becomes ``value``), ``duplicate`` (the previous
+page's last item again at the top of this page), ``shift`` (between two page requests a
+run from a later page moves to the head; see each vendor's ``move_to_head``), ``reorder``
+(one page comes in the opposite order, as if the vendor's undocumented ordering had
+changed) and ``hostile`` (one item is replaced by ``value``, any JSON: an object of other
+fields, a string, null).
+
+Each fault fires ``times`` times after letting ``after`` matching requests through;
+``path`` narrows it to requests whose path contains that text.
 """
 
 from __future__ import annotations

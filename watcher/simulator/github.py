@@ -31,9 +31,9 @@ import orjson
 from aiohttp import web
 
 from watcher.simulator.accounts import Account
-from watcher.simulator.api import VendorApi, json_response
+from watcher.simulator.api import Refused, VendorApi, json_response, stage_table
 from watcher.simulator.github_objects import WEB, repository, user
-from watcher.simulator.ordered import Ordered, int_param, link_header, page_count
+from watcher.simulator.listing import Filters, int_param, link_header, matching, page_count, serial
 from watcher.simulator.world import SimRun, Workflow, World
 
 STATUSES = ("requested", "queued", "waiting", "pending", "in_progress")
@@ -44,7 +44,6 @@ DEFAULT_REPO = "acme/api"
 HOURLY = 5000
 #: a filtered listing lists at most this many runs ("up to 1,000 results")
 FILTERED_CAP = 1000
-_FILTERS = ("status", "branch", "event", "actor", "head_sha")
 
 
 def _ts(epoch: float) -> str:
@@ -57,16 +56,12 @@ def conclusion(run: SimRun) -> str | None:
 
 class GitHubApi(VendorApi):
     vendor = "github"
-    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {
-        "pending": ("queued", {}), "running": ("in_progress", {}),
-        "succeeded": ("success", {}), "failed": ("failure", {}),
-        "cancelled": ("cancelled", {}), "skipped": ("skipped", {}),
-    }
+    stages = stage_table(pending="queued", running="in_progress", succeeded="success",
+                         failed="failure", cancelled="cancelled", skipped="skipped")
     source_keys: ClassVar[dict[str, str]] = {"repository": DEFAULT_REPO}
 
     def __init__(self, world: World) -> None:
         super().__init__(world)
-        self._ordered = Ordered()
         #: account name -> (start of its quota hour, requests counted in it)
         self._quota: dict[str, tuple[float, int]] = {}
         self.hourly = HOURLY
@@ -109,14 +104,28 @@ class GitHubApi(VendorApi):
                 "X-RateLimit-Used": str(used), "X-RateLimit-Reset": str(int(start + 3600)),
                 "X-RateLimit-Resource": "core"}
 
-    def _spent(self, account: Account) -> web.Response | None:
+    def _opened(self, request: web.Request) -> tuple[Account, str]:
+        """The request's account and repository, refused with 403 once the hour's quota is
+        spent."""
+        account = self.account_of(request)
         start, used = self._quota.get(account.name, (0.0, 0))
-        if used < self.hourly or self.world.clock() - start >= 3600:
-            return None
-        resp = self.error(403, "API rate limit exceeded for user ID 1. If you reach out to "
-                          "GitHub Support for help, please include the request ID.")
-        resp.headers.update(self._count(account, False))
-        return resp
+        if used >= self.hourly and self.world.clock() - start < 3600:
+            resp = self.error(403, "API rate limit exceeded for user ID 1. If you reach out to "
+                              "GitHub Support for help, please include the request ID.")
+            resp.headers.update(self._count(account, False))
+            raise Refused(resp)
+        return account, f"{request.match_info['owner']}/{request.match_info['repo']}"
+
+    def _etagged(self, request: web.Request, account: Account, body: bytes,
+                 headers: dict[str, str], link: str = "") -> web.Response:
+        """``body`` with its weak ETag, or a 304 (not counted) when the client has it."""
+        etag = 'W/"' + hashlib.sha256(body).hexdigest() + '"'
+        if etag in _tags(request.headers.get("If-None-Match", "")):
+            return web.Response(status=304, headers={"ETag": etag, **self._count(account, False)})
+        headers = {"ETag": etag, **headers, **self._count(account, True)}
+        if link:
+            headers["Link"] = link
+        return web.Response(body=body, headers=headers, content_type="application/json")
 
     async def rate_limit(self, request: web.Request) -> web.Response:
         headers = self._count(self.account_of(request), False)
@@ -135,13 +144,11 @@ class GitHubApi(VendorApi):
                                            for r in account.runs.values())
 
     async def get_repo(self, request: web.Request) -> web.Response:
-        account = self.account_of(request)
-        repo = f"{request.match_info['owner']}/{request.match_info['repo']}"
-        if (spent := self._spent(account)) is not None:
-            return spent
+        account, repo = self._opened(request)
         if not self._known(account, repo):
             return self.error(404, "Not Found")
-        return json_response({**repository(repo, self._api(request)), "default_branch": "main"}, headers=self._count(account, True))
+        return json_response({**repository(repo, self._api(request)), "default_branch": "main"},
+                             headers=self._count(account, True))
 
     def _workflow(self, ref: str) -> Workflow | None:
         """A workflow by its id or file name."""
@@ -163,10 +170,7 @@ class GitHubApi(VendorApi):
             headers=self._count(self.account_of(request), True))
 
     async def list_runs(self, request: web.Request) -> web.Response:
-        account = self.account_of(request)
-        if (spent := self._spent(account)) is not None:
-            return spent
-        repo = f"{request.match_info['owner']}/{request.match_info['repo']}"
+        account, repo = self._opened(request)
         if not self._known(account, repo):
             return self.error(404, "Not Found")
         q = request.query
@@ -181,45 +185,33 @@ class GitHubApi(VendorApi):
                 return self.error(404, "Not Found")
             wf_id = wf.id
         filters = tuple((f, q[f]) for f in _FILTERS if q.get(f))
+        matches = matching(_FILTERS, filters)
 
         def keep(r: SimRun) -> bool:
             return (r.extra.get("repository", DEFAULT_REPO) == repo
-                    and (wf_id is None or r.workflow.id == wf_id) and _matches(r, filters))
+                    and (wf_id is None or r.workflow.id == wf_id) and matches(r))
 
-        def order() -> tuple[list[SimRun], int]:
-            runs = self._ordered.get(account, (repo, wf_id, filters), keep, _newest,
+        def order() -> list[SimRun]:
+            runs = self.listings.get(account, (repo, wf_id, filters), keep, _newest,
                                      reverse=True)
-            return (runs[:FILTERED_CAP] if filters else runs), (page - 1) * per_page
+            return runs[:FILTERED_CAP] if filters else runs
 
         api = self._api(request)
-        items, ordered, _ = self.page(request, order, per_page, lambda r: self.render(r, api))
+        items, ordered = self.page(request, order, per_page, lambda r: self.render(r, api),
+                                   start=(page - 1) * per_page)
         body = orjson.dumps({"total_count": len(ordered), "workflow_runs": items})
-        etag = 'W/"' + hashlib.sha256(body).hexdigest() + '"'
-        if etag in _tags(request.headers.get("If-None-Match", "")):
-            return web.Response(status=304, headers={"ETag": etag, **self._count(account, False)})
-        headers = {"ETag": etag, "Cache-Control": "private, max-age=60, s-maxage=60",
-                   "Vary": "Accept, Authorization, Cookie, X-GitHub-OTP",
-                   "X-GitHub-Api-Version-Selected": "2022-11-28",
-                   **self._count(account, True)}
-        link = link_header(request.url, page, page_count(len(ordered), per_page), "page")
-        if link:
-            headers["Link"] = link
-        return web.Response(body=body, headers=headers, content_type="application/json")
+        return self._etagged(request, account, body, {
+            "Cache-Control": "private, max-age=60, s-maxage=60",
+            "Vary": "Accept, Authorization, Cookie, X-GitHub-OTP",
+            "X-GitHub-Api-Version-Selected": "2022-11-28"},
+            link_header(request.url, page, page_count(len(ordered), per_page)))
 
     async def get_run(self, request: web.Request) -> web.Response:
-        account = self.account_of(request)
-        if (spent := self._spent(account)) is not None:
-            return spent
-        repo = f"{request.match_info['owner']}/{request.match_info['repo']}"
-        run = account.runs.get(request.match_info["id"])
-        if run is None or run.extra.get("repository", DEFAULT_REPO) != repo:
-            return self.error(404, "Not Found")
+        account, repo = self._opened(request)
+        run = self.run_of(request, "Not Found",
+                          belongs=lambda r: r.extra.get("repository", DEFAULT_REPO) == repo)
         body = orjson.dumps(self.served(run, self.render(run, self._api(request))))
-        etag = 'W/"' + hashlib.sha256(body).hexdigest() + '"'
-        if etag in _tags(request.headers.get("If-None-Match", "")):
-            return web.Response(status=304, headers={"ETag": etag, **self._count(account, False)})
-        return web.Response(body=body, headers={"ETag": etag, **self._count(account, True)},
-                            content_type="application/json")
+        return self._etagged(request, account, body, {})
 
     def render(self, run: SimRun, api: str) -> dict[str, Any]:
         wf, x = run.workflow, run.extra
@@ -260,24 +252,16 @@ class GitHubApi(VendorApi):
 
 
 def _newest(run: SimRun) -> tuple[float, int]:
-    return (run.created, int(run.id) if run.id.isdigit() else 0)
+    return (run.created, serial(run))
 
 
-_DEFAULTS = {"branch": ("head_branch", "main"), "event": ("event", "push"),
-             "actor": ("actor", "octo-dev")}
-
-
-def _matches(run: SimRun, filters: tuple[tuple[str, str], ...]) -> bool:
-    for name, value in filters:
-        if name == "status":
-            if value != run.status and not (value == "completed" and conclusion(run)):
-                return False
-        elif name == "head_sha":
-            if hashlib.sha1(run.id.encode()).hexdigest() != value:
-                return False
-        elif run.extra.get(*_DEFAULTS[name]) != value:
-            return False
-    return True
+_FILTERS: Filters = {
+    "status": lambda r, v: v == r.status or (v == "completed" and conclusion(r) is not None),
+    "branch": lambda r, v: r.extra.get("head_branch", "main") == v,
+    "event": lambda r, v: r.extra.get("event", "push") == v,
+    "actor": lambda r, v: r.extra.get("actor", "octo-dev") == v,
+    "head_sha": lambda r, v: hashlib.sha1(r.id.encode()).hexdigest() == v,
+}
 
 
 def _tags(header: str) -> set[str]:

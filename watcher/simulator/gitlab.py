@@ -21,17 +21,16 @@ A pipeline's ``ref`` is its workflow's key (``invoice-processing``), its
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from aiohttp import web
 
-from watcher.core.timestamps import parse_ts
+from watcher.core.timestamps import format_ts, parse_ts
 from watcher.simulator.accounts import Account
-from watcher.simulator.api import VendorApi, json_response
-from watcher.simulator.ordered import Ordered, int_param, link_header, page_count
-from watcher.simulator.world import SimRun, World
+from watcher.simulator.api import Refused, VendorApi, json_response, stage_table
+from watcher.simulator.listing import Filters, int_param, link_header, matching, page_count, serial
+from watcher.simulator.world import SimRun
 
 STATUSES = ("created", "waiting_for_resource", "preparing", "waiting_for_callback", "pending",
             "running", "success", "failed", "canceling", "canceled", "skipped", "manual",
@@ -41,11 +40,6 @@ SCOPES = {"running": ("running",), "pending": ("pending",), "finished": FINISHED
 ORDER_BY = ("id", "status", "ref", "updated_at", "user_id")
 DEFAULT_PROJECT = "acme/api"
 WEB = "https://gitlab.com"
-
-
-def _ts(epoch: float) -> str:
-    dt = datetime.fromtimestamp(epoch, UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def project_id(path: str) -> int:
@@ -64,17 +58,10 @@ def _project(path: str) -> dict[str, Any]:
 
 class GitLabApi(VendorApi):
     vendor = "gitlab"
-    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {
-        "pending": ("pending", {}), "running": ("running", {}), "paused": ("manual", {}),
-        "succeeded": ("success", {}), "failed": ("failed", {}),
-        "cancelling": ("canceling", {}), "cancelled": ("canceled", {}),
-        "skipped": ("skipped", {}),
-    }
+    stages = stage_table(pending="pending", running="running", paused="manual", succeeded="success",
+                         failed="failed", cancelling="canceling", cancelled="canceled",
+                         skipped="skipped")
     source_keys: ClassVar[dict[str, str]] = {"project": DEFAULT_PROJECT}
-
-    def __init__(self, world: World) -> None:
-        super().__init__(world)
-        self._ordered = Ordered()
 
     def credential(self, request: web.Request) -> str:
         token = request.headers.get("PRIVATE-TOKEN", "")
@@ -93,27 +80,24 @@ class GitLabApi(VendorApi):
         app.router.add_get("/api/v4/projects/{project}/pipelines", self.list_pipelines)
         app.router.add_get("/api/v4/projects/{project}/pipelines/{id}", self.get_pipeline)
 
-    def _project_of(self, request: web.Request, account: Account) -> str | None:
-        """The path of the project the request names (by id or path), if it exists."""
+    def _project_of(self, request: web.Request, account: Account) -> str:
+        """The path of the project the request names (by id or path), refused with 404 when
+        there is none."""
         raw = unquote(request.match_info["project"])
         paths = {DEFAULT_PROJECT} | {r.extra["project"] for r in account.runs.values()
                                      if "project" in r.extra}
         for path in paths:
             if raw in (path, str(project_id(path))):
                 return path
-        return None
+        raise Refused(self.error(404, "Project Not Found"))
 
     async def get_project(self, request: web.Request) -> web.Response:
         path = self._project_of(request, self.account_of(request))
-        if path is None:
-            return self.error(404, "Project Not Found")
         return json_response(_project(path))
 
     async def list_pipelines(self, request: web.Request) -> web.Response:
         account = self.account_of(request)
         path = self._project_of(request, account)
-        if path is None:
-            return self.error(404, "Project Not Found")
         q = request.query
         per_page, page = int_param(q, "per_page", 20), int_param(q, "page", 1)
         if per_page is None or page is None:
@@ -124,7 +108,8 @@ class GitLabApi(VendorApi):
         bounds = _checked(q)
         if isinstance(bounds, str):
             return self.error(400, bounds)
-        filters = tuple((f, q[f]) for f in ("status", "ref", "source", "scope") if q.get(f))
+        filters = tuple((f, q[f]) for f in _FILTERS if q.get(f))
+        matches = matching(_FILTERS, filters)
 
         def keep(r: SimRun) -> bool:
             if r.extra.get("project", DEFAULT_PROJECT) != path:
@@ -132,14 +117,14 @@ class GitLabApi(VendorApi):
             for name, t in bounds:
                 if (r.updated < t) if name == "updated_after" else (r.updated > t):
                     return False
-            return _matches(r, filters)
+            return matches(r)
 
-        def order() -> tuple[list[SimRun], int]:
-            runs = self._ordered.get(account, (path, order_by, sort, filters, tuple(bounds)),
+        def order() -> list[SimRun]:
+            return self.listings.get(account, (path, order_by, sort, filters, tuple(bounds)),
                                      keep, _KEYS[order_by], reverse=sort == "desc")
-            return runs, (page - 1) * per_page
 
-        items, ordered, _ = self.page(request, order, per_page, self.render)
+        items, ordered = self.page(request, order, per_page, self.render,
+                                   start=(page - 1) * per_page)
         total, pages = len(ordered), page_count(len(ordered), per_page)
         headers = {"X-Page": str(page), "X-Per-Page": str(per_page), "X-Total": str(total),
                    "X-Total-Pages": str(pages),
@@ -151,13 +136,9 @@ class GitLabApi(VendorApi):
         return json_response(items, headers=headers)
 
     async def get_pipeline(self, request: web.Request) -> web.Response:
-        account = self.account_of(request)
-        path = self._project_of(request, account)
-        run = account.runs.get(request.match_info["id"])
-        if path is None:
-            return self.error(404, "Project Not Found")
-        if run is None or run.extra.get("project", DEFAULT_PROJECT) != path:
-            return self.error(404, "Not found")
+        path = self._project_of(request, self.account_of(request))
+        run = self.run_of(request, "Not found",
+                          belongs=lambda r: r.extra.get("project", DEFAULT_PROJECT) == path)
         return json_response(self.served(run, self.detail(run)))
 
     def render(self, run: SimRun) -> dict[str, Any]:
@@ -167,7 +148,7 @@ class GitLabApi(VendorApi):
             "id": pid, "iid": pid % 100000, "project_id": project_id(path),
             "sha": hashlib.sha1(run.id.encode()).hexdigest(), "ref": run.workflow.key,
             "status": run.status, "source": run.extra.get("source", "push"),
-            "created_at": _ts(run.created), "updated_at": _ts(run.updated),
+            "created_at": format_ts(run.created), "updated_at": format_ts(run.updated),
             "web_url": f"{WEB}/{path}/-/pipelines/{run.id}", "name": run.workflow.name,
         }
 
@@ -181,8 +162,8 @@ class GitLabApi(VendorApi):
             "before_sha": sha[::-1], "tag": False, "yaml_errors": None,
             "user": {"id": 1001, "username": "ci-bot", "name": "CI Bot", "state": "active",
                      "locked": False, "avatar_url": None, "web_url": f"{WEB}/ci-bot"},
-            "started_at": _ts(run.started) if run.started is not None else None,
-            "finished_at": _ts(run.finished) if run.finished is not None else None,
+            "started_at": format_ts(run.started) if run.started is not None else None,
+            "finished_at": format_ts(run.finished) if run.finished is not None else None,
             "committed_at": None, "duration": duration,
             "queued_duration": (round(run.started - run.created, 3)
                                 if run.started is not None else None),
@@ -213,22 +194,14 @@ def _checked(q: Any) -> list[tuple[str, float]] | str:
 
 
 _KEYS = {
-    "id": lambda r: int(r.id) if r.id.isdigit() else 0,
-    "status": lambda r: (r.status, int(r.id) if r.id.isdigit() else 0),
-    "ref": lambda r: (r.workflow.key, int(r.id) if r.id.isdigit() else 0),
-    "updated_at": lambda r: (r.updated, int(r.id) if r.id.isdigit() else 0),
-    "user_id": lambda r: int(r.id) if r.id.isdigit() else 0,
+    "id": serial, "user_id": serial,
+    "status": lambda r: (r.status, serial(r)),
+    "ref": lambda r: (r.workflow.key, serial(r)),
+    "updated_at": lambda r: (r.updated, serial(r)),
 }
-
-
-def _matches(run: SimRun, filters: tuple[tuple[str, str], ...]) -> bool:
-    for name, value in filters:
-        if name == "status" and run.status != value:
-            return False
-        if name == "ref" and run.workflow.key != value:
-            return False
-        if name == "source" and run.extra.get("source", "push") != value:
-            return False
-        if name == "scope" and value in SCOPES and run.status not in SCOPES[value]:
-            return False
-    return True
+_FILTERS: Filters = {
+    "status": lambda r, v: r.status == v,
+    "ref": lambda r, v: r.workflow.key == v,
+    "source": lambda r, v: r.extra.get("source", "push") == v,
+    "scope": lambda r, v: v not in SCOPES or r.status in SCOPES[v],
+}

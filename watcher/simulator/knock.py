@@ -24,17 +24,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import struct
 import uuid
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
 from watcher.core.timestamps import parse_ts
-from watcher.simulator.api import VendorApi, json_response
-from watcher.simulator.listing import NewestFirst
-from watcher.simulator.world import SimRun, World
+from watcher.simulator.api import VendorApi, json_response, stage_table, stamp
+from watcher.simulator.listing import Desc, created
+from watcher.simulator.world import SimRun
 
 MAX_PAGE_SIZE = 50
 STATUSES = ("queued", "processing", "paused", "completed", "cancelled")
@@ -44,10 +45,6 @@ _ERROR_KINDS = {400: ("invalid_params", "invalid_request_error"),
                 404: ("resource_missing", "invalid_request_error"),
                 422: ("invalid_params", "invalid_request_error"),
                 429: ("rate_limit_exceeded", "rate_limit_error")}
-
-
-def _ts(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _uuid(seed: str) -> str:
@@ -76,21 +73,11 @@ def _decode(cursor: str) -> tuple[float, str] | None:
         return None
 
 
-def _sort_key(run: SimRun) -> tuple[float, str]:
-    return (run.created, run.id)
-
-
 class KnockApi(VendorApi):
     vendor = "knock"
-    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {
-        "pending": ("queued", {}), "running": ("processing", {}), "paused": ("paused", {}),
-        "succeeded": ("completed", {}), "failed": ("completed", {"error_count": 2}),
-        "cancelled": ("cancelled", {}),
-    }
-
-    def __init__(self, world: World) -> None:
-        super().__init__(world)
-        self.runs = NewestFirst(world, self.vendor)
+    stages = stage_table(pending="queued", running="processing", paused="paused",
+                         succeeded="completed", failed=("completed", {"error_count": 2}),
+                         cancelled="cancelled")
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/v1/workflow_recipient_runs", self.list_runs)
@@ -106,7 +93,7 @@ class KnockApi(VendorApi):
                               "type": kind}, status=status)
 
     def move_to_head(self, run: SimRun) -> None:
-        self.runs.drop_before(run)
+        self.listings.drop_before(run)
 
     async def list_runs(self, request: web.Request) -> web.Response:
         try:
@@ -115,35 +102,31 @@ class KnockApi(VendorApi):
             return self.error(422, str(e), code="invalid_params")
         keep = _filter(*filters)
         account = self.account_of(request)
-        listing: list[SimRun] = []
 
-        def order() -> tuple[list[SimRun], int]:
-            nonlocal listing
-            listing = self.runs.listing(account, filters, keep)
+        def order() -> list[SimRun]:
+            listing = self.listings.newest_first(account, filters, keep)
             if after is not None:
-                return listing[_first_below(listing, after, strict=True):], 0
+                return listing[bisect.bisect_right(listing, Desc(after), key=_desc):]
             if before is not None:
-                end = _first_below(listing, before, strict=False)
-                return listing[max(0, end - size):end], 0
-            return listing, 0
+                end = bisect.bisect_left(listing, Desc(before), key=_desc)
+                return listing[max(0, end - size):end]
+            return listing
 
-        items, ordered, _ = self.page(request, order, size, self.render)
+        items, ordered = self.page(request, order, size, self.render)
         served = ordered[:size]
-        more = len(ordered) > size
-        first_index = listing.index(served[0]) if served else 0
+        # a page that does not start the listing has newer runs before it
+        newer = bool(served) and served[0] is not self.listings.last[0]
         page_info = {
             "__typename": "PageInfo",
-            "after": _encode(_sort_key(served[-1])) if served and more else None,
-            "before": _encode(_sort_key(served[0])) if served and first_index > 0 else None,
+            "after": _encode(created(served[-1])) if len(ordered) > size else None,
+            "before": _encode(created(served[0])) if newer else None,
             "page_size": size,
         }
         return json_response({"items": items, "page_info": page_info})
 
     async def get_run(self, request: web.Request) -> web.Response:
-        run = self.account_of(request).runs.get(request.match_info["id"])
-        if run is None:
-            return self.error(404, "The resource you requested does not exist",
-                              code="resource_missing")
+        run = self.run_of(request, "The resource you requested does not exist",
+                          code="resource_missing")
         body = self.render(run)
         body["events"] = self.events(run)
         return json_response(self.served(run, body))
@@ -166,15 +149,15 @@ class KnockApi(VendorApi):
             "trigger_source": {"type": run.extra.get("trigger", "api"),
                                "cancellation_key": f"{wf.key}-{run.id[:8]}"},
             "error_count": run.error_count,
-            "inserted_at": _ts(run.created),
-            "updated_at": _ts(run.updated),
+            "inserted_at": stamp(run.created),
+            "updated_at": stamp(run.updated),
         }
 
     def events(self, run: SimRun) -> list[dict[str, Any]]:
         def event(i: int, name: str, status: str = "ok", at: float = run.created,
                   **extra: Any) -> dict[str, Any]:
             return {"__typename": "WorkflowRecipientRunEvent", "id": _uuid(f"{run.id}:{i}"),
-                    "event": name, "status": status, "inserted_at": _ts(at), "attempt": 1,
+                    "event": name, "status": status, "inserted_at": stamp(at), "attempt": 1,
                     "data": extra.pop("data", {}), "step_ref": extra.get("step_ref"),
                     "step_type": extra.get("step_type")}
 
@@ -190,39 +173,24 @@ class KnockApi(VendorApi):
         return out
 
 
-def _first_below(listing: list[SimRun], key: tuple[float, str], *, strict: bool) -> int:
-    """Index of the first run (newest first) whose key is below ``key`` (or equal, if not strict)."""
-    lo, hi = 0, len(listing)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        k = _sort_key(listing[mid])
-        if k < key or (not strict and k == key):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+def _desc(run: SimRun) -> Desc:
+    """A run's place in a newest-first listing, as a key ``bisect`` can search."""
+    return Desc(created(run))
 
 
 def _filter(statuses: tuple[str, ...], workflow: str | None, tenant: str | None,
             has_errors: str | None, recipient: str | None, recipient_id: str | None,
-            start: float | None, end: float | None) -> Any:
+            start: float | None, end: float | None) -> Callable[[SimRun], bool]:
     want_errors = None if has_errors is None else has_errors.lower() == "true"
     who = recipient or recipient_id
 
     def keep(r: SimRun) -> bool:
-        if statuses and r.status not in statuses:
-            return False
-        if workflow is not None and r.workflow.key != workflow:
-            return False
-        if tenant is not None and r.extra.get("tenant") != tenant:
-            return False
-        if want_errors is not None and (r.error_count > 0) != want_errors:
-            return False
-        if who is not None and who not in (f"user_{r.id[:8]}", f"project_{r.id[:4]}"):
-            return False
-        if start is not None and r.created < start:
-            return False
-        return end is None or r.created <= end
+        return ((not statuses or r.status in statuses)
+                and (workflow is None or r.workflow.key == workflow)
+                and (tenant is None or r.extra.get("tenant") == tenant)
+                and (want_errors is None or (r.error_count > 0) == want_errors)
+                and (who is None or who in (f"user_{r.id[:8]}", f"project_{r.id[:4]}"))
+                and (start is None or r.created >= start) and (end is None or r.created <= end))
 
     return keep
 

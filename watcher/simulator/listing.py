@@ -1,18 +1,20 @@
-"""Newest-created-first listings, for the simulated APIs that list that way.
+"""Cached, sorted and filtered listings, and the paging helpers, of the simulated APIs.
+
+Each account's listing for one query (filters and order) is sorted once per
+version of its runs, so paging through 10,000 runs sorts them once, not once
+per page.  :func:`link_header` writes the RFC 8288 ``Link`` header GitHub and
+GitLab send with page-number paging.
 
 Noxus, Cortex and Knock document no order for their run listings; the
 simulator picks the likely one, newest ``created`` first (ties: higher id
 first), so that a provider trusting it blindly would look right and only its
 own order check can tell otherwise (see the ``reorder`` fault).
 
-Each account's filtered listing is cached for one version of its runs, so
-paging through 10,000 runs sorts them once, not once per page.
-
 How runs move in such a listing: ``created`` never changes, so a run only
 changes place when runs *before* it come or go.  An insert slides everything
 down one place (the next page repeats a run: a duplicate); a deletion slides
 everything up one place (the first run of the next page lands on the page the
-reader already has and is skipped).  :meth:`NewestFirst.drop_before` is that
+reader already has and is skipped).  :meth:`Listings.drop_before` is that
 deletion, which is what the ``shift`` fault does for these vendors: it is the
 realistic way a run "moves to an earlier page" between two page requests.
 """
@@ -20,6 +22,9 @@ realistic way a run "moves to an earlier page" between two page requests.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from typing import Any
+
+from yarl import URL
 
 from watcher.simulator.accounts import Account
 from watcher.simulator.world import SimRun, World
@@ -28,36 +33,38 @@ from watcher.simulator.world import SimRun, World
 CACHED = 4096
 
 
-def _key(run: SimRun) -> tuple[float, str]:
+def created(run: SimRun) -> tuple[float, str]:
     return (run.created, run.id)
 
 
-class NewestFirst:
-    """One vendor's runs, newest created first, filtered and cached."""
+class Listings:
+    """One vendor's listings, per account and query, valid while its runs do not change."""
 
-    def __init__(self, world: World, vendor: str) -> None:
+    def __init__(self, world: World) -> None:
         self.world = world
-        self.vendor = vendor
         self._cache: dict[Hashable, tuple[int, list[SimRun]]] = {}
         #: the listing most recently served, for :meth:`drop_before`
         self.last: list[SimRun] = []
 
-    def listing(self, account: Account, key: Hashable,
-                keep: Callable[[SimRun], bool] | None = None) -> list[SimRun]:
-        """``account``'s runs that pass ``keep``, newest first; ``key`` names the filter for
-        the cache."""
-        key = (account.name, key)
-        hit = self._cache.get(key)
+    def get(self, account: Account, query: Hashable, keep: Callable[[SimRun], bool] | None,
+            key: Callable[[SimRun], Any], *, reverse: bool = False) -> list[SimRun]:
+        """``account``'s runs that pass ``keep``, sorted by ``key``; ``query`` names both."""
+        ck = (account.name, query)
+        hit = self._cache.get(ck)
         if hit is not None and hit[0] == account.version:
             self.last = hit[1]
             return hit[1]
         runs = account.runs.values()
-        out = sorted(runs if keep is None else filter(keep, runs), key=_key, reverse=True)
+        out = sorted(runs if keep is None else filter(keep, runs), key=key, reverse=reverse)
         if len(self._cache) > CACHED:
             self._cache.clear()
-        self._cache[key] = (account.version, out)
+        self._cache[ck] = (account.version, out)
         self.last = out
         return out
+
+    def newest_first(self, account: Account, query: Hashable,
+                     keep: Callable[[SimRun], bool] | None = None) -> list[SimRun]:
+        return self.get(account, query, keep, created, reverse=True)
 
     def drop_before(self, run: SimRun) -> None:
         """Delete the run listed just before ``run`` (so ``run`` moves up one place)."""
@@ -67,3 +74,62 @@ class NewestFirst:
             return
         if i > 0:
             self.world.delete(self.last[i - 1])
+
+
+#: a listing's filters: query parameter -> whether a run passes with the parameter's value
+Filters = dict[str, Callable[[SimRun, str], bool]]
+
+
+def matching(table: Filters, filters: tuple[tuple[str, str], ...]) -> Callable[[SimRun], bool]:
+    """A ``keep`` for :meth:`Listings.get`: every one of ``filters`` (name, value) holds."""
+    return lambda run: all(table[name](run, value) for name, value in filters)
+
+
+def serial(run: SimRun) -> int:
+    """A GitHub or GitLab run's serial id (0 for an id a test chose freely)."""
+    return int(run.id) if run.id.isdigit() else 0
+
+
+class Desc:
+    """Sorts its value in reverse inside an ascending sort key."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v: Any) -> None:
+        self.v = v
+
+    def __lt__(self, other: Desc) -> bool:
+        return bool(other.v < self.v)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Desc) and bool(self.v == other.v)
+
+    def __hash__(self) -> int:
+        return hash(self.v)
+
+
+def page_count(total: int, size: int) -> int:
+    return max(1, -(-total // size))
+
+
+def link_header(url: URL, page: int, last: int, param: str = "page") -> str:
+    """``<...page=2>; rel="next", ...`` for page ``page`` of ``last``."""
+    def at(n: int) -> str:
+        return f'<{url.update_query({param: str(n)})}>'
+    rels = []
+    if page > 1:
+        rels += [f'{at(page - 1)}; rel="prev"', f'{at(1)}; rel="first"']
+    if page < last:
+        rels += [f'{at(page + 1)}; rel="next"', f'{at(last)}; rel="last"']
+    return ", ".join(rels)
+
+
+def int_param(q: Any, name: str, default: int) -> int | None:
+    """A whole-number query parameter (``default`` when absent), or None when not a number."""
+    raw = q.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        return None

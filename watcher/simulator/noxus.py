@@ -15,14 +15,11 @@ microseconds, as pydantic serialises them.
 from __future__ import annotations
 
 import math
-import uuid
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from aiohttp import web
 
-from watcher.simulator.api import VendorApi, json_response
-from watcher.simulator.listing import NewestFirst
+from watcher.simulator.api import Refused, VendorApi, json_response, stage_table, stamp
 from watcher.simulator.world import SimRun, World
 
 MAX_SIZE = 100
@@ -30,23 +27,16 @@ TERMINAL = ("completed", "failed", "stopped")
 PROGRESS = {"queued": 0, "running": 40, "awaiting_human_feedback": 80, "completed": 100}
 
 
-def _ts(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 class NoxusApi(VendorApi):
     vendor = "noxus"
-    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {
-        "pending": ("queued", {}), "running": ("running", {}),
-        "needs_review": ("awaiting_human_feedback", {}), "succeeded": ("completed", {}),
-        "failed": ("failed", {}), "cancelled": ("stopped", {}),
-    }
+    stages = stage_table(pending="queued", running="running",
+                         needs_review="awaiting_human_feedback", succeeded="completed",
+                         failed="failed", cancelled="stopped")
 
     def __init__(self, world: World) -> None:
         super().__init__(world)
-        self.runs = NewestFirst(world, self.vendor)
         #: the key's workspace (Noxus calls it a group)
-        self.group_id = str(uuid.UUID(int=world.rng.getrandbits(128), version=4))
+        self.group_id = world.random_uuid()
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/v1/runs", self.list_runs)
@@ -56,64 +46,28 @@ class NoxusApi(VendorApi):
     def credential(self, request: web.Request) -> str:
         return request.headers.get("X-API-Key", "")
 
-    def error(self, status: int, message: str, *, code: str = "") -> web.Response:
-        return json_response({"detail": message}, status=status)
-
     def move_to_head(self, run: SimRun) -> None:
-        self.runs.drop_before(run)
-
-    def _invalid(self, name: str, raw: str, kind: str, msg: str, **ctx: Any) -> web.Response:
-        problem: dict[str, Any] = {"type": kind, "loc": ["query", name], "msg": msg, "input": raw}
-        if ctx:
-            problem["ctx"] = ctx
-        return json_response({"detail": [problem]}, status=422)
-
-    def _int_param(self, request: web.Request, name: str, default: int, low: int,
-                   high: int | None) -> int | web.Response:
-        raw = request.query.get(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            return self._invalid(name, raw, "int_parsing",
-                                 "Input should be a valid integer, unable to parse string as an "
-                                 "integer")
-        if value < low:
-            return self._invalid(name, raw, "greater_than_equal",
-                                 f"Input should be greater than or equal to {low}", ge=low)
-        if high is not None and value > high:
-            return self._invalid(name, raw, "less_than_equal",
-                                 f"Input should be less than or equal to {high}", le=high)
-        return value
+        self.listings.drop_before(run)
 
     async def list_runs(self, request: web.Request) -> web.Response:
-        page = self._int_param(request, "page", 1, 1, None)
-        if isinstance(page, web.Response):
-            return page
-        size = self._int_param(request, "size", 50, 1, MAX_SIZE)
-        if isinstance(size, web.Response):
-            return size
+        page = _int_param(request, "page", 1, 1, None)
+        size = _int_param(request, "size", 50, 1, MAX_SIZE)
         account = self.account_of(request)
 
-        def order() -> tuple[list[SimRun], int]:
-            return self.runs.listing(account, "all"), (page - 1) * size
-
-        items, ordered, _ = self.page(request, order, size, self.render)
+        items, ordered = self.page(request, lambda: self.listings.newest_first(account, "all"),
+                                   size, self.render, start=(page - 1) * size)
         total = len(ordered)
         return json_response({"items": items, "total": total, "page": page, "size": size,
                               "pages": math.ceil(total / size)})
 
-    def _find(self, request: web.Request) -> SimRun | None:
-        run = self.account_of(request).runs.get(request.match_info["run_id"])
+    def _find(self, request: web.Request) -> SimRun:
         wid = request.match_info.get("workflow_id")
-        return None if run is None or (wid is not None and run.workflow.id != wid) else run
+        return self.run_of(request, "Run not found", key="run_id",
+                           belongs=lambda r: wid is None or r.workflow.id == wid)
 
     async def get_run(self, request: web.Request) -> web.Response:
         """``RunNoIO``: the run without its workflow, definitions or output."""
         run = self._find(request)
-        if run is None:
-            return self.error(404, "Run not found")
         body = self.render(run)
         for key in ("definitions", "workflow", "source"):
             del body[key]
@@ -123,8 +77,6 @@ class NoxusApi(VendorApi):
     async def get_workflow_run(self, request: web.Request) -> web.Response:
         """The cookbook's poll endpoint: the run plus output and progress details."""
         run = self._find(request)
-        if run is None:
-            return self.error(404, "Run not found")
         body = self.render(run)
         del body["workflow"]
         done = run.status in TERMINAL
@@ -145,7 +97,7 @@ class NoxusApi(VendorApi):
         wf = run.workflow
         finished = None
         if run.status in TERMINAL:
-            finished = _ts(run.finished if run.finished is not None else run.updated)
+            finished = stamp(run.finished if run.finished is not None else run.updated)
         return {
             "id": run.id,
             "group_id": self.group_id,
@@ -157,16 +109,44 @@ class NoxusApi(VendorApi):
             "definitions": {"nodes": [{"id": "input", "type": "input"},
                                       {"id": "llm", "type": "text_generation",
                                        "config": {"prompt": "Answer: {{input}}" * 8}}]},
-            "created_at": _ts(run.created),
+            "created_at": stamp(run.created),
             "finished_at": finished,
             "workflow": {
                 "id": wf.id, "group_id": self.group_id, "name": wf.name, "type": "flow",
                 "definition": {"nodes": [{"id": "input"}, {"id": "llm"}, {"id": "output"}],
                                "edges": [["input", "llm"], ["llm", "output"]]},
-                "last_updated_at": "2026-01-06T09:00:00Z", "last_run_at": _ts(run.created),
+                "last_updated_at": "2026-01-06T09:00:00Z", "last_run_at": stamp(run.created),
                 "created_at": "2026-01-05T10:00:00Z", "deleted_at": None, "runs_count": 12,
                 "author_name": "Sim User", "description": f"{wf.name} (simulated)",
                 "saved": True, "error_handler": None,
             },
             "source": "api",
         }
+
+
+def _int_param(request: web.Request, name: str, default: int, low: int,
+               high: int | None) -> int:
+    """A bounded whole-number query parameter, refused with FastAPI's 422 body."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+
+    def invalid(kind: str, msg: str, **ctx: Any) -> Refused:
+        problem: dict[str, Any] = {"type": kind, "loc": ["query", name], "msg": msg,
+                                   "input": raw}
+        if ctx:
+            problem["ctx"] = ctx
+        return Refused(json_response({"detail": [problem]}, status=422))
+
+    try:
+        value = int(raw)
+    except ValueError:
+        raise invalid("int_parsing", "Input should be a valid integer, unable to parse "
+                      "string as an integer") from None
+    if value < low:
+        raise invalid("greater_than_equal", f"Input should be greater than or equal to {low}",
+                      ge=low)
+    if high is not None and value > high:
+        raise invalid("less_than_equal", f"Input should be less than or equal to {high}",
+                      le=high)
+    return value

@@ -22,19 +22,15 @@ A run's world status is its ``state_type`` (``COMPLETED``...); its
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import orjson
 from aiohttp import web
 
 from watcher.core.timestamps import parse_ts
-from watcher.simulator.api import VendorApi, json_response
-from watcher.simulator.ordered import Ordered
-from watcher.simulator.world import SimRun, World
+from watcher.simulator.api import VendorApi, json_response, stage_table, stamp
+from watcher.simulator.world import SimRun
 
-STATE_TYPES = ("SCHEDULED", "PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED",
-               "CRASHED", "PAUSED", "CANCELLING")
 MAX_LIMIT = 200
 SORTS: dict[str, tuple[Any, bool]] = {
     "ID_DESC": (lambda r: r.id, True),
@@ -59,12 +55,6 @@ def ended(run: SimRun) -> float | None:
     if run.finished is not None:
         return run.finished
     return run.updated if run.status in TERMINAL else None
-
-
-def _ts(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _uuid(seed: str) -> str:
@@ -103,25 +93,15 @@ class PrefectApi(VendorApi):
     vendor = "prefect"
     #: the API's root under the vendor's prefix (``PREFECT_API_URL`` ends in ``/api``)
     root: ClassVar[str] = "/api"
-    stages: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {
-        "pending": ("PENDING", {}), "running": ("RUNNING", {}), "paused": ("PAUSED", {}),
-        "succeeded": ("COMPLETED", {}), "failed": ("FAILED", {}),
-        "cancelling": ("CANCELLING", {}), "cancelled": ("CANCELLED", {}),
-    }
-
-    def __init__(self, world: World) -> None:
-        super().__init__(world)
-        self._ordered = Ordered()
+    unauthorized = "Unauthorized"
+    stages = stage_table(pending="PENDING", running="RUNNING", paused="PAUSED",
+                         succeeded="COMPLETED", failed="FAILED", cancelling="CANCELLING",
+                         cancelled="CANCELLED")
 
     def credential(self, request: web.Request) -> str:
         if "Authorization" not in request.headers:  # a self-hosted server asks for no key
             return self.world.tokens[self.vendor]
         return super().credential(request)
-
-    def error(self, status: int, message: str, *, code: str = "") -> web.Response:
-        if status == 401:
-            message = "Unauthorized"
-        return json_response({"detail": message}, status=status)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/api/health", self.health)
@@ -176,18 +156,16 @@ class PrefectApi(VendorApi):
 
         key, reverse = SORTS[sort]
         account = self.account_of(request)
+        query = orjson.dumps([runs_f, flows_f, deps_f, sort], option=orjson.OPT_SORT_KEYS)
 
-        def order() -> tuple[list[SimRun], int]:
-            query = orjson.dumps([runs_f, flows_f, deps_f, sort], option=orjson.OPT_SORT_KEYS)
-            return self._ordered.get(account, query, keep, key, reverse=reverse), offset
+        def order() -> list[SimRun]:
+            return self.listings.get(account, query, keep, key, reverse=reverse)
 
-        items, _, _ = self.page(request, order, limit, self.render)
+        items, _ = self.page(request, order, limit, self.render, start=offset)
         return json_response(items)
 
     async def get_run(self, request: web.Request) -> web.Response:
-        run = self.account_of(request).runs.get(request.match_info["id"])
-        if run is None:
-            return self.error(404, "Flow run not found")
+        run = self.run_of(request, "Flow run not found")
         return json_response(self.served(run, self.render(run)))
 
     @staticmethod
@@ -201,7 +179,7 @@ class PrefectApi(VendorApi):
         total = ((ended(run) or self.world.clock()) - run.started
                  if run.started is not None else 0.0)
         return {
-            "id": run.id, "created": _ts(run.created), "updated": _ts(run.updated),
+            "id": run.id, "created": stamp(run.created), "updated": stamp(run.updated),
             "name": run_name(run), "flow_id": wf.id, "state_id": state_id,
             "deployment_id": dep, "deployment_version": None,
             "work_queue_name": "default", "flow_version": "1.0", "parameters": {},
@@ -213,15 +191,15 @@ class PrefectApi(VendorApi):
             "labels": {"prefect.flow.id": wf.id, "prefect.deployment.id": dep},
             "parent_task_run_id": None,
             "run_count": 1 if run.started is not None else 0,
-            "expected_start_time": _ts(run.created), "next_scheduled_start_time": None,
-            "start_time": _ts(run.started), "end_time": _ts(ended(run)),
+            "expected_start_time": stamp(run.created), "next_scheduled_start_time": None,
+            "start_time": stamp(run.started), "end_time": stamp(ended(run)),
             "total_run_time": round(total, 6), "estimated_run_time": round(total, 6),
             "estimated_start_time_delta": 0.0, "auto_scheduled": False,
             "infrastructure_document_id": None, "infrastructure_pid": None,
             "created_by": None, "work_queue_id": _uuid("queue:default"),
             "work_pool_id": _uuid("pool:default"), "work_pool_name": "default-pool",
             "state": {"id": state_id, "type": run.status, "name": self.state_name(run),
-                      "timestamp": _ts(run.updated), "message": run.error,
+                      "timestamp": stamp(run.updated), "message": run.error,
                       "data": None,
                       "state_details": {"flow_run_id": run.id, "task_run_id": None,
                                         "child_flow_run_id": None, "scheduled_time": None,

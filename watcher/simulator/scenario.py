@@ -131,13 +131,7 @@ class Scenario:
         self._schedule(run, path[1:], at)
 
     def _pick(self) -> tuple[str, ...]:
-        total = sum(w for w, _ in PATHS)
-        x = self.rng.uniform(0, total)
-        for w, path in PATHS:
-            x -= w
-            if x <= 0:
-                return path
-        return PATHS[0][1]
+        return self.rng.choices([p for _, p in PATHS], weights=[w for w, _ in PATHS])[0]
 
     def _schedule(self, run: SimRun, path: tuple[str, ...], after: float) -> None:
         if path:

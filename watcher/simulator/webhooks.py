@@ -76,40 +76,33 @@ class Webhooks:
 
     def _changed(self, run: SimRun) -> None:
         if self._pushed.get(run.id) == run.status:
-            return  # no status change: Extend sends no webhook for an update alone
+            return  # no status change: no platform sends a webhook for an update alone
         self._pushed[run.id] = run.status
-        subs = [s for s in self.subscriptions if s.vendor == run.vendor]
-        if run.vendor in ("github", "gitlab"):
-            self._queue_ci(run, subs)
-            return
-        event = EXTEND_EVENTS.get(run.status) if run.vendor == "extend" else None
-        if event is None or not subs:
-            return
-        for sub in subs:
-            sent = Sent(run.id, run.status, f"evt_{uuid.uuid4().hex[:20]}", self.world.clock())
-            self.log.append(sent)
-            if self.world.rng.random() < sub.drop:
-                sent.outcome = "dropped"
-                continue
-            body = orjson.dumps({"eventId": sent.event_id, "eventType": event,
-                                 "payload": self.render(run)})
-            self._queue.append((sub, sent, body, None))
-        self._wake.set()
-
-    def _queue_ci(self, run: SimRun, subs: list[Subscription]) -> None:
-        """GitHub's or GitLab's webhook of the run's new status to each subscription."""
-        for sub in subs:
-            made = self._ci.push(run, sub.secret)
+        for sub in [s for s in self.subscriptions if s.vendor == run.vendor]:
+            made = self._made(run, sub.secret)
             if made is None:
                 return  # a status the platform sends no webhook for
-            delivery, body, headers = made
-            sent = Sent(run.id, run.status, delivery, self.world.clock())
+            event_id, body, headers = made
+            sent = Sent(run.id, run.status, event_id, self.world.clock())
             self.log.append(sent)
             if self.world.rng.random() < sub.drop:
                 sent.outcome = "dropped"
                 continue
             self._queue.append((sub, sent, body, headers))
-        self._wake.set()
+            self._wake.set()
+
+    def _made(self, run: SimRun, secret: str
+              ) -> tuple[str, bytes, dict[str, str] | None] | None:
+        """The webhook of the run's new status: its event id, body and (but Extend's, signed
+        at each try) headers; None when the platform sends none."""
+        if run.vendor in ("github", "gitlab"):
+            return self._ci.push(run, secret)
+        event = EXTEND_EVENTS.get(run.status) if run.vendor == "extend" else None
+        if event is None:
+            return None
+        event_id = f"evt_{uuid.uuid4().hex[:20]}"
+        return event_id, orjson.dumps({"eventId": event_id, "eventType": event,
+                                       "payload": self.render(run)}), None
 
     async def run(self) -> None:
         """Send what is queued, forever."""

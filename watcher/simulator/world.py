@@ -3,8 +3,7 @@
 A run's ``status`` is the vendor's own raw string (each vendor module knows
 its vocabulary); the world only stores, orders and changes runs, and keeps a
 log of every status change it made so tests can check that watcher saw
-each one.  ``version`` increases on every change, so vendor modules can cache
-their sorted listings between changes.
+each one.
 
 A run can be made *hostile* (:meth:`World.override`, or ``overrides=`` and
 friends on :meth:`World.add_run`): wherever its vendor serves it, in listings
@@ -105,7 +104,6 @@ class SimRun:
         self.error_count = 0
         self.extra: dict[str, Any] = {}
         self.hostile: Hostile | None = None
-        #: bumped on every change, so renderings can be cached
 
     def __repr__(self) -> str:
         return f"SimRun({self.vendor}:{self.id} {self.status})"
@@ -153,7 +151,6 @@ class World:
         self.faults = Faults()
         self.requests: list[Request] = []
         self.transitions: list[Transition] = []
-        self.version = 0
         #: per-vendor request budget (requests/second) the simulator enforces with 429s,
         #: on each account apart (an account's own ``rate_limit`` overrides it)
         self.rate_limits: dict[str, float] = {}
@@ -194,7 +191,7 @@ class World:
             return "workflow_" + self._token(12)
         if vendor == "cortex":
             return "wf_" + self._token(8).lower()
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        return self.random_uuid()
 
     def new_run_id(self, vendor: str) -> str:
         if vendor in SERIAL_IDS:
@@ -205,6 +202,9 @@ class World:
             return "workflow_run_" + self._token(21)
         if vendor == "cortex":
             return "run_" + self._token(10).lower()
+        return self.random_uuid()
+
+    def random_uuid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def _token(self, n: int) -> str:
@@ -260,7 +260,6 @@ class World:
         r = self.get(run)
         hostile = Hostile(dict(overrides or {}), tuple(drop), replace)
         r.hostile = None if hostile == Hostile() else hostile
-        self.version += 1
         r.account.version += 1
         return r
 
@@ -275,7 +274,6 @@ class World:
         r = self.get(run)
         del self.runs[r.vendor][r.id]
         r.account.runs.pop(r.id, None)
-        self.version += 1
         r.account.version += 1
 
     def get(self, run: SimRun | str) -> SimRun:
@@ -287,7 +285,6 @@ class World:
         raise KeyError(run)
 
     def _changed(self, run: SimRun) -> None:
-        self.version += 1
         run.account.version += 1
         for fn in self.listeners:
             fn(run)
