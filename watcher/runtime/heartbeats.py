@@ -35,7 +35,7 @@ from watcher.infra.clock import Clock
 from watcher.runtime.claim import Claim
 from watcher.runtime.delivery import SinkRunner
 from watcher.runtime.heartbeat import Pinger
-from watcher.runtime.worker import Worker
+from watcher.runtime.worker import Worker, stop_worker
 from watcher.server.logs import redactor
 from watcher.state.journal import Journal
 
@@ -75,13 +75,12 @@ class Heartbeats:
         self._trouble: tuple[str, float] | None = None
 
     def start(self, cfg: HeartbeatConfig, *, claim: Claim | None = None) -> None:
-        session, tg = self.workers.session, self.workers.tg
-        assert session is not None and tg is not None
+        session = self.workers.session
+        assert session is not None
         stats = self.stats.setdefault(cfg.name, HeartbeatStats())
         pinger = Pinger(cfg, stats, session=session, judge=self.judge, clock=self.clock,
                         claim=claim)
-        worker = self.pingers[cfg.name] = Worker(pinger, clock=self.clock)
-        worker.start(tg, pinger.run)
+        self.pingers[cfg.name] = Worker(pinger, clock=self.clock).start(self.workers.tg)
 
     def start_all(self) -> None:
         """Every heartbeat (one process holding every lease)."""
@@ -89,9 +88,7 @@ class Heartbeats:
             self.start(cfg)
 
     async def stop(self, name: str) -> None:
-        worker = self.pingers.pop(name, None)
-        if worker is not None:
-            await worker.stop()
+        await stop_worker(self.pingers, name)
 
     async def stop_all(self) -> None:
         """No more pings: the daemon is stopping (the monitor's grace runs from now)."""

@@ -28,7 +28,7 @@ hands over at once.  With SQLite there is no keeper: the one process holds every
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import anyio
@@ -248,13 +248,10 @@ class Keeper:
 
     def _worker(self, name: str) -> Worker[Any] | None:
         kind, _, what = name.partition(":")
-        if kind == "source":
-            return self.workers.pollers.get(what)
-        if kind == "sink":
-            return self.workers.runners.get(what)
-        if kind == "heartbeat":
-            return self.workers.heartbeats.pingers.get(what)
-        return self.workers.readers.get(name)
+        w = self.workers
+        running: dict[str, Mapping[str, Worker[Any]]] = {
+            "source": w.pollers, "sink": w.runners, "heartbeat": w.heartbeats.pingers}
+        return running[kind].get(what) if kind in running else w.readers.get(name)
 
     def _on_lost(self, claim: Claim) -> None:
         if claim.lost == "fenced":

@@ -66,10 +66,8 @@ class JournalReader:
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Follow the journal forever (or, with ``until_idle``, until caught up with it)."""
-        while True:
-            started = await self.attempt(self.start)
-            if started is not None:
-                break
+        while (started := await self.attempt(self.start)) is None:
+            pass  # attempt() backed off: start again
         if not started:
             return
         while True:

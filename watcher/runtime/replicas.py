@@ -25,7 +25,7 @@ from watcher.server import cluster as status
 from watcher.state.backends import default_replica
 from watcher.state.cluster import Cluster, ReplicaRow
 from watcher.state.journal import Journal
-from watcher.state.view import ClusterView, read_view
+from watcher.state.view import read_view
 from watcher.version import __version__
 
 log = structlog.get_logger("watcher.leases")
@@ -125,9 +125,6 @@ class Replication:
             await self.cluster.leave()
         except StoreError as e:  # its heartbeat lapses within lease_ttl instead
             log.warning("could not deregister this replica", error=str(e))
-
-    async def view(self) -> ClusterView:
-        return await read_view(self.workers.store, self.ttl)
 
     def unreachable(self) -> str | None:
         """Why this replica counts its database unreachable: no heartbeat reached it

@@ -77,8 +77,7 @@ class Boundary:
 
     def cleared(self) -> None:
         """The task had a good cycle: the episode is over, a new error is logged again."""
-        if self._seen:
-            self._seen.clear()
+        self._seen.clear()
 
 
 async def supervise(boundary: Boundary, body: Callable[[], Awaitable[None]], *,

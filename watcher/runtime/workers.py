@@ -39,7 +39,7 @@ from watcher.runtime.reminders import Reminders
 from watcher.runtime.rules import READER as RULES
 from watcher.runtime.rules import RuleEngine
 from watcher.runtime.silencing import Silencer
-from watcher.runtime.worker import Worker, close_sink, reopen_sink
+from watcher.runtime.worker import Worker, close_sink, reopen_sink, stop_worker
 from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
 from watcher.state.journal import Journal
@@ -101,8 +101,7 @@ class Workers:
     def consumer(self, cfg: SinkConfig) -> str:
         """The sink's cursor in the journal: ``<sink>@<replica>`` for a local sink of
         one replica among several, else the sink's name."""
-        cls = sink_class(cfg.type)
-        if self.replica is not None and cls is not None and cls.local:
+        if self.replica is not None and self.local(cfg):
             return f"{cfg.name}@{self.replica}"
         return cfg.name
 
@@ -143,19 +142,15 @@ class Workers:
                      row: SourceRow | None = None, phase: float | None = None) -> None:
         """Start polling ``cfg``; ``row``: its state as just loaded from the store (a
         lease taken over: memory of an earlier holding is stale)."""
-        assert self.tg is not None
         if row is not None:
             self.states[cfg.name] = SourceState(row)
         poller = self.make_poller(cfg, claim, phase)
-        worker = self.pollers[cfg.name] = Worker(poller, clock=self.clock)
-        worker.start(self.tg, poller.run)
+        self.pollers[cfg.name] = Worker(poller, clock=self.clock).start(self.tg)
 
     async def stop_source(self, name: str, *, forget: bool = False) -> None:
         """Stop a source's poller; with ``forget`` its runs are dropped too (in memory, and
         from the store when another API replaces it: its runs are not these runs)."""
-        worker = self.pollers.pop(name, None)
-        if worker is not None:
-            await worker.stop()
+        if await stop_worker(self.pollers, name) is not None:
             self.buckets.leave(name)  # its account's bucket runs at the other sources' limits
         if forget:
             self.states.pop(name, None)
@@ -183,21 +178,18 @@ class Workers:
     async def start_sink(self, cfg: SinkConfig, *, claim: Claim | None = None) -> None:
         """Start delivering ``cfg``; under a ``claim`` from the cursor as stored (another
         replica may have moved it)."""
-        assert self.tg is not None
         runner = self.make_runner(cfg, claim)
         try:
             await runner.take_up()
         except StoreError as e:
             log.error("could not save a new sink's cursor; it starts anyway", sink=cfg.name,
                       error=str(e))
-        worker = self.runners[cfg.name] = Worker(runner, clock=self.clock)
-        worker.start(self.tg, runner.run)
+        self.runners[cfg.name] = Worker(runner, clock=self.clock).start(self.tg)
 
     async def stop_sink(self, name: str, *, detach: bool = False) -> None:
         """Stop a sink's runner and close the sink; with ``detach`` drop its cursor too."""
-        worker = self.runners.pop(name, None)
+        worker = await stop_worker(self.runners, name)
         if worker is not None:
-            await worker.stop()
             await close_sink(worker.obj)
         if detach and worker is not None:
             try:
@@ -212,7 +204,6 @@ class Workers:
         rules or an earlier engine's cursor (its open episodes end once the rules are
         gone), or the reminder stream; under a ``claim`` from its cursor and what it keeps
         beside it as stored (another replica may have moved them)."""
-        assert self.tg is not None
         rules = lease == READERS[0]
         try:
             if claim is not None:
@@ -231,15 +222,12 @@ class Workers:
             reader.claim = claim
             if claim is not None:
                 self.reminders.unload()  # its start reads them as stored
-        worker = self.readers[lease] = Worker(reader, clock=self.clock)
-        worker.start(self.tg, reader.run)
+        self.readers[lease] = Worker(reader, clock=self.clock).start(self.tg)
 
     async def stop_reader(self, lease: str) -> None:
-        worker = self.readers.pop(lease, None)
-        if worker is not None:
-            await worker.stop()
-            if worker.obj is self.reminders:
-                self.reminders.unload()  # taken up again from the store if it comes back
+        worker = await stop_worker(self.readers, lease)
+        if worker is not None and worker.obj is self.reminders:
+            self.reminders.unload()  # taken up again from the store if it comes back
 
     # -- reload --------------------------------------------------------------------------
 
