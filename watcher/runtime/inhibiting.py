@@ -1,16 +1,12 @@
 """What an open episode holds back from a notification sink, kept beside its cursor.
 
-Inhibition is decided from the journal alone (:mod:`watcher.core.inhibition`):
-whether an event is held depends on the episodes open at its position in the
-journal, which every reader folds from the same entries in the same order.  A
-sink runner keeps the episodes open up to its cursor as records (namespace
-``inhibit/<sink>``), written in the same transaction that moves the cursor, under
-the sink's lease with several replicas, like what it was told
-(:mod:`watcher.runtime.told`).  So whichever replica delivers next starts from
-exactly the episodes open at the cursor, and decides the same; episodes are
-followed whether or not a rule is configured, so a rule added by a reload holds
-from the episodes already open.  A batch is judged on a copy, kept only once the
-sink took the batch.
+Inhibition is decided from the journal alone (:mod:`watcher.core.inhibition`): whether
+an event is held depends on the episodes open at its position in the journal, which
+every reader folds from the same entries in the same order.  A sink runner keeps the
+episodes open up to its cursor as records (namespace ``inhibit/<sink>``), committed with
+the cursor like what it was told (:mod:`watcher.runtime.told`).  Episodes are followed
+whether or not a rule is configured, so a rule added by a reload holds from the
+episodes already open.
 """
 
 from __future__ import annotations

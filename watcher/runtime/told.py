@@ -1,19 +1,15 @@
 """What a notification sink was told has started, kept beside its cursor.
 
-A silence holds back new notifications, never the end of one the sink already
-got (:mod:`watcher.core.incidents`).  Which incidents a sink was handed the
-start of is durable state, not process memory: a record per open incident
-(namespace ``told/<sink>``), written in the same transaction that moves the
-sink's cursor past the batch that opened or ended it, under the sink's lease
-with several replicas.  So it says exactly what the sink was handed up to its
-cursor, and whichever replica delivers next (a restart, a lease moved on
-SIGTERM or a crash) reads it when its runner starts and decides the same.
-A copy is worked on per batch and kept only once the sink took the batch:
-a batch that fails and is handed again is judged again from the same state.
-The records written with a cursor are the difference from what was last
-committed, so a cursor save that failed is made up by the next one.  The episodes
-open at the cursor, by which inhibition holds events back, are kept the same way
-beside it (:mod:`watcher.runtime.inhibiting`).
+A silence holds back new notifications, never the end of one the sink already got
+(:mod:`watcher.core.incidents`).  Which incidents a sink was handed the start of is
+durable state: a record per open incident (namespace ``told/<sink>``), written in the
+transaction that moves the sink's cursor past the batch that opened or ended it (under
+the sink's lease with several replicas).  So whichever replica delivers next (a restart,
+a lease moved) reads exactly what the sink was handed up to its cursor, and decides the
+same.  A batch is judged on a copy, kept only once the sink took the batch; the records
+written with a cursor are the difference from the last commit, so a cursor save that
+failed is made up by the next one.  The episodes open at the cursor, by which
+inhibition holds events back, are kept the same way (:mod:`watcher.runtime.inhibiting`).
 """
 
 from __future__ import annotations

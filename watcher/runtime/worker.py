@@ -1,11 +1,9 @@
 """One supervised task of the daemon with its own cancel scope, so it can be stopped alone.
 
-A worker wraps a poller, a sink runner, the rule engine, the reminder
-stream or a heartbeat's pinger: anything with a ``boundary`` (where its errors are counted) and a
-``claim`` (its lease with several replicas, None for the only process).  Its
-body runs under :func:`~watcher.runtime.supervisor.supervise`, and under a
-claim its cancel scope ends at the claim's deadline, so a replica that could
-not renew stops on its own clock.
+A worker runs a poller, a sink runner, a journal reader or a heartbeat's pinger:
+anything with a ``run``, a ``boundary`` (where its errors are counted) and a ``claim``
+(its lease with several replicas).  Under a claim its cancel scope ends at the claim's
+deadline, so a replica that could not renew stops on its own clock.
 """
 
 from __future__ import annotations
@@ -29,8 +27,6 @@ W = TypeVar("W", Poller, SinkRunner, JournalReader, Pinger)
 
 
 class Worker(Generic[W]):
-    """A supervised task with its own cancel scope, so it can be stopped alone."""
-
     def __init__(self, obj: W, *, clock: Clock) -> None:
         self.obj: W = obj
         self.clock = clock

@@ -1,17 +1,11 @@
-"""The daemon's workers: one supervised poller per source, one sink runner per sink.
+"""The daemon's workers: a poller per source, a runner per sink and the journal readers
+that write back, each a :class:`~watcher.runtime.worker.Worker` in the daemon's task group.
 
-Each worker runs in its own cancel scope inside the daemon's task group, so
-a reload can stop, add or restart one without touching the others, and a
-source's state (its runs in memory) outlives its poller being replaced.
-Every worker runs under a :func:`~watcher.runtime.supervisor.supervise`
-boundary: a bug in one is counted, logged once and retried with backoff.
-
-With several replicas (``replica`` given) a source's poller and a network
-sink's runner run only while this replica holds their lease
-(:mod:`watcher.runtime.leases` starts and stops them, with a
-:class:`~watcher.runtime.claim.Claim`); the worker's cancel scope ends at the
-claim's deadline, so a replica that could not renew stops on its own clock.  Local
-sinks (stdout, file) run on every replica, each from a cursor of its own."""
+A reload stops, adds or restarts only what changed, and a source's runs in memory
+outlive its poller being replaced.  With several replicas (``replica`` given) a
+source's poller, a network sink's runner and a reader run only while this replica
+holds their lease (:mod:`watcher.runtime.leases` starts and stops them); local sinks
+(stdout, file) run on every replica, each from a cursor of its own."""
 
 from __future__ import annotations
 
@@ -77,8 +71,7 @@ class Workers:
             intervals=lambda: {s.repeat_interval for s in self.config.sinks
                                if s.repeat_interval is not None},
             sources=lambda: {s.name for s in self.config.sources})
-        #: the journal readers that write back, by lease (``READERS``): the workflow health
-        #: rules' engine (while there are rules or episodes to end) and the reminder stream
+        #: the journal readers that write back, by lease (``READERS``)
         self.readers: dict[str, Worker[JournalReader]] = {}
         self._rows = rows
         #: this replica's id among several; None: the only process, holding every lease
@@ -116,8 +109,7 @@ class Workers:
         return None
 
     def reader_errors(self) -> dict[str, int]:
-        """The internal errors of the journal readers and heartbeats (by task), for
-        ``/metrics``."""
+        """The internal errors of the journal readers and heartbeats, by task (``/metrics``)."""
         rules = self.readers.get(READERS[0])
         return {"rules": rules.obj.boundary.errors if rules else 0,
                 "reminders": self.reminders.boundary.errors, **self.heartbeats.errors()}
@@ -189,9 +181,10 @@ class Workers:
     async def stop_sink(self, name: str, *, detach: bool = False) -> None:
         """Stop a sink's runner and close the sink; with ``detach`` drop its cursor too."""
         worker = await stop_worker(self.runners, name)
-        if worker is not None:
-            await close_sink(worker.obj)
-        if detach and worker is not None:
+        if worker is None:
+            return
+        await close_sink(worker.obj)
+        if detach:
             try:
                 await self.journal.detach(worker.obj.consumer)
             except StoreError as e:  # its cursor stays on file until the next restart
