@@ -1,15 +1,12 @@
 """The daemon's heartbeats: one pinger per ``[[heartbeats]]`` entry, and the health they
 report.
 
-With one process every heartbeat runs all the time; with replicas each has a
-lease (``heartbeat:<name>``) and runs on the replica holding it, started and
-stopped by the lease keeper like a sink runner.  A heartbeat's counters
-outlive its pinger (a reload, a lease given back and taken again).
-
-Health (:meth:`Heartbeats.judge`): the store commits (no write failing; with
-replicas, the last lease round reached the database) and no sink runner of
-this replica has sat on a backlog without moving it for
-:data:`~watcher.core.heartbeat.STALL_INTERVALS` heartbeat intervals.
+With replicas each heartbeat has a lease (``heartbeat:<name>``), started and stopped by
+the lease keeper like a sink runner.  A heartbeat's counters outlive its pinger (a
+reload, a lease given back and taken again).  Health (:meth:`Heartbeats.judge`): the
+store commits (no write failing; with replicas, the last lease round reached the
+database) and no sink runner of this replica has sat on a backlog without moving it
+for :data:`~watcher.core.heartbeat.STALL_INTERVALS` heartbeat intervals.
 """
 
 from __future__ import annotations

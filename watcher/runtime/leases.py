@@ -1,28 +1,25 @@
 """The lease keeper: which sources this replica polls and which network sinks it delivers.
 
-With several replicas on one PostgreSQL state, every source (``source:<name>``),
-every sink that is not local (``sink:<name>``), each journal reader that writes
-back (``reader:rules``, ``reader:reminders``) and each heartbeat (``heartbeat:<name>``)
-has a lease (see :mod:`watcher.state.cluster`).  :class:`Keeper` runs one round every
+With several replicas on one PostgreSQL state, every source (``source:<name>``), every
+sink that is not local (``sink:<name>``), each journal reader that writes back
+(``reader:rules``, ``reader:reminders``) and each heartbeat (``heartbeat:<name>``) has a
+lease (see :mod:`watcher.state.cluster`).  :class:`Keeper` runs one round every
 ``lease_ttl / 3``:
 
-1. **Renew** every lease held, with the heartbeat, in one statement.  A lease
-   the database no longer gives this replica is dropped at once (its worker
-   stopped, its memory forgotten).  A replica that cannot renew keeps working
-   until its own deadline (:func:`~watcher.runtime.claim.deadline`), where each
-   worker's cancel scope ends it, before the database would let anyone else in.
-2. **Give back** and **take** what :func:`watcher.core.sharing.plan` says: a fair
-   share each, placed by rendezvous hashing.  Taking a source loads its
-   committed state from the store (runs, cursor) and polls from there: no
-   re-baseline, what changed meanwhile is caught up as after a restart.  A
-   source taken over from a replica that stopped renewing is polled at once,
-   others at a random phase of their interval.
+1. **Renew** every lease held, with the heartbeat, in one statement.  A lease the
+   database no longer gives this replica is dropped at once (its worker stopped, its
+   memory forgotten).  A replica that cannot renew keeps working until its own
+   deadline (:func:`~watcher.runtime.claim.deadline`), before the database would let
+   anyone else in.
+2. **Give back** and **take** what :func:`watcher.core.sharing.plan` says: a fair share
+   each, placed by rendezvous hashing.  A source taken loads its committed state (runs,
+   cursor) and polls from there: what changed meanwhile is caught up as after a
+   restart.  One taken over from a replica that stopped renewing is polled at once.
 
-Between rounds the keeper wakes when a lease held by another replica is due
-to expire (so a dead replica's work moves within ``lease_ttl`` + the first
-poll), when a worker finds its lease gone (a fenced commit), and on reload.
-SIGTERM gives every lease back (:meth:`Keeper.release`), so a rolling restart
-hands over at once.  With SQLite there is no keeper: the one process holds every lease.
+Between rounds the keeper wakes when another replica's lease is due to expire (so a
+dead replica's work moves within ``lease_ttl`` + the first poll), when a worker finds
+its lease gone (a fenced commit), and on reload.  SIGTERM gives every lease back
+(:meth:`Keeper.release`), so a rolling restart hands over at once.
 """
 
 from __future__ import annotations
