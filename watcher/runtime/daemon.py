@@ -131,7 +131,8 @@ class Daemon:
                     await workers.start_reader(reader)
                 for source in self.config.sources:
                     workers.start_source(source)
-                workers.heartbeats.start_all()
+                for beat in self.config.heartbeats:
+                    workers.heartbeats.start(beat)
             signals.hold(signal.SIGTERM, signal.SIGINT)  # a stop before follow() is not a kill
             self._start_chores(tg, workers)
             await self._start_http()
@@ -166,12 +167,13 @@ class Daemon:
             await worker.obj.watching.wait()
 
     def request_stop(self) -> None:
-        self.stop.ask()
+        self.stop.asked.set()
 
     async def _shutdown(self, workers: Workers) -> None:
         self.stopping = True
         self.notifier.stopping()
-        await workers.heartbeats.stop_all()  # a watcher stopping is not a watcher well
+        for name in list(workers.heartbeats.pingers):  # a watcher stopping is not well
+            await workers.heartbeats.stop(name)
         log.info("stopping: polling halted, delivering what is journaled",
                  deadline_s=DRAIN_DEADLINE)
         for name in list(workers.pollers):

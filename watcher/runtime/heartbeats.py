@@ -79,18 +79,8 @@ class Heartbeats:
                         claim=claim)
         self.pingers[cfg.name] = Worker(pinger, clock=self.clock).start(self.workers.tg)
 
-    def start_all(self) -> None:
-        """Every heartbeat (one process holding every lease)."""
-        for cfg in self.workers.config.heartbeats:
-            self.start(cfg)
-
     async def stop(self, name: str) -> None:
         await stop_worker(self.pingers, name)
-
-    async def stop_all(self) -> None:
-        """No more pings: the daemon is stopping (the monitor's grace runs from now)."""
-        for name in list(self.pingers):
-            await self.stop(name)
 
     async def apply(self, old: Sequence[HeartbeatConfig], new: Sequence[HeartbeatConfig]) -> None:
         """A reload: what changed is restarted (where this replica may run it)."""

@@ -59,6 +59,7 @@ class Keeper:
     def __init__(self, cluster: Cluster, workers: Workers, *, ttl: float, clock: Clock) -> None:
         self.cluster = cluster
         self.workers = workers
+        self.claims = workers.claims
         self.ttl = ttl
         self.period = ttl / ROUNDS
         self.clock = clock
@@ -75,10 +76,6 @@ class Keeper:
         #: one round or release at a time (SIGTERM's release runs beside the rounds)
         self._busy = anyio.Lock()
 
-    @property
-    def claims(self) -> dict[str, Claim]:
-        return self.workers.claims
-
     def held(self) -> dict[str, int]:
         """Leases held now, by kind (for ``watcher_leases_held``)."""
         out = {"source": 0, "sink": 0, "reader": 0, "heartbeat": 0}
@@ -91,7 +88,6 @@ class Keeper:
         self._wake.set()
 
     async def run(self) -> None:
-        """Keep this replica's leases until cancelled."""
         while True:
             wait = await self.round()
             with move_on_after(self.clock, wait):

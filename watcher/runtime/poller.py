@@ -104,7 +104,6 @@ class Poller:
             push_live=self.push is not None and self.push.stats.live(self.clock()))
 
     async def run(self) -> None:
-        """Poll forever on the source's cadence."""
         cfg, clock = self.config, self.clock
         phase = clock.random.uniform(0, cfg.interval) if self.phase is None else self.phase
         self.stats.next_poll = clock() + phase

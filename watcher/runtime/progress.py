@@ -25,19 +25,16 @@ T = TypeVar("T")
 SYNC_PROGRESS_EVERY = 10.0
 
 
-def health_of(failures: int, threshold: int, *, polled: bool) -> str:
-    """``failing`` (``threshold`` failed polls in a row, as ``watcher.source.failing``),
-    ``retrying`` (fewer), ``ok``, or ``waiting`` for the first poll."""
-    if failures >= threshold:
-        return "failing"
-    if failures:
-        return "retrying"
-    return "ok" if polled else "waiting"
-
-
 def note_health(stats: PollStats, failures: int, threshold: int, now: float) -> None:
-    """Remember the source's health after a poll, and when it last changed."""
-    health = health_of(failures, threshold, polled=stats.last_success is not None)
+    """Remember the source's health after a poll, and when it last changed: ``failing``
+    (``threshold`` failed polls in a row, as ``watcher.source.failing``), ``retrying``
+    (fewer), ``ok``, or ``waiting`` for the first poll."""
+    if failures >= threshold:
+        health = "failing"
+    elif failures:
+        health = "retrying"
+    else:
+        health = "ok" if stats.last_success is not None else "waiting"
     if health != stats.health or stats.health_since is None:
         stats.health, stats.health_since = health, now
 

@@ -46,8 +46,6 @@ INHIBITED = "inhibited"
 
 
 class RuleEngine(JournalReader):
-    """Evaluates ``rules`` on ``journal`` until cancelled."""
-
     doing = "rule evaluation"
 
     def __init__(self, rules: Sequence[Rule], journal: Journal, *, clock: Clock,

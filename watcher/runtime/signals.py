@@ -44,9 +44,6 @@ class Stop:
         self.hurry = False
         self._drain: anyio.CancelScope | None = None
 
-    def ask(self) -> None:
-        self.asked.set()
-
     @contextmanager
     def draining(self, deadline: float) -> Iterator[anyio.CancelScope]:
         """The scope of the wait for sinks: ``deadline`` seconds, none once hurried."""
@@ -62,7 +59,6 @@ class Stop:
 
 async def follow(stop: Stop, reload: Callable[[], Awaitable[None]], *,
                  on_error: Callable[[Exception], object]) -> None:
-    """Act on the process's signals until cancelled."""
     async def reloading() -> None:
         if stop.asked.is_set():
             log.info("reload ignored: the daemon is stopping", signal="SIGHUP")
@@ -75,7 +71,7 @@ async def follow(stop: Stop, reload: Callable[[], Awaitable[None]], *,
     def stopping(sig: int) -> None:
         if not stop.asked.is_set():
             log.info("stop requested", signal=signal.Signals(sig).name)
-            stop.ask()
+            stop.asked.set()
         else:
             log.warning("second stop signal: not waiting for sinks any longer")
             stop.hurry_up()
