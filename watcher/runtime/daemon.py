@@ -26,7 +26,7 @@ from watcher.core.failures import FailureWindow
 from watcher.core.status import ConfigInfo, DaemonStatus, ReplicaInfo
 from watcher.errors import ConfigError, StoreError, StoreUnavailable
 from watcher.infra.clock import Clock
-from watcher.runtime import chores, push, signals, tally, told
+from watcher.runtime import chores, push, signals, told
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.configuration import config_hash
 from watcher.runtime.loop import tune_gc
@@ -254,7 +254,7 @@ class Daemon:
             chore("watchdog", partial(chores.watchdog, self.notifier, every, clock=self.clock))
         chore("status", partial(chores.report_status, self.notifier, self.status_line,
                                 self.store_failing, clock=self.clock))
-        chore("failures", partial(tally.follow, workers.journal, self.failures,
+        chore("failures", partial(chores.tally, workers.journal, self.failures,
                                   clock=self.clock))
         if self.replication is not None:
             chore("leases", self.replication.keeper.run)
