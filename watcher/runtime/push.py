@@ -75,10 +75,7 @@ class PushDesk:
 
     def bell(self, source: str) -> anyio.Event:
         """What the poller of ``source`` waits on: set by :meth:`ring` until :meth:`rearm`."""
-        ev = self._bells.get(source)
-        if ev is None:
-            ev = self._bells[source] = anyio.Event()
-        return ev
+        return self._bells.setdefault(source, anyio.Event())
 
     def rearm(self, source: str) -> None:
         """The poller is about to read the inbox: a push stored from now on rings again."""

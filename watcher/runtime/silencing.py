@@ -187,7 +187,10 @@ def screen(entries: Sequence[JournalEntry], holds: Sequence[Hold], *, record: bo
         else:
             out.append(e)
         if incident is not None and told is not None:
-            _follow(told, incident, handed=h is None and not inhibit)
+            if incident[0] != OPENS:
+                told.discard(incident[1])
+            elif h is None and not inhibit:  # handed over
+                told.add(incident[1])
     return out, held, stopped
 
 
@@ -197,14 +200,6 @@ def forget_ended(entries: Iterable[JournalEntry], told: set[str]) -> None:
         incident = incident_of(e)
         if incident is not None and incident[0] != OPENS:
             told.discard(incident[1])
-
-
-def _follow(told: set[str], incident: tuple[str, str], *, handed: bool) -> None:
-    part, key = incident
-    if part != OPENS:
-        told.discard(key)
-    elif handed:
-        told.add(key)
 
 
 def reminder_interval(e: JournalEntry) -> float | None:
