@@ -11,9 +11,8 @@ on them after ``max_attempts`` or ``max_age`` (the sink's :class:`RetryOptions`;
 never), and keeps what was refused or given up as dead letters.
 
 Before a batch is handed over, what a silence (by the event's time) or an open
-episode (:mod:`~watcher.runtime.inhibiting`) holds back from this sink is taken out and
-counted, never for a complete record nor the end of what it got the start of
-(:mod:`~.told`); reminders for another ``repeat_interval`` are passed over (:func:`~.screen`).
+episode holds back from this sink is taken out and counted, never for a complete
+record nor the end of what it got the start of (:mod:`~.told`); reminders for another ``repeat_interval`` are passed over (:func:`~.screen`).
 
 A sink with a ``linger`` (Slack's ``group_wait``) gets its batch that long after the
 batch's first event, so events arriving together are delivered together.  Every few

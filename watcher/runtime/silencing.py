@@ -164,7 +164,7 @@ def screen(entries: Sequence[JournalEntry], holds: Sequence[Hold], *, record: bo
     and has not seen end; the resolution of one passes whatever silence or
     inhibition would hold it, and ``told`` is brought up to date with what is handed
     over.  ``inhibited``: the seqs an open episode holds back
-    (:mod:`watcher.runtime.inhibiting`), unless a silence holds them already."""
+    (:mod:`watcher.runtime.told`), unless a silence holds them already."""
     if record:
         return list(entries), [], []
     out: list[JournalEntry] = []
