@@ -65,7 +65,6 @@ class Daemon:
         self.replication: Replication | None = None
         self.stopping = False
         self.started_at = clock()
-        #: a stop asked for (SIGTERM/SIGINT), and whether to hurry the drain
         self.stop = signals.Stop(clock=clock)
         #: set once every source is scheduled (when READY=1 goes to systemd)
         self.started = anyio.Event()

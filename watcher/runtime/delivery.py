@@ -84,7 +84,6 @@ class SinkRunner(JournalReader):
         self._delivering = anyio.Lock()
         self._once = False
         self._lingered = 0  # the first entry of the batch we already let gather
-        #: seconds a batch gathers before delivery (the sink's ``linger``)
         self.linger = sink.linger
 
     @property

@@ -25,6 +25,7 @@ its lease gone (a fenced commit), and on reload.  SIGTERM gives every lease back
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -78,10 +79,8 @@ class Keeper:
 
     def held(self) -> dict[str, int]:
         """Leases held now, by kind (for ``watcher_leases_held``)."""
-        out = {"source": 0, "sink": 0, "reader": 0, "heartbeat": 0}
-        for claim in self.claims.values():
-            out[claim.kind] = out.get(claim.kind, 0) + 1
-        return out
+        held = Counter(claim.kind for claim in self.claims.values())
+        return {"source": 0, "sink": 0, "reader": 0, "heartbeat": 0, **held}
 
     def wake(self) -> None:
         """Run a round now (a lease was lost, the config changed)."""

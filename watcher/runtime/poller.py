@@ -70,7 +70,6 @@ class Poller:
         self.watching = anyio.Event()
         self.log = structlog.get_logger("watcher.poller").bind(source=config.name)
         self._backoff = Backoff(config.interval, config.max_backoff, rng=clock.random)
-        #: counts and logs this source's internal errors (``task`` = ``source:<name>``)
         self.boundary = Boundary(f"source:{config.name}")
         self._retry_after: float | None = None
         #: the last cycle failed to save (disk full...): the vendor is fine, keep the cadence

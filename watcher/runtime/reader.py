@@ -50,7 +50,6 @@ class JournalReader:
         self.batch = batch
         #: the last entry the reader is done with
         self.cursor = 0
-        #: counts and logs the reader's internal errors (``task``: its label)
         self.boundary = Boundary(task)
         self.log = log or structlog.get_logger("watcher.reader").bind(task=task)
         self.backoff = Backoff(1.0, 60.0, rng=clock.random)

@@ -28,7 +28,6 @@ from watcher.runtime.heartbeats import Heartbeats
 from watcher.runtime.poller import Poller, SourceState
 from watcher.runtime.push import PushDesk
 from watcher.runtime.reader import JournalReader
-from watcher.runtime.reminders import READER as REMINDERS
 from watcher.runtime.reminders import Reminders
 from watcher.runtime.rules import READER as RULES
 from watcher.runtime.rules import RuleEngine
@@ -63,7 +62,6 @@ class Workers:
         self.states: dict[str, SourceState] = {}
         self.pollers: dict[str, Worker[Poller]] = {}
         self.runners: dict[str, Worker[SinkRunner]] = {}
-        #: the silences and maintenance windows every sink runner consults
         self.silencer = Silencer(store, config.silences, config.inhibit, clock=clock)
         #: the reminder stream, for the sinks' ``repeat_interval``
         self.reminders = Reminders(
@@ -78,7 +76,6 @@ class Workers:
         self.replica = replica
         #: the leases this replica holds (kept by :mod:`watcher.runtime.leases`)
         self.claims: dict[str, Claim] = {}
-        #: the outside monitors pinged while the watcher is well
         self.heartbeats = Heartbeats(self, clock=clock)
         self.push = PushDesk()  # the sources' push counters, and their pollers' bells
 
@@ -198,9 +195,10 @@ class Workers:
         gone), or the reminder stream; under a ``claim`` from its cursor and what it keeps
         beside it as stored (another replica may have moved them)."""
         rules = lease == READERS[0]
+        reader: JournalReader = self.make_engine(claim) if rules else self.reminders
         try:
             if claim is not None:
-                await self.journal.refresh(RULES if rules else REMINDERS)
+                await self.journal.refresh(reader.consumer)
             if rules and not self.config.rules and RULES not in self.journal.cursors:
                 return
             if rules:
@@ -208,10 +206,7 @@ class Workers:
         except StoreError as e:
             log.error("could not read or save a journal reader's cursor; it starts anyway",
                       reader=lease, error=str(e))
-        reader: JournalReader = self.reminders
-        if rules:
-            reader = self.make_engine(claim)
-        else:
+        if not rules:
             reader.claim = claim
             if claim is not None:
                 self.reminders.unload()  # its start reads them as stored
