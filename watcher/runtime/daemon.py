@@ -26,6 +26,7 @@ from watcher.core.failures import FailureWindow
 from watcher.core.status import ConfigInfo, DaemonStatus, ReplicaInfo
 from watcher.errors import ConfigError, StoreError, StoreUnavailable
 from watcher.infra.clock import Clock
+from watcher.providers import PROVIDERS, limits
 from watcher.runtime import chores, push, signals, told
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.configuration import config_hash
@@ -87,11 +88,12 @@ class Daemon:
         self.replica = replace(self.replica, id=replica)
         self.store = await open_store(w.state_path, writer=command, replica=replica,
                                       listen_url=w.listen_url)
+        cluster = self.store.cluster
         try:
             self.journal = Journal(self.store)
             await self.journal.start()
             # with replicas a source's state is loaded when its lease is taken
-            rows = await self.store.load() if self.store.cluster is None else {}
+            rows = await self.store.load() if cluster is None else {}
         except StoreError as e:
             await self.close()
             raise StoreUnavailable(str(e)) from e
@@ -103,8 +105,10 @@ class Daemon:
         gc.freeze()
         self.workers = Workers(self.config, self.store, self.journal, rows=rows,
                                clock=self.clock, stdout=self.stdout,
-                               replica=replica if self.store.cluster is not None else None)
-        self.replication = Replication.of(self.workers, ttl=w.lease_ttl, clock=self.clock)
+                               replica=replica if cluster is not None else None)
+        if cluster is not None:
+            self.replication = Replication(cluster, self.workers, ttl=w.lease_ttl,
+                                           clock=self.clock)
         return self.workers
 
     async def close(self) -> None:
@@ -117,7 +121,7 @@ class Daemon:
         log.info("watcher starting", sources=len(self.config.sources),
                  sinks=len(self.config.sinks), state=workers.store.path,
                  replica=workers.replica, journal_head=workers.journal.head)
-        config_mod.warn_limits(self.config, log)
+        limits.warn(self.config.sources, PROVIDERS.get, log)
         async with aiohttp.ClientSession(headers=user_agent(workers.replica)) as workers.session, \
                 anyio.create_task_group() as tg:
             workers.tg = tg
@@ -149,10 +153,8 @@ class Daemon:
         return 0
 
     async def once(self) -> int:
-        """One poll cycle of every source, delivered; 75 if any source failed.
-
-        StateHeld if a daemon (or another ``once``) has the state file, LeasesHeld if live
-        replicas hold its leases: two writers would journal the same changes twice."""
+        """One poll cycle of every source, delivered; 75 if any source failed.  StateHeld if
+        a daemon (or another ``once``) has the state file, LeasesHeld if replicas hold it."""
         workers = await self.open("watcher once", replica=f"{default_replica()} once")
         try:
             return await once(workers, self.replication, lines=self.summary)
@@ -234,7 +236,7 @@ class Daemon:
         if self.replication is not None:
             self.replication.keeper.wake()  # take or give back what the change moved
         log.info("config reloaded", sources=len(new.sources), sinks=len(new.sinks))
-        config_mod.warn_limits(self.config, log)  # the new sources' buckets, as at start
+        limits.warn(self.config.sources, PROVIDERS.get, log)  # the new sources', as at start
 
     # -- chores and status -------------------------------------------------------------
 

@@ -47,12 +47,6 @@ class Replication:
         workers.heartbeats.cut_off = lambda: self.keeper.heartbeat_error
         workers.heartbeats.reached = lambda: self.keeper.heartbeat
 
-    @classmethod
-    def of(cls, workers: Workers, *, ttl: float, clock: Clock) -> Replication | None:
-        """The part of a daemon whose store has a cluster; None for one without."""
-        cluster = workers.store.cluster
-        return None if cluster is None else cls(cluster, workers, ttl=ttl, clock=clock)
-
     async def follow(self) -> None:
         """Learn the head the other replicas journaled up to, wake this process's readers,
         and read their entries into the tail once for all of them."""

@@ -1,13 +1,11 @@
 """The silences in force, for the sink runners: the config's maintenance windows, and the
 command line's silences re-read from the store every second.
 
-``watcher silence add`` writes one small record to the store while the daemon
-runs (with SQLite, beside the daemon's one-writer lock, like ``deadletters
-retry``'s flag: a row the daemon only reads); the daemon sees it at its next
-read, within :data:`REFRESH_EVERY`, with no reload.  The read is one small
-query, and when the records have not changed nothing is rebuilt.  Silences
-that have ended are kept in the set: a backlog delivered late is judged by
-each event's own time.
+``watcher silence add`` writes one small record to the store while the daemon runs (a
+row the daemon only reads, beside SQLite's one-writer lock); the daemon sees it within
+:data:`REFRESH_EVERY`, with no reload, and rebuilds nothing when the records have not
+changed.  Silences that have ended are kept: a backlog delivered late is judged by each
+event's own time.
 """
 
 from __future__ import annotations
