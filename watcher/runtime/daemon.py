@@ -34,6 +34,7 @@ from watcher.runtime.loop import tune_gc
 from watcher.runtime.once import once
 from watcher.runtime.replicas import Replication, status_document, user_agent
 from watcher.runtime.supervisor import Boundary, supervise
+from watcher.runtime.worker import stop_worker
 from watcher.runtime.workers import READERS, Workers
 from watcher.server import listener
 from watcher.server.logs import redactor
@@ -174,7 +175,7 @@ class Daemon:
         self.stopping = True
         self.notifier.stopping()
         for name in list(workers.heartbeats.pingers):  # a watcher stopping is not well
-            await workers.heartbeats.stop(name)
+            await stop_worker(workers.heartbeats.pingers, name)
         log.info("stopping: polling halted, delivering what is journaled",
                  deadline_s=DRAIN_DEADLINE)
         for name in list(workers.pollers):

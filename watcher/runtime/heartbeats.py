@@ -79,15 +79,12 @@ class Heartbeats:
                         claim=claim)
         self.pingers[cfg.name] = Worker(pinger, clock=self.clock).start(self.workers.tg)
 
-    async def stop(self, name: str) -> None:
-        await stop_worker(self.pingers, name)
-
     async def apply(self, old: Sequence[HeartbeatConfig], new: Sequence[HeartbeatConfig]) -> None:
         """A reload: what changed is restarted (where this replica may run it)."""
         before, after = {h.name: h for h in old}, {h.name: h for h in new}
         for name, cfg in before.items():
             if after.get(name) != cfg:
-                await self.stop(name)
+                await stop_worker(self.pingers, name)
                 if name not in after:
                     self.stats.pop(name, None)
         for name, cfg in after.items():

@@ -40,7 +40,7 @@ from watcher.core.status import LeaseStats
 from watcher.errors import StoreError
 from watcher.infra.clock import Clock, fail_after, move_on_after
 from watcher.runtime.claim import Claim, deadline
-from watcher.runtime.worker import Worker
+from watcher.runtime.worker import Worker, stop_worker
 from watcher.runtime.workers import READERS, Workers
 from watcher.state.cluster import Cluster, Upkeep
 from watcher.state.store import SourceRow
@@ -234,7 +234,7 @@ class Keeper:
         elif kind == "sink":
             await self.workers.stop_sink(what)
         elif kind == "heartbeat":
-            await self.workers.heartbeats.stop(what)
+            await stop_worker(self.workers.heartbeats.pingers, what)
         else:
             await self.workers.stop_reader(name)
 
