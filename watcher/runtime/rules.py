@@ -35,7 +35,7 @@ from watcher.core.rules import NAMESPACE, Key, Rule, Track, load_tracks
 from watcher.infra.clock import Clock
 from watcher.model import JournalEntry
 from watcher.runtime.claim import Claim
-from watcher.runtime.reader import BATCH, JournalReader
+from watcher.runtime.reader import JournalReader
 from watcher.state.journal import Journal
 
 #: the engine's journal cursor: no sink can be called this (sink names start with a letter
@@ -49,9 +49,8 @@ class RuleEngine(JournalReader):
     doing = "rule evaluation"
 
     def __init__(self, rules: Sequence[Rule], journal: Journal, *, clock: Clock,
-                 batch: int = BATCH, claim: Claim | None = None,
-                 inhibit: Sequence[InhibitRule] = ()) -> None:
-        super().__init__(journal, READER, clock=clock, task="rules", claim=claim, batch=batch,
+                 claim: Claim | None = None, inhibit: Sequence[InhibitRule] = ()) -> None:
+        super().__init__(journal, READER, clock=clock, task="rules", claim=claim,
                          log=structlog.get_logger("watcher.rules"))
         self.rules = tuple(rules)
         self.inhibit = tuple(inhibit)

@@ -74,9 +74,9 @@ class Boundary:
 
 
 async def supervise(boundary: Boundary, body: Callable[[], Awaitable[None]], *,
-                    clock: Clock, backoff: Backoff | None = None) -> None:
+                    clock: Clock) -> None:
     """Run ``body`` until it returns; restart it with backoff whenever it raises."""
-    backoff = backoff or Backoff(1.0, 60.0, rng=clock.random)
+    backoff = Backoff(1.0, 60.0, rng=clock.random)
     while True:
         started = clock.monotonic()
         try:
