@@ -157,12 +157,10 @@ def screen(entries: Sequence[JournalEntry], holds: Sequence[Hold], *, record: bo
     of the silences that held each of the others back, and the seqs inhibition held.
 
     A reminder goes to a complete record, and to a notification sink whose
-    ``repeat_interval`` it was made for; any other sink passes over it.  ``told``:
-    the incidents (:mod:`watcher.core.incidents`) this sink was handed the start of
-    and has not seen end; the resolution of one passes whatever silence or
-    inhibition would hold it, and ``told`` is brought up to date with what is handed
-    over.  ``inhibited``: the seqs an open episode holds back
-    (:mod:`watcher.runtime.told`), unless a silence holds them already."""
+    ``repeat_interval`` it was made for.  ``told``: the incidents this sink was handed
+    the start of and has not seen end (brought up to date with what is handed over);
+    the resolution of one passes whatever silence or inhibition would hold it.
+    ``inhibited``: the seqs an open episode holds back, unless a silence holds them."""
     if record:
         return list(entries), [], []
     out: list[JournalEntry] = []
