@@ -165,13 +165,11 @@ class Keeper:
             claim.lose("expired")
             log.warning("lease lost: stopped working on it", lease=name, why=claim.lost)
             await self._stop(name)
-            self.claims.pop(name, None)
 
     async def _give(self, names: Collection[str]) -> None:
         given = {n: self.claims[n].epoch for n in names if n in self.claims}
         for name in given:
             await self._stop(name)
-            self.claims.pop(name, None)
         if not given:
             return
         try:
@@ -208,26 +206,25 @@ class Keeper:
     async def _start(self, cfg: Wanted, claim: Claim, *, takeover: bool) -> bool:
         """Start the lease's worker from the state as committed; False if it cannot be
         read (the lease is given back)."""
-        if cfg is None:
-            await self.workers.start_reader(claim.lease, claim=claim)
-            return True
-        if isinstance(cfg, SinkConfig):
+        if isinstance(cfg, SourceConfig):
+            try:
+                rows = await self.workers.store.load([cfg.name])
+            except StoreError as e:
+                log.warning("could not load a source's state; giving its lease back",
+                            source=cfg.name, error=str(e))
+                return False
+            self.workers.start_source(cfg, claim=claim, row=rows.get(cfg.name) or SourceRow(),
+                                      phase=0.0 if takeover else None)
+        elif isinstance(cfg, SinkConfig):
             await self.workers.start_sink(cfg, claim=claim)
-            return True
-        if isinstance(cfg, HeartbeatConfig):
+        elif isinstance(cfg, HeartbeatConfig):
             self.workers.heartbeats.start(cfg, claim=claim)
-            return True
-        try:
-            rows = await self.workers.store.load([cfg.name])
-        except StoreError as e:
-            log.warning("could not load a source's state; giving its lease back",
-                        source=cfg.name, error=str(e))
-            return False
-        self.workers.start_source(cfg, claim=claim, row=rows.get(cfg.name) or SourceRow(),
-                                  phase=0.0 if takeover else None)
+        else:
+            await self.workers.start_reader(claim.lease, claim=claim)
         return True
 
     async def _stop(self, name: str) -> None:
+        """Stop the lease's worker, then forget its claim."""
         kind, _, what = name.partition(":")
         if kind == "source":
             await self.workers.stop_source(what, forget=True)
@@ -237,6 +234,7 @@ class Keeper:
             await stop_worker(self.workers.heartbeats.pingers, what)
         else:
             await self.workers.stop_reader(name)
+        self.claims.pop(name, None)
 
     def _worker(self, name: str) -> Worker[Any] | None:
         kind, _, what = name.partition(":")
