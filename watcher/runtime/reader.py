@@ -39,7 +39,7 @@ class JournalReader:
     doing = "reading the journal"
 
     def __init__(self, journal: Journal, consumer: str, *, clock: Clock, task: str,
-                 claim: Claim | None = None,
+                 claim: Claim | None = None, batch: int = BATCH,
                  log: structlog.typing.FilteringBoundLogger | None = None) -> None:
         self.journal = journal
         #: the reader's cursor in the journal
@@ -47,7 +47,7 @@ class JournalReader:
         self.clock = clock
         #: the reader's lease with several replicas (None: the only process)
         self.claim = claim
-        self.batch = BATCH
+        self.batch = batch
         #: the last entry the reader is done with
         self.cursor = 0
         self.boundary = Boundary(task)
