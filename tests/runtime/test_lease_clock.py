@@ -35,7 +35,7 @@ async def leased_pinger(monitor: Receiver, fake: FakeClock, claim: Claim) -> Asy
         pinger = Pinger(cfg, HeartbeatStats(), session=session, judge=lambda _: Verdict(),
                         clock=fake, claim=claim)
         worker = Worker(pinger, clock=fake)
-        worker.start(tg, pinger.run)
+        worker.start(tg)
         yield worker
 
 

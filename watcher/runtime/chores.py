@@ -1,6 +1,13 @@
 """The daemon's own chores besides polling and delivering: journal pruning, the
-systemd watchdog and ``STATUS=`` line (silences and reminders have their own modules).
-Each runs supervised, on the daemon's clock."""
+systemd watchdog and ``STATUS=`` line, and the failed runs per workflow over the last
+24 hours for /status (silences and reminders have their own modules).  Each runs
+supervised, on the daemon's clock.
+
+The failure tally reads the journal like ``/events``: no cursor in the store, nothing
+held back, and off the poll path entirely.  At start it finds the first entry of the
+last 24 hours (a binary search over sequence numbers, a few reads), counts the failures
+since then, then follows new entries as they are journaled.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,10 @@ from collections.abc import Callable
 
 import structlog
 
+from watcher.core.failures import HOUR, HOURS, FailureWindow
 from watcher.errors import StoreError
 from watcher.infra.clock import Clock
+from watcher.runtime.reader import BATCH
 from watcher.runtime.reminders import Reminders
 from watcher.runtime.silencing import Silencer
 from watcher.server.notify import Notifier
@@ -63,3 +72,29 @@ async def report_status(notifier: Notifier, line: Callable[[], str],
         if waited >= STATUS_EVERY or store_failing() != store:
             waited, store = 0.0, store_failing()
             notifier.status(line())
+
+
+async def first_after(journal: Journal, since: float) -> int:
+    """The sequence after which the journal's entries are at or after ``since``
+    (journal order is commit order, so times grow with sequence numbers)."""
+    lo, hi = 0, journal.head
+    while lo < hi:
+        mid = (lo + hi) // 2
+        entries = await journal.read(mid, 1)
+        if not entries or entries[0].time >= since:
+            hi = mid
+        else:
+            lo = max(mid + 1, entries[0].seq)
+    return lo
+
+
+async def tally(journal: Journal, window: FailureWindow, *, clock: Clock) -> None:
+    """Count failures into ``window``: the last 24 hours first, then as they come."""
+    after = await first_after(journal, clock() - HOURS * HOUR)
+    while True:
+        await journal.wait(after)
+        entries = await journal.read(after, BATCH)
+        for e in entries:
+            window.add_entry(e)
+        if entries:
+            after = entries[-1].seq

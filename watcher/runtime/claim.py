@@ -1,12 +1,11 @@
 """A lease as the worker that uses it sees it: its fence, and until when this replica may
 still act on it by its own monotonic clock.
 
-The database decides who holds a lease; but a replica cut off from it (a
-partition, a pause) cannot ask, so it also keeps its own deadline: the time
-it sent the last successful renewal plus the ttl, less a margin.  Past that
-it stops polling and delivering for the lease even before it learns that
-another replica took it, and a commit it still attempts is refused by the
-fence.  ``lose()`` says the worker found out first (a fenced commit).
+The database decides who holds a lease, but a replica cut off from it (a partition, a
+pause) cannot ask, so it also keeps its own deadline: the time it sent the last
+successful renewal plus the ttl, less a margin.  Past that it stops polling and
+delivering for the lease even before it learns that another replica took it, and a
+commit it still attempts is refused by the fence.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ import hashlib
 import os
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -39,11 +38,6 @@ def resolved(config: Config, *, now: float | None = None) -> str:
     bucket with its rate and sources."""
     buckets = limits.comments(config.sources, PROVIDERS.get)
     return render.render(config, now=now) + "".join(f"{line}\n" for line in buckets)
-
-
-def warn_limits(config: Config, log: Any) -> None:
-    """At start: a warning per rate-limit bucket too small for its sources' intervals."""
-    limits.warn(config.sources, PROVIDERS.get, log)
 
 
 def warnings(config: Config) -> list[str]:

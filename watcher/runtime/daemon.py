@@ -26,13 +26,15 @@ from watcher.core.failures import FailureWindow
 from watcher.core.status import ConfigInfo, DaemonStatus, ReplicaInfo
 from watcher.errors import ConfigError, StoreError, StoreUnavailable
 from watcher.infra.clock import Clock
-from watcher.runtime import chores, push, signals, tally, told
+from watcher.providers import PROVIDERS, limits
+from watcher.runtime import chores, push, signals, told
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.configuration import config_hash
 from watcher.runtime.loop import tune_gc
 from watcher.runtime.once import once
 from watcher.runtime.replicas import Replication, status_document, user_agent
 from watcher.runtime.supervisor import Boundary, supervise
+from watcher.runtime.worker import stop_worker
 from watcher.runtime.workers import READERS, Workers
 from watcher.server import listener
 from watcher.server.logs import redactor
@@ -65,7 +67,6 @@ class Daemon:
         self.replication: Replication | None = None
         self.stopping = False
         self.started_at = clock()
-        #: a stop asked for (SIGTERM/SIGINT), and whether to hurry the drain
         self.stop = signals.Stop(clock=clock)
         #: set once every source is scheduled (when READY=1 goes to systemd)
         self.started = anyio.Event()
@@ -88,11 +89,12 @@ class Daemon:
         self.replica = replace(self.replica, id=replica)
         self.store = await open_store(w.state_path, writer=command, replica=replica,
                                       listen_url=w.listen_url)
+        cluster = self.store.cluster
         try:
             self.journal = Journal(self.store)
             await self.journal.start()
             # with replicas a source's state is loaded when its lease is taken
-            rows = await self.store.load() if self.store.cluster is None else {}
+            rows = await self.store.load() if cluster is None else {}
         except StoreError as e:
             await self.close()
             raise StoreUnavailable(str(e)) from e
@@ -104,8 +106,10 @@ class Daemon:
         gc.freeze()
         self.workers = Workers(self.config, self.store, self.journal, rows=rows,
                                clock=self.clock, stdout=self.stdout,
-                               replica=replica if self.store.cluster is not None else None)
-        self.replication = Replication.of(self.workers, ttl=w.lease_ttl, clock=self.clock)
+                               replica=replica if cluster is not None else None)
+        if cluster is not None:
+            self.replication = Replication(cluster, self.workers, ttl=w.lease_ttl,
+                                           clock=self.clock)
         return self.workers
 
     async def close(self) -> None:
@@ -118,7 +122,7 @@ class Daemon:
         log.info("watcher starting", sources=len(self.config.sources),
                  sinks=len(self.config.sinks), state=workers.store.path,
                  replica=workers.replica, journal_head=workers.journal.head)
-        config_mod.warn_limits(self.config, log)
+        limits.warn(self.config.sources, PROVIDERS.get, log)
         async with aiohttp.ClientSession(headers=user_agent(workers.replica)) as workers.session, \
                 anyio.create_task_group() as tg:
             workers.tg = tg
@@ -131,7 +135,8 @@ class Daemon:
                     await workers.start_reader(reader)
                 for source in self.config.sources:
                     workers.start_source(source)
-                workers.heartbeats.start_all()
+                for beat in self.config.heartbeats:
+                    workers.heartbeats.start(beat)
             signals.hold(signal.SIGTERM, signal.SIGINT)  # a stop before follow() is not a kill
             self._start_chores(tg, workers)
             await self._start_http()
@@ -149,10 +154,8 @@ class Daemon:
         return 0
 
     async def once(self) -> int:
-        """One poll cycle of every source, delivered; 75 if any source failed.
-
-        StateHeld if a daemon (or another ``once``) has the state file, LeasesHeld if live
-        replicas hold its leases: two writers would journal the same changes twice."""
+        """One poll cycle of every source, delivered; 75 if any source failed.  StateHeld if
+        a daemon (or another ``once``) has the state file, LeasesHeld if replicas hold it."""
         workers = await self.open("watcher once", replica=f"{default_replica()} once")
         try:
             return await once(workers, self.replication, lines=self.summary)
@@ -166,12 +169,13 @@ class Daemon:
             await worker.obj.watching.wait()
 
     def request_stop(self) -> None:
-        self.stop.ask()
+        self.stop.asked.set()
 
     async def _shutdown(self, workers: Workers) -> None:
         self.stopping = True
         self.notifier.stopping()
-        await workers.heartbeats.stop_all()  # a watcher stopping is not a watcher well
+        for name in list(workers.heartbeats.pingers):  # a watcher stopping is not well
+            await stop_worker(workers.heartbeats.pingers, name)
         log.info("stopping: polling halted, delivering what is journaled",
                  deadline_s=DRAIN_DEADLINE)
         for name in list(workers.pollers):
@@ -233,7 +237,7 @@ class Daemon:
         if self.replication is not None:
             self.replication.keeper.wake()  # take or give back what the change moved
         log.info("config reloaded", sources=len(new.sources), sinks=len(new.sinks))
-        config_mod.warn_limits(self.config, log)  # the new sources' buckets, as at start
+        limits.warn(self.config.sources, PROVIDERS.get, log)  # the new sources', as at start
 
     # -- chores and status -------------------------------------------------------------
 
@@ -252,7 +256,7 @@ class Daemon:
             chore("watchdog", partial(chores.watchdog, self.notifier, every, clock=self.clock))
         chore("status", partial(chores.report_status, self.notifier, self.status_line,
                                 self.store_failing, clock=self.clock))
-        chore("failures", partial(tally.follow, workers.journal, self.failures,
+        chore("failures", partial(chores.tally, workers.journal, self.failures,
                                   clock=self.clock))
         if self.replication is not None:
             chore("leases", self.replication.keeper.run)

@@ -11,31 +11,21 @@ on them after ``max_attempts`` or ``max_age`` (the sink's :class:`RetryOptions`;
 never), and keeps what was refused or given up as dead letters.
 
 Before a batch is handed over, what a silence (by the event's time) or an open
-episode (:mod:`~watcher.runtime.inhibiting`) holds back from this sink is taken out and
-counted, never for a complete record nor the end of what it got the start of
-(:mod:`~.told`); reminders for another ``repeat_interval`` are passed over (:func:`~.screen`).
+episode holds back from this sink is taken out and counted, never for a complete
+record nor the end of what it got the start of (:mod:`~.told`); reminders for another ``repeat_interval`` are passed over (:func:`~.screen`).
 
-A sink with a ``linger`` (Slack's ``group_wait``) gets its batch that long
-after the batch's first event, so events arriving together are delivered
-together.  Every few seconds the runner also looks for dead letters an
-operator queued again (``watcher deadletters retry``) and re-delivers them:
-delivered ones are resolved, the others stay with the retry flag cleared and
-their attempts added up (so a receiver still refusing them is not hammered).
+A sink with a ``linger`` (Slack's ``group_wait``) gets its batch that long after the
+batch's first event, so events arriving together are delivered together.  Every few
+seconds the runner also re-delivers the dead letters an operator queued again
+(``watcher deadletters retry``); those still refused stay, their attempts added up.
 Both paths share one lock: a sink never sees two ``deliver`` calls at once.
 
-A sink is failing from a failed attempt until one succeeds (its
-:class:`~watcher.sinks.health.SinkHealth`, to which the runner reports every
-attempt).  A sink raising other than a ``DeliveryError`` (a bug, a plugin) is an internal
-error: counted and logged once with its traceback by the runner's
-:class:`~watcher.runtime.supervisor.Boundary`, then retried with backoff like
-any failed delivery; so is an error anywhere else in the loop: the runner
-never dies of it.  Waits are on the injected clock.
-
-With several replicas a network sink is delivered under its lease (a
-:class:`~watcher.runtime.claim.Claim`): nothing is handed to the sink once the
-claim ran out, and the cursor moves only while the lease is held (fenced).
-A local sink (stdout, file) runs on every replica, with a cursor of its own
-per replica (``<sink>@<replica>``).
+A sink raising other than a ``DeliveryError`` (a bug, a plugin) is an internal error,
+contained by the reader (:mod:`~watcher.runtime.reader`) and retried with backoff like
+any failed delivery.  With several replicas a network sink is delivered under its
+lease: nothing is handed to the sink once the claim ran out, and the cursor moves only
+while the lease is held.  A local sink (stdout, file) runs on every replica, with a
+cursor of its own per replica (``<sink>@<replica>``).
 """
 
 from __future__ import annotations
@@ -68,12 +58,9 @@ Dead = tuple[JournalEntry, str, int]
 
 
 class SinkRunner(JournalReader):
-    doing = "reading the journal"
-
     def __init__(self, sink: Sink, config: SinkConfig, journal: Journal, *,
                  clock: Clock, batch: int = BATCH, claim: Claim | None = None,
-                 consumer: str | None = None, silencer: Silencer | None = None,
-                 health: SinkHealth | None = None) -> None:
+                 consumer: str | None = None, silencer: Silencer | None = None) -> None:
         #: whose cursor and dead letters in the journal: the sink's, or ``<sink>@<replica>``
         super().__init__(journal, consumer or config.name, clock=clock, claim=claim,
                          batch=batch, task=f"sink:{config.name}",
@@ -86,8 +73,8 @@ class SinkRunner(JournalReader):
         self.name = config.name
         #: the incidents a notification sink was handed the start of (None: a record)
         self.told = None if self.record else Told(journal, self.consumer, self.name)
-        #: failing or not, the last error; the sink reports to it too (its context's)
-        self.health = health or SinkHealth(config.name, clock=clock)
+        #: failing or not, and the last error
+        self.health = SinkHealth(config.name, clock=clock)
         self.health.backlog = lambda: journal.backlog(self.consumer)
         self.stats: DeliveryStats = self.health.stats
         #: the sink's retry keys (its RetryOptions; else retried forever)
@@ -96,7 +83,6 @@ class SinkRunner(JournalReader):
         self._delivering = anyio.Lock()
         self._once = False
         self._lingered = 0  # the first entry of the batch we already let gather
-        #: seconds a batch gathers before delivery (the sink's ``linger``)
         self.linger = sink.linger
 
     @property
@@ -149,9 +135,8 @@ class SinkRunner(JournalReader):
             return
 
     async def failed(self, e: Exception, *, internal: bool) -> None:
-        """The journal could not be read (a damaged or vanished state file): nothing to
-        deliver, so back off and read again; a bug around the sink is retried like a
-        failed delivery.  The cursor stays where it was."""
+        """A bug around the sink is retried like a failed delivery; a journal that cannot be
+        read (a damaged or vanished state file) is read again after a backoff."""
         if internal:
             await self._retry_later(e, internal=True)
             return

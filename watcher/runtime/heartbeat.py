@@ -1,14 +1,13 @@
 """One outside monitor pinged every ``interval`` while the watcher is well.
 
-At start (each time this replica takes the heartbeat on) a start signal where
-the kind has one; then, each interval, the watcher's health is judged
-(:mod:`watcher.core.heartbeat`): well, a ping; unwell, the kind's fail signal
-with the one-line reason, or nothing (a plain URL, or a quiet verdict).  The
-monitor outside raises the alarm when the pings stop or a fail arrives.
+At start (each time this replica takes the heartbeat on) a start signal where the kind
+has one; then each interval the watcher's health is judged
+(:mod:`watcher.core.heartbeat`): well, a ping; unwell, the kind's fail signal with the
+one-line reason, or nothing (a plain URL, or a quiet verdict).
 
-The URL is a secret: it is never logged, nor put in an error text (those say
-what went wrong, not where).  Before each request the worker's permit is
-checked, so a replica paused past its lease wakes up without pinging.
+The URL is a secret: it is never logged, nor put in an error text.  Before each request
+the worker's permit is checked, so a replica paused past its lease wakes up without
+pinging.
 """
 
 from __future__ import annotations

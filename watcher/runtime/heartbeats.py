@@ -1,15 +1,12 @@
 """The daemon's heartbeats: one pinger per ``[[heartbeats]]`` entry, and the health they
 report.
 
-With one process every heartbeat runs all the time; with replicas each has a
-lease (``heartbeat:<name>``) and runs on the replica holding it, started and
-stopped by the lease keeper like a sink runner.  A heartbeat's counters
-outlive its pinger (a reload, a lease given back and taken again).
-
-Health (:meth:`Heartbeats.judge`): the store commits (no write failing; with
-replicas, the last lease round reached the database) and no sink runner of
-this replica has sat on a backlog without moving it for
-:data:`~watcher.core.heartbeat.STALL_INTERVALS` heartbeat intervals.
+With replicas each heartbeat has a lease (``heartbeat:<name>``), started and stopped by
+the lease keeper like a sink runner.  A heartbeat's counters outlive its pinger (a
+reload, a lease given back and taken again).  Health (:meth:`Heartbeats.judge`): the
+store commits (no write failing; with replicas, the last lease round reached the
+database) and no sink runner of this replica has sat on a backlog without moving it
+for :data:`~watcher.core.heartbeat.STALL_INTERVALS` heartbeat intervals.
 """
 
 from __future__ import annotations
@@ -35,7 +32,7 @@ from watcher.infra.clock import Clock
 from watcher.runtime.claim import Claim
 from watcher.runtime.delivery import SinkRunner
 from watcher.runtime.heartbeat import Pinger
-from watcher.runtime.worker import Worker
+from watcher.runtime.worker import Worker, stop_worker
 from watcher.server.logs import redactor
 from watcher.state.journal import Journal
 
@@ -75,35 +72,19 @@ class Heartbeats:
         self._trouble: tuple[str, float] | None = None
 
     def start(self, cfg: HeartbeatConfig, *, claim: Claim | None = None) -> None:
-        session, tg = self.workers.session, self.workers.tg
-        assert session is not None and tg is not None
+        session = self.workers.session
+        assert session is not None
         stats = self.stats.setdefault(cfg.name, HeartbeatStats())
         pinger = Pinger(cfg, stats, session=session, judge=self.judge, clock=self.clock,
                         claim=claim)
-        worker = self.pingers[cfg.name] = Worker(pinger, clock=self.clock)
-        worker.start(tg, pinger.run)
-
-    def start_all(self) -> None:
-        """Every heartbeat (one process holding every lease)."""
-        for cfg in self.workers.config.heartbeats:
-            self.start(cfg)
-
-    async def stop(self, name: str) -> None:
-        worker = self.pingers.pop(name, None)
-        if worker is not None:
-            await worker.stop()
-
-    async def stop_all(self) -> None:
-        """No more pings: the daemon is stopping (the monitor's grace runs from now)."""
-        for name in list(self.pingers):
-            await self.stop(name)
+        self.pingers[cfg.name] = Worker(pinger, clock=self.clock).start(self.workers.tg)
 
     async def apply(self, old: Sequence[HeartbeatConfig], new: Sequence[HeartbeatConfig]) -> None:
         """A reload: what changed is restarted (where this replica may run it)."""
         before, after = {h.name: h for h in old}, {h.name: h for h in new}
         for name, cfg in before.items():
             if after.get(name) != cfg:
-                await self.stop(name)
+                await stop_worker(self.pingers, name)
                 if name not in after:
                     self.stats.pop(name, None)
         for name, cfg in after.items():

@@ -1,34 +1,32 @@
 """The lease keeper: which sources this replica polls and which network sinks it delivers.
 
-With several replicas on one PostgreSQL state, every source (``source:<name>``),
-every sink that is not local (``sink:<name>``), each journal reader that writes
-back (``reader:rules``, ``reader:reminders``) and each heartbeat (``heartbeat:<name>``)
-has a lease (see :mod:`watcher.state.cluster`).  :class:`Keeper` runs one round every
+With several replicas on one PostgreSQL state, every source (``source:<name>``), every
+sink that is not local (``sink:<name>``), each journal reader that writes back
+(``reader:rules``, ``reader:reminders``) and each heartbeat (``heartbeat:<name>``) has a
+lease (see :mod:`watcher.state.cluster`).  :class:`Keeper` runs one round every
 ``lease_ttl / 3``:
 
-1. **Renew** every lease held, with the heartbeat, in one statement.  A lease
-   the database no longer gives this replica is dropped at once (its worker
-   stopped, its memory forgotten).  A replica that cannot renew keeps working
-   until its own deadline (:func:`~watcher.runtime.claim.deadline`), where each
-   worker's cancel scope ends it, before the database would let anyone else in.
-2. **Give back** and **take** what :func:`watcher.core.sharing.plan` says: a fair
-   share each, placed by rendezvous hashing.  Taking a source loads its
-   committed state from the store (runs, cursor) and polls from there: no
-   re-baseline, what changed meanwhile is caught up as after a restart.  A
-   source taken over from a replica that stopped renewing is polled at once,
-   others at a random phase of their interval.
+1. **Renew** every lease held, with the heartbeat, in one statement.  A lease the
+   database no longer gives this replica is dropped at once (its worker stopped, its
+   memory forgotten).  A replica that cannot renew keeps working until its own
+   deadline (:func:`~watcher.runtime.claim.deadline`), before the database would let
+   anyone else in.
+2. **Give back** and **take** what :func:`watcher.core.sharing.plan` says: a fair share
+   each, placed by rendezvous hashing.  A source taken loads its committed state (runs,
+   cursor) and polls from there: what changed meanwhile is caught up as after a
+   restart.  One taken over from a replica that stopped renewing is polled at once.
 
-Between rounds the keeper wakes when a lease held by another replica is due
-to expire (so a dead replica's work moves within ``lease_ttl`` + the first
-poll), when a worker finds its lease gone (a fenced commit), and on reload.
-SIGTERM gives every lease back (:meth:`Keeper.release`), so a rolling restart
-hands over at once.  With SQLite there is no keeper: the one process holds every lease.
+Between rounds the keeper wakes when another replica's lease is due to expire (so a
+dead replica's work moves within ``lease_ttl`` + the first poll), when a worker finds
+its lease gone (a fenced commit), and on reload.  SIGTERM gives every lease back
+(:meth:`Keeper.release`), so a rolling restart hands over at once.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import anyio
@@ -42,7 +40,7 @@ from watcher.core.status import LeaseStats
 from watcher.errors import StoreError
 from watcher.infra.clock import Clock, fail_after, move_on_after
 from watcher.runtime.claim import Claim, deadline
-from watcher.runtime.worker import Worker
+from watcher.runtime.worker import Worker, stop_worker
 from watcher.runtime.workers import READERS, Workers
 from watcher.state.cluster import Cluster, Upkeep
 from watcher.state.store import SourceRow
@@ -62,6 +60,7 @@ class Keeper:
     def __init__(self, cluster: Cluster, workers: Workers, *, ttl: float, clock: Clock) -> None:
         self.cluster = cluster
         self.workers = workers
+        self.claims = workers.claims
         self.ttl = ttl
         self.period = ttl / ROUNDS
         self.clock = clock
@@ -78,23 +77,16 @@ class Keeper:
         #: one round or release at a time (SIGTERM's release runs beside the rounds)
         self._busy = anyio.Lock()
 
-    @property
-    def claims(self) -> dict[str, Claim]:
-        return self.workers.claims
-
     def held(self) -> dict[str, int]:
         """Leases held now, by kind (for ``watcher_leases_held``)."""
-        out = {"source": 0, "sink": 0, "reader": 0, "heartbeat": 0}
-        for claim in self.claims.values():
-            out[claim.kind] = out.get(claim.kind, 0) + 1
-        return out
+        held = Counter(claim.kind for claim in self.claims.values())
+        return {"source": 0, "sink": 0, "reader": 0, "heartbeat": 0, **held}
 
     def wake(self) -> None:
         """Run a round now (a lease was lost, the config changed)."""
         self._wake.set()
 
     async def run(self) -> None:
-        """Keep this replica's leases until cancelled."""
         while True:
             wait = await self.round()
             with move_on_after(self.clock, wait):
@@ -173,13 +165,11 @@ class Keeper:
             claim.lose("expired")
             log.warning("lease lost: stopped working on it", lease=name, why=claim.lost)
             await self._stop(name)
-            self.claims.pop(name, None)
 
     async def _give(self, names: Collection[str]) -> None:
         given = {n: self.claims[n].epoch for n in names if n in self.claims}
         for name in given:
             await self._stop(name)
-            self.claims.pop(name, None)
         if not given:
             return
         try:
@@ -216,45 +206,42 @@ class Keeper:
     async def _start(self, cfg: Wanted, claim: Claim, *, takeover: bool) -> bool:
         """Start the lease's worker from the state as committed; False if it cannot be
         read (the lease is given back)."""
-        if cfg is None:
-            await self.workers.start_reader(claim.lease, claim=claim)
-            return True
-        if isinstance(cfg, SinkConfig):
+        if isinstance(cfg, SourceConfig):
+            try:
+                rows = await self.workers.store.load([cfg.name])
+            except StoreError as e:
+                log.warning("could not load a source's state; giving its lease back",
+                            source=cfg.name, error=str(e))
+                return False
+            self.workers.start_source(cfg, claim=claim, row=rows.get(cfg.name) or SourceRow(),
+                                      phase=0.0 if takeover else None)
+        elif isinstance(cfg, SinkConfig):
             await self.workers.start_sink(cfg, claim=claim)
-            return True
-        if isinstance(cfg, HeartbeatConfig):
+        elif isinstance(cfg, HeartbeatConfig):
             self.workers.heartbeats.start(cfg, claim=claim)
-            return True
-        try:
-            rows = await self.workers.store.load([cfg.name])
-        except StoreError as e:
-            log.warning("could not load a source's state; giving its lease back",
-                        source=cfg.name, error=str(e))
-            return False
-        self.workers.start_source(cfg, claim=claim, row=rows.get(cfg.name) or SourceRow(),
-                                  phase=0.0 if takeover else None)
+        else:
+            await self.workers.start_reader(claim.lease, claim=claim)
         return True
 
     async def _stop(self, name: str) -> None:
+        """Stop the lease's worker, then forget its claim."""
         kind, _, what = name.partition(":")
         if kind == "source":
             await self.workers.stop_source(what, forget=True)
         elif kind == "sink":
             await self.workers.stop_sink(what)
         elif kind == "heartbeat":
-            await self.workers.heartbeats.stop(what)
+            await stop_worker(self.workers.heartbeats.pingers, what)
         else:
             await self.workers.stop_reader(name)
+        self.claims.pop(name, None)
 
     def _worker(self, name: str) -> Worker[Any] | None:
         kind, _, what = name.partition(":")
-        if kind == "source":
-            return self.workers.pollers.get(what)
-        if kind == "sink":
-            return self.workers.runners.get(what)
-        if kind == "heartbeat":
-            return self.workers.heartbeats.pingers.get(what)
-        return self.workers.readers.get(name)
+        w = self.workers
+        running: dict[str, Mapping[str, Worker[Any]]] = {
+            "source": w.pollers, "sink": w.runners, "heartbeat": w.heartbeats.pingers}
+        return running[kind].get(what) if kind in running else w.readers.get(name)
 
     def _on_lost(self, claim: Claim) -> None:
         if claim.lost == "fenced":

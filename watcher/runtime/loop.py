@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gc
+import importlib.util
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import anyio
 
@@ -21,10 +21,5 @@ def tune_gc() -> None:
 
 def run_sync(coro_fn: Callable[[], Awaitable[int]]) -> int:
     """Run on uvloop when it is installed (faster loop, same behaviour)."""
-    try:
-        import uvloop  # noqa: F401
-
-        opts: dict[str, Any] = {"use_uvloop": True}
-    except ImportError:
-        opts = {}
-    return anyio.run(coro_fn, backend_options=opts)
+    uvloop = importlib.util.find_spec("uvloop") is not None
+    return anyio.run(coro_fn, backend_options={"use_uvloop": uvloop})

@@ -1,12 +1,11 @@
-"""``watcher once``: the daemon's workers run for one cycle: poll every source once, let
-the journal readers catch up, deliver until idle, hand back.
+"""``watcher once``: poll every source once, let the journal readers catch up, deliver
+until idle, hand back.
 
-With several replicas (PostgreSQL) ``once`` is one more replica for a moment:
-its lease keeper takes every lease first (:meth:`Replication.take_all`:
-:class:`LeasesHeld`, exit 75, when a live replica holds any, since two pollers of
-one source would journal the same changes twice), renews them while it works
-and gives them back at the end, as a stopping daemon does.  Its stdout and
-file sinks print what it journaled, from a cursor of its own that it drops again.
+With several replicas ``once`` is one more replica for a moment: it takes every lease
+first (:meth:`Replication.take_all`; :class:`LeasesHeld`, exit 75, when a live replica
+holds any: two pollers of one source would journal the same changes twice), renews them
+while it works and gives them back at the end.  Its stdout and file sinks print what it
+journaled, from a cursor of its own that it drops again.
 """
 
 from __future__ import annotations

@@ -1,28 +1,19 @@
 """The poller: one source's cadence, its failure policy, and the commit of each cycle.
 
 A cycle is: provider.poll -> diff -> (enrich) -> journal.commit -> apply to memory.
-Nothing reaches memory before the commit succeeded, so a failed poll, a
-discarded payload or a full disk leaves state exactly as it was and the
-next cycle reproduces the same events with the same ids.
+Nothing reaches memory before the commit succeeded, so a failed poll, a discarded
+payload or a full disk leaves state exactly as it was and the next cycle reproduces
+the same events with the same ids.
 
-Cadence is drift-free (the next poll is due ``interval`` after the last was
-due, however long the request took).  Each source starts at a random phase
-within its interval: sources of one vendor share its rate limit, and a
-hundred of them firing together would queue behind it for seconds.  Errors back
-off from ``interval`` doubling to ``max_backoff`` with jitter, never sooner than
-a vendor's ``Retry-After``.
-Health is logged when it *changes* (first failure, failing, recovered), not
-on every failed poll.  A source is *failing* after ``failure_threshold``
-failed polls in a row, the one meaning the event, the metric, ``/status`` and
-systemd's ``STATUS=`` share; fewer failures are a retry (``/readyz`` is about the
-process, never a vendor).
-
-A cycle that ends in an unexpected exception (a bug, a provider plugin that
-raised) is a failed poll of kind ``internal``: discarded like any other,
-logged once with its traceback by the source's :class:`~watcher.runtime.supervisor.Boundary`,
-and after ``failure_threshold`` of them the source is failing with an error
-starting ``internal error:``.  All time (cadence, phase, jitter) comes from
-the injected clock.
+Cadence is drift-free (the next poll is due ``interval`` after the last was due).  Each
+source starts at a random phase within its interval: sources of one vendor share its
+rate limit, and a hundred of them firing together would queue behind it for seconds.
+Errors back off from ``interval`` doubling to ``max_backoff`` with jitter, never sooner
+than a vendor's ``Retry-After``.  A source is *failing* after ``failure_threshold``
+failed polls in a row (the event, the metric, ``/status`` and ``STATUS=`` agree); fewer
+are a retry.  A cycle that ends in an unexpected exception (a bug, a plugin) is a
+failed poll of kind ``internal``, logged once with its traceback by the source's
+:class:`~watcher.runtime.supervisor.Boundary`.
 """
 
 from __future__ import annotations
@@ -79,7 +70,6 @@ class Poller:
         self.watching = anyio.Event()
         self.log = structlog.get_logger("watcher.poller").bind(source=config.name)
         self._backoff = Backoff(config.interval, config.max_backoff, rng=clock.random)
-        #: counts and logs this source's internal errors (``task`` = ``source:<name>``)
         self.boundary = Boundary(f"source:{config.name}")
         self._retry_after: float | None = None
         #: the last cycle failed to save (disk full...): the vendor is fine, keep the cadence
@@ -113,7 +103,6 @@ class Poller:
             push_live=self.push is not None and self.push.stats.live(self.clock()))
 
     async def run(self) -> None:
-        """Poll forever on the source's cadence."""
         cfg, clock = self.config, self.clock
         phase = clock.random.uniform(0, cfg.interval) if self.phase is None else self.phase
         self.stats.next_poll = clock() + phase
@@ -200,10 +189,9 @@ class Poller:
         if removals or now >= self._next_prune:
             self._next_prune = now + PRUNE_EVERY
         if row.failures:
-            if row.failures >= self.config.failure_threshold:
-                self.log.info("source recovered", failures=row.failures)
-            else:
-                self.log.info("poll succeeded again", failures=row.failures)
+            recovered = row.failures >= self.config.failure_threshold
+            self.log.info("source recovered" if recovered else "poll succeeded again",
+                          failures=row.failures)
         self._succeeded(now, started, baseline=baseline)
         return True
 

@@ -9,9 +9,7 @@ does no extra work per run.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 
@@ -19,25 +17,20 @@ from watcher.core.status import PollStats, SyncProgress
 from watcher.infra.clock import Clock
 from watcher.providers.base import PollResult, PollView, Provider
 
-T = TypeVar("T")
-
 #: how often a first sync in progress is logged
 SYNC_PROGRESS_EVERY = 10.0
 
 
-def health_of(failures: int, threshold: int, *, polled: bool) -> str:
-    """``failing`` (``threshold`` failed polls in a row, as ``watcher.source.failing``),
-    ``retrying`` (fewer), ``ok``, or ``waiting`` for the first poll."""
-    if failures >= threshold:
-        return "failing"
-    if failures:
-        return "retrying"
-    return "ok" if polled else "waiting"
-
-
 def note_health(stats: PollStats, failures: int, threshold: int, now: float) -> None:
-    """Remember the source's health after a poll, and when it last changed."""
-    health = health_of(failures, threshold, polled=stats.last_success is not None)
+    """Remember the source's health after a poll, and when it last changed: ``failing``
+    (``threshold`` failed polls in a row, as ``watcher.source.failing``), ``retrying``
+    (fewer), ``ok``, or ``waiting`` for the first poll."""
+    if failures >= threshold:
+        health = "failing"
+    elif failures:
+        health = "retrying"
+    else:
+        health = "ok" if stats.last_success is not None else "waiting"
     if health != stats.health or stats.health_since is None:
         stats.health, stats.health_since = health, now
 
@@ -48,19 +41,20 @@ def sync_progress(provider: Provider, sync: SyncProgress | None, clock: Clock) -
         sync.update(provider.requests, provider.observed, clock.monotonic())
 
 
-async def first_sync(poll: Callable[[], Awaitable[T]], provider: Provider, stats: PollStats,
-                     log: Any, *, clock: Clock, every: float | None = None) -> T:
-    """``poll()`` while ``stats.sync`` shows its progress, logged every ``every`` seconds
-    (:data:`SYNC_PROGRESS_EVERY` unless given)."""
-    every = every or SYNC_PROGRESS_EVERY
+async def poll(provider: Provider, view: PollView, stats: PollStats, log: Any, *,
+               clock: Clock) -> PollResult:
+    """One poll of ``provider``; a first sync (the baseline) with its progress in
+    ``stats.sync``, logged every :data:`SYNC_PROGRESS_EVERY` seconds."""
+    if not view.baseline:
+        return await provider.poll(view)
     sync = stats.sync = SyncProgress(clock(), clock.monotonic(),
                                      (provider.requests, provider.observed))
-    outcome: list[T] = []
+    outcome: list[PollResult] = []
     failure: list[Exception] = []
 
     async def report() -> None:
         while True:
-            await clock.sleep(every)
+            await clock.sleep(SYNC_PROGRESS_EVERY)
             sync_progress(provider, sync, clock)
             log.info("first sync in progress", pages=sync.pages, runs=sync.runs,
                      runs_per_s=round(sync.per_s, 1),
@@ -68,7 +62,7 @@ async def first_sync(poll: Callable[[], Awaitable[T]], provider: Provider, stats
 
     async def run() -> None:
         try:
-            outcome.append(await poll())
+            outcome.append(await provider.poll(view))
         except Exception as e:  # raised below, outside the task group (not as a group)
             failure.append(e)
         finally:
@@ -86,11 +80,3 @@ async def first_sync(poll: Callable[[], Awaitable[T]], provider: Provider, stats
         # frame it passed through (the page or refused body read so far), until the cyclic GC
         raise failure.pop()
     return outcome[0]
-
-
-async def poll(provider: Provider, view: PollView, stats: PollStats, log: Any, *,
-               clock: Clock) -> PollResult:
-    """One poll of ``provider``; a first sync (the baseline) with its progress shown."""
-    if not view.baseline:
-        return await provider.poll(view)
-    return await first_sync(partial(provider.poll, view), provider, stats, log, clock=clock)

@@ -1,14 +1,13 @@
 """Vendor push on the poller's side: pushes applied through the poll's diff, and the cadence.
 
-The listener (any replica) stores a verified push in the store's inbox and wakes the
-source's poller here (another replica's, through the store's notifications); the
-poller, holding the source's lease, applies the pending pushes between polls, in its
-own task, so a push and a poll never race over the source's state.  A push is fed
-to the same :class:`~watcher.core.diff.Session` as a poll's page, so both give one
-event with one id; a push older than the known state is dropped first
-(:func:`~watcher.core.push.stale`); a push that only names a run makes the provider
-fetch that run.  The commit that journals the push's events marks its deliveries
-applied, under the poll's fence, so a replica that lost the lease applies nothing.
+The listener (any replica) stores a verified push in the store's inbox and rings the
+source's poller here (another replica's, through the store's notifications).  The
+poller applies the pending pushes between polls, in its own task, so a push and a poll
+never race over the source's state; a push is fed to the same
+:class:`~watcher.core.diff.Session` as a poll's page, so both give one event with one
+id.  A push older than the known state is dropped (:func:`~watcher.core.push.stale`);
+one that only names a run makes the provider fetch that run.  The commit that journals
+a push's events marks its deliveries applied, under the poll's fence.
 
 Polling never stops: while push is live (:class:`~watcher.core.push.PushStats`) the
 source polls every ``push_interval``, else every ``interval``; a poll that finds a
@@ -76,10 +75,7 @@ class PushDesk:
 
     def bell(self, source: str) -> anyio.Event:
         """What the poller of ``source`` waits on: set by :meth:`ring` until :meth:`rearm`."""
-        ev = self._bells.get(source)
-        if ev is None:
-            ev = self._bells[source] = anyio.Event()
-        return ev
+        return self._bells.setdefault(source, anyio.Event())
 
     def rearm(self, source: str) -> None:
         """The poller is about to read the inbox: a push stored from now on rings again."""

@@ -1,16 +1,14 @@
 """A journal reader: a task that follows the journal from a cursor of its own.
 
-Every reader of the daemon is one: the sink runners (:mod:`~watcher.runtime.delivery`),
-the rule engine (:mod:`~watcher.runtime.rules`) and the reminder stream
-(:mod:`~watcher.runtime.reminders`).  :class:`JournalReader` owns what they
-share: following the journal, waiting for an entry past the cursor or the
-reader's next deadline on the injected clock, a store that cannot be read or
-written (logged once, backed off, "recovered" when it can again), a bug in a
-step (counted and logged once by the reader's
-:class:`~watcher.runtime.supervisor.Boundary`, then backed off like a failure)
-and a commit refused because another replica holds the reader's lease now
-(:class:`~watcher.errors.Fenced`: the claim is given up and the lease keeper
-stops the reader).  A subclass says what one step does.
+The sink runners (:mod:`~watcher.runtime.delivery`), the rule engine
+(:mod:`~watcher.runtime.rules`) and the reminder stream (:mod:`~watcher.runtime.reminders`)
+are each one; a subclass says what one step does.  :class:`JournalReader` owns the
+rest: waiting for an entry past the cursor or the reader's next deadline; a store that
+cannot be read or written (logged once, backed off, "recovered" when it can again); a
+bug in a step (counted and logged once by the reader's
+:class:`~watcher.runtime.supervisor.Boundary`, then backed off like a failure); and a
+commit refused because another replica holds the reader's lease now
+(:class:`~watcher.errors.Fenced`: the claim is given up and the lease keeper stops it).
 """
 
 from __future__ import annotations
@@ -52,7 +50,6 @@ class JournalReader:
         self.batch = batch
         #: the last entry the reader is done with
         self.cursor = 0
-        #: counts and logs the reader's internal errors (``task``: its label)
         self.boundary = Boundary(task)
         self.log = log or structlog.get_logger("watcher.reader").bind(task=task)
         self.backoff = Backoff(1.0, 60.0, rng=clock.random)
@@ -66,10 +63,8 @@ class JournalReader:
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Follow the journal forever (or, with ``until_idle``, until caught up with it)."""
-        while True:
-            started = await self.attempt(self.start)
-            if started is not None:
-                break
+        while (started := await self.attempt(self.start)) is None:
+            pass  # attempt() backed off: start again
         if not started:
             return
         while True:

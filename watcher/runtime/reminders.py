@@ -1,30 +1,22 @@
 """The reminder stream: a journal reader that writes reminders back into the journal.
 
-It follows the journal with its own cursor (:data:`READER`), keeps the open
-episodes (failing sources, stuck runs; :mod:`watcher.core.reminders`) as
-records of the store's ``reminders`` namespace, and when a reminder is due
-journals it.  Its reminders, the episodes they change and its cursor go in
-one transaction (:meth:`~watcher.state.journal.Journal.write_back`), so a
-restart neither repeats a reminder nor loses one.
+A :class:`~watcher.runtime.reader.JournalReader` (cursor :data:`READER`; with several
+replicas under the ``reader:reminders`` lease, each write fenced by it).  It keeps the
+open episodes (failing sources, stuck runs; :mod:`watcher.core.reminders`) as records of
+the store's ``reminders`` namespace and journals each reminder when it is due; the
+reminders, the episodes they change and its cursor go in one transaction
+(:meth:`~watcher.state.journal.Journal.write_back`), so a restart neither repeats a
+reminder nor loses one.
 
-One stream serves every sink: reminders are made for each distinct
-``repeat_interval`` of the configured sinks, and a sink is handed those of its
-own interval (complete records get them all; see
-:func:`~watcher.runtime.silencing.screen`).  Two sinks reminded every 4h share
-one reminder event.  Episodes are kept whether or not any sink asks for
-reminders, so a ``repeat_interval`` added by a reload reminds of a source that
-was already failing.
+One stream serves every sink: reminders are made for each distinct ``repeat_interval``
+of the configured sinks, and a sink is handed those of its own interval (complete
+records get them all; see :func:`~watcher.runtime.silencing.screen`).  Episodes are kept
+whether or not any sink asks for reminders, so a ``repeat_interval`` added by a reload
+reminds of a source that was already failing.
 
-It wakes when the journal grows and when the next reminder is due.  A step
-that changes nothing writes nothing; its cursor is saved at least every
+A step that changes nothing writes nothing; its cursor is saved at least every
 :data:`CURSOR_EVERY` seconds (entries between the saved cursor and its position
 changed nothing, so reading them again after a restart changes nothing).
-
-It is a :class:`~watcher.runtime.reader.JournalReader` (waiting, failing and
-fencing are the reader's).  It is one worker, ``reminders``, started and stopped by
-:class:`~watcher.runtime.workers.Workers`.  With several replicas it runs under
-the ``reader:reminders`` lease, on one replica at a time, each write fenced by
-it, and takes up from the state as committed when the lease moves to it.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from watcher.server import cluster as status
 from watcher.state.backends import default_replica
 from watcher.state.cluster import Cluster, ReplicaRow
 from watcher.state.journal import Journal
-from watcher.state.view import ClusterView, read_view
+from watcher.state.view import read_view
 from watcher.version import __version__
 
 log = structlog.get_logger("watcher.leases")
@@ -46,12 +46,6 @@ class Replication:
         # one cut off, and another takes the heartbeat over
         workers.heartbeats.cut_off = lambda: self.keeper.heartbeat_error
         workers.heartbeats.reached = lambda: self.keeper.heartbeat
-
-    @classmethod
-    def of(cls, workers: Workers, *, ttl: float, clock: Clock) -> Replication | None:
-        """The part of a daemon whose store has a cluster; None for one without."""
-        cluster = workers.store.cluster
-        return None if cluster is None else cls(cluster, workers, ttl=ttl, clock=clock)
 
     async def follow(self) -> None:
         """Learn the head the other replicas journaled up to, wake this process's readers,
@@ -125,9 +119,6 @@ class Replication:
             await self.cluster.leave()
         except StoreError as e:  # its heartbeat lapses within lease_ttl instead
             log.warning("could not deregister this replica", error=str(e))
-
-    async def view(self) -> ClusterView:
-        return await read_view(self.workers.store, self.ttl)
 
     def unreachable(self) -> str | None:
         """Why this replica counts its database unreachable: no heartbeat reached it

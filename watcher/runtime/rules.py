@@ -1,31 +1,24 @@
 """The rule engine: workflow health rules evaluated on the journal, from a cursor of its own.
 
-It reads the journal the way a sink runner does, from its own cursor
-(:data:`READER`), hands each batch to the pure evaluation
-(:func:`watcher.core.episodes.evaluate`) and commits what it decided (the
-``workflow.degraded`` / ``.recovered`` events, the tracks that changed and
-its cursor) in one transaction (:meth:`Journal.write_back`), so a restart, or
-another replica taking over, neither repeats nor loses an episode.  Its own
-events come back to it through the journal and are passed over.
+A :class:`~watcher.runtime.reader.JournalReader` (cursor :data:`READER`; with several
+replicas under the ``reader:rules`` lease, each commit fenced by it).  It hands each
+batch to the pure evaluation (:func:`watcher.core.episodes.evaluate`) and commits what
+it decided (the ``workflow.degraded`` / ``.recovered`` events, the tracks that changed
+and its cursor) in one transaction (:meth:`Journal.write_back`), so a restart, or
+another replica taking over, neither repeats nor loses an episode.  Its own events come
+back to it through the journal and are passed over.
 
-Between entries it sleeps until the tracks' next deadline on the injected
-clock (the oldest run leaving a window, a period without success running
-out), so time alone can open or close an episode.  A pass that only moved
-deadlines and decided nothing is not written: it is a function of time and
-committed state, and is worked out again the same way after a restart.
+Between entries it sleeps until the tracks' next deadline (the oldest run leaving a
+window, a period without success running out), so time alone can open or close an
+episode.  A pass that only moved deadlines and decided nothing is not written: it is a
+function of time and committed state, worked out again the same way after a restart.
 
 It also counts what each open episode holds back (``[[inhibit]]``,
-:func:`watcher.core.inhibition.tally`) as it reads, the tallies committed with its
-cursor (namespace ``inhibited``), so a ``workflow.recovered`` says in
-``data.inhibited`` how many events its episode held and some of their run ids:
-those journaled before the engine decided the recovery (an event journaled while
-the recovery is being committed is held, and counted by the sinks, but not in it).
-
-It is a :class:`~watcher.runtime.reader.JournalReader`: waiting, failing
-and fencing are the reader's.  It is one worker, ``rules``, started and stopped by
-:class:`~watcher.runtime.workers.Workers` like a sink runner.  With several
-replicas it runs under the ``reader:rules`` lease, on one replica at a time,
-and each commit is fenced by it: an engine that lost the lease decides nothing.
+:func:`watcher.core.inhibition.tally`), the tallies committed with its cursor
+(namespace ``inhibited``), so a ``workflow.recovered`` says in ``data.inhibited`` how
+many events its episode held and some of their run ids: those journaled before the
+engine decided the recovery (one journaled while the recovery is being committed is
+held, and counted by the sinks, but not in it).
 """
 
 from __future__ import annotations
@@ -42,7 +35,7 @@ from watcher.core.rules import NAMESPACE, Key, Rule, Track, load_tracks
 from watcher.infra.clock import Clock
 from watcher.model import JournalEntry
 from watcher.runtime.claim import Claim
-from watcher.runtime.reader import BATCH, JournalReader
+from watcher.runtime.reader import JournalReader
 from watcher.state.journal import Journal
 
 #: the engine's journal cursor: no sink can be called this (sink names start with a letter
@@ -53,14 +46,11 @@ INHIBITED = "inhibited"
 
 
 class RuleEngine(JournalReader):
-    """Evaluates ``rules`` on ``journal`` until cancelled."""
-
     doing = "rule evaluation"
 
     def __init__(self, rules: Sequence[Rule], journal: Journal, *, clock: Clock,
-                 batch: int = BATCH, claim: Claim | None = None,
-                 inhibit: Sequence[InhibitRule] = ()) -> None:
-        super().__init__(journal, READER, clock=clock, task="rules", claim=claim, batch=batch,
+                 claim: Claim | None = None, inhibit: Sequence[InhibitRule] = ()) -> None:
+        super().__init__(journal, READER, clock=clock, task="rules", claim=claim,
                          log=structlog.get_logger("watcher.rules"))
         self.rules = tuple(rules)
         self.inhibit = tuple(inhibit)

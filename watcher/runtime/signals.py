@@ -1,16 +1,13 @@
 """Signals: SIGTERM/SIGINT ask for a stop (a second one hurries it), SIGHUP reloads.
 
 A stop is asked once; the daemon then drains its sinks within a deadline
-(:meth:`Stop.draining`), which a second stop signal cuts short.  A SIGHUP that
-arrives while stopping is ignored: a reload then would start sources and sinks
-in the middle of the drain.  A reload that raises is reported to the signal
-task's boundary and the signals keep being followed.  A SIGHUP that arrives
-while the daemon starts (a slow state store, logrotate's timing) would end
-the process by default: :func:`hold` keeps it for :func:`follow` instead,
-which reloads once it runs (the config may have changed since it was read).
-Likewise a SIGTERM/SIGINT between the daemon's start of its tasks and the
-moment :func:`follow` takes the signals over (a supervisor stopping a daemon
-that just said it runs) is kept and becomes a clean stop, not a kill.
+(:meth:`Stop.draining`), which a second stop signal cuts short.  A SIGHUP while stopping
+is ignored: a reload then would start sources and sinks in the middle of the drain.  A
+reload that raises is reported to the signal task's boundary.  A signal that arrives
+while the daemon starts (a slow state store, logrotate's timing, a supervisor stopping
+a daemon that just said it runs) would end the process by default: :func:`hold` keeps
+it for :func:`follow`, which acts on it once it runs (a SIGHUP reloads: the config may
+have changed since it was read).
 """
 
 from __future__ import annotations
@@ -47,9 +44,6 @@ class Stop:
         self.hurry = False
         self._drain: anyio.CancelScope | None = None
 
-    def ask(self) -> None:
-        self.asked.set()
-
     @contextmanager
     def draining(self, deadline: float) -> Iterator[anyio.CancelScope]:
         """The scope of the wait for sinks: ``deadline`` seconds, none once hurried."""
@@ -65,7 +59,6 @@ class Stop:
 
 async def follow(stop: Stop, reload: Callable[[], Awaitable[None]], *,
                  on_error: Callable[[Exception], object]) -> None:
-    """Act on the process's signals until cancelled."""
     async def reloading() -> None:
         if stop.asked.is_set():
             log.info("reload ignored: the daemon is stopping", signal="SIGHUP")
@@ -78,7 +71,7 @@ async def follow(stop: Stop, reload: Callable[[], Awaitable[None]], *,
     def stopping(sig: int) -> None:
         if not stop.asked.is_set():
             log.info("stop requested", signal=signal.Signals(sig).name)
-            stop.ask()
+            stop.asked.set()
         else:
             log.warning("second stop signal: not waiting for sinks any longer")
             stop.hurry_up()

@@ -1,13 +1,11 @@
 """The silences in force, for the sink runners: the config's maintenance windows, and the
 command line's silences re-read from the store every second.
 
-``watcher silence add`` writes one small record to the store while the daemon
-runs (with SQLite, beside the daemon's one-writer lock, like ``deadletters
-retry``'s flag: a row the daemon only reads); the daemon sees it at its next
-read, within :data:`REFRESH_EVERY`, with no reload.  The read is one small
-query, and when the records have not changed nothing is rebuilt.  Silences
-that have ended are kept in the set: a backlog delivered late is judged by
-each event's own time.
+``watcher silence add`` writes one small record to the store while the daemon runs (a
+row the daemon only reads, beside SQLite's one-writer lock); the daemon sees it within
+:data:`REFRESH_EVERY`, with no reload, and rebuilds nothing when the records have not
+changed.  Silences that have ended are kept: a backlog delivered late is judged by each
+event's own time.
 """
 
 from __future__ import annotations
@@ -159,12 +157,10 @@ def screen(entries: Sequence[JournalEntry], holds: Sequence[Hold], *, record: bo
     of the silences that held each of the others back, and the seqs inhibition held.
 
     A reminder goes to a complete record, and to a notification sink whose
-    ``repeat_interval`` it was made for; any other sink passes over it.  ``told``:
-    the incidents (:mod:`watcher.core.incidents`) this sink was handed the start of
-    and has not seen end; the resolution of one passes whatever silence or
-    inhibition would hold it, and ``told`` is brought up to date with what is handed
-    over.  ``inhibited``: the seqs an open episode holds back
-    (:mod:`watcher.runtime.inhibiting`), unless a silence holds them already."""
+    ``repeat_interval`` it was made for.  ``told``: the incidents this sink was handed
+    the start of and has not seen end (brought up to date with what is handed over);
+    the resolution of one passes whatever silence or inhibition would hold it.
+    ``inhibited``: the seqs an open episode holds back, unless a silence holds them."""
     if record:
         return list(entries), [], []
     out: list[JournalEntry] = []
@@ -187,7 +183,10 @@ def screen(entries: Sequence[JournalEntry], holds: Sequence[Hold], *, record: bo
         else:
             out.append(e)
         if incident is not None and told is not None:
-            _follow(told, incident, handed=h is None and not inhibit)
+            if incident[0] != OPENS:
+                told.discard(incident[1])
+            elif h is None and not inhibit:  # handed over
+                told.add(incident[1])
     return out, held, stopped
 
 
@@ -197,14 +196,6 @@ def forget_ended(entries: Iterable[JournalEntry], told: set[str]) -> None:
         incident = incident_of(e)
         if incident is not None and incident[0] != OPENS:
             told.discard(incident[1])
-
-
-def _follow(told: set[str], incident: tuple[str, str], *, handed: bool) -> None:
-    part, key = incident
-    if part != OPENS:
-        told.discard(key)
-    elif handed:
-        told.add(key)
 
 
 def reminder_interval(e: JournalEntry) -> float | None:

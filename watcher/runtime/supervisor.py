@@ -1,20 +1,13 @@
 """Error boundaries: a bug in one task is that task's failed cycle, never the daemon's end.
 
-Every long-lived task (each source's poller, each sink's runner, the HTTP
-listener, housekeeping, the status reporter, signal handling) owns a
-:class:`Boundary`.  What the task expects to go wrong has a kind and a
-policy of its own (a ``ProviderError`` fails a poll, a ``DeliveryError``
-retries a batch); anything else is *internal*: a bug of ours or a plugin
-that raised.  The boundary counts it (``watcher_internal_errors_total{task}``)
-and logs it with its traceback once per episode and place (the same bug
-failing every cycle is one error line, then debug lines), and the task
-treats it as a failed cycle: a poll discarded and backed off, a batch
-retried.  An episode ends at the task's next good cycle.
-
-:func:`supervise` is the outermost layer: a task body that dies anyway
-(outside a cycle) is restarted with backoff, so the other tasks of the
-process never notice.  Cancellation is never caught: stopping and reloading
-work as before.
+Every long-lived task owns a :class:`Boundary`.  What the task expects to go wrong has
+a policy of its own (a ``ProviderError`` fails a poll, a ``DeliveryError`` retries a
+batch); anything else is *internal*: a bug of ours or a plugin's.  The boundary counts
+it (``watcher_internal_errors_total{task}``) and logs it with its traceback once per
+episode and place (the same bug failing every cycle is one error line, then debug
+lines); the task treats it as a failed cycle.  An episode ends at the task's next good
+cycle.  :func:`supervise` is the outermost layer: a task body that dies anyway (outside
+a cycle) is restarted with backoff.  Cancellation is never caught.
 """
 
 from __future__ import annotations
@@ -77,14 +70,13 @@ class Boundary:
 
     def cleared(self) -> None:
         """The task had a good cycle: the episode is over, a new error is logged again."""
-        if self._seen:
-            self._seen.clear()
+        self._seen.clear()
 
 
 async def supervise(boundary: Boundary, body: Callable[[], Awaitable[None]], *,
-                    clock: Clock, backoff: Backoff | None = None) -> None:
+                    clock: Clock) -> None:
     """Run ``body`` until it returns; restart it with backoff whenever it raises."""
-    backoff = backoff or Backoff(1.0, 60.0, rng=clock.random)
+    backoff = Backoff(1.0, 60.0, rng=clock.random)
     while True:
         started = clock.monotonic()
         try:

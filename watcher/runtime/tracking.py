@@ -20,8 +20,6 @@ _live = frozenset(Status).difference(TERMINAL).__contains__
 
 
 class SourceState:
-    """One source's runs in memory (the working set) and its persisted poll state."""
-
     __slots__ = ("counts", "live", "row", "runs")
 
     def __init__(self, row: SourceRow | None = None) -> None:

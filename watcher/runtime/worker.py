@@ -1,16 +1,14 @@
 """One supervised task of the daemon with its own cancel scope, so it can be stopped alone.
 
-A worker wraps a poller, a sink runner, the rule engine, the reminder
-stream or a heartbeat's pinger: anything with a ``boundary`` (where its errors are counted) and a
-``claim`` (its lease with several replicas, None for the only process).  Its
-body runs under :func:`~watcher.runtime.supervisor.supervise`, and under a
-claim its cancel scope ends at the claim's deadline, so a replica that could
-not renew stops on its own clock.
+A worker runs a poller, a sink runner, a journal reader or a heartbeat's pinger:
+anything with a ``run``, a ``boundary`` (where its errors are counted) and a ``claim``
+(its lease with several replicas).  Under a claim its cancel scope ends at the claim's
+deadline, so a replica that could not renew stops on its own clock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import MutableMapping
 from typing import Generic, TypeVar
 
 import anyio
@@ -29,8 +27,6 @@ W = TypeVar("W", Poller, SinkRunner, JournalReader, Pinger)
 
 
 class Worker(Generic[W]):
-    """A supervised task with its own cancel scope, so it can be stopped alone."""
-
     def __init__(self, obj: W, *, clock: Clock) -> None:
         self.obj: W = obj
         self.clock = clock
@@ -41,7 +37,9 @@ class Worker(Generic[W]):
         """End the worker when ``claim`` runs out (moved on at each renewal)."""
         self.clock.cancel_at(self.scope, self.clock.monotonic() + claim.remaining())
 
-    def start(self, tg: TaskGroup, fn: Callable[[], Awaitable[None]]) -> None:
+    def start(self, tg: TaskGroup | None) -> Worker[W]:
+        """Run the object's ``run`` in ``tg``; the worker itself, started."""
+        assert tg is not None
         boundary: Boundary = self.obj.boundary
         if self.obj.claim is not None:
             self.bound(self.obj.claim)
@@ -50,14 +48,23 @@ class Worker(Generic[W]):
             permit.enter(self.obj.claim)  # its HTTP requests check the lease first
             try:
                 with self.scope:
-                    await supervise(boundary, fn, clock=self.clock)
+                    await supervise(boundary, self.obj.run, clock=self.clock)
             finally:
                 self.done.set()
         tg.start_soon(body)
+        return self
 
     async def stop(self) -> None:
         self.scope.cancel()
         await self.done.wait()
+
+
+async def stop_worker(workers: MutableMapping[str, Worker[W]], name: str) -> Worker[W] | None:
+    """Stop and drop the worker of ``name`` (if it runs); the worker stopped."""
+    worker = workers.pop(name, None)
+    if worker is not None:
+        await worker.stop()
+    return worker
 
 
 async def close_sink(runner: SinkRunner) -> None:

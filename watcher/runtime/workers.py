@@ -1,17 +1,11 @@
-"""The daemon's workers: one supervised poller per source, one sink runner per sink.
+"""The daemon's workers: a poller per source, a runner per sink and the journal readers
+that write back, each a :class:`~watcher.runtime.worker.Worker` in the daemon's task group.
 
-Each worker runs in its own cancel scope inside the daemon's task group, so
-a reload can stop, add or restart one without touching the others, and a
-source's state (its runs in memory) outlives its poller being replaced.
-Every worker runs under a :func:`~watcher.runtime.supervisor.supervise`
-boundary: a bug in one is counted, logged once and retried with backoff.
-
-With several replicas (``replica`` given) a source's poller and a network
-sink's runner run only while this replica holds their lease
-(:mod:`watcher.runtime.leases` starts and stops them, with a
-:class:`~watcher.runtime.claim.Claim`); the worker's cancel scope ends at the
-claim's deadline, so a replica that could not renew stops on its own clock.  Local
-sinks (stdout, file) run on every replica, each from a cursor of its own."""
+A reload stops, adds or restarts only what changed, and a source's runs in memory
+outlive its poller being replaced.  With several replicas (``replica`` given) a
+source's poller, a network sink's runner and a reader run only while this replica
+holds their lease (:mod:`watcher.runtime.leases` starts and stops them); local sinks
+(stdout, file) run on every replica, each from a cursor of its own."""
 
 from __future__ import annotations
 
@@ -34,12 +28,11 @@ from watcher.runtime.heartbeats import Heartbeats
 from watcher.runtime.poller import Poller, SourceState
 from watcher.runtime.push import PushDesk
 from watcher.runtime.reader import JournalReader
-from watcher.runtime.reminders import READER as REMINDERS
 from watcher.runtime.reminders import Reminders
 from watcher.runtime.rules import READER as RULES
 from watcher.runtime.rules import RuleEngine
 from watcher.runtime.silencing import Silencer
-from watcher.runtime.worker import Worker, close_sink, reopen_sink
+from watcher.runtime.worker import Worker, close_sink, reopen_sink, stop_worker
 from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
 from watcher.state.journal import Journal
@@ -69,7 +62,6 @@ class Workers:
         self.states: dict[str, SourceState] = {}
         self.pollers: dict[str, Worker[Poller]] = {}
         self.runners: dict[str, Worker[SinkRunner]] = {}
-        #: the silences and maintenance windows every sink runner consults
         self.silencer = Silencer(store, config.silences, config.inhibit, clock=clock)
         #: the reminder stream, for the sinks' ``repeat_interval``
         self.reminders = Reminders(
@@ -77,15 +69,13 @@ class Workers:
             intervals=lambda: {s.repeat_interval for s in self.config.sinks
                                if s.repeat_interval is not None},
             sources=lambda: {s.name for s in self.config.sources})
-        #: the journal readers that write back, by lease (``READERS``): the workflow health
-        #: rules' engine (while there are rules or episodes to end) and the reminder stream
+        #: the journal readers that write back, by lease (``READERS``)
         self.readers: dict[str, Worker[JournalReader]] = {}
         self._rows = rows
         #: this replica's id among several; None: the only process, holding every lease
         self.replica = replica
         #: the leases this replica holds (kept by :mod:`watcher.runtime.leases`)
         self.claims: dict[str, Claim] = {}
-        #: the outside monitors pinged while the watcher is well
         self.heartbeats = Heartbeats(self, clock=clock)
         self.push = PushDesk()  # the sources' push counters, and their pollers' bells
 
@@ -101,8 +91,7 @@ class Workers:
     def consumer(self, cfg: SinkConfig) -> str:
         """The sink's cursor in the journal: ``<sink>@<replica>`` for a local sink of
         one replica among several, else the sink's name."""
-        cls = sink_class(cfg.type)
-        if self.replica is not None and cls is not None and cls.local:
+        if self.replica is not None and self.local(cfg):
             return f"{cfg.name}@{self.replica}"
         return cfg.name
 
@@ -117,8 +106,7 @@ class Workers:
         return None
 
     def reader_errors(self) -> dict[str, int]:
-        """The internal errors of the journal readers and heartbeats (by task), for
-        ``/metrics``."""
+        """The internal errors of the journal readers and heartbeats, by task (``/metrics``)."""
         rules = self.readers.get(READERS[0])
         return {"rules": rules.obj.boundary.errors if rules else 0,
                 "reminders": self.reminders.boundary.errors, **self.heartbeats.errors()}
@@ -143,19 +131,15 @@ class Workers:
                      row: SourceRow | None = None, phase: float | None = None) -> None:
         """Start polling ``cfg``; ``row``: its state as just loaded from the store (a
         lease taken over: memory of an earlier holding is stale)."""
-        assert self.tg is not None
         if row is not None:
             self.states[cfg.name] = SourceState(row)
         poller = self.make_poller(cfg, claim, phase)
-        worker = self.pollers[cfg.name] = Worker(poller, clock=self.clock)
-        worker.start(self.tg, poller.run)
+        self.pollers[cfg.name] = Worker(poller, clock=self.clock).start(self.tg)
 
     async def stop_source(self, name: str, *, forget: bool = False) -> None:
         """Stop a source's poller; with ``forget`` its runs are dropped too (in memory, and
         from the store when another API replaces it: its runs are not these runs)."""
-        worker = self.pollers.pop(name, None)
-        if worker is not None:
-            await worker.stop()
+        if await stop_worker(self.pollers, name) is not None:
             self.buckets.leave(name)  # its account's bucket runs at the other sources' limits
         if forget:
             self.states.pop(name, None)
@@ -183,23 +167,21 @@ class Workers:
     async def start_sink(self, cfg: SinkConfig, *, claim: Claim | None = None) -> None:
         """Start delivering ``cfg``; under a ``claim`` from the cursor as stored (another
         replica may have moved it)."""
-        assert self.tg is not None
         runner = self.make_runner(cfg, claim)
         try:
             await runner.take_up()
         except StoreError as e:
             log.error("could not save a new sink's cursor; it starts anyway", sink=cfg.name,
                       error=str(e))
-        worker = self.runners[cfg.name] = Worker(runner, clock=self.clock)
-        worker.start(self.tg, runner.run)
+        self.runners[cfg.name] = Worker(runner, clock=self.clock).start(self.tg)
 
     async def stop_sink(self, name: str, *, detach: bool = False) -> None:
         """Stop a sink's runner and close the sink; with ``detach`` drop its cursor too."""
-        worker = self.runners.pop(name, None)
-        if worker is not None:
-            await worker.stop()
-            await close_sink(worker.obj)
-        if detach and worker is not None:
+        worker = await stop_worker(self.runners, name)
+        if worker is None:
+            return
+        await close_sink(worker.obj)
+        if detach:
             try:
                 await self.journal.detach(worker.obj.consumer)
             except StoreError as e:  # its cursor stays on file until the next restart
@@ -212,11 +194,11 @@ class Workers:
         rules or an earlier engine's cursor (its open episodes end once the rules are
         gone), or the reminder stream; under a ``claim`` from its cursor and what it keeps
         beside it as stored (another replica may have moved them)."""
-        assert self.tg is not None
         rules = lease == READERS[0]
+        reader: JournalReader = self.make_engine(claim) if rules else self.reminders
         try:
             if claim is not None:
-                await self.journal.refresh(RULES if rules else REMINDERS)
+                await self.journal.refresh(reader.consumer)
             if rules and not self.config.rules and RULES not in self.journal.cursors:
                 return
             if rules:
@@ -224,22 +206,16 @@ class Workers:
         except StoreError as e:
             log.error("could not read or save a journal reader's cursor; it starts anyway",
                       reader=lease, error=str(e))
-        reader: JournalReader = self.reminders
-        if rules:
-            reader = self.make_engine(claim)
-        else:
+        if not rules:
             reader.claim = claim
             if claim is not None:
                 self.reminders.unload()  # its start reads them as stored
-        worker = self.readers[lease] = Worker(reader, clock=self.clock)
-        worker.start(self.tg, reader.run)
+        self.readers[lease] = Worker(reader, clock=self.clock).start(self.tg)
 
     async def stop_reader(self, lease: str) -> None:
-        worker = self.readers.pop(lease, None)
-        if worker is not None:
-            await worker.stop()
-            if worker.obj is self.reminders:
-                self.reminders.unload()  # taken up again from the store if it comes back
+        worker = await stop_worker(self.readers, lease)
+        if worker is not None and worker.obj is self.reminders:
+            self.reminders.unload()  # taken up again from the store if it comes back
 
     # -- reload --------------------------------------------------------------------------
 
