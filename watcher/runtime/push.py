@@ -67,8 +67,7 @@ class PushDesk:
         self._bells: dict[str, anyio.Event] = {}
 
     def stats_of(self, cfg: SourceConfig) -> PushStats:
-        """The source's counters: push is live while pushes come within twice its
-        ``push_interval``."""
+        """The source's counters; push goes quiet after twice its ``push_interval``."""
         quiet = 2 * cfg.push_every
         st = self.stats.get(cfg.name)
         if st is None:
