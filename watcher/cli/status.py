@@ -1,16 +1,11 @@
 """``watcher status [--json]``: the replicas, and who polls and delivers what, read from
-the state store (the same document as ``GET /status``, without a process of its own).
+the state store (:mod:`watcher.server.cluster`'s document, without a process of its own).
 
 When there is no state where the config points (``state_path`` unset in a shell
 whose directory is not the daemon's, or ``":memory:"``), the running daemon is
 asked instead (``GET /status`` at the config's ``http_listen``,
-:mod:`watcher.cli.remote`), and says what it really uses.
-
-With PostgreSQL: every replica with its last heartbeat, each source's owner, lease
-epoch and expiry and what its owner last reported (last successful poll, runs
-tracked and live), each sink's owner, backlog and dead letters.  With SQLite:
-the one process writing the file (if one runs), and the runs as stored.  On a
-terminal both documents are plain tables (the daemon's with relative ages).
+:mod:`watcher.cli.remote`), and says what it really uses.  On a terminal both
+documents are plain tables (the daemon's with relative ages).
 """
 
 from __future__ import annotations

@@ -33,12 +33,11 @@ from watcher.runtime.claim import Claim
 from watcher.runtime.delivery import SinkRunner
 from watcher.runtime.heartbeat import Pinger
 from watcher.runtime.worker import Worker, stop_worker
+from watcher.server.health import UNREACHABLE, store_trouble
 from watcher.server.logs import redactor
 from watcher.state.journal import Journal
 
 log = structlog.get_logger("watcher.heartbeat")
-#: the store trouble of a replica cut off from the shared database
-UNREACHABLE = "state store unreachable"
 
 
 class Host(Protocol):
@@ -117,12 +116,11 @@ class Heartbeats:
 
     def _store(self, now: float) -> tuple[str, float, str] | None:
         cut_off = self.cut_off() if self.cut_off is not None else None
-        failing = self.workers.store_failing()
-        what, why = (UNREACHABLE, cut_off) if cut_off else \
-            ("state store writes failing", failing)
-        if why is None:
+        trouble = store_trouble(cut_off, self.workers.store_failing())
+        if trouble is None:
             self._trouble = None
             return None
+        what, why = trouble
         if self._trouble is None or self._trouble[0] != what:
             self._trouble = (what, now)
         return what, now - self._trouble[1], redactor.redact(why).splitlines()[0][:200]

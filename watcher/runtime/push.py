@@ -66,10 +66,12 @@ class PushDesk:
         self.stats: dict[str, PushStats] = {}
         self._bells: dict[str, anyio.Event] = {}
 
-    def stats_of(self, source: str, quiet: float) -> PushStats:
-        st = self.stats.get(source)
+    def stats_of(self, cfg: SourceConfig) -> PushStats:
+        """The source's counters; push goes quiet after twice its ``push_interval``."""
+        quiet = 2 * cfg.push_every
+        st = self.stats.get(cfg.name)
         if st is None:
-            st = self.stats[source] = PushStats(quiet)
+            st = self.stats[cfg.name] = PushStats(quiet)
         st.quiet = quiet
         return st
 
@@ -94,7 +96,7 @@ class PushIntake:
     def __init__(self, poller: Host, desk: PushDesk) -> None:
         self.poller = poller
         self.desk = desk
-        self.stats = desk.stats_of(poller.config.name, 2 * poller.config.push_every)
+        self.stats = desk.stats_of(poller.config)
         self._next_prune = 0.0
         #: the store failed the last read or commit of pushes (logged once)
         self._failing = False
@@ -219,7 +221,7 @@ def receiver(sources: Callable[[], Sequence[SourceConfig]], store: Callable[[], 
         return next((s for s in sources() if s.name == name), None)
 
     def stats(cfg: SourceConfig) -> PushStats:
-        return (desk() or PushDesk()).stats_of(cfg.name, 2 * cfg.push_every)
+        return (desk() or PushDesk()).stats_of(cfg)
 
     def ring(name: str) -> None:
         d = desk()

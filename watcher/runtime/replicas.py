@@ -141,17 +141,16 @@ class Replication:
 
 
 async def status_document(workers: Workers | None, snapshot: DaemonStatus) -> dict[str, Any]:
-    """``GET /status``: what this replica works on from its snapshot, the rest (other
-    replicas, their leases, backlogs, dead letters) read from the store now."""
+    """The cluster's document ``GET /status`` completes this replica's own view with
+    (other replicas, their leases, backlogs, dead letters), read from the store now."""
     assert workers is not None
     config, store = workers.config, workers.store
     replica = workers.replica or default_replica()
     view = await read_view(store, config.watcher.lease_ttl)
     me = ReplicaRow(replica, socket.gethostname(), os.getpid(), __version__,
                     snapshot.started_at, snapshot.now, True)
-    return status.document(config, view, snapshot=snapshot, replica=replica, replicas=[me],
-                           store={"kind": "postgresql" if view.clustered else "sqlite",
-                                  "path": store.path, "write_error": store.write_error})
+    return status.document(config, view, replica=replica, replicas=[me],
+                           polling=[s.name for s in snapshot.sources])
 
 
 def user_agent(replica: str | None) -> dict[str, str]:

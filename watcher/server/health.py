@@ -18,10 +18,14 @@ from typing import Any
 from watcher.core.status import DaemonStatus
 from watcher.server.logs import redactor
 
+#: what is wrong with a state store, the worse first
+UNREACHABLE, WRITES_FAILING = "state store unreachable", "state store writes failing"
+
 
 def readiness(status: DaemonStatus) -> tuple[bool, dict[str, Any]]:
     """Whether the daemon is ready, and the body ``/readyz`` answers with."""
-    store = _store_trouble(status)
+    trouble = store_trouble(status.store_unreachable, status.store_failing)
+    store = None if trouble is None else f"{trouble[0]}: {redactor.redact(trouble[1])}"
     reason = "stopping" if status.stopping else store
     body: dict[str, Any] = {"ready": reason is None, "config": "loaded",
                             "store": store or "reachable"}
@@ -30,9 +34,11 @@ def readiness(status: DaemonStatus) -> tuple[bool, dict[str, Any]]:
     return reason is None, body
 
 
-def _store_trouble(status: DaemonStatus) -> str | None:
-    if status.store_unreachable:
-        return f"state store unreachable: {redactor.redact(status.store_unreachable)}"
-    if status.store_failing:
-        return f"state store writes failing: {redactor.redact(status.store_failing)}"
+def store_trouble(unreachable: str | None, failing: str | None) -> tuple[str, str] | None:
+    """What is wrong with the state store and why (None: nothing), from why it is
+    unreachable and why its writes fail."""
+    if unreachable:
+        return UNREACHABLE, unreachable
+    if failing:
+        return WRITES_FAILING, failing
     return None

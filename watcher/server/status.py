@@ -22,6 +22,9 @@ from watcher.core.timestamps import format_ts
 from watcher.server.logs import redactor
 from watcher.version import __version__
 
+#: what the cluster's document adds to what this replica works on
+_LEASE = ("owner", "epoch", "expires", "local")
+
 
 def ts(t: float | None) -> str | None:
     return format_ts(t) if t is not None else None
@@ -112,22 +115,14 @@ def with_cluster(body: dict[str, Any], cluster: dict[str, Any]) -> dict[str, Any
     and every source and sink with its owner and lease, those another replica works on
     with what their owner last reported."""
     body = {**body, "replicas": cluster["replicas"]}
-    body["sources"] = _completed(body["sources"], cluster["sources"])
-    body["sinks"] = _completed(body["sinks"], cluster["sinks"])
-    body["heartbeats"] = _completed(body.get("heartbeats", []), cluster.get("heartbeats", []))
+    for key in ("sources", "sinks", "heartbeats"):
+        body[key] = _completed(body[key], cluster[key])
     return body
 
 
 def _completed(mine: list[dict[str, Any]], everyone: list[dict[str, Any]]
                ) -> list[dict[str, Any]]:
     here = {x["name"]: x for x in mine}
-    out = []
-    for x in everyone:
-        ours = here.get(x["name"])
-        if ours is None:
-            out.append(x)  # polled or delivered elsewhere: its owner's report
-            continue
-        lease: dict[str, Any] = {k: x[k] for k in ("owner", "epoch", "expires", "local")
-                                 if k in x}
-        out.append({**ours, **lease})
-    return out
+    return [x if x["name"] not in here  # polled or delivered elsewhere: its owner's report
+            else {**here[x["name"]], **{k: x[k] for k in _LEASE if k in x}}
+            for x in everyone]

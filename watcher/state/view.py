@@ -24,8 +24,6 @@ class StoredSource:
 
     runs: int
     live: int
-    #: failed polls in a row
-    failures: int
 
 
 @dataclass(frozen=True)
@@ -62,5 +60,5 @@ async def read_view(store: Store, ttl: float, *, runs: bool = False) -> ClusterV
     if runs:
         for name, row in (await store.load()).items():
             live = sum(1 for st in row.runs.values() if st.status not in TERMINAL)
-            sources[name] = StoredSource(len(row.runs), live, row.failures)
+            sources[name] = StoredSource(len(row.runs), live)
     return ClusterView(head, cursors, dead, sources=sources)
