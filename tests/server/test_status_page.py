@@ -58,7 +58,7 @@ SEEDS = ("extend", "noxus", "cortex", "knock")
 class Watched:
     """A daemon with a token file, four sources, two sinks and a lively simulated world."""
 
-    def __init__(self, sim: SimThread, tmp_path: Path) -> None:
+    def __init__(self, sim: SimThread, tmp_path: Path, **watcher: Any) -> None:
         self.sim = sim
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -70,7 +70,8 @@ class Watched:
         cfg = tmp_path / "watcher.toml"
         cfg.write_text(toml({"state_path": str(tmp_path / "state.db"),
                              "http_listen": f"127.0.0.1:{self.port}",
-                             "http_token_file": "http-token"}, self.sources, self.sinks))
+                             "http_token_file": "http-token", **watcher},
+                            self.sources, self.sinks))
         self.proc = DaemonProc("run", "-c", str(cfg))
         eventually(lambda: polled(self.base, len(self.sources)), what="every source polled")
 
@@ -259,3 +260,22 @@ def test_status_json_says_what_the_page_shows_and_needs_the_token(watched: Watch
     assert {"backlog", "last_delivery", "dead_letters", "silenced", "failing"} <= set(
         st["sinks"][0])
     assert len(st["failures_24h"]["hours"]) == 24
+
+
+def test_a_named_replica_with_one_sqlite_writer_is_one_id_everywhere_in_status(
+        tmp_path: Path) -> None:
+    """The config's replica name is the id /status gives the process, the replicas list
+    and every source's owner, also with SQLite state (one writer, no cluster)."""
+    sim = SimThread(World(clock=wall, seed=12)).start()
+    try:
+        w = Watched(sim, tmp_path, replica="edge-1")
+        try:
+            st = orjson.loads(http_get(w.base + "/status",
+                                       {"Authorization": f"Bearer {TOKEN}"})[1])
+        finally:
+            assert w.proc.stop(signal.SIGTERM) == 0, w.proc.err_text()[-2000:]
+    finally:
+        sim.stop()
+    assert st["replica"]["id"] == "edge-1"
+    assert [r["id"] for r in st["replicas"]] == ["edge-1"]
+    assert {s["owner"] for s in st["sources"]} == {"edge-1"}

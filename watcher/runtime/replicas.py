@@ -145,7 +145,8 @@ async def status_document(workers: Workers | None, snapshot: DaemonStatus) -> di
     (other replicas, their leases, backlogs, dead letters), read from the store now."""
     assert workers is not None
     config, store = workers.config, workers.store
-    replica = workers.replica or default_replica()
+    # the id this process goes by: the config's ``replica`` even with one SQLite writer
+    replica = snapshot.replica.id if snapshot.replica else workers.replica or default_replica()
     view = await read_view(store, config.watcher.lease_ttl)
     me = ReplicaRow(replica, socket.gethostname(), os.getpid(), __version__,
                     snapshot.started_at, snapshot.now, True)
