@@ -81,7 +81,7 @@ async def _act(args: argparse.Namespace, config: Config, now: float,
             await stored.save(store, silence)
     finally:
         await store.close()
-    return _said(args, config, now, silences, counts, silence)
+    return _tell(args, config, now, silences, counts, silence)
 
 
 def _through_daemon(args: argparse.Namespace, config: Config, now: float,
@@ -98,10 +98,10 @@ def _through_daemon(args: argparse.Namespace, config: Config, now: float,
         silence = _ended(silences, args.id, now)
     if silence is not None:
         daemon_put(config, url, f"/silences/{silence.id}", silence.encode())
-    return _said(args, config, now, silences, None, silence)
+    return _tell(args, config, now, silences, None, silence)
 
 
-def _said(args: argparse.Namespace, config: Config, now: float, silences: list[Silence],
+def _tell(args: argparse.Namespace, config: Config, now: float, silences: list[Silence],
           counts: Mapping[str, int] | None, silence: Silence | None) -> int:
     """What the command tells: ``list`` its rows; ``add`` the new id on stdout, what it
     does on stderr; ``expire`` that it ended (``silence``: the one stored, if any)."""
