@@ -21,6 +21,7 @@ import os
 import secrets
 import socket
 import sys
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -29,7 +30,7 @@ import orjson
 
 from watcher.cli.daemon_state import beside_daemon
 from watcher.cli.remote import daemon_get, daemon_put
-from watcher.cli.silence_view import held_counts, show
+from watcher.cli.silence_view import held_counts, match_text, show, sinks_text
 from watcher.cli.target import CommandError
 from watcher.config.hints import hint
 from watcher.config.match import parse_pairs
@@ -39,7 +40,6 @@ from watcher.core.silences import Silence
 from watcher.sinks import sink_class
 from watcher.state import silences as stored
 from watcher.state.backends import open_store
-from watcher.state.store import Store
 
 EX_USAGE = 64
 
@@ -66,17 +66,22 @@ def command(args: argparse.Namespace, config: Config, now: float) -> int:
 async def _act(args: argparse.Namespace, config: Config, now: float,
                silence: Silence | None) -> int:
     store = await open_store(config.watcher.state_path, existing=True)
+    counts = None
     try:
-        if silence is not None:
-            return await _add(store, silence, now, keep=config.watcher.retention)
-        if args.action == "expire":
-            return await _expire(store, args.id, now)
         silences, _ = await stored.stored(store)
-        counts = await held_counts(store, config, silences)
+        if args.action == "list":
+            counts = await held_counts(store, config, silences)
+        elif silence is None:
+            silence = _ended(silences, args.id, now)
+        else:
+            for s in silences:  # ended long ago: no backlog is judged against them any more
+                if s.ends < now - config.watcher.retention:
+                    await stored.forget(store, s.id)
+        if silence is not None:
+            await stored.save(store, silence)
     finally:
         await store.close()
-    show(config, silences, counts, now, every=args.all, as_json=args.json)
-    return 0
+    return _tell(args, config, now, silences, counts, silence)
 
 
 def _through_daemon(args: argparse.Namespace, config: Config, now: float,
@@ -89,15 +94,28 @@ def _through_daemon(args: argparse.Namespace, config: Config, now: float,
     print(f"watcher: no state where the config points; acting through the daemon at {url}",
           file=sys.stderr)
     silences, _ = stored.decode_all({str(i): orjson.dumps(x) for i, x in enumerate(items)})
-    if args.action == "list":
-        show(config, silences, None, now, every=args.all, as_json=args.json)
-        return 0
-    if silence is None:
+    if args.action == "expire":
         silence = _ended(silences, args.id, now)
-        if silence is None:
-            return 0
-    daemon_put(config, url, f"/silences/{silence.id}", silence.encode())
-    _said(silence, added=args.action == "add")
+    if silence is not None:
+        daemon_put(config, url, f"/silences/{silence.id}", silence.encode())
+    return _tell(args, config, now, silences, None, silence)
+
+
+def _tell(args: argparse.Namespace, config: Config, now: float, silences: list[Silence],
+          counts: Mapping[str, int] | None, silence: Silence | None) -> int:
+    """What the command tells: ``list`` its rows; ``add`` the new id on stdout, what it
+    does on stderr; ``expire`` that it ended (``silence``: the one stored, if any)."""
+    if args.action == "list":
+        show(config, silences, counts, now, every=args.all, as_json=args.json)
+    elif silence is not None and args.action == "expire":
+        print(f"silence {silence.id} expired (a running daemon lets events through within a "
+              "second)", file=sys.stderr)
+    elif silence is not None:
+        ends = datetime.fromtimestamp(silence.ends).astimezone().isoformat(timespec="seconds")
+        print(silence.id)
+        print(f"silence {silence.id} holds back {match_text(silence.match)} from "
+              f"{sinks_text(silence.sinks)} until {ends} (a running daemon applies it within "
+              "a second)", file=sys.stderr)
     return 0
 
 
@@ -119,24 +137,25 @@ def _new(args: argparse.Namespace, config: Config, now: float) -> Silence:
 
 def _ends(args: argparse.Namespace, now: float) -> float:
     if args.duration is not None:
-        d = parse_duration(args.duration)
-        if d is None or d <= 0:
+        flag, text, too_long = "--for", args.duration, "is longer than a year"
+        span = parse_duration(args.duration)
+        if span is None or span <= 0:
             raise Usage(f'--for: "{args.duration}" is not a duration (e.g. 2h, 30m, 1h30m)')
-        if d > LONGEST and not args.force:
-            raise Usage(f'--for: "{args.duration}" is longer than a year '
-                        f"({format_duration(LONGEST)}); add --force if you mean it")
-        return now + d
-    try:
-        until = datetime.fromisoformat(args.until)
-    except ValueError:
-        raise Usage(f'--until: "{args.until}" is not an RFC 3339 time '
-                    "(e.g. 2026-11-22T18:00:00+01:00)") from None
-    ends = (until if until.tzinfo else until.astimezone()).timestamp()
-    if ends <= now:
-        raise Usage(f'--until: "{args.until}" is in the past')
-    if ends - now > LONGEST and not args.force:
-        raise Usage(f'--until: "{args.until}" is more than a year away '
-                    f"({format_duration(LONGEST)}); add --force if you mean it")
+        ends = now + span
+    else:
+        flag, text, too_long = "--until", args.until, "is more than a year away"
+        try:
+            until = datetime.fromisoformat(args.until)
+        except ValueError:
+            raise Usage(f'--until: "{args.until}" is not an RFC 3339 time '
+                        "(e.g. 2026-11-22T18:00:00+01:00)") from None
+        ends = (until if until.tzinfo else until.astimezone()).timestamp()
+        if ends <= now:
+            raise Usage(f'--until: "{args.until}" is in the past')
+        span = ends - now
+    if span > LONGEST and not args.force:
+        raise Usage(f'{flag}: "{text}" {too_long} ({format_duration(LONGEST)}); '
+                    "add --force if you mean it")
     return ends
 
 
@@ -149,42 +168,6 @@ def _check_sinks(names: list[str], config: Config) -> None:
         if getattr(sink_class(sink.type), "record", False):
             raise Usage(f'--sink: "{name}" is a complete record ({sink.type}): silences '
                         "never hold its events back")
-
-
-async def _add(store: Store, silence: Silence, now: float, *, keep: float) -> int:
-    old, _ = await stored.stored(store)
-    for s in old:  # ended long ago: no backlog is judged against them any more
-        if s.ends < now - keep:
-            await stored.forget(store, s.id)
-    await stored.save(store, silence)
-    _said(silence, added=True)
-    return 0
-
-
-def _said(silence: Silence, *, added: bool) -> None:
-    """What ``add`` and ``expire`` tell: the new id on stdout, what it does on stderr."""
-    if not added:
-        print(f"silence {silence.id} expired (a running daemon lets events through within a "
-              "second)", file=sys.stderr)
-        return
-    print(silence.id)
-    print(f"silence {silence.id} holds back {_what(silence)} until "
-          f"{datetime.fromtimestamp(silence.ends).astimezone().isoformat(timespec='seconds')}"
-          " (a running daemon applies it within a second)", file=sys.stderr)
-
-
-def _what(s: Silence) -> str:
-    match = " ".join(f"{k}={'|'.join(v)}" for k, v in s.match.items())
-    return f"{match} from {', '.join(s.sinks) if s.sinks else 'every notification sink'}"
-
-
-async def _expire(store: Store, silence_id: str, now: float) -> int:
-    silences, _ = await stored.stored(store)
-    ended = _ended(silences, silence_id, now)
-    if ended is not None:
-        await stored.save(store, ended)
-        _said(ended, added=False)
-    return 0
 
 
 def _ended(silences: list[Silence], silence_id: str, now: float) -> Silence | None:

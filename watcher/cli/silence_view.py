@@ -14,7 +14,6 @@ from typing import Any
 
 import orjson
 
-from watcher.config.render import window_times
 from watcher.config.settings import Config, SinkConfig
 from watcher.core.silences import Hold, Silence
 from watcher.infra.clock import wall
@@ -69,7 +68,7 @@ def show(config: Config, silences: Sequence[Silence], counts: Mapping[str, int] 
 
 
 def _window_row(w: Any, counts: Mapping[str, int] | None, now: float) -> dict[str, Any]:
-    return {"id": w.name, "kind": "window", "state": window_times(w, now),
+    return {"id": w.name, "kind": "window", "state": w.times(now),
             "match": w.match, "sinks": list(w.sinks), "schedule": w.recurring and w.recurring.text,
             "timezone": w.timezone, "comment": w.comment or "",
             "held": None if counts is None else counts.get(w.name, 0)}
@@ -84,9 +83,15 @@ def _silence_row(s: Silence, counts: Mapping[str, int] | None, now: float) -> di
             "held": None if counts is None else counts.get(s.id, 0)}
 
 
+def match_text(match: Mapping[str, Sequence[str]]) -> str:
+    return " ".join(f"{k}={'|'.join(v)}" for k, v in match.items())
+
+
+def sinks_text(sinks: Sequence[str]) -> str:
+    return ", ".join(sinks) or "every notification sink"
+
+
 def _text(row: Mapping[str, Any]) -> str:
-    match = " ".join(f"{k}={'|'.join(v)}" for k, v in row["match"].items())
-    sinks = ", ".join(row["sinks"]) or "every notification sink"
     if row["kind"] == "window":
         when = f'window "{row["schedule"] or "fixed"}" ({row["timezone"]}), {row["state"]}'
         by = row["comment"]
@@ -95,8 +100,8 @@ def _text(row: Mapping[str, Any]) -> str:
         when = f'{until} {_local(row["ends"])}'
         by = f'{row["author"]}: {row["comment"]}'
     held = "?" if row["held"] is None else row["held"]
-    return (f'{row["id"]}  {when}  held back {held}\n'
-            f"    match  {match}\n    sinks  {sinks}\n" + (f"    by     {by}\n" if by else ""))
+    return (f'{row["id"]}  {when}  held back {held}\n    match  {match_text(row["match"])}\n'
+            f'    sinks  {sinks_text(row["sinks"])}\n' + (f"    by     {by}\n" if by else ""))
 
 
 def _ts(epoch: float) -> str:

@@ -27,6 +27,7 @@ from watcher.config.hints import hint
 from watcher.config.match import parse_match
 from watcher.config.options import Options, StrList
 from watcher.config.schema import Expanded, Problems
+from watcher.config.silences import check_sinks
 from watcher.config.tables import array_tables, check_name
 from watcher.core.events import EVENT_TYPES
 from watcher.core.inhibition import CARRIES, EPISODES, EQUAL_FIELDS, InhibitRule
@@ -69,7 +70,8 @@ def parse_inhibit(data: Mapping[str, Any], r: Expanded, *, sources: Collection[s
                 r.problems.add(f"{path}.equal", f'"{field}" is not an event field'
                                f"{hint(field, EQUAL_FIELDS)} (fields: "
                                f"{', '.join(EQUAL_FIELDS)})")
-        _check_sinks(o.sinks if o is not None else (), f"{path}.sinks", r.problems, sinks)
+        check_sinks(o.sinks if o is not None else (), f"{path}.sinks", r.problems, sinks,
+                    never="inhibition never holds", suggest=True)
         if (len(r.problems) == before and o is not None and source is not None
                 and target is not None):
             out.append(InhibitRule(name=name, source=source, target=target,
@@ -88,17 +90,6 @@ def _matcher(raw: Mapping[str, Any], key: str, path: str, problems: Problems,
         problems.add(f"{path}.{key}", "must be a table of match keys to values")
         return None
     return parse_match(value, f"{path}.{key}", problems, sources=sources)
-
-
-def _check_sinks(names: Collection[str], path: str, problems: Problems,
-                 sinks: Mapping[str, bool]) -> None:
-    for name in names:
-        if name not in sinks:
-            problems.add(path, f'"{name}" is not a configured sink{hint(name, sinks)} '
-                               f"(sinks: {', '.join(sorted(sinks)) or 'none'})")
-        elif sinks[name]:
-            problems.add(path, f'"{name}" is a complete record (stdout, file, bus): '
-                               "inhibition never holds its events back")
 
 
 def inhibit_warnings(rules: Collection[InhibitRule]) -> list[str]:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC
 from typing import Any
 
 from watcher.config.options import shown
 from watcher.config.settings import Config
-from watcher.config.silences import WindowConfig
 from watcher.config.toml_text import toml_value
 from watcher.config.units import format_duration
 from watcher.core.inhibition import InhibitRule
 from watcher.core.rules import FAILURE_RATE, NO_SUCCESS, STUCK_COUNT, Rule
-from watcher.core.windows import local_text, next_opening
 from watcher.infra.secrets import masked_url
 
 
@@ -34,7 +31,7 @@ def render(config: Config, *, now: float | None = None) -> str:
         values["match"] = {k: list(v) for k, v in w.match.items()}
         out += ["", "[[silences]]", *_table(values)]
         if now is not None:
-            out.append(f"# {window_times(w, now)}")
+            out.append(f"# {w.times(now)}")
     for rule in config.rules:
         out += ["", "[[rules]]", *_table(_rule_values(rule))]
     for inhibit in config.inhibit:
@@ -42,25 +39,6 @@ def render(config: Config, *, now: float | None = None) -> str:
     for h in config.heartbeats:  # the URL is a secret: masked like a token
         out += ["", "[[heartbeats]]", *_table(shown(h))]
     return "\n".join(out) + "\n"
-
-
-def window_times(w: WindowConfig, now: float) -> str:
-    """When a window is next open, in its own time zone: ``open now until ...``,
-    ``next: ... to ...`` or ``over (ended ...)``."""
-    tz = w.tz or UTC
-    if w.recurring is not None:
-        opening = next_opening(w.recurring, tz, now)
-        if opening is None:
-            return "never opens in the coming weeks"
-        start, end = opening
-    else:
-        assert w.span is not None
-        start, end = w.span
-    if end <= now:
-        return f"over (ended {local_text(end, tz)})"
-    if start <= now:
-        return f"open now, until {local_text(end, tz)}"
-    return f"next: {local_text(start, tz)} to {local_text(end, tz)}"
 
 
 def _rule_values(rule: Rule) -> dict[str, Any]:

@@ -17,19 +17,21 @@ complete records (stdout, file, buses) are never silenced.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from datetime import datetime, tzinfo
+from collections.abc import Callable, Collection, Mapping
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field
 
+from watcher.config.hints import hint
 from watcher.config.match import parse_match
 from watcher.config.options import Options, StrList
-from watcher.config.schema import Expanded
+from watcher.config.schema import Expanded, Problems
 from watcher.config.tables import array_tables
-from watcher.core.silences import stored_form
-from watcher.core.windows import Schedule, parse_schedule
+from watcher.core.matching import Match
+from watcher.core.silences import Hold, stored_form
+from watcher.core.windows import OpenAt, Schedule, local_text, next_opening, parse_schedule
 
 
 class WindowConfig(Options):
@@ -49,6 +51,37 @@ class WindowConfig(Options):
     span: tuple[float, float] | None = Field(default=None, exclude=True)
     tz: tzinfo | None = Field(default=None, exclude=True)
 
+    def opening(self, now: float) -> tuple[float, float] | None:
+        """The opening in force at ``now``, else the next one (None: none in the coming
+        weeks); a fixed span as it is."""
+        if self.recurring is not None and self.tz is not None:
+            return next_opening(self.recurring, self.tz, now)
+        return self.span
+
+    def hold(self) -> Hold:
+        holds_at: Callable[[float], bool]
+        if self.recurring is not None and self.tz is not None:
+            holds_at = OpenAt(self.recurring, self.tz)
+        else:
+            assert self.span is not None
+            start, end = self.span
+            holds_at = lambda at: start <= at < end  # noqa: E731
+        return Hold(self.name, Match(self.match), self.sinks, holds_at, kind="window")
+
+    def times(self, now: float) -> str:
+        """When it is next open, in its own time zone: ``open now until ...``,
+        ``next: ... to ...`` or ``over (ended ...)``."""
+        opening = self.opening(now)
+        if opening is None:
+            return "never opens in the coming weeks"
+        start, end = opening
+        tz = self.tz or UTC
+        if end <= now:
+            return f"over (ended {local_text(end, tz)})"
+        if start <= now:
+            return f"open now, until {local_text(end, tz)}"
+        return f"next: {local_text(start, tz)} to {local_text(end, tz)}"
+
 
 def parse_windows(data: Mapping[str, Any], r: Expanded, *, sources: Collection[str],
                   sinks: Mapping[str, bool]) -> tuple[WindowConfig, ...]:
@@ -65,7 +98,7 @@ def parse_windows(data: Mapping[str, Any], r: Expanded, *, sources: Collection[s
         match = _match(raw.get("match"), f"{path}.match", r, sources)
         if w is None:
             continue
-        _check_sinks(w.sinks, f"{path}.sinks", r, sinks)
+        check_sinks(w.sinks, f"{path}.sinks", r.problems, sinks, never="silences never hold")
         when = _when(w, path, r)
         if len(r.problems) == before and when is not None:
             out.append(w.model_copy(update={"match": match, "recurring": when[0],
@@ -84,15 +117,18 @@ def _match(raw: object, path: str, r: Expanded, sources: Collection[str]
     return stored_form(parse_match(raw, path, r.problems, sources=sources))
 
 
-def _check_sinks(names: Collection[str], path: str, r: Expanded,
-                 sinks: Mapping[str, bool]) -> None:
+def check_sinks(names: Collection[str], path: str, problems: Problems,
+                sinks: Mapping[str, bool], *, never: str, suggest: bool = False) -> None:
+    """Each name one of ``sinks`` (name -> is a record) and no record, which ``never``
+    (e.g. "silences never hold") its events back."""
     for name in names:
         if name not in sinks:
-            r.problems.add(path, f'"{name}" is not a configured sink '
-                                 f"(sinks: {', '.join(sorted(sinks)) or 'none'})")
+            near = hint(name, sinks) if suggest else ""
+            problems.add(path, f'"{name}" is not a configured sink{near} '
+                               f"(sinks: {', '.join(sorted(sinks)) or 'none'})")
         elif sinks[name]:
-            r.problems.add(path, f'"{name}" is a complete record (stdout, file, bus): '
-                                 "silences never hold its events back")
+            problems.add(path, f'"{name}" is a complete record (stdout, file, bus): '
+                               f"{never} its events back")
 
 
 def _when(w: WindowConfig, path: str, r: Expanded

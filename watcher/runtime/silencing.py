@@ -10,7 +10,7 @@ event's own time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 
 import orjson
 import structlog
@@ -22,7 +22,6 @@ from watcher.core.inhibition import InhibitRule, exempt
 from watcher.core.matching import Match
 from watcher.core.silences import Hold, Silence, held_by
 from watcher.core.status import SilenceStatus
-from watcher.core.windows import OpenAt, next_opening
 from watcher.infra.clock import Clock
 from watcher.model import JournalEntry
 from watcher.state import silences as stored
@@ -39,25 +38,25 @@ class Silencer:
                  inhibit: Sequence[InhibitRule] = (), *, clock: Clock) -> None:
         self.store = store
         self.clock = clock
-        #: the ``[[inhibit]]`` rules every notification sink's runner judges by
-        self.inhibit = tuple(inhibit)
-        self._windows = tuple(windows)
-        self._window_holds = [_window_hold(w) for w in self._windows]
+        self._windows: tuple[WindowConfig, ...] = ()
+        self._window_holds: list[Hold] = []
         self._records: dict[str, bytes] | None = None
         self._silences: list[Silence] = []
-        self._holds: list[Hold] = list(self._window_holds)
+        self._holds: list[Hold] = []
         self._per_sink: dict[str, tuple[Hold, ...]] = {}
         self._failing = False
+        self.set_windows(windows, inhibit)
 
     def set_windows(self, windows: Sequence[WindowConfig],
                     inhibit: Sequence[InhibitRule] = ()) -> None:
         """A reload's windows (what changed only: a window's cached openings stay) and
         inhibitions."""
+        #: the ``[[inhibit]]`` rules every notification sink's runner judges by
         self.inhibit = tuple(inhibit)
         if tuple(windows) == self._windows:
             return
         self._windows = tuple(windows)
-        self._window_holds = [_window_hold(w) for w in self._windows]
+        self._window_holds = [w.hold() for w in self._windows]
         self._rebuild()
 
     def for_sink(self, sink: str) -> tuple[Hold, ...]:
@@ -68,7 +67,8 @@ class Silencer:
         return holds
 
     def _rebuild(self) -> None:
-        self._holds = [*self._window_holds, *(_silence_hold(s) for s in self._silences)]
+        self._holds = [*self._window_holds,
+                       *(Hold(s.id, Match(s.match), s.sinks, s.active) for s in self._silences)]
         self._per_sink = {}
 
     async def refresh(self) -> None:
@@ -106,7 +106,7 @@ class Silencer:
         """The silences and windows holding events back at ``now``."""
         out = []
         for w in self._windows:
-            opening = _opening(w, now)
+            opening = w.opening(now)
             if opening is not None and opening[0] <= now < opening[1]:
                 out.append(SilenceStatus(w.name, "window", w.match, w.sinks, *opening,
                                          comment=w.comment or ""))
@@ -114,27 +114,6 @@ class Silencer:
                               author=s.author, comment=s.comment)
                 for s in self._silences if s.active(now)]
         return out
-
-
-def _window_hold(w: WindowConfig) -> Hold:
-    holds_at: Callable[[float], bool]
-    if w.recurring is not None and w.tz is not None:
-        holds_at = OpenAt(w.recurring, w.tz)
-    else:
-        assert w.span is not None
-        start, end = w.span
-        holds_at = lambda at: start <= at < end  # noqa: E731
-    return Hold(w.name, Match(w.match), w.sinks, holds_at, kind="window")
-
-
-def _silence_hold(s: Silence) -> Hold:
-    return Hold(s.id, Match(s.match), s.sinks, s.active)
-
-
-def _opening(w: WindowConfig, now: float) -> tuple[float, float] | None:
-    if w.recurring is not None and w.tz is not None:
-        return next_opening(w.recurring, w.tz, now)
-    return w.span
 
 
 def _log_changes(before: dict[str, Silence], after: Iterable[Silence]) -> None:

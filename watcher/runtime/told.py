@@ -113,24 +113,18 @@ class Told:
         self.saved = set(self.keys)
         self.saved_episodes = {k: ep.to_bytes() for k, ep in self.episodes.items()}
 
-    def holding(self, rules: Sequence[InhibitRule]) -> Iterable[tuple[str, str, Opened]]:
-        """``(rule, episode key, episode)`` of each open episode a rule holds for here."""
-        for key, ep in self.episodes.items():
-            for rule in rules:
-                if rule.applies_to(self.sink) and rule.source(ep):
-                    yield rule.name, key, ep
-
 
 def inhibitions(tolds: Iterable[Told | None], rules: Sequence[InhibitRule]
                 ) -> list[InhibitionStatus]:
     """The inhibitions holding now, as the notification sinks' runners in this process see
     them (``tolds``: theirs; None for a record), with what each held from each sink."""
     found: dict[tuple[str, str], tuple[Opened, dict[str, int]]] = {}
-    for told in tolds:
-        if told is None:
-            continue
-        for rule, key, ep in told.holding(rules):
-            found.setdefault((rule, key), (ep, {}))[1][told.sink] = ep.held.get(rule, 0)
+    for told in filter(None, tolds):
+        for key, ep in told.episodes.items():
+            for rule in rules:
+                if rule.applies_to(told.sink) and rule.source(ep):
+                    held = found.setdefault((rule.name, key), (ep, {}))[1]
+                    held[told.sink] = ep.held.get(rule.name, 0)
     return [InhibitionStatus(rule=rule, episode=ep.type.removeprefix("watcher."),
                              source=ep.source, workflow=ep.workflow_name or ep.workflow_id,
                              since=ep.time, held=held)
