@@ -135,9 +135,7 @@ class Follower:
         self.connected = False
 
     def _headers(self) -> dict[str, str]:
-        headers = {"Accept": "text/event-stream"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+        headers = target.headers(self.token, "text/event-stream")
         if self.last_id is not None:
             headers["Last-Event-ID"] = str(self.last_id)
         return headers
