@@ -33,6 +33,7 @@ from watcher.cli.pipes import stdout_gone
 from watcher.cli.target import CommandError
 from watcher.config.units import format_size
 from watcher.core.backoff import Backoff
+from watcher.infra.http import read_answer
 from watcher.server.sse import KEEPALIVE
 
 log = structlog.get_logger("watcher.tail")
@@ -170,11 +171,11 @@ class Follower:
                                    "requires a bearer token (--token-file, $WATCHER_HTTP_TOKEN, "
                                    "or the config's http_token_file with -c), and the one given "
                                    "was missing or wrong" if resp.status == 401 else
-                                   f"{self.url}: 403 Forbidden: {(await resp.text())[:400]}",
+                                   f"{self.url}: 403 Forbidden: {await _said(resp, 400)}",
                                    EX_NOPERM)
             if resp.status in (400, 404):
-                detail = (await resp.text())[:300]
-                raise CommandError(f"{self.url}: {resp.status} {resp.reason}: {detail}",
+                raise CommandError(f"{self.url}: {resp.status} {resp.reason}: "
+                                   f"{await _said(resp, 300)}",
                                    EX_USAGE)
             if resp.status != 200:
                 return f"{resp.status} {resp.reason}"
@@ -199,6 +200,10 @@ class Follower:
                 raise StdoutClosed from None
         if f.id is not None:
             self.last_id = f.id
+
+
+async def _said(resp: aiohttp.ClientResponse, chars: int) -> str:
+    return (await read_answer(resp)).decode(errors="replace")[:chars]
 
 
 def _query(args: argparse.Namespace) -> list[tuple[str, str]]:

@@ -1,6 +1,7 @@
-"""Outgoing HTTP, wherever the daemon or a command is the client: who it says it is, and
-``watcher check --connect``'s probe of an HTTP destination (a sink's receiver, an Apprise
-target, a heartbeat's monitor), which reaches the host without sending a request.
+"""Outgoing HTTP, wherever the daemon or a command is the client: who it says it is, how
+much of an answer it reads (enough to quote an error, never an endless body), and ``watcher
+check --connect``'s probe of an HTTP destination (a sink's receiver, an Apprise target, a
+heartbeat's monitor), which reaches the host without sending a request.
 """
 
 from __future__ import annotations
@@ -11,9 +12,34 @@ import socket
 import ssl
 from urllib.parse import urlsplit
 
+import aiohttp
+
 from watcher.version import __version__
 
 USER_AGENT = f"watcher/{__version__}"
+ANSWER_LIMIT = 4096
+
+
+async def read_answer(resp: aiohttp.ClientResponse) -> bytes:
+    """At most :data:`ANSWER_LIMIT` bytes of an answer, never failing once the status is in
+    (a 2xx: only what came with its headers, without waiting for its body); a
+    connection whose answer was not read to its end is closed, never reused."""
+    content = resp.content
+    answer = bytearray()
+    try:
+        if 200 <= resp.status < 300:
+            answer += content.read_nowait(ANSWER_LIMIT)
+        else:
+            while len(answer) < ANSWER_LIMIT:
+                chunk = await content.read(ANSWER_LIMIT - len(answer))
+                if not chunk:
+                    break
+                answer += chunk
+    except (TimeoutError, aiohttp.ClientError):
+        pass
+    if not content.at_eof():
+        resp.close()
+    return bytes(answer)
 
 
 async def reaches(url: str, *, within: float = 10.0) -> str:

@@ -35,7 +35,7 @@ import aiohttp
 
 from watcher.core.backoff import retry_after
 from watcher.infra.clock import Clock
-from watcher.infra.http import USER_AGENT, reaches
+from watcher.infra.http import USER_AGENT, reaches, read_answer
 from watcher.infra.permit import checkpoint
 from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
@@ -43,8 +43,6 @@ from watcher.sinks.base import BaseSink, Rejected, Retry, RetryOptions
 
 #: how much of a receiver's error answer a reason quotes
 QUOTE = 200
-#: how much of any answer is read: enough to quote, never an endless body
-ANSWER_LIMIT = 4096
 JSON = MappingProxyType({"Content-Type": "application/json"})
 
 
@@ -179,24 +177,3 @@ async def post(session: aiohttp.ClientSession, url: str, body: bytes,
         return Outcome(False, f"timed out after {limits.total:g}s", True)
     except aiohttp.ClientError as e:
         return Outcome(False, describe(e), True)
-
-
-async def read_answer(resp: aiohttp.ClientResponse) -> bytes:
-    """At most :data:`ANSWER_LIMIT` bytes of an answer, never failing once the status is in
-    (a 2xx: only what came with its headers; see the module docstring)."""
-    content = resp.content
-    answer = bytearray()
-    try:
-        if 200 <= resp.status < 300:
-            answer += content.read_nowait(ANSWER_LIMIT)
-        else:
-            while len(answer) < ANSWER_LIMIT:
-                chunk = await content.read(ANSWER_LIMIT - len(answer))
-                if not chunk:
-                    break
-                answer += chunk
-    except (TimeoutError, aiohttp.ClientError):
-        pass
-    if not content.at_eof():
-        resp.close()
-    return bytes(answer)
