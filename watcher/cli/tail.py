@@ -175,8 +175,7 @@ class Follower:
                                    EX_NOPERM)
             if resp.status in (400, 404):
                 raise CommandError(f"{self.url}: {resp.status} {resp.reason}: "
-                                   f"{await _said(resp, 300)}",
-                                   EX_USAGE)
+                                   f"{await _said(resp, 300)}", EX_USAGE)
             if resp.status != 200:
                 return f"{resp.status} {resp.reason}"
             self.backoff.reset()  # reached: the next interruption starts the backoff afresh
