@@ -135,12 +135,6 @@ class Follower:
         #: reached the daemon once: from then on an outage is a restart, waited out
         self.connected = False
 
-    def _headers(self) -> dict[str, str]:
-        headers = target.headers(self.token, "text/event-stream")
-        if self.last_id is not None:
-            headers["Last-Event-ID"] = str(self.last_id)
-        return headers
-
     async def run(self) -> int:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=READ_TIMEOUT)
         outage_logged = False  # once per outage, not once per attempt
@@ -165,7 +159,10 @@ class Follower:
 
     async def _stream(self, session: aiohttp.ClientSession) -> str:
         """One connection; returns why it ended, raises CommandError on what retrying can't fix."""
-        async with session.get(self.url, params=self.query, headers=self._headers()) as resp:
+        headers = target.headers(self.token, "text/event-stream")
+        if self.last_id is not None:
+            headers["Last-Event-ID"] = str(self.last_id)
+        async with session.get(self.url, params=self.query, headers=headers) as resp:
             if resp.status in (401, 403):
                 raise CommandError(f"{self.url}: {resp.status} {resp.reason}: the daemon "
                                    "requires a bearer token (--token-file, $WATCHER_HTTP_TOKEN, "
