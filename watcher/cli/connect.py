@@ -33,12 +33,12 @@ import anyio
 from watcher.config.settings import Config, SinkConfig, SourceConfig
 from watcher.errors import StoreAbsent
 from watcher.infra.clock import wall
+from watcher.infra.http import reaches
 from watcher.infra.secrets import Masker
 from watcher.providers import provider_class
 from watcher.providers.protocol import ProviderContext
 from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
-from watcher.sinks.http import reaches
 from watcher.state.backends import open_store
 
 EX_OK, EX_UNAVAILABLE = 0, 69

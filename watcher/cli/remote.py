@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from watcher.cli.target import CommandError, url_from_listen
+from watcher.cli.target import CommandError, headers, url_from_listen
 from watcher.config.settings import Config
 
 #: a daemon answers its own listener within this, or is taken as not running
@@ -26,23 +26,21 @@ MAX_BODY = 64 * 1024**2
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _headers(config: Config) -> dict[str, str]:
-    token = config.watcher.http_token
-    return {"Accept": "application/json",
-            **({"Authorization": f"Bearer {token}"} if token else {})}
+def _refusal(e: urllib.error.HTTPError) -> str:
+    return f"{e.code} {e.reason}: {e.read(400).decode(errors='replace')}"
 
 
 def daemon_put(config: Config, base: str, path: str, body: bytes) -> None:
     """``PUT path`` with a JSON ``body`` to the daemon at ``base``; CommandError (77 when
     refused for the token, else 69) unless it took it."""
     request = urllib.request.Request(base + path, data=body, method="PUT", headers={
-        **_headers(config), "Content-Type": "application/json"})
+        **headers(config.watcher.http_token, "application/json"),
+        "Content-Type": "application/json"})
     try:
         with _DIRECT.open(request, timeout=TIMEOUT):
             return
     except urllib.error.HTTPError as e:
-        detail = e.read(400).decode(errors="replace")
-        raise CommandError(f"the daemon at {base} refused it: {e.code} {e.reason}: {detail}",
+        raise CommandError(f"the daemon at {base} refused it: {_refusal(e)}",
                            77 if e.code in (401, 403) else 69) from None
     except (OSError, ValueError) as e:
         raise CommandError(f"the daemon at {base} did not answer: {e}", 69) from None
@@ -56,14 +54,14 @@ def daemon_get(config: Config, path: str) -> tuple[str, Any] | None:
     if not listen:
         return None
     base = url_from_listen(listen)
-    request = urllib.request.Request(base + path, headers=_headers(config))
+    request = urllib.request.Request(
+        base + path, headers=headers(config.watcher.http_token, "application/json"))
     try:
         with _DIRECT.open(request, timeout=TIMEOUT) as resp:
             return base, orjson.loads(resp.read(MAX_BODY))
     except urllib.error.HTTPError as e:
-        detail = e.read(400).decode(errors="replace")
-        print(f"watcher: the daemon at {base} answered {path} with {e.code} {e.reason}: "
-              f"{detail}", file=sys.stderr)
+        print(f"watcher: the daemon at {base} answered {path} with {_refusal(e)}",
+              file=sys.stderr)
         return None
     except (OSError, ValueError):  # nothing listens, a timeout, not JSON: no daemon there
         return None

@@ -33,6 +33,7 @@ from watcher.cli.pipes import stdout_gone
 from watcher.cli.target import CommandError
 from watcher.config.units import format_size
 from watcher.core.backoff import Backoff
+from watcher.infra.http import read_answer
 from watcher.server.sse import KEEPALIVE
 
 log = structlog.get_logger("watcher.tail")
@@ -134,14 +135,6 @@ class Follower:
         #: reached the daemon once: from then on an outage is a restart, waited out
         self.connected = False
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"Accept": "text/event-stream"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        if self.last_id is not None:
-            headers["Last-Event-ID"] = str(self.last_id)
-        return headers
-
     async def run(self) -> int:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=READ_TIMEOUT)
         outage_logged = False  # once per outage, not once per attempt
@@ -166,18 +159,20 @@ class Follower:
 
     async def _stream(self, session: aiohttp.ClientSession) -> str:
         """One connection; returns why it ended, raises CommandError on what retrying can't fix."""
-        async with session.get(self.url, params=self.query, headers=self._headers()) as resp:
+        headers = target.headers(self.token, "text/event-stream")
+        if self.last_id is not None:
+            headers["Last-Event-ID"] = str(self.last_id)
+        async with session.get(self.url, params=self.query, headers=headers) as resp:
             if resp.status in (401, 403):
                 raise CommandError(f"{self.url}: {resp.status} {resp.reason}: the daemon "
                                    "requires a bearer token (--token-file, $WATCHER_HTTP_TOKEN, "
                                    "or the config's http_token_file with -c), and the one given "
                                    "was missing or wrong" if resp.status == 401 else
-                                   f"{self.url}: 403 Forbidden: {(await resp.text())[:400]}",
+                                   f"{self.url}: 403 Forbidden: {await _said(resp, 400)}",
                                    EX_NOPERM)
             if resp.status in (400, 404):
-                detail = (await resp.text())[:300]
-                raise CommandError(f"{self.url}: {resp.status} {resp.reason}: {detail}",
-                                   EX_USAGE)
+                raise CommandError(f"{self.url}: {resp.status} {resp.reason}: "
+                                   f"{await _said(resp, 300)}", EX_USAGE)
             if resp.status != 200:
                 return f"{resp.status} {resp.reason}"
             self.backoff.reset()  # reached: the next interruption starts the backoff afresh
@@ -201,6 +196,10 @@ class Follower:
                 raise StdoutClosed from None
         if f.id is not None:
             self.last_id = f.id
+
+
+async def _said(resp: aiohttp.ClientResponse, chars: int) -> str:
+    return (await read_answer(resp)).decode(errors="replace")[:chars]
 
 
 def _query(args: argparse.Namespace) -> list[tuple[str, str]]:

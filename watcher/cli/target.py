@@ -55,6 +55,11 @@ def daemon_url(text: str) -> str:
     return url
 
 
+def headers(token: str | None, accept: str) -> dict[str, str]:
+    """What a request to the daemon carries: the type it asks for, and the bearer token."""
+    return {"Accept": accept, **({"Authorization": f"Bearer {token}"} if token else {})}
+
+
 def url_from_listen(listen: str) -> str:
     """``http_listen`` as the URL a local client dials (a wildcard bind means loopback)."""
     host, _, port = listen.rpartition(":")

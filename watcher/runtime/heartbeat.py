@@ -88,15 +88,13 @@ class Pinger:
         if not url:
             return False
         await permit.checkpoint()
-        error = None
         try:
             async with self.session.request(
                     method, url, data=body or None,
                     timeout=aiohttp.ClientTimeout(total=self.cfg.timeout),
                     headers={"Content-Type": "text/plain; charset=utf-8"} if body else None,
                     allow_redirects=False) as resp:
-                if not 200 <= resp.status < 300:
-                    error = f"HTTP {resp.status}"
+                error = None if 200 <= resp.status < 300 else f"HTTP {resp.status}"
         except TimeoutError:
             error = f"timed out after {self.cfg.timeout:g} s"
         except aiohttp.ClientConnectionError as e:  # its text names the host: not kept

@@ -18,6 +18,7 @@ import structlog
 from watcher.core.status import DaemonStatus, RoundTrips
 from watcher.errors import LeasesHeld, StoreError
 from watcher.infra.clock import Clock
+from watcher.infra.http import USER_AGENT
 from watcher.runtime.claim import Claim, deadline
 from watcher.runtime.leases import Keeper, leases_of
 from watcher.runtime.workers import Workers
@@ -156,5 +157,5 @@ async def status_document(workers: Workers | None, snapshot: DaemonStatus) -> di
 
 def user_agent(replica: str | None) -> dict[str, str]:
     """The vendors see which replica polls them."""
-    agent = f"watcher/{__version__}" + (f" (replica {replica})" if replica else "")
+    agent = USER_AGENT + (f" (replica {replica})" if replica else "")
     return {"User-Agent": agent}

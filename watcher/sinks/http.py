@@ -26,31 +26,24 @@ outside the log redactor's reach.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
-import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 import aiohttp
 
 from watcher.core.backoff import retry_after
 from watcher.infra.clock import Clock
+from watcher.infra.http import USER_AGENT, reaches, read_answer
 from watcher.infra.permit import checkpoint
 from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
 from watcher.sinks.base import BaseSink, Rejected, Retry, RetryOptions
-from watcher.version import __version__
-
-USER_AGENT = f"watcher/{__version__}"
 
 #: how much of a receiver's error answer a reason quotes
 QUOTE = 200
-#: how much of any answer is read: enough to quote, never an endless body
-ANSWER_LIMIT = 4096
+JSON = MappingProxyType({"Content-Type": "application/json"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,13 +133,13 @@ class HttpSink(BaseSink[HttpOptionsT]):
     _session: aiohttp.ClientSession | None = None
     _limits: aiohttp.ClientTimeout
 
-    async def send(self, body: bytes, headers: Mapping[str, str], *,
+    async def send(self, body: bytes, headers: Mapping[str, str] = JSON, *,
                    explain: Explain | None = None) -> Outcome:
-        """POST ``body`` once to :attr:`url`."""
+        """POST ``body`` (JSON unless ``headers`` say otherwise) once to :attr:`url`."""
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.connections),
-                auto_decompress=self.decompress)
+                headers={"User-Agent": USER_AGENT}, auto_decompress=self.decompress)
             self._limits = aiohttp.ClientTimeout(total=self.options.timeout)
         return await post(self._session, self.url, body, headers, limits=self._limits,
                           secrets=self.secrets or (self.url,), clock=self.context.clock,
@@ -184,59 +177,3 @@ async def post(session: aiohttp.ClientSession, url: str, body: bytes,
         return Outcome(False, f"timed out after {limits.total:g}s", True)
     except aiohttp.ClientError as e:
         return Outcome(False, describe(e), True)
-
-
-async def read_answer(resp: aiohttp.ClientResponse) -> bytes:
-    """At most :data:`ANSWER_LIMIT` bytes of an answer, never failing once the status is in
-    (a 2xx: only what came with its headers; see the module docstring)."""
-    content = resp.content
-    answer = bytearray()
-    try:
-        if 200 <= resp.status < 300:
-            answer += content.read_nowait(ANSWER_LIMIT)
-        else:
-            while len(answer) < ANSWER_LIMIT:
-                chunk = await content.read(ANSWER_LIMIT - len(answer))
-                if not chunk:
-                    break
-                answer += chunk
-    except (TimeoutError, aiohttp.ClientError):
-        pass
-    if not content.at_eof():
-        resp.close()
-    return bytes(answer)
-
-
-async def reaches(url: str, *, within: float = 10.0) -> str:
-    """``watcher check --connect`` for an HTTP destination: open a TCP connection to its
-    host and port (and complete a verified TLS handshake for https), then close it.
-    No request is sent: a test POST would be an event to the receiver.  What was found
-    names ``host:port`` only, never the (secret) path or query; OSError if unreachable."""
-    parts = urlsplit(url)
-    tls = parts.scheme == "https"
-    host = parts.hostname or ""
-    try:
-        port = parts.port or (443 if tls else 80)
-    except ValueError:
-        raise OSError(f"{host}: not a valid port") from None
-    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(
-            host, port, ssl=ssl.create_default_context() if tls else None), within)
-    except TimeoutError:
-        raise OSError(f"{where}: no connection within {within:g}s (timeout)") from None
-    except ssl.SSLCertVerificationError as e:
-        raise OSError(f"{where}: TLS error: {e.verify_message}") from None
-    except ssl.SSLError as e:
-        raise OSError(f"{where}: TLS error: {e.reason or e}") from None
-    except socket.gaierror as e:
-        raise OSError(f"{host} does not resolve: {e.strerror or e}") from None
-    except OSError as e:  # several addresses: "Multiple exceptions: [Errno 111] ..."
-        refused = isinstance(e, ConnectionRefusedError) or "refused" in str(e).lower()
-        raise OSError(f"{where}: " + ("connection refused" if refused
-                                      else (e.strerror or str(e)))) from None
-    writer.close()
-    with contextlib.suppress(OSError, ssl.SSLError):
-        await writer.wait_closed()
-    return f"{where} " + ("reachable, TLS verified" if tls else "reachable") + \
-        " (no request sent)"

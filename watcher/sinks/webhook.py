@@ -33,7 +33,7 @@ from watcher.config.options import Check, Field, Secret, SecretTable
 from watcher.config.settings import SinkConfig
 from watcher.model import JournalEntry
 from watcher.sinks.base import Outcomes, Rejected, Retry, RetryOptions, SinkContext
-from watcher.sinks.http import USER_AGENT, HttpSink, Outcome, check_http_url, in_turn
+from watcher.sinks.http import HttpSink, Outcome, check_http_url, in_turn
 
 CONTENT_TYPE = "application/cloudevents+json"
 #: headers the sink sets itself; a configured header of the same name is an error
@@ -102,7 +102,7 @@ class WebhookSink(HttpSink[WebhookOptions]):
         opts = self.options
         self.url = opts.url
         self.key = signing_key(opts.secret) if opts.secret else None
-        self.headers = {"User-Agent": USER_AGENT, **opts.headers, "Content-Type": CONTENT_TYPE}
+        self.headers = {**opts.headers, "Content-Type": CONTENT_TYPE}
         self.concurrency = self.connections = opts.concurrency
         self.secrets = tuple(s for s in (opts.url, opts.secret, *opts.headers.values()) if s)
 

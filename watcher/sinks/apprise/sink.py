@@ -36,12 +36,12 @@ import anyio.to_thread
 from watcher.config.options import Check, Duration, SecretList
 from watcher.config.settings import SinkConfig
 from watcher.infra.clock import move_on_after
+from watcher.infra.http import reaches
 from watcher.infra.secrets import Masker
 from watcher.model import JournalEntry
 from watcher.sinks.apprise.text import body
 from watcher.sinks.apprise.urls import check_urls, http_target, load, secrets_of, send
 from watcher.sinks.base import BaseSink, Outcomes, Retry, RetryOptions, SinkContext
-from watcher.sinks.http import reaches
 from watcher.sinks.notice import Notice
 from watcher.sinks.notice.compose import notices
 

@@ -36,7 +36,7 @@ from watcher.config.settings import SinkConfig
 from watcher.config.toml_text import toml_value
 from watcher.model import JournalEntry
 from watcher.sinks.base import Outcomes, RetryOptions, SinkContext
-from watcher.sinks.http import USER_AGENT, HttpSink, Outcome, check_http_url, in_turn
+from watcher.sinks.http import HttpSink, Outcome, check_http_url, in_turn
 from watcher.sinks.pagerduty.event import (
     DEFAULT_SEVERITY,
     SEVERITIES,
@@ -77,7 +77,6 @@ class PagerDutySink(HttpSink[PagerDutyOptions]):
         self.severity = {**DEFAULT_SEVERITY, **opts.severity}
         self.secrets = (opts.routing_key,)
         self.explain = partial(refusal, secrets=self.secrets)
-        self.headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
 
     async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
         # in order: a resolve must not overtake its trigger
@@ -93,4 +92,4 @@ class PagerDutySink(HttpSink[PagerDutyOptions]):
                                    "event_action": action, "dedup_key": key}
         if action == "trigger":
             body |= payload_of(e, ev, severity=self.severity, source=self.options.source)
-        return await self.send(orjson.dumps(body), self.headers, explain=self.explain)
+        return await self.send(orjson.dumps(body), explain=self.explain)

@@ -30,7 +30,7 @@ from watcher.config.settings import SinkConfig
 from watcher.infra.ratelimit import Buckets
 from watcher.model import JournalEntry
 from watcher.sinks.base import Outcomes, RetryOptions, SinkContext
-from watcher.sinks.http import USER_AGENT, HttpSink, Outcome, check_http_url, in_turn
+from watcher.sinks.http import HttpSink, Outcome, check_http_url, in_turn
 from watcher.sinks.notice.words import WORDS, Headlines
 from watcher.sinks.slack.message import Message, compose
 from watcher.sinks.templates import check_templates
@@ -60,7 +60,6 @@ class SlackSink(HttpSink[SlackOptions]):
         self.linger = self.options.group_wait
         buckets = context.buckets or Buckets(clock=context.clock)
         self.pace = buckets.get(f"slack-webhook {self.url}", MESSAGES_PER_SECOND, 1.0)
-        self.headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         self.headlines = Headlines(self.options.templates)
 
     async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
@@ -69,4 +68,4 @@ class SlackSink(HttpSink[SlackOptions]):
 
     async def _post(self, message: Message) -> Outcome:
         await self.pace.acquire()
-        return await self.send(orjson.dumps(message.payload), self.headers)
+        return await self.send(orjson.dumps(message.payload))
