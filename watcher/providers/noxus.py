@@ -26,20 +26,16 @@ from typing import Annotated, Any, ClassVar
 
 import orjson
 
-from watcher.config.options import Check, Field, Options
+from watcher.config.options import Field, Options
 from watcher.core.timestamps import parse_ts, rfc3339
 from watcher.model import RunDetails, Status
-from watcher.providers.base import MAX_WARNED, BaseProvider, PollResult, PollView
+from watcher.providers.base import MAX_WARNED, BaseProvider, PollResult, PollView, page_size_check
 from watcher.providers.items import MAX_NAME, dotted, ident, preview, text
 from watcher.providers.pages import Listing, Run
 from watcher.providers.scan.lingering import Lingering
 from watcher.providers.scan.newest_first import HeadScan, PageOn, Progress
 
 MAX_SIZE = 100
-
-
-def _page_size(v: int) -> str | None:
-    return None if v <= MAX_SIZE else f"{v} exceeds Noxus's maximum page size of {MAX_SIZE}"
 
 
 class NoxusRun(Run, gc=False):
@@ -55,7 +51,7 @@ LISTING = Listing(NoxusRun, "items", ("total",))
 
 
 class NoxusOptions(Options):
-    page_size: Annotated[int, Field(ge=1), Check(_page_size)] = MAX_SIZE
+    page_size: Annotated[int, Field(ge=1), page_size_check("Noxus", MAX_SIZE)] = MAX_SIZE
 
 
 class NoxusProvider(BaseProvider[NoxusOptions]):
