@@ -35,7 +35,6 @@ from watcher.providers.items import (
     MAX_ID,
     MAX_NAME,
     MAX_STATUS,
-    bounded,
     ident,
     link,
     preview,
@@ -70,6 +69,7 @@ class JsonProvider(BaseProvider[JsonOptions]):
         #: ``status_map``: the vendor's values -> canonical statuses
         self.table = {raw: Status(v) for raw, v in o.status_map.items()}
         self._folded = {k.lower(): v for k, v in self.table.items()}
+        self._drop = frozenset(o.trim) - self._keep
         self.pager = Pager(o.pagination)
         self.spec = Spec(o.fields, self.pager.order_by)
         self.path = self.placed(o.path)
@@ -254,12 +254,11 @@ class JsonProvider(BaseProvider[JsonOptions]):
 
     def run_id_of(self, item: Any) -> str:
         rid = self.spec.row_of(item)[0]
-        if isinstance(rid, int) and not isinstance(rid, bool):
-            rid = str(rid)
-        if not isinstance(rid, str) or not 0 < len(rid) <= MAX_ID:
+        usable = pushed_ids(rid)
+        if not usable:
             self.skip(None, "id", "bad_id", rid)
             raise SkipItem(None)
-        return rid
+        return usable[0]
 
     def changed_at(self, item: Any) -> float | None:
         self.run_id_of(item)
@@ -275,10 +274,6 @@ class JsonProvider(BaseProvider[JsonOptions]):
             url=link(f(item, "url")), error=text(f(item, "error"), MAX_ERROR),
             run=self.trimmed(item) if isinstance(item, dict) else {},
             changed_at=epoch(updated))
-
-    def trimmed(self, item: Mapping[str, Any]) -> dict[str, Any]:
-        drop = set(self.options.trim) - self._keep
-        return bounded({k: v for k, v in item.items() if k not in drop})
 
     async def probe(self) -> str:
         """``watcher check --connect``: page 1's first rows, and what a cycle costs."""

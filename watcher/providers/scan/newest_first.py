@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -46,20 +47,17 @@ FetchPage = Callable[[int], Awaitable[tuple[list[Any], "int | None"]]]
 Observe = Callable[[list[Any], list[Observation]], None]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Progress:
     """Where a scan stands, for a provider deciding whether paging on is worth it."""
 
-    __slots__ = ("last", "page", "scanned", "size", "top", "total")
-
-    def __init__(self, *, page: int, size: int, total: int | None, top: float | None,
-                 last: float, scanned: int) -> None:
-        self.page = page
-        self.size = size
-        self.total = total
-        #: newest and last ``created_at`` read so far
-        self.top = top
-        self.last = last
-        self.scanned = scanned
+    page: int
+    size: int
+    total: int | None
+    #: newest and last ``created_at`` read so far
+    top: float | None
+    last: float
+    scanned: int
 
     @property
     def pages_left(self) -> int | None:
@@ -71,18 +69,15 @@ class Progress:
 PageOn = Callable[[Progress], bool]
 
 
+@dataclass(frozen=True, slots=True)
 class ScanResult:
-    __slots__ = ("full", "observations", "ordered", "shrank")
-
-    def __init__(self, observations: list[Observation], *, ordered: bool, full: bool,
-                 shrank: bool) -> None:
-        self.observations = observations
-        #: created_at never increased along the scan
-        self.ordered = ordered
-        #: the scan read every page
-        self.full = full
-        #: the listing's total went down while we paged: a run may have been skipped
-        self.shrank = shrank
+    observations: list[Observation]
+    #: created_at never increased along the scan
+    ordered: bool
+    #: the scan read every page
+    full: bool
+    #: the listing's total went down while we paged: a run may have been skipped
+    shrank: bool
 
 
 async def scan(fetch: FetchPage, *, size: int, created_key: str, observe: Observe,
