@@ -187,11 +187,6 @@ class BaseProvider(Generic[OptionsT]):
 
     async def fetch_run(self, run_id: str) -> Observation | None:
         """One run by id, as an observation (None: there is none); ProviderError."""
-        item = await self.fetch_item(run_id)
-        return None if item is None else self.checked(item)
-
-    async def fetch_item(self, run_id: str) -> Any | None:
-        """One run's item as the list shows it (None: there is none); ProviderError."""
         return None
 
     async def probe(self) -> str:

@@ -205,10 +205,10 @@ class ExtendProvider(BaseProvider[ExtendOptions]):
             return [], [payload["id"]]
         return [payload], []
 
-    async def fetch_item(self, run_id: str) -> Any | None:
+    async def fetch_run(self, run_id: str) -> Observation | None:
         body, _ = await self.http.get(f"/workflow_runs/{quote(run_id, safe='')}")
         run = body.get("workflowRun", body) if isinstance(body, dict) else None
-        return run if isinstance(run, dict) else None
+        return self.checked(run) if isinstance(run, dict) else None
 
     async def enrich(self, events: list[Event]) -> None:
         """The listing has no failure message: fetch it for the first few failures."""

@@ -8,7 +8,7 @@ rise of ``error_count`` alone is not a transition.
 Strategy, which depends on no ordering at all (Knock documents none):
 
 1. a recent-window listing, ``starting_at`` = the window's floor
-   (:mod:`watcher.providers.window`), paged to the end: every new run,
+   (:mod:`watcher.providers.scan.window`), paged to the end: every new run,
    also one created and finished between two polls;
 2. for tracked live runs that listing did not show, either one
    ``status[]=queued&status[]=processing&status[]=paused`` listing, paged to

@@ -4,10 +4,10 @@ Strategy: the listing has no order parameter, no filter and no update time,
 so a status change is only visible by re-reading the run.  Each cycle
 
 1. reads the head of the listing (pages of 100) down to the recent window's
-   floor (:mod:`watcher.providers.window`): that finds every new run, also
+   floor (:mod:`watcher.providers.scan.window`): that finds every new run, also
    one created and finished between two polls.  The newest-first order this
    relies on is undocumented, so it is checked on every page and a broken
-   order switches to reading every page (:mod:`watcher.providers.newest_first`);
+   order switches to reading every page (:mod:`watcher.providers.scan.newest_first`);
 2. re-reads the tracked live runs the head did not show, choosing the
    cheaper way: one ``GET /v1/runs/{id}`` each, or more pages when the
    lingering runs are many and close to the head (estimated from their
