@@ -220,7 +220,7 @@ class JsonProvider(BaseProvider[JsonOptions]):
 
     def push_items(self, body: Any) -> tuple[list[Any], list[str]]:
         """A push (Standard Webhooks) names a run by the ``id`` field: fetched at once."""
-        return [], pushed_ids(self.spec.row_of(body)[0] if isinstance(body, dict) else None)
+        return [], run_ids(self.spec.row_of(body)[0] if isinstance(body, dict) else None)
 
     async def fetch_run(self, run_id: str) -> Observation | None:
         """One run by id (``run_path``), as an observation; ``None`` when it is no run.
@@ -254,7 +254,7 @@ class JsonProvider(BaseProvider[JsonOptions]):
 
     def run_id_of(self, item: Any) -> str:
         rid = self.spec.row_of(item)[0]
-        usable = pushed_ids(rid)
+        usable = run_ids(rid)
         if not usable:
             self.skip(None, "id", "bad_id", rid)
             raise SkipItem(None)
@@ -282,8 +282,8 @@ class JsonProvider(BaseProvider[JsonOptions]):
         return await report(self)
 
 
-def pushed_ids(rid: Any) -> list[str]:
-    """A pushed run id as a list of none or one (an integer id as its decimal string)."""
+def run_ids(rid: Any) -> list[str]:
+    """A usable run id as a list of none or one (an integer id as its decimal string)."""
     if isinstance(rid, int) and not isinstance(rid, bool):
         rid = str(rid)
     return [rid] if isinstance(rid, str) and 0 < len(rid) <= MAX_ID else []
