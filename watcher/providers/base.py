@@ -161,7 +161,8 @@ class BaseProvider(Generic[OptionsT]):
     async def failures(self, events: list[Event], path: str
                        ) -> AsyncIterator[tuple[Event, Any | None]]:
         """The failed events that state no error, each with what ``path`` (``{id}``: the
-        run's) answers for the first :data:`ENRICH_LIMIT` (``None`` when it fails)."""
+        run's id) answers: only the first :data:`ENRICH_LIMIT` are asked (``None`` for
+        the others, and when the GET fails)."""
         failed = [e for e in events if e.data.get("status") == "failed"
                   and not e.data.get("error")]
         for i, e in enumerate(failed):
