@@ -1,42 +1,41 @@
 """What providers share: :class:`BaseProvider`, the helpers of every built-in vendor.
 
-The protocol a provider follows is in :mod:`watcher.providers.protocol`; its
-names are also importable from here.  Subclassing :class:`BaseProvider` gives
-every member of it: a subclass sets ``kind``, ``default_base_url``, ``Options``
-(typed by the class parameter: ``class MyProvider(BaseProvider[MyOptions])``
-reads ``self.options.page_size``), ``statuses`` and the item keys, and
-implements ``poll`` and ``details``.
+The protocol a provider follows is in :mod:`watcher.providers.protocol` (its names are
+importable from here too).  A subclass of :class:`BaseProvider` sets ``kind``,
+``default_base_url``, ``Options`` (typed by the class parameter: a
+``BaseProvider[MyOptions]`` reads ``self.options.page_size``), ``statuses`` and the item
+keys, and implements ``poll`` and ``details``.
 
-Hostile items.  Any field of a vendor item may be missing, have any JSON type
-or be a megabyte long, and an item may not be an object at all.  What
-:class:`BaseProvider` does with each, never raising:
+Hostile items.  Any field of a vendor item may be missing, have any JSON type or be a
+megabyte long, and an item may not be an object at all.  :class:`BaseProvider` never
+raises on one:
 
 * not an object, or no usable run id (a non-empty string of at most
-  :data:`~watcher.providers.items.MAX_ID` characters; an integer id is *not*
-  taken as its string, so a run is never known under two ids), or no usable
-  status (a non-empty string of at most ``MAX_STATUS`` characters; a list or
-  a number is *not* mapped to ``unknown``, which would invent a transition
-  and another one back when the vendor recovers): the item is skipped with
-  one warning per run and field, counted in ``skipped`` by reason, and the
-  rest of the page is processed.  A skipped run's state does not move.  A
-  status string nobody knows is still ``unknown`` (docs/events.md).
+  :data:`~watcher.providers.items.MAX_ID` characters; an integer id is *not* taken as
+  its string, so a run is never known under two ids), or no usable status (a non-empty
+  string of at most ``MAX_STATUS`` characters; a list or a number is *not* mapped to
+  ``unknown``, which would invent a transition and another one back when the vendor
+  recovers): the item is skipped with one warning per run and field, counted in
+  ``skipped`` by reason; the rest of the page is processed and the skipped run's state
+  does not move.  A status string nobody knows is still ``unknown`` (docs/events.md).
 * an unusable version stamp: no stamp (the diff keeps only a short string).
-* any other field: ``describe`` gives ``None`` for it (a string where an
-  object is documented, a number for a timestamp) and cuts long text (see
-  :mod:`watcher.providers.items`).
+* any other field: ``describe`` gives ``None`` for it, or cuts it
+  (:mod:`watcher.providers.items`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from urllib.parse import quote
 
 import orjson
 import structlog
 
-from watcher.config.options import NoOptions, ensure
+from watcher.config.options import Check, NoOptions, ensure
+from watcher.errors import ProviderError
 from watcher.infra.ratelimit import Buckets, RateLimiter
 from watcher.model import Event, Observation, RunDetails, SkipItem, Status
 from watcher.providers.http import VendorHttp, default_error_message
@@ -57,6 +56,16 @@ OptionsT = TypeVar("OptionsT")
 #: distinct warnings remembered per source before starting over (a hostile vendor
 #: could otherwise grow the set without end)
 MAX_WARNED = 10_000
+#: at most this many single-run GETs per cycle to fetch what a failure was
+ENRICH_LIMIT = 10
+
+
+def page_size_check(vendor: str, maximum: int) -> Check:
+    """A ``page_size`` of at most the vendor's ``maximum``."""
+    def check(v: int) -> str | None:
+        return None if v <= maximum else f"{v} exceeds {vendor}'s maximum page size of {maximum}"
+
+    return Check(check)
 
 
 def _no_version(item: Any) -> None:
@@ -64,10 +73,7 @@ def _no_version(item: Any) -> None:
 
 
 class BaseProvider(Generic[OptionsT]):
-    """Shared helpers: status mapping with unknown-value warnings, trimming, bad items.
-
-    A subclass implements ``details(item)``; :meth:`describe` wraps it.
-    """
+    """Shared helpers: status mapping with unknown-value warnings, trimming, bad items."""
 
     kind: ClassVar[str] = ""
     default_base_url: ClassVar[str] = ""
@@ -117,13 +123,10 @@ class BaseProvider(Generic[OptionsT]):
         self.skipped: Counter[str] = Counter()
         #: vendor items handed to :meth:`observe` (a first sync's progress)
         self.observed = 0
-        self.http: VendorHttp = self._http()
-
-    def _http(self) -> VendorHttp:
-        return VendorHttp(self.session, base_url=self.source.base_url, headers=self.headers(),
-                          timeout=self.source.timeout, limiter=self.limiter(),
-                          error_message=self.error_message, clock=self.clock,
-                          max_size=self.source.max_response_size)
+        self.http = VendorHttp(self.session, base_url=source.base_url, headers=self.headers(),
+                               timeout=source.timeout, limiter=self.limiter(),
+                               error_message=self.error_message, clock=self.clock,
+                               max_size=source.max_response_size)
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.source.token}", "Accept": "application/json"}
@@ -155,6 +158,23 @@ class BaseProvider(Generic[OptionsT]):
     async def enrich(self, events: list[Event]) -> None:
         return None
 
+    async def failures(self, events: list[Event], path: str
+                       ) -> AsyncIterator[tuple[Event, Any | None]]:
+        """The failed events that state no error, each with what ``path`` (``{id}``: the
+        run's id) answers: only the first :data:`ENRICH_LIMIT` are asked (``None`` for
+        the others, and when the GET fails)."""
+        failed = [e for e in events if e.data.get("status") == "failed"
+                  and not e.data.get("error")]
+        for i, e in enumerate(failed):
+            body = None
+            if i < ENRICH_LIMIT:
+                try:
+                    body, _ = await self.http.get(path.replace("{id}", quote(e.subject, safe="")))
+                except ProviderError as err:
+                    self.log.debug("could not fetch failure details", run_id=e.subject,
+                                   error=str(err))
+            yield e, body
+
     def pushed(self, body: Any) -> tuple[list[Observation], list[str]]:
         """A verified push: its whole runs' observations, and the ids of runs it names."""
         items, named = self.push_items(body)
@@ -168,11 +188,6 @@ class BaseProvider(Generic[OptionsT]):
 
     async def fetch_run(self, run_id: str) -> Observation | None:
         """One run by id, as an observation (None: there is none); ProviderError."""
-        item = await self.fetch_item(run_id)
-        return None if item is None else self.checked(item)
-
-    async def fetch_item(self, run_id: str) -> Any | None:
-        """One run's item as the list shows it (None: there is none); ProviderError."""
         return None
 
     async def probe(self) -> str:

@@ -7,10 +7,10 @@ response headers; ``status`` filters on one value.
 Strategy: there is no update-time order or filter, so each cycle
 
 1. reads the head of the listing down to the recent window's floor
-   (:mod:`watcher.providers.window`), which finds every new run, also one
+   (:mod:`watcher.providers.scan.window`), which finds every new run, also one
    created and finished between two polls; the newest-first order this
    relies on is undocumented, so it is checked on every page and a broken
-   order switches to reading every page (:mod:`watcher.providers.newest_first`);
+   order switches to reading every page (:mod:`watcher.providers.scan.newest_first`);
 2. for tracked live runs the head did not show, either lists
    ``status=RUNNING`` (and ``status=PENDING`` if some were pending) - a run
    still live is in one of them - or GETs each run, whichever costs fewer
@@ -25,7 +25,6 @@ IP, shared by every Cortex source: 8/s with a burst of 8 stays under it.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 
 from watcher.config.options import Check, Field, Options
@@ -48,11 +47,6 @@ _LIVE_LISTINGS = {Status.RUNNING: ("RUNNING",), Status.PENDING: ("PENDING", "RUN
 
 def _take(v: int) -> str | None:
     return None if v <= MAX_TAKE else f"{v} is above {MAX_TAKE}, more than Cortex is known to allow"
-
-
-def _count(headers: Mapping[str, str]) -> int | None:
-    raw = headers.get("pagination-count")
-    return int(raw) if raw is not None and raw.isdigit() else None
 
 
 class CortexRun(Run, gc=False):
@@ -119,7 +113,8 @@ class CortexProvider(BaseProvider[CortexOptions]):
     async def _page(self, page: int, take: int, **filters: str) -> tuple[list[Any], int | None]:
         params = {"origin": "ALL", **self.source.params, **filters, "page": page, "take": take}
         _, items, headers = await self.page(LISTING, self._runs_path, params)
-        return items, _count(headers)
+        count = headers.get("pagination-count")
+        return items, int(count) if count is not None and count.isdigit() else None
 
     async def poll(self, view: PollView) -> PollResult:
         head = HeadScan(view, lookback=self.source.lookback, log=self.log)

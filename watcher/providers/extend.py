@@ -15,12 +15,12 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
-from watcher.config.options import Check, Field, Options, ensure
+from watcher.config.options import Field, Options, ensure
 from watcher.config.settings import SourceConfig
 from watcher.core.timestamps import parse_ts, rfc3339
-from watcher.errors import BadPayload, ProviderError
+from watcher.errors import BadPayload
 from watcher.model import Event, Observation, RunDetails, Status
-from watcher.providers.base import BaseProvider, PollResult, PollView
+from watcher.providers.base import BaseProvider, PollResult, PollView, page_size_check
 from watcher.providers.items import (
     MAX_ERROR,
     MAX_NAME,
@@ -37,12 +37,6 @@ MAX_PAGE = 1000
 OVERLAP = 300.0
 #: a full ``lookback`` scan this often, in case a change ever fails to bump updatedAt
 RESYNC = 3600.0
-#: at most this many single-run GETs per cycle to fetch failure messages
-ENRICH_LIMIT = 10
-
-
-def _page_size(v: int) -> str | None:
-    return None if v <= MAX_PAGE else f"{v} exceeds Extend's maximum page size of {MAX_PAGE}"
 
 
 class ExtendRun(Run, gc=False):
@@ -61,7 +55,7 @@ class ExtendOptions(Options):
     #: sent as x-extend-workspace-id when set
     workspace_id: str | None = None
     #: the most runs a page may hold (an idle cycle asks for far fewer)
-    page_size: Annotated[int, Field(ge=1), Check(_page_size)] = MAX_PAGE
+    page_size: Annotated[int, Field(ge=1), page_size_check("Extend", MAX_PAGE)] = MAX_PAGE
 
 
 class ExtendProvider(BaseProvider[ExtendOptions]):
@@ -211,21 +205,14 @@ class ExtendProvider(BaseProvider[ExtendOptions]):
             return [], [payload["id"]]
         return [payload], []
 
-    async def fetch_item(self, run_id: str) -> Any | None:
+    async def fetch_run(self, run_id: str) -> Observation | None:
         body, _ = await self.http.get(f"/workflow_runs/{quote(run_id, safe='')}")
         run = body.get("workflowRun", body) if isinstance(body, dict) else None
-        return run if isinstance(run, dict) else None
+        return self.checked(run) if isinstance(run, dict) else None
 
     async def enrich(self, events: list[Event]) -> None:
         """The listing has no failure message: fetch it for the first few failures."""
-        wanted = [e for e in events if e.data.get("status") == "failed"
-                  and not e.data.get("error")][:ENRICH_LIMIT]
-        for e in wanted:
-            try:
-                body, _ = await self.http.get(f"/workflow_runs/{quote(e.subject, safe='')}")
-            except ProviderError as err:
-                self.log.debug("could not fetch failure details", run_id=e.subject, error=str(err))
-                continue
+        async for e, body in self.failures(events, "/workflow_runs/{id}"):
             run = body.get("workflowRun", body) if isinstance(body, dict) else None
             if isinstance(run, dict):
                 msg = first_text(run, ("failureMessage", "failureReason"), MAX_ERROR)

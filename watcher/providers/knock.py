@@ -8,7 +8,7 @@ rise of ``error_count`` alone is not a transition.
 Strategy, which depends on no ordering at all (Knock documents none):
 
 1. a recent-window listing, ``starting_at`` = the window's floor
-   (:mod:`watcher.providers.window`), paged to the end: every new run,
+   (:mod:`watcher.providers.scan.window`), paged to the end: every new run,
    also one created and finished between two polls;
 2. for tracked live runs that listing did not show, either one
    ``status[]=queued&status[]=processing&status[]=paused`` listing, paged to
@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import math
 from typing import Annotated, Any, ClassVar
-from urllib.parse import quote
 
-from watcher.config.options import Check, Field, Options, ensure
+from watcher.config.options import Field, Options, ensure
 from watcher.config.settings import SourceConfig
 from watcher.core.timestamps import format_ts, parse_ts, rfc3339
-from watcher.errors import BadPayload, ProviderError
+from watcher.errors import BadPayload
 from watcher.model import Event, Observation, RunDetails, Status
-from watcher.providers.base import BaseProvider, PollResult, PollView
+from watcher.providers.base import BaseProvider, PollResult, PollView, page_size_check
 from watcher.providers.items import MAX_ERROR, MAX_NAME, ident, text
 from watcher.providers.pages import Listing, Run
 from watcher.providers.scan.lingering import Lingering
@@ -41,12 +40,6 @@ from watcher.providers.scan.window import RecentWindow
 
 MAX_PAGE = 50
 LIVE = ("queued", "processing", "paused")
-#: at most this many single-run GETs per cycle to fetch what a failure was
-ENRICH_LIMIT = 10
-
-
-def _page_size(v: int) -> str | None:
-    return None if v <= MAX_PAGE else f"{v} exceeds Knock's maximum page size of {MAX_PAGE}"
 
 
 def _errors(item: Any) -> bool:
@@ -87,7 +80,7 @@ LISTING = Listing(KnockRun, "items", ("page_info",))
 class KnockOptions(Options):
     #: the branch environment to watch (X-Knock-Branch)
     branch: str | None = None
-    page_size: Annotated[int, Field(ge=1), Check(_page_size)] = MAX_PAGE
+    page_size: Annotated[int, Field(ge=1), page_size_check("Knock", MAX_PAGE)] = MAX_PAGE
     #: a completed run with error_count > 0 counts as failed
     failed_on_errors: bool = True
 
@@ -175,12 +168,8 @@ class KnockProvider(BaseProvider[KnockOptions]):
             start = len(obs)
             self.observe(items, obs)
             lingering.seen(obs, start)
-            newest = None
             for o in obs[start:]:
-                ts = parse_ts(o[4].get("inserted_at"))
-                if ts is not None and (newest is None or ts > newest):
-                    newest = ts
-            window.saw(newest)
+                window.saw(parse_ts(o[4].get("inserted_at")))
             info = body.get("page_info")
             cursor = info.get("after") if isinstance(info, dict) else None
             if cursor is not None and not isinstance(cursor, str):
@@ -227,18 +216,8 @@ class KnockProvider(BaseProvider[KnockOptions]):
 
     async def enrich(self, events: list[Event]) -> None:
         """The listing says how many errors, not which: read the first few failures' events."""
-        failed = [e for e in events if e.data.get("status") == "failed"
-                  and not e.data.get("error")]
-        for i, e in enumerate(failed):
-            detail = None
-            if i < ENRICH_LIMIT:
-                try:
-                    body, _ = await self.http.get(
-                        f"/v1/workflow_recipient_runs/{quote(e.subject, safe='')}")
-                    detail = _error_of(body.get("events")) if isinstance(body, dict) else None
-                except ProviderError as err:
-                    self.log.debug("could not fetch failure details", run_id=e.subject,
-                                   error=str(err))
+        async for e, body in self.failures(events, "/v1/workflow_recipient_runs/{id}"):
+            detail = _error_of(body.get("events")) if isinstance(body, dict) else None
             run = e.data.get("run") or {}
             n = run.get("error_count") if isinstance(run, dict) else None
             count = n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else "some"

@@ -4,10 +4,10 @@ Strategy: the listing has no order parameter, no filter and no update time,
 so a status change is only visible by re-reading the run.  Each cycle
 
 1. reads the head of the listing (pages of 100) down to the recent window's
-   floor (:mod:`watcher.providers.window`): that finds every new run, also
+   floor (:mod:`watcher.providers.scan.window`): that finds every new run, also
    one created and finished between two polls.  The newest-first order this
    relies on is undocumented, so it is checked on every page and a broken
-   order switches to reading every page (:mod:`watcher.providers.newest_first`);
+   order switches to reading every page (:mod:`watcher.providers.scan.newest_first`);
 2. re-reads the tracked live runs the head did not show, choosing the
    cheaper way: one ``GET /v1/runs/{id}`` each, or more pages when the
    lingering runs are many and close to the head (estimated from their
@@ -26,20 +26,16 @@ from typing import Annotated, Any, ClassVar
 
 import orjson
 
-from watcher.config.options import Check, Field, Options
+from watcher.config.options import Field, Options
 from watcher.core.timestamps import parse_ts, rfc3339
 from watcher.model import RunDetails, Status
-from watcher.providers.base import MAX_WARNED, BaseProvider, PollResult, PollView
+from watcher.providers.base import MAX_WARNED, BaseProvider, PollResult, PollView, page_size_check
 from watcher.providers.items import MAX_NAME, dotted, ident, preview, text
 from watcher.providers.pages import Listing, Run
 from watcher.providers.scan.lingering import Lingering
 from watcher.providers.scan.newest_first import HeadScan, PageOn, Progress
 
 MAX_SIZE = 100
-
-
-def _page_size(v: int) -> str | None:
-    return None if v <= MAX_SIZE else f"{v} exceeds Noxus's maximum page size of {MAX_SIZE}"
 
 
 class NoxusRun(Run, gc=False):
@@ -55,7 +51,7 @@ LISTING = Listing(NoxusRun, "items", ("total",))
 
 
 class NoxusOptions(Options):
-    page_size: Annotated[int, Field(ge=1), Check(_page_size)] = MAX_SIZE
+    page_size: Annotated[int, Field(ge=1), page_size_check("Noxus", MAX_SIZE)] = MAX_SIZE
 
 
 class NoxusProvider(BaseProvider[NoxusOptions]):

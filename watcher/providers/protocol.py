@@ -1,63 +1,17 @@
 """The Provider protocol: what the poller needs from a vendor integration.
 
-A provider knows one vendor's HTTP API and nothing about events.  Each poll
-it returns *observations* (see :mod:`watcher.model`) and a new ``cursor``, a
-small JSON-able dict of its own that the poller persists with the run state
-and hands back on the next poll (watermarks, last full scan, ...).  It may
-read the source's tracked runs (``PollView``) to decide how far to page or
-which lingering runs to re-fetch, but never changes them.
+A provider knows one vendor's HTTP API and nothing about events; one instance serves
+one source, kept across polls.  Each poll it returns *observations* (see
+:mod:`watcher.model`) and a new ``cursor``, a small JSON-able dict of its own that the
+poller persists with the run state and hands back on the next poll (watermarks, last
+full scan, ...).  It may read the source's tracked runs (:class:`PollView`) to decide
+how far to page or which lingering runs to re-fetch, but never changes them.
 
-To add a vendor: write a class with the members of :class:`Provider`
-(subclassing :class:`~watcher.providers.base.BaseProvider` gives them all, and
-the shared helpers), then register it in :mod:`watcher.providers` or, from
-another package, under the ``watcher.providers`` entry-point group.
-
-The protocol, in short:
-
-``kind``, ``default_base_url``, ``Options``
-    the ``provider`` name in the config, the base URL when a source sets none,
-    and the provider's own config keys: an :class:`~watcher.config.options.Options`
-    model (``NoOptions``: none).
-    They are validated with every other key; the instance arrives in
-    ``source.options``.
-``__init__(source, context)``
-    a validated :class:`~watcher.config.settings.SourceConfig` and a
-    :class:`ProviderContext`: the shared ``aiohttp`` session and the daemon's
-    :class:`~watcher.infra.clock.Clock`, which every wait must use.  One instance
-    per source, kept across polls.
-``await poll(view) -> PollResult``
-    one cycle: observations ``(run_id, raw_status, status, version, item)``
-    of every run whose status may have changed (more is fine: the diff drops
-    what did not change, counts duplicates once and never reads absence as
-    a change) and the next ``cursor``.  Raise a
-    :class:`~watcher.errors.ProviderError` kind when the cycle cannot be
-    trusted as a whole: nothing of it is kept.
-``describe(item) -> RunDetails``
-    event fields of one item, called only for runs that produce an event;
-    it may raise :class:`~watcher.model.SkipItem` to have the diff skip it.
-
-Optional (the registry gives a class that lacks one the default of
-:class:`ProviderDefaults`):
-
-``changed_at(item) -> float | None``
-    the vendor time of the item's last change, read without describing it: a
-    silent baseline of a finished run needs only that, so a first sync is
-    cheaper.  Default: ``describe(item).changed_at``.
-``await enrich(events)``
-    add what the listing lacks (an error message) to new events.  Default: nothing.
-``skipped``, ``requests``
-    items skipped as unusable by reason, and HTTP requests sent so far, for
-    metrics.  Default: none.
-``await probe() -> str``
-    ``watcher check --connect``: one cheap authenticated request (a one-run
-    page) that says whether the credentials work; returns what it found, or
-    raises the :class:`~watcher.errors.ProviderError` the vendor's answer gives.
-    Default: NotImplementedError (the source cannot be checked).
-``pushed(body) -> (observations, run ids)``, ``await fetch_run(run_id) -> observation``
-    a verified push (its parsed JSON body) as observations of the runs it carries
-    whole, and the ids of runs it only names, which ``fetch_run`` reads at once.
-    Default: nothing (the source's pushes only speed up nothing; polling finds all).
-
+To add a vendor: write a class with the members of :class:`Provider` (subclassing
+:class:`~watcher.providers.base.BaseProvider` gives them all, and the shared helpers),
+then register it in :mod:`watcher.providers` or, from another package, under the
+``watcher.providers`` entry-point group.  A class that lacks an optional member gets
+the default of :class:`ProviderDefaults`.
 """
 
 from __future__ import annotations
@@ -105,13 +59,11 @@ def _discard(observations: list[Observation]) -> None:
     return None
 
 
+@dataclass(slots=True)
 class PollResult:
-    __slots__ = ("cursor", "observations")
-
-    def __init__(self, observations: list[Observation], cursor: dict[str, Any]) -> None:
-        #: observations not already given to ``PollView.feed``
-        self.observations = observations
-        self.cursor = cursor
+    #: observations not already given to ``PollView.feed``
+    observations: list[Observation]
+    cursor: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -132,17 +84,20 @@ class Provider(Protocol):
     #: registry name, the ``provider`` config value
     kind: ClassVar[str]
     default_base_url: ClassVar[str]
-    #: the provider's own config keys: an Options model
+    #: the provider's own config keys: an Options model, validated with every other key;
+    #: the instance arrives in ``source.options``
     Options: ClassVar[type[Any]]
 
     def __init__(self, source: SourceConfig, context: ProviderContext) -> None: ...
 
     async def poll(self, view: PollView) -> PollResult:
-        """One cycle: observations of every run whose status may have changed.
+        """One cycle: observations ``(run_id, raw_status, status, version, item)`` of
+        every run whose status may have changed, and the next cursor.
 
-        Raises a :class:`~watcher.errors.ProviderError` when the cycle cannot be
-        trusted as a whole (it is then discarded); a single bad item is skipped
-        with a warning instead.
+        More is fine: the diff drops what did not change, counts duplicates once and
+        never reads absence as a change.  Raises a :class:`~watcher.errors.ProviderError`
+        when the cycle cannot be trusted as a whole (nothing of it is kept); a single
+        bad item is skipped with a warning instead.
         """
         ...
 
@@ -155,7 +110,8 @@ class Provider(Protocol):
         ...
 
     def changed_at(self, item: Any) -> float | None:
-        """The vendor time of the item's last change, without describing it."""
+        """The vendor time of the item's last change, without describing it: a silent
+        baseline of a finished run needs only that, so a first sync is cheaper."""
         ...
 
     async def enrich(self, events: list[Event]) -> None:
@@ -177,11 +133,14 @@ class Provider(Protocol):
         """Vendor items read so far (shown while a first sync runs)."""
 
     async def probe(self) -> str:
-        """One cheap authenticated request; what it found, or the vendor's error."""
+        """``watcher check --connect``: one cheap authenticated request (a one-run page);
+        what it found, or the :class:`~watcher.errors.ProviderError` the vendor's answer
+        gives."""
         ...
 
     def pushed(self, body: Any) -> tuple[list[Observation], list[str]]:
-        """A verified push: observations of the runs it carries, ids of those it names."""
+        """A verified push (its parsed JSON body): observations of the runs it carries
+        whole, and the ids of runs it only names, which ``fetch_run`` reads at once."""
         ...
 
     async def fetch_run(self, run_id: str) -> Observation | None:

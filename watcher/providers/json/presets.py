@@ -34,7 +34,7 @@ from watcher.providers.json.options import (
     StatusMap,
     body_of,
 )
-from watcher.providers.json.provider import JsonProvider, pushed_ids
+from watcher.providers.json.provider import JsonProvider, run_ids
 from watcher.providers.protocol import PollResult, PollView
 from watcher.providers.scan.lingering import Lingering
 
@@ -116,7 +116,7 @@ class GithubProvider(JsonProvider):
     def push_items(self, body: Any) -> tuple[list[Any], list[str]]:
         """A ``workflow_run`` webhook names its run; it is fetched (``run_path``)."""
         run = body.get("workflow_run") if isinstance(body, dict) else None
-        return [], pushed_ids(run.get("id") if isinstance(run, dict) else None)
+        return [], run_ids(run.get("id") if isinstance(run, dict) else None)
 
     def page_seen(self, n: int, obs: list[Observation] | None, lingering: Lingering | None
                   ) -> None:
@@ -164,7 +164,7 @@ class GitlabProvider(JsonProvider):
         attrs = body.get("object_attributes") if isinstance(body, dict) else None
         if not isinstance(attrs, dict) or body.get("object_kind") != "pipeline":
             return [], []
-        return [], pushed_ids(attrs.get("id"))
+        return [], run_ids(attrs.get("id"))
 
 
 PREFECT_STATUS = _maps(

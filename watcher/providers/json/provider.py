@@ -35,7 +35,6 @@ from watcher.providers.items import (
     MAX_ID,
     MAX_NAME,
     MAX_STATUS,
-    bounded,
     ident,
     link,
     preview,
@@ -70,6 +69,7 @@ class JsonProvider(BaseProvider[JsonOptions]):
         #: ``status_map``: the vendor's values -> canonical statuses
         self.table = {raw: Status(v) for raw, v in o.status_map.items()}
         self._folded = {k.lower(): v for k, v in self.table.items()}
+        self._drop = frozenset(o.trim) - self._keep
         self.pager = Pager(o.pagination)
         self.spec = Spec(o.fields, self.pager.order_by)
         self.path = self.placed(o.path)
@@ -220,7 +220,7 @@ class JsonProvider(BaseProvider[JsonOptions]):
 
     def push_items(self, body: Any) -> tuple[list[Any], list[str]]:
         """A push (Standard Webhooks) names a run by the ``id`` field: fetched at once."""
-        return [], pushed_ids(self.spec.row_of(body)[0] if isinstance(body, dict) else None)
+        return [], run_ids(self.spec.row_of(body)[0] if isinstance(body, dict) else None)
 
     async def fetch_run(self, run_id: str) -> Observation | None:
         """One run by id (``run_path``), as an observation; ``None`` when it is no run.
@@ -254,12 +254,11 @@ class JsonProvider(BaseProvider[JsonOptions]):
 
     def run_id_of(self, item: Any) -> str:
         rid = self.spec.row_of(item)[0]
-        if isinstance(rid, int) and not isinstance(rid, bool):
-            rid = str(rid)
-        if not isinstance(rid, str) or not 0 < len(rid) <= MAX_ID:
+        usable = run_ids(rid)
+        if not usable:
             self.skip(None, "id", "bad_id", rid)
             raise SkipItem(None)
-        return rid
+        return usable[0]
 
     def changed_at(self, item: Any) -> float | None:
         self.run_id_of(item)
@@ -276,10 +275,6 @@ class JsonProvider(BaseProvider[JsonOptions]):
             run=self.trimmed(item) if isinstance(item, dict) else {},
             changed_at=epoch(updated))
 
-    def trimmed(self, item: Mapping[str, Any]) -> dict[str, Any]:
-        drop = set(self.options.trim) - self._keep
-        return bounded({k: v for k, v in item.items() if k not in drop})
-
     async def probe(self) -> str:
         """``watcher check --connect``: page 1's first rows, and what a cycle costs."""
         from watcher.providers.json.probe import report
@@ -287,8 +282,8 @@ class JsonProvider(BaseProvider[JsonOptions]):
         return await report(self)
 
 
-def pushed_ids(rid: Any) -> list[str]:
-    """A pushed run id as a list of none or one (an integer id as its decimal string)."""
+def run_ids(rid: Any) -> list[str]:
+    """A usable run id as a list of none or one (an integer id as its decimal string)."""
     if isinstance(rid, int) and not isinstance(rid, bool):
         rid = str(rid)
     return [rid] if isinstance(rid, str) and 0 < len(rid) <= MAX_ID else []

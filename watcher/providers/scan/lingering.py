@@ -46,9 +46,8 @@ class Lingering:
         self.wanted.difference_update(ids)
         self.gone.difference_update(ids)
 
-    async def fetch(self, provider: BaseProvider[Any], path: Callable[[str], str],
-                    unwrap: Callable[[Any], Any] | None = None) -> list[Any]:
-        """GET every wanted run; returns the parsed runs (``unwrap`` picks the run from a body)."""
+    async def fetch(self, provider: BaseProvider[Any], path: Callable[[str], str]) -> list[Any]:
+        """GET every wanted run; returns the parsed runs."""
         items: list[Any] = []
         for rid in sorted(self.wanted):
             try:
@@ -65,7 +64,7 @@ class Lingering:
                     provider.log.warning("could not re-read a run; it stays as last seen",
                                          run_id=rid, error=str(e))
                 continue
-            items.append(unwrap(body) if unwrap is not None else body)
+            items.append(body)
         self.wanted.clear()
         return items
 

@@ -3,10 +3,10 @@
 Both vendors page with a page number and list runs, by all appearances,
 newest ``created_at`` first - but neither documents it.  The cheap scan
 relies on it: page from the head and stop after the page that ends before
-the recent window's floor (:mod:`watcher.providers.window`).  So the scan
+the recent window's floor (:mod:`watcher.providers.scan.window`).  So the scan
 checks the order from the timestamps it receives (``created_at`` never
 increases along the whole scan).  When it does increase, the order is not
-what we assumed: :class:`OrderTrust` warns once, this cycle carries on to
+what we assumed: :class:`HeadScan` warns once, this cycle carries on to
 the last page, and every cycle scans every page until :data:`REVERIFY`
 full scans in a row came back ordered.
 
@@ -15,14 +15,15 @@ one run on the next page (the diff counts it once); a run deleted ahead of
 the reader slides the next page's first run onto a page already read, so it
 is skipped.  A skipped *new* run is caught because the window is read by two
 cycles, and again in full when the listing's total shrank during the scan; a
-skipped *tracked* run is re-read by id (:mod:`watcher.providers.lingering`).
+skipped *tracked* run is re-read by id (:mod:`watcher.providers.scan.lingering`).
 Absence is never taken for a change.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -46,20 +47,17 @@ FetchPage = Callable[[int], Awaitable[tuple[list[Any], "int | None"]]]
 Observe = Callable[[list[Any], list[Observation]], None]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Progress:
     """Where a scan stands, for a provider deciding whether paging on is worth it."""
 
-    __slots__ = ("last", "page", "scanned", "size", "top", "total")
-
-    def __init__(self, *, page: int, size: int, total: int | None, top: float | None,
-                 last: float, scanned: int) -> None:
-        self.page = page
-        self.size = size
-        self.total = total
-        #: newest and last ``created_at`` read so far
-        self.top = top
-        self.last = last
-        self.scanned = scanned
+    page: int
+    size: int
+    total: int | None
+    #: newest and last ``created_at`` read so far
+    top: float | None
+    last: float
+    scanned: int
 
     @property
     def pages_left(self) -> int | None:
@@ -71,126 +69,86 @@ class Progress:
 PageOn = Callable[[Progress], bool]
 
 
-class ScanResult:
-    __slots__ = ("full", "observations", "ordered", "shrank")
-
-    def __init__(self, observations: list[Observation], *, ordered: bool, full: bool,
-                 shrank: bool) -> None:
-        self.observations = observations
-        #: created_at never increased along the scan
-        self.ordered = ordered
-        #: the scan read every page
-        self.full = full
-        #: the listing's total went down while we paged: a run may have been skipped
-        self.shrank = shrank
-
-
-async def scan(fetch: FetchPage, *, size: int, created_key: str, observe: Observe,
-               window: RecentWindow, lingering: Lingering, known: Mapping[str, Any],
-               full: bool, page_on: PageOn | None = None) -> ScanResult:
-    """Page from the head until past ``window.floor`` (or every page when ``full``
-    or the order breaks); ``page_on`` may ask for more pages for lingering runs."""
-    obs: list[Observation] = []
-    floor = window.floor
-    page, last, top = 1, math.inf, None
-    ordered, shrank = True, False
-    scanned = 0
-    total_before: int | None = None
-    while True:
-        items, total = await fetch(page)
-        start = len(obs)
-        observe(items, obs)
-        lingering.seen(obs, start)
-        newest = None
-        for item in items:
-            ts = parse_ts(item.get(created_key)) if isinstance(item, dict | Run) else None
-            if ts is None:
-                continue
-            if ts > last:
-                ordered = False
-            last = ts
-            if newest is None or ts > newest:
-                newest = ts
-        window.saw(newest)
-        if last < window.horizon:
-            window.forget_old(obs, start, known, created_key)
-        if top is None:
-            top = newest
-        scanned += len(items)
-        if total is not None:
-            if total_before is not None and total < total_before:
-                shrank = True
-            total_before = total
-        if len(items) < size or (total is not None and page * size >= total):
-            return ScanResult(obs, ordered=ordered, full=True, shrank=shrank)
-        if full or not ordered or last >= floor or (
-                lingering.wanted and page_on is not None
-                and page_on(Progress(page=page, size=size, total=total, top=top, last=last,
-                                     scanned=scanned))):
-            page += 1
-            if page > MAX_PAGES:
-                raise BadPayload(f"the run listing did not end after {MAX_PAGES} pages")
-            continue
-        return ScanResult(obs, ordered=ordered, full=False, shrank=shrank)
-
-
-class OrderTrust:
-    """Whether the cheap scan may rely on newest-first order; kept in the cursor."""
-
-    __slots__ = ("left", "log")
-
-    def __init__(self, cursor: Mapping[str, Any], log: structlog.typing.FilteringBoundLogger
-                 ) -> None:
-        self.log = log
-        #: full scans still to do before trusting the order again
-        self.left = int(cursor.get("reverify", 0))
-
-    @property
-    def full(self) -> bool:
-        return self.left > 0
-
-    def judge(self, result: ScanResult) -> None:
-        if not result.ordered:
-            if self.left == 0:
-                self.log.warning("the run listing is not newest-created first as assumed; "
-                                 "reading every page until the order holds again",
-                                 reverify_after=REVERIFY)
-            self.left = REVERIFY
-        elif result.full and self.left > 0:
-            self.left -= 1
-            if self.left == 0:
-                self.log.info("the run listing's newest-first order held for every page "
-                              "again; back to reading recent pages only")
-
-    def cursor(self) -> dict[str, int]:
-        return {"reverify": self.left}
-
-
 class HeadScan:
     """One poll of such a listing: the recent window, the order check and the lingering
     runs it needs, and the cursor they leave for the next poll."""
 
-    __slots__ = ("lingering", "shrank", "trust", "view", "window")
+    __slots__ = ("lingering", "log", "reverify", "shrank", "view", "window")
 
     def __init__(self, view: PollView, *, lookback: float,
                  log: structlog.typing.FilteringBoundLogger) -> None:
         self.view = view
+        self.log = log
         self.window = RecentWindow(view.cursor, now=view.now, lookback=lookback,
                                    baseline=view.baseline)
-        self.trust = OrderTrust(view.cursor, log)
         self.lingering = Lingering(view)
+        #: full scans still to do before the newest-first order is trusted again
+        self.reverify = int(view.cursor.get("reverify", 0))
+        #: the listing's total went down while we paged: a run may have been skipped
         self.shrank = False
 
     async def scan(self, fetch: FetchPage, *, size: int, observe: Observe,
                    page_on: PageOn | None = None) -> list[Observation]:
-        """The head scan (see :func:`scan`); its observations, the order judged."""
-        result = await scan(fetch, size=size, created_key="created_at", observe=observe,
-                            window=self.window, lingering=self.lingering, known=self.view.runs,
-                            full=self.trust.full, page_on=page_on)
-        self.trust.judge(result)
-        self.shrank = result.shrank
-        return result.observations
+        """Page from the head until past the window's floor (every page while the order
+        is to be verified, or once it breaks); ``page_on`` may ask for more pages for
+        the lingering runs."""
+        window, lingering = self.window, self.lingering
+        obs: list[Observation] = []
+        page, last, top = 1, math.inf, None
+        ordered, scanned = True, 0
+        total_before: int | None = None
+        while True:
+            items, total = await fetch(page)
+            start = len(obs)
+            observe(items, obs)
+            lingering.seen(obs, start)
+            newest = None
+            for item in items:
+                ts = parse_ts(item.get("created_at")) if isinstance(item, dict | Run) else None
+                if ts is None:
+                    continue
+                if ts > last:
+                    ordered = False
+                last = ts
+                if newest is None or ts > newest:
+                    newest = ts
+            window.saw(newest)
+            if last < window.horizon:
+                window.forget_old(obs, start, self.view.runs, "created_at")
+            if top is None:
+                top = newest
+            scanned += len(items)
+            if total is not None:
+                self.shrank |= total_before is not None and total < total_before
+                total_before = total
+            if len(items) < size or (total is not None and page * size >= total):
+                return self._judged(obs, ordered, full=True)
+            if self.reverify or not ordered or last >= window.floor or (
+                    lingering.wanted and page_on is not None
+                    and page_on(Progress(page=page, size=size, total=total, top=top, last=last,
+                                         scanned=scanned))):
+                page += 1
+                if page > MAX_PAGES:
+                    raise BadPayload(f"the run listing did not end after {MAX_PAGES} pages")
+                continue
+            return self._judged(obs, ordered, full=False)
+
+    def _judged(self, obs: list[Observation], ordered: bool, *, full: bool
+                ) -> list[Observation]:
+        """``obs``, once the scan's order is judged: warned once when it broke."""
+        if not ordered:
+            if self.reverify == 0:
+                self.log.warning("the run listing is not newest-created first as assumed; "
+                                 "reading every page until the order holds again",
+                                 reverify_after=REVERIFY)
+            self.reverify = REVERIFY
+        elif full and self.reverify > 0:
+            self.reverify -= 1
+            if self.reverify == 0:
+                self.log.info("the run listing's newest-first order held for every page "
+                              "again; back to reading recent pages only")
+        return obs
 
     def cursor(self) -> dict[str, Any]:
-        return {**self.window.cursor(again=self.shrank), **self.trust.cursor(),
+        return {**self.window.cursor(again=self.shrank), "reverify": self.reverify,
                 **self.lingering.cursor()}
