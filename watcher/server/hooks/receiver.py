@@ -56,8 +56,7 @@ class Receiver:
     async def handle(self, request: web.Request) -> web.Response:
         name = request.match_info["source"]
         cfg = next((s for s in self.sources() if s.name == name), None)
-        scheme = scheme_of(cfg.provider) if cfg is not None and cfg.push_secret else None
-        if cfg is None or cfg.push_secret is None or scheme is None:
+        if cfg is None or not cfg.push_secret or (scheme := scheme_of(cfg.provider)) is None:
             return _answer(404, "no source of that name takes pushes")
         stats = self.desk.stats_of(cfg)
         body = await _body(request)
