@@ -69,9 +69,7 @@ class PushDesk:
     def stats_of(self, cfg: SourceConfig) -> PushStats:
         """The source's counters; push goes quiet after twice its ``push_interval``."""
         quiet = 2 * cfg.push_every
-        st = self.stats.get(cfg.name)
-        if st is None:
-            st = self.stats[cfg.name] = PushStats(quiet)
+        st = self.stats.setdefault(cfg.name, PushStats(quiet))
         st.quiet = quiet
         return st
 
