@@ -16,8 +16,8 @@ import pytest
 from aiohttp import web
 
 from tests.support import Harness
-from watcher.runtime.push import GRACE, PushDesk, PushIntake, receiver
-from watcher.server.hooks.receiver import MAX_PUSH
+from watcher.runtime.push import GRACE, PushDesk, PushIntake
+from watcher.server.hooks.receiver import MAX_PUSH, Receiver
 from watcher.simulator import Simulator
 from watcher.simulator.app import api_class
 from watcher.simulator.extend import ExtendApi
@@ -78,7 +78,7 @@ async def hooked(sim: Simulator, clock: FrozenClock, vendor: str = "extend", **k
         h.poller.push = PushIntake(h.poller, desk)
         app = web.Application()
         cfg = h.source_config()
-        receiver(lambda: [cfg], lambda: h.store, lambda: desk, clock=clock).routes(app)
+        Receiver(lambda: [cfg], lambda: h.store, desk, clock=clock).routes(app)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

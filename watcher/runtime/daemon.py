@@ -27,7 +27,7 @@ from watcher.core.status import ConfigInfo, DaemonStatus, ReplicaInfo
 from watcher.errors import ConfigError, StoreError, StoreUnavailable
 from watcher.infra.clock import Clock
 from watcher.providers import PROVIDERS, limits
-from watcher.runtime import chores, push, signals, told
+from watcher.runtime import chores, signals, told
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.configuration import config_hash
 from watcher.runtime.loop import tune_gc
@@ -37,6 +37,7 @@ from watcher.runtime.supervisor import Boundary, supervise
 from watcher.runtime.worker import stop_worker
 from watcher.runtime.workers import READERS, Workers
 from watcher.server import listener
+from watcher.server.hooks.receiver import Receiver
 from watcher.server.logs import redactor
 from watcher.server.notify import Notifier
 from watcher.state.backends import default_replica, open_store
@@ -139,7 +140,7 @@ class Daemon:
                     workers.heartbeats.start(beat)
             signals.hold(signal.SIGTERM, signal.SIGINT)  # a stop before follow() is not a kill
             self._start_chores(tg, workers)
-            await self._start_http()
+            await self._start_http(workers)
             self.notifier.ready(self.status_line())
             self.started.set()
             log.info("watcher running")
@@ -262,16 +263,16 @@ class Daemon:
             chore("leases", self.replication.keeper.run)
             chore("journal", self.replication.follow)
 
-    async def _start_http(self) -> None:
+    async def _start_http(self, workers: Workers) -> None:
         if not (listen := self.config.watcher.http_listen):
             return
         try:
             self._http = await listener.start(listen, self.snapshot, lambda: self.journal,
                 token=self.config.watcher.http_token, on_error=self.chores["http"].caught,
                 status=lambda: status_document(self.workers, self.snapshot()),
-                store=lambda: self.store, hooks=push.receiver(
-                    lambda: self.config.sources, lambda: self.store,
-                    lambda: self.workers.push if self.workers else None, clock=self.clock))
+                store=lambda: self.store, hooks=Receiver(
+                    lambda: self.config.sources, lambda: self.store, workers.push,
+                    clock=self.clock))
         except Exception as e:  # watching matters more than the listener
             self.chores["http"].caught(e)
 

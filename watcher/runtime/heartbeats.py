@@ -3,10 +3,8 @@ report.
 
 With replicas each heartbeat has a lease (``heartbeat:<name>``), started and stopped by
 the lease keeper like a sink runner.  A heartbeat's counters outlive its pinger (a
-reload, a lease given back and taken again).  Health (:meth:`Heartbeats.judge`): the
-store commits (no write failing; with replicas, the last lease round reached the
-database) and no sink runner of this replica has sat on a backlog without moving it
-for :data:`~watcher.core.heartbeat.STALL_INTERVALS` heartbeat intervals.
+reload, a lease given back and taken again).  Health is this replica's store and sink
+runners, judged by :func:`~watcher.core.heartbeat.judge`.
 """
 
 from __future__ import annotations

@@ -19,13 +19,14 @@ failed poll of kind ``internal``, logged once with its traceback by the source's
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 import anyio
 import structlog
 
 from watcher.config.settings import SourceConfig
 from watcher.core.backoff import Backoff
-from watcher.core.diff import Policy, Session, expired
+from watcher.core.diff import Changeset, Policy, Session, expired
 from watcher.core.status import PollStats, SourceStatus
 from watcher.errors import (
     Fenced,
@@ -64,6 +65,10 @@ class Poller:
         self.policy = Policy(source=config.name, provider=config.provider,
                              stuck_after=config.stuck_after,
                              horizon=max(retention, config.lookback), emit_baseline=emit_baseline)
+        #: a diff of the source's state (runs, live, now=...), fed by a poll or by pushes
+        self.diff = partial(Session, policy=self.policy, describe=provider.describe,
+                            changed_at=provider.changed_at,
+                            version_time=getattr(provider, "versions_are_times", False))
         self.stats = PollStats()
         self.stats.health_since = clock()
         #: set at the first successful poll (the baseline, for a new source)
@@ -148,10 +153,7 @@ class Poller:
     async def _cycle(self, now: float, started: float) -> bool:
         st = self.state
         baseline = not st.row.baselined
-        session = Session(st.runs, st.live, now=now, policy=self.policy,
-                          describe=self.provider.describe, changed_at=self.provider.changed_at,
-                          baseline=baseline,
-                          version_time=getattr(self.provider, "versions_are_times", False))
+        session = self.diff(st.runs, st.live, now=now, baseline=baseline)
         view = PollView(runs=st.runs, live=st.live, cursor=st.row.cursor, baseline=baseline,
                         now=now, feed=session.feed)
         try:
@@ -163,13 +165,8 @@ class Poller:
             return False
         if result.observations:
             session.feed(result.observations)
-        changes = session.finish()
+        changes = await self.finish(session)
         events = changes.events
-        if events:
-            try:
-                await self.provider.enrich(events)
-            except ProviderError as e:
-                self.log.debug("enrichment failed", error=str(e))
         row = st.row
         if row.failures >= self.config.failure_threshold and row.failing_since is not None:
             events.append(poll_health.recovered(self.config, row, now=now))
@@ -194,6 +191,16 @@ class Poller:
                           failures=row.failures)
         self._succeeded(now, started, baseline=baseline)
         return True
+
+    async def finish(self, session: Session) -> Changeset:
+        """The diff's changes, their events enriched where the provider can."""
+        changes = session.finish()
+        if changes.events:
+            try:
+                await self.provider.enrich(changes.events)
+            except ProviderError as e:
+                self.log.debug("enrichment failed", error=str(e))
+        return changes
 
     async def _record(self, row: SourceRow, events: list[Event],
                       upserts: Mapping[str, Tracked], removals: Sequence[str]) -> bool:

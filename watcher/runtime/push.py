@@ -16,14 +16,15 @@ change while push is live counts it missed and drops back to ``interval``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, Protocol
 
 import anyio
 import orjson
 
 from watcher.config.settings import SourceConfig
-from watcher.core.diff import Policy, Session
+from watcher.core.diff import Changeset, Session
 from watcher.core.events import RUN_CREATED, RUN_STATUS_CHANGED
 from watcher.core.push import PushStats, stale
 from watcher.errors import Fenced, ProviderError, StoreError
@@ -32,10 +33,8 @@ from watcher.model import Event, Observation, Tracked
 from watcher.providers.protocol import Provider
 from watcher.runtime.claim import Claim
 from watcher.runtime.tracking import SourceState
-from watcher.server.hooks.receiver import Receiver
 from watcher.state.inbox import BATCH, KEEP, Push
 from watcher.state.journal import Journal
-from watcher.state.store import Store
 
 
 class Host(Protocol):
@@ -46,10 +45,11 @@ class Host(Protocol):
     state: SourceState
     journal: Journal
     provider: Provider
-    policy: Policy
+    diff: partial[Session]
     claim: Claim | None
     log: Any
 
+    async def finish(self, session: Session) -> Changeset: ...
     def _fenced(self, e: Fenced) -> bool: ...
 
 
@@ -69,9 +69,7 @@ class PushDesk:
     def stats_of(self, cfg: SourceConfig) -> PushStats:
         """The source's counters; push goes quiet after twice its ``push_interval``."""
         quiet = 2 * cfg.push_every
-        st = self.stats.get(cfg.name)
-        if st is None:
-            st = self.stats[cfg.name] = PushStats(quiet)
+        st = self.stats.setdefault(cfg.name, PushStats(quiet))
         st.quiet = quiet
         return st
 
@@ -146,16 +144,9 @@ class PushIntake:
                 continue
             obs += whole
             obs += await self._fetch(named)
-        session = Session(st.runs, st.live, now=now, policy=p.policy,
-                          describe=p.provider.describe, changed_at=p.provider.changed_at,
-                          version_time=getattr(p.provider, "versions_are_times", False))
+        session = p.diff(st.runs, st.live, now=now)
         session.feed([o for o in obs if not stale(o, st.runs)])
-        changes = session.finish()
-        if changes.events:
-            try:
-                await p.provider.enrich(changes.events)
-            except ProviderError as e:
-                p.log.debug("enrichment failed", error=str(e))
+        changes = await p.finish(session)
         prune = now - KEEP if now >= self._next_prune else None
         with anyio.CancelScope(shield=True):  # journaled means applied in memory too
             try:
@@ -213,18 +204,3 @@ class PushIntake:
                                     "interval until pushes arrive again",
                                     missed=len(missed))
 
-
-def receiver(sources: Callable[[], Sequence[SourceConfig]], store: Callable[[], Store | None],
-             desk: Callable[[], PushDesk | None], *, clock: Clock) -> Receiver:
-    """``POST /hooks/{source}`` of a daemon: its current config's sources, its store."""
-    def source(name: str) -> SourceConfig | None:
-        return next((s for s in sources() if s.name == name), None)
-
-    def stats(cfg: SourceConfig) -> PushStats:
-        return (desk() or PushDesk()).stats_of(cfg)
-
-    def ring(name: str) -> None:
-        d = desk()
-        if d is not None:
-            d.ring(name)
-    return Receiver(source, store, clock=clock, stats=stats, ring=ring)

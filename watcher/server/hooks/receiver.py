@@ -13,7 +13,8 @@ more than 5 minutes off; 404 no source of that name takes pushes; 413 a body ove
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import orjson
 import structlog
@@ -33,26 +34,31 @@ log = structlog.get_logger("watcher.push")
 MAX_PUSH = 1024 * 1024
 
 
+class Desk(Protocol):
+    """Where pushes are counted and their pollers rung (``watcher.runtime.push.PushDesk``)."""
+
+    def stats_of(self, cfg: SourceConfig) -> PushStats: ...
+    def ring(self, source: str) -> None: ...
+
+
 class Receiver:
-    def __init__(self, source: Callable[[str], SourceConfig | None],
-                 store: Callable[[], Store | None], *, clock: Clock,
-                 stats: Callable[[SourceConfig], PushStats],
-                 ring: Callable[[str], None]) -> None:
-        self.source = source
+    def __init__(self, sources: Callable[[], Sequence[SourceConfig]],
+                 store: Callable[[], Store | None], desk: Desk, *, clock: Clock) -> None:
+        #: the daemon's current config's sources, and its store
+        self.sources = sources
         self.store = store
+        self.desk = desk
         self.clock = clock
-        self.stats = stats
-        self.ring = ring
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/hooks/{source}", self.handle)
 
     async def handle(self, request: web.Request) -> web.Response:
-        cfg = self.source(request.match_info["source"])
-        scheme = scheme_of(cfg.provider) if cfg is not None and cfg.push_secret else None
-        if cfg is None or cfg.push_secret is None or scheme is None:
+        name = request.match_info["source"]
+        cfg = next((s for s in self.sources() if s.name == name), None)
+        if cfg is None or not cfg.push_secret or (scheme := scheme_of(cfg.provider)) is None:
             return _answer(404, "no source of that name takes pushes")
-        stats = self.stats(cfg)
+        stats = self.desk.stats_of(cfg)
         body = await _body(request)
         if body is None:
             stats.received["too_large"] += 1
@@ -91,7 +97,7 @@ class Receiver:
             return web.json_response({"status": "duplicate"})
         stats.received["stored"] += 1
         stats.pushed(push.received)
-        self.ring(cfg.name)
+        self.desk.ring(cfg.name)
         return web.json_response({"status": "stored"})
 
 

@@ -95,8 +95,7 @@ class PostgresStore(SqlStore):
                 sizes = await self._runs.write(db, c)
             if c.row is not None:
                 await self._runs.save_row(db, c.source, c.row)
-            if c.applied or c.inbox_before is not None:
-                await inbox.applied(db, c.source, c.applied, c.inbox_before)
+            await inbox.applied(db, c.source, c.applied, c.inbox_before)
         if c.cursor is not None:
             await sinks.set_cursor(db, *c.cursor)
         if c.records:

@@ -22,8 +22,9 @@ def pending(db: sqlite3.Connection, source: str, limit: int) -> list[Push]:
 
 def applied(db: sqlite3.Connection, source: str, deliveries: Sequence[str],
             before: float | None) -> None:
-    db.executemany("UPDATE inbox SET applied=1 WHERE source=? AND delivery=?",
-                   [(source, d) for d in deliveries])
+    if deliveries:
+        db.executemany("UPDATE inbox SET applied=1 WHERE source=? AND delivery=?",
+                       [(source, d) for d in deliveries])
     if before is not None:
         db.execute("DELETE FROM inbox WHERE source=? AND applied=1 AND received<?",
                    (source, before))

@@ -91,8 +91,7 @@ class SqliteStore(SqlStore):
                 sizes = self._runs.write(db, c)
             if c.row is not None:
                 self._runs.save_row(db, c.source, c.row)
-            if c.applied or c.inbox_before is not None:
-                inbox.applied(db, c.source, c.applied, c.inbox_before)
+            inbox.applied(db, c.source, c.applied, c.inbox_before)
         journal.append(db, c.entries)
         if c.cursor is not None:
             sinks.set_cursor(db, *c.cursor)
