@@ -16,24 +16,21 @@ from dataclasses import dataclass
 STALL_INTERVALS = 3
 
 
+@dataclass(slots=True, eq=False)
 class HeartbeatStats:
     """One heartbeat's counters, kept while its lease moves between replicas."""
 
-    __slots__ = ("fail_signals", "failures", "healthy", "last_error", "last_ping", "pings",
-                 "reason")
-
-    def __init__(self) -> None:
-        #: successful pings, and the wall time of the last
-        self.pings = 0
-        self.last_ping: float | None = None
-        #: fail signals the monitor took (the watcher unwell)
-        self.fail_signals = 0
-        #: requests the monitor did not take (timed out, refused, not 2xx), and the last why
-        self.failures = 0
-        self.last_error: str | None = None
-        #: the last judgement: well, or why not (None before the first)
-        self.healthy: bool | None = None
-        self.reason: str | None = None
+    #: successful pings, and the wall time of the last
+    pings: int = 0
+    last_ping: float | None = None
+    #: fail signals the monitor took (the watcher unwell)
+    fail_signals: int = 0
+    #: requests the monitor did not take (timed out, refused, not 2xx), and the last why
+    failures: int = 0
+    last_error: str | None = None
+    #: the last judgement: well, or why not (None before the first)
+    healthy: bool | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
