@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from watcher.core.events import WORKFLOW_RECOVERED, event_id
+from watcher.core.events import WORKFLOW_RECOVERED, event_id, parsed
 from watcher.core.matching import ALL, Match
 from watcher.core.timestamps import format_ts
 from watcher.model import Event, JournalEntry
@@ -174,10 +174,7 @@ def load_tracks(records: dict[str, bytes]) -> dict[Key, Track]:
 
 
 def _data(e: JournalEntry) -> dict[str, Any]:
-    try:
-        d = orjson.loads(e.body).get("data")
-    except (orjson.JSONDecodeError, AttributeError):
-        return {}
+    d = parsed(e).get("data")
     return d if isinstance(d, dict) else {}
 
 
