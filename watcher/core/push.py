@@ -41,7 +41,6 @@ class PushStats:
             self.last_push = at
 
     def live(self, now: float) -> bool:
-        """Verified pushes arrive: poll at ``push_interval``."""
         last = self.last_push
         return (last is not None and now - last <= self.quiet
                 and (self.missed_at is None or last > self.missed_at))
