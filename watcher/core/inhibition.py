@@ -146,13 +146,12 @@ class Index:
         for rule in rules:
             values_of = _values_of(rule.equal)
             table: dict[Any, list[str]] = {}
-            for key, ep in episodes.items():
+            # sorted: the same episode credited, in whatever order they were read
+            for key, ep in sorted(episodes.items()):
                 values = values_of(ep)
                 if _present(values, rule.equal) and rule.source(ep):
                     table.setdefault(values, []).append(key)
             if table:
-                for keys in table.values():
-                    keys.sort()  # the same episode credited, in whatever order they were read
                 self._by_rule.append((rule, values_of, table))
         #: no rule has an open episode: nothing can be held
         self.empty = not self._by_rule
