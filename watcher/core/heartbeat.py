@@ -10,7 +10,7 @@ parameter here (monotonic seconds), so the judgement is tested without waiting.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: a runner whose backlog has not moved for this many heartbeat intervals is stuck
 STALL_INTERVALS = 3
@@ -54,13 +54,11 @@ class Verdict:
     quiet: bool = False
 
 
+@dataclass(slots=True)
 class Stalls:
     """Since when each sink runner's backlog has sat unmoved."""
 
-    __slots__ = ("_seen",)
-
-    def __init__(self) -> None:
-        self._seen: dict[str, tuple[int, float]] = {}
+    _seen: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     def update(self, now: float, runners: Mapping[str, tuple[int, int]]) -> dict[str, float]:
         """``runners``: sink -> (cursor, backlog); the seconds each runner with a backlog
