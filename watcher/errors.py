@@ -54,8 +54,7 @@ class StoreUnavailable(WatcherError):
 
 
 class StoreAbsent(StoreUnavailable):
-    """``open_store(..., create=False)``: there is no store there yet (``watcher run``
-    creates it)."""
+    """``open_store(..., create=False)``: there is no store there yet."""
 
 
 class StateHeld(StoreUnavailable):

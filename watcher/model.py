@@ -9,6 +9,7 @@ only for runs that produce an event.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from operator import itemgetter
 from typing import Any, ClassVar, TypeAlias
@@ -47,25 +48,19 @@ class SkipItem(Exception):
     The provider has logged and counted it."""
 
 
+@dataclass(slots=True, kw_only=True, eq=False)
 class RunDetails:
     """What an event says about a run beyond its status, built only on change."""
 
-    __slots__ = ("changed_at", "created_at", "error", "run", "updated_at", "url",
-                 "workflow_id", "workflow_name")
-
-    def __init__(self, *, workflow_id: str | None = None, workflow_name: str | None = None,
-                 created_at: str | None = None, updated_at: str | None = None,
-                 url: str | None = None, error: str | None = None,
-                 run: dict[str, Any] | None = None, changed_at: float | None = None) -> None:
-        self.workflow_id = workflow_id
-        self.workflow_name = workflow_name
-        self.created_at = created_at
-        self.updated_at = updated_at
-        self.url = url
-        self.error = error
-        self.run = run
-        #: vendor time of the last change (epoch seconds), when the vendor gives one
-        self.changed_at = changed_at
+    #: vendor time of the last change (epoch seconds), when the vendor gives one
+    changed_at: float | None = None
+    created_at: str | None = None
+    error: str | None = None
+    run: dict[str, Any] | None = None
+    updated_at: str | None = None
+    url: str | None = None
+    workflow_id: str | None = None
+    workflow_name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -75,6 +70,7 @@ class RunDetails:
         return cls(**{k: d.get(k) for k in cls.__slots__})
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class RunState:
     """The last known state of one run; one per tracked run, so kept small.
 
@@ -83,16 +79,12 @@ class RunState:
     stuck events can describe a run the current poll did not return.
     """
 
-    __slots__ = ("detail", "raw_status", "since", "status", "stuck", "version")
-
-    def __init__(self, status: Status, raw_status: str, version: str | None, since: float,
-                 stuck: bool = False, detail: RunDetails | None = None) -> None:
-        self.status = status
-        self.raw_status = raw_status
-        self.version = version
-        self.since = since
-        self.stuck = stuck
-        self.detail = detail
+    status: Status
+    raw_status: str
+    version: str | None
+    since: float
+    stuck: bool = False
+    detail: RunDetails | None = None
 
     def __repr__(self) -> str:
         return (f"RunState({self.status.value!r}, {self.raw_status!r}, {self.version!r}, "
@@ -126,43 +118,35 @@ class Settled(tuple[Status, str, float]):
 Tracked: TypeAlias = RunState | Settled
 
 
+@dataclass(slots=True, kw_only=True, eq=False, repr=False)
 class Event:
     """One event, before it is given a journal sequence number."""
 
-    __slots__ = ("data", "id", "source", "subject", "time", "type")
-
-    def __init__(self, *, id: str, type: str, source: str, subject: str, time: float,
-                 data: dict[str, Any]) -> None:
-        self.id = id
-        self.type = type
-        self.source = source
-        self.subject = subject
-        self.time = time
-        self.data = data
+    id: str
+    type: str
+    source: str
+    subject: str
+    time: float
+    data: dict[str, Any]
 
     def __repr__(self) -> str:
         return f"Event({self.type}, {self.subject}, {self.data.get('status')!r})"
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class JournalEntry:
     """One journaled event: its sequence number, routing fields and JSON body."""
 
-    __slots__ = ("body", "id", "run_id", "seq", "source", "status", "time", "type",
-                 "workflow_id", "workflow_name")
-
-    def __init__(self, seq: int, id: str, time: float, type: str, source: str,
-                 run_id: str | None, status: str | None, workflow_id: str | None,
-                 workflow_name: str | None, body: bytes) -> None:
-        self.seq = seq
-        self.id = id
-        self.time = time
-        self.type = type
-        self.source = source
-        self.run_id = run_id
-        self.status = status
-        self.workflow_id = workflow_id
-        self.workflow_name = workflow_name
-        self.body = body
+    seq: int
+    id: str
+    time: float
+    type: str
+    source: str
+    run_id: str | None
+    status: str | None
+    workflow_id: str | None
+    workflow_name: str | None
+    body: bytes
 
     def row(self) -> tuple[Any, ...]:
         return (self.seq, self.id, self.time, self.type, self.source, self.run_id, self.status,

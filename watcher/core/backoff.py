@@ -1,9 +1,5 @@
-"""How long to wait: exponential backoff with jitter, and what a server asks for.
-
-``Backoff`` has a start, a cap, a factor and jitter, and is reset after
-success; :func:`retry_after` reads a server's own request to wait, which
-every retry loop honours as a floor.
-"""
+"""How long to wait: exponential backoff with jitter, and what a server asks for
+(:func:`retry_after`, which every retry loop honours as a floor)."""
 
 from __future__ import annotations
 

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from watcher.core.baseline import settle_page
@@ -50,6 +52,8 @@ from watcher.model import (
 Describe = Callable[[Any], RunDetails]
 #: the vendor time of an item's last change, without describing it (cheap)
 ChangedAt = Callable[[Any], "float | None"]
+#: a transition's sort key: when the run changed, then the order it was met in
+_BY_TIME = itemgetter(0, 1)
 
 #: raw statuses shared by every run holding them (a parsed string per run would cost
 #: ~60 bytes each across a million tracked runs)
@@ -66,29 +70,24 @@ def _stamp(version: Any) -> str | None:
     return version if isinstance(version, str) and len(version) <= MAX_VERSION else None
 
 
+@dataclass(slots=True, kw_only=True)
 class Policy:
     """Per-source settings the diff needs."""
 
-    __slots__ = ("emit_baseline", "horizon", "provider", "source", "stuck_after")
-
-    def __init__(self, *, source: str, provider: str, stuck_after: float | None = None,
-                 horizon: float = 7 * 86400.0, emit_baseline: bool = False) -> None:
-        self.source = source
-        self.provider = provider
-        self.stuck_after = stuck_after
-        #: terminal runs last changed longer ago than this are forgotten
-        self.horizon = horizon
-        self.emit_baseline = emit_baseline
+    source: str
+    provider: str
+    stuck_after: float | None = None
+    #: terminal runs last changed longer ago than this are forgotten
+    horizon: float = 7 * 86400.0
+    emit_baseline: bool = False
 
 
+@dataclass(slots=True)
 class Changeset:
     """What one poll changes: events to journal, run states to write."""
 
-    __slots__ = ("events", "upserts")
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.upserts: dict[str, Tracked] = {}
+    events: list[Event]
+    upserts: dict[str, Tracked]
 
 
 class Session:
@@ -203,36 +202,25 @@ class Session:
             except SkipItem:
                 continue
             since = details.changed_at if details.changed_at is not None else now
-            if st is None:
-                if not live_now and since < self.forget_before:
-                    continue
-                upserts[rid] = RunState(status, raw, kept, since, False, details) if live_now \
-                    else Settled((status, raw, since))
-                if self.emit_new:
-                    events[rid] = (since, len(events), run_event(
-                        RUN_CREATED, source=policy.source, provider=policy.provider, run_id=rid,
-                        status=status, raw_status=raw, previous=None, details=details,
-                        now=now, id_key=version or ""))
+            if st is None and not live_now and since < self.forget_before:
                 continue
             upserts[rid] = RunState(status, raw, kept, since, False, details) if live_now \
                 else Settled((status, raw, since))
+            if st is None and not self.emit_new:
+                continue
             events[rid] = (since, len(events), run_event(
-                RUN_STATUS_CHANGED, source=policy.source, provider=policy.provider, run_id=rid,
-                status=status, raw_status=raw, previous=(st.status, st.raw_status),
-                details=details, now=now, id_key=version if version is not None else st.since))
+                RUN_CREATED if st is None else RUN_STATUS_CHANGED, source=policy.source,
+                provider=policy.provider, run_id=rid, status=status, raw_status=raw,
+                previous=None if st is None else (st.status, st.raw_status), details=details,
+                now=now, id_key=version if version is not None else "" if st is None else st.since))
 
     def finish(self) -> Changeset:
-        out = Changeset()
-        out.upserts = self.upserts
-        out.events = [e for _, _, e in sorted(self._events.values(), key=_by_time)]
+        out = Changeset([e for _, _, e in sorted(self._events.values(), key=_BY_TIME)],
+                        self.upserts)
         if self.policy.stuck_after is not None:
             _stuck(self.runs, self.live, out, now=self.now, policy=self.policy,
                    stuck_after=self.policy.stuck_after)
         return out
-
-
-def _by_time(entry: tuple[float, int, Event]) -> tuple[float, int]:
-    return entry[0], entry[1]
 
 
 def diff(runs: Mapping[str, Tracked], live: Collection[str],

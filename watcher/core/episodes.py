@@ -123,14 +123,14 @@ def next_deadline(rules: Sequence[Rule], tracks: Mapping[Key, Track]) -> float |
     return min(times, default=None)
 
 
+@dataclass
 class _Pass:
     """One evaluation: copies of the tracks it touches, and the events it makes."""
 
-    def __init__(self, rules: Sequence[Rule], tracks: Mapping[Key, Track]) -> None:
-        self.rules = rules
-        self.tracks = tracks
-        self.work: dict[Key, Track] = {}
-        self.events: list[Event] = []
+    rules: Sequence[Rule]
+    tracks: Mapping[Key, Track]
+    work: dict[Key, Track] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
 
     def get(self, key: Key) -> Track | None:
         track = self.work.get(key)

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from watcher.core.timestamps import format_ts
-from watcher.model import TERMINAL, Event, RunDetails, Status
+from watcher.model import TERMINAL, Event, JournalEntry, RunDetails, Status
 
 RUN_CREATED = "watcher.run.created"
 RUN_STATUS_CHANGED = "watcher.run.status_changed"
@@ -129,3 +129,12 @@ def to_cloudevent(event: Event) -> dict[str, Any]:
 def to_json(event: Event) -> bytes:
     """The event as one line of CloudEvents structured JSON (no trailing newline)."""
     return orjson.dumps(to_cloudevent(event))
+
+
+def parsed(e: JournalEntry) -> dict[str, Any]:
+    """A journaled event's CloudEvent, or ``{}`` for a body that is none."""
+    try:
+        ev = orjson.loads(e.body)
+    except orjson.JSONDecodeError:
+        return {}
+    return ev if isinstance(ev, dict) else {}

@@ -8,6 +8,7 @@ runs fail.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from watcher.model import JournalEntry, Status
 
@@ -23,14 +24,12 @@ def workflow_of(entry: JournalEntry) -> str:
     return entry.workflow_name or entry.workflow_id or entry.source
 
 
+@dataclass(slots=True)
 class FailureWindow:
     """``add`` failures as they are journaled; ``counts(now)`` the last 24 hours of them."""
 
-    __slots__ = ("buckets",)
-
-    def __init__(self) -> None:
-        #: workflow -> {hour number since the epoch: failed runs}
-        self.buckets: dict[str, dict[int, int]] = {}
+    #: workflow -> {hour number since the epoch: failed runs}
+    buckets: dict[str, dict[int, int]] = field(default_factory=dict)
 
     def add_entry(self, entry: JournalEntry) -> None:
         """Count a journaled event if it says a run failed."""

@@ -10,30 +10,27 @@ parameter here (monotonic seconds), so the judgement is tested without waiting.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: a runner whose backlog has not moved for this many heartbeat intervals is stuck
 STALL_INTERVALS = 3
 
 
+@dataclass(slots=True, eq=False)
 class HeartbeatStats:
     """One heartbeat's counters, kept while its lease moves between replicas."""
 
-    __slots__ = ("fail_signals", "failures", "healthy", "last_error", "last_ping", "pings",
-                 "reason")
-
-    def __init__(self) -> None:
-        #: successful pings, and the wall time of the last
-        self.pings = 0
-        self.last_ping: float | None = None
-        #: fail signals the monitor took (the watcher unwell)
-        self.fail_signals = 0
-        #: requests the monitor did not take (timed out, refused, not 2xx), and the last why
-        self.failures = 0
-        self.last_error: str | None = None
-        #: the last judgement: well, or why not (None before the first)
-        self.healthy: bool | None = None
-        self.reason: str | None = None
+    #: successful pings, and the wall time of the last
+    pings: int = 0
+    last_ping: float | None = None
+    #: fail signals the monitor took (the watcher unwell)
+    fail_signals: int = 0
+    #: requests the monitor did not take (timed out, refused, not 2xx), and the last why
+    failures: int = 0
+    last_error: str | None = None
+    #: the last judgement: well, or why not (None before the first)
+    healthy: bool | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +54,11 @@ class Verdict:
     quiet: bool = False
 
 
+@dataclass(slots=True)
 class Stalls:
     """Since when each sink runner's backlog has sat unmoved."""
 
-    __slots__ = ("_seen",)
-
-    def __init__(self) -> None:
-        self._seen: dict[str, tuple[int, float]] = {}
+    _seen: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     def update(self, now: float, runners: Mapping[str, tuple[int, int]]) -> dict[str, float]:
         """``runners``: sink -> (cursor, backlog); the seconds each runner with a backlog

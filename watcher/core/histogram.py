@@ -8,8 +8,6 @@ from __future__ import annotations
 
 
 class Histogram:
-    """Observations in fixed buckets, so a scrape costs the same however many there were."""
-
     __slots__ = ("bounds", "buckets", "count", "sum")
 
     def __init__(self, bounds: tuple[float, ...]) -> None:

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from watcher.core.events import (
     RUN_STATUS_CHANGED,
     RUN_STUCK,
@@ -29,6 +27,7 @@ from watcher.core.events import (
     SOURCE_RECOVERED,
     WORKFLOW_DEGRADED,
     WORKFLOW_RECOVERED,
+    parsed,
 )
 from watcher.model import TERMINAL, JournalEntry, Status
 
@@ -42,7 +41,7 @@ def incident_of(e: JournalEntry) -> tuple[str, str] | None:
     if t in (SOURCE_FAILING, SOURCE_RECOVERED):
         return (OPENS if t == SOURCE_FAILING else RESOLVES), f"source\x1f{e.source}"
     if t in (WORKFLOW_DEGRADED, WORKFLOW_RECOVERED):
-        ev = _parsed(e)
+        ev = parsed(e)
         raw = ev.get("data")
         data: dict[str, Any] = raw if isinstance(raw, dict) else {}
         key = workflow_incident(data.get("rule"), e.source, ev.get("subject"))
@@ -61,11 +60,3 @@ def workflow_incident(rule: object, source: str, subject: object) -> str:
     """The key of a health rule's episode on a workflow (of its events' ``data.rule``,
     ``source`` and ``subject``)."""
     return f"workflow\x1f{rule}\x1f{source}\x1f{subject}"
-
-
-def _parsed(e: JournalEntry) -> dict[str, Any]:
-    try:
-        ev = orjson.loads(e.body)
-    except orjson.JSONDecodeError:
-        return {}
-    return ev if isinstance(ev, dict) else {}

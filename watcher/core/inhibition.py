@@ -20,10 +20,10 @@ with its cursor.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -68,32 +68,30 @@ class InhibitRule:
         return not self.sinks or sink in self.sinks
 
 
+@dataclass(eq=False)
 class Opened:
     """An open episode as a reader keeps it: the routing fields of the event that opened
     it (what a rule's ``source`` and ``equal`` read), and what it held so far."""
 
-    __slots__ = ("held", "run_id", "runs", "source", "status", "time", "type",
-                 "workflow_id", "workflow_name")
-
-    def __init__(self, type: str, source: str, workflow_id: str | None,
-                 workflow_name: str | None, time: float, *, held: dict[str, int] | None = None,
-                 runs: list[str] | None = None) -> None:
-        self.type, self.source, self.time = type, source, time
-        self.workflow_id, self.workflow_name = workflow_id, workflow_name
-        self.status: str | None = None
-        self.run_id: str | None = None
-        #: events held back while it is open, per rule
-        self.held: dict[str, int] = held if held is not None else {}
-        #: a few of their run ids (first come)
-        self.runs: list[str] = runs if runs is not None else []
+    type: str
+    source: str
+    time: float
+    workflow_id: str | None
+    workflow_name: str | None
+    #: events held back while it is open, per rule
+    held: dict[str, int] = field(default_factory=dict)
+    #: a few of their run ids (first come)
+    runs: list[str] = field(default_factory=list)
+    #: routing fields an episode has none of (a rule's ``source`` may ask)
+    status: ClassVar[None] = None
+    run_id: ClassVar[None] = None
 
     @classmethod
     def of(cls, e: JournalEntry) -> Opened:
-        return cls(e.type, e.source, e.workflow_id, e.workflow_name, e.time)
+        return cls(e.type, e.source, e.time, e.workflow_id, e.workflow_name)
 
     def copy(self) -> Opened:
-        return Opened(self.type, self.source, self.workflow_id, self.workflow_name,
-                      self.time, held=dict(self.held), runs=list(self.runs))
+        return replace(self, held=dict(self.held), runs=list(self.runs))
 
     def tally(self, rule: str, run_id: str | None) -> None:
         self.held[rule] = self.held.get(rule, 0) + 1
@@ -101,17 +99,14 @@ class Opened:
             self.runs.append(run_id)
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps({"type": self.type, "source": self.source, "time": self.time,
-                             "workflow_id": self.workflow_id,
-                             "workflow_name": self.workflow_name, "held": self.held,
-                             "runs": self.runs})
+        return orjson.dumps(self)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Opened:
         """ValueError (or KeyError, TypeError) for a damaged record."""
         d: dict[str, Any] = orjson.loads(raw)
-        return cls(str(d["type"]), str(d["source"]), d.get("workflow_id"),
-                   d.get("workflow_name"), float(d["time"]),
+        return cls(str(d["type"]), str(d["source"]), float(d["time"]), d.get("workflow_id"),
+                   d.get("workflow_name"),
                    held={str(k): int(v) for k, v in dict(d.get("held") or {}).items()},
                    runs=[str(r) for r in d.get("runs") or []])
 
@@ -151,13 +146,12 @@ class Index:
         for rule in rules:
             values_of = _values_of(rule.equal)
             table: dict[Any, list[str]] = {}
-            for key, ep in episodes.items():
+            # sorted: the same episode credited, in whatever order they were read
+            for key, ep in sorted(episodes.items()):
                 values = values_of(ep)
                 if _present(values, rule.equal) and rule.source(ep):
                     table.setdefault(values, []).append(key)
             if table:
-                for keys in table.values():
-                    keys.sort()  # the same episode credited, in whatever order they were read
                 self._by_rule.append((rule, values_of, table))
         #: no rule has an open episode: nothing can be held
         self.empty = not self._by_rule
@@ -189,22 +183,27 @@ def _present(values: Any, fields: tuple[str, ...]) -> bool:
     return bool(values) if len(fields) == 1 else all(values)
 
 
+def _held(entries: Iterable[JournalEntry], episodes: dict[str, Opened],
+          rules: Sequence[InhibitRule], wanted: Callable[[JournalEntry], bool]
+          ) -> Iterator[tuple[JournalEntry, tuple[InhibitRule, str]]]:
+    """Fold ``entries`` (in journal order) into ``episodes``; each one ``wanted`` that an
+    open episode holds back, with the rule and the episode's key, before it is folded in."""
+    index = Index(episodes, rules)
+    for e in entries:
+        if not index.empty and wanted(e) and (found := index.find(e)) is not None:
+            yield e, found
+        if follow(episodes, e) and rules:
+            index = Index(episodes, rules)
+
+
 def judge(entries: Iterable[JournalEntry], wanted: Iterable[int],
           episodes: dict[str, Opened], rules: Sequence[InhibitRule]
           ) -> dict[int, tuple[str, str]]:
     """Fold ``entries`` (a batch, in journal order) into ``episodes``; of the entries whose
     seq is in ``wanted``, those an open episode holds back: seq -> (rule, episode key)."""
-    out: dict[int, tuple[str, str]] = {}
     want = set(wanted) if rules else set()
-    index = Index(episodes, rules)
-    for e in entries:
-        if not index.empty and e.seq in want:
-            found = index.find(e)
-            if found is not None:
-                out[e.seq] = (found[0].name, found[1])
-        if follow(episodes, e) and rules:
-            index = Index(episodes, rules)
-    return out
+    return {e.seq: (rule.name, key)
+            for e, (rule, key) in _held(entries, episodes, rules, lambda e: e.seq in want)}
 
 
 def exempt(e: JournalEntry, incident: tuple[str, str] | None, told: set[str]) -> bool:
@@ -221,14 +220,9 @@ def tally(entries: Iterable[JournalEntry], episodes: dict[str, Opened],
     """The rule engine's count of what each open episode holds back from some sink: the
     targets of a rule while it is open, but a run's success (never held), whatever the
     sinks (their ``match``, what each was told) make of them."""
-    index = Index(episodes, rules)
-    for e in entries:
-        if not index.empty:
-            found = index.find(e)
-            if found is not None and not exempt(e, incident_of(e), set()):
-                episodes[found[1]].tally(found[0].name, e.run_id)
-        if follow(episodes, e) and rules:
-            index = Index(episodes, rules)
+    for e, (rule, key) in _held(entries, episodes, rules, lambda e: True):
+        if not exempt(e, incident_of(e), set()):
+            episodes[key].tally(rule.name, e.run_id)
 
 
 def summary(ep: Opened | None) -> dict[str, Any]:

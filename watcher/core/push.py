@@ -11,38 +11,36 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from watcher.core.histogram import Histogram
 from watcher.core.timestamps import parse_ts
 from watcher.model import TERMINAL, Observation, Tracked
 
+#: upper bounds (seconds) of the push lag histogram
+LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
+
+@dataclass(slots=True, eq=False)
 class PushStats:
     """One push-enabled source's push counters (``watcher_push_*``) and liveness."""
 
-    __slots__ = ("lag", "last_push", "missed", "missed_at", "quiet", "received")
-
-    #: upper bounds (seconds) of the push lag histogram
-    BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
-
-    def __init__(self, quiet: float) -> None:
-        #: deliveries answered, by result (``stored``, ``duplicate``, ``refused``, ...)
-        self.received: Counter[str] = Counter()
-        #: changes a poll found that no push had announced
-        self.missed = 0
-        #: seconds from the platform's send (or our receipt) to the push's commit
-        self.lag = Histogram(self.BUCKETS)
-        #: when the last verified new push was received, and the last miss was found
-        self.last_push: float | None = None
-        self.missed_at: float | None = None
-        self.quiet = quiet
+    quiet: float
+    #: deliveries answered, by result (``stored``, ``duplicate``, ``refused``, ...)
+    received: Counter[str] = field(default_factory=Counter)
+    #: changes a poll found that no push had announced
+    missed: int = 0
+    #: seconds from the platform's send (or our receipt) to the push's commit
+    lag: Histogram = field(default_factory=lambda: Histogram(LAG_BUCKETS))
+    #: when the last verified new push was received, and the last miss was found
+    last_push: float | None = None
+    missed_at: float | None = None
 
     def pushed(self, at: float) -> None:
         if self.last_push is None or at > self.last_push:
             self.last_push = at
 
     def live(self, now: float) -> bool:
-        """Verified pushes arrive: poll at ``push_interval``."""
         last = self.last_push
         return (last is not None and now - last <= self.quiet
                 and (self.missed_at is None or last > self.missed_at))

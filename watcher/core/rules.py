@@ -27,12 +27,12 @@ episode's events say is :func:`episode_event`.  The evaluation itself is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 
-from watcher.core.events import WORKFLOW_RECOVERED, event_id
+from watcher.core.events import WORKFLOW_RECOVERED, event_id, parsed
 from watcher.core.matching import ALL, Match
 from watcher.core.timestamps import format_ts
 from watcher.model import Event, JournalEntry
@@ -87,36 +87,32 @@ class Rule:
         return (self.name, source, workflow) if workflow else None
 
 
+@dataclass(slots=True, eq=False)
 class Track:
     """What one rule remembers about one workflow (of one source, or of all)."""
 
-    __slots__ = ("anchor", "at", "episode", "kind", "outcomes", "provider", "samples", "source",
-                 "streak", "stuck", "succeeded", "workflow_id", "workflow_name")
-
-    def __init__(self, kind: str, source: str, workflow_id: str | None,
-                 workflow_name: str | None) -> None:
-        self.kind = kind
-        self.source = source
-        self.workflow_id = workflow_id
-        self.workflow_name = workflow_name
-        #: the source's provider (None across sources)
-        self.provider: str | None = None
-        #: the last instant evaluated: time never goes back within a track
-        self.at = 0.0
-        #: when the open episode began, else None
-        self.episode: float | None = None
-        #: failure_rate: ``[time, failed, run]`` of runs finished in the window, oldest first
-        #: (``run``: :func:`run_key`)
-        self.outcomes: list[list[Any]] = []
-        #: no_success: since when no run succeeded (the last success, or the first finish
-        #: seen), how many finished meanwhile, and whether the anchor is a success
-        self.anchor: float | None = None
-        self.streak = 0
-        self.succeeded = False
-        #: stuck_count: run (:func:`run_key`) -> when it was reported stuck
-        self.stuck: dict[str, float] = {}
-        #: recent failed (or stuck) runs, oldest first, at most SAMPLES
-        self.samples: list[dict[str, Any]] = []
+    kind: str
+    source: str
+    workflow_id: str | None = None
+    workflow_name: str | None = None
+    #: the source's provider (None across sources)
+    provider: str | None = None
+    #: the last instant evaluated: time never goes back within a track
+    at: float = 0.0
+    #: when the open episode began, else None
+    episode: float | None = None
+    #: failure_rate: ``[time, failed, run]`` of runs finished in the window, oldest first
+    #: (``run``: :func:`run_key`)
+    outcomes: list[list[Any]] = field(default_factory=list)
+    #: no_success: since when no run succeeded (the last success, or the first finish
+    #: seen), how many finished meanwhile, and whether the anchor is a success
+    anchor: float | None = None
+    streak: int = 0
+    succeeded: bool = False
+    #: stuck_count: run (:func:`run_key`) -> when it was reported stuck
+    stuck: dict[str, float] = field(default_factory=dict)
+    #: recent failed (or stuck) runs, oldest first, at most SAMPLES
+    samples: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -125,13 +121,8 @@ class Track:
                 and self.anchor is None)
 
     def copy(self) -> Track:
-        t = Track(self.kind, self.source, self.workflow_id, self.workflow_name)
-        t.at, t.episode, t.anchor, t.provider = self.at, self.episode, self.anchor, self.provider
-        t.streak, t.succeeded = self.streak, self.succeeded
-        t.outcomes = [list(o) for o in self.outcomes]
-        t.stuck = dict(self.stuck)
-        t.samples = [dict(s) for s in self.samples]
-        return t
+        return replace(self, outcomes=[list(o) for o in self.outcomes], stuck=dict(self.stuck),
+                       samples=[dict(s) for s in self.samples])
 
     def sample(self, run: dict[str, Any]) -> None:
         """Keep ``run`` as the newest sample (replacing an older one of the same run)."""
@@ -144,16 +135,12 @@ class Track:
         self.samples = [s for s in self.samples if f"{s['source']}/{s['run_id']}" != run]
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps({s: getattr(self, s) for s in self.__slots__})
+        return orjson.dumps(self)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Track:
         d = orjson.loads(raw)
-        t = cls(d["kind"], d["source"], d.get("workflow_id"), d.get("workflow_name"))
-        for name in cls.__slots__:
-            if name in d:
-                setattr(t, name, d[name])
-        return t
+        return cls(**{name: d[name] for name in cls.__slots__ if name in d})
 
 
 def run_key(e: JournalEntry) -> str:
@@ -187,10 +174,7 @@ def load_tracks(records: dict[str, bytes]) -> dict[Key, Track]:
 
 
 def _data(e: JournalEntry) -> dict[str, Any]:
-    try:
-        d = orjson.loads(e.body).get("data")
-    except (orjson.JSONDecodeError, AttributeError):
-        return {}
+    d = parsed(e).get("data")
     return d if isinstance(d, dict) else {}
 
 

@@ -19,54 +19,47 @@ from watcher.core.histogram import Histogram
 from watcher.core.push import PushStats
 from watcher.model import Status
 
+#: upper bounds (seconds) of the poll duration histogram
+POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
+
+@dataclass(slots=True, eq=False)
 class PollStats:
-    """A source's poll counters; durations kept as a fixed-bucket histogram so a scrape
-    costs the same however many polls there were."""
+    """A source's poll counters."""
 
-    __slots__ = ("duration", "errors", "health", "health_since", "last_error", "last_success",
-                 "next_poll", "polls", "store_failures", "sync")
-
-    #: upper bounds (seconds) of the poll duration histogram
-    BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-
-    def __init__(self) -> None:
-        self.polls = 0
-        self.errors: Counter[str] = Counter()
-        self.last_success: float | None = None
-        self.last_error: str | None = None
-        self.duration = Histogram(self.BUCKETS)
-        #: cycles whose commit to the state store failed (a full disk, an I/O error)
-        self.store_failures = 0
-        #: ``waiting`` (no poll yet), ``ok``, ``retrying`` or ``failing``, and since when
-        self.health = "waiting"
-        self.health_since: float | None = None
-        #: wall time the next poll is due
-        self.next_poll: float | None = None
-        #: the first sync while it runs (the baseline poll of a new source), else None
-        self.sync: SyncProgress | None = None
+    polls: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    last_success: float | None = None
+    last_error: str | None = None
+    duration: Histogram = field(default_factory=lambda: Histogram(POLL_BUCKETS))
+    #: cycles whose commit to the state store failed (a full disk, an I/O error)
+    store_failures: int = 0
+    #: ``waiting`` (no poll yet), ``ok``, ``retrying`` or ``failing``, and since when
+    health: str = "waiting"
+    health_since: float | None = None
+    #: wall time the next poll is due
+    next_poll: float | None = None
+    #: the first sync while it runs (the baseline poll of a new source), else None
+    sync: SyncProgress | None = None
 
     def observe(self, seconds: float) -> None:
         """Record one poll's duration, failed or not (a timeout is worth seeing)."""
         self.duration.observe(seconds)
 
 
+@dataclass(slots=True, eq=False)
 class SyncProgress:
     """How far a first sync (a new source's baseline poll) has got: pages read, runs seen."""
 
-    __slots__ = ("base", "pages", "per_s", "runs", "started", "started_at")
-
-    def __init__(self, started_at: float, started: float, base: tuple[int, int] = (0, 0)
-                 ) -> None:
-        #: wall time the sync began, and monotonic time (for its rate)
-        self.started_at = started_at
-        self.started = started
-        #: the provider's (requests, items observed) counters when the sync began
-        self.base = base
-        self.pages = 0
-        self.runs = 0
-        #: runs read per second so far
-        self.per_s = 0.0
+    #: wall time the sync began, and monotonic time (for its rate)
+    started_at: float
+    started: float
+    #: the provider's (requests, items observed) counters when the sync began
+    base: tuple[int, int] = (0, 0)
+    pages: int = 0
+    runs: int = 0
+    #: runs read per second so far
+    per_s: float = 0.0
 
     def update(self, requests: int, observed: int, monotonic: float) -> None:
         """Progress from the provider's counters, now."""
@@ -87,37 +80,32 @@ class RoundTrips(Histogram):
         super().__init__(self.BUCKETS)
 
 
+@dataclass(slots=True, eq=False)
 class LeaseStats:
     """A replica's lease counters, by kind of lease (``source``, ``sink``)."""
 
-    __slots__ = ("fenced", "renew_failures", "takeovers")
-
-    def __init__(self) -> None:
-        #: leases taken over from a replica that stopped renewing them
-        self.takeovers: Counter[str] = Counter()
-        #: commits and cursor moves the store refused: the lease had moved on
-        self.fenced: Counter[str] = Counter()
-        #: upkeep rounds that could not renew (the database away or too slow)
-        self.renew_failures = 0
+    #: leases taken over from a replica that stopped renewing them
+    takeovers: Counter[str] = field(default_factory=Counter)
+    #: commits and cursor moves the store refused: the lease had moved on
+    fenced: Counter[str] = field(default_factory=Counter)
+    #: upkeep rounds that could not renew (the database away or too slow)
+    renew_failures: int = 0
 
 
+@dataclass(slots=True, eq=False)
 class DeliveryStats:
     """A sink's delivery counters."""
 
-    __slots__ = ("dead", "delivered", "failures", "inhibited", "last_delivery", "retries",
-                 "silenced")
-
-    def __init__(self) -> None:
-        self.delivered = 0
-        self.retries = 0
-        self.dead = 0
-        self.failures = 0
-        #: wall time of the last batch the sink took (delivered or given up)
-        self.last_delivery: float | None = None
-        #: events held back, per silence (its id) or maintenance window (its name)
-        self.silenced: Counter[str] = Counter()
-        #: events held back, per ``[[inhibit]]`` rule
-        self.inhibited: Counter[str] = Counter()
+    delivered: int = 0
+    retries: int = 0
+    dead: int = 0
+    failures: int = 0
+    #: wall time of the last batch the sink took (delivered or given up)
+    last_delivery: float | None = None
+    #: events held back, per silence (its id) or maintenance window (its name)
+    silenced: Counter[str] = field(default_factory=Counter)
+    #: events held back, per ``[[inhibit]]`` rule
+    inhibited: Counter[str] = field(default_factory=Counter)
 
 
 class BusStats(Histogram):

@@ -151,15 +151,14 @@ class OpenAt:
     def __call__(self, at: float) -> bool:
         if self._lo <= at < self._hi:
             return self._open
-        around = list(occurrences(self.schedule, self.tz, at - 8 * 86400.0, at + 15 * 86400.0))
-        lo, hi, is_open = at - 8 * 86400.0, at + 15 * 86400.0, False
-        for start, end in around:
+        lo, hi = at - 8 * 86400.0, at + 15 * 86400.0
+        for start, end in occurrences(self.schedule, self.tz, lo, hi):
             if start <= at < end:
-                lo, hi, is_open = start, end, True
-                break
+                self._lo, self._hi, self._open = start, end, True
+                return True
             if end <= at:
                 lo = max(lo, end)
             elif start > at:
                 hi = min(hi, start)
-        self._lo, self._hi, self._open = lo, hi, is_open
-        return is_open
+        self._lo, self._hi, self._open = lo, hi, False
+        return False

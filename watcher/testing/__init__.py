@@ -1,14 +1,6 @@
-"""What plugin authors and our own tests use to test against watcher.
-
-* :class:`FakeClock`: virtual time; hours of cadence, backoff and retries run
-  in milliseconds, in a reproducible order, with seeded jitter;
-* :class:`FrozenClock`: wall time that stands still (``advance()`` moves it)
-  while sleeps are real, for tests whose waits are short real ones;
-* :class:`CapturingSink`: a sink that keeps what it is given, and says when
-  ``n`` entries have arrived;
-* :func:`simulator`: the built-in vendor simulator on loopback, as an async
-  context manager yielding each vendor's base URL and token.
-"""
+"""What plugin authors and our own tests use to test against watcher: the test clocks
+(:class:`FakeClock` runs hours of cadence, backoff and retries in milliseconds, in a
+reproducible order), a sink that keeps what it is given, and the vendor simulator."""
 
 from __future__ import annotations
 

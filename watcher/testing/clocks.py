@@ -46,9 +46,9 @@ class FakeClock:
     this clock, an event, a socket, a worker thread's result) before the next
     one: what a task does after waking happens at its deadline, however long
     it took for real.  Wall time and monotonic time move together.  Timeouts
-(``cancel_at``, so :func:`~watcher.infra.clock.move_on_after` and
-:func:`~watcher.infra.clock.fail_after`) fire in this clock's time too, in
-the same order as the sleepers.
+    (``cancel_at``, so :func:`~watcher.infra.clock.move_on_after` and
+    :func:`~watcher.infra.clock.fail_after`) fire in this clock's time too, in
+    the same order as the sleepers.
 
     A task waiting on a socket counts as blocked: a test that needs a
     reply to have arrived waits for it (``await clock.parked(n)``) first.
