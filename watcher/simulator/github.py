@@ -24,16 +24,23 @@ repository in their ``repository`` extra (default ``acme/api``); their
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import orjson
 from aiohttp import web
 
 from watcher.simulator.accounts import Account
-from watcher.simulator.api import Refused, VendorApi, json_response, stage_table
+from watcher.simulator.api import Refused, VendorApi, json_response, stage_table, stamp
 from watcher.simulator.github_objects import WEB, repository, user
-from watcher.simulator.listing import Filters, int_param, link_header, matching, page_count, serial
+from watcher.simulator.listing import (
+    Filters,
+    asked,
+    link_header,
+    matching,
+    numbered,
+    page_count,
+    serial,
+)
 from watcher.simulator.world import SimRun, Workflow, World
 
 STATUSES = ("requested", "queued", "waiting", "pending", "in_progress")
@@ -44,10 +51,12 @@ DEFAULT_REPO = "acme/api"
 HOURLY = 5000
 #: a filtered listing lists at most this many runs ("up to 1,000 results")
 FILTERED_CAP = 1000
+#: how GitHub writes a time (whole seconds)
+SECONDS = "%Y-%m-%dT%H:%M:%SZ"
 
 
-def _ts(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _ts(epoch: float) -> str | None:
+    return stamp(epoch, SECONDS)
 
 
 def conclusion(run: SimRun) -> str | None:
@@ -106,7 +115,7 @@ class GitHubApi(VendorApi):
 
     def _opened(self, request: web.Request) -> tuple[Account, str]:
         """The request's account and repository, refused with 403 once the hour's quota is
-        spent."""
+        spent, and with 404 for a repository it has no runs in."""
         account = self.account_of(request)
         start, used = self._quota.get(account.name, (0.0, 0))
         if used >= self.hourly and self.world.clock() - start < 3600:
@@ -114,7 +123,11 @@ class GitHubApi(VendorApi):
                               "GitHub Support for help, please include the request ID.")
             resp.headers.update(self._count(account, False))
             raise Refused(resp)
-        return account, f"{request.match_info['owner']}/{request.match_info['repo']}"
+        repo = f"{request.match_info['owner']}/{request.match_info['repo']}"
+        if repo != DEFAULT_REPO and all(r.extra.get("repository") != repo
+                                        for r in account.runs.values()):
+            raise Refused(self.error(404, "Not Found"))
+        return account, repo
 
     def _etagged(self, request: web.Request, account: Account, body: bytes,
                  headers: dict[str, str], link: str = "") -> web.Response:
@@ -139,26 +152,21 @@ class GitHubApi(VendorApi):
     def _api(self, request: web.Request) -> str:
         return f"{request.scheme}://{request.host}/github"
 
-    def _known(self, account: Account, repo: str) -> bool:
-        return repo == DEFAULT_REPO or any(r.extra.get("repository") == repo
-                                           for r in account.runs.values())
-
     async def get_repo(self, request: web.Request) -> web.Response:
         account, repo = self._opened(request)
-        if not self._known(account, repo):
-            return self.error(404, "Not Found")
         return json_response({**repository(repo, self._api(request)), "default_branch": "main"},
                              headers=self._count(account, True))
 
-    def _workflow(self, ref: str) -> Workflow | None:
-        """A workflow by its id or file name."""
-        return next((w for w in self.world.workflows["github"]
-                     if ref in (w.id, f"{w.key}.yml", f"{w.key}.yaml")), None)
+    def _workflow(self, ref: str) -> Workflow:
+        """A workflow by its id or file name, refused with 404 when there is none."""
+        wf = next((w for w in self.world.workflows["github"]
+                   if ref in (w.id, f"{w.key}.yml", f"{w.key}.yaml")), None)
+        if wf is None:
+            raise Refused(self.error(404, "Not Found"))
+        return wf
 
     async def get_workflow(self, request: web.Request) -> web.Response:
         wf = self._workflow(request.match_info["workflow"])
-        if wf is None:
-            return self.error(404, "Not Found")
         full = f"{request.match_info['owner']}/{request.match_info['repo']}"
         return json_response({
             "id": int(wf.id), "node_id": f"W_kwDO{wf.id}", "name": wf.name,
@@ -171,20 +179,13 @@ class GitHubApi(VendorApi):
 
     async def list_runs(self, request: web.Request) -> web.Response:
         account, repo = self._opened(request)
-        if not self._known(account, repo):
-            return self.error(404, "Not Found")
-        q = request.query
-        per_page, page = int_param(q, "per_page", 30), int_param(q, "page", 1)
-        if per_page is None or page is None:
+        paging = numbered(request.query, 30)
+        if isinstance(paging, str):
             return self.error(422, "Invalid request.")
-        per_page, page = min(max(per_page, 1), 100), max(page, 1)
+        per_page, page = paging
         workflow = request.match_info.get("workflow")
-        wf_id = None
-        if workflow is not None:
-            if (wf := self._workflow(workflow)) is None:
-                return self.error(404, "Not Found")
-            wf_id = wf.id
-        filters = tuple((f, q[f]) for f in _FILTERS if q.get(f))
+        wf_id = None if workflow is None else self._workflow(workflow).id
+        filters = asked(request.query, _FILTERS)
         matches = matching(_FILTERS, filters)
 
         def keep(r: SimRun) -> bool:

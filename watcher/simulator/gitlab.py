@@ -26,10 +26,19 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from watcher.core.timestamps import format_ts, parse_ts
+from watcher.core.timestamps import format_ts
 from watcher.simulator.accounts import Account
 from watcher.simulator.api import Refused, VendorApi, json_response, stage_table
-from watcher.simulator.listing import Filters, int_param, link_header, matching, page_count, serial
+from watcher.simulator.listing import (
+    Filters,
+    asked,
+    link_header,
+    matching,
+    numbered,
+    page_count,
+    serial,
+    times,
+)
 from watcher.simulator.world import SimRun
 
 STATUSES = ("created", "waiting_for_resource", "preparing", "waiting_for_callback", "pending",
@@ -38,6 +47,9 @@ STATUSES = ("created", "waiting_for_resource", "preparing", "waiting_for_callbac
 FINISHED = ("success", "failed", "canceled", "skipped")
 SCOPES = {"running": ("running",), "pending": ("pending",), "finished": FINISHED}
 ORDER_BY = ("id", "status", "ref", "updated_at", "user_id")
+#: the values a parameter may take (another is a 400)
+VALID = {"order_by": ORDER_BY, "sort": ("asc", "desc"), "status": STATUSES,
+         "scope": (*SCOPES, "branches", "tags")}
 DEFAULT_PROJECT = "acme/api"
 WEB = "https://gitlab.com"
 
@@ -99,28 +111,25 @@ class GitLabApi(VendorApi):
         account = self.account_of(request)
         path = self._project_of(request, account)
         q = request.query
-        per_page, page = int_param(q, "per_page", 20), int_param(q, "page", 1)
-        if per_page is None or page is None:
-            return self.error(400, "per_page is invalid" if per_page is None
-                              else "page is invalid")
-        per_page, page = min(max(per_page, 1), 100), max(page, 1)
+        paging = numbered(q, 20)
+        if isinstance(paging, str):
+            return self.error(400, f"{paging} is invalid")
+        per_page, page = paging
         order_by, sort = q.get("order_by", "id"), q.get("sort", "desc")
-        bounds = _checked(q)
+        if bad := next((p for p, valid in VALID.items() if q.get(p) and q[p] not in valid), None):
+            return self.error(400, f"{bad} does not have a valid value")
+        bounds = times(q, _BOUNDS)
         if isinstance(bounds, str):
-            return self.error(400, bounds)
-        filters = tuple((f, q[f]) for f in _FILTERS if q.get(f))
+            return self.error(400, f"{bounds} is invalid")
+        filters = asked(q, _FILTERS)
         matches = matching(_FILTERS, filters)
+        within = matching(_BOUNDS, bounds)
 
         def keep(r: SimRun) -> bool:
-            if r.extra.get("project", DEFAULT_PROJECT) != path:
-                return False
-            for name, t in bounds:
-                if (r.updated < t) if name == "updated_after" else (r.updated > t):
-                    return False
-            return matches(r)
+            return r.extra.get("project", DEFAULT_PROJECT) == path and within(r) and matches(r)
 
         def order() -> list[SimRun]:
-            return self.listings.get(account, (path, order_by, sort, filters, tuple(bounds)),
+            return self.listings.get(account, (path, order_by, sort, filters, bounds),
                                      keep, _KEYS[order_by], reverse=sort == "desc")
 
         items, ordered = self.page(request, order, per_page, self.render,
@@ -177,22 +186,6 @@ class GitLabApi(VendorApi):
         return body
 
 
-def _checked(q: Any) -> list[tuple[str, float]] | str:
-    """The ``updated_after``/``updated_before`` bounds of a valid query, or what is wrong."""
-    for name, valid in (("order_by", ORDER_BY), ("sort", ("asc", "desc")),
-                        ("status", STATUSES), ("scope", (*SCOPES, "branches", "tags"))):
-        if q.get(name) and q[name] not in valid:
-            return f"{name} does not have a valid value"
-    bounds = []
-    for name in ("updated_after", "updated_before"):
-        if q.get(name):
-            t = parse_ts(q[name])
-            if t is None:
-                return f"{name} is invalid"
-            bounds.append((name, t))
-    return bounds
-
-
 _KEYS = {
     "id": serial, "user_id": serial,
     "status": lambda r: (r.status, serial(r)),
@@ -204,4 +197,8 @@ _FILTERS: Filters = {
     "ref": lambda r, v: r.workflow.key == v,
     "source": lambda r, v: r.extra.get("source", "push") == v,
     "scope": lambda r, v: v not in SCOPES or r.status in SCOPES[v],
+}
+_BOUNDS: Filters = {
+    "updated_after": lambda r, t: r.updated >= t,
+    "updated_before": lambda r, t: r.updated <= t,
 }

@@ -26,6 +26,7 @@ from typing import Any
 
 from yarl import URL
 
+from watcher.core.timestamps import parse_ts
 from watcher.simulator.accounts import Account
 from watcher.simulator.world import SimRun, World
 
@@ -77,12 +78,29 @@ class Listings:
 
 
 #: a listing's filters: query parameter -> whether a run passes with the parameter's value
-Filters = dict[str, Callable[[SimRun, str], bool]]
+#: (a time bound's value is the time it names)
+Filters = dict[str, Callable[[SimRun, Any], bool]]
 
 
-def matching(table: Filters, filters: tuple[tuple[str, str], ...]) -> Callable[[SimRun], bool]:
+def matching(table: Filters, filters: tuple[tuple[str, Any], ...]) -> Callable[[SimRun], bool]:
     """A ``keep`` for :meth:`Listings.get`: every one of ``filters`` (name, value) holds."""
     return lambda run: all(table[name](run, value) for name, value in filters)
+
+
+def asked(q: Any, table: Filters) -> tuple[tuple[str, str], ...]:
+    """The (name, value) of each of ``table``'s filters the query sets (empty is unset)."""
+    return tuple((name, q[name]) for name in table if q.get(name))
+
+
+def times(q: Any, table: Filters) -> tuple[tuple[str, float], ...] | str:
+    """The (name, time) of each of ``table``'s time bounds the query sets, or the name of the
+    first that is no time."""
+    bounds = []
+    for name, raw in asked(q, table):
+        if (t := parse_ts(raw)) is None:
+            return name
+        bounds.append((name, t))
+    return tuple(bounds)
 
 
 def serial(run: SimRun) -> int:
@@ -110,6 +128,17 @@ class Desc:
 
 def page_count(total: int, size: int) -> int:
     return max(1, -(-total // size))
+
+
+def numbered(q: Any, per_page: int) -> tuple[int, int] | str:
+    """Page-number paging, as GitHub and GitLab take it: ``per_page`` (1-100, default
+    ``per_page``) and ``page`` (from 1), or the name of the one that is not a number."""
+    size, page = int_param(q, "per_page", per_page), int_param(q, "page", 1)
+    if size is None:
+        return "per_page"
+    if page is None:
+        return "page"
+    return min(max(size, 1), 100), max(page, 1)
 
 
 def link_header(url: URL, page: int, last: int, param: str = "page") -> str:
