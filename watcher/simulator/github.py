@@ -32,18 +32,9 @@ from aiohttp import web
 from watcher.simulator.accounts import Account
 from watcher.simulator.api import Refused, VendorApi, json_response, stage_table, stamp
 from watcher.simulator.github_objects import WEB, repository, user
-from watcher.simulator.listing import (
-    Filters,
-    asked,
-    link_header,
-    matching,
-    numbered,
-    page_count,
-    serial,
-)
+from watcher.simulator.listing import Filters, asked, link_header, numbered, page_count, serial
 from watcher.simulator.world import SimRun, Workflow, World
 
-STATUSES = ("requested", "queued", "waiting", "pending", "in_progress")
 CONCLUSIONS = ("success", "failure", "neutral", "cancelled", "skipped", "timed_out",
                "action_required", "stale", "startup_failure")
 DEFAULT_REPO = "acme/api"
@@ -185,8 +176,7 @@ class GitHubApi(VendorApi):
         per_page, page = paging
         workflow = request.match_info.get("workflow")
         wf_id = None if workflow is None else self._workflow(workflow).id
-        filters = asked(request.query, _FILTERS)
-        matches = matching(_FILTERS, filters)
+        filters, matches = asked(request.query, _FILTERS)
 
         def keep(r: SimRun) -> bool:
             return (r.extra.get("repository", DEFAULT_REPO) == repo

@@ -121,8 +121,7 @@ class GitLabApi(VendorApi):
         bounds = times(q, _BOUNDS)
         if isinstance(bounds, str):
             return self.error(400, f"{bounds} is invalid")
-        filters = asked(q, _FILTERS)
-        matches = matching(_FILTERS, filters)
+        filters, matches = asked(q, _FILTERS)
         within = matching(_BOUNDS, bounds)
 
         def keep(r: SimRun) -> bool:

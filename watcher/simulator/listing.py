@@ -87,16 +87,19 @@ def matching(table: Filters, filters: tuple[tuple[str, Any], ...]) -> Callable[[
     return lambda run: all(table[name](run, value) for name, value in filters)
 
 
-def asked(q: Any, table: Filters) -> tuple[tuple[str, str], ...]:
-    """The (name, value) of each of ``table``'s filters the query sets (empty is unset)."""
-    return tuple((name, q[name]) for name in table if q.get(name))
+def asked(q: Any, table: Filters) -> tuple[tuple[tuple[str, str], ...], Callable[[SimRun], bool]]:
+    """The (name, value) of each of ``table``'s filters the query sets (empty is unset), and
+    whether a run passes them all."""
+    filters = tuple((name, q[name]) for name in table if q.get(name))
+    return filters, matching(table, filters)
 
 
 def times(q: Any, table: Filters) -> tuple[tuple[str, float], ...] | str:
     """The (name, time) of each of ``table``'s time bounds the query sets, or the name of the
     first that is no time."""
+    given, _ = asked(q, table)
     bounds = []
-    for name, raw in asked(q, table):
+    for name, raw in given:
         if (t := parse_ts(raw)) is None:
             return name
         bounds.append((name, t))
