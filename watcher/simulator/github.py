@@ -188,7 +188,7 @@ class GitHubApi(VendorApi):
             return runs[:FILTERED_CAP] if filters else runs
 
         api = self._api(request)
-        items, ordered = self.page(request, order, per_page, lambda r: self.render(r, api),
+        items, ordered = self.page(request, order, per_page, lambda r: workflow_run(r, api),
                                    start=(page - 1) * per_page)
         body = orjson.dumps({"total_count": len(ordered), "workflow_runs": items})
         return self._etagged(request, account, body, {
@@ -201,45 +201,46 @@ class GitHubApi(VendorApi):
         account, repo = self._opened(request)
         run = self.run_of(request, "Not Found",
                           belongs=lambda r: r.extra.get("repository", DEFAULT_REPO) == repo)
-        body = orjson.dumps(self.served(run, self.render(run, self._api(request))))
+        body = orjson.dumps(self.served(run, workflow_run(run, self._api(request))))
         return self._etagged(request, account, body, {})
 
-    def render(self, run: SimRun, api: str) -> dict[str, Any]:
-        wf, x = run.workflow, run.extra
-        full = x.get("repository", DEFAULT_REPO)
-        repo = repository(full, api)
-        rid = int(run.id) if run.id.isdigit() else abs(hash(run.id)) % 10**10
-        sha = hashlib.sha1(run.id.encode()).hexdigest()
-        url = f"{api}/repos/{full}/actions/runs/{run.id}"
-        done = conclusion(run)
-        actor = user(x.get("actor", "octo-dev"), 583231, api)
-        return {
-            "id": rid, "name": wf.name, "node_id": f"WFR_kwLO{rid:012d}",
-            "head_branch": x.get("head_branch", "main"), "head_sha": sha,
-            "path": f".github/workflows/{wf.key}.yml",
-            "display_title": x.get("display_title", f"{wf.name} #{rid % 100000}"),
-            "run_number": rid % 100000, "event": x.get("event", "push"),
-            "status": "completed" if done or run.status == "completed" else run.status,
-            "conclusion": done,
-            "workflow_id": int(wf.id) if wf.id.isdigit() else 0,
-            "check_suite_id": rid + 1_000_000_000, "check_suite_node_id": f"CS_kwDO{rid:012d}",
-            "url": url, "html_url": f"{WEB}/{full}/actions/runs/{run.id}",
-            "pull_requests": [], "created_at": _ts(run.created), "updated_at": _ts(run.updated),
-            "actor": actor, "run_attempt": int(x.get("run_attempt", 1)),
-            "referenced_workflows": [],
-            "run_started_at": _ts(run.started if run.started is not None else run.created),
-            "triggering_actor": actor,
-            "jobs_url": f"{url}/jobs", "logs_url": f"{url}/logs",
-            "check_suite_url": f"{api}/repos/{full}/check-suites/{rid + 1_000_000_000}",
-            "artifacts_url": f"{url}/artifacts", "cancel_url": f"{url}/cancel",
-            "rerun_url": f"{url}/rerun", "previous_attempt_url": None,
-            "workflow_url": f"{api}/repos/{full}/actions/workflows/{wf.id}",
-            "head_commit": {"id": sha, "tree_id": sha[::-1], "message": f"Change {sha[:7]}",
-                            "timestamp": _ts(run.created),
-                            "author": {"name": "Octo Dev", "email": "octo@example.com"},
-                            "committer": {"name": "Octo Dev", "email": "octo@example.com"}},
-            "repository": repo, "head_repository": repo,
-        }
+
+def workflow_run(run: SimRun, api: str) -> dict[str, Any]:
+    wf, x = run.workflow, run.extra
+    full = x.get("repository", DEFAULT_REPO)
+    repo = repository(full, api)
+    rid = int(run.id) if run.id.isdigit() else abs(hash(run.id)) % 10**10
+    sha = hashlib.sha1(run.id.encode()).hexdigest()
+    url = f"{api}/repos/{full}/actions/runs/{run.id}"
+    done = conclusion(run)
+    actor = user(x.get("actor", "octo-dev"), 583231, api)
+    return {
+        "id": rid, "name": wf.name, "node_id": f"WFR_kwLO{rid:012d}",
+        "head_branch": x.get("head_branch", "main"), "head_sha": sha,
+        "path": f".github/workflows/{wf.key}.yml",
+        "display_title": x.get("display_title", f"{wf.name} #{rid % 100000}"),
+        "run_number": rid % 100000, "event": x.get("event", "push"),
+        "status": "completed" if done or run.status == "completed" else run.status,
+        "conclusion": done,
+        "workflow_id": int(wf.id) if wf.id.isdigit() else 0,
+        "check_suite_id": rid + 1_000_000_000, "check_suite_node_id": f"CS_kwDO{rid:012d}",
+        "url": url, "html_url": f"{WEB}/{full}/actions/runs/{run.id}",
+        "pull_requests": [], "created_at": _ts(run.created), "updated_at": _ts(run.updated),
+        "actor": actor, "run_attempt": int(x.get("run_attempt", 1)),
+        "referenced_workflows": [],
+        "run_started_at": _ts(run.started if run.started is not None else run.created),
+        "triggering_actor": actor,
+        "jobs_url": f"{url}/jobs", "logs_url": f"{url}/logs",
+        "check_suite_url": f"{api}/repos/{full}/check-suites/{rid + 1_000_000_000}",
+        "artifacts_url": f"{url}/artifacts", "cancel_url": f"{url}/cancel",
+        "rerun_url": f"{url}/rerun", "previous_attempt_url": None,
+        "workflow_url": f"{api}/repos/{full}/actions/workflows/{wf.id}",
+        "head_commit": {"id": sha, "tree_id": sha[::-1], "message": f"Change {sha[:7]}",
+                        "timestamp": _ts(run.created),
+                        "author": {"name": "Octo Dev", "email": "octo@example.com"},
+                        "committer": {"name": "Octo Dev", "email": "octo@example.com"}},
+        "repository": repo, "head_repository": repo,
+    }
 
 
 def _newest(run: SimRun) -> tuple[float, int]:

@@ -131,7 +131,7 @@ class GitLabApi(VendorApi):
             return self.listings.get(account, (path, order_by, sort, filters, bounds),
                                      keep, _KEYS[order_by], reverse=sort == "desc")
 
-        items, ordered = self.page(request, order, per_page, self.render,
+        items, ordered = self.page(request, order, per_page, pipeline,
                                    start=(page - 1) * per_page)
         total, pages = len(ordered), page_count(len(ordered), per_page)
         headers = {"X-Page": str(page), "X-Per-Page": str(per_page), "X-Total": str(total),
@@ -147,42 +147,43 @@ class GitLabApi(VendorApi):
         path = self._project_of(request, self.account_of(request))
         run = self.run_of(request, "Not found",
                           belongs=lambda r: r.extra.get("project", DEFAULT_PROJECT) == path)
-        return json_response(self.served(run, self.detail(run)))
+        return json_response(self.served(run, pipeline_detail(run)))
 
-    def render(self, run: SimRun) -> dict[str, Any]:
-        path = run.extra.get("project", DEFAULT_PROJECT)
-        pid = int(run.id) if run.id.isdigit() else abs(hash(run.id)) % 10**9
-        return {
-            "id": pid, "iid": pid % 100000, "project_id": project_id(path),
-            "sha": hashlib.sha1(run.id.encode()).hexdigest(), "ref": run.workflow.key,
-            "status": run.status, "source": run.extra.get("source", "push"),
-            "created_at": format_ts(run.created), "updated_at": format_ts(run.updated),
-            "web_url": f"{WEB}/{path}/-/pipelines/{run.id}", "name": run.workflow.name,
-        }
 
-    def detail(self, run: SimRun) -> dict[str, Any]:
-        body = self.render(run)
-        path = run.extra.get("project", DEFAULT_PROJECT)
-        sha = body["sha"]
-        duration = (int(run.finished - run.started)
-                    if run.finished is not None and run.started is not None else None)
-        body.update({
-            "before_sha": sha[::-1], "tag": False, "yaml_errors": None,
-            "user": {"id": 1001, "username": "ci-bot", "name": "CI Bot", "state": "active",
-                     "locked": False, "avatar_url": None, "web_url": f"{WEB}/ci-bot"},
-            "started_at": format_ts(run.started) if run.started is not None else None,
-            "finished_at": format_ts(run.finished) if run.finished is not None else None,
-            "committed_at": None, "duration": duration,
-            "queued_duration": (round(run.started - run.created, 3)
-                                if run.started is not None else None),
-            "coverage": None,
-            "detailed_status": {
-                "icon": f"status_{run.status}", "text": run.status, "label": run.status,
-                "group": run.status, "tooltip": run.status, "has_details": False,
-                "details_path": f"/{path}/-/pipelines/{run.id}", "illustration": None,
-                "favicon": f"/assets/ci_favicons/favicon_status_{run.status}.png"},
-        })
-        return body
+def pipeline(run: SimRun) -> dict[str, Any]:
+    path = run.extra.get("project", DEFAULT_PROJECT)
+    pid = int(run.id) if run.id.isdigit() else abs(hash(run.id)) % 10**9
+    return {
+        "id": pid, "iid": pid % 100000, "project_id": project_id(path),
+        "sha": hashlib.sha1(run.id.encode()).hexdigest(), "ref": run.workflow.key,
+        "status": run.status, "source": run.extra.get("source", "push"),
+        "created_at": format_ts(run.created), "updated_at": format_ts(run.updated),
+        "web_url": f"{WEB}/{path}/-/pipelines/{run.id}", "name": run.workflow.name,
+    }
+
+def pipeline_detail(run: SimRun) -> dict[str, Any]:
+    body = pipeline(run)
+    path = run.extra.get("project", DEFAULT_PROJECT)
+    sha = body["sha"]
+    duration = (int(run.finished - run.started)
+                if run.finished is not None and run.started is not None else None)
+    body.update({
+        "before_sha": sha[::-1], "tag": False, "yaml_errors": None,
+        "user": {"id": 1001, "username": "ci-bot", "name": "CI Bot", "state": "active",
+                 "locked": False, "avatar_url": None, "web_url": f"{WEB}/ci-bot"},
+        "started_at": format_ts(run.started) if run.started is not None else None,
+        "finished_at": format_ts(run.finished) if run.finished is not None else None,
+        "committed_at": None, "duration": duration,
+        "queued_duration": (round(run.started - run.created, 3)
+                            if run.started is not None else None),
+        "coverage": None,
+        "detailed_status": {
+            "icon": f"status_{run.status}", "text": run.status, "label": run.status,
+            "group": run.status, "tooltip": run.status, "has_details": False,
+            "details_path": f"/{path}/-/pipelines/{run.id}", "illustration": None,
+            "favicon": f"/assets/ci_favicons/favicon_status_{run.status}.png"},
+    })
+    return body
 
 
 _KEYS = {
