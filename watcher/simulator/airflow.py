@@ -25,6 +25,7 @@ import operator
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, ClassVar
 
 import orjson
@@ -176,10 +177,9 @@ class AirflowApi(VendorApi):
             return (*(Desc(_ORDER[o[1:]](r)) if o.startswith("-") else _ORDER[o](r)
                       for o in order), r.created)
 
-        def ordered_runs() -> list[SimRun]:
-            return self.listings.get(account, (dag, tuple(order), states, bounds), keep, by)
-
-        items, runs = self.page(request, ordered_runs, limit, lambda r: self.render(r, v1=v1),
+        listing = partial(self.listings.get, account, (dag, tuple(order), states, bounds),
+                          keep, by)
+        items, runs = self.page(request, listing, limit, lambda r: self.render(r, v1=v1),
                                 start=offset)
         body: dict[str, Any] = {"dag_runs": items}
         if cursor is not None and not v1:

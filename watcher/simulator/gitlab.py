@@ -21,6 +21,7 @@ A pipeline's ``ref`` is its workflow's key (``invoice-processing``), its
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
@@ -92,24 +93,24 @@ class GitLabApi(VendorApi):
         app.router.add_get("/api/v4/projects/{project}/pipelines", self.list_pipelines)
         app.router.add_get("/api/v4/projects/{project}/pipelines/{id}", self.get_pipeline)
 
-    def _project_of(self, request: web.Request, account: Account) -> str:
-        """The path of the project the request names (by id or path), refused with 404 when
-        there is none."""
+    def _project_of(self, request: web.Request) -> tuple[Account, str]:
+        """The request's account and the path of the project it names (by id or path),
+        refused with 404 when there is none."""
+        account = self.account_of(request)
         raw = unquote(request.match_info["project"])
         paths = {DEFAULT_PROJECT} | {r.extra["project"] for r in account.runs.values()
                                      if "project" in r.extra}
         for path in paths:
             if raw in (path, str(project_id(path))):
-                return path
+                return account, path
         raise Refused(self.error(404, "Project Not Found"))
 
     async def get_project(self, request: web.Request) -> web.Response:
-        path = self._project_of(request, self.account_of(request))
+        _, path = self._project_of(request)
         return json_response(_project(path))
 
     async def list_pipelines(self, request: web.Request) -> web.Response:
-        account = self.account_of(request)
-        path = self._project_of(request, account)
+        account, path = self._project_of(request)
         q = request.query
         paging = numbered(q, 20)
         if isinstance(paging, str):
@@ -127,10 +128,8 @@ class GitLabApi(VendorApi):
         def keep(r: SimRun) -> bool:
             return r.extra.get("project", DEFAULT_PROJECT) == path and within(r) and matches(r)
 
-        def order() -> list[SimRun]:
-            return self.listings.get(account, (path, order_by, sort, filters, bounds),
-                                     keep, _KEYS[order_by], reverse=sort == "desc")
-
+        order = partial(self.listings.get, account, (path, order_by, sort, filters, bounds),
+                        keep, _KEYS[order_by], reverse=sort == "desc")
         items, ordered = self.page(request, order, per_page, pipeline,
                                    start=(page - 1) * per_page)
         total, pages = len(ordered), page_count(len(ordered), per_page)
@@ -144,7 +143,7 @@ class GitLabApi(VendorApi):
         return json_response(items, headers=headers)
 
     async def get_pipeline(self, request: web.Request) -> web.Response:
-        path = self._project_of(request, self.account_of(request))
+        _, path = self._project_of(request)
         run = self.run_of(request, "Not found",
                           belongs=lambda r: r.extra.get("project", DEFAULT_PROJECT) == path)
         return json_response(self.served(run, pipeline_detail(run)))
