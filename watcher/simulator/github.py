@@ -38,16 +38,10 @@ from watcher.simulator.world import SimRun, Workflow, World
 CONCLUSIONS = ("success", "failure", "neutral", "cancelled", "skipped", "timed_out",
                "action_required", "stale", "startup_failure")
 DEFAULT_REPO = "acme/api"
-#: requests an account may make per hour (GitHub's for a personal token)
-HOURLY = 5000
 #: a filtered listing lists at most this many runs ("up to 1,000 results")
 FILTERED_CAP = 1000
 #: how GitHub writes a time (whole seconds)
 SECONDS = "%Y-%m-%dT%H:%M:%SZ"
-
-
-def _ts(epoch: float) -> str | None:
-    return stamp(epoch, SECONDS)
 
 
 def conclusion(run: SimRun) -> str | None:
@@ -59,12 +53,13 @@ class GitHubApi(VendorApi):
     stages = stage_table(pending="queued", running="in_progress", succeeded="success",
                          failed="failure", cancelled="cancelled", skipped="skipped")
     source_keys: ClassVar[dict[str, str]] = {"repository": DEFAULT_REPO}
+    #: requests an account may make per hour (GitHub's for a personal token)
+    hourly = 5000
 
     def __init__(self, world: World) -> None:
         super().__init__(world)
         #: account name -> (start of its quota hour, requests counted in it)
         self._quota: dict[str, tuple[float, int]] = {}
-        self.hourly = HOURLY
 
     def credential(self, request: web.Request) -> str:
         auth = request.headers.get("Authorization", "")
@@ -214,6 +209,7 @@ def workflow_run(run: SimRun, api: str) -> dict[str, Any]:
     url = f"{api}/repos/{full}/actions/runs/{run.id}"
     done = conclusion(run)
     actor = user(x.get("actor", "octo-dev"), 583231, api)
+    created = stamp(run.created, SECONDS)
     return {
         "id": rid, "name": wf.name, "node_id": f"WFR_kwLO{rid:012d}",
         "head_branch": x.get("head_branch", "main"), "head_sha": sha,
@@ -225,10 +221,10 @@ def workflow_run(run: SimRun, api: str) -> dict[str, Any]:
         "workflow_id": int(wf.id) if wf.id.isdigit() else 0,
         "check_suite_id": rid + 1_000_000_000, "check_suite_node_id": f"CS_kwDO{rid:012d}",
         "url": url, "html_url": f"{WEB}/{full}/actions/runs/{run.id}",
-        "pull_requests": [], "created_at": _ts(run.created), "updated_at": _ts(run.updated),
+        "pull_requests": [], "created_at": created, "updated_at": stamp(run.updated, SECONDS),
         "actor": actor, "run_attempt": int(x.get("run_attempt", 1)),
         "referenced_workflows": [],
-        "run_started_at": _ts(run.started if run.started is not None else run.created),
+        "run_started_at": created if run.started is None else stamp(run.started, SECONDS),
         "triggering_actor": actor,
         "jobs_url": f"{url}/jobs", "logs_url": f"{url}/logs",
         "check_suite_url": f"{api}/repos/{full}/check-suites/{rid + 1_000_000_000}",
@@ -236,7 +232,7 @@ def workflow_run(run: SimRun, api: str) -> dict[str, Any]:
         "rerun_url": f"{url}/rerun", "previous_attempt_url": None,
         "workflow_url": f"{api}/repos/{full}/actions/workflows/{wf.id}",
         "head_commit": {"id": sha, "tree_id": sha[::-1], "message": f"Change {sha[:7]}",
-                        "timestamp": _ts(run.created),
+                        "timestamp": created,
                         "author": {"name": "Octo Dev", "email": "octo@example.com"},
                         "committer": {"name": "Octo Dev", "email": "octo@example.com"}},
         "repository": repo, "head_repository": repo,
