@@ -25,7 +25,7 @@ import orjson
 from watcher.simulator.api import stamp
 from watcher.simulator.github import conclusion, workflow_run
 from watcher.simulator.github_objects import user
-from watcher.simulator.gitlab import DEFAULT_PROJECT, WEB, pipeline_detail, project_id
+from watcher.simulator.gitlab import DEFAULT_PROJECT, WEB, pipeline_detail, project
 from watcher.simulator.world import SimRun, World
 
 #: a webhook: its delivery id, body and headers
@@ -58,7 +58,7 @@ def github(world: World, run: SimRun, secret: str) -> Push | None:
 
 def gitlab(world: World, run: SimRun, secret: str) -> Push:
     item: dict[str, Any] = pipeline_detail(run)
-    path = run.extra.get("project", DEFAULT_PROJECT)
+    where = project(run.extra.get("project", DEFAULT_PROJECT))
     attributes = {
         "id": item["id"], "iid": item["iid"], "name": item["name"], "ref": item["ref"],
         "tag": False, "sha": item["sha"], "before_sha": item["before_sha"],
@@ -71,9 +71,8 @@ def gitlab(world: World, run: SimRun, secret: str) -> Push:
     body = orjson.dumps({
         "object_kind": "pipeline", "object_attributes": attributes,
         "merge_request": None, "user": item["user"],
-        "project": {"id": project_id(path), "name": path.rpartition("/")[2],
-                    "path_with_namespace": path, "web_url": f"{WEB}/{path}",
-                    "default_branch": "main"},
+        "project": {k: where[k] for k in ("id", "name", "path_with_namespace", "web_url",
+                                          "default_branch")},
         "commit": {"id": item["sha"], "message": f"Change {item['sha'][:7]}",
                    "timestamp": stamp(run.created, GITLAB_TIME)},
         "builds": []})

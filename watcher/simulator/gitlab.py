@@ -62,7 +62,7 @@ def project_id(path: str) -> int:
     return 10_000_000 + int(hashlib.sha1(path.encode()).hexdigest()[:6], 16)
 
 
-def _project(path: str) -> dict[str, Any]:
+def project(path: str) -> dict[str, Any]:
     _, _, name = path.rpartition("/")
     return {"id": project_id(path), "name": name, "path": name, "path_with_namespace": path,
             "name_with_namespace": path.replace("/", " / "), "default_branch": "main",
@@ -107,7 +107,7 @@ class GitLabApi(VendorApi):
 
     async def get_project(self, request: web.Request) -> web.Response:
         _, path = self._project_of(request)
-        return json_response(_project(path))
+        return json_response(project(path))
 
     async def list_pipelines(self, request: web.Request) -> web.Response:
         account, path = self._project_of(request)
