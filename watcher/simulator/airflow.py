@@ -34,7 +34,7 @@ from aiohttp import web
 from watcher.simulator import jwt
 from watcher.simulator.accounts import Account
 from watcher.simulator.api import VendorApi, json_response, stage_table
-from watcher.simulator.listing import Desc, Filters, int_param, matching, times
+from watcher.simulator.listing import Desc, Filters, int_param, times
 from watcher.simulator.world import SimRun
 
 ADMIN_USER = "admin"
@@ -164,10 +164,10 @@ class AirflowApi(VendorApi):
             return self._problem(v1, 400, f"Ordering with '{bad[0]}' is disallowed or the "
                                  "attribute does not exist on the model")
         states = tuple(s for v in q.getall("state", []) for s in v.split(",") if s)
-        bounds = times(q, _BOUNDS)
-        if isinstance(bounds, str):
-            return self._problem(v1, 400 if v1 else 422, f"{bounds}: invalid datetime")
-        within = matching(_BOUNDS, bounds)
+        bounded = times(q, _BOUNDS)
+        if isinstance(bounded, str):
+            return self._problem(v1, 400 if v1 else 422, f"{bounded}: invalid datetime")
+        bounds, within = bounded
 
         def keep(r: SimRun) -> bool:
             return ((dag == "~" or dag_id(r) == dag) and (not states or r.status in states)

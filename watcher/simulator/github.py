@@ -32,7 +32,7 @@ from aiohttp import web
 from watcher.simulator.accounts import Account
 from watcher.simulator.api import Refused, VendorApi, json_response, stage_table, stamp
 from watcher.simulator.github_objects import WEB, repository, user
-from watcher.simulator.listing import Filters, asked, link_header, numbered, page_count, serial
+from watcher.simulator.listing import Filters, asked, links, numbered, page_count, serial
 from watcher.simulator.world import SimRun, Workflow, World
 
 CONCLUSIONS = ("success", "failure", "neutral", "cancelled", "skipped", "timed_out",
@@ -116,14 +116,12 @@ class GitHubApi(VendorApi):
         return account, repo
 
     def _etagged(self, request: web.Request, account: Account, body: bytes,
-                 headers: dict[str, str], link: str = "") -> web.Response:
+                 headers: dict[str, str], link: dict[str, str] | None = None) -> web.Response:
         """``body`` with its weak ETag, or a 304 (not counted) when the client has it."""
         etag = 'W/"' + hashlib.sha256(body).hexdigest() + '"'
         if etag in _tags(request.headers.get("If-None-Match", "")):
             return web.Response(status=304, headers={"ETag": etag, **self._count(account, False)})
-        headers = {"ETag": etag, **headers, **self._count(account, True)}
-        if link:
-            headers["Link"] = link
+        headers = {"ETag": etag, **headers, **self._count(account, True), **(link or {})}
         return web.Response(body=body, headers=headers, content_type="application/json")
 
     async def rate_limit(self, request: web.Request) -> web.Response:
@@ -190,7 +188,7 @@ class GitHubApi(VendorApi):
             "Cache-Control": "private, max-age=60, s-maxage=60",
             "Vary": "Accept, Authorization, Cookie, X-GitHub-OTP",
             "X-GitHub-Api-Version-Selected": "2022-11-28"},
-            link_header(request.url, page, page_count(len(ordered), per_page)))
+            links(request.url, page, page_count(len(ordered), per_page)))
 
     async def get_run(self, request: web.Request) -> web.Response:
         account, repo = self._opened(request)

@@ -30,16 +30,7 @@ from aiohttp import web
 from watcher.core.timestamps import format_ts
 from watcher.simulator.accounts import Account
 from watcher.simulator.api import Refused, VendorApi, json_response, stage_table
-from watcher.simulator.listing import (
-    Filters,
-    asked,
-    link_header,
-    matching,
-    numbered,
-    page_count,
-    serial,
-    times,
-)
+from watcher.simulator.listing import Filters, asked, links, numbered, page_count, serial, times
 from watcher.simulator.world import SimRun
 
 STATUSES = ("created", "waiting_for_resource", "preparing", "waiting_for_callback", "pending",
@@ -119,11 +110,11 @@ class GitLabApi(VendorApi):
         order_by, sort = q.get("order_by", "id"), q.get("sort", "desc")
         if bad := next((p for p, valid in VALID.items() if q.get(p) and q[p] not in valid), None):
             return self.error(400, f"{bad} does not have a valid value")
-        bounds = times(q, _BOUNDS)
-        if isinstance(bounds, str):
-            return self.error(400, f"{bounds} is invalid")
+        bounded = times(q, _BOUNDS)
+        if isinstance(bounded, str):
+            return self.error(400, f"{bounded} is invalid")
+        bounds, within = bounded
         filters, matches = asked(q, _FILTERS)
-        within = matching(_BOUNDS, bounds)
 
         def keep(r: SimRun) -> bool:
             return r.extra.get("project", DEFAULT_PROJECT) == path and within(r) and matches(r)
@@ -136,10 +127,8 @@ class GitLabApi(VendorApi):
         headers = {"X-Page": str(page), "X-Per-Page": str(per_page), "X-Total": str(total),
                    "X-Total-Pages": str(pages),
                    "X-Next-Page": str(page + 1) if page < pages else "",
-                   "X-Prev-Page": str(page - 1) if 1 < page <= pages else ""}
-        link = link_header(request.url, page, pages)
-        if link:
-            headers["Link"] = link
+                   "X-Prev-Page": str(page - 1) if 1 < page <= pages else "",
+                   **links(request.url, page, pages)}
         return json_response(items, headers=headers)
 
     async def get_pipeline(self, request: web.Request) -> web.Response:
