@@ -97,8 +97,9 @@ def asked(q: Any, table: Filters) -> Asked:
 
 def times(q: Any, table: Filters) -> Asked | str:
     """The time bounds of ``table`` the query sets, or the name of the first that is no time."""
+    given, _ = asked(q, table)
     bounds = []
-    for name, raw in asked(q, table)[0]:
+    for name, raw in given:
         if (t := parse_ts(raw)) is None:
             return name
         bounds.append((name, t))
