@@ -23,17 +23,18 @@ from __future__ import annotations
 import base64
 import operator
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, ClassVar
 
 import orjson
 from aiohttp import web
 
-from watcher.core.timestamps import parse_ts
 from watcher.simulator import jwt
 from watcher.simulator.accounts import Account
 from watcher.simulator.api import VendorApi, json_response, stage_table
-from watcher.simulator.listing import Desc, int_param
+from watcher.simulator.listing import Desc, Filters, int_param, times
 from watcher.simulator.world import SimRun
 
 ADMIN_USER = "admin"
@@ -163,23 +164,22 @@ class AirflowApi(VendorApi):
             return self._problem(v1, 400, f"Ordering with '{bad[0]}' is disallowed or the "
                                  "attribute does not exist on the model")
         states = tuple(s for v in q.getall("state", []) for s in v.split(",") if s)
-        bounds = _bounds(q)
-        if isinstance(bounds, str):
-            return self._problem(v1, 400 if v1 else 422, bounds)
+        bounded = times(q, _BOUNDS)
+        if isinstance(bounded, str):
+            return self._problem(v1, 400 if v1 else 422, f"{bounded}: invalid datetime")
+        bounds, within = bounded
 
         def keep(r: SimRun) -> bool:
             return ((dag == "~" or dag_id(r) == dag) and (not states or r.status in states)
-                    and all((v := _TIME_FIELDS[name](r)) is not None and _OPS[op](v, t)
-                            for name, op, t in bounds))
+                    and within(r))
 
         def by(r: SimRun) -> Any:
             return (*(Desc(_ORDER[o[1:]](r)) if o.startswith("-") else _ORDER[o](r)
                       for o in order), r.created)
 
-        def ordered_runs() -> list[SimRun]:
-            return self.listings.get(account, (dag, tuple(order), states, tuple(bounds)), keep, by)
-
-        items, runs = self.page(request, ordered_runs, limit, lambda r: self.render(r, v1=v1),
+        listing = partial(self.listings.get, account, (dag, tuple(order), states, bounds),
+                          keep, by)
+        items, runs = self.page(request, listing, limit, lambda r: self.render(r, v1=v1),
                                 start=offset)
         body: dict[str, Any] = {"dag_runs": items}
         if cursor is not None and not v1:
@@ -238,18 +238,12 @@ def _window(q: Any) -> tuple[int, int] | str:
     return min(limit, MAX_LIMIT), offset
 
 
-def _bounds(q: Any) -> list[tuple[str, str, float]] | str:
-    """The time bounds a query asks for (``updated_at_gte``...), or what is wrong with one."""
-    bounds: list[tuple[str, str, float]] = []
-    for name in _TIME_FIELDS:
-        for op in ("gte", "gt", "lte", "lt"):
-            raw = q.get(f"{name}_{op}")
-            if raw:
-                t = parse_ts(raw)
-                if t is None:
-                    return f"{name}_{op}: invalid datetime"
-                bounds.append((name, op, t))
-    return bounds
+def _bound(field: Callable[[SimRun], float | None], op: Callable[[float, float], bool]
+           ) -> Callable[[SimRun, float], bool]:
+    return lambda r, t: (v := field(r)) is not None and op(v, t)
 
 
-_OPS = {"gte": operator.ge, "gt": operator.gt, "lte": operator.le, "lt": operator.lt}
+#: ``updated_at_gte``...: every time field, bounded each way
+_BOUNDS: Filters = {f"{name}_{op}": _bound(field, test) for name, field in _TIME_FIELDS.items()
+                    for op, test in (("gte", operator.ge), ("gt", operator.gt),
+                                     ("lte", operator.le), ("lt", operator.lt))}

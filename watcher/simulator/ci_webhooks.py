@@ -17,83 +17,73 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from watcher.simulator.api import stamp
-from watcher.simulator.github import GitHubApi, conclusion
-from watcher.simulator.github_objects import repository, user
-from watcher.simulator.gitlab import DEFAULT_PROJECT, GitLabApi, project_id
+from watcher.simulator.github import conclusion, workflow_run
+from watcher.simulator.github_objects import user
+from watcher.simulator.gitlab import DEFAULT_PROJECT, WEB, pipeline_detail, project
 from watcher.simulator.world import SimRun, World
+
+#: a webhook: its delivery id, body and headers
+Push = tuple[str, bytes, dict[str, str]]
 
 GITHUB_API = "https://api.github.com"
 #: GitHub's workflow_run actions, by the live status that sends them
 GITHUB_ACTIONS = {"requested": "requested", "queued": "requested", "in_progress": "in_progress"}
-
-
 #: how GitLab's webhooks write a time (its API writes ISO 8601)
 GITLAB_TIME = "%Y-%m-%d %H:%M:%S UTC"
 
 
-class Pushes:
-    """Each platform's webhook for a run's status change: ``(delivery id, body, headers)``,
-    or None when the platform sends none for that status."""
-
-    def __init__(self, world: World) -> None:
-        self.github = GitHubApi(world)
-        self.gitlab = GitLabApi(world)
-        self.world = world
-
-    def push(self, run: SimRun, secret: str) -> tuple[str, bytes, dict[str, str]] | None:
-        if run.vendor == "github":
-            return self._github(run, secret)
-        if run.vendor == "gitlab":
-            return self._gitlab(run, secret)
+def github(world: World, run: SimRun, secret: str) -> Push | None:
+    action = "completed" if conclusion(run) else GITHUB_ACTIONS.get(run.status)
+    if action is None:
         return None
+    item = workflow_run(run, GITHUB_API)
+    body = orjson.dumps({"action": action, "workflow_run": item,
+                         "workflow": {"id": item["workflow_id"], "name": item["name"],
+                                      "path": item["path"], "state": "active"},
+                         "repository": item["repository"],
+                         "sender": user("octo-dev", 583231, GITHUB_API)})
+    delivery = world.random_uuid()
+    sig = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return delivery, body, {"Content-Type": "application/json",
+                            "User-Agent": "GitHub-Hookshot/sim",
+                            "X-GitHub-Event": "workflow_run", "X-GitHub-Delivery": delivery,
+                            "X-GitHub-Hook-ID": "1", "X-Hub-Signature-256": f"sha256={sig}"}
 
-    def _github(self, run: SimRun, secret: str) -> tuple[str, bytes, dict[str, str]] | None:
-        action = "completed" if conclusion(run) else GITHUB_ACTIONS.get(run.status)
-        if action is None:
-            return None
-        item = self.github.render(run, GITHUB_API)
-        body = orjson.dumps({"action": action, "workflow_run": item,
-                             "workflow": {"id": item["workflow_id"], "name": item["name"],
-                                          "path": item["path"], "state": "active"},
-                             "repository": repository(item["repository"]["full_name"],
-                                                      GITHUB_API),
-                             "sender": user("octo-dev", 583231, GITHUB_API)})
-        delivery = self.world.random_uuid()
-        sig = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        return delivery, body, {"Content-Type": "application/json",
-                                "User-Agent": "GitHub-Hookshot/sim",
-                                "X-GitHub-Event": "workflow_run", "X-GitHub-Delivery": delivery,
-                                "X-GitHub-Hook-ID": "1", "X-Hub-Signature-256": f"sha256={sig}"}
 
-    def _gitlab(self, run: SimRun, secret: str) -> tuple[str, bytes, dict[str, str]]:
-        item: dict[str, Any] = self.gitlab.detail(run)
-        path = run.extra.get("project", DEFAULT_PROJECT)
-        attributes = {
-            "id": item["id"], "iid": item["iid"], "name": item["name"], "ref": item["ref"],
-            "tag": False, "sha": item["sha"], "before_sha": item["before_sha"],
-            "source": item["source"], "status": run.status,
-            "detailed_status": item["detailed_status"]["text"], "stages": ["build", "test"],
-            "created_at": stamp(run.created, GITLAB_TIME),
-            "finished_at": stamp(run.finished, GITLAB_TIME),
-            "duration": item["duration"], "queued_duration": item["queued_duration"],
-            "variables": [], "url": item["web_url"]}
-        body = orjson.dumps({
-            "object_kind": "pipeline", "object_attributes": attributes,
-            "merge_request": None, "user": item["user"],
-            "project": {"id": project_id(path), "name": path.rpartition("/")[2],
-                        "path_with_namespace": path, "web_url": f"https://gitlab.com/{path}",
-                        "default_branch": "main"},
-            "commit": {"id": item["sha"], "message": f"Change {item['sha'][:7]}",
-                       "timestamp": stamp(run.created, GITLAB_TIME)},
-            "builds": []})
-        delivery = self.world.random_uuid()
-        return delivery, body, {"Content-Type": "application/json",
-                                "User-Agent": "GitLab/sim", "X-Gitlab-Event": "Pipeline Hook",
-                                "X-Gitlab-Event-UUID": delivery,
-                                "X-Gitlab-Webhook-UUID": self.world.random_uuid(),
-                                "X-Gitlab-Instance": "https://gitlab.com", "X-Gitlab-Token": secret}
+def gitlab(world: World, run: SimRun, secret: str) -> Push:
+    item: dict[str, Any] = pipeline_detail(run)
+    where = project(run.extra.get("project", DEFAULT_PROJECT))
+    attributes = {
+        "id": item["id"], "iid": item["iid"], "name": item["name"], "ref": item["ref"],
+        "tag": False, "sha": item["sha"], "before_sha": item["before_sha"],
+        "source": item["source"], "status": run.status,
+        "detailed_status": item["detailed_status"]["text"], "stages": ["build", "test"],
+        "created_at": stamp(run.created, GITLAB_TIME),
+        "finished_at": stamp(run.finished, GITLAB_TIME),
+        "duration": item["duration"], "queued_duration": item["queued_duration"],
+        "variables": [], "url": item["web_url"]}
+    body = orjson.dumps({
+        "object_kind": "pipeline", "object_attributes": attributes,
+        "merge_request": None, "user": item["user"],
+        "project": {k: where[k] for k in ("id", "name", "path_with_namespace", "web_url",
+                                          "default_branch")},
+        "commit": {"id": item["sha"], "message": f"Change {item['sha'][:7]}",
+                   "timestamp": stamp(run.created, GITLAB_TIME)},
+        "builds": []})
+    delivery = world.random_uuid()
+    return delivery, body, {"Content-Type": "application/json",
+                            "User-Agent": "GitLab/sim", "X-Gitlab-Event": "Pipeline Hook",
+                            "X-Gitlab-Event-UUID": delivery,
+                            "X-Gitlab-Webhook-UUID": world.random_uuid(),
+                            "X-Gitlab-Instance": WEB, "X-Gitlab-Token": secret}
+
+
+#: each platform's webhook for a run's status change (None: it sends none for that status)
+PUSHES: dict[str, Callable[[World, SimRun, str], Push | None]] = {
+    "github": github, "gitlab": gitlab}

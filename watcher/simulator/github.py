@@ -24,30 +24,24 @@ repository in their ``repository`` extra (default ``acme/api``); their
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import orjson
 from aiohttp import web
 
 from watcher.simulator.accounts import Account
-from watcher.simulator.api import Refused, VendorApi, json_response, stage_table
+from watcher.simulator.api import Refused, VendorApi, json_response, stage_table, stamp
 from watcher.simulator.github_objects import WEB, repository, user
-from watcher.simulator.listing import Filters, int_param, link_header, matching, page_count, serial
+from watcher.simulator.listing import Filters, asked, links, numbered, page_count, serial
 from watcher.simulator.world import SimRun, Workflow, World
 
-STATUSES = ("requested", "queued", "waiting", "pending", "in_progress")
 CONCLUSIONS = ("success", "failure", "neutral", "cancelled", "skipped", "timed_out",
                "action_required", "stale", "startup_failure")
 DEFAULT_REPO = "acme/api"
-#: requests an account may make per hour (GitHub's for a personal token)
-HOURLY = 5000
 #: a filtered listing lists at most this many runs ("up to 1,000 results")
 FILTERED_CAP = 1000
-
-
-def _ts(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+#: how GitHub writes a time (whole seconds)
+SECONDS = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def conclusion(run: SimRun) -> str | None:
@@ -59,12 +53,13 @@ class GitHubApi(VendorApi):
     stages = stage_table(pending="queued", running="in_progress", succeeded="success",
                          failed="failure", cancelled="cancelled", skipped="skipped")
     source_keys: ClassVar[dict[str, str]] = {"repository": DEFAULT_REPO}
+    #: requests an account may make per hour (GitHub's for a personal token)
+    hourly = 5000
 
     def __init__(self, world: World) -> None:
         super().__init__(world)
         #: account name -> (start of its quota hour, requests counted in it)
         self._quota: dict[str, tuple[float, int]] = {}
-        self.hourly = HOURLY
 
     def credential(self, request: web.Request) -> str:
         auth = request.headers.get("Authorization", "")
@@ -106,7 +101,7 @@ class GitHubApi(VendorApi):
 
     def _opened(self, request: web.Request) -> tuple[Account, str]:
         """The request's account and repository, refused with 403 once the hour's quota is
-        spent."""
+        spent, and with 404 for a repository it has no runs in."""
         account = self.account_of(request)
         start, used = self._quota.get(account.name, (0.0, 0))
         if used >= self.hourly and self.world.clock() - start < 3600:
@@ -114,17 +109,19 @@ class GitHubApi(VendorApi):
                               "GitHub Support for help, please include the request ID.")
             resp.headers.update(self._count(account, False))
             raise Refused(resp)
-        return account, f"{request.match_info['owner']}/{request.match_info['repo']}"
+        repo = f"{request.match_info['owner']}/{request.match_info['repo']}"
+        if repo != DEFAULT_REPO and all(r.extra.get("repository") != repo
+                                        for r in account.runs.values()):
+            raise Refused(self.error(404, "Not Found"))
+        return account, repo
 
     def _etagged(self, request: web.Request, account: Account, body: bytes,
-                 headers: dict[str, str], link: str = "") -> web.Response:
+                 headers: dict[str, str], link: dict[str, str] | None = None) -> web.Response:
         """``body`` with its weak ETag, or a 304 (not counted) when the client has it."""
         etag = 'W/"' + hashlib.sha256(body).hexdigest() + '"'
         if etag in _tags(request.headers.get("If-None-Match", "")):
             return web.Response(status=304, headers={"ETag": etag, **self._count(account, False)})
-        headers = {"ETag": etag, **headers, **self._count(account, True)}
-        if link:
-            headers["Link"] = link
+        headers = {"ETag": etag, **headers, **self._count(account, True), **(link or {})}
         return web.Response(body=body, headers=headers, content_type="application/json")
 
     async def rate_limit(self, request: web.Request) -> web.Response:
@@ -139,26 +136,21 @@ class GitHubApi(VendorApi):
     def _api(self, request: web.Request) -> str:
         return f"{request.scheme}://{request.host}/github"
 
-    def _known(self, account: Account, repo: str) -> bool:
-        return repo == DEFAULT_REPO or any(r.extra.get("repository") == repo
-                                           for r in account.runs.values())
-
     async def get_repo(self, request: web.Request) -> web.Response:
         account, repo = self._opened(request)
-        if not self._known(account, repo):
-            return self.error(404, "Not Found")
         return json_response({**repository(repo, self._api(request)), "default_branch": "main"},
                              headers=self._count(account, True))
 
-    def _workflow(self, ref: str) -> Workflow | None:
-        """A workflow by its id or file name."""
-        return next((w for w in self.world.workflows["github"]
-                     if ref in (w.id, f"{w.key}.yml", f"{w.key}.yaml")), None)
+    def _workflow(self, ref: str) -> Workflow:
+        """A workflow by its id or file name, refused with 404 when there is none."""
+        wf = next((w for w in self.world.workflows["github"]
+                   if ref in (w.id, f"{w.key}.yml", f"{w.key}.yaml")), None)
+        if wf is None:
+            raise Refused(self.error(404, "Not Found"))
+        return wf
 
     async def get_workflow(self, request: web.Request) -> web.Response:
         wf = self._workflow(request.match_info["workflow"])
-        if wf is None:
-            return self.error(404, "Not Found")
         full = f"{request.match_info['owner']}/{request.match_info['repo']}"
         return json_response({
             "id": int(wf.id), "node_id": f"W_kwDO{wf.id}", "name": wf.name,
@@ -171,21 +163,13 @@ class GitHubApi(VendorApi):
 
     async def list_runs(self, request: web.Request) -> web.Response:
         account, repo = self._opened(request)
-        if not self._known(account, repo):
-            return self.error(404, "Not Found")
-        q = request.query
-        per_page, page = int_param(q, "per_page", 30), int_param(q, "page", 1)
-        if per_page is None or page is None:
+        paging = numbered(request.query, 30)
+        if isinstance(paging, str):
             return self.error(422, "Invalid request.")
-        per_page, page = min(max(per_page, 1), 100), max(page, 1)
+        per_page, page = paging
         workflow = request.match_info.get("workflow")
-        wf_id = None
-        if workflow is not None:
-            if (wf := self._workflow(workflow)) is None:
-                return self.error(404, "Not Found")
-            wf_id = wf.id
-        filters = tuple((f, q[f]) for f in _FILTERS if q.get(f))
-        matches = matching(_FILTERS, filters)
+        wf_id = None if workflow is None else self._workflow(workflow).id
+        filters, matches = asked(request.query, _FILTERS)
 
         def keep(r: SimRun) -> bool:
             return (r.extra.get("repository", DEFAULT_REPO) == repo
@@ -197,58 +181,60 @@ class GitHubApi(VendorApi):
             return runs[:FILTERED_CAP] if filters else runs
 
         api = self._api(request)
-        items, ordered = self.page(request, order, per_page, lambda r: self.render(r, api),
+        items, ordered = self.page(request, order, per_page, lambda r: workflow_run(r, api),
                                    start=(page - 1) * per_page)
         body = orjson.dumps({"total_count": len(ordered), "workflow_runs": items})
         return self._etagged(request, account, body, {
             "Cache-Control": "private, max-age=60, s-maxage=60",
             "Vary": "Accept, Authorization, Cookie, X-GitHub-OTP",
             "X-GitHub-Api-Version-Selected": "2022-11-28"},
-            link_header(request.url, page, page_count(len(ordered), per_page)))
+            links(request.url, page, page_count(len(ordered), per_page)))
 
     async def get_run(self, request: web.Request) -> web.Response:
         account, repo = self._opened(request)
         run = self.run_of(request, "Not Found",
                           belongs=lambda r: r.extra.get("repository", DEFAULT_REPO) == repo)
-        body = orjson.dumps(self.served(run, self.render(run, self._api(request))))
+        body = orjson.dumps(self.served(run, workflow_run(run, self._api(request))))
         return self._etagged(request, account, body, {})
 
-    def render(self, run: SimRun, api: str) -> dict[str, Any]:
-        wf, x = run.workflow, run.extra
-        full = x.get("repository", DEFAULT_REPO)
-        repo = repository(full, api)
-        rid = int(run.id) if run.id.isdigit() else abs(hash(run.id)) % 10**10
-        sha = hashlib.sha1(run.id.encode()).hexdigest()
-        url = f"{api}/repos/{full}/actions/runs/{run.id}"
-        done = conclusion(run)
-        actor = user(x.get("actor", "octo-dev"), 583231, api)
-        return {
-            "id": rid, "name": wf.name, "node_id": f"WFR_kwLO{rid:012d}",
-            "head_branch": x.get("head_branch", "main"), "head_sha": sha,
-            "path": f".github/workflows/{wf.key}.yml",
-            "display_title": x.get("display_title", f"{wf.name} #{rid % 100000}"),
-            "run_number": rid % 100000, "event": x.get("event", "push"),
-            "status": "completed" if done or run.status == "completed" else run.status,
-            "conclusion": done,
-            "workflow_id": int(wf.id) if wf.id.isdigit() else 0,
-            "check_suite_id": rid + 1_000_000_000, "check_suite_node_id": f"CS_kwDO{rid:012d}",
-            "url": url, "html_url": f"{WEB}/{full}/actions/runs/{run.id}",
-            "pull_requests": [], "created_at": _ts(run.created), "updated_at": _ts(run.updated),
-            "actor": actor, "run_attempt": int(x.get("run_attempt", 1)),
-            "referenced_workflows": [],
-            "run_started_at": _ts(run.started if run.started is not None else run.created),
-            "triggering_actor": actor,
-            "jobs_url": f"{url}/jobs", "logs_url": f"{url}/logs",
-            "check_suite_url": f"{api}/repos/{full}/check-suites/{rid + 1_000_000_000}",
-            "artifacts_url": f"{url}/artifacts", "cancel_url": f"{url}/cancel",
-            "rerun_url": f"{url}/rerun", "previous_attempt_url": None,
-            "workflow_url": f"{api}/repos/{full}/actions/workflows/{wf.id}",
-            "head_commit": {"id": sha, "tree_id": sha[::-1], "message": f"Change {sha[:7]}",
-                            "timestamp": _ts(run.created),
-                            "author": {"name": "Octo Dev", "email": "octo@example.com"},
-                            "committer": {"name": "Octo Dev", "email": "octo@example.com"}},
-            "repository": repo, "head_repository": repo,
-        }
+
+def workflow_run(run: SimRun, api: str) -> dict[str, Any]:
+    wf, x = run.workflow, run.extra
+    full = x.get("repository", DEFAULT_REPO)
+    repo = repository(full, api)
+    rid = int(run.id) if run.id.isdigit() else abs(hash(run.id)) % 10**10
+    sha = hashlib.sha1(run.id.encode()).hexdigest()
+    url = f"{api}/repos/{full}/actions/runs/{run.id}"
+    done = conclusion(run)
+    actor = user(x.get("actor", "octo-dev"), 583231, api)
+    created = stamp(run.created, SECONDS)
+    return {
+        "id": rid, "name": wf.name, "node_id": f"WFR_kwLO{rid:012d}",
+        "head_branch": x.get("head_branch", "main"), "head_sha": sha,
+        "path": f".github/workflows/{wf.key}.yml",
+        "display_title": x.get("display_title", f"{wf.name} #{rid % 100000}"),
+        "run_number": rid % 100000, "event": x.get("event", "push"),
+        "status": "completed" if done or run.status == "completed" else run.status,
+        "conclusion": done,
+        "workflow_id": int(wf.id) if wf.id.isdigit() else 0,
+        "check_suite_id": rid + 1_000_000_000, "check_suite_node_id": f"CS_kwDO{rid:012d}",
+        "url": url, "html_url": f"{WEB}/{full}/actions/runs/{run.id}",
+        "pull_requests": [], "created_at": created, "updated_at": stamp(run.updated, SECONDS),
+        "actor": actor, "run_attempt": int(x.get("run_attempt", 1)),
+        "referenced_workflows": [],
+        "run_started_at": created if run.started is None else stamp(run.started, SECONDS),
+        "triggering_actor": actor,
+        "jobs_url": f"{url}/jobs", "logs_url": f"{url}/logs",
+        "check_suite_url": f"{api}/repos/{full}/check-suites/{rid + 1_000_000_000}",
+        "artifacts_url": f"{url}/artifacts", "cancel_url": f"{url}/cancel",
+        "rerun_url": f"{url}/rerun", "previous_attempt_url": None,
+        "workflow_url": f"{api}/repos/{full}/actions/workflows/{wf.id}",
+        "head_commit": {"id": sha, "tree_id": sha[::-1], "message": f"Change {sha[:7]}",
+                        "timestamp": created,
+                        "author": {"name": "Octo Dev", "email": "octo@example.com"},
+                        "committer": {"name": "Octo Dev", "email": "octo@example.com"}},
+        "repository": repo, "head_repository": repo,
+    }
 
 
 def _newest(run: SimRun) -> tuple[float, int]:

@@ -2,7 +2,7 @@
 
 Each account's listing for one query (filters and order) is sorted once per
 version of its runs, so paging through 10,000 runs sorts them once, not once
-per page.  :func:`link_header` writes the RFC 8288 ``Link`` header GitHub and
+per page.  :func:`links` writes the RFC 8288 ``Link`` header GitHub and
 GitLab send with page-number paging.
 
 Noxus, Cortex and Knock document no order for their run listings; the
@@ -26,6 +26,7 @@ from typing import Any
 
 from yarl import URL
 
+from watcher.core.timestamps import parse_ts
 from watcher.simulator.accounts import Account
 from watcher.simulator.world import SimRun, World
 
@@ -77,12 +78,32 @@ class Listings:
 
 
 #: a listing's filters: query parameter -> whether a run passes with the parameter's value
-Filters = dict[str, Callable[[SimRun, str], bool]]
+#: (a time bound's value is the time it names)
+Filters = dict[str, Callable[[SimRun, Any], bool]]
+#: the filters a query sets, as (name, value), and whether a run passes them all
+Asked = tuple[tuple[tuple[str, Any], ...], Callable[[SimRun], bool]]
 
 
-def matching(table: Filters, filters: tuple[tuple[str, str], ...]) -> Callable[[SimRun], bool]:
+def matching(table: Filters, filters: tuple[tuple[str, Any], ...]) -> Callable[[SimRun], bool]:
     """A ``keep`` for :meth:`Listings.get`: every one of ``filters`` (name, value) holds."""
     return lambda run: all(table[name](run, value) for name, value in filters)
+
+
+def asked(q: Any, table: Filters) -> Asked:
+    """The filters of ``table`` the query sets (an empty value is unset)."""
+    filters = tuple((name, q[name]) for name in table if q.get(name))
+    return filters, matching(table, filters)
+
+
+def times(q: Any, table: Filters) -> Asked | str:
+    """The time bounds of ``table`` the query sets, or the name of the first that is no time."""
+    given, _ = asked(q, table)
+    bounds = []
+    for name, raw in given:
+        if (t := parse_ts(raw)) is None:
+            return name
+        bounds.append((name, t))
+    return tuple(bounds), matching(table, tuple(bounds))
 
 
 def serial(run: SimRun) -> int:
@@ -112,16 +133,27 @@ def page_count(total: int, size: int) -> int:
     return max(1, -(-total // size))
 
 
-def link_header(url: URL, page: int, last: int, param: str = "page") -> str:
-    """``<...page=2>; rel="next", ...`` for page ``page`` of ``last``."""
+def numbered(q: Any, per_page: int) -> tuple[int, int] | str:
+    """Page-number paging, as GitHub and GitLab take it: ``per_page`` (1-100, default
+    ``per_page``) and ``page`` (from 1), or the name of the one that is not a number."""
+    size, page = int_param(q, "per_page", per_page), int_param(q, "page", 1)
+    if size is None:
+        return "per_page"
+    if page is None:
+        return "page"
+    return min(max(size, 1), 100), max(page, 1)
+
+
+def links(url: URL, page: int, last: int) -> dict[str, str]:
+    """``Link: <...page=2>; rel="next", ...`` for page ``page`` of ``last`` (none for one page)."""
     def at(n: int) -> str:
-        return f'<{url.update_query({param: str(n)})}>'
+        return f'<{url.update_query({"page": str(n)})}>'
     rels = []
     if page > 1:
         rels += [f'{at(page - 1)}; rel="prev"', f'{at(1)}; rel="first"']
     if page < last:
         rels += [f'{at(page + 1)}; rel="next"', f'{at(last)}; rel="last"']
-    return ", ".join(rels)
+    return {"Link": ", ".join(rels)} if rels else {}
 
 
 def int_param(q: Any, name: str, default: int) -> int | None:

@@ -22,6 +22,7 @@ A run's world status is its ``state_type`` (``COMPLETED``...); its
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any, ClassVar
 
 import orjson
@@ -157,10 +158,7 @@ class PrefectApi(VendorApi):
         key, reverse = SORTS[sort]
         account = self.account_of(request)
         query = orjson.dumps([runs_f, flows_f, deps_f, sort], option=orjson.OPT_SORT_KEYS)
-
-        def order() -> list[SimRun]:
-            return self.listings.get(account, query, keep, key, reverse=reverse)
-
+        order = partial(self.listings.get, account, query, keep, key, reverse=reverse)
         items, _ = self.page(request, order, limit, self.render, start=offset)
         return json_response(items)
 

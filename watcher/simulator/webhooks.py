@@ -26,7 +26,7 @@ import aiohttp
 import anyio
 import orjson
 
-from watcher.simulator.ci_webhooks import Pushes
+from watcher.simulator.ci_webhooks import PUSHES
 from watcher.simulator.world import SimRun, World
 
 #: Extend's run webhook events, by the status that sends them
@@ -67,7 +67,6 @@ class Webhooks:
         #: what to send: GitHub's and GitLab's come with their headers, Extend's are signed
         #: at each try
         self._queue: list[tuple[Subscription, Sent, bytes, dict[str, str] | None]] = []
-        self._ci = Pushes(world)
         self._wake = anyio.Event()
         world.listeners.append(self._changed)
 
@@ -95,8 +94,8 @@ class Webhooks:
               ) -> tuple[str, bytes, dict[str, str] | None] | None:
         """The webhook of the run's new status: its event id, body and (but Extend's, signed
         at each try) headers; None when the platform sends none."""
-        if run.vendor in ("github", "gitlab"):
-            return self._ci.push(run, secret)
+        if (push := PUSHES.get(run.vendor)) is not None:
+            return push(self.world, run, secret)
         event = EXTEND_EVENTS.get(run.status) if run.vendor == "extend" else None
         if event is None:
             return None
