@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import httpx
 
 from tests.support import SimThread
@@ -85,3 +89,22 @@ def test_every_platform_is_served_on_the_wall_clock_too() -> None:
     assert github.id.isdigit() and gitlab.id.isdigit()
     assert airflow.id.startswith("manual__") and airflow.id.endswith("+00:00")
     assert len(prefect.id) == 36
+
+
+def test_a_named_runs_platform_ids_are_the_same_in_every_process() -> None:
+    """A run whose id is no number gets the same GitHub and GitLab id and Prefect name in
+    every process (not Python's per-process string hash), so a simulator in its own
+    process agrees with the test reading it."""
+    script = ("from watcher.simulator.world import World\n"
+              "from watcher.simulator.github import workflow_run\n"
+              "from watcher.simulator.gitlab import pipeline\n"
+              "from watcher.simulator.prefect import run_name\n"
+              "from watcher.testing.clocks import FrozenClock\n"
+              "w = World(clock=FrozenClock(), seed=1)\n"
+              "r = w.add_run('github', 'queued')\n"
+              "r.id = 'run-abc'\n"
+              "print(workflow_run(r, 'http://x')['id'], pipeline(r)['id'], run_name(r))\n")
+    said = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("1", "2")}
+    assert len(said) == 1

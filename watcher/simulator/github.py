@@ -24,6 +24,7 @@ repository in their ``repository`` extra (default ``acme/api``); their
 from __future__ import annotations
 
 import hashlib
+import zlib
 from typing import Any, ClassVar
 
 import orjson
@@ -202,7 +203,7 @@ def workflow_run(run: SimRun, api: str) -> dict[str, Any]:
     wf, x = run.workflow, run.extra
     full = x.get("repository", DEFAULT_REPO)
     repo = repository(full, api)
-    rid = int(run.id) if run.id.isdigit() else abs(hash(run.id)) % 10**10
+    rid = int(run.id) if run.id.isdigit() else zlib.crc32(run.id.encode())
     sha = hashlib.sha1(run.id.encode()).hexdigest()
     url = f"{api}/repos/{full}/actions/runs/{run.id}"
     done = conclusion(run)

@@ -21,6 +21,7 @@ A pipeline's ``ref`` is its workflow's key (``invoice-processing``), its
 from __future__ import annotations
 
 import hashlib
+import zlib
 from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import unquote
@@ -140,7 +141,7 @@ class GitLabApi(VendorApi):
 
 def pipeline(run: SimRun) -> dict[str, Any]:
     path = run.extra.get("project", DEFAULT_PROJECT)
-    pid = int(run.id) if run.id.isdigit() else abs(hash(run.id)) % 10**9
+    pid = int(run.id) if run.id.isdigit() else zlib.crc32(run.id.encode()) % 10**9
     return {
         "id": pid, "iid": pid % 100000, "project_id": project_id(path),
         "sha": hashlib.sha1(run.id.encode()).hexdigest(), "ref": run.workflow.key,

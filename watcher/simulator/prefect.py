@@ -22,6 +22,7 @@ A run's world status is its ``state_type`` (``COMPLETED``...); its
 from __future__ import annotations
 
 import uuid
+import zlib
 from functools import partial
 from typing import Any, ClassVar
 
@@ -63,7 +64,7 @@ def _uuid(seed: str) -> str:
 
 
 def run_name(run: SimRun) -> str:
-    n = int(uuid.UUID(run.id)) if len(run.id) == 36 else hash(run.id)
+    n = int(uuid.UUID(run.id)) if len(run.id) == 36 else zlib.crc32(run.id.encode())
     return f"{_ADJECTIVES[n % 8]}-{_ANIMALS[(n >> 3) % 8]}"
 
 
