@@ -1,17 +1,16 @@
 """The daemon's heartbeats: one pinger per ``[[heartbeats]]`` entry, and the health they
 report.
 
-A pinger, at start (each time this replica takes the heartbeat on), sends a start signal
-where the kind has one; then each interval the watcher's health is judged: well, a ping;
-unwell, the kind's fail signal with the one-line reason, or nothing (a plain URL, or a
-quiet verdict).  The URL is a secret: it is never logged, nor put in an error text.
-Before each request the worker's permit is checked, so a replica paused past its lease
-wakes up without pinging.
+A pinger sends a start signal where the kind has one (each time this replica takes the
+heartbeat on), then each interval judges the watcher's health, this replica's store and
+sink runners (:func:`~watcher.core.heartbeat.judge`): well, a ping; unwell, the kind's
+fail signal with the one-line reason, or nothing (a plain URL, or a quiet verdict).  The
+URL is a secret: it is never logged, nor put in an error text.  Before each request the
+worker's permit is checked, so a replica paused past its lease wakes up without pinging.
 
 With replicas each heartbeat has a lease (``heartbeat:<name>``), started and stopped by
 the lease keeper like a sink runner.  A heartbeat's counters outlive its pinger (a
-reload, a lease given back and taken again).  Health is this replica's store and sink
-runners, judged by :func:`~watcher.core.heartbeat.judge`.
+reload, a lease given back and taken again).
 """
 
 from __future__ import annotations
