@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from watcher.runtime.heartbeat import MESSAGE_MAX, request
+from watcher.runtime.heartbeats import MESSAGE_MAX, request
 
 HC = "https://hc-ping.com/3f1c2a9e"
 CR = "https://cronitor.link/p/KEY/watcher"

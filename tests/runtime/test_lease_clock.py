@@ -17,7 +17,7 @@ from tests.sinks.receiver import Receiver
 from watcher.config.heartbeats import HeartbeatConfig
 from watcher.core.heartbeat import HeartbeatStats, Verdict
 from watcher.runtime.claim import MARGIN, Claim, deadline
-from watcher.runtime.heartbeat import Pinger
+from watcher.runtime.heartbeats import Pinger
 from watcher.runtime.worker import Worker
 from watcher.testing import FakeClock
 

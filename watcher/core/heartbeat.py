@@ -44,6 +44,12 @@ class HeartbeatStatus:
     #: this replica pings it now (with replicas, one holds its lease)
     active: bool
 
+    @property
+    def healthy(self) -> bool | None:
+        """The last judgement; None (no verdict here) where this replica does not ping it
+        (stopped, or another's)."""
+        return self.stats.healthy if self.active else None
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:

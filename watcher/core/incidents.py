@@ -39,7 +39,7 @@ def incident_of(e: JournalEntry) -> tuple[str, str] | None:
     """``(part, key)`` of an event in an incident, or ``None`` for one that has none."""
     t = e.type
     if t in (SOURCE_FAILING, SOURCE_RECOVERED):
-        return (OPENS if t == SOURCE_FAILING else RESOLVES), f"source\x1f{e.source}"
+        return (OPENS if t == SOURCE_FAILING else RESOLVES), source_incident(e.source)
     if t in (WORKFLOW_DEGRADED, WORKFLOW_RECOVERED):
         ev = parsed(e)
         raw = ev.get("data")
@@ -49,11 +49,21 @@ def incident_of(e: JournalEntry) -> tuple[str, str] | None:
     if not e.run_id:
         return None
     if t == RUN_STUCK:
-        return OPENS, f"run\x1f{e.source}\x1f{e.run_id}"
+        return OPENS, run_incident(e.source, e.run_id)
     if t == RUN_STATUS_CHANGED and e.status in _FINAL:
         part = RESOLVES if e.status == Status.SUCCEEDED.value else ENDS
-        return part, f"run\x1f{e.source}\x1f{e.run_id}"
+        return part, run_incident(e.source, e.run_id)
     return None
+
+
+def source_incident(source: str) -> str:
+    """The key of a source's outage (the episode its reminders repeat, too)."""
+    return f"source\x1f{source}"
+
+
+def run_incident(source: str, run_id: str) -> str:
+    """The key of a stuck run (the episode its reminders repeat, too)."""
+    return f"run\x1f{source}\x1f{run_id}"
 
 
 def workflow_incident(rule: object, source: str, subject: object) -> str:

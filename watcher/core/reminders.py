@@ -33,6 +33,7 @@ from watcher.core.events import (
     SOURCE_REMINDER,
     event_id,
 )
+from watcher.core.incidents import run_incident, source_incident
 from watcher.model import Event, JournalEntry
 
 
@@ -59,9 +60,9 @@ class Episode:
 def episode_key(e: JournalEntry) -> str | None:
     """The episode an entry opens or closes: one per source, one per run."""
     if e.type in (SOURCE_FAILING, SOURCE_RECOVERED):
-        return f"source\x1f{e.source}"
+        return source_incident(e.source)
     if e.type in (RUN_STUCK, RUN_STATUS_CHANGED) and e.run_id is not None:
-        return f"run\x1f{e.source}\x1f{e.run_id}"
+        return run_incident(e.source, e.run_id)
     return None
 
 

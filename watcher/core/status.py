@@ -42,9 +42,22 @@ class PollStats:
     #: the first sync while it runs (the baseline poll of a new source), else None
     sync: SyncProgress | None = None
 
-    def observe(self, seconds: float) -> None:
-        """Record one poll's duration, failed or not (a timeout is worth seeing)."""
-        self.duration.observe(seconds)
+    def note_health(self, failures: int, threshold: int, now: float) -> None:
+        """Remember the source's health after a poll (:func:`source_health`, or ``waiting`` for
+        the first success), and when it last changed."""
+        health = source_health(failures, threshold)
+        if health == "ok" and self.last_success is None:
+            health = "waiting"
+        if health != self.health or self.health_since is None:
+            self.health, self.health_since = health, now
+
+
+def source_health(failures: int, threshold: int) -> str:
+    """``failing`` after ``threshold`` failed polls in a row (``watcher.source.failing``
+    holds), ``retrying`` after fewer, else ``ok``."""
+    if failures >= threshold:
+        return "failing"
+    return "retrying" if failures else "ok"
 
 
 @dataclass(slots=True, eq=False)
@@ -134,8 +147,6 @@ class SourceStatus:
     stats: PollStats
     #: failed polls in a row
     failures: int
-    #: ``failure_threshold`` polls in a row failed: ``watcher.source.failing`` holds
-    failing: bool
     #: the source's last cycle could not be saved to the state store
     store_failing: bool
     #: runs held, by canonical status
@@ -154,9 +165,12 @@ class SourceStatus:
     push_live: bool = False
 
     @property
+    def failing(self) -> bool:
+        return source_health(self.failures, self.failure_threshold) == "failing"
+
+    @property
     def retrying(self) -> bool:
-        """The last poll failed, but not yet ``failure_threshold`` in a row."""
-        return 0 < self.failures < self.failure_threshold
+        return source_health(self.failures, self.failure_threshold) == "retrying"
 
 
 @dataclass(frozen=True, slots=True)

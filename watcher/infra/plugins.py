@@ -75,10 +75,10 @@ def plugin_class(obj: object, what: str, *, text: tuple[str, ...] = (),
 def completed(cls: type, defaults: type) -> type:
     """``cls``, or a subclass of it that takes from ``defaults`` what ``cls`` lacks,
     made once per class."""
-    missing = [name for name in vars(defaults) if not name.startswith("__")
-               and not hasattr(cls, name)]
-    if not missing:
+    members = {name: value for base in reversed(defaults.__mro__) for name, value
+               in vars(base).items() if not name.startswith("__")}
+    extra = {name: value for name, value in members.items() if not hasattr(cls, name)}
+    if not extra:
         return cls
-    extra = {**{name: vars(defaults)[name] for name in missing},
-             "__module__": cls.__module__, "__qualname__": cls.__qualname__}
+    extra.update(__module__=cls.__module__, __qualname__=cls.__qualname__)
     return types.new_class(cls.__name__, (cls,), exec_body=lambda ns: ns.update(extra))

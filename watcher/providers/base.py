@@ -42,7 +42,13 @@ from watcher.providers.http import VendorHttp, default_error_message
 from watcher.providers.items import MAX_ID, MAX_STATUS, bounded, preview
 from watcher.providers.limits import bucket_key, source_limit
 from watcher.providers.pages import Listing, Run, items_of
-from watcher.providers.protocol import PollResult, PollView, Provider, ProviderContext
+from watcher.providers.protocol import (
+    PollResult,
+    PollView,
+    Provider,
+    ProviderContext,
+    ProviderMethods,
+)
 
 if TYPE_CHECKING:
     from watcher.config.settings import SourceConfig
@@ -72,7 +78,7 @@ def _no_version(item: Any) -> None:
     return None
 
 
-class BaseProvider(Generic[OptionsT]):
+class BaseProvider(ProviderMethods, Generic[OptionsT]):
     """Shared helpers: status mapping with unknown-value warnings, trimming, bad items."""
 
     kind: ClassVar[str] = ""
@@ -155,9 +161,6 @@ class BaseProvider(Generic[OptionsT]):
     def requests(self) -> int:
         return self.http.requests
 
-    async def enrich(self, events: list[Event]) -> None:
-        return None
-
     async def failures(self, events: list[Event], path: str
                        ) -> AsyncIterator[tuple[Event, Any | None]]:
         """The failed events that state no error, each with what ``path`` (``{id}``: the
@@ -185,14 +188,6 @@ class BaseProvider(Generic[OptionsT]):
     def push_items(self, body: Any) -> tuple[list[Any], list[str]]:
         """A push's run items (as a page's), and the ids of runs it only names."""
         return [], []
-
-    async def fetch_run(self, run_id: str) -> Observation | None:
-        """One run by id, as an observation (None: there is none); ProviderError."""
-        return None
-
-    async def probe(self) -> str:
-        """``watcher check --connect``: a subclass asks for a one-run page (:meth:`probed`)."""
-        raise NotImplementedError("this provider has no credential check")
 
     def probed(self, body: Any, key: str | None) -> str:
         """What a probe's one-run page says: the credentials work, the page parses."""
@@ -238,10 +233,6 @@ class BaseProvider(Generic[OptionsT]):
             self.skip(None, self.id_key, "bad_id", rid)
             raise SkipItem(None)
         return rid
-
-    def changed_at(self, item: Any) -> float | None:
-        # correct for every provider; override with a cheap field read where there is one
-        return self.describe(item).changed_at
 
     def observe(self, items: list[Any], out: list[Observation]) -> None:
         """Observations of a page's items: the hot loop (a tuple per item, nothing more).

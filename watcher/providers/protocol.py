@@ -148,14 +148,12 @@ class Provider(Protocol):
         ...
 
 
-class ProviderDefaults:
-    """The optional members, for a provider class that lacks them."""
-
-    skipped: Mapping[str, int] = MappingProxyType({})
-    requests: int = 0
-    observed: int = 0
+class ProviderMethods:
+    """The optional methods' defaults (:class:`~watcher.providers.base.BaseProvider`
+    inherits them)."""
 
     def changed_at(self, item: Any) -> float | None:
+        # correct for every provider; override with a cheap field read where there is one
         return cast(Provider, self).describe(item).changed_at
 
     async def enrich(self, events: list[Event]) -> None:
@@ -169,6 +167,15 @@ class ProviderDefaults:
 
     async def fetch_run(self, run_id: str) -> Observation | None:
         return None
+
+
+class ProviderDefaults(ProviderMethods):
+    """The optional members, for a provider class that lacks them: plain attributes here
+    (a plugin may set ``self.requests``), where BaseProvider's ``requests`` is a property."""
+
+    skipped: Mapping[str, int] = MappingProxyType({})
+    requests: int = 0
+    observed: int = 0
 
 
 def accept(obj: object) -> type[Provider]:

@@ -27,7 +27,7 @@ import structlog
 from watcher.config.settings import SourceConfig
 from watcher.core.backoff import Backoff
 from watcher.core.diff import Changeset, Policy, Session, expired
-from watcher.core.status import PollStats, SourceStatus
+from watcher.core.status import PollStats, SourceStatus, source_health
 from watcher.errors import (
     Fenced,
     InternalError,
@@ -85,13 +85,7 @@ class Poller:
 
     @property
     def failing(self) -> bool:
-        """``failure_threshold`` polls in a row failed (``watcher.source.failing`` holds)."""
-        return self.state.row.failures >= self.config.failure_threshold
-
-    @property
-    def retrying(self) -> bool:
-        """The last poll failed, but not yet ``failure_threshold`` in a row."""
-        return 0 < self.state.row.failures < self.config.failure_threshold
+        return source_health(self.state.row.failures, self.config.failure_threshold) == "failing"
 
     def status(self, owner: str | None = None) -> SourceStatus:
         """This source as /metrics, /status and ``STATUS=`` show it."""
@@ -100,8 +94,7 @@ class Poller:
         return SourceStatus(
             name=cfg.name, provider=cfg.provider, interval=cfg.interval,
             failure_threshold=cfg.failure_threshold, stats=self.stats,
-            failures=st.row.failures, failing=self.failing,
-            store_failing=self.store_failing, runs=st.counts,
+            failures=st.row.failures, store_failing=self.store_failing, runs=st.counts,
             skipped=self.provider.skipped, internal_errors=self.boundary.errors,
             live=len(st.live), stuck=sum(1 for r in st.live if st.runs[r].stuck), owner=owner,
             push=self.push.stats if self.push else None,
@@ -142,12 +135,11 @@ class Poller:
             if ok and first and self.push is not None:
                 await self.push.apply()  # what was pushed before there was a baseline, at once
         except Exception as e:  # a bug or a plugin: this cycle failed, the source carries on
-            self.stats.observe(self.clock.monotonic() - started)
+            self.stats.duration.observe(self.clock.monotonic() - started)
             what = self.boundary.caught(e)
             await self._failed(InternalError(what), now)
             ok = False
-        progress.note_health(self.stats, self.state.row.failures, self.config.failure_threshold,
-                             now)
+        self.stats.note_health(self.state.row.failures, self.config.failure_threshold, now)
         return ok
 
     async def _cycle(self, now: float, started: float) -> bool:
@@ -160,7 +152,7 @@ class Poller:
             result = await progress.poll(self.provider, view, self.stats, self.log,
                                          clock=self.clock)
         except ProviderError as e:
-            self.stats.observe(self.clock.monotonic() - started)
+            self.stats.duration.observe(self.clock.monotonic() - started)
             await self._failed(e, now)
             return False
         if result.observations:
@@ -168,7 +160,8 @@ class Poller:
         changes = await self.finish(session)
         events = changes.events
         row = st.row
-        if row.failures >= self.config.failure_threshold and row.failing_since is not None:
+        recovered = self.failing
+        if recovered and row.failing_since is not None:
             events.append(poll_health.recovered(self.config, row, now=now))
         removals: list[str] = []
         if now >= self._next_prune:
@@ -186,7 +179,6 @@ class Poller:
         if removals or now >= self._next_prune:
             self._next_prune = now + PRUNE_EVERY
         if row.failures:
-            recovered = row.failures >= self.config.failure_threshold
             self.log.info("source recovered" if recovered else "poll succeeded again",
                           failures=row.failures)
         self._succeeded(now, started, baseline=baseline)
@@ -243,7 +235,7 @@ class Poller:
             self.log.info("baseline recorded", runs=len(self.state.runs),
                           live=len(self.state.live))
         self.stats.last_success = now
-        self.stats.observe(self.clock.monotonic() - started)
+        self.stats.duration.observe(self.clock.monotonic() - started)
         self._retry_after = None
         self.boundary.cleared()
 

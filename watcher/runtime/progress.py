@@ -1,5 +1,4 @@
-"""What a source looks like from outside while it runs: its health and since when, and
-the progress of a first sync, logged every ~10 s and shown on the status page.
+"""The progress of a first sync, logged every ~10 s and shown on the status page.
 
 A first sync of a big source is minutes of paging; without this it would be
 minutes of silence.  Progress is read from counters the provider keeps anyway
@@ -19,20 +18,6 @@ from watcher.providers.base import PollResult, PollView, Provider
 
 #: how often a first sync in progress is logged
 SYNC_PROGRESS_EVERY = 10.0
-
-
-def note_health(stats: PollStats, failures: int, threshold: int, now: float) -> None:
-    """Remember the source's health after a poll, and when it last changed: ``failing``
-    (``threshold`` failed polls in a row, as ``watcher.source.failing``), ``retrying``
-    (fewer), ``ok``, or ``waiting`` for the first poll."""
-    if failures >= threshold:
-        health = "failing"
-    elif failures:
-        health = "retrying"
-    else:
-        health = "ok" if stats.last_success is not None else "waiting"
-    if health != stats.health or stats.health_since is None:
-        stats.health, stats.health_since = health, now
 
 
 def sync_progress(provider: Provider, sync: SyncProgress | None, clock: Clock) -> None:

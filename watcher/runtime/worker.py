@@ -9,7 +9,7 @@ deadline, so a replica that could not renew stops on its own clock.
 from __future__ import annotations
 
 from collections.abc import MutableMapping
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
@@ -18,12 +18,18 @@ from watcher.infra import permit
 from watcher.infra.clock import Clock
 from watcher.runtime.claim import Claim
 from watcher.runtime.delivery import SinkRunner
-from watcher.runtime.heartbeat import Pinger
-from watcher.runtime.poller import Poller
-from watcher.runtime.reader import JournalReader
 from watcher.runtime.supervisor import Boundary, supervise
 
-W = TypeVar("W", Poller, SinkRunner, JournalReader, Pinger)
+
+class Job(Protocol):
+    @property
+    def boundary(self) -> Boundary: ...
+    @property
+    def claim(self) -> Claim | None: ...
+    async def run(self) -> None: ...
+
+
+W = TypeVar("W", bound=Job)
 
 
 class Worker(Generic[W]):

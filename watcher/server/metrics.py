@@ -132,7 +132,7 @@ HEARTBEAT_ROWS = (
         lambda h: h.stats.fail_signals),
     Row("gauge", "watcher_heartbeat_healthy",
         "1 while this replica pings the heartbeat and judges the watcher well, else 0.",
-        lambda h: bool(h.active and h.stats.healthy)),
+        lambda h: bool(h.healthy)),
 )
 
 def push_rows(now: float) -> tuple[Row, ...]:

@@ -70,8 +70,7 @@ def heartbeat_body(h: HeartbeatStatus) -> dict[str, Any]:
     st = h.stats
     return {
         "name": h.name, "kind": h.kind, "interval_s": h.interval, "pinging": h.active,
-        # a heartbeat this replica does not ping (stopped, or another's) is no verdict here
-        "healthy": st.healthy if h.active else None, "reason": redacted(st.reason),
+        "healthy": h.healthy, "reason": redacted(st.reason),
         "last_ping": ts(st.last_ping), "pings": st.pings, "fail_signals": st.fail_signals,
         "failures": st.failures, "last_error": redacted(st.last_error),
     }
