@@ -217,3 +217,16 @@ def test_the_example_config_says_each_thing_once() -> None:
              for w in re.findall(r"\S+", line.lstrip("# ").lower())]
     runs = Counter(" ".join(words[i:i + 8]) for i in range(len(words) - 7))
     assert [r for r, n in runs.items() if n > 1] == []
+
+
+def test_problems_are_listed_in_the_order_of_the_file() -> None:
+    """Problems come in the order of their keys in the file, across tables and within
+    one, an unset ${VAR} included (it is expanded before its table is checked)."""
+    text = toml({"colour": "red"}, [
+        {"name": "a", "provider": "extend", "interval": "15x", "intervall": "1s",
+         "token": "${MISSING}"},
+        {**EXTEND, "name": "b", "lookback": "999999d"},
+    ], [{"name": "out", "type": "stdout", "match": {"statuz": ["failed"]}}])
+    got = [p.split(":")[0] for p in problems(text)]
+    assert got == ["watcher.colour", "sources[0].interval", "sources[0].intervall",
+                   "sources[0].token", "sources[1].lookback", "sinks[0].match.statuz"]

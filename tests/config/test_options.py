@@ -89,8 +89,8 @@ def test_option_kinds_bounds_and_checks_are_problems_at_their_key_path() -> None
     assert got == ['sources[0].region: "mars" must be one of eu, us',
                    'sources[0].window: "10s" is below the minimum of 1m',
                    "sources[0].page_size: 500 is more than 200",
-                   "sources[1].api_key: is required",
-                   "sources[1].labels: must be a list of strings"]
+                   "sources[1].labels: must be a list of strings",
+                   "sources[1].api_key: is required"]
 
 
 def test_an_error_the_options_class_raises_is_a_problem_of_the_table() -> None:

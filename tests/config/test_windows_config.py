@@ -83,21 +83,21 @@ def test_bad_windows_are_config_errors_with_key_paths() -> None:
     assert got == [
         "silences[0].match.sorces: unknown key (did you mean 'sources'?) (expected one of "
         "types, statuses, sources, workflows, or type, status, source, workflow)",
-        'silences[0].sinks: "out" is a complete record (stdout, file, bus): silences never '
-        "hold its events back",
-        'silences[0].sinks: "nope" is not a configured sink (sinks: alerts, out)',
-        'silences[0].timezone: "Europe/Berln" is not an IANA time zone (e.g. '
-        '"Europe/Berlin", "UTC")',
         'silences[0].schedule: "Sat 22:00 - Sun" is not a schedule (e.g. "daily 02:00 - '
         '02:30", "Sat 22:00 - Sun 06:00", "Mon,Wed,Fri 01:00 - 02:00" or "Mon-Fri 18:00 - '
         '08:00")',
+        'silences[0].timezone: "Europe/Berln" is not an IANA time zone (e.g. '
+        '"Europe/Berlin", "UTC")',
+        'silences[0].sinks: "out" is a complete record (stdout, file, bus): silences never '
+        "hold its events back",
+        'silences[0].sinks: "nope" is not a configured sink (sinks: alerts, out)',
         'silences[1].name: "a" is already used by another window',
         "silences[1].match.source: \"extend-prd\" is not a configured source (did you mean "
         "'extend-prod'?)",
         'silences[1].ends: "2030-01-01T00:00:00Z" is not after starts ("2030-01-02T00:00:00Z")',
+        "silences[2]: needs a schedule, or starts and ends",
         "silences[2].match.status: \"faild\" is not a canonical status (did you mean "
         "'failed'?)",
-        "silences[2]: needs a schedule, or starts and ends",
         "silences[3]: set schedule, or starts and ends, not both",
         'silences[4].match: is required (a window of everything: match = { type = "*" })',
     ]

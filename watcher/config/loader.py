@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -122,7 +124,7 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
     inhibit = parse_inhibit(expanded, r, sources=source_names, sinks=records)
 
     if problems or watcher is None:
-        raise ConfigError(list(problems), path=path)
+        raise ConfigError(sorted(problems, key=partial(_place, data)), path=path)
     return Config(watcher=watcher, sources=tuple(sources), sinks=tuple(sinks), path=path,
                   secrets=frozenset(secrets), raw=data, silences=windows, rules=rules,
                   heartbeats=heartbeats, inhibit=inhibit)
@@ -181,6 +183,29 @@ def _entries(
         options = r.validate(own, rest, path, known=hints) if own else None
         check_name(raw.get("name"), f"{path}.name", names, r.problems)
         yield path, raw, cls, common, options
+
+
+_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _place(data: Mapping[str, Any], problem: str) -> list[int]:
+    """Where a problem's key is in the file, as positions at each level of its path, so
+    that problems are listed in the order of the file (a ``${VAR}`` is expanded before
+    its table is validated, which would otherwise put its problem first)."""
+    place: list[int] = []
+    at: Any = data
+    for name, index in _STEP.findall(problem.split(": ", 1)[0]):
+        keys = list(at) if isinstance(at, Mapping) else []
+        if name and name in keys:
+            place.append(keys.index(name))
+            at = at[name]
+        elif index and isinstance(at, list) and int(index) < len(at):
+            place.append(int(index))
+            at = at[int(index)]
+        else:
+            place.append(len(keys) if name else int(index or 0))
+            at = None
+    return place
 
 
 def _plugin(name: object, path: str, problems: Problems, registry: Registry[type[P]],
