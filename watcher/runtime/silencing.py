@@ -4,8 +4,11 @@ command line's silences re-read from the store every second.
 ``watcher silence add`` writes one small record to the store while the daemon runs (a
 row the daemon only reads, beside SQLite's one-writer lock); the daemon sees it within
 :data:`REFRESH_EVERY`, with no reload, and rebuilds nothing when the records have not
-changed.  Silences that have ended are kept: a backlog delivered late is judged by each
-event's own time.
+changed.  Silences that have ended are kept, a backlog delivered late being judged by
+each event's own time, until they ended ``retention`` ago: then no journaled event is
+theirs to judge any more, and the daemon drops them, as ``watcher silence add`` does
+(silences added through the daemon's API would otherwise pile up, each one checked
+against every event).
 """
 
 from __future__ import annotations
@@ -35,9 +38,12 @@ REFRESH_EVERY = 1.0
 
 class Silencer:
     def __init__(self, store: Store, windows: Sequence[WindowConfig],
-                 inhibit: Sequence[InhibitRule] = (), *, clock: Clock) -> None:
+                 inhibit: Sequence[InhibitRule] = (), *, clock: Clock,
+                 retention: float | None = None) -> None:
         self.store = store
         self.clock = clock
+        #: silences that ended longer ago than this are dropped (None: all are kept)
+        self.retention = retention
         self._windows: tuple[WindowConfig, ...] = ()
         self._window_holds: list[Hold] = []
         self._records: dict[str, bytes] | None = None
@@ -81,6 +87,11 @@ class Silencer:
         silences, damaged = stored.decode_all(records)
         for key in damaged:
             log.warning("ignoring a damaged silence record", silence=key)
+        if self.retention is not None:
+            cut = self.clock() - self.retention
+            for old in [s for s in silences if s.ends < cut]:
+                await stored.forget(self.store, old.id)
+                silences.remove(old)
         before = {s.id: s for s in self._silences}
         self._silences = silences
         self._rebuild()

@@ -62,7 +62,8 @@ class Workers:
         self.states: dict[str, SourceState] = {}
         self.pollers: dict[str, Worker[Poller]] = {}
         self.runners: dict[str, Worker[SinkRunner]] = {}
-        self.silencer = Silencer(store, config.silences, config.inhibit, clock=clock)
+        self.silencer = Silencer(store, config.silences, config.inhibit, clock=clock,
+                                 retention=config.watcher.retention)
         #: the reminder stream, for the sinks' ``repeat_interval``
         self.reminders = Reminders(
             journal, clock=clock,
