@@ -25,6 +25,7 @@ from watcher.core.inhibition import InhibitRule, exempt
 from watcher.core.matching import Match
 from watcher.core.silences import Hold, Silence, held_by
 from watcher.core.status import SilenceStatus
+from watcher.errors import StoreError
 from watcher.infra.clock import Clock
 from watcher.model import JournalEntry
 from watcher.state import silences as stored
@@ -87,16 +88,24 @@ class Silencer:
         silences, damaged = stored.decode_all(records)
         for key in damaged:
             log.warning("ignoring a damaged silence record", silence=key)
-        if self.retention is not None:
-            cut = self.clock() - self.retention
-            for old in [s for s in silences if s.ends < cut]:
-                await stored.forget(self.store, old.id)
-                silences.remove(old)
+        cut = -float("inf") if self.retention is None else self.clock() - self.retention
+        ended = [s for s in silences if s.ends < cut]
+        silences = [s for s in silences if s.ends >= cut]
         before = {s.id: s for s in self._silences}
         self._silences = silences
         self._rebuild()
         if not first:  # changes while running; the ones in force at start are no news
             _log_changes(before, silences)
+        await self._drop(ended)
+
+    async def _drop(self, ended: Iterable[Silence]) -> None:
+        """Forget silences that ended ``retention`` ago; a failure only delays that to the
+        next change of the stored set or a restart (the set in force is without them)."""
+        try:
+            for s in ended:
+                await stored.forget(self.store, s.id)
+        except StoreError as e:
+            log.warning("could not drop ended silences, will try again", error=str(e))
 
     async def run(self) -> None:
         """Refresh every :data:`REFRESH_EVERY` seconds; a failed read keeps the last set."""
