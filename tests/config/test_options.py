@@ -115,3 +115,33 @@ def test_check_shows_plugin_options_masked_and_formatted_like_the_built_ins() ->
     table = out.split("[[sources]]\n")[1].split("\n\n# Rate limits")[0].splitlines()
     assert table[-4:] == ['region = "eu"', 'api_key = "***"', 'window = "2h"', "page_size = 50"]
     assert "k3y-value" not in out
+
+
+class PostInitOptions(Options):
+    """A dataclass habit: a check across keys in __post_init__, which a model never runs."""
+
+    region: Literal["eu", "us"] = "eu"
+
+    def __post_init__(self) -> None:
+        if self.region == "us":
+            raise ValueError("us needs a key of its own")
+
+
+class PostInitProvider(RadarProvider):
+    """A provider whose options keep a __post_init__."""
+
+    kind: ClassVar[str] = "post-init"
+    Options = PostInitOptions  # type: ignore[assignment]
+
+
+def test_options_with_a_post_init_are_refused_not_left_unchecked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An Options model with a __post_init__ (never run by pydantic) is an unusable plugin,
+    said at its key, rather than a check across keys silently skipped."""
+    monkeypatch.setitem(PROVIDERS.builtin, "post-init", f"{__name__}:PostInitProvider")
+    got = problems(toml({}, [{"name": "p", "provider": "post-init", "token": "t",
+                              "region": "us"}]))
+    assert got == ['sources[0].provider: "post-init" is not a usable provider: '
+                   "PostInitProvider.Options: PostInitOptions has a __post_init__, which an "
+                   'Options model never runs: check across keys in a '
+                   '@model_validator(mode="after")']

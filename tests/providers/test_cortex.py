@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -177,3 +178,21 @@ async def test_shares_the_documented_per_ip_budget(sim: Simulator, world: World,
         assert h.ok
         limiter = h.provider.http.limiter
     assert limiter.rate * 60 + (limiter.burst or 0) <= 500
+
+
+@pytest.mark.parametrize("count", ["²", "9" * 5000])
+async def test_a_count_header_int_refuses_is_no_count_not_a_failed_poll(
+        sim: Simulator, world: World, clock: FrozenClock, count: str) -> None:
+    """A pagination-count of digits ``int`` refuses (a superscript, 5,000 digits) is read
+    as no count: the poll goes on as for a listing that states none."""
+    seed(world, 5)
+    async with Harness(sim, V, clock=clock, baseline="emit", lookback="1d") as h:
+        page = h.provider.page
+
+        async def hostile(*args: Any, **kw: Any) -> tuple[Any, list[Any], dict[str, str]]:
+            body, items, headers = await page(*args, **kw)
+            return body, items, {**headers, "pagination-count": count}
+
+        h.provider.page = hostile  # type: ignore[method-assign]
+        assert len(await h.poll()) == 5
+        assert h.poller.state.row.failures == 0

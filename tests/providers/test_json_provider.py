@@ -12,6 +12,7 @@ from tests.providers.platforms import Platforms
 from tests.support import parse_config, statuses, toml
 from watcher.config.render import render
 from watcher.errors import ConfigError
+from watcher.providers.json.paging import Pager
 from watcher.testing import FrozenClock
 
 pytestmark = pytest.mark.anyio
@@ -211,3 +212,12 @@ def test_a_built_in_that_overrides_auth_or_pagination_still_checks_it() -> None:
         parse_config(toml({}, tables))
     assert sorted(p.split(":")[0] for p in e.value.problems) == [
         "sources[0].auth", "sources[1].auth", "sources[1].pagination.mode"]
+
+
+@pytest.mark.parametrize("value", ["²", "9" * 5000])
+def test_a_next_page_header_int_refuses_ends_the_listing(value: str) -> None:
+    """A next-page header of digits ``int`` refuses (a superscript, 5,000 digits) is no
+    next page, as a missing one is, rather than an error out of the poll."""
+    pager = Pager({"mode": "page", "header": "X-Next-Page"})
+    assert pager.next(1, [], {"X-Next-Page": value}, 0) is None
+    assert pager.next(1, [], {"X-Next-Page": "3"}, 0) == 3

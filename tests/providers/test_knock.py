@@ -262,3 +262,21 @@ async def test_stays_within_five_requests_a_second(sim: Simulator, world: World,
         took = time.monotonic() - started
     assert world.count(V) == 6
     assert took >= 5 / 5  # the first request at once, then one every 200 ms
+
+
+async def test_at_most_ten_failures_a_cycle_are_read_by_id(
+        sim: Simulator, world: World, clock: FrozenClock) -> None:
+    """Of twelve runs failing in one cycle, the first ten are read by id for what failed;
+    the other two say only how many errors, and cost no request."""
+    runs = [world.add_run(V, "processing", created=clock() - 30 - i) for i in range(12)]
+    async with Harness(sim, V, clock=clock) as h:
+        await h.poll()
+        clock.advance(15)
+        for run in runs:
+            world.set_status(run, "completed", error_count=2, error="Mailgun rejected it")
+        before = world.count(V, "/v1/workflow_recipient_runs/")
+        events = await h.poll()
+    assert world.count(V, "/v1/workflow_recipient_runs/") - before == 10
+    errors = sorted(e["data"]["error"] for e in events)
+    assert errors.count("2 errors during the run") == 2
+    assert len([x for x in errors if x.endswith("Mailgun rejected it")]) == 10

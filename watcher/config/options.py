@@ -68,9 +68,12 @@ def secret_fields(model: type[BaseModel]) -> frozenset[str]:
 
 def model_of(options: type[Any]) -> type[Options]:
     """``options`` as the model it is validated with; TypeError when it is none."""
-    if isinstance(options, type) and issubclass(options, Options):
-        return options
-    raise TypeError(f"{options!r} is not an Options model")
+    if not (isinstance(options, type) and issubclass(options, Options)):
+        raise TypeError(f"{options!r} is not an Options model")
+    if hasattr(options, "__post_init__"):  # a dataclass habit a model would silently skip
+        raise TypeError(f"{options.__name__} has a __post_init__, which an Options model "
+                        'never runs: check across keys in a @model_validator(mode="after")')
+    return options
 
 
 def declared(cls: type, what: str) -> type[Any]:

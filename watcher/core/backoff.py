@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
@@ -29,21 +30,25 @@ class Backoff:
 
 
 def retry_after(headers: Mapping[str, str], now: float) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date);
+    ``inf`` or ``nan`` (which ``float`` reads, as it reads 400 digits as ``inf``) is none."""
     ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
+    if ms and (wait := _finite(ms)) is not None:
+        return max(0.0, wait / 1000)
     val = headers.get("Retry-After")
     if not val:
         return None
-    try:
-        return max(0.0, float(val))
-    except ValueError:
-        pass
+    if (wait := _finite(val)) is not None:
+        return max(0.0, wait)
     try:
         return max(0.0, parsedate_to_datetime(val).timestamp() - now)
     except (TypeError, ValueError):
         return None
+
+
+def _finite(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None

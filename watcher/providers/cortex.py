@@ -32,7 +32,7 @@ from watcher.config.settings import SourceConfig
 from watcher.core.timestamps import parse_ts, rfc3339
 from watcher.model import Observation, RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView
-from watcher.providers.items import MAX_ERROR, MAX_NAME, dotted, ident, text
+from watcher.providers.items import MAX_ERROR, MAX_NAME, dotted, ident, number, text
 from watcher.providers.pages import Listing, Run
 from watcher.providers.scan.lingering import Lingering
 from watcher.providers.scan.newest_first import HeadScan
@@ -113,8 +113,7 @@ class CortexProvider(BaseProvider[CortexOptions]):
     async def _page(self, page: int, take: int, **filters: str) -> tuple[list[Any], int | None]:
         params = {"origin": "ALL", **self.source.params, **filters, "page": page, "take": take}
         _, items, headers = await self.page(LISTING, self._runs_path, params)
-        count = headers.get("pagination-count")
-        return items, int(count) if count is not None and count.isdigit() else None
+        return items, number(headers.get("pagination-count"))
 
     async def poll(self, view: PollView) -> PollResult:
         head = HeadScan(view, lookback=self.source.lookback, log=self.log)

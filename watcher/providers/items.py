@@ -43,6 +43,14 @@ def short(value: Any, limit: int) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= limit else None
 
 
+def number(value: str | None) -> int | None:
+    """A count or page number a vendor's header states: 1-18 ASCII digits, else ``None``
+    (``"²".isdigit()`` holds but ``int`` refuses it, as it does 4,301 digits)."""
+    if value is None or not (0 < len(value) <= 18 and value.isascii() and value.isdigit()):
+        return None
+    return int(value)
+
+
 def ident(value: Any, limit: int = MAX_ID) -> str | None:
     """An id as an event states it: a non-empty string of at most ``limit`` characters,
     or an integer as its decimal string (some vendors number their workflows), else

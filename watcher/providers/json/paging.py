@@ -21,6 +21,8 @@ from typing import Any
 
 import jmespath
 
+from watcher.providers.items import number
+
 #: one ``<url>; rel="next"`` of a Link header
 _NEXT = re.compile(r'<([^>]*)>\s*;[^,]*?rel="?([^",;]*(?:\s[^",;]*)*)"?')
 
@@ -84,8 +86,7 @@ class Pager:
                 return cur
             return cur if isinstance(cur, str) and cur else None
         if mode == "page" and self.header:
-            nxt = headers.get(self.header, "")
-            return int(nxt) if nxt.isdigit() else None
+            return number(headers.get(self.header))
         if mode in ("page", "offset"):
             if n == 0 or (self.size is not None and n < self.size):
                 return None
