@@ -78,3 +78,30 @@ def test_status_without_a_state_here_asks_the_running_daemon(tmp_path: Path) -> 
         assert list(here.iterdir()) == []
     finally:
         assert d.stop() == 0
+
+
+@pytest.mark.parametrize("command", [["status"], ["silence", "list"]])
+def test_a_daemon_refusing_the_token_is_said_in_one_line_with_exit_77(
+        tmp_path: Path, command: list[str]) -> None:
+    """A daemon that answers but refuses the token is named with its 401, exit 77, and not
+    also said to be absent (it was two lines, the second "no daemon answers", exit 69)."""
+    port = free_port()
+    daemon_cfg = tmp_path / "daemon.toml"
+    daemon_cfg.write_text(toml({"state_path": ":memory:", "http_listen": f"127.0.0.1:{port}",
+                                "http_token": "right-token"}, [SOURCE],
+                               [{"name": "out", "type": "stdout"}]))
+    shell_cfg = tmp_path / "shell.toml"
+    shell_cfg.write_text(toml({"state_path": ":memory:", "http_listen": f"127.0.0.1:{port}",
+                               "http_token": "wrong-token"}, [SOURCE],
+                              [{"name": "out", "type": "stdout"}]))
+    d = DaemonProc("run", "-c", str(daemon_cfg))
+    try:
+        eventually(lambda: http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200,
+                   what="daemon listening")
+        r = run_cli(*command, "-c", str(shell_cfg))
+    finally:
+        assert d.stop() == 0
+    lines = r.stderr.decode().splitlines()
+    assert r.returncode == 77, lines
+    assert len(lines) == 1 and "401 Unauthorized" in lines[0], lines
+    assert "wrong-token" not in lines[0]

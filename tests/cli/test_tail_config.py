@@ -4,7 +4,12 @@ nothing listens; ``--format pretty``."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 from pathlib import Path
+
+import pytest
 
 from tests.cli.test_tail import TOKEN, Setup, count, setup
 from tests.http_support import eventually, free_port
@@ -68,3 +73,26 @@ def test_a_url_without_scheme_is_taken_as_http(setup: Setup, sim_thread: SimThre
     eventually(lambda: setup.sse_clients() == 1, what="tail connected")
     sim_thread.call(lambda w: w.add_run("extend", "PROCESSING"))
     assert tail.wait_for(count(1))
+
+
+@pytest.mark.parametrize("greeting", [b"", b'INFO {"server_id":"nats"}\r\n'])
+def test_tail_pointed_at_a_port_that_does_not_speak_http_exits_76_in_one_line(
+        greeting: bytes) -> None:
+    """Another service's port (one that hangs up, one that greets in its own protocol):
+    tail exits 76 at once in one line, rather than retrying forever with a log line."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+
+        def serve() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    conn, _ = server.accept()
+                    with conn:
+                        conn.sendall(greeting)
+
+        threading.Thread(target=serve, daemon=True).start()
+        r = run_cli("tail", "--url", f"http://127.0.0.1:{port}", timeout=30)
+    lines = r.stderr.decode().splitlines()
+    assert r.returncode == 76, lines
+    assert len(lines) == 1 and "is not an HTTP server" in lines[0], lines
+    assert r.stdout == b""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from watcher.cli.target import CommandError
 from watcher.config.settings import Config
 from watcher.errors import StoreAbsent, StoreError, StoreUnavailable
 
@@ -23,21 +24,25 @@ def beside_daemon(config: Config, local: Callable[[], int],
                   remote: Callable[[], int | None], memory: str) -> int:
     """``local()`` on the daemon's state; where there is none, ``remote()`` (None: no daemon
     answers) through the daemon, else the exit code saying why (``memory``: for
-    ``":memory:"``); 69 when the store is unusable."""
-    if config.watcher.state_path == ":memory:":
-        code = remote()
-        if code is None:
-            print(f'watcher: state_path is ":memory:": {memory}', file=sys.stderr)
-            return EX_UNAVAILABLE
-        return code
+    ``":memory:"``); 69 when the store is unusable; a daemon's refusal said in one line."""
     try:
-        return local()
-    except StoreAbsent as e:
-        code = remote()
-        return absent(config, e) if code is None else code
+        if config.watcher.state_path == ":memory:":
+            code = remote()
+            if code is None:
+                print(f'watcher: state_path is ":memory:": {memory}', file=sys.stderr)
+                return EX_UNAVAILABLE
+            return code
+        try:
+            return local()
+        except StoreAbsent as e:
+            code = remote()
+            return absent(config, e) if code is None else code
     except (StoreUnavailable, StoreError) as e:
         print(f"watcher: {e}", file=sys.stderr)
         return EX_UNAVAILABLE
+    except CommandError as e:  # a daemon answered, and refused
+        print(f"watcher: {e}", file=sys.stderr)
+        return e.code
 
 
 def absent(config: Config, e: StoreAbsent) -> int:

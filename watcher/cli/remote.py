@@ -9,7 +9,6 @@ daemon is local, or named by its config).
 
 from __future__ import annotations
 
-import sys
 import urllib.error
 import urllib.request
 from typing import Any
@@ -48,8 +47,8 @@ def daemon_put(config: Config, base: str, path: str, body: bytes) -> None:
 
 def daemon_get(config: Config, path: str) -> tuple[str, Any] | None:
     """``GET path`` from the daemon at the config's ``http_listen``: its URL and the
-    JSON it answered, or None when no daemon answers there (or it refused us: said on
-    stderr)."""
+    JSON it answered, or None when no daemon answers there; CommandError (77 when refused
+    for the token, else 69) when one answers but refuses."""
     listen = config.watcher.http_listen
     if not listen:
         return None
@@ -59,9 +58,8 @@ def daemon_get(config: Config, path: str) -> tuple[str, Any] | None:
     try:
         with _DIRECT.open(request, timeout=TIMEOUT) as resp:
             return base, orjson.loads(resp.read(MAX_BODY))
-    except urllib.error.HTTPError as e:
-        print(f"watcher: the daemon at {base} answered {path} with {_refusal(e)}",
-              file=sys.stderr)
-        return None
+    except urllib.error.HTTPError as e:  # a daemon is there, and refused: not "none answers"
+        raise CommandError(f"the daemon at {base} answered {path} with {_refusal(e)}",
+                           77 if e.code in (401, 403) else 69) from None
     except (OSError, ValueError):  # nothing listens, a timeout, not JSON: no daemon there
         return None

@@ -146,11 +146,8 @@ class Follower:
                                 last_event_id=self.last_id)
                     outage_logged = False
                 except (aiohttp.ClientError, TimeoutError, ConnectionError) as e:
-                    if isinstance(e, aiohttp.ClientConnectorError) and not self.connected:
-                        # a typo or no daemon: say so rather than wait
-                        raise CommandError(f"{self.url}: nothing answers there ({e.os_error}); "
-                                           "is the daemon running, with http_listen set? "
-                                           "(--url, -c FILE)", EX_UNAVAILABLE) from None
+                    if not self.connected:  # a typo or no daemon: say so rather than wait
+                        _never_reached(self.url, e)
                     if not outage_logged:
                         log.warning("event stream unavailable; retrying", url=self.url,
                                     reason=str(e) or type(e).__name__, last_event_id=self.last_id)
@@ -196,6 +193,18 @@ class Follower:
                 raise StdoutClosed from None
         if f.id is not None:
             self.last_id = f.id
+
+
+def _never_reached(url: str, e: Exception) -> None:
+    """CommandError when ``e``, before the daemon was ever reached, means it is not there:
+    nothing listens, or what listens does not speak HTTP (another service's port)."""
+    if isinstance(e, aiohttp.ClientConnectorError):
+        raise CommandError(f"{url}: nothing answers there ({e.os_error}); is the daemon "
+                           "running, with http_listen set? (--url, -c FILE)", EX_UNAVAILABLE)
+    if isinstance(e, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError):
+        raise CommandError(f"{url}: what answers there is not an HTTP server "
+                           f"({type(e).__name__}); is it the daemon's http_listen port? "
+                           "(--url, -c FILE)", EX_PROTOCOL)
 
 
 async def _said(resp: aiohttp.ClientResponse, chars: int) -> str:
