@@ -161,9 +161,20 @@ def test_push_secret_is_accepted_where_the_provider_has_a_scheme(provider: str) 
     if provider == "gitlab":
         source["project"] = "acme/api"
     if provider == "json":
-        source.update(base_url="http://127.0.0.1:1", path="/runs",
+        source.update(base_url="http://127.0.0.1:1", path="/runs", run_path="/runs/{id}",
                       fields={"items": "runs", "id": "id", "status": "state"})
     parse_config(toml({}, [source]))
+
+
+def test_push_secret_on_a_json_source_without_run_path_is_a_config_error() -> None:
+    """A json push names its run by id, read at run_path: without one a push could change
+    nothing (only slow the polling), so check refuses it at push_secret."""
+    got = problems(toml({}, [{"name": "j", "provider": "json", "base_url": "http://127.0.0.1:1",
+                              "path": "/runs", "token": "t0ken-value",
+                              "push_secret": "s3cret-value",
+                              "fields": {"items": "runs", "id": "id", "status": "state"}}]))
+    assert got == ['sources[0].push_secret: a push names its run by id: set run_path '
+                   '(e.g. "/api/runs/{id}") to read it']
 
 
 def test_a_misspelt_choice_gets_a_guess_beside_the_choices() -> None:

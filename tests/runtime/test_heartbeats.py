@@ -12,12 +12,13 @@ import pytest
 
 from tests.runtime.conftest import CHECK
 from tests.scripted import ScriptedProvider, ScriptedSink, register
-from tests.sinks.receiver import Receiver
+from tests.sinks.receiver import Receiver, Reply
 from tests.support import parse_config, toml
 from watcher.config.render import toml_value
 from watcher.core.heartbeat import HeartbeatStats
 from watcher.errors import TransientError
 from watcher.runtime.daemon import Daemon
+from watcher.server.status import heartbeat_body
 from watcher.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
@@ -104,3 +105,23 @@ async def test_a_sink_stuck_on_its_backlog_sends_the_fail_signal_with_the_reason
     assert fail.body.decode().startswith("sink out has not moved its backlog of 1 events for ")
     assert int(fail.body.split(b" for ")[1].split()[0]) >= 30
     assert stats.healthy is True and stats.reason is None
+
+
+async def test_status_says_failing_while_the_monitor_does_not_take_the_pings(
+        monkeypatch: pytest.MonkeyPatch, process_state: None, monitor: Receiver) -> None:
+    """While the monitor refuses the pings /status shows the heartbeat failing (the watcher
+    itself still healthy); once it takes one again, no longer."""
+    register(monkeypatch)
+    fake = FakeClock(seed=1)
+    monitor.reply = lambda _hit: Reply(status=503)
+    async with pinging(monitor, fake) as (daemon, stats):
+        await until(lambda: stats.failures >= 2)
+        assert daemon.workers is not None
+        [beat] = [heartbeat_body(h) for h in daemon.workers.heartbeats.status()]
+        assert (beat["healthy"], beat["failing"], beat["last_error"]) == (
+            True, True, "HTTP 503")
+        monitor.reply = lambda _hit: Reply(status=200)
+        await fake.advance(10)
+        await until(lambda: stats.pings >= 1)
+        [beat] = [heartbeat_body(h) for h in daemon.workers.heartbeats.status()]
+        assert beat["failing"] is False

@@ -4,6 +4,7 @@ kept out of every surface a daemon subprocess has: logs, stdout, check, HTTP, st
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import pty
 import secrets
@@ -11,12 +12,14 @@ import signal
 import socket
 import subprocess
 import sys
+from io import StringIO
 from pathlib import Path
 
 import orjson
 
 from tests.http_support import eventually, free_port, http_get
 from tests.support import ROOT, DaemonProc, SimThread, event_types, run_cli, sim_source, toml
+from watcher.server import logs
 
 
 def once_config(sim: SimThread, tmp_path: Path) -> Path:
@@ -161,3 +164,22 @@ def test_no_secret_reaches_logs_stdout_check_metrics_events_or_the_state_file(
     for name, blob in surfaces.items():
         for secret in (source_token, wrong_token, http_token, echoed_token):
             assert secret.encode() not in blob, f"a secret leaked into {name}"
+
+
+def test_a_standard_library_record_with_a_traceback_is_one_line() -> None:
+    """aiohttp's or asyncio's record with an exception is one line (a JSON one when logs
+    are JSON), the exception by type and message, no traceback, its secrets masked."""
+    for fmt in ("json", "console"):
+        out = StringIO()
+        logs.configure(fmt=fmt, stream=out, secrets=["hunter2-secret"])
+        try:
+            raise ValueError("bad method b'aaaa'\\n  hunter2-secret")
+        except ValueError:
+            logging.getLogger("aiohttp.server").exception("Error handling request")
+        text = out.getvalue()
+        assert len(text.splitlines()) == 1 and "Traceback" not in text, text
+        assert "hunter2-secret" not in text and "ValueError: bad method" in text, text
+        if fmt == "json":
+            line = orjson.loads(text)
+            assert (line["level"], line["logger"]) == ("error", "aiohttp.server"), line
+    logs.configure()

@@ -106,6 +106,18 @@ def test_a_timestamp_over_five_minutes_off_is_refused(scheme: object, headers: d
         scheme(headers, BODY, secret, NOW)  # type: ignore[operator]
 
 
+@pytest.mark.parametrize("scheme,header,secret", [
+    (extend, "x-extend-request-timestamp", SECRET),
+    (standard, "webhook-timestamp", WHSEC)])
+@pytest.mark.parametrize("ts", ["9" * 400, "1e3", "-", "9" * 5000])
+def test_a_timestamp_that_is_no_number_of_seconds_is_refused(
+        scheme: object, header: str, secret: str, ts: str) -> None:
+    """A timestamp too long for a float (or no integer at all) is refused, not an error."""
+    headers = {**(extend_headers() if scheme is extend else standard_headers()), header: ts}
+    with pytest.raises(Refused, match="not a number of seconds"):
+        scheme(headers, BODY, secret, NOW)  # type: ignore[operator]
+
+
 def test_a_delivery_without_an_id_is_known_by_its_body() -> None:
     """A GitHub delivery with no X-GitHub-Delivery is deduplicated by its body's hash."""
     headers = github_headers()

@@ -80,6 +80,18 @@ def loads(text: str, catalog: Catalog, *, env: Mapping[str, str] | None = None,
                  base_dir=base_dir or Path.cwd(), needs=needs)
 
 
+def _push_problem(provider: str, cls: Any, options: object) -> str | None:
+    """Why a ``push_secret`` cannot work: the platform sends no webhook watcher can verify,
+    or (the json provider) a push names a run by id with no ``run_path`` to read it at:
+    such pushes would change nothing but slow the polling down to ``push_interval``."""
+    if getattr(cls, "push_scheme", None) is None:
+        return (f"provider {provider} sends no webhooks watcher can verify "
+                "(push: extend, github, gitlab, json)")
+    if not getattr(options, "run_path", "(not a json source)"):
+        return 'a push names its run by id: set run_path (e.g. "/api/runs/{id}") to read it'
+    return None
+
+
 def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
           path: str | None = None, base_dir: Path, needs: Collection[str] | None = None
           ) -> Config:
@@ -103,10 +115,9 @@ def parse(data: Mapping[str, Any], catalog: Catalog, *, env: Mapping[str, str],
                        required=getattr(cls, "token_required", True))
         if cls is None or common is None:
             continue
-        if common.push_secret is not None and getattr(cls, "push_scheme", None) is None:
-            r.problems.add(f"{spath}.push_secret",
-                           f"provider {common.provider} sends no webhooks watcher can verify "
-                           "(push: extend, github, gitlab, json)")
+        if common.push_secret is not None and (why := _push_problem(common.provider, cls,
+                                                                     options)):
+            r.problems.add(f"{spath}.push_secret", why)
         if not (common.base_url or cls.default_base_url):  # e.g. the json provider's
             r.problems.add(f"{spath}.base_url", f"is required for provider {common.provider}")
         secrets.update(secrets_of(common), secrets_of(options), [token] if token else [])

@@ -28,6 +28,8 @@ class HeartbeatStats:
     #: requests the monitor did not take (timed out, refused, not 2xx), and the last why
     failures: int = 0
     last_error: str | None = None
+    #: the last request was not taken (the monitor unreachable, refusing, too slow)
+    failing: bool = False
     #: the last judgement: well, or why not (None before the first)
     healthy: bool | None = None
     reason: str | None = None

@@ -81,8 +81,6 @@ class Pinger:
         self.clock = clock
         self.claim = claim
         self.boundary = Boundary(f"heartbeat:{cfg.name}")
-        #: the last request failed (logged once per run of failures)
-        self.failing = False
 
     async def run(self) -> None:
         await self.send("start")
@@ -118,17 +116,18 @@ class Pinger:
             error = f"connection failed ({type(e).__name__})"
         except aiohttp.ClientError as e:
             error = f"request failed ({type(e).__name__})"
+        stats = self.stats
         if error is None:
-            if self.failing:
+            if stats.failing:
                 log.info("heartbeat taken again", heartbeat=self.cfg.name, signal=signal)
-            self.failing = False
+            stats.failing = False
             return True
-        self.stats.failures += 1
-        self.stats.last_error = error
-        if not self.failing:
+        stats.failures += 1
+        stats.last_error = error
+        if not stats.failing:  # logged once per run of failures
             log.warning("heartbeat not taken", heartbeat=self.cfg.name, signal=signal,
                         error=error)
-        self.failing = True
+        stats.failing = True
         return False
 
 

@@ -12,12 +12,16 @@ import logging
 import os
 import sys
 from collections.abc import Iterable, MutableMapping
+from datetime import UTC, datetime
 from typing import IO, Any, TextIO, cast
 
 import orjson
 import structlog
 
 from watcher.infra.secrets import Masker
+
+#: a standard-library record longer than this is cut (aiohttp quotes what a client sent)
+STDLIB_MAX = 1000
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
           "error": logging.ERROR}
@@ -93,18 +97,32 @@ def configure(*, level: str = "info", fmt: str = "auto", stream: IO[str] | None 
         cache_logger_on_first_use=False,
     )
     # aiohttp and asyncio log through the standard library: keep them on stderr, quiet.
-    logging.basicConfig(level=logging.WARNING, stream=out, force=True,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, stream=out, force=True)
     for handler in logging.getLogger().handlers:
-        handler.addFilter(_StdlibRedact())
+        handler.setFormatter(_StdlibLine(as_json))
 
 
 def _noop(_l: Any, _n: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     return event
 
 
-class _StdlibRedact(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redactor.redact(record.getMessage())
-        record.args = None
-        return True
+class _StdlibLine(logging.Formatter):
+    """A standard-library record (aiohttp's, asyncio's) as one line, a JSON one when the
+    logs are JSON, its secrets masked; an exception is said by its type and message, never
+    as a traceback (a malformed request from anyone on the network logs one)."""
+
+    def __init__(self, as_json: bool) -> None:
+        super().__init__()
+        self.as_json = as_json
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            e = record.exc_info[1]
+            text += f": {type(e).__name__}: {e}"
+        text = redactor.redact(" ".join(text.split()))[:STDLIB_MAX]
+        if not self.as_json:
+            return f"{record.levelname} {record.name}: {text}"
+        ts = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return _json({"logger": record.name, "event": text,
+                      "level": record.levelname.lower(), "ts": ts})

@@ -70,7 +70,7 @@ def heartbeat_body(h: HeartbeatStatus) -> dict[str, Any]:
     st = h.stats
     return {
         "name": h.name, "kind": h.kind, "interval_s": h.interval, "pinging": h.active,
-        "healthy": h.healthy, "reason": redacted(st.reason),
+        "healthy": h.healthy, "reason": redacted(st.reason), "failing": st.failing,
         "last_ping": ts(st.last_ping), "pings": st.pings, "fail_signals": st.fail_signals,
         "failures": st.failures, "last_error": redacted(st.last_error),
     }

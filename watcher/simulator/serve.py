@@ -13,13 +13,25 @@ from watcher.simulator.app import Simulator, api_class, available_vendors
 from watcher.simulator.scenario import Scenario
 from watcher.simulator.world import World
 
+#: sysexits: the address cannot be listened on (in use, not ours, no such port)
+EX_UNAVAILABLE = 69
+
 
 async def serve(*, host: str = "127.0.0.1", port: int = 8765, scenario: bool = True) -> int:
     world = World(clock=wall, seed=7)
     play = Scenario(world, vendors=available_vendors())
     if scenario:
         play.setup()
-    async with Simulator(world, host=host, port=port) as sim:
+    sim = Simulator(world, host=host, port=port)
+    try:
+        await sim.start()
+    except (OSError, OverflowError) as e:  # OverflowError: a port beyond 65535
+        await sim.stop()
+        why = getattr(e, "strerror", None) or str(e)
+        print(f"watcher: the simulator cannot listen on {host}:{port}: {why}",
+              file=sys.stderr, flush=True)
+        return EX_UNAVAILABLE
+    try:
         log = structlog.get_logger("watcher.simulator")
         for vendor in available_vendors():
             log.info("serving", vendor=vendor, base_url=sim.url(vendor),
@@ -33,4 +45,6 @@ async def serve(*, host: str = "127.0.0.1", port: int = 8765, scenario: bool = T
                 async for _ in sigs:
                     break
             tg.cancel_scope.cancel()
+    finally:
+        await sim.stop()
     return 0

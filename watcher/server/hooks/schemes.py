@@ -55,7 +55,7 @@ def _header(headers: Mapping[str, str], name: str) -> str:
 def _timestamp(value: str, now: float) -> float:
     try:
         ts = float(int(value))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: more digits than a float holds
         raise Refused("the timestamp is not a number of seconds") from None
     if abs(now - ts) > WINDOW:
         raise Refused("the timestamp is more than 5 minutes from now")

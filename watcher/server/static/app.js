@@ -82,15 +82,17 @@
     }
   }
 
-  // a heartbeat's state: pinging (well), unwell (why), or pinged by another replica
+  // a heartbeat's state: pinging (well), unwell (why), not taken (the monitor refused or
+  // was unreachable at the last request), or pinged by another replica
   function heartbeats(list) {
     $("heartbeats-section").hidden = !list || list.length === 0;
     const tbody = $("heartbeats").tBodies[0];
     tbody.replaceChildren();
     for (const h of list || []) {
       const state = !h.pinging ? el("td", "muted", h.owner ? "elsewhere" : "idle")
-        : h.healthy === false ? el("td", "h-failing", "unwell") : el("td", "h-ok", "pinging");
-      if (h.reason) state.title = h.reason;
+        : h.healthy === false ? el("td", "h-failing", "unwell")
+        : h.failing ? el("td", "h-failing", "not taken") : el("td", "h-ok", "pinging");
+      if (h.reason || h.failing) state.title = h.reason || h.last_error;
       row(tbody, [h.name, h.kind, state, rel(h.last_ping), h.last_error || "", h.owner || ""]);
     }
   }
