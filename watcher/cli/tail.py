@@ -15,6 +15,7 @@ tail exits 76 (EX_PROTOCOL) saying so, since resuming would meet it again.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
@@ -201,7 +202,9 @@ def _never_reached(url: str, e: Exception) -> None:
     if isinstance(e, aiohttp.ClientConnectorError):
         raise CommandError(f"{url}: nothing answers there ({e.os_error}); is the daemon "
                            "running, with http_listen set? (--url, -c FILE)", EX_UNAVAILABLE)
-    if isinstance(e, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError):
+    # a peer that took the connection and hung up (reset while the request was written)
+    reset = isinstance(e, OSError) and e.errno == errno.ECONNRESET
+    if reset or isinstance(e, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError):
         raise CommandError(f"{url}: what answers there is not an HTTP server "
                            f"({type(e).__name__}); is it the daemon's http_listen port? "
                            "(--url, -c FILE)", EX_PROTOCOL)
