@@ -110,6 +110,22 @@ def test_the_status_table_lists_sources_and_sinks_with_ages() -> None:
     assert "replicas: host:1" in text
 
 
+def test_the_status_table_says_what_another_replica_reported_never_a_made_up_ok() -> None:
+    """A source another replica polls shows its owner's failing flag and run count (its
+    live count unknown), a sink no replica reports on shows "?", never "ok"."""
+    status = {"now": "2026-11-22T14:03:00.000Z",
+              "sources": [{"name": "knock-prod", "provider": "knock", "owner": "host:2",
+                           "last_success": None, "runs": 40, "live": None, "failing": True}],
+              "sinks": [{"name": "pager", "type": "pagerduty", "backlog": 0, "dead_letters": 0,
+                         "failing": None},
+                        {"name": "hook", "type": "webhook", "backlog": 4, "dead_letters": 0,
+                         "failing": True}]}
+    lines = render_status_table(status).splitlines()
+    assert lines[1].split() == ["knock-prod", "knock", "failing", "-", "40", "0", "0", "host:2"]
+    assert lines[4].split()[:3] == ["pager", "pagerduty", "?"]
+    assert lines[5].split()[:3] == ["hook", "webhook", "failing"]
+
+
 def _event(type_: str, **data: object) -> dict[str, object]:
     return {"type": type_, "time": "2026-11-22T14:03:00Z", "data": data}
 

@@ -145,13 +145,25 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
             for r in cells]
 
 
+#: a sink's (or another replica's source's) state as its holder reported it; None: no
+#: replica that reports holds it now
+_STATE: dict[object, str] = {True: "failing", False: "ok"}
+
+
 def _health(s: Mapping[str, Any], now: float | None) -> str:
     since = age(s.get("health_since"), now)
-    text = f"{s.get('health', '?')} ({since})" if since != "-" else str(s.get("health", "?"))
+    said = s.get("health") or _STATE.get(s.get("failing"), "?")
+    text = f"{said} ({since})" if since != "-" else str(said)
     sync = s.get("first_sync")
     if sync:
         text += f", first sync: {sync['pages']} pages, {sync['runs']} runs"
     return text
+
+
+def _tracked(s: Mapping[str, Any]) -> int:
+    """Runs tracked; a source another replica polls has its owner's count in ``runs``."""
+    runs = s.get("runs")
+    return int(s.get("tracked") or (runs if isinstance(runs, int) else 0))
 
 
 def render_status_table(status: Mapping[str, Any]) -> str:
@@ -162,13 +174,13 @@ def render_status_table(status: Mapping[str, Any]) -> str:
     out = table(["SOURCE", "PROVIDER", "HEALTH", "LAST OK POLL", "RUNS", "LIVE", "STUCK",
                  "OWNER"],
                 [[s["name"], s.get("provider", ""), _health(s, now),
-                  age(s.get("last_success"), now), int(s.get("tracked", 0)),
-                  int(s.get("live", 0)), int(s.get("stuck", 0)), s.get("owner") or "-"]
+                  age(s.get("last_success"), now), _tracked(s),
+                  int(s.get("live") or 0), int(s.get("stuck") or 0), s.get("owner") or "-"]
                  for s in sources])
     out.append("")
     out += table(["SINK", "TYPE", "STATE", "BACKLOG", "LAST DELIVERY", "DEAD LETTERS",
                   "SILENCED"],
-                 [[k["name"], k.get("type", ""), "failing" if k.get("failing") else "ok",
+                 [[k["name"], k.get("type", ""), _STATE.get(k.get("failing"), "?"),
                    int(k.get("backlog", 0)), age(k.get("last_delivery"), now),
                    int(k.get("dead_letters", 0)), int(k.get("silenced", 0))] for k in sinks])
     replicas = status.get("replicas") or []

@@ -89,7 +89,11 @@ def _sink(cfg: SinkConfig, view: ClusterView, replica: str | None,
                    backlog=max(backlogs, default=0),
                    dead_letters=sum(view.dead.get(c, 0) for c in consumers))
     else:
-        out.update(_lease(view.leases.get(f"sink:{cfg.name}"), solo))
+        row = view.leases.get(f"sink:{cfg.name}")
+        # what its holder last reported: None when no replica holds it now
+        info: Mapping[str, Any] = row.info if row is not None and row.live else {}
+        out.update(_lease(row, solo))
         out.update(backlog=view.backlog(cfg.name) or 0,
-                   dead_letters=view.dead.get(cfg.name, 0))
+                   dead_letters=view.dead.get(cfg.name, 0), failing=info.get("failing"),
+                   delivered=info.get("delivered"))
     return out

@@ -46,15 +46,20 @@
     const tbody = $("sources").tBodies[0];
     tbody.replaceChildren();
     for (const s of list) {
-      const health = el("td", `h-${s.health}`, s.health);
+      // a source another replica polls carries its owner's report: failing or not
+      const said = s.health ?? (s.failing === true ? "failing" : s.failing === false ? "ok" : "unknown");
+      const health = el("td", said === "unknown" ? "muted" : `h-${said}`, said);
       if (s.health_since) health.append(el("span", "muted", ` ${rel(s.health_since)}`));
       if (s.last_error) health.title = s.last_error;
       if (s.first_sync) {
         const f = s.first_sync;
         health.append(el("div", "sync", `first sync: ${f.pages} pages, ${f.runs} runs, ${f.runs_per_s}/s`));
       }
-      const runs = el("td", "num", s.tracked.toLocaleString());
-      runs.title = Object.entries(s.runs).map(([k, v]) => `${k}: ${v}`).join("\n");
+      const tracked = s.tracked ?? (typeof s.runs === "number" ? s.runs : null);
+      const runs = el("td", "num", tracked === null ? "" : tracked.toLocaleString());
+      if (s.runs && typeof s.runs === "object") {
+        runs.title = Object.entries(s.runs).map(([k, v]) => `${k}: ${v}`).join("\n");
+      }
       const owner = el("td", "owner", s.owner || "");
       owner.title = s.owner || "";
       const provider = el("td", "", s.provider);
@@ -70,7 +75,9 @@
     const tbody = $("sinks").tBodies[0];
     tbody.replaceChildren();
     for (const k of list) {
-      const state = el("td", k.failing ? "h-failing" : "h-ok", k.failing ? "failing" : "ok");
+      // null: delivered by no replica that reports now (its holder is gone), not "ok"
+      const state = k.failing === true ? el("td", "h-failing", "failing")
+        : k.failing === false ? el("td", "h-ok", "ok") : el("td", "muted", "unknown");
       if (k.failing && k.failing_since) state.append(el("span", "muted", ` ${rel(k.failing_since)}`));
       if (k.last_error) {
         state.title = k.last_error;
