@@ -25,6 +25,7 @@ from watcher.core.inhibition import InhibitRule, exempt
 from watcher.core.matching import Match
 from watcher.core.silences import Hold, Silence, held_by
 from watcher.core.status import SilenceStatus
+from watcher.errors import StoreError
 from watcher.infra.clock import Clock
 from watcher.model import JournalEntry
 from watcher.state import silences as stored
@@ -83,20 +84,32 @@ class Silencer:
         if records == self._records:
             return
         first = self._records is None
-        self._records = records
         silences, damaged = stored.decode_all(records)
         for key in damaged:
             log.warning("ignoring a damaged silence record", silence=key)
-        if self.retention is not None:
-            cut = self.clock() - self.retention
-            for old in [s for s in silences if s.ends < cut]:
-                await stored.forget(self.store, old.id)
-                silences.remove(old)
+        silences, dropped = await self._drop_old(silences)
+        # what the store holds once they are forgotten: one it could not forget yet makes
+        # the next read differ, and is forgotten then
+        self._records = {k: v for k, v in records.items() if k not in dropped}
         before = {s.id: s for s in self._silences}
         self._silences = silences
         self._rebuild()
         if not first:  # changes while running; the ones in force at start are no news
             _log_changes(before, silences)
+
+    async def _drop_old(self, silences: list[Silence]) -> tuple[list[Silence], set[str]]:
+        """The silences kept, and the ids of those that ended ``retention`` ago, forgotten
+        in the store (housekeeping: one the store cannot forget now is tried again)."""
+        if self.retention is None:
+            return silences, set()
+        cut = self.clock() - self.retention
+        dropped = {s.id for s in silences if s.ends < cut}
+        for sid in dropped:
+            try:
+                await stored.forget(self.store, sid)
+            except StoreError as e:
+                log.debug("could not forget an ended silence", silence=sid, error=str(e))
+        return [s for s in silences if s.id not in dropped], dropped
 
     async def run(self) -> None:
         """Refresh every :data:`REFRESH_EVERY` seconds; a failed read keeps the last set."""
