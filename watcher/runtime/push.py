@@ -128,6 +128,8 @@ class PushIntake:
                     break
         except StoreError as e:
             self._store_failed("could not read pushed changes; the next poll finds them", e)
+        except Exception as e:  # a bug: the source's, counted; its poll loop goes on
+            p.boundary.caught(e)
 
     def _store_failed(self, what: str, e: StoreError) -> None:
         """Logged once until the store works again (every push rings meanwhile)."""
