@@ -125,3 +125,38 @@ async def test_status_says_failing_while_the_monitor_does_not_take_the_pings(
         await until(lambda: stats.pings >= 1)
         [beat] = [heartbeat_body(h) for h in daemon.workers.heartbeats.status()]
         assert beat["failing"] is False
+
+
+async def test_a_stopping_daemon_pings_no_more_while_it_drains_its_sinks(
+        monkeypatch: pytest.MonkeyPatch, process_state: None, monitor: Receiver) -> None:
+    """Once a stop is asked the heartbeat falls silent at once, though the daemon still
+    waits for a sink to deliver its backlog: a stopping watcher is not a well one."""
+    register(monkeypatch)
+    fake = FakeClock(seed=3)
+    daemon = Daemon(parse_config(daemon_config(monitor, interval="1s", kind="healthchecks")),
+                    clock=fake)
+    delivering = anyio.Event()
+
+    async def hang(batch: object) -> None:
+        delivering.set()
+        await anyio.sleep_forever()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(daemon.run)
+        await daemon.started.wait()
+        assert daemon.workers is not None
+        stats = daemon.workers.heartbeats.stats["deadman"]
+        await until(lambda: stats.pings >= 1)
+        monkeypatch.setattr(daemon.workers.runners["out"].obj.sink, "deliver", hang)
+        provider: ScriptedProvider = daemon.workers.pollers["src"].obj.provider  # type: ignore[assignment]
+        provider.fails_with = TransientError("503 Service Unavailable")  # -> source.failing
+        await fake.run_until(delivering.is_set, within=60)
+        daemon.request_stop()
+        await until(lambda: daemon.stopping)
+        await anyio.sleep(0.2)  # a request on its way before the stop lands
+        hits = len(monitor.hits)
+        for _ in range(5):  # the drain waits up to 10 s for the sink
+            await fake.advance(1.0)
+            await anyio.sleep(0.05)
+        assert daemon.workers.runners, "the daemon was not draining any more"
+        assert len(monitor.hits) == hits, "pinged while stopping"
+        await fake.advance(10.0)

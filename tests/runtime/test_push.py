@@ -332,3 +332,42 @@ async def test_github_and_gitlab_pushes_make_the_watcher_fetch_the_run(
         assert transition(await hk.apply()) == [(run.id, "failed", "running")]
         assert sim.world.count(vendor, f"/{run.id}") == gets + 1
         assert await hk.h.poll() == []
+
+
+async def test_a_push_the_provider_chokes_on_is_dropped_and_the_others_applied(
+        hk: Hooked, sim: Simulator, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    """A provider raising on one push (a plugin's bug) costs that push only: it is counted
+    as the source's internal error and marked applied, the push beside it is journaled, and
+    nothing escapes to stop the poller."""
+    await hk.h.poll()
+    p = hk.h.poller
+    assert p is not None
+    pushed = p.provider.pushed
+
+    def choking(body: Any) -> Any:
+        if body.get("eventId") == "evt_bad":
+            raise KeyError("workflowRun")
+        return pushed(body)
+    monkeypatch.setattr(p.provider, "pushed", choking)
+    run = sim.world.add_run("extend", "PROCESSED")
+    assert (await hk.post(hk.body(run, event_id="evt_bad")))[0] == 200
+    assert [e["subject"] for e in await hk.pushed(hk.body(run))] == [run.id]
+    assert await hk.h.store.pushes(SOURCE, 10) == []
+    assert p.boundary.errors == 1
+
+
+async def test_a_bug_applying_pushes_is_the_source_s_internal_error_not_the_poll_loop_s(
+        hk: Hooked, sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider raising while a push is applied (here fetching the run it names) is
+    counted as the source's internal error; apply returns, so the poll loop polls on."""
+    await hk.h.poll()
+    p = hk.h.poller
+    assert p is not None
+
+    async def broken(run_id: str) -> Any:
+        raise RuntimeError("a plugin's bug")
+    monkeypatch.setattr(p.provider, "fetch_run", broken)
+    run = sim.world.add_run("extend", "PROCESSED")
+    assert await hk.pushed(hk.body({"id": run.id})) == []
+    assert p.boundary.errors == 1

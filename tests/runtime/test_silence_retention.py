@@ -3,13 +3,12 @@ silences added through the API do not pile up; the others stay in force."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
-from structlog.testing import capture_logs
 
 from watcher.core.silences import Silence
+from watcher.errors import StoreError
 from watcher.runtime.silencing import Silencer
 from watcher.state import silences as stored
 from watcher.state.backends import open_store
@@ -42,25 +41,30 @@ async def test_a_silence_ended_longer_ago_than_retention_is_dropped_and_the_rest
 
 
 @pytest.mark.anyio
-async def test_a_store_that_refuses_the_drop_still_gets_the_new_silences_in_force(
-        tmp_path: Path) -> None:
-    """When forgetting an ended silence fails, the silencer says so and the silences read
-    with it are still in force: a failed drop never freezes the set."""
+async def test_a_silence_in_force_holds_though_an_old_one_could_not_be_forgotten(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store refusing to forget an ended silence neither stops the refresh nor leaves the
+    silences in force unapplied; the old one is forgotten once the store writes again."""
     clock = FrozenClock()
     now = clock()
-    path = tmp_path / "state.db"
-    store = await open_store(str(path))
+    store = await open_store(str(tmp_path / "state.db"))
     try:
-        with sqlite3.connect(path) as other:
-            other.execute("CREATE TRIGGER no_delete BEFORE DELETE ON records "
-                          "BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
         for sid, ends in (("old", now - 8 * DAY), ("on", now + DAY)):
             await stored.save(store, Silence(id=sid, match={"source": ("a",)},
                                              starts=now - 9 * DAY, ends=ends, created=ends))
+        put_record = store.put_record
+
+        async def refused(namespace: str, key: str, value: bytes | None) -> None:
+            raise StoreError("disk full")
+        monkeypatch.setattr(store, "put_record", refused)
         silencer = Silencer(store, (), clock=clock, retention=7 * DAY)
-        with capture_logs() as logs:
-            await silencer.refresh()
+        await silencer.refresh()
         assert [s.label for s in silencer.active(now)] == ["on"]
-        assert [e["event"] for e in logs] == ["could not drop ended silences, will try again"]
+        await silencer.refresh()
+        assert [s.label for s in silencer.active(now)] == ["on"]
+        monkeypatch.setattr(store, "put_record", put_record)
+        await silencer.refresh()
+        assert [s.id for s in (await stored.stored(store))[0]] == ["on"]
+        assert [s.label for s in silencer.active(now)] == ["on"]
     finally:
         await store.close()

@@ -91,6 +91,7 @@ async def first_after(journal: Journal, since: float) -> int:
 async def tally(journal: Journal, window: FailureWindow, *, clock: Clock) -> None:
     """Count failures into ``window``: the last 24 hours first, then as they come."""
     after = await first_after(journal, clock() - HOURS * HOUR)
+    window.buckets.clear()  # started again (a store error): counted afresh, not twice
     while True:
         await journal.wait(after)
         entries = await journal.read(after, BATCH)

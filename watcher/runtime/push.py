@@ -32,6 +32,7 @@ from watcher.infra.clock import Clock, move_on_after
 from watcher.model import Event, Observation, Tracked
 from watcher.providers.protocol import Provider
 from watcher.runtime.claim import Claim
+from watcher.runtime.supervisor import Boundary
 from watcher.runtime.tracking import SourceState
 from watcher.state.inbox import BATCH, KEEP, Push
 from watcher.state.journal import Journal
@@ -48,6 +49,7 @@ class Host(Protocol):
     diff: partial[Session]
     claim: Claim | None
     log: Any
+    boundary: Boundary
 
     async def finish(self, session: Session) -> Changeset: ...
     def _fenced(self, e: Fenced) -> bool: ...
@@ -126,6 +128,8 @@ class PushIntake:
                     break
         except StoreError as e:
             self._store_failed("could not read pushed changes; the next poll finds them", e)
+        except Exception as e:  # a bug: the source's, counted; its poll loop goes on
+            p.boundary.caught(e)
 
     def _store_failed(self, what: str, e: StoreError) -> None:
         """Logged once until the store works again (every push rings meanwhile)."""
@@ -141,6 +145,11 @@ class PushIntake:
             try:
                 whole, named = p.provider.pushed(orjson.loads(push.body))
             except orjson.JSONDecodeError:
+                continue
+            except Exception as e:
+                # a plugin's bug: this push is dropped (the poll finds its run), not kept
+                # pending to fail every apply after it, the poll loop's included
+                p.boundary.caught(e)
                 continue
             obs += whole
             obs += await self._fetch(named)

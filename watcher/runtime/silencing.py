@@ -84,28 +84,32 @@ class Silencer:
         if records == self._records:
             return
         first = self._records is None
-        self._records = records
         silences, damaged = stored.decode_all(records)
         for key in damaged:
             log.warning("ignoring a damaged silence record", silence=key)
-        cut = -float("inf") if self.retention is None else self.clock() - self.retention
-        ended = [s for s in silences if s.ends < cut]
-        silences = [s for s in silences if s.ends >= cut]
+        silences, dropped = await self._drop_old(silences)
+        # what the store holds once they are forgotten: one it could not forget yet makes
+        # the next read differ, and is forgotten then
+        self._records = {k: v for k, v in records.items() if k not in dropped}
         before = {s.id: s for s in self._silences}
         self._silences = silences
         self._rebuild()
         if not first:  # changes while running; the ones in force at start are no news
             _log_changes(before, silences)
-        await self._drop(ended)
 
-    async def _drop(self, ended: Iterable[Silence]) -> None:
-        """Forget silences that ended ``retention`` ago; a failure only delays that to the
-        next change of the stored set or a restart (the set in force is without them)."""
-        try:
-            for s in ended:
-                await stored.forget(self.store, s.id)
-        except StoreError as e:
-            log.warning("could not drop ended silences, will try again", error=str(e))
+    async def _drop_old(self, silences: list[Silence]) -> tuple[list[Silence], set[str]]:
+        """The silences kept, and the ids of those that ended ``retention`` ago, forgotten
+        in the store (housekeeping: one the store cannot forget now is tried again)."""
+        if self.retention is None:
+            return silences, set()
+        cut = self.clock() - self.retention
+        dropped = {s.id for s in silences if s.ends < cut}
+        for sid in dropped:
+            try:
+                await stored.forget(self.store, sid)
+            except StoreError as e:
+                log.debug("could not forget an ended silence", silence=sid, error=str(e))
+        return [s for s in silences if s.id not in dropped], dropped
 
     async def run(self) -> None:
         """Refresh every :data:`REFRESH_EVERY` seconds; a failed read keeps the last set."""
