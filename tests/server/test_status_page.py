@@ -196,6 +196,33 @@ def test_a_long_owner_stays_inside_its_card(watched: Watched) -> None:
     assert fits, "the owner column spills out of the Sources card"
 
 
+def test_what_another_replica_works_on_shows_its_owners_report_never_a_made_up_ok(
+        watched: Watched) -> None:
+    """A source polled elsewhere shows its owner's failing flag and run count, a sink no
+    replica reports on shows unknown (not a green ok), and the sinks table still draws."""
+    sync_playwright = browser_or_skip()
+
+    def elsewhere(st: dict[str, Any]) -> None:
+        src = st["sources"][0]
+        for key in ("health", "health_since", "tracked", "first_sync", "stuck", "next_poll"):
+            src.pop(key, None)
+        src.update(runs=40, live=None, failing=True, owner="other:2")
+        st["sinks"][0]["failing"] = None
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = logged_in(watched, browser, elsewhere)
+            page.wait_for_selector(f"#sinks tbody tr:nth-child({len(watched.sinks)})")
+            first = page.locator("#sources tbody tr").first.locator("td")
+            health, runs = first.nth(2).inner_text(), first.nth(5).inner_text()
+            sink = page.locator("#sinks tbody tr").first.locator("td").nth(2)
+            said, cls = sink.inner_text(), sink.get_attribute("class")
+        finally:
+            browser.close()
+    assert health.startswith("failing") and runs == "40"
+    assert said == "unknown" and cls == "muted"
+
+
 def test_the_browser_gets_a_favicon_and_no_404(watched: Watched) -> None:
     """The icon the browser asks for by itself is answered, and nothing the page loads is
     a 404 or another error, in Chromium's own network log."""
