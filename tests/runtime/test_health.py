@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.scripted import ScriptedProvider, register
 from tests.support import parse_config, toml
 from watcher.errors import TransientError
+from watcher.runtime import chores
 from watcher.runtime.chores import STATUS_EVERY
 from watcher.runtime.daemon import Daemon
 from watcher.server import metrics
@@ -107,3 +108,25 @@ async def test_status_metric_and_event_agree_on_retrying_and_failing_and_readyz_
     assert seen["threshold"] == ("0/1 sources ok, 1 failing" + runs + "; 1 events delivered",
                                  True, 1.0, 1)
     assert seen["recovered"] == ("1/1 sources ok" + runs + "; 2 events delivered", True, 0.0, 1)
+
+
+async def test_outside_systemd_no_status_line_is_built() -> None:
+    """Without ``NOTIFY_SOCKET`` the status chore ends at once and never builds a
+    ``STATUS=`` line: nobody would read it, and each is a snapshot of every source."""
+    built: list[str] = []
+    ended: list[bool] = []
+
+    def line() -> str:
+        built.append("line")
+        return "1/1 sources ok"
+
+    async def chore() -> None:
+        await chores.report_status(Notifier({}), line, lambda: None, clock=fake)
+        ended.append(True)
+
+    fake = FakeClock(seed=1)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(chore)
+        await fake.run_until(lambda: bool(ended), within=3 * STATUS_EVERY)
+        tg.cancel_scope.cancel()
+    assert built == []

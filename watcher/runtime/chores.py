@@ -64,7 +64,10 @@ async def watchdog(notifier: Notifier, every: float, *, clock: Clock) -> None:
 async def report_status(notifier: Notifier, line: Callable[[], str],
                         store_failing: Callable[[], str | None], *, clock: Clock) -> None:
     """``STATUS=`` every ``STATUS_EVERY``, and at once when state writes start or stop
-    failing (an operator looking at ``systemctl status`` sees it within a second)."""
+    failing (an operator looking at ``systemctl status`` sees it within a second).
+    Outside systemd nobody reads it, so no line is built (a snapshot of every source)."""
+    if not notifier.address:
+        return
     waited, store = 0.0, store_failing()
     while True:
         await clock.sleep(STATUS_CHECK)
