@@ -96,7 +96,7 @@ class Poller:
             failure_threshold=cfg.failure_threshold, stats=self.stats,
             failures=st.row.failures, store_failing=self.store_failing, runs=st.counts,
             skipped=self.provider.skipped, internal_errors=self.boundary.errors,
-            live=len(st.live), stuck=sum(1 for r in st.live if st.runs[r].stuck), owner=owner,
+            live=len(st.live), stuck=st.stuck, owner=owner,
             push=self.push.stats if self.push else None,
             push_live=self.push is not None and self.push.stats.live(self.clock()))
 
