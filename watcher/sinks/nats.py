@@ -52,10 +52,9 @@ from watcher.config.settings import SinkConfig
 from watcher.config.units import format_duration
 from watcher.errors import Retryable
 from watcher.model import JournalEntry
-from watcher.sinks.base import Outcomes, Rejected, SinkContext
+from watcher.sinks.base import CONTENT_TYPE, Outcomes, Rejected, SinkContext
 from watcher.sinks.bus import BusSink, Route, check_subject, matches, overlaps
 
-CONTENT_TYPE = "application/cloudevents+json"
 #: JetStream's error code for a message over the stream's max_msg_size
 MSG_TOO_LARGE = 10054
 #: a longer subject would overflow the server's control line (4 KB by default): it
