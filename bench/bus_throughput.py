@@ -42,8 +42,8 @@ from watcher.model import JournalEntry  # noqa: E402
 from watcher.runtime.delivery import SinkRunner  # noqa: E402
 from watcher.runtime.loop import run_sync  # noqa: E402
 from watcher.server import logs  # noqa: E402
-from watcher.sinks.base import SinkContext  # noqa: E402
-from watcher.sinks.nats import CONTENT_TYPE, NatsOptions, NatsSink  # noqa: E402
+from watcher.sinks.base import CONTENT_TYPE, SinkContext  # noqa: E402
+from watcher.sinks.nats import NatsOptions, NatsSink  # noqa: E402
 from watcher.sinks.redis import ADD_ONCE, SOURCE_PREFIX, RedisOptions, RedisSink  # noqa: E402
 from watcher.state.backends import open_store  # noqa: E402
 from watcher.state.journal import Journal  # noqa: E402

@@ -103,6 +103,8 @@ class Retry:
 
 #: what ``deliver`` says of the entries it did not deliver
 Outcomes = Sequence[Rejected | Retry]
+#: the media type of a journal entry's body (CloudEvents structured JSON)
+CONTENT_TYPE = "application/cloudevents+json"
 
 
 class RetryOptions(Options):

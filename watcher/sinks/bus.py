@@ -104,7 +104,6 @@ class Route(Template):
         self._seen: dict[tuple[str, str, str | None, str | None], str] = {}
 
     def route(self, e: JournalEntry) -> str:
-        """Where ``e`` goes."""
         if self.fixed:
             return self.text
         if self._needs_provider:

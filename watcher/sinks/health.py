@@ -30,7 +30,6 @@ class SinkHealth:
     """One sink's health, shared by the sink (its context's) and its runner."""
 
     def __init__(self, name: str, *, clock: Clock) -> None:
-        self.name = name
         self.clock = clock
         #: the sink's counters: retries and failed attempts are counted here
         self.stats = DeliveryStats()

@@ -16,6 +16,10 @@
   creates it (file storage, ``dedupe_window``) when absent.  Checked when the
   sink starts and on every new connection: a missing stream is an error in the
   log and in ``/metrics`` until it exists, while the backlog waits in the journal.
+  So is one that shares no subject with the template (every publish would find
+  no stream); one that holds only some of them is accepted with a warning, since
+  a sink whose ``match`` keeps to one source may rightly use a stream of that
+  source's subjects.
 * **Failures.** A server that is down, a reconnect, a stream that refuses for
   now: the batch is retried with backoff.  Dead letters only for what can never
   succeed: an event over the server's ``max_payload`` (or the stream's
@@ -40,6 +44,7 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.api import StorageType, StreamConfig, StreamInfo
 from pydantic import model_validator
 
 from watcher.config.options import Check, Duration, Options, Secret
@@ -47,16 +52,16 @@ from watcher.config.settings import SinkConfig
 from watcher.config.units import format_duration
 from watcher.errors import Retryable
 from watcher.model import JournalEntry
-from watcher.sinks.base import Outcomes, Rejected, SinkContext
-from watcher.sinks.bus import BusSink, Route, check_subject
-from watcher.sinks.jetstream import MIN_WINDOW, Stream, describe
+from watcher.sinks.base import CONTENT_TYPE, Outcomes, Rejected, SinkContext
+from watcher.sinks.bus import BusSink, Route, check_subject, matches, overlaps
 
-CONTENT_TYPE = "application/cloudevents+json"
 #: JetStream's error code for a message over the stream's max_msg_size
 MSG_TOO_LARGE = 10054
 #: a longer subject would overflow the server's control line (4 KB by default): it
 #: would close the connection, so such an event can never be sent
 MAX_SUBJECT = 3072
+#: the shortest duplicate window that covers a restart after a crash
+MIN_WINDOW = 600.0
 _DENIED = re.compile(r'permissions violation for publish to "([^"]*)"', re.I)
 
 
@@ -123,8 +128,6 @@ class NatsSink(BusSink[NatsOptions]):
     def __init__(self, config: SinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
         self.subject = Route(self.options.subject)
-        self.stream = Stream(self.options.stream, self.subject, scrub=self.masker.redact,
-                             window=self.options.dedupe_window, log=self.log)
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._stream_ok = False
@@ -147,7 +150,7 @@ class NatsSink(BusSink[NatsOptions]):
             raise Retryable("not connected to NATS: " + (self._error or "reconnecting"))
         assert self._js is not None
         if not self._stream_ok:
-            await self.stream.check(self._js, create=self.options.create_stream)
+            await self._stream(self._js, create=self.options.create_stream)
             self._stream_ok = True
         return self._js
 
@@ -198,8 +201,8 @@ class NatsSink(BusSink[NatsOptions]):
         try:
             nc = await self._connect()
             try:
-                info = await self.stream.check(nc.jetstream(timeout=self.options.timeout),
-                                               create=False)
+                info = await self._stream(nc.jetstream(timeout=self.options.timeout),
+                                          create=False)
             finally:
                 await nc.close()
         except Retryable as e:
@@ -208,6 +211,45 @@ class NatsSink(BusSink[NatsOptions]):
                         "created at start (create_stream = true)")
             raise
         return describe(info)
+
+    async def _stream(self, js: JetStreamContext, *, create: bool) -> StreamInfo:
+        """The stream, created if allowed; Retryable when it is absent or cannot hold
+        the subjects."""
+        name = self.options.stream
+        try:
+            info = await js.stream_info(name)
+        except nats.js.errors.NotFoundError:
+            if not create:
+                raise Retryable(f"stream {name} does not exist: create it holding "
+                                f"{self.subject.stream_subjects() or self.subject.text}, "
+                                "or set create_stream = true") from None
+            info = await self._create_stream(js)
+        except (nats.errors.Error, OSError) as e:
+            raise self.unavailable(f"cannot read stream {name}", e) from None
+        subjects = info.config.subjects or []
+        wanted = self.subject.patterns()
+        if not any(overlaps(f, p) for f in subjects for p in wanted):
+            raise Retryable(f"stream {name} holds {', '.join(subjects) or 'no subjects'}, "
+                            f"none of {', '.join(wanted)}")
+        missing = [p for p in wanted if not any(matches(f, p) for f in subjects)]
+        if missing:
+            self.log.warning("the stream may not hold every subject; an event on one it "
+                             "does not is retried until it does", stream=name, missing=missing)
+        return info
+
+    async def _create_stream(self, js: JetStreamContext) -> StreamInfo:
+        o = self.options
+        subjects = self.subject.stream_subjects()
+        assert subjects is not None  # the options refuse create_stream otherwise
+        config = StreamConfig(name=o.stream, subjects=[subjects], storage=StorageType.FILE,
+                              duplicate_window=o.dedupe_window)
+        try:
+            info = await js.add_stream(config)
+        except (nats.errors.Error, OSError) as e:
+            raise self.unavailable(f"cannot create stream {o.stream}", e) from None
+        self.log.info("created the stream", stream=o.stream, subjects=subjects,
+                      dedupe_window=format_duration(o.dedupe_window))
+        return info
 
     # -- delivery ------------------------------------------------------------------------
 
@@ -281,3 +323,13 @@ def _reason(err: BaseException) -> str:
     if isinstance(err, nats.js.errors.NoStreamResponseError):
         return "no stream holds the subject (no responders)"
     return str(err) or type(err).__name__
+
+
+def describe(info: StreamInfo) -> str:
+    """One line for ``watcher check --connect``."""
+    window = info.config.duplicate_window or 0.0
+    note = "" if window >= MIN_WINDOW else \
+        f" (under {format_duration(MIN_WINDOW)}: a replay after a crash may get through)"
+    return (f"stream {info.config.name} holds {', '.join(info.config.subjects or [])}, "
+            f"{info.state.messages} messages, duplicate window {format_duration(window)}"
+            f"{note}")

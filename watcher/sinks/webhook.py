@@ -32,10 +32,9 @@ import anyio
 from watcher.config.options import Check, Field, Secret, SecretTable
 from watcher.config.settings import SinkConfig
 from watcher.model import JournalEntry
-from watcher.sinks.base import Outcomes, Rejected, Retry, RetryOptions, SinkContext
+from watcher.sinks.base import CONTENT_TYPE, Outcomes, Rejected, Retry, RetryOptions, SinkContext
 from watcher.sinks.http import HttpSink, Outcome, check_http_url, in_turn
 
-CONTENT_TYPE = "application/cloudevents+json"
 #: headers the sink sets itself; a configured header of the same name is an error
 OWN_HEADERS = ("content-type", "webhook-id", "webhook-timestamp", "webhook-signature")
 

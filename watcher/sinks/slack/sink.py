@@ -56,7 +56,6 @@ class SlackSink(HttpSink[SlackOptions]):
     def __init__(self, config: SinkConfig, context: SinkContext) -> None:
         super().__init__(config, context)
         self.url = self.options.webhook_url
-        #: read by the runner: how long a batch gathers before it is handed over
         self.linger = self.options.group_wait
         buckets = context.buckets or Buckets(clock=context.clock)
         self.pace = buckets.get(f"slack-webhook {self.url}", MESSAGES_PER_SECOND, 1.0)
