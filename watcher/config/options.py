@@ -66,6 +66,7 @@ def secret_fields(model: type[BaseModel]) -> frozenset[str]:
         name for name, f in model.model_fields.items()
         if kinds.is_secret(f.annotation) or any(kinds.is_secret(m) for m in f.metadata))
 
+
 def model_of(options: type[Any]) -> type[Options]:
     """``options`` as the model it is validated with; TypeError when it is none."""
     if not (isinstance(options, type) and issubclass(options, Options)):
@@ -103,11 +104,10 @@ def shown(options: object, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
     strings, secrets masked, absent values left out."""
     if options is None:
         return {}
+    assert isinstance(options, Options)  # the loader made it so (model_of)
     cls = type(options)
-    model = model_of(cls)
-    assert isinstance(options, BaseModel)
     values = options.model_dump(mode="json", exclude_none=True, warnings=False,
-                                include=set(model.model_fields) - set(exclude))
+                                include=set(cls.model_fields) - set(exclude))
     depth: dict[str, int] = {}
     for i, klass in enumerate(cls.__mro__):
         for name in vars(klass).get("__annotations__", {}):
