@@ -21,7 +21,6 @@ A check across keys that raises ``ValueError`` is a problem of the table: a
 from __future__ import annotations
 
 import functools
-import typing
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -83,10 +82,9 @@ def declared(cls: type, what: str) -> type[Any]:
     if options is None:
         raise PluginError(f"{cls.__qualname__} is no {what}: it declares no Options")
     try:
-        model_of(options)
+        return model_of(options)
     except TypeError as e:
         raise PluginError(f"{cls.__qualname__}.Options: {e}") from None
-    return typing.cast(type[Any], options)
 
 
 def ensure(options: type[Any], value: object) -> Any:
