@@ -63,19 +63,15 @@ class StateHeld(StoreUnavailable):
     def __init__(self, state_path: str, holder: dict[str, object] | None) -> None:
         self.state_path = state_path
         self.holder = holder
-        super().__init__(f"{state_path} is in use by {_process(holder)}")
+        who = (f"another watcher process: pid {holder.get('pid')} on {holder.get('host')} "
+               f"(`{holder.get('command')}`, since {holder.get('since')})" if holder
+               else "another watcher process (its pid is not recorded)")
+        super().__init__(f"{state_path} is in use by {who}")
 
     @property
     def pid(self) -> int | None:
         pid = (self.holder or {}).get("pid")
         return pid if isinstance(pid, int) else None
-
-
-def _process(holder: dict[str, object] | None) -> str:
-    if not holder:
-        return "another watcher process (its pid is not recorded)"
-    return (f"another watcher process: pid {holder.get('pid')} on {holder.get('host')} "
-            f"(`{holder.get('command')}`, since {holder.get('since')})")
 
 
 class LeasesHeld(StoreUnavailable):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib.resources import files
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["event_types", "schema", "type_schema"]
 
@@ -26,32 +26,30 @@ def _loaded() -> str:
 
 def schema() -> dict[str, Any]:
     """The whole schema (a fresh copy: callers may change it)."""
-    out: dict[str, Any] = json.loads(_loaded())
-    return out
+    return cast(dict[str, Any], json.loads(_loaded()))
 
 
 def event_types() -> list[str]:
     """Every event type's full name (``watcher.run.created`` ...), as the schema lists them."""
-    types: list[str] = schema()["$defs"]["envelope"]["properties"]["type"]["enum"]
-    return types
+    return cast(list[str], schema()["$defs"]["envelope"]["properties"]["type"]["enum"])
 
 
 def type_schema(name: str) -> dict[str, Any] | None:
     """The schema of one event type, standalone, by its short or full name; ``None`` for a
     type there is not."""
-    full = name if name.startswith(PREFIX) else PREFIX + name
-    if full not in event_types():
+    short = name.removeprefix(PREFIX)
+    if PREFIX + short not in event_types():
         return None
     whole = schema()
     defs = whole["$defs"]
     one: dict[str, Any] = {
         "$schema": whole["$schema"],
-        "$id": f"{whole['$id']}:{full.removeprefix(PREFIX)}",
-        "title": full,
-        "description": defs[f"data.{full.removeprefix(PREFIX)}"]["description"],
+        "$id": f"{whole['$id']}:{short}",
+        "title": PREFIX + short,
+        "description": defs[f"data.{short}"]["description"],
         "$ref": "#/$defs/envelope",
-        "properties": {"type": {"const": full},
-                       "data": {"$ref": f"#/$defs/data.{full.removeprefix(PREFIX)}"}},
+        "properties": {"type": {"const": PREFIX + short},
+                       "data": {"$ref": f"#/$defs/data.{short}"}},
     }
     one["$defs"] = {d: defs[d] for d in sorted(_reached(one, defs))}
     return one

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import GetCoreSchemaHandler, ValidationError
+from pydantic import AfterValidator, GetCoreSchemaHandler, ValidationError
 from pydantic_core import PydanticCustomError, core_schema
 
 from watcher.config.hints import hint
@@ -158,22 +158,17 @@ SECRET_STRINGS = Kind(_strings, lambda v: [MASK] * len(v), secret=True)
 RATE = Kind(_rate, lambda v: v.as_toml())
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(AfterValidator):
     """A check of a well-formed value: ``check(value)`` returns what is wrong (a string,
     or an :class:`At` for an entry inside it), or ``None``."""
 
-    check: Callable[[Any], str | None]
-
-    def __get_pydantic_core_schema__(self, source: Any,
-                                     handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(self._run, handler(source))
-
-    def _run(self, value: Any) -> Any:
-        msg = self.check(value)
-        if msg:
-            raise fail([((msg.key,) if isinstance(msg, At) else (), str(msg))])
-        return value
+    def __init__(self, check: Callable[[Any], str | None]) -> None:
+        def run(value: Any) -> Any:
+            msg = check(value)
+            if msg:
+                raise fail([((msg.key,) if isinstance(msg, At) else (), str(msg))])
+            return value
+        super().__init__(run)
 
 
 def is_secret(annotation: object) -> bool:

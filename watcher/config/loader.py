@@ -152,7 +152,9 @@ def _watcher(raw: object, r: Expanded, env: Mapping[str, str], base_dir: Path,
     if w is None:
         return None
     w = w.model_copy(update={"http_token": token})
-    secrets.update(secrets_of(w), _database_secrets(w, env))
+    secrets.update(secrets_of(w))
+    if urls.is_postgres(w.state_path):  # its password, from the URL or $PGPASSWORD
+        secrets.update(s for s in (password_of(w.state_path), env.get("PGPASSWORD")) if s)
     return w
 
 
@@ -265,15 +267,6 @@ def _http_token(raw: Mapping[str, Any], r: Expanded, env: Mapping[str, str],
     if token == "":
         r.problems.add("watcher.http_token_file", f"{name} is empty")
     return token or None
-
-
-def _database_secrets(watcher: WatcherConfig, env: Mapping[str, str]) -> set[str]:
-    """A PostgreSQL state's password, from its URL or ``$PGPASSWORD``: a secret."""
-    path = watcher.state_path
-    if not (isinstance(path, str) and urls.is_postgres(path)):
-        return set()
-    found = {password_of(path), env.get("PGPASSWORD")}
-    return {s for s in found if s}
 
 
 def _token(raw: Mapping[str, Any], spath: str, r: Expanded, env: Mapping[str, str],

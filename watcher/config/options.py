@@ -21,7 +21,6 @@ A check across keys that raises ``ValueError`` is a problem of the table: a
 from __future__ import annotations
 
 import functools
-import typing
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -66,6 +65,7 @@ def secret_fields(model: type[BaseModel]) -> frozenset[str]:
         name for name, f in model.model_fields.items()
         if kinds.is_secret(f.annotation) or any(kinds.is_secret(m) for m in f.metadata))
 
+
 def model_of(options: type[Any]) -> type[Options]:
     """``options`` as the model it is validated with; TypeError when it is none."""
     if not (isinstance(options, type) and issubclass(options, Options)):
@@ -82,10 +82,9 @@ def declared(cls: type, what: str) -> type[Any]:
     if options is None:
         raise PluginError(f"{cls.__qualname__} is no {what}: it declares no Options")
     try:
-        model_of(options)
+        return model_of(options)
     except TypeError as e:
         raise PluginError(f"{cls.__qualname__}.Options: {e}") from None
-    return typing.cast(type[Any], options)
 
 
 def ensure(options: type[Any], value: object) -> Any:
@@ -103,11 +102,10 @@ def shown(options: object, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
     strings, secrets masked, absent values left out."""
     if options is None:
         return {}
+    assert isinstance(options, Options)  # the loader made it so (model_of)
     cls = type(options)
-    model = model_of(cls)
-    assert isinstance(options, BaseModel)
     values = options.model_dump(mode="json", exclude_none=True, warnings=False,
-                                include=set(model.model_fields) - set(exclude))
+                                include=set(cls.model_fields) - set(exclude))
     depth: dict[str, int] = {}
     for i, klass in enumerate(cls.__mro__):
         for name in vars(klass).get("__annotations__", {}):

@@ -9,7 +9,6 @@ from watcher.config.options import shown
 from watcher.config.settings import Config
 from watcher.config.toml_text import toml_value
 from watcher.config.units import format_duration
-from watcher.core.inhibition import InhibitRule
 from watcher.core.rules import FAILURE_RATE, NO_SUCCESS, STUCK_COUNT, Rule
 from watcher.infra.secrets import masked_url
 
@@ -21,21 +20,18 @@ def render(config: Config, *, now: float | None = None) -> str:
         hidden = ("token_file",) if s.token else ("token_file", "token")  # none: no auth
         out += ["", "[[sources]]", *_table({**shown(s, exclude=hidden), **shown(s.options)})]
     for k in config.sinks:
-        values = {**shown(k), **shown(k.options)}
-        match = k.match.as_dict()
-        if match:
-            values["match"] = match
+        values = {**shown(k), **shown(k.options), "match": k.match.as_dict()}
         out += ["", "[[sinks]]", *_table(values)]
     for w in config.silences:
-        values = shown(w)
-        values["match"] = {k: list(v) for k, v in w.match.items()}
-        out += ["", "[[silences]]", *_table(values)]
+        out += ["", "[[silences]]", *_table({**shown(w), "match": dict(w.match)})]
         if now is not None:
             out.append(f"# {w.times(now)}")
     for rule in config.rules:
         out += ["", "[[rules]]", *_table(_rule_values(rule))]
-    for inhibit in config.inhibit:
-        out += ["", "[[inhibit]]", *_table(_inhibit_values(inhibit))]
+    for i in config.inhibit:
+        out += ["", "[[inhibit]]", *_table({"name": i.name, "source": i.source.as_dict(),
+                                            "target": i.target.as_dict(), "equal": i.equal,
+                                            "sinks": i.sinks})]
     for h in config.heartbeats:  # the URL is a secret: masked like a token
         out += ["", "[[heartbeats]]", *_table(shown(h))]
     return "\n".join(out) + "\n"
@@ -55,19 +51,11 @@ def _rule_values(rule: Rule) -> dict[str, Any]:
             else int(rule.recover_below)
     if rule.kind != STUCK_COUNT:
         values["min_finished"] = rule.min_finished
-    values["across_sources"] = rule.across_sources
-    match = rule.match.as_dict()
-    if match:
-        values["match"] = match
-    return values
-
-
-def _inhibit_values(rule: InhibitRule) -> dict[str, Any]:
-    return {"name": rule.name, "source": rule.source.as_dict(),
-            "target": rule.target.as_dict(), "equal": rule.equal, "sinks": rule.sinks}
+    return values | {"across_sources": rule.across_sources, "match": rule.match.as_dict()}
 
 
 def _table(values: Mapping[str, Any]) -> list[str]:
-    """``key = value`` lines of the values shown; a database URL's password masked."""
+    """``key = value`` lines of the values shown (none for an empty one: an absent key or
+    a match of everything); a database URL's password masked."""
     return [f"{key} = {toml_value(masked_url(val) if isinstance(val, str) else val)}"
             for key, val in values.items() if val not in (None, (), [], {})]

@@ -1,7 +1,7 @@
 """Validating tables against their :class:`~watcher.config.options.Options` models,
 every problem collected with its key path (``sources[1].interval: ...``).
 
-The raw TOML is first read with each ``${VAR}`` expanded (:func:`expand`); then each
+The raw TOML is first read with each ``${VAR}`` expanded (:meth:`Expanded.walk`); then each
 table is validated by pydantic and every error it lists is said as a config problem,
 quoting the value as the file spells it, and never a secret's.
 """

@@ -135,33 +135,32 @@ def _when(w: WindowConfig, path: str, r: Expanded
           ) -> tuple[Schedule | None, tuple[float, float] | None, tzinfo] | None:
     """The schedule or the fixed span, and the time zone; None (reported) if unusable."""
     tz = _zone(w.timezone, f"{path}.timezone", r)
-    schedule, starts, ends = w.schedule, w.starts, w.ends
-    if schedule is not None:
-        if starts is not None or ends is not None:
+    if w.schedule is not None:
+        if w.starts is not None or w.ends is not None:
             r.problems.add(path, "set schedule, or starts and ends, not both")
             return None
         try:
-            recurring = parse_schedule(str(schedule))
+            recurring = parse_schedule(w.schedule)
         except ValueError as e:
             r.problems.add(f"{path}.schedule", str(e))
             return None
         return (recurring, None, tz) if tz is not None else None
-    if starts is None or ends is None:
+    if w.starts is None or w.ends is None:
         r.problems.add(path, "needs a schedule, or starts and ends")
         return None
-    a = _instant(str(starts), f"{path}.starts", r, tz)
-    b = _instant(str(ends), f"{path}.ends", r, tz)
+    a = _instant(w.starts, f"{path}.starts", r, tz)
+    b = _instant(w.ends, f"{path}.ends", r, tz)
     if a is None or b is None or tz is None:
         return None
     if b <= a:
-        r.problems.add(f"{path}.ends", f'"{ends}" is not after starts ("{starts}")')
+        r.problems.add(f"{path}.ends", f'"{w.ends}" is not after starts ("{w.starts}")')
         return None
     return None, (a, b), tz
 
 
-def _zone(name: object, path: str, r: Expanded) -> tzinfo | None:
+def _zone(name: str, path: str, r: Expanded) -> tzinfo | None:
     try:
-        return ZoneInfo(str(name))
+        return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         r.problems.add(path, f'"{name}" is not an IANA time zone (e.g. "Europe/Berlin", "UTC")')
         return None
