@@ -89,7 +89,10 @@ def default_error_message(body: Any) -> str | None:
             if isinstance(val, str):
                 return val
             if val is not None:
-                return orjson.dumps(val).decode()[:300]
+                try:
+                    return orjson.dumps(val).decode()[:300]
+                except TypeError:  # orjson will not write a body nested deeper than 254 levels
+                    return None
     return None
 
 
