@@ -192,8 +192,8 @@ class BaseProvider(ProviderMethods, Generic[OptionsT]):
                    params: Mapping[str, Any] | list[tuple[str, str]] | None = None
                    ) -> tuple[Any, list[Any], Mapping[str, str]]:
         """GET one page of a listing: ``(body, items, headers)`` (see :class:`Listing`)."""
-        data, headers = await self.http.get_bytes(path, params)
-        body, items = listing.read(data)
+        data, headers = await self.http.send("GET", path, params)
+        body, items = listing.read(data or b"")
         return body, items, headers
 
     def describe(self, item: Any) -> RunDetails:
