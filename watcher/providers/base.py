@@ -136,12 +136,6 @@ class BaseProvider(ProviderMethods, Generic[OptionsT]):
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.source.token}", "Accept": "application/json"}
 
-    @classmethod
-    def limit_scope(cls, source: SourceConfig) -> tuple[str, ...]:
-        """What names the account the vendor counts requests against: the API host and
-        the key, unless a vendor says otherwise (sources with one scope share a bucket)."""
-        return source.base_url, source.token
-
     def limiter(self) -> RateLimiter:
         """This source's bucket: that of its account, shared with its other sources."""
         own = source_limit(type(self), self.source)
