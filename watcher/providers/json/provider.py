@@ -212,8 +212,7 @@ class JsonProvider(BaseProvider[JsonOptions]):
 
     async def _follow(self, view: PollView, lingering: Lingering) -> None:
         assert self.run_path is not None
-        path = self.run_path
-        items = await lingering.fetch(self, lambda rid: path.replace("{id}", rid))
+        items = await lingering.fetch(self, self.run_path)
         obs: list[Observation] = []
         self.observe_rows(items, [self.spec.row_of(it) for it in items], obs)
         view.feed(obs)
