@@ -30,9 +30,6 @@ from watcher.infra.clock import Clock
 from watcher.infra.permit import checkpoint
 from watcher.infra.ratelimit import RateLimiter
 
-#: vendor error body -> human message
-ErrorMessage = Callable[[Any], "str | None"]
-
 #: inline retries of a request before its failure is raised
 RETRIES = 2
 #: never sleep longer than this inside a cycle; longer waits belong to the poller
@@ -103,7 +100,7 @@ class VendorHttp:
 
     def __init__(self, session: aiohttp.ClientSession, *, base_url: str,
                  headers: Mapping[str, str], timeout: float, limiter: RateLimiter,
-                 error_message: ErrorMessage = default_error_message,
+                 error_message: Callable[[Any], str | None] = default_error_message,
                  max_size: int = MAX_RESPONSE_SIZE, clock: Clock) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")

@@ -164,7 +164,10 @@ class JsonProvider(BaseProvider[JsonOptions]):
             if state is None:
                 break
         else:
-            self._warn_max_pages()
+            if not self._max_warned:
+                self._max_warned = True
+                self.log.warning("stopped paging at pagination.max_pages; older pages are not "
+                                 "read this cycle", max_pages=self.pager.max_pages)
         return top, etag
 
     def _top(self, rows: list[Row], n: int) -> float | None:
@@ -205,12 +208,6 @@ class JsonProvider(BaseProvider[JsonOptions]):
     def page_seen(self, n: int, obs: list[Observation] | None, lingering: Lingering | None
                   ) -> None:
         """Page ``n`` of a feed was read (``obs``) or answered 304 (``None``)."""
-
-    def _warn_max_pages(self) -> None:
-        if not self._max_warned:
-            self._max_warned = True
-            self.log.warning("stopped paging at pagination.max_pages; older pages are not "
-                             "read this cycle", max_pages=self.pager.max_pages)
 
     async def _follow(self, view: PollView, lingering: Lingering) -> None:
         assert self.run_path is not None
