@@ -22,7 +22,6 @@ from typing import Any
 import aiohttp
 import orjson
 
-from watcher.config.settings import MAX_RESPONSE_SIZE
 from watcher.config.units import format_size
 from watcher.core.backoff import Backoff, retry_after
 from watcher.errors import AuthError, BadPayload, ProviderError, RateLimited, TransientError
@@ -100,8 +99,8 @@ class VendorHttp:
 
     def __init__(self, session: aiohttp.ClientSession, *, base_url: str,
                  headers: Mapping[str, str], timeout: float, limiter: RateLimiter,
-                 error_message: Callable[[Any], str | None] = default_error_message,
-                 max_size: int = MAX_RESPONSE_SIZE, clock: Clock) -> None:
+                 max_size: int, clock: Clock,
+                 error_message: Callable[[Any], str | None] = default_error_message) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
         self.headers = dict(headers)
