@@ -31,7 +31,6 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from urllib.parse import quote
 
-import orjson
 import structlog
 
 from watcher.config.options import Check, NoOptions, ensure
@@ -137,12 +136,6 @@ class BaseProvider(ProviderMethods, Generic[OptionsT]):
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.source.token}", "Accept": "application/json"}
 
-    @classmethod
-    def limit_scope(cls, source: SourceConfig) -> tuple[str, ...]:
-        """What names the account the vendor counts requests against: the API host and
-        the key, unless a vendor says otherwise (sources with one scope share a bucket)."""
-        return source.base_url, source.token
-
     def limiter(self) -> RateLimiter:
         """This source's bucket: that of its account, shared with its other sources."""
         own = source_limit(type(self), self.source)
@@ -150,12 +143,7 @@ class BaseProvider(ProviderMethods, Generic[OptionsT]):
             return RateLimiter(1e9, clock=self.clock)
         return self.buckets.join(bucket_key(type(self), self.source), self.source.name, own)
 
-    @staticmethod
-    def error_message(body: Any) -> str | None:
-        try:
-            return default_error_message(body)
-        except TypeError:  # orjson will not write a body nested deeper than 254 levels
-            return None
+    error_message = staticmethod(default_error_message)
 
     @property
     def requests(self) -> int:
@@ -198,8 +186,8 @@ class BaseProvider(ProviderMethods, Generic[OptionsT]):
                    params: Mapping[str, Any] | list[tuple[str, str]] | None = None
                    ) -> tuple[Any, list[Any], Mapping[str, str]]:
         """GET one page of a listing: ``(body, items, headers)`` (see :class:`Listing`)."""
-        data, headers = await self.http.get_bytes(path, params)
-        body, items = listing.read(data)
+        data, headers = await self.http.send("GET", path, params)
+        body, items = listing.read(data or b"")
         return body, items, headers
 
     def describe(self, item: Any) -> RunDetails:
@@ -208,17 +196,12 @@ class BaseProvider(ProviderMethods, Generic[OptionsT]):
         Only runs new to the diff or with a new status get here, so this completes
         the hot loop's cheap id check (a string) with the rest (not empty, not absurd).
         A ``details`` that raises on some strange item skips that run, not the source.
-        A :class:`~watcher.providers.pages.Run` is decoded in full first.
+        A :class:`~watcher.providers.pages.Run` is decoded in full first (an item whose
+        JSON msgspec skipped over but orjson refuses is skipped the same way).
         """
-        if isinstance(item, Run):
-            try:
-                item = item.whole()
-            except orjson.JSONDecodeError:  # JSON msgspec skips over but orjson refuses
-                self.skip(item.get(self.id_key), "item", "undescribable", exc_info=True)
-                raise SkipItem(item.get(self.id_key)) from None
         rid = self.run_id_of(item)
         try:
-            return self.details(item)
+            return self.details(item.whole() if isinstance(item, Run) else item)
         except Exception:
             self.skip(rid, "item", "undescribable", exc_info=True)
             raise SkipItem(rid) from None
@@ -327,7 +310,5 @@ class BaseProvider(ProviderMethods, Generic[OptionsT]):
         drop = self._drop
         return bounded({k: v for k, v in item.items() if k not in drop})
 
-    @staticmethod
-    def items_of(body: Any, key: str | None) -> list[Any]:
-        """The list of run items of a page, or BadPayload naming what is wrong."""
-        return items_of(body, key)
+    #: :func:`~watcher.providers.pages.items_of`, for a plugin's ``poll``
+    items_of = staticmethod(items_of)

@@ -25,6 +25,7 @@ IP, shared by every Cortex source: 8/s with a burst of 8 stays under it.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Annotated, Any, ClassVar
 
 from watcher.config.options import Check, Field, Options
@@ -119,17 +120,12 @@ class CortexProvider(BaseProvider[CortexOptions]):
         head = HeadScan(view, lookback=self.source.lookback, log=self.log)
         lingering = head.lingering
         take = self.options.page_size
-
-        async def fetch(page: int) -> tuple[list[Any], int | None]:
-            return await self._page(page, take)
-
-        obs = await head.scan(fetch, size=take, observe=self.observe)
+        obs = await head.scan(partial(self._page, take=take), size=take, observe=self.observe)
         if lingering.wanted:
             listings = self._listings_worth_it(view, lingering.wanted, take)
             for status in listings:
                 await self._list_status(status, take, obs, lingering, head.window, view)
-            self.observe(await lingering.fetch(self, lambda rid: f"{self._runs_path}/{rid}"),
-                          obs)
+            self.observe(await lingering.fetch(self, f"{self._runs_path}/{{id}}"), obs)
         return PollResult(obs, head.cursor())
 
     def _listings_worth_it(self, view: PollView, wanted: set[str], take: int) -> list[str]:

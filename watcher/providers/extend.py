@@ -96,24 +96,16 @@ class ExtendProvider(BaseProvider[ExtendOptions]):
             h["x-extend-workspace-id"] = self.options.workspace_id
         return h
 
-    def _reach(self, view: PollView) -> tuple[bool, float, int]:
-        """Whether this cycle is a full scan, how far back it pages, and its page size."""
-        cur, now = view.cursor, view.now
-        lookback_floor = now - self.source.lookback
-        hw: float | None = cur.get("hw")
-        max_size = self.options.page_size
-        full = view.baseline or hw is None or now - cur.get("full", 0.0) >= RESYNC
-        if full or hw is None:
-            return full, lookback_floor, max_size
-        # big enough for what the overlap held last time, small when idle: an idle
-        # cycle then parses a few dozen runs, not a thousand
-        return False, max(hw - OVERLAP, lookback_floor), min(max_size,
-                                                             2 * int(cur.get("recent", 0)) + 20)
-
     async def poll(self, view: PollView) -> PollResult:
         cur, now = view.cursor, view.now
         hw: float | None = cur.get("hw")
-        full, floor, size = self._reach(view)
+        floor, size = now - self.source.lookback, self.options.page_size
+        full = view.baseline or hw is None or now - cur.get("full", 0.0) >= RESYNC
+        if not full and hw is not None:
+            floor = max(hw - OVERLAP, floor)
+            # big enough for what the overlap held last time, small when idle: an idle
+            # cycle then parses a few dozen runs, not a thousand
+            size = min(size, 2 * int(cur.get("recent", 0)) + 20)
         params: dict[str, Any] = {**self.source.params, "sortBy": "updatedAt",
                                   "sortDir": "desc", "maxPageSize": size}
         newest = hw

@@ -22,7 +22,6 @@ from typing import Any
 import aiohttp
 import orjson
 
-from watcher.config.settings import MAX_RESPONSE_SIZE
 from watcher.config.units import format_size
 from watcher.core.backoff import Backoff, retry_after
 from watcher.errors import AuthError, BadPayload, ProviderError, RateLimited, TransientError
@@ -30,9 +29,8 @@ from watcher.infra.clock import Clock
 from watcher.infra.permit import checkpoint
 from watcher.infra.ratelimit import RateLimiter
 
-#: vendor error body -> human message
-ErrorMessage = Callable[[Any], "str | None"]
-
+#: inline retries of a request before its failure is raised
+RETRIES = 2
 #: never sleep longer than this inside a cycle; longer waits belong to the poller
 MAX_INLINE_WAIT = 30.0
 #: an error answer is read this far at most: its message is all we use of it
@@ -89,7 +87,10 @@ def default_error_message(body: Any) -> str | None:
             if isinstance(val, str):
                 return val
             if val is not None:
-                return orjson.dumps(val).decode()[:300]
+                try:
+                    return orjson.dumps(val).decode()[:300]
+                except TypeError:  # orjson will not write a body nested deeper than 254 levels
+                    return None
     return None
 
 
@@ -98,16 +99,14 @@ class VendorHttp:
 
     def __init__(self, session: aiohttp.ClientSession, *, base_url: str,
                  headers: Mapping[str, str], timeout: float, limiter: RateLimiter,
-                 error_message: ErrorMessage = default_error_message, retries: int = 2,
-                 max_size: int = MAX_RESPONSE_SIZE, clock: Clock) -> None:
+                 max_size: int, clock: Clock,
+                 error_message: Callable[[Any], str | None] = default_error_message) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
         self.headers = dict(headers)
         self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self.timeout_s = timeout
         self.limiter = limiter
         self.error_message = error_message
-        self.retries = retries
         self.max_size = max_size
         self.clock = clock
         #: requests sent, for metrics and the idle-cost benchmark
@@ -117,14 +116,6 @@ class VendorHttp:
                   ) -> tuple[Any, Mapping[str, str]]:
         """GET ``path``; returns the parsed JSON body and the response headers."""
         return await self.request("GET", path, params)
-
-    async def get_bytes(self, path: str,
-                        params: Mapping[str, Any] | list[tuple[str, str]] | None = None
-                        ) -> tuple[bytes, Mapping[str, str]]:
-        """GET ``path``; returns the 200 answer's body unparsed and the response headers
-        (a :class:`~watcher.providers.pages.Listing` decodes only what the diff reads)."""
-        data, headers = await self.send("GET", path, params)
-        return data or b"", headers
 
     async def request(self, method: str, path: str, params: Any = None, *, json: Any = None,
                       headers: Mapping[str, str] | None = None
@@ -154,7 +145,7 @@ class VendorHttp:
                 wait = getattr(e, "retry_after", None)
                 if wait is None:
                     wait = backoff.next()
-                if attempt > self.retries or wait > MAX_INLINE_WAIT or "timed out" in str(e):
+                if attempt > RETRIES or wait > MAX_INLINE_WAIT or "timed out" in str(e):
                     raise
                 await self.clock.sleep(wait)
 
@@ -177,7 +168,7 @@ class VendorHttp:
                         raise self._too_large(e) from None
                     body = b""  # an error too long to quote: its status says enough
         except TimeoutError:
-            raise TransientError(f"request timed out after {self.timeout_s:g}s") from None
+            raise TransientError(f"request timed out after {self.timeout.total:g}s") from None
         except aiohttp.ClientError as e:
             raise TransientError(f"connection failed: {type(e).__name__}: {e}") from None
         if status == 304:

@@ -40,6 +40,7 @@ from watcher.providers.scan.window import RecentWindow
 
 MAX_PAGE = 50
 LIVE = ("queued", "processing", "paused")
+RUN_PATH = "/v1/workflow_recipient_runs/{id}"
 
 
 def _errors(item: Any) -> bool:
@@ -195,8 +196,7 @@ class KnockProvider(BaseProvider[KnockOptions]):
             await self._list(query, obs, lingering, window)
             window.forget_old(obs, start, view.runs, "inserted_at")
         if lingering.wanted:
-            self.observe(await lingering.fetch(
-                self, lambda rid: f"/v1/workflow_recipient_runs/{rid}"), obs)
+            self.observe(await lingering.fetch(self, RUN_PATH), obs)
         return PollResult(obs, {**window.cursor(), **lingering.cursor()})
 
     async def probe(self) -> str:
@@ -216,7 +216,7 @@ class KnockProvider(BaseProvider[KnockOptions]):
 
     async def enrich(self, events: list[Event]) -> None:
         """The listing says how many errors, not which: read the first few failures' events."""
-        async for e, body in self.failures(events, "/v1/workflow_recipient_runs/{id}"):
+        async for e, body in self.failures(events, RUN_PATH):
             detail = _error_of(body.get("events")) if isinstance(body, dict) else None
             run = e.data.get("run") or {}
             n = run.get("error_count") if isinstance(run, dict) else None

@@ -37,9 +37,7 @@ SLACK = 1.001
 def bucket_key(cls: Any, source: SourceConfig) -> str:
     """The bucket ``source`` draws from: its vendor and a digest of its limit scope (the
     key itself stays out of it, so a dump of the registry shows no secret)."""
-    scope = cls.limit_scope(source) if hasattr(cls, "limit_scope") else (
-        source.base_url, source.token)
-    digest = hashlib.sha256("\0".join(scope).encode()).hexdigest()[:32]
+    digest = hashlib.sha256("\0".join(cls.limit_scope(source)).encode()).hexdigest()[:32]
     return f"{cls.kind} {digest}"
 
 
@@ -77,10 +75,6 @@ class Bucket:
         # some source then polls at least SLACK times its interval: the sources cannot
         # all get less than need/rate times theirs, or they would get more than the rate
         return self.need > self.limit.rate * SLACK
-
-    def periods(self) -> dict[str, float]:
-        """Each source's poll period as the bucket can serve it (its interval if it can)."""
-        return fair_periods(self.needs, self.limit.rate)
 
     @property
     def label(self) -> str:
@@ -125,7 +119,8 @@ def verdict(bucket: Bucket) -> str:
             f"{'their intervals' if some else 'its interval'}")
     if not bucket.over:
         return head
-    slow = {k: p for k, p in bucket.periods().items() if p >= bucket.needs[k][1] * SLACK}
+    periods = fair_periods(bucket.needs, lim.rate)
+    slow = {k: p for k, p in periods.items() if p >= bucket.needs[k][1] * SLACK}
     return (f"{head}: too many, {names(sorted(slow))} can poll only every "
             f"{_seconds(slow.values())} instead of every "
             f"{_seconds(bucket.needs[k][1] for k in slow)} (raise rate_limit if the "

@@ -109,7 +109,7 @@ class NoxusProvider(BaseProvider[NoxusOptions]):
                               page_on=self._page_on(view, lingering))
         if lingering.wanted:
             self._learn_names(view, lingering.wanted)
-            self.observe(await lingering.fetch(self, lambda rid: f"/v1/runs/{rid}"), obs)
+            self.observe(await lingering.fetch(self, "/v1/runs/{id}"), obs)
         return PollResult(obs, head.cursor())
 
     def _page_on(self, view: PollView, lingering: Lingering) -> PageOn:

@@ -156,6 +156,12 @@ class ProviderMethods:
         # correct for every provider; override with a cheap field read where there is one
         return cast(Provider, self).describe(item).changed_at
 
+    @classmethod
+    def limit_scope(cls, source: SourceConfig) -> tuple[str, ...]:
+        """What names the account the vendor counts requests against: the API host and
+        the key, unless a vendor says otherwise (sources with one scope share a bucket)."""
+        return source.base_url, source.token
+
     async def enrich(self, events: list[Event]) -> None:
         return None
 

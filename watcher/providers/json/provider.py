@@ -49,6 +49,8 @@ from watcher.providers.scan.lingering import Lingering
 #: a first poll may read this many times ``max_pages`` (it reaches back ``lookback``, and
 #: what it leaves unread would come later as new runs, not as a silent baseline)
 FIRST_POLL_PAGES = 10
+#: rows ``watcher check --connect`` shows of page 1
+PROBE_ROWS = 5
 
 
 class JsonProvider(BaseProvider[JsonOptions]):
@@ -162,7 +164,10 @@ class JsonProvider(BaseProvider[JsonOptions]):
             if state is None:
                 break
         else:
-            self._warn_max_pages()
+            if not self._max_warned:
+                self._max_warned = True
+                self.log.warning("stopped paging at pagination.max_pages; older pages are not "
+                                 "read this cycle", max_pages=self.pager.max_pages)
         return top, etag
 
     def _top(self, rows: list[Row], n: int) -> float | None:
@@ -204,16 +209,9 @@ class JsonProvider(BaseProvider[JsonOptions]):
                   ) -> None:
         """Page ``n`` of a feed was read (``obs``) or answered 304 (``None``)."""
 
-    def _warn_max_pages(self) -> None:
-        if not self._max_warned:
-            self._max_warned = True
-            self.log.warning("stopped paging at pagination.max_pages; older pages are not "
-                             "read this cycle", max_pages=self.pager.max_pages)
-
     async def _follow(self, view: PollView, lingering: Lingering) -> None:
         assert self.run_path is not None
-        path = self.run_path
-        items = await lingering.fetch(self, lambda rid: path.replace("{id}", rid))
+        items = await lingering.fetch(self, self.run_path)
         obs: list[Observation] = []
         self.observe_rows(items, [self.spec.row_of(it) for it in items], obs)
         view.feed(obs)
@@ -276,10 +274,42 @@ class JsonProvider(BaseProvider[JsonOptions]):
             changed_at=epoch(updated))
 
     async def probe(self) -> str:
-        """``watcher check --connect``: page 1's first rows, and what a cycle costs."""
-        from watcher.providers.json.probe import report
+        """``watcher check --connect``: the first rows page 1 gives (id, raw -> canonical
+        status, updated_at) and what a cycle costs, so a wrong JMESPath or status map
+        shows before the daemon runs."""
+        floor = self.clock() - self.source.lookback
+        page, _ = await self.fetch_page(self.pager.first(), self.params(floor), self.feeds()[0],
+                                        floor, None)
+        items = self.spec.items_of(page)
+        rows = self.spec.rows_of(items)
+        lines = [f"credentials accepted; page 1 lists {len(items)} runs"]
+        for item, row in list(zip(items, rows, strict=True))[:PROBE_ROWS]:
+            obs: list[Observation] = []
+            self.observe_rows([item], [row], obs)
+            if not obs:
+                lines.append(f"  skipped (no usable id or status): {preview(item)}")
+                continue
+            rid, raw, status, _, _ = obs[0]
+            updated = as_rfc3339(self.spec.field(item, "updated_at")) or "-"
+            lines.append(f"  {rid}  {raw} -> {status.value}  updated_at {updated}")
+        lines.append(self._idle_cost())
+        return "\n".join(lines)
 
-        return await report(self)
+    def _idle_cost(self) -> str:
+        """What a cycle with nothing changed costs, in requests."""
+        feeds = len(self.feeds())
+        o, pager = self.options, self.pager
+        line = f"a cycle with nothing changed: {feeds} request{'s' if feeds > 1 else ''}"
+        query = {**o.query, **self.source.params}
+        filtered = any("{since" in v for v in query.values()) or "{since" in (o.body or "")
+        if pager.mode != "none" and not pager.stop_at and not filtered:
+            line = (f"a cycle reads every page, up to {pager.max_pages} per feed "
+                    f"(no stop_at and no {{since}} filter)")
+        if o.conditional:
+            line += " (page 1 asked with If-None-Match: an unchanged page is a 304)"
+        if o.follow_live and self.run_path:
+            line += ", plus one per tracked live run the pages no longer show"
+        return line
 
 
 def run_ids(rid: Any) -> list[str]:

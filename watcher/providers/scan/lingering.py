@@ -14,7 +14,7 @@ remembered in the cursor so that it is not fetched again every cycle.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -46,13 +46,13 @@ class Lingering:
         self.wanted.difference_update(ids)
         self.gone.difference_update(ids)
 
-    async def fetch(self, provider: BaseProvider[Any], path: Callable[[str], str]) -> list[Any]:
-        """GET every wanted run; returns the parsed runs."""
+    async def fetch(self, provider: BaseProvider[Any], path: str) -> list[Any]:
+        """GET every wanted run at ``path`` (``{id}``: its id); returns the parsed runs."""
         items: list[Any] = []
         for rid in sorted(self.wanted):
             try:
                 # quoted: an id is vendor data, and must not reach another path
-                body, _ = await provider.http.get(path(quote(rid, safe="")))
+                body, _ = await provider.http.get(path.replace("{id}", quote(rid, safe="")))
             except ProviderError as e:
                 if e.status not in _SKIPPABLE:
                     raise  # auth, rate limit, outage: the cycle cannot be trusted
