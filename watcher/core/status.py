@@ -195,11 +195,6 @@ class SinkStatus:
     #: seconds between reminders while a source fails / a run is stuck (None: none)
     repeat_interval: float | None = None
 
-    @property
-    def silenced(self) -> Mapping[str, int]:
-        """Events held back from this sink by this process, per silence or window."""
-        return self.stats.silenced
-
 
 @dataclass(frozen=True, slots=True)
 class SilenceStatus:
@@ -290,10 +285,6 @@ class DaemonStatus:
     #: push counters of the sources that take pushes, as this replica received them
     push: Mapping[str, PushStats] = field(default_factory=dict)
 
-    @property
-    def runs(self) -> int:
-        return sum(sum(src.runs.values()) for src in self.sources)
-
     def line(self) -> str:
         """systemd's ``STATUS=``: ``3/4 sources ok, 1 retrying; ...``; failing means what
         ``watcher.source.failing`` means."""
@@ -301,9 +292,10 @@ class DaemonStatus:
         failing = sum(1 for s in self.sources if s.failing)
         retrying = sum(1 for s in self.sources if s.retrying)
         sent = sum(k.stats.delivered for k in self.sinks)
+        runs = sum(sum(src.runs.values()) for src in self.sources)
         return (f"{n - failing - retrying}/{n} sources ok"
                 + (f", {retrying} retrying" if retrying else "")
                 + (f", {failing} failing" if failing else "")
-                + f"; {self.runs} runs tracked; {sent} events delivered"
+                + f"; {runs} runs tracked; {sent} events delivered"
                 + (f"; state store writes failing: {self.store_failing}"
                    if self.store_failing else ""))
