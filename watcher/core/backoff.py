@@ -20,7 +20,8 @@ class Backoff:
         """The next delay: "equal jitter", half fixed and half random, so retries spread
         out yet never come back sooner than half the nominal delay."""
         nominal = min(self.cap, self.start * 2 ** self.failures)
-        self.failures += 1
+        if nominal < self.cap:  # past the cap the doubling would overflow a float in time
+            self.failures += 1
         return nominal / 2 + self._rng.uniform(0, nominal / 2)
 
     def reset(self) -> None:
