@@ -153,23 +153,18 @@ def record_key(key: Key) -> str:
     return "/".join(key)
 
 
-def parse_key(text: str) -> Key | None:
-    parts = text.split("/", 2)
-    return (parts[0], parts[1], parts[2]) if len(parts) == 3 else None
-
-
 def load_tracks(records: dict[str, bytes]) -> dict[Key, Track]:
     """Tracks from the store's records; a record that cannot be read is left out (a rule
     then starts afresh for that workflow rather than never again)."""
     out: dict[Key, Track] = {}
     for text, raw in records.items():
-        key = parse_key(text)
+        parts = text.split("/", 2)
         try:
             track = Track.from_bytes(raw)
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
             continue
-        if key is not None:
-            out[key] = track
+        if len(parts) == 3:
+            out[parts[0], parts[1], parts[2]] = track
     return out
 
 
