@@ -113,8 +113,9 @@ def source_event(type_: str, *, source: str, provider: str, now: float, since: f
                  subject=source, time=now, data=body)
 
 
-def to_cloudevent(event: Event) -> dict[str, Any]:
-    return {
+def to_json(event: Event) -> bytes:
+    """The event as one line of CloudEvents structured JSON (no trailing newline)."""
+    return orjson.dumps({
         "specversion": "1.0",
         "id": event.id,
         "source": f"/watcher/sources/{event.source}",
@@ -123,12 +124,7 @@ def to_cloudevent(event: Event) -> dict[str, Any]:
         "time": format_ts(event.time),
         "datacontenttype": "application/json",
         "data": event.data,
-    }
-
-
-def to_json(event: Event) -> bytes:
-    """The event as one line of CloudEvents structured JSON (no trailing newline)."""
-    return orjson.dumps(to_cloudevent(event))
+    })
 
 
 def parsed(e: JournalEntry) -> dict[str, Any]:
