@@ -19,7 +19,7 @@ class Backoff:
     def next(self) -> float:
         """The next delay: "equal jitter", half fixed and half random, so retries spread
         out yet never come back sooner than half the nominal delay."""
-        nominal = min(self.cap, self.start * 2 ** self.failures)
+        nominal = min(self.cap, self.start * 2.0 ** self.failures)
         if nominal < self.cap:  # past the cap the doubling would overflow a float in time
             self.failures += 1
         return nominal / 2 + self._rng.uniform(0, nominal / 2)
