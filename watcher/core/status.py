@@ -21,6 +21,8 @@ from watcher.model import Status
 
 #: upper bounds (seconds) of the poll duration histogram
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+#: upper bounds (seconds) of the histogram of round trips to a database server
+DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 
 @dataclass(slots=True, eq=False)
@@ -80,17 +82,6 @@ class SyncProgress:
         self.runs = observed - self.base[1]
         elapsed = monotonic - self.started
         self.per_s = self.runs / elapsed if elapsed > 0 else 0.0
-
-
-class RoundTrips(Histogram):
-    """Round trips to a database server and how long they took."""
-
-    __slots__ = ()
-
-    BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
-
-    def __init__(self) -> None:
-        super().__init__(self.BUCKETS)
 
 
 @dataclass(slots=True, eq=False)
@@ -276,7 +267,7 @@ class DaemonStatus:
     leases_held: Mapping[str, int] | None = None
     lease_stats: LeaseStats | None = None
     #: round trips to the database server (None: a file)
-    db: RoundTrips | None = None
+    db: Histogram | None = None
     #: why this replica counts its database unreachable (no heartbeat within lease_ttl),
     #: or None: it answers, or the state is a file
     store_unreachable: str | None = None
