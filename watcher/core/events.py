@@ -79,6 +79,7 @@ def run_event(type_: str, *, source: str, provider: str, run_id: str, status: St
               now: float, id_key: object, extra: dict[str, Any] | None = None) -> Event:
     """An event about one run; ``id_key`` is the version stamp that makes the id unique."""
     d = details or RunDetails()
+    prev_status = _VALUE[previous[0]] if previous else None
     data: dict[str, Any] = {
         "source": source,
         "provider": provider,
@@ -86,7 +87,7 @@ def run_event(type_: str, *, source: str, provider: str, run_id: str, status: St
         "workflow_id": d.workflow_id,
         "workflow_name": d.workflow_name,
         "status": _VALUE[status],
-        "previous_status": _VALUE[previous[0]] if previous else None,
+        "previous_status": prev_status,
         "raw_status": raw_status,
         "previous_raw_status": previous[1] if previous else None,
         "terminal": status in TERMINAL,
@@ -98,7 +99,6 @@ def run_event(type_: str, *, source: str, provider: str, run_id: str, status: St
     }
     if extra:
         data.update(extra)
-    prev_status = _VALUE[previous[0]] if previous else ""
     return Event(
         id=event_id(source, run_id, type_, prev_status, _VALUE[status], id_key),
         type=type_, source=source, subject=run_id, time=now, data=data,
