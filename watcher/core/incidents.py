@@ -32,7 +32,6 @@ from watcher.core.events import (
 from watcher.model import TERMINAL, JournalEntry, Status
 
 OPENS, RESOLVES, ENDS = "opens", "resolves", "ends"
-_FINAL = frozenset(s.value for s in TERMINAL)
 
 
 def incident_of(e: JournalEntry) -> tuple[str, str] | None:
@@ -50,7 +49,7 @@ def incident_of(e: JournalEntry) -> tuple[str, str] | None:
         return None
     if t == RUN_STUCK:
         return OPENS, run_incident(e.source, e.run_id)
-    if t == RUN_STATUS_CHANGED and e.status in _FINAL:
+    if t == RUN_STATUS_CHANGED and e.status in TERMINAL:
         part = RESOLVES if e.status == Status.SUCCEEDED.value else ENDS
         return part, run_incident(e.source, e.run_id)
     return None
