@@ -134,3 +134,9 @@ def parsed(e: JournalEntry) -> dict[str, Any]:
     except orjson.JSONDecodeError:
         return {}
     return ev if isinstance(ev, dict) else {}
+
+
+def data_of(ev: dict[str, Any]) -> dict[str, Any]:
+    """A CloudEvent's ``data``, or ``{}`` where it is no object."""
+    d = ev.get("data")
+    return d if isinstance(d, dict) else {}
