@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from watcher.core.windows import OpenAt, is_open, next_opening, occurrences, parse_schedule
+from watcher.core.windows import OpenAt, Schedule, next_opening, occurrences, parse_schedule
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -21,6 +21,11 @@ def utc(text: str) -> float:
 
 def local(text: str, tz: ZoneInfo, fold: int = 0) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=tz, fold=fold).timestamp()
+
+
+def is_open(s: Schedule, tz: ZoneInfo, at: float) -> bool:
+    """The calendar's answer, worked out afresh: what OpenAt remembers must agree."""
+    return any(start <= at for start, _ in occurrences(s, tz, at, at + 1.0))
 
 
 def openings(schedule: str, tz: ZoneInfo, since: str, until: str) -> list[tuple[str, str]]:

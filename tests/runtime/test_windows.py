@@ -79,7 +79,7 @@ async def test_a_window_opens_and_closes_at_local_times_across_spring_forward(
             daemon.request_stop()
     delivered = [orjson.loads(h.body) for h in hook.delivered()]
     assert [e["subject"] for e in delivered if e["data"]["status"] == "failed"] == ["r1", "r4"]
-    assert runner.stats.silenced == sink.silenced == {"nightly-maintenance": 2}
+    assert runner.stats.silenced == sink.stats.silenced == {"nightly-maintenance": 2}
     opening = ("nightly-maintenance", "window", utc("00:55"), utc("01:05"))
     assert shown == [[], [opening], [opening], []]
     assert active == [0, 1, 1, 0]

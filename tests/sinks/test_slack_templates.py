@@ -22,7 +22,7 @@ from watcher.core.events import (
     WORKFLOW_RECOVERED,
     run_event,
     source_event,
-    to_cloudevent,
+    to_json,
 )
 from watcher.core.reminders import Episode, reminder, take
 from watcher.errors import ConfigError
@@ -145,7 +145,8 @@ async def test_templates_know_exactly_the_fields_real_events_carry(
         if e.type in (RUN_STUCK, SOURCE_FAILING):
             take(episodes, e)
     events = [orjson.loads(e.body) for e in h.entries]
-    events += [to_cloudevent(reminder(ep, 60.0, 1, clock() + 60)) for ep in episodes.values()]
+    events += [orjson.loads(to_json(reminder(ep, 60.0, 1, clock() + 60)))
+               for ep in episodes.values()]
     seen = {ev["type"]: set(ev["data"]) for ev in events}
     assert set(seen) == set(EVENT_TYPES) - {WORKFLOW_DEGRADED, WORKFLOW_RECOVERED}
     for t, keys in seen.items():

@@ -47,7 +47,6 @@ from watcher.core.rules import (
 )
 from watcher.model import TERMINAL, Event, JournalEntry
 
-_TERMINAL = frozenset(s.value for s in TERMINAL)
 _RUN_TYPES = frozenset({RUN_CREATED, RUN_STATUS_CHANGED, RUN_STUCK})
 
 
@@ -223,7 +222,7 @@ def _counts(rule: Rule, e: JournalEntry) -> bool:
     """Is ``e`` something this kind of rule counts (before its ``match``)?"""
     if rule.kind == STUCK_COUNT:
         return e.type == RUN_STUCK
-    return e.type != RUN_STUCK and e.status in _TERMINAL
+    return e.type != RUN_STUCK and e.status in TERMINAL
 
 
 def _rate(p: _Pass, key: Key, rule: Rule, track: Track, e: JournalEntry, t: float) -> None:

@@ -79,6 +79,7 @@ def run_event(type_: str, *, source: str, provider: str, run_id: str, status: St
               now: float, id_key: object, extra: dict[str, Any] | None = None) -> Event:
     """An event about one run; ``id_key`` is the version stamp that makes the id unique."""
     d = details or RunDetails()
+    prev_status = _VALUE[previous[0]] if previous else None
     data: dict[str, Any] = {
         "source": source,
         "provider": provider,
@@ -86,7 +87,7 @@ def run_event(type_: str, *, source: str, provider: str, run_id: str, status: St
         "workflow_id": d.workflow_id,
         "workflow_name": d.workflow_name,
         "status": _VALUE[status],
-        "previous_status": _VALUE[previous[0]] if previous else None,
+        "previous_status": prev_status,
         "raw_status": raw_status,
         "previous_raw_status": previous[1] if previous else None,
         "terminal": status in TERMINAL,
@@ -98,7 +99,6 @@ def run_event(type_: str, *, source: str, provider: str, run_id: str, status: St
     }
     if extra:
         data.update(extra)
-    prev_status = _VALUE[previous[0]] if previous else ""
     return Event(
         id=event_id(source, run_id, type_, prev_status, _VALUE[status], id_key),
         type=type_, source=source, subject=run_id, time=now, data=data,
@@ -113,8 +113,9 @@ def source_event(type_: str, *, source: str, provider: str, now: float, since: f
                  subject=source, time=now, data=body)
 
 
-def to_cloudevent(event: Event) -> dict[str, Any]:
-    return {
+def to_json(event: Event) -> bytes:
+    """The event as one line of CloudEvents structured JSON (no trailing newline)."""
+    return orjson.dumps({
         "specversion": "1.0",
         "id": event.id,
         "source": f"/watcher/sources/{event.source}",
@@ -123,12 +124,7 @@ def to_cloudevent(event: Event) -> dict[str, Any]:
         "time": format_ts(event.time),
         "datacontenttype": "application/json",
         "data": event.data,
-    }
-
-
-def to_json(event: Event) -> bytes:
-    """The event as one line of CloudEvents structured JSON (no trailing newline)."""
-    return orjson.dumps(to_cloudevent(event))
+    })
 
 
 def parsed(e: JournalEntry) -> dict[str, Any]:
@@ -138,3 +134,9 @@ def parsed(e: JournalEntry) -> dict[str, Any]:
     except orjson.JSONDecodeError:
         return {}
     return ev if isinstance(ev, dict) else {}
+
+
+def data_of(ev: dict[str, Any]) -> dict[str, Any]:
+    """A CloudEvent's ``data``, or ``{}`` where it is no object."""
+    d = ev.get("data")
+    return d if isinstance(d, dict) else {}

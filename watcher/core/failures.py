@@ -26,7 +26,7 @@ def workflow_of(entry: JournalEntry) -> str:
 
 @dataclass(slots=True)
 class FailureWindow:
-    """``add`` failures as they are journaled; ``counts(now)`` the last 24 hours of them."""
+    """``add_entry`` failures as they are journaled; ``counts(now)`` the last 24 hours of them."""
 
     #: workflow -> {hour number since the epoch: failed runs}
     buckets: dict[str, dict[int, int]] = field(default_factory=dict)
@@ -34,14 +34,12 @@ class FailureWindow:
     def add_entry(self, entry: JournalEntry) -> None:
         """Count a journaled event if it says a run failed."""
         if entry.status == Status.FAILED:
-            self.add(workflow_of(entry), entry.time)
-
-    def add(self, workflow: str, when: float) -> None:
-        if workflow not in self.buckets and len(self.buckets) >= MAX_WORKFLOWS:
-            workflow = OTHER
-        hours = self.buckets.setdefault(workflow, {})
-        hour = int(when // HOUR)
-        hours[hour] = hours.get(hour, 0) + 1
+            workflow = workflow_of(entry)
+            if workflow not in self.buckets and len(self.buckets) >= MAX_WORKFLOWS:
+                workflow = OTHER
+            hours = self.buckets.setdefault(workflow, {})
+            hour = int(entry.time // HOUR)
+            hours[hour] = hours.get(hour, 0) + 1
 
     def counts(self, now: float) -> Mapping[str, list[int]]:
         """Per workflow, failed runs in each of the last 24 hours (oldest first, the

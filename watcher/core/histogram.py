@@ -6,6 +6,8 @@ so a scrape costs the same however many observations there were.
 
 from __future__ import annotations
 
+from itertools import accumulate
+
 
 class Histogram:
     __slots__ = ("bounds", "buckets", "count", "sum")
@@ -27,10 +29,7 @@ class Histogram:
 
     def cumulative(self) -> list[tuple[str, float]]:
         """Prometheus' cumulative buckets: (upper bound, observations at or below it)."""
-        out: list[tuple[str, float]] = []
-        running = 0
-        for bound, n in zip(self.bounds, self.buckets, strict=True):
-            running += n
-            out.append((f"{bound:g}", running))
+        out: list[tuple[str, float]] = [
+            (f"{bound:g}", n) for bound, n in zip(self.bounds, accumulate(self.buckets), strict=True)]
         out.append(("+Inf", self.count))
         return out

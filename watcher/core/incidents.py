@@ -18,8 +18,6 @@ Pure: the runtime keeps, per sink, the keys of what it was told.
 
 from __future__ import annotations
 
-from typing import Any
-
 from watcher.core.events import (
     RUN_STATUS_CHANGED,
     RUN_STUCK,
@@ -27,12 +25,12 @@ from watcher.core.events import (
     SOURCE_RECOVERED,
     WORKFLOW_DEGRADED,
     WORKFLOW_RECOVERED,
+    data_of,
     parsed,
 )
 from watcher.model import TERMINAL, JournalEntry, Status
 
 OPENS, RESOLVES, ENDS = "opens", "resolves", "ends"
-_FINAL = frozenset(s.value for s in TERMINAL)
 
 
 def incident_of(e: JournalEntry) -> tuple[str, str] | None:
@@ -42,15 +40,13 @@ def incident_of(e: JournalEntry) -> tuple[str, str] | None:
         return (OPENS if t == SOURCE_FAILING else RESOLVES), source_incident(e.source)
     if t in (WORKFLOW_DEGRADED, WORKFLOW_RECOVERED):
         ev = parsed(e)
-        raw = ev.get("data")
-        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        key = workflow_incident(data.get("rule"), e.source, ev.get("subject"))
+        key = workflow_incident(data_of(ev).get("rule"), e.source, ev.get("subject"))
         return (OPENS if t == WORKFLOW_DEGRADED else RESOLVES), key
     if not e.run_id:
         return None
     if t == RUN_STUCK:
         return OPENS, run_incident(e.source, e.run_id)
-    if t == RUN_STATUS_CHANGED and e.status in _FINAL:
+    if t == RUN_STATUS_CHANGED and e.status in TERMINAL:
         part = RESOLVES if e.status == Status.SUCCEEDED.value else ENDS
         return part, run_incident(e.source, e.run_id)
     return None

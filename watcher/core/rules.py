@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from watcher.core.events import WORKFLOW_RECOVERED, event_id, parsed
+from watcher.core.events import WORKFLOW_RECOVERED, data_of, event_id, parsed
 from watcher.core.matching import ALL, Match
 from watcher.core.timestamps import format_ts
 from watcher.model import Event, JournalEntry
@@ -153,39 +153,29 @@ def record_key(key: Key) -> str:
     return "/".join(key)
 
 
-def parse_key(text: str) -> Key | None:
-    parts = text.split("/", 2)
-    return (parts[0], parts[1], parts[2]) if len(parts) == 3 else None
-
-
 def load_tracks(records: dict[str, bytes]) -> dict[Key, Track]:
     """Tracks from the store's records; a record that cannot be read is left out (a rule
     then starts afresh for that workflow rather than never again)."""
     out: dict[Key, Track] = {}
     for text, raw in records.items():
-        key = parse_key(text)
+        parts = text.split("/", 2)
         try:
             track = Track.from_bytes(raw)
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
             continue
-        if key is not None:
-            out[key] = track
+        if len(parts) == 3:
+            out[parts[0], parts[1], parts[2]] = track
     return out
 
 
-def _data(e: JournalEntry) -> dict[str, Any]:
-    d = parsed(e).get("data")
-    return d if isinstance(d, dict) else {}
-
-
 def provider_of(e: JournalEntry) -> str | None:
-    p = _data(e).get("provider")
+    p = data_of(parsed(e)).get("provider")
     return p if isinstance(p, str) else None
 
 
 def sample_of(e: JournalEntry, t: float) -> dict[str, Any]:
     """A failed or stuck run as an event's ``samples`` list shows it."""
-    d = _data(e)
+    d = data_of(parsed(e))
     error = d.get("error")
     return {"run_id": e.run_id, "source": e.source, "status": e.status,
             "error": str(error)[:ERROR_MAX] if error else None,

@@ -39,16 +39,12 @@ def preferred(lease: str, live: Sequence[str]) -> str:
     return max(live, key=lambda r: weight(r, lease))
 
 
-def fair_share(leases: int, replicas: int) -> int:
-    return math.ceil(leases / max(1, replicas))
-
-
 def plan(me: str, wanted: Collection[str], held: Collection[str],
          holders: Mapping[str, str | None], live: Sequence[str]) -> Plan:
     """What ``me`` takes and gives back.  ``holders``: lease -> live holder (None: free);
     a wanted lease with no row yet is free.  ``live`` includes ``me``."""
     live = sorted({*live, me})
-    share = fair_share(len(wanted), len(live))
+    share = math.ceil(len(wanted) / len(live))
     prefer = {name: preferred(name, live) for name in wanted}
     counts = Counter(h for n, h in holders.items() if n in wanted and h in live and h != me)
     free = [n for n in sorted(wanted) if n not in held and holders.get(n) is None]

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 import orjson
 
-from watcher.core.matching import ALIASES, Match, Routable, canonical_key
+from watcher.core.matching import ALIASES, Match, Routable
 
 _SINGULAR = {key: alias for alias, key in ALIASES.items()}
 
@@ -52,9 +52,7 @@ class Silence:
         """A stored silence; ValueError (or KeyError/TypeError) for a damaged record."""
         d = orjson.loads(raw)
         d["match"] = {k: tuple(v) for k, v in d["match"].items()}
-        unknown = [k for k in d["match"] if canonical_key(k) is None]
-        if unknown:
-            raise ValueError(f'"{unknown[0]}" is not a match key')
+        Match(d["match"])  # a key the matcher has not: a damaged record (ValueError)
         d["sinks"] = tuple(d.get("sinks") or ())
         return cls(**d)
 

@@ -21,6 +21,8 @@ from watcher.model import Status
 
 #: upper bounds (seconds) of the poll duration histogram
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+#: upper bounds (seconds) of the histogram of round trips to a database server
+DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 
 @dataclass(slots=True, eq=False)
@@ -80,17 +82,6 @@ class SyncProgress:
         self.runs = observed - self.base[1]
         elapsed = monotonic - self.started
         self.per_s = self.runs / elapsed if elapsed > 0 else 0.0
-
-
-class RoundTrips(Histogram):
-    """Round trips to a database server and how long they took."""
-
-    __slots__ = ()
-
-    BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
-
-    def __init__(self) -> None:
-        super().__init__(self.BUCKETS)
 
 
 @dataclass(slots=True, eq=False)
@@ -195,11 +186,6 @@ class SinkStatus:
     #: seconds between reminders while a source fails / a run is stuck (None: none)
     repeat_interval: float | None = None
 
-    @property
-    def silenced(self) -> Mapping[str, int]:
-        """Events held back from this sink by this process, per silence or window."""
-        return self.stats.silenced
-
 
 @dataclass(frozen=True, slots=True)
 class SilenceStatus:
@@ -281,7 +267,7 @@ class DaemonStatus:
     leases_held: Mapping[str, int] | None = None
     lease_stats: LeaseStats | None = None
     #: round trips to the database server (None: a file)
-    db: RoundTrips | None = None
+    db: Histogram | None = None
     #: why this replica counts its database unreachable (no heartbeat within lease_ttl),
     #: or None: it answers, or the state is a file
     store_unreachable: str | None = None
@@ -290,10 +276,6 @@ class DaemonStatus:
     #: push counters of the sources that take pushes, as this replica received them
     push: Mapping[str, PushStats] = field(default_factory=dict)
 
-    @property
-    def runs(self) -> int:
-        return sum(sum(src.runs.values()) for src in self.sources)
-
     def line(self) -> str:
         """systemd's ``STATUS=``: ``3/4 sources ok, 1 retrying; ...``; failing means what
         ``watcher.source.failing`` means."""
@@ -301,9 +283,10 @@ class DaemonStatus:
         failing = sum(1 for s in self.sources if s.failing)
         retrying = sum(1 for s in self.sources if s.retrying)
         sent = sum(k.stats.delivered for k in self.sinks)
+        runs = sum(sum(src.runs.values()) for src in self.sources)
         return (f"{n - failing - retrying}/{n} sources ok"
                 + (f", {retrying} retrying" if retrying else "")
                 + (f", {failing} failing" if failing else "")
-                + f"; {self.runs} runs tracked; {sent} events delivered"
+                + f"; {runs} runs tracked; {sent} events delivered"
                 + (f"; state store writes failing: {self.store_failing}"
                    if self.store_failing else ""))

@@ -119,11 +119,6 @@ def occurrences(s: Schedule, tz: tzinfo, since: float, until: float
         day += timedelta(days=1)
 
 
-def is_open(s: Schedule, tz: tzinfo, at: float) -> bool:
-    """Whether the window is open at ``at`` (its start included, its end not)."""
-    return any(start <= at for start, _ in occurrences(s, tz, at, at + 1.0))
-
-
 def next_opening(s: Schedule, tz: tzinfo, now: float) -> tuple[float, float] | None:
     """The window open at ``now``, else the next one to open, as ``(start, end)``;
     ``None`` only if it cannot open in the coming weeks (every opening is skipped)."""
@@ -136,9 +131,10 @@ def local_text(at: float, tz: tzinfo) -> str:
 
 
 class OpenAt:
-    """``is_open`` that remembers the last stretch it worked out (an opening, or the
-    closed time between two), so judging a stream of events of nearby times costs a
-    comparison each, not a walk over the calendar."""
+    """Whether the window is open at an instant (its start included, its end not),
+    remembering the last stretch it worked out (an opening, or the closed time between
+    two), so judging a stream of events of nearby times costs a comparison each, not a
+    walk over the calendar."""
 
     __slots__ = ("_hi", "_lo", "_open", "schedule", "tz")
 

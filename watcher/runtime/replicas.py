@@ -15,7 +15,8 @@ from typing import Any
 import anyio
 import structlog
 
-from watcher.core.status import DaemonStatus, RoundTrips
+from watcher.core.histogram import Histogram
+from watcher.core.status import DaemonStatus
 from watcher.errors import LeasesHeld, StoreError
 from watcher.infra.clock import Clock
 from watcher.infra.http import USER_AGENT
@@ -138,7 +139,7 @@ class Replication:
         return {"leases_held": self.keeper.held(),
                 "lease_stats": self.keeper.stats,
                 "store_unreachable": self.unreachable(),
-                "db": trips if isinstance(trips, RoundTrips) else None}
+                "db": trips if isinstance(trips, Histogram) else None}
 
 
 async def status_document(workers: Workers | None, snapshot: DaemonStatus) -> dict[str, Any]:

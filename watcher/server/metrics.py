@@ -111,7 +111,7 @@ BUS_ROWS = (
 SILENCED = Row(
     "counter", "watcher_events_silenced",
     "Events held back from a sink by a silence (its id) or maintenance window "
-    "(its name); journaled, never dead-lettered.", lambda k: sorted(k.silenced.items()),
+    "(its name); journaled, never dead-lettered.", lambda k: sorted(k.stats.silenced.items()),
     "silence")
 INHIBITED = Row(
     "counter", "watcher_events_inhibited",

@@ -8,7 +8,7 @@ is replaced by the pool: the next call connects again, so the store rides out
 an outage without restarting.  A read that finds its connection dead is
 tried once more on a fresh one; a write never is (it may have committed).
 
-Every statement is one round trip, counted and timed (:class:`RoundTrips`):
+Every statement is one round trip, counted and timed (``trips``, a histogram):
 ``watcher_db_round_trip_seconds`` and the benchmarks read them.
 """
 
@@ -22,7 +22,8 @@ from typing import Any, TypeVar
 import anyio
 import asyncpg
 
-from watcher.core.status import RoundTrips
+from watcher.core.histogram import Histogram
+from watcher.core.status import DB_BUCKETS
 from watcher.errors import StoreError, StoreUnavailable
 from watcher.infra.secrets import Masker, masked_url, password_of
 
@@ -48,7 +49,7 @@ class Conn:
 
     __slots__ = ("_raw", "_trips")
 
-    def __init__(self, raw: Any, trips: RoundTrips) -> None:
+    def __init__(self, raw: Any, trips: Histogram) -> None:
         self._raw = raw
         self._trips = trips
 
@@ -102,7 +103,7 @@ class Database:
         self._mask = Masker([password_of(url)])
         #: the URL fit to show: its password masked
         self.path = masked_url(url)
-        self.trips = RoundTrips()
+        self.trips = Histogram(DB_BUCKETS)
         self.write_error: str | None = None
         self.last_write_error: str | None = None
 
