@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import importlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,23 +21,22 @@ import orjson
 from aiohttp import web
 
 from watcher.infra.clock import wall
+from watcher.simulator.airflow import AirflowApi
 from watcher.simulator.api import VendorApi, json_response
+from watcher.simulator.cortex import CortexApi
 from watcher.simulator.extend import ExtendApi
 from watcher.simulator.faults import PAGE_KINDS, REQUEST_KINDS, Fault
+from watcher.simulator.github import GitHubApi
+from watcher.simulator.gitlab import GitLabApi
+from watcher.simulator.knock import KnockApi
+from watcher.simulator.noxus import NoxusApi
+from watcher.simulator.prefect import PrefectApi
 from watcher.simulator.webhooks import Subscription, Webhooks
 from watcher.simulator.world import KEEP, VENDORS, World
 
-APIS = {
-    "extend": "watcher.simulator.extend:ExtendApi",
-    "noxus": "watcher.simulator.noxus:NoxusApi",
-    "cortex": "watcher.simulator.cortex:CortexApi",
-    "knock": "watcher.simulator.knock:KnockApi",
-    "github": "watcher.simulator.github:GitHubApi",
-    "gitlab": "watcher.simulator.gitlab:GitLabApi",
-    "airflow": "watcher.simulator.airflow:AirflowApi",
-    "prefect": "watcher.simulator.prefect:PrefectApi",
-}
-
+APIS: dict[str, type[VendorApi]] = {
+    "extend": ExtendApi, "noxus": NoxusApi, "cortex": CortexApi, "knock": KnockApi,
+    "github": GitHubApi, "gitlab": GitLabApi, "airflow": AirflowApi, "prefect": PrefectApi}
 
 APIS_KEY = web.AppKey("apis", dict)
 HOOKS_KEY = web.AppKey("webhooks", Webhooks)
@@ -79,9 +77,7 @@ ADMIN = (
 
 
 def api_class(vendor: str) -> type[VendorApi]:
-    module, _, attr = APIS[vendor].partition(":")
-    cls: type[VendorApi] = getattr(importlib.import_module(module), attr)
-    return cls
+    return APIS[vendor]
 
 
 def available_vendors() -> tuple[str, ...]:
