@@ -112,6 +112,16 @@ class _Admin:
         self.world = world
         self.apis = apis
 
+    async def _of_vendor(self, request: web.Request) -> tuple[str, dict[str, Any]]:
+        """A request's JSON body and the vendor it names (taken out of it), refused with 400
+        when the simulator serves no such vendor."""
+        body: dict[str, Any] = orjson.loads(await request.read())
+        vendor = body.pop("vendor", None)
+        if vendor not in self.apis:
+            raise web.HTTPBadRequest(body=orjson.dumps({"error": f"unknown vendor {vendor!r}"}),
+                                     content_type="application/json")
+        return vendor, body
+
     async def subscribe(self, request: web.Request) -> web.Response:
         body = orjson.loads(await request.read())
         try:
@@ -152,10 +162,7 @@ class _Admin:
         return json_response([dataclasses.asdict(t) for t in self.world.transitions])
 
     async def add_fault(self, request: web.Request) -> web.Response:
-        body = orjson.loads(await request.read())
-        vendor = body.pop("vendor", None)
-        if vendor not in self.apis:
-            return json_response({"error": f"unknown vendor {vendor!r}"}, status=400)
+        vendor, body = await self._of_vendor(request)
         try:
             fault = self.world.faults.add(vendor, Fault(**body))
         except (TypeError, ValueError) as e:
@@ -172,20 +179,14 @@ class _Admin:
                               for r in self.world.runs.get(vendor, {}).values()])
 
     async def add_run(self, request: web.Request) -> web.Response:
-        body: dict[str, Any] = orjson.loads(await request.read())
-        vendor = body.pop("vendor", None)
-        if vendor not in self.apis:
-            return json_response({"error": f"unknown vendor {vendor!r}"}, status=400)
+        vendor, body = await self._of_vendor(request)
         wf = self.world.workflow(vendor, body.pop("workflow", "Invoice Processing"))
         run = self.world.add_run(vendor, body.pop("status"), workflow=wf,
                                  **_hostile(body), **body)
         return json_response({"id": run.id, "vendor": vendor, "status": run.status}, status=201)
 
     async def seed(self, request: web.Request) -> web.Response:
-        body: dict[str, Any] = orjson.loads(await request.read())
-        vendor = body.get("vendor")
-        if vendor not in self.apis:
-            return json_response({"error": f"unknown vendor {vendor!r}"}, status=400)
+        vendor, body = await self._of_vendor(request)
         count, spread = int(body.get("count", 1000)), float(body.get("spread_s", 3600))
         names = body.get("workflows") or ["Invoice Processing"]
         wfs = [self.world.workflow(vendor, n) for n in names]
@@ -202,19 +203,14 @@ class _Admin:
                              status=201)
 
     async def add_accounts(self, request: web.Request) -> web.Response:
-        body: dict[str, Any] = orjson.loads(await request.read())
-        vendor = body.get("vendor")
-        if vendor not in self.apis:
-            return json_response({"error": f"unknown vendor {vendor!r}"}, status=400)
+        vendor, body = await self._of_vendor(request)
         made = [self.world.add_account(vendor, rate_limit=body.get("rate_limit"))
                 for _ in range(int(body.get("count", 1)))]
         return json_response([{"name": a.name, "token": a.token} for a in made], status=201)
 
     async def set_rate_limit(self, request: web.Request) -> web.Response:
-        body: dict[str, Any] = orjson.loads(await request.read())
-        vendor, rate = body.get("vendor"), body.get("rate")
-        if vendor not in self.apis:
-            return json_response({"error": f"unknown vendor {vendor!r}"}, status=400)
+        vendor, body = await self._of_vendor(request)
+        rate = body.get("rate")
         if rate:
             self.world.rate_limits[vendor] = float(rate)
         else:
