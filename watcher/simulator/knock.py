@@ -51,15 +51,11 @@ def _uuid(seed: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, seed))
 
 
-def _term(key: tuple[float, str]) -> bytes:
-    """``%{"k" => "<created>|<id>"}`` in Erlang's external term format."""
-    value = f"{key[0]!r}|{key[1]}".encode()
-    return (b"\x83t" + struct.pack(">I", 1) + b"m" + struct.pack(">I", 1) + b"k"
-            + b"m" + struct.pack(">I", len(value)) + value)
-
-
 def _encode(key: tuple[float, str]) -> str:
-    return base64.urlsafe_b64encode(_term(key)).decode()
+    """``%{"k" => "<created>|<id>"}`` in Erlang's external term format, base64url."""
+    value = f"{key[0]!r}|{key[1]}".encode()
+    return base64.urlsafe_b64encode(b"\x83t" + struct.pack(">I", 1) + b"m" + struct.pack(">I", 1)
+                                    + b"km" + struct.pack(">I", len(value)) + value).decode()
 
 
 def _decode(cursor: str) -> tuple[float, str] | None:
