@@ -93,7 +93,7 @@ def make_app(world: World) -> web.Application:
     for method, path, name, _ in ADMIN:
         app.router.add_route(method, path, getattr(admin, name))
     app[APIS_KEY] = apis
-    hooks = admin.hooks = app[HOOKS_KEY] = Webhooks(world, ExtendApi(world).render)
+    hooks = admin.hooks = app[HOOKS_KEY] = Webhooks(world)
 
     async def sending(_app: web.Application) -> AsyncIterator[None]:
         task = asyncio.get_running_loop().create_task(hooks.run())

@@ -137,11 +137,10 @@ class Transition:
 
 
 class World:
-    def __init__(self, *, clock: Clock, seed: int = 0,
-                 tokens: dict[str, str] | None = None) -> None:
+    def __init__(self, *, clock: Clock, seed: int = 0) -> None:
         self.clock = clock
         self.rng = random.Random(seed)
-        self.tokens = dict(DEFAULT_TOKENS if tokens is None else tokens)
+        self.tokens = dict(DEFAULT_TOKENS)
         #: every account's runs, per vendor
         self.runs: dict[str, dict[str, SimRun]] = {v: {} for v in VENDORS}
         #: each vendor's main account (its key: ``tokens[vendor]``) and the others by key
@@ -159,11 +158,11 @@ class World:
 
     # -- building --------------------------------------------------------------------
 
-    def add_account(self, vendor: str, token: str | None = None, *, name: str | None = None,
+    def add_account(self, vendor: str, *, name: str | None = None,
                     rate_limit: float | None = None) -> Account:
         """Another customer of ``vendor``: its own key, runs and rate limit."""
         n = len(self.accounts[vendor]) + 1
-        token = token or f"{self.tokens[vendor]}-{n}-{self._token(12)}"
+        token = f"{self.tokens[vendor]}-{n}-{self._token(12)}"
         acct = Account(vendor, name or f"account-{n}", token, rate_limit=rate_limit)
         self.accounts[vendor][token] = acct
         return acct
@@ -174,13 +173,11 @@ class World:
             return self.main[vendor]
         return self.accounts[vendor].get(token)
 
-    def workflow(self, vendor: str, name: str, *, id: str | None = None,
-                 key: str | None = None) -> Workflow:
+    def workflow(self, vendor: str, name: str) -> Workflow:
         for wf in self.workflows[vendor]:
             if wf.name == name:
                 return wf
-        wf = Workflow(vendor, id or self.new_workflow_id(vendor),
-                      name, key or name.lower().replace(" ", "-"))
+        wf = Workflow(vendor, self.new_workflow_id(vendor), name, name.lower().replace(" ", "-"))
         self.workflows[vendor].append(wf)
         return wf
 
