@@ -15,7 +15,6 @@ what watcher makes of a vendor sending nonsense about a real run.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import random
 import string
@@ -118,7 +117,7 @@ class Request:
     time: float
     status: int = 0
     #: real monotonic time it arrived, to measure gaps when the world clock is frozen
-    mono: float = dataclasses.field(default_factory=monotonic)
+    mono: float = field(default_factory=monotonic)
     #: the client's User-Agent (which replica polled)
     agent: str = ""
     #: the name of the account whose key it carried ("" when none matched)
