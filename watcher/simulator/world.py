@@ -224,7 +224,8 @@ class World:
                 setattr(run, k, v)
             else:
                 run.extra[k] = v
-        self.override(run, overrides, drop=drop, replace=replace)
+        if overrides or drop or replace is not KEEP:
+            run.hostile = Hostile(dict(overrides or {}), tuple(drop), replace)
         self.runs[vendor][run.id] = run
         run.account.runs[run.id] = run
         self.transitions.append(Transition(vendor, run.id, None, status, run.updated))
