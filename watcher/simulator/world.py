@@ -83,26 +83,22 @@ class Hostile:
         return out
 
 
+@dataclass(eq=False, slots=True, kw_only=True)
 class SimRun:
-    __slots__ = ("account", "created", "error", "error_count", "extra", "finished", "hostile",
-                 "id", "started", "status", "updated", "vendor", "workflow")
-
-    def __init__(self, *, id: str, vendor: str, workflow: Workflow, status: str, created: float,
-                 updated: float | None = None, account: Account) -> None:
-        self.id = id
-        #: the vendor account it belongs to (only that account's key sees it)
-        self.account = account
-        self.vendor = vendor
-        self.workflow = workflow
-        self.status = status
-        self.created = created
-        self.updated = created if updated is None else updated
-        self.started: float | None = None
-        self.finished: float | None = None
-        self.error: str | None = None
-        self.error_count = 0
-        self.extra: dict[str, Any] = {}
-        self.hostile: Hostile | None = None
+    id: str
+    #: the vendor account it belongs to (only that account's key sees it)
+    account: Account
+    vendor: str
+    workflow: Workflow
+    status: str
+    created: float
+    updated: float
+    started: float | None = None
+    finished: float | None = None
+    error: str | None = None
+    error_count: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+    hostile: Hostile | None = None
 
     def __repr__(self) -> str:
         return f"SimRun({self.vendor}:{self.id} {self.status})"
@@ -213,17 +209,14 @@ class World:
                 **extra: Any) -> SimRun:
         """A new run (of ``account``, default the main one); ``overrides``, ``drop`` and
         ``replace`` make it hostile at once (see :meth:`override`)."""
-        now = self.clock()
+        created = self.clock() if created is None else created
         wf = workflow or (self.workflows[vendor][0] if self.workflows[vendor]
                           else self.workflow(vendor, "Invoice Processing"))
-        run = SimRun(id=id or self.new_run_id(vendor), vendor=vendor, workflow=wf,
-                     status=status, created=now if created is None else created, updated=updated,
-                     account=account or self.main[vendor])
-        for k, v in extra.items():
-            if k in ("error", "error_count", "started", "finished"):
-                setattr(run, k, v)
-            else:
-                run.extra[k] = v
+        own = {k: extra.pop(k) for k in ("error", "error_count", "started", "finished")
+               if k in extra}
+        run = SimRun(id=id or self.new_run_id(vendor), vendor=vendor, workflow=wf, status=status,
+                     created=created, updated=created if updated is None else updated,
+                     account=account or self.main[vendor], extra=extra, **own)
         if overrides or drop or replace is not KEEP:
             run.hostile = Hostile(dict(overrides or {}), tuple(drop), replace)
         self.runs[vendor][run.id] = run
