@@ -89,11 +89,11 @@ def make_app(world: World) -> web.Application:
     apis = {v: api_class(v)(world) for v in available_vendors()}
     for vendor, api in apis.items():
         app.add_subapp(f"/{vendor}", api.app())
-    admin = _Admin(world, apis)
+    hooks = app[HOOKS_KEY] = Webhooks(world)
+    admin = _Admin(world, apis, hooks)
     for method, path, name, _ in ADMIN:
         app.router.add_route(method, path, getattr(admin, name))
     app[APIS_KEY] = apis
-    hooks = admin.hooks = app[HOOKS_KEY] = Webhooks(world)
 
     async def sending(_app: web.Application) -> AsyncIterator[None]:
         task = asyncio.get_running_loop().create_task(hooks.run())
@@ -106,11 +106,10 @@ def make_app(world: World) -> web.Application:
 
 
 class _Admin:
-    hooks: Webhooks
-
-    def __init__(self, world: World, apis: dict[str, VendorApi]) -> None:
+    def __init__(self, world: World, apis: dict[str, VendorApi], hooks: Webhooks) -> None:
         self.world = world
         self.apis = apis
+        self.hooks = hooks
 
     async def _of_vendor(self, request: web.Request) -> tuple[str, dict[str, Any]]:
         """A request's JSON body and the vendor it names (taken out of it), refused with 400
