@@ -98,13 +98,6 @@ class AirflowApi(VendorApi):
             return None
         return ADMIN_USER if token == self.world.tokens[self.vendor] else account.name
 
-    def issue(self, password: str) -> str:
-        """A signed JWT for the account ``password`` belongs to (it carries no password)."""
-        now = self.world.clock()
-        return jwt.issue({"sub": self._user_of(password), "iat": int(now), "nbf": int(now),
-                          "exp": int(now + TOKEN_TTL), "iss": "sim-airflow",
-                          "aud": "apache-airflow"})
-
     def _verify(self, token: str) -> str | None:
         """The password of the account a valid, unexpired JWT of ours is for."""
         claims = jwt.claims_of(token, self.world.clock())
@@ -129,7 +122,10 @@ class AirflowApi(VendorApi):
             return json_response({"detail": "username and password are required"}, status=422)
         if self._user_of(password) != user:
             return json_response({"detail": "Invalid credentials"}, status=401)
-        return json_response({"access_token": self.issue(password)}, status=201)
+        now = self.world.clock()  # the token names the user, never the password
+        return json_response({"access_token": jwt.issue({
+            "sub": user, "iat": int(now), "nbf": int(now), "exp": int(now + TOKEN_TTL),
+            "iss": "sim-airflow", "aud": "apache-airflow"})}, status=201)
 
     # -- routes --------------------------------------------------------------------
 

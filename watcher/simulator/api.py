@@ -141,7 +141,7 @@ class VendorApi:
         account = request[ACCOUNT]
         wait = account.admit(self.world.rate_limits.get(self.vendor)) if account else 0.0
         if wait:  # whole seconds, as Retry-After says it
-            return self.rate_limited(float(max(1, math.ceil(wait))))
+            return self._failure(429, float(max(1, math.ceil(wait))))
         fault = self.world.faults.take(self.vendor, request.path, REQUEST_KINDS)
         if fault is not None:
             if fault.kind == "slow":
@@ -151,13 +151,8 @@ class VendorApi:
                                     content_type="application/json")
             elif fault.kind in ("endless", "huge"):
                 return await self._flood(request, fault)
-            elif fault.status == 429:
-                return self.rate_limited(fault.retry_after)
             else:
-                resp = self.error(fault.status or 500, fault.message)
-                if fault.retry_after is not None:
-                    resp.headers["Retry-After"] = f"{fault.retry_after:g}"
-                return resp
+                return self._failure(fault.status or 500, fault.retry_after, fault.message)
         if account is None:
             return self.error(401, "Invalid or missing API key", code="UNAUTHORIZED")
         try:
@@ -186,9 +181,11 @@ class VendorApi:
             pass  # the client refused the rest: exactly what the fault is for
         return resp
 
-    def rate_limited(self, retry_after: float | None) -> web.Response:
-        resp = self.error(429, "Too many requests. Back off and retry.",
-                          code="RATE_LIMIT_EXCEEDED")
+    def _failure(self, status: int, retry_after: float | None, message: str = "") -> web.Response:
+        """An error answer with ``Retry-After`` when given; a 429 says the vendor's words."""
+        resp = (self.error(429, "Too many requests. Back off and retry.",
+                           code="RATE_LIMIT_EXCEEDED") if status == 429
+                else self.error(status, message))
         if retry_after is not None:
             resp.headers["Retry-After"] = f"{retry_after:g}"
         return resp

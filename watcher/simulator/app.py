@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import importlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,23 +21,22 @@ import orjson
 from aiohttp import web
 
 from watcher.infra.clock import wall
+from watcher.simulator.airflow import AirflowApi
 from watcher.simulator.api import VendorApi, json_response
+from watcher.simulator.cortex import CortexApi
 from watcher.simulator.extend import ExtendApi
 from watcher.simulator.faults import PAGE_KINDS, REQUEST_KINDS, Fault
+from watcher.simulator.github import GitHubApi
+from watcher.simulator.gitlab import GitLabApi
+from watcher.simulator.knock import KnockApi
+from watcher.simulator.noxus import NoxusApi
+from watcher.simulator.prefect import PrefectApi
 from watcher.simulator.webhooks import Subscription, Webhooks
 from watcher.simulator.world import KEEP, VENDORS, World
 
-APIS = {
-    "extend": "watcher.simulator.extend:ExtendApi",
-    "noxus": "watcher.simulator.noxus:NoxusApi",
-    "cortex": "watcher.simulator.cortex:CortexApi",
-    "knock": "watcher.simulator.knock:KnockApi",
-    "github": "watcher.simulator.github:GitHubApi",
-    "gitlab": "watcher.simulator.gitlab:GitLabApi",
-    "airflow": "watcher.simulator.airflow:AirflowApi",
-    "prefect": "watcher.simulator.prefect:PrefectApi",
-}
-
+APIS: dict[str, type[VendorApi]] = {
+    "extend": ExtendApi, "noxus": NoxusApi, "cortex": CortexApi, "knock": KnockApi,
+    "github": GitHubApi, "gitlab": GitLabApi, "airflow": AirflowApi, "prefect": PrefectApi}
 
 APIS_KEY = web.AppKey("apis", dict)
 HOOKS_KEY = web.AppKey("webhooks", Webhooks)
@@ -79,9 +77,7 @@ ADMIN = (
 
 
 def api_class(vendor: str) -> type[VendorApi]:
-    module, _, attr = APIS[vendor].partition(":")
-    cls: type[VendorApi] = getattr(importlib.import_module(module), attr)
-    return cls
+    return APIS[vendor]
 
 
 def available_vendors() -> tuple[str, ...]:
@@ -93,11 +89,11 @@ def make_app(world: World) -> web.Application:
     apis = {v: api_class(v)(world) for v in available_vendors()}
     for vendor, api in apis.items():
         app.add_subapp(f"/{vendor}", api.app())
-    admin = _Admin(world, apis)
+    hooks = app[HOOKS_KEY] = Webhooks(world)
+    admin = _Admin(world, apis, hooks)
     for method, path, name, _ in ADMIN:
         app.router.add_route(method, path, getattr(admin, name))
     app[APIS_KEY] = apis
-    hooks = admin.hooks = app[HOOKS_KEY] = Webhooks(world, ExtendApi(world).render)
 
     async def sending(_app: web.Application) -> AsyncIterator[None]:
         task = asyncio.get_running_loop().create_task(hooks.run())
@@ -110,11 +106,20 @@ def make_app(world: World) -> web.Application:
 
 
 class _Admin:
-    hooks: Webhooks
-
-    def __init__(self, world: World, apis: dict[str, VendorApi]) -> None:
+    def __init__(self, world: World, apis: dict[str, VendorApi], hooks: Webhooks) -> None:
         self.world = world
         self.apis = apis
+        self.hooks = hooks
+
+    async def _of_vendor(self, request: web.Request) -> tuple[str, dict[str, Any]]:
+        """A request's JSON body and the vendor it names (taken out of it), refused with 400
+        when the simulator serves no such vendor."""
+        body: dict[str, Any] = orjson.loads(await request.read())
+        vendor = body.pop("vendor", None)
+        if vendor not in self.apis:
+            raise web.HTTPBadRequest(body=orjson.dumps({"error": f"unknown vendor {vendor!r}"}),
+                                     content_type="application/json")
+        return vendor, body
 
     async def subscribe(self, request: web.Request) -> web.Response:
         body = orjson.loads(await request.read())
@@ -156,10 +161,7 @@ class _Admin:
         return json_response([dataclasses.asdict(t) for t in self.world.transitions])
 
     async def add_fault(self, request: web.Request) -> web.Response:
-        body = orjson.loads(await request.read())
-        vendor = body.pop("vendor", None)
-        if vendor not in self.apis:
-            return json_response({"error": f"unknown vendor {vendor!r}"}, status=400)
+        vendor, body = await self._of_vendor(request)
         try:
             fault = self.world.faults.add(vendor, Fault(**body))
         except (TypeError, ValueError) as e:
@@ -176,20 +178,14 @@ class _Admin:
                               for r in self.world.runs.get(vendor, {}).values()])
 
     async def add_run(self, request: web.Request) -> web.Response:
-        body: dict[str, Any] = orjson.loads(await request.read())
-        vendor = body.pop("vendor", None)
-        if vendor not in self.apis:
-            return json_response({"error": f"unknown vendor {vendor!r}"}, status=400)
+        vendor, body = await self._of_vendor(request)
         wf = self.world.workflow(vendor, body.pop("workflow", "Invoice Processing"))
         run = self.world.add_run(vendor, body.pop("status"), workflow=wf,
                                  **_hostile(body), **body)
         return json_response({"id": run.id, "vendor": vendor, "status": run.status}, status=201)
 
     async def seed(self, request: web.Request) -> web.Response:
-        body: dict[str, Any] = orjson.loads(await request.read())
-        vendor = body.get("vendor")
-        if vendor not in self.apis:
-            return json_response({"error": f"unknown vendor {vendor!r}"}, status=400)
+        vendor, body = await self._of_vendor(request)
         count, spread = int(body.get("count", 1000)), float(body.get("spread_s", 3600))
         names = body.get("workflows") or ["Invoice Processing"]
         wfs = [self.world.workflow(vendor, n) for n in names]
@@ -206,19 +202,14 @@ class _Admin:
                              status=201)
 
     async def add_accounts(self, request: web.Request) -> web.Response:
-        body: dict[str, Any] = orjson.loads(await request.read())
-        vendor = body.get("vendor")
-        if vendor not in self.apis:
-            return json_response({"error": f"unknown vendor {vendor!r}"}, status=400)
+        vendor, body = await self._of_vendor(request)
         made = [self.world.add_account(vendor, rate_limit=body.get("rate_limit"))
                 for _ in range(int(body.get("count", 1)))]
         return json_response([{"name": a.name, "token": a.token} for a in made], status=201)
 
     async def set_rate_limit(self, request: web.Request) -> web.Response:
-        body: dict[str, Any] = orjson.loads(await request.read())
-        vendor, rate = body.get("vendor"), body.get("rate")
-        if vendor not in self.apis:
-            return json_response({"error": f"unknown vendor {vendor!r}"}, status=400)
+        vendor, body = await self._of_vendor(request)
+        rate = body.get("rate")
         if rate:
             self.world.rate_limits[vendor] = float(rate)
         else:

@@ -119,7 +119,7 @@ class ExtendApi(VendorApi):
         body.update({
             "metadata": {"customer": "acme"},
             "reviewed": run.extra.get("reviewed", False),
-            "stepRuns": [self._step_run(run, i, kind) for i, kind in
+            "stepRuns": [self._step_run(run, i, kind, body["files"]) for i, kind in
                          enumerate(("PARSE", "EXTRACT", "RULE_VALIDATION"))],
         })
         if run.status == "FAILED":
@@ -128,17 +128,13 @@ class ExtendApi(VendorApi):
         return json_response(self.served(run, body))
 
     @staticmethod
-    def _step_run(run: SimRun, i: int, kind: str) -> dict[str, Any]:
+    def _step_run(run: SimRun, i: int, kind: str, files: list[Any]) -> dict[str, Any]:
         """A step run as the SDK's ``StepRun`` union parses it (discriminated by ``stepType``)."""
-        created = format_ts(run.created)
         return {"object": "workflow_step_run", "id": f"step_run_{run.id[13:21]}_{i}",
                 "workflowRunId": run.id, "status": "PROCESSED", "stepType": kind,
                 "step": {"object": "workflow_step", "id": f"step_{i}", "name": kind.title(),
                          "type": kind},
-                "files": [{"object": "file", "id": f"file_{run.id[13:21]}",
-                           "name": "document.pdf", "metadata": {}, "createdAt": created,
-                           "updatedAt": created}],
-                "result": None}
+                "files": files, "result": None}
 
     def render(self, run: SimRun) -> dict[str, Any]:
         wf = run.workflow

@@ -27,14 +27,13 @@ import binascii
 import bisect
 import struct
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from aiohttp import web
 
-from watcher.core.timestamps import parse_ts
 from watcher.simulator.api import VendorApi, json_response, stage_table, stamp
-from watcher.simulator.listing import Desc, created
+from watcher.simulator.listing import Desc, Filters, asked, created, times
 from watcher.simulator.world import SimRun
 
 MAX_PAGE_SIZE = 50
@@ -51,15 +50,11 @@ def _uuid(seed: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, seed))
 
 
-def _term(key: tuple[float, str]) -> bytes:
-    """``%{"k" => "<created>|<id>"}`` in Erlang's external term format."""
-    value = f"{key[0]!r}|{key[1]}".encode()
-    return (b"\x83t" + struct.pack(">I", 1) + b"m" + struct.pack(">I", 1) + b"k"
-            + b"m" + struct.pack(">I", len(value)) + value)
-
-
 def _encode(key: tuple[float, str]) -> str:
-    return base64.urlsafe_b64encode(_term(key)).decode()
+    """``%{"k" => "<created>|<id>"}`` in Erlang's external term format, base64url."""
+    value = f"{key[0]!r}|{key[1]}".encode()
+    return base64.urlsafe_b64encode(b"\x83t" + struct.pack(">I", 1) + b"m" + struct.pack(">I", 1)
+                                    + b"km" + struct.pack(">I", len(value)) + value).decode()
 
 
 def _decode(cursor: str) -> tuple[float, str] | None:
@@ -97,14 +92,13 @@ class KnockApi(VendorApi):
 
     async def list_runs(self, request: web.Request) -> web.Response:
         try:
-            size, filters, after, before = _listing_query(request.query)
+            size, query, keep, after, before = _listing_query(request.query)
         except _Invalid as e:
             return self.error(422, str(e), code="invalid_params")
-        keep = _filter(*filters)
         account = self.account_of(request)
 
         def order() -> list[SimRun]:
-            listing = self.listings.newest_first(account, filters, keep)
+            listing = self.listings.newest_first(account, query, keep)
             if after is not None:
                 return listing[bisect.bisect_right(listing, Desc(after), key=_desc):]
             if before is not None:
@@ -178,29 +172,27 @@ def _desc(run: SimRun) -> Desc:
     return Desc(created(run))
 
 
-def _filter(statuses: tuple[str, ...], workflow: str | None, tenant: str | None,
-            has_errors: str | None, recipient: str | None, recipient_id: str | None,
-            start: float | None, end: float | None) -> Callable[[SimRun], bool]:
-    want_errors = None if has_errors is None else has_errors.lower() == "true"
-    who = recipient or recipient_id
+def _recipient(r: SimRun, who: str) -> bool:
+    return who in (f"user_{r.id[:8]}", f"project_{r.id[:4]}")
 
-    def keep(r: SimRun) -> bool:
-        return ((not statuses or r.status in statuses)
-                and (workflow is None or r.workflow.key == workflow)
-                and (tenant is None or r.extra.get("tenant") == tenant)
-                and (want_errors is None or (r.error_count > 0) == want_errors)
-                and (who is None or who in (f"user_{r.id[:8]}", f"project_{r.id[:4]}"))
-                and (start is None or r.created >= start) and (end is None or r.created <= end))
 
-    return keep
+_FILTERS: Filters = {
+    "workflow": lambda r, v: r.workflow.key == v,
+    "tenant": lambda r, v: r.extra.get("tenant") == v,
+    "has_errors": lambda r, v: (r.error_count > 0) == (v.lower() == "true"),
+    "recipient": _recipient, "recipient[id]": _recipient,
+}
+_BOUNDS: Filters = {"starting_at": lambda r, t: r.created >= t,
+                    "ending_at": lambda r, t: r.created <= t}
 
 
 class _Invalid(ValueError):
     """A query parameter Knock would answer 422 for."""
 
 
-def _listing_query(q: Any) -> tuple[int, tuple[Any, ...], Any, Any]:
-    """``page_size``, the filters and the ``after``/``before`` cursors of a listing."""
+def _listing_query(q: Any) -> tuple[int, Hashable, Callable[[SimRun], bool], Any, Any]:
+    """``page_size``, the filters (as a cache key, and whether a run passes them) and the
+    ``after``/``before`` cursors of a listing."""
     try:
         size = int(q.get("page_size", "50"))
     except ValueError:
@@ -210,13 +202,9 @@ def _listing_query(q: Any) -> tuple[int, tuple[Any, ...], Any, Any]:
     statuses = tuple(q.getall("status[]", []) + q.getall("status", []))
     if any(s not in STATUSES for s in statuses):
         raise _Invalid("status must be one of: " + ", ".join(STATUSES))
-    bounds: list[float | None] = []
-    for name in ("starting_at", "ending_at"):
-        raw = q.get(name)
-        t = parse_ts(raw) if raw is not None else None
-        if raw is not None and t is None:
-            raise _Invalid(f"{name} must be an ISO 8601 date-time")
-        bounds.append(t)
+    bounded = times(q, _BOUNDS)
+    if isinstance(bounded, str):
+        raise _Invalid(f"{bounded} must be an ISO 8601 date-time")
     cursors: dict[str, Any] = {}
     for name in ("after", "before"):
         raw = q.get(name)
@@ -225,6 +213,10 @@ def _listing_query(q: Any) -> tuple[int, tuple[Any, ...], Any, Any]:
             if key is None:
                 raise _Invalid(f"{name} is not a valid cursor")
             cursors[name] = key
-    filters = (statuses, q.get("workflow"), q.get("tenant"), q.get("has_errors"),
-               q.get("recipient"), q.get("recipient[id]"), bounds[0], bounds[1])
-    return size, filters, cursors.get("after"), cursors.get("before")
+    bounds, within = bounded
+    filters, matches = asked(q, _FILTERS)
+
+    def keep(r: SimRun) -> bool:
+        return (not statuses or r.status in statuses) and matches(r) and within(r)
+
+    return size, (statuses, filters, bounds), keep, cursors.get("after"), cursors.get("before")

@@ -125,9 +125,6 @@ class Desc:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Desc) and bool(self.v == other.v)
 
-    def __hash__(self) -> int:
-        return hash(self.v)
-
 
 def page_count(total: int, size: int) -> int:
     return max(1, -(-total // size))

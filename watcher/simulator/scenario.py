@@ -14,7 +14,6 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Sequence
-from typing import Any
 
 import anyio
 
@@ -66,14 +65,11 @@ class Scenario:
         self.burst = burst
         self._burst: list[tuple[float, str]] = []
 
-    def _stages(self, vendor: str) -> dict[str, tuple[str, dict[str, Any]]]:
-        return api_class(vendor).stages
-
     def setup(self) -> None:
         """History before watching starts: finished runs, and one already stuck."""
         now = self.world.clock()
         for vendor in self.vendors:
-            stages = self._stages(vendor)
+            stages = api_class(vendor).stages
             wfs = [self.world.workflow(vendor, name) for name in WORKFLOWS]
             for i in range(self.history):
                 end = self.rng.choice(["succeeded"] * 4 + ["failed"])
@@ -122,7 +118,7 @@ class Scenario:
         self._spawn_path(vendor, WORKFLOWS[n % len(WORKFLOWS)], path, at)
 
     def _spawn_path(self, vendor: str, workflow: str, path: tuple[str, ...], at: float) -> None:
-        stages = self._stages(vendor)
+        stages = api_class(vendor).stages
         path = tuple(s if s in stages else STAND_IN.get(s, "") for s in path)
         path = tuple(s for s in path if s in stages)
         wf = self.world.workflow(vendor, workflow)
@@ -142,7 +138,7 @@ class Scenario:
         if run.id not in self.world.runs[run.vendor]:
             return
         stage, rest = path[0], path[1:]
-        raw, extra = self._stages(run.vendor)[stage]
+        raw, extra = api_class(run.vendor).stages[stage]
         if stage == "running" and run.started is None:
             run.started = at
         if not rest:

@@ -18,15 +18,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 import anyio
 import orjson
 
 from watcher.simulator.ci_webhooks import PUSHES
+from watcher.simulator.extend import ExtendApi
 from watcher.simulator.world import SimRun, World
 
 #: Extend's run webhook events, by the status that sends them
@@ -58,9 +57,9 @@ class Sent:
 
 
 class Webhooks:
-    def __init__(self, world: World, render: Callable[[SimRun], Any]) -> None:
+    def __init__(self, world: World) -> None:
         self.world = world
-        self.render = render
+        self._extend = ExtendApi(world)
         self.subscriptions: list[Subscription] = []
         self.log: list[Sent] = []
         self._pushed: dict[str, str] = {}
@@ -101,7 +100,7 @@ class Webhooks:
             return None
         event_id = f"evt_{uuid.uuid4().hex[:20]}"
         return event_id, orjson.dumps({"eventId": event_id, "eventType": event,
-                                       "payload": self.render(run)}), None
+                                       "payload": self._extend.render(run)}), None
 
     async def run(self) -> None:
         """Send what is queued, forever."""

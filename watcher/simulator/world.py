@@ -15,7 +15,6 @@ what watcher makes of a vendor sending nonsense about a real run.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import random
 import string
@@ -84,26 +83,22 @@ class Hostile:
         return out
 
 
+@dataclass(eq=False, slots=True, kw_only=True)
 class SimRun:
-    __slots__ = ("account", "created", "error", "error_count", "extra", "finished", "hostile",
-                 "id", "started", "status", "updated", "vendor", "workflow")
-
-    def __init__(self, *, id: str, vendor: str, workflow: Workflow, status: str, created: float,
-                 updated: float | None = None, account: Account) -> None:
-        self.id = id
-        #: the vendor account it belongs to (only that account's key sees it)
-        self.account = account
-        self.vendor = vendor
-        self.workflow = workflow
-        self.status = status
-        self.created = created
-        self.updated = created if updated is None else updated
-        self.started: float | None = None
-        self.finished: float | None = None
-        self.error: str | None = None
-        self.error_count = 0
-        self.extra: dict[str, Any] = {}
-        self.hostile: Hostile | None = None
+    id: str
+    #: the vendor account it belongs to (only that account's key sees it)
+    account: Account
+    vendor: str
+    workflow: Workflow
+    status: str
+    created: float
+    updated: float
+    started: float | None = None
+    finished: float | None = None
+    error: str | None = None
+    error_count: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+    hostile: Hostile | None = None
 
     def __repr__(self) -> str:
         return f"SimRun({self.vendor}:{self.id} {self.status})"
@@ -118,7 +113,7 @@ class Request:
     time: float
     status: int = 0
     #: real monotonic time it arrived, to measure gaps when the world clock is frozen
-    mono: float = dataclasses.field(default_factory=monotonic)
+    mono: float = field(default_factory=monotonic)
     #: the client's User-Agent (which replica polled)
     agent: str = ""
     #: the name of the account whose key it carried ("" when none matched)
@@ -137,11 +132,10 @@ class Transition:
 
 
 class World:
-    def __init__(self, *, clock: Clock, seed: int = 0,
-                 tokens: dict[str, str] | None = None) -> None:
+    def __init__(self, *, clock: Clock, seed: int = 0) -> None:
         self.clock = clock
         self.rng = random.Random(seed)
-        self.tokens = dict(DEFAULT_TOKENS if tokens is None else tokens)
+        self.tokens = dict(DEFAULT_TOKENS)
         #: every account's runs, per vendor
         self.runs: dict[str, dict[str, SimRun]] = {v: {} for v in VENDORS}
         #: each vendor's main account (its key: ``tokens[vendor]``) and the others by key
@@ -159,11 +153,11 @@ class World:
 
     # -- building --------------------------------------------------------------------
 
-    def add_account(self, vendor: str, token: str | None = None, *, name: str | None = None,
+    def add_account(self, vendor: str, *, name: str | None = None,
                     rate_limit: float | None = None) -> Account:
         """Another customer of ``vendor``: its own key, runs and rate limit."""
         n = len(self.accounts[vendor]) + 1
-        token = token or f"{self.tokens[vendor]}-{n}-{self._token(12)}"
+        token = f"{self.tokens[vendor]}-{n}-{self._token(12)}"
         acct = Account(vendor, name or f"account-{n}", token, rate_limit=rate_limit)
         self.accounts[vendor][token] = acct
         return acct
@@ -174,13 +168,11 @@ class World:
             return self.main[vendor]
         return self.accounts[vendor].get(token)
 
-    def workflow(self, vendor: str, name: str, *, id: str | None = None,
-                 key: str | None = None) -> Workflow:
+    def workflow(self, vendor: str, name: str) -> Workflow:
         for wf in self.workflows[vendor]:
             if wf.name == name:
                 return wf
-        wf = Workflow(vendor, id or self.new_workflow_id(vendor),
-                      name, key or name.lower().replace(" ", "-"))
+        wf = Workflow(vendor, self.new_workflow_id(vendor), name, name.lower().replace(" ", "-"))
         self.workflows[vendor].append(wf)
         return wf
 
@@ -217,17 +209,14 @@ class World:
                 **extra: Any) -> SimRun:
         """A new run (of ``account``, default the main one); ``overrides``, ``drop`` and
         ``replace`` make it hostile at once (see :meth:`override`)."""
-        now = self.clock()
+        created = self.clock() if created is None else created
         wf = workflow or (self.workflows[vendor][0] if self.workflows[vendor]
                           else self.workflow(vendor, "Invoice Processing"))
-        run = SimRun(id=id or self.new_run_id(vendor), vendor=vendor, workflow=wf,
-                     status=status, created=now if created is None else created, updated=updated,
-                     account=account or self.main[vendor])
-        for k, v in extra.items():
-            if k in ("error", "error_count", "started", "finished"):
-                setattr(run, k, v)
-            else:
-                run.extra[k] = v
+        own = {k: extra.pop(k) for k in ("error", "error_count", "started", "finished")
+               if k in extra}
+        run = SimRun(id=id or self.new_run_id(vendor), vendor=vendor, workflow=wf, status=status,
+                     created=created, updated=created if updated is None else updated,
+                     account=account or self.main[vendor], extra=extra, **own)
         if overrides or drop or replace is not KEEP:
             run.hostile = Hostile(dict(overrides or {}), tuple(drop), replace)
         self.runs[vendor][run.id] = run
