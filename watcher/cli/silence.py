@@ -31,7 +31,6 @@ import orjson
 from watcher.cli.daemon_state import beside_daemon
 from watcher.cli.remote import daemon_get, daemon_put
 from watcher.cli.silence_view import held_counts, match_text, show, sinks_text
-from watcher.cli.target import CommandError
 from watcher.config.hints import hint
 from watcher.config.match import parse_pairs
 from watcher.config.settings import Config
@@ -58,9 +57,6 @@ def command(args: argparse.Namespace, config: Config, now: float) -> int:
     except Usage as e:
         print(f"watcher silence {args.action}: {e}", file=sys.stderr)
         return EX_USAGE
-    except CommandError as e:
-        print(f"watcher: {e}", file=sys.stderr)
-        return e.code
 
 
 async def _act(args: argparse.Namespace, config: Config, now: float,
