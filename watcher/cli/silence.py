@@ -66,7 +66,7 @@ async def _act(args: argparse.Namespace, config: Config, now: float,
     try:
         silences, _ = await stored.stored(store)
         if args.action == "list":
-            counts = await held_counts(store, config, silences)
+            counts = await held_counts(store, config)
         elif silence is None:
             silence = _ended(silences, args.id, now)
         else:
