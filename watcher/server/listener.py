@@ -22,6 +22,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from prometheus_client.exposition import generate_latest
 
 from watcher.core.status import DaemonStatus
 from watcher.errors import StoreError
@@ -122,8 +123,8 @@ class HttpListener:
         await self.runner.cleanup()
 
     async def metrics(self, _request: web.Request) -> web.Response:
-        body = metrics.render(self.registry)
-        return web.Response(body=body, headers={"Content-Type": metrics.CONTENT_TYPE})
+        return web.Response(body=generate_latest(self.registry),
+                            headers={"Content-Type": metrics.CONTENT_TYPE})
 
     async def healthz(self, _request: web.Request) -> web.Response:
         # Being answered at all is the proof: this runs on the daemon's event loop.

@@ -25,7 +25,6 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
-from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from watcher.core.events import EVENT_TYPES
@@ -282,8 +281,3 @@ def registry_for(snapshot: Callable[[], DaemonStatus], *,
     reg.register(DaemonCollector(snapshot, sse_clients=sse_clients))
     ProcessCollector(registry=reg)
     return reg
-
-
-def render(registry: CollectorRegistry) -> bytes:
-    out: bytes = generate_latest(registry)
-    return out
