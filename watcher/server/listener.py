@@ -113,11 +113,6 @@ class HttpListener:
             self.on_error(e, path=request.path)
             return web.json_response({"error": "internal error"}, status=500)
 
-    async def start(self, host: str, port: int) -> None:
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port)
-        await site.start()
-
     async def stop(self) -> None:
         await self.events.close()
         await self.runner.cleanup()
@@ -158,7 +153,8 @@ async def start(listen: str, snapshot: Snapshot, journal: Callable[[], Journal |
     listener = HttpListener(snapshot, journal, token=token, on_error=on_error, host=host,
                             status=status, store=store, hooks=hooks)
     try:
-        await listener.start(host, port)
+        await listener.runner.setup()
+        await web.TCPSite(listener.runner, host, port).start()
     except OSError as e:
         await listener.runner.cleanup()
         log.error("http listener could not start; /metrics, /readyz and /events are "
