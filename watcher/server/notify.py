@@ -22,13 +22,9 @@ class Notifier:
         usec = env.get("WATCHDOG_USEC", "")
         pid = env.get("WATCHDOG_PID", "")
         ours = not pid or pid == str(os.getpid())
-        self.watchdog_usec = int(usec) if usec.isdigit() and ours else 0
+        #: how often to send WATCHDOG=1: half the timeout systemd gave us, or None
+        self.watchdog_interval = int(usec) / 2e6 if usec.isdigit() and int(usec) and ours else None
         self._stopping = False
-
-    @property
-    def watchdog_interval(self) -> float | None:
-        """How often to send WATCHDOG=1: half the timeout systemd gave us, or None."""
-        return self.watchdog_usec / 2e6 if self.watchdog_usec else None
 
     def send(self, *fields: str) -> bool:
         if not self.address:
