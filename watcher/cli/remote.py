@@ -25,8 +25,9 @@ MAX_BODY = 64 * 1024**2
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _refusal(e: urllib.error.HTTPError) -> str:
-    return f"{e.code} {e.reason}: {e.read(400).decode(errors='replace')}"
+def _refused(e: urllib.error.HTTPError, said: str) -> CommandError:
+    return CommandError(f"{said} {e.code} {e.reason}: {e.read(400).decode(errors='replace')}",
+                        77 if e.code in (401, 403) else 69)
 
 
 def daemon_put(config: Config, base: str, path: str, body: bytes) -> None:
@@ -39,8 +40,7 @@ def daemon_put(config: Config, base: str, path: str, body: bytes) -> None:
         with _DIRECT.open(request, timeout=TIMEOUT):
             return
     except urllib.error.HTTPError as e:
-        raise CommandError(f"the daemon at {base} refused it: {_refusal(e)}",
-                           77 if e.code in (401, 403) else 69) from None
+        raise _refused(e, f"the daemon at {base} refused it:") from None
     except (OSError, ValueError) as e:
         raise CommandError(f"the daemon at {base} did not answer: {e}", 69) from None
 
@@ -59,7 +59,6 @@ def daemon_get(config: Config, path: str) -> tuple[str, Any] | None:
         with _DIRECT.open(request, timeout=TIMEOUT) as resp:
             return base, orjson.loads(resp.read(MAX_BODY))
     except urllib.error.HTTPError as e:  # a daemon is there, and refused: not "none answers"
-        raise CommandError(f"the daemon at {base} answered {path} with {_refusal(e)}",
-                           77 if e.code in (401, 403) else 69) from None
+        raise _refused(e, f"the daemon at {base} answered {path} with") from None
     except (OSError, ValueError):  # nothing listens, a timeout, not JSON: no daemon there
         return None
