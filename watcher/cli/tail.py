@@ -214,19 +214,14 @@ async def _said(resp: aiohttp.ClientResponse, chars: int) -> str:
     return (await read_answer(resp)).decode(errors="replace")[:chars]
 
 
-def _query(args: argparse.Namespace) -> list[tuple[str, str]]:
-    return ([("type", t) for t in args.type] + [("status", s) for s in args.status]
-            + [("source", s) for s in args.source])
-
-
 async def tail(args: argparse.Namespace) -> int:
     """Follow until interrupted; 77 when the token is refused, 64 for a bad filter,
     76 when the stream is not one tail can read."""
     try:
         url, token = _target(args)
         out = pretty.writer_for(args.format, sys.stdout.buffer, sys.stdout)
-        follower = Follower(url, token=token, query=_query(args), last_id=args.since_id,
-                            out=out)
+        query = [(key, v) for key in ("type", "status", "source") for v in getattr(args, key)]
+        follower = Follower(url, token=token, query=query, last_id=args.since_id, out=out)
         return await _until_signalled(follower.run)
     except CommandError as e:
         print(f"watcher tail: {e}", file=sys.stderr)
