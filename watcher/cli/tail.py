@@ -65,8 +65,8 @@ class Frame:
     data: bytes
 
 
-async def lines(content: aiohttp.StreamReader, limit: int = MAX_EVENT) -> AsyncIterator[bytes]:
-    """The body's lines (without ``\\n``), none longer than ``limit``: EventTooLarge instead."""
+async def lines(content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
+    """The body's lines (without ``\\n``); EventTooLarge for one over :data:`MAX_EVENT`."""
     buf = bytearray()
     while chunk := await content.readany():
         scan = len(buf)  # what is already in buf holds no newline: do not search it again
@@ -76,19 +76,19 @@ async def lines(content: aiohttp.StreamReader, limit: int = MAX_EVENT) -> AsyncI
             yield bytes(buf[start:end])
             start = scan = end + 1
         del buf[:start]
-        if len(buf) > limit:
+        if len(buf) > MAX_EVENT:
             raise EventTooLarge
     if buf:
         yield bytes(buf)
 
 
-async def frames(content: aiohttp.StreamReader, limit: int = MAX_EVENT) -> AsyncIterator[Frame]:
+async def frames(content: aiohttp.StreamReader) -> AsyncIterator[Frame]:
     """Parse a ``text/event-stream`` body (the subset the daemon sends, robustly)."""
     seq: int | None = None
     event = "message"
     data: list[bytes] = []
     size = 0
-    async for raw in lines(content, limit):
+    async for raw in lines(content):
         line = raw.rstrip(b"\r")
         if not line:
             if data:
@@ -104,7 +104,7 @@ async def frames(content: aiohttp.StreamReader, limit: int = MAX_EVENT) -> Async
         value = value.removeprefix(b" ")
         if name == b"data":
             size += len(value) + 1
-            if size > limit:  # data lines without the blank line that ends an event
+            if size > MAX_EVENT:  # data lines without the blank line that ends an event
                 raise EventTooLarge
             data.append(value)
         elif name == b"id":
