@@ -108,7 +108,7 @@ async def demo(*, duration: float | None = None, stdout: IO[bytes] | None = None
         daemon = Daemon(demo_config(sim, f"127.0.0.1:{port}"), stdout=stdout, clock=wall)
         sim.webhooks.subscribe(Subscription(
             "github", f"http://127.0.0.1:{port}/hooks/github-demo", PUSH_SECRET, PUSH_DROP))
-        code = 0
+
         async def play_once_watched() -> None:
             # New runs begin only once every source has its baseline, so none of them
             # is recorded silently by a baseline that happened to be slow.
