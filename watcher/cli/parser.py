@@ -97,7 +97,6 @@ def _tail_parser(sub: Any) -> None:
 
 
 def _silence_parser(sub: Any) -> None:
-    """``silence add|list|expire`` under the main parser's subcommands."""
     sp = sub.add_parser("silence", help="hold alerts back for a while: add, list, expire")
     acts = sp.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     acts.required = True
