@@ -77,10 +77,8 @@ Status = Callable[[], Awaitable[dict[str, Any]]]
 
 class HttpListener:
     def __init__(self, snapshot: Snapshot, journal: Callable[[], Journal | None], *,
-                 token: str | None, on_error: OnError, host: str = "127.0.0.1",
-                 status: Status | None = None,
-                 store: Callable[[], Store | None] = lambda: None,
-                 hooks: Receiver | None = None) -> None:
+                 token: str | None, on_error: OnError, host: str, status: Status,
+                 store: Callable[[], Store | None], hooks: Receiver) -> None:
         self.snapshot = snapshot
         self.on_error = on_error
         self.status_of = status
@@ -96,8 +94,7 @@ class HttpListener:
         self.app.router.add_get("/status", self.status)
         StatusPage(self.access).routes(self.app)
         SilenceApi(self.access, store).routes(self.app)
-        if hooks is not None:  # no token: the platform's signature is the credential
-            hooks.routes(self.app)
+        hooks.routes(self.app)  # no token: the platform's signature is the credential
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                     max_line_size=MAX_LINE, max_field_size=MAX_LINE,
                                     max_headers=MAX_HEADERS, shutdown_timeout=2.0)
@@ -135,18 +132,16 @@ class HttpListener:
         if refused is not None:
             return refused
         body = status_body(self.snapshot())
-        if self.status_of is not None:
-            try:
-                body = with_cluster(body, await self.status_of())
-            except StoreError as e:  # the store is away: this replica's view, and why
-                body["store"]["cluster_error"] = f"state store unreadable: {e}"
+        try:
+            body = with_cluster(body, await self.status_of())
+        except StoreError as e:  # the store is away: this replica's view, and why
+            body["store"]["cluster_error"] = f"state store unreadable: {e}"
         return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
 async def start(listen: str, snapshot: Snapshot, journal: Callable[[], Journal | None], *,
-                token: str | None, on_error: OnError, status: Status | None = None,
-                store: Callable[[], Store | None] = lambda: None,
-                hooks: Receiver | None = None) -> HttpListener | None:
+                token: str | None, on_error: OnError, status: Status,
+                store: Callable[[], Store | None], hooks: Receiver) -> HttpListener | None:
     """Serve on ``listen``; a port that cannot be bound is logged, not fatal: watching
     and alerting matter more than the metrics endpoint, so the daemon carries on."""
     host, port = parse_listen(listen)
