@@ -22,6 +22,7 @@ time limit.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -41,7 +42,6 @@ from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
 from watcher.state.backends import open_store
 
-EX_OK, EX_UNAVAILABLE = 0, 69
 #: no check waits longer than this, whatever its own timeouts
 LIMIT = 60.0
 WIDTH = len("unchecked")
@@ -62,8 +62,8 @@ def command(config: Config) -> int:
     failed = sum(c.verdict == "FAILED" for c in checks)
     if failed:
         print(f"watcher: {failed} of {len(checks)} checks failed", file=sys.stderr)
-        return EX_UNAVAILABLE
-    return EX_OK
+        return os.EX_UNAVAILABLE
+    return os.EX_OK
 
 
 async def run_checks(config: Config) -> list[Check]:

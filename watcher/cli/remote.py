@@ -9,6 +9,7 @@ daemon is local, or named by its config).
 
 from __future__ import annotations
 
+import os
 import urllib.error
 import urllib.request
 from typing import Any
@@ -27,7 +28,7 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 def _refused(e: urllib.error.HTTPError, said: str) -> CommandError:
     return CommandError(f"{said} {e.code} {e.reason}: {e.read(400).decode(errors='replace')}",
-                        77 if e.code in (401, 403) else 69)
+                        os.EX_NOPERM if e.code in (401, 403) else os.EX_UNAVAILABLE)
 
 
 def daemon_put(config: Config, base: str, path: str, body: bytes) -> None:
@@ -42,7 +43,8 @@ def daemon_put(config: Config, base: str, path: str, body: bytes) -> None:
     except urllib.error.HTTPError as e:
         raise _refused(e, f"the daemon at {base} refused it:") from None
     except (OSError, ValueError) as e:
-        raise CommandError(f"the daemon at {base} did not answer: {e}", 69) from None
+        raise CommandError(f"the daemon at {base} did not answer: {e}",
+                           os.EX_UNAVAILABLE) from None
 
 
 def daemon_get(config: Config, path: str) -> tuple[str, Any] | None:

@@ -40,8 +40,6 @@ from watcher.sinks import sink_class
 from watcher.state import silences as stored
 from watcher.state.backends import open_store
 
-EX_USAGE = 64
-
 
 class Usage(Exception):
     """Bad input: the message says what is wrong (exit 64)."""
@@ -56,7 +54,7 @@ def command(args: argparse.Namespace, config: Config, now: float) -> int:
                              "answers at http_listen")
     except Usage as e:
         print(f"watcher silence {args.action}: {e}", file=sys.stderr)
-        return EX_USAGE
+        return os.EX_USAGE
 
 
 async def _act(args: argparse.Namespace, config: Config, now: float,

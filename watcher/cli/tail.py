@@ -39,7 +39,6 @@ from watcher.server.sse import KEEPALIVE
 
 log = structlog.get_logger("watcher.tail")
 
-EX_OK, EX_USAGE, EX_UNAVAILABLE, EX_PROTOCOL, EX_NOPERM = 0, 64, 69, 76, 77
 #: no byte (not even a keepalive comment) for this long means the stream is dead
 READ_TIMEOUT = 3 * KEEPALIVE
 #: the largest line or event read: an event is one CloudEvent, a few KB, larger only with
@@ -167,10 +166,10 @@ class Follower:
                                    "or the config's http_token_file with -c), and the one given "
                                    "was missing or wrong" if resp.status == 401 else
                                    f"{self.url}: 403 Forbidden: {await _said(resp, 400)}",
-                                   EX_NOPERM)
+                                   os.EX_NOPERM)
             if resp.status in (400, 404):
                 raise CommandError(f"{self.url}: {resp.status} {resp.reason}: "
-                                   f"{await _said(resp, 300)}", EX_USAGE)
+                                   f"{await _said(resp, 300)}", os.EX_USAGE)
             if resp.status != 200:
                 return f"{resp.status} {resp.reason}"
             self.backoff.reset()  # reached: the next interruption starts the backoff afresh
@@ -182,7 +181,7 @@ class Follower:
             except EventTooLarge:
                 raise CommandError(f"{self.url}: the stream sent a line or an event larger "
                                    f"than {format_size(MAX_EVENT)}; is this a watcher daemon's "
-                                   "/events?", EX_PROTOCOL) from None
+                                   "/events?", os.EX_PROTOCOL) from None
         return "the daemon closed the stream"
 
     def _print(self, f: Frame) -> None:
@@ -201,13 +200,13 @@ def _never_reached(url: str, e: Exception) -> None:
     nothing listens, or what listens does not speak HTTP (another service's port)."""
     if isinstance(e, aiohttp.ClientConnectorError):
         raise CommandError(f"{url}: nothing answers there ({e.os_error}); is the daemon "
-                           "running, with http_listen set? (--url, -c FILE)", EX_UNAVAILABLE)
+                           "running, with http_listen set? (--url, -c FILE)", os.EX_UNAVAILABLE)
     # a peer that took the connection and hung up (reset while the request was written)
     reset = isinstance(e, OSError) and e.errno == errno.ECONNRESET
     if reset or isinstance(e, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError):
         raise CommandError(f"{url}: what answers there is not an HTTP server "
                            f"({type(e).__name__}); is it the daemon's http_listen port? "
-                           "(--url, -c FILE)", EX_PROTOCOL)
+                           "(--url, -c FILE)", os.EX_PROTOCOL)
 
 
 async def _said(resp: aiohttp.ClientResponse, chars: int) -> str:
@@ -228,7 +227,7 @@ async def tail(args: argparse.Namespace) -> int:
         return e.code
     except StdoutClosed:  # `watcher tail | head`: the reader is done, so are we
         stdout_gone()
-        return EX_OK
+        return os.EX_OK
 
 
 def _target(args: argparse.Namespace) -> tuple[str, str | None]:
@@ -251,7 +250,7 @@ async def _until_signalled(run: Callable[[], Awaitable[int]]) -> int:
     handling sends can be swallowed inside a connection attempt (and turned
     into a connection error the reconnect loop retries), leaving tail running.
     """
-    code = EX_OK
+    code = os.EX_OK
     failure: BaseException | None = None
     async with anyio.create_task_group() as tg:
         async def stop_on_signal() -> None:
