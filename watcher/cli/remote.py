@@ -27,13 +27,13 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def _refused(e: urllib.error.HTTPError, said: str) -> CommandError:
+    """A daemon's refusal, its answer quoted: exit 77 when refused for the token, else 69."""
     return CommandError(f"{said} {e.code} {e.reason}: {e.read(400).decode(errors='replace')}",
                         os.EX_NOPERM if e.code in (401, 403) else os.EX_UNAVAILABLE)
 
 
 def daemon_put(config: Config, base: str, path: str, body: bytes) -> None:
-    """``PUT path`` with a JSON ``body`` to the daemon at ``base``; CommandError (77 when
-    refused for the token, else 69) unless it took it."""
+    """``PUT path`` with a JSON ``body`` to the daemon at ``base``; CommandError unless taken."""
     request = urllib.request.Request(base + path, data=body, method="PUT", headers={
         **headers(config.watcher.http_token, "application/json"),
         "Content-Type": "application/json"})
@@ -49,8 +49,7 @@ def daemon_put(config: Config, base: str, path: str, body: bytes) -> None:
 
 def daemon_get(config: Config, path: str) -> tuple[str, Any] | None:
     """``GET path`` from the daemon at the config's ``http_listen``: its URL and the
-    JSON it answered, or None when no daemon answers there; CommandError (77 when refused
-    for the token, else 69) when one answers but refuses."""
+    JSON it answered, or None when no daemon answers there; CommandError when one refuses."""
     listen = config.watcher.http_listen
     if not listen:
         return None
