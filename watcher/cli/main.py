@@ -56,7 +56,7 @@ def _config_path(args: argparse.Namespace) -> str:
     return args.config or os.environ.get("WATCHER_CONFIG") or DEFAULT_CONFIG
 
 
-def _load(args: argparse.Namespace) -> object:
+def _load(args: argparse.Namespace) -> Config:
     from watcher.errors import ConfigError
     from watcher.runtime import configuration as config_mod
 
@@ -78,10 +78,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if level is not None:
             logs.configure(level=level, fmt="auto")
         return command(args)
-    from watcher.config.settings import Config
-
     config = _load(args)
-    assert isinstance(config, Config)
     w = config.watcher
     logs.configure(level=w.log_level, fmt=w.log_format, secrets=config.secrets)
     return _WITH_CONFIG[args.command](args, config)
