@@ -22,6 +22,7 @@ time limit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -114,8 +115,5 @@ async def _source(cfg: SourceConfig, session: aiohttp.ClientSession) -> str:
 async def _sink(cfg: SinkConfig) -> str:
     cls = sink_class(cfg.type)
     assert cls is not None
-    sink = cls(cfg, SinkContext(clock=wall))
-    try:
+    async with contextlib.aclosing(cls(cfg, SinkContext(clock=wall))) as sink:
         return await sink.probe()
-    finally:
-        await sink.aclose()
