@@ -15,8 +15,7 @@ from collections.abc import Mapping
 
 
 class Notifier:
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
-        env = os.environ if env is None else env
+    def __init__(self, env: Mapping[str, str] = os.environ) -> None:
         addr = env.get("NOTIFY_SOCKET", "")
         self.address = "\0" + addr[1:] if addr.startswith("@") else addr
         usec = env.get("WATCHDOG_USEC", "")
