@@ -16,6 +16,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.scripted import ScriptedProvider, register
@@ -57,7 +58,7 @@ def last_status(sock: socket.socket) -> str:
 
 
 def failing_gauge(daemon: Daemon) -> float:
-    text = metrics.render(metrics.registry_for(daemon.snapshot)).decode()
+    text = generate_latest(metrics.registry_for(daemon.snapshot)).decode()
     return next(s.value for fam in text_string_to_metric_families(text)
                 for s in fam.samples if s.name == "watcher_source_failing")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from prometheus_client.exposition import generate_latest
 
 from tests.runtime.test_reminders import provider, running, settle
 from tests.runtime.test_resolutions import caught_up
@@ -15,7 +16,7 @@ from tests.scripted import register
 from tests.sinks.receiver import Receiver
 from tests.support import parse_config, toml
 from watcher.errors import TransientError
-from watcher.server.metrics import registry_for, render
+from watcher.server.metrics import registry_for
 from watcher.server.status import status_body
 from watcher.testing import FakeClock
 
@@ -63,6 +64,6 @@ async def test_a_failing_source_holds_its_run_failures_back_until_it_recovers(
     assert status_body(after)["inhibitions"] == []
     (sink,) = status_body(after)["sinks"]
     assert sink["inhibited"] == 1
-    text = render(registry_for(lambda: after)).decode()
+    text = generate_latest(registry_for(lambda: after)).decode()
     assert 'watcher_events_inhibited_total{rule="outage",sink="hook"} 1.0' in text
 

@@ -95,6 +95,6 @@ async def test_a_silence_added_mid_outage_lets_the_resolve_through_and_holds_new
     assert silenced == {"hook": {"maint": 2}, "pager": {"maint": 2}}
     store = await open_store(str(tmp_path / "state.db"))
     try:
-        assert await held_counts(store, cfg, []) == {"maint": 2}
+        assert await held_counts(store, cfg) == {"maint": 2}
     finally:
         await store.close()

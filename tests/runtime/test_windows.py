@@ -16,6 +16,7 @@ from pathlib import Path
 import anyio
 import orjson
 import pytest
+from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.scripted import ScriptedProvider, register
@@ -87,6 +88,6 @@ async def test_a_window_opens_and_closes_at_local_times_across_spring_forward(
 
 def windows_active(daemon: Daemon) -> float:
     """``watcher_silences_active{kind="window"}`` as /metrics would say now."""
-    text = metrics.render(metrics.registry_for(daemon.snapshot)).decode()
+    text = generate_latest(metrics.registry_for(daemon.snapshot)).decode()
     return next(s.value for fam in text_string_to_metric_families(text) for s in fam.samples
                 if s.name == "watcher_silences_active" and s.labels["kind"] == "window")

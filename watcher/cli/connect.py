@@ -22,6 +22,8 @@ time limit.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -41,7 +43,6 @@ from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
 from watcher.state.backends import open_store
 
-EX_OK, EX_UNAVAILABLE = 0, 69
 #: no check waits longer than this, whatever its own timeouts
 LIMIT = 60.0
 WIDTH = len("unchecked")
@@ -62,8 +63,8 @@ def command(config: Config) -> int:
     failed = sum(c.verdict == "FAILED" for c in checks)
     if failed:
         print(f"watcher: {failed} of {len(checks)} checks failed", file=sys.stderr)
-        return EX_UNAVAILABLE
-    return EX_OK
+        return os.EX_UNAVAILABLE
+    return os.EX_OK
 
 
 async def run_checks(config: Config) -> list[Check]:
@@ -114,8 +115,5 @@ async def _source(cfg: SourceConfig, session: aiohttp.ClientSession) -> str:
 async def _sink(cfg: SinkConfig) -> str:
     cls = sink_class(cfg.type)
     assert cls is not None
-    sink = cls(cfg, SinkContext(clock=wall))
-    try:
+    async with contextlib.aclosing(cls(cfg, SinkContext(clock=wall))) as sink:
         return await sink.probe()
-    finally:
-        await sink.aclose()

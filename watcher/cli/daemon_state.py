@@ -10,14 +10,13 @@ that its default depends on where the command runs.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
 from watcher.cli.target import CommandError
 from watcher.config.settings import Config
 from watcher.errors import StoreAbsent, StoreError, StoreUnavailable
-
-EX_NOINPUT, EX_UNAVAILABLE = 66, 69
 
 
 def beside_daemon(config: Config, local: Callable[[], int],
@@ -30,7 +29,7 @@ def beside_daemon(config: Config, local: Callable[[], int],
             code = remote()
             if code is None:
                 print(f'watcher: state_path is ":memory:": {memory}', file=sys.stderr)
-                return EX_UNAVAILABLE
+                return os.EX_UNAVAILABLE
             return code
         try:
             return local()
@@ -39,7 +38,7 @@ def beside_daemon(config: Config, local: Callable[[], int],
             return absent(config, e) if code is None else code
     except (StoreUnavailable, StoreError) as e:
         print(f"watcher: {e}", file=sys.stderr)
-        return EX_UNAVAILABLE
+        return os.EX_UNAVAILABLE
     except CommandError as e:  # a daemon answered, and refused
         print(f"watcher: {e}", file=sys.stderr)
         return e.code
@@ -55,4 +54,4 @@ def absent(config: Config, e: StoreAbsent) -> int:
               "$STATE_DIRECTORY/state.db under systemd and ./watcher-state.db in the current "
               "directory elsewhere; set it so every command finds the daemon's state",
               file=sys.stderr)
-    return EX_NOINPUT
+    return os.EX_NOINPUT

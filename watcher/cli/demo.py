@@ -94,13 +94,12 @@ def demo_config(sim: Simulator, listen: str = "") -> Config:
     return config_mod.loads(text, env={})
 
 
-async def demo(*, duration: float | None = None, stdout: IO[bytes] | None = None,
-               seed: int = 7, fmt: str = "json") -> int:
+async def demo(*, duration: float | None, fmt: str) -> int:
     loop = asyncio.get_running_loop()
-    if stdout is None:  # ours: when its reader goes away, the demo is over
-        stdout = cast(IO[bytes], Guarded(pretty.writer_for(fmt, sys.stdout.buffer, sys.stdout),
-                                         lambda: loop.call_soon_threadsafe(daemon.request_stop)))
-    world = World(clock=wall, seed=seed)
+    # when the reader of stdout goes away, the demo is over
+    stdout = cast(IO[bytes], Guarded(pretty.writer_for(fmt, sys.stdout.buffer, sys.stdout),
+                                     lambda: loop.call_soon_threadsafe(daemon.request_stop)))
+    world = World(clock=wall, seed=7)
     scenario = Scenario(world, vendors=demo_vendors(), burst=True)
     scenario.setup()
     async with Simulator(world) as sim:
@@ -108,7 +107,7 @@ async def demo(*, duration: float | None = None, stdout: IO[bytes] | None = None
         daemon = Daemon(demo_config(sim, f"127.0.0.1:{port}"), stdout=stdout, clock=wall)
         sim.webhooks.subscribe(Subscription(
             "github", f"http://127.0.0.1:{port}/hooks/github-demo", PUSH_SECRET, PUSH_DROP))
-        code = 0
+
         async def play_once_watched() -> None:
             # New runs begin only once every source has its baseline, so none of them
             # is recorded silently by a baseline that happened to be slow.

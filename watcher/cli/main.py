@@ -24,8 +24,6 @@ from watcher.cli.target import DEFAULT_CONFIG
 if TYPE_CHECKING:
     from watcher.config.settings import Config
 
-EX_OK, EX_USAGE, EX_UNAVAILABLE, EX_TEMPFAIL, EX_CONFIG = 0, 64, 69, 75, 78
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
@@ -36,9 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             signals.hold()
         code = _dispatch(args)
     except KeyboardInterrupt:
-        code = EX_OK
+        code = os.EX_OK
     except BrokenPipeError:  # whoever read our stdout is done: so are we
-        code = EX_OK
+        code = os.EX_OK
     return _flushed(code)
 
 
@@ -58,7 +56,7 @@ def _config_path(args: argparse.Namespace) -> str:
     return args.config or os.environ.get("WATCHER_CONFIG") or DEFAULT_CONFIG
 
 
-def _load(args: argparse.Namespace) -> object:
+def _load(args: argparse.Namespace) -> Config:
     from watcher.errors import ConfigError
     from watcher.runtime import configuration as config_mod
 
@@ -68,7 +66,7 @@ def _load(args: argparse.Namespace) -> object:
         print(str(e), file=sys.stderr)
         n = len(e.problems)
         print(f"watcher: {n} configuration problem{'s' if n != 1 else ''}", file=sys.stderr)
-        raise SystemExit(EX_CONFIG) from None
+        raise SystemExit(os.EX_CONFIG) from None
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -80,10 +78,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if level is not None:
             logs.configure(level=level, fmt="auto")
         return command(args)
-    from watcher.config.settings import Config
-
     config = _load(args)
-    assert isinstance(config, Config)
     w = config.watcher
     logs.configure(level=w.log_level, fmt=w.log_format, secrets=config.secrets)
     return _WITH_CONFIG[args.command](args, config)
@@ -134,7 +129,7 @@ def _check(args: argparse.Namespace, config: Config) -> int:
     sys.stdout.write(resolved(config, now=time.time()))
     for warning in warnings(config):
         print(f"watcher: warning: {warning}", file=sys.stderr)
-    return EX_OK
+    return os.EX_OK
 
 
 def _deadletters(args: argparse.Namespace, config: Config) -> int:
@@ -172,20 +167,20 @@ def _daemon(args: argparse.Namespace, config: Config) -> int:
         return code
     except LeasesHeld as e:  # temporary: the replicas poll every source already
         print(f"watcher: not polling: {e}", file=sys.stderr)
-        return EX_TEMPFAIL
+        return os.EX_TEMPFAIL
     except StateHeld as e:
         if once:  # temporary: it can run once that process is gone
             print(f"watcher: not polling: {e}; `once` must not write the state file "
                   "alongside it (a running daemon already polls every source)", file=sys.stderr)
-            return EX_TEMPFAIL
+            return os.EX_TEMPFAIL
         print(f"watcher: state store unusable at start: {e}", file=sys.stderr)
-        return EX_UNAVAILABLE
+        return os.EX_UNAVAILABLE
     except StoreUnavailable as e:
         print(f"watcher: {e}", file=sys.stderr)
-        return EX_UNAVAILABLE
+        return os.EX_UNAVAILABLE
     except StoreError as e:  # `once` only: the daemon itself rides out store errors
         print(f"watcher: {e}", file=sys.stderr)
-        return EX_TEMPFAIL
+        return os.EX_TEMPFAIL
 
 
 def _n(n: object, what: str) -> str:

@@ -8,6 +8,7 @@ nobody changes).
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -17,27 +18,25 @@ from watcher.infra.secrets import masked_url
 from watcher.runtime.loop import run_sync
 from watcher.state.migration import migrate_file
 
-EX_OK, EX_USAGE, EX_NOINPUT, EX_UNAVAILABLE, EX_CANTCREAT, EX_TEMPFAIL = 0, 64, 66, 69, 73, 75
-
 
 def command(source: str, target: str) -> int:
     if not is_postgres(target):
         print(f"watcher: --to {masked_url(target)}: not a postgresql:// URL", file=sys.stderr)
-        return EX_USAGE
+        return os.EX_USAGE
     if source == ":memory:" or not Path(source).is_file():
         print(f"watcher: --from {source}: no such state file", file=sys.stderr)
-        return EX_NOINPUT
+        return os.EX_NOINPUT
     try:
         return run_sync(lambda: _copy(source, target))
     except StateHeld as e:
         print(f"watcher: not copying: {e}; stop it first", file=sys.stderr)
-        return EX_TEMPFAIL
+        return os.EX_TEMPFAIL
     except TargetNotEmpty as e:
         print(f"watcher: not copying: {e}", file=sys.stderr)
-        return EX_CANTCREAT
+        return os.EX_CANTCREAT
     except (StoreUnavailable, StoreError) as e:
         print(f"watcher: {e}", file=sys.stderr)
-        return EX_UNAVAILABLE
+        return os.EX_UNAVAILABLE
 
 
 async def _copy(source: str, target: str) -> int:
@@ -45,4 +44,4 @@ async def _copy(source: str, target: str) -> int:
     print(f"copied {done.sources} sources ({done.runs} runs), {done.entries} journal entries, "
           f"{done.cursors} cursors, {done.dead_letters} dead letters and {done.records} "
           f"records from {source} to {masked_url(target)}", file=sys.stderr)
-    return EX_OK
+    return os.EX_OK

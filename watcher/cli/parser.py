@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any, NoReturn
 
 from watcher.cli.target import DEFAULT_CONFIG
 from watcher.version import __version__
-
-EX_USAGE = 64
 
 SIMULATE = """\
 Serve only the simulator of the vendors' APIs (a lively world unless --quiet-world).
@@ -29,7 +28,7 @@ e.g. curl -s -d '{"vendor":"extend","status":"FAILED"}' http://127.0.0.1:8765/_s
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(EX_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(os.EX_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def _with_config(sp: argparse.ArgumentParser) -> None:
@@ -97,7 +96,6 @@ def _tail_parser(sub: Any) -> None:
 
 
 def _silence_parser(sub: Any) -> None:
-    """``silence add|list|expire`` under the main parser's subcommands."""
     sp = sub.add_parser("silence", help="hold alerts back for a while: add, list, expire")
     acts = sp.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     acts.required = True

@@ -35,21 +35,18 @@ class Guarded:
         self.gone = False
 
     def write(self, data: bytes) -> int:
-        if not self.gone:
-            try:
-                self.stream.write(data)
-            except BrokenPipeError:
-                self._gone()
+        self._guarded(self.stream.write, data)
         return len(data)
 
     def flush(self) -> None:
-        if not self.gone:
-            try:
-                self.stream.flush()
-            except BrokenPipeError:
-                self._gone()
+        self._guarded(self.stream.flush)
 
-    def _gone(self) -> None:
-        self.gone = True
-        stdout_gone()
-        self._closed()
+    def _guarded(self, call: Callable[..., object], *args: object) -> None:
+        if self.gone:
+            return
+        try:
+            call(*args)
+        except BrokenPipeError:
+            self.gone = True
+            stdout_gone()
+            self._closed()

@@ -165,9 +165,8 @@ class PrettyWriter:
         self.out.flush()
 
 
-def writer_for(fmt: str, binary: IO[bytes], text: IO[str],
-               env: Mapping[str, str] = os.environ) -> IO[bytes] | PrettyWriter:
+def writer_for(fmt: str, binary: IO[bytes], text: IO[str]) -> IO[bytes] | PrettyWriter:
     """Where events go: the binary stream for JSON, a :class:`PrettyWriter` on ``text``."""
     if wants_pretty(fmt, text):
-        return PrettyWriter(text, color=wants_color(text, env))
+        return PrettyWriter(text, color=wants_color(text))
     return binary

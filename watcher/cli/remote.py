@@ -9,6 +9,7 @@ daemon is local, or named by its config).
 
 from __future__ import annotations
 
+import os
 import urllib.error
 import urllib.request
 from typing import Any
@@ -25,13 +26,14 @@ MAX_BODY = 64 * 1024**2
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _refusal(e: urllib.error.HTTPError) -> str:
-    return f"{e.code} {e.reason}: {e.read(400).decode(errors='replace')}"
+def _refused(e: urllib.error.HTTPError, said: str) -> CommandError:
+    """A daemon's refusal, its answer quoted: exit 77 when refused for the token, else 69."""
+    return CommandError(f"{said} {e.code} {e.reason}: {e.read(400).decode(errors='replace')}",
+                        os.EX_NOPERM if e.code in (401, 403) else os.EX_UNAVAILABLE)
 
 
 def daemon_put(config: Config, base: str, path: str, body: bytes) -> None:
-    """``PUT path`` with a JSON ``body`` to the daemon at ``base``; CommandError (77 when
-    refused for the token, else 69) unless it took it."""
+    """``PUT path`` with a JSON ``body`` to the daemon at ``base``; CommandError unless taken."""
     request = urllib.request.Request(base + path, data=body, method="PUT", headers={
         **headers(config.watcher.http_token, "application/json"),
         "Content-Type": "application/json"})
@@ -39,16 +41,15 @@ def daemon_put(config: Config, base: str, path: str, body: bytes) -> None:
         with _DIRECT.open(request, timeout=TIMEOUT):
             return
     except urllib.error.HTTPError as e:
-        raise CommandError(f"the daemon at {base} refused it: {_refusal(e)}",
-                           77 if e.code in (401, 403) else 69) from None
+        raise _refused(e, f"the daemon at {base} refused it:") from None
     except (OSError, ValueError) as e:
-        raise CommandError(f"the daemon at {base} did not answer: {e}", 69) from None
+        raise CommandError(f"the daemon at {base} did not answer: {e}",
+                           os.EX_UNAVAILABLE) from None
 
 
 def daemon_get(config: Config, path: str) -> tuple[str, Any] | None:
     """``GET path`` from the daemon at the config's ``http_listen``: its URL and the
-    JSON it answered, or None when no daemon answers there; CommandError (77 when refused
-    for the token, else 69) when one answers but refuses."""
+    JSON it answered, or None when no daemon answers there; CommandError when one refuses."""
     listen = config.watcher.http_listen
     if not listen:
         return None
@@ -59,7 +60,6 @@ def daemon_get(config: Config, path: str) -> tuple[str, Any] | None:
         with _DIRECT.open(request, timeout=TIMEOUT) as resp:
             return base, orjson.loads(resp.read(MAX_BODY))
     except urllib.error.HTTPError as e:  # a daemon is there, and refused: not "none answers"
-        raise CommandError(f"the daemon at {base} answered {path} with {_refusal(e)}",
-                           77 if e.code in (401, 403) else 69) from None
+        raise _refused(e, f"the daemon at {base} answered {path} with") from None
     except (OSError, ValueError):  # nothing listens, a timeout, not JSON: no daemon there
         return None

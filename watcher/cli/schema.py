@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from watcher.event_schema import PREFIX, event_types, schema, type_schema
-
-EX_OK, EX_USAGE = 0, 64
 
 
 def command(type_name: str | None) -> int:
@@ -18,6 +17,6 @@ def command(type_name: str | None) -> int:
         known = ", ".join(t.removeprefix(PREFIX) for t in event_types())
         print(f"watcher schema: no event type {type_name!r}; the types are: {known} "
               f"(short or with {PREFIX!r})", file=sys.stderr)
-        return EX_USAGE
+        return os.EX_USAGE
     sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    return EX_OK
+    return os.EX_OK

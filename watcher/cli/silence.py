@@ -31,7 +31,6 @@ import orjson
 from watcher.cli.daemon_state import beside_daemon
 from watcher.cli.remote import daemon_get, daemon_put
 from watcher.cli.silence_view import held_counts, match_text, show, sinks_text
-from watcher.cli.target import CommandError
 from watcher.config.hints import hint
 from watcher.config.match import parse_pairs
 from watcher.config.settings import Config
@@ -40,8 +39,6 @@ from watcher.core.silences import Silence
 from watcher.sinks import sink_class
 from watcher.state import silences as stored
 from watcher.state.backends import open_store
-
-EX_USAGE = 64
 
 
 class Usage(Exception):
@@ -57,10 +54,7 @@ def command(args: argparse.Namespace, config: Config, now: float) -> int:
                              "answers at http_listen")
     except Usage as e:
         print(f"watcher silence {args.action}: {e}", file=sys.stderr)
-        return EX_USAGE
-    except CommandError as e:
-        print(f"watcher: {e}", file=sys.stderr)
-        return e.code
+        return os.EX_USAGE
 
 
 async def _act(args: argparse.Namespace, config: Config, now: float,
@@ -70,7 +64,7 @@ async def _act(args: argparse.Namespace, config: Config, now: float,
     try:
         silences, _ = await stored.stored(store)
         if args.action == "list":
-            counts = await held_counts(store, config, silences)
+            counts = await held_counts(store, config)
         elif silence is None:
             silence = _ended(silences, args.id, now)
         else:

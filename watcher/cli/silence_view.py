@@ -24,8 +24,7 @@ from watcher.state.store import Store
 PAGE = 5000
 
 
-async def held_counts(store: Store, config: Config, silences: Sequence[Silence]
-                      ) -> Counter[str]:
+async def held_counts(store: Store, config: Config) -> Counter[str]:
     """Events held back by each silence (its id) and window (its name)."""
     silencer = Silencer(store, config.silences, clock=wall)
     await silencer.refresh()

@@ -39,7 +39,6 @@ from watcher.server.sse import KEEPALIVE
 
 log = structlog.get_logger("watcher.tail")
 
-EX_OK, EX_USAGE, EX_UNAVAILABLE, EX_PROTOCOL, EX_NOPERM = 0, 64, 69, 76, 77
 #: no byte (not even a keepalive comment) for this long means the stream is dead
 READ_TIMEOUT = 3 * KEEPALIVE
 #: the largest line or event read: an event is one CloudEvent, a few KB, larger only with
@@ -65,8 +64,8 @@ class Frame:
     data: bytes
 
 
-async def lines(content: aiohttp.StreamReader, limit: int = MAX_EVENT) -> AsyncIterator[bytes]:
-    """The body's lines (without ``\\n``), none longer than ``limit``: EventTooLarge instead."""
+async def lines(content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
+    """The body's lines (without ``\\n``); EventTooLarge for one over :data:`MAX_EVENT`."""
     buf = bytearray()
     while chunk := await content.readany():
         scan = len(buf)  # what is already in buf holds no newline: do not search it again
@@ -76,19 +75,19 @@ async def lines(content: aiohttp.StreamReader, limit: int = MAX_EVENT) -> AsyncI
             yield bytes(buf[start:end])
             start = scan = end + 1
         del buf[:start]
-        if len(buf) > limit:
+        if len(buf) > MAX_EVENT:
             raise EventTooLarge
     if buf:
         yield bytes(buf)
 
 
-async def frames(content: aiohttp.StreamReader, limit: int = MAX_EVENT) -> AsyncIterator[Frame]:
+async def frames(content: aiohttp.StreamReader) -> AsyncIterator[Frame]:
     """Parse a ``text/event-stream`` body (the subset the daemon sends, robustly)."""
     seq: int | None = None
     event = "message"
     data: list[bytes] = []
     size = 0
-    async for raw in lines(content, limit):
+    async for raw in lines(content):
         line = raw.rstrip(b"\r")
         if not line:
             if data:
@@ -104,7 +103,7 @@ async def frames(content: aiohttp.StreamReader, limit: int = MAX_EVENT) -> Async
         value = value.removeprefix(b" ")
         if name == b"data":
             size += len(value) + 1
-            if size > limit:  # data lines without the blank line that ends an event
+            if size > MAX_EVENT:  # data lines without the blank line that ends an event
                 raise EventTooLarge
             data.append(value)
         elif name == b"id":
@@ -167,10 +166,10 @@ class Follower:
                                    "or the config's http_token_file with -c), and the one given "
                                    "was missing or wrong" if resp.status == 401 else
                                    f"{self.url}: 403 Forbidden: {await _said(resp, 400)}",
-                                   EX_NOPERM)
+                                   os.EX_NOPERM)
             if resp.status in (400, 404):
                 raise CommandError(f"{self.url}: {resp.status} {resp.reason}: "
-                                   f"{await _said(resp, 300)}", EX_USAGE)
+                                   f"{await _said(resp, 300)}", os.EX_USAGE)
             if resp.status != 200:
                 return f"{resp.status} {resp.reason}"
             self.backoff.reset()  # reached: the next interruption starts the backoff afresh
@@ -182,7 +181,7 @@ class Follower:
             except EventTooLarge:
                 raise CommandError(f"{self.url}: the stream sent a line or an event larger "
                                    f"than {format_size(MAX_EVENT)}; is this a watcher daemon's "
-                                   "/events?", EX_PROTOCOL) from None
+                                   "/events?", os.EX_PROTOCOL) from None
         return "the daemon closed the stream"
 
     def _print(self, f: Frame) -> None:
@@ -201,22 +200,17 @@ def _never_reached(url: str, e: Exception) -> None:
     nothing listens, or what listens does not speak HTTP (another service's port)."""
     if isinstance(e, aiohttp.ClientConnectorError):
         raise CommandError(f"{url}: nothing answers there ({e.os_error}); is the daemon "
-                           "running, with http_listen set? (--url, -c FILE)", EX_UNAVAILABLE)
+                           "running, with http_listen set? (--url, -c FILE)", os.EX_UNAVAILABLE)
     # a peer that took the connection and hung up (reset while the request was written)
     reset = isinstance(e, OSError) and e.errno == errno.ECONNRESET
     if reset or isinstance(e, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError):
         raise CommandError(f"{url}: what answers there is not an HTTP server "
                            f"({type(e).__name__}); is it the daemon's http_listen port? "
-                           "(--url, -c FILE)", EX_PROTOCOL)
+                           "(--url, -c FILE)", os.EX_PROTOCOL)
 
 
 async def _said(resp: aiohttp.ClientResponse, chars: int) -> str:
     return (await read_answer(resp)).decode(errors="replace")[:chars]
-
-
-def _query(args: argparse.Namespace) -> list[tuple[str, str]]:
-    return ([("type", t) for t in args.type] + [("status", s) for s in args.status]
-            + [("source", s) for s in args.source])
 
 
 async def tail(args: argparse.Namespace) -> int:
@@ -225,15 +219,15 @@ async def tail(args: argparse.Namespace) -> int:
     try:
         url, token = _target(args)
         out = pretty.writer_for(args.format, sys.stdout.buffer, sys.stdout)
-        follower = Follower(url, token=token, query=_query(args), last_id=args.since_id,
-                            out=out)
+        query = [(key, v) for key in ("type", "status", "source") for v in getattr(args, key)]
+        follower = Follower(url, token=token, query=query, last_id=args.since_id, out=out)
         return await _until_signalled(follower.run)
     except CommandError as e:
         print(f"watcher tail: {e}", file=sys.stderr)
         return e.code
     except StdoutClosed:  # `watcher tail | head`: the reader is done, so are we
         stdout_gone()
-        return EX_OK
+        return os.EX_OK
 
 
 def _target(args: argparse.Namespace) -> tuple[str, str | None]:
@@ -256,7 +250,7 @@ async def _until_signalled(run: Callable[[], Awaitable[int]]) -> int:
     handling sends can be swallowed inside a connection attempt (and turned
     into a connection error the reconnect loop retries), leaving tail running.
     """
-    code = EX_OK
+    code = os.EX_OK
     failure: BaseException | None = None
     async with anyio.create_task_group() as tg:
         async def stop_on_signal() -> None:

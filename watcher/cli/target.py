@@ -26,7 +26,6 @@ from watcher.config.variables import expand_vars, unset_vars
 
 DEFAULT_URL = "http://127.0.0.1:9464"
 DEFAULT_CONFIG = "/etc/watcher/watcher.toml"
-EX_USAGE, EX_NOINPUT, EX_CONFIG = 64, 66, 78
 #: what ``--url`` accepts, as an error message says it
 URL_FORMS = ("http://HOST:PORT[/path], https://HOST[:PORT][/path], or HOST:PORT "
              "(taken as http://HOST:PORT)")
@@ -51,7 +50,7 @@ def daemon_url(text: str) -> str:
     except ValueError:  # a port out of range, a malformed IPv6 address
         usable = False
     if not usable:
-        raise CommandError(f'--url "{text}" is not a daemon URL; give {URL_FORMS}', EX_USAGE)
+        raise CommandError(f'--url "{text}" is not a daemon URL; give {URL_FORMS}', os.EX_USAGE)
     return url
 
 
@@ -75,7 +74,7 @@ def _section(path: str, *, explicit: bool) -> dict[str, object] | None:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         if explicit:
-            raise CommandError(f"{path}: cannot read the config: {e}", EX_CONFIG) from None
+            raise CommandError(f"{path}: cannot read the config: {e}", os.EX_CONFIG) from None
         return None
     section = raw.get("watcher")
     return section if isinstance(section, dict) else {}
@@ -87,9 +86,9 @@ def read_token_file(name: str, *, base: Path, env: Mapping[str, str]) -> str:
         token = p.read_text(encoding="utf-8").strip()
     except OSError as e:
         raise CommandError(f"cannot read the token file {p}: {e.strerror or e}",
-                           EX_NOINPUT) from None
+                           os.EX_NOINPUT) from None
     if not token:
-        raise CommandError(f"the token file {p} is empty", EX_NOINPUT)
+        raise CommandError(f"the token file {p} is empty", os.EX_NOINPUT)
     return token
 
 
@@ -104,7 +103,7 @@ def from_config(config: str | None, env: Mapping[str, str] = os.environ, *,
     listen = section.get("http_listen", "127.0.0.1:9464")
     if listen == "" and need_url:
         raise CommandError(f"{path}: http_listen is disabled, so there is no /events to "
-                           "follow; enable it or pass --url", EX_CONFIG)
+                           "follow; enable it or pass --url", os.EX_CONFIG)
     url = url_from_listen(listen) if isinstance(listen, str) and ":" in listen else DEFAULT_URL
     token_file = section.get("http_token_file")
     if isinstance(token_file, str):

@@ -22,6 +22,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from prometheus_client.exposition import generate_latest
 
 from watcher.core.status import DaemonStatus
 from watcher.errors import StoreError
@@ -76,10 +77,8 @@ Status = Callable[[], Awaitable[dict[str, Any]]]
 
 class HttpListener:
     def __init__(self, snapshot: Snapshot, journal: Callable[[], Journal | None], *,
-                 token: str | None, on_error: OnError, host: str = "127.0.0.1",
-                 status: Status | None = None,
-                 store: Callable[[], Store | None] = lambda: None,
-                 hooks: Receiver | None = None) -> None:
+                 token: str | None, on_error: OnError, host: str, status: Status,
+                 store: Callable[[], Store | None], hooks: Receiver) -> None:
         self.snapshot = snapshot
         self.on_error = on_error
         self.status_of = status
@@ -95,8 +94,7 @@ class HttpListener:
         self.app.router.add_get("/status", self.status)
         StatusPage(self.access).routes(self.app)
         SilenceApi(self.access, store).routes(self.app)
-        if hooks is not None:  # no token: the platform's signature is the credential
-            hooks.routes(self.app)
+        hooks.routes(self.app)  # no token: the platform's signature is the credential
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                     max_line_size=MAX_LINE, max_field_size=MAX_LINE,
                                     max_headers=MAX_HEADERS, shutdown_timeout=2.0)
@@ -112,18 +110,13 @@ class HttpListener:
             self.on_error(e, path=request.path)
             return web.json_response({"error": "internal error"}, status=500)
 
-    async def start(self, host: str, port: int) -> None:
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port)
-        await site.start()
-
     async def stop(self) -> None:
         await self.events.close()
         await self.runner.cleanup()
 
     async def metrics(self, _request: web.Request) -> web.Response:
-        body = metrics.render(self.registry)
-        return web.Response(body=body, headers={"Content-Type": metrics.CONTENT_TYPE})
+        return web.Response(body=generate_latest(self.registry),
+                            headers={"Content-Type": metrics.CONTENT_TYPE})
 
     async def healthz(self, _request: web.Request) -> web.Response:
         # Being answered at all is the proof: this runs on the daemon's event loop.
@@ -139,25 +132,24 @@ class HttpListener:
         if refused is not None:
             return refused
         body = status_body(self.snapshot())
-        if self.status_of is not None:
-            try:
-                body = with_cluster(body, await self.status_of())
-            except StoreError as e:  # the store is away: this replica's view, and why
-                body["store"]["cluster_error"] = f"state store unreadable: {e}"
+        try:
+            body = with_cluster(body, await self.status_of())
+        except StoreError as e:  # the store is away: this replica's view, and why
+            body["store"]["cluster_error"] = f"state store unreadable: {e}"
         return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
 async def start(listen: str, snapshot: Snapshot, journal: Callable[[], Journal | None], *,
-                token: str | None, on_error: OnError, status: Status | None = None,
-                store: Callable[[], Store | None] = lambda: None,
-                hooks: Receiver | None = None) -> HttpListener | None:
+                token: str | None, on_error: OnError, status: Status,
+                store: Callable[[], Store | None], hooks: Receiver) -> HttpListener | None:
     """Serve on ``listen``; a port that cannot be bound is logged, not fatal: watching
     and alerting matter more than the metrics endpoint, so the daemon carries on."""
     host, port = parse_listen(listen)
     listener = HttpListener(snapshot, journal, token=token, on_error=on_error, host=host,
                             status=status, store=store, hooks=hooks)
     try:
-        await listener.start(host, port)
+        await listener.runner.setup()
+        await web.TCPSite(listener.runner, host, port).start()
     except OSError as e:
         await listener.runner.cleanup()
         log.error("http listener could not start; /metrics, /readyz and /events are "

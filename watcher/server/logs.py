@@ -23,9 +23,6 @@ from watcher.infra.secrets import Masker
 #: a standard-library record longer than this is cut (aiohttp quotes what a client sent)
 STDLIB_MAX = 1000
 
-LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-          "error": logging.ERROR}
-
 
 class Redactor(Masker):
     """A structlog processor that masks secrets in every string value."""
@@ -53,9 +50,7 @@ redactor = Redactor()
 def wants_json(fmt: str, stream: IO[str]) -> bool:
     if fmt != "auto":
         return fmt == "json"
-    if _is_journal(stream):
-        return True
-    return not stream.isatty()
+    return _is_journal(stream) or not stream.isatty()
 
 
 def _is_journal(stream: IO[str]) -> bool:
@@ -88,11 +83,12 @@ def configure(*, level: str = "info", fmt: str = "auto", stream: IO[str] | None 
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
-            structlog.processors.format_exc_info if as_json else _noop,
+            *([structlog.processors.format_exc_info] if as_json else []),
             redactor,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(LEVELS.get(level, logging.INFO)),
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]),
         logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, out)),
         cache_logger_on_first_use=False,
     )
@@ -100,10 +96,6 @@ def configure(*, level: str = "info", fmt: str = "auto", stream: IO[str] | None 
     logging.basicConfig(level=logging.WARNING, stream=out, force=True)
     for handler in logging.getLogger().handlers:
         handler.setFormatter(_StdlibLine(as_json))
-
-
-def _noop(_l: Any, _n: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    return event
 
 
 class _StdlibLine(logging.Formatter):

@@ -25,7 +25,6 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
-from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from watcher.core.events import EVENT_TYPES
@@ -94,6 +93,14 @@ SINK_ROWS = (
     Row("gauge", "watcher_sink_failing",
         "1 from a sink's failed delivery (or connection) attempt "
         "until one succeeds, retries inside the sink included.", lambda k: k.failing),
+    Row("counter", "watcher_events_silenced",
+        "Events held back from a sink by a silence (its id) or maintenance window "
+        "(its name); journaled, never dead-lettered.", lambda k: sorted(k.stats.silenced.items()),
+        "silence"),
+    Row("counter", "watcher_events_inhibited",
+        "Events held back from a sink by an [[inhibit]] rule while an episode was "
+        "open; journaled, never dead-lettered.", lambda k: sorted(k.stats.inhibited.items()),
+        "rule"),
 )
 
 #: the event-bus sinks (NATS, Redis): connection, publish round trips, duplicates
@@ -107,17 +114,6 @@ BUS_ROWS = (
         "Events the bus already held (a re-delivery after a crash "
         "or a retried batch) and dropped, per bus sink.", lambda k: k.bus.duplicates),
 )
-
-SILENCED = Row(
-    "counter", "watcher_events_silenced",
-    "Events held back from a sink by a silence (its id) or maintenance window "
-    "(its name); journaled, never dead-lettered.", lambda k: sorted(k.stats.silenced.items()),
-    "silence")
-INHIBITED = Row(
-    "counter", "watcher_events_inhibited",
-    "Events held back from a sink by an [[inhibit]] rule while an episode was "
-    "open; journaled, never dead-lettered.", lambda k: sorted(k.stats.inhibited.items()),
-    "rule")
 
 #: labelled by heartbeat name, never by URL: it is a secret
 HEARTBEAT_ROWS = (
@@ -193,13 +189,11 @@ class DaemonCollector:
         sinks = [(sink.name, sink) for sink in d.sinks]
         yield from per_item("source", [(src.name, src) for src in d.sources], SOURCE_ROWS)
         yield from per_item("sink", sinks, SINK_ROWS)
-        yield from per_item("sink", sinks, [SILENCED])
         yield family("gauge", "watcher_silences_active",
                      "Silences and maintenance windows holding events back "
                      "now, by kind (silence, window).", ["kind"],
                      [([kind], sum(1 for s in d.silences if s.kind == kind))
                       for kind in ("silence", "window")])
-        yield from per_item("sink", sinks, [INHIBITED])
         yield from per_item("sink", [s for s in sinks if s[1].bus is not None], BUS_ROWS)
         yield from self._journal(d)
         yield from _config(d)
@@ -282,8 +276,3 @@ def registry_for(snapshot: Callable[[], DaemonStatus], *,
     reg.register(DaemonCollector(snapshot, sse_clients=sse_clients))
     ProcessCollector(registry=reg)
     return reg
-
-
-def render(registry: CollectorRegistry) -> bytes:
-    out: bytes = generate_latest(registry)
-    return out

@@ -15,20 +15,15 @@ from collections.abc import Mapping
 
 
 class Notifier:
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
-        env = os.environ if env is None else env
+    def __init__(self, env: Mapping[str, str] = os.environ) -> None:
         addr = env.get("NOTIFY_SOCKET", "")
         self.address = "\0" + addr[1:] if addr.startswith("@") else addr
         usec = env.get("WATCHDOG_USEC", "")
         pid = env.get("WATCHDOG_PID", "")
         ours = not pid or pid == str(os.getpid())
-        self.watchdog_usec = int(usec) if usec.isdigit() and ours else 0
+        #: how often to send WATCHDOG=1: half the timeout systemd gave us, or None
+        self.watchdog_interval = int(usec) / 2e6 if usec.isdigit() and int(usec) and ours else None
         self._stopping = False
-
-    @property
-    def watchdog_interval(self) -> float | None:
-        """How often to send WATCHDOG=1: half the timeout systemd gave us, or None."""
-        return self.watchdog_usec / 2e6 if self.watchdog_usec else None
 
     def send(self, *fields: str) -> bool:
         if not self.address:

@@ -35,7 +35,6 @@ def redacted(text: str | None) -> str | None:
 
 
 def status_body(d: DaemonStatus) -> dict[str, Any]:
-    """The ``/status`` document."""
     me = d.replica or ReplicaInfo(id="local", started_at=d.started_at, version=__version__)
     replica = {"id": me.id, "started_at": ts(me.started_at), "version": me.version}
     first_hour = (int(d.now // HOUR) - HOURS + 1) * HOUR

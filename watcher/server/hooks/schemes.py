@@ -24,7 +24,6 @@ from typing import NamedTuple
 
 import orjson
 
-from watcher.errors import PluginError
 from watcher.providers import provider_class
 from watcher.sinks.webhook import signing_key
 
@@ -128,9 +127,6 @@ SCHEMES: dict[str, Scheme] = {"extend": extend, "github": github, "gitlab": gitl
 
 
 def scheme_of(provider: str) -> Scheme | None:
-    """The scheme of the provider named ``provider`` (None: it takes no pushes)."""
-    try:
-        cls = provider_class(provider)
-    except PluginError:
-        return None
-    return SCHEMES.get(getattr(cls, "push_scheme", None) or "")
+    """The scheme of the provider named ``provider`` (None: it takes no pushes); the
+    config loaded its class already, so looking it up again cannot fail."""
+    return SCHEMES.get(getattr(provider_class(provider), "push_scheme", None) or "")
