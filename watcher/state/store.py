@@ -42,18 +42,13 @@ from watcher.state.cluster import Cluster
 from watcher.state.inbox import Push
 
 
+@dataclass(slots=True, eq=False)
 class Fence:
     """The lease a write is made under: ``lease`` (``source:<name>``, ``sink:<name>``) as
     this replica acquired it, at ``epoch`` (which grows at every takeover)."""
 
-    __slots__ = ("epoch", "lease")
-
-    def __init__(self, lease: str, epoch: int) -> None:
-        self.lease = lease
-        self.epoch = epoch
-
-    def __repr__(self) -> str:
-        return f"Fence({self.lease!r}, {self.epoch})"
+    lease: str
+    epoch: int
 
 
 @dataclass
