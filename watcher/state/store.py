@@ -91,6 +91,10 @@ class Commit:
 #: the journal table's columns, in :class:`JournalEntry`'s order
 ENTRY_COLS = ("seq", "id", "time", "type", "source", "run_id", "status", "workflow_id",
               "workflow_name", "body")
+#: every dead letter with its entry, which each store narrows with ``AND`` clauses
+DEAD_LETTERS = (f"SELECT d.sink, d.reason, d.attempts, d.time, d.retry, "
+                f"{', '.join('j.' + c for c in ENTRY_COLS)} "
+                "FROM deadletters d JOIN journal j ON j.seq = d.seq WHERE true")
 
 
 @dataclass
