@@ -93,10 +93,11 @@ async def check_fence(db: Conn, fence: Fence, replica: str) -> None:
 class PgCluster:
     """One replica's view of the registry and the leases."""
 
-    def __init__(self, db: Database, replica: str, follower: Follower, channel: str) -> None:
+    def __init__(self, db: Database, replica: str, channel: str,
+                 listen_url: str | None) -> None:
         self._db = db
         self.replica = replica
-        self._follower = follower
+        self._follower = Follower(db, listen_url, channel)
         self._channel = channel
 
     async def upkeep(self, held: Mapping[str, int], ttl: float,
@@ -127,9 +128,8 @@ class PgCluster:
                 _RELEASE, self.replica, names, [held[n] for n in names], self._channel,
                 LEASES))
 
-    async def follow(self, on_head: Callable[[int], None],
-                     on_leases: Callable[[], None] | None = None, *, clock: Clock,
-                     on_push: Callable[[str], None] | None = None) -> None:
+    async def follow(self, on_head: Callable[[int], None], on_leases: Callable[[], None], *,
+                     clock: Clock, on_push: Callable[[str], None]) -> None:
         await self._follower.run(on_head, on_leases, clock=clock, on_push=on_push)
 
     async def leave(self) -> None:

@@ -12,7 +12,6 @@ from watcher.state.inbox import Push
 from watcher.state.postgres import inbox, journal, sinks
 from watcher.state.postgres.connection import Conn, Database
 from watcher.state.postgres.leases import PgCluster, check_fence
-from watcher.state.postgres.listen import Follower
 from watcher.state.postgres.runs import Runs
 from watcher.state.postgres.schema import SCHEMA_VERSION, migrate, schema_version
 from watcher.state.snapshots import Layout, Sizes
@@ -35,8 +34,7 @@ class PostgresStore(SqlStore):
         self._runs = Runs(layout)
         self._doubts = journal.Doubts()
         self._channel = channel
-        self.cluster = PgCluster(db, replica, Follower(db, listen_url, channel,
-                                                       application_name(replica)), channel)
+        self.cluster = PgCluster(db, replica, channel, listen_url)
         self.replica = replica
         #: round trips to the server so far, and their durations
         self.trips = db.trips
@@ -47,7 +45,7 @@ class PostgresStore(SqlStore):
         """Connect and bring the schema up to date; StoreUnavailable (exit 69) if either
         is impossible.  ``listen_url``: where to LISTEN (None: ``url``; "": nowhere).
         ``create=False``: connect only, migrating nothing (``check --connect``)."""
-        db = await Database.open(url, application=application_name(replica))
+        db = await Database.open(url, application=f"watcher {replica}")
         try:
             schema = await db.session(lambda conn: _prepare(conn, db.path, create))
         except StoreError as e:
@@ -122,11 +120,6 @@ class PostgresStore(SqlStore):
     async def import_dead(self, letters: Sequence[DeadLetter]) -> None:
         """Dead letters with their times and retry flags kept (``watcher migrate``)."""
         await self._db.write(lambda db: sinks.insert_dead(db, letters))
-
-
-def application_name(replica: str) -> str:
-    """How the server lists a replica's connections: ``watcher <replica>``."""
-    return f"watcher {replica}"
 
 
 async def _prepare(conn: Any, path: str, migrating: bool) -> str:
