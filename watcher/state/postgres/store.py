@@ -35,7 +35,6 @@ class PostgresStore(SqlStore):
         self._doubts = journal.Doubts()
         self._channel = channel
         self.cluster = PgCluster(db, replica, channel, listen_url)
-        self.replica = replica
         #: round trips to the server so far, and their durations
         self.trips = db.trips
 
@@ -48,11 +47,10 @@ class PostgresStore(SqlStore):
         db = await Database.open(url, application=f"watcher {replica}")
         try:
             schema = await db.session(lambda conn: _prepare(conn, db.path, create))
-        except StoreError as e:
+        except BaseException as e:
             await db.close()
-            raise StoreUnavailable(str(e)) from None
-        except BaseException:
-            await db.close()
+            if isinstance(e, StoreError):
+                raise StoreUnavailable(str(e)) from None
             raise
         return cls(db, replica=replica, channel=(CHANNEL + schema)[:63],
                    listen_url=url if listen_url is None else listen_url or None, layout=layout)
@@ -86,7 +84,7 @@ class PostgresStore(SqlStore):
 
     async def _commit(self, db: Conn, c: Commit) -> tuple[Sizes | None, list[JournalEntry]]:
         if c.fence is not None:  # first: a fenced commit writes nothing
-            await check_fence(db, c.fence, self.replica)
+            await check_fence(db, c.fence, self.cluster.replica)
         sizes = None
         if c.source is not None:
             if c.upserts or c.removals:
@@ -126,5 +124,4 @@ async def _prepare(conn: Any, path: str, migrating: bool) -> str:
     """Migrate if ``migrating``; the schema the tables live in (it names the NOTIFY channel)."""
     if migrating:
         await migrate(conn, path)
-    schema: str = await conn.fetchval("SELECT current_schema()")
-    return schema
+    return str(await conn.fetchval("SELECT current_schema()"))
