@@ -94,8 +94,7 @@ class PostgresStore(SqlStore):
             await inbox.applied(db, c.source, c.applied, c.inbox_before)
         if c.cursor is not None:
             await sinks.set_cursor(db, *c.cursor)
-        if c.records:
-            await sinks.put_records(db, c.records)
+        await sinks.put_records(db, c.records)
         # last: it holds the head's lock
         return sizes, await journal.append(db, c.entries, self._channel, self._doubts.of(c))
 

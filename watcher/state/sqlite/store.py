@@ -95,8 +95,7 @@ class SqliteStore(SqlStore):
         journal.append(db, c.entries)
         if c.cursor is not None:
             sinks.set_cursor(db, *c.cursor)
-        if c.records:
-            sinks.put_records(db, c.records)
+        sinks.put_records(db, c.records)
         return sizes
 
     async def forget_source(self, source: str) -> None:
