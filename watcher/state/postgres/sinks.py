@@ -64,10 +64,8 @@ async def dead_letters(db: Conn, sink: str | None, retry_only: bool,
 
 
 async def mark_retry(db: Conn, sink: str | None) -> int:
-    if sink is None:
-        status = await db.execute("UPDATE deadletters SET retry = true")
-    else:
-        status = await db.execute("UPDATE deadletters SET retry = true WHERE sink = $1", sink)
+    status = await db.execute("UPDATE deadletters SET retry = true "
+                              "WHERE $1::text IS NULL OR sink = $1", sink)
     return int(status.split()[-1])
 
 

@@ -45,9 +45,8 @@ def dead_letters(db: sqlite3.Connection, sink: str | None, retry_only: bool,
 
 
 def mark_retry(db: sqlite3.Connection, sink: str | None) -> int:
-    if sink is None:
-        return db.execute("UPDATE deadletters SET retry = 1").rowcount
-    return db.execute("UPDATE deadletters SET retry = 1 WHERE sink = ?", (sink,)).rowcount
+    return db.execute("UPDATE deadletters SET retry = 1 WHERE ?1 IS NULL OR sink = ?1",
+                      (sink,)).rowcount
 
 
 def resolve_dead(db: sqlite3.Connection, sink: str, seqs: Sequence[int]) -> None:
