@@ -32,7 +32,7 @@ threads (sqlite3) implement the same methods, most of them alike (:class:`SqlSto
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -88,9 +88,8 @@ class Commit:
     inbox_before: float | None = None
 
 
-#: the journal table's columns, in :class:`JournalEntry`'s order
-ENTRY_COLS = ("seq", "id", "time", "type", "source", "run_id", "status", "workflow_id",
-              "workflow_name", "body")
+#: the journal table's columns: :class:`JournalEntry`'s fields, in order
+ENTRY_COLS = tuple(f.name for f in fields(JournalEntry))
 #: every dead letter with its entry, which each store narrows with ``AND`` clauses
 DEAD_LETTERS = (f"SELECT d.sink, d.reason, d.attempts, d.time, d.retry, "
                 f"{', '.join('j.' + c for c in ENTRY_COLS)} "
