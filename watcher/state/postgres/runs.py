@@ -42,10 +42,8 @@ class Runs(SizeBook):
         await db.execute(_SAVE_ROW, source, orjson.dumps(r.cursor), r.baselined, r.failures,
                          r.failing_since)
 
-    async def write(self, db: Conn, c: Commit) -> Sizes:
+    async def write(self, db: Conn, src: str, c: Commit) -> Sizes:
         """A commit's run changes, as rows or as a new snapshot; returns the new sizes."""
-        src = c.source
-        assert src is not None  # the store writes runs only for a source's commit
         snap, rows = await self._sizes_of(db, src)
         runs = self.layout.snapshot_of(c, snap, rows)
         if runs is not None:

@@ -88,7 +88,7 @@ class PostgresStore(SqlStore):
         sizes = None
         if c.source is not None:
             if c.upserts or c.removals:
-                sizes = await self._runs.write(db, c)
+                sizes = await self._runs.write(db, c.source, c)
             if c.row is not None:
                 await self._runs.save_row(db, c.source, c.row)
             await inbox.applied(db, c.source, c.applied, c.inbox_before)

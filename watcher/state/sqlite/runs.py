@@ -26,10 +26,8 @@ class Runs(SizeBook):
                    (source, orjson.dumps(r.cursor), int(r.baselined), r.failures,
                     r.failing_since))
 
-    def write(self, db: sqlite3.Connection, c: Commit) -> Sizes:
+    def write(self, db: sqlite3.Connection, src: str, c: Commit) -> Sizes:
         """A commit's run changes, as rows or as a new snapshot; returns the new sizes."""
-        src = c.source
-        assert src is not None  # the store writes runs only for a source's commit
         snap, rows = self._sizes_of(db, src)
         runs = self.layout.snapshot_of(c, snap, rows)
         if runs is not None:
