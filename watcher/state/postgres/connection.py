@@ -62,9 +62,6 @@ class Conn:
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         return await self._timed(self._raw.fetch(query, *args))
 
-    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
-        return await self._timed(self._raw.fetchrow(query, *args))
-
     async def fetchval(self, query: str, *args: Any) -> Any:
         return await self._timed(self._raw.fetchval(query, *args))
 

@@ -107,8 +107,7 @@ class PgCluster:
         infos = [(info or {}).get(n) for n in names]
         args = (self.replica, socket.gethostname(), os.getpid(), __version__, ttl, names,
                 [held[n] for n in names], infos, leaving)
-        row = await self._db.statement(lambda db: db.fetchrow(_UPKEEP, *args))
-        assert row is not None
+        (row,) = await self._db.statement(lambda db: db.fetch(_UPKEEP, *args))
         renewed, leases, holders, live = row[0] or [], row[1] or [], row[2] or [], row[3] or []
         return Upkeep(renewed=frozenset(renewed), holders=dict(zip(leases, holders, strict=True)),
                       live=tuple(sorted({*live, self.replica})),

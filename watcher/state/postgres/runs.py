@@ -80,7 +80,6 @@ class Runs(SizeBook):
     async def _sizes_of(self, db: Conn, source: str) -> Sizes:
         sizes = self.sizes.get(source)
         if sizes is None:
-            row = await db.fetchrow(_SIZES, source)
-            assert row is not None
+            (row,) = await db.fetch(_SIZES, source)
             sizes = self.sizes[source] = (int(row[0]), int(row[1]))
         return sizes
