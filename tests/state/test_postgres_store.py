@@ -112,7 +112,8 @@ async def test_a_replica_learns_of_another_ones_commit_by_notification(
         (notified if seq == 2 else checked).set()
     assert b.cluster is not None
     async with anyio.create_task_group() as tg:
-        tg.start_soon(partial(b.cluster.follow, on_head, clock=wall))
+        tg.start_soon(partial(b.cluster.follow, on_head, lambda: None, clock=wall,
+                              on_push=lambda _source: None))
         with anyio.fail_after(10):
             await checked.wait()  # the first head check: listening by now or soon
             await anyio.sleep(0.2)

@@ -13,9 +13,9 @@ import socket
 
 from watcher.config.urls import is_postgres
 from watcher.errors import StoreUnavailable
-from watcher.state.postgres import PostgresStore
+from watcher.state.postgres.store import PostgresStore
 from watcher.state.snapshots import Layout
-from watcher.state.sqlite import SqliteStore
+from watcher.state.sqlite.store import SqliteStore
 from watcher.state.store import Store
 
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")

@@ -88,9 +88,8 @@ class Cluster(Protocol):
     async def release(self, held: Mapping[str, int]) -> None:
         """Give back leases still held at these epochs: free at once for another replica."""
 
-    async def follow(self, on_head: Callable[[int], None],
-                     on_leases: Callable[[], None] | None = None, *, clock: Clock,
-                     on_push: Callable[[str], None] | None = None) -> None:
+    async def follow(self, on_head: Callable[[int], None], on_leases: Callable[[], None], *,
+                     clock: Clock, on_push: Callable[[str], None]) -> None:
         """Call ``on_head(seq)`` whenever another replica may have journaled (the
         journal's head, as far as known), ``on_leases()`` when one gave leases back, and
         ``on_push(source)`` when one stored a push for ``source``; never returns."""

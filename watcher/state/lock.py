@@ -43,9 +43,8 @@ _READ_HOLDER_FOR = 0.5
 class StateLock:
     """Held from :meth:`acquire` until :meth:`release` or the process ends."""
 
-    def __init__(self, fd: int, path: Path) -> None:
+    def __init__(self, fd: int) -> None:
         self._fd: int | None = fd
-        self.path = path
 
     @classmethod
     def acquire(cls, state_path: str, *, command: str) -> StateLock | None:
@@ -73,7 +72,7 @@ class StateLock:
         with contextlib.suppress(OSError):  # the name is a courtesy; the lock is what counts
             os.ftruncate(fd, 0)
             os.pwrite(fd, orjson.dumps(me) + b"\n", 0)
-        return cls(fd, path)
+        return cls(fd)
 
     def release(self) -> None:
         fd, self._fd = self._fd, None

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from watcher.errors import TargetNotEmpty
-from watcher.state.postgres import PostgresStore
-from watcher.state.sqlite import SqliteStore
+from watcher.state.postgres.store import PostgresStore
+from watcher.state.sqlite.store import SqliteStore
 from watcher.state.store import Commit, SourceRow
 
 #: journal entries copied per transaction

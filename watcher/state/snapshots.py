@@ -95,11 +95,18 @@ class Layout:
                  for rid, st in chunk])
 
 
+#: what :func:`assemble` reads: a backend runs these with ``{where}`` its clause keeping the
+#: sources asked for (or nothing: every source)
+LOAD = ("SELECT source, cursor, baselined, failures, failing_since FROM sources{where}",
+        "SELECT source, count, runs FROM snapshots{where} ORDER BY source, part",
+        "SELECT source, run_id, status, raw_status, version, since, stuck, detail "
+        "FROM runs{where}")
+
+
 def assemble(sources: Iterable[Iterable[Any]], snapshots: Iterable[Iterable[Any]],
              runs: Iterable[Iterable[Any]]) -> tuple[dict[str, SourceRow], dict[str, Sizes]]:
-    """The source rows with their runs, and the sizes they were read with, from a backend's
-    rows of ``sources`` (all columns), ``snapshots`` (``source, count, runs``, in part order)
-    and ``runs`` (all columns)."""
+    """The source rows with their runs, and the sizes they were read with, from the rows of
+    the three :data:`LOAD` statements."""
     out: dict[str, SourceRow] = {}
     for name, cur, baselined, failures, failing_since in sources:
         out[name] = SourceRow(orjson.loads(cur) if cur else {}, bool(baselined), failures,

@@ -32,7 +32,7 @@ threads (sqlite3) implement the same methods, most of them alike (:class:`SqlSto
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -42,18 +42,13 @@ from watcher.state.cluster import Cluster
 from watcher.state.inbox import Push
 
 
+@dataclass(slots=True, eq=False)
 class Fence:
     """The lease a write is made under: ``lease`` (``source:<name>``, ``sink:<name>``) as
     this replica acquired it, at ``epoch`` (which grows at every takeover)."""
 
-    __slots__ = ("epoch", "lease")
-
-    def __init__(self, lease: str, epoch: int) -> None:
-        self.lease = lease
-        self.epoch = epoch
-
-    def __repr__(self) -> str:
-        return f"Fence({self.lease!r}, {self.epoch})"
+    lease: str
+    epoch: int
 
 
 @dataclass
@@ -93,9 +88,12 @@ class Commit:
     inbox_before: float | None = None
 
 
-#: the journal table's columns, in :class:`JournalEntry`'s order
-ENTRY_COLS = ("seq", "id", "time", "type", "source", "run_id", "status", "workflow_id",
-              "workflow_name", "body")
+#: the journal table's columns: :class:`JournalEntry`'s fields, in order
+ENTRY_COLS = tuple(f.name for f in fields(JournalEntry))
+#: every dead letter with its entry, which each store narrows with ``AND`` clauses
+DEAD_LETTERS = (f"SELECT d.sink, d.reason, d.attempts, d.time, d.retry, "
+                f"{', '.join('j.' + c for c in ENTRY_COLS)} "
+                "FROM deadletters d JOIN journal j ON j.seq = d.seq WHERE true")
 
 
 @dataclass

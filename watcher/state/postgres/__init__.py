@@ -3,10 +3,4 @@
 Beside the modules SQLite has too (:mod:`.connection`, here a pool; :mod:`.schema`,
 :mod:`.runs`, :mod:`.journal`, :mod:`.sinks`, :mod:`.inbox`): the replicas' registry and
 leases (:mod:`.leases`), and following the others' journaling (:mod:`.listen`).
-:class:`PostgresStore` puts them behind the Store protocol and the Cluster of leases."""
-
-from __future__ import annotations
-
-from watcher.state.postgres.store import PostgresStore
-
-__all__ = ["PostgresStore"]
+:class:`.store.PostgresStore` puts them behind the Store protocol and the Cluster of leases."""

@@ -63,9 +63,6 @@ class Conn:
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         return await self._timed(self._raw.fetch(query, *args))
 
-    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
-        return await self._timed(self._raw.fetchrow(query, *args))
-
     async def fetchval(self, query: str, *args: Any) -> Any:
         return await self._timed(self._raw.fetchval(query, *args))
 
@@ -97,8 +94,10 @@ def columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
 class Database:
     """The pool, where it points (masked), and the store's write health."""
 
-    def __init__(self, pool: asyncpg.Pool, url: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, url: str, settings: dict[str, str]) -> None:
         self._pool = pool
+        #: the connections' server settings, which the listener's connection shares
+        self.settings = settings
         #: the URL's password, masked in every error (should a driver ever quote it)
         self._mask = Masker([password_of(url)])
         #: the URL fit to show: its password masked
@@ -111,16 +110,16 @@ class Database:
     async def open(cls, url: str, *, application: str) -> Database:
         """Connect; StoreUnavailable (exit 69), its message free of the password.
         ``application``: how the server lists these connections (``pg_stat_activity``)."""
+        settings = {"application_name": application[:63]}
         try:
             pool = await asyncpg.create_pool(
                 url, min_size=1, max_size=POOL_SIZE, timeout=CONNECT_TIMEOUT,
-                command_timeout=COMMAND_TIMEOUT,
-                server_settings={"application_name": application[:63]})
+                command_timeout=COMMAND_TIMEOUT, server_settings=settings)
         except (*ERRORS, ValueError) as e:
             mask = Masker([password_of(url)])
             raise StoreUnavailable(mask.redact(f"cannot connect to PostgreSQL at "
                                                f"{masked_url(url)}: {_why(e)}")) from None
-        return cls(pool, url)
+        return cls(pool, url, settings)
 
     def error(self, what: str, e: BaseException) -> StoreError:
         return StoreError(self._mask.redact(f"could not {what} {self.path}: {_why(e)}"))

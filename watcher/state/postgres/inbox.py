@@ -16,7 +16,6 @@ _RECEIVE = """
 
 
 async def receive(db: Conn, p: Push, channel: str) -> bool:
-    """Store ``p`` unless its delivery is there; whether it was new."""
     rows = await db.fetch(_RECEIVE, p.source, p.delivery, p.received, p.sent, p.body,
                           channel, NOTIFY)
     return bool(rows)

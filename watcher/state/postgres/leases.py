@@ -93,10 +93,11 @@ async def check_fence(db: Conn, fence: Fence, replica: str) -> None:
 class PgCluster:
     """One replica's view of the registry and the leases."""
 
-    def __init__(self, db: Database, replica: str, follower: Follower, channel: str) -> None:
+    def __init__(self, db: Database, replica: str, channel: str,
+                 listen_url: str | None) -> None:
         self._db = db
         self.replica = replica
-        self._follower = follower
+        self._follower = Follower(db, listen_url, channel)
         self._channel = channel
 
     async def upkeep(self, held: Mapping[str, int], ttl: float,
@@ -106,8 +107,7 @@ class PgCluster:
         infos = [(info or {}).get(n) for n in names]
         args = (self.replica, socket.gethostname(), os.getpid(), __version__, ttl, names,
                 [held[n] for n in names], infos, leaving)
-        row = await self._db.statement(lambda db: db.fetchrow(_UPKEEP, *args))
-        assert row is not None
+        (row,) = await self._db.statement(lambda db: db.fetch(_UPKEEP, *args))
         renewed, leases, holders, live = row[0] or [], row[1] or [], row[2] or [], row[3] or []
         return Upkeep(renewed=frozenset(renewed), holders=dict(zip(leases, holders, strict=True)),
                       live=tuple(sorted({*live, self.replica})),
@@ -127,9 +127,8 @@ class PgCluster:
                 _RELEASE, self.replica, names, [held[n] for n in names], self._channel,
                 LEASES))
 
-    async def follow(self, on_head: Callable[[int], None],
-                     on_leases: Callable[[], None] | None = None, *, clock: Clock,
-                     on_push: Callable[[str], None] | None = None) -> None:
+    async def follow(self, on_head: Callable[[int], None], on_leases: Callable[[], None], *,
+                     clock: Clock, on_push: Callable[[str], None]) -> None:
         await self._follower.run(on_head, on_leases, clock=clock, on_push=on_push)
 
     async def leave(self) -> None:

@@ -36,23 +36,19 @@ LEASES = "leases"
 
 
 class Follower:
-    def __init__(self, db: Database, listen_url: str | None, channel: str,
-                 application: str = "watcher") -> None:
+    def __init__(self, db: Database, listen_url: str | None, channel: str) -> None:
         self._db = db
-        self._application = application
         self._url = listen_url
         self._channel = channel
         self._listening = False
         self._checked = anyio.Event()
 
-    async def run(self, on_head: Callable[[int], None],
-                  on_leases: Callable[[], None] | None = None, *, clock: Clock,
-                  on_push: Callable[[str], None] | None = None) -> None:
+    async def run(self, on_head: Callable[[int], None], on_leases: Callable[[], None], *,
+                  clock: Clock, on_push: Callable[[str], None]) -> None:
         """:meth:`~watcher.state.cluster.Cluster.follow`, forever."""
         async with anyio.create_task_group() as tg:
             if self._url:
-                tg.start_soon(self._listen, on_head, on_leases or (lambda: None), clock,
-                              on_push or (lambda _s: None))
+                tg.start_soon(self._listen, self._url, on_head, on_leases, clock, on_push)
             await self._poll(on_head, clock)
 
     async def _poll(self, on_head: Callable[[int], None], clock: Clock) -> None:
@@ -65,11 +61,9 @@ class Follower:
                 await self._checked.wait()
             self._checked = anyio.Event()
 
-    async def _listen(self, on_head: Callable[[int], None],
+    async def _listen(self, url: str, on_head: Callable[[int], None],
                       on_leases: Callable[[], None], clock: Clock,
                       on_push: Callable[[str], None]) -> None:
-        assert self._url is not None
-        url = self._url
         while True:
             try:
                 await self._session(url, on_head, on_leases, on_push)
@@ -95,8 +89,8 @@ class Follower:
             elif isinstance(payload, str) and payload.startswith(NOTIFY):
                 on_push(payload[len(NOTIFY):])
 
-        conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT, server_settings={
-            "application_name": self._application[:63]})
+        conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT,
+                                     server_settings=self._db.settings)
         try:
             conn.add_termination_listener(lambda _c: gone.set())
             await conn.add_listener(self._channel, notified)

@@ -8,13 +8,12 @@ Only the replica holding a source's lease writes its runs, and it loads them
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any
 
 import orjson
 
 from watcher.model import Tracked
 from watcher.state.postgres.connection import Conn, columns
-from watcher.state.snapshots import GONE, SizeBook, Sizes, assemble, run_row
+from watcher.state.snapshots import GONE, LOAD, SizeBook, Sizes, assemble, run_row
 from watcher.state.store import Commit, SourceRow
 
 _UPSERT = """
@@ -32,33 +31,19 @@ _SIZES = """SELECT (SELECT COALESCE(SUM(count), 0) FROM snapshots WHERE source =
                    (SELECT COUNT(*) FROM runs WHERE source = $1)"""
 
 
-def _only(sources: Collection[str] | None) -> tuple[str, tuple[Any, ...]]:
-    """A WHERE clause keeping ``sources`` (all when None), and its arguments."""
-    return ("", ()) if sources is None else (" WHERE source = ANY($1::text[])",
-                                              (list(sources),))
-
-
 class Runs(SizeBook):
     async def load(self, db: Conn, sources: Collection[str] | None
                    ) -> tuple[dict[str, SourceRow], dict[str, Sizes]]:
-        """The source rows with their runs, and the sizes they were read with."""
-        where, args = _only(sources)
-        return assemble(
-            await db.fetch("SELECT source, cursor, baselined, failures, failing_since "
-                           "FROM sources" + where, *args),
-            await db.fetch("SELECT source, count, runs FROM snapshots" + where
-                           + " ORDER BY source, part", *args),
-            await db.fetch("SELECT source, run_id, status, raw_status, version, since, "
-                           "stuck, detail FROM runs" + where, *args))
+        where, args = ("", ()) if sources is None else (" WHERE source = ANY($1::text[])",
+                                                       (list(sources),))
+        return assemble(*[await db.fetch(q.format(where=where), *args) for q in LOAD])
 
     async def save_row(self, db: Conn, source: str, r: SourceRow) -> None:
         await db.execute(_SAVE_ROW, source, orjson.dumps(r.cursor), r.baselined, r.failures,
                          r.failing_since)
 
-    async def write(self, db: Conn, c: Commit) -> Sizes:
+    async def write(self, db: Conn, src: str, c: Commit) -> Sizes:
         """A commit's run changes, as rows or as a new snapshot; returns the new sizes."""
-        src = c.source
-        assert src is not None  # the store writes runs only for a source's commit
         snap, rows = await self._sizes_of(db, src)
         runs = self.layout.snapshot_of(c, snap, rows)
         if runs is not None:
@@ -95,7 +80,6 @@ class Runs(SizeBook):
     async def _sizes_of(self, db: Conn, source: str) -> Sizes:
         sizes = self.sizes.get(source)
         if sizes is None:
-            row = await db.fetchrow(_SIZES, source)
-            assert row is not None
+            (row,) = await db.fetch(_SIZES, source)
             sizes = self.sizes[source] = (int(row[0]), int(row[1]))
         return sizes

@@ -8,11 +8,8 @@ from typing import Any
 
 from watcher.model import JournalEntry
 from watcher.state.postgres.connection import Conn, columns
-from watcher.state.store import ENTRY_COLS, DeadLetter
+from watcher.state.store import DEAD_LETTERS, DeadLetter
 
-_DEAD = (f"SELECT d.sink, d.reason, d.attempts, d.time, d.retry, "
-         f"{', '.join('j.' + c for c in ENTRY_COLS)} "
-         "FROM deadletters d JOIN journal j ON j.seq = d.seq WHERE true")
 _ADD_DEAD = """
     INSERT INTO deadletters (sink, seq, reason, attempts, time, retry)
     SELECT $1, *, false FROM unnest($2::bigint[], $3::text[], $4::int[], $5::float8[])
@@ -52,7 +49,7 @@ async def insert_dead(db: Conn, letters: Sequence[DeadLetter]) -> None:
 
 async def dead_letters(db: Conn, sink: str | None, retry_only: bool,
                        limit: int | None) -> list[DeadLetter]:
-    q, args = _DEAD, list[Any]()
+    q, args = DEAD_LETTERS, list[Any]()
     if sink is not None:
         args.append(sink)
         q += f" AND d.sink = ${len(args)}"
@@ -67,10 +64,8 @@ async def dead_letters(db: Conn, sink: str | None, retry_only: bool,
 
 
 async def mark_retry(db: Conn, sink: str | None) -> int:
-    if sink is None:
-        status = await db.execute("UPDATE deadletters SET retry = true")
-    else:
-        status = await db.execute("UPDATE deadletters SET retry = true WHERE sink = $1", sink)
+    status = await db.execute("UPDATE deadletters SET retry = true "
+                              "WHERE $1::text IS NULL OR sink = $1", sink)
     return int(status.split()[-1])
 
 

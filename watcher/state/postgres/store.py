@@ -12,7 +12,6 @@ from watcher.state.inbox import Push
 from watcher.state.postgres import inbox, journal, sinks
 from watcher.state.postgres.connection import Conn, Database
 from watcher.state.postgres.leases import PgCluster, check_fence
-from watcher.state.postgres.listen import Follower
 from watcher.state.postgres.runs import Runs
 from watcher.state.postgres.schema import SCHEMA_VERSION, migrate, schema_version
 from watcher.state.snapshots import Layout, Sizes
@@ -35,9 +34,7 @@ class PostgresStore(SqlStore):
         self._runs = Runs(layout)
         self._doubts = journal.Doubts()
         self._channel = channel
-        self.cluster = PgCluster(db, replica, Follower(db, listen_url, channel,
-                                                       application_name(replica)), channel)
-        self.replica = replica
+        self.cluster = PgCluster(db, replica, channel, listen_url)
         #: round trips to the server so far, and their durations
         self.trips = db.trips
 
@@ -47,14 +44,13 @@ class PostgresStore(SqlStore):
         """Connect and bring the schema up to date; StoreUnavailable (exit 69) if either
         is impossible.  ``listen_url``: where to LISTEN (None: ``url``; "": nowhere).
         ``create=False``: connect only, migrating nothing (``check --connect``)."""
-        db = await Database.open(url, application=application_name(replica))
+        db = await Database.open(url, application=f"watcher {replica}")
         try:
             schema = await db.session(lambda conn: _prepare(conn, db.path, create))
-        except StoreError as e:
+        except BaseException as e:
             await db.close()
-            raise StoreUnavailable(str(e)) from None
-        except BaseException:
-            await db.close()
+            if isinstance(e, StoreError):
+                raise StoreUnavailable(str(e)) from None
             raise
         return cls(db, replica=replica, channel=(CHANNEL + schema)[:63],
                    listen_url=url if listen_url is None else listen_url or None, layout=layout)
@@ -88,18 +84,17 @@ class PostgresStore(SqlStore):
 
     async def _commit(self, db: Conn, c: Commit) -> tuple[Sizes | None, list[JournalEntry]]:
         if c.fence is not None:  # first: a fenced commit writes nothing
-            await check_fence(db, c.fence, self.replica)
+            await check_fence(db, c.fence, self.cluster.replica)
         sizes = None
         if c.source is not None:
             if c.upserts or c.removals:
-                sizes = await self._runs.write(db, c)
+                sizes = await self._runs.write(db, c.source, c)
             if c.row is not None:
                 await self._runs.save_row(db, c.source, c.row)
             await inbox.applied(db, c.source, c.applied, c.inbox_before)
         if c.cursor is not None:
             await sinks.set_cursor(db, *c.cursor)
-        if c.records:
-            await sinks.put_records(db, c.records)
+        await sinks.put_records(db, c.records)
         # last: it holds the head's lock
         return sizes, await journal.append(db, c.entries, self._channel, self._doubts.of(c))
 
@@ -124,14 +119,8 @@ class PostgresStore(SqlStore):
         await self._db.write(lambda db: sinks.insert_dead(db, letters))
 
 
-def application_name(replica: str) -> str:
-    """How the server lists a replica's connections: ``watcher <replica>``."""
-    return f"watcher {replica}"
-
-
 async def _prepare(conn: Any, path: str, migrating: bool) -> str:
     """Migrate if ``migrating``; the schema the tables live in (it names the NOTIFY channel)."""
     if migrating:
         await migrate(conn, path)
-    schema: str = await conn.fetchval("SELECT current_schema()")
-    return schema
+    return str(await conn.fetchval("SELECT current_schema()"))

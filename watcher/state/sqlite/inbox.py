@@ -9,7 +9,6 @@ from watcher.state.inbox import Push
 
 
 def receive(db: sqlite3.Connection, p: Push) -> bool:
-    """Store ``p`` unless its delivery is there; whether it was new."""
     return db.execute("INSERT OR IGNORE INTO inbox VALUES (?,?,?,?,?,0)",
                       (p.source, p.delivery, p.received, p.sent, p.body)).rowcount == 1
 

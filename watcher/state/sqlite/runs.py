@@ -5,45 +5,29 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection, Mapping
-from typing import Any
 
 import orjson
 
 from watcher.model import Tracked
-from watcher.state.snapshots import GONE, SizeBook, Sizes, assemble, run_row
+from watcher.state.snapshots import GONE, LOAD, SizeBook, Sizes, assemble, run_row
 from watcher.state.store import Commit, SourceRow
-
-
-def _only(sources: Collection[str] | None) -> tuple[str, tuple[Any, ...]]:
-    """A WHERE clause keeping ``sources`` (all when None), and its arguments."""
-    if sources is None:
-        return "", ()
-    return (" WHERE source IN (SELECT value FROM json_each(?))",
-            (orjson.dumps(list(sources)).decode(),))
 
 
 class Runs(SizeBook):
     def load(self, db: sqlite3.Connection, sources: Collection[str] | None
              ) -> tuple[dict[str, SourceRow], dict[str, Sizes]]:
-        """The source rows with their runs, and the sizes they were read with."""
-        where, args = _only(sources)
-        return assemble(
-            db.execute("SELECT source, cursor, baselined, failures, failing_since FROM sources"
-                       + where, args),
-            db.execute("SELECT source, count, runs FROM snapshots" + where
-                       + " ORDER BY source, part", args),
-            db.execute("SELECT source, run_id, status, raw_status, version, since, stuck, "
-                       "detail FROM runs" + where, args))
+        where, args = ("", ()) if sources is None else (
+            " WHERE source IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(list(sources)).decode(),))
+        return assemble(*(db.execute(q.format(where=where), args) for q in LOAD))
 
     def save_row(self, db: sqlite3.Connection, source: str, r: SourceRow) -> None:
         db.execute("INSERT OR REPLACE INTO sources VALUES (?,?,?,?,?)",
                    (source, orjson.dumps(r.cursor), int(r.baselined), r.failures,
                     r.failing_since))
 
-    def write(self, db: sqlite3.Connection, c: Commit) -> Sizes:
+    def write(self, db: sqlite3.Connection, src: str, c: Commit) -> Sizes:
         """A commit's run changes, as rows or as a new snapshot; returns the new sizes."""
-        src = c.source
-        assert src is not None  # the store writes runs only for a source's commit
         snap, rows = self._sizes_of(db, src)
         runs = self.layout.snapshot_of(c, snap, rows)
         if runs is not None:

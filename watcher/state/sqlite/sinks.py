@@ -8,11 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from watcher.model import JournalEntry
-from watcher.state.store import ENTRY_COLS, DeadLetter
-
-_DEAD = (f"SELECT d.sink, d.reason, d.attempts, d.time, d.retry, "
-         f"{', '.join('j.' + c for c in ENTRY_COLS)} "
-         "FROM deadletters d JOIN journal j ON j.seq = d.seq WHERE 1=1")
+from watcher.state.store import DEAD_LETTERS, DeadLetter
 
 
 def cursors(db: sqlite3.Connection) -> dict[str, int]:
@@ -37,7 +33,7 @@ def add_dead(db: sqlite3.Connection, sink: str,
 
 def dead_letters(db: sqlite3.Connection, sink: str | None, retry_only: bool,
                  limit: int | None) -> list[DeadLetter]:
-    q, args = _DEAD, list[Any]()
+    q, args = DEAD_LETTERS, list[Any]()
     if sink is not None:
         q += " AND d.sink = ?"
         args.append(sink)
@@ -49,9 +45,8 @@ def dead_letters(db: sqlite3.Connection, sink: str | None, retry_only: bool,
 
 
 def mark_retry(db: sqlite3.Connection, sink: str | None) -> int:
-    if sink is None:
-        return db.execute("UPDATE deadletters SET retry = 1").rowcount
-    return db.execute("UPDATE deadletters SET retry = 1 WHERE sink = ?", (sink,)).rowcount
+    return db.execute("UPDATE deadletters SET retry = 1 WHERE ?1 IS NULL OR sink = ?1",
+                      (sink,)).rowcount
 
 
 def resolve_dead(db: sqlite3.Connection, sink: str, seqs: Sequence[int]) -> None:

@@ -88,15 +88,14 @@ class SqliteStore(SqlStore):
         sizes = None
         if c.source is not None:
             if self.persistent and (c.upserts or c.removals):
-                sizes = self._runs.write(db, c)
+                sizes = self._runs.write(db, c.source, c)
             if c.row is not None:
                 self._runs.save_row(db, c.source, c.row)
             inbox.applied(db, c.source, c.applied, c.inbox_before)
         journal.append(db, c.entries)
         if c.cursor is not None:
             sinks.set_cursor(db, *c.cursor)
-        if c.records:
-            sinks.put_records(db, c.records)
+        sinks.put_records(db, c.records)
         return sizes
 
     async def forget_source(self, source: str) -> None:
