@@ -256,7 +256,7 @@ class Daemon:
         if every:
             chore("watchdog", partial(chores.watchdog, self.notifier, every, clock=self.clock))
         chore("status", partial(chores.report_status, self.notifier, self.status_line,
-                                self.store_failing, clock=self.clock))
+                                workers.store_failing, clock=self.clock))
         chore("failures", partial(chores.tally, workers.journal, self.failures,
                                   clock=self.clock))
         if self.replication is not None:
@@ -283,7 +283,7 @@ class Daemon:
         runners = list(workers.runners.values()) if workers else []
         return DaemonStatus(
             now=now, started_at=self.started_at, stopping=self.stopping,
-            store_failing=self.store_failing(),
+            store_failing=workers.store_failing() if workers else None,
             journal_head=journal.head if journal is not None else 0,
             events=journal.counts if journal is not None else {},
             sources=[w.obj.status(me) for w in pollers], sinks=[w.obj.status() for w in runners],
@@ -298,7 +298,3 @@ class Daemon:
 
     def status_line(self) -> str:
         return self.snapshot().line()
-
-    def store_failing(self) -> str | None:
-        """Why writes to the state store are failing, or None (see :meth:`Workers.store_failing`)."""
-        return self.workers.store_failing() if self.workers else None
