@@ -98,6 +98,18 @@ class SinkRunner(JournalReader):
                           internal_errors=self.boundary.errors, record=self.record,
                           repeat_interval=self.config.repeat_interval, bus=self.sink.bus)
 
+    async def close(self) -> None:
+        try:
+            await self.sink.aclose()
+        except Exception as e:  # a plugin's bug must not stop a reload or a clean exit
+            self.boundary.caught(e)
+
+    def reopen(self) -> None:
+        try:
+            self.sink.reopen()
+        except Exception as e:
+            self.boundary.caught(e)
+
     async def run(self, *, until_idle: bool = False) -> None:
         """Deliver forever (or, with ``until_idle``, until caught up with the journal)."""
         self._once = until_idle

@@ -26,7 +26,6 @@ from watcher.runtime.delivery import SinkRunner
 from watcher.runtime.poller import Poller, SourceState
 from watcher.runtime.reader import JournalReader
 from watcher.runtime.replicas import Replication, user_agent
-from watcher.runtime.worker import close_sink
 from watcher.runtime.workers import READERS, Workers
 from watcher.server.logs import redactor
 
@@ -102,7 +101,7 @@ async def cycle(workers: Workers, lines: list[dict[str, object]] | None = None) 
         with move_on_after(workers.clock, DELIVER_DEADLINE):
             await _each(runners, partial(SinkRunner.run, until_idle=True))
         for r in runners:
-            await close_sink(r)
+            await r.close()
         entries = await workers.journal.read(head, 10**9)
     events = Counter(e.source for e in entries)
     failed = Counter(e.source for e in entries if e.status == Status.FAILED)
