@@ -29,7 +29,6 @@ from watcher.infra.clock import Clock
 from watcher.providers import PROVIDERS, limits
 from watcher.runtime import chores, signals, told
 from watcher.runtime import configuration as config_mod
-from watcher.runtime.configuration import config_hash
 from watcher.runtime.loop import tune_gc
 from watcher.runtime.once import once
 from watcher.runtime.replicas import Replication, status_document, user_agent
@@ -75,7 +74,7 @@ class Daemon:
         self.chores = {name: Boundary(name) for name in CHORES}
         self.replica = ReplicaInfo(default_replica(), self.started_at, __version__)
         #: the config's hash and how the last (re)load went, for /status and /metrics
-        self.config_info = ConfigInfo(config_hash(config), True, self.started_at)
+        self.config_info = ConfigInfo(config_mod.config_hash(config), True, self.started_at)
         #: failed runs per workflow over the last 24 h (the status page's chart)
         self.failures = FailureWindow()
         #: what ``once`` did, per source
@@ -222,7 +221,7 @@ class Daemon:
                                            last_reload_at=self.clock())
                 return
             await self._apply(new)
-            self.config_info = ConfigInfo(config_hash(new), True, self.clock())
+            self.config_info = ConfigInfo(config_mod.config_hash(new), True, self.clock())
         finally:
             if not self.stop.asked.is_set():  # never READY=1 once a stop has begun
                 self.notifier.ready(self.status_line())
