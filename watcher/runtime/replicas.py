@@ -41,7 +41,6 @@ class Replication:
         self.cluster = cluster
         self.workers = workers
         self.journal: Journal = workers.journal
-        self.ttl = ttl
         self.keeper = Keeper(cluster, workers, ttl=ttl, clock=clock)
         # a heartbeat stays quiet once a lease round fails: this replica may be the only
         # one cut off, and another takes the heartbeat over
@@ -81,7 +80,7 @@ class Replication:
         """Every lease of the config (``watcher once``), waiting up to :data:`LEASE_WAIT`
         for leases being handed over; LeasesHeld (none kept) when live replicas hold any.
         The keeper then renews them and takes or gives back nothing."""
-        keeper, ttl = self.keeper, self.ttl
+        keeper, ttl = self.keeper, self.keeper.ttl
         keeper.sharing = False
         wanted = set(leases_of(self.workers))
         until = keeper.clock.monotonic() + LEASE_WAIT
@@ -127,10 +126,10 @@ class Replication:
         (None: one did).  ``/readyz`` says not ready then."""
         keeper = self.keeper
         silent = keeper.clock.monotonic() - keeper.heartbeat
-        if silent <= self.ttl:
+        if silent <= keeper.ttl:
             return None
         return (f"no heartbeat reached the database for {silent:.1f}s (lease_ttl "
-                f"{self.ttl:g}s): {keeper.heartbeat_error or 'no answer yet'}")
+                f"{keeper.ttl:g}s): {keeper.heartbeat_error or 'no answer yet'}")
 
     def snapshot(self) -> dict[str, Any]:
         """This replica's part of the daemon's status snapshot."""
