@@ -39,8 +39,8 @@ class JournalReader:
     doing = "reading the journal"
 
     def __init__(self, journal: Journal, consumer: str, *, clock: Clock, task: str,
-                 claim: Claim | None = None, batch: int = BATCH,
-                 log: structlog.typing.FilteringBoundLogger | None = None) -> None:
+                 log: structlog.typing.FilteringBoundLogger, claim: Claim | None = None,
+                 batch: int = BATCH) -> None:
         self.journal = journal
         #: the reader's cursor in the journal
         self.consumer = consumer
@@ -51,7 +51,7 @@ class JournalReader:
         #: the last entry the reader is done with
         self.cursor = 0
         self.boundary = Boundary(task)
-        self.log = log or structlog.get_logger("watcher.reader").bind(task=task)
+        self.log = log
         self.backoff = Backoff(1.0, 60.0, rng=clock.random)
         #: why the last step failed (None: it did not)
         self.trouble: str | None = None
