@@ -117,7 +117,7 @@ class SinkRunner(JournalReader):
             await super().run(until_idle=True)
             return
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self._retry_dead_every, DEAD_RETRY_EVERY)
+            tg.start_soon(self._retry_dead_every)
             await super().run()
 
     async def start(self) -> bool:
@@ -267,9 +267,9 @@ class SinkRunner(JournalReader):
         except StoreError as e:
             self.log.error("could not record dead letters", error=str(e))
 
-    async def _retry_dead_every(self, every: float) -> None:
+    async def _retry_dead_every(self) -> None:
         while True:
-            await self.clock.sleep(every)
+            await self.clock.sleep(DEAD_RETRY_EVERY)
             try:
                 await self.retry_dead()
             except Exception as e:  # the next pass tries again; new events keep flowing
