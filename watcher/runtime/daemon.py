@@ -268,7 +268,7 @@ class Daemon:
         try:
             self._http = await listener.start(listen, self.snapshot, lambda: self.journal,
                 token=self.config.watcher.http_token, on_error=self.chores["http"].caught,
-                status=lambda: status_document(self.workers, self.snapshot()),
+                status=lambda: status_document(workers, self.snapshot()),
                 store=lambda: self.store, hooks=Receiver(
                     lambda: self.config.sources, lambda: self.store, workers.push,
                     clock=self.clock))

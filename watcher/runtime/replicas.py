@@ -23,7 +23,6 @@ from watcher.runtime.claim import Claim, deadline
 from watcher.runtime.leases import Keeper, leases_of
 from watcher.runtime.workers import Workers
 from watcher.server import cluster as status
-from watcher.state.backends import default_replica
 from watcher.state.cluster import Cluster, ReplicaRow
 from watcher.state.journal import Journal
 from watcher.state.view import read_view
@@ -140,13 +139,13 @@ class Replication:
                 "db": trips if isinstance(trips, RoundTrips) else None}
 
 
-async def status_document(workers: Workers | None, snapshot: DaemonStatus) -> dict[str, Any]:
+async def status_document(workers: Workers, snapshot: DaemonStatus) -> dict[str, Any]:
     """The cluster's document ``GET /status`` completes this replica's own view with
     (other replicas, their leases, backlogs, dead letters), read from the store now."""
-    assert workers is not None
     config, store = workers.config, workers.store
+    assert snapshot.replica is not None  # the daemon's snapshot always says who it is
     # the id this process goes by: the config's ``replica`` even with one SQLite writer
-    replica = snapshot.replica.id if snapshot.replica else workers.replica or default_replica()
+    replica = snapshot.replica.id
     view = await read_view(store, config.watcher.lease_ttl)
     me = ReplicaRow(replica, socket.gethostname(), os.getpid(), __version__,
                     snapshot.started_at, snapshot.now, True)
