@@ -277,23 +277,21 @@ class Daemon:
 
     def snapshot(self) -> DaemonStatus:
         """The daemon as /metrics, /readyz and ``STATUS=`` show it, taken now."""
-        journal, workers, now, me = self.journal, self.workers, self.clock(), self.replica.id
-        pollers = list(workers.pollers.values()) if workers else []
-        runners = list(workers.runners.values()) if workers else []
+        workers, now, me = self.workers, self.clock(), self.replica.id
+        assert workers is not None  # the listener and the chores start after the workers
+        runners = [w.obj for w in workers.runners.values()]
         return DaemonStatus(
             now=now, started_at=self.started_at, stopping=self.stopping,
-            store_failing=workers.store_failing() if workers else None,
-            journal_head=journal.head if journal is not None else 0,
-            events=journal.counts if journal is not None else {},
-            sources=[w.obj.status(me) for w in pollers], sinks=[w.obj.status() for w in runners],
+            store_failing=workers.store_failing(), journal_head=workers.journal.head,
+            events=workers.journal.counts,
+            sources=[w.obj.status(me) for w in workers.pollers.values()],
+            sinks=[r.status() for r in runners],
             chores={**{name: b.errors for name, b in self.chores.items()},
-                    **(workers.reader_errors() if workers else {})},
+                    **workers.reader_errors()},
             replica=self.replica, config=self.config_info, failures=self.failures.counts(now),
-            silences=workers.silencer.active(now) if workers else (),
-            inhibitions=told.inhibitions([w.obj.told for w in runners], self.config.inhibit),
-            heartbeats=workers.heartbeats.status() if workers else (),
-            push=workers.push.stats if workers else {},
-            **(self.replication.snapshot() if self.replication else {}))
+            silences=workers.silencer.active(now), heartbeats=workers.heartbeats.status(),
+            inhibitions=told.inhibitions([r.told for r in runners], self.config.inhibit),
+            push=workers.push.stats, **(self.replication.snapshot() if self.replication else {}))
 
     def status_line(self) -> str:
         return self.snapshot().line()
