@@ -29,7 +29,6 @@ from watcher.infra.clock import Clock
 from watcher.providers import PROVIDERS, limits
 from watcher.runtime import chores, signals, told
 from watcher.runtime import configuration as config_mod
-from watcher.runtime.configuration import config_hash
 from watcher.runtime.loop import tune_gc
 from watcher.runtime.once import once
 from watcher.runtime.replicas import Replication, status_document, user_agent
@@ -75,7 +74,7 @@ class Daemon:
         self.chores = {name: Boundary(name) for name in CHORES}
         self.replica = ReplicaInfo(default_replica(), self.started_at, __version__)
         #: the config's hash and how the last (re)load went, for /status and /metrics
-        self.config_info = ConfigInfo(config_hash(config), True, self.started_at)
+        self.config_info = ConfigInfo(config_mod.config_hash(config), True, self.started_at)
         #: failed runs per workflow over the last 24 h (the status page's chart)
         self.failures = FailureWindow()
         #: what ``once`` did, per source
@@ -222,7 +221,7 @@ class Daemon:
                                            last_reload_at=self.clock())
                 return
             await self._apply(new)
-            self.config_info = ConfigInfo(config_hash(new), True, self.clock())
+            self.config_info = ConfigInfo(config_mod.config_hash(new), True, self.clock())
         finally:
             if not self.stop.asked.is_set():  # never READY=1 once a stop has begun
                 self.notifier.ready(self.status_line())
@@ -256,7 +255,7 @@ class Daemon:
         if every:
             chore("watchdog", partial(chores.watchdog, self.notifier, every, clock=self.clock))
         chore("status", partial(chores.report_status, self.notifier, self.status_line,
-                                self.store_failing, clock=self.clock))
+                                workers.store_failing, clock=self.clock))
         chore("failures", partial(chores.tally, workers.journal, self.failures,
                                   clock=self.clock))
         if self.replication is not None:
@@ -269,7 +268,7 @@ class Daemon:
         try:
             self._http = await listener.start(listen, self.snapshot, lambda: self.journal,
                 token=self.config.watcher.http_token, on_error=self.chores["http"].caught,
-                status=lambda: status_document(self.workers, self.snapshot()),
+                status=lambda: status_document(workers, self.snapshot()),
                 store=lambda: self.store, hooks=Receiver(
                     lambda: self.config.sources, lambda: self.store, workers.push,
                     clock=self.clock))
@@ -278,27 +277,21 @@ class Daemon:
 
     def snapshot(self) -> DaemonStatus:
         """The daemon as /metrics, /readyz and ``STATUS=`` show it, taken now."""
-        journal, workers, now, me = self.journal, self.workers, self.clock(), self.replica.id
-        pollers = list(workers.pollers.values()) if workers else []
-        runners = list(workers.runners.values()) if workers else []
+        workers, now, me = self.workers, self.clock(), self.replica.id
+        assert workers is not None  # the listener and the chores start after the workers
+        runners = [w.obj for w in workers.runners.values()]
         return DaemonStatus(
             now=now, started_at=self.started_at, stopping=self.stopping,
-            store_failing=self.store_failing(),
-            journal_head=journal.head if journal is not None else 0,
-            events=journal.counts if journal is not None else {},
-            sources=[w.obj.status(me) for w in pollers], sinks=[w.obj.status() for w in runners],
+            store_failing=workers.store_failing(), journal_head=workers.journal.head,
+            events=workers.journal.counts,
+            sources=[w.obj.status(me) for w in workers.pollers.values()],
+            sinks=[r.status() for r in runners],
             chores={**{name: b.errors for name, b in self.chores.items()},
-                    **(workers.reader_errors() if workers else {})},
+                    **workers.reader_errors()},
             replica=self.replica, config=self.config_info, failures=self.failures.counts(now),
-            silences=workers.silencer.active(now) if workers else (),
-            inhibitions=told.inhibitions([w.obj.told for w in runners], self.config.inhibit),
-            heartbeats=workers.heartbeats.status() if workers else (),
-            push=workers.push.stats if workers else {},
-            **(self.replication.snapshot() if self.replication else {}))
+            silences=workers.silencer.active(now), heartbeats=workers.heartbeats.status(),
+            inhibitions=told.inhibitions([r.told for r in runners], self.config.inhibit),
+            push=workers.push.stats, **(self.replication.snapshot() if self.replication else {}))
 
     def status_line(self) -> str:
         return self.snapshot().line()
-
-    def store_failing(self) -> str | None:
-        """Why writes to the state store are failing, or None (see :meth:`Workers.store_failing`)."""
-        return self.workers.store_failing() if self.workers else None

@@ -98,6 +98,18 @@ class SinkRunner(JournalReader):
                           internal_errors=self.boundary.errors, record=self.record,
                           repeat_interval=self.config.repeat_interval, bus=self.sink.bus)
 
+    async def close(self) -> None:
+        try:
+            await self.sink.aclose()
+        except Exception as e:  # a plugin's bug must not stop a reload or a clean exit
+            self.boundary.caught(e)
+
+    def reopen(self) -> None:
+        try:
+            self.sink.reopen()
+        except Exception as e:
+            self.boundary.caught(e)
+
     async def run(self, *, until_idle: bool = False) -> None:
         """Deliver forever (or, with ``until_idle``, until caught up with the journal)."""
         self._once = until_idle
@@ -105,7 +117,7 @@ class SinkRunner(JournalReader):
             await super().run(until_idle=True)
             return
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self._retry_dead_every, DEAD_RETRY_EVERY)
+            tg.start_soon(self._retry_dead_every)
             await super().run()
 
     async def start(self) -> bool:
@@ -255,9 +267,9 @@ class SinkRunner(JournalReader):
         except StoreError as e:
             self.log.error("could not record dead letters", error=str(e))
 
-    async def _retry_dead_every(self, every: float) -> None:
+    async def _retry_dead_every(self) -> None:
         while True:
-            await self.clock.sleep(every)
+            await self.clock.sleep(DEAD_RETRY_EVERY)
             try:
                 await self.retry_dead()
             except Exception as e:  # the next pass tries again; new events keep flowing

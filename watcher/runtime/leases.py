@@ -88,17 +88,14 @@ class Keeper:
 
     async def run(self) -> None:
         while True:
-            wait = await self.round()
+            async with self._busy:
+                wait = await self._round()
             with move_on_after(self.clock, wait):
                 await self._wake.wait()
             self._wake = anyio.Event()
 
-    async def round(self) -> float:
-        """One round: renew, drop what was lost, give back and take; seconds to the next."""
-        async with self._busy:
-            return await self._round()
-
     async def _round(self) -> float:
+        """One round: renew, drop what was lost, give back and take; seconds to the next."""
         await self._drop_lost()
         sent = self.clock.monotonic()
         try:

@@ -26,7 +26,6 @@ from watcher.runtime.delivery import SinkRunner
 from watcher.runtime.poller import Poller, SourceState
 from watcher.runtime.reader import JournalReader
 from watcher.runtime.replicas import Replication, user_agent
-from watcher.runtime.worker import close_sink
 from watcher.runtime.workers import READERS, Workers
 from watcher.server.logs import redactor
 
@@ -40,7 +39,7 @@ W = TypeVar("W", Poller, SinkRunner)
 
 
 async def once(workers: Workers, replication: Replication | None, *,
-               lines: list[dict[str, object]] | None = None) -> int:
+               lines: list[dict[str, object]]) -> int:
     """Poll every source once and deliver to every sink: 0, or 75 if a source failed."""
     if replication is not None:
         await replication.take_all()
@@ -69,7 +68,7 @@ def summary(p: Poller, *, before: int, events: int, failed_runs: int) -> dict[st
             "error": redactor.redact(st.last_error) if errors and st.last_error else None}
 
 
-async def cycle(workers: Workers, lines: list[dict[str, object]] | None = None) -> list[str]:
+async def cycle(workers: Workers, lines: list[dict[str, object]]) -> list[str]:
     """Poll every source once, then the journal readers (health rules, reminders, sinks)
     until idle; the names of sources that failed.  ``lines`` gets a summary per source."""
     head, claims = workers.journal.head, workers.claims
@@ -102,13 +101,12 @@ async def cycle(workers: Workers, lines: list[dict[str, object]] | None = None) 
         with move_on_after(workers.clock, DELIVER_DEADLINE):
             await _each(runners, partial(SinkRunner.run, until_idle=True))
         for r in runners:
-            await close_sink(r)
+            await r.close()
         entries = await workers.journal.read(head, 10**9)
     events = Counter(e.source for e in entries)
     failed = Counter(e.source for e in entries if e.status == Status.FAILED)
-    if lines is not None:
-        lines += [summary(p, before=before[p.config.name], events=events[p.config.name],
-                          failed_runs=failed[p.config.name]) for p in pollers]
+    lines += [summary(p, before=before[p.config.name], events=events[p.config.name],
+                      failed_runs=failed[p.config.name]) for p in pollers]
     return [name for name, good in ok.items() if not good]
 
 

@@ -129,11 +129,8 @@ class Poller:
         now = self.clock()
         started = self.clock.monotonic()
         self.stats.polls += 1
-        first = not self.state.row.baselined
         try:
             ok = await self._cycle(now, started)
-            if ok and first and self.push is not None:
-                await self.push.apply()  # what was pushed before there was a baseline, at once
         except Exception as e:  # a bug or a plugin: this cycle failed, the source carries on
             self.stats.duration.observe(self.clock.monotonic() - started)
             what = self.boundary.caught(e)
@@ -182,6 +179,8 @@ class Poller:
             self.log.info("source recovered" if recovered else "poll succeeded again",
                           failures=row.failures)
         self._succeeded(now, started, baseline=baseline)
+        if baseline and self.push is not None:
+            await self.push.apply()  # what was pushed before there was a baseline, at once
         return True
 
     async def finish(self, session: Session) -> Changeset:

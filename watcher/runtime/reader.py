@@ -13,8 +13,8 @@ commit refused because another replica holds the reader's lease now
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import TypeVar
 
 import anyio
@@ -22,7 +22,7 @@ import structlog
 
 from watcher.core.backoff import Backoff
 from watcher.errors import Fenced, StoreError
-from watcher.infra.clock import Clock
+from watcher.infra.clock import Clock, move_on_after
 from watcher.runtime.claim import Claim
 from watcher.runtime.supervisor import Boundary, describe
 from watcher.state.journal import Journal
@@ -39,8 +39,8 @@ class JournalReader:
     doing = "reading the journal"
 
     def __init__(self, journal: Journal, consumer: str, *, clock: Clock, task: str,
-                 claim: Claim | None = None, batch: int = BATCH,
-                 log: structlog.typing.FilteringBoundLogger | None = None) -> None:
+                 log: structlog.typing.FilteringBoundLogger, claim: Claim | None = None,
+                 batch: int = BATCH) -> None:
         self.journal = journal
         #: the reader's cursor in the journal
         self.consumer = consumer
@@ -51,7 +51,7 @@ class JournalReader:
         #: the last entry the reader is done with
         self.cursor = 0
         self.boundary = Boundary(task)
-        self.log = log or structlog.get_logger("watcher.reader").bind(task=task)
+        self.log = log
         self.backoff = Backoff(1.0, 60.0, rng=clock.random)
         #: why the last step failed (None: it did not)
         self.trouble: str | None = None
@@ -104,18 +104,8 @@ class JournalReader:
     async def wait(self) -> None:
         """Until the journal has entries past the cursor, or the reader's deadline."""
         deadline = self.deadline()
-        if deadline is None:
+        with move_on_after(self.clock, math.inf if deadline is None else deadline - self.clock()):
             await self.journal.wait(self.cursor)
-            return
-        delay = deadline - self.clock()
-        if delay <= 0 or self.journal.head > self.cursor:
-            return
-        async with anyio.create_task_group() as tg:
-            async def until(waiting: Callable[[], Awaitable[None]]) -> None:
-                await waiting()
-                tg.cancel_scope.cancel()
-            tg.start_soon(until, partial(self.journal.wait, self.cursor))
-            tg.start_soon(until, partial(self.clock.sleep, delay))
 
     async def attempt(self, fn: Callable[[], Awaitable[T]]) -> T | None:
         """``fn()``, or None after its failure was handled (and backed off)."""

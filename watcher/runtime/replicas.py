@@ -24,7 +24,6 @@ from watcher.runtime.claim import Claim, deadline
 from watcher.runtime.leases import Keeper, leases_of
 from watcher.runtime.workers import Workers
 from watcher.server import cluster as status
-from watcher.state.backends import default_replica
 from watcher.state.cluster import Cluster, ReplicaRow
 from watcher.state.journal import Journal
 from watcher.state.view import read_view
@@ -42,7 +41,6 @@ class Replication:
         self.cluster = cluster
         self.workers = workers
         self.journal: Journal = workers.journal
-        self.ttl = ttl
         self.keeper = Keeper(cluster, workers, ttl=ttl, clock=clock)
         # a heartbeat stays quiet once a lease round fails: this replica may be the only
         # one cut off, and another takes the heartbeat over
@@ -82,7 +80,7 @@ class Replication:
         """Every lease of the config (``watcher once``), waiting up to :data:`LEASE_WAIT`
         for leases being handed over; LeasesHeld (none kept) when live replicas hold any.
         The keeper then renews them and takes or gives back nothing."""
-        keeper, ttl = self.keeper, self.ttl
+        keeper, ttl = self.keeper, self.keeper.ttl
         keeper.sharing = False
         wanted = set(leases_of(self.workers))
         until = keeper.clock.monotonic() + LEASE_WAIT
@@ -128,10 +126,10 @@ class Replication:
         (None: one did).  ``/readyz`` says not ready then."""
         keeper = self.keeper
         silent = keeper.clock.monotonic() - keeper.heartbeat
-        if silent <= self.ttl:
+        if silent <= keeper.ttl:
             return None
         return (f"no heartbeat reached the database for {silent:.1f}s (lease_ttl "
-                f"{self.ttl:g}s): {keeper.heartbeat_error or 'no answer yet'}")
+                f"{keeper.ttl:g}s): {keeper.heartbeat_error or 'no answer yet'}")
 
     def snapshot(self) -> dict[str, Any]:
         """This replica's part of the daemon's status snapshot."""
@@ -142,13 +140,13 @@ class Replication:
                 "db": trips if isinstance(trips, Histogram) else None}
 
 
-async def status_document(workers: Workers | None, snapshot: DaemonStatus) -> dict[str, Any]:
+async def status_document(workers: Workers, snapshot: DaemonStatus) -> dict[str, Any]:
     """The cluster's document ``GET /status`` completes this replica's own view with
     (other replicas, their leases, backlogs, dead letters), read from the store now."""
-    assert workers is not None
     config, store = workers.config, workers.store
+    assert snapshot.replica is not None  # the daemon's snapshot always says who it is
     # the id this process goes by: the config's ``replica`` even with one SQLite writer
-    replica = snapshot.replica.id if snapshot.replica else workers.replica or default_replica()
+    replica = snapshot.replica.id
     view = await read_view(store, config.watcher.lease_ttl)
     me = ReplicaRow(replica, socket.gethostname(), os.getpid(), __version__,
                     snapshot.started_at, snapshot.now, True)

@@ -17,7 +17,6 @@ from anyio.abc import TaskGroup
 from watcher.infra import permit
 from watcher.infra.clock import Clock
 from watcher.runtime.claim import Claim
-from watcher.runtime.delivery import SinkRunner
 from watcher.runtime.supervisor import Boundary, supervise
 
 
@@ -71,17 +70,3 @@ async def stop_worker(workers: MutableMapping[str, Worker[W]], name: str) -> Wor
     if worker is not None:
         await worker.stop()
     return worker
-
-
-async def close_sink(runner: SinkRunner) -> None:
-    try:
-        await runner.sink.aclose()
-    except Exception as e:  # a plugin's bug must not stop a reload or a clean exit
-        runner.boundary.caught(e)
-
-
-def reopen_sink(runner: SinkRunner) -> None:
-    try:
-        runner.sink.reopen()
-    except Exception as e:
-        runner.boundary.caught(e)

@@ -32,7 +32,7 @@ from watcher.runtime.reminders import Reminders
 from watcher.runtime.rules import READER as RULES
 from watcher.runtime.rules import RuleEngine
 from watcher.runtime.silencing import Silencer
-from watcher.runtime.worker import Worker, close_sink, reopen_sink, stop_worker
+from watcher.runtime.worker import Worker, stop_worker
 from watcher.sinks import sink_class
 from watcher.sinks.base import SinkContext
 from watcher.state.journal import Journal
@@ -181,7 +181,7 @@ class Workers:
         worker = await stop_worker(self.runners, name)
         if worker is None:
             return
-        await close_sink(worker.obj)
+        await worker.obj.close()
         if detach:
             try:
                 await self.journal.detach(worker.obj.consumer)
@@ -260,7 +260,7 @@ class Workers:
         for name, cfg in new.items():
             if old.get(name) == cfg:
                 if name in self.runners:  # else another replica delivers it
-                    reopen_sink(self.runners[name].obj)
+                    self.runners[name].obj.reopen()
                 continue
             await self.stop_sink(name)
             if self.local(cfg) or self.leased(f"sink:{name}"):
