@@ -155,7 +155,7 @@ TABLE = Kind(_table(False), dict)
 SECRET_TABLE = Kind(_table(True), lambda v: dict.fromkeys(v, MASK), secret=True)
 STRINGS = Kind(_strings, list)
 SECRET_STRINGS = Kind(_strings, lambda v: [MASK] * len(v), secret=True)
-RATE = Kind(_rate, lambda v: v.as_toml())
+RATE = Kind(_rate, lambda v: v.rate if v.burst is None else {"rate": v.rate, "burst": v.burst})
 
 
 class Check(AfterValidator):

@@ -47,10 +47,6 @@ class Limit:
     def depth(self) -> float:
         return self.burst if self.burst is not None else max(1.0, self.rate)
 
-    def as_toml(self) -> float | dict[str, float]:
-        """As written in a config: the rate alone, or ``{rate, burst}``."""
-        return self.rate if self.burst is None else {"rate": self.rate, "burst": self.burst}
-
 
 class RateLimiter:
     """A token bucket whose waiters queue: first come, first served, one wake-up each."""

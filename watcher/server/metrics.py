@@ -197,7 +197,13 @@ class DaemonCollector:
         yield from per_item("sink", [s for s in sinks if s[1].bus is not None], BUS_ROWS)
         yield from self._journal(d)
         yield from _config(d)
-        yield _internal_errors(d)
+        yield family("counter", "watcher_internal_errors",
+                     "Unexpected exceptions (a bug, a plugin that raised) contained by a task, "
+                     "which carried on with backoff; task is source:<name>, sink:<name>, http, "
+                     "signals, housekeeping, status, watchdog or failures.", ["task"],
+                     [([f"source:{src.name}"], src.internal_errors) for src in d.sources]
+                     + [([f"sink:{sink.name}"], sink.internal_errors) for sink in d.sinks]
+                     + [([task], n) for task, n in d.chores.items()])
         yield from _replica(d)
         yield from per_item("heartbeat", [(h.name, h) for h in d.heartbeats], HEARTBEAT_ROWS)
         yield from per_item("source", sorted(d.push.items()), push_rows(d.now))
@@ -232,17 +238,6 @@ def _config(d: DaemonStatus) -> Iterator[Metric]:
     yield family("gauge", "watcher_config_info",
                  "Always 1; a hash of the running config as a label.", ["hash"],
                  [([d.config.hash], 1)])
-
-
-def _internal_errors(d: DaemonStatus) -> Metric:
-    return family(
-        "counter", "watcher_internal_errors",
-        "Unexpected exceptions (a bug, a plugin that raised) contained by a task, which "
-        "carried on with backoff; task is source:<name>, sink:<name>, http, signals, "
-        "housekeeping, status, watchdog or failures.", ["task"],
-        [([f"source:{src.name}"], src.internal_errors) for src in d.sources]
-        + [([f"sink:{sink.name}"], sink.internal_errors) for sink in d.sinks]
-        + [([task], n) for task, n in d.chores.items()])
 
 
 def _replica(d: DaemonStatus) -> Iterator[Metric]:

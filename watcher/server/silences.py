@@ -31,10 +31,6 @@ _TEXT = ("id", "author", "comment")
 _TIMES = ("starts", "ends", "created")
 
 
-def _epoch(t: object) -> bool:
-    return isinstance(t, int | float) and not isinstance(t, bool) and FIRST <= t <= LAST
-
-
 def _problem(d: object, path_id: str) -> str | None:
     """What is wrong with a silence sent to be stored (as JSON), or None; its match is
     validated as a config's and put in its stored form."""
@@ -46,7 +42,8 @@ def _problem(d: object, path_id: str) -> str | None:
     if not all(isinstance(d.get(k), str) for k in _TEXT):
         return "id, author and comment must be strings"
     times = [d.get(k) for k in _TIMES] + ([d["expired"]] if d.get("expired") is not None else [])
-    if not all(_epoch(t) for t in times):
+    if not all(isinstance(t, int | float) and not isinstance(t, bool) and FIRST <= t <= LAST
+               for t in times):
         return "starts, ends, created and expired must be epoch seconds of years 1 to 9999"
     if d["ends"] <= d["starts"]:  # no bound on its length: `watcher silence add --force`
         return "a silence ends after it starts"

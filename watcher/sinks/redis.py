@@ -152,7 +152,8 @@ class RedisSink(BusSink[RedisOptions]):
         try:
             sha = self._sha or await self._load_script()
             results = await self._add(sha, batch)
-            first = _first_noscript(results)
+            first = next((i for i, r in enumerate(results)
+                          if isinstance(r, redis.exceptions.NoScriptError)), None)
             if first is not None:  # the server lost the script: load it, go on from there
                 sha = await self._load_script()
                 results[first:] = await self._add(sha, batch[first:])
@@ -183,9 +184,3 @@ class RedisSink(BusSink[RedisOptions]):
         if client is not None:
             with contextlib.suppress(redis.exceptions.RedisError, OSError):
                 await client.aclose()
-
-
-def _first_noscript(results: list[Any]) -> int | None:
-    return next((i for i, r in enumerate(results)
-                 if isinstance(r, redis.exceptions.NoScriptError)), None)
-
