@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Sequence
 
-import orjson
 import structlog
 
 from watcher.config.silences import WindowConfig
-from watcher.core.events import REMINDS
+from watcher.core.events import REMINDS, data_of, parsed
 from watcher.core.incidents import OPENS, RESOLVES, incident_of
 from watcher.core.inhibition import InhibitRule, exempt
 from watcher.core.matching import Match
@@ -202,8 +201,5 @@ def forget_ended(entries: Iterable[JournalEntry], told: set[str]) -> None:
 
 def reminder_interval(e: JournalEntry) -> float | None:
     """The ``repeat_interval`` a reminder was made for (its body is read: reminders are few)."""
-    try:
-        value = orjson.loads(e.body)["data"]["repeat_interval_s"]
-    except (ValueError, KeyError, TypeError):
-        return None
+    value = data_of(parsed(e.body)).get("repeat_interval_s")
     return float(value) if isinstance(value, int | float) else None
