@@ -50,7 +50,7 @@ SAMPLES = 10
 MAX_OUTCOMES = 10_000
 #: store namespace of the tracks
 NAMESPACE = "rules"
-#: statuses a rule may count as failed
+#: the statuses that are a run's failure (a rule counts some or all of them as failed)
 FAILURE_STATUSES = ("failed", "rejected", "cancelled")
 #: characters of a sample run's error kept
 ERROR_MAX = 300
