@@ -50,8 +50,6 @@ SAMPLES = 10
 MAX_OUTCOMES = 10_000
 #: store namespace of the tracks
 NAMESPACE = "rules"
-#: the statuses that are a run's failure (a rule counts some or all of them as failed)
-FAILURE_STATUSES = ("failed", "rejected", "cancelled")
 #: characters of a sample run's error kept
 ERROR_MAX = 300
 

@@ -24,9 +24,8 @@ from watcher.core.events import (
     WORKFLOW_DEGRADED,
     WORKFLOW_RECOVERED,
 )
-from watcher.core.rules import FAILURE_STATUSES
 from watcher.core.timestamps import parse_ts
-from watcher.model import JournalEntry
+from watcher.model import FAILURE_STATUSES, JournalEntry
 from watcher.sinks.notice import (
     Code,
     Excerpt,

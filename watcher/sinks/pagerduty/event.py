@@ -26,9 +26,8 @@ from watcher.core.events import (
     WORKFLOW_DEGRADED,
     WORKFLOW_RECOVERED,
 )
-from watcher.core.rules import FAILURE_STATUSES
 from watcher.infra.secrets import Masker
-from watcher.model import JournalEntry
+from watcher.model import FAILURE_STATUSES, JournalEntry
 from watcher.sinks.notice.compose import notices
 
 SEVERITIES = ("critical", "error", "warning", "info")
