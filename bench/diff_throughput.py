@@ -25,7 +25,7 @@ from watcher.model import TERMINAL, Observation, RunState
 from watcher.providers import provider_class
 from watcher.providers.base import BaseProvider, ProviderContext
 from watcher.runtime.loop import tune_gc
-from watcher.simulator.app import api_class
+from watcher.simulator.app import APIS
 from watcher.simulator.world import World
 from watcher.testing import FrozenClock
 
@@ -53,7 +53,7 @@ def make_pages(vendor: str, n_pages: int) -> tuple[list[bytes], list[bytes]]:
     key, live, changed = SHAPES[vendor]
     clock = FrozenClock()
     world = World(clock=clock, seed=5)
-    api = api_class(vendor)(world)
+    api = APIS[vendor](world)
     runs = [world.add_run(vendor, live, created=clock() - i) for i in range(RUNS)]
 
     def page() -> bytes:

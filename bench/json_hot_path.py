@@ -35,7 +35,7 @@ from watcher.model import TERMINAL, Observation, RunState
 from watcher.providers.json.presets import GithubOptions, GithubProvider
 from watcher.providers.protocol import ProviderContext
 from watcher.runtime.loop import tune_gc
-from watcher.simulator.app import api_class
+from watcher.simulator.app import APIS
 from watcher.simulator.world import World
 from watcher.testing import FrozenClock
 
@@ -53,7 +53,7 @@ def provider() -> GithubProvider:
 def make_pages(n_pages: int) -> tuple[list[bytes], list[bytes]]:
     clock = FrozenClock()
     world = World(clock=clock, seed=5)
-    api: Any = api_class("github")(world)
+    api: Any = APIS["github"](world)
     runs = [world.add_run("github", "in_progress", created=clock() - i) for i in range(RUNS)]
     base = "https://api.github.com"
     same = orjson.dumps({"total_count": RUNS, "workflow_runs": [api.render(r, base)

@@ -40,7 +40,7 @@ from watcher.providers.protocol import ProviderContext
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.poller import Poller, SourceState
 from watcher.simulator import Simulator, World
-from watcher.simulator.app import api_class
+from watcher.simulator.app import APIS
 from watcher.state.backends import open_store
 from watcher.state.journal import Journal
 from watcher.testing import FrozenClock
@@ -74,7 +74,7 @@ def sim_source(sim_url: Callable[[str], str], world: World, vendor: str, *,
         wf = world.workflows["cortex"][0] if world.workflows["cortex"] else \
             world.workflow("cortex", "Invoice Processing")
         src.update(app_id="app_sim", workflow_id=wf.id)
-    src.update(api_class(vendor).source_keys)
+    src.update(APIS[vendor].source_keys)
     src.update(kw)
     return src
 

@@ -35,6 +35,8 @@ MAX_RUN_ID = 256
 TERMINAL: frozenset[Status] = frozenset(
     {Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.REJECTED, Status.SKIPPED}
 )
+#: the terminal statuses that are a failure (a rule counts some or all of them as failed)
+FAILURE_STATUSES = ("failed", "rejected", "cancelled")
 
 #: ``(run_id, raw_status, status, version, item)``: one vendor item as the diff sees it.
 #: ``version`` is the vendor's last-update stamp (``updatedAt``) or ``None`` when the

@@ -27,7 +27,7 @@ from watcher.providers.base import BaseProvider
 from watcher.providers.items import MAX_ID, MAX_STATUS
 from watcher.providers.protocol import ProviderContext
 from watcher.simulator import Simulator
-from watcher.simulator.app import api_class
+from watcher.simulator.app import APIS
 from watcher.simulator.world import World
 from watcher.testing import FrozenClock
 
@@ -50,7 +50,7 @@ class Vendor:
         self.vendor = vendor
         clock = FrozenClock(NOW)
         world = World(clock=clock, seed=7)
-        api = api_class(vendor)(world)
+        api = APIS[vendor](world)
         self.src = sim_source(lambda v: f"http://127.0.0.1:1/{v}", world, vendor)
         stages = api.stages
         runs = [world.add_run(vendor, stages[s][0], created=NOW - 100 * (i + 1),

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tests.event_schema import assert_valid_event
 from tests.support import Harness
 from watcher.simulator import Simulator, World
-from watcher.simulator.app import api_class
+from watcher.simulator.app import APIS
 from watcher.testing import FrozenClock
 
 VENDORS = ("extend", "noxus", "cortex", "knock")
@@ -37,13 +37,13 @@ json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
 def _fields(vendor: str) -> list[str]:
     """The keys of the vendor's real items: where arbitrary values go."""
     world = World(clock=FrozenClock(NOW), seed=1)
-    api = api_class(vendor)(world)
+    api = APIS[vendor](world)
     item = api.render(world.add_run(vendor, next(iter(api.stages.values()))[0]))
     return sorted(item)
 
 
 FIELDS = {v: _fields(v) for v in VENDORS}
-STAGES = {v: list(api_class(v).stages.values()) for v in VENDORS}
+STAGES = {v: list(APIS[v].stages.values()) for v in VENDORS}
 
 
 @st.composite

@@ -14,7 +14,7 @@ from tests.support import Harness, statuses
 from watcher.errors import BadPayload, ProviderError, TransientError
 from watcher.infra.clock import wall
 from watcher.infra.ratelimit import RateLimiter
-from watcher.providers.http import VendorHttp
+from watcher.providers.http import VendorHttp, _reset_in
 from watcher.simulator import Fault, Simulator, World
 from watcher.testing import FrozenClock
 
@@ -35,6 +35,14 @@ def edge(sim: Simulator, world: World, session: aiohttp.ClientSession) -> Vendor
                                "x-extend-api-version": "2026-02-09"},
                       timeout=20.0, limiter=RateLimiter(1000.0, clock=wall), max_size=CAP,
                       clock=wall)
+
+
+@pytest.mark.parametrize("reset", ["inf", "9" * 400, "nan", "soon"])
+def test_a_rate_limit_reset_that_is_no_finite_time_asks_no_wait(reset: str) -> None:
+    """An ``X-RateLimit-Reset`` float() reads as infinite held the bucket for ever; like
+    such a Retry-After it now asks no wait (backoff applies); a finite one is honoured."""
+    assert _reset_in({"X-RateLimit-Reset": reset}, 100.0) is None
+    assert _reset_in({"X-RateLimit-Reset": "130"}, 100.0) == 30.0
 
 
 async def test_a_content_length_over_the_cap_is_refused_before_reading_the_body(

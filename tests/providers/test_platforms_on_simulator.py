@@ -10,7 +10,7 @@ import pytest
 
 from tests.support import Harness, statuses
 from watcher.simulator import Simulator, World
-from watcher.simulator.app import api_class
+from watcher.simulator.app import APIS
 from watcher.testing import FrozenClock
 
 pytestmark = [pytest.mark.anyio,
@@ -25,7 +25,7 @@ IDLE = {"github": 1, "gitlab": 1, "airflow": 1, "prefect": 2}
 
 
 def raw(vendor: str, stage: str) -> str:
-    return api_class(vendor).stages[stage][0]
+    return APIS[vendor].stages[stage][0]
 
 
 def harness(sim: Simulator, vendor: str, clock: FrozenClock, **kw: Any) -> Harness:

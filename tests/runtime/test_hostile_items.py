@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.http_support import eventually, free_port, http_get
 from tests.support import DaemonProc, SimThread, sim_source, toml
 from watcher.simulator import World
-from watcher.simulator.app import api_class
+from watcher.simulator.app import APIS
 
 BIG = "x" * 1_000_000
 FUTURE = "9999-12-30T00:00:00Z"
@@ -67,7 +67,7 @@ def hostile(world: World, vendor: str, kind: str, created: float) -> str:
         return world.add_run(vendor, live, created=created, replace="not a run").id
     run = world.add_run(vendor, live, created=created)
     if kind == "nulls":
-        world.override(run, dict.fromkeys(api_class(vendor)(world).render(run)))
+        world.override(run, dict.fromkeys(APIS[vendor](world).render(run)))
     else:
         world.override(run, {"id": 12345} if kind == "int_id" else {"status": [live]})
     return run.id

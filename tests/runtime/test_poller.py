@@ -153,10 +153,10 @@ async def test_a_source_is_failing_only_after_failure_threshold_polls_then_recov
         r.provider.fails_with = AuthError("401 Unauthorized: bad key", status=401)
         tg.start_soon(p.run)
         await fake.run_until(lambda: len(r.provider.started) == 2)
-        assert (p.status().retrying, p.failing) == (True, False)
+        assert (p.stats.health, p.failing) == ("retrying", False)
         assert await r.types() == []
         await fake.run_until(lambda: len(r.provider.started) == 5)
-        assert (p.status().retrying, p.failing) == (False, True)
+        assert (p.stats.health, p.failing) == ("failing", True)
         [failing] = await r.events()
         r.provider.fails_with = None
         await fake.run_until(lambda: len(r.provider.started) == 6)
@@ -164,7 +164,7 @@ async def test_a_source_is_failing_only_after_failure_threshold_polls_then_recov
     assert await r.types() == ["source.failing", "source.recovered"]
     assert failing["data"]["error"] == "401 Unauthorized: bad key"
     assert failing["data"]["consecutive_failures"] == 3
-    assert (p.status().retrying, p.failing) == (False, False)
+    assert (p.stats.health, p.failing) == ("ok", False)
 
 
 async def test_a_bug_in_a_poll_discards_the_cycle_and_fails_the_source_like_any_error(

@@ -19,7 +19,7 @@ from tests.support import Harness
 from watcher.runtime.push import GRACE, PushDesk, PushIntake
 from watcher.server.hooks.receiver import MAX_PUSH, Receiver
 from watcher.simulator import Simulator
-from watcher.simulator.app import api_class
+from watcher.simulator.app import APIS
 from watcher.simulator.extend import ExtendApi
 from watcher.simulator.webhooks import Subscription
 from watcher.simulator.world import SimRun
@@ -320,7 +320,7 @@ async def test_github_and_gitlab_pushes_make_the_watcher_fetch_the_run(
         sim: Simulator, clock: FrozenClock, vendor: str, keys: dict[str, str]) -> None:
     """A GitHub workflow_run or GitLab Pipeline Hook push, signed as the platform signs it
     (the simulator), names its run: the watcher fetches it and journals the change once."""
-    stage = api_class(vendor).stages
+    stage = APIS[vendor].stages
     run = sim.world.add_run(vendor, stage["running"][0], created=clock() - 60)
     async for hk in hooked(sim, clock, vendor, name=SOURCE, **keys):
         await hk.h.poll()

@@ -12,7 +12,7 @@ import httpx
 from tests.support import SimThread
 from watcher.infra.clock import wall
 from watcher.simulator import World
-from watcher.simulator.app import api_class
+from watcher.simulator.app import APIS
 from watcher.simulator.scenario import Scenario
 from watcher.testing.clocks import FrozenClock
 
@@ -75,7 +75,7 @@ def test_the_scenario_moves_runs_through_each_vocabulary_some_failing() -> None:
         clock.advance(1.0)
         play.tick()
     for vendor in PLATFORMS:
-        raw = {s: r for s, (r, _) in api_class(vendor).stages.items()}
+        raw = {s: r for s, (r, _) in APIS[vendor].stages.items()}
         seen = {t.status for t in world.transitions if t.vendor == vendor}
         assert {raw["pending"], raw["running"], raw["succeeded"], raw["failed"]} <= seen
         assert seen <= set(raw.values())

@@ -21,7 +21,7 @@ from watcher.providers import provider_names
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.daemon import Daemon
 from watcher.simulator import Simulator, World, available_vendors
-from watcher.simulator.app import api_class
+from watcher.simulator.app import APIS
 from watcher.simulator.scenario import BURST_WORKFLOW, Scenario
 from watcher.simulator.webhooks import Subscription
 
@@ -86,7 +86,7 @@ def demo_config(sim: Simulator, listen: str = "") -> Config:
     text = DEMO_CONFIG.format(burst=BURST_WORKFLOW, listen=listen)
     for vendor in demo_vendors():
         extra = EXTRA.get(vendor, "") + "".join(
-            f'{k} = "{v}"\n' for k, v in api_class(vendor).source_keys.items())
+            f'{k} = "{v}"\n' for k, v in APIS[vendor].source_keys.items())
         if "{workflow_id}" in extra:
             extra = extra.format(workflow_id=sim.world.workflow(vendor, "Contract Review").id)
         text += SOURCE.format(vendor=vendor, token=sim.world.tokens[vendor],

@@ -19,12 +19,12 @@ from watcher.config.schema import Expanded, Problems
 from watcher.config.tables import array_tables, check_name
 from watcher.core.rules import (
     FAILURE_RATE,
-    FAILURE_STATUSES,
     KINDS,
     NO_SUCCESS,
     STUCK_COUNT,
     Rule,
 )
+from watcher.model import FAILURE_STATUSES
 
 #: ``recover_below`` unless set: this share of the threshold
 RECOVER_SHARE = 0.8

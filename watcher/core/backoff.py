@@ -32,12 +32,12 @@ def retry_after(headers: Mapping[str, str], now: float) -> float | None:
     """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date);
     ``inf`` or ``nan`` (which ``float`` reads, as it reads 400 digits as ``inf``) is none."""
     ms = headers.get("retry-after-ms")
-    if ms and (wait := _finite(ms)) is not None:
+    if ms and (wait := finite(ms)) is not None:
         return max(0.0, wait / 1000)
     val = headers.get("Retry-After")
     if not val:
         return None
-    if (wait := _finite(val)) is not None:
+    if (wait := finite(val)) is not None:
         return max(0.0, wait)
     try:
         return max(0.0, parsedate_to_datetime(val).timestamp() - now)
@@ -45,7 +45,8 @@ def retry_after(headers: Mapping[str, str], now: float) -> float | None:
         return None
 
 
-def _finite(text: str) -> float | None:
+def finite(text: str) -> float | None:
+    """``text`` as a number, unless it is none or not finite (``inf`` would hold for ever)."""
     try:
         value = float(text)
     except ValueError:

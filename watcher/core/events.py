@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from watcher.core.timestamps import format_ts
-from watcher.model import TERMINAL, Event, JournalEntry, RunDetails, Status
+from watcher.model import TERMINAL, Event, RunDetails, Status
 
 RUN_CREATED = "watcher.run.created"
 RUN_STATUS_CHANGED = "watcher.run.status_changed"
@@ -127,10 +127,10 @@ def to_json(event: Event) -> bytes:
     })
 
 
-def parsed(e: JournalEntry) -> dict[str, Any]:
-    """A journaled event's CloudEvent, or ``{}`` for a body that is none."""
+def parsed(raw: bytes | None) -> dict[str, Any]:
+    """A JSON object (an event's CloudEvent, a lease's info), else ``{}``."""
     try:
-        ev = orjson.loads(e.body)
+        ev = orjson.loads(raw or b"")
     except orjson.JSONDecodeError:
         return {}
     return ev if isinstance(ev, dict) else {}

@@ -39,7 +39,7 @@ def incident_of(e: JournalEntry) -> tuple[str, str] | None:
     if t in (SOURCE_FAILING, SOURCE_RECOVERED):
         return (OPENS if t == SOURCE_FAILING else RESOLVES), source_incident(e.source)
     if t in (WORKFLOW_DEGRADED, WORKFLOW_RECOVERED):
-        ev = parsed(e)
+        ev = parsed(e.body)
         key = workflow_incident(data_of(ev).get("rule"), e.source, ev.get("subject"))
         return (OPENS if t == WORKFLOW_DEGRADED else RESOLVES), key
     if not e.run_id:

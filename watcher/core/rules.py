@@ -50,8 +50,6 @@ SAMPLES = 10
 MAX_OUTCOMES = 10_000
 #: store namespace of the tracks
 NAMESPACE = "rules"
-#: statuses a rule may count as failed
-FAILURE_STATUSES = ("failed", "rejected", "cancelled")
 #: characters of a sample run's error kept
 ERROR_MAX = 300
 
@@ -169,13 +167,13 @@ def load_tracks(records: dict[str, bytes]) -> dict[Key, Track]:
 
 
 def provider_of(e: JournalEntry) -> str | None:
-    p = data_of(parsed(e)).get("provider")
+    p = data_of(parsed(e.body)).get("provider")
     return p if isinstance(p, str) else None
 
 
 def sample_of(e: JournalEntry, t: float) -> dict[str, Any]:
     """A failed or stuck run as an event's ``samples`` list shows it."""
-    d = data_of(parsed(e))
+    d = data_of(parsed(e.body))
     error = d.get("error")
     return {"run_id": e.run_id, "source": e.source, "status": e.status,
             "error": str(error)[:ERROR_MAX] if error else None,

@@ -159,10 +159,6 @@ class SourceStatus:
     def failing(self) -> bool:
         return source_health(self.failures, self.failure_threshold) == "failing"
 
-    @property
-    def retrying(self) -> bool:
-        return source_health(self.failures, self.failure_threshold) == "retrying"
-
 
 @dataclass(frozen=True, slots=True)
 class SinkStatus:
@@ -280,8 +276,8 @@ class DaemonStatus:
         """systemd's ``STATUS=``: ``3/4 sources ok, 1 retrying; ...``; failing means what
         ``watcher.source.failing`` means."""
         n = len(self.sources)
-        failing = sum(1 for s in self.sources if s.failing)
-        retrying = sum(1 for s in self.sources if s.retrying)
+        health = Counter(source_health(s.failures, s.failure_threshold) for s in self.sources)
+        failing, retrying = health["failing"], health["retrying"]
         sent = sum(k.stats.delivered for k in self.sinks)
         runs = sum(sum(src.runs.values()) for src in self.sources)
         return (f"{n - failing - retrying}/{n} sources ok"

@@ -23,7 +23,7 @@ import aiohttp
 import orjson
 
 from watcher.config.units import format_size
-from watcher.core.backoff import Backoff, retry_after
+from watcher.core.backoff import Backoff, finite, retry_after
 from watcher.errors import AuthError, BadPayload, ProviderError, RateLimited, TransientError
 from watcher.infra.clock import Clock
 from watcher.infra.permit import checkpoint
@@ -202,8 +202,5 @@ class VendorHttp:
 
 def _reset_in(headers: Mapping[str, str], now: float) -> float | None:
     """Seconds until ``X-RateLimit-Reset`` (epoch seconds), when a spent limit names it."""
-    try:
-        reset = float(headers.get("X-RateLimit-Reset", ""))
-    except ValueError:
-        return None
-    return max(1.0, reset - now) if reset > now else None
+    reset = finite(headers.get("X-RateLimit-Reset", ""))
+    return max(1.0, reset - now) if reset is not None and reset > now else None

@@ -166,7 +166,7 @@ class SinkRunner(JournalReader):
         match = self.config.match
         wanted = entries if match.everything else [e for e in entries if match(e)]
         holds = () if self.record or self.silencer is None else self.silencer.for_sink(self.name)
-        told = None if self.told is None else self.told.draft(entries, wanted, self.silencer)
+        told = set() if self.told is None else self.told.draft(entries, wanted, self.silencer)
         inhibited = {} if self.told is None else self.told.inhibited
         wanted, held, stopped = screen(wanted, holds, record=self.record, told=told,
                                        repeat=self.config.repeat_interval, inhibited=inhibited)
@@ -312,9 +312,9 @@ class SinkRunner(JournalReader):
         self.log.info("dead letters re-delivered", delivered=len(delivered), kept=len(again))
         return len(delivered)
 
-    async def _ack(self, seq: int, told: set[str] | None, stopped: Sequence[int]) -> None:
+    async def _ack(self, seq: int, told: set[str], stopped: Sequence[int]) -> None:
         self.cursor = seq
-        records = None if told is None or self.told is None else self.told.settle(told, stopped)
+        records = None if self.told is None else self.told.settle(told, stopped)
         try:
             await self.journal.ack(self.consumer, seq, fence=self.claim, records=records)
             if records is not None:

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Sequence
 
-import orjson
 import structlog
 
 from watcher.config.silences import WindowConfig
-from watcher.core.events import REMINDS
+from watcher.core.events import REMINDS, data_of, parsed
 from watcher.core.incidents import OPENS, RESOLVES, incident_of
 from watcher.core.inhibition import InhibitRule, exempt
 from watcher.core.matching import Match
@@ -154,7 +153,7 @@ def _log_changes(before: dict[str, Silence], after: Iterable[Silence]) -> None:
 
 
 def screen(entries: Sequence[JournalEntry], holds: Sequence[Hold], *, record: bool,
-           repeat: float | None, told: set[str] | None = None,
+           repeat: float | None, told: set[str],
            inhibited: Container[int] = ()) -> tuple[list[JournalEntry], list[str], list[int]]:
     """What a sink is handed of ``entries`` (already through its ``match``), the labels
     of the silences that held each of the others back, and the seqs inhibition held.
@@ -172,20 +171,19 @@ def screen(entries: Sequence[JournalEntry], holds: Sequence[Hold], *, record: bo
     for e in entries:
         if e.type in REMINDS and (repeat is None or reminder_interval(e) != repeat):
             continue
-        incident = incident_of(e) if told is not None else None
+        incident = incident_of(e)
         h = held_by(e, e.time, holds) if holds else None
-        if h is not None and incident is not None and told is not None \
-                and incident[0] == RESOLVES and incident[1] in told:
+        if h is not None and incident is not None and incident[0] == RESOLVES \
+                and incident[1] in told:
             h = None  # the sink got the alert: it gets its end, silenced or not
-        inhibit = (h is None and e.seq in inhibited
-                   and not exempt(e, incident, told if told is not None else set()))
+        inhibit = h is None and e.seq in inhibited and not exempt(e, incident, told)
         if h is not None:
             held.append(h.label)
         elif inhibit:
             stopped.append(e.seq)
         else:
             out.append(e)
-        if incident is not None and told is not None:
+        if incident is not None:
             if incident[0] != OPENS:
                 told.discard(incident[1])
             elif h is None and not inhibit:  # handed over
@@ -203,8 +201,5 @@ def forget_ended(entries: Iterable[JournalEntry], told: set[str]) -> None:
 
 def reminder_interval(e: JournalEntry) -> float | None:
     """The ``repeat_interval`` a reminder was made for (its body is read: reminders are few)."""
-    try:
-        value = orjson.loads(e.body)["data"]["repeat_interval_s"]
-    except (ValueError, KeyError, TypeError):
-        return None
+    value = data_of(parsed(e.body)).get("repeat_interval_s")
     return float(value) if isinstance(value, int | float) else None

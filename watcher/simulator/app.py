@@ -76,17 +76,13 @@ ADMIN = (
 )
 
 
-def api_class(vendor: str) -> type[VendorApi]:
-    return APIS[vendor]
-
-
 def available_vendors() -> tuple[str, ...]:
     return tuple(v for v in VENDORS if v in APIS)
 
 
 def make_app(world: World) -> web.Application:
     app = web.Application()
-    apis = {v: api_class(v)(world) for v in available_vendors()}
+    apis = {v: APIS[v](world) for v in available_vendors()}
     for vendor, api in apis.items():
         app.add_subapp(f"/{vendor}", api.app())
     hooks = app[HOOKS_KEY] = Webhooks(world)
@@ -282,5 +278,5 @@ class Simulator:
         return self._runner.app[HOOKS_KEY]
 
     def url(self, vendor: str) -> str:
-        root = api_class(vendor).root if vendor in APIS else ""
+        root = APIS[vendor].root if vendor in APIS else ""
         return f"http://{self.host}:{self.port}/{vendor}{root}"

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import anyio
 
-from watcher.simulator.app import api_class
+from watcher.simulator.app import APIS
 from watcher.simulator.world import SimRun, World
 
 PATHS: list[tuple[float, tuple[str, ...]]] = [
@@ -69,7 +69,7 @@ class Scenario:
         """History before watching starts: finished runs, and one already stuck."""
         now = self.world.clock()
         for vendor in self.vendors:
-            stages = api_class(vendor).stages
+            stages = APIS[vendor].stages
             wfs = [self.world.workflow(vendor, name) for name in WORKFLOWS]
             for i in range(self.history):
                 end = self.rng.choice(["succeeded"] * 4 + ["failed"])
@@ -118,7 +118,7 @@ class Scenario:
         self._spawn_path(vendor, WORKFLOWS[n % len(WORKFLOWS)], path, at)
 
     def _spawn_path(self, vendor: str, workflow: str, path: tuple[str, ...], at: float) -> None:
-        stages = api_class(vendor).stages
+        stages = APIS[vendor].stages
         path = tuple(s if s in stages else STAND_IN.get(s, "") for s in path)
         path = tuple(s for s in path if s in stages)
         wf = self.world.workflow(vendor, workflow)
@@ -138,7 +138,7 @@ class Scenario:
         if run.id not in self.world.runs[run.vendor]:
             return
         stage, rest = path[0], path[1:]
-        raw, extra = api_class(run.vendor).stages[stage]
+        raw, extra = APIS[run.vendor].stages[stage]
         if stage == "running" and run.started is None:
             run.started = at
         if not rest:

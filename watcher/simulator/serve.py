@@ -9,7 +9,7 @@ import anyio
 import structlog
 
 from watcher.infra.clock import wall
-from watcher.simulator.app import Simulator, api_class, available_vendors
+from watcher.simulator.app import APIS, Simulator, available_vendors
 from watcher.simulator.scenario import Scenario
 from watcher.simulator.world import World
 
@@ -35,7 +35,7 @@ async def serve(*, host: str = "127.0.0.1", port: int = 8765, scenario: bool = T
         log = structlog.get_logger("watcher.simulator")
         for vendor in available_vendors():
             log.info("serving", vendor=vendor, base_url=sim.url(vendor),
-                     token=world.tokens[vendor], **api_class(vendor).login)
+                     token=world.tokens[vendor], **APIS[vendor].login)
         print(f"simulator listening on http://{host}:{sim.port} (admin: /_sim/info)",
               file=sys.stderr, flush=True)
         async with anyio.create_task_group() as tg:

@@ -103,8 +103,8 @@ class SimulatedVendors:
         table: dict[str, Any] = {"name": name or vendor, "provider": vendor,
                                  "token": self.vendors[vendor].token,
                                  "base_url": self.vendors[vendor].base_url}
-        from watcher.simulator.app import api_class
-        table.update(api_class(vendor).source_keys)
+        from watcher.simulator.app import APIS
+        table.update(APIS[vendor].source_keys)
         if vendor == "cortex":
             workflows = self.world.workflows["cortex"]
             wf = workflows[0] if workflows else self.world.workflow("cortex", "Invoices")

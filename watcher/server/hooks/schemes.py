@@ -22,8 +22,7 @@ import hmac
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-import orjson
-
+from watcher.core.events import parsed
 from watcher.providers import provider_class
 from watcher.sinks.webhook import signing_key
 
@@ -79,11 +78,7 @@ def extend(headers: Mapping[str, str], body: bytes, secret: str, now: float) -> 
     want = _hmac_hex(secret, b"v0:%s:%s" % (ts_text.encode(), body))
     if not hmac.compare_digest(given.strip().lower().encode(), want):
         raise Refused("signature mismatch")
-    try:
-        event_id = orjson.loads(body).get("eventId")
-    except (orjson.JSONDecodeError, AttributeError):
-        event_id = None
-    return Verified(_delivery(event_id, body), ts)
+    return Verified(_delivery(parsed(body).get("eventId"), body), ts)
 
 
 def github(headers: Mapping[str, str], body: bytes, secret: str, now: float) -> Verified:

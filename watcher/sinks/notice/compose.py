@@ -25,7 +25,7 @@ from watcher.core.events import (
     WORKFLOW_RECOVERED,
 )
 from watcher.core.timestamps import parse_ts
-from watcher.model import JournalEntry
+from watcher.model import FAILURE_STATUSES, JournalEntry
 from watcher.sinks.notice import (
     Code,
     Excerpt,
@@ -54,7 +54,6 @@ LISTED = 10
 #: types whose notices read as a stuck run's / a failing or recovered source's
 STUCK_TYPES = (RUN_STUCK, RUN_REMINDER)
 SOURCE_TYPES = (SOURCE_FAILING, SOURCE_RECOVERED, SOURCE_REMINDER)
-FAILING_STATUSES = ("failed", "rejected", "cancelled")
 
 
 def notices(batch: Sequence[JournalEntry], headlines: Headlines = DEFAULT, *,
@@ -81,7 +80,7 @@ def group_key(ev: dict[str, Any]) -> tuple[str | None, ...]:
 
 
 def severity(e: JournalEntry) -> str:
-    if e.type in (SOURCE_FAILING, WORKFLOW_DEGRADED) or e.status in FAILING_STATUSES:
+    if e.type in (SOURCE_FAILING, WORKFLOW_DEGRADED) or e.status in FAILURE_STATUSES:
         return "failure"
     if e.type == RUN_STUCK:
         return "warning"

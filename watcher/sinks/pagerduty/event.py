@@ -27,7 +27,7 @@ from watcher.core.events import (
     WORKFLOW_RECOVERED,
 )
 from watcher.infra.secrets import Masker
-from watcher.model import JournalEntry
+from watcher.model import FAILURE_STATUSES, JournalEntry
 from watcher.sinks.notice.compose import notices
 
 SEVERITIES = ("critical", "error", "warning", "info")
@@ -63,7 +63,7 @@ def incident_of(e: JournalEntry, ev: Mapping[str, Any]) -> tuple[str, str] | Non
     if not e.type.startswith("watcher.run.") or not e.run_id:
         return None
     key = dedup_key("run", e.source, e.run_id)
-    if e.type == RUN_STUCK or e.status in ("failed", "rejected", "cancelled"):
+    if e.type == RUN_STUCK or e.status in FAILURE_STATUSES:
         return "trigger", key
     # only a run that moved to succeeded can have had an incident to resolve
     return ("resolve", key) if e.status == "succeeded" and e.type == RUN_STATUS_CHANGED \

@@ -21,10 +21,8 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Collection, Mapping
-from typing import Any
 
-import orjson
-
+from watcher.core.events import parsed
 from watcher.errors import Fenced
 from watcher.infra.clock import Clock
 from watcher.state.cluster import LeaseRow, ReplicaRow, Upkeep
@@ -146,15 +144,5 @@ class PgCluster:
         q = (f"SELECT name, holder, epoch, {_SECONDS.format('expires')}, "
              "expires > clock_timestamp(), info FROM leases ORDER BY name")
         rows = await self._db.read(lambda db: db.fetch(q))
-        return [LeaseRow(name, holder, epoch, expires, live, _info(info))
+        return [LeaseRow(name, holder, epoch, expires, live, parsed(info))
                 for name, holder, epoch, expires, live, info in rows]
-
-
-def _info(blob: bytes | None) -> dict[str, Any]:
-    if not blob:
-        return {}
-    try:
-        data = orjson.loads(blob)
-    except orjson.JSONDecodeError:
-        return {}
-    return data if isinstance(data, dict) else {}
