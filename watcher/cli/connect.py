@@ -99,11 +99,8 @@ async def _run(check: Check, probe: Callable[[], Awaitable[str]]) -> None:
 
 
 async def _store(path: str) -> str:
-    store = await open_store(path, create=False)
-    try:
+    async with await open_store(path, create=False) as store:
         return await store.probe()
-    finally:
-        await store.close()
 
 
 async def _source(cfg: SourceConfig, session: aiohttp.ClientSession) -> str:
