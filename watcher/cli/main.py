@@ -52,20 +52,16 @@ def _flushed(code: int) -> int:
     return code
 
 
-def _config_path(args: argparse.Namespace) -> str:
-    return args.config or os.environ.get("WATCHER_CONFIG") or DEFAULT_CONFIG
-
-
 def _load(args: argparse.Namespace) -> Config:
     from watcher.errors import ConfigError
     from watcher.runtime import configuration as config_mod
 
     try:
-        return config_mod.load(_config_path(args), needs=_NEEDS.get(args.command))
+        return config_mod.load(args.config or os.environ.get("WATCHER_CONFIG") or DEFAULT_CONFIG,
+                               needs=_NEEDS.get(args.command))
     except ConfigError as e:
         print(str(e), file=sys.stderr)
-        n = len(e.problems)
-        print(f"watcher: {n} configuration problem{'s' if n != 1 else ''}", file=sys.stderr)
+        print(f"watcher: {_n(len(e.problems), 'configuration problem')}", file=sys.stderr)
         raise SystemExit(os.EX_CONFIG) from None
 
 
