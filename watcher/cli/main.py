@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from watcher.cli.parser import parser
-from watcher.cli.target import DEFAULT_CONFIG
+from watcher.cli.target import DEFAULT_CONFIG, fail
 
 if TYPE_CHECKING:
     from watcher.config.settings import Config
@@ -162,21 +162,16 @@ def _daemon(args: argparse.Namespace, config: Config) -> int:
         _tell_summary(daemon.summary, config.watcher.log_format)
         return code
     except LeasesHeld as e:  # temporary: the replicas poll every source already
-        print(f"watcher: not polling: {e}", file=sys.stderr)
-        return os.EX_TEMPFAIL
+        return fail(f"not polling: {e}", os.EX_TEMPFAIL)
     except StateHeld as e:
         if once:  # temporary: it can run once that process is gone
-            print(f"watcher: not polling: {e}; `once` must not write the state file "
-                  "alongside it (a running daemon already polls every source)", file=sys.stderr)
-            return os.EX_TEMPFAIL
-        print(f"watcher: state store unusable at start: {e}", file=sys.stderr)
-        return os.EX_UNAVAILABLE
+            return fail(f"not polling: {e}; `once` must not write the state file alongside "
+                        "it (a running daemon already polls every source)", os.EX_TEMPFAIL)
+        return fail(f"state store unusable at start: {e}", os.EX_UNAVAILABLE)
     except StoreUnavailable as e:
-        print(f"watcher: {e}", file=sys.stderr)
-        return os.EX_UNAVAILABLE
+        return fail(str(e), os.EX_UNAVAILABLE)
     except StoreError as e:  # `once` only: the daemon itself rides out store errors
-        print(f"watcher: {e}", file=sys.stderr)
-        return os.EX_TEMPFAIL
+        return fail(str(e), os.EX_TEMPFAIL)
 
 
 def _n(n: object, what: str) -> str:
