@@ -201,11 +201,10 @@ _PLAIN: dict[str, tuple[str | None, Callable[[argparse.Namespace], int]]] = {
     "migrate": ("warning", _migrate), "schema": (None, _schema)}
 #: what the commands beside a daemon read of the config: a ``${VAR}`` unset elsewhere
 #: (the unit's ``${WATCHER_REPLICA}``) does not stop them; the others need every key
+_DAEMON = frozenset({"watcher.state_path", "watcher.http_listen", "watcher.http_token",
+                     "watcher.http_token_file"})
 _NEEDS: dict[str, frozenset[str]] = {
-    "status": frozenset({"watcher.state_path", "watcher.lease_ttl", "watcher.http_listen",
-                         "watcher.http_token", "watcher.http_token_file"}),
-    "silence": frozenset({"watcher.state_path", "watcher.retention", "watcher.http_listen",
-                          "watcher.http_token", "watcher.http_token_file"}),
+    "status": _DAEMON | {"watcher.lease_ttl"}, "silence": _DAEMON | {"watcher.retention"},
     "deadletters": frozenset({"watcher.state_path"})}
 #: commands that read the config first (exit 78 when it is invalid)
 _WITH_CONFIG: dict[str, Callable[[argparse.Namespace, Config], int]] = {
