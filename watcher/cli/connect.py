@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -32,6 +31,7 @@ from functools import partial
 import aiohttp
 import anyio
 
+from watcher.cli.target import fail
 from watcher.config.settings import Config, SinkConfig, SourceConfig
 from watcher.errors import StoreAbsent
 from watcher.infra.clock import wall
@@ -62,8 +62,7 @@ def command(config: Config) -> int:
         print(masker.redact(f"{c.verdict:<{WIDTH}}  {c.what}: {c.detail}"), flush=True)
     failed = sum(c.verdict == "FAILED" for c in checks)
     if failed:
-        print(f"watcher: {failed} of {len(checks)} checks failed", file=sys.stderr)
-        return os.EX_UNAVAILABLE
+        return fail(f"{failed} of {len(checks)} checks failed", os.EX_UNAVAILABLE)
     return os.EX_OK
 
 
@@ -99,11 +98,8 @@ async def _run(check: Check, probe: Callable[[], Awaitable[str]]) -> None:
 
 
 async def _store(path: str) -> str:
-    store = await open_store(path, create=False)
-    try:
+    async with await open_store(path, create=False) as store:
         return await store.probe()
-    finally:
-        await store.close()
 
 
 async def _source(cfg: SourceConfig, session: aiohttp.ClientSession) -> str:

@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from watcher.cli.target import CommandError
+from watcher.cli.target import CommandError, fail
 from watcher.config.settings import Config
 from watcher.errors import StoreAbsent, StoreError, StoreUnavailable
 
@@ -28,8 +28,7 @@ def beside_daemon(config: Config, local: Callable[[], int],
         if config.watcher.state_path == ":memory:":
             code = remote()
             if code is None:
-                print(f'watcher: state_path is ":memory:": {memory}', file=sys.stderr)
-                return os.EX_UNAVAILABLE
+                return fail(f'state_path is ":memory:": {memory}', os.EX_UNAVAILABLE)
             return code
         try:
             return local()
@@ -37,11 +36,9 @@ def beside_daemon(config: Config, local: Callable[[], int],
             code = remote()
             return absent(config, e) if code is None else code
     except (StoreUnavailable, StoreError) as e:
-        print(f"watcher: {e}", file=sys.stderr)
-        return os.EX_UNAVAILABLE
+        return fail(str(e), os.EX_UNAVAILABLE)
     except CommandError as e:  # a daemon answered, and refused
-        print(f"watcher: {e}", file=sys.stderr)
-        return e.code
+        return fail(str(e), e.code)
 
 
 def absent(config: Config, e: StoreAbsent) -> int:

@@ -22,14 +22,11 @@ def command(config: Config, action: str, *, sink: str | None = None) -> int:
 async def _act(path: str, action: str, sink: str | None) -> int:
     # No writer: listing only reads, and a retry only raises a flag on rows the
     # running daemon (the one writer of journal, state and cursors) acts on.
-    store = await open_store(path, existing=True)
-    try:
+    async with await open_store(path, existing=True) as store:
         if action == "list":
             _print(await store.dead_letters(sink))
             return 0
         n = await store.mark_retry(sink)
-    finally:
-        await store.close()
     print(f"{n} dead letter{'s' if n != 1 else ''} queued for delivery again "
           "(the running daemon picks them up within seconds)", file=sys.stderr)
     return 0

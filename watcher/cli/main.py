@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from watcher.cli.parser import parser
-from watcher.cli.target import DEFAULT_CONFIG
+from watcher.cli.target import DEFAULT_CONFIG, fail
 
 if TYPE_CHECKING:
     from watcher.config.settings import Config
@@ -61,8 +61,7 @@ def _load(args: argparse.Namespace) -> Config:
         return config_mod.load(path, needs=_NEEDS.get(args.command))
     except ConfigError as e:
         print(str(e), file=sys.stderr)
-        n = len(e.problems)
-        print(f"watcher: {n} configuration problem{'s' if n != 1 else ''}", file=sys.stderr)
+        print(f"watcher: {_n(len(e.problems), 'configuration problem')}", file=sys.stderr)
         raise SystemExit(os.EX_CONFIG) from None
 
 
@@ -163,21 +162,16 @@ def _daemon(args: argparse.Namespace, config: Config) -> int:
         _tell_summary(daemon.summary, config.watcher.log_format)
         return code
     except LeasesHeld as e:  # temporary: the replicas poll every source already
-        print(f"watcher: not polling: {e}", file=sys.stderr)
-        return os.EX_TEMPFAIL
+        return fail(f"not polling: {e}", os.EX_TEMPFAIL)
     except StateHeld as e:
         if once:  # temporary: it can run once that process is gone
-            print(f"watcher: not polling: {e}; `once` must not write the state file "
-                  "alongside it (a running daemon already polls every source)", file=sys.stderr)
-            return os.EX_TEMPFAIL
-        print(f"watcher: state store unusable at start: {e}", file=sys.stderr)
-        return os.EX_UNAVAILABLE
+            return fail(f"not polling: {e}; `once` must not write the state file alongside "
+                        "it (a running daemon already polls every source)", os.EX_TEMPFAIL)
+        return fail(f"state store unusable at start: {e}", os.EX_UNAVAILABLE)
     except StoreUnavailable as e:
-        print(f"watcher: {e}", file=sys.stderr)
-        return os.EX_UNAVAILABLE
+        return fail(str(e), os.EX_UNAVAILABLE)
     except StoreError as e:  # `once` only: the daemon itself rides out store errors
-        print(f"watcher: {e}", file=sys.stderr)
-        return os.EX_TEMPFAIL
+        return fail(str(e), os.EX_TEMPFAIL)
 
 
 def _n(n: object, what: str) -> str:
@@ -207,11 +201,10 @@ _PLAIN: dict[str, tuple[str | None, Callable[[argparse.Namespace], int]]] = {
     "migrate": ("warning", _migrate), "schema": (None, _schema)}
 #: what the commands beside a daemon read of the config: a ``${VAR}`` unset elsewhere
 #: (the unit's ``${WATCHER_REPLICA}``) does not stop them; the others need every key
+_DAEMON = frozenset({"watcher.state_path", "watcher.http_listen", "watcher.http_token",
+                     "watcher.http_token_file"})
 _NEEDS: dict[str, frozenset[str]] = {
-    "status": frozenset({"watcher.state_path", "watcher.lease_ttl", "watcher.http_listen",
-                         "watcher.http_token", "watcher.http_token_file"}),
-    "silence": frozenset({"watcher.state_path", "watcher.retention", "watcher.http_listen",
-                          "watcher.http_token", "watcher.http_token_file"}),
+    "status": _DAEMON | {"watcher.lease_ttl"}, "silence": _DAEMON | {"watcher.retention"},
     "deadletters": frozenset({"watcher.state_path"})}
 #: commands that read the config first (exit 78 when it is invalid)
 _WITH_CONFIG: dict[str, Callable[[argparse.Namespace, Config], int]] = {

@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from watcher.cli.target import fail
 from watcher.config.urls import is_postgres
 from watcher.errors import StateHeld, StoreError, StoreUnavailable, TargetNotEmpty
 from watcher.infra.secrets import masked_url
@@ -21,22 +22,17 @@ from watcher.state.migration import migrate_file
 
 def command(source: str, target: str) -> int:
     if not is_postgres(target):
-        print(f"watcher: --to {masked_url(target)}: not a postgresql:// URL", file=sys.stderr)
-        return os.EX_USAGE
+        return fail(f"--to {masked_url(target)}: not a postgresql:// URL", os.EX_USAGE)
     if source == ":memory:" or not Path(source).is_file():
-        print(f"watcher: --from {source}: no such state file", file=sys.stderr)
-        return os.EX_NOINPUT
+        return fail(f"--from {source}: no such state file", os.EX_NOINPUT)
     try:
         return run_sync(lambda: _copy(source, target))
     except StateHeld as e:
-        print(f"watcher: not copying: {e}; stop it first", file=sys.stderr)
-        return os.EX_TEMPFAIL
+        return fail(f"not copying: {e}; stop it first", os.EX_TEMPFAIL)
     except TargetNotEmpty as e:
-        print(f"watcher: not copying: {e}", file=sys.stderr)
-        return os.EX_CANTCREAT
+        return fail(f"not copying: {e}", os.EX_CANTCREAT)
     except (StoreUnavailable, StoreError) as e:
-        print(f"watcher: {e}", file=sys.stderr)
-        return os.EX_UNAVAILABLE
+        return fail(str(e), os.EX_UNAVAILABLE)
 
 
 async def _copy(source: str, target: str) -> int:

@@ -59,9 +59,8 @@ def command(args: argparse.Namespace, config: Config, now: float) -> int:
 
 async def _act(args: argparse.Namespace, config: Config, now: float,
                silence: Silence | None) -> int:
-    store = await open_store(config.watcher.state_path, existing=True)
     counts = None
-    try:
+    async with await open_store(config.watcher.state_path, existing=True) as store:
         silences, _ = await stored.stored(store)
         if args.action == "list":
             counts = await held_counts(store, config)
@@ -73,8 +72,6 @@ async def _act(args: argparse.Namespace, config: Config, now: float,
                     await stored.forget(store, s.id)
         if silence is not None:
             await stored.save(store, silence)
-    finally:
-        await store.close()
     return _tell(args, config, now, silences, counts, silence)
 
 

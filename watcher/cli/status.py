@@ -61,12 +61,9 @@ def _print(doc: dict[str, Any], as_text: Callable[[dict[str, Any]], str], *,
 
 async def _document(config: Config) -> dict[str, Any]:
     path = config.watcher.state_path
-    store = await open_store(path, existing=True)  # no writer: it only reads
-    try:
+    async with await open_store(path, existing=True) as store:  # no writer: it only reads
         view = await read_view(store, config.watcher.lease_ttl, runs=store.cluster is None)
         shown = store.path
-    finally:
-        await store.close()
     writers = [] if view.clustered else _sqlite_writer(path)
     return status.document(config, view, replicas=writers, store={
         "kind": "postgresql" if is_postgres(path) else "sqlite", "path": shown})

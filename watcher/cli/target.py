@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,6 +39,12 @@ class CommandError(Exception):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
         self.code = code
+
+
+def fail(message: str, code: int) -> int:
+    """Say on stderr why a command stops (``watcher: message``); its exit code."""
+    print(f"watcher: {message}", file=sys.stderr)
+    return code
 
 
 def daemon_url(text: str) -> str:

@@ -144,8 +144,6 @@ class RedisSink(BusSink[RedisOptions]):
             return line
         except (redis.exceptions.RedisError, OSError) as e:
             raise self._failed("Redis", e) from None
-        finally:
-            await self.aclose()
 
     async def deliver(self, batch: Sequence[JournalEntry]) -> Outcomes:
         started = time.perf_counter()

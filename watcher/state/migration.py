@@ -36,15 +36,9 @@ class Copied:
 async def migrate_file(path: str, url: str) -> Copied:
     """Open the SQLite file at ``path`` (as its one writer) and the PostgreSQL database at
     ``url``, and copy the one into the other (:func:`migrate`)."""
-    sqlite = await SqliteStore.open(path, writer="watcher migrate")
-    try:
-        pg = await PostgresStore.open(url, replica="watcher migrate", listen_url="")
-        try:
-            return await migrate(sqlite, pg)
-        finally:
-            await pg.close()
-    finally:
-        await sqlite.close()
+    async with (await SqliteStore.open(path, writer="watcher migrate") as sqlite,
+                await PostgresStore.open(url, replica="watcher migrate", listen_url="") as pg):
+        return await migrate(sqlite, pg)
 
 
 async def migrate(source: SqliteStore, target: PostgresStore) -> Copied:

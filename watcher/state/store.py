@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from watcher.errors import StoreUnavailable
 from watcher.model import JournalEntry, Tracked
@@ -197,6 +197,12 @@ class Store(Protocol):
     async def close(self) -> None:
         """Release the store (and the right to write it, where the store holds one)."""
 
+    async def __aenter__(self) -> Self:
+        """``async with await open_store(...) as store:`` closes it when the block ends."""
+
+    async def __aexit__(self, *exc: object) -> None:
+        ...
+
     async def probe(self) -> str:
         """``watcher check --connect``: what the store is and its schema version, in one
         line; StoreUnavailable when this watcher cannot use it (a newer schema)."""
@@ -258,6 +264,12 @@ class SqlStore:
 
     async def close(self) -> None:
         await self._db.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     async def pushes(self, source: str, limit: int) -> list[Push]:
         return list(await self._db.read(lambda db: self._inbox.pending(db, source, limit)))
