@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -32,9 +32,10 @@ import orjson
 from tests.event_schema import assert_valid_event, note_body
 from watcher.config.settings import Config, SourceConfig
 from watcher.config.toml_text import toml_value
+from watcher.core.diff import ChangedAt, Changeset, Describe, Policy, Session
 from watcher.infra.clock import wall
 from watcher.infra.ratelimit import Buckets, Limit
-from watcher.model import Event, JournalEntry
+from watcher.model import Event, JournalEntry, Observation, Tracked
 from watcher.providers import provider_class
 from watcher.providers.protocol import ProviderContext
 from watcher.runtime import configuration as config_mod
@@ -77,6 +78,18 @@ def sim_source(sim_url: Callable[[str], str], world: World, vendor: str, *,
     src.update(api_class(vendor).source_keys)
     src.update(kw)
     return src
+
+
+def diff(runs: Mapping[str, Tracked], live: Collection[str],
+         observations: Iterable[Observation], *, now: float, policy: Policy,
+         describe: Describe, changed_at: ChangedAt | None = None,
+         baseline: bool = False) -> Changeset:
+    """One page's :class:`~watcher.core.diff.Session`: ``observations`` against the known
+    ``runs`` (``live`` = non-terminal ids)."""
+    session = Session(runs, live, now=now, policy=policy, describe=describe,
+                      changed_at=changed_at, baseline=baseline)
+    session.feed(observations)
+    return session.finish()
 
 
 def parse_config(text: str, env: Mapping[str, str] | None = None) -> Config:

@@ -223,17 +223,6 @@ class Session:
         return out
 
 
-def diff(runs: Mapping[str, Tracked], live: Collection[str],
-         observations: Iterable[Observation], *, now: float, policy: Policy,
-         describe: Describe, changed_at: ChangedAt | None = None,
-         baseline: bool = False) -> Changeset:
-    """Compare one poll's observations with the known ``runs`` (``live`` = non-terminal ids)."""
-    session = Session(runs, live, now=now, policy=policy, describe=describe,
-                      changed_at=changed_at, baseline=baseline)
-    session.feed(observations)
-    return session.finish()
-
-
 def expired(runs: Mapping[str, Tracked], *, now: float, horizon: float) -> list[str]:
     """Terminal runs whose last change is older than ``horizon``: safe to forget."""
     before = now - horizon
