@@ -51,7 +51,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=900)
     runs = ap.parse_args().runs
-    configure(level="error", stream=sys.stderr)
+    configure(level="error")
     print(f"{runs:,} runs in the lookback, none live, 5 idle cycles after the first poll")
     for vendor in PLATFORMS:
         first, costs, events = await measure(vendor, runs)

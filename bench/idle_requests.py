@@ -75,7 +75,7 @@ async def measure(vendor: str, live: int) -> tuple[int, list[int]]:
 
 
 async def main() -> None:
-    configure(level="warning", stream=sys.stderr)
+    configure(level="warning")
     if "--json" in sys.argv:
         out = {}
         for vendor in STATUSES:
