@@ -85,9 +85,10 @@ def diff(runs: Mapping[str, Tracked], live: Collection[str],
          describe: Describe, changed_at: ChangedAt | None = None,
          baseline: bool = False) -> Changeset:
     """One page's :class:`~watcher.core.diff.Session`: ``observations`` against the known
-    ``runs`` (``live`` = non-terminal ids)."""
+    ``runs`` (``live`` = non-terminal ids); without ``changed_at``, each item described."""
     session = Session(runs, live, now=now, policy=policy, describe=describe,
-                      changed_at=changed_at, baseline=baseline)
+                      changed_at=changed_at or (lambda item: describe(item).changed_at),
+                      baseline=baseline)
     session.feed(observations)
     return session.finish()
 

@@ -100,14 +100,14 @@ class Session:
     """
 
     def __init__(self, runs: Mapping[str, Tracked], live: Collection[str], *, now: float,
-                 policy: Policy, describe: Describe, changed_at: ChangedAt | None = None,
+                 policy: Policy, describe: Describe, changed_at: ChangedAt,
                  baseline: bool = False, version_time: bool = False) -> None:
         self.runs = runs
         self.live = live
         self.now = now
         self.policy = policy
         self.describe = describe
-        self.changed_at = changed_at or (lambda item: describe(item).changed_at)
+        self.changed_at = changed_at
         self.emit_new = not baseline or policy.emit_baseline
         self.forget_before = now - policy.horizon
         self.upserts: dict[str, Tracked] = {}
