@@ -60,7 +60,7 @@ def last_status(sock: socket.socket) -> str:
 
 
 def failing_gauge(daemon: Daemon) -> float:
-    text = generate_latest(metrics.registry_for(daemon.snapshot)).decode()
+    text = generate_latest(metrics.registry_for(daemon.snapshot, sse_clients=lambda: 0)).decode()
     return next(s.value for fam in text_string_to_metric_families(text)
                 for s in fam.samples if s.name == "watcher_source_failing")
 
