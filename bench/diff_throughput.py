@@ -18,8 +18,9 @@ import time
 
 import orjson
 
+from tests.support import diff
 from watcher.config.settings import SourceConfig
-from watcher.core.diff import Policy, diff
+from watcher.core.diff import Policy
 from watcher.infra.clock import wall
 from watcher.model import TERMINAL, Observation, RunState
 from watcher.providers import provider_class

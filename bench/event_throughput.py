@@ -70,7 +70,8 @@ async def stdout_rate(n: int, batch: int) -> float:
     with open("/dev/null", "wb") as devnull:  # noqa: ASYNC230 - /dev/null never blocks
         cfg = SinkConfig(name="out", type="stdout")
         runner = SinkRunner(StdoutSink(cfg, SinkContext(stdout=devnull, clock=wall)), cfg, journal,
-                            batch=batch, clock=wall)
+                            clock=wall)
+        runner.batch = batch
         await journal.attach("out")
         journal.cursors["out"] = 0
         t = time.perf_counter()

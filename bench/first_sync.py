@@ -26,6 +26,7 @@ import anyio
 import orjson
 
 from bench._sim import SimProcess
+from tests.support import LiftedBuckets
 from watcher.config.settings import SourceConfig
 from watcher.infra.clock import wall
 from watcher.infra.ratelimit import Buckets, Limit, RateLimiter
@@ -62,7 +63,7 @@ async def bare(sim: SimProcess, token: str, paced: bool = False) -> tuple[float,
 async def watcher_first_poll(sim: SimProcess, token: str, state: str, paced: bool = True
                              ) -> tuple[float, float, int]:
     return await _first_poll(sim, token, state,
-                             Buckets(clock=wall, limit=None if paced else Limit(1e6, 1e6)))
+                             LiftedBuckets(clock=wall, limit=None if paced else Limit(1e6, 1e6)))
 
 
 async def _first_poll(sim: SimProcess, token: str, state: str, buckets: Buckets

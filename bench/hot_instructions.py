@@ -33,7 +33,8 @@ SCRIPT = """
 import sys, orjson
 from bench.diff_throughput import make_pages, observe, provider, warm_state
 from watcher.runtime.loop import tune_gc
-from watcher.core.diff import Policy, diff
+from tests.support import diff
+from watcher.core.diff import Policy
 mode, vendor, changed, n = sys.argv[1], sys.argv[2], sys.argv[3] == "1", int(sys.argv[4])
 tune_gc()
 same, moved = make_pages(vendor, n)

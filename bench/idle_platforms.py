@@ -18,8 +18,8 @@ import anyio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import bench.idle_requests as idle
-from tests.support import Harness
-from watcher.infra.ratelimit import Buckets, Limit
+from tests.support import Harness, LiftedBuckets
+from watcher.infra.ratelimit import Limit
 from watcher.server.logs import configure
 from watcher.simulator import Simulator, World
 from watcher.testing import FrozenClock
@@ -34,7 +34,7 @@ async def measure(vendor: str, runs: int, cycles: int = 5) -> tuple[int, list[in
     clock = FrozenClock()
     world = World(clock=clock, seed=11)
     idle.populate(world, vendor, 0)
-    buckets = Buckets(clock=clock, limit=Limit(1e6, 1e6))
+    buckets = LiftedBuckets(clock=clock, limit=Limit(1e6, 1e6))
     async with Simulator(world) as sim, Harness(sim, vendor, clock=clock, buckets=buckets,
                                                 interval="15s") as h:
         await h.poll()
@@ -51,7 +51,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=900)
     runs = ap.parse_args().runs
-    configure(level="error", stream=sys.stderr)
+    configure(level="error")
     print(f"{runs:,} runs in the lookback, none live, 5 idle cycles after the first poll")
     for vendor in PLATFORMS:
         first, costs, events = await measure(vendor, runs)

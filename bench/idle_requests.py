@@ -24,8 +24,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support import Harness
-from watcher.infra.ratelimit import Buckets, Limit
+from tests.support import Harness, LiftedBuckets
+from watcher.infra.ratelimit import Limit
 from watcher.server.logs import configure
 from watcher.simulator import Simulator, World
 from watcher.testing import FrozenClock
@@ -59,7 +59,7 @@ async def measure(vendor: str, live: int) -> tuple[int, list[int]]:
     clock = FrozenClock()
     world = World(clock=clock, seed=11)
     populate(world, vendor, live)
-    buckets = Buckets(clock=clock, limit=Limit(1e6, 1e6))
+    buckets = LiftedBuckets(clock=clock, limit=Limit(1e6, 1e6))
     async with Simulator(world) as sim, Harness(sim, vendor, clock=clock, buckets=buckets,
                                                 interval=f"{INTERVAL:g}s") as h:
         await h.poll()
@@ -75,7 +75,7 @@ async def measure(vendor: str, live: int) -> tuple[int, list[int]]:
 
 
 async def main() -> None:
-    configure(level="warning", stream=sys.stderr)
+    configure(level="warning")
     if "--json" in sys.argv:
         out = {}
         for vendor in STATUSES:

@@ -28,8 +28,9 @@ from typing import Any
 
 import orjson
 
+from tests.support import diff
 from watcher.config.settings import SourceConfig
-from watcher.core.diff import Policy, diff
+from watcher.core.diff import Policy
 from watcher.infra.clock import wall
 from watcher.model import TERMINAL, Observation, RunState
 from watcher.providers.json.presets import GithubOptions, GithubProvider
@@ -120,7 +121,8 @@ SCRIPT = """
 import sys, orjson
 from bench.json_hot_path import make_pages, provider, warm_state, read
 from watcher.runtime.loop import tune_gc
-from watcher.core.diff import Policy, diff
+from tests.support import diff
+from watcher.core.diff import Policy
 mode, changed, n = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3])
 tune_gc()
 same, moved = make_pages(n)

@@ -16,8 +16,9 @@ import os
 
 import orjson
 
+from tests.support import diff
 from watcher.config.settings import SourceConfig
-from watcher.core.diff import Policy, diff
+from watcher.core.diff import Policy
 from watcher.infra.clock import wall
 from watcher.model import Observation
 from watcher.providers.extend import ExtendProvider

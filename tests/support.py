@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -32,9 +32,10 @@ import orjson
 from tests.event_schema import assert_valid_event, note_body
 from watcher.config.settings import Config, SourceConfig
 from watcher.config.toml_text import toml_value
-from watcher.infra.clock import wall
-from watcher.infra.ratelimit import Buckets, Limit
-from watcher.model import Event, JournalEntry
+from watcher.core.diff import ChangedAt, Changeset, Describe, Policy, Session
+from watcher.infra.clock import Clock, wall
+from watcher.infra.ratelimit import Buckets, Limit, RateLimiter
+from watcher.model import Event, JournalEntry, Observation, Tracked
 from watcher.providers import provider_class
 from watcher.providers.protocol import ProviderContext
 from watcher.runtime import configuration as config_mod
@@ -79,6 +80,31 @@ def sim_source(sim_url: Callable[[str], str], world: World, vendor: str, *,
     return src
 
 
+def diff(runs: Mapping[str, Tracked], live: Collection[str],
+         observations: Iterable[Observation], *, now: float, policy: Policy,
+         describe: Describe, changed_at: ChangedAt | None = None,
+         baseline: bool = False) -> Changeset:
+    """One page's :class:`~watcher.core.diff.Session`: ``observations`` against the known
+    ``runs`` (``live`` = non-terminal ids); without ``changed_at``, each item described."""
+    session = Session(runs, live, now=now, policy=policy, describe=describe,
+                      changed_at=changed_at or (lambda item: describe(item).changed_at),
+                      baseline=baseline)
+    session.feed(observations)
+    return session.finish()
+
+
+class LiftedBuckets(Buckets):
+    """Buckets run at ``limit`` whatever their members ask (None: as they ask), so a test
+    or benchmark is not held to a vendor's documented budget."""
+
+    def __init__(self, *, clock: Clock, limit: Limit | None) -> None:
+        super().__init__(clock=clock)
+        self.limit = limit
+
+    def join(self, key: str, member: str, limit: Limit) -> RateLimiter:
+        return super().join(key, member, self.limit or limit)
+
+
 def parse_config(text: str, env: Mapping[str, str] | None = None) -> Config:
     return config_mod.loads(text, env=env or {})
 
@@ -100,7 +126,7 @@ class Harness:
                  **source: Any) -> None:
         self.sim = sim
         #: the rate-limit buckets its provider draws from (shared with other harnesses)
-        self.buckets = buckets or Buckets(clock=clock, limit=self.limit)
+        self.buckets = buckets or LiftedBuckets(clock=clock, limit=self.limit)
         self.vendor = vendor
         self.clock = clock
         self.state_path = state_path

@@ -10,7 +10,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watcher.core.diff import Changeset, Policy, diff, expired
+from tests.support import diff
+from watcher.core.diff import Changeset, Policy, expired
 from watcher.model import TERMINAL, Observation, RunDetails, RunState, Status
 
 NOW = 1_800_000_000.0

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.event_schema import assert_valid_event
-from tests.support import Harness, parse_config, sim_source, toml
-from watcher.core.diff import Changeset, Policy, diff
+from tests.support import Harness, diff, parse_config, sim_source, toml
+from watcher.core.diff import Changeset, Policy
 from watcher.core.events import to_json
 from watcher.core.timestamps import parse_ts
 from watcher.infra.clock import wall

@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.providers.test_hostile_items import NOW, SHAPES, VENDORS, known_state, pages
-from watcher.core.diff import Changeset, Policy, diff
+from tests.support import diff
+from watcher.core.diff import Changeset, Policy
 from watcher.core.events import to_json
 from watcher.model import TERMINAL, Observation
 from watcher.providers.base import BaseProvider

@@ -34,12 +34,14 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def systemd(tmp_path: Path) -> Iterator[tuple[socket.socket, Notifier]]:
+def systemd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
+    """The socket systemd would read, named in ``$NOTIFY_SOCKET`` as systemd does."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(tmp_path / "notify.sock"))
     sock.setblocking(False)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify.sock"))
     try:
-        yield sock, Notifier({"NOTIFY_SOCKET": str(tmp_path / "notify.sock")})
+        yield sock
     finally:
         sock.close()
 
@@ -58,26 +60,26 @@ def last_status(sock: socket.socket) -> str:
 
 
 def failing_gauge(daemon: Daemon) -> float:
-    text = generate_latest(metrics.registry_for(daemon.snapshot)).decode()
+    text = generate_latest(metrics.registry_for(daemon.snapshot, sse_clients=lambda: 0)).decode()
     return next(s.value for fam in text_string_to_metric_families(text)
                 for s in fam.samples if s.name == "watcher_source_failing")
 
 
 async def test_status_metric_and_event_agree_on_retrying_and_failing_and_readyz_stays_ready(
         monkeypatch: pytest.MonkeyPatch, process_state: None,
-        systemd: tuple[socket.socket, Notifier]) -> None:
+        systemd: socket.socket) -> None:
     """One failed poll of failure_threshold=3 is "retrying" in STATUS=, 0 in the metric
     and no event; the third is "failing" in all three; the first good poll brings all
     three back; /readyz is ready throughout."""
     register(monkeypatch)
-    sock, notifier = systemd
+    sock = systemd
     fake = FakeClock(seed=3)
     cfg = parse_config(toml({"state_path": ":memory:", "http_listen": ""},
                             [{"name": "src", "provider": "scripted", "token": "t",
                               "interval": "10s", "max_backoff": "10s",
                               "failure_threshold": 3}],
                             [{"name": "out", "type": "scripted"}]))
-    daemon = Daemon(cfg, clock=fake, notifier=notifier)
+    daemon = Daemon(cfg, clock=fake)
     seen: dict[str, tuple[str, bool, float, int]] = {}
 
     async def look(when: str) -> None:

@@ -64,6 +64,6 @@ async def test_a_failing_source_holds_its_run_failures_back_until_it_recovers(
     assert status_body(after)["inhibitions"] == []
     (sink,) = status_body(after)["sinks"]
     assert sink["inhibited"] == 1
-    text = generate_latest(registry_for(lambda: after)).decode()
+    text = generate_latest(registry_for(lambda: after, sse_clients=lambda: 0)).decode()
     assert 'watcher_events_inhibited_total{rule="outage",sink="hook"} 1.0' in text
 

@@ -88,6 +88,6 @@ async def test_a_window_opens_and_closes_at_local_times_across_spring_forward(
 
 def windows_active(daemon: Daemon) -> float:
     """``watcher_silences_active{kind="window"}`` as /metrics would say now."""
-    text = generate_latest(metrics.registry_for(daemon.snapshot)).decode()
+    text = generate_latest(metrics.registry_for(daemon.snapshot, sse_clients=lambda: 0)).decode()
     return next(s.value for fam in text_string_to_metric_families(text) for s in fam.samples
                 if s.name == "watcher_silences_active" and s.labels["kind"] == "window")

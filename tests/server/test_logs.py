@@ -16,6 +16,7 @@ from io import StringIO
 from pathlib import Path
 
 import orjson
+import pytest
 
 from tests.http_support import eventually, free_port, http_get
 from tests.support import ROOT, DaemonProc, SimThread, event_types, run_cli, sim_source, toml
@@ -166,12 +167,15 @@ def test_no_secret_reaches_logs_stdout_check_metrics_events_or_the_state_file(
             assert secret.encode() not in blob, f"a secret leaked into {name}"
 
 
-def test_a_standard_library_record_with_a_traceback_is_one_line() -> None:
+def test_a_standard_library_record_with_a_traceback_is_one_line(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """aiohttp's or asyncio's record with an exception is one line (a JSON one when logs
     are JSON), the exception by type and message, no traceback, its secrets masked."""
     for fmt in ("json", "console"):
         out = StringIO()
-        logs.configure(fmt=fmt, stream=out, secrets=["hunter2-secret"])
+        with monkeypatch.context() as m:
+            m.setattr(sys, "stderr", out)
+            logs.configure(fmt=fmt, secrets=["hunter2-secret"])
         try:
             raise ValueError("bad method b'aaaa'\\n  hunter2-secret")
         except ValueError:

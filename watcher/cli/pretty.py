@@ -54,14 +54,13 @@ _PREFIX = re.compile(r"^(?:[a-z]+_)+")
 ID_WIDTH = 22
 
 
-def short_id(run_id: str, width: int = 9) -> str:
+def short_id(run_id: str) -> str:
     """``workflow_run_xKm9pNv3qWsYtmXHdg`` -> ``workflow_run_xKm9…XHdg``: the constant
     prefix stays whole and readable, what tells runs apart (both ends of the rest) is
-    shortened to ``width``; an id without such a prefix (a UUID) to ``width + 4``."""
+    shortened to 9 characters; an id without such a prefix (a UUID) to 13."""
     prefix = _PREFIX.match(run_id)
     head, rest = (run_id[:prefix.end()], run_id[prefix.end():]) if prefix else ("", run_id)
-    if not head:
-        width += 4
+    width = 9 if head else 13
     if len(rest) <= width + 1:  # an ellipsis for one character would hide, not save
         return run_id
     tail = (width - 1) // 2

@@ -100,14 +100,14 @@ class Session:
     """
 
     def __init__(self, runs: Mapping[str, Tracked], live: Collection[str], *, now: float,
-                 policy: Policy, describe: Describe, changed_at: ChangedAt | None = None,
+                 policy: Policy, describe: Describe, changed_at: ChangedAt,
                  baseline: bool = False, version_time: bool = False) -> None:
         self.runs = runs
         self.live = live
         self.now = now
         self.policy = policy
         self.describe = describe
-        self.changed_at = changed_at or (lambda item: describe(item).changed_at)
+        self.changed_at = changed_at
         self.emit_new = not baseline or policy.emit_baseline
         self.forget_before = now - policy.horizon
         self.upserts: dict[str, Tracked] = {}
@@ -221,17 +221,6 @@ class Session:
             _stuck(self.runs, self.live, out, now=self.now, policy=self.policy,
                    stuck_after=self.policy.stuck_after)
         return out
-
-
-def diff(runs: Mapping[str, Tracked], live: Collection[str],
-         observations: Iterable[Observation], *, now: float, policy: Policy,
-         describe: Describe, changed_at: ChangedAt | None = None,
-         baseline: bool = False) -> Changeset:
-    """Compare one poll's observations with the known ``runs`` (``live`` = non-terminal ids)."""
-    session = Session(runs, live, now=now, policy=policy, describe=describe,
-                      changed_at=changed_at, baseline=baseline)
-    session.feed(observations)
-    return session.finish()
 
 
 def expired(runs: Mapping[str, Tracked], *, now: float, horizon: float) -> list[str]:

@@ -119,23 +119,19 @@ class RateLimiter:
 
 
 class Buckets:
-    """A process's buckets: key -> limiter, and the members (sources) of each; ``limit``,
-    when given, is what every bucket runs at whatever its members ask (tests lift the
-    vendors' limits with it)."""
+    """A process's buckets: key -> limiter, and the members (sources) of each."""
 
-    def __init__(self, *, clock: Clock, limit: Limit | None = None) -> None:
+    def __init__(self, *, clock: Clock) -> None:
         self.clock = clock
         self.limiters: dict[str, RateLimiter] = {}
         self.members: dict[str, dict[str, Limit]] = {}
         self._bucket_of: dict[str, str] = {}
-        self.limit = limit
 
     def get(self, key: str, rate: float, burst: float | None = None) -> RateLimiter:
         """The limiter for ``key``, made on first use (no members: a sink's pace, say)."""
         lim = self.limiters.get(key)
         if lim is None:
-            own = self.limit or Limit(rate, burst)
-            lim = self.limiters[key] = RateLimiter(own.rate, own.burst, clock=self.clock)
+            lim = self.limiters[key] = RateLimiter(rate, burst, clock=self.clock)
         return lim
 
     def join(self, key: str, member: str, limit: Limit) -> RateLimiter:
@@ -145,8 +141,7 @@ class Buckets:
         members[member] = limit
         self._bucket_of[member] = key
         lim = self.get(key, limit.rate, limit.burst)
-        if self.limit is None:
-            lim.retune(*smallest(members.values()))
+        lim.retune(*smallest(members.values()))
         return lim
 
     def leave(self, member: str) -> None:
@@ -156,7 +151,7 @@ class Buckets:
             return
         members = self.members.get(key, {})
         members.pop(member, None)
-        if members and self.limit is None:
+        if members:
             self.limiters[key].retune(*smallest(members.values()))
 
 

@@ -51,13 +51,13 @@ def number(value: str | None) -> int | None:
     return int(value)
 
 
-def ident(value: Any, limit: int = MAX_ID) -> str | None:
-    """An id as an event states it: a non-empty string of at most ``limit`` characters,
+def ident(value: Any) -> str | None:
+    """An id as an event states it: a non-empty string of at most :data:`MAX_ID` characters,
     or an integer as its decimal string (some vendors number their workflows), else
     ``None``.  (Not for run ids: a run must never be known under two ids.)"""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    return short(value, limit)
+    return short(value, MAX_ID)
 
 
 def link(value: Any) -> str | None:

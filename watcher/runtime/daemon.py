@@ -54,12 +54,11 @@ CHORES = ("signals", "housekeeping", "status", "watchdog", "http", "failures", "
 
 
 class Daemon:
-    def __init__(self, config: Config, *, stdout: IO[bytes] | None = None,
-                 clock: Clock, notifier: Notifier | None = None) -> None:
+    def __init__(self, config: Config, *, stdout: IO[bytes] | None = None, clock: Clock) -> None:
         self.config = config
         self.stdout = stdout
         self.clock = clock
-        self.notifier = notifier or Notifier()
+        self.notifier = Notifier()
         self.store: Store | None = None
         self.journal: Journal | None = None
         self.workers: Workers | None = None

@@ -43,7 +43,7 @@ from watcher.infra.clock import Clock
 from watcher.infra.permit import checkpoint
 from watcher.model import JournalEntry
 from watcher.runtime.claim import Claim
-from watcher.runtime.reader import BATCH, JournalReader
+from watcher.runtime.reader import JournalReader
 from watcher.runtime.silencing import Silencer, screen
 from watcher.runtime.supervisor import describe
 from watcher.runtime.told import Told
@@ -59,11 +59,11 @@ Dead = tuple[JournalEntry, str, int]
 
 class SinkRunner(JournalReader):
     def __init__(self, sink: Sink, config: SinkConfig, journal: Journal, *,
-                 clock: Clock, batch: int = BATCH, claim: Claim | None = None,
+                 clock: Clock, claim: Claim | None = None,
                  consumer: str | None = None, silencer: Silencer | None = None) -> None:
         #: whose cursor and dead letters in the journal: the sink's, or ``<sink>@<replica>``
         super().__init__(journal, consumer or config.name, clock=clock, claim=claim,
-                         batch=batch, task=f"sink:{config.name}",
+                         task=f"sink:{config.name}",
                          log=structlog.get_logger("watcher.sink").bind(sink=config.name))
         self.sink = sink
         #: a complete record of the journal: no silence applies, every reminder does

@@ -39,15 +39,14 @@ class JournalReader:
     doing = "reading the journal"
 
     def __init__(self, journal: Journal, consumer: str, *, clock: Clock, task: str,
-                 log: structlog.typing.FilteringBoundLogger, claim: Claim | None = None,
-                 batch: int = BATCH) -> None:
+                 log: structlog.typing.FilteringBoundLogger, claim: Claim | None = None) -> None:
         self.journal = journal
         #: the reader's cursor in the journal
         self.consumer = consumer
         self.clock = clock
         #: the reader's lease with several replicas (None: the only process)
         self.claim = claim
-        self.batch = batch
+        self.batch = BATCH
         #: the last entry the reader is done with
         self.cursor = 0
         self.boundary = Boundary(task)

@@ -58,9 +58,6 @@ class RuleEngine(JournalReader):
         self.episodes: dict[str, Opened] = {}
         self.tracks: dict[Key, Track] = {}
 
-    def open_episodes(self) -> int:
-        return sum(1 for t in self.tracks.values() if t.episode is not None)
-
     async def start(self) -> bool:
         """Load the tracks, take the cursor, and retire tracks of rules now gone.  Without
         rules, once the episodes left open are ended, let go of the cursor (False)."""

@@ -71,9 +71,8 @@ def _json(obj: Any, **_: Any) -> str:
     return orjson.dumps(obj, default=str).decode()
 
 
-def configure(*, level: str = "info", fmt: str = "auto", stream: IO[str] | None = None,
-              secrets: Iterable[str] = ()) -> None:
-    out = stream or sys.stderr
+def configure(*, level: str = "info", fmt: str = "auto", secrets: Iterable[str] = ()) -> None:
+    out = sys.stderr
     redactor.update(secrets)
     as_json = wants_json(fmt, out)
     renderer: Any = (structlog.processors.JSONRenderer(serializer=_json) if as_json else

@@ -179,9 +179,9 @@ class DaemonCollector:
     """One scrape = one walk over a snapshot of the daemon's sources, sinks and journal."""
 
     def __init__(self, snapshot: Callable[[], DaemonStatus], *,
-                 sse_clients: Callable[[], int] | None = None) -> None:
+                 sse_clients: Callable[[], int]) -> None:
         self.snapshot = snapshot
-        #: how many clients follow /events right now (None: no listener to ask)
+        #: how many clients follow /events right now
         self.sse_clients = sse_clients
 
     def collect(self) -> Iterator[Metric]:
@@ -219,9 +219,8 @@ class DaemonCollector:
                      ["version"], [([__version__], 1)])
         yield family("gauge", "watcher_start_time_seconds", "Unix time the daemon started.", [],
                      [([], d.started_at)])
-        if self.sse_clients is not None:
-            yield family("gauge", "watcher_sse_clients", "Clients connected to /events.", [],
-                         [([], self.sse_clients())])
+        yield family("gauge", "watcher_sse_clients", "Clients connected to /events.", [],
+                     [([], self.sse_clients())])
 
 
 def _config(d: DaemonStatus) -> Iterator[Metric]:
@@ -265,7 +264,7 @@ def _replica(d: DaemonStatus) -> Iterator[Metric]:
 
 
 def registry_for(snapshot: Callable[[], DaemonStatus], *,
-                 sse_clients: Callable[[], int] | None = None) -> CollectorRegistry:
+                 sse_clients: Callable[[], int]) -> CollectorRegistry:
     """A registry with the daemon's metrics and the process' own (CPU, memory, fds)."""
     reg = CollectorRegistry(auto_describe=False)
     reg.register(DaemonCollector(snapshot, sse_clients=sse_clients))
