@@ -36,7 +36,7 @@ def resolved(config: Config, *, now: float | None = None) -> str:
     """``watcher check``: the config as it will be used, as TOML, secrets masked; with
     ``now``, when each maintenance window opens next; then, as comments, each rate-limit
     bucket with its rate and sources."""
-    buckets = limits.comments(config.sources, PROVIDERS.get)
+    buckets = limits.comments(config.sources)
     return render.render(config, now=now) + "".join(f"{line}\n" for line in buckets)
 
 
@@ -49,7 +49,7 @@ def warnings(config: Config) -> list[str]:
     from watcher.server.listener import parse_listen
 
     out = [f"rate limit too low: {limits.verdict(b)}"
-           for b in limits.plan(config.sources, PROVIDERS.get) if b.over]
+           for b in limits.plan(config.sources) if b.over]
     w = config.watcher
     if w.http_listen and not w.http_token and not is_loopback(parse_listen(w.http_listen)[0]):
         out.append(EXPOSED)
