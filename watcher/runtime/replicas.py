@@ -99,14 +99,14 @@ class Replication:
             up = await self.cluster.upkeep({}, ttl)
             raise LeasesHeld({n: up.holders.get(n) for n in missing})
 
-    async def stop_delivering(self, *, forget_local: bool | None = None) -> None:
+    async def stop_delivering(self, *, forget_local: bool = False) -> None:
         """Give the sinks back; a replica without a name of its own (``<host>:<pid>``,
         never used again, or ``watcher once``: ``forget_local``) drops its local sinks'
         cursors too."""
         await self.keeper.release()
         await self._leave()
         workers = self.workers
-        if forget_local or (forget_local is None and workers.config.watcher.replica is None):
+        if forget_local or workers.config.watcher.replica is None:
             for sink in workers.config.sinks:
                 if workers.consumer(sink) != sink.name:
                     try:
