@@ -47,7 +47,7 @@ def _held(sink: SinkConfig, e: Any, holds: Sequence[Hold], told: set[str]) -> li
     if not sink.match(e):
         forget_ended([e], told)
         return []
-    return screen([e], holds, record=False, repeat=sink.repeat_interval, told=told)[1]
+    return screen([e], holds, repeat=sink.repeat_interval, told=told)[1]
 
 
 def show(config: Config, silences: Sequence[Silence], counts: Mapping[str, int] | None,

@@ -168,7 +168,7 @@ class SinkRunner(JournalReader):
         holds = () if self.record or self.silencer is None else self.silencer.for_sink(self.name)
         told = None if self.told is None else self.told.draft(entries, wanted, self.silencer)
         inhibited = {} if self.told is None else self.told.inhibited
-        wanted, held, stopped = screen(wanted, holds, record=self.record, told=told,
+        wanted, held, stopped = screen(wanted, holds, told=told,
                                        repeat=self.config.repeat_interval, inhibited=inhibited)
         if (wanted and self.linger > 0 and wanted[0].seq != self._lingered
                 and len(entries) < self.batch):
