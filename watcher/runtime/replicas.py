@@ -15,7 +15,6 @@ from typing import Any
 import anyio
 import structlog
 
-from watcher.core.histogram import Histogram
 from watcher.core.status import DaemonStatus
 from watcher.errors import LeasesHeld, StoreError
 from watcher.infra.clock import Clock
@@ -133,11 +132,11 @@ class Replication:
 
     def snapshot(self) -> dict[str, Any]:
         """This replica's part of the daemon's status snapshot."""
-        trips = getattr(self.workers.store, "trips", None)
         return {"leases_held": self.keeper.held(),
                 "lease_stats": self.keeper.stats,
                 "store_unreachable": self.unreachable(),
-                "db": trips if isinstance(trips, Histogram) else None}
+                # PostgreSQL's round trips: the one store that replicas share
+                "db": getattr(self.workers.store, "trips", None)}
 
 
 async def status_document(workers: Workers, snapshot: DaemonStatus) -> dict[str, Any]:
