@@ -235,8 +235,8 @@ class ConfigInfo:
 
     hash: str
     #: whether the last load (at start, or SIGHUP) was taken, and when
-    last_reload_ok: bool = True
-    last_reload_at: float | None = None
+    last_reload_ok: bool
+    last_reload_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,10 +253,10 @@ class DaemonStatus:
     events: Mapping[str, int]
     sources: Sequence[SourceStatus]
     sinks: Sequence[SinkStatus]
+    replica: ReplicaInfo
+    config: ConfigInfo
     #: internal errors of the daemon's own tasks (http, signals, ...), by task
     chores: Mapping[str, int] = field(default_factory=dict)
-    replica: ReplicaInfo | None = None
-    config: ConfigInfo | None = None
     #: failed runs per workflow, per hour of the last 24 (oldest first)
     failures: Mapping[str, Sequence[int]] = field(default_factory=dict)
     #: silences and maintenance windows holding events back now

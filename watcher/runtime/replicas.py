@@ -143,7 +143,6 @@ async def status_document(workers: Workers, snapshot: DaemonStatus) -> dict[str,
     """The cluster's document ``GET /status`` completes this replica's own view with
     (other replicas, their leases, backlogs, dead letters), read from the store now."""
     config, store = workers.config, workers.store
-    assert snapshot.replica is not None  # the daemon's snapshot always says who it is
     # the id this process goes by: the config's ``replica`` even with one SQLite writer
     replica = snapshot.replica.id
     view = await read_view(store, config.watcher.lease_ttl)
