@@ -38,7 +38,7 @@ class PollStats:
     store_failures: int = 0
     #: ``waiting`` (no poll yet), ``ok``, ``retrying`` or ``failing``, and since when
     health: str = "waiting"
-    health_since: float | None = None
+    health_since: float = field(kw_only=True)
     #: wall time the next poll is due
     next_poll: float | None = None
     #: the first sync while it runs (the baseline poll of a new source), else None
@@ -50,7 +50,7 @@ class PollStats:
         health = source_health(failures, threshold)
         if health == "ok" and self.last_success is None:
             health = "waiting"
-        if health != self.health or self.health_since is None:
+        if health != self.health:
             self.health, self.health_since = health, now
 
 
