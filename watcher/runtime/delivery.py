@@ -74,8 +74,7 @@ class SinkRunner(JournalReader):
         #: the incidents a notification sink was handed the start of (None: a record)
         self.told = None if self.record else Told(journal, self.consumer, self.name)
         #: failing or not, and the last error
-        self.health = SinkHealth(config.name, clock=clock)
-        self.health.backlog = lambda: journal.backlog(self.consumer)
+        self.health = SinkHealth(config.name, lambda: journal.backlog(self.consumer), clock=clock)
         self.stats: DeliveryStats = self.health.stats
         #: the sink's retry keys (its RetryOptions; else retried forever)
         self.policy = policy_of(sink)
