@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Collection, Mapping
-from pathlib import Path
 
 import orjson
 
@@ -19,17 +18,15 @@ from watcher.sinks import SINKS
 CATALOG = loader.Catalog(providers=PROVIDERS, sinks=SINKS)
 
 
-def load(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None,
-         needs: Collection[str] | None = None) -> Config:
+def load(path: str | os.PathLike[str], *, needs: Collection[str] | None = None) -> Config:
     """Read and validate a TOML file; raises ConfigError listing every problem.
     ``needs``: the key paths a command reads, when not all (:func:`loader.load`)."""
-    return loader.load(path, CATALOG, env=env, needs=needs)
+    return loader.load(path, CATALOG, needs=needs)
 
 
-def loads(text: str, *, env: Mapping[str, str] | None = None, path: str | None = None,
-          base_dir: Path | None = None) -> Config:
+def loads(text: str, *, env: Mapping[str, str]) -> Config:
     """Validate a config's TOML text; raises ConfigError listing every problem."""
-    return loader.loads(text, CATALOG, env=env, path=path, base_dir=base_dir)
+    return loader.loads(text, CATALOG, env=env)
 
 
 def resolved(config: Config, *, now: float | None = None) -> str:
