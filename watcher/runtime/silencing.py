@@ -177,8 +177,7 @@ def screen(entries: Sequence[JournalEntry], holds: Sequence[Hold], *, told: set[
         if h is not None and incident is not None and incident[0] == RESOLVES \
                 and incident[1] in told:
             h = None  # the sink got the alert: it gets its end, silenced or not
-        inhibit = (h is None and e.seq in inhibited
-                   and not exempt(e, incident, told))
+        inhibit = h is None and e.seq in inhibited and not exempt(incident, told)
         if h is not None:
             held.append(h.label)
         elif inhibit:
