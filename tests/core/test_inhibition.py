@@ -117,14 +117,14 @@ def test_a_resolution_of_what_the_sink_was_told_or_a_run_s_success_is_exempt() -
     """A run's success passes (its failure may have paged before the episode); a recovery
     the sink was told the start of passes; one it was not told of does not."""
     success = failed(5, run="r1", status="succeeded")
-    assert exempt(success, incident_of(success), set())
+    assert exempt(incident_of(success), set())
     recovery = degraded(6, "wf-9", ended=True)
     incident = incident_of(recovery)
     assert incident is not None
-    assert exempt(recovery, incident, {incident[1]})
-    assert not exempt(recovery, incident, set())
+    assert exempt(incident, {incident[1]})
+    assert not exempt(incident, set())
     failure = failed(7)
-    assert not exempt(failure, incident_of(failure), set())
+    assert not exempt(incident_of(failure), set())
 
 
 def test_the_tally_counts_what_each_episode_held_with_a_few_run_ids() -> None:

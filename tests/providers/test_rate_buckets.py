@@ -133,7 +133,7 @@ def test_a_bucket_barely_over_its_rate_is_not_worth_a_warning() -> None:
     def bucket(n: int, **keys: Any) -> limits.Bucket:
         tables = [{"name": f"s{i:02d}", "provider": "extend", "token": "k", "interval": "1s",
                    **keys} for i in range(n)]
-        buckets = limits.plan(parse_config(toml({}, tables)).sources, provider_class)
+        buckets = limits.plan(parse_config(toml({}, tables)).sources)
         assert len(buckets) == 1
         return buckets[0]
     assert not bucket(10).over and not bucket(10, rate_limit=9.999).over

@@ -108,7 +108,7 @@ def test_the_vendors_and_platforms_are_built_in() -> None:
     Airflow, Prefect) are built in, each under its own name."""
     assert set(BUILTIN) == {"extend", "noxus", "cortex", "knock", "json", "github", "gitlab",
                             "airflow", "prefect"}
-    assert all(provider_class(name).kind == name for name in BUILTIN)  # type: ignore[union-attr]
+    assert all(provider_class(name).kind == name for name in BUILTIN)
 
 
 def test_an_installed_plugin_is_listed_and_loaded(toy_package: Path) -> None:

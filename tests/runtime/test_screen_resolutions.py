@@ -38,23 +38,23 @@ def test_a_recovery_passes_a_silence_only_after_its_degraded_was_handed_over() -
     """Degraded handed over, then a silence: its recovered passes and the episode is
     closed; degraded held from the start: its recovered is held too."""
     told: set[str] = set()
-    out, held, _ = screen([episode(1, WORKFLOW_DEGRADED)], (), record=False, repeat=None,
+    out, held, _ = screen([episode(1, WORKFLOW_DEGRADED)], (), repeat=None,
                        told=told)
     assert [e.seq for e in out] == [1] and held == [] and len(told) == 1
-    out, held, _ = screen([episode(2, WORKFLOW_RECOVERED)], EVERYTHING, record=False,
-                       repeat=None, told=told)
+    out, held, _ = screen([episode(2, WORKFLOW_RECOVERED)], EVERYTHING, repeat=None,
+                       told=told)
     assert [e.seq for e in out] == [2] and held == [] and told == set()
     out, held, _ = screen([episode(3, WORKFLOW_DEGRADED), episode(4, WORKFLOW_RECOVERED)],
-                       EVERYTHING, record=False, repeat=None, told=told)
+                       EVERYTHING, repeat=None, told=told)
     assert out == [] and held == ["maint", "maint"] and told == set()
 
 
 def test_another_rules_episode_of_the_same_workflow_is_not_resolved_by_this_one() -> None:
     """The key names the rule: a recovered of rule B does not pass for rule A's alert."""
     told: set[str] = set()
-    screen([episode(1, WORKFLOW_DEGRADED, rule="a")], (), record=False, repeat=None, told=told)
-    out, held, _ = screen([episode(2, WORKFLOW_RECOVERED, rule="b")], EVERYTHING, record=False,
-                       repeat=None, told=told)
+    screen([episode(1, WORKFLOW_DEGRADED, rule="a")], (), repeat=None, told=told)
+    out, held, _ = screen([episode(2, WORKFLOW_RECOVERED, rule="b")], EVERYTHING, repeat=None,
+                       told=told)
     assert out == [] and held == ["maint"] and len(told) == 1
 
 
@@ -66,13 +66,13 @@ def test_a_stuck_run_that_finishes_is_resolved_and_one_that_fails_is_a_new_alert
     assert incident_of(run(2, RUN_STATUS_CHANGED, "failed"))[0] == ENDS  # type: ignore[index]
     assert incident_of(run(2, RUN_STATUS_CHANGED, "running")) is None
     told: set[str] = set()
-    screen([run(1, RUN_STUCK, "running")], (), record=False, repeat=None, told=told)
-    out, *_ = screen([run(2, RUN_STATUS_CHANGED, "succeeded")], EVERYTHING, record=False,
-                    repeat=None, told=told)
+    screen([run(1, RUN_STUCK, "running")], (), repeat=None, told=told)
+    out, *_ = screen([run(2, RUN_STATUS_CHANGED, "succeeded")], EVERYTHING, repeat=None,
+                    told=told)
     assert [e.seq for e in out] == [2] and told == set()
-    screen([run(3, RUN_STUCK, "running")], (), record=False, repeat=None, told=told)
-    out, held, _ = screen([run(4, RUN_STATUS_CHANGED, "failed")], EVERYTHING, record=False,
-                       repeat=None, told=told)
+    screen([run(3, RUN_STUCK, "running")], (), repeat=None, told=told)
+    out, held, _ = screen([run(4, RUN_STATUS_CHANGED, "failed")], EVERYTHING, repeat=None,
+                       told=told)
     assert out == [] and held == ["maint"] and told == set()
 
 
@@ -81,7 +81,7 @@ def test_an_incident_ended_outside_the_sinks_match_is_forgotten_and_kept_as_reco
     records to write and delete with the cursor."""
     told = Told(journal=None, consumer="pager")  # type: ignore[arg-type]
     draft = told.draft([run(1, RUN_STUCK, "running")], [run(1, RUN_STUCK, "running")])
-    screen([run(1, RUN_STUCK, "running")], (), record=False, repeat=None, told=draft)
+    screen([run(1, RUN_STUCK, "running")], (), repeat=None, told=draft)
     [key] = draft
     assert told.settle(draft) == {("told/pager", key): b"1"}
     told.committed()  # the runner's cursor save went through
@@ -95,12 +95,12 @@ def test_records_whose_cursor_save_failed_are_written_with_the_next_one() -> Non
     too, so what is stored catches up with what the sink was handed."""
     told = Told(journal=None, consumer="pager")  # type: ignore[arg-type]
     first = told.draft([run(1, RUN_STUCK, "running")], [run(1, RUN_STUCK, "running")])
-    screen([run(1, RUN_STUCK, "running")], (), record=False, repeat=None, told=first)
+    screen([run(1, RUN_STUCK, "running")], (), repeat=None, told=first)
     [key] = first
     assert told.settle(first) == {("told/pager", key): b"1"}  # and its save fails
     later = run(2, RUN_STATUS_CHANGED, "paused")  # the run still open
     second = told.draft([later], [later])
-    screen([later], (), record=False, repeat=None, told=second)
+    screen([later], (), repeat=None, told=second)
     assert told.settle(second) == {("told/pager", key): b"1"}
 
 
@@ -110,15 +110,15 @@ def test_inhibition_holds_a_failure_but_never_a_run_s_success_or_a_told_recovery
     its degraded, and is held when it was not."""
     told: set[str] = set()
     batch = [run(1, RUN_STATUS_CHANGED, "failed"), run(2, RUN_STATUS_CHANGED, "succeeded")]
-    out, held, stopped = screen(batch, (), record=False, repeat=None, told=told,
+    out, held, stopped = screen(batch, (), repeat=None, told=told,
                                 inhibited={1, 2})
     assert ([e.seq for e in out], held, stopped) == ([2], [], [1])
-    screen([episode(3, WORKFLOW_DEGRADED)], (), record=False, repeat=None, told=told)
-    out, _, stopped = screen([episode(4, WORKFLOW_RECOVERED)], (), record=False, repeat=None,
+    screen([episode(3, WORKFLOW_DEGRADED)], (), repeat=None, told=told)
+    out, _, stopped = screen([episode(4, WORKFLOW_RECOVERED)], (), repeat=None,
                              told=told, inhibited={4})
     assert ([e.seq for e in out], stopped) == ([4], [])
-    screen([episode(5, WORKFLOW_DEGRADED)], (), record=False, repeat=None, told=told,
+    screen([episode(5, WORKFLOW_DEGRADED)], (), repeat=None, told=told,
            inhibited={5})
-    out, _, stopped = screen([episode(6, WORKFLOW_RECOVERED)], (), record=False, repeat=None,
+    out, _, stopped = screen([episode(6, WORKFLOW_RECOVERED)], (), repeat=None,
                              told=told, inhibited={6})
     assert (out, stopped) == ([], [6])

@@ -104,12 +104,10 @@ async def _store(path: str) -> str:
 
 async def _source(cfg: SourceConfig, session: aiohttp.ClientSession) -> str:
     cls = provider_class(cfg.provider)
-    assert cls is not None  # the config named a known provider
     return await cls(cfg, ProviderContext(session, wall)).probe()
 
 
 async def _sink(cfg: SinkConfig) -> str:
     cls = sink_class(cfg.type)
-    assert cls is not None
     async with contextlib.aclosing(cls(cfg, SinkContext(clock=wall))) as sink:
         return await sink.probe()

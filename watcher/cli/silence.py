@@ -156,7 +156,7 @@ def _check_sinks(names: list[str], config: Config) -> None:
         sink = sinks.get(name)
         if sink is None:
             raise Usage(f'--sink: "{name}" is not a configured sink{hint(name, sinks)}')
-        if getattr(sink_class(sink.type), "record", False):
+        if sink_class(sink.type).record:
             raise Usage(f'--sink: "{name}" is a complete record ({sink.type}): silences '
                         "never hold its events back")
 

@@ -28,7 +28,7 @@ async def held_counts(store: Store, config: Config) -> Counter[str]:
     """Events held back by each silence (its id) and window (its name)."""
     silencer = Silencer(store, config.silences, clock=wall)
     await silencer.refresh()
-    sinks = [s for s in config.sinks if not getattr(sink_class(s.type), "record", False)]
+    sinks = [s for s in config.sinks if not sink_class(s.type).record]
     holds = {s.name: silencer.for_sink(s.name) for s in sinks}
     #: per sink, the incidents it was handed the start of (a resolution of one passes)
     told: dict[str, set[str]] = {s.name: set() for s in sinks}
@@ -47,7 +47,7 @@ def _held(sink: SinkConfig, e: Any, holds: Sequence[Hold], told: set[str]) -> li
     if not sink.match(e):
         forget_ended([e], told)
         return []
-    return screen([e], holds, record=False, repeat=sink.repeat_interval, told=told)[1]
+    return screen([e], holds, repeat=sink.repeat_interval, told=told)[1]
 
 
 def show(config: Config, silences: Sequence[Silence], counts: Mapping[str, int] | None,

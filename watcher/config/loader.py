@@ -57,7 +57,7 @@ class Catalog:
 
 
 def load(path: str | os.PathLike[str], catalog: Catalog, *,
-         env: Mapping[str, str] | None = None, needs: Collection[str] | None = None) -> Config:
+         needs: Collection[str] | None = None) -> Config:
     """Read and validate a TOML file; raises ConfigError listing every problem.
     ``needs``: the only key paths whose ``${VAR}`` must be set (None: every key's), for
     a command that reads a few (see :class:`~watcher.config.schema.Expanded`)."""
@@ -66,18 +66,17 @@ def load(path: str | os.PathLike[str], catalog: Catalog, *,
         text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError([f"cannot read: {e.strerror or e}"], path=str(p)) from None
-    return loads(text, catalog, env=env, path=str(p), base_dir=p.parent, needs=needs)
+    return loads(text, catalog, env=os.environ, path=str(p), base_dir=p.parent, needs=needs)
 
 
-def loads(text: str, catalog: Catalog, *, env: Mapping[str, str] | None = None,
+def loads(text: str, catalog: Catalog, *, env: Mapping[str, str],
           path: str | None = None, base_dir: Path | None = None,
           needs: Collection[str] | None = None) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError([f"invalid TOML: {e}"], path=path) from None
-    return parse(data, catalog, env=os.environ if env is None else env, path=path,
-                 base_dir=base_dir or Path.cwd(), needs=needs)
+    return parse(data, catalog, env=env, path=path, base_dir=base_dir or Path.cwd(), needs=needs)
 
 
 def _push_problem(provider: str, cls: Any, options: object) -> str | None:

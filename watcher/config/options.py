@@ -100,9 +100,7 @@ def shown(options: object, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
     """An options object's keys and values as ``watcher check`` prints them: its class's
     own keys before those it inherits (a sink's retry keys), durations and sizes as
     strings, secrets masked, absent values left out."""
-    if options is None:
-        return {}
-    assert isinstance(options, Options)  # the loader made it so (model_of)
+    assert isinstance(options, Options)  # the loader made it so (model_of), for every plugin
     cls = type(options)
     values = options.model_dump(mode="json", exclude_none=True, warnings=False,
                                 include=set(cls.model_fields) - set(exclude))

@@ -206,7 +206,7 @@ def judge(entries: Iterable[JournalEntry], wanted: Iterable[int],
             for e, (rule, key) in _held(entries, episodes, rules, lambda e: e.seq in want)}
 
 
-def exempt(e: JournalEntry, incident: tuple[str, str] | None, told: set[str]) -> bool:
+def exempt(incident: tuple[str, str] | None, told: set[str]) -> bool:
     """A resolution no inhibition holds back: of an incident the sink was handed the start
     of, or a run's success (a failure is final, so which ones a sink got is not kept: its
     success may be the resolve of a page sent before the episode opened)."""
@@ -221,7 +221,7 @@ def tally(entries: Iterable[JournalEntry], episodes: dict[str, Opened],
     targets of a rule while it is open, but a run's success (never held), whatever the
     sinks (their ``match``, what each was told) make of them."""
     for e, (rule, key) in _held(entries, episodes, rules, lambda e: True):
-        if not exempt(e, incident_of(e), set()):
+        if not exempt(incident_of(e), set()):
             episodes[key].tally(rule.name, e.run_id)
 
 

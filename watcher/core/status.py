@@ -38,7 +38,7 @@ class PollStats:
     store_failures: int = 0
     #: ``waiting`` (no poll yet), ``ok``, ``retrying`` or ``failing``, and since when
     health: str = "waiting"
-    health_since: float | None = None
+    health_since: float = field(kw_only=True)
     #: wall time the next poll is due
     next_poll: float | None = None
     #: the first sync while it runs (the baseline poll of a new source), else None
@@ -50,7 +50,7 @@ class PollStats:
         health = source_health(failures, threshold)
         if health == "ok" and self.last_success is None:
             health = "waiting"
-        if health != self.health or self.health_since is None:
+        if health != self.health:
             self.health, self.health_since = health, now
 
 
@@ -231,8 +231,8 @@ class ConfigInfo:
 
     hash: str
     #: whether the last load (at start, or SIGHUP) was taken, and when
-    last_reload_ok: bool = True
-    last_reload_at: float | None = None
+    last_reload_ok: bool
+    last_reload_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,10 +249,10 @@ class DaemonStatus:
     events: Mapping[str, int]
     sources: Sequence[SourceStatus]
     sinks: Sequence[SinkStatus]
+    replica: ReplicaInfo
+    config: ConfigInfo
     #: internal errors of the daemon's own tasks (http, signals, ...), by task
     chores: Mapping[str, int] = field(default_factory=dict)
-    replica: ReplicaInfo | None = None
-    config: ConfigInfo | None = None
     #: failed runs per workflow, per hour of the last 24 (oldest first)
     failures: Mapping[str, Sequence[int]] = field(default_factory=dict)
     #: silences and maintenance windows holding events back now

@@ -51,6 +51,12 @@ class Registry(Generic[T_co]):
             return self._accept(loaded)
         return None
 
+    def known(self, name: str) -> T_co:
+        """The plugin a loaded config names: its validation found it already."""
+        plugin = self.get(name)
+        assert plugin is not None, name
+        return plugin
+
     def names(self) -> list[str]:
         return sorted({*self.builtin, *(ep.name for ep in entry_points(group=self.group))})
 

@@ -20,5 +20,5 @@ BUILTIN = {
 
 GROUP = "watcher.providers"
 PROVIDERS: Registry[type[Provider]] = Registry(GROUP, BUILTIN, accept)
-provider_class = PROVIDERS.get
+provider_class = PROVIDERS.known
 provider_names = PROVIDERS.names

@@ -22,7 +22,6 @@ from watcher.errors import BadPayload
 from watcher.model import Event, Observation, RunDetails, Status
 from watcher.providers.base import BaseProvider, PollResult, PollView, page_size_check
 from watcher.providers.items import (
-    MAX_ERROR,
     MAX_NAME,
     first_text,
     ident,
@@ -178,8 +177,7 @@ class ExtendProvider(BaseProvider[ExtendOptions]):
             workflow_id=ident(wf.get("id")), workflow_name=text(wf.get("name"), MAX_NAME),
             created_at=rfc3339(item.get("createdAt")),
             updated_at=rfc3339(updated), url=link(item.get("dashboardUrl")),
-            error=first_text(item, ("failureMessage", "failureReason", "rejectionNote"),
-                             MAX_ERROR),
+            error=first_text(item, ("failureMessage", "failureReason", "rejectionNote")),
             run=self.trimmed(item), changed_at=parse_ts(updated))
 
     def push_items(self, body: Any) -> tuple[list[Any], list[str]]:
@@ -207,6 +205,6 @@ class ExtendProvider(BaseProvider[ExtendOptions]):
         async for e, body in self.failures(events, "/workflow_runs/{id}"):
             run = body.get("workflowRun", body) if isinstance(body, dict) else None
             if isinstance(run, dict):
-                msg = first_text(run, ("failureMessage", "failureReason"), MAX_ERROR)
+                msg = first_text(run, ("failureMessage", "failureReason"))
                 if msg is not None:
                     e.data["error"] = msg

@@ -80,12 +80,12 @@ def text(value: Any, limit: int) -> str | None:
     return value if len(value) <= limit else value[:limit - 1] + ELLIPSIS
 
 
-def first_text(item: dict[str, Any], keys: tuple[str, ...], limit: int) -> str | None:
-    """The first non-empty string among ``item[key]`` for ``keys``, cut to ``limit``."""
+def first_text(item: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The first non-empty string among ``item[key]`` for ``keys``, cut to :data:`MAX_ERROR`."""
     for key in keys:
         value = item.get(key)
         if isinstance(value, str) and value:
-            return text(value, limit)
+            return text(value, MAX_ERROR)
     return None
 
 

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import textwrap
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from watcher.config.settings import SourceConfig
 from watcher.core.budget import Need, demand, fair_periods
 from watcher.infra.ratelimit import Limit, smallest
+from watcher.providers import provider_class
 
 #: how many source names a bucket's label shows before "+N more"
 SHOWN = 3
@@ -81,13 +82,13 @@ class Bucket:
         return f"{self.vendor} bucket of {names(self.sources)}"
 
 
-def plan(sources: Iterable[SourceConfig], lookup: Callable[[str], Any]) -> list[Bucket]:
+def plan(sources: Iterable[SourceConfig]) -> list[Bucket]:
     """The buckets ``sources`` make, in the order of their first source."""
     groups: dict[str, list[tuple[SourceConfig, Limit, float]]] = {}
     vendors: dict[str, str] = {}
     for s in sources:
-        cls = lookup(s.provider)
-        limit = source_limit(cls, s) if cls is not None else None
+        cls = provider_class(s.provider)
+        limit = source_limit(cls, s)
         if limit is None:
             continue
         key = bucket_key(cls, s)
@@ -127,9 +128,9 @@ def verdict(bucket: Bucket) -> str:
             "account allows more, or lengthen the interval)")
 
 
-def comments(sources: Iterable[SourceConfig], lookup: Callable[[str], Any]) -> list[str]:
+def comments(sources: Iterable[SourceConfig]) -> list[str]:
     """``watcher check``'s account of the buckets, as TOML comments."""
-    buckets = plan(sources, lookup)
+    buckets = plan(sources)
     out = ["", "# Rate limits (per process): a bucket per vendor account, as each vendor counts"]
     for b in buckets:
         out.append(f"#   {verdict(b)}")
@@ -139,9 +140,9 @@ def comments(sources: Iterable[SourceConfig], lookup: Callable[[str], Any]) -> l
     return out if buckets else []
 
 
-def warn(sources: Iterable[SourceConfig], lookup: Callable[[str], Any], log: Any) -> None:
+def warn(sources: Iterable[SourceConfig], log: Any) -> None:
     """Log a warning per bucket that cannot serve its sources at their intervals."""
-    for b in plan(sources, lookup):
+    for b in plan(sources):
         if b.over:
             log.warning("rate limit below what the sources need", bucket=b.label,
                         detail=verdict(b), sources=names(b.sources, 20))

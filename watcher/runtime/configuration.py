@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Collection, Mapping
-from pathlib import Path
 
 import orjson
 
@@ -19,24 +18,22 @@ from watcher.sinks import SINKS
 CATALOG = loader.Catalog(providers=PROVIDERS, sinks=SINKS)
 
 
-def load(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None,
-         needs: Collection[str] | None = None) -> Config:
+def load(path: str | os.PathLike[str], *, needs: Collection[str] | None = None) -> Config:
     """Read and validate a TOML file; raises ConfigError listing every problem.
     ``needs``: the key paths a command reads, when not all (:func:`loader.load`)."""
-    return loader.load(path, CATALOG, env=env, needs=needs)
+    return loader.load(path, CATALOG, needs=needs)
 
 
-def loads(text: str, *, env: Mapping[str, str] | None = None, path: str | None = None,
-          base_dir: Path | None = None) -> Config:
+def loads(text: str, *, env: Mapping[str, str]) -> Config:
     """Validate a config's TOML text; raises ConfigError listing every problem."""
-    return loader.loads(text, CATALOG, env=env, path=path, base_dir=base_dir)
+    return loader.loads(text, CATALOG, env=env)
 
 
 def resolved(config: Config, *, now: float | None = None) -> str:
     """``watcher check``: the config as it will be used, as TOML, secrets masked; with
     ``now``, when each maintenance window opens next; then, as comments, each rate-limit
     bucket with its rate and sources."""
-    buckets = limits.comments(config.sources, PROVIDERS.get)
+    buckets = limits.comments(config.sources)
     return render.render(config, now=now) + "".join(f"{line}\n" for line in buckets)
 
 
@@ -49,7 +46,7 @@ def warnings(config: Config) -> list[str]:
     from watcher.server.listener import parse_listen
 
     out = [f"rate limit too low: {limits.verdict(b)}"
-           for b in limits.plan(config.sources, PROVIDERS.get) if b.over]
+           for b in limits.plan(config.sources) if b.over]
     w = config.watcher
     if w.http_listen and not w.http_token and not is_loopback(parse_listen(w.http_listen)[0]):
         out.append(EXPOSED)

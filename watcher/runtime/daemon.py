@@ -26,7 +26,7 @@ from watcher.core.failures import FailureWindow
 from watcher.core.status import ConfigInfo, DaemonStatus, ReplicaInfo
 from watcher.errors import ConfigError, StoreError, StoreUnavailable
 from watcher.infra.clock import Clock
-from watcher.providers import PROVIDERS, limits
+from watcher.providers import limits
 from watcher.runtime import chores, signals, told
 from watcher.runtime import configuration as config_mod
 from watcher.runtime.loop import tune_gc
@@ -121,7 +121,7 @@ class Daemon:
         log.info("watcher starting", sources=len(self.config.sources),
                  sinks=len(self.config.sinks), state=workers.store.path,
                  replica=workers.replica, journal_head=workers.journal.head)
-        limits.warn(self.config.sources, PROVIDERS.get, log)
+        limits.warn(self.config.sources, log)
         async with aiohttp.ClientSession(headers=user_agent(workers.replica)) as workers.session, \
                 anyio.create_task_group() as tg:
             workers.tg = tg
@@ -236,7 +236,7 @@ class Daemon:
         if self.replication is not None:
             self.replication.keeper.wake()  # take or give back what the change moved
         log.info("config reloaded", sources=len(new.sources), sinks=len(new.sinks))
-        limits.warn(self.config.sources, PROVIDERS.get, log)  # the new sources', as at start
+        limits.warn(self.config.sources, log)  # the new sources', as at start
 
     # -- chores and status -------------------------------------------------------------
 

@@ -74,8 +74,7 @@ class SinkRunner(JournalReader):
         #: the incidents a notification sink was handed the start of (None: a record)
         self.told = None if self.record else Told(journal, self.consumer, self.name)
         #: failing or not, and the last error
-        self.health = SinkHealth(config.name, clock=clock)
-        self.health.backlog = lambda: journal.backlog(self.consumer)
+        self.health = SinkHealth(config.name, lambda: journal.backlog(self.consumer), clock=clock)
         self.stats: DeliveryStats = self.health.stats
         #: the sink's retry keys (its RetryOptions; else retried forever)
         self.policy = policy_of(sink)
@@ -166,9 +165,9 @@ class SinkRunner(JournalReader):
         match = self.config.match
         wanted = entries if match.everything else [e for e in entries if match(e)]
         holds = () if self.record or self.silencer is None else self.silencer.for_sink(self.name)
-        told = set() if self.told is None else self.told.draft(entries, wanted, self.silencer)
+        told = None if self.told is None else self.told.draft(entries, wanted, self.silencer)
         inhibited = {} if self.told is None else self.told.inhibited
-        wanted, held, stopped = screen(wanted, holds, record=self.record, told=told,
+        wanted, held, stopped = screen(wanted, holds, told=told,
                                        repeat=self.config.repeat_interval, inhibited=inhibited)
         if (wanted and self.linger > 0 and wanted[0].seq != self._lingered
                 and len(entries) < self.batch):
@@ -312,9 +311,9 @@ class SinkRunner(JournalReader):
         self.log.info("dead letters re-delivered", delivered=len(delivered), kept=len(again))
         return len(delivered)
 
-    async def _ack(self, seq: int, told: set[str], stopped: Sequence[int]) -> None:
+    async def _ack(self, seq: int, told: set[str] | None, stopped: Sequence[int]) -> None:
         self.cursor = seq
-        records = None if self.told is None else self.told.settle(told, stopped)
+        records = None if told is None or self.told is None else self.told.settle(told, stopped)
         try:
             await self.journal.ack(self.consumer, seq, fence=self.claim, records=records)
             if records is not None:

@@ -69,8 +69,7 @@ class Poller:
         self.diff = partial(Session, policy=self.policy, describe=provider.describe,
                             changed_at=provider.changed_at,
                             version_time=getattr(provider, "versions_are_times", False))
-        self.stats = PollStats()
-        self.stats.health_since = clock()
+        self.stats = PollStats(health_since=clock())
         #: set at the first successful poll (the baseline, for a new source)
         self.watching = anyio.Event()
         self.log = structlog.get_logger("watcher.poller").bind(source=config.name)

@@ -15,7 +15,6 @@ from typing import Any
 import anyio
 import structlog
 
-from watcher.core.histogram import Histogram
 from watcher.core.status import DaemonStatus
 from watcher.errors import LeasesHeld, StoreError
 from watcher.infra.clock import Clock
@@ -99,14 +98,14 @@ class Replication:
             up = await self.cluster.upkeep({}, ttl)
             raise LeasesHeld({n: up.holders.get(n) for n in missing})
 
-    async def stop_delivering(self, *, forget_local: bool | None = None) -> None:
+    async def stop_delivering(self, *, forget_local: bool = False) -> None:
         """Give the sinks back; a replica without a name of its own (``<host>:<pid>``,
         never used again, or ``watcher once``: ``forget_local``) drops its local sinks'
         cursors too."""
         await self.keeper.release()
         await self._leave()
         workers = self.workers
-        if forget_local or (forget_local is None and workers.config.watcher.replica is None):
+        if forget_local or workers.config.watcher.replica is None:
             for sink in workers.config.sinks:
                 if workers.consumer(sink) != sink.name:
                     try:
@@ -133,18 +132,17 @@ class Replication:
 
     def snapshot(self) -> dict[str, Any]:
         """This replica's part of the daemon's status snapshot."""
-        trips = getattr(self.workers.store, "trips", None)
         return {"leases_held": self.keeper.held(),
                 "lease_stats": self.keeper.stats,
                 "store_unreachable": self.unreachable(),
-                "db": trips if isinstance(trips, Histogram) else None}
+                # PostgreSQL's round trips: the one store that replicas share
+                "db": getattr(self.workers.store, "trips", None)}
 
 
 async def status_document(workers: Workers, snapshot: DaemonStatus) -> dict[str, Any]:
     """The cluster's document ``GET /status`` completes this replica's own view with
     (other replicas, their leases, backlogs, dead letters), read from the store now."""
     config, store = workers.config, workers.store
-    assert snapshot.replica is not None  # the daemon's snapshot always says who it is
     # the id this process goes by: the config's ``replica`` even with one SQLite writer
     replica = snapshot.replica.id
     view = await read_view(store, config.watcher.lease_ttl)

@@ -152,18 +152,18 @@ def _log_changes(before: dict[str, Silence], after: Iterable[Silence]) -> None:
         log.info("silence removed", silence=s.id)
 
 
-def screen(entries: Sequence[JournalEntry], holds: Sequence[Hold], *, record: bool,
-           repeat: float | None, told: set[str],
-           inhibited: Container[int] = ()) -> tuple[list[JournalEntry], list[str], list[int]]:
+def screen(entries: Sequence[JournalEntry], holds: Sequence[Hold], *, told: set[str] | None,
+           repeat: float | None, inhibited: Container[int] = ()
+           ) -> tuple[list[JournalEntry], list[str], list[int]]:
     """What a sink is handed of ``entries`` (already through its ``match``), the labels
     of the silences that held each of the others back, and the seqs inhibition held.
 
-    A reminder goes to a complete record, and to a notification sink whose
-    ``repeat_interval`` it was made for.  ``told``: the incidents this sink was handed
-    the start of and has not seen end (brought up to date with what is handed over);
-    the resolution of one passes whatever silence or inhibition would hold it.
+    A complete record (``told`` None) is handed them all.  A notification sink is
+    handed a reminder only of its ``repeat_interval``; ``told``: the incidents it was
+    handed the start of and has not seen end (brought up to date with what is handed
+    over); the resolution of one passes whatever silence or inhibition would hold it.
     ``inhibited``: the seqs an open episode holds back, unless a silence holds them."""
-    if record:
+    if told is None:
         return list(entries), [], []
     out: list[JournalEntry] = []
     held: list[str] = []
@@ -176,7 +176,7 @@ def screen(entries: Sequence[JournalEntry], holds: Sequence[Hold], *, record: bo
         if h is not None and incident is not None and incident[0] == RESOLVES \
                 and incident[1] in told:
             h = None  # the sink got the alert: it gets its end, silenced or not
-        inhibit = h is None and e.seq in inhibited and not exempt(e, incident, told)
+        inhibit = h is None and e.seq in inhibited and not exempt(incident, told)
         if h is not None:
             held.append(h.label)
         elif inhibit:

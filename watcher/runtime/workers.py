@@ -86,8 +86,7 @@ class Workers:
 
     def local(self, cfg: SinkConfig) -> bool:
         """Every replica delivers this sink (no lease), from a cursor of its own."""
-        cls = sink_class(cfg.type)
-        return self.replica is None or bool(cls is not None and cls.local)
+        return self.replica is None or sink_class(cfg.type).local
 
     def consumer(self, cfg: SinkConfig) -> str:
         """The sink's cursor in the journal: ``<sink>@<replica>`` for a local sink of
@@ -118,7 +117,6 @@ class Workers:
                     phase: float | None = None) -> Poller:
         assert self.session is not None
         cls = provider_class(cfg.provider)
-        assert cls is not None, cfg.provider  # config validation guarantees it
         state = self.states.get(cfg.name)
         if state is None:
             state = self.states[cfg.name] = SourceState(self._rows.pop(cfg.name, None))
@@ -155,7 +153,6 @@ class Workers:
 
     def make_runner(self, cfg: SinkConfig, claim: Claim | None = None) -> SinkRunner:
         cls = sink_class(cfg.type)
-        assert cls is not None, cfg.type
         ctx = SinkContext(stdout=self.stdout, clock=self.clock, buckets=self.buckets)
         return SinkRunner(cls(cfg, ctx), cfg, self.journal, clock=self.clock, claim=claim,
                           consumer=self.consumer(cfg), silencer=self.silencer)

@@ -77,8 +77,7 @@ def _source(cfg: SourceConfig, view: ClusterView, owner: str | None) -> dict[str
 
 def _sink(cfg: SinkConfig, view: ClusterView, replica: str | None,
           solo: str | None) -> dict[str, Any]:
-    cls = sink_class(cfg.type)
-    local = bool(cls is not None and cls.local) and view.clustered
+    local = sink_class(cfg.type).local and view.clustered
     out: dict[str, Any] = {"name": cfg.name, "type": cfg.type, "local": local}
     if local:  # every replica delivers it from <sink>@<replica>
         consumers = [c for c in view.cursors if c.startswith(f"{cfg.name}@")]

@@ -224,16 +224,13 @@ class DaemonCollector:
 
 
 def _config(d: DaemonStatus) -> Iterator[Metric]:
-    if d.config is None:
-        return
     yield family("gauge", "watcher_config_last_reload_success",
                  "1 if the last load of the config (at start or SIGHUP) was "
                  "taken, 0 if a reload was refused as invalid.", [],
                  [([], d.config.last_reload_ok)])
-    if d.config.last_reload_at is not None:
-        yield family("gauge", "watcher_config_last_reload_timestamp_seconds",
-                     "Unix time of the last load of the config, taken or not.", [],
-                     [([], d.config.last_reload_at)])
+    yield family("gauge", "watcher_config_last_reload_timestamp_seconds",
+                 "Unix time of the last load of the config, taken or not.", [],
+                 [([], d.config.last_reload_at)])
     yield family("gauge", "watcher_config_info",
                  "Always 1; a hash of the running config as a label.", ["hash"],
                  [([d.config.hash], 1)])

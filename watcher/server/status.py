@@ -17,10 +17,9 @@ from typing import Any
 from watcher.core.events import EVENT_TYPES
 from watcher.core.failures import HOUR, HOURS
 from watcher.core.heartbeat import HeartbeatStatus
-from watcher.core.status import DaemonStatus, ReplicaInfo, SinkStatus, SourceStatus
+from watcher.core.status import DaemonStatus, SinkStatus, SourceStatus
 from watcher.core.timestamps import format_ts
 from watcher.server.logs import redactor
-from watcher.version import __version__
 
 #: what the cluster's document adds to what this replica works on
 _LEASE = ("owner", "epoch", "expires", "local")
@@ -35,7 +34,7 @@ def redacted(text: str | None) -> str | None:
 
 
 def status_body(d: DaemonStatus) -> dict[str, Any]:
-    me = d.replica or ReplicaInfo(id="local", started_at=d.started_at, version=__version__)
+    me = d.replica
     replica = {"id": me.id, "started_at": ts(me.started_at), "version": me.version}
     first_hour = (int(d.now // HOUR) - HOURS + 1) * HOUR
     return {
@@ -45,9 +44,8 @@ def status_body(d: DaemonStatus) -> dict[str, Any]:
         "sources": [source_body(s) for s in d.sources],
         "sinks": [sink_body(k) for k in d.sinks],
         "store": {"journal_head": d.journal_head, "writes_failing": redacted(d.store_failing)},
-        "config": None if d.config is None else {
-            "hash": d.config.hash, "last_reload_success": d.config.last_reload_ok,
-            "last_reload_at": ts(d.config.last_reload_at)},
+        "config": {"hash": d.config.hash, "last_reload_success": d.config.last_reload_ok,
+                   "last_reload_at": ts(d.config.last_reload_at)},
         "failures_24h": {
             "hours": [ts(first_hour + i * HOUR) for i in range(HOURS)],
             "workflows": [{"workflow": w, "counts": list(c), "total": sum(c)}

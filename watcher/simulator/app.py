@@ -20,7 +20,6 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from watcher.infra.clock import wall
 from watcher.simulator.airflow import AirflowApi
 from watcher.simulator.api import VendorApi, json_response
 from watcher.simulator.cortex import CortexApi
@@ -243,11 +242,10 @@ def _hostile(body: dict[str, Any]) -> dict[str, Any]:
 
 
 class Simulator:
-    """The simulator as a server on loopback; ``async with Simulator() as sim``."""
+    """The simulator as a server on loopback; ``async with Simulator(world) as sim``."""
 
-    def __init__(self, world: World | None = None, *, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
-        self.world = world or World(clock=wall)
+    def __init__(self, world: World, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.world = world
         self.host = host
         self.port = port
         self._runner: web.AppRunner | None = None

@@ -19,4 +19,4 @@ BUILTIN = {
 
 GROUP = "watcher.sinks"
 SINKS: Registry[type[Sink]] = Registry(GROUP, BUILTIN, accept)
-sink_class = SINKS.get
+sink_class = SINKS.known

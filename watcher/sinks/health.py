@@ -29,12 +29,12 @@ CAUSES = 5
 class SinkHealth:
     """One sink's health, shared by the sink (its context's) and its runner."""
 
-    def __init__(self, name: str, *, clock: Clock) -> None:
+    def __init__(self, name: str, backlog: Callable[[], int], *, clock: Clock) -> None:
         self.clock = clock
         #: the sink's counters: retries and failed attempts are counted here
         self.stats = DeliveryStats()
         #: journaled events waiting for the sink, said when it starts failing
-        self.backlog: Callable[[], int] | None = None
+        self.backlog = backlog
         self.last_error: str | None = None
         #: wall time of the first failed attempt of this failure (None: not failing)
         self.since: float | None = None
@@ -55,9 +55,9 @@ class SinkHealth:
         if self.since is None:
             self.since = self.clock()
             self._causes = {reason}
-            backlog = {} if self.backlog is None else {"backlog": self.backlog()}
             self.log.error("sink delivery failing, will retry" if retry
-                           else "sink delivery failing", error=reason, **backlog, **context)
+                           else "sink delivery failing", error=reason, backlog=self.backlog(),
+                           **context)
         elif reason not in self._causes and len(self._causes) <= CAUSES:
             self._causes.add(reason)
             self.log.warning("sink delivery still failing, for another reason", error=reason,

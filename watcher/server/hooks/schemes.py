@@ -122,6 +122,5 @@ SCHEMES: dict[str, Scheme] = {"extend": extend, "github": github, "gitlab": gitl
 
 
 def scheme_of(provider: str) -> Scheme | None:
-    """The scheme of the provider named ``provider`` (None: it takes no pushes); the
-    config loaded its class already, so looking it up again cannot fail."""
+    """The scheme of the provider named ``provider`` (None: it takes no pushes)."""
     return SCHEMES.get(getattr(provider_class(provider), "push_scheme", None) or "")

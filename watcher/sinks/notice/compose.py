@@ -89,7 +89,7 @@ def severity(e: JournalEntry) -> str:
     return "info"
 
 
-def said(events: Sequence[dict[str, Any]], headlines: Headlines = DEFAULT) -> Said:
+def said(events: Sequence[dict[str, Any]], headlines: Headlines) -> Said:
     """What a notice about events of one group says."""
     t = events[0].get("type", "")
     if t in (WORKFLOW_DEGRADED, WORKFLOW_RECOVERED):

@@ -125,10 +125,9 @@ def duration(seconds: float) -> str:
 class Headlines:
     """The title templates of one sink: the defaults, with its own over them."""
 
-    def __init__(self, templates: Mapping[str, str] | None = None) -> None:
-        self.templates: dict[str, Template] = compile_templates(templates or {}, DEFAULTS,
-                                                                WORDS)
-        self.own = {full_type(t) for t in templates or {}}
+    def __init__(self, templates: Mapping[str, str]) -> None:
+        self.templates: dict[str, Template] = compile_templates(templates, DEFAULTS, WORDS)
+        self.own = {full_type(t) for t in templates}
 
     def __call__(self, events: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
         """The ``(emoji, title)`` of a notice about ``events`` (None: no template for the
@@ -142,4 +141,4 @@ class Headlines:
             template.render(events[0], said)
 
 
-DEFAULT = Headlines()
+DEFAULT = Headlines({})
