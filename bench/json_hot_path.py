@@ -24,7 +24,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -36,7 +35,7 @@ from watcher.model import TERMINAL, Observation, RunState
 from watcher.providers.json.presets import GithubOptions, GithubProvider
 from watcher.providers.protocol import ProviderContext
 from watcher.runtime.loop import tune_gc
-from watcher.simulator.app import APIS
+from watcher.simulator.github import workflow_run
 from watcher.simulator.world import World
 from watcher.testing import FrozenClock
 
@@ -54,14 +53,13 @@ def provider() -> GithubProvider:
 def make_pages(n_pages: int) -> tuple[list[bytes], list[bytes]]:
     clock = FrozenClock()
     world = World(clock=clock, seed=5)
-    api: Any = APIS["github"](world)
     runs = [world.add_run("github", "in_progress", created=clock() - i) for i in range(RUNS)]
     base = "https://api.github.com"
-    same = orjson.dumps({"total_count": RUNS, "workflow_runs": [api.render(r, base)
+    same = orjson.dumps({"total_count": RUNS, "workflow_runs": [workflow_run(r, base)
                                                                 for r in runs]})
     for r in runs[::100]:  # 1% changed: completed, failure
         world.set_status(r, "failure")
-    moved = orjson.dumps({"total_count": RUNS, "workflow_runs": [api.render(r, base)
+    moved = orjson.dumps({"total_count": RUNS, "workflow_runs": [workflow_run(r, base)
                                                                  for r in runs]})
     return [same] * n_pages, [moved] * n_pages
 
