@@ -14,6 +14,7 @@ from tests.support import Harness, statuses
 from watcher.errors import BadPayload, ProviderError, TransientError
 from watcher.infra.clock import wall
 from watcher.infra.ratelimit import RateLimiter
+from watcher.providers import http as http_module
 from watcher.providers.http import VendorHttp, _reset_in
 from watcher.simulator import Fault, Simulator, World
 from watcher.testing import FrozenClock
@@ -131,13 +132,14 @@ async def test_one_byte_over_the_cap_is_refused(
 
 
 async def test_an_error_answer_with_an_endless_body_keeps_its_status_kind(
-        sim: Simulator, world: World, session: aiohttp.ClientSession) -> None:
+        sim: Simulator, world: World, session: aiohttp.ClientSession,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """A 5xx whose body never ends is still a transient failure, not a hang or a bad payload."""
-    world.faults.add("extend", Fault("endless", status=503, times=3, path=LIST))
-    http = edge(sim, world, session)
-    http.retries = 0
+    fault = world.faults.add("extend", Fault("endless", status=503, times=3, path=LIST))
+    monkeypatch.setattr(http_module, "RETRIES", 0)  # one attempt: no real backoff sleeps
     with pytest.raises(TransientError, match=r"^503 Service Unavailable$"):
-        await http.get(LIST)
+        await edge(sim, world, session).get(LIST)
+    assert fault.fired == 1
 
 
 async def test_a_single_run_get_is_capped_too(sim: Simulator, world: World,
